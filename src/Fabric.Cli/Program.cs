@@ -1,1 +1,3 @@
-return 0;
+using Fabric.Cli;
+
+return FabricCommandLine.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Fabric.Cli.Commands;
+
+namespace Fabric.Cli;
+
+/// <summary>The <c>fabric</c> command: its verbs, and the exit codes every verb shares.</summary>
+public static class FabricCommandLine
+{
+    /// <summary>The command line was wrong (unknown verb, missing argument) or the input was invalid.</summary>
+    public const int UsageOrInvalid = 2;
+
+    public static RootCommand Create()
+    {
+        var root = new RootCommand(
+            "Fabric: a Secure Vector Routing fabric for containers. Every flow is a session that carries its " +
+            "tenant and service from router to router, with no overlay.");
+        root.Subcommands.Add(ConfigCommands.Create());
+        return root;
+    }
+
+    /// <summary>Runs one command line, writing to the given streams; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var parse = Create().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var problem in parse.Errors)
+            {
+                error.WriteLine($"fabric: {problem.Message}");
+            }
+
+            error.WriteLine("Try 'fabric --help'.");
+            return UsageOrInvalid;
+        }
+
+        return parse.Invoke(new InvocationConfiguration { Output = output, Error = error });
+    }
+}

@@ -1,0 +1,202 @@
+using Fabric.Config.Hocon;
+using Fabric.Model;
+using Fabric.Model.Addressing;
+using Fabric.Model.Collections;
+
+namespace Fabric.Config.Reading;
+
+/// <summary>
+/// Reads the parsed document into the typed model. The keys and defaults here are the ones
+/// <c>hocon/fabric.reference.conf</c> documents; a key this reader does not ask for is an error.
+/// </summary>
+internal static class FabricDocumentReader
+{
+    /// <summary>Top-level keys besides <c>fabric</c>: Akka's own settings may live in the same file.</summary>
+    private static readonly string[] PassThroughRoots = ["akka"];
+
+    public static FabricConfig Read(HoconObject root, ReadContext context)
+    {
+        var document = new ObjectReader(root, "", context);
+        foreach (var key in PassThroughRoots)
+        {
+            document.Has(key);
+        }
+
+        var fabric = document.Object("fabric");
+        if (fabric is null)
+        {
+            if (!document.Has("fabric"))
+            {
+                document.Error("the document has no \"fabric { ... }\" object");
+            }
+
+            document.Finish();
+            return Empty;
+        }
+
+        document.Finish();
+        var config = Fabric(fabric);
+        fabric.Finish();
+        return config;
+    }
+
+    private static FabricConfig Empty => new("", [], [], [], [], [], [], ConductorSettings.Default);
+
+    private static FabricConfig Fabric(ObjectReader r) => new(
+        r.String("name", "fabric"),
+        Sorted(r.Named("tenants", "tenant", Tenant), t => t.Name),
+        Sorted(r.Named("services", "service", Service), s => s.Name),
+        Sorted(r.Named("service-policies", "service policy", ServicePolicy), p => p.Name),
+        Sorted(r.Named("security-policies", "security policy", SecurityPolicy), p => p.Name),
+        Sorted(r.Named("neighborhoods", "neighborhood", Neighborhood), n => n.Name),
+        Sorted(r.Named("routers", "router", Router), x => x.Name),
+        r.Object("conductor") is { } conductor ? Finished(conductor, Conductor(conductor)) : ConductorSettings.Default);
+
+    private static Tenant Tenant(string name, ObjectReader r) =>
+        new(name, r.Values("members", (node, path) => r.Prefix(node, path, network: true)));
+
+    private static Service Service(string name, ObjectReader r) => new(
+        name,
+        r.Values("addresses", (node, path) => r.Prefix(node, path, network: true)),
+        r.ObjectList("transports", Transport),
+        r.StringList("access"),
+        r.String("policy", Model.ServicePolicy.DefaultName),
+        r.ObjectList("instances", Instance),
+        r.StringList("offered-by"));
+
+    private static Transport Transport(ObjectReader r) => new(
+        r.Enum("protocol", TransportProtocol.Tcp),
+        r.Values("ports", (node, path) => r.Ports(node, path)));
+
+    private static ServiceInstance Instance(ObjectReader r) => new(
+        r.OptionalString("container"),
+        r.OptionalString("router"),
+        r.OptionalAddress("address"),
+        r.OptionalInt("port", 1, PortRange.MaxPort),
+        r.Int("cost", 0, 0, 1_000_000),
+        r.Int("capacity", 0, 0, 100_000_000));
+
+    private static ServicePolicy ServicePolicy(string name, ObjectReader r)
+    {
+        var d = Model.ServicePolicy.Default;
+        return new ServicePolicy(
+            name,
+            r.Enum("load-balancing", d.LoadBalancing),
+            r.Enum("encryption", d.Encryption),
+            r.Enum("integrity", d.Integrity),
+            r.String("security-policy", d.SecurityPolicy),
+            RateLimit(r, "session-rate-limit"),
+            RateLimit(r, "tenant-rate-limit"),
+            RateLimit(r, "service-rate-limit"),
+            r.Int("max-sessions", d.MaxSessions, 0, 100_000_000),
+            r.Int("session-rate", d.SessionRate, 0, 100_000_000),
+            r.Int("high-water-mark", d.HighWaterPercent, 1, 100),
+            r.Int("low-water-mark", d.LowWaterPercent, 0, 100),
+            IdleTimeouts(r),
+            r.Enum("transport-state-enforcement", d.TransportStateEnforcement),
+            r.Enum("session-resiliency", d.Resiliency));
+    }
+
+    private static RateLimit RateLimit(ObjectReader parent, string key)
+    {
+        if (parent.Object(key) is not { } r)
+        {
+            return Model.RateLimit.Unlimited;
+        }
+
+        var rate = r.Long("bytes-per-second", 0, 0, 1L << 40);
+        var burst = r.Long("burst-bytes", rate, 0, 1L << 40);
+        r.Finish();
+        return new RateLimit(rate, burst);
+    }
+
+    private static IdleTimeouts IdleTimeouts(ObjectReader parent)
+    {
+        var d = Model.IdleTimeouts.Default;
+        if (parent.Object("idle-timeout") is not { } r)
+        {
+            return d;
+        }
+
+        var minimum = TimeSpan.FromSeconds(1);
+        var timeouts = new IdleTimeouts(
+            r.Duration("tcp", d.Tcp, minimum),
+            r.Duration("udp", d.Udp, minimum),
+            r.Duration("icmp", d.Icmp, minimum));
+        r.Finish();
+        return timeouts;
+    }
+
+    private static SecurityPolicy SecurityPolicy(string name, ObjectReader r)
+    {
+        var d = Model.SecurityPolicy.Default;
+        return new SecurityPolicy(
+            name,
+            r.Enum("cipher", d.Cipher),
+            r.Duration("rekey-interval", d.RekeyInterval, TimeSpan.FromSeconds(10)),
+            r.Long("rekey-after-packets", d.RekeyAfterPackets, 1024, 1L << 48));
+    }
+
+    private static Neighborhood Neighborhood(string name, ObjectReader r) => new(
+        name,
+        r.PortRangeOf("waypoint-ports", Model.Neighborhood.DefaultWaypointPorts),
+        r.Int("max-waypoints", Model.Neighborhood.DefaultMaxWaypoints, 1, PortRange.MaxPort));
+
+    private static Router Router(string name, ObjectReader r) => new(
+        name,
+        Sorted(r.Named("nodes", "node", RouterNode), n => n.Name),
+        Sorted(r.Named("interfaces", "interface", Interface), i => i.Name),
+        Sorted(r.Named("networks", "network", Network), n => n.Name));
+
+    private static RouterNode RouterNode(string name, ObjectReader r)
+    {
+        var address = r.OptionalAddress("management-address");
+        if (address is null && !r.Has("management-address"))
+        {
+            r.Error("missing management address: add \"management-address = ...\"");
+        }
+
+        return new RouterNode(name, address ?? System.Net.IPAddress.None);
+    }
+
+    private static ForwardingInterface Interface(string name, ObjectReader r) => new(
+        name,
+        r.String("device", name),
+        r.Values("addresses", (node, path) => r.Prefix(node, path, network: false)),
+        r.StringList("neighborhoods"),
+        r.OptionalString("tenant"),
+        r.Int("mtu", ForwardingInterface.DefaultMtu, 576, 65535));
+
+    private static Network Network(string name, ObjectReader r) => new(
+        name,
+        r.Enum("model", NetworkModel.Bridged),
+        r.String("device", name),
+        r.Values("gateways", (node, path) => r.Prefix(node, path, network: false)),
+        r.OptionalString("tenant"),
+        Sorted(r.Named("containers", "container", Container), c => c.Name),
+        r.Int("mtu", ForwardingInterface.DefaultMtu, 576, 65535));
+
+    private static Container Container(string name, ObjectReader r) => new(
+        name,
+        r.List("addresses", (node, path) => r.Address(node, path)),
+        r.OptionalString("tenant"));
+
+    private static ConductorSettings Conductor(ObjectReader r) => new(
+        r.List("addresses", (node, path) => r.Address(node, path)),
+        r.Int("api-port", ConductorSettings.DefaultApiPort, 1, PortRange.MaxPort),
+        r.Object("storage") is { } storage ? Finished(storage, Storage(storage)) : StorageSettings.Default);
+
+    private static StorageSettings Storage(ObjectReader r) => new(
+        r.Enum("provider", StorageSettings.Default.Provider),
+        r.String("path", StorageSettings.DefaultSqlitePath),
+        r.OptionalString("connection-string"));
+
+    private static T Finished<T>(ObjectReader reader, T value)
+    {
+        reader.Finish();
+        return value;
+    }
+
+    private static ValueList<T> Sorted<T>(List<T> items, Func<T, string> name) =>
+        new(items.OrderBy(name, StringComparer.Ordinal));
+}

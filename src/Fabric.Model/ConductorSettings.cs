@@ -1,0 +1,27 @@
+using System.Net;
+using Fabric.Model.Collections;
+
+namespace Fabric.Model;
+
+/// <summary>Where the conductor runs and where it keeps the configuration history.</summary>
+public sealed record ConductorSettings(ValueList<IPAddress> Addresses, int ApiPort, StorageSettings Storage)
+{
+    public const int DefaultApiPort = 8480;
+
+    public static ConductorSettings Default { get; } = new(ValueList<IPAddress>.Empty, DefaultApiPort, StorageSettings.Default);
+}
+
+public enum StorageProvider
+{
+    Sqlite,
+    Postgresql,
+}
+
+/// <param name="SqlitePath">The SQLite file, used when the provider is SQLite.</param>
+/// <param name="ConnectionString">The PostgreSQL connection string, used when the provider is PostgreSQL.</param>
+public sealed record StorageSettings(StorageProvider Provider, string SqlitePath, string? ConnectionString)
+{
+    public const string DefaultSqlitePath = "fabric-conductor.db";
+
+    public static StorageSettings Default { get; } = new(StorageProvider.Sqlite, DefaultSqlitePath, null);
+}

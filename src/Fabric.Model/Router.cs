@@ -1,0 +1,60 @@
+using System.Net;
+using Fabric.Model.Addressing;
+using Fabric.Model.Collections;
+
+namespace Fabric.Model;
+
+/// <summary>One routing element at a site: one node, or two for an HA pair.</summary>
+public sealed record Router(
+    string Name,
+    ValueList<RouterNode> Nodes,
+    ValueList<ForwardingInterface> Interfaces,
+    ValueList<Network> Networks);
+
+/// <summary>One process of a router, reachable by the control plane at its management address.</summary>
+public sealed record RouterNode(string Name, IPAddress ManagementAddress);
+
+/// <summary>
+/// An interface the router owns in user space (the kernel has no address on it).
+/// </summary>
+/// <param name="Device">The Linux device name.</param>
+/// <param name="Addresses">The router's own addresses on this interface, with their prefix lengths.</param>
+/// <param name="Neighborhoods">Peering groups this interface takes part in.</param>
+/// <param name="Tenant">The tenant of packets that arrive here, if the interface assigns one.</param>
+public sealed record ForwardingInterface(
+    string Name,
+    string Device,
+    ValueList<IpPrefix> Addresses,
+    ValueList<string> Neighborhoods,
+    string? Tenant,
+    int Mtu)
+{
+    public const int DefaultMtu = 1500;
+}
+
+/// <summary>How containers attach to a router.</summary>
+public enum NetworkModel
+{
+    /// <summary>One veth per container; the router is its gateway and nothing else shares its L2 domain.</summary>
+    HostBased,
+
+    /// <summary>Several containers on one bridge with the router as their gateway.</summary>
+    Bridged,
+}
+
+/// <summary>
+/// A container network attached to a router; the router is its L3 gateway at <paramref name="Gateways"/>.
+/// </summary>
+/// <param name="Device">For bridged networks, the router's device on the bridge; host-based networks use one device per container.</param>
+/// <param name="Tenant">The tenant of the network's containers unless a container names its own.</param>
+public sealed record Network(
+    string Name,
+    NetworkModel Model,
+    string Device,
+    ValueList<IpPrefix> Gateways,
+    string? Tenant,
+    ValueList<Container> Containers,
+    int Mtu);
+
+/// <summary>A container (a network namespace in the lab) attached to a network.</summary>
+public sealed record Container(string Name, ValueList<IPAddress> Addresses, string? Tenant);
