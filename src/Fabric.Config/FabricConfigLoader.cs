@@ -18,10 +18,11 @@ public static class FabricConfigLoader
         var parsed = HoconParser.Parse(text);
         var context = new ReadContext();
         var model = FabricDocumentReader.Read(parsed.Root, context);
-        var semantic = FabricValidator.Validate(model).Where(e => !context.IsMisspelled(e.Path)).Select(e => e.WithLine(context.LineOf(e.Path)));
+        var semantic = FabricValidator.Validate(model).Select(e => e.WithLine(context.LineOf(e.Path)));
         var errors = parsed.Errors
             .Concat(context.Errors)
             .Concat(semantic)
+            .Where(e => !context.IsMisspelled(e.Path))
             .Distinct()
             .OrderBy(e => e.Line ?? int.MaxValue)
             .ThenBy(e => e.Column ?? 0)

@@ -11,6 +11,9 @@ public static partial class HoconWriter
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]*$")]
     private static partial Regex BareWord();
 
+    [GeneratedRegex("^[0-9]+(ms|s|m|h|d)$")]
+    private static partial Regex Duration();
+
     private static readonly HashSet<string> Reserved = ["true", "false", "yes", "no", "on", "off", "null", "include"];
 
     public static string ToHocon(HoconObject root)
@@ -129,7 +132,7 @@ public static partial class HoconWriter
     {
         ScalarKind.Null => "null",
         ScalarKind.Unquoted => scalar.Text,
-        _ => BareWord().IsMatch(scalar.Text) && !Reserved.Contains(scalar.Text) ? scalar.Text : Quote(scalar.Text),
+        _ => (BareWord().IsMatch(scalar.Text) && !Reserved.Contains(scalar.Text)) || Duration().IsMatch(scalar.Text) ? scalar.Text : Quote(scalar.Text),
     };
 
     private static string Quote(string text) => JsonSerializer.Serialize(text);

@@ -139,7 +139,7 @@ public static class HoconParser
             while (Current.Kind != TokenKind.End)
             {
                 errors.Add(Error(Current, $"unexpected {Describe(Current)} after the end of the document"));
-                SkipValue(depth: 1);
+                SkipValue();
                 SkipNewlines();
             }
 
@@ -288,7 +288,7 @@ public static class HoconParser
                 errors.Add(Error(first, $"unexpected {Describe(first)}: expected a key"));
                 if (first.Kind is TokenKind.OpenBrace or TokenKind.OpenBracket)
                 {
-                    SkipValue(depth: 0);
+                    SkipValue();
                 }
 
                 return false;
@@ -435,14 +435,13 @@ public static class HoconParser
                     return;
                 }
 
-                SkipValue(depth: 0);
+                SkipValue();
             }
         }
 
         /// <summary>Skips one token, or a whole balanced object or list.</summary>
-        private void SkipValue(int depth)
+        private void SkipValue()
         {
-            _ = depth;
             if (Current.Kind is TokenKind.OpenBrace or TokenKind.OpenBracket)
             {
                 var closer = Current.Kind == TokenKind.OpenBrace ? TokenKind.CloseBrace : TokenKind.CloseBracket;

@@ -153,7 +153,7 @@ internal static class FabricDocumentReader
         var address = r.OptionalAddress("management-address");
         if (address is null && !r.Has("management-address"))
         {
-            r.Error("missing management address: add \"management-address = ...\"");
+            r.Error("management-address", "required: the node's kernel address on the management network");
         }
 
         return new RouterNode(name, address ?? System.Net.IPAddress.None);

@@ -64,17 +64,6 @@ internal sealed class ObjectReader
 
     public string String(string key, string defaultValue) => OptionalString(key) ?? defaultValue;
 
-    public string RequiredString(string key, string what)
-    {
-        var value = OptionalString(key);
-        if (value is null && !_node.TryGet(key, out _))
-        {
-            Error($"missing {what}: add \"{key} = ...\"");
-        }
-
-        return value ?? "";
-    }
-
     public bool Bool(string key, bool defaultValue)
     {
         if (Get(key) is not { } node)

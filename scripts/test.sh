@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds everything (0 warnings), runs every test, and ends with
+# the line "N passed, N failed" taken from the test run's own summary. Exit 0 only if all pass.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# Debian packages the tests use; installed only when missing (needs root, as CI is).
+packages=()
+if [ ${#packages[@]} -gt 0 ]; then
+  missing=()
+  for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+echo "== build (Release, warnings are errors)"
+if ! dotnet build Fabric.sln -c Release -nologo -v quiet -clp:Summary 2>&1 | tee -a "$log" | tail -n 5; then :; fi
+if ! grep -qE '^\s*0 Error\(s\)' "$log"; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== tests"
+dotnet test --project tests/Fabric.Tests -c Release --no-build 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+passed=$(grep -E '^\s*succeeded:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+failed=$(grep -E '^\s*failed:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+if [ -z "$passed" ] || [ -z "$failed" ]; then
+  echo "the test run ended without a summary (exit $status)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
