@@ -238,7 +238,7 @@ public static partial class FabricValidator
                 var address = container.Addresses[i];
                 var addressPath = ConfigPath.Index(ConfigPath.Child(containerPath, "addresses"), i);
                 addresses.Claim(address, addressPath);
-                if (!network.Gateways.Any(g => g.Contains(address)))
+                if (!network.Gateways.IsEmpty && !network.Gateways.Any(g => g.Contains(address)))
                 {
                     errors.Add(new(addressPath, $"{address} is outside every gateway prefix of network \"{network.Name}\" ({string.Join(", ", network.Gateways.Select(g => g.Network))})"));
                 }

@@ -205,4 +205,60 @@ public class ValidationTests
     [Fact]
     public void Document_AkkaSectionBesideFabric_IsAllowed() =>
         LoadValid(Valid + "\nakka { loglevel = INFO }\n");
+
+    [Theory]
+    [InlineData("instances = [{ container = web1 }]", "instances = [{ router = dc9, address = \"10.0.0.1\" }]",
+        "fabric.services.web.instances[0].router: unknown router \"dc9\"; did you mean \"dc1\"? (line 13)")]
+    [InlineData("instances = [{ container = web1 }]", "instances = [{ router = dc1 }]",
+        "fabric.services.web.instances[0]: an instance needs a container, or both a router and an address (line 13)")]
+    [InlineData("instances = [{ container = web1 }]", "instances = [{ container = web1 }, { container = web1 }]",
+        "fabric.services.web.instances[1]: instance \"web1\" is listed twice (line 13)")]
+    [InlineData("instances = [{ container = web1 }]", "offered-by = [br7]",
+        "fabric.services.web.offered-by[0]: unknown router \"br7\" (line 13)")]
+    [InlineData("addresses = [\"10.200.0.80/32\"]", "addresses = []",
+        "fabric.services.web.addresses: service \"web\" has no addresses to match (line 9)")]
+    [InlineData("transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = []",
+        "fabric.services.web.transports: service \"web\" has no transports: list at least one, such as { protocol = tcp, ports = [\"443\"] } (line 10)")]
+    [InlineData("wan0 { addresses", "wan0 { tenant = guests, addresses",
+        "fabric.routers.dc1.interfaces.wan0.tenant: unknown tenant \"guests\"; did you mean \"guest\"? (line 23)")]
+    [InlineData("web1 { addresses = [\"10.10.1.11\"] }", "web1 { addresses = [\"10.10.1.11\"], tenant = finance }",
+        "fabric.routers.dc1.networks.svc.containers.web1.tenant: unknown tenant \"finance\" (line 27)")]
+    [InlineData("web1 { addresses = [\"10.10.1.11\"] }", "web1 {}",
+        "fabric.routers.dc1.networks.svc.containers.web1.addresses: container \"web1\" has no address (line 27)")]
+    [InlineData("gateways = [\"10.10.1.1/24\"]\n", "",
+        "fabric.routers.dc1.networks.svc.gateways: network \"svc\" has no gateway address: the router is its L3 gateway (line 25)")]
+    [InlineData("svc {\n", "svc {\n          device = wan0\n",
+        "fabric.routers.dc1.networks.svc.device: device \"wan0\" is already used by fabric.routers.dc1.interfaces.wan0.device (line 26)")]
+    [InlineData("neighborhoods { wan {} }", "neighborhoods { wan { waypoint-ports = \"80-90\" } }",
+        "fabric.neighborhoods.wan.waypoint-ports: waypoint ports 80-90 reach below 1024, into well-known service ports (line 19)")]
+    [InlineData("neighborhoods { wan {} }", "neighborhoods { wan { waypoint-ports = \"20000\" } }",
+        "fabric.neighborhoods.wan.waypoint-ports: waypoint ports need at least two ports: an even one for the sender and an odd one for its peer (line 19)")]
+    [InlineData("neighborhoods { wan {} }", "neighborhoods { wan {} }\n  conductor { storage { path = \"\" } }",
+        "fabric.conductor.storage.path: provider sqlite needs a file path (line 20)")]
+    [InlineData("neighborhoods { wan {} }", "neighborhoods { wan {} }\n  conductor { addresses = [\"10.99.0.11\"] }",
+        "fabric.conductor.addresses[0]: address 10.99.0.11 is already assigned at fabric.routers.dc1.nodes.dc1a.management-address (line 20)")]
+    [InlineData("guest {}", "guest {}\n    \"bad name\" {}",
+        "fabric.tenants.\"bad name\": \"bad name\" is not a tenant name: use lower-case letters, digits, '-' and '_', with '.' between a child and its parent (\"dev.engineering\") (line 6)")]
+    [InlineData("standard { load-balancing = hunt }", "standard { load-balancing = hunt }, \"standard!\" {}",
+        "fabric.service-policies.\"standard!\": \"standard!\" is not a service policy name: use letters, digits, '-' and '_' (at most 63), starting with a letter or digit (line 17)")]
+    [InlineData("load-balancing = hunt", "load-balancing = hunt, max-sessions = -1",
+        "fabric.service-policies.standard.max-sessions: -1 is out of range: expected 0 to 100000000 (line 17)")]
+    [InlineData("load-balancing = hunt", "load-balancing = hunt, max-sessions = lots",
+        "fabric.service-policies.standard.max-sessions: expected a whole number, got \"lots\" (line 17)")]
+    [InlineData("management-address = \"10.99.0.11\"", "management-address = \"10.99.0\"",
+        "fabric.routers.dc1.nodes.dc1a.management-address: \"10.99.0\" is not an IP address (line 22)")]
+    public void Rule_BrokenOnce_ExactlyOneClearError(string find, string replace, string expected) =>
+        AssertOnlyError(With(find, replace), expected);
+
+    [Fact]
+    public void Names_UniqueAcrossRouters()
+    {
+        var text = With("  }\n}", "    dc2 {\n      nodes { dc1a { management-address = \"10.99.0.12\" } }\n      networks { n { gateways = [\"10.11.1.1/24\"], containers { web1 { addresses = [\"10.11.1.11\"] } } } }\n    }\n  }\n}");
+        Assert.Equal(
+            [
+                "fabric.routers.dc2.nodes.dc1a: node name \"dc1a\" is already used by router \"dc1\": node names are unique in the fabric (line 32)",
+                "fabric.routers.dc2.networks.n.containers.web1: container name \"web1\" is already used on router \"dc1\": container names are unique in the fabric (line 33)",
+            ],
+            Errors(text));
+    }
 }
