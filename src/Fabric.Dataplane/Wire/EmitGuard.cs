@@ -5,7 +5,7 @@ namespace Fabric.Dataplane.Wire;
 /// <summary>Checks a parsed header's fields before it is emitted; a field that cannot be encoded throws.</summary>
 internal static class EmitGuard
 {
-    public static void AtMost(int value, int maximum, [CallerArgumentExpression(nameof(value))] string field = "")
+    public static void AtMost(long value, long maximum, [CallerArgumentExpression(nameof(value))] string field = "")
     {
         if (value > maximum)
         {
