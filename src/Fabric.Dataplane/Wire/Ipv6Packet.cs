@@ -198,11 +198,6 @@ public readonly ref struct Ipv6Packet
                     }
 
                     length = (bytes[upperLayerOffset + 1] + 2) * 4;
-                    if (length < 8)
-                    {
-                        return WireError.BadExtensionHeader;
-                    }
-
                     break;
                 case IpProtocol.Ipv6Fragment when fragmentHeaderOffset != 0:
                     return WireError.BadExtensionHeader;
