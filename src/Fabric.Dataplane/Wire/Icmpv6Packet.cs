@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 
 namespace Fabric.Dataplane.Wire;
 
@@ -247,6 +248,72 @@ public readonly record struct Icmpv6Header(byte Type, byte Code, ushort Checksum
         destination[Icmpv6Packet.CodeOffset] = Code;
         BinaryPrimitives.WriteUInt16BigEndian(destination[Icmpv6Packet.ChecksumOffset..], Checksum);
         BinaryPrimitives.WriteUInt32BigEndian(destination[Icmpv6Packet.RestOfHeaderOffset..], RestOfHeader);
+        return EmitLength;
+    }
+}
+
+/// <summary>
+/// A neighbour solicitation or advertisement (RFC 4861 §4.3, §4.4) with at most one link-layer address option,
+/// the form a router sends and answers, for building and inspecting messages off the packet path. The option is
+/// the source link-layer address of a solicitation or the target link-layer address of an advertisement; other
+/// options are not represented. The checksum emits as zero: it needs the IPv6 pseudo-header
+/// (<see cref="Icmpv6Packet.UpdateChecksum"/>).
+/// </summary>
+public readonly record struct NeighborMessage(
+    byte Type,
+    IPAddress Target,
+    MacAddress? LinkLayerAddress,
+    bool IsRouter = false,
+    bool IsSolicited = false,
+    bool IsOverride = false)
+{
+    private const int LinkLayerOptionLength = NeighborDiscoveryOption.LengthUnit;
+
+    public int EmitLength => Icmpv6Packet.NeighborMessageLength + (LinkLayerAddress is null ? 0 : LinkLayerOptionLength);
+
+    public static bool TryParse(ReadOnlySpan<byte> bytes, out NeighborMessage message)
+    {
+        message = default;
+        if (!Icmpv6Packet.TryCreate(ReadOnlyBytes.AsViewSource(bytes), out var packet)
+            || !(packet.IsNeighborSolicitation || packet.IsNeighborAdvertisement))
+        {
+            return false;
+        }
+
+        var hasAddress = packet.IsNeighborSolicitation
+            ? packet.TryGetSourceLinkLayerAddress(out var address)
+            : packet.TryGetTargetLinkLayerAddress(out address);
+        message = new NeighborMessage(
+            packet.Type,
+            IpAddressConversions.ToIPAddress(packet.TargetAddress),
+            hasAddress ? address : null,
+            packet.IsRouter,
+            packet.IsSolicited,
+            packet.IsOverride);
+        return true;
+    }
+
+    /// <summary>
+    /// Writes the message with a zero checksum and returns its length. Throws if the type is neither solicitation
+    /// nor advertisement, a solicitation carries advertisement flags, the target is not IPv6, or the destination is short.
+    /// </summary>
+    public int Emit(Span<byte> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, EmitLength, nameof(destination));
+        var isAdvertisement = Type == Icmpv6Type.NeighborAdvertisement;
+        EmitGuard.Holds(isAdvertisement || Type == Icmpv6Type.NeighborSolicitation, "A neighbour message is a solicitation or an advertisement.");
+        EmitGuard.Holds(isAdvertisement || !(IsRouter || IsSolicited || IsOverride), "Only an advertisement carries router, solicited and override flags.");
+        var flags = (IsRouter ? 0x80u : 0) | (IsSolicited ? 0x40u : 0) | (IsOverride ? 0x20u : 0);
+        new Icmpv6Header(Type, 0, 0, flags << 24).Emit(destination);
+        BinaryPrimitives.WriteUInt128BigEndian(destination[Icmpv6Packet.TargetAddressOffset..], IpAddressConversions.ToIpv6(Target));
+        if (LinkLayerAddress is { } address)
+        {
+            var option = destination.Slice(Icmpv6Packet.NeighborOptionsOffset, LinkLayerOptionLength);
+            option[0] = isAdvertisement ? NeighborDiscoveryOption.TargetLinkLayerAddress : NeighborDiscoveryOption.SourceLinkLayerAddress;
+            option[1] = 1;
+            address.Write(option[2..]);
+        }
+
         return EmitLength;
     }
 }

@@ -67,6 +67,56 @@ public class Icmpv6PacketTests
     }
 
     [Theory]
+    [InlineData(Fixtures.Icmpv6NeighborSolicitation)]
+    [InlineData(Fixtures.Icmpv6NeighborAdvertisement)]
+    public void NeighborMessage_Fixture_ParsesAndEmitsByteForByte(string hex)
+    {
+        var bytes = Fixtures.Bytes(hex).AsSpan(14);
+        Assert.True(Ipv6Packet.TryCreate(bytes, out var ip));
+        var original = ip.UpperLayer.ToArray();
+
+        Assert.True(NeighborMessage.TryParse(original, out var message));
+        var emitted = new byte[message.EmitLength];
+        message.Emit(emitted);
+        Assert.True(Icmpv6Packet.TryCreate(emitted, out var icmp));
+        icmp.UpdateChecksum(ip.PseudoHeaderSum());
+
+        Assert.Equal(original, emitted);
+    }
+
+    [Fact]
+    public void NeighborMessage_AdvertisementBuiltFromFields_ParsesBackEqual()
+    {
+        var advertisement = new NeighborMessage(
+            Icmpv6Type.NeighborAdvertisement,
+            System.Net.IPAddress.Parse("2001:db8::fe"),
+            MacAddress.Parse("02:fa:b0:00:00:01"),
+            IsRouter: true,
+            IsSolicited: true);
+        var bytes = new byte[advertisement.EmitLength];
+
+        Assert.Equal(32, advertisement.Emit(bytes));
+
+        Assert.True(NeighborMessage.TryParse(bytes, out var parsed));
+        Assert.Equal(advertisement, parsed);
+        Assert.Equal("88000000c0000000", Convert.ToHexStringLower(bytes.AsSpan(0, 8)));
+        Assert.Equal("020102fab0000001", Convert.ToHexStringLower(bytes.AsSpan(24)));
+    }
+
+    [Fact]
+    public void NeighborMessage_SolicitationWithoutOption_ParsesBackEqual()
+    {
+        var solicitation = new NeighborMessage(Icmpv6Type.NeighborSolicitation, System.Net.IPAddress.Parse("fe80::1"), null);
+        var bytes = new byte[solicitation.EmitLength];
+
+        Assert.Equal(24, solicitation.Emit(bytes));
+
+        Assert.True(NeighborMessage.TryParse(bytes, out var parsed));
+        Assert.Equal(solicitation, parsed);
+        Assert.False(NeighborMessage.TryParse(Fixtures.Bytes(Fixtures.Icmpv6EchoRequest).AsSpan(54), out _));
+    }
+
+    [Theory]
     [InlineData(Fixtures.Icmpv6EchoRequest, Icmpv6Type.EchoRequest, 0x1238)]
     [InlineData(Fixtures.Icmpv6EchoReply, Icmpv6Type.EchoReply, 0x1138)]
     public void Icmpv6Packet_EchoFixture_ReadsFieldsAndEmitReproducesMessage(string hex, byte type, ushort checksum)
