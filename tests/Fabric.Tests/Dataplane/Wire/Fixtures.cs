@@ -1,0 +1,96 @@
+namespace Fabric.Tests.Dataplane.Wire;
+
+/// <summary>
+/// Genuine Ethernet frames captured from the Linux 6 kernel between two network namespaces (veth, MTU 1500,
+/// 1280 for the IPv6 fragments, checksum offload off), as lower-case hex. They double as fuzz seeds.
+/// MACs: 02:00:00:00:00:0a (10.0.0.1, fd00::1) and 02:00:00:00:00:0b (10.0.0.2, fd00::2, a router).
+/// </summary>
+public static class Fixtures
+{
+    /// <summary>ARP request: who has 10.0.0.2, tell 10.0.0.1 (02:00:00:00:00:0a), broadcast, unpadded as sent.</summary>
+    public const string ArpRequest = "ffffffffffff02000000000a0806000108000604000102000000000a0a0000010000000000000a000002";
+
+    /// <summary>ARP reply: 10.0.0.2 is at 02:00:00:00:00:0b.</summary>
+    public const string ArpReply = "02000000000a02000000000b0806000108000604000202000000000b0a00000202000000000a0a000001";
+
+    /// <summary>ICMP echo request 10.0.0.1 → 10.0.0.2, id 0x1234, seq 1, 32 data octets 0x10..0x2f; DF set, TTL 64.</summary>
+    public const string Icmpv4EchoRequest = "02000000000b02000000000a08004500003cf7a7400040012f170a0000010a0000020800f3c812340001101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f";
+
+    /// <summary>The kernel's echo reply to <see cref="Icmpv4EchoRequest"/>.</summary>
+    public const string Icmpv4EchoReply = "02000000000a02000000000b08004500003c947300004001d24b0a0000020a0000010000fbc812340001101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f";
+
+    /// <summary>TCP SYN 10.0.0.1:44070 → 10.0.0.2:8080 with options MSS 1460, SACK permitted, timestamps, NOP, window scale 10.</summary>
+    public const string TcpSyn = "02000000000b02000000000a08004500003cf4d24000400631e70a0000010a000002ac261f90a10e57a100000000a002faf06daf0000020405b40402080ae13a25b9000000000103030a";
+
+    /// <summary>The kernel's RST/ACK to <see cref="TcpSyn"/> (closed port).</summary>
+    public const string TcpRstAck = "02000000000a02000000000b08004500002800004000400626ce0a0000020a0000011f90ac2600000000a10e57a250140000d7660000";
+
+    /// <summary>UDP DNS query 10.0.0.1:40000 → 10.0.0.2:53 for example.com A, id 0xbeef.</summary>
+    public const string UdpDnsQuery = "02000000000b02000000000a0800450000391da540004011090d0a0000010a0000029c4000350025c0cebeef01000001000000000000076578616d706c6503636f6d0000010001";
+
+    /// <summary>ICMP destination unreachable, port unreachable, quoting <see cref="UdpDnsQuery"/> whole.</summary>
+    public const string Icmpv4PortUnreachable = "02000000000a02000000000b080045c0005594cc00004001d1190a0000020a0000010303113600000000450000391da540004011090d0a0000010a0000029c4000350025c0cebeef01000001000000000000076578616d706c6503636f6d0000010001";
+
+    /// <summary>UDP 10.0.0.1:40001 → 10.9.9.9:33434 with TTL 1 and payload "traceroute!!".</summary>
+    public const string UdpTtlOne = "02000000000b02000000000a080045000028741140000111e8a10a0000010a0909099c41829a001483937472616365726f7574652121";
+
+    /// <summary>ICMP time exceeded in transit from router 10.0.0.2, quoting <see cref="UdpTtlOne"/> whole.</summary>
+    public const string Icmpv4TimeExceeded = "02000000000a02000000000b080045c0004494d700004001d11f0a0000020a0000010b0012380000000045000028741140000111e8a10a0000010a0909099c41829a001483937472616365726f7574652121";
+
+    /// <summary>ICMPv6 neighbour solicitation fd00::1 → ff02::1:ff00:2 for target fd00::2, source link-layer option 02:00:00:00:00:0a.</summary>
+    public const string Icmpv6NeighborSolicitation = "3333ff00000202000000000a86dd6000000000203afffd000000000000000000000000000001ff0200000000000000000001ff00000287007d8e00000000fd000000000000000000000000000002010102000000000a";
+
+    /// <summary>ICMPv6 neighbour advertisement fd00::2 → fd00::1, solicited and override, target fd00::2, target link-layer option 02:00:00:00:00:0b.</summary>
+    public const string Icmpv6NeighborAdvertisement = "02000000000a02000000000b86dd6000000000203afffd000000000000000000000000000002fd00000000000000000000000000000188001c9160000000fd000000000000000000000000000002020102000000000b";
+
+    /// <summary>ICMPv6 neighbour solicitation from :: for duplicate address detection of fe80::ff:fe00:b, with a nonce option (RFC 7527) and no link-layer option.</summary>
+    public const string Icmpv6DuplicateAddressDetection = "3333ff00000b02000000000b86dd6000000000203aff00000000000000000000000000000000ff0200000000000000000001ff00000b870042da00000000fe80000000000000000000fffe00000b0e0161cc993e3123";
+
+    /// <summary>ICMPv6 echo request fd00::1 → fd00::2, id 0x4321, seq 7, data "fabric-ping6".</summary>
+    public const string Icmpv6EchoRequest = "02000000000b02000000000a86dd6006ac6b00143a40fd000000000000000000000000000001fd00000000000000000000000000000280001238432100076661627269632d70696e6736";
+
+    /// <summary>The kernel's echo reply to <see cref="Icmpv6EchoRequest"/>.</summary>
+    public const string Icmpv6EchoReply = "02000000000a02000000000b86dd60013d5b00143a40fd000000000000000000000000000002fd00000000000000000000000000000181001138432100076661627269632d70696e6736";
+
+    /// <summary>MLDv2 report from :: with a hop-by-hop header (router alert, PadN) before ICMPv6.</summary>
+    public const string Ipv6MulticastListenerReport =
+        "33330000001602000000000a86dd600000000038000100000000000000000000000000000000ff020000000000000000" +
+        "0000000000163a000502000001008f006d650000000204000000ff0200000000000000000001ff00000a04000000ff02" +
+        "00000000000000000001ff000001";
+
+    /// <summary>First fragment (offset 0, more fragments, identification 0x9636c7af) of a UDP datagram fd00::1:40002 → fd00::2:40003 with 1240 data octets (1248 UDP octets), with a hop-by-hop header (router alert) before the fragment header.</summary>
+    public const string Ipv6HopByHopFirstFragment =
+        "02000000000b02000000000a86dd6004691b04d80040fd000000000000000000000000000001fd000000000000000000" +
+        "0000000000022c00050200000100110000019636c7af9c429c4304e0917f00070e151c232a31383f464d545b62697077" +
+        "7e858c939aa1a8afb6bdc4cbd2d9e0e7eef5fc030a11181f262d343b424950575e656c737a81888f969da4abb2b9c0c7" +
+        "ced5dce3eaf1f8ff060d141b222930373e454c535a61686f767d848b9299a0a7aeb5bcc3cad1d8dfe6edf4fb02091017" +
+        "1e252c333a41484f565d646b727980878e959ca3aab1b8bfc6cdd4dbe2e9f0f7fe050c131a21282f363d444b52596067" +
+        "6e757c838a91989fa6adb4bbc2c9d0d7dee5ecf3fa01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7" +
+        "bec5ccd3dae1e8eff6fd040b121920272e353c434a51585f666d747b828990979ea5acb3bac1c8cfd6dde4ebf2f90007" +
+        "0e151c232a31383f464d545b626970777e858c939aa1a8afb6bdc4cbd2d9e0e7eef5fc030a11181f262d343b42495057" +
+        "5e656c737a81888f969da4abb2b9c0c7ced5dce3eaf1f8ff060d141b222930373e454c535a61686f767d848b9299a0a7" +
+        "aeb5bcc3cad1d8dfe6edf4fb020910171e252c333a41484f565d646b727980878e959ca3aab1b8bfc6cdd4dbe2e9f0f7" +
+        "fe050c131a21282f363d444b525960676e757c838a91989fa6adb4bbc2c9d0d7dee5ecf3fa01080f161d242b32394047" +
+        "4e555c636a71787f868d949ba2a9b0b7bec5ccd3dae1e8eff6fd040b121920272e353c434a51585f666d747b82899097" +
+        "9ea5acb3bac1c8cfd6dde4ebf2f900070e151c232a31383f464d545b626970777e858c939aa1a8afb6bdc4cbd2d9e0e7" +
+        "eef5fc030a11181f262d343b424950575e656c737a81888f969da4abb2b9c0c7ced5dce3eaf1f8ff060d141b22293037" +
+        "3e454c535a61686f767d848b9299a0a7aeb5bcc3cad1d8dfe6edf4fb020910171e252c333a41484f565d646b72798087" +
+        "8e959ca3aab1b8bfc6cdd4dbe2e9f0f7fe050c131a21282f363d444b525960676e757c838a91989fa6adb4bbc2c9d0d7" +
+        "dee5ecf3fa01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3dae1e8eff6fd040b12192027" +
+        "2e353c434a51585f666d747b828990979ea5acb3bac1c8cfd6dde4ebf2f900070e151c232a31383f464d545b62697077" +
+        "7e858c939aa1a8afb6bdc4cbd2d9e0e7eef5fc030a11181f262d343b424950575e656c737a81888f969da4abb2b9c0c7" +
+        "ced5dce3eaf1f8ff060d141b222930373e454c535a61686f767d848b9299a0a7aeb5bcc3cad1d8dfe6edf4fb02091017" +
+        "1e252c333a41484f565d646b727980878e959ca3aab1b8bfc6cdd4dbe2e9f0f7fe050c131a21282f363d444b52596067" +
+        "6e757c838a91989fa6adb4bbc2c9d0d7dee5ecf3fa01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7" +
+        "bec5ccd3dae1e8eff6fd040b121920272e353c434a51585f666d747b828990979ea5acb3bac1c8cfd6dde4ebf2f90007" +
+        "0e151c232a31383f464d545b626970777e858c939aa1a8afb6bdc4cbd2d9e0e7eef5fc030a11181f262d343b42495057" +
+        "5e656c737a81888f969da4abb2b9c0c7ced5dce3eaf1f8ff060d141b222930373e454c535a61686f767d848b9299a0a7" +
+        "aeb5bcc3cad1d8dfe6edf4fb020910171e252c333a41484f565d646b727980878e959ca3aab1b8bfc6cdd4dbe2e9f0f7" +
+        "fe050c131a21282f363d444b525960676e757c838a91989fa6adb4bbc2c9d0d7dee5ecf3fa01080f161d242b3239";
+
+    /// <summary>Last fragment (offset 153 × 8 = 1224 octets, no more fragments, 24 octets) of the datagram of <see cref="Ipv6HopByHopFirstFragment"/>.</summary>
+    public const string Ipv6HopByHopLastFragment = "02000000000b02000000000a86dd6004691b00280040fd000000000000000000000000000001fd0000000000000000000000000000022c00050200000100110004c89636c7af40474e555c636a71787f868d949ba2a9b0b7bec5ccd3dae1";
+
+    /// <summary>The octets of a hex fixture; a new array each call, so tests may modify it.</summary>
+    public static byte[] Bytes(string hex) => Convert.FromHexString(hex);
+}
