@@ -1,0 +1,63 @@
+using System.CommandLine;
+using System.Text.Json;
+using Fabric.Cli.Bench;
+
+namespace Fabric.Cli.Commands;
+
+/// <summary><c>fabric bench</c>: measurements of this build on this machine, each beside a baseline from the same run.</summary>
+public static class BenchCommands
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Measure Fabric on this machine; every figure comes with a baseline measured in the same run.");
+        bench.Subcommands.Add(Dataplane());
+        return bench;
+    }
+
+    private static Command Dataplane()
+    {
+        var quick = new Option<bool>("--quick") { Description = "Fewer iterations (well under a minute); the tables keep their full size." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var command = new Command(
+            "dataplane",
+            "Measure the forwarding engine: LPM over 1 M Internet-shaped IPv4 prefixes, session lookups with 1 M sessions, first-packet and established-packet cost through the pipeline, and bytes allocated per packet.")
+        {
+            quick,
+            json,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var result = DataplaneBench.Run(parse.GetValue(quick), message => error.WriteLine($"bench: {message}"));
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["lpm_ns_per_lookup"] = Math.Round(result.LpmNsPerLookup, 2),
+                    ["lpm_table_bytes"] = result.LpmTableBytes,
+                    ["lpm_prefixes"] = result.Prefixes,
+                    ["lpm_baseline_dictionary_ns_per_lookup"] = Math.Round(result.LpmBaselineNsPerLookup, 2),
+                    ["session_lookups_per_sec"] = Math.Round(result.SessionLookupsPerSec),
+                    ["session_baseline_dictionary_lookups_per_sec"] = Math.Round(result.SessionBaselineLookupsPerSec),
+                    ["sessions"] = result.Sessions,
+                    ["bytes_per_session"] = Math.Round(result.BytesPerSession, 1),
+                    ["first_packet_ns"] = Math.Round(result.FirstPacketNs, 1),
+                    ["established_ns_per_packet"] = Math.Round(result.EstablishedNsPerPacket, 1),
+                    ["copy_baseline_ns_per_packet"] = Math.Round(result.CopyBaselineNsPerPacket, 1),
+                    ["alloc_bytes_per_packet"] = Math.Round(result.AllocBytesPerPacket, 3),
+                    ["quick"] = result.Quick,
+                }));
+                return 0;
+            }
+
+            output.WriteLine($"LPM, {result.Prefixes:N0} IPv4 prefixes     {result.LpmNsPerLookup,8:F1} ns/lookup   table {result.LpmTableBytes / 1048576.0:F1} MiB   (baseline: /24 dictionary probe {result.LpmBaselineNsPerLookup:F1} ns)");
+            output.WriteLine($"session table, {result.Sessions:N0} sessions  {result.SessionLookupsPerSec / 1e6,8:F1} M lookups/s  {result.BytesPerSession:F0} bytes/session   (baseline: Dictionary {result.SessionBaselineLookupsPerSec / 1e6:F1} M/s)");
+            output.WriteLine($"first packet of a session          {result.FirstPacketNs,8:F0} ns");
+            output.WriteLine($"established session, per packet    {result.EstablishedNsPerPacket,8:F0} ns        (of which copying the frame in: {result.CopyBaselineNsPerPacket:F0} ns)");
+            output.WriteLine($"allocated per packet               {result.AllocBytesPerPacket,8:F3} bytes");
+            return 0;
+        });
+        return command;
+    }
+}

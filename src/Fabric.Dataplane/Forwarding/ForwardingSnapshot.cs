@@ -1,0 +1,139 @@
+using Fabric.Dataplane.Forwarding.Lpm;
+using Fabric.Dataplane.LoadBalancing;
+using Fabric.Dataplane.Policing;
+using Fabric.Model;
+
+namespace Fabric.Dataplane.Forwarding;
+
+/// <summary>
+/// Everything one router needs to forward, compiled from one configuration version: ports and the
+/// router's own addresses on them, tenants, services and their policies, access decisions, and a
+/// FIB per tenant. Immutable and swapped in whole (a worker reads one snapshot per batch); the
+/// mutable state it points to (instance load, admission, shared buckets) is thread-safe and outlives
+/// snapshots, so a swap loses no count. Thread-safe.
+/// </summary>
+public sealed class ForwardingSnapshot
+{
+    internal ForwardingSnapshot(
+        long version, string router, PortBinding[] ports, string[] tenants, bool[] access,
+        TenantClassifier classifier, ServiceEntry[] services, ServiceMatcher allServices, ServiceMatcher[] fibByTenant)
+    {
+        Version = version;
+        Router = router;
+        Ports = ports;
+        Tenants = tenants;
+        _access = access;
+        Classifier = classifier;
+        Services = services;
+        AllServices = allServices;
+        FibByTenant = fibByTenant;
+    }
+
+    private readonly bool[] _access;
+
+    public long Version { get; }
+
+    public string Router { get; }
+
+    /// <summary>By port index: what the port is and the router's addresses on it.</summary>
+    public PortBinding[] Ports { get; }
+
+    /// <summary>Tenant names by index.</summary>
+    public string[] Tenants { get; }
+
+    public TenantClassifier Classifier { get; }
+
+    /// <summary>Services by index.</summary>
+    public ServiceEntry[] Services { get; }
+
+    /// <summary>Every service, whoever asks: used to tell "no service" from "access denied".</summary>
+    public ServiceMatcher AllServices { get; }
+
+    /// <summary>By tenant index: the services this tenant may reach (deny by default: no entry, no route).</summary>
+    public ServiceMatcher[] FibByTenant { get; }
+
+    /// <summary>Whether <paramref name="tenant"/> (or one of its parents) is in <paramref name="service"/>'s access policy.</summary>
+    public bool IsAllowed(int tenant, int service) => _access[(tenant * Services.Length) + service];
+
+    public int TenantIndex(string name) => Array.IndexOf(Tenants, name);
+
+    public int ServiceIndex(string name)
+    {
+        for (var i = 0; i < Services.Length; i++)
+        {
+            if (Services[i].Name == name)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}
+
+/// <summary>One port of the router in one snapshot.</summary>
+/// <param name="Tenant">The tenant of packets arriving here, or −1.</param>
+/// <param name="Ipv4Addresses">The router's own IPv4 addresses on the port (gateway or interface addresses).</param>
+public sealed record PortBinding(
+    string Device, PortRole Role, int Tenant, uint[] Ipv4Addresses, UInt128[] Ipv6Addresses, int Mtu)
+{
+    public static PortBinding Unused(string device) => new(device, PortRole.Unused, -1, [], [], 1500);
+
+    public bool OwnsIpv4(uint address) => Array.IndexOf(Ipv4Addresses, address) >= 0;
+
+    public bool OwnsIpv6(UInt128 address) => Array.IndexOf(Ipv6Addresses, address) >= 0;
+}
+
+/// <summary>A service as the dataplane uses it: policy values in ticks, the instances reachable from this router.</summary>
+public sealed class ServiceEntry
+{
+    internal ServiceEntry(string name, ServicePolicy policy, LocalInstance[] instances, InstanceSet instanceSet, ServiceRuntime runtime, long ticksPerSecond)
+    {
+        Name = name;
+        Policy = policy;
+        Instances = instances;
+        InstanceSet = instanceSet;
+        Runtime = runtime;
+        IdleTcp = (long)(policy.IdleTimeouts.Tcp.TotalSeconds * ticksPerSecond);
+        IdleUdp = (long)(policy.IdleTimeouts.Udp.TotalSeconds * ticksPerSecond);
+        IdleIcmp = (long)(policy.IdleTimeouts.Icmp.TotalSeconds * ticksPerSecond);
+    }
+
+    public string Name { get; }
+
+    public ServicePolicy Policy { get; }
+
+    /// <summary>Instances on this router's own networks, in <see cref="InstanceSet"/> order.</summary>
+    public LocalInstance[] Instances { get; }
+
+    public InstanceSet InstanceSet { get; }
+
+    /// <summary>Load, admission and shared rate limits of the service: mutable, thread-safe, kept across snapshots.</summary>
+    public ServiceRuntime Runtime { get; }
+
+    public long IdleTcp { get; }
+
+    public long IdleUdp { get; }
+
+    public long IdleIcmp { get; }
+}
+
+/// <summary>Where an instance is reached: the port its container (or address) sits behind and its address.</summary>
+/// <param name="Port">Destination port to rewrite to, or 0 to keep the client's.</param>
+public readonly record struct LocalInstance(string Name, int EgressPort, bool IsIpv6, UInt128 Address, ushort Port);
+
+/// <summary>
+/// The mutable side of one service, shared by every worker and kept across snapshot swaps while the
+/// service keeps its name and instances. Thread-safe.
+/// </summary>
+public sealed class ServiceRuntime(InstanceLoad load, SessionAdmission admission, SharedTokenBucket serviceBucket, SharedTokenBucket[] tenantBuckets)
+{
+    public InstanceLoad Load { get; } = load;
+
+    public SessionAdmission Admission { get; } = admission;
+
+    public SharedTokenBucket ServiceBucket { get; } = serviceBucket;
+
+    /// <summary>By tenant index of the snapshot that made this runtime.</summary>
+    public SharedTokenBucket[] TenantBuckets { get; } = tenantBuckets;
+}

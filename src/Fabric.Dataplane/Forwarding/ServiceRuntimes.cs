@@ -1,0 +1,36 @@
+using Fabric.Dataplane.LoadBalancing;
+using Fabric.Dataplane.Policing;
+using Fabric.Model;
+
+namespace Fabric.Dataplane.Forwarding;
+
+/// <summary>
+/// Keeps each service's mutable runtime (instance load, admission, shared rate limits) across
+/// snapshot compiles: a recompile with the same policy, instances and tenants gets the same runtime
+/// back, so active-session counts and buckets carry over a swap. Thread-safe.
+/// </summary>
+public sealed class ServiceRuntimes
+{
+    private readonly Dictionary<string, (string Shape, ServiceRuntime Runtime)> _byService = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    public ServiceRuntime For(string service, ServicePolicy policy, string[] instances, string[] tenants, long ticksPerSecond, long now)
+    {
+        var shape = $"{policy}|{string.Join(',', instances)}|{string.Join(',', tenants)}";
+        lock (_gate)
+        {
+            if (_byService.TryGetValue(service, out var existing) && existing.Shape == shape)
+            {
+                return existing.Runtime;
+            }
+
+            var runtime = new ServiceRuntime(
+                new InstanceLoad(instances.Length),
+                SessionAdmission.From(policy, now, ticksPerSecond),
+                SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
+                [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))]);
+            _byService[service] = (shape, runtime);
+            return runtime;
+        }
+    }
+}

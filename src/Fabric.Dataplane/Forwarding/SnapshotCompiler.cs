@@ -1,0 +1,321 @@
+using System.Net;
+using System.Net.Sockets;
+using Fabric.Dataplane.Forwarding.Lpm;
+using Fabric.Dataplane.LoadBalancing;
+using Fabric.Dataplane.Policing;
+using Fabric.Dataplane.Wire;
+using Fabric.Model;
+using Fabric.Model.Addressing;
+
+namespace Fabric.Dataplane.Forwarding;
+
+/// <summary>
+/// Compiles one router's view of a validated configuration into a <see cref="ForwardingSnapshot"/>.
+/// Ports are identified by Linux device name; their indexes are fixed by the router for its life.
+/// Service runtimes (load, admission, shared buckets) are taken from <see cref="ServiceRuntimes"/>
+/// when the service is unchanged, so counts survive a swap.
+/// </summary>
+public static class SnapshotCompiler
+{
+    public static ForwardingSnapshot Compile(
+        FabricConfig config, string routerName, IReadOnlyList<string> portDevices, long version, long ticksPerSecond, ServiceRuntimes runtimes, long now)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(portDevices);
+        ArgumentNullException.ThrowIfNull(runtimes);
+        var router = config.FindRouter(routerName)
+            ?? throw new SnapshotCompileException($"router \"{routerName}\" is not in the configuration");
+
+        var tenants = config.Tenants.Select(t => t.Name).ToArray();
+        int TenantOf(string? name) => name is null ? -1 : Array.IndexOf(tenants, name);
+
+        // Ports: what each device is on this router, and the router's addresses there.
+        var ports = new PortBinding[portDevices.Count];
+        for (var i = 0; i < ports.Length; i++)
+        {
+            ports[i] = PortBinding.Unused(portDevices[i]);
+        }
+
+        int PortOf(string device)
+        {
+            for (var i = 0; i < portDevices.Count; i++)
+            {
+                if (portDevices[i] == device)
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
+
+        foreach (var iface in router.Interfaces)
+        {
+            Bind(iface.Device, PortRole.Interface, TenantOf(iface.Tenant), iface.Addresses, iface.Mtu);
+        }
+
+        var containers4 = new Ipv4RouteTableBuilder();
+        var containers6 = new Ipv6RouteTableBuilder();
+        var containerPorts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var network in router.Networks)
+        {
+            var networkTenant = TenantOf(network.Tenant);
+            if (network.Model == NetworkModel.Bridged)
+            {
+                // A bridge may hold several tenants' containers: the port carries the network's tenant
+                // only when the network names one, and containers with their own tenant come first.
+                Bind(network.Device, PortRole.BridgedNetwork, networkTenant, network.Gateways, network.Mtu);
+            }
+
+            foreach (var container in network.Containers)
+            {
+                var port = network.Model == NetworkModel.Bridged ? PortOf(network.Device) : PortOf(container.Name);
+                if (network.Model == NetworkModel.HostBased)
+                {
+                    Bind(container.Name, PortRole.HostBasedContainer, networkTenant, network.Gateways, network.Mtu);
+                }
+
+                containerPorts[container.Name] = port;
+                var tenant = TenantOf(container.Tenant);
+                if (tenant < 0)
+                {
+                    continue;
+                }
+
+                foreach (var address in container.Addresses)
+                {
+                    if (address.AddressFamily == AddressFamily.InterNetwork)
+                    {
+                        containers4.Add(IpAddressConversions.ToIpv4(address), 32, tenant);
+                    }
+                    else
+                    {
+                        containers6.Add(IpAddressConversions.ToIpv6(address), 128, tenant);
+                    }
+                }
+            }
+        }
+
+        var members4 = new Ipv4RouteTableBuilder();
+        var members6 = new Ipv6RouteTableBuilder();
+        for (var t = 0; t < tenants.Length; t++)
+        {
+            foreach (var member in config.Tenants[t].Members)
+            {
+                AddPrefix(members4, members6, member, t);
+            }
+        }
+
+        var classifier = new TenantClassifier(
+            containers4.Build(), containers6.Build(), members4.Build(), members6.Build(), [.. ports.Select(p => p.Tenant)]);
+
+        // Services, their local instances and runtimes.
+        var services = new ServiceEntry[config.Services.Count];
+        for (var s = 0; s < services.Length; s++)
+        {
+            var service = config.Services[s];
+            var policy = config.FindServicePolicy(service.Policy) ?? ServicePolicy.Default;
+            var instances = new List<LocalInstance>();
+            foreach (var instance in service.Instances)
+            {
+                if (Resolve(config, router, instance, containerPorts, PortOf) is { } local)
+                {
+                    instances.Add(local);
+                }
+            }
+
+            var costs = instances.Select(i => service.Instances.First(x => x.Name == i.Name).Cost).ToArray();
+            var capacities = instances.Select(i => service.Instances.First(x => x.Name == i.Name).Capacity).ToArray();
+            var set = new InstanceSet(costs, capacities);
+            var runtime = runtimes.For(service.Name, policy, [.. instances.Select(i => i.Name)], tenants, ticksPerSecond, now);
+            services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond);
+        }
+
+        var access = new bool[tenants.Length * services.Length];
+        for (var t = 0; t < tenants.Length; t++)
+        {
+            for (var s = 0; s < services.Length; s++)
+            {
+                access[(t * services.Length) + s] = config.Services[s].Access.Any(granted => Tenant.Inherits(tenants[t], granted));
+            }
+        }
+
+        var all = BuildMatcher(config, _ => true);
+        var fibs = new ServiceMatcher[tenants.Length];
+        for (var t = 0; t < tenants.Length; t++)
+        {
+            var tenant = t;
+            fibs[t] = BuildMatcher(config, s => access[(tenant * services.Length) + s]);
+        }
+
+        return new ForwardingSnapshot(version, routerName, ports, tenants, access, classifier, services, all, fibs);
+
+        void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
+        {
+            var port = PortOf(device);
+            if (port < 0)
+            {
+                return;
+            }
+
+            var list = addresses.ToList();
+            ports[port] = new PortBinding(
+                device, role, tenant,
+                [.. list.Where(a => a.IsIPv4).Select(a => IpAddressConversions.ToIpv4(a.Address))],
+                [.. list.Where(a => !a.IsIPv4).Select(a => IpAddressConversions.ToIpv6(a.Address))],
+                mtu);
+        }
+    }
+
+    private static LocalInstance? Resolve(
+        FabricConfig config, Router router, ServiceInstance instance, Dictionary<string, int> containerPorts, Func<string, int> portOf)
+    {
+        if (instance.Container is { } name)
+        {
+            if (!containerPorts.TryGetValue(name, out var port) || port < 0)
+            {
+                return null;
+            }
+
+            var container = config.Containers().First(c => c.Container.Name == name).Container;
+            var address = container.Addresses[0];
+            return Local(instance.Name, port, address, instance.Port);
+        }
+
+        if (instance.Router != router.Name || instance.Address is null)
+        {
+            return null;
+        }
+
+        foreach (var network in router.Networks)
+        {
+            if (network.Gateways.Any(g => g.Contains(instance.Address)))
+            {
+                var port = network.Model == NetworkModel.Bridged ? portOf(network.Device) : -1;
+                return port < 0 ? null : Local(instance.Name, port, instance.Address, instance.Port);
+            }
+        }
+
+        foreach (var iface in router.Interfaces)
+        {
+            if (iface.Addresses.Any(a => a.Contains(instance.Address)) && portOf(iface.Device) is var port and >= 0)
+            {
+                return Local(instance.Name, port, instance.Address, instance.Port);
+            }
+        }
+
+        return null;
+    }
+
+    private static LocalInstance Local(string name, int port, IPAddress address, int? servicePort) =>
+        address.AddressFamily == AddressFamily.InterNetwork
+            ? new LocalInstance(name, port, false, IpAddressConversions.ToIpv4(address), (ushort)(servicePort ?? 0))
+            : new LocalInstance(name, port, true, IpAddressConversions.ToIpv6(address), (ushort)(servicePort ?? 0));
+
+    private static ServiceMatcher BuildMatcher(FabricConfig config, Func<int, bool> include)
+    {
+        var rules = new List<(IpPrefix Prefix, ServiceRule Rule)>();
+        for (var s = 0; s < config.Services.Count; s++)
+        {
+            if (!include(s))
+            {
+                continue;
+            }
+
+            foreach (var prefix in config.Services[s].Addresses)
+            {
+                foreach (var transport in config.Services[s].Transports)
+                {
+                    foreach (var protocol in Protocols(transport.Protocol, prefix.IsIPv4))
+                    {
+                        if (transport.Ports.IsEmpty)
+                        {
+                            rules.Add((prefix, new ServiceRule(s, protocol, false, 0, ushort.MaxValue, (byte)prefix.Length)));
+                        }
+
+                        foreach (var range in transport.Ports)
+                        {
+                            rules.Add((prefix, new ServiceRule(s, protocol, true, (ushort)range.Low, (ushort)range.High, (byte)prefix.Length)));
+                        }
+                    }
+                }
+            }
+        }
+
+        // The rules that can apply at a prefix are its own and those of every prefix covering it:
+        // found by walking up at most 32 (or 128) shorter prefixes, so compiling stays linear in prefixes.
+        var byPrefix = new Dictionary<(bool IsIpv6, UInt128 Network, int Length), List<ServiceRule>>();
+        foreach (var (prefix, rule) in rules)
+        {
+            var key = Key(prefix);
+            if (!byPrefix.TryGetValue(key, out var list))
+            {
+                byPrefix[key] = list = [];
+            }
+
+            list.Add(rule);
+        }
+
+        var builder4 = new Ipv4RouteTableBuilder();
+        var builder6 = new Ipv6RouteTableBuilder();
+        var lists = new List<ServiceRule[]>(byPrefix.Count);
+        var applicable = new List<ServiceRule>();
+        foreach (var (isIpv6, network, length) in byPrefix.Keys)
+        {
+            applicable.Clear();
+            var bits = isIpv6 ? 128 : 32;
+            for (var shorter = length; shorter >= 0; shorter--)
+            {
+                if (byPrefix.TryGetValue((isIpv6, MaskTo(network, shorter, bits), shorter), out var covering))
+                {
+                    applicable.AddRange(covering);
+                }
+            }
+
+            applicable.Sort(ServiceRule.CompareSpecificity);
+            if (isIpv6)
+            {
+                builder6.Add(network, length, lists.Count);
+            }
+            else
+            {
+                builder4.Add((uint)network, length, lists.Count);
+            }
+
+            lists.Add([.. applicable]);
+        }
+
+        return new ServiceMatcher(builder4.Build(), builder6.Build(), [.. lists]);
+    }
+
+    private static (bool IsIpv6, UInt128 Network, int Length) Key(IpPrefix prefix) => prefix.IsIPv4
+        ? (false, MaskTo(IpAddressConversions.ToIpv4(prefix.Address), prefix.Length, 32), prefix.Length)
+        : (true, MaskTo(IpAddressConversions.ToIpv6(prefix.Address), prefix.Length, 128), prefix.Length);
+
+    /// <summary>Clears every bit of <paramref name="address"/> (of width <paramref name="bits"/>) after the first <paramref name="length"/>.</summary>
+    private static UInt128 MaskTo(UInt128 address, int length, int bits) =>
+        length == 0 ? UInt128.Zero : address & ~((UInt128.One << (bits - length)) - 1) & (bits == 128 ? UInt128.MaxValue : uint.MaxValue);
+
+    private static IEnumerable<byte> Protocols(TransportProtocol protocol, bool ipv4) => protocol switch
+    {
+        TransportProtocol.Tcp => [IpProtocol.Tcp],
+        TransportProtocol.Udp => [IpProtocol.Udp],
+        _ => [ipv4 ? IpProtocol.Icmp : IpProtocol.Icmpv6],
+    };
+
+    private static void AddPrefix(Ipv4RouteTableBuilder v4, Ipv6RouteTableBuilder v6, IpPrefix prefix, int value)
+    {
+        var network = prefix.Network;
+        if (network.IsIPv4)
+        {
+            v4.Add(IpAddressConversions.ToIpv4(network.Address), network.Length, value);
+        }
+        else
+        {
+            v6.Add(IpAddressConversions.ToIpv6(network.Address), network.Length, value);
+        }
+    }
+}
+
+/// <summary>The configuration cannot be compiled for this router; the running snapshot stays.</summary>
+public sealed class SnapshotCompileException(string message) : Exception(message);

@@ -1,0 +1,22 @@
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Io;
+
+/// <summary>
+/// A forwarding interface as the pipeline sees it: frames in and out in batches. Linux sockets,
+/// in-memory links and test decorators implement it alike. A port is used by one worker at a time.
+/// </summary>
+public interface IPacketPort
+{
+    string Name { get; }
+
+    MacAddress Mac { get; }
+
+    int Mtu { get; }
+
+    /// <summary>Appends received frames to <paramref name="batch"/> until it is full or none wait; returns how many it added. Never blocks.</summary>
+    int Receive(PacketBatch batch);
+
+    /// <summary>Sends one frame. Returns false when the port cannot take it now (the frame is dropped and counted by the caller).</summary>
+    bool Send(ReadOnlySpan<byte> frame);
+}

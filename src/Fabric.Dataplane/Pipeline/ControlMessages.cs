@@ -1,0 +1,213 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// Builds the packets the router sends of its own into a caller's buffer, without allocating:
+/// ARP requests, neighbour solicitations and advertisements, ICMP errors quoting a packet, and TCP
+/// resets. Each returns the frame's length.
+/// </summary>
+public static class ControlMessages
+{
+    private const int EthernetLength = EthernetFrame.UntaggedHeaderLength;
+    private const byte DefaultTtl = 64;
+
+    /// <summary>The most of an offending packet an ICMPv4 error quotes (RFC 1812 allows up to 576 bytes in all).</summary>
+    private const int Icmpv4QuoteLimit = 576 - 20 - 8;
+
+    /// <summary>An ICMPv6 error may fill the IPv6 minimum MTU (RFC 4443 §2.4).</summary>
+    private const int Icmpv6QuoteLimit = 1280 - 40 - 8;
+
+    public static int ArpRequest(Span<byte> frame, MacAddress ourMac, uint ourAddress, uint asked)
+    {
+        WriteEthernet(frame, MacAddress.Broadcast, ourMac, EtherType.Arp);
+        var arp = frame[EthernetLength..];
+        BinaryPrimitives.WriteUInt16BigEndian(arp, 1);
+        BinaryPrimitives.WriteUInt16BigEndian(arp[2..], EtherType.Ipv4);
+        arp[4] = 6;
+        arp[5] = 4;
+        BinaryPrimitives.WriteUInt16BigEndian(arp[6..], ArpOperation.Request);
+        ourMac.Write(arp[8..]);
+        BinaryPrimitives.WriteUInt32BigEndian(arp[14..], ourAddress);
+        MacAddress.Zero.Write(arp[18..]);
+        BinaryPrimitives.WriteUInt32BigEndian(arp[24..], asked);
+        return EthernetLength + ArpPacket.Length;
+    }
+
+    public static int NeighborSolicitation(Span<byte> frame, MacAddress ourMac, UInt128 ourAddress, UInt128 asked)
+    {
+        var solicitedNode = new UInt128(0xff02_0000_0000_0000, 0x0000_0001_ff00_0000 | (ulong)(asked & 0xff_ffff));
+        var mac = new MacAddress(0x3333_0000_0000 | (ulong)(solicitedNode & 0xffff_ffff));
+        return Neighbor(frame, Icmpv6Type.NeighborSolicitation, ourMac, mac, ourAddress, solicitedNode, asked, NeighborDiscoveryOption.SourceLinkLayerAddress, 0);
+    }
+
+    public static int NeighborAdvertisement(Span<byte> frame, MacAddress ourMac, MacAddress destinationMac, UInt128 ourAddress, UInt128 destination, bool solicited)
+    {
+        // Router and override flags always; solicited when answering a unicast solicitation.
+        var flags = (byte)(0x80 | 0x20 | (solicited ? 0x40 : 0));
+        return Neighbor(frame, Icmpv6Type.NeighborAdvertisement, ourMac, destinationMac, ourAddress, destination, ourAddress, NeighborDiscoveryOption.TargetLinkLayerAddress, flags);
+    }
+
+    private static int Neighbor(
+        Span<byte> frame, byte type, MacAddress ourMac, MacAddress destinationMac, UInt128 source, UInt128 destination, UInt128 target, byte option, byte flags)
+    {
+        const int icmpLength = 32;
+        WriteEthernet(frame, destinationMac, ourMac, EtherType.Ipv6);
+        var ip = frame[EthernetLength..];
+        WriteIpv6(ip, icmpLength, IpProtocol.Icmpv6, 255, source, destination);
+        var icmp = ip[Ipv6Packet.HeaderLength..];
+        icmp[..icmpLength].Clear();
+        icmp[0] = type;
+        icmp[4] = flags;
+        BinaryPrimitives.WriteUInt128BigEndian(icmp[8..], target);
+        icmp[24] = option;
+        icmp[25] = 1;
+        ourMac.Write(icmp[26..]);
+        Finish6(icmp[..icmpLength], source, destination, IpProtocol.Icmpv6, 2);
+        return EthernetLength + Ipv6Packet.HeaderLength + icmpLength;
+    }
+
+    /// <summary>
+    /// An ICMPv4 error (time exceeded, unreachable, fragmentation needed) from <paramref name="routerAddress"/>
+    /// back to the sender of <paramref name="offending"/> (an IPv4 packet), quoting as much of it as allowed.
+    /// </summary>
+    public static int Icmpv4Error(
+        Span<byte> frame, MacAddress ourMac, MacAddress senderMac, uint routerAddress, ReadOnlySpan<byte> offending, byte type, byte code, ushort nextHopMtu = 0)
+    {
+        var sender = BinaryPrimitives.ReadUInt32BigEndian(offending[12..]);
+        var quote = Math.Min(offending.Length, Icmpv4QuoteLimit);
+        var icmpLength = Icmpv4Packet.HeaderLength + quote;
+        WriteEthernet(frame, senderMac, ourMac, EtherType.Ipv4);
+        var ip = frame[EthernetLength..];
+        WriteIpv4(ip, icmpLength, IpProtocol.Icmp, routerAddress, sender);
+        var icmp = ip[Ipv4Packet.MinHeaderLength..];
+        icmp[0] = type;
+        icmp[1] = code;
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], nextHopMtu);
+        offending[..quote].CopyTo(icmp[Icmpv4Packet.HeaderLength..]);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp[..icmpLength]));
+        return EthernetLength + Ipv4Packet.MinHeaderLength + icmpLength;
+    }
+
+    /// <summary>An ICMPv6 error (time exceeded, unreachable, packet too big) back to the sender of <paramref name="offending"/>.</summary>
+    public static int Icmpv6Error(
+        Span<byte> frame, MacAddress ourMac, MacAddress senderMac, UInt128 routerAddress, ReadOnlySpan<byte> offending, byte type, byte code, uint mtu = 0)
+    {
+        var sender = BinaryPrimitives.ReadUInt128BigEndian(offending[8..]);
+        var quote = Math.Min(offending.Length, Icmpv6QuoteLimit);
+        var icmpLength = Icmpv6Packet.HeaderLength + quote;
+        WriteEthernet(frame, senderMac, ourMac, EtherType.Ipv6);
+        var ip = frame[EthernetLength..];
+        WriteIpv6(ip, icmpLength, IpProtocol.Icmpv6, DefaultTtl, routerAddress, sender);
+        var icmp = ip[Ipv6Packet.HeaderLength..];
+        icmp[0] = type;
+        icmp[1] = code;
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], mtu);
+        offending[..quote].CopyTo(icmp[Icmpv6Packet.HeaderLength..]);
+        Finish6(icmp[..icmpLength], routerAddress, sender, IpProtocol.Icmpv6, 2);
+        return EthernetLength + Ipv6Packet.HeaderLength + icmpLength;
+    }
+
+    /// <summary>
+    /// A TCP reset answering <paramref name="offending"/> (a TCP segment in an IPv4 or IPv6 packet), as
+    /// RFC 9293 §3.10.7.1 says: ACK-less reset with the segment's acknowledgment as sequence, or
+    /// a reset acknowledging the segment when it carried no ACK.
+    /// </summary>
+    public static int TcpReset(Span<byte> frame, MacAddress ourMac, MacAddress senderMac, bool isIpv6, ReadOnlySpan<byte> offendingIp, int transportOffset, int segmentLength)
+    {
+        var segment = offendingIp[transportOffset..(transportOffset + segmentLength)];
+        var flags = (TcpFlags)segment[13];
+        var dataLength = segmentLength - ((segment[12] >> 4) * 4);
+        var sequence = BinaryPrimitives.ReadUInt32BigEndian(segment[4..]);
+        var acknowledgment = BinaryPrimitives.ReadUInt32BigEndian(segment[8..]);
+        WriteEthernet(frame, senderMac, ourMac, isIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
+        var ip = frame[EthernetLength..];
+        int ipHeader;
+        Span<byte> tcp;
+        if (isIpv6)
+        {
+            var source = BinaryPrimitives.ReadUInt128BigEndian(offendingIp[8..]);
+            var destination = BinaryPrimitives.ReadUInt128BigEndian(offendingIp[24..]);
+            WriteIpv6(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, DefaultTtl, destination, source);
+            ipHeader = Ipv6Packet.HeaderLength;
+        }
+        else
+        {
+            var source = BinaryPrimitives.ReadUInt32BigEndian(offendingIp[12..]);
+            var destination = BinaryPrimitives.ReadUInt32BigEndian(offendingIp[16..]);
+            WriteIpv4(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, destination, source);
+            ipHeader = Ipv4Packet.MinHeaderLength;
+        }
+
+        tcp = ip[ipHeader..(ipHeader + TcpSegment.MinHeaderLength)];
+        tcp.Clear();
+        tcp[0] = segment[2];
+        tcp[1] = segment[3];
+        tcp[2] = segment[0];
+        tcp[3] = segment[1];
+        tcp[12] = 5 << 4;
+        if ((flags & TcpFlags.Ack) != 0)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], acknowledgment);
+            tcp[13] = (byte)TcpFlags.Rst;
+        }
+        else
+        {
+            var consumed = dataLength + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
+            BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], sequence + (uint)consumed);
+            tcp[13] = (byte)(TcpFlags.Rst | TcpFlags.Ack);
+        }
+
+        if (isIpv6)
+        {
+            Ipv6Packet.TryCreate(ip[..(ipHeader + TcpSegment.MinHeaderLength)], out var packet);
+            Finish6(tcp, packet.Source, packet.Destination, IpProtocol.Tcp, 16);
+        }
+        else
+        {
+            Ipv4Packet.TryCreate(ip[..(ipHeader + TcpSegment.MinHeaderLength)], out var packet);
+            var sum = packet.PseudoHeaderSum();
+            BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Finish(Checksum.Add(sum, tcp)));
+        }
+
+        return EthernetLength + ipHeader + TcpSegment.MinHeaderLength;
+    }
+
+    private static void WriteEthernet(Span<byte> frame, MacAddress destination, MacAddress source, ushort etherType)
+    {
+        destination.Write(frame);
+        source.Write(frame[6..]);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[12..], etherType);
+    }
+
+    private static void WriteIpv4(Span<byte> ip, int payloadLength, byte protocol, uint source, uint destination)
+    {
+        ip[..Ipv4Packet.MinHeaderLength].Clear();
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)(Ipv4Packet.MinHeaderLength + payloadLength));
+        ip[8] = DefaultTtl;
+        ip[9] = protocol;
+        BinaryPrimitives.WriteUInt32BigEndian(ip[12..], source);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[16..], destination);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..Ipv4Packet.MinHeaderLength]));
+    }
+
+    private static void WriteIpv6(Span<byte> ip, int payloadLength, byte nextHeader, byte hopLimit, UInt128 source, UInt128 destination)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(ip, 6u << 28);
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)payloadLength);
+        ip[6] = nextHeader;
+        ip[7] = hopLimit;
+        BinaryPrimitives.WriteUInt128BigEndian(ip[8..], source);
+        BinaryPrimitives.WriteUInt128BigEndian(ip[24..], destination);
+    }
+
+    private static void Finish6(Span<byte> upper, UInt128 source, UInt128 destination, byte nextHeader, int checksumOffset)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(upper[checksumOffset..], 0);
+        var sum = Checksum.PseudoHeaderIpv6(source, destination, nextHeader, upper.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(upper[checksumOffset..], Checksum.Finish(Checksum.Add(sum, upper)));
+    }
+}

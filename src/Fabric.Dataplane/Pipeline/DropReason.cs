@@ -1,0 +1,71 @@
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// Why the dataplane dropped a packet: one enumeration for every drop, counted per tenant and
+/// service. Values are stable (they appear in counters and flow records); add new ones at the end.
+/// </summary>
+public enum DropReason : byte
+{
+    None = 0,
+
+    /// <summary>The frame or a header in it is truncated, lies about a length, or is not a protocol the router forwards.</summary>
+    Malformed,
+
+    /// <summary>No tenant could be assigned from the ingress interface, a container or a member prefix.</summary>
+    NoTenant,
+
+    /// <summary>No service matches the destination address, protocol and port.</summary>
+    NoService,
+
+    /// <summary>A service matches but its access policy does not allow the tenant.</summary>
+    AccessDenied,
+
+    /// <summary>The service is allowed but has no reachable instance or route.</summary>
+    NoRoute,
+
+    /// <summary>A session, tenant or service rate limit had no tokens for the packet.</summary>
+    RateLimited,
+
+    /// <summary>The service is at its session limit (or above its high water mark) or its new-session rate.</summary>
+    SessionLimit,
+
+    /// <summary>The session table is full; established sessions are kept, the new one is refused.</summary>
+    SessionTableFull,
+
+    /// <summary>The TTL or hop limit ran out; an ICMP time-exceeded goes back to the sender.</summary>
+    TtlExpired,
+
+    /// <summary>A mid-flow TCP packet of a session whose handshake the router never saw (transport-state enforcement).</summary>
+    NoHandshake,
+
+    /// <summary>The next hop's link-layer address is unknown and a packet is already waiting for it.</summary>
+    NeighborUnresolved,
+
+    /// <summary>The egress port refused the frame.</summary>
+    TransmitFailed,
+
+    /// <summary>The packet is larger than the egress MTU and may not be fragmented; an ICMP error goes back.</summary>
+    TooBig,
+
+    /// <summary>Fragments are not forwarded without their first fragment's transport header.</summary>
+    Fragment,
+
+    /// <summary>Traffic for the router itself that it does not answer (only ARP, ND and echo to its addresses are answered).</summary>
+    ToRouter,
+}
+
+/// <summary>What a stage decided for the packet in hand.</summary>
+public enum Verdict : byte
+{
+    /// <summary>Go on to the next stage.</summary>
+    Continue,
+
+    /// <summary>Send the (rewritten) frame out of <see cref="PacketContext.EgressPort"/>.</summary>
+    Forward,
+
+    /// <summary>Drop it; <see cref="PacketContext.Drop"/> says why.</summary>
+    Drop,
+
+    /// <summary>The packet was consumed: answered (ARP, ND, echo to the router) or held for a neighbour.</summary>
+    Consumed,
+}

@@ -1,0 +1,149 @@
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// Last stage before transmit: spends one hop of TTL (answering time-exceeded when it runs out),
+/// refuses what the egress MTU cannot carry (answering fragmentation-needed or packet-too-big), and
+/// addresses the frame to the next hop's MAC from the neighbour table. A next hop not yet known is
+/// asked for (ARP or neighbour solicitation) and the frame waits for the answer.
+/// </summary>
+public static class EgressStage
+{
+    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        var ingress = snapshot.Ports[context.IngressPort];
+        var egressPort = worker.Ports[context.EgressPort];
+        if (context.IsIpv6)
+        {
+            Ipv6Packet.TryCreate(ip, out var v6);
+            if (!v6.TryDecrementHopLimit())
+            {
+                Error(ref context, worker, ingress, Icmpv6Type.TimeExceeded, 0, 0);
+                return context.Fail(DropReason.TtlExpired);
+            }
+
+            if (context.IpLength > egressPort.Mtu)
+            {
+                Error(ref context, worker, ingress, Icmpv6Type.PacketTooBig, 0, (uint)egressPort.Mtu);
+                return context.Fail(DropReason.TooBig);
+            }
+        }
+        else
+        {
+            Ipv4Packet.TryCreate(ip, out var v4);
+            if (!v4.TryDecrementTtl())
+            {
+                Error(ref context, worker, ingress, Icmpv4Type.TimeExceeded, 0, 0);
+                return context.Fail(DropReason.TtlExpired);
+            }
+
+            if (context.IpLength > egressPort.Mtu)
+            {
+                if (v4.DontFragment)
+                {
+                    Error(ref context, worker, ingress, Icmpv4Type.DestinationUnreachable, FragmentationNeeded, (uint)egressPort.Mtu);
+                }
+
+                return context.Fail(DropReason.TooBig);
+            }
+        }
+
+        // Checks are done on the packet as it arrived (errors quote it so); now rewrite it.
+        if (context.Session >= 0)
+        {
+            NatStage.Translate(ref context, in worker.Sessions.ForwardKey(context.Session), in worker.Sessions.ReverseKey(context.Session));
+        }
+
+        var nextHop = NextHop(ip, context.IsIpv6);
+
+        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        ethernet.Source = egressPort.Mac;
+        if (worker.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
+        {
+            ethernet.Destination = mac;
+            return Verdict.Forward;
+        }
+
+        if (!worker.Neighbors.Hold(context.EgressPort, nextHop, context.Frame))
+        {
+            return context.Fail(DropReason.NeighborUnresolved);
+        }
+
+        Resolve(worker, snapshot.Ports[context.EgressPort], context.EgressPort, context.IsIpv6, nextHop);
+        return Verdict.Consumed;
+    }
+
+    /// <summary>Every destination is on a link of the router (a container or an instance), so it is its own next hop.</summary>
+    private static UInt128 NextHop(Span<byte> ip, bool isIpv6)
+    {
+        if (isIpv6)
+        {
+            Ipv6Packet.TryCreate(ip, out var v6);
+            return v6.Destination;
+        }
+
+        Ipv4Packet.TryCreate(ip, out var v4);
+        return v4.Destination;
+    }
+
+    /// <summary>ICMP code "fragmentation needed and DF set" (RFC 792).</summary>
+    private const byte FragmentationNeeded = 4;
+
+    private static void Resolve(PacketWorker worker, PortBinding binding, int port, bool isIpv6, UInt128 nextHop)
+    {
+        var mac = worker.Ports[port].Mac;
+        int length;
+        if (isIpv6)
+        {
+            if (binding.Ipv6Addresses.Length == 0)
+            {
+                return;
+            }
+
+            length = ControlMessages.NeighborSolicitation(worker.Scratch, mac, binding.Ipv6Addresses[0], nextHop);
+        }
+        else
+        {
+            if (binding.Ipv4Addresses.Length == 0)
+            {
+                return;
+            }
+
+            length = ControlMessages.ArpRequest(worker.Scratch, mac, binding.Ipv4Addresses[0], (uint)nextHop);
+        }
+
+        worker.SendOwn(port, worker.Scratch.AsSpan(0, length));
+    }
+
+    /// <summary>Sends an ICMP error about the packet in hand back out of the port it came in by, from the router's address there.</summary>
+    private static void Error(ref PacketContext context, PacketWorker worker, PortBinding ingress, byte type, byte code, uint mtu)
+    {
+        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var mac = worker.Ports[context.IngressPort].Mac;
+        var offending = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        int length;
+        if (context.IsIpv6)
+        {
+            if (ingress.Ipv6Addresses.Length == 0)
+            {
+                return;
+            }
+
+            length = ControlMessages.Icmpv6Error(worker.Scratch, mac, ethernet.Source, ingress.Ipv6Addresses[0], offending, type, code, mtu);
+        }
+        else
+        {
+            if (ingress.Ipv4Addresses.Length == 0)
+            {
+                return;
+            }
+
+            length = ControlMessages.Icmpv4Error(worker.Scratch, mac, ethernet.Source, ingress.Ipv4Addresses[0], offending, type, code, (ushort)mtu);
+        }
+
+        worker.SendOwn(context.IngressPort, worker.Scratch.AsSpan(0, length));
+    }
+}

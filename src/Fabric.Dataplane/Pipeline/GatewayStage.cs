@@ -1,0 +1,176 @@
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// The router as an L3 gateway on each port: it learns where hosts are from what they send,
+/// answers ARP and neighbour solicitations for its own addresses on that port, answers pings to
+/// them, and drops (counted) anything else addressed to itself. Everything else goes on.
+/// </summary>
+public static class GatewayStage
+{
+    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        var binding = snapshot.Ports[context.IngressPort];
+        if (binding.Role == PortRole.Unused)
+        {
+            return context.Fail(DropReason.ToRouter);
+        }
+
+        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var sender = ethernet.Source;
+        if (context.EtherType == EtherType.Arp)
+        {
+            return Arp(ref context, binding, worker, ethernet);
+        }
+
+        Learn(worker, context.IngressPort, context.Key.Source, sender);
+        if (context.IsIpv6)
+        {
+            if (context.Key.Protocol == IpProtocol.Icmpv6 && !context.IsIcmpError)
+            {
+                var icmp = context.Frame[context.TransportOffset..];
+                if (icmp[0] is Icmpv6Type.NeighborSolicitation or Icmpv6Type.NeighborAdvertisement or Icmpv6Type.RouterSolicitation)
+                {
+                    return NeighborDiscovery(ref context, binding, worker);
+                }
+            }
+
+            if (binding.OwnsIpv6(context.Key.Destination))
+            {
+                return ToRouter(ref context, worker);
+            }
+        }
+        else if (binding.OwnsIpv4((uint)context.Key.Destination) || (uint)context.Key.Destination == uint.MaxValue)
+        {
+            return ToRouter(ref context, worker);
+        }
+
+        return Verdict.Continue;
+    }
+
+    internal static void Learn(PacketWorker worker, int port, UInt128 address, MacAddress mac)
+    {
+        if (worker.Neighbors.Learn(port, address, mac) is { } waiting)
+        {
+            // The held frame waited for exactly this address: give it its destination and send it.
+            mac.Write(waiting);
+            worker.SendOwn(port, waiting);
+        }
+    }
+
+    private static Verdict Arp(ref PacketContext context, PortBinding binding, PacketWorker worker, EthernetFrame ethernet)
+    {
+        ArpPacket.TryCreate(ethernet.Payload, out var arp);
+        if (arp.SenderProtocolAddress != 0)
+        {
+            Learn(worker, context.IngressPort, arp.SenderProtocolAddress, arp.SenderHardwareAddress);
+        }
+
+        if (arp.Operation != ArpOperation.Request || !binding.OwnsIpv4(arp.TargetProtocolAddress))
+        {
+            return Verdict.Consumed;
+        }
+
+        // Turn the request into the reply in place: we are the target, the asker is the new target.
+        var mac = worker.Ports[context.IngressPort].Mac;
+        var asker = arp.SenderHardwareAddress;
+        var askerAddress = arp.SenderProtocolAddress;
+        var asked = arp.TargetProtocolAddress;
+        arp.Operation = ArpOperation.Reply;
+        arp.TargetHardwareAddress = asker;
+        arp.TargetProtocolAddress = askerAddress;
+        arp.SenderHardwareAddress = mac;
+        arp.SenderProtocolAddress = asked;
+        ethernet.Destination = asker;
+        ethernet.Source = mac;
+        worker.SendOwn(context.IngressPort, context.Frame);
+        return Verdict.Consumed;
+    }
+
+    private static Verdict NeighborDiscovery(ref PacketContext context, PortBinding binding, PacketWorker worker)
+    {
+        var ipBytes = context.Frame[context.NetworkOffset..];
+        Ipv6Packet.TryCreate(ipBytes, out var ip);
+        if (!Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp) || !icmp.IsChecksumValid(ip.PseudoHeaderSum()))
+        {
+            return context.Fail(DropReason.Malformed);
+        }
+
+        if (icmp.TryGetSourceLinkLayerAddress(out var source) && ip.Source != UInt128.Zero)
+        {
+            Learn(worker, context.IngressPort, ip.Source, source);
+        }
+
+        if (icmp.TryGetTargetLinkLayerAddress(out var target) && icmp.IsNeighborAdvertisement)
+        {
+            Learn(worker, context.IngressPort, icmp.TargetAddress, target);
+        }
+
+        if (!icmp.IsNeighborSolicitation || !binding.OwnsIpv6(icmp.TargetAddress))
+        {
+            return Verdict.Consumed;
+        }
+
+        // Answer with a solicited advertisement carrying our link-layer address.
+        var mac = worker.Ports[context.IngressPort].Mac;
+        var asked = icmp.TargetAddress;
+        var replyTo = ip.Source == UInt128.Zero ? AllNodes : ip.Source;
+        var frame = worker.Scratch.AsSpan();
+        EthernetFrame.TryCreate(context.Frame, out var request);
+        var destinationMac = ip.Source == UInt128.Zero ? AllNodesMac : request.Source;
+        var length = ControlMessages.NeighborAdvertisement(frame, mac, destinationMac, asked, replyTo, solicited: ip.Source != UInt128.Zero);
+        worker.SendOwn(context.IngressPort, frame[..length]);
+        return Verdict.Consumed;
+    }
+
+    private static readonly UInt128 AllNodes = new(0xff02_0000_0000_0000, 1);
+    private static readonly MacAddress AllNodesMac = new(0x3333_0000_0001);
+
+    private static Verdict ToRouter(ref PacketContext context, PacketWorker worker)
+    {
+        if (context.IsIcmpError || !IsEchoRequest(ref context))
+        {
+            return context.Fail(DropReason.ToRouter);
+        }
+
+        // Echo reply in place: swap addresses, flip the type, fix the checksums.
+        var frame = context.Frame;
+        EthernetFrame.TryCreate(frame, out var ethernet);
+        (ethernet.Source, ethernet.Destination) = (ethernet.Destination, ethernet.Source);
+        ethernet.Source = worker.Ports[context.IngressPort].Mac;
+        if (context.IsIpv6)
+        {
+            Ipv6Packet.TryCreate(frame[context.NetworkOffset..], out var ip);
+            (ip.Source, ip.Destination) = (ip.Destination, ip.Source);
+            ip.HopLimit = 64;
+            Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp);
+            icmp.Bytes[0] = Icmpv6Type.EchoReply;
+            icmp.UpdateChecksum(ip.PseudoHeaderSum());
+        }
+        else
+        {
+            Ipv4Packet.TryCreate(frame[context.NetworkOffset..], out var ip);
+            var source = ip.Source;
+            ip.Source = ip.Destination;
+            ip.Destination = source;
+            ip.Ttl = 64;
+            ip.UpdateHeaderChecksum();
+            Icmpv4Packet.TryCreate(ip.Payload, out var icmp);
+            icmp.Bytes[0] = Icmpv4Type.EchoReply;
+            icmp.UpdateChecksum();
+        }
+
+        worker.SendOwn(context.IngressPort, frame);
+        return Verdict.Consumed;
+    }
+
+    private static bool IsEchoRequest(ref PacketContext context)
+    {
+        var type = context.Frame[context.TransportOffset];
+        return context.IsIpv6
+            ? context.Key.Protocol == IpProtocol.Icmpv6 && type == Icmpv6Type.EchoRequest
+            : context.Key.Protocol == IpProtocol.Icmp && type == Icmpv4Type.EchoRequest;
+    }
+}

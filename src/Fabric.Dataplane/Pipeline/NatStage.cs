@@ -1,0 +1,201 @@
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// Rewrites a session's packets between what the client addressed (the service's address and port)
+/// and what the instance uses, with incremental checksums (RFC 1624). Forward packets get the
+/// instance as destination; reverse packets get the service back as source. An ICMP error about a
+/// session has its outer address and the packet it quotes rewritten the same way, so the sender
+/// recognises its own flow.
+/// </summary>
+public static class NatStage
+{
+    public static void Translate(ref PacketContext context, in SessionKey forward, in SessionKey reverse)
+    {
+        // The service side as the client sees it, and as the instance is.
+        var serviceAddress = forward.Destination;
+        var servicePort = forward.DestinationPort;
+        var instanceAddress = reverse.Source;
+        var instancePort = reverse.SourcePort;
+        if (serviceAddress == instanceAddress && servicePort == instancePort)
+        {
+            return;
+        }
+
+        var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        var toInstance = context.Direction == SessionDirection.Forward;
+        var (from, fromPort, to, toPort) = toInstance
+            ? (serviceAddress, servicePort, instanceAddress, instancePort)
+            : (instanceAddress, instancePort, serviceAddress, servicePort);
+        if (context.IsIcmpError)
+        {
+            TranslateError(ref context, ip, toInstance, from, fromPort, to, toPort);
+            return;
+        }
+
+        var echo = context.Key.Protocol is IpProtocol.Icmp or IpProtocol.Icmpv6;
+        if (context.IsIpv6)
+        {
+            Ipv6Packet.TryCreate(ip, out var v6);
+            var upper = v6.UpperLayer;
+            if (toInstance)
+            {
+                v6.Destination = to;
+            }
+            else
+            {
+                v6.Source = to;
+            }
+
+            Transport(upper, context.Key.Protocol, toInstance, from, to, echo ? (ushort)0 : fromPort, echo ? (ushort)0 : toPort);
+            return;
+        }
+
+        Ipv4Packet.TryCreate(ip, out var v4);
+        if (toInstance)
+        {
+            v4.RewriteDestination((uint)to);
+        }
+        else
+        {
+            v4.RewriteSource((uint)to);
+        }
+
+        Transport(v4.Payload, context.Key.Protocol, toInstance, from, to, echo ? (ushort)0 : fromPort, echo ? (ushort)0 : toPort);
+    }
+
+    /// <summary>Adjusts the transport header: ports (destination towards the instance, source back) and the pseudo-header's address change.</summary>
+    private static void Transport(Span<byte> bytes, byte protocol, bool destination, UInt128 from, UInt128 to, ushort fromPort, ushort toPort)
+    {
+        var ipv4 = from <= uint.MaxValue && to <= uint.MaxValue;
+        switch (protocol)
+        {
+            case IpProtocol.Tcp when TcpSegment.TryCreate(bytes, out var tcp):
+                if (ipv4)
+                {
+                    tcp.AdjustChecksumForAddress((uint)from, (uint)to);
+                }
+                else
+                {
+                    tcp.AdjustChecksumForAddress(from, to);
+                }
+
+                if (fromPort != toPort)
+                {
+                    if (destination)
+                    {
+                        tcp.RewriteDestinationPort(toPort);
+                    }
+                    else
+                    {
+                        tcp.RewriteSourcePort(toPort);
+                    }
+                }
+
+                break;
+            case IpProtocol.Udp when UdpDatagram.TryCreate(bytes, out var udp):
+                if (ipv4)
+                {
+                    udp.AdjustChecksumForAddress((uint)from, (uint)to);
+                }
+                else
+                {
+                    udp.AdjustChecksumForAddress(from, to);
+                }
+
+                if (fromPort != toPort)
+                {
+                    if (destination)
+                    {
+                        udp.RewriteDestinationPort(toPort);
+                    }
+                    else
+                    {
+                        udp.RewriteSourcePort(toPort);
+                    }
+                }
+
+                break;
+            case IpProtocol.Icmpv6 when Icmpv6Packet.TryCreate(bytes, out var icmp6):
+                // ICMPv6 covers the pseudo-header: fold the address change in.
+                icmp6.Checksum = Checksum.Update128(icmp6.Checksum, from, to);
+                break;
+        }
+    }
+
+    private static void TranslateError(ref PacketContext context, Span<byte> ip, bool toInstance, UInt128 from, ushort fromPort, UInt128 to, ushort toPort)
+    {
+        // Outer header: towards the instance the destination changes; back to the client the
+        // source changes only if the error comes from the instance itself (not a router on the way).
+        Span<byte> icmp;
+        if (context.IsIpv6)
+        {
+            Ipv6Packet.TryCreate(ip, out var outer);
+            if (toInstance)
+            {
+                outer.Destination = to;
+            }
+            else if (outer.Source == from)
+            {
+                outer.Source = to;
+            }
+
+            icmp = outer.UpperLayer;
+            Ipv6Packet.TryCreateQuoted(icmp[Icmpv6Packet.HeaderLength..], out var inner, out _);
+            // The quoted packet travelled the other way: its source (towards the instance) or destination (back) is the service side.
+            if (toInstance)
+            {
+                inner.Source = to;
+            }
+            else
+            {
+                inner.Destination = to;
+            }
+
+            QuotedPorts(inner.UpperLayer, toInstance, fromPort, toPort, context.Key.Protocol);
+            Icmpv6Packet.TryCreate(icmp, out var message);
+            message.UpdateChecksum(outer.PseudoHeaderSum());
+            return;
+        }
+
+        Ipv4Packet.TryCreate(ip, out var outer4);
+        if (toInstance)
+        {
+            outer4.RewriteDestination((uint)to);
+        }
+        else if (outer4.Source == (uint)from)
+        {
+            outer4.RewriteSource((uint)to);
+        }
+
+        icmp = outer4.Payload;
+        Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _);
+        if (toInstance)
+        {
+            quoted.Source = (uint)to;
+        }
+        else
+        {
+            quoted.Destination = (uint)to;
+        }
+
+        quoted.UpdateHeaderChecksum();
+        QuotedPorts(quoted.Payload, toInstance, fromPort, toPort, context.Key.Protocol);
+        Icmpv4Packet.TryCreate(icmp, out var message4);
+        message4.UpdateChecksum();
+    }
+
+    private static void QuotedPorts(Span<byte> transport, bool sourceSide, ushort fromPort, ushort toPort, byte protocol)
+    {
+        if (fromPort == toPort || transport.Length < 4 || protocol is IpProtocol.Icmp or IpProtocol.Icmpv6)
+        {
+            return;
+        }
+
+        var offset = sourceSide ? 0 : 2;
+        transport[offset] = (byte)(toPort >> 8);
+        transport[offset + 1] = (byte)toPort;
+    }
+}

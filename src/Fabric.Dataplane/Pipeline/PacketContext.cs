@@ -1,0 +1,68 @@
+using Fabric.Dataplane.Sessions;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// What the stages know about the packet in hand: where its headers are, its 5-tuple, and what
+/// has been decided. Lives on the worker's stack for one packet; nothing in it allocates.
+/// </summary>
+public ref struct PacketContext
+{
+    public PacketContext(Span<byte> frame, int ingressPort, long now)
+    {
+        Frame = frame;
+        IngressPort = ingressPort;
+        Now = now;
+        Tenant = -1;
+        Service = -1;
+        EgressPort = -1;
+        Session = -1;
+    }
+
+    /// <summary>The whole frame, Ethernet header first.</summary>
+    public Span<byte> Frame;
+
+    public readonly int IngressPort;
+
+    public readonly long Now;
+
+    public ushort EtherType;
+
+    /// <summary>Offset of the IP header in <see cref="Frame"/>.</summary>
+    public int NetworkOffset;
+
+    /// <summary>Offset of the transport header (TCP, UDP, ICMP) in <see cref="Frame"/>.</summary>
+    public int TransportOffset;
+
+    public bool IsIpv6;
+
+    /// <summary>The packet's 5-tuple as it arrived (for ICMP errors: the flow the error is about, seen from the error's direction).</summary>
+    public SessionKey Key;
+
+    /// <summary>For TCP, the segment's flags; else 0.</summary>
+    public byte TcpFlags;
+
+    /// <summary>An ICMP error about a flow: NAT applies to the quoted packet too.</summary>
+    public bool IsIcmpError;
+
+    /// <summary>Bytes of the IP packet (header and payload).</summary>
+    public int IpLength;
+
+    public int Tenant;
+
+    public int Service;
+
+    public int Session;
+
+    public SessionDirection Direction;
+
+    public int EgressPort;
+
+    public DropReason Drop;
+
+    public Verdict Fail(DropReason reason)
+    {
+        Drop = reason;
+        return Verdict.Drop;
+    }
+}

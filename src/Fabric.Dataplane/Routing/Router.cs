@@ -1,0 +1,92 @@
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Model;
+
+namespace Fabric.Dataplane.Routing;
+
+/// <summary>
+/// One router node's dataplane: its ports, the forwarding snapshot in force, and the worker that
+/// runs packets. <see cref="Apply"/> compiles a configuration and swaps the snapshot in atomically
+/// (a failed compile leaves the running one); <see cref="RunOnce"/> drives one round for tests and
+/// benchmarks; <see cref="Start"/> runs the worker on its own thread. Apply is thread-safe; RunOnce
+/// is called from one thread at a time.
+/// </summary>
+public sealed class Router : IDisposable
+{
+    private readonly ServiceRuntimes _runtimes = new();
+    private readonly TimeProvider _time;
+    private ForwardingSnapshot? _snapshot;
+    private CancellationTokenSource? _stop;
+    private Thread? _thread;
+
+    public Router(string name, IReadOnlyList<IPacketPort> ports, RouterOptions? options = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(ports);
+        options ??= new RouterOptions();
+        Name = name;
+        _time = time ?? TimeProvider.System;
+        Ports = [.. ports];
+        Worker = new PacketWorker(Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, options.Seed, options.BatchSize);
+    }
+
+    public string Name { get; }
+
+    public IPacketPort[] Ports { get; }
+
+    public PacketWorker Worker { get; }
+
+    /// <summary>The snapshot in force; reading it before the first <see cref="Apply"/> throws.</summary>
+    public ForwardingSnapshot Snapshot => Volatile.Read(ref _snapshot) ?? throw new InvalidOperationException($"router {Name} has no configuration yet");
+
+    public long AppliedVersion => Volatile.Read(ref _snapshot)?.Version ?? 0;
+
+    /// <summary>Compiles <paramref name="config"/> for this router and swaps it in. Throws <see cref="SnapshotCompileException"/> and keeps the running snapshot when it cannot.</summary>
+    public ForwardingSnapshot Apply(FabricConfig config, long version)
+    {
+        var compiled = SnapshotCompiler.Compile(config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp());
+        Volatile.Write(ref _snapshot, compiled);
+        return compiled;
+    }
+
+    /// <summary>One round: a batch from every port, run to completion. Returns packets handled.</summary>
+    public int RunOnce() => Worker.RunOnce(_time.GetTimestamp());
+
+    /// <summary>Runs the worker on a dedicated thread until <see cref="Dispose"/>; it yields when no packet waits.</summary>
+    public void Start()
+    {
+        _stop = new CancellationTokenSource();
+        var token = _stop.Token;
+        _thread = new Thread(() =>
+        {
+            var idle = 0;
+            while (!token.IsCancellationRequested)
+            {
+                if (RunOnce() > 0)
+                {
+                    idle = 0;
+                }
+                else if (++idle > 64)
+                {
+                    Thread.Sleep(1);
+                }
+                else
+                {
+                    Thread.Yield();
+                }
+            }
+        })
+        { IsBackground = true, Name = $"fabric-worker-{Name}" };
+        _thread.Start();
+    }
+
+    public void Dispose()
+    {
+        _stop?.Cancel();
+        _thread?.Join();
+        _stop?.Dispose();
+    }
+}
+
+/// <param name="Seed">Seeds the load balancer's randomness, so runs are reproducible.</param>
+public sealed record RouterOptions(int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed);
