@@ -114,6 +114,21 @@ public class LoadBalancerTests
     }
 
     [Fact]
+    public void Proportional_UnequalRemainingCapacity_FavoursTheEmptier()
+    {
+        // Equal capacities, but 90 of instance 0's 100 slots are taken: remaining 10 against 100.
+        var load = new InstanceLoad(2);
+        for (var i = 0; i < 90; i++)
+        {
+            load.OnSessionStart(0);
+        }
+
+        var counts = PickMany(new InstanceSet([0, 0], [100, 100]), load, 22_000);
+
+        Assert.InRange(counts[1] / (double)counts[0], 9.0, 11.0);
+    }
+
+    [Fact]
     public void Proportional_Weights_ScaleShares()
     {
         var load = new InstanceLoad(2);
