@@ -1,0 +1,231 @@
+using Fabric.Dataplane.Policing;
+using Fabric.Model;
+using FsCheck.Xunit;
+
+namespace Fabric.Tests.Dataplane.Policing;
+
+public class SessionAdmissionTests
+{
+    private const long TicksPerSecond = 1_000_000_000;
+
+    [Fact]
+    public void SessionAdmission_WaterMarks_RefuseFromHighUntilBelowLow()
+    {
+        // Max 10, high 90 %, low 50 %: the 9th session is the last until fewer than 5 are active.
+        var admission = new SessionAdmission(maxSessions: 10, highWaterPercent: 90, lowWaterPercent: 50, sessionRate: 0, TicksPerSecond, 0);
+
+        for (var i = 1; i <= 9; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+            Assert.Equal(i, admission.Active);
+            Assert.Equal(i == 9, admission.IsRefusing);
+        }
+
+        Assert.Equal(AdmissionVerdict.SessionLimit, admission.TryAdmit(0));
+        var releasedTo = new List<(int Active, AdmissionVerdict Verdict)>();
+        while (admission.Active > 4)
+        {
+            admission.Release();
+            var verdict = admission.TryAdmit(0);
+            if (verdict == AdmissionVerdict.Admitted)
+            {
+                admission.Release();
+            }
+
+            releasedTo.Add((admission.Active, verdict));
+        }
+
+        Assert.Equal(
+            [
+                (8, AdmissionVerdict.SessionLimit), (7, AdmissionVerdict.SessionLimit), (6, AdmissionVerdict.SessionLimit),
+                (5, AdmissionVerdict.SessionLimit), (4, AdmissionVerdict.Admitted),
+            ],
+            releasedTo);
+        Assert.False(admission.IsRefusing);
+    }
+
+    [Fact]
+    public void SessionAdmission_RefusingAgainAfterResume_NeedsHighWaterAgain()
+    {
+        var admission = new SessionAdmission(10, 90, 50, 0, TicksPerSecond, 0);
+        for (var i = 0; i < 9; i++)
+        {
+            admission.TryAdmit(0);
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            admission.Release();
+        }
+
+        // 4 active, taking sessions again: 5 more bring it back to 9, the high water mark.
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+        }
+
+        Assert.Equal(AdmissionVerdict.SessionLimit, admission.TryAdmit(0));
+        Assert.Equal(9, admission.Active);
+    }
+
+    [Fact]
+    public void SessionAdmission_FullHighWater_StopsAtMax()
+    {
+        var admission = new SessionAdmission(3, 100, 100, 0, TicksPerSecond, 0);
+
+        Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+        Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+        Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+        Assert.Equal(AdmissionVerdict.SessionLimit, admission.TryAdmit(0));
+        admission.Release();
+        Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+    }
+
+    [Fact]
+    public void SessionAdmission_NoCap_CountsButNeverRefuses()
+    {
+        var admission = SessionAdmission.From(ServicePolicy.Default, 0, TicksPerSecond);
+
+        for (var i = 0; i < 10_000; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+        }
+
+        Assert.Equal(10_000, admission.Active);
+    }
+
+    [Fact]
+    public void SessionAdmission_SessionRate_BurstThenRatePerSecond()
+    {
+        var admission = SessionAdmission.From(ServicePolicy.Default with { SessionRate = 5 }, 0, TicksPerSecond);
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+        }
+
+        Assert.Equal(AdmissionVerdict.SessionRateLimited, admission.TryAdmit(0));
+        Assert.Equal(AdmissionVerdict.SessionRateLimited, admission.TryAdmit(199_999_999));
+        Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(200_000_000));
+        Assert.Equal(AdmissionVerdict.SessionRateLimited, admission.TryAdmit(200_000_000));
+
+        // Over ten seconds at a steady offer, 5 per second plus the first burst.
+        var admitted = 0;
+        for (long now = 200_000_000; now <= 10 * TicksPerSecond; now += 1_000_000)
+        {
+            admitted += admission.TryAdmit(now) == AdmissionVerdict.Admitted ? 1 : 0;
+        }
+
+        Assert.Equal(49, admitted);
+    }
+
+    [Fact]
+    public void SessionAdmission_AtLimit_SpendsNoRateToken()
+    {
+        var admission = new SessionAdmission(1, 100, 0, 1, TicksPerSecond, 0);
+        Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(0));
+        admission.Release();
+        Assert.Equal(AdmissionVerdict.SessionRateLimited, admission.TryAdmit(0));
+
+        Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(TicksPerSecond));
+        Assert.Equal(AdmissionVerdict.SessionLimit, admission.TryAdmit(2 * TicksPerSecond));
+        admission.Release();
+        Assert.Equal(AdmissionVerdict.Admitted, admission.TryAdmit(2 * TicksPerSecond));
+    }
+
+    [Fact]
+    public void SessionAdmission_ReleaseWithoutAdmission_Throws()
+    {
+        var admission = new SessionAdmission(10, 90, 80, 0, TicksPerSecond, 0);
+
+        Assert.Throws<InvalidOperationException>(admission.Release);
+    }
+
+    /// <summary>Random admit/release sequences against a model of the water-mark rule.</summary>
+    [Property(MaxTest = 300)]
+    public bool SessionAdmission_RandomSequence_MatchesWaterMarkModel(byte maxSeed, byte highSeed, byte lowSeed, bool[] admits)
+    {
+        admits ??= [];
+        var max = 1 + (maxSeed % 40);
+        var high = highSeed % 101;
+        var low = Math.Min(high, lowSeed % 101);
+        var admission = new SessionAdmission(max, high, low, 0, TicksPerSecond, 0);
+        var active = 0;
+        var refusing = false;
+        foreach (var admit in admits)
+        {
+            if (admit)
+            {
+                var expected = !refusing && active < max;
+                if ((admission.TryAdmit(0) == AdmissionVerdict.Admitted) != expected)
+                {
+                    return false;
+                }
+
+                if (expected)
+                {
+                    active++;
+                    refusing = active * 100 >= max * high;
+                }
+            }
+            else if (active > 0)
+            {
+                admission.Release();
+                active--;
+                refusing = refusing && active > 0 && active * 100 >= max * low;
+            }
+
+            if (admission.Active != active || admission.IsRefusing != refusing)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    [Fact]
+    public void SessionAdmission_TwoThreads_NeverExceedMax()
+    {
+        var admission = new SessionAdmission(100, 100, 50, 0, TicksPerSecond, 0);
+        var peak = new int[2];
+        using var ready = new Barrier(2);
+
+        void Worker(object? state)
+        {
+            var index = (int)state!;
+            var held = 0;
+            ready.SignalAndWait();
+            for (var i = 0; i < 200_000; i++)
+            {
+                if (held < 80 && admission.TryAdmit(0) == AdmissionVerdict.Admitted)
+                {
+                    held++;
+                    peak[index] = Math.Max(peak[index], admission.Active);
+                }
+                else if (held > 0)
+                {
+                    admission.Release();
+                    held--;
+                }
+            }
+
+            for (; held > 0; held--)
+            {
+                admission.Release();
+            }
+        }
+
+        var threads = new[] { new Thread(Worker), new Thread(Worker) };
+        threads[0].Start(0);
+        threads[1].Start(1);
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+
+        Assert.Equal(0, admission.Active);
+        Assert.True(Math.Max(peak[0], peak[1]) <= 100);
+        Assert.False(admission.IsRefusing);
+    }
+}
