@@ -215,6 +215,64 @@ public class SessionTableTests
     }
 
     [Fact]
+    public void TryFindBatch_MixedHitsAndMisses_SameResultsAsTryFindPerKey()
+    {
+        var table = NewTable(3000);
+        for (var id = 0; id < 3000; id++)
+        {
+            table.TryInsert(Keys.Tcp(id), Keys.Ipv6(id), default, 0, 10, out _);
+        }
+
+        var keys = new SessionKey[1001];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = (i % 3) switch { 0 => Keys.Tcp(i * 5), 1 => Keys.Ipv6(i * 2), _ => Keys.Udp(i) };
+        }
+
+        var handles = new int[keys.Length];
+        var directions = new SessionDirection[keys.Length];
+
+        var hits = table.TryFindBatch(keys, handles, directions);
+
+        var expectedHits = 0;
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var found = table.TryFind(keys[i], out var handle, out var direction);
+            expectedHits += found ? 1 : 0;
+            Assert.Equal(found ? (handle, direction) : (-1, SessionDirection.Forward), (handles[i], directions[i]));
+        }
+
+        Assert.Equal(expectedHits, hits);
+        Assert.InRange(hits, 500, 700);
+    }
+
+    [Fact]
+    public void TryFindBatch_AfterWarmUp_AllocatesNothing()
+    {
+        var table = NewTable(1000);
+        var keys = new SessionKey[64];
+        for (var id = 0; id < keys.Length; id++)
+        {
+            keys[id] = Keys.Tcp(id);
+            table.TryInsert(keys[id], Keys.Udp(id), default, 0, 10, out _);
+        }
+
+        var handles = new int[64];
+        var directions = new SessionDirection[64];
+        table.TryFindBatch(keys, handles, directions);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+
+        var hits = 0;
+        for (var round = 0; round < 2000; round++)
+        {
+            hits += table.TryFindBatch(keys, handles, directions);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(2000 * 64, hits);
+    }
+
+    [Fact]
     public void SessionTable_ThirtyTwoBytePayload_EntryIs128BytesAndUnder170PerSessionWithIndex()
     {
         var table = new SessionTable<Payload32>(100_000);
