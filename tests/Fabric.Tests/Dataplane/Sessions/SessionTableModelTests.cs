@@ -9,7 +9,7 @@ namespace Fabric.Tests.Dataplane.Sessions;
 /// </summary>
 public class SessionTableModelTests
 {
-    [Property(MaxTest = 500)]
+    [Property(MaxTest = 300, EndSize = 1200)]
     public void SessionTable_RandomOperations_AgreeWithModel(byte capacitySeed, ulong hashSeed, byte[] script)
     {
         script ??= [];
