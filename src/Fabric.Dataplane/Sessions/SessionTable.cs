@@ -98,8 +98,6 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         {
             _next[slot] = slot + 1 < capacity ? slot + 1 : NoSlot;
         }
-
-        _free = 0;
     }
 
     public int Capacity { get; }
