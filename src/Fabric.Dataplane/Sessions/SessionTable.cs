@@ -1,0 +1,531 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+using System.Security.Cryptography;
+
+namespace Fabric.Dataplane.Sessions;
+
+/// <summary>
+/// The bounded flow table of one pipeline worker: sessions are structs in arrays allocated by the constructor,
+/// addressed by an <c>int</c> handle (the slot), and found by either of their two keys. Nothing allocates after
+/// construction. Not thread-safe: one owner (the worker) calls every member.
+/// </summary>
+/// <remarks>
+/// <para><b>Index.</b> Linear probing over one <c>ulong</c> array, two slots per session (forward and reverse
+/// key). A slot holds a 32-bit tag (the upper half of the key's hash) and the handle with its direction. The tag
+/// picks the home slot (multiply-shift, so the index needs no power-of-two size) and filters probes before a
+/// key is compared. Removal shifts later slots of the cluster back (no tombstones), so probe lengths depend
+/// only on the live load, which stays at or under <see cref="MaxIndexLoad"/>.</para>
+/// <para><b>Idle expiry.</b> A hashed timer wheel of <see cref="WheelSize"/> buckets, each
+/// <c>wheelTickWidth</c> clock ticks wide, threads sessions through intrusive doubly-linked lists. A session is
+/// filed under the deadline it had when filed; <see cref="Touch"/> only records the time, and a session that
+/// turns out to have been touched is re-filed under its new deadline when its bucket comes due.
+/// <see cref="ExpireIdle"/> removes a session once <c>now − lastSeen &gt; idleTimeout</c>, no later than the
+/// first call whose <c>now</c> lies in a later wheel tick than the deadline.</para>
+/// <para><b>Time.</b> Ticks of the caller's clock, non-negative and non-decreasing; the table never reads a
+/// clock. Idle timeouts are kept in whole wheel ticks (rounded up, at most <see cref="uint.MaxValue"/> of
+/// them), so a session never expires early and, with a wheel tick of one clock tick, expires exactly.</para>
+/// <para><b>Handles.</b> Members taking a handle expect a live one unless they say otherwise; on a handle
+/// that is not live they read or write the slot's leftover contents. <see cref="Generation"/> tells a reused
+/// slot apart.</para>
+/// </remarks>
+public sealed class SessionTable<TPayload> where TPayload : unmanaged
+{
+    /// <summary>Buckets of the timer wheel (tunable): with the default tick width it spans 2048 s.</summary>
+    public const int WheelSize = 1 << 14;
+
+    /// <summary>The highest index load (tunable): at 0.75 a hit probes about 2.5 slots, a miss about 8.5.</summary>
+    public const double MaxIndexLoad = 0.75;
+
+    /// <summary>The most sessions one table holds.</summary>
+    public const int MaxCapacity = 1 << 26;
+
+    /// <summary>
+    /// Re-filings one <see cref="ExpireIdle"/> call performs at most (tunable): with the span's length and the
+    /// wheel size, this bounds the work of one call.
+    /// </summary>
+    public const int MaxRefilesPerCall = 4096;
+
+    /// <summary>How many keys ahead <see cref="TryFindBatch"/> prefetches each stage (tunable).</summary>
+    public const int BatchDistance = 8;
+
+    /// <summary>The default wheel tick: an eighth of a second of <see cref="Stopwatch"/> ticks.</summary>
+    public static readonly long DefaultWheelTickWidth = Math.Max(1, Stopwatch.Frequency / 8);
+
+    private const long WheelMask = WheelSize - 1;
+    private const int InProgress = WheelSize;
+    private const int NoSlot = -1;
+
+    private readonly Entry[] _entries;
+    private readonly uint[] _generations;
+    private readonly int[] _next;
+    private readonly int[] _previous;
+    private readonly int[] _wheel;
+    private readonly ulong[] _index;
+    private readonly ulong _seed;
+    private readonly long _wheelTickWidth;
+    private int _count;
+    private int _free;
+    private long _cursor;
+
+    /// <summary>A table for <paramref name="capacity"/> sessions with Stopwatch ticks and a random hash seed.</summary>
+    public SessionTable(int capacity)
+        : this(capacity, DefaultWheelTickWidth, RandomSeed())
+    {
+    }
+
+    /// <summary>
+    /// A table for <paramref name="capacity"/> sessions whose timer wheel advances in steps of
+    /// <paramref name="wheelTickWidth"/> clock ticks, hashing keys with <paramref name="hashSeed"/>.
+    /// </summary>
+    public SessionTable(int capacity, long wheelTickWidth, ulong hashSeed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, MaxCapacity);
+        ArgumentOutOfRangeException.ThrowIfLessThan(wheelTickWidth, 1);
+
+        Capacity = capacity;
+        _wheelTickWidth = wheelTickWidth;
+        _seed = hashSeed;
+        _entries = new Entry[capacity];
+        _generations = new uint[capacity];
+        _next = new int[capacity];
+        _previous = new int[capacity];
+        _wheel = new int[WheelSize + 1];
+        _index = new ulong[(int)Math.Ceiling(2.0 * capacity / MaxIndexLoad) + 1];
+        _wheel.AsSpan().Fill(NoSlot);
+        for (var slot = 0; slot < capacity; slot++)
+        {
+            _next[slot] = slot + 1 < capacity ? slot + 1 : NoSlot;
+        }
+    }
+
+    public int Capacity { get; }
+
+    /// <summary>Live sessions.</summary>
+    public int Count => _count;
+
+    /// <summary>Bytes held by the table's arrays (entries, generations, wheel links, wheel, index).</summary>
+    public long AllocatedBytes =>
+        ((long)Unsafe.SizeOf<Entry>() * _entries.Length) + (4L * _generations.Length) + (4L * _next.Length)
+        + (4L * _previous.Length) + (4L * _wheel.Length) + (8L * _index.Length);
+
+    /// <summary>Finds the live session one of whose keys is <paramref name="key"/>, and which of the two it is.</summary>
+    public bool TryFind(in SessionKey key, out int handle, out SessionDirection direction)
+    {
+        var tag = Tag(key);
+        return Probe(key, tag, Home(tag), out handle, out direction);
+    }
+
+    /// <summary>
+    /// Looks up a batch of keys (a receive batch), giving each the result <see cref="TryFind"/> gives: the handle
+    /// in <paramref name="handles"/> (−1 for a miss) and the direction in <paramref name="directions"/>. Returns
+    /// the number of hits. The lookups are pipelined so that their cache misses overlap: the index slot of key
+    /// <c>i + 2·<see cref="BatchDistance"/></c> and the entry of key <c>i + <see cref="BatchDistance"/></c> are
+    /// prefetched while key <c>i</c> is compared.
+    /// </summary>
+    public int TryFindBatch(ReadOnlySpan<SessionKey> keys, Span<int> handles, Span<SessionDirection> directions)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(handles.Length, keys.Length);
+        ArgumentOutOfRangeException.ThrowIfLessThan(directions.Length, keys.Length);
+        const int ring = 4 * BatchDistance;
+        Span<uint> tags = stackalloc uint[ring];
+        Span<int> homes = stackalloc int[ring];
+        var index = _index;
+        var hits = 0;
+        for (var i = 0; i < keys.Length + (2 * BatchDistance); i++)
+        {
+            if (i < keys.Length)
+            {
+                var tag = Tag(keys[i]);
+                tags[i % ring] = tag;
+                homes[i % ring] = Home(tag);
+                Prefetch(ref index[homes[i % ring]]);
+            }
+
+            var next = i - BatchDistance;
+            if ((uint)next < (uint)keys.Length)
+            {
+                var slot = index[homes[next % ring]];
+                if ((uint)(slot >> 32) == tags[next % ring] && (uint)slot != 0)
+                {
+                    Prefetch(ref Unsafe.As<Entry, byte>(ref _entries[(int)(((uint)slot - 1) >> 1)]), ((uint)slot - 1) & 1);
+                }
+            }
+
+            var current = i - (2 * BatchDistance);
+            if ((uint)current < (uint)keys.Length
+                && Probe(keys[current], tags[current % ring], homes[current % ring], out handles[current], out directions[current]))
+            {
+                hits++;
+            }
+        }
+
+        return hits;
+    }
+
+    /// <summary>
+    /// Adds a session under both keys, last seen at <paramref name="now"/>, expiring after
+    /// <paramref name="idleTimeout"/> ticks without a touch. Refuses with <see cref="SessionInsertResult.KeyInUse"/>
+    /// when either key belongs to a live session or the two keys are equal, and with
+    /// <see cref="SessionInsertResult.TableFull"/> when <see cref="Count"/> equals <see cref="Capacity"/>; a
+    /// refusal changes nothing and sets <paramref name="handle"/> to −1.
+    /// </summary>
+    public SessionInsertResult TryInsert(
+        in SessionKey forward, in SessionKey reverse, in TPayload payload, long now, long idleTimeout, out int handle)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(idleTimeout);
+        handle = NoSlot;
+        if (SameKey(forward, reverse) || TryFind(forward, out _, out _) || TryFind(reverse, out _, out _))
+        {
+            return SessionInsertResult.KeyInUse;
+        }
+
+        if (_count == Capacity)
+        {
+            return SessionInsertResult.TableFull;
+        }
+
+        handle = _free;
+        _free = _next[handle];
+        ref var entry = ref _entries[handle];
+        entry.Forward = forward;
+        entry.Reverse = reverse;
+        entry.LastSeen = now;
+        entry.IdleTicks = ToWheelTicks(idleTimeout);
+        entry.Tcp = default;
+        entry.Payload = payload;
+        _generations[handle]++;
+        _count++;
+
+        Place(Tag(forward), (uint)(handle << 1) + 1);
+        Place(Tag(reverse), (uint)(handle << 1) + 2);
+        File(handle, Deadline(ref entry));
+        return SessionInsertResult.Inserted;
+    }
+
+    public ref TPayload Payload(int handle) => ref _entries[handle].Payload;
+
+    public ref readonly SessionKey ForwardKey(int handle) => ref _entries[handle].Forward;
+
+    public ref readonly SessionKey ReverseKey(int handle) => ref _entries[handle].Reverse;
+
+    /// <summary>The session's TCP state; reset to <see cref="TcpState.None"/> when the session is inserted.</summary>
+    public ref TcpTracker Tcp(int handle) => ref _entries[handle].Tcp;
+
+    /// <summary>Records activity at <paramref name="now"/>; a time earlier than the last one recorded is ignored. O(1).</summary>
+    public void Touch(int handle, long now)
+    {
+        ref var lastSeen = ref _entries[handle].LastSeen;
+        if (now > lastSeen)
+        {
+            lastSeen = now;
+        }
+    }
+
+    /// <summary>
+    /// Replaces the idle timeout, measured from the last touch. A shorter timeout takes effect at once (the
+    /// session is re-filed); a longer one when the session's current bucket comes due. Ignores a handle that is
+    /// not live.
+    /// </summary>
+    public void SetIdleTimeout(int handle, long idleTimeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(idleTimeout);
+        if (!IsLive(handle))
+        {
+            return;
+        }
+
+        ref var entry = ref _entries[handle];
+        var before = Deadline(ref entry);
+        entry.IdleTicks = ToWheelTicks(idleTimeout);
+        var after = Deadline(ref entry);
+        if (after < before)
+        {
+            Unlink(handle);
+            File(handle, after);
+        }
+    }
+
+    public long LastSeen(int handle) => _entries[handle].LastSeen;
+
+    /// <summary>Changes on every insert into and removal from the slot; odd while the slot holds a live session.</summary>
+    public uint Generation(int handle) => _generations[handle];
+
+    /// <summary>Whether the handle names a slot (any int is accepted) that holds a live session.</summary>
+    public bool IsLive(int handle) => (uint)handle < (uint)_generations.Length && (_generations[handle] & 1) != 0;
+
+    /// <summary>Removes the session at once; its slot becomes free. Ignores a handle that is not live.</summary>
+    public void Remove(int handle)
+    {
+        if (IsLive(handle))
+        {
+            RemoveLive(handle);
+        }
+    }
+
+    /// <summary>
+    /// Removes sessions idle longer than their timeout (see the remarks on the wheel) and writes them to
+    /// <paramref name="expired"/>, returning how many. Stops when the span is full, after
+    /// <see cref="MaxRefilesPerCall"/> re-filings, or once every due bucket is done; the next call continues
+    /// where this one stopped, and a removed session is never written twice. Each call visits at most
+    /// <see cref="WheelSize"/> buckets, never the whole table.
+    /// </summary>
+    public int ExpireIdle(long now, Span<ExpiredSession<TPayload>> expired)
+    {
+        var count = 0;
+        var refiles = 0;
+        var end = now / _wheelTickWidth;
+        if (end - _cursor > WheelSize)
+        {
+            _cursor = end - WheelSize;
+        }
+
+        while (count < expired.Length && refiles < MaxRefilesPerCall)
+        {
+            var handle = _wheel[InProgress];
+            if (handle == NoSlot)
+            {
+                if (_cursor >= end)
+                {
+                    break;
+                }
+
+                var bucket = (int)(_cursor & WheelMask);
+                _cursor++;
+                var first = _wheel[bucket];
+                if (first != NoSlot)
+                {
+                    _wheel[bucket] = NoSlot;
+                    _wheel[InProgress] = first;
+                    _previous[first] = ListMark(InProgress);
+                }
+
+                continue;
+            }
+
+            ref var entry = ref _entries[handle];
+            var deadline = Deadline(ref entry);
+            if (now > deadline)
+            {
+                expired[count++] = new ExpiredSession<TPayload>(
+                    handle, entry.Forward, entry.Reverse, entry.Payload, entry.LastSeen);
+                RemoveLive(handle);
+            }
+            else
+            {
+                Unlink(handle);
+                File(handle, deadline, expiring: true);
+                refiles++;
+            }
+        }
+
+        return count;
+    }
+
+    private bool Probe(in SessionKey key, uint tag, int position, out int handle, out SessionDirection direction)
+    {
+        var index = _index;
+        while (true)
+        {
+            var slot = index[position];
+            var value = (uint)slot;
+            if (value == 0)
+            {
+                handle = NoSlot;
+                direction = SessionDirection.Forward;
+                return false;
+            }
+
+            if ((uint)(slot >> 32) == tag)
+            {
+                var candidate = (int)((value - 1) >> 1);
+                var reverse = ((value - 1) & 1) != 0;
+                ref var entry = ref _entries[candidate];
+                if (SameKey(reverse ? ref entry.Reverse : ref entry.Forward, key))
+                {
+                    handle = candidate;
+                    direction = reverse ? SessionDirection.Reverse : SessionDirection.Forward;
+                    return true;
+                }
+            }
+
+            if (++position == index.Length)
+            {
+                position = 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Asks the CPU to load the cache line of <paramref name="location"/>. A hint that never faults, so an address
+    /// made stale by the GC moving the array (it is not pinned) costs nothing but the hint.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch<T>(ref T location)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref location));
+        }
+    }
+
+    /// <summary>Prefetches the line holding the forward (0) or reverse (1) key of the entry at <paramref name="entry"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch(ref byte entry, uint reverse)
+    {
+        if (Sse.IsSupported)
+        {
+            var key = (byte*)Unsafe.AsPointer(ref entry) + (reverse * (uint)Unsafe.SizeOf<SessionKey>());
+            Sse.Prefetch0(key);
+            Sse.Prefetch0(key + Unsafe.SizeOf<SessionKey>() - 1);
+        }
+    }
+
+    private static ulong RandomSeed()
+    {
+        Span<byte> bytes = stackalloc byte[sizeof(ulong)];
+        RandomNumberGenerator.Fill(bytes);
+        return BitConverter.ToUInt64(bytes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SameKey(in SessionKey a, in SessionKey b) =>
+        a.Source == b.Source && a.Destination == b.Destination && a.SourcePort == b.SourcePort
+        && a.DestinationPort == b.DestinationPort && a.Protocol == b.Protocol;
+
+    private static int ListMark(int list) => -(list + 2);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint Tag(in SessionKey key) => (uint)(key.Hash(_seed) >> 32);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Home(uint tag) => (int)(((ulong)tag * (ulong)_index.Length) >> 32);
+
+    private uint ToWheelTicks(long idleTimeout)
+    {
+        var (ticks, rest) = Math.DivRem(idleTimeout, _wheelTickWidth);
+        return (uint)Math.Min(ticks + (rest != 0 ? 1 : 0), uint.MaxValue);
+    }
+
+    private long Deadline(ref Entry entry) => entry.LastSeen + (entry.IdleTicks * _wheelTickWidth);
+
+    private void Place(uint tag, uint value)
+    {
+        var index = _index;
+        var position = Home(tag);
+        while (index[position] != 0)
+        {
+            if (++position == index.Length)
+            {
+                position = 0;
+            }
+        }
+
+        index[position] = ((ulong)tag << 32) | value;
+    }
+
+    private void Displace(uint tag, uint value)
+    {
+        var index = _index;
+        var position = Home(tag);
+        while ((uint)index[position] != value)
+        {
+            if (++position == index.Length)
+            {
+                position = 0;
+            }
+        }
+
+        // Backward-shift deletion: move each later slot of the cluster into the hole unless its home lies
+        // cyclically in (hole, slot], where moving it would put it before its home.
+        var hole = position;
+        while (true)
+        {
+            if (++position == index.Length)
+            {
+                position = 0;
+            }
+
+            var slot = index[position];
+            if ((uint)slot == 0)
+            {
+                break;
+            }
+
+            var home = Home((uint)(slot >> 32));
+            var stays = hole <= position ? home > hole && home <= position : home > hole || home <= position;
+            if (!stays)
+            {
+                index[hole] = slot;
+                hole = position;
+            }
+        }
+
+        index[hole] = 0;
+    }
+
+    private void RemoveLive(int handle)
+    {
+        ref var entry = ref _entries[handle];
+        Displace(Tag(entry.Forward), (uint)(handle << 1) + 1);
+        Displace(Tag(entry.Reverse), (uint)(handle << 1) + 2);
+        Unlink(handle);
+        _generations[handle]++;
+        _next[handle] = _free;
+        _free = handle;
+        _count--;
+    }
+
+    /// <summary>
+    /// Files a session in the bucket of its deadline's wheel tick. A deadline in a tick the wheel has passed goes
+    /// to the list <see cref="ExpireIdle"/> drains first, unless <paramref name="expiring"/> (the caller is
+    /// draining it), in which case it goes to the next bucket due.
+    /// </summary>
+    private void File(int handle, long deadline, bool expiring = false)
+    {
+        var tick = deadline / _wheelTickWidth;
+        var list = tick >= _cursor ? (int)(tick & WheelMask)
+            : expiring ? (int)(_cursor & WheelMask)
+            : InProgress;
+        var head = _wheel[list];
+        _next[handle] = head;
+        _previous[handle] = ListMark(list);
+        if (head != NoSlot)
+        {
+            _previous[head] = handle;
+        }
+
+        _wheel[list] = handle;
+    }
+
+    private void Unlink(int handle)
+    {
+        var previous = _previous[handle];
+        var next = _next[handle];
+        if (previous >= 0)
+        {
+            _next[previous] = next;
+        }
+        else
+        {
+            _wheel[-previous - 2] = next;
+        }
+
+        if (next != NoSlot)
+        {
+            _previous[next] = previous;
+        }
+    }
+
+    /// <summary>The hot part of a session: 96 bytes plus the payload.</summary>
+    private struct Entry
+    {
+        public SessionKey Forward;
+        public SessionKey Reverse;
+        public long LastSeen;
+        public uint IdleTicks;
+        public TcpTracker Tcp;
+        public TPayload Payload;
+    }
+}
