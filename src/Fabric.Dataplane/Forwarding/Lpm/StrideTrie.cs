@@ -7,9 +7,8 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 
 /// <summary>
 /// The layout shared by the IPv4 and IPv6 route tables: a leaf-pushed multibit trie whose root consumes
-/// <see cref="RootStride"/> address bits through a plain array and whose inner nodes consume
-/// <see cref="NodeStride"/> bits each, stored compressed in the manner of Poptrie (Asai and Ohara,
-/// SIGCOMM 2015).
+/// <see cref="RootStride"/> address bits and whose inner nodes consume <see cref="NodeStride"/> bits each,
+/// stored compressed in the manner of Poptrie (Asai and Ohara, SIGCOMM 2015).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -25,6 +24,12 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// <c>i</c> is <c>entries[word.Base + popcount(word.Bits &amp; bits 0..i) - 1]</c>, where <c>Base</c> counts the
 /// runs started before the word; a word whose first slots continue the previous word's last run reads
 /// index <c>Base - 1</c>, that very run. A node costs 64 bytes plus 4 bytes per run.
+/// </para>
+/// <para>
+/// The root is either a plain array of 65,536 slots (<see cref="StrideTrieArrays.Root"/>), or, with direct
+/// root nodes, absent: node <c>i</c> for <c>i</c> below 65,536 is then the node of the slots under root slot
+/// <c>i</c> (a uniform node when the root slot is a leaf), so the word of an address's first node step is
+/// indexed by the address's top 18 bits alone and the root read leaves the lookup's chain of dependent loads.
 /// </para>
 /// </remarks>
 internal static class StrideTrie
@@ -77,7 +82,7 @@ internal readonly record struct PrefixRoute(UInt128 Key, int Length, int Value) 
 }
 
 /// <summary>
-/// The arrays of a built trie. <see cref="MemoryBytes"/> counts their payload: 4 bytes per root slot and
+/// The arrays of a built trie; <see cref="Root"/> is empty with direct root nodes. <see cref="MemoryBytes"/> counts their payload: 4 bytes per root slot and
 /// entry, 16 per <see cref="NodeWord"/> (12 bytes of fields padded to 16).
 /// </summary>
 internal sealed record StrideTrieArrays(int[] Root, NodeWord[] Words, int[] Entries)
@@ -94,15 +99,19 @@ internal sealed record StrideTrieArrays(int[] Root, NodeWord[] Words, int[] Entr
 internal sealed class StrideTrieBuilder
 {
     private readonly PrefixRoute[] _routes;
+    private readonly bool _directRoot;
     private readonly int[][] _scratch;
-    private NodeWord[] _words = new NodeWord[1024];
+    private NodeWord[] _words;
     private int _wordCount;
     private int[] _entries = new int[4096];
     private int _entryCount;
 
-    private StrideTrieBuilder(PrefixRoute[] routes, int addressBits)
+    private StrideTrieBuilder(PrefixRoute[] routes, int addressBits, bool directRoot)
     {
         _routes = routes;
+        _directRoot = directRoot;
+        _wordCount = directRoot ? StrideTrie.RootSlots * StrideTrie.WordsPerNode : 0;
+        _words = new NodeWord[_wordCount + 1024];
         var levels = (addressBits - StrideTrie.RootStride) / StrideTrie.NodeStride;
         _scratch = new int[levels + 1][];
         for (var level = 1; level <= levels; level++)
@@ -114,14 +123,30 @@ internal sealed class StrideTrieBuilder
     /// <summary>
     /// Builds the trie of <paramref name="routes"/>, which this method sorts in place. Every route has a
     /// length in 0..<paramref name="addressBits"/>, no bits set beyond it, and a value of at least 0; no two
-    /// routes share prefix and length.
+    /// routes share prefix and length. With <paramref name="directRoot"/>, the root is held as direct root
+    /// nodes rather than an array.
     /// </summary>
-    public static StrideTrieArrays Build(PrefixRoute[] routes, int addressBits)
+    public static StrideTrieArrays Build(PrefixRoute[] routes, int addressBits, bool directRoot)
     {
         Array.Sort(routes);
-        var builder = new StrideTrieBuilder(routes, addressBits);
+        var builder = new StrideTrieBuilder(routes, addressBits, directRoot);
         var root = new int[StrideTrie.RootSlots];
         builder.Fill(root, 0, routes.Length, 0, StrideTrie.RootStride, StrideTrie.NoRoute);
+        if (directRoot)
+        {
+            var uniform = builder._scratch[1];
+            for (var slot = 0; slot < root.Length; slot++)
+            {
+                if (root[slot] >= StrideTrie.NoRoute)
+                {
+                    Array.Fill(uniform, root[slot]);
+                    builder.Compress(uniform, slot);
+                }
+            }
+
+            root = [];
+        }
+
         return new StrideTrieArrays(root, builder._words[..builder._wordCount], builder._entries[..builder._entryCount]);
     }
 
@@ -166,23 +191,32 @@ internal sealed class StrideTrieBuilder
             var level = ((end - StrideTrie.RootStride) / StrideTrie.NodeStride) + 1;
             var child = _scratch[level];
             Fill(child, at, next, end, StrideTrie.NodeStride, slots[slot]);
-            slots[slot] = StrideTrie.ChildFlag | Compress(child);
+            var reserved = _directRoot && depth == 0 ? slot : -1;
+            slots[slot] = StrideTrie.ChildFlag | Compress(child, reserved);
             at = next;
         }
     }
 
     private static int Slot(UInt128 key, int depth, int stride) => (int)((key << depth) >> (128 - stride));
 
-    /// <summary>Appends the runs of a node's 256 slots; returns the node's index.</summary>
-    private int Compress(int[] slots)
+    /// <summary>
+    /// Stores the runs of a node's 256 slots as node <paramref name="reserved"/> (a direct root node) or, when
+    /// it is negative, as a new node; returns the node's index.
+    /// </summary>
+    private int Compress(int[] slots, int reserved)
     {
-        var node = _wordCount / StrideTrie.WordsPerNode;
+        var node = reserved >= 0 ? reserved : _wordCount / StrideTrie.WordsPerNode;
         if (node >= StrideTrie.MaxNodes)
         {
             throw new InvalidOperationException($"A route table holds at most {StrideTrie.MaxNodes} trie nodes.");
         }
 
-        EnsureCapacity(ref _words, _wordCount + StrideTrie.WordsPerNode);
+        if (reserved < 0)
+        {
+            EnsureCapacity(ref _words, _wordCount + StrideTrie.WordsPerNode);
+            _wordCount += StrideTrie.WordsPerNode;
+        }
+
         EnsureCapacity(ref _entries, _entryCount + StrideTrie.NodeSlots);
         for (var w = 0; w < StrideTrie.WordsPerNode; w++)
         {
@@ -198,7 +232,7 @@ internal sealed class StrideTrieBuilder
                 }
             }
 
-            _words[_wordCount++] = new NodeWord { Bits = bits, Base = wordBase };
+            _words[(node * StrideTrie.WordsPerNode) + w] = new NodeWord { Bits = bits, Base = wordBase };
         }
 
         return node;

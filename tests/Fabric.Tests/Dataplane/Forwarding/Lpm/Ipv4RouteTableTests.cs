@@ -132,14 +132,15 @@ public class Ipv4RouteTableTests
     }
 
     [Fact]
-    public void Ipv4RouteTable_MemoryBytes_CountsRootAndNodes()
+    public void Ipv4RouteTable_MemoryBytes_CountsRootNodesAndRuns()
     {
         var empty = new Ipv4RouteTableBuilder().Build();
-        var oneNode = Table(("10.0.5.0", 24, 1));
+        var oneRoute = Table(("10.0.5.0", 24, 1));
 
-        Assert.Equal(65536L * sizeof(int), empty.MemoryBytes);
-        // One node: 4 words of 16 bytes and 3 runs (none, the /24, none).
-        Assert.Equal(empty.MemoryBytes + 64 + (3 * sizeof(int)), oneNode.MemoryBytes);
+        // 65,536 root nodes of 4 words (16 bytes each) and one run each.
+        Assert.Equal(65536L * ((4 * 16) + sizeof(int)), empty.MemoryBytes);
+        // The node of 10.0/16 holds 3 runs (none, the /24, none) rather than 1.
+        Assert.Equal(empty.MemoryBytes + (2 * sizeof(int)), oneRoute.MemoryBytes);
     }
 
     private static readonly Gen<int> Lengths =
