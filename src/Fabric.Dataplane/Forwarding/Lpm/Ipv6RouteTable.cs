@@ -43,11 +43,19 @@ public sealed class Ipv6RouteTable
     /// </summary>
     public int Lookup(UInt128 address)
     {
-        var entry = _root[(int)(address >> (AddressBits - StrideTrie.RootStride))];
-        var shift = AddressBits - StrideTrie.RootStride - StrideTrie.NodeStride;
+        // The address is walked one 64-bit half at a time: shifts of a UInt128 cost more than two of a ulong.
+        var half = (ulong)(address >> 64);
+        var entry = _root[(int)(half >> (64 - StrideTrie.RootStride))];
+        var shift = 64 - StrideTrie.RootStride - StrideTrie.NodeStride;
         while (entry < NoRoute)
         {
-            entry = StrideTrie.Step(_words, _entries, entry & StrideTrie.NodeIndexMask, (int)(address >> shift) & (StrideTrie.NodeSlots - 1));
+            entry = StrideTrie.Step(_words, _entries, entry & StrideTrie.NodeIndexMask, (int)(half >> shift) & (StrideTrie.NodeSlots - 1));
+            if (shift == 0)
+            {
+                half = (ulong)address;
+                shift = 64;
+            }
+
             shift -= StrideTrie.NodeStride;
         }
 

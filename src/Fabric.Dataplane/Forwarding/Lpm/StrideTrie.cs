@@ -111,7 +111,7 @@ internal sealed class StrideTrieBuilder
         _routes = routes;
         _directRoot = directRoot;
         _wordCount = directRoot ? StrideTrie.RootSlots * StrideTrie.WordsPerNode : 0;
-        _words = new NodeWord[_wordCount + 1024];
+        _words = new NodeWord[Math.Max(_wordCount, 1024)];
         var levels = (addressBits - StrideTrie.RootStride) / StrideTrie.NodeStride;
         _scratch = new int[levels + 1][];
         for (var level = 1; level <= levels; level++)
@@ -134,20 +134,18 @@ internal sealed class StrideTrieBuilder
         builder.Fill(root, 0, routes.Length, 0, StrideTrie.RootStride, StrideTrie.NoRoute);
         if (directRoot)
         {
-            var uniform = builder._scratch[1];
             for (var slot = 0; slot < root.Length; slot++)
             {
                 if (root[slot] >= StrideTrie.NoRoute)
                 {
-                    Array.Fill(uniform, root[slot]);
-                    builder.Compress(uniform, slot);
+                    builder.StoreUniform(slot, root[slot]);
                 }
             }
 
             root = [];
         }
 
-        return new StrideTrieArrays(root, builder._words[..builder._wordCount], builder._entries[..builder._entryCount]);
+        return new StrideTrieArrays(root, Trimmed(builder._words, builder._wordCount), Trimmed(builder._entries, builder._entryCount));
     }
 
     /// <summary>
@@ -237,6 +235,22 @@ internal sealed class StrideTrieBuilder
 
         return node;
     }
+
+    /// <summary>Stores node <paramref name="node"/> as one run of <paramref name="entry"/>: what <see cref="Compress"/> makes of 256 equal slots.</summary>
+    private void StoreUniform(int node, int entry)
+    {
+        EnsureCapacity(ref _entries, _entryCount + 1);
+        var first = node * StrideTrie.WordsPerNode;
+        _words[first] = new NodeWord { Bits = 1, Base = _entryCount };
+        for (var w = 1; w < StrideTrie.WordsPerNode; w++)
+        {
+            _words[first + w] = new NodeWord { Bits = 0, Base = _entryCount + 1 };
+        }
+
+        _entries[_entryCount++] = entry;
+    }
+
+    private static T[] Trimmed<T>(T[] array, int count) => count == array.Length ? array : array[..count];
 
     private static void EnsureCapacity<T>(ref T[] array, int needed)
     {

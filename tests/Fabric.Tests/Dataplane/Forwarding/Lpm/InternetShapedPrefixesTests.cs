@@ -62,7 +62,26 @@ public class InternetShapedPrefixesTests
     public void InternetShapedPrefixes_CountOutOfRange_Throws()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => InternetShapedPrefixes.Ipv4(-1, 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => InternetShapedPrefixes.Ipv4(InternetShapedPrefixes.MaxIpv4Count + 1, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => InternetShapedPrefixes.Ipv4(InternetShapedPrefixes.MaxCount + 1, 0));
         Assert.Empty(InternetShapedPrefixes.Ipv4(0, 0));
+    }
+
+    [Fact]
+    public void InternetShapedPrefixes_Ipv6_DistinctPrefixesInGlobalUnicastWithTheInternetShape()
+    {
+        var prefixes = InternetShapedPrefixes.Ipv6(100_000, seed: 1);
+
+        double Share(int from, int to) => prefixes.Count(p => p.Length >= from && p.Length <= to) / (double)prefixes.Length;
+
+        Assert.Equal(prefixes.Length, prefixes.Distinct().Count());
+        Assert.All(prefixes, p =>
+        {
+            Assert.InRange(p.Length, 19, 64);
+            Assert.Equal(p.Prefix, p.Prefix & Route6.Ipv6Mask(p.Length));
+            Assert.Equal(2u, (uint)(p.Prefix >> 124));
+        });
+        Assert.InRange(Share(48, 48), 0.44, 0.50);
+        Assert.InRange(Share(32, 32), 0.11, 0.15);
+        Assert.Equal(InternetShapedPrefixes.Ipv6(1_000, seed: 3), InternetShapedPrefixes.Ipv6(1_000, seed: 3));
     }
 }

@@ -148,6 +148,54 @@ public class Ipv6RouteTableTests
         });
 
     [Fact]
+    public void Ipv6RouteTable_InternetShapedPrefixes_AgreesWithPerLengthReference()
+    {
+        var prefixes = InternetShapedPrefixes.Ipv6(200_000, seed: 1);
+        var builder = new Ipv6RouteTableBuilder();
+        var byLength = new Dictionary<int, Dictionary<UInt128, int>>();
+        for (var i = 0; i < prefixes.Length; i++)
+        {
+            var (prefix, length) = prefixes[i];
+            builder.Add(prefix, length, i);
+            if (!byLength.TryGetValue(length, out var routes))
+            {
+                byLength[length] = routes = [];
+            }
+
+            routes[prefix] = i;
+        }
+
+        var lengths = byLength.Keys.OrderDescending().ToArray();
+        int Reference(UInt128 address)
+        {
+            foreach (var length in lengths)
+            {
+                if (byLength[length].TryGetValue(address & Route6.Ipv6Mask(length), out var value))
+                {
+                    return value;
+                }
+            }
+
+            return Ipv6RouteTable.NoRoute;
+        }
+
+        var table = builder.Build();
+
+        Assert.Equal(prefixes.Length, table.Count);
+        var random = new Random(2);
+        for (var i = 0; i < 100_000; i++)
+        {
+            // Random bits below a random generated prefix, so that most addresses fall inside routed space.
+            var (prefix, length) = prefixes[random.Next(prefixes.Length)];
+            var noise = new UInt128((ulong)random.NextInt64(long.MinValue, long.MaxValue), (ulong)random.NextInt64(long.MinValue, long.MaxValue));
+            var address = prefix | (noise & ~Route6.Ipv6Mask(length));
+            Assert.Equal(Reference(address), table.Lookup(address));
+            var after = prefix | ~Route6.Ipv6Mask(length);
+            Assert.Equal(Reference(unchecked(after + 1)), table.Lookup(unchecked(after + 1)));
+        }
+    }
+
+    [Fact]
     public void Ipv6RouteTable_Lookup_AllocatesNothing()
     {
         var builder = new Ipv6RouteTableBuilder();
