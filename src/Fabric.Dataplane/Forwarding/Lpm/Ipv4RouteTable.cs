@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Fabric.Dataplane.Forwarding.Lpm;
 
 /// <summary>
@@ -8,10 +6,10 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// synchronization; <see cref="Lookup"/> allocates nothing.
 /// </summary>
 /// <remarks>
-/// A 16-8-8 leaf-pushed multibit trie with direct root nodes (see <see cref="StrideTrie"/>): the top 18 address
-/// bits index the run-bitmap word of the address's /16 node directly, whose run holds the value or, below a
-/// /24 with longer prefixes, a compressed node for the last 8 bits. A lookup reads two array elements, four
-/// when a prefix longer than /24 shares the address's /24. With 1,000,000 Internet-shaped prefixes
+/// A 16-8-8 leaf-pushed multibit trie of compressed nodes (see <see cref="StrideTrie"/>): the top 16 address
+/// bits select the /16's root node directly, whose run for the next 8 bits holds the value or, for a /24 that
+/// longer prefixes share, a node for the last 8 bits. A lookup reads two dependent cache lines (a word, then a
+/// run), three when a prefix longer than /24 shares the address's /24. With 1,000,000 Internet-shaped prefixes
 /// (<see cref="InternetShapedPrefixes.Ipv4"/>, seed 1) the table holds MEMORY_FIGURE.
 /// </remarks>
 public sealed class Ipv4RouteTable
@@ -22,24 +20,21 @@ public sealed class Ipv4RouteTable
     /// <summary>The bits of an IPv4 address, and so the longest prefix length.</summary>
     public const int AddressBits = 32;
 
-    private const int LeafBits = AddressBits - StrideTrie.RootStride - StrideTrie.NodeStride;
+    private const int SecondStrideShift = AddressBits - StrideTrie.RootStride - StrideTrie.NodeStride;
 
-    private readonly NodeWord[] _words;
-    private readonly int[] _entries;
+    private readonly int[] _arena;
 
-    internal Ipv4RouteTable(StrideTrieArrays arrays, int count)
+    internal Ipv4RouteTable(int[] arena, int count)
     {
-        _words = arrays.Words;
-        _entries = arrays.Entries;
-        MemoryBytes = arrays.MemoryBytes;
+        _arena = arena;
         Count = count;
     }
 
     /// <summary>The number of distinct prefixes (prefix and length) in the table.</summary>
     public int Count { get; }
 
-    /// <summary>The bytes of the arrays the table holds (object headers excluded).</summary>
-    public long MemoryBytes { get; }
+    /// <summary>The bytes of the array the table holds (its object header excluded).</summary>
+    public long MemoryBytes => _arena.LongLength * sizeof(int);
 
     /// <summary>
     /// The value of the longest prefix that contains <paramref name="address"/> (host order), or
@@ -47,15 +42,13 @@ public sealed class Ipv4RouteTable
     /// </summary>
     public int Lookup(uint address)
     {
-        // Root node i holds words 4i..4i+3: the word of slot (address >> 8) & 255 of node address >> 16.
-        var slot = (int)(address >> LeafBits) & (StrideTrie.NodeSlots - 1);
-        ref readonly var word = ref _words[address >> (AddressBits - StrideTrie.RootStride - 2)];
-        var entry = _entries[word.Base + BitOperations.PopCount(word.Bits & (ulong.MaxValue >> (63 - (slot & 63)))) - 1];
+        var rootNode = (int)(address >> (AddressBits - StrideTrie.RootStride)) * StrideTrie.NodeLength;
+        var entry = StrideTrie.Step(_arena, rootNode, (int)(address >> SecondStrideShift) & (StrideTrie.NodeSlots - 1));
         if (entry >= NoRoute)
         {
             return entry;
         }
 
-        return StrideTrie.Step(_words, _entries, entry & StrideTrie.NodeIndexMask, (int)address & (StrideTrie.NodeSlots - 1));
+        return StrideTrie.Step(_arena, entry & StrideTrie.OffsetMask, (int)address & (StrideTrie.NodeSlots - 1));
     }
 }

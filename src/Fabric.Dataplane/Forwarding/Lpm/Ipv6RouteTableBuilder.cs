@@ -42,7 +42,7 @@ public sealed class Ipv6RouteTableBuilder
             routes[i++] = new PrefixRoute(prefix, length, value);
         }
 
-        return new Ipv6RouteTable(StrideTrieBuilder.Build(routes, Ipv6RouteTable.AddressBits, directRoot: false), routes.Length);
+        return new Ipv6RouteTable(StrideTrieBuilder.Build(routes, Ipv6RouteTable.AddressBits), routes.Length);
     }
 
     /// <summary>The network mask of a prefix length.</summary>

@@ -6,68 +6,66 @@ using System.Runtime.InteropServices;
 namespace Fabric.Dataplane.Forwarding.Lpm;
 
 /// <summary>
-/// The layout shared by the IPv4 and IPv6 route tables: a leaf-pushed multibit trie whose root consumes
-/// <see cref="RootStride"/> address bits and whose inner nodes consume <see cref="NodeStride"/> bits each,
-/// stored compressed in the manner of Poptrie (Asai and Ohara, SIGCOMM 2015).
+/// The layout shared by the IPv4 and IPv6 route tables: a leaf-pushed multibit trie whose first
+/// <see cref="RootStride"/> address bits select one of 65,536 root nodes directly and whose nodes consume
+/// <see cref="NodeStride"/> bits each, stored compressed in the manner of Poptrie (Asai and Ohara,
+/// SIGCOMM 2015). The whole trie is one <see cref="int"/> array, the arena.
 /// </summary>
 /// <remarks>
 /// <para>
 /// A slot holds either a leaf, the value of the longest prefix covering the slot's whole address range
 /// (<c>-1</c>, <see cref="NoRoute"/>, when none does), or a reference to a child node,
-/// <c>int.MinValue | nodeIndex</c>. Values are at least 0 and node indices below 2^29, so an entry
-/// <c>&gt;= -1</c> is a leaf and any other entry is a child reference: a lookup returns the first leaf it meets.
+/// <c>int.MinValue | arenaOffset</c>. Values are at least 0 and offsets below <see cref="Array.MaxLength"/>, so
+/// an entry <c>&gt;= -1</c> is a leaf and any other entry is a child reference: a lookup returns the first leaf
+/// it meets.
 /// </para>
 /// <para>
-/// A node's 256 slots are stored as their runs of equal entries: four <see cref="NodeWord"/>s, one per 64
-/// slots, whose bit <c>i</c> is set when slot <c>i</c> starts a run (it is the node's first slot or differs
-/// from the slot before), and the run entries appended to one shared entry array. The entry of slot
-/// <c>i</c> is <c>entries[word.Base + popcount(word.Bits &amp; bits 0..i) - 1]</c>, where <c>Base</c> counts the
-/// runs started before the word; a word whose first slots continue the previous word's last run reads
-/// index <c>Base - 1</c>, that very run. A node costs 64 bytes plus 4 bytes per run.
+/// A node's 256 slots are stored as their runs of equal entries. The node is four words of
+/// <see cref="WordLength"/> ints, one per 64 slots: a 64-bit map whose bit <c>i</c> is set when slot <c>i</c>
+/// starts a run (it is the node's first slot or differs from the slot before), then <c>Base</c>, the arena
+/// offset of the first run the word starts. The entry of slot <c>i</c> is
+/// <c>arena[Base + popcount(map &amp; bits 0..i) - 1]</c>; a word whose first slots continue the previous word's
+/// last run reads offset <c>Base - 1</c>, that very run. The runs follow the node's words in the arena, so a
+/// node with few runs is one or two cache lines: 48 bytes plus 4 bytes per run.
 /// </para>
 /// <para>
-/// The root is either a plain array of 65,536 slots (<see cref="StrideTrieArrays.Root"/>), or, with direct
-/// root nodes, absent: node <c>i</c> for <c>i</c> below 65,536 is then the node of the slots under root slot
-/// <c>i</c> (a uniform node when the root slot is a leaf), so the word of an address's first node step is
-/// indexed by the address's top 18 bits alone and the root read leaves the lookup's chain of dependent loads.
+/// Root node <c>r</c> (the top 16 address bits) sits at offset <c>r × </c><see cref="NodeLength"/>, its runs
+/// elsewhere in the arena; a root node under which no prefix is longer than /16 holds one run. An address's
+/// first word is therefore found from the address alone, with no root array read before it.
 /// </para>
 /// </remarks>
 internal static class StrideTrie
 {
-    /// <summary>Address bits the root array consumes (tunable: 16 gives a 256 KiB root).</summary>
+    /// <summary>Address bits that select a root node (tunable: 16 gives a 3 MiB root).</summary>
     internal const int RootStride = 16;
 
-    /// <summary>Address bits each inner node consumes; the 256-bit run bitmap assumes 8.</summary>
+    /// <summary>Address bits each node consumes; the four 64-bit run maps assume 8.</summary>
     internal const int NodeStride = 8;
 
-    internal const int RootSlots = 1 << RootStride;
+    internal const int RootNodes = 1 << RootStride;
     internal const int NodeSlots = 1 << NodeStride;
     internal const int WordsPerNode = NodeSlots / 64;
 
+    /// <summary>Ints per word: the 64-bit run map, then <c>Base</c>.</summary>
+    internal const int WordLength = 3;
+
+    /// <summary>Ints of a node's words, the runs excluded.</summary>
+    internal const int NodeLength = WordsPerNode * WordLength;
+
     internal const int NoRoute = -1;
     internal const int ChildFlag = int.MinValue;
-    internal const int NodeIndexMask = int.MaxValue;
+    internal const int OffsetMask = int.MaxValue;
 
-    /// <summary>The most nodes a trie holds, so that node index × <see cref="WordsPerNode"/> fits an int.</summary>
-    internal const int MaxNodes = 1 << 29;
-
-    /// <summary>The entry of <paramref name="slot"/> (0..255) in node <paramref name="node"/>.</summary>
+    /// <summary>The entry of <paramref name="slot"/> (0..255) in the node at arena offset <paramref name="node"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int Step(NodeWord[] words, int[] entries, int node, int slot)
+    internal static int Step(int[] arena, int node, int slot)
     {
-        // Indices are in range by construction of an immutable trie, so the bounds checks are skipped.
-        ref readonly var word = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(words), (node * WordsPerNode) + (slot >> 6));
-        var rank = BitOperations.PopCount(word.Bits & (ulong.MaxValue >> (63 - (slot & 63))));
-        return Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(entries), word.Base + rank - 1);
+        // Offsets are in range by construction of an immutable trie, so the bounds checks are skipped.
+        ref var word = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(arena), node + ((slot >> 6) * WordLength));
+        var map = Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<int, byte>(ref word));
+        var rank = BitOperations.PopCount(map & (ulong.MaxValue >> (63 - (slot & 63))));
+        return Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(arena), Unsafe.Add(ref word, 2) + rank - 1);
     }
-}
-
-/// <summary>One quarter of a compressed node: the run-start bits of 64 slots and the runs started before them.</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal struct NodeWord
-{
-    public ulong Bits;
-    public int Base;
 }
 
 /// <summary>A route as the trie builder sees it: the prefix left-aligned in 128 bits (an IPv4 prefix shifted left by 96).</summary>
@@ -82,16 +80,7 @@ internal readonly record struct PrefixRoute(UInt128 Key, int Length, int Value) 
 }
 
 /// <summary>
-/// The arrays of a built trie; <see cref="Root"/> is empty with direct root nodes. <see cref="MemoryBytes"/> counts their payload: 4 bytes per root slot and
-/// entry, 16 per <see cref="NodeWord"/> (12 bytes of fields padded to 16).
-/// </summary>
-internal sealed record StrideTrieArrays(int[] Root, NodeWord[] Words, int[] Entries)
-{
-    public long MemoryBytes => (Root.LongLength * sizeof(int)) + (Words.LongLength * Unsafe.SizeOf<NodeWord>()) + (Entries.LongLength * sizeof(int));
-}
-
-/// <summary>
-/// Builds the arrays of a <see cref="StrideTrie"/> from routes with distinct (prefix, length), depth first:
+/// Builds the arena of a <see cref="StrideTrie"/> from routes with distinct (prefix, length), depth first:
 /// each node paints the routes that end within its stride into a scratch array of its slots, builds a child
 /// for each slot that longer routes pass through (the child inherits the slot's painted value), then
 /// compresses the scratch array. Not thread-safe; one instance builds one trie.
@@ -99,21 +88,18 @@ internal sealed record StrideTrieArrays(int[] Root, NodeWord[] Words, int[] Entr
 internal sealed class StrideTrieBuilder
 {
     private readonly PrefixRoute[] _routes;
-    private readonly bool _directRoot;
     private readonly int[][] _scratch;
-    private NodeWord[] _words;
-    private int _wordCount;
-    private int[] _entries = new int[4096];
-    private int _entryCount;
+    private int[] _arena;
+    private int _length;
 
-    private StrideTrieBuilder(PrefixRoute[] routes, int addressBits, bool directRoot)
+    private StrideTrieBuilder(PrefixRoute[] routes, int addressBits)
     {
         _routes = routes;
-        _directRoot = directRoot;
-        _wordCount = directRoot ? StrideTrie.RootSlots * StrideTrie.WordsPerNode : 0;
-        _words = new NodeWord[Math.Max(_wordCount, 1024)];
+        _length = StrideTrie.RootNodes * StrideTrie.NodeLength;
+        _arena = new int[_length + StrideTrie.RootNodes];
         var levels = (addressBits - StrideTrie.RootStride) / StrideTrie.NodeStride;
         _scratch = new int[levels + 1][];
+        _scratch[0] = new int[StrideTrie.RootNodes];
         for (var level = 1; level <= levels; level++)
         {
             _scratch[level] = new int[StrideTrie.NodeSlots];
@@ -121,37 +107,33 @@ internal sealed class StrideTrieBuilder
     }
 
     /// <summary>
-    /// Builds the trie of <paramref name="routes"/>, which this method sorts in place. Every route has a
+    /// Builds the arena of <paramref name="routes"/>, which this method sorts in place. Every route has a
     /// length in 0..<paramref name="addressBits"/>, no bits set beyond it, and a value of at least 0; no two
-    /// routes share prefix and length. With <paramref name="directRoot"/>, the root is held as direct root
-    /// nodes rather than an array.
+    /// routes share prefix and length.
     /// </summary>
-    public static StrideTrieArrays Build(PrefixRoute[] routes, int addressBits, bool directRoot)
+    /// <exception cref="InvalidOperationException">The trie would outgrow the largest array.</exception>
+    public static int[] Build(PrefixRoute[] routes, int addressBits)
     {
         Array.Sort(routes);
-        var builder = new StrideTrieBuilder(routes, addressBits, directRoot);
-        var root = new int[StrideTrie.RootSlots];
+        var builder = new StrideTrieBuilder(routes, addressBits);
+        var root = builder._scratch[0];
         builder.Fill(root, 0, routes.Length, 0, StrideTrie.RootStride, StrideTrie.NoRoute);
-        if (directRoot)
+        for (var node = 0; node < root.Length; node++)
         {
-            for (var slot = 0; slot < root.Length; slot++)
+            if (root[node] >= StrideTrie.NoRoute)
             {
-                if (root[slot] >= StrideTrie.NoRoute)
-                {
-                    builder.StoreUniform(slot, root[slot]);
-                }
+                builder.StoreUniform(node, root[node]);
             }
-
-            root = [];
         }
 
-        return new StrideTrieArrays(root, Trimmed(builder._words, builder._wordCount), Trimmed(builder._entries, builder._entryCount));
+        return builder._length == builder._arena.Length ? builder._arena : builder._arena[..builder._length];
     }
 
     /// <summary>
     /// Paints <paramref name="slots"/>, the node consuming bits <paramref name="depth"/>..depth+stride, with the
     /// routes <c>[from, to)</c>, all within the node's address range and longer than <paramref name="depth"/>
-    /// (the root takes every route, /0 included), and builds the children below it.
+    /// (the root takes every route, /0 included), and builds the children below it. The root's children are
+    /// the root nodes, stored at their fixed offsets.
     /// </summary>
     private void Fill(int[] slots, int from, int to, int depth, int stride, int inherited)
     {
@@ -189,8 +171,8 @@ internal sealed class StrideTrieBuilder
             var level = ((end - StrideTrie.RootStride) / StrideTrie.NodeStride) + 1;
             var child = _scratch[level];
             Fill(child, at, next, end, StrideTrie.NodeStride, slots[slot]);
-            var reserved = _directRoot && depth == 0 ? slot : -1;
-            slots[slot] = StrideTrie.ChildFlag | Compress(child, reserved);
+            var rootNode = depth == 0 ? slot * StrideTrie.NodeLength : -1;
+            slots[slot] = StrideTrie.ChildFlag | Compress(child, rootNode);
             at = next;
         }
     }
@@ -198,65 +180,74 @@ internal sealed class StrideTrieBuilder
     private static int Slot(UInt128 key, int depth, int stride) => (int)((key << depth) >> (128 - stride));
 
     /// <summary>
-    /// Stores the runs of a node's 256 slots as node <paramref name="reserved"/> (a direct root node) or, when
-    /// it is negative, as a new node; returns the node's index.
+    /// Stores the runs of a node's 256 slots, its words at <paramref name="rootNode"/> (a root node's offset)
+    /// or, when that is negative, at the arena's end followed by its runs; returns the words' offset.
     /// </summary>
-    private int Compress(int[] slots, int reserved)
+    private int Compress(int[] slots, int rootNode)
     {
-        var node = reserved >= 0 ? reserved : _wordCount / StrideTrie.WordsPerNode;
-        if (node >= StrideTrie.MaxNodes)
+        var node = rootNode;
+        if (node < 0)
         {
-            throw new InvalidOperationException($"A route table holds at most {StrideTrie.MaxNodes} trie nodes.");
+            node = Reserve(StrideTrie.NodeLength);
         }
 
-        if (reserved < 0)
-        {
-            EnsureCapacity(ref _words, _wordCount + StrideTrie.WordsPerNode);
-            _wordCount += StrideTrie.WordsPerNode;
-        }
-
-        EnsureCapacity(ref _entries, _entryCount + StrideTrie.NodeSlots);
         for (var w = 0; w < StrideTrie.WordsPerNode; w++)
         {
-            ulong bits = 0;
-            var wordBase = _entryCount;
+            ulong map = 0;
+            var wordBase = _length;
             for (var bit = 0; bit < 64; bit++)
             {
                 var slot = (w * 64) + bit;
                 if (slot == 0 || slots[slot] != slots[slot - 1])
                 {
-                    bits |= 1UL << bit;
-                    _entries[_entryCount++] = slots[slot];
+                    map |= 1UL << bit;
+                    // Reserve first: it may replace the arena, which an indexer on the left would read before.
+                    var run = Reserve(1);
+                    _arena[run] = slots[slot];
                 }
             }
 
-            _words[(node * StrideTrie.WordsPerNode) + w] = new NodeWord { Bits = bits, Base = wordBase };
+            WriteWord(node, w, map, wordBase);
         }
 
         return node;
     }
 
-    /// <summary>Stores node <paramref name="node"/> as one run of <paramref name="entry"/>: what <see cref="Compress"/> makes of 256 equal slots.</summary>
-    private void StoreUniform(int node, int entry)
+    /// <summary>Stores root node <paramref name="rootNode"/> as one run of <paramref name="entry"/>, as <see cref="Compress"/> stores 256 equal slots.</summary>
+    private void StoreUniform(int rootNode, int entry)
     {
-        EnsureCapacity(ref _entries, _entryCount + 1);
-        var first = node * StrideTrie.WordsPerNode;
-        _words[first] = new NodeWord { Bits = 1, Base = _entryCount };
+        var run = Reserve(1);
+        _arena[run] = entry;
+        var node = rootNode * StrideTrie.NodeLength;
+        WriteWord(node, 0, 1, run);
         for (var w = 1; w < StrideTrie.WordsPerNode; w++)
         {
-            _words[first + w] = new NodeWord { Bits = 0, Base = _entryCount + 1 };
+            WriteWord(node, w, 0, run + 1);
         }
-
-        _entries[_entryCount++] = entry;
     }
 
-    private static T[] Trimmed<T>(T[] array, int count) => count == array.Length ? array : array[..count];
-
-    private static void EnsureCapacity<T>(ref T[] array, int needed)
+    private void WriteWord(int node, int word, ulong map, int wordBase)
     {
-        if (needed > array.Length)
+        var at = node + (word * StrideTrie.WordLength);
+        Unsafe.WriteUnaligned(ref Unsafe.As<int, byte>(ref _arena[at]), map);
+        _arena[at + 2] = wordBase;
+    }
+
+    /// <summary>Appends <paramref name="ints"/> ints to the arena; returns the offset of the first.</summary>
+    private int Reserve(int ints)
+    {
+        var at = _length;
+        if (at + ints > _arena.Length)
         {
-            Array.Resize(ref array, Math.Max(needed, (int)Math.Min(Array.MaxLength, 2L * array.Length)));
+            if ((long)at + ints > Array.MaxLength)
+            {
+                throw new InvalidOperationException("The route table outgrows the largest array.");
+            }
+
+            Array.Resize(ref _arena, (int)Math.Min(Array.MaxLength, Math.Max(at + ints, 2L * _arena.Length)));
         }
+
+        _length = at + ints;
+        return at;
     }
 }
