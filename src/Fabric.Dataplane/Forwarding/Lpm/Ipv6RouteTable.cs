@@ -8,7 +8,7 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// <remarks>
 /// A leaf-pushed multibit trie of compressed nodes (see <see cref="StrideTrie"/>): the top 16 address bits
 /// select a root node directly, then one node per further 8 bits the matching prefixes reach, so a lookup
-/// under a /48 reads at most four nodes. An empty table holds 3.25 MiB (the root nodes); with 200,000
+/// under a /48 reads at most four nodes. An empty table holds 4.25 MiB (the root nodes); with 200,000
 /// Internet-shaped prefixes (<see cref="InternetShapedPrefixes.Ipv6"/>, seed 1) it holds MEMORY_FIGURE.
 /// </remarks>
 public sealed class Ipv6RouteTable

@@ -26,7 +26,7 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// offset of the first run the word starts. The entry of slot <c>i</c> is
 /// <c>arena[Base + popcount(map &amp; bits 0..i) - 1]</c>; a word whose first slots continue the previous word's
 /// last run reads offset <c>Base - 1</c>, that very run. The runs follow the node's words in the arena, so a
-/// node with few runs is one or two cache lines: 48 bytes plus 4 bytes per run.
+/// node with few runs is one or two cache lines: 64 bytes plus 4 bytes per run.
 /// </para>
 /// <para>
 /// Root node <c>r</c> (the top 16 address bits) sits at offset <c>r × </c><see cref="NodeLength"/>, its runs
@@ -36,7 +36,7 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// </remarks>
 internal static class StrideTrie
 {
-    /// <summary>Address bits that select a root node (tunable: 16 gives a 3 MiB root).</summary>
+    /// <summary>Address bits that select a root node (tunable: 16 gives 4 MiB of root nodes).</summary>
     internal const int RootStride = 16;
 
     /// <summary>Address bits each node consumes; the four 64-bit run maps assume 8.</summary>
@@ -46,8 +46,11 @@ internal static class StrideTrie
     internal const int NodeSlots = 1 << NodeStride;
     internal const int WordsPerNode = NodeSlots / 64;
 
-    /// <summary>Ints per word: the 64-bit run map, then <c>Base</c>.</summary>
-    internal const int WordLength = 3;
+    /// <summary>
+    /// Ints per word: the 64-bit run map, <c>Base</c>, and one unused int that keeps words 16-byte aligned
+    /// relative to the arena, so that no word straddles two cache lines.
+    /// </summary>
+    internal const int WordLength = 4;
 
     /// <summary>Ints of a node's words, the runs excluded.</summary>
     internal const int NodeLength = WordsPerNode * WordLength;

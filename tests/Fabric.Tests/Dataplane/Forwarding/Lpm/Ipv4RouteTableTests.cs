@@ -137,8 +137,8 @@ public class Ipv4RouteTableTests
         var empty = new Ipv4RouteTableBuilder().Build();
         var oneRoute = Table(("10.0.5.0", 24, 1));
 
-        // 65,536 root nodes of 4 words (12 bytes each) and one run each.
-        Assert.Equal(65536L * ((4 * 12) + sizeof(int)), empty.MemoryBytes);
+        // 65,536 root nodes of 4 words (16 bytes each) and one run each.
+        Assert.Equal(65536L * ((4 * 16) + sizeof(int)), empty.MemoryBytes);
         // The node of 10.0/16 holds 3 runs (none, the /24, none) rather than 1.
         Assert.Equal(empty.MemoryBytes + (2 * sizeof(int)), oneRoute.MemoryBytes);
     }
