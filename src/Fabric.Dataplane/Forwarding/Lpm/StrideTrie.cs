@@ -26,7 +26,8 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// offset of the first run the word starts. The entry of slot <c>i</c> is
 /// <c>arena[Base + popcount(map &amp; bits 0..i) - 1]</c>; a word whose first slots continue the previous word's
 /// last run reads offset <c>Base - 1</c>, that very run. The runs follow the node's words in the arena, so a
-/// node with few runs is one or two cache lines: 64 bytes plus 4 bytes per run.
+/// node with few runs is one or two cache lines: 64 bytes plus 4 bytes per run, plus up to 12 bytes of padding
+/// before it that keeps every node's words at a multiple of 16 bytes from the arena's start.
 /// </para>
 /// <para>
 /// Root node <c>r</c> (the top 16 address bits) sits at offset <c>r × </c><see cref="NodeLength"/>, its runs
@@ -191,6 +192,8 @@ internal sealed class StrideTrieBuilder
         var node = rootNode;
         if (node < 0)
         {
+            // Skip to a word boundary, so that the new node's words are aligned like the root nodes'.
+            Reserve((StrideTrie.WordLength - (_length % StrideTrie.WordLength)) % StrideTrie.WordLength);
             node = Reserve(StrideTrie.NodeLength);
         }
 
