@@ -8,14 +8,13 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// <remarks>
 /// A 16-8-8 leaf-pushed multibit trie of compressed nodes (see <see cref="StrideTrie"/>): the top 16 address
 /// bits select the /16's root node directly, whose run for the next 8 bits holds the value or, for a /24 that
-/// longer prefixes share, a node for the last 8 bits. A lookup reads two dependent cache lines (a word, then a
-/// run), three when a prefix longer than /24 shares the address's /24. With 1,000,000 Internet-shaped prefixes
-/// (<see cref="InternetShapedPrefixes.Ipv4"/>, seed 1) the table holds 12.5 MB (11.9 MiB, 12.5 bytes per prefix)
+/// longer prefixes share, a node for the last 8 bits. A lookup makes two dependent reads (a word, then a run),
+/// four when a prefix longer than /24 shares the address's /24. With 1,000,000 Internet-shaped prefixes
+/// (<see cref="InternetShapedPrefixes.Ipv4"/>, seed 1) the table holds 12.6 MB (12.0 MiB, 12.6 bytes per prefix)
 /// and builds in under half a second; an empty table holds the 4.25 MiB of root nodes. Uncompressed, the same
 /// layout spends 1 KiB on every /16 and every /24 that longer prefixes share (tens of MiB for this set) and
 /// DIR-24-8 64 MiB before its second level: the compressed trie keeps the lookup's working set in the
-/// last-level cache. Node words sit 16-byte aligned in the arena; a 12-byte word, which straddles cache lines,
-/// measured twice as slow.
+/// last-level cache. Node words sit 16-byte aligned in the arena, so that none straddles two cache lines.
 /// </remarks>
 public sealed class Ipv4RouteTable
 {
