@@ -6,7 +6,7 @@ using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.InMemory;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
-using DataplaneRouter = Fabric.Dataplane.Routing.Router;
+
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 using Fabric.Model;
@@ -144,7 +144,7 @@ public static class DataplaneBench
         var client = new DiscardPort("c1", new MacAddress(0x02_00_00_00_00_01));
         var sink = new DiscardPort("sinks", new MacAddress(0x02_00_00_00_00_02));
         var sessionCount = quick ? 100_000 : 400_000;
-        using var router = new DataplaneRouter("bench1", [client, sink], new RouterOptions(SessionCapacity: sessionCount * 2));
+        using var router = new ForwardingEngine("bench1", [client, sink], new RouterOptions(SessionCapacity: sessionCount * 2));
         router.Apply(config, 1);
         var snapshot = router.Snapshot;
         var worker = router.Worker;

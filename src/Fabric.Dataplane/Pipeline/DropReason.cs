@@ -38,7 +38,7 @@ public enum DropReason : byte
     /// <summary>A mid-flow TCP packet of a session whose handshake the router never saw (transport-state enforcement).</summary>
     NoHandshake,
 
-    /// <summary>The next hop's link-layer address is unknown and a packet is already waiting for it.</summary>
+    /// <summary>The next hop's link-layer address is unknown and as many packets as may wait for it already do.</summary>
     NeighborUnresolved,
 
     /// <summary>The egress port refused the frame.</summary>

@@ -67,12 +67,15 @@ public static class EgressStage
             return Verdict.Forward;
         }
 
-        if (!worker.Neighbors.Hold(context.EgressPort, nextHop, context.Frame))
+        switch (worker.Neighbors.Hold(context.EgressPort, nextHop, context.Frame))
         {
-            return context.Fail(DropReason.NeighborUnresolved);
+            case null:
+                return context.Fail(DropReason.NeighborUnresolved);
+            case true:
+                Resolve(worker, snapshot.Ports[context.EgressPort], context.EgressPort, context.IsIpv6, nextHop);
+                break;
         }
 
-        Resolve(worker, snapshot.Ports[context.EgressPort], context.EgressPort, context.IsIpv6, nextHop);
         return Verdict.Consumed;
     }
 

@@ -54,9 +54,12 @@ public static class GatewayStage
     {
         if (worker.Neighbors.Learn(port, address, mac) is { } waiting)
         {
-            // The held frame waited for exactly this address: give it its destination and send it.
-            mac.Write(waiting);
-            worker.SendOwn(port, waiting);
+            // The held frames waited for exactly this address: give them their destination and send them.
+            foreach (var frame in waiting)
+            {
+                mac.Write(frame);
+                worker.SendOwn(port, frame);
+            }
         }
     }
 

@@ -34,7 +34,8 @@ public sealed class PacketWorker
         Ports = ports;
         SnapshotSource = snapshotSource;
         TicksPerSecond = ticksPerSecond;
-        Sessions = new SessionTable<SessionState>(sessionCapacity);
+        // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
+        Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
         Drops = new DropCounters(maxTenants: 256, maxServices: 1024);
         _batch = new PacketBatch(batchSize);
         _random = seed | 1;
@@ -154,11 +155,16 @@ public sealed class PacketWorker
 
     private void ExpireSessions(long now)
     {
-        var snapshot = SnapshotSource();
         var count = Sessions.ExpireIdle(now, _expired);
+        if (count == 0)
+        {
+            return;
+        }
+
+        var snapshot = SnapshotSource();
         for (var i = 0; i < count; i++)
         {
-            SessionStage.Ended(snapshot, in _expired[i].Payload);
+            SessionStage.Ended(snapshot, _expired[i].Payload);
         }
 
         Counters.SessionsExpired += count;

@@ -144,7 +144,10 @@ public static class ParseStage
                 return context.Fail(DropReason.Malformed);
             }
 
-            (source, destination, protocol, transport) = (inner.Source, inner.Destination, inner.UpperLayerProtocol, inner.UpperLayer);
+            source = inner.Source;
+            destination = inner.Destination;
+            protocol = inner.UpperLayerProtocol;
+            transport = inner.UpperLayer;
         }
         else
         {
@@ -153,7 +156,10 @@ public static class ParseStage
                 return context.Fail(DropReason.Malformed);
             }
 
-            (source, destination, protocol, transport) = (inner.Source, inner.Destination, inner.Protocol, inner.Payload);
+            source = inner.Source;
+            destination = inner.Destination;
+            protocol = inner.Protocol;
+            transport = inner.Payload;
         }
 
         if (transport.Length < 8)

@@ -135,7 +135,7 @@ public static class SessionStage
 
             if (tcp.IsClosed)
             {
-                sessions.SetIdleTimeout(handle, TcpTracker.ClosedLinger * worker.TicksPerSecond / TimeSpan.TicksPerSecond);
+                sessions.SetIdleTimeout(handle, (long)(TcpTracker.ClosedLinger.TotalSeconds * worker.TicksPerSecond));
             }
         }
 

@@ -37,7 +37,7 @@ public sealed class RouterFixture : IDisposable
               transports = [{ protocol = udp, ports = ["5201"] }]
               access = [engineering]
               policy = limited
-              instances = [{ container = web1, port = 9000 }]
+              instances = [{ container = sink1, port = 9000 }]
             }
           }
           service-policies {
@@ -55,6 +55,7 @@ public sealed class RouterFixture : IDisposable
                     web1 { addresses = ["10.10.1.11"] }
                     web2 { addresses = ["10.10.1.12"] }
                     db1 { addresses = ["10.10.1.20"] }
+                    sink1 { addresses = ["10.10.1.40"] }
                   }
                 }
                 hosts {
@@ -87,29 +88,33 @@ public sealed class RouterFixture : IDisposable
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
         IPacketPort[] ports = [svc.Attach("svc", NextMac()), eng1Link.A, guest1Link.A, lan.Attach("lan", NextMac())];
-        Router = new Router("dc1", ports, new RouterOptions(SessionCapacity: 1024), Time);
+        Router = new ForwardingEngine("dc1", ports, new RouterOptions(SessionCapacity: 1024), Time);
         Model = Load(config);
         Router.Apply(Model, version: 1);
 
         Web1 = Server("web1", svc, "10.10.1.11", "10.10.1.1");
         Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1");
         Db1 = Server("db1", svc, "10.10.1.20", "10.10.1.1");
+        Sink1 = Host("sink1", svc, "10.10.1.40", "10.10.1.1");
         Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1");
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
         Eng2 = Host("eng2", lan, "10.30.1.10", "10.30.1.1");
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
-        Hosts = [Web1, Web2, Db1, Eng1, Guest1, Eng2, Fin1];
+        Hosts = [Web1, Web2, Db1, Sink1, Eng1, Guest1, Eng2, Fin1];
     }
 
     public ManualTime Time { get; } = new();
 
-    public Router Router { get; }
+    public ForwardingEngine Router { get; }
 
     public FabricConfig Model { get; }
 
     public TestHost Web1 { get; }
     public TestHost Web2 { get; }
     public TestHost Db1 { get; }
+
+    /// <summary>Takes what it gets and answers nothing (but ARP).</summary>
+    public TestHost Sink1 { get; }
     public TestHost Eng1 { get; }
     public TestHost Guest1 { get; }
     public TestHost Eng2 { get; }

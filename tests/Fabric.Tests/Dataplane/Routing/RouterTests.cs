@@ -17,6 +17,15 @@ public sealed class RouterTests : IDisposable
 
     private static byte[] Transport(byte[] ip) => ip[20..];
 
+    /// <summary>An Ethernet frame from <paramref name="host"/> to the router's svc port.</summary>
+    private byte[] Frame(TestHost host, byte[] ip)
+    {
+        var frame = new byte[14 + ip.Length];
+        new EthernetHeader(_lab.Router.Ports[0].Mac, host.Mac, EtherType.Ipv4).Emit(frame);
+        ip.CopyTo(frame, 14);
+        return frame;
+    }
+
     [Fact]
     public void Ping_HostBasedClientToServiceAddress_ReplyComesFromServiceAddress()
     {
@@ -70,9 +79,11 @@ public sealed class RouterTests : IDisposable
         _lab.Eng1.SendUdp("10.10.1.30", 33000, 5201, [9, 8, 7]);
         _lab.Pump();
 
-        var atServer = Assert.Single(_lab.Web1.Received);
+        var atServer = Assert.Single(_lab.Sink1.Received);
         Assert.Equal(9000, DestinationPort(atServer));
         Assert.True(Packets.ChecksumsValid(atServer));
+        _lab.Sink1.Port.Send(Frame(_lab.Sink1, Packets.Udp(_lab.Sink1.Address, _lab.Eng1.Address, 9000, 33000, [9, 8, 7])));
+        _lab.Pump();
         var back = Assert.Single(_lab.Eng1.Received);
         Assert.Equal("10.10.1.30", Packets.Source(back).ToString());
         Assert.Equal((5201, 33000), (SourcePort(back), DestinationPort(back)));
@@ -181,7 +192,7 @@ public sealed class RouterTests : IDisposable
             _lab.Time.Advance(TimeSpan.FromMilliseconds(2.5));
         }
 
-        var delivered = _lab.Web1.Received.Count;
+        var delivered = _lab.Sink1.Received.Count;
         var expected = (100_000 * 2 + 10_000) / 1000;
         Assert.InRange(delivered, expected * 0.9, expected * 1.1);
         Assert.Equal(sent - delivered, _lab.Router.Worker.Drops.Get(DropReason.RateLimited, _lab.Tenant("engineering"), _lab.Service("bulk")));

@@ -12,7 +12,7 @@ namespace Fabric.Dataplane.Routing;
 /// benchmarks; <see cref="Start"/> runs the worker on its own thread. Apply is thread-safe; RunOnce
 /// is called from one thread at a time.
 /// </summary>
-public sealed class Router : IDisposable
+public sealed class ForwardingEngine : IDisposable
 {
     private readonly ServiceRuntimes _runtimes = new();
     private readonly TimeProvider _time;
@@ -20,7 +20,7 @@ public sealed class Router : IDisposable
     private CancellationTokenSource? _stop;
     private Thread? _thread;
 
-    public Router(string name, IReadOnlyList<IPacketPort> ports, RouterOptions? options = null, TimeProvider? time = null)
+    public ForwardingEngine(string name, IReadOnlyList<IPacketPort> ports, RouterOptions? options = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(ports);
         options ??= new RouterOptions();
