@@ -60,9 +60,9 @@ public sealed class RouterFixture : IDisposable
                 }
                 hosts {
                   model = host-based
-                  gateways = ["10.20.1.1/24"]
+                  gateways = ["10.20.1.1/24", "fd00:20:1::1/64"]
                   containers {
-                    eng1 { addresses = ["10.20.1.10"], tenant = engineering }
+                    eng1 { addresses = ["10.20.1.10", "fd00:20:1::10"], tenant = engineering }
                     guest1 { addresses = ["10.20.1.20"], tenant = guest }
                   }
                 }
