@@ -45,7 +45,10 @@ public static class BenchCommands
                     ["first_packet_ns"] = Math.Round(result.FirstPacketNs, 1),
                     ["established_ns_per_packet"] = Math.Round(result.EstablishedNsPerPacket, 1),
                     ["copy_baseline_ns_per_packet"] = Math.Round(result.CopyBaselineNsPerPacket, 1),
+                    ["established_65k_flows_ns_per_packet"] = Math.Round(result.EstablishedManyFlowsNsPerPacket, 1),
+                    ["copy_baseline_65k_flows_ns_per_packet"] = Math.Round(result.CopyManyFlowsNsPerPacket, 1),
                     ["alloc_bytes_per_packet"] = Math.Round(result.AllocBytesPerPacket, 3),
+                    ["memory_latency_ns"] = Math.Round(result.MemoryLatencyNs, 1),
                     ["quick"] = result.Quick,
                 }));
                 return 0;
@@ -54,8 +57,10 @@ public static class BenchCommands
             output.WriteLine($"LPM, {result.Prefixes:N0} IPv4 prefixes     {result.LpmNsPerLookup,8:F1} ns/lookup   table {result.LpmTableBytes / 1048576.0:F1} MiB   (baseline: /24 dictionary probe {result.LpmBaselineNsPerLookup:F1} ns)");
             output.WriteLine($"session table, {result.Sessions:N0} sessions  {result.SessionLookupsPerSec / 1e6,8:F1} M lookups/s  {result.BytesPerSession:F0} bytes/session   (baseline: Dictionary {result.SessionBaselineLookupsPerSec / 1e6:F1} M/s)");
             output.WriteLine($"first packet of a session          {result.FirstPacketNs,8:F0} ns");
-            output.WriteLine($"established session, per packet    {result.EstablishedNsPerPacket,8:F0} ns        (of which copying the frame in: {result.CopyBaselineNsPerPacket:F0} ns)");
+            output.WriteLine($"established, 64 flows, per packet  {result.EstablishedNsPerPacket,8:F0} ns        (of which copying the 1400-byte frame in: {result.CopyBaselineNsPerPacket:F0} ns)");
+            output.WriteLine($"established, 65,536 flows          {result.EstablishedManyFlowsNsPerPacket,8:F0} ns        (of which copying the frame in: {result.CopyManyFlowsNsPerPacket:F0} ns)");
             output.WriteLine($"allocated per packet               {result.AllocBytesPerPacket,8:F3} bytes");
+            output.WriteLine($"baseline: one memory miss          {result.MemoryLatencyNs,8:F0} ns        (dependent random reads in 256 MiB)");
             return 0;
         });
         return command;

@@ -15,7 +15,8 @@ public sealed class TenantClassifier(
 
     public int Classify(int port, bool isIpv6, UInt128 source)
     {
-        var tenant = isIpv6 ? containers6.Lookup(source) : containers4.Lookup((uint)source);
+        // Empty tables are skipped: even an empty table's root is a cache miss away.
+        var tenant = Lookup(containers4, containers6, isIpv6, source);
         if (tenant >= 0)
         {
             return tenant;
@@ -26,7 +27,11 @@ public sealed class TenantClassifier(
             return portTenants[port];
         }
 
-        tenant = isIpv6 ? members6.Lookup(source) : members4.Lookup((uint)source);
+        tenant = Lookup(members4, members6, isIpv6, source);
         return tenant >= 0 ? tenant : NoTenant;
     }
+
+    private static int Lookup(Ipv4RouteTable v4, Ipv6RouteTable v6, bool isIpv6, UInt128 source) => isIpv6
+        ? (v6.Count == 0 ? NoTenant : v6.Lookup(source))
+        : (v4.Count == 0 ? NoTenant : v4.Lookup((uint)source));
 }

@@ -17,13 +17,13 @@ public sealed class NeighborTable(int capacity = 65_536)
     /// <summary>Frames that may wait for all unresolved neighbours together (tunable).</summary>
     public const int MaxWaiting = 4096;
 
-    private readonly Dictionary<(int Port, UInt128 Address), MacAddress> _known = new(capacity);
-    private readonly Dictionary<(int Port, UInt128 Address), List<byte[]>> _waiting = [];
+    private readonly Dictionary<NeighborKey, MacAddress> _known = new(capacity);
+    private readonly Dictionary<NeighborKey, List<byte[]>> _waiting = [];
     private int _waitingFrames;
 
     public int Count => _known.Count;
 
-    public bool TryGet(int port, UInt128 address, out MacAddress mac) => _known.TryGetValue((port, address), out mac);
+    public bool TryGet(int port, UInt128 address, out MacAddress mac) => _known.TryGetValue(new NeighborKey(port, address), out mac);
 
     /// <summary>Records where <paramref name="address"/> is; returns the frames that were waiting for it, if any.</summary>
     public List<byte[]>? Learn(int port, UInt128 address, MacAddress mac)
@@ -33,12 +33,19 @@ public sealed class NeighborTable(int capacity = 65_536)
             return null;
         }
 
-        if (_known.Count < capacity || _known.ContainsKey((port, address)))
+        var key = new NeighborKey(port, address);
+        if (_known.TryGetValue(key, out var known) && known == mac && _waitingFrames == 0)
         {
-            _known[(port, address)] = mac;
+            // The common case on the packet path: a host we know, where we knew it.
+            return null;
         }
 
-        if (!_waiting.Remove((port, address), out var frames))
+        if (_known.Count < capacity || _known.ContainsKey(key))
+        {
+            _known[key] = mac;
+        }
+
+        if (!_waiting.Remove(key, out var frames))
         {
             return null;
         }
@@ -58,10 +65,11 @@ public sealed class NeighborTable(int capacity = 65_536)
             return null;
         }
 
-        var first = !_waiting.TryGetValue((port, address), out var frames);
+        var key = new NeighborKey(port, address);
+        var first = !_waiting.TryGetValue(key, out var frames);
         if (first)
         {
-            _waiting[(port, address)] = frames = [];
+            _waiting[key] = frames = [];
         }
         else if (frames!.Count >= MaxWaitingPerNeighbor)
         {
@@ -71,5 +79,18 @@ public sealed class NeighborTable(int capacity = 65_536)
         frames!.Add(frame.ToArray());
         _waitingFrames++;
         return first;
+    }
+}
+
+/// <summary>A neighbour: the port it is on and its address (IPv4 in the low 32 bits).</summary>
+internal readonly record struct NeighborKey(int Port, UInt128 Address)
+{
+    public bool Equals(NeighborKey other) => Port == other.Port && Address == other.Address;
+
+    public override int GetHashCode()
+    {
+        var low = (ulong)Address;
+        var high = (ulong)(Address >> 64);
+        return (int)((low ^ (high * 0x9E37_79B9_7F4A_7C15) ^ ((ulong)(uint)Port << 40)) * 0xBF58_476D_1CE4_E5B9 >> 32);
     }
 }
