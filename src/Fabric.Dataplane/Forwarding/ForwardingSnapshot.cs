@@ -16,8 +16,9 @@ public sealed class ForwardingSnapshot
 {
     internal ForwardingSnapshot(
         long version, string router, PortBinding[] ports, string[] tenants, bool[] access,
-        TenantClassifier classifier, ServiceEntry[] services, ServiceMatcher allServices, ServiceMatcher[] fibByTenant)
+        TenantClassifier classifier, ServiceEntry[] services, ServiceMatcher allServices, ServiceMatcher[] fibByTenant, ServiceRuntimes runtimes)
     {
+        Runtimes = runtimes;
         Version = version;
         Router = router;
         Ports = ports;
@@ -32,6 +33,9 @@ public sealed class ForwardingSnapshot
     private readonly bool[] _access;
 
     public long Version { get; }
+
+    /// <summary>Every service runtime made so far, by id: sessions reach the one that admitted them here.</summary>
+    public ServiceRuntimes Runtimes { get; }
 
     public string Router { get; }
 
@@ -126,8 +130,13 @@ public readonly record struct LocalInstance(string Name, int EgressPort, bool Is
 /// The mutable side of one service, shared by every worker and kept across snapshot swaps while the
 /// service keeps its name and instances. Thread-safe.
 /// </summary>
-public sealed class ServiceRuntime(InstanceLoad load, SessionAdmission admission, SharedTokenBucket serviceBucket, SharedTokenBucket[] tenantBuckets)
+public sealed class ServiceRuntime(int id, string service, InstanceLoad load, SessionAdmission admission, SharedTokenBucket serviceBucket, SharedTokenBucket[] tenantBuckets)
 {
+    /// <summary>The runtime's id in its <see cref="ServiceRuntimes"/>; sessions keep it.</summary>
+    public int Id { get; } = id;
+
+    public string Service { get; } = service;
+
     public InstanceLoad Load { get; } = load;
 
     public SessionAdmission Admission { get; } = admission;

@@ -7,12 +7,18 @@ namespace Fabric.Dataplane.Forwarding;
 /// <summary>
 /// Keeps each service's mutable runtime (instance load, admission, shared rate limits) across
 /// snapshot compiles: a recompile with the same policy, instances and tenants gets the same runtime
-/// back, so active-session counts and buckets carry over a swap. Thread-safe.
+/// back, so active-session counts and buckets carry over a swap. Every runtime made keeps its id, so
+/// a session gives back what it took to the runtime that admitted it, whatever was swapped in since.
+/// Thread-safe.
 /// </summary>
 public sealed class ServiceRuntimes
 {
     private readonly Dictionary<string, (string Shape, ServiceRuntime Runtime)> _byService = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+    private ServiceRuntime[] _all = [];
+
+    /// <summary>The runtime with this id (ids are handed out by <see cref="For"/> and never reused).</summary>
+    public ServiceRuntime this[int id] => Volatile.Read(ref _all)[id];
 
     public ServiceRuntime For(string service, ServicePolicy policy, string[] instances, string[] tenants, long ticksPerSecond, long now)
     {
@@ -25,11 +31,14 @@ public sealed class ServiceRuntimes
             }
 
             var runtime = new ServiceRuntime(
+                _all.Length,
+                service,
                 new InstanceLoad(instances.Length),
                 SessionAdmission.From(policy, now, ticksPerSecond),
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))]);
             _byService[service] = (shape, runtime);
+            Volatile.Write(ref _all, [.. _all, runtime]);
             return runtime;
         }
     }

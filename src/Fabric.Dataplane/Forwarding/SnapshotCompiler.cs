@@ -148,7 +148,7 @@ public static class SnapshotCompiler
             fibs[t] = BuildMatcher(config, s => access[(tenant * services.Length) + s]);
         }
 
-        return new ForwardingSnapshot(version, routerName, ports, tenants, access, classifier, services, all, fibs);
+        return new ForwardingSnapshot(version, routerName, ports, tenants, access, classifier, services, all, fibs, runtimes);
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
         {

@@ -94,6 +94,7 @@ public static class SessionStage
             Instance = (short)pick,
             ForwardPort = (short)instance.EgressPort,
             ReversePort = (short)context.IngressPort,
+            Runtime = entry.Runtime.Id,
             IsIpv6 = context.IsIpv6,
             Bucket = TokenBucket.From(policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
         };
@@ -146,14 +147,11 @@ public static class SessionStage
             return context.Fail(DropReason.RateLimited);
         }
 
-        if ((uint)state.Service < (uint)snapshot.Services.Length)
+        var runtime = snapshot.Runtimes[state.Runtime];
+        if (!runtime.ServiceBucket.TryConsume(bytes, context.Now) ||
+            ((uint)state.Tenant < (uint)runtime.TenantBuckets.Length && !runtime.TenantBuckets[state.Tenant].TryConsume(bytes, context.Now)))
         {
-            var runtime = snapshot.Services[state.Service].Runtime;
-            if (!runtime.ServiceBucket.TryConsume(bytes, context.Now) ||
-                ((uint)state.Tenant < (uint)runtime.TenantBuckets.Length && !runtime.TenantBuckets[state.Tenant].TryConsume(bytes, context.Now)))
-            {
-                return context.Fail(DropReason.RateLimited);
-            }
+            return context.Fail(DropReason.RateLimited);
         }
 
         if (forward)
@@ -173,15 +171,10 @@ public static class SessionStage
         return Verdict.Forward;
     }
 
-    /// <summary>Gives back what a session held: its admission slot and its instance's load.</summary>
+    /// <summary>Gives back what a session held, to the runtime that admitted it: its admission slot and its instance's load.</summary>
     public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
     {
-        if ((uint)state.Service >= (uint)snapshot.Services.Length)
-        {
-            return;
-        }
-
-        var runtime = snapshot.Services[state.Service].Runtime;
+        var runtime = snapshot.Runtimes[state.Runtime];
         runtime.Admission.Release();
         runtime.Load.OnSessionEnd(state.Instance);
     }

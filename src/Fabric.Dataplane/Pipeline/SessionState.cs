@@ -6,6 +6,7 @@ namespace Fabric.Dataplane.Pipeline;
 /// What the pipeline keeps per session beside its keys: who and what it is, where each direction
 /// leaves, its own rate limit and its counters. The NAT of each direction follows from the two keys
 /// (the forward key holds what the client sent to, the reverse key what the instance answers from).
+/// Fields are ordered so the struct packs without holes (96 bytes).
 /// </summary>
 public struct SessionState
 {
@@ -25,6 +26,9 @@ public struct SessionState
 
     /// <summary>Set once a reverse packet has been seen (the session is established both ways).</summary>
     public bool SeenReverse;
+
+    /// <summary>The id of the service runtime that admitted the session (see <see cref="Forwarding.ServiceRuntimes"/>).</summary>
+    public int Runtime;
 
     public TokenBucket Bucket;
 

@@ -217,4 +217,47 @@ public sealed class RouterTests : IDisposable
         Assert.Equal(1 + 10, _lab.Fin1.Received.Count);
         Assert.Equal(0, _lab.Router.Worker.Counters.Dropped);
     }
+
+    [Fact]
+    public void SessionExpiry_AfterSwapThatRemadeTheService_ReleasesToTheRuntimeThatAdmitted()
+    {
+        _lab.Fin1.SendUdp("10.200.0.80", 35000, 53, [1]);
+        _lab.Pump();
+        var admitted = _lab.Router.Snapshot.Services[_lab.Service("web")].Runtime;
+        Assert.Equal(1, admitted.Admission.Active);
+
+        // A new tenant list makes new runtimes for every service.
+        _lab.Router.Apply(RouterFixture.Load(RouterFixture.Config.Replace("guest {}", "guest {}, extra {}", StringComparison.Ordinal)), 2);
+        var current = _lab.Router.Snapshot.Services[_lab.Service("web")].Runtime;
+        Assert.NotSame(admitted, current);
+
+        _lab.Time.Advance(TimeSpan.FromSeconds(181));
+        _lab.Pump();
+
+        Assert.Equal(1, _lab.Router.Worker.Counters.SessionsExpired);
+        Assert.Equal(0, admitted.Admission.Active);
+        Assert.Equal(0, admitted.Load.LocalSessions(0) + admitted.Load.LocalSessions(1));
+        Assert.Equal(0, current.Admission.Active);
+    }
+
+    [Fact]
+    public void UdpSession_IdleLongerThanTimeout_Expires_NewPacketMakesNewSession()
+    {
+        _lab.Fin1.SendUdp("10.200.0.80", 35001, 53, [1]);
+        _lab.Pump();
+        Assert.Equal(1, _lab.Router.Worker.Sessions.Count);
+
+        _lab.Time.Advance(TimeSpan.FromSeconds(179));
+        _lab.Pump();
+        Assert.Equal(1, _lab.Router.Worker.Sessions.Count);
+
+        _lab.Time.Advance(TimeSpan.FromSeconds(2));
+        _lab.Pump();
+        Assert.Equal(0, _lab.Router.Worker.Sessions.Count);
+
+        _lab.Fin1.SendUdp("10.200.0.80", 35001, 53, [2]);
+        _lab.Pump();
+        Assert.Equal(2, _lab.Router.Worker.Counters.SessionsCreated);
+        Assert.Equal(2, _lab.Fin1.Received.Count);
+    }
 }
