@@ -122,9 +122,17 @@ public sealed class ServiceEntry
     public long IdleIcmp { get; }
 }
 
-/// <summary>Where an instance is reached: the port its container (or address) sits behind and its address.</summary>
+/// <summary>Where an instance is reached: the port its container (or address) sits behind and its addresses, one per family at most.</summary>
 /// <param name="Port">Destination port to rewrite to, or 0 to keep the client's.</param>
-public readonly record struct LocalInstance(string Name, int EgressPort, bool IsIpv6, UInt128 Address, ushort Port);
+public readonly record struct LocalInstance(string Name, int EgressPort, bool HasIpv4, uint Ipv4, bool HasIpv6, UInt128 Ipv6, ushort Port)
+{
+    /// <summary>The instance's address in the family of the packet; false when it has none (the session cannot go there).</summary>
+    public bool TryAddress(bool ipv6, out UInt128 address)
+    {
+        address = ipv6 ? Ipv6 : Ipv4;
+        return ipv6 ? HasIpv6 : HasIpv4;
+    }
+}
 
 /// <summary>
 /// The mutable side of one service, shared by every worker and kept across snapshot swaps while the

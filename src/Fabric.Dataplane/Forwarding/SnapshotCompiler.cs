@@ -178,8 +178,7 @@ public static class SnapshotCompiler
             }
 
             var container = config.Containers().First(c => c.Container.Name == name).Container;
-            var address = container.Addresses[0];
-            return Local(instance.Name, port, address, instance.Port);
+            return Local(instance.Name, port, container.Addresses, instance.Port);
         }
 
         if (instance.Router != router.Name || instance.Address is null)
@@ -192,7 +191,7 @@ public static class SnapshotCompiler
             if (network.Gateways.Any(g => g.Contains(instance.Address)))
             {
                 var port = network.Model == NetworkModel.Bridged ? portOf(network.Device) : -1;
-                return port < 0 ? null : Local(instance.Name, port, instance.Address, instance.Port);
+                return port < 0 ? null : Local(instance.Name, port, [instance.Address], instance.Port);
             }
         }
 
@@ -200,17 +199,24 @@ public static class SnapshotCompiler
         {
             if (iface.Addresses.Any(a => a.Contains(instance.Address)) && portOf(iface.Device) is var port and >= 0)
             {
-                return Local(instance.Name, port, instance.Address, instance.Port);
+                return Local(instance.Name, port, [instance.Address], instance.Port);
             }
         }
 
         return null;
     }
 
-    private static LocalInstance Local(string name, int port, IPAddress address, int? servicePort) =>
-        address.AddressFamily == AddressFamily.InterNetwork
-            ? new LocalInstance(name, port, false, IpAddressConversions.ToIpv4(address), (ushort)(servicePort ?? 0))
-            : new LocalInstance(name, port, true, IpAddressConversions.ToIpv6(address), (ushort)(servicePort ?? 0));
+    /// <summary>An instance with the first address of each family it has.</summary>
+    private static LocalInstance Local(string name, int port, IReadOnlyList<IPAddress> addresses, int? servicePort)
+    {
+        var v4 = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork);
+        var v6 = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6);
+        return new LocalInstance(
+            name, port,
+            v4 is not null, v4 is null ? 0 : IpAddressConversions.ToIpv4(v4),
+            v6 is not null, v6 is null ? UInt128.Zero : IpAddressConversions.ToIpv6(v6),
+            (ushort)(servicePort ?? 0));
+    }
 
     private static ServiceMatcher BuildMatcher(FabricConfig config, Func<int, bool> include)
     {

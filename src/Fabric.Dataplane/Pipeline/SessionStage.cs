@@ -84,9 +84,15 @@ public static class SessionStage
         }
 
         var instance = entry.Instances[pick];
+        if (!instance.TryAddress(context.IsIpv6, out var instanceAddress))
+        {
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.NoRoute);
+        }
+
         var isEcho = key.Protocol is IpProtocol.Icmp or IpProtocol.Icmpv6;
         var instancePort = isEcho || instance.Port == 0 ? key.DestinationPort : instance.Port;
-        var reverse = new SessionKey(instance.Address, key.Source, instancePort, key.SourcePort, key.Protocol);
+        var reverse = new SessionKey(instanceAddress, key.Source, instancePort, key.SourcePort, key.Protocol);
         var state = new SessionState
         {
             Tenant = (short)tenant,

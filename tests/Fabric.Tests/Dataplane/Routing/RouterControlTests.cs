@@ -122,4 +122,26 @@ public sealed class RouterControlTests : IDisposable
         Assert.Empty(_lab.Eng1.Received);
         Assert.Equal(1, _lab.Router.Worker.Drops.Total(DropReason.NoService));
     }
+
+    [Fact]
+    public void Ipv6Udp_ClientToServiceAddress_ReachesInstanceV6AddressAndComesBackFromService()
+    {
+        var service = IpAddressConversions.ParseIpv6("fd00:200::80");
+        _lab.Eng1.SendIpv6(_lab.Router.Ports[1].Mac, Packets.Udp6(Eng1Address6, service, 36000, 53, [4, 2]));
+        _lab.Pump();
+
+        var server = _lab.Web1.Received6.Count > 0 ? _lab.Web1 : _lab.Web2;
+        var atServer = Assert.Single(server.Received6);
+        Assert.True(Ipv6Packet.TryCreate(atServer, out var inbound));
+        Assert.Equal((Eng1Address6, server.Address6!.Value, (byte)63), (inbound.Source, inbound.Destination, inbound.HopLimit));
+        Assert.True(UdpDatagram.TryCreate(inbound.UpperLayer, out var request) && request.IsChecksumValid(inbound.PseudoHeaderSum()));
+
+        var back = Assert.Single(_lab.Eng1.Received6);
+        Assert.True(Ipv6Packet.TryCreate(back, out var reply));
+        Assert.Equal((service, Eng1Address6), (reply.Source, reply.Destination));
+        Assert.True(UdpDatagram.TryCreate(reply.UpperLayer, out var udp));
+        Assert.True(udp.IsChecksumValid(reply.PseudoHeaderSum()));
+        Assert.Equal((53, 36000), (udp.SourcePort, udp.DestinationPort));
+        Assert.Equal(new byte[] { 4, 2 }, udp.Payload.ToArray());
+    }
 }

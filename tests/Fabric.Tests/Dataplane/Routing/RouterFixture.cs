@@ -19,7 +19,7 @@ public sealed class RouterFixture : IDisposable
           tenants { engineering {}, guest {}, finance {} }
           services {
             web {
-              addresses = ["10.200.0.80/32"]
+              addresses = ["10.200.0.80/32", "fd00:200::80/128"]
               transports = [{ protocol = tcp, ports = ["80"] }, { protocol = udp, ports = ["53"] }, { protocol = icmp }]
               access = [engineering, guest, finance]
               policy = web
@@ -50,10 +50,10 @@ public sealed class RouterFixture : IDisposable
               nodes { dc1a { management-address = "10.99.0.11" } }
               networks {
                 svc {
-                  gateways = ["10.10.1.1/24"]
+                  gateways = ["10.10.1.1/24", "fd00:10:1::1/64"]
                   containers {
-                    web1 { addresses = ["10.10.1.11"] }
-                    web2 { addresses = ["10.10.1.12"] }
+                    web1 { addresses = ["10.10.1.11", "fd00:10:1::11"] }
+                    web2 { addresses = ["10.10.1.12", "fd00:10:1::12"] }
                     db1 { addresses = ["10.10.1.20"] }
                     sink1 { addresses = ["10.10.1.40"] }
                   }
@@ -92,11 +92,11 @@ public sealed class RouterFixture : IDisposable
         Model = Load(config);
         Router.Apply(Model, version: 1);
 
-        Web1 = Server("web1", svc, "10.10.1.11", "10.10.1.1");
-        Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1");
+        Web1 = Server("web1", svc, "10.10.1.11", "10.10.1.1", "fd00:10:1::11");
+        Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1", "fd00:10:1::12");
         Db1 = Server("db1", svc, "10.10.1.20", "10.10.1.1");
         Sink1 = Host("sink1", svc, "10.10.1.40", "10.10.1.1");
-        Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1");
+        Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1") { Address6 = IpAddressConversions.ParseIpv6("fd00:20:1::10") };
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
         Eng2 = Host("eng2", lan, "10.30.1.10", "10.30.1.1");
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
@@ -155,10 +155,14 @@ public sealed class RouterFixture : IDisposable
 
     private static MacAddress NextMac() => new(Interlocked.Increment(ref _mac));
 
-    private static TestHost Server(string name, InMemoryBridge bridge, string address, string gateway)
+    private static TestHost Server(string name, InMemoryBridge bridge, string address, string gateway, string? address6 = null)
     {
         var mac = NextMac();
-        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway) { IsServer = true };
+        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway)
+        {
+            IsServer = true,
+            Address6 = address6 is null ? null : IpAddressConversions.ParseIpv6(address6),
+        };
     }
 
     private static TestHost Host(string name, InMemoryBridge bridge, string address, string gateway)

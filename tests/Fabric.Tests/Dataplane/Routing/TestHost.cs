@@ -27,6 +27,12 @@ public sealed class TestHost(string name, InMemoryPort port, MacAddress mac, str
     /// <summary>IPv4 packets delivered to this host (IP header first).</summary>
     public List<byte[]> Received { get; } = [];
 
+    /// <summary>The host's IPv6 address, when it has one: it answers neighbour solicitations for it.</summary>
+    public UInt128? Address6 { get; init; }
+
+    /// <summary>IPv6 packets (other than neighbour discovery) delivered to this host.</summary>
+    public List<byte[]> Received6 { get; } = [];
+
     /// <summary>Answer pings, echo UDP, accept TCP and echo its data.</summary>
     public bool IsServer { get; init; }
 
@@ -61,6 +67,12 @@ public sealed class TestHost(string name, InMemoryPort port, MacAddress mac, str
                     _pending.Clear();
                 }
 
+                continue;
+            }
+
+            if (ethernet.EtherType == EtherType.Ipv6)
+            {
+                Ipv6(ethernet.Source, ethernet.Payload.ToArray());
                 continue;
             }
 
@@ -133,6 +145,40 @@ public sealed class TestHost(string name, InMemoryPort port, MacAddress mac, str
         }
     }
 
+    private void Ipv6(MacAddress from, byte[] packet)
+    {
+        if (Address6 is not { } own || !Ipv6Packet.TryCreate(packet, out var ip) || !Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp) && ip.UpperLayerProtocol == IpProtocol.Icmpv6)
+        {
+            return;
+        }
+
+        if (ip.UpperLayerProtocol == IpProtocol.Icmpv6 && icmp.IsNeighborSolicitation)
+        {
+            if (icmp.TargetAddress == own)
+            {
+                var frame = new byte[86];
+                var length = Fabric.Dataplane.Pipeline.ControlMessages.NeighborAdvertisement(frame, Mac, from, own, ip.Source, solicited: true);
+                Port.Send(frame.AsSpan(0, length));
+            }
+
+            return;
+        }
+
+        if (ip.Destination != own)
+        {
+            return;
+        }
+
+        Received6.Add(packet);
+        if (IsServer && ip.UpperLayerProtocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.UpperLayer, out var udp))
+        {
+            Send(from, EtherType.Ipv6, Packets.Udp6(own, ip.Source, udp.DestinationPort, udp.SourcePort, udp.Payload.ToArray()));
+        }
+    }
+
+    /// <summary>Sends an IPv6 packet straight to a known router MAC (the tests give it; no router discovery here).</summary>
+    public void SendIpv6(MacAddress router, byte[] packet) => Send(router, EtherType.Ipv6, packet);
+
     private byte[] Arp(ushort operation, MacAddress targetMac, uint target)
     {
         var bytes = new byte[ArpPacket.Length];
@@ -198,6 +244,22 @@ public static class Packets
         body.CopyTo(icmp[8..]);
         Icmpv4Packet.TryCreate(icmp, out var message);
         message.UpdateChecksum();
+        return packet;
+    }
+
+    public static byte[] Udp6(UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, byte[] payload)
+    {
+        var packet = new byte[40 + 8 + payload.Length];
+        new Ipv6Header(0, 0, (ushort)(8 + payload.Length), IpProtocol.Udp, 64,
+            IpAddressConversions.ToIPAddress(source), IpAddressConversions.ToIPAddress(destination)).Emit(packet);
+        var udp = packet.AsSpan(40);
+        BinaryPrimitives.WriteUInt16BigEndian(udp, sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], destinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)udp.Length);
+        payload.CopyTo(udp[8..]);
+        Ipv6Packet.TryCreate(packet, out var ip);
+        UdpDatagram.TryCreate(ip.UpperLayer, out var datagram);
+        datagram.UpdateChecksum(ip.PseudoHeaderSum());
         return packet;
     }
 
