@@ -1,3 +1,4 @@
+using Fabric.Actors.Serialization;
 using Fabric.Config;
 using Fabric.Config.Diff;
 using Fabric.Model;
@@ -6,13 +7,16 @@ using Fabric.Model.Validation;
 namespace Fabric.Conductor.Configuration;
 
 /// <summary>Ask to make a document the running configuration.</summary>
+[WireMessage("fabric.config.commit.v1")]
 public sealed record CommitConfig(string Text, string Author, string Message);
 
 /// <summary>Ask to make an earlier version running again, as a new version with the same content.</summary>
+[WireMessage("fabric.config.rollback.v1")]
 public sealed record RollbackConfig(long Version, string Author, string Message);
 
 /// <summary>A version became the running configuration. The only event of the history; it holds the document's text.</summary>
 /// <param name="RestoredFrom">The version a rollback copied, or null for a commit.</param>
+[WireMessage("fabric.config.committed.v1")]
 public sealed record ConfigCommitted(long Version, string Text, string Author, DateTimeOffset Time, string Message, long? RestoredFrom);
 
 /// <summary>One version of the configuration, with what changed from the version before it.</summary>

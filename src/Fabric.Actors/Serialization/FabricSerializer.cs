@@ -1,0 +1,105 @@
+using System.Reflection;
+using Akka.Actor;
+using Akka.Serialization;
+using MessagePack;
+using MessagePack.Resolvers;
+using SerializationException = System.Runtime.Serialization.SerializationException;
+
+namespace Fabric.Actors.Serialization;
+
+/// <summary>
+/// Akka serializer for Fabric's cluster messages: MessagePack with string manifests, limited to the
+/// types marked <see cref="WireMessageAttribute"/> in Fabric's assemblies, read in MessagePack's
+/// untrusted-data mode. No type name ever travels, so a peer cannot make this node instantiate an
+/// arbitrary type. Thread-safe.
+/// </summary>
+public sealed class FabricSerializer : SerializerWithStringManifest
+{
+    /// <summary>Akka serializer id (user ids start above 100).</summary>
+    public const int SerializerId = 4231;
+
+    private static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
+        .WithResolver(ContractlessStandardResolver.Instance)
+        .WithSecurity(MessagePackSecurity.UntrustedData);
+
+    private readonly WireMessageRegistry _registry;
+
+    public FabricSerializer(ExtendedActorSystem system)
+        : this(system, WireMessageRegistry.FromApplicationAssemblies())
+    {
+    }
+
+    public FabricSerializer(ExtendedActorSystem system, WireMessageRegistry registry)
+        : base(system) => _registry = registry;
+
+    public override int Identifier => SerializerId;
+
+    public override string Manifest(object o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        return _registry.ManifestOf(o.GetType())
+            ?? throw new SerializationException($"{o.GetType().FullName} is not a wire message: mark it [WireMessage(\"...\")]");
+    }
+
+    public override byte[] ToBinary(object obj)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        _ = Manifest(obj);
+        return MessagePackSerializer.Serialize(obj.GetType(), obj, Options);
+    }
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        var type = _registry.TypeOf(manifest)
+            ?? throw new SerializationException($"unknown wire message manifest \"{manifest}\": refused");
+        return MessagePackSerializer.Deserialize(type, bytes, Options)
+            ?? throw new SerializationException($"wire message \"{manifest}\" decoded to nothing");
+    }
+}
+
+/// <summary>The allow-list: manifest ↔ type for every type marked <see cref="WireMessageAttribute"/>. Immutable; thread-safe.</summary>
+public sealed class WireMessageRegistry
+{
+    private readonly Dictionary<string, Type> _types;
+    private readonly Dictionary<Type, string> _manifests;
+
+    public WireMessageRegistry(IEnumerable<Type> types)
+    {
+        ArgumentNullException.ThrowIfNull(types);
+        _types = new Dictionary<string, Type>(StringComparer.Ordinal);
+        _manifests = [];
+        foreach (var type in types)
+        {
+            if (type.GetCustomAttribute<WireMessageAttribute>() is not { } mark)
+            {
+                continue;
+            }
+
+            if (!_types.TryAdd(mark.Manifest, type))
+            {
+                throw new InvalidOperationException($"manifest \"{mark.Manifest}\" is claimed by {_types[mark.Manifest].FullName} and {type.FullName}");
+            }
+
+            _manifests[type] = mark.Manifest;
+        }
+    }
+
+    /// <summary>
+    /// Marked types in every Fabric assembly of the application (the <c>Fabric.*.dll</c> files beside
+    /// it, loaded if they are not yet), so the list does not depend on what happened to load first.
+    /// </summary>
+    public static WireMessageRegistry FromApplicationAssemblies()
+    {
+        var names = Directory.EnumerateFiles(AppContext.BaseDirectory, "Fabric.*.dll")
+            .Select(Path.GetFileNameWithoutExtension)
+            .Where(n => n is not null && !n.EndsWith(".Tests", StringComparison.Ordinal) && !n.EndsWith(".Benchmarks", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal);
+        return new(names.SelectMany(n => Assembly.Load(new AssemblyName(n!)).GetTypes()));
+    }
+
+    public IReadOnlyCollection<string> Manifests => _types.Keys;
+
+    public string? ManifestOf(Type type) => _manifests.GetValueOrDefault(type);
+
+    public Type? TypeOf(string manifest) => _types.GetValueOrDefault(manifest);
+}
