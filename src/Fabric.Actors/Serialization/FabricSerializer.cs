@@ -103,3 +103,26 @@ public sealed class WireMessageRegistry
 
     public Type? TypeOf(string manifest) => _types.GetValueOrDefault(manifest);
 }
+
+/// <summary>The Akka settings that route every wire message through <see cref="FabricSerializer"/>.</summary>
+public static class FabricSerialization
+{
+    /// <summary>HOCON binding each registered type to the Fabric serializer (built from the registry, so it cannot drift from it).</summary>
+    public static string Hocon(WireMessageRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var serializer = $"{typeof(FabricSerializer).FullName}, {typeof(FabricSerializer).Assembly.GetName().Name}";
+        var bindings = string.Join("\n", registry.Manifests
+            .Select(registry.TypeOf)
+            .Select(t => $"      \"{t!.FullName}, {t.Assembly.GetName().Name}\" = fabric"));
+        return $$"""
+            akka.actor {
+              serializers.fabric = "{{serializer}}"
+              serialization-identifiers { "{{serializer}}" = {{FabricSerializer.SerializerId}} }
+              serialization-bindings {
+            {{bindings}}
+              }
+            }
+            """;
+    }
+}

@@ -1,0 +1,66 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Fabric.Actors.Serialization;
+using Fabric.Conductor.Configuration;
+using Fabric.Model;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Conductor;
+
+/// <summary>The persistent conductor on a real SQLite file: history survives a restart of the whole actor system.</summary>
+public sealed class ConductorActorTests : IDisposable
+{
+    private static readonly string Lab = Repository.Read("hocon/lab.conf");
+    private static readonly TimeSpan Ask = TimeSpan.FromSeconds(20);
+    private readonly string _dir = Directory.CreateTempSubdirectory("fabric-conductor-").FullName;
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private ActorSystem Start()
+    {
+        var storage = new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null);
+        var config = ConfigurationFactory.ParseString(FabricSerialization.Hocon(WireMessageRegistry.FromApplicationAssemblies()) + "\nakka.loglevel = WARNING")
+            .WithFallback(ConductorStorage.PersistenceConfig(storage));
+        return ActorSystem.Create("conductor-test", config);
+    }
+
+    [Fact]
+    public async Task History_SurvivesRestart_OnSqlite()
+    {
+        using (var system = Start())
+        {
+            var conductor = system.ActorOf(ConductorActor.Props(TimeProvider.System));
+            var first = await conductor.Ask<ConfigCommandResult>(new CommitConfig(Lab, "alice", "first"), Ask, TestContext.Current.CancellationToken);
+            var second = await conductor.Ask<ConfigCommandResult>(
+                new CommitConfig(Lab.Replace("    finance {}\n", "    finance {}\n    hr {}\n", StringComparison.Ordinal), "bob", "add hr"), Ask, TestContext.Current.CancellationToken);
+            var invalid = await conductor.Ask<ConfigCommandResult>(new CommitConfig("fabric { tenants { a { } }", "eve", "broken"), Ask, TestContext.Current.CancellationToken);
+            var rollback = await conductor.Ask<ConfigCommandResult>(new RollbackConfig(1, "carol", ""), Ask, TestContext.Current.CancellationToken);
+
+            Assert.Equal((true, 1L), (first.Accepted, first.Version!.Value));
+            Assert.Equal(2L, second.Version);
+            Assert.False(invalid.Accepted);
+            Assert.Contains("unterminated object", invalid.Errors.Single(), StringComparison.Ordinal);
+            Assert.Equal(3L, rollback.Version);
+            await system.Terminate();
+        }
+
+        using (var restarted = Start())
+        {
+            var conductor = restarted.ActorOf(ConductorActor.Props(TimeProvider.System));
+            var history = await conductor.Ask<ConfigHistoryView>(new GetConfigHistory(), Ask, TestContext.Current.CancellationToken);
+
+            Assert.Equal(3, history.Running);
+            Assert.Equal(
+                [(1L, "alice", "first"), (2L, "bob", "add hr"), (3L, "carol", "rollback to version 1")],
+                history.Versions.Select(v => (v.Number, v.Author, v.Message)));
+            Assert.Equal(["+ fabric.tenants.hr = { members = [] }"], history.Versions[1].Changes);
+            Assert.Equal(1L, history.Versions[2].RestoredFrom);
+            Assert.Equal(Lab, history.RunningText);
+            await restarted.Terminate();
+        }
+    }
+}
