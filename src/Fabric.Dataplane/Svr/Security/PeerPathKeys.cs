@@ -1,0 +1,164 @@
+using Fabric.Model;
+
+namespace Fabric.Dataplane.Svr.Security;
+
+/// <summary>
+/// The key state of one peer path across epochs. Installing an epoch makes it current for both directions;
+/// the epoch it replaces stays open for receiving until <c>overlap</c> has passed since the install, so
+/// packets sealed just before a rekey still arrive. Epoch numbers are the SecurityId carried in metadata
+/// TLV 16; packets without metadata are matched to an epoch by the key phase bit of their counter.
+/// Time is passed in as ticks of a monotonic clock (<c>ticksPerSecond</c> per second); this type never
+/// reads a clock. Not thread-safe: the peer path's worker owns it and installs keys between packets.
+/// </summary>
+public sealed class PeerPathKeys : IDisposable
+{
+    /// <summary>How long a replaced epoch is still accepted when the caller names no overlap.</summary>
+    public static readonly TimeSpan DefaultOverlap = TimeSpan.FromSeconds(30);
+
+    private readonly SecurityPolicy _policy;
+    private readonly Func<IReplayGuard> _newReplayGuard;
+    private readonly long _rekeyIntervalTicks;
+    private readonly long _overlapTicks;
+    private readonly int _keyLength;
+    private Epoch? _current;
+    private Epoch? _previous;
+
+    public PeerPathKeys(SecurityPolicy policy, long ticksPerSecond, TimeSpan overlap, Func<IReplayGuard> newReplayGuard)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(newReplayGuard);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ticksPerSecond);
+        ArgumentOutOfRangeException.ThrowIfLessThan(overlap, TimeSpan.Zero);
+        _policy = policy;
+        _newReplayGuard = newReplayGuard;
+        _rekeyIntervalTicks = ToTicks(policy.RekeyInterval, ticksPerSecond);
+        _overlapTicks = ToTicks(overlap, ticksPerSecond);
+        _keyLength = policy.Cipher == Cipher.Aes128Gcm ? 16 : 32;
+    }
+
+    /// <summary>Whether an epoch is installed, so that packets can be sealed.</summary>
+    public bool HasKeys => _current is not null;
+
+    /// <summary>The current epoch's SecurityId (the value for metadata TLV 16), or 0 without keys.</summary>
+    public uint SecurityId => _current?.Id ?? 0;
+
+    /// <summary>The replaced epoch still accepted for receiving, or 0 when there is none.</summary>
+    public uint PreviousSecurityId => _previous?.Id ?? 0;
+
+    /// <summary>Packets sealed with the current epoch's key.</summary>
+    public long PacketsSealed => _current?.Send.SealedCount ?? 0;
+
+    /// <summary>Whether a key is due: by time since the epoch started or by packets sealed under it.</summary>
+    public static bool IsRekeyDue(SecurityPolicy policy, TimeSpan sinceEpochStart, long packetsSealed)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return sinceEpochStart >= policy.RekeyInterval || packetsSealed >= policy.RekeyAfterPackets;
+    }
+
+    /// <summary>Whether the path needs a new epoch at <paramref name="now"/>; true while it has no keys at all.</summary>
+    public bool IsRekeyDue(long now)
+    {
+        var current = _current;
+        return current is null
+            || now - current.InstalledAt >= _rekeyIntervalTicks
+            || current.Send.SealedCount >= _policy.RekeyAfterPackets;
+    }
+
+    /// <summary>
+    /// Installs a derived epoch; its number must be above the current one. The replaced epoch is kept for
+    /// receiving during the overlap; an older one still kept is dropped at once. The caller keeps and
+    /// disposes <paramref name="keys"/>: the sealers copy what they need.
+    /// </summary>
+    public void Install(EpochKeys keys, long now)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (_current is not null && keys.Epoch <= _current.Id)
+        {
+            throw new ArgumentException($"Epoch {keys.Epoch} does not follow the current epoch {_current.Id}.", nameof(keys));
+        }
+
+        var keyPhase = (int)(keys.Epoch & 1);
+        var installed = new Epoch(
+            keys.Epoch,
+            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase),
+            PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, _newReplayGuard(), keyPhase),
+            now);
+        _previous?.Dispose();
+        _previous = _current;
+        _current = installed;
+    }
+
+    /// <summary>Drops the previous epoch once the overlap since the current install has passed.</summary>
+    public void RetireExpired(long now)
+    {
+        if (_previous is not null && _current is not null && now - _current.InstalledAt >= _overlapTicks)
+        {
+            _previous.Dispose();
+            _previous = null;
+        }
+    }
+
+    /// <summary>
+    /// Seals with the current epoch (whose <see cref="SecurityId"/> the caller has put in the metadata).
+    /// Returns the trailer length, or 0 without keys or when the sealer refuses.
+    /// </summary>
+    public int Seal(ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, Span<byte> trailer, PayloadProtection protection)
+    {
+        var current = _current;
+        return current is null ? 0 : current.Send.SealNext(associatedData, payloadInPlace, trailer, protection);
+    }
+
+    /// <summary>Opens a packet whose metadata names its epoch (TLV 16): only that epoch, if still installed.</summary>
+    public OpenVerdict Open(uint securityId, ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, ReadOnlySpan<byte> trailer, PayloadProtection protection, long now)
+    {
+        RetireExpired(now);
+        var epoch = _current is not null && _current.Id == securityId ? _current
+            : _previous is not null && _previous.Id == securityId ? _previous
+            : null;
+        return epoch is null ? OpenVerdict.UnknownEpoch : epoch.Receive.Open(associatedData, payloadInPlace, trailer, protection);
+    }
+
+    /// <summary>Opens a packet without metadata: the key phase bit of its counter selects current or previous epoch.</summary>
+    public OpenVerdict Open(ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, ReadOnlySpan<byte> trailer, PayloadProtection protection, long now)
+    {
+        var phase = PacketSealer.ReadKeyPhase(trailer);
+        if (phase < 0)
+        {
+            return OpenVerdict.Truncated;
+        }
+
+        RetireExpired(now);
+        var epoch = _current is not null && _current.Receive.KeyPhase == phase ? _current
+            : _previous is not null && _previous.Receive.KeyPhase == phase ? _previous
+            : null;
+        return epoch is null ? OpenVerdict.UnknownEpoch : epoch.Receive.Open(associatedData, payloadInPlace, trailer, protection);
+    }
+
+    public void Dispose()
+    {
+        _previous?.Dispose();
+        _current?.Dispose();
+        _previous = null;
+        _current = null;
+    }
+
+    private static long ToTicks(TimeSpan span, long ticksPerSecond) =>
+        span >= TimeSpan.FromDays(36500) ? long.MaxValue : (long)(span.TotalSeconds * ticksPerSecond);
+
+    private sealed class Epoch(uint id, PacketSealer send, PacketSealer receive, long installedAt) : IDisposable
+    {
+        public uint Id { get; } = id;
+
+        public PacketSealer Send { get; } = send;
+
+        public PacketSealer Receive { get; } = receive;
+
+        public long InstalledAt { get; } = installedAt;
+
+        public void Dispose()
+        {
+            Send.Dispose();
+            Receive.Dispose();
+        }
+    }
+}
