@@ -69,6 +69,9 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
     /// <summary>Frames this port sent that the socket saw again and skipped.</summary>
     public long OwnFramesSkipped { get; private set; }
 
+    /// <summary>Frames whose partial transport checksum (a local sender's offload) the port completed.</summary>
+    public long ChecksumsCompleted { get; private set; }
+
     /// <summary>Failed recvmmsg calls other than "nothing waits".</summary>
     public long ReceiveErrors { get; private set; }
 
@@ -222,9 +225,9 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             }
 
             buffer.Length = length;
-            if ((StatusOf(header) & LinuxConstants.TP_STATUS_CSUMNOTREADY) != 0)
+            if ((StatusOf(header) & LinuxConstants.TP_STATUS_CSUMNOTREADY) != 0 && PartialChecksum.Complete(buffer.Frame))
             {
-                PartialChecksum.Complete(buffer.Frame);
+                ChecksumsCompleted++;
             }
 
             added++;

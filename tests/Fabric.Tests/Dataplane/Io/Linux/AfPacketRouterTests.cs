@@ -42,7 +42,7 @@ public sealed class AfPacketLab : IDisposable
 
             var loaded = FabricConfigLoader.Load(Config);
             Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
-            Router = new ForwardingEngine("lab", [.. _ports.Cast<IPacketPort>()], new RouterOptions(SessionCapacity: 1024));
+            Router = new ForwardingEngine("lab", [.. _ports.Cast<IPacketPort>()], new RouterOptions(SessionCapacity: 1024, IdleWait: ms => AfPacketPort.WaitAny(_ports, ms)));
             Router.Apply(loaded.Config!, version: 1);
             Router.Start();
         }
@@ -179,6 +179,10 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
 
         Assert.True(result.Succeeded, result.ToString());
         Assert.Equal("hello fabric from 10.20.1.10", result.Output.Trim());
+        foreach (var port in lab.Ports)
+        {
+            output.WriteLine($"{port}: partial checksums completed {port.ChecksumsCompleted}, own frames skipped {port.OwnFramesSkipped}, truncated {port.Truncated}, qdisc bypass {port.QdiscBypass}");
+        }
     }
 
     [Fact]
