@@ -14,8 +14,10 @@ namespace Fabric.Dataplane.Routing;
 /// </summary>
 public sealed class ForwardingEngine : IDisposable
 {
+    private const int IdleWaitMilliseconds = 10;
     private readonly ServiceRuntimes _runtimes = new();
     private readonly TimeProvider _time;
+    private readonly Func<int, bool>? _idleWait;
     private ForwardingSnapshot? _snapshot;
     private CancellationTokenSource? _stop;
     private Thread? _thread;
@@ -27,6 +29,7 @@ public sealed class ForwardingEngine : IDisposable
         Name = name;
         _time = time ?? TimeProvider.System;
         Ports = [.. ports];
+        _idleWait = options.IdleWait;
         Worker = new PacketWorker(Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, options.Seed, options.BatchSize);
     }
 
@@ -52,7 +55,11 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>One round: a batch from every port, run to completion. Returns packets handled.</summary>
     public int RunOnce() => Worker.RunOnce(_time.GetTimestamp());
 
-    /// <summary>Runs the worker on a dedicated thread until <see cref="Dispose"/>; it yields when no packet waits.</summary>
+    /// <summary>
+    /// Runs the worker on a dedicated thread until <see cref="Dispose"/>. When no packet waits it yields for a
+    /// few rounds, then sleeps: in <see cref="RouterOptions.IdleWait"/> (at most 10 ms, so timers run and a
+    /// stop is seen) when given, else 1 ms.
+    /// </summary>
     public void Start()
     {
         _stop = new CancellationTokenSource();
@@ -68,7 +75,14 @@ public sealed class ForwardingEngine : IDisposable
                 }
                 else if (++idle > 64)
                 {
-                    Thread.Sleep(1);
+                    if (_idleWait is { } wait)
+                    {
+                        wait(IdleWaitMilliseconds);
+                    }
+                    else
+                    {
+                        Thread.Sleep(1);
+                    }
                 }
                 else
                 {
@@ -89,4 +103,8 @@ public sealed class ForwardingEngine : IDisposable
 }
 
 /// <param name="Seed">Seeds the load balancer's randomness, so runs are reproducible.</param>
-public sealed record RouterOptions(int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed);
+/// <param name="IdleWait">
+/// Sleeps the idle worker until a port may have a frame or the given milliseconds pass, such as
+/// <c>ms => AfPacketPort.WaitAny(ports, ms)</c>; null: the idle worker sleeps 1 ms at a time.
+/// </param>
+public sealed record RouterOptions(int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, Func<int, bool>? IdleWait = null);

@@ -1,0 +1,405 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+using Fabric.Dataplane.Wire;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace Fabric.Dataplane.Io.Linux;
+
+/// <summary>
+/// A forwarding interface on a Linux device through an AF_PACKET raw socket bound to it.
+/// Receive takes a whole batch with one recvmmsg(2) straight into the batch's buffers, which the port
+/// pins the first time it sees the batch (the worker passes the same batch every round); Send is one
+/// sendto(2) per frame, with the qdisc bypassed where the kernel allows. The socket is non-blocking:
+/// Receive returns 0 when nothing waits and never sleeps; <see cref="WaitAny"/> sleeps until a port
+/// has frames. Frames the port sent itself are not received back (PACKET_IGNORE_OUTGOING, and
+/// sll_pkttype as a fallback on kernels before 4.20). Transport checksums a local sender left partial
+/// (checksum offload, TP_STATUS_CSUMNOTREADY) are completed before the pipeline sees the frame.
+/// Nothing allocates per packet.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: one worker thread drives a port; <see cref="Dispose"/> once that worker has stopped.
+/// Opening needs CAP_NET_RAW (the socket) and CAP_NET_ADMIN (bringing the device up when it is down).
+/// Frames larger than a batch buffer (a GSO super-frame from a local sender with TSO on) are dropped
+/// and counted in <see cref="Truncated"/>.
+/// </remarks>
+public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
+{
+    /// <summary>Room per message for the PACKET_AUXDATA control message: CMSG_SPACE(20) is 40 on 64-bit Linux.</summary>
+    private const int ControlSpace = 64;
+
+    private int _fd;
+    private PacketBatch? _bound;
+    private GCHandle[] _pins = [];
+    private mmsghdr* _messages;
+    private iovec* _vectors;
+    private sockaddr_ll* _addresses;
+    private byte* _control;
+
+    private AfPacketPort(string name, int fd, int index, MacAddress mac, int mtu)
+    {
+        Name = name;
+        _fd = fd;
+        InterfaceIndex = index;
+        Mac = mac;
+        Mtu = mtu;
+    }
+
+    ~AfPacketPort() => Release();
+
+    public string Name { get; }
+
+    public MacAddress Mac { get; }
+
+    public int Mtu { get; }
+
+    /// <summary>The kernel's index of the device.</summary>
+    public int InterfaceIndex { get; }
+
+    /// <summary>The socket's file descriptor, for callers that poll several ports.</summary>
+    public int FileDescriptor => _fd;
+
+    /// <summary>Whether the kernel took PACKET_QDISC_BYPASS (transmit skips the device's queueing discipline).</summary>
+    public bool QdiscBypass { get; private set; }
+
+    /// <summary>Frames dropped because they did not fit a batch buffer.</summary>
+    public long Truncated { get; private set; }
+
+    /// <summary>Frames this port sent that the socket saw again and skipped.</summary>
+    public long OwnFramesSkipped { get; private set; }
+
+    /// <summary>Frames whose partial transport checksum (a local sender's offload) the port completed.</summary>
+    public long ChecksumsCompleted { get; private set; }
+
+    /// <summary>Failed recvmmsg calls other than "nothing waits".</summary>
+    public long ReceiveErrors { get; private set; }
+
+    /// <summary>Frames the kernel did not take (its buffer full, the device down, too large).</summary>
+    public long SendErrors { get; private set; }
+
+    /// <summary>The errno of the last failed receive or send, 0 when none failed.</summary>
+    public int LastErrno { get; private set; }
+
+    /// <summary>
+    /// Opens an AF_PACKET socket on <paramref name="device"/>, brings the device up, and reads its MAC and MTU.
+    /// Throws <see cref="PacketPortException"/> naming the cause: missing privileges, no such interface.
+    /// </summary>
+    public static AfPacketPort Open(string device)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(device);
+        var nameBytes = Encoding.UTF8.GetByteCount(device);
+        if (nameBytes >= LinuxConstants.IFNAMSIZ || device.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new PacketPortException($"no interface named {device} (Linux interface names are at most 15 bytes)", (int)ENODEV);
+        }
+
+        var fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            var error = errno;
+            throw error == EPERM || error == EACCES
+                ? new PacketPortException($"AF_PACKET needs root or CAP_NET_RAW (opening a socket for {device}: {Describe(error)})", error)
+                : new PacketPortException($"cannot open an AF_PACKET socket for {device}: {Describe(error)}", error);
+        }
+
+        try
+        {
+            var request = Request(device);
+            Control(fd, SIOCGIFINDEX, ref request, device, "looking up");
+            var index = request.Index;
+
+            request = Request(device);
+            Control(fd, SIOCGIFFLAGS, ref request, device, "reading the flags of");
+            if ((request.Flags & LinuxConstants.IFF_UP) == 0)
+            {
+                request.Flags |= LinuxConstants.IFF_UP;
+                Control(fd, SIOCSIFFLAGS, ref request, device, "bringing up");
+            }
+
+            request = Request(device);
+            Control(fd, SIOCGIFHWADDR, ref request, device, "reading the MAC address of");
+            var mac = MacAddress.Read(new ReadOnlySpan<byte>(request.HardwareAddress, MacAddress.Length));
+
+            request = Request(device);
+            Control(fd, SIOCGIFMTU, ref request, device, "reading the MTU of");
+            var mtu = request.Mtu;
+
+            var port = new AfPacketPort(device, fd, index, mac, mtu);
+            fd = -1; // owned by the port from here
+            port.Configure();
+            return port;
+        }
+        finally
+        {
+            if (fd >= 0)
+            {
+                _ = close(fd);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sleeps until one of <paramref name="ports"/> has a frame waiting or <paramref name="timeoutMs"/> passes
+    /// (−1: no limit). Returns true when a port is readable. An interrupted wait returns false.
+    /// Thread-safe with respect to the ports (it only polls their descriptors).
+    /// </summary>
+    public static bool WaitAny(IReadOnlyList<AfPacketPort> ports, int timeoutMs)
+    {
+        ArgumentNullException.ThrowIfNull(ports);
+        if (ports.Count > 1024)
+        {
+            throw new ArgumentException("at most 1024 ports can be waited on at once", nameof(ports));
+        }
+
+        var fds = stackalloc pollfd[ports.Count];
+        for (var i = 0; i < ports.Count; i++)
+        {
+            fds[i].fd = ports[i]._fd;
+            fds[i].events = POLLIN;
+            fds[i].revents = 0;
+        }
+
+        return poll(fds, (uint)ports.Count, timeoutMs) > 0;
+    }
+
+    public int Receive(PacketBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        var start = batch.Count;
+        var room = batch.Capacity - start;
+        if (room <= 0)
+        {
+            return 0;
+        }
+
+        if (!ReferenceEquals(batch, _bound))
+        {
+            Bind(batch);
+        }
+
+        for (var i = start; i < batch.Capacity; i++)
+        {
+            var header = (msghdr*)&_messages[i];
+            header->msg_namelen = (uint)sizeof(sockaddr_ll);
+            header->msg_controllen = ControlSpace;
+            header->msg_flags = 0;
+        }
+
+        var received = LinuxNative.recvmmsg(_fd, &_messages[start], (uint)room, MSG_DONTWAIT, null);
+        if (received <= 0)
+        {
+            var error = received < 0 ? Marshal.GetLastPInvokeError() : 0;
+            if (error != 0 && error != EAGAIN && error != EWOULDBLOCK && error != EINTR)
+            {
+                ReceiveErrors++;
+                LastErrno = error;
+            }
+
+            return 0;
+        }
+
+        var added = 0;
+        for (var i = start; i < start + received; i++)
+        {
+            var header = (msghdr*)&_messages[i];
+            if (_addresses[i].sll_pkttype == PACKET_OUTGOING)
+            {
+                OwnFramesSkipped++;
+                continue;
+            }
+
+            if ((header->msg_flags & MSG_TRUNC) != 0)
+            {
+                Truncated++;
+                continue;
+            }
+
+            var length = (int)_messages[i].msg_len;
+            var buffer = batch.Append()!;
+            if (buffer != batch[i])
+            {
+                // An earlier frame of this call was skipped: close the gap so the batch stays dense.
+                batch[i].Data.AsSpan(0, length).CopyTo(buffer.Data);
+            }
+
+            buffer.Length = length;
+            if ((StatusOf(header) & LinuxConstants.TP_STATUS_CSUMNOTREADY) != 0 && PartialChecksum.Complete(buffer.Frame))
+            {
+                ChecksumsCompleted++;
+            }
+
+            added++;
+        }
+
+        return added;
+    }
+
+    public bool Send(ReadOnlySpan<byte> frame)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        fixed (byte* data = frame)
+        {
+            var sent = sendto(_fd, data, frame.Length, MSG_DONTWAIT, null, 0);
+            if (sent == frame.Length)
+            {
+                return true;
+            }
+
+            SendErrors++;
+            LastErrno = sent < 0 ? errno : 0;
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        Release();
+        GC.SuppressFinalize(this);
+    }
+
+    public override string ToString() => $"{Name} (ifindex {InterfaceIndex}, {Mac}, mtu {Mtu})";
+
+    private void Configure()
+    {
+        // The socket was opened with protocol 0, so it sees nothing until bound to one device.
+        SetOption(SOL_PACKET, PACKET_AUXDATA, required: true);
+        _ = SetOption(SOL_PACKET, PACKET_IGNORE_OUTGOING, required: false); // Linux 4.20+; sll_pkttype covers older kernels
+        QdiscBypass = SetOption(SOL_PACKET, PACKET_QDISC_BYPASS, required: false);
+
+        sockaddr_ll address = default;
+        address.sll_family = (ushort)(int)AF_PACKET;
+        address.sll_protocol = BinaryPrimitives.ReverseEndianness(LinuxConstants.ETH_P_ALL);
+        address.sll_ifindex = InterfaceIndex;
+        if (bind(_fd, (sockaddr*)&address, (uint)sizeof(sockaddr_ll)) != 0)
+        {
+            var error = errno;
+            Release();
+            throw new PacketPortException($"cannot bind an AF_PACKET socket to {Name}: {Describe(error)}", error);
+        }
+    }
+
+    private bool SetOption(int level, int option, bool required)
+    {
+        var on = 1;
+        if (setsockopt(_fd, level, option, &on, sizeof(int)) == 0)
+        {
+            return true;
+        }
+
+        if (required)
+        {
+            var error = errno;
+            Release();
+            throw new PacketPortException($"cannot set socket option {option} on {Name}: {Describe(error)}", error);
+        }
+
+        return false;
+    }
+
+    /// <summary>Pins <paramref name="batch"/>'s buffers and points one message header at each (once per batch).</summary>
+    private void Bind(PacketBatch batch)
+    {
+        Unbind();
+        var capacity = batch.Capacity;
+        _messages = (mmsghdr*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(mmsghdr));
+        _vectors = (iovec*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(iovec));
+        _addresses = (sockaddr_ll*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(sockaddr_ll));
+        _control = (byte*)NativeMemory.AlignedAlloc((nuint)(capacity * ControlSpace), 16);
+        _pins = new GCHandle[capacity];
+        for (var i = 0; i < capacity; i++)
+        {
+            var data = batch[i].Data;
+            _pins[i] = GCHandle.Alloc(data, GCHandleType.Pinned);
+            _vectors[i].iov_base = (void*)_pins[i].AddrOfPinnedObject();
+            _vectors[i].iov_len = data.Length;
+            var header = (msghdr*)&_messages[i];
+            header->msg_name = &_addresses[i];
+            header->msg_iov = &_vectors[i];
+            header->msg_iovlen = 1;
+            header->msg_control = _control + (i * ControlSpace);
+        }
+
+        _bound = batch;
+    }
+
+    private void Unbind()
+    {
+        foreach (var pin in _pins)
+        {
+            if (pin.IsAllocated)
+            {
+                pin.Free();
+            }
+        }
+
+        _pins = [];
+        NativeMemory.Free(_messages);
+        NativeMemory.Free(_vectors);
+        NativeMemory.Free(_addresses);
+        NativeMemory.AlignedFree(_control);
+        _messages = null;
+        _vectors = null;
+        _addresses = null;
+        _control = null;
+        _bound = null;
+    }
+
+    private void Release()
+    {
+        if (_fd >= 0)
+        {
+            _ = close(_fd);
+            _fd = -1;
+        }
+
+        Unbind();
+    }
+
+    private static uint StatusOf(msghdr* header)
+    {
+        for (var message = CMSG_FIRSTHDR(header); message != null; message = CMSG_NXTHDR(header, message))
+        {
+            if (message->cmsg_level == SOL_PACKET && message->cmsg_type == PACKET_AUXDATA)
+            {
+                return ((PacketAuxData*)CMSG_DATA(message))->Status;
+            }
+        }
+
+        return 0;
+    }
+
+    private static InterfaceRequest Request(string device)
+    {
+        InterfaceRequest request = default;
+        Encoding.UTF8.GetBytes(device, new Span<byte>(request.Name, LinuxConstants.IFNAMSIZ - 1));
+        return request;
+    }
+
+    private static void Control(int fd, int command, ref InterfaceRequest request, string device, string what)
+    {
+        fixed (InterfaceRequest* pointer = &request)
+        {
+            if (ioctl(fd, command, pointer) == 0)
+            {
+                return;
+            }
+        }
+
+        var error = errno;
+        if (error == ENODEV || error == ENXIO)
+        {
+            throw new PacketPortException($"no interface named {device}", error);
+        }
+
+        if (error == EPERM || error == EACCES)
+        {
+            throw new PacketPortException($"{what} {device} needs root or CAP_NET_ADMIN ({Describe(error)})", error);
+        }
+
+        throw new PacketPortException($"{what} {device} failed: {Describe(error)}", error);
+    }
+
+    private static string Describe(int error) => $"{Marshal.GetPInvokeErrorMessage(error)} (errno {error})";
+}

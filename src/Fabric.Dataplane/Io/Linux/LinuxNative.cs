@@ -1,0 +1,12 @@
+using System.Runtime.InteropServices;
+using Tmds.Linux;
+
+namespace Fabric.Dataplane.Io.Linux;
+
+/// <summary>The calls Tmds.LibC 0.5.0 lacks. errno is read with <see cref="Marshal.GetLastPInvokeError"/>.</summary>
+internal static unsafe partial class LinuxNative
+{
+    /// <summary>recvmmsg(2): receives up to <paramref name="count"/> messages in one call.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int recvmmsg(int fd, mmsghdr* messages, uint count, int flags, timespec* timeout);
+}
