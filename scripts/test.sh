@@ -6,7 +6,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # Debian packages the tests use; installed only when missing (needs root, as CI is).
-packages=(iputils-ping) # ping: the AF_PACKET router tests ping through the router
+packages=(iproute2 iputils-ping python3) # ip, ping and a python3 echo server: the AF_PACKET router tests use them in network namespaces
 if [ ${#packages[@]} -gt 0 ]; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
