@@ -15,6 +15,7 @@ public static class FabricCommandLine
             "Fabric: a Secure Vector Routing fabric for containers. Every flow is a session that carries its " +
             "tenant and service from router to router, with no overlay.");
         root.Subcommands.Add(ConfigCommands.Create());
+        root.Subcommands.Add(RouterCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());
         return root;
     }

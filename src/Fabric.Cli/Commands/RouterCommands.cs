@@ -1,0 +1,126 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Fabric.Cli.Hosting;
+using Fabric.Config;
+using Fabric.Model;
+
+namespace Fabric.Cli.Commands;
+
+/// <summary><c>fabric router</c>: run one router node on this machine's interfaces, and read its counters.</summary>
+public static class RouterCommands
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo>("--config") { Description = "The fabric document to apply.", Required = true };
+        var node = new Option<string>("--node") { Description = "Which router node this process is (a node name from the document).", Required = true };
+        var stateDir = new Option<DirectoryInfo?>("--state-dir") { Description = "Where the last applied configuration is kept (default /var/lib/fabric/NODE)." };
+        var adminSocket = new Option<FileInfo?>("--admin-socket") { Description = "The node's admin socket (default /run/fabric/NODE.sock)." };
+        var command = new Command(
+            "router",
+            "Run one router node on real interfaces (AF_PACKET; needs root or CAP_NET_RAW) until SIGTERM or Ctrl-C. " +
+            "If the document is invalid, the node runs from the last configuration it applied, if it kept one.")
+        {
+            config,
+            node,
+            stateDir,
+            adminSocket,
+        };
+        command.Subcommands.Add(Counters());
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var name = parse.GetValue(node)!;
+            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket));
+            var model = Load(parse.GetValue(config)!.FullName, options, error, output);
+            if (model is null)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            RouterProcess process;
+            try
+            {
+                process = RouterProcess.Start(model, name, options);
+            }
+            catch (RouterStartException e)
+            {
+                foreach (var line in e.Message.Split('\n'))
+                {
+                    error.WriteLine($"fabric router: {line}");
+                }
+
+                return 1;
+            }
+
+            using (process)
+            {
+                using var stop = new ManualResetEventSlim();
+                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+                using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+                Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket}");
+                stop.Wait();
+                Log(output, "stopping", $"node={name}");
+            }
+
+            Log(output, "stopped", $"node={name}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Counters()
+    {
+        var node = new Option<string>("--node") { Description = "The router node to ask.", Required = true };
+        var adminSocket = new Option<FileInfo?>("--admin-socket") { Description = "The node's admin socket (default /run/fabric/NODE.sock)." };
+        var command = new Command("counters", "Print a running router node's counters (packets, sessions, drops by reason) as JSON.") { node, adminSocket };
+        command.SetAction(parse =>
+        {
+            var options = Options(parse.GetValue(node)!, null, parse.GetValue(adminSocket));
+            try
+            {
+                parse.InvocationConfiguration.Output.WriteLine(RouterProcess.ReadCounters(options.AdminSocket));
+                return 0;
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"fabric router counters: no router node answers at {options.AdminSocket} ({e.Message})");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static RouterProcessOptions Options(string node, DirectoryInfo? stateDir, FileInfo? adminSocket)
+    {
+        var defaults = RouterProcessOptions.For(node);
+        return new RouterProcessOptions(stateDir?.FullName ?? defaults.StateDirectory, adminSocket?.FullName ?? defaults.AdminSocket);
+    }
+
+    /// <summary>The document, or the last applied configuration when the document is refused (each error reported), or null.</summary>
+    private static FabricConfig? Load(string path, RouterProcessOptions options, TextWriter error, TextWriter output)
+    {
+        var result = FabricConfigLoader.LoadFile(path);
+        if (result.IsValid)
+        {
+            return result.Config;
+        }
+
+        foreach (var problem in result.Errors)
+        {
+            error.WriteLine($"{Path.GetFileName(path)}: {problem}");
+        }
+
+        if (RouterProcess.LoadRunning(options) is { } running)
+        {
+            Log(output, "fallback", $"document refused; running from the last applied configuration in {options.StateDirectory}");
+            return running;
+        }
+
+        return null;
+    }
+
+    /// <summary>One structured log line: time, event, then key=value fields.</summary>
+    private static void Log(TextWriter output, string @event, string fields) =>
+        output.WriteLine($"time={DateTimeOffset.UtcNow:O} event={@event} {fields}");
+}

@@ -1,0 +1,200 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Fabric.Config;
+using Fabric.Config.Canonical;
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Io.Linux;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Routing;
+using Fabric.Model;
+
+namespace Fabric.Cli.Hosting;
+
+/// <summary>Where a router node keeps its state and answers local queries.</summary>
+/// <param name="StateDirectory">Holds <c>running.conf</c>, the last configuration the node applied.</param>
+/// <param name="AdminSocket">A Unix socket that answers every connection with the node's counters as JSON.</param>
+public sealed record RouterProcessOptions(string StateDirectory, string AdminSocket)
+{
+    public static RouterProcessOptions For(string node) =>
+        new(Path.Combine("/var/lib/fabric", node), Path.Combine("/run/fabric", node + ".sock"));
+}
+
+/// <summary>
+/// One router node on real interfaces: AF_PACKET ports on every device the configuration gives the
+/// node's router, the forwarding engine on them, the last applied configuration kept on disk, and an
+/// admin socket with the counters. <see cref="Dispose"/> stops the worker, closes the ports and
+/// removes the socket. Not thread-safe: one owner starts and stops it.
+/// </summary>
+public sealed class RouterProcess : IDisposable
+{
+    private readonly List<AfPacketPort> _ports = [];
+    private readonly RouterProcessOptions _options;
+    private readonly Socket _admin;
+    private readonly Thread _adminThread;
+    private volatile bool _stopping;
+
+    private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options)
+    {
+        _options = options;
+        Node = node;
+        RouterName = router.Name;
+        var devices = Devices(router);
+        var missing = new List<string>();
+        foreach (var device in devices)
+        {
+            try
+            {
+                _ports.Add(AfPacketPort.Open(device));
+            }
+            catch (PacketPortException e)
+            {
+                missing.Add(e.Message);
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            DisposePorts();
+            throw new RouterStartException(string.Join("\n", missing));
+        }
+
+        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: ms => AfPacketPort.WaitAny(_ports, ms)));
+        Engine.Apply(config, version: 1);
+        SaveRunning(config);
+        Engine.Start();
+        _admin = ListenAdmin(options.AdminSocket);
+        _adminThread = new Thread(ServeAdmin) { IsBackground = true, Name = $"fabric-admin-{node}" };
+        _adminThread.Start();
+    }
+
+    public string Node { get; }
+
+    public string RouterName { get; }
+
+    public ForwardingEngine Engine { get; }
+
+    public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name)];
+
+    /// <summary>Starts the node; throws <see cref="RouterStartException"/> with every reason it cannot.</summary>
+    public static RouterProcess Start(FabricConfig config, string node, RouterProcessOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var router = config.Routers.FirstOrDefault(r => r.Nodes.Any(n => n.Name == node))
+            ?? throw new RouterStartException($"no router has a node named \"{node}\" (nodes: {string.Join(", ", config.Routers.SelectMany(r => r.Nodes).Select(n => n.Name))})");
+        return new RouterProcess(config, node, router, options);
+    }
+
+    /// <summary>The devices a router owns: its interfaces, its bridged networks' devices and one per host-based container.</summary>
+    public static IReadOnlyList<string> Devices(Model.Router router)
+    {
+        ArgumentNullException.ThrowIfNull(router);
+        return
+        [
+            .. router.Interfaces.Select(i => i.Device),
+            .. router.Networks.Where(n => n.Model == NetworkModel.Bridged).Select(n => n.Device),
+            .. router.Networks.Where(n => n.Model == NetworkModel.HostBased).SelectMany(n => n.Containers).Select(c => c.Name),
+        ];
+    }
+
+    /// <summary>The last configuration this node applied, if it kept one and it still loads.</summary>
+    public static FabricConfig? LoadRunning(RouterProcessOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var path = Path.Combine(options.StateDirectory, "running.conf");
+        return File.Exists(path) ? FabricConfigLoader.LoadFile(path).Config : null;
+    }
+
+    /// <summary>The counters as the admin socket serves them.</summary>
+    public string CountersJson()
+    {
+        var worker = Engine.Worker;
+        var counters = worker.Counters;
+        var drops = Enum.GetValues<DropReason>().Where(r => r != DropReason.None)
+            .ToDictionary(r => r.ToString(), r => worker.Drops.Total(r));
+        return JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["node"] = Node,
+            ["router"] = RouterName,
+            ["version"] = Engine.AppliedVersion,
+            ["devices"] = Devices(),
+            ["received"] = Interlocked.Read(ref counters.Received),
+            ["forwarded"] = Interlocked.Read(ref counters.Forwarded),
+            ["dropped"] = Interlocked.Read(ref counters.Dropped),
+            ["generated"] = Interlocked.Read(ref counters.Generated),
+            ["sessions"] = worker.Sessions.Count,
+            ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
+            ["drops"] = drops,
+        });
+    }
+
+    private void SaveRunning(FabricConfig config)
+    {
+        Directory.CreateDirectory(_options.StateDirectory);
+        var path = Path.Combine(_options.StateDirectory, "running.conf");
+        var temporary = path + ".tmp";
+        File.WriteAllText(temporary, HoconWriter.ToHocon(CanonicalTree.Of(config)));
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    private static Socket ListenAdmin(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Delete(path);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Bind(new UnixDomainSocketEndPoint(path));
+        socket.Listen(16);
+        return socket;
+    }
+
+    private void ServeAdmin()
+    {
+        while (!_stopping)
+        {
+            try
+            {
+                using var client = _admin.Accept();
+                client.Send(Encoding.UTF8.GetBytes(CountersJson() + "\n"));
+            }
+            catch (SocketException) when (_stopping)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Reads a running node's counters from its admin socket.</summary>
+    public static string ReadCounters(string adminSocket)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(adminSocket));
+        using var stream = new NetworkStream(socket);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd().Trim();
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        Engine.Dispose();
+        _admin.Dispose();
+        _adminThread.Join(TimeSpan.FromSeconds(5));
+        DisposePorts();
+        File.Delete(_options.AdminSocket);
+    }
+
+    private void DisposePorts()
+    {
+        foreach (var port in _ports)
+        {
+            port.Dispose();
+        }
+    }
+}
+
+/// <summary>The node cannot start: the message says every reason, one per line.</summary>
+public sealed class RouterStartException(string message) : Exception(message);

@@ -1,0 +1,111 @@
+using System.Text.Json;
+using Fabric.Cli.Hosting;
+using Fabric.Config;
+using Fabric.Model;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Cli;
+
+/// <summary>
+/// <c>fabric router</c>'s host on real interfaces: a client and a server namespace on veth pairs whose
+/// router ends the node opens by the names in the document. Runs as root, as CI does.
+/// </summary>
+public sealed class RouterProcessTests : IDisposable
+{
+    private static readonly string Suffix = NetworkNamespaces.Suffix;
+    private static readonly string Client = $"fabr-c1-{Suffix}";
+    private static readonly string Server = $"fabr-s1-{Suffix}";
+    private static readonly string ClientPort = $"rc1-{Suffix}";
+    private static readonly string ServerPort = $"rs1-{Suffix}";
+    private readonly NetworkNamespaces _namespaces = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("fabric-router-").FullName;
+
+    public RouterProcessTests()
+    {
+        _namespaces.AddNamespace(Client);
+        _namespaces.AddNamespace(Server);
+        _namespaces.AddContainer(Client, ClientPort, "10.20.1.10/24", "10.20.1.1");
+        _namespaces.AddContainer(Server, ServerPort, "10.10.1.11/24", "10.10.1.1");
+    }
+
+    public void Dispose()
+    {
+        _namespaces.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private RouterProcessOptions Options => new(Path.Combine(_dir, "state"), Path.Combine(_dir, "admin.sock"));
+
+    private static FabricConfig Config(string serverDevice) => Load($$"""
+        fabric {
+          tenants { engineering {} }
+          services {
+            web {
+              addresses = ["10.200.0.80/32"]
+              transports = [{ protocol = icmp }]
+              access = [engineering]
+              instances = [{ container = web1 }]
+            }
+          }
+          routers {
+            lab {
+              nodes { laba { management-address = "10.99.0.11" } }
+              networks {
+                servers { device = "{{serverDevice}}", gateways = ["10.10.1.1/24"], containers { web1 { addresses = ["10.10.1.11"] } } }
+                clients {
+                  model = host-based
+                  gateways = ["10.20.1.1/24"]
+                  containers { "{{ClientPort}}" { addresses = ["10.20.1.10"], tenant = engineering } }
+                }
+              }
+            }
+          }
+        }
+        """);
+
+    private static FabricConfig Load(string text)
+    {
+        var result = FabricConfigLoader.Load(text);
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        return result.Config!;
+    }
+
+    [Fact]
+    public void Node_OnRealInterfaces_ForwardsKeepsConfigAndServesCounters()
+    {
+        var config = Config(ServerPort);
+        using (var node = RouterProcess.Start(config, "laba", Options))
+        {
+            Assert.Equal([ServerPort, ClientPort], node.Devices());
+            var ping = NetworkNamespaces.Exec(Client, "ping", "-n", "-c", "3", "-W", "1", "10.200.0.80");
+            Assert.True(ping.Succeeded, ping.ToString());
+
+            using var counters = JsonDocument.Parse(RouterProcess.ReadCounters(Options.AdminSocket));
+            var root = counters.RootElement;
+            Assert.Equal("laba", root.GetProperty("node").GetString());
+            Assert.Equal(1, root.GetProperty("sessions_created").GetInt64());
+            // Three requests and three replies crossed; the first request waited for the server's ARP
+            // answer and left as a frame the router released itself, so five count as forwarded.
+            Assert.True(root.GetProperty("forwarded").GetInt64() >= 5, root.ToString());
+            Assert.Equal(0, root.GetProperty("drops").GetProperty("AccessDenied").GetInt64());
+        }
+
+        Assert.False(File.Exists(Options.AdminSocket), "the admin socket is removed on stop");
+        Assert.Equal(config, RouterProcess.LoadRunning(Options));
+    }
+
+    [Fact]
+    public void Start_UnknownNode_SaysWhichNodesExist()
+    {
+        var error = Assert.Throws<RouterStartException>(() => RouterProcess.Start(Config(ServerPort), "nope", Options));
+        Assert.Equal("no router has a node named \"nope\" (nodes: laba)", error.Message);
+    }
+
+    [Fact]
+    public void Start_MissingDevice_NamesIt_AndOpensNothing()
+    {
+        var error = Assert.Throws<RouterStartException>(() => RouterProcess.Start(Config("nosuchdev0"), "laba", Options));
+        Assert.Contains("no interface named nosuchdev0", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Options.AdminSocket));
+    }
+}
