@@ -52,6 +52,9 @@ public enum DropReason : byte
 
     /// <summary>Traffic for the router itself that it does not answer (only ARP, ND and echo to its addresses are answered).</summary>
     ToRouter,
+
+    /// <summary>An 802.1Q-tagged frame on a port that carries untagged traffic (no VLAN sub-interfaces are configured).</summary>
+    VlanTagged,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

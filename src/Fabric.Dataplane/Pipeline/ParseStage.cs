@@ -17,6 +17,12 @@ public static class ParseStage
             return context.Fail(DropReason.Malformed);
         }
 
+        if (ethernet.HasVlanTag)
+        {
+            // Ports carry untagged traffic: forwarding a tag onto another port would be wrong.
+            return context.Fail(DropReason.VlanTagged);
+        }
+
         context.EtherType = ethernet.EtherType;
         context.NetworkOffset = ethernet.HeaderLength;
         var network = ethernet.Payload;

@@ -1,9 +1,11 @@
 using Fabric.Dataplane.LoadBalancing;
 using Fabric.Model;
 using FsCheck.Xunit;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.LoadBalancing;
 
+[Collection(AllocationMeasurement.Name)]
 public class LoadBalancerTests
 {
     private const LoadBalancingStrategy Hunt = LoadBalancingStrategy.Hunt;

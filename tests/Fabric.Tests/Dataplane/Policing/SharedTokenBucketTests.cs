@@ -1,8 +1,10 @@
 using Fabric.Dataplane.Policing;
 using FsCheck.Xunit;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Policing;
 
+[Collection(AllocationMeasurement.Name)]
 public class SharedTokenBucketTests
 {
     private const long TicksPerSecond = 1_000_000_000;

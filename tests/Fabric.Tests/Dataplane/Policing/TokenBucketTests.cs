@@ -1,9 +1,11 @@
 using Fabric.Dataplane.Policing;
 using Fabric.Model;
 using FsCheck.Xunit;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Policing;
 
+[Collection(AllocationMeasurement.Name)]
 public class TokenBucketTests
 {
     private const long TicksPerSecond = 1_000_000_000;

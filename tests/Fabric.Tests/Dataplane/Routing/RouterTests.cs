@@ -260,4 +260,18 @@ public sealed class RouterTests : IDisposable
         Assert.Equal(2, _lab.Router.Worker.Counters.SessionsCreated);
         Assert.Equal(2, _lab.Fin1.Received.Count);
     }
+
+    [Fact]
+    public void VlanTaggedFrame_DroppedWithReason_NotForwarded()
+    {
+        var ip = Packets.Udp(_lab.Eng1.Address, IpAddressConversions.ParseIpv4("10.200.0.80"), 1000, 53, [1]);
+        var frame = new byte[18 + ip.Length];
+        new EthernetHeader(_lab.Router.Ports[1].Mac, _lab.Eng1.Mac, EtherType.Ipv4, HasVlanTag: true, VlanId: 7).Emit(frame);
+        ip.CopyTo(frame, 18);
+        _lab.Eng1.Port.Send(frame);
+        _lab.Pump();
+
+        Assert.Equal(1, _lab.Router.Worker.Drops.Total(DropReason.VlanTagged));
+        Assert.Equal(0, _lab.Router.Worker.Counters.Forwarded);
+    }
 }

@@ -1,7 +1,9 @@
 using Fabric.Dataplane.Sessions;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Sessions;
 
+[Collection(AllocationMeasurement.Name)]
 public class SessionTableTests
 {
     private static SessionTable<Payload32> NewTable(int capacity) => new(capacity, 1, 0x1234_5678_9ABC_DEF0);

@@ -2,9 +2,11 @@ using System.Buffers.Binary;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
 using FsCheck.Xunit;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr;
 
+[Collection(AllocationMeasurement.Name)]
 public class MetadataBlockTests
 {
     private static readonly Guid FixtureSessionId = Guid.Parse("6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f1");

@@ -3,9 +3,11 @@ using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
 using Fabric.Tests.Dataplane.Wire;
 using FsCheck.Xunit;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr;
 
+[Collection(AllocationMeasurement.Name)]
 public class MetadataInsertionTests
 {
     public enum Shape

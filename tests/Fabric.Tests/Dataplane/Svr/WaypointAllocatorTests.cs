@@ -1,8 +1,10 @@
 using Fabric.Dataplane.Svr;
 using FsCheck.Xunit;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr;
 
+[Collection(AllocationMeasurement.Name)]
 public class WaypointAllocatorTests
 {
     [Fact]

@@ -1,5 +1,6 @@
 using Fabric.Dataplane.Wire;
 using FsCheck.Xunit;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Wire;
 
@@ -7,6 +8,7 @@ namespace Fabric.Tests.Dataplane.Wire;
 /// Untrusted bytes never make a wire type throw: creation says no, or every accessor works. Parsing a frame
 /// through every layer allocates nothing.
 /// </summary>
+[Collection(AllocationMeasurement.Name)]
 public class WireFuzzTests
 {
     private static readonly string[] Seeds =

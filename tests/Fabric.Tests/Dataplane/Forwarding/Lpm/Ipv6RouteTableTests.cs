@@ -2,9 +2,11 @@ using Fabric.Dataplane.Forwarding.Lpm;
 using Fabric.Dataplane.Wire;
 using FsCheck;
 using FsCheck.Fluent;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Forwarding.Lpm;
 
+[Collection(AllocationMeasurement.Name)]
 public class Ipv6RouteTableTests
 {
     private static UInt128 Ip(string text) => IpAddressConversions.ParseIpv6(text);

@@ -11,6 +11,7 @@ namespace Fabric.Tests.Dataplane.Io.Linux;
 /// Error paths of opening a port, and checksum completion. The missing-privilege path ("AF_PACKET needs
 /// root or CAP_NET_RAW") is not tested: the tests run as root, and dropping CAP_NET_RAW needs a second process.
 /// </summary>
+[Collection(AllocationMeasurement.Name)]
 public sealed class AfPacketPortTests
 {
     [Fact]

@@ -1,9 +1,11 @@
 using System.Buffers.Binary;
 using Fabric.Dataplane.Svr.Security;
 using FsCheck;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr.Security;
 
+[Collection(AllocationMeasurement.Name)]
 public class PacketSealerTests
 {
     private static readonly byte[] Key = SecurityFixtures.Bytes(32, seed: 1);
