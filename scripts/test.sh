@@ -6,13 +6,22 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # Debian packages the tests use; installed only when missing (needs root, as CI is).
-packages=(iproute2 iputils-ping python3) # ip, ping and a python3 echo server: the AF_PACKET router tests use them in network namespaces
+packages=(iproute2 iputils-ping python3 postgresql) # ip, ping, a python3 echo server (router tests in network namespaces); PostgreSQL (conductor persistence tests)
 if [ ${#packages[@]} -gt 0 ]; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+fi
+
+# A throwaway PostgreSQL database for the conductor's persistence tests.
+if command -v pg_ctlcluster >/dev/null 2>&1; then
+  cluster=$(pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1" "$2}')
+  [ -n "$cluster" ] && pg_ctlcluster $cluster start >/dev/null 2>&1 || true
+  su postgres -c "psql -qc \"DO \\\$\\\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='fabric') THEN CREATE ROLE fabric LOGIN PASSWORD 'fabric'; END IF; END\\\$\\\$;\"" >/dev/null
+  su postgres -c "dropdb --if-exists fabric_test && createdb -O fabric fabric_test" >/dev/null
+  export FABRIC_TEST_POSTGRES="Host=127.0.0.1;Username=fabric;Password=fabric;Database=fabric_test"
 fi
 
 log="$(mktemp)"
@@ -31,6 +40,7 @@ dotnet test --project tests/Fabric.Tests -c Release --no-build 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 passed=$(grep -E '^\s*succeeded:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+skipped=$(grep -E '^\s*skipped:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
 failed=$(grep -E '^\s*failed:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
 if [ -z "$passed" ] || [ -z "$failed" ]; then
   echo "the test run ended without a summary (exit $status)"
@@ -38,5 +48,5 @@ if [ -z "$passed" ] || [ -z "$failed" ]; then
   exit 1
 fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, ${skipped:-0} skipped"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

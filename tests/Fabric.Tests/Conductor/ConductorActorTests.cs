@@ -7,7 +7,11 @@ using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Conductor;
 
-/// <summary>The persistent conductor on a real SQLite file: history survives a restart of the whole actor system.</summary>
+/// <summary>
+/// The persistent conductor on a real database: history survives a restart of the whole actor system,
+/// on a SQLite file and on PostgreSQL (the one <c>scripts/test.sh</c> starts; its connection string
+/// comes in <c>FABRIC_TEST_POSTGRES</c>).
+/// </summary>
 public sealed class ConductorActorTests : IDisposable
 {
     private static readonly string Lab = Repository.Read("hocon/lab.conf");
@@ -20,18 +24,36 @@ public sealed class ConductorActorTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private ActorSystem Start()
+    private ActorSystem Start(StorageSettings? postgres = null)
     {
-        var storage = new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null);
+        var storage = postgres ?? new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null);
         var config = ConfigurationFactory.ParseString(FabricSerialization.Hocon(WireMessageRegistry.FromApplicationAssemblies()) + "\nakka.loglevel = WARNING")
             .WithFallback(ConductorStorage.PersistenceConfig(storage));
         return ActorSystem.Create("conductor-test", config);
     }
 
     [Fact]
-    public async Task History_SurvivesRestart_OnSqlite()
+    public Task History_SurvivesRestart_OnSqlite() => HistorySurvivesRestart(null);
+
+    [Fact]
+    public async Task History_SurvivesRestart_OnPostgresql()
     {
-        using (var system = Start())
+        var connection = Environment.GetEnvironmentVariable("FABRIC_TEST_POSTGRES");
+        Assert.SkipWhen(string.IsNullOrEmpty(connection), "FABRIC_TEST_POSTGRES is not set (scripts/test.sh starts PostgreSQL and sets it)");
+        await using (var cleanup = new Npgsql.NpgsqlConnection(connection))
+        {
+            // A fresh journal each run: the test database is throwaway.
+            await cleanup.OpenAsync(TestContext.Current.CancellationToken);
+            await using var drop = new Npgsql.NpgsqlCommand("DROP TABLE IF EXISTS journal, tags, snapshot", cleanup);
+            await drop.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        }
+
+        await HistorySurvivesRestart(new StorageSettings(StorageProvider.Postgresql, "", connection));
+    }
+
+    private async Task HistorySurvivesRestart(StorageSettings? postgres)
+    {
+        using (var system = Start(postgres))
         {
             var conductor = system.ActorOf(ConductorActor.Props(TimeProvider.System));
             var first = await conductor.Ask<ConfigCommandResult>(new CommitConfig(Lab, "alice", "first"), Ask, TestContext.Current.CancellationToken);
@@ -48,7 +70,7 @@ public sealed class ConductorActorTests : IDisposable
             await system.Terminate();
         }
 
-        using (var restarted = Start())
+        using (var restarted = Start(postgres))
         {
             var conductor = restarted.ActorOf(ConductorActor.Props(TimeProvider.System));
             var history = await conductor.Ask<ConfigHistoryView>(new GetConfigHistory(), Ask, TestContext.Current.CancellationToken);
