@@ -52,7 +52,7 @@ public static class DataplaneBench
         }
 
         progress("timing LPM lookups");
-        var lpmNs = TimeLookups(addresses, lookups, a => table.Lookup(a));
+        var lpmNs = NanosecondsPerLookup(addresses, lookups, a => table.Lookup(a));
         var slash24 = new Dictionary<uint, int>();
         foreach (var (prefix, length) in prefixes)
         {
@@ -62,7 +62,7 @@ public static class DataplaneBench
             }
         }
 
-        var baselineNs = TimeLookups(addresses, lookups, a => slash24.TryGetValue(a & 0xFFFF_FF00, out var v) ? v : -1);
+        var baselineNs = NanosecondsPerLookup(addresses, lookups, a => slash24.TryGetValue(a & 0xFFFF_FF00, out var v) ? v : -1);
 
         progress($"filling a session table with {SessionCount:N0} sessions");
         var before = GC.GetTotalMemory(forceFullCollection: true);
@@ -82,14 +82,14 @@ public static class DataplaneBench
             probes[i] = random.Next(keys.Length);
         }
 
-        var sessionRate = LookupsPerSecond(probes, lookups / 2, i => sessions.TryFind(keys[i], out var h, out _) ? h : -1);
+        var sessionRate = 1e9 / NanosecondsPerLookup(probes, lookups / 2, i => sessions.TryFind(keys[i], out var h, out _) ? h : -1);
         var dictionary = new Dictionary<SessionKey, int>(keys.Length);
         for (var i = 0; i < keys.Length; i++)
         {
             dictionary.TryAdd(keys[i], i);
         }
 
-        var dictionaryRate = LookupsPerSecond(probes, lookups / 2, i => dictionary.TryGetValue(keys[i], out var h) ? h : -1);
+        var dictionaryRate = 1e9 / NanosecondsPerLookup(probes, lookups / 2, i => dictionary.TryGetValue(keys[i], out var h) ? h : -1);
 
         progress("timing the pipeline: first packets and established sessions");
         var pipeline = Pipeline(prefixes, quick);
@@ -140,39 +140,25 @@ public static class DataplaneBench
         return watch.Elapsed.TotalNanoseconds / reads;
     }
 
-    private static double TimeLookups(uint[] addresses, int count, Func<uint, int> lookup)
+    /// <summary>Nanoseconds per call of <paramref name="lookup"/> over <paramref name="inputs"/> (a power-of-two count), after one warm-up pass.</summary>
+    private static double NanosecondsPerLookup<T>(T[] inputs, int count, Func<T, int> lookup)
     {
-        var mask = addresses.Length - 1;
+        var mask = inputs.Length - 1;
         var sink = 0;
-        for (var i = 0; i < addresses.Length; i++)
+        for (var i = 0; i < inputs.Length; i++)
         {
-            sink += lookup(addresses[i & mask]);
+            sink += lookup(inputs[i]);
         }
 
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
         {
-            sink += lookup(addresses[i & mask]);
+            sink += lookup(inputs[i & mask]);
         }
 
         watch.Stop();
         GC.KeepAlive(sink);
         return watch.Elapsed.TotalNanoseconds / count;
-    }
-
-    private static double LookupsPerSecond(int[] probes, int count, Func<int, int> lookup)
-    {
-        var mask = probes.Length - 1;
-        var sink = 0;
-        var watch = Stopwatch.StartNew();
-        for (var i = 0; i < count; i++)
-        {
-            sink += lookup(probes[i & mask]);
-        }
-
-        watch.Stop();
-        GC.KeepAlive(sink);
-        return count / watch.Elapsed.TotalSeconds;
     }
 
     /// <summary>

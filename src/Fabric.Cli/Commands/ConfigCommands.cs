@@ -94,7 +94,7 @@ public static class ConfigCommands
     }
 
     /// <summary>Loads a document, or writes each of its errors to <paramref name="error"/> prefixed with the file and returns null.</summary>
-    private static FabricConfig? Load(string path, TextWriter error)
+    internal static FabricConfig? Load(string path, TextWriter error)
     {
         var result = FabricConfigLoader.LoadFile(path);
         foreach (var problem in result.Errors)

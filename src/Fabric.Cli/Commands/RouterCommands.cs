@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Fabric.Cli.Hosting;
-using Fabric.Config;
 using Fabric.Model;
 
 namespace Fabric.Cli.Commands;
@@ -100,15 +99,9 @@ public static class RouterCommands
     /// <summary>The document, or the last applied configuration when the document is refused (each error reported), or null.</summary>
     private static FabricConfig? Load(string path, RouterProcessOptions options, TextWriter error, TextWriter output)
     {
-        var result = FabricConfigLoader.LoadFile(path);
-        if (result.IsValid)
+        if (ConfigCommands.Load(path, error) is { } document)
         {
-            return result.Config;
-        }
-
-        foreach (var problem in result.Errors)
-        {
-            error.WriteLine($"{Path.GetFileName(path)}: {problem}");
+            return document;
         }
 
         if (RouterProcess.LoadRunning(options) is { } running)

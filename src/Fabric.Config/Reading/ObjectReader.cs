@@ -30,13 +30,9 @@ internal sealed class ObjectReader
 
     public SourcePosition Position => _node.Position;
 
-    public static string Child(string parent, string key) => ConfigPath.Child(parent, key);
-
-    public static string Index(string parent, int index) => ConfigPath.Index(parent, index);
-
     public void Error(string key, string message)
     {
-        var path = Child(Path, key);
+        var path = ConfigPath.Child(Path, key);
         _context.Error(path, message, _node.TryGet(key, out var field) ? field.Position : _node.Position);
     }
 
@@ -56,11 +52,11 @@ internal sealed class ObjectReader
             return null;
         }
 
-        _context.Record(Child(Path, key), field.Position);
+        _context.Record(ConfigPath.Child(Path, key), field.Position);
         return field.Value is HoconScalar { Kind: ScalarKind.Null } ? null : field.Value;
     }
 
-    public string? OptionalString(string key) => Get(key) is { } node ? Text(node, Child(Path, key), "a string") : null;
+    public string? OptionalString(string key) => Get(key) is { } node ? Text(node, ConfigPath.Child(Path, key), "a string") : null;
 
     public string String(string key, string defaultValue) => OptionalString(key) ?? defaultValue;
 
@@ -71,14 +67,14 @@ internal sealed class ObjectReader
             return defaultValue;
         }
 
-        var text = Text(node, Child(Path, key), "true or false");
+        var text = Text(node, ConfigPath.Child(Path, key), "true or false");
         switch (text)
         {
             case null: return defaultValue;
             case "true" or "yes" or "on": return true;
             case "false" or "no" or "off": return false;
             default:
-                _context.Error(Child(Path, key), $"expected true or false, got \"{text}\"", node.Position);
+                _context.Error(ConfigPath.Child(Path, key), $"expected true or false, got \"{text}\"", node.Position);
                 return defaultValue;
         }
     }
@@ -90,13 +86,13 @@ internal sealed class ObjectReader
             return defaultValue;
         }
 
-        return ReadLong(node, Child(Path, key), min, max) ?? defaultValue;
+        return ReadLong(node, ConfigPath.Child(Path, key), min, max) ?? defaultValue;
     }
 
     public int Int(string key, int defaultValue, int min, int max) => (int)Long(key, defaultValue, min, max);
 
     public int? OptionalInt(string key, int min, int max) =>
-        Get(key) is { } node ? (int?)ReadLong(node, Child(Path, key), min, max) : null;
+        Get(key) is { } node ? (int?)ReadLong(node, ConfigPath.Child(Path, key), min, max) : null;
 
     public TimeSpan Duration(string key, TimeSpan defaultValue, TimeSpan min)
     {
@@ -105,7 +101,7 @@ internal sealed class ObjectReader
             return defaultValue;
         }
 
-        var path = Child(Path, key);
+        var path = ConfigPath.Child(Path, key);
         var text = Text(node, path, "a duration");
         if (text is null)
         {
@@ -135,7 +131,7 @@ internal sealed class ObjectReader
             return defaultValue;
         }
 
-        var path = Child(Path, key);
+        var path = ConfigPath.Child(Path, key);
         var text = Text(node, path, "a word");
         if (text is null)
         {
@@ -161,7 +157,7 @@ internal sealed class ObjectReader
             return result;
         }
 
-        var path = Child(Path, key);
+        var path = ConfigPath.Child(Path, key);
         if (node is not HoconArray array)
         {
             _context.Error(path, $"expected a list [...], got {node.Describe()}", node.Position);
@@ -170,7 +166,7 @@ internal sealed class ObjectReader
 
         for (var i = 0; i < array.Items.Count; i++)
         {
-            var itemPath = Index(path, i);
+            var itemPath = ConfigPath.Index(path, i);
             _context.Record(itemPath, array.Items[i].Position);
             if (item(array.Items[i], itemPath) is { } value)
             {
@@ -211,7 +207,7 @@ internal sealed class ObjectReader
             return result;
         }
 
-        var path = Child(Path, key);
+        var path = ConfigPath.Child(Path, key);
         if (node is not HoconObject obj)
         {
             _context.Error(path, $"expected an object of {what}s {{ name {{...}} }}, got {node.Describe()}", node.Position);
@@ -220,7 +216,7 @@ internal sealed class ObjectReader
 
         foreach (var field in obj.Fields)
         {
-            var itemPath = Child(path, field.Key);
+            var itemPath = ConfigPath.Child(path, field.Key);
             _context.Record(itemPath, field.Position);
             if (field.Value is not HoconObject itemObject)
             {
@@ -244,7 +240,7 @@ internal sealed class ObjectReader
             return null;
         }
 
-        var path = Child(Path, key);
+        var path = ConfigPath.Child(Path, key);
         if (node is not HoconObject obj)
         {
             _context.Error(path, $"expected an object {{...}}, got {node.Describe()}", node.Position);
@@ -267,12 +263,12 @@ internal sealed class ObjectReader
             var near = Spelling.Nearest(field.Key, _known);
             if (near is not null && !_node.TryGet(near, out _))
             {
-                _context.Misspelled(Child(Path, near));
+                _context.Misspelled(ConfigPath.Child(Path, near));
             }
 
             var suggestion = Spelling.Hint(field.Key, _known);
             var known = suggestion.Length == 0 && _known.Count > 0 ? $" (known keys: {string.Join(", ", _known.Order(StringComparer.Ordinal))})" : "";
-            _context.Error(Child(Path, field.Key), $"unknown key \"{field.Key}\"{suggestion}{known}{hint}", field.Position);
+            _context.Error(ConfigPath.Child(Path, field.Key), $"unknown key \"{field.Key}\"{suggestion}{known}{hint}", field.Position);
         }
     }
 
@@ -353,7 +349,7 @@ internal sealed class ObjectReader
         return address;
     }
 
-    public IPAddress? OptionalAddress(string key) => Get(key) is { } node ? Address(node, Child(Path, key)) : null;
+    public IPAddress? OptionalAddress(string key) => Get(key) is { } node ? Address(node, ConfigPath.Child(Path, key)) : null;
 
     public Model.Addressing.PortRange? Ports(HoconNode node, string path)
     {
@@ -373,5 +369,5 @@ internal sealed class ObjectReader
     }
 
     public Model.Addressing.PortRange PortRangeOf(string key, Model.Addressing.PortRange defaultValue) =>
-        Get(key) is { } node ? Ports(node, Child(Path, key)) ?? defaultValue : defaultValue;
+        Get(key) is { } node ? Ports(node, ConfigPath.Child(Path, key)) ?? defaultValue : defaultValue;
 }

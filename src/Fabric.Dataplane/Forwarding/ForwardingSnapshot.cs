@@ -15,7 +15,7 @@ namespace Fabric.Dataplane.Forwarding;
 public sealed class ForwardingSnapshot
 {
     internal ForwardingSnapshot(
-        long version, string router, PortBinding[] ports, string[] tenants, bool[] access,
+        long version, string router, PortBinding[] ports, string[] tenants,
         TenantClassifier classifier, ServiceEntry[] services, ServiceMatcher allServices, ServiceMatcher[] fibByTenant, ServiceRuntimes runtimes)
     {
         Runtimes = runtimes;
@@ -23,14 +23,11 @@ public sealed class ForwardingSnapshot
         Router = router;
         Ports = ports;
         Tenants = tenants;
-        _access = access;
         Classifier = classifier;
         Services = services;
         AllServices = allServices;
         FibByTenant = fibByTenant;
     }
-
-    private readonly bool[] _access;
 
     public long Version { get; }
 
@@ -55,9 +52,6 @@ public sealed class ForwardingSnapshot
 
     /// <summary>By tenant index: the services this tenant may reach (deny by default: no entry, no route).</summary>
     public ServiceMatcher[] FibByTenant { get; }
-
-    /// <summary>Whether <paramref name="tenant"/> (or one of its parents) is in <paramref name="service"/>'s access policy.</summary>
-    public bool IsAllowed(int tenant, int service) => _access[(tenant * Services.Length) + service];
 
     public int TenantIndex(string name) => Array.IndexOf(Tenants, name);
 

@@ -116,17 +116,19 @@ public static class SnapshotCompiler
             var service = config.Services[s];
             var policy = config.FindServicePolicy(service.Policy) ?? ServicePolicy.Default;
             var instances = new List<LocalInstance>();
+            var costs = new List<int>();
+            var capacities = new List<int>();
             foreach (var instance in service.Instances)
             {
                 if (Resolve(config, router, instance, containerPorts, PortOf) is { } local)
                 {
                     instances.Add(local);
+                    costs.Add(instance.Cost);
+                    capacities.Add(instance.Capacity);
                 }
             }
 
-            var costs = instances.Select(i => service.Instances.First(x => x.Name == i.Name).Cost).ToArray();
-            var capacities = instances.Select(i => service.Instances.First(x => x.Name == i.Name).Capacity).ToArray();
-            var set = new InstanceSet(costs, capacities);
+            var set = new InstanceSet([.. costs], [.. capacities]);
             var runtime = runtimes.For(service.Name, policy, [.. instances.Select(i => i.Name)], tenants, ticksPerSecond, now);
             services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond);
         }
@@ -148,7 +150,7 @@ public static class SnapshotCompiler
             fibs[t] = BuildMatcher(config, s => access[(tenant * services.Length) + s]);
         }
 
-        return new ForwardingSnapshot(version, routerName, ports, tenants, access, classifier, services, all, fibs, runtimes);
+        return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes);
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
         {

@@ -57,7 +57,7 @@ public static class EgressStage
             NatStage.Translate(ref context, in worker.Sessions.ForwardKey(context.Session), in worker.Sessions.ReverseKey(context.Session));
         }
 
-        var nextHop = NextHop(ip, context.IsIpv6);
+        var nextHop = NextHop(ref context, worker);
 
         EthernetFrame.TryCreate(context.Frame, out var ethernet);
         ethernet.Source = egressPort.Mac;
@@ -79,18 +79,14 @@ public static class EgressStage
         return Verdict.Consumed;
     }
 
-    /// <summary>Every destination is on a link of the router (a container or an instance), so it is its own next hop.</summary>
-    private static UInt128 NextHop(Span<byte> ip, bool isIpv6)
-    {
-        if (isIpv6)
-        {
-            Ipv6Packet.TryCreate(ip, out var v6);
-            return v6.Destination;
-        }
-
-        Ipv4Packet.TryCreate(ip, out var v4);
-        return v4.Destination;
-    }
+    /// <summary>
+    /// Every destination is on a link of the router (a container or an instance), so it is its own next
+    /// hop: the instance for forward packets, the client for reverse ones, as the session's keys say.
+    /// </summary>
+    private static UInt128 NextHop(ref PacketContext context, PacketWorker worker) =>
+        context.Direction == Sessions.SessionDirection.Forward
+            ? worker.Sessions.ReverseKey(context.Session).Source
+            : worker.Sessions.ForwardKey(context.Session).Source;
 
     /// <summary>ICMP code "fragmentation needed and DF set" (RFC 792).</summary>
     private const byte FragmentationNeeded = 4;

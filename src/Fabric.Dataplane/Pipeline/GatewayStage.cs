@@ -33,7 +33,7 @@ public static class GatewayStage
                 var icmp = context.Frame[context.TransportOffset..];
                 if (icmp[0] is Icmpv6Type.NeighborSolicitation or Icmpv6Type.NeighborAdvertisement or Icmpv6Type.RouterSolicitation)
                 {
-                    return NeighborDiscovery(ref context, binding, worker);
+                    return NeighborDiscovery(ref context, binding, worker, sender);
                 }
             }
 
@@ -92,7 +92,7 @@ public static class GatewayStage
         return Verdict.Consumed;
     }
 
-    private static Verdict NeighborDiscovery(ref PacketContext context, PortBinding binding, PacketWorker worker)
+    private static Verdict NeighborDiscovery(ref PacketContext context, PortBinding binding, PacketWorker worker, MacAddress sender)
     {
         var ipBytes = context.Frame[context.NetworkOffset..];
         Ipv6Packet.TryCreate(ipBytes, out var ip);
@@ -121,8 +121,7 @@ public static class GatewayStage
         var asked = icmp.TargetAddress;
         var replyTo = ip.Source == UInt128.Zero ? AllNodes : ip.Source;
         var frame = worker.Scratch.AsSpan();
-        EthernetFrame.TryCreate(context.Frame, out var request);
-        var destinationMac = ip.Source == UInt128.Zero ? AllNodesMac : request.Source;
+        var destinationMac = ip.Source == UInt128.Zero ? AllNodesMac : sender;
         var length = ControlMessages.NeighborAdvertisement(frame, mac, destinationMac, asked, replyTo, solicited: ip.Source != UInt128.Zero);
         worker.SendOwn(context.IngressPort, frame[..length]);
         return Verdict.Consumed;

@@ -168,7 +168,6 @@ public static class SessionStage
         }
         else
         {
-            state.SeenReverse = true;
             state.ReversePackets++;
             state.ReverseBytes += bytes;
             context.EgressPort = state.ReversePort;

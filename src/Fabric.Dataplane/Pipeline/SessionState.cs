@@ -24,8 +24,6 @@ public struct SessionState
 
     public bool IsIpv6;
 
-    /// <summary>Set once a reverse packet has been seen (the session is established both ways).</summary>
-    public bool SeenReverse;
 
     /// <summary>The id of the service runtime that admitted the session (see <see cref="Forwarding.ServiceRuntimes"/>).</summary>
     public int Runtime;

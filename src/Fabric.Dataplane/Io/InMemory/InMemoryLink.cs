@@ -85,19 +85,11 @@ public sealed class InMemoryPort(string name, MacAddress mac, int mtu) : IPacket
 {
     private readonly ConcurrentQueue<byte[]> _inbox = new();
     private Action<byte[]> _send = _ => { };
-    private long _sent;
-
     public string Name { get; } = name;
 
     public MacAddress Mac { get; } = mac;
 
     public int Mtu { get; } = mtu;
-
-    /// <summary>Frames sent from this end so far.</summary>
-    public long Sent => Interlocked.Read(ref _sent);
-
-    /// <summary>Frames waiting to be received at this end.</summary>
-    public int Waiting => _inbox.Count;
 
     internal void Connect(Action<byte[]> send) => _send = send;
 
@@ -119,7 +111,6 @@ public sealed class InMemoryPort(string name, MacAddress mac, int mtu) : IPacket
 
     public bool Send(ReadOnlySpan<byte> frame)
     {
-        Interlocked.Increment(ref _sent);
         _send(frame.ToArray());
         return true;
     }
