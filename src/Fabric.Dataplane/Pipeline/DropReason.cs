@@ -55,6 +55,21 @@ public enum DropReason : byte
 
     /// <summary>An 802.1Q-tagged frame on a port that carries untagged traffic (no VLAN sub-interfaces are configured).</summary>
     VlanTagged,
+
+    /// <summary>Every waypoint port pair of the peer path is held by a live session: the new session is refused (no tuple is reused).</summary>
+    WaypointsExhausted,
+
+    /// <summary>A packet to a waypoint port with no session and no metadata to make one: dropped silently, never answered.</summary>
+    WaypointNoSession,
+
+    /// <summary>An SVR metadata block whose lengths lie, whose TLVs do not tile their sections, or whose values have the wrong size.</summary>
+    MetadataMalformed,
+
+    /// <summary>An SVR metadata block of a version other than 1.</summary>
+    MetadataVersion,
+
+    /// <summary>Metadata that contradicts the packet or lacks what a new session needs (forward context, tenant, service).</summary>
+    MetadataMismatch,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>
