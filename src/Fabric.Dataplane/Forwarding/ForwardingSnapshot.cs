@@ -20,6 +20,12 @@ public sealed class ForwardingSnapshot
         PeerPath[] peerPaths)
     {
         PeerPaths = peerPaths;
+        _peerByAddress = [];
+        foreach (var path in peerPaths)
+        {
+            _peerByAddress.TryAdd(path.PeerAddress, path);
+        }
+
         RouterUtf8 = System.Text.Encoding.UTF8.GetBytes(router);
         TenantsUtf8 = [.. tenants.Select(System.Text.Encoding.UTF8.GetBytes)];
         ServicesUtf8 = [.. services.Select(s => System.Text.Encoding.UTF8.GetBytes(s.Name))];
@@ -58,8 +64,14 @@ public sealed class ForwardingSnapshot
     /// <summary>By tenant index: the services this tenant may reach (deny by default: no entry, no route).</summary>
     public ServiceMatcher[] FibByTenant { get; }
 
+    private readonly Dictionary<uint, PeerPath> _peerByAddress;
+
     /// <summary>Paths to peer routers over shared neighborhoods, in preference order.</summary>
     public PeerPath[] PeerPaths { get; }
+
+    /// <summary>The path whose peer waypoint is <paramref name="address"/>: who sent a waypoint packet.</summary>
+    public bool TryFindPeer(uint address, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PeerPath? path) =>
+        _peerByAddress.TryGetValue(address, out path);
 
     /// <summary>The router's name as metadata carries it (UTF-8), so the packet path writes it without encoding.</summary>
     public byte[] RouterUtf8 { get; }

@@ -8,7 +8,7 @@ namespace Fabric.Dataplane.Forwarding;
 /// (its waypoint), and the pool of waypoint port pairs sessions on this path draw from. Waypoints
 /// are IPv4 addresses. The pool is kept across snapshots (see <see cref="WaypointPools"/>).
 /// </summary>
-public sealed class PeerPath(string peerRouter, string neighborhood, int port, uint localAddress, uint peerAddress, int poolId, WaypointAllocator waypoints)
+public sealed class PeerPath(string peerRouter, string neighborhood, int port, uint localAddress, uint peerAddress, int poolId, WaypointAllocator waypoints, int keysId)
 {
     public string PeerRouter { get; } = peerRouter;
 
@@ -25,6 +25,9 @@ public sealed class PeerPath(string peerRouter, string neighborhood, int port, u
 
     /// <summary>The id of <see cref="Waypoints"/> in <see cref="WaypointPools"/>: sessions keep it to give their ports back.</summary>
     public int PoolId { get; } = poolId;
+
+    /// <summary>The id of the peer's keys in the <see cref="Svr.Security.PeerKeyring"/>.</summary>
+    public int KeysId { get; } = keysId;
 
     /// <summary>Port pairs for sessions this router opens on the path. Not thread-safe: the worker owns it.</summary>
     public WaypointAllocator Waypoints { get; } = waypoints;

@@ -70,6 +70,24 @@ public enum DropReason : byte
 
     /// <summary>Metadata that contradicts the packet or lacks what a new session needs (forward context, tenant, service).</summary>
     MetadataMismatch,
+
+    /// <summary>Fail closed: the service requires encryption and the peer path has no keys yet; its session is refused, never sent in clear.</summary>
+    NoPeerKeys,
+
+    /// <summary>A sealed packet whose tag does not verify: metadata, payload, outer tuple or trailer altered (or sealed with another key of the same epoch).</summary>
+    Tampered,
+
+    /// <summary>A sealed packet whose counter was already accepted or lies behind the anti-replay window.</summary>
+    Replayed,
+
+    /// <summary>A sealed packet of an epoch this router has not installed (or has retired): the wrong key.</summary>
+    UnknownKey,
+
+    /// <summary>Metadata (or the payload of a session that requires encryption) arrived without protection from a peer this router has keys for.</summary>
+    Unauthenticated,
+
+    /// <summary>A packet to a waypoint from an address that is no configured peer router's waypoint.</summary>
+    NotAPeer,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

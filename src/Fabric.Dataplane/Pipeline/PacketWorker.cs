@@ -2,6 +2,7 @@ using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Neighbors;
 using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Telemetry;
 
 namespace Fabric.Dataplane.Pipeline;
@@ -64,6 +65,9 @@ public sealed class PacketWorker
     /// <summary>Room to build the SVR metadata block a packet carries.</summary>
     internal byte[] MetadataScratch { get; } = new byte[SvrStage.MaxBlockLength];
 
+    /// <summary>Room for a sealed packet's associated data: the outer tuple and its metadata block.</summary>
+    internal byte[] AssociatedScratch { get; } = new byte[13 + MetadataBlock.MaxHeaderLength + MetadataBlock.MaxPayloadLength];
+
     /// <summary>The next value of the worker's xorshift generator (seeded: runs are reproducible).</summary>
     internal ulong NextRandom()
     {
@@ -86,6 +90,7 @@ public sealed class PacketWorker
             }
 
             var snapshot = SnapshotSource();
+            snapshot.Runtimes.PeerKeys.InstallPending(now);
             for (var i = 0; i < _batch.Count; i++)
             {
                 var buffer = _batch[i];

@@ -31,4 +31,15 @@ public struct ReceivedMetadata
 
     /// <summary>The low 64 bits of the session id, or 0.</summary>
     public ulong SessionId;
+
+    /// <summary>The octets of the block (still in the packet until it is unsealed and stripped), or 0.</summary>
+    public int BlockLength;
+
+    /// <summary>The header section names the epoch the packet is sealed with (TLV 16).</summary>
+    public bool HasSecurityId;
+
+    public uint SecurityId;
+
+    /// <summary>The id of the sending peer's keys in the keyring.</summary>
+    public int PeerKeys;
 }

@@ -25,6 +25,11 @@ public static class SessionStage
         {
             context.Session = handle;
             context.Direction = direction;
+            if (context.ToWaypoint && SvrStage.Unseal(ref context, worker, snapshot, worker.Sessions.Payload(handle).Sealed) != Verdict.Continue)
+            {
+                return Verdict.Drop;
+            }
+
             return FastPath(ref context, snapshot, worker);
         }
 

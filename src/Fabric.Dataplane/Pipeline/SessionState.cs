@@ -46,6 +46,12 @@ public struct SessionState
     public ushort LocalWaypointPort;
     public ushort PeerWaypointPort;
 
+    /// <summary>Every packet between the routers is encrypted (the service requires it).</summary>
+    public bool Sealed;
+
+    /// <summary>The id of the peer's keys in the keyring (SVR sessions).</summary>
+    public short PeerKeys;
+
     /// <summary>The SVR session id (the low 64 bits of the metadata's UUID).</summary>
     public ulong SessionId;
 

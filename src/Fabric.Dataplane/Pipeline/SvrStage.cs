@@ -4,6 +4,7 @@ using Fabric.Dataplane.LoadBalancing;
 using Fabric.Dataplane.Policing;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
@@ -33,10 +34,19 @@ public static class SvrStage
     /// <summary>The bytes a forward or reverse metadata block may take (IPv4 contexts, names up to 64 octets each).</summary>
     public const int MaxBlockLength = 512;
 
-    /// <summary>Reads, checks and strips the metadata of a packet that arrived on a waypoint port; a packet without metadata passes unchanged.</summary>
+    /// <summary>
+    /// Reads and checks the metadata of a packet that arrived on a waypoint port, and names the peer that sent
+    /// it. The block stays in the packet until <see cref="Unseal"/> has verified the packet and strips it.
+    /// </summary>
     public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot)
     {
         context.Metadata = default;
+        if (!snapshot.TryFindPeer((uint)context.Key.Source, out var peer))
+        {
+            return context.Fail(DropReason.NotAPeer);
+        }
+
+        context.Metadata.PeerKeys = peer.KeysId;
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         if (!MetadataInsertion.TryLocate(ip, context.IpLength, out var block, out var error))
         {
@@ -50,8 +60,19 @@ public static class SvrStage
 
         if (block.IsPayloadEncrypted)
         {
-            // This router seals no metadata payloads, and does not open them.
+            // This router keeps metadata payload TLVs in clear (authenticated); it does not open encrypted ones.
             return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        if (block.TryFindHeaderTlv(MetadataTlvType.SecurityId, out var securityId))
+        {
+            if (securityId.Length != sizeof(uint))
+            {
+                return context.Fail(DropReason.MetadataMalformed);
+            }
+
+            context.Metadata.HasSecurityId = true;
+            context.Metadata.SecurityId = BinaryPrimitives.ReadUInt32BigEndian(securityId);
         }
 
         var reason = Read(block.PayloadTlvs, snapshot, ref context.Metadata);
@@ -60,10 +81,69 @@ public static class SvrStage
             return context.Fail(reason);
         }
 
-        MetadataInsertion.TryStrip(ip, context.IpLength, out var length);
-        context.IpLength = length;
-        context.Frame = context.Frame[..(context.NetworkOffset + length)];
-        context.Metadata.Present = true;
+        context.Metadata.BlockLength = block.TotalLength;
+        context.Metadata.Present = !block.IsBare;
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// Verifies (and for <paramref name="encrypted"/> sessions decrypts) a waypoint packet, then removes its
+    /// trailer and metadata, leaving the packet as the sending router had it before sealing. A packet is sealed
+    /// when its metadata names an epoch or its session requires encryption. Once the peer path has keys,
+    /// metadata must come sealed: unprotected metadata is dropped, so a forged block never makes a session.
+    /// </summary>
+    public static Verdict Unseal(ref PacketContext context, PacketWorker worker, ForwardingSnapshot snapshot, bool encrypted)
+    {
+        ref var metadata = ref context.Metadata;
+        var keys = snapshot.Runtimes.PeerKeys[metadata.PeerKeys];
+        var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        if (metadata.HasSecurityId || encrypted)
+        {
+            if (!keys.HasKeys)
+            {
+                return context.Fail(encrypted && !metadata.HasSecurityId ? DropReason.NoPeerKeys : DropReason.UnknownKey);
+            }
+
+            var transportAt = context.TransportOffset - context.NetworkOffset;
+            var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + metadata.BlockLength;
+            var trailerAt = context.IpLength - PacketSealer.TrailerLength;
+            if (trailerAt < payloadAt)
+            {
+                return context.Fail(DropReason.Tampered);
+            }
+
+            var associated = AssociatedData(worker, ip, transportAt, metadata.BlockLength);
+            var protection = encrypted ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
+            var opened = metadata.HasSecurityId
+                ? keys.Open(metadata.SecurityId, associated, ip[payloadAt..trailerAt], ip[trailerAt..], protection, context.Now)
+                : keys.Open(associated, ip[payloadAt..trailerAt], ip[trailerAt..], protection, context.Now);
+            switch (opened)
+            {
+                case OpenVerdict.Ok:
+                    break;
+                case OpenVerdict.Replayed:
+                    return context.Fail(DropReason.Replayed);
+                case OpenVerdict.UnknownEpoch:
+                    return context.Fail(DropReason.UnknownKey);
+                default:
+                    return context.Fail(DropReason.Tampered);
+            }
+
+            MetadataInsertion.TryResizeTail(ip, context.IpLength, -PacketSealer.TrailerLength, out var unsealed);
+            context.IpLength = unsealed;
+        }
+        else if (metadata.Present && keys.HasKeys)
+        {
+            return context.Fail(DropReason.Unauthenticated);
+        }
+
+        if (metadata.BlockLength > 0)
+        {
+            MetadataInsertion.TryStrip(context.Frame.Slice(context.NetworkOffset, context.IpLength), context.IpLength, out var stripped);
+            context.IpLength = stripped;
+        }
+
+        context.Frame = context.Frame[..(context.NetworkOffset + context.IpLength)];
         return Verdict.Continue;
     }
 
@@ -82,6 +162,14 @@ public static class SvrStage
         }
 
         var path = entry.PeerPaths[0];
+        var encrypted = entry.Policy.Encryption == Model.EncryptionMode.Required;
+        if (FailClosed.Decide(entry.Policy.Encryption, worker.SnapshotSource().Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
+        {
+            // Fail closed: the session is refused (and counted) rather than sent in clear.
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.NoPeerKeys);
+        }
+
         if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
         {
             entry.Runtime.Admission.Release();
@@ -105,6 +193,8 @@ public static class SvrStage
             WaypointPool = (short)path.PoolId,
             LocalWaypointPort = localPort,
             PeerWaypointPort = peerPort,
+            Sealed = encrypted,
+            PeerKeys = (short)path.KeysId,
             SessionId = worker.NextRandom(),
         };
         var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, key.Protocol), out var handle);
@@ -139,6 +229,15 @@ public static class SvrStage
         if (carried != context.Key.Protocol || !metadata.TenantNamed)
         {
             return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        // Verify before anything in the metadata is believed. Whether the session is encrypted follows from the
+        // service at the original destination, whoever asks (not from the tenant, which is not yet verified).
+        var named = snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
+        var encrypted = named >= 0 && snapshot.Services[named].Policy.Encryption == Model.EncryptionMode.Required;
+        if (Unseal(ref context, worker, snapshot, encrypted) != Verdict.Continue)
+        {
+            return Verdict.Drop;
         }
 
         var tenant = metadata.Tenant;
@@ -192,6 +291,8 @@ public static class SvrStage
             SendMetadata = true,
             OriginalProtocol = original.Protocol,
             WaypointPool = -1,
+            Sealed = encrypted,
+            PeerKeys = (short)metadata.PeerKeys,
             SessionId = metadata.SessionId,
         };
         var inserted = worker.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, original.Protocol), out var handle);
@@ -270,10 +371,26 @@ public static class SvrStage
         var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
         if (leavesToPeer)
         {
-            var verdict = Signal(ref context, ref state, worker, snapshot, forward, ip);
-            if (verdict != Verdict.Continue)
+            var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
+            if (state.Sealed && !keys.HasKeys)
             {
-                return verdict;
+                // Fail closed: keys went away under an encrypted session; nothing leaves in clear.
+                return context.Fail(DropReason.NoPeerKeys);
+            }
+
+            var blockLength = Signal(ref context, ref state, worker, snapshot, forward, ip, keys.HasKeys ? keys.SecurityId : 0);
+            if (blockLength < 0)
+            {
+                return Verdict.Drop;
+            }
+
+            if (state.Sealed || (blockLength > MetadataBlock.BareLength && keys.HasKeys))
+            {
+                var verdict = Seal(ref context, worker, keys, ip, blockLength, state.Sealed);
+                if (verdict != Verdict.Continue)
+                {
+                    return verdict;
+                }
             }
         }
 
@@ -290,8 +407,12 @@ public static class SvrStage
         }
     }
 
-    /// <summary>Inserts metadata (forward from the ingress, reverse from the egress) when the handshake asks for it, or a bare block before a payload that starts with the cookie.</summary>
-    private static Verdict Signal(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip)
+    /// <summary>
+    /// Inserts metadata (forward from the ingress, reverse from the egress) when the handshake asks for it, or a
+    /// bare block before a payload that starts with the cookie. With keys the header section names the epoch
+    /// (<paramref name="securityId"/>, TLV 16) the packet is sealed with. Returns the octets inserted, or −1 on a drop.
+    /// </summary>
+    private static int Signal(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
     {
         var sessions = worker.Sessions;
         var handle = context.Session;
@@ -303,6 +424,11 @@ public static class SvrStage
         {
             var writer = new MetadataWriter(block);
             writer.BeginHeader();
+            if (securityId != 0)
+            {
+                writer.AddU32(MetadataTlvType.SecurityId, securityId);
+            }
+
             writer.BeginPayload();
             Span<byte> id = stackalloc byte[16];
             BinaryPrimitives.WriteUInt64BigEndian(id, 0);
@@ -318,7 +444,8 @@ public static class SvrStage
                   && writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active);
             if (!written || !writer.Finish(out length))
             {
-                return context.Fail(DropReason.MetadataMismatch);
+                context.Fail(DropReason.MetadataMismatch);
+                return -1;
             }
         }
         else
@@ -326,7 +453,7 @@ public static class SvrStage
             var payloadAt = context.TransportOffset - context.NetworkOffset + TransportHeaderLength(ip, context.TransportOffset - context.NetworkOffset);
             if (!MetadataInsertion.NeedsBareBlock(ip[payloadAt..context.IpLength]))
             {
-                return Verdict.Continue;
+                return 0;
             }
 
             MetadataBlock.TryWriteBare(block);
@@ -335,11 +462,54 @@ public static class SvrStage
 
         if (!MetadataInsertion.TryInsert(ip, context.IpLength, block[..length], out var grown))
         {
-            return context.Fail(DropReason.TooBig);
+            context.Fail(DropReason.TooBig);
+            return -1;
         }
 
         context.IpLength = grown;
+        return length;
+    }
+
+    /// <summary>
+    /// Seals the packet with the peer path's current epoch: the original payload is encrypted in place (or, for
+    /// metadata of a session that is not encrypted, only authenticated) and the 24-octet trailer appended. The
+    /// associated data is the outer tuple and the whole metadata block.
+    /// </summary>
+    private static Verdict Seal(ref PacketContext context, PacketWorker worker, PeerPathKeys keys, Span<byte> ip, int blockLength, bool encrypt)
+    {
+        if (context.IpLength + PacketSealer.TrailerLength > ip.Length)
+        {
+            return context.Fail(DropReason.TooBig);
+        }
+
+        var transportAt = context.TransportOffset - context.NetworkOffset;
+        var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + blockLength;
+        var associated = AssociatedData(worker, ip, transportAt, blockLength);
+        var trailer = ip.Slice(context.IpLength, PacketSealer.TrailerLength);
+        var protection = encrypt ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
+        if (keys.Seal(associated, ip[payloadAt..context.IpLength], trailer, protection) == 0
+            || !MetadataInsertion.TryResizeTail(ip, context.IpLength, PacketSealer.TrailerLength, out var sealedLength))
+        {
+            return context.Fail(DropReason.NoPeerKeys);
+        }
+
+        context.IpLength = sealedLength;
         return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// The bytes a sealed packet's tag covers besides its payload: outer source, destination, source port,
+    /// destination port, protocol (13 octets; what must not change between the two routers) and the metadata block.
+    /// </summary>
+    private static ReadOnlySpan<byte> AssociatedData(PacketWorker worker, Span<byte> ip, int transportAt, int blockLength)
+    {
+        var scratch = worker.AssociatedScratch.AsSpan();
+        ip.Slice(Ipv4Packet.SourceOffset, 8).CopyTo(scratch);
+        ip.Slice(transportAt, 4).CopyTo(scratch[8..]);
+        scratch[12] = ip[Ipv4Packet.ProtocolOffset];
+        var blockAt = transportAt + TransportHeaderLength(ip, transportAt);
+        ip.Slice(blockAt, blockLength).CopyTo(scratch[13..]);
+        return scratch[..(13 + blockLength)];
     }
 
     private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => reverse

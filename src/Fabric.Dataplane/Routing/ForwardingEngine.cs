@@ -52,6 +52,13 @@ public sealed class ForwardingEngine : IDisposable
         return compiled;
     }
 
+    /// <summary>
+    /// Hands an epoch of keys derived with <paramref name="peer"/> to the worker, which installs it before its
+    /// next batch (the previous epoch stays open for receiving during the overlap). Thread-safe; the engine
+    /// owns and disposes <paramref name="keys"/>.
+    /// </summary>
+    public void InstallPeerKeys(string peer, Svr.Security.EpochKeys keys) => _runtimes.PeerKeys.Enqueue(peer, keys);
+
     /// <summary>One round: a batch from every port, run to completion. Returns packets handled.</summary>
     public int RunOnce() => Worker.RunOnce(_time.GetTimestamp());
 

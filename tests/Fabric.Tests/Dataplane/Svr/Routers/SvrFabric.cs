@@ -4,7 +4,9 @@ using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Wire;
 using Fabric.Model;
+using Fabric.Dataplane.Svr.Security;
 using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Dataplane.Svr.Security;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr.Routers;
@@ -126,6 +128,33 @@ public sealed class SvrFabric : IDisposable
     }
 
     public static long Drops(ForwardingEngine router, DropReason reason) => router.Worker.Drops.Total(reason);
+
+    /// <summary>
+    /// Derives epoch <paramref name="epoch"/> between two routers from their (seeded) identities, as the key
+    /// exchange would, and hands each its side; each router installs it before its next batch.
+    /// </summary>
+    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch)
+    {
+        var (keysA, keysB) = SecurityFixtures.DerivePair(Identity(a.Name), Identity(b.Name), epoch);
+        a.InstallPeerKeys(b.Name, keysA);
+        b.InstallPeerKeys(a.Name, keysB);
+    }
+
+    /// <summary>Hands one side only: the other router does not get this epoch.</summary>
+    public void GiveKeys(ForwardingEngine to, ForwardingEngine peer, uint epoch) =>
+        to.InstallPeerKeys(peer.Name, SecurityFixtures.DerivePair(Identity(to.Name), Identity(peer.Name), epoch).A);
+
+    private readonly Dictionary<string, RouterIdentity> _identities = [];
+
+    private RouterIdentity Identity(string router)
+    {
+        if (!_identities.TryGetValue(router, out var identity))
+        {
+            _identities[router] = identity = SecurityFixtures.Identity(router, router.Sum(c => c));
+        }
+
+        return identity;
+    }
 
     public void Dispose()
     {

@@ -214,12 +214,18 @@ public sealed class SvrFabricTests
     public void StrayPacketOnWaypointPort_DroppedSilently_NeverAnswered()
     {
         using var fabric = new SvrFabric();
-        fabric.Attacker.SendTcp("172.16.0.1", 16384, 16385, TcpFlags.Ack, 1, 1, "probe"u8.ToArray());
-        fabric.Attacker.SendIp(Packets.Udp(fabric.Attacker.Address, IpAddressConversions.ParseIpv4("172.16.0.1"), 16384, 16387, "probe"u8.ToArray()));
+        var peer = IpAddressConversions.ParseIpv4("172.16.0.2");
+        var dc1 = IpAddressConversions.ParseIpv4("172.16.0.1");
+        fabric.Attacker.SendIp(Packets.Tcp(peer, dc1, 16384, 16385, TcpFlags.Syn, 1, 0, []));
+        fabric.Attacker.SendIp(Packets.Udp(peer, dc1, 16384, 16387, "probe"u8.ToArray()));
+        fabric.Attacker.SendTcp("172.16.0.1", 16384, 16389, TcpFlags.Syn, 1, 0, []);
         fabric.Pump();
 
         Assert.Empty(fabric.Attacker.Received);
         Assert.Equal(2, SvrFabric.Drops(fabric.Dc1, DropReason.WaypointNoSession));
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.NotAPeer));
+        // Nothing went back to the (spoofed) sender either: no reset, no ICMP.
+        Assert.DoesNotContain(fabric.BrWan.Received, frame => EthernetFrame.TryCreate(frame, out var ethernet) && ethernet.EtherType == EtherType.Ipv4);
     }
 
     [Theory]
@@ -348,7 +354,8 @@ public sealed class SvrFabricTests
         };
         var block = new byte[metadata.EmitLength];
         metadata.Emit(block);
-        var plain = Packets.Udp(IpAddressConversions.ParseIpv4("172.16.0.66"), IpAddressConversions.ParseIpv4("172.16.0.1"), sourcePort, destinationPort, "data"u8.ToArray());
+        // The attacker spoofs br1's waypoint address: dc1 takes it for its peer.
+        var plain = Packets.Udp(IpAddressConversions.ParseIpv4("172.16.0.2"), IpAddressConversions.ParseIpv4("172.16.0.1"), sourcePort, destinationPort, "data"u8.ToArray());
         var room = new byte[plain.Length + block.Length];
         plain.CopyTo(room, 0);
         Assert.True(MetadataInsertion.TryInsert(room, plain.Length, block, out var length));
