@@ -11,7 +11,51 @@ public static class BenchCommands
     {
         var bench = new Command("bench", "Measure Fabric on this machine; every figure comes with a baseline measured in the same run.");
         bench.Subcommands.Add(Dataplane());
+        bench.Subcommands.Add(Svr());
         return bench;
+    }
+
+    private static Command Svr()
+    {
+        var quick = new Option<bool>("--quick") { Description = "Fewer sessions and packets (a few seconds)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var command = new Command(
+            "svr",
+            "Measure SVR between two routers in memory: per-packet cost on an established session plain and encrypted (1400-byte frames), session setup with metadata both ways, and bytes added on the wire per packet.")
+        {
+            quick,
+            json,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var result = SvrBench.Run(parse.GetValue(quick), message => error.WriteLine($"bench: {message}"));
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["ns_per_packet_plain"] = Math.Round(result.NsPerPacketPlain, 1),
+                    ["ns_per_packet_encrypted"] = Math.Round(result.NsPerPacketEncrypted, 1),
+                    ["session_setup_ns"] = Math.Round(result.SessionSetupNs, 1),
+                    ["overhead_bytes_per_packet_plain"] = result.OverheadBytesPerPacketPlain,
+                    ["overhead_bytes_per_packet_encrypted"] = result.OverheadBytesPerPacketEncrypted,
+                    ["alloc_bytes_per_packet"] = Math.Round(result.AllocBytesPerPacket, 3),
+                    ["frame_bytes"] = SvrBench.FrameSize,
+                    ["sessions"] = result.Sessions,
+                    ["packets"] = result.Packets,
+                    ["quick"] = result.Quick,
+                }));
+                return 0;
+            }
+
+            output.WriteLine($"established, plain, per router pass      {result.NsPerPacketPlain,8:F0} ns   {result.OverheadBytesPerPacketPlain} bytes added per packet");
+            output.WriteLine($"established, AES-GCM, per router pass    {result.NsPerPacketEncrypted,8:F0} ns   {result.OverheadBytesPerPacketEncrypted} bytes added per packet");
+            output.WriteLine($"session setup, metadata both ways        {result.SessionSetupNs,8:F0} ns   (SYN and SYN-ACK through both routers: four passes)");
+            output.WriteLine($"allocated per packet                     {result.AllocBytesPerPacket,8:F3} bytes");
+            return 0;
+        });
+        return command;
     }
 
     private static Command Dataplane()

@@ -90,7 +90,6 @@ public sealed class PacketWorker
             }
 
             var snapshot = SnapshotSource();
-            snapshot.Runtimes.PeerKeys.InstallPending(now);
             for (var i = 0; i < _batch.Count; i++)
             {
                 var buffer = _batch[i];

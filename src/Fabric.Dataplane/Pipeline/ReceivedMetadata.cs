@@ -29,8 +29,8 @@ public struct ReceivedMetadata
     /// <summary>The service index of the named service, or −1.</summary>
     public int Service;
 
-    /// <summary>The low 64 bits of the session id, or 0.</summary>
-    public ulong SessionId;
+    /// <summary>The low 32 bits of the session id, or 0.</summary>
+    public uint SessionId;
 
     /// <summary>The octets of the block (still in the packet until it is unsealed and stripped), or 0.</summary>
     public int BlockLength;

@@ -40,24 +40,23 @@ public struct SessionState
     /// <summary>Ingress: forward packets since the last reverse packet; at <see cref="SvrStage.ResignalAfterUnanswered"/> metadata is sent again.</summary>
     public byte Unanswered;
 
+    /// <summary>Every packet between the routers is encrypted (the service requires it).</summary>
+    public bool Sealed;
+
     /// <summary>Ingress: the id of the waypoint pool the session's ports came from (see <see cref="Forwarding.WaypointPools"/>), else −1.</summary>
     public short WaypointPool;
 
     public ushort LocalWaypointPort;
     public ushort PeerWaypointPort;
 
-    /// <summary>Every packet between the routers is encrypted (the service requires it).</summary>
-    public bool Sealed;
-
     /// <summary>The id of the peer's keys in the keyring (SVR sessions).</summary>
     public short PeerKeys;
 
-    /// <summary>The SVR session id (the low 64 bits of the metadata's UUID).</summary>
-    public ulong SessionId;
-
-
     /// <summary>The id of the service runtime that admitted the session (see <see cref="Forwarding.ServiceRuntimes"/>).</summary>
     public int Runtime;
+
+    /// <summary>The SVR session id (the low 32 bits of the metadata's UUID).</summary>
+    public uint SessionId;
 
     public TokenBucket Bucket;
 

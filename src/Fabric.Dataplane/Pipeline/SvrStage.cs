@@ -195,7 +195,7 @@ public static class SvrStage
             PeerWaypointPort = peerPort,
             Sealed = encrypted,
             PeerKeys = (short)path.KeysId,
-            SessionId = worker.NextRandom(),
+            SessionId = (uint)worker.NextRandom(),
         };
         var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, key.Protocol), out var handle);
         if (inserted != SessionInsertResult.Inserted)
@@ -567,7 +567,7 @@ public static class SvrStage
                         return DropReason.MetadataMalformed;
                     }
 
-                    metadata.SessionId = BinaryPrimitives.ReadUInt64BigEndian(value[8..]);
+                    metadata.SessionId = BinaryPrimitives.ReadUInt32BigEndian(value[12..]);
                     break;
             }
         }

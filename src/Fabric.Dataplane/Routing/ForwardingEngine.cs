@@ -59,8 +59,13 @@ public sealed class ForwardingEngine : IDisposable
     /// </summary>
     public void InstallPeerKeys(string peer, Svr.Security.EpochKeys keys) => _runtimes.PeerKeys.Enqueue(peer, keys);
 
-    /// <summary>One round: a batch from every port, run to completion. Returns packets handled.</summary>
-    public int RunOnce() => Worker.RunOnce(_time.GetTimestamp());
+    /// <summary>One round: keys handed in are installed, then a batch from every port, run to completion. Returns packets handled.</summary>
+    public int RunOnce()
+    {
+        var now = _time.GetTimestamp();
+        _runtimes.PeerKeys.InstallPending(now);
+        return Worker.RunOnce(now);
+    }
 
     /// <summary>
     /// Runs the worker on a dedicated thread until <see cref="Dispose"/>. When no packet waits it yields for a
@@ -106,6 +111,7 @@ public sealed class ForwardingEngine : IDisposable
         _stop?.Cancel();
         _thread?.Join();
         _stop?.Dispose();
+        _runtimes.PeerKeys.Dispose();
     }
 }
 
