@@ -15,7 +15,7 @@ namespace Fabric.Conductor.Hosting;
 /// (a SQLite file or PostgreSQL). The actor registry holds the singleton's proxy under
 /// <see cref="ConductorActor"/>.
 /// </summary>
-public static class ConductorNode
+public static class ConductorHost
 {
     public const string SingletonName = "conductor";
 

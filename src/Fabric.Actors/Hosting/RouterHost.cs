@@ -16,7 +16,7 @@ public sealed record RouterNodeTarget(string Node, IForwardingTarget Target);
 /// <see cref="ConfigApplier"/> per forwarding engine it hosts (one for a real node; many when a
 /// benchmark simulates routers in one process).
 /// </summary>
-public static class RouterNode
+public static class RouterHost
 {
     public static AkkaConfigurationBuilder WithRouterNode(
         this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null)
