@@ -29,7 +29,7 @@ public static class ConductorHost
             .WithSingleton<ConductorActor>(
                 SingletonName,
                 ConductorActor.Props(time, distribute: true),
-                new ClusterSingletonOptions { Role = FabricCluster.ConductorRole },
+                new ClusterSingletonOptions { Role = FabricCluster.ConductorRole, LogSingletonIdentificationFailure = false },
                 createProxyToo: true);
     }
 
