@@ -378,6 +378,11 @@ public static class SvrStage
                 return context.Fail(DropReason.NoPeerKeys);
             }
 
+            if (state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)TcpFlags.Syn) != 0)
+            {
+                ClampMss(ref context, ref state, worker, snapshot, ip);
+            }
+
             var blockLength = Signal(ref context, ref state, worker, snapshot, forward, ip, keys.HasKeys ? keys.SecurityId : 0);
             if (blockLength < 0)
             {
@@ -396,6 +401,31 @@ public static class SvrStage
 
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
         return context.IpLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+    }
+
+    /// <summary>
+    /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
+    /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service and the
+    /// longest router name) plus the sealed trailer.
+    /// </summary>
+    public static int MaxOverhead(ForwardingSnapshot snapshot, in SessionState state) =>
+        MetadataBlock.BaseLength
+        + (MetadataBlock.TlvHeaderLength * 6) + sizeof(uint) + MetadataContext.Ipv4Length + 16
+        + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + snapshot.LongestRouterNameUtf8
+        + PacketSealer.TrailerLength;
+
+    /// <summary>
+    /// Lowers the MSS option of a SYN (or SYN-ACK) leaving to the peer so that a full-size segment still fits the
+    /// egress MTU when it carries metadata and a trailer (a re-signalled or encrypted segment is never too big).
+    /// </summary>
+    private static void ClampMss(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, Span<byte> ip)
+    {
+        var transportAt = context.TransportOffset - context.NetworkOffset;
+        var mss = worker.Ports[context.EgressPort].Mtu - transportAt - TcpSegment.MinHeaderLength - MaxOverhead(snapshot, state);
+        if (mss > 0 && TcpSegment.TryCreate(ip[transportAt..context.IpLength], out var tcp))
+        {
+            tcp.TryClampMaximumSegmentSize((ushort)mss);
+        }
     }
 
     /// <summary>Gives back the waypoint ports an ingress session held.</summary>
