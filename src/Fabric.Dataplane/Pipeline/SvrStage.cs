@@ -97,6 +97,12 @@ public static class SvrStage
         ref var metadata = ref context.Metadata;
         var keys = snapshot.Runtimes.PeerKeys[metadata.PeerKeys];
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        if ((metadata.HasSecurityId || encrypted || metadata.BlockLength > 0) && !TransportChecksumValid(ip))
+        {
+            // Stripping or opening recomputes the checksum: a damaged packet must not come out whole.
+            return context.Fail(DropReason.BadChecksum);
+        }
+
         if (metadata.HasSecurityId || encrypted)
         {
             if (!keys.HasKeys)
@@ -490,6 +496,13 @@ public static class SvrStage
             length = MetadataBlock.BareLength;
         }
 
+        if (!TransportChecksumValid(ip[..context.IpLength]))
+        {
+            // Inserting recomputes the checksum: a damaged packet must not leave whole.
+            context.Fail(DropReason.BadChecksum);
+            return -1;
+        }
+
         if (!MetadataInsertion.TryInsert(ip, context.IpLength, block[..length], out var grown))
         {
             context.Fail(DropReason.TooBig);
@@ -510,6 +523,11 @@ public static class SvrStage
         if (context.IpLength + PacketSealer.TrailerLength > ip.Length)
         {
             return context.Fail(DropReason.TooBig);
+        }
+
+        if (blockLength == 0 && !TransportChecksumValid(ip[..context.IpLength]))
+        {
+            return context.Fail(DropReason.BadChecksum);
         }
 
         var transportAt = context.TransportOffset - context.NetworkOffset;
@@ -540,6 +558,18 @@ public static class SvrStage
         var blockAt = transportAt + TransportHeaderLength(ip, transportAt);
         ip.Slice(blockAt, blockLength).CopyTo(scratch[13..]);
         return scratch[..(13 + blockLength)];
+    }
+
+    /// <summary>True when the TCP or UDP checksum of the IPv4 packet verifies (a UDP checksum of 0 means none).</summary>
+    private static bool TransportChecksumValid(Span<byte> ip)
+    {
+        Ipv4Packet.TryCreate(ip, out var v4);
+        return v4.Protocol switch
+        {
+            IpProtocol.Tcp => TcpSegment.TryCreate(v4.Payload, out var tcp) && tcp.IsChecksumValid(v4.PseudoHeaderSum()),
+            IpProtocol.Udp => UdpDatagram.TryCreate(v4.Payload, out var udp) && (!udp.HasChecksum || udp.IsChecksumValid(v4.PseudoHeaderSum())),
+            _ => true,
+        };
     }
 
     private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => reverse

@@ -92,6 +92,12 @@ public sealed class SvrSecurityTests
                 var at = IndexOf(frame, "engineering"u8.ToArray());
                 frame[at + 7] ^= 0x01;
                 tampered = true;
+
+                // An attacker on the path fixes the TCP checksum; only the tag can tell.
+                var ip = frame.AsSpan(EthernetFrame.UntaggedHeaderLength);
+                Ipv4Packet.TryCreate(ip, out var packet);
+                TcpSegment.TryCreate(packet.Payload, out var segment);
+                segment.UpdateChecksum(packet.PseudoHeaderSum());
             }
 
             return true;
