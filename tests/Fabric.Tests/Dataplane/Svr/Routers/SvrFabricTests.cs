@@ -369,6 +369,13 @@ public sealed class SvrFabricTests
         Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.WaypointsExhausted));
     }
 
+    [Fact]
+    public void SessionState_WithSvrFields_Is112Bytes()
+    {
+        // The session table's memory per session (docs/benchmarks.md, bytes per session) depends on it.
+        Assert.Equal(112, System.Runtime.CompilerServices.Unsafe.SizeOf<SessionState>());
+    }
+
     /// <summary>A hand-made waypoint packet from the attacker to dc1, UDP with forward metadata for a session to bulk.</summary>
     private static byte[] Waypoint(ushort sourcePort, ushort destinationPort, string tenant, string service)
     {
