@@ -12,7 +12,28 @@ public sealed record Router(
     ValueList<Network> Networks);
 
 /// <summary>One process of a router, reachable by the control plane at its management address.</summary>
-public sealed record RouterNode(string Name, IPAddress ManagementAddress);
+/// <param name="Identity">
+/// The node's X25519 public key (base64 of 32 bytes), pinned here so that peers derive peer path keys only
+/// with the holder of the matching private key; null when the node has none (its peer paths then carry no
+/// keys: services that require encryption are refused, metadata travels unauthenticated).
+/// </param>
+public sealed record RouterNode(string Name, IPAddress ManagementAddress, string? Identity = null)
+{
+    /// <summary>Length of an X25519 public key.</summary>
+    public const int IdentityKeyLength = 32;
+
+    /// <summary>The pinned public key's bytes, or null when absent or not 32 bytes of base64 (the validator reports that).</summary>
+    public byte[]? IdentityKey()
+    {
+        if (Identity is null)
+        {
+            return null;
+        }
+
+        var buffer = new byte[IdentityKeyLength + 3];
+        return Convert.TryFromBase64String(Identity, buffer, out var written) && written == IdentityKeyLength ? buffer[..IdentityKeyLength] : null;
+    }
+}
 
 /// <summary>
 /// An interface the router owns in user space (the kernel has no address on it).

@@ -46,7 +46,8 @@ public static class SvrBench
 
     public sealed record Result(
         double NsPerPacketPlain, double NsPerPacketEncrypted, double SessionSetupNs,
-        int OverheadBytesPerPacketPlain, int OverheadBytesPerPacketEncrypted, double AllocBytesPerPacket, int Sessions, long Packets, bool Quick);
+        int OverheadBytesPerPacketPlain, int OverheadBytesPerPacketEncrypted, double AllocBytesPerPacket, double AesGcmBaselineNs,
+        int Sessions, long Packets, bool Quick);
 
     public static Result Run(bool quick, Action<string> progress)
     {
@@ -96,9 +97,32 @@ public static class SvrBench
         progress($"timing {packets:N0} round trips of {FrameSize}-byte frames on an established encrypted session (AES-256-GCM)");
         var encrypted = Established(pair, client, sealedAddress, 5432, packets);
         progress($"drops in both routers: {pair.Drops()}");
+        progress("timing AesGcm.Encrypt of the same payload alone (the baseline of the encrypted figure)");
+        var aesNs = AesGcmBaseline(FrameSize - 14 - 20 - 20, packets);
         return new Result(
             plain.NsPerPass, encrypted.NsPerPass, setupNs, plain.Overhead, encrypted.Overhead,
-            (plain.Allocated + encrypted.Allocated) / (8.0 * packets), sessions, packets, quick);
+            (plain.Allocated + encrypted.Allocated) / (8.0 * packets), aesNs, sessions, packets, quick);
+    }
+
+    /// <summary>Nanoseconds of one .NET <see cref="System.Security.Cryptography.AesGcm"/> encryption (AES-256, 16-byte tag) of <paramref name="length"/> bytes in place.</summary>
+    private static double AesGcmBaseline(int length, int count)
+    {
+        var payload = new byte[length];
+        var nonce = new byte[PacketSealer.NonceLength];
+        var tag = new byte[PacketSealer.TagLength];
+        using var aes = new System.Security.Cryptography.AesGcm(new byte[32], PacketSealer.TagLength);
+        for (var i = 0; i < 10_000; i++)
+        {
+            aes.Encrypt(nonce, payload, payload, tag);
+        }
+
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            aes.Encrypt(nonce, payload, payload, tag);
+        }
+
+        return watch.Elapsed.TotalNanoseconds / count;
     }
 
     /// <summary>

@@ -81,7 +81,9 @@ public static class CanonicalTree
         ("max-waypoints", Num(n.MaxWaypoints)));
 
     private static HoconObject Router(Router r) => Obj(
-        ("nodes", Named(r.Nodes, n => n.Name, n => Obj(("management-address", Address(n.ManagementAddress))))),
+        ("nodes", Named(r.Nodes, n => n.Name, n => Obj(
+            ("management-address", Address(n.ManagementAddress)),
+            ("identity", n.Identity is null ? null : Str(n.Identity))))),
         ("interfaces", Named(r.Interfaces, i => i.Name, i => Obj(
             ("device", Str(i.Device)),
             ("addresses", List(i.Addresses, Prefix)),

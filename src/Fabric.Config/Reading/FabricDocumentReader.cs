@@ -156,7 +156,7 @@ internal static class FabricDocumentReader
             r.Error("management-address", "required: the node's kernel address on the management network");
         }
 
-        return new RouterNode(name, address ?? System.Net.IPAddress.None);
+        return new RouterNode(name, address ?? System.Net.IPAddress.None, r.OptionalString("identity"));
     }
 
     private static ForwardingInterface Interface(string name, ObjectReader r) => new(

@@ -27,6 +27,7 @@ public sealed class ForwardingSnapshot
         }
 
         RouterUtf8 = System.Text.Encoding.UTF8.GetBytes(router);
+        LongestRouterNameUtf8 = Math.Max(RouterUtf8.Length, peerPaths.Length == 0 ? 0 : peerPaths.Max(p => System.Text.Encoding.UTF8.GetByteCount(p.PeerRouter)));
         TenantsUtf8 = [.. tenants.Select(System.Text.Encoding.UTF8.GetBytes)];
         ServicesUtf8 = [.. services.Select(s => System.Text.Encoding.UTF8.GetBytes(s.Name))];
         Runtimes = runtimes;
@@ -75,6 +76,9 @@ public sealed class ForwardingSnapshot
 
     /// <summary>The router's name as metadata carries it (UTF-8), so the packet path writes it without encoding.</summary>
     public byte[] RouterUtf8 { get; }
+
+    /// <summary>The longest name, in UTF-8 octets, of this router and its peers: what a source-router TLV may take.</summary>
+    public int LongestRouterNameUtf8 { get; }
 
     /// <summary>Tenant names in UTF-8 by index: metadata names are matched against these without allocating.</summary>
     public byte[][] TenantsUtf8 { get; }

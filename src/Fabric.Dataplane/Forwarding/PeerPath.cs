@@ -8,7 +8,8 @@ namespace Fabric.Dataplane.Forwarding;
 /// (its waypoint), and the pool of waypoint port pairs sessions on this path draw from. Waypoints
 /// are IPv4 addresses. The pool is kept across snapshots (see <see cref="WaypointPools"/>).
 /// </summary>
-public sealed class PeerPath(string peerRouter, string neighborhood, int port, uint localAddress, uint peerAddress, int poolId, WaypointAllocator waypoints, int keysId)
+public sealed class PeerPath(
+    string peerRouter, string neighborhood, int port, uint localAddress, uint peerAddress, int poolId, WaypointAllocator waypoints, int keysId, byte[]? pinnedKey)
 {
     public string PeerRouter { get; } = peerRouter;
 
@@ -25,6 +26,9 @@ public sealed class PeerPath(string peerRouter, string neighborhood, int port, u
 
     /// <summary>The id of <see cref="Waypoints"/> in <see cref="WaypointPools"/>: sessions keep it to give their ports back.</summary>
     public int PoolId { get; } = poolId;
+
+    /// <summary>The peer router's X25519 public key as configuration pins it (its node's <c>identity</c>), or null.</summary>
+    public byte[]? PinnedKey { get; } = pinnedKey;
 
     /// <summary>The id of the peer's keys in the <see cref="Svr.Security.PeerKeyring"/>.</summary>
     public int KeysId { get; } = keysId;

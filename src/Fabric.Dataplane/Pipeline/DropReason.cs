@@ -88,6 +88,9 @@ public enum DropReason : byte
 
     /// <summary>A packet to a waypoint from an address that is no configured peer router's waypoint.</summary>
     NotAPeer,
+
+    /// <summary>A TCP/UDP checksum that does not verify on a packet SVR must rebuild (metadata inserted or stripped, sealed or opened): never re-checksummed into a valid packet.</summary>
+    BadChecksum,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

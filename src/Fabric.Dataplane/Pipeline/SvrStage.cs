@@ -97,6 +97,12 @@ public static class SvrStage
         ref var metadata = ref context.Metadata;
         var keys = snapshot.Runtimes.PeerKeys[metadata.PeerKeys];
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        if ((metadata.HasSecurityId || encrypted || metadata.BlockLength > 0) && !TransportChecksumValid(ip))
+        {
+            // Stripping or opening recomputes the checksum: a damaged packet must not come out whole.
+            return context.Fail(DropReason.BadChecksum);
+        }
+
         if (metadata.HasSecurityId || encrypted)
         {
             if (!keys.HasKeys)
@@ -378,6 +384,11 @@ public static class SvrStage
                 return context.Fail(DropReason.NoPeerKeys);
             }
 
+            if (state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)TcpFlags.Syn) != 0)
+            {
+                ClampMss(ref context, ref state, worker, snapshot, ip);
+            }
+
             var blockLength = Signal(ref context, ref state, worker, snapshot, forward, ip, keys.HasKeys ? keys.SecurityId : 0);
             if (blockLength < 0)
             {
@@ -396,6 +407,31 @@ public static class SvrStage
 
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
         return context.IpLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+    }
+
+    /// <summary>
+    /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
+    /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service and the
+    /// longest router name) plus the sealed trailer.
+    /// </summary>
+    public static int MaxOverhead(ForwardingSnapshot snapshot, in SessionState state) =>
+        MetadataBlock.BaseLength
+        + (MetadataBlock.TlvHeaderLength * 6) + sizeof(uint) + MetadataContext.Ipv4Length + 16
+        + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + snapshot.LongestRouterNameUtf8
+        + PacketSealer.TrailerLength;
+
+    /// <summary>
+    /// Lowers the MSS option of a SYN (or SYN-ACK) leaving to the peer so that a full-size segment still fits the
+    /// egress MTU when it carries metadata and a trailer (a re-signalled or encrypted segment is never too big).
+    /// </summary>
+    private static void ClampMss(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, Span<byte> ip)
+    {
+        var transportAt = context.TransportOffset - context.NetworkOffset;
+        var mss = worker.Ports[context.EgressPort].Mtu - transportAt - TcpSegment.MinHeaderLength - MaxOverhead(snapshot, state);
+        if (mss > 0 && TcpSegment.TryCreate(ip[transportAt..context.IpLength], out var tcp))
+        {
+            tcp.TryClampMaximumSegmentSize((ushort)mss);
+        }
     }
 
     /// <summary>Gives back the waypoint ports an ingress session held.</summary>
@@ -460,6 +496,13 @@ public static class SvrStage
             length = MetadataBlock.BareLength;
         }
 
+        if (!TransportChecksumValid(ip[..context.IpLength]))
+        {
+            // Inserting recomputes the checksum: a damaged packet must not leave whole.
+            context.Fail(DropReason.BadChecksum);
+            return -1;
+        }
+
         if (!MetadataInsertion.TryInsert(ip, context.IpLength, block[..length], out var grown))
         {
             context.Fail(DropReason.TooBig);
@@ -480,6 +523,11 @@ public static class SvrStage
         if (context.IpLength + PacketSealer.TrailerLength > ip.Length)
         {
             return context.Fail(DropReason.TooBig);
+        }
+
+        if (blockLength == 0 && !TransportChecksumValid(ip[..context.IpLength]))
+        {
+            return context.Fail(DropReason.BadChecksum);
         }
 
         var transportAt = context.TransportOffset - context.NetworkOffset;
@@ -510,6 +558,18 @@ public static class SvrStage
         var blockAt = transportAt + TransportHeaderLength(ip, transportAt);
         ip.Slice(blockAt, blockLength).CopyTo(scratch[13..]);
         return scratch[..(13 + blockLength)];
+    }
+
+    /// <summary>True when the TCP or UDP checksum of the IPv4 packet verifies (a UDP checksum of 0 means none).</summary>
+    private static bool TransportChecksumValid(Span<byte> ip)
+    {
+        Ipv4Packet.TryCreate(ip, out var v4);
+        return v4.Protocol switch
+        {
+            IpProtocol.Tcp => TcpSegment.TryCreate(v4.Payload, out var tcp) && tcp.IsChecksumValid(v4.PseudoHeaderSum()),
+            IpProtocol.Udp => UdpDatagram.TryCreate(v4.Payload, out var udp) && (!udp.HasChecksum || udp.IsChecksumValid(v4.PseudoHeaderSum())),
+            _ => true,
+        };
     }
 
     private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => reverse

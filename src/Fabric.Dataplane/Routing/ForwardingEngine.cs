@@ -59,6 +59,31 @@ public sealed class ForwardingEngine : IDisposable
     /// </summary>
     public void InstallPeerKeys(string peer, Svr.Security.EpochKeys keys) => _runtimes.PeerKeys.Enqueue(peer, keys);
 
+    /// <summary>
+    /// Derives epoch <paramref name="epoch"/> of the keys with <paramref name="peer"/> (X25519 + HKDF, see
+    /// docs/svr-security.md) and hands them to the worker. The key the peer presented must equal the one
+    /// configuration pins for it (its node's <c>identity</c>); a peer with no pinned key gets none
+    /// (<see cref="Svr.Security.KeyAgreementResult.PeerKeyMismatch"/>). Thread-safe.
+    /// </summary>
+    public Svr.Security.KeyAgreementResult AgreePeerKeys(
+        Svr.Security.RouterIdentity local, string peer, ReadOnlySpan<byte> presentedKey, uint epoch, ReadOnlySpan<byte> localNonce, ReadOnlySpan<byte> peerNonce)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        var pinned = Array.Find(Snapshot.PeerPaths, p => p.PeerRouter == peer)?.PinnedKey;
+        if (pinned is null)
+        {
+            return Svr.Security.KeyAgreementResult.PeerKeyMismatch;
+        }
+
+        var result = Svr.Security.PeerKeyAgreement.TryDerive(local, new Svr.Security.PinnedPeer(peer, pinned), presentedKey, epoch, localNonce, peerNonce, out var keys);
+        if (result == Svr.Security.KeyAgreementResult.Ok)
+        {
+            InstallPeerKeys(peer, keys!);
+        }
+
+        return result;
+    }
+
     /// <summary>One round: keys handed in are installed, then a batch from every port, run to completion. Returns packets handled.</summary>
     public int RunOnce()
     {

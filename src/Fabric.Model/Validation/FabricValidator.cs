@@ -160,6 +160,18 @@ public static partial class FabricValidator
                 {
                     addresses.Claim(node.ManagementAddress, ConfigPath.Child(nodePath, "management-address"));
                 }
+
+                if (node.Identity is not null && node.IdentityKey() is null)
+                {
+                    errors.Add(new(
+                        ConfigPath.Child(nodePath, "identity"),
+                        $"\"{node.Identity}\" is not an X25519 public key: give the base64 of exactly {RouterNode.IdentityKeyLength} bytes"));
+                }
+            }
+
+            if (router.Nodes.Count == 2 && router.Nodes[0].Identity != router.Nodes[1].Identity)
+            {
+                errors.Add(new(nodesPath, $"the nodes of router \"{router.Name}\" pin different identities: an HA pair shares one router identity"));
             }
 
             var devices = new Dictionary<string, string>(StringComparer.Ordinal);

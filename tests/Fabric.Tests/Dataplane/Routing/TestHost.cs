@@ -83,8 +83,9 @@ public sealed class TestHost(string name, InMemoryPort port, MacAddress mac, str
 
             var ip = ethernet.Payload.ToArray();
             Received.Add(ip);
-            if (IsServer)
+            if (IsServer && Packets.ChecksumsValid(ip))
             {
+                // A real stack drops what fails its checksum: only whole packets are answered.
                 Serve(ethernet.Source, ip);
             }
         }

@@ -24,7 +24,15 @@ public sealed class SvrFabric : IDisposable
 
     public SvrFabric(Func<string, string>? edit = null)
     {
+        // lab.conf with each router node's identity pinned (public keys of seeded key pairs).
         var text = Repository.Read("hocon/lab.conf");
+        foreach (var (router, node, address) in new[] { ("dc1", "dc1a", "10.99.0.11"), ("br1", "br1a", "10.99.0.12"), ("br2", "br2a", "10.99.0.13") })
+        {
+            text = text.Replace(
+                $"{node} {{ management-address = \"{address}\" }}",
+                $"{node} {{ management-address = \"{address}\", identity = \"{Identity(router).PublicKeyBase64}\" }}");
+        }
+
         Model = RouterFixture.Load(edit is null ? text : edit(text));
         var wan = new InMemoryBridge();
 
@@ -135,10 +143,14 @@ public sealed class SvrFabric : IDisposable
     /// </summary>
     public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch)
     {
-        var (keysA, keysB) = SecurityFixtures.DerivePair(Identity(a.Name), Identity(b.Name), epoch);
-        a.InstallPeerKeys(b.Name, keysA);
-        b.InstallPeerKeys(a.Name, keysB);
+        var nonceA = SecurityFixtures.Nonce((byte)epoch);
+        var nonceB = SecurityFixtures.Nonce((byte)(epoch + 100));
+        Assert.Equal(KeyAgreementResult.Ok, a.AgreePeerKeys(Identity(a.Name), b.Name, Identity(b.Name).PublicKey, epoch, nonceA, nonceB));
+        Assert.Equal(KeyAgreementResult.Ok, b.AgreePeerKeys(Identity(b.Name), a.Name, Identity(a.Name).PublicKey, epoch, nonceB, nonceA));
     }
+
+    /// <summary>A router's seeded identity, whose public key the fabric's configuration pins.</summary>
+    public RouterIdentity IdentityOf(string router) => Identity(router);
 
     /// <summary>Hands one side only: the other router does not get this epoch.</summary>
     public void GiveKeys(ForwardingEngine to, ForwardingEngine peer, uint epoch) =>

@@ -105,6 +105,36 @@ public sealed class SvrFabricTests
     }
 
     [Fact]
+    public void Tcp_SynMss_ClampedSoAFullSegmentWithMetadataAndTrailerFitsTheWan()
+    {
+        using var fabric = new SvrFabric();
+        fabric.Eng1.SendIp(SynWithMss(fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Web), 40000, 80, mss: 1460));
+        fabric.Pump();
+
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        Ipv4Packet.TryCreate(Assert.Single(server.Received), out var syn);
+        TcpSegment.TryCreate(syn.Payload, out var tcp);
+        Assert.True(tcp.TryGetMaximumSegmentSize(out var mss));
+        Assert.True(Packets.ChecksumsValid(server.Received[0]));
+        Assert.True(mss < 1460);
+        var wire = WaypointPackets(fabric.DcWan.Received)[0];
+        Assert.True(MetadataInsertion.TryLocate(wire, wire.Length, out var block, out _));
+        // A full segment re-signalled with this block and sealed (8 more octets of SecurityId, 24 of trailer) still fits.
+        Assert.True(20 + 20 + mss + block.TotalLength + 8 + 24 <= 1500, $"mss {mss}, block {block.TotalLength}");
+    }
+
+    /// <summary>A SYN whose header carries an MSS option (kind 2, length 4).</summary>
+    private static byte[] SynWithMss(uint source, uint destination, ushort sourcePort, ushort destinationPort, ushort mss)
+    {
+        var packet = Packets.Tcp(source, destination, sourcePort, destinationPort, TcpFlags.Syn, 100, 0, [2, 4, (byte)(mss >> 8), (byte)mss]);
+        packet[20 + 12] = 6 << 4;
+        Ipv4Packet.TryCreate(packet, out var ip);
+        TcpSegment.TryCreate(ip.Payload, out var segment);
+        segment.UpdateChecksum(ip.PseudoHeaderSum());
+        return packet;
+    }
+
+    [Fact]
     public void Tcp_RetransmittedSyn_CarriesMetadataAgain()
     {
         using var fabric = new SvrFabric();
@@ -337,6 +367,13 @@ public sealed class SvrFabricTests
 
         Assert.Equal(2, fabric.Bulk1.Received.Count);
         Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.WaypointsExhausted));
+    }
+
+    [Fact]
+    public void SessionState_WithSvrFields_Is112Bytes()
+    {
+        // The session table's memory per session (docs/benchmarks.md, bytes per session) depends on it.
+        Assert.Equal(112, System.Runtime.CompilerServices.Unsafe.SizeOf<SessionState>());
     }
 
     /// <summary>A hand-made waypoint packet from the attacker to dc1, UDP with forward metadata for a session to bulk.</summary>

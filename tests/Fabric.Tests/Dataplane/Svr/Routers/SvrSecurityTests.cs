@@ -3,6 +3,7 @@ using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Dataplane.Svr.Security;
 
 namespace Fabric.Tests.Dataplane.Svr.Routers;
 
@@ -22,6 +23,21 @@ public sealed class SvrSecurityTests
         Assert.Empty(fabric.Db1.Received);
         Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.NoPeerKeys));
         Assert.DoesNotContain(fabric.DcWan.Received, IsIpv4);
+    }
+
+    [Fact]
+    public void PeerPresentingAKeyThatIsNotPinned_GetsNoKeys_EncryptedServiceStaysRefused()
+    {
+        using var fabric = new SvrFabric();
+        var impostor = SecurityFixtures.Identity("dc1", 999);
+        var result = fabric.Br2.AgreePeerKeys(
+            fabric.IdentityOf("br2"), "dc1", impostor.PublicKey, 1, SecurityFixtures.Nonce(1), SecurityFixtures.Nonce(2));
+        fabric.Fin1.SendTcp(Db, 40000, 5432, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+
+        Assert.Equal(KeyAgreementResult.PeerKeyMismatch, result);
+        Assert.Empty(fabric.Db1.Received);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.NoPeerKeys));
     }
 
     [Fact]
@@ -76,6 +92,12 @@ public sealed class SvrSecurityTests
                 var at = IndexOf(frame, "engineering"u8.ToArray());
                 frame[at + 7] ^= 0x01;
                 tampered = true;
+
+                // An attacker on the path fixes the TCP checksum; only the tag can tell.
+                var ip = frame.AsSpan(EthernetFrame.UntaggedHeaderLength);
+                Ipv4Packet.TryCreate(ip, out var packet);
+                TcpSegment.TryCreate(packet.Payload, out var segment);
+                segment.UpdateChecksum(packet.PseudoHeaderSum());
             }
 
             return true;

@@ -21,28 +21,39 @@ public sealed class WirePort(IPacketPort inner) : IPacketPort
     /// <summary>Applied to each arriving frame before it is recorded; false drops it.</summary>
     public Func<byte[], bool>? Tamper { get; set; }
 
+    /// <summary>
+    /// A faulty link: given each arriving frame, the frames to deliver in its place (none: lost; two: duplicated;
+    /// a changed copy: corrupted; a frame held back and given with a later one: reordered).
+    /// </summary>
+    public Func<byte[], IReadOnlyList<byte[]>>? Faults { get; set; }
+
     public int Receive(PacketBatch batch)
     {
         var before = batch.Count;
         inner.Receive(batch);
-        var kept = before;
+        var arrived = new List<byte[]>();
         for (var i = before; i < batch.Count; i++)
         {
-            var buffer = batch[i];
-            var frame = buffer.Data.AsSpan(0, buffer.Length).ToArray();
-            if (Tamper is { } tamper && !tamper(frame))
-            {
-                continue;
-            }
-
-            Received.Add(frame);
-            var target = batch[kept++];
-            frame.CopyTo(target.Data, 0);
-            target.Length = frame.Length;
+            arrived.Add(batch[i].Data.AsSpan(0, batch[i].Length).ToArray());
         }
 
-        batch.Count = kept;
-        return kept - before;
+        batch.Count = before;
+        foreach (var frame in arrived)
+        {
+            foreach (var delivered in Faults is { } faults ? faults(frame) : [frame])
+            {
+                if ((Tamper is { } tamper && !tamper(delivered)) || batch.Append() is not { } target)
+                {
+                    continue;
+                }
+
+                Received.Add(delivered);
+                delivered.CopyTo(target.Data, 0);
+                target.Length = delivered.Length;
+            }
+        }
+
+        return batch.Count - before;
     }
 
     public bool Send(ReadOnlySpan<byte> frame) => inner.Send(frame);
