@@ -90,13 +90,6 @@ public static class RouterCommands
     {
         var node = new Option<string>("--node") { Description = "The router node to ask.", Required = true };
         var adminSocket = new Option<FileInfo?>("--admin-socket") { Description = "The node's admin socket (default /run/fabric/NODE.sock)." };
-        var seeds = new Option<string[]>("--seed")
-        {
-            Description = "Join the fabric's cluster through these nodes (akka.tcp://fabric@CONDUCTOR:4053) and apply every version the conductor pushes. Without it the node runs its document alone.",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var clusterAddress = new Option<string?>("--cluster-address") { Description = "The management address the node's cluster endpoint binds (default: the node's management-address)." };
-        var clusterPort = new Option<int>("--cluster-port") { Description = "The node's cluster port.", DefaultValueFactory = _ => ClusterNodeSettings.DefaultPort };
         var command = new Command("counters", "Print a running router node's counters (packets, sessions, drops by reason) as JSON.") { node, adminSocket };
         command.SetAction(parse =>
         {
