@@ -23,6 +23,10 @@ public sealed class ConfigApplier : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private RouterConfigStatus? _reported;
 
+    // The conductor version this applier swapped in; 0 until the first. Kept here rather than read from
+    // the engine, which may run a configuration from another source (the router's last one on disk).
+    private long _applied;
+
     public ConfigApplier(string node, IForwardingTarget target)
     {
         _node = node;
@@ -39,19 +43,13 @@ public sealed class ConfigApplier : ReceiveActor
 
     protected override void PreStart()
     {
-        Report(new RouterConfigStatus(_node, _target.RouterName, _target.AppliedVersion, null, null));
+        Report(new RouterConfigStatus(_node, _target.RouterName, _applied, null, null));
         _replicator.Tell(Dsl.Subscribe(ConfigDistribution.Running, Self));
     }
 
     private void Apply(RunningConfig running)
     {
-        var applied = _target.AppliedVersion;
-        if (running.Version <= applied)
-        {
-            return;
-        }
-
-        if (_reported?.FailedVersion == running.Version)
+        if (running.Version == _applied || running.Version == _reported?.FailedVersion)
         {
             return;
         }
@@ -67,6 +65,7 @@ public sealed class ConfigApplier : ReceiveActor
             try
             {
                 _target.Apply(config, running.Version);
+                _applied = running.Version;
             }
             catch (SnapshotCompileException e)
             {
@@ -76,10 +75,10 @@ public sealed class ConfigApplier : ReceiveActor
 
         if (failure is not null)
         {
-            _log.Warning("router node {0} keeps version {1}: version {2} does not apply: {3}", _node, applied, running.Version, failure);
+            _log.Warning("router node {0} keeps version {1}: version {2} does not apply: {3}", _node, _applied, running.Version, failure);
         }
 
-        Report(new RouterConfigStatus(_node, _target.RouterName, _target.AppliedVersion, failure is null ? null : running.Version, failure));
+        Report(new RouterConfigStatus(_node, _target.RouterName, _applied, failure is null ? null : running.Version, failure));
     }
 
     private void Report(RouterConfigStatus status)

@@ -13,9 +13,6 @@ public interface IForwardingTarget
     /// <summary>The router (of the configuration) this node is part of.</summary>
     string RouterName { get; }
 
-    /// <summary>The version in force; 0 before the first.</summary>
-    long AppliedVersion { get; }
-
     /// <summary>Compiles <paramref name="config"/> and swaps it in, or throws <see cref="SnapshotCompileException"/> and keeps the snapshot in force.</summary>
     void Apply(FabricConfig config, long version);
 }
@@ -24,8 +21,6 @@ public interface IForwardingTarget
 public sealed class EngineForwardingTarget(ForwardingEngine engine) : IForwardingTarget
 {
     public string RouterName => engine.Name;
-
-    public long AppliedVersion => engine.AppliedVersion;
 
     public void Apply(FabricConfig config, long version) => engine.Apply(config, version);
 }

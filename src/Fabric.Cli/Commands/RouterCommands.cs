@@ -1,7 +1,13 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Hosting;
 using Fabric.Cli.Hosting;
 using Fabric.Model;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Fabric.Cli.Commands;
 
@@ -14,6 +20,13 @@ public static class RouterCommands
         var node = new Option<string>("--node") { Description = "Which router node this process is (a node name from the document).", Required = true };
         var stateDir = new Option<DirectoryInfo?>("--state-dir") { Description = "Where the last applied configuration is kept (default /var/lib/fabric/NODE)." };
         var adminSocket = new Option<FileInfo?>("--admin-socket") { Description = "The node's admin socket (default /run/fabric/NODE.sock)." };
+        var seeds = new Option<string[]>("--seed")
+        {
+            Description = "Join the fabric's cluster through these nodes (akka.tcp://fabric@CONDUCTOR:4053) and apply every version the conductor pushes. Without it the node runs its document alone.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var clusterAddress = new Option<string?>("--cluster-address") { Description = "The management address the node's cluster endpoint binds (default: the node's management-address)." };
+        var clusterPort = new Option<int>("--cluster-port") { Description = "The node's cluster port.", DefaultValueFactory = _ => ClusterNodeSettings.DefaultPort };
         var command = new Command(
             "router",
             "Run one router node on real interfaces (AF_PACKET; needs root or CAP_NET_RAW) until SIGTERM or Ctrl-C. " +
@@ -23,6 +36,9 @@ public static class RouterCommands
             node,
             stateDir,
             adminSocket,
+            seeds,
+            clusterAddress,
+            clusterPort,
         };
         command.Subcommands.Add(Counters());
         command.SetAction(parse =>
@@ -53,6 +69,7 @@ public static class RouterCommands
             }
 
             using (process)
+            using (var member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), model, name, process))
             {
                 using var stop = new ManualResetEventSlim();
                 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
@@ -60,6 +77,7 @@ public static class RouterCommands
                 Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket}");
                 stop.Wait();
                 Log(output, "stopping", $"node={name}");
+                member?.StopAsync().GetAwaiter().GetResult();
             }
 
             Log(output, "stopped", $"node={name}");
@@ -88,6 +106,24 @@ public static class RouterCommands
             }
         });
         return command;
+    }
+
+    /// <summary>With seeds, the node's cluster member: a <see cref="ConfigApplier"/> that applies what the conductor pushes to <paramref name="process"/>.</summary>
+    private static IHost? Join(string[]? seeds, string? address, int port, FabricConfig model, string node, RouterProcess process)
+    {
+        if (seeds is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        var host = address ?? model.Routers.SelectMany(r => r.Nodes).First(n => n.Name == node).ManagementAddress.ToString();
+        var member = RouterHost.Build(
+            new ClusterNodeSettings(host, port, seeds),
+            [new RouterNodeTarget(node, new RouterProcessTarget(process))],
+            new ConfigurationBuilder().AddEnvironmentVariables().Build(),
+            l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        member.StartAsync().GetAwaiter().GetResult();
+        return member;
     }
 
     private static RouterProcessOptions Options(string node, DirectoryInfo? stateDir, FileInfo? adminSocket)

@@ -85,6 +85,13 @@ public sealed class RouterProcess : IDisposable
         return new RouterProcess(config, node, router, options);
     }
 
+    /// <summary>Compiles <paramref name="config"/> and swaps it in, then keeps it on disk as the last applied; throws <see cref="Dataplane.Forwarding.SnapshotCompileException"/> and keeps both when it cannot.</summary>
+    public void Apply(FabricConfig config, long version)
+    {
+        Engine.Apply(config, version);
+        SaveRunning(config);
+    }
+
     /// <summary>The devices a router owns: its interfaces, its bridged networks' devices and one per host-based container.</summary>
     public static IReadOnlyList<string> Devices(Model.Router router)
     {

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Cli;
+
+/// <summary>
+/// <c>fabric router --seed</c> joined to a running <c>fabric conductor</c>: separate processes, the
+/// cluster on loopback, the router on a real veth device. What the conductor commits is what the router
+/// forwards with and keeps on disk. Runs as root, as CI does.
+/// </summary>
+public sealed class RouterClusterTests : IDisposable
+{
+    private static readonly string Device = $"rw1-{NetworkNamespaces.Suffix}";
+    private static readonly TimeSpan Deadline = FabricProcesses.Deadline;
+    private readonly NetworkNamespaces _namespaces = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("fabric-router-cluster-").FullName;
+    private readonly FabricProcesses _fabric;
+
+    public RouterClusterTests()
+    {
+        _fabric = new FabricProcesses(_dir);
+        _namespaces.AddVethPair(Device, $"rw2-{NetworkNamespaces.Suffix}");
+    }
+
+    public void Dispose()
+    {
+        _namespaces.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static string Document(string extraTenant) => $$"""
+        fabric {
+          tenants { engineering {}{{extraTenant}} }
+          routers {
+            lab {
+              nodes { laba { management-address = "127.0.0.2" } }
+              interfaces { wan0 { device = "{{Device}}", addresses = ["172.16.0.1/24"] } }
+            }
+          }
+          conductor { addresses = ["127.0.0.1"], storage { path = "conductor.db" } }
+        }
+        """;
+
+    [Fact]
+    public async Task Router_JoinedToConductor_AppliesEachCommit_AndKeepsItOnDisk()
+    {
+        File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document(", hr {}"));
+        File.WriteAllText(Path.Combine(_dir, "v2.conf"), Document(""));
+        var (clusterPort, apiPort) = (ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort());
+        var conductor = $"http://127.0.0.1:{apiPort}";
+        var running = Path.Combine(_dir, "state", "running.conf");
+
+        using var conductorProcess = _fabric.Start("conductor", "--config", "v2.conf", "--cluster-port", clusterPort.ToString(), "--api-port", apiPort.ToString());
+        using var conductorOutput = new FabricProcesses.OutputLines(conductorProcess, Deadline);
+        using var router = _fabric.Start(
+            "router", "--config", "v2.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", "0");
+        using var routerOutput = new FabricProcesses.OutputLines(router, Deadline);
+        try
+        {
+            await conductorOutput.WaitFor("event=started");
+            await routerOutput.WaitFor("event=started");
+
+            Assert.Equal((0, "version 1 committed"), await _fabric.Run("config", "commit", "v1.conf", "-m", "add hr", "--conductor", conductor));
+            await Converged(conductor, 1);
+            Assert.Equal(1, Counters().GetProperty("version").GetInt64());
+            Assert.Contains("hr", File.ReadAllText(running), StringComparison.Ordinal);
+
+            Assert.Equal((0, "version 2 committed"), await _fabric.Run("config", "commit", "v2.conf", "-m", "drop hr", "--conductor", conductor));
+            await Converged(conductor, 2);
+            Assert.Equal(2, Counters().GetProperty("version").GetInt64());
+            Assert.DoesNotContain("hr", File.ReadAllText(running), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Stop(router);
+            await Stop(conductorProcess);
+        }
+
+        Assert.Equal((0, 0), (router.ExitCode, conductorProcess.ExitCode));
+    }
+
+    private JsonElement Counters()
+    {
+        using var counters = JsonDocument.Parse(Fabric.Cli.Hosting.RouterProcess.ReadCounters(Path.Combine(_dir, "admin.sock")));
+        return counters.RootElement.Clone();
+    }
+
+    /// <summary>Waits until <c>fabric config status</c> says every node runs <paramref name="version"/>.</summary>
+    private async Task Converged(string conductor, long version)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        (int Exit, string Output) status;
+        do
+        {
+            status = await _fabric.Run("config", "status", "--conductor", conductor);
+            if (status.Exit == 0 && status.Output.Contains($"running version {version}", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Fail($"the router did not ack version {version} within {Deadline.TotalSeconds} s:\n{status.Output}");
+    }
+
+    private static async Task Stop(Process process)
+    {
+        FabricProcesses.Signal(process);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(Deadline, TestContext.Current.CancellationToken);
+    }
+}
