@@ -20,10 +20,8 @@ public sealed class NetworkNamespaces : IDisposable
     /// <summary>Creates namespace <paramref name="name"/> with its loopback up; removes a stale one of the same name first.</summary>
     public void AddNamespace(string name)
     {
-        ExternalCommand.Run("ip", "netns", "delete", name); // stale from a killed run with the same pid: ignore the outcome
-        Check(ExternalCommand.Run("ip", "netns", "add", name));
         _namespaces.Add(name);
-        Check(ExternalCommand.InNamespace(name, "ip", "link", "set", "lo", "up"));
+        Fabric.Cli.Lab.NetworkNamespace.Add(name);
     }
 
     /// <summary>
