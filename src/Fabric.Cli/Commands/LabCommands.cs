@@ -19,6 +19,7 @@ public static class LabCommands
         lab.Subcommands.Add(Down());
         lab.Subcommands.Add(Status());
         lab.Subcommands.Add(Exec());
+        lab.Subcommands.Add(Verify());
         return lab;
     }
 
@@ -244,6 +245,54 @@ public static class LabCommands
             using var process = Process.Start(info) ?? throw new InvalidOperationException("ip did not start");
             process.WaitForExit();
             return process.ExitCode;
+        });
+        return command;
+    }
+
+    private static Command Verify()
+    {
+        var name = NameOption();
+        var state = StateOption();
+        var command = new Command(
+            "verify",
+            "Probe every client container × service × port with a real connection and print the grid (. reached, X blocked) " +
+            "against what the access policy says, ending with 'N correct, N wrong'. Exit 0 when none is wrong.")
+        {
+            name,
+            state,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            if (Refuse(error, "iproute2", "ip") is { } refused)
+            {
+                return refused;
+            }
+
+            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), error);
+            if (layout is null)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            if (layout.ExistingNamespaces().Count == 0 || ConfigCommands.Load(layout.Topology, error) is not { } config)
+            {
+                error.WriteLine($"fabric lab verify: lab \"{layout.Name}\" is not up; start it with ./fabric lab up");
+                return 1;
+            }
+
+            var plan = LabVerifier.Plan(config);
+            if (plan.Count == 0)
+            {
+                output.WriteLine("0 correct, 0 wrong (no client container with a tenant, or no service port to probe)");
+                return 0;
+            }
+
+            output.WriteLine($"probing {plan.Count} (client × service × port) from inside the client containers...");
+            var probes = LabVerifier.Run(plan, layout);
+            LabVerifier.Print(probes, output);
+            return probes.All(p => p.Correct) ? 0 : 1;
         });
         return command;
     }

@@ -38,12 +38,13 @@ public static class LabGuide
             }
         }
 
+        (later.Count == 0 ? now : later).Add($"./fabric lab verify{labOption}   # every client × service × port against the access policy");
         now.Add($"./fabric lab status{labOption}   # namespaces, processes, each router's counters");
         now.Add($"./fabric lab down{labOption}     # removes every namespace, link and process of the lab");
         return (now, later);
     }
 
-    /// <summary>Whether <paramref name="tenant"/> or one of its ancestors is in the service's access list.</summary>
-    private static bool Allowed(Service service, string tenant) =>
-        service.Access.Any(a => tenant == a || tenant.StartsWith(a + ".", StringComparison.Ordinal));
+    /// <summary>What the access policy says: whether <paramref name="tenant"/> or one of its ancestors is in the service's access list.</summary>
+    public static bool Allowed(Service service, string tenant) =>
+        service.Access.Any(granted => Tenant.Inherits(tenant, granted));
 }

@@ -94,7 +94,7 @@ public sealed record LabServer(string Container, string Service, ServerKind Kind
                             80 or 443 or 8000 or 8080 => ServerKind.Http,
                             _ => ServerKind.Tcp,
                         };
-                        var address = ClientAddress(service) ?? attached.Addresses[0].ToString();
+                        var address = ServiceAddress(service) ?? attached.Addresses[0].ToString();
                         if (!servers.Any(s => s.Container == container && s.Port == port))
                         {
                             servers.Add(new LabServer(container, service.Name, kind, port, address, range.Low));
@@ -108,8 +108,9 @@ public sealed record LabServer(string Container, string Service, ServerKind Kind
     }
 
     /// <summary>The service's address when it is a single host (a virtual address), else null.</summary>
-    private static string? ClientAddress(Service service)
+    public static string? ServiceAddress(Service service)
     {
+        ArgumentNullException.ThrowIfNull(service);
         foreach (var prefix in service.Addresses)
         {
             if (prefix.Length == (prefix.IsIPv4 ? 32 : 128))

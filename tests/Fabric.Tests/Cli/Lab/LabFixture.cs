@@ -44,6 +44,8 @@ public sealed class LabRun : IDisposable
 
     public CommandResult Status() => Fabric(["lab", "status", .. LabOptions]);
 
+    public CommandResult Verify() => Fabric(["lab", "verify", .. LabOptions]);
+
     public CommandResult Exec(string container, params string[] command) => Fabric(["lab", "exec", container, .. LabOptions, "--", .. command]);
 
     private string[] LabOptions => ["--name", Name, "--state-dir", StateRoot];

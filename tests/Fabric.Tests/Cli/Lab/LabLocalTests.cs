@@ -143,6 +143,16 @@ public sealed class LabLocalTests(LocalLab lab) : IClassFixture<LocalLab>
         Assert.Contains("has no container named \"nosuch\"", unknown.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Verify_ProbesEveryClientAndPort_AgreesWithTheAccessPolicy()
+    {
+        var verify = _run.Verify();
+
+        Assert.True(verify.Succeeded, verify.ToString());
+        Assert.Contains("observed (real connections):\n                     web:80\n  hc1 (engineering)  .\n  hg1 (guest)        X\n  bc1 (engineering)  .\n", verify.Output, StringComparison.Ordinal);
+        Assert.EndsWith("3 correct, 0 wrong\n", verify.Output, StringComparison.Ordinal);
+    }
+
     private long Counter(params string[] path)
     {
         using var counters = JsonDocument.Parse(RouterProcess.ReadCounters(_run.AdminSocketOf("r1a")));
