@@ -341,7 +341,7 @@ public static class LabCommands
         (layout.Name == DefaultLab ? "" : $" --name {layout.Name}") + (layout.StateRoot == LabLayout.DefaultStateRoot ? "" : $" --state-dir {layout.StateRoot}");
 
     /// <summary>hocon/lab.conf in the current directory, else in the repository above the fabric command.</summary>
-    private static string? FindDefaultTopology()
+    internal static string? FindDefaultTopology()
     {
         if (File.Exists(DefaultTopology))
         {

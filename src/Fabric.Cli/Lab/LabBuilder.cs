@@ -29,12 +29,19 @@ public sealed class LabBuilder
     private readonly Dictionary<string, string> _neighborhoodBridges = new(StringComparer.Ordinal);
     private int _wireEnds;
 
-    public LabBuilder(FabricConfig config, LabLayout layout, TextWriter output)
+    /// <param name="kernelForwarding">
+    /// Instead of starting router processes, give the router namespaces' devices kernel addresses and
+    /// routes and let the kernel forward: the same wiring as a baseline (see <see cref="KernelRouting"/>).
+    /// </param>
+    public LabBuilder(FabricConfig config, LabLayout layout, TextWriter output, bool kernelForwarding = false)
     {
         _config = config;
         _layout = layout;
         _output = output;
+        _kernelForwarding = kernelForwarding;
     }
+
+    private readonly bool _kernelForwarding;
 
     /// <summary>The node that runs for each router (the first; HA pairs run one node in the lab).</summary>
     public static IEnumerable<(Model.Router Router, RouterNode Node)> Nodes(FabricConfig config) =>
@@ -151,7 +158,15 @@ public sealed class LabBuilder
 
         foreach (var (router, node) in Nodes(_config))
         {
-            StartRouter(router, node);
+            if (_kernelForwarding)
+            {
+                KernelRouting.Configure(_config, router, _layout.NamespaceOf(node.Name));
+                Progress("kernel", $"{node.Name} ({router.Name}) forwards with kernel IP forwarding (no router process)");
+            }
+            else
+            {
+                StartRouter(router, node);
+            }
         }
 
         var servers = LabServer.For(_config);

@@ -68,7 +68,8 @@ public static class NetworkNamespace
         Check("ip", "-n", ns, "link", "set", device, "up");
     }
 
-    private static void Check(string file, params string[] arguments)
+    /// <summary>Runs a command that must succeed; throws <see cref="LabException"/> with what it printed otherwise.</summary>
+    internal static void Check(string file, params string[] arguments)
     {
         var result = ExternalCommand.Run(file, arguments);
         if (!result.Succeeded)
