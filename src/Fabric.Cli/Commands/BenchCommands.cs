@@ -71,13 +71,17 @@ public static class BenchCommands
     {
         var topology = new Option<FileInfo?>("--topology") { Description = "The topology document (default hocon/lab.conf)." };
         var seconds = new Option<int>("--seconds") { Description = "How long each iperf3 run lasts.", DefaultValueFactory = _ => 5 };
+        var name = new Option<string>("--name") { Description = "The name of the lab the bench builds (namespaces fab-NAME-...).", DefaultValueFactory = _ => "bench" };
+        var state = new Option<DirectoryInfo?>("--state-dir") { Description = $"Where the bench lab keeps its state (default {Lab.LabLayout.DefaultStateRoot})." };
         var command = new Command(
             "lab",
             "Single-stream iperf3 TCP and 64-byte UDP from a client container to the iperf3 service, through Fabric routers and through the " +
-            "same namespaces wired with kernel IP forwarding; prints both and their ratios. Needs root; builds its own lab named \"bench\".")
+            "same namespaces wired with kernel IP forwarding; prints both and their ratios. Needs root; builds its own lab (default name \"bench\").")
         {
             topology,
             seconds,
+            name,
+            state,
         };
         command.SetAction(parse =>
         {
@@ -107,10 +111,10 @@ public static class BenchCommands
                 return FabricCommandLine.UsageOrInvalid;
             }
 
-            var layout = new Lab.LabLayout("bench", Lab.LabLayout.DefaultStateRoot);
+            var layout = new Lab.LabLayout(parse.GetValue(name)!, parse.GetValue(state)?.FullName ?? Lab.LabLayout.DefaultStateRoot);
             if (layout.ExistingNamespaces().Count > 0)
             {
-                error.WriteLine("fabric bench lab: a lab named \"bench\" is up; run ./fabric lab down --name bench first.");
+                error.WriteLine($"fabric bench lab: a lab named \"{layout.Name}\" is up; run ./fabric lab down --name {layout.Name} first.");
                 return 1;
             }
 
