@@ -11,7 +11,7 @@ public sealed record CommandResult(int ExitCode, string Output, string Error)
 }
 
 /// <summary>
-/// Runs other programs (ip, sysctl, ping, curl...) to completion and captures what they print; the one
+/// Runs other programs (ip, ping, curl, iperf3...) to completion and captures what they print; the one
 /// place the CLI and the tests start external programs. Thread-safe: every call owns its process.
 /// </summary>
 public static class ExternalCommand

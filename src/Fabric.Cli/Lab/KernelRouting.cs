@@ -16,9 +16,9 @@ public static class KernelRouting
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(router);
-        Sysctl(ns, "net.ipv4.ip_forward=1");
-        Sysctl(ns, "net.ipv4.conf.all.rp_filter=0");
-        Sysctl(ns, "net.ipv4.conf.default.rp_filter=0");
+        NetworkNamespace.SetKernelSetting(ns, "net/ipv4/ip_forward", "1");
+        NetworkNamespace.SetKernelSetting(ns, "net/ipv4/conf/all/rp_filter", "0");
+        NetworkNamespace.SetKernelSetting(ns, "net/ipv4/conf/default/rp_filter", "0");
         foreach (var iface in router.Interfaces)
         {
             foreach (var address in iface.Addresses.Where(a => a.IsIPv4))
@@ -69,8 +69,6 @@ public static class KernelRouting
         return peer.Interfaces.Where(i => i.Neighborhoods.Any(ours.Contains))
             .SelectMany(i => i.Addresses).Where(a => a.IsIPv4).Select(a => a.Address.ToString()).FirstOrDefault();
     }
-
-    private static void Sysctl(string ns, string setting) => NetworkNamespace.Check("ip", ["netns", "exec", ns, "sysctl", "-qw", setting]);
 
     private static void Ip(string ns, params string[] arguments) => NetworkNamespace.Check("ip", ["-n", ns, .. arguments]);
 }

@@ -201,7 +201,7 @@ public sealed class LabBuilder
 
             if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
             {
-                ExternalCommand.Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=0");
+                NetworkNamespace.SetKernelSetting(ns, "net/ipv6/conf/eth0/disable_ipv6", "0");
             }
 
             NetworkNamespace.AddAddress(ns, "eth0", $"{address}/{gateway.Length}");

@@ -87,8 +87,7 @@ public static class LabProcesses
             return 0;
         }
 
-        string[] Args(string signal) => [signal, .. running.Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-        ExternalCommand.Run("kill", Args("-TERM"));
+        Signal("TERM", running);
         var clock = Stopwatch.StartNew();
         while (running.Any(IsAlive) && clock.Elapsed < grace)
         {
@@ -97,11 +96,18 @@ public static class LabProcesses
 
         if (running.Any(IsAlive))
         {
-            ExternalCommand.Run("kill", Args("-KILL"));
+            Signal("KILL", running);
         }
 
         return running.Count;
     }
+
+    /// <summary>
+    /// Sends SIG<paramref name="signal"/> (TERM, KILL, INT) to every pid, with the shell's built-in
+    /// <c>kill</c>: a bare Debian has no kill program (procps) but always a shell.
+    /// </summary>
+    public static CommandResult Signal(string signal, IEnumerable<int> pids) =>
+        ExternalCommand.Run("sh", ["-c", "kill -s \"$0\" \"$@\"", signal, .. pids.Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
 
     /// <summary>The last lines of a log, to show why a process stopped.</summary>
     public static string Tail(string logFile, int lines = 5) =>

@@ -61,10 +61,17 @@ public static class NetworkNamespace
     /// <summary>Deletes namespace <paramref name="name"/> (and every device in it); true if it existed.</summary>
     public static bool Delete(string name) => ExternalCommand.Run("ip", "netns", "delete", name).Succeeded;
 
+    /// <summary>
+    /// Writes a kernel setting of namespace <paramref name="ns"/> (a path under <c>/proc/sys</c>, e.g.
+    /// <c>net/ipv4/ip_forward</c>) from inside it: no sysctl program (procps) needed.
+    /// </summary>
+    public static void SetKernelSetting(string ns, string key, string value) =>
+        Check("ip", "netns", "exec", ns, "sh", "-c", "echo \"$1\" > \"/proc/sys/$0\"", key, value);
+
     /// <summary>Turns IPv6 off on a device (no link-local address, no router or neighbour solicitations) and brings it up.</summary>
     private static void Quiet(string ns, string device)
     {
-        Check("ip", "netns", "exec", ns, "sysctl", "-qw", $"net.ipv6.conf.{device}.disable_ipv6=1");
+        SetKernelSetting(ns, $"net/ipv6/conf/{device}/disable_ipv6", "1");
         Check("ip", "-n", ns, "link", "set", device, "up");
     }
 

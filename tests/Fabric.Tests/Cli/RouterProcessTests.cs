@@ -120,7 +120,7 @@ public sealed class RouterProcessTests : IDisposable
             Assert.Fail($"the node exited on its own: {await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken)}");
         }
 
-        Assert.True(ExternalCommand.Run("kill", "-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).Succeeded);
+        Assert.True(Fabric.Cli.Lab.LabProcesses.Signal("TERM", [process.Id]).Succeeded);
 
         Assert.True(process.WaitForExit(TimeSpan.FromSeconds(5)), "the node did not stop within 5 s of SIGTERM");
         Assert.Equal(0, process.ExitCode);
