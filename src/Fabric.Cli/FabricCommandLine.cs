@@ -16,6 +16,7 @@ public static class FabricCommandLine
             "tenant and service from router to router, with no overlay.");
         root.Subcommands.Add(ConfigCommands.Create());
         root.Subcommands.Add(RouterCommands.Create());
+        root.Subcommands.Add(ConductorCommands.Create());
         root.Subcommands.Add(LabCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());
         return root;

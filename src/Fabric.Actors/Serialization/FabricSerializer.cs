@@ -108,13 +108,19 @@ public sealed class WireMessageRegistry
 public static class FabricSerialization
 {
     /// <summary>HOCON binding each registered type to the Fabric serializer (built from the registry, so it cannot drift from it).</summary>
-    public static string Hocon(WireMessageRegistry registry)
+    /// <param name="bindEverythingElse">
+    /// Also bind <c>System.Object</c> (Akka's fallback, a polymorphic JSON serializer) to the Fabric
+    /// serializer, which refuses any type off the allow-list: a message without a serializer of its
+    /// own then fails to send instead of travelling with its type name. Cluster nodes set it.
+    /// </param>
+    public static string Hocon(WireMessageRegistry registry, bool bindEverythingElse = false)
     {
         ArgumentNullException.ThrowIfNull(registry);
         var serializer = $"{typeof(FabricSerializer).FullName}, {typeof(FabricSerializer).Assembly.GetName().Name}";
         var bindings = string.Join("\n", registry.Manifests
             .Select(registry.TypeOf)
-            .Select(t => $"      \"{t!.FullName}, {t.Assembly.GetName().Name}\" = fabric"));
+            .Select(t => $"      \"{t!.FullName}, {t.Assembly.GetName().Name}\" = fabric")
+            .Concat(bindEverythingElse ? ["      \"System.Object\" = fabric"] : []));
         return $$"""
             akka.actor {
               serializers.fabric = "{{serializer}}"

@@ -272,7 +272,8 @@ public static class DataplaneBench
         return new FabricConfig("bench", [new Tenant("bench", [])], [service], [], [], [], [router], ConductorSettings.Default);
     }
 
-    private static byte[] Frame(uint source, uint destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, int size)
+    /// <summary>An Ethernet frame of <paramref name="size"/> octets holding an IPv4 TCP segment with correct checksums.</summary>
+    internal static byte[] Frame(uint source, uint destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, int size)
     {
         var frame = new byte[size];
         new EthernetHeader(new MacAddress(0x02_00_00_00_00_01), new MacAddress(0x02_00_00_00_00_98), EtherType.Ipv4).Emit(frame);
@@ -286,7 +287,7 @@ public static class DataplaneBench
         return frame;
     }
 
-    private static void FixTcpChecksum(byte[] frame)
+    internal static void FixTcpChecksum(byte[] frame)
     {
         Ipv4Packet.TryCreate(frame.AsSpan(EthernetFrame.UntaggedHeaderLength), out var packet);
         TcpSegment.TryCreate(packet.Payload, out var tcp);

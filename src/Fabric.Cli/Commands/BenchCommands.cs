@@ -11,8 +11,97 @@ public static class BenchCommands
     {
         var bench = new Command("bench", "Measure Fabric on this machine; every figure comes with a baseline measured in the same run.");
         bench.Subcommands.Add(Dataplane());
+        bench.Subcommands.Add(Svr());
+        bench.Subcommands.Add(ControlPlane());
         bench.Subcommands.Add(LabPaths());
         return bench;
+    }
+
+    private static Command ControlPlane()
+    {
+        var quick = new Option<bool>("--quick") { Description = "5 timed commits per fabric size instead of 20." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var command = new Command(
+            "control-plane",
+            "Measure commit-to-applied latency for 10 and 50 routers simulated in this process (a conductor and 5 router actor systems on loopback, real remoting and Distributed Data).")
+        {
+            quick,
+            json,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var results = ControlPlaneBench.Run(parse.GetValue(quick), message => error.WriteLine($"bench: {message}")).GetAwaiter().GetResult();
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(results.ToDictionary(
+                    r => $"routers_{r.Routers}",
+                    r => new Dictionary<string, object>
+                    {
+                        ["commits"] = r.Commits,
+                        ["applied_median_ms"] = Math.Round(r.AppliedMedianMs, 1),
+                        ["applied_p95_ms"] = Math.Round(r.AppliedP95Ms, 1),
+                        ["applied_max_ms"] = Math.Round(r.AppliedMaxMs, 1),
+                        ["acked_median_ms"] = Math.Round(r.AckedMedianMs, 1),
+                        ["acked_p95_ms"] = Math.Round(r.AckedP95Ms, 1),
+                        ["baseline_compile_all_sequential_ms"] = Math.Round(r.CompileAllMs, 1),
+                    })));
+                return 0;
+            }
+
+            foreach (var r in results)
+            {
+                output.WriteLine($"{r.Routers,3} routers, {r.Commits} commits: applied everywhere median {r.AppliedMedianMs,6:F0} ms  p95 {r.AppliedP95Ms,6:F0} ms  max {r.AppliedMaxMs,6:F0} ms;  " +
+                    $"conductor sees every ack median {r.AckedMedianMs,6:F0} ms  p95 {r.AckedP95Ms,6:F0} ms   (baseline: compiling all {r.Routers} snapshots on one thread {r.CompileAllMs:F0} ms)");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Svr()
+    {
+        var quick = new Option<bool>("--quick") { Description = "Fewer sessions and packets (a few seconds)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var command = new Command(
+            "svr",
+            "Measure SVR between two routers in memory: per-packet cost on an established session plain and encrypted (1400-byte frames), session setup with metadata both ways, and bytes added on the wire per packet.")
+        {
+            quick,
+            json,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var result = SvrBench.Run(parse.GetValue(quick), message => error.WriteLine($"bench: {message}"));
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["ns_per_packet_plain"] = Math.Round(result.NsPerPacketPlain, 1),
+                    ["ns_per_packet_encrypted"] = Math.Round(result.NsPerPacketEncrypted, 1),
+                    ["session_setup_ns"] = Math.Round(result.SessionSetupNs, 1),
+                    ["overhead_bytes_per_packet_plain"] = result.OverheadBytesPerPacketPlain,
+                    ["overhead_bytes_per_packet_encrypted"] = result.OverheadBytesPerPacketEncrypted,
+                    ["alloc_bytes_per_packet"] = Math.Round(result.AllocBytesPerPacket, 3),
+                    ["frame_bytes"] = SvrBench.FrameSize,
+                    ["sessions"] = result.Sessions,
+                    ["packets"] = result.Packets,
+                    ["quick"] = result.Quick,
+                }));
+                return 0;
+            }
+
+            output.WriteLine($"established, plain, per router pass      {result.NsPerPacketPlain,8:F0} ns   {result.OverheadBytesPerPacketPlain} bytes added per packet");
+            output.WriteLine($"established, AES-GCM, per router pass    {result.NsPerPacketEncrypted,8:F0} ns   {result.OverheadBytesPerPacketEncrypted} bytes added per packet");
+            output.WriteLine($"session setup, metadata both ways        {result.SessionSetupNs,8:F0} ns   (SYN and SYN-ACK through both routers: four passes)");
+            output.WriteLine($"allocated per packet                     {result.AllocBytesPerPacket,8:F3} bytes");
+            return 0;
+        });
+        return command;
     }
 
     private static Command Dataplane()

@@ -11,10 +11,15 @@ public static class ConfigCommands
 {
     public static Command Create()
     {
-        var config = new Command("config", "Validate, show and compare fabric configuration documents (HOCON).");
+        var config = new Command("config", "Validate, show and compare fabric configuration documents (HOCON); commit, roll back and list them on a running conductor.");
         config.Subcommands.Add(Validate());
         config.Subcommands.Add(Show());
         config.Subcommands.Add(Diff());
+        foreach (var command in ConductorConfigCommands.Create())
+        {
+            config.Subcommands.Add(command);
+        }
+
         return config;
     }
 

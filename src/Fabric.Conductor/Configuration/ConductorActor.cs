@@ -1,5 +1,7 @@
 using Akka.Actor;
+using Akka.DistributedData;
 using Akka.Persistence;
+using Fabric.Actors.Configuration;
 
 namespace Fabric.Conductor.Configuration;
 
@@ -7,26 +9,47 @@ namespace Fabric.Conductor.Configuration;
 /// The conductor's configuration history, event sourced: a thin shell around <see cref="ConfigHistory"/>.
 /// It decides with the pure state, persists the one event, applies it and replies; a refused command
 /// persists nothing. Recovery replays the events, so a restarted conductor has the full history.
+/// In a cluster it also publishes the running version to Distributed Data after every commit and
+/// after recovery, and follows the routers' statuses to show which node runs which version.
 /// </summary>
 public sealed class ConductorActor : ReceivePersistentActor
 {
     public const string Id = "fabric-conductor";
 
     private readonly TimeProvider _time;
+    private readonly bool _distribute;
     private ConfigHistory _history = ConfigHistory.Empty;
+    private IReadOnlyDictionary<string, RouterConfigStatus> _routers = new Dictionary<string, RouterConfigStatus>();
 
-    public ConductorActor(TimeProvider time)
+    public ConductorActor(TimeProvider time, bool distribute)
     {
         _time = time;
+        _distribute = distribute;
         Recover<ConfigCommitted>(committed => _history = _history.Apply(committed));
         Command<CommitConfig>(command => Handle(_history.Decide(command, _time.GetUtcNow())));
         Command<RollbackConfig>(command => Handle(_history.Decide(command, _time.GetUtcNow())));
         Command<GetConfigHistory>(_ => Sender.Tell(View(_history)));
+        Command<GetConfigRollout>(_ => Sender.Tell(new ConfigRolloutView(
+            _history.Running?.Number ?? 0, ConfigRollout.View(_history.Running?.Number ?? 0, _history.Running?.Model, _routers))));
+        Command<Changed>(changed => changed.Key.Equals(ConfigDistribution.Status), changed =>
+            _routers = changed.Get(ConfigDistribution.Status).Entries);
+        Command<UpdateSuccess>(_ => { });
+        Command<UpdateTimeout>(_ => { }); // written locally; gossip carries it to the nodes the write missed
     }
 
     public override string PersistenceId => Id;
 
-    public static Props Props(TimeProvider time) => Akka.Actor.Props.Create(() => new ConductorActor(time));
+    /// <param name="distribute">Publish the running configuration and follow router statuses (needs a cluster node).</param>
+    public static Props Props(TimeProvider time, bool distribute = false) => Akka.Actor.Props.Create(() => new ConductorActor(time, distribute));
+
+    protected override void OnReplaySuccess()
+    {
+        if (_distribute)
+        {
+            DistributedData.Get(Context.System).Replicator.Tell(Dsl.Subscribe(ConfigDistribution.Status, Self));
+            Publish();
+        }
+    }
 
     private void Handle(ConfigDecision decision)
     {
@@ -40,8 +63,26 @@ public sealed class ConductorActor : ReceivePersistentActor
         Persist(committed, persisted =>
         {
             _history = _history.Apply(persisted);
+            Publish();
             replyTo.Tell(new ConfigCommandResult(true, persisted.Version, []));
         });
+    }
+
+    /// <summary>Writes the running version to every reachable node (the rest get it by gossip).</summary>
+    private void Publish()
+    {
+        if (!_distribute || _history.Running is not { } running)
+        {
+            return;
+        }
+
+        var value = new RunningConfig(running.Number, running.Text);
+        var self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
+        DistributedData.Get(Context.System).Replicator.Tell(Dsl.Update(
+            ConfigDistribution.Running,
+            new LWWRegister<RunningConfig>(self, value, ConfigDistribution.VersionClock),
+            new WriteAll(ConfigDistribution.WriteTimeout),
+            register => register.Value.Version >= value.Version ? register : register.WithValue(self, value, ConfigDistribution.VersionClock)));
     }
 
     private static ConfigHistoryView View(ConfigHistory history) => new(

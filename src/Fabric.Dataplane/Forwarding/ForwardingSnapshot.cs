@@ -16,8 +16,19 @@ public sealed class ForwardingSnapshot
 {
     internal ForwardingSnapshot(
         long version, string router, PortBinding[] ports, string[] tenants,
-        TenantClassifier classifier, ServiceEntry[] services, ServiceMatcher allServices, ServiceMatcher[] fibByTenant, ServiceRuntimes runtimes)
+        TenantClassifier classifier, ServiceEntry[] services, ServiceMatcher allServices, ServiceMatcher[] fibByTenant, ServiceRuntimes runtimes,
+        PeerPath[] peerPaths)
     {
+        PeerPaths = peerPaths;
+        _peerByAddress = [];
+        foreach (var path in peerPaths)
+        {
+            _peerByAddress.TryAdd(path.PeerAddress, path);
+        }
+
+        RouterUtf8 = System.Text.Encoding.UTF8.GetBytes(router);
+        TenantsUtf8 = [.. tenants.Select(System.Text.Encoding.UTF8.GetBytes)];
+        ServicesUtf8 = [.. services.Select(s => System.Text.Encoding.UTF8.GetBytes(s.Name))];
         Runtimes = runtimes;
         Version = version;
         Router = router;
@@ -53,6 +64,38 @@ public sealed class ForwardingSnapshot
     /// <summary>By tenant index: the services this tenant may reach (deny by default: no entry, no route).</summary>
     public ServiceMatcher[] FibByTenant { get; }
 
+    private readonly Dictionary<uint, PeerPath> _peerByAddress;
+
+    /// <summary>Paths to peer routers over shared neighborhoods, in preference order.</summary>
+    public PeerPath[] PeerPaths { get; }
+
+    /// <summary>The path whose peer waypoint is <paramref name="address"/>: who sent a waypoint packet.</summary>
+    public bool TryFindPeer(uint address, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PeerPath? path) =>
+        _peerByAddress.TryGetValue(address, out path);
+
+    /// <summary>The router's name as metadata carries it (UTF-8), so the packet path writes it without encoding.</summary>
+    public byte[] RouterUtf8 { get; }
+
+    /// <summary>Tenant names in UTF-8 by index: metadata names are matched against these without allocating.</summary>
+    public byte[][] TenantsUtf8 { get; }
+
+    /// <summary>Service names in UTF-8 by index.</summary>
+    public byte[][] ServicesUtf8 { get; }
+
+    /// <summary>The index of the name in <paramref name="names"/> (UTF-8 octets compared), or −1.</summary>
+    public static int IndexOfUtf8(byte[][] names, ReadOnlySpan<byte> name)
+    {
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (name.SequenceEqual(names[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     public int TenantIndex(string name) => Array.IndexOf(Tenants, name);
 
     public int ServiceIndex(string name)
@@ -72,9 +115,14 @@ public sealed class ForwardingSnapshot
 /// <summary>One port of the router in one snapshot.</summary>
 /// <param name="Tenant">The tenant of packets arriving here, or −1.</param>
 /// <param name="Ipv4Addresses">The router's own IPv4 addresses on the port (gateway or interface addresses).</param>
+/// <param name="WaypointFirst">The lowest waypoint port peers may send to on this interface (0: the port takes no SVR traffic).</param>
 public sealed record PortBinding(
-    string Device, PortRole Role, int Tenant, uint[] Ipv4Addresses, UInt128[] Ipv6Addresses, int Mtu)
+    string Device, PortRole Role, int Tenant, uint[] Ipv4Addresses, UInt128[] Ipv6Addresses, int Mtu, ushort WaypointFirst = 0, ushort WaypointLast = 0)
 {
+    /// <summary>True for a packet to one of our addresses here on a waypoint port: SVR traffic from a peer.</summary>
+    public bool IsWaypoint(uint destination, ushort port) =>
+        WaypointFirst != 0 && port >= WaypointFirst && port <= WaypointLast && OwnsIpv4(destination);
+
     public static PortBinding Unused(string device) => new(device, PortRole.Unused, -1, [], [], 1500);
 
     public bool OwnsIpv4(uint address) => Array.IndexOf(Ipv4Addresses, address) >= 0;
@@ -85,8 +133,9 @@ public sealed record PortBinding(
 /// <summary>A service as the dataplane uses it: policy values in ticks, the instances reachable from this router.</summary>
 public sealed class ServiceEntry
 {
-    internal ServiceEntry(string name, ServicePolicy policy, LocalInstance[] instances, InstanceSet instanceSet, ServiceRuntime runtime, long ticksPerSecond)
+    internal ServiceEntry(string name, ServicePolicy policy, LocalInstance[] instances, InstanceSet instanceSet, ServiceRuntime runtime, long ticksPerSecond, PeerPath[] peerPaths)
     {
+        PeerPaths = peerPaths;
         Name = name;
         Policy = policy;
         Instances = instances;
@@ -105,6 +154,9 @@ public sealed class ServiceEntry
     public LocalInstance[] Instances { get; }
 
     public InstanceSet InstanceSet { get; }
+
+    /// <summary>When the service has no instance here: the paths to the peer routers that host it, preferred first.</summary>
+    public PeerPath[] PeerPaths { get; }
 
     /// <summary>Load, admission and shared rate limits of the service: mutable, thread-safe, kept across snapshots.</summary>
     public ServiceRuntime Runtime { get; }

@@ -17,6 +17,12 @@ public sealed class ServiceRuntimes
     private readonly Lock _gate = new();
     private ServiceRuntime[] _all = [];
 
+    /// <summary>The waypoint port pools of the router's peer paths, kept across compiles like the runtimes.</summary>
+    public WaypointPools Waypoints { get; } = new();
+
+    /// <summary>The keys of the router's peers, kept across compiles like the runtimes.</summary>
+    public Svr.Security.PeerKeyring PeerKeys { get; } = new();
+
     /// <summary>The runtime with this id (ids are handed out by <see cref="For"/> and never reused).</summary>
     public ServiceRuntime this[int id] => Volatile.Read(ref _all)[id];
 

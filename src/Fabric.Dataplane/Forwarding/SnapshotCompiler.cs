@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Fabric.Dataplane.Forwarding.Lpm;
 using Fabric.Dataplane.LoadBalancing;
 using Fabric.Dataplane.Policing;
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 using Fabric.Model;
 using Fabric.Model.Addressing;
@@ -52,7 +53,14 @@ public static class SnapshotCompiler
         foreach (var iface in router.Interfaces)
         {
             Bind(iface.Device, PortRole.Interface, TenantOf(iface.Tenant), iface.Addresses, iface.Mtu);
+            var port = PortOf(iface.Device);
+            if (port >= 0 && WaypointRange(config, iface) is { } range)
+            {
+                ports[port] = ports[port] with { WaypointFirst = range.First, WaypointLast = range.Last };
+            }
         }
+
+        var peerPaths = PeerPaths(config, router, PortOf, runtimes, ticksPerSecond);
 
         var containers4 = new Ipv4RouteTableBuilder();
         var containers6 = new Ipv6RouteTableBuilder();
@@ -130,7 +138,9 @@ public static class SnapshotCompiler
 
             var set = new InstanceSet([.. costs], [.. capacities]);
             var runtime = runtimes.For(service.Name, policy, [.. instances.Select(i => i.Name)], tenants, ticksPerSecond, now);
-            services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond);
+            // A service with instances here is served here; otherwise by the peer routers that host it.
+            PeerPath[] routes = instances.Count > 0 ? [] : [.. HostingRouters(config, service).SelectMany(peer => peerPaths.Where(p => p.PeerRouter == peer))];
+            services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond, routes);
         }
 
         var access = new bool[tenants.Length * services.Length];
@@ -150,7 +160,7 @@ public static class SnapshotCompiler
             fibs[t] = BuildMatcher(config, s => access[(tenant * services.Length) + s]);
         }
 
-        return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes);
+        return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths]);
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
         {
@@ -167,6 +177,87 @@ public static class SnapshotCompiler
                 [.. list.Where(a => !a.IsIPv4).Select(a => IpAddressConversions.ToIpv6(a.Address))],
                 mtu);
         }
+    }
+
+    /// <summary>The waypoint ports peers may use on an interface: the span of its neighborhoods' ranges, or null without neighborhoods.</summary>
+    private static (ushort First, ushort Last)? WaypointRange(FabricConfig config, ForwardingInterface iface)
+    {
+        (ushort First, ushort Last)? range = null;
+        foreach (var name in iface.Neighborhoods)
+        {
+            var ports = config.FindNeighborhood(name)?.WaypointPorts ?? Neighborhood.DefaultWaypointPorts;
+            range = range is { } r
+                ? ((ushort)Math.Min(r.First, ports.Low), (ushort)Math.Max(r.Last, ports.High))
+                : ((ushort)ports.Low, (ushort)ports.High);
+        }
+
+        return range;
+    }
+
+    /// <summary>
+    /// One peer path per (local interface, peer interface) pair that share a neighborhood and have an IPv4
+    /// address each: our waypoint is the first IPv4 address of the local interface, the peer's the first
+    /// of its interface. Ordered by configuration order, so the first path to a peer is its preferred one.
+    /// </summary>
+    private static List<PeerPath> PeerPaths(FabricConfig config, Router router, Func<string, int> portOf, ServiceRuntimes runtimes, long ticksPerSecond)
+    {
+        var paths = new List<PeerPath>();
+        foreach (var iface in router.Interfaces)
+        {
+            var port = portOf(iface.Device);
+            var local = iface.Addresses.Where(a => a.IsIPv4).Select(a => (IpPrefix?)a).FirstOrDefault();
+            if (port < 0 || local is null)
+            {
+                continue;
+            }
+
+            foreach (var peer in config.Routers)
+            {
+                if (peer.Name == router.Name)
+                {
+                    continue;
+                }
+
+                foreach (var peerIface in peer.Interfaces)
+                {
+                    var remote = peerIface.Addresses.Where(a => a.IsIPv4).Select(a => (IpPrefix?)a).FirstOrDefault();
+                    var shared = iface.Neighborhoods.FirstOrDefault(n => peerIface.Neighborhoods.Contains(n));
+                    if (remote is null || shared is null)
+                    {
+                        continue;
+                    }
+
+                    var neighborhood = config.FindNeighborhood(shared) ?? new Neighborhood(shared, Neighborhood.DefaultWaypointPorts, Neighborhood.DefaultMaxWaypoints);
+                    var localAddress = IpAddressConversions.ToIpv4(local.Value.Address);
+                    var peerAddress = IpAddressConversions.ToIpv4(remote.Value.Address);
+                    var (id, pool) = runtimes.Waypoints.For(
+                        peer.Name, shared, localAddress, peerAddress, (ushort)neighborhood.WaypointPorts.Low, (ushort)neighborhood.WaypointPorts.High,
+                        Math.Min(neighborhood.MaxWaypoints, WaypointAllocator.MaxCapacity), (ulong)ticksPerSecond);
+                    var keys = runtimes.PeerKeys.For(peer.Name, config.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default, ticksPerSecond);
+                    paths.Add(new PeerPath(peer.Name, shared, port, localAddress, peerAddress, id, pool, keys));
+                }
+            }
+        }
+
+        return paths;
+    }
+
+    /// <summary>The routers an instance of the service lives on: a container's router, or the router an address instance names.</summary>
+    private static List<string> HostingRouters(FabricConfig config, Service service)
+    {
+        var routers = new List<string>();
+        foreach (var instance in service.Instances)
+        {
+            var name = instance.Container is { } container
+                ? config.Containers().FirstOrDefault(c => c.Container.Name == container).Router?.Name
+                : instance.Router;
+            if (name is not null && !routers.Contains(name))
+            {
+                routers.Add(name);
+            }
+        }
+
+        return routers;
     }
 
     private static LocalInstance? Resolve(

@@ -55,6 +55,39 @@ public enum DropReason : byte
 
     /// <summary>An 802.1Q-tagged frame on a port that carries untagged traffic (no VLAN sub-interfaces are configured).</summary>
     VlanTagged,
+
+    /// <summary>Every waypoint port pair of the peer path is held by a live session: the new session is refused (no tuple is reused).</summary>
+    WaypointsExhausted,
+
+    /// <summary>A packet to a waypoint port with no session and no metadata to make one: dropped silently, never answered.</summary>
+    WaypointNoSession,
+
+    /// <summary>An SVR metadata block whose lengths lie, whose TLVs do not tile their sections, or whose values have the wrong size.</summary>
+    MetadataMalformed,
+
+    /// <summary>An SVR metadata block of a version other than 1.</summary>
+    MetadataVersion,
+
+    /// <summary>Metadata that contradicts the packet or lacks what a new session needs (forward context, tenant, service).</summary>
+    MetadataMismatch,
+
+    /// <summary>Fail closed: the service requires encryption and the peer path has no keys yet; its session is refused, never sent in clear.</summary>
+    NoPeerKeys,
+
+    /// <summary>A sealed packet whose tag does not verify: metadata, payload, outer tuple or trailer altered (or sealed with another key of the same epoch).</summary>
+    Tampered,
+
+    /// <summary>A sealed packet whose counter was already accepted or lies behind the anti-replay window.</summary>
+    Replayed,
+
+    /// <summary>A sealed packet of an epoch this router has not installed (or has retired): the wrong key.</summary>
+    UnknownKey,
+
+    /// <summary>Metadata (or the payload of a session that requires encryption) arrived without protection from a peer this router has keys for.</summary>
+    Unauthenticated,
+
+    /// <summary>A packet to a waypoint from an address that is no configured peer router's waypoint.</summary>
+    NotAPeer,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

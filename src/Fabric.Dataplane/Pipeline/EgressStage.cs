@@ -54,7 +54,18 @@ public static class EgressStage
         // Checks are done on the packet as it arrived (errors quote it so); now rewrite it.
         if (context.Session >= 0)
         {
-            NatStage.Translate(ref context, in worker.Sessions.ForwardKey(context.Session), in worker.Sessions.ReverseKey(context.Session));
+            if (worker.Sessions.Payload(context.Session).Svr != SvrRole.None)
+            {
+                // SVR sessions are rewritten whole (both ends of the tuple) and may grow by metadata.
+                if (SvrStage.Rewrite(ref context, worker, snapshot) == Verdict.Drop)
+                {
+                    return Verdict.Drop;
+                }
+            }
+            else
+            {
+                NatStage.Translate(ref context, in worker.Sessions.ForwardKey(context.Session), in worker.Sessions.ReverseKey(context.Session));
+            }
         }
 
         var nextHop = NextHop(ref context, worker);
@@ -80,8 +91,9 @@ public static class EgressStage
     }
 
     /// <summary>
-    /// Every destination is on a link of the router (a container or an instance), so it is its own next
-    /// hop: the instance for forward packets, the client for reverse ones, as the session's keys say.
+    /// Every destination is on a link of the router (a container, an instance or a peer's waypoint), so it is
+    /// its own next hop: the instance (or peer waypoint) for forward packets, the client (or peer waypoint)
+    /// for reverse ones, as the session's keys say.
     /// </summary>
     private static UInt128 NextHop(ref PacketContext context, PacketWorker worker) =>
         context.Direction == Sessions.SessionDirection.Forward

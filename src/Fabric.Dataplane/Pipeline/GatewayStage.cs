@@ -42,6 +42,12 @@ public static class GatewayStage
                 return ToRouter(ref context, worker);
             }
         }
+        else if (!context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
+                 && binding.IsWaypoint((uint)context.Key.Destination, context.Key.DestinationPort))
+        {
+            // A peer router's packet to one of our waypoints: SVR, not traffic for the router itself.
+            context.ToWaypoint = true;
+        }
         else if (binding.OwnsIpv4((uint)context.Key.Destination) || (uint)context.Key.Destination == uint.MaxValue)
         {
             return ToRouter(ref context, worker);

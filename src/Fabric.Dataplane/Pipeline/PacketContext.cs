@@ -9,8 +9,15 @@ namespace Fabric.Dataplane.Pipeline;
 public ref struct PacketContext
 {
     public PacketContext(Span<byte> frame, int ingressPort, long now)
+        : this(frame, frame, ingressPort, now)
+    {
+    }
+
+    /// <param name="room">The whole buffer the frame sits at the start of: metadata insertion grows the frame into it.</param>
+    public PacketContext(Span<byte> frame, Span<byte> room, int ingressPort, long now)
     {
         Frame = frame;
+        Room = room;
         IngressPort = ingressPort;
         Now = now;
         Tenant = -1;
@@ -21,6 +28,9 @@ public ref struct PacketContext
 
     /// <summary>The whole frame, Ethernet header first.</summary>
     public Span<byte> Frame;
+
+    /// <summary>The buffer the frame starts; <see cref="Frame"/> is its first part.</summary>
+    public Span<byte> Room;
 
     public readonly int IngressPort;
 
@@ -59,6 +69,12 @@ public ref struct PacketContext
     public int EgressPort;
 
     public DropReason Drop;
+
+    /// <summary>The packet came from a peer router to one of our waypoints (SVR).</summary>
+    public bool ToWaypoint;
+
+    /// <summary>What the metadata block the packet carried said (already stripped); <see cref="ReceivedMetadata.Present"/> is false when it had none.</summary>
+    public ReceivedMetadata Metadata;
 
     public Verdict Fail(DropReason reason)
     {

@@ -2,6 +2,7 @@ using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Neighbors;
 using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Telemetry;
 
 namespace Fabric.Dataplane.Pipeline;
@@ -9,11 +10,14 @@ namespace Fabric.Dataplane.Pipeline;
 // One worker runs every packet of a batch to completion, in this order:
 //
 //   rx batch (per port) ─► ParseStage ──► GatewayStage: ARP / ND / echo for the router's own addresses (answered here)
-//                                     └─► SessionStage: lookup by 5-tuple
-//                                            ├─ hit ─► FastPath: TCP state ─► police ─► NAT ─► EgressStage
+//                                     └─► to a waypoint? SvrStage.Receive: check + strip metadata
+//                                         SessionStage: lookup by 5-tuple
+//                                            ├─ hit ─► FastPath: TCP state ─► SVR handshake ─► police ─► EgressStage
+//                                            ├─ miss, waypoint ► SvrStage.Accept: tenant from metadata ─► access again
+//                                            │                   ─► admission ─► load balancer ─► session insert ─► FastPath
 //                                            └─ miss ► SlowPath: tenant ─► service ─► access ─► admission
-//                                                        ─► load balancer ─► session insert ─► FastPath
-//   EgressStage: TTL / hop limit ─► MTU ─► next-hop MAC (neighbour table) ─► tx on the egress port
+//                                                        ─► load balancer (local) or SvrStage.OpenToPeer (waypoints) ─► session insert ─► FastPath
+//   EgressStage: TTL / hop limit ─► MTU ─► NAT (local) or SvrStage.Rewrite (waypoints, metadata) ─► next-hop MAC ─► tx
 //
 // Every drop has a DropReason and is counted per tenant × service. The worker owns its session
 // table, neighbour table and counters; it reads the snapshot once per batch.
@@ -58,6 +62,12 @@ public sealed class PacketWorker
     /// <summary>Room to build a packet the router sends of its own (replies, ICMP errors, resets).</summary>
     internal byte[] Scratch { get; } = new byte[PacketBuffer.DefaultCapacity];
 
+    /// <summary>Room to build the SVR metadata block a packet carries.</summary>
+    internal byte[] MetadataScratch { get; } = new byte[SvrStage.MaxBlockLength];
+
+    /// <summary>Room for a sealed packet's associated data: the outer tuple and its metadata block.</summary>
+    internal byte[] AssociatedScratch { get; } = new byte[13 + MetadataBlock.MaxHeaderLength + MetadataBlock.MaxPayloadLength];
+
     /// <summary>The next value of the worker's xorshift generator (seeded: runs are reproducible).</summary>
     internal ulong NextRandom()
     {
@@ -95,7 +105,7 @@ public sealed class PacketWorker
     /// <summary>Runs one frame through the pipeline; the frame may be rewritten in place and sent.</summary>
     public Verdict Process(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot)
     {
-        var context = new PacketContext(buffer.AsSpan(0, length), port, now);
+        var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
         Counters.Received++;
         var verdict = ParseStage.Run(ref context);
         if (verdict == Verdict.Continue)

@@ -16,11 +16,26 @@ public static class SessionStage
 {
     public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
     {
+        if (context.ToWaypoint && SvrStage.Receive(ref context, snapshot) != Verdict.Continue)
+        {
+            return Verdict.Drop;
+        }
+
         if (worker.Sessions.TryFind(context.Key, out var handle, out var direction))
         {
             context.Session = handle;
             context.Direction = direction;
+            if (context.ToWaypoint && SvrStage.Unseal(ref context, worker, snapshot, worker.Sessions.Payload(handle).Sealed) != Verdict.Continue)
+            {
+                return Verdict.Drop;
+            }
+
             return FastPath(ref context, snapshot, worker);
+        }
+
+        if (context.ToWaypoint)
+        {
+            return SvrStage.Accept(ref context, snapshot, worker) == Verdict.Continue ? FastPath(ref context, snapshot, worker) : Verdict.Drop;
         }
 
         if (context.IsIcmpError)
@@ -74,6 +89,11 @@ public static class SessionStage
         if (admission != AdmissionVerdict.Admitted)
         {
             return context.Fail(DropReason.SessionLimit);
+        }
+
+        if (entry.Instances.Length == 0 && entry.PeerPaths.Length > 0)
+        {
+            return SvrStage.OpenToPeer(ref context, entry, worker) == Verdict.Continue ? FastPath(ref context, snapshot, worker) : Verdict.Drop;
         }
 
         var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, policy.LoadBalancing, worker.NextRandom());
@@ -147,6 +167,11 @@ public static class SessionStage
         }
 
         sessions.Touch(handle, context.Now);
+        if (state.Svr != SvrRole.None)
+        {
+            SvrStage.Observe(ref state, ref context);
+        }
+
         var bytes = context.IpLength;
         if (!state.Bucket.TryConsume(bytes, context.Now))
         {
@@ -176,12 +201,17 @@ public static class SessionStage
         return Verdict.Forward;
     }
 
-    /// <summary>Gives back what a session held, to the runtime that admitted it: its admission slot and its instance's load.</summary>
+    /// <summary>Gives back what a session held, to the runtime that admitted it: its admission slot, its instance's load and its waypoint ports.</summary>
     public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
     {
         var runtime = snapshot.Runtimes[state.Runtime];
         runtime.Admission.Release();
-        runtime.Load.OnSessionEnd(state.Instance);
+        if (state.Instance >= 0)
+        {
+            runtime.Load.OnSessionEnd(state.Instance);
+        }
+
+        SvrStage.Ended(snapshot, state);
     }
 
     private static void SendReset(ref PacketContext context, PacketWorker worker)

@@ -6,7 +6,8 @@ namespace Fabric.Dataplane.Pipeline;
 /// What the pipeline keeps per session beside its keys: who and what it is, where each direction
 /// leaves, its own rate limit and its counters. The NAT of each direction follows from the two keys
 /// (the forward key holds what the client sent to, the reverse key what the instance answers from).
-/// Fields are ordered so the struct packs without holes (96 bytes).
+/// SVR sessions also keep their role, handshake state, waypoint pool and session id.
+/// Fields are ordered so the struct packs without holes (112 bytes).
 /// </summary>
 public struct SessionState
 {
@@ -24,9 +25,38 @@ public struct SessionState
 
     public bool IsIpv6;
 
+    /// <summary>What this router is to the session on the SVR path.</summary>
+    public SvrRole Svr;
+
+    /// <summary>
+    /// Ingress: put forward metadata on forward packets (until reverse metadata arrives). Egress: put reverse
+    /// metadata on reverse packets (until a forward packet arrives without metadata).
+    /// </summary>
+    public bool SendMetadata;
+
+    /// <summary>The protocol the endpoints use (ICMP crosses between routers as UDP).</summary>
+    public byte OriginalProtocol;
+
+    /// <summary>Ingress: forward packets since the last reverse packet; at <see cref="SvrStage.ResignalAfterUnanswered"/> metadata is sent again.</summary>
+    public byte Unanswered;
+
+    /// <summary>Every packet between the routers is encrypted (the service requires it).</summary>
+    public bool Sealed;
+
+    /// <summary>Ingress: the id of the waypoint pool the session's ports came from (see <see cref="Forwarding.WaypointPools"/>), else −1.</summary>
+    public short WaypointPool;
+
+    public ushort LocalWaypointPort;
+    public ushort PeerWaypointPort;
+
+    /// <summary>The id of the peer's keys in the keyring (SVR sessions).</summary>
+    public short PeerKeys;
 
     /// <summary>The id of the service runtime that admitted the session (see <see cref="Forwarding.ServiceRuntimes"/>).</summary>
     public int Runtime;
+
+    /// <summary>The SVR session id (the low 32 bits of the metadata's UUID).</summary>
+    public uint SessionId;
 
     public TokenBucket Bucket;
 
@@ -34,4 +64,17 @@ public struct SessionState
     public long ForwardBytes;
     public long ReversePackets;
     public long ReverseBytes;
+}
+
+/// <summary>A router's part in an SVR session.</summary>
+public enum SvrRole : byte
+{
+    /// <summary>Not an SVR session: the instance is local.</summary>
+    None,
+
+    /// <summary>The client is here; the service at a peer router: forward packets leave to its waypoint.</summary>
+    Ingress,
+
+    /// <summary>The instance is here; the session came from a peer router's waypoint.</summary>
+    Egress,
 }

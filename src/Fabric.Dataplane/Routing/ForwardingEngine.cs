@@ -52,8 +52,20 @@ public sealed class ForwardingEngine : IDisposable
         return compiled;
     }
 
-    /// <summary>One round: a batch from every port, run to completion. Returns packets handled.</summary>
-    public int RunOnce() => Worker.RunOnce(_time.GetTimestamp());
+    /// <summary>
+    /// Hands an epoch of keys derived with <paramref name="peer"/> to the worker, which installs it before its
+    /// next batch (the previous epoch stays open for receiving during the overlap). Thread-safe; the engine
+    /// owns and disposes <paramref name="keys"/>.
+    /// </summary>
+    public void InstallPeerKeys(string peer, Svr.Security.EpochKeys keys) => _runtimes.PeerKeys.Enqueue(peer, keys);
+
+    /// <summary>One round: keys handed in are installed, then a batch from every port, run to completion. Returns packets handled.</summary>
+    public int RunOnce()
+    {
+        var now = _time.GetTimestamp();
+        _runtimes.PeerKeys.InstallPending(now);
+        return Worker.RunOnce(now);
+    }
 
     /// <summary>
     /// Runs the worker on a dedicated thread until <see cref="Dispose"/>. When no packet waits it yields for a
@@ -99,6 +111,7 @@ public sealed class ForwardingEngine : IDisposable
         _stop?.Cancel();
         _thread?.Join();
         _stop?.Dispose();
+        _runtimes.PeerKeys.Dispose();
     }
 }
 

@@ -43,6 +43,28 @@ public static class MetadataInsertion
     }
 
     /// <summary>
+    /// Grows (or, negative, shrinks) the L4 payload at its end by <paramref name="delta"/> octets, as when a
+    /// sealed packet's trailer is appended or removed, and fixes the lengths and checksums. The caller has
+    /// written (or read) the octets concerned. False, changing nothing, when the packet is not an unfragmented
+    /// TCP/UDP packet, lacks room, or would lose part of its L4 header.
+    /// </summary>
+    public static bool TryResizeTail(Span<byte> buffer, int ipLength, int delta, out int newIpLength)
+    {
+        newIpLength = ipLength;
+        if (!TryLocateL4(buffer, ipLength, out var layout)
+            || ipLength + delta > buffer.Length
+            || layout.L4Length + delta < layout.L4HeaderLength
+            || layout.L4Length + delta > ushort.MaxValue)
+        {
+            return false;
+        }
+
+        newIpLength = ipLength + delta;
+        FixLengthsAndChecksums(buffer[..newIpLength], layout, delta);
+        return true;
+    }
+
+    /// <summary>
     /// Removes exactly one metadata block from after the L4 header; whatever follows it is the original payload,
     /// even if that starts with the cookie (the false-positive rule). Returns false, changing nothing, when the
     /// packet carries no valid block (see <see cref="TryLocate"/> for the reason).

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Fabric.Actors.Cluster;
+
+/// <summary>
+/// Where one node of the fabric's Akka cluster listens and whom it joins. Every node, router or
+/// conductor, is an actor system named <see cref="SystemName"/> on the management network.
+/// Immutable; thread-safe.
+/// </summary>
+/// <param name="Hostname">The address the node binds and is reached at (a management address).</param>
+/// <param name="Port">The cluster port; 0 picks a free one (tests).</param>
+/// <param name="Seeds">Cluster addresses of the seed nodes (the conductor first), such as <c>akka.tcp://fabric@10.99.0.2:4053</c>.</param>
+public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyList<string> Seeds)
+{
+    public const string SystemName = "fabric";
+
+    public const int DefaultPort = 4053;
+
+    /// <summary>The section of the host configuration (environment, command line) holding Akka overrides: <c>akka__cluster__seed-nodes__0</c>.</summary>
+    public const string AkkaSection = "akka";
+
+    /// <summary>The cluster address of a node listening on <paramref name="hostname"/>:<paramref name="port"/>.</summary>
+    public static string AddressOf(string hostname, int port) => $"akka.tcp://{SystemName}@{hostname}:{port}";
+
+    /// <summary>The Akka section of a host configuration, if it has one (environment variables <c>akka__...</c>).</summary>
+    public static IConfigurationSection? AkkaOverrides(IConfiguration? configuration) =>
+        configuration?.GetSection(AkkaSection) is { } section && section.Exists() ? section : null;
+}

@@ -1,0 +1,73 @@
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using Fabric.Actors.Serialization;
+using Microsoft.Extensions.Configuration;
+
+namespace Fabric.Actors.Cluster;
+
+/// <summary>
+/// The Akka settings every fabric node shares, on Akka.Hosting: remoting on the management address,
+/// clustering with the node's role and seeds, the keep-majority split-brain resolver, Fabric's
+/// serializer for every message of ours (and for anything else without a serializer of its own, so
+/// no polymorphic serializer ever reaches the network), coordinated shutdown that leaves the cluster.
+/// </summary>
+public static class FabricCluster
+{
+    public const string RouterRole = "router";
+
+    public const string ConductorRole = "conductor";
+
+    /// <summary>
+    /// Control-plane timing. Distributed Data gossips every 500 ms and tells subscribers of a change
+    /// within 50 ms, so a router that missed a direct write hears of it within a second; the
+    /// splitbrain resolver waits 7 s of stable unreachability before downing (Akka's default 20 s
+    /// is tuned for large clusters; a fabric is small and should fail over quickly).
+    /// </summary>
+    private const string ControlPlaneHocon = """
+        akka {
+          loglevel = WARNING                                  # Akka's own log level; bridged to Microsoft.Extensions.Logging
+          coordinated-shutdown.exit-clr = off                 # the host, not Akka, decides when the process ends
+          coordinated-shutdown.run-by-clr-shutdown-hook = on  # SIGTERM leaves the cluster before the process exits
+          cluster {
+            run-coordinated-shutdown-when-down = on           # a node downed by the resolver stops instead of lingering
+            downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+            split-brain-resolver.stable-after = 7s            # unreachable this long before the minority is downed
+            distributed-data {
+              gossip-interval = 500ms                         # anti-entropy between replicas
+              notify-subscribers-interval = 50ms              # how soon a subscriber hears of a change
+            }
+          }
+        }
+        """;
+
+    /// <summary>
+    /// Configures remoting, clustering and serialization for one node. Overrides from the host's
+    /// configuration (its <c>akka</c> section, such as environment variables
+    /// <c>akka__cluster__seed-nodes__0</c>) come last and win, through Akka.Hosting's adapter.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithFabricCluster(
+        this AkkaConfigurationBuilder builder, ClusterNodeSettings node, string role, IConfiguration? hostConfiguration = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(node);
+        var registry = WireMessageRegistry.FromApplicationAssemblies();
+        builder
+            .AddHocon(FabricSerialization.Hocon(registry, bindEverythingElse: true), HoconAddMode.Prepend)
+            .AddHocon(ControlPlaneHocon, HoconAddMode.Prepend)
+            .WithRemoting(new RemoteOptions { HostName = node.Hostname, Port = node.Port })
+            .WithClustering(new ClusterOptions
+            {
+                Roles = [role],
+                SeedNodes = [.. node.Seeds],
+                SplitBrainResolver = new KeepMajorityOption(),
+            });
+        if (ClusterNodeSettings.AkkaOverrides(hostConfiguration) is { } overrides)
+        {
+            builder.AddHocon(overrides, HoconAddMode.Prepend);
+        }
+
+        return builder;
+    }
+}

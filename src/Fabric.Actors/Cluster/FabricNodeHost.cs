@@ -1,0 +1,39 @@
+using Akka.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fabric.Actors.Cluster;
+
+/// <summary>
+/// A generic host around one fabric actor system: starting the host starts the node and joins the
+/// cluster; stopping it runs Akka's coordinated shutdown (leave the cluster, then stop). Akka's log
+/// goes to the host's <see cref="ILoggerFactory"/>.
+/// </summary>
+public static class FabricNodeHost
+{
+    /// <param name="hostConfiguration">Overrides such as environment variables; its <c>akka</c> section reaches Akka (see <see cref="FabricCluster.WithFabricCluster"/>).</param>
+    /// <param name="logging">Where logs go; none by default.</param>
+    public static IHost Build(IConfiguration? hostConfiguration, Action<ILoggingBuilder>? logging, Action<AkkaConfigurationBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        if (hostConfiguration is not null)
+        {
+            builder.Configuration.AddConfiguration(hostConfiguration);
+        }
+
+        builder.Services.AddLogging(l => logging?.Invoke(l));
+        builder.Services.AddAkka(ClusterNodeSettings.SystemName, akka =>
+        {
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
+            configure(akka);
+        });
+        return builder.Build();
+    }
+}

@@ -1,0 +1,39 @@
+using Akka.Hosting;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fabric.Actors.Hosting;
+
+/// <summary>One router node's forwarding engine as the control plane sees it.</summary>
+/// <param name="Node">The node's name in the configuration.</param>
+public sealed record RouterNodeTarget(string Node, IForwardingTarget Target);
+
+/// <summary>
+/// The actor side of a router: a cluster node with role <c>router</c> running a
+/// <see cref="ConfigApplier"/> per forwarding engine it hosts (one for a real node; many when a
+/// benchmark simulates routers in one process).
+/// </summary>
+public static class RouterHost
+{
+    public static AkkaConfigurationBuilder WithRouterNode(
+        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        return builder
+            .WithFabricCluster(cluster, FabricCluster.RouterRole, hostConfiguration)
+            .WithActors((system, _) =>
+            {
+                foreach (var target in targets)
+                {
+                    system.ActorOf(ConfigApplier.Props(target.Node, target.Target), $"config-applier-{target.Node}");
+                }
+            });
+    }
+
+    public static IHost Build(
+        ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null) =>
+        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(cluster, targets, hostConfiguration));
+}

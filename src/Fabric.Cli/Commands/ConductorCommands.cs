@@ -1,0 +1,93 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using Akka.Hosting;
+using Fabric.Actors.Cluster;
+using Fabric.Conductor.Api;
+using Fabric.Conductor.Configuration;
+using Fabric.Conductor.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fabric.Cli.Commands;
+
+/// <summary><c>fabric conductor</c>: run the conductor node (cluster role <c>conductor</c>) and its admin endpoint.</summary>
+public static class ConductorCommands
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo>("--config") { Description = "The fabric document: its conductor section gives the addresses, API port and storage.", Required = true };
+        var address = new Option<string?>("--address") { Description = "Management address to bind (default: the document's first conductor address)." };
+        var clusterPort = new Option<int>("--cluster-port") { Description = "The Akka cluster port.", DefaultValueFactory = _ => ClusterNodeSettings.DefaultPort };
+        var apiPort = new Option<int?>("--api-port") { Description = "The admin endpoint's port (default: conductor.api-port)." };
+        var seeds = new Option<string[]>("--seed") { Description = "Other cluster nodes to join (akka.tcp://fabric@HOST:PORT); this node seeds itself first.", AllowMultipleArgumentsPerToken = true };
+        var command = new Command(
+            "conductor",
+            "Run the conductor node until SIGTERM or Ctrl-C: the configuration history (conductor.storage: a SQLite file, relative to the " +
+            "current directory, or PostgreSQL), pushed to every router through the cluster, and an HTTP admin endpoint for 'fabric config " +
+            "commit|history|rollback|status'. Environment variables akka__... override Akka settings (such as akka__cluster__seed-nodes__0).")
+        {
+            config,
+            address,
+            clusterPort,
+            apiPort,
+            seeds,
+        };
+        // A synchronous action: System.CommandLine then leaves SIGTERM to this command, which stops cleanly and exits 0.
+        command.SetAction(parse => Run(parse, config, address, clusterPort, apiPort, seeds).GetAwaiter().GetResult());
+        return command;
+    }
+
+    private static async Task<int> Run(
+        ParseResult parse, Option<FileInfo> config, Option<string?> address, Option<int> clusterPort, Option<int?> apiPort, Option<string[]> seeds)
+    {
+        var output = parse.InvocationConfiguration.Output;
+        var error = parse.InvocationConfiguration.Error;
+        if (ConfigCommands.Load(parse.GetValue(config)!.FullName, error) is not { } model)
+        {
+            return FabricCommandLine.UsageOrInvalid;
+        }
+
+        var host = parse.GetValue(address) ?? (model.Conductor.Addresses.Count > 0 ? model.Conductor.Addresses[0].ToString() : null) ?? "127.0.0.1";
+        var port = parse.GetValue(clusterPort);
+        var self = ClusterNodeSettings.AddressOf(host, port);
+        var cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []]);
+        var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+        using var node = ConductorHost.Build(cluster, model.Conductor.Storage, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        await node.StartAsync();
+        var system = node.Services.GetRequiredService<ActorSystem>();
+        var api = parse.GetValue(apiPort) ?? model.Conductor.ApiPort;
+        ConductorAdminEndpoint endpoint;
+        try
+        {
+            endpoint = ConductorAdminEndpoint.Start(host, api, node.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>());
+        }
+        catch (System.Net.HttpListenerException e)
+        {
+            await error.WriteLineAsync($"fabric conductor: cannot listen on http://{host}:{api}/ ({e.Message})");
+            await node.StopAsync(CancellationToken.None);
+            return 1;
+        }
+
+        await using (endpoint)
+        {
+            var stop = new TaskCompletionSource();
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+            var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
+            Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage}");
+            var downed = await Task.WhenAny(stop.Task, system.WhenTerminated) != stop.Task;
+            Log(output, "stopping", downed ? "reason=removed-from-cluster" : "reason=signal");
+        }
+
+        await node.StopAsync(CancellationToken.None);
+        Log(output, "stopped", $"cluster={self}");
+        return 0;
+    }
+
+    /// <summary>One structured log line: time, event, then key=value fields.</summary>
+    private static void Log(TextWriter output, string @event, string fields) =>
+        output.WriteLine($"time={DateTimeOffset.UtcNow:O} event={@event} {fields}");
+}

@@ -1,0 +1,33 @@
+using System.Net.Http.Json;
+using Fabric.Conductor.Configuration;
+
+namespace Fabric.Conductor.Api;
+
+/// <summary>The operator's side of <see cref="ConductorAdminEndpoint"/>. Thread-safe as <see cref="HttpClient"/> is.</summary>
+public sealed class ConductorClient(Uri conductor) : IDisposable
+{
+    /// <summary>Where the CLI finds the conductor unless told: <c>FABRIC_CONDUCTOR</c>, else this machine's default API port.</summary>
+    public static Uri DefaultAddress =>
+        new(Environment.GetEnvironmentVariable("FABRIC_CONDUCTOR") is { Length: > 0 } url ? url : $"http://127.0.0.1:{Model.ConductorSettings.DefaultApiPort}");
+
+    private readonly HttpClient _http = new() { BaseAddress = conductor, Timeout = TimeSpan.FromSeconds(30) };
+
+    public Task<ConfigCommandResult> Commit(CommitConfig command, CancellationToken cancel = default) => Post("v1/config/commit", command, cancel);
+
+    public Task<ConfigCommandResult> Rollback(RollbackConfig command, CancellationToken cancel = default) => Post("v1/config/rollback", command, cancel);
+
+    public async Task<ConfigHistoryView> History(CancellationToken cancel = default) =>
+        (await _http.GetFromJsonAsync<ConfigHistoryView>("v1/config/history", ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false))!;
+
+    public async Task<ConfigRolloutView> Rollout(CancellationToken cancel = default) =>
+        (await _http.GetFromJsonAsync<ConfigRolloutView>("v1/config/rollout", ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false))!;
+
+    private async Task<ConfigCommandResult> Post<T>(string path, T body, CancellationToken cancel)
+    {
+        using var response = await _http.PostAsJsonAsync(path, body, ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<ConfigCommandResult>(ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false)
+            ?? new ConfigCommandResult(false, null, [$"the conductor answered {(int)response.StatusCode} with no result"]);
+    }
+
+    public void Dispose() => _http.Dispose();
+}

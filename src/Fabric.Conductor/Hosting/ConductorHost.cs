@@ -1,0 +1,39 @@
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Fabric.Actors.Cluster;
+using Fabric.Conductor.Configuration;
+using Fabric.Model;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fabric.Conductor.Hosting;
+
+/// <summary>
+/// The conductor node: a cluster node with role <c>conductor</c> whose <see cref="ConductorActor"/>
+/// runs as a cluster singleton among the conductor nodes, persisted in <see cref="StorageSettings"/>
+/// (a SQLite file or PostgreSQL). The actor registry holds the singleton's proxy under
+/// <see cref="ConductorActor"/>.
+/// </summary>
+public static class ConductorHost
+{
+    public const string SingletonName = "conductor";
+
+    public static AkkaConfigurationBuilder WithConductorNode(
+        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, StorageSettings storage, TimeProvider time, IConfiguration? hostConfiguration = null)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        return builder
+            .WithFabricCluster(cluster, FabricCluster.ConductorRole, hostConfiguration)
+            .AddHocon(ConductorStorage.PersistenceConfig(storage), HoconAddMode.Append)
+            .WithSingleton<ConductorActor>(
+                SingletonName,
+                ConductorActor.Props(time, distribute: true),
+                new ClusterSingletonOptions { Role = FabricCluster.ConductorRole, LogSingletonIdentificationFailure = false },
+                createProxyToo: true);
+    }
+
+    public static IHost Build(
+        ClusterNodeSettings cluster, StorageSettings storage, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null) =>
+        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(cluster, storage, TimeProvider.System, hostConfiguration));
+}

@@ -1,0 +1,78 @@
+using Fabric.Dataplane.Svr;
+
+namespace Fabric.Dataplane.Forwarding;
+
+/// <summary>
+/// A path from this router to a peer router over one shared neighborhood: this router's address on
+/// the interface that takes part in it (our waypoint), the peer's address on the same neighborhood
+/// (its waypoint), and the pool of waypoint port pairs sessions on this path draw from. Waypoints
+/// are IPv4 addresses. The pool is kept across snapshots (see <see cref="WaypointPools"/>).
+/// </summary>
+public sealed class PeerPath(string peerRouter, string neighborhood, int port, uint localAddress, uint peerAddress, int poolId, WaypointAllocator waypoints, int keysId)
+{
+    public string PeerRouter { get; } = peerRouter;
+
+    public string Neighborhood { get; } = neighborhood;
+
+    /// <summary>The port (interface) packets to the peer leave by.</summary>
+    public int Port { get; } = port;
+
+    /// <summary>Our waypoint address.</summary>
+    public uint LocalAddress { get; } = localAddress;
+
+    /// <summary>The peer's waypoint address (on-link: it is also the next hop).</summary>
+    public uint PeerAddress { get; } = peerAddress;
+
+    /// <summary>The id of <see cref="Waypoints"/> in <see cref="WaypointPools"/>: sessions keep it to give their ports back.</summary>
+    public int PoolId { get; } = poolId;
+
+    /// <summary>The id of the peer's keys in the <see cref="Svr.Security.PeerKeyring"/>.</summary>
+    public int KeysId { get; } = keysId;
+
+    /// <summary>Port pairs for sessions this router opens on the path. Not thread-safe: the worker owns it.</summary>
+    public WaypointAllocator Waypoints { get; } = waypoints;
+}
+
+/// <summary>
+/// Keeps each peer path's waypoint pool across snapshot compiles: a recompile that keeps the path
+/// (same peer, neighborhood, addresses, port range and cap) gets the same pool back, so ports held by
+/// live sessions are never handed out again. Thread-safe (the pools themselves are not).
+/// </summary>
+public sealed class WaypointPools
+{
+    private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private WaypointAllocator[] _all = [];
+
+    /// <summary>The pool with this id (ids are never reused).</summary>
+    public WaypointAllocator this[int id] => Volatile.Read(ref _all)[id];
+
+    /// <summary>The pool of the path (made on first use) and its id.</summary>
+    public (int Id, WaypointAllocator Pool) For(string peer, string neighborhood, uint local, uint remote, ushort first, ushort last, int max, ulong seed)
+    {
+        var key = $"{peer}|{neighborhood}|{local}|{remote}|{first}-{last}|{max}";
+        lock (_gate)
+        {
+            if (!_ids.TryGetValue(key, out var id))
+            {
+                id = _all.Length;
+                _ids[key] = id;
+                Volatile.Write(ref _all, [.. _all, new WaypointAllocator(first, last, max, seed ^ Fnv1a(key))]);
+            }
+
+            return (id, _all[id]);
+        }
+    }
+
+    /// <summary>A stable hash of the path's key (string hashes change from process to process; runs stay reproducible).</summary>
+    private static ulong Fnv1a(string text)
+    {
+        var hash = 0xCBF29CE484222325UL;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 0x100000001B3UL;
+        }
+
+        return hash;
+    }
+}

@@ -1,0 +1,45 @@
+using Fabric.Dataplane.Sessions;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// What the metadata block of an arriving waypoint packet said, read without allocating (names are
+/// matched against the snapshot's). Absent fields keep their defaults; an unknown tenant or service
+/// name reads as −1 with <see cref="TenantNamed"/> or <see cref="ServiceNamed"/> set.
+/// </summary>
+public struct ReceivedMetadata
+{
+    /// <summary>The packet carried a block (it has been stripped).</summary>
+    public bool Present;
+
+    public bool HasForwardContext;
+
+    /// <summary>The session's original 5-tuple as the client sent it (forward context, IPv4).</summary>
+    public SessionKey ForwardContext;
+
+    public bool HasReverseContext;
+
+    public bool TenantNamed;
+
+    /// <summary>The tenant index of the named tenant, or −1.</summary>
+    public int Tenant;
+
+    public bool ServiceNamed;
+
+    /// <summary>The service index of the named service, or −1.</summary>
+    public int Service;
+
+    /// <summary>The low 32 bits of the session id, or 0.</summary>
+    public uint SessionId;
+
+    /// <summary>The octets of the block (still in the packet until it is unsealed and stripped), or 0.</summary>
+    public int BlockLength;
+
+    /// <summary>The header section names the epoch the packet is sealed with (TLV 16).</summary>
+    public bool HasSecurityId;
+
+    public uint SecurityId;
+
+    /// <summary>The id of the sending peer's keys in the keyring.</summary>
+    public int PeerKeys;
+}

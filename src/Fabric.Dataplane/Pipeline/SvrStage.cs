@@ -1,0 +1,648 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.LoadBalancing;
+using Fabric.Dataplane.Policing;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// Secure Vector Routing between routers, without a tunnel header:
+/// <code>
+///  client ─► ingress router ══ waypoint tuple (our addr:even → peer addr:odd), metadata on first packets ══► egress router ─► instance
+///            OpenToPeer: allocate a port pair,                                   Receive: check + strip metadata
+///            session keyed so the reverse waypoint tuple finds it                Accept: tenant from metadata, access policy again,
+///                                                                                        load balance, restore the original 5-tuple
+/// </code>
+/// Handshake: the ingress puts forward metadata on every forward packet until a reverse packet with metadata
+/// arrives; the egress puts reverse metadata on every reverse packet until a forward packet arrives without.
+/// A TCP SYN always carries metadata (a retransmitted first segment signals again); ICMP crosses as UDP and
+/// always carries metadata. When <see cref="ResignalAfterUnanswered"/> forward packets in a row see no reverse
+/// packet (the peer may have lost the session, say by a restart), the ingress signals again, so the egress can
+/// rebuild the session without the endpoints noticing. Packets to waypoint ports that match no session and
+/// carry no metadata are dropped silently: answering them would reveal the router. After the handshake a
+/// packet is only rewritten: 0 bytes are added.
+/// </summary>
+public static class SvrStage
+{
+    /// <summary>Forward packets in a row without a reverse packet after which the ingress sends metadata again.</summary>
+    public const int ResignalAfterUnanswered = 4;
+
+    /// <summary>The bytes a forward or reverse metadata block may take (IPv4 contexts, names up to 64 octets each).</summary>
+    public const int MaxBlockLength = 512;
+
+    /// <summary>
+    /// Reads and checks the metadata of a packet that arrived on a waypoint port, and names the peer that sent
+    /// it. The block stays in the packet until <see cref="Unseal"/> has verified the packet and strips it.
+    /// </summary>
+    public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot)
+    {
+        context.Metadata = default;
+        if (!snapshot.TryFindPeer((uint)context.Key.Source, out var peer))
+        {
+            return context.Fail(DropReason.NotAPeer);
+        }
+
+        context.Metadata.PeerKeys = peer.KeysId;
+        var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        if (!MetadataInsertion.TryLocate(ip, context.IpLength, out var block, out var error))
+        {
+            return error switch
+            {
+                MetadataError.None => Verdict.Continue,
+                MetadataError.BadVersion => context.Fail(DropReason.MetadataVersion),
+                _ => context.Fail(DropReason.MetadataMalformed),
+            };
+        }
+
+        if (block.IsPayloadEncrypted)
+        {
+            // This router keeps metadata payload TLVs in clear (authenticated); it does not open encrypted ones.
+            return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        if (block.TryFindHeaderTlv(MetadataTlvType.SecurityId, out var securityId))
+        {
+            if (securityId.Length != sizeof(uint))
+            {
+                return context.Fail(DropReason.MetadataMalformed);
+            }
+
+            context.Metadata.HasSecurityId = true;
+            context.Metadata.SecurityId = BinaryPrimitives.ReadUInt32BigEndian(securityId);
+        }
+
+        var reason = Read(block.PayloadTlvs, snapshot, ref context.Metadata);
+        if (reason != DropReason.None)
+        {
+            return context.Fail(reason);
+        }
+
+        context.Metadata.BlockLength = block.TotalLength;
+        context.Metadata.Present = !block.IsBare;
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// Verifies (and for <paramref name="encrypted"/> sessions decrypts) a waypoint packet, then removes its
+    /// trailer and metadata, leaving the packet as the sending router had it before sealing. A packet is sealed
+    /// when its metadata names an epoch or its session requires encryption. Once the peer path has keys,
+    /// metadata must come sealed: unprotected metadata is dropped, so a forged block never makes a session.
+    /// </summary>
+    public static Verdict Unseal(ref PacketContext context, PacketWorker worker, ForwardingSnapshot snapshot, bool encrypted)
+    {
+        ref var metadata = ref context.Metadata;
+        var keys = snapshot.Runtimes.PeerKeys[metadata.PeerKeys];
+        var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        if (metadata.HasSecurityId || encrypted)
+        {
+            if (!keys.HasKeys)
+            {
+                return context.Fail(encrypted && !metadata.HasSecurityId ? DropReason.NoPeerKeys : DropReason.UnknownKey);
+            }
+
+            var transportAt = context.TransportOffset - context.NetworkOffset;
+            var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + metadata.BlockLength;
+            var trailerAt = context.IpLength - PacketSealer.TrailerLength;
+            if (trailerAt < payloadAt)
+            {
+                return context.Fail(DropReason.Tampered);
+            }
+
+            var associated = AssociatedData(worker, ip, transportAt, metadata.BlockLength);
+            var protection = encrypted ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
+            var opened = metadata.HasSecurityId
+                ? keys.Open(metadata.SecurityId, associated, ip[payloadAt..trailerAt], ip[trailerAt..], protection, context.Now)
+                : keys.Open(associated, ip[payloadAt..trailerAt], ip[trailerAt..], protection, context.Now);
+            switch (opened)
+            {
+                case OpenVerdict.Ok:
+                    break;
+                case OpenVerdict.Replayed:
+                    return context.Fail(DropReason.Replayed);
+                case OpenVerdict.UnknownEpoch:
+                    return context.Fail(DropReason.UnknownKey);
+                default:
+                    return context.Fail(DropReason.Tampered);
+            }
+
+            MetadataInsertion.TryResizeTail(ip, context.IpLength, -PacketSealer.TrailerLength, out var unsealed);
+            context.IpLength = unsealed;
+        }
+        else if (metadata.Present && keys.HasKeys)
+        {
+            return context.Fail(DropReason.Unauthenticated);
+        }
+
+        if (metadata.BlockLength > 0)
+        {
+            MetadataInsertion.TryStrip(context.Frame.Slice(context.NetworkOffset, context.IpLength), context.IpLength, out var stripped);
+            context.IpLength = stripped;
+        }
+
+        context.Frame = context.Frame[..(context.NetworkOffset + context.IpLength)];
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// The ingress slow path for a service that lives at a peer router: the session's forward key is the
+    /// client's tuple, its reverse key the waypoint tuple the peer answers on. Admission is already taken;
+    /// it is given back on refusal.
+    /// </summary>
+    public static Verdict OpenToPeer(ref PacketContext context, ServiceEntry entry, PacketWorker worker)
+    {
+        var key = context.Key;
+        if (context.IsIpv6 || entry.PeerPaths.Length == 0)
+        {
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.NoRoute);
+        }
+
+        var path = entry.PeerPaths[0];
+        var encrypted = entry.Policy.Encryption == Model.EncryptionMode.Required;
+        if (FailClosed.Decide(entry.Policy.Encryption, worker.SnapshotSource().Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
+        {
+            // Fail closed: the session is refused (and counted) rather than sent in clear.
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.NoPeerKeys);
+        }
+
+        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
+        {
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.WaypointsExhausted);
+        }
+
+        var transport = key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        var reverse = new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
+        var state = new SessionState
+        {
+            Tenant = (short)context.Tenant,
+            Service = (short)context.Service,
+            Instance = -1,
+            ForwardPort = (short)path.Port,
+            ReversePort = (short)context.IngressPort,
+            Runtime = entry.Runtime.Id,
+            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
+            Svr = SvrRole.Ingress,
+            SendMetadata = true,
+            OriginalProtocol = key.Protocol,
+            WaypointPool = (short)path.PoolId,
+            LocalWaypointPort = localPort,
+            PeerWaypointPort = peerPort,
+            Sealed = encrypted,
+            PeerKeys = (short)path.KeysId,
+            SessionId = (uint)worker.NextRandom(),
+        };
+        var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, key.Protocol), out var handle);
+        if (inserted != SessionInsertResult.Inserted)
+        {
+            path.Waypoints.Release(localPort, peerPort);
+            entry.Runtime.Admission.Release();
+            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.WaypointsExhausted);
+        }
+
+        worker.Counters.SessionsCreated++;
+        context.Session = handle;
+        context.Direction = SessionDirection.Forward;
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// The egress slow path: a waypoint packet with no session. Only metadata with a forward context makes one;
+    /// the tenant comes from the metadata and the access policy is enforced again with it. The session's
+    /// forward key is the waypoint tuple, its reverse key what the instance answers with.
+    /// </summary>
+    public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        ref var metadata = ref context.Metadata;
+        if (!metadata.Present || !metadata.HasForwardContext)
+        {
+            return context.Fail(DropReason.WaypointNoSession);
+        }
+
+        var original = metadata.ForwardContext;
+        var carried = original.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        if (carried != context.Key.Protocol || !metadata.TenantNamed)
+        {
+            return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        // Verify before anything in the metadata is believed. Whether the session is encrypted follows from the
+        // service at the original destination, whoever asks (not from the tenant, which is not yet verified).
+        var named = snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
+        var encrypted = named >= 0 && snapshot.Services[named].Policy.Encryption == Model.EncryptionMode.Required;
+        if (Unseal(ref context, worker, snapshot, encrypted) != Verdict.Continue)
+        {
+            return Verdict.Drop;
+        }
+
+        var tenant = metadata.Tenant;
+        if (tenant < 0)
+        {
+            return context.Fail(DropReason.NoTenant);
+        }
+
+        context.Tenant = tenant;
+        var service = snapshot.FibByTenant[tenant].Match(false, original.Destination, original.Protocol, original.DestinationPort);
+        if (service < 0)
+        {
+            context.Service = snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
+            return context.Fail(context.Service < 0 ? DropReason.NoService : DropReason.AccessDenied);
+        }
+
+        context.Service = service;
+        if (metadata.ServiceNamed && metadata.Service != service)
+        {
+            return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        var entry = snapshot.Services[service];
+        if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
+        {
+            return context.Fail(DropReason.SessionLimit);
+        }
+
+        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, worker.NextRandom());
+        if (pick < 0 || !entry.Instances[pick].TryAddress(false, out var instanceAddress))
+        {
+            // No instance here: this router does not carry sessions on to a further peer.
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.NoRoute);
+        }
+
+        var instance = entry.Instances[pick];
+        var isEcho = original.Protocol is IpProtocol.Icmp;
+        var instancePort = isEcho || instance.Port == 0 ? original.DestinationPort : instance.Port;
+        var reverse = new SessionKey(instanceAddress, original.Source, instancePort, original.SourcePort, original.Protocol);
+        var state = new SessionState
+        {
+            Tenant = (short)tenant,
+            Service = (short)service,
+            Instance = (short)pick,
+            ForwardPort = (short)instance.EgressPort,
+            ReversePort = (short)context.IngressPort,
+            Runtime = entry.Runtime.Id,
+            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
+            Svr = SvrRole.Egress,
+            SendMetadata = true,
+            OriginalProtocol = original.Protocol,
+            WaypointPool = -1,
+            Sealed = encrypted,
+            PeerKeys = (short)metadata.PeerKeys,
+            SessionId = metadata.SessionId,
+        };
+        var inserted = worker.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, original.Protocol), out var handle);
+        if (inserted != SessionInsertResult.Inserted)
+        {
+            entry.Runtime.Admission.Release();
+            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.MetadataMismatch);
+        }
+
+        entry.Runtime.Load.OnSessionStart(pick);
+        worker.Counters.SessionsCreated++;
+        context.Session = handle;
+        context.Direction = SessionDirection.Forward;
+        return Verdict.Continue;
+    }
+
+    /// <summary>Moves the session's handshake on with the packet in hand (fast path, every packet of an SVR session).</summary>
+    public static void Observe(ref SessionState state, ref PacketContext context)
+    {
+        var forward = context.Direction == SessionDirection.Forward;
+        if (state.Svr == SvrRole.Ingress)
+        {
+            if (!forward)
+            {
+                state.Unanswered = 0;
+                if (context.Metadata.Present)
+                {
+                    state.SendMetadata = false;
+                }
+            }
+            else if (++state.Unanswered >= ResignalAfterUnanswered)
+            {
+                state.Unanswered = ResignalAfterUnanswered;
+                state.SendMetadata = true;
+            }
+        }
+        else if (forward)
+        {
+            // Metadata asks for reverse metadata; a forward packet without it ends the handshake.
+            state.SendMetadata = context.Metadata.Present;
+        }
+    }
+
+    /// <summary>
+    /// Rewrites a packet of an SVR session to the tuple of its other side (the waypoint tuple on the way to the
+    /// peer, the original tuple on the way out of the fabric), converting ICMP to UDP and back, and inserts
+    /// metadata where the handshake asks for it. False (with a reason) when the packet cannot be sent.
+    /// </summary>
+    public static Verdict Rewrite(ref PacketContext context, PacketWorker worker, ForwardingSnapshot snapshot)
+    {
+        var sessions = worker.Sessions;
+        var handle = context.Session;
+        ref var state = ref sessions.Payload(handle);
+        var forward = context.Direction == SessionDirection.Forward;
+        var target = forward ? sessions.ReverseKey(handle).Reversed() : sessions.ForwardKey(handle).Reversed();
+        var ip = context.Room[context.NetworkOffset..];
+        var current = context.Key.Protocol;
+        if (current == IpProtocol.Icmp && target.Protocol == IpProtocol.Udp)
+        {
+            if (context.IpLength + UdpDatagram.HeaderLength > ip.Length)
+            {
+                return context.Fail(DropReason.TooBig);
+            }
+
+            context.IpLength = IcmpToUdp(ip, context.IpLength, target);
+        }
+        else if (current == IpProtocol.Udp && target.Protocol == IpProtocol.Icmp)
+        {
+            context.IpLength = UdpToIcmp(ip, context.IpLength, target);
+        }
+        else
+        {
+            Retarget(ip[..context.IpLength], current, target);
+        }
+
+        var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
+        if (leavesToPeer)
+        {
+            var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
+            if (state.Sealed && !keys.HasKeys)
+            {
+                // Fail closed: keys went away under an encrypted session; nothing leaves in clear.
+                return context.Fail(DropReason.NoPeerKeys);
+            }
+
+            var blockLength = Signal(ref context, ref state, worker, snapshot, forward, ip, keys.HasKeys ? keys.SecurityId : 0);
+            if (blockLength < 0)
+            {
+                return Verdict.Drop;
+            }
+
+            if (state.Sealed || (blockLength > MetadataBlock.BareLength && keys.HasKeys))
+            {
+                var verdict = Seal(ref context, worker, keys, ip, blockLength, state.Sealed);
+                if (verdict != Verdict.Continue)
+                {
+                    return verdict;
+                }
+            }
+        }
+
+        context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
+        return context.IpLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+    }
+
+    /// <summary>Gives back the waypoint ports an ingress session held.</summary>
+    public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
+    {
+        if (state.Svr == SvrRole.Ingress)
+        {
+            snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
+        }
+    }
+
+    /// <summary>
+    /// Inserts metadata (forward from the ingress, reverse from the egress) when the handshake asks for it, or a
+    /// bare block before a payload that starts with the cookie. With keys the header section names the epoch
+    /// (<paramref name="securityId"/>, TLV 16) the packet is sealed with. Returns the octets inserted, or −1 on a drop.
+    /// </summary>
+    private static int Signal(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
+    {
+        var sessions = worker.Sessions;
+        var handle = context.Session;
+        var syn = state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) == (byte)TcpFlags.Syn;
+        var signal = state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
+        var block = worker.MetadataScratch.AsSpan();
+        int length;
+        if (signal)
+        {
+            var writer = new MetadataWriter(block);
+            writer.BeginHeader();
+            if (securityId != 0)
+            {
+                writer.AddU32(MetadataTlvType.SecurityId, securityId);
+            }
+
+            writer.BeginPayload();
+            Span<byte> id = stackalloc byte[16];
+            BinaryPrimitives.WriteUInt64BigEndian(id, 0);
+            BinaryPrimitives.WriteUInt64BigEndian(id[8..], state.SessionId);
+            var written = forward
+                ? AddContext(ref writer, sessions.ForwardKey(handle), reverse: false)
+                  && writer.AddTlv(MetadataTlvType.SessionId, id)
+                  && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
+                  && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
+                  && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
+                : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true)
+                  && writer.AddTlv(MetadataTlvType.SessionId, id)
+                  && writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active);
+            if (!written || !writer.Finish(out length))
+            {
+                context.Fail(DropReason.MetadataMismatch);
+                return -1;
+            }
+        }
+        else
+        {
+            var payloadAt = context.TransportOffset - context.NetworkOffset + TransportHeaderLength(ip, context.TransportOffset - context.NetworkOffset);
+            if (!MetadataInsertion.NeedsBareBlock(ip[payloadAt..context.IpLength]))
+            {
+                return 0;
+            }
+
+            MetadataBlock.TryWriteBare(block);
+            length = MetadataBlock.BareLength;
+        }
+
+        if (!MetadataInsertion.TryInsert(ip, context.IpLength, block[..length], out var grown))
+        {
+            context.Fail(DropReason.TooBig);
+            return -1;
+        }
+
+        context.IpLength = grown;
+        return length;
+    }
+
+    /// <summary>
+    /// Seals the packet with the peer path's current epoch: the original payload is encrypted in place (or, for
+    /// metadata of a session that is not encrypted, only authenticated) and the 24-octet trailer appended. The
+    /// associated data is the outer tuple and the whole metadata block.
+    /// </summary>
+    private static Verdict Seal(ref PacketContext context, PacketWorker worker, PeerPathKeys keys, Span<byte> ip, int blockLength, bool encrypt)
+    {
+        if (context.IpLength + PacketSealer.TrailerLength > ip.Length)
+        {
+            return context.Fail(DropReason.TooBig);
+        }
+
+        var transportAt = context.TransportOffset - context.NetworkOffset;
+        var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + blockLength;
+        var associated = AssociatedData(worker, ip, transportAt, blockLength);
+        var trailer = ip.Slice(context.IpLength, PacketSealer.TrailerLength);
+        var protection = encrypt ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
+        if (keys.Seal(associated, ip[payloadAt..context.IpLength], trailer, protection) == 0
+            || !MetadataInsertion.TryResizeTail(ip, context.IpLength, PacketSealer.TrailerLength, out var sealedLength))
+        {
+            return context.Fail(DropReason.NoPeerKeys);
+        }
+
+        context.IpLength = sealedLength;
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// The bytes a sealed packet's tag covers besides its payload: outer source, destination, source port,
+    /// destination port, protocol (13 octets; what must not change between the two routers) and the metadata block.
+    /// </summary>
+    private static ReadOnlySpan<byte> AssociatedData(PacketWorker worker, Span<byte> ip, int transportAt, int blockLength)
+    {
+        var scratch = worker.AssociatedScratch.AsSpan();
+        ip.Slice(Ipv4Packet.SourceOffset, 8).CopyTo(scratch);
+        ip.Slice(transportAt, 4).CopyTo(scratch[8..]);
+        scratch[12] = ip[Ipv4Packet.ProtocolOffset];
+        var blockAt = transportAt + TransportHeaderLength(ip, transportAt);
+        ip.Slice(blockAt, blockLength).CopyTo(scratch[13..]);
+        return scratch[..(13 + blockLength)];
+    }
+
+    private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => reverse
+        ? writer.AddReverseContextV4((uint)key.Source, (uint)key.Destination, key.SourcePort, key.DestinationPort, key.Protocol)
+        : writer.AddForwardContextV4((uint)key.Source, (uint)key.Destination, key.SourcePort, key.DestinationPort, key.Protocol);
+
+    private static int TransportHeaderLength(Span<byte> ip, int transportAt) =>
+        ip[Ipv4Packet.ProtocolOffset] == IpProtocol.Tcp ? (ip[transportAt + 12] >> 4) * 4 : UdpDatagram.HeaderLength;
+
+    /// <summary>Reads the payload TLVs a session needs; a known TLV twice or of the wrong length is malformed.</summary>
+    private static DropReason Read(ReadOnlySpan<byte> payloadTlvs, ForwardingSnapshot snapshot, ref ReceivedMetadata metadata)
+    {
+        var seen = 0UL;
+        foreach (var (type, value) in new MetadataTlvEnumerator(payloadTlvs))
+        {
+            if ((ushort)type < 64)
+            {
+                var bit = 1UL << (int)type;
+                if ((seen & bit) != 0)
+                {
+                    return DropReason.MetadataMalformed;
+                }
+
+                seen |= bit;
+            }
+
+            switch (type)
+            {
+                case MetadataTlvType.ForwardContextV4:
+                    if (!MetadataContext.TryParse(value, out var context) || context.IsIpv6)
+                    {
+                        return DropReason.MetadataMalformed;
+                    }
+
+                    metadata.HasForwardContext = true;
+                    metadata.ForwardContext = context.Key;
+                    break;
+                case MetadataTlvType.ForwardContextV6:
+                    // Waypoint sessions carry IPv4 clients only.
+                    return DropReason.MetadataMismatch;
+                case MetadataTlvType.ReverseContextV4 or MetadataTlvType.ReverseContextV6:
+                    metadata.HasReverseContext = true;
+                    break;
+                case MetadataTlvType.Tenant:
+                    metadata.TenantNamed = true;
+                    metadata.Tenant = ForwardingSnapshot.IndexOfUtf8(snapshot.TenantsUtf8, value);
+                    break;
+                case MetadataTlvType.Service:
+                    metadata.ServiceNamed = true;
+                    metadata.Service = ForwardingSnapshot.IndexOfUtf8(snapshot.ServicesUtf8, value);
+                    break;
+                case MetadataTlvType.SessionId:
+                    if (value.Length != 16)
+                    {
+                        return DropReason.MetadataMalformed;
+                    }
+
+                    metadata.SessionId = BinaryPrimitives.ReadUInt32BigEndian(value[12..]);
+                    break;
+            }
+        }
+
+        return DropReason.None;
+    }
+
+    /// <summary>Rewrites addresses and ports of a TCP or UDP packet in place, with incremental checksums.</summary>
+    private static void Retarget(Span<byte> ip, byte protocol, in SessionKey target)
+    {
+        Ipv4Packet.TryCreate(ip, out var v4);
+        var oldSource = v4.Source;
+        var oldDestination = v4.Destination;
+        var newSource = (uint)target.Source;
+        var newDestination = (uint)target.Destination;
+        v4.RewriteSource(newSource);
+        v4.RewriteDestination(newDestination);
+        if (protocol == IpProtocol.Tcp && TcpSegment.TryCreate(v4.Payload, out var tcp))
+        {
+            tcp.AdjustChecksumForAddress(oldSource, newSource);
+            tcp.AdjustChecksumForAddress(oldDestination, newDestination);
+            tcp.RewriteSourcePort(target.SourcePort);
+            tcp.RewriteDestinationPort(target.DestinationPort);
+        }
+        else if (protocol == IpProtocol.Udp && UdpDatagram.TryCreate(v4.Payload, out var udp))
+        {
+            udp.AdjustChecksumForAddress(oldSource, newSource);
+            udp.AdjustChecksumForAddress(oldDestination, newDestination);
+            udp.RewriteSourcePort(target.SourcePort);
+            udp.RewriteDestinationPort(target.DestinationPort);
+        }
+    }
+
+    /// <summary>Wraps an ICMP message in a UDP header to the target tuple; returns the new IP length.</summary>
+    private static int IcmpToUdp(Span<byte> ip, int ipLength, in SessionKey target)
+    {
+        var headerLength = (ip[0] & 0x0F) * 4;
+        var message = ipLength - headerLength;
+        ip[headerLength..ipLength].CopyTo(ip[(headerLength + UdpDatagram.HeaderLength)..]);
+        var length = ipLength + UdpDatagram.HeaderLength;
+        var udp = ip[headerLength..length];
+        BinaryPrimitives.WriteUInt16BigEndian(udp, target.SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], target.DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[UdpDatagram.LengthOffset..], (ushort)(UdpDatagram.HeaderLength + message));
+        Readdress(ip, length, IpProtocol.Udp, target);
+        Ipv4Packet.TryCreate(ip[..length], out var v4);
+        UdpDatagram.TryCreate(v4.Payload, out var datagram);
+        datagram.UpdateChecksum(v4.PseudoHeaderSum());
+        return length;
+    }
+
+    /// <summary>Unwraps the ICMP message a UDP datagram carries and addresses it to the target tuple; returns the new IP length.</summary>
+    private static int UdpToIcmp(Span<byte> ip, int ipLength, in SessionKey target)
+    {
+        var headerLength = (ip[0] & 0x0F) * 4;
+        ip[(headerLength + UdpDatagram.HeaderLength)..ipLength].CopyTo(ip[headerLength..]);
+        var length = ipLength - UdpDatagram.HeaderLength;
+        Readdress(ip, length, IpProtocol.Icmp, target);
+        return length;
+    }
+
+    private static void Readdress(Span<byte> ip, int length, byte protocol, in SessionKey target)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(ip[Ipv4Packet.TotalLengthOffset..], (ushort)length);
+        ip[Ipv4Packet.ProtocolOffset] = protocol;
+        BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.SourceOffset..], (uint)target.Source);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.DestinationOffset..], (uint)target.Destination);
+        Ipv4Packet.TryCreate(ip[..length], out var v4);
+        v4.UpdateHeaderChecksum();
+    }
+
+    private static long IdleTimeout(ServiceEntry entry, byte protocol) => protocol switch
+    {
+        IpProtocol.Tcp => entry.IdleTcp,
+        IpProtocol.Udp => entry.IdleUdp,
+        _ => entry.IdleIcmp,
+    };
+}

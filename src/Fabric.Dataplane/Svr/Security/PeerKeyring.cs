@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+using Fabric.Model;
+
+namespace Fabric.Dataplane.Svr.Security;
+
+/// <summary>
+/// The keys of every peer router this router talks to, one <see cref="PeerPathKeys"/> per peer, kept across
+/// snapshot compiles (ids are never reused, so sessions keep theirs). Epochs are handed in from any thread
+/// with <see cref="Enqueue"/> and installed by the worker between batches with <see cref="InstallPending"/>,
+/// so the worker never seals or opens with keys changing under it. <see cref="For"/> and <see cref="Enqueue"/>
+/// are thread-safe; <see cref="InstallPending"/> and the keys themselves belong to the worker.
+/// </summary>
+public sealed class PeerKeyring : IDisposable
+{
+    private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<(string Peer, EpochKeys Keys)> _pending = new();
+    private readonly Lock _gate = new();
+    private PeerPathKeys[] _all = [];
+
+    /// <summary>The keys with this id.</summary>
+    public PeerPathKeys this[int id] => Volatile.Read(ref _all)[id];
+
+    /// <summary>The keys of <paramref name="peer"/> (made empty on first use, with <paramref name="policy"/> for cipher and rekey) and their id.</summary>
+    public int For(string peer, SecurityPolicy policy, long ticksPerSecond)
+    {
+        lock (_gate)
+        {
+            if (!_ids.TryGetValue(peer, out var id))
+            {
+                id = _all.Length;
+                _ids[peer] = id;
+                var keys = new PeerPathKeys(policy, ticksPerSecond, PeerPathKeys.DefaultOverlap, static () => new ReplayWindowGuard());
+                Volatile.Write(ref _all, [.. _all, keys]);
+            }
+
+            return id;
+        }
+    }
+
+    /// <summary>Hands an epoch derived for <paramref name="peer"/> to the worker; the keyring owns and disposes <paramref name="keys"/>.</summary>
+    public void Enqueue(string peer, EpochKeys keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        _pending.Enqueue((peer, keys));
+    }
+
+    /// <summary>Installs the epochs handed in so far (the worker calls this between batches). Epochs for a peer the configuration does not name are discarded.</summary>
+    public void InstallPending(long now)
+    {
+        while (_pending.TryDequeue(out var item))
+        {
+            int id;
+            lock (_gate)
+            {
+                id = _ids.TryGetValue(item.Peer, out var found) ? found : -1;
+            }
+
+            if (id >= 0)
+            {
+                this[id].Install(item.Keys, now);
+            }
+
+            item.Keys.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var keys in Volatile.Read(ref _all))
+        {
+            keys.Dispose();
+        }
+    }
+}
+
+/// <summary>The dataplane's <see cref="ReplayWindow"/> (≥ 2048 counters) as a sealer's replay guard.</summary>
+public sealed class ReplayWindowGuard : IReplayGuard
+{
+    private readonly ReplayWindow _window = new();
+
+    public bool IsAcceptable(ulong counter) => _window.IsAcceptable(counter);
+
+    public void MarkSeen(ulong counter) => _window.MarkSeen(counter);
+}

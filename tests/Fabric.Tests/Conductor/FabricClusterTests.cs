@@ -1,0 +1,39 @@
+using Akka.Actor;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Hosting;
+using Fabric.Actors.Serialization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Fabric.Tests.Conductor;
+
+/// <summary>The settings every cluster node gets from <see cref="FabricCluster"/>, read back from a started node.</summary>
+public sealed class FabricClusterTests
+{
+    [Fact]
+    public async Task RouterHost_SeedsFromEnvironment_WinOverSettings_AndOnlyFabricSerializerCarriesUnboundTypes()
+    {
+        var environment = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["akka:cluster:seed-nodes:0"] = "akka.tcp://fabric@127.0.0.1:1" }) // as akka__cluster__seed-nodes__0
+            .Build();
+        using var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, ["akka.tcp://fabric@127.0.0.1:2"]), [], environment);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var config = system.Settings.Config;
+            Assert.Equal(["akka.tcp://fabric@127.0.0.1:1"], config.GetStringList("akka.cluster.seed-nodes"));
+            Assert.Equal([FabricCluster.RouterRole], config.GetStringList("akka.cluster.roles"));
+            Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+            Assert.IsType<FabricSerializer>(system.Serialization.FindSerializerForType(typeof(RunningConfig)));
+            var unbound = system.Serialization.FindSerializerForType(typeof(Version));
+            Assert.IsType<FabricSerializer>(unbound);
+            Assert.ThrowsAny<Exception>(() => unbound.ToBinary(new Version(1, 0)));
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+}

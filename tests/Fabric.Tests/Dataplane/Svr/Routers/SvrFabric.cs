@@ -1,0 +1,186 @@
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Io.InMemory;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Wire;
+using Fabric.Model;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Dataplane.Svr.Security;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>
+/// The default lab fabric (hocon/lab.conf, through the real loader) on in-memory links: branches br1
+/// (host-based eng1, guest1) and br2 (bridged eng2, fin1), datacenter dc1 (bridged web1, web2, db1, bulk1),
+/// all three routers' wan0 on one WAN bridge. dc1's wan0 is wrapped in a <see cref="WirePort"/> so tests
+/// see (and may tamper with) what crosses the wire to it; <see cref="Attacker"/> is a stray host on the WAN.
+/// </summary>
+public sealed class SvrFabric : IDisposable
+{
+    private static ulong _mac = 0x02_00_00_00_05_00;
+    private readonly IPacketPort[] _dc1Ports;
+
+    public SvrFabric(Func<string, string>? edit = null)
+    {
+        var text = Repository.Read("hocon/lab.conf");
+        Model = RouterFixture.Load(edit is null ? text : edit(text));
+        var wan = new InMemoryBridge();
+
+        var svc = new InMemoryBridge();
+        DcWan = new WirePort(wan.Attach("wan0", NextMac()));
+        _dc1Ports = [DcWan, svc.Attach("svc", NextMac())];
+        Dc1 = Start("dc1", _dc1Ports);
+        Web1 = Server("web1", svc, "10.10.1.11", "10.10.1.1");
+        Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1");
+        Db1 = Server("db1", svc, "10.10.1.20", "10.10.1.1");
+        Bulk1 = Server("bulk1", svc, "10.10.1.30", "10.10.1.1");
+
+        var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
+        var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
+        BrWan = new WirePort(wan.Attach("wan0", NextMac()));
+        Br1 = Start("br1", [BrWan, eng1Link.A, guest1Link.A]);
+        Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1");
+        Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
+
+        var lan = new InMemoryBridge();
+        Br2 = Start("br2", [wan.Attach("wan0", NextMac()), lan.Attach("lan", NextMac())]);
+        Eng2 = Host("eng2", lan, "10.30.1.10", "10.30.1.1");
+        Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
+
+        var attackerMac = NextMac();
+        Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
+        Hosts = [Web1, Web2, Db1, Bulk1, Eng1, Guest1, Eng2, Fin1, Attacker];
+    }
+
+    public ManualTime Time { get; } = new();
+
+    public FabricConfig Model { get; }
+
+    public ForwardingEngine Dc1 { get; private set; }
+
+    public ForwardingEngine Br1 { get; }
+
+    public ForwardingEngine Br2 { get; }
+
+    /// <summary>dc1's WAN port: what reached dc1 over the wire.</summary>
+    public WirePort DcWan { get; }
+
+    /// <summary>br1's WAN port: what reached br1 over the wire.</summary>
+    public WirePort BrWan { get; }
+
+    public TestHost Web1 { get; }
+    public TestHost Web2 { get; }
+    public TestHost Db1 { get; }
+    public TestHost Bulk1 { get; }
+    public TestHost Eng1 { get; }
+    public TestHost Guest1 { get; }
+    public TestHost Eng2 { get; }
+    public TestHost Fin1 { get; }
+
+    /// <summary>A host on the WAN that is no router: it sends hand-made waypoint packets.</summary>
+    public TestHost Attacker { get; }
+
+    public TestHost[] Hosts { get; }
+
+    /// <summary>Moves frames between routers and hosts until nothing moves (bounded).</summary>
+    public void Pump()
+    {
+        for (var round = 0; round < 200; round++)
+        {
+            var moved = Dc1.RunOnce() + Br1.RunOnce() + Br2.RunOnce();
+            foreach (var host in Hosts)
+            {
+                moved += host.Process();
+            }
+
+            if (moved == 0)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("frames kept moving after 200 rounds");
+    }
+
+    /// <summary>dc1 restarts: a new process on the same ports, with no session, neighbour or counter of before.</summary>
+    public void RestartDc1()
+    {
+        Dc1.Dispose();
+        Dc1 = Start("dc1", _dc1Ports);
+    }
+
+    /// <summary>The single live session of a router whose reverse key's protocol and forward key match, as the tests look at it.</summary>
+    public static SessionState OnlySession(ForwardingEngine router)
+    {
+        var sessions = router.Worker.Sessions;
+        Assert.Equal(1, sessions.Count);
+        for (var handle = 0; handle < sessions.Capacity; handle++)
+        {
+            if (sessions.IsLive(handle))
+            {
+                return sessions.Payload(handle);
+            }
+        }
+
+        throw new InvalidOperationException("no live session");
+    }
+
+    public static long Drops(ForwardingEngine router, DropReason reason) => router.Worker.Drops.Total(reason);
+
+    /// <summary>
+    /// Derives epoch <paramref name="epoch"/> between two routers from their (seeded) identities, as the key
+    /// exchange would, and hands each its side; each router installs it before its next batch.
+    /// </summary>
+    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch)
+    {
+        var (keysA, keysB) = SecurityFixtures.DerivePair(Identity(a.Name), Identity(b.Name), epoch);
+        a.InstallPeerKeys(b.Name, keysA);
+        b.InstallPeerKeys(a.Name, keysB);
+    }
+
+    /// <summary>Hands one side only: the other router does not get this epoch.</summary>
+    public void GiveKeys(ForwardingEngine to, ForwardingEngine peer, uint epoch) =>
+        to.InstallPeerKeys(peer.Name, SecurityFixtures.DerivePair(Identity(to.Name), Identity(peer.Name), epoch).A);
+
+    private readonly Dictionary<string, RouterIdentity> _identities = [];
+
+    private RouterIdentity Identity(string router)
+    {
+        if (!_identities.TryGetValue(router, out var identity))
+        {
+            _identities[router] = identity = SecurityFixtures.Identity(router, router.Sum(c => c));
+        }
+
+        return identity;
+    }
+
+    public void Dispose()
+    {
+        Dc1.Dispose();
+        Br1.Dispose();
+        Br2.Dispose();
+    }
+
+    private ForwardingEngine Start(string name, IPacketPort[] ports)
+    {
+        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024), Time);
+        engine.Apply(Model, version: 1);
+        return engine;
+    }
+
+    private static MacAddress NextMac() => new(Interlocked.Increment(ref _mac));
+
+    private static TestHost Server(string name, InMemoryBridge bridge, string address, string gateway)
+    {
+        var mac = NextMac();
+        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway) { IsServer = true };
+    }
+
+    private static TestHost Host(string name, InMemoryBridge bridge, string address, string gateway)
+    {
+        var mac = NextMac();
+        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Hosting;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Hosting;
+using Fabric.Cli.Hosting;
+using Fabric.Conductor.Configuration;
+using Fabric.Conductor.Hosting;
+using Fabric.Config;
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Io.InMemory;
+using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Wire;
+using Fabric.Model;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Fabric.Tests.Support;
+
+/// <summary>
+/// Conductor and router nodes as separate actor systems in this process, joined over loopback with
+/// real Akka remoting on free ports. Router nodes run real forwarding engines (the real snapshot
+/// compiler) on discard ports named as their router's devices. Disposing stops every node still running.
+/// </summary>
+public sealed class ControlPlaneNodes : IAsyncDisposable
+{
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
+    private readonly List<IHost> _hosts = [];
+
+    public ControlPlaneNodes(string seedHost = "127.0.0.1") => ConductorAddress = ClusterNodeSettings.AddressOf(seedHost, FreePort());
+
+    /// <summary>The conductor's cluster address, the seed of every node.</summary>
+    public string ConductorAddress { get; private set; }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async Task<IActorRef> StartConductor(StorageSettings storage, bool newPort = false)
+    {
+        if (newPort)
+        {
+            ConductorAddress = ClusterNodeSettings.AddressOf("127.0.0.1", FreePort());
+        }
+
+        var port = int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var host = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress]), storage);
+        await Start(host);
+        return host.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>();
+    }
+
+    /// <summary>Starts a router node for <paramref name="node"/> of <paramref name="config"/>; returns its engine.</summary>
+    public async Task<(IHost Host, ForwardingEngine Engine)> StartRouter(FabricConfig config, string node)
+    {
+        var router = config.Routers.Single(r => r.Nodes.Any(n => n.Name == node));
+        var ports = RouterProcess.Devices(router).Select((d, i) => (IPacketPort)new DiscardPort(d, new MacAddress(0x02_00_00_00_00_00UL + (ulong)i + 1))).ToList();
+        var engine = new ForwardingEngine(router.Name, ports);
+        var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]), [new RouterNodeTarget(node, new EngineForwardingTarget(engine))]);
+        await Start(host);
+        return (host, engine);
+    }
+
+    public async Task Stop(IHost host)
+    {
+        _hosts.Remove(host);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+        host.Dispose();
+    }
+
+    public static FabricConfig Load(string text) =>
+        FabricConfigLoader.Load(text).Config ?? throw new InvalidOperationException(string.Join("\n", FabricConfigLoader.Load(text).Errors));
+
+    /// <summary>Asks <paramref name="probe"/> until its answer satisfies <paramref name="done"/>; fails with the last answer at the deadline.</summary>
+    public static async Task<T> Until<T>(Func<Task<T>> probe, Func<T, bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        T last;
+        do
+        {
+            last = await probe();
+            if (done(last))
+            {
+                return last;
+            }
+
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Fail($"{what} did not happen within {Deadline.TotalSeconds} s; last seen: {(last is ConfigRolloutView r ? $"running {r.Running}: " + string.Join(", ", r.Nodes) : last)}");
+        return last;
+    }
+
+    public static Task<ConfigRolloutView> Rollout(IActorRef conductor) =>
+        conductor.Ask<ConfigRolloutView>(new GetConfigRollout(), Deadline, TestContext.Current.CancellationToken);
+
+    /// <summary>Waits until the conductor sees every node (or every one of <paramref name="nodes"/>) on <paramref name="version"/>.</summary>
+    public static Task<ConfigRolloutView> Converged(IActorRef conductor, long version, params string[] nodes) =>
+        Until(
+            () => Rollout(conductor),
+            r => r.Running == version && (nodes.Length == 0 ? r.Converged : nodes.All(n => r.Nodes.Any(s => s.Node == n && s.Applied == version))),
+            $"{(nodes.Length == 0 ? "every router" : string.Join(", ", nodes))} acking version {version}");
+
+    private async Task Start(IHost host)
+    {
+        _hosts.Add(host);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in Enumerable.Reverse(_hosts))
+        {
+            await host.StopAsync(CancellationToken.None);
+            host.Dispose();
+        }
+
+        _hosts.Clear();
+    }
+}
