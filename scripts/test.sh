@@ -6,7 +6,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # Debian packages the tests use; installed only when missing (needs root, as CI is).
-packages=(iproute2 iputils-ping python3 postgresql) # ip, ping, a python3 echo server (router tests in network namespaces); PostgreSQL (conductor persistence tests)
+# ip and ss, ping, sysctl (procps), python3 (servers in lab containers), curl and iperf3 (real clients through the lab's
+# routers), tcpdump (captures on lab links), PostgreSQL (conductor persistence tests).
+packages=(iproute2 iputils-ping procps python3 curl iperf3 tcpdump postgresql)
 if [ ${#packages[@]} -gt 0 ]; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -13,6 +13,7 @@ public static class BenchCommands
         bench.Subcommands.Add(Dataplane());
         bench.Subcommands.Add(Svr());
         bench.Subcommands.Add(ControlPlane());
+        bench.Subcommands.Add(LabPaths());
         return bench;
     }
 
@@ -155,4 +156,77 @@ public static class BenchCommands
         });
         return command;
     }
+
+    private static Command LabPaths()
+    {
+        var topology = new Option<FileInfo?>("--topology") { Description = "The topology document (default hocon/lab.conf)." };
+        var seconds = new Option<int>("--seconds") { Description = "How long each iperf3 run lasts.", DefaultValueFactory = _ => 5 };
+        var name = new Option<string>("--name") { Description = "The name of the lab the bench builds (namespaces fab-NAME-...).", DefaultValueFactory = _ => "bench" };
+        var state = new Option<DirectoryInfo?>("--state-dir") { Description = $"Where the bench lab keeps its state (default {Lab.LabLayout.DefaultStateRoot})." };
+        var command = new Command(
+            "lab",
+            "Single-stream iperf3 TCP and 64-byte UDP from a client container to the iperf3 service, through Fabric routers and through the " +
+            "same namespaces wired with kernel IP forwarding; prints both and their ratios. Needs root; builds its own lab (default name \"bench\").")
+        {
+            topology,
+            seconds,
+            name,
+            state,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            if (!Environment.IsPrivilegedProcess)
+            {
+                error.WriteLine("fabric bench lab: building network namespaces needs root; run it with sudo.");
+                return 1;
+            }
+
+            if (Hosting.ExternalCommand.FindOnPath("iperf3") is null)
+            {
+                error.WriteLine("fabric bench lab: iperf3 is not installed; install the Debian package iperf3 (apt-get install iperf3).");
+                return 1;
+            }
+
+            var path = parse.GetValue(topology)?.FullName ?? LabCommands.FindDefaultTopology();
+            if (path is null || ConfigCommands.Load(path, error) is not { } config)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            if (LabBench.Pick(config) is not var (client, server))
+            {
+                error.WriteLine("fabric bench lab: the topology has no iperf3 service (TCP 5201) with an allowed client container");
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            var layout = new Lab.LabLayout(parse.GetValue(name)!, parse.GetValue(state)?.FullName ?? Lab.LabLayout.DefaultStateRoot);
+            if (layout.ExistingNamespaces().Count > 0)
+            {
+                error.WriteLine($"fabric bench lab: a lab named \"{layout.Name}\" is up; run ./fabric lab down --name {layout.Name} first.");
+                return 1;
+            }
+
+            var time = parse.GetValue(seconds);
+            var fabric = LabBench.Measure(config, layout, client, server, kernelForwarding: false, time, error);
+            var kernel = LabBench.Measure(config, layout, client, server, kernelForwarding: true, time, error);
+            foreach (var (name, result) in new[] { ("fabric", fabric), ("kernel forwarding", kernel) })
+            {
+                if (result.Problem is not null)
+                {
+                    output.WriteLine($"{name}: {result.Problem}");
+                }
+            }
+
+            output.WriteLine($"tcp (single stream, {client} -> {server.Container}): fabric {Rate(fabric.TcpBitsPerSecond / 1e6, "Mbit/s")}, kernel forwarding {Rate(kernel.TcpBitsPerSecond / 1e6, "Mbit/s")}, tcp ratio: {Ratio(fabric.TcpBitsPerSecond, kernel.TcpBitsPerSecond)}");
+            output.WriteLine($"small packets ({LabBench.SmallPacketBytes}-byte UDP received): fabric {Rate(fabric.SmallPacketsPerSecond / 1e3, "kpps")}, kernel forwarding {Rate(kernel.SmallPacketsPerSecond / 1e3, "kpps")}, small-packet ratio: {Ratio(fabric.SmallPacketsPerSecond, kernel.SmallPacketsPerSecond)}");
+            return fabric.Problem is null && kernel.Problem is null ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static string Rate(double? value, string unit) => value is { } v ? $"{v:F1} {unit}" : "no result";
+
+    private static string Ratio(double? fabric, double? kernel) => fabric is { } f && kernel is { } k && k > 0 ? $"{f / k:F2}" : "n/a";
 }

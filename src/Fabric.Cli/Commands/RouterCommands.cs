@@ -45,6 +45,13 @@ public static class RouterCommands
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
+            // SIGTERM and SIGINT are taken before the node opens anything: one that arrives while it
+            // starts (the admin socket already exists) stops it cleanly right after, instead of killing
+            // the process with the socket left behind. The action is synchronous, so System.CommandLine
+            // installs no handlers of its own.
+            using var stop = new ManualResetEventSlim();
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
             var name = parse.GetValue(node)!;
             var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket));
             var model = Load(parse.GetValue(config)!.FullName, options, error, output);
@@ -71,9 +78,6 @@ public static class RouterCommands
             using (process)
             using (var member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), model, name, process))
             {
-                using var stop = new ManualResetEventSlim();
-                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
-                using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
                 Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket}");
                 stop.Wait();
                 Log(output, "stopping", $"node={name}");

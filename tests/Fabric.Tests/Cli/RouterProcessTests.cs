@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Fabric.Cli.Hosting;
 using Fabric.Config;
@@ -17,6 +18,7 @@ public sealed class RouterProcessTests : IDisposable
     private static readonly string Server = $"fabr-s1-{Suffix}";
     private static readonly string ClientPort = $"rc1-{Suffix}";
     private static readonly string ServerPort = $"rs1-{Suffix}";
+    private static readonly string RouterHost = $"fabr-r1-{Suffix}";
     private readonly NetworkNamespaces _namespaces = new();
     private readonly string _dir = Directory.CreateTempSubdirectory("fabric-router-").FullName;
 
@@ -77,7 +79,7 @@ public sealed class RouterProcessTests : IDisposable
         using (var node = RouterProcess.Start(config, "laba", Options))
         {
             Assert.Equal([ServerPort, ClientPort], node.Devices());
-            var ping = NetworkNamespaces.Exec(Client, "ping", "-n", "-c", "3", "-W", "1", "10.200.0.80");
+            var ping = ExternalCommand.InNamespace(Client, "ping", "-n", "-c", "3", "-W", "1", "10.200.0.80");
             Assert.True(ping.Succeeded, ping.ToString());
 
             using var counters = JsonDocument.Parse(RouterProcess.ReadCounters(Options.AdminSocket));
@@ -92,6 +94,55 @@ public sealed class RouterProcessTests : IDisposable
 
         Assert.False(File.Exists(Options.AdminSocket), "the admin socket is removed on stop");
         Assert.Equal(config, RouterProcess.LoadRunning(Options));
+    }
+
+    [Fact]
+    public async Task FabricRouter_SigtermAsSoonAsItAnswers_ExitsZeroAndRemovesItsSocket()
+    {
+        // The node runs as the real fabric command in its own namespace, on a device that exists only there.
+        _namespaces.AddNamespace(RouterHost);
+        Assert.True(ExternalCommand.InNamespace(RouterHost, "ip", "link", "add", ClientPort, "type", "veth", "peer", "name", "peer0").Succeeded);
+        Assert.True(ExternalCommand.InNamespace(RouterHost, "ip", "link", "set", ClientPort, "up").Succeeded);
+        var config = Path.Combine(_dir, "router.conf");
+        File.WriteAllText(config, $$"""
+            fabric {
+              tenants { engineering {} }
+              routers { lab { nodes { laba { management-address = "10.99.0.11" } }, interfaces { wan0 { device = "{{ClientPort}}", addresses = ["172.16.0.1/24"] } } } }
+            }
+            """);
+        var process = _namespaces.Start(RouterHost, [.. FabricExecutable.CommandLine(), "router", "--config", config, "--node", "laba", "--state-dir", Options.StateDirectory, "--admin-socket", Options.AdminSocket]);
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+
+        // SIGTERM the moment the socket exists: the signal lands while the node may still be starting.
+        Assert.True(Eventually(() => File.Exists(Options.AdminSocket) || process.HasExited, TimeSpan.FromSeconds(30)), "the node never opened its admin socket");
+        if (process.HasExited)
+        {
+            Assert.Fail($"the node exited on its own: {await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken)}");
+        }
+
+        Assert.True(Fabric.Cli.Lab.LabProcesses.Signal("TERM", [process.Id]).Succeeded);
+
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(5)), "the node did not stop within 5 s of SIGTERM");
+        Assert.Equal(0, process.ExitCode);
+        Assert.False(File.Exists(Options.AdminSocket), "the admin socket is removed on stop");
+        Assert.Contains("event=stopped node=laba", await output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or the deadline passes.</summary>
+    private static bool Eventually(Func<bool> condition, TimeSpan deadline)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > deadline)
+            {
+                return false;
+            }
+
+            Thread.Sleep(10);
+        }
+
+        return true;
     }
 
     [Fact]

@@ -1,14 +1,7 @@
 using System.Diagnostics;
+using Fabric.Cli.Hosting;
 
 namespace Fabric.Tests.Support;
-
-/// <summary>What a command printed and how it exited.</summary>
-public sealed record CommandResult(int ExitCode, string Output, string Error)
-{
-    public bool Succeeded => ExitCode == 0;
-
-    public override string ToString() => $"exit {ExitCode}\n{Output}\n{Error}";
-}
 
 /// <summary>
 /// Network namespaces as containers, joined to the test process's namespace by veth pairs, built with
@@ -17,7 +10,6 @@ public sealed record CommandResult(int ExitCode, string Output, string Error)
 /// </summary>
 public sealed class NetworkNamespaces : IDisposable
 {
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
     private readonly List<string> _namespaces = [];
     private readonly List<string> _links = [];
     private readonly List<Process> _processes = [];
@@ -28,10 +20,8 @@ public sealed class NetworkNamespaces : IDisposable
     /// <summary>Creates namespace <paramref name="name"/> with its loopback up; removes a stale one of the same name first.</summary>
     public void AddNamespace(string name)
     {
-        Run("ip", "netns", "delete", name); // stale from a killed run with the same pid: ignore the outcome
-        Check(Run("ip", "netns", "add", name));
         _namespaces.Add(name);
-        Check(Exec(name, "ip", "link", "set", "lo", "up"));
+        Fabric.Cli.Lab.NetworkNamespace.Add(name);
     }
 
     /// <summary>
@@ -43,55 +33,36 @@ public sealed class NetworkNamespaces : IDisposable
     public void AddContainer(string ns, string hostEnd, string address, string gateway)
     {
         var peer = "p" + hostEnd;
-        Run("ip", "link", "delete", hostEnd);
-        Check(Run("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", peer));
+        ExternalCommand.Run("ip", "link", "delete", hostEnd);
+        Check(ExternalCommand.Run("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", peer));
         _links.Add(hostEnd);
-        Check(Run("sysctl", "-qw", $"net.ipv6.conf.{hostEnd}.disable_ipv6=1"));
-        Check(Run("sysctl", "-qw", $"net.ipv4.conf.{hostEnd}.forwarding=0"));
-        Check(Run("ip", "link", "set", hostEnd, "up"));
-        Check(Run("ip", "link", "set", peer, "netns", ns));
-        Check(Exec(ns, "ip", "link", "set", peer, "name", "eth0"));
-        Check(Exec(ns, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"));
-        Check(Exec(ns, "ip", "address", "add", address, "dev", "eth0"));
-        Check(Exec(ns, "ip", "link", "set", "eth0", "up"));
-        Check(Exec(ns, "ip", "route", "add", "default", "via", gateway));
+        Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{hostEnd}.disable_ipv6=1"));
+        Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv4.conf.{hostEnd}.forwarding=0"));
+        Check(ExternalCommand.Run("ip", "link", "set", hostEnd, "up"));
+        Check(ExternalCommand.Run("ip", "link", "set", peer, "netns", ns));
+        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", peer, "name", "eth0"));
+        Check(ExternalCommand.InNamespace(ns, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"));
+        Check(ExternalCommand.InNamespace(ns, "ip", "address", "add", address, "dev", "eth0"));
+        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", "eth0", "up"));
+        Check(ExternalCommand.InNamespace(ns, "ip", "route", "add", "default", "via", gateway));
     }
 
     /// <summary>A veth pair with both ends in this process's namespace, down, IPv6 off: a wire between two ports.</summary>
     public void AddVethPair(string a, string b)
     {
-        Run("ip", "link", "delete", a);
-        Check(Run("ip", "link", "add", a, "type", "veth", "peer", "name", b));
+        ExternalCommand.Run("ip", "link", "delete", a);
+        Check(ExternalCommand.Run("ip", "link", "add", a, "type", "veth", "peer", "name", b));
         _links.Add(a);
-        Check(Run("sysctl", "-qw", $"net.ipv6.conf.{a}.disable_ipv6=1"));
-        Check(Run("sysctl", "-qw", $"net.ipv6.conf.{b}.disable_ipv6=1"));
+        Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{a}.disable_ipv6=1"));
+        Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{b}.disable_ipv6=1"));
     }
-
-    /// <summary>Runs a command inside <paramref name="ns"/> to completion.</summary>
-    public static CommandResult Exec(string ns, params string[] command) => Run("ip", ["netns", "exec", ns, .. command]);
 
     /// <summary>Starts a long-running command inside <paramref name="ns"/>; it is killed in <see cref="Dispose"/>.</summary>
     public Process Start(string ns, params string[] command)
     {
-        var process = Process.Start(Info("ip", ["netns", "exec", ns, .. command])) ?? throw new InvalidOperationException("ip did not start");
+        var process = Process.Start(ExternalCommand.Info("ip", ["netns", "exec", ns, .. command])) ?? throw new InvalidOperationException("ip did not start");
         _processes.Add(process);
         return process;
-    }
-
-    /// <summary>Runs a command to completion (killed after 30 s) and returns what it printed.</summary>
-    public static CommandResult Run(string file, params string[] arguments)
-    {
-        using var process = Process.Start(Info(file, arguments)) ?? throw new InvalidOperationException($"{file} did not start");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(CommandTimeout))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            return new CommandResult(-1, output.Result, $"timed out after {CommandTimeout}: {file} {string.Join(' ', arguments)}\n{error.Result}");
-        }
-
-        return new CommandResult(process.ExitCode, output.Result, error.Result);
     }
 
     public void Dispose()
@@ -117,12 +88,12 @@ public sealed class NetworkNamespaces : IDisposable
         // Deleting one end of a veth pair deletes both; deleting a namespace deletes the ends inside it.
         foreach (var link in _links)
         {
-            Run("ip", "link", "delete", link);
+            ExternalCommand.Run("ip", "link", "delete", link);
         }
 
         foreach (var ns in _namespaces)
         {
-            Run("ip", "netns", "delete", ns);
+            ExternalCommand.Run("ip", "netns", "delete", ns);
         }
 
         _processes.Clear();
@@ -136,22 +107,5 @@ public sealed class NetworkNamespaces : IDisposable
         {
             throw new InvalidOperationException($"lab setup failed: {result}");
         }
-    }
-
-    private static ProcessStartInfo Info(string file, IEnumerable<string> arguments)
-    {
-        var info = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        return info;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Fabric.Cli.Hosting;
 using Fabric.Config;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.Linux;
@@ -136,7 +137,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
 
     private CommandResult Ping(string ns, string address, int count = 3)
     {
-        var result = NetworkNamespaces.Exec(ns, "ping", "-n", "-c", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "-W", "1", address);
+        var result = ExternalCommand.InNamespace(ns, "ping", "-n", "-c", count.ToString(System.Globalization.CultureInfo.InvariantCulture), "-W", "1", address);
         output.WriteLine($"ping {address} from {ns}: {result}");
         return result;
     }
@@ -173,7 +174,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
         CommandResult result = new(-1, "", "not run");
         for (var attempt = 0; attempt < 3 && !result.Succeeded; attempt++)
         {
-            result = NetworkNamespaces.Exec(AfPacketLab.Client, "python3", "-c", EchoClient, "10.200.0.80", "80");
+            result = ExternalCommand.InNamespace(AfPacketLab.Client, "python3", "-c", EchoClient, "10.200.0.80", "80");
             output.WriteLine($"attempt {attempt}: {result}");
         }
 
@@ -206,7 +207,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
     {
         foreach (var port in lab.Ports)
         {
-            var shown = NetworkNamespaces.Run("ip", "-o", "link", "show", port.Name);
+            var shown = ExternalCommand.Run("ip", "-o", "link", "show", port.Name);
             Assert.Contains($"mtu {port.Mtu} ", shown.Output, StringComparison.Ordinal);
             Assert.Contains(port.Mac.ToString().ToLowerInvariant(), shown.Output, StringComparison.Ordinal);
             Assert.Contains(",UP", shown.Output, StringComparison.Ordinal);

@@ -1,0 +1,362 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Fabric.Cli.Hosting;
+using Fabric.Cli.Lab;
+
+namespace Fabric.Cli.Commands;
+
+/// <summary><c>fabric lab</c>: a whole fabric on this machine, built from a topology document (see docs/lab.md).</summary>
+public static class LabCommands
+{
+    private const string DefaultTopology = "hocon/lab.conf";
+    private const string DefaultLab = "lab";
+
+    public static Command Create()
+    {
+        var lab = new Command("lab", "Build a whole fabric on this machine from a topology: network namespaces as routers and containers, veth pairs and bridges, router processes and servers. Needs root.");
+        lab.Subcommands.Add(Up());
+        lab.Subcommands.Add(Down());
+        lab.Subcommands.Add(Status());
+        lab.Subcommands.Add(Exec());
+        lab.Subcommands.Add(Verify());
+        return lab;
+    }
+
+    private static Option<string?> NameOption() =>
+        new("--name") { Description = "The lab's name, which prefixes its namespaces (fab-NAME-...). Default: for up, the topology's name; otherwise the one lab that is up, else \"lab\"." };
+
+    private static Option<DirectoryInfo?> StateOption() =>
+        new("--state-dir") { Description = $"Where labs keep their topology, logs, pid files and admin sockets (default {LabLayout.DefaultStateRoot})." };
+
+    private static Command Up()
+    {
+        var topology = new Option<FileInfo?>("--topology") { Description = $"The topology document (default {DefaultTopology})." };
+        var name = NameOption();
+        var state = StateOption();
+        var command = new Command("up", "Build the lab and start its routers and servers; prints what to try next.") { topology, name, state };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            if (Refuse(error, "iproute2", "ip") is { } refused)
+            {
+                return refused;
+            }
+
+            var path = parse.GetValue(topology)?.FullName ?? FindDefaultTopology();
+            if (path is null)
+            {
+                error.WriteLine($"fabric lab up: no {DefaultTopology} here or above the fabric command; give one with --topology FILE");
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            if (ConfigCommands.Load(path, error) is not { } config)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            var collisions = LabBuilder.Collisions(config);
+            if (collisions.Count > 0)
+            {
+                error.WriteLine($"fabric lab up: {Path.GetFileName(path)}: these names would share a namespace (router nodes, containers and \"{LabBuilder.Conductor}\" each get one): {string.Join(", ", collisions)}");
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            var servers = LabServer.For(config);
+            var tools = new List<(string, string)> { ("python3", "python3"), ("setsid", "util-linux"), ("ss", "iproute2") };
+            if (servers.Any(s => s.Kind == ServerKind.Iperf3))
+            {
+                tools.Add(("iperf3", "iperf3"));
+            }
+
+            foreach (var (program, package) in tools)
+            {
+                if (ExternalCommand.FindOnPath(program) is null)
+                {
+                    error.WriteLine($"fabric lab up: {program} is not installed; install the Debian package {package} (apt-get install {package}).");
+                    return 1;
+                }
+            }
+
+            var layout = new LabLayout(parse.GetValue(name) ?? config.Name, StateRoot(parse.GetValue(state)));
+            var existing = layout.ExistingNamespaces();
+            if (existing.Count > 0)
+            {
+                error.WriteLine($"fabric lab up: lab \"{layout.Name}\" is already up ({existing.Count} namespaces); run ./fabric lab down{LabOption(layout)} first.");
+                return 1;
+            }
+
+            output.WriteLine($"fabric lab: building \"{layout.Name}\" from {Path.GetRelativePath(Environment.CurrentDirectory, path)}; state and logs in {layout.StateDirectory}");
+            try
+            {
+                new LabBuilder(config, layout, output).Build();
+            }
+            catch (LabException e)
+            {
+                error.WriteLine($"fabric lab up: {e.Message}");
+                error.WriteLine("fabric lab up: removing what was built...");
+                LabTeardown.Run(layout, TextWriter.Null);
+                return 1;
+            }
+
+            var (now, betweenRouters) = LabGuide.Lines(config, LabOption(layout));
+            output.WriteLine("Try next:");
+            foreach (var line in now)
+            {
+                output.WriteLine($"  {line}");
+            }
+
+            if (betweenRouters.Count > 0)
+            {
+                output.WriteLine("Once routers forward to each other (SVR between routers, being built):");
+                foreach (var line in betweenRouters)
+                {
+                    output.WriteLine($"  {line}");
+                }
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Down()
+    {
+        var name = NameOption();
+        var state = StateOption();
+        var command = new Command("down", "Stop every process of the lab and remove its namespaces and links. Safe to run twice or after a crash.") { name, state };
+        command.SetAction(parse =>
+        {
+            if (Refuse(parse.InvocationConfiguration.Error, "iproute2", "ip") is { } refused)
+            {
+                return refused;
+            }
+
+            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), parse.InvocationConfiguration.Error);
+            if (layout is null)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            LabTeardown.Run(layout, parse.InvocationConfiguration.Output);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Status()
+    {
+        var name = NameOption();
+        var state = StateOption();
+        var command = new Command("status", "Show the lab's namespaces, whether its processes run, and each router's counters. Exit 0 when it is up and every process runs.") { name, state };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            if (Refuse(parse.InvocationConfiguration.Error, "iproute2", "ip") is { } refused)
+            {
+                return refused;
+            }
+
+            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), parse.InvocationConfiguration.Error);
+            if (layout is null)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            var namespaces = layout.ExistingNamespaces();
+            if (namespaces.Count == 0)
+            {
+                output.WriteLine($"lab \"{layout.Name}\" is not up.");
+                return 1;
+            }
+
+            output.WriteLine($"lab \"{layout.Name}\": {namespaces.Count} namespaces: {string.Join(' ', namespaces)}");
+            var healthy = true;
+            foreach (var (process, pid) in layout.PidFiles())
+            {
+                var alive = LabProcesses.IsAlive(pid);
+                healthy &= alive;
+                output.WriteLine($"  {process,-14} pid {pid,-8} {(alive ? "running" : "STOPPED")}   log {layout.LogOf(process)}");
+            }
+
+            foreach (var socket in Directory.GetFiles(layout.StateDirectory, "*.sock").Order(StringComparer.Ordinal))
+            {
+                var node = Path.GetFileNameWithoutExtension(socket);
+                try
+                {
+                    using var counters = JsonDocument.Parse(RouterProcess.ReadCounters(socket));
+                    var c = counters.RootElement;
+                    var drops = c.GetProperty("drops").EnumerateObject().Where(d => d.Value.GetInt64() > 0).Select(d => $"{d.Name}={d.Value.GetInt64()}");
+                    output.WriteLine(
+                        $"  router {node}: received {c.GetProperty("received").GetInt64()}, forwarded {c.GetProperty("forwarded").GetInt64()}, generated {c.GetProperty("generated").GetInt64()}, " +
+                        $"dropped {c.GetProperty("dropped").GetInt64()}{(drops.Any() ? $" ({string.Join(", ", drops)})" : "")}, sessions {c.GetProperty("sessions").GetInt64()} (created {c.GetProperty("sessions_created").GetInt64()})");
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    healthy = false;
+                    output.WriteLine($"  router {node}: no answer on {socket} ({e.Message})");
+                }
+            }
+
+            return healthy ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static Command Exec()
+    {
+        var member = new Argument<string>("CONTAINER") { Description = "A container, router node or \"conductor\" of the lab." };
+        var program = new Argument<string[]>("COMMAND") { Description = "The command to run there, after --.", Arity = ArgumentArity.OneOrMore };
+        var name = NameOption();
+        var state = StateOption();
+        var command = new Command("exec", "Run a command inside a lab container (its network namespace), with this terminal; exits with the command's exit code.") { member, program, name, state };
+        command.SetAction(parse =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            if (Refuse(error, "iproute2", "ip") is { } refused)
+            {
+                return refused;
+            }
+
+            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), error);
+            if (layout is null)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            var target = parse.GetValue(member)!;
+            var ns = layout.NamespaceOf(target);
+            var namespaces = layout.ExistingNamespaces();
+            if (!namespaces.Contains(ns))
+            {
+                error.WriteLine(namespaces.Count == 0
+                    ? $"fabric lab exec: lab \"{layout.Name}\" is not up; start it with ./fabric lab up"
+                    : $"fabric lab exec: lab \"{layout.Name}\" has no container named \"{target}\" (it has: {string.Join(", ", namespaces.Where(n => n != layout.Wires).Select(n => n[(layout.Wires.Length + 1)..]))})");
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            var info = new ProcessStartInfo("ip") { UseShellExecute = false };
+            foreach (var argument in (string[])["netns", "exec", ns, .. parse.GetValue(program)!])
+            {
+                info.ArgumentList.Add(argument);
+            }
+
+            using var process = Process.Start(info) ?? throw new InvalidOperationException("ip did not start");
+            process.WaitForExit();
+            return process.ExitCode;
+        });
+        return command;
+    }
+
+    private static Command Verify()
+    {
+        var name = NameOption();
+        var state = StateOption();
+        var command = new Command(
+            "verify",
+            "Probe every client container × service × port with a real connection and print the grid (. reached, X blocked) " +
+            "against what the access policy says, ending with 'N correct, N wrong'. Exit 0 when none is wrong.")
+        {
+            name,
+            state,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            if (Refuse(error, "iproute2", "ip") is { } refused)
+            {
+                return refused;
+            }
+
+            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), error);
+            if (layout is null)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            if (layout.ExistingNamespaces().Count == 0 || ConfigCommands.Load(layout.Topology, error) is not { } config)
+            {
+                error.WriteLine($"fabric lab verify: lab \"{layout.Name}\" is not up; start it with ./fabric lab up");
+                return 1;
+            }
+
+            var plan = LabVerifier.Plan(config);
+            if (plan.Count == 0)
+            {
+                output.WriteLine("0 correct, 0 wrong (no client container with a tenant, or no service port to probe)");
+                return 0;
+            }
+
+            output.WriteLine($"probing {plan.Count} (client × service × port) from inside the client containers...");
+            var probes = LabVerifier.Run(plan, layout);
+            LabVerifier.Print(probes, output);
+            return probes.All(p => p.Correct) ? 0 : 1;
+        });
+        return command;
+    }
+
+    /// <summary>Null when this process may build labs, else the exit code after one sentence saying why not.</summary>
+    private static int? Refuse(TextWriter error, string package, string program)
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            error.WriteLine("fabric lab: building network namespaces needs root; run it with sudo.");
+            return 1;
+        }
+
+        if (ExternalCommand.FindOnPath(program) is null)
+        {
+            error.WriteLine($"fabric lab: {program} is not installed; install the Debian package {package} (apt-get install {package}).");
+            return 1;
+        }
+
+        return null;
+    }
+
+    private static string StateRoot(DirectoryInfo? state) => state?.FullName ?? LabLayout.DefaultStateRoot;
+
+    /// <summary>The lab a down/status/exec means: the one named, else the only one up, else "lab".</summary>
+    private static LabLayout? Resolve(string? name, DirectoryInfo? state, TextWriter error)
+    {
+        var root = StateRoot(state);
+        if (name is not null)
+        {
+            return new LabLayout(name, root);
+        }
+
+        var running = LabLayout.Running(root);
+        if (running.Count > 1)
+        {
+            error.WriteLine($"fabric lab: several labs are up ({string.Join(", ", running)}); say which with --name");
+            return null;
+        }
+
+        return new LabLayout(running.Count == 1 ? running[0] : DefaultLab, root);
+    }
+
+    /// <summary>The options a follow-up command needs to find this lab again ("" for the defaults).</summary>
+    private static string LabOption(LabLayout layout) =>
+        (layout.Name == DefaultLab ? "" : $" --name {layout.Name}") + (layout.StateRoot == LabLayout.DefaultStateRoot ? "" : $" --state-dir {layout.StateRoot}");
+
+    /// <summary>hocon/lab.conf in the current directory, else in the repository above the fabric command.</summary>
+    internal static string? FindDefaultTopology()
+    {
+        if (File.Exists(DefaultTopology))
+        {
+            return Path.GetFullPath(DefaultTopology);
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, DefaultTopology);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+}

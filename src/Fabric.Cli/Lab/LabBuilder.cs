@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Net;
+using Fabric.Cli.Hosting;
+using Fabric.Config.Canonical;
+using Fabric.Model;
+
+namespace Fabric.Cli.Lab;
+
+/// <summary>
+/// <c>fabric lab up</c>: builds a topology on this machine. One namespace per router node, container
+/// and the conductor; one more (the lab's "wires") holds every bridge, so nothing is added to the
+/// caller's namespace and deleting the lab's namespaces removes every link. Router forwarding devices
+/// get no kernel address (only Fabric answers there); the management network has kernel addresses.
+/// Not thread-safe: one run builds one lab.
+/// </summary>
+public sealed class LabBuilder
+{
+    /// <summary>The management network's prefix length around each node's management address.</summary>
+    public const int ManagementPrefixLength = 24;
+
+    private const string ManagementBridge = "mgmt";
+    private const string ManagementDevice = "mgmt0";
+    private static readonly TimeSpan RouterStartDeadline = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ServerStartDeadline = TimeSpan.FromSeconds(15);
+
+    private readonly FabricConfig _config;
+    private readonly LabLayout _layout;
+    private readonly TextWriter _output;
+    private readonly Dictionary<string, string> _neighborhoodBridges = new(StringComparer.Ordinal);
+    private int _wireEnds;
+
+    /// <param name="kernelForwarding">
+    /// Instead of starting router processes, give the router namespaces' devices kernel addresses and
+    /// routes and let the kernel forward: the same wiring as a baseline (see <see cref="KernelRouting"/>).
+    /// </param>
+    public LabBuilder(FabricConfig config, LabLayout layout, TextWriter output, bool kernelForwarding = false)
+    {
+        _config = config;
+        _layout = layout;
+        _output = output;
+        _kernelForwarding = kernelForwarding;
+    }
+
+    private readonly bool _kernelForwarding;
+
+    /// <summary>The node that runs for each router (the first; HA pairs run one node in the lab).</summary>
+    public static IEnumerable<(Model.Router Router, RouterNode Node)> Nodes(FabricConfig config) =>
+        config.Routers.Where(r => r.Nodes.Count > 0).Select(r => (r, r.Nodes[0]));
+
+    /// <summary>Member names that would share a namespace name; empty when the topology fits a lab.</summary>
+    public static IReadOnlyList<string> Collisions(FabricConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var members = Nodes(config).Select(n => n.Node.Name).Concat(config.Containers().Select(c => c.Container.Name));
+        if (config.Conductor.Addresses.Count > 0)
+        {
+            members = members.Append(Conductor);
+        }
+
+        return [.. members.GroupBy(m => m, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key)];
+    }
+
+    /// <summary>The conductor's namespace member name.</summary>
+    public const string Conductor = "conductor";
+
+    /// <summary>Builds the lab and starts its processes; throws <see cref="LabException"/> on the first step that fails.</summary>
+    public void Build()
+    {
+        var clock = Stopwatch.StartNew();
+        Directory.CreateDirectory(_layout.StateDirectory);
+        foreach (var stale in Directory.GetFiles(_layout.StateDirectory))
+        {
+            File.Delete(stale);
+        }
+
+        File.WriteAllText(_layout.Topology, HoconWriter.ToHocon(CanonicalTree.Of(_config)));
+
+        NetworkNamespace.Add(_layout.Wires);
+        NetworkNamespace.AddBridge(_layout.Wires, ManagementBridge);
+        foreach (var (neighborhood, i) in _config.Neighborhoods.Select((n, i) => (n, i)))
+        {
+            var bridge = neighborhood.Name.Length <= 15 && neighborhood.Name != ManagementBridge ? neighborhood.Name : $"nh{i}";
+            NetworkNamespace.AddBridge(_layout.Wires, bridge);
+            _neighborhoodBridges[neighborhood.Name] = bridge;
+        }
+
+        Progress("wires", $"{_layout.Wires}: bridges {string.Join(", ", _neighborhoodBridges.Select(b => $"{b.Value} (neighborhood {b.Key})").Append($"{ManagementBridge} (management)"))}");
+
+        var lan = 0;
+        foreach (var (router, node) in Nodes(_config))
+        {
+            var ns = _layout.NamespaceOf(node.Name);
+            NetworkNamespace.Add(ns);
+            var parts = new List<string>();
+            foreach (var iface in router.Interfaces)
+            {
+                var end = ToWires(ns, iface.Device);
+                if (iface.Neighborhoods.Count > 0)
+                {
+                    var bridge = _neighborhoodBridges[iface.Neighborhoods[0]];
+                    NetworkNamespace.AttachToBridge(_layout.Wires, end, bridge);
+                    parts.Add($"{iface.Device} on {bridge}");
+                }
+                else
+                {
+                    parts.Add($"{iface.Device} (no neighborhood)");
+                }
+            }
+
+            foreach (var network in router.Networks)
+            {
+                if (network.Model == NetworkModel.Bridged)
+                {
+                    var bridge = $"lan{lan++}";
+                    NetworkNamespace.AddBridge(_layout.Wires, bridge);
+                    NetworkNamespace.AttachToBridge(_layout.Wires, ToWires(ns, network.Device), bridge);
+                    foreach (var container in network.Containers)
+                    {
+                        var containerNs = AddContainer(container);
+                        NetworkNamespace.AttachToBridge(_layout.Wires, ToWires(containerNs, "eth0"), bridge);
+                        ContainerAddresses(router, network, container);
+                    }
+
+                    parts.Add($"{network.Device} on bridge {bridge} with {string.Join(' ', network.Containers.Select(c => c.Name))}");
+                }
+                else
+                {
+                    foreach (var container in network.Containers)
+                    {
+                        var containerNs = AddContainer(container);
+                        NetworkNamespace.AddVeth(ns, container.Name, containerNs, "eth0");
+                        ContainerAddresses(router, network, container);
+                    }
+
+                    parts.Add($"{string.Join(' ', network.Containers.Select(c => c.Name))} host-based");
+                }
+            }
+
+            var management = ToWires(ns, ManagementDevice);
+            NetworkNamespace.AttachToBridge(_layout.Wires, management, ManagementBridge);
+            NetworkNamespace.AddAddress(ns, ManagementDevice, $"{node.ManagementAddress}/{ManagementLength(node.ManagementAddress)}");
+            parts.Add($"{ManagementDevice} {node.ManagementAddress}/{ManagementLength(node.ManagementAddress)}");
+            Progress("router", $"{node.Name} ({router.Name}) in {ns}: {string.Join("; ", parts)}");
+        }
+
+        if (_config.Conductor.Addresses.Count > 0)
+        {
+            var ns = _layout.NamespaceOf(Conductor);
+            NetworkNamespace.Add(ns);
+            NetworkNamespace.AttachToBridge(_layout.Wires, ToWires(ns, ManagementDevice), ManagementBridge);
+            foreach (var address in _config.Conductor.Addresses)
+            {
+                NetworkNamespace.AddAddress(ns, ManagementDevice, $"{address}/{ManagementLength(address)}");
+            }
+
+            Progress("conductor", $"{ns}: {ManagementDevice} {string.Join(", ", _config.Conductor.Addresses)} (the conductor process joins with the control plane)");
+        }
+
+        foreach (var (router, node) in Nodes(_config))
+        {
+            if (_kernelForwarding)
+            {
+                KernelRouting.Configure(_config, router, _layout.NamespaceOf(node.Name));
+                Progress("kernel", $"{node.Name} ({router.Name}) forwards with kernel IP forwarding (no router process)");
+            }
+            else
+            {
+                StartRouter(router, node);
+            }
+        }
+
+        var servers = LabServer.For(_config);
+        foreach (var server in servers)
+        {
+            StartServer(server);
+        }
+
+        _output.WriteLine(
+            $"lab \"{_layout.Name}\" is up: {Nodes(_config).Count()} routers, {_config.Containers().Count()} containers, {servers.Count} servers in {clock.Elapsed.TotalSeconds:0.0} s.");
+    }
+
+    private string AddContainer(Container container)
+    {
+        var ns = _layout.NamespaceOf(container.Name);
+        NetworkNamespace.Add(ns);
+        return ns;
+    }
+
+    /// <summary>The container's addresses on eth0 with its network's gateway prefix length, and its default route via the gateway.</summary>
+    private void ContainerAddresses(Model.Router router, Network network, Container container)
+    {
+        var ns = _layout.NamespaceOf(container.Name);
+        var shown = new List<string>();
+        foreach (var address in container.Addresses)
+        {
+            var gateway = network.Gateways.FirstOrDefault(g => g.Address.AddressFamily == address.AddressFamily && g.Contains(address));
+            if (gateway.Address is null)
+            {
+                throw new LabException($"container {container.Name}: no gateway of network {network.Name} contains {address}");
+            }
+
+            if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            {
+                NetworkNamespace.SetKernelSetting(ns, "net/ipv6/conf/eth0/disable_ipv6", "0");
+            }
+
+            NetworkNamespace.AddAddress(ns, "eth0", $"{address}/{gateway.Length}");
+            NetworkNamespace.AddDefaultRoute(ns, gateway.Address.ToString());
+            shown.Add($"{address}/{gateway.Length} via {gateway.Address}");
+        }
+
+        var tenant = container.Tenant ?? network.Tenant;
+        Progress("container", $"{container.Name} in {ns}: {string.Join(", ", shown)} ({(tenant is null ? "no tenant" : "tenant " + tenant)}, router {router.Name} {network.Model switch { NetworkModel.Bridged => "bridged", _ => "host-based" }})");
+    }
+
+    /// <summary>A veth from <paramref name="device"/> in <paramref name="ns"/> to a fresh end in the wires namespace; returns that end.</summary>
+    private string ToWires(string ns, string device)
+    {
+        var end = $"v{_wireEnds++}";
+        NetworkNamespace.AddVeth(ns, device, _layout.Wires, end);
+        return end;
+    }
+
+    private void StartRouter(Model.Router router, RouterNode node)
+    {
+        var socket = _layout.AdminSocketOf(node.Name);
+        var log = _layout.LogOf(node.Name);
+        var pid = LabProcesses.StartDetached(
+            _layout.NamespaceOf(node.Name),
+            _layout.PidFileOf(node.Name),
+            log,
+            [.. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", socket]);
+        if (!LabProcesses.WaitFor(() => Answers(socket), pid, RouterStartDeadline))
+        {
+            throw new LabException($"router node {node.Name} did not start (log {log}):\n{LabProcesses.Tail(log)}");
+        }
+
+        Progress("started", $"router {node.Name} ({router.Name}): pid {pid}, log {log}, counters: ./fabric router counters --node {node.Name} --admin-socket {socket}");
+    }
+
+    private void StartServer(LabServer server)
+    {
+        var ns = _layout.NamespaceOf(server.Container);
+        var log = _layout.LogOf(server.ProcessName);
+        var pid = LabProcesses.StartDetached(ns, _layout.PidFileOf(server.ProcessName), log, server.Command());
+        if (!LabProcesses.WaitFor(() => Listening(ns, server.Port), pid, ServerStartDeadline))
+        {
+            throw new LabException($"{server.Kind.ToString().ToLowerInvariant()} server in {server.Container} did not listen on {server.Port} (log {log}):\n{LabProcesses.Tail(log)}");
+        }
+
+        Progress("started", $"{server.Kind.ToString().ToLowerInvariant()} server in {server.Container} on port {server.Port} for service {server.Service}: pid {pid}");
+    }
+
+    private static bool Answers(string adminSocket)
+    {
+        try
+        {
+            RouterProcess.ReadCounters(adminSocket);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static bool Listening(string ns, int port) =>
+        ExternalCommand.InNamespace(ns, "ss", "-Hltn", $"sport = :{port}").Output.Trim().Length > 0;
+
+    private static int ManagementLength(IPAddress address) =>
+        address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? ManagementPrefixLength : 64;
+
+    private void Progress(string what, string detail) => _output.WriteLine($"  {what,-10} {detail}");
+}
