@@ -131,8 +131,33 @@ public sealed class RouterProcess : IDisposable
             ["generated"] = Interlocked.Read(ref counters.Generated),
             ["sessions"] = worker.Sessions.Count,
             ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
+            ["sessions_moved"] = Interlocked.Read(ref counters.SessionsMoved),
+            ["icmp_errors_sent"] = Interlocked.Read(ref counters.IcmpErrorsSent),
+            ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
+            ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
+            ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
             ["drops"] = drops,
         });
+    }
+
+    /// <summary>Each peer path's monitoring figures as the counters show them (read while the worker writes them: telemetry, not a snapshot).</summary>
+    public static List<Dictionary<string, object>> PeerPathsTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        return [.. snapshot.PeerPaths.Select(p => new Dictionary<string, object>
+        {
+            ["peer"] = p.PeerRouter,
+            ["neighborhood"] = p.Neighborhood,
+            ["local"] = Dataplane.Wire.IpAddressConversions.ToIPAddress(p.LocalAddress).ToString(),
+            ["remote"] = Dataplane.Wire.IpAddressConversions.ToIPAddress(p.PeerAddress).ToString(),
+            ["state"] = p.Health.State.ToString().ToLowerInvariant(),
+            ["downs"] = p.Health.Downs,
+            ["probes_sent"] = p.Health.ProbesSent,
+            ["probes_received"] = p.Health.ProbesReceived,
+            ["latency_us"] = p.Health.LatencyMicroseconds,
+            ["jitter_us"] = p.Health.JitterMicroseconds,
+            ["loss_basis_points"] = p.Health.LossBasisPoints,
+        })];
     }
 
     private void SaveRunning(FabricConfig config)

@@ -78,7 +78,13 @@ public static class CanonicalTree
 
     private static HoconObject Neighborhood(Neighborhood n) => Obj(
         ("waypoint-ports", Str(n.WaypointPorts.ToString())),
-        ("max-waypoints", Num(n.MaxWaypoints)));
+        ("max-waypoints", Num(n.MaxWaypoints)),
+        ("path-monitoring", Obj(
+            ("interval", Duration(n.Monitoring.Interval)),
+            ("multiplier", Num(n.Monitoring.Multiplier)),
+            ("hold-down", Duration(n.Monitoring.HoldDown)),
+            ("echo-interval", Duration(n.Monitoring.EchoInterval)),
+            ("echo-burst", Num(n.Monitoring.EchoBurst)))));
 
     private static HoconObject Router(Router r) => Obj(
         ("nodes", Named(r.Nodes, n => n.Name, n => Obj(

@@ -140,7 +140,28 @@ internal static class FabricDocumentReader
     private static Neighborhood Neighborhood(string name, ObjectReader r) => new(
         name,
         r.PortRangeOf("waypoint-ports", Model.Neighborhood.DefaultWaypointPorts),
-        r.Int("max-waypoints", Model.Neighborhood.DefaultMaxWaypoints, 1, PortRange.MaxPort));
+        r.Int("max-waypoints", Model.Neighborhood.DefaultMaxWaypoints, 1, PortRange.MaxPort))
+    {
+        Monitoring = PathMonitoring(r),
+    };
+
+    private static PathMonitoring PathMonitoring(ObjectReader parent)
+    {
+        var d = Model.PathMonitoring.Default;
+        if (parent.Object("path-monitoring") is not { } r)
+        {
+            return d;
+        }
+
+        var monitoring = new PathMonitoring(
+            r.Duration("interval", d.Interval, TimeSpan.FromMilliseconds(10)),
+            r.Int("multiplier", d.Multiplier, 1, 255),
+            r.Duration("hold-down", d.HoldDown, TimeSpan.Zero),
+            r.Duration("echo-interval", d.EchoInterval, TimeSpan.FromMilliseconds(100)),
+            r.Int("echo-burst", d.EchoBurst, 1, 100));
+        r.Finish();
+        return monitoring;
+    }
 
     private static Router Router(string name, ObjectReader r) => new(
         name,

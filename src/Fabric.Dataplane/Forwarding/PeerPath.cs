@@ -35,6 +35,9 @@ public sealed class PeerPath(
 
     /// <summary>Port pairs for sessions this router opens on the path. Not thread-safe: the worker owns it.</summary>
     public WaypointAllocator Waypoints { get; } = waypoints;
+
+    /// <summary>Liveness and quality of the path (kept across compiles with the pool). Written by the worker.</summary>
+    public required PeerPathHealth Health { get; init; }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.LoadBalancing;
 using Fabric.Dataplane.Policing;
 using Fabric.Model;
@@ -19,6 +20,9 @@ public sealed class ServiceRuntimes
 
     /// <summary>The waypoint port pools of the router's peer paths, kept across compiles like the runtimes.</summary>
     public WaypointPools Waypoints { get; } = new();
+
+    /// <summary>The liveness and quality of the router's peer paths, by waypoint pool id, kept across compiles like the pools.</summary>
+    public PeerPathHealthTable PathHealth { get; } = new();
 
     /// <summary>The keys of the router's peers, kept across compiles like the runtimes.</summary>
     public Svr.Security.PeerKeyring PeerKeys { get; } = new();

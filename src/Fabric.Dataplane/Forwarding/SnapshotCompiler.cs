@@ -60,7 +60,7 @@ public static class SnapshotCompiler
             }
         }
 
-        var peerPaths = PeerPaths(config, router, PortOf, runtimes, ticksPerSecond);
+        var peerPaths = PeerPaths(config, router, PortOf, runtimes, ticksPerSecond, now);
 
         var containers4 = new Ipv4RouteTableBuilder();
         var containers6 = new Ipv6RouteTableBuilder();
@@ -199,7 +199,7 @@ public static class SnapshotCompiler
     /// address each: our waypoint is the first IPv4 address of the local interface, the peer's the first
     /// of its interface. Ordered by configuration order, so the first path to a peer is its preferred one.
     /// </summary>
-    private static List<PeerPath> PeerPaths(FabricConfig config, Router router, Func<string, int> portOf, ServiceRuntimes runtimes, long ticksPerSecond)
+    private static List<PeerPath> PeerPaths(FabricConfig config, Router router, Func<string, int> portOf, ServiceRuntimes runtimes, long ticksPerSecond, long now)
     {
         var paths = new List<PeerPath>();
         foreach (var iface in router.Interfaces)
@@ -234,7 +234,11 @@ public static class SnapshotCompiler
                         peer.Name, shared, localAddress, peerAddress, (ushort)neighborhood.WaypointPorts.Low, (ushort)neighborhood.WaypointPorts.High,
                         Math.Min(neighborhood.MaxWaypoints, WaypointAllocator.MaxCapacity), (ulong)ticksPerSecond);
                     var keys = runtimes.PeerKeys.For(peer.Name, config.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default, ticksPerSecond);
-                    paths.Add(new PeerPath(peer.Name, shared, port, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null));
+                    var health = runtimes.PathHealth.For(id, PathMonitorSettings.From(neighborhood.Monitoring, ticksPerSecond), ticksPerSecond, now);
+                    paths.Add(new PeerPath(peer.Name, shared, port, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null)
+                    {
+                        Health = health,
+                    });
                 }
             }
         }

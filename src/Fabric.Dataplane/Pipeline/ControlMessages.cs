@@ -175,6 +175,28 @@ public static class ControlMessages
         return EthernetLength + ipHeader + TcpSegment.MinHeaderLength;
     }
 
+    /// <summary>
+    /// A UDP datagram of the router's own between two waypoint addresses (a path monitoring probe or echo): source and
+    /// destination port are both <paramref name="port"/>, the payload copied in, checksums complete.
+    /// </summary>
+    public static int PathProbe(Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort port, ReadOnlySpan<byte> payload)
+    {
+        var udpLength = UdpDatagram.HeaderLength + payload.Length;
+        WriteEthernet(frame, peerMac, ourMac, EtherType.Ipv4);
+        var ip = frame[EthernetLength..];
+        WriteIpv4(ip, udpLength, IpProtocol.Udp, source, destination);
+        var udp = ip.Slice(Ipv4Packet.MinHeaderLength, udpLength);
+        BinaryPrimitives.WriteUInt16BigEndian(udp, port);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], port);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)udpLength);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[6..], 0);
+        payload.CopyTo(udp[UdpDatagram.HeaderLength..]);
+        Ipv4Packet.TryCreate(ip[..(Ipv4Packet.MinHeaderLength + udpLength)], out var packet);
+        UdpDatagram.TryCreate(udp, out var datagram);
+        datagram.UpdateChecksum(packet.PseudoHeaderSum());
+        return EthernetLength + Ipv4Packet.MinHeaderLength + udpLength;
+    }
+
     private static void WriteEthernet(Span<byte> frame, MacAddress destination, MacAddress source, ushort etherType)
     {
         destination.Write(frame);

@@ -91,6 +91,12 @@ public enum DropReason : byte
 
     /// <summary>A TCP/UDP checksum that does not verify on a packet SVR must rebuild (metadata inserted or stripped, sealed or opened): never re-checksummed into a valid packet.</summary>
     BadChecksum,
+
+    /// <summary>The session's peer path is down and its service has no failover resiliency (or no other path is up).</summary>
+    PeerPathDown,
+
+    /// <summary>An ICMP error about a ping session between routers: pings cross as UDP, their errors are not carried.</summary>
+    IcmpErrorNotCarried,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

@@ -40,11 +40,13 @@ public static class EgressStage
                 return context.Fail(DropReason.TtlExpired);
             }
 
-            if (context.IpLength > egressPort.Mtu)
+            // Towards a peer, the room is what the path MTU leaves after what SVR adds to each packet of the session.
+            var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, worker) : 0);
+            if (context.IpLength > room)
             {
                 if (v4.DontFragment)
                 {
-                    Error(ref context, worker, ingress, Icmpv4Type.DestinationUnreachable, FragmentationNeeded, (uint)egressPort.Mtu);
+                    Error(ref context, worker, ingress, Icmpv4Type.DestinationUnreachable, FragmentationNeeded, (uint)room);
                 }
 
                 return context.Fail(DropReason.TooBig);
@@ -100,10 +102,19 @@ public static class EgressStage
             ? worker.Sessions.ReverseKey(context.Session).Source
             : worker.Sessions.ForwardKey(context.Session).Source;
 
+    /// <summary>What SVR adds to each packet of the session leaving to the peer (0 for other packets).</summary>
+    private static int SvrGrowth(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        ref var state = ref worker.Sessions.Payload(context.Session);
+        var leavesToPeer = state.Svr != SvrRole.None && (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward);
+        return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) : 0;
+    }
+
     /// <summary>ICMP code "fragmentation needed and DF set" (RFC 792).</summary>
     private const byte FragmentationNeeded = 4;
 
-    private static void Resolve(PacketWorker worker, PortBinding binding, int port, bool isIpv6, UInt128 nextHop)
+    /// <summary>Asks for the MAC of <paramref name="nextHop"/> on the port (ARP or neighbour solicitation).</summary>
+    internal static void Resolve(PacketWorker worker, PortBinding binding, int port, bool isIpv6, UInt128 nextHop)
     {
         var mac = worker.Ports[port].Mac;
         int length;
@@ -132,6 +143,11 @@ public static class EgressStage
     /// <summary>Sends an ICMP error about the packet in hand back out of the port it came in by, from the router's address there.</summary>
     private static void Error(ref PacketContext context, PacketWorker worker, PortBinding ingress, byte type, byte code, uint mtu)
     {
+        if (!worker.AllowIcmpError(context.Now))
+        {
+            return;
+        }
+
         EthernetFrame.TryCreate(context.Frame, out var ethernet);
         var mac = worker.Ports[context.IngressPort].Mac;
         var offending = context.Frame.Slice(context.NetworkOffset, context.IpLength);
@@ -156,5 +172,6 @@ public static class EgressStage
         }
 
         worker.SendOwn(context.IngressPort, worker.Scratch.AsSpan(0, length));
+        worker.Counters.IcmpErrorsSent++;
     }
 }

@@ -48,6 +48,18 @@ public static class GatewayStage
             // A peer router's packet to one of our waypoints: SVR, not traffic for the router itself.
             context.ToWaypoint = true;
         }
+        else if (context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
+                 && binding.IsWaypoint((uint)context.Key.Destination, context.Key.DestinationPort))
+        {
+            // An error about a packet of one of our waypoint sessions (from the peer, or a router between us):
+            // its session carries it on, translated (see SvrStage.Rewrite).
+            return Verdict.Continue;
+        }
+        else if (!context.IsIcmpError && context.Key.Protocol == IpProtocol.Udp && PathMonitorStage.IsMonitorPort(context.Key.DestinationPort)
+                 && binding.OwnsIpv4((uint)context.Key.Destination))
+        {
+            return PathMonitorStage.Receive(ref context, snapshot, worker);
+        }
         else if (binding.OwnsIpv4((uint)context.Key.Destination) || (uint)context.Key.Destination == uint.MaxValue)
         {
             return ToRouter(ref context, worker);

@@ -68,6 +68,32 @@ public sealed class PacketWorker
     /// <summary>Room for a sealed packet's associated data: the outer tuple and its metadata block.</summary>
     internal byte[] AssociatedScratch { get; } = new byte[13 + MetadataBlock.MaxHeaderLength + MetadataBlock.MaxPayloadLength];
 
+    /// <summary>ICMP errors the router sends per second at most (RFC 1812 §4.3.2.8 asks for a limit), and its burst.</summary>
+    public const int IcmpErrorsPerSecond = 100;
+
+    private long _icmpErrorTokens = IcmpErrorsPerSecond;
+    private long _icmpErrorRefill;
+
+    /// <summary>True when an ICMP error may be sent now (a token bucket of <see cref="IcmpErrorsPerSecond"/>); a refusal is counted.</summary>
+    internal bool AllowIcmpError(long now)
+    {
+        var perToken = Math.Max(1, TicksPerSecond / IcmpErrorsPerSecond);
+        if (now - _icmpErrorRefill >= perToken)
+        {
+            _icmpErrorTokens = Math.Min(IcmpErrorsPerSecond, _icmpErrorTokens + ((now - _icmpErrorRefill) / perToken));
+            _icmpErrorRefill = now;
+        }
+
+        if (_icmpErrorTokens <= 0)
+        {
+            Counters.IcmpErrorsSuppressed++;
+            return false;
+        }
+
+        _icmpErrorTokens--;
+        return true;
+    }
+
     /// <summary>The next value of the worker's xorshift generator (seeded: runs are reproducible).</summary>
     internal ulong NextRandom()
     {
@@ -190,4 +216,16 @@ public sealed class WorkerCounters
     public long Generated;
     public long SessionsCreated;
     public long SessionsExpired;
+
+    /// <summary>SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress).</summary>
+    public long SessionsMoved;
+
+    /// <summary>Metadata sent ahead alone because the datagram was too big to carry it.</summary>
+    public long MetadataAnnouncements;
+
+    /// <summary>ICMP errors the router sent (time exceeded, unreachable, fragmentation needed, packet too big).</summary>
+    public long IcmpErrorsSent;
+
+    /// <summary>ICMP errors not sent because the rate limit was reached.</summary>
+    public long IcmpErrorsSuppressed;
 }

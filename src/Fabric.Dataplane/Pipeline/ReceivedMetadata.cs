@@ -12,6 +12,9 @@ public struct ReceivedMetadata
     /// <summary>The packet carried a block (it has been stripped).</summary>
     public bool Present;
 
+    /// <summary>The block carries the keepalive control: with no payload after it, the packet only announces the session.</summary>
+    public bool Announcement;
+
     public bool HasForwardContext;
 
     /// <summary>The session's original 5-tuple as the client sent it (forward context, IPv4).</summary>

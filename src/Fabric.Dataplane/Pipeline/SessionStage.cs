@@ -170,6 +170,17 @@ public static class SessionStage
         if (state.Svr != SvrRole.None)
         {
             SvrStage.Observe(ref state, ref context);
+            if (context.ToWaypoint && SvrStage.IsAnnouncement(ref context))
+            {
+                // Metadata sent ahead of a datagram too big to carry it: taken, nothing to deliver.
+                return Verdict.Consumed;
+            }
+
+            if (state.Svr == SvrRole.Ingress && forward && !context.IsIcmpError
+                && SvrStage.FollowPath(ref context, ref state, snapshot, worker) != Verdict.Continue)
+            {
+                return Verdict.Drop;
+            }
         }
 
         var bytes = context.IpLength;

@@ -167,7 +167,13 @@ public static class SvrStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        var path = entry.PeerPaths[0];
+        var path = FirstUsable(entry.PeerPaths, preferRouter: null);
+        if (path is null)
+        {
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.PeerPathDown);
+        }
+
         var encrypted = entry.Policy.Encryption == Model.EncryptionMode.Required;
         if (FailClosed.Decide(entry.Policy.Encryption, worker.SnapshotSource().Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
         {
@@ -267,6 +273,11 @@ public static class SvrStage
         }
 
         var entry = snapshot.Services[service];
+        if (TryAdoptMoved(ref context, entry, original, snapshot, worker))
+        {
+            return Verdict.Continue;
+        }
+
         if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
         {
             return context.Fail(DropReason.SessionLimit);
@@ -318,6 +329,11 @@ public static class SvrStage
     /// <summary>Moves the session's handshake on with the packet in hand (fast path, every packet of an SVR session).</summary>
     public static void Observe(ref SessionState state, ref PacketContext context)
     {
+        if (context.IsIcmpError)
+        {
+            return;
+        }
+
         var forward = context.Direction == SessionDirection.Forward;
         if (state.Svr == SvrRole.Ingress)
         {
@@ -337,9 +353,175 @@ public static class SvrStage
         }
         else if (forward)
         {
-            // Metadata asks for reverse metadata; a forward packet without it ends the handshake.
-            state.SendMetadata = context.Metadata.Present;
+            // Metadata asks for reverse metadata; a forward packet without it ends the handshake, except the one
+            // packet an announcement went ahead of (the egress counts it in Unanswered, unused on its side).
+            if (context.Metadata.Present)
+            {
+                state.SendMetadata = true;
+                state.Unanswered = context.Metadata.Announcement ? (byte)1 : (byte)0;
+            }
+            else if (state.Unanswered > 0)
+            {
+                state.Unanswered--;
+            }
+            else
+            {
+                state.SendMetadata = false;
+            }
         }
+    }
+
+    /// <summary>
+    /// True when the packet in hand is an announcement (metadata with the keepalive control and no payload, see
+    /// <see cref="Announce"/>): it moves the handshake on and is not delivered.
+    /// </summary>
+    public static bool IsAnnouncement(ref PacketContext context) =>
+        context.Metadata.Present && context.Metadata.Announcement
+        && context.IpLength - (context.TransportOffset - context.NetworkOffset) == UdpDatagram.HeaderLength;
+
+    /// <summary>
+    /// Keeps a forward packet of an ingress session on a live peer path. While the session's path is down, a
+    /// service with <c>failover</c> or <c>revertible-failover</c> resiliency moves the session to another live
+    /// path (to the same peer router first, else to another router hosting the service): new waypoint ports, and
+    /// metadata again so the egress takes the new tuple for the same session. Under <c>revertible-failover</c> a
+    /// session away from its home path (the service's preferred one, first in configuration order) goes back once
+    /// that path is up again (after its hold-down). A service
+    /// without failover keeps its path; its packets are dropped (<see cref="DropReason.PeerPathDown"/>) while the
+    /// path is down. Sessions move when their next forward packet comes, so an idle session costs nothing.
+    /// </summary>
+    public static Verdict FollowPath(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        var services = snapshot.Services;
+        var resiliency = (uint)state.Service < (uint)services.Length ? services[state.Service].Policy.Resiliency : Model.SessionResiliency.None;
+        if (current is not null && current.Health.IsUsable)
+        {
+            if (resiliency != Model.SessionResiliency.RevertibleFailover)
+            {
+                return Verdict.Continue;
+            }
+
+            // Home is the service's preferred path (the first in configuration order).
+            var home = services[state.Service].PeerPaths;
+            return home.Length > 0 && home[0].PoolId != state.WaypointPool && home[0].Health.IsUsable
+                ? Move(ref context, ref state, home[0], snapshot, worker)
+                : Verdict.Continue;
+        }
+
+        if (resiliency == Model.SessionResiliency.None || (uint)state.Service >= (uint)services.Length)
+        {
+            return context.Fail(DropReason.PeerPathDown);
+        }
+
+        var next = FirstUsable(services[state.Service].PeerPaths, current?.PeerRouter);
+        return next is null ? context.Fail(DropReason.PeerPathDown) : Move(ref context, ref state, next, snapshot, worker);
+    }
+
+    /// <summary>The first usable path, one to <paramref name="preferRouter"/> before any other; null when none is up.</summary>
+    private static PeerPath? FirstUsable(PeerPath[] paths, string? preferRouter)
+    {
+        PeerPath? found = null;
+        for (var i = 0; i < paths.Length; i++)
+        {
+            var path = paths[i];
+            if (!path.Health.IsUsable)
+            {
+                continue;
+            }
+
+            if (preferRouter is null || path.PeerRouter == preferRouter)
+            {
+                return path;
+            }
+
+            found ??= path;
+        }
+
+        return found;
+    }
+
+    private static PeerPath? PathOfPool(PeerPath[] paths, int poolId)
+    {
+        for (var i = 0; i < paths.Length; i++)
+        {
+            if (paths[i].PoolId == poolId)
+            {
+                return paths[i];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Puts an ingress session on <paramref name="path"/>: new waypoint ports there, the old ones given back, metadata again.</summary>
+    private static Verdict Move(ref PacketContext context, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
+        {
+            return context.Fail(DropReason.WaypointsExhausted);
+        }
+
+        var transport = state.OriginalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        if (!worker.Sessions.TryRekey(context.Session, SessionDirection.Reverse, new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
+        {
+            path.Waypoints.Release(localPort, peerPort);
+            return context.Fail(DropReason.WaypointsExhausted);
+        }
+
+        snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
+        state.WaypointPool = (short)path.PoolId;
+        state.LocalWaypointPort = localPort;
+        state.PeerWaypointPort = peerPort;
+        state.ForwardPort = (short)path.Port;
+        state.PeerKeys = (short)path.KeysId;
+        state.SendMetadata = true;
+        state.Unanswered = 0;
+        worker.Counters.SessionsMoved++;
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// The egress side of a move: metadata on a new waypoint tuple names a session this router already carries
+    /// (same original tuple, same session id, from another path of the same peer router). The session keeps its
+    /// instance and TCP state and takes the new tuple, so the endpoints notice nothing.
+    /// </summary>
+    private static bool TryAdoptMoved(ref PacketContext context, ServiceEntry entry, in SessionKey original, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        var sessions = worker.Sessions;
+        for (var i = 0; i < entry.Instances.Length; i++)
+        {
+            var instance = entry.Instances[i];
+            if (!instance.TryAddress(false, out var address))
+            {
+                continue;
+            }
+
+            var port = original.Protocol == IpProtocol.Icmp || instance.Port == 0 ? original.DestinationPort : instance.Port;
+            if (!sessions.TryFind(new SessionKey(address, original.Source, port, original.SourcePort, original.Protocol), out var handle, out var direction)
+                || direction != SessionDirection.Reverse)
+            {
+                continue;
+            }
+
+            ref var state = ref sessions.Payload(handle);
+            if (state.Svr != SvrRole.Egress || state.SessionId != context.Metadata.SessionId
+                || !snapshot.TryFindPeer((uint)sessions.ForwardKey(handle).Source, out var before)
+                || !snapshot.TryFindPeer((uint)context.Key.Source, out var now) || before.PeerRouter != now.PeerRouter
+                || !sessions.TryRekey(handle, SessionDirection.Forward, context.Key))
+            {
+                return false;
+            }
+
+            state.ReversePort = (short)context.IngressPort;
+            state.PeerKeys = (short)context.Metadata.PeerKeys;
+            state.SendMetadata = true;
+            worker.Counters.SessionsMoved++;
+            context.Session = handle;
+            context.Direction = SessionDirection.Forward;
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -355,6 +537,11 @@ public static class SvrStage
         var forward = context.Direction == SessionDirection.Forward;
         var target = forward ? sessions.ReverseKey(handle).Reversed() : sessions.ForwardKey(handle).Reversed();
         var ip = context.Room[context.NetworkOffset..];
+        if (context.IsIcmpError)
+        {
+            return TranslateError(ref context, state, worker, snapshot, leavesToPeer: (state.Svr == SvrRole.Ingress) == forward, target);
+        }
+
         var current = context.Key.Protocol;
         if (current == IpProtocol.Icmp && target.Protocol == IpProtocol.Udp)
         {
@@ -410,6 +597,62 @@ public static class SvrStage
     }
 
     /// <summary>
+    /// Carries an ICMP error about a packet of an SVR session on, as a NAT would (RFC 5508), to the other side of the
+    /// session: the outer header goes from <paramref name="target"/>'s source to its destination, and the packet it
+    /// quotes (which travelled the other way) is given the tuple that packet had on this side. So an error from
+    /// beyond the egress (or by the egress) about a client's packet crosses to the ingress as an error about the
+    /// waypoint packet, and the ingress turns an error about a waypoint packet (from the egress, or from a router
+    /// between the two) into one from the service address about the client's own packet. On the way to the client a
+    /// fragmentation-needed MTU is lowered by what SVR adds to each packet of the session.
+    /// </summary>
+    private static Verdict TranslateError(ref PacketContext context, in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
+    {
+        if (state.OriginalProtocol == IpProtocol.Icmp)
+        {
+            return context.Fail(DropReason.IcmpErrorNotCarried);
+        }
+
+        var ip = context.Room.Slice(context.NetworkOffset, context.IpLength);
+        Ipv4Packet.TryCreate(ip, out var outer);
+        outer.RewriteSource((uint)target.Source);
+        outer.RewriteDestination((uint)target.Destination);
+        var icmp = outer.Payload;
+        if (!Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _) || quoted.Payload.Length < 4)
+        {
+            return context.Fail(DropReason.Malformed);
+        }
+
+        quoted.Source = (uint)target.Destination;
+        quoted.Destination = (uint)target.Source;
+        quoted.UpdateHeaderChecksum();
+        BinaryPrimitives.WriteUInt16BigEndian(quoted.Payload, target.DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(quoted.Payload[2..], target.SourcePort);
+        if (!leavesToPeer && icmp[0] == Icmpv4Type.DestinationUnreachable && icmp[1] == Icmpv4Code.FragmentationNeeded)
+        {
+            var mtu = BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]);
+            BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)Math.Max(MinimumIpv4Mtu, mtu - GrowthToPeer(snapshot, state)));
+        }
+
+        Icmpv4Packet.TryCreate(icmp, out var message);
+        message.UpdateChecksum();
+        context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
+        return context.IpLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+    }
+
+    /// <summary>The smallest MTU an IPv4 link may have (RFC 791): a lowered MTU never goes below it.</summary>
+    private const int MinimumIpv4Mtu = 68;
+
+    /// <summary>
+    /// The octets a packet of the session may gain on its way to the peer once the handshake is done: the sealed
+    /// trailer when the session is encrypted; for a ping, its UDP header and metadata (pings always carry it). A
+    /// packet bigger than the path MTU less this is answered with fragmentation-needed by the egress stage.
+    /// </summary>
+    public static int GrowthToPeer(ForwardingSnapshot snapshot, in SessionState state) =>
+        state.OriginalProtocol == IpProtocol.Icmp ? UdpDatagram.HeaderLength + MaxOverhead(snapshot, state)
+        : state.Sealed ? PacketSealer.TrailerLength
+        : 0;
+
+    /// <summary>
     /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
     /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service and the
     /// longest router name) plus the sealed trailer.
@@ -450,41 +693,32 @@ public static class SvrStage
     /// </summary>
     private static int Signal(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
     {
-        var sessions = worker.Sessions;
-        var handle = context.Session;
         var syn = state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) == (byte)TcpFlags.Syn;
         var signal = state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
         var block = worker.MetadataScratch.AsSpan();
-        int length;
+        var length = 0;
         if (signal)
         {
-            var writer = new MetadataWriter(block);
-            writer.BeginHeader();
-            if (securityId != 0)
-            {
-                writer.AddU32(MetadataTlvType.SecurityId, securityId);
-            }
-
-            writer.BeginPayload();
-            Span<byte> id = stackalloc byte[16];
-            BinaryPrimitives.WriteUInt64BigEndian(id, 0);
-            BinaryPrimitives.WriteUInt64BigEndian(id[8..], state.SessionId);
-            var written = forward
-                ? AddContext(ref writer, sessions.ForwardKey(handle), reverse: false)
-                  && writer.AddTlv(MetadataTlvType.SessionId, id)
-                  && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
-                  && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
-                  && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
-                : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true)
-                  && writer.AddTlv(MetadataTlvType.SessionId, id)
-                  && writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active);
-            if (!written || !writer.Finish(out length))
+            if (!WriteBlock(state, worker, snapshot, context.Session, forward, securityId, announce: false, block, out length))
             {
                 context.Fail(DropReason.MetadataMismatch);
                 return -1;
             }
+
+            var trailer = securityId != 0 || state.Sealed ? PacketSealer.TrailerLength : 0;
+            if (state.OriginalProtocol == IpProtocol.Udp && context.IpLength + length + trailer > worker.Ports[context.EgressPort].Mtu)
+            {
+                // Too big to carry its metadata as well: the metadata goes ahead alone, the datagram follows without.
+                if (!Announce(ref context, state, worker, snapshot, forward, ip, securityId))
+                {
+                    return -1;
+                }
+
+                signal = false;
+            }
         }
-        else
+
+        if (!signal)
         {
             var payloadAt = context.TransportOffset - context.NetworkOffset + TransportHeaderLength(ip, context.TransportOffset - context.NetworkOffset);
             if (!MetadataInsertion.NeedsBareBlock(ip[payloadAt..context.IpLength]))
@@ -511,6 +745,110 @@ public static class SvrStage
 
         context.IpLength = grown;
         return length;
+    }
+
+    /// <summary>
+    /// Writes the session's metadata block: forward (context, session id, tenant, service, source router) or reverse
+    /// (context, session id, sessions in service); with <paramref name="announce"/> also the keepalive control, which
+    /// marks a packet that carries nothing but the metadata.
+    /// </summary>
+    private static bool WriteBlock(
+        in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, int handle, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
+    {
+        var sessions = worker.Sessions;
+        var writer = new MetadataWriter(block);
+        writer.BeginHeader();
+        if (securityId != 0)
+        {
+            writer.AddU32(MetadataTlvType.SecurityId, securityId);
+        }
+
+        writer.BeginPayload();
+        Span<byte> id = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(id, 0);
+        BinaryPrimitives.WriteUInt64BigEndian(id[8..], state.SessionId);
+        var written = forward
+            ? AddContext(ref writer, sessions.ForwardKey(handle), reverse: false)
+              && writer.AddTlv(MetadataTlvType.SessionId, id)
+              && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
+              && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
+              && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
+            : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true)
+              && writer.AddTlv(MetadataTlvType.SessionId, id)
+              && writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active);
+        if (written && announce)
+        {
+            written = writer.AddU8(MetadataTlvType.Control, (byte)MetadataControl.Keepalive);
+        }
+
+        length = 0;
+        return written && writer.Finish(out length);
+    }
+
+    /// <summary>
+    /// Sends the session's metadata ahead of a UDP datagram too big to carry it: a datagram on the same waypoint
+    /// tuple whose payload is only the block (with the keepalive control), sealed like any metadata when the path
+    /// has keys. The receiver takes the metadata and delivers nothing; the datagram follows without metadata.
+    /// </summary>
+    private static bool Announce(ref PacketContext context, in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
+    {
+        var sessions = worker.Sessions;
+        var nextHop = forward ? sessions.ReverseKey(context.Session).Source : sessions.ForwardKey(context.Session).Source;
+        var frame = worker.Scratch.AsSpan();
+        var announcement = frame[EthernetFrame.UntaggedHeaderLength..];
+        var headerLength = (ip[0] & 0x0F) * 4;
+        var bareLength = headerLength + UdpDatagram.HeaderLength;
+        ip[..bareLength].CopyTo(announcement);
+        BinaryPrimitives.WriteUInt16BigEndian(announcement[Ipv4Packet.TotalLengthOffset..], (ushort)bareLength);
+        BinaryPrimitives.WriteUInt16BigEndian(announcement[(headerLength + UdpDatagram.LengthOffset)..], UdpDatagram.HeaderLength);
+        Ipv4Packet.TryCreate(announcement[..bareLength], out var v4);
+        v4.UpdateHeaderChecksum();
+        UdpDatagram.TryCreate(v4.Payload, out var udp);
+        udp.UpdateChecksum(v4.PseudoHeaderSum());
+        var block = worker.MetadataScratch.AsSpan();
+        if (!WriteBlock(state, worker, snapshot, context.Session, forward, securityId, announce: true, block, out var length)
+            || !MetadataInsertion.TryInsert(announcement, bareLength, block[..length], out var grown))
+        {
+            context.Fail(DropReason.MetadataMismatch);
+            return false;
+        }
+
+        var side = new PacketContext(frame, frame, context.EgressPort, context.Now)
+        {
+            NetworkOffset = EthernetFrame.UntaggedHeaderLength,
+            TransportOffset = EthernetFrame.UntaggedHeaderLength + headerLength,
+            IpLength = grown,
+        };
+        var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
+        if ((securityId != 0 || state.Sealed) && Seal(ref side, worker, keys, announcement, length, state.Sealed) != Verdict.Continue)
+        {
+            context.Fail(side.Drop);
+            return false;
+        }
+
+        worker.Ports[context.EgressPort].Mac.Write(frame[EthernetFrame.SourceOffset..]);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[EthernetFrame.TypeOffset..], EtherType.Ipv4);
+        frame = frame[..(EthernetFrame.UntaggedHeaderLength + side.IpLength)];
+        worker.Counters.MetadataAnnouncements++;
+        if (worker.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
+        {
+            mac.Write(frame);
+            worker.SendOwn(context.EgressPort, frame);
+            return true;
+        }
+
+        // The peer's MAC is being asked for: the announcement waits, and the datagram waits behind it (in order).
+        switch (worker.Neighbors.Hold(context.EgressPort, nextHop, frame))
+        {
+            case null:
+                context.Fail(DropReason.NeighborUnresolved);
+                return false;
+            case true:
+                EgressStage.Resolve(worker, snapshot.Ports[context.EgressPort], context.EgressPort, isIpv6: false, nextHop);
+                break;
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -620,6 +958,14 @@ public static class SvrStage
                 case MetadataTlvType.Service:
                     metadata.ServiceNamed = true;
                     metadata.Service = ForwardingSnapshot.IndexOfUtf8(snapshot.ServicesUtf8, value);
+                    break;
+                case MetadataTlvType.Control:
+                    if (value.Length != 1)
+                    {
+                        return DropReason.MetadataMalformed;
+                    }
+
+                    metadata.Announcement = value[0] == (byte)MetadataControl.Keepalive;
                     break;
                 case MetadataTlvType.SessionId:
                     if (value.Length != 16)

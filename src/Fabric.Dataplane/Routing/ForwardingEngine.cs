@@ -84,12 +84,21 @@ public sealed class ForwardingEngine : IDisposable
         return result;
     }
 
-    /// <summary>One round: keys handed in are installed, then a batch from every port, run to completion. Returns packets handled.</summary>
+    /// <summary>
+    /// One round: keys handed in are installed, then a batch from every port, run to completion, then the peer
+    /// paths' monitoring timers (probes and echo bursts that are due go out). Returns packets handled.
+    /// </summary>
     public int RunOnce()
     {
         var now = _time.GetTimestamp();
         _runtimes.PeerKeys.InstallPending(now);
-        return Worker.RunOnce(now);
+        var handled = Worker.RunOnce(now);
+        if (Volatile.Read(ref _snapshot) is { } snapshot)
+        {
+            PathMonitorStage.Tick(Worker, snapshot, now);
+        }
+
+        return handled;
     }
 
     /// <summary>

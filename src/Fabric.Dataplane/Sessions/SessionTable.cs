@@ -204,6 +204,40 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         return SessionInsertResult.Inserted;
     }
 
+    /// <summary>
+    /// Replaces one key of a live session, keeping everything else (a session that moves to another path). Refuses
+    /// (false, nothing changed) when the handle is not live, the new key belongs to a live session, or it equals the
+    /// session's other key. O(1).
+    /// </summary>
+    public bool TryRekey(int handle, SessionDirection which, in SessionKey key)
+    {
+        if (!IsLive(handle) || TryFind(key, out _, out _))
+        {
+            return false;
+        }
+
+        ref var entry = ref _entries[handle];
+        var forward = which == SessionDirection.Forward;
+        if (SameKey(key, forward ? entry.Reverse : entry.Forward))
+        {
+            return false;
+        }
+
+        var value = (uint)(handle << 1) + (forward ? 1u : 2u);
+        Displace(Tag(forward ? entry.Forward : entry.Reverse), value);
+        if (forward)
+        {
+            entry.Forward = key;
+        }
+        else
+        {
+            entry.Reverse = key;
+        }
+
+        Place(Tag(key), value);
+        return true;
+    }
+
     public ref TPayload Payload(int handle) => ref _entries[handle].Payload;
 
     public ref readonly SessionKey ForwardKey(int handle) => ref _entries[handle].Forward;

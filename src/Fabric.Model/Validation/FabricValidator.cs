@@ -126,6 +126,21 @@ public static partial class FabricValidator
                 errors.Add(new(ConfigPath.Child(path, "waypoint-ports"),
                     "waypoint ports need at least two ports: an even one for the sender and an odd one for its peer"));
             }
+
+            foreach (var probePort in new[] { PathMonitoring.ControlPort, PathMonitoring.EchoPort })
+            {
+                if (neighborhood.WaypointPorts.Low <= probePort && probePort <= neighborhood.WaypointPorts.High)
+                {
+                    errors.Add(new(ConfigPath.Child(path, "waypoint-ports"),
+                        $"waypoint ports {neighborhood.WaypointPorts} include UDP {probePort}, which path monitoring uses between waypoints"));
+                }
+            }
+
+            if (neighborhood.Monitoring.EchoInterval < neighborhood.Monitoring.Interval)
+            {
+                errors.Add(new(ConfigPath.Child(ConfigPath.Child(path, "path-monitoring"), "echo-interval"),
+                    $"echo bursts every {neighborhood.Monitoring.EchoInterval.TotalMilliseconds} ms come more often than liveness probes ({neighborhood.Monitoring.Interval.TotalMilliseconds} ms); make echo-interval at least interval"));
+            }
         }
     }
 

@@ -27,17 +27,29 @@ public sealed class WirePort(IPacketPort inner) : IPacketPort
     /// </summary>
     public Func<byte[], IReadOnlyList<byte[]>>? Faults { get; set; }
 
+    /// <summary>Frames to hand the router on its next receive, before what the link brings (frames a test held back).</summary>
+    public Queue<byte[]> Later { get; } = new();
+
     public int Receive(PacketBatch batch)
     {
         var before = batch.Count;
+        while (Later.Count > 0 && batch.Append() is { } held)
+        {
+            var frame = Later.Dequeue();
+            Received.Add(frame);
+            frame.CopyTo(held.Data, 0);
+            held.Length = frame.Length;
+        }
+
+        var injected = batch.Count;
         inner.Receive(batch);
         var arrived = new List<byte[]>();
-        for (var i = before; i < batch.Count; i++)
+        for (var i = injected; i < batch.Count; i++)
         {
             arrived.Add(batch[i].Data.AsSpan(0, batch[i].Length).ToArray());
         }
 
-        batch.Count = before;
+        batch.Count = injected;
         foreach (var frame in arrived)
         {
             foreach (var delivered in Faults is { } faults ? faults(frame) : [frame])

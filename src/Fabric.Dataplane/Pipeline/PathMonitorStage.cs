@@ -1,0 +1,152 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// Peer path monitoring on the wire, between the two waypoint addresses of each peer path:
+/// <list type="bullet">
+/// <item><b>Liveness probes</b>: UDP <see cref="Model.PathMonitoring.ControlPort"/> → same port, a 24-octet BFD control
+/// packet (RFC 5880 §4.1: version 1, state Down/Init/Up for our Down/HoldDown/Up, detect multiplier, our and the
+/// peer's discriminator, intervals in microseconds), one per interval (<see cref="Tick"/>).</item>
+/// <item><b>Echoes</b>: UDP <see cref="Model.PathMonitoring.EchoPort"/> → same port, 16 octets: our discriminator u32,
+/// sequence u32, our send time i64 (ticks of our clock). The peer sends an echo that is not its own straight back
+/// (addresses and MACs swapped, nothing else touched); we know ours by the discriminator.</item>
+/// </list>
+/// Only the peer of a path is heard (its waypoint address to ours); anything else to these ports is dropped as
+/// <see cref="DropReason.NotAPeer"/>. Probes are not authenticated (as BFD without its optional authentication):
+/// a host that can forge the peer's address can keep a dead path looking alive, not steer sessions.
+/// Allocation-free; runs on the worker's thread.
+/// </summary>
+public static class PathMonitorStage
+{
+    /// <summary>The length of a BFD control packet without authentication (RFC 5880).</summary>
+    public const int ControlLength = 24;
+
+    public const int EchoLength = 16;
+
+    private const byte BfdVersion = 1;
+
+    /// <summary>Whether UDP to this port of a router's own address is path monitoring.</summary>
+    public static bool IsMonitorPort(ushort port) => port is Model.PathMonitoring.ControlPort or Model.PathMonitoring.EchoPort;
+
+    /// <summary>Runs every peer path's timers: sends the probes and echo bursts that are due. Once per worker round.</summary>
+    public static void Tick(PacketWorker worker, ForwardingSnapshot snapshot, long now)
+    {
+        var paths = snapshot.PeerPaths;
+        for (var i = 0; i < paths.Length; i++)
+        {
+            var path = paths[i];
+            var health = path.Health;
+            if (health.ProbeDue(now))
+            {
+                SendControl(worker, snapshot, path, health);
+            }
+
+            if (health.BurstDue(now))
+            {
+                for (var k = 0; k < health.Settings.EchoBurst; k++)
+                {
+                    SendEcho(worker, snapshot, path, health.EchoSequence(k), now);
+                }
+            }
+        }
+    }
+
+    /// <summary>A UDP datagram to a monitoring port of one of our addresses: a probe, our echo back, or the peer's echo to return.</summary>
+    public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        if (!snapshot.TryFindPeer((uint)context.Key.Source, out var path) || path.LocalAddress != (uint)context.Key.Destination)
+        {
+            return context.Fail(DropReason.NotAPeer);
+        }
+
+        var payloadAt = context.TransportOffset + UdpDatagram.HeaderLength;
+        var payloadLength = context.IpLength - (payloadAt - context.NetworkOffset);
+        if (payloadLength < 0)
+        {
+            return context.Fail(DropReason.Malformed);
+        }
+
+        var payload = context.Frame.Slice(payloadAt, payloadLength);
+        if (context.Key.DestinationPort == Model.PathMonitoring.ControlPort)
+        {
+            if (payload.Length < ControlLength || payload[0] >> 5 != BfdVersion || payload[3] != ControlLength)
+            {
+                return context.Fail(DropReason.Malformed);
+            }
+
+            path.Health.ProbeReceived(context.Now, BinaryPrimitives.ReadUInt32BigEndian(payload[4..]));
+            return Verdict.Consumed;
+        }
+
+        if (payload.Length != EchoLength)
+        {
+            return context.Fail(DropReason.Malformed);
+        }
+
+        if (BinaryPrimitives.ReadUInt32BigEndian(payload) == path.Health.Discriminator)
+        {
+            path.Health.EchoReturned(BinaryPrimitives.ReadUInt32BigEndian(payload[4..]), BinaryPrimitives.ReadInt64BigEndian(payload[8..]), context.Now);
+            return Verdict.Consumed;
+        }
+
+        // The peer's echo: straight back. Swapping addresses leaves both checksums as they are.
+        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var sender = ethernet.Source;
+        ethernet.Source = worker.Ports[context.IngressPort].Mac;
+        ethernet.Destination = sender;
+        var ip = context.Frame[context.NetworkOffset..];
+        Span<byte> source = stackalloc byte[4];
+        ip.Slice(Ipv4Packet.SourceOffset, 4).CopyTo(source);
+        ip.Slice(Ipv4Packet.DestinationOffset, 4).CopyTo(ip[Ipv4Packet.SourceOffset..]);
+        source.CopyTo(ip[Ipv4Packet.DestinationOffset..]);
+        worker.SendOwn(context.IngressPort, context.Frame[..(context.NetworkOffset + context.IpLength)]);
+        return Verdict.Consumed;
+    }
+
+    private static void SendControl(PacketWorker worker, ForwardingSnapshot snapshot, PeerPath path, PeerPathHealth health)
+    {
+        Span<byte> control = stackalloc byte[ControlLength];
+        control[0] = BfdVersion << 5;
+        control[1] = (byte)((health.State switch
+        {
+            PeerPathState.Up => 3,
+            PeerPathState.HoldDown => 2,
+            _ => 1,
+        }) << 6);
+        control[2] = (byte)health.Settings.Multiplier;
+        control[3] = ControlLength;
+        BinaryPrimitives.WriteUInt32BigEndian(control[4..], health.Discriminator);
+        BinaryPrimitives.WriteUInt32BigEndian(control[8..], health.PeerDiscriminator);
+        var intervalMicroseconds = (uint)Math.Min(uint.MaxValue, health.Settings.Interval * 1_000_000 / worker.TicksPerSecond);
+        BinaryPrimitives.WriteUInt32BigEndian(control[12..], intervalMicroseconds);
+        BinaryPrimitives.WriteUInt32BigEndian(control[16..], intervalMicroseconds);
+        BinaryPrimitives.WriteUInt32BigEndian(control[20..], intervalMicroseconds);
+        Send(worker, snapshot, path, Model.PathMonitoring.ControlPort, control);
+    }
+
+    private static void SendEcho(PacketWorker worker, ForwardingSnapshot snapshot, PeerPath path, uint sequence, long now)
+    {
+        Span<byte> echo = stackalloc byte[EchoLength];
+        BinaryPrimitives.WriteUInt32BigEndian(echo, path.Health.Discriminator);
+        BinaryPrimitives.WriteUInt32BigEndian(echo[4..], sequence);
+        BinaryPrimitives.WriteInt64BigEndian(echo[8..], now);
+        Send(worker, snapshot, path, Model.PathMonitoring.EchoPort, echo);
+    }
+
+    /// <summary>Sends to the peer's waypoint; while its MAC is unknown the probe is not sent and the peer is asked for (ARP).</summary>
+    private static void Send(PacketWorker worker, ForwardingSnapshot snapshot, PeerPath path, ushort port, ReadOnlySpan<byte> payload)
+    {
+        if (!worker.Neighbors.TryGet(path.Port, path.PeerAddress, out var mac))
+        {
+            EgressStage.Resolve(worker, snapshot.Ports[path.Port], path.Port, isIpv6: false, path.PeerAddress);
+            return;
+        }
+
+        var length = ControlMessages.PathProbe(worker.Scratch, worker.Ports[path.Port].Mac, mac, path.LocalAddress, path.PeerAddress, port, payload);
+        worker.SendOwn(path.Port, worker.Scratch.AsSpan(0, length));
+    }
+}

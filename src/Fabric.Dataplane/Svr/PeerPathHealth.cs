@@ -1,0 +1,270 @@
+namespace Fabric.Dataplane.Svr;
+
+/// <summary>Whether a peer path may carry sessions.</summary>
+public enum PeerPathState : byte
+{
+    /// <summary>Probes arrive: the path carries sessions.</summary>
+    Up,
+
+    /// <summary><see cref="PathMonitorSettings.Multiplier"/> probe intervals passed without a probe from the peer.</summary>
+    Down,
+
+    /// <summary>Probes arrive again after a down, but for less than the hold-down: not used yet.</summary>
+    HoldDown,
+}
+
+/// <summary>
+/// Path monitoring settings of one peer path, in ticks of the router's clock.
+/// </summary>
+public sealed record PathMonitorSettings(long Interval, int Multiplier, long HoldDown, long EchoInterval, int EchoBurst)
+{
+    public static PathMonitorSettings From(Model.PathMonitoring monitoring, long ticksPerSecond)
+    {
+        ArgumentNullException.ThrowIfNull(monitoring);
+        long Ticks(TimeSpan span) => Math.Max(1, (long)(span.TotalSeconds * ticksPerSecond));
+        return new(Ticks(monitoring.Interval), monitoring.Multiplier, monitoring.HoldDown <= TimeSpan.Zero ? 0 : Ticks(monitoring.HoldDown),
+            Ticks(monitoring.EchoInterval), monitoring.EchoBurst);
+    }
+}
+
+/// <summary>
+/// The liveness and quality of one peer path (BFD-style, RFC 5880 in spirit):
+/// <list type="bullet">
+/// <item>Every <see cref="PathMonitorSettings.Interval"/> the router sends a probe. At each send it looks back: an
+/// interval in which no probe of the peer arrived is a miss; <see cref="PathMonitorSettings.Multiplier"/> misses in
+/// a row take the path <see cref="PeerPathState.Down"/>. Misses are counted per interval the router itself
+/// lived through, so a router that did not run for a while (a stalled clock, a paused test) does not blame its peer.</item>
+/// <item>A probe on a down path starts the hold-down; the path is <see cref="PeerPathState.Up"/> again once it has
+/// stayed alive (no miss) for <see cref="PathMonitorSettings.HoldDown"/>.</item>
+/// <item>Every <see cref="PathMonitorSettings.EchoInterval"/> a burst of echoes goes out; the peer sends each back.
+/// When the burst is complete (or the next one starts) latency (mean RTT / 2), jitter (mean difference of
+/// consecutive RTTs) and loss are taken from it.</item>
+/// </list>
+/// A new path starts <see cref="PeerPathState.Up"/> (sessions may use it before the first probe) and its first
+/// probe is due one interval after it is made. Kept across snapshot compiles (see <see cref="PeerPathHealthTable"/>).
+/// Not thread-safe: the worker that drives the path writes it; other threads read its figures as telemetry
+/// (each figure is one aligned 64-bit word, so a reader sees an old or a new value, never a torn one).
+/// </summary>
+public sealed class PeerPathHealth
+{
+    private PathMonitorSettings _settings;
+    private bool _heardSinceProbe;
+    private long _aliveSince;
+    private uint _burst;
+    private int _burstSent;
+    private int _burstReceived;
+    private long _rttSum;
+    private long _rttDeltaSum;
+    private long _lastRtt;
+    private long _ticksPerSecond;
+
+    public PeerPathHealth(PathMonitorSettings settings, uint discriminator, long ticksPerSecond, long now)
+    {
+        _settings = settings;
+        _ticksPerSecond = ticksPerSecond;
+        Discriminator = discriminator;
+        NextProbe = now + settings.Interval;
+        NextBurst = now + settings.EchoInterval;
+    }
+
+    public PathMonitorSettings Settings => _settings;
+
+    /// <summary>Our discriminator for this path: echoes that come back carry it.</summary>
+    public uint Discriminator { get; }
+
+    public PeerPathState State { get; private set; }
+
+    /// <summary>Whether sessions may use the path.</summary>
+    public bool IsUsable => State == PeerPathState.Up;
+
+    /// <summary>Probe intervals in a row without a probe from the peer.</summary>
+    public int Missed { get; private set; }
+
+    public long NextProbe { get; private set; }
+
+    public long NextBurst { get; private set; }
+
+    public long ProbesSent { get; private set; }
+
+    public long ProbesReceived { get; private set; }
+
+    /// <summary>How many times the path went down.</summary>
+    public long Downs { get; private set; }
+
+    public long EchoesSent { get; private set; }
+
+    public long EchoesReceived { get; private set; }
+
+    /// <summary>One-way latency of the last complete burst (mean RTT / 2), in microseconds; −1 before the first.</summary>
+    public long LatencyMicroseconds { get; private set; } = -1;
+
+    /// <summary>Jitter of the last complete burst (mean difference of consecutive RTTs), in microseconds; −1 before the first.</summary>
+    public long JitterMicroseconds { get; private set; } = -1;
+
+    /// <summary>Echoes of the last complete burst that did not come back, in hundredths of a percent; −1 before the first.</summary>
+    public long LossBasisPoints { get; private set; } = -1;
+
+    /// <summary>Takes new settings (a recompile); the timers keep running.</summary>
+    public void Reconfigure(PathMonitorSettings settings, long ticksPerSecond)
+    {
+        _settings = settings;
+        _ticksPerSecond = ticksPerSecond;
+    }
+
+    /// <summary>The peer's discriminator for this path, as its last probe gave it (0 before one arrived).</summary>
+    public uint PeerDiscriminator { get; private set; }
+
+    /// <summary>A probe of the peer arrived.</summary>
+    public void ProbeReceived(long now, uint peerDiscriminator)
+    {
+        ProbesReceived++;
+        PeerDiscriminator = peerDiscriminator;
+        _heardSinceProbe = true;
+        if (State == PeerPathState.Down)
+        {
+            State = PeerPathState.HoldDown;
+            _aliveSince = now;
+            Missed = 0;
+        }
+
+        Promote(now);
+    }
+
+    /// <summary>
+    /// Moves the timers on to <paramref name="now"/>: true when a probe is due (the caller sends it), after the
+    /// interval that ends here was judged (missed or not).
+    /// </summary>
+    public bool ProbeDue(long now)
+    {
+        Promote(now);
+        if (now < NextProbe)
+        {
+            return false;
+        }
+
+        Missed = _heardSinceProbe ? 0 : Missed + 1;
+        _heardSinceProbe = false;
+        if (Missed >= _settings.Multiplier && State != PeerPathState.Down)
+        {
+            State = PeerPathState.Down;
+            Downs++;
+        }
+
+        // A router that fell behind sends one probe now, not one per interval it missed.
+        NextProbe = Math.Max(NextProbe + _settings.Interval, now + 1);
+        ProbesSent++;
+        return true;
+    }
+
+    /// <summary>
+    /// True when an echo burst is due: the previous burst is judged and a new one begins, whose echoes the caller
+    /// sends with <see cref="EchoSequence"/> for 0 .. <see cref="PathMonitorSettings.EchoBurst"/> − 1.
+    /// </summary>
+    public bool BurstDue(long now)
+    {
+        if (now < NextBurst)
+        {
+            return false;
+        }
+
+        Judge();
+        _burst++;
+        _burstSent = _settings.EchoBurst;
+        _burstReceived = 0;
+        _rttSum = 0;
+        _rttDeltaSum = 0;
+        _lastRtt = -1;
+        EchoesSent += _settings.EchoBurst;
+        NextBurst = Math.Max(NextBurst + _settings.EchoInterval, now + 1);
+        return true;
+    }
+
+    /// <summary>The sequence number the <paramref name="index"/>th echo of the current burst carries.</summary>
+    public uint EchoSequence(int index) => (_burst << 8) | (uint)(index & 0xFF);
+
+    /// <summary>An echo of ours came back: <paramref name="sentAt"/> is the time it carried.</summary>
+    public void EchoReturned(uint sequence, long sentAt, long now)
+    {
+        if (sequence >> 8 != (_burst & 0xFFFFFF) || _burstReceived >= _burstSent || sentAt > now)
+        {
+            // From an earlier burst (counted lost there), or not a time we could have sent.
+            return;
+        }
+
+        EchoesReceived++;
+        _burstReceived++;
+        var rtt = now - sentAt;
+        _rttSum += rtt;
+        if (_lastRtt >= 0)
+        {
+            _rttDeltaSum += Math.Abs(rtt - _lastRtt);
+        }
+
+        _lastRtt = rtt;
+        if (_burstReceived == _burstSent)
+        {
+            Judge();
+        }
+    }
+
+    private void Judge()
+    {
+        if (_burstSent == 0)
+        {
+            return;
+        }
+
+        LossBasisPoints = (long)(_burstSent - _burstReceived) * 10_000 / _burstSent;
+        if (_burstReceived > 0)
+        {
+            LatencyMicroseconds = ToMicroseconds(_rttSum / _burstReceived / 2);
+            JitterMicroseconds = _burstReceived > 1 ? ToMicroseconds(_rttDeltaSum / (_burstReceived - 1)) : 0;
+        }
+
+        _burstSent = 0;
+    }
+
+    private long ToMicroseconds(long ticks) => (long)((double)ticks * 1_000_000 / _ticksPerSecond);
+
+    private void Promote(long now)
+    {
+        if (State == PeerPathState.HoldDown && Missed == 0 && now - _aliveSince >= _settings.HoldDown)
+        {
+            State = PeerPathState.Up;
+        }
+    }
+}
+
+/// <summary>
+/// Keeps each peer path's health across snapshot compiles, by the path's waypoint pool id (one per path, see
+/// <see cref="Forwarding.WaypointPools"/>). Thread-safe to add to; the health objects are not (see <see cref="PeerPathHealth"/>).
+/// </summary>
+public sealed class PeerPathHealthTable
+{
+    private readonly Lock _gate = new();
+    private PeerPathHealth?[] _byPool = [];
+
+    /// <summary>The health of the path whose waypoint pool is <paramref name="poolId"/>.</summary>
+    public PeerPathHealth this[int poolId] => Volatile.Read(ref _byPool)[poolId]!;
+
+    /// <summary>The path's health (made on first use, its settings replaced after).</summary>
+    public PeerPathHealth For(int poolId, PathMonitorSettings settings, long ticksPerSecond, long now)
+    {
+        lock (_gate)
+        {
+            if (poolId < _byPool.Length && _byPool[poolId] is { } existing)
+            {
+                existing.Reconfigure(settings, ticksPerSecond);
+                return existing;
+            }
+
+            var grown = new PeerPathHealth?[Math.Max(_byPool.Length, poolId + 1)];
+            _byPool.CopyTo(grown, 0);
+            // Distinct per path and per router start, never 0 (RFC 5880 reserves it).
+            var health = new PeerPathHealth(settings, (uint)((((ulong)now * 0x9E3779B97F4A7C15UL) >> 40) << 8) | (uint)(poolId & 0xFF) | 1u << 31, ticksPerSecond, now);
+            grown[poolId] = health;
+            Volatile.Write(ref _byPool, grown);
+            return health;
+        }
+    }
+}

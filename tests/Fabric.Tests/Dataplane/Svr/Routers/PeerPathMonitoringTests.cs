@@ -1,0 +1,240 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Wire;
+using Fabric.Tests.Dataplane.Routing;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>
+/// BFD-style liveness, echo-burst quality and session failover between two routers joined by two WANs, with time
+/// driven by a manual clock (defaults: 1 s probes, down after 3 missed, 5 s hold-down, bursts of 10 every 10 s).
+/// </summary>
+public sealed class PeerPathMonitoringTests
+{
+    private const string Web = "10.200.0.80";
+    private const string Bulk = "10.10.1.30";
+
+    [Fact]
+    public void PeerPath_ProbesFlowing_StaysUpAndCountsProbes()
+    {
+        using var fabric = new PathFabric();
+        fabric.RunSeconds(10);
+
+        var path = fabric.Br1Wan0.Health;
+        Assert.Equal(PeerPathState.Up, path.State);
+        Assert.Equal(0, path.Downs);
+        Assert.InRange(path.ProbesReceived, 8, 10);
+        Assert.Equal(PeerPathState.Up, fabric.Dc1Wan0.Health.State);
+        Assert.Contains(fabric.DcWan0.Received, frame => IsUdpTo(frame, 1280));
+    }
+
+    [Fact]
+    public void PeerPath_ThreeProbesMissed_GoesDown_AndWaitsHoldDownBeforeUp()
+    {
+        using var fabric = new PathFabric();
+        fabric.RunSeconds(3);
+        var br1 = fabric.Br1Wan0.Health;
+        var dc1 = fabric.Dc1Wan0.Health;
+        Assert.True(br1.IsUsable);
+
+        fabric.CutWan0(true);
+        fabric.RunSeconds(2);
+        Assert.Equal(PeerPathState.Up, br1.State);
+        Assert.Equal(2, br1.Missed);
+        fabric.RunSeconds(1);
+        Assert.Equal(PeerPathState.Down, br1.State);
+        Assert.Equal(1, br1.Downs);
+        Assert.True(fabric.Br1Wan1.Health.IsUsable);
+
+        // dc1 heard br1's last probe just after its own went out: its third miss comes a second later.
+        Assert.Equal(PeerPathState.Up, dc1.State);
+        fabric.RunSeconds(1);
+        Assert.Equal(PeerPathState.Down, dc1.State);
+
+        fabric.RunSeconds(4);
+        fabric.CutWan0(false);
+        fabric.RunSeconds(1);
+        Assert.Equal(PeerPathState.HoldDown, br1.State);
+        fabric.RunSeconds(4);
+        Assert.Equal(PeerPathState.HoldDown, br1.State);
+        Assert.False(br1.IsUsable);
+        fabric.Run(TimeSpan.FromMilliseconds(999), TimeSpan.FromMilliseconds(333));
+        Assert.Equal(PeerPathState.HoldDown, br1.State);
+        fabric.Run(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(PeerPathState.Up, br1.State);
+        Assert.Equal(PeerPathState.Up, dc1.State);
+        Assert.Equal(1, br1.Downs);
+    }
+
+    [Fact]
+    public void PeerPath_ClockStalledForMinutes_DoesNotBlameThePeer()
+    {
+        using var fabric = new PathFabric();
+        fabric.RunSeconds(2);
+        fabric.Time.Advance(TimeSpan.FromMinutes(10));
+        fabric.Pump();
+        fabric.RunSeconds(1);
+
+        Assert.Equal(PeerPathState.Up, fabric.Br1Wan0.Health.State);
+        Assert.Equal(0, fabric.Br1Wan0.Health.Downs);
+    }
+
+    [Fact]
+    public void EchoBurst_RepliesHeldBack_GivesLatencyJitterAndLoss()
+    {
+        using var fabric = new PathFabric();
+        var health = fabric.Br1Wan0.Health;
+        var held = new List<byte[]>();
+        fabric.BrWan0.Faults = frame =>
+        {
+            // br1's own echoes coming back from dc1: hold them so the test decides when they arrive.
+            if (IsUdpTo(frame, 3785) && BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(42)) == health.Discriminator)
+            {
+                held.Add(frame);
+                return [];
+            }
+
+            return [frame];
+        };
+
+        fabric.RunSeconds(10);
+        Assert.Equal(10, held.Count);
+        Assert.Equal(-1, health.LatencyMicroseconds);
+
+        // 5 come back after 20 ms, 3 after 40 ms, 2 never: RTT 20 ms ×5 and 40 ms ×3.
+        fabric.Time.Advance(TimeSpan.FromMilliseconds(20));
+        held.Take(5).ToList().ForEach(fabric.BrWan0.Later.Enqueue);
+        fabric.Pump();
+        fabric.Time.Advance(TimeSpan.FromMilliseconds(20));
+        held.Skip(5).Take(3).ToList().ForEach(fabric.BrWan0.Later.Enqueue);
+        fabric.Pump();
+        Assert.Equal(-1, health.LossBasisPoints);
+
+        // The next burst judges this one.
+        fabric.RunSeconds(10);
+        Assert.Equal(2_000, health.LossBasisPoints);
+        Assert.Equal((((5 * 20_000) + (3 * 40_000)) / 8) / 2, health.LatencyMicroseconds);
+        Assert.Equal(20_000 / 7, health.JitterMicroseconds);
+        Assert.Equal(20, health.EchoesSent);
+        Assert.Equal(8, health.EchoesReceived);
+    }
+
+    [Fact]
+    public void Failover_EstablishedTcpSession_MovesToOtherPathWithoutReset_AndRevertsWhenPathReturns()
+    {
+        using var fabric = new PathFabric("revertible-failover");
+        fabric.RunSeconds(2);
+        var home = fabric.Br1Wan0;
+        var backup = fabric.Br1Wan1;
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before");
+        Assert.Equal(home.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+
+        fabric.CutWan0(true);
+        fabric.RunSeconds(3);
+        Assert.False(home.Health.IsUsable);
+
+        Exchange(fabric, 107, "during");
+        var moved = SvrFabric.OnlySession(fabric.Br1);
+        Assert.Equal(backup.PoolId, moved.WaypointPool);
+        Assert.Equal(backup.Port, moved.ForwardPort);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+        Assert.Contains(fabric.DcWan1.Received, frame => IsTcp(frame));
+
+        fabric.CutWan0(false);
+        fabric.RunSeconds(6);
+        Assert.True(home.Health.IsUsable);
+        Exchange(fabric, 113, "after!");
+        Assert.Equal(home.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+
+        // Neither endpoint ever saw a reset, and the server saw one connection.
+        foreach (var host in new[] { fabric.Eng1, fabric.Web1, fabric.Web2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => TcpFlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Assert.Single(new[] { fabric.Web1, fabric.Web2 }.SelectMany(h => h.Received), packet => TcpFlagsOf(packet) == TcpFlags.Syn);
+    }
+
+    [Fact]
+    public void Failover_ResiliencyFailover_StaysOnBackupWhenPathReturns()
+    {
+        using var fabric = new PathFabric("failover");
+        fabric.RunSeconds(2);
+        fabric.Eng1.SendTcp(Web, 40001, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Web, 40001, 80, TcpFlags.Ack, 101, 5001, []);
+        fabric.CutWan0(true);
+        fabric.RunSeconds(3);
+        Exchange(fabric, 101, "during", sourcePort: 40001);
+        fabric.CutWan0(false);
+        fabric.RunSeconds(6);
+        Exchange(fabric, 107, "after!", sourcePort: 40001);
+
+        Assert.Equal(fabric.Br1Wan1.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+    }
+
+    [Fact]
+    public void PathDown_ServiceWithoutFailover_KeepsPathAndDropsWithReason()
+    {
+        using var fabric = new PathFabric();
+        fabric.RunSeconds(2);
+        fabric.Eng1.SendUdp(Bulk, 5000, 5201, [1, 2, 3]);
+        fabric.Pump();
+        Assert.Single(fabric.Eng1.Received);
+
+        fabric.CutWan0(true);
+        fabric.RunSeconds(3);
+        fabric.Eng1.SendUdp(Bulk, 5000, 5201, [4, 5, 6]);
+        fabric.Pump();
+
+        Assert.Single(fabric.Eng1.Received);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.PeerPathDown));
+        Assert.Equal(fabric.Br1Wan0.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+    }
+
+    [Fact]
+    public void NewSession_PreferredPathDown_OpensOnLivePath()
+    {
+        using var fabric = new PathFabric();
+        fabric.CutWan0(true);
+        fabric.RunSeconds(3);
+        fabric.Eng1.SendUdp(Bulk, 5002, 5201, [7]);
+        fabric.Pump();
+
+        Assert.Single(fabric.Eng1.Received);
+        Assert.Equal(fabric.Br1Wan1.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+    }
+
+    /// <summary>Sends a data segment from eng1 on the web connection and checks the server's echo comes back whole.</summary>
+    private static void Exchange(PathFabric fabric, uint sequence, string text, ushort sourcePort = 40000)
+    {
+        var before = fabric.Eng1.Received.Count;
+        var data = System.Text.Encoding.ASCII.GetBytes(text);
+        fabric.Eng1.SendTcp(Web, sourcePort, 80, TcpFlags.Ack | TcpFlags.Psh, sequence, 5001, data);
+        fabric.Pump();
+        var reply = Assert.Single(fabric.Eng1.Received.Skip(before));
+        Assert.True(Packets.ChecksumsValid(reply));
+        Ipv4Packet.TryCreate(reply, out var ip);
+        TcpSegment.TryCreate(ip.Payload, out var tcp);
+        Assert.Equal(text, System.Text.Encoding.ASCII.GetString(tcp.Payload));
+        Assert.Equal((80, sourcePort), (tcp.SourcePort, tcp.DestinationPort));
+    }
+
+    private static bool IsUdpTo(byte[] frame, ushort port) =>
+        frame.Length >= 42 && frame[23] == IpProtocol.Udp && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(36)) == port;
+
+    private static bool IsTcp(byte[] frame) => frame.Length >= 34 && frame[23] == IpProtocol.Tcp;
+
+    private static TcpFlags? TcpFlagsOf(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
+}
