@@ -234,7 +234,7 @@ public static class SnapshotCompiler
                         peer.Name, shared, localAddress, peerAddress, (ushort)neighborhood.WaypointPorts.Low, (ushort)neighborhood.WaypointPorts.High,
                         Math.Min(neighborhood.MaxWaypoints, WaypointAllocator.MaxCapacity), (ulong)ticksPerSecond);
                     var keys = runtimes.PeerKeys.For(peer.Name, config.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default, ticksPerSecond);
-                    var health = runtimes.PathHealth.For(id, PathMonitorSettings.From(neighborhood.Monitoring, ticksPerSecond), ticksPerSecond, now);
+                    var health = runtimes.PathHealth.For(id, $"{router.Name}>{peer.Name}|{shared}|{localAddress}|{peerAddress}", PathMonitorSettings.From(neighborhood.Monitoring, ticksPerSecond), ticksPerSecond, now);
                     paths.Add(new PeerPath(peer.Name, shared, port, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null)
                     {
                         Health = health,

@@ -247,9 +247,14 @@ public sealed class PeerPathHealthTable
     /// <summary>The health of the path whose waypoint pool is <paramref name="poolId"/>.</summary>
     public PeerPathHealth this[int poolId] => Volatile.Read(ref _byPool)[poolId]!;
 
-    /// <summary>The path's health (made on first use, its settings replaced after).</summary>
-    public PeerPathHealth For(int poolId, PathMonitorSettings settings, long ticksPerSecond, long now)
+    /// <summary>
+    /// The path's health (made on first use, its settings replaced after). <paramref name="identity"/> names the path
+    /// (router, peer, neighborhood, addresses): with the start time it makes the path's discriminator, distinct from
+    /// the peer's own for the same path even when both routers start at the same instant.
+    /// </summary>
+    public PeerPathHealth For(int poolId, string identity, PathMonitorSettings settings, long ticksPerSecond, long now)
     {
+        ArgumentNullException.ThrowIfNull(identity);
         lock (_gate)
         {
             if (poolId < _byPool.Length && _byPool[poolId] is { } existing)
@@ -261,7 +266,13 @@ public sealed class PeerPathHealthTable
             var grown = new PeerPathHealth?[Math.Max(_byPool.Length, poolId + 1)];
             _byPool.CopyTo(grown, 0);
             // Distinct per path and per router start, never 0 (RFC 5880 reserves it).
-            var health = new PeerPathHealth(settings, (uint)((((ulong)now * 0x9E3779B97F4A7C15UL) >> 40) << 8) | (uint)(poolId & 0xFF) | 1u << 31, ticksPerSecond, now);
+            var hash = 0xCBF29CE484222325UL ^ ((ulong)now * 0x9E3779B97F4A7C15UL);
+            foreach (var c in identity)
+            {
+                hash = (hash ^ c) * 0x100000001B3UL;
+            }
+
+            var health = new PeerPathHealth(settings, (uint)(hash >> 32) | 1u, ticksPerSecond, now);
             grown[poolId] = health;
             Volatile.Write(ref _byPool, grown);
             return health;

@@ -31,7 +31,7 @@ public class ConfigDiffTests
 
         Assert.Equal(
             [
-                "+ fabric.neighborhoods.backup = { waypoint-ports = \"16384-65534\", max-waypoints = 50000 }",
+                "+ fabric.neighborhoods.backup = { waypoint-ports = \"16384-65534\", max-waypoints = 50000, path-monitoring = { interval = 1s, multiplier = 3, hold-down = 5s, echo-interval = 10s, echo-burst = 10 } }",
                 "~ fabric.routers.dc1.networks.svc.containers.web2.addresses: [\"10.10.1.12\"] -> [\"10.10.1.13\"]",
                 "~ fabric.service-policies.secure.encryption: required -> none",
                 "~ fabric.services.web.access: [engineering, guest, finance] -> [engineering, finance]",

@@ -46,7 +46,7 @@ public static class RandomFabric
         var policyNames = servicePolicies.Select(p => p.Name).Append(ServicePolicy.DefaultName).ToArray();
         var neighborhoods = List(random.Next(3), i =>
         {
-            var low = random.Next(1024, 60_000);
+            var low = random.Next(4096, 60_000); // above the path monitoring ports (1280, 3785)
             return new Neighborhood($"hood{i}", new PortRange(low, random.Next(low + 1, 65536)), random.Next(1, 65536));
         });
 
