@@ -19,6 +19,7 @@ public static class FabricCommandLine
         root.Subcommands.Add(ConductorCommands.Create());
         root.Subcommands.Add(LabCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());
+        root.Subcommands.Add(KeyCommands.Create());
         return root;
     }
 

@@ -20,6 +20,10 @@ public static class RouterCommands
         var node = new Option<string>("--node") { Description = "Which router node this process is (a node name from the document).", Required = true };
         var stateDir = new Option<DirectoryInfo?>("--state-dir") { Description = "Where the last applied configuration is kept (default /var/lib/fabric/NODE)." };
         var adminSocket = new Option<FileInfo?>("--admin-socket") { Description = "The node's admin socket (default /run/fabric/NODE.sock)." };
+        var identityKey = new Option<FileInfo?>("--identity-key")
+        {
+            Description = "The router's private key file, mode 0600 (fabric keys generate writes one); default STATE-DIR/identity.key if it exists. Its public key must be the node's identity in the document.",
+        };
         var seeds = new Option<string[]>("--seed")
         {
             Description = "Join the fabric's cluster through these nodes (akka.tcp://fabric@CONDUCTOR:4053) and apply every version the conductor pushes. Without it the node runs its document alone.",
@@ -36,6 +40,7 @@ public static class RouterCommands
             node,
             stateDir,
             adminSocket,
+            identityKey,
             seeds,
             clusterAddress,
             clusterPort,
@@ -53,7 +58,7 @@ public static class RouterCommands
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
             var name = parse.GetValue(node)!;
-            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket));
+            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket)) with { IdentityKeyFile = parse.GetValue(identityKey)?.FullName };
             var model = Load(parse.GetValue(config)!.FullName, options, error, output);
             if (model is null)
             {
@@ -78,7 +83,7 @@ public static class RouterCommands
             using (process)
             using (var member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), model, name, process))
             {
-                Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket}");
+                Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"}");
                 stop.Wait();
                 Log(output, "stopping", $"node={name}");
                 member?.StopAsync().GetAwaiter().GetResult();

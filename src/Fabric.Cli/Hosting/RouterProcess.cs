@@ -7,6 +7,7 @@ using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.Linux;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Svr.Security;
 using Fabric.Model;
 
 namespace Fabric.Cli.Hosting;
@@ -14,10 +15,14 @@ namespace Fabric.Cli.Hosting;
 /// <summary>Where a router node keeps its state and answers local queries.</summary>
 /// <param name="StateDirectory">Holds <c>running.conf</c>, the last configuration the node applied.</param>
 /// <param name="AdminSocket">A Unix socket that answers every connection with the node's counters as JSON.</param>
-public sealed record RouterProcessOptions(string StateDirectory, string AdminSocket)
+/// <param name="IdentityKeyFile">The router's private key file; null: <c>identity.key</c> in the state directory, if it exists.</param>
+public sealed record RouterProcessOptions(string StateDirectory, string AdminSocket, string? IdentityKeyFile = null)
 {
     public static RouterProcessOptions For(string node) =>
         new(Path.Combine("/var/lib/fabric", node), Path.Combine("/run/fabric", node + ".sock"));
+
+    /// <summary>The key file the node reads: the one given, else the state directory's.</summary>
+    public string EffectiveIdentityKeyFile => IdentityKeyFile ?? Path.Combine(StateDirectory, RouterKeyFile.DefaultName);
 }
 
 /// <summary>
@@ -32,13 +37,19 @@ public sealed class RouterProcess : IDisposable
     private readonly RouterProcessOptions _options;
     private readonly Socket _admin;
     private readonly Thread _adminThread;
+    private readonly RouterIdentity? _identity;
+    private readonly PeerKeySchedule? _keySchedule;
+    private readonly Timer? _rekeyTimer;
+    private readonly Lock _applyGate = new();
+    private SecurityPolicy _securityPolicy = SecurityPolicy.Default;
     private volatile bool _stopping;
 
-    private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options)
+    private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity)
     {
         _options = options;
         Node = node;
         RouterName = router.Name;
+        _identity = identity;
         var devices = Devices(router);
         var missing = new List<string>();
         foreach (var device in devices)
@@ -61,6 +72,14 @@ public sealed class RouterProcess : IDisposable
 
         Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: ms => AfPacketPort.WaitAny(_ports, ms)));
         Engine.Apply(config, version: 1);
+        if (identity is not null)
+        {
+            _keySchedule = new PeerKeySchedule(Engine, identity);
+            _rekeyTimer = new Timer(_ => RefreshKeys(), null, Timeout.Infinite, Timeout.Infinite);
+            _securityPolicy = SecurityPolicyOf(config);
+            RefreshKeys();
+        }
+
         SaveRunning(config);
         Engine.Start();
         _admin = ListenAdmin(options.AdminSocket);
@@ -74,22 +93,111 @@ public sealed class RouterProcess : IDisposable
 
     public ForwardingEngine Engine { get; }
 
+    /// <summary>The node's public key (its identity), or null when it runs without a private key.</summary>
+    public string? Identity => _identity?.PublicKeyBase64;
+
     public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name)];
 
-    /// <summary>Starts the node; throws <see cref="RouterStartException"/> with every reason it cannot.</summary>
+    /// <summary>
+    /// Starts the node; throws <see cref="RouterStartException"/> with every reason it cannot. The node's
+    /// private key comes from <see cref="RouterProcessOptions.EffectiveIdentityKeyFile"/>; it must belong to the
+    /// identity configuration pins for the node, and a node with a pinned identity needs it.
+    /// </summary>
     public static RouterProcess Start(FabricConfig config, string node, RouterProcessOptions options)
     {
         ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
         var router = config.Routers.FirstOrDefault(r => r.Nodes.Any(n => n.Name == node))
             ?? throw new RouterStartException($"no router has a node named \"{node}\" (nodes: {string.Join(", ", config.Routers.SelectMany(r => r.Nodes).Select(n => n.Name))})");
-        return new RouterProcess(config, node, router, options);
+        var keyFile = options.EffectiveIdentityKeyFile;
+        RouterIdentity? identity = null;
+        if (options.IdentityKeyFile is not null || File.Exists(keyFile))
+        {
+            try
+            {
+                identity = RouterKeyFile.Read(keyFile, router.Name);
+            }
+            catch (RouterKeyFileException e)
+            {
+                throw new RouterStartException(e.Message);
+            }
+        }
+
+        if (IdentityProblem(config, node, identity, keyFile) is { } problem)
+        {
+            throw new RouterStartException(problem);
+        }
+
+        return new RouterProcess(config, node, router, options, identity);
     }
 
-    /// <summary>Compiles <paramref name="config"/> and swaps it in, then keeps it on disk as the last applied; throws <see cref="Dataplane.Forwarding.SnapshotCompileException"/> and keeps both when it cannot.</summary>
+    /// <summary>
+    /// Compiles <paramref name="config"/> and swaps it in, derives peer keys for the identities it pins, then
+    /// keeps it on disk as the last applied; throws <see cref="Dataplane.Forwarding.SnapshotCompileException"/>
+    /// and keeps both when it cannot (also when it pins another identity for this node than its private key's).
+    /// </summary>
     public void Apply(FabricConfig config, long version)
     {
-        Engine.Apply(config, version);
+        ArgumentNullException.ThrowIfNull(config);
+        if (IdentityProblem(config, Node, _identity, _options.EffectiveIdentityKeyFile) is { } problem)
+        {
+            throw new Dataplane.Forwarding.SnapshotCompileException(problem);
+        }
+
+        lock (_applyGate)
+        {
+            Engine.Apply(config, version);
+            _securityPolicy = SecurityPolicyOf(config);
+        }
+
+        RefreshKeys();
         SaveRunning(config);
+    }
+
+    /// <summary>Why <paramref name="identity"/> cannot serve as <paramref name="node"/>'s in <paramref name="config"/>, in one sentence, or null when it can.</summary>
+    public static string? IdentityProblem(FabricConfig config, string node, RouterIdentity? identity, string keyFile)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var pinned = config.Routers.SelectMany(r => r.Nodes).FirstOrDefault(n => n.Name == node)?.Identity;
+        return (pinned, identity) switch
+        {
+            (null, null) => null,
+            (null, { } own) =>
+                $"the configuration pins no identity for node {node}, but the private key file {keyFile} is given: pin its public key as the node's identity = \"{own.PublicKeyBase64}\", or remove the file",
+            ({ } expected, null) =>
+                $"the configuration pins identity \"{expected}\" for node {node}, but the node has no private key file: give --identity-key FILE or put it at {keyFile}",
+            ({ } expected, { } own) when !string.Equals(expected.Trim(), own.PublicKeyBase64, StringComparison.Ordinal) =>
+                $"the private key in {keyFile} belongs to identity \"{own.PublicKeyBase64}\", not to the identity \"{expected}\" the configuration pins for node {node}",
+            _ => null,
+        };
+    }
+
+    private static SecurityPolicy SecurityPolicyOf(FabricConfig config) =>
+        config.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default;
+
+    /// <summary>Installs the current epoch's peer keys where missing, and sets the timer for the next epoch boundary.</summary>
+    private void RefreshKeys()
+    {
+        if (_keySchedule is null || _rekeyTimer is null || _stopping)
+        {
+            return;
+        }
+
+        lock (_applyGate)
+        {
+            var untilNext = _keySchedule.Refresh(_securityPolicy);
+            // A little past the boundary, so the clock has surely reached the next epoch; at most a minute,
+            // so a clock that steps is noticed.
+            var due = TimeSpan.FromTicks(Math.Clamp(untilNext.Ticks, 0, TimeSpan.FromMinutes(1).Ticks)) + TimeSpan.FromMilliseconds(5);
+            try
+            {
+                _rekeyTimer.Change(due, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopping: no more epochs.
+            }
+        }
     }
 
     /// <summary>The devices a router owns: its interfaces, its bridged networks' devices and one per host-based container.</summary>
@@ -212,6 +320,7 @@ public sealed class RouterProcess : IDisposable
     public void Dispose()
     {
         _stopping = true;
+        _rekeyTimer?.Dispose();
         Engine.Dispose();
         _admin.Dispose();
         _adminThread.Join(TimeSpan.FromSeconds(5));

@@ -23,7 +23,7 @@ public sealed class LabBuilder
     private static readonly TimeSpan RouterStartDeadline = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ServerStartDeadline = TimeSpan.FromSeconds(15);
 
-    private readonly FabricConfig _config;
+    private FabricConfig _config;
     private readonly LabLayout _layout;
     private readonly TextWriter _output;
     private readonly Dictionary<string, string> _neighborhoodBridges = new(StringComparer.Ordinal);
@@ -71,6 +71,12 @@ public sealed class LabBuilder
         foreach (var stale in Directory.GetFiles(_layout.StateDirectory))
         {
             File.Delete(stale);
+        }
+
+        if (!_kernelForwarding)
+        {
+            _config = LabKeys.Provision(_config, _layout);
+            Progress("keys", $"one private key per router in {Path.GetDirectoryName(LabKeys.KeyFileOf(_layout, "-"))} (mode 0600); {_layout.Topology} pins their public keys as the nodes' identities");
         }
 
         File.WriteAllText(_layout.Topology, HoconWriter.ToHocon(CanonicalTree.Of(_config)));
@@ -229,7 +235,7 @@ public sealed class LabBuilder
             _layout.NamespaceOf(node.Name),
             _layout.PidFileOf(node.Name),
             log,
-            [.. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", socket]);
+            [.. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", socket, "--identity-key", LabKeys.KeyFileOf(_layout, router.Name)]);
         if (!LabProcesses.WaitFor(() => Answers(socket), pid, RouterStartDeadline))
         {
             throw new LabException($"router node {node.Name} did not start (log {log}):\n{LabProcesses.Tail(log)}");

@@ -30,6 +30,13 @@ public sealed class EpochKeys : IDisposable
     /// <summary>The epoch number, which is also the SecurityId carried in metadata TLV 16.</summary>
     public uint Epoch { get; }
 
+    /// <summary>
+    /// The first counter the sending direction uses (within the key phase's half). 0 for keys from fresh
+    /// nonces; a clock epoch's keys (<see cref="ClockEpochs"/>) can be derived again after a restart, so they
+    /// start at the nanoseconds since the epoch began, above every counter sent with them before.
+    /// </summary>
+    public ulong FirstSendCounter { get; internal set; }
+
     public ReadOnlySpan<byte> SendKey => _material.AsSpan(0, KeyLength);
 
     public ReadOnlySpan<byte> ReceiveKey => _material.AsSpan(KeyLength, KeyLength);

@@ -81,9 +81,18 @@ public sealed class PacketSealer : IDisposable
     /// <summary>The key phase (0 or 1) carried in the top bit of every counter this sealer uses or accepts.</summary>
     public int KeyPhase => (int)_keyPhase;
 
-    /// <summary>A sealer for the sending direction: key of 16 (AES-128) or 32 (AES-256) bytes, 4-byte salt.</summary>
-    public static PacketSealer ForSending(ReadOnlySpan<byte> key, ReadOnlySpan<byte> salt, int keyPhase = 0) =>
-        new(key, salt, keyPhase, replayGuard: null);
+    /// <summary>
+    /// A sealer for the sending direction: key of 16 (AES-128) or 32 (AES-256) bytes, 4-byte salt. Its first
+    /// counter is <paramref name="firstCounter"/> within the key phase's half (a key that may have been used
+    /// before, as after a restart within a clock epoch, starts above every counter used with it).
+    /// </summary>
+    public static PacketSealer ForSending(ReadOnlySpan<byte> key, ReadOnlySpan<byte> salt, int keyPhase = 0, ulong firstCounter = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstCounter, CountersPerPhase / 2);
+        var sealer = new PacketSealer(key, salt, keyPhase, replayGuard: null);
+        sealer._nextCounter += firstCounter;
+        return sealer;
+    }
 
     /// <summary>A sealer for the receiving direction; it owns <paramref name="replayGuard"/> for this epoch.</summary>
     public static PacketSealer ForReceiving(ReadOnlySpan<byte> key, ReadOnlySpan<byte> salt, IReplayGuard replayGuard, int keyPhase = 0)

@@ -65,14 +65,16 @@ public sealed class PeerPathKeys : IDisposable
     }
 
     /// <summary>
-    /// Installs a derived epoch; its number must be above the current one. The replaced epoch is kept for
-    /// receiving during the overlap; an older one still kept is dropped at once. The caller keeps and
-    /// disposes <paramref name="keys"/>: the sealers copy what they need.
+    /// Installs a derived epoch; its number must be above the current one, or equal to it to replace the
+    /// current epoch's keys (a pinned identity changed within a clock epoch: the replaced keys are
+    /// dropped at once, the previous epoch stays). The replaced epoch is kept for receiving during the
+    /// overlap; an older one still kept is dropped at once. The caller keeps and disposes
+    /// <paramref name="keys"/>: the sealers copy what they need.
     /// </summary>
     public void Install(EpochKeys keys, long now)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        if (_current is not null && keys.Epoch <= _current.Id)
+        if (_current is not null && keys.Epoch < _current.Id)
         {
             throw new ArgumentException($"Epoch {keys.Epoch} does not follow the current epoch {_current.Id}.", nameof(keys));
         }
@@ -80,9 +82,16 @@ public sealed class PeerPathKeys : IDisposable
         var keyPhase = (int)(keys.Epoch & 1);
         var installed = new Epoch(
             keys.Epoch,
-            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase),
+            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase, keys.FirstSendCounter),
             PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, _newReplayGuard(), keyPhase),
             now);
+        if (_current is not null && keys.Epoch == _current.Id)
+        {
+            _current.Dispose();
+            _current = installed;
+            return;
+        }
+
         _previous?.Dispose();
         _previous = _current;
         _current = installed;

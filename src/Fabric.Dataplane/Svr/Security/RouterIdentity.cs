@@ -34,6 +34,9 @@ public sealed class RouterIdentity
 
     internal X25519PrivateKeyParameters PrivateKey => _privateKey;
 
+    /// <summary>A new key pair from the system's cryptographic random source.</summary>
+    public static RouterIdentity Generate(string name) => Generate(name, new SecureRandom());
+
     /// <summary>A new key pair drawn from <paramref name="random"/>; tests pass a seeded generator.</summary>
     public static RouterIdentity Generate(string name, SecureRandom random) =>
         new(name, new X25519PrivateKeyParameters(random));

@@ -100,13 +100,27 @@ public class PeerPathKeysTests
     }
 
     [Fact]
-    public void PeerPathKeys_EpochNotAboveCurrent_IsRejectedAtInstall()
+    public void PeerPathKeys_EpochBelowCurrent_IsRejectedAtInstall()
     {
         var (east, west) = Paths();
         InstallEpoch(east, west, 2, now: 0);
+        var (older, _) = SecurityFixtures.DerivePair(East, West, 1);
+
+        Assert.Throws<ArgumentException>(() => east.Install(older, now: 1));
+    }
+
+    [Fact]
+    public void PeerPathKeys_SameEpochAgain_ReplacesCurrentAndKeepsPrevious()
+    {
+        var (east, west) = Paths();
+        InstallEpoch(east, west, 1, now: 0);
+        InstallEpoch(east, west, 2, now: 0);
         var (again, _) = SecurityFixtures.DerivePair(East, West, 2);
 
-        Assert.Throws<ArgumentException>(() => east.Install(again, now: 1));
+        east.Install(again, now: 1);
+
+        Assert.Equal(2u, east.SecurityId);
+        Assert.Equal(1u, east.PreviousSecurityId);
     }
 
     [Fact]

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using Fabric.Cli.Hosting;
+
+namespace Fabric.Cli.Commands;
+
+/// <summary><c>fabric keys</c>: a router's identity key pair (the private key in a file, the public key for the configuration).</summary>
+public static class KeyCommands
+{
+    public static Command Create()
+    {
+        var keys = new Command("keys", "Create and read router identity keys (X25519): the private key stays in a file on the router, the public key goes into the configuration as the router node's identity.");
+        keys.Subcommands.Add(Generate());
+        keys.Subcommands.Add(Public());
+        return keys;
+    }
+
+    private static Command Generate()
+    {
+        var output = new Option<FileInfo>("--out") { Description = "Where to write the private key (mode 0600), e.g. /var/lib/fabric/NODE/identity.key.", Required = true };
+        var force = new Option<bool>("--force") { Description = "Replace an existing key file." };
+        var command = new Command(
+            "generate",
+            "Write a new private key file and print its public key: put that in the configuration as identity = \"...\" on every node of the router.")
+        {
+            output,
+            force,
+        };
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(output)!.FullName;
+            try
+            {
+                var identity = RouterKeyFile.Generate(path, "router", parse.GetValue(force));
+                parse.InvocationConfiguration.Output.WriteLine(identity.PublicKeyBase64);
+                parse.InvocationConfiguration.Error.WriteLine($"fabric keys: private key written to {path} (mode 0600); the line above is its public key, the node's identity");
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"fabric keys generate: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    private static Command Public()
+    {
+        var key = new Argument<FileInfo>("KEYFILE") { Description = "A private key file." };
+        var command = new Command("public", "Print the public key (the node's identity) of a private key file.") { key };
+        command.SetAction(parse =>
+        {
+            try
+            {
+                parse.InvocationConfiguration.Output.WriteLine(RouterKeyFile.Read(parse.GetValue(key)!.FullName, "router").PublicKeyBase64);
+                return 0;
+            }
+            catch (RouterKeyFileException e)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"fabric keys public: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+}

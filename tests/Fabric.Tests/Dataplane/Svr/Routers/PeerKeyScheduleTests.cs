@@ -1,0 +1,104 @@
+using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Wire;
+using Fabric.Model;
+using Fabric.Tests.Dataplane.Svr.Security;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>Keys derived by each router alone (clock epochs), as the router process does: encrypted traffic across a boundary and a restart.</summary>
+public sealed class PeerKeyScheduleTests
+{
+    private const string Db = "10.10.1.20";
+    private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
+
+    [Fact]
+    public void ClockEpochs_BothEndsDeriveTheSameKeys_EpochsAlternateKeyPhase_CounterStartsAtNanosecondsIntoTheEpoch()
+    {
+        var east = SecurityFixtures.Identity("east", 1);
+        var west = SecurityFixtures.Identity("west", 2);
+        var now = new DateTimeOffset(2026, 11, 27, 4, 0, 0, TimeSpan.Zero) + TimeSpan.FromMilliseconds(1500);
+
+        Assert.Equal(KeyAgreementResult.Ok, ClockEpochs.TryDerive(east, new PinnedPeer("west", west.PublicKey), now, Hour, out var eastKeys));
+        Assert.Equal(KeyAgreementResult.Ok, ClockEpochs.TryDerive(west, new PinnedPeer("east", east.PublicKey), now, Hour, out var westKeys));
+
+        Assert.True(eastKeys!.SendKey.SequenceEqual(westKeys!.ReceiveKey));
+        Assert.True(eastKeys.SendSalt.SequenceEqual(westKeys.ReceiveSalt));
+        Assert.Equal(ClockEpochs.EpochAt(now, Hour), eastKeys.Epoch);
+        Assert.Equal(1_500_000_000UL, eastKeys.FirstSendCounter);
+        Assert.Equal(ClockEpochs.EpochAt(now, Hour) - 1, ClockEpochs.EpochAt(now - TimeSpan.FromSeconds(2), Hour));
+        Assert.Equal(now - TimeSpan.FromMilliseconds(1500), ClockEpochs.StartOf(eastKeys.Epoch, Hour));
+    }
+
+    [Fact]
+    public void ClockEpochs_PeerPinnedWithAnotherKey_DerivesKeysThePeerCannotOpen()
+    {
+        var east = SecurityFixtures.Identity("east", 1);
+        var west = SecurityFixtures.Identity("west", 2);
+        var impostor = SecurityFixtures.Identity("west", 3);
+        var now = DateTimeOffset.UnixEpoch + TimeSpan.FromDays(20_000);
+
+        ClockEpochs.TryDerive(east, new PinnedPeer("west", impostor.PublicKey), now, Hour, out var eastKeys);
+        ClockEpochs.TryDerive(west, new PinnedPeer("east", east.PublicKey), now, Hour, out var westKeys);
+
+        Assert.False(eastKeys!.SendKey.SequenceEqual(westKeys!.ReceiveKey));
+    }
+
+    [Fact]
+    public void TwoRouters_EachDerivingAlone_CarryAnEncryptedSession_AcrossAnEpochBoundaryAndARestart_WithoutLoss()
+    {
+        using var fabric = new SvrFabric();
+        var policy = fabric.Model.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default;
+        var wall = new WallClock(new DateTimeOffset(2026, 11, 27, 3, 59, 58, TimeSpan.Zero));
+        var branch = new PeerKeySchedule(fabric.Br2, fabric.IdentityOf("br2"), wall);
+        var datacenter = new PeerKeySchedule(fabric.Dc1, fabric.IdentityOf("dc1"), wall);
+        Assert.Equal(TimeSpan.FromSeconds(2), branch.Refresh(policy));
+        datacenter.Refresh(policy);
+
+        fabric.Fin1.SendTcp(Db, 40000, 5432, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Fin1.SendTcp(Db, 40000, 5432, TcpFlags.Ack, 101, 5001, []);
+        fabric.Pump();
+        Send(fabric, 101, "before");
+        var first = SecurityIdOf(fabric.Br2, "dc1");
+
+        // Both cross the boundary (each on its own timer), then the branch restarts its keys within the epoch.
+        wall.Now += TimeSpan.FromSeconds(3);
+        branch.Refresh(policy);
+        datacenter.Refresh(policy);
+        Send(fabric, 107, "after");
+        wall.Now += TimeSpan.FromSeconds(1);
+        new PeerKeySchedule(fabric.Br2, fabric.IdentityOf("br2"), wall).Refresh(policy);
+        Send(fabric, 112, "restart");
+
+        Assert.Equal(first + 1, SecurityIdOf(fabric.Br2, "dc1"));
+        Assert.Equal(first + 1, SecurityIdOf(fabric.Dc1, "br2"));
+        Assert.Equal(["before", "after", "restart"], fabric.Db1.Received.Select(Text).Where(t => t.Length > 0));
+        Assert.True(SvrFabric.OnlySession(fabric.Dc1).Sealed);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.Dropped);
+    }
+
+    private static void Send(SvrFabric fabric, uint sequence, string text)
+    {
+        fabric.Fin1.SendTcp(Db, 40000, 5432, TcpFlags.Ack | TcpFlags.Psh, sequence, 5001, System.Text.Encoding.ASCII.GetBytes(text));
+        fabric.Pump();
+    }
+
+    private static uint SecurityIdOf(ForwardingEngine router, string peer)
+    {
+        var snapshot = router.Snapshot;
+        return snapshot.Runtimes.PeerKeys[Array.Find(snapshot.PeerPaths, p => p.PeerRouter == peer)!.KeysId].SecurityId;
+    }
+
+    private static string Text(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && TcpSegment.TryCreate(ip.Payload, out var tcp) ? System.Text.Encoding.ASCII.GetString(tcp.Payload) : "";
+
+    /// <summary>A wall clock the test sets; only <see cref="GetUtcNow"/> is used by the schedule.</summary>
+    private sealed class WallClock(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+}
