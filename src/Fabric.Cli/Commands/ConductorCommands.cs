@@ -45,6 +45,12 @@ public static class ConductorCommands
     {
         var output = parse.InvocationConfiguration.Output;
         var error = parse.InvocationConfiguration.Error;
+        // SIGTERM and SIGINT are taken before the node starts (as fabric router does): one that arrives
+        // while it starts or before the endpoint listens stops it cleanly right after, instead of
+        // killing the process with the default handler.
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
         if (ConfigCommands.Load(parse.GetValue(config)!.FullName, error) is not { } model)
         {
             return FabricCommandLine.UsageOrInvalid;
@@ -73,9 +79,6 @@ public static class ConductorCommands
 
         await using (endpoint)
         {
-            var stop = new TaskCompletionSource();
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
-            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
             Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage}");
             var downed = await Task.WhenAny(stop.Task, system.WhenTerminated) != stop.Task;
