@@ -77,18 +77,25 @@ public static class ConductorCommands
             return 1;
         }
 
+        bool downed;
         await using (endpoint)
         {
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
             Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage}");
-            var downed = await Task.WhenAny(stop.Task, system.WhenTerminated) != stop.Task;
+            downed = await Task.WhenAny(stop.Task, system.WhenTerminated) != stop.Task;
             Log(output, "stopping", downed ? "reason=removed-from-cluster" : "reason=signal");
         }
 
         await node.StopAsync(CancellationToken.None);
         Log(output, "stopped", $"cluster={self}");
-        return 0;
+        // Removed from the cluster, the conductor does not rejoin by itself: it seeds itself first, so a new
+        // incarnation that cannot reach the others would form a cluster of its own. It exits non-zero and
+        // its supervisor (systemd, a container runtime) starts it again once the network is back.
+        return downed ? RemovedFromCluster : 0;
     }
+
+    /// <summary>The exit code when the split-brain resolver (or an operator) removed this node from the cluster.</summary>
+    public const int RemovedFromCluster = 3;
 
     /// <summary>One structured log line: time, event, then key=value fields.</summary>
     private static void Log(TextWriter output, string @event, string fields) =>

@@ -100,7 +100,7 @@ public static class LabCommands
                 return 1;
             }
 
-            var (now, betweenRouters) = LabGuide.Lines(config, LabOption(layout));
+            var (now, betweenRouters) = LabGuide.Lines(config, LabOption(layout), ConfigOption(layout), Path.GetRelativePath(Environment.CurrentDirectory, path));
             output.WriteLine("Try next:");
             foreach (var line in now)
             {
@@ -369,6 +369,10 @@ public static class LabCommands
     /// <summary>The options a follow-up command needs to find this lab again ("" for the defaults).</summary>
     private static string LabOption(LabLayout layout) =>
         (layout.Name == DefaultLab ? "" : $" --name {layout.Name}") + (layout.StateRoot == LabLayout.DefaultStateRoot ? "" : $" --state-dir {layout.StateRoot}");
+
+    /// <summary>The options <c>fabric config</c> needs to find this lab's conductor ("" for the defaults).</summary>
+    private static string ConfigOption(LabLayout layout) =>
+        (layout.Name == DefaultLab && layout.StateRoot == LabLayout.DefaultStateRoot ? "" : $" --lab {layout.Name}") + (layout.StateRoot == LabLayout.DefaultStateRoot ? "" : $" --state-dir {layout.StateRoot}");
 
     /// <summary>hocon/lab.conf in the current directory, else in the repository above the fabric command.</summary>
     internal static string? FindDefaultTopology()
