@@ -82,8 +82,9 @@ public static class ConductorCommands
         {
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
             Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage}");
-            downed = await Task.WhenAny(stop.Task, system.WhenTerminated) != stop.Task;
-            Log(output, "stopping", downed ? "reason=removed-from-cluster" : "reason=signal");
+            await Task.WhenAny(stop.Task, system.WhenTerminated);
+            downed = FabricNodeHost.WasDowned(system);
+            Log(output, "stopping", downed ? "reason=removed-from-cluster" : stop.Task.IsCompleted ? "reason=signal" : "reason=actor-system-terminated");
         }
 
         await node.StopAsync(CancellationToken.None);

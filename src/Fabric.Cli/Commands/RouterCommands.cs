@@ -87,7 +87,9 @@ public static class RouterCommands
                     // Removed from the cluster (downed by the split-brain resolver on the minority side of a
                     // partition, or by an operator), the node keeps forwarding with what it applied and joins
                     // again as a new incarnation: a router's packets never stop for the control plane.
-                    while (member is not null && WaitHandle.WaitAny([stop.WaitHandle, ((IAsyncResult)member.Services.GetRequiredService<ActorSystem>().WhenTerminated).AsyncWaitHandle]) == 1)
+                    while (member is not null
+                        && WaitHandle.WaitAny([stop.WaitHandle, ((IAsyncResult)member.Services.GetRequiredService<ActorSystem>().WhenTerminated).AsyncWaitHandle]) == 1
+                        && FabricNodeHost.WasDowned(member.Services.GetRequiredService<ActorSystem>()))
                     {
                         Log(output, "rejoining", $"node={name} reason=removed-from-cluster version={process.Engine.AppliedVersion}");
                         member.StopAsync().GetAwaiter().GetResult();
