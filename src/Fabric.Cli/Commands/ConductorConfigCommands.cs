@@ -97,6 +97,51 @@ public static class ConductorConfigCommands
         return command;
     }
 
+    /// <summary><c>fabric telemetry</c>: what the conductor keeps of each router node's counters.</summary>
+    public static Command Telemetry()
+    {
+        var conductor = Conductor();
+        var node = new Option<string?>("--node") { Description = "Only this router node." };
+        var json = new Option<bool>("--json") { Description = "Every kept sample and rollup as JSON." };
+        var command = new Command(
+            "telemetry",
+            "Show the counters router nodes ship to the conductor every 5 s: the latest sample of each node (non-zero counters) and how much history is kept " +
+            "(every sample for an hour, 5-minute rollups for a day).")
+        {
+            node, json, conductor, LabName, LabState,
+        };
+        command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
+        {
+            var view = await client.Telemetry(parse.GetValue(node), cancel);
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(view, ConductorAdminEndpoint.Json));
+                return 0;
+            }
+
+            if (view.Nodes.Count == 0)
+            {
+                output.WriteLine(parse.GetValue(node) is { } name ? $"no telemetry from router node {name}" : "no telemetry yet (router nodes ship every 5 s)");
+                return 1;
+            }
+
+            foreach (var n in view.Nodes)
+            {
+                var latest = n.Samples.Count > 0 ? n.Samples[^1] : null;
+                var at = latest is null ? "none in the last hour" : DateTimeOffset.FromUnixTimeMilliseconds(latest.UnixMilliseconds).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+                output.WriteLine($"{n.Node} (router {n.Router}): {n.Samples.Count} samples, {n.Rollups.Count} five-minute rollups; latest {at}");
+                foreach (var (name, value) in (latest?.Counters ?? new Dictionary<string, long>()).Where(c => c.Value != 0).OrderBy(c => c.Key, StringComparer.Ordinal))
+                {
+                    output.WriteLine($"  {name,-40} {value}");
+                }
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
     private static Option<string?> Conductor() => new("--conductor")
     {
         Description = "The conductor's admin endpoint (default: $FABRIC_CONDUCTOR, else the conductor of the lab that is up, else http://127.0.0.1:8480).",

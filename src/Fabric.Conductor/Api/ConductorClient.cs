@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using Fabric.Conductor.Configuration;
+using Fabric.Conductor.Telemetry;
 
 namespace Fabric.Conductor.Api;
 
@@ -22,6 +23,10 @@ public sealed class ConductorClient(Uri conductor, HttpMessageHandler? handler =
 
     public async Task<ConfigRolloutView> Rollout(CancellationToken cancel = default) =>
         (await _http.GetFromJsonAsync<ConfigRolloutView>("v1/config/rollout", ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false))!;
+
+    public async Task<TelemetryView> Telemetry(string? node = null, CancellationToken cancel = default) =>
+        (await _http.GetFromJsonAsync<TelemetryView>(
+            node is null ? "v1/telemetry" : $"v1/telemetry?node={Uri.EscapeDataString(node)}", ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false))!;
 
     private async Task<ConfigCommandResult> Post<T>(string path, T body, CancellationToken cancel)
     {
