@@ -50,6 +50,7 @@ public static class LabGuide
             }
 
             now.Add($"./fabric config status{configOption}   # which version each router node applied");
+            now.Add($"./fabric telemetry{configOption}   # each router node's counters as the conductor keeps them (every 5 s)");
         }
 
         now.Add($"./fabric lab status{labOption}   # namespaces, processes, each router's version and counters");

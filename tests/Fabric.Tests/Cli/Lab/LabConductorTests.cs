@@ -86,6 +86,29 @@ public sealed class LabConductorTests(ConductedLab lab) : IClassFixture<Conducte
     }
 
     [Fact]
+    public void Telemetry_TheRouterProcessShipsItsCounters_ToTheLabsConductor()
+    {
+        Assert.True(Curl("hc1").Succeeded);
+        var clock = Stopwatch.StartNew();
+        CommandResult telemetry;
+        do
+        {
+            // r1a samples every 5 s; the curl's session shows in a later sample.
+            telemetry = LabRun.Fabric(["telemetry", "--node", "r1a", "--lab", _run.Name, "--state-dir", _run.StateRoot]);
+            if (telemetry.Succeeded && System.Text.RegularExpressions.Regex.IsMatch(telemetry.Output, @"sessions\.created\s+[1-9]"))
+            {
+                Assert.Matches(@"r1a \(router r1\): \d+ samples, \d+ five-minute rollups; latest ", telemetry.Output);
+                Assert.Matches(@"received\s+[1-9]", telemetry.Output);
+                return;
+            }
+
+            Thread.Sleep(500);
+        }
+        while (clock.Elapsed < Deadline);
+        Assert.Fail($"no sample with the curl's session within {Deadline.TotalSeconds} s: {telemetry}");
+    }
+
+    [Fact]
     public void Commit_DenyingGuest_EveryRouterApplies_AndThePolicyIsInForce_RollbackRestoresIt()
     {
         Assert.True(Curl("hg1").Succeeded, "version 1 lets guest reach web");
