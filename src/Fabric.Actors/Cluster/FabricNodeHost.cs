@@ -13,6 +13,13 @@ namespace Fabric.Actors.Cluster;
 /// </summary>
 public static class FabricNodeHost
 {
+    /// <summary>
+    /// Whether <paramref name="system"/> shut down because it was downed (by the split-brain resolver on the
+    /// minority side of a partition, or by an operator), as opposed to leaving or a signal.
+    /// </summary>
+    public static bool WasDowned(Akka.Actor.ActorSystem system) =>
+        Akka.Actor.CoordinatedShutdown.Get(system).ShutdownReason is Akka.Actor.CoordinatedShutdown.ClusterDowningReason;
+
     /// <param name="hostConfiguration">Overrides such as environment variables; its <c>akka</c> section reaches Akka (see <see cref="FabricCluster.WithFabricCluster"/>).</param>
     /// <param name="logging">Where logs go; none by default.</param>
     public static IHost Build(IConfiguration? hostConfiguration, Action<ILoggingBuilder>? logging, Action<AkkaConfigurationBuilder> configure)

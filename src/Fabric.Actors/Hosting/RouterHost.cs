@@ -1,6 +1,7 @@
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,8 @@ namespace Fabric.Actors.Hosting;
 
 /// <summary>One router node's forwarding engine as the control plane sees it.</summary>
 /// <param name="Node">The node's name in the configuration.</param>
-public sealed record RouterNodeTarget(string Node, IForwardingTarget Target);
+/// <param name="Telemetry">Its counters, sampled and shipped to the conductor; none: no telemetry.</param>
+public sealed record RouterNodeTarget(string Node, IForwardingTarget Target, ITelemetrySource? Telemetry = null);
 
 /// <summary>
 /// The actor side of a router: a cluster node with role <c>router</c> running a
@@ -19,7 +21,8 @@ public sealed record RouterNodeTarget(string Node, IForwardingTarget Target);
 public static class RouterHost
 {
     public static AkkaConfigurationBuilder WithRouterNode(
-        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null)
+        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null,
+        TimeSpan? telemetryInterval = null)
     {
         ArgumentNullException.ThrowIfNull(targets);
         return builder
@@ -29,11 +32,18 @@ public static class RouterHost
                 foreach (var target in targets)
                 {
                     system.ActorOf(ConfigApplier.Props(target.Node, target.Target), $"config-applier-{target.Node}");
+                    if (target.Telemetry is { } telemetry)
+                    {
+                        system.ActorOf(
+                            TelemetrySampler.Props(target.Node, target.Target.RouterName, telemetry, TimeProvider.System, telemetryInterval ?? TelemetryDistribution.DefaultInterval),
+                            $"telemetry-{target.Node}");
+                    }
                 }
             });
     }
 
     public static IHost Build(
-        ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null) =>
-        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(cluster, targets, hostConfiguration));
+        ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null,
+        TimeSpan? telemetryInterval = null) =>
+        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(cluster, targets, hostConfiguration, telemetryInterval));
 }

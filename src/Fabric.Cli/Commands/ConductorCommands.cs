@@ -45,6 +45,12 @@ public static class ConductorCommands
     {
         var output = parse.InvocationConfiguration.Output;
         var error = parse.InvocationConfiguration.Error;
+        // SIGTERM and SIGINT are taken before the node starts (as fabric router does): one that arrives
+        // while it starts or before the endpoint listens stops it cleanly right after, instead of
+        // killing the process with the default handler.
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
         if (ConfigCommands.Load(parse.GetValue(config)!.FullName, error) is not { } model)
         {
             return FabricCommandLine.UsageOrInvalid;
@@ -71,21 +77,26 @@ public static class ConductorCommands
             return 1;
         }
 
+        bool downed;
         await using (endpoint)
         {
-            var stop = new TaskCompletionSource();
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
-            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
             Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage}");
-            var downed = await Task.WhenAny(stop.Task, system.WhenTerminated) != stop.Task;
-            Log(output, "stopping", downed ? "reason=removed-from-cluster" : "reason=signal");
+            await Task.WhenAny(stop.Task, system.WhenTerminated);
+            downed = FabricNodeHost.WasDowned(system);
+            Log(output, "stopping", downed ? "reason=removed-from-cluster" : stop.Task.IsCompleted ? "reason=signal" : "reason=actor-system-terminated");
         }
 
         await node.StopAsync(CancellationToken.None);
         Log(output, "stopped", $"cluster={self}");
-        return 0;
+        // Removed from the cluster, the conductor does not rejoin by itself: it seeds itself first, so a new
+        // incarnation that cannot reach the others would form a cluster of its own. It exits non-zero and
+        // its supervisor (systemd, a container runtime) starts it again once the network is back.
+        return downed ? RemovedFromCluster : 0;
     }
+
+    /// <summary>The exit code when the split-brain resolver (or an operator) removed this node from the cluster.</summary>
+    public const int RemovedFromCluster = 3;
 
     /// <summary>One structured log line: time, event, then key=value fields.</summary>
     private static void Log(TextWriter output, string @event, string fields) =>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Fabric.Cli.Lab;
 using Fabric.Conductor.Api;
 using Fabric.Conductor.Configuration;
 
@@ -22,7 +23,7 @@ public static class ConductorConfigCommands
         var file = new Argument<FileInfo>("FILE") { Description = "The fabric document to make the running configuration." };
         var message = new Option<string>("--message", "-m") { Description = "Why: kept in the history.", Required = true };
         var author = Author();
-        var command = new Command("commit", "Validate a document on the conductor and make it the next running version, pushed to every router.") { file, message, author, conductor };
+        var command = new Command("commit", "Validate a document on the conductor and make it the next running version, pushed to every router.") { file, message, author, conductor, LabName, LabState };
         command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
         {
             var path = parse.GetValue(file)!.FullName;
@@ -38,7 +39,7 @@ public static class ConductorConfigCommands
         var version = new Argument<long>("N") { Description = "The version whose content becomes running again (as a new version)." };
         var message = new Option<string>("--message", "-m") { Description = "Why (default: \"rollback to version N\")." };
         var author = Author();
-        var command = new Command("rollback", "Make an earlier version's content running again, as a new version pushed to every router.") { version, message, author, conductor };
+        var command = new Command("rollback", "Make an earlier version's content running again, as a new version pushed to every router.") { version, message, author, conductor, LabName, LabState };
         command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
             Report(parse, await client.Rollback(new RollbackConfig(parse.GetValue(version), parse.GetValue(author)!, parse.GetValue(message) ?? ""), cancel), "running")));
         return command;
@@ -48,7 +49,7 @@ public static class ConductorConfigCommands
     {
         var conductor = Conductor();
         var json = new Option<bool>("--json") { Description = "Print the history as JSON." };
-        var command = new Command("history", "List every version, oldest first, with author, time, message and what changed; '*' marks the running one.") { json, conductor };
+        var command = new Command("history", "List every version, oldest first, with author, time, message and what changed; '*' marks the running one.") { json, conductor, LabName, LabState };
         command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
         {
             var history = await client.History(cancel);
@@ -77,7 +78,7 @@ public static class ConductorConfigCommands
     private static Command Status()
     {
         var conductor = Conductor();
-        var command = new Command("status", "Show which version each router node runs; exit 0 when every node runs the running version, 1 when any drifts.") { conductor };
+        var command = new Command("status", "Show which version each router node runs; exit 0 when every node runs the running version, 1 when any drifts.") { conductor, LabName, LabState };
         command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
         {
             var rollout = await client.Rollout(cancel);
@@ -96,10 +97,60 @@ public static class ConductorConfigCommands
         return command;
     }
 
+    /// <summary><c>fabric telemetry</c>: what the conductor keeps of each router node's counters.</summary>
+    public static Command Telemetry()
+    {
+        var conductor = Conductor();
+        var node = new Option<string?>("--node") { Description = "Only this router node." };
+        var json = new Option<bool>("--json") { Description = "Every kept sample and rollup as JSON." };
+        var command = new Command(
+            "telemetry",
+            "Show the counters router nodes ship to the conductor every 5 s: the latest sample of each node (non-zero counters) and how much history is kept " +
+            "(every sample for an hour, 5-minute rollups for a day).")
+        {
+            node, json, conductor, LabName, LabState,
+        };
+        command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
+        {
+            var view = await client.Telemetry(parse.GetValue(node), cancel);
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(view, ConductorAdminEndpoint.Json));
+                return 0;
+            }
+
+            if (view.Nodes.Count == 0)
+            {
+                output.WriteLine(parse.GetValue(node) is { } name ? $"no telemetry from router node {name}" : "no telemetry yet (router nodes ship every 5 s)");
+                return 1;
+            }
+
+            foreach (var n in view.Nodes)
+            {
+                var latest = n.Samples.Count > 0 ? n.Samples[^1] : null;
+                var at = latest is null ? "none in the last hour" : DateTimeOffset.FromUnixTimeMilliseconds(latest.UnixMilliseconds).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+                output.WriteLine($"{n.Node} (router {n.Router}): {n.Samples.Count} samples, {n.Rollups.Count} five-minute rollups; latest {at}");
+                foreach (var (name, value) in (latest?.Counters ?? new Dictionary<string, long>()).Where(c => c.Value != 0).OrderBy(c => c.Key, StringComparer.Ordinal))
+                {
+                    output.WriteLine($"  {name,-40} {value}");
+                }
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
     private static Option<string?> Conductor() => new("--conductor")
     {
-        Description = "The conductor's admin endpoint (default: $FABRIC_CONDUCTOR, else http://127.0.0.1:8480).",
+        Description = "The conductor's admin endpoint (default: $FABRIC_CONDUCTOR, else the conductor of the lab that is up, else http://127.0.0.1:8480).",
     };
+
+    // One instance each, shared by the four commands: only Call reads them.
+    private static readonly Option<string?> LabName = new("--lab") { Description = "Talk to this lab's conductor (from inside the lab's management network; needs root)." };
+
+    private static readonly Option<DirectoryInfo?> LabState = new("--state-dir") { Description = $"Where labs keep their state (default {LabLayout.DefaultStateRoot})." };
 
     private static Option<string> Author() => new("--author")
     {
@@ -132,16 +183,65 @@ public static class ConductorConfigCommands
             return FabricCommandLine.UsageOrInvalid;
         }
 
-        var address = given is null ? ConductorClient.DefaultAddress : new Uri(given);
-        using var client = new ConductorClient(address);
+        var error = parse.InvocationConfiguration.Error;
+        var lab = given is null ? LabTarget(parse, error) : null;
+        if (lab is { Problem: { } problem })
+        {
+            error.WriteLine($"fabric config: {problem}");
+            return FabricCommandLine.UsageOrInvalid;
+        }
+
+        Uri address;
+        ConductorClient client;
+        if (lab is { Layout: { } layout, Config: { } config })
+        {
+            address = LabConductor.Endpoint(config);
+            client = LabConductor.Client(layout, config);
+            error.WriteLine($"fabric config: lab \"{layout.Name}\"'s conductor at {address} (from namespace {layout.NamespaceOf(LabBuilder.Conductor)})");
+        }
+        else
+        {
+            address = given is null ? ConductorClient.DefaultAddress : new Uri(given);
+            client = new ConductorClient(address);
+        }
+
+        using var owned = client;
         try
         {
             return await call(client);
         }
         catch (HttpRequestException e)
         {
-            parse.InvocationConfiguration.Error.WriteLine($"fabric config: no conductor answers at {address} ({e.Message})");
+            error.WriteLine($"fabric config: no conductor answers at {address} ({e.Message})");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// The lab whose conductor a command without --conductor means: the one named with --lab, else (when
+    /// $FABRIC_CONDUCTOR is not set) the only lab that is up with a conductor; null for none.
+    /// </summary>
+    private static (LabLayout? Layout, Model.FabricConfig? Config, string? Problem)? LabTarget(ParseResult parse, TextWriter error)
+    {
+        var root = parse.GetValue(LabState)?.FullName ?? LabLayout.DefaultStateRoot;
+        var named = parse.GetValue(LabName);
+        if (named is null && (Environment.GetEnvironmentVariable("FABRIC_CONDUCTOR") is { Length: > 0 } || !Environment.IsPrivilegedProcess))
+        {
+            return null;
+        }
+
+        var layouts = named is not null ? [new LabLayout(named, root)] : LabLayout.Running(root).Select(n => new LabLayout(n, root)).ToList();
+        var conducted = layouts
+            .Select(l => (Layout: l, Config: File.Exists(l.Topology) ? ConfigCommands.Load(l.Topology, error) : null))
+            .Where(l => l.Config is not null && LabConductor.Configured(l.Config) && l.Layout.ExistingNamespaces().Count > 0)
+            .ToList();
+        return (named, conducted.Count) switch
+        {
+            (not null, 0) when !Environment.IsPrivilegedProcess => (null, null, $"lab \"{named}\": reaching a lab's conductor needs root; run it with sudo"),
+            (not null, 0) => (null, null, $"lab \"{named}\" is not up with a conductor (state in {root})"),
+            (_, 0) => null,
+            (_, 1) => (conducted[0].Layout, conducted[0].Config, null),
+            _ => (null, null, $"several labs are up ({string.Join(", ", conducted.Select(c => c.Layout.Name))}); say which with --lab NAME or give --conductor URL"),
+        };
     }
 }

@@ -90,7 +90,7 @@ public static class LabCommands
             output.WriteLine($"fabric lab: building \"{layout.Name}\" from {Path.GetRelativePath(Environment.CurrentDirectory, path)}; state and logs in {layout.StateDirectory}");
             try
             {
-                new LabBuilder(config, layout, output).Build();
+                new LabBuilder(config, layout, output, source: Path.GetRelativePath(Environment.CurrentDirectory, path)).Build();
             }
             catch (LabException e)
             {
@@ -100,7 +100,7 @@ public static class LabCommands
                 return 1;
             }
 
-            var (now, betweenRouters) = LabGuide.Lines(config, LabOption(layout));
+            var (now, betweenRouters) = LabGuide.Lines(config, LabOption(layout), ConfigOption(layout), Path.GetRelativePath(Environment.CurrentDirectory, path));
             output.WriteLine("Try next:");
             foreach (var line in now)
             {
@@ -189,7 +189,7 @@ public static class LabCommands
                     var c = counters.RootElement;
                     var drops = c.GetProperty("drops").EnumerateObject().Where(d => d.Value.GetInt64() > 0).Select(d => $"{d.Name}={d.Value.GetInt64()}");
                     output.WriteLine(
-                        $"  router {node}: received {c.GetProperty("received").GetInt64()}, forwarded {c.GetProperty("forwarded").GetInt64()}, generated {c.GetProperty("generated").GetInt64()}, " +
+                        $"  router {node}: version {c.GetProperty("version").GetInt64()}, received {c.GetProperty("received").GetInt64()}, forwarded {c.GetProperty("forwarded").GetInt64()}, generated {c.GetProperty("generated").GetInt64()}, " +
                         $"dropped {c.GetProperty("dropped").GetInt64()}{(drops.Any() ? $" ({string.Join(", ", drops)})" : "")}, sessions {c.GetProperty("sessions").GetInt64()} (created {c.GetProperty("sessions_created").GetInt64()})");
                 }
                 catch (System.Net.Sockets.SocketException e)
@@ -199,9 +199,38 @@ public static class LabCommands
                 }
             }
 
+            healthy &= ConductorStatus(layout, output);
             return healthy ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>The lab conductor's running version and each router node's applied version; false when it does not answer or a node drifts.</summary>
+    private static bool ConductorStatus(LabLayout layout, TextWriter output)
+    {
+        if (ConfigCommands.Load(layout.Topology, TextWriter.Null) is not { } config || !LabConductor.Configured(config))
+        {
+            return true;
+        }
+
+        try
+        {
+            using var client = LabConductor.Client(layout, config);
+            var rollout = client.Rollout().GetAwaiter().GetResult();
+            output.WriteLine($"  conductor {LabConductor.Endpoint(config)}: running version {rollout.Running}{(rollout.Converged ? ", every router node on it" : "")}");
+            foreach (var n in rollout.Nodes)
+            {
+                var state = !n.Reported ? "not reported" : n.FailedVersion is { } failed ? $"failed version {failed}: {n.Failure}" : n.Drift ? "drift" : "ok";
+                output.WriteLine($"    {n.Node,-12} applied version {n.Applied}  {state}");
+            }
+
+            return rollout.Converged;
+        }
+        catch (HttpRequestException e)
+        {
+            output.WriteLine($"  conductor: no answer at {LabConductor.Endpoint(config)} ({e.Message})");
+            return false;
+        }
     }
 
     private static Command Exec()
@@ -282,7 +311,8 @@ public static class LabCommands
                 return 1;
             }
 
-            var plan = LabVerifier.Plan(config);
+            // The policy in force is the conductor's running version, which may differ from the topology the lab was built from.
+            var plan = LabVerifier.Plan(LabConductor.Running(layout, config));
             if (plan.Count == 0)
             {
                 output.WriteLine("0 correct, 0 wrong (no client container with a tenant, or no service port to probe)");
@@ -339,6 +369,10 @@ public static class LabCommands
     /// <summary>The options a follow-up command needs to find this lab again ("" for the defaults).</summary>
     private static string LabOption(LabLayout layout) =>
         (layout.Name == DefaultLab ? "" : $" --name {layout.Name}") + (layout.StateRoot == LabLayout.DefaultStateRoot ? "" : $" --state-dir {layout.StateRoot}");
+
+    /// <summary>The options <c>fabric config</c> needs to find this lab's conductor ("" for the defaults).</summary>
+    private static string ConfigOption(LabLayout layout) =>
+        (layout.Name == DefaultLab && layout.StateRoot == LabLayout.DefaultStateRoot ? "" : $" --lab {layout.Name}") + (layout.StateRoot == LabLayout.DefaultStateRoot ? "" : $" --state-dir {layout.StateRoot}");
 
     /// <summary>hocon/lab.conf in the current directory, else in the repository above the fabric command.</summary>
     internal static string? FindDefaultTopology()

@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Akka.Actor;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Cli.Hosting;
 using Fabric.Model;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -81,12 +83,34 @@ public static class RouterCommands
             }
 
             using (process)
-            using (var member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), model, name, process))
             {
-                Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"}");
-                stop.Wait();
-                Log(output, "stopping", $"node={name}");
-                member?.StopAsync().GetAwaiter().GetResult();
+                IHost? member = null;
+                try
+                {
+                    member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), model, name, process);
+                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"}");
+                    // Removed from the cluster (downed by the split-brain resolver on the minority side of a
+                    // partition, or by an operator), the node keeps forwarding with what it applied and joins
+                    // again as a new incarnation: a router's packets never stop for the control plane.
+                    while (member is not null
+                        && WaitHandle.WaitAny([stop.WaitHandle, ((IAsyncResult)member.Services.GetRequiredService<ActorSystem>().WhenTerminated).AsyncWaitHandle]) == 1
+                        && FabricNodeHost.WasDowned(member.Services.GetRequiredService<ActorSystem>()))
+                    {
+                        Log(output, "rejoining", $"node={name} reason=removed-from-cluster version={process.Engine.AppliedVersion}");
+                        member.StopAsync().GetAwaiter().GetResult();
+                        member.Dispose();
+                        member = null;
+                        member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), model, name, process);
+                    }
+
+                    stop.Wait();
+                    Log(output, "stopping", $"node={name}");
+                    member?.StopAsync().GetAwaiter().GetResult();
+                }
+                finally
+                {
+                    member?.Dispose();
+                }
             }
 
             Log(output, "stopped", $"node={name}");
@@ -128,7 +152,7 @@ public static class RouterCommands
         var host = address ?? model.Routers.SelectMany(r => r.Nodes).First(n => n.Name == node).ManagementAddress.ToString();
         var member = RouterHost.Build(
             new ClusterNodeSettings(host, port, seeds),
-            [new RouterNodeTarget(node, new RouterProcessTarget(process))],
+            [new RouterNodeTarget(node, new RouterProcessTarget(process), new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine))],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();

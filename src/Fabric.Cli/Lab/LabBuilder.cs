@@ -33,8 +33,10 @@ public sealed class LabBuilder
     /// Instead of starting router processes, give the router namespaces' devices kernel addresses and
     /// routes and let the kernel forward: the same wiring as a baseline (see <see cref="KernelRouting"/>).
     /// </param>
-    public LabBuilder(FabricConfig config, LabLayout layout, TextWriter output, bool kernelForwarding = false)
+    /// <param name="source">Where the topology came from, for the conductor's history (version 1's message).</param>
+    public LabBuilder(FabricConfig config, LabLayout layout, TextWriter output, bool kernelForwarding = false, string source = "the topology")
     {
+        _source = source;
         _config = config;
         _layout = layout;
         _output = output;
@@ -42,6 +44,7 @@ public sealed class LabBuilder
     }
 
     private readonly bool _kernelForwarding;
+    private readonly string _source;
 
     /// <summary>The node that runs for each router (the first; HA pairs run one node in the lab).</summary>
     public static IEnumerable<(Model.Router Router, RouterNode Node)> Nodes(FabricConfig config) =>
@@ -159,7 +162,14 @@ public sealed class LabBuilder
                 NetworkNamespace.AddAddress(ns, ManagementDevice, $"{address}/{ManagementLength(address)}");
             }
 
-            Progress("conductor", $"{ns}: {ManagementDevice} {string.Join(", ", _config.Conductor.Addresses)} (the conductor process joins with the control plane)");
+            Progress("conductor", $"{ns}: {ManagementDevice} {string.Join(", ", _config.Conductor.Addresses)}");
+        }
+
+        var conducted = !_kernelForwarding && LabConductor.Configured(_config);
+        if (conducted)
+        {
+            var pid = LabConductor.Start(_layout, _config, RouterStartDeadline);
+            Progress("started", $"conductor: pid {pid}, log {_layout.LogOf(LabConductor.ProcessName)}, admin {LabConductor.Endpoint(_config)} (from {_layout.NamespaceOf(Conductor)}), cluster {LabConductor.Seed(_config)}");
         }
 
         foreach (var (router, node) in Nodes(_config))
@@ -171,8 +181,14 @@ public sealed class LabBuilder
             }
             else
             {
-                StartRouter(router, node);
+                StartRouter(router, node, conducted ? LabConductor.Seed(_config) : null);
             }
+        }
+
+        if (conducted)
+        {
+            var (version, elapsed) = LabConductor.CommitTopology(_layout, _config, _source, RouterStartDeadline);
+            Progress("committed", $"version {version} (the topology) on the conductor; every router node applied it in {elapsed.TotalSeconds:0.0} s");
         }
 
         var servers = LabServer.For(_config);
@@ -227,7 +243,7 @@ public sealed class LabBuilder
         return end;
     }
 
-    private void StartRouter(Model.Router router, RouterNode node)
+    private void StartRouter(Model.Router router, RouterNode node, string? seed)
     {
         var socket = _layout.AdminSocketOf(node.Name);
         var log = _layout.LogOf(node.Name);
@@ -235,7 +251,7 @@ public sealed class LabBuilder
             _layout.NamespaceOf(node.Name),
             _layout.PidFileOf(node.Name),
             log,
-            [.. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", socket, "--identity-key", LabKeys.KeyFileOf(_layout, router.Name)]);
+            [.. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", socket, "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed])]);
         if (!LabProcesses.WaitFor(() => Answers(socket), pid, RouterStartDeadline))
         {
             throw new LabException($"router node {node.Name} did not start (log {log}):\n{LabProcesses.Tail(log)}");

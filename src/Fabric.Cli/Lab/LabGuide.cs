@@ -9,7 +9,9 @@ namespace Fabric.Cli.Lab;
 /// </summary>
 public static class LabGuide
 {
-    public static (IReadOnlyList<string> Now, IReadOnlyList<string> BetweenRouters) Lines(FabricConfig config, string labOption)
+    /// <param name="configOption">The options <c>fabric config</c> needs to find this lab's conductor ("" for the defaults).</param>
+    /// <param name="source">The topology file as the user named it, for the commit line.</param>
+    public static (IReadOnlyList<string> Now, IReadOnlyList<string> BetweenRouters) Lines(FabricConfig config, string labOption, string configOption = "", string? source = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var now = new List<string>();
@@ -39,7 +41,19 @@ public static class LabGuide
         }
 
         (later.Count == 0 ? now : later).Add($"./fabric lab verify{labOption}   # every client × service × port against the access policy");
-        now.Add($"./fabric lab status{labOption}   # namespaces, processes, each router's counters");
+        if (config.Conductor.Addresses.Count > 0)
+        {
+            now.Add($"./fabric config history{configOption}   # version 1 is this topology, committed by lab up");
+            if (source is not null)
+            {
+                now.Add($"./fabric config commit {source}{configOption} -m \"what changed\"   # after editing it: validated, pushed to every router");
+            }
+
+            now.Add($"./fabric config status{configOption}   # which version each router node applied");
+            now.Add($"./fabric telemetry{configOption}   # each router node's counters as the conductor keeps them (every 5 s)");
+        }
+
+        now.Add($"./fabric lab status{labOption}   # namespaces, processes, each router's version and counters");
         now.Add($"./fabric lab down{labOption}     # removes every namespace, link and process of the lab");
         return (now, later);
     }

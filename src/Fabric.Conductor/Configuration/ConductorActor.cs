@@ -18,6 +18,9 @@ public sealed class ConductorActor : ReceivePersistentActor
 
     private readonly TimeProvider _time;
     private readonly bool _distribute;
+
+    // The telemetry collector (a child, so it runs wherever the singleton runs); null without a cluster.
+    private readonly IActorRef? _telemetry;
     private ConfigHistory _history = ConfigHistory.Empty;
     private IReadOnlyDictionary<string, RouterConfigStatus> _routers = new Dictionary<string, RouterConfigStatus>();
 
@@ -25,6 +28,7 @@ public sealed class ConductorActor : ReceivePersistentActor
     {
         _time = time;
         _distribute = distribute;
+        _telemetry = distribute ? Context.ActorOf(Telemetry.TelemetryCollector.Props(time), "telemetry") : null;
         Recover<ConfigCommitted>(committed => _history = _history.Apply(committed));
         Command<CommitConfig>(command => Handle(_history.Decide(command, _time.GetUtcNow())));
         Command<RollbackConfig>(command => Handle(_history.Decide(command, _time.GetUtcNow())));
@@ -33,6 +37,17 @@ public sealed class ConductorActor : ReceivePersistentActor
             _history.Running?.Number ?? 0, ConfigRollout.View(_history.Running?.Number ?? 0, _history.Running?.Model, _routers))));
         Command<Changed>(changed => changed.Key.Equals(ConfigDistribution.Status), changed =>
             _routers = changed.Get(ConfigDistribution.Status).Entries);
+        Command<Telemetry.GetTelemetry>(query =>
+        {
+            if (_telemetry is null)
+            {
+                Sender.Tell(new Telemetry.TelemetryView([]));
+            }
+            else
+            {
+                _telemetry.Forward(query);
+            }
+        });
         Command<UpdateSuccess>(_ => { });
         Command<UpdateTimeout>(_ => { }); // written locally; gossip carries it to the nodes the write missed
     }

@@ -56,7 +56,8 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
 
     /// <summary>Starts a router node for <paramref name="node"/> of <paramref name="config"/>; returns its engine.</summary>
     /// <param name="fromDisk">A configuration the engine runs before it hears from the conductor, as <c>fabric router</c> does with its last one on disk (as version 1).</param>
-    public async Task<(IHost Host, ForwardingEngine Engine)> StartRouter(FabricConfig config, string node, FabricConfig? fromDisk = null)
+    /// <param name="telemetryInterval">With a value, the node samples its engine's counters this often and ships them to the conductor.</param>
+    public async Task<(IHost Host, ForwardingEngine Engine)> StartRouter(FabricConfig config, string node, FabricConfig? fromDisk = null, TimeSpan? telemetryInterval = null)
     {
         var router = config.Routers.Single(r => r.Nodes.Any(n => n.Name == node));
         var ports = RouterProcess.Devices(router).Select((d, i) => (IPacketPort)new DiscardPort(d, new MacAddress(0x02_00_00_00_00_00UL + (ulong)i + 1))).ToList();
@@ -66,7 +67,9 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
             engine.Apply(fromDisk, version: 1);
         }
 
-        var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]), [new RouterNodeTarget(node, new EngineForwardingTarget(engine))]);
+        var telemetry = telemetryInterval is null ? null : new Fabric.Actors.Telemetry.EngineTelemetrySource(engine);
+        var host = RouterHost.Build(
+            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]), [new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry)], telemetryInterval: telemetryInterval);
         await Start(host);
         return (host, engine);
     }

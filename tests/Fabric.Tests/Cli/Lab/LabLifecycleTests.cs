@@ -18,7 +18,8 @@ public sealed class LabLifecycleTests
 
         var down = run.Down();
         Assert.True(down.Succeeded, down.ToString());
-        Assert.Contains("is down: stopped 7 processes, removed 13 namespaces", down.Output, StringComparison.Ordinal);
+        // 3 routers, 4 servers and the conductor.
+        Assert.Contains("is down: stopped 8 processes, removed 13 namespaces", down.Output, StringComparison.Ordinal);
         Assert.Equal(before, LabRun.MachineNetworks());
 
         var again = run.Down();

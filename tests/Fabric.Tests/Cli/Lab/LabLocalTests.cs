@@ -83,7 +83,7 @@ public sealed class LabLocalTests(LocalLab lab) : IClassFixture<LocalLab>
         var status = _run.Status();
         Assert.True(status.Succeeded, status.ToString());
         Assert.Matches(@"r1a\s+pid \d+\s+running", status.Output);
-        Assert.Contains("router r1a: received", status.Output, StringComparison.Ordinal);
+        Assert.Contains("router r1a: version 1, received", status.Output, StringComparison.Ordinal);
         Assert.Contains($"lab \"{_run.Name}\" is up: 1 routers, 5 containers, 2 servers", lab.UpResult.Output, StringComparison.Ordinal);
         Assert.Contains("Try next:", lab.UpResult.Output, StringComparison.Ordinal);
         Assert.Contains("hc1 -- curl -s http://10.200.0.80/", lab.UpResult.Output, StringComparison.Ordinal);

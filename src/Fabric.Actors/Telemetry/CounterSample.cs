@@ -1,0 +1,36 @@
+using Akka.DistributedData;
+using Fabric.Actors.Serialization;
+
+namespace Fabric.Actors.Telemetry;
+
+/// <summary>
+/// One router node's counters at one moment, as it ships them to the conductor. Counters are cumulative
+/// since the node started (packets, drops) or gauges (sessions now); names are flat and dotted:
+/// <c>received</c>, <c>drop.AccessDenied</c>, <c>tenant.guest.drops</c>, <c>service.web.sessions</c>,
+/// <c>path.dc1/wan.sessions</c> (see <see cref="EngineTelemetrySource"/>).
+/// </summary>
+[WireMessage("fabric.telemetry.sample.v1")]
+public sealed record CounterSample(string Node, string Router, long UnixMilliseconds, IReadOnlyDictionary<string, long> Counters)
+{
+    public DateTimeOffset Time => DateTimeOffset.FromUnixTimeMilliseconds(UnixMilliseconds);
+}
+
+/// <summary>
+/// The Distributed Data key telemetry travels under: each router node writes its latest sample under its
+/// node name; the conductor subscribes and keeps the history. Only the latest sample per node is
+/// replicated, so a slow reader sees fewer points, never wrong totals (the counters are cumulative).
+/// </summary>
+public static class TelemetryDistribution
+{
+    public static readonly LWWDictionaryKey<string, CounterSample> Latest = new("fabric-telemetry-latest");
+
+    /// <summary>How often a router node samples its counters unless told otherwise.</summary>
+    public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>Where a router node's counters come from; sampled on the sampler's thread, so it must read counters that workers write safely.</summary>
+public interface ITelemetrySource
+{
+    /// <summary>Every counter now, by name.</summary>
+    IReadOnlyDictionary<string, long> Sample();
+}

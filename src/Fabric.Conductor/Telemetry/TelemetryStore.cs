@@ -1,0 +1,91 @@
+using Fabric.Actors.Serialization;
+using Fabric.Actors.Telemetry;
+
+namespace Fabric.Conductor.Telemetry;
+
+/// <summary>
+/// The conductor's telemetry history, per router node: every sample at full resolution for
+/// <see cref="FullRetention"/>, and one rollup per <see cref="RollupInterval"/> for
+/// <see cref="RollupRetention"/>. Counters are cumulative, so a rollup is the last sample of its interval:
+/// the difference of two rollups is exactly what was counted between them. Time comes from the injected
+/// clock (retention is measured against it, not against the samples' own times). Not thread-safe: one
+/// actor owns it.
+/// </summary>
+public sealed class TelemetryStore(TimeProvider time)
+{
+    public static readonly TimeSpan FullRetention = TimeSpan.FromHours(1);
+    public static readonly TimeSpan RollupInterval = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan RollupRetention = TimeSpan.FromDays(1);
+
+    private readonly Dictionary<string, List<CounterSample>> _full = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SortedList<long, CounterSample>> _rollups = new(StringComparer.Ordinal);
+
+    /// <summary>Keeps <paramref name="sample"/> unless it is not newer than the node's last one (a repeat from gossip); returns whether it was kept.</summary>
+    public bool Add(CounterSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        if (!_full.TryGetValue(sample.Node, out var full))
+        {
+            _full[sample.Node] = full = [];
+            _rollups[sample.Node] = new SortedList<long, CounterSample>();
+        }
+
+        if (full.Count > 0 && full[^1].UnixMilliseconds >= sample.UnixMilliseconds)
+        {
+            return false;
+        }
+
+        full.Add(sample);
+        var interval = (long)RollupInterval.TotalMilliseconds;
+        _rollups[sample.Node][sample.UnixMilliseconds - (sample.UnixMilliseconds % interval)] = sample;
+        Prune();
+        return true;
+    }
+
+    /// <summary>What is kept for every node (or one), oldest first.</summary>
+    public TelemetryView View(string? node = null)
+    {
+        Prune();
+        return new TelemetryView([.. _full.Keys.Where(n => node is null || n == node).Order(StringComparer.Ordinal).Select(n => new NodeTelemetry(
+            n,
+            _full[n].Count > 0 ? _full[n][^1].Router : "",
+            [.. _full[n].Select(Point)],
+            [.. _rollups[n].Select(r => Point(r.Value) with { UnixMilliseconds = r.Key })]))]);
+    }
+
+    private static TelemetryPoint Point(CounterSample sample) => new(sample.UnixMilliseconds, sample.Counters);
+
+    private void Prune()
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var fullFrom = now - (long)FullRetention.TotalMilliseconds;
+        var rollupFrom = now - (long)RollupRetention.TotalMilliseconds;
+        foreach (var full in _full.Values)
+        {
+            var old = full.FindIndex(s => s.UnixMilliseconds >= fullFrom);
+            full.RemoveRange(0, old < 0 ? full.Count : old);
+        }
+
+        foreach (var rollups in _rollups.Values)
+        {
+            while (rollups.Count > 0 && rollups.Keys[0] < rollupFrom)
+            {
+                rollups.RemoveAt(0);
+            }
+        }
+    }
+}
+
+/// <summary>One point: when (Unix milliseconds; for a rollup, the start of its interval) and the counters.</summary>
+public sealed record TelemetryPoint(long UnixMilliseconds, IReadOnlyDictionary<string, long> Counters);
+
+/// <summary>One router node's history: full-resolution samples and rollups, oldest first.</summary>
+public sealed record NodeTelemetry(string Node, string Router, IReadOnlyList<TelemetryPoint> Samples, IReadOnlyList<TelemetryPoint> Rollups);
+
+/// <summary>The telemetry the conductor keeps, per node.</summary>
+[WireMessage("fabric.telemetry.view.v1")]
+public sealed record TelemetryView(IReadOnlyList<NodeTelemetry> Nodes);
+
+/// <summary>Ask the conductor for its telemetry, of one node or (null) all.</summary>
+[WireMessage("fabric.telemetry.get.v1")]
+public sealed record GetTelemetry(string? Node);
