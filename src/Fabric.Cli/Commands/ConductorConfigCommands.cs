@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Fabric.Cli.Lab;
+using Fabric.Config.Canonical;
 using Fabric.Conductor.Api;
 using Fabric.Conductor.Configuration;
 
@@ -24,10 +25,19 @@ public static class ConductorConfigCommands
         var message = new Option<string>("--message", "-m") { Description = "Why: kept in the history.", Required = true };
         var author = Author();
         var command = new Command("commit", "Validate a document on the conductor and make it the next running version, pushed to every router.") { file, message, author, conductor, LabName, LabState };
-        command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
+        command.SetAction((parse, cancel) => Call(parse, conductor, async (client, lab) =>
         {
             var path = parse.GetValue(file)!.FullName;
             var text = await File.ReadAllTextAsync(path, cancel);
+            if (lab is not null && ConfigCommands.Load(path, TextWriter.Null) is { } document)
+            {
+                // The lab holds its routers' private keys; a document committed to it gets their identities
+                // pinned, as lab up did, or the routers would refuse it. A document that does not load goes
+                // as written: the conductor refuses it with every error and its line.
+                text = HoconWriter.ToHocon(CanonicalTree.Of(LabKeys.PinProvisioned(document, lab)));
+                parse.InvocationConfiguration.Error.WriteLine($"fabric config: the lab's router identities pinned (keys in {LabKeys.DirectoryOf(lab)})");
+            }
+
             return Report(parse, await client.Commit(new CommitConfig(text, parse.GetValue(author)!, parse.GetValue(message)!), cancel), "committed");
         }));
         return command;
@@ -40,7 +50,7 @@ public static class ConductorConfigCommands
         var message = new Option<string>("--message", "-m") { Description = "Why (default: \"rollback to version N\")." };
         var author = Author();
         var command = new Command("rollback", "Make an earlier version's content running again, as a new version pushed to every router.") { version, message, author, conductor, LabName, LabState };
-        command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
+        command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
             Report(parse, await client.Rollback(new RollbackConfig(parse.GetValue(version), parse.GetValue(author)!, parse.GetValue(message) ?? ""), cancel), "running")));
         return command;
     }
@@ -50,7 +60,7 @@ public static class ConductorConfigCommands
         var conductor = Conductor();
         var json = new Option<bool>("--json") { Description = "Print the history as JSON." };
         var command = new Command("history", "List every version, oldest first, with author, time, message and what changed; '*' marks the running one.") { json, conductor, LabName, LabState };
-        command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
+        command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
         {
             var history = await client.History(cancel);
             var output = parse.InvocationConfiguration.Output;
@@ -79,7 +89,7 @@ public static class ConductorConfigCommands
     {
         var conductor = Conductor();
         var command = new Command("status", "Show which version each router node runs; exit 0 when every node runs the running version, 1 when any drifts.") { conductor, LabName, LabState };
-        command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
+        command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
         {
             var rollout = await client.Rollout(cancel);
             var output = parse.InvocationConfiguration.Output;
@@ -110,7 +120,7 @@ public static class ConductorConfigCommands
         {
             node, json, conductor, LabName, LabState,
         };
-        command.SetAction((parse, cancel) => Call(parse, conductor, async client =>
+        command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
         {
             var view = await client.Telemetry(parse.GetValue(node), cancel);
             var output = parse.InvocationConfiguration.Output;
@@ -174,7 +184,7 @@ public static class ConductorConfigCommands
         return FabricCommandLine.UsageOrInvalid;
     }
 
-    private static async Task<int> Call(ParseResult parse, Option<string?> conductor, Func<ConductorClient, Task<int>> call)
+    private static async Task<int> Call(ParseResult parse, Option<string?> conductor, Func<ConductorClient, LabLayout?, Task<int>> call)
     {
         var given = parse.GetValue(conductor);
         if (given is not null && !Uri.TryCreate(given, UriKind.Absolute, out _))
@@ -208,7 +218,7 @@ public static class ConductorConfigCommands
         using var owned = client;
         try
         {
-            return await call(client);
+            return await call(client, lab?.Layout);
         }
         catch (HttpRequestException e)
         {

@@ -1,4 +1,5 @@
 using Fabric.Cli.Hosting;
+using Fabric.Dataplane.Svr.Security;
 using Fabric.Model;
 using Fabric.Model.Collections;
 using Fabric.Model.Validation;
@@ -18,7 +19,7 @@ public static class LabKeys
     public static string KeyFileOf(LabLayout layout, string router)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        return Path.Combine(layout.StateDirectory, "keys", router + ".key");
+        return Path.Combine(DirectoryOf(layout), router + ".key");
     }
 
     /// <summary>
@@ -34,21 +35,43 @@ public static class LabKeys
             throw new PlatformNotSupportedException("Router key files rely on Unix file modes.");
         }
 
-        var directory = Path.Combine(layout.StateDirectory, "keys");
+        var directory = DirectoryOf(layout);
         Directory.CreateDirectory(directory);
         File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var routers = new List<Router>();
-        foreach (var router in config.Routers)
-        {
-            var identity = RouterKeyFile.Generate(KeyFileOf(layout, router.Name), router.Name, overwrite: true);
-            routers.Add(router with { Nodes = new ValueList<RouterNode>(router.Nodes.Select(n => n with { Identity = identity.PublicKeyBase64 })) });
-        }
+        var identities = config.Routers.ToDictionary(
+            r => r.Name,
+            r => RouterKeyFile.Generate(KeyFileOf(layout, r.Name), r.Name, overwrite: true),
+            StringComparer.Ordinal);
+        return Pin(config, identities, "the topology with the lab's router identities pinned is invalid");
+    }
 
+    /// <summary>
+    /// <paramref name="config"/> with every router that has a key in the lab pinned to it: what a document
+    /// committed to the lab's conductor must say so the lab's routers accept it. Routers the lab has no key for
+    /// keep what the document says. Throws <see cref="LabException"/> with every error when the result is invalid.
+    /// </summary>
+    public static FabricConfig PinProvisioned(FabricConfig config, LabLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var identities = config.Routers
+            .Where(r => File.Exists(KeyFileOf(layout, r.Name)))
+            .ToDictionary(r => r.Name, r => RouterKeyFile.Read(KeyFileOf(layout, r.Name), r.Name), StringComparer.Ordinal);
+        return Pin(config, identities, "the document with the lab's router identities pinned is invalid");
+    }
+
+    /// <summary>Where the lab keeps its routers' private keys.</summary>
+    public static string DirectoryOf(LabLayout layout) => Path.Combine(layout.StateDirectory, "keys");
+
+    private static FabricConfig Pin(FabricConfig config, Dictionary<string, RouterIdentity> identities, string problem)
+    {
+        var routers = config.Routers.Select(router => identities.GetValueOrDefault(router.Name) is { } identity
+            ? router with { Nodes = new ValueList<RouterNode>(router.Nodes.Select(n => n with { Identity = identity.PublicKeyBase64 })) }
+            : router);
         var derived = config with { Routers = new ValueList<Router>(routers) };
         var errors = FabricValidator.Validate(derived);
         if (errors.Count > 0)
         {
-            throw new LabException($"the topology with the lab's router identities pinned is invalid:\n{string.Join("\n", errors)}");
+            throw new LabException($"{problem}:\n{string.Join("\n", errors)}");
         }
 
         return derived;
