@@ -25,7 +25,7 @@ public static class EgressStage
                 return context.Fail(DropReason.TtlExpired);
             }
 
-            if (context.IpLength > egressPort.Mtu)
+            if (context.LargestPacketLength > egressPort.Mtu)
             {
                 Error(ref context, worker, ingress, Icmpv6Type.PacketTooBig, 0, (uint)egressPort.Mtu);
                 return context.Fail(DropReason.TooBig);
@@ -40,7 +40,7 @@ public static class EgressStage
                 return context.Fail(DropReason.TtlExpired);
             }
 
-            if (context.IpLength > egressPort.Mtu)
+            if (context.LargestPacketLength > egressPort.Mtu)
             {
                 if (v4.DontFragment)
                 {

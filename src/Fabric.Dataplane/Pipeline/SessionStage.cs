@@ -172,7 +172,7 @@ public static class SessionStage
             SvrStage.Observe(ref state, ref context);
         }
 
-        var bytes = context.IpLength;
+        var bytes = context.PacketBytes;
         if (!state.Bucket.TryConsume(bytes, context.Now))
         {
             return context.Fail(DropReason.RateLimited);
@@ -187,13 +187,13 @@ public static class SessionStage
 
         if (forward)
         {
-            state.ForwardPackets++;
+            state.ForwardPackets += context.Segments;
             state.ForwardBytes += bytes;
             context.EgressPort = state.ForwardPort;
         }
         else
         {
-            state.ReversePackets++;
+            state.ReversePackets += context.Segments;
             state.ReverseBytes += bytes;
             context.EgressPort = state.ReversePort;
         }

@@ -406,7 +406,7 @@ public static class SvrStage
         }
 
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
-        return context.IpLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+        return context.LargestPacketLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
     }
 
     /// <summary>
