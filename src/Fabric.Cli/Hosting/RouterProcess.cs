@@ -129,10 +129,35 @@ public sealed class RouterProcess : IDisposable
             ["forwarded"] = Interlocked.Read(ref counters.Forwarded),
             ["dropped"] = Interlocked.Read(ref counters.Dropped),
             ["generated"] = Interlocked.Read(ref counters.Generated),
+            ["super_packets"] = Interlocked.Read(ref counters.SuperPackets),
+            ["super_packets_cut"] = Interlocked.Read(ref counters.SuperPacketsCut),
+            ["kernel_drops"] = KernelDrops(),
             ["sessions"] = worker.Sessions.Count,
             ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["drops"] = drops,
+            ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
         });
+    }
+
+    /// <summary>Frames each device's socket lost in the kernel (receive buffer full) since the router started.</summary>
+    private Dictionary<string, long> KernelDrops()
+    {
+        lock (_ports)
+        {
+            return _ports.ToDictionary(p => p.Name, p => p.ReadKernelDrops());
+        }
+    }
+
+    /// <summary>One recent drop as a line: reason, protocol, tuple and the device it arrived on.</summary>
+    private string Describe(Dataplane.Telemetry.DropRecord record)
+    {
+        var devices = Devices();
+        var device = (uint)record.Port < (uint)devices.Count ? devices[record.Port] : record.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return $"{record.Reason} proto {record.Protocol} {Address(record.Source)}:{record.SourcePort} > {Address(record.Destination)}:{record.DestinationPort} on {device}";
+
+        static System.Net.IPAddress Address(UInt128 address) => address <= uint.MaxValue
+            ? Dataplane.Wire.IpAddressConversions.ToIPAddress((uint)address)
+            : Dataplane.Wire.IpAddressConversions.ToIPAddress(address);
     }
 
     private void SaveRunning(FabricConfig config)

@@ -252,10 +252,9 @@ public sealed class PacketWorker
         if (state.Svr != SvrRole.None)
         {
             var ipEnd = context.NetworkOffset + context.IpLength;
-            var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
             if (state.Sealed
                 || state.OriginalProtocol != context.Key.Protocol
-                || (leavesToPeer && state.SendMetadata)
+                || SvrStage.NextPacketCarriesMetadata(in state, forward)
                 || MetadataInsertion.NeedsBareBlock(context.Frame[headerEnd..ipEnd]))
             {
                 return false;

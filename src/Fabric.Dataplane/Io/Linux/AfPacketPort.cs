@@ -29,6 +29,13 @@ namespace Fabric.Dataplane.Io.Linux;
 /// </remarks>
 public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 {
+    /// <summary>
+    /// The socket's receive and send buffers. A super-packet takes up to 64 KiB of the kernel's buffer, so the
+    /// default (about 200 KiB) holds only three and the kernel drops frames whenever the worker falls behind
+    /// for a moment; 8 MiB holds a batch of super-packets with room to spare.
+    /// </summary>
+    private const int SocketBufferBytes = 8 << 20;
+
     /// <summary>Room per message for the PACKET_AUXDATA control message: CMSG_SPACE(20) is 40 on 64-bit Linux.</summary>
     private const int ControlSpace = 64;
 
@@ -81,6 +88,9 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 
     /// <summary>Super-packets of a kind Fabric does not cut (legacy UDP fragmentation offload), dropped.</summary>
     public long UnsupportedOffloads { get; private set; }
+
+    /// <summary>Frames the kernel dropped because the socket's receive buffer was full (PACKET_STATISTICS), read by <see cref="ReadKernelDrops"/>.</summary>
+    public long KernelDrops { get; private set; }
 
     /// <summary>Frames dropped because they did not fit a batch buffer.</summary>
     public long Truncated { get; private set; }
@@ -406,6 +416,8 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         _ = SetOption(SOL_PACKET, PACKET_IGNORE_OUTGOING, required: false); // Linux 4.20+; sll_pkttype covers older kernels
         QdiscBypass = SetOption(SOL_PACKET, PACKET_QDISC_BYPASS, required: false);
         AcceptsSuperPackets = SetOption(SOL_PACKET, LinuxConstants.PACKET_VNET_HDR, required: false);
+        SetBuffer(LinuxConstants.SO_RCVBUFFORCE, SO_RCVBUF);
+        SetBuffer(LinuxConstants.SO_SNDBUFFORCE, SO_SNDBUF);
         _sendHeader = (VirtioNetHeader*)NativeMemory.AllocZeroed((nuint)sizeof(VirtioNetHeader));
         _sendVectors = (iovec*)NativeMemory.AllocZeroed(2, (nuint)sizeof(iovec));
         _sendMessage = (msghdr*)NativeMemory.AllocZeroed((nuint)sizeof(msghdr));
@@ -424,6 +436,38 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             Release();
             throw new PacketPortException($"cannot bind an AF_PACKET socket to {Name}: {Describe(error)}", error);
         }
+    }
+
+    /// <summary>Sets a socket buffer to <see cref="SocketBufferBytes"/>: past the system limit with CAP_NET_ADMIN, else up to it.</summary>
+    private void SetBuffer(int forced, int limited)
+    {
+        var bytes = SocketBufferBytes;
+        if (setsockopt(_fd, SOL_SOCKET, forced, &bytes, sizeof(int)) != 0)
+        {
+            _ = setsockopt(_fd, SOL_SOCKET, limited, &bytes, sizeof(int));
+        }
+    }
+
+    /// <summary>
+    /// Adds the frames the kernel dropped since the last call (its receive buffer full) to <see cref="KernelDrops"/>
+    /// and returns the total. One getsockopt: for the control plane, not the packet path; one thread at a time may
+    /// call it while the worker drives the port (it touches only the kernel's counters and <see cref="KernelDrops"/>).
+    /// </summary>
+    public long ReadKernelDrops()
+    {
+        if (_fd < 0)
+        {
+            return KernelDrops;
+        }
+
+        var stats = stackalloc uint[2]; // struct tpacket_stats { tp_packets, tp_drops }
+        socklen_t length = (uint)(2 * sizeof(uint));
+        if (getsockopt(_fd, SOL_PACKET, LinuxConstants.PACKET_STATISTICS, stats, &length) == 0)
+        {
+            KernelDrops += stats[1];
+        }
+
+        return KernelDrops;
     }
 
     private bool SetOption(int level, int option, bool required)

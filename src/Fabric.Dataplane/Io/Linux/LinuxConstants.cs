@@ -24,6 +24,14 @@ public static class LinuxConstants
     /// <summary>tpacket_auxdata.tp_status: a VLAN tag was stripped and is in tp_vlan_tci.</summary>
     public const uint TP_STATUS_VLAN_VALID = 1 << 4;
 
+    /// <summary>SO_RCVBUFFORCE / SO_SNDBUFFORCE (asm-generic/socket.h): set a socket buffer past the rmem_max / wmem_max limit (CAP_NET_ADMIN).</summary>
+    public const int SO_RCVBUFFORCE = 33;
+
+    public const int SO_SNDBUFFORCE = 32;
+
+    /// <summary>Socket option (linux/if_packet.h): struct tpacket_stats, frames received and dropped since the last read.</summary>
+    public const int PACKET_STATISTICS = 6;
+
     /// <summary>Socket option (linux/if_packet.h): every frame in and out is preceded by a struct virtio_net_hdr.</summary>
     public const int PACKET_VNET_HDR = 15;
 
