@@ -153,7 +153,11 @@ public sealed class RouterProcess : IDisposable
     {
         var devices = Devices();
         var device = (uint)record.Port < (uint)devices.Count ? devices[record.Port] : record.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return $"{record.Reason} proto {record.Protocol} {Address(record.Source)}:{record.SourcePort} > {Address(record.Destination)}:{record.DestinationPort} on {device}";
+        var snapshot = Engine.Snapshot;
+        var tenant = (uint)record.Tenant < (uint)snapshot.TenantsUtf8.Length ? Encoding.UTF8.GetString(snapshot.TenantsUtf8[record.Tenant]) : "-";
+        var service = (uint)record.Service < (uint)snapshot.ServicesUtf8.Length ? Encoding.UTF8.GetString(snapshot.ServicesUtf8[record.Service]) : "-";
+        return $"{record.Reason} tenant {tenant} service {service} proto {record.Protocol} " +
+            $"{Address(record.Source)}:{record.SourcePort} > {Address(record.Destination)}:{record.DestinationPort} on {device}";
 
         static System.Net.IPAddress Address(UInt128 address) => address <= uint.MaxValue
             ? Dataplane.Wire.IpAddressConversions.ToIPAddress((uint)address)
