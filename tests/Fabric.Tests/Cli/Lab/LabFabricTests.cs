@@ -81,19 +81,36 @@ public sealed class LabFabricTests(DefaultLab lab) : IClassFixture<DefaultLab>
     }
 
     [Fact]
-    public void Iperf3_FromBr1ToBulk_MovesEveryByte()
+    public void Iperf3_FromBr1ToBulk_MovesTheDataIntact()
     {
         const long bytes = 64L << 20;
+        var checksumErrorsBefore = TcpChecksumErrors("bulk1");
 
         var iperf = _run.Exec("eng1", "iperf3", "-c", "10.10.1.30", "-p", "5201", "-n", bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), "-J");
 
         Assert.True(iperf.Succeeded, iperf.ToString());
         using var result = JsonDocument.Parse(iperf.Output);
         var end = result.RootElement.GetProperty("end");
-        Assert.Equal(bytes, end.GetProperty("sum_sent").GetProperty("bytes").GetInt64());
-        Assert.Equal(bytes, end.GetProperty("sum_received").GetProperty("bytes").GetInt64());
+        var sent = end.GetProperty("sum_sent").GetProperty("bytes").GetInt64();
+        var received = end.GetProperty("sum_received").GetProperty("bytes").GetInt64();
+        Assert.True(sent >= bytes, $"sent {sent}");
+        // The server stops counting when the client says the test ended; the last window may still be in flight.
+        Assert.True(received >= sent * 9 / 10, $"sent {sent}, received {received}");
+        // Every segment the fabric rewrote (whole super-packets and cut ones) arrived with a valid checksum.
+        Assert.Equal(checksumErrorsBefore, TcpChecksumErrors("bulk1"));
         // Sane, not a benchmark: well below what the path does on a loaded two-core machine.
         Assert.True(end.GetProperty("sum_received").GetProperty("bits_per_second").GetDouble() > 20e6, iperf.Output);
+    }
+
+    /// <summary>TCP segments a container's kernel refused for a bad checksum (Tcp InCsumErrors in /proc/net/snmp).</summary>
+    private long TcpChecksumErrors(string container)
+    {
+        var snmp = _run.Exec(container, "cat", "/proc/net/snmp");
+        Assert.True(snmp.Succeeded, snmp.ToString());
+        var tcp = snmp.Output.Split('\n').Where(l => l.StartsWith("Tcp:", StringComparison.Ordinal)).ToArray();
+        var names = tcp[0].Split(' ');
+        var values = tcp[1].Split(' ');
+        return long.Parse(values[Array.IndexOf(names, "InCsumErrors")], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]
@@ -116,10 +133,9 @@ public sealed class LabFabricTests(DefaultLab lab) : IClassFixture<DefaultLab>
             "ip", ["netns", "exec", $"fab-{_run.Name}", "tcpdump", "-i", "wan", "-n", "-U", "-s", "0", "-w", capture, "ip"]))!;
         try
         {
-            // tcpdump has opened the bridge when it has written the file header.
-            for (var i = 0; i < 100 && (!File.Exists(capture) || new FileInfo(capture).Length < 24); i++)
+            // tcpdump says "listening on wan" once the capture is active: nothing sent after that is missed.
+            for (var line = tcpdump.StandardError.ReadLine(); line is not null && !line.Contains("listening on", StringComparison.Ordinal); line = tcpdump.StandardError.ReadLine())
             {
-                Thread.Sleep(50);
             }
 
             foreach (var client in new[] { "eng1", "eng2", "guest1" })
@@ -138,6 +154,7 @@ public sealed class LabFabricTests(DefaultLab lab) : IClassFixture<DefaultLab>
         var packets = ReadIpv4(capture);
         Assert.NotEmpty(packets);
         var flows = new Dictionary<(string, string, ushort, ushort), List<(bool Syn, bool Cookie)>>();
+        var sessionsSeen = new List<List<(bool Syn, bool Cookie)>>();
         foreach (var ip in packets)
         {
             var source = $"{ip[12]}.{ip[13]}.{ip[14]}.{ip[15]}";
@@ -153,21 +170,26 @@ public sealed class LabFabricTests(DefaultLab lab) : IClassFixture<DefaultLab>
             Assert.DoesNotContain(destinationPort, new ushort[] { 4789, 6081 });
             var payload = ip[9] == 6 ? transport[((transport[12] >> 4) * 4)..] : transport[8..];
             Assert.False(payload.Length > 0 && payload[0] >> 4 == 4 && payload.Length >= 20 && payload[9] == 6, "an IPv4 packet inside the transport");
+            // A SYN starts a new session on the tuple (waypoint pairs are reused once a session ends).
+            var syn = ip[9] == 6 && (transport[13] & 0x02) != 0;
             var key = (source, destination, sourcePort, destinationPort);
-            if (!flows.TryGetValue(key, out var marks))
+            if (!flows.TryGetValue(key, out var marks) || (syn && !marks[^1].Syn))
             {
-                flows[key] = marks = [];
+                marks = [];
+                flows[key] = marks;
+                sessionsSeen.Add(marks);
             }
 
-            marks.Add((ip[9] == 6 && (transport[13] & 0x02) != 0, payload.IndexOf(Cookie) >= 0));
+            marks.Add((syn, payload.IndexOf(Cookie) >= 0));
         }
 
         // Each direction of each session begun during the capture (first packet SYN or SYN-ACK): metadata on
         // its first packets, then never again.
-        var sessions = flows.Where(f => f.Value[0].Syn).ToList();
-        Assert.True(sessions.Count >= 6, $"three sessions, both directions: {sessions.Count} of {flows.Count} flows");
-        foreach (var (key, flow) in sessions)
+        var sessions = sessionsSeen.Where(f => f[0].Syn).ToList();
+        Assert.True(sessions.Count >= 6, $"three sessions, both directions: {sessions.Count} of {sessionsSeen.Count} flows");
+        foreach (var flow in sessions)
         {
+            var key = string.Join(" ", flow.Select(p => p.Syn ? "S" : "."));
             var marks = flow.Select(p => p.Cookie).ToList();
             Assert.True(marks[0], $"{key}: the first packet carries metadata");
             var firstPlain = marks.IndexOf(false);
