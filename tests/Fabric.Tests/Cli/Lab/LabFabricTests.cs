@@ -130,10 +130,11 @@ public sealed class LabFabricTests(DefaultLab lab) : IClassFixture<DefaultLab>
     {
         var capture = Path.Combine(_run.StateRoot, "wan.pcap");
         using var tcpdump = System.Diagnostics.Process.Start(ExternalCommand.Info(
-            "ip", ["netns", "exec", $"fab-{_run.Name}", "tcpdump", "-i", "wan", "-n", "-U", "-s", "0", "-w", capture, "ip"]))!;
+            "ip", ["netns", "exec", $"fab-{_run.Name}", "tcpdump", "-i", "wan", "-n", "--immediate-mode", "-U", "-s", "0", "-w", capture, "ip"]))!;
         try
         {
-            // tcpdump says "listening on wan" once the capture is active: nothing sent after that is missed.
+            // tcpdump says "listening on wan" once the capture is active; --immediate-mode hands it every packet at
+            // once (not when a ring block times out), so nothing sent between that line and SIGINT is missed.
             for (var line = tcpdump.StandardError.ReadLine(); line is not null && !line.Contains("listening on", StringComparison.Ordinal); line = tcpdump.StandardError.ReadLine())
             {
             }
