@@ -133,17 +133,7 @@ public sealed class PacketWorker
         var verdict = ParseStage.Run(ref context);
         if (verdict == Verdict.Continue)
         {
-            verdict = GatewayStage.Run(ref context, snapshot, this);
-        }
-
-        if (verdict == Verdict.Continue)
-        {
-            verdict = SessionStage.Run(ref context, snapshot, this);
-        }
-
-        if (verdict == Verdict.Forward)
-        {
-            verdict = EgressStage.Run(ref context, snapshot, this);
+            verdict = RunParsed(ref context, snapshot);
         }
 
         switch (verdict)
@@ -211,17 +201,7 @@ public sealed class PacketWorker
         context.Segments = segments;
         context.SegmentSize = offload.SegmentSize;
         context.SegmentHeaderLength = headerEnd - context.NetworkOffset;
-        verdict = GatewayStage.Run(ref context, snapshot, this);
-        if (verdict == Verdict.Continue)
-        {
-            verdict = SessionStage.Run(ref context, snapshot, this);
-        }
-
-        if (verdict == Verdict.Forward)
-        {
-            verdict = EgressStage.Run(ref context, snapshot, this);
-        }
-
+        verdict = RunParsed(ref context, snapshot);
         switch (verdict)
         {
             case Verdict.Forward:
@@ -233,6 +213,18 @@ public sealed class PacketWorker
         }
 
         return segments;
+    }
+
+    /// <summary>The stages after parsing: gateway, session (fast or slow path), egress.</summary>
+    private Verdict RunParsed(ref PacketContext context, ForwardingSnapshot snapshot)
+    {
+        var verdict = GatewayStage.Run(ref context, snapshot, this);
+        if (verdict == Verdict.Continue)
+        {
+            verdict = SessionStage.Run(ref context, snapshot, this);
+        }
+
+        return verdict == Verdict.Forward ? EgressStage.Run(ref context, snapshot, this) : verdict;
     }
 
     /// <summary>
