@@ -100,20 +100,10 @@ public static class LabCommands
                 return 1;
             }
 
-            var (now, betweenRouters) = LabGuide.Lines(config, LabOption(layout), ConfigOption(layout), Path.GetRelativePath(Environment.CurrentDirectory, path));
             output.WriteLine("Try next:");
-            foreach (var line in now)
+            foreach (var line in LabGuide.Lines(config, LabOption(layout), ConfigOption(layout), Path.GetRelativePath(Environment.CurrentDirectory, path)))
             {
                 output.WriteLine($"  {line}");
-            }
-
-            if (betweenRouters.Count > 0)
-            {
-                output.WriteLine("Once routers forward to each other (SVR between routers, being built):");
-                foreach (var line in betweenRouters)
-                {
-                    output.WriteLine($"  {line}");
-                }
             }
 
             return 0;

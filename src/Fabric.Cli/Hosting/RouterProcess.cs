@@ -237,6 +237,9 @@ public sealed class RouterProcess : IDisposable
             ["forwarded"] = Interlocked.Read(ref counters.Forwarded),
             ["dropped"] = Interlocked.Read(ref counters.Dropped),
             ["generated"] = Interlocked.Read(ref counters.Generated),
+            ["super_packets"] = Interlocked.Read(ref counters.SuperPackets),
+            ["super_packets_cut"] = Interlocked.Read(ref counters.SuperPacketsCut),
+            ["kernel_drops"] = KernelDrops(),
             ["sessions"] = worker.Sessions.Count,
             ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["sessions_moved"] = Interlocked.Read(ref counters.SessionsMoved),
@@ -245,6 +248,7 @@ public sealed class RouterProcess : IDisposable
             ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
             ["drops"] = drops,
+            ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
         });
     }
 
@@ -266,6 +270,31 @@ public sealed class RouterProcess : IDisposable
             ["jitter_us"] = p.Health.JitterMicroseconds,
             ["loss_basis_points"] = p.Health.LossBasisPoints,
         })];
+    }
+
+    /// <summary>Frames each device's socket lost in the kernel (receive buffer full) since the router started.</summary>
+    private Dictionary<string, long> KernelDrops()
+    {
+        lock (_ports)
+        {
+            return _ports.ToDictionary(p => p.Name, p => p.ReadKernelDrops());
+        }
+    }
+
+    /// <summary>One recent drop as a line: reason, protocol, tuple and the device it arrived on.</summary>
+    private string Describe(Dataplane.Telemetry.DropRecord record)
+    {
+        var devices = Devices();
+        var device = (uint)record.Port < (uint)devices.Count ? devices[record.Port] : record.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var snapshot = Engine.Snapshot;
+        var tenant = (uint)record.Tenant < (uint)snapshot.TenantsUtf8.Length ? Encoding.UTF8.GetString(snapshot.TenantsUtf8[record.Tenant]) : "-";
+        var service = (uint)record.Service < (uint)snapshot.ServicesUtf8.Length ? Encoding.UTF8.GetString(snapshot.ServicesUtf8[record.Service]) : "-";
+        return $"{record.Reason} tenant {tenant} service {service} proto {record.Protocol} " +
+            $"{Address(record.Source)}:{record.SourcePort} > {Address(record.Destination)}:{record.DestinationPort} on {device}";
+
+        static System.Net.IPAddress Address(UInt128 address) => address <= uint.MaxValue
+            ? Dataplane.Wire.IpAddressConversions.ToIPAddress((uint)address)
+            : Dataplane.Wire.IpAddressConversions.ToIPAddress(address);
     }
 
     private void SaveRunning(FabricConfig config)

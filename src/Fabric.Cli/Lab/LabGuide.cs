@@ -3,25 +3,25 @@ using Fabric.Model;
 namespace Fabric.Cli.Lab;
 
 /// <summary>
-/// The "try next" lines <c>lab up</c> ends with: commands that work on this topology now (a gateway
-/// ping, services on the client's own router), and apart from them those that need routers to forward
-/// to each other (SVR between routers). Thread-safe: stateless.
+/// The "try next" lines <c>lab up</c> ends with: a gateway ping, one real client command per service from a
+/// container its access policy allows (on the service's own router when there is one, else across the
+/// fabric through the client's router), <c>lab verify</c>, <c>lab status</c> and <c>lab down</c>. Every line
+/// works as printed on a lab that is up. Thread-safe: stateless.
 /// </summary>
 public static class LabGuide
 {
     /// <param name="configOption">The options <c>fabric config</c> needs to find this lab's conductor ("" for the defaults).</param>
     /// <param name="source">The topology file as the user named it, for the commit line.</param>
-    public static (IReadOnlyList<string> Now, IReadOnlyList<string> BetweenRouters) Lines(FabricConfig config, string labOption, string configOption = "", string? source = null)
+    public static IReadOnlyList<string> Lines(FabricConfig config, string labOption, string configOption = "", string? source = null)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var now = new List<string>();
-        var later = new List<string>();
+        var lines = new List<string>();
         var clients = config.Containers().Where(c => (c.Container.Tenant ?? c.Network.Tenant) is not null).ToList();
         if (clients.Count > 0)
         {
             var (router, network, container) = clients[0];
             var gateway = network.Gateways.First(g => g.Address.AddressFamily == container.Addresses[0].AddressFamily && g.Contains(container.Addresses[0]));
-            now.Add($"./fabric lab exec{labOption} {container.Name} -- ping -c 3 {gateway.Address}   # router {router.Name} answers as the gateway (no kernel address there)");
+            lines.Add($"./fabric lab exec{labOption} {container.Name} -- ping -c 3 {gateway.Address}   # router {router.Name} answers as the gateway (no kernel address there)");
         }
 
         foreach (var server in LabServer.For(config).GroupBy(s => (s.Service, s.ServicePort)).Select(g => g.First()))
@@ -32,30 +32,30 @@ public static class LabGuide
             var local = allowed.FirstOrDefault(c => instanceRouters.Contains(c.Router.Name));
             if (local.Container is not null)
             {
-                now.Add($"./fabric lab exec{labOption} {local.Container.Name} -- {server.ClientCommand()}   # service {service.Name} on the same router");
+                lines.Add($"./fabric lab exec{labOption} {local.Container.Name} -- {server.ClientCommand()}   # service {service.Name} on the same router");
             }
             else if (allowed.Count > 0)
             {
-                later.Add($"./fabric lab exec{labOption} {allowed[0].Container.Name} -- {server.ClientCommand()}   # service {service.Name} via router {allowed[0].Router.Name}");
+                lines.Add($"./fabric lab exec{labOption} {allowed[0].Container.Name} -- {server.ClientCommand()}   # service {service.Name} via router {allowed[0].Router.Name} (SVR)");
             }
         }
 
-        (later.Count == 0 ? now : later).Add($"./fabric lab verify{labOption}   # every client × service × port against the access policy");
+        lines.Add($"./fabric lab verify{labOption}   # every client × service × port against the access policy");
         if (config.Conductor.Addresses.Count > 0)
         {
-            now.Add($"./fabric config history{configOption}   # version 1 is this topology, committed by lab up");
+            lines.Add($"./fabric config history{configOption}   # version 1 is this topology, committed by lab up");
             if (source is not null)
             {
-                now.Add($"./fabric config commit {source}{configOption} -m \"what changed\"   # after editing it: validated, pushed to every router");
+                lines.Add($"./fabric config commit {source}{configOption} -m \"what changed\"   # after editing it: validated, pushed to every router");
             }
 
-            now.Add($"./fabric config status{configOption}   # which version each router node applied");
-            now.Add($"./fabric telemetry{configOption}   # each router node's counters as the conductor keeps them (every 5 s)");
+            lines.Add($"./fabric config status{configOption}   # which version each router node applied");
+            lines.Add($"./fabric telemetry{configOption}   # each router node's counters as the conductor keeps them (every 5 s)");
         }
 
-        now.Add($"./fabric lab status{labOption}   # namespaces, processes, each router's version and counters");
-        now.Add($"./fabric lab down{labOption}     # removes every namespace, link and process of the lab");
-        return (now, later);
+        lines.Add($"./fabric lab status{labOption}   # namespaces, processes, each router's version and counters");
+        lines.Add($"./fabric lab down{labOption}     # removes every namespace, link and process of the lab");
+        return lines;
     }
 
     /// <summary>What the access policy says: whether <paramref name="tenant"/> or one of its ancestors is in the service's access list.</summary>

@@ -19,4 +19,13 @@ public interface IPacketPort
 
     /// <summary>Sends one frame. Returns false when the port cannot take it now (the frame is dropped and counted by the caller).</summary>
     bool Send(ReadOnlySpan<byte> frame);
+
+    /// <summary>
+    /// Whether <see cref="SendSuperPacket"/> works: the port hands super-packets to a device that cuts them up.
+    /// When false the worker cuts them into packets itself and sends those one by one.
+    /// </summary>
+    bool AcceptsSuperPackets => false;
+
+    /// <summary>Sends a super-packet (or a frame with a partial checksum) with its offload. False as for <see cref="Send"/>.</summary>
+    bool SendSuperPacket(ReadOnlySpan<byte> frame, in SegmentationOffload offload) => false;
 }

@@ -10,6 +10,9 @@ public sealed class PacketBuffer
     /// <summary>Room for a jumbo frame; an IPv4 or IPv6 packet never needs more without GSO.</summary>
     public const int DefaultCapacity = 9216;
 
+    /// <summary>Room for a super-packet a port with segmentation offload hands over: the kernel's 64 KiB GSO limit and an Ethernet header.</summary>
+    public const int SuperPacketCapacity = 65536 + 64;
+
     public PacketBuffer(int capacity = DefaultCapacity) => Data = new byte[capacity];
 
     public byte[] Data { get; }
@@ -21,6 +24,9 @@ public sealed class PacketBuffer
     public int Port { get; set; }
 
     public Span<byte> Frame => Data.AsSpan(0, Length);
+
+    /// <summary>Whether the frame is a super-packet and how its checksum stands (set by the port on receive).</summary>
+    public SegmentationOffload Offload;
 }
 
 /// <summary>A fixed set of buffers a port fills on receive and drains on send. Not thread-safe.</summary>
@@ -54,6 +60,7 @@ public sealed class PacketBatch
 
         var buffer = _buffers[Count++];
         buffer.Length = 0;
+        buffer.Offload = default;
         return buffer;
     }
 }

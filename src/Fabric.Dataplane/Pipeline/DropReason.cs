@@ -8,7 +8,7 @@ public enum DropReason : byte
 {
     None = 0,
 
-    /// <summary>The frame or a header in it is truncated, lies about a length, or is not a protocol the router forwards.</summary>
+    /// <summary>The frame or a header in it is truncated or lies about a length (a protocol the router does not forward is <see cref="UnsupportedProtocol"/>).</summary>
     Malformed,
 
     /// <summary>No tenant could be assigned from the ingress interface, a container or a member prefix.</summary>
@@ -97,6 +97,12 @@ public enum DropReason : byte
 
     /// <summary>An ICMP error about a ping session between routers: pings cross as UDP, their errors are not carried.</summary>
     IcmpErrorNotCarried,
+
+    /// <summary>
+    /// A well-formed frame of an EtherType or IP protocol the router does not forward or answer (LLDP, STP,
+    /// IGMP, MLD, ...): what a kernel sends on its own when a link comes up, not damage.
+    /// </summary>
+    UnsupportedProtocol,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

@@ -25,7 +25,7 @@ public static class EgressStage
                 return context.Fail(DropReason.TtlExpired);
             }
 
-            if (context.IpLength > egressPort.Mtu)
+            if (context.LargestPacketLength > egressPort.Mtu)
             {
                 Error(ref context, worker, ingress, Icmpv6Type.PacketTooBig, 0, (uint)egressPort.Mtu);
                 return context.Fail(DropReason.TooBig);
@@ -42,7 +42,7 @@ public static class EgressStage
 
             // Towards a peer, the room is what the path MTU leaves after what SVR adds to each packet of the session.
             var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, worker) : 0);
-            if (context.IpLength > room)
+            if (context.LargestPacketLength > room)
             {
                 if (v4.DontFragment)
                 {

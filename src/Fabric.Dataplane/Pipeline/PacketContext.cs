@@ -24,6 +24,7 @@ public ref struct PacketContext
         Service = -1;
         EgressPort = -1;
         Session = -1;
+        Segments = 1;
     }
 
     /// <summary>The whole frame, Ethernet header first.</summary>
@@ -75,6 +76,27 @@ public ref struct PacketContext
 
     /// <summary>What the metadata block the packet carried said (already stripped); <see cref="ReceivedMetadata.Present"/> is false when it had none.</summary>
     public ReceivedMetadata Metadata;
+
+    /// <summary>
+    /// The packet is a super-packet going through whole: <see cref="Segments"/> TCP segments or UDP datagrams of
+    /// <see cref="SegmentSize"/> payload octets behind <see cref="SegmentHeaderLength"/> octets of IP and
+    /// transport headers. Stages treat it as one packet of its session; counts and MTU checks use the packets
+    /// it stands for. Its transport checksum is rewritten when it leaves, so stages need not keep it.
+    /// </summary>
+    public bool IsSuperPacket;
+
+    /// <summary>How many packets the frame stands for: 1 unless <see cref="IsSuperPacket"/>.</summary>
+    public int Segments;
+
+    public int SegmentSize;
+
+    public int SegmentHeaderLength;
+
+    /// <summary>Octets of IP the packets the frame stands for carry in all (each repeats the headers).</summary>
+    public readonly int PacketBytes => IpLength + ((Segments - 1) * SegmentHeaderLength);
+
+    /// <summary>The IP length of the largest packet the frame stands for: what must fit the egress MTU.</summary>
+    public readonly int LargestPacketLength => IsSuperPacket ? Math.Min(IpLength, SegmentHeaderLength + SegmentSize) : IpLength;
 
     public Verdict Fail(DropReason reason)
     {

@@ -21,6 +21,12 @@ namespace Fabric.Dataplane.Pipeline;
 //
 // Every drop has a DropReason and is counted per tenant × service. The worker owns its session
 // table, neighbour table and counters; it reads the snapshot once per batch.
+//
+// A super-packet (GSO: up to 64 KiB of one TCP or UDP flow behind one header) goes through the same stages
+// whole when its session needs nothing per packet (ProcessSuperPacket: a known session, no metadata to add or
+// strip, not sealed, each segment fits the egress MTU, next hop known); it leaves whole with its offload, or
+// cut into packets by SuperPacket.Cut when the egress port cannot take it. Otherwise it is cut first and
+// every packet runs the pipeline alone. Counters count the packets a super-packet stands for.
 
 /// <summary>
 /// Runs the pipeline for the ports it is given, one batch per port per round. The snapshot is
@@ -41,7 +47,14 @@ public sealed class PacketWorker
         // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
         Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
         Drops = new DropCounters(maxTenants: 256, maxServices: 1024);
-        _batch = new PacketBatch(batchSize);
+        var takesSuperPackets = false;
+        foreach (var port in ports)
+        {
+            takesSuperPackets |= port.AcceptsSuperPackets;
+        }
+
+        // Only a port that hands over super-packets needs 64 KiB buffers.
+        _batch = new PacketBatch(batchSize, takesSuperPackets ? PacketBuffer.SuperPacketCapacity : PacketBuffer.DefaultCapacity);
         _random = seed | 1;
     }
 
@@ -58,6 +71,9 @@ public sealed class PacketWorker
     public DropCounters Drops { get; }
 
     public WorkerCounters Counters { get; } = new();
+
+    /// <summary>Room for one packet cut from a super-packet (it may grow by metadata as any packet).</summary>
+    private readonly byte[] _segment = new byte[PacketBuffer.DefaultCapacity];
 
     /// <summary>Room to build a packet the router sends of its own (replies, ICMP errors, resets).</summary>
     internal byte[] Scratch { get; } = new byte[PacketBuffer.DefaultCapacity];
@@ -119,8 +135,15 @@ public sealed class PacketWorker
             for (var i = 0; i < _batch.Count; i++)
             {
                 var buffer = _batch[i];
-                Process(buffer.Data, buffer.Length, port, now, snapshot);
-                handled++;
+                if (buffer.Offload.IsSuperPacket)
+                {
+                    handled += ProcessSuperPacket(buffer.Data, buffer.Length, buffer.Offload, port, now, snapshot);
+                }
+                else
+                {
+                    Process(buffer.Data, buffer.Length, port, now, snapshot);
+                    handled++;
+                }
             }
         }
 
@@ -136,17 +159,7 @@ public sealed class PacketWorker
         var verdict = ParseStage.Run(ref context);
         if (verdict == Verdict.Continue)
         {
-            verdict = GatewayStage.Run(ref context, snapshot, this);
-        }
-
-        if (verdict == Verdict.Continue)
-        {
-            verdict = SessionStage.Run(ref context, snapshot, this);
-        }
-
-        if (verdict == Verdict.Forward)
-        {
-            verdict = EgressStage.Run(ref context, snapshot, this);
+            verdict = RunParsed(ref context, snapshot);
         }
 
         switch (verdict)
@@ -170,13 +183,164 @@ public sealed class PacketWorker
         return verdict;
     }
 
+    /// <summary>
+    /// Runs a super-packet through the pipeline whole when its session allows, else cuts it into the packets it
+    /// stands for and runs each. Returns how many packets it stood for.
+    /// </summary>
+    public int ProcessSuperPacket(byte[] buffer, int length, in SegmentationOffload offload, int port, long now, ForwardingSnapshot snapshot)
+    {
+        var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
+        var verdict = ParseStage.Run(ref context);
+        if (verdict != Verdict.Continue || !SuperPacket.TryMeasure(ref context, offload, out var headerEnd, out var segments))
+        {
+            // Not a TCP/UDP super-packet of the kind it claims: nothing can cut it, so it is one malformed frame.
+            Counters.Received++;
+            CountDrop(ref context, verdict == Verdict.Drop ? context.Drop : DropReason.Malformed);
+            return 1;
+        }
+
+        if (!CanGoWhole(ref context, snapshot, headerEnd, offload.SegmentSize))
+        {
+            Counters.SuperPacketsCut++;
+            var ipEnd = context.NetworkOffset + context.IpLength;
+            for (var i = 0; i < segments; i++)
+            {
+                var cut = SuperPacket.Cut(
+                    context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
+                    offload.SegmentSize, i, _segment);
+                if (cut == 0)
+                {
+                    Counters.Received++;
+                    CountDrop(ref context, DropReason.TooBig);
+                    continue;
+                }
+
+                Process(_segment, cut, port, now, snapshot);
+            }
+
+            return segments;
+        }
+
+        Counters.SuperPackets++;
+        Counters.Received += segments;
+        context.IsSuperPacket = true;
+        context.Segments = segments;
+        context.SegmentSize = offload.SegmentSize;
+        context.SegmentHeaderLength = headerEnd - context.NetworkOffset;
+        verdict = RunParsed(ref context, snapshot);
+        switch (verdict)
+        {
+            case Verdict.Forward:
+                SendWhole(ref context, offload);
+                break;
+            case Verdict.Drop:
+                CountDrop(ref context, context.Drop);
+                break;
+        }
+
+        return segments;
+    }
+
+    /// <summary>The stages after parsing: gateway, session (fast or slow path), egress.</summary>
+    private Verdict RunParsed(ref PacketContext context, ForwardingSnapshot snapshot)
+    {
+        var verdict = GatewayStage.Run(ref context, snapshot, this);
+        if (verdict == Verdict.Continue)
+        {
+            verdict = SessionStage.Run(ref context, snapshot, this);
+        }
+
+        return verdict == Verdict.Forward ? EgressStage.Run(ref context, snapshot, this) : verdict;
+    }
+
+    /// <summary>
+    /// Whether a super-packet can run the pipeline as one packet: its session exists and needs nothing done per
+    /// packet (no metadata to insert or strip, no sealing, no protocol conversion), every segment fits the egress
+    /// MTU, and the next hop's MAC is known. Reads only; changes nothing.
+    /// </summary>
+    private bool CanGoWhole(ref PacketContext context, ForwardingSnapshot snapshot, int headerEnd, int segmentSize)
+    {
+        if (!Sessions.TryFind(context.Key, out var handle, out var direction))
+        {
+            return false;
+        }
+
+        ref readonly var state = ref Sessions.Payload(handle);
+        var forward = direction == SessionDirection.Forward;
+        if (state.Svr != SvrRole.None)
+        {
+            var ipEnd = context.NetworkOffset + context.IpLength;
+            if (state.Sealed
+                || state.OriginalProtocol != context.Key.Protocol
+                || SvrStage.NextPacketCarriesMetadata(in state, forward)
+                || MetadataInsertion.NeedsBareBlock(context.Frame[headerEnd..ipEnd]))
+            {
+                return false;
+            }
+        }
+
+        var egress = forward ? state.ForwardPort : state.ReversePort;
+        if ((uint)egress >= (uint)Ports.Length || headerEnd - context.NetworkOffset + segmentSize > Ports[egress].Mtu)
+        {
+            return false;
+        }
+
+        var nextHop = forward ? Sessions.ReverseKey(handle).Source : Sessions.ForwardKey(handle).Source;
+        return Neighbors.TryGet(egress, nextHop, out _);
+    }
+
+    /// <summary>Sends a super-packet that went through whole: with its offload where the port takes it, else cut into packets.</summary>
+    private void SendWhole(ref PacketContext context, SegmentationOffload offload)
+    {
+        var port = Ports[context.EgressPort];
+        var ipEnd = context.NetworkOffset + context.IpLength;
+        if (port.AcceptsSuperPackets)
+        {
+            SuperPacket.PrepareToLeaveWhole(context.Frame, context.NetworkOffset, context.TransportOffset, ipEnd, context.IsIpv6, context.Key.Protocol, ref offload);
+            if (port.SendSuperPacket(context.Frame[..ipEnd], offload))
+            {
+                Counters.Forwarded += context.Segments;
+            }
+            else
+            {
+                CountDrop(ref context, DropReason.TransmitFailed);
+            }
+
+            return;
+        }
+
+        var headerEnd = context.TransportOffset + SuperPacket.TransportHeaderLength(context.Frame, context.TransportOffset, context.Key.Protocol);
+        for (var i = 0; i < context.Segments; i++)
+        {
+            var cut = SuperPacket.Cut(
+                context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
+                context.SegmentSize, i, _segment);
+            if (cut > 0 && port.Send(_segment.AsSpan(0, cut)))
+            {
+                Counters.Forwarded++;
+            }
+            else
+            {
+                Counters.Dropped++;
+                Drops.Count(Record(ref context, DropReason.TransmitFailed));
+            }
+        }
+    }
+
+    /// <summary>Counts a drop of the packet in hand: every packet it stands for when it is a super-packet.</summary>
     internal void CountDrop(ref PacketContext context, DropReason reason)
     {
-        Counters.Dropped++;
-        Drops.Count(new DropRecord(
-            reason, context.Tenant, context.Service, context.Key.Source, context.Key.Destination,
-            context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now));
+        var record = Record(ref context, reason);
+        for (var i = 0; i < context.Segments; i++)
+        {
+            Counters.Dropped++;
+            Drops.Count(record);
+        }
     }
+
+    private static DropRecord Record(ref PacketContext context, DropReason reason) => new(
+        reason, context.Tenant, context.Service, context.Key.Source, context.Key.Destination,
+        context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now);
 
     /// <summary>Sends a frame the router built itself.</summary>
     internal void SendOwn(int port, ReadOnlySpan<byte> frame)
@@ -228,4 +392,10 @@ public sealed class WorkerCounters
 
     /// <summary>ICMP errors not sent because the rate limit was reached.</summary>
     public long IcmpErrorsSuppressed;
+
+    /// <summary>Super-packets that went through whole (each also counts as the packets it stands for).</summary>
+    public long SuperPackets;
+
+    /// <summary>Super-packets cut into packets before the pipeline, because their session needed per-packet work.</summary>
+    public long SuperPacketsCut;
 }

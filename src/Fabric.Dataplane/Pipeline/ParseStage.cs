@@ -6,7 +6,8 @@ namespace Fabric.Dataplane.Pipeline;
 /// <summary>
 /// First stage: checks the frame's headers down to the transport layer and fills the context's
 /// offsets and 5-tuple. ARP and neighbour discovery are recognised here and answered by the
-/// gateway stage. Anything truncated, lying about a length or unknown is dropped as malformed.
+/// gateway stage. Anything truncated or lying about a length is dropped as malformed; a well-formed
+/// frame of a protocol the router does not forward (LLDP, IGMP, ...) as an unsupported protocol.
 /// </summary>
 public static class ParseStage
 {
@@ -35,7 +36,7 @@ public static class ParseStage
             case EtherType.Ipv6:
                 return Ipv6(ref context, network);
             default:
-                return context.Fail(DropReason.Malformed);
+                return context.Fail(DropReason.UnsupportedProtocol);
         }
     }
 
@@ -126,7 +127,7 @@ public static class ParseStage
                 sourcePort = destinationPort = icmp6.Type is Icmpv6Type.EchoRequest or Icmpv6Type.EchoReply ? icmp6.Identifier : (ushort)0;
                 break;
             default:
-                return context.Fail(DropReason.Malformed);
+                return context.Fail(DropReason.UnsupportedProtocol);
         }
 
         context.Key = new SessionKey(source, destination, sourcePort, destinationPort, protocol);

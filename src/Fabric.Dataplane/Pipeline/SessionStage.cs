@@ -183,7 +183,7 @@ public static class SessionStage
             }
         }
 
-        var bytes = context.IpLength;
+        var bytes = context.PacketBytes;
         if (!state.Bucket.TryConsume(bytes, context.Now))
         {
             return context.Fail(DropReason.RateLimited);
@@ -198,13 +198,13 @@ public static class SessionStage
 
         if (forward)
         {
-            state.ForwardPackets++;
+            state.ForwardPackets += context.Segments;
             state.ForwardBytes += bytes;
             context.EgressPort = state.ForwardPort;
         }
         else
         {
-            state.ReversePackets++;
+            state.ReversePackets += context.Segments;
             state.ReverseBytes += bytes;
             context.EgressPort = state.ReversePort;
         }

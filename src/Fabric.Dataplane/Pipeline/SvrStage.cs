@@ -326,6 +326,21 @@ public static class SvrStage
         return Verdict.Continue;
     }
 
+    /// <summary>
+    /// Whether the next TCP or UDP packet of the session in this direction, not a SYN, leaves to the peer with
+    /// metadata (what <see cref="Observe"/> and then <see cref="Rewrite"/> will decide). Reads only.
+    /// </summary>
+    public static bool NextPacketCarriesMetadata(in SessionState state, bool forward)
+    {
+        var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
+        if (state.Svr == SvrRole.None || !leavesToPeer)
+        {
+            return false;
+        }
+
+        return state.SendMetadata || (state.Svr == SvrRole.Ingress && state.Unanswered + 1 >= ResignalAfterUnanswered);
+    }
+
     /// <summary>Moves the session's handshake on with the packet in hand (fast path, every packet of an SVR session).</summary>
     public static void Observe(ref SessionState state, ref PacketContext context)
     {
@@ -593,7 +608,7 @@ public static class SvrStage
         }
 
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
-        return context.IpLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+        return context.LargestPacketLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
     }
 
     /// <summary>

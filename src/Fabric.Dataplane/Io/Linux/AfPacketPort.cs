@@ -14,18 +14,28 @@ namespace Fabric.Dataplane.Io.Linux;
 /// sendto(2) per frame, with the qdisc bypassed where the kernel allows. The socket is non-blocking:
 /// Receive returns 0 when nothing waits and never sleeps; <see cref="WaitAny"/> sleeps until a port
 /// has frames. Frames the port sent itself are not received back (PACKET_IGNORE_OUTGOING, and
-/// sll_pkttype as a fallback on kernels before 4.20). Transport checksums a local sender left partial
-/// (checksum offload, TP_STATUS_CSUMNOTREADY) are completed before the pipeline sees the frame.
+/// sll_pkttype as a fallback on kernels before 4.20). With PACKET_VNET_HDR (<see cref="AcceptsSuperPackets"/>)
+/// every frame carries a virtio_net_hdr: super-packets (GSO) arrive whole with their segment size and
+/// leave whole through <see cref="SendSuperPacket"/>, and the device (or the kernel's software GSO when
+/// the device cannot) cuts them. Transport checksums a local sender left partial on an ordinary frame
+/// (checksum offload) are completed before the pipeline sees the frame.
 /// Nothing allocates per packet.
 /// </summary>
 /// <remarks>
 /// Not thread-safe: one worker thread drives a port; <see cref="Dispose"/> once that worker has stopped.
 /// Opening needs CAP_NET_RAW (the socket) and CAP_NET_ADMIN (bringing the device up when it is down).
-/// Frames larger than a batch buffer (a GSO super-frame from a local sender with TSO on) are dropped
-/// and counted in <see cref="Truncated"/>.
+/// Frames larger than a batch buffer are dropped and counted in <see cref="Truncated"/>; super-packets of
+/// a kind Fabric does not cut (UDP fragmentation offload) in <see cref="UnsupportedOffloads"/>.
 /// </remarks>
 public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 {
+    /// <summary>
+    /// The socket's receive and send buffers. A super-packet takes up to 64 KiB of the kernel's buffer, so the
+    /// default (about 200 KiB) holds only three and the kernel drops frames whenever the worker falls behind
+    /// for a moment; 8 MiB holds a batch of super-packets with room to spare.
+    /// </summary>
+    private const int SocketBufferBytes = 8 << 20;
+
     /// <summary>Room per message for the PACKET_AUXDATA control message: CMSG_SPACE(20) is 40 on 64-bit Linux.</summary>
     private const int ControlSpace = 64;
 
@@ -36,6 +46,10 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
     private iovec* _vectors;
     private sockaddr_ll* _addresses;
     private byte* _control;
+    private VirtioNetHeader* _receivedHeaders;
+    private VirtioNetHeader* _sendHeader;
+    private iovec* _sendVectors;
+    private msghdr* _sendMessage;
 
     private AfPacketPort(string name, int fd, int index, MacAddress mac, int mtu)
     {
@@ -62,6 +76,21 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 
     /// <summary>Whether the kernel took PACKET_QDISC_BYPASS (transmit skips the device's queueing discipline).</summary>
     public bool QdiscBypass { get; private set; }
+
+    /// <summary>Whether the socket exchanges virtio_net_hdr with every frame (PACKET_VNET_HDR): super-packets in and out.</summary>
+    public bool AcceptsSuperPackets { get; private set; }
+
+    /// <summary>Super-packets received (each stands for several TCP segments or UDP datagrams).</summary>
+    public long SuperPacketsReceived { get; private set; }
+
+    /// <summary>Super-packets sent whole for the device to cut.</summary>
+    public long SuperPacketsSent { get; private set; }
+
+    /// <summary>Super-packets of a kind Fabric does not cut (legacy UDP fragmentation offload), dropped.</summary>
+    public long UnsupportedOffloads { get; private set; }
+
+    /// <summary>Frames the kernel dropped because the socket's receive buffer was full (PACKET_STATISTICS), read by <see cref="ReadKernelDrops"/>.</summary>
+    public long KernelDrops { get; private set; }
 
     /// <summary>Frames dropped because they did not fit a batch buffer.</summary>
     public long Truncated { get; private set; }
@@ -217,6 +246,20 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             }
 
             var length = (int)_messages[i].msg_len;
+            SegmentationOffload offload = default;
+            var partial = (StatusOf(header) & LinuxConstants.TP_STATUS_CSUMNOTREADY) != 0;
+            if (AcceptsSuperPackets)
+            {
+                length -= VirtioNetHeader.Size;
+                if (length < 0 || !TryReadOffload(in _receivedHeaders[i], out offload))
+                {
+                    UnsupportedOffloads++;
+                    continue;
+                }
+
+                partial |= offload.ChecksumPartial;
+            }
+
             var buffer = batch.Append()!;
             if (buffer != batch[i])
             {
@@ -225,7 +268,13 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             }
 
             buffer.Length = length;
-            if ((StatusOf(header) & LinuxConstants.TP_STATUS_CSUMNOTREADY) != 0 && PartialChecksum.Complete(buffer.Frame))
+            if (offload.IsSuperPacket)
+            {
+                // Its checksum stays partial: the worker cuts it (summing each packet) or sends it on partial.
+                buffer.Offload = offload;
+                SuperPacketsReceived++;
+            }
+            else if (partial && PartialChecksum.Complete(buffer.Frame))
             {
                 ChecksumsCompleted++;
             }
@@ -239,6 +288,12 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
     public bool Send(ReadOnlySpan<byte> frame)
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
+        if (AcceptsSuperPackets)
+        {
+            *_sendHeader = default;
+            return SendWithHeader(frame);
+        }
+
         fixed (byte* data = frame)
         {
             var sent = sendto(_fd, data, frame.Length, MSG_DONTWAIT, null, 0);
@@ -251,6 +306,99 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             LastErrno = sent < 0 ? errno : 0;
             return false;
         }
+    }
+
+    /// <summary>
+    /// Sends a super-packet (or a frame with a partial checksum) whole with its virtio_net_hdr: the device cuts
+    /// it into packets of <see cref="SegmentationOffload.SegmentSize"/> and completes the checksums (the kernel
+    /// does it in software when the device cannot). False when the port has no PACKET_VNET_HDR or the kernel refused.
+    /// </summary>
+    public bool SendSuperPacket(ReadOnlySpan<byte> frame, in SegmentationOffload offload)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        if (!AcceptsSuperPackets)
+        {
+            return false;
+        }
+
+        var header = _sendHeader;
+        header->Flags = offload.ChecksumPartial ? LinuxConstants.VIRTIO_NET_HDR_F_NEEDS_CSUM : (byte)0;
+        header->GsoType = offload.Kind switch
+        {
+            SuperPacketKind.TcpV4 => LinuxConstants.VIRTIO_NET_HDR_GSO_TCPV4,
+            SuperPacketKind.TcpV6 => LinuxConstants.VIRTIO_NET_HDR_GSO_TCPV6,
+            SuperPacketKind.UdpL4 => LinuxConstants.VIRTIO_NET_HDR_GSO_UDP_L4,
+            _ => LinuxConstants.VIRTIO_NET_HDR_GSO_NONE,
+        };
+        if (offload.Ecn && offload.Kind is SuperPacketKind.TcpV4 or SuperPacketKind.TcpV6)
+        {
+            header->GsoType |= LinuxConstants.VIRTIO_NET_HDR_GSO_ECN;
+        }
+
+        header->HeaderLength = offload.HeaderLength;
+        header->GsoSize = offload.IsSuperPacket ? offload.SegmentSize : (ushort)0;
+        header->ChecksumStart = offload.ChecksumStart;
+        header->ChecksumOffset = offload.ChecksumOffset;
+        if (!SendWithHeader(frame))
+        {
+            return false;
+        }
+
+        if (offload.IsSuperPacket)
+        {
+            SuperPacketsSent++;
+        }
+
+        return true;
+    }
+
+    private bool SendWithHeader(ReadOnlySpan<byte> frame)
+    {
+        fixed (byte* data = frame)
+        {
+            _sendVectors[1].iov_base = data;
+            _sendVectors[1].iov_len = frame.Length;
+            var sent = sendmsg(_fd, _sendMessage, MSG_DONTWAIT);
+            _sendVectors[1].iov_base = null;
+            if (sent == frame.Length + VirtioNetHeader.Size)
+            {
+                return true;
+            }
+
+            SendErrors++;
+            LastErrno = sent < 0 ? errno : 0;
+            return false;
+        }
+    }
+
+    /// <summary>Reads a received virtio_net_hdr; false for a GSO kind Fabric does not cut.</summary>
+    private static bool TryReadOffload(in VirtioNetHeader header, out SegmentationOffload offload)
+    {
+        offload = default;
+        offload.ChecksumPartial = (header.Flags & LinuxConstants.VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
+        offload.ChecksumStart = header.ChecksumStart;
+        offload.ChecksumOffset = header.ChecksumOffset;
+        offload.HeaderLength = header.HeaderLength;
+        offload.Ecn = (header.GsoType & LinuxConstants.VIRTIO_NET_HDR_GSO_ECN) != 0;
+        switch (header.GsoType & ~LinuxConstants.VIRTIO_NET_HDR_GSO_ECN)
+        {
+            case LinuxConstants.VIRTIO_NET_HDR_GSO_NONE:
+                return true;
+            case LinuxConstants.VIRTIO_NET_HDR_GSO_TCPV4:
+                offload.Kind = SuperPacketKind.TcpV4;
+                break;
+            case LinuxConstants.VIRTIO_NET_HDR_GSO_TCPV6:
+                offload.Kind = SuperPacketKind.TcpV6;
+                break;
+            case LinuxConstants.VIRTIO_NET_HDR_GSO_UDP_L4:
+                offload.Kind = SuperPacketKind.UdpL4;
+                break;
+            default:
+                return false;
+        }
+
+        offload.SegmentSize = header.GsoSize;
+        return offload.SegmentSize > 0;
     }
 
     public void Dispose()
@@ -267,6 +415,16 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         SetOption(SOL_PACKET, PACKET_AUXDATA, required: true);
         _ = SetOption(SOL_PACKET, PACKET_IGNORE_OUTGOING, required: false); // Linux 4.20+; sll_pkttype covers older kernels
         QdiscBypass = SetOption(SOL_PACKET, PACKET_QDISC_BYPASS, required: false);
+        AcceptsSuperPackets = SetOption(SOL_PACKET, LinuxConstants.PACKET_VNET_HDR, required: false);
+        SetBuffer(LinuxConstants.SO_RCVBUFFORCE, SO_RCVBUF);
+        SetBuffer(LinuxConstants.SO_SNDBUFFORCE, SO_SNDBUF);
+        _sendHeader = (VirtioNetHeader*)NativeMemory.AllocZeroed((nuint)sizeof(VirtioNetHeader));
+        _sendVectors = (iovec*)NativeMemory.AllocZeroed(2, (nuint)sizeof(iovec));
+        _sendMessage = (msghdr*)NativeMemory.AllocZeroed((nuint)sizeof(msghdr));
+        _sendVectors[0].iov_base = _sendHeader;
+        _sendVectors[0].iov_len = VirtioNetHeader.Size;
+        _sendMessage->msg_iov = _sendVectors;
+        _sendMessage->msg_iovlen = 2;
 
         sockaddr_ll address = default;
         address.sll_family = (ushort)(int)AF_PACKET;
@@ -278,6 +436,38 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             Release();
             throw new PacketPortException($"cannot bind an AF_PACKET socket to {Name}: {Describe(error)}", error);
         }
+    }
+
+    /// <summary>Sets a socket buffer to <see cref="SocketBufferBytes"/>: past the system limit with CAP_NET_ADMIN, else up to it.</summary>
+    private void SetBuffer(int forced, int limited)
+    {
+        var bytes = SocketBufferBytes;
+        if (setsockopt(_fd, SOL_SOCKET, forced, &bytes, sizeof(int)) != 0)
+        {
+            _ = setsockopt(_fd, SOL_SOCKET, limited, &bytes, sizeof(int));
+        }
+    }
+
+    /// <summary>
+    /// Adds the frames the kernel dropped since the last call (its receive buffer full) to <see cref="KernelDrops"/>
+    /// and returns the total. One getsockopt: for the control plane, not the packet path; one thread at a time may
+    /// call it while the worker drives the port (it touches only the kernel's counters and <see cref="KernelDrops"/>).
+    /// </summary>
+    public long ReadKernelDrops()
+    {
+        if (_fd < 0)
+        {
+            return KernelDrops;
+        }
+
+        var stats = stackalloc uint[2]; // struct tpacket_stats { tp_packets, tp_drops }
+        socklen_t length = (uint)(2 * sizeof(uint));
+        if (getsockopt(_fd, SOL_PACKET, LinuxConstants.PACKET_STATISTICS, stats, &length) == 0)
+        {
+            KernelDrops += stats[1];
+        }
+
+        return KernelDrops;
     }
 
     private bool SetOption(int level, int option, bool required)
@@ -304,7 +494,8 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         Unbind();
         var capacity = batch.Capacity;
         _messages = (mmsghdr*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(mmsghdr));
-        _vectors = (iovec*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(iovec));
+        _vectors = (iovec*)NativeMemory.AllocZeroed((nuint)(capacity * 2), (nuint)sizeof(iovec));
+        _receivedHeaders = (VirtioNetHeader*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(VirtioNetHeader));
         _addresses = (sockaddr_ll*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(sockaddr_ll));
         _control = (byte*)NativeMemory.AlignedAlloc((nuint)(capacity * ControlSpace), 16);
         _pins = new GCHandle[capacity];
@@ -312,12 +503,25 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         {
             var data = batch[i].Data;
             _pins[i] = GCHandle.Alloc(data, GCHandleType.Pinned);
-            _vectors[i].iov_base = (void*)_pins[i].AddrOfPinnedObject();
-            _vectors[i].iov_len = data.Length;
+            // With PACKET_VNET_HDR the kernel writes the virtio_net_hdr first, then the frame into the buffer.
+            var vector = &_vectors[i * 2];
             var header = (msghdr*)&_messages[i];
             header->msg_name = &_addresses[i];
-            header->msg_iov = &_vectors[i];
-            header->msg_iovlen = 1;
+            header->msg_iov = vector;
+            if (AcceptsSuperPackets)
+            {
+                vector->iov_base = &_receivedHeaders[i];
+                vector->iov_len = VirtioNetHeader.Size;
+                vector++;
+                header->msg_iovlen = 2;
+            }
+            else
+            {
+                header->msg_iovlen = 1;
+            }
+
+            vector->iov_base = (void*)_pins[i].AddrOfPinnedObject();
+            vector->iov_len = data.Length;
             header->msg_control = _control + (i * ControlSpace);
         }
 
@@ -339,6 +543,8 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         NativeMemory.Free(_vectors);
         NativeMemory.Free(_addresses);
         NativeMemory.AlignedFree(_control);
+        NativeMemory.Free(_receivedHeaders);
+        _receivedHeaders = null;
         _messages = null;
         _vectors = null;
         _addresses = null;
@@ -355,6 +561,12 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         }
 
         Unbind();
+        NativeMemory.Free(_sendHeader);
+        NativeMemory.Free(_sendVectors);
+        NativeMemory.Free(_sendMessage);
+        _sendHeader = null;
+        _sendVectors = null;
+        _sendMessage = null;
     }
 
     private static uint StatusOf(msghdr* header)

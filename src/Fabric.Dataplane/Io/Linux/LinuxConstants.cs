@@ -23,6 +23,46 @@ public static class LinuxConstants
 
     /// <summary>tpacket_auxdata.tp_status: a VLAN tag was stripped and is in tp_vlan_tci.</summary>
     public const uint TP_STATUS_VLAN_VALID = 1 << 4;
+
+    /// <summary>SO_RCVBUFFORCE / SO_SNDBUFFORCE (asm-generic/socket.h): set a socket buffer past the rmem_max / wmem_max limit (CAP_NET_ADMIN).</summary>
+    public const int SO_RCVBUFFORCE = 33;
+
+    public const int SO_SNDBUFFORCE = 32;
+
+    /// <summary>Socket option (linux/if_packet.h): struct tpacket_stats, frames received and dropped since the last read.</summary>
+    public const int PACKET_STATISTICS = 6;
+
+    /// <summary>Socket option (linux/if_packet.h): every frame in and out is preceded by a struct virtio_net_hdr.</summary>
+    public const int PACKET_VNET_HDR = 15;
+
+    /// <summary>virtio_net_hdr.flags: the checksum field holds the pseudo-header sum; sum from csum_start and store at csum_offset.</summary>
+    public const byte VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+
+    /// <summary>virtio_net_hdr.gso_type values (linux/virtio_net.h).</summary>
+    public const byte VIRTIO_NET_HDR_GSO_NONE = 0;
+
+    public const byte VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+
+    public const byte VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+
+    public const byte VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
+
+    /// <summary>virtio_net_hdr.gso_type bit: TCP with ECN (CWR only on the first segment).</summary>
+    public const byte VIRTIO_NET_HDR_GSO_ECN = 0x80;
+}
+
+/// <summary>struct virtio_net_hdr (linux/virtio_net.h), little-endian as AF_PACKET exchanges it: 10 bytes.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+internal struct VirtioNetHeader
+{
+    public const int Size = 10;
+
+    public byte Flags;
+    public byte GsoType;
+    public ushort HeaderLength;
+    public ushort GsoSize;
+    public ushort ChecksumStart;
+    public ushort ChecksumOffset;
 }
 
 /// <summary>struct ifreq (linux/if.h) with the union members the port uses; 40 bytes on every Linux ABI.</summary>

@@ -179,6 +179,25 @@ public sealed class RouterTests : IDisposable
     }
 
     [Fact]
+    public void UnsupportedProtocol_WellFormedLldpAndIgmp_CountedApartFromMalformed()
+    {
+        var lldp = new byte[60];
+        lldp[12] = 0x88;
+        lldp[13] = 0xCC;
+        var igmp = Packets.Ip(0x0A14010A, 0xE0000016, 2, new byte[8]);
+        var frame = new byte[14 + igmp.Length];
+        frame[12] = 0x08;
+        igmp.CopyTo(frame, 14);
+
+        _lab.Eng1.Port.Send(lldp);
+        _lab.Eng1.Port.Send(frame);
+        _lab.Pump();
+
+        Assert.Equal(2, _lab.Router.Worker.Drops.Total(DropReason.UnsupportedProtocol));
+        Assert.Equal(0, _lab.Router.Worker.Drops.Total(DropReason.Malformed));
+    }
+
+    [Fact]
     public void RateLimit_HoldsFlowNearConfiguredRate()
     {
         // 100 kB/s with a 10 kB burst: offer 1000-byte packets at 400 kB/s for 2 s.
