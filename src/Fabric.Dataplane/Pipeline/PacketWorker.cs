@@ -272,7 +272,7 @@ public sealed class PacketWorker
             var ipEnd = context.NetworkOffset + context.IpLength;
             if (state.Sealed
                 || state.OriginalProtocol != context.Key.Protocol
-                || SvrStage.NextPacketCarriesMetadata(in state, forward)
+                || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, TicksPerSecond)
                 || MetadataInsertion.NeedsBareBlock(context.Frame[headerEnd..ipEnd]))
             {
                 return false;

@@ -7,7 +7,7 @@ namespace Fabric.Dataplane.Pipeline;
 /// leaves, its own rate limit and its counters. The NAT of each direction follows from the two keys
 /// (the forward key holds what the client sent to, the reverse key what the instance answers from).
 /// SVR sessions also keep their role, handshake state, waypoint pool and session id.
-/// Fields are ordered so the struct packs without holes (112 bytes).
+/// Fields are ordered so the struct packs without holes (120 bytes).
 /// </summary>
 public struct SessionState
 {
@@ -37,7 +37,10 @@ public struct SessionState
     /// <summary>The protocol the endpoints use (ICMP crosses between routers as UDP).</summary>
     public byte OriginalProtocol;
 
-    /// <summary>Ingress: forward packets since the last reverse packet; at <see cref="SvrStage.ResignalAfterUnanswered"/> metadata is sent again.</summary>
+    /// <summary>
+    /// Ingress: forward packets since the last reverse packet (capped); at <see cref="SvrStage.ResignalAfterUnanswered"/>,
+    /// once <see cref="SvrStage.ResignalAfterQuiet"/> has passed since <see cref="ReverseSeenAt"/>, metadata is sent again.
+    /// </summary>
     public byte Unanswered;
 
     /// <summary>Every packet between the routers is encrypted (the service requires it).</summary>
@@ -59,6 +62,9 @@ public struct SessionState
     public uint SessionId;
 
     public TokenBucket Bucket;
+
+    /// <summary>Ingress: when the last reverse packet arrived (or the session began), in the worker's clock ticks.</summary>
+    public long ReverseSeenAt;
 
     public long ForwardPackets;
     public long ForwardBytes;

@@ -21,8 +21,10 @@ namespace Fabric.Dataplane.Pipeline;
 /// arrives; the egress puts reverse metadata on every reverse packet until a forward packet arrives without.
 /// A TCP SYN always carries metadata (a retransmitted first segment signals again); ICMP crosses as UDP and
 /// always carries metadata. When <see cref="ResignalAfterUnanswered"/> forward packets in a row see no reverse
-/// packet (the peer may have lost the session, say by a restart), the ingress signals again, so the egress can
-/// rebuild the session without the endpoints noticing. Packets to waypoint ports that match no session and
+/// packet and none has come for <see cref="ResignalAfterQuiet"/> (the peer may have lost the session, say by a
+/// restart, and the client is retransmitting), the ingress signals again, so the egress can rebuild the session
+/// without the endpoints noticing. A bulk sender with many packets in flight, answered within the quiet time, is
+/// never re-signalled: its packets keep crossing with 0 bytes added. Packets to waypoint ports that match no session and
 /// carry no metadata are dropped silently: answering them would reveal the router. After the handshake a
 /// packet is only rewritten: 0 bytes are added.
 /// </summary>
@@ -30,6 +32,12 @@ public static class SvrStage
 {
     /// <summary>Forward packets in a row without a reverse packet after which the ingress sends metadata again.</summary>
     public const int ResignalAfterUnanswered = 4;
+
+    /// <summary>
+    /// How long the reverse direction must have been silent before unanswered forward packets re-signal: above
+    /// a round trip between routers, below the time TCP takes for its fourth retransmission (0.2 + 0.4 + 0.8 s).
+    /// </summary>
+    public static readonly TimeSpan ResignalAfterQuiet = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The bytes a forward or reverse metadata block may take (IPv4 contexts, names up to 64 octets each).</summary>
     public const int MaxBlockLength = 512;
@@ -201,6 +209,7 @@ public static class SvrStage
             Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
             Svr = SvrRole.Ingress,
             SendMetadata = true,
+            ReverseSeenAt = context.Now,
             OriginalProtocol = key.Protocol,
             WaypointPool = (short)path.PoolId,
             LocalWaypointPort = localPort,
@@ -330,7 +339,7 @@ public static class SvrStage
     /// Whether the next TCP or UDP packet of the session in this direction, not a SYN, leaves to the peer with
     /// metadata (what <see cref="Observe"/> and then <see cref="Rewrite"/> will decide). Reads only.
     /// </summary>
-    public static bool NextPacketCarriesMetadata(in SessionState state, bool forward)
+    public static bool NextPacketCarriesMetadata(in SessionState state, bool forward, long now, long ticksPerSecond)
     {
         var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
         if (state.Svr == SvrRole.None || !leavesToPeer)
@@ -338,11 +347,12 @@ public static class SvrStage
             return false;
         }
 
-        return state.SendMetadata || (state.Svr == SvrRole.Ingress && state.Unanswered + 1 >= ResignalAfterUnanswered);
+        return state.SendMetadata
+            || (state.Svr == SvrRole.Ingress && state.Unanswered + 1 >= ResignalAfterUnanswered && Quiet(in state, now, ticksPerSecond));
     }
 
     /// <summary>Moves the session's handshake on with the packet in hand (fast path, every packet of an SVR session).</summary>
-    public static void Observe(ref SessionState state, ref PacketContext context)
+    public static void Observe(ref SessionState state, ref PacketContext context, long ticksPerSecond)
     {
         if (context.IsIcmpError)
         {
@@ -355,6 +365,7 @@ public static class SvrStage
             if (!forward)
             {
                 state.Unanswered = 0;
+                state.ReverseSeenAt = context.Now;
                 if (context.Metadata.Present)
                 {
                     state.SendMetadata = false;
@@ -363,7 +374,7 @@ public static class SvrStage
             else if (++state.Unanswered >= ResignalAfterUnanswered)
             {
                 state.Unanswered = ResignalAfterUnanswered;
-                state.SendMetadata = true;
+                state.SendMetadata |= Quiet(in state, context.Now, ticksPerSecond);
             }
         }
         else if (forward)
@@ -385,6 +396,10 @@ public static class SvrStage
             }
         }
     }
+
+    /// <summary>True when no reverse packet has come for <see cref="ResignalAfterQuiet"/>.</summary>
+    private static bool Quiet(in SessionState state, long now, long ticksPerSecond) =>
+        now - state.ReverseSeenAt >= (long)(ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
 
     /// <summary>
     /// True when the packet in hand is an announcement (metadata with the keepalive control and no payload, see
