@@ -162,6 +162,16 @@ public sealed class ServiceEntry
     /// <summary>When the service has no instance here: the paths to the peer routers that host it, preferred first.</summary>
     public PeerPath[] PeerPaths { get; }
 
+    /// <summary>
+    /// When the service has no instance here: the peer routers that host it, in <see cref="InstanceSet"/> order. They
+    /// stand in for instances in load balancing at this router (the ingress): <see cref="Runtime"/>'s load counts the
+    /// sessions this router sent to each, plus the others' as the egress reports them (load feedback).
+    /// </summary>
+    public string[] PeerRouters { get; init; } = [];
+
+    /// <summary>The slot of <paramref name="router"/> in <see cref="PeerRouters"/>, or −1.</summary>
+    public int PeerRouterSlot(string router) => Array.IndexOf(PeerRouters, router);
+
     /// <summary>Load, admission and shared rate limits of the service: mutable, thread-safe, kept across snapshots.</summary>
     public ServiceRuntime Runtime { get; }
 

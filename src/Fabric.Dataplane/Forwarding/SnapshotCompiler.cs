@@ -136,11 +136,22 @@ public static class SnapshotCompiler
                 }
             }
 
+            // A service with instances here is served here; otherwise by the peer routers that host it (and that
+            // this router has a path to). Then the routers take the instances' place in load balancing: a router's
+            // cost is the lowest of its instances', its capacity their sum (0, unlimited, when any is unlimited).
+            string[] peerRouters = instances.Count > 0 ? [] : [.. HostingRouters(config, service).Where(peer => peerPaths.Exists(p => p.PeerRouter == peer))];
+            PeerPath[] routes = [.. peerRouters.SelectMany(peer => peerPaths.Where(p => p.PeerRouter == peer))];
+            foreach (var peer in peerRouters)
+            {
+                var hosted = service.Instances.Where(i => RouterOf(config, i) == peer).ToList();
+                costs.Add(hosted.Min(i => i.Cost));
+                capacities.Add(hosted.Any(i => i.Capacity == 0) ? 0 : hosted.Sum(i => i.Capacity));
+            }
+
             var set = new InstanceSet([.. costs], [.. capacities]);
-            var runtime = runtimes.For(service.Name, policy, [.. instances.Select(i => i.Name)], tenants, ticksPerSecond, now);
-            // A service with instances here is served here; otherwise by the peer routers that host it.
-            PeerPath[] routes = instances.Count > 0 ? [] : [.. HostingRouters(config, service).SelectMany(peer => peerPaths.Where(p => p.PeerRouter == peer))];
-            services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond, routes);
+            string[] balanced = instances.Count > 0 ? [.. instances.Select(i => i.Name)] : [.. peerRouters.Select(peer => $"router:{peer}")];
+            var runtime = runtimes.For(service.Name, policy, balanced, tenants, ticksPerSecond, now);
+            services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond, routes) { PeerRouters = peerRouters };
         }
 
         var access = new bool[tenants.Length * services.Length];
@@ -252,9 +263,7 @@ public static class SnapshotCompiler
         var routers = new List<string>();
         foreach (var instance in service.Instances)
         {
-            var name = instance.Container is { } container
-                ? config.Containers().FirstOrDefault(c => c.Container.Name == container).Router?.Name
-                : instance.Router;
+            var name = RouterOf(config, instance);
             if (name is not null && !routers.Contains(name))
             {
                 routers.Add(name);
@@ -263,6 +272,11 @@ public static class SnapshotCompiler
 
         return routers;
     }
+
+    /// <summary>The router an instance lives on: its container's router, or the router an address instance names.</summary>
+    private static string? RouterOf(FabricConfig config, ServiceInstance instance) => instance.Container is { } container
+        ? config.Containers().FirstOrDefault(c => c.Container.Name == container).Router?.Name
+        : instance.Router;
 
     private static LocalInstance? Resolve(
         FabricConfig config, Router router, ServiceInstance instance, Dictionary<string, int> containerPorts, Func<string, int> portOf)

@@ -32,6 +32,11 @@ public struct ReceivedMetadata
     /// <summary>The service index of the named service, or −1.</summary>
     public int Service;
 
+    public bool HasSessionsInService;
+
+    /// <summary>The service's active sessions at the sending egress (TLV 13, reverse metadata: load feedback).</summary>
+    public long SessionsInService;
+
     /// <summary>The low 32 bits of the session id, or 0.</summary>
     public uint SessionId;
 

@@ -155,8 +155,10 @@ public static class SvrStage
 
     /// <summary>
     /// The ingress slow path for a service that lives at a peer router: the session's forward key is the
-    /// client's tuple, its reverse key the waypoint tuple the peer answers on. Admission is already taken;
-    /// it is given back on refusal.
+    /// client's tuple, its reverse key the waypoint tuple the peer answers on. The router is chosen by the
+    /// service's load-balancing strategy over the hosting routers (<see cref="ServiceEntry.PeerRouters"/>), with
+    /// the load the egresses report (<see cref="TakeFeedback"/>); then its first usable path, or another router's
+    /// when all of its paths are down. Admission is already taken; it is given back on refusal.
     /// </summary>
     public static Verdict OpenToPeer(ref PacketContext context, ServiceEntry entry, PacketWorker worker)
     {
@@ -167,7 +169,15 @@ public static class SvrStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        var path = FirstUsable(entry.PeerPaths, preferRouter: null);
+        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, worker.NextRandom());
+        if (pick < 0)
+        {
+            // Every hosting router is full (by its instances' capacities, as far as this router knows).
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.NoRoute);
+        }
+
+        var path = FirstUsable(entry.PeerPaths, preferRouter: entry.PeerRouters[pick]);
         if (path is null)
         {
             entry.Runtime.Admission.Release();
@@ -190,11 +200,12 @@ public static class SvrStage
 
         var transport = key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
         var reverse = new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
+        var router = entry.PeerRouterSlot(path.PeerRouter);
         var state = new SessionState
         {
             Tenant = (short)context.Tenant,
             Service = (short)context.Service,
-            Instance = -1,
+            Instance = (short)router,
             ForwardPort = (short)path.Port,
             ReversePort = (short)context.IngressPort,
             Runtime = entry.Runtime.Id,
@@ -217,6 +228,7 @@ public static class SvrStage
             return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.WaypointsExhausted);
         }
 
+        entry.Runtime.Load.OnSessionStart(router);
         worker.Counters.SessionsCreated++;
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
@@ -327,7 +339,7 @@ public static class SvrStage
     }
 
     /// <summary>Moves the session's handshake on with the packet in hand (fast path, every packet of an SVR session).</summary>
-    public static void Observe(ref SessionState state, ref PacketContext context)
+    public static void Observe(ref SessionState state, ref PacketContext context, ForwardingSnapshot snapshot)
     {
         if (context.IsIcmpError)
         {
@@ -343,6 +355,7 @@ public static class SvrStage
                 if (context.Metadata.Present)
                 {
                     state.SendMetadata = false;
+                    TakeFeedback(state, ref context, snapshot);
                 }
             }
             else if (++state.Unanswered >= ResignalAfterUnanswered)
@@ -368,6 +381,20 @@ public static class SvrStage
             {
                 state.SendMetadata = false;
             }
+        }
+    }
+
+    /// <summary>
+    /// Load feedback: reverse metadata names the service's active sessions at the egress (TLV 13). Those include the
+    /// sessions this router sent there, which its own load already counts, so the rest is recorded as the others'
+    /// (<see cref="InstanceLoad.ReportRemoteLoad"/>) for the egress's slot; the next picks use it.
+    /// </summary>
+    private static void TakeFeedback(in SessionState state, ref PacketContext context, ForwardingSnapshot snapshot)
+    {
+        var load = snapshot.Runtimes[state.Runtime].Load;
+        if (context.Metadata.HasSessionsInService && (uint)state.Instance < (uint)load.Count)
+        {
+            load.ReportRemoteLoad(state.Instance, context.Metadata.SessionsInService - load.LocalSessions(state.Instance));
         }
     }
 
@@ -469,6 +496,19 @@ public static class SvrStage
         }
 
         snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
+        var entry = snapshot.Services[state.Service];
+        if (entry.Runtime.Id == state.Runtime && entry.PeerRouterSlot(path.PeerRouter) is var router and >= 0 && router != state.Instance)
+        {
+            // The session now counts against the router it moved to.
+            if (state.Instance >= 0)
+            {
+                entry.Runtime.Load.OnSessionEnd(state.Instance);
+            }
+
+            entry.Runtime.Load.OnSessionStart(router);
+            state.Instance = (short)router;
+        }
+
         state.WaypointPool = (short)path.PoolId;
         state.LocalWaypointPort = localPort;
         state.PeerWaypointPort = peerPort;
@@ -966,6 +1006,15 @@ public static class SvrStage
                     }
 
                     metadata.Announcement = value[0] == (byte)MetadataControl.Keepalive;
+                    break;
+                case MetadataTlvType.SessionsInService:
+                    if (value.Length != sizeof(ulong))
+                    {
+                        return DropReason.MetadataMalformed;
+                    }
+
+                    metadata.HasSessionsInService = true;
+                    metadata.SessionsInService = (long)Math.Min(BinaryPrimitives.ReadUInt64BigEndian(value), long.MaxValue);
                     break;
                 case MetadataTlvType.SessionId:
                     if (value.Length != 16)

@@ -44,6 +44,7 @@ public sealed class SvrFabric : IDisposable
         Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1");
         Db1 = Server("db1", svc, "10.10.1.20", "10.10.1.1");
         Bulk1 = Server("bulk1", svc, "10.10.1.30", "10.10.1.1");
+        Ops1 = Host("ops1", svc, "10.10.1.40", "10.10.1.1");
 
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
@@ -56,10 +57,11 @@ public sealed class SvrFabric : IDisposable
         Br2 = Start("br2", [wan.Attach("wan0", NextMac()), lan.Attach("lan", NextMac())]);
         Eng2 = Host("eng2", lan, "10.30.1.10", "10.30.1.1");
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
+        App2 = Server("app2", lan, "10.30.1.30", "10.30.1.1");
 
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
-        Hosts = [Web1, Web2, Db1, Bulk1, Eng1, Guest1, Eng2, Fin1, Attacker];
+        Hosts = [Web1, Web2, Db1, Bulk1, Ops1, Eng1, Guest1, Eng2, Fin1, App2, Attacker];
     }
 
     public ManualTime Time { get; } = new();
@@ -86,6 +88,12 @@ public sealed class SvrFabric : IDisposable
     public TestHost Guest1 { get; }
     public TestHost Eng2 { get; }
     public TestHost Fin1 { get; }
+
+    /// <summary>A client on dc1's service LAN (10.10.1.40); the lab's configuration has no container for it unless a test adds one.</summary>
+    public TestHost Ops1 { get; }
+
+    /// <summary>A server on br2's LAN (10.30.1.30); the lab's configuration has no container for it unless a test adds one.</summary>
+    public TestHost App2 { get; }
 
     /// <summary>A host on the WAN that is no router: it sends hand-made waypoint packets.</summary>
     public TestHost Attacker { get; }
