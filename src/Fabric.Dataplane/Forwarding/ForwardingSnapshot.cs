@@ -169,8 +169,28 @@ public sealed class ServiceEntry
     /// </summary>
     public string[] PeerRouters { get; init; } = [];
 
-    /// <summary>The slot of <paramref name="router"/> in <see cref="PeerRouters"/>, or −1.</summary>
-    public int PeerRouterSlot(string router) => Array.IndexOf(PeerRouters, router);
+    /// <summary>The names of <see cref="PeerRouters"/> in UTF-8 (the destination-router TLV through a transit).</summary>
+    public byte[][] PeerRoutersUtf8 { get; init; } = [];
+
+    /// <summary>
+    /// For each of <see cref="PeerPaths"/>, the slot in <see cref="PeerRouters"/> of the hosting router it leads to:
+    /// the path's own peer, or the router a transit peer carries the session on to.
+    /// </summary>
+    public int[] PeerPathSlots { get; init; } = [];
+
+    /// <summary>The slot of the hosting router <paramref name="path"/> leads to, or −1 when it is not one of <see cref="PeerPaths"/>.</summary>
+    public int SlotOf(PeerPath path)
+    {
+        for (var i = 0; i < PeerPaths.Length; i++)
+        {
+            if (ReferenceEquals(PeerPaths[i], path))
+            {
+                return PeerPathSlots[i];
+            }
+        }
+
+        return -1;
+    }
 
     /// <summary>Load, admission and shared rate limits of the service: mutable, thread-safe, kept across snapshots.</summary>
     public ServiceRuntime Runtime { get; }

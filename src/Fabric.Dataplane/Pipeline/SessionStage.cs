@@ -170,7 +170,7 @@ public static class SessionStage
         if (state.Svr != SvrRole.None)
         {
             SvrStage.Observe(ref state, ref context, snapshot);
-            if (context.ToWaypoint && SvrStage.IsAnnouncement(ref context))
+            if (context.ToWaypoint && state.Svr != SvrRole.Transit && SvrStage.IsAnnouncement(ref context))
             {
                 // Metadata sent ahead of a datagram too big to carry it: taken, nothing to deliver.
                 return Verdict.Consumed;

@@ -177,7 +177,7 @@ public static class SvrStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        var path = FirstUsable(entry.PeerPaths, preferRouter: entry.PeerRouters[pick]);
+        var path = FirstUsableTo(entry, pick) ?? FirstUsable(entry.PeerPaths, preferRouter: null);
         if (path is null)
         {
             entry.Runtime.Admission.Release();
@@ -200,7 +200,7 @@ public static class SvrStage
 
         var transport = key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
         var reverse = new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
-        var router = entry.PeerRouterSlot(path.PeerRouter);
+        var router = entry.SlotOf(path);
         var state = new SessionState
         {
             Tenant = (short)context.Tenant,
@@ -285,6 +285,11 @@ public static class SvrStage
         }
 
         var entry = snapshot.Services[service];
+        if (metadata.RoutedOnward)
+        {
+            return OpenOnward(ref context, entry, encrypted, snapshot, worker);
+        }
+
         if (TryAdoptMoved(ref context, entry, original, snapshot, worker))
         {
             return Verdict.Continue;
@@ -347,6 +352,12 @@ public static class SvrStage
         }
 
         var forward = context.Direction == SessionDirection.Forward;
+        if (state.Svr == SvrRole.Transit)
+        {
+            // A transit keeps no handshake: it relays the metadata each packet comes with (see Signal).
+            return;
+        }
+
         if (state.Svr == SvrRole.Ingress)
         {
             if (!forward)
@@ -467,6 +478,20 @@ public static class SvrStage
         return found;
     }
 
+    /// <summary>The first usable path that leads to the hosting router in <paramref name="slot"/> (directly or through a transit), or null.</summary>
+    private static PeerPath? FirstUsableTo(ServiceEntry entry, int slot)
+    {
+        for (var i = 0; i < entry.PeerPaths.Length; i++)
+        {
+            if (entry.PeerPathSlots[i] == slot && entry.PeerPaths[i].Health.IsUsable)
+            {
+                return entry.PeerPaths[i];
+            }
+        }
+
+        return null;
+    }
+
     private static PeerPath? PathOfPool(PeerPath[] paths, int poolId)
     {
         for (var i = 0; i < paths.Length; i++)
@@ -497,7 +522,7 @@ public static class SvrStage
 
         snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
         var entry = snapshot.Services[state.Service];
-        if (entry.Runtime.Id == state.Runtime && entry.PeerRouterSlot(path.PeerRouter) is var router and >= 0 && router != state.Instance)
+        if (entry.Runtime.Id == state.Runtime && entry.SlotOf(path) is var router and >= 0 && router != state.Instance)
         {
             // The session now counts against the router it moved to.
             if (state.Instance >= 0)
@@ -519,6 +544,97 @@ public static class SvrStage
         worker.Counters.SessionsMoved++;
         return Verdict.Continue;
     }
+
+    /// <summary>
+    /// The transit slow path: forward metadata names a destination router other than this one (TLV 17) for a service
+    /// the tenant may reach (access was checked with the tenant from the metadata, as an egress does). The session is
+    /// carried on to that router on a second waypoint tuple of our own: its forward key is the tuple the packet came
+    /// on, its reverse key the tuple the destination answers on. Packets are rewritten from one tuple to the other and
+    /// the metadata they come with is relayed (<see cref="WriteRelayBlock"/>), sealed per hop with that hop's keys.
+    /// </summary>
+    private static Verdict OpenOnward(ref PacketContext context, ServiceEntry entry, bool encrypted, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        ref var metadata = ref context.Metadata;
+        if (metadata.OnwardPath < 0)
+        {
+            // No path to the destination router is up (or it is no peer of ours).
+            return context.Fail(DropReason.NoRoute);
+        }
+
+        var path = snapshot.PeerPaths[metadata.OnwardPath];
+        if (FailClosed.Decide(entry.Policy.Encryption, snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
+        {
+            return context.Fail(DropReason.NoPeerKeys);
+        }
+
+        if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
+        {
+            return context.Fail(DropReason.SessionLimit);
+        }
+
+        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
+        {
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.WaypointsExhausted);
+        }
+
+        var original = metadata.ForwardContext;
+        var reverse = new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, context.Key.Protocol);
+        var state = new SessionState
+        {
+            Tenant = (short)context.Tenant,
+            Service = (short)context.Service,
+            Instance = -1,
+            ForwardPort = (short)path.Port,
+            ReversePort = (short)context.IngressPort,
+            Runtime = entry.Runtime.Id,
+            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
+            Svr = SvrRole.Transit,
+            SendMetadata = true,
+            OriginalProtocol = original.Protocol,
+            WaypointPool = (short)path.PoolId,
+            LocalWaypointPort = localPort,
+            PeerWaypointPort = peerPort,
+            Sealed = encrypted,
+            PeerKeys = (short)path.KeysId,
+            SessionId = metadata.SessionId,
+        };
+        var inserted = worker.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, original.Protocol), out var handle);
+        if (inserted != SessionInsertResult.Inserted)
+        {
+            path.Waypoints.Release(localPort, peerPort);
+            entry.Runtime.Admission.Release();
+            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.MetadataMismatch);
+        }
+
+        worker.Counters.SessionsCreated++;
+        context.Session = handle;
+        context.Direction = SessionDirection.Forward;
+        return Verdict.Continue;
+    }
+
+    /// <summary>The index in <paramref name="paths"/> of the first usable path to the router named (UTF-8), or −1.</summary>
+    private static int UsablePathTo(PeerPath[] paths, ReadOnlySpan<byte> router)
+    {
+        for (var i = 0; i < paths.Length; i++)
+        {
+            if (paths[i].Health.IsUsable && router.SequenceEqual(paths[i].PeerRouterUtf8))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// The keys a packet leaving to a peer is sealed with: the session's peer's, except at a transit on the way back,
+    /// where the packet goes to the peer the session came from (found by its waypoint address).
+    /// </summary>
+    private static int KeysToward(in SessionState state, SessionTable<SessionState> sessions, int handle, bool forward, ForwardingSnapshot snapshot) =>
+        state.Svr == SvrRole.Transit && !forward && snapshot.TryFindPeer((uint)sessions.ForwardKey(handle).Source, out var upstream)
+            ? upstream.KeysId
+            : state.PeerKeys;
 
     /// <summary>
     /// The egress side of a move: metadata on a new waypoint tuple names a session this router already carries
@@ -601,10 +717,10 @@ public static class SvrStage
             Retarget(ip[..context.IpLength], current, target);
         }
 
-        var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
+        var leavesToPeer = state.Svr == SvrRole.Transit || (state.Svr == SvrRole.Ingress) == forward;
         if (leavesToPeer)
         {
-            var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
+            var keys = snapshot.Runtimes.PeerKeys[KeysToward(state, sessions, handle, forward, snapshot)];
             if (state.Sealed && !keys.HasKeys)
             {
                 // Fail closed: keys went away under an encrypted session; nothing leaves in clear.
@@ -694,13 +810,13 @@ public static class SvrStage
 
     /// <summary>
     /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
-    /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service and the
-    /// longest router name) plus the sealed trailer.
+    /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service, source router
+    /// and, through a transit, destination router, each router name as long as the longest) plus the sealed trailer.
     /// </summary>
     public static int MaxOverhead(ForwardingSnapshot snapshot, in SessionState state) =>
         MetadataBlock.BaseLength
-        + (MetadataBlock.TlvHeaderLength * 6) + sizeof(uint) + MetadataContext.Ipv4Length + 16
-        + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + snapshot.LongestRouterNameUtf8
+        + (MetadataBlock.TlvHeaderLength * 7) + sizeof(uint) + MetadataContext.Ipv4Length + 16
+        + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + (2 * snapshot.LongestRouterNameUtf8)
         + PacketSealer.TrailerLength;
 
     /// <summary>
@@ -720,7 +836,7 @@ public static class SvrStage
     /// <summary>Gives back the waypoint ports an ingress session held.</summary>
     public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
     {
-        if (state.Svr == SvrRole.Ingress)
+        if (state.Svr is SvrRole.Ingress or SvrRole.Transit)
         {
             snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
         }
@@ -734,19 +850,23 @@ public static class SvrStage
     private static int Signal(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
     {
         var syn = state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) == (byte)TcpFlags.Syn;
-        var signal = state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
+        var transit = state.Svr == SvrRole.Transit;
+        var signal = transit ? context.Metadata.Present : state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
         var block = worker.MetadataScratch.AsSpan();
         var length = 0;
         if (signal)
         {
-            if (!WriteBlock(state, worker, snapshot, context.Session, forward, securityId, announce: false, block, out length))
+            var written = transit
+                ? WriteRelayBlock(state, ref context.Metadata, snapshot, forward, securityId, block, out length)
+                : WriteBlock(state, worker, snapshot, context.Session, forward, securityId, announce: false, block, out length);
+            if (!written)
             {
                 context.Fail(DropReason.MetadataMismatch);
                 return -1;
             }
 
             var trailer = securityId != 0 || state.Sealed ? PacketSealer.TrailerLength : 0;
-            if (state.OriginalProtocol == IpProtocol.Udp && context.IpLength + length + trailer > worker.Ports[context.EgressPort].Mtu)
+            if (!transit && state.OriginalProtocol == IpProtocol.Udp && context.IpLength + length + trailer > worker.Ports[context.EgressPort].Mtu)
             {
                 // Too big to carry its metadata as well: the metadata goes ahead alone, the datagram follows without.
                 if (!Announce(ref context, state, worker, snapshot, forward, ip, securityId))
@@ -813,10 +933,70 @@ public static class SvrStage
               && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
               && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
               && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
+              && AddDestinationRouter(ref writer, state, snapshot)
             : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true)
               && writer.AddTlv(MetadataTlvType.SessionId, id)
               && writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active);
         if (written && announce)
+        {
+            written = writer.AddU8(MetadataTlvType.Control, (byte)MetadataControl.Keepalive);
+        }
+
+        length = 0;
+        return written && writer.Finish(out length);
+    }
+
+    /// <summary>
+    /// Names the destination router (TLV 17) in an ingress's forward metadata when the session's path leads to a transit
+    /// peer rather than to the router hosting the instance (the session's slot in <see cref="ServiceEntry.PeerRouters"/>).
+    /// </summary>
+    private static bool AddDestinationRouter(ref MetadataWriter writer, in SessionState state, ForwardingSnapshot snapshot)
+    {
+        if (state.Svr != SvrRole.Ingress || (uint)state.Service >= (uint)snapshot.Services.Length)
+        {
+            return true;
+        }
+
+        var entry = snapshot.Services[state.Service];
+        if (entry.Runtime.Id != state.Runtime || (uint)state.Instance >= (uint)entry.PeerRouters.Length)
+        {
+            return true;
+        }
+
+        var path = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        return path is null || path.PeerRouter == entry.PeerRouters[state.Instance]
+            || writer.AddTlv(MetadataTlvType.DestinationRouter, entry.PeerRoutersUtf8[state.Instance]);
+    }
+
+    /// <summary>
+    /// A transit's block for the next hop, from the metadata the packet came with: forward (the original context, session
+    /// id, tenant, service, this router as source) or reverse (the egress's reverse context, session id and sessions in
+    /// service, so load feedback reaches the ingress); the keepalive control when the packet was an announcement.
+    /// </summary>
+    private static bool WriteRelayBlock(in SessionState state, ref ReceivedMetadata received, ForwardingSnapshot snapshot, bool forward, uint securityId, Span<byte> block, out int length)
+    {
+        var writer = new MetadataWriter(block);
+        writer.BeginHeader();
+        if (securityId != 0)
+        {
+            writer.AddU32(MetadataTlvType.SecurityId, securityId);
+        }
+
+        writer.BeginPayload();
+        Span<byte> id = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(id, 0);
+        BinaryPrimitives.WriteUInt64BigEndian(id[8..], state.SessionId);
+        var written = forward
+            ? received.HasForwardContext
+              && AddContext(ref writer, received.ForwardContext, reverse: false)
+              && writer.AddTlv(MetadataTlvType.SessionId, id)
+              && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
+              && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
+              && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
+            : (!received.HasReverseContext || AddContext(ref writer, received.ReverseContext, reverse: true))
+              && writer.AddTlv(MetadataTlvType.SessionId, id)
+              && (!received.HasSessionsInService || writer.AddU64(MetadataTlvType.SessionsInService, (ulong)received.SessionsInService));
+        if (written && received.Announcement)
         {
             written = writer.AddU8(MetadataTlvType.Control, (byte)MetadataControl.Keepalive);
         }
@@ -990,6 +1170,19 @@ public static class SvrStage
                     return DropReason.MetadataMismatch;
                 case MetadataTlvType.ReverseContextV4 or MetadataTlvType.ReverseContextV6:
                     metadata.HasReverseContext = true;
+                    if (MetadataContext.TryParse(value, out var reverseContext) && !reverseContext.IsIpv6)
+                    {
+                        metadata.ReverseContext = reverseContext.Key;
+                    }
+
+                    break;
+                case MetadataTlvType.DestinationRouter:
+                    if (!value.SequenceEqual(snapshot.RouterUtf8))
+                    {
+                        metadata.RoutedOnward = true;
+                        metadata.OnwardPath = UsablePathTo(snapshot.PeerPaths, value);
+                    }
+
                     break;
                 case MetadataTlvType.Tenant:
                     metadata.TenantNamed = true;
