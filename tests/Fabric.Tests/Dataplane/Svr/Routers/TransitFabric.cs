@@ -1,9 +1,11 @@
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.InMemory;
 using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Wire;
 using Fabric.Model;
 using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Dataplane.Svr.Security;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr.Routers;
@@ -12,7 +14,8 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// The lab fabric (hocon/lab.conf, through the real loader) split into two WANs, so dc1 is the only way between the
 /// branches: br1's wan0 on neighborhood west (172.16.0.0/24), br2's wan0 on east (172.17.0.0/24), dc1 on both (wan0 west,
 /// wan1 east). A service "remote" (10.200.0.95: TCP and UDP 9000, ping; engineering only) lives on app2 behind br2, so
-/// br1's sessions to it go through dc1 as a transit. All three WAN ports of dc1 and br2 are <see cref="WirePort"/>s;
+/// br1's sessions to it go through dc1 as a transit; "vault" (10.200.0.96, TCP 9443, engineering, encryption required)
+/// lives on app2 too. Router identities are pinned (seeded key pairs) so tests may give peer paths keys. All three WAN ports of dc1 and br2 are <see cref="WirePort"/>s;
 /// <see cref="Attacker"/> is a stray host on the east WAN.
 /// </summary>
 public sealed class TransitFabric : IDisposable
@@ -21,7 +24,15 @@ public sealed class TransitFabric : IDisposable
 
     public TransitFabric()
     {
-        var text = Repository.Read("hocon/lab.conf")
+        var text = Repository.Read("hocon/lab.conf");
+        foreach (var (router, node, address) in new[] { ("dc1", "dc1a", "10.99.0.11"), ("br1", "br1a", "10.99.0.12"), ("br2", "br2a", "10.99.0.13") })
+        {
+            text = text.Replace(
+                $"{node} {{ management-address = \"{address}\" }}",
+                $"{node} {{ management-address = \"{address}\", identity = \"{Identity(router).PublicKeyBase64}\" }}");
+        }
+
+        text = text
             .Replace("  neighborhoods {\n    wan {}\n  }", "  neighborhoods {\n    west {}\n    east {}\n  }")
             .Replace(
                 "wan0 { addresses = [\"172.16.0.1/24\"], neighborhoods = [wan] }",
@@ -39,6 +50,13 @@ public sealed class TransitFabric : IDisposable
                       transports = [{ protocol = tcp, ports = ["9000"] }, { protocol = udp, ports = ["9000"] }, { protocol = icmp }]
                       access = [engineering]
                       policy = web
+                      instances = [{ container = app2 }]
+                    }
+                    vault {
+                      addresses = ["10.200.0.96/32"]
+                      transports = [{ protocol = tcp, ports = ["9443"] }]
+                      access = [engineering]
+                      policy = secure
                       instances = [{ container = app2 }]
                     }
                   }
@@ -121,6 +139,27 @@ public sealed class TransitFabric : IDisposable
         }
 
         Assert.Fail("frames kept moving after 200 rounds");
+    }
+
+    /// <summary>Derives epoch <paramref name="epoch"/> between two routers from their seeded identities, as the key exchange would.</summary>
+    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch)
+    {
+        var nonceA = SecurityFixtures.Nonce((byte)epoch);
+        var nonceB = SecurityFixtures.Nonce((byte)(epoch + 100));
+        Assert.Equal(KeyAgreementResult.Ok, a.AgreePeerKeys(Identity(a.Name), b.Name, Identity(b.Name).PublicKey, epoch, nonceA, nonceB));
+        Assert.Equal(KeyAgreementResult.Ok, b.AgreePeerKeys(Identity(b.Name), a.Name, Identity(a.Name).PublicKey, epoch, nonceB, nonceA));
+    }
+
+    private readonly Dictionary<string, RouterIdentity> _identities = [];
+
+    private RouterIdentity Identity(string router)
+    {
+        if (!_identities.TryGetValue(router, out var identity))
+        {
+            _identities[router] = identity = SecurityFixtures.Identity(router, router.Sum(c => c));
+        }
+
+        return identity;
     }
 
     public void Dispose()

@@ -13,6 +13,7 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 public sealed class TransitTests
 {
     private const string Remote = "10.200.0.95";
+    private const string Vault = "10.200.0.96";
 
     [Fact]
     public void Tcp_BranchToBranchThroughTheDatacenter_ArrivesRestored_TenantAndServiceKeptAtEveryHop()
@@ -105,6 +106,54 @@ public sealed class TransitTests
         Assert.Equal((ushort)9, icmp.Identifier);
 
         AssertContextKept(fabric);
+    }
+
+    [Fact]
+    public void EncryptedService_KeysOnBothHops_SealedPerHop_PayloadNeverInClearOnEitherWan()
+    {
+        using var fabric = new TransitFabric();
+        fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        fabric.ShareKeys(fabric.Dc1, fabric.Br2, epoch: 1);
+        var secret = "transfer 1000 to account 42"u8.ToArray();
+        fabric.Eng1.SendTcp(Vault, 40000, 9443, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Vault, 40000, 9443, TcpFlags.Ack, 101, 5001, []);
+        fabric.Eng1.SendTcp(Vault, 40000, 9443, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, secret);
+        fabric.Pump();
+
+        Ipv4Packet.TryCreate(fabric.App2.Received[^1], out var delivered);
+        TcpSegment.TryCreate(delivered.Payload, out var deliveredTcp);
+        Assert.Equal(secret, deliveredTcp.Payload.ToArray());
+        Ipv4Packet.TryCreate(fabric.Eng1.Received[^1], out var echoed);
+        TcpSegment.TryCreate(echoed.Payload, out var echoedTcp);
+        Assert.Equal(secret, echoedTcp.Payload.ToArray());
+        Assert.True(Packets.ChecksumsValid(fabric.Eng1.Received[^1]));
+        foreach (var wire in new[] { fabric.DcWest, fabric.DcEast, fabric.Br2East })
+        {
+            Assert.NotEmpty(WaypointPackets(wire.Received));
+            Assert.DoesNotContain(WaypointPackets(wire.Received), packet => packet.AsSpan().IndexOf(secret) >= 0);
+        }
+
+        foreach (var router in new[] { fabric.Br1, fabric.Dc1, fabric.Br2 })
+        {
+            var session = SvrFabric.OnlySession(router);
+            Assert.True(session.Sealed);
+            Assert.Equal("vault", router.Snapshot.Services[session.Service].Name);
+            Assert.Equal(0, router.Worker.Counters.Dropped);
+        }
+    }
+
+    [Fact]
+    public void EncryptedService_NoKeysOnTheOnwardHop_RefusedAtTheTransit_NothingLeavesInClear()
+    {
+        using var fabric = new TransitFabric();
+        fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        fabric.Eng1.SendTcp(Vault, 40000, 9443, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+
+        Assert.Empty(fabric.App2.Received);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.NoPeerKeys));
+        Assert.Empty(WaypointPackets(fabric.Br2East.Received));
     }
 
     [Fact]
