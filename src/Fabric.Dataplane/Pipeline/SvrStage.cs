@@ -184,6 +184,19 @@ public static class SvrStage
             return context.Fail(DropReason.PeerPathDown);
         }
 
+        return OpenOnPath(ref context, entry, path, SvrRole.Ingress, entry.SlotOf(path), (uint)worker.NextRandom(), key.Protocol, worker);
+    }
+
+    /// <summary>
+    /// Opens a session that leaves on <paramref name="path"/> (an ingress's, or a transit's onward hop): fail closed
+    /// without keys for an encrypted service, a waypoint port pair, the session keyed by the packet's tuple forward and
+    /// the waypoint tuple the peer answers on in reverse. The service's admission is already taken; it is given back
+    /// on refusal. <paramref name="instance"/> is the hosting router's load slot (−1 for none).
+    /// </summary>
+    private static Verdict OpenOnPath(
+        ref PacketContext context, ServiceEntry entry, PeerPath path, SvrRole role, int instance, uint sessionId, byte originalProtocol, PacketWorker worker)
+    {
+        var key = context.Key;
         var encrypted = entry.Policy.Encryption == Model.EncryptionMode.Required;
         if (FailClosed.Decide(entry.Policy.Encryption, worker.SnapshotSource().Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
         {
@@ -200,27 +213,26 @@ public static class SvrStage
 
         var transport = key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
         var reverse = new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
-        var router = entry.SlotOf(path);
         var state = new SessionState
         {
             Tenant = (short)context.Tenant,
             Service = (short)context.Service,
-            Instance = (short)router,
+            Instance = (short)instance,
             ForwardPort = (short)path.Port,
             ReversePort = (short)context.IngressPort,
             Runtime = entry.Runtime.Id,
             Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
-            Svr = SvrRole.Ingress,
+            Svr = role,
             SendMetadata = true,
-            OriginalProtocol = key.Protocol,
+            OriginalProtocol = originalProtocol,
             WaypointPool = (short)path.PoolId,
             LocalWaypointPort = localPort,
             PeerWaypointPort = peerPort,
             Sealed = encrypted,
             PeerKeys = (short)path.KeysId,
-            SessionId = (uint)worker.NextRandom(),
+            SessionId = sessionId,
         };
-        var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, key.Protocol), out var handle);
+        var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, originalProtocol), out var handle);
         if (inserted != SessionInsertResult.Inserted)
         {
             path.Waypoints.Release(localPort, peerPort);
@@ -228,7 +240,11 @@ public static class SvrStage
             return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.WaypointsExhausted);
         }
 
-        entry.Runtime.Load.OnSessionStart(router);
+        if (instance >= 0)
+        {
+            entry.Runtime.Load.OnSessionStart(instance);
+        }
+
         worker.Counters.SessionsCreated++;
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
@@ -287,7 +303,7 @@ public static class SvrStage
         var entry = snapshot.Services[service];
         if (metadata.RoutedOnward)
         {
-            return OpenOnward(ref context, entry, encrypted, snapshot, worker);
+            return OpenOnward(ref context, entry, snapshot, worker);
         }
 
         if (TryAdoptMoved(ref context, entry, original, snapshot, worker))
@@ -552,7 +568,7 @@ public static class SvrStage
     /// on, its reverse key the tuple the destination answers on. Packets are rewritten from one tuple to the other and
     /// the metadata they come with is relayed (<see cref="WriteRelayBlock"/>), sealed per hop with that hop's keys.
     /// </summary>
-    private static Verdict OpenOnward(ref PacketContext context, ServiceEntry entry, bool encrypted, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static Verdict OpenOnward(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, PacketWorker worker)
     {
         ref var metadata = ref context.Metadata;
         if (metadata.OnwardPath < 0)
@@ -561,56 +577,13 @@ public static class SvrStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        var path = snapshot.PeerPaths[metadata.OnwardPath];
-        if (FailClosed.Decide(entry.Policy.Encryption, snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
-        {
-            return context.Fail(DropReason.NoPeerKeys);
-        }
-
         if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
         {
             return context.Fail(DropReason.SessionLimit);
         }
 
-        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.WaypointsExhausted);
-        }
-
-        var original = metadata.ForwardContext;
-        var reverse = new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, context.Key.Protocol);
-        var state = new SessionState
-        {
-            Tenant = (short)context.Tenant,
-            Service = (short)context.Service,
-            Instance = -1,
-            ForwardPort = (short)path.Port,
-            ReversePort = (short)context.IngressPort,
-            Runtime = entry.Runtime.Id,
-            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
-            Svr = SvrRole.Transit,
-            SendMetadata = true,
-            OriginalProtocol = original.Protocol,
-            WaypointPool = (short)path.PoolId,
-            LocalWaypointPort = localPort,
-            PeerWaypointPort = peerPort,
-            Sealed = encrypted,
-            PeerKeys = (short)path.KeysId,
-            SessionId = metadata.SessionId,
-        };
-        var inserted = worker.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, original.Protocol), out var handle);
-        if (inserted != SessionInsertResult.Inserted)
-        {
-            path.Waypoints.Release(localPort, peerPort);
-            entry.Runtime.Admission.Release();
-            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.MetadataMismatch);
-        }
-
-        worker.Counters.SessionsCreated++;
-        context.Session = handle;
-        context.Direction = SessionDirection.Forward;
-        return Verdict.Continue;
+        var path = snapshot.PeerPaths[metadata.OnwardPath];
+        return OpenOnPath(ref context, entry, path, SvrRole.Transit, instance: -1, metadata.SessionId, metadata.ForwardContext.Protocol, worker);
     }
 
     /// <summary>The index in <paramref name="paths"/> of the first usable path to the router named (UTF-8), or −1.</summary>

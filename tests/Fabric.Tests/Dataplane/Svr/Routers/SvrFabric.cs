@@ -25,13 +25,7 @@ public sealed class SvrFabric : IDisposable
     public SvrFabric(Func<string, string>? edit = null)
     {
         // lab.conf with each router node's identity pinned (public keys of seeded key pairs).
-        var text = Repository.Read("hocon/lab.conf");
-        foreach (var (router, node, address) in new[] { ("dc1", "dc1a", "10.99.0.11"), ("br1", "br1a", "10.99.0.12"), ("br2", "br2a", "10.99.0.13") })
-        {
-            text = text.Replace(
-                $"{node} {{ management-address = \"{address}\" }}",
-                $"{node} {{ management-address = \"{address}\", identity = \"{Identity(router).PublicKeyBase64}\" }}");
-        }
+        var text = _identities.Pin(Repository.Read("hocon/lab.conf"));
 
         Model = RouterFixture.Load(edit is null ? text : edit(text));
         var wan = new InMemoryBridge();
@@ -149,32 +143,16 @@ public sealed class SvrFabric : IDisposable
     /// Derives epoch <paramref name="epoch"/> between two routers from their (seeded) identities, as the key
     /// exchange would, and hands each its side; each router installs it before its next batch.
     /// </summary>
-    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch)
-    {
-        var nonceA = SecurityFixtures.Nonce((byte)epoch);
-        var nonceB = SecurityFixtures.Nonce((byte)(epoch + 100));
-        Assert.Equal(KeyAgreementResult.Ok, a.AgreePeerKeys(Identity(a.Name), b.Name, Identity(b.Name).PublicKey, epoch, nonceA, nonceB));
-        Assert.Equal(KeyAgreementResult.Ok, b.AgreePeerKeys(Identity(b.Name), a.Name, Identity(a.Name).PublicKey, epoch, nonceB, nonceA));
-    }
+    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch) => _identities.Share(a, b, epoch);
 
     /// <summary>A router's seeded identity, whose public key the fabric's configuration pins.</summary>
-    public RouterIdentity IdentityOf(string router) => Identity(router);
+    public RouterIdentity IdentityOf(string router) => _identities.Of(router);
 
     /// <summary>Hands one side only: the other router does not get this epoch.</summary>
     public void GiveKeys(ForwardingEngine to, ForwardingEngine peer, uint epoch) =>
-        to.InstallPeerKeys(peer.Name, SecurityFixtures.DerivePair(Identity(to.Name), Identity(peer.Name), epoch).A);
+        to.InstallPeerKeys(peer.Name, SecurityFixtures.DerivePair(_identities.Of(to.Name), _identities.Of(peer.Name), epoch).A);
 
-    private readonly Dictionary<string, RouterIdentity> _identities = [];
-
-    private RouterIdentity Identity(string router)
-    {
-        if (!_identities.TryGetValue(router, out var identity))
-        {
-            _identities[router] = identity = SecurityFixtures.Identity(router, router.Sum(c => c));
-        }
-
-        return identity;
-    }
+    private readonly RouterIdentities _identities = new();
 
     public void Dispose()
     {

@@ -1,11 +1,9 @@
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.InMemory;
 using Fabric.Dataplane.Routing;
-using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Wire;
 using Fabric.Model;
 using Fabric.Tests.Dataplane.Routing;
-using Fabric.Tests.Dataplane.Svr.Security;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr.Routers;
@@ -24,14 +22,7 @@ public sealed class TransitFabric : IDisposable
 
     public TransitFabric()
     {
-        var text = Repository.Read("hocon/lab.conf");
-        foreach (var (router, node, address) in new[] { ("dc1", "dc1a", "10.99.0.11"), ("br1", "br1a", "10.99.0.12"), ("br2", "br2a", "10.99.0.13") })
-        {
-            text = text.Replace(
-                $"{node} {{ management-address = \"{address}\" }}",
-                $"{node} {{ management-address = \"{address}\", identity = \"{Identity(router).PublicKeyBase64}\" }}");
-        }
-
+        var text = _identities.Pin(Repository.Read("hocon/lab.conf"));
         text = text
             .Replace("  neighborhoods {\n    wan {}\n  }", "  neighborhoods {\n    west {}\n    east {}\n  }")
             .Replace(
@@ -142,25 +133,9 @@ public sealed class TransitFabric : IDisposable
     }
 
     /// <summary>Derives epoch <paramref name="epoch"/> between two routers from their seeded identities, as the key exchange would.</summary>
-    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch)
-    {
-        var nonceA = SecurityFixtures.Nonce((byte)epoch);
-        var nonceB = SecurityFixtures.Nonce((byte)(epoch + 100));
-        Assert.Equal(KeyAgreementResult.Ok, a.AgreePeerKeys(Identity(a.Name), b.Name, Identity(b.Name).PublicKey, epoch, nonceA, nonceB));
-        Assert.Equal(KeyAgreementResult.Ok, b.AgreePeerKeys(Identity(b.Name), a.Name, Identity(a.Name).PublicKey, epoch, nonceB, nonceA));
-    }
+    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch) => _identities.Share(a, b, epoch);
 
-    private readonly Dictionary<string, RouterIdentity> _identities = [];
-
-    private RouterIdentity Identity(string router)
-    {
-        if (!_identities.TryGetValue(router, out var identity))
-        {
-            _identities[router] = identity = SecurityFixtures.Identity(router, router.Sum(c => c));
-        }
-
-        return identity;
-    }
+    private readonly RouterIdentities _identities = new();
 
     public void Dispose()
     {

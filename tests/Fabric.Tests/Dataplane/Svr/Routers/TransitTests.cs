@@ -216,12 +216,7 @@ public sealed class TransitTests
         return room[..length];
     }
 
-    private static (uint, uint, ushort, ushort) Tuple(byte[] packet)
-    {
-        Ipv4Packet.TryCreate(packet, out var ip);
-        var ports = ip.Payload;
-        return (ip.Source, ip.Destination, (ushort)((ports[0] << 8) | ports[1]), (ushort)((ports[2] << 8) | ports[3]));
-    }
+    private static (uint, uint, ushort, ushort) Tuple(byte[] packet) => SvrFabricTests.Tuple(packet);
 
     private static string UdpText(byte[] packet)
     {
@@ -230,7 +225,7 @@ public sealed class TransitTests
         return System.Text.Encoding.ASCII.GetString(udp.Payload);
     }
 
-    private static bool HasMetadata(byte[] packet) => MetadataInsertion.TryLocate(packet, packet.Length, out _, out _);
+    private static bool HasMetadata(byte[] packet) => SvrFabricTests.HasMetadata(packet);
 
     private static SvrMetadata Metadata(byte[] packet)
     {
@@ -239,25 +234,5 @@ public sealed class TransitTests
         return metadata!;
     }
 
-    /// <summary>The IP packets of frames that went to a waypoint port (TCP or UDP to a port in the SVR range).</summary>
-    private static List<byte[]> WaypointPackets(List<byte[]> frames)
-    {
-        var packets = new List<byte[]>();
-        foreach (var frame in frames)
-        {
-            if (!EthernetFrame.TryCreate(frame, out var ethernet) || ethernet.EtherType != EtherType.Ipv4)
-            {
-                continue;
-            }
-
-            var ip = ethernet.Payload.ToArray();
-            Ipv4Packet.TryCreate(ip, out var packet);
-            if (packet.Protocol is IpProtocol.Tcp or IpProtocol.Udp && System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(packet.Payload[2..]) >= 16384)
-            {
-                packets.Add(ip[..packet.TotalLength]);
-            }
-        }
-
-        return packets;
-    }
+    private static List<byte[]> WaypointPackets(List<byte[]> frames) => SvrFabricTests.WaypointPackets(frames);
 }
