@@ -566,7 +566,7 @@ public static class SvrStage
     /// the tenant may reach (access was checked with the tenant from the metadata, as an egress does). The session is
     /// carried on to that router on a second waypoint tuple of our own: its forward key is the tuple the packet came
     /// on, its reverse key the tuple the destination answers on. Packets are rewritten from one tuple to the other and
-    /// the metadata they come with is relayed (<see cref="WriteRelayBlock"/>), sealed per hop with that hop's keys.
+    /// the metadata they come with is relayed (<see cref="WriteBlock"/>), sealed per hop with that hop's keys.
     /// </summary>
     private static Verdict OpenOnward(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, PacketWorker worker)
     {
@@ -829,10 +829,7 @@ public static class SvrStage
         var length = 0;
         if (signal)
         {
-            var written = transit
-                ? WriteRelayBlock(state, ref context.Metadata, snapshot, forward, securityId, block, out length)
-                : WriteBlock(state, worker, snapshot, context.Session, forward, securityId, announce: false, block, out length);
-            if (!written)
+            if (!WriteBlock(state, worker, snapshot, ref context, forward, securityId, announce: transit && context.Metadata.Announcement, block, out length))
             {
                 context.Fail(DropReason.MetadataMismatch);
                 return -1;
@@ -881,14 +878,18 @@ public static class SvrStage
     }
 
     /// <summary>
-    /// Writes the session's metadata block: forward (context, session id, tenant, service, source router) or reverse
-    /// (context, session id, sessions in service); with <paramref name="announce"/> also the keepalive control, which
-    /// marks a packet that carries nothing but the metadata.
+    /// Writes the session's metadata block: forward (context, session id, tenant, service, source router, and the
+    /// destination router through a transit) or reverse (context, session id, sessions in service); with
+    /// <paramref name="announce"/> also the keepalive control, which marks a packet that carries nothing but the
+    /// metadata. A transit relays: the contexts and the sessions in service are those the packet in hand came with.
     /// </summary>
     private static bool WriteBlock(
-        in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, int handle, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
+        in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, ref PacketContext context, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
     {
         var sessions = worker.Sessions;
+        var handle = context.Session;
+        ref var received = ref context.Metadata;
+        var relay = state.Svr == SvrRole.Transit;
         var writer = new MetadataWriter(block);
         writer.BeginHeader();
         if (securityId != 0)
@@ -901,15 +902,21 @@ public static class SvrStage
         BinaryPrimitives.WriteUInt64BigEndian(id, 0);
         BinaryPrimitives.WriteUInt64BigEndian(id[8..], state.SessionId);
         var written = forward
-            ? AddContext(ref writer, sessions.ForwardKey(handle), reverse: false)
+            ? (relay
+                  ? received.HasForwardContext && AddContext(ref writer, received.ForwardContext, reverse: false)
+                  : AddContext(ref writer, sessions.ForwardKey(handle), reverse: false))
               && writer.AddTlv(MetadataTlvType.SessionId, id)
               && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
               && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
               && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
               && AddDestinationRouter(ref writer, state, snapshot)
-            : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true)
+            : (relay
+                  ? !received.HasReverseContext || AddContext(ref writer, received.ReverseContext, reverse: true)
+                  : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true))
               && writer.AddTlv(MetadataTlvType.SessionId, id)
-              && writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active);
+              && (relay
+                  ? !received.HasSessionsInService || writer.AddU64(MetadataTlvType.SessionsInService, (ulong)received.SessionsInService)
+                  : writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active));
         if (written && announce)
         {
             written = writer.AddU8(MetadataTlvType.Control, (byte)MetadataControl.Keepalive);
@@ -942,43 +949,6 @@ public static class SvrStage
     }
 
     /// <summary>
-    /// A transit's block for the next hop, from the metadata the packet came with: forward (the original context, session
-    /// id, tenant, service, this router as source) or reverse (the egress's reverse context, session id and sessions in
-    /// service, so load feedback reaches the ingress); the keepalive control when the packet was an announcement.
-    /// </summary>
-    private static bool WriteRelayBlock(in SessionState state, ref ReceivedMetadata received, ForwardingSnapshot snapshot, bool forward, uint securityId, Span<byte> block, out int length)
-    {
-        var writer = new MetadataWriter(block);
-        writer.BeginHeader();
-        if (securityId != 0)
-        {
-            writer.AddU32(MetadataTlvType.SecurityId, securityId);
-        }
-
-        writer.BeginPayload();
-        Span<byte> id = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt64BigEndian(id, 0);
-        BinaryPrimitives.WriteUInt64BigEndian(id[8..], state.SessionId);
-        var written = forward
-            ? received.HasForwardContext
-              && AddContext(ref writer, received.ForwardContext, reverse: false)
-              && writer.AddTlv(MetadataTlvType.SessionId, id)
-              && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
-              && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
-              && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
-            : (!received.HasReverseContext || AddContext(ref writer, received.ReverseContext, reverse: true))
-              && writer.AddTlv(MetadataTlvType.SessionId, id)
-              && (!received.HasSessionsInService || writer.AddU64(MetadataTlvType.SessionsInService, (ulong)received.SessionsInService));
-        if (written && received.Announcement)
-        {
-            written = writer.AddU8(MetadataTlvType.Control, (byte)MetadataControl.Keepalive);
-        }
-
-        length = 0;
-        return written && writer.Finish(out length);
-    }
-
-    /// <summary>
     /// Sends the session's metadata ahead of a UDP datagram too big to carry it: a datagram on the same waypoint
     /// tuple whose payload is only the block (with the keepalive control), sealed like any metadata when the path
     /// has keys. The receiver takes the metadata and delivers nothing; the datagram follows without metadata.
@@ -999,7 +969,7 @@ public static class SvrStage
         UdpDatagram.TryCreate(v4.Payload, out var udp);
         udp.UpdateChecksum(v4.PseudoHeaderSum());
         var block = worker.MetadataScratch.AsSpan();
-        if (!WriteBlock(state, worker, snapshot, context.Session, forward, securityId, announce: true, block, out var length)
+        if (!WriteBlock(state, worker, snapshot, ref context, forward, securityId, announce: true, block, out var length)
             || !MetadataInsertion.TryInsert(announcement, bareLength, block[..length], out var grown))
         {
             context.Fail(DropReason.MetadataMismatch);
