@@ -162,6 +162,36 @@ public sealed class ServiceEntry
     /// <summary>When the service has no instance here: the paths to the peer routers that host it, preferred first.</summary>
     public PeerPath[] PeerPaths { get; }
 
+    /// <summary>
+    /// When the service has no instance here: the peer routers that host it, in <see cref="InstanceSet"/> order. They
+    /// stand in for instances in load balancing at this router (the ingress): <see cref="Runtime"/>'s load counts the
+    /// sessions this router sent to each, plus the others' as the egress reports them (load feedback).
+    /// </summary>
+    public string[] PeerRouters { get; init; } = [];
+
+    /// <summary>The names of <see cref="PeerRouters"/> in UTF-8 (the destination-router TLV through a transit).</summary>
+    public byte[][] PeerRoutersUtf8 { get; init; } = [];
+
+    /// <summary>
+    /// For each of <see cref="PeerPaths"/>, the slot in <see cref="PeerRouters"/> of the hosting router it leads to:
+    /// the path's own peer, or the router a transit peer carries the session on to.
+    /// </summary>
+    public int[] PeerPathSlots { get; init; } = [];
+
+    /// <summary>The slot of the hosting router <paramref name="path"/> leads to, or −1 when it is not one of <see cref="PeerPaths"/>.</summary>
+    public int SlotOf(PeerPath path)
+    {
+        for (var i = 0; i < PeerPaths.Length; i++)
+        {
+            if (ReferenceEquals(PeerPaths[i], path))
+            {
+                return PeerPathSlots[i];
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>Load, admission and shared rate limits of the service: mutable, thread-safe, kept across snapshots.</summary>
     public ServiceRuntime Runtime { get; }
 

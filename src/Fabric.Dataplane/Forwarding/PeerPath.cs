@@ -13,6 +13,9 @@ public sealed class PeerPath(
 {
     public string PeerRouter { get; } = peerRouter;
 
+    /// <summary>The peer's name in UTF-8, as a destination-router TLV names it.</summary>
+    public byte[] PeerRouterUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(peerRouter);
+
     public string Neighborhood { get; } = neighborhood;
 
     /// <summary>The port (interface) packets to the peer leave by.</summary>

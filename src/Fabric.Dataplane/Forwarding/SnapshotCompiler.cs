@@ -136,11 +136,38 @@ public static class SnapshotCompiler
                 }
             }
 
+            // A service with instances here is served here; otherwise by the peer routers that host it (and that
+            // this router reaches: directly, or through a transit router, see RoutesTo). Then the routers take the
+            // instances' place in load balancing: a router's cost is the lowest of its instances', its capacity
+            // their sum (0, unlimited, when any is unlimited).
+            string[] peerRouters = instances.Count > 0 ? [] : [.. HostingRouters(config, service).Where(peer => RoutesTo(config, router, peer, peerPaths).Count > 0)];
+            var routes = new List<PeerPath>();
+            var slots = new List<int>();
+            for (var slot = 0; slot < peerRouters.Length; slot++)
+            {
+                foreach (var path in RoutesTo(config, router, peerRouters[slot], peerPaths))
+                {
+                    routes.Add(path);
+                    slots.Add(slot);
+                }
+            }
+
+            foreach (var peer in peerRouters)
+            {
+                var hosted = service.Instances.Where(i => RouterOf(config, i) == peer).ToList();
+                costs.Add(hosted.Min(i => i.Cost));
+                capacities.Add(hosted.Any(i => i.Capacity == 0) ? 0 : hosted.Sum(i => i.Capacity));
+            }
+
             var set = new InstanceSet([.. costs], [.. capacities]);
-            var runtime = runtimes.For(service.Name, policy, [.. instances.Select(i => i.Name)], tenants, ticksPerSecond, now);
-            // A service with instances here is served here; otherwise by the peer routers that host it.
-            PeerPath[] routes = instances.Count > 0 ? [] : [.. HostingRouters(config, service).SelectMany(peer => peerPaths.Where(p => p.PeerRouter == peer))];
-            services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond, routes);
+            string[] balanced = instances.Count > 0 ? [.. instances.Select(i => i.Name)] : [.. peerRouters.Select(peer => $"router:{peer}")];
+            var runtime = runtimes.For(service.Name, policy, balanced, tenants, ticksPerSecond, now);
+            services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond, [.. routes])
+            {
+                PeerRouters = peerRouters,
+                PeerRoutersUtf8 = [.. peerRouters.Select(System.Text.Encoding.UTF8.GetBytes)],
+                PeerPathSlots = [.. slots],
+            };
         }
 
         var access = new bool[tenants.Length * services.Length];
@@ -252,9 +279,7 @@ public static class SnapshotCompiler
         var routers = new List<string>();
         foreach (var instance in service.Instances)
         {
-            var name = instance.Container is { } container
-                ? config.Containers().FirstOrDefault(c => c.Container.Name == container).Router?.Name
-                : instance.Router;
+            var name = RouterOf(config, instance);
             if (name is not null && !routers.Contains(name))
             {
                 routers.Add(name);
@@ -263,6 +288,29 @@ public static class SnapshotCompiler
 
         return routers;
     }
+
+    /// <summary>
+    /// The paths that lead to <paramref name="target"/>: this router's paths to it when they share a neighborhood;
+    /// otherwise the paths to every transit router, a peer that shares a neighborhood with the target (configuration
+    /// order). One transit hop at most: a transit opens its own session on to the target (docs/svr-wire.md).
+    /// </summary>
+    private static List<PeerPath> RoutesTo(FabricConfig config, Router self, string target, List<PeerPath> peerPaths)
+    {
+        var direct = peerPaths.FindAll(p => p.PeerRouter == target);
+        if (direct.Count > 0 || config.FindRouter(target) is not { } hosting)
+        {
+            return direct;
+        }
+
+        var reached = hosting.Interfaces.SelectMany(i => i.Neighborhoods).ToHashSet(StringComparer.Ordinal);
+        return peerPaths.FindAll(p => p.PeerRouter != target && p.PeerRouter != self.Name
+            && config.FindRouter(p.PeerRouter) is { } transit && transit.Interfaces.Any(i => i.Neighborhoods.Any(reached.Contains)));
+    }
+
+    /// <summary>The router an instance lives on: its container's router, or the router an address instance names.</summary>
+    private static string? RouterOf(FabricConfig config, ServiceInstance instance) => instance.Container is { } container
+        ? config.Containers().FirstOrDefault(c => c.Container.Name == container).Router?.Name
+        : instance.Router;
 
     private static LocalInstance? Resolve(
         FabricConfig config, Router router, ServiceInstance instance, Dictionary<string, int> containerPorts, Func<string, int> portOf)

@@ -106,7 +106,8 @@ public static class EgressStage
     private static int SvrGrowth(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
     {
         ref var state = ref worker.Sessions.Payload(context.Session);
-        var leavesToPeer = state.Svr != SvrRole.None && (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward);
+        var leavesToPeer = state.Svr == SvrRole.Transit
+            || (state.Svr != SvrRole.None && (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward));
         return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) : 0;
     }
 

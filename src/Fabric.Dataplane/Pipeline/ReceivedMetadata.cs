@@ -32,6 +32,20 @@ public struct ReceivedMetadata
     /// <summary>The service index of the named service, or −1.</summary>
     public int Service;
 
+    public bool HasSessionsInService;
+
+    /// <summary>The block names a destination router other than this one (TLV 17): this router is a transit.</summary>
+    public bool RoutedOnward;
+
+    /// <summary>When <see cref="RoutedOnward"/>: the index in the snapshot's peer paths of the first usable path to that router, or −1.</summary>
+    public int OnwardPath;
+
+    /// <summary>The reverse context (TLV 4) when <see cref="HasReverseContext"/>: what a transit relays on.</summary>
+    public SessionKey ReverseContext;
+
+    /// <summary>The service's active sessions at the sending egress (TLV 13, reverse metadata: load feedback).</summary>
+    public long SessionsInService;
+
     /// <summary>The low 32 bits of the session id, or 0.</summary>
     public uint SessionId;
 

@@ -169,8 +169,8 @@ public static class SessionStage
         sessions.Touch(handle, context.Now);
         if (state.Svr != SvrRole.None)
         {
-            SvrStage.Observe(ref state, ref context, worker.TicksPerSecond);
-            if (context.ToWaypoint && SvrStage.IsAnnouncement(ref context))
+            SvrStage.Observe(ref state, ref context, snapshot, worker.TicksPerSecond);
+            if (context.ToWaypoint && state.Svr != SvrRole.Transit && SvrStage.IsAnnouncement(ref context))
             {
                 // Metadata sent ahead of a datagram too big to carry it: taken, nothing to deliver.
                 return Verdict.Consumed;

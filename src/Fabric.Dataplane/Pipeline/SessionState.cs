@@ -83,4 +83,10 @@ public enum SvrRole : byte
 
     /// <summary>The instance is here; the session came from a peer router's waypoint.</summary>
     Egress,
+
+    /// <summary>
+    /// Neither end is here: the session came from a peer's waypoint and goes on to another peer's (the one its
+    /// metadata names as destination router); metadata is relayed both ways.
+    /// </summary>
+    Transit,
 }

@@ -163,8 +163,10 @@ public static class SvrStage
 
     /// <summary>
     /// The ingress slow path for a service that lives at a peer router: the session's forward key is the
-    /// client's tuple, its reverse key the waypoint tuple the peer answers on. Admission is already taken;
-    /// it is given back on refusal.
+    /// client's tuple, its reverse key the waypoint tuple the peer answers on. The router is chosen by the
+    /// service's load-balancing strategy over the hosting routers (<see cref="ServiceEntry.PeerRouters"/>), with
+    /// the load the egresses report (<see cref="TakeFeedback"/>); then its first usable path, or another router's
+    /// when all of its paths are down. Admission is already taken; it is given back on refusal.
     /// </summary>
     public static Verdict OpenToPeer(ref PacketContext context, ServiceEntry entry, PacketWorker worker)
     {
@@ -175,13 +177,34 @@ public static class SvrStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        var path = FirstUsable(entry.PeerPaths, preferRouter: null);
+        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, worker.NextRandom());
+        if (pick < 0)
+        {
+            // Every hosting router is full (by its instances' capacities, as far as this router knows).
+            entry.Runtime.Admission.Release();
+            return context.Fail(DropReason.NoRoute);
+        }
+
+        var path = FirstUsableTo(entry, pick) ?? FirstUsable(entry.PeerPaths, preferRouter: null);
         if (path is null)
         {
             entry.Runtime.Admission.Release();
             return context.Fail(DropReason.PeerPathDown);
         }
 
+        return OpenOnPath(ref context, entry, path, SvrRole.Ingress, entry.SlotOf(path), (uint)worker.NextRandom(), key.Protocol, worker);
+    }
+
+    /// <summary>
+    /// Opens a session that leaves on <paramref name="path"/> (an ingress's, or a transit's onward hop): fail closed
+    /// without keys for an encrypted service, a waypoint port pair, the session keyed by the packet's tuple forward and
+    /// the waypoint tuple the peer answers on in reverse. The service's admission is already taken; it is given back
+    /// on refusal. <paramref name="instance"/> is the hosting router's load slot (−1 for none).
+    /// </summary>
+    private static Verdict OpenOnPath(
+        ref PacketContext context, ServiceEntry entry, PeerPath path, SvrRole role, int instance, uint sessionId, byte originalProtocol, PacketWorker worker)
+    {
+        var key = context.Key;
         var encrypted = entry.Policy.Encryption == Model.EncryptionMode.Required;
         if (FailClosed.Decide(entry.Policy.Encryption, worker.SnapshotSource().Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
         {
@@ -202,28 +225,33 @@ public static class SvrStage
         {
             Tenant = (short)context.Tenant,
             Service = (short)context.Service,
-            Instance = -1,
+            Instance = (short)instance,
             ForwardPort = (short)path.Port,
             ReversePort = (short)context.IngressPort,
             Runtime = entry.Runtime.Id,
             Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
-            Svr = SvrRole.Ingress,
+            Svr = role,
             SendMetadata = true,
             ReverseSeenAt = context.Now,
-            OriginalProtocol = key.Protocol,
+            OriginalProtocol = originalProtocol,
             WaypointPool = (short)path.PoolId,
             LocalWaypointPort = localPort,
             PeerWaypointPort = peerPort,
             Sealed = encrypted,
             PeerKeys = (short)path.KeysId,
-            SessionId = (uint)worker.NextRandom(),
+            SessionId = sessionId,
         };
-        var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, key.Protocol), out var handle);
+        var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, originalProtocol), out var handle);
         if (inserted != SessionInsertResult.Inserted)
         {
             path.Waypoints.Release(localPort, peerPort);
             entry.Runtime.Admission.Release();
             return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.WaypointsExhausted);
+        }
+
+        if (instance >= 0)
+        {
+            entry.Runtime.Load.OnSessionStart(instance);
         }
 
         worker.Counters.SessionsCreated++;
@@ -282,6 +310,11 @@ public static class SvrStage
         }
 
         var entry = snapshot.Services[service];
+        if (metadata.RoutedOnward)
+        {
+            return OpenOnward(ref context, entry, snapshot, worker);
+        }
+
         if (TryAdoptMoved(ref context, entry, original, snapshot, worker))
         {
             return Verdict.Continue;
@@ -341,8 +374,9 @@ public static class SvrStage
     /// </summary>
     public static bool NextPacketCarriesMetadata(in SessionState state, bool forward, long now, long ticksPerSecond)
     {
+        // A transit adds no metadata of its own: it relays what the packet came with (a cookie the caller sees).
         var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
-        if (state.Svr == SvrRole.None || !leavesToPeer)
+        if (state.Svr is SvrRole.None or SvrRole.Transit || !leavesToPeer)
         {
             return false;
         }
@@ -352,7 +386,7 @@ public static class SvrStage
     }
 
     /// <summary>Moves the session's handshake on with the packet in hand (fast path, every packet of an SVR session).</summary>
-    public static void Observe(ref SessionState state, ref PacketContext context, long ticksPerSecond)
+    public static void Observe(ref SessionState state, ref PacketContext context, ForwardingSnapshot snapshot, long ticksPerSecond)
     {
         if (context.IsIcmpError)
         {
@@ -360,6 +394,12 @@ public static class SvrStage
         }
 
         var forward = context.Direction == SessionDirection.Forward;
+        if (state.Svr == SvrRole.Transit)
+        {
+            // A transit keeps no handshake: it relays the metadata each packet comes with (see Signal).
+            return;
+        }
+
         if (state.Svr == SvrRole.Ingress)
         {
             if (!forward)
@@ -369,6 +409,7 @@ public static class SvrStage
                 if (context.Metadata.Present)
                 {
                     state.SendMetadata = false;
+                    TakeFeedback(state, ref context, snapshot);
                 }
             }
             else if (++state.Unanswered >= ResignalAfterUnanswered)
@@ -400,6 +441,20 @@ public static class SvrStage
     /// <summary>True when no reverse packet has come for <see cref="ResignalAfterQuiet"/>.</summary>
     private static bool Quiet(in SessionState state, long now, long ticksPerSecond) =>
         now - state.ReverseSeenAt >= (long)(ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
+
+    /// <summary>
+    /// Load feedback: reverse metadata names the service's active sessions at the egress (TLV 13). Those include the
+    /// sessions this router sent there, which its own load already counts, so the rest is recorded as the others'
+    /// (<see cref="InstanceLoad.ReportRemoteLoad"/>) for the egress's slot; the next picks use it.
+    /// </summary>
+    private static void TakeFeedback(in SessionState state, ref PacketContext context, ForwardingSnapshot snapshot)
+    {
+        var load = snapshot.Runtimes[state.Runtime].Load;
+        if (context.Metadata.HasSessionsInService && (uint)state.Instance < (uint)load.Count)
+        {
+            load.ReportRemoteLoad(state.Instance, context.Metadata.SessionsInService - load.LocalSessions(state.Instance));
+        }
+    }
 
     /// <summary>
     /// True when the packet in hand is an announcement (metadata with the keepalive control and no payload, see
@@ -470,6 +525,20 @@ public static class SvrStage
         return found;
     }
 
+    /// <summary>The first usable path that leads to the hosting router in <paramref name="slot"/> (directly or through a transit), or null.</summary>
+    private static PeerPath? FirstUsableTo(ServiceEntry entry, int slot)
+    {
+        for (var i = 0; i < entry.PeerPaths.Length; i++)
+        {
+            if (entry.PeerPathSlots[i] == slot && entry.PeerPaths[i].Health.IsUsable)
+            {
+                return entry.PeerPaths[i];
+            }
+        }
+
+        return null;
+    }
+
     private static PeerPath? PathOfPool(PeerPath[] paths, int poolId)
     {
         for (var i = 0; i < paths.Length; i++)
@@ -499,6 +568,19 @@ public static class SvrStage
         }
 
         snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
+        var entry = snapshot.Services[state.Service];
+        if (entry.Runtime.Id == state.Runtime && entry.SlotOf(path) is var router and >= 0 && router != state.Instance)
+        {
+            // The session now counts against the router it moved to.
+            if (state.Instance >= 0)
+            {
+                entry.Runtime.Load.OnSessionEnd(state.Instance);
+            }
+
+            entry.Runtime.Load.OnSessionStart(router);
+            state.Instance = (short)router;
+        }
+
         state.WaypointPool = (short)path.PoolId;
         state.LocalWaypointPort = localPort;
         state.PeerWaypointPort = peerPort;
@@ -509,6 +591,54 @@ public static class SvrStage
         worker.Counters.SessionsMoved++;
         return Verdict.Continue;
     }
+
+    /// <summary>
+    /// The transit slow path: forward metadata names a destination router other than this one (TLV 17) for a service
+    /// the tenant may reach (access was checked with the tenant from the metadata, as an egress does). The session is
+    /// carried on to that router on a second waypoint tuple of our own: its forward key is the tuple the packet came
+    /// on, its reverse key the tuple the destination answers on. Packets are rewritten from one tuple to the other and
+    /// the metadata they come with is relayed (<see cref="WriteBlock"/>), sealed per hop with that hop's keys.
+    /// </summary>
+    private static Verdict OpenOnward(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, PacketWorker worker)
+    {
+        ref var metadata = ref context.Metadata;
+        if (metadata.OnwardPath < 0)
+        {
+            // No path to the destination router is up (or it is no peer of ours).
+            return context.Fail(DropReason.NoRoute);
+        }
+
+        if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
+        {
+            return context.Fail(DropReason.SessionLimit);
+        }
+
+        var path = snapshot.PeerPaths[metadata.OnwardPath];
+        return OpenOnPath(ref context, entry, path, SvrRole.Transit, instance: -1, metadata.SessionId, metadata.ForwardContext.Protocol, worker);
+    }
+
+    /// <summary>The index in <paramref name="paths"/> of the first usable path to the router named (UTF-8), or −1.</summary>
+    private static int UsablePathTo(PeerPath[] paths, ReadOnlySpan<byte> router)
+    {
+        for (var i = 0; i < paths.Length; i++)
+        {
+            if (paths[i].Health.IsUsable && router.SequenceEqual(paths[i].PeerRouterUtf8))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// The keys a packet leaving to a peer is sealed with: the session's peer's, except at a transit on the way back,
+    /// where the packet goes to the peer the session came from (found by its waypoint address).
+    /// </summary>
+    private static int KeysToward(in SessionState state, SessionTable<SessionState> sessions, int handle, bool forward, ForwardingSnapshot snapshot) =>
+        state.Svr == SvrRole.Transit && !forward && snapshot.TryFindPeer((uint)sessions.ForwardKey(handle).Source, out var upstream)
+            ? upstream.KeysId
+            : state.PeerKeys;
 
     /// <summary>
     /// The egress side of a move: metadata on a new waypoint tuple names a session this router already carries
@@ -591,10 +721,10 @@ public static class SvrStage
             Retarget(ip[..context.IpLength], current, target);
         }
 
-        var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
+        var leavesToPeer = state.Svr == SvrRole.Transit || (state.Svr == SvrRole.Ingress) == forward;
         if (leavesToPeer)
         {
-            var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
+            var keys = snapshot.Runtimes.PeerKeys[KeysToward(state, sessions, handle, forward, snapshot)];
             if (state.Sealed && !keys.HasKeys)
             {
                 // Fail closed: keys went away under an encrypted session; nothing leaves in clear.
@@ -684,13 +814,13 @@ public static class SvrStage
 
     /// <summary>
     /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
-    /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service and the
-    /// longest router name) plus the sealed trailer.
+    /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service, source router
+    /// and, through a transit, destination router, each router name as long as the longest) plus the sealed trailer.
     /// </summary>
     public static int MaxOverhead(ForwardingSnapshot snapshot, in SessionState state) =>
         MetadataBlock.BaseLength
-        + (MetadataBlock.TlvHeaderLength * 6) + sizeof(uint) + MetadataContext.Ipv4Length + 16
-        + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + snapshot.LongestRouterNameUtf8
+        + (MetadataBlock.TlvHeaderLength * 7) + sizeof(uint) + MetadataContext.Ipv4Length + 16
+        + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + (2 * snapshot.LongestRouterNameUtf8)
         + PacketSealer.TrailerLength;
 
     /// <summary>
@@ -710,7 +840,7 @@ public static class SvrStage
     /// <summary>Gives back the waypoint ports an ingress session held.</summary>
     public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
     {
-        if (state.Svr == SvrRole.Ingress)
+        if (state.Svr is SvrRole.Ingress or SvrRole.Transit)
         {
             snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
         }
@@ -724,19 +854,20 @@ public static class SvrStage
     private static int Signal(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
     {
         var syn = state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) == (byte)TcpFlags.Syn;
-        var signal = state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
+        var transit = state.Svr == SvrRole.Transit;
+        var signal = transit ? context.Metadata.Present : state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
         var block = worker.MetadataScratch.AsSpan();
         var length = 0;
         if (signal)
         {
-            if (!WriteBlock(state, worker, snapshot, context.Session, forward, securityId, announce: false, block, out length))
+            if (!WriteBlock(state, worker, snapshot, ref context, forward, securityId, announce: transit && context.Metadata.Announcement, block, out length))
             {
                 context.Fail(DropReason.MetadataMismatch);
                 return -1;
             }
 
             var trailer = securityId != 0 || state.Sealed ? PacketSealer.TrailerLength : 0;
-            if (state.OriginalProtocol == IpProtocol.Udp && context.IpLength + length + trailer > worker.Ports[context.EgressPort].Mtu)
+            if (!transit && state.OriginalProtocol == IpProtocol.Udp && context.IpLength + length + trailer > worker.Ports[context.EgressPort].Mtu)
             {
                 // Too big to carry its metadata as well: the metadata goes ahead alone, the datagram follows without.
                 if (!Announce(ref context, state, worker, snapshot, forward, ip, securityId))
@@ -778,14 +909,18 @@ public static class SvrStage
     }
 
     /// <summary>
-    /// Writes the session's metadata block: forward (context, session id, tenant, service, source router) or reverse
-    /// (context, session id, sessions in service); with <paramref name="announce"/> also the keepalive control, which
-    /// marks a packet that carries nothing but the metadata.
+    /// Writes the session's metadata block: forward (context, session id, tenant, service, source router, and the
+    /// destination router through a transit) or reverse (context, session id, sessions in service); with
+    /// <paramref name="announce"/> also the keepalive control, which marks a packet that carries nothing but the
+    /// metadata. A transit relays: the contexts and the sessions in service are those the packet in hand came with.
     /// </summary>
     private static bool WriteBlock(
-        in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, int handle, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
+        in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, ref PacketContext context, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
     {
         var sessions = worker.Sessions;
+        var handle = context.Session;
+        ref var received = ref context.Metadata;
+        var relay = state.Svr == SvrRole.Transit;
         var writer = new MetadataWriter(block);
         writer.BeginHeader();
         if (securityId != 0)
@@ -798,14 +933,21 @@ public static class SvrStage
         BinaryPrimitives.WriteUInt64BigEndian(id, 0);
         BinaryPrimitives.WriteUInt64BigEndian(id[8..], state.SessionId);
         var written = forward
-            ? AddContext(ref writer, sessions.ForwardKey(handle), reverse: false)
+            ? (relay
+                  ? received.HasForwardContext && AddContext(ref writer, received.ForwardContext, reverse: false)
+                  : AddContext(ref writer, sessions.ForwardKey(handle), reverse: false))
               && writer.AddTlv(MetadataTlvType.SessionId, id)
               && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
               && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
               && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
-            : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true)
+              && AddDestinationRouter(ref writer, state, snapshot)
+            : (relay
+                  ? !received.HasReverseContext || AddContext(ref writer, received.ReverseContext, reverse: true)
+                  : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true))
               && writer.AddTlv(MetadataTlvType.SessionId, id)
-              && writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active);
+              && (relay
+                  ? !received.HasSessionsInService || writer.AddU64(MetadataTlvType.SessionsInService, (ulong)received.SessionsInService)
+                  : writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active));
         if (written && announce)
         {
             written = writer.AddU8(MetadataTlvType.Control, (byte)MetadataControl.Keepalive);
@@ -813,6 +955,28 @@ public static class SvrStage
 
         length = 0;
         return written && writer.Finish(out length);
+    }
+
+    /// <summary>
+    /// Names the destination router (TLV 17) in an ingress's forward metadata when the session's path leads to a transit
+    /// peer rather than to the router hosting the instance (the session's slot in <see cref="ServiceEntry.PeerRouters"/>).
+    /// </summary>
+    private static bool AddDestinationRouter(ref MetadataWriter writer, in SessionState state, ForwardingSnapshot snapshot)
+    {
+        if (state.Svr != SvrRole.Ingress || (uint)state.Service >= (uint)snapshot.Services.Length)
+        {
+            return true;
+        }
+
+        var entry = snapshot.Services[state.Service];
+        if (entry.Runtime.Id != state.Runtime || (uint)state.Instance >= (uint)entry.PeerRouters.Length)
+        {
+            return true;
+        }
+
+        var path = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        return path is null || path.PeerRouter == entry.PeerRouters[state.Instance]
+            || writer.AddTlv(MetadataTlvType.DestinationRouter, entry.PeerRoutersUtf8[state.Instance]);
     }
 
     /// <summary>
@@ -836,7 +1000,7 @@ public static class SvrStage
         UdpDatagram.TryCreate(v4.Payload, out var udp);
         udp.UpdateChecksum(v4.PseudoHeaderSum());
         var block = worker.MetadataScratch.AsSpan();
-        if (!WriteBlock(state, worker, snapshot, context.Session, forward, securityId, announce: true, block, out var length)
+        if (!WriteBlock(state, worker, snapshot, ref context, forward, securityId, announce: true, block, out var length)
             || !MetadataInsertion.TryInsert(announcement, bareLength, block[..length], out var grown))
         {
             context.Fail(DropReason.MetadataMismatch);
@@ -980,6 +1144,19 @@ public static class SvrStage
                     return DropReason.MetadataMismatch;
                 case MetadataTlvType.ReverseContextV4 or MetadataTlvType.ReverseContextV6:
                     metadata.HasReverseContext = true;
+                    if (MetadataContext.TryParse(value, out var reverseContext) && !reverseContext.IsIpv6)
+                    {
+                        metadata.ReverseContext = reverseContext.Key;
+                    }
+
+                    break;
+                case MetadataTlvType.DestinationRouter:
+                    if (!value.SequenceEqual(snapshot.RouterUtf8))
+                    {
+                        metadata.RoutedOnward = true;
+                        metadata.OnwardPath = UsablePathTo(snapshot.PeerPaths, value);
+                    }
+
                     break;
                 case MetadataTlvType.Tenant:
                     metadata.TenantNamed = true;
@@ -996,6 +1173,15 @@ public static class SvrStage
                     }
 
                     metadata.Announcement = value[0] == (byte)MetadataControl.Keepalive;
+                    break;
+                case MetadataTlvType.SessionsInService:
+                    if (value.Length != sizeof(ulong))
+                    {
+                        return DropReason.MetadataMalformed;
+                    }
+
+                    metadata.HasSessionsInService = true;
+                    metadata.SessionsInService = (long)Math.Min(BinaryPrimitives.ReadUInt64BigEndian(value), long.MaxValue);
                     break;
                 case MetadataTlvType.SessionId:
                     if (value.Length != 16)

@@ -25,13 +25,7 @@ public sealed class SvrFabric : IDisposable
     public SvrFabric(Func<string, string>? edit = null)
     {
         // lab.conf with each router node's identity pinned (public keys of seeded key pairs).
-        var text = Repository.Read("hocon/lab.conf");
-        foreach (var (router, node, address) in new[] { ("dc1", "dc1a", "10.99.0.11"), ("br1", "br1a", "10.99.0.12"), ("br2", "br2a", "10.99.0.13") })
-        {
-            text = text.Replace(
-                $"{node} {{ management-address = \"{address}\" }}",
-                $"{node} {{ management-address = \"{address}\", identity = \"{Identity(router).PublicKeyBase64}\" }}");
-        }
+        var text = _identities.Pin(Repository.Read("hocon/lab.conf"));
 
         Model = RouterFixture.Load(edit is null ? text : edit(text));
         var wan = new InMemoryBridge();
@@ -44,6 +38,7 @@ public sealed class SvrFabric : IDisposable
         Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1");
         Db1 = Server("db1", svc, "10.10.1.20", "10.10.1.1");
         Bulk1 = Server("bulk1", svc, "10.10.1.30", "10.10.1.1");
+        Ops1 = Host("ops1", svc, "10.10.1.40", "10.10.1.1");
 
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
@@ -56,10 +51,11 @@ public sealed class SvrFabric : IDisposable
         Br2 = Start("br2", [wan.Attach("wan0", NextMac()), lan.Attach("lan", NextMac())]);
         Eng2 = Host("eng2", lan, "10.30.1.10", "10.30.1.1");
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
+        App2 = Server("app2", lan, "10.30.1.30", "10.30.1.1");
 
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
-        Hosts = [Web1, Web2, Db1, Bulk1, Eng1, Guest1, Eng2, Fin1, Attacker];
+        Hosts = [Web1, Web2, Db1, Bulk1, Ops1, Eng1, Guest1, Eng2, Fin1, App2, Attacker];
     }
 
     public ManualTime Time { get; } = new();
@@ -86,6 +82,12 @@ public sealed class SvrFabric : IDisposable
     public TestHost Guest1 { get; }
     public TestHost Eng2 { get; }
     public TestHost Fin1 { get; }
+
+    /// <summary>A client on dc1's service LAN (10.10.1.40); the lab's configuration has no container for it unless a test adds one.</summary>
+    public TestHost Ops1 { get; }
+
+    /// <summary>A server on br2's LAN (10.30.1.30); the lab's configuration has no container for it unless a test adds one.</summary>
+    public TestHost App2 { get; }
 
     /// <summary>A host on the WAN that is no router: it sends hand-made waypoint packets.</summary>
     public TestHost Attacker { get; }
@@ -141,32 +143,16 @@ public sealed class SvrFabric : IDisposable
     /// Derives epoch <paramref name="epoch"/> between two routers from their (seeded) identities, as the key
     /// exchange would, and hands each its side; each router installs it before its next batch.
     /// </summary>
-    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch)
-    {
-        var nonceA = SecurityFixtures.Nonce((byte)epoch);
-        var nonceB = SecurityFixtures.Nonce((byte)(epoch + 100));
-        Assert.Equal(KeyAgreementResult.Ok, a.AgreePeerKeys(Identity(a.Name), b.Name, Identity(b.Name).PublicKey, epoch, nonceA, nonceB));
-        Assert.Equal(KeyAgreementResult.Ok, b.AgreePeerKeys(Identity(b.Name), a.Name, Identity(a.Name).PublicKey, epoch, nonceB, nonceA));
-    }
+    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch) => _identities.Share(a, b, epoch);
 
     /// <summary>A router's seeded identity, whose public key the fabric's configuration pins.</summary>
-    public RouterIdentity IdentityOf(string router) => Identity(router);
+    public RouterIdentity IdentityOf(string router) => _identities.Of(router);
 
     /// <summary>Hands one side only: the other router does not get this epoch.</summary>
     public void GiveKeys(ForwardingEngine to, ForwardingEngine peer, uint epoch) =>
-        to.InstallPeerKeys(peer.Name, SecurityFixtures.DerivePair(Identity(to.Name), Identity(peer.Name), epoch).A);
+        to.InstallPeerKeys(peer.Name, SecurityFixtures.DerivePair(_identities.Of(to.Name), _identities.Of(peer.Name), epoch).A);
 
-    private readonly Dictionary<string, RouterIdentity> _identities = [];
-
-    private RouterIdentity Identity(string router)
-    {
-        if (!_identities.TryGetValue(router, out var identity))
-        {
-            _identities[router] = identity = SecurityFixtures.Identity(router, router.Sum(c => c));
-        }
-
-        return identity;
-    }
+    private readonly RouterIdentities _identities = new();
 
     public void Dispose()
     {

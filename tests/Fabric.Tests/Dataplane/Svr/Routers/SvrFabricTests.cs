@@ -436,7 +436,7 @@ public sealed class SvrFabricTests
     }
 
     /// <summary>The IP packets of frames that went to a waypoint port (TCP or UDP to a port in the SVR range).</summary>
-    private static List<byte[]> WaypointPackets(List<byte[]> frames)
+    internal static List<byte[]> WaypointPackets(List<byte[]> frames)
     {
         var packets = new List<byte[]>();
         foreach (var frame in frames)
@@ -457,9 +457,9 @@ public sealed class SvrFabricTests
         return packets;
     }
 
-    private static bool HasMetadata(byte[] packet) => MetadataInsertion.TryLocate(packet, packet.Length, out _, out _);
+    internal static bool HasMetadata(byte[] packet) => MetadataInsertion.TryLocate(packet, packet.Length, out _, out _);
 
-    private static (uint, uint, ushort, ushort) Tuple(byte[] packet)
+    internal static (uint, uint, ushort, ushort) Tuple(byte[] packet)
     {
         Ipv4Packet.TryCreate(packet, out var ip);
         return (ip.Source, ip.Destination, BinaryPrimitives.ReadUInt16BigEndian(ip.Payload), BinaryPrimitives.ReadUInt16BigEndian(ip.Payload[2..]));

@@ -1,0 +1,155 @@
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Io.InMemory;
+using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Wire;
+using Fabric.Model;
+using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>
+/// The lab fabric (hocon/lab.conf, through the real loader) split into two WANs, so dc1 is the only way between the
+/// branches: br1's wan0 on neighborhood west (172.16.0.0/24), br2's wan0 on east (172.17.0.0/24), dc1 on both (wan0 west,
+/// wan1 east). A service "remote" (10.200.0.95: TCP and UDP 9000, ping; engineering only) lives on app2 behind br2, so
+/// br1's sessions to it go through dc1 as a transit; "vault" (10.200.0.96, TCP 9443, engineering, encryption required)
+/// lives on app2 too. Router identities are pinned (seeded key pairs) so tests may give peer paths keys. All three WAN ports of dc1 and br2 are <see cref="WirePort"/>s;
+/// <see cref="Attacker"/> is a stray host on the east WAN.
+/// </summary>
+public sealed class TransitFabric : IDisposable
+{
+    private static ulong _mac = 0x02_00_00_00_09_00;
+
+    public TransitFabric()
+    {
+        var text = _identities.Pin(Repository.Read("hocon/lab.conf"));
+        text = text
+            .Replace("  neighborhoods {\n    wan {}\n  }", "  neighborhoods {\n    west {}\n    east {}\n  }")
+            .Replace(
+                "wan0 { addresses = [\"172.16.0.1/24\"], neighborhoods = [wan] }",
+                "wan0 { addresses = [\"172.16.0.1/24\"], neighborhoods = [west] }\n        wan1 { addresses = [\"172.17.0.1/24\"], neighborhoods = [east] }")
+            .Replace("wan0 { addresses = [\"172.16.0.2/24\"], neighborhoods = [wan] }", "wan0 { addresses = [\"172.16.0.2/24\"], neighborhoods = [west] }")
+            .Replace("wan0 { addresses = [\"172.16.0.3/24\"], neighborhoods = [wan] }", "wan0 { addresses = [\"172.17.0.3/24\"], neighborhoods = [east] }")
+            .Replace(
+                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n",
+                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n            app2 { addresses = [\"10.30.1.30\"] }\n")
+            .Replace(
+                "  }\n\n  service-policies {\n",
+                """
+                    remote {
+                      addresses = ["10.200.0.95/32"]
+                      transports = [{ protocol = tcp, ports = ["9000"] }, { protocol = udp, ports = ["9000"] }, { protocol = icmp }]
+                      access = [engineering]
+                      policy = web
+                      instances = [{ container = app2 }]
+                    }
+                    vault {
+                      addresses = ["10.200.0.96/32"]
+                      transports = [{ protocol = tcp, ports = ["9443"] }]
+                      access = [engineering]
+                      policy = secure
+                      instances = [{ container = app2 }]
+                    }
+                  }
+
+                  service-policies {
+
+                """);
+        Model = RouterFixture.Load(text);
+        Assert.Equal(2, Model.Neighborhoods.Count);
+
+        var west = new InMemoryBridge();
+        var east = new InMemoryBridge();
+        var svc = new InMemoryBridge();
+        DcWest = new WirePort(west.Attach("wan0", NextMac()));
+        DcEast = new WirePort(east.Attach("wan1", NextMac()));
+        Dc1 = Start("dc1", [DcWest, DcEast, svc.Attach("svc", NextMac())]);
+
+        var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
+        var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
+        Br1 = Start("br1", [new WirePort(west.Attach("wan0", NextMac())), eng1Link.A, guest1Link.A]);
+        Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1");
+        Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
+
+        var lan = new InMemoryBridge();
+        Br2East = new WirePort(east.Attach("wan0", NextMac()));
+        Br2 = Start("br2", [Br2East, lan.Attach("lan", NextMac())]);
+        var appMac = NextMac();
+        App2 = new TestHost("app2", lan.Attach("app2", appMac), appMac, "10.30.1.30", "10.30.1.1") { IsServer = true };
+
+        var attackerMac = NextMac();
+        Attacker = new TestHost("attacker", east.Attach("attacker", attackerMac), attackerMac, "172.17.0.66", "172.17.0.3");
+        Hosts = [Eng1, Guest1, App2, Attacker];
+    }
+
+    public ManualTime Time { get; } = new();
+
+    public FabricConfig Model { get; }
+
+    public ForwardingEngine Dc1 { get; }
+
+    public ForwardingEngine Br1 { get; }
+
+    public ForwardingEngine Br2 { get; }
+
+    /// <summary>dc1's port on the west WAN (to br1): what reached dc1 from br1.</summary>
+    public WirePort DcWest { get; }
+
+    /// <summary>dc1's port on the east WAN (to br2): what reached dc1 from br2.</summary>
+    public WirePort DcEast { get; }
+
+    /// <summary>br2's WAN port: what reached br2 (from dc1, or the attacker).</summary>
+    public WirePort Br2East { get; }
+
+    public TestHost Eng1 { get; }
+
+    public TestHost Guest1 { get; }
+
+    public TestHost App2 { get; }
+
+    /// <summary>A host on the east WAN that is no router: it sends hand-made waypoint packets to br2 (its gateway).</summary>
+    public TestHost Attacker { get; }
+
+    public TestHost[] Hosts { get; }
+
+    /// <summary>Moves frames between routers and hosts until nothing moves (bounded).</summary>
+    public void Pump()
+    {
+        for (var round = 0; round < 200; round++)
+        {
+            var moved = Dc1.RunOnce() + Br1.RunOnce() + Br2.RunOnce();
+            foreach (var host in Hosts)
+            {
+                moved += host.Process();
+            }
+
+            if (moved == 0)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("frames kept moving after 200 rounds");
+    }
+
+    /// <summary>Derives epoch <paramref name="epoch"/> between two routers from their seeded identities, as the key exchange would.</summary>
+    public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch) => _identities.Share(a, b, epoch);
+
+    private readonly RouterIdentities _identities = new();
+
+    public void Dispose()
+    {
+        Dc1.Dispose();
+        Br1.Dispose();
+        Br2.Dispose();
+    }
+
+    private ForwardingEngine Start(string name, IPacketPort[] ports)
+    {
+        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024), Time);
+        engine.Apply(Model, version: 1);
+        return engine;
+    }
+
+    private static MacAddress NextMac() => new(Interlocked.Increment(ref _mac));
+}
