@@ -10,7 +10,8 @@ namespace Fabric.Actors.Cluster;
 /// <param name="Hostname">The address the node binds and is reached at (a management address).</param>
 /// <param name="Port">The cluster port; 0 picks a free one (tests).</param>
 /// <param name="Seeds">Cluster addresses of the seed nodes (the conductor first), such as <c>akka.tcp://fabric@10.99.0.2:4053</c>.</param>
-public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyList<string> Seeds)
+/// <param name="Tls">Mutual TLS for the node's remoting; none: taken from the host configuration (<see cref="ClusterTls.FromConfiguration"/>), else plain TCP.</param>
+public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyList<string> Seeds, ClusterTls? Tls = null)
 {
     public const string SystemName = "fabric";
 
