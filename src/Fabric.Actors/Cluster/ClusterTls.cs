@@ -66,7 +66,7 @@ public sealed class ClusterTls
         X509Certificate2 authority;
         try
         {
-            authority = X509Certificate2.CreateFromPemFile(authorityPath);
+            authority = X509Certificate2.CreateFromPem(File.ReadAllText(authorityPath));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
         {
