@@ -53,14 +53,15 @@ public static class FabricCluster
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(node);
         var registry = WireMessageRegistry.FromApplicationAssemblies();
+        var tls = node.Tls ?? ClusterTls.FromConfiguration(hostConfiguration);
         builder
             .AddHocon(FabricSerialization.Hocon(registry, bindEverythingElse: true), HoconAddMode.Prepend)
             .AddHocon(ControlPlaneHocon, HoconAddMode.Prepend)
-            .WithRemoting(RemoteOptionsFor(node, node.Tls ?? ClusterTls.FromConfiguration(hostConfiguration)))
+            .WithRemoting(RemoteOptionsFor(node, tls))
             .WithClustering(new ClusterOptions
             {
                 Roles = [role],
-                SeedNodes = [.. node.Seeds],
+                SeedNodes = [.. node.SeedsFor(tls)],
                 SplitBrainResolver = new KeepMajorityOption(),
             });
         if (ClusterNodeSettings.AkkaOverrides(hostConfiguration) is { } overrides)
