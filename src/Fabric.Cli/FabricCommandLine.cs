@@ -21,6 +21,7 @@ public static class FabricCommandLine
         root.Subcommands.Add(LabCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());
         root.Subcommands.Add(KeyCommands.Create());
+        root.Subcommands.Add(CertCommands.Create());
         return root;
     }
 

@@ -10,7 +10,8 @@ namespace Fabric.Actors.Cluster;
 /// <param name="Hostname">The address the node binds and is reached at (a management address).</param>
 /// <param name="Port">The cluster port; 0 picks a free one (tests).</param>
 /// <param name="Seeds">Cluster addresses of the seed nodes (the conductor first), such as <c>akka.tcp://fabric@10.99.0.2:4053</c>.</param>
-public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyList<string> Seeds)
+/// <param name="Tls">Mutual TLS for the node's remoting; none: taken from the host configuration (<see cref="ClusterTls.FromConfiguration"/>), else plain TCP.</param>
+public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyList<string> Seeds, ClusterTls? Tls = null)
 {
     public const string SystemName = "fabric";
 
@@ -19,8 +20,22 @@ public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyLis
     /// <summary>The section of the host configuration (environment, command line) holding Akka overrides: <c>akka__cluster__seed-nodes__0</c>.</summary>
     public const string AkkaSection = "akka";
 
+    /// <summary>The scheme of cluster addresses over plain TCP.</summary>
+    public const string TcpScheme = "akka.tcp://";
+
+    /// <summary>The scheme of cluster addresses over TLS (Akka's DotNetty transport names it so).</summary>
+    public const string TlsScheme = "akka.ssl.tcp://";
+
     /// <summary>The cluster address of a node listening on <paramref name="hostname"/>:<paramref name="port"/>.</summary>
-    public static string AddressOf(string hostname, int port) => $"akka.tcp://{SystemName}@{hostname}:{port}";
+    public static string AddressOf(string hostname, int port) => $"{TcpScheme}{SystemName}@{hostname}:{port}";
+
+    /// <summary>
+    /// <see cref="Seeds"/> as this node reaches them: with <see cref="Tls"/>, an <c>akka.tcp://</c> seed
+    /// means the same node over TLS (<c>akka.ssl.tcp://</c>), so turning TLS on changes no seed list.
+    /// </summary>
+    public IReadOnlyList<string> SeedsFor(ClusterTls? tls) => tls is null
+        ? Seeds
+        : [.. Seeds.Select(s => s.StartsWith(TcpScheme, StringComparison.Ordinal) ? TlsScheme + s[TcpScheme.Length..] : s)];
 
     /// <summary>The Akka section of a host configuration, if it has one (environment variables <c>akka__...</c>).</summary>
     public static IConfigurationSection? AkkaOverrides(IConfiguration? configuration) =>

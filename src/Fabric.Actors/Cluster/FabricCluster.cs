@@ -53,14 +53,15 @@ public static class FabricCluster
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(node);
         var registry = WireMessageRegistry.FromApplicationAssemblies();
+        var tls = node.Tls ?? ClusterTls.FromConfiguration(hostConfiguration);
         builder
             .AddHocon(FabricSerialization.Hocon(registry, bindEverythingElse: true), HoconAddMode.Prepend)
             .AddHocon(ControlPlaneHocon, HoconAddMode.Prepend)
-            .WithRemoting(new RemoteOptions { HostName = node.Hostname, Port = node.Port })
+            .WithRemoting(RemoteOptionsFor(node, tls))
             .WithClustering(new ClusterOptions
             {
                 Roles = [role],
-                SeedNodes = [.. node.Seeds],
+                SeedNodes = [.. node.SeedsFor(tls)],
                 SplitBrainResolver = new KeepMajorityOption(),
             });
         if (ClusterNodeSettings.AkkaOverrides(hostConfiguration) is { } overrides)
@@ -70,4 +71,27 @@ public static class FabricCluster
 
         return builder;
     }
+
+    /// <summary>
+    /// Remoting on the node's address; with <paramref name="tls"/>, TLS on every connection in both
+    /// directions: the node presents its certificate, requires the peer's (Akka's
+    /// require-mutual-authentication) and accepts it only if the fabric CA signed it. The settings are
+    /// objects, not HOCON text, so no file name or password ever reaches Akka's parser.
+    /// </summary>
+    private static RemoteOptions RemoteOptionsFor(ClusterNodeSettings node, ClusterTls? tls) => tls is null
+        ? new RemoteOptions { HostName = node.Hostname, Port = node.Port }
+        : new RemoteOptions
+        {
+            HostName = node.Hostname,
+            Port = node.Port,
+            EnableSsl = true,
+            Ssl = new SslOptions
+            {
+                X509Certificate = tls.NodeCertificate,
+                SuppressValidation = false,
+                RequireMutualAuthentication = true,
+                ValidateCertificateHostname = false, // peers are reached by address; the CA, not the name, says who is a fabric node
+                CustomValidator = (certificate, _, _, _, _) => tls.IsIssuedByAuthority(certificate),
+            },
+        };
 }

@@ -59,8 +59,19 @@ public static class ConductorCommands
         var host = parse.GetValue(address) ?? (model.Conductor.Addresses.Count > 0 ? model.Conductor.Addresses[0].ToString() : null) ?? "127.0.0.1";
         var port = parse.GetValue(clusterPort);
         var self = ClusterNodeSettings.AddressOf(host, port);
-        var cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []]);
         var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+        ClusterTls? tls;
+        try
+        {
+            tls = ClusterTls.FromConfiguration(environment);
+        }
+        catch (ClusterTlsException e)
+        {
+            await error.WriteLineAsync($"fabric conductor: cluster TLS: {e.Message}");
+            return FabricCommandLine.UsageOrInvalid;
+        }
+
+        var cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []], tls);
         using var node = ConductorHost.Build(cluster, model.Conductor.Storage, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         await node.StartAsync();
         var system = node.Services.GetRequiredService<ActorSystem>();

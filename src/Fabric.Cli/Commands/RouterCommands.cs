@@ -67,6 +67,17 @@ public static class RouterCommands
                 return FabricCommandLine.UsageOrInvalid;
             }
 
+            ClusterTls? tls;
+            try
+            {
+                tls = ClusterTls.FromConfiguration(new ConfigurationBuilder().AddEnvironmentVariables().Build());
+            }
+            catch (ClusterTlsException e)
+            {
+                error.WriteLine($"fabric router: cluster TLS: {e.Message}");
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
             RouterProcess process;
             try
             {
@@ -87,7 +98,7 @@ public static class RouterCommands
                 IHost? member = null;
                 try
                 {
-                    member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), model, name, process);
+                    member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process);
                     Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"}");
                     // Removed from the cluster (downed by the split-brain resolver on the minority side of a
                     // partition, or by an operator), the node keeps forwarding with what it applied and joins
@@ -100,7 +111,7 @@ public static class RouterCommands
                         member.StopAsync().GetAwaiter().GetResult();
                         member.Dispose();
                         member = null;
-                        member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), model, name, process);
+                        member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process);
                     }
 
                     stop.Wait();
@@ -142,7 +153,7 @@ public static class RouterCommands
     }
 
     /// <summary>With seeds, the node's cluster member: a <see cref="ConfigApplier"/> that applies what the conductor pushes to <paramref name="process"/>.</summary>
-    private static IHost? Join(string[]? seeds, string? address, int port, FabricConfig model, string node, RouterProcess process)
+    private static IHost? Join(string[]? seeds, string? address, int port, ClusterTls? tls, FabricConfig model, string node, RouterProcess process)
     {
         if (seeds is not { Length: > 0 })
         {
@@ -151,7 +162,7 @@ public static class RouterCommands
 
         var host = address ?? model.Routers.SelectMany(r => r.Nodes).First(n => n.Name == node).ManagementAddress.ToString();
         var member = RouterHost.Build(
-            new ClusterNodeSettings(host, port, seeds),
+            new ClusterNodeSettings(host, port, seeds, tls),
             [new RouterNodeTarget(node, new RouterProcessTarget(process), new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine))],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
