@@ -35,7 +35,8 @@ public sealed record PathMonitorSettings(long Interval, int Multiplier, long Hol
 /// a row take the path <see cref="PeerPathState.Down"/>. Misses are counted per interval the router itself
 /// lived through, so a router that did not run for a while (a stalled clock, a paused test) does not blame its peer.</item>
 /// <item>A probe on a down path starts the hold-down; the path is <see cref="PeerPathState.Up"/> again once it has
-/// stayed alive (no miss) for <see cref="PathMonitorSettings.HoldDown"/>.</item>
+/// stayed alive (no miss) for <see cref="PathMonitorSettings.HoldDown"/>. The hold-down damps a path that worked
+/// and failed; a path whose peer was never heard (the peer started after this router) is up at its first probe.</item>
 /// <item>Every <see cref="PathMonitorSettings.EchoInterval"/> a burst of echoes goes out; the peer sends each back.
 /// When the burst is complete (or the next one starts) latency (mean RTT / 2), jitter (mean difference of
 /// consecutive RTTs) and loss are taken from it.</item>
@@ -49,6 +50,7 @@ public sealed class PeerPathHealth
 {
     private PathMonitorSettings _settings;
     private bool _heardSinceProbe;
+    private bool _everHeard;
     private long _aliveSince;
     private uint _burst;
     private int _burstSent;
@@ -122,10 +124,12 @@ public sealed class PeerPathHealth
         _heardSinceProbe = true;
         if (State == PeerPathState.Down)
         {
-            State = PeerPathState.HoldDown;
+            State = _everHeard ? PeerPathState.HoldDown : PeerPathState.Up;
             _aliveSince = now;
             Missed = 0;
         }
+
+        _everHeard = true;
 
         Promote(now);
     }

@@ -68,6 +68,30 @@ public sealed class PeerPathMonitoringTests
     }
 
     [Fact]
+    public void PeerPath_PeerStartsLate_DownUntilHeard_ThenUpAtItsFirstProbe_NoHoldDown()
+    {
+        // dc1's probes do not reach br1 for the first 5 s (dc1 not started yet, as in a lab coming up).
+        using var fabric = new PathFabric();
+        fabric.CutWan0(true);
+        fabric.RunSeconds(5);
+        var br1 = fabric.Br1Wan0.Health;
+        Assert.Equal(PeerPathState.Down, br1.State);
+
+        // The first probe after the cut waits for the peer's address to resolve; the next one arrives (2 s, not 5 s of hold-down).
+        fabric.CutWan0(false);
+        fabric.RunSeconds(2);
+        Assert.Equal(PeerPathState.Up, br1.State);
+        Assert.True(br1.IsUsable);
+
+        // Once heard, a later failure is damped by the hold-down again.
+        fabric.CutWan0(true);
+        fabric.RunSeconds(4);
+        fabric.CutWan0(false);
+        fabric.RunSeconds(1);
+        Assert.Equal(PeerPathState.HoldDown, br1.State);
+    }
+
+    [Fact]
     public void PeerPath_ClockStalledForMinutes_DoesNotBlameThePeer()
     {
         using var fabric = new PathFabric();
