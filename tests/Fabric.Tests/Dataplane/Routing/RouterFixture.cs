@@ -130,24 +130,7 @@ public sealed class RouterFixture : IDisposable
     }
 
     /// <summary>Moves frames between the router and the hosts until nothing moves (bounded, so a loop fails instead of hanging).</summary>
-    public void Pump()
-    {
-        for (var round = 0; round < 100; round++)
-        {
-            var moved = Router.RunOnce();
-            foreach (var host in Hosts)
-            {
-                moved += host.Process();
-            }
-
-            if (moved == 0)
-            {
-                return;
-            }
-        }
-
-        Assert.Fail("frames kept moving after 100 rounds");
-    }
+    public void Pump() => FramePump.Run([Router], Hosts, maxRounds: 100);
 
     public int Tenant(string name) => Router.Snapshot.TenantIndex(name);
 
