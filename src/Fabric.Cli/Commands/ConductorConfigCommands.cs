@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Fabric.Cli.Lab;
+using Fabric.Config;
 using Fabric.Config.Canonical;
 using Fabric.Conductor.Api;
 using Fabric.Conductor.Configuration;
@@ -29,7 +30,7 @@ public static class ConductorConfigCommands
         {
             var path = parse.GetValue(file)!.FullName;
             var text = await File.ReadAllTextAsync(path, cancel);
-            if (lab is not null && ConfigCommands.Load(path, TextWriter.Null) is { } document)
+            if (lab is not null && FabricConfigLoader.Load(text) is { IsValid: true, Config: { } document })
             {
                 // The lab holds its routers' private keys; a document committed to it gets their identities
                 // pinned, as lab up did, or the routers would refuse it. A document that does not load goes

@@ -44,6 +44,7 @@ public sealed class PacketWorker
         Ports = ports;
         SnapshotSource = snapshotSource;
         TicksPerSecond = ticksPerSecond;
+        ResignalQuietTicks = (long)(SvrStage.ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
         // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
         Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
         Drops = new DropCounters(maxTenants: 256, maxServices: 1024);
@@ -63,6 +64,9 @@ public sealed class PacketWorker
     public Func<ForwardingSnapshot> SnapshotSource { get; }
 
     public long TicksPerSecond { get; }
+
+    /// <summary><see cref="SvrStage.ResignalAfterQuiet"/> in this worker's clock ticks.</summary>
+    public long ResignalQuietTicks { get; }
 
     public SessionTable<SessionState> Sessions { get; }
 
@@ -272,7 +276,7 @@ public sealed class PacketWorker
             var ipEnd = context.NetworkOffset + context.IpLength;
             if (state.Sealed
                 || state.OriginalProtocol != context.Key.Protocol
-                || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, TicksPerSecond)
+                || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, ResignalQuietTicks)
                 || MetadataInsertion.NeedsBareBlock(context.Frame[headerEnd..ipEnd]))
             {
                 return false;

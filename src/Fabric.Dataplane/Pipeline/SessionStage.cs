@@ -169,7 +169,7 @@ public static class SessionStage
         sessions.Touch(handle, context.Now);
         if (state.Svr != SvrRole.None)
         {
-            SvrStage.Observe(ref state, ref context, snapshot, worker.TicksPerSecond);
+            SvrStage.Observe(ref state, ref context, snapshot, worker.ResignalQuietTicks);
             if (context.ToWaypoint && state.Svr != SvrRole.Transit && SvrStage.IsAnnouncement(ref context))
             {
                 // Metadata sent ahead of a datagram too big to carry it: taken, nothing to deliver.

@@ -372,7 +372,7 @@ public static class SvrStage
     /// Whether the next TCP or UDP packet of the session in this direction, not a SYN, leaves to the peer with
     /// metadata (what <see cref="Observe"/> and then <see cref="Rewrite"/> will decide). Reads only.
     /// </summary>
-    public static bool NextPacketCarriesMetadata(in SessionState state, bool forward, long now, long ticksPerSecond)
+    public static bool NextPacketCarriesMetadata(in SessionState state, bool forward, long now, long quietTicks)
     {
         // A transit adds no metadata of its own: it relays what the packet came with (a cookie the caller sees).
         var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
@@ -382,11 +382,11 @@ public static class SvrStage
         }
 
         return state.SendMetadata
-            || (state.Svr == SvrRole.Ingress && state.Unanswered + 1 >= ResignalAfterUnanswered && Quiet(in state, now, ticksPerSecond));
+            || (state.Svr == SvrRole.Ingress && state.Unanswered + 1 >= ResignalAfterUnanswered && now - state.ReverseSeenAt >= quietTicks);
     }
 
     /// <summary>Moves the session's handshake on with the packet in hand (fast path, every packet of an SVR session).</summary>
-    public static void Observe(ref SessionState state, ref PacketContext context, ForwardingSnapshot snapshot, long ticksPerSecond)
+    public static void Observe(ref SessionState state, ref PacketContext context, ForwardingSnapshot snapshot, long quietTicks)
     {
         if (context.IsIcmpError)
         {
@@ -415,7 +415,7 @@ public static class SvrStage
             else if (++state.Unanswered >= ResignalAfterUnanswered)
             {
                 state.Unanswered = ResignalAfterUnanswered;
-                state.SendMetadata |= Quiet(in state, context.Now, ticksPerSecond);
+                state.SendMetadata |= context.Now - state.ReverseSeenAt >= quietTicks;
             }
         }
         else if (forward)
@@ -437,10 +437,6 @@ public static class SvrStage
             }
         }
     }
-
-    /// <summary>True when no reverse packet has come for <see cref="ResignalAfterQuiet"/>.</summary>
-    private static bool Quiet(in SessionState state, long now, long ticksPerSecond) =>
-        now - state.ReverseSeenAt >= (long)(ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
 
     /// <summary>
     /// Load feedback: reverse metadata names the service's active sessions at the egress (TLV 13). Those include the

@@ -50,6 +50,27 @@ public sealed class LabRun : IDisposable
 
     private string[] LabOptions => ["--name", Name, "--state-dir", StateRoot];
 
+    /// <summary>
+    /// curls <paramref name="url"/> from each client in turn: every one must succeed, answered by
+    /// <paramref name="instances"/>, and every instance must answer at least once (the sessions spread).
+    /// </summary>
+    public void AssertEachReachesEveryInstance(string[] clients, string url, params string[] instances)
+    {
+        var answers = new List<string>();
+        foreach (var client in clients)
+        {
+            var curl = Exec(client, "curl", "-s", "-m", "5", url);
+            Assert.True(curl.Succeeded, $"{client}: {curl}");
+            answers.Add(curl.Output.Trim());
+        }
+
+        Assert.All(answers, a => Assert.Contains(a, instances));
+        foreach (var instance in instances)
+        {
+            Assert.Contains(instance, answers);
+        }
+    }
+
     /// <summary>Runs the fabric command with these arguments, as a user does.</summary>
     public static CommandResult Fabric(params string[] arguments)
     {

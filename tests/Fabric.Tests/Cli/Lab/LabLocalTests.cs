@@ -107,17 +107,7 @@ public sealed class LabLocalTests(LocalLab lab) : IClassFixture<LocalLab>
     [Fact]
     public void Curl_HostBasedAndBridgedClients_ReachTheLocalService_OnBothInstances()
     {
-        var answers = new List<string>();
-        foreach (var client in new[] { "hc1", "bc1", "hc1", "bc1", "hc1", "bc1" })
-        {
-            var curl = _run.Exec(client, "curl", "-s", "-m", "5", "http://10.200.0.80/");
-            Assert.True(curl.Succeeded, $"{client}: {curl}");
-            answers.Add(curl.Output.Trim());
-        }
-
-        Assert.All(answers, a => Assert.Contains(a, new[] { "web1", "web2" }));
-        Assert.Contains("web1", answers);
-        Assert.Contains("web2", answers);
+        _run.AssertEachReachesEveryInstance(["hc1", "bc1", "hc1", "bc1", "hc1", "bc1"], "http://10.200.0.80/", "web1", "web2");
     }
 
     [Fact]
