@@ -92,7 +92,7 @@ public static class ConductorCommands
         await using (endpoint)
         {
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
-            Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage}");
+            Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage} cluster-tls={(tls is null ? "off" : "mutual")}");
             await Task.WhenAny(stop.Task, system.WhenTerminated);
             downed = FabricNodeHost.WasDowned(system);
             Log(output, "stopping", downed ? "reason=removed-from-cluster" : stop.Task.IsCompleted ? "reason=signal" : "reason=actor-system-terminated");

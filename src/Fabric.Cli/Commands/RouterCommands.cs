@@ -99,7 +99,7 @@ public static class RouterCommands
                 try
                 {
                     member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process);
-                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"}");
+                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"} cluster-tls={(tls is null ? "off" : "mutual")}");
                     // Removed from the cluster (downed by the split-brain resolver on the minority side of a
                     // partition, or by an operator), the node keeps forwarding with what it applied and joins
                     // again as a new incarnation: a router's packets never stop for the control plane.

@@ -168,6 +168,8 @@ public sealed class LabBuilder
         var conducted = !_kernelForwarding && LabConductor.Configured(_config);
         if (conducted)
         {
+            LabCertificates.Provision(_layout, Nodes(_config).Select(n => n.Node.Name).Append(LabConductor.ProcessName));
+            Progress("certs", $"cluster traffic over mutual TLS: a CA of this lab's own and one certificate per process in {LabCertificates.DirectoryOf(_layout)}");
             var pid = LabConductor.Start(_layout, _config, RouterStartDeadline);
             Progress("started", $"conductor: pid {pid}, log {_layout.LogOf(LabConductor.ProcessName)}, admin {LabConductor.Endpoint(_config)} (from {_layout.NamespaceOf(Conductor)}), cluster {LabConductor.Seed(_config)}");
         }
@@ -251,7 +253,7 @@ public sealed class LabBuilder
             _layout.NamespaceOf(node.Name),
             _layout.PidFileOf(node.Name),
             log,
-            [.. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", socket, "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed])]);
+            [.. (seed is null ? [] : LabCertificates.Environment(_layout, node.Name)), .. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", socket, "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed])]);
         if (!LabProcesses.WaitFor(() => Answers(socket), pid, RouterStartDeadline))
         {
             throw new LabException($"router node {node.Name} did not start (log {log}):\n{LabProcesses.Tail(log)}");

@@ -61,7 +61,7 @@ public static class LabConductor
             layout.NamespaceOf(LabBuilder.Conductor),
             layout.PidFileOf(ProcessName),
             log,
-            ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology]);
+            ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. LabCertificates.Environment(layout, ProcessName), .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology]);
         using var client = Client(layout, config);
         if (!LabProcesses.WaitFor(() => Answers(client), pid, deadline))
         {

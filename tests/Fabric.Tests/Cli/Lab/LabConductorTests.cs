@@ -86,6 +86,20 @@ public sealed class LabConductorTests(ConductedLab lab) : IClassFixture<Conducte
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Up_RunsTheClusterOverMutualTls_WithTheLabsOwnAuthority()
+    {
+        Assert.Contains("certs      cluster traffic over mutual TLS", lab.UpResult.Output, StringComparison.Ordinal);
+        var state = Path.Combine(_run.StateRoot, _run.Name);
+        Assert.Contains("cluster-tls=mutual", File.ReadAllText(Path.Combine(state, "conductor.log")), StringComparison.Ordinal);
+        Assert.Contains("cluster-tls=mutual", File.ReadAllText(Path.Combine(state, "r1a.log")), StringComparison.Ordinal);
+        foreach (var key in new[] { "certs/ca/ca.key", "certs/conductor.pfx", "certs/r1a.pfx" })
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(state, key)));
+        }
+    }
+
+    [Fact]
     public void Telemetry_TheRouterProcessShipsItsCounters_ToTheLabsConductor()
     {
         Assert.True(Curl("hc1").Succeeded);
