@@ -95,13 +95,8 @@ public class SharedTokenBucketTests
             }
         }
 
-        var threads = new[] { new Thread(Worker), new Thread(Worker) };
-        threads[0].Start(0);
-        threads[1].Start(1);
-        foreach (var thread in threads)
-        {
-            thread.Join();
-        }
+        var threads = StartTwoWorkers(Worker);
+        JoinAll(threads);
 
         Assert.Equal(((phases - 1) * rate) + burst, admitted[0] + admitted[1]);
     }
@@ -133,13 +128,8 @@ public class SharedTokenBucketTests
             }
         }
 
-        var threads = new[] { new Thread(Worker), new Thread(Worker) };
-        threads[0].Start(0);
-        threads[1].Start(1);
-        foreach (var thread in threads)
-        {
-            thread.Join();
-        }
+        var threads = StartTwoWorkers(Worker);
+        JoinAll(threads);
 
         var total = admitted[0] + admitted[1];
         var bound = (Volatile.Read(ref clock) * rate / TicksPerSecond) + burst;
@@ -148,7 +138,7 @@ public class SharedTokenBucketTests
     }
 
     [Fact]
-    public void SharedTokenBucket_TryConsume_AllocatesNothing()
+    public void SharedTokenBucket_TryConsumeAndSetRate_AllocateNothing()
     {
         var bucket = new SharedTokenBucket(1L << 30, 1L << 20, TicksPerSecond, 0);
 
@@ -166,6 +156,11 @@ public class SharedTokenBucketTests
             var admitted = 0;
             for (var i = start; i < start + count; i++)
             {
+                if (i % 100 == 0)
+                {
+                    bucket.SetRate((1L << 30) + (i % 7), i * 1000L);
+                }
+
                 admitted += bucket.TryConsume(1500, i * 1000L) ? 1 : 0;
             }
 
@@ -297,9 +292,7 @@ public class SharedTokenBucketTests
             }
         }
 
-        var threads = new[] { new Thread(Worker), new Thread(Worker) };
-        threads[0].Start(0);
-        threads[1].Start(1);
+        var threads = StartTwoWorkers(Worker);
         for (var k = 0; k < phases; k++)
         {
             phase.SignalAndWait(TestContext.Current.CancellationToken);
@@ -307,39 +300,25 @@ public class SharedTokenBucketTests
             phase.SignalAndWait(TestContext.Current.CancellationToken);
         }
 
-        foreach (var thread in threads)
-        {
-            thread.Join();
-        }
+        JoinAll(threads);
 
         Assert.Equal(rates[..(phases - 1)].Sum() + burst, admitted[0] + admitted[1]);
     }
 
-    [Fact]
-    public void SharedTokenBucket_SetRateAndTryConsume_AllocateNothing()
+    /// <summary>Starts <paramref name="worker"/> on two threads, with 0 and 1 as their state.</summary>
+    private static Thread[] StartTwoWorkers(ParameterizedThreadStart worker)
     {
-        var bucket = new SharedTokenBucket(1L << 30, 1L << 20, TicksPerSecond, 0);
-        var admitted = Run(bucket, 0, 10_000);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        admitted += Run(bucket, 10_000, 100_000);
+        var threads = new[] { new Thread(worker), new Thread(worker) };
+        threads[0].Start(0);
+        threads[1].Start(1);
+        return threads;
+    }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.True(admitted > 0);
-
-        static int Run(SharedTokenBucket bucket, int start, int count)
+    private static void JoinAll(Thread[] threads)
+    {
+        foreach (var thread in threads)
         {
-            var admitted = 0;
-            for (var i = start; i < start + count; i++)
-            {
-                if (i % 100 == 0)
-                {
-                    bucket.SetRate((1L << 30) + (i % 7), i * 1000L);
-                }
-
-                admitted += bucket.TryConsume(1500, i * 1000L) ? 1 : 0;
-            }
-
-            return admitted;
+            thread.Join();
         }
     }
 }
