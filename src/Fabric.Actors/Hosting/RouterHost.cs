@@ -17,8 +17,8 @@ public sealed record RouterNodeTarget(string Node, IForwardingTarget Target, ITe
 
 /// <summary>
 /// The actor side of a router: a cluster node with role <c>router</c> running a
-/// <see cref="ConfigApplier"/> (and, when given, a telemetry sampler and a <see cref="TenantBudgetExchange"/>) per forwarding engine it hosts (one for a real node; many when a
-/// benchmark simulates routers in one process).
+/// <see cref="ConfigApplier"/> (and, when given, a telemetry sampler and a <see cref="TenantBudgetExchange"/>)
+/// per forwarding engine it hosts (one for a real node; many when a benchmark simulates routers in one process).
 /// </summary>
 public static class RouterHost
 {

@@ -153,10 +153,10 @@ public static class RouterCommands
     }
 
     /// <summary>
-/// With seeds, the node's cluster member: a <see cref="ConfigApplier"/> that applies what the conductor pushes to
-/// <paramref name="process"/>, its telemetry, and the tenant budget exchange that makes tenant rate limits hold
-/// for the whole fabric.
-/// </summary>
+    /// With seeds, the node's cluster member: a <see cref="ConfigApplier"/> that applies what the conductor pushes
+    /// to <paramref name="process"/>, its telemetry, and the tenant budget exchange that makes tenant rate limits
+    /// hold for the whole fabric.
+    /// </summary>
     private static IHost? Join(string[]? seeds, string? address, int port, ClusterTls? tls, FabricConfig model, string node, RouterProcess process)
     {
         if (seeds is not { Length: > 0 })
