@@ -2,6 +2,7 @@ using Akka.Hosting;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Telemetry;
+using Fabric.Actors.Tenants;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,18 +12,19 @@ namespace Fabric.Actors.Hosting;
 /// <summary>One router node's forwarding engine as the control plane sees it.</summary>
 /// <param name="Node">The node's name in the configuration.</param>
 /// <param name="Telemetry">Its counters, sampled and shipped to the conductor; none: no telemetry.</param>
-public sealed record RouterNodeTarget(string Node, IForwardingTarget Target, ITelemetrySource? Telemetry = null);
+/// <param name="TenantBudgets">Its tenant rate-limit buckets, governed by the cluster-wide budget exchange; none: each bucket polices at its configured limit alone.</param>
+public sealed record RouterNodeTarget(string Node, IForwardingTarget Target, ITelemetrySource? Telemetry = null, ITenantBudgetTarget? TenantBudgets = null);
 
 /// <summary>
 /// The actor side of a router: a cluster node with role <c>router</c> running a
-/// <see cref="ConfigApplier"/> per forwarding engine it hosts (one for a real node; many when a
-/// benchmark simulates routers in one process).
+/// <see cref="ConfigApplier"/> (and, when given, a telemetry sampler and a <see cref="TenantBudgetExchange"/>)
+/// per forwarding engine it hosts (one for a real node; many when a benchmark simulates routers in one process).
 /// </summary>
 public static class RouterHost
 {
     public static AkkaConfigurationBuilder WithRouterNode(
         this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null,
-        TimeSpan? telemetryInterval = null)
+        TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null)
     {
         ArgumentNullException.ThrowIfNull(targets);
         return builder
@@ -38,12 +40,19 @@ public static class RouterHost
                             TelemetrySampler.Props(target.Node, target.Target.RouterName, telemetry, TimeProvider.System, telemetryInterval ?? TelemetryDistribution.DefaultInterval),
                             $"telemetry-{target.Node}");
                     }
+
+                    if (target.TenantBudgets is { } budgets)
+                    {
+                        system.ActorOf(
+                            TenantBudgetExchange.Props(target.Node, target.Target.RouterName, budgets, tenantBudgets ?? TenantBudgetSettings.Default, TimeProvider.System),
+                            $"tenant-budgets-{target.Node}");
+                    }
                 }
             });
     }
 
     public static IHost Build(
         ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null,
-        TimeSpan? telemetryInterval = null) =>
-        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(cluster, targets, hostConfiguration, telemetryInterval));
+        TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null) =>
+        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(cluster, targets, hostConfiguration, telemetryInterval, tenantBudgets));
 }

@@ -6,7 +6,8 @@ namespace Fabric.Actors.Telemetry;
 /// <summary>
 /// A forwarding engine's counters as telemetry: the worker's totals and sessions, drops by reason, drops
 /// per tenant and per service, active sessions per service (placed by this router) and per peer path
-/// (waypoint pairs in use). Reads what the worker writes with atomic reads; a sample is not one instant
+/// (waypoint pairs in use), and each limited tenant bucket's configured limit, rate in force (the node's share)
+/// and bytes offered and refused (<c>tenant-limit.SERVICE.TENANT.rate</c>). Reads what the worker writes with atomic reads; a sample is not one instant
 /// across counters, each counter is exact. Thread-safe.
 /// </summary>
 public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetrySource
@@ -71,6 +72,16 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
 
             sample[$"service.{service.Name}.sessions"] = sessions;
             sample[$"service.{service.Name}.drops"] = drops;
+        }
+
+        foreach (var limit in snapshot.LimitedTenantBuckets())
+        {
+            // The rate in force is this node's share of the fabric-wide limit (docs/policing.md).
+            var name = $"tenant-limit.{limit.Service}.{limit.Tenant}";
+            sample[$"{name}.configured"] = limit.Bucket.ConfiguredBytesPerSecond;
+            sample[$"{name}.rate"] = limit.Bucket.BytesPerSecond;
+            sample[$"{name}.offered-bytes"] = limit.Bucket.OfferedBytes;
+            sample[$"{name}.refused-bytes"] = limit.Bucket.RefusedBytes;
         }
 
         foreach (var path in snapshot.PeerPaths)

@@ -152,7 +152,11 @@ public static class RouterCommands
         return command;
     }
 
-    /// <summary>With seeds, the node's cluster member: a <see cref="ConfigApplier"/> that applies what the conductor pushes to <paramref name="process"/>.</summary>
+    /// <summary>
+    /// With seeds, the node's cluster member: a <see cref="ConfigApplier"/> that applies what the conductor pushes
+    /// to <paramref name="process"/>, its telemetry, and the tenant budget exchange that makes tenant rate limits
+    /// hold for the whole fabric.
+    /// </summary>
     private static IHost? Join(string[]? seeds, string? address, int port, ClusterTls? tls, FabricConfig model, string node, RouterProcess process)
     {
         if (seeds is not { Length: > 0 })
@@ -163,7 +167,8 @@ public static class RouterCommands
         var host = address ?? model.Routers.SelectMany(r => r.Nodes).First(n => n.Name == node).ManagementAddress.ToString();
         var member = RouterHost.Build(
             new ClusterNodeSettings(host, port, seeds, tls),
-            [new RouterNodeTarget(node, new RouterProcessTarget(process), new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine))],
+            [new RouterNodeTarget(
+                node, new RouterProcessTarget(process), new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine), new Fabric.Actors.Tenants.EngineTenantBudgets(process.Engine))],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();

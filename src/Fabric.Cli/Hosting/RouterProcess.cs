@@ -247,9 +247,28 @@ public sealed class RouterProcess : IDisposable
             ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
             ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
+            ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
             ["drops"] = drops,
             ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
         });
+    }
+
+    /// <summary>
+    /// Each limited tenant bucket: the configured (fabric-wide) limit, the rate in force (this node's share of it
+    /// while the budget exchange runs) and the bytes offered and refused since the bucket was made.
+    /// </summary>
+    public static List<Dictionary<string, object>> TenantLimitsTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        return [.. snapshot.LimitedTenantBuckets().Select(b => new Dictionary<string, object>
+        {
+            ["service"] = b.Service,
+            ["tenant"] = b.Tenant,
+            ["configured_bytes_per_second"] = b.Bucket.ConfiguredBytesPerSecond,
+            ["share_bytes_per_second"] = b.Bucket.BytesPerSecond,
+            ["offered_bytes"] = b.Bucket.OfferedBytes,
+            ["refused_bytes"] = b.Bucket.RefusedBytes,
+        })];
     }
 
     /// <summary>Each peer path's monitoring figures as the counters show them (read while the worker writes them: telemetry, not a snapshot).</summary>

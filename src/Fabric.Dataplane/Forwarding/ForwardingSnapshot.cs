@@ -65,6 +65,29 @@ public sealed class ForwardingSnapshot
     /// <summary>By tenant index: the services this tenant may reach (deny by default: no entry, no route).</summary>
     public ServiceMatcher[] FibByTenant { get; }
 
+    /// <summary>
+    /// The limited tenant buckets of this snapshot's services (a policy with a tenant rate limit): one per
+    /// service and tenant, charged by the sessions of that tenant that enter the fabric at this router. For the
+    /// control plane (it allocates).
+    /// </summary>
+    public List<TenantBucket> LimitedTenantBuckets()
+    {
+        var buckets = new List<TenantBucket>();
+        foreach (var service in Services)
+        {
+            var tenantBuckets = service.Runtime.TenantBuckets;
+            for (var t = 0; t < tenantBuckets.Length && t < Tenants.Length; t++)
+            {
+                if (!tenantBuckets[t].IsUnlimited)
+                {
+                    buckets.Add(new TenantBucket(service.Name, Tenants[t], tenantBuckets[t]));
+                }
+            }
+        }
+
+        return buckets;
+    }
+
     private readonly Dictionary<uint, PeerPath> _peerByAddress;
 
     /// <summary>Paths to peer routers over shared neighborhoods, in preference order.</summary>
@@ -213,6 +236,9 @@ public readonly record struct LocalInstance(string Name, int EgressPort, bool Ha
         return ipv6 ? HasIpv6 : HasIpv4;
     }
 }
+
+/// <summary>One tenant's rate-limit bucket for one service.</summary>
+public sealed record TenantBucket(string Service, string Tenant, SharedTokenBucket Bucket);
 
 /// <summary>
 /// The mutable side of one service, shared by every worker and kept across snapshot swaps while the

@@ -189,9 +189,13 @@ public static class SessionStage
             return context.Fail(DropReason.RateLimited);
         }
 
+        // The tenant's limit is charged once in the fabric, where the tenant's session entered it (the router
+        // that classified the tenant: a local session, or SVR ingress, both directions); an egress or transit
+        // router forwards what that router admitted (docs/policing.md).
         var runtime = snapshot.Runtimes[state.Runtime];
         if (!runtime.ServiceBucket.TryConsume(bytes, context.Now) ||
-            ((uint)state.Tenant < (uint)runtime.TenantBuckets.Length && !runtime.TenantBuckets[state.Tenant].TryConsume(bytes, context.Now)))
+            (state.Svr is SvrRole.None or SvrRole.Ingress
+                && (uint)state.Tenant < (uint)runtime.TenantBuckets.Length && !runtime.TenantBuckets[state.Tenant].TryConsume(bytes, context.Now)))
         {
             return context.Fail(DropReason.RateLimited);
         }

@@ -44,6 +44,9 @@ public sealed class ForwardingEngine : IDisposable
 
     public long AppliedVersion => Volatile.Read(ref _snapshot)?.Version ?? 0;
 
+    /// <summary>The time the worker polices with (ticks of its clock): what a control plane passes when it sets a bucket's rate.</summary>
+    public long Now => _time.GetTimestamp();
+
     /// <summary>Compiles <paramref name="config"/> for this router and swaps it in. Throws <see cref="SnapshotCompileException"/> and keeps the running snapshot when it cannot.</summary>
     public ForwardingSnapshot Apply(FabricConfig config, long version)
     {

@@ -74,6 +74,20 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         return (host, engine);
     }
 
+    /// <summary>
+    /// Starts a router node for <paramref name="engine"/>, an engine the test drives itself (in-memory ports, its
+    /// own clock), with the tenant budget exchange governing its tenant buckets.
+    /// </summary>
+    public async Task<IHost> StartRouterNode(string node, ForwardingEngine engine, Fabric.Actors.Tenants.TenantBudgetSettings budgets)
+    {
+        var host = RouterHost.Build(
+            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]),
+            [new RouterNodeTarget(node, new EngineForwardingTarget(engine), TenantBudgets: new Fabric.Actors.Tenants.EngineTenantBudgets(engine))],
+            tenantBudgets: budgets);
+        await Start(host);
+        return host;
+    }
+
     public async Task Stop(IHost host)
     {
         _hosts.Remove(host);

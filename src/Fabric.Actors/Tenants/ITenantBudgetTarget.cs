@@ -1,0 +1,26 @@
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Routing;
+
+namespace Fabric.Actors.Tenants;
+
+/// <summary>
+/// Where a router node's budget exchange finds the tenant buckets it governs: the limited tenant buckets of the
+/// snapshot in force, and the clock their worker polices with. The host supplies it, so the exchange runs the
+/// same with real interfaces or in-memory ports.
+/// </summary>
+public interface ITenantBudgetTarget
+{
+    /// <summary>The limited (service, tenant) buckets of the snapshot in force; none before the first configuration.</summary>
+    IReadOnlyList<TenantBucket> LimitedTenantBuckets();
+
+    /// <summary>The time in the ticks the buckets are policed with.</summary>
+    long Now { get; }
+}
+
+/// <summary>A <see cref="ForwardingEngine"/>'s tenant buckets. Thread-safe as the engine is.</summary>
+public sealed class EngineTenantBudgets(ForwardingEngine engine) : ITenantBudgetTarget
+{
+    public IReadOnlyList<TenantBucket> LimitedTenantBuckets() => engine.AppliedVersion == 0 ? [] : engine.Snapshot.LimitedTenantBuckets();
+
+    public long Now => engine.Now;
+}

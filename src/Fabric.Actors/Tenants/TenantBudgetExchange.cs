@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Akka.DistributedData;
+
+namespace Fabric.Actors.Tenants;
+
+/// <summary>
+/// One router node's tenant budget exchange, which makes each service's tenant rate limit hold for the whole
+/// fabric: every interval it measures the demand of each limited (service, tenant) bucket of its engine,
+/// publishes it as the node's entry of <see cref="TenantBudgetDistribution.Demands"/> (written to every node),
+/// reads the other nodes' entries from its local replica and sets each bucket's rate to the node's share of
+/// the configured limit (<see cref="TenantBudgetState"/>). A node that hears nobody polices at the whole limit.
+/// A node with no limited bucket publishes nothing.
+/// </summary>
+public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
+{
+    private sealed record Tick
+    {
+        public static readonly Tick Instance = new();
+    }
+
+    private readonly string _router;
+    private readonly ITenantBudgetTarget _target;
+    private readonly TenantBudgetSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly long _started;
+    private readonly IActorRef _replicator;
+    private readonly Akka.Cluster.UniqueAddress _self;
+    private readonly string _node;
+    private readonly TenantBudgetState _state;
+    private IReadOnlyList<Dataplane.Forwarding.TenantBucket> _buckets = [];
+
+    public TenantBudgetExchange(string node, string router, ITenantBudgetTarget target, TenantBudgetSettings settings, TimeProvider time)
+    {
+        _node = node;
+        _router = router;
+        _target = target;
+        _settings = settings;
+        _time = time;
+        _started = time.GetTimestamp();
+        _state = new TenantBudgetState(node, settings);
+        _replicator = DistributedData.Get(Context.System).Replicator;
+        _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
+        Receive<Tick>(_ => Exchange());
+        Receive<GetSuccess>(success => SetShares(success.Get(TenantBudgetDistribution.Demands)));
+        Receive<NotFound>(_ => SetShares(LWWDictionary<string, TenantDemandReport>.Empty));
+        Receive<GetFailure>(_ => { });
+        Receive<UpdateSuccess>(_ => { });
+        Receive<UpdateTimeout>(_ => { }); // written locally; gossip carries it to the nodes the write missed
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string node, string router, ITenantBudgetTarget target, TenantBudgetSettings settings, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new TenantBudgetExchange(node, router, target, settings, time));
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("exchange", Tick.Instance, _settings.Interval);
+
+    private long Now => (long)_time.GetElapsedTime(_started).TotalMilliseconds;
+
+    private void Exchange()
+    {
+        var buckets = _target.LimitedTenantBuckets();
+        if (buckets.Count == 0 && _buckets.Count == 0)
+        {
+            return;
+        }
+
+        _buckets = buckets;
+        var report = _state.Measure(_router, Now, buckets.ToDictionary(b => TenantBudgetDistribution.KeyOf(b.Service, b.Tenant), b => b.Bucket.OfferedBytes));
+        _replicator.Tell(Dsl.Update(
+            TenantBudgetDistribution.Demands,
+            LWWDictionary<string, TenantDemandReport>.Empty,
+            new WriteAll(_settings.Interval),
+            reports => reports.SetItem(_self, _node, report)));
+        _replicator.Tell(Dsl.Get(TenantBudgetDistribution.Demands, ReadLocal.Instance));
+    }
+
+    private void SetShares(LWWDictionary<string, TenantDemandReport> reports)
+    {
+        var now = Now;
+        _state.Heard(reports.Entries.Values, now);
+        var limits = _buckets.ToDictionary(b => TenantBudgetDistribution.KeyOf(b.Service, b.Tenant), b => b.Bucket.ConfiguredBytesPerSecond);
+        var shares = _state.Shares(now, limits);
+        var ticks = _target.Now;
+        foreach (var bucket in _buckets)
+        {
+            bucket.Bucket.SetRate(shares[TenantBudgetDistribution.KeyOf(bucket.Service, bucket.Tenant)], ticks);
+        }
+    }
+}
