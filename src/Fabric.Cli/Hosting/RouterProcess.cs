@@ -247,6 +247,7 @@ public sealed class RouterProcess : IDisposable
             ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
             ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
+            ["traffic"] = Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine),
             ["drops"] = drops,
             ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
         });
