@@ -1,6 +1,7 @@
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.Services;
 using Fabric.Actors.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -11,12 +12,13 @@ namespace Fabric.Actors.Hosting;
 /// <summary>One router node's forwarding engine as the control plane sees it.</summary>
 /// <param name="Node">The node's name in the configuration.</param>
 /// <param name="Telemetry">Its counters, sampled and shipped to the conductor; none: no telemetry.</param>
-public sealed record RouterNodeTarget(string Node, IForwardingTarget Target, ITelemetrySource? Telemetry = null);
+/// <param name="Services">Its services for the live instance registry and cluster-wide load balancing; none: not taking part.</param>
+public sealed record RouterNodeTarget(string Node, IForwardingTarget Target, ITelemetrySource? Telemetry = null, IServiceDataplane? Services = null);
 
 /// <summary>
-/// The actor side of a router: a cluster node with role <c>router</c> running a
-/// <see cref="ConfigApplier"/> per forwarding engine it hosts (one for a real node; many when a
-/// benchmark simulates routers in one process).
+/// The actor side of a router: a cluster node with role <c>router</c> running, per forwarding engine it
+/// hosts (one for a real node; many when a benchmark simulates routers in one process), a
+/// <see cref="ConfigApplier"/> and, when given, a telemetry sampler and a <see cref="ServiceDirectory"/>.
 /// </summary>
 public static class RouterHost
 {
@@ -37,6 +39,11 @@ public static class RouterHost
                         system.ActorOf(
                             TelemetrySampler.Props(target.Node, target.Target.RouterName, telemetry, TimeProvider.System, telemetryInterval ?? TelemetryDistribution.DefaultInterval),
                             $"telemetry-{target.Node}");
+                    }
+
+                    if (target.Services is { } services)
+                    {
+                        system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services), ServiceDirectory.NameFor(target.Node));
                     }
                 }
             });

@@ -163,7 +163,7 @@ public static class RouterCommands
         var host = address ?? model.Routers.SelectMany(r => r.Nodes).First(n => n.Name == node).ManagementAddress.ToString();
         var member = RouterHost.Build(
             new ClusterNodeSettings(host, port, seeds, tls),
-            [new RouterNodeTarget(node, new RouterProcessTarget(process), new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine))],
+            [new RouterNodeTarget(node, new RouterProcessTarget(process), new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine), new Fabric.Actors.Services.EngineServiceDataplane(process.Engine))],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();
