@@ -81,6 +81,73 @@ public sealed class RouterClusterTests : IDisposable
         Assert.Equal((0, 0), (router.ExitCode, conductorProcess.ExitCode));
     }
 
+    [Fact]
+    public async Task Services_ShowTheRoutersInstanceFromTheRegistry_UntilACommitDetachesIt_CountersShowTraffic()
+    {
+        const string web = """
+              services {
+                web {
+                  addresses = ["10.200.0.80/32"]
+                  transports = [{ protocol = tcp, ports = ["80"] }]
+                  access = [engineering]
+                  instances = [{ router = lab, address = "172.16.0.9" }]
+                }
+              }
+            """;
+        File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document("").Replace("  routers {", web + "\n  routers {", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(_dir, "v2.conf"), Document(", hr {}"));
+        var (clusterPort, apiPort) = (ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort());
+        var conductor = $"http://127.0.0.1:{apiPort}";
+
+        using var conductorProcess = _fabric.Start("conductor", "--config", "v1.conf", "--cluster-port", clusterPort.ToString(), "--api-port", apiPort.ToString());
+        using var conductorOutput = new FabricProcesses.OutputLines(conductorProcess, Deadline);
+        using var router = _fabric.Start(
+            "router", "--config", "v1.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", "0");
+        using var routerOutput = new FabricProcesses.OutputLines(router, Deadline);
+        try
+        {
+            await conductorOutput.WaitFor("event=started");
+            await routerOutput.WaitFor("event=started");
+            Assert.Equal((0, "version 1 committed"), await _fabric.Run("config", "commit", "v1.conf", "-m", "web", "--conductor", conductor));
+            await Converged(conductor, 1);
+
+            var listed = await Services(conductor, output => output.Contains("lab/172.16.0.9", StringComparison.Ordinal));
+            Assert.Matches(@"web +lab/172\.16\.0\.9 +lab +laba +up +0  172\.16\.0\.9", listed);
+            Assert.Equal(JsonValueKind.Object, Counters().GetProperty("traffic").GetProperty("Services").GetProperty("web").ValueKind);
+
+            Assert.Equal((0, "version 2 committed"), await _fabric.Run("config", "commit", "v2.conf", "-m", "no web", "--conductor", conductor));
+            await Converged(conductor, 2);
+            await Services(conductor, output => output.Contains("no instance registered", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await Stop(router);
+            await Stop(conductorProcess);
+        }
+    }
+
+    /// <summary>Runs <c>fabric services</c> until its output satisfies <paramref name="done"/>; returns that output.</summary>
+    private async Task<string> Services(string conductor, Func<string, bool> done)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        (int Exit, string Output) listed;
+        do
+        {
+            listed = await _fabric.Run("services", "--conductor", conductor);
+            if (done(listed.Output))
+            {
+                return listed.Output;
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Fail($"fabric services did not show what was expected within {Deadline.TotalSeconds} s:\n{listed.Output}");
+        return listed.Output;
+    }
+
     private JsonElement Counters()
     {
         using var counters = JsonDocument.Parse(Fabric.Cli.Hosting.RouterProcess.ReadCounters(Path.Combine(_dir, "admin.sock")));
