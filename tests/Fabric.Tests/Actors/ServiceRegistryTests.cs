@@ -9,7 +9,7 @@ namespace Fabric.Tests.Actors;
 
 /// <summary>
 /// The live instance registry across router nodes (separate actor systems on loopback, real engines on discard ports):
-/// every router sees every router's instances, a commit attaches or detaches them everywhere, a router that leaves
+/// every router sees every router's instances and their health, a commit attaches or detaches them everywhere, a router that leaves
 /// takes its instances with it. The conductor serves the same registry.
 /// </summary>
 public sealed class ServiceRegistryTests : IDisposable
@@ -36,7 +36,7 @@ public sealed class ServiceRegistryTests : IDisposable
         await using var nodes = new ControlPlaneNodes();
         var conductor = await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
         var model = ControlPlaneNodes.Load(Lab);
-        var (dc1a, _) = await nodes.StartRouter(model, "dc1a");
+        var (dc1a, dc1) = await nodes.StartRouter(model, "dc1a");
         var (br1a, _) = await nodes.StartRouter(model, "br1a");
         var (br2a, _) = await nodes.StartRouter(model, "br2a");
         var routers = new (IHost Host, string Node)[] { (dc1a, "dc1a"), (br1a, "br1a"), (br2a, "br2a") };
@@ -46,6 +46,13 @@ public sealed class ServiceRegistryTests : IDisposable
         var seen = await Until(br1a, "br1a", v => Names(v) == "bulk/bulk1 db/db1 web/web1 web/web2", "br1a seeing dc1's instances");
         Assert.All(seen.Instances, i => Assert.Equal(("dc1", "dc1a", InstanceView.Up, 0L), (i.Router, i.Node, i.State, i.Sessions)));
         Assert.Equal(("web1", "10.10.1.11"), (seen.Instances.Single(i => i.Instance == "web1").Container, seen.Instances.Single(i => i.Instance == "web1").Address));
+
+        // dc1's dataplane takes web2 out of service: the registry says so everywhere.
+        var webLoad = dc1.Snapshot.Services[dc1.Snapshot.ServiceIndex("web")].Runtime.Load;
+        webLoad.SetHealth([Fabric.Dataplane.LoadBalancing.InstanceHealth.Up, Fabric.Dataplane.LoadBalancing.InstanceHealth.Down]);
+        await Until(br2a, "br2a", v => v.Instances.Single(i => i.Instance == "web2").State == InstanceView.Down, "br2a seeing web2 down");
+        webLoad.SetHealth([Fabric.Dataplane.LoadBalancing.InstanceHealth.Up, Fabric.Dataplane.LoadBalancing.InstanceHealth.Up]);
+        await Until(br2a, "br2a", v => v.Instances.Single(i => i.Instance == "web2").State == InstanceView.Up, "br2a seeing web2 up again");
 
         // A commit attaches web3 behind dc1: every router's registry has it, and so has the conductor's view.
         await Commit(conductor, WithWeb3, 2);

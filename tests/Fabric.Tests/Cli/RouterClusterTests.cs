@@ -114,7 +114,7 @@ public sealed class RouterClusterTests : IDisposable
 
             var listed = await Services(conductor, output => output.Contains("lab/172.16.0.9", StringComparison.Ordinal));
             Assert.Matches(@"web +lab/172\.16\.0\.9 +lab +laba +up +0  172\.16\.0\.9", listed);
-            Assert.Equal(JsonValueKind.Object, Counters().GetProperty("traffic").GetProperty("Services").GetProperty("web").ValueKind);
+            Assert.Equal(JsonValueKind.Object, Counters().GetProperty("traffic").GetProperty("services").GetProperty("web").ValueKind);
 
             Assert.Equal((0, "version 2 committed"), await _fabric.Run("config", "commit", "v2.conf", "-m", "no web", "--conductor", conductor));
             await Converged(conductor, 2);
