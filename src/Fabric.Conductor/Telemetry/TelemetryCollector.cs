@@ -10,17 +10,18 @@ namespace Fabric.Conductor.Telemetry;
 /// The conductor's telemetry collector: follows <see cref="TelemetryDistribution.Latest"/> and keeps every
 /// node's samples in a <see cref="TelemetryStore"/>; answers <see cref="GetTelemetry"/>. Persistent, in the
 /// conductor's own storage (Akka.Persistence.Sql: the SQLite file or PostgreSQL): each sample it keeps is an
-/// event; every <c>snapshotEvery</c> samples the whole store (what retention keeps: 1 h of samples, a day of
-/// rollups) becomes a snapshot, and the events and snapshots before it are deleted. So the journal never holds
-/// more than one snapshot interval of samples, and a restarted conductor has the history it had: the latest
-/// snapshot plus the samples after it, less what retention drops by then.
+/// event; once as many samples as the store holds have been persisted since the last snapshot (and at least
+/// <c>snapshotEvery</c>), the whole store (what retention keeps: 1 h of samples, a day of rollups) becomes a
+/// snapshot, and the events and snapshots before it are deleted. Every sample is so written about twice, whatever
+/// the number of router nodes; the journal never holds more than an hour of samples; and a restarted conductor
+/// has the history it had: the latest snapshot plus the samples after it, less what retention drops by then.
 /// </summary>
 /// <remarks>A sample also arrives as a plain <see cref="CounterSample"/> message (kept the same way) where no cluster feeds it.</remarks>
 public sealed class TelemetryCollector : ReceivePersistentActor
 {
     public const string Id = "fabric-telemetry";
 
-    /// <summary>Samples between snapshots: an hour of one node's samples at 5 s.</summary>
+    /// <summary>The fewest samples between snapshots: an hour of one node's samples at 5 s.</summary>
     public const int DefaultSnapshotEvery = 720;
 
     private readonly TimeProvider _time;
@@ -83,7 +84,7 @@ public sealed class TelemetryCollector : ReceivePersistentActor
 
         PersistAsync(sample, _ =>
         {
-            if (++_sinceSnapshot >= _snapshotEvery)
+            if (++_sinceSnapshot >= Math.Max(_snapshotEvery, _store.SampleCount))
             {
                 _sinceSnapshot = 0;
                 SaveSnapshot(_store.History());

@@ -37,6 +37,9 @@ public sealed class TelemetryStore(TimeProvider time)
         return true;
     }
 
+    /// <summary>Full-resolution samples kept, over every node.</summary>
+    public int SampleCount => _full.Values.Sum(samples => samples.Count);
+
     /// <summary>Everything kept, as the conductor persists it: every full-resolution sample and every rollup's sample.</summary>
     public TelemetryHistory History()
     {
