@@ -56,8 +56,7 @@ public sealed class LoadBalancerActor : ReceiveActor
 
     private void Take(LocalService local)
     {
-        var slotsChanged = _local is null || !_local.Instances.Select(i => i.Name).SequenceEqual(local.Instances.Select(i => i.Name))
-            || !_local.PeerRouters.SequenceEqual(local.PeerRouters);
+        var slotsChanged = _local is null || !SameSlots(_local, local);
         _local = local;
         Publish(local);
         if (slotsChanged)
@@ -66,6 +65,9 @@ public sealed class LoadBalancerActor : ReceiveActor
             HandToDataplane();
         }
     }
+
+    private static bool SameSlots(LocalService a, LocalService b) =>
+        a.Instances.Select(i => i.Name).SequenceEqual(b.Instances.Select(i => i.Name)) && a.PeerRouters.SequenceEqual(b.PeerRouters);
 
     private void Publish(LocalService local)
     {
@@ -98,13 +100,24 @@ public sealed class LoadBalancerActor : ReceiveActor
         _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, ServiceLoad>.Empty, WriteLocal.Instance, loads => loads.SetItem(self, key, load)));
     }
 
-    /// <summary>Hands the dataplane each slot's sessions of others when it differs from what was handed last.</summary>
+    /// <summary>
+    /// Hands the dataplane each slot's sessions of others when it differs from what was handed last. The node's
+    /// own counts are read now, not taken from the last poll: what it sent to a peer router since is in that
+    /// router's published total too, and must come off it.
+    /// </summary>
     private void HandToDataplane()
     {
-        if (_local is not { } local)
+        if (_local is null || _dataplane.Service(_service) is not { } local)
         {
             return;
         }
+
+        if (!SameSlots(_local, local))
+        {
+            _handed = [];
+        }
+
+        _local = local;
 
         var others = ClusterLoad.SessionsOfOthers(local, _loads, _router, _node);
         for (var slot = 0; slot < others.Length; slot++)

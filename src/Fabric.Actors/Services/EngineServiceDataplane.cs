@@ -14,27 +14,38 @@ public sealed class EngineServiceDataplane(ForwardingEngine engine) : IServiceDa
             return [];
         }
 
-        var services = new List<LocalService>();
-        foreach (var entry in engine.Snapshot.Services)
+        return [.. engine.Snapshot.Services.Select(Read)];
+    }
+
+    public LocalService? Service(string name)
+    {
+        if (engine.AppliedVersion == 0)
         {
-            var load = entry.Runtime.Load;
-            var instances = new List<LocalServiceInstance>(entry.Instances.Length);
-            for (var i = 0; i < entry.Instances.Length; i++)
-            {
-                var instance = entry.Instances[i];
-                instances.Add(new LocalServiceInstance(instance.Name, Container(instance.Name), Address(instance), load.Health(i).IsUp));
-            }
-
-            var sessions = new long[load.Count];
-            for (var i = 0; i < sessions.Length; i++)
-            {
-                sessions[i] = load.LocalSessions(i);
-            }
-
-            services.Add(new LocalService(entry.Name, instances, entry.PeerRouters, sessions));
+            return null;
         }
 
-        return services;
+        var snapshot = engine.Snapshot;
+        var index = snapshot.ServiceIndex(name);
+        return index < 0 ? null : Read(snapshot.Services[index]);
+    }
+
+    private static LocalService Read(ServiceEntry entry)
+    {
+        var load = entry.Runtime.Load;
+        var instances = new List<LocalServiceInstance>(entry.Instances.Length);
+        for (var i = 0; i < entry.Instances.Length; i++)
+        {
+            var instance = entry.Instances[i];
+            instances.Add(new LocalServiceInstance(instance.Name, Container(instance.Name), Address(instance), load.Health(i).IsUp));
+        }
+
+        var sessions = new long[load.Count];
+        for (var i = 0; i < sessions.Length; i++)
+        {
+            sessions[i] = load.LocalSessions(i);
+        }
+
+        return new LocalService(entry.Name, instances, entry.PeerRouters, sessions);
     }
 
     public void ReportClusterLoad(string service, int slot, long sessionsOfOthers)

@@ -19,6 +19,9 @@ public interface IServiceDataplane
     /// <summary>The services of the snapshot in force, in its order; empty before the first.</summary>
     IReadOnlyList<LocalService> Services();
 
+    /// <summary>One service of the snapshot in force, its session counts read now; null when it has none of that name.</summary>
+    LocalService? Service(string name);
+
     /// <summary>
     /// Hands the dataplane the sessions other routers (or the HA partner) hold on slot <paramref name="slot"/> of
     /// <paramref name="service"/>, as the cluster publishes them; ignored when the service or slot is gone.
