@@ -18,6 +18,7 @@ public static class FabricCommandLine
         root.Subcommands.Add(RouterCommands.Create());
         root.Subcommands.Add(ConductorCommands.Create());
         root.Subcommands.Add(ConductorConfigCommands.Telemetry());
+        root.Subcommands.Add(ConductorConfigCommands.Services());
         root.Subcommands.Add(LabCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());
         root.Subcommands.Add(KeyCommands.Create());

@@ -1,6 +1,7 @@
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.Services;
 using Fabric.Actors.Telemetry;
 using Fabric.Actors.Tenants;
 using Microsoft.Extensions.Configuration;
@@ -13,12 +14,15 @@ namespace Fabric.Actors.Hosting;
 /// <param name="Node">The node's name in the configuration.</param>
 /// <param name="Telemetry">Its counters, sampled and shipped to the conductor; none: no telemetry.</param>
 /// <param name="TenantBudgets">Its tenant rate-limit buckets, governed by the cluster-wide budget exchange; none: each bucket polices at its configured limit alone.</param>
-public sealed record RouterNodeTarget(string Node, IForwardingTarget Target, ITelemetrySource? Telemetry = null, ITenantBudgetTarget? TenantBudgets = null);
+/// <param name="Services">Its services for the live instance registry and cluster-wide load balancing; none: not taking part.</param>
+public sealed record RouterNodeTarget(
+    string Node, IForwardingTarget Target, ITelemetrySource? Telemetry = null, ITenantBudgetTarget? TenantBudgets = null, IServiceDataplane? Services = null);
 
 /// <summary>
-/// The actor side of a router: a cluster node with role <c>router</c> running a
-/// <see cref="ConfigApplier"/> (and, when given, a telemetry sampler and a <see cref="TenantBudgetExchange"/>)
-/// per forwarding engine it hosts (one for a real node; many when a benchmark simulates routers in one process).
+/// The actor side of a router: a cluster node with role <c>router</c> running, per forwarding engine it
+/// hosts (one for a real node; many when a benchmark simulates routers in one process), a
+/// <see cref="ConfigApplier"/> and, when given, a telemetry sampler, a <see cref="TenantBudgetExchange"/> and a
+/// <see cref="ServiceDirectory"/>.
 /// </summary>
 public static class RouterHost
 {
@@ -46,6 +50,11 @@ public static class RouterHost
                         system.ActorOf(
                             TenantBudgetExchange.Props(target.Node, target.Target.RouterName, budgets, tenantBudgets ?? TenantBudgetSettings.Default, TimeProvider.System),
                             $"tenant-budgets-{target.Node}");
+                    }
+
+                    if (target.Services is { } services)
+                    {
+                        system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services), ServiceDirectory.NameFor(target.Node));
                     }
                 }
             });

@@ -1,13 +1,15 @@
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Telemetry;
 
 namespace Fabric.Actors.Telemetry;
 
 /// <summary>
 /// A forwarding engine's counters as telemetry: the worker's totals and sessions, drops by reason, drops
-/// per tenant and per service, active sessions per service (placed by this router) and per peer path
-/// (waypoint pairs in use), and each limited tenant bucket's configured limit, rate in force (the node's share)
-/// and bytes offered and refused (<c>tenant-limit.SERVICE.TENANT.rate</c>). Reads what the worker writes with atomic reads; a sample is not one instant
+/// per tenant and per service, forwarded traffic per tenant and per service (<see cref="Traffic"/>), active
+/// sessions per service (placed by this router) and per peer path (waypoint pairs in use), and each limited
+/// tenant bucket's configured limit, rate in force (the node's share) and bytes offered and refused
+/// (<c>tenant-limit.SERVICE.TENANT.rate</c>). Reads what the worker writes with atomic reads; a sample is not one instant
 /// across counters, each counter is exact. Thread-safe.
 /// </summary>
 public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetrySource
@@ -38,6 +40,17 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
         }
 
         var snapshot = engine.Snapshot;
+        var traffic = Traffic(engine);
+        foreach (var (tenant, count) in traffic.Tenants)
+        {
+            Add(sample, $"tenant.{tenant}", count);
+        }
+
+        foreach (var (service, count) in traffic.Services)
+        {
+            Add(sample, $"service.{service}", count);
+        }
+
         for (var t = -1; t < snapshot.Tenants.Length; t++)
         {
             long drops = 0;
@@ -91,4 +104,52 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
 
         return sample;
     }
+
+    /// <summary>
+    /// Forwarded traffic per tenant and per service, named by the snapshot in force ("(none)" for packets
+    /// and sessions of no tenant or service); empty before the first configuration. Allocates.
+    /// </summary>
+    public static TrafficByName Traffic(ForwardingEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        if (engine.AppliedVersion == 0)
+        {
+            return new TrafficByName(new Dictionary<string, TrafficTotals>(), new Dictionary<string, TrafficTotals>());
+        }
+
+        var snapshot = engine.Snapshot;
+        var (byTenant, byService) = engine.Worker.Traffic.Totals(snapshot.Tenants.Length, snapshot.Services.Length);
+        return new TrafficByName(
+            Named(byTenant, i => snapshot.Tenants[i]),
+            Named(byService, i => snapshot.Services[i].Name));
+
+        static Dictionary<string, TrafficTotals> Named(TrafficCount[] counts, Func<int, string> name)
+        {
+            var named = new Dictionary<string, TrafficTotals>(StringComparer.Ordinal);
+            for (var i = 0; i < counts.Length; i++)
+            {
+                var c = counts[i];
+                if (i > 0 || c.Packets != 0 || c.SessionsOpened != 0)
+                {
+                    named[i == 0 ? "(none)" : name(i - 1)] = new TrafficTotals(c.Packets, c.Bytes, c.SessionsOpened, c.ActiveSessions);
+                }
+            }
+
+            return named;
+        }
+    }
+
+    private static void Add(Dictionary<string, long> sample, string prefix, TrafficTotals count)
+    {
+        sample[$"{prefix}.packets"] = count.Packets;
+        sample[$"{prefix}.bytes"] = count.Bytes;
+        sample[$"{prefix}.sessions.opened"] = count.SessionsOpened;
+        sample[$"{prefix}.sessions.active"] = count.ActiveSessions;
+    }
 }
+
+/// <summary>Forwarded traffic of one tenant or service: packets, IP bytes, sessions opened, sessions active now.</summary>
+public sealed record TrafficTotals(long Packets, long Bytes, long SessionsOpened, long ActiveSessions);
+
+/// <summary>Forwarded traffic by tenant name and by service name.</summary>
+public sealed record TrafficByName(IReadOnlyDictionary<string, TrafficTotals> Tenants, IReadOnlyDictionary<string, TrafficTotals> Services);

@@ -153,12 +153,51 @@ public static class ConductorConfigCommands
         return command;
     }
 
+    /// <summary><c>fabric services</c>: the live instance registry: which instances live behind which router, their health and load.</summary>
+    public static Command Services()
+    {
+        var conductor = Conductor();
+        var json = new Option<bool>("--json") { Description = "The registry as JSON." };
+        var command = new Command(
+            "services",
+            "Show the live instance registry the routers keep in the cluster: every instance of every service, the router (node) it lives behind, " +
+            "its address, whether it is up, down or its router unreachable, and its active sessions.")
+        {
+            json, conductor, LabName, LabState,
+        };
+        command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
+        {
+            var view = await client.Services(cancel);
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json))
+            {
+                output.WriteLine(JsonSerializer.Serialize(view, ConductorAdminEndpoint.Json));
+                return 0;
+            }
+
+            if (view.Instances.Count == 0)
+            {
+                output.WriteLine("no instance registered (router nodes register theirs within a second of applying a configuration)");
+                return 1;
+            }
+
+            output.WriteLine($"{"SERVICE",-12} {"INSTANCE",-16} {"ROUTER",-10} {"NODE",-10} {"STATE",-12} {"SESSIONS",8}  ADDRESS");
+            foreach (var i in view.Instances)
+            {
+                output.WriteLine($"{i.Service,-12} {i.Instance,-16} {i.Router,-10} {i.Node,-10} {i.State,-12} {i.Sessions,8}  {i.Address}");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
     private static Option<string?> Conductor() => new("--conductor")
     {
         Description = "The conductor's admin endpoint (default: $FABRIC_CONDUCTOR, else the conductor of the lab that is up, else http://127.0.0.1:8480).",
     };
 
-    // One instance each, shared by the four commands: only Call reads them.
+    // One instance each, shared by the commands: only Call reads them.
     private static readonly Option<string?> LabName = new("--lab") { Description = "Talk to this lab's conductor (from inside the lab's management network; needs root)." };
 
     private static readonly Option<DirectoryInfo?> LabState = new("--state-dir") { Description = $"Where labs keep their state (default {LabLayout.DefaultStateRoot})." };

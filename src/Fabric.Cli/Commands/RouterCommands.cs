@@ -168,7 +168,11 @@ public static class RouterCommands
         var member = RouterHost.Build(
             new ClusterNodeSettings(host, port, seeds, tls),
             [new RouterNodeTarget(
-                node, new RouterProcessTarget(process), new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine), new Fabric.Actors.Tenants.EngineTenantBudgets(process.Engine))],
+                node,
+                new RouterProcessTarget(process),
+                new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine),
+                new Fabric.Actors.Tenants.EngineTenantBudgets(process.Engine),
+                new Fabric.Actors.Services.EngineServiceDataplane(process.Engine))],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();

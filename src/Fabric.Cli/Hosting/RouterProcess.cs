@@ -248,6 +248,7 @@ public sealed class RouterProcess : IDisposable
             ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
+            ["traffic"] = TrafficJson(Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine)),
             ["drops"] = drops,
             ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
         });
@@ -290,6 +291,21 @@ public sealed class RouterProcess : IDisposable
             ["loss_basis_points"] = p.Health.LossBasisPoints,
         })];
     }
+
+    /// <summary>Forwarded traffic per tenant and per service, with the counters' snake_case names.</summary>
+    private static Dictionary<string, object> TrafficJson(Fabric.Actors.Telemetry.TrafficByName traffic) => new()
+    {
+        ["tenants"] = traffic.Tenants.ToDictionary(t => t.Key, t => Totals(t.Value)),
+        ["services"] = traffic.Services.ToDictionary(s => s.Key, s => Totals(s.Value)),
+    };
+
+    private static Dictionary<string, long> Totals(Fabric.Actors.Telemetry.TrafficTotals totals) => new()
+    {
+        ["packets"] = totals.Packets,
+        ["bytes"] = totals.Bytes,
+        ["sessions_opened"] = totals.SessionsOpened,
+        ["sessions_active"] = totals.ActiveSessions,
+    };
 
     /// <summary>Frames each device's socket lost in the kernel (receive buffer full) since the router started.</summary>
     private Dictionary<string, long> KernelDrops()

@@ -13,6 +13,7 @@ namespace Fabric.Conductor.Api;
 /// <item><c>GET /v1/config/history</c> → <see cref="ConfigHistoryView"/></item>
 /// <item><c>GET /v1/config/rollout</c> → <see cref="ConfigRolloutView"/></item>
 /// <item><c>GET /v1/telemetry[?node=NODE]</c> → <see cref="Telemetry.TelemetryView"/></item>
+/// <item><c>GET /v1/services</c> → <see cref="Fabric.Actors.Services.ServiceRegistryView"/>: the live instance registry</item>
 /// <item><c>POST /v1/config/commit</c> <see cref="CommitConfig"/> → <see cref="ConfigCommandResult"/> (200 accepted, 422 refused)</item>
 /// <item><c>POST /v1/config/rollback</c> <see cref="RollbackConfig"/> → <see cref="ConfigCommandResult"/> (200 accepted, 422 refused)</item>
 /// </list>
@@ -83,6 +84,7 @@ public sealed class ConductorAdminEndpoint : IAsyncDisposable
         {
             ("GET", "/v1/config/history") => (HttpStatusCode.OK, await _conductor.Ask<ConfigHistoryView>(new GetConfigHistory(), AskTimeout).ConfigureAwait(false)),
             ("GET", "/v1/telemetry") => (HttpStatusCode.OK, await _conductor.Ask<Telemetry.TelemetryView>(new Telemetry.GetTelemetry(request.QueryString["node"]), AskTimeout).ConfigureAwait(false)),
+            ("GET", "/v1/services") => (HttpStatusCode.OK, await _conductor.Ask<Fabric.Actors.Services.ServiceRegistryView>(new Fabric.Actors.Services.GetServiceRegistry(), AskTimeout).ConfigureAwait(false)),
             ("GET", "/v1/config/rollout") => (HttpStatusCode.OK, await _conductor.Ask<ConfigRolloutView>(new GetConfigRollout(), AskTimeout).ConfigureAwait(false)),
             ("POST", "/v1/config/commit") => Result(await _conductor.Ask<ConfigCommandResult>(await Read<CommitConfig>(request).ConfigureAwait(false), AskTimeout).ConfigureAwait(false)),
             ("POST", "/v1/config/rollback") => Result(await _conductor.Ask<ConfigCommandResult>(await Read<RollbackConfig>(request).ConfigureAwait(false), AskTimeout).ConfigureAwait(false)),

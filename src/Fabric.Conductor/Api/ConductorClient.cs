@@ -28,6 +28,9 @@ public sealed class ConductorClient(Uri conductor, HttpMessageHandler? handler =
         (await _http.GetFromJsonAsync<TelemetryView>(
             node is null ? "v1/telemetry" : $"v1/telemetry?node={Uri.EscapeDataString(node)}", ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false))!;
 
+    public async Task<Fabric.Actors.Services.ServiceRegistryView> Services(CancellationToken cancel = default) =>
+        (await _http.GetFromJsonAsync<Fabric.Actors.Services.ServiceRegistryView>("v1/services", ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false))!;
+
     private async Task<ConfigCommandResult> Post<T>(string path, T body, CancellationToken cancel)
     {
         using var response = await _http.PostAsJsonAsync(path, body, ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false);

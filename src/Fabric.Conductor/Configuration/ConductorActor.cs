@@ -21,6 +21,9 @@ public sealed class ConductorActor : ReceivePersistentActor
 
     // The telemetry collector (a child, so it runs wherever the singleton runs); null without a cluster.
     private readonly IActorRef? _telemetry;
+
+    // Follows the live instance registry (a child, like the collector); null without a cluster.
+    private readonly IActorRef? _services;
     private ConfigHistory _history = ConfigHistory.Empty;
     private IReadOnlyDictionary<string, RouterConfigStatus> _routers = new Dictionary<string, RouterConfigStatus>();
 
@@ -29,6 +32,7 @@ public sealed class ConductorActor : ReceivePersistentActor
         _time = time;
         _distribute = distribute;
         _telemetry = distribute ? Context.ActorOf(Telemetry.TelemetryCollector.Props(time), "telemetry") : null;
+        _services = distribute ? Context.ActorOf(Fabric.Actors.Services.ServiceRegistryWatcher.Props(), "services") : null;
         Recover<ConfigCommitted>(committed => _history = _history.Apply(committed));
         Command<CommitConfig>(command => Handle(_history.Decide(command, _time.GetUtcNow())));
         Command<RollbackConfig>(command => Handle(_history.Decide(command, _time.GetUtcNow())));
@@ -46,6 +50,17 @@ public sealed class ConductorActor : ReceivePersistentActor
             else
             {
                 _telemetry.Forward(query);
+            }
+        });
+        Command<Fabric.Actors.Services.GetServiceRegistry>(query =>
+        {
+            if (_services is null)
+            {
+                Sender.Tell(new Fabric.Actors.Services.ServiceRegistryView([]));
+            }
+            else
+            {
+                _services.Forward(query);
             }
         });
         Command<UpdateSuccess>(_ => { });

@@ -1,32 +1,94 @@
 using Akka.Actor;
 using Akka.DistributedData;
+using Akka.Event;
+using Akka.Persistence;
 using Fabric.Actors.Telemetry;
 
 namespace Fabric.Conductor.Telemetry;
 
 /// <summary>
 /// The conductor's telemetry collector: follows <see cref="TelemetryDistribution.Latest"/> and keeps every
-/// node's samples in a <see cref="TelemetryStore"/>; answers <see cref="GetTelemetry"/>. In memory: a
-/// restarted conductor starts a new history (routers keep sampling).
+/// node's samples in a <see cref="TelemetryStore"/>; answers <see cref="GetTelemetry"/>. Persistent, in the
+/// conductor's own storage (Akka.Persistence.Sql: the SQLite file or PostgreSQL): each sample it keeps is an
+/// event; once as many samples as the store holds have been persisted since the last snapshot (and at least
+/// <c>snapshotEvery</c>), the whole store (what retention keeps: 1 h of samples, a day of rollups) becomes a
+/// snapshot, and the events and snapshots before it are deleted. Every sample is so written about twice, whatever
+/// the number of router nodes; the journal never holds more than an hour of samples; and a restarted conductor
+/// has the history it had: the latest snapshot plus the samples after it, less what retention drops by then.
 /// </summary>
-public sealed class TelemetryCollector : ReceiveActor
+/// <remarks>A sample also arrives as a plain <see cref="CounterSample"/> message (kept the same way) where no cluster feeds it.</remarks>
+public sealed class TelemetryCollector : ReceivePersistentActor
 {
-    private readonly TelemetryStore _store;
+    public const string Id = "fabric-telemetry";
 
-    public TelemetryCollector(TimeProvider time)
+    /// <summary>The fewest samples between snapshots: an hour of one node's samples at 5 s.</summary>
+    public const int DefaultSnapshotEvery = 720;
+
+    private readonly TimeProvider _time;
+    private readonly bool _subscribe;
+    private readonly int _snapshotEvery;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private TelemetryStore _store;
+    private int _sinceSnapshot;
+
+    public TelemetryCollector(TimeProvider time, bool subscribe, int snapshotEvery)
     {
+        _time = time;
+        _subscribe = subscribe;
+        _snapshotEvery = Math.Max(1, snapshotEvery);
         _store = new TelemetryStore(time);
-        Receive<Changed>(changed => changed.Key.Equals(TelemetryDistribution.Latest), changed =>
+        Recover<SnapshotOffer>(offer => offer.Snapshot is TelemetryHistory history, offer => _store = TelemetryStore.Restore(_time, (TelemetryHistory)offer.Snapshot));
+        Recover<CounterSample>(sample => _store.Add(sample));
+        Command<Changed>(changed => changed.Key.Equals(TelemetryDistribution.Latest), changed =>
         {
             foreach (var sample in changed.Get(TelemetryDistribution.Latest).Entries.Values)
             {
-                _store.Add(sample);
+                Keep(sample);
             }
         });
-        Receive<GetTelemetry>(query => Sender.Tell(_store.View(query.Node)));
+        Command<CounterSample>(Keep);
+        Command<GetTelemetry>(query => Sender.Tell(_store.View(query.Node)));
+        Command<SaveSnapshotSuccess>(saved =>
+        {
+            DeleteMessages(saved.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(failed => _log.Warning("telemetry snapshot not saved (the journal keeps the samples): {0}", failed.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(failed => _log.Warning("old telemetry samples not deleted: {0}", failed.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(failed => _log.Warning("old telemetry snapshots not deleted: {0}", failed.Cause.Message));
     }
 
-    public static Props Props(TimeProvider time) => Akka.Actor.Props.Create(() => new TelemetryCollector(time));
+    public override string PersistenceId => Id;
 
-    protected override void PreStart() => DistributedData.Get(Context.System).Replicator.Tell(Dsl.Subscribe(TelemetryDistribution.Latest, Self));
+    /// <param name="subscribe">Follow <see cref="TelemetryDistribution.Latest"/> (needs a cluster node).</param>
+    public static Props Props(TimeProvider time, bool subscribe = true, int snapshotEvery = DefaultSnapshotEvery) =>
+        Akka.Actor.Props.Create(() => new TelemetryCollector(time, subscribe, snapshotEvery));
+
+    protected override void OnReplaySuccess()
+    {
+        if (_subscribe)
+        {
+            DistributedData.Get(Context.System).Replicator.Tell(Dsl.Subscribe(TelemetryDistribution.Latest, Self));
+        }
+    }
+
+    /// <summary>Keeps a sample the store has not seen, persists it, and snapshots the store when the interval is up.</summary>
+    private void Keep(CounterSample sample)
+    {
+        if (!_store.Add(sample))
+        {
+            return;
+        }
+
+        PersistAsync(sample, _ =>
+        {
+            if (++_sinceSnapshot >= Math.Max(_snapshotEvery, _store.SampleCount))
+            {
+                _sinceSnapshot = 0;
+                SaveSnapshot(_store.History());
+            }
+        });
+    }
 }

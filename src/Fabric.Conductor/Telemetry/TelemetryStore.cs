@@ -24,12 +24,7 @@ public sealed class TelemetryStore(TimeProvider time)
     public bool Add(CounterSample sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        if (!_full.TryGetValue(sample.Node, out var full))
-        {
-            _full[sample.Node] = full = [];
-            _rollups[sample.Node] = new SortedList<long, CounterSample>();
-        }
-
+        var (full, rollups) = Track(sample.Node);
         if (full.Count > 0 && full[^1].UnixMilliseconds >= sample.UnixMilliseconds)
         {
             return false;
@@ -37,9 +32,59 @@ public sealed class TelemetryStore(TimeProvider time)
 
         full.Add(sample);
         var interval = (long)RollupInterval.TotalMilliseconds;
-        _rollups[sample.Node][sample.UnixMilliseconds - (sample.UnixMilliseconds % interval)] = sample;
+        rollups[sample.UnixMilliseconds - (sample.UnixMilliseconds % interval)] = sample;
         Prune();
         return true;
+    }
+
+    /// <summary>Full-resolution samples kept, over every node.</summary>
+    public int SampleCount => _full.Values.Sum(samples => samples.Count);
+
+    /// <summary>Everything kept, as the conductor persists it: every full-resolution sample and every rollup's sample.</summary>
+    public TelemetryHistory History()
+    {
+        Prune();
+        return new TelemetryHistory(
+            [.. _full.Values.SelectMany(samples => samples)],
+            [.. _rollups.Values.SelectMany(rollups => rollups.Values)]);
+    }
+
+    /// <summary>
+    /// A store holding <paramref name="history"/> (from <see cref="History"/>), less what is past retention now.
+    /// A rollup's interval is the one its sample falls in.
+    /// </summary>
+    public static TelemetryStore Restore(TimeProvider time, TelemetryHistory history)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var store = new TelemetryStore(time);
+        var interval = (long)RollupInterval.TotalMilliseconds;
+        foreach (var sample in history.Rollups)
+        {
+            store.Track(sample.Node).Rollups[sample.UnixMilliseconds - (sample.UnixMilliseconds % interval)] = sample;
+        }
+
+        foreach (var sample in history.Samples.OrderBy(s => s.UnixMilliseconds))
+        {
+            var full = store.Track(sample.Node).Full;
+            if (full.Count == 0 || full[^1].UnixMilliseconds < sample.UnixMilliseconds)
+            {
+                full.Add(sample);
+            }
+        }
+
+        store.Prune();
+        return store;
+    }
+
+    private (List<CounterSample> Full, SortedList<long, CounterSample> Rollups) Track(string node)
+    {
+        if (!_full.TryGetValue(node, out var full))
+        {
+            _full[node] = full = [];
+            _rollups[node] = new SortedList<long, CounterSample>();
+        }
+
+        return (full, _rollups[node]);
     }
 
     /// <summary>What is kept for every node (or one), oldest first.</summary>
@@ -75,6 +120,10 @@ public sealed class TelemetryStore(TimeProvider time)
         }
     }
 }
+
+/// <summary>What the conductor persists of its telemetry: the full-resolution samples and the samples rollups hold, of every node.</summary>
+[WireMessage("fabric.telemetry.history.v1")]
+public sealed record TelemetryHistory(IReadOnlyList<CounterSample> Samples, IReadOnlyList<CounterSample> Rollups);
 
 /// <summary>One point: when (Unix milliseconds; for a rollup, the start of its interval) and the counters.</summary>
 public sealed record TelemetryPoint(long UnixMilliseconds, IReadOnlyDictionary<string, long> Counters);

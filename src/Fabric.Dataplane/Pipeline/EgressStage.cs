@@ -89,6 +89,8 @@ public static class EgressStage
                 break;
         }
 
+        // Held for the neighbour's address: it leaves later as the router's own send; its tenant and service count it now.
+        worker.Traffic.Forwarded(context.Tenant, context.Service, context.Segments, context.PacketBytes);
         return Verdict.Consumed;
     }
 

@@ -48,6 +48,7 @@ public sealed class PacketWorker
         // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
         Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
         Drops = new DropCounters(maxTenants: 256, maxServices: 1024);
+        Traffic = new TrafficCounters(maxTenants: 256, maxServices: 1024);
         var takesSuperPackets = false;
         foreach (var port in ports)
         {
@@ -73,6 +74,9 @@ public sealed class PacketWorker
     public NeighborTable Neighbors { get; } = new();
 
     public DropCounters Drops { get; }
+
+    /// <summary>Forwarded packets, bytes and sessions per tenant × service.</summary>
+    public TrafficCounters Traffic { get; }
 
     public WorkerCounters Counters { get; } = new();
 
@@ -172,6 +176,7 @@ public sealed class PacketWorker
                 if (Ports[context.EgressPort].Send(context.Frame))
                 {
                     Counters.Forwarded++;
+                    Traffic.Forwarded(context.Tenant, context.Service, 1, context.IpLength);
                 }
                 else
                 {
@@ -304,6 +309,7 @@ public sealed class PacketWorker
             if (port.SendSuperPacket(context.Frame[..ipEnd], offload))
             {
                 Counters.Forwarded += context.Segments;
+                Traffic.Forwarded(context.Tenant, context.Service, context.Segments, context.PacketBytes);
             }
             else
             {
@@ -322,6 +328,7 @@ public sealed class PacketWorker
             if (cut > 0 && port.Send(_segment.AsSpan(0, cut)))
             {
                 Counters.Forwarded++;
+                Traffic.Forwarded(context.Tenant, context.Service, 1, cut - context.NetworkOffset);
             }
             else
             {
@@ -346,6 +353,13 @@ public sealed class PacketWorker
         reason, context.Tenant, context.Service, context.Key.Source, context.Key.Destination,
         context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now);
 
+    /// <summary>Counts a session a stage just inserted, under the tenant and service it opened with.</summary>
+    internal void CountSessionOpened(int tenant, int service)
+    {
+        Counters.SessionsCreated++;
+        Traffic.Opened(tenant, service);
+    }
+
     /// <summary>Sends a frame the router built itself.</summary>
     internal void SendOwn(int port, ReadOnlySpan<byte> frame)
     {
@@ -368,7 +382,9 @@ public sealed class PacketWorker
         var snapshot = SnapshotSource();
         for (var i = 0; i < count; i++)
         {
-            SessionStage.Ended(snapshot, _expired[i].Payload);
+            var ended = _expired[i].Payload;
+            SessionStage.Ended(snapshot, ended);
+            Traffic.Ended(ended.Tenant, ended.Service);
         }
 
         Counters.SessionsExpired += count;

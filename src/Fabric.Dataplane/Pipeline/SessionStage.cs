@@ -138,7 +138,7 @@ public static class SessionStage
         }
 
         entry.Runtime.Load.OnSessionStart(pick);
-        worker.Counters.SessionsCreated++;
+        worker.CountSessionOpened(tenant, service);
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
         return FastPath(ref context, snapshot, worker);

@@ -254,7 +254,7 @@ public static class SvrStage
             entry.Runtime.Load.OnSessionStart(instance);
         }
 
-        worker.Counters.SessionsCreated++;
+        worker.CountSessionOpened(state.Tenant, state.Service);
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
         return Verdict.Continue;
@@ -362,7 +362,7 @@ public static class SvrStage
         }
 
         entry.Runtime.Load.OnSessionStart(pick);
-        worker.Counters.SessionsCreated++;
+        worker.CountSessionOpened(state.Tenant, state.Service);
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
         return Verdict.Continue;

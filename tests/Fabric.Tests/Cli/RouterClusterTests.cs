@@ -42,10 +42,22 @@ public sealed class RouterClusterTests : IDisposable
         }
         """;
 
+    /// <summary>A service whose one instance is an address behind the router's wan0.</summary>
+    private const string Web = """
+          services {
+            web {
+              addresses = ["10.200.0.80/32"]
+              transports = [{ protocol = tcp, ports = ["80"] }]
+              access = [engineering]
+              instances = [{ router = lab, address = "172.16.0.9" }]
+            }
+          }
+        """;
+
     [Fact]
-    public async Task Router_JoinedToConductor_AppliesEachCommit_AndKeepsItOnDisk()
+    public async Task Router_JoinedToConductor_AppliesEachCommit_AndKeepsItOnDisk_ItsInstanceInTheRegistry()
     {
-        File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document(", hr {}"));
+        File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document(", hr {}").Replace("  routers {", Web + "\n  routers {", StringComparison.Ordinal));
         File.WriteAllText(Path.Combine(_dir, "v2.conf"), Document(""));
         var (clusterPort, apiPort) = (ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort());
         var conductor = $"http://127.0.0.1:{apiPort}";
@@ -67,10 +79,16 @@ public sealed class RouterClusterTests : IDisposable
             Assert.Equal(1, Counters().GetProperty("version").GetInt64());
             Assert.Contains("hr", File.ReadAllText(running), StringComparison.Ordinal);
 
+            // The router's service actor registers its instance; the conductor lists it (fabric services).
+            var listed = await Services(conductor, output => output.Contains("lab/172.16.0.9", StringComparison.Ordinal));
+            Assert.Matches(@"web +lab/172\.16\.0\.9 +lab +laba +up +0  172\.16\.0\.9", listed);
+            Assert.Equal(JsonValueKind.Object, Counters().GetProperty("traffic").GetProperty("services").GetProperty("web").ValueKind);
+
             Assert.Equal((0, "version 2 committed"), await _fabric.Run("config", "commit", "v2.conf", "-m", "drop hr", "--conductor", conductor));
             await Converged(conductor, 2);
             Assert.Equal(2, Counters().GetProperty("version").GetInt64());
             Assert.DoesNotContain("hr", File.ReadAllText(running), StringComparison.Ordinal);
+            await Services(conductor, output => output.Contains("no instance registered", StringComparison.Ordinal));
         }
         finally
         {
@@ -79,6 +97,27 @@ public sealed class RouterClusterTests : IDisposable
         }
 
         Assert.Equal((0, 0), (router.ExitCode, conductorProcess.ExitCode));
+    }
+
+    /// <summary>Runs <c>fabric services</c> until its output satisfies <paramref name="done"/>; returns that output.</summary>
+    private async Task<string> Services(string conductor, Func<string, bool> done)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        (int Exit, string Output) listed;
+        do
+        {
+            listed = await _fabric.Run("services", "--conductor", conductor);
+            if (done(listed.Output))
+            {
+                return listed.Output;
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Fail($"fabric services did not show what was expected within {Deadline.TotalSeconds} s:\n{listed.Output}");
+        return listed.Output;
     }
 
     private JsonElement Counters()

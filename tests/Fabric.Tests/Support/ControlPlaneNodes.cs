@@ -67,11 +67,19 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
             engine.Apply(fromDisk, version: 1);
         }
 
+        return (await StartRouter(engine, node, telemetryInterval), engine);
+    }
+
+    /// <summary>Starts a router node around an engine the caller drives (for example one of an in-memory fabric, pumped by the test).</summary>
+    public async Task<IHost> StartRouter(ForwardingEngine engine, string node, TimeSpan? telemetryInterval = null)
+    {
         var telemetry = telemetryInterval is null ? null : new Fabric.Actors.Telemetry.EngineTelemetrySource(engine);
         var host = RouterHost.Build(
-            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]), [new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry)], telemetryInterval: telemetryInterval);
+            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]),
+            [new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine))],
+            telemetryInterval: telemetryInterval);
         await Start(host);
-        return (host, engine);
+        return host;
     }
 
     /// <summary>
@@ -87,6 +95,12 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         await Start(host);
         return host;
     }
+
+    /// <summary>The live instance registry as router node <paramref name="node"/> (hosted by <paramref name="host"/>) sees it.</summary>
+    public static Task<Fabric.Actors.Services.ServiceRegistryView> Registry(IHost host, string node) =>
+        host.Services.GetRequiredService<ActorSystem>()
+            .ActorSelection($"/user/{Fabric.Actors.Services.ServiceDirectory.NameFor(node)}")
+            .Ask<Fabric.Actors.Services.ServiceRegistryView>(new Fabric.Actors.Services.GetServiceRegistry(), Deadline, TestContext.Current.CancellationToken);
 
     public async Task Stop(IHost host)
     {

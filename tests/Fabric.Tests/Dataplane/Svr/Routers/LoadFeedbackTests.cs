@@ -106,7 +106,7 @@ public sealed class LoadFeedbackTests
     }
 
     /// <summary>The lab fabric with the spread service added, and its routers' neighbours resolved (by path probes).</summary>
-    private static SvrFabric SpreadFabric(string strategy, int webCapacity, int appCapacity)
+    internal static SvrFabric SpreadFabric(string strategy, int webCapacity, int appCapacity)
     {
         var fabric = new SvrFabric(text => text
             .Replace(
@@ -141,11 +141,11 @@ public sealed class LoadFeedbackTests
         return fabric;
     }
 
-    private static ServiceEntry Snapshot(ForwardingEngine router) =>
+    internal static ServiceEntry Snapshot(ForwardingEngine router) =>
         Array.Find(router.Snapshot.Services, s => s.Name == "spread") ?? throw new InvalidOperationException("no spread service");
 
     /// <summary>The spread service's active sessions at the router (what it reports as sessions in service).</summary>
-    private static int Active(ForwardingEngine router) => Snapshot(router).Runtime.Admission.Active;
+    internal static int Active(ForwardingEngine router) => Snapshot(router).Runtime.Admission.Active;
 
     private static void AssertNothingDropped(SvrFabric fabric)
     {

@@ -1,0 +1,61 @@
+namespace Fabric.Actors.Services;
+
+/// <summary>
+/// The live instance registry as pure functions: what a router node must write so the registry holds exactly its
+/// instances of a service, and the registry as a user reads it. Thread-safe (no state).
+/// </summary>
+public static class InstanceRegistry
+{
+    /// <summary>The entries <paramref name="node"/> registers for <paramref name="service"/>: one per instance behind it.</summary>
+    public static IReadOnlyDictionary<string, RegisteredInstance> Desired(LocalService service, string router, string node, string member)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        return service.Instances.ToDictionary(
+            i => ServiceDistribution.InstanceKey(service.Name, i.Name, node),
+            i => new RegisteredInstance(service.Name, i.Name, router, node, member, i.Container, i.Address, i.IsUp),
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// The writes that make <paramref name="registry"/> hold exactly <paramref name="desired"/> for
+    /// <paramref name="service"/> at <paramref name="node"/>: entries to set (new or changed) and keys to remove
+    /// (instances detached, or left by an earlier incarnation of the node). Nothing when it already does, so a
+    /// steady router writes nothing.
+    /// </summary>
+    public static (IReadOnlyList<KeyValuePair<string, RegisteredInstance>> Set, IReadOnlyList<string> Remove) Reconcile(
+        IReadOnlyDictionary<string, RegisteredInstance> registry, string service, string node, IReadOnlyDictionary<string, RegisteredInstance> desired)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(desired);
+        var set = desired.Where(d => !registry.TryGetValue(d.Key, out var current) || current != d.Value).ToList();
+        var remove = registry.Where(r => r.Value.Service == service && r.Value.Node == node && !desired.ContainsKey(r.Key)).Select(r => r.Key).ToList();
+        return (set, remove);
+    }
+
+    /// <summary>The keys a member that left the cluster wrote: they go with it.</summary>
+    public static IReadOnlyList<string> LeftBy<T>(IReadOnlyDictionary<string, T> entries, string member, Func<T, string> memberOf)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(memberOf);
+        return [.. entries.Where(e => memberOf(e.Value) == member).Select(e => e.Key)];
+    }
+
+    /// <summary>
+    /// The registry as a user reads it, ordered by service, instance and node: each instance's state ("up",
+    /// "down" by the dataplane's health, or "unreachable" while its node is unreachable from here) and the
+    /// sessions its node reports on it.
+    /// </summary>
+    public static IReadOnlyList<InstanceView> View(
+        IReadOnlyDictionary<string, RegisteredInstance> instances, IReadOnlyDictionary<string, ServiceLoad> loads, IReadOnlySet<string> unreachableMembers)
+    {
+        ArgumentNullException.ThrowIfNull(instances);
+        ArgumentNullException.ThrowIfNull(loads);
+        ArgumentNullException.ThrowIfNull(unreachableMembers);
+        return [.. instances.Values
+            .OrderBy(i => i.Service, StringComparer.Ordinal).ThenBy(i => i.Instance, StringComparer.Ordinal).ThenBy(i => i.Node, StringComparer.Ordinal)
+            .Select(i => new InstanceView(
+                i.Service, i.Instance, i.Router, i.Node, i.Container, i.Address,
+                unreachableMembers.Contains(i.Member) ? InstanceView.Unreachable : i.IsUp ? InstanceView.Up : InstanceView.Down,
+                loads.TryGetValue(ServiceDistribution.LoadKey(i.Service, i.Node), out var load) && load.Sessions.TryGetValue(i.Instance, out var n) ? n : 0))];
+    }
+}

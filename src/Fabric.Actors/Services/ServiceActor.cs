@@ -1,0 +1,71 @@
+using Akka.Actor;
+using Akka.DistributedData;
+
+namespace Fabric.Actors.Services;
+
+/// <summary>
+/// One service on one router node: keeps this node's part of the service's live instance registry
+/// (<see cref="ServiceDistribution.Instances"/>) equal to what the dataplane has — the instances behind the
+/// router and their health. Each <see cref="LocalService"/> it is handed (every second, and so after every
+/// applied configuration) is reconciled against the registry (<see cref="InstanceRegistry.Reconcile"/>):
+/// attached instances are added, detached ones removed, a health change rewritten; nothing is written while
+/// nothing changes. Writes are local; gossip carries them to every node within a second or two.
+/// </summary>
+public sealed class ServiceActor : ReceiveActor
+{
+    private readonly string _service;
+    private readonly string _router;
+    private readonly string _node;
+    private readonly string _member;
+    private readonly IActorRef _replicator;
+    private readonly Akka.Cluster.UniqueAddress _self;
+    private IReadOnlyDictionary<string, RegisteredInstance> _registry = new Dictionary<string, RegisteredInstance>();
+
+    public ServiceActor(string service, string router, string node)
+    {
+        _service = service;
+        _router = router;
+        _node = node;
+        _replicator = DistributedData.Get(Context.System).Replicator;
+        _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
+        _member = ServiceDistribution.MemberId(_self);
+        Receive<LocalService>(Publish);
+        Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
+            _registry = changed.Get(ServiceDistribution.Instances).Entries);
+        Receive<UpdateSuccess>(_ => { });
+        Receive<UpdateTimeout>(_ => { });
+    }
+
+    public static Props Props(string service, string router, string node) => Akka.Actor.Props.Create(() => new ServiceActor(service, router, node));
+
+    protected override void PreStart() => _replicator.Tell(Dsl.Subscribe(ServiceDistribution.Instances, Self));
+
+    private void Publish(LocalService local)
+    {
+        var desired = InstanceRegistry.Desired(local, _router, _node, _member);
+        var (set, remove) = InstanceRegistry.Reconcile(_registry, _service, _node, desired);
+        if (set.Count == 0 && remove.Count == 0)
+        {
+            return;
+        }
+
+        // The view above may lag this node's own writes by the notification interval: the writes are decided
+        // again on the replica itself, so a repeat changes nothing.
+        var (service, node, self) = (_service, _node, _self);
+        _replicator.Tell(Dsl.Update(ServiceDistribution.Instances, LWWDictionary<string, RegisteredInstance>.Empty, WriteLocal.Instance, registry =>
+        {
+            var (toSet, toRemove) = InstanceRegistry.Reconcile(registry.Entries, service, node, desired);
+            foreach (var (key, entry) in toSet)
+            {
+                registry = registry.SetItem(self, key, entry);
+            }
+
+            foreach (var key in toRemove)
+            {
+                registry = registry.Remove(self, key);
+            }
+
+            return registry;
+        }));
+    }
+}

@@ -1,0 +1,78 @@
+using Akka.Actor;
+using Fabric.Actors.LoadBalancing;
+
+namespace Fabric.Actors.Services;
+
+/// <summary>
+/// A router node's services in the control plane: every interval it reads its dataplane's services
+/// (<see cref="IServiceDataplane.Services"/>: instances, health, session counts) and hands each service to its
+/// <see cref="ServiceActor"/> (the live instance registry) and its <see cref="LoadBalancerActor"/> (load across the
+/// cluster), creating them for a service seen the first time. A service gone from the configuration is handed as
+/// empty, so its entries leave the registry. Its <see cref="ServiceRegistryWatcher"/> child answers
+/// <see cref="GetServiceRegistry"/>.
+/// </summary>
+public sealed class ServiceDirectory : ReceiveActor, IWithTimers
+{
+    private sealed record Tick
+    {
+        public static readonly Tick Instance = new();
+    }
+
+    private readonly string _node;
+    private readonly string _router;
+    private readonly IServiceDataplane _dataplane;
+    private readonly TimeSpan _interval;
+    private readonly Dictionary<string, (IActorRef Service, IActorRef LoadBalancer)> _services = new(StringComparer.Ordinal);
+    private IActorRef _watcher = ActorRefs.Nobody;
+
+    public ServiceDirectory(string node, string router, IServiceDataplane dataplane, TimeSpan interval)
+    {
+        _node = node;
+        _router = router;
+        _dataplane = dataplane;
+        _interval = interval;
+        Receive<Tick>(_ => Read());
+        Receive<GetServiceRegistry>(query => _watcher.Forward(query));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string node, string router, IServiceDataplane dataplane, TimeSpan? interval = null) =>
+        Akka.Actor.Props.Create(() => new ServiceDirectory(node, router, dataplane, interval ?? ServiceDistribution.DefaultInterval));
+
+    /// <summary>The directory's name under <c>/user</c> for a router node.</summary>
+    public static string NameFor(string node) => $"services-{node}";
+
+    protected override void PreStart()
+    {
+        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(), "registry");
+        Timers.StartPeriodicTimer("read", Tick.Instance, TimeSpan.Zero, _interval);
+    }
+
+    private void Read()
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var service in _dataplane.Services())
+        {
+            seen.Add(service.Name);
+            if (!_services.TryGetValue(service.Name, out var actors))
+            {
+                var name = Uri.EscapeDataString(service.Name);
+                actors = (
+                    Context.ActorOf(ServiceActor.Props(service.Name, _router, _node), $"service-{name}"),
+                    Context.ActorOf(LoadBalancerActor.Props(service.Name, _router, _node, _dataplane), $"load-balancer-{name}"));
+                _services[service.Name] = actors;
+            }
+
+            actors.Service.Tell(service);
+            actors.LoadBalancer.Tell(service);
+        }
+
+        foreach (var (name, actors) in _services.Where(s => !seen.Contains(s.Key)))
+        {
+            var gone = new LocalService(name, [], [], []);
+            actors.Service.Tell(gone);
+            actors.LoadBalancer.Tell(gone);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using Fabric.Actors.Services;
+using Fabric.Conductor.Configuration;
+using Fabric.Model;
+using Fabric.Tests.Dataplane.Svr.Routers;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Actors;
+
+/// <summary>
+/// Load-balancer actors share per-instance session counts through the cluster and hand them to the dataplane:
+/// the in-memory SVR fabric of <see cref="LoadFeedbackTests"/> (service "spread" on web1 behind dc1 and app2 behind
+/// br2; br1's client eng1 reaches it through either), each engine run by a router node on loopback.
+/// </summary>
+public sealed class ClusterLoadBalancingTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fabric-cluster-load-").FullName;
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task CountsPublishedByDc1_ReachBr1sDataplane_ItsProportionalBurstGoesToBr2_UntilDc1Leaves()
+    {
+        using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
+        await using var nodes = new ControlPlaneNodes();
+        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
+        var dc1a = await nodes.StartRouter(fabric.Dc1, "dc1a");
+        var br1a = await nodes.StartRouter(fabric.Br1, "br1a");
+        await nodes.StartRouter(fabric.Br2, "br2a");
+
+        // 20 sessions of ops1, a client on dc1's own LAN: br1 never sees them, and no reverse metadata tells it.
+        for (var i = 0; i < 20; i++)
+        {
+            fabric.Ops1.SendUdp("10.200.0.90", (ushort)(42000 + i), 9000, [(byte)i]);
+        }
+
+        fabric.Pump();
+        Assert.Equal(20, LoadFeedbackTests.Active(fabric.Dc1));
+
+        // dc1's load-balancer actor publishes web1's 20; br1's hands them to its dataplane for the slot of dc1.
+        var spread = LoadFeedbackTests.Snapshot(fabric.Br1);
+        var dc1Slot = Array.IndexOf(spread.PeerRouters, "dc1");
+        var br2Slot = Array.IndexOf(spread.PeerRouters, "br2");
+        await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.RemoteSessions(dc1Slot)), n => n == 20, "br1's dataplane learning dc1's 20 sessions");
+        // The registry (another key, gossiped on its own) shows the same.
+        await ControlPlaneNodes.Until(
+            () => ControlPlaneNodes.Registry(br1a, "br1a"),
+            v => v.Instances.Any(i => (i.Service, i.Instance, i.Router, i.Sessions) == ("spread", "web1", "dc1", 20))
+                && v.Instances.Any(i => (i.Service, i.Instance, i.Router) == ("spread", "app2", "br2")),
+            "br1's registry showing web1 at dc1 with 20 sessions and app2 at br2");
+
+        // A burst from eng1 at br1, picked before any reply can bring feedback: proportional (least connections here)
+        // sends every one to br2, evening the totals. Without the shared counts it would split the burst evenly.
+        for (var i = 0; i < 20; i++)
+        {
+            fabric.Eng1.SendUdp("10.200.0.90", (ushort)(41000 + i), 9000, [(byte)i]);
+        }
+
+        fabric.Pump();
+        Assert.Equal(20, LoadFeedbackTests.Active(fabric.Br2));
+        Assert.Equal(20, LoadFeedbackTests.Active(fabric.Dc1));
+        Assert.Equal(20, fabric.Eng1.Received.Count);
+
+        // br2's counts travel the same way: br1 holds all 20 of them itself, so others hold none there.
+        await ControlPlaneNodes.Until(() => ControlPlaneNodes.Registry(br1a, "br1a"), v => v.Instances.Any(i => i.Instance == "app2" && i.Sessions == 20), "br2 publishing app2's 20");
+        Assert.Equal(0, spread.Runtime.Load.RemoteSessions(br2Slot));
+
+        // dc1's node leaves the cluster: what it published goes, and br1 counts nobody else's sessions there any more.
+        await nodes.Stop(dc1a);
+        await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.RemoteSessions(dc1Slot)), n => n == 0, "br1 forgetting dc1's published sessions");
+        await ControlPlaneNodes.Until(
+            async () => string.Join(", ", (await ControlPlaneNodes.Registry(br1a, "br1a")).Instances.Select(i => $"{i.Service}/{i.Instance}@{i.Node} {i.State}")),
+            names => !names.Contains("@dc1a", StringComparison.Ordinal),
+            "br1 forgetting dc1's instances");
+    }
+}
