@@ -34,7 +34,11 @@ public static class LabCommands
         var topology = new Option<FileInfo?>("--topology") { Description = $"The topology document (default {DefaultTopology})." };
         var name = NameOption();
         var state = StateOption();
-        var command = new Command("up", "Build the lab and start its routers and servers; prints what to try next.") { topology, name, state };
+        var ha = new Option<string[]>("--ha")
+        {
+            Description = "Run this router (e.g. dc1) as an HA pair: a second node on the same networks that takes over when the active one dies (docs/high-availability.md). Repeatable.",
+        };
+        var command = new Command("up", "Build the lab and start its routers and servers; prints what to try next.") { topology, name, state, ha };
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -53,6 +57,19 @@ public static class LabCommands
 
             if (ConfigCommands.Load(path, error) is not { } config)
             {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            try
+            {
+                foreach (var pair in parse.GetValue(ha) ?? [])
+                {
+                    config = LabBuilder.WithPartnerNode(config, pair);
+                }
+            }
+            catch (LabException e)
+            {
+                error.WriteLine($"fabric lab up: {e.Message}");
                 return FabricCommandLine.UsageOrInvalid;
             }
 
