@@ -54,7 +54,19 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     public static string NameOf(string node) => $"ha-{node}";
 
     public static Props Props(string node, IPairNode target, PairSettings settings, TimeProvider? time = null) =>
-        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, time ?? TimeProvider.System));
+        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, time ?? TimeProvider.System))
+            .WithDispatcher(Dispatcher);
+
+    /// <summary>A thread of its own, so heartbeats are neither late nor missed when the thread pool is busy (the dead interval is short).</summary>
+    public const string Dispatcher = "fabric.pair-dispatcher";
+
+    /// <summary>The HOCON that defines <see cref="Dispatcher"/>.</summary>
+    public const string DispatcherHocon = """
+        fabric.pair-dispatcher {
+          type = PinnedDispatcher            # one dedicated thread per pair actor
+          executor = fork-join-executor
+        }
+        """;
 
     protected override void PreStart()
     {

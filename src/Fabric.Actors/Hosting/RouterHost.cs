@@ -29,6 +29,7 @@ public static class RouterHost
         ArgumentNullException.ThrowIfNull(targets);
         return builder
             .WithFabricCluster(cluster, FabricCluster.RouterRole, hostConfiguration)
+            .AddHocon(PairActor.DispatcherHocon, HoconAddMode.Prepend)
             .WithActors((system, _) =>
             {
                 foreach (var target in targets)
