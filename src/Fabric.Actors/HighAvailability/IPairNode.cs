@@ -18,6 +18,12 @@ public interface IPairNode
 
     Task<bool> StandByAsync();
 
+    /// <summary>
+    /// Keeps the router after both nodes were active (a false failover or a healed partition): fresh peer keys, since
+    /// the partner sent with send counters above ours meanwhile, then the addresses announced again.
+    /// </summary>
+    Task<bool> ReclaimAsync();
+
     Task<bool> AnnounceAsync();
 }
 
@@ -41,6 +47,12 @@ public sealed class EnginePairNode(ForwardingEngine engine, Action? renewKeys) :
     }
 
     public Task<bool> StandByAsync() => engine.StandByAsync();
+
+    public Task<bool> ReclaimAsync()
+    {
+        renewKeys?.Invoke();
+        return engine.AnnounceAsync();
+    }
 
     public Task<bool> AnnounceAsync() => engine.AnnounceAsync();
 }

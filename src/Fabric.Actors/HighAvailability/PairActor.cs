@@ -30,6 +30,9 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private long _sequence;
     private bool _exporting;
     private bool _partnerNeedsEverything = true;
+    private DateTimeOffset _lastReclaim = DateTimeOffset.MinValue;
+    private long _takeovers;
+    private long _partnerTakeovers = -1;
 
     public PairActor(string node, IPairNode target, PairSettings settings, TimeProvider time)
     {
@@ -79,7 +82,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("replicate", ReplicateDue.Instance, timing.ReplicationInterval);
     }
 
-    private void SendHeartbeat() => _partner.Tell(new PairHeartbeat(_node, _state.Role == PairRole.Active, ++_sequence));
+    private void SendHeartbeat() => _partner.Tell(new PairHeartbeat(_node, _state.Role == PairRole.Active, ++_sequence, _takeovers));
 
     private void Heard(PairHeartbeat heartbeat)
     {
@@ -95,12 +98,23 @@ public sealed class PairActor : ReceiveActor, IWithTimers
             _partnerNeedsEverything = true;
         }
 
-        var bothActive = _state.Role == PairRole.Active && heartbeat.Active;
-        Apply(_state.Heard(heartbeat.Active, now));
-        if (bothActive && _state.Role == PairRole.Active)
+        if (_state.LastHeard is { } previous && now - previous > _state.Timing.HeartbeatInterval * 3)
         {
-            // We are preferred and keep the router: take the addresses back from the partner's announcements.
-            _target.AnnounceAsync();
+            _log.Warning("HA pair {0}: partner {1} heard again after {2:0} ms", _node, _settings.Partner, (now - previous).TotalMilliseconds);
+        }
+
+        // The partner was active while we were too (a false failover, a partition), however briefly: it may have
+        // sent with send counters above ours and announced our addresses as its own.
+        var partnerTookOver = _partnerTakeovers >= 0 && heartbeat.Takeovers > _partnerTakeovers;
+        _partnerTakeovers = heartbeat.Takeovers;
+        var bothActive = _state.Role == PairRole.Active && (heartbeat.Active || partnerTookOver);
+        Apply(_state.Heard(heartbeat.Active, now));
+        if (bothActive && _state.Role == PairRole.Active && (partnerTookOver || now - _lastReclaim > _state.Timing.DeadAfter))
+        {
+            // We keep the router: fresh keys (above the partner's counters) and the addresses back.
+            _lastReclaim = now;
+            _log.Warning("HA pair {0}: partner {1} was active too; keeping the router with fresh keys and announcing its addresses again", _node, _settings.Partner);
+            _target.ReclaimAsync();
         }
     }
 
@@ -116,6 +130,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _log.Warning("HA pair {0}: {1} -> {2} ({3}); partner {4}", _node, was, _state.Role, step.Transition, _settings.Partner);
         if (_state.Role == PairRole.Active)
         {
+            _takeovers++;
             _target.TakeOverAsync();
             for (var i = 0; i < Reannouncements.Length; i++)
             {

@@ -48,7 +48,7 @@ public enum PairTransition
 public sealed record PairTiming(TimeSpan HeartbeatInterval, TimeSpan DeadAfter, TimeSpan StartupHold, TimeSpan ReplicationInterval)
 {
     public static PairTiming Default { get; } = new(
-        TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(350), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(150));
+        TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(350), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(150));
 }
 
 /// <summary>

@@ -197,7 +197,7 @@ public static class LabCommands
                     var drops = c.GetProperty("drops").EnumerateObject().Where(d => d.Value.GetInt64() > 0).Select(d => $"{d.Name}={d.Value.GetInt64()}");
                     output.WriteLine(
                         $"  router {node}: version {c.GetProperty("version").GetInt64()}, received {c.GetProperty("received").GetInt64()}, forwarded {c.GetProperty("forwarded").GetInt64()}, generated {c.GetProperty("generated").GetInt64()}, " +
-                        $"dropped {c.GetProperty("dropped").GetInt64()}{(drops.Any() ? $" ({string.Join(", ", drops)})" : "")}, sessions {c.GetProperty("sessions").GetInt64()} (created {c.GetProperty("sessions_created").GetInt64()})");
+                        $"dropped {c.GetProperty("dropped").GetInt64()}{(drops.Any() ? $" ({string.Join(", ", drops)})" : "")}, sessions {c.GetProperty("sessions").GetInt64()} (created {c.GetProperty("sessions_created").GetInt64()}){PairStatus(c)}");
                 }
                 catch (System.Net.Sockets.SocketException e)
                 {
@@ -211,6 +211,13 @@ public static class LabCommands
         });
         return command;
     }
+
+    /// <summary>A node of an HA pair: its role, its partner, takeovers and sessions replicated; empty for a node alone.</summary>
+    private static string PairStatus(JsonElement counters) =>
+        counters.TryGetProperty("ha", out var ha) && ha.GetProperty("partner").GetString() is { Length: > 0 } partner
+            ? $", HA {ha.GetProperty("role").GetString()} (partner {partner}, takeovers {ha.GetProperty("takeovers").GetInt64()}, " +
+              $"sessions replicated in {ha.GetProperty("sessions_replicated_in").GetInt64()} out {ha.GetProperty("sessions_replicated_out").GetInt64()})"
+            : "";
 
     /// <summary>The lab conductor's running version and each router node's applied version; false when it does not answer or a node drifts.</summary>
     private static bool ConductorStatus(LabLayout layout, TextWriter output)

@@ -116,7 +116,7 @@ public sealed class PairMessagesTests : IDisposable
         Assert.Equal("fabric.ha.sessions.v1", manifest);
         Assert.Equal((batch.Node, batch.Version), (back.Node, back.Version));
         Assert.Equal(record, Assert.Single(back.Sessions).ToRecord());
-        var heartbeat = new PairHeartbeat("dc1b", true, 99);
+        var heartbeat = new PairHeartbeat("dc1b", true, 99, 2);
         Assert.Equal(heartbeat, serializer.FromBinary(serializer.ToBinary(heartbeat), serializer.Manifest(heartbeat)));
     }
 }
