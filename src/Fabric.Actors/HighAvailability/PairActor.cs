@@ -92,9 +92,10 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         }
 
         var now = _time.GetUtcNow();
-        if (!_state.PartnerAlive(now))
+        if (!_state.PartnerAlive(now) || heartbeat.Active)
         {
-            // Heard again after silence (or for the first time): it has none of our sessions, or stale ones.
+            // Heard again after silence (or for the first time), or active (it ignores batches meanwhile): once it
+            // stands by, it needs every session, not only those that changed since a batch it did not take.
             _partnerNeedsEverything = true;
         }
 

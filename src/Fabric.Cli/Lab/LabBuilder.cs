@@ -92,6 +92,24 @@ public sealed class LabBuilder
         return config with { Routers = new ValueList<Model.Router>(config.Routers.Select(r => ReferenceEquals(r, router) ? pair : r)) };
     }
 
+    /// <summary>
+    /// <paramref name="document"/> with the second node of every router that runs as an HA pair in the lab
+    /// (<paramref name="running"/>, the lab's topology) and has one node in the document: a document committed to a
+    /// lab started with <c>--ha</c> keeps the pair its processes run.
+    /// </summary>
+    public static FabricConfig KeepPairs(FabricConfig document, FabricConfig running)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        ArgumentNullException.ThrowIfNull(running);
+        return document with
+        {
+            Routers = new ValueList<Model.Router>(document.Routers.Select(r =>
+                r.Nodes.Count == 1 && running.Routers.FirstOrDefault(l => l.Name == r.Name) is { Nodes.Count: 2 } pair && pair.Nodes[0].Name == r.Nodes[0].Name
+                    ? r with { Nodes = new ValueList<RouterNode>([r.Nodes[0], pair.Nodes[1]]) }
+                    : r)),
+        };
+    }
+
     /// <summary>Member names that would share a namespace name; empty when the topology fits a lab.</summary>
     public static IReadOnlyList<string> Collisions(FabricConfig config)
     {
