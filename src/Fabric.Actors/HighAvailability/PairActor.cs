@@ -33,6 +33,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private DateTimeOffset _lastReclaim = DateTimeOffset.MinValue;
     private long _takeovers;
     private long _partnerTakeovers = -1;
+    private bool _partnerActive;
 
     public PairActor(string node, IPairNode target, PairSettings settings, TimeProvider time)
     {
@@ -48,7 +49,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         Receive<SessionExport>(Send);
         Receive<Status.Failure>(f => { _exporting = false; _log.Warning("HA pair {0}: replication failed: {1}", _node, f.Cause.Message); });
         Receive<PairSessionBatch>(Install);
-        Receive<Reannounce>(_ => _target.AnnounceAsync());
+        Receive<ReannounceDue>(_ => _target.AnnounceAsync());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -107,7 +108,9 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         // The partner was active while we were too (a false failover, a partition), however briefly: it may have
         // sent with send counters above ours and announced our addresses as its own.
         var partnerTookOver = _partnerTakeovers >= 0 && heartbeat.Takeovers > _partnerTakeovers;
+        var partnerYielded = _partnerActive && !heartbeat.Active;
         _partnerTakeovers = heartbeat.Takeovers;
+        _partnerActive = heartbeat.Active;
         var bothActive = _state.Role == PairRole.Active && (heartbeat.Active || partnerTookOver);
         Apply(_state.Heard(heartbeat.Active, now));
         if (bothActive && _state.Role == PairRole.Active && (partnerTookOver || now - _lastReclaim > _state.Timing.DeadAfter))
@@ -116,6 +119,15 @@ public sealed class PairActor : ReceiveActor, IWithTimers
             _lastReclaim = now;
             _log.Warning("HA pair {0}: partner {1} was active too; keeping the router with fresh keys and announcing its addresses again", _node, _settings.Partner);
             _target.ReclaimAsync();
+            Reannounce();
+        }
+        else if (partnerYielded && _state.Role == PairRole.Active)
+        {
+            // The partner stood by after announcing our addresses as its own: the last announcement must be ours,
+            // or hosts and peers keep sending to a node that ignores them.
+            _log.Warning("HA pair {0}: partner {1} stood by; announcing the router's addresses again", _node, _settings.Partner);
+            _target.AnnounceAsync();
+            Reannounce();
         }
     }
 
@@ -133,16 +145,22 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         {
             _takeovers++;
             _target.TakeOverAsync();
-            for (var i = 0; i < Reannouncements.Length; i++)
-            {
-                Timers.StartSingleTimer($"announce-{i}", Reannounce.Instance, Reannouncements[i]);
-            }
+            Reannounce();
 
             _partnerNeedsEverything = true;
         }
         else if (was == PairRole.Active)
         {
             _target.StandByAsync();
+        }
+    }
+
+    /// <summary>Announces the router's addresses again after 300 ms and 1 s (an announcement already due is pushed back).</summary>
+    private void Reannounce()
+    {
+        for (var i = 0; i < Reannouncements.Length; i++)
+        {
+            Timers.StartSingleTimer($"announce-{i}", ReannounceDue.Instance, Reannouncements[i]);
         }
     }
 
@@ -208,8 +226,8 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         public static readonly ReplicateDue Instance = new();
     }
 
-    private sealed record Reannounce
+    private sealed record ReannounceDue
     {
-        public static readonly Reannounce Instance = new();
+        public static readonly ReannounceDue Instance = new();
     }
 }

@@ -119,6 +119,12 @@ public static class SessionReplication
                 existing = state;
                 sessions.Tcp(handle) = tcp;
                 sessions.Touch(handle, lastSeen);
+                if (tcp.IsClosed)
+                {
+                    // Closed there: it lingers here as it does there, then expires.
+                    sessions.SetIdleTimeout(handle, (long)(TcpTracker.ClosedLinger.TotalSeconds * worker.TicksPerSecond));
+                }
+
                 updated++;
                 continue;
             }

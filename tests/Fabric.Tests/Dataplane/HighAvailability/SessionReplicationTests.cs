@@ -148,6 +148,27 @@ public sealed class SessionReplicationTests
     }
 
     [Fact]
+    public async Task SessionClosedOnActive_UpdatedOnPartner_LingersThenExpiresAndGivesBackItsAdmission()
+    {
+        using var fabric = new SvrFabric();
+        Establish(fabric);
+        var open = await Export(fabric.Dc1);
+        fabric.Eng1.SendTcp(Bulk, 40000, 5201, TcpFlags.Rst, 107, 0, []);
+        fabric.Pump();
+        var closed = await Export(fabric.Dc1, everything: true);
+
+        fabric.RestartDc1(active: false);
+        await Import(fabric.Dc1, open);
+        Assert.Equal(new SessionImportResult(0, 1, 0), await Import(fabric.Dc1, closed));
+        var service = SvrFabric.OnlySession(fabric.Dc1).Service;
+
+        fabric.Time.Advance(Fabric.Dataplane.Sessions.TcpTracker.ClosedLinger + TimeSpan.FromSeconds(1));
+        fabric.Dc1.RunOnce();
+        Assert.Equal(0, fabric.Dc1.Worker.Sessions.Count);
+        Assert.Equal(0, fabric.Dc1.Snapshot.Services[service].Runtime.Admission.Active);
+    }
+
+    [Fact]
     public async Task Standby_AnswersNothing_ThenTakesOverAndAnnouncesEveryAddress()
     {
         using var fabric = new SvrFabric();
