@@ -1,6 +1,7 @@
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Services;
 using Fabric.Actors.Telemetry;
 using Fabric.Actors.Tenants;
@@ -15,14 +16,20 @@ namespace Fabric.Actors.Hosting;
 /// <param name="Telemetry">Its counters, sampled and shipped to the conductor; none: no telemetry.</param>
 /// <param name="TenantBudgets">Its tenant rate-limit buckets, governed by the cluster-wide budget exchange; none: each bucket polices at its configured limit alone.</param>
 /// <param name="Services">Its services for the live instance registry and cluster-wide load balancing; none: not taking part.</param>
+/// <param name="Pair">When the node is one of an HA pair: its dataplane as the pair actor drives it, and who its partner is.</param>
 public sealed record RouterNodeTarget(
-    string Node, IForwardingTarget Target, ITelemetrySource? Telemetry = null, ITenantBudgetTarget? TenantBudgets = null, IServiceDataplane? Services = null);
+    string Node,
+    IForwardingTarget Target,
+    ITelemetrySource? Telemetry = null,
+    ITenantBudgetTarget? TenantBudgets = null,
+    IServiceDataplane? Services = null,
+    (IPairNode Node, PairSettings Settings)? Pair = null);
 
 /// <summary>
 /// The actor side of a router: a cluster node with role <c>router</c> running, per forwarding engine it
 /// hosts (one for a real node; many when a benchmark simulates routers in one process), a
-/// <see cref="ConfigApplier"/> and, when given, a telemetry sampler, a <see cref="TenantBudgetExchange"/> and a
-/// <see cref="ServiceDirectory"/>.
+/// <see cref="ConfigApplier"/> and, when given, a telemetry sampler, a <see cref="TenantBudgetExchange"/>, a
+/// <see cref="ServiceDirectory"/>, and a <see cref="PairActor"/> for a node of an HA pair.
 /// </summary>
 public static class RouterHost
 {
@@ -33,11 +40,17 @@ public static class RouterHost
         ArgumentNullException.ThrowIfNull(targets);
         return builder
             .WithFabricCluster(cluster, FabricCluster.RouterRole, hostConfiguration)
+            .AddHocon(PairActor.DispatcherHocon, HoconAddMode.Prepend)
             .WithActors((system, _) =>
             {
                 foreach (var target in targets)
                 {
                     system.ActorOf(ConfigApplier.Props(target.Node, target.Target), $"config-applier-{target.Node}");
+                    if (target.Pair is { } pair)
+                    {
+                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings), PairActor.NameOf(target.Node));
+                    }
+
                     if (target.Telemetry is { } telemetry)
                     {
                         system.ActorOf(

@@ -35,7 +35,9 @@ public static class ConductorConfigCommands
                 // The lab holds its routers' private keys; a document committed to it gets their identities
                 // pinned, as lab up did, or the routers would refuse it. A document that does not load goes
                 // as written: the conductor refuses it with every error and its line.
-                text = HoconWriter.ToHocon(CanonicalTree.Of(LabKeys.PinProvisioned(document, lab)));
+                // So does a router the lab runs as an HA pair (lab up --ha) keep its second node.
+                var pairs = File.Exists(lab.Topology) && FabricConfigLoader.LoadFile(lab.Topology).Config is { } running ? LabBuilder.KeepPairs(document, running) : document;
+                text = HoconWriter.ToHocon(CanonicalTree.Of(LabKeys.PinProvisioned(pairs, lab)));
                 parse.InvocationConfiguration.Error.WriteLine($"fabric config: the lab's router identities pinned (keys in {LabKeys.DirectoryOf(lab)})");
             }
 

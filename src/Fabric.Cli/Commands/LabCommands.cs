@@ -34,7 +34,11 @@ public static class LabCommands
         var topology = new Option<FileInfo?>("--topology") { Description = $"The topology document (default {DefaultTopology})." };
         var name = NameOption();
         var state = StateOption();
-        var command = new Command("up", "Build the lab and start its routers and servers; prints what to try next.") { topology, name, state };
+        var ha = new Option<string[]>("--ha")
+        {
+            Description = "Run this router (e.g. dc1) as an HA pair: a second node on the same networks that takes over when the active one dies (docs/high-availability.md). Repeatable.",
+        };
+        var command = new Command("up", "Build the lab and start its routers and servers; prints what to try next.") { topology, name, state, ha };
         command.SetAction(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -53,6 +57,19 @@ public static class LabCommands
 
             if (ConfigCommands.Load(path, error) is not { } config)
             {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            try
+            {
+                foreach (var pair in parse.GetValue(ha) ?? [])
+                {
+                    config = LabBuilder.WithPartnerNode(config, pair);
+                }
+            }
+            catch (LabException e)
+            {
+                error.WriteLine($"fabric lab up: {e.Message}");
                 return FabricCommandLine.UsageOrInvalid;
             }
 
@@ -180,7 +197,7 @@ public static class LabCommands
                     var drops = c.GetProperty("drops").EnumerateObject().Where(d => d.Value.GetInt64() > 0).Select(d => $"{d.Name}={d.Value.GetInt64()}");
                     output.WriteLine(
                         $"  router {node}: version {c.GetProperty("version").GetInt64()}, received {c.GetProperty("received").GetInt64()}, forwarded {c.GetProperty("forwarded").GetInt64()}, generated {c.GetProperty("generated").GetInt64()}, " +
-                        $"dropped {c.GetProperty("dropped").GetInt64()}{(drops.Any() ? $" ({string.Join(", ", drops)})" : "")}, sessions {c.GetProperty("sessions").GetInt64()} (created {c.GetProperty("sessions_created").GetInt64()})");
+                        $"dropped {c.GetProperty("dropped").GetInt64()}{(drops.Any() ? $" ({string.Join(", ", drops)})" : "")}, sessions {c.GetProperty("sessions").GetInt64()} (created {c.GetProperty("sessions_created").GetInt64()}){PairStatus(c)}");
                 }
                 catch (System.Net.Sockets.SocketException e)
                 {
@@ -194,6 +211,13 @@ public static class LabCommands
         });
         return command;
     }
+
+    /// <summary>A node of an HA pair: its role, its partner, takeovers and sessions replicated; empty for a node alone.</summary>
+    private static string PairStatus(JsonElement counters) =>
+        counters.TryGetProperty("ha", out var ha) && ha.GetProperty("partner").GetString() is { Length: > 0 } partner
+            ? $", HA {ha.GetProperty("role").GetString()} (partner {partner}, takeovers {ha.GetProperty("takeovers").GetInt64()}, " +
+              $"sessions replicated in {ha.GetProperty("sessions_replicated_in").GetInt64()} out {ha.GetProperty("sessions_replicated_out").GetInt64()})"
+            : "";
 
     /// <summary>The lab conductor's running version and each router node's applied version; false when it does not answer or a node drifts.</summary>
     private static bool ConductorStatus(LabLayout layout, TextWriter output)

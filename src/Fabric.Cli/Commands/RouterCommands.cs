@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Hosting;
 using Fabric.Cli.Hosting;
 using Fabric.Model;
@@ -78,10 +79,13 @@ public static class RouterCommands
                 return FabricCommandLine.UsageOrInvalid;
             }
 
+            // A node of an HA pair stands by until its pair actor decides (docs/high-availability.md); that needs the
+            // cluster, so without seeds the node runs its router alone.
+            var pair = model.Routers.FirstOrDefault(r => r.Nodes.Any(n => n.Name == name)) is { Nodes.Count: 2 } && parse.GetValue(seeds) is { Length: > 0 };
             RouterProcess process;
             try
             {
-                process = RouterProcess.Start(model, name, options);
+                process = RouterProcess.Start(model, name, options, standby: pair);
             }
             catch (RouterStartException e)
             {
@@ -165,6 +169,10 @@ public static class RouterCommands
         }
 
         var host = address ?? model.Routers.SelectMany(r => r.Nodes).First(n => n.Name == node).ManagementAddress.ToString();
+        var router = model.Routers.First(r => r.Nodes.Any(n => n.Name == node));
+        var pair = process.Partner is { } partner
+            ? ((IPairNode)new EnginePairNode(process.Engine, process.RenewPeerKeys), new PairSettings(partner.Name, partner.ManagementAddress.ToString(), Preferred: router.Nodes[0].Name == node))
+            : ((IPairNode, PairSettings)?)null;
         var member = RouterHost.Build(
             new ClusterNodeSettings(host, port, seeds, tls),
             [new RouterNodeTarget(
@@ -172,7 +180,8 @@ public static class RouterCommands
                 new RouterProcessTarget(process),
                 new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine),
                 new Fabric.Actors.Tenants.EngineTenantBudgets(process.Engine),
-                new Fabric.Actors.Services.EngineServiceDataplane(process.Engine))],
+                new Fabric.Actors.Services.EngineServiceDataplane(process.Engine),
+                pair)],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();

@@ -44,7 +44,7 @@ public sealed class RouterProcess : IDisposable
     private SecurityPolicy _securityPolicy = SecurityPolicy.Default;
     private volatile bool _stopping;
 
-    private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity)
+    private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
     {
         _options = options;
         Node = node;
@@ -70,7 +70,8 @@ public sealed class RouterProcess : IDisposable
             throw new RouterStartException(string.Join("\n", missing));
         }
 
-        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: ms => AfPacketPort.WaitAny(_ports, ms)));
+        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: ms => AfPacketPort.WaitAny(_ports, ms), StartActive: !standby));
+        Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
         Engine.Apply(config, version: 1);
         if (identity is not null)
         {
@@ -93,6 +94,26 @@ public sealed class RouterProcess : IDisposable
 
     public ForwardingEngine Engine { get; }
 
+    /// <summary>The other node of the node's HA pair when the node runs as one (it started standing by), else null.</summary>
+    public RouterNode? Partner { get; }
+
+    /// <summary>
+    /// Re-derives the peer keys of the epoch in force and hands them to the engine, replacing the installed ones (a
+    /// node taking over from its HA partner, which had the same identity, must not reuse its send counters).
+    /// </summary>
+    public void RenewPeerKeys()
+    {
+        if (_keySchedule is null || _stopping)
+        {
+            return;
+        }
+
+        lock (_applyGate)
+        {
+            _keySchedule.Renew(_securityPolicy);
+        }
+    }
+
     /// <summary>The node's public key (its identity), or null when it runs without a private key.</summary>
     public string? Identity => _identity?.PublicKeyBase64;
 
@@ -103,7 +124,8 @@ public sealed class RouterProcess : IDisposable
     /// private key comes from <see cref="RouterProcessOptions.EffectiveIdentityKeyFile"/>; it must belong to the
     /// identity configuration pins for the node, and a node with a pinned identity needs it.
     /// </summary>
-    public static RouterProcess Start(FabricConfig config, string node, RouterProcessOptions options)
+    /// <param name="standby">Start as the standby node of an HA pair (the router has two nodes): forward nothing until told to take over.</param>
+    public static RouterProcess Start(FabricConfig config, string node, RouterProcessOptions options, bool standby = false)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
@@ -128,7 +150,12 @@ public sealed class RouterProcess : IDisposable
             throw new RouterStartException(problem);
         }
 
-        return new RouterProcess(config, node, router, options, identity);
+        if (standby && router.Nodes.Count != 2)
+        {
+            throw new RouterStartException($"node {node} cannot stand by: router {router.Name} is not an HA pair (it has {router.Nodes.Count} node(s))");
+        }
+
+        return new RouterProcess(config, node, router, options, identity, standby);
     }
 
     /// <summary>
@@ -246,6 +273,19 @@ public sealed class RouterProcess : IDisposable
             ["icmp_errors_sent"] = Interlocked.Read(ref counters.IcmpErrorsSent),
             ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
             ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
+            ["ha"] = new Dictionary<string, object>
+            {
+                ["partner"] = Partner?.Name ?? "",
+                ["role"] = Partner is null ? "alone" : Engine.IsActive ? "active" : "standby",
+                ["takeovers"] = Interlocked.Read(ref counters.Takeovers),
+                ["announcements"] = Interlocked.Read(ref counters.Announcements),
+                ["standby_ignored"] = Interlocked.Read(ref counters.StandbyIgnored),
+                ["sessions_replicated_out"] = Interlocked.Read(ref counters.SessionsReplicatedOut),
+                ["sessions_replicated_in"] = Interlocked.Read(ref counters.SessionsReplicatedIn),
+                ["replicas_refused_version"] = Interlocked.Read(ref counters.ReplicasRefusedVersion),
+                ["replicas_refused_shape"] = Interlocked.Read(ref counters.ReplicasRefusedShape),
+                ["replicas_refused_table_full"] = Interlocked.Read(ref counters.ReplicasRefusedTableFull),
+            },
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
             ["traffic"] = TrafficJson(Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine)),

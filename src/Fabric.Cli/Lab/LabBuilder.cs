@@ -3,6 +3,7 @@ using System.Net;
 using Fabric.Cli.Hosting;
 using Fabric.Config.Canonical;
 using Fabric.Model;
+using Fabric.Model.Collections;
 
 namespace Fabric.Cli.Lab;
 
@@ -46,9 +47,68 @@ public sealed class LabBuilder
     private readonly bool _kernelForwarding;
     private readonly string _source;
 
-    /// <summary>The node that runs for each router (the first; HA pairs run one node in the lab).</summary>
+    /// <summary>Every node of every router, in configuration order (both nodes of an HA pair).</summary>
     public static IEnumerable<(Model.Router Router, RouterNode Node)> Nodes(FabricConfig config) =>
-        config.Routers.Where(r => r.Nodes.Count > 0).Select(r => (r, r.Nodes[0]));
+        config.Routers.SelectMany(r => r.Nodes.Select(n => (r, n)));
+
+    /// <summary>
+    /// <paramref name="config"/> with router <paramref name="routerName"/> made an HA pair (<c>lab up --ha ROUTER</c>):
+    /// a second node named after the first (its last letter <c>a</c> becomes <c>b</c>, else <c>b</c> is appended)
+    /// on the next management address no other member uses. Throws <see cref="LabException"/> when the router is
+    /// unknown or has two nodes already.
+    /// </summary>
+    public static FabricConfig WithPartnerNode(FabricConfig config, string routerName)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var router = config.Routers.FirstOrDefault(r => r.Name == routerName)
+            ?? throw new LabException($"--ha {routerName}: no such router (routers: {string.Join(", ", config.Routers.Select(r => r.Name))})");
+        if (router.Nodes.Count != 1)
+        {
+            throw new LabException($"--ha {routerName}: the router has {router.Nodes.Count} nodes already; an HA pair has two");
+        }
+
+        var first = router.Nodes[0];
+        var name = first.Name.EndsWith('a') ? first.Name[..^1] + "b" : first.Name + "b";
+        var used = config.Routers.SelectMany(r => r.Nodes).Select(n => n.ManagementAddress).Concat(config.Conductor.Addresses).ToHashSet();
+        var bytes = first.ManagementAddress.GetAddressBytes();
+        IPAddress? address = null;
+        for (var i = 1; i < 255 && address is null; i++)
+        {
+            var candidate = (byte[])bytes.Clone();
+            candidate[^1] = (byte)((bytes[^1] + i) % 256);
+            var ip = new IPAddress(candidate);
+            if (candidate[^1] is not 0 and not 255 && !used.Contains(ip))
+            {
+                address = ip;
+            }
+        }
+
+        if (address is null || config.Routers.SelectMany(r => r.Nodes).Any(n => n.Name == name))
+        {
+            throw new LabException($"--ha {routerName}: no free node name or management address for the second node");
+        }
+
+        var pair = router with { Nodes = new ValueList<RouterNode>([first, new RouterNode(name, address, first.Identity)]) };
+        return config with { Routers = new ValueList<Model.Router>(config.Routers.Select(r => ReferenceEquals(r, router) ? pair : r)) };
+    }
+
+    /// <summary>
+    /// <paramref name="document"/> with the second node of every router that runs as an HA pair in the lab
+    /// (<paramref name="running"/>, the lab's topology) and has one node in the document: a document committed to a
+    /// lab started with <c>--ha</c> keeps the pair its processes run.
+    /// </summary>
+    public static FabricConfig KeepPairs(FabricConfig document, FabricConfig running)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        ArgumentNullException.ThrowIfNull(running);
+        return document with
+        {
+            Routers = new ValueList<Model.Router>(document.Routers.Select(r =>
+                r.Nodes.Count == 1 && running.Routers.FirstOrDefault(l => l.Name == r.Name) is { Nodes.Count: 2 } pair && pair.Nodes[0].Name == r.Nodes[0].Name
+                    ? r with { Nodes = new ValueList<RouterNode>([r.Nodes[0], pair.Nodes[1]]) }
+                    : r)),
+        };
+    }
 
     /// <summary>Member names that would share a namespace name; empty when the topology fits a lab.</summary>
     public static IReadOnlyList<string> Collisions(FabricConfig config)
@@ -96,11 +156,15 @@ public sealed class LabBuilder
         Progress("wires", $"{_layout.Wires}: bridges {string.Join(", ", _neighborhoodBridges.Select(b => $"{b.Value} (neighborhood {b.Key})").Append($"{ManagementBridge} (management)"))}");
 
         var lan = 0;
+        var networkBridges = new Dictionary<(string Router, string Network), string>();
         foreach (var (router, node) in Nodes(_config))
         {
             var ns = _layout.NamespaceOf(node.Name);
             NetworkNamespace.Add(ns);
             var parts = new List<string>();
+            // The second node of an HA pair gets its own ends on the first node's bridges: the same WAN and the
+            // same container LANs, so either node can own the router's addresses there.
+            var partner = router.Nodes[0] != node;
             foreach (var iface in router.Interfaces)
             {
                 var end = ToWires(ns, iface.Device);
@@ -118,9 +182,22 @@ public sealed class LabBuilder
 
             foreach (var network in router.Networks)
             {
-                if (network.Model == NetworkModel.Bridged)
+                if (partner)
+                {
+                    if (network.Model != NetworkModel.Bridged)
+                    {
+                        throw new LabException(
+                            $"router {router.Name} is an HA pair, but its network {network.Name} is host-based: a container's one veth cannot reach two nodes (make it bridged)");
+                    }
+
+                    var shared = networkBridges[(router.Name, network.Name)];
+                    NetworkNamespace.AttachToBridge(_layout.Wires, ToWires(ns, network.Device), shared);
+                    parts.Add($"{network.Device} on bridge {shared} (shared with {router.Nodes[0].Name})");
+                }
+                else if (network.Model == NetworkModel.Bridged)
                 {
                     var bridge = $"lan{lan++}";
+                    networkBridges[(router.Name, network.Name)] = bridge;
                     NetworkNamespace.AddBridge(_layout.Wires, bridge);
                     NetworkNamespace.AttachToBridge(_layout.Wires, ToWires(ns, network.Device), bridge);
                     foreach (var container in network.Containers)
@@ -176,7 +253,11 @@ public sealed class LabBuilder
 
         foreach (var (router, node) in Nodes(_config))
         {
-            if (_kernelForwarding)
+            if (_kernelForwarding && router.Nodes[0] != node)
+            {
+                Progress("kernel", $"{node.Name} ({router.Name}) stays without addresses: the kernel baseline has no HA");
+            }
+            else if (_kernelForwarding)
             {
                 KernelRouting.Configure(_config, router, _layout.NamespaceOf(node.Name));
                 Progress("kernel", $"{node.Name} ({router.Name}) forwards with kernel IP forwarding (no router process)");
@@ -200,7 +281,7 @@ public sealed class LabBuilder
         }
 
         _output.WriteLine(
-            $"lab \"{_layout.Name}\" is up: {Nodes(_config).Count()} routers, {_config.Containers().Count()} containers, {servers.Count} servers in {clock.Elapsed.TotalSeconds:0.0} s.");
+            $"lab \"{_layout.Name}\" is up: {_config.Routers.Count} routers{(Nodes(_config).Count() > _config.Routers.Count ? $" ({Nodes(_config).Count()} nodes)" : "")}, {_config.Containers().Count()} containers, {servers.Count} servers in {clock.Elapsed.TotalSeconds:0.0} s.");
     }
 
     private string AddContainer(Container container)

@@ -4,6 +4,7 @@ using Fabric.Dataplane.Neighbors;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Telemetry;
+using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
 
@@ -80,6 +81,20 @@ public sealed class PacketWorker
 
     public WorkerCounters Counters { get; } = new();
 
+    /// <summary>
+    /// False while the node is the standby of an HA pair: it receives but neither answers nor forwards (each
+    /// frame counted in <see cref="WorkerCounters.StandbyIgnored"/>; ARP senders are still learned). True for a
+    /// node alone and for the active node of a pair. Written by the worker (see <see cref="Routing.ForwardingEngine.TakeOverAsync"/>)
+    /// or before it starts; read by anyone.
+    /// </summary>
+    public bool IsActive
+    {
+        get => Volatile.Read(ref _active);
+        internal set => Volatile.Write(ref _active, value);
+    }
+
+    private bool _active = true;
+
     /// <summary>Room for one packet cut from a super-packet (it may grow by metadata as any packet).</summary>
     private readonly byte[] _segment = new byte[PacketBuffer.DefaultCapacity];
 
@@ -140,6 +155,12 @@ public sealed class PacketWorker
             }
 
             var snapshot = SnapshotSource();
+            if (!_active)
+            {
+                Standby(port);
+                continue;
+            }
+
             for (var i = 0; i < _batch.Count; i++)
             {
                 var buffer = _batch[i];
@@ -157,6 +178,23 @@ public sealed class PacketWorker
 
         ExpireSessions(now);
         return handled;
+    }
+
+    /// <summary>A standby node's batch: nothing answered or forwarded; the sender of an ARP frame is learned, so the node knows its neighbours when it takes over.</summary>
+    private void Standby(int port)
+    {
+        for (var i = 0; i < _batch.Count; i++)
+        {
+            var buffer = _batch[i];
+            Counters.StandbyIgnored++;
+            if (EthernetFrame.TryCreate(buffer.Data.AsSpan(0, buffer.Length), out var ethernet)
+                && ethernet.EtherType == EtherType.Arp
+                && ArpPacket.TryCreate(ethernet.Payload, out var arp)
+                && arp.SenderProtocolAddress != 0)
+            {
+                Neighbors.Learn(port, arp.SenderProtocolAddress, arp.SenderHardwareAddress);
+            }
+        }
     }
 
     /// <summary>Runs one frame through the pipeline; the frame may be rewritten in place and sent.</summary>
@@ -418,4 +456,28 @@ public sealed class WorkerCounters
 
     /// <summary>Super-packets cut into packets before the pipeline, because their session needed per-packet work.</summary>
     public long SuperPacketsCut;
+
+    /// <summary>Frames received while the node was the standby of an HA pair (neither answered nor forwarded).</summary>
+    public long StandbyIgnored;
+
+    /// <summary>Times this node became the active node of its HA pair.</summary>
+    public long Takeovers;
+
+    /// <summary>Gratuitous ARPs and unsolicited neighbour advertisements sent for the router's addresses.</summary>
+    public long Announcements;
+
+    /// <summary>Session records exported to the HA partner.</summary>
+    public long SessionsReplicatedOut;
+
+    /// <summary>Session records from the HA partner installed here (added or updated).</summary>
+    public long SessionsReplicatedIn;
+
+    /// <summary>Partner records refused: made under another configuration version than the running one.</summary>
+    public long ReplicasRefusedVersion;
+
+    /// <summary>Partner records refused: they name a service, port, path or waypoint pair this snapshot does not have free.</summary>
+    public long ReplicasRefusedShape;
+
+    /// <summary>Partner records refused: the session table is full.</summary>
+    public long ReplicasRefusedTableFull;
 }

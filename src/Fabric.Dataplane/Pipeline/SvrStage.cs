@@ -1257,7 +1257,7 @@ public static class SvrStage
         v4.UpdateHeaderChecksum();
     }
 
-    private static long IdleTimeout(ServiceEntry entry, byte protocol) => protocol switch
+    internal static long IdleTimeout(ServiceEntry entry, byte protocol) => protocol switch
     {
         IpProtocol.Tcp => entry.IdleTcp,
         IpProtocol.Udp => entry.IdleUdp,

@@ -107,6 +107,24 @@ public sealed class SessionAdmission
         }
     }
 
+    /// <summary>
+    /// Counts a session another node admitted (a replica from the HA partner) without judging it: it exists
+    /// already, so limits and the session rate do not apply. Released like any admitted session.
+    /// </summary>
+    public void AdmitReplica()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _state);
+            var active = Math.Min((state & ActiveMask) + 1, ActiveMask);
+            var next = active | (ReachesHighWater(active) || (state & RefusingFlag) != 0 ? RefusingFlag : 0);
+            if (Interlocked.CompareExchange(ref _state, next, state) == state)
+            {
+                return;
+            }
+        }
+    }
+
     /// <summary>Ends one admitted session.</summary>
     /// <exception cref="InvalidOperationException">No session is active (a release without an admission).</exception>
     public void Release()

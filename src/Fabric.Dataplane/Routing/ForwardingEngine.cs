@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.HighAvailability;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Model;
@@ -18,6 +20,8 @@ public sealed class ForwardingEngine : IDisposable
     private readonly ServiceRuntimes _runtimes = new();
     private readonly TimeProvider _time;
     private readonly Func<int, bool>? _idleWait;
+    private readonly ConcurrentQueue<WorkerRequest> _requests = new();
+    private long _lastExport;
     private ForwardingSnapshot? _snapshot;
     private CancellationTokenSource? _stop;
     private Thread? _thread;
@@ -30,7 +34,10 @@ public sealed class ForwardingEngine : IDisposable
         _time = time ?? TimeProvider.System;
         Ports = [.. ports];
         _idleWait = options.IdleWait;
-        Worker = new PacketWorker(Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, options.Seed, options.BatchSize);
+        Worker = new PacketWorker(Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, options.Seed, options.BatchSize)
+        {
+            IsActive = options.StartActive,
+        };
     }
 
     public string Name { get; }
@@ -87,21 +94,127 @@ public sealed class ForwardingEngine : IDisposable
         return result;
     }
 
+    /// <summary>Whether this node forwards (alone, or the active node of an HA pair) rather than standing by.</summary>
+    public bool IsActive => Worker.IsActive;
+
     /// <summary>
-    /// One round: keys handed in are installed, then a batch from every port, run to completion, then the peer
-    /// paths' monitoring timers (probes and echo bursts that are due go out). Returns packets handled.
+    /// Collects the established sessions (see <see cref="SessionReplication.IsEstablished"/>) seen since the last
+    /// export, or all of them when <paramref name="everything"/> (a partner that just appeared), for the HA
+    /// partner. Done by the worker between batches; completes on its next round. Thread-safe.
+    /// </summary>
+    public Task<SessionExport> ExportSessionsAsync(bool everything = false) =>
+        Request<SessionExport>((worker, snapshot, now) =>
+        {
+            if (snapshot is null)
+            {
+                return new SessionExport(0, []);
+            }
+
+            var since = everything ? 0 : _lastExport;
+            _lastExport = now;
+            return new SessionExport(snapshot.Version, SessionReplication.Export(worker, snapshot, now, since));
+        });
+
+    /// <summary>Installs sessions the HA partner exported under configuration <paramref name="version"/>. Done by the worker between batches. Thread-safe.</summary>
+    public Task<SessionImportResult> ImportSessionsAsync(long version, SessionRecord[] records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return Request((worker, snapshot, now) => snapshot is null
+            ? new SessionImportResult(0, 0, records.Length)
+            : SessionReplication.Import(worker, snapshot, now, version, records));
+    }
+
+    /// <summary>
+    /// Makes a standby node active (see <see cref="SessionReplication.TakeOver"/>): it forwards from its next batch,
+    /// its SVR sessions re-signal their peers and its addresses are announced. The caller installs fresh peer keys
+    /// first (<see cref="InstallPeerKeys"/>: the worker installs them before this request runs). Completes with
+    /// false when the node was active already. Thread-safe.
+    /// </summary>
+    public Task<bool> TakeOverAsync() =>
+        Request((worker, snapshot, _) =>
+        {
+            if (worker.IsActive)
+            {
+                return false;
+            }
+
+            SessionReplication.TakeOver(worker, snapshot);
+            return true;
+        });
+
+    /// <summary>Makes the node stand by: from its next batch it neither answers nor forwards. Completes with whether it was active. Thread-safe.</summary>
+    public Task<bool> StandByAsync() =>
+        Request((worker, _, _) =>
+        {
+            var was = worker.IsActive;
+            worker.IsActive = false;
+            return was;
+        });
+
+    /// <summary>Announces the router's addresses again (gratuitous ARP, unsolicited NA) when the node is active. Thread-safe.</summary>
+    public Task<bool> AnnounceAsync() =>
+        Request((worker, snapshot, _) =>
+        {
+            if (!worker.IsActive || snapshot is null)
+            {
+                return false;
+            }
+
+            SessionReplication.Announce(worker, snapshot);
+            return true;
+        });
+
+    /// <summary>
+    /// One round: keys handed in are installed, then requests to the worker run (replication, role changes), then a
+    /// batch from every port, run to completion, then, on an active node, the peer paths' monitoring timers (probes
+    /// and echo bursts that are due go out). Returns packets handled.
     /// </summary>
     public int RunOnce()
     {
         var now = _time.GetTimestamp();
         _runtimes.PeerKeys.InstallPending(now);
+        while (_requests.TryDequeue(out var request))
+        {
+            request.Run(Worker, Volatile.Read(ref _snapshot), now);
+        }
+
         var handled = Worker.RunOnce(now);
-        if (Volatile.Read(ref _snapshot) is { } snapshot)
+        if (Worker.IsActive && Volatile.Read(ref _snapshot) is { } snapshot)
         {
             PathMonitorStage.Tick(Worker, snapshot, now);
         }
 
         return handled;
+    }
+
+    private Task<T> Request<T>(Func<PacketWorker, ForwardingSnapshot?, long, T> work)
+    {
+        var request = new WorkerRequest<T>(work);
+        _requests.Enqueue(request);
+        return request.Completion.Task;
+    }
+
+    /// <summary>Work handed to the worker thread, run between batches (the worker owns the tables it touches).</summary>
+    private abstract class WorkerRequest
+    {
+        public abstract void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now);
+    }
+
+    private sealed class WorkerRequest<T>(Func<PacketWorker, ForwardingSnapshot?, long, T> work) : WorkerRequest
+    {
+        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now)
+        {
+            try
+            {
+                Completion.SetResult(work(worker, snapshot, now));
+            }
+            catch (Exception e)
+            {
+                Completion.SetException(e);
+            }
+        }
     }
 
     /// <summary>
@@ -147,14 +260,20 @@ public sealed class ForwardingEngine : IDisposable
     {
         _stop?.Cancel();
         _thread?.Join();
+        while (_requests.TryDequeue(out var request))
+        {
+            request.Run(Worker, null, 0);
+        }
+
         _stop?.Dispose();
         _runtimes.PeerKeys.Dispose();
     }
 }
 
 /// <param name="Seed">Seeds the load balancer's randomness, so runs are reproducible.</param>
+/// <param name="StartActive">False: the node starts as the standby of an HA pair (it forwards once told to take over).</param>
 /// <param name="IdleWait">
 /// Sleeps the idle worker until a port may have a frame or the given milliseconds pass, such as
 /// <c>ms => AfPacketPort.WaitAny(ports, ms)</c>; null: the idle worker sleeps 1 ms at a time.
 /// </param>
-public sealed record RouterOptions(int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, Func<int, bool>? IdleWait = null);
+public sealed record RouterOptions(int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, Func<int, bool>? IdleWait = null, bool StartActive = true);

@@ -21,6 +21,21 @@ public sealed class PeerKeySchedule(ForwardingEngine engine, RouterIdentity iden
     public IReadOnlyDictionary<string, KeyAgreementResult> Refused { get; private set; } = new Dictionary<string, KeyAgreementResult>();
 
     /// <summary>
+    /// Derives the current epoch's keys for every pinned peer again and installs them, replacing those in force:
+    /// the new send counter starts at the nanoseconds elapsed in the epoch now, above every counter sent under
+    /// this epoch's keys by a node with the same identity (the HA partner this node takes over from) as long as
+    /// that node sent fewer than 10⁹ packets a second. Returns how long until the next epoch begins.
+    /// </summary>
+    public TimeSpan Renew(SecurityPolicy policy)
+    {
+        lock (_gate)
+        {
+            _installed.Clear();
+            return Refresh(policy);
+        }
+    }
+
+    /// <summary>
     /// Installs the current epoch's keys for every pinned peer of the running snapshot that lacks them, with
     /// <paramref name="policy"/>'s rekey interval. Returns how long until the next epoch begins.
     /// </summary>

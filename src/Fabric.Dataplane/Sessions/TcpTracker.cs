@@ -72,6 +72,16 @@ public struct TcpTracker
 
     public readonly TcpState State => _state;
 
+    /// <summary>The whole tracker in 16 bits (state, then marks), as session replication carries it; <see cref="FromPacked"/> restores it.</summary>
+    public readonly ushort Packed => (ushort)(((int)_state << 8) | _marks);
+
+    /// <summary>The tracker <see cref="Packed"/> gave; an unknown state becomes <see cref="TcpState.None"/>.</summary>
+    public static TcpTracker FromPacked(ushort packed)
+    {
+        var state = (TcpState)(packed >> 8);
+        return new TcpTracker { _state = Enum.IsDefined(state) ? state : TcpState.None, _marks = (byte)packed };
+    }
+
     /// <summary>The handshake completed and the connection is neither closed nor reset (it may be half-closed).</summary>
     public readonly bool IsEstablished => _state is TcpState.Established or TcpState.FinWait or TcpState.Closing;
 

@@ -86,6 +86,35 @@ public sealed class WaypointAllocator
     }
 
     /// <summary>
+    /// Takes a given pair out of the pool (a session replicated from the HA partner, which allocated it there):
+    /// false, changing nothing, when the pair is outside the pool or already in use. O(free pairs): for the
+    /// replication path, never per packet.
+    /// </summary>
+    public bool TryTake(ushort localPort, ushort peerPort)
+    {
+        if (!TryIndexOf(localPort, peerPort, out var index) || (_live[index >> 6] & (1UL << index)) != 0)
+        {
+            return false;
+        }
+
+        // Swap the pair to the head of the free ring, then take the head as TryAllocate does.
+        for (var i = 0; i < _freeCount; i++)
+        {
+            var position = _head + i >= Capacity ? _head + i - Capacity : _head + i;
+            if (_free[position] == index)
+            {
+                (_free[position], _free[_head]) = (_free[_head], _free[position]);
+                _head = _head + 1 == Capacity ? 0 : _head + 1;
+                _freeCount--;
+                _live[index >> 6] |= 1UL << index;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Returns a pair to the pool. False, changing nothing, when the pair is not in use (never allocated, or
     /// already released): the caller's session state is wrong, and it is counted, not thrown.
     /// </summary>

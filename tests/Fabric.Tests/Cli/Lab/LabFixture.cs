@@ -38,7 +38,7 @@ public sealed class LabRun : IDisposable
 
     public string AdminSocketOf(string node) => Path.Combine(StateRoot, Name, node + ".sock");
 
-    public CommandResult Up() => Fabric(["lab", "up", "--topology", TopologyFile, .. LabOptions]);
+    public CommandResult Up(params string[] options) => Fabric(["lab", "up", "--topology", TopologyFile, .. LabOptions, .. options]);
 
     public CommandResult Down() => Fabric(["lab", "down", .. LabOptions]);
 

@@ -21,6 +21,7 @@ public sealed class SvrFabric : IDisposable
 {
     private static ulong _mac = 0x02_00_00_00_05_00;
     private readonly IPacketPort[] _dc1Ports;
+    private readonly IPacketPort[] _br1Ports;
 
     public SvrFabric(Func<string, string>? edit = null)
     {
@@ -43,7 +44,8 @@ public sealed class SvrFabric : IDisposable
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
         BrWan = new WirePort(wan.Attach("wan0", NextMac()));
-        Br1 = Start("br1", [BrWan, eng1Link.A, guest1Link.A]);
+        _br1Ports = [BrWan, eng1Link.A, guest1Link.A];
+        Br1 = Start("br1", _br1Ports);
         Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1");
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
 
@@ -64,7 +66,7 @@ public sealed class SvrFabric : IDisposable
 
     public ForwardingEngine Dc1 { get; private set; }
 
-    public ForwardingEngine Br1 { get; }
+    public ForwardingEngine Br1 { get; private set; }
 
     public ForwardingEngine Br2 { get; }
 
@@ -97,11 +99,21 @@ public sealed class SvrFabric : IDisposable
     /// <summary>Moves frames between routers and hosts until nothing moves (bounded).</summary>
     public void Pump() => FramePump.Run([Dc1, Br1, Br2], Hosts);
 
-    /// <summary>dc1 restarts: a new process on the same ports, with no session, neighbour or counter of before.</summary>
-    public void RestartDc1()
+    /// <summary>
+    /// dc1 restarts: a new process on the same ports, with no session, neighbour or counter of before (also how a
+    /// test stands in for dc1's HA partner node taking over: <paramref name="active"/> false starts it standing by).
+    /// </summary>
+    public void RestartDc1(bool active = true)
     {
         Dc1.Dispose();
-        Dc1 = Start("dc1", _dc1Ports);
+        Dc1 = Start("dc1", _dc1Ports, active);
+    }
+
+    /// <summary>br1 restarts, as <see cref="RestartDc1"/>.</summary>
+    public void RestartBr1(bool active = true)
+    {
+        Br1.Dispose();
+        Br1 = Start("br1", _br1Ports, active);
     }
 
     /// <summary>The single live session of a router whose reverse key's protocol and forward key match, as the tests look at it.</summary>
@@ -144,9 +156,9 @@ public sealed class SvrFabric : IDisposable
         Br2.Dispose();
     }
 
-    private ForwardingEngine Start(string name, IPacketPort[] ports)
+    private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true)
     {
-        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024), Time);
+        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, StartActive: active), Time);
         engine.Apply(Model, version: 1);
         return engine;
     }

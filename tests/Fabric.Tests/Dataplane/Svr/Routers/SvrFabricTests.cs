@@ -477,10 +477,10 @@ public sealed class SvrFabricTests
         return (tcp.Flags & TcpFlags.Syn) != 0;
     }
 
-    private static bool IsReset(byte[] packet) =>
+    internal static bool IsReset(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) && (tcp.Flags & TcpFlags.Rst) != 0;
 
-    private static byte[] TcpPayload(byte[] packet)
+    internal static byte[] TcpPayload(byte[] packet)
     {
         Ipv4Packet.TryCreate(packet, out var ip);
         TcpSegment.TryCreate(ip.Payload, out var tcp);

@@ -1,0 +1,66 @@
+using Fabric.Actors.Serialization;
+using Fabric.Dataplane.HighAvailability;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Sessions;
+
+namespace Fabric.Actors.HighAvailability;
+
+/// <summary>
+/// A node of an HA pair to its partner, every heartbeat interval: it lives, whether it is active, and how many
+/// times it became active since it started (so the partner learns of a takeover it did not see while it lasted).
+/// </summary>
+[WireMessage("fabric.ha.heartbeat.v1")]
+public sealed record PairHeartbeat(string Node, bool Active, long Sequence, long Takeovers);
+
+/// <summary>
+/// Sessions the active node of an HA pair sends its partner: established ones new or changed since its last
+/// batch, made under configuration <paramref name="Version"/>. A batch holds at most
+/// <see cref="PairActor.MaxSessionsPerBatch"/> sessions (Akka's remote frame limit).
+/// </summary>
+[WireMessage("fabric.ha.sessions.v1")]
+public sealed record PairSessionBatch(string Node, long Version, IReadOnlyList<ReplicatedSession> Sessions);
+
+/// <summary>A <see cref="SessionRecord"/> on the wire: addresses as two 64-bit halves (MessagePack has no 128-bit integer).</summary>
+public sealed record ReplicatedSession(
+    ulong ForwardSourceHigh, ulong ForwardSourceLow, ulong ForwardDestinationHigh, ulong ForwardDestinationLow, ushort ForwardSourcePort, ushort ForwardDestinationPort, byte ForwardProtocol,
+    ulong ReverseSourceHigh, ulong ReverseSourceLow, ulong ReverseDestinationHigh, ulong ReverseDestinationLow, ushort ReverseSourcePort, ushort ReverseDestinationPort, byte ReverseProtocol,
+    short Tenant, short Service, short Instance, short ForwardPort, short ReversePort, bool IsIpv6, byte Svr, bool SendMetadata, byte OriginalProtocol, byte Unanswered, bool Sealed,
+    short WaypointPath, ushort LocalWaypointPort, ushort PeerWaypointPort, short KeysPath, uint SessionId, ushort Tcp,
+    long IdleNanoseconds, long ReverseQuietNanoseconds, long ForwardPackets, long ForwardBytes, long ReversePackets, long ReverseBytes)
+{
+    public static ReplicatedSession From(in SessionRecord r) => new(
+        (ulong)(r.Forward.Source >> 64), (ulong)r.Forward.Source, (ulong)(r.Forward.Destination >> 64), (ulong)r.Forward.Destination, r.Forward.SourcePort, r.Forward.DestinationPort, r.Forward.Protocol,
+        (ulong)(r.Reverse.Source >> 64), (ulong)r.Reverse.Source, (ulong)(r.Reverse.Destination >> 64), (ulong)r.Reverse.Destination, r.Reverse.SourcePort, r.Reverse.DestinationPort, r.Reverse.Protocol,
+        r.Tenant, r.Service, r.Instance, r.ForwardPort, r.ReversePort, r.IsIpv6, (byte)r.Svr, r.SendMetadata, r.OriginalProtocol, r.Unanswered, r.Sealed,
+        r.WaypointPath, r.LocalWaypointPort, r.PeerWaypointPort, r.KeysPath, r.SessionId, r.Tcp,
+        r.IdleNanoseconds, r.ReverseQuietNanoseconds, r.ForwardPackets, r.ForwardBytes, r.ReversePackets, r.ReverseBytes);
+
+    public SessionRecord ToRecord() => new()
+    {
+        Forward = new SessionKey(new UInt128(ForwardSourceHigh, ForwardSourceLow), new UInt128(ForwardDestinationHigh, ForwardDestinationLow), ForwardSourcePort, ForwardDestinationPort, ForwardProtocol),
+        Reverse = new SessionKey(new UInt128(ReverseSourceHigh, ReverseSourceLow), new UInt128(ReverseDestinationHigh, ReverseDestinationLow), ReverseSourcePort, ReverseDestinationPort, ReverseProtocol),
+        Tenant = Tenant,
+        Service = Service,
+        Instance = Instance,
+        ForwardPort = ForwardPort,
+        ReversePort = ReversePort,
+        IsIpv6 = IsIpv6,
+        Svr = (SvrRole)Svr,
+        SendMetadata = SendMetadata,
+        OriginalProtocol = OriginalProtocol,
+        Unanswered = Unanswered,
+        Sealed = Sealed,
+        WaypointPath = WaypointPath,
+        LocalWaypointPort = LocalWaypointPort,
+        PeerWaypointPort = PeerWaypointPort,
+        KeysPath = KeysPath,
+        SessionId = SessionId,
+        Tcp = Tcp,
+        IdleNanoseconds = IdleNanoseconds,
+        ReverseQuietNanoseconds = ReverseQuietNanoseconds,
+        ForwardPackets = ForwardPackets,
+        ForwardBytes = ForwardBytes,
+        ReversePackets = ReversePackets,
+        ReverseBytes = ReverseBytes,
+    };
+}

@@ -1,0 +1,103 @@
+namespace Fabric.Actors.HighAvailability;
+
+/// <summary>What a node of an HA pair is to its router right now.</summary>
+public enum PairRole
+{
+    /// <summary>Just started: stands by (answers nothing) until it hears its partner or the startup hold passes.</summary>
+    Starting,
+
+    /// <summary>Receives, replicates the partner's sessions in, forwards nothing.</summary>
+    Standby,
+
+    /// <summary>Owns the router's addresses and forwards; replicates its sessions out.</summary>
+    Active,
+}
+
+/// <summary>Why a node changed role (logged, and the reason is counted on the node).</summary>
+public enum PairTransition
+{
+    None,
+
+    /// <summary>Starting, and the partner is not active: the preferred node (the first in configuration order) takes the router.</summary>
+    PreferredAtStart,
+
+    /// <summary>Starting, and nothing was heard of the partner for the whole startup hold: the node runs the router alone.</summary>
+    PartnerAbsentAtStart,
+
+    /// <summary>Starting, and the partner is active: stand by (non-preemptive, whoever is preferred).</summary>
+    PartnerActive,
+
+    /// <summary>Starting, the partner is heard and not active, and this node is not preferred: stand by for the preferred one.</summary>
+    NotPreferred,
+
+    /// <summary>Standby, and the partner missed its heartbeats for the dead interval: take over.</summary>
+    PartnerDead,
+
+    /// <summary>Standby, the partner is heard and stands by too: the preferred node takes the router.</summary>
+    NeitherActive,
+
+    /// <summary>Active, and so is the partner (after a partition or a false failover): the node that is not preferred yields.</summary>
+    BothActive,
+}
+
+/// <summary>The timing of an HA pair (tunable).</summary>
+/// <param name="HeartbeatInterval">How often each node tells its partner it lives and which role it has.</param>
+/// <param name="DeadAfter">A partner not heard for this long is dead (about three missed heartbeats).</param>
+/// <param name="StartupHold">How long a starting node waits to hear its partner before it runs the router alone.</param>
+/// <param name="ReplicationInterval">How often the active node sends the sessions new or changed since its last batch.</param>
+public sealed record PairTiming(TimeSpan HeartbeatInterval, TimeSpan DeadAfter, TimeSpan StartupHold, TimeSpan ReplicationInterval)
+{
+    public static PairTiming Default { get; } = new(
+        TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(350), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(150));
+}
+
+/// <summary>
+/// The active/standby decision of one node of an HA pair, as pure state: <see cref="Heard"/> and
+/// <see cref="Tick"/> give the next state and the transition taken (<see cref="PairTransition.None"/> when the
+/// role stays). Rules (docs/high-availability.md): the preferred node (first in configuration order) becomes
+/// active at start unless the partner already is; afterwards the decision is non-preemptive — a standby takes
+/// over only when the active partner is dead, a returning preferred node stands by — except that when both are
+/// active the one not preferred yields, and when both stand by the preferred one takes the router. Immutable.
+/// </summary>
+/// <param name="LastHeard">When the partner's last heartbeat arrived, or null: never.</param>
+/// <param name="PartnerActive">What the partner's last heartbeat said.</param>
+public sealed record PairState(PairRole Role, bool Preferred, DateTimeOffset Started, DateTimeOffset? LastHeard, bool PartnerActive, PairTiming Timing)
+{
+    /// <summary>A node's state when its actor starts: <paramref name="active"/> when its dataplane forwards already (the actor system restarted under a running node).</summary>
+    public static PairState Start(bool preferred, DateTimeOffset now, PairTiming? timing = null, bool active = false) =>
+        new(active ? PairRole.Active : PairRole.Starting, preferred, now, null, false, timing ?? PairTiming.Default);
+
+    /// <summary>Whether the partner was heard within the dead interval before <paramref name="now"/>.</summary>
+    public bool PartnerAlive(DateTimeOffset now) => LastHeard is { } heard && now - heard < Timing.DeadAfter;
+
+    /// <summary>The partner's heartbeat arrived at <paramref name="now"/>, saying whether it is active.</summary>
+    public (PairState State, PairTransition Transition) Heard(bool partnerActive, DateTimeOffset now)
+    {
+        var next = this with { LastHeard = now, PartnerActive = partnerActive };
+        return (Role, partnerActive) switch
+        {
+            (PairRole.Starting, true) => (next with { Role = PairRole.Standby }, PairTransition.PartnerActive),
+            (PairRole.Starting or PairRole.Standby, false) when Preferred =>
+                (next with { Role = PairRole.Active }, Role == PairRole.Starting ? PairTransition.PreferredAtStart : PairTransition.NeitherActive),
+            (PairRole.Starting, false) => (next with { Role = PairRole.Standby }, PairTransition.NotPreferred),
+            (PairRole.Active, true) when !Preferred => (next with { Role = PairRole.Standby }, PairTransition.BothActive),
+            _ => (next, PairTransition.None),
+        };
+    }
+
+    /// <summary>Time passes: a starting node whose hold ran out, or a standby whose partner died, takes the router.</summary>
+    public (PairState State, PairTransition Transition) Tick(DateTimeOffset now)
+    {
+        if (Role == PairRole.Starting && LastHeard is null && now - Started >= Timing.StartupHold)
+        {
+            return (this with { Role = PairRole.Active }, PairTransition.PartnerAbsentAtStart);
+        }
+
+        if (Role == PairRole.Standby && !PartnerAlive(now))
+        {
+            return (this with { Role = PairRole.Active }, PairTransition.PartnerDead);
+        }
+
+        return (this, PairTransition.None);
+    }
+}

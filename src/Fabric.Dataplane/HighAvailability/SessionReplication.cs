@@ -1,0 +1,314 @@
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Policing;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.HighAvailability;
+
+/// <summary>
+/// Session replication between the two nodes of an HA pair, as the worker that owns the session table runs
+/// it (between batches, never per packet): <see cref="Export"/> collects the established sessions seen since
+/// the last export, <see cref="Import"/> installs the partner's into this node's table, and
+/// <see cref="TakeOver"/> makes a standby node the active one. See docs/high-availability.md.
+/// </summary>
+public static class SessionReplication
+{
+    /// <summary>
+    /// A session replicates once it has been seen both ways and carried this many packets in all (tunable): a
+    /// TCP handshake plus a request and its answer. The original skips sessions under about 12 packets; we
+    /// replicate sooner so that a connection idle after its first exchange (a control connection) survives too.
+    /// </summary>
+    public const int EstablishedPackets = 6;
+
+    /// <summary>Whether a session is established enough to replicate.</summary>
+    public static bool IsEstablished(in SessionState state) =>
+        state.ForwardPackets > 0 && state.ReversePackets > 0 && state.ForwardPackets + state.ReversePackets >= EstablishedPackets;
+
+    /// <summary>
+    /// The established sessions last seen at or after <paramref name="since"/> (worker ticks; 0: all of them).
+    /// Visits every slot of the table once (the table keeps no list of live sessions).
+    /// </summary>
+    internal static SessionRecord[] Export(PacketWorker worker, ForwardingSnapshot snapshot, long now, long since)
+    {
+        var sessions = worker.Sessions;
+        var records = new List<SessionRecord>();
+        for (var handle = 0; handle < sessions.Capacity; handle++)
+        {
+            if (!sessions.IsLive(handle) || sessions.LastSeen(handle) < since)
+            {
+                continue;
+            }
+
+            ref readonly var state = ref sessions.Payload(handle);
+            if (!IsEstablished(state))
+            {
+                continue;
+            }
+
+            records.Add(new SessionRecord
+            {
+                Forward = sessions.ForwardKey(handle),
+                Reverse = sessions.ReverseKey(handle),
+                Tenant = state.Tenant,
+                Service = state.Service,
+                Instance = state.Instance,
+                ForwardPort = state.ForwardPort,
+                ReversePort = state.ReversePort,
+                IsIpv6 = state.IsIpv6,
+                Svr = state.Svr,
+                SendMetadata = state.SendMetadata,
+                OriginalProtocol = state.OriginalProtocol,
+                Unanswered = state.Unanswered,
+                Sealed = state.Sealed,
+                WaypointPath = (short)(state.Svr is SvrRole.Ingress or SvrRole.Transit ? PathOfPool(snapshot.PeerPaths, state.WaypointPool) : -1),
+                LocalWaypointPort = state.LocalWaypointPort,
+                PeerWaypointPort = state.PeerWaypointPort,
+                KeysPath = (short)(state.Svr != SvrRole.None ? PathOfKeys(snapshot.PeerPaths, state.PeerKeys) : -1),
+                SessionId = state.SessionId,
+                Tcp = sessions.Tcp(handle).Packed,
+                IdleNanoseconds = Nanoseconds(now - sessions.LastSeen(handle), worker.TicksPerSecond),
+                ReverseQuietNanoseconds = Nanoseconds(now - state.ReverseSeenAt, worker.TicksPerSecond),
+                ForwardPackets = state.ForwardPackets,
+                ForwardBytes = state.ForwardBytes,
+                ReversePackets = state.ReversePackets,
+                ReverseBytes = state.ReverseBytes,
+            });
+        }
+
+        worker.Counters.SessionsReplicatedOut += records.Count;
+        return [.. records];
+    }
+
+    /// <summary>
+    /// Installs the partner's sessions: a session this table has (same keys) is updated; a new one is inserted
+    /// with its admission and instance load counted and its waypoint ports taken out of the pool. Records made
+    /// under another configuration version than the running one, or that do not fit it, are refused and counted.
+    /// </summary>
+    internal static SessionImportResult Import(PacketWorker worker, ForwardingSnapshot snapshot, long now, long version, ReadOnlySpan<SessionRecord> records)
+    {
+        int added = 0, updated = 0, refused = 0;
+        var sessions = worker.Sessions;
+        foreach (ref readonly var record in records)
+        {
+            if (version != snapshot.Version)
+            {
+                worker.Counters.ReplicasRefusedVersion++;
+                refused++;
+                continue;
+            }
+
+            if (!TryState(record, worker, snapshot, now, out var state, out var entry))
+            {
+                worker.Counters.ReplicasRefusedShape++;
+                refused++;
+                continue;
+            }
+
+            var lastSeen = Math.Max(0, now - Ticks(record.IdleNanoseconds, worker.TicksPerSecond));
+            var tcp = TcpTracker.FromPacked(record.Tcp);
+            if (sessions.TryFind(record.Forward, out var handle, out var direction)
+                && direction == SessionDirection.Forward && sessions.ReverseKey(handle) == record.Reverse)
+            {
+                ref var existing = ref sessions.Payload(handle);
+                // The session keeps what it took from this node's runtimes (admission, load, ports); the rest is the partner's.
+                state.Runtime = existing.Runtime;
+                state.Instance = existing.Instance;
+                state.WaypointPool = existing.WaypointPool;
+                state.Bucket = existing.Bucket;
+                existing = state;
+                sessions.Tcp(handle) = tcp;
+                sessions.Touch(handle, lastSeen);
+                if (tcp.IsClosed)
+                {
+                    // Closed there: it lingers here as it does there, then expires.
+                    sessions.SetIdleTimeout(handle, (long)(TcpTracker.ClosedLinger.TotalSeconds * worker.TicksPerSecond));
+                }
+
+                updated++;
+                continue;
+            }
+
+            // A key held by another session here (the partner re-keyed it, or reused the tuple): that one is gone there.
+            RemoveHolder(worker, snapshot, record.Forward);
+            RemoveHolder(worker, snapshot, record.Reverse);
+            if (state.WaypointPool >= 0 && !snapshot.Runtimes.Waypoints[state.WaypointPool].TryTake(state.LocalWaypointPort, state.PeerWaypointPort))
+            {
+                worker.Counters.ReplicasRefusedShape++;
+                refused++;
+                continue;
+            }
+
+            var idle = tcp.IsClosed
+                ? (long)(TcpTracker.ClosedLinger.TotalSeconds * worker.TicksPerSecond)
+                : SvrStage.IdleTimeout(entry, state.Svr != SvrRole.None ? state.OriginalProtocol : record.Forward.Protocol);
+            if (sessions.TryInsert(record.Forward, record.Reverse, state, lastSeen, idle, out handle) != SessionInsertResult.Inserted)
+            {
+                if (state.WaypointPool >= 0)
+                {
+                    snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
+                }
+
+                worker.Counters.ReplicasRefusedTableFull++;
+                refused++;
+                continue;
+            }
+
+            sessions.Tcp(handle) = tcp;
+            var runtime = snapshot.Runtimes[state.Runtime];
+            runtime.Admission.AdmitReplica();
+            if (state.Instance >= 0)
+            {
+                runtime.Load.OnSessionStart(state.Instance);
+            }
+
+            added++;
+        }
+
+        worker.Counters.SessionsReplicatedIn += added + updated;
+        return new SessionImportResult(added, updated, refused);
+    }
+
+    /// <summary>
+    /// Makes this node the active one: every SVR session re-signals its peer (metadata on its next packets, as
+    /// after any peer failover), and every address of the router is announced on its port (see <see cref="Announce"/>).
+    /// </summary>
+    internal static void TakeOver(PacketWorker worker, ForwardingSnapshot? snapshot)
+    {
+        worker.IsActive = true;
+        worker.Counters.Takeovers++;
+        var sessions = worker.Sessions;
+        for (var handle = 0; handle < sessions.Capacity; handle++)
+        {
+            if (sessions.IsLive(handle))
+            {
+                ref var state = ref sessions.Payload(handle);
+                if (state.Svr != SvrRole.None)
+                {
+                    state.SendMetadata = true;
+                }
+            }
+        }
+
+        if (snapshot is not null)
+        {
+            Announce(worker, snapshot);
+        }
+    }
+
+    /// <summary>
+    /// Announces each of the router's addresses on its port: a gratuitous ARP request (sender and target our
+    /// address, broadcast) per IPv4 address and an unsolicited neighbour advertisement (override flag, to all
+    /// nodes) per IPv6 address, so hosts' neighbour caches, bridges' forwarding tables and peer routers'
+    /// neighbour tables move to this node's MAC addresses.
+    /// </summary>
+    internal static void Announce(PacketWorker worker, ForwardingSnapshot snapshot)
+    {
+        var allNodes = new UInt128(0xff02_0000_0000_0000, 1);
+        var allNodesMac = new MacAddress(0x3333_0000_0001);
+        for (var port = 0; port < worker.Ports.Length && port < snapshot.Ports.Length; port++)
+        {
+            var binding = snapshot.Ports[port];
+            var mac = worker.Ports[port].Mac;
+            foreach (var address in binding.Ipv4Addresses)
+            {
+                var length = ControlMessages.ArpRequest(worker.Scratch, mac, address, address);
+                worker.SendOwn(port, worker.Scratch.AsSpan(0, length));
+                worker.Counters.Announcements++;
+            }
+
+            foreach (var address in binding.Ipv6Addresses)
+            {
+                var length = ControlMessages.NeighborAdvertisement(worker.Scratch, mac, allNodesMac, address, allNodes, solicited: false);
+                worker.SendOwn(port, worker.Scratch.AsSpan(0, length));
+                worker.Counters.Announcements++;
+            }
+        }
+    }
+
+    private static bool TryState(in SessionRecord record, PacketWorker worker, ForwardingSnapshot snapshot, long now, out SessionState state, out ServiceEntry entry)
+    {
+        state = default;
+        entry = null!;
+        var paths = snapshot.PeerPaths;
+        if ((uint)record.Service >= (uint)snapshot.Services.Length
+            || (uint)record.Tenant >= (uint)snapshot.Tenants.Length
+            || (uint)record.ForwardPort >= (uint)worker.Ports.Length
+            || (uint)record.ReversePort >= (uint)worker.Ports.Length
+            || record.WaypointPath >= paths.Length
+            || record.KeysPath >= paths.Length
+            || record.Svr > SvrRole.Transit
+            || (record.WaypointPath < 0 && record.Svr is SvrRole.Ingress or SvrRole.Transit))
+        {
+            return false;
+        }
+
+        entry = snapshot.Services[record.Service];
+        state = new SessionState
+        {
+            Tenant = record.Tenant,
+            Service = record.Service,
+            Instance = record.Instance,
+            ForwardPort = record.ForwardPort,
+            ReversePort = record.ReversePort,
+            IsIpv6 = record.IsIpv6,
+            Svr = record.Svr,
+            SendMetadata = record.SendMetadata,
+            OriginalProtocol = record.OriginalProtocol,
+            Unanswered = record.Unanswered,
+            Sealed = record.Sealed,
+            WaypointPool = (short)(record.WaypointPath >= 0 ? paths[record.WaypointPath].PoolId : -1),
+            LocalWaypointPort = record.LocalWaypointPort,
+            PeerWaypointPort = record.PeerWaypointPort,
+            PeerKeys = (short)(record.KeysPath >= 0 ? paths[record.KeysPath].KeysId : 0),
+            Runtime = entry.Runtime.Id,
+            SessionId = record.SessionId,
+            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, now, worker.TicksPerSecond),
+            ReverseSeenAt = now - Ticks(record.ReverseQuietNanoseconds, worker.TicksPerSecond),
+            ForwardPackets = record.ForwardPackets,
+            ForwardBytes = record.ForwardBytes,
+            ReversePackets = record.ReversePackets,
+            ReverseBytes = record.ReverseBytes,
+        };
+        return record.Instance < entry.Runtime.Load.Count;
+    }
+
+    private static void RemoveHolder(PacketWorker worker, ForwardingSnapshot snapshot, in SessionKey key)
+    {
+        if (worker.Sessions.TryFind(key, out var handle, out _))
+        {
+            SessionStage.Ended(snapshot, worker.Sessions.Payload(handle));
+            worker.Sessions.Remove(handle);
+        }
+    }
+
+    private static int PathOfPool(PeerPath[] paths, int pool)
+    {
+        for (var i = 0; i < paths.Length; i++)
+        {
+            if (paths[i].PoolId == pool)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static int PathOfKeys(PeerPath[] paths, int keys)
+    {
+        for (var i = 0; i < paths.Length; i++)
+        {
+            if (paths[i].KeysId == keys)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static long Nanoseconds(long ticks, long ticksPerSecond) => (long)(Math.Max(0, ticks) * (1e9 / ticksPerSecond));
+
+    private static long Ticks(long nanoseconds, long ticksPerSecond) => (long)(Math.Max(0, nanoseconds) * (ticksPerSecond / 1e9));
+}

@@ -1,0 +1,122 @@
+using Akka.Actor;
+using Fabric.Actors.HighAvailability;
+using Fabric.Actors.Serialization;
+using Fabric.Dataplane.HighAvailability;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Sessions;
+
+namespace Fabric.Tests.Actors.HighAvailability;
+
+/// <summary>The active/standby decision of an HA pair node, without an actor system.</summary>
+public sealed class PairStateTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 27, 8, 0, 0, TimeSpan.Zero);
+    private static readonly PairTiming Timing = PairTiming.Default;
+
+    private static DateTimeOffset At(double milliseconds) => T0 + TimeSpan.FromMilliseconds(milliseconds);
+
+    [Fact]
+    public void BothStart_PreferredTakesTheRouter_OtherStandsBy()
+    {
+        var (first, firstStep) = PairState.Start(preferred: true, T0).Heard(partnerActive: false, At(100));
+        var (second, secondStep) = PairState.Start(preferred: false, T0).Heard(partnerActive: false, At(100));
+
+        Assert.Equal((PairRole.Active, PairTransition.PreferredAtStart), (first.Role, firstStep));
+        Assert.Equal((PairRole.Standby, PairTransition.NotPreferred), (second.Role, secondStep));
+        Assert.Equal(PairRole.Standby, second.Heard(partnerActive: true, At(200)).State.Role);
+    }
+
+    [Fact]
+    public void Starting_PartnerAlreadyActive_StandsByEvenWhenPreferred()
+    {
+        var (state, step) = PairState.Start(preferred: true, T0).Heard(partnerActive: true, At(50));
+
+        Assert.Equal((PairRole.Standby, PairTransition.PartnerActive), (state.Role, step));
+        Assert.Equal((PairRole.Standby, PairTransition.None), (state.Tick(At(300)).State.Role, state.Tick(At(300)).Transition));
+    }
+
+    [Fact]
+    public void Starting_NothingHeardForTheStartupHold_RunsAlone()
+    {
+        var start = PairState.Start(preferred: false, T0);
+
+        Assert.Equal(PairTransition.None, start.Tick(T0 + Timing.StartupHold - TimeSpan.FromMilliseconds(1)).Transition);
+        var (state, step) = start.Tick(T0 + Timing.StartupHold);
+        Assert.Equal((PairRole.Active, PairTransition.PartnerAbsentAtStart), (state.Role, step));
+    }
+
+    [Fact]
+    public void Standby_PartnerMissesHeartbeatsForTheDeadInterval_TakesOver()
+    {
+        var (standby, _) = PairState.Start(preferred: false, T0).Heard(partnerActive: true, At(100));
+        standby = standby.Heard(partnerActive: true, At(200)).State;
+
+        Assert.Equal(PairTransition.None, standby.Tick(At(200) + Timing.DeadAfter - TimeSpan.FromMilliseconds(1)).Transition);
+        var (state, step) = standby.Tick(At(200) + Timing.DeadAfter);
+        Assert.Equal((PairRole.Active, PairTransition.PartnerDead), (state.Role, step));
+    }
+
+    [Fact]
+    public void ActiveAfterFailover_PreferredReturns_NoPreemption()
+    {
+        // dc1b took over from dc1a; dc1a comes back and hears dc1b active.
+        var (taken, _) = PairState.Start(preferred: false, T0, active: true).Heard(partnerActive: false, At(100));
+        var (returning, step) = PairState.Start(preferred: true, At(90)).Heard(partnerActive: true, At(100));
+
+        Assert.Equal(PairRole.Active, taken.Role);
+        Assert.Equal((PairRole.Standby, PairTransition.PartnerActive), (returning.Role, step));
+    }
+
+    [Fact]
+    public void BothActive_NotPreferredYields_PreferredKeeps()
+    {
+        var preferred = PairState.Start(preferred: true, T0, active: true);
+        var other = PairState.Start(preferred: false, T0, active: true);
+
+        Assert.Equal((PairRole.Active, PairTransition.None), Pick(preferred.Heard(partnerActive: true, At(10))));
+        Assert.Equal((PairRole.Standby, PairTransition.BothActive), Pick(other.Heard(partnerActive: true, At(10))));
+    }
+
+    [Fact]
+    public void BothStandingBy_PreferredTakesTheRouter()
+    {
+        var (standby, _) = PairState.Start(preferred: true, T0).Heard(partnerActive: true, At(10));
+
+        Assert.Equal((PairRole.Active, PairTransition.NeitherActive), Pick(standby.Heard(partnerActive: false, At(20))));
+    }
+
+    private static (PairRole, PairTransition) Pick((PairState State, PairTransition Transition) step) => (step.State.Role, step.Transition);
+}
+
+/// <summary>The pair's messages cross the cluster through the Fabric serializer's allow-list.</summary>
+public sealed class PairMessagesTests : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("pair-messages-test");
+
+    public void Dispose() => _system.Dispose();
+
+    [Fact]
+    public void SessionBatch_RoundTrips_EveryFieldOfTheRecord()
+    {
+        var serializer = new FabricSerializer((ExtendedActorSystem)_system);
+        var record = new SessionRecord
+        {
+            Forward = new SessionKey(UInt128.MaxValue - 5, 0x0a0a011e, 40000, 5201, 6),
+            Reverse = new SessionKey(0x0a0a011e, 0xac100002, 5201, 16385, 6),
+            Tenant = 1, Service = 2, Instance = 0, ForwardPort = 1, ReversePort = 0, IsIpv6 = false, Svr = SvrRole.Egress,
+            SendMetadata = true, OriginalProtocol = 6, Unanswered = 2, Sealed = true, WaypointPath = -1, LocalWaypointPort = 16385,
+            PeerWaypointPort = 16384, KeysPath = 0, SessionId = 0xdeadbeef, Tcp = 0x0301, IdleNanoseconds = 123_456_789,
+            ReverseQuietNanoseconds = 42, ForwardPackets = 10, ForwardBytes = 10_000, ReversePackets = 9, ReverseBytes = 900,
+        };
+        var batch = new PairSessionBatch("dc1a", 7, [ReplicatedSession.From(record)]);
+
+        var manifest = serializer.Manifest(batch);
+        var back = Assert.IsType<PairSessionBatch>(serializer.FromBinary(serializer.ToBinary(batch), manifest));
+
+        Assert.Equal("fabric.ha.sessions.v1", manifest);
+        Assert.Equal((batch.Node, batch.Version), (back.Node, back.Version));
+        Assert.Equal(record, Assert.Single(back.Sessions).ToRecord());
+        var heartbeat = new PairHeartbeat("dc1b", true, 99, 2);
+        Assert.Equal(heartbeat, serializer.FromBinary(serializer.ToBinary(heartbeat), serializer.Manifest(heartbeat)));
+    }
+}
