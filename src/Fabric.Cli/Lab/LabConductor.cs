@@ -63,7 +63,9 @@ public static class LabConductor
             log,
             ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. LabCertificates.Environment(layout, ProcessName), .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology]);
         using var client = Client(layout, config);
-        if (!LabProcesses.WaitFor(() => Answers(client), pid, deadline))
+        // Ask only once the conductor says it started: a connection while its HTTP listener starts can crash
+        // that start (ConductorAdminEndpoint.Listen), so the lab never knocks early.
+        if (!LabProcesses.WaitFor(() => Started(log) && Answers(client), pid, deadline))
         {
             throw new LabException($"the conductor did not answer at {Endpoint(config)} (log {log}):\n{LabProcesses.Tail(log)}");
         }
@@ -97,6 +99,8 @@ public static class LabConductor
         var behind = rollout?.Nodes.Where(n => n.Drift || !n.Reported).Select(n => n.Failure is { } why ? $"{n.Node} ({why})" : n.Node) ?? [];
         throw new LabException($"version {result.Version} not applied by every router within {deadline.TotalSeconds:0} s: {string.Join(", ", behind)}");
     }
+
+    private static bool Started(string log) => File.Exists(log) && File.ReadAllText(log).Contains("event=started", StringComparison.Ordinal);
 
     private static bool Answers(ConductorClient client)
     {

@@ -23,16 +23,46 @@ public sealed class ConductorAdminEndpoint : IAsyncDisposable
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
-    private readonly HttpListener _listener = new();
+    private const int StartAttempts = 5;
+    private readonly HttpListener _listener;
     private readonly IActorRef _conductor;
     private readonly Task _loop;
 
     private ConductorAdminEndpoint(string host, int port, IActorRef conductor)
     {
         _conductor = conductor;
-        _listener.Prefixes.Add($"http://{host}:{port}/");
-        _listener.Start();
+        _listener = Listen($"http://{host}:{port}/");
         _loop = Task.Run(Serve);
+    }
+
+    /// <summary>
+    /// A started listener for <paramref name="prefix"/>. The managed HttpListener of Linux throws
+    /// <see cref="ArgumentNullException"/> from <c>Start</c> when a client connects while it starts (its first
+    /// accept can complete inside the endpoint listener's constructor, before that listener is whole:
+    /// dotnet/corefx#35191), and a failed start disposes the listener and leaves its socket bound until it is
+    /// finalized. A client polling the port while the conductor starts (as <c>lab up</c> does) can hit that,
+    /// so a start that loses the race is retried with a fresh listener once the stray socket is released.
+    /// </summary>
+    private static HttpListener Listen(string prefix)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var listener = new HttpListener();
+            listener.Prefixes.Add(prefix);
+            try
+            {
+                listener.Start();
+                return listener;
+            }
+            catch (Exception e) when (attempt < StartAttempts && (e is ArgumentNullException || (e is HttpListenerException && attempt > 1)))
+            {
+                // Only the race's exception starts a retry; "address in use" on a retry may be our own stray socket.
+                listener.Close();
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                Thread.Sleep(100 * attempt);
+            }
+        }
     }
 
     /// <summary>Listens on <paramref name="host"/>:<paramref name="port"/>; throws <see cref="HttpListenerException"/> when the port is taken.</summary>
