@@ -194,7 +194,7 @@ public static class LabCommands
                 {
                     using var counters = JsonDocument.Parse(RouterProcess.ReadCounters(socket));
                     var c = counters.RootElement;
-                    var drops = c.GetProperty("drops").EnumerateObject().Where(d => d.Value.GetInt64() > 0).Select(d => $"{d.Name}={d.Value.GetInt64()}");
+                    var drops = LabVerifier.DropCounts(c);
                     output.WriteLine(
                         $"  router {node}: version {c.GetProperty("version").GetInt64()}, received {c.GetProperty("received").GetInt64()}, forwarded {c.GetProperty("forwarded").GetInt64()}, generated {c.GetProperty("generated").GetInt64()}, " +
                         $"dropped {c.GetProperty("dropped").GetInt64()}{(drops.Any() ? $" ({string.Join(", ", drops)})" : "")}, sessions {c.GetProperty("sessions").GetInt64()} (created {c.GetProperty("sessions_created").GetInt64()}){PairStatus(c)}");
@@ -336,7 +336,13 @@ public static class LabCommands
             output.WriteLine($"probing {plan.Count} (client × service × port) from inside the client containers...");
             var probes = LabVerifier.Run(plan, layout);
             LabVerifier.Print(probes, output);
-            return probes.All(p => p.Correct) ? 0 : 1;
+            if (probes.All(p => p.Correct))
+            {
+                return 0;
+            }
+
+            LabVerifier.PrintRouterDrops(layout, output);
+            return 1;
         });
         return command;
     }

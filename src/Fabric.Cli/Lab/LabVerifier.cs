@@ -114,6 +114,38 @@ public static class LabVerifier
         output.WriteLine($"{probes.Count(p => p.Correct)} correct, {probes.Count(p => !p.Correct)} wrong");
     }
 
+    /// <summary>The drop reasons a router's counters have seen, as <c>REASON=N</c> (those above 0).</summary>
+    public static IEnumerable<string> DropCounts(System.Text.Json.JsonElement counters) =>
+        counters.GetProperty("drops").EnumerateObject().Where(d => d.Value.GetInt64() > 0).Select(d => $"{d.Name}={d.Value.GetInt64()}");
+
+    /// <summary>
+    /// After a wrong verdict: every router node's drop counts, its last drops (reason, tenant, service, tuple) and
+    /// its peer paths, so the reason a probe failed is on screen with the verdict.
+    /// </summary>
+    public static void PrintRouterDrops(LabLayout layout, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(output);
+        foreach (var socket in Directory.GetFiles(layout.StateDirectory, "*.sock").Order(StringComparer.Ordinal))
+        {
+            var node = Path.GetFileNameWithoutExtension(socket);
+            try
+            {
+                using var counters = System.Text.Json.JsonDocument.Parse(RouterProcess.ReadCounters(socket));
+                var c = counters.RootElement;
+                output.WriteLine($"  router {node}: drops {string.Join(", ", DropCounts(c)).PadRight(1, '-')}; peer paths {c.GetProperty("peer_paths")}");
+                foreach (var recent in c.GetProperty("recent_drops").EnumerateArray())
+                {
+                    output.WriteLine($"    recent drop: {recent}");
+                }
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or System.Text.Json.JsonException or KeyNotFoundException)
+            {
+                output.WriteLine($"  router {node}: no counters on {socket} ({e.Message})");
+            }
+        }
+    }
+
     /// <summary>Where clients reach a service: its single address, else its first container instance's address.</summary>
     private static string? Address(FabricConfig config, Service service)
     {
