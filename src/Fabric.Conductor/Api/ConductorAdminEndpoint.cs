@@ -101,6 +101,13 @@ public sealed class ConductorAdminEndpoint : IAsyncDisposable
             response.StatusCode = e is JsonException ? 400 : 503;
             await JsonSerializer.SerializeAsync(response.OutputStream, new ConfigCommandResult(false, null, [e.Message]), Json).ConfigureAwait(false);
         }
+#pragma warning disable CA1031 // Any other failure (the conductor answered with a failure) still gets an answer that says what went wrong, never an empty body.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            response.StatusCode = 500;
+            await JsonSerializer.SerializeAsync(response.OutputStream, new ConfigCommandResult(false, null, [$"{e.GetType().Name}: {e.Message}"]), Json).ConfigureAwait(false);
+        }
         finally
         {
             response.Close();

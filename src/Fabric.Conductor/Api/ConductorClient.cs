@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Text.Json;
 using Fabric.Conductor.Configuration;
 using Fabric.Conductor.Telemetry;
 
@@ -34,8 +35,16 @@ public sealed class ConductorClient(Uri conductor, HttpMessageHandler? handler =
     private async Task<ConfigCommandResult> Post<T>(string path, T body, CancellationToken cancel)
     {
         using var response = await _http.PostAsJsonAsync(path, body, ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false);
-        return await response.Content.ReadFromJsonAsync<ConfigCommandResult>(ConductorAdminEndpoint.Json, cancel).ConfigureAwait(false)
-            ?? new ConfigCommandResult(false, null, [$"the conductor answered {(int)response.StatusCode} with no result"]);
+        var text = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            return (text.Length == 0 ? null : JsonSerializer.Deserialize<ConfigCommandResult>(text, ConductorAdminEndpoint.Json))
+                ?? new ConfigCommandResult(false, null, [$"the conductor answered {(int)response.StatusCode} with no result"]);
+        }
+        catch (JsonException)
+        {
+            return new ConfigCommandResult(false, null, [$"the conductor answered {(int)response.StatusCode} with something that is not a result: {text[..Math.Min(text.Length, 200)]}"]);
+        }
     }
 
     public void Dispose() => _http.Dispose();
