@@ -10,14 +10,12 @@ namespace Fabric.Dataplane.Telemetry;
 public sealed class DropCounters
 {
     private readonly long[] _counts;
-    private readonly int _tenants;
-    private readonly int _services;
+    private readonly TenantServiceCells _cells;
 
     public DropCounters(int maxTenants, int maxServices)
     {
-        _tenants = maxTenants + 1;
-        _services = maxServices + 1;
-        _counts = new long[(Enum.GetValues<DropReason>().Length + 1) * _tenants * _services];
+        _cells = new TenantServiceCells(maxTenants, maxServices);
+        _counts = new long[(Enum.GetValues<DropReason>().Length + 1) * _cells.Count];
         Recent = new DropRing(256);
     }
 
@@ -26,22 +24,20 @@ public sealed class DropCounters
 
     public void Count(in DropRecord record)
     {
-        var tenant = Math.Clamp(record.Tenant + 1, 0, _tenants - 1);
-        var service = Math.Clamp(record.Service + 1, 0, _services - 1);
-        _counts[(((int)record.Reason * _tenants) + tenant) * _services + service]++;
+        _counts[((int)record.Reason * _cells.Count) + _cells.Of(record.Tenant, record.Service)]++;
         Recent.Add(record);
     }
 
     /// <summary>Drops for a reason, a tenant (−1: none) and a service (−1: none).</summary>
     public long Get(DropReason reason, int tenant, int service) =>
-        Volatile.Read(ref _counts[(((int)reason * _tenants) + tenant + 1) * _services + service + 1]);
+        Volatile.Read(ref _counts[((int)reason * _cells.Count) + _cells.Of(tenant, service)]);
 
     /// <summary>Drops for a reason over every tenant and service.</summary>
     public long Total(DropReason reason)
     {
         long sum = 0;
-        var start = (int)reason * _tenants * _services;
-        for (var i = 0; i < _tenants * _services; i++)
+        var start = (int)reason * _cells.Count;
+        for (var i = 0; i < _cells.Count; i++)
         {
             sum += Volatile.Read(ref _counts[start + i]);
         }

@@ -15,14 +15,12 @@ namespace Fabric.Dataplane.Telemetry;
 public sealed class TrafficCounters
 {
     private readonly TrafficCount[] _counts;
-    private readonly int _tenants;
-    private readonly int _services;
+    private readonly TenantServiceCells _cells;
 
     public TrafficCounters(int maxTenants, int maxServices)
     {
-        _tenants = maxTenants + 1;
-        _services = maxServices + 1;
-        _counts = new TrafficCount[_tenants * _services];
+        _cells = new TenantServiceCells(maxTenants, maxServices);
+        _counts = new TrafficCount[_cells.Count];
     }
 
     /// <summary>A packet (or the <paramref name="packets"/> a super-packet stands for, <paramref name="bytes"/> in all) forwarded for a tenant and service.</summary>
@@ -64,8 +62,8 @@ public sealed class TrafficCounters
     /// </summary>
     public (TrafficCount[] ByTenant, TrafficCount[] ByService) Totals(int tenants, int services)
     {
-        var byTenant = new TrafficCount[Math.Min(tenants, _tenants - 1) + 1];
-        var byService = new TrafficCount[Math.Min(services, _services - 1) + 1];
+        var byTenant = new TrafficCount[Math.Min(tenants, _cells.Tenants - 1) + 1];
+        var byService = new TrafficCount[Math.Min(services, _cells.Services - 1) + 1];
         for (var t = 0; t < byTenant.Length; t++)
         {
             for (var s = 0; s < byService.Length; s++)
@@ -79,8 +77,7 @@ public sealed class TrafficCounters
         return (byTenant, byService);
     }
 
-    private int Index(int tenant, int service) =>
-        (Math.Clamp(tenant + 1, 0, _tenants - 1) * _services) + Math.Clamp(service + 1, 0, _services - 1);
+    private int Index(int tenant, int service) => _cells.Of(tenant, service);
 }
 
 /// <summary>Forwarded traffic of one tenant and service (or a sum of them).</summary>
