@@ -5,13 +5,15 @@ using Fabric.Dataplane.HighAvailability;
 namespace Fabric.Actors.HighAvailability;
 
 /// <summary>
-/// One node's side of an HA pair. Every heartbeat interval it tells the partner's actor (same name pattern,
-/// at the partner's management address over the cluster's remoting) that it lives and whether it is active;
-/// <see cref="PairState"/> decides the role from what it hears and from time passing. The active node sends
-/// the partner, every replication interval, the established sessions new or changed since its last batch
-/// (everything when the partner was just heard again); the standby installs them. On becoming active the node
-/// takes the router over (<see cref="IPairNode.TakeOverAsync"/>) and announces its addresses twice more
-/// (after 300 ms and 1 s) for caches that missed the first.
+/// One node's side of an HA pair. Whether the partner lives comes from the node's <see cref="PairLink"/> (its own
+/// thread and UDP socket on the management network, authenticated heartbeats), never from actor messages: the
+/// actor reads the link's view of the partner every quarter heartbeat interval and <see cref="PairState"/>
+/// decides the role from it and from time passing, both on the link's monotonic clock. The active node sends
+/// the partner's actor (same name pattern, at the partner's management address over the cluster's remoting),
+/// every replication interval, the established sessions new or changed since its last batch (everything when
+/// the partner was just heard again); the standby installs them. On becoming active the node takes the router
+/// over (<see cref="IPairNode.TakeOverAsync"/>) and announces its addresses twice more (after 300 ms and 1 s)
+/// for caches that missed the first.
 /// </summary>
 public sealed class PairActor : ReceiveActor, IWithTimers
 {
@@ -23,28 +25,25 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private readonly string _node;
     private readonly IPairNode _target;
     private readonly PairSettings _settings;
-    private readonly TimeProvider _time;
+    private readonly PairLink _link;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private ActorSelection _partner = null!;
     private PairState _state;
-    private long _sequence;
+    private long _heardHeartbeats;
     private bool _exporting;
     private bool _partnerNeedsEverything = true;
-    private DateTimeOffset _lastReclaim = DateTimeOffset.MinValue;
-    private long _takeovers;
+    private TimeSpan? _lastReclaim;
     private long _partnerTakeovers = -1;
     private bool _partnerActive;
 
-    public PairActor(string node, IPairNode target, PairSettings settings, TimeProvider time)
+    public PairActor(string node, IPairNode target, PairSettings settings, PairLink link)
     {
         _node = node;
         _target = target;
         _settings = settings;
-        _time = time;
-        _state = PairState.Start(settings.Preferred, time.GetUtcNow(), settings.Timing, target.IsActive);
-        Receive<Heartbeat>(_ => SendHeartbeat());
-        Receive<Tick>(_ => Apply(_state.Tick(_time.GetUtcNow())));
-        Receive<PairHeartbeat>(Heard);
+        _link = link;
+        _state = PairState.Start(settings.Preferred, link.Now, settings.Timing, target.IsActive);
+        Receive<Tick>(_ => OnTick());
         Receive<ReplicateDue>(_ => Replicate());
         Receive<SessionExport>(Send);
         Receive<Status.Failure>(f => { _exporting = false; _log.Warning("HA pair {0}: replication failed: {1}", _node, f.Cause.Message); });
@@ -57,11 +56,10 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     /// <summary>The actor's name on a node: the partner finds it by the same pattern.</summary>
     public static string NameOf(string node) => $"ha-{node}";
 
-    public static Props Props(string node, IPairNode target, PairSettings settings, TimeProvider? time = null) =>
-        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, time ?? TimeProvider.System))
-            .WithDispatcher(Dispatcher);
+    public static Props Props(string node, IPairNode target, PairSettings settings, PairLink link) =>
+        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, link)).WithDispatcher(Dispatcher);
 
-    /// <summary>A thread of its own, so heartbeats are neither late nor missed when the thread pool is busy (the dead interval is short).</summary>
+    /// <summary>A thread of its own, so a takeover is not held up behind the thread pool's work.</summary>
     public const string Dispatcher = "fabric.pair-dispatcher";
 
     /// <summary>The HOCON that defines <see cref="Dispatcher"/>.</summary>
@@ -78,21 +76,26 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         var partner = new Address(self.Protocol, self.System, _settings.PartnerHost, self.Port);
         _partner = Context.ActorSelection(new RootActorPath(partner) / "user" / NameOf(_settings.Partner));
         var timing = _state.Timing;
-        Timers.StartPeriodicTimer("heartbeat", Heartbeat.Instance, TimeSpan.Zero, timing.HeartbeatInterval);
         Timers.StartPeriodicTimer("tick", Tick.Instance, timing.HeartbeatInterval / 4);
         Timers.StartPeriodicTimer("replicate", ReplicateDue.Instance, timing.ReplicationInterval);
     }
 
-    private void SendHeartbeat() => _partner.Tell(new PairHeartbeat(_node, _state.Role == PairRole.Active, ++_sequence, _takeovers));
-
-    private void Heard(PairHeartbeat heartbeat)
+    /// <summary>Takes what the link heard since the last tick, then lets time pass: the view is read before the clock, so it is never from the future.</summary>
+    private void OnTick()
     {
-        if (heartbeat.Node != _settings.Partner)
+        var view = _link.Partner;
+        if (view.Heartbeats != _heardHeartbeats)
         {
-            return;
+            _heardHeartbeats = view.Heartbeats;
+            Heard(view);
         }
 
-        var now = _time.GetUtcNow();
+        Apply(_state.Tick(_link.Now));
+    }
+
+    private void Heard(PartnerView heartbeat)
+    {
+        var now = heartbeat.LastHeard;
         if (!_state.PartnerAlive(now) || heartbeat.Active)
         {
             // Heard again after silence (or for the first time), or active (it ignores batches meanwhile): once it
@@ -100,9 +103,9 @@ public sealed class PairActor : ReceiveActor, IWithTimers
             _partnerNeedsEverything = true;
         }
 
-        if (_state.LastHeard is { } previous && now - previous > _state.Timing.HeartbeatInterval * 3)
+        if (_state.LastHeard is not null && heartbeat.Gap > _state.Timing.HeartbeatInterval * 3)
         {
-            _log.Warning("HA pair {0}: partner {1} heard again after {2:0} ms", _node, _settings.Partner, (now - previous).TotalMilliseconds);
+            _log.Warning("HA pair {0}: partner {1} heard again after {2:0} ms", _node, _settings.Partner, heartbeat.Gap.TotalMilliseconds);
         }
 
         // The partner was active while we were too (a false failover, a partition), however briefly: it may have
@@ -113,7 +116,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _partnerActive = heartbeat.Active;
         var bothActive = _state.Role == PairRole.Active && (heartbeat.Active || partnerTookOver);
         Apply(_state.Heard(heartbeat.Active, now));
-        if (bothActive && _state.Role == PairRole.Active && (partnerTookOver || now - _lastReclaim > _state.Timing.DeadAfter))
+        if (bothActive && _state.Role == PairRole.Active && (partnerTookOver || _lastReclaim is not { } last || now - last > _state.Timing.DeadAfter))
         {
             // We keep the router: fresh keys (above the partner's counters) and the addresses back.
             _lastReclaim = now;
@@ -143,7 +146,6 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _log.Warning("HA pair {0}: {1} -> {2} ({3}); partner {4}", _node, was, _state.Role, step.Transition, _settings.Partner);
         if (_state.Role == PairRole.Active)
         {
-            _takeovers++;
             _target.TakeOverAsync();
             Reannounce();
 
@@ -166,7 +168,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
 
     private void Replicate()
     {
-        if (_state.Role != PairRole.Active || _exporting || !_state.PartnerAlive(_time.GetUtcNow()))
+        if (_state.Role != PairRole.Active || _exporting || !_state.PartnerAlive(_link.Now))
         {
             return;
         }
@@ -209,11 +211,6 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         }
 
         _target.ImportSessionsAsync(batch.Version, records);
-    }
-
-    private sealed record Heartbeat
-    {
-        public static readonly Heartbeat Instance = new();
     }
 
     private sealed record Tick

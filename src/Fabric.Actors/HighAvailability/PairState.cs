@@ -40,15 +40,28 @@ public enum PairTransition
     BothActive,
 }
 
-/// <summary>The timing of an HA pair (tunable).</summary>
+/// <summary>The timing of an HA pair: heartbeat and dead interval from the router's <c>high-availability</c> settings, the rest fixed.</summary>
 /// <param name="HeartbeatInterval">How often each node tells its partner it lives and which role it has.</param>
-/// <param name="DeadAfter">A partner not heard for this long is dead (about three missed heartbeats).</param>
+/// <param name="DeadAfter">A partner not heard for this long is dead: the dead interval.</param>
 /// <param name="StartupHold">How long a starting node waits to hear its partner before it runs the router alone.</param>
 /// <param name="ReplicationInterval">How often the active node sends the sessions new or changed since its last batch.</param>
 public sealed record PairTiming(TimeSpan HeartbeatInterval, TimeSpan DeadAfter, TimeSpan StartupHold, TimeSpan ReplicationInterval)
 {
-    public static PairTiming Default { get; } = new(
-        TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(350), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(150));
+    /// <summary>How long a starting node waits for its partner at least (a few dead intervals when those are longer).</summary>
+    public static readonly TimeSpan MinimumStartupHold = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the active node replicates its sessions.</summary>
+    public static readonly TimeSpan DefaultReplicationInterval = TimeSpan.FromMilliseconds(150);
+
+    public static PairTiming Default { get; } = From(Fabric.Model.PairLiveness.Default);
+
+    /// <summary>The timing a router's <c>high-availability</c> settings give.</summary>
+    public static PairTiming From(Fabric.Model.PairLiveness liveness)
+    {
+        ArgumentNullException.ThrowIfNull(liveness);
+        var hold = liveness.DeadInterval * 3 > MinimumStartupHold ? liveness.DeadInterval * 3 : MinimumStartupHold;
+        return new(liveness.HeartbeatInterval, liveness.DeadInterval, hold, DefaultReplicationInterval);
+    }
 }
 
 /// <summary>
@@ -59,19 +72,20 @@ public sealed record PairTiming(TimeSpan HeartbeatInterval, TimeSpan DeadAfter, 
 /// over only when the active partner is dead, a returning preferred node stands by — except that when both are
 /// active the one not preferred yields, and when both stand by the preferred one takes the router. Immutable.
 /// </summary>
+/// <remarks>Times are on a monotonic clock (the heartbeat link's): a wall clock stepped by NTP neither kills nor revives a partner.</remarks>
 /// <param name="LastHeard">When the partner's last heartbeat arrived, or null: never.</param>
 /// <param name="PartnerActive">What the partner's last heartbeat said.</param>
-public sealed record PairState(PairRole Role, bool Preferred, DateTimeOffset Started, DateTimeOffset? LastHeard, bool PartnerActive, PairTiming Timing)
+public sealed record PairState(PairRole Role, bool Preferred, TimeSpan Started, TimeSpan? LastHeard, bool PartnerActive, PairTiming Timing)
 {
     /// <summary>A node's state when its actor starts: <paramref name="active"/> when its dataplane forwards already (the actor system restarted under a running node).</summary>
-    public static PairState Start(bool preferred, DateTimeOffset now, PairTiming? timing = null, bool active = false) =>
+    public static PairState Start(bool preferred, TimeSpan now, PairTiming? timing = null, bool active = false) =>
         new(active ? PairRole.Active : PairRole.Starting, preferred, now, null, false, timing ?? PairTiming.Default);
 
     /// <summary>Whether the partner was heard within the dead interval before <paramref name="now"/>.</summary>
-    public bool PartnerAlive(DateTimeOffset now) => LastHeard is { } heard && now - heard < Timing.DeadAfter;
+    public bool PartnerAlive(TimeSpan now) => LastHeard is { } heard && now - heard < Timing.DeadAfter;
 
     /// <summary>The partner's heartbeat arrived at <paramref name="now"/>, saying whether it is active.</summary>
-    public (PairState State, PairTransition Transition) Heard(bool partnerActive, DateTimeOffset now)
+    public (PairState State, PairTransition Transition) Heard(bool partnerActive, TimeSpan now)
     {
         var next = this with { LastHeard = now, PartnerActive = partnerActive };
         return (Role, partnerActive) switch
@@ -86,7 +100,7 @@ public sealed record PairState(PairRole Role, bool Preferred, DateTimeOffset Sta
     }
 
     /// <summary>Time passes: a starting node whose hold ran out, or a standby whose partner died, takes the router.</summary>
-    public (PairState State, PairTransition Transition) Tick(DateTimeOffset now)
+    public (PairState State, PairTransition Transition) Tick(TimeSpan now)
     {
         if (Role == PairRole.Starting && LastHeard is null && now - Started >= Timing.StartupHold)
         {

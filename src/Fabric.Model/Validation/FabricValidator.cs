@@ -189,6 +189,8 @@ public static partial class FabricValidator
                 errors.Add(new(nodesPath, $"the nodes of router \"{router.Name}\" pin different identities: an HA pair shares one router identity"));
             }
 
+            CheckPairLiveness(router.HighAvailability, ConfigPath.Child(path, "high-availability"), errors);
+
             var devices = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var iface in router.Interfaces)
             {
@@ -216,6 +218,22 @@ public static partial class FabricValidator
             {
                 CheckNetwork(config, router, network, ConfigPath.Child(path, "networks", network.Name), devices, containers, addresses, errors);
             }
+        }
+    }
+
+    private static void CheckPairLiveness(PairLiveness liveness, string path, List<ConfigError> errors)
+    {
+        var heartbeat = liveness.HeartbeatInterval.TotalMilliseconds;
+        if (liveness.DeadInterval < liveness.HeartbeatInterval * PairLiveness.MinimumHeartbeatsPerDeadInterval)
+        {
+            errors.Add(new(ConfigPath.Child(path, "dead-interval"),
+                $"{liveness.DeadInterval.TotalMilliseconds} ms is less than {PairLiveness.MinimumHeartbeatsPerDeadInterval} heartbeat intervals ({heartbeat} ms each): " +
+                $"one late heartbeat would make the standby take over; make it at least {heartbeat * PairLiveness.MinimumHeartbeatsPerDeadInterval} ms"));
+        }
+        else if (liveness.DeadInterval > PairLiveness.MaximumDeadInterval)
+        {
+            errors.Add(new(ConfigPath.Child(path, "dead-interval"),
+                $"{liveness.DeadInterval.TotalSeconds} s is longer than {PairLiveness.MaximumDeadInterval.TotalSeconds} s: the router would stop for that long when its active node dies"));
         }
     }
 
