@@ -35,6 +35,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private TimeSpan? _lastReclaim;
     private long _partnerTakeovers = -1;
     private bool _partnerActive;
+    private ulong _partnerIncarnation;
 
     public PairActor(string node, IPairNode target, PairSettings settings, PairLink link)
     {
@@ -42,7 +43,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _target = target;
         _settings = settings;
         _link = link;
-        _state = PairState.Start(settings.Preferred, link.Now, settings.Timing, target.IsActive);
+        _state = PairState.Start(settings.Preferred, link.Now, settings.Timing, target.IsActive, standingBy: link.Decided);
         Receive<Tick>(_ => OnTick());
         Receive<ReplicateDue>(_ => Replicate());
         Receive<SessionExport>(Send);
@@ -96,14 +97,23 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private void Heard(PartnerView heartbeat)
     {
         var now = heartbeat.LastHeard;
-        if (!_state.PartnerAlive(now) || heartbeat.Active)
+        var active = heartbeat.Role == PairRole.Active;
+        var restarted = _partnerIncarnation != 0 && heartbeat.Incarnation != _partnerIncarnation;
+        _partnerIncarnation = heartbeat.Incarnation;
+        if (restarted)
         {
-            // Heard again after silence (or for the first time), or active (it ignores batches meanwhile): once it
-            // stands by, it needs every session, not only those that changed since a batch it did not take.
+            _log.Warning("HA pair {0}: partner {1} restarted (heard as {2})", _node, _settings.Partner, heartbeat.Role);
+            _partnerTakeovers = -1;
+        }
+
+        if (!_state.PartnerAlive(now) || active || restarted)
+        {
+            // Heard again after silence (or for the first time), restarted, or active (it ignores batches meanwhile):
+            // once it stands by, it needs every session, not only those that changed since a batch it did not take.
             _partnerNeedsEverything = true;
         }
 
-        if (_state.LastHeard is not null && heartbeat.Gap > _state.Timing.HeartbeatInterval * 3)
+        if (_state.LastHeard is not null && !restarted && heartbeat.Gap > _state.Timing.HeartbeatInterval * 3)
         {
             _log.Warning("HA pair {0}: partner {1} heard again after {2:0} ms", _node, _settings.Partner, heartbeat.Gap.TotalMilliseconds);
         }
@@ -111,11 +121,11 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         // The partner was active while we were too (a false failover, a partition), however briefly: it may have
         // sent with send counters above ours and announced our addresses as its own.
         var partnerTookOver = _partnerTakeovers >= 0 && heartbeat.Takeovers > _partnerTakeovers;
-        var partnerYielded = _partnerActive && !heartbeat.Active;
+        var partnerYielded = _partnerActive && !active;
         _partnerTakeovers = heartbeat.Takeovers;
-        _partnerActive = heartbeat.Active;
-        var bothActive = _state.Role == PairRole.Active && (heartbeat.Active || partnerTookOver);
-        Apply(_state.Heard(heartbeat.Active, now));
+        _partnerActive = active;
+        var bothActive = _state.Role == PairRole.Active && (active || partnerTookOver);
+        Apply(_state.Heard(heartbeat.Role, now, restarted));
         if (bothActive && _state.Role == PairRole.Active && (partnerTookOver || _lastReclaim is not { } last || now - last > _state.Timing.DeadAfter))
         {
             // We keep the router: fresh keys (above the partner's counters) and the addresses back.
@@ -138,6 +148,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     {
         var was = _state.Role;
         _state = step.State;
+        _link.Decided = _state.Role != PairRole.Starting;
         if (step.Transition == PairTransition.None || was == _state.Role)
         {
             return;

@@ -7,7 +7,7 @@ namespace Fabric.Actors.HighAvailability;
 /// One heartbeat of an HA pair node to its partner, a UDP datagram on the management network:
 /// <code>
 ///  0      'F' 'H' 'B' version(1)
-///  4      flags (bit 0: active), 3 bytes zero
+///  4      role: 0 starting, 1 standby, 2 active (<see cref="PairRole"/>); 3 bytes zero
 ///  8      incarnation   the sender's random value for this run of its heartbeat link (never 0)
 ///  16     sequence      1, 2, 3... within the incarnation
 ///  24     echo          the receiver's incarnation as the sender last heard it (0: none yet)
@@ -17,7 +17,7 @@ namespace Fabric.Actors.HighAvailability;
 /// Integers are big-endian. Each direction has its own key (<see cref="DeriveKey"/>), so a node never takes its own
 /// heartbeat, reflected back, for its partner's. Immutable.
 /// </summary>
-public readonly record struct PairHeartbeat(bool Active, ulong Incarnation, ulong Sequence, ulong Echo, long Takeovers)
+public readonly record struct PairHeartbeat(PairRole Role, ulong Incarnation, ulong Sequence, ulong Echo, long Takeovers)
 {
     /// <summary>Bytes on the wire.</summary>
     public const int Length = 56;
@@ -28,7 +28,6 @@ public readonly record struct PairHeartbeat(bool Active, ulong Incarnation, ulon
     private const int MacOffset = 40;
     private const int MacLength = 16;
     private const byte Version = 1;
-    private const byte ActiveFlag = 1;
 
     /// <summary>The salt that separates heartbeat keys from every other secret derived from a router's private key.</summary>
     public const string KeyLabel = "fabric-ha-heartbeat-v1";
@@ -57,7 +56,7 @@ public readonly record struct PairHeartbeat(bool Active, ulong Incarnation, ulon
         destination[1] = (byte)'H';
         destination[2] = (byte)'B';
         destination[3] = Version;
-        destination[4] = Active ? ActiveFlag : (byte)0;
+        destination[4] = (byte)Role;
         destination[5..8].Clear();
         BinaryPrimitives.WriteUInt64BigEndian(destination[8..], Incarnation);
         BinaryPrimitives.WriteUInt64BigEndian(destination[16..], Sequence);
@@ -76,7 +75,7 @@ public readonly record struct PairHeartbeat(bool Active, ulong Incarnation, ulon
     {
         heartbeat = default;
         if (datagram.Length != Length || datagram[0] != 'F' || datagram[1] != 'H' || datagram[2] != 'B' || datagram[3] != Version
-            || (datagram[4] & ~ActiveFlag) != 0 || datagram[5] != 0 || datagram[6] != 0 || datagram[7] != 0)
+            || datagram[4] > (byte)PairRole.Active || datagram[5] != 0 || datagram[6] != 0 || datagram[7] != 0)
         {
             return false;
         }
@@ -95,7 +94,7 @@ public readonly record struct PairHeartbeat(bool Active, ulong Incarnation, ulon
         }
 
         heartbeat = new PairHeartbeat(
-            (datagram[4] & ActiveFlag) != 0,
+            (PairRole)datagram[4],
             incarnation,
             BinaryPrimitives.ReadUInt64BigEndian(datagram[16..]),
             BinaryPrimitives.ReadUInt64BigEndian(datagram[24..]),

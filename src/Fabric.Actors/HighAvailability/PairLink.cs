@@ -8,12 +8,13 @@ namespace Fabric.Actors.HighAvailability;
 /// <summary>What a node knows of its partner from the heartbeats that counted (<see cref="HeartbeatVerdict.Fresh"/>).</summary>
 /// <param name="Heartbeats">How many counted since the link started (0: the partner was never heard).</param>
 /// <param name="LastHeard">When the last one arrived, on the link's monotonic clock (see <see cref="PairLink.Now"/>).</param>
-/// <param name="Active">What the last one said: the partner forwards.</param>
+/// <param name="Role">What the last one said the partner is.</param>
 /// <param name="Takeovers">The partner's takeover count in the last one.</param>
 /// <param name="Gap">The time between the last one and the one before it.</param>
-public sealed record PartnerView(long Heartbeats, TimeSpan LastHeard, bool Active, long Takeovers, TimeSpan Gap)
+/// <param name="Incarnation">The partner's run that sent the last one (it changes when the partner restarts).</param>
+public sealed record PartnerView(long Heartbeats, TimeSpan LastHeard, PairRole Role, long Takeovers, TimeSpan Gap, ulong Incarnation)
 {
-    public static PartnerView Never { get; } = new(0, TimeSpan.Zero, false, 0, TimeSpan.Zero);
+    public static PartnerView Never { get; } = new(0, TimeSpan.Zero, PairRole.Starting, 0, TimeSpan.Zero, 0);
 }
 
 /// <summary>Where a node's heartbeat link listens and sends, and with which keys.</summary>
@@ -23,7 +24,7 @@ public sealed record PartnerView(long Heartbeats, TimeSpan LastHeard, bool Activ
 /// <param name="ReceiveKey">The key of heartbeats from the partner to this node.</param>
 public sealed record PairLinkSettings(IPEndPoint Local, IPEndPoint Partner, byte[] SendKey, byte[] ReceiveKey, TimeSpan HeartbeatInterval, TimeSpan DeadInterval);
 
-/// <summary>What the node says of itself in each heartbeat, read when the heartbeat is sent.</summary>
+/// <summary>What the node's dataplane says of itself in each heartbeat, read when the heartbeat is sent.</summary>
 public interface IPairSelf
 {
     /// <summary>Whether the node's dataplane forwards now.</summary>
@@ -35,8 +36,9 @@ public interface IPairSelf
 
 /// <summary>
 /// An HA pair node's liveness, apart from the actor system: a thread of its own and a UDP socket on the
-/// management network. Every heartbeat interval it sends the partner an authenticated heartbeat saying whether
-/// this node is active (<see cref="IPairSelf"/>, the dataplane's own state), and it takes the partner's heartbeats
+/// management network. Every heartbeat interval it sends the partner an authenticated heartbeat saying what this
+/// node is: active when its dataplane forwards (<see cref="IPairSelf"/>), else starting until the pair actor has
+/// decided (<see cref="Decided"/>) and standby after; and it takes the partner's heartbeats
 /// as they arrive: only those whose MAC is right under the partner's key, from the partner's address, and fresh
 /// (<see cref="HeartbeatFreshness"/>) count. A busy thread pool, a paused actor system, or a cluster rejoin delay
 /// neither the heartbeats sent nor when one is taken as heard. <see cref="Partner"/> is what the pair actor decides
@@ -52,6 +54,7 @@ public sealed class PairLink : IDisposable
     private readonly HeartbeatFreshness _freshness;
     private volatile PartnerView _partner = PartnerView.Never;
     private volatile bool _stopping;
+    private volatile bool _decided;
     private ulong _sequence;
     private long _sent;
     private long _refusedForged;
@@ -100,6 +103,16 @@ public sealed class PairLink : IDisposable
 
     /// <summary>The partner as the heartbeats that counted tell it.</summary>
     public PartnerView Partner => _partner;
+
+    /// <summary>
+    /// Set once the pair actor has decided this node's role: heartbeats then say standby rather than starting while
+    /// the dataplane does not forward. A new process says starting: it has no sessions yet.
+    /// </summary>
+    public bool Decided
+    {
+        get => _decided;
+        set => _decided = value;
+    }
 
     /// <summary>The link's counters, for the node's admin socket.</summary>
     public PairLinkCounters Counters => new(
@@ -159,7 +172,8 @@ public sealed class PairLink : IDisposable
 
     private void Send(byte[] buffer, TimeSpan now)
     {
-        var heartbeat = new PairHeartbeat(_self.IsActive, _freshness.Own, ++_sequence, _freshness.EchoAt(now), _self.Takeovers);
+        var role = _self.IsActive ? PairRole.Active : _decided ? PairRole.Standby : PairRole.Starting;
+        var heartbeat = new PairHeartbeat(role, _freshness.Own, ++_sequence, _freshness.EchoAt(now), _self.Takeovers);
         heartbeat.Write(buffer, _settings.SendKey);
         try
         {
@@ -197,7 +211,7 @@ public sealed class PairLink : IDisposable
                     Interlocked.Exchange(ref _longestGapTicks, gap.Ticks);
                 }
 
-                _partner = new PartnerView(previous.Heartbeats + 1, now, heartbeat.Active, heartbeat.Takeovers, gap);
+                _partner = new PartnerView(previous.Heartbeats + 1, now, heartbeat.Role, heartbeat.Takeovers, gap, heartbeat.Incarnation);
                 break;
             case HeartbeatVerdict.Unbound:
                 Interlocked.Increment(ref _unbound);

@@ -11,7 +11,7 @@ public sealed class HeartbeatFreshnessTests
 
     private static TimeSpan At(double milliseconds) => TimeSpan.FromMilliseconds(milliseconds);
 
-    private static PairHeartbeat From(ulong incarnation, ulong sequence, ulong echo) => new(Active: true, incarnation, sequence, echo, Takeovers: 0);
+    private static PairHeartbeat From(ulong incarnation, ulong sequence, ulong echo) => new(PairRole.Active, incarnation, sequence, echo, Takeovers: 0);
 
     [Fact]
     public void Start_PartnerLearnsUs_ThenItsHeartbeatsCount()

@@ -71,6 +71,26 @@ public sealed class PairActorTests : IAsyncDisposable
         Assert.Equal(1, b.Takeovers);
     }
 
+    [Fact]
+    public async Task ActiveNodeRestartsWithinTheDeadInterval_StandbyTakesOver_TheRestartedNodeStandsBy()
+    {
+        var (hostA, _, linkA) = await StartPair();
+
+        // The active process dies and comes straight back (a supervisor restarting it): a new run with no sessions.
+        linkA.Dispose();
+        await hostA.StopAsync(TestContext.Current.CancellationToken);
+        _hosts.Remove(hostA);
+        hostA.Dispose();
+        var (_, restarted, _) = await StartNode("r1a", "127.0.0.1", "r1b", "127.0.0.2", preferred: true, ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort));
+
+        var b = _nodes["r1b"];
+        Until("the standby, which holds the sessions, takes over", () => b.IsActive);
+        Thread.Sleep(Timing.DeadAfter * 2);
+        Assert.True(b.IsActive, "the restarted node took the router back");
+        Assert.False(restarted.IsActive);
+        Assert.Equal((1, 0), (b.Takeovers, restarted.Takeovers));
+    }
+
     private readonly Dictionary<string, RecordingNode> _nodes = [];
 
     /// <summary>Starts r1a (preferred, 127.0.0.1) and r1b (127.0.0.2) and waits until r1a is active and r1b has heard it as such.</summary>
@@ -79,7 +99,7 @@ public sealed class PairActorTests : IAsyncDisposable
         var seed = ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort);
         var (hostA, a, linkA) = await StartNode("r1a", "127.0.0.1", "r1b", "127.0.0.2", preferred: true, seed);
         var (_, b, linkB) = await StartNode("r1b", "127.0.0.2", "r1a", "127.0.0.1", preferred: false, seed);
-        Until("r1a is active and r1b stands by, hearing it", () => a.IsActive && !b.IsActive && linkB.Partner is { Heartbeats: > 3, Active: true });
+        Until("r1a is active and r1b stands by, hearing it", () => a.IsActive && !b.IsActive && linkB.Partner is { Heartbeats: > 3, Role: PairRole.Active });
         return (hostA, a, linkA);
     }
 

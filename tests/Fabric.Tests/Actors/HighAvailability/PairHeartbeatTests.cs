@@ -10,9 +10,9 @@ public sealed class PairHeartbeatTests
 
     // Made with Python's hmac module from the fields below and Key: an implementation apart from ours.
     private const string Fixture =
-        "46484201010000000123456789abcdef000000000000002afedcba987654321000000000000000039d34ed4e726b0b624d110ae5b9ae35e7";
+        "46484201020000000123456789abcdef000000000000002afedcba987654321000000000000000030ca3d3ebd336b8768462e77adfe20699";
 
-    private static readonly PairHeartbeat Sample = new(Active: true, Incarnation: 0x0123456789abcdef, Sequence: 42, Echo: 0xfedcba9876543210, Takeovers: 3);
+    private static readonly PairHeartbeat Sample = new(PairRole.Active, Incarnation: 0x0123456789abcdef, Sequence: 42, Echo: 0xfedcba9876543210, Takeovers: 3);
 
     [Fact]
     public void Write_FromFields_GivesTheFixtureByteForByte()
@@ -41,6 +41,15 @@ public sealed class PairHeartbeatTests
             flipped[bit / 8] ^= (byte)(1 << (bit % 8));
             Assert.False(PairHeartbeat.TryRead(flipped, Key, out _), $"bit {bit} flipped was taken");
         }
+    }
+
+    [Fact]
+    public void TryRead_UnknownRole_Refused()
+    {
+        var bytes = new byte[PairHeartbeat.Length];
+        (Sample with { Role = (PairRole)3 }).Write(bytes, Key);
+
+        Assert.False(PairHeartbeat.TryRead(bytes, Key, out _));
     }
 
     [Fact]

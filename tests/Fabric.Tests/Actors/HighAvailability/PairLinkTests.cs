@@ -32,9 +32,11 @@ public sealed class PairLinkTests : IDisposable
 
         Until("each link hears a few of its partner's heartbeats", () => linkA.Partner.Heartbeats > 5 && linkB.Partner.Heartbeats > 5);
 
-        Assert.True(linkB.Partner.Active);
+        Assert.Equal(PairRole.Active, linkB.Partner.Role);
         Assert.Equal(2, linkB.Partner.Takeovers);
-        Assert.False(linkA.Partner.Active);
+        Assert.Equal(PairRole.Starting, linkA.Partner.Role);
+        linkB.Decided = true;
+        Until("B says it stands by once its role is decided", () => linkA.Partner.Role == PairRole.Standby);
         Assert.Equal(0, linkA.Counters.RefusedForged + linkA.Counters.RefusedStale);
     }
 
@@ -46,7 +48,7 @@ public sealed class PairLinkTests : IDisposable
         var heartbeat = new byte[PairHeartbeat.Length];
 
         // A sender on the partner's address without the key...
-        new PairHeartbeat(true, 7, 1, 0, 0).Write(heartbeat, Key(9));
+        new PairHeartbeat(PairRole.Active, 7, 1, 0, 0).Write(heartbeat, Key(9));
         using (var forger = Bound(partner))
         {
             forger.SendTo(heartbeat, b);
@@ -54,7 +56,7 @@ public sealed class PairLinkTests : IDisposable
 
         // ...and one with the key (a leaked heartbeat key, say) but on another address.
         using var elsewhere = Bound(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
-        new PairHeartbeat(true, 7, 2, 0, 0).Write(heartbeat, AToB);
+        new PairHeartbeat(PairRole.Active, 7, 2, 0, 0).Write(heartbeat, AToB);
         elsewhere.SendTo(heartbeat, b);
 
         Until("both are refused", () => linkB.Counters.RefusedForged >= 2);
