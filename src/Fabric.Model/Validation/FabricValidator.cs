@@ -27,6 +27,9 @@ public static partial class FabricValidator
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
     private static partial Regex ObjectName();
 
+    /// <summary>Names the kernel refuses for a new interface (its per-device settings use all and default), and the loopback.</summary>
+    private static readonly HashSet<string> ReservedDeviceNames = new(StringComparer.Ordinal) { ".", "..", "all", "default", "lo" };
+
     [GeneratedRegex("^[A-Za-z0-9_.-]{1,15}$")]
     private static partial Regex DeviceName();
 
@@ -477,6 +480,10 @@ public static partial class FabricValidator
         if (!DeviceName().IsMatch(device))
         {
             errors.Add(new(path, $"\"{device}\" is not a Linux interface name: at most {MaxDeviceNameLength} letters, digits, '.', '-' or '_'"));
+        }
+        else if (ReservedDeviceNames.Contains(device))
+        {
+            errors.Add(new(path, $"\"{device}\" cannot be a router's interface: Linux refuses \".\", \"..\", \"all\" and \"default\" as interface names, and \"lo\" is the loopback"));
         }
         else if (!devices.TryAdd(device, path))
         {

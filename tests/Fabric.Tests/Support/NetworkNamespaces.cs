@@ -33,25 +33,25 @@ public sealed class NetworkNamespaces : IDisposable
     public void AddContainer(string ns, string hostEnd, string address, string gateway)
     {
         var peer = "p" + hostEnd;
-        ExternalCommand.Run("ip", "link", "delete", hostEnd);
-        Check(ExternalCommand.Run("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", peer));
+        ExternalCommand.Run("ip", "link", "delete", "dev", hostEnd);
+        Check(ExternalCommand.Run("ip", "link", "add", "name", hostEnd, "type", "veth", "peer", "name", peer));
         _links.Add(hostEnd);
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{hostEnd}.disable_ipv6=1"));
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv4.conf.{hostEnd}.forwarding=0"));
-        Check(ExternalCommand.Run("ip", "link", "set", hostEnd, "up"));
-        Check(ExternalCommand.Run("ip", "link", "set", peer, "netns", ns));
-        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", peer, "name", "eth0"));
+        Check(ExternalCommand.Run("ip", "link", "set", "dev", hostEnd, "up"));
+        Check(ExternalCommand.Run("ip", "link", "set", "dev", peer, "netns", ns));
+        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", "dev", peer, "name", "eth0"));
         Check(ExternalCommand.InNamespace(ns, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"));
         Check(ExternalCommand.InNamespace(ns, "ip", "address", "add", address, "dev", "eth0"));
-        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", "eth0", "up"));
+        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", "dev", "eth0", "up"));
         Check(ExternalCommand.InNamespace(ns, "ip", "route", "add", "default", "via", gateway));
     }
 
     /// <summary>A veth pair with both ends in this process's namespace, down, IPv6 off: a wire between two ports.</summary>
     public void AddVethPair(string a, string b)
     {
-        ExternalCommand.Run("ip", "link", "delete", a);
-        Check(ExternalCommand.Run("ip", "link", "add", a, "type", "veth", "peer", "name", b));
+        ExternalCommand.Run("ip", "link", "delete", "dev", a);
+        Check(ExternalCommand.Run("ip", "link", "add", "name", a, "type", "veth", "peer", "name", b));
         _links.Add(a);
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{a}.disable_ipv6=1"));
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{b}.disable_ipv6=1"));
@@ -88,7 +88,7 @@ public sealed class NetworkNamespaces : IDisposable
         // Deleting one end of a veth pair deletes both; deleting a namespace deletes the ends inside it.
         foreach (var link in _links)
         {
-            ExternalCommand.Run("ip", "link", "delete", link);
+            ExternalCommand.Run("ip", "link", "delete", "dev", link);
         }
 
         foreach (var ns in _namespaces)

@@ -207,7 +207,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
     {
         foreach (var port in lab.Ports)
         {
-            var shown = ExternalCommand.Run("ip", "-o", "link", "show", port.Name);
+            var shown = ExternalCommand.Run("ip", "-o", "link", "show", "dev", port.Name);
             Assert.Contains($"mtu {port.Mtu} ", shown.Output, StringComparison.Ordinal);
             Assert.Contains(port.Mac.ToString().ToLowerInvariant(), shown.Output, StringComparison.Ordinal);
             Assert.Contains(",UP", shown.Output, StringComparison.Ordinal);
