@@ -161,7 +161,7 @@ public static class BenchCommands
     {
         var topology = new Option<FileInfo?>("--topology") { Description = "The topology document (default hocon/lab.conf)." };
         var seconds = new Option<int>("--seconds") { Description = "How long each iperf3 run lasts.", DefaultValueFactory = _ => 5 };
-        var name = new Option<string>("--name") { Description = "The name of the lab the bench builds (namespaces fab-NAME-...).", DefaultValueFactory = _ => "bench" };
+        var name = LabCommands.CheckedLabName(new Option<string?>("--name") { Description = "The name of the lab the bench builds (namespaces fab-NAME-...).", DefaultValueFactory = _ => "bench" });
         var state = new Option<DirectoryInfo?>("--state-dir") { Description = $"Where the bench lab keeps its state (default {Lab.LabLayout.DefaultStateRoot})." };
         var command = new Command(
             "lab",
