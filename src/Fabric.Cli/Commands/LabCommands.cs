@@ -58,9 +58,16 @@ public static class LabCommands
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            if (Refuse(error, "iproute2", "ip") is { } refused)
+            var prerequisites = LabPrerequisites.Plan(Installed, Environment.IsPrivilegedProcess, Installed("apt-get"));
+            if (!Environment.IsPrivilegedProcess)
             {
-                return refused;
+                error.WriteLine("fabric lab: building network namespaces needs root; run it with sudo.");
+                if (prerequisites.Refusal is { } missing)
+                {
+                    error.WriteLine($"fabric lab up: {missing}");
+                }
+
+                return 1;
             }
 
             var path = parse.GetValue(topology)?.FullName ?? FindDefaultTopology();
@@ -95,23 +102,20 @@ public static class LabCommands
                 return FabricCommandLine.UsageOrInvalid;
             }
 
-            var servers = LabServer.For(config);
-            var tools = new List<(string, string)> { ("python3", "python3"), ("setsid", "util-linux"), ("ss", "iproute2") };
-            if (servers.Any(s => s.Kind == ServerKind.Iperf3))
+            if (LabPrerequisites.Ensure(prerequisites, Installed, output, LabPrerequisites.RunApt) is { } unmet)
             {
-                tools.Add(("iperf3", "iperf3"));
+                error.WriteLine($"fabric lab up: {unmet}");
+                return 1;
             }
 
-            foreach (var (program, package) in tools)
+            var labName = parse.GetValue(name) ?? config.Name;
+            if (LabLayout.NameProblem(labName) is { } badName)
             {
-                if (ExternalCommand.FindOnPath(program) is null)
-                {
-                    error.WriteLine($"fabric lab up: {program} is not installed; install the Debian package {package} (apt-get install {package}).");
-                    return 1;
-                }
+                error.WriteLine($"fabric lab up: the topology's fabric.name {badName}; give the lab a name with --name NAME");
+                return FabricCommandLine.UsageOrInvalid;
             }
 
-            var layout = new LabLayout(parse.GetValue(name) ?? config.Name, StateRoot(parse.GetValue(state)));
+            var layout = new LabLayout(labName, StateRoot(parse.GetValue(state)));
             var existing = layout.ExistingNamespaces();
             if (existing.Count > 0)
             {
@@ -427,6 +431,8 @@ public static class LabCommands
 
         return null;
     }
+
+    private static bool Installed(string program) => ExternalCommand.FindOnPath(program) is not null;
 
     private static string StateRoot(DirectoryInfo? state) => state?.FullName ?? LabLayout.DefaultStateRoot;
 
