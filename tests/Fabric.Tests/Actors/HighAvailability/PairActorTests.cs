@@ -46,9 +46,7 @@ public sealed class PairActorTests : IAsyncDisposable
 
         // The active node's control plane goes away (downed by the split-brain resolver and rejoining, or starved of
         // threads); its process and dataplane live and forward, so its partner must not take the router.
-        await hostA.StopAsync(TestContext.Current.CancellationToken);
-        _hosts.Remove(hostA);
-        hostA.Dispose();
+        await Stop(hostA);
         Thread.Sleep(Timing.DeadAfter * 3);
 
         Assert.True(a.IsActive);
@@ -64,7 +62,7 @@ public sealed class PairActorTests : IAsyncDisposable
 
         // The whole process dies: control plane and heartbeats.
         linkA.Dispose();
-        await hostA.StopAsync(TestContext.Current.CancellationToken);
+        await Stop(hostA);
 
         var b = _nodes["r1b"];
         Until("the standby takes over", () => b.IsActive);
@@ -78,9 +76,7 @@ public sealed class PairActorTests : IAsyncDisposable
 
         // The active process dies and comes straight back (a supervisor restarting it): a new run with no sessions.
         linkA.Dispose();
-        await hostA.StopAsync(TestContext.Current.CancellationToken);
-        _hosts.Remove(hostA);
-        hostA.Dispose();
+        await Stop(hostA);
         var (_, restarted, _) = await StartNode("r1a", "127.0.0.1", "r1b", "127.0.0.2", preferred: true, ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort));
 
         var b = _nodes["r1b"];
@@ -92,6 +88,13 @@ public sealed class PairActorTests : IAsyncDisposable
     }
 
     private readonly Dictionary<string, RecordingNode> _nodes = [];
+
+    private async Task Stop(IHost host)
+    {
+        await host.StopAsync(TestContext.Current.CancellationToken);
+        _hosts.Remove(host);
+        host.Dispose();
+    }
 
     /// <summary>Starts r1a (preferred, 127.0.0.1) and r1b (127.0.0.2) and waits until r1a is active and r1b has heard it as such.</summary>
     private async Task<(IHost HostA, RecordingNode A, PairLink LinkA)> StartPair()
