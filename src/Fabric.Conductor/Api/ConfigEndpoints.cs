@@ -54,18 +54,20 @@ internal static partial class ConfigEndpoints
     private static async Task<Results<Ok<VersionDocumentView>, ProblemHttpResult>> One(long version, ConductorApi.Context api, CancellationToken cancel)
     {
         var view = await api.Ask<ConfigVersionView>(new GetConfigVersion(version), cancel).ConfigureAwait(false);
-        return view is { Version: { } found, Text: { } text }
-            ? TypedResults.Ok(new VersionDocumentView(VersionView.Of(found, view.Running), text))
-            : Problems.Of(StatusCodes.Status404NotFound, "no such version", view.Running == 0 ? "no version has been committed" : $"no version {version}: versions are 1 to {view.Running}");
+        return Found(view, "no such version", view.Running == 0 ? "no version has been committed" : $"no version {version}: versions are 1 to {view.Running}");
     }
 
     private static async Task<Results<Ok<VersionDocumentView>, ProblemHttpResult>> Running(ConductorApi.Context api, CancellationToken cancel)
     {
         var view = await api.Ask<ConfigVersionView>(new GetConfigVersion(null), cancel).ConfigureAwait(false);
-        return view is { Version: { } found, Text: { } text }
-            ? TypedResults.Ok(new VersionDocumentView(VersionView.Of(found, view.Running), text))
-            : Problems.Of(StatusCodes.Status404NotFound, "no running version", "no version has been committed");
+        return Found(view, "no running version", "no version has been committed");
     }
+
+    /// <summary>The version with its document, or a 404 problem saying why there is none.</summary>
+    private static Results<Ok<VersionDocumentView>, ProblemHttpResult> Found(ConfigVersionView view, string title, string detail) =>
+        view is { Version: { } found, Text: { } text }
+            ? TypedResults.Ok(new VersionDocumentView(VersionView.Of(found, view.Running), text))
+            : Problems.Of(StatusCodes.Status404NotFound, title, detail);
 
     private static async Task<Results<Ok<DiffView>, ProblemHttpResult>> Diff(long? from, long? to, ConductorApi.Context api, CancellationToken cancel)
     {
