@@ -290,6 +290,12 @@ public sealed class RouterProcess : IDisposable
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
             ["traffic"] = TrafficJson(Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine)),
             ["drops"] = drops,
+            ["faults"] = new Dictionary<string, object>
+            {
+                ["total"] = worker.Faults.Total,
+                ["by_stage"] = worker.Faults.ByStage(),
+                ["last"] = worker.Faults.Last is { } fault ? $"{fault.Exception} in {fault.Stage}: {fault.Message}" : "",
+            },
             ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
         });
     }

@@ -81,6 +81,9 @@ public sealed class PacketWorker
 
     public WorkerCounters Counters { get; } = new();
 
+    /// <summary>Exceptions stages threw on packets (each packet dropped as <see cref="DropReason.PipelineFault"/>).</summary>
+    public PipelineFaults Faults { get; } = new();
+
     /// <summary>
     /// False while the node is the standby of an HA pair: it receives but neither answers nor forwards (each
     /// frame counted in <see cref="WorkerCounters.StandbyIgnored"/>; ARP senders are still learned). True for a
@@ -176,7 +179,15 @@ public sealed class PacketWorker
             }
         }
 
-        ExpireSessions(now);
+        try
+        {
+            ExpireSessions(now);
+        }
+        catch (Exception fault) when (fault is not OutOfMemoryException)
+        {
+            Faults.Record(fault, now);
+        }
+
         return handled;
     }
 
@@ -197,37 +208,56 @@ public sealed class PacketWorker
         }
     }
 
-    /// <summary>Runs one frame through the pipeline; the frame may be rewritten in place and sent.</summary>
+    /// <summary>
+    /// Runs one frame through the pipeline; the frame may be rewritten in place and sent. Never throws: a stage
+    /// that throws drops the frame as <see cref="DropReason.PipelineFault"/> (see <see cref="Faults"/>).
+    /// </summary>
     public Verdict Process(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot)
     {
         var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
         Counters.Received++;
-        var verdict = ParseStage.Run(ref context);
-        if (verdict == Verdict.Continue)
+        try
         {
-            verdict = RunParsed(ref context, snapshot);
-        }
+            var verdict = ParseStage.Run(ref context);
+            if (verdict == Verdict.Continue)
+            {
+                verdict = RunParsed(ref context, snapshot);
+            }
 
-        switch (verdict)
+            switch (verdict)
+            {
+                case Verdict.Forward:
+                    if (Ports[context.EgressPort].Send(context.Frame))
+                    {
+                        Counters.Forwarded++;
+                        Traffic.Forwarded(context.Tenant, context.Service, 1, context.IpLength);
+                    }
+                    else
+                    {
+                        CountDrop(ref context, DropReason.TransmitFailed);
+                    }
+
+                    break;
+                case Verdict.Drop:
+                    CountDrop(ref context, context.Drop);
+                    break;
+            }
+
+            return verdict;
+        }
+        catch (Exception fault) when (fault is not OutOfMemoryException)
         {
-            case Verdict.Forward:
-                if (Ports[context.EgressPort].Send(context.Frame))
-                {
-                    Counters.Forwarded++;
-                    Traffic.Forwarded(context.Tenant, context.Service, 1, context.IpLength);
-                }
-                else
-                {
-                    CountDrop(ref context, DropReason.TransmitFailed);
-                }
-
-                break;
-            case Verdict.Drop:
-                CountDrop(ref context, context.Drop);
-                break;
+            return Faulted(ref context, fault);
         }
+    }
 
-        return verdict;
+    /// <summary>Drops the packet in hand because a stage threw on it, and records where.</summary>
+    private Verdict Faulted(ref PacketContext context, Exception fault)
+    {
+        Faults.Record(fault, context.Now);
+        context.Drop = DropReason.PipelineFault;
+        CountDrop(ref context, DropReason.PipelineFault);
+        return Verdict.Drop;
     }
 
     /// <summary>
@@ -237,6 +267,25 @@ public sealed class PacketWorker
     public int ProcessSuperPacket(byte[] buffer, int length, in SegmentationOffload offload, int port, long now, ForwardingSnapshot snapshot)
     {
         var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
+        try
+        {
+            return RunSuperPacket(ref context, offload, port, now, snapshot);
+        }
+        catch (Exception fault) when (fault is not OutOfMemoryException)
+        {
+            // A super-packet going through whole was counted as the packets it stands for; anything else as one.
+            if (!context.IsSuperPacket)
+            {
+                Counters.Received++;
+            }
+
+            Faulted(ref context, fault);
+            return context.Segments;
+        }
+    }
+
+    private int RunSuperPacket(ref PacketContext context, in SegmentationOffload offload, int port, long now, ForwardingSnapshot snapshot)
+    {
         var verdict = ParseStage.Run(ref context);
         if (verdict != Verdict.Continue || !SuperPacket.TryMeasure(ref context, offload, out var headerEnd, out var segments))
         {

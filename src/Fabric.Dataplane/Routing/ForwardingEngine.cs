@@ -167,12 +167,21 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>
     /// One round: keys handed in are installed, then requests to the worker run (replication, role changes), then a
     /// batch from every port, run to completion, then, on an active node, the peer paths' monitoring timers (probes
-    /// and echo bursts that are due go out). Returns packets handled.
+    /// and echo bursts that are due go out). Returns packets handled. Never throws: what throws on the worker is
+    /// counted in <see cref="PacketWorker.Faults"/> and the round goes on.
     /// </summary>
     public int RunOnce()
     {
         var now = _time.GetTimestamp();
-        _runtimes.PeerKeys.InstallPending(now);
+        try
+        {
+            _runtimes.PeerKeys.InstallPending(now);
+        }
+        catch (Exception fault) when (fault is not OutOfMemoryException)
+        {
+            Worker.Faults.Record(fault, now);
+        }
+
         while (_requests.TryDequeue(out var request))
         {
             request.Run(Worker, Volatile.Read(ref _snapshot), now);
@@ -181,7 +190,14 @@ public sealed class ForwardingEngine : IDisposable
         var handled = Worker.RunOnce(now);
         if (Worker.IsActive && Volatile.Read(ref _snapshot) is { } snapshot)
         {
-            PathMonitorStage.Tick(Worker, snapshot, now);
+            try
+            {
+                PathMonitorStage.Tick(Worker, snapshot, now);
+            }
+            catch (Exception fault) when (fault is not OutOfMemoryException)
+            {
+                Worker.Faults.Record(fault, now);
+            }
         }
 
         return handled;

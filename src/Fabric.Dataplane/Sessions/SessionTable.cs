@@ -426,7 +426,7 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool SameKey(in SessionKey a, in SessionKey b) =>
         a.Source == b.Source && a.Destination == b.Destination && a.SourcePort == b.SourcePort
-        && a.DestinationPort == b.DestinationPort && a.Protocol == b.Protocol;
+        && a.DestinationPort == b.DestinationPort && a.Protocol == b.Protocol && a.IsIpv6 == b.IsIpv6;
 
     private static int ListMark(int list) => -(list + 2);
 
