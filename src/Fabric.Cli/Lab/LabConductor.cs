@@ -54,7 +54,7 @@ public static class LabConductor
             Endpoint(config),
             token,
             File.Exists(LabCertificates.AuthorityCertificateOf(layout))
-                ? ConductorClient.Trusting(handler, X509Certificate2.CreateFromPemFile(LabCertificates.AuthorityCertificateOf(layout)))
+                ? ConductorClient.Trusting(handler, X509Certificate2.CreateFromPem(File.ReadAllText(LabCertificates.AuthorityCertificateOf(layout))))
                 : handler);
     }
 
