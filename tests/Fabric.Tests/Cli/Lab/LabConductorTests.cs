@@ -158,7 +158,10 @@ public sealed class LabConductorTests(ConductedLab lab) : IClassFixture<Conducte
         var tokenFile = Path.Combine(state, "api.token");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
         var document = Path.Combine(_run.StateRoot, "api-commit.conf");
-        File.WriteAllText(document, ConductedLab.Topology("engineering, guest").Replace("guest {}", "guest {}, contractors {}", StringComparison.Ordinal));
+        // The lab's own document (its router identities pinned, so the routers apply it) with one more tenant.
+        var topology = File.ReadAllText(Path.Combine(state, "topology.conf"));
+        var tenants = topology.IndexOf("tenants {", StringComparison.Ordinal) + "tenants {".Length;
+        File.WriteAllText(document, topology[..tenants] + "\n    contractors {}\n" + topology[tenants..]);
         var before = Config("history", "--json");
         Assert.True(before.Succeeded, before.ToString());
 
