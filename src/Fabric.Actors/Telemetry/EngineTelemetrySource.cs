@@ -7,7 +7,9 @@ namespace Fabric.Actors.Telemetry;
 /// <summary>
 /// A forwarding engine's counters as telemetry: the worker's totals and sessions, drops by reason, drops
 /// per tenant and per service, forwarded traffic per tenant and per service (<see cref="Traffic"/>), active
-/// sessions per service (placed by this router) and per peer path (waypoint pairs in use), and each limited
+/// sessions per service (placed by this router) and per peer path (waypoint pairs in use), each peer path's
+/// monitoring figures once measured (<c>path.PEER/NEIGHBORHOOD.up</c>, round trip <c>.rtt-us</c>, <c>.jitter-us</c>, <c>.loss-bp</c>), whether
+/// the node forwards (<c>ha.active</c>: 1 alone or active in an HA pair, 0 standing by), and each limited
 /// tenant bucket's configured limit, rate in force (the node's share) and bytes offered and refused
 /// (<c>tenant-limit.SERVICE.TENANT.rate</c>). Reads what the worker writes with atomic reads; a sample is not one instant
 /// across counters, each counter is exact. Thread-safe.
@@ -27,6 +29,7 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
             ["sessions"] = worker.Sessions.Count,
             ["sessions.created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["sessions.expired"] = Interlocked.Read(ref counters.SessionsExpired),
+            ["ha.active"] = engine.IsActive ? 1 : 0,
         };
         var reasons = Enum.GetValues<DropReason>().Where(r => r != DropReason.None).ToArray();
         foreach (var reason in reasons)
@@ -99,7 +102,20 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
 
         foreach (var path in snapshot.PeerPaths)
         {
-            sample[$"path.{path.PeerRouter}/{path.Neighborhood}.sessions"] = path.Waypoints.InUse;
+            var name = $"path.{path.PeerRouter}/{path.Neighborhood}";
+            sample[$"{name}.sessions"] = path.Waypoints.InUse;
+            sample[$"{name}.up"] = path.Health.State == Dataplane.Svr.PeerPathState.Up ? 1 : 0;
+            if (path.Health.LatencyMicroseconds >= 0)
+            {
+                // Measured once a burst of echoes came back; the health keeps the one-way figure (round trip / 2).
+                sample[$"{name}.rtt-us"] = path.Health.LatencyMicroseconds * 2;
+                sample[$"{name}.jitter-us"] = path.Health.JitterMicroseconds;
+            }
+
+            if (path.Health.LossBasisPoints >= 0)
+            {
+                sample[$"{name}.loss-bp"] = path.Health.LossBasisPoints;
+            }
         }
 
         return sample;
