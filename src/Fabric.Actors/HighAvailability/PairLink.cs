@@ -71,7 +71,7 @@ public sealed class PairLink : IDisposable
         _time = time;
         _socket = socket;
         _freshness = new HeartbeatFreshness(Incarnation(), settings.DeadInterval);
-        _thread = new Thread(Run) { IsBackground = true, Name = $"fabric-ha-{name}", Priority = ThreadPriority.Highest };
+        _thread = new Thread(Run) { IsBackground = true, Name = $"fabric-ha-{name}" };
     }
 
     /// <summary>
