@@ -7,8 +7,9 @@ namespace Fabric.Actors.HighAvailability;
 /// <summary>
 /// One node's side of an HA pair. Whether the partner lives comes from the node's <see cref="PairLink"/> (its own
 /// thread and UDP socket on the management network, authenticated heartbeats), never from actor messages: the
-/// actor reads the link's view of the partner every quarter heartbeat interval and <see cref="PairState"/>
-/// decides the role from it and from time passing, both on the link's monotonic clock. The active node sends
+/// link tells the actor when it heard the partner, sent a heartbeat, or saw the dead interval run out
+/// (<see cref="PairLink.Listen"/>), and <see cref="PairState"/> decides the role from the link's view of the
+/// partner and the time the link vouches for it, both on the link's monotonic clock. The active node sends
 /// the partner's actor (same name pattern, at the partner's management address over the cluster's remoting),
 /// every replication interval, the established sessions new or changed since its last batch (everything when
 /// the partner was just heard again); the standby installs them. On becoming active the node takes the router
@@ -36,6 +37,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private long _partnerTakeovers = -1;
     private bool _partnerActive;
     private ulong _partnerIncarnation;
+    private Action<TimeSpan>? _listener;
 
     public PairActor(string node, IPairNode target, PairSettings settings, PairLink link)
     {
@@ -44,7 +46,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _settings = settings;
         _link = link;
         _state = PairState.Start(settings.Preferred, link.Now, settings.Timing, target.IsActive, standingBy: link.Decided);
-        Receive<Tick>(_ => OnTick());
+        Receive<LinkLooked>(looked => OnLinkLooked(looked.At));
         Receive<ReplicateDue>(_ => Replicate());
         Receive<SessionExport>(Send);
         Receive<Status.Failure>(f => { _exporting = false; _log.Warning("HA pair {0}: replication failed: {1}", _node, f.Cause.Message); });
@@ -76,13 +78,25 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
         var partner = new Address(self.Protocol, self.System, _settings.PartnerHost, self.Port);
         _partner = Context.ActorSelection(new RootActorPath(partner) / "user" / NameOf(_settings.Partner));
-        var timing = _state.Timing;
-        Timers.StartPeriodicTimer("tick", Tick.Instance, timing.HeartbeatInterval / 4);
-        Timers.StartPeriodicTimer("replicate", ReplicateDue.Instance, timing.ReplicationInterval);
+        Timers.StartPeriodicTimer("replicate", ReplicateDue.Instance, _state.Timing.ReplicationInterval);
+        var actor = Self;
+        _listener = at => actor.Tell(new LinkLooked(at));
+        _link.Listen(_listener);
     }
 
-    /// <summary>Takes what the link heard since the last tick, then lets time pass: the view is read before the clock, so it is never from the future.</summary>
-    private void OnTick()
+    protected override void PostStop()
+    {
+        if (_listener is not null)
+        {
+            _link.Unlisten(_listener);
+        }
+    }
+
+    /// <summary>
+    /// Takes what the link heard, then lets time pass up to <paramref name="at"/>: the link had every heartbeat that
+    /// arrived before it, and the view is read after, so a partner is never judged dead from heartbeats still queued.
+    /// </summary>
+    private void OnLinkLooked(TimeSpan at)
     {
         var view = _link.Partner;
         if (view.Heartbeats != _heardHeartbeats)
@@ -91,7 +105,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
             Heard(view);
         }
 
-        Apply(_state.Tick(_link.Now));
+        Apply(_state.Tick(at));
     }
 
     private void Heard(PartnerView heartbeat)
@@ -224,10 +238,8 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _target.ImportSessionsAsync(batch.Version, records);
     }
 
-    private sealed record Tick
-    {
-        public static readonly Tick Instance = new();
-    }
+    /// <summary>The link looked at its socket at <paramref name="At"/> (see <see cref="PairLink.Listen"/>).</summary>
+    private sealed record LinkLooked(TimeSpan At);
 
     private sealed record ReplicateDue
     {

@@ -42,7 +42,11 @@ public interface IPairSelf
 /// as they arrive: only those whose MAC is right under the partner's key, from the partner's address, and fresh
 /// (<see cref="HeartbeatFreshness"/>) count. A busy thread pool, a paused actor system, or a cluster rejoin delay
 /// neither the heartbeats sent nor when one is taken as heard. <see cref="Partner"/> is what the pair actor decides
-/// from. The link lives as long as the router process. Thread-safe: the link's thread writes, any thread reads.
+/// from, and the link's thread tells it when to look (<see cref="Listen"/>): when a partner heartbeat counts, every
+/// heartbeat interval, and the moment the partner's dead interval runs out. No actor timer paces the decision: Akka's
+/// scheduler turns every 100 ms (coarser than a heartbeat may be), and a timer that fires while the link's thread is
+/// held up would judge the partner from heartbeats still queued on the socket. The link lives as long as the router process.
+/// Thread-safe: the link's thread writes, any thread reads.
 /// </summary>
 public sealed class PairLink : IDisposable
 {
@@ -55,6 +59,7 @@ public sealed class PairLink : IDisposable
     private volatile PartnerView _partner = PartnerView.Never;
     private volatile bool _stopping;
     private volatile bool _decided;
+    private volatile Action<TimeSpan>? _listener;
     private ulong _sequence;
     private long _sent;
     private long _refusedForged;
@@ -114,6 +119,19 @@ public sealed class PairLink : IDisposable
         set => _decided = value;
     }
 
+    /// <summary>
+    /// Calls <paramref name="listener"/> on the link's thread when a partner heartbeat counted, after each heartbeat this
+    /// node sends, and when the partner's dead interval runs out; always after taking every datagram waiting on the
+    /// socket, with a time on <see cref="Now"/>'s clock by which every heartbeat that had arrived is in
+    /// <see cref="Partner"/>. A partner is dead only as of such a time: a link thread that was held up (a loaded
+    /// machine) takes what queued meanwhile before anyone decides. The listener must return at once (post a message).
+    /// One listener at a time: the last one given replaces the one before.
+    /// </summary>
+    public void Listen(Action<TimeSpan> listener) => _listener = listener;
+
+    /// <summary>Stops calling <paramref name="listener"/>, unless another listener replaced it already.</summary>
+    public void Unlisten(Action<TimeSpan> listener) => Interlocked.CompareExchange(ref _listener, null, listener);
+
     /// <summary>The link's counters, for the node's admin socket.</summary>
     public PairLinkCounters Counters => new(
         Interlocked.Read(ref _sent),
@@ -130,28 +148,35 @@ public sealed class PairLink : IDisposable
         var buffer = new byte[PairHeartbeat.Length + 1];
         EndPoint from = new IPEndPoint(_settings.Local.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         var next = Now;
+        var deadline = TimeSpan.MaxValue;
         while (!_stopping)
         {
             try
             {
                 var now = Now;
+                var due = now >= deadline;
                 if (now >= next)
                 {
                     Send(buffer, now);
                     // A thread that fell behind sends once and keeps the interval from now, never a burst.
                     next = now - next > _settings.HeartbeatInterval ? now + _settings.HeartbeatInterval : next + _settings.HeartbeatInterval;
+                    due = true;
                 }
 
-                var wait = next - Now;
-                if (wait > TimeSpan.Zero && !_socket.Poll(Math.Max(1, (int)(wait.Ticks / TimeSpan.TicksPerMicrosecond)), SelectMode.SelectRead))
+                var heard = _partner.Heartbeats;
+                var drained = Drain(buffer, ref from);
+                if (due || _partner.Heartbeats != heard)
                 {
-                    continue;
+                    _listener?.Invoke(drained);
                 }
 
-                while (_socket.Available > 0)
+                // Wake for the next heartbeat to send, or earlier when the partner's dead interval runs out before it.
+                var view = _partner;
+                deadline = view.Heartbeats > 0 && view.LastHeard + _settings.DeadInterval > drained ? view.LastHeard + _settings.DeadInterval : TimeSpan.MaxValue;
+                var wait = (deadline < next ? deadline : next) - Now;
+                if (wait > TimeSpan.Zero)
                 {
-                    var length = _socket.ReceiveFrom(buffer, ref from);
-                    Receive(buffer.AsSpan(0, length), (IPEndPoint)from);
+                    _socket.Poll(WholeMilliseconds(wait), SelectMode.SelectRead);
                 }
             }
             catch (SocketException) when (!_stopping)
@@ -169,6 +194,29 @@ public sealed class PairLink : IDisposable
             }
         }
     }
+
+    /// <summary>Takes every datagram waiting; returns a time by which all that had arrived were taken.</summary>
+    private TimeSpan Drain(byte[] buffer, ref EndPoint from)
+    {
+        while (true)
+        {
+            var at = Now;
+            if (_socket.Available == 0)
+            {
+                return at;
+            }
+
+            var length = _socket.ReceiveFrom(buffer, ref from);
+            Receive(buffer.AsSpan(0, length), (IPEndPoint)from);
+        }
+    }
+
+    /// <summary>
+    /// A wait for <see cref="Socket.Poll(int, SelectMode)"/> in microseconds, rounded up to whole milliseconds (poll(2)'s
+    /// unit, which would otherwise round down and wake before the time waited for), at most about 24 days.
+    /// </summary>
+    private static int WholeMilliseconds(TimeSpan wait) =>
+        (int)Math.Min(int.MaxValue / 1000, (wait.Ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond) * 1000;
 
     private void Send(byte[] buffer, TimeSpan now)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -99,6 +100,23 @@ public sealed class PairLinkTests : IDisposable
         Until("every replayed heartbeat is judged", () => linkB.Counters is var c && c.RefusedStale + c.Unbound - before.RefusedStale - before.Unbound >= copies.Count);
         Assert.True(linkB.Counters.RefusedStale - before.RefusedStale > copies.Count / 2);
         Assert.Equal(heard, linkB.Partner.Heartbeats);
+    }
+
+    [Fact]
+    public void Listener_PartnerStops_ToldWithATimeThePartnerIsDeadAt_NeverBeforeWhatWasHeard()
+    {
+        var (a, b) = (FreeEndpoint(), FreeEndpoint());
+        var linkA = Link("a", a, b, AToB, BToA, new Self(active: true, takeovers: 1));
+        var linkB = Link("b", b, a, BToA, AToB, new Self(active: false, takeovers: 0));
+        var told = new ConcurrentQueue<(TimeSpan At, PartnerView Seen)>();
+        linkB.Listen(at => told.Enqueue((at, linkB.Partner)));
+
+        Until("B hears A", () => linkB.Partner.Heartbeats > 5);
+        linkA.Dispose();
+        Until("B is told a time A is dead at", () => told.Any(t => t.Seen.Heartbeats > 0 && t.At - t.Seen.LastHeard >= Dead));
+
+        // Each time handed over comes after every heartbeat the link had counted when it told.
+        Assert.All(told, t => Assert.True(t.Seen.LastHeard <= t.At, $"told {t.At} with a heartbeat heard at {t.Seen.LastHeard}"));
     }
 
     [Fact]
