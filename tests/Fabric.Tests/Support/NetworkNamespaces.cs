@@ -57,7 +57,10 @@ public sealed class NetworkNamespaces : IDisposable
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{b}.disable_ipv6=1"));
     }
 
-    /// <summary>Starts a long-running command inside <paramref name="ns"/>; it is killed in <see cref="Dispose"/>.</summary>
+    /// <summary>
+    /// Starts a long-running command inside <paramref name="ns"/>; <see cref="Stop"/> or <see cref="Dispose"/> kills it
+    /// (and whatever it started). Do not dispose the process returned: a disposed <see cref="Process"/> can no longer be killed.
+    /// </summary>
     public Process Start(string ns, params string[] command)
     {
         var process = Process.Start(ExternalCommand.Info("ip", ["netns", "exec", ns, .. command])) ?? throw new InvalidOperationException("ip did not start");
@@ -65,24 +68,21 @@ public sealed class NetworkNamespaces : IDisposable
         return process;
     }
 
+    /// <summary>Kills a process <see cref="Start"/> started, with what it started, and waits for it to exit.</summary>
+    public void Stop(Process process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        if (_processes.Remove(process))
+        {
+            Kill(process);
+        }
+    }
+
     public void Dispose()
     {
         foreach (var process in _processes)
         {
-            try
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    process.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // exited between the check and the kill
-            }
-
-            process.Dispose();
+            Kill(process);
         }
 
         // Deleting one end of a veth pair deletes both; deleting a namespace deletes the ends inside it.
@@ -99,6 +99,24 @@ public sealed class NetworkNamespaces : IDisposable
         _processes.Clear();
         _links.Clear();
         _namespaces.Clear();
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // exited between the check and the kill
+        }
+
+        process.Dispose();
     }
 
     private static void Check(CommandResult result)
