@@ -212,15 +212,15 @@ public static class SessionReplication
             var mac = worker.Ports[port].Mac;
             foreach (var address in binding.Ipv4Addresses)
             {
-                var length = ControlMessages.ArpRequest(worker.Scratch, mac, address, address);
-                worker.SendOwn(port, worker.Scratch.AsSpan(0, length));
+                var length = ControlMessages.ArpRequest(worker.Resources.Scratch, mac, address, address);
+                worker.Resources.SendOwn(port, worker.Resources.Scratch.AsSpan(0, length));
                 worker.Counters.Announcements++;
             }
 
             foreach (var address in binding.Ipv6Addresses)
             {
-                var length = ControlMessages.NeighborAdvertisement(worker.Scratch, mac, allNodesMac, address, allNodes, solicited: false);
-                worker.SendOwn(port, worker.Scratch.AsSpan(0, length));
+                var length = ControlMessages.NeighborAdvertisement(worker.Resources.Scratch, mac, allNodesMac, address, allNodes, solicited: false);
+                worker.Resources.SendOwn(port, worker.Resources.Scratch.AsSpan(0, length));
                 worker.Counters.Announcements++;
             }
         }

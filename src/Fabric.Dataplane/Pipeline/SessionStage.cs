@@ -14,28 +14,28 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 public static class SessionStage
 {
-    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         if (context.ToWaypoint && SvrStage.Receive(ref context, snapshot) != Verdict.Continue)
         {
             return Verdict.Drop;
         }
 
-        if (worker.Sessions.TryFind(context.Key, out var handle, out var direction))
+        if (resources.Sessions.TryFind(context.Key, out var handle, out var direction))
         {
             context.Session = handle;
             context.Direction = direction;
-            if (context.ToWaypoint && SvrStage.Unseal(ref context, worker, snapshot, worker.Sessions.Payload(handle).Sealed) != Verdict.Continue)
+            if (context.ToWaypoint && SvrStage.Unseal(ref context, resources, snapshot, resources.Sessions.Payload(handle).Sealed) != Verdict.Continue)
             {
                 return Verdict.Drop;
             }
 
-            return FastPath(ref context, snapshot, worker);
+            return FastPath(ref context, snapshot, resources);
         }
 
         if (context.ToWaypoint)
         {
-            return SvrStage.Accept(ref context, snapshot, worker) == Verdict.Continue ? FastPath(ref context, snapshot, worker) : Verdict.Drop;
+            return SvrStage.Accept(ref context, snapshot, resources) == Verdict.Continue ? FastPath(ref context, snapshot, resources) : Verdict.Drop;
         }
 
         if (context.IsIcmpError)
@@ -44,10 +44,10 @@ public static class SessionStage
             return context.Fail(DropReason.NoService);
         }
 
-        return SlowPath(ref context, snapshot, worker);
+        return SlowPath(ref context, snapshot, resources);
     }
 
-    private static Verdict SlowPath(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static Verdict SlowPath(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var key = context.Key;
         var tenant = snapshot.Classifier.Classify(context.IngressPort, context.IsIpv6, key.Source);
@@ -76,7 +76,7 @@ public static class SessionStage
                 case TransportStateEnforcement.Reset:
                     if ((context.TcpFlags & (byte)TcpFlags.Rst) == 0)
                     {
-                        SendReset(ref context, worker);
+                        SendReset(ref context, resources);
                     }
 
                     return context.Fail(DropReason.NoHandshake);
@@ -93,10 +93,10 @@ public static class SessionStage
 
         if (entry.Instances.Length == 0 && entry.PeerPaths.Length > 0)
         {
-            return SvrStage.OpenToPeer(ref context, entry, worker) == Verdict.Continue ? FastPath(ref context, snapshot, worker) : Verdict.Drop;
+            return SvrStage.OpenToPeer(ref context, entry, snapshot, resources) == Verdict.Continue ? FastPath(ref context, snapshot, resources) : Verdict.Drop;
         }
 
-        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, policy.LoadBalancing, worker.NextRandom());
+        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, policy.LoadBalancing, resources.NextRandom());
         if (pick < 0)
         {
             entry.Runtime.Admission.Release();
@@ -122,7 +122,7 @@ public static class SessionStage
             ReversePort = (short)context.IngressPort,
             Runtime = entry.Runtime.Id,
             IsIpv6 = context.IsIpv6,
-            Bucket = TokenBucket.From(policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
+            Bucket = TokenBucket.From(policy.SessionRateLimit, context.Now, resources.TicksPerSecond),
         };
         var idle = key.Protocol switch
         {
@@ -130,7 +130,7 @@ public static class SessionStage
             IpProtocol.Udp => entry.IdleUdp,
             _ => entry.IdleIcmp,
         };
-        var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, idle, out var handle);
+        var inserted = resources.Sessions.TryInsert(key, reverse, state, context.Now, idle, out var handle);
         if (inserted != SessionInsertResult.Inserted)
         {
             entry.Runtime.Admission.Release();
@@ -138,15 +138,16 @@ public static class SessionStage
         }
 
         entry.Runtime.Load.OnSessionStart(pick);
-        worker.CountSessionOpened(tenant, service);
+        resources.Counters.SessionsCreated++;
+        resources.Traffic.Opened(tenant, service);
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
-        return FastPath(ref context, snapshot, worker);
+        return FastPath(ref context, snapshot, resources);
     }
 
-    private static Verdict FastPath(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static Verdict FastPath(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        var sessions = worker.Sessions;
+        var sessions = resources.Sessions;
         var handle = context.Session;
         ref var state = ref sessions.Payload(handle);
         context.Tenant = state.Tenant;
@@ -162,14 +163,14 @@ public static class SessionStage
 
             if (tcp.IsClosed)
             {
-                sessions.SetIdleTimeout(handle, (long)(TcpTracker.ClosedLinger.TotalSeconds * worker.TicksPerSecond));
+                sessions.SetIdleTimeout(handle, (long)(TcpTracker.ClosedLinger.TotalSeconds * resources.TicksPerSecond));
             }
         }
 
         sessions.Touch(handle, context.Now);
         if (state.Svr != SvrRole.None)
         {
-            SvrStage.Observe(ref state, ref context, snapshot, worker.ResignalQuietTicks);
+            SvrStage.Observe(ref state, ref context, snapshot, resources.ResignalQuietTicks);
             if (context.ToWaypoint && state.Svr != SvrRole.Transit && SvrStage.IsAnnouncement(ref context))
             {
                 // Metadata sent ahead of a datagram too big to carry it: taken, nothing to deliver.
@@ -177,7 +178,7 @@ public static class SessionStage
             }
 
             if (state.Svr == SvrRole.Ingress && forward && !context.IsIcmpError
-                && SvrStage.FollowPath(ref context, ref state, snapshot, worker) != Verdict.Continue)
+                && SvrStage.FollowPath(ref context, ref state, snapshot, resources) != Verdict.Continue)
             {
                 return Verdict.Drop;
             }
@@ -229,14 +230,14 @@ public static class SessionStage
         SvrStage.Ended(snapshot, state);
     }
 
-    private static void SendReset(ref PacketContext context, PacketWorker worker)
+    private static void SendReset(ref PacketContext context, WorkerResources resources)
     {
         EthernetFrame.TryCreate(context.Frame, out var ethernet);
         var ip = context.Frame[context.NetworkOffset..(context.NetworkOffset + context.IpLength)];
         var segmentLength = context.IpLength - (context.TransportOffset - context.NetworkOffset);
         var length = ControlMessages.TcpReset(
-            worker.Scratch, worker.Ports[context.IngressPort].Mac, ethernet.Source, context.IsIpv6, ip,
+            resources.Scratch, resources.Ports[context.IngressPort].Mac, ethernet.Source, context.IsIpv6, ip,
             context.TransportOffset - context.NetworkOffset, segmentLength);
-        worker.SendOwn(context.IngressPort, worker.Scratch.AsSpan(0, length));
+        resources.SendOwn(context.IngressPort, resources.Scratch.AsSpan(0, length));
     }
 }

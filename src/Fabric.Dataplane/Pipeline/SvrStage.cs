@@ -100,7 +100,7 @@ public static class SvrStage
     /// when its metadata names an epoch or its session requires encryption. Once the peer path has keys,
     /// metadata must come sealed: unprotected metadata is dropped, so a forged block never makes a session.
     /// </summary>
-    public static Verdict Unseal(ref PacketContext context, PacketWorker worker, ForwardingSnapshot snapshot, bool encrypted)
+    public static Verdict Unseal(ref PacketContext context, WorkerResources resources, ForwardingSnapshot snapshot, bool encrypted)
     {
         ref var metadata = ref context.Metadata;
         var keys = snapshot.Runtimes.PeerKeys[metadata.PeerKeys];
@@ -126,7 +126,7 @@ public static class SvrStage
                 return context.Fail(DropReason.Tampered);
             }
 
-            var associated = AssociatedData(worker, ip, transportAt, metadata.BlockLength);
+            var associated = AssociatedData(resources, ip, transportAt, metadata.BlockLength);
             var protection = encrypted ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
             var opened = metadata.HasSecurityId
                 ? keys.Open(metadata.SecurityId, associated, ip[payloadAt..trailerAt], ip[trailerAt..], protection, context.Now)
@@ -168,7 +168,7 @@ public static class SvrStage
     /// the load the egresses report (<see cref="TakeFeedback"/>); then its first usable path, or another router's
     /// when all of its paths are down. Admission is already taken; it is given back on refusal.
     /// </summary>
-    public static Verdict OpenToPeer(ref PacketContext context, ServiceEntry entry, PacketWorker worker)
+    public static Verdict OpenToPeer(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var key = context.Key;
         if (context.IsIpv6 || entry.PeerPaths.Length == 0)
@@ -177,7 +177,7 @@ public static class SvrStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, worker.NextRandom());
+        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
         if (pick < 0)
         {
             // Every hosting router is full (by its instances' capacities, as far as this router knows).
@@ -192,7 +192,7 @@ public static class SvrStage
             return context.Fail(DropReason.PeerPathDown);
         }
 
-        return OpenOnPath(ref context, entry, path, SvrRole.Ingress, entry.SlotOf(path), (uint)worker.NextRandom(), key.Protocol, worker);
+        return OpenOnPath(ref context, entry, path, SvrRole.Ingress, entry.SlotOf(path), (uint)resources.NextRandom(), key.Protocol, snapshot, resources);
     }
 
     /// <summary>
@@ -202,11 +202,11 @@ public static class SvrStage
     /// on refusal. <paramref name="instance"/> is the hosting router's load slot (−1 for none).
     /// </summary>
     private static Verdict OpenOnPath(
-        ref PacketContext context, ServiceEntry entry, PeerPath path, SvrRole role, int instance, uint sessionId, byte originalProtocol, PacketWorker worker)
+        ref PacketContext context, ServiceEntry entry, PeerPath path, SvrRole role, int instance, uint sessionId, byte originalProtocol, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var key = context.Key;
         var encrypted = entry.Policy.Encryption == Model.EncryptionMode.Required;
-        if (FailClosed.Decide(entry.Policy.Encryption, worker.SnapshotSource().Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
+        if (FailClosed.Decide(entry.Policy.Encryption, snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
         {
             // Fail closed: the session is refused (and counted) rather than sent in clear.
             entry.Runtime.Admission.Release();
@@ -229,7 +229,7 @@ public static class SvrStage
             ForwardPort = (short)path.Port,
             ReversePort = (short)context.IngressPort,
             Runtime = entry.Runtime.Id,
-            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
+            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, resources.TicksPerSecond),
             Svr = role,
             SendMetadata = true,
             ReverseSeenAt = context.Now,
@@ -241,7 +241,7 @@ public static class SvrStage
             PeerKeys = (short)path.KeysId,
             SessionId = sessionId,
         };
-        var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, originalProtocol), out var handle);
+        var inserted = resources.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, originalProtocol), out var handle);
         if (inserted != SessionInsertResult.Inserted)
         {
             path.Waypoints.Release(localPort, peerPort);
@@ -254,7 +254,8 @@ public static class SvrStage
             entry.Runtime.Load.OnSessionStart(instance);
         }
 
-        worker.CountSessionOpened(state.Tenant, state.Service);
+        resources.Counters.SessionsCreated++;
+        resources.Traffic.Opened(state.Tenant, state.Service);
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
         return Verdict.Continue;
@@ -265,7 +266,7 @@ public static class SvrStage
     /// the tenant comes from the metadata and the access policy is enforced again with it. The session's
     /// forward key is the waypoint tuple, its reverse key what the instance answers with.
     /// </summary>
-    public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref var metadata = ref context.Metadata;
         if (!metadata.Present || !metadata.HasForwardContext)
@@ -284,7 +285,7 @@ public static class SvrStage
         // service at the original destination, whoever asks (not from the tenant, which is not yet verified).
         var named = snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
         var encrypted = named >= 0 && snapshot.Services[named].Policy.Encryption == Model.EncryptionMode.Required;
-        if (Unseal(ref context, worker, snapshot, encrypted) != Verdict.Continue)
+        if (Unseal(ref context, resources, snapshot, encrypted) != Verdict.Continue)
         {
             return Verdict.Drop;
         }
@@ -312,10 +313,10 @@ public static class SvrStage
         var entry = snapshot.Services[service];
         if (metadata.RoutedOnward)
         {
-            return OpenOnward(ref context, entry, snapshot, worker);
+            return OpenOnward(ref context, entry, snapshot, resources);
         }
 
-        if (TryAdoptMoved(ref context, entry, original, snapshot, worker))
+        if (TryAdoptMoved(ref context, entry, original, snapshot, resources))
         {
             return Verdict.Continue;
         }
@@ -325,7 +326,7 @@ public static class SvrStage
             return context.Fail(DropReason.SessionLimit);
         }
 
-        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, worker.NextRandom());
+        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
         if (pick < 0 || !entry.Instances[pick].TryAddress(false, out var instanceAddress))
         {
             // No instance here: this router does not carry sessions on to a further peer.
@@ -345,7 +346,7 @@ public static class SvrStage
             ForwardPort = (short)instance.EgressPort,
             ReversePort = (short)context.IngressPort,
             Runtime = entry.Runtime.Id,
-            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
+            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, resources.TicksPerSecond),
             Svr = SvrRole.Egress,
             SendMetadata = true,
             OriginalProtocol = original.Protocol,
@@ -354,7 +355,7 @@ public static class SvrStage
             PeerKeys = (short)metadata.PeerKeys,
             SessionId = metadata.SessionId,
         };
-        var inserted = worker.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, original.Protocol), out var handle);
+        var inserted = resources.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, original.Protocol), out var handle);
         if (inserted != SessionInsertResult.Inserted)
         {
             entry.Runtime.Admission.Release();
@@ -362,7 +363,8 @@ public static class SvrStage
         }
 
         entry.Runtime.Load.OnSessionStart(pick);
-        worker.CountSessionOpened(state.Tenant, state.Service);
+        resources.Counters.SessionsCreated++;
+        resources.Traffic.Opened(state.Tenant, state.Service);
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
         return Verdict.Continue;
@@ -470,7 +472,7 @@ public static class SvrStage
     /// without failover keeps its path; its packets are dropped (<see cref="DropReason.PeerPathDown"/>) while the
     /// path is down. Sessions move when their next forward packet comes, so an idle session costs nothing.
     /// </summary>
-    public static Verdict FollowPath(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, PacketWorker worker)
+    public static Verdict FollowPath(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
         var services = snapshot.Services;
@@ -485,7 +487,7 @@ public static class SvrStage
             // Home is the service's preferred path (the first in configuration order).
             var home = services[state.Service].PeerPaths;
             return home.Length > 0 && home[0].PoolId != state.WaypointPool && home[0].Health.IsUsable
-                ? Move(ref context, ref state, home[0], snapshot, worker)
+                ? Move(ref context, ref state, home[0], snapshot, resources)
                 : Verdict.Continue;
         }
 
@@ -495,7 +497,7 @@ public static class SvrStage
         }
 
         var next = FirstUsable(services[state.Service].PeerPaths, current?.PeerRouter);
-        return next is null ? context.Fail(DropReason.PeerPathDown) : Move(ref context, ref state, next, snapshot, worker);
+        return next is null ? context.Fail(DropReason.PeerPathDown) : Move(ref context, ref state, next, snapshot, resources);
     }
 
     /// <summary>The first usable path, one to <paramref name="preferRouter"/> before any other; null when none is up.</summary>
@@ -549,7 +551,7 @@ public static class SvrStage
     }
 
     /// <summary>Puts an ingress session on <paramref name="path"/>: new waypoint ports there, the old ones given back, metadata again.</summary>
-    private static Verdict Move(ref PacketContext context, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static Verdict Move(ref PacketContext context, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
         {
@@ -557,7 +559,7 @@ public static class SvrStage
         }
 
         var transport = state.OriginalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        if (!worker.Sessions.TryRekey(context.Session, SessionDirection.Reverse, SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
+        if (!resources.Sessions.TryRekey(context.Session, SessionDirection.Reverse, SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
         {
             path.Waypoints.Release(localPort, peerPort);
             return context.Fail(DropReason.WaypointsExhausted);
@@ -584,7 +586,7 @@ public static class SvrStage
         state.PeerKeys = (short)path.KeysId;
         state.SendMetadata = true;
         state.Unanswered = 0;
-        worker.Counters.SessionsMoved++;
+        resources.Counters.SessionsMoved++;
         return Verdict.Continue;
     }
 
@@ -595,7 +597,7 @@ public static class SvrStage
     /// on, its reverse key the tuple the destination answers on. Packets are rewritten from one tuple to the other and
     /// the metadata they come with is relayed (<see cref="WriteBlock"/>), sealed per hop with that hop's keys.
     /// </summary>
-    private static Verdict OpenOnward(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static Verdict OpenOnward(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref var metadata = ref context.Metadata;
         if (metadata.OnwardPath < 0)
@@ -610,7 +612,7 @@ public static class SvrStage
         }
 
         var path = snapshot.PeerPaths[metadata.OnwardPath];
-        return OpenOnPath(ref context, entry, path, SvrRole.Transit, instance: -1, metadata.SessionId, metadata.ForwardContext.Protocol, worker);
+        return OpenOnPath(ref context, entry, path, SvrRole.Transit, instance: -1, metadata.SessionId, metadata.ForwardContext.Protocol, snapshot, resources);
     }
 
     /// <summary>The index in <paramref name="paths"/> of the first usable path to the router named (UTF-8), or −1.</summary>
@@ -641,9 +643,9 @@ public static class SvrStage
     /// (same original tuple, same session id, from another path of the same peer router). The session keeps its
     /// instance and TCP state and takes the new tuple, so the endpoints notice nothing.
     /// </summary>
-    private static bool TryAdoptMoved(ref PacketContext context, ServiceEntry entry, in SessionKey original, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static bool TryAdoptMoved(ref PacketContext context, ServiceEntry entry, in SessionKey original, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        var sessions = worker.Sessions;
+        var sessions = resources.Sessions;
         for (var i = 0; i < entry.Instances.Length; i++)
         {
             var instance = entry.Instances[i];
@@ -671,7 +673,7 @@ public static class SvrStage
             state.ReversePort = (short)context.IngressPort;
             state.PeerKeys = (short)context.Metadata.PeerKeys;
             state.SendMetadata = true;
-            worker.Counters.SessionsMoved++;
+            resources.Counters.SessionsMoved++;
             context.Session = handle;
             context.Direction = SessionDirection.Forward;
             return true;
@@ -685,9 +687,9 @@ public static class SvrStage
     /// peer, the original tuple on the way out of the fabric), converting ICMP to UDP and back, and inserts
     /// metadata where the handshake asks for it. False (with a reason) when the packet cannot be sent.
     /// </summary>
-    public static Verdict Rewrite(ref PacketContext context, PacketWorker worker, ForwardingSnapshot snapshot)
+    public static Verdict Rewrite(ref PacketContext context, WorkerResources resources, ForwardingSnapshot snapshot)
     {
-        var sessions = worker.Sessions;
+        var sessions = resources.Sessions;
         var handle = context.Session;
         ref var state = ref sessions.Payload(handle);
         var forward = context.Direction == SessionDirection.Forward;
@@ -695,7 +697,7 @@ public static class SvrStage
         var ip = context.Room[context.NetworkOffset..];
         if (context.IsIcmpError)
         {
-            return TranslateError(ref context, state, worker, snapshot, leavesToPeer: (state.Svr == SvrRole.Ingress) == forward, target);
+            return TranslateError(ref context, state, resources, snapshot, leavesToPeer: (state.Svr == SvrRole.Ingress) == forward, target);
         }
 
         var current = context.Key.Protocol;
@@ -729,10 +731,10 @@ public static class SvrStage
 
             if (state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)TcpFlags.Syn) != 0)
             {
-                ClampMss(ref context, ref state, worker, snapshot, ip);
+                ClampMss(ref context, ref state, resources, snapshot, ip);
             }
 
-            var blockLength = Signal(ref context, ref state, worker, snapshot, forward, ip, keys.HasKeys ? keys.SecurityId : 0);
+            var blockLength = Signal(ref context, ref state, resources, snapshot, forward, ip, keys.HasKeys ? keys.SecurityId : 0);
             if (blockLength < 0)
             {
                 return Verdict.Drop;
@@ -740,7 +742,7 @@ public static class SvrStage
 
             if (state.Sealed || (blockLength > MetadataBlock.BareLength && keys.HasKeys))
             {
-                var verdict = Seal(ref context, worker, keys, ip, blockLength, state.Sealed);
+                var verdict = Seal(ref context, resources, keys, ip, blockLength, state.Sealed);
                 if (verdict != Verdict.Continue)
                 {
                     return verdict;
@@ -749,7 +751,7 @@ public static class SvrStage
         }
 
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
-        return context.LargestPacketLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+        return context.LargestPacketLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
     }
 
     /// <summary>
@@ -761,7 +763,7 @@ public static class SvrStage
     /// between the two) into one from the service address about the client's own packet. On the way to the client a
     /// fragmentation-needed MTU is lowered by what SVR adds to each packet of the session.
     /// </summary>
-    private static Verdict TranslateError(ref PacketContext context, in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
+    private static Verdict TranslateError(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
     {
         if (state.OriginalProtocol == IpProtocol.Icmp)
         {
@@ -792,7 +794,7 @@ public static class SvrStage
         Icmpv4Packet.TryCreate(icmp, out var message);
         message.UpdateChecksum();
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
-        return context.IpLength > worker.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+        return context.IpLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
     }
 
     /// <summary>The smallest MTU an IPv4 link may have (RFC 791): a lowered MTU never goes below it.</summary>
@@ -823,10 +825,10 @@ public static class SvrStage
     /// Lowers the MSS option of a SYN (or SYN-ACK) leaving to the peer so that a full-size segment still fits the
     /// egress MTU when it carries metadata and a trailer (a re-signalled or encrypted segment is never too big).
     /// </summary>
-    private static void ClampMss(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, Span<byte> ip)
+    private static void ClampMss(ref PacketContext context, ref SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, Span<byte> ip)
     {
         var transportAt = context.TransportOffset - context.NetworkOffset;
-        var mss = worker.Ports[context.EgressPort].Mtu - transportAt - TcpSegment.MinHeaderLength - MaxOverhead(snapshot, state);
+        var mss = resources.Ports[context.EgressPort].Mtu - transportAt - TcpSegment.MinHeaderLength - MaxOverhead(snapshot, state);
         if (mss > 0 && TcpSegment.TryCreate(ip[transportAt..context.IpLength], out var tcp))
         {
             tcp.TryClampMaximumSegmentSize((ushort)mss);
@@ -847,26 +849,26 @@ public static class SvrStage
     /// bare block before a payload that starts with the cookie. With keys the header section names the epoch
     /// (<paramref name="securityId"/>, TLV 16) the packet is sealed with. Returns the octets inserted, or −1 on a drop.
     /// </summary>
-    private static int Signal(ref PacketContext context, ref SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
+    private static int Signal(ref PacketContext context, ref SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
     {
         var syn = state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) == (byte)TcpFlags.Syn;
         var transit = state.Svr == SvrRole.Transit;
         var signal = transit ? context.Metadata.Present : state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
-        var block = worker.MetadataScratch.AsSpan();
+        var block = resources.MetadataScratch.AsSpan();
         var length = 0;
         if (signal)
         {
-            if (!WriteBlock(state, worker, snapshot, ref context, forward, securityId, announce: transit && context.Metadata.Announcement, block, out length))
+            if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: transit && context.Metadata.Announcement, block, out length))
             {
                 context.Fail(DropReason.MetadataMismatch);
                 return -1;
             }
 
             var trailer = securityId != 0 || state.Sealed ? PacketSealer.TrailerLength : 0;
-            if (!transit && state.OriginalProtocol == IpProtocol.Udp && context.IpLength + length + trailer > worker.Ports[context.EgressPort].Mtu)
+            if (!transit && state.OriginalProtocol == IpProtocol.Udp && context.IpLength + length + trailer > resources.Ports[context.EgressPort].Mtu)
             {
                 // Too big to carry its metadata as well: the metadata goes ahead alone, the datagram follows without.
-                if (!Announce(ref context, state, worker, snapshot, forward, ip, securityId))
+                if (!Announce(ref context, state, resources, snapshot, forward, ip, securityId))
                 {
                     return -1;
                 }
@@ -911,9 +913,9 @@ public static class SvrStage
     /// metadata. A transit relays: the contexts and the sessions in service are those the packet in hand came with.
     /// </summary>
     private static bool WriteBlock(
-        in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, ref PacketContext context, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
+        in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, ref PacketContext context, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
     {
-        var sessions = worker.Sessions;
+        var sessions = resources.Sessions;
         var handle = context.Session;
         ref var received = ref context.Metadata;
         var relay = state.Svr == SvrRole.Transit;
@@ -980,11 +982,11 @@ public static class SvrStage
     /// tuple whose payload is only the block (with the keepalive control), sealed like any metadata when the path
     /// has keys. The receiver takes the metadata and delivers nothing; the datagram follows without metadata.
     /// </summary>
-    private static bool Announce(ref PacketContext context, in SessionState state, PacketWorker worker, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
+    private static bool Announce(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
     {
-        var sessions = worker.Sessions;
+        var sessions = resources.Sessions;
         var nextHop = forward ? sessions.ReverseKey(context.Session).Source : sessions.ForwardKey(context.Session).Source;
-        var frame = worker.Scratch.AsSpan();
+        var frame = resources.Scratch.AsSpan();
         var announcement = frame[EthernetFrame.UntaggedHeaderLength..];
         var headerLength = (ip[0] & 0x0F) * 4;
         var bareLength = headerLength + UdpDatagram.HeaderLength;
@@ -995,8 +997,8 @@ public static class SvrStage
         v4.UpdateHeaderChecksum();
         UdpDatagram.TryCreate(v4.Payload, out var udp);
         udp.UpdateChecksum(v4.PseudoHeaderSum());
-        var block = worker.MetadataScratch.AsSpan();
-        if (!WriteBlock(state, worker, snapshot, ref context, forward, securityId, announce: true, block, out var length)
+        var block = resources.MetadataScratch.AsSpan();
+        if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: true, block, out var length)
             || !MetadataInsertion.TryInsert(announcement, bareLength, block[..length], out var grown))
         {
             context.Fail(DropReason.MetadataMismatch);
@@ -1010,31 +1012,31 @@ public static class SvrStage
             IpLength = grown,
         };
         var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
-        if ((securityId != 0 || state.Sealed) && Seal(ref side, worker, keys, announcement, length, state.Sealed) != Verdict.Continue)
+        if ((securityId != 0 || state.Sealed) && Seal(ref side, resources, keys, announcement, length, state.Sealed) != Verdict.Continue)
         {
             context.Fail(side.Drop);
             return false;
         }
 
-        worker.Ports[context.EgressPort].Mac.Write(frame[EthernetFrame.SourceOffset..]);
+        resources.Ports[context.EgressPort].Mac.Write(frame[EthernetFrame.SourceOffset..]);
         BinaryPrimitives.WriteUInt16BigEndian(frame[EthernetFrame.TypeOffset..], EtherType.Ipv4);
         frame = frame[..(EthernetFrame.UntaggedHeaderLength + side.IpLength)];
-        worker.Counters.MetadataAnnouncements++;
-        if (worker.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
+        resources.Counters.MetadataAnnouncements++;
+        if (resources.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
         {
             mac.Write(frame);
-            worker.SendOwn(context.EgressPort, frame);
+            resources.SendOwn(context.EgressPort, frame);
             return true;
         }
 
         // The peer's MAC is being asked for: the announcement waits, and the datagram waits behind it (in order).
-        switch (worker.Neighbors.Hold(context.EgressPort, nextHop, frame))
+        switch (resources.Neighbors.Hold(context.EgressPort, nextHop, frame))
         {
             case null:
                 context.Fail(DropReason.NeighborUnresolved);
                 return false;
             case true:
-                EgressStage.Resolve(worker, snapshot.Ports[context.EgressPort], context.EgressPort, isIpv6: false, nextHop);
+                EgressStage.Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, isIpv6: false, nextHop);
                 break;
         }
 
@@ -1046,7 +1048,7 @@ public static class SvrStage
     /// metadata of a session that is not encrypted, only authenticated) and the 24-octet trailer appended. The
     /// associated data is the outer tuple and the whole metadata block.
     /// </summary>
-    private static Verdict Seal(ref PacketContext context, PacketWorker worker, PeerPathKeys keys, Span<byte> ip, int blockLength, bool encrypt)
+    private static Verdict Seal(ref PacketContext context, WorkerResources resources, PeerPathKeys keys, Span<byte> ip, int blockLength, bool encrypt)
     {
         if (context.IpLength + PacketSealer.TrailerLength > ip.Length)
         {
@@ -1060,7 +1062,7 @@ public static class SvrStage
 
         var transportAt = context.TransportOffset - context.NetworkOffset;
         var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + blockLength;
-        var associated = AssociatedData(worker, ip, transportAt, blockLength);
+        var associated = AssociatedData(resources, ip, transportAt, blockLength);
         var trailer = ip.Slice(context.IpLength, PacketSealer.TrailerLength);
         var protection = encrypt ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
         if (keys.Seal(associated, ip[payloadAt..context.IpLength], trailer, protection) == 0
@@ -1077,9 +1079,9 @@ public static class SvrStage
     /// The bytes a sealed packet's tag covers besides its payload: outer source, destination, source port,
     /// destination port, protocol (13 octets; what must not change between the two routers) and the metadata block.
     /// </summary>
-    private static ReadOnlySpan<byte> AssociatedData(PacketWorker worker, Span<byte> ip, int transportAt, int blockLength)
+    private static ReadOnlySpan<byte> AssociatedData(WorkerResources resources, Span<byte> ip, int transportAt, int blockLength)
     {
-        var scratch = worker.AssociatedScratch.AsSpan();
+        var scratch = resources.AssociatedScratch.AsSpan();
         ip.Slice(Ipv4Packet.SourceOffset, 8).CopyTo(scratch);
         ip.Slice(transportAt, 4).CopyTo(scratch[8..]);
         scratch[12] = ip[Ipv4Packet.ProtocolOffset];
