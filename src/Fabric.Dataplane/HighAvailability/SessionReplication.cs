@@ -141,7 +141,7 @@ public static class SessionReplication
 
             var idle = tcp.IsClosed
                 ? (long)(TcpTracker.ClosedLinger.TotalSeconds * worker.TicksPerSecond)
-                : SvrStage.IdleTimeout(entry, state.Svr != SvrRole.None ? state.OriginalProtocol : record.Forward.Protocol);
+                : SessionOpening.IdleTimeout(entry, state, record.Forward);
             if (sessions.TryInsert(record.Forward, record.Reverse, state, lastSeen, idle, out handle) != SessionInsertResult.Inserted)
             {
                 if (state.WaypointPool >= 0)
@@ -277,7 +277,7 @@ public static class SessionReplication
     {
         if (worker.Sessions.TryFind(key, out var handle, out _))
         {
-            SessionStage.Ended(snapshot, worker.Sessions.Payload(handle));
+            SessionOpening.Ended(snapshot, worker.Sessions.Payload(handle));
             worker.Sessions.Remove(handle);
         }
     }

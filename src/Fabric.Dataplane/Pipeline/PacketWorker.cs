@@ -399,7 +399,7 @@ public sealed class PacketWorker
         for (var i = 0; i < count; i++)
         {
             var ended = _expired[i].Payload;
-            SessionStage.Ended(snapshot, ended);
+            SessionOpening.Ended(snapshot, ended);
             Traffic.Ended(ended.Tenant, ended.Service);
         }
 

@@ -1,6 +1,4 @@
 using Fabric.Dataplane.Forwarding;
-using Fabric.Dataplane.LoadBalancing;
-using Fabric.Dataplane.Policing;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 using Fabric.Model;
@@ -85,64 +83,10 @@ public static class SessionStage
             }
         }
 
-        var admission = entry.Runtime.Admission.TryAdmit(context.Now);
-        if (admission != AdmissionVerdict.Admitted)
-        {
-            return context.Fail(DropReason.SessionLimit);
-        }
-
-        if (entry.Instances.Length == 0 && entry.PeerPaths.Length > 0)
-        {
-            return SvrStage.OpenToPeer(ref context, entry, snapshot, resources) == Verdict.Continue ? FastPath(ref context, snapshot, resources) : Verdict.Drop;
-        }
-
-        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, policy.LoadBalancing, resources.NextRandom());
-        if (pick < 0)
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.NoRoute);
-        }
-
-        var instance = entry.Instances[pick];
-        if (!instance.TryAddress(context.IsIpv6, out var instanceAddress))
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.NoRoute);
-        }
-
-        var isEcho = key.Protocol is IpProtocol.Icmp or IpProtocol.Icmpv6;
-        var instancePort = isEcho || instance.Port == 0 ? key.DestinationPort : instance.Port;
-        var reverse = new SessionKey(instanceAddress, key.Source, instancePort, key.SourcePort, key.Protocol, key.IsIpv6);
-        var state = new SessionState
-        {
-            Tenant = (short)tenant,
-            Service = (short)service,
-            Instance = (short)pick,
-            ForwardPort = (short)instance.EgressPort,
-            ReversePort = (short)context.IngressPort,
-            Runtime = entry.Runtime.Id,
-            IsIpv6 = context.IsIpv6,
-            Bucket = TokenBucket.From(policy.SessionRateLimit, context.Now, resources.TicksPerSecond),
-        };
-        var idle = key.Protocol switch
-        {
-            IpProtocol.Tcp => entry.IdleTcp,
-            IpProtocol.Udp => entry.IdleUdp,
-            _ => entry.IdleIcmp,
-        };
-        var inserted = resources.Sessions.TryInsert(key, reverse, state, context.Now, idle, out var handle);
-        if (inserted != SessionInsertResult.Inserted)
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.NoRoute);
-        }
-
-        entry.Runtime.Load.OnSessionStart(pick);
-        resources.Counters.SessionsCreated++;
-        resources.Traffic.Opened(tenant, service);
-        context.Session = handle;
-        context.Direction = SessionDirection.Forward;
-        return FastPath(ref context, snapshot, resources);
+        var opened = entry.Instances.Length == 0 && entry.PeerPaths.Length > 0
+            ? SessionOpening.Open(ref context, entry, snapshot, resources, PeerRoute.Ingress())
+            : SessionOpening.Open(ref context, entry, snapshot, resources, InstanceRoute.Local(key));
+        return opened == Verdict.Continue ? FastPath(ref context, snapshot, resources) : Verdict.Drop;
     }
 
     private static Verdict FastPath(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
@@ -215,19 +159,6 @@ public static class SessionStage
         }
 
         return Verdict.Forward;
-    }
-
-    /// <summary>Gives back what a session held, to the runtime that admitted it: its admission slot, its instance's load and its waypoint ports.</summary>
-    public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
-    {
-        var runtime = snapshot.Runtimes[state.Runtime];
-        runtime.Admission.Release();
-        if (state.Instance >= 0)
-        {
-            runtime.Load.OnSessionEnd(state.Instance);
-        }
-
-        SvrStage.Ended(snapshot, state);
     }
 
     private static void SendReset(ref PacketContext context, WorkerResources resources)

@@ -162,106 +162,6 @@ public static class SvrStage
     }
 
     /// <summary>
-    /// The ingress slow path for a service that lives at a peer router: the session's forward key is the
-    /// client's tuple, its reverse key the waypoint tuple the peer answers on. The router is chosen by the
-    /// service's load-balancing strategy over the hosting routers (<see cref="ServiceEntry.PeerRouters"/>), with
-    /// the load the egresses report (<see cref="TakeFeedback"/>); then its first usable path, or another router's
-    /// when all of its paths are down. Admission is already taken; it is given back on refusal.
-    /// </summary>
-    public static Verdict OpenToPeer(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources)
-    {
-        var key = context.Key;
-        if (context.IsIpv6 || entry.PeerPaths.Length == 0)
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.NoRoute);
-        }
-
-        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
-        if (pick < 0)
-        {
-            // Every hosting router is full (by its instances' capacities, as far as this router knows).
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.NoRoute);
-        }
-
-        var path = FirstUsableTo(entry, pick) ?? FirstUsable(entry.PeerPaths, preferRouter: null);
-        if (path is null)
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.PeerPathDown);
-        }
-
-        return OpenOnPath(ref context, entry, path, SvrRole.Ingress, entry.SlotOf(path), (uint)resources.NextRandom(), key.Protocol, snapshot, resources);
-    }
-
-    /// <summary>
-    /// Opens a session that leaves on <paramref name="path"/> (an ingress's, or a transit's onward hop): fail closed
-    /// without keys for an encrypted service, a waypoint port pair, the session keyed by the packet's tuple forward and
-    /// the waypoint tuple the peer answers on in reverse. The service's admission is already taken; it is given back
-    /// on refusal. <paramref name="instance"/> is the hosting router's load slot (−1 for none).
-    /// </summary>
-    private static Verdict OpenOnPath(
-        ref PacketContext context, ServiceEntry entry, PeerPath path, SvrRole role, int instance, uint sessionId, byte originalProtocol, ForwardingSnapshot snapshot, WorkerResources resources)
-    {
-        var key = context.Key;
-        var encrypted = entry.Policy.Encryption == Model.EncryptionMode.Required;
-        if (FailClosed.Decide(entry.Policy.Encryption, snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
-        {
-            // Fail closed: the session is refused (and counted) rather than sent in clear.
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.NoPeerKeys);
-        }
-
-        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.WaypointsExhausted);
-        }
-
-        var transport = key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        var reverse = SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
-        var state = new SessionState
-        {
-            Tenant = (short)context.Tenant,
-            Service = (short)context.Service,
-            Instance = (short)instance,
-            ForwardPort = (short)path.Port,
-            ReversePort = (short)context.IngressPort,
-            Runtime = entry.Runtime.Id,
-            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, resources.TicksPerSecond),
-            Svr = role,
-            SendMetadata = true,
-            ReverseSeenAt = context.Now,
-            OriginalProtocol = originalProtocol,
-            WaypointPool = (short)path.PoolId,
-            LocalWaypointPort = localPort,
-            PeerWaypointPort = peerPort,
-            Sealed = encrypted,
-            PeerKeys = (short)path.KeysId,
-            SessionId = sessionId,
-        };
-        var inserted = resources.Sessions.TryInsert(key, reverse, state, context.Now, IdleTimeout(entry, originalProtocol), out var handle);
-        if (inserted != SessionInsertResult.Inserted)
-        {
-            path.Waypoints.Release(localPort, peerPort);
-            entry.Runtime.Admission.Release();
-            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.WaypointsExhausted);
-        }
-
-        if (instance >= 0)
-        {
-            entry.Runtime.Load.OnSessionStart(instance);
-        }
-
-        resources.Counters.SessionsCreated++;
-        resources.Traffic.Opened(state.Tenant, state.Service);
-        context.Session = handle;
-        context.Direction = SessionDirection.Forward;
-        return Verdict.Continue;
-    }
-
-    /// <summary>
     /// The egress slow path: a waypoint packet with no session. Only metadata with a forward context makes one;
     /// the tenant comes from the metadata and the access policy is enforced again with it. The session's
     /// forward key is the waypoint tuple, its reverse key what the instance answers with.
@@ -321,53 +221,7 @@ public static class SvrStage
             return Verdict.Continue;
         }
 
-        if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
-        {
-            return context.Fail(DropReason.SessionLimit);
-        }
-
-        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
-        if (pick < 0 || !entry.Instances[pick].TryAddress(false, out var instanceAddress))
-        {
-            // No instance here: this router does not carry sessions on to a further peer.
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.NoRoute);
-        }
-
-        var instance = entry.Instances[pick];
-        var isEcho = original.Protocol is IpProtocol.Icmp;
-        var instancePort = isEcho || instance.Port == 0 ? original.DestinationPort : instance.Port;
-        var reverse = new SessionKey(instanceAddress, original.Source, instancePort, original.SourcePort, original.Protocol, original.IsIpv6);
-        var state = new SessionState
-        {
-            Tenant = (short)tenant,
-            Service = (short)service,
-            Instance = (short)pick,
-            ForwardPort = (short)instance.EgressPort,
-            ReversePort = (short)context.IngressPort,
-            Runtime = entry.Runtime.Id,
-            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, resources.TicksPerSecond),
-            Svr = SvrRole.Egress,
-            SendMetadata = true,
-            OriginalProtocol = original.Protocol,
-            WaypointPool = -1,
-            Sealed = encrypted,
-            PeerKeys = (short)metadata.PeerKeys,
-            SessionId = metadata.SessionId,
-        };
-        var inserted = resources.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, original.Protocol), out var handle);
-        if (inserted != SessionInsertResult.Inserted)
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.MetadataMismatch);
-        }
-
-        entry.Runtime.Load.OnSessionStart(pick);
-        resources.Counters.SessionsCreated++;
-        resources.Traffic.Opened(state.Tenant, state.Service);
-        context.Session = handle;
-        context.Direction = SessionDirection.Forward;
-        return Verdict.Continue;
+        return SessionOpening.Open(ref context, entry, snapshot, resources, InstanceRoute.Egress(original, encrypted, metadata.PeerKeys, metadata.SessionId));
     }
 
     /// <summary>
@@ -537,6 +391,9 @@ public static class SvrStage
         return null;
     }
 
+    /// <summary>The path a new ingress session to the hosting router in <paramref name="slot"/> takes: its first usable one, else any usable one; null when none is up.</summary>
+    internal static PeerPath? PathToward(ServiceEntry entry, int slot) => FirstUsableTo(entry, slot) ?? FirstUsable(entry.PeerPaths, preferRouter: null);
+
     private static PeerPath? PathOfPool(PeerPath[] paths, int poolId)
     {
         for (var i = 0; i < paths.Length; i++)
@@ -606,13 +463,8 @@ public static class SvrStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
-        {
-            return context.Fail(DropReason.SessionLimit);
-        }
-
         var path = snapshot.PeerPaths[metadata.OnwardPath];
-        return OpenOnPath(ref context, entry, path, SvrRole.Transit, instance: -1, metadata.SessionId, metadata.ForwardContext.Protocol, snapshot, resources);
+        return SessionOpening.Open(ref context, entry, snapshot, resources, PeerRoute.Onward(path, metadata.SessionId, metadata.ForwardContext.Protocol));
     }
 
     /// <summary>The index in <paramref name="paths"/> of the first usable path to the router named (UTF-8), or −1.</summary>
@@ -832,15 +684,6 @@ public static class SvrStage
         if (mss > 0 && TcpSegment.TryCreate(ip[transportAt..context.IpLength], out var tcp))
         {
             tcp.TryClampMaximumSegmentSize((ushort)mss);
-        }
-    }
-
-    /// <summary>Gives back the waypoint ports an ingress session held.</summary>
-    public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
-    {
-        if (state.Svr is SvrRole.Ingress or SvrRole.Transit)
-        {
-            snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
         }
     }
 
@@ -1258,11 +1101,4 @@ public static class SvrStage
         Ipv4Packet.TryCreate(ip[..length], out var v4);
         v4.UpdateHeaderChecksum();
     }
-
-    internal static long IdleTimeout(ServiceEntry entry, byte protocol) => protocol switch
-    {
-        IpProtocol.Tcp => entry.IdleTcp,
-        IpProtocol.Udp => entry.IdleUdp,
-        _ => entry.IdleIcmp,
-    };
 }
