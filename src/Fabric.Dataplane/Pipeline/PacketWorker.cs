@@ -8,20 +8,23 @@ using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
 
-// One worker runs every packet of a batch to completion, in this order:
+// One worker runs every packet of a batch to completion, in this order. Every stage is a static function over the
+// packet (ref PacketContext), the batch's snapshot and the worker's WorkerResources (tables, counters, scratch):
 //
 //   rx batch (per port) ─► ParseStage ──► GatewayStage: ARP / ND / echo for the router's own addresses (answered here)
-//                                     └─► to a waypoint? SvrStage.Receive: check + strip metadata
+//                                     └─► to a waypoint? SvrStage.Receive: check metadata (Svr/SvrStage.Receive.cs)
 //                                         SessionStage: lookup by 5-tuple
-//                                            ├─ hit ─► FastPath: TCP state ─► SVR handshake ─► police ─► EgressStage
-//                                            ├─ miss, waypoint ► SvrStage.Accept: tenant from metadata ─► access again
-//                                            │                   ─► admission ─► load balancer ─► session insert ─► FastPath
-//                                            └─ miss ► SlowPath: tenant ─► service ─► access ─► admission
-//                                                        ─► load balancer (local) or SvrStage.OpenToPeer (waypoints) ─► session insert ─► FastPath
-//   EgressStage: TTL / hop limit ─► MTU ─► NAT (local) or SvrStage.Rewrite (waypoints, metadata) ─► next-hop MAC ─► tx
+//                                            ├─ hit ─► SvrStage.Unseal (waypoint) ─► FastPath: TCP state ─► SVR handshake
+//                                            │         (SvrStage.Observe, FollowPath) ─► police ─► EgressStage
+//                                            ├─ miss, waypoint ► SvrStage.Accept: unseal, tenant from metadata ─► access again
+//                                            │                   ─► SessionOpening: InstanceRoute.Egress (PeerRoute.Onward at a transit) ─► FastPath
+//                                            └─ miss ► SlowPath: tenant ─► service ─► access
+//                                                        ─► SessionOpening: InstanceRoute.Local (PeerRoute.Ingress for a service at a peer) ─► FastPath
+//   SessionOpening.Open: admission ─► route: load balancer, instance or peer path + waypoint pair ─► insert ─► load, counters
+//   EgressStage: TTL / hop limit ─► MTU ─► NAT (local) or SvrStage.Rewrite (tuple, metadata, seal) ─► next-hop MAC ─► tx
 //
-// Every drop has a DropReason and is counted per tenant × service. The worker owns its session
-// table, neighbour table and counters; it reads the snapshot once per batch.
+// Every drop has a DropReason and is counted per tenant × service. The worker owns its resources (nothing in them
+// is shared with another worker); it reads the snapshot once per batch.
 //
 // A super-packet (GSO: up to 64 KiB of one TCP or UDP flow behind one header) goes through the same stages
 // whole when its session needs nothing per packet (ProcessSuperPacket: a known session, no metadata to add or
