@@ -37,24 +37,7 @@ public static partial class SvrStage
             };
         }
 
-        if (block.IsPayloadEncrypted)
-        {
-            // This router keeps metadata payload TLVs in clear (authenticated); it does not open encrypted ones.
-            return context.Fail(DropReason.MetadataMismatch);
-        }
-
-        if (block.TryFindHeaderTlv(MetadataTlvType.SecurityId, out var securityId))
-        {
-            if (securityId.Length != sizeof(uint))
-            {
-                return context.Fail(DropReason.MetadataMalformed);
-            }
-
-            context.Metadata.HasSecurityId = true;
-            context.Metadata.SecurityId = BinaryPrimitives.ReadUInt32BigEndian(securityId);
-        }
-
-        var reason = Read(block.PayloadTlvs, snapshot, ref context.Metadata);
+        var reason = ReadMetadata(block, snapshot, ref context.Metadata);
         if (reason != DropReason.None)
         {
             return context.Fail(reason);
@@ -65,89 +48,49 @@ public static partial class SvrStage
         return Verdict.Continue;
     }
 
-    /// <summary>Reads the payload TLVs a session needs; a known TLV twice or of the wrong length is malformed.</summary>
-    private static DropReason Read(ReadOnlySpan<byte> payloadTlvs, ForwardingSnapshot snapshot, ref ReceivedMetadata metadata)
+    /// <summary>
+    /// What a session takes from a checked block (<see cref="MetadataFields"/>), names matched against the snapshot's:
+    /// <see cref="DropReason.None"/>, or why the packet is dropped (see <see cref="MetadataFields.SessionError"/>).
+    /// </summary>
+    private static DropReason ReadMetadata(MetadataBlock block, ForwardingSnapshot snapshot, ref ReceivedMetadata metadata)
     {
-        var seen = 0UL;
-        foreach (var (type, value) in new MetadataTlvEnumerator(payloadTlvs))
+        if (block.IsPayloadEncrypted)
         {
-            if ((ushort)type < 64)
-            {
-                var bit = 1UL << (int)type;
-                if ((seen & bit) != 0)
-                {
-                    return DropReason.MetadataMalformed;
-                }
-
-                seen |= bit;
-            }
-
-            switch (type)
-            {
-                case MetadataTlvType.ForwardContextV4:
-                    if (!MetadataContext.TryParse(value, out var context) || context.IsIpv6)
-                    {
-                        return DropReason.MetadataMalformed;
-                    }
-
-                    metadata.HasForwardContext = true;
-                    metadata.ForwardContext = context.Key;
-                    break;
-                case MetadataTlvType.ForwardContextV6:
-                    // Waypoint sessions carry IPv4 clients only.
-                    return DropReason.MetadataMismatch;
-                case MetadataTlvType.ReverseContextV4 or MetadataTlvType.ReverseContextV6:
-                    metadata.HasReverseContext = true;
-                    if (MetadataContext.TryParse(value, out var reverseContext) && !reverseContext.IsIpv6)
-                    {
-                        metadata.ReverseContext = reverseContext.Key;
-                    }
-
-                    break;
-                case MetadataTlvType.DestinationRouter:
-                    if (!value.SequenceEqual(snapshot.RouterUtf8))
-                    {
-                        metadata.RoutedOnward = true;
-                        metadata.OnwardPath = UsablePathTo(snapshot.PeerPaths, value);
-                    }
-
-                    break;
-                case MetadataTlvType.Tenant:
-                    metadata.TenantNamed = true;
-                    metadata.Tenant = ForwardingSnapshot.IndexOfUtf8(snapshot.TenantsUtf8, value);
-                    break;
-                case MetadataTlvType.Service:
-                    metadata.ServiceNamed = true;
-                    metadata.Service = ForwardingSnapshot.IndexOfUtf8(snapshot.ServicesUtf8, value);
-                    break;
-                case MetadataTlvType.Control:
-                    if (value.Length != 1)
-                    {
-                        return DropReason.MetadataMalformed;
-                    }
-
-                    metadata.Announcement = value[0] == (byte)MetadataControl.Keepalive;
-                    break;
-                case MetadataTlvType.SessionsInService:
-                    if (value.Length != sizeof(ulong))
-                    {
-                        return DropReason.MetadataMalformed;
-                    }
-
-                    metadata.HasSessionsInService = true;
-                    metadata.SessionsInService = (long)Math.Min(BinaryPrimitives.ReadUInt64BigEndian(value), long.MaxValue);
-                    break;
-                case MetadataTlvType.SessionId:
-                    if (value.Length != 16)
-                    {
-                        return DropReason.MetadataMalformed;
-                    }
-
-                    metadata.SessionId = BinaryPrimitives.ReadUInt32BigEndian(value[12..]);
-                    break;
-            }
+            // This router keeps metadata payload TLVs in clear (authenticated); it does not open encrypted ones.
+            return DropReason.MetadataMismatch;
         }
 
+        var fields = MetadataFields.Read(block);
+        switch (fields.SessionError)
+        {
+            case MetadataError.None:
+                break;
+            case MetadataError.UnsupportedFamily:
+                return DropReason.MetadataMismatch;
+            default:
+                return DropReason.MetadataMalformed;
+        }
+
+        metadata.HasSecurityId = fields.HasSecurityId;
+        metadata.SecurityId = fields.SecurityId;
+        metadata.HasForwardContext = fields.HasForwardContext;
+        metadata.ForwardContext = fields.ForwardContext.Key;
+        metadata.HasReverseContext = fields.HasReverseContext;
+        metadata.ReverseContext = fields.ReverseContext.IsIpv6 ? default : fields.ReverseContext.Key;
+        if (fields.HasDestinationRouter && !fields.DestinationRouter.SequenceEqual(snapshot.RouterUtf8))
+        {
+            metadata.RoutedOnward = true;
+            metadata.OnwardPath = UsablePathTo(snapshot.PeerPaths, fields.DestinationRouter);
+        }
+
+        metadata.TenantNamed = fields.HasTenant;
+        metadata.Tenant = fields.HasTenant ? ForwardingSnapshot.IndexOfUtf8(snapshot.TenantsUtf8, fields.Tenant) : 0;
+        metadata.ServiceNamed = fields.HasService;
+        metadata.Service = fields.HasService ? ForwardingSnapshot.IndexOfUtf8(snapshot.ServicesUtf8, fields.Service) : 0;
+        metadata.Announcement = fields.HasControl && fields.Control == MetadataControl.Keepalive;
+        metadata.HasSessionsInService = fields.HasSessionsInService;
+        metadata.SessionsInService = (long)Math.Min(fields.SessionsInService, long.MaxValue);
+        metadata.SessionId = fields.HasSessionId ? BinaryPrimitives.ReadUInt32BigEndian(fields.SessionId[12..]) : 0;
         return DropReason.None;
     }
 
