@@ -18,7 +18,12 @@ public static class EgressStage
         var egressPort = resources.Ports[context.EgressPort];
         if (context.IsIpv6)
         {
-            Ipv6Packet.TryCreate(ip, out var v6);
+            if (!Ipv6Packet.TryCreate(ip, out var v6))
+            {
+                // The packet's lengths may have changed since it was parsed (metadata stripped): checked again.
+                return context.Fail(DropReason.Malformed);
+            }
+
             if (!v6.TryDecrementHopLimit())
             {
                 Error(ref context, resources, ingress, Icmpv6Type.TimeExceeded, 0, 0);
@@ -33,7 +38,11 @@ public static class EgressStage
         }
         else
         {
-            Ipv4Packet.TryCreate(ip, out var v4);
+            if (!Ipv4Packet.TryCreate(ip, out var v4))
+            {
+                return context.Fail(DropReason.Malformed);
+            }
+
             if (!v4.TryDecrementTtl())
             {
                 Error(ref context, resources, ingress, Icmpv4Type.TimeExceeded, 0, 0);
@@ -72,7 +81,7 @@ public static class EgressStage
 
         var nextHop = NextHop(ref context, resources);
 
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         ethernet.Source = egressPort.Mac;
         if (resources.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
         {
@@ -152,7 +161,7 @@ public static class EgressStage
             return;
         }
 
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         var mac = resources.Ports[context.IngressPort].Mac;
         var offending = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         int length;

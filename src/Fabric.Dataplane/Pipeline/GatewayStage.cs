@@ -18,7 +18,7 @@ public static class GatewayStage
             return context.Fail(DropReason.ToRouter);
         }
 
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         var sender = ethernet.Source;
         if (context.EtherType == EtherType.Arp)
         {
@@ -83,7 +83,7 @@ public static class GatewayStage
 
     private static Verdict Arp(ref PacketContext context, PortBinding binding, WorkerResources resources, EthernetFrame ethernet)
     {
-        ArpPacket.TryCreate(ethernet.Payload, out var arp);
+        var arp = ArpPacket.FromValidated(ethernet.Payload);
         if (arp.SenderProtocolAddress != 0)
         {
             Learn(resources, context.IngressPort, arp.SenderProtocolAddress, arp.SenderHardwareAddress);
@@ -112,9 +112,9 @@ public static class GatewayStage
 
     private static Verdict NeighborDiscovery(ref PacketContext context, PortBinding binding, WorkerResources resources, MacAddress sender)
     {
-        var ipBytes = context.Frame[context.NetworkOffset..];
-        Ipv6Packet.TryCreate(ipBytes, out var ip);
-        if (!Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp) || !icmp.IsChecksumValid(ip.PseudoHeaderSum()))
+        var ip = Ipv6Packet.FromValidated(context.Frame[context.NetworkOffset..]);
+        var icmp = Icmpv6Packet.FromValidated(ip.UpperLayer);
+        if (!icmp.IsChecksumValid(ip.PseudoHeaderSum()))
         {
             return context.Fail(DropReason.Malformed);
         }
@@ -157,27 +157,27 @@ public static class GatewayStage
 
         // Echo reply in place: swap addresses, flip the type, fix the checksums.
         var frame = context.Frame;
-        EthernetFrame.TryCreate(frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(frame);
         (ethernet.Source, ethernet.Destination) = (ethernet.Destination, ethernet.Source);
         ethernet.Source = resources.Ports[context.IngressPort].Mac;
         if (context.IsIpv6)
         {
-            Ipv6Packet.TryCreate(frame[context.NetworkOffset..], out var ip);
+            var ip = Ipv6Packet.FromValidated(frame[context.NetworkOffset..]);
             (ip.Source, ip.Destination) = (ip.Destination, ip.Source);
             ip.HopLimit = 64;
-            Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp);
+            var icmp = Icmpv6Packet.FromValidated(ip.UpperLayer);
             icmp.Bytes[0] = Icmpv6Type.EchoReply;
             icmp.UpdateChecksum(ip.PseudoHeaderSum());
         }
         else
         {
-            Ipv4Packet.TryCreate(frame[context.NetworkOffset..], out var ip);
+            var ip = Ipv4Packet.FromValidated(frame[context.NetworkOffset..]);
             var source = ip.Source;
             ip.Source = ip.Destination;
             ip.Destination = source;
             ip.Ttl = 64;
             ip.UpdateHeaderChecksum();
-            Icmpv4Packet.TryCreate(ip.Payload, out var icmp);
+            var icmp = Icmpv4Packet.FromValidated(ip.Payload);
             icmp.Bytes[0] = Icmpv4Type.EchoReply;
             icmp.UpdateChecksum();
         }

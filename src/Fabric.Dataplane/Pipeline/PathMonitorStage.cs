@@ -94,7 +94,7 @@ public static class PathMonitorStage
         }
 
         // The peer's echo: straight back. Swapping addresses leaves both checksums as they are.
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         var sender = ethernet.Source;
         ethernet.Source = resources.Ports[context.IngressPort].Mac;
         ethernet.Destination = sender;

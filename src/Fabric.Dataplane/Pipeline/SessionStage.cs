@@ -163,7 +163,7 @@ public static class SessionStage
 
     private static void SendReset(ref PacketContext context, WorkerResources resources)
     {
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         var ip = context.Frame[context.NetworkOffset..(context.NetworkOffset + context.IpLength)];
         var segmentLength = context.IpLength - (context.TransportOffset - context.NetworkOffset);
         var length = ControlMessages.TcpReset(

@@ -257,9 +257,13 @@ public static partial class SvrStage
         ip[..bareLength].CopyTo(announcement);
         BinaryPrimitives.WriteUInt16BigEndian(announcement[Ipv4Packet.TotalLengthOffset..], (ushort)bareLength);
         BinaryPrimitives.WriteUInt16BigEndian(announcement[(headerLength + UdpDatagram.LengthOffset)..], UdpDatagram.HeaderLength);
-        Ipv4Packet.TryCreate(announcement[..bareLength], out var v4);
+        if (!Ipv4Packet.TryCreate(announcement[..bareLength], out var v4) || !UdpDatagram.TryCreate(v4.Payload, out var udp))
+        {
+            context.Fail(DropReason.Malformed);
+            return false;
+        }
+
         v4.UpdateHeaderChecksum();
-        UdpDatagram.TryCreate(v4.Payload, out var udp);
         udp.UpdateChecksum(v4.PseudoHeaderSum());
         var block = resources.MetadataScratch.AsSpan();
         if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: true, block, out var length)

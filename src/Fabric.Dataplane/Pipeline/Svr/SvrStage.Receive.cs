@@ -208,10 +208,14 @@ public static partial class SvrStage
         return scratch[..(13 + blockLength)];
     }
 
-    /// <summary>True when the TCP or UDP checksum of the IPv4 packet verifies (a UDP checksum of 0 means none).</summary>
+    /// <summary>True when the TCP or UDP checksum of the IPv4 packet verifies (a UDP checksum of 0 means none); false when the bytes do not read as a packet.</summary>
     private static bool TransportChecksumValid(Span<byte> ip)
     {
-        Ipv4Packet.TryCreate(ip, out var v4);
+        if (!Ipv4Packet.TryCreate(ip, out var v4))
+        {
+            return false;
+        }
+
         return v4.Protocol switch
         {
             IpProtocol.Tcp => TcpSegment.TryCreate(v4.Payload, out var tcp) && tcp.IsChecksumValid(v4.PseudoHeaderSum()),

@@ -31,6 +31,7 @@ public static partial class SvrStage
         }
 
         var current = context.Key.Protocol;
+        int rewritten;
         if (current == IpProtocol.Icmp && target.Protocol == IpProtocol.Udp)
         {
             if (context.IpLength + UdpDatagram.HeaderLength > ip.Length)
@@ -38,16 +39,25 @@ public static partial class SvrStage
                 return context.Fail(DropReason.TooBig);
             }
 
-            context.IpLength = IcmpToUdp(ip, context.IpLength, target);
+            rewritten = IcmpToUdp(ip, context.IpLength, target);
         }
         else if (current == IpProtocol.Udp && target.Protocol == IpProtocol.Icmp)
         {
-            context.IpLength = UdpToIcmp(ip, context.IpLength, target);
+            rewritten = UdpToIcmp(ip, context.IpLength, target);
         }
         else
         {
-            Retarget(ip[..context.IpLength], current, target);
+            rewritten = Retarget(ip[..context.IpLength], current, target) ? context.IpLength : -1;
         }
+
+        if (rewritten < 0)
+        {
+            // The packet's lengths may have changed since it was parsed (metadata and trailer stripped), so each view
+            // of it here is checked again; one that does not read drops the packet.
+            return context.Fail(DropReason.Malformed);
+        }
+
+        context.IpLength = rewritten;
 
         var leavesToPeer = state.Svr == SvrRole.Transit || (state.Svr == SvrRole.Ingress) == forward;
         if (leavesToPeer)
@@ -100,8 +110,8 @@ public static partial class SvrStage
             return context.Fail(DropReason.IcmpErrorNotCarried);
         }
 
-        var ip = context.Room.Slice(context.NetworkOffset, context.IpLength);
-        Ipv4Packet.TryCreate(ip, out var outer);
+        // An error about a session's packet is never unsealed or stripped: its bytes are as the parse stage checked them.
+        var outer = Ipv4Packet.FromValidated(context.Room.Slice(context.NetworkOffset, context.IpLength));
         outer.RewriteSource((uint)target.Source);
         outer.RewriteDestination((uint)target.Destination);
         var icmp = outer.Payload;
@@ -121,7 +131,7 @@ public static partial class SvrStage
             BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)Math.Max(MinimumIpv4Mtu, mtu - GrowthToPeer(snapshot, state)));
         }
 
-        Icmpv4Packet.TryCreate(icmp, out var message);
+        var message = Icmpv4Packet.FromValidated(icmp);
         message.UpdateChecksum();
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
         return context.IpLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
@@ -165,33 +175,49 @@ public static partial class SvrStage
         }
     }
 
-    /// <summary>Rewrites addresses and ports of a TCP or UDP packet in place, with incremental checksums.</summary>
-    private static void Retarget(Span<byte> ip, byte protocol, in SessionKey target)
+    /// <summary>Rewrites addresses and ports of a TCP or UDP packet in place, with incremental checksums; false, when the packet does not read as one.</summary>
+    private static bool Retarget(Span<byte> ip, byte protocol, in SessionKey target)
     {
-        Ipv4Packet.TryCreate(ip, out var v4);
+        if (!Ipv4Packet.TryCreate(ip, out var v4))
+        {
+            return false;
+        }
+
         var oldSource = v4.Source;
         var oldDestination = v4.Destination;
         var newSource = (uint)target.Source;
         var newDestination = (uint)target.Destination;
         v4.RewriteSource(newSource);
         v4.RewriteDestination(newDestination);
-        if (protocol == IpProtocol.Tcp && TcpSegment.TryCreate(v4.Payload, out var tcp))
+        if (protocol == IpProtocol.Tcp)
         {
+            if (!TcpSegment.TryCreate(v4.Payload, out var tcp))
+            {
+                return false;
+            }
+
             tcp.AdjustChecksumForAddress(oldSource, newSource);
             tcp.AdjustChecksumForAddress(oldDestination, newDestination);
             tcp.RewriteSourcePort(target.SourcePort);
             tcp.RewriteDestinationPort(target.DestinationPort);
         }
-        else if (protocol == IpProtocol.Udp && UdpDatagram.TryCreate(v4.Payload, out var udp))
+        else if (protocol == IpProtocol.Udp)
         {
+            if (!UdpDatagram.TryCreate(v4.Payload, out var udp))
+            {
+                return false;
+            }
+
             udp.AdjustChecksumForAddress(oldSource, newSource);
             udp.AdjustChecksumForAddress(oldDestination, newDestination);
             udp.RewriteSourcePort(target.SourcePort);
             udp.RewriteDestinationPort(target.DestinationPort);
         }
+
+        return true;
     }
 
-    /// <summary>Wraps an ICMP message in a UDP header to the target tuple; returns the new IP length.</summary>
+    /// <summary>Wraps an ICMP message in a UDP header to the target tuple; returns the new IP length, or −1 when the result does not read as a datagram.</summary>
     private static int IcmpToUdp(Span<byte> ip, int ipLength, in SessionKey target)
     {
         var headerLength = (ip[0] & 0x0F) * 4;
@@ -202,30 +228,37 @@ public static partial class SvrStage
         BinaryPrimitives.WriteUInt16BigEndian(udp, target.SourcePort);
         BinaryPrimitives.WriteUInt16BigEndian(udp[2..], target.DestinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(udp[UdpDatagram.LengthOffset..], (ushort)(UdpDatagram.HeaderLength + message));
-        Readdress(ip, length, IpProtocol.Udp, target);
-        Ipv4Packet.TryCreate(ip[..length], out var v4);
-        UdpDatagram.TryCreate(v4.Payload, out var datagram);
+        if (!Readdress(ip, length, IpProtocol.Udp, target, out var v4) || !UdpDatagram.TryCreate(v4.Payload, out var datagram))
+        {
+            return -1;
+        }
+
         datagram.UpdateChecksum(v4.PseudoHeaderSum());
         return length;
     }
 
-    /// <summary>Unwraps the ICMP message a UDP datagram carries and addresses it to the target tuple; returns the new IP length.</summary>
+    /// <summary>Unwraps the ICMP message a UDP datagram carries and addresses it to the target tuple; returns the new IP length, or −1 as <see cref="IcmpToUdp"/>.</summary>
     private static int UdpToIcmp(Span<byte> ip, int ipLength, in SessionKey target)
     {
         var headerLength = (ip[0] & 0x0F) * 4;
         ip[(headerLength + UdpDatagram.HeaderLength)..ipLength].CopyTo(ip[headerLength..]);
         var length = ipLength - UdpDatagram.HeaderLength;
-        Readdress(ip, length, IpProtocol.Icmp, target);
-        return length;
+        return Readdress(ip, length, IpProtocol.Icmp, target, out _) ? length : -1;
     }
 
-    private static void Readdress(Span<byte> ip, int length, byte protocol, in SessionKey target)
+    /// <summary>Gives the IPv4 header its new length, protocol and addresses, and a fresh checksum; false when it then does not read as a packet.</summary>
+    private static bool Readdress(Span<byte> ip, int length, byte protocol, in SessionKey target, out Ipv4Packet packet)
     {
         BinaryPrimitives.WriteUInt16BigEndian(ip[Ipv4Packet.TotalLengthOffset..], (ushort)length);
         ip[Ipv4Packet.ProtocolOffset] = protocol;
         BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.SourceOffset..], (uint)target.Source);
         BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.DestinationOffset..], (uint)target.Destination);
-        Ipv4Packet.TryCreate(ip[..length], out var v4);
-        v4.UpdateHeaderChecksum();
+        if (!Ipv4Packet.TryCreate(ip[..length], out packet))
+        {
+            return false;
+        }
+
+        packet.UpdateHeaderChecksum();
+        return true;
     }
 }
