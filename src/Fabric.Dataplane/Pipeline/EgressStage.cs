@@ -16,11 +16,11 @@ public static class EgressStage
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         var ingress = snapshot.Ports[context.IngressPort];
         var egressPort = resources.Ports[context.EgressPort];
+        // Checked again, not taken as parsed: a waypoint packet's lengths changed when its metadata and trailer were stripped.
         if (context.IsIpv6)
         {
             if (!Ipv6Packet.TryCreate(ip, out var v6))
             {
-                // The packet's lengths may have changed since it was parsed (metadata stripped): checked again.
                 return context.Fail(DropReason.Malformed);
             }
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.LoadBalancing;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Svr.Security;

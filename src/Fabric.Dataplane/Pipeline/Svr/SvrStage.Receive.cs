@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using Fabric.Dataplane.Forwarding;
-using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Wire;
