@@ -9,19 +9,18 @@ namespace Fabric.Benchmarks.Pipeline;
 /// and egress, handshake done, nothing added to the packet.
 /// </summary>
 [MemoryDiagnoser]
-public class EstablishedPacketBenchmarks : IDisposable
+public class EstablishedPacketBenchmarks : RouterBenchmark
 {
     private const int Sessions = 64;
     private const int Rounds = 16;
 
-    private PipelineRouters? _routers;
     private (byte[] Forward, byte[] Reverse)[] _local = null!;
     private (byte[] Forward, byte[] Reverse)[] _svr = null!;
 
     [GlobalSetup]
     public void Sessions64()
     {
-        var routers = _routers = new PipelineRouters(Sessions * 2);
+        var routers = Routers = new PipelineRouters(Sessions * 2);
         _local = Open(PipelineRouters.LocalClient, routers.LocalForward, routers.LocalReverse);
         _svr = Open(PipelineRouters.BranchClient, routers.SvrForward, routers.SvrReverse);
         for (var i = 0; i < 8; i++)
@@ -37,20 +36,7 @@ public class EstablishedPacketBenchmarks : IDisposable
     }
 
     [GlobalCleanup]
-    public void Dispose()
-    {
-        Dispose(disposing: true);
-        GC.SuppressFinalize(this);
-    }
-
-    protected virtual void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _routers?.Dispose();
-            _routers = null;
-        }
-    }
+    public void Stop() => Dispose();
 
     [Benchmark(OperationsPerInvoke = Sessions * Rounds * 2)]
     public void Local()
@@ -59,8 +45,8 @@ public class EstablishedPacketBenchmarks : IDisposable
         {
             foreach (var (forward, reverse) in _local)
             {
-                _routers!.LocalForward(forward);
-                _routers.LocalReverse(reverse);
+                Routers!.LocalForward(forward);
+                Routers.LocalReverse(reverse);
             }
         }
     }
@@ -72,8 +58,8 @@ public class EstablishedPacketBenchmarks : IDisposable
         {
             foreach (var (forward, reverse) in _svr)
             {
-                _routers!.SvrForward(forward);
-                _routers.SvrReverse(reverse);
+                Routers!.SvrForward(forward);
+                Routers.SvrReverse(reverse);
             }
         }
     }

@@ -10,11 +10,10 @@ namespace Fabric.Benchmarks.Pipeline;
 /// </summary>
 [MemoryDiagnoser]
 [InvocationCount(1)]
-public class FirstPacketBenchmarks : IDisposable
+public class FirstPacketBenchmarks : RouterBenchmark
 {
     private const int Sessions = 20_000;
 
-    private PipelineRouters? _routers;
     private byte[][] _local = null!;
     private byte[][] _svr = null!;
 
@@ -32,12 +31,12 @@ public class FirstPacketBenchmarks : IDisposable
     }
 
     [IterationSetup]
-    public void FreshRouters() => _routers = new PipelineRouters(Sessions);
+    public void FreshRouters() => Routers = new PipelineRouters(Sessions);
 
     [IterationCleanup]
     public void Check()
     {
-        var dropped = _routers!.Dropped;
+        var dropped = Routers!.Dropped;
         Dispose();
         if (dropped > 0)
         {
@@ -50,7 +49,7 @@ public class FirstPacketBenchmarks : IDisposable
     {
         foreach (var frame in _local)
         {
-            _routers!.LocalForward(frame);
+            Routers!.LocalForward(frame);
         }
     }
 
@@ -59,22 +58,7 @@ public class FirstPacketBenchmarks : IDisposable
     {
         foreach (var frame in _svr)
         {
-            _routers!.SvrForward(frame);
-        }
-    }
-
-    public void Dispose()
-    {
-        Dispose(disposing: true);
-        GC.SuppressFinalize(this);
-    }
-
-    protected virtual void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _routers?.Dispose();
-            _routers = null;
+            Routers!.SvrForward(frame);
         }
     }
 }

@@ -12,26 +12,31 @@ namespace Fabric.Benchmarks.Pipeline;
 
 /// <summary>
 /// Two routers on capture ports, frames handed from one to the next in memory: br (clients on its LAN) and dc (the
-/// service's instance, and a local client network). A local session is c2 → dc → sink1; an SVR session is
-/// c1 → br → WAN → dc → sink1, with peer keys installed, so metadata is authenticated as in a lab.
+/// services' instances, and a local client network). A local session is c2 → dc → sink1; an SVR session is
+/// c1 → br → WAN → dc → sink1 (plain) or db1 (encrypted), with peer keys installed, so metadata is authenticated as in
+/// a lab. The benchmarks and the pipeline's allocation tests share it. Not thread-safe.
 /// </summary>
 internal sealed class PipelineRouters : IDisposable
 {
     public const ushort ServicePort = 5201;
+
+    public const ushort SealedServicePort = 5432;
 
     private const string Config = """
         fabric {
           tenants { clients {} }
           services {
             plain { addresses = ["10.10.1.30/32"], transports = [{ protocol = tcp, ports = ["5201"] }], access = [clients], instances = [{ container = sink1 }] }
+            sealed { addresses = ["10.10.1.20/32"], transports = [{ protocol = tcp, ports = ["5432"] }], access = [clients], policy = secure, instances = [{ container = db1 }] }
           }
+          service-policies { secure { encryption = required } }
           neighborhoods { wan {} }
           routers {
             dc {
               nodes { dca { management-address = "10.99.0.11" } }
               interfaces { wan0 { addresses = ["172.16.0.1/24"], neighborhoods = [wan] } }
               networks {
-                svc { gateways = ["10.10.1.1/24"], containers { sink1 { addresses = ["10.10.1.30"] } } }
+                svc { gateways = ["10.10.1.1/24"], containers { sink1 { addresses = ["10.10.1.30"] }, db1 { addresses = ["10.10.1.20"] } } }
                 local { gateways = ["10.40.1.1/24"], tenant = clients, containers { c2 { addresses = ["10.40.1.10"] } } }
               }
             }
@@ -47,6 +52,9 @@ internal sealed class PipelineRouters : IDisposable
     public static readonly uint BranchClient = IpAddressConversions.ParseIpv4("10.30.1.10");
     public static readonly uint LocalClient = IpAddressConversions.ParseIpv4("10.40.1.10");
     public static readonly uint Service = IpAddressConversions.ParseIpv4("10.10.1.30");
+
+    /// <summary>The service whose sessions are encrypted between the routers.</summary>
+    public static readonly uint SealedService = IpAddressConversions.ParseIpv4("10.10.1.20");
 
     private readonly CapturePort _brWan = new("wan0", new MacAddress(0x02_00_00_00_0F_01));
     private readonly CapturePort _brLan = new("lan", new MacAddress(0x02_00_00_00_0F_02));
@@ -69,6 +77,7 @@ internal sealed class PipelineRouters : IDisposable
         _br.Worker.Neighbors.Learn(1, BranchClient, host);
         _dc.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.2"), _brWan.Mac);
         _dc.Worker.Neighbors.Learn(1, Service, host);
+        _dc.Worker.Neighbors.Learn(1, SealedService, host);
         _dc.Worker.Neighbors.Learn(2, LocalClient, host);
         var br = RouterIdentity.Generate("br", Seeded(1));
         var dc = RouterIdentity.Generate("dc", Seeded(2));
@@ -82,8 +91,15 @@ internal sealed class PipelineRouters : IDisposable
         _dc.RunOnce();
     }
 
+    public ForwardingEngine Branch => _br;
+
+    public ForwardingEngine Datacenter => _dc;
+
     /// <summary>Packets both routers dropped (a benchmark that drops measures the wrong path).</summary>
     public long Dropped => _br.Worker.Counters.Dropped + _dc.Worker.Counters.Dropped;
+
+    /// <summary>Frames delivered to the services' instances, to the local client and to the branch client.</summary>
+    public (long Instances, long LocalClient, long BranchClient) Delivered => (_dcSvc.Sent, _dcLocal.Sent, _brLan.Sent);
 
     /// <summary>Client → dc → instance: one router pass.</summary>
     public void LocalForward(byte[] frame) => Pass(_dc, frame, port: 2);
