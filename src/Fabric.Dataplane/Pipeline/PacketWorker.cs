@@ -40,12 +40,18 @@ namespace Fabric.Dataplane.Pipeline;
 public sealed class PacketWorker
 {
     private readonly PacketBatch _batch;
+    private readonly bool[] _queued;
+    private readonly int[] _queuedPorts;
+    private int _queuedCount;
+    private bool _queueing;
 
     public PacketWorker(
         IPacketPort[] ports, Func<ForwardingSnapshot> snapshotSource, int sessionCapacity, long ticksPerSecond, ulong seed, int batchSize = 64)
     {
         Resources = new WorkerResources(ports, sessionCapacity, ticksPerSecond, seed);
         SnapshotSource = snapshotSource;
+        _queued = new bool[ports.Length];
+        _queuedPorts = new int[ports.Length];
         var takesSuperPackets = false;
         foreach (var port in ports)
         {
@@ -112,6 +118,9 @@ public sealed class PacketWorker
                 continue;
             }
 
+            // Frames forwarded from the batch's own (pinned) buffers are queued per egress port and leave with one
+            // flush per port once the batch is done, before the next receive reuses the buffers.
+            _queueing = true;
             for (var i = 0; i < _batch.Count; i++)
             {
                 var buffer = _batch[i];
@@ -125,6 +134,9 @@ public sealed class PacketWorker
                     handled++;
                 }
             }
+
+            _queueing = false;
+            FlushQueued();
         }
 
         try
@@ -175,7 +187,7 @@ public sealed class PacketWorker
             switch (verdict)
             {
                 case Verdict.Forward:
-                    if (Ports[context.EgressPort].Send(context.Frame))
+                    if (Transmit(context.EgressPort, context.Frame, default, queue: _queueing && !ReferenceEquals(buffer, Resources.SegmentScratch)))
                     {
                         Counters.Forwarded++;
                         Traffic.Forwarded(context.Tenant, context.Service, 1, context.IpLength);
@@ -341,7 +353,7 @@ public sealed class PacketWorker
         if (port.AcceptsSuperPackets)
         {
             SuperPacket.PrepareToLeaveWhole(context.Frame, context.NetworkOffset, context.TransportOffset, ipEnd, context.IsIpv6, context.Key.Protocol, ref offload);
-            if (port.SendSuperPacket(context.Frame[..ipEnd], offload))
+            if (Transmit(context.EgressPort, context.Frame[..ipEnd], offload, queue: _queueing))
             {
                 Counters.Forwarded += context.Segments;
                 Traffic.Forwarded(context.Tenant, context.Service, context.Segments, context.PacketBytes);
@@ -387,6 +399,55 @@ public sealed class PacketWorker
     private static DropRecord Record(ref PacketContext context, DropReason reason) => new(
         reason, context.Tenant, context.Service, context.Key.Source, context.Key.Destination,
         context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now);
+
+    /// <summary>Hands a forwarded frame to its egress port: queued for the batch's flush when it lives in a batch buffer, else sent now.</summary>
+    private bool Transmit(int port, ReadOnlySpan<byte> frame, in SegmentationOffload offload, bool queue)
+    {
+        var egress = Ports[port];
+        if (!queue)
+        {
+            return offload.IsSuperPacket || offload.ChecksumPartial ? egress.SendSuperPacket(frame, offload) : egress.Send(frame);
+        }
+
+        if (!egress.Enqueue(frame, offload))
+        {
+            return false;
+        }
+
+        if (!_queued[port])
+        {
+            _queued[port] = true;
+            _queuedPorts[_queuedCount++] = port;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Flushes every port a frame was queued on. A frame the kernel then refuses was counted forwarded when it was
+    /// queued; it is counted again as dropped (<see cref="DropReason.TransmitFailed"/>, tenant and service unknown by then).
+    /// </summary>
+    private void FlushQueued()
+    {
+        for (var i = 0; i < _queuedCount; i++)
+        {
+            var port = _queuedPorts[i];
+            _queued[port] = false;
+            var refused = Ports[port].Flush();
+            if (refused > 0)
+            {
+                Counters.Forwarded -= refused;
+                Counters.Dropped += refused;
+                var record = new DropRecord(DropReason.TransmitFailed, -1, -1, 0, 0, 0, 0, 0, port, 0);
+                for (var k = 0; k < refused; k++)
+                {
+                    Drops.Count(record);
+                }
+            }
+        }
+
+        _queuedCount = 0;
+    }
 
     private readonly ExpiredSession<SessionState>[] _expired = new ExpiredSession<SessionState>[256];
 

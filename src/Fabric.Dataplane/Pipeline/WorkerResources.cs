@@ -25,8 +25,8 @@ public sealed class WorkerResources
         ResignalQuietTicks = (long)(SvrStage.ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
         // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
         Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
-        Drops = new DropCounters(maxTenants: 256, maxServices: 1024);
-        Traffic = new TrafficCounters(maxTenants: 256, maxServices: 1024);
+        Drops = new DropCounters();
+        Traffic = new TrafficCounters();
         IcmpErrors = new IcmpErrorLimiter(ticksPerSecond);
         _random = seed | 1;
     }
@@ -78,7 +78,10 @@ public sealed class WorkerResources
         return _random;
     }
 
-    /// <summary>Sends a frame the router built itself (counted as generated when the port takes it).</summary>
+    /// <summary>
+    /// Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once);
+    /// counted as generated when the port takes it.
+    /// </summary>
     internal void SendOwn(int port, ReadOnlySpan<byte> frame)
     {
         if (Ports[port].Send(frame))
