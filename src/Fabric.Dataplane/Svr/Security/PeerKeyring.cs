@@ -10,12 +10,24 @@ namespace Fabric.Dataplane.Svr.Security;
 /// so the worker never seals or opens with keys changing under it. <see cref="For"/> and <see cref="Enqueue"/>
 /// are thread-safe; <see cref="InstallPending"/> and the keys themselves belong to the worker.
 /// </summary>
-public sealed class PeerKeyring : IDisposable
+/// <param name="sender">
+/// This node's per-boot sender value, mixed into every counter it seals with (<see cref="PacketSealer"/>): drawn at
+/// random for each process, so two processes with the same keys (a restart within an epoch, the other node of an
+/// HA pair) never send the same nonce.
+/// </param>
+public sealed class PeerKeyring(uint sender) : IDisposable
 {
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(string Peer, EpochKeys Keys)> _pending = new();
     private readonly Lock _gate = new();
     private PeerPathKeys[] _all = [];
+    private long _refused;
+
+    /// <summary>The sender value this node's sealers put in their counters.</summary>
+    public uint Sender { get; } = sender & ((1u << PacketSealer.SenderBits) - 1);
+
+    /// <summary>Epochs handed in that the worker did not install: below the one installed (a clock stepped back).</summary>
+    public long Refused => Volatile.Read(ref _refused);
 
     /// <summary>The keys with this id.</summary>
     public PeerPathKeys this[int id] => Volatile.Read(ref _all)[id];
@@ -29,7 +41,7 @@ public sealed class PeerKeyring : IDisposable
             {
                 id = _all.Length;
                 _ids[peer] = id;
-                var keys = new PeerPathKeys(policy, ticksPerSecond, PeerPathKeys.DefaultOverlap, static () => new ReplayWindowGuard());
+                var keys = new PeerPathKeys(policy, ticksPerSecond, PeerPathKeys.DefaultOverlap, static () => new ReplayWindowGuard(), Sender);
                 Volatile.Write(ref _all, [.. _all, keys]);
             }
 
@@ -44,7 +56,11 @@ public sealed class PeerKeyring : IDisposable
         _pending.Enqueue((peer, keys));
     }
 
-    /// <summary>Installs the epochs handed in so far (the worker calls this between batches). Epochs for a peer the configuration does not name are discarded.</summary>
+    /// <summary>
+    /// Installs the epochs handed in so far (the worker calls this between batches). Epochs for a peer the
+    /// configuration does not name are discarded; an epoch below the peer's installed one is discarded and counted
+    /// in <see cref="Refused"/>.
+    /// </summary>
     public void InstallPending(long now)
     {
         while (_pending.TryDequeue(out var item))
@@ -55,12 +71,17 @@ public sealed class PeerKeyring : IDisposable
                 id = _ids.TryGetValue(item.Peer, out var found) ? found : -1;
             }
 
-            if (id >= 0)
+            try
             {
-                this[id].Install(item.Keys, now);
+                if (id >= 0 && !this[id].Install(item.Keys, now))
+                {
+                    Interlocked.Increment(ref _refused);
+                }
             }
-
-            item.Keys.Dispose();
+            finally
+            {
+                item.Keys.Dispose();
+            }
         }
     }
 

@@ -8,7 +8,8 @@ namespace Fabric.Dataplane.Svr.Security;
 /// packets sealed just before a rekey still arrive. Epoch numbers are the SecurityId carried in metadata
 /// TLV 16; packets without metadata are matched to an epoch by the key phase bit of their counter.
 /// Time is passed in as ticks of a monotonic clock (<c>ticksPerSecond</c> per second); this type never
-/// reads a clock. Not thread-safe: the peer path's worker owns it and installs keys between packets.
+/// reads a clock. Every sealer it makes sends with this node's per-boot sender value (see
+/// <see cref="PacketSealer"/>). Not thread-safe: the peer path's worker owns it and installs keys between packets.
 /// </summary>
 public sealed class PeerPathKeys : IDisposable
 {
@@ -20,10 +21,11 @@ public sealed class PeerPathKeys : IDisposable
     private readonly long _rekeyIntervalTicks;
     private readonly long _overlapTicks;
     private readonly int _keyLength;
+    private readonly uint _sender;
     private Epoch? _current;
     private Epoch? _previous;
 
-    public PeerPathKeys(SecurityPolicy policy, long ticksPerSecond, TimeSpan overlap, Func<IReplayGuard> newReplayGuard)
+    public PeerPathKeys(SecurityPolicy policy, long ticksPerSecond, TimeSpan overlap, Func<IReplayGuard> newReplayGuard, uint sender = 0)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(newReplayGuard);
@@ -34,6 +36,7 @@ public sealed class PeerPathKeys : IDisposable
         _rekeyIntervalTicks = ToTicks(policy.RekeyInterval, ticksPerSecond);
         _overlapTicks = ToTicks(overlap, ticksPerSecond);
         _keyLength = policy.Cipher == Cipher.Aes128Gcm ? 16 : 32;
+        _sender = sender;
     }
 
     /// <summary>Whether an epoch is installed, so that packets can be sealed.</summary>
@@ -66,35 +69,40 @@ public sealed class PeerPathKeys : IDisposable
 
     /// <summary>
     /// Installs a derived epoch; its number must be above the current one, or equal to it to replace the
-    /// current epoch's keys (a pinned identity changed within a clock epoch: the replaced keys are
-    /// dropped at once, the previous epoch stays). The replaced epoch is kept for receiving during the
-    /// overlap; an older one still kept is dropped at once. The caller keeps and disposes
-    /// <paramref name="keys"/>: the sealers copy what they need.
+    /// current epoch's keys (a pinned identity changed within a clock epoch, or an HA node takes over: the
+    /// replaced keys are dropped at once, the previous epoch stays, and the new sending sequence starts above
+    /// every one this node used under that epoch). The replaced epoch is kept for receiving during the
+    /// overlap; an older one still kept is dropped at once. Returns false, changing nothing, for an epoch
+    /// below the current one (a clock stepped back across a boundary): it never throws on the worker. The
+    /// caller keeps and disposes <paramref name="keys"/>: the sealers copy what they need.
     /// </summary>
-    public void Install(EpochKeys keys, long now)
+    public bool Install(EpochKeys keys, long now)
     {
         ArgumentNullException.ThrowIfNull(keys);
         if (_current is not null && keys.Epoch < _current.Id)
         {
-            throw new ArgumentException($"Epoch {keys.Epoch} does not follow the current epoch {_current.Id}.", nameof(keys));
+            return false;
         }
 
+        var again = _current is not null && keys.Epoch == _current.Id;
+        var firstSequence = again ? Math.Max(keys.FirstSendSequence, _current!.Send.NextSequence) : keys.FirstSendSequence;
         var keyPhase = (int)(keys.Epoch & 1);
         var installed = new Epoch(
             keys.Epoch,
-            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase, keys.FirstSendCounter),
+            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase, firstSequence, _sender),
             PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, _newReplayGuard(), keyPhase),
             now);
-        if (_current is not null && keys.Epoch == _current.Id)
+        if (again)
         {
-            _current.Dispose();
+            _current!.Dispose();
             _current = installed;
-            return;
+            return true;
         }
 
         _previous?.Dispose();
         _previous = _current;
         _current = installed;
+        return true;
     }
 
     /// <summary>Drops the previous epoch once the overlap since the current install has passed.</summary>
