@@ -20,6 +20,9 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 public sealed class SvrFabric : IDisposable
 {
     private static ulong _mac = 0x02_00_00_00_05_00;
+    // Each engine (each router process) its own key sender value, distinct rather than drawn at random, so no
+    // test depends on two draws differing.
+    private static uint _keySender;
     private readonly IPacketPort[] _dc1Ports;
     private readonly IPacketPort[] _br1Ports;
 
@@ -158,7 +161,7 @@ public sealed class SvrFabric : IDisposable
 
     private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true)
     {
-        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, StartActive: active), Time);
+        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, StartActive: active, KeySender: Interlocked.Increment(ref _keySender)), Time);
         engine.Apply(Model, version: 1);
         return engine;
     }
