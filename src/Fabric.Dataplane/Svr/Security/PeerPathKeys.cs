@@ -69,9 +69,10 @@ public sealed class PeerPathKeys : IDisposable
 
     /// <summary>
     /// Installs a derived epoch; its number must be above the current one, or equal to it to replace the
-    /// current epoch's keys (a pinned identity changed within a clock epoch, or an HA node takes over: the
-    /// replaced keys are dropped at once, the previous epoch stays, and the new sending sequence starts above
-    /// every one this node used under that epoch). The replaced epoch is kept for receiving during the
+    /// current epoch's keys (a pinned identity changed within a clock epoch, or an HA node takes over or
+    /// reclaims: the replaced keys are dropped at once, the previous epoch stays, the new sending sequence
+    /// starts above every one this node used under that epoch, and the epoch's replay window is kept, so
+    /// packets of that epoch received before are not accepted again). The replaced epoch is kept for receiving during the
     /// overlap; an older one still kept is dropped at once. Returns false, changing nothing, for an epoch
     /// below the current one (a clock stepped back across a boundary): it never throws on the worker. The
     /// caller keeps and disposes <paramref name="keys"/>: the sealers copy what they need.
@@ -90,7 +91,7 @@ public sealed class PeerPathKeys : IDisposable
         var installed = new Epoch(
             keys.Epoch,
             PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase, firstSequence, _sender),
-            PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, _newReplayGuard(), keyPhase),
+            PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, (again ? _current!.Receive.ReplayGuard : null) ?? _newReplayGuard(), keyPhase),
             now);
         if (again)
         {

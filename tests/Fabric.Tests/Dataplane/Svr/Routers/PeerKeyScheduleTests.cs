@@ -140,6 +140,34 @@ public sealed class PeerKeyScheduleTests
         Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
     }
 
+    [Fact]
+    public void Reclaim_EpochInstalledAgain_KeepsItsReplayWindow_ACapturedPacketIsNotAcceptedAgain()
+    {
+        using var fabric = new SvrFabric();
+        var policy = fabric.Model.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default;
+        var wall = new WallClock(new DateTimeOffset(2026, 11, 27, 4, 10, 0, TimeSpan.Zero));
+        new PeerKeySchedule(fabric.Br2, fabric.IdentityOf("br2"), wall).Refresh(policy);
+        var datacenter = new PeerKeySchedule(fabric.Dc1, fabric.IdentityOf("dc1"), wall);
+        datacenter.Refresh(policy);
+        fabric.Fin1.SendTcp(Db, 40000, 5432, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Fin1.SendTcp(Db, 40000, 5432, TcpFlags.Ack, 101, 5001, []);
+        fabric.Pump();
+        Send(fabric, 101, "once");
+        var captured = SealedFrames(fabric.DcWan, from: "172.16.0.3")[^1];
+
+        // dc1 reclaims the router (an HA node becoming active again renews its keys), then the captured
+        // packet of the same epoch is sent to it again.
+        wall.Now += TimeSpan.FromSeconds(1);
+        datacenter.Renew(policy);
+        fabric.Pump();
+        fabric.DcWan.Later.Enqueue(captured);
+        fabric.Pump();
+
+        Assert.Equal(["once"], fabric.Db1.Received.Select(Text).Where(t => t.Length > 0));
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, Fabric.Dataplane.Pipeline.DropReason.Replayed));
+    }
+
     private static void OpenAndSend(SvrFabric fabric, TestHost client, ushort port, string text)
     {
         client.SendTcp(Db, port, 5432, TcpFlags.Syn, 100, 0, []);
@@ -151,21 +179,28 @@ public sealed class PeerKeyScheduleTests
     }
 
     /// <summary>The explicit counters (nonce counter fields) of the sealed TCP packets from <paramref name="from"/> that crossed the wire.</summary>
-    private static List<ulong> SealedCounters(WirePort wire, string from)
+    private static List<ulong> SealedCounters(WirePort wire, string from) =>
+        [.. SealedFrames(wire, from).Select(frame => System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(Trailer(frame)))];
+
+    /// <summary>The frames of sealed TCP packets from <paramref name="from"/> that crossed the wire, in order.</summary>
+    private static List<byte[]> SealedFrames(WirePort wire, string from)
     {
         var source = IpAddressConversions.ParseIpv4(from);
-        var counters = new List<ulong>();
-        foreach (var bytes in wire.Received)
+        return wire.Received.FindAll(frame =>
         {
-            var frame = (byte[])bytes.Clone();
-            if (EthernetFrame.TryCreate(frame, out var ethernet) && Ipv4Packet.TryCreate(ethernet.Payload, out var ip) && ip.Source == source
-                && TcpSegment.TryCreate(ip.Payload, out var tcp) && tcp.Payload.Length >= PacketSealer.TrailerLength)
-            {
-                counters.Add(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(tcp.Payload[^PacketSealer.TrailerLength..]));
-            }
-        }
+            var copy = (byte[])frame.Clone();
+            return EthernetFrame.TryCreate(copy, out var ethernet) && Ipv4Packet.TryCreate(ethernet.Payload, out var ip) && ip.Source == source
+                && TcpSegment.TryCreate(ip.Payload, out var tcp) && tcp.Payload.Length >= PacketSealer.TrailerLength;
+        });
+    }
 
-        return counters;
+    private static byte[] Trailer(byte[] frame)
+    {
+        var copy = (byte[])frame.Clone();
+        EthernetFrame.TryCreate(copy, out var ethernet);
+        Ipv4Packet.TryCreate(ethernet.Payload, out var ip);
+        TcpSegment.TryCreate(ip.Payload, out var tcp);
+        return tcp.Payload[^PacketSealer.TrailerLength..].ToArray();
     }
 
     private static void Send(SvrFabric fabric, uint sequence, string text)
