@@ -17,8 +17,8 @@ namespace Fabric.Dataplane.Svr.Security;
 /// </param>
 public sealed class PeerKeyring(uint sender) : IDisposable
 {
-    private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<(string Peer, EpochKeys Keys)> _pending = new();
+    private readonly Dictionary<string, (int Id, SecurityPolicy Policy)> _ids = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<Pending> _pending = new();
     private readonly Lock _gate = new();
     private PeerPathKeys[] _all = [];
     private long _refused;
@@ -32,19 +32,31 @@ public sealed class PeerKeyring(uint sender) : IDisposable
     /// <summary>The keys with this id.</summary>
     public PeerPathKeys this[int id] => Volatile.Read(ref _all)[id];
 
-    /// <summary>The keys of <paramref name="peer"/> (made empty on first use, with <paramref name="policy"/> for cipher and rekey) and their id.</summary>
+    /// <summary>
+    /// The keys of <paramref name="peer"/> (made empty on first use, with <paramref name="policy"/> for cipher and
+    /// rekey) and their id. A policy other than the one the keys follow is handed to the worker like an epoch: it
+    /// builds the peer's installed keys again for the new cipher (<see cref="PeerPathKeys.ChangePolicy"/>).
+    /// </summary>
     public int For(string peer, SecurityPolicy policy, long ticksPerSecond)
     {
+        ArgumentNullException.ThrowIfNull(policy);
         lock (_gate)
         {
-            if (!_ids.TryGetValue(peer, out var id))
+            if (_ids.TryGetValue(peer, out var known))
             {
-                id = _all.Length;
-                _ids[peer] = id;
-                var keys = new PeerPathKeys(policy, ticksPerSecond, PeerPathKeys.DefaultOverlap, static () => new ReplayWindowGuard(), Sender);
-                Volatile.Write(ref _all, [.. _all, keys]);
+                if (known.Policy != policy)
+                {
+                    _ids[peer] = (known.Id, policy);
+                    _pending.Enqueue(new Pending(peer, null, policy));
+                }
+
+                return known.Id;
             }
 
+            var id = _all.Length;
+            _ids[peer] = (id, policy);
+            var keys = new PeerPathKeys(policy, ticksPerSecond, PeerPathKeys.DefaultOverlap, static () => new ReplayWindowGuard(), Sender);
+            Volatile.Write(ref _all, [.. _all, keys]);
             return id;
         }
     }
@@ -53,13 +65,13 @@ public sealed class PeerKeyring(uint sender) : IDisposable
     public void Enqueue(string peer, EpochKeys keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        _pending.Enqueue((peer, keys));
+        _pending.Enqueue(new Pending(peer, keys, null));
     }
 
     /// <summary>
-    /// Installs the epochs handed in so far (the worker calls this between batches). Epochs for a peer the
-    /// configuration does not name are discarded; an epoch below the peer's installed one is discarded and counted
-    /// in <see cref="Refused"/>.
+    /// Installs the epochs and policy changes handed in so far, in order (the worker calls this between batches).
+    /// Epochs for a peer the configuration does not name are discarded; an epoch below the peer's installed one is
+    /// discarded and counted in <see cref="Refused"/>.
     /// </summary>
     public void InstallPending(long now)
     {
@@ -68,19 +80,24 @@ public sealed class PeerKeyring(uint sender) : IDisposable
             int id;
             lock (_gate)
             {
-                id = _ids.TryGetValue(item.Peer, out var found) ? found : -1;
+                id = _ids.TryGetValue(item.Peer, out var found) ? found.Id : -1;
             }
 
             try
             {
-                if (id >= 0 && !this[id].Install(item.Keys, now))
+                if (id >= 0 && item.Policy is { } policy)
+                {
+                    this[id].ChangePolicy(policy);
+                }
+
+                if (id >= 0 && item.Keys is { } keys && !this[id].Install(keys, now))
                 {
                     Interlocked.Increment(ref _refused);
                 }
             }
             finally
             {
-                item.Keys.Dispose();
+                item.Keys?.Dispose();
             }
         }
     }
@@ -92,6 +109,9 @@ public sealed class PeerKeyring(uint sender) : IDisposable
             keys.Dispose();
         }
     }
+
+    /// <summary>An epoch or a changed policy for one peer, on its way to the worker.</summary>
+    private readonly record struct Pending(string Peer, EpochKeys? Keys, SecurityPolicy? Policy);
 }
 
 /// <summary>The dataplane's <see cref="ReplayWindow"/> (≥ 2048 counters) as a sealer's replay guard.</summary>

@@ -16,12 +16,13 @@ public sealed class PeerPathKeys : IDisposable
     /// <summary>How long a replaced epoch is still accepted when the caller names no overlap.</summary>
     public static readonly TimeSpan DefaultOverlap = TimeSpan.FromSeconds(30);
 
-    private readonly SecurityPolicy _policy;
     private readonly Func<IReplayGuard> _newReplayGuard;
-    private readonly long _rekeyIntervalTicks;
+    private readonly long _ticksPerSecond;
     private readonly long _overlapTicks;
-    private readonly int _keyLength;
     private readonly uint _sender;
+    private SecurityPolicy _policy;
+    private long _rekeyIntervalTicks;
+    private int _keyLength;
     private Epoch? _current;
     private Epoch? _previous;
 
@@ -31,13 +32,17 @@ public sealed class PeerPathKeys : IDisposable
         ArgumentNullException.ThrowIfNull(newReplayGuard);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ticksPerSecond);
         ArgumentOutOfRangeException.ThrowIfLessThan(overlap, TimeSpan.Zero);
-        _policy = policy;
         _newReplayGuard = newReplayGuard;
-        _rekeyIntervalTicks = ToTicks(policy.RekeyInterval, ticksPerSecond);
+        _ticksPerSecond = ticksPerSecond;
         _overlapTicks = ToTicks(overlap, ticksPerSecond);
-        _keyLength = policy.Cipher == Cipher.Aes128Gcm ? 16 : 32;
         _sender = sender;
+        _policy = policy;
+        _rekeyIntervalTicks = ToTicks(policy.RekeyInterval, ticksPerSecond);
+        _keyLength = KeyLengthOf(policy);
     }
+
+    /// <summary>The security policy the keys follow (cipher, rekey rule).</summary>
+    public SecurityPolicy Policy => _policy;
 
     /// <summary>Whether an epoch is installed, so that packets can be sealed.</summary>
     public bool HasKeys => _current is not null;
@@ -86,12 +91,10 @@ public sealed class PeerPathKeys : IDisposable
         }
 
         var again = _current is not null && keys.Epoch == _current.Id;
-        var firstSequence = again ? Math.Max(keys.FirstSendSequence, _current!.Send.NextSequence) : keys.FirstSendSequence;
-        var keyPhase = (int)(keys.Epoch & 1);
-        var installed = new Epoch(
-            keys.Epoch,
-            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase, firstSequence, _sender),
-            PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, (again ? _current!.Receive.ReplayGuard : null) ?? _newReplayGuard(), keyPhase),
+        var installed = Build(
+            keys,
+            again ? Math.Max(keys.FirstSendSequence, _current!.Send.NextSequence) : keys.FirstSendSequence,
+            (again ? _current!.Receive.ReplayGuard : null) ?? _newReplayGuard(),
             now);
         if (again)
         {
@@ -104,6 +107,33 @@ public sealed class PeerPathKeys : IDisposable
         _previous = _current;
         _current = installed;
         return true;
+    }
+
+    /// <summary>
+    /// Follows a changed security policy (the configuration changed the cipher or the rekey rule while the router
+    /// runs): with another cipher, the sealers of the current and the previous epoch are built again from their
+    /// keys for it, each sending on above the sequences it used and receiving with its replay window. Peers that
+    /// apply the same configuration, or start with it, then seal and open alike.
+    /// </summary>
+    public void ChangePolicy(SecurityPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        if (policy == _policy)
+        {
+            return;
+        }
+
+        var keyLength = KeyLengthOf(policy);
+        _policy = policy;
+        _rekeyIntervalTicks = ToTicks(policy.RekeyInterval, _ticksPerSecond);
+        if (keyLength == _keyLength)
+        {
+            return;
+        }
+
+        _keyLength = keyLength;
+        _current = Rebuilt(_current);
+        _previous = Rebuilt(_previous);
     }
 
     /// <summary>Drops the previous epoch once the overlap since the current install has passed.</summary>
@@ -160,12 +190,39 @@ public sealed class PeerPathKeys : IDisposable
         _current = null;
     }
 
+    private static int KeyLengthOf(SecurityPolicy policy) => policy.Cipher == Cipher.Aes128Gcm ? 16 : 32;
+
+    /// <summary>The sealers of <paramref name="keys"/> for the current cipher; the epoch keeps a copy of the keys, to build them again.</summary>
+    private Epoch Build(EpochKeys keys, ulong firstSequence, IReplayGuard replayGuard, long installedAt)
+    {
+        var keyPhase = (int)(keys.Epoch & 1);
+        return new Epoch(
+            keys.Copy(),
+            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase, firstSequence, _sender),
+            PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, replayGuard, keyPhase),
+            installedAt);
+    }
+
+    private Epoch? Rebuilt(Epoch? epoch)
+    {
+        if (epoch is null)
+        {
+            return null;
+        }
+
+        var rebuilt = Build(epoch.Keys, epoch.Send.NextSequence, epoch.Receive.ReplayGuard!, epoch.InstalledAt);
+        epoch.Dispose();
+        return rebuilt;
+    }
+
     private static long ToTicks(TimeSpan span, long ticksPerSecond) =>
         span >= TimeSpan.FromDays(36500) ? long.MaxValue : (long)(span.TotalSeconds * ticksPerSecond);
 
-    private sealed class Epoch(uint id, PacketSealer send, PacketSealer receive, long installedAt) : IDisposable
+    private sealed class Epoch(EpochKeys keys, PacketSealer send, PacketSealer receive, long installedAt) : IDisposable
     {
-        public uint Id { get; } = id;
+        public uint Id => Keys.Epoch;
+
+        public EpochKeys Keys { get; } = keys;
 
         public PacketSealer Send { get; } = send;
 
@@ -175,6 +232,7 @@ public sealed class PeerPathKeys : IDisposable
 
         public void Dispose()
         {
+            Keys.Dispose();
             Send.Dispose();
             Receive.Dispose();
         }

@@ -168,6 +168,31 @@ public sealed class PeerKeyScheduleTests
         Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, Fabric.Dataplane.Pipeline.DropReason.Replayed));
     }
 
+    [Fact]
+    public void CipherChangedWhileRunning_RunningRouterRebuildsItsKeys_TalksToOneStartedWithTheNewCipher()
+    {
+        using var fabric = new SvrFabric();
+        var aes128 = fabric.Document(text => text.Replace("  neighborhoods {", "  security-policies { default { cipher = aes-128-gcm } }\n  neighborhoods {"));
+        Assert.Equal(Cipher.Aes128Gcm, aes128.FindSecurityPolicy(SecurityPolicy.DefaultName)!.Cipher);
+        var wall = new WallClock(new DateTimeOffset(2026, 11, 27, 4, 20, 0, TimeSpan.Zero));
+        var branch = new PeerKeySchedule(fabric.Br2, fabric.IdentityOf("br2"), wall);
+        branch.Refresh(SecurityPolicy.Default);
+        new PeerKeySchedule(fabric.Dc1, fabric.IdentityOf("dc1"), wall).Refresh(SecurityPolicy.Default);
+        OpenAndSend(fabric, fabric.Fin1, 40000, "aes-256");
+
+        // The new document reaches the running branch; dc1 restarts and starts with it.
+        wall.Now += TimeSpan.FromSeconds(1);
+        fabric.Br2.Apply(aes128, version: 2);
+        branch.Refresh(aes128.FindSecurityPolicy(SecurityPolicy.DefaultName)!);
+        fabric.RestartDc1(model: aes128);
+        new PeerKeySchedule(fabric.Dc1, fabric.IdentityOf("dc1"), wall).Refresh(aes128.FindSecurityPolicy(SecurityPolicy.DefaultName)!);
+        OpenAndSend(fabric, fabric.Fin1, 40001, "aes-128");
+
+        Assert.Equal(["aes-256", "aes-128"], fabric.Db1.Received.Select(Text).Where(t => t.Length > 0));
+        Assert.Equal(0, SvrFabric.Drops(fabric.Dc1, Fabric.Dataplane.Pipeline.DropReason.Tampered));
+        Assert.Equal(Cipher.Aes128Gcm, fabric.Br2.Snapshot.Runtimes.PeerKeys[Array.Find(fabric.Br2.Snapshot.PeerPaths, p => p.PeerRouter == "dc1")!.KeysId].Policy.Cipher);
+    }
+
     private static void OpenAndSend(SvrFabric fabric, TestHost client, ushort port, string text)
     {
         client.SendTcp(Db, port, 5432, TcpFlags.Syn, 100, 0, []);

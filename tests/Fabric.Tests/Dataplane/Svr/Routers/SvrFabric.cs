@@ -28,10 +28,7 @@ public sealed class SvrFabric : IDisposable
 
     public SvrFabric(Func<string, string>? edit = null)
     {
-        // lab.conf with each router node's identity pinned (public keys of seeded key pairs).
-        var text = _identities.Pin(Repository.Read("hocon/lab.conf"));
-
-        Model = RouterFixture.Load(edit is null ? text : edit(text));
+        Model = Document(edit ?? (text => text));
         var wan = new InMemoryBridge();
 
         var svc = new InMemoryBridge();
@@ -106,10 +103,11 @@ public sealed class SvrFabric : IDisposable
     /// dc1 restarts: a new process on the same ports, with no session, neighbour or counter of before (also how a
     /// test stands in for dc1's HA partner node taking over: <paramref name="active"/> false starts it standing by).
     /// </summary>
-    public void RestartDc1(bool active = true)
+    /// <param name="model">The document the new process starts with; null: <see cref="Model"/>.</param>
+    public void RestartDc1(bool active = true, FabricConfig? model = null)
     {
         Dc1.Dispose();
-        Dc1 = Start("dc1", _dc1Ports, active);
+        Dc1 = Start("dc1", _dc1Ports, active, model);
     }
 
     /// <summary>br1 restarts, as <see cref="RestartDc1"/>.</summary>
@@ -118,6 +116,9 @@ public sealed class SvrFabric : IDisposable
         Br1.Dispose();
         Br1 = Start("br1", _br1Ports, active);
     }
+
+    /// <summary>lab.conf with each router node's identity pinned (public keys of seeded key pairs), edited, through the real loader.</summary>
+    public FabricConfig Document(Func<string, string> edit) => RouterFixture.Load(edit(_identities.Pin(Repository.Read("hocon/lab.conf"))));
 
     /// <summary>The single live session of a router whose reverse key's protocol and forward key match, as the tests look at it.</summary>
     public static SessionState OnlySession(ForwardingEngine router)
@@ -159,10 +160,10 @@ public sealed class SvrFabric : IDisposable
         Br2.Dispose();
     }
 
-    private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true)
+    private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null)
     {
         var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, StartActive: active, KeySender: Interlocked.Increment(ref _keySender)), Time);
-        engine.Apply(Model, version: 1);
+        engine.Apply(model ?? Model, version: 1);
         return engine;
     }
 
