@@ -265,6 +265,7 @@ public static class SnapshotCompiler
                     paths.Add(new PeerPath(peer.Name, shared, port, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null)
                     {
                         Health = health,
+                        AcceptsUnauthenticatedMetadata = neighborhood.AllowUnauthenticatedMetadata,
                     });
                 }
             }

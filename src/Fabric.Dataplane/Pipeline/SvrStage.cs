@@ -55,6 +55,7 @@ public static class SvrStage
         }
 
         context.Metadata.PeerKeys = peer.KeysId;
+        context.Metadata.UnauthenticatedAllowed = peer.AcceptsUnauthenticatedMetadata;
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         if (!MetadataInsertion.TryLocate(ip, context.IpLength, out var block, out var error))
         {
@@ -146,8 +147,9 @@ public static class SvrStage
             MetadataInsertion.TryResizeTail(ip, context.IpLength, -PacketSealer.TrailerLength, out var unsealed);
             context.IpLength = unsealed;
         }
-        else if (metadata.Present && keys.HasKeys)
+        else if (metadata.Present && (keys.HasKeys || !metadata.UnauthenticatedAllowed))
         {
+            // Metadata that is not sealed is believed only from a peer without keys whose neighborhood allows it.
             return context.Fail(DropReason.Unauthenticated);
         }
 
@@ -206,9 +208,11 @@ public static class SvrStage
     {
         var key = context.Key;
         var encrypted = entry.Policy.Encryption == Model.EncryptionMode.Required;
-        if (FailClosed.Decide(entry.Policy.Encryption, worker.SnapshotSource().Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
+        var hasKeys = worker.SnapshotSource().Runtimes.PeerKeys[path.KeysId].HasKeys;
+        if (FailClosed.Decide(entry.Policy.Encryption, hasKeys) == SealDecision.HoldOrRefuse || (!hasKeys && !path.AcceptsUnauthenticatedMetadata))
         {
-            // Fail closed: the session is refused (and counted) rather than sent in clear.
+            // Fail closed: the session is refused (and counted) rather than sent in clear, or with metadata the peer
+            // would refuse as unauthenticated.
             entry.Runtime.Admission.Release();
             return context.Fail(DropReason.NoPeerKeys);
         }

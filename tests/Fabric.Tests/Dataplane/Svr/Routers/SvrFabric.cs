@@ -26,9 +26,11 @@ public sealed class SvrFabric : IDisposable
     private readonly IPacketPort[] _dc1Ports;
     private readonly IPacketPort[] _br1Ports;
 
-    public SvrFabric(Func<string, string>? edit = null)
+    /// <param name="edit">Changes to the document's text.</param>
+    /// <param name="unauthenticatedMetadata">Whether the WAN opts in to unauthenticated metadata (see <see cref="Document"/>).</param>
+    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true)
     {
-        Model = Document(edit ?? (text => text));
+        Model = Document(edit ?? (text => text), unauthenticatedMetadata);
         var wan = new InMemoryBridge();
 
         var svc = new InMemoryBridge();
@@ -117,8 +119,18 @@ public sealed class SvrFabric : IDisposable
         Br1 = Start("br1", _br1Ports, active);
     }
 
-    /// <summary>lab.conf with each router node's identity pinned (public keys of seeded key pairs), edited, through the real loader.</summary>
-    public FabricConfig Document(Func<string, string> edit) => RouterFixture.Load(edit(_identities.Pin(Repository.Read("hocon/lab.conf"))));
+    /// <summary>
+    /// lab.conf with each router node's identity pinned (public keys of seeded key pairs), edited, through the real
+    /// loader. Most tests install no keys, so unless <paramref name="unauthenticatedMetadata"/> is false the WAN opts in
+    /// to unauthenticated metadata; a router that has keys for a peer refuses unsealed metadata all the same.
+    /// </summary>
+    public FabricConfig Document(Func<string, string> edit, bool unauthenticatedMetadata = true)
+    {
+        var text = edit(_identities.Pin(Repository.Read("hocon/lab.conf")));
+        return RouterFixture.Load(unauthenticatedMetadata
+            ? System.Text.RegularExpressions.Regex.Replace(text, "^    wan \\{", "    wan { allow-unauthenticated-metadata = true\n", System.Text.RegularExpressions.RegexOptions.Multiline)
+            : text);
+    }
 
     /// <summary>The single live session of a router whose reverse key's protocol and forward key match, as the tests look at it.</summary>
     public static SessionState OnlySession(ForwardingEngine router)

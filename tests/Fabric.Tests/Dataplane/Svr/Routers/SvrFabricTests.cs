@@ -241,6 +241,31 @@ public sealed class SvrFabricTests
     }
 
     [Fact]
+    public void SpoofedPeerWithoutPinnedIdentity_ItsMetadataIsRefusedAsUnauthenticated_ByDefault()
+    {
+        // br1 pins no identity, so dc1 has no keys for it, and the WAN does not opt in to unauthenticated metadata.
+        using var fabric = new SvrFabric(UnpinBr1, unauthenticatedMetadata: false);
+        fabric.Attacker.SendIp(Waypoint(16386, 16387, tenant: "engineering", service: "bulk"));
+        fabric.Pump();
+
+        Assert.Empty(fabric.Bulk1.Received);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.Unauthenticated));
+        Assert.Equal(0, fabric.Dc1.Worker.Sessions.Count);
+    }
+
+    [Fact]
+    public void PeerWithoutPinnedIdentity_NoOptIn_IngressRefusesTheSessionAsNoPeerKeys_NothingCrosses()
+    {
+        using var fabric = new SvrFabric(UnpinBr1, unauthenticatedMetadata: false);
+        fabric.Eng1.SendUdp(Bulk, 6000, 5201, "data"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Empty(fabric.Bulk1.Received);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys));
+        Assert.Empty(WaypointPackets(fabric.DcWan.Received));
+    }
+
+    [Fact]
     public void StrayPacketOnWaypointPort_DroppedSilently_NeverAnswered()
     {
         using var fabric = new SvrFabric();
@@ -406,6 +431,10 @@ public sealed class SvrFabricTests
     }
 
     /// <summary>A hand-made waypoint packet from the attacker to dc1, UDP with forward metadata for a session to bulk.</summary>
+    /// <summary>The document without br1's pinned identity.</summary>
+    private static string UnpinBr1(string text) =>
+        System.Text.RegularExpressions.Regex.Replace(text, "br1a \\{ management-address = \"10.99.0.12\", identity = \"[^\"]*\" \\}", "br1a { management-address = \"10.99.0.12\" }");
+
     private static byte[] Waypoint(ushort sourcePort, ushort destinationPort, string tenant, string service)
     {
         var metadata = new SvrMetadata
