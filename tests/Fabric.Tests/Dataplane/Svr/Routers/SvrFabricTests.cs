@@ -266,6 +266,25 @@ public sealed class SvrFabricTests
     }
 
     [Fact]
+    public void NestedServiceOfAnotherEncryptionMode_EgressSealsAsTheSessionsService_SessionIsDelivered()
+    {
+        // svc (a /24, plain, engineering) holds db (a /32, encrypted, finance only): an engineering session to db1's
+        // address belongs to svc, whatever the most specific service at that address is.
+        using var fabric = new SvrFabric(text => text.Replace(
+            "    bulk {\n      addresses",
+            "    svc {\n      addresses = [\"10.10.1.0/24\"]\n      transports = [{ protocol = tcp, ports = [\"5432\"] }]\n      access = [engineering]\n      instances = [{ container = db1 }]\n    }\n    bulk {\n      addresses"));
+        fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        fabric.Eng1.SendTcp("10.10.1.20", 40000, 5432, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+
+        Assert.Single(fabric.Db1.Received);
+        Assert.Equal(0, SvrFabric.Drops(fabric.Dc1, DropReason.Tampered));
+        var session = SvrFabric.OnlySession(fabric.Dc1);
+        Assert.Equal("svc", fabric.Dc1.Snapshot.Services[session.Service].Name);
+        Assert.False(session.Sealed);
+    }
+
+    [Fact]
     public void StrayPacketOnWaypointPort_DroppedSilently_NeverAnswered()
     {
         using var fabric = new SvrFabric();
