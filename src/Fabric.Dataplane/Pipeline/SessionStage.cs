@@ -103,13 +103,13 @@ public static class SessionStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        var instance = entry.Instances[pick];
-        if (!instance.TryAddress(context.IsIpv6, out var instanceAddress))
+        if (!entry.TryInstanceAddress(ref pick, context.IsIpv6, key.Destination, out var instanceAddress))
         {
             entry.Runtime.Admission.Release();
             return context.Fail(DropReason.NoRoute);
         }
 
+        var instance = entry.Instances[pick];
         var isEcho = key.Protocol is IpProtocol.Icmp or IpProtocol.Icmpv6;
         var instancePort = isEcho || instance.Port == 0 ? key.DestinationPort : instance.Port;
         var reverse = new SessionKey(instanceAddress, key.Source, instancePort, key.SourcePort, key.Protocol, key.IsIpv6);

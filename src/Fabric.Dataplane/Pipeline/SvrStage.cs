@@ -333,7 +333,7 @@ public static class SvrStage
         }
 
         var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, worker.NextRandom());
-        if (pick < 0 || !entry.Instances[pick].TryAddress(false, out var instanceAddress))
+        if (pick < 0 || !entry.TryInstanceAddress(ref pick, false, original.Destination, out var instanceAddress))
         {
             // No instance here: this router does not carry sessions on to a further peer.
             entry.Runtime.Admission.Release();

@@ -285,6 +285,26 @@ public sealed class SvrFabricTests
     }
 
     [Fact]
+    public void ServiceOfferedByAnotherRouter_WithoutInstances_IsCarriedThereAndReachedNatively()
+    {
+        // ops1 (10.10.1.40) sits on dc1's service LAN but is no container: dc1 offers the service natively.
+        using var fabric = new SvrFabric(text => text.Replace(
+            "    bulk {\n      addresses",
+            "    ops {\n      addresses = [\"10.10.1.40/32\"]\n      transports = [{ protocol = udp, ports = [\"7000\"] }]\n      access = [engineering]\n      offered-by = [dc1]\n    }\n    bulk {\n      addresses"));
+        fabric.Eng1.SendUdp("10.10.1.40", 6000, 7000, "hello"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.NoRoute));
+        Assert.Equal(0, SvrFabric.Drops(fabric.Dc1, DropReason.NoRoute));
+        var delivered = Assert.Single(fabric.Ops1.Received);
+        Assert.True(Ipv4Packet.TryCreate(delivered, out var ip));
+        Assert.True(UdpDatagram.TryCreate(ip.Payload, out var udp));
+        Assert.Equal("hello"u8.ToArray(), udp.Payload.ToArray());
+        Assert.Equal(IpAddressConversions.ParseIpv4("10.20.1.10"), ip.Source);
+        Assert.Single(WaypointPackets(fabric.DcWan.Received));
+    }
+
+    [Fact]
     public void StrayPacketOnWaypointPort_DroppedSilently_NeverAnswered()
     {
         using var fabric = new SvrFabric();
