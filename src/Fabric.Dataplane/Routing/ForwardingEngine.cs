@@ -16,7 +16,7 @@ namespace Fabric.Dataplane.Routing;
 /// </summary>
 public sealed class ForwardingEngine : IDisposable
 {
-    private readonly ServiceRuntimes _runtimes = new();
+    private readonly ServiceRuntimes _runtimes;
     private readonly TimeProvider _time;
     private readonly IIdleWait _idleWait;
     private readonly long _busyPollTicks;
@@ -33,6 +33,7 @@ public sealed class ForwardingEngine : IDisposable
         options ??= new RouterOptions();
         Name = name;
         _time = time ?? TimeProvider.System;
+        _runtimes = new ServiceRuntimes(options.KeySender ?? (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(1 << Svr.Security.PacketSealer.SenderBits));
         Ports = [.. ports];
         _idleWait = options.IdleWait ?? new PollingWait();
         _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * _time.TimestampFrequency);
@@ -334,6 +335,10 @@ public sealed class ForwardingEngine : IDisposable
 /// </param>
 /// <param name="BusyPoll">How long an idle worker keeps polling its ports before it sleeps: 0 (the default) sleeps at once.</param>
 /// <param name="Scheduling">How the worker thread is scheduled (<see cref="Io.Linux.RealtimeScheduling"/>); null leaves the thread as created.</param>
+/// <param name="KeySender">
+/// The node's sender value in the counters it seals with (<see cref="Svr.Security.PeerKeyring"/>); null (the default)
+/// draws one at random for this engine, as every process and each node of an HA pair must.
+/// </param>
 public sealed record RouterOptions(
     int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, IIdleWait? IdleWait = null, bool StartActive = true, TimeSpan BusyPoll = default,
-    IWorkerScheduling? Scheduling = null);
+    IWorkerScheduling? Scheduling = null, uint? KeySender = null);
