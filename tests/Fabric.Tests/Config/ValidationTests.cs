@@ -199,12 +199,18 @@ public class ValidationTests
 
     [Fact]
     public void Document_WithoutFabricRoot() => AssertOnlyError(
-        "akka { loglevel = INFO }",
+        "",
         "line 1: the document has no \"fabric { ... }\" object");
 
     [Fact]
-    public void Document_AkkaSectionBesideFabric_IsAllowed() =>
-        LoadValid(Valid + "\nakka { loglevel = INFO }\n");
+    public void Document_AkkaSectionBesideFabric_RefusedWithWhereAkkaSettingsGo()
+    {
+        var lines = Valid.Split('\n').Length;
+        AssertOnlyError(
+            Valid + "\nakka { loglevel = INFO }\n",
+            "akka: Akka settings are not read from the fabric document (it is shared by every node and never reaches Akka); " +
+            $"set them in each node's environment instead, such as akka__loglevel=INFO (docs/control-plane.md) (line {lines + 1})");
+    }
 
     [Theory]
     [InlineData("instances = [{ container = web1 }]", "instances = [{ router = dc9, address = \"10.0.0.1\" }]",
