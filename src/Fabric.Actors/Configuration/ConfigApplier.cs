@@ -11,8 +11,9 @@ namespace Fabric.Actors.Configuration;
 /// Distributed Data, reads each new version with Fabric's strict parser, compiles it into a
 /// forwarding snapshot and swaps it in through the host's <see cref="IForwardingTarget"/>, then
 /// writes the node's status (applied version, or the version it could not apply and why) back to
-/// Distributed Data for the conductor. A failed version keeps the snapshot in force. A node that
-/// joins late receives the running value from its peers' replicas and catches up the same way.
+/// Distributed Data for the conductor. A version that fails (it does not load, does not compile, or the target
+/// throws) is reported once with the reason and never retried; one that does not compile keeps the snapshot in
+/// force. A node that joins late receives the running value from its peers' replicas and catches up the same way.
 /// </summary>
 public sealed class ConfigApplier : ReceiveActor
 {
@@ -70,6 +71,17 @@ public sealed class ConfigApplier : ReceiveActor
             catch (SnapshotCompileException e)
             {
                 failure = e.Message;
+            }
+            catch (ConfigNotKeptException e)
+            {
+                _applied = running.Version;
+                _log.Warning("router node {0} applied version {1}: {2}", _node, running.Version, e.Message);
+            }
+            catch (Exception e)
+            {
+                // Whatever else the target throws fails this version only: the applier neither restarts nor retries it
+                // (a restart would receive the same version and fail the same way, in a loop).
+                failure = $"applying it failed: {e.GetType().Name}: {e.Message}";
             }
         }
 

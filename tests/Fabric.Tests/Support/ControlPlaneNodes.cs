@@ -74,10 +74,13 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     public async Task<IHost> StartRouter(ForwardingEngine engine, string node, TimeSpan? telemetryInterval = null)
     {
         var telemetry = telemetryInterval is null ? null : new Fabric.Actors.Telemetry.EngineTelemetrySource(engine);
-        var host = RouterHost.Build(
-            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]),
-            [new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine))],
-            telemetryInterval: telemetryInterval);
+        return await StartRouter(new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine)), telemetryInterval);
+    }
+
+    /// <summary>Starts a router node with the control plane's view of one node as given (its own forwarding target).</summary>
+    public async Task<IHost> StartRouter(RouterNodeTarget target, TimeSpan? telemetryInterval = null)
+    {
+        var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]), [target], telemetryInterval: telemetryInterval);
         await Start(host);
         return host;
     }
