@@ -47,6 +47,8 @@ public static class FabricCluster
     /// Configures remoting, clustering and serialization for one node. Overrides from the host's
     /// configuration (its <c>akka</c> section, such as environment variables
     /// <c>akka__cluster__seed-nodes__0</c>) come last and win, through Akka.Hosting's adapter.
+    /// Throws <see cref="ClusterTlsException"/> when the node has no TLS and is not started insecure
+    /// (<see cref="ClusterNodeSettings.Resolve"/>).
     /// </summary>
     public static AkkaConfigurationBuilder WithFabricCluster(
         this AkkaConfigurationBuilder builder, ClusterNodeSettings node, string role, IConfiguration? hostConfiguration = null)
@@ -54,7 +56,7 @@ public static class FabricCluster
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(node);
         var registry = WireMessageRegistry.FromApplicationAssemblies();
-        var tls = node.Tls ?? ClusterTls.FromConfiguration(hostConfiguration);
+        var tls = node.Resolve(hostConfiguration).Tls;
         builder
             .AddHocon(FabricSerialization.Hocon(registry, bindEverythingElse: true), HoconAddMode.Prepend)
             .AddHocon(ControlPlaneHocon, HoconAddMode.Prepend)

@@ -73,8 +73,13 @@ public static class RouterHost
             });
     }
 
+    /// <summary>The router node's host; throws <see cref="ClusterTlsException"/> at once when its cluster TLS cannot be used or is off without <see cref="ClusterNodeSettings.Insecure"/>.</summary>
     public static IHost Build(
         ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null,
-        TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null) =>
-        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(cluster, targets, hostConfiguration, telemetryInterval, tenantBudgets));
+        TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var resolved = cluster.Resolve(hostConfiguration);
+        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(resolved, targets, hostConfiguration, telemetryInterval, tenantBudgets));
+    }
 }

@@ -23,6 +23,10 @@ public static class ConductorCommands
         var clusterPort = new Option<int>("--cluster-port") { Description = "The Akka cluster port.", DefaultValueFactory = _ => ClusterNodeSettings.DefaultPort };
         var apiPort = new Option<int?>("--api-port") { Description = "The admin endpoint's port (default: conductor.api-port)." };
         var seeds = new Option<string[]>("--seed") { Description = "Other cluster nodes to join (akka.tcp://fabric@HOST:PORT); this node seeds itself first.", AllowMultipleArgumentsPerToken = true };
+        var insecure = new Option<bool>("--insecure")
+        {
+            Description = "Run the cluster over plain TCP when no certificate is given (FABRIC_CLUSTER_CERTIFICATE, FABRIC_CLUSTER_CA): anyone who reaches the cluster port may then join. Without it, the conductor needs cluster TLS.",
+        };
         var command = new Command(
             "conductor",
             "Run the conductor node until SIGTERM or Ctrl-C: the configuration history (conductor.storage: a SQLite file, relative to the " +
@@ -34,14 +38,15 @@ public static class ConductorCommands
             clusterPort,
             apiPort,
             seeds,
+            insecure,
         };
         // A synchronous action: System.CommandLine then leaves SIGTERM to this command, which stops cleanly and exits 0.
-        command.SetAction(parse => Run(parse, config, address, clusterPort, apiPort, seeds).GetAwaiter().GetResult());
+        command.SetAction(parse => Run(parse, config, address, clusterPort, apiPort, seeds, insecure).GetAwaiter().GetResult());
         return command;
     }
 
     private static async Task<int> Run(
-        ParseResult parse, Option<FileInfo> config, Option<string?> address, Option<int> clusterPort, Option<int?> apiPort, Option<string[]> seeds)
+        ParseResult parse, Option<FileInfo> config, Option<string?> address, Option<int> clusterPort, Option<int?> apiPort, Option<string[]> seeds, Option<bool> insecure)
     {
         var output = parse.InvocationConfiguration.Output;
         var error = parse.InvocationConfiguration.Error;
@@ -60,18 +65,17 @@ public static class ConductorCommands
         var port = parse.GetValue(clusterPort);
         var self = ClusterNodeSettings.AddressOf(host, port);
         var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-        ClusterTls? tls;
+        ClusterNodeSettings cluster;
         try
         {
-            tls = ClusterTls.FromConfiguration(environment);
+            cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []], Insecure: parse.GetValue(insecure)).Resolve(environment);
         }
         catch (ClusterTlsException e)
         {
-            await error.WriteLineAsync($"fabric conductor: cluster TLS: {e.Message}");
+            await error.WriteLineAsync($"fabric conductor: {e.Message}");
             return FabricCommandLine.UsageOrInvalid;
         }
 
-        var cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []], tls);
         using var node = ConductorHost.Build(cluster, model.Conductor.Storage, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         await node.StartAsync();
         var system = node.Services.GetRequiredService<ActorSystem>();
@@ -92,7 +96,7 @@ public static class ConductorCommands
         await using (endpoint)
         {
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
-            Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage} cluster-tls={(tls is null ? "off" : "mutual")}");
+            Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage} cluster-tls={(cluster.Tls is null ? "off(--insecure)" : "mutual")}");
             await Task.WhenAny(stop.Task, system.WhenTerminated);
             downed = FabricNodeHost.WasDowned(system);
             Log(output, "stopping", downed ? "reason=removed-from-cluster" : stop.Task.IsCompleted ? "reason=signal" : "reason=actor-system-terminated");

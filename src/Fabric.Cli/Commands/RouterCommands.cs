@@ -34,6 +34,10 @@ public static class RouterCommands
         };
         var clusterAddress = new Option<string?>("--cluster-address") { Description = "The management address the node's cluster endpoint binds (default: the node's management-address)." };
         var clusterPort = new Option<int>("--cluster-port") { Description = "The node's cluster port.", DefaultValueFactory = _ => ClusterNodeSettings.DefaultPort };
+        var insecure = new Option<bool>("--insecure")
+        {
+            Description = "Join the cluster over plain TCP when no certificate is given (FABRIC_CLUSTER_CERTIFICATE, FABRIC_CLUSTER_CA): anyone who reaches the cluster port may then join. Without it, --seed needs cluster TLS.",
+        };
         var command = new Command(
             "router",
             "Run one router node on real interfaces (AF_PACKET; needs root or CAP_NET_RAW) until SIGTERM or Ctrl-C. " +
@@ -47,6 +51,7 @@ public static class RouterCommands
             seeds,
             clusterAddress,
             clusterPort,
+            insecure,
         };
         command.Subcommands.Add(Counters());
         command.SetAction(parse =>
@@ -68,15 +73,19 @@ public static class RouterCommands
                 return FabricCommandLine.UsageOrInvalid;
             }
 
-            ClusterTls? tls;
-            try
+            ClusterTls? tls = null;
+            if (parse.GetValue(seeds) is { Length: > 0 })
             {
-                tls = ClusterTls.FromConfiguration(new ConfigurationBuilder().AddEnvironmentVariables().Build());
-            }
-            catch (ClusterTlsException e)
-            {
-                error.WriteLine($"fabric router: cluster TLS: {e.Message}");
-                return FabricCommandLine.UsageOrInvalid;
+                try
+                {
+                    tls = new ClusterNodeSettings("", 0, [], Insecure: parse.GetValue(insecure))
+                        .Resolve(new ConfigurationBuilder().AddEnvironmentVariables().Build()).Tls;
+                }
+                catch (ClusterTlsException e)
+                {
+                    error.WriteLine($"fabric router: {e.Message}");
+                    return FabricCommandLine.UsageOrInvalid;
+                }
             }
 
             // A node of an HA pair stands by until its pair actor decides (docs/high-availability.md); that needs the
@@ -103,7 +112,8 @@ public static class RouterCommands
                 try
                 {
                     member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process);
-                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"} cluster-tls={(tls is null ? "off" : "mutual")}");
+                    var clusterTls = member is null ? "none" : tls is null ? "off(--insecure)" : "mutual";
+                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"} cluster-tls={clusterTls}");
                     // Removed from the cluster (downed by the split-brain resolver on the minority side of a
                     // partition, or by an operator), the node keeps forwarding with what it applied and joins
                     // again as a new incarnation: a router's packets never stop for the control plane.
@@ -174,7 +184,7 @@ public static class RouterCommands
             ? ((IPairNode)new EnginePairNode(process.Engine, process.RenewPeerKeys), new PairSettings(partner.Name, partner.ManagementAddress.ToString(), Preferred: router.Nodes[0].Name == node))
             : ((IPairNode, PairSettings)?)null;
         var member = RouterHost.Build(
-            new ClusterNodeSettings(host, port, seeds, tls),
+            new ClusterNodeSettings(host, port, seeds, tls, Insecure: tls is null),
             [new RouterNodeTarget(
                 node,
                 new RouterProcessTarget(process),

@@ -33,7 +33,12 @@ public static class ConductorHost
                 createProxyToo: true);
     }
 
+    /// <summary>The conductor node's host; throws <see cref="ClusterTlsException"/> at once when its cluster TLS cannot be used or is off without <see cref="ClusterNodeSettings.Insecure"/>.</summary>
     public static IHost Build(
-        ClusterNodeSettings cluster, StorageSettings storage, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null) =>
-        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(cluster, storage, TimeProvider.System, hostConfiguration));
+        ClusterNodeSettings cluster, StorageSettings storage, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var resolved = cluster.Resolve(hostConfiguration);
+        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(resolved, storage, TimeProvider.System, hostConfiguration));
+    }
 }

@@ -17,6 +17,19 @@ public sealed class ConductorCliTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
+    public async Task Conductor_WithoutClusterTlsOrInsecure_RefusesToStartWithWhatToDo()
+    {
+        File.WriteAllText(Path.Combine(_dir, "lab.conf"), Repository.Read("hocon/lab.conf"));
+        var (exit, error) = await _fabric.Run("conductor", "--config", "lab.conf", "--address", "127.0.0.1", "--cluster-port", ControlPlaneNodes.FreePort().ToString(), "--api-port", ControlPlaneNodes.FreePort().ToString());
+        Assert.Equal(2, exit);
+        Assert.Equal(
+            "fabric conductor: cluster TLS is off: a node joins the cluster only with a certificate of the fabric's CA (FABRIC_CLUSTER_CERTIFICATE and " +
+            "FABRIC_CLUSTER_CA, written by fabric certs), or when started with --insecure (plain TCP: anyone who reaches the cluster port may join)",
+            error);
+        Assert.False(File.Exists(Path.Combine(_dir, "fabric-conductor.db")), "a refused conductor creates no history");
+    }
+
+    [Fact]
     public async Task Conductor_CommitHistoryRollbackStatus_OverItsAdminEndpoint_HistoryInTheSqliteFile()
     {
         var lab = Repository.Read("hocon/lab.conf").Replace("path = \"fabric-conductor.db\"", "path = \"history/conductor.db\"", StringComparison.Ordinal);
@@ -27,7 +40,7 @@ public sealed class ConductorCliTests : IDisposable
         var api = ControlPlaneNodes.FreePort();
         var conductor = $"http://127.0.0.1:{api}";
 
-        using var process = _fabric.Start("conductor", "--config", "lab.conf", "--address", "127.0.0.1", "--cluster-port", ControlPlaneNodes.FreePort().ToString(), "--api-port", api.ToString());
+        using var process = _fabric.Start("conductor", "--config", "lab.conf", "--address", "127.0.0.1", "--cluster-port", ControlPlaneNodes.FreePort().ToString(), "--api-port", api.ToString(), "--insecure");
         using var output = new FabricProcesses.OutputLines(process, Deadline);
         try
         {

@@ -55,6 +55,18 @@ public sealed class RouterClusterTests : IDisposable
         """;
 
     [Fact]
+    public async Task Router_SeedWithoutClusterTlsOrInsecure_RefusesToStartAndOpensNothing()
+    {
+        File.WriteAllText(Path.Combine(_dir, "v2.conf"), Document(""));
+        var (exit, error) = await _fabric.Run(
+            "router", "--config", "v2.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{ControlPlaneNodes.FreePort()}", "--cluster-port", "0");
+        Assert.Equal(2, exit);
+        Assert.StartsWith("fabric router: cluster TLS is off: a node joins the cluster only with a certificate of the fabric's CA", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "admin.sock")));
+    }
+
+    [Fact]
     public async Task Router_JoinedToConductor_AppliesEachCommit_AndKeepsItOnDisk_ItsInstanceInTheRegistry()
     {
         File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document(", hr {}").Replace("  routers {", Web + "\n  routers {", StringComparison.Ordinal));
@@ -63,11 +75,11 @@ public sealed class RouterClusterTests : IDisposable
         var conductor = $"http://127.0.0.1:{apiPort}";
         var running = Path.Combine(_dir, "state", "running.conf");
 
-        using var conductorProcess = _fabric.Start("conductor", "--config", "v2.conf", "--cluster-port", clusterPort.ToString(), "--api-port", apiPort.ToString());
+        using var conductorProcess = _fabric.Start("conductor", "--config", "v2.conf", "--cluster-port", clusterPort.ToString(), "--api-port", apiPort.ToString(), "--insecure");
         using var conductorOutput = new FabricProcesses.OutputLines(conductorProcess, Deadline);
         using var router = _fabric.Start(
             "router", "--config", "v2.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
-            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", "0");
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", "0", "--insecure");
         using var routerOutput = new FabricProcesses.OutputLines(router, Deadline);
         try
         {

@@ -99,6 +99,17 @@ public sealed class ClusterTlsTests : IDisposable
     }
 
     [Fact]
+    public void Node_WithoutTlsAndNotInsecure_RefusesToBuild_WithInsecureBuildsInPlainTcp()
+    {
+        var plain = new ClusterNodeSettings("127.0.0.1", 0, [ClusterNodeSettings.AddressOf("127.0.0.1", 2)]);
+        var router = Assert.Throws<ClusterTlsException>(() => RouterHost.Build(plain, []));
+        Assert.StartsWith("cluster TLS is off: a node joins the cluster only with a certificate of the fabric's CA", router.Message, StringComparison.Ordinal);
+        Assert.Throws<ClusterTlsException>(() => Fabric.Conductor.Hosting.ConductorHost.Build(plain, Fabric.Model.StorageSettings.Default));
+        using var insecure = RouterHost.Build(plain with { Insecure = true }, []);
+        Assert.Null((plain with { Insecure = true }).Resolve(null).Tls);
+    }
+
+    [Fact]
     public async Task NodesOfTheFabricCa_FormACluster_NodesWithAnotherCasCertificateOrPlainTcp_NeverBecomeMembers()
     {
         var ca = Authority("fabric", "r1", "r2", "r3");
@@ -113,7 +124,7 @@ public sealed class ClusterTlsTests : IDisposable
             // Another fabric's node (the client side check alone is tested on the raw port below).
             var intruder = await Start(new ClusterNodeSettings("127.0.0.1", 0, [seed], Tls(other, "intruder", other)));
             hosts.Add(intruder);
-            var plain = await Start(new ClusterNodeSettings("127.0.0.1", 0, [seed]));
+            var plain = await Start(new ClusterNodeSettings("127.0.0.1", 0, [seed], Insecure: true));
             hosts.Add(plain);
             // Started after the outsiders: by the time it is Up, they have had their chance to join.
             hosts.Add(await Start(new ClusterNodeSettings("127.0.0.1", 0, [seed], Tls(ca, "r3", ca))));

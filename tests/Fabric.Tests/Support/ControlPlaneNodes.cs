@@ -21,7 +21,8 @@ namespace Fabric.Tests.Support;
 
 /// <summary>
 /// Conductor and router nodes as separate actor systems in this process, joined over loopback with
-/// real Akka remoting on free ports. Router nodes run real forwarding engines (the real snapshot
+/// real Akka remoting on free ports, in plain TCP (<see cref="ClusterNodeSettings.Insecure"/>: the tests of cluster
+/// TLS are <c>ClusterTlsTests</c>). Router nodes run real forwarding engines (the real snapshot
 /// compiler) on discard ports named as their router's devices. Disposing stops every node still running.
 /// </summary>
 public sealed class ControlPlaneNodes : IAsyncDisposable
@@ -49,7 +50,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         }
 
         var port = int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        var host = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress]), storage);
+        var host = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress], Insecure: true), storage);
         await Start(host);
         return host.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>();
     }
@@ -80,7 +81,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     /// <summary>Starts a router node with the control plane's view of one node as given (its own forwarding target).</summary>
     public async Task<IHost> StartRouter(RouterNodeTarget target, TimeSpan? telemetryInterval = null)
     {
-        var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]), [target], telemetryInterval: telemetryInterval);
+        var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress], Insecure: true), [target], telemetryInterval: telemetryInterval);
         await Start(host);
         return host;
     }
@@ -92,7 +93,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     public async Task<IHost> StartRouterNode(string node, ForwardingEngine engine, Fabric.Actors.Tenants.TenantBudgetSettings budgets)
     {
         var host = RouterHost.Build(
-            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]),
+            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress], Insecure: true),
             [new RouterNodeTarget(node, new EngineForwardingTarget(engine), TenantBudgets: new Fabric.Actors.Tenants.EngineTenantBudgets(engine))],
             tenantBudgets: budgets);
         await Start(host);
