@@ -13,7 +13,7 @@ public class SessionTableTests
     {
         var table = NewTable(16);
         var forward = Keys.Tcp(1);
-        var reverse = new SessionKey(0xC000_0201u, 0x6440_0001u, 443, 20000, forward.Protocol);
+        var reverse = SessionKey.V4(0xC000_0201u, 0x6440_0001u, 443, 20000, forward.Protocol);
 
         var result = table.TryInsert(forward, reverse, Payload32.From(42), 100, 1000, out var handle);
 
@@ -29,6 +29,24 @@ public class SessionTableTests
         Assert.Equal(100, table.LastSeen(handle));
         Assert.True(table.IsLive(handle));
         Assert.Equal(1, table.Count);
+    }
+
+    [Fact]
+    public void NextExpiryDue_TracksTheEarliestBucketAndIsNeverWhenEmpty()
+    {
+        var table = new SessionTable<Payload32>(16, wheelTickWidth: 10, hashSeed: 7);
+        Assert.Equal(long.MaxValue, table.NextExpiryDue());
+
+        table.TryInsert(Keys.Udp(1), Keys.Udp(1).Reversed(), default, 0, idleTimeout: 1000, out _);
+        table.TryInsert(Keys.Udp(2), Keys.Udp(2).Reversed(), default, 0, idleTimeout: 300, out _);
+
+        // The 300-tick session is filed under tick 30; expiry may find it once tick 30 has passed: at 310.
+        Assert.Equal(310, table.NextExpiryDue());
+        Span<ExpiredSession<Payload32>> expired = new ExpiredSession<Payload32>[4];
+        Assert.Equal(1, table.ExpireIdle(320, expired));
+        Assert.Equal(1010, table.NextExpiryDue());
+        Assert.Equal(1, table.ExpireIdle(1020, expired));
+        Assert.Equal(long.MaxValue, table.NextExpiryDue());
     }
 
     [Fact]
