@@ -28,6 +28,13 @@ public static class ConfigDistribution
     /// <summary>Each router node's status under its node name.</summary>
     public static readonly LWWDictionaryKey<string, RouterConfigStatus> Status = new("fabric-router-config-status");
 
+    /// <summary>
+    /// The largest document a commit takes, in UTF-8 bytes: the running configuration travels to every router as one
+    /// cluster message (a Distributed Data write or gossip), which must fit in <see cref="Cluster.FabricCluster.MaxFrameBytes"/>
+    /// with the other keys gossip may carry beside it.
+    /// </summary>
+    public const int MaxDocumentBytes = 4 * 1024 * 1024;
+
     /// <summary>How long a write waits for every node before it settles for gossip (which reaches the rest within a second).</summary>
     public static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(3);
 

@@ -13,9 +13,9 @@ namespace Fabric.Tests.Actors.Configuration;
 /// </summary>
 public sealed class ConfigApplierTests : IDisposable
 {
-    private static readonly string Lab = Repository.Read("hocon/lab.conf");
-    private static readonly string WithHr = Lab.Replace("    finance {}\n", "    finance {}\n    hr {}\n", StringComparison.Ordinal);
-    private static readonly string WithOps = Lab.Replace("    finance {}\n", "    finance {}\n    ops {}\n", StringComparison.Ordinal);
+    private static readonly string Lab = LabDocuments.Lab;
+    private static readonly string WithHr = LabDocuments.WithHr;
+    private static readonly string WithOps = LabDocuments.WithOps;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("fabric-applier-").FullName;
 
