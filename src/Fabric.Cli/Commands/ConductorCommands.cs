@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
+using Fabric.Actors.Security;
 using Fabric.Conductor.Api;
 using Fabric.Conductor.Api.Tokens;
 using Fabric.Conductor.Configuration;
@@ -77,12 +78,14 @@ public static class ConductorCommands
         var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
         ClusterNodeSettings cluster;
         System.Security.Cryptography.X509Certificates.X509Certificate2? certificate;
+        Model.StorageSettings prepared;
         try
         {
             cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []], Insecure: parse.GetValue(insecure)).Resolve(environment);
             certificate = ApiCertificate.FromConfiguration(environment);
+            prepared = ConductorStorage.Prepare(model.Conductor.Storage, environment);
         }
-        catch (ClusterTlsException e)
+        catch (Exception e) when (e is ClusterTlsException or PrivateFileException or IOException or UnauthorizedAccessException)
         {
             await error.WriteLineAsync($"fabric conductor: {e.Message}");
             return FabricCommandLine.UsageOrInvalid;
@@ -94,7 +97,7 @@ public static class ConductorCommands
         }
 
         var feed = new Conductor.Api.Live.LiveFeed();
-        using var node = ConductorHost.Build(cluster, model.Conductor.Storage, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning), feed);
+        using var node = ConductorHost.Build(cluster, prepared, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning), feed);
         await node.StartAsync();
         var system = node.Services.GetRequiredService<ActorSystem>();
         var api = parse.GetValue(apiPort) ?? model.Conductor.ApiPort;
@@ -103,7 +106,7 @@ public static class ConductorCommands
         var endpoint = ConductorApi.Build(
             new ConductorApiOptions(bind, api, model.Conductor.OpenReads, certificate),
             node.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>(),
-            ApiTokenStore.For(model.Conductor.Storage),
+            ApiTokenStore.For(prepared),
             feed,
             metrics,
             logging: l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));

@@ -391,14 +391,9 @@ public sealed class RouterProcess : IDisposable
             : Dataplane.Wire.IpAddressConversions.ToIPAddress(address);
     }
 
-    private void SaveRunning(FabricConfig config)
-    {
-        Directory.CreateDirectory(_options.StateDirectory);
-        var path = Path.Combine(_options.StateDirectory, RunningFileName);
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, HoconWriter.ToHocon(CanonicalTree.Of(config)));
-        File.Move(temporary, path, overwrite: true);
-    }
+    /// <summary>Keeps <paramref name="config"/> as the last applied, readable by the node's owner alone (it names every router's addresses and keys' identities).</summary>
+    private void SaveRunning(FabricConfig config) =>
+        Fabric.Actors.Security.PrivateFile.WriteText(Path.Combine(_options.StateDirectory, RunningFileName), HoconWriter.ToHocon(CanonicalTree.Of(config)));
 
     private static Socket ListenAdmin(string path)
     {
@@ -406,6 +401,8 @@ public sealed class RouterProcess : IDisposable
         File.Delete(path);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Bind(new UnixDomainSocketEndPoint(path));
+        // The counters name flows (addresses and ports of recent drops): only the node's owner may connect.
+        Fabric.Actors.Security.PrivateFile.Restrict(path);
         socket.Listen(16);
         return socket;
     }

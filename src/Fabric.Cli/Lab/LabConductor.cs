@@ -92,8 +92,8 @@ public static class LabConductor
             storage = storage with { SqlitePath = Path.Combine(layout.StateDirectory, storage.SqlitePath) };
         }
 
-        var created = ApiTokenStore.For(storage).Create(TokenOwner, DateTimeOffset.UtcNow).GetAwaiter().GetResult();
-        Commands.TokenCommands.WritePrivate(TokenFileOf(layout), created.Token + "\n");
+        var created = ApiTokenStore.For(Conductor.Configuration.ConductorStorage.Prepare(storage, null)).Create(TokenOwner, DateTimeOffset.UtcNow).GetAwaiter().GetResult();
+        Fabric.Actors.Security.PrivateFile.WriteText(TokenFileOf(layout), created.Token + "\n");
         LabCertificates.IssueApi(layout, config.Conductor.Addresses);
     }
 

@@ -1,6 +1,7 @@
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
+using Fabric.Actors.Security;
 using Fabric.Conductor.Api.Live;
 using Fabric.Conductor.Configuration;
 using Fabric.Model;
@@ -40,12 +41,17 @@ public static class ConductorHost
                 createProxyToo: true);
     }
 
-    /// <summary>The conductor node's host; throws <see cref="ClusterTlsException"/> at once when its cluster TLS cannot be used or is off without <see cref="ClusterNodeSettings.Insecure"/>.</summary>
+    /// <summary>
+    /// The conductor node's host, its storage prepared (<see cref="ConductorStorage.Prepare"/>); throws
+    /// <see cref="ClusterTlsException"/> at once when its cluster TLS cannot be used or is off without
+    /// <see cref="ClusterNodeSettings.Insecure"/>, and <see cref="PrivateFileException"/> when its password file cannot be used.
+    /// </summary>
     public static IHost Build(
         ClusterNodeSettings cluster, StorageSettings storage, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null, LiveFeed? feed = null)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         var resolved = cluster.Resolve(hostConfiguration);
-        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(resolved, storage, TimeProvider.System, hostConfiguration, feed));
+        var prepared = ConductorStorage.Prepare(storage, hostConfiguration);
+        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(resolved, prepared, TimeProvider.System, hostConfiguration, feed));
     }
 }

@@ -218,7 +218,8 @@ internal static class FabricDocumentReader
     private static StorageSettings Storage(ObjectReader r) => new(
         r.Enum("provider", StorageSettings.Default.Provider),
         r.String("path", StorageSettings.DefaultSqlitePath),
-        r.OptionalString("connection-string"));
+        r.OptionalString("connection-string"),
+        r.OptionalString("password-file"));
 
     private static T Finished<T>(ObjectReader reader, T value)
     {

@@ -6,6 +6,7 @@ namespace Fabric.Tests.Cli;
 /// <c>fabric conductor</c> and <c>fabric config commit|history|rollback|status</c> as an operator runs
 /// them: separate processes on loopback, the history in a SQLite file in a scratch directory.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ConductorCliTests : IDisposable
 {
     private static readonly TimeSpan Deadline = FabricProcesses.Deadline;
@@ -93,7 +94,7 @@ public sealed class ConductorCliTests : IDisposable
 
         Assert.Equal(0, process.ExitCode);
         await output.WaitFor("event=stopped");
-        Assert.True(File.Exists(Path.Combine(_dir, "history", "conductor.db")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dir, "history", "conductor.db")));
         var (downExit, down) = await _fabric.Run("config", "history", "--conductor", conductor, "--token-file", "carol.token");
         Assert.Equal(3, downExit);
         Assert.Contains("no conductor answers", down, StringComparison.Ordinal);

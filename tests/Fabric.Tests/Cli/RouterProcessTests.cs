@@ -11,6 +11,7 @@ namespace Fabric.Tests.Cli;
 /// <c>fabric router</c>'s host on real interfaces: a client and a server namespace on veth pairs whose
 /// router ends the node opens by the names in the document. Runs as root, as CI does.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class RouterProcessTests : IDisposable
 {
     private static readonly string Suffix = NetworkNamespaces.Suffix;
@@ -90,6 +91,10 @@ public sealed class RouterProcessTests : IDisposable
             // answer and left as a frame the router released itself, so five count as forwarded.
             Assert.True(root.GetProperty("forwarded").GetInt64() >= 5, root.ToString());
             Assert.Equal(0, root.GetProperty("drops").GetProperty("AccessDenied").GetInt64());
+
+            // What the node keeps and serves is its owner's alone.
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(Options.StateDirectory, RouterProcess.RunningFileName)));
+            Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(Options.AdminSocket) & (UnixFileMode)0b000_111_111);
         }
 
         Assert.False(File.Exists(Options.AdminSocket), "the admin socket is removed on stop");
