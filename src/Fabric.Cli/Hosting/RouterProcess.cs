@@ -97,6 +97,9 @@ public sealed class RouterProcess : IDisposable
 
     public ForwardingEngine Engine { get; }
 
+    /// <summary>What the node's control plane refused to believe (unsigned configurations, messages from others than its HA partner).</summary>
+    public Fabric.Actors.Security.ControlPlaneRefusals Refusals { get; } = new();
+
     /// <summary>The other node of the node's HA pair when the node runs as one (it started standing by), else null.</summary>
     public RouterNode? Partner { get; }
 
@@ -298,6 +301,12 @@ public sealed class RouterProcess : IDisposable
                 ["replicas_refused_version"] = Interlocked.Read(ref counters.ReplicasRefusedVersion),
                 ["replicas_refused_shape"] = Interlocked.Read(ref counters.ReplicasRefusedShape),
                 ["replicas_refused_table_full"] = Interlocked.Read(ref counters.ReplicasRefusedTableFull),
+            },
+            ["control_plane"] = new Dictionary<string, long>
+            {
+                ["configs_refused_unsigned"] = Refusals.UnsignedConfigs,
+                ["configs_refused_older"] = Refusals.OlderConfigs,
+                ["pair_messages_refused"] = Refusals.ForeignPairMessages,
             },
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),

@@ -97,6 +97,23 @@ public static class LabConductor
         LabCertificates.IssueApi(layout, config.Conductor.Addresses);
     }
 
+    /// <summary>The conductor's signing key file in the lab's state directory (the conductor's working directory).</summary>
+    public static string SigningKeyOf(LabLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        return Path.Combine(layout.StateDirectory, Commands.ConductorCommands.DefaultSigningKeyFile);
+    }
+
+    /// <summary>Replaces the lab's conductor signing key with a new one (mode 0600); returns its public key, which every router pins.</summary>
+    public static string ProvisionSigningKey(LabLayout layout)
+    {
+        var path = SigningKeyOf(layout);
+        File.Delete(path);
+        var key = Fabric.Actors.Security.ConductorSigningKey.Generate();
+        key.Write(path);
+        return key.PublicKeyBase64;
+    }
+
     /// <summary>Starts the conductor process and waits until its API answers; returns its pid.</summary>
     public static int Start(LabLayout layout, FabricConfig config, TimeSpan deadline)
     {
@@ -106,7 +123,7 @@ public static class LabConductor
             layout.NamespaceOf(LabBuilder.Conductor),
             layout.PidFileOf(ProcessName),
             log,
-            ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. LabCertificates.Environment(layout, ProcessName), $"{ApiCertificate.CertificateKey}={LabCertificates.ApiCertificateOf(layout)}", .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology]);
+            ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. LabCertificates.Environment(layout, ProcessName), $"{ApiCertificate.CertificateKey}={LabCertificates.ApiCertificateOf(layout)}", .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology, "--signing-key", SigningKeyOf(layout)]);
         using var client = Client(layout, config);
         // Ask only once the conductor says it started (its API listens by then), so a slow start is not mistaken for a failure.
         if (!LabProcesses.WaitFor(() => Started(log) && Answers(client), pid, deadline))

@@ -21,14 +21,19 @@ public static class ConductorHost
 {
     public const string SingletonName = "conductor";
 
+    /// <param name="signingKey">The conductor's key: it signs every running configuration it publishes (routers pin its public key).</param>
     /// <param name="feed">The API's live feed, fed by a <see cref="LiveFeedActor"/> on this node; none without an API.</param>
     public static AkkaConfigurationBuilder WithConductorNode(
-        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, StorageSettings storage, TimeProvider time, IConfiguration? hostConfiguration = null, LiveFeed? feed = null)
+        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, StorageSettings storage, ConductorSigningKey signingKey, TimeProvider time,
+        IConfiguration? hostConfiguration = null, LiveFeed? feed = null)
     {
+        ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(signingKey);
+        var tls = cluster.Resolve(hostConfiguration).Tls;
         if (feed is not null)
         {
-            builder = builder.WithActors((system, registry) => registry.Register<LiveFeedActor>(system.ActorOf(LiveFeedActor.Props(feed), "api-feed")));
+            builder = builder.WithActors((system, registry) => registry.Register<LiveFeedActor>(system.ActorOf(LiveFeedActor.Props(feed, signingKey.Pin, tls, time), "api-feed")));
         }
 
         return builder
@@ -36,7 +41,7 @@ public static class ConductorHost
             .AddHocon(ConductorStorage.PersistenceConfig(storage), HoconAddMode.Append)
             .WithSingleton<ConductorActor>(
                 SingletonName,
-                ConductorActor.Props(time, distribute: true),
+                ConductorActor.Props(time, distribute: true, signingKey, tls),
                 new ClusterSingletonOptions { Role = FabricCluster.ConductorRole, LogSingletonIdentificationFailure = false },
                 createProxyToo: true);
     }
@@ -47,11 +52,12 @@ public static class ConductorHost
     /// <see cref="ClusterNodeSettings.Insecure"/>, and <see cref="PrivateFileException"/> when its password file cannot be used.
     /// </summary>
     public static IHost Build(
-        ClusterNodeSettings cluster, StorageSettings storage, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null, LiveFeed? feed = null)
+        ClusterNodeSettings cluster, StorageSettings storage, ConductorSigningKey signingKey, IConfiguration? hostConfiguration = null,
+        Action<ILoggingBuilder>? logging = null, LiveFeed? feed = null)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         var resolved = cluster.Resolve(hostConfiguration);
         var prepared = ConductorStorage.Prepare(storage, hostConfiguration);
-        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(resolved, prepared, TimeProvider.System, hostConfiguration, feed));
+        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(resolved, prepared, signingKey, TimeProvider.System, hostConfiguration, feed));
     }
 }

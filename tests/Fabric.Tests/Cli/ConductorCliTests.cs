@@ -95,6 +95,9 @@ public sealed class ConductorCliTests : IDisposable
         Assert.Equal(0, process.ExitCode);
         await output.WaitFor("event=stopped");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dir, "history", "conductor.db")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dir, "conductor.key")));
+        var key = Fabric.Actors.Security.ConductorSigningKey.Read(Path.Combine(_dir, "conductor.key")).PublicKeyBase64;
+        await output.WaitFor($"conductor-key={key}");
         var (downExit, down) = await _fabric.Run("config", "history", "--conductor", conductor, "--token-file", "carol.token");
         Assert.Equal(3, downExit);
         Assert.Contains("no conductor answers", down, StringComparison.Ordinal);

@@ -22,6 +22,7 @@ namespace Fabric.Tests.Conductor;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ClusterTlsTests : IDisposable
 {
+    private static readonly Fabric.Actors.Security.ConductorKeyPin AnyConductorKey = Fabric.Actors.Security.ConductorSigningKey.Generate().Pin;
     private readonly string _dir = Directory.CreateTempSubdirectory("fabric-cluster-tls-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -52,7 +53,7 @@ public sealed class ClusterTlsTests : IDisposable
 
     private static async Task<IHost> Start(ClusterNodeSettings settings)
     {
-        var host = RouterHost.Build(settings, []);
+        var host = RouterHost.Build(settings, AnyConductorKey, []);
         await host.StartAsync(TestContext.Current.CancellationToken);
         return host;
     }
@@ -102,10 +103,10 @@ public sealed class ClusterTlsTests : IDisposable
     public void Node_WithoutTlsAndNotInsecure_RefusesToBuild_WithInsecureBuildsInPlainTcp()
     {
         var plain = new ClusterNodeSettings("127.0.0.1", 0, [ClusterNodeSettings.AddressOf("127.0.0.1", 2)]);
-        var router = Assert.Throws<ClusterTlsException>(() => RouterHost.Build(plain, []));
+        var router = Assert.Throws<ClusterTlsException>(() => RouterHost.Build(plain, AnyConductorKey, []));
         Assert.StartsWith("cluster TLS is off: a node joins the cluster only with a certificate of the fabric's CA", router.Message, StringComparison.Ordinal);
-        Assert.Throws<ClusterTlsException>(() => Fabric.Conductor.Hosting.ConductorHost.Build(plain, Fabric.Model.StorageSettings.Default));
-        using var insecure = RouterHost.Build(plain with { Insecure = true }, []);
+        Assert.Throws<ClusterTlsException>(() => Fabric.Conductor.Hosting.ConductorHost.Build(plain, Fabric.Model.StorageSettings.Default, Fabric.Actors.Security.ConductorSigningKey.Generate()));
+        using var insecure = RouterHost.Build(plain with { Insecure = true }, AnyConductorKey, []);
         Assert.Null((plain with { Insecure = true }).Resolve(null).Tls);
     }
 
