@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Actors.Security;
 using Fabric.Dataplane.HighAvailability;
 
 namespace Fabric.Actors.HighAvailability;
@@ -11,7 +12,9 @@ namespace Fabric.Actors.HighAvailability;
 /// the partner, every replication interval, the established sessions new or changed since its last batch
 /// (everything when the partner was just heard again); the standby installs them. On becoming active the node
 /// takes the router over (<see cref="IPairNode.TakeOverAsync"/>) and announces its addresses twice more
-/// (after 300 ms and 1 s) for caches that missed the first.
+/// (after 300 ms and 1 s) for caches that missed the first. Heartbeats and session batches count only when they
+/// come from the partner's pair actor at the partner's address; from anyone else in the cluster they are refused,
+/// logged once and counted (<see cref="ControlPlaneRefusals.ForeignPairMessages"/>).
 /// </summary>
 public sealed class PairActor : ReceiveActor, IWithTimers
 {
@@ -25,7 +28,10 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private readonly PairSettings _settings;
     private readonly TimeProvider _time;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ControlPlaneRefusals _refusals;
     private ActorSelection _partner = null!;
+    private ActorPath _partnerPath = null!;
+    private bool _refusedLogged;
     private PairState _state;
     private long _sequence;
     private bool _exporting;
@@ -35,8 +41,9 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private long _partnerTakeovers = -1;
     private bool _partnerActive;
 
-    public PairActor(string node, IPairNode target, PairSettings settings, TimeProvider time)
+    public PairActor(string node, IPairNode target, PairSettings settings, TimeProvider time, ControlPlaneRefusals? refusals)
     {
+        _refusals = refusals ?? new ControlPlaneRefusals();
         _node = node;
         _target = target;
         _settings = settings;
@@ -44,11 +51,23 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _state = PairState.Start(settings.Preferred, time.GetUtcNow(), settings.Timing, target.IsActive);
         Receive<Heartbeat>(_ => SendHeartbeat());
         Receive<Tick>(_ => Apply(_state.Tick(_time.GetUtcNow())));
-        Receive<PairHeartbeat>(Heard);
+        Receive<PairHeartbeat>(heartbeat =>
+        {
+            if (FromPartner(heartbeat))
+            {
+                Heard(heartbeat);
+            }
+        });
         Receive<ReplicateDue>(_ => Replicate());
         Receive<SessionExport>(Send);
         Receive<Status.Failure>(f => { _exporting = false; _log.Warning("HA pair {0}: replication failed: {1}", _node, f.Cause.Message); });
-        Receive<PairSessionBatch>(Install);
+        Receive<PairSessionBatch>(batch =>
+        {
+            if (FromPartner(batch))
+            {
+                Install(batch);
+            }
+        });
         Receive<ReannounceDue>(_ => _target.AnnounceAsync());
     }
 
@@ -57,8 +76,8 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     /// <summary>The actor's name on a node: the partner finds it by the same pattern.</summary>
     public static string NameOf(string node) => $"ha-{node}";
 
-    public static Props Props(string node, IPairNode target, PairSettings settings, TimeProvider? time = null) =>
-        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, time ?? TimeProvider.System))
+    public static Props Props(string node, IPairNode target, PairSettings settings, TimeProvider? time = null, ControlPlaneRefusals? refusals = null) =>
+        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, time ?? TimeProvider.System, refusals))
             .WithDispatcher(Dispatcher);
 
     /// <summary>A thread of its own, so heartbeats are neither late nor missed when the thread pool is busy (the dead interval is short).</summary>
@@ -76,11 +95,30 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     {
         var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
         var partner = new Address(self.Protocol, self.System, _settings.PartnerHost, self.Port);
-        _partner = Context.ActorSelection(new RootActorPath(partner) / "user" / NameOf(_settings.Partner));
+        _partnerPath = new RootActorPath(partner) / "user" / NameOf(_settings.Partner);
+        _partner = Context.ActorSelection(_partnerPath);
         var timing = _state.Timing;
         Timers.StartPeriodicTimer("heartbeat", Heartbeat.Instance, TimeSpan.Zero, timing.HeartbeatInterval);
         Timers.StartPeriodicTimer("tick", Tick.Instance, timing.HeartbeatInterval / 4);
         Timers.StartPeriodicTimer("replicate", ReplicateDue.Instance, timing.ReplicationInterval);
+    }
+
+    /// <summary>Whether <paramref name="message"/> came from the partner's pair actor; refused and counted otherwise.</summary>
+    private bool FromPartner(object message)
+    {
+        if (ClusterSenders.Is(Sender, _partnerPath))
+        {
+            return true;
+        }
+
+        _refusals.CountForeignPairMessage();
+        if (!_refusedLogged)
+        {
+            _refusedLogged = true;
+            _log.Warning("HA pair {0}: refused a {1} from {2}: only partner {3} at {4} speaks to this pair actor", _node, message.GetType().Name, Sender.Path, _settings.Partner, _partnerPath);
+        }
+
+        return false;
     }
 
     private void SendHeartbeat() => _partner.Tell(new PairHeartbeat(_node, _state.Role == PairRole.Active, ++_sequence, _takeovers));

@@ -60,7 +60,7 @@ public static class RouterHost
                     system.ActorOf(ConfigApplier.Props(target.Node, target.Target, conductorKey, signer, target.Refusals), $"config-applier-{target.Node}");
                     if (target.Pair is { } pair)
                     {
-                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings), PairActor.NameOf(target.Node));
+                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings, refusals: target.Refusals), PairActor.NameOf(target.Node));
                     }
 
                     if (target.Telemetry is { } telemetry)
