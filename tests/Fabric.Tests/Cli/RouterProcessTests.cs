@@ -106,7 +106,7 @@ public sealed class RouterProcessTests : IDisposable
     {
         _namespaces.AddNamespace(RouterHost);
         Assert.True(ExternalCommand.InNamespace(RouterHost, "ip", "link", "add", ClientPort, "type", "veth", "peer", "name", "peer0").Succeeded);
-        Assert.True(ExternalCommand.InNamespace(RouterHost, "ip", "link", "set", ClientPort, "up").Succeeded);
+        Assert.True(ExternalCommand.InNamespace(RouterHost, "ip", "link", "set", "dev", ClientPort, "up").Succeeded);
         var config = Path.Combine(_dir, "router.conf");
         File.WriteAllText(config, $$"""
             fabric {
