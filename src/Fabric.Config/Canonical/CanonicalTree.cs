@@ -63,7 +63,8 @@ public static class CanonicalTree
         ("idle-timeout", Obj(
             ("tcp", Duration(p.IdleTimeouts.Tcp)),
             ("udp", Duration(p.IdleTimeouts.Udp)),
-            ("icmp", Duration(p.IdleTimeouts.Icmp)))),
+            ("icmp", Duration(p.IdleTimeouts.Icmp)),
+            ("half-open", Duration(p.IdleTimeouts.HalfOpen)))),
         ("transport-state-enforcement", Enum(p.TransportStateEnforcement)),
         ("session-resiliency", Enum(p.Resiliency)));
 
@@ -104,7 +105,10 @@ public static class CanonicalTree
             ("mtu", Num(n.Mtu)),
             ("containers", Named(n.Containers, c => c.Name, c => Obj(
                 ("addresses", List(c.Addresses, Address)),
-                ("tenant", c.Tenant is null ? null : Str(c.Tenant)))))))));
+                ("tenant", c.Tenant is null ? null : Str(c.Tenant)))))))),
+        ("sessions", Obj(
+            ("capacity", Num(r.Sessions.Capacity)),
+            ("max-tenant-share", Num(r.Sessions.MaxTenantSharePercent)))));
 
     private static HoconObject Conductor(ConductorSettings c) => Obj(
         ("addresses", List(c.Addresses, Address)),

@@ -122,7 +122,8 @@ internal static class FabricDocumentReader
         var timeouts = new IdleTimeouts(
             r.Duration("tcp", d.Tcp, minimum),
             r.Duration("udp", d.Udp, minimum),
-            r.Duration("icmp", d.Icmp, minimum));
+            r.Duration("icmp", d.Icmp, minimum),
+            r.Duration("half-open", d.HalfOpen, minimum));
         r.Finish();
         return timeouts;
     }
@@ -167,7 +168,12 @@ internal static class FabricDocumentReader
         name,
         Sorted(r.Named("nodes", "node", RouterNode), n => n.Name),
         Sorted(r.Named("interfaces", "interface", Interface), i => i.Name),
-        Sorted(r.Named("networks", "network", Network), n => n.Name));
+        Sorted(r.Named("networks", "network", Network), n => n.Name),
+        r.Object("sessions") is { } sessions ? Finished(sessions, SessionTable(sessions)) : SessionTableSettings.Default);
+
+    private static SessionTableSettings SessionTable(ObjectReader r) => new(
+        r.Int("capacity", SessionTableSettings.DefaultCapacity, 16, 1 << 24),
+        r.Int("max-tenant-share", SessionTableSettings.DefaultMaxTenantSharePercent, 1, 100));
 
     private static RouterNode RouterNode(string name, ObjectReader r)
     {
