@@ -158,7 +158,7 @@ public sealed class SvrFabric : IDisposable
 
     private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true)
     {
-        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, StartActive: active), Time);
+        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed, StartActive: active), Time);
         engine.Apply(Model, version: 1);
         return engine;
     }
