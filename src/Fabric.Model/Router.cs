@@ -9,8 +9,14 @@ public sealed record Router(
     string Name,
     ValueList<RouterNode> Nodes,
     ValueList<ForwardingInterface> Interfaces,
-    ValueList<Network> Networks,
-    SessionTableSettings Sessions);
+    ValueList<Network> Networks)
+{
+    /// <summary>How the nodes of an HA pair watch each other (read by both nodes; unused with one node).</summary>
+    public PairLiveness HighAvailability { get; init; } = PairLiveness.Default;
+
+    /// <summary>The router's session table: its size and each tenant's share of it.</summary>
+    public SessionTableSettings Sessions { get; init; } = SessionTableSettings.Default;
+}
 
 /// <summary>
 /// The router's session table: its size and how much of it one tenant may hold. Read when the router process starts

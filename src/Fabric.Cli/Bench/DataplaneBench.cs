@@ -320,8 +320,7 @@ public static class DataplaneBench
                     [new Container("c1", [IPAddress.Parse("10.8.0.10")], null)], 1500),
                 new Network("sinks", NetworkModel.Bridged, "sinks", [new IpPrefix(IPAddress.Parse("10.9.0.1"), 24)], null,
                     [new Container("sink1", [IPAddress.Parse("10.9.0.10")], null)], 1500),
-            ],
-            SessionTableSettings.Default);
+            ]);
         return new FabricConfig("bench", [new Tenant("bench", [])], [service], [], [], [], [router], ConductorSettings.Default);
     }
 

@@ -106,6 +106,10 @@ public static class CanonicalTree
             ("containers", Named(n.Containers, c => c.Name, c => Obj(
                 ("addresses", List(c.Addresses, Address)),
                 ("tenant", c.Tenant is null ? null : Str(c.Tenant)))))))),
+        ("high-availability", Obj(
+            ("heartbeat-interval", Duration(r.HighAvailability.HeartbeatInterval)),
+            ("dead-interval", Duration(r.HighAvailability.DeadInterval)),
+            ("heartbeat-port", Num(r.HighAvailability.Port)))),
         ("sessions", Obj(
             ("capacity", Num(r.Sessions.Capacity)),
             ("max-tenant-share", Num(r.Sessions.MaxTenantSharePercent)))));

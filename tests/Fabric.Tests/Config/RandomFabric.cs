@@ -67,8 +67,10 @@ public static class RandomFabric
                     List(random.Next(4), c => new Container($"c{r}x{n}x{c}", List(1, _ => Address($"10.{100 + r}.{n}.{10 + c}")),
                         random.Next(2) == 0 && tenants.Count > 0 ? Pick(random, tenants) : null)),
                     random.Next(576, 9001));
-            }),
-            new SessionTableSettings(random.Next(16, 1 << 20), random.Next(1, 101))));
+            }))
+        {
+            Sessions = new SessionTableSettings(random.Next(16, 1 << 20), random.Next(1, 101)),
+        });
         var containers = routers.SelectMany(r => r.Networks).SelectMany(n => n.Containers).Select(c => c.Name).ToArray();
 
         var services = List(random.Next(4), s =>
