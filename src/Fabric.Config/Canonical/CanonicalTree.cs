@@ -51,7 +51,6 @@ public static class CanonicalTree
     private static HoconObject ServicePolicy(ServicePolicy p) => Obj(
         ("load-balancing", Enum(p.LoadBalancing)),
         ("encryption", Enum(p.Encryption)),
-        ("integrity", Enum(p.Integrity)),
         ("security-policy", Str(p.SecurityPolicy)),
         ("session-rate-limit", Rate(p.SessionRateLimit)),
         ("tenant-rate-limit", Rate(p.TenantRateLimit)),
@@ -80,6 +79,7 @@ public static class CanonicalTree
     private static HoconObject Neighborhood(Neighborhood n) => Obj(
         ("waypoint-ports", Str(n.WaypointPorts.ToString())),
         ("max-waypoints", Num(n.MaxWaypoints)),
+        ("allow-unauthenticated-metadata", n.AllowUnauthenticatedMetadata ? new HoconScalar(SourcePosition.None, "true", ScalarKind.Unquoted) : null),
         ("path-monitoring", Obj(
             ("interval", Duration(n.Monitoring.Interval)),
             ("multiplier", Num(n.Monitoring.Multiplier)),

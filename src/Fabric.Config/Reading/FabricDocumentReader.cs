@@ -83,7 +83,6 @@ internal static class FabricDocumentReader
             name,
             r.Enum("load-balancing", d.LoadBalancing),
             r.Enum("encryption", d.Encryption),
-            r.Enum("integrity", d.Integrity),
             r.String("security-policy", d.SecurityPolicy),
             RateLimit(r, "session-rate-limit"),
             RateLimit(r, "tenant-rate-limit"),
@@ -144,6 +143,7 @@ internal static class FabricDocumentReader
         r.Int("max-waypoints", Model.Neighborhood.DefaultMaxWaypoints, 1, PortRange.MaxPort))
     {
         Monitoring = PathMonitoring(r),
+        AllowUnauthenticatedMetadata = r.Bool("allow-unauthenticated-metadata", false),
     };
 
     private static PathMonitoring PathMonitoring(ObjectReader parent)

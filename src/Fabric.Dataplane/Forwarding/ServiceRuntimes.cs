@@ -12,7 +12,8 @@ namespace Fabric.Dataplane.Forwarding;
 /// a session gives back what it took to the runtime that admitted it, whatever was swapped in since.
 /// Thread-safe.
 /// </summary>
-public sealed class ServiceRuntimes
+/// <param name="keySender">This node's per-boot sender value for its peer keys (<see cref="Svr.Security.PeerKeyring"/>).</param>
+public sealed class ServiceRuntimes(uint keySender = 0)
 {
     private readonly Dictionary<string, (string Shape, ServiceRuntime Runtime)> _byService = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
@@ -25,7 +26,7 @@ public sealed class ServiceRuntimes
     public PeerPathHealthTable PathHealth { get; } = new();
 
     /// <summary>The keys of the router's peers, kept across compiles like the runtimes.</summary>
-    public Svr.Security.PeerKeyring PeerKeys { get; } = new();
+    public Svr.Security.PeerKeyring PeerKeys { get; } = new(keySender);
 
     /// <summary>The runtime with this id (ids are handed out by <see cref="For"/> and never reused).</summary>
     public ServiceRuntime this[int id] => Volatile.Read(ref _all)[id];

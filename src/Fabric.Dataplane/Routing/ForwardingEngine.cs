@@ -16,10 +16,11 @@ namespace Fabric.Dataplane.Routing;
 /// </summary>
 public sealed class ForwardingEngine : IDisposable
 {
-    private readonly ServiceRuntimes _runtimes = new();
+    private readonly ServiceRuntimes _runtimes;
     private readonly TimeProvider _time;
     private readonly IIdleWait _idleWait;
     private readonly long _busyPollTicks;
+    private readonly IWorkerScheduling? _scheduling;
     private readonly ConcurrentQueue<WorkerRequest> _requests = new();
     private long _lastExport;
     private ForwardingSnapshot? _snapshot;
@@ -32,9 +33,11 @@ public sealed class ForwardingEngine : IDisposable
         options ??= new RouterOptions();
         Name = name;
         _time = time ?? TimeProvider.System;
+        _runtimes = new ServiceRuntimes(options.KeySender ?? (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(1 << Svr.Security.PacketSealer.SenderBits));
         Ports = [.. ports];
         _idleWait = options.IdleWait ?? new PollingWait();
         _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * _time.TimestampFrequency);
+        _scheduling = options.Scheduling;
         Seed = options.Seed ?? RandomSeed();
         Worker = new PacketWorker(
             Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, Seed, options.BatchSize, options.SessionsPerTenant)
@@ -250,7 +253,7 @@ public sealed class ForwardingEngine : IDisposable
     /// another at once; after an empty round the worker polls on for <see cref="RouterOptions.BusyPoll"/> (0 by
     /// default), then sleeps in <see cref="RouterOptions.IdleWait"/> until a frame arrives, something is handed to
     /// it (a snapshot, keys, a request, the stop) or its next timer is due (<see cref="NextTimerDue"/>). An idle
-    /// router's worker therefore wakes only for its timers.
+    /// router's worker therefore wakes only for its timers. The thread first applies <see cref="RouterOptions.Scheduling"/>.
     /// </summary>
     public void Start()
     {
@@ -258,6 +261,7 @@ public sealed class ForwardingEngine : IDisposable
         var token = _stop.Token;
         _thread = new Thread(() =>
         {
+            _scheduling?.ApplyToCurrentThread();
             var pollUntil = 0L;
             while (!token.IsCancellationRequested)
             {
@@ -350,9 +354,15 @@ public sealed class ForwardingEngine : IDisposable
 /// AF_PACKET ports; null: a <see cref="PollingWait"/> for ports that cannot signal.
 /// </param>
 /// <param name="BusyPoll">How long an idle worker keeps polling its ports before it sleeps: 0 (the default) sleeps at once.</param>
+/// <param name="Scheduling">How the worker thread is scheduled (<see cref="Io.Linux.RealtimeScheduling"/>); null leaves the thread as created.</param>
+/// <param name="KeySender">
+/// The node's sender value in the counters it seals with (<see cref="Svr.Security.PeerKeyring"/>); null (the default)
+/// draws one at random for this engine, as every process and each node of an HA pair must.
+/// </param>
 public sealed record RouterOptions(
     int SessionCapacity = SessionTableSettings.DefaultCapacity, int BatchSize = 64, ulong? Seed = null, IIdleWait? IdleWait = null,
-    bool StartActive = true, TimeSpan BusyPoll = default, int? MaxSessionsPerTenant = null)
+    bool StartActive = true, TimeSpan BusyPoll = default, int? MaxSessionsPerTenant = null, IWorkerScheduling? Scheduling = null,
+    uint? KeySender = null)
 {
     /// <summary>The router's session table settings as options: its capacity and its tenant share.</summary>
     public static RouterOptions From(SessionTableSettings sessions)
