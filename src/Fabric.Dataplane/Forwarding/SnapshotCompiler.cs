@@ -200,6 +200,7 @@ public static class SnapshotCompiler
             fibs[t] = BuildMatcher(config, s => access[(tenant * services.Length) + s]);
         }
 
+        runtimes.Retain(config.Services.Select(s => s.Name).ToHashSet(StringComparer.Ordinal));
         return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths]);
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)

@@ -22,7 +22,9 @@ public sealed class ForwardingEngine : IDisposable
     private readonly long _busyPollTicks;
     private readonly IWorkerScheduling? _scheduling;
     private readonly ConcurrentQueue<WorkerRequest> _requests = new();
+    private readonly Lock _applyGate = new();
     private long _lastExport;
+    private long _nextPrune;
     private ForwardingSnapshot? _snapshot;
     private CancellationTokenSource? _stop;
     private Thread? _thread;
@@ -63,13 +65,20 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>The time the worker polices with (ticks of its clock): what a control plane passes when it sets a bucket's rate.</summary>
     public long Now => _time.GetTimestamp();
 
-    /// <summary>Compiles <paramref name="config"/> for this router and swaps it in. Throws <see cref="SnapshotCompileException"/> and keeps the running snapshot when it cannot.</summary>
+    /// <summary>
+    /// Compiles <paramref name="config"/> for this router and swaps it in. Throws <see cref="SnapshotCompileException"/> and keeps the
+    /// running snapshot when it cannot. Applies come one at a time: each snapshot is compiled and swapped in before the next compiles
+    /// (what lets <see cref="ServiceRuntimes.Prune"/> remove a retired runtime safely).
+    /// </summary>
     public ForwardingSnapshot Apply(FabricConfig config, long version)
     {
-        var compiled = SnapshotCompiler.Compile(config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp());
-        Volatile.Write(ref _snapshot, compiled);
-        _idleWait.Wake();
-        return compiled;
+        lock (_applyGate)
+        {
+            var compiled = SnapshotCompiler.Compile(config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp());
+            Volatile.Write(ref _snapshot, compiled);
+            _idleWait.Wake();
+            return compiled;
+        }
     }
 
     /// <summary>
@@ -181,8 +190,9 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>
     /// One round: keys handed in are installed, then requests to the worker run (replication, role changes), then a
     /// batch from every port, run to completion, then, on an active node, the peer paths' monitoring timers (probes
-    /// and echo bursts that are due go out). Returns packets handled. Never throws: what throws on the worker is
-    /// counted in <see cref="PacketWorker.Faults"/> and the round goes on.
+    /// and echo bursts that are due go out), and at most once a second the removal of retired service runtimes no
+    /// session holds. Returns packets handled. Never throws: what throws on the worker is counted in
+    /// <see cref="PacketWorker.Faults"/> and the round goes on.
     /// </summary>
     public int RunOnce()
     {
@@ -212,6 +222,13 @@ public sealed class ForwardingEngine : IDisposable
             {
                 Worker.Faults.Record(fault, now);
             }
+        }
+
+        // Once a second: service runtimes retired by earlier compiles go once no session holds them.
+        if (now >= _nextPrune && Volatile.Read(ref _snapshot) is { } inForce)
+        {
+            _nextPrune = now + _time.TimestampFrequency;
+            _runtimes.Prune(inForce);
         }
 
         return handled;
