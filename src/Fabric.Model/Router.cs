@@ -13,6 +13,30 @@ public sealed record Router(
 {
     /// <summary>How the nodes of an HA pair watch each other (read by both nodes; unused with one node).</summary>
     public PairLiveness HighAvailability { get; init; } = PairLiveness.Default;
+
+    /// <summary>The router's session table: its size and each tenant's share of it.</summary>
+    public SessionTableSettings Sessions { get; init; } = SessionTableSettings.Default;
+}
+
+/// <summary>
+/// The router's session table: its size and how much of it one tenant may hold. Read when the router process starts
+/// (the table is allocated once); a running router keeps the table it started with.
+/// </summary>
+/// <param name="Capacity">Sessions the table holds.</param>
+/// <param name="MaxTenantSharePercent">
+/// The share of <paramref name="Capacity"/> (percent) one tenant's sessions may hold, so that one tenant's flood
+/// leaves room for the others; 100 turns the limit off.
+/// </param>
+public sealed record SessionTableSettings(int Capacity, int MaxTenantSharePercent)
+{
+    public const int DefaultCapacity = 65_536;
+
+    public const int DefaultMaxTenantSharePercent = 50;
+
+    public static SessionTableSettings Default { get; } = new(DefaultCapacity, DefaultMaxTenantSharePercent);
+
+    /// <summary>The most sessions one tenant may hold (at least one).</summary>
+    public int MaxPerTenant => Math.Max(1, (int)((long)Capacity * MaxTenantSharePercent / 100));
 }
 
 /// <summary>One process of a router, reachable by the control plane at its management address.</summary>

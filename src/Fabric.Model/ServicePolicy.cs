@@ -83,8 +83,16 @@ public readonly record struct RateLimit(long BytesPerSecond, long BurstBytes)
 }
 
 /// <summary>How long a session may stay idle before it is removed, per protocol.</summary>
-public sealed record IdleTimeouts(TimeSpan Tcp, TimeSpan Udp, TimeSpan Icmp)
+/// <param name="HalfOpen">
+/// How long a half-open session may stay idle: a TCP session whose handshake has not completed, or any other session
+/// nothing has answered yet. The protocol's own timeout applies once it completes (if shorter, it applies at once).
+/// </param>
+public sealed record IdleTimeouts(TimeSpan Tcp, TimeSpan Udp, TimeSpan Icmp, TimeSpan HalfOpen)
 {
-    /// <summary>The SVR defaults for TCP (1900 s) and UDP (180 s), and 30 s for ICMP.</summary>
-    public static IdleTimeouts Default { get; } = new(TimeSpan.FromSeconds(1900), TimeSpan.FromSeconds(180), TimeSpan.FromSeconds(30));
+    /// <summary>
+    /// The SVR defaults for TCP (1900 s) and UDP (180 s), 30 s for ICMP, and 20 s for a half-open session (a firewall's
+    /// usual embryonic-connection timeout: long enough for SYN retransmissions, short enough that a SYN flood drains).
+    /// </summary>
+    public static IdleTimeouts Default { get; } =
+        new(TimeSpan.FromSeconds(1900), TimeSpan.FromSeconds(180), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(20));
 }

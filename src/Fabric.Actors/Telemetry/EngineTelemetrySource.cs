@@ -29,6 +29,8 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
             ["sessions"] = worker.Sessions.Count,
             ["sessions.created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["sessions.expired"] = Interlocked.Read(ref counters.SessionsExpired),
+            ["sessions.evicted"] = Interlocked.Read(ref counters.SessionsEvicted),
+            ["sessions.superseded"] = Interlocked.Read(ref counters.SessionsSuperseded),
             ["ha.active"] = engine.IsActive ? 1 : 0,
         };
         var reasons = Enum.GetValues<DropReason>().Where(r => r != DropReason.None).ToArray();

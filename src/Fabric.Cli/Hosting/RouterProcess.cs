@@ -75,9 +75,11 @@ public sealed class RouterProcess : IDisposable
             throw new RouterStartException(string.Join("\n", missing));
         }
 
-        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(
-            IdleWait: new EpollWait(_ports), StartActive: !standby,
-            Scheduling: new RealtimeScheduling(RouterProcessOptions.WorkerPriority, options.Warn ?? (_ => { }))));
+        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], RouterOptions.From(router.Sessions) with
+        {
+            IdleWait = new EpollWait(_ports), StartActive = !standby,
+            Scheduling = new RealtimeScheduling(RouterProcessOptions.WorkerPriority, options.Warn ?? (_ => { })),
+        });
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
         Engine.Apply(config, version: 1);
         if (identity is not null)

@@ -62,7 +62,8 @@ public static class CanonicalTree
         ("idle-timeout", Obj(
             ("tcp", Duration(p.IdleTimeouts.Tcp)),
             ("udp", Duration(p.IdleTimeouts.Udp)),
-            ("icmp", Duration(p.IdleTimeouts.Icmp)))),
+            ("icmp", Duration(p.IdleTimeouts.Icmp)),
+            ("half-open", Duration(p.IdleTimeouts.HalfOpen)))),
         ("transport-state-enforcement", Enum(p.TransportStateEnforcement)),
         ("session-resiliency", Enum(p.Resiliency)));
 
@@ -108,7 +109,10 @@ public static class CanonicalTree
         ("high-availability", Obj(
             ("heartbeat-interval", Duration(r.HighAvailability.HeartbeatInterval)),
             ("dead-interval", Duration(r.HighAvailability.DeadInterval)),
-            ("heartbeat-port", Num(r.HighAvailability.Port)))));
+            ("heartbeat-port", Num(r.HighAvailability.Port)))),
+        ("sessions", Obj(
+            ("capacity", Num(r.Sessions.Capacity)),
+            ("max-tenant-share", Num(r.Sessions.MaxTenantSharePercent)))));
 
     private static HoconObject Conductor(ConductorSettings c) => Obj(
         ("addresses", List(c.Addresses, Address)),

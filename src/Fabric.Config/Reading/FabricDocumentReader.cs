@@ -128,7 +128,8 @@ internal static class FabricDocumentReader
         var timeouts = new IdleTimeouts(
             r.Duration("tcp", d.Tcp, minimum),
             r.Duration("udp", d.Udp, minimum),
-            r.Duration("icmp", d.Icmp, minimum));
+            r.Duration("icmp", d.Icmp, minimum),
+            r.Duration("half-open", d.HalfOpen, minimum));
         r.Finish();
         return timeouts;
     }
@@ -177,7 +178,12 @@ internal static class FabricDocumentReader
         Sorted(r.Named("networks", "network", Network), n => n.Name))
     {
         HighAvailability = PairLiveness(r),
+        Sessions = r.Object("sessions") is { } sessions ? Finished(sessions, SessionTable(sessions)) : SessionTableSettings.Default,
     };
+
+    private static SessionTableSettings SessionTable(ObjectReader r) => new(
+        r.Int("capacity", SessionTableSettings.DefaultCapacity, 16, 1 << 24),
+        r.Int("max-tenant-share", SessionTableSettings.DefaultMaxTenantSharePercent, 1, 100));
 
     private static PairLiveness PairLiveness(ObjectReader parent)
     {

@@ -171,6 +171,7 @@ public sealed class ServiceEntry
         IdleTcp = (long)(policy.IdleTimeouts.Tcp.TotalSeconds * ticksPerSecond);
         IdleUdp = (long)(policy.IdleTimeouts.Udp.TotalSeconds * ticksPerSecond);
         IdleIcmp = (long)(policy.IdleTimeouts.Icmp.TotalSeconds * ticksPerSecond);
+        IdleHalfOpen = (long)(policy.IdleTimeouts.HalfOpen.TotalSeconds * ticksPerSecond);
     }
 
     public string Name { get; }
@@ -252,6 +253,9 @@ public sealed class ServiceEntry
     public long IdleUdp { get; }
 
     public long IdleIcmp { get; }
+
+    /// <summary>The idle timeout of a half-open session (a handshake not completed, nothing answered), in clock ticks.</summary>
+    public long IdleHalfOpen { get; }
 }
 
 /// <summary>Where an instance is reached: the port its container (or address) sits behind and its addresses, one per family at most.</summary>

@@ -277,8 +277,9 @@ public static class SessionReplication
     {
         if (worker.Sessions.TryFind(key, out var handle, out _))
         {
-            SessionOpening.Ended(snapshot, worker.Sessions.Payload(handle));
+            var state = worker.Sessions.Payload(handle);
             worker.Sessions.Remove(handle);
+            SessionOpening.Ended(snapshot, worker.Resources, state);
         }
     }
 

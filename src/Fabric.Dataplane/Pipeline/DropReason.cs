@@ -29,7 +29,7 @@ public enum DropReason : byte
     /// <summary>The service is at its session limit (or above its high water mark) or its new-session rate.</summary>
     SessionLimit,
 
-    /// <summary>The session table is full; established sessions are kept, the new one is refused.</summary>
+    /// <summary>The session table is full and no session is half-open to make room; established sessions are kept, the new one is refused.</summary>
     SessionTableFull,
 
     /// <summary>The TTL or hop limit ran out; an ICMP time-exceeded goes back to the sender.</summary>
@@ -109,6 +109,12 @@ public enum DropReason : byte
     /// <see cref="PipelineFaults"/>, and the worker goes on with the next packet.
     /// </summary>
     PipelineFault,
+
+    /// <summary>
+    /// The session's tenant holds its share of this router's session table (<see cref="Routing.RouterOptions.MaxSessionsPerTenant"/>)
+    /// and none of its sessions is half-open to make room: the new session is refused, other tenants' sessions are not.
+    /// </summary>
+    TenantSessionLimit,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

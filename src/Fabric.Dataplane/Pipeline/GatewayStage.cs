@@ -25,7 +25,12 @@ public static class GatewayStage
             return Arp(ref context, binding, resources, ethernet);
         }
 
-        Learn(resources, context.IngressPort, context.Key.Source, sender);
+        if (!context.IsIcmpError)
+        {
+            // An ICMP error's key is the flow it quotes: its addresses are not the sender's, so nothing is learned from it.
+            Learn(resources, context.IngressPort, context.Key.Source, sender);
+        }
+
         if (context.IsIpv6)
         {
             if (context.Key.Protocol == IpProtocol.Icmpv6 && !context.IsIcmpError)

@@ -46,9 +46,10 @@ public sealed class PacketWorker
     private bool _queueing;
 
     public PacketWorker(
-        IPacketPort[] ports, Func<ForwardingSnapshot> snapshotSource, int sessionCapacity, long ticksPerSecond, ulong seed, int batchSize = 64)
+        IPacketPort[] ports, Func<ForwardingSnapshot> snapshotSource, int sessionCapacity, long ticksPerSecond, ulong seed, int batchSize = 64,
+        int maxSessionsPerTenant = 0)
     {
-        Resources = new WorkerResources(ports, sessionCapacity, ticksPerSecond, seed);
+        Resources = new WorkerResources(ports, sessionCapacity, ticksPerSecond, seed, maxSessionsPerTenant);
         SnapshotSource = snapshotSource;
         _queued = new bool[ports.Length];
         _queuedPorts = new int[ports.Length];
@@ -463,8 +464,7 @@ public sealed class PacketWorker
         for (var i = 0; i < count; i++)
         {
             var ended = _expired[i].Payload;
-            SessionOpening.Ended(snapshot, ended);
-            Traffic.Ended(ended.Tenant, ended.Service);
+            SessionOpening.Ended(snapshot, Resources, ended);
         }
 
         Counters.SessionsExpired += count;

@@ -9,8 +9,12 @@ namespace Fabric.Dataplane.Pipeline;
 
 // Every session the router makes is opened by SessionOpening.Open, whatever its kind:
 //
-//   admission ─► route.Choose (load balancer, instance or peer path, waypoint pair) ─► insert ─► instance load ─► counted
-//        └ refused: SessionLimit        └ refused: admission given back              └ refused: waypoints and admission given back
+//   tenant share ─► admission ─► route.Choose (load balancer, instance or peer path, waypoint pair) ─► insert ─► load, counted
+//     └ TenantSessionLimit └ SessionLimit  └ refused: admission given back                  └ refused: waypoints and admission given back
+//
+//   Under pressure the oldest half-open session goes first (Evict): the tenant's own when it holds its share, any when the
+//   table is full, one on the path's waypoint pool when its pairs are used up. A session starts half-open, with the
+//   service's half-open idle timeout, and gets its protocol's timeout when answered (Answered, from the fast path).
 //
 //   InstanceRoute: a local session (the client's tuple) or an SVR egress (the tuple the metadata names) to an instance here
 //   PeerRoute:     an SVR ingress (hosting router by load balancing, then its path) or a transit (the path the metadata names)
@@ -51,6 +55,16 @@ internal static class SessionOpening
     public static Verdict Open<TRoute>(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources, TRoute route)
         where TRoute : struct, ISessionRoute
     {
+        if (resources.TenantAtLimit(context.Tenant) && !Evict(snapshot, resources, context.Tenant, waypointPool: -1))
+        {
+            return context.Fail(DropReason.TenantSessionLimit);
+        }
+
+        if (resources.Sessions.Count >= resources.Sessions.Capacity)
+        {
+            Evict(snapshot, resources, tenant: -1, waypointPool: -1);
+        }
+
         var runtime = entry.Runtime;
         if (runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
         {
@@ -72,7 +86,8 @@ internal static class SessionOpening
             return context.Fail(chosen);
         }
 
-        var inserted = resources.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, state, context.Key), out var handle);
+        var idle = Math.Min(entry.IdleHalfOpen, IdleTimeout(entry, state, context.Key));
+        var inserted = resources.Sessions.TryInsert(context.Key, reverse, state, context.Now, idle, out var handle);
         if (inserted != SessionInsertResult.Inserted)
         {
             ReleaseWaypoints(snapshot, state);
@@ -87,14 +102,21 @@ internal static class SessionOpening
 
         resources.Counters.SessionsCreated++;
         resources.Traffic.Opened(state.Tenant, state.Service);
+        resources.TenantOpened(state.Tenant);
+        resources.HalfOpen.Add(handle, resources.Sessions.Generation(handle));
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
         return Verdict.Continue;
     }
 
-    /// <summary>Gives back what a session held, to the runtime that admitted it: its admission slot, its instance's load and its waypoint ports.</summary>
-    public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
+    /// <summary>
+    /// Gives back what a session held, to the runtime that admitted it: its admission slot, its instance's load and its
+    /// waypoint ports; and counts it ended for its tenant and service. The caller has removed it from the table.
+    /// </summary>
+    public static void Ended(ForwardingSnapshot snapshot, WorkerResources resources, in SessionState state)
     {
+        resources.Traffic.Ended(state.Tenant, state.Service);
+        resources.TenantEnded(state.Tenant);
         var runtime = snapshot.Runtimes[state.Runtime];
         runtime.Admission.Release();
         if (state.Instance >= 0)
@@ -104,6 +126,75 @@ internal static class SessionOpening
 
         ReleaseWaypoints(snapshot, state);
     }
+
+    /// <summary>
+    /// Whether the session is half-open: a TCP handshake seen begun and not completed, or (any other session, and TCP
+    /// adopted mid-flow) no reverse packet forwarded yet.
+    /// </summary>
+    public static bool IsHalfOpen(SessionTable<SessionState> sessions, int handle)
+    {
+        var tcp = sessions.Tcp(handle).State;
+        return tcp is TcpState.SynSent or TcpState.SynReceived || (tcp == TcpState.None && sessions.Payload(handle).ReversePackets == 0);
+    }
+
+    /// <summary>
+    /// Gives a half-open session that has just been answered (its handshake completed, or its first reverse packet) the
+    /// idle timeout of its protocol in place of the half-open one.
+    /// </summary>
+    public static void Answered(ForwardingSnapshot snapshot, SessionTable<SessionState> sessions, int handle)
+    {
+        ref readonly var state = ref sessions.Payload(handle);
+        if ((uint)state.Service < (uint)snapshot.Services.Length)
+        {
+            sessions.SetIdleTimeout(handle, IdleTimeout(snapshot.Services[state.Service], state, sessions.ForwardKey(handle)));
+        }
+    }
+
+    /// <summary>
+    /// Removes the oldest half-open session, of <paramref name="tenant"/> (−1: any) holding a pair of
+    /// <paramref name="waypointPool"/> (−1: any), and gives back what it held. Looks at most <see cref="EvictionScan"/>
+    /// sessions; returns whether one was removed. Never removes a session that has been answered.
+    /// </summary>
+    public static bool Evict(ForwardingSnapshot snapshot, WorkerResources resources, int tenant, int waypointPool)
+    {
+        var sessions = resources.Sessions;
+        var candidates = resources.HalfOpen;
+        var scan = Math.Min(candidates.Count, EvictionScan);
+        for (var age = 0; age < scan; age++)
+        {
+            var (handle, generation) = candidates.At(age);
+            if (handle < 0)
+            {
+                continue;
+            }
+
+            if (sessions.Generation(handle) != generation || !IsHalfOpen(sessions, handle))
+            {
+                candidates.Clear(age);
+                continue;
+            }
+
+            var state = sessions.Payload(handle);
+            if ((tenant >= 0 && state.Tenant != tenant)
+                || (waypointPool >= 0 && (state.Svr is not (SvrRole.Ingress or SvrRole.Transit) || state.WaypointPool != waypointPool)))
+            {
+                continue;
+            }
+
+            candidates.Clear(age);
+            candidates.Trim();
+            sessions.Remove(handle);
+            Ended(snapshot, resources, state);
+            resources.Counters.SessionsEvicted++;
+            return true;
+        }
+
+        candidates.Trim();
+        return false;
+    }
+
+    /// <summary>How many of the oldest sessions one eviction looks at, at most (tunable: bounds the work of one new session).</summary>
+    public const int EvictionScan = 4096;
 
     /// <summary>The idle timeout of a session of the service: by the protocol the client speaks (an SVR session's original one, which may cross as UDP).</summary>
     public static long IdleTimeout(ServiceEntry entry, in SessionState state, in SessionKey forward) =>
@@ -260,7 +351,8 @@ internal readonly struct PeerRoute : ISessionRoute
             return DropReason.NoPeerKeys;
         }
 
-        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
+        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort)
+            && !(SessionOpening.Evict(snapshot, resources, tenant: -1, path.PoolId) && path.Waypoints.TryAllocate(out localPort, out peerPort)))
         {
             return DropReason.WaypointsExhausted;
         }

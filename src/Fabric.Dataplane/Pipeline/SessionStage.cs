@@ -19,7 +19,8 @@ public static class SessionStage
             return Verdict.Drop;
         }
 
-        if (resources.Sessions.TryFind(context.Key, out var handle, out var direction))
+        if (resources.Sessions.TryFind(context.Key, out var handle, out var direction)
+            && !(context.ToWaypoint && SvrStage.Superseded(ref context, snapshot, resources, handle, direction)))
         {
             context.Session = handle;
             context.Direction = direction;
@@ -97,6 +98,7 @@ public static class SessionStage
         context.Tenant = state.Tenant;
         context.Service = state.Service;
         var forward = context.Direction == SessionDirection.Forward;
+        var halfOpen = !context.IsIcmpError && SessionOpening.IsHalfOpen(sessions, handle);
         if (context.Key.Protocol == IpProtocol.Tcp && !context.IsIcmpError)
         {
             ref var tcp = ref sessions.Tcp(handle);
@@ -109,6 +111,11 @@ public static class SessionStage
             {
                 sessions.SetIdleTimeout(handle, (long)(TcpTracker.ClosedLinger.TotalSeconds * resources.TicksPerSecond));
             }
+        }
+
+        if (halfOpen && (sessions.Tcp(handle).State == TcpState.None ? !forward : sessions.Tcp(handle).IsEstablished))
+        {
+            SessionOpening.Answered(snapshot, sessions, handle);
         }
 
         sessions.Touch(handle, context.Now);

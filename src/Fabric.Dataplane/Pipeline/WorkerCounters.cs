@@ -10,6 +10,12 @@ public sealed class WorkerCounters
     public long SessionsCreated;
     public long SessionsExpired;
 
+    /// <summary>Half-open sessions removed, oldest first, to make room for a new session (table full, tenant share or waypoints used up).</summary>
+    public long SessionsEvicted;
+
+    /// <summary>Egress and transit sessions removed because the peer opened a new session on their waypoint tuple (it had ended them).</summary>
+    public long SessionsSuperseded;
+
     /// <summary>SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress).</summary>
     public long SessionsMoved;
 

@@ -16,9 +16,12 @@ namespace Fabric.Dataplane.Pipeline;
 public sealed class WorkerResources
 {
     private ulong _random;
+    private int[] _tenantSessions = new int[64];
 
-    public WorkerResources(IPacketPort[] ports, int sessionCapacity, long ticksPerSecond, ulong seed)
+    /// <param name="maxSessionsPerTenant">The most sessions one tenant may hold in the table; 0: no limit but the table's.</param>
+    public WorkerResources(IPacketPort[] ports, int sessionCapacity, long ticksPerSecond, ulong seed, int maxSessionsPerTenant = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxSessionsPerTenant);
         ArgumentNullException.ThrowIfNull(ports);
         Ports = ports;
         TicksPerSecond = ticksPerSecond;
@@ -28,6 +31,8 @@ public sealed class WorkerResources
         Drops = new DropCounters();
         Traffic = new TrafficCounters();
         IcmpErrors = new IcmpErrorLimiter(ticksPerSecond);
+        HalfOpen = new HalfOpenSessions(sessionCapacity);
+        MaxSessionsPerTenant = maxSessionsPerTenant;
         _random = seed | 1;
     }
 
@@ -54,6 +59,12 @@ public sealed class WorkerResources
     /// <summary>Exceptions stages threw on packets (each packet dropped as <see cref="DropReason.PipelineFault"/>).</summary>
     public PipelineFaults Faults { get; } = new();
 
+    /// <summary>The sessions opened here, oldest first: the candidates for eviction while they are half-open.</summary>
+    public HalfOpenSessions HalfOpen { get; }
+
+    /// <summary>The most sessions one tenant may hold in <see cref="Sessions"/>; 0: no limit but the table's.</summary>
+    public int MaxSessionsPerTenant { get; }
+
     /// <summary>The limit on the ICMP errors the worker sends; a refusal is counted in <see cref="WorkerCounters.IcmpErrorsSuppressed"/> by the stage.</summary>
     public IcmpErrorLimiter IcmpErrors { get; }
 
@@ -68,6 +79,37 @@ public sealed class WorkerResources
 
     /// <summary>Room for one packet cut from a super-packet (it may grow by metadata as any packet).</summary>
     internal byte[] SegmentScratch { get; } = new byte[PacketBuffer.DefaultCapacity];
+
+    /// <summary>Sessions the tenant (by its index when they opened) holds in the table.</summary>
+    public int TenantSessions(int tenant) => (uint)tenant < (uint)_tenantSessions.Length ? _tenantSessions[tenant] : 0;
+
+    /// <summary>Whether the tenant holds as many sessions as it may.</summary>
+    internal bool TenantAtLimit(int tenant) => MaxSessionsPerTenant > 0 && TenantSessions(tenant) >= MaxSessionsPerTenant;
+
+    /// <summary>Counts a session the tenant opened (the count grows with the tenants a snapshot has: allocates only for a new tenant index).</summary>
+    internal void TenantOpened(int tenant)
+    {
+        if (tenant < 0)
+        {
+            return;
+        }
+
+        if (tenant >= _tenantSessions.Length)
+        {
+            Array.Resize(ref _tenantSessions, Math.Max(tenant + 1, _tenantSessions.Length * 2));
+        }
+
+        _tenantSessions[tenant]++;
+    }
+
+    /// <summary>Counts a session of the tenant that ended (never below zero: an HA partner's replicas were not counted in).</summary>
+    internal void TenantEnded(int tenant)
+    {
+        if ((uint)tenant < (uint)_tenantSessions.Length && _tenantSessions[tenant] > 0)
+        {
+            _tenantSessions[tenant]--;
+        }
+    }
 
     /// <summary>The next value of the worker's xorshift generator (seeded: runs are reproducible).</summary>
     internal ulong NextRandom()

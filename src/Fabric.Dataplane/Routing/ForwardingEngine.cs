@@ -40,13 +40,18 @@ public sealed class ForwardingEngine : IDisposable
         _idleWait = options.IdleWait ?? new PollingWait();
         _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * _time.TimestampFrequency);
         _scheduling = options.Scheduling;
-        Worker = new PacketWorker(Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, options.Seed, options.BatchSize)
+        Seed = options.Seed ?? RandomSeed();
+        Worker = new PacketWorker(
+            Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, Seed, options.BatchSize, options.SessionsPerTenant)
         {
             IsActive = options.StartActive,
         };
     }
 
     public string Name { get; }
+
+    /// <summary>The seed of the session table's hash and of the load balancer (<see cref="RouterOptions.Seed"/>, or drawn at random).</summary>
+    public ulong Seed { get; }
 
     public IPacketPort[] Ports { get; }
 
@@ -328,6 +333,13 @@ public sealed class ForwardingEngine : IDisposable
         return (int)Math.Min(milliseconds, int.MaxValue);
     }
 
+    private static ulong RandomSeed()
+    {
+        Span<byte> bytes = stackalloc byte[sizeof(ulong)];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        return BitConverter.ToUInt64(bytes);
+    }
+
     public void Dispose()
     {
         _stop?.Cancel();
@@ -344,7 +356,15 @@ public sealed class ForwardingEngine : IDisposable
     }
 }
 
-/// <param name="Seed">Seeds the load balancer's randomness, so runs are reproducible.</param>
+/// <param name="SessionCapacity">Sessions the worker's table holds.</param>
+/// <param name="Seed">
+/// Seeds the session table's hash and the load balancer's randomness. Null (the default): a random seed per engine, so
+/// nobody outside can predict which keys collide in the table; a test passes one to make a run reproducible.
+/// </param>
+/// <param name="MaxSessionsPerTenant">
+/// The most sessions one tenant may hold in the table; null (the default): half of <paramref name="SessionCapacity"/>
+/// (<see cref="SessionTableSettings.DefaultMaxTenantSharePercent"/>), so one tenant's flood leaves room for the others.
+/// </param>
 /// <param name="StartActive">False: the node starts as the standby of an HA pair (it forwards once told to take over).</param>
 /// <param name="IdleWait">
 /// How the idle worker sleeps (the engine disposes it): an <see cref="Io.Linux.EpollWait"/> over the router's
@@ -357,5 +377,18 @@ public sealed class ForwardingEngine : IDisposable
 /// draws one at random for this engine, as every process and each node of an HA pair must.
 /// </param>
 public sealed record RouterOptions(
-    int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, IIdleWait? IdleWait = null, bool StartActive = true, TimeSpan BusyPoll = default,
-    IWorkerScheduling? Scheduling = null, uint? KeySender = null);
+    int SessionCapacity = SessionTableSettings.DefaultCapacity, int BatchSize = 64, ulong? Seed = null, IIdleWait? IdleWait = null,
+    bool StartActive = true, TimeSpan BusyPoll = default, int? MaxSessionsPerTenant = null, IWorkerScheduling? Scheduling = null,
+    uint? KeySender = null)
+{
+    /// <summary>The router's session table settings as options: its capacity and its tenant share.</summary>
+    public static RouterOptions From(SessionTableSettings sessions)
+    {
+        ArgumentNullException.ThrowIfNull(sessions);
+        return new RouterOptions(SessionCapacity: sessions.Capacity, MaxSessionsPerTenant: sessions.MaxPerTenant);
+    }
+
+    /// <summary><see cref="MaxSessionsPerTenant"/> in force (0: no limit but the table's).</summary>
+    internal int SessionsPerTenant => MaxSessionsPerTenant
+        ?? new SessionTableSettings(SessionCapacity, SessionTableSettings.DefaultMaxTenantSharePercent).MaxPerTenant;
+}

@@ -68,8 +68,8 @@ internal sealed class PipelineRouters : IDisposable
     public PipelineRouters(int sessions)
     {
         var model = FabricConfigLoader.Load(Config).Config ?? throw new InvalidOperationException("the benchmark configuration does not load");
-        _br = new ForwardingEngine("br", [_brWan, _brLan], new RouterOptions(SessionCapacity: sessions * 2));
-        _dc = new ForwardingEngine("dc", [_dcWan, _dcSvc, _dcLocal], new RouterOptions(SessionCapacity: sessions * 2));
+        _br = new ForwardingEngine("br", [_brWan, _brLan], new RouterOptions(SessionCapacity: sessions * 2, Seed: 0x5eed));
+        _dc = new ForwardingEngine("dc", [_dcWan, _dcSvc, _dcLocal], new RouterOptions(SessionCapacity: sessions * 2, Seed: 0x5eed));
         _br.Apply(model, 1);
         _dc.Apply(model, 1);
         var host = new MacAddress(0x02_00_00_00_0F_99);

@@ -38,7 +38,7 @@ public static class RandomFabric
                 Pick(random, securityNames),
                 Rate(random), Rate(random), Rate(random),
                 random.Next(0, 100_000), random.Next(0, 10_000), high, random.Next(0, high + 1),
-                new IdleTimeouts(Seconds(random), Seconds(random), Seconds(random)),
+                new IdleTimeouts(Seconds(random), Seconds(random), Seconds(random), Seconds(random)),
                 Pick(random, Enum.GetValues<TransportStateEnforcement>()),
                 Pick(random, Enum.GetValues<SessionResiliency>()));
         });
@@ -66,7 +66,10 @@ public static class RandomFabric
                     List(random.Next(4), c => new Container($"c{r}x{n}x{c}", List(1, _ => Address($"10.{100 + r}.{n}.{10 + c}")),
                         random.Next(2) == 0 && tenants.Count > 0 ? Pick(random, tenants) : null)),
                     random.Next(576, 9001));
-            })));
+            }))
+        {
+            Sessions = new SessionTableSettings(random.Next(16, 1 << 20), random.Next(1, 101)),
+        });
         var containers = routers.SelectMany(r => r.Networks).SelectMany(n => n.Containers).Select(c => c.Name).ToArray();
 
         var services = List(random.Next(4), s =>

@@ -6,9 +6,31 @@ namespace Fabric.Dataplane.Pipeline;
 
 // The egress side: a waypoint packet with no session is accepted only with metadata (tenant from the metadata,
 // access policy again, the session opened by SessionOpening with InstanceRoute.Egress), or it adopts the session it
-// names when that session moved from another path of the same peer router.
+// names when that session moved from another path of the same peer router. A session whose waypoint tuple the peer
+// hands to a new session (it ended the old one: evicted or expired there) gives way to it (Superseded).
 public static partial class SvrStage
 {
+    /// <summary>
+    /// Whether the packet in hand opens a new session on the waypoint tuple of session <paramref name="handle"/>
+    /// (forward metadata with another session id): the peer ended the old session and reuses its waypoint pair. The old
+    /// session is then removed and what it held given back, so the packet is accepted as a new session.
+    /// </summary>
+    public static bool Superseded(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources, int handle, SessionDirection direction)
+    {
+        var sessions = resources.Sessions;
+        var state = sessions.Payload(handle);
+        if (direction != SessionDirection.Forward || state.Svr is not (SvrRole.Egress or SvrRole.Transit)
+            || !context.Metadata.Present || !context.Metadata.HasForwardContext || context.Metadata.SessionId == state.SessionId)
+        {
+            return false;
+        }
+
+        sessions.Remove(handle);
+        SessionOpening.Ended(snapshot, resources, state);
+        resources.Counters.SessionsSuperseded++;
+        return true;
+    }
+
     /// <summary>
     /// The egress slow path: a waypoint packet with no session. Only metadata with a forward context makes one;
     /// the tenant comes from the metadata and the access policy is enforced again with it. The session's

@@ -81,14 +81,14 @@ public sealed class RouterFixture : IDisposable
 
     private static ulong _mac = 0x02_00_00_00_01_00;
 
-    public RouterFixture(string config = Config)
+    public RouterFixture(string config = Config, RouterOptions? options = null)
     {
         var svc = new InMemoryBridge();
         var lan = new InMemoryBridge();
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
         IPacketPort[] ports = [svc.Attach("svc", NextMac()), eng1Link.A, guest1Link.A, lan.Attach("lan", NextMac())];
-        Router = new ForwardingEngine("dc1", ports, new RouterOptions(SessionCapacity: 1024), Time);
+        Router = new ForwardingEngine("dc1", ports, options ?? new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed), Time);
         Model = Load(config);
         Router.Apply(Model, version: 1);
 

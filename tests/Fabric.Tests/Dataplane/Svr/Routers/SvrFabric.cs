@@ -174,7 +174,8 @@ public sealed class SvrFabric : IDisposable
 
     private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null)
     {
-        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, StartActive: active, KeySender: Interlocked.Increment(ref _keySender)), Time);
+        var engine = new ForwardingEngine(
+            name, ports, new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed, StartActive: active, KeySender: Interlocked.Increment(ref _keySender)), Time);
         engine.Apply(model ?? Model, version: 1);
         return engine;
     }

@@ -382,6 +382,29 @@ public sealed class SvrFabricTests
     }
 
     [Fact]
+    public void WaypointsExhaustedBySynFlood_OtherTenant_EvictsOldestHalfOpenAndReachesWeb()
+    {
+        using var fabric = new SvrFabric(text => text.Replace("wan {}", "wan { waypoint-ports = \"16384-16387\", max-waypoints = 2 }"));
+        for (ushort port = 5000; port < 5002; port++)
+        {
+            // Answered by web with a SYN-ACK that eng1 never acknowledges: half-open at both routers.
+            fabric.Eng1.SendTcp("10.200.0.80", port, 80, TcpFlags.Syn, 1, 0, []);
+            fabric.Pump();
+        }
+
+        fabric.Guest1.SendTcp("10.200.0.80", 6000, 80, TcpFlags.Syn, 1, 0, []);
+        fabric.Pump();
+        fabric.Guest1.SendTcp("10.200.0.80", 6000, 80, TcpFlags.Ack | TcpFlags.Psh, 2, 5001, "GET"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(2, fabric.Guest1.Received.Count); // the SYN-ACK and web's answer to the data
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.WaypointsExhausted));
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsEvicted);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsSuperseded);
+        Assert.Equal(0, SvrFabric.Drops(fabric.Dc1, DropReason.MetadataMismatch));
+    }
+
+    [Fact]
     public void EgressRestartMidTcpSession_ReestablishedByMetadata_EndpointsSeeNoReset()
     {
         using var fabric = new SvrFabric();

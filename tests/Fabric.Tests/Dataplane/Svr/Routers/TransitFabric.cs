@@ -133,7 +133,7 @@ public sealed class TransitFabric : IDisposable
 
     private ForwardingEngine Start(string name, IPacketPort[] ports)
     {
-        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024), Time);
+        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed), Time);
         engine.Apply(Model, version: 1);
         return engine;
     }
