@@ -5,7 +5,7 @@ using Org.BouncyCastle.Security;
 
 namespace Fabric.Tests.Dataplane.Svr.Security;
 
-internal static class SecurityFixtures
+public static class SecurityFixtures
 {
     public static SecureRandom SeededRandom(int seed)
     {
