@@ -1,5 +1,6 @@
 using Akka.Actor;
 using SerializationException = System.Runtime.Serialization.SerializationException;
+using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Serialization;
 using Fabric.Conductor.Configuration;
 
@@ -54,6 +55,44 @@ public sealed class FabricSerializerTests : IDisposable
     public void GarbageBytes_ForKnownManifest_FailWithoutCrashing()
     {
         Assert.ThrowsAny<Exception>(() => _serializer.FromBinary([0xc1, 0xff, 0x00], "fabric.config.commit.v1"));
+    }
+
+    // Found by fuzzing (tests/Fabric.Fuzz/crashes/serializer): MessagePack's own exception escaped FromBinary.
+    [Fact]
+    public void FromBinary_TruncatedMessage_RefusedWithTheSerializersOwnError()
+    {
+        var message = new ConfigCommitted(3, "fabric { }", "alice", DateTimeOffset.UnixEpoch, "msg", null);
+        var bytes = _serializer.ToBinary(message);
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes[..^4], "fabric.config.committed.v1"));
+        Assert.StartsWith("wire message \"fabric.config.committed.v1\" does not decode: ", error.Message, StringComparison.Ordinal);
+    }
+
+    // Found by fuzzing: a nil where the record declares a string decoded into a message with a null member.
+    [Fact]
+    public void FromBinary_NilInPlaceOfANonNullMember_RefusedNamingTheMember()
+    {
+        var bytes = _serializer.ToBinary(new ConfigCommitted(3, "fabric { }", null!, DateTimeOffset.UnixEpoch, "msg", null));
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.config.committed.v1"));
+        Assert.Equal("wire message \"fabric.config.committed.v1\" lacks ConfigCommitted.Author: refused", error.Message);
+    }
+
+    [Fact]
+    public void FromBinary_NilAmongAListsRecords_Refused()
+    {
+        var bytes = _serializer.ToBinary(new PairSessionBatch("dc1a", 1, [null!]));
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.ha.sessions.v1"));
+        Assert.Equal("wire message \"fabric.ha.sessions.v1\" lacks PairSessionBatch.Sessions[0]: refused", error.Message);
+    }
+
+    [Fact]
+    public void FromBinary_NilWhereTheRecordAllowsIt_Decodes()
+    {
+        var message = new ConfigCommitted(3, "fabric { }", "alice", DateTimeOffset.UnixEpoch, "msg", RestoredFrom: null);
+
+        Assert.Equal(message, _serializer.FromBinary(_serializer.ToBinary(message), "fabric.config.committed.v1"));
     }
 
     [Fact]
