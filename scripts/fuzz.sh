@@ -40,7 +40,7 @@ fi
 
 work="$root/artifacts/fuzz"
 bin="$work/bin"
-harness=(dotnet "$bin/Fabric.Fuzz.dll")
+harness=("$(command -v dotnet)" "$bin/Fabric.Fuzz.dll")
 
 echo "== building and instrumenting the harness (artifacts/fuzz/bin)"
 rm -rf "$bin"
@@ -64,6 +64,9 @@ mkdir -p "$work"
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_AUTORESUME=1
 export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1
+# An input that makes the code under test allocate without end fails with an OutOfMemoryException at 2 GiB (a
+# crash AFL keeps) instead of taking the machine's memory from everything else on it.
+export DOTNET_GCHeapHardLimit=0x80000000
 
 stat() { awk -F' *: *' -v key="$1" '$1 == key { print $2 }' "$2" 2>/dev/null; }
 
@@ -89,9 +92,11 @@ for target in "${targets[@]}"; do
   done
 
   echo "== $target: minimising the corpus (afl-cmin)"
-  pool="$(mktemp -d)"
-  minimised="$(mktemp -d)"
-  rmdir "$minimised"
+  # afl-cmin refuses folders under /tmp: its folders live beside the findings.
+  pool="$out/cmin-pool"
+  minimised="$out/cmin-kept"
+  rm -rf "$pool" "$minimised"
+  mkdir -p "$pool"
   cp "$corpus"/* "$pool"/
   cp "$out"/default/queue/id:* "$pool"/ 2>/dev/null || true
   if "${lock[@]}" afl-cmin -i "$pool" -o "$minimised" -t 5000 -m none -- "${harness[@]}" run "$target" >"$out/cmin.log" 2>&1 \
@@ -106,18 +111,21 @@ for target in "${targets[@]}"; do
   rm -rf "$pool" "$minimised"
 
   stats="$out/default/fuzzer_stats"
-  crashes=("$out"/default/crashes/id:* "$out"/history/*)
+  # Each crash and hang AFL kept (and each script of inputs a crash needed before it), replayed alone: the ones that
+  # fail again are listed with their exception, for a regression test and a fix (docs/security.md, "Fuzzing").
   reproduced=0
-  for crash in "${crashes[@]}"; do
-    [ -f "$crash" ] || continue
-    if ! "${harness[@]}" replay --alone "$target" "$crash" >"$crash.replay" 2>&1; then
+  mkdir -p "$out/replays"
+  for found in "$out"/default/crashes/id:* "$out"/default/hangs/id:* "$out"/history/*; do
+    [ -f "$found" ] || continue
+    replay="$out/replays/$(basename "$found")"
+    if ! timeout 120 "${harness[@]}" replay --alone "$target" "$found" >"$replay" 2>&1; then
       reproduced=$((reproduced + 1))
-      echo "   crash $crash: $(grep -m1 '^FAIL' -A1 "$crash.replay" | tail -n 1)"
+      echo "   found $found: $(grep -m1 -A1 '^FAIL' "$replay" | tail -n 1)"
     fi
   done
-  summary+=("$(printf '%-12s executions %s, paths %s, edges %s of %s, crashes %s (reproduced alone: %s), hangs %s, corpus kept %s files' \
+  summary+=("$(printf '%-12s executions %s, paths %s, edges %s of %s, crashes %s, hangs %s (failing alone again: %s), corpus kept %s files' \
     "$target" "$(stat execs_done "$stats")" "$(stat corpus_count "$stats")" "$(stat edges_found "$stats")" "$(stat total_edges "$stats")" \
-    "$(stat saved_crashes "$stats")" "$reproduced" "$(stat saved_hangs "$stats")" "$(ls "$corpus" | wc -l)")")
+    "$(stat saved_crashes "$stats")" "$(stat saved_hangs "$stats")" "$reproduced" "$(ls "$corpus" | wc -l)")")
 done
 
 echo "== fuzzing: $minutes min per target"
