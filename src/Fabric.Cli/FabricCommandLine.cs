@@ -6,8 +6,14 @@ namespace Fabric.Cli;
 /// <summary>The <c>fabric</c> command: its verbs, and the exit codes every verb shares.</summary>
 public static class FabricCommandLine
 {
-    /// <summary>The command line was wrong (unknown verb, missing argument) or the input was invalid.</summary>
+    /// <summary>The command line was wrong (unknown verb, missing argument) or the input was invalid (also: refused by the conductor).</summary>
     public const int UsageOrInvalid = 2;
+
+    /// <summary>A verb that talks to the conductor got no answer from it (no connection, TLS refused, the conductor not ready).</summary>
+    public const int ConductorUnreachable = 3;
+
+    /// <summary>The conductor refused the credentials: no API token, or one it does not know or revoked.</summary>
+    public const int NotAuthorized = 4;
 
     public static RootCommand Create()
     {

@@ -4,7 +4,8 @@ using Fabric.Model.Collections;
 namespace Fabric.Model;
 
 /// <summary>Where the conductor runs and where it keeps the configuration history.</summary>
-public sealed record ConductorSettings(ValueList<IPAddress> Addresses, int ApiPort, StorageSettings Storage)
+/// <param name="OpenReads">The API answers reads without a token (writes always need one).</param>
+public sealed record ConductorSettings(ValueList<IPAddress> Addresses, int ApiPort, StorageSettings Storage, bool OpenReads = false)
 {
     public const int DefaultApiPort = 8480;
 

@@ -44,8 +44,9 @@ public static class ClusterCertificates
     }
 
     /// <summary>Issues a certificate for node <paramref name="node"/> signed by the CA in <paramref name="authorityDirectory"/>.</summary>
+    /// <param name="addresses">IP addresses the certificate also names (for an HTTPS endpoint reached by address, such as the conductor's API).</param>
     /// <returns>The path of <c>NAME.pfx</c>.</returns>
-    public static string IssueNode(string authorityDirectory, string node, string outputDirectory, TimeSpan validity)
+    public static string IssueNode(string authorityDirectory, string node, string outputDirectory, TimeSpan validity, IReadOnlyList<System.Net.IPAddress>? addresses = null)
     {
         if (string.IsNullOrWhiteSpace(node) || node.IndexOfAny(['/', '\\', '\0']) >= 0 || node is "." or "..")
         {
@@ -63,6 +64,11 @@ public static class ClusterCertificates
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ServerAuthentication, ClientAuthentication], false));
         var names = new SubjectAlternativeNameBuilder();
         names.AddDnsName(node);
+        foreach (var address in addresses ?? [])
+        {
+            names.AddIpAddress(address);
+        }
+
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(authority, true, false));

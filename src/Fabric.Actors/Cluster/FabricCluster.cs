@@ -20,14 +20,16 @@ public static class FabricCluster
     public const string ConductorRole = "conductor";
 
     /// <summary>
-    /// Control-plane timing. Distributed Data gossips every 500 ms and tells subscribers of a change
-    /// within 50 ms, so a router that missed a direct write hears of it within a second; the
+    /// Control-plane timing. Akka's scheduler turns every 100 ms, so no actor timer is finer than that and an idle
+    /// node wakes about 25 times a second. Distributed Data gossips every 500 ms and tells subscribers of a change
+    /// within a scheduler tick, so a router that missed a direct write hears of it within a second; the
     /// splitbrain resolver waits 7 s of stable unreachability before downing (Akka's default 20 s
     /// is tuned for large clusters; a fabric is small and should fail over quickly).
     /// </summary>
     private const string ControlPlaneHocon = """
         akka {
           loglevel = WARNING                                  # Akka's own log level; bridged to Microsoft.Extensions.Logging
+          scheduler.tick-duration = 100ms                     # timer resolution: the 10 ms default wakes an idle node ~300 times a second (docs/benchmarks.md)
           coordinated-shutdown.exit-clr = off                 # the host, not Akka, decides when the process ends
           coordinated-shutdown.run-by-clr-shutdown-hook = on  # SIGTERM leaves the cluster before the process exits
           remote.retry-gate-closed-for = 500ms                # after a failed connection, retry this soon (an HA partner that starts a moment later is heard at once)
@@ -37,7 +39,7 @@ public static class FabricCluster
             split-brain-resolver.stable-after = 7s            # unreachable this long before the minority is downed
             distributed-data {
               gossip-interval = 500ms                         # anti-entropy between replicas
-              notify-subscribers-interval = 50ms              # how soon a subscriber hears of a change
+              notify-subscribers-interval = 100ms             # how soon a subscriber hears of a change (one scheduler tick)
             }
           }
         }

@@ -22,23 +22,23 @@ public sealed record PairSessionBatch(string Node, long Version, IReadOnlyList<R
 
 /// <summary>A <see cref="SessionRecord"/> on the wire: addresses as two 64-bit halves (MessagePack has no 128-bit integer).</summary>
 public sealed record ReplicatedSession(
-    ulong ForwardSourceHigh, ulong ForwardSourceLow, ulong ForwardDestinationHigh, ulong ForwardDestinationLow, ushort ForwardSourcePort, ushort ForwardDestinationPort, byte ForwardProtocol,
-    ulong ReverseSourceHigh, ulong ReverseSourceLow, ulong ReverseDestinationHigh, ulong ReverseDestinationLow, ushort ReverseSourcePort, ushort ReverseDestinationPort, byte ReverseProtocol,
+    ulong ForwardSourceHigh, ulong ForwardSourceLow, ulong ForwardDestinationHigh, ulong ForwardDestinationLow, ushort ForwardSourcePort, ushort ForwardDestinationPort, byte ForwardProtocol, bool ForwardIsIpv6,
+    ulong ReverseSourceHigh, ulong ReverseSourceLow, ulong ReverseDestinationHigh, ulong ReverseDestinationLow, ushort ReverseSourcePort, ushort ReverseDestinationPort, byte ReverseProtocol, bool ReverseIsIpv6,
     short Tenant, short Service, short Instance, short ForwardPort, short ReversePort, bool IsIpv6, byte Svr, bool SendMetadata, byte OriginalProtocol, byte Unanswered, bool Sealed,
     short WaypointPath, ushort LocalWaypointPort, ushort PeerWaypointPort, short KeysPath, uint SessionId, ushort Tcp,
     long IdleNanoseconds, long ReverseQuietNanoseconds, long ForwardPackets, long ForwardBytes, long ReversePackets, long ReverseBytes)
 {
     public static ReplicatedSession From(in SessionRecord r) => new(
-        (ulong)(r.Forward.Source >> 64), (ulong)r.Forward.Source, (ulong)(r.Forward.Destination >> 64), (ulong)r.Forward.Destination, r.Forward.SourcePort, r.Forward.DestinationPort, r.Forward.Protocol,
-        (ulong)(r.Reverse.Source >> 64), (ulong)r.Reverse.Source, (ulong)(r.Reverse.Destination >> 64), (ulong)r.Reverse.Destination, r.Reverse.SourcePort, r.Reverse.DestinationPort, r.Reverse.Protocol,
+        (ulong)(r.Forward.Source >> 64), (ulong)r.Forward.Source, (ulong)(r.Forward.Destination >> 64), (ulong)r.Forward.Destination, r.Forward.SourcePort, r.Forward.DestinationPort, r.Forward.Protocol, r.Forward.IsIpv6,
+        (ulong)(r.Reverse.Source >> 64), (ulong)r.Reverse.Source, (ulong)(r.Reverse.Destination >> 64), (ulong)r.Reverse.Destination, r.Reverse.SourcePort, r.Reverse.DestinationPort, r.Reverse.Protocol, r.Reverse.IsIpv6,
         r.Tenant, r.Service, r.Instance, r.ForwardPort, r.ReversePort, r.IsIpv6, (byte)r.Svr, r.SendMetadata, r.OriginalProtocol, r.Unanswered, r.Sealed,
         r.WaypointPath, r.LocalWaypointPort, r.PeerWaypointPort, r.KeysPath, r.SessionId, r.Tcp,
         r.IdleNanoseconds, r.ReverseQuietNanoseconds, r.ForwardPackets, r.ForwardBytes, r.ReversePackets, r.ReverseBytes);
 
     public SessionRecord ToRecord() => new()
     {
-        Forward = new SessionKey(new UInt128(ForwardSourceHigh, ForwardSourceLow), new UInt128(ForwardDestinationHigh, ForwardDestinationLow), ForwardSourcePort, ForwardDestinationPort, ForwardProtocol),
-        Reverse = new SessionKey(new UInt128(ReverseSourceHigh, ReverseSourceLow), new UInt128(ReverseDestinationHigh, ReverseDestinationLow), ReverseSourcePort, ReverseDestinationPort, ReverseProtocol),
+        Forward = new SessionKey(new UInt128(ForwardSourceHigh, ForwardSourceLow), new UInt128(ForwardDestinationHigh, ForwardDestinationLow), ForwardSourcePort, ForwardDestinationPort, ForwardProtocol, ForwardIsIpv6),
+        Reverse = new SessionKey(new UInt128(ReverseSourceHigh, ReverseSourceLow), new UInt128(ReverseDestinationHigh, ReverseDestinationLow), ReverseSourcePort, ReverseDestinationPort, ReverseProtocol, ReverseIsIpv6),
         Tenant = Tenant,
         Service = Service,
         Instance = Instance,

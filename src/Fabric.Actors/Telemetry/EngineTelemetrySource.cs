@@ -7,7 +7,9 @@ namespace Fabric.Actors.Telemetry;
 /// <summary>
 /// A forwarding engine's counters as telemetry: the worker's totals and sessions, drops by reason, drops
 /// per tenant and per service, forwarded traffic per tenant and per service (<see cref="Traffic"/>), active
-/// sessions per service (placed by this router) and per peer path (waypoint pairs in use), and each limited
+/// sessions per service (placed by this router) and per peer path (waypoint pairs in use), each peer path's
+/// monitoring figures once measured (<c>path.PEER/NEIGHBORHOOD.up</c>, round trip <c>.rtt-us</c>, <c>.jitter-us</c>, <c>.loss-bp</c>), whether
+/// the node forwards (<c>ha.active</c>: 1 alone or active in an HA pair, 0 standing by), and each limited
 /// tenant bucket's configured limit, rate in force (the node's share) and bytes offered and refused
 /// (<c>tenant-limit.SERVICE.TENANT.rate</c>). Reads what the worker writes with atomic reads; a sample is not one instant
 /// across counters, each counter is exact. Thread-safe.
@@ -27,6 +29,7 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
             ["sessions"] = worker.Sessions.Count,
             ["sessions.created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["sessions.expired"] = Interlocked.Read(ref counters.SessionsExpired),
+            ["ha.active"] = engine.IsActive ? 1 : 0,
         };
         var reasons = Enum.GetValues<DropReason>().Where(r => r != DropReason.None).ToArray();
         foreach (var reason in reasons)
@@ -51,18 +54,10 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
             Add(sample, $"service.{service}", count);
         }
 
+        var (tenantDrops, serviceDrops) = worker.Drops.Totals();
         for (var t = -1; t < snapshot.Tenants.Length; t++)
         {
-            long drops = 0;
-            for (var s = -1; s < snapshot.Services.Length; s++)
-            {
-                foreach (var reason in reasons)
-                {
-                    drops += worker.Drops.Get(reason, t, s);
-                }
-            }
-
-            sample[$"tenant.{(t < 0 ? "(none)" : snapshot.Tenants[t])}.drops"] = drops;
+            sample[$"tenant.{(t < 0 ? "(none)" : snapshot.Tenants[t])}.drops"] = tenantDrops.GetValueOrDefault(t);
         }
 
         for (var s = 0; s < snapshot.Services.Length; s++)
@@ -74,17 +69,8 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
                 sessions += service.Runtime.Load.LocalSessions(i);
             }
 
-            long drops = 0;
-            for (var t = -1; t < snapshot.Tenants.Length; t++)
-            {
-                foreach (var reason in reasons)
-                {
-                    drops += worker.Drops.Get(reason, t, s);
-                }
-            }
-
             sample[$"service.{service.Name}.sessions"] = sessions;
-            sample[$"service.{service.Name}.drops"] = drops;
+            sample[$"service.{service.Name}.drops"] = serviceDrops.GetValueOrDefault(s);
         }
 
         foreach (var limit in snapshot.LimitedTenantBuckets())
@@ -99,7 +85,20 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
 
         foreach (var path in snapshot.PeerPaths)
         {
-            sample[$"path.{path.PeerRouter}/{path.Neighborhood}.sessions"] = path.Waypoints.InUse;
+            var name = $"path.{path.PeerRouter}/{path.Neighborhood}";
+            sample[$"{name}.sessions"] = path.Waypoints.InUse;
+            sample[$"{name}.up"] = path.Health.State == Dataplane.Svr.PeerPathState.Up ? 1 : 0;
+            if (path.Health.LatencyMicroseconds >= 0)
+            {
+                // Measured once a burst of echoes came back; the health keeps the one-way figure (round trip / 2).
+                sample[$"{name}.rtt-us"] = path.Health.LatencyMicroseconds * 2;
+                sample[$"{name}.jitter-us"] = path.Health.JitterMicroseconds;
+            }
+
+            if (path.Health.LossBasisPoints >= 0)
+            {
+                sample[$"{name}.loss-bp"] = path.Health.LossBasisPoints;
+            }
         }
 
         return sample;

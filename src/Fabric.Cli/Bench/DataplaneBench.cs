@@ -71,7 +71,7 @@ public static class DataplaneBench
         var keys = new SessionKey[SessionCount];
         for (var i = 0; i < keys.Length; i++)
         {
-            keys[i] = new SessionKey((uint)random.Next(), (uint)random.Next(), (ushort)random.Next(1024, 65536), 443, IpProtocol.Tcp);
+            keys[i] = SessionKey.V4((uint)random.Next(), (uint)random.Next(), (ushort)random.Next(1024, 65536), 443, IpProtocol.Tcp);
             sessions.TryInsert(keys[i], keys[i].Reversed(), default, 0, long.MaxValue / 4, out _);
         }
 

@@ -38,13 +38,25 @@ public static class CertCommands
         var node = new Argument<string>("NAME") { Description = "The node's name (the certificate's subject and DNS name)." };
         var authority = new Option<DirectoryInfo>("--ca") { Description = "The CA directory written by `fabric certs ca`.", Required = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Where to write NAME.pfx (certificate and key, mode 0600) and NAME.crt.", Required = true };
-        var command = new Command("node", "Issue a node certificate (valid 825 days, for both TLS client and server) signed by the CA.") { node, authority, output };
+        var addresses = new Option<System.Net.IPAddress[]>("--address")
+        {
+            Description = "An IP address the certificate also names, for an HTTPS endpoint reached by address (the conductor's API: FABRIC_API_CERTIFICATE).",
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = result => [.. result.Tokens.Select(t => System.Net.IPAddress.TryParse(t.Value, out var a) ? a : ParseError(result, t.Value))],
+        };
+        var command = new Command("node", "Issue a node certificate (valid 825 days, for both TLS client and server) signed by the CA.") { node, authority, output, addresses };
         command.SetAction(parse => Run(parse, "fabric certs node", () =>
         {
-            var path = ClusterCertificates.IssueNode(parse.GetValue(authority)!.FullName, parse.GetValue(node)!, parse.GetValue(output)!.FullName, NodeValidity);
+            var path = ClusterCertificates.IssueNode(parse.GetValue(authority)!.FullName, parse.GetValue(node)!, parse.GetValue(output)!.FullName, NodeValidity, parse.GetValue(addresses));
             return $"node certificate and key {path} (mode 0600); run the node with {ClusterTls.CertificateKey}={path} {ClusterTls.AuthorityKey}=<CA dir>/{ClusterCertificates.AuthorityCertificateFile}";
         }));
         return command;
+    }
+
+    private static System.Net.IPAddress ParseError(System.CommandLine.Parsing.ArgumentResult result, string value)
+    {
+        result.AddError($"--address {value} is not an IP address");
+        return System.Net.IPAddress.None;
     }
 
     private static int Run(ParseResult parse, string verb, Func<string> action)

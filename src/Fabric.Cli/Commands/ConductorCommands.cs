@@ -4,8 +4,10 @@ using Akka.Actor;
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
 using Fabric.Conductor.Api;
+using Fabric.Conductor.Api.Tokens;
 using Fabric.Conductor.Configuration;
 using Fabric.Conductor.Hosting;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -13,7 +15,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Fabric.Cli.Commands;
 
-/// <summary><c>fabric conductor</c>: run the conductor node (cluster role <c>conductor</c>) and its admin endpoint.</summary>
+/// <summary><c>fabric conductor</c>: run the conductor node (cluster role <c>conductor</c>) and its API; <c>fabric conductor token</c>: the API's tokens.</summary>
 public static class ConductorCommands
 {
     public static Command Create()
@@ -26,8 +28,9 @@ public static class ConductorCommands
         var command = new Command(
             "conductor",
             "Run the conductor node until SIGTERM or Ctrl-C: the configuration history (conductor.storage: a SQLite file, relative to the " +
-            "current directory, or PostgreSQL), pushed to every router through the cluster, and an HTTP admin endpoint for 'fabric config " +
-            "commit|history|rollback|status'. Environment variables akka__... override Akka settings (such as akka__cluster__seed-nodes__0).")
+            "current directory, or PostgreSQL), pushed to every router through the cluster, and its HTTP API on conductor.api-port (HTTPS when " +
+            $"{ApiCertificate.CertificateKey} names a .pfx; every write needs a token from 'fabric conductor token create'). Environment variables " +
+            "akka__... override Akka settings (such as akka__cluster__seed-nodes__0).")
         {
             config,
             address,
@@ -35,6 +38,7 @@ public static class ConductorCommands
             apiPort,
             seeds,
         };
+        command.Subcommands.Add(TokenCommands.Create());
         // A synchronous action: System.CommandLine then leaves SIGTERM to this command, which stops cleanly and exits 0.
         command.SetAction(parse => Run(parse, config, address, clusterPort, apiPort, seeds).GetAwaiter().GetResult());
         return command;
@@ -57,33 +61,56 @@ public static class ConductorCommands
         }
 
         var host = parse.GetValue(address) ?? (model.Conductor.Addresses.Count > 0 ? model.Conductor.Addresses[0].ToString() : null) ?? "127.0.0.1";
+        if (!System.Net.IPAddress.TryParse(host, out var bind))
+        {
+            await error.WriteLineAsync($"fabric conductor: --address {host} is not an IP address");
+            return FabricCommandLine.UsageOrInvalid;
+        }
+
         var port = parse.GetValue(clusterPort);
         var self = ClusterNodeSettings.AddressOf(host, port);
         var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
         ClusterTls? tls;
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate;
         try
         {
             tls = ClusterTls.FromConfiguration(environment);
+            certificate = ApiCertificate.FromConfiguration(environment);
         }
         catch (ClusterTlsException e)
         {
             await error.WriteLineAsync($"fabric conductor: cluster TLS: {e.Message}");
             return FabricCommandLine.UsageOrInvalid;
         }
+        catch (InvalidOperationException e)
+        {
+            await error.WriteLineAsync($"fabric conductor: {e.Message}");
+            return FabricCommandLine.UsageOrInvalid;
+        }
 
         var cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []], tls);
-        using var node = ConductorHost.Build(cluster, model.Conductor.Storage, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        var feed = new Conductor.Api.Live.LiveFeed();
+        using var node = ConductorHost.Build(cluster, model.Conductor.Storage, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning), feed);
         await node.StartAsync();
         var system = node.Services.GetRequiredService<ActorSystem>();
         var api = parse.GetValue(apiPort) ?? model.Conductor.ApiPort;
-        ConductorAdminEndpoint endpoint;
+        var scheme = certificate is null ? "http" : "https";
+        using var metrics = ConductorMetrics.Create(feed);
+        var endpoint = ConductorApi.Build(
+            new ConductorApiOptions(bind, api, model.Conductor.OpenReads, certificate),
+            node.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>(),
+            ApiTokenStore.For(model.Conductor.Storage),
+            feed,
+            metrics,
+            logging: l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         try
         {
-            endpoint = ConductorAdminEndpoint.Start(host, api, node.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>());
+            await endpoint.StartAsync();
         }
-        catch (System.Net.HttpListenerException e)
+        catch (IOException e)
         {
-            await error.WriteLineAsync($"fabric conductor: cannot listen on http://{host}:{api}/ ({e.Message})");
+            await error.WriteLineAsync($"fabric conductor: cannot listen on {scheme}://{host}:{api}/ ({e.Message})");
+            await endpoint.DisposeAsync();
             await node.StopAsync(CancellationToken.None);
             return 1;
         }
@@ -92,10 +119,11 @@ public static class ConductorCommands
         await using (endpoint)
         {
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
-            Log(output, "started", $"cluster={self} api=http://{host}:{api}/ storage={storage} cluster-tls={(tls is null ? "off" : "mutual")}");
+            Log(output, "started", $"cluster={self} api={scheme}://{host}:{api}/ reads={(model.Conductor.OpenReads ? "open" : "token")} storage={storage} cluster-tls={(tls is null ? "off" : "mutual")}");
             await Task.WhenAny(stop.Task, system.WhenTerminated);
             downed = FabricNodeHost.WasDowned(system);
             Log(output, "stopping", downed ? "reason=removed-from-cluster" : stop.Task.IsCompleted ? "reason=signal" : "reason=actor-system-terminated");
+            await endpoint.StopAsync(CancellationToken.None);
         }
 
         await node.StopAsync(CancellationToken.None);

@@ -10,9 +10,10 @@ using Fabric.Conductor.Configuration;
 namespace Fabric.Cli.Commands;
 
 /// <summary>
-/// <c>fabric config commit|history|rollback|status</c>: the operator's side of a running conductor,
-/// over its admin endpoint (<see cref="ConductorAdminEndpoint"/>). Exit 0 on success, 2 when the
-/// conductor refuses (every reason on stderr), 1 when no conductor answers.
+/// <c>fabric config commit|history|rollback|status</c>, <c>fabric telemetry</c>, <c>fabric services</c>: the operator's
+/// side of a running conductor, over its API (<see cref="ConductorApi"/>) with the API token. Exit 0 on success, 1 when
+/// the answer says the fabric is not as asked (a node drifts, nothing registered), 2 when the conductor refuses (every
+/// reason on stderr), 3 when no conductor answers, 4 when it refuses the token.
 /// </summary>
 public static class ConductorConfigCommands
 {
@@ -24,8 +25,12 @@ public static class ConductorConfigCommands
         var conductor = Conductor();
         var file = new Argument<FileInfo>("FILE") { Description = "The fabric document to make the running configuration." };
         var message = new Option<string>("--message", "-m") { Description = "Why: kept in the history.", Required = true };
-        var author = Author();
-        var command = new Command("commit", "Validate a document on the conductor and make it the next running version, pushed to every router.") { file, message, author, conductor, LabName, LabState };
+        var command = new Command(
+            "commit",
+            "Validate a document on the conductor and make it the next running version, pushed to every router. The history records the token's owner as its author.")
+        {
+            file, message, conductor, LabName, LabState, TokenFile, ConductorCa,
+        };
         command.SetAction((parse, cancel) => Call(parse, conductor, async (client, lab) =>
         {
             var path = parse.GetValue(file)!.FullName;
@@ -41,7 +46,7 @@ public static class ConductorConfigCommands
                 parse.InvocationConfiguration.Error.WriteLine($"fabric config: the lab's router identities pinned (keys in {LabKeys.DirectoryOf(lab)})");
             }
 
-            return Report(parse, await client.Commit(new CommitConfig(text, parse.GetValue(author)!, parse.GetValue(message)!), cancel), "committed");
+            return Report(parse, await client.Commit(text, parse.GetValue(message)!, cancel), "committed");
         }));
         return command;
     }
@@ -51,10 +56,12 @@ public static class ConductorConfigCommands
         var conductor = Conductor();
         var version = new Argument<long>("N") { Description = "The version whose content becomes running again (as a new version)." };
         var message = new Option<string>("--message", "-m") { Description = "Why (default: \"rollback to version N\")." };
-        var author = Author();
-        var command = new Command("rollback", "Make an earlier version's content running again, as a new version pushed to every router.") { version, message, author, conductor, LabName, LabState };
+        var command = new Command("rollback", "Make an earlier version's content running again, as a new version pushed to every router.")
+        {
+            version, message, conductor, LabName, LabState, TokenFile, ConductorCa,
+        };
         command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
-            Report(parse, await client.Rollback(new RollbackConfig(parse.GetValue(version), parse.GetValue(author)!, parse.GetValue(message) ?? ""), cancel), "running")));
+            Report(parse, await client.Rollback(parse.GetValue(version), parse.GetValue(message) ?? "", cancel), "running")));
         return command;
     }
 
@@ -62,21 +69,21 @@ public static class ConductorConfigCommands
     {
         var conductor = Conductor();
         var json = new Option<bool>("--json") { Description = "Print the history as JSON." };
-        var command = new Command("history", "List every version, oldest first, with author, time, message and what changed; '*' marks the running one.") { json, conductor, LabName, LabState };
+        var command = new Command("history", "List every version, oldest first, with author, time, message and what changed; '*' marks the running one.") { json, conductor, LabName, LabState, TokenFile, ConductorCa };
         command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
         {
             var history = await client.History(cancel);
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                output.WriteLine(JsonSerializer.Serialize(history, ConductorAdminEndpoint.Json));
+                output.WriteLine(JsonSerializer.Serialize(history, ApiJson.Options));
                 return 0;
             }
 
             foreach (var v in history.Versions)
             {
                 var restored = v.RestoredFrom is { } from ? $" (restores {from})" : "";
-                output.WriteLine($"{(v.Number == history.Running ? '*' : ' ')} {v.Number,4}  {v.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}  {v.Author}  {v.Message}{restored}");
+                output.WriteLine($"{(v.Running ? '*' : ' ')} {v.Version,4}  {v.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}  {v.Author}  {v.Message}{restored}");
                 foreach (var change in v.Changes)
                 {
                     output.WriteLine($"          {change}");
@@ -91,13 +98,16 @@ public static class ConductorConfigCommands
     private static Command Status()
     {
         var conductor = Conductor();
-        var command = new Command("status", "Show which version each router node runs; exit 0 when every node runs the running version, 1 when any drifts.") { conductor, LabName, LabState };
+        var command = new Command("status", "Show which version each router node runs; exit 0 when every node runs the running version, 1 when any drifts.")
+        {
+            conductor, LabName, LabState, TokenFile, ConductorCa,
+        };
         command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
         {
-            var rollout = await client.Rollout(cancel);
+            var rollout = await client.Routers(cancel);
             var output = parse.InvocationConfiguration.Output;
             output.WriteLine($"running version {rollout.Running}");
-            foreach (var n in rollout.Nodes)
+            foreach (var n in rollout.Routers.SelectMany(r => r.Nodes))
             {
                 var state = !n.Reported ? "not reported"
                     : n.FailedVersion is { } failed ? $"failed version {failed}: {n.Failure}"
@@ -121,7 +131,7 @@ public static class ConductorConfigCommands
             "Show the counters router nodes ship to the conductor every 5 s: the latest sample of each node (non-zero counters) and how much history is kept " +
             "(every sample for an hour, 5-minute rollups for a day).")
         {
-            node, json, conductor, LabName, LabState,
+            node, json, conductor, LabName, LabState, TokenFile, ConductorCa,
         };
         command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
         {
@@ -129,7 +139,7 @@ public static class ConductorConfigCommands
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                output.WriteLine(JsonSerializer.Serialize(view, ConductorAdminEndpoint.Json));
+                output.WriteLine(JsonSerializer.Serialize(view, ApiJson.Options));
                 return 0;
             }
 
@@ -165,7 +175,7 @@ public static class ConductorConfigCommands
             "Show the live instance registry the routers keep in the cluster: every instance of every service, the router (node) it lives behind, " +
             "its address, whether it is up, down or its router unreachable, and its active sessions.")
         {
-            json, conductor, LabName, LabState,
+            json, conductor, LabName, LabState, TokenFile, ConductorCa,
         };
         command.SetAction((parse, cancel) => Call(parse, conductor, async (client, _) =>
         {
@@ -173,18 +183,19 @@ public static class ConductorConfigCommands
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json))
             {
-                output.WriteLine(JsonSerializer.Serialize(view, ConductorAdminEndpoint.Json));
+                output.WriteLine(JsonSerializer.Serialize(view, ApiJson.Options));
                 return 0;
             }
 
-            if (view.Instances.Count == 0)
+            var instances = view.Services.SelectMany(s => s.Instances).ToList();
+            if (instances.Count == 0)
             {
                 output.WriteLine("no instance registered (router nodes register theirs within a second of applying a configuration)");
                 return 1;
             }
 
             output.WriteLine($"{"SERVICE",-12} {"INSTANCE",-16} {"ROUTER",-10} {"NODE",-10} {"STATE",-12} {"SESSIONS",8}  ADDRESS");
-            foreach (var i in view.Instances)
+            foreach (var i in instances)
             {
                 output.WriteLine($"{i.Service,-12} {i.Instance,-16} {i.Router,-10} {i.Node,-10} {i.State,-12} {i.Sessions,8}  {i.Address}");
             }
@@ -204,10 +215,14 @@ public static class ConductorConfigCommands
 
     private static readonly Option<DirectoryInfo?> LabState = new("--state-dir") { Description = $"Where labs keep their state (default {LabLayout.DefaultStateRoot})." };
 
-    private static Option<string> Author() => new("--author")
+    private static readonly Option<FileInfo?> TokenFile = new("--token-file")
     {
-        Description = "Who: kept in the history (default: the user name).",
-        DefaultValueFactory = _ => Environment.UserName,
+        Description = "A file holding the API token (default: $FABRIC_TOKEN_FILE, else the token itself in $FABRIC_TOKEN; a lab's conductor gets the lab's own token).",
+    };
+
+    private static readonly Option<FileInfo?> ConductorCa = new("--conductor-ca")
+    {
+        Description = "The CA certificate (PEM) that signed the conductor's HTTPS certificate (default: $FABRIC_CONDUCTOR_CA, else the system's trust store; a lab's conductor: the lab's CA).",
     };
 
     private static int Report(ParseResult parse, ConfigCommandResult result, string verb)
@@ -229,13 +244,13 @@ public static class ConductorConfigCommands
     private static async Task<int> Call(ParseResult parse, Option<string?> conductor, Func<ConductorClient, LabLayout?, Task<int>> call)
     {
         var given = parse.GetValue(conductor);
-        if (given is not null && !Uri.TryCreate(given, UriKind.Absolute, out _))
+        var error = parse.InvocationConfiguration.Error;
+        if (given is not null && (!Uri.TryCreate(given, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https")))
         {
-            parse.InvocationConfiguration.Error.WriteLine($"fabric config: --conductor {given} is not a URL such as http://10.99.0.2:8480");
+            error.WriteLine($"fabric config: --conductor {given} is not a URL such as https://10.99.0.2:8480");
             return FabricCommandLine.UsageOrInvalid;
         }
 
-        var error = parse.InvocationConfiguration.Error;
         var lab = given is null ? LabTarget(parse, error) : null;
         if (lab is { Problem: { } problem })
         {
@@ -245,16 +260,31 @@ public static class ConductorConfigCommands
 
         Uri address;
         ConductorClient client;
-        if (lab is { Layout: { } layout, Config: { } config })
+        try
         {
-            address = LabConductor.Endpoint(config);
-            client = LabConductor.Client(layout, config);
-            error.WriteLine($"fabric config: lab \"{layout.Name}\"'s conductor at {address} (from namespace {layout.NamespaceOf(LabBuilder.Conductor)})");
+            var tokenFile = parse.GetValue(TokenFile)?.FullName ?? (Environment.GetEnvironmentVariable("FABRIC_TOKEN_FILE") is { Length: > 0 } named ? named : null);
+            var token = tokenFile is not null ? ReadToken(tokenFile) : null;
+            if (lab is { Layout: { } layout, Config: { } config })
+            {
+                address = LabConductor.Endpoint(config);
+                client = LabConductor.Client(layout, config, token);
+                error.WriteLine($"fabric config: lab \"{layout.Name}\"'s conductor at {address} (from namespace {layout.NamespaceOf(LabBuilder.Conductor)})");
+            }
+            else
+            {
+                address = given is null ? ConductorClient.DefaultAddress : new Uri(given);
+                var authority = parse.GetValue(ConductorCa)?.FullName ?? (Environment.GetEnvironmentVariable("FABRIC_CONDUCTOR_CA") is { Length: > 0 } ca ? ca : null);
+                var handler = new SocketsHttpHandler();
+                client = new ConductorClient(
+                    address,
+                    token ?? (Environment.GetEnvironmentVariable("FABRIC_TOKEN") is { Length: > 0 } t ? t.Trim() : null),
+                    authority is null ? handler : ConductorClient.Trusting(handler, ReadAuthority(authority)));
+            }
         }
-        else
+        catch (IOException e)
         {
-            address = given is null ? ConductorClient.DefaultAddress : new Uri(given);
-            client = new ConductorClient(address);
+            error.WriteLine($"fabric config: {e.Message}");
+            return FabricCommandLine.UsageOrInvalid;
         }
 
         using var owned = client;
@@ -265,7 +295,51 @@ public static class ConductorConfigCommands
         catch (HttpRequestException e)
         {
             error.WriteLine($"fabric config: no conductor answers at {address} ({e.Message})");
-            return 1;
+            return FabricCommandLine.ConductorUnreachable;
+        }
+        catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
+        {
+            error.WriteLine($"fabric config: the conductor at {address} did not answer within 30 s");
+            return FabricCommandLine.ConductorUnreachable;
+        }
+        catch (ConductorApiException e) when (e.Status == System.Net.HttpStatusCode.Unauthorized)
+        {
+            error.WriteLine($"fabric config: the conductor at {address} refused the request: {e.Message} (give a token: --token-file FILE or FABRIC_TOKEN; 'fabric conductor token create' makes one)");
+            return FabricCommandLine.NotAuthorized;
+        }
+        catch (ConductorApiException e)
+        {
+            error.WriteLine($"fabric config: the conductor at {address} answered {(int)e.Status}: {e.Message}");
+            return e.Status == System.Net.HttpStatusCode.ServiceUnavailable ? FabricCommandLine.ConductorUnreachable : 1;
+        }
+    }
+
+    /// <summary>The token in <paramref name="path"/> (its first line); throws <see cref="IOException"/> saying why it cannot be read.</summary>
+    private static string ReadToken(string path)
+    {
+        try
+        {
+            return File.ReadLines(path).FirstOrDefault()?.Trim() is { Length: > 0 } token ? token : throw new IOException($"the token file {path} is empty");
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException($"cannot read the token file {path}: {e.Message}", e);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new IOException($"no token file {path}", e);
+        }
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 ReadAuthority(string path)
+    {
+        try
+        {
+            return System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or FileNotFoundException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new IOException($"cannot read the conductor's CA certificate {path}: {e.Message}", e);
         }
     }
 

@@ -230,9 +230,9 @@ public static class LabCommands
         try
         {
             using var client = LabConductor.Client(layout, config);
-            var rollout = client.Rollout().GetAwaiter().GetResult();
+            var rollout = client.Routers().GetAwaiter().GetResult();
             output.WriteLine($"  conductor {LabConductor.Endpoint(config)}: running version {rollout.Running}{(rollout.Converged ? ", every router node on it" : "")}");
-            foreach (var n in rollout.Nodes)
+            foreach (var n in rollout.Routers.SelectMany(r => r.Nodes))
             {
                 var state = !n.Reported ? "not reported" : n.FailedVersion is { } failed ? $"failed version {failed}: {n.Failure}" : n.Drift ? "drift" : "ok";
                 output.WriteLine($"    {n.Node,-12} applied version {n.Applied}  {state}");
@@ -240,7 +240,7 @@ public static class LabCommands
 
             return rollout.Converged;
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or Conductor.Api.ConductorApiException)
         {
             output.WriteLine($"  conductor: no answer at {LabConductor.Endpoint(config)} ({e.Message})");
             return false;

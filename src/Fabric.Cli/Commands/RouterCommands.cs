@@ -6,6 +6,8 @@ using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Hosting;
 using Fabric.Cli.Hosting;
+using Fabric.Http;
+using Fabric.Http.Metrics;
 using Fabric.Model;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +36,10 @@ public static class RouterCommands
         };
         var clusterAddress = new Option<string?>("--cluster-address") { Description = "The management address the node's cluster endpoint binds (default: the node's management-address)." };
         var clusterPort = new Option<int>("--cluster-port") { Description = "The node's cluster port.", DefaultValueFactory = _ => ClusterNodeSettings.DefaultPort };
+        var adminPort = new Option<int?>("--admin-port")
+        {
+            Description = $"Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this port of the management address (default {RouterAdminPort} with --seed, none without; 0: none).",
+        };
         var command = new Command(
             "router",
             "Run one router node on real interfaces (AF_PACKET; needs root or CAP_NET_RAW) until SIGTERM or Ctrl-C. " +
@@ -47,6 +53,7 @@ public static class RouterCommands
             seeds,
             clusterAddress,
             clusterPort,
+            adminPort,
         };
         command.Subcommands.Add(Counters());
         command.SetAction(parse =>
@@ -100,10 +107,13 @@ public static class RouterCommands
             using (process)
             {
                 IHost? member = null;
+                NodeHttpEndpoint? http = null;
                 try
                 {
                     member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process);
-                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} identity={process.Identity ?? "none"} cluster-tls={(tls is null ? "off" : "mutual")}");
+                    var port = parse.GetValue(adminPort) ?? (member is null ? 0 : RouterAdminPort);
+                    http = port == 0 ? null : ServeHttp(output, parse.GetValue(clusterAddress) ?? ManagementAddress(model, name), port, process, () => member);
+                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={(tls is null ? "off" : "mutual")}");
                     // Removed from the cluster (downed by the split-brain resolver on the minority side of a
                     // partition, or by an operator), the node keeps forwarding with what it applied and joins
                     // again as a new incarnation: a router's packets never stop for the control plane.
@@ -124,6 +134,7 @@ public static class RouterCommands
                 }
                 finally
                 {
+                    http?.DisposeAsync().AsTask().GetAwaiter().GetResult();
                     member?.Dispose();
                 }
             }
@@ -186,6 +197,49 @@ public static class RouterCommands
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();
         return member;
+    }
+
+    /// <summary>The port a router node serves <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> on when it joins a cluster.</summary>
+    public const int RouterAdminPort = 9480;
+
+    private static string ManagementAddress(FabricConfig model, string node) =>
+        model.Routers.SelectMany(r => r.Nodes).First(n => n.Name == node).ManagementAddress.ToString();
+
+    /// <summary>
+    /// The node's HTTP listener: its own counters as Prometheus metrics (the same sample the telemetry ships), ready once
+    /// a configuration forwards and, in a cluster, the node is a member. A listener that cannot bind is reported and the
+    /// router runs on without it: packets never stop for the management plane.
+    /// </summary>
+    private static NodeHttpEndpoint? ServeHttp(TextWriter output, string address, int port, RouterProcess process, Func<IHost?> member)
+    {
+        var source = new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine);
+        var metrics = new FabricMetrics(() => [new Fabric.Actors.Telemetry.CounterSample(process.Node, process.RouterName, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), source.Sample())]);
+        try
+        {
+            return NodeHttpEndpoint.Start(System.Net.IPAddress.Parse(address), port, metrics, _ => Task.FromResult(Unready(process, member()))).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or FormatException or InvalidOperationException)
+        {
+            metrics.Dispose();
+            Log(output, "admin-http-failed", $"node={process.Node} address={address}:{port} reason=\"{e.Message}\"");
+            return null;
+        }
+    }
+
+    /// <summary>Null when the node forwards with a configuration and (in a cluster) is a member that is up, else why not.</summary>
+    private static string? Unready(RouterProcess process, IHost? member)
+    {
+        if (process.Engine.AppliedVersion == 0)
+        {
+            return "no configuration applied yet";
+        }
+
+        if (member?.Services.GetService<ActorSystem>() is { } system && Akka.Cluster.Cluster.Get(system).SelfMember.Status != Akka.Cluster.MemberStatus.Up)
+        {
+            return $"the node is not an Up member of the cluster yet ({Akka.Cluster.Cluster.Get(system).SelfMember.Status})";
+        }
+
+        return null;
     }
 
     private static RouterProcessOptions Options(string node, DirectoryInfo? stateDir, FileInfo? adminSocket)

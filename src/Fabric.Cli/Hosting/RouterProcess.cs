@@ -70,7 +70,7 @@ public sealed class RouterProcess : IDisposable
             throw new RouterStartException(string.Join("\n", missing));
         }
 
-        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: ms => AfPacketPort.WaitAny(_ports, ms), StartActive: !standby));
+        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: new EpollWait(_ports), StartActive: !standby));
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
         Engine.Apply(config, version: 1);
         if (identity is not null)
@@ -290,6 +290,12 @@ public sealed class RouterProcess : IDisposable
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
             ["traffic"] = TrafficJson(Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine)),
             ["drops"] = drops,
+            ["faults"] = new Dictionary<string, object>
+            {
+                ["total"] = worker.Faults.Total,
+                ["by_stage"] = worker.Faults.ByStage(),
+                ["last"] = worker.Faults.Last is { } fault ? $"{fault.Exception} in {fault.Stage}: {fault.Message}" : "",
+            },
             ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
         });
     }

@@ -247,8 +247,10 @@ public sealed class LabBuilder
         {
             LabCertificates.Provision(_layout, Nodes(_config).Select(n => n.Node.Name).Append(LabConductor.ProcessName));
             Progress("certs", $"cluster traffic over mutual TLS: a CA of this lab's own and one certificate per process in {LabCertificates.DirectoryOf(_layout)}");
+            LabConductor.Provision(_layout, _config);
+            Progress("token", $"API token for \"{LabConductor.TokenOwner}\" in {LabConductor.TokenFileOf(_layout)} (fabric config and the lab commands send it); HTTPS certificate from the lab's CA");
             var pid = LabConductor.Start(_layout, _config, RouterStartDeadline);
-            Progress("started", $"conductor: pid {pid}, log {_layout.LogOf(LabConductor.ProcessName)}, admin {LabConductor.Endpoint(_config)} (from {_layout.NamespaceOf(Conductor)}), cluster {LabConductor.Seed(_config)}");
+            Progress("started", $"conductor: pid {pid}, log {_layout.LogOf(LabConductor.ProcessName)}, api {LabConductor.Endpoint(_config)} (from {_layout.NamespaceOf(Conductor)}), cluster {LabConductor.Seed(_config)}");
         }
 
         foreach (var (router, node) in Nodes(_config))

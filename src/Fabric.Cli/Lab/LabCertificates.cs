@@ -50,5 +50,17 @@ public static class LabCertificates
         $"{ClusterTls.AuthorityKey}={Path.Combine(AuthorityOf(layout), ClusterCertificates.AuthorityCertificateFile)}",
     ];
 
+    /// <summary>The lab CA's certificate (PEM): what the CLI trusts the lab conductor's HTTPS certificate by.</summary>
+    public static string AuthorityCertificateOf(LabLayout layout) => Path.Combine(AuthorityOf(layout), ClusterCertificates.AuthorityCertificateFile);
+
+    /// <summary>The conductor API's HTTPS certificate (with its key, mode 0600).</summary>
+    public static string ApiCertificateOf(LabLayout layout) => Path.Combine(DirectoryOf(layout), ApiMember + ".pfx");
+
+    /// <summary>Issues the conductor API's HTTPS certificate from the lab's CA, naming the conductor's addresses.</summary>
+    public static void IssueApi(LabLayout layout, IReadOnlyList<System.Net.IPAddress> addresses) =>
+        ClusterCertificates.IssueNode(AuthorityOf(layout), ApiMember, DirectoryOf(layout), Validity, addresses);
+
+    private const string ApiMember = "conductor-api";
+
     private static string AuthorityOf(LabLayout layout) => Path.Combine(DirectoryOf(layout), "ca");
 }

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Fabric.Actors.Cluster;
 using Fabric.Cli.Hosting;
+using System.Security.Cryptography.X509Certificates;
 using Fabric.Conductor.Api;
-using Fabric.Conductor.Configuration;
+using Fabric.Conductor.Api.Tokens;
 using Fabric.Model;
 
 namespace Fabric.Cli.Lab;
@@ -10,9 +11,11 @@ namespace Fabric.Cli.Lab;
 /// <summary>
 /// The lab's conductor: one <c>fabric conductor</c> process in the lab's conductor namespace on its
 /// first management address, its SQLite history in the lab's state directory (relative storage paths
-/// are relative to it), and the routers joined to it with <c>--seed</c>. The CLI reaches its admin
-/// endpoint from inside that namespace (<see cref="NamespaceConnections"/>): nothing of the lab is in
-/// the caller's namespace. Thread-safe: stateless.
+/// are relative to it), and the routers joined to it with <c>--seed</c>. Its API speaks HTTPS with a
+/// certificate from the lab's own CA, and <c>lab up</c> makes an API token for the lab (owner
+/// <c>fabric lab</c>, in <see cref="TokenFileOf"/>, mode 0600) that every lab command and <c>fabric config</c>
+/// send. The CLI reaches the API from inside that namespace (<see cref="NamespaceConnections"/>): nothing
+/// of the lab is in the caller's namespace. Thread-safe: stateless.
 /// </summary>
 public static class LabConductor
 {
@@ -25,12 +28,35 @@ public static class LabConductor
     /// <summary>The seed the lab's routers join: the conductor's first address, the default cluster port.</summary>
     public static string Seed(FabricConfig config) => ClusterNodeSettings.AddressOf(config.Conductor.Addresses[0].ToString(), ClusterNodeSettings.DefaultPort);
 
-    /// <summary>The admin endpoint as seen inside the lab's management network.</summary>
-    public static Uri Endpoint(FabricConfig config) => new($"http://{config.Conductor.Addresses[0]}:{config.Conductor.ApiPort}/");
+    /// <summary>Who the lab's token speaks for: the author of every commit made through the lab.</summary>
+    public const string TokenOwner = "fabric lab";
 
-    /// <summary>A client for the lab's conductor, connecting from inside its namespace (needs root).</summary>
-    public static ConductorClient Client(LabLayout layout, FabricConfig config) =>
-        new(Endpoint(config), NamespaceConnections.HttpHandler(layout.NamespaceOf(LabBuilder.Conductor)));
+    /// <summary>The API as seen inside the lab's management network.</summary>
+    public static Uri Endpoint(FabricConfig config) => new($"https://{config.Conductor.Addresses[0]}:{config.Conductor.ApiPort}/");
+
+    /// <summary>The lab's API token (mode 0600).</summary>
+    public static string TokenFileOf(LabLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        return Path.Combine(layout.StateDirectory, "api.token");
+    }
+
+    /// <summary>
+    /// A client for the lab's conductor, connecting from inside its namespace (needs root), trusting only the lab's CA,
+    /// with <paramref name="token"/> or else the lab's own token.
+    /// </summary>
+    public static ConductorClient Client(LabLayout layout, FabricConfig config, string? token = null)
+    {
+        var handler = NamespaceConnections.HttpHandler(layout.NamespaceOf(LabBuilder.Conductor));
+        var tokenFile = TokenFileOf(layout);
+        token ??= File.Exists(tokenFile) ? File.ReadAllText(tokenFile).Trim() : null;
+        return new ConductorClient(
+            Endpoint(config),
+            token,
+            File.Exists(LabCertificates.AuthorityCertificateOf(layout))
+                ? ConductorClient.Trusting(handler, X509Certificate2.CreateFromPem(File.ReadAllText(LabCertificates.AuthorityCertificateOf(layout))))
+                : handler);
+    }
 
     /// <summary>The document the lab runs now: the conductor's running version when it answers, else the topology it was built from.</summary>
     public static FabricConfig Running(LabLayout layout, FabricConfig built)
@@ -43,16 +69,35 @@ public static class LabConductor
         try
         {
             using var client = Client(layout, built);
-            var history = client.History().GetAwaiter().GetResult();
-            return history.RunningText is { } text && Config.FabricConfigLoader.Load(text).Config is { } running ? running : built;
+            var running = client.Running().GetAwaiter().GetResult();
+            return running is not null && Config.FabricConfigLoader.Load(running.Document).Config is { } model ? model : built;
         }
-        catch (HttpRequestException)
+        catch (Exception e) when (e is HttpRequestException or ConductorApiException)
         {
             return built;
         }
     }
 
-    /// <summary>Starts the conductor process and waits until its admin endpoint answers; returns its pid.</summary>
+    /// <summary>
+    /// Makes the lab's API token in the conductor's storage (before the conductor starts: it reads tokens from there) and
+    /// its HTTPS certificate from the lab's CA, for the conductor's address.
+    /// </summary>
+    public static void Provision(LabLayout layout, FabricConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(config);
+        var storage = config.Conductor.Storage;
+        if (storage.Provider == StorageProvider.Sqlite)
+        {
+            storage = storage with { SqlitePath = Path.Combine(layout.StateDirectory, storage.SqlitePath) };
+        }
+
+        var created = ApiTokenStore.For(storage).Create(TokenOwner, DateTimeOffset.UtcNow).GetAwaiter().GetResult();
+        Commands.TokenCommands.WritePrivate(TokenFileOf(layout), created.Token + "\n");
+        LabCertificates.IssueApi(layout, config.Conductor.Addresses);
+    }
+
+    /// <summary>Starts the conductor process and waits until its API answers; returns its pid.</summary>
     public static int Start(LabLayout layout, FabricConfig config, TimeSpan deadline)
     {
         var log = layout.LogOf(ProcessName);
@@ -61,10 +106,9 @@ public static class LabConductor
             layout.NamespaceOf(LabBuilder.Conductor),
             layout.PidFileOf(ProcessName),
             log,
-            ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. LabCertificates.Environment(layout, ProcessName), .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology]);
+            ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. LabCertificates.Environment(layout, ProcessName), $"{ApiCertificate.CertificateKey}={LabCertificates.ApiCertificateOf(layout)}", .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology]);
         using var client = Client(layout, config);
-        // Ask only once the conductor says it started: a connection while its HTTP listener starts can crash
-        // that start (ConductorAdminEndpoint.Listen), so the lab never knocks early.
+        // Ask only once the conductor says it started (its API listens by then), so a slow start is not mistaken for a failure.
         if (!LabProcesses.WaitFor(() => Started(log) && Answers(client), pid, deadline))
         {
             throw new LabException($"the conductor did not answer at {Endpoint(config)} (log {log}):\n{LabProcesses.Tail(log)}");
@@ -78,16 +122,16 @@ public static class LabConductor
     {
         var clock = Stopwatch.StartNew();
         using var client = Client(layout, config);
-        var result = client.Commit(new CommitConfig(File.ReadAllText(layout.Topology), "fabric lab", $"lab up from {source}")).GetAwaiter().GetResult();
+        var result = client.Commit(File.ReadAllText(layout.Topology), $"lab up from {source}").GetAwaiter().GetResult();
         if (!result.Accepted)
         {
             throw new LabException($"the conductor refused the topology: {string.Join("; ", result.Errors)}");
         }
 
-        ConfigRolloutView? rollout = null;
+        RouterListView? rollout = null;
         while (clock.Elapsed < deadline)
         {
-            rollout = client.Rollout().GetAwaiter().GetResult();
+            rollout = client.Routers().GetAwaiter().GetResult();
             if (rollout.Running == result.Version && rollout.Converged)
             {
                 return (result.Version!.Value, clock.Elapsed);
@@ -96,7 +140,7 @@ public static class LabConductor
             Thread.Sleep(100);
         }
 
-        var behind = rollout?.Nodes.Where(n => n.Drift || !n.Reported).Select(n => n.Failure is { } why ? $"{n.Node} ({why})" : n.Node) ?? [];
+        var behind = rollout?.Routers.SelectMany(r => r.Nodes).Where(n => n.Drift || !n.Reported).Select(n => n.Failure is { } why ? $"{n.Node} ({why})" : n.Node) ?? [];
         throw new LabException($"version {result.Version} not applied by every router within {deadline.TotalSeconds:0} s: {string.Join(", ", behind)}");
     }
 
@@ -106,10 +150,10 @@ public static class LabConductor
     {
         try
         {
-            client.Rollout().GetAwaiter().GetResult();
+            client.Routers().GetAwaiter().GetResult();
             return true;
         }
-        catch (HttpRequestException)
+        catch (Exception e) when (e is HttpRequestException or ConductorApiException)
         {
             return false;
         }

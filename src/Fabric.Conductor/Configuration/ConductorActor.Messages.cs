@@ -1,4 +1,6 @@
 using Fabric.Actors.Serialization;
+using Fabric.Config.Diff;
+using Fabric.Model.Validation;
 
 namespace Fabric.Conductor.Configuration;
 
@@ -6,13 +8,33 @@ namespace Fabric.Conductor.Configuration;
 [WireMessage("fabric.config.get-history.v1")]
 public sealed record GetConfigHistory;
 
-/// <summary>What a commit or rollback came to: the new version, or every reason it was refused (nothing changed).</summary>
-[WireMessage("fabric.config.result.v1")]
-public sealed record ConfigCommandResult(bool Accepted, long? Version, IReadOnlyList<string> Errors);
+/// <summary>What a commit or rollback came to: the new version, or every reason it was refused (nothing changed), each with its path and line.</summary>
+[WireMessage("fabric.config.result.v2")]
+public sealed record ConfigCommandResult(bool Accepted, long? Version, IReadOnlyList<ConfigError> Errors)
+{
+    /// <summary>A refusal for one reason that belongs to no path of the document.</summary>
+    public static ConfigCommandResult Refused(string reason) => new(false, null, [new ConfigError("", reason)]);
+}
 
-/// <summary>One version as the history lists it.</summary>
-[WireMessage("fabric.config.version-summary.v1")]
-public sealed record ConfigVersionSummary(long Number, string Author, DateTimeOffset Time, string Message, long? RestoredFrom, IReadOnlyList<string> Changes);
+/// <summary>One version as the history lists it, with what changed from the version before it.</summary>
+[WireMessage("fabric.config.version-summary.v2")]
+public sealed record ConfigVersionSummary(long Number, string Author, DateTimeOffset Time, string Message, long? RestoredFrom, IReadOnlyList<ConfigChange> Changes);
+
+/// <summary>Ask for one version with its document: by number, or (null) the running one.</summary>
+[WireMessage("fabric.config.get-version.v1")]
+public sealed record GetConfigVersion(long? Number);
+
+/// <summary>One version and its document's text; <see cref="Version"/> is null when there is no such version.</summary>
+[WireMessage("fabric.config.version.v1")]
+public sealed record ConfigVersionView(long Running, ConfigVersionSummary? Version, string? Text);
+
+/// <summary>Ask what changed from one version to another (either order).</summary>
+[WireMessage("fabric.config.get-diff.v1")]
+public sealed record GetConfigDiff(long From, long To);
+
+/// <summary>The changes that turn version <see cref="From"/> into <see cref="To"/>, or why there are none to show (<see cref="Problem"/>).</summary>
+[WireMessage("fabric.config.diff.v1")]
+public sealed record ConfigDiffView(long From, long To, IReadOnlyList<ConfigChange> Changes, string? Problem);
 
 /// <summary>The whole history, oldest first, and the running version (0 before the first commit).</summary>
 [WireMessage("fabric.config.history.v1")]

@@ -34,9 +34,14 @@ public sealed class ConductorActor : ReceivePersistentActor
         _telemetry = distribute ? Context.ActorOf(Telemetry.TelemetryCollector.Props(time), "telemetry") : null;
         _services = distribute ? Context.ActorOf(Fabric.Actors.Services.ServiceRegistryWatcher.Props(), "services") : null;
         Recover<ConfigCommitted>(committed => _history = _history.Apply(committed));
-        Command<CommitConfig>(command => Handle(_history.Decide(command, _time.GetUtcNow())));
-        Command<RollbackConfig>(command => Handle(_history.Decide(command, _time.GetUtcNow())));
+        Command<CommitConfig>(command => Handle(Decide(() => _history.Decide(command, _time.GetUtcNow()))));
+        Command<RollbackConfig>(command => Handle(Decide(() => _history.Decide(command, _time.GetUtcNow()))));
         Command<GetConfigHistory>(_ => Sender.Tell(View(_history)));
+        Command<GetConfigVersion>(query => Sender.Tell(
+            (query.Number is { } number ? _history.Find(number) : _history.Running) is { } version
+                ? new ConfigVersionView(_history.Running?.Number ?? 0, Summary(version), version.Text)
+                : new ConfigVersionView(_history.Running?.Number ?? 0, null, null)));
+        Command<GetConfigDiff>(query => Sender.Tell(_history.Diff(query.From, query.To)));
         Command<GetConfigRollout>(_ => Sender.Tell(new ConfigRolloutView(
             _history.Running?.Number ?? 0, ConfigRollout.View(_history.Running?.Number ?? 0, _history.Running?.Model, _routers))));
         Command<Changed>(changed => changed.Key.Equals(ConfigDistribution.Status), changed =>
@@ -81,11 +86,29 @@ public sealed class ConductorActor : ReceivePersistentActor
         }
     }
 
+    /// <summary>
+    /// A decision that cannot be made is a refusal with the reason, never an exception: one would restart the
+    /// actor (replaying the whole journal) and leave the asker without an answer.
+    /// </summary>
+    private static ConfigDecision Decide(Func<ConfigDecision> decide)
+    {
+        try
+        {
+            return decide();
+        }
+#pragma warning disable CA1031 // Whatever a malformed command trips, the asker gets a refusal and the history stays as it is.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            return ConfigDecision.Refuse($"the command cannot be decided: {e.Message}");
+        }
+    }
+
     private void Handle(ConfigDecision decision)
     {
         if (decision.Event is not { } committed)
         {
-            Sender.Tell(new ConfigCommandResult(false, null, [.. decision.Errors.Select(e => e.ToString())]));
+            Sender.Tell(new ConfigCommandResult(false, null, decision.Errors));
             return;
         }
 
@@ -116,8 +139,7 @@ public sealed class ConductorActor : ReceivePersistentActor
     }
 
     private static ConfigHistoryView View(ConfigHistory history) => new(
-        history.Running?.Number ?? 0,
-        [.. history.Versions.Select(v => new ConfigVersionSummary(
-            v.Number, v.Author, v.Time, v.Message, v.RestoredFrom, [.. v.Changes.Select(c => c.ToString())]))],
-        history.Running?.Text);
+        history.Running?.Number ?? 0, [.. history.Versions.Select(Summary)], history.Running?.Text);
+
+    private static ConfigVersionSummary Summary(ConfigVersion v) => new(v.Number, v.Author, v.Time, v.Message, v.RestoredFrom, v.Changes);
 }

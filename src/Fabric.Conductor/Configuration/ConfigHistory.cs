@@ -56,11 +56,17 @@ public sealed class ConfigHistory
 
     /// <summary>
     /// An invalid document is refused with every error and changes nothing; a document equal to the
-    /// running one is refused as "no changes"; otherwise the next version.
+    /// running one is refused as "no changes"; otherwise the next version. A command that lacks a field
+    /// (a message decoded from the wire may carry nulls) is refused, never thrown.
     /// </summary>
     public ConfigDecision Decide(CommitConfig command, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(command);
+        if (command.Text is null)
+        {
+            return ConfigDecision.Refuse("a commit needs a document");
+        }
+
         if (string.IsNullOrWhiteSpace(command.Author))
         {
             return ConfigDecision.Refuse("a commit needs an author");
@@ -77,13 +83,18 @@ public sealed class ConfigHistory
             return ConfigDecision.Refuse($"no changes: the document equals the running version {running.Number}");
         }
 
-        return new ConfigDecision(new ConfigCommitted(_versions.Count + 1, command.Text, command.Author, now, command.Message, null), []);
+        return new ConfigDecision(new ConfigCommitted(_versions.Count + 1, command.Text, command.Author, now, command.Message ?? "", null), []);
     }
 
     /// <summary>A rollback to an existing version other than the running content becomes a new version with that content.</summary>
     public ConfigDecision Decide(RollbackConfig command, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(command);
+        if (string.IsNullOrWhiteSpace(command.Author))
+        {
+            return ConfigDecision.Refuse("a rollback needs an author");
+        }
+
         if (Find(command.Version) is not { } target)
         {
             return ConfigDecision.Refuse(_versions.Count == 0
@@ -98,6 +109,20 @@ public sealed class ConfigHistory
 
         var message = string.IsNullOrWhiteSpace(command.Message) ? $"rollback to version {target.Number}" : command.Message;
         return new ConfigDecision(new ConfigCommitted(_versions.Count + 1, target.Text, command.Author, now, message, target.Number), []);
+    }
+
+    /// <summary>What changed from version <paramref name="from"/> to <paramref name="to"/> (either may be the older), or why nothing can be shown.</summary>
+    public ConfigDiffView Diff(long from, long to)
+    {
+        if (Find(from) is not { } before || Find(to) is not { } after)
+        {
+            var missing = Find(from) is null ? from : to;
+            return new ConfigDiffView(from, to, [], _versions.Count == 0
+                ? "no version has been committed"
+                : $"no version {missing}: versions are 1 to {_versions.Count}");
+        }
+
+        return new ConfigDiffView(from, to, ConfigDiff.Compare(before.Model, after.Model), null);
     }
 
     /// <summary>Folds a committed version in. Events come in version order; the text was valid when it was committed.</summary>

@@ -47,7 +47,7 @@ public sealed class TelemetryCollector : ReceivePersistentActor
             }
         });
         Command<CounterSample>(Keep);
-        Command<GetTelemetry>(query => Sender.Tell(_store.View(query.Node)));
+        Command<GetTelemetry>(query => Sender.Tell(_store.View(query.Node, query.SinceUnixMilliseconds, query.Latest)));
         Command<SaveSnapshotSuccess>(saved =>
         {
             DeleteMessages(saved.Metadata.SequenceNr);

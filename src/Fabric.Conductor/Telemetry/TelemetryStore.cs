@@ -88,14 +88,17 @@ public sealed class TelemetryStore(TimeProvider time)
     }
 
     /// <summary>What is kept for every node (or one), oldest first.</summary>
-    public TelemetryView View(string? node = null)
+    /// <param name="since">Only points at or after this time (Unix milliseconds).</param>
+    /// <param name="latest">Only each node's latest sample, no rollups.</param>
+    public TelemetryView View(string? node = null, long? since = null, bool latest = false)
     {
         Prune();
+        var from = since ?? long.MinValue;
         return new TelemetryView([.. _full.Keys.Where(n => node is null || n == node).Order(StringComparer.Ordinal).Select(n => new NodeTelemetry(
             n,
             _full[n].Count > 0 ? _full[n][^1].Router : "",
-            [.. _full[n].Select(Point)],
-            [.. _rollups[n].Select(r => Point(r.Value) with { UnixMilliseconds = r.Key })]))]);
+            [.. (latest ? _full[n].TakeLast(1) : _full[n]).Where(s => s.UnixMilliseconds >= from).Select(Point)],
+            latest ? [] : [.. _rollups[n].Where(r => r.Key >= from).Select(r => Point(r.Value) with { UnixMilliseconds = r.Key })]))]);
     }
 
     private static TelemetryPoint Point(CounterSample sample) => new(sample.UnixMilliseconds, sample.Counters);
@@ -135,6 +138,6 @@ public sealed record NodeTelemetry(string Node, string Router, IReadOnlyList<Tel
 [WireMessage("fabric.telemetry.view.v1")]
 public sealed record TelemetryView(IReadOnlyList<NodeTelemetry> Nodes);
 
-/// <summary>Ask the conductor for its telemetry, of one node or (null) all.</summary>
-[WireMessage("fabric.telemetry.get.v1")]
-public sealed record GetTelemetry(string? Node);
+/// <summary>Ask the conductor for its telemetry, of one node or (null) all; only what is newer than <paramref name="SinceUnixMilliseconds"/>, or only each node's latest sample.</summary>
+[WireMessage("fabric.telemetry.get.v2")]
+public sealed record GetTelemetry(string? Node, long? SinceUnixMilliseconds = null, bool Latest = false);

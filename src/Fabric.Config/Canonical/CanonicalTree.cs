@@ -112,7 +112,8 @@ public static class CanonicalTree
         ("storage", Obj(
             ("provider", Enum(c.Storage.Provider)),
             ("path", Str(c.Storage.SqlitePath)),
-            ("connection-string", c.Storage.ConnectionString is null ? null : Str(c.Storage.ConnectionString)))));
+            ("connection-string", c.Storage.ConnectionString is null ? null : Str(c.Storage.ConnectionString)))),
+        ("open-reads", c.OpenReads ? new HoconScalar(SourcePosition.None, "true", ScalarKind.Unquoted) : null));
 
     // Node builders. A null value leaves its key out.
 

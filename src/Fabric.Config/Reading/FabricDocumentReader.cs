@@ -205,7 +205,8 @@ internal static class FabricDocumentReader
     private static ConductorSettings Conductor(ObjectReader r) => new(
         r.List("addresses", (node, path) => r.Address(node, path)),
         r.Int("api-port", ConductorSettings.DefaultApiPort, 1, PortRange.MaxPort),
-        r.Object("storage") is { } storage ? Finished(storage, Storage(storage)) : StorageSettings.Default);
+        r.Object("storage") is { } storage ? Finished(storage, Storage(storage)) : StorageSettings.Default,
+        r.Bool("open-reads", false));
 
     private static StorageSettings Storage(ObjectReader r) => new(
         r.Enum("provider", StorageSettings.Default.Provider),

@@ -103,6 +103,12 @@ public enum DropReason : byte
     /// IGMP, MLD, ...): what a kernel sends on its own when a link comes up, not damage.
     /// </summary>
     UnsupportedProtocol,
+
+    /// <summary>
+    /// A stage threw on the packet (a bug it tripped): the packet is dropped, the fault counted by stage in
+    /// <see cref="PipelineFaults"/>, and the worker goes on with the next packet.
+    /// </summary>
+    PipelineFault,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

@@ -37,19 +37,25 @@ namespace Fabric.Dataplane.Pipeline;
 public sealed class PacketWorker
 {
     private readonly PacketBatch _batch;
+    private readonly bool[] _queued;
+    private readonly int[] _queuedPorts;
+    private int _queuedCount;
+    private bool _queueing;
     private ulong _random;
 
     public PacketWorker(
         IPacketPort[] ports, Func<ForwardingSnapshot> snapshotSource, int sessionCapacity, long ticksPerSecond, ulong seed, int batchSize = 64)
     {
         Ports = ports;
+        _queued = new bool[ports.Length];
+        _queuedPorts = new int[ports.Length];
         SnapshotSource = snapshotSource;
         TicksPerSecond = ticksPerSecond;
         ResignalQuietTicks = (long)(SvrStage.ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
         // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
         Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
-        Drops = new DropCounters(maxTenants: 256, maxServices: 1024);
-        Traffic = new TrafficCounters(maxTenants: 256, maxServices: 1024);
+        Drops = new DropCounters();
+        Traffic = new TrafficCounters();
         var takesSuperPackets = false;
         foreach (var port in ports)
         {
@@ -80,6 +86,9 @@ public sealed class PacketWorker
     public TrafficCounters Traffic { get; }
 
     public WorkerCounters Counters { get; } = new();
+
+    /// <summary>Exceptions stages threw on packets (each packet dropped as <see cref="DropReason.PipelineFault"/>).</summary>
+    public PipelineFaults Faults { get; } = new();
 
     /// <summary>
     /// False while the node is the standby of an HA pair: it receives but neither answers nor forwards (each
@@ -161,6 +170,9 @@ public sealed class PacketWorker
                 continue;
             }
 
+            // Frames forwarded from the batch's own (pinned) buffers are queued per egress port and leave with one
+            // flush per port once the batch is done, before the next receive reuses the buffers.
+            _queueing = true;
             for (var i = 0; i < _batch.Count; i++)
             {
                 var buffer = _batch[i];
@@ -174,9 +186,20 @@ public sealed class PacketWorker
                     handled++;
                 }
             }
+
+            _queueing = false;
+            FlushQueued();
         }
 
-        ExpireSessions(now);
+        try
+        {
+            ExpireSessions(now);
+        }
+        catch (Exception fault) when (fault is not OutOfMemoryException)
+        {
+            Faults.Record(fault, now);
+        }
+
         return handled;
     }
 
@@ -197,37 +220,56 @@ public sealed class PacketWorker
         }
     }
 
-    /// <summary>Runs one frame through the pipeline; the frame may be rewritten in place and sent.</summary>
+    /// <summary>
+    /// Runs one frame through the pipeline; the frame may be rewritten in place and sent. Never throws: a stage
+    /// that throws drops the frame as <see cref="DropReason.PipelineFault"/> (see <see cref="Faults"/>).
+    /// </summary>
     public Verdict Process(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot)
     {
         var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
         Counters.Received++;
-        var verdict = ParseStage.Run(ref context);
-        if (verdict == Verdict.Continue)
+        try
         {
-            verdict = RunParsed(ref context, snapshot);
-        }
+            var verdict = ParseStage.Run(ref context);
+            if (verdict == Verdict.Continue)
+            {
+                verdict = RunParsed(ref context, snapshot);
+            }
 
-        switch (verdict)
+            switch (verdict)
+            {
+                case Verdict.Forward:
+                    if (Transmit(context.EgressPort, context.Frame, default, queue: _queueing && !ReferenceEquals(buffer, _segment)))
+                    {
+                        Counters.Forwarded++;
+                        Traffic.Forwarded(context.Tenant, context.Service, 1, context.IpLength);
+                    }
+                    else
+                    {
+                        CountDrop(ref context, DropReason.TransmitFailed);
+                    }
+
+                    break;
+                case Verdict.Drop:
+                    CountDrop(ref context, context.Drop);
+                    break;
+            }
+
+            return verdict;
+        }
+        catch (Exception fault) when (fault is not OutOfMemoryException)
         {
-            case Verdict.Forward:
-                if (Ports[context.EgressPort].Send(context.Frame))
-                {
-                    Counters.Forwarded++;
-                    Traffic.Forwarded(context.Tenant, context.Service, 1, context.IpLength);
-                }
-                else
-                {
-                    CountDrop(ref context, DropReason.TransmitFailed);
-                }
-
-                break;
-            case Verdict.Drop:
-                CountDrop(ref context, context.Drop);
-                break;
+            return Faulted(ref context, fault);
         }
+    }
 
-        return verdict;
+    /// <summary>Drops the packet in hand because a stage threw on it, and records where.</summary>
+    private Verdict Faulted(ref PacketContext context, Exception fault)
+    {
+        Faults.Record(fault, context.Now);
+        context.Drop = DropReason.PipelineFault;
+        CountDrop(ref context, DropReason.PipelineFault);
+        return Verdict.Drop;
     }
 
     /// <summary>
@@ -237,6 +279,25 @@ public sealed class PacketWorker
     public int ProcessSuperPacket(byte[] buffer, int length, in SegmentationOffload offload, int port, long now, ForwardingSnapshot snapshot)
     {
         var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
+        try
+        {
+            return RunSuperPacket(ref context, offload, port, now, snapshot);
+        }
+        catch (Exception fault) when (fault is not OutOfMemoryException)
+        {
+            // A super-packet going through whole was counted as the packets it stands for; anything else as one.
+            if (!context.IsSuperPacket)
+            {
+                Counters.Received++;
+            }
+
+            Faulted(ref context, fault);
+            return context.Segments;
+        }
+    }
+
+    private int RunSuperPacket(ref PacketContext context, in SegmentationOffload offload, int port, long now, ForwardingSnapshot snapshot)
+    {
         var verdict = ParseStage.Run(ref context);
         if (verdict != Verdict.Continue || !SuperPacket.TryMeasure(ref context, offload, out var headerEnd, out var segments))
         {
@@ -344,7 +405,7 @@ public sealed class PacketWorker
         if (port.AcceptsSuperPackets)
         {
             SuperPacket.PrepareToLeaveWhole(context.Frame, context.NetworkOffset, context.TransportOffset, ipEnd, context.IsIpv6, context.Key.Protocol, ref offload);
-            if (port.SendSuperPacket(context.Frame[..ipEnd], offload))
+            if (Transmit(context.EgressPort, context.Frame[..ipEnd], offload, queue: _queueing))
             {
                 Counters.Forwarded += context.Segments;
                 Traffic.Forwarded(context.Tenant, context.Service, context.Segments, context.PacketBytes);
@@ -398,13 +459,62 @@ public sealed class PacketWorker
         Traffic.Opened(tenant, service);
     }
 
-    /// <summary>Sends a frame the router built itself.</summary>
+    /// <summary>Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once).</summary>
     internal void SendOwn(int port, ReadOnlySpan<byte> frame)
     {
         if (Ports[port].Send(frame))
         {
             Counters.Generated++;
         }
+    }
+
+    /// <summary>Hands a forwarded frame to its egress port: queued for the batch's flush when it lives in a batch buffer, else sent now.</summary>
+    private bool Transmit(int port, ReadOnlySpan<byte> frame, in SegmentationOffload offload, bool queue)
+    {
+        var egress = Ports[port];
+        if (!queue)
+        {
+            return offload.IsSuperPacket || offload.ChecksumPartial ? egress.SendSuperPacket(frame, offload) : egress.Send(frame);
+        }
+
+        if (!egress.Enqueue(frame, offload))
+        {
+            return false;
+        }
+
+        if (!_queued[port])
+        {
+            _queued[port] = true;
+            _queuedPorts[_queuedCount++] = port;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Flushes every port a frame was queued on. A frame the kernel then refuses was counted forwarded when it was
+    /// queued; it is counted again as dropped (<see cref="DropReason.TransmitFailed"/>, tenant and service unknown by then).
+    /// </summary>
+    private void FlushQueued()
+    {
+        for (var i = 0; i < _queuedCount; i++)
+        {
+            var port = _queuedPorts[i];
+            _queued[port] = false;
+            var refused = Ports[port].Flush();
+            if (refused > 0)
+            {
+                Counters.Forwarded -= refused;
+                Counters.Dropped += refused;
+                var record = new DropRecord(DropReason.TransmitFailed, -1, -1, 0, 0, 0, 0, 0, port, 0);
+                for (var k = 0; k < refused; k++)
+                {
+                    Drops.Count(record);
+                }
+            }
+        }
+
+        _queuedCount = 0;
     }
 
     private readonly ExpiredSession<SessionState>[] _expired = new ExpiredSession<SessionState>[256];

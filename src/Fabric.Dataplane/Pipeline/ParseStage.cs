@@ -130,7 +130,7 @@ public static class ParseStage
                 return context.Fail(DropReason.UnsupportedProtocol);
         }
 
-        context.Key = new SessionKey(source, destination, sourcePort, destinationPort, protocol);
+        context.Key = new SessionKey(source, destination, sourcePort, destinationPort, protocol, context.IsIpv6);
         return Verdict.Continue;
     }
 
@@ -187,7 +187,7 @@ public static class ParseStage
         }
 
         context.IsIcmpError = true;
-        context.Key = new SessionKey(destination, source, destinationPort, sourcePort, protocol);
+        context.Key = new SessionKey(destination, source, destinationPort, sourcePort, protocol, isIpv6);
         return Verdict.Continue;
     }
 }

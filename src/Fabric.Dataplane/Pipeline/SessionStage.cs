@@ -112,7 +112,7 @@ public static class SessionStage
 
         var isEcho = key.Protocol is IpProtocol.Icmp or IpProtocol.Icmpv6;
         var instancePort = isEcho || instance.Port == 0 ? key.DestinationPort : instance.Port;
-        var reverse = new SessionKey(instanceAddress, key.Source, instancePort, key.SourcePort, key.Protocol);
+        var reverse = new SessionKey(instanceAddress, key.Source, instancePort, key.SourcePort, key.Protocol, key.IsIpv6);
         var state = new SessionState
         {
             Tenant = (short)tenant,

@@ -220,7 +220,7 @@ public static class SvrStage
         }
 
         var transport = key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        var reverse = new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
+        var reverse = SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
         var state = new SessionState
         {
             Tenant = (short)context.Tenant,
@@ -336,7 +336,7 @@ public static class SvrStage
         var instance = entry.Instances[pick];
         var isEcho = original.Protocol is IpProtocol.Icmp;
         var instancePort = isEcho || instance.Port == 0 ? original.DestinationPort : instance.Port;
-        var reverse = new SessionKey(instanceAddress, original.Source, instancePort, original.SourcePort, original.Protocol);
+        var reverse = new SessionKey(instanceAddress, original.Source, instancePort, original.SourcePort, original.Protocol, original.IsIpv6);
         var state = new SessionState
         {
             Tenant = (short)tenant,
@@ -557,7 +557,7 @@ public static class SvrStage
         }
 
         var transport = state.OriginalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        if (!worker.Sessions.TryRekey(context.Session, SessionDirection.Reverse, new SessionKey(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
+        if (!worker.Sessions.TryRekey(context.Session, SessionDirection.Reverse, SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
         {
             path.Waypoints.Release(localPort, peerPort);
             return context.Fail(DropReason.WaypointsExhausted);
@@ -653,7 +653,7 @@ public static class SvrStage
             }
 
             var port = original.Protocol == IpProtocol.Icmp || instance.Port == 0 ? original.DestinationPort : instance.Port;
-            if (!sessions.TryFind(new SessionKey(address, original.Source, port, original.SourcePort, original.Protocol), out var handle, out var direction)
+            if (!sessions.TryFind(new SessionKey(address, original.Source, port, original.SourcePort, original.Protocol, original.IsIpv6), out var handle, out var direction)
                 || direction != SessionDirection.Reverse)
             {
                 continue;

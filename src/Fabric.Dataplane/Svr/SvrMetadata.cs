@@ -6,11 +6,13 @@ using Fabric.Dataplane.Sessions;
 namespace Fabric.Dataplane.Svr;
 
 /// <summary>
-/// An original 5-tuple carried in a forward or reverse context TLV. For IPv4 the addresses sit in the low
-/// 32 bits of <see cref="SessionKey.Source"/> and <see cref="SessionKey.Destination"/>, as in the session table.
+/// An original 5-tuple carried in a forward or reverse context TLV, as a session key of its family (for IPv4
+/// the addresses sit in the low 32 bits, as in the session table).
 /// </summary>
-public readonly record struct MetadataContext(SessionKey Key, bool IsIpv6)
+public readonly record struct MetadataContext(SessionKey Key)
 {
+    public bool IsIpv6 => Key.IsIpv6;
+
     /// <summary>Source, destination, source port, destination port, protocol with IPv4 addresses.</summary>
     public const int Ipv4Length = 4 + 4 + 2 + 2 + 1;
 
@@ -34,8 +36,7 @@ public readonly record struct MetadataContext(SessionKey Key, bool IsIpv6)
         var destination = ipv6 ? BinaryPrimitives.ReadUInt128BigEndian(value[addressLength..]) : BinaryPrimitives.ReadUInt32BigEndian(value[addressLength..]);
         var ports = value[(2 * addressLength)..];
         context = new MetadataContext(
-            new SessionKey(source, destination, BinaryPrimitives.ReadUInt16BigEndian(ports), BinaryPrimitives.ReadUInt16BigEndian(ports[2..]), ports[4]),
-            ipv6);
+            new SessionKey(source, destination, BinaryPrimitives.ReadUInt16BigEndian(ports), BinaryPrimitives.ReadUInt16BigEndian(ports[2..]), ports[4], ipv6));
         return true;
     }
 }

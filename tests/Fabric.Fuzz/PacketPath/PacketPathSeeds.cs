@@ -95,7 +95,7 @@ public static class PacketPathSeeds
         var arp = new byte[ArpPacket.Length];
         new ArpMessage(ArpOperation.Request, Neighbor, IpAddressConversions.ToIPAddress(eng1), MacAddress.Zero, IpAddressConversions.ToIPAddress(gateway)).Emit(arp);
         seeds.Add(("answer-arp-br1", FrameScript.Record(Br1, 1, FrameFlags.None, Ethernet(MacAddress.Broadcast, EtherType.Arp, arp))));
-        var echo = new SessionKey(eng1, gateway, 9, 9, IpProtocol.Icmp);
+        var echo = new SessionKey(eng1, gateway, 9, 9, IpProtocol.Icmp, IsIpv6: false);
         seeds.Add(("answer-ping-br1", FrameScript.Record(Br1, 1, FrameFlags.Repair, Packet(echo, ipv6: false, "ping"u8))));
 
         var ops6 = IpAddressConversions.ParseIpv6(PacketFabric.Ops6);
@@ -103,7 +103,7 @@ public static class PacketPathSeeds
         var solicitation = new byte[128];
         var length = ControlMessages.NeighborSolicitation(solicitation, Neighbor, ops6, gateway6);
         seeds.Add(("answer-ns-dc1", FrameScript.Record(Dc1, 1, FrameFlags.None, solicitation.AsSpan(0, length))));
-        var echo6 = new SessionKey(ops6, gateway6, 9, 9, IpProtocol.Icmpv6);
+        var echo6 = new SessionKey(ops6, gateway6, 9, 9, IpProtocol.Icmpv6, IsIpv6: true);
         seeds.Add(("answer-ping6-dc1", FrameScript.Record(Dc1, 1, FrameFlags.Repair, Packet(echo6, ipv6: true, "ping"u8))));
     }
 
@@ -112,13 +112,13 @@ public static class PacketPathSeeds
     {
         var guest1 = IpAddressConversions.ParseIpv4("10.20.1.20");
         var web = IpAddressConversions.ParseIpv4(PacketFabric.Web);
-        var syn = Tcp(new SessionKey(guest1, web, 41000, 80, IpProtocol.Tcp), ipv6: false, TcpFlags.Syn, []);
-        var ack = Tcp(new SessionKey(guest1, web, 41000, 80, IpProtocol.Tcp), ipv6: false, TcpFlags.Ack | TcpFlags.Psh, "hello"u8);
+        var syn = Tcp(new SessionKey(guest1, web, 41000, 80, IpProtocol.Tcp, IsIpv6: false), ipv6: false, TcpFlags.Syn, []);
+        var ack = Tcp(new SessionKey(guest1, web, 41000, 80, IpProtocol.Tcp, IsIpv6: false), ipv6: false, TcpFlags.Ack | TcpFlags.Psh, "hello"u8);
         seeds.Add(("script-handshake-guest1", [
             .. FrameScript.Record(Br1, 2, FrameFlags.Repair | FrameFlags.Settle, syn),
             .. FrameScript.Record(Br1, 2, FrameFlags.Repair | FrameFlags.Settle, ack)]));
         var eng1 = IpAddressConversions.ParseIpv4("10.20.1.10");
-        var late = Tcp(new SessionKey(eng1, web, 40000, 80, IpProtocol.Tcp), ipv6: false, TcpFlags.Ack | TcpFlags.Psh, "late"u8);
+        var late = Tcp(new SessionKey(eng1, web, 40000, 80, IpProtocol.Tcp, IsIpv6: false), ipv6: false, TcpFlags.Ack | TcpFlags.Psh, "late"u8);
         seeds.Add(("script-after-expiry", FrameScript.Record(Br1, 1, FrameFlags.Repair | FrameFlags.Settle | FrameFlags.Step200Seconds, late)));
 
         // The SVR format's metadata fixtures as the payload of a packet to dc1's waypoint address from br1's.
@@ -126,7 +126,7 @@ public static class PacketPathSeeds
         var dc1Wan = IpAddressConversions.ParseIpv4("172.16.0.1");
         foreach (var (name, block) in new[] { ("first", SvrFixtures.FirstPacket), ("bare", SvrFixtures.Bare) })
         {
-            var key = new SessionKey(br1Wan, dc1Wan, 16384, 16385, IpProtocol.Udp);
+            var key = new SessionKey(br1Wan, dc1Wan, 16384, 16385, IpProtocol.Udp, IsIpv6: false);
             seeds.Add(($"metadata-fixture-{name}-dc1", FrameScript.Record(Dc1, 0, FrameFlags.Repair, Packet(key, ipv6: false, SvrFixtures.Bytes(block)))));
         }
 
@@ -152,7 +152,7 @@ public static class PacketPathSeeds
         var quotedFrame = Packet(key.Reversed(), ipv6, "quoted"u8);
         var quoted = quotedFrame.AsSpan(EthernetFrame.UntaggedHeaderLength).ToArray();
         FixQuotedLength(quoted, ipv6);
-        var outer = new SessionKey(key.Source, key.Destination, 0, 0, ipv6 ? IpProtocol.Icmpv6 : IpProtocol.Icmp);
+        var outer = new SessionKey(key.Source, key.Destination, 0, 0, ipv6 ? IpProtocol.Icmpv6 : IpProtocol.Icmp, ipv6);
         return Frame(outer, ipv6, outer.Protocol, [ipv6 ? (byte)1 : (byte)3, ipv6 ? (byte)4 : (byte)3, 0, 0, 0, 0, 0, 0, .. quoted]);
     }
 

@@ -27,20 +27,37 @@ public sealed class ConductorCliTests : IDisposable
         var api = ControlPlaneNodes.FreePort();
         var conductor = $"http://127.0.0.1:{api}";
 
+        foreach (var owner in new[] { "alice", "bob", "carol" })
+        {
+            var (created, said) = await _fabric.Run("conductor", "token", "create", "--config", "lab.conf", "--owner", owner, "--out", owner + ".token");
+            Assert.Equal(0, created);
+            Assert.Matches($@"^token [0-9a-f]{{12}} for {owner} written to ", said);
+        }
+
+        var (listed, tokens) = await _fabric.Run("conductor", "token", "list", "--config", "lab.conf");
+        Assert.Equal(0, listed);
+        Assert.Equal(3, tokens.Split('\n').Count(l => l.Contains(" - ", StringComparison.Ordinal) || l.EndsWith(" -", StringComparison.Ordinal)));
+
         using var process = _fabric.Start("conductor", "--config", "lab.conf", "--address", "127.0.0.1", "--cluster-port", ControlPlaneNodes.FreePort().ToString(), "--api-port", api.ToString());
         using var output = new FabricProcesses.OutputLines(process, Deadline);
         try
         {
             await output.WaitFor("event=started");
 
-            Assert.Equal((0, "version 1 committed"), await _fabric.Run("config", "commit", "lab.conf", "-m", "first", "--author", "alice", "--conductor", conductor));
-            Assert.Equal((0, "version 2 committed"), await _fabric.Run("config", "commit", "hr.conf", "-m", "add hr", "--author", "bob", "--conductor", conductor));
-            var (typoExit, typoError) = await _fabric.Run("config", "commit", "typo.conf", "-m", "typo", "--conductor", conductor);
+            // No token: refused with its own exit code, nothing committed.
+            var (anonymousExit, anonymous) = await _fabric.Run("config", "commit", "lab.conf", "-m", "first", "--conductor", conductor);
+            Assert.Equal(4, anonymousExit);
+            Assert.Contains("refused the request", anonymous, StringComparison.Ordinal);
+
+            Assert.Equal((0, "version 1 committed"), await _fabric.Run("config", "commit", "lab.conf", "-m", "first", "--conductor", conductor, "--token-file", "alice.token"));
+            Assert.Equal((0, "version 2 committed"), await _fabric.Run("config", "commit", "hr.conf", "-m", "add hr", "--conductor", conductor, "--token-file", "bob.token"));
+            var (typoExit, typoError) = await _fabric.Run("config", "commit", "typo.conf", "-m", "typo", "--conductor", conductor, "--token-file", "bob.token");
             Assert.Equal(2, typoExit);
             Assert.Contains("unknown tenant \"fnance\"", typoError, StringComparison.Ordinal);
-            Assert.Equal((0, "version 3 running"), await _fabric.Run("config", "rollback", "1", "--author", "carol", "--conductor", conductor));
+            Assert.Matches(@"line \d+", typoError);
+            Assert.Equal((0, "version 3 running"), await _fabric.Run("config", "rollback", "1", "--conductor", conductor, "--token-file", "carol.token"));
 
-            var (historyExit, history) = await _fabric.Run("config", "history", "--conductor", conductor);
+            var (historyExit, history) = await _fabric.Run("config", "history", "--conductor", conductor, "--token-file", "carol.token");
             Assert.Equal(0, historyExit);
             var versions = history.Split('\n').Where(l => !l.StartsWith("          ", StringComparison.Ordinal)).ToList();
             Assert.Equal(3, versions.Count);
@@ -50,7 +67,7 @@ public sealed class ConductorCliTests : IDisposable
             Assert.Contains("          + fabric.tenants.hr = { members = [] }", history, StringComparison.Ordinal);
 
             // No router runs: every node of the document is listed as not reported, and status says so.
-            var (statusExit, status) = await _fabric.Run("config", "status", "--conductor", conductor);
+            var (statusExit, status) = await _fabric.Run("config", "status", "--conductor", conductor, "--token-file", "carol.token");
             Assert.Equal(1, statusExit);
             Assert.Contains("running version 3", status, StringComparison.Ordinal);
             Assert.Matches(@"dc1a\s+dc1\s+applied 0\s+not reported", status);
@@ -64,8 +81,8 @@ public sealed class ConductorCliTests : IDisposable
         Assert.Equal(0, process.ExitCode);
         await output.WaitFor("event=stopped");
         Assert.True(File.Exists(Path.Combine(_dir, "history", "conductor.db")));
-        var (downExit, down) = await _fabric.Run("config", "history", "--conductor", conductor);
-        Assert.Equal(1, downExit);
+        var (downExit, down) = await _fabric.Run("config", "history", "--conductor", conductor, "--token-file", "carol.token");
+        Assert.Equal(3, downExit);
         Assert.Contains("no conductor answers", down, StringComparison.Ordinal);
     }
 }

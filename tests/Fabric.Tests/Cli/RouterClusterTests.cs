@@ -59,24 +59,34 @@ public sealed class RouterClusterTests : IDisposable
     {
         File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document(", hr {}").Replace("  routers {", Web + "\n  routers {", StringComparison.Ordinal));
         File.WriteAllText(Path.Combine(_dir, "v2.conf"), Document(""));
-        var (clusterPort, apiPort) = (ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort());
+        var (clusterPort, apiPort, adminPort) = (ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort());
         var conductor = $"http://127.0.0.1:{apiPort}";
         var running = Path.Combine(_dir, "state", "running.conf");
+        Assert.Equal(0, (await _fabric.Run("conductor", "token", "create", "--config", "v2.conf", "--owner", "operator", "--out", "token")).Item1);
 
         using var conductorProcess = _fabric.Start("conductor", "--config", "v2.conf", "--cluster-port", clusterPort.ToString(), "--api-port", apiPort.ToString());
         using var conductorOutput = new FabricProcesses.OutputLines(conductorProcess, Deadline);
         using var router = _fabric.Start(
             "router", "--config", "v2.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
-            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", "0");
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", "0", "--admin-port", adminPort.ToString());
         using var routerOutput = new FabricProcesses.OutputLines(router, Deadline);
         try
         {
             await conductorOutput.WaitFor("event=started");
             await routerOutput.WaitFor("event=started");
 
-            Assert.Equal((0, "version 1 committed"), await _fabric.Run("config", "commit", "v1.conf", "-m", "add hr", "--conductor", conductor));
+            Assert.Equal((0, "version 1 committed"), await _fabric.Run("config", "commit", "v1.conf", "-m", "add hr", "--conductor", conductor, "--token-file", "token"));
             await Converged(conductor, 1);
             Assert.Equal(1, Counters().GetProperty("version").GetInt64());
+
+            // The router's own HTTP listener on its management address: its counters as Prometheus metrics, and ready.
+            using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.2:{adminPort}/") })
+            {
+                var metrics = PrometheusText.Parse(await http.GetStringAsync("metrics", TestContext.Current.CancellationToken));
+                Assert.NotNull(PrometheusText.Value(metrics, "fabric_packets_received_total", ("router", "lab"), ("node", "laba")));
+                Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("readyz", TestContext.Current.CancellationToken)).StatusCode);
+            }
+
             Assert.Contains("hr", File.ReadAllText(running), StringComparison.Ordinal);
 
             // The router's service actor registers its instance; the conductor lists it (fabric services).
@@ -84,7 +94,7 @@ public sealed class RouterClusterTests : IDisposable
             Assert.Matches(@"web +lab/172\.16\.0\.9 +lab +laba +up +0  172\.16\.0\.9", listed);
             Assert.Equal(JsonValueKind.Object, Counters().GetProperty("traffic").GetProperty("services").GetProperty("web").ValueKind);
 
-            Assert.Equal((0, "version 2 committed"), await _fabric.Run("config", "commit", "v2.conf", "-m", "drop hr", "--conductor", conductor));
+            Assert.Equal((0, "version 2 committed"), await _fabric.Run("config", "commit", "v2.conf", "-m", "drop hr", "--conductor", conductor, "--token-file", "token"));
             await Converged(conductor, 2);
             Assert.Equal(2, Counters().GetProperty("version").GetInt64());
             Assert.DoesNotContain("hr", File.ReadAllText(running), StringComparison.Ordinal);
@@ -106,7 +116,7 @@ public sealed class RouterClusterTests : IDisposable
         (int Exit, string Output) listed;
         do
         {
-            listed = await _fabric.Run("services", "--conductor", conductor);
+            listed = await _fabric.Run("services", "--conductor", conductor, "--token-file", "token");
             if (done(listed.Output))
             {
                 return listed.Output;
@@ -133,7 +143,7 @@ public sealed class RouterClusterTests : IDisposable
         (int Exit, string Output) status;
         do
         {
-            status = await _fabric.Run("config", "status", "--conductor", conductor);
+            status = await _fabric.Run("config", "status", "--conductor", conductor, "--token-file", "token");
             if (status.Exit == 0 && status.Output.Contains($"running version {version}", StringComparison.Ordinal))
             {
                 return;

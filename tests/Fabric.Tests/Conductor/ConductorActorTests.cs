@@ -51,6 +51,26 @@ public sealed class ConductorActorTests : IDisposable
         await HistorySurvivesRestart(new StorageSettings(StorageProvider.Postgresql, "", connection));
     }
 
+    [Fact]
+    public async Task Commit_MalformedCommand_AnsweredWithARefusal_TheHistoryGoesOn()
+    {
+        using var system = Start();
+        var conductor = system.ActorOf(ConductorActor.Props(TimeProvider.System));
+        var first = await conductor.Ask<ConfigCommandResult>(new CommitConfig(Lab, "alice", "first"), Ask, TestContext.Current.CancellationToken);
+
+        // A command that decodes with nulls (a JSON body of {"author":"x"}) is answered, not thrown inside the actor.
+        var malformed = await conductor.Ask<ConfigCommandResult>(new CommitConfig(null!, "x", null!), Ask, TestContext.Current.CancellationToken);
+        var noAuthor = await conductor.Ask<ConfigCommandResult>(new RollbackConfig(1, null!, null!), Ask, TestContext.Current.CancellationToken);
+        var second = await conductor.Ask<ConfigCommandResult>(
+            new CommitConfig(Lab.Replace("    finance {}\n", "    finance {}\n    hr {}\n", StringComparison.Ordinal), "bob", "add hr"), Ask, TestContext.Current.CancellationToken);
+
+        Assert.True(first.Accepted);
+        Assert.Equal((false, "a commit needs a document"), (malformed.Accepted, malformed.Errors.Single().Message));
+        Assert.Equal((false, "a rollback needs an author"), (noAuthor.Accepted, noAuthor.Errors.Single().Message));
+        Assert.Equal(2L, second.Version);
+        await system.Terminate();
+    }
+
     private async Task HistorySurvivesRestart(StorageSettings? postgres)
     {
         using (var system = Start(postgres))
@@ -65,7 +85,7 @@ public sealed class ConductorActorTests : IDisposable
             Assert.Equal((true, 1L), (first.Accepted, first.Version!.Value));
             Assert.Equal(2L, second.Version);
             Assert.False(invalid.Accepted);
-            Assert.Contains("unterminated object", invalid.Errors.Single(), StringComparison.Ordinal);
+            Assert.Contains("unterminated object", invalid.Errors.Single().ToString(), StringComparison.Ordinal);
             Assert.Equal(3L, rollback.Version);
             await system.Terminate();
         }
@@ -79,7 +99,7 @@ public sealed class ConductorActorTests : IDisposable
             Assert.Equal(
                 [(1L, "alice", "first"), (2L, "bob", "add hr"), (3L, "carol", "rollback to version 1")],
                 history.Versions.Select(v => (v.Number, v.Author, v.Message)));
-            Assert.Equal(["+ fabric.tenants.hr = { members = [] }"], history.Versions[1].Changes);
+            Assert.Equal(["+ fabric.tenants.hr = { members = [] }"], history.Versions[1].Changes.Select(c => c.ToString()));
             Assert.Equal(1L, history.Versions[2].RestoredFrom);
             Assert.Equal(Lab, history.RunningText);
             await restarted.Terminate();

@@ -27,6 +27,18 @@ public class ConfigHistoryTests
     }
 
     [Fact]
+    public void Commit_CommandWithoutDocumentOrAuthor_RefusedWithTheMissingField()
+    {
+        var history = Commit(ConfigHistory.Empty, Lab);
+
+        // What a JSON body of {"author":"x"} decodes to: no document, no message.
+        Assert.Equal("a commit needs a document", history.Decide(new CommitConfig(null!, "x", null!), T0).Errors.Single().Message);
+        Assert.Equal("a commit needs an author", history.Decide(new CommitConfig(LabWithHr, null!, "m"), T0).Errors.Single().Message);
+        Assert.Equal("a rollback needs an author", history.Decide(new RollbackConfig(1, null!, null!), T0).Errors.Single().Message);
+        Assert.Equal("", history.Apply(history.Decide(new CommitConfig(LabWithHr, "x", null!), T0).Event!).Running!.Message);
+    }
+
+    [Fact]
     public void Commit_SecondVersion_RecordsTheDiff()
     {
         var history = Commit(Commit(ConfigHistory.Empty, Lab), LabWithHr);

@@ -57,7 +57,7 @@ public sealed class ControlPlaneTests : IDisposable
         // An invalid document is refused with its error and creates no version: the next one is 3.
         var invalid = await Send(conductor, new CommitConfig(WithHr.Replace("access = [finance]", "access = [fnance]", StringComparison.Ordinal), "eve", "typo"));
         Assert.False(invalid.Accepted);
-        Assert.Contains("fnance", invalid.Errors.Single(), StringComparison.Ordinal);
+        Assert.Contains("fnance", invalid.Errors.Single().ToString(), StringComparison.Ordinal);
         Assert.Equal(2, (await ControlPlaneNodes.Rollout(conductor)).Running);
 
         Assert.Equal(3L, (await Send(conductor, new RollbackConfig(1, "carol", ""))).Version);

@@ -41,7 +41,8 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public async Task<IActorRef> StartConductor(StorageSettings storage, bool newPort = false)
+    /// <param name="feed">A live feed for an API to serve, fed by the node.</param>
+    public async Task<IActorRef> StartConductor(StorageSettings storage, bool newPort = false, Fabric.Conductor.Api.Live.LiveFeed? feed = null)
     {
         if (newPort)
         {
@@ -49,7 +50,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         }
 
         var port = int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        var host = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress]), storage);
+        var host = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress]), storage, feed: feed);
         await Start(host);
         return host.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>();
     }

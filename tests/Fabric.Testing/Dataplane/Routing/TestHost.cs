@@ -264,6 +264,20 @@ public static class Packets
         return packet;
     }
 
+    public static byte[] Tcp6(UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, uint sequence, uint acknowledgment, byte[] payload)
+    {
+        var packet = new byte[40 + 20 + payload.Length];
+        new Ipv6Header(0, 0, (ushort)(20 + payload.Length), IpProtocol.Tcp, 64,
+            IpAddressConversions.ToIPAddress(source), IpAddressConversions.ToIPAddress(destination)).Emit(packet);
+        Ipv6Packet.TryCreate(packet, out var ip);
+        var tcp = ip.UpperLayer;
+        new TcpHeader(sourcePort, destinationPort, sequence, acknowledgment, flags, 65535, 0, 0).Emit(tcp);
+        payload.CopyTo(tcp[20..]);
+        TcpSegment.TryCreate(tcp, out var segment);
+        segment.UpdateChecksum(ip.PseudoHeaderSum());
+        return packet;
+    }
+
     /// <summary>Checks every checksum of an IPv4 packet a host received: what a real stack would verify.</summary>
     public static bool ChecksumsValid(byte[] packet)
     {

@@ -101,8 +101,8 @@ public sealed class PairMessagesTests : IDisposable
         var serializer = new FabricSerializer((ExtendedActorSystem)_system);
         var record = new SessionRecord
         {
-            Forward = new SessionKey(UInt128.MaxValue - 5, 0x0a0a011e, 40000, 5201, 6),
-            Reverse = new SessionKey(0x0a0a011e, 0xac100002, 5201, 16385, 6),
+            Forward = new SessionKey(UInt128.MaxValue - 5, 0x0a0a011e, 40000, 5201, 6, IsIpv6: true),
+            Reverse = SessionKey.V4(0x0a0a011e, 0xac100002, 5201, 16385, 6),
             Tenant = 1, Service = 2, Instance = 0, ForwardPort = 1, ReversePort = 0, IsIpv6 = false, Svr = SvrRole.Egress,
             SendMetadata = true, OriginalProtocol = 6, Unanswered = 2, Sealed = true, WaypointPath = -1, LocalWaypointPort = 16385,
             PeerWaypointPort = 16384, KeysPath = 0, SessionId = 0xdeadbeef, Tcp = 0x0301, IdleNanoseconds = 123_456_789,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Fabric.Cli.Hosting;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Cli.Lab;
 
@@ -77,7 +78,7 @@ public sealed class LabConductorTests(ConductedLab lab) : IClassFixture<Conducte
         var history = Config("history");
         Assert.True(history.Succeeded, history.ToString());
         Assert.Matches(@"\s1\s+\S+ \S+Z\s+fabric lab\s+lab up from ", history.Output);
-        Assert.Contains($"lab \"{_run.Name}\"'s conductor at http://10.99.0.2:8480/ (from namespace {_run.NamespaceOf("conductor")})", history.Error, StringComparison.Ordinal);
+        Assert.Contains($"lab \"{_run.Name}\"'s conductor at https://10.99.0.2:8480/ (from namespace {_run.NamespaceOf("conductor")})", history.Error, StringComparison.Ordinal);
 
         var status = _run.Status();
         Assert.True(status.Succeeded, status.ToString());
@@ -147,6 +148,84 @@ public sealed class LabConductorTests(ConductedLab lab) : IClassFixture<Conducte
         AppliedEverywhere(version + 1);
         Assert.True(Curl("hg1").Succeeded, "the rollback lets guest in again");
         Assert.Contains($"(restores {version - 1})", Config("history").Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Api_FromTheManagementNetwork_AnUnauthenticatedCommitIsRefused_TheLabsTokenCommitsAsItsOwner()
+    {
+        var state = Path.Combine(_run.StateRoot, _run.Name);
+        var tokenFile = Path.Combine(state, "api.token");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
+        var document = Path.Combine(_run.StateRoot, "api-commit.conf");
+        // The lab's own document (its router identities pinned, so the routers apply it) with one more tenant.
+        var topology = File.ReadAllText(Path.Combine(state, "topology.conf"));
+        var tenants = topology.IndexOf("tenants {", StringComparison.Ordinal) + "tenants {".Length;
+        File.WriteAllText(document, topology[..tenants] + "\n    contractors {}\n" + topology[tenants..]);
+        var before = Config("history", "--json");
+        Assert.True(before.Succeeded, before.ToString());
+
+        // From router r1a's namespace: another host on the management network, as anyone there is. HTTPS checked against the lab's CA.
+        CommandResult Post(string contentType, string? token) => ExternalCommand.Run(
+            "ip", ["netns", "exec", _run.NamespaceOf("r1a"), "curl", "-s", "-m", "10", "--cacert", Path.Combine(state, "certs", "ca", "ca.crt"),
+            "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", $"Content-Type: {contentType}",
+            .. (token is null ? Array.Empty<string>() : ["-H", $"Authorization: Bearer {token}"]),
+            "--data-binary", $"@{document}", "https://10.99.0.2:8480/v1/config/versions?message=from%20the%20management%20network"]);
+
+        Assert.Equal("401", Post("text/plain", null).Output);
+        Assert.Equal("401", Post("application/hocon", null).Output);
+        Assert.Equal("401", Post("application/hocon", "fabric_0123456789ab_forged").Output);
+        var token = File.ReadAllText(tokenFile).Trim();
+        Assert.Equal("415", Post("text/plain", token).Output);
+        Assert.Equal(before.Output, Config("history", "--json").Output);
+
+        Assert.Equal("201", Post("application/hocon", token).Output);
+        var history = Config("history");
+        Assert.Matches(@"\*\s+\d+\s+\S+ \S+Z\s+fabric lab\s+from the management network", history.Output);
+    }
+
+    [Fact]
+    public void Metrics_TheRoutersAndTheConductors_ParseAsPrometheusText_AndMoveWithTraffic()
+    {
+        var state = Path.Combine(_run.StateRoot, _run.Name);
+        var token = File.ReadAllText(Path.Combine(state, "api.token")).Trim();
+        IReadOnlyList<PrometheusText.Sample> Scrape(string url, params string[] curl)
+        {
+            var result = ExternalCommand.Run("ip", ["netns", "exec", _run.NamespaceOf("conductor"), "curl", "-s", "-m", "10", .. curl, url]);
+            Assert.True(result.Succeeded, result.ToString());
+            return PrometheusText.Parse(result.Output);
+        }
+
+        var router = "http://10.99.0.11:9480/metrics";
+        var before = PrometheusText.Value(Scrape(router), "fabric_packets_forwarded_total", ("router", "r1"), ("node", "r1a")) ?? -1;
+        Assert.True(before >= 0, "r1a's /metrics has its forwarded packets");
+        Assert.True(Curl("hc1").Succeeded);
+        var clock = Stopwatch.StartNew();
+        double after;
+        do
+        {
+            Thread.Sleep(500);
+            after = PrometheusText.Value(Scrape(router), "fabric_packets_forwarded_total", ("router", "r1"), ("node", "r1a")) ?? -1;
+        }
+        while (after <= before && clock.Elapsed < Deadline);
+        Assert.True(after > before, $"r1a's forwarded packets moved with the curl: {before} -> {after}");
+
+        // The conductor's: the same counters, every router node's, once its 5 s telemetry carried them; a token is needed.
+        var conductor = "https://10.99.0.2:8480/metrics";
+        var authority = Path.Combine(state, "certs", "ca", "ca.crt");
+        var refused = ExternalCommand.Run("ip", ["netns", "exec", _run.NamespaceOf("conductor"), "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", authority, conductor]);
+        Assert.Equal("401", refused.Output);
+        double fabricWide;
+        do
+        {
+            fabricWide = PrometheusText.Value(Scrape(conductor, "--cacert", authority, "-H", $"Authorization: Bearer {token}"), "fabric_packets_forwarded_total", ("node", "r1a")) ?? -1;
+            Thread.Sleep(500);
+        }
+        while (fabricWide < after && clock.Elapsed < Deadline + Deadline);
+        Assert.True(fabricWide >= after, $"the conductor's /metrics caught up with r1a's counter: {fabricWide} < {after}");
+
+        var ready = ExternalCommand.Run("ip", ["netns", "exec", _run.NamespaceOf("conductor"), "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://10.99.0.11:9480/readyz"]);
+        Assert.Equal("200", ready.Output);
     }
 
     private CommandResult Curl(string client) => _run.Exec(client, "curl", "-s", "-m", "3", "http://10.200.0.80/");

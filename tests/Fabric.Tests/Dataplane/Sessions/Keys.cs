@@ -12,15 +12,15 @@ internal static class Keys
     public static SessionKey Udp(int id) => Ipv4(id, IpProtocol.Udp);
 
     public static SessionKey Icmp(int id) =>
-        new(0x0A00_0000u + (uint)(id >> 16), 0xC000_0201u, (ushort)id, (ushort)id, IpProtocol.Icmp);
+        new(0x0A00_0000u + (uint)(id >> 16), 0xC000_0201u, (ushort)id, (ushort)id, IpProtocol.Icmp, IsIpv6: false);
 
     /// <summary>A distinct IPv6 UDP key per id: 2001:db8::id → 2001:db8::1.</summary>
     public static SessionKey Ipv6(int id) =>
         new(new UInt128(0x2001_0DB8_0000_0000, (ulong)id), new UInt128(0x2001_0DB8_0000_0000, 1), 5353, 53,
-            IpProtocol.Udp);
+            IpProtocol.Udp, IsIpv6: true);
 
     private static SessionKey Ipv4(int id, byte protocol) =>
-        new(0x0A00_0000u + (uint)(id >> 12), 0xC000_0201u, (ushort)(1024 + (id & 0xFFF)), 443, protocol);
+        new(0x0A00_0000u + (uint)(id >> 12), 0xC000_0201u, (ushort)(1024 + (id & 0xFFF)), 443, protocol, IsIpv6: false);
 }
 
 /// <summary>A 32-byte payload, the size the pipeline's session record aims at.</summary>

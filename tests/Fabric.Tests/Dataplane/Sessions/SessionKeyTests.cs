@@ -9,15 +9,15 @@ public class SessionKeyTests
     [Fact]
     public void SessionKey_Reversed_SwapsEndsAndKeepsProtocol()
     {
-        var key = new SessionKey(1, 2, 1000, 443, IpProtocol.Tcp);
+        var key = SessionKey.V4(1, 2, 1000, 443, IpProtocol.Tcp);
 
-        Assert.Equal(new SessionKey(2, 1, 443, 1000, IpProtocol.Tcp), key.Reversed());
+        Assert.Equal(SessionKey.V4(2, 1, 443, 1000, IpProtocol.Tcp), key.Reversed());
     }
 
     [Property]
-    public void SessionKey_ReversedTwice_IsTheKey(ulong source, ulong destination, ushort sourcePort, ushort destinationPort, byte protocol)
+    public void SessionKey_ReversedTwice_IsTheKey(ulong source, ulong destination, ushort sourcePort, ushort destinationPort, byte protocol, bool ipv6)
     {
-        var key = new SessionKey(new UInt128(source, ~source), destination, sourcePort, destinationPort, protocol);
+        var key = new SessionKey(new UInt128(source, ~source), destination, sourcePort, destinationPort, protocol, ipv6);
 
         Assert.Equal(key, key.Reversed().Reversed());
     }
@@ -25,8 +25,8 @@ public class SessionKeyTests
     [Property]
     public void SessionKey_EqualKeys_HashEqual(ulong seed, ulong address, ushort port)
     {
-        var a = new SessionKey(address, 7, port, 80, IpProtocol.Udp);
-        var b = new SessionKey(address, 7, port, 80, IpProtocol.Udp);
+        var a = SessionKey.V4((uint)address, 7, port, 80, IpProtocol.Udp);
+        var b = SessionKey.V4((uint)address, 7, port, 80, IpProtocol.Udp);
 
         Assert.Equal(a.Hash(seed), b.Hash(seed));
     }

@@ -13,7 +13,7 @@ public class SessionTableTests
     {
         var table = NewTable(16);
         var forward = Keys.Tcp(1);
-        var reverse = new SessionKey(0xC000_0201u, 0x6440_0001u, 443, 20000, forward.Protocol);
+        var reverse = SessionKey.V4(0xC000_0201u, 0x6440_0001u, 443, 20000, forward.Protocol);
 
         var result = table.TryInsert(forward, reverse, Payload32.From(42), 100, 1000, out var handle);
 

@@ -14,7 +14,7 @@ public class MetadataBlockTests
     private static readonly SvrMetadata FixtureMetadata = new()
     {
         SecurityId = 7,
-        ForwardContext = new MetadataContext(new SessionKey(0x0A000001, 0xC0A80164, 50000, 443, 6), IsIpv6: false),
+        ForwardContext = new MetadataContext(SessionKey.V4(0x0A000001, 0xC0A80164, 50000, 443, 6)),
         SessionId = FixtureSessionId,
         Tenant = "dev.engineering",
         Service = "web",

@@ -32,8 +32,8 @@ public class SvrMetadataTests
             FragmentInfo = new MetadataFragmentInfo(0xDEADBEEF, 0x1234, 0x2000, 1400),
             SecurityPolicy = "aes-gcm-256",
             SecurityId = 9,
-            ForwardContext = new MetadataContext(new SessionKey(UInt128.MaxValue, 1, 1, 2, 17), IsIpv6: true),
-            ReverseContext = new MetadataContext(new SessionKey(0xC0000201, 0xC6336401, 443, 50000, 6), IsIpv6: false),
+            ForwardContext = new MetadataContext(SessionKey.V6(UInt128.MaxValue, 1, 1, 2, 17)),
+            ReverseContext = new MetadataContext(SessionKey.V4(0xC0000201, 0xC6336401, 443, 50000, 6)),
             SessionId = Guid.NewGuid(),
             Tenant = "dev.engineering",
             GlobalInterfaceId = 12,
@@ -177,7 +177,7 @@ public class SvrMetadataTests
 
         Assert.Throws<ArgumentOutOfRangeException>(() => metadata.Emit(new byte[metadata.EmitLength - 1]));
         Assert.Throws<InvalidOperationException>(() => new SvrMetadata { Tenant = "" }.Emit(new byte[64]));
-        var wideV4 = new SvrMetadata { ForwardContext = new MetadataContext(new SessionKey((UInt128)uint.MaxValue + 1, 1, 1, 1, 6), false) };
+        var wideV4 = new SvrMetadata { ForwardContext = new MetadataContext(new SessionKey((UInt128)uint.MaxValue + 1, 1, 1, 1, 6, IsIpv6: false)) };
         Assert.Throws<InvalidOperationException>(() => wideV4.Emit(new byte[64]));
     }
 
@@ -265,7 +265,7 @@ public class SvrMetadataTests
             var ipv6 = Coin();
             var source = ipv6 ? new UInt128((ulong)random.NextInt64(), (ulong)random.NextInt64()) : U32();
             var destination = ipv6 ? new UInt128((ulong)random.NextInt64(), (ulong)random.NextInt64()) : U32();
-            return new MetadataContext(new SessionKey(source, destination, (ushort)random.Next(65536), (ushort)random.Next(65536), (byte)random.Next(256)), ipv6);
+            return new MetadataContext(new SessionKey(source, destination, (ushort)random.Next(65536), (ushort)random.Next(65536), (byte)random.Next(256), ipv6));
         }
 
         return new SvrMetadata

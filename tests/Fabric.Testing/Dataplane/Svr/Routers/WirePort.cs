@@ -68,5 +68,17 @@ public sealed class WirePort(IPacketPort inner) : IPacketPort
         return batch.Count - before;
     }
 
-    public bool Send(ReadOnlySpan<byte> frame) => inner.Send(frame);
+    /// <summary>Thrown by the next <see cref="Send"/> instead of sending (then cleared): a bug on the transmit path.</summary>
+    public Exception? ThrowOnNextSend { get; set; }
+
+    public bool Send(ReadOnlySpan<byte> frame)
+    {
+        if (ThrowOnNextSend is { } fault)
+        {
+            ThrowOnNextSend = null;
+            throw fault;
+        }
+
+        return inner.Send(frame);
+    }
 }

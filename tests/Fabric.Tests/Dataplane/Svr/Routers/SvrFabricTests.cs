@@ -411,8 +411,7 @@ public sealed class SvrFabricTests
         var metadata = new SvrMetadata
         {
             ForwardContext = new MetadataContext(
-                new global::Fabric.Dataplane.Sessions.SessionKey(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Bulk), 6000, 5201, IpProtocol.Udp),
-                false),
+                new global::Fabric.Dataplane.Sessions.SessionKey(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Bulk), 6000, 5201, IpProtocol.Udp, IsIpv6: false)),
             SessionId = Guid.NewGuid(),
             Tenant = tenant,
             Service = service,

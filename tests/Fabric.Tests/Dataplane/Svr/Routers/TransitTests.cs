@@ -200,8 +200,7 @@ public sealed class TransitTests
         var metadata = new SvrMetadata
         {
             ForwardContext = new MetadataContext(
-                new SessionKey(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Remote), 6000, 9000, IpProtocol.Udp),
-                false),
+                new SessionKey(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Remote), 6000, 9000, IpProtocol.Udp, IsIpv6: false)),
             SessionId = Guid.NewGuid(),
             Tenant = tenant,
             Service = "remote",

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Akka.Actor;
+using Fabric.Conductor.Api.Live;
+using Fabric.Conductor.Api.Tokens;
+using Fabric.Conductor.Configuration;
+using Fabric.Config;
+using Fabric.Http;
+using Fabric.Http.Metrics;
+using Fabric.Model;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace Fabric.Conductor.Api;
+
+/// <summary>Where and how the conductor's API listens.</summary>
+/// <param name="OpenReads">Reads need no token (the document's <c>conductor.open-reads</c>); writes always do.</param>
+/// <param name="Certificate">HTTPS with this certificate (and its key); plain HTTP without one.</param>
+/// <param name="MaxBodyBytes">The largest request body taken (413 above it).</param>
+public sealed record ConductorApiOptions(IPAddress Address, int Port, bool OpenReads, X509Certificate2? Certificate = null, long MaxBodyBytes = ConductorApiOptions.DefaultMaxBodyBytes)
+{
+    /// <summary>4 MiB: a fabric document of several thousand routers, well under what a commit can carry.</summary>
+    public const long DefaultMaxBodyBytes = 4 * 1024 * 1024;
+
+    public static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>
+/// The conductor's HTTP API on ASP.NET Core minimal APIs (Kestrel): the configuration's versions, the routers, the
+/// services and the telemetry as resources under <c>/v1</c>, a live stream of events (<c>/v1/events</c>, Server-Sent
+/// Events), an OpenAPI description at <c>/openapi/v1.json</c>, and
+/// <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c> (<see cref="NodeHttp"/>). Every write needs a bearer token
+/// (<see cref="BearerTokenHandler"/>); reads too unless <see cref="ConductorApiOptions.OpenReads"/>. Every error is an
+/// RFC 9457 problem; a path that exists answers another method with 405. Each request is one or two asks of the
+/// conductor singleton (through its proxy, so any conductor node serves the API).
+/// </summary>
+public static class ConductorApi
+{
+    public const string ReadPolicy = "read";
+    public const string WritePolicy = "write";
+    public const string OpenApiPath = "/openapi/v1.json";
+
+    /// <summary>Builds the API (not started): Kestrel on the options' address, unless <paramref name="configure"/> puts another server in (the test host).</summary>
+    /// <param name="feed">What the conductor node follows live: served as <c>/v1/events</c> and, through <paramref name="metrics"/>, <c>/metrics</c>.</param>
+    public static WebApplication Build(
+        ConductorApiOptions options, IActorRef conductor, ApiTokenStore tokens, LiveFeed feed, FabricMetrics metrics, Action<WebApplicationBuilder>? configure = null, Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(ConductorApi).Assembly.GetName().Name });
+        builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
+        builder.WebHost.Listen(options.Address, options.Port, options.Certificate, options.MaxBodyBytes);
+        builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
+        var meters = NodeHttp.MeterProvider(metrics);
+        builder.Services.AddSingleton(meters);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(tokens);
+        builder.Services.AddSingleton<ApiTokenLookup>();
+        builder.Services.AddSingleton(sp => new Context(conductor, options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Fabric.Conductor.Api")));
+        builder.Services.AddRouting();
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
+        builder.Services.AddAuthentication(BearerTokenHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(WritePolicy, policy => policy.RequireAuthenticatedUser())
+            .AddPolicy(ReadPolicy, policy => policy.RequireAssertion(c => c.User.Identity?.IsAuthenticated == true
+                // Open reads take a request with no token; a wrong token is refused all the same.
+                || (options.OpenReads && c.Resource is HttpContext http && !http.Request.Headers.ContainsKey("Authorization"))));
+        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Fabric conductor API";
+            document.Info.Description = "The configuration's versions, the routers, the services and the telemetry of a Fabric authority. Writes need a bearer token.";
+            return Task.CompletedTask;
+        }));
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(meters.Dispose);
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.Use(AnswerWhenTheConductorDoesNot);
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapOpenApi(OpenApiPath);
+        var context = app.Services.GetRequiredService<Context>();
+        app.MapOperations(meters, context.Unready).RequireAuthorization(ReadPolicy);
+        ConfigEndpoints.Map(app);
+        FabricEndpoints.Map(app);
+        EventEndpoints.Map(app, feed);
+        return app;
+    }
+
+    /// <summary>An ask the conductor singleton does not answer in time (the cluster forming, the history recovering) is a 503 problem.</summary>
+    private static async Task AnswerWhenTheConductorDoesNot(HttpContext http, RequestDelegate next)
+    {
+        try
+        {
+            await next(http).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException) when (!http.Response.HasStarted)
+        {
+            http.Response.Clear();
+            await Problems.Write(
+                http, StatusCodes.Status503ServiceUnavailable, "the conductor does not answer",
+                $"the conductor singleton did not answer within {ConductorApiOptions.AskTimeout.TotalSeconds:0} s (the cluster may be forming or its history recovering); try again").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>What every endpoint shares: the conductor singleton's proxy, the options, the running document parsed once per version. Thread-safe.</summary>
+    public sealed class Context(IActorRef conductor, ConductorApiOptions options, ILogger logger)
+    {
+        private Parsed? _running;
+
+        public ConductorApiOptions Options { get; } = options;
+
+        public ILogger Logger { get; } = logger;
+
+        public Task<T> Ask<T>(object message, CancellationToken cancel) => conductor.Ask<T>(message, ConductorApiOptions.AskTimeout, cancel);
+
+        /// <summary>The running document's model, or null before the first commit.</summary>
+        public async Task<FabricConfig?> RunningModel(CancellationToken cancel)
+        {
+            var view = await Ask<ConfigVersionView>(new GetConfigVersion(null), cancel).ConfigureAwait(false);
+            if (view.Version is not { } version || view.Text is not { } text)
+            {
+                return null;
+            }
+
+            var cached = Volatile.Read(ref _running);
+            if (cached is null || cached.Version != version.Number)
+            {
+                cached = new Parsed(version.Number, FabricConfigLoader.Load(text).Config);
+                Volatile.Write(ref _running, cached);
+            }
+
+            return cached.Model;
+        }
+
+        /// <summary>Null when the conductor singleton answers (the history is recovered and the node is in its cluster), else why not.</summary>
+        public async Task<string?> Unready(CancellationToken cancel)
+        {
+            try
+            {
+                await conductor.Ask<ConfigRolloutView>(new GetConfigRollout(), TimeSpan.FromSeconds(2), cancel).ConfigureAwait(false);
+                return null;
+            }
+            catch (AskTimeoutException)
+            {
+                return "the conductor singleton does not answer: the cluster is forming or the history is recovering";
+            }
+        }
+
+        private sealed record Parsed(long Version, FabricConfig? Model);
+    }
+}
