@@ -15,7 +15,7 @@ namespace Fabric.Fuzz.PacketPath;
 /// verdict moves exactly its counter.
 /// </summary>
 /// <remarks>
-/// A fabric costs about 100 ms to build (each worker's counters and each snapshot's route tries are large), a frame
+/// A fabric costs tens of milliseconds to build (each snapshot's route tries are large), a frame
 /// microseconds: so <see cref="Run"/> reuses one fabric for <see cref="InputsPerFabric"/> inputs, and an input meets
 /// what the ones before it left (sessions, neighbours, the clock). A finding is confirmed on a fresh fabric: if the
 /// input alone reproduces it, it is thrown as is; if not, the inputs the fabric ran are written as one script that
