@@ -4,19 +4,22 @@
 #
 #   scripts/fuzz.sh MINUTES [TARGET]     MINUTES of fuzzing per target (all targets unless one is named), in slices
 #                                        of at most 10 minutes; a later run resumes where the last one stopped.
+#                                        0 minutes only minimises the kept corpus and reports.
 #
 # Installs afl++ (Debian) and the SharpFuzz tool (dotnet tool restore) when missing, builds the harness and
-# instruments the assemblies under test (in artifacts/fuzz/bin), seeds each target's corpus from the wire fixtures
-# and shipped documents when it has none, fuzzes, then minimises queue and corpus with afl-cmin back into
-# tests/Fabric.Fuzz/corpus/TARGET (kept in the repository). Prints per target: executions, paths, edges, crashes.
+# instruments the assemblies under test (in artifacts/fuzz/bin), writes each target's seeds (the wire fixtures and
+# shipped documents, under their own names) into its corpus, fuzzes, then minimises queue and corpus with afl-cmin
+# back into tests/Fabric.Fuzz/corpus/TARGET (kept in the repository): the seeds stay as they are, the inputs AFL
+# found are kept by content hash. Prints per target: executions, paths, edges, crashes.
 # Crashes stay in artifacts/fuzz/findings/TARGET; each one that reproduces on its own is listed with its exception.
-# On a machine with the `cpulock` command, every heavy step runs under it.
+# On a machine with the `cpulock` command, every heavy step runs under it; with FABRIC_FUZZ_UNLOCKED=1 only the
+# build does, and fuzzing and minimising run without it (for a shared machine where they run under `nice -n 19`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 all_targets=(packet-path config serializer)
-if [ $# -lt 1 ] || ! [[ "$1" =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ]; then
+if [ $# -lt 1 ] || ! [[ "$1" =~ ^[0-9]+$ ]]; then
   echo "usage: scripts/fuzz.sh MINUTES [TARGET]   (targets: ${all_targets[*]})" >&2
   exit 2
 fi
@@ -32,6 +35,8 @@ fi
 
 lock=()
 if command -v cpulock >/dev/null 2>&1; then lock=(cpulock); fi
+fuzz_lock=("${lock[@]}")
+if [ "${FABRIC_FUZZ_UNLOCKED:-0}" = 1 ]; then fuzz_lock=(); fi
 
 if ! command -v afl-fuzz >/dev/null 2>&1; then
   echo "== installing afl++"
@@ -75,10 +80,12 @@ for target in "${targets[@]}"; do
   corpus="$root/tests/Fabric.Fuzz/corpus/$target"
   out="$work/findings/$target"
   mkdir -p "$out"
-  if [ -z "$(ls -A "$corpus" 2>/dev/null)" ]; then
-    echo "== $target: seeding the corpus"
-    "${harness[@]}" seeds "$target" "$corpus"
-  fi
+  # The seeds are named; whatever else the corpus holds is named by its content's hash (16 hex digits).
+  seeds="$out/seeds"
+  rm -rf "$seeds"
+  "${harness[@]}" seeds "$target" "$seeds" >/dev/null
+  mkdir -p "$corpus"
+  cp "$seeds"/* "$corpus"/
 
   dictionary=()
   if [ "$target" = config ]; then dictionary=(-x "$work/config.dict"); fi
@@ -86,7 +93,7 @@ for target in "${targets[@]}"; do
   while [ "$left" -gt 0 ]; do
     slice=$((left < 600 ? left : 600))
     echo "== $target: fuzzing for $slice s"
-    FABRIC_FUZZ_HISTORY="$out/history" "${lock[@]}" afl-fuzz -i "$corpus" -o "$out" -t 5000 -m none -V "$slice" "${dictionary[@]}" \
+    FABRIC_FUZZ_HISTORY="$out/history" "${fuzz_lock[@]}" afl-fuzz -i "$corpus" -o "$out" -t 5000 -m none -V "$slice" "${dictionary[@]}" \
       -- "${harness[@]}" run "$target" >"$out/afl.log" 2>&1 || { tail -n 30 "$out/afl.log" >&2; exit 1; }
     left=$((left - slice))
   done
@@ -99,16 +106,18 @@ for target in "${targets[@]}"; do
   mkdir -p "$pool"
   cp "$corpus"/* "$pool"/
   cp "$out"/default/queue/id:* "$pool"/ 2>/dev/null || true
-  if "${lock[@]}" afl-cmin -i "$pool" -o "$minimised" -t 5000 -m none -- "${harness[@]}" run "$target" >"$out/cmin.log" 2>&1 \
+  if "${fuzz_lock[@]}" afl-cmin -i "$pool" -o "$minimised" -t 5000 -m none -- "${harness[@]}" run "$target" >"$out/cmin.log" 2>&1 \
       && [ -n "$(ls -A "$minimised" 2>/dev/null)" ]; then
-    rm -f "$corpus"/*
+    find "$corpus" -maxdepth 1 -type f -regextype posix-extended -regex '.*/[0-9a-f]{16}' -delete
+    seed_hashes="$(sha256sum "$seeds"/* | cut -c1-16)"
     for file in "$minimised"/*; do
-      cp "$file" "$corpus/$(sha256sum "$file" | cut -c1-16)"
+      hash="$(sha256sum "$file" | cut -c1-16)"
+      if ! grep -qx "$hash" <<<"$seed_hashes"; then cp "$file" "$corpus/$hash"; fi
     done
   else
     echo "afl-cmin failed (see $out/cmin.log); the corpus is left as it was" >&2
   fi
-  rm -rf "$pool" "$minimised"
+  rm -rf "$pool" "$minimised" "$seeds"
 
   stats="$out/default/fuzzer_stats"
   # Each crash and hang AFL kept (and each script of inputs a crash needed before it), replayed alone: the ones that
