@@ -19,7 +19,7 @@ public sealed class FabricSerializer : SerializerWithStringManifest
     public const int SerializerId = 4231;
 
     private static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
-        .WithResolver(ContractlessStandardResolver.Instance)
+        .WithResolver(CompositeResolver.Create(MapResolver.Instance, ContractlessStandardResolver.Instance))
         .WithSecurity(MessagePackSecurity.UntrustedData);
 
     private readonly WireMessageRegistry _registry;
