@@ -19,7 +19,7 @@ public sealed class FabricSerializer : SerializerWithStringManifest
     public const int SerializerId = 4231;
 
     private static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
-        .WithResolver(ContractlessStandardResolver.Instance)
+        .WithResolver(CompositeResolver.Create(MapResolver.Instance, ContractlessStandardResolver.Instance))
         .WithSecurity(MessagePackSecurity.UntrustedData);
 
     private readonly WireMessageRegistry _registry;
@@ -48,12 +48,34 @@ public sealed class FabricSerializer : SerializerWithStringManifest
         return MessagePackSerializer.Serialize(obj.GetType(), obj, Options);
     }
 
+    /// <summary>
+    /// The message <paramref name="bytes"/> hold under <paramref name="manifest"/>, of exactly the type the manifest
+    /// names, with every member its type declares non-null present (<see cref="RequiredMembers"/>). Anything else,
+    /// an unknown manifest, bytes that do not decode, a message missing a member, fails with a
+    /// <see cref="SerializationException"/> that says which.
+    /// </summary>
     public override object FromBinary(byte[] bytes, string manifest)
     {
         var type = _registry.TypeOf(manifest)
             ?? throw new SerializationException($"unknown wire message manifest \"{manifest}\": refused");
-        return MessagePackSerializer.Deserialize(type, bytes, Options)
-            ?? throw new SerializationException($"wire message \"{manifest}\" decoded to nothing");
+        object? message;
+        try
+        {
+            message = MessagePackSerializer.Deserialize(type, bytes, Options);
+        }
+        catch (MessagePackSerializationException e)
+        {
+            throw new SerializationException($"wire message \"{manifest}\" does not decode: {(e.InnerException ?? e).Message}", e);
+        }
+
+        if (message is null)
+        {
+            throw new SerializationException($"wire message \"{manifest}\" decoded to nothing");
+        }
+
+        return RequiredMembers.FirstMissing(message) is { } missing
+            ? throw new SerializationException($"wire message \"{manifest}\" lacks {missing}: refused")
+            : message;
     }
 }
 

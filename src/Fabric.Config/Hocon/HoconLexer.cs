@@ -82,7 +82,7 @@ internal sealed class HoconLexer
                 _line++;
                 _lineStart = _offset;
                 return new Token(TokenKind.Newline, "\n", position, start, _offset);
-            case ' ' or '\t' or '\r' or '\uFEFF' or '\f' or '\v':
+            case var space when IsSpace(space):
                 _offset++;
                 return null;
             case '#':
@@ -128,6 +128,14 @@ internal sealed class HoconLexer
         }
     }
 
+    /// <summary>
+    /// White space between tokens, as HOCON defines it: space, tab, carriage return, form feed, vertical tab, the byte
+    /// order mark, and every Unicode space, line and paragraph separator (no-break spaces among them).
+    /// </summary>
+    private static bool IsSpace(char c) =>
+        c is ' ' or '\t' or '\r' or '\uFEFF' or '\f' or '\v'
+        || char.GetUnicodeCategory(c) is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
+
     private char Peek(int ahead) => _offset + ahead < _text.Length ? _text[_offset + ahead] : '\0';
 
     private void SkipToLineEnd()
@@ -143,8 +151,8 @@ internal sealed class HoconLexer
         while (_offset < _text.Length)
         {
             var c = _text[_offset];
-            if (char.IsWhiteSpace(c) || c == '\uFEFF' || Forbidden.Contains(c, StringComparison.Ordinal) || char.IsControl(c) ||
-                (c == '/' && Peek(1) == '/'))
+            // Stops only on what Next handles itself, so a word always takes at least its first character.
+            if (c == '\n' || IsSpace(c) || Forbidden.Contains(c, StringComparison.Ordinal) || char.IsControl(c) || (c == '/' && Peek(1) == '/'))
             {
                 break;
             }

@@ -1,6 +1,10 @@
+using System.Buffers;
 using Akka.Actor;
+using MessagePack;
 using SerializationException = System.Runtime.Serialization.SerializationException;
+using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Serialization;
+using Fabric.Actors.Telemetry;
 using Fabric.Conductor.Configuration;
 
 namespace Fabric.Tests.Conductor;
@@ -54,6 +58,108 @@ public sealed class FabricSerializerTests : IDisposable
     public void GarbageBytes_ForKnownManifest_FailWithoutCrashing()
     {
         Assert.ThrowsAny<Exception>(() => _serializer.FromBinary([0xc1, 0xff, 0x00], "fabric.config.commit.v1"));
+    }
+
+    // Found by fuzzing (tests/Fabric.Fuzz/crashes/serializer): MessagePack's own exception escaped FromBinary.
+    [Fact]
+    public void FromBinary_TruncatedMessage_RefusedWithTheSerializersOwnError()
+    {
+        var message = new ConfigCommitted(3, "fabric { }", "alice", DateTimeOffset.UnixEpoch, "msg", null);
+        var bytes = _serializer.ToBinary(message);
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes[..^4], "fabric.config.committed.v1"));
+        Assert.StartsWith("wire message \"fabric.config.committed.v1\" does not decode: ", error.Message, StringComparison.Ordinal);
+    }
+
+    // Found by fuzzing: a nil where the record declares a string decoded into a message with a null member.
+    [Fact]
+    public void FromBinary_NilInPlaceOfANonNullMember_RefusedNamingTheMember()
+    {
+        var bytes = _serializer.ToBinary(new ConfigCommitted(3, "fabric { }", null!, DateTimeOffset.UnixEpoch, "msg", null));
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.config.committed.v1"));
+        Assert.Equal("wire message \"fabric.config.committed.v1\" lacks ConfigCommitted.Author: refused", error.Message);
+    }
+
+    [Fact]
+    public void FromBinary_NilAmongAListsRecords_Refused()
+    {
+        var bytes = _serializer.ToBinary(new PairSessionBatch("dc1a", 1, [null!]));
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.ha.sessions.v1"));
+        Assert.Equal("wire message \"fabric.ha.sessions.v1\" lacks PairSessionBatch.Sessions[0]: refused", error.Message);
+    }
+
+    // Found by fuzzing (crashes/serializer/telemetry-*): a nil map key reached Dictionary.Add, whose ArgumentNullException
+    // was the refusal's cause.
+    [Fact]
+    public void FromBinary_NilMapKey_RefusedNamingTheEntry()
+    {
+        var bytes = SampleWithCounters((ref MessagePackWriter writer) => writer.WriteNil());
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.telemetry.sample.v1"));
+        Assert.Equal("wire message \"fabric.telemetry.sample.v1\" does not decode: the key of entry 1 of a map is nil", error.Message);
+        Assert.DoesNotContain(Causes(error), e => e is ArgumentException);
+    }
+
+    [Fact]
+    public void FromBinary_MapKeyTwice_RefusedNamingTheEntry()
+    {
+        var bytes = SampleWithCounters((ref MessagePackWriter writer) => writer.Write("received"));
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.telemetry.sample.v1"));
+        Assert.Equal("wire message \"fabric.telemetry.sample.v1\" does not decode: the key of entry 1 of a map occurs twice", error.Message);
+        Assert.DoesNotContain(Causes(error), e => e is ArgumentException);
+    }
+
+    [Fact]
+    public void Sample_WithCounters_RoundTrips()
+    {
+        var message = new CounterSample("br1", "br1", 5, new Dictionary<string, long> { ["received"] = 7, ["drop.NoRoute"] = 1 });
+
+        var back = (CounterSample)_serializer.FromBinary(_serializer.ToBinary(message), "fabric.telemetry.sample.v1");
+
+        Assert.Equal(message.Counters, back.Counters);
+    }
+
+    [Fact]
+    public void FromBinary_NilWhereTheRecordAllowsIt_Decodes()
+    {
+        var message = new ConfigCommitted(3, "fabric { }", "alice", DateTimeOffset.UnixEpoch, "msg", RestoredFrom: null);
+
+        Assert.Equal(message, _serializer.FromBinary(_serializer.ToBinary(message), "fabric.config.committed.v1"));
+    }
+
+    /// <summary>A telemetry sample whose counters map holds <c>received</c> and then an entry whose key <paramref name="secondKey"/> writes.</summary>
+    private static byte[] SampleWithCounters(MessagePackWriterAction secondKey)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(buffer);
+        writer.WriteMapHeader(4);
+        writer.Write(nameof(CounterSample.Node));
+        writer.Write("br1");
+        writer.Write(nameof(CounterSample.Router));
+        writer.Write("br1");
+        writer.Write(nameof(CounterSample.UnixMilliseconds));
+        writer.Write(5);
+        writer.Write(nameof(CounterSample.Counters));
+        writer.WriteMapHeader(2);
+        writer.Write("received");
+        writer.Write(7);
+        secondKey(ref writer);
+        writer.Write(1);
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private delegate void MessagePackWriterAction(ref MessagePackWriter writer);
+
+    private static IEnumerable<Exception> Causes(Exception error)
+    {
+        for (var cause = error.InnerException; cause is not null; cause = cause.InnerException)
+        {
+            yield return cause;
+        }
     }
 
     [Fact]

@@ -133,6 +133,25 @@ public class HoconParserTests
         Assert.Contains(result.Errors, e => e.Message == $"nesting deeper than {HoconParser.MaxDepth} levels");
     }
 
+    // Found by fuzzing (tests/Fabric.Fuzz/crashes/config): a no-break space (or any Unicode space but ' ') made the
+    // lexer emit empty words without moving on, until the process ran out of memory.
+    [Theory]
+    [InlineData('\u00A0')]
+    [InlineData('\u2000')]
+    [InlineData('\u2007')]
+    [InlineData('\u202F')]
+    [InlineData('\u3000')]
+    [InlineData('\u2028')]
+    [InlineData('\u2029')]
+    public void UnicodeSpace_BetweenTokens_IsWhiteSpace(char space)
+    {
+        var result = ParseEnding($"a{space}={space}1{space}\nb{space}{{{space}c = [x,{space}y]{space}}}\n", TimeSpan.FromSeconds(1));
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(["a", "b"], result.Root.Fields.Select(f => f.Key));
+        Assert.Equal("1", ((HoconScalar)result.Root.Fields[0].Value).Text);
+    }
+
     [Fact]
     public void DottedKey_100000Segments_RefusedWithPathAndLine()
     {
