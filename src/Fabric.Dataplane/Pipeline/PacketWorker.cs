@@ -79,6 +79,9 @@ public sealed class PacketWorker
     /// <summary>Forwarded packets, bytes and sessions per tenant × service.</summary>
     public TrafficCounters Traffic { get; }
 
+    /// <summary>Sessions opening and closing, for the control plane to drain (the worker only writes).</summary>
+    public SessionEventRing SessionEvents { get; } = new(SessionEventRing.DefaultCapacity);
+
     public WorkerCounters Counters { get; } = new();
 
     /// <summary>Exceptions stages threw on packets (each packet dropped as <see cref="DropReason.PipelineFault"/>).</summary>
@@ -438,14 +441,26 @@ public sealed class PacketWorker
 
     private static DropRecord Record(ref PacketContext context, DropReason reason) => new(
         reason, context.Tenant, context.Service, context.Key.Source, context.Key.Destination,
-        context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now);
+        context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now,
+        reason == context.Drop ? context.Rule : DropRule.None, context.Key.IsIpv6);
 
-    /// <summary>Counts a session a stage just inserted, under the tenant and service it opened with.</summary>
-    internal void CountSessionOpened(int tenant, int service)
+    /// <summary>Counts a session a stage just inserted, under the tenant and service it opened with, and publishes its opening.</summary>
+    internal void CountSessionOpened(int handle)
     {
+        ref readonly var state = ref Sessions.Payload(handle);
         Counters.SessionsCreated++;
-        Traffic.Opened(tenant, service);
+        Traffic.Opened(state.Tenant, state.Service);
+        var opened = Sessions.Opened(handle);
+        SessionEvents.Add(new SessionEvent(
+            SessionEventKind.Opened, handle, Sessions.Generation(handle), Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), state, opened, opened));
     }
+
+    /// <summary>
+    /// Publishes the closing of a session just removed from slot <paramref name="handle"/> (its slot keeps what the
+    /// session left until it is reused; the removal moved the generation on by one).
+    /// </summary>
+    internal void PublishSessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now) =>
+        SessionEvents.Add(new SessionEvent(SessionEventKind.Closed, handle, Sessions.Generation(handle) - 1, forward, reverse, state, Sessions.Opened(handle), now));
 
     /// <summary>Sends a frame the router built itself.</summary>
     internal void SendOwn(int port, ReadOnlySpan<byte> frame)
@@ -469,9 +484,11 @@ public sealed class PacketWorker
         var snapshot = SnapshotSource();
         for (var i = 0; i < count; i++)
         {
-            var ended = _expired[i].Payload;
+            ref readonly var expired = ref _expired[i];
+            var ended = expired.Payload;
             SessionStage.Ended(snapshot, ended);
             Traffic.Ended(ended.Tenant, ended.Service);
+            PublishSessionClosed(expired.Handle, expired.Forward, expired.Reverse, ended, now);
         }
 
         Counters.SessionsExpired += count;

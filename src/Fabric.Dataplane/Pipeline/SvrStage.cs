@@ -254,7 +254,7 @@ public static class SvrStage
             entry.Runtime.Load.OnSessionStart(instance);
         }
 
-        worker.CountSessionOpened(state.Tenant, state.Service);
+        worker.CountSessionOpened(handle);
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
         return Verdict.Continue;
@@ -320,9 +320,9 @@ public static class SvrStage
             return Verdict.Continue;
         }
 
-        if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
+        if (entry.Runtime.Admission.TryAdmit(context.Now) is var admission and not AdmissionVerdict.Admitted)
         {
-            return context.Fail(DropReason.SessionLimit);
+            return context.Fail(DropReason.SessionLimit, DropRules.Of(admission));
         }
 
         var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, worker.NextRandom());
@@ -362,7 +362,7 @@ public static class SvrStage
         }
 
         entry.Runtime.Load.OnSessionStart(pick);
-        worker.CountSessionOpened(state.Tenant, state.Service);
+        worker.CountSessionOpened(handle);
         context.Session = handle;
         context.Direction = SessionDirection.Forward;
         return Verdict.Continue;
@@ -604,9 +604,9 @@ public static class SvrStage
             return context.Fail(DropReason.NoRoute);
         }
 
-        if (entry.Runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
+        if (entry.Runtime.Admission.TryAdmit(context.Now) is var admission and not AdmissionVerdict.Admitted)
         {
-            return context.Fail(DropReason.SessionLimit);
+            return context.Fail(DropReason.SessionLimit, DropRules.Of(admission));
         }
 
         var path = snapshot.PeerPaths[metadata.OnwardPath];
