@@ -192,7 +192,8 @@ public static class RouterCommands
                 new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine),
                 new Fabric.Actors.Tenants.EngineTenantBudgets(process.Engine),
                 new Fabric.Actors.Services.EngineServiceDataplane(process.Engine),
-                pair)],
+                pair,
+                new Fabric.Actors.Sessions.EngineFlowSource(process.Engine))],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();

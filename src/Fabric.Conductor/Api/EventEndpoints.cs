@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Fabric.Conductor.Api;
 
 /// <summary>
-/// <c>GET /v1/events[?kinds=telemetry,rollout]</c>: the live stream as Server-Sent Events. It opens with what is known
+/// <c>GET /v1/events[?kinds=telemetry,rollout,session,drop]</c>: the live stream as Server-Sent Events. It opens with what is known
 /// now (the rollout, each router node's latest sample), then every new one as it comes: event type = the kind, id = a
 /// sequence number, data = JSON. Each client reads from its own bounded channel of the <see cref="LiveFeed"/>: a client
 /// too slow to keep up loses the oldest events and is told how many by a <c>dropped</c> event; nothing upstream waits.
@@ -23,12 +23,12 @@ internal static class EventEndpoints
         api.MapGet("/v1/events", (string? kinds, HttpContext http) => Stream(feed, kinds, http))
             .WithTags("events").RequireAuthorization(ConductorApi.ReadPolicy)
             .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
-            .WithSummary("Server-Sent Events: telemetry samples and rollout progress as they happen (?kinds=telemetry,rollout); 'dropped' tells a slow client how many it missed.");
+            .WithSummary("Server-Sent Events: telemetry samples, rollout progress, sessions opening and closing, drops with their rule, as they happen (?kinds=telemetry,rollout,session,drop); 'dropped' tells a slow client how many it missed.");
     }
 
     private static Results<ServerSentEventsResult<string>, ProblemHttpResult> Stream(LiveFeed feed, string? kinds, HttpContext http)
     {
-        var known = new[] { LiveEvent.Telemetry, LiveEvent.Rollout };
+        var known = LiveEvent.Kinds;
         var wanted = (kinds ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         if (wanted.FirstOrDefault(k => !known.Contains(k)) is { } unknown)
         {

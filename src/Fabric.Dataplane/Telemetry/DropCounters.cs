@@ -16,8 +16,11 @@ public sealed class DropCounters
     {
         _cells = new TenantServiceCells(maxTenants, maxServices);
         _counts = new long[(Enum.GetValues<DropReason>().Length + 1) * _cells.Count];
-        Recent = new DropRing(256);
+        Recent = new DropRing(RecentCapacity);
     }
+
+    /// <summary>Drops the ring keeps (tunable); readers see the newest <c>RecentCapacity − 1</c>.</summary>
+    public const int RecentCapacity = 256;
 
     /// <summary>The latest drops, oldest overwritten first.</summary>
     public DropRing Recent { get; }

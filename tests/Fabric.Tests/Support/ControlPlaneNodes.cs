@@ -31,6 +31,9 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
 
     public ControlPlaneNodes(string seedHost = "127.0.0.1") => ConductorAddress = ClusterNodeSettings.AddressOf(seedHost, FreePort());
 
+    /// <summary>The cluster pub-sub mediator of the conductor node last started: what its API asks the routers' session actors through.</summary>
+    public IActorRef? ConductorMediator { get; private set; }
+
     /// <summary>The conductor's cluster address, the seed of every node.</summary>
     public string ConductorAddress { get; private set; }
 
@@ -52,6 +55,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         var port = int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         var host = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress]), storage, feed: feed);
         await Start(host);
+        ConductorMediator = Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(host.Services.GetRequiredService<ActorSystem>()).Mediator;
         return host.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>();
     }
 
@@ -77,7 +81,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         var telemetry = telemetryInterval is null ? null : new Fabric.Actors.Telemetry.EngineTelemetrySource(engine);
         var host = RouterHost.Build(
             new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]),
-            [new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine))],
+            [new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine), Flows: new Fabric.Actors.Sessions.EngineFlowSource(engine))],
             telemetryInterval: telemetryInterval);
         await Start(host);
         return host;

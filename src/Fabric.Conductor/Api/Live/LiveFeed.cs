@@ -10,6 +10,15 @@ public sealed record LiveEvent(string Kind, long Sequence, object Data)
     public const string Telemetry = "telemetry";
     public const string Rollout = "rollout";
 
+    /// <summary>A session opened or closed at a router node (<see cref="Actors.Sessions.SessionEventView"/>).</summary>
+    public const string Session = "session";
+
+    /// <summary>A packet a router node dropped, with the rule behind it (<see cref="Actors.Sessions.DropView"/>).</summary>
+    public const string Drop = "drop";
+
+    /// <summary>The kinds a client may ask for.</summary>
+    public static readonly IReadOnlyList<string> Kinds = [Telemetry, Rollout, Session, Drop];
+
     /// <summary>Sent to one subscriber only: events it was too slow for were dropped (<see cref="DroppedEvents"/>).</summary>
     public const string Dropped = "dropped";
 }
@@ -25,6 +34,9 @@ public sealed record RolloutNodeEvent(string Node, string Router, bool Reported,
 
 /// <summary>How many events a slow subscriber missed before the next one it gets.</summary>
 public sealed record DroppedEvents(long Count);
+
+/// <summary>How many session or drop events a router node could not report (its ring overflowed before it was drained).</summary>
+public sealed record LostEvents(string Node, string Kind, long Count);
 
 /// <summary>
 /// What the conductor's API serves live, fed by <see cref="LiveFeedActor"/> (which follows the cluster's telemetry and
@@ -85,6 +97,36 @@ public sealed class LiveFeed
         }
 
         Publish(LiveEvent.Rollout, rollout);
+    }
+
+    /// <summary>Streams each session opening and closing of a router node's batch.</summary>
+    public void Sessions(Actors.Sessions.SessionEventBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        foreach (var e in batch.Events)
+        {
+            Publish(LiveEvent.Session, e);
+        }
+
+        if (batch.Lost > 0)
+        {
+            Publish(LiveEvent.Session, new LostEvents(batch.Node, "lost", batch.Lost));
+        }
+    }
+
+    /// <summary>Streams each drop of a router node's batch.</summary>
+    public void Drops(Actors.Sessions.DropEventBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        foreach (var drop in batch.Drops)
+        {
+            Publish(LiveEvent.Drop, drop);
+        }
+
+        if (batch.Lost > 0)
+        {
+            Publish(LiveEvent.Drop, new LostEvents(batch.Node, "lost", batch.Lost));
+        }
     }
 
     /// <summary>Hands an event to every subscriber's channel; never waits (a full channel drops its oldest event).</summary>

@@ -1,5 +1,7 @@
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.DistributedData;
+using Fabric.Actors.Sessions;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Telemetry;
 using Fabric.Conductor.Configuration;
@@ -12,7 +14,8 @@ namespace Fabric.Conductor.Api.Live;
 /// Feeds a <see cref="LiveFeed"/> on every conductor node (not only the singleton's: each node serves the API): follows
 /// the routers' samples (<see cref="TelemetryDistribution.Latest"/>), their configuration statuses
 /// (<see cref="ConfigDistribution.Status"/>) and the running version (<see cref="ConfigDistribution.Running"/>) in
-/// Distributed Data, as the conductor does, and hands the feed each new sample and each change of the rollout. The feed
+/// Distributed Data, as the conductor does, and hands the feed each new sample and each change of the rollout; and it
+/// subscribes to the routers' flows (<see cref="FlowDistribution.Topic"/>: sessions opening and closing, drops). The feed
 /// never blocks, so neither does this actor.
 /// </summary>
 public sealed class LiveFeedActor : ReceiveActor
@@ -25,6 +28,9 @@ public sealed class LiveFeedActor : ReceiveActor
     public LiveFeedActor(LiveFeed feed)
     {
         _feed = feed;
+        Receive<SessionEventBatch>(_feed.Sessions);
+        Receive<DropEventBatch>(_feed.Drops);
+        Receive<SubscribeAck>(_ => { });
         Receive<Changed>(changed => changed.Key.Equals(TelemetryDistribution.Latest), changed =>
         {
             foreach (var sample in changed.Get(TelemetryDistribution.Latest).Entries.Values)
@@ -53,6 +59,7 @@ public sealed class LiveFeedActor : ReceiveActor
 
     protected override void PreStart()
     {
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(FlowDistribution.Topic, Self));
         var replicator = DistributedData.Get(Context.System).Replicator;
         replicator.Tell(Dsl.Subscribe(TelemetryDistribution.Latest, Self));
         replicator.Tell(Dsl.Subscribe(ConfigDistribution.Status, Self));

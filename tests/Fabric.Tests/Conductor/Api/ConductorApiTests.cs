@@ -16,7 +16,7 @@ namespace Fabric.Tests.Conductor.Api;
 /// 415 for a write that is neither JSON nor HOCON, 400 for a malformed request (the conductor actor never sees it),
 /// 422 for a refused document with every error's path and line.
 /// </summary>
-public sealed class ConductorApiTests(ConductorApiFixture api) : IClassFixture<ConductorApiFixture>
+public sealed partial class ConductorApiTests(ConductorApiFixture api) : IClassFixture<ConductorApiFixture>
 {
     private static readonly string LabWithHr = ConductorApiFixture.Lab.Replace("    finance {}\n", "    finance {}\n    hr {}\n", StringComparison.Ordinal);
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
@@ -375,7 +375,7 @@ public sealed class ConductorApiTests(ConductorApiFixture api) : IClassFixture<C
     }
 
     /// <summary>The events of a Server-Sent Events stream: type, id and JSON data.</summary>
-    private static async IAsyncEnumerable<(string Kind, string Id, JsonElement Data)> Events(Stream stream)
+    internal static async IAsyncEnumerable<(string Kind, string Id, JsonElement Data)> Events(Stream stream)
     {
         using var reader = new StreamReader(stream);
         string? kind = null, id = null;
@@ -517,8 +517,9 @@ public sealed class ConductorApiTests(ConductorApiFixture api) : IClassFixture<C
         Assert.Equal(routed, described);
         Assert.Equal(
             [
-                "GET /v1/config/diff", "GET /v1/config/running", "GET /v1/config/versions", "GET /v1/config/versions/{version}", "GET /v1/events",
-                "GET /v1/routers", "GET /v1/routers/{router}", "GET /v1/services", "GET /v1/services/{service}", "GET /v1/telemetry",
+                "GET /v1/config/diff", "GET /v1/config/running", "GET /v1/config/versions", "GET /v1/config/versions/{version}", "GET /v1/drops", "GET /v1/events",
+                "GET /v1/paths", "GET /v1/routers", "GET /v1/routers/{router}", "GET /v1/services", "GET /v1/services/{service}", "GET /v1/sessions",
+                "GET /v1/sessions/top", "GET /v1/telemetry", "GET /v1/tenants", "GET /v1/tenants/{tenant}",
                 "POST /v1/config/rollback", "POST /v1/config/validate", "POST /v1/config/versions",
             ],
             described);
