@@ -33,6 +33,7 @@ public static class FabricCluster
           coordinated-shutdown.exit-clr = off                 # the host, not Akka, decides when the process ends
           coordinated-shutdown.run-by-clr-shutdown-hook = on  # SIGTERM leaves the cluster before the process exits
           remote.retry-gate-closed-for = 500ms                # after a failed connection, retry this soon (an HA partner that starts a moment later is heard at once)
+          remote.dot-netty.tcp.enable-pooling = false         # no pooled buffer arenas: they hold 16 MiB per node for a control plane that sends a few KiB a second
           cluster {
             run-coordinated-shutdown-when-down = on           # a node downed by the resolver stops instead of lingering
             downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"

@@ -54,18 +54,10 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
             Add(sample, $"service.{service}", count);
         }
 
+        var (tenantDrops, serviceDrops) = worker.Drops.Totals();
         for (var t = -1; t < snapshot.Tenants.Length; t++)
         {
-            long drops = 0;
-            for (var s = -1; s < snapshot.Services.Length; s++)
-            {
-                foreach (var reason in reasons)
-                {
-                    drops += worker.Drops.Get(reason, t, s);
-                }
-            }
-
-            sample[$"tenant.{(t < 0 ? "(none)" : snapshot.Tenants[t])}.drops"] = drops;
+            sample[$"tenant.{(t < 0 ? "(none)" : snapshot.Tenants[t])}.drops"] = tenantDrops.GetValueOrDefault(t);
         }
 
         for (var s = 0; s < snapshot.Services.Length; s++)
@@ -77,17 +69,8 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
                 sessions += service.Runtime.Load.LocalSessions(i);
             }
 
-            long drops = 0;
-            for (var t = -1; t < snapshot.Tenants.Length; t++)
-            {
-                foreach (var reason in reasons)
-                {
-                    drops += worker.Drops.Get(reason, t, s);
-                }
-            }
-
             sample[$"service.{service.Name}.sessions"] = sessions;
-            sample[$"service.{service.Name}.drops"] = drops;
+            sample[$"service.{service.Name}.drops"] = serviceDrops.GetValueOrDefault(s);
         }
 
         foreach (var limit in snapshot.LimitedTenantBuckets())

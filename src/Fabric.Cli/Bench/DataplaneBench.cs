@@ -29,9 +29,14 @@ public static class DataplaneBench
         double SessionLookupsPerSec, double BytesPerSession, double SessionBaselineLookupsPerSec,
         double FirstPacketNs, double EstablishedNsPerPacket, double CopyBaselineNsPerPacket,
         double EstablishedManyFlowsNsPerPacket, double CopyManyFlowsNsPerPacket, double AllocBytesPerPacket,
-        double MemoryLatencyNs, int Prefixes, int Sessions, bool Quick);
+        double MemoryLatencyNs, int Prefixes, int Sessions, bool Quick, SnapshotCompileCost? Compile);
 
-    public static Result Run(bool quick, Action<string> progress)
+    /// <summary>The cost of compiling a document for its most expensive router, again and again as a router does on each commit.</summary>
+    /// <param name="Router">The router whose compile cost most.</param>
+    public sealed record SnapshotCompileCost(string Router, double MedianMicroseconds, long AllocatedBytes);
+
+    /// <param name="document">A lab-size document whose snapshot compile cost is measured too (null: not measured).</param>
+    public static Result Run(bool quick, Action<string> progress, FabricConfig? document = null)
     {
         var lookups = quick ? 2_000_000 : 20_000_000;
         var random = new Random(42);
@@ -95,11 +100,58 @@ public static class DataplaneBench
         var pipeline = Pipeline(prefixes, quick);
         progress("timing this machine's memory latency (a chain of dependent reads in 256 MiB)");
         var latency = MemoryLatency(quick ? 2_000_000 : 10_000_000);
+        SnapshotCompileCost? compile = null;
+        if (document is not null)
+        {
+            progress("timing snapshot compiles of the lab document, router by router");
+            compile = CompileCost(document, quick ? 20 : 100);
+        }
+
         return new Result(
             lpmNs, table.MemoryBytes, baselineNs,
             sessionRate, (double)(after - before) / SessionCount, dictionaryRate,
             pipeline.FirstNs, pipeline.Hot.PacketNs, pipeline.Hot.CopyNs, pipeline.Many.PacketNs, pipeline.Many.CopyNs, pipeline.AllocBytes,
-            latency, Prefixes, SessionCount, quick);
+            latency, Prefixes, SessionCount, quick, compile);
+    }
+
+    /// <summary>
+    /// Compiles <paramref name="document"/> for each of its routers <paramref name="rounds"/> times with one set of
+    /// service runtimes (as a running router recompiles on every commit, after a warm-up) and returns the router with
+    /// the highest median time, with the bytes one compile allocates.
+    /// </summary>
+    private static SnapshotCompileCost CompileCost(FabricConfig document, int rounds)
+    {
+        SnapshotCompileCost? worst = null;
+        foreach (var router in document.Routers)
+        {
+            var devices = Hosting.RouterProcess.Devices(router);
+            var runtimes = new ServiceRuntimes();
+            var frequency = Stopwatch.Frequency;
+            for (var i = 0; i < 5; i++)
+            {
+                SnapshotCompiler.Compile(document, router.Name, devices, i + 1, frequency, runtimes, Stopwatch.GetTimestamp());
+            }
+
+            var times = new double[rounds];
+            long allocated = 0;
+            for (var i = 0; i < rounds; i++)
+            {
+                var bytesBefore = GC.GetAllocatedBytesForCurrentThread();
+                var start = Stopwatch.GetTimestamp();
+                SnapshotCompiler.Compile(document, router.Name, devices, i + 10, frequency, runtimes, start);
+                times[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+                allocated = GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
+            }
+
+            Array.Sort(times);
+            var cost = new SnapshotCompileCost(router.Name, times[rounds / 2], allocated);
+            if (worst is null || cost.MedianMicroseconds > worst.MedianMicroseconds)
+            {
+                worst = cost;
+            }
+        }
+
+        return worst ?? new SnapshotCompileCost("", 0, 0);
     }
 
     /// <summary>

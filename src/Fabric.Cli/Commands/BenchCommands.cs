@@ -120,7 +120,8 @@ public static class BenchCommands
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            var result = DataplaneBench.Run(parse.GetValue(quick), message => error.WriteLine($"bench: {message}"));
+            var document = LabCommands.FindDefaultTopology() is { } topology ? ConfigCommands.Load(topology, error) : null;
+            var result = DataplaneBench.Run(parse.GetValue(quick), message => error.WriteLine($"bench: {message}"), document);
             if (parse.GetValue(json))
             {
                 output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -140,6 +141,9 @@ public static class BenchCommands
                     ["copy_baseline_65k_flows_ns_per_packet"] = Math.Round(result.CopyManyFlowsNsPerPacket, 1),
                     ["alloc_bytes_per_packet"] = Math.Round(result.AllocBytesPerPacket, 3),
                     ["memory_latency_ns"] = Math.Round(result.MemoryLatencyNs, 1),
+                    ["snapshot_compile_router"] = result.Compile?.Router ?? "",
+                    ["snapshot_compile_us"] = Math.Round(result.Compile?.MedianMicroseconds ?? 0, 1),
+                    ["snapshot_compile_bytes"] = result.Compile?.AllocatedBytes ?? 0,
                     ["quick"] = result.Quick,
                 }));
                 return 0;
@@ -152,6 +156,10 @@ public static class BenchCommands
             output.WriteLine($"established, 65,536 flows          {result.EstablishedManyFlowsNsPerPacket,8:F0} ns        (of which copying the frame in: {result.CopyManyFlowsNsPerPacket:F0} ns)");
             output.WriteLine($"allocated per packet               {result.AllocBytesPerPacket,8:F3} bytes");
             output.WriteLine($"baseline: one memory miss          {result.MemoryLatencyNs,8:F0} ns        (dependent random reads in 256 MiB)");
+            if (result.Compile is { } compile)
+            {
+                output.WriteLine($"snapshot compile, lab document     {compile.MedianMicroseconds / 1000,8:F2} ms        {compile.AllocatedBytes / 1024.0:F0} KiB allocated (router {compile.Router}, median)");
+            }
             return 0;
         });
         return command;

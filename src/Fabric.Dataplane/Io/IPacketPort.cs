@@ -17,7 +17,10 @@ public interface IPacketPort
     /// <summary>Appends received frames to <paramref name="batch"/> until it is full or none wait; returns how many it added. Never blocks.</summary>
     int Receive(PacketBatch batch);
 
-    /// <summary>Sends one frame. Returns false when the port cannot take it now (the frame is dropped and counted by the caller).</summary>
+    /// <summary>
+    /// Sends one frame now, after any frames <see cref="Enqueue"/> queued. Returns false when the port cannot take it
+    /// (the frame is dropped and counted by the caller). The frame may live in any memory and be reused at once.
+    /// </summary>
     bool Send(ReadOnlySpan<byte> frame);
 
     /// <summary>
@@ -28,4 +31,15 @@ public interface IPacketPort
 
     /// <summary>Sends a super-packet (or a frame with a partial checksum) with its offload. False as for <see cref="Send"/>.</summary>
     bool SendSuperPacket(ReadOnlySpan<byte> frame, in SegmentationOffload offload) => false;
+
+    /// <summary>
+    /// Queues a frame (with its offload, for a super-packet) to leave with the next <see cref="Flush"/>, after the
+    /// frames queued before it. Contract: the frame's memory is pinned and unchanged until that flush (the worker's
+    /// batch buffers are). A port that does not batch sends at once. False when the port cannot take the frame.
+    /// </summary>
+    bool Enqueue(ReadOnlySpan<byte> frame, in SegmentationOffload offload) =>
+        offload.IsSuperPacket || offload.ChecksumPartial ? SendSuperPacket(frame, offload) : Send(frame);
+
+    /// <summary>Sends every queued frame in order (one system call per batch where the port can); returns how many the port could not send.</summary>
+    int Flush() => 0;
 }

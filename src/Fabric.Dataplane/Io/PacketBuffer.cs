@@ -13,7 +13,8 @@ public sealed class PacketBuffer
     /// <summary>Room for a super-packet a port with segmentation offload hands over: the kernel's 64 KiB GSO limit and an Ethernet header.</summary>
     public const int SuperPacketCapacity = 65536 + 64;
 
-    public PacketBuffer(int capacity = DefaultCapacity) => Data = new byte[capacity];
+    /// <summary>A buffer on the pinned object heap: ports may hand its address to the kernel and keep it until a flush.</summary>
+    public PacketBuffer(int capacity = DefaultCapacity) => Data = GC.AllocateArray<byte>(capacity, pinned: true);
 
     public byte[] Data { get; }
 

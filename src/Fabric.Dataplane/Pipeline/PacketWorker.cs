@@ -37,19 +37,25 @@ namespace Fabric.Dataplane.Pipeline;
 public sealed class PacketWorker
 {
     private readonly PacketBatch _batch;
+    private readonly bool[] _queued;
+    private readonly int[] _queuedPorts;
+    private int _queuedCount;
+    private bool _queueing;
     private ulong _random;
 
     public PacketWorker(
         IPacketPort[] ports, Func<ForwardingSnapshot> snapshotSource, int sessionCapacity, long ticksPerSecond, ulong seed, int batchSize = 64)
     {
         Ports = ports;
+        _queued = new bool[ports.Length];
+        _queuedPorts = new int[ports.Length];
         SnapshotSource = snapshotSource;
         TicksPerSecond = ticksPerSecond;
         ResignalQuietTicks = (long)(SvrStage.ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
         // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
         Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
-        Drops = new DropCounters(maxTenants: 256, maxServices: 1024);
-        Traffic = new TrafficCounters(maxTenants: 256, maxServices: 1024);
+        Drops = new DropCounters();
+        Traffic = new TrafficCounters();
         var takesSuperPackets = false;
         foreach (var port in ports)
         {
@@ -167,6 +173,9 @@ public sealed class PacketWorker
                 continue;
             }
 
+            // Frames forwarded from the batch's own (pinned) buffers are queued per egress port and leave with one
+            // flush per port once the batch is done, before the next receive reuses the buffers.
+            _queueing = true;
             for (var i = 0; i < _batch.Count; i++)
             {
                 var buffer = _batch[i];
@@ -180,6 +189,9 @@ public sealed class PacketWorker
                     handled++;
                 }
             }
+
+            _queueing = false;
+            FlushQueued();
         }
 
         try
@@ -230,7 +242,7 @@ public sealed class PacketWorker
             switch (verdict)
             {
                 case Verdict.Forward:
-                    if (Ports[context.EgressPort].Send(context.Frame))
+                    if (Transmit(context.EgressPort, context.Frame, default, queue: _queueing && !ReferenceEquals(buffer, _segment)))
                     {
                         Counters.Forwarded++;
                         Traffic.Forwarded(context.Tenant, context.Service, 1, context.IpLength);
@@ -396,7 +408,7 @@ public sealed class PacketWorker
         if (port.AcceptsSuperPackets)
         {
             SuperPacket.PrepareToLeaveWhole(context.Frame, context.NetworkOffset, context.TransportOffset, ipEnd, context.IsIpv6, context.Key.Protocol, ref offload);
-            if (port.SendSuperPacket(context.Frame[..ipEnd], offload))
+            if (Transmit(context.EgressPort, context.Frame[..ipEnd], offload, queue: _queueing))
             {
                 Counters.Forwarded += context.Segments;
                 Traffic.Forwarded(context.Tenant, context.Service, context.Segments, context.PacketBytes);
@@ -462,13 +474,62 @@ public sealed class PacketWorker
     internal void PublishSessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now) =>
         SessionEvents.Add(new SessionEvent(SessionEventKind.Closed, handle, Sessions.Generation(handle) - 1, forward, reverse, state, Sessions.Opened(handle), now));
 
-    /// <summary>Sends a frame the router built itself.</summary>
+    /// <summary>Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once).</summary>
     internal void SendOwn(int port, ReadOnlySpan<byte> frame)
     {
         if (Ports[port].Send(frame))
         {
             Counters.Generated++;
         }
+    }
+
+    /// <summary>Hands a forwarded frame to its egress port: queued for the batch's flush when it lives in a batch buffer, else sent now.</summary>
+    private bool Transmit(int port, ReadOnlySpan<byte> frame, in SegmentationOffload offload, bool queue)
+    {
+        var egress = Ports[port];
+        if (!queue)
+        {
+            return offload.IsSuperPacket || offload.ChecksumPartial ? egress.SendSuperPacket(frame, offload) : egress.Send(frame);
+        }
+
+        if (!egress.Enqueue(frame, offload))
+        {
+            return false;
+        }
+
+        if (!_queued[port])
+        {
+            _queued[port] = true;
+            _queuedPorts[_queuedCount++] = port;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Flushes every port a frame was queued on. A frame the kernel then refuses was counted forwarded when it was
+    /// queued; it is counted again as dropped (<see cref="DropReason.TransmitFailed"/>, tenant and service unknown by then).
+    /// </summary>
+    private void FlushQueued()
+    {
+        for (var i = 0; i < _queuedCount; i++)
+        {
+            var port = _queuedPorts[i];
+            _queued[port] = false;
+            var refused = Ports[port].Flush();
+            if (refused > 0)
+            {
+                Counters.Forwarded -= refused;
+                Counters.Dropped += refused;
+                var record = new DropRecord(DropReason.TransmitFailed, -1, -1, 0, 0, 0, 0, 0, port, 0);
+                for (var k = 0; k < refused; k++)
+                {
+                    Drops.Count(record);
+                }
+            }
+        }
+
+        _queuedCount = 0;
     }
 
     private readonly ExpiredSession<SessionState>[] _expired = new ExpiredSession<SessionState>[256];

@@ -55,6 +55,20 @@ public static class PathMonitorStage
         }
     }
 
+    /// <summary>When the next probe or echo burst of any peer path is due (clock ticks); <see cref="long.MaxValue"/> when there is no path.</summary>
+    public static long NextDue(ForwardingSnapshot snapshot)
+    {
+        var due = long.MaxValue;
+        var paths = snapshot.PeerPaths;
+        for (var i = 0; i < paths.Length; i++)
+        {
+            var health = paths[i].Health;
+            due = Math.Min(due, Math.Min(health.NextProbe, health.NextBurst));
+        }
+
+        return due;
+    }
+
     /// <summary>A UDP datagram to a monitoring port of one of our addresses: a probe, our echo back, or the peer's echo to return.</summary>
     public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
     {

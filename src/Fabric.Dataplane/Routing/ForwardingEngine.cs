@@ -16,10 +16,10 @@ namespace Fabric.Dataplane.Routing;
 /// </summary>
 public sealed class ForwardingEngine : IDisposable
 {
-    private const int IdleWaitMilliseconds = 10;
     private readonly ServiceRuntimes _runtimes = new();
     private readonly TimeProvider _time;
-    private readonly Func<int, bool>? _idleWait;
+    private readonly IIdleWait _idleWait;
+    private readonly long _busyPollTicks;
     private readonly ConcurrentQueue<WorkerRequest> _requests = new();
     private readonly List<SessionScanRequest> _scans = [];
     private long _lastExport;
@@ -34,7 +34,8 @@ public sealed class ForwardingEngine : IDisposable
         Name = name;
         _time = time ?? TimeProvider.System;
         Ports = [.. ports];
-        _idleWait = options.IdleWait;
+        _idleWait = options.IdleWait ?? new PollingWait();
+        _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * _time.TimestampFrequency);
         Worker = new PacketWorker(Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, options.Seed, options.BatchSize)
         {
             IsActive = options.StartActive,
@@ -60,6 +61,7 @@ public sealed class ForwardingEngine : IDisposable
     {
         var compiled = SnapshotCompiler.Compile(config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp());
         Volatile.Write(ref _snapshot, compiled);
+        _idleWait.Wake();
         return compiled;
     }
 
@@ -68,7 +70,11 @@ public sealed class ForwardingEngine : IDisposable
     /// next batch (the previous epoch stays open for receiving during the overlap). Thread-safe; the engine
     /// owns and disposes <paramref name="keys"/>.
     /// </summary>
-    public void InstallPeerKeys(string peer, Svr.Security.EpochKeys keys) => _runtimes.PeerKeys.Enqueue(peer, keys);
+    public void InstallPeerKeys(string peer, Svr.Security.EpochKeys keys)
+    {
+        _runtimes.PeerKeys.Enqueue(peer, keys);
+        _idleWait.Wake();
+    }
 
     /// <summary>
     /// Derives epoch <paramref name="epoch"/> of the keys with <paramref name="peer"/> (X25519 + HKDF, see
@@ -125,6 +131,7 @@ public sealed class ForwardingEngine : IDisposable
     {
         var request = new SessionScanRequest(new Sessions.SessionScan(query));
         _requests.Enqueue(request);
+        _idleWait.Wake();
         return request.Completion.Task;
     }
 
@@ -238,6 +245,7 @@ public sealed class ForwardingEngine : IDisposable
     {
         var request = new WorkerRequest<T>(work);
         _requests.Enqueue(request);
+        _idleWait.Wake();
         return request.Completion.Task;
     }
 
@@ -294,9 +302,11 @@ public sealed class ForwardingEngine : IDisposable
     }
 
     /// <summary>
-    /// Runs the worker on a dedicated thread until <see cref="Dispose"/>. When no packet waits it yields for a
-    /// few rounds, then sleeps: in <see cref="RouterOptions.IdleWait"/> (at most 10 ms, so timers run and a
-    /// stop is seen) when given, else 1 ms.
+    /// Runs the worker on a dedicated thread until <see cref="Dispose"/>. A round that handles packets is followed by
+    /// another at once; after an empty round the worker polls on for <see cref="RouterOptions.BusyPoll"/> (0 by
+    /// default), then sleeps in <see cref="RouterOptions.IdleWait"/> until a frame arrives, something is handed to
+    /// it (a snapshot, keys, a request, the stop) or its next timer is due (<see cref="NextTimerDue"/>); a session query
+    /// under way keeps it going round. An idle router's worker therefore wakes only for its timers.
     /// </summary>
     public void Start()
     {
@@ -304,37 +314,65 @@ public sealed class ForwardingEngine : IDisposable
         var token = _stop.Token;
         _thread = new Thread(() =>
         {
-            var idle = 0;
+            var pollUntil = 0L;
             while (!token.IsCancellationRequested)
             {
                 if (RunOnce() > 0)
                 {
-                    idle = 0;
+                    pollUntil = _busyPollTicks > 0 ? _time.GetTimestamp() + _busyPollTicks : 0;
+                    continue;
                 }
-                else if (++idle > 64)
+
+                var now = _time.GetTimestamp();
+                if (now < pollUntil || _scans.Count > 0)
                 {
-                    if (_idleWait is { } wait)
-                    {
-                        wait(IdleWaitMilliseconds);
-                    }
-                    else
-                    {
-                        Thread.Sleep(1);
-                    }
+                    // A session query that spans rounds goes on at once.
+                    continue;
                 }
-                else
-                {
-                    Thread.Yield();
-                }
+
+                _idleWait.Wait(MillisecondsUntil(NextTimerDue(), now));
             }
         })
         { IsBackground = true, Name = $"fabric-worker-{Name}" };
         _thread.Start();
     }
 
+    /// <summary>
+    /// When the worker's next timer is due (ticks of its clock): the first session expiry the wheel holds, and on an
+    /// active node the peer paths' next probe or echo burst; <see cref="long.MaxValue"/> when none is. Worker thread only.
+    /// </summary>
+    public long NextTimerDue()
+    {
+        var due = Worker.Sessions.NextExpiryDue();
+        if (Worker.IsActive && Volatile.Read(ref _snapshot) is { } snapshot)
+        {
+            due = Math.Min(due, PathMonitorStage.NextDue(snapshot));
+        }
+
+        return due;
+    }
+
+    /// <summary>Milliseconds from <paramref name="now"/> to <paramref name="due"/>, rounded up; −1 for never.</summary>
+    private int MillisecondsUntil(long due, long now)
+    {
+        if (due == long.MaxValue)
+        {
+            return -1;
+        }
+
+        if (due <= now)
+        {
+            return 0;
+        }
+
+        var milliseconds = Math.Ceiling((due - now) * 1000.0 / _time.TimestampFrequency);
+        return (int)Math.Min(milliseconds, int.MaxValue);
+    }
+
     public void Dispose()
     {
         _stop?.Cancel();
+        _idleWait.Wake();
         _thread?.Join();
         while (_requests.TryDequeue(out var request))
         {
@@ -347,6 +385,7 @@ public sealed class ForwardingEngine : IDisposable
         }
 
         _stop?.Dispose();
+        _idleWait.Dispose();
         _runtimes.PeerKeys.Dispose();
     }
 }
@@ -354,7 +393,9 @@ public sealed class ForwardingEngine : IDisposable
 /// <param name="Seed">Seeds the load balancer's randomness, so runs are reproducible.</param>
 /// <param name="StartActive">False: the node starts as the standby of an HA pair (it forwards once told to take over).</param>
 /// <param name="IdleWait">
-/// Sleeps the idle worker until a port may have a frame or the given milliseconds pass, such as
-/// <c>ms => AfPacketPort.WaitAny(ports, ms)</c>; null: the idle worker sleeps 1 ms at a time.
+/// How the idle worker sleeps (the engine disposes it): an <see cref="Io.Linux.EpollWait"/> over the router's
+/// AF_PACKET ports; null: a <see cref="PollingWait"/> for ports that cannot signal.
 /// </param>
-public sealed record RouterOptions(int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, Func<int, bool>? IdleWait = null, bool StartActive = true);
+/// <param name="BusyPoll">How long an idle worker keeps polling its ports before it sleeps: 0 (the default) sleeps at once.</param>
+public sealed record RouterOptions(
+    int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, IIdleWait? IdleWait = null, bool StartActive = true, TimeSpan BusyPoll = default);

@@ -361,6 +361,36 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         return count;
     }
 
+    /// <summary>
+    /// The earliest time (clock ticks) at which <see cref="ExpireIdle"/> may find work: the end of the first wheel
+    /// tick, from where expiry stands, whose bucket holds a session; 0 when work is pending now; <see cref="long.MaxValue"/>
+    /// when the table is empty. A session touched since it was filed makes this early, never late: the caller
+    /// (a worker choosing how long to sleep) wakes, finds nothing, and asks again. Reads at most
+    /// <see cref="WheelSize"/> buckets.
+    /// </summary>
+    public long NextExpiryDue()
+    {
+        if (_count == 0)
+        {
+            return long.MaxValue;
+        }
+
+        if (_wheel[InProgress] != NoSlot)
+        {
+            return 0;
+        }
+
+        for (var tick = _cursor; tick < _cursor + WheelSize; tick++)
+        {
+            if (_wheel[(int)(tick & WheelMask)] != NoSlot)
+            {
+                return (tick + 1) * _wheelTickWidth;
+            }
+        }
+
+        return long.MaxValue;
+    }
+
     private bool Probe(in SessionKey key, uint tag, int position, out int handle, out SessionDirection direction)
     {
         var index = _index;

@@ -3,19 +3,22 @@ using Fabric.Dataplane.Pipeline;
 namespace Fabric.Dataplane.Telemetry;
 
 /// <summary>
-/// Drop counts per reason × tenant × service, plus the most recent drops with their details.
-/// Tenant and service are indexes of the snapshot in force (−1 when not known yet; they are stored
-/// shifted by one). Written by one worker; read by anyone (reads may be a few packets behind).
+/// Drop counts per reason × tenant × service, plus the most recent drops with their details. Tenant and service are
+/// indexes of the snapshot in force (−1 when not known yet); only the pairs that occur take cells
+/// (<see cref="TenantServiceCells"/>), so the counters take about a megabyte whatever the configuration numbers.
+/// Written by one worker; read by anyone (reads may be a few packets behind).
 /// </summary>
 public sealed class DropCounters
 {
+    private static readonly int Reasons = Enum.GetValues<DropReason>().Length;
     private readonly long[] _counts;
     private readonly TenantServiceCells _cells;
 
-    public DropCounters(int maxTenants, int maxServices)
+    /// <param name="pairs">Tenant × service pairs kept apart; more share one cell (see <see cref="TenantServiceCells"/>).</param>
+    public DropCounters(int pairs = TenantServiceCells.DefaultCapacity)
     {
-        _cells = new TenantServiceCells(maxTenants, maxServices);
-        _counts = new long[(Enum.GetValues<DropReason>().Length + 1) * _cells.Count];
+        _cells = new TenantServiceCells(pairs);
+        _counts = new long[Reasons * _cells.Count];
         Recent = new DropRing(RecentCapacity);
     }
 
@@ -27,13 +30,16 @@ public sealed class DropCounters
 
     public void Count(in DropRecord record)
     {
-        _counts[((int)record.Reason * _cells.Count) + _cells.Of(record.Tenant, record.Service)]++;
+        _counts[((int)record.Reason * _cells.Count) + _cells.Claim(record.Tenant, record.Service)]++;
         Recent.Add(record);
     }
 
     /// <summary>Drops for a reason, a tenant (−1: none) and a service (−1: none).</summary>
-    public long Get(DropReason reason, int tenant, int service) =>
-        Volatile.Read(ref _counts[((int)reason * _cells.Count) + _cells.Of(tenant, service)]);
+    public long Get(DropReason reason, int tenant, int service)
+    {
+        var cell = _cells.Find(tenant, service);
+        return cell < 0 ? 0 : Volatile.Read(ref _counts[((int)reason * _cells.Count) + cell]);
+    }
 
     /// <summary>Drops for a reason over every tenant and service.</summary>
     public long Total(DropReason reason)
@@ -46,6 +52,26 @@ public sealed class DropCounters
         }
 
         return sum;
+    }
+
+    /// <summary>Drops of every reason summed per tenant and per service over the pairs counted so far (allocates: for the control plane).</summary>
+    public (Dictionary<int, long> ByTenant, Dictionary<int, long> ByService) Totals()
+    {
+        var byTenant = new Dictionary<int, long>();
+        var byService = new Dictionary<int, long>();
+        foreach (var (tenant, service, cell) in _cells.Pairs())
+        {
+            long sum = 0;
+            for (var reason = 0; reason < Reasons; reason++)
+            {
+                sum += Volatile.Read(ref _counts[(reason * _cells.Count) + cell]);
+            }
+
+            byTenant[tenant] = byTenant.GetValueOrDefault(tenant) + sum;
+            byService[service] = byService.GetValueOrDefault(service) + sum;
+        }
+
+        return (byTenant, byService);
     }
 }
 

@@ -3,9 +3,10 @@ namespace Fabric.Dataplane.Telemetry;
 /// <summary>
 /// Forwarded traffic per tenant × service: packets and bytes (IP bytes, every packet a super-packet stands
 /// for), sessions opened, and sessions active now. Tenant and service are indexes of the snapshot in force
-/// when the packet or session was counted (−1 when not known; an index above the bound is counted under the
-/// last one), so the cardinality is bounded by <c>(maxTenants + 1) × (maxServices + 1)</c> and no name is
-/// ever kept here. A session is counted as ended under the tenant and service it opened with.
+/// when the packet or session was counted (−1 when not known); only the pairs that occur take cells, and beyond
+/// <see cref="TenantServiceCells.DefaultCapacity"/> pairs they share one (see <see cref="TenantServiceCells"/>), so the
+/// cardinality is bounded and no name is ever kept here. A session is counted as ended under the tenant and service it
+/// opened with.
 /// </summary>
 /// <remarks>
 /// One writer (the worker that owns the sessions) with plain increments; any thread reads with
@@ -17,9 +18,10 @@ public sealed class TrafficCounters
     private readonly TrafficCount[] _counts;
     private readonly TenantServiceCells _cells;
 
-    public TrafficCounters(int maxTenants, int maxServices)
+    /// <param name="pairs">Tenant × service pairs kept apart; more share one cell.</param>
+    public TrafficCounters(int pairs = TenantServiceCells.DefaultCapacity)
     {
-        _cells = new TenantServiceCells(maxTenants, maxServices);
+        _cells = new TenantServiceCells(pairs);
         _counts = new TrafficCount[_cells.Count];
     }
 
@@ -45,7 +47,42 @@ public sealed class TrafficCounters
     /// <summary>The counts of one tenant (−1: none) and service (−1: none).</summary>
     public TrafficCount Get(int tenant, int service)
     {
-        ref var count = ref _counts[Index(tenant, service)];
+        var cell = _cells.Find(tenant, service);
+        return cell < 0 ? default : Read(cell);
+    }
+
+    /// <summary>
+    /// The counts per tenant and per service of <paramref name="tenants"/> tenants and <paramref name="services"/>
+    /// services (as a snapshot names them), each summed over the other dimension; index 0 of each array is
+    /// "none" (−1). Pairs beyond the cells' capacity are not in either. Allocates: for the control plane.
+    /// </summary>
+    public (TrafficCount[] ByTenant, TrafficCount[] ByService) Totals(int tenants, int services)
+    {
+        var byTenant = new TrafficCount[tenants + 1];
+        var byService = new TrafficCount[services + 1];
+        foreach (var (tenant, service, cell) in _cells.Pairs())
+        {
+            var count = Read(cell);
+            if (tenant < tenants)
+            {
+                byTenant[tenant + 1] = byTenant[tenant + 1].Plus(count);
+            }
+
+            if (service < services)
+            {
+                byService[service + 1] = byService[service + 1].Plus(count);
+            }
+        }
+
+        return (byTenant, byService);
+    }
+
+    /// <summary>What pairs beyond the cells' capacity (or with an index out of bounds) counted together.</summary>
+    public TrafficCount Overflowed => Read(_cells.Overflow);
+
+    private TrafficCount Read(int cell)
+    {
+        ref var count = ref _counts[cell];
         return new TrafficCount
         {
             Packets = Volatile.Read(ref count.Packets),
@@ -55,29 +92,7 @@ public sealed class TrafficCounters
         };
     }
 
-    /// <summary>
-    /// The counts per tenant and per service of <paramref name="tenants"/> tenants and <paramref name="services"/>
-    /// services (as a snapshot names them), each summed over the other dimension; index 0 of each array is
-    /// "none" (−1). Allocates: for the control plane.
-    /// </summary>
-    public (TrafficCount[] ByTenant, TrafficCount[] ByService) Totals(int tenants, int services)
-    {
-        var byTenant = new TrafficCount[Math.Min(tenants, _cells.Tenants - 1) + 1];
-        var byService = new TrafficCount[Math.Min(services, _cells.Services - 1) + 1];
-        for (var t = 0; t < byTenant.Length; t++)
-        {
-            for (var s = 0; s < byService.Length; s++)
-            {
-                var count = Get(t - 1, s - 1);
-                byTenant[t] = byTenant[t].Plus(count);
-                byService[s] = byService[s].Plus(count);
-            }
-        }
-
-        return (byTenant, byService);
-    }
-
-    private int Index(int tenant, int service) => _cells.Of(tenant, service);
+    private int Index(int tenant, int service) => _cells.Claim(tenant, service);
 }
 
 /// <summary>Forwarded traffic of one tenant and service (or a sum of them).</summary>

@@ -42,7 +42,8 @@ public sealed class Ipv4RouteTableBuilder
             routes[i++] = new PrefixRoute((UInt128)(uint)(key >> 8) << (128 - Ipv4RouteTable.AddressBits), (int)(key & 0xFF), value);
         }
 
-        return new Ipv4RouteTable(StrideTrieBuilder.Build(routes, Ipv4RouteTable.AddressBits), routes.Length);
+        var rootStride = StrideTrie.RootStrideFor(routes.Length);
+        return new Ipv4RouteTable(StrideTrieBuilder.Build(routes, Ipv4RouteTable.AddressBits, rootStride), routes.Length, rootStride);
     }
 
     /// <summary>The network mask of a prefix length, host order.</summary>

@@ -7,8 +7,9 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// </summary>
 /// <remarks>
 /// A leaf-pushed multibit trie of compressed nodes (see <see cref="StrideTrie"/>): the top 16 address bits
-/// select a root node directly, then one node per further 8 bits the matching prefixes reach, so a lookup
-/// under a /48 reads at most four nodes. An empty table holds 4.25 MiB (the root nodes); with 200,000
+/// select a root node directly (the top 8 for a table of at most <see cref="StrideTrie.SmallTableRoutes"/> routes), then
+/// one node per further 8 bits the matching prefixes reach, so a lookup under a /48 reads at most four nodes (five in a
+/// small table). An empty large table would hold 4.25 MiB (the root nodes), a small one 17 KiB; with 200,000
 /// Internet-shaped prefixes (<see cref="InternetShapedPrefixes.Ipv6"/>, seed 1) it holds 36.8 MB (35.1 MiB,
 /// 184 bytes per prefix) and builds in about half a second. Correctness and no allocation come first here:
 /// a lookup walks one node per 8 bits, so it costs several times an IPv4 lookup.
@@ -24,10 +25,12 @@ public sealed class Ipv6RouteTable
     private const int SlotMask = StrideTrie.NodeSlots - 1;
 
     private readonly int[] _arena;
+    private readonly int _rootStride;
 
-    internal Ipv6RouteTable(int[] arena, int count)
+    internal Ipv6RouteTable(int[] arena, int count, int rootStride)
     {
         _arena = arena;
+        _rootStride = rootStride;
         Count = count;
     }
 
@@ -45,8 +48,8 @@ public sealed class Ipv6RouteTable
     {
         // The address is walked one 64-bit half at a time: shifts of a UInt128 cost more than two of a ulong.
         var half = (ulong)(address >> 64);
-        var shift = 64 - StrideTrie.RootStride - StrideTrie.NodeStride;
-        var rootNode = (int)(half >> (64 - StrideTrie.RootStride)) * StrideTrie.NodeLength;
+        var shift = 64 - _rootStride - StrideTrie.NodeStride;
+        var rootNode = (int)(half >> (64 - _rootStride)) * StrideTrie.NodeLength;
         var entry = StrideTrie.Step(_arena, rootNode, (int)(half >> shift) & SlotMask);
         while (entry < NoRoute)
         {

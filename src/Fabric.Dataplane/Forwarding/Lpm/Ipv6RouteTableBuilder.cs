@@ -42,7 +42,8 @@ public sealed class Ipv6RouteTableBuilder
             routes[i++] = new PrefixRoute(prefix, length, value);
         }
 
-        return new Ipv6RouteTable(StrideTrieBuilder.Build(routes, Ipv6RouteTable.AddressBits), routes.Length);
+        var rootStride = StrideTrie.RootStrideFor(routes.Length);
+        return new Ipv6RouteTable(StrideTrieBuilder.Build(routes, Ipv6RouteTable.AddressBits, rootStride), routes.Length, rootStride);
     }
 
     /// <summary>The network mask of a prefix length.</summary>

@@ -7,7 +7,8 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 
 /// <summary>
 /// The layout shared by the IPv4 and IPv6 route tables: a leaf-pushed multibit trie whose first
-/// <see cref="RootStride"/> address bits select one of 65,536 root nodes directly and whose nodes consume
+/// <see cref="RootStride"/> address bits (16 for a large table, <see cref="SmallRootStride"/> = 8 for one of at most
+/// <see cref="SmallTableRoutes"/> routes) select one root node directly and whose nodes consume
 /// <see cref="NodeStride"/> bits each, stored compressed in the manner of Poptrie (Asai and Ohara,
 /// SIGCOMM 2015). The whole trie is one <see cref="int"/> array, the arena.
 /// </summary>
@@ -37,8 +38,21 @@ namespace Fabric.Dataplane.Forwarding.Lpm;
 /// </remarks>
 internal static class StrideTrie
 {
-    /// <summary>Address bits that select a root node (tunable: 16 gives 4 MiB of root nodes).</summary>
+    /// <summary>Address bits that select a root node of a large table (tunable: 16 gives 4 MiB of root nodes).</summary>
     internal const int RootStride = 16;
+
+    /// <summary>
+    /// Address bits that select a root node of a small table: 256 root nodes (16 KiB), one more node read per lookup.
+    /// A router's tables (tenant classifier, service matchers) are small: 4 MiB of root nodes each made every
+    /// configuration swap fault in tens of megabytes.
+    /// </summary>
+    internal const int SmallRootStride = 8;
+
+    /// <summary>Routes up to which a table takes <see cref="SmallRootStride"/> (tunable).</summary>
+    internal const int SmallTableRoutes = 4096;
+
+    /// <summary>The root stride a table of <paramref name="routes"/> routes is built with.</summary>
+    internal static int RootStrideFor(int routes) => routes <= SmallTableRoutes ? SmallRootStride : RootStride;
 
     /// <summary>Address bits each node consumes; the four 64-bit run maps assume 8.</summary>
     internal const int NodeStride = 8;
@@ -92,18 +106,21 @@ internal readonly record struct PrefixRoute(UInt128 Key, int Length, int Value) 
 internal sealed class StrideTrieBuilder
 {
     private readonly PrefixRoute[] _routes;
+    private readonly int _rootStride;
     private readonly int[][] _scratch;
     private int[] _arena;
     private int _length;
 
-    private StrideTrieBuilder(PrefixRoute[] routes, int addressBits)
+    private StrideTrieBuilder(PrefixRoute[] routes, int addressBits, int rootStride)
     {
         _routes = routes;
-        _length = StrideTrie.RootNodes * StrideTrie.NodeLength;
-        _arena = new int[_length + StrideTrie.RootNodes];
-        var levels = (addressBits - StrideTrie.RootStride) / StrideTrie.NodeStride;
+        _rootStride = rootStride;
+        var rootNodes = 1 << rootStride;
+        _length = rootNodes * StrideTrie.NodeLength;
+        _arena = new int[_length + rootNodes];
+        var levels = (addressBits - rootStride) / StrideTrie.NodeStride;
         _scratch = new int[levels + 1][];
-        _scratch[0] = new int[StrideTrie.RootNodes];
+        _scratch[0] = new int[rootNodes];
         for (var level = 1; level <= levels; level++)
         {
             _scratch[level] = new int[StrideTrie.NodeSlots];
@@ -116,12 +133,12 @@ internal sealed class StrideTrieBuilder
     /// routes share prefix and length.
     /// </summary>
     /// <exception cref="InvalidOperationException">The trie would outgrow the largest array.</exception>
-    public static int[] Build(PrefixRoute[] routes, int addressBits)
+    public static int[] Build(PrefixRoute[] routes, int addressBits, int rootStride)
     {
         Array.Sort(routes);
-        var builder = new StrideTrieBuilder(routes, addressBits);
+        var builder = new StrideTrieBuilder(routes, addressBits, rootStride);
         var root = builder._scratch[0];
-        builder.Fill(root, 0, routes.Length, 0, StrideTrie.RootStride, StrideTrie.NoRoute);
+        builder.Fill(root, 0, routes.Length, 0, rootStride, StrideTrie.NoRoute);
         for (var node = 0; node < root.Length; node++)
         {
             if (root[node] >= StrideTrie.NoRoute)
@@ -172,7 +189,7 @@ internal sealed class StrideTrieBuilder
                 next++;
             }
 
-            var level = ((end - StrideTrie.RootStride) / StrideTrie.NodeStride) + 1;
+            var level = ((end - _rootStride) / StrideTrie.NodeStride) + 1;
             var child = _scratch[level];
             Fill(child, at, next, end, StrideTrie.NodeStride, slots[slot]);
             var rootNode = depth == 0 ? slot * StrideTrie.NodeLength : -1;

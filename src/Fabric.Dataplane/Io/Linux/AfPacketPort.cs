@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Fabric.Dataplane.Wire;
@@ -11,7 +12,8 @@ namespace Fabric.Dataplane.Io.Linux;
 /// A forwarding interface on a Linux device through an AF_PACKET raw socket bound to it.
 /// Receive takes a whole batch with one recvmmsg(2) straight into the batch's buffers, which the port
 /// pins the first time it sees the batch (the worker passes the same batch every round); Send is one
-/// sendto(2) per frame, with the qdisc bypassed where the kernel allows. The socket is non-blocking:
+/// sendto(2) per frame, or, for frames the worker queues with <see cref="Enqueue"/>, one sendmmsg(2) per
+/// <see cref="Flush"/>, with the qdisc bypassed where the kernel allows. The socket is non-blocking:
 /// Receive returns 0 when nothing waits and never sleeps; <see cref="WaitAny"/> sleeps until a port
 /// has frames. Frames the port sent itself are not received back (PACKET_IGNORE_OUTGOING, and
 /// sll_pkttype as a fallback on kernels before 4.20). With PACKET_VNET_HDR (<see cref="AcceptsSuperPackets"/>)
@@ -39,6 +41,9 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
     /// <summary>Room per message for the PACKET_AUXDATA control message: CMSG_SPACE(20) is 40 on 64-bit Linux.</summary>
     private const int ControlSpace = 64;
 
+    /// <summary>Frames <see cref="Enqueue"/> holds before it flushes by itself (tunable: two receive batches).</summary>
+    public const int TransmitQueueLength = 128;
+
     private int _fd;
     private PacketBatch? _bound;
     private GCHandle[] _pins = [];
@@ -50,6 +55,10 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
     private VirtioNetHeader* _sendHeader;
     private iovec* _sendVectors;
     private msghdr* _sendMessage;
+    private mmsghdr* _queuedMessages;
+    private iovec* _queuedVectors;
+    private VirtioNetHeader* _queuedHeaders;
+    private int _queued;
 
     private AfPacketPort(string name, int fd, int index, MacAddress mac, int mtu)
     {
@@ -106,6 +115,11 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 
     /// <summary>Frames the kernel did not take (its buffer full, the device down, too large).</summary>
     public long SendErrors { get; private set; }
+
+    /// <summary>sendmmsg calls made by <see cref="Flush"/>, and frames they sent: their ratio is the transmit batch size.</summary>
+    public long Flushes { get; private set; }
+
+    public long FramesFlushed { get; private set; }
 
     /// <summary>The errno of the last failed receive or send, 0 when none failed.</summary>
     public int LastErrno { get; private set; }
@@ -288,6 +302,11 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
     public bool Send(ReadOnlySpan<byte> frame)
     {
         ObjectDisposedException.ThrowIf(_fd < 0, this);
+        if (_queued > 0)
+        {
+            Flush();
+        }
+
         if (AcceptsSuperPackets)
         {
             *_sendHeader = default;
@@ -321,7 +340,106 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             return false;
         }
 
-        var header = _sendHeader;
+        if (_queued > 0)
+        {
+            Flush();
+        }
+
+        WriteHeader(_sendHeader, offload);
+        if (!SendWithHeader(frame))
+        {
+            return false;
+        }
+
+        if (offload.IsSuperPacket)
+        {
+            SuperPacketsSent++;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Queues the frame for <see cref="Flush"/> (which runs by itself when <see cref="TransmitQueueLength"/> frames
+    /// wait). The frame must stay pinned and unchanged until then, as <see cref="IPacketPort.Enqueue"/> says: the
+    /// queue holds its address, not a copy. A super-packet on a port without PACKET_VNET_HDR is refused.
+    /// </summary>
+    public bool Enqueue(ReadOnlySpan<byte> frame, in SegmentationOffload offload)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        if (!AcceptsSuperPackets && (offload.IsSuperPacket || offload.ChecksumPartial))
+        {
+            return false;
+        }
+
+        if (_queued == TransmitQueueLength)
+        {
+            Flush();
+        }
+
+        var i = _queued++;
+        var vector = &_queuedVectors[i * 2];
+        var header = (msghdr*)&_queuedMessages[i];
+        header->msg_iov = vector;
+        if (AcceptsSuperPackets)
+        {
+            WriteHeader(&_queuedHeaders[i], offload);
+            vector->iov_base = &_queuedHeaders[i];
+            vector->iov_len = VirtioNetHeader.Size;
+            vector++;
+            header->msg_iovlen = 2;
+        }
+        else
+        {
+            header->msg_iovlen = 1;
+        }
+
+        vector->iov_base = Unsafe.AsPointer(ref MemoryMarshal.GetReference(frame));
+        vector->iov_len = frame.Length;
+        if (offload.IsSuperPacket)
+        {
+            SuperPacketsSent++;
+        }
+
+        return true;
+    }
+
+    /// <summary>Sends the queued frames with as few sendmmsg(2) calls as the kernel allows; returns how many it refused (counted in <see cref="SendErrors"/>).</summary>
+    public int Flush()
+    {
+        if (_queued == 0 || _fd < 0)
+        {
+            return 0;
+        }
+
+        var sent = 0;
+        while (sent < _queued)
+        {
+            var result = LinuxNative.sendmmsg(_fd, &_queuedMessages[sent], (uint)(_queued - sent), MSG_DONTWAIT);
+            Flushes++;
+            if (result <= 0)
+            {
+                LastErrno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
+                if (LastErrno == EINTR)
+                {
+                    continue;
+                }
+
+                break;
+            }
+
+            sent += result;
+        }
+
+        FramesFlushed += sent;
+        var refused = _queued - sent;
+        SendErrors += refused;
+        _queued = 0;
+        return refused;
+    }
+
+    private static void WriteHeader(VirtioNetHeader* header, in SegmentationOffload offload)
+    {
         header->Flags = offload.ChecksumPartial ? LinuxConstants.VIRTIO_NET_HDR_F_NEEDS_CSUM : (byte)0;
         header->GsoType = offload.Kind switch
         {
@@ -339,17 +457,6 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         header->GsoSize = offload.IsSuperPacket ? offload.SegmentSize : (ushort)0;
         header->ChecksumStart = offload.ChecksumStart;
         header->ChecksumOffset = offload.ChecksumOffset;
-        if (!SendWithHeader(frame))
-        {
-            return false;
-        }
-
-        if (offload.IsSuperPacket)
-        {
-            SuperPacketsSent++;
-        }
-
-        return true;
     }
 
     private bool SendWithHeader(ReadOnlySpan<byte> frame)
@@ -425,6 +532,9 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         _sendVectors[0].iov_len = VirtioNetHeader.Size;
         _sendMessage->msg_iov = _sendVectors;
         _sendMessage->msg_iovlen = 2;
+        _queuedMessages = (mmsghdr*)NativeMemory.AllocZeroed(TransmitQueueLength, (nuint)sizeof(mmsghdr));
+        _queuedVectors = (iovec*)NativeMemory.AllocZeroed(TransmitQueueLength * 2, (nuint)sizeof(iovec));
+        _queuedHeaders = (VirtioNetHeader*)NativeMemory.AllocZeroed(TransmitQueueLength, (nuint)sizeof(VirtioNetHeader));
 
         sockaddr_ll address = default;
         address.sll_family = (ushort)(int)AF_PACKET;
@@ -564,6 +674,13 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         NativeMemory.Free(_sendHeader);
         NativeMemory.Free(_sendVectors);
         NativeMemory.Free(_sendMessage);
+        NativeMemory.Free(_queuedMessages);
+        NativeMemory.Free(_queuedVectors);
+        NativeMemory.Free(_queuedHeaders);
+        _queuedMessages = null;
+        _queuedVectors = null;
+        _queuedHeaders = null;
+        _queued = 0;
         _sendHeader = null;
         _sendVectors = null;
         _sendMessage = null;

@@ -9,4 +9,8 @@ internal static unsafe partial class LinuxNative
     /// <summary>recvmmsg(2): receives up to <paramref name="count"/> messages in one call.</summary>
     [LibraryImport("libc", SetLastError = true)]
     internal static partial int recvmmsg(int fd, mmsghdr* messages, uint count, int flags, timespec* timeout);
+
+    /// <summary>sendmmsg(2): sends up to <paramref name="count"/> messages in one call; returns how many went.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int sendmmsg(int fd, mmsghdr* messages, uint count, int flags);
 }

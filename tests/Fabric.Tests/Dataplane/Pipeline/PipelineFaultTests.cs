@@ -29,7 +29,7 @@ public sealed class PipelineFaultTests
 
         Assert.Equal(1, worker.Faults.Total);
         Assert.Equal(1, worker.Drops.Total(DropReason.PipelineFault));
-        Assert.Equal("PacketWorker.Process", worker.Faults.Last!.Stage);
+        Assert.Equal("PacketWorker.Transmit", worker.Faults.Last!.Stage);
         Assert.Equal("injected", worker.Faults.Last.Message);
         Assert.Equal(received, fabric.Bulk1.Received.Count);
 

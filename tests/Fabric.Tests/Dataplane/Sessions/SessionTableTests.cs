@@ -32,6 +32,24 @@ public class SessionTableTests
     }
 
     [Fact]
+    public void NextExpiryDue_TracksTheEarliestBucketAndIsNeverWhenEmpty()
+    {
+        var table = new SessionTable<Payload32>(16, wheelTickWidth: 10, hashSeed: 7);
+        Assert.Equal(long.MaxValue, table.NextExpiryDue());
+
+        table.TryInsert(Keys.Udp(1), Keys.Udp(1).Reversed(), default, 0, idleTimeout: 1000, out _);
+        table.TryInsert(Keys.Udp(2), Keys.Udp(2).Reversed(), default, 0, idleTimeout: 300, out _);
+
+        // The 300-tick session is filed under tick 30; expiry may find it once tick 30 has passed: at 310.
+        Assert.Equal(310, table.NextExpiryDue());
+        Span<ExpiredSession<Payload32>> expired = new ExpiredSession<Payload32>[4];
+        Assert.Equal(1, table.ExpireIdle(320, expired));
+        Assert.Equal(1010, table.NextExpiryDue());
+        Assert.Equal(1, table.ExpireIdle(1020, expired));
+        Assert.Equal(long.MaxValue, table.NextExpiryDue());
+    }
+
+    [Fact]
     public void SessionTable_PayloadByRef_WritesThrough()
     {
         var table = NewTable(4);

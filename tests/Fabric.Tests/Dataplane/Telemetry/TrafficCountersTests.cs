@@ -63,18 +63,37 @@ public sealed class TrafficCountersTests : IDisposable
     }
 
     [Fact]
-    public void IndexesOutsideTheBounds_CountUnderTheEdges_NeverThrow()
+    public void PairsBeyondCapacityOrBounds_ShareTheOverflowCell_NeverThrowNorLoseCounts()
     {
-        var counters = new TrafficCounters(maxTenants: 2, maxServices: 2);
+        var counters = new TrafficCounters(pairs: 2);
         counters.Forwarded(-1, -1, 1, 10);
-        counters.Forwarded(7, 9, 2, 20);
+        counters.Forwarded(1, 1, 2, 20);
+        counters.Forwarded(7, 9, 4, 40);
+        counters.Forwarded(-5, 70_000, 8, 80);
         counters.Opened(1, 1);
         counters.Ended(1, 1);
         Assert.Equal((1L, 10L), (counters.Get(-1, -1).Packets, counters.Get(-1, -1).Bytes));
         Assert.Equal(2, counters.Get(1, 1).Packets);
         Assert.Equal((1L, 0L), (counters.Get(1, 1).SessionsOpened, counters.Get(1, 1).ActiveSessions));
+        Assert.Equal(0, counters.Get(7, 9).Packets);
+        Assert.Equal((12L, 120L), (counters.Overflowed.Packets, counters.Overflowed.Bytes));
         var (byTenant, byService) = counters.Totals(tenants: 2, services: 2);
         Assert.Equal(3, byTenant.Sum(t => t.Packets));
         Assert.Equal(2, byService[2].Packets);
+    }
+
+    [Fact]
+    public void DropCounters_ManyPairs_CountedApartUpToCapacityAndInTotalsAlways()
+    {
+        var drops = new Fabric.Dataplane.Telemetry.DropCounters(pairs: 3);
+        for (var tenant = 0; tenant < 5; tenant++)
+        {
+            drops.Count(new Fabric.Dataplane.Telemetry.DropRecord(Fabric.Dataplane.Pipeline.DropReason.AccessDenied, tenant, 1, 0, 0, 0, 0, 6, 0, 0));
+        }
+
+        Assert.Equal(5, drops.Total(Fabric.Dataplane.Pipeline.DropReason.AccessDenied));
+        Assert.Equal(1, drops.Get(Fabric.Dataplane.Pipeline.DropReason.AccessDenied, 2, 1));
+        Assert.Equal(0, drops.Get(Fabric.Dataplane.Pipeline.DropReason.AccessDenied, 4, 1));
+        Assert.Equal(0, drops.Total(Fabric.Dataplane.Pipeline.DropReason.NoRoute));
     }
 }

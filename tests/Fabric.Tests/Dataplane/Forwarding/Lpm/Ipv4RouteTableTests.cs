@@ -134,15 +134,23 @@ public class Ipv4RouteTableTests
     }
 
     [Fact]
-    public void Ipv4RouteTable_MemoryBytes_CountsRootNodesAndRuns()
+    public void Ipv4RouteTable_MemoryBytes_SmallTableTakes256RootNodesLargeOne65536()
     {
         var empty = new Ipv4RouteTableBuilder().Build();
         var oneRoute = Table(("10.0.5.0", 24, 1));
+        var large = new Ipv4RouteTableBuilder();
+        for (var i = 0; i <= 4096; i++)
+        {
+            large.Add((uint)(i << 8), 24, 1);
+        }
 
-        // 65,536 root nodes of 4 words (16 bytes each) and one run each.
-        Assert.Equal(65536L * ((4 * 16) + sizeof(int)), empty.MemoryBytes);
-        // The node of 10.0/16 holds 3 runs (none, the /24, none) rather than 1.
-        Assert.Equal(empty.MemoryBytes + (2 * sizeof(int)), oneRoute.MemoryBytes);
+        // A small table: 256 root nodes of 4 words (16 bytes each) and one run each.
+        Assert.Equal(256L * ((4 * 16) + sizeof(int)), empty.MemoryBytes);
+        // 10.0.5.0/24 adds a node for 10.0/16's last-but-one 8 bits: its words, 3 runs and at most 12 bytes of padding,
+        // and 10/8's root node holds 2 runs rather than 1.
+        Assert.InRange(oneRoute.MemoryBytes - empty.MemoryBytes, (4 * 16) + (3 * sizeof(int)) + sizeof(int), (4 * 16) + (3 * sizeof(int)) + sizeof(int) + 12);
+        // Past 4096 routes the table takes 16 root bits: 65,536 root nodes.
+        Assert.True(large.Build().MemoryBytes >= 65536L * ((4 * 16) + sizeof(int)));
     }
 
     private static readonly Gen<int> Lengths =

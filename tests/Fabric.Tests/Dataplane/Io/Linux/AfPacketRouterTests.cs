@@ -43,7 +43,7 @@ public sealed class AfPacketLab : IDisposable
 
             var loaded = FabricConfigLoader.Load(Config);
             Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
-            Router = new ForwardingEngine("lab", [.. _ports.Cast<IPacketPort>()], new RouterOptions(SessionCapacity: 1024, IdleWait: ms => AfPacketPort.WaitAny(_ports, ms)));
+            Router = new ForwardingEngine("lab", [.. _ports.Cast<IPacketPort>()], new RouterOptions(SessionCapacity: 1024, IdleWait: new EpollWait(_ports)));
             Router.Apply(loaded.Config!, version: 1);
             Router.Start();
         }

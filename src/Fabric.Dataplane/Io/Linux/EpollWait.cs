@@ -1,0 +1,101 @@
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace Fabric.Dataplane.Io.Linux;
+
+/// <summary>
+/// The worker's idle wait on Linux: one epoll instance over the sockets of its AF_PACKET ports (level-triggered
+/// EPOLLIN, so a frame that arrived before the wait ends it at once) and an eventfd that <see cref="Wake"/> writes.
+/// A wait costs one epoll_wait(2); nothing spins. Thread-safe as <see cref="IIdleWait"/> requires; dispose once the
+/// worker stopped (the ports are not closed here).
+/// </summary>
+public sealed unsafe class EpollWait : IIdleWait
+{
+    private const int MaxEvents = 16;
+    private int _epoll;
+    private int _wake;
+
+    public EpollWait(IReadOnlyList<AfPacketPort> ports)
+    {
+        ArgumentNullException.ThrowIfNull(ports);
+        _epoll = epoll_create1(EPOLL_CLOEXEC);
+        if (_epoll < 0)
+        {
+            throw new PacketPortException($"epoll_create1 failed (errno {errno})", errno);
+        }
+
+        _wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (_wake < 0)
+        {
+            var error = errno;
+            Dispose();
+            throw new PacketPortException($"eventfd failed (errno {error})", error);
+        }
+
+        Add(_wake);
+        foreach (var port in ports)
+        {
+            Add(port.FileDescriptor);
+        }
+    }
+
+    /// <summary>Wakes that ended a wait (the eventfd was readable).</summary>
+    public long Wakes { get; private set; }
+
+    /// <summary>Waits that returned (for any reason).</summary>
+    public long Waits { get; private set; }
+
+    public void Wait(int timeoutMilliseconds)
+    {
+        var events = stackalloc epoll_event[MaxEvents];
+        var ready = epoll_wait(_epoll, events, MaxEvents, timeoutMilliseconds);
+        Waits++;
+        for (var i = 0; i < ready; i++)
+        {
+            if (events[i].data.fd == _wake)
+            {
+                ulong count;
+                _ = read(_wake, &count, sizeof(ulong));
+                Wakes++;
+            }
+        }
+    }
+
+    public void Wake()
+    {
+        var fd = Volatile.Read(ref _wake);
+        if (fd >= 0)
+        {
+            ulong one = 1;
+            _ = write(fd, &one, sizeof(ulong));
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_wake >= 0)
+        {
+            _ = close(_wake);
+            _wake = -1;
+        }
+
+        if (_epoll >= 0)
+        {
+            _ = close(_epoll);
+            _epoll = -1;
+        }
+    }
+
+    private void Add(int fd)
+    {
+        epoll_event interest = default;
+        interest.events = EPOLLIN;
+        interest.data.fd = fd;
+        if (epoll_ctl(_epoll, EPOLL_CTL_ADD, fd, &interest) != 0)
+        {
+            var error = errno;
+            Dispose();
+            throw new PacketPortException($"epoll_ctl could not watch descriptor {fd} (errno {error})", error);
+        }
+    }
+}
