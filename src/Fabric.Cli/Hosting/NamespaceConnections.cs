@@ -42,7 +42,10 @@ public static partial class NamespaceConnections
     };
 
     /// <summary>A TCP socket created inside namespace <paramref name="ns"/>; throws <see cref="HttpRequestException"/> when it cannot be entered.</summary>
-    public static Socket Create(string ns, AddressFamily family)
+    public static Socket Create(string ns, AddressFamily family) => Create(ns, family, SocketType.Stream, ProtocolType.Tcp);
+
+    /// <summary>A socket of any kind created inside namespace <paramref name="ns"/>; throws <see cref="HttpRequestException"/> when it cannot be entered.</summary>
+    public static Socket Create(string ns, AddressFamily family, SocketType type, ProtocolType protocol)
     {
         Socket? socket = null;
         string? failure = null;
@@ -60,7 +63,7 @@ public static partial class NamespaceConnections
 
                 try
                 {
-                    socket = new Socket(family, SocketType.Stream, ProtocolType.Tcp);
+                    socket = new Socket(family, type, protocol);
                 }
                 finally
                 {

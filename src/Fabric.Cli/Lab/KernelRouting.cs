@@ -62,6 +62,56 @@ public static class KernelRouting
         }
     }
 
+    /// <summary>The VXLAN network identifier and UDP port of the overlay <see cref="AddOverlay"/> builds (Linux's IANA default port).</summary>
+    public const int OverlayVni = 42;
+
+    public const int OverlayPort = 4789;
+
+    /// <summary>
+    /// Turns kernel-forwarding routers (after <see cref="Configure"/>) into an overlay, as Flannel's or Calico's VXLAN
+    /// backends do: each router namespace gets a VXLAN device on its WAN address with every other router as a flood
+    /// destination, an overlay address (192.168.250.N/24 for the N-th router) and routes to the other routers' container
+    /// networks through the overlay instead of the WAN. The overlay device's MTU is the WAN's less the 50 octets of
+    /// encapsulation; containers learn it by path MTU discovery. Routers without an IPv4 WAN address are skipped.
+    /// </summary>
+    public static void AddOverlay(FabricConfig config, Func<Model.Router, string> namespaceOf)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(namespaceOf);
+        var routers = config.Routers.ToList();
+        string Overlay(Model.Router r) => $"192.168.250.{routers.IndexOf(r) + 1}";
+        foreach (var router in routers)
+        {
+            var wan = router.Interfaces.FirstOrDefault(i => i.Addresses.Any(a => a.IsIPv4));
+            if (wan is null)
+            {
+                continue;
+            }
+
+            var ns = namespaceOf(router);
+            var local = wan.Addresses.First(a => a.IsIPv4).Address.ToString();
+            Ip(ns, "link", "add", "name", "vxlan0", "type", "vxlan", "id", OverlayVni.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "local", local, "dstport", OverlayPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "dev", wan.Device);
+            foreach (var peer in routers.Where(r => r != router))
+            {
+                if (PeerAddress(router, peer) is { } underlay)
+                {
+                    NetworkNamespace.Check("bridge", ["-n", ns, "fdb", "append", "00:00:00:00:00:00", "dev", "vxlan0", "dst", underlay]);
+                }
+            }
+
+            Ip(ns, "address", "add", $"{Overlay(router)}/24", "dev", "vxlan0");
+            Ip(ns, "link", "set", "dev", "vxlan0", "up");
+            foreach (var peer in routers.Where(r => r != router && PeerAddress(router, r) is not null))
+            {
+                foreach (var gateway in peer.Networks.SelectMany(n => n.Gateways).Where(g => g.IsIPv4))
+                {
+                    Ip(ns, "route", "replace", gateway.Network.ToString(), "via", Overlay(peer));
+                }
+            }
+        }
+    }
+
     /// <summary>The peer's IPv4 address on an interface that shares a neighborhood with one of the router's, or null.</summary>
     private static string? PeerAddress(Model.Router router, Model.Router peer)
     {
