@@ -198,8 +198,11 @@ function drawChart(svg, lines) {
   [...lines.keys()].sort().forEach((name, i) => {
     const points = lines.get(name).filter(p => p.t >= now - ChartWindowMs);
     const color = Palette[i % Palette.length];
-    children.push(el('svg:polyline', { 'data-series': name, stroke: color, points: points.map(p => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ') }));
     const last = points.at(-1);
+    children.push(el('svg:polyline', {
+      'data-series': name, 'data-last': last?.t, 'data-value': last?.v, stroke: color,
+      points: points.map(p => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' '),
+    }));
     children.push(el('svg:text', { x: w - 86, y: 14 + i * 13, fill: color, 'data-series-label': name }, `${name} ${last ? si(last.v) : '-'}`));
   });
   svg.replaceChildren(...children);
