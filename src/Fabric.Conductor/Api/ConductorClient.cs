@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Security;
+using System.Net.ServerSentEvents;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
@@ -130,32 +131,12 @@ public sealed class ConductorClient : IDisposable
             throw Failure(response.StatusCode, await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false));
         }
 
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false));
-        string? kind = null, id = null;
-        var data = new StringBuilder();
-        while (await reader.ReadLineAsync(cancel).ConfigureAwait(false) is { } line)
+        var stream = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
         {
-            if (line.Length == 0)
+            await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancel).ConfigureAwait(false))
             {
-                if (data.Length > 0)
-                {
-                    yield return (kind ?? "message", id ?? "", JsonSerializer.Deserialize<JsonElement>(data.ToString()));
-                }
-
-                (kind, id) = (null, null);
-                data.Clear();
-            }
-            else if (line.StartsWith("event: ", StringComparison.Ordinal))
-            {
-                kind = line["event: ".Length..];
-            }
-            else if (line.StartsWith("id: ", StringComparison.Ordinal))
-            {
-                id = line["id: ".Length..];
-            }
-            else if (line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                data.Append(line["data: ".Length..]);
+                yield return (item.EventType, item.EventId ?? "", JsonSerializer.Deserialize<JsonElement>(item.Data));
             }
         }
     }

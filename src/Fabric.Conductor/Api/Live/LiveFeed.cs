@@ -103,29 +103,28 @@ public sealed class LiveFeed
     public void Sessions(Actors.Sessions.SessionEventBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        foreach (var e in batch.Events)
-        {
-            Publish(LiveEvent.Session, e);
-        }
-
-        if (batch.Lost > 0)
-        {
-            Publish(LiveEvent.Session, new LostEvents(batch.Node, "lost", batch.Lost));
-        }
+        Stream(LiveEvent.Session, batch.Node, batch.Events, batch.Lost);
     }
 
     /// <summary>Streams each drop of a router node's batch.</summary>
     public void Drops(Actors.Sessions.DropEventBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        foreach (var drop in batch.Drops)
+        Stream(LiveEvent.Drop, batch.Node, batch.Drops, batch.Lost);
+    }
+
+    /// <summary>Streams each of a batch's <paramref name="items"/>, then how many the node lost before them, if any.</summary>
+    private void Stream<T>(string kind, string node, IReadOnlyList<T> items, long lost)
+        where T : notnull
+    {
+        foreach (var item in items)
         {
-            Publish(LiveEvent.Drop, drop);
+            Publish(kind, item);
         }
 
-        if (batch.Lost > 0)
+        if (lost > 0)
         {
-            Publish(LiveEvent.Drop, new LostEvents(batch.Node, "lost", batch.Lost));
+            Publish(kind, new LostEvents(node, "lost", lost));
         }
     }
 

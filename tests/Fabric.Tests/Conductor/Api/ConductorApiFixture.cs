@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Fabric.Actors.Sessions;
 using Fabric.Conductor.Telemetry;
 using Fabric.Conductor.Api;
 using Fabric.Conductor.Api.Tokens;
@@ -16,6 +18,7 @@ using Fabric.Tests.Dataplane.Routing;
 using Fabric.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Fabric.Tests.Conductor.Api;
 
@@ -77,8 +80,14 @@ public sealed class ConductorApiFixture : IAsyncLifetime
         var links = RouterProcess.Devices(br1).ToDictionary(d => d, d => new InMemoryLink(d, new MacAddress(++mac), d + "-c", new MacAddress(++mac)));
         Br1 = new ForwardingEngine("br1", [.. links.Values.Select(l => (IPacketPort)l.A)], new RouterOptions(SessionCapacity: 4096), Br1Time);
         Br1Containers = links.ToDictionary(l => l.Key, l => l.Value.B);
-        await _nodes.StartRouter(Br1, "br1a", telemetryInterval: TimeSpan.FromMilliseconds(200));
+        var br1a = await _nodes.StartRouter(Br1, "br1a", telemetryInterval: TimeSpan.FromMilliseconds(200));
         await ControlPlaneNodes.Converged(Conductor, 1, "dc1a", "br1a");
+        // br1a's session actor publishes to the conductor's subscription only once pub-sub gossip has told br1a of it.
+        var mediator = DistributedPubSub.Get(br1a.Services.GetRequiredService<ActorSystem>()).Mediator;
+        await ControlPlaneNodes.Until(
+            () => mediator.Ask<CurrentTopics>(GetTopics.Instance, ControlPlaneNodes.Deadline),
+            topics => topics.Topics.Contains(FlowDistribution.Topic),
+            "br1a knowing the conductor's subscription to the flows topic");
         Br1.Start();
         Tokens = ApiTokenStore.For(Storage);
         Token = (await Tokens.Create("alice", DateTimeOffset.UtcNow)).Token;

@@ -29,9 +29,16 @@ public sealed partial class ConductorApiTests
         return await ControlPlaneNodes.Until(async () => (await client.GetFromJsonAsync<T>(path, ApiJson.Options, Cancel))!, done, what);
     }
 
+    /// <summary>The running version once br1a runs it (other tests of the class commit versions of their own).</summary>
+    private async Task<long> Br1aRunning() => (await ControlPlaneNodes.Until(
+        () => ControlPlaneNodes.Rollout(api.Conductor),
+        r => r.Nodes.Any(n => n.Node == "br1a" && n.Applied == r.Running),
+        "br1a running the running version")).Running;
+
     [Fact]
     public async Task Sessions_OfARouter_ComeFromItsDataplane_WithTenantServiceRoleAndPeerPath()
     {
+        var version = await Br1aRunning();
         var port = (ushort)Interlocked.Increment(ref _port);
         api.SendFrom("eng1", Packets.Udp(Eng1, Bulk, port, 5201, [1, 2, 3]));
 
@@ -45,7 +52,7 @@ public sealed partial class ConductorApiTests
         Assert.StartsWith("172.16.0.2:", session.LocalWaypoint, StringComparison.Ordinal);
         Assert.StartsWith("172.16.0.1:", session.PeerWaypoint, StringComparison.Ordinal);
         Assert.Equal(1, session.ForwardPackets);
-        Assert.Equal(new NodeAnswerView("br1a", "br1", 1, list.Nodes.Single().Live, null), list.Nodes.Single());
+        Assert.Equal(new NodeAnswerView("br1a", "br1", version, list.Nodes.Single().Live, null), list.Nodes.Single());
         Assert.Empty((await Until<SessionListView>("/v1/sessions?router=br1&tenant=finance", _ => true, "an answer")).Sessions);
     }
 
@@ -107,14 +114,14 @@ public sealed partial class ConductorApiTests
     [Fact]
     public async Task Events_SessionOpenedThenClosed_AndADrop_StreamedLive()
     {
+        // The stream answers (200, subscribed) before any session or drop happens: nothing has been sent yet. Were its
+        // headers held back until the first event, the client would wait for them until its timeout (100 s) and fail.
         using var client = api.Client(api.Token);
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/events?kinds=session,drop");
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Cancel);
+        Assert.Equal((HttpStatusCode.OK, "text/event-stream"), (response.StatusCode, response.Content.Headers.ContentType?.MediaType));
+        Assert.True(api.Feed.Subscribers > 0);
         await using var stream = await response.Content.ReadAsStreamAsync(Cancel);
-        while (api.Feed.Subscribers == 0)
-        {
-            await Task.Delay(10, Cancel);
-        }
 
         var port = (ushort)Interlocked.Increment(ref _port);
         api.SendFrom("eng1", Packets.Udp(Eng1, Bulk, port, 5201, [1]));
@@ -169,5 +176,32 @@ public sealed partial class ConductorApiTests
         var guest = await client.GetFromJsonAsync<TenantView>("/v1/tenants/guest", ApiJson.Options, Cancel);
         Assert.Equal("guest", guest!.Name);
         await AssertProblem(await client.GetAsync("/v1/tenants/nobody", Cancel), HttpStatusCode.NotFound, "no tenant \"nobody\"");
+    }
+
+    [Fact]
+    public async Task Trace_AskedOfTheRouterOnTheWay_SaysTenantServiceAccessAndVerdict()
+    {
+        var version = await Br1aRunning();
+        var denied = await Until<TraceView>("/v1/trace?from=guest1&to=10.10.1.20:5432", _ => true, "a trace");
+        var allowed = await Until<TraceView>("/v1/trace?from=10.20.1.10&to=10.200.0.80:80&protocol=tcp", _ => true, "a trace");
+
+        var hop = Assert.Single(denied.Hops);
+        Assert.Equal(("br1a", "br1", version), (hop.Node, hop.Router, hop.Version));
+        Assert.Equal(["tenant", "service", "access"], hop.Steps.Select(s => s.Step));
+        Assert.Equal(("guest", "db", "denied"), (hop.Steps[0].Result, hop.Steps[1].Result, hop.Steps[2].Result));
+        Assert.Equal(("dropped", "access_denied", "fabric.services.db.access"), (denied.Verdict, denied.Reason, denied.Rule));
+        Assert.Equal("verdict: dropped access_denied at br1 by fabric.services.db.access", denied.VerdictLine);
+        Assert.Equal("container guest1 (10.20.1.20) on router br1, guest1", denied.Ingress);
+
+        var first = allowed.Hops[0];
+        Assert.Equal(("engineering", "web", "allowed"), (first.Steps[0].Result, first.Steps[1].Result, first.Steps[2].Result));
+        Assert.Equal("fabric.services.web.access[0] = engineering", first.Steps[2].Why);
+        Assert.Equal("route", first.Steps[3].Step);
+        Assert.StartsWith("verdict: ", allowed.VerdictLine, StringComparison.Ordinal);
+
+        using var client = api.Client(api.Token);
+        await AssertProblem(await client.GetAsync("/v1/trace?from=nobody&to=10.10.1.20:5432", Cancel), HttpStatusCode.BadRequest, "?from=nobody");
+        await AssertProblem(await client.GetAsync("/v1/trace?from=eng1&to=10.10.1.20", Cancel), HttpStatusCode.BadRequest, "not ADDRESS:PORT");
+        await AssertProblem(await client.GetAsync("/v1/trace?from=eng1&to=10.10.1.20:5432&protocol=sctp", Cancel), HttpStatusCode.BadRequest, "not tcp, udp or icmp");
     }
 }
