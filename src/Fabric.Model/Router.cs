@@ -9,7 +9,11 @@ public sealed record Router(
     string Name,
     ValueList<RouterNode> Nodes,
     ValueList<ForwardingInterface> Interfaces,
-    ValueList<Network> Networks);
+    ValueList<Network> Networks)
+{
+    /// <summary>How the nodes of an HA pair watch each other (read by both nodes; unused with one node).</summary>
+    public PairLiveness HighAvailability { get; init; } = PairLiveness.Default;
+}
 
 /// <summary>One process of a router, reachable by the control plane at its management address.</summary>
 /// <param name="Identity">

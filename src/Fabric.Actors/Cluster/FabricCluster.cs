@@ -58,6 +58,7 @@ public static class FabricCluster
         ArgumentNullException.ThrowIfNull(node);
         var registry = WireMessageRegistry.FromApplicationAssemblies();
         var tls = node.Tls ?? ClusterTls.FromConfiguration(hostConfiguration);
+        WithoutPooledBufferArenas();
         builder
             .AddHocon(FabricSerialization.Hocon(registry, bindEverythingElse: true), HoconAddMode.Prepend)
             .AddHocon(ControlPlaneHocon, HoconAddMode.Prepend)
@@ -76,6 +77,22 @@ public static class FabricCluster
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// DotNetty sizes its pooled allocator's arenas from these process-wide settings when it is first used; with
+    /// none, the TLS handler and codecs take plain arrays instead of holding two 8 MiB chunks per process for a
+    /// control plane that sends a few KiB a second. A value the operator set is kept.
+    /// </summary>
+    private static void WithoutPooledBufferArenas()
+    {
+        foreach (var name in (string[])["io.netty.allocator.numHeapArenas", "io.netty.allocator.numDirectArenas"])
+        {
+            if (Environment.GetEnvironmentVariable(name) is null)
+            {
+                Environment.SetEnvironmentVariable(name, "0");
+            }
+        }
     }
 
     /// <summary>

@@ -4,11 +4,8 @@ using Fabric.Dataplane.Routing;
 namespace Fabric.Actors.HighAvailability;
 
 /// <summary>One node of an HA pair as its <see cref="PairActor"/> drives it: the node's dataplane and what it must do to take over.</summary>
-public interface IPairNode
+public interface IPairNode : IPairSelf
 {
-    /// <summary>Whether the node's dataplane forwards now.</summary>
-    bool IsActive { get; }
-
     Task<SessionExport> ExportSessionsAsync(bool everything);
 
     Task<SessionImportResult> ImportSessionsAsync(long version, SessionRecord[] records);
@@ -35,6 +32,8 @@ public interface IPairNode
 public sealed class EnginePairNode(ForwardingEngine engine, Action? renewKeys) : IPairNode
 {
     public bool IsActive => engine.IsActive;
+
+    public long Takeovers => Interlocked.Read(ref engine.Worker.Counters.Takeovers);
 
     public Task<SessionExport> ExportSessionsAsync(bool everything) => engine.ExportSessionsAsync(everything);
 

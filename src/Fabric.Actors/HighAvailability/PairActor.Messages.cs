@@ -6,13 +6,6 @@ using Fabric.Dataplane.Sessions;
 namespace Fabric.Actors.HighAvailability;
 
 /// <summary>
-/// A node of an HA pair to its partner, every heartbeat interval: it lives, whether it is active, and how many
-/// times it became active since it started (so the partner learns of a takeover it did not see while it lasted).
-/// </summary>
-[WireMessage("fabric.ha.heartbeat.v1")]
-public sealed record PairHeartbeat(string Node, bool Active, long Sequence, long Takeovers);
-
-/// <summary>
 /// Sessions the active node of an HA pair sends its partner: established ones new or changed since its last
 /// batch, made under configuration <paramref name="Version"/>. A batch holds at most
 /// <see cref="PairActor.MaxSessionsPerBatch"/> sessions (Akka's remote frame limit).

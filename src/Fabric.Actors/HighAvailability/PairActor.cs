@@ -5,13 +5,16 @@ using Fabric.Dataplane.HighAvailability;
 namespace Fabric.Actors.HighAvailability;
 
 /// <summary>
-/// One node's side of an HA pair. Every heartbeat interval it tells the partner's actor (same name pattern,
-/// at the partner's management address over the cluster's remoting) that it lives and whether it is active;
-/// <see cref="PairState"/> decides the role from what it hears and from time passing. The active node sends
-/// the partner, every replication interval, the established sessions new or changed since its last batch
-/// (everything when the partner was just heard again); the standby installs them. On becoming active the node
-/// takes the router over (<see cref="IPairNode.TakeOverAsync"/>) and announces its addresses twice more
-/// (after 300 ms and 1 s) for caches that missed the first.
+/// One node's side of an HA pair. Whether the partner lives comes from the node's <see cref="PairLink"/> (its own
+/// thread and UDP socket on the management network, authenticated heartbeats), never from actor messages: the
+/// link tells the actor when it heard the partner, sent a heartbeat, or saw the dead interval run out
+/// (<see cref="PairLink.Listen"/>), and <see cref="PairState"/> decides the role from the link's view of the
+/// partner and the time the link vouches for it, both on the link's monotonic clock. The active node sends
+/// the partner's actor (same name pattern, at the partner's management address over the cluster's remoting),
+/// every replication interval, the established sessions new or changed since its last batch (everything when
+/// the partner was just heard again); the standby installs them. On becoming active the node takes the router
+/// over (<see cref="IPairNode.TakeOverAsync"/>) and announces its addresses twice more (after 300 ms and 1 s)
+/// for caches that missed the first.
 /// </summary>
 public sealed class PairActor : ReceiveActor, IWithTimers
 {
@@ -23,28 +26,27 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private readonly string _node;
     private readonly IPairNode _target;
     private readonly PairSettings _settings;
-    private readonly TimeProvider _time;
+    private readonly PairLink _link;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private ActorSelection _partner = null!;
     private PairState _state;
-    private long _sequence;
+    private long _heardHeartbeats;
     private bool _exporting;
     private bool _partnerNeedsEverything = true;
-    private DateTimeOffset _lastReclaim = DateTimeOffset.MinValue;
-    private long _takeovers;
+    private TimeSpan? _lastReclaim;
     private long _partnerTakeovers = -1;
     private bool _partnerActive;
+    private ulong _partnerIncarnation;
+    private Action<TimeSpan>? _listener;
 
-    public PairActor(string node, IPairNode target, PairSettings settings, TimeProvider time)
+    public PairActor(string node, IPairNode target, PairSettings settings, PairLink link)
     {
         _node = node;
         _target = target;
         _settings = settings;
-        _time = time;
-        _state = PairState.Start(settings.Preferred, time.GetUtcNow(), settings.Timing, target.IsActive);
-        Receive<Heartbeat>(_ => SendHeartbeat());
-        Receive<Tick>(_ => Apply(_state.Tick(_time.GetUtcNow())));
-        Receive<PairHeartbeat>(Heard);
+        _link = link;
+        _state = PairState.Start(settings.Preferred, link.Now, settings.Timing, target.IsActive, standingBy: link.Decided);
+        Receive<LinkLooked>(looked => OnLinkLooked(looked.At));
         Receive<ReplicateDue>(_ => Replicate());
         Receive<SessionExport>(Send);
         Receive<Status.Failure>(f => { _exporting = false; _log.Warning("HA pair {0}: replication failed: {1}", _node, f.Cause.Message); });
@@ -57,11 +59,10 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     /// <summary>The actor's name on a node: the partner finds it by the same pattern.</summary>
     public static string NameOf(string node) => $"ha-{node}";
 
-    public static Props Props(string node, IPairNode target, PairSettings settings, TimeProvider? time = null) =>
-        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, time ?? TimeProvider.System))
-            .WithDispatcher(Dispatcher);
+    public static Props Props(string node, IPairNode target, PairSettings settings, PairLink link) =>
+        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, link)).WithDispatcher(Dispatcher);
 
-    /// <summary>A thread of its own, so heartbeats are neither late nor missed when the thread pool is busy (the dead interval is short).</summary>
+    /// <summary>A thread of its own, so a takeover is not held up behind the thread pool's work.</summary>
     public const string Dispatcher = "fabric.pair-dispatcher";
 
     /// <summary>The HOCON that defines <see cref="Dispatcher"/>.</summary>
@@ -77,43 +78,69 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
         var partner = new Address(self.Protocol, self.System, _settings.PartnerHost, self.Port);
         _partner = Context.ActorSelection(new RootActorPath(partner) / "user" / NameOf(_settings.Partner));
-        var timing = _state.Timing;
-        Timers.StartPeriodicTimer("heartbeat", Heartbeat.Instance, TimeSpan.Zero, timing.HeartbeatInterval);
-        Timers.StartPeriodicTimer("tick", Tick.Instance, timing.HeartbeatInterval / 4);
-        Timers.StartPeriodicTimer("replicate", ReplicateDue.Instance, timing.ReplicationInterval);
+        Timers.StartPeriodicTimer("replicate", ReplicateDue.Instance, _state.Timing.ReplicationInterval);
+        var actor = Self;
+        _listener = at => actor.Tell(new LinkLooked(at));
+        _link.Listen(_listener);
     }
 
-    private void SendHeartbeat() => _partner.Tell(new PairHeartbeat(_node, _state.Role == PairRole.Active, ++_sequence, _takeovers));
-
-    private void Heard(PairHeartbeat heartbeat)
+    protected override void PostStop()
     {
-        if (heartbeat.Node != _settings.Partner)
+        if (_listener is not null)
         {
-            return;
+            _link.Unlisten(_listener);
+        }
+    }
+
+    /// <summary>
+    /// Takes what the link heard, then lets time pass up to <paramref name="at"/>: the link had every heartbeat that
+    /// arrived before it, and the view is read after, so a partner is never judged dead from heartbeats still queued.
+    /// </summary>
+    private void OnLinkLooked(TimeSpan at)
+    {
+        var view = _link.Partner;
+        if (view.Heartbeats != _heardHeartbeats)
+        {
+            _heardHeartbeats = view.Heartbeats;
+            Heard(view);
         }
 
-        var now = _time.GetUtcNow();
-        if (!_state.PartnerAlive(now) || heartbeat.Active)
+        Apply(_state.Tick(at));
+    }
+
+    private void Heard(PartnerView heartbeat)
+    {
+        var now = heartbeat.LastHeard;
+        var active = heartbeat.Role == PairRole.Active;
+        var restarted = _partnerIncarnation != 0 && heartbeat.Incarnation != _partnerIncarnation;
+        _partnerIncarnation = heartbeat.Incarnation;
+        if (restarted)
         {
-            // Heard again after silence (or for the first time), or active (it ignores batches meanwhile): once it
-            // stands by, it needs every session, not only those that changed since a batch it did not take.
+            _log.Warning("HA pair {0}: partner {1} restarted (heard as {2})", _node, _settings.Partner, heartbeat.Role);
+            _partnerTakeovers = -1;
+        }
+
+        if (!_state.PartnerAlive(now) || active || restarted)
+        {
+            // Heard again after silence (or for the first time), restarted, or active (it ignores batches meanwhile):
+            // once it stands by, it needs every session, not only those that changed since a batch it did not take.
             _partnerNeedsEverything = true;
         }
 
-        if (_state.LastHeard is { } previous && now - previous > _state.Timing.HeartbeatInterval * 3)
+        if (_state.LastHeard is not null && !restarted && heartbeat.Gap > _state.Timing.HeartbeatInterval * 3)
         {
-            _log.Warning("HA pair {0}: partner {1} heard again after {2:0} ms", _node, _settings.Partner, (now - previous).TotalMilliseconds);
+            _log.Warning("HA pair {0}: partner {1} heard again after {2:0} ms", _node, _settings.Partner, heartbeat.Gap.TotalMilliseconds);
         }
 
         // The partner was active while we were too (a false failover, a partition), however briefly: it may have
         // sent with send counters above ours and announced our addresses as its own.
         var partnerTookOver = _partnerTakeovers >= 0 && heartbeat.Takeovers > _partnerTakeovers;
-        var partnerYielded = _partnerActive && !heartbeat.Active;
+        var partnerYielded = _partnerActive && !active;
         _partnerTakeovers = heartbeat.Takeovers;
-        _partnerActive = heartbeat.Active;
-        var bothActive = _state.Role == PairRole.Active && (heartbeat.Active || partnerTookOver);
-        Apply(_state.Heard(heartbeat.Active, now));
-        if (bothActive && _state.Role == PairRole.Active && (partnerTookOver || now - _lastReclaim > _state.Timing.DeadAfter))
+        _partnerActive = active;
+        var bothActive = _state.Role == PairRole.Active && (active || partnerTookOver);
+        Apply(_state.Heard(heartbeat.Role, now, restarted));
+        if (bothActive && _state.Role == PairRole.Active && (partnerTookOver || _lastReclaim is not { } last || now - last > _state.Timing.DeadAfter))
         {
             // We keep the router: fresh keys (above the partner's counters) and the addresses back.
             _lastReclaim = now;
@@ -135,6 +162,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     {
         var was = _state.Role;
         _state = step.State;
+        _link.Decided = _state.Role != PairRole.Starting;
         if (step.Transition == PairTransition.None || was == _state.Role)
         {
             return;
@@ -143,7 +171,6 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _log.Warning("HA pair {0}: {1} -> {2} ({3}); partner {4}", _node, was, _state.Role, step.Transition, _settings.Partner);
         if (_state.Role == PairRole.Active)
         {
-            _takeovers++;
             _target.TakeOverAsync();
             Reannounce();
 
@@ -166,7 +193,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
 
     private void Replicate()
     {
-        if (_state.Role != PairRole.Active || _exporting || !_state.PartnerAlive(_time.GetUtcNow()))
+        if (_state.Role != PairRole.Active || _exporting || !_state.PartnerAlive(_link.Now))
         {
             return;
         }
@@ -211,15 +238,8 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _target.ImportSessionsAsync(batch.Version, records);
     }
 
-    private sealed record Heartbeat
-    {
-        public static readonly Heartbeat Instance = new();
-    }
-
-    private sealed record Tick
-    {
-        public static readonly Tick Instance = new();
-    }
+    /// <summary>The link looked at its socket at <paramref name="At"/> (see <see cref="PairLink.Listen"/>).</summary>
+    private sealed record LinkLooked(TimeSpan At);
 
     private sealed record ReplicateDue
     {

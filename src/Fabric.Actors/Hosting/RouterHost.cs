@@ -17,7 +17,7 @@ namespace Fabric.Actors.Hosting;
 /// <param name="Telemetry">Its counters, sampled and shipped to the conductor; none: no telemetry.</param>
 /// <param name="TenantBudgets">Its tenant rate-limit buckets, governed by the cluster-wide budget exchange; none: each bucket polices at its configured limit alone.</param>
 /// <param name="Services">Its services for the live instance registry and cluster-wide load balancing; none: not taking part.</param>
-/// <param name="Pair">When the node is one of an HA pair: its dataplane as the pair actor drives it, and who its partner is.</param>
+/// <param name="Pair">When the node is one of an HA pair: its dataplane as the pair actor drives it, who its partner is, and the node's heartbeat link (which outlives the actor system).</param>
 /// <param name="Flows">Its sessions and drops, queried by the conductor and streamed to it by a <see cref="SessionActor"/>; none: not visible.</param>
 public sealed record RouterNodeTarget(
     string Node,
@@ -25,7 +25,7 @@ public sealed record RouterNodeTarget(
     ITelemetrySource? Telemetry = null,
     ITenantBudgetTarget? TenantBudgets = null,
     IServiceDataplane? Services = null,
-    (IPairNode Node, PairSettings Settings)? Pair = null,
+    (IPairNode Node, PairSettings Settings, PairLink Link)? Pair = null,
     IFlowSource? Flows = null);
 
 /// <summary>
@@ -51,7 +51,7 @@ public static class RouterHost
                     system.ActorOf(ConfigApplier.Props(target.Node, target.Target), $"config-applier-{target.Node}");
                     if (target.Pair is { } pair)
                     {
-                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings), PairActor.NameOf(target.Node));
+                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings, pair.Link), PairActor.NameOf(target.Node));
                     }
 
                     if (target.Telemetry is { } telemetry)

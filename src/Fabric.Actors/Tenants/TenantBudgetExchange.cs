@@ -9,7 +9,9 @@ namespace Fabric.Actors.Tenants;
 /// publishes it as the node's entry of <see cref="TenantBudgetDistribution.Demands"/> (written to every node),
 /// reads the other nodes' entries from its local replica and sets each bucket's rate to the node's share of
 /// the configured limit (<see cref="TenantBudgetState"/>). A node that hears nobody polices at the whole limit.
-/// A node with no limited bucket publishes nothing.
+/// A node with no limited bucket publishes nothing; a node whose buckets stay idle (no demand in this report nor
+/// the last one it published) publishes once every third of <see cref="TenantBudgetSettings.StaleAfter"/>, enough
+/// for its peers to keep it live, instead of every interval (each write is a replicated update to every node).
 /// </summary>
 public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
 {
@@ -28,6 +30,8 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
     private readonly string _node;
     private readonly TenantBudgetState _state;
     private IReadOnlyList<Dataplane.Forwarding.TenantBucket> _buckets = [];
+    private bool _publishedIdle;
+    private long _publishedAt = long.MinValue / 2;
 
     public TenantBudgetExchange(string node, string router, ITenantBudgetTarget target, TenantBudgetSettings settings, TimeProvider time)
     {
@@ -66,12 +70,20 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
         }
 
         _buckets = buckets;
-        var report = _state.Measure(_router, Now, buckets.ToDictionary(b => TenantBudgetDistribution.KeyOf(b.Service, b.Tenant), b => b.Bucket.OfferedBytes));
-        _replicator.Tell(Dsl.Update(
-            TenantBudgetDistribution.Demands,
-            LWWDictionary<string, TenantDemandReport>.Empty,
-            new WriteAll(_settings.Interval),
-            reports => reports.SetItem(_self, _node, report)));
+        var now = Now;
+        var report = _state.Measure(_router, now, buckets.ToDictionary(b => TenantBudgetDistribution.KeyOf(b.Service, b.Tenant), b => b.Bucket.OfferedBytes));
+        var idle = report.Demands.Values.All(demand => demand == 0);
+        if (!idle || !_publishedIdle || now - _publishedAt >= (long)(_settings.StaleAfter.TotalMilliseconds / 3))
+        {
+            _replicator.Tell(Dsl.Update(
+                TenantBudgetDistribution.Demands,
+                LWWDictionary<string, TenantDemandReport>.Empty,
+                new WriteAll(_settings.Interval),
+                reports => reports.SetItem(_self, _node, report)));
+            _publishedIdle = idle;
+            _publishedAt = now;
+        }
+
         _replicator.Tell(Dsl.Get(TenantBudgetDistribution.Demands, ReadLocal.Instance));
     }
 

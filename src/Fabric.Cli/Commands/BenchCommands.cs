@@ -175,7 +175,7 @@ public static class BenchCommands
             DefaultValueFactory = _ => 60,
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of lines." };
-        var name = new Option<string>("--name") { Description = "The name of the lab the bench builds (namespaces fab-NAME-...).", DefaultValueFactory = _ => "bench" };
+        var name = LabCommands.CheckedLabName(new Option<string?>("--name") { Description = "The name of the lab the bench builds (namespaces fab-NAME-...).", DefaultValueFactory = _ => "bench" });
         var state = new Option<DirectoryInfo?>("--state-dir") { Description = $"Where the bench lab keeps its state (default {Lab.LabLayout.DefaultStateRoot})." };
         var command = new Command(
             "lab",

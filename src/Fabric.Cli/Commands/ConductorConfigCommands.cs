@@ -211,7 +211,7 @@ public static class ConductorConfigCommands
     };
 
     // One instance each, shared by the commands: only Call reads them.
-    internal static readonly Option<string?> LabName = new("--lab") { Description = "Talk to this lab's conductor (from inside the lab's management network; needs root)." };
+    internal static readonly Option<string?> LabName = LabCommands.CheckedLabName(new("--lab") { Description = "Talk to this lab's conductor (from inside the lab's management network; needs root)." });
 
     internal static readonly Option<DirectoryInfo?> LabState = new("--state-dir") { Description = $"Where labs keep their state (default {LabLayout.DefaultStateRoot})." };
 

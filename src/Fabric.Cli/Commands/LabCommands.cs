@@ -21,11 +21,26 @@ public static class LabCommands
         lab.Subcommands.Add(Exec());
         lab.Subcommands.Add(Verify());
         lab.Subcommands.Add(Dashboard());
+        lab.Subcommands.Add(Supervise());
         return lab;
     }
 
-    private static Option<string?> NameOption() =>
-        new("--name") { Description = "The lab's name, which prefixes its namespaces (fab-NAME-...). Default: for up, the topology's name; otherwise the one lab that is up, else \"lab\"." };
+    private static Option<string?> NameOption() => CheckedLabName(
+        new("--name") { Description = "The lab's name, which prefixes its namespaces (fab-NAME-...): 1 to 32 letters, digits or '_'. Default: for up, the topology's name; otherwise the one lab that is up, else \"lab\"." });
+
+    /// <summary><paramref name="option"/> refusing a value that cannot name a lab (<see cref="LabLayout.NameProblem"/>) before any command runs.</summary>
+    internal static Option<string?> CheckedLabName(Option<string?> option)
+    {
+        ArgumentNullException.ThrowIfNull(option);
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string?>() is { } name && LabLayout.NameProblem(name) is { } problem)
+            {
+                result.AddError($"{option.Name}: {problem}");
+            }
+        });
+        return option;
+    }
 
     private static Option<DirectoryInfo?> StateOption() =>
         new("--state-dir") { Description = $"Where labs keep their topology, logs, pid files and admin sockets (default {LabLayout.DefaultStateRoot})." };
@@ -44,9 +59,16 @@ public static class LabCommands
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            if (Refuse(error, "iproute2", "ip") is { } refused)
+            var prerequisites = LabPrerequisites.Plan(Installed, Environment.IsPrivilegedProcess, Installed("apt-get"));
+            if (!Environment.IsPrivilegedProcess)
             {
-                return refused;
+                error.WriteLine("fabric lab: building network namespaces needs root; run it with sudo.");
+                if (prerequisites.Refusal is { } missing)
+                {
+                    error.WriteLine($"fabric lab up: {missing}");
+                }
+
+                return 1;
             }
 
             var path = parse.GetValue(topology)?.FullName ?? FindDefaultTopology();
@@ -81,23 +103,20 @@ public static class LabCommands
                 return FabricCommandLine.UsageOrInvalid;
             }
 
-            var servers = LabServer.For(config);
-            var tools = new List<(string, string)> { ("python3", "python3"), ("setsid", "util-linux"), ("ss", "iproute2") };
-            if (servers.Any(s => s.Kind == ServerKind.Iperf3))
+            if (LabPrerequisites.Ensure(prerequisites, Installed, output, LabPrerequisites.RunApt) is { } unmet)
             {
-                tools.Add(("iperf3", "iperf3"));
+                error.WriteLine($"fabric lab up: {unmet}");
+                return 1;
             }
 
-            foreach (var (program, package) in tools)
+            var labName = parse.GetValue(name) ?? config.Name;
+            if (LabLayout.NameProblem(labName) is { } badName)
             {
-                if (ExternalCommand.FindOnPath(program) is null)
-                {
-                    error.WriteLine($"fabric lab up: {program} is not installed; install the Debian package {package} (apt-get install {package}).");
-                    return 1;
-                }
+                error.WriteLine($"fabric lab up: the topology's fabric.name {badName}; give the lab a name with --name NAME");
+                return FabricCommandLine.UsageOrInvalid;
             }
 
-            var layout = new LabLayout(parse.GetValue(name) ?? config.Name, StateRoot(parse.GetValue(state)));
+            var layout = new LabLayout(labName, StateRoot(parse.GetValue(state)));
             var existing = layout.ExistingNamespaces();
             if (existing.Count > 0)
             {
@@ -181,11 +200,15 @@ public static class LabCommands
 
             output.WriteLine($"lab \"{layout.Name}\": {namespaces.Count} namespaces: {string.Join(' ', namespaces)}");
             var healthy = true;
+            var inside = layout.ProcessesInside();
+            var supervised = LabSupervisor.ReadStatus(LabSupervisor.StatusOf(layout));
             foreach (var (process, pid) in layout.PidFiles())
             {
-                var alive = LabProcesses.IsAlive(pid);
-                healthy &= alive;
-                output.WriteLine($"  {process,-14} pid {pid,-8} {(alive ? "running" : "STOPPED")}   log {layout.LogOf(process)}");
+                // A pid runs as the lab's process only inside the lab's namespaces (else the pid is another program's now).
+                var alive = inside.Contains(pid) && LabProcesses.IsAlive(pid);
+                var restarts = supervised.GetValueOrDefault(process);
+                healthy &= alive && restarts?.State != SupervisedStatus.GaveUp;
+                output.WriteLine($"  {process,-14} pid {pid,-8} {(alive ? "running" : "STOPPED")}   log {layout.LogOf(process)}{SupervisionStatus(restarts)}");
             }
 
             foreach (var socket in Directory.GetFiles(layout.StateDirectory, "*.sock").Order(StringComparer.Ordinal))
@@ -213,11 +236,26 @@ public static class LabCommands
         return command;
     }
 
-    /// <summary>A node of an HA pair: its role, its partner, takeovers and sessions replicated; empty for a node alone.</summary>
+    /// <summary>What the lab's supervisor did with a process: its restarts and how its last run ended; empty when it never ended.</summary>
+    private static string SupervisionStatus(SupervisedStatus? status) => status switch
+    {
+        null or { LastExit: null } => "",
+        { State: SupervisedStatus.GaveUp, LastExit: { } exit } =>
+            $"   GAVE UP after {status.Restarts + 1} runs ending fast (last: {exit.Describe()} after {exit.RanSeconds:0.0} s at {exit.At:HH:mm:ss}Z)",
+        { LastExit: { } exit } => $"   restarts {status.Restarts} (last exit: {exit.Describe()} after {exit.RanSeconds:0.0} s at {exit.At:HH:mm:ss}Z)",
+    };
+
+    /// <summary>A node of an HA pair: its role, its partner, takeovers, sessions replicated and heartbeats; empty for a node alone.</summary>
     private static string PairStatus(JsonElement counters) =>
         counters.TryGetProperty("ha", out var ha) && ha.GetProperty("partner").GetString() is { Length: > 0 } partner
             ? $", HA {ha.GetProperty("role").GetString()} (partner {partner}, takeovers {ha.GetProperty("takeovers").GetInt64()}, " +
-              $"sessions replicated in {ha.GetProperty("sessions_replicated_in").GetInt64()} out {ha.GetProperty("sessions_replicated_out").GetInt64()})"
+              $"sessions replicated in {ha.GetProperty("sessions_replicated_in").GetInt64()} out {ha.GetProperty("sessions_replicated_out").GetInt64()}{HeartbeatStatus(ha)})"
+            : "";
+
+    /// <summary>The heartbeat link's figures: heard, refused, and the longest gap between two partner heartbeats.</summary>
+    private static string HeartbeatStatus(JsonElement ha) =>
+        ha.TryGetProperty("heartbeats", out var h) && h.TryGetProperty("heard", out var heard)
+            ? $", heartbeats heard {heard.GetInt64()} refused {h.GetProperty("refused_forged").GetInt64() + h.GetProperty("refused_stale").GetInt64()}, longest gap {h.GetProperty("longest_gap_ms").GetInt64()} ms"
             : "";
 
     /// <summary>The lab conductor's running version and each router node's applied version; false when it does not answer or a node drifts.</summary>
@@ -405,6 +443,35 @@ public static class LabCommands
         return command;
     }
 
+    /// <summary>
+    /// <c>fabric lab supervise</c>: the lab's supervisor, started by <c>lab up</c> (not by hand): runs the router
+    /// processes of the lab's plan and starts each again when it ends, until SIGTERM.
+    /// </summary>
+    private static Command Supervise()
+    {
+        var name = NameOption();
+        var state = StateOption();
+        var command = new Command("supervise", "Run the lab's router processes and start each again when it ends (lab up starts this; lab down stops it first).") { name, state };
+        command.Hidden = true;
+        command.SetAction(parse =>
+        {
+            var lab = parse.GetValue(name);
+            if (lab is null)
+            {
+                parse.InvocationConfiguration.Error.WriteLine("fabric lab supervise: give the lab with --name");
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            var layout = new LabLayout(lab, StateRoot(parse.GetValue(state)));
+            using var stop = new CancellationTokenSource();
+            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+            using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+            LabSupervisor.Run(LabSupervisor.ReadPlan(LabSupervisor.PlanOf(layout)), LabSupervisor.StatusOf(layout), RestartPolicy.Default, parse.InvocationConfiguration.Output, stop.Token);
+            return 0;
+        });
+        return command;
+    }
+
     /// <summary>Null when this process may build labs, else the exit code after one sentence saying why not.</summary>
     private static int? Refuse(TextWriter error, string package, string program)
     {
@@ -422,6 +489,8 @@ public static class LabCommands
 
         return null;
     }
+
+    private static bool Installed(string program) => ExternalCommand.FindOnPath(program) is not null;
 
     private static string StateRoot(DirectoryInfo? state) => state?.FullName ?? LabLayout.DefaultStateRoot;
 

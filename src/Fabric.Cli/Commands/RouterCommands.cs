@@ -106,11 +106,23 @@ public static class RouterCommands
 
             using (process)
             {
+                PairLink? link;
+                try
+                {
+                    link = pair ? StartPairLink(model, name, parse.GetValue(clusterAddress), process) : null;
+                }
+                catch (PairLinkException e)
+                {
+                    error.WriteLine($"fabric router: {e.Message}");
+                    return 1;
+                }
+
+                using var heartbeats = link;
                 IHost? member = null;
                 NodeHttpEndpoint? http = null;
                 try
                 {
-                    member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process);
+                    member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process, link);
                     var port = parse.GetValue(adminPort) ?? (member is null ? 0 : RouterAdminPort);
                     http = port == 0 ? null : ServeHttp(output, parse.GetValue(clusterAddress) ?? ManagementAddress(model, name), port, process, () => member);
                     Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={(tls is null ? "off" : "mutual")}");
@@ -125,7 +137,7 @@ public static class RouterCommands
                         member.StopAsync().GetAwaiter().GetResult();
                         member.Dispose();
                         member = null;
-                        member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process);
+                        member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process, link);
                     }
 
                     stop.Wait();
@@ -172,7 +184,7 @@ public static class RouterCommands
     /// to <paramref name="process"/>, its telemetry, and the tenant budget exchange that makes tenant rate limits
     /// hold for the whole fabric.
     /// </summary>
-    private static IHost? Join(string[]? seeds, string? address, int port, ClusterTls? tls, FabricConfig model, string node, RouterProcess process)
+    private static IHost? Join(string[]? seeds, string? address, int port, ClusterTls? tls, FabricConfig model, string node, RouterProcess process, PairLink? link)
     {
         if (seeds is not { Length: > 0 })
         {
@@ -181,9 +193,11 @@ public static class RouterCommands
 
         var host = address ?? model.Routers.SelectMany(r => r.Nodes).First(n => n.Name == node).ManagementAddress.ToString();
         var router = model.Routers.First(r => r.Nodes.Any(n => n.Name == node));
-        var pair = process.Partner is { } partner
-            ? ((IPairNode)new EnginePairNode(process.Engine, process.RenewPeerKeys), new PairSettings(partner.Name, partner.ManagementAddress.ToString(), Preferred: router.Nodes[0].Name == node))
-            : ((IPairNode, PairSettings)?)null;
+        var pair = process.Partner is { } partner && link is not null
+            ? ((IPairNode)new EnginePairNode(process.Engine, process.RenewPeerKeys),
+                new PairSettings(partner.Name, partner.ManagementAddress.ToString(), Preferred: router.Nodes[0].Name == node, PairTiming.From(router.HighAvailability)),
+                link)
+            : ((IPairNode, PairSettings, PairLink)?)null;
         var member = RouterHost.Build(
             new ClusterNodeSettings(host, port, seeds, tls),
             [new RouterNodeTarget(
@@ -198,6 +212,36 @@ public static class RouterCommands
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();
         return member;
+    }
+
+    /// <summary>
+    /// The heartbeat link of a node of an HA pair (docs/high-availability.md): bound to the node's management address
+    /// (or <paramref name="address"/>) on the router's heartbeat port, keyed from the router's private key. Throws
+    /// <see cref="PairLinkException"/> when the node has no private key or the socket cannot be bound.
+    /// </summary>
+    private static PairLink StartPairLink(FabricConfig model, string node, string? address, RouterProcess process)
+    {
+        var router = model.Routers.First(r => r.Nodes.Any(n => n.Name == node));
+        var partner = process.Partner!;
+        if (process.RouterIdentity is not { } identity)
+        {
+            throw new PairLinkException(
+                $"node {node} is one of HA pair {router.Name}, whose heartbeats are authenticated with the router's private key: pin the router's identity on both nodes and give --identity-key");
+        }
+
+        var liveness = router.HighAvailability;
+        var self = router.Nodes.First(n => n.Name == node);
+        var local = new System.Net.IPEndPoint(System.Net.IPAddress.TryParse(address, out var given) ? given : self.ManagementAddress, liveness.Port);
+        var settings = new PairLinkSettings(
+            local,
+            new System.Net.IPEndPoint(partner.ManagementAddress, liveness.Port),
+            PairHeartbeat.DeriveKey(identity.DeriveSecret, router.Name, node, partner.Name),
+            PairHeartbeat.DeriveKey(identity.DeriveSecret, router.Name, partner.Name, node),
+            liveness.HeartbeatInterval,
+            liveness.DeadInterval);
+        var link = PairLink.Start(node, settings, new EnginePairNode(process.Engine, renewKeys: null));
+        process.PairLink = link;
+        return link;
     }
 
     /// <summary>The port a router node serves <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> on when it joins a cluster.</summary>

@@ -43,6 +43,7 @@ public sealed class RouterProcess : IDisposable
     private readonly Lock _applyGate = new();
     private SecurityPolicy _securityPolicy = SecurityPolicy.Default;
     private volatile bool _stopping;
+    private volatile Fabric.Actors.HighAvailability.PairLink? _pairLink;
 
     private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
     {
@@ -113,6 +114,16 @@ public sealed class RouterProcess : IDisposable
             _keySchedule.Renew(_securityPolicy);
         }
     }
+
+    /// <summary>The node's HA heartbeat link, whose counters the admin socket shows; null for a node alone.</summary>
+    public Fabric.Actors.HighAvailability.PairLink? PairLink
+    {
+        get => _pairLink;
+        set => _pairLink = value;
+    }
+
+    /// <summary>The router's key pair as this node holds it, or null when it runs without a private key.</summary>
+    public RouterIdentity? RouterIdentity => _identity;
 
     /// <summary>The node's public key (its identity), or null when it runs without a private key.</summary>
     public string? Identity => _identity?.PublicKeyBase64;
@@ -285,6 +296,7 @@ public sealed class RouterProcess : IDisposable
                 ["replicas_refused_version"] = Interlocked.Read(ref counters.ReplicasRefusedVersion),
                 ["replicas_refused_shape"] = Interlocked.Read(ref counters.ReplicasRefusedShape),
                 ["replicas_refused_table_full"] = Interlocked.Read(ref counters.ReplicasRefusedTableFull),
+                ["heartbeats"] = HeartbeatsJson(_pairLink),
             },
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
@@ -298,6 +310,28 @@ public sealed class RouterProcess : IDisposable
             },
             ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
         });
+    }
+
+    /// <summary>The heartbeat link's counters (docs/high-availability.md); empty for a node alone.</summary>
+    private static Dictionary<string, object> HeartbeatsJson(Fabric.Actors.HighAvailability.PairLink? link)
+    {
+        if (link is null)
+        {
+            return [];
+        }
+
+        var c = link.Counters;
+        return new Dictionary<string, object>
+        {
+            ["sent"] = c.Sent,
+            ["heard"] = c.Heard,
+            ["refused_forged"] = c.RefusedForged,
+            ["refused_stale"] = c.RefusedStale,
+            ["unbound"] = c.Unbound,
+            ["send_errors"] = c.SendErrors,
+            ["late"] = c.Late,
+            ["longest_gap_ms"] = (long)c.LongestGap.TotalMilliseconds,
+        };
     }
 
     /// <summary>

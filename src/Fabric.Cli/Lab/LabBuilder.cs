@@ -253,6 +253,7 @@ public sealed class LabBuilder
             Progress("started", $"conductor: pid {pid}, log {_layout.LogOf(LabConductor.ProcessName)}, api {LabConductor.Endpoint(_config)} (from {_layout.NamespaceOf(Conductor)}), cluster {LabConductor.Seed(_config)}");
         }
 
+        var routers = new List<(Model.Router Router, RouterNode Node)>();
         foreach (var (router, node) in Nodes(_config))
         {
             if (_kernelForwarding && router.Nodes[0] != node)
@@ -266,8 +267,13 @@ public sealed class LabBuilder
             }
             else
             {
-                StartRouter(router, node, conducted ? LabConductor.Seed(_config) : null);
+                routers.Add((router, node));
             }
+        }
+
+        if (routers.Count > 0)
+        {
+            StartRouters(routers, conducted ? LabConductor.Seed(_config) : null);
         }
 
         if (conducted)
@@ -328,21 +334,48 @@ public sealed class LabBuilder
         return end;
     }
 
-    private void StartRouter(Model.Router router, RouterNode node, string? seed)
+    /// <summary>
+    /// Starts the lab's supervisor (in the wires namespace), which starts every router node and starts one again
+    /// when it ends (<see cref="LabSupervisor"/>), then waits until each router answers on its admin socket.
+    /// </summary>
+    private void StartRouters(IReadOnlyList<(Model.Router Router, RouterNode Node)> routers, string? seed)
     {
-        var socket = _layout.AdminSocketOf(node.Name);
-        var log = _layout.LogOf(node.Name);
-        var pid = LabProcesses.StartDetached(
-            _layout.NamespaceOf(node.Name),
-            _layout.PidFileOf(node.Name),
-            log,
-            [.. (seed is null ? [] : LabCertificates.Environment(_layout, node.Name)), .. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", socket, "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed])]);
-        if (!LabProcesses.WaitFor(() => Answers(socket), pid, RouterStartDeadline))
+        var plan = new List<SupervisedProcess>();
+        foreach (var (router, node) in routers)
         {
-            throw new LabException($"router node {node.Name} did not start (log {log}):\n{LabProcesses.Tail(log)}");
+            File.Delete(_layout.PidFileOf(node.Name));
+            plan.Add(new SupervisedProcess(node.Name, LabProcesses.Launch(
+                _layout.NamespaceOf(node.Name),
+                _layout.PidFileOf(node.Name),
+                _layout.LogOf(node.Name),
+                [.. (seed is null ? [] : LabCertificates.Environment(_layout, node.Name)), .. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", _layout.AdminSocketOf(node.Name), "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed])])));
         }
 
-        Progress("started", $"router {node.Name} ({router.Name}): pid {pid}, log {log}, counters: ./fabric router counters --node {node.Name} --admin-socket {socket}");
+        LabSupervisor.WritePlan(LabSupervisor.PlanOf(_layout), plan);
+        var supervisorLog = _layout.LogOf(LabSupervisor.ProcessName);
+        var supervisor = LabProcesses.StartDetached(
+            _layout.Wires, _layout.PidFileOf(LabSupervisor.ProcessName), supervisorLog,
+            [.. FabricExecutable.CommandLine(), "lab", "supervise", "--name", _layout.Name, "--state-dir", _layout.StateRoot]);
+        Progress("supervisor", $"pid {supervisor} in {_layout.Wires}: starts each router node and starts it again when it ends (log {supervisorLog})");
+        foreach (var (router, node) in routers)
+        {
+            var socket = _layout.AdminSocketOf(node.Name);
+            var log = _layout.LogOf(node.Name);
+            var clock = Stopwatch.StartNew();
+            while (!Answers(socket))
+            {
+                var status = LabSupervisor.ReadStatus(LabSupervisor.StatusOf(_layout)).GetValueOrDefault(node.Name);
+                if (status?.State == SupervisedStatus.GaveUp || !LabProcesses.IsAlive(supervisor) || clock.Elapsed > RouterStartDeadline)
+                {
+                    var why = status?.LastExit is { } exit ? $", {exit.Describe()}" : "";
+                    throw new LabException($"router node {node.Name} did not start (log {log}{why}):\n{LabProcesses.Tail(log)}");
+                }
+
+                Thread.Sleep(50);
+            }
+
+            Progress("started", $"router {node.Name} ({router.Name}): pid {LabProcesses.ReadPid(_layout.PidFileOf(node.Name))}, log {log}, counters: ./fabric router counters --node {node.Name} --admin-socket {socket}");
+        }
     }
 
     private void StartServer(LabServer server)

@@ -11,13 +11,25 @@ public static class LabProcesses
 {
     // Run by sh inside the namespace: record its own pid (which exec keeps), then become the program
     // with its output in the log. $0 is the pid file, $1 the log, the rest the program and arguments.
-    private const string Launch = "echo $$ >\"$0\"; log=\"$1\"; shift; exec \"$@\" >>\"$log\" 2>&1 </dev/null";
+    private const string LaunchScript = "echo $$ >\"$0\"; log=\"$1\"; shift; exec \"$@\" >>\"$log\" 2>&1 </dev/null";
+
+    /// <summary>
+    /// The command line that runs <paramref name="command"/> inside <paramref name="ns"/> with its pid in
+    /// <paramref name="pidFile"/> and its output appended to <paramref name="logFile"/> (the pid is the program's:
+    /// <c>ip netns exec</c> and the shell both exec it).
+    /// </summary>
+    public static IReadOnlyList<string> Launch(string ns, string pidFile, string logFile, IReadOnlyList<string> command) =>
+        ["ip", "netns", "exec", ns, .. Launch(pidFile, logFile, command)];
+
+    /// <summary>The same in the caller's namespace.</summary>
+    public static IReadOnlyList<string> Launch(string pidFile, string logFile, IReadOnlyList<string> command) =>
+        ["sh", "-c", LaunchScript, pidFile, logFile, .. command];
 
     /// <summary>Starts <paramref name="command"/> in <paramref name="ns"/> in its own session; returns its pid.</summary>
     public static int StartDetached(string ns, string pidFile, string logFile, IReadOnlyList<string> command)
     {
         File.Delete(pidFile);
-        var started = ExternalCommand.Run("setsid", ["-f", "ip", "netns", "exec", ns, "sh", "-c", Launch, pidFile, logFile, .. command]);
+        var started = ExternalCommand.Run("setsid", ["-f", .. Launch(ns, pidFile, logFile, command)]);
         if (!started.Succeeded)
         {
             throw new LabException($"cannot start {string.Join(' ', command)} in {ns}: {(started.Error + started.Output).Trim()}");
@@ -26,7 +38,7 @@ public static class LabProcesses
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(10))
         {
-            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture, out var pid))
+            if (ReadPid(pidFile) is { } pid)
             {
                 return pid;
             }
@@ -35,6 +47,19 @@ public static class LabProcesses
         }
 
         throw new LabException($"{string.Join(' ', command)} in {ns} did not start within 10 s (log: {logFile})");
+    }
+
+    /// <summary>The pid a pid file holds, or null (no file yet, or not a number).</summary>
+    public static int? ReadPid(string pidFile)
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture, out var pid) && pid > 0 ? pid : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>True while <paramref name="pid"/> runs (a zombie awaiting its parent counts as gone).</summary>
@@ -78,10 +103,15 @@ public static class LabProcesses
         return condition();
     }
 
-    /// <summary>SIGTERM to every pid, SIGKILL to those still running after <paramref name="grace"/>; returns how many were running.</summary>
-    public static int Stop(IReadOnlyCollection<int> pids, TimeSpan grace)
+    /// <summary>
+    /// Stops the processes <paramref name="current"/> lists (asked again before each signal, so a pid is signalled
+    /// only while it is still one of them): SIGTERM, then SIGKILL to those left after <paramref name="grace"/>.
+    /// Returns how many were running.
+    /// </summary>
+    public static int Stop(Func<IReadOnlySet<int>> current, TimeSpan grace)
     {
-        var running = pids.Where(IsAlive).Distinct().ToList();
+        ArgumentNullException.ThrowIfNull(current);
+        var running = current();
         if (running.Count == 0)
         {
             return 0;
@@ -94,9 +124,10 @@ public static class LabProcesses
             Thread.Sleep(50);
         }
 
-        if (running.Any(IsAlive))
+        var left = current();
+        if (left.Count > 0)
         {
-            Signal("KILL", running);
+            Signal("KILL", left);
         }
 
         return running.Count;

@@ -4,7 +4,9 @@ namespace Fabric.Cli.Lab;
 
 /// <summary>
 /// The <c>ip</c> steps the lab (and the real-kernel tests) build namespaces, veth pairs and bridges
-/// with. Every step that must succeed throws <see cref="LabException"/> with the command and what it
+/// with. Every device name follows the keyword that says what it is (<c>name X</c>, <c>dev X</c>), so a
+/// device named like an iproute2 keyword (a network called <c>dev</c>, <c>type</c> or <c>up</c>) is never
+/// misread. Every step that must succeed throws <see cref="LabException"/> with the command and what it
 /// printed. Thread-safe: stateless.
 /// </summary>
 public static class NetworkNamespace
@@ -20,7 +22,7 @@ public static class NetworkNamespace
     {
         ExternalCommand.Run("ip", "netns", "delete", name); // stale from a killed run: the outcome does not matter
         Check("ip", "netns", "add", name);
-        Check("ip", "-n", name, "link", "set", "lo", "up");
+        Check("ip", "-n", name, "link", "set", "dev", "lo", "up");
     }
 
     /// <summary>The processes running inside namespace <paramref name="name"/>.</summary>
@@ -36,7 +38,7 @@ public static class NetworkNamespace
     /// </summary>
     public static void AddVeth(string nsA, string nameA, string nsB, string nameB)
     {
-        Check("ip", "-n", nsA, "link", "add", nameA, "type", "veth", "peer", "name", nameB, "netns", nsB);
+        Check("ip", "-n", nsA, "link", "add", "name", nameA, "type", "veth", "peer", "name", nameB, "netns", nsB);
         Quiet(nsA, nameA);
         Quiet(nsB, nameB);
     }
@@ -44,12 +46,12 @@ public static class NetworkNamespace
     /// <summary>A Linux bridge <paramref name="name"/> in <paramref name="ns"/>, up, with no address and IPv6 off.</summary>
     public static void AddBridge(string ns, string name)
     {
-        Check("ip", "-n", ns, "link", "add", name, "type", "bridge");
+        Check("ip", "-n", ns, "link", "add", "name", name, "type", "bridge");
         Quiet(ns, name);
     }
 
     /// <summary>Makes <paramref name="device"/> a port of <paramref name="bridge"/> (both in <paramref name="ns"/>).</summary>
-    public static void AttachToBridge(string ns, string device, string bridge) => Check("ip", "-n", ns, "link", "set", device, "master", bridge);
+    public static void AttachToBridge(string ns, string device, string bridge) => Check("ip", "-n", ns, "link", "set", "dev", device, "master", bridge);
 
     /// <summary>Gives <paramref name="device"/> in <paramref name="ns"/> a kernel address (<c>address/length</c>).</summary>
     public static void AddAddress(string ns, string device, string prefix) => Check("ip", "-n", ns, "address", "add", prefix, "dev", device);
@@ -72,7 +74,7 @@ public static class NetworkNamespace
     private static void Quiet(string ns, string device)
     {
         SetKernelSetting(ns, $"net/ipv6/conf/{device}/disable_ipv6", "1");
-        Check("ip", "-n", ns, "link", "set", device, "up");
+        Check("ip", "-n", ns, "link", "set", "dev", device, "up");
     }
 
     /// <summary>Runs a command that must succeed; throws <see cref="LabException"/> with what it printed otherwise.</summary>

@@ -104,7 +104,11 @@ public static class CanonicalTree
             ("mtu", Num(n.Mtu)),
             ("containers", Named(n.Containers, c => c.Name, c => Obj(
                 ("addresses", List(c.Addresses, Address)),
-                ("tenant", c.Tenant is null ? null : Str(c.Tenant)))))))));
+                ("tenant", c.Tenant is null ? null : Str(c.Tenant)))))))),
+        ("high-availability", Obj(
+            ("heartbeat-interval", Duration(r.HighAvailability.HeartbeatInterval)),
+            ("dead-interval", Duration(r.HighAvailability.DeadInterval)),
+            ("heartbeat-port", Num(r.HighAvailability.Port)))));
 
     private static HoconObject Conductor(ConductorSettings c) => Obj(
         ("addresses", List(c.Addresses, Address)),

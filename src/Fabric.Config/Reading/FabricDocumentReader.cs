@@ -167,7 +167,26 @@ internal static class FabricDocumentReader
         name,
         Sorted(r.Named("nodes", "node", RouterNode), n => n.Name),
         Sorted(r.Named("interfaces", "interface", Interface), i => i.Name),
-        Sorted(r.Named("networks", "network", Network), n => n.Name));
+        Sorted(r.Named("networks", "network", Network), n => n.Name))
+    {
+        HighAvailability = PairLiveness(r),
+    };
+
+    private static PairLiveness PairLiveness(ObjectReader parent)
+    {
+        var d = Model.PairLiveness.Default;
+        if (parent.Object("high-availability") is not { } r)
+        {
+            return d;
+        }
+
+        var liveness = new PairLiveness(
+            r.Duration("heartbeat-interval", d.HeartbeatInterval, Model.PairLiveness.MinimumHeartbeatInterval),
+            r.Duration("dead-interval", d.DeadInterval, Model.PairLiveness.MinimumHeartbeatInterval * Model.PairLiveness.MinimumHeartbeatsPerDeadInterval),
+            r.Int("heartbeat-port", d.Port, 1, PortRange.MaxPort));
+        r.Finish();
+        return liveness;
+    }
 
     private static RouterNode RouterNode(string name, ObjectReader r)
     {

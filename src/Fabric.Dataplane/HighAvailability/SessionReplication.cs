@@ -141,7 +141,7 @@ public static class SessionReplication
 
             var idle = tcp.IsClosed
                 ? (long)(TcpTracker.ClosedLinger.TotalSeconds * worker.TicksPerSecond)
-                : SvrStage.IdleTimeout(entry, state.Svr != SvrRole.None ? state.OriginalProtocol : record.Forward.Protocol);
+                : SessionOpening.IdleTimeout(entry, state, record.Forward);
             if (sessions.TryInsert(record.Forward, record.Reverse, state, lastSeen, idle, out handle) != SessionInsertResult.Inserted)
             {
                 if (state.WaypointPool >= 0)
@@ -212,15 +212,15 @@ public static class SessionReplication
             var mac = worker.Ports[port].Mac;
             foreach (var address in binding.Ipv4Addresses)
             {
-                var length = ControlMessages.ArpRequest(worker.Scratch, mac, address, address);
-                worker.SendOwn(port, worker.Scratch.AsSpan(0, length));
+                var length = ControlMessages.ArpRequest(worker.Resources.Scratch, mac, address, address);
+                worker.Resources.SendOwn(port, worker.Resources.Scratch.AsSpan(0, length));
                 worker.Counters.Announcements++;
             }
 
             foreach (var address in binding.Ipv6Addresses)
             {
-                var length = ControlMessages.NeighborAdvertisement(worker.Scratch, mac, allNodesMac, address, allNodes, solicited: false);
-                worker.SendOwn(port, worker.Scratch.AsSpan(0, length));
+                var length = ControlMessages.NeighborAdvertisement(worker.Resources.Scratch, mac, allNodesMac, address, allNodes, solicited: false);
+                worker.Resources.SendOwn(port, worker.Resources.Scratch.AsSpan(0, length));
                 worker.Counters.Announcements++;
             }
         }
@@ -280,9 +280,9 @@ public static class SessionReplication
             var state = worker.Sessions.Payload(handle);
             var forward = worker.Sessions.ForwardKey(handle);
             var reverse = worker.Sessions.ReverseKey(handle);
-            SessionStage.Ended(snapshot, state);
+            SessionOpening.Ended(snapshot, state);
             worker.Sessions.Remove(handle);
-            worker.PublishSessionClosed(handle, forward, reverse, state, now);
+            worker.Resources.SessionClosed(handle, forward, reverse, state, now);
         }
     }
 

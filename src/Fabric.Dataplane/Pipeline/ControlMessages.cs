@@ -126,18 +126,20 @@ public static class ControlMessages
         var ip = frame[EthernetLength..];
         int ipHeader;
         Span<byte> tcp;
+        UInt128 replySource;
+        UInt128 replyDestination;
         if (isIpv6)
         {
-            var source = BinaryPrimitives.ReadUInt128BigEndian(offendingIp[8..]);
-            var destination = BinaryPrimitives.ReadUInt128BigEndian(offendingIp[24..]);
-            WriteIpv6(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, DefaultTtl, destination, source);
+            replyDestination = BinaryPrimitives.ReadUInt128BigEndian(offendingIp[8..]);
+            replySource = BinaryPrimitives.ReadUInt128BigEndian(offendingIp[24..]);
+            WriteIpv6(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, DefaultTtl, replySource, replyDestination);
             ipHeader = Ipv6Packet.HeaderLength;
         }
         else
         {
-            var source = BinaryPrimitives.ReadUInt32BigEndian(offendingIp[12..]);
-            var destination = BinaryPrimitives.ReadUInt32BigEndian(offendingIp[16..]);
-            WriteIpv4(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, destination, source);
+            replyDestination = BinaryPrimitives.ReadUInt32BigEndian(offendingIp[12..]);
+            replySource = BinaryPrimitives.ReadUInt32BigEndian(offendingIp[16..]);
+            WriteIpv4(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, (uint)replySource, (uint)replyDestination);
             ipHeader = Ipv4Packet.MinHeaderLength;
         }
 
@@ -162,13 +164,11 @@ public static class ControlMessages
 
         if (isIpv6)
         {
-            Ipv6Packet.TryCreate(ip[..(ipHeader + TcpSegment.MinHeaderLength)], out var packet);
-            Finish6(tcp, packet.Source, packet.Destination, IpProtocol.Tcp, 16);
+            Finish6(tcp, replySource, replyDestination, IpProtocol.Tcp, 16);
         }
         else
         {
-            Ipv4Packet.TryCreate(ip[..(ipHeader + TcpSegment.MinHeaderLength)], out var packet);
-            var sum = packet.PseudoHeaderSum();
+            var sum = Checksum.PseudoHeaderIpv4((uint)replySource, (uint)replyDestination, IpProtocol.Tcp, TcpSegment.MinHeaderLength);
             BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Finish(Checksum.Add(sum, tcp)));
         }
 
@@ -191,9 +191,8 @@ public static class ControlMessages
         BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)udpLength);
         BinaryPrimitives.WriteUInt16BigEndian(udp[6..], 0);
         payload.CopyTo(udp[UdpDatagram.HeaderLength..]);
-        Ipv4Packet.TryCreate(ip[..(Ipv4Packet.MinHeaderLength + udpLength)], out var packet);
-        UdpDatagram.TryCreate(udp, out var datagram);
-        datagram.UpdateChecksum(packet.PseudoHeaderSum());
+        var checksum = UdpDatagram.ComputeChecksum(Checksum.PseudoHeaderIpv4(source, destination, IpProtocol.Udp, udpLength), udp);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[UdpDatagram.ChecksumOffset..], checksum);
         return EthernetLength + Ipv4Packet.MinHeaderLength + udpLength;
     }
 

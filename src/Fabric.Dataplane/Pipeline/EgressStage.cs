@@ -11,42 +11,51 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 public static class EgressStage
 {
-    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         var ingress = snapshot.Ports[context.IngressPort];
-        var egressPort = worker.Ports[context.EgressPort];
+        var egressPort = resources.Ports[context.EgressPort];
+        // Checked again, not taken as parsed: a waypoint packet's lengths changed when its metadata and trailer were stripped.
         if (context.IsIpv6)
         {
-            Ipv6Packet.TryCreate(ip, out var v6);
+            if (!Ipv6Packet.TryCreate(ip, out var v6))
+            {
+                return context.Fail(DropReason.Malformed);
+            }
+
             if (!v6.TryDecrementHopLimit())
             {
-                Error(ref context, worker, ingress, Icmpv6Type.TimeExceeded, 0, 0);
+                Error(ref context, resources, ingress, Icmpv6Type.TimeExceeded, 0, 0);
                 return context.Fail(DropReason.TtlExpired);
             }
 
             if (context.LargestPacketLength > egressPort.Mtu)
             {
-                Error(ref context, worker, ingress, Icmpv6Type.PacketTooBig, 0, (uint)egressPort.Mtu);
+                Error(ref context, resources, ingress, Icmpv6Type.PacketTooBig, 0, (uint)egressPort.Mtu);
                 return context.Fail(DropReason.TooBig);
             }
         }
         else
         {
-            Ipv4Packet.TryCreate(ip, out var v4);
+            if (!Ipv4Packet.TryCreate(ip, out var v4))
+            {
+                return context.Fail(DropReason.Malformed);
+            }
+
             if (!v4.TryDecrementTtl())
             {
-                Error(ref context, worker, ingress, Icmpv4Type.TimeExceeded, 0, 0);
+                Error(ref context, resources, ingress, Icmpv4Type.TimeExceeded, 0, 0);
                 return context.Fail(DropReason.TtlExpired);
             }
 
             // Towards a peer, the room is what the path MTU leaves after what SVR adds to each packet of the session.
-            var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, worker) : 0);
+            var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, resources) : 0);
             if (context.LargestPacketLength > room)
             {
                 if (v4.DontFragment)
                 {
-                    Error(ref context, worker, ingress, Icmpv4Type.DestinationUnreachable, FragmentationNeeded, (uint)room);
+                    Error(ref context, resources, ingress, Icmpv4Type.DestinationUnreachable, FragmentationNeeded, (uint)room);
                 }
 
                 return context.Fail(DropReason.TooBig);
@@ -56,41 +65,41 @@ public static class EgressStage
         // Checks are done on the packet as it arrived (errors quote it so); now rewrite it.
         if (context.Session >= 0)
         {
-            if (worker.Sessions.Payload(context.Session).Svr != SvrRole.None)
+            if (resources.Sessions.Payload(context.Session).Svr != SvrRole.None)
             {
                 // SVR sessions are rewritten whole (both ends of the tuple) and may grow by metadata.
-                if (SvrStage.Rewrite(ref context, worker, snapshot) == Verdict.Drop)
+                if (SvrStage.Rewrite(ref context, resources, snapshot) == Verdict.Drop)
                 {
                     return Verdict.Drop;
                 }
             }
             else
             {
-                NatStage.Translate(ref context, in worker.Sessions.ForwardKey(context.Session), in worker.Sessions.ReverseKey(context.Session));
+                NatStage.Translate(ref context, in resources.Sessions.ForwardKey(context.Session), in resources.Sessions.ReverseKey(context.Session));
             }
         }
 
-        var nextHop = NextHop(ref context, worker);
+        var nextHop = NextHop(ref context, resources);
 
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         ethernet.Source = egressPort.Mac;
-        if (worker.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
+        if (resources.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
         {
             ethernet.Destination = mac;
             return Verdict.Forward;
         }
 
-        switch (worker.Neighbors.Hold(context.EgressPort, nextHop, context.Frame))
+        switch (resources.Neighbors.Hold(context.EgressPort, nextHop, context.Frame))
         {
             case null:
                 return context.Fail(DropReason.NeighborUnresolved);
             case true:
-                Resolve(worker, snapshot.Ports[context.EgressPort], context.EgressPort, context.IsIpv6, nextHop);
+                Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, context.IsIpv6, nextHop);
                 break;
         }
 
         // Held for the neighbour's address: it leaves later as the router's own send; its tenant and service count it now.
-        worker.Traffic.Forwarded(context.Tenant, context.Service, context.Segments, context.PacketBytes);
+        resources.Traffic.Forwarded(context.Tenant, context.Service, context.Segments, context.PacketBytes);
         return Verdict.Consumed;
     }
 
@@ -99,15 +108,15 @@ public static class EgressStage
     /// its own next hop: the instance (or peer waypoint) for forward packets, the client (or peer waypoint)
     /// for reverse ones, as the session's keys say.
     /// </summary>
-    private static UInt128 NextHop(ref PacketContext context, PacketWorker worker) =>
+    private static UInt128 NextHop(ref PacketContext context, WorkerResources resources) =>
         context.Direction == Sessions.SessionDirection.Forward
-            ? worker.Sessions.ReverseKey(context.Session).Source
-            : worker.Sessions.ForwardKey(context.Session).Source;
+            ? resources.Sessions.ReverseKey(context.Session).Source
+            : resources.Sessions.ForwardKey(context.Session).Source;
 
     /// <summary>What SVR adds to each packet of the session leaving to the peer (0 for other packets).</summary>
-    private static int SvrGrowth(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static int SvrGrowth(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        ref var state = ref worker.Sessions.Payload(context.Session);
+        ref var state = ref resources.Sessions.Payload(context.Session);
         var leavesToPeer = state.Svr == SvrRole.Transit
             || (state.Svr != SvrRole.None && (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward));
         return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) : 0;
@@ -117,9 +126,9 @@ public static class EgressStage
     private const byte FragmentationNeeded = 4;
 
     /// <summary>Asks for the MAC of <paramref name="nextHop"/> on the port (ARP or neighbour solicitation).</summary>
-    internal static void Resolve(PacketWorker worker, PortBinding binding, int port, bool isIpv6, UInt128 nextHop)
+    internal static void Resolve(WorkerResources resources, PortBinding binding, int port, bool isIpv6, UInt128 nextHop)
     {
-        var mac = worker.Ports[port].Mac;
+        var mac = resources.Ports[port].Mac;
         int length;
         if (isIpv6)
         {
@@ -128,7 +137,7 @@ public static class EgressStage
                 return;
             }
 
-            length = ControlMessages.NeighborSolicitation(worker.Scratch, mac, binding.Ipv6Addresses[0], nextHop);
+            length = ControlMessages.NeighborSolicitation(resources.Scratch, mac, binding.Ipv6Addresses[0], nextHop);
         }
         else
         {
@@ -137,22 +146,23 @@ public static class EgressStage
                 return;
             }
 
-            length = ControlMessages.ArpRequest(worker.Scratch, mac, binding.Ipv4Addresses[0], (uint)nextHop);
+            length = ControlMessages.ArpRequest(resources.Scratch, mac, binding.Ipv4Addresses[0], (uint)nextHop);
         }
 
-        worker.SendOwn(port, worker.Scratch.AsSpan(0, length));
+        resources.SendOwn(port, resources.Scratch.AsSpan(0, length));
     }
 
     /// <summary>Sends an ICMP error about the packet in hand back out of the port it came in by, from the router's address there.</summary>
-    private static void Error(ref PacketContext context, PacketWorker worker, PortBinding ingress, byte type, byte code, uint mtu)
+    private static void Error(ref PacketContext context, WorkerResources resources, PortBinding ingress, byte type, byte code, uint mtu)
     {
-        if (!worker.AllowIcmpError(context.Now))
+        if (!resources.IcmpErrors.TryTake(context.Now))
         {
+            resources.Counters.IcmpErrorsSuppressed++;
             return;
         }
 
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
-        var mac = worker.Ports[context.IngressPort].Mac;
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
+        var mac = resources.Ports[context.IngressPort].Mac;
         var offending = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         int length;
         if (context.IsIpv6)
@@ -162,7 +172,7 @@ public static class EgressStage
                 return;
             }
 
-            length = ControlMessages.Icmpv6Error(worker.Scratch, mac, ethernet.Source, ingress.Ipv6Addresses[0], offending, type, code, mtu);
+            length = ControlMessages.Icmpv6Error(resources.Scratch, mac, ethernet.Source, ingress.Ipv6Addresses[0], offending, type, code, mtu);
         }
         else
         {
@@ -171,10 +181,10 @@ public static class EgressStage
                 return;
             }
 
-            length = ControlMessages.Icmpv4Error(worker.Scratch, mac, ethernet.Source, ingress.Ipv4Addresses[0], offending, type, code, (ushort)mtu);
+            length = ControlMessages.Icmpv4Error(resources.Scratch, mac, ethernet.Source, ingress.Ipv4Addresses[0], offending, type, code, (ushort)mtu);
         }
 
-        worker.SendOwn(context.IngressPort, worker.Scratch.AsSpan(0, length));
-        worker.Counters.IcmpErrorsSent++;
+        resources.SendOwn(context.IngressPort, resources.Scratch.AsSpan(0, length));
+        resources.Counters.IcmpErrorsSent++;
     }
 }

@@ -10,7 +10,7 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 public static class GatewayStage
 {
-    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var binding = snapshot.Ports[context.IngressPort];
         if (binding.Role == PortRole.Unused)
@@ -18,14 +18,14 @@ public static class GatewayStage
             return context.Fail(DropReason.ToRouter);
         }
 
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         var sender = ethernet.Source;
         if (context.EtherType == EtherType.Arp)
         {
-            return Arp(ref context, binding, worker, ethernet);
+            return Arp(ref context, binding, resources, ethernet);
         }
 
-        Learn(worker, context.IngressPort, context.Key.Source, sender);
+        Learn(resources, context.IngressPort, context.Key.Source, sender);
         if (context.IsIpv6)
         {
             if (context.Key.Protocol == IpProtocol.Icmpv6 && !context.IsIcmpError)
@@ -33,13 +33,13 @@ public static class GatewayStage
                 var icmp = context.Frame[context.TransportOffset..];
                 if (icmp[0] is Icmpv6Type.NeighborSolicitation or Icmpv6Type.NeighborAdvertisement or Icmpv6Type.RouterSolicitation)
                 {
-                    return NeighborDiscovery(ref context, binding, worker, sender);
+                    return NeighborDiscovery(ref context, binding, resources, sender);
                 }
             }
 
             if (binding.OwnsIpv6(context.Key.Destination))
             {
-                return ToRouter(ref context, worker);
+                return ToRouter(ref context, resources);
             }
         }
         else if (!context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
@@ -58,35 +58,35 @@ public static class GatewayStage
         else if (!context.IsIcmpError && context.Key.Protocol == IpProtocol.Udp && PathMonitorStage.IsMonitorPort(context.Key.DestinationPort)
                  && binding.OwnsIpv4((uint)context.Key.Destination))
         {
-            return PathMonitorStage.Receive(ref context, snapshot, worker);
+            return PathMonitorStage.Receive(ref context, snapshot, resources);
         }
         else if (binding.OwnsIpv4((uint)context.Key.Destination) || (uint)context.Key.Destination == uint.MaxValue)
         {
-            return ToRouter(ref context, worker);
+            return ToRouter(ref context, resources);
         }
 
         return Verdict.Continue;
     }
 
-    internal static void Learn(PacketWorker worker, int port, UInt128 address, MacAddress mac)
+    internal static void Learn(WorkerResources resources, int port, UInt128 address, MacAddress mac)
     {
-        if (worker.Neighbors.Learn(port, address, mac) is { } waiting)
+        if (resources.Neighbors.Learn(port, address, mac) is { } waiting)
         {
             // The held frames waited for exactly this address: give them their destination and send them.
             foreach (var frame in waiting)
             {
                 mac.Write(frame);
-                worker.SendOwn(port, frame);
+                resources.SendOwn(port, frame);
             }
         }
     }
 
-    private static Verdict Arp(ref PacketContext context, PortBinding binding, PacketWorker worker, EthernetFrame ethernet)
+    private static Verdict Arp(ref PacketContext context, PortBinding binding, WorkerResources resources, EthernetFrame ethernet)
     {
-        ArpPacket.TryCreate(ethernet.Payload, out var arp);
+        var arp = ArpPacket.FromValidated(ethernet.Payload);
         if (arp.SenderProtocolAddress != 0)
         {
-            Learn(worker, context.IngressPort, arp.SenderProtocolAddress, arp.SenderHardwareAddress);
+            Learn(resources, context.IngressPort, arp.SenderProtocolAddress, arp.SenderHardwareAddress);
         }
 
         if (arp.Operation != ArpOperation.Request || !binding.OwnsIpv4(arp.TargetProtocolAddress))
@@ -95,7 +95,7 @@ public static class GatewayStage
         }
 
         // Turn the request into the reply in place: we are the target, the asker is the new target.
-        var mac = worker.Ports[context.IngressPort].Mac;
+        var mac = resources.Ports[context.IngressPort].Mac;
         var asker = arp.SenderHardwareAddress;
         var askerAddress = arp.SenderProtocolAddress;
         var asked = arp.TargetProtocolAddress;
@@ -106,27 +106,27 @@ public static class GatewayStage
         arp.SenderProtocolAddress = asked;
         ethernet.Destination = asker;
         ethernet.Source = mac;
-        worker.SendOwn(context.IngressPort, context.Frame);
+        resources.SendOwn(context.IngressPort, context.Frame);
         return Verdict.Consumed;
     }
 
-    private static Verdict NeighborDiscovery(ref PacketContext context, PortBinding binding, PacketWorker worker, MacAddress sender)
+    private static Verdict NeighborDiscovery(ref PacketContext context, PortBinding binding, WorkerResources resources, MacAddress sender)
     {
-        var ipBytes = context.Frame[context.NetworkOffset..];
-        Ipv6Packet.TryCreate(ipBytes, out var ip);
-        if (!Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp) || !icmp.IsChecksumValid(ip.PseudoHeaderSum()))
+        var ip = Ipv6Packet.FromValidated(context.Frame[context.NetworkOffset..]);
+        var icmp = Icmpv6Packet.FromValidated(ip.UpperLayer);
+        if (!icmp.IsChecksumValid(ip.PseudoHeaderSum()))
         {
             return context.Fail(DropReason.Malformed);
         }
 
         if (icmp.TryGetSourceLinkLayerAddress(out var source) && ip.Source != UInt128.Zero)
         {
-            Learn(worker, context.IngressPort, ip.Source, source);
+            Learn(resources, context.IngressPort, ip.Source, source);
         }
 
         if (icmp.TryGetTargetLinkLayerAddress(out var target) && icmp.IsNeighborAdvertisement)
         {
-            Learn(worker, context.IngressPort, icmp.TargetAddress, target);
+            Learn(resources, context.IngressPort, icmp.TargetAddress, target);
         }
 
         if (!icmp.IsNeighborSolicitation || !binding.OwnsIpv6(icmp.TargetAddress))
@@ -135,20 +135,20 @@ public static class GatewayStage
         }
 
         // Answer with a solicited advertisement carrying our link-layer address.
-        var mac = worker.Ports[context.IngressPort].Mac;
+        var mac = resources.Ports[context.IngressPort].Mac;
         var asked = icmp.TargetAddress;
         var replyTo = ip.Source == UInt128.Zero ? AllNodes : ip.Source;
-        var frame = worker.Scratch.AsSpan();
+        var frame = resources.Scratch.AsSpan();
         var destinationMac = ip.Source == UInt128.Zero ? AllNodesMac : sender;
         var length = ControlMessages.NeighborAdvertisement(frame, mac, destinationMac, asked, replyTo, solicited: ip.Source != UInt128.Zero);
-        worker.SendOwn(context.IngressPort, frame[..length]);
+        resources.SendOwn(context.IngressPort, frame[..length]);
         return Verdict.Consumed;
     }
 
     private static readonly UInt128 AllNodes = new(0xff02_0000_0000_0000, 1);
     private static readonly MacAddress AllNodesMac = new(0x3333_0000_0001);
 
-    private static Verdict ToRouter(ref PacketContext context, PacketWorker worker)
+    private static Verdict ToRouter(ref PacketContext context, WorkerResources resources)
     {
         if (context.IsIcmpError || !IsEchoRequest(ref context))
         {
@@ -157,32 +157,32 @@ public static class GatewayStage
 
         // Echo reply in place: swap addresses, flip the type, fix the checksums.
         var frame = context.Frame;
-        EthernetFrame.TryCreate(frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(frame);
         (ethernet.Source, ethernet.Destination) = (ethernet.Destination, ethernet.Source);
-        ethernet.Source = worker.Ports[context.IngressPort].Mac;
+        ethernet.Source = resources.Ports[context.IngressPort].Mac;
         if (context.IsIpv6)
         {
-            Ipv6Packet.TryCreate(frame[context.NetworkOffset..], out var ip);
+            var ip = Ipv6Packet.FromValidated(frame[context.NetworkOffset..]);
             (ip.Source, ip.Destination) = (ip.Destination, ip.Source);
             ip.HopLimit = 64;
-            Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp);
+            var icmp = Icmpv6Packet.FromValidated(ip.UpperLayer);
             icmp.Bytes[0] = Icmpv6Type.EchoReply;
             icmp.UpdateChecksum(ip.PseudoHeaderSum());
         }
         else
         {
-            Ipv4Packet.TryCreate(frame[context.NetworkOffset..], out var ip);
+            var ip = Ipv4Packet.FromValidated(frame[context.NetworkOffset..]);
             var source = ip.Source;
             ip.Source = ip.Destination;
             ip.Destination = source;
             ip.Ttl = 64;
             ip.UpdateHeaderChecksum();
-            Icmpv4Packet.TryCreate(ip.Payload, out var icmp);
+            var icmp = Icmpv4Packet.FromValidated(ip.Payload);
             icmp.Bytes[0] = Icmpv4Type.EchoReply;
             icmp.UpdateChecksum();
         }
 
-        worker.SendOwn(context.IngressPort, frame);
+        resources.SendOwn(context.IngressPort, frame);
         return Verdict.Consumed;
     }
 

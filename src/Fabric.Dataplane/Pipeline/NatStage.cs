@@ -38,7 +38,7 @@ public static class NatStage
         var echo = context.Key.Protocol is IpProtocol.Icmp or IpProtocol.Icmpv6;
         if (context.IsIpv6)
         {
-            Ipv6Packet.TryCreate(ip, out var v6);
+            var v6 = Ipv6Packet.FromValidated(ip);
             var upper = v6.UpperLayer;
             if (toInstance)
             {
@@ -53,7 +53,7 @@ public static class NatStage
             return;
         }
 
-        Ipv4Packet.TryCreate(ip, out var v4);
+        var v4 = Ipv4Packet.FromValidated(ip);
         if (toInstance)
         {
             v4.RewriteDestination((uint)to);
@@ -72,7 +72,8 @@ public static class NatStage
         var ipv4 = from <= uint.MaxValue && to <= uint.MaxValue;
         switch (protocol)
         {
-            case IpProtocol.Tcp when TcpSegment.TryCreate(bytes, out var tcp):
+            case IpProtocol.Tcp:
+                var tcp = TcpSegment.FromValidated(bytes);
                 if (ipv4)
                 {
                     tcp.AdjustChecksumForAddress((uint)from, (uint)to);
@@ -95,7 +96,8 @@ public static class NatStage
                 }
 
                 break;
-            case IpProtocol.Udp when UdpDatagram.TryCreate(bytes, out var udp):
+            case IpProtocol.Udp:
+                var udp = UdpDatagram.FromValidated(bytes);
                 if (ipv4)
                 {
                     udp.AdjustChecksumForAddress((uint)from, (uint)to);
@@ -118,8 +120,9 @@ public static class NatStage
                 }
 
                 break;
-            case IpProtocol.Icmpv6 when Icmpv6Packet.TryCreate(bytes, out var icmp6):
+            case IpProtocol.Icmpv6:
                 // ICMPv6 covers the pseudo-header: fold the address change in.
+                var icmp6 = Icmpv6Packet.FromValidated(bytes);
                 icmp6.Checksum = Checksum.Update128(icmp6.Checksum, from, to);
                 break;
         }
@@ -132,7 +135,7 @@ public static class NatStage
         Span<byte> icmp;
         if (context.IsIpv6)
         {
-            Ipv6Packet.TryCreate(ip, out var outer);
+            var outer = Ipv6Packet.FromValidated(ip);
             if (toInstance)
             {
                 outer.Destination = to;
@@ -143,7 +146,7 @@ public static class NatStage
             }
 
             icmp = outer.UpperLayer;
-            Ipv6Packet.TryCreateQuoted(icmp[Icmpv6Packet.HeaderLength..], out var inner, out _);
+            var inner = Ipv6Packet.FromValidatedQuoted(icmp[Icmpv6Packet.HeaderLength..]);
             // The quoted packet travelled the other way: its source (towards the instance) or destination (back) is the service side.
             if (toInstance)
             {
@@ -155,12 +158,12 @@ public static class NatStage
             }
 
             QuotedPorts(inner.UpperLayer, toInstance, fromPort, toPort, context.Key.Protocol);
-            Icmpv6Packet.TryCreate(icmp, out var message);
+            var message = Icmpv6Packet.FromValidated(icmp);
             message.UpdateChecksum(outer.PseudoHeaderSum());
             return;
         }
 
-        Ipv4Packet.TryCreate(ip, out var outer4);
+        var outer4 = Ipv4Packet.FromValidated(ip);
         if (toInstance)
         {
             outer4.RewriteDestination((uint)to);
@@ -171,7 +174,7 @@ public static class NatStage
         }
 
         icmp = outer4.Payload;
-        Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _);
+        var quoted = Ipv4Packet.FromValidatedQuoted(icmp[Icmpv4Packet.HeaderLength..]);
         if (toInstance)
         {
             quoted.Source = (uint)to;
@@ -183,7 +186,7 @@ public static class NatStage
 
         quoted.UpdateHeaderChecksum();
         QuotedPorts(quoted.Payload, toInstance, fromPort, toPort, context.Key.Protocol);
-        Icmpv4Packet.TryCreate(icmp, out var message4);
+        var message4 = Icmpv4Packet.FromValidated(icmp);
         message4.UpdateChecksum();
     }
 

@@ -8,20 +8,23 @@ using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
 
-// One worker runs every packet of a batch to completion, in this order:
+// One worker runs every packet of a batch to completion, in this order. Every stage is a static function over the
+// packet (ref PacketContext), the batch's snapshot and the worker's WorkerResources (tables, counters, scratch):
 //
 //   rx batch (per port) ─► ParseStage ──► GatewayStage: ARP / ND / echo for the router's own addresses (answered here)
-//                                     └─► to a waypoint? SvrStage.Receive: check + strip metadata
+//                                     └─► to a waypoint? SvrStage.Receive: check metadata (Svr/SvrStage.Receive.cs)
 //                                         SessionStage: lookup by 5-tuple
-//                                            ├─ hit ─► FastPath: TCP state ─► SVR handshake ─► police ─► EgressStage
-//                                            ├─ miss, waypoint ► SvrStage.Accept: tenant from metadata ─► access again
-//                                            │                   ─► admission ─► load balancer ─► session insert ─► FastPath
-//                                            └─ miss ► SlowPath: tenant ─► service ─► access ─► admission
-//                                                        ─► load balancer (local) or SvrStage.OpenToPeer (waypoints) ─► session insert ─► FastPath
-//   EgressStage: TTL / hop limit ─► MTU ─► NAT (local) or SvrStage.Rewrite (waypoints, metadata) ─► next-hop MAC ─► tx
+//                                            ├─ hit ─► SvrStage.Unseal (waypoint) ─► FastPath: TCP state ─► SVR handshake
+//                                            │         (SvrStage.Observe, FollowPath) ─► police ─► EgressStage
+//                                            ├─ miss, waypoint ► SvrStage.Accept: unseal, tenant from metadata ─► access again
+//                                            │                   ─► SessionOpening: InstanceRoute.Egress (PeerRoute.Onward at a transit) ─► FastPath
+//                                            └─ miss ► SlowPath: tenant ─► service ─► access
+//                                                        ─► SessionOpening: InstanceRoute.Local (PeerRoute.Ingress for a service at a peer) ─► FastPath
+//   SessionOpening.Open: admission ─► route: load balancer, instance or peer path + waypoint pair ─► insert ─► load, counters
+//   EgressStage: TTL / hop limit ─► MTU ─► NAT (local) or SvrStage.Rewrite (tuple, metadata, seal) ─► next-hop MAC ─► tx
 //
-// Every drop has a DropReason and is counted per tenant × service. The worker owns its session
-// table, neighbour table and counters; it reads the snapshot once per batch.
+// Every drop has a DropReason and is counted per tenant × service. The worker owns its resources (nothing in them
+// is shared with another worker); it reads the snapshot once per batch.
 //
 // A super-packet (GSO: up to 64 KiB of one TCP or UDP flow behind one header) goes through the same stages
 // whole when its session needs nothing per packet (ProcessSuperPacket: a known session, no metadata to add or
@@ -41,21 +44,14 @@ public sealed class PacketWorker
     private readonly int[] _queuedPorts;
     private int _queuedCount;
     private bool _queueing;
-    private ulong _random;
 
     public PacketWorker(
         IPacketPort[] ports, Func<ForwardingSnapshot> snapshotSource, int sessionCapacity, long ticksPerSecond, ulong seed, int batchSize = 64)
     {
-        Ports = ports;
+        Resources = new WorkerResources(ports, sessionCapacity, ticksPerSecond, seed);
+        SnapshotSource = snapshotSource;
         _queued = new bool[ports.Length];
         _queuedPorts = new int[ports.Length];
-        SnapshotSource = snapshotSource;
-        TicksPerSecond = ticksPerSecond;
-        ResignalQuietTicks = (long)(SvrStage.ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
-        // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
-        Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
-        Drops = new DropCounters();
-        Traffic = new TrafficCounters();
         var takesSuperPackets = false;
         foreach (var port in ports)
         {
@@ -64,34 +60,33 @@ public sealed class PacketWorker
 
         // Only a port that hands over super-packets needs 64 KiB buffers.
         _batch = new PacketBatch(batchSize, takesSuperPackets ? PacketBuffer.SuperPacketCapacity : PacketBuffer.DefaultCapacity);
-        _random = seed | 1;
     }
 
-    public IPacketPort[] Ports { get; }
+    /// <summary>What this worker owns and hands to its stages: tables, counters, scratch buffers, random source, ICMP error limit.</summary>
+    public WorkerResources Resources { get; }
+
+    public IPacketPort[] Ports => Resources.Ports;
 
     public Func<ForwardingSnapshot> SnapshotSource { get; }
 
-    public long TicksPerSecond { get; }
+    public long TicksPerSecond => Resources.TicksPerSecond;
 
-    /// <summary><see cref="SvrStage.ResignalAfterQuiet"/> in this worker's clock ticks.</summary>
-    public long ResignalQuietTicks { get; }
+    public SessionTable<SessionState> Sessions => Resources.Sessions;
 
-    public SessionTable<SessionState> Sessions { get; }
+    public NeighborTable Neighbors => Resources.Neighbors;
 
-    public NeighborTable Neighbors { get; } = new();
-
-    public DropCounters Drops { get; }
+    public DropCounters Drops => Resources.Drops;
 
     /// <summary>Forwarded packets, bytes and sessions per tenant × service.</summary>
-    public TrafficCounters Traffic { get; }
+    public TrafficCounters Traffic => Resources.Traffic;
 
     /// <summary>Sessions opening and closing, for the control plane to drain (the worker only writes).</summary>
-    public SessionEventRing SessionEvents { get; } = new(SessionEventRing.DefaultCapacity);
+    public SessionEventRing SessionEvents => Resources.SessionEvents;
 
-    public WorkerCounters Counters { get; } = new();
+    public WorkerCounters Counters => Resources.Counters;
 
     /// <summary>Exceptions stages threw on packets (each packet dropped as <see cref="DropReason.PipelineFault"/>).</summary>
-    public PipelineFaults Faults { get; } = new();
+    public PipelineFaults Faults => Resources.Faults;
 
     /// <summary>
     /// False while the node is the standby of an HA pair: it receives but neither answers nor forwards (each
@@ -106,53 +101,6 @@ public sealed class PacketWorker
     }
 
     private bool _active = true;
-
-    /// <summary>Room for one packet cut from a super-packet (it may grow by metadata as any packet).</summary>
-    private readonly byte[] _segment = new byte[PacketBuffer.DefaultCapacity];
-
-    /// <summary>Room to build a packet the router sends of its own (replies, ICMP errors, resets).</summary>
-    internal byte[] Scratch { get; } = new byte[PacketBuffer.DefaultCapacity];
-
-    /// <summary>Room to build the SVR metadata block a packet carries.</summary>
-    internal byte[] MetadataScratch { get; } = new byte[SvrStage.MaxBlockLength];
-
-    /// <summary>Room for a sealed packet's associated data: the outer tuple and its metadata block.</summary>
-    internal byte[] AssociatedScratch { get; } = new byte[13 + MetadataBlock.MaxHeaderLength + MetadataBlock.MaxPayloadLength];
-
-    /// <summary>ICMP errors the router sends per second at most (RFC 1812 §4.3.2.8 asks for a limit), and its burst.</summary>
-    public const int IcmpErrorsPerSecond = 100;
-
-    private long _icmpErrorTokens = IcmpErrorsPerSecond;
-    private long _icmpErrorRefill;
-
-    /// <summary>True when an ICMP error may be sent now (a token bucket of <see cref="IcmpErrorsPerSecond"/>); a refusal is counted.</summary>
-    internal bool AllowIcmpError(long now)
-    {
-        var perToken = Math.Max(1, TicksPerSecond / IcmpErrorsPerSecond);
-        if (now - _icmpErrorRefill >= perToken)
-        {
-            _icmpErrorTokens = Math.Min(IcmpErrorsPerSecond, _icmpErrorTokens + ((now - _icmpErrorRefill) / perToken));
-            _icmpErrorRefill = now;
-        }
-
-        if (_icmpErrorTokens <= 0)
-        {
-            Counters.IcmpErrorsSuppressed++;
-            return false;
-        }
-
-        _icmpErrorTokens--;
-        return true;
-    }
-
-    /// <summary>The next value of the worker's xorshift generator (seeded: runs are reproducible).</summary>
-    internal ulong NextRandom()
-    {
-        _random ^= _random << 13;
-        _random ^= _random >> 7;
-        _random ^= _random << 17;
-        return _random;
-    }
 
     /// <summary>Receives one batch from each port and runs every packet through. Returns the packets handled.</summary>
     public int RunOnce(long now)
@@ -242,7 +190,7 @@ public sealed class PacketWorker
             switch (verdict)
             {
                 case Verdict.Forward:
-                    if (Transmit(context.EgressPort, context.Frame, default, queue: _queueing && !ReferenceEquals(buffer, _segment)))
+                    if (Transmit(context.EgressPort, context.Frame, default, queue: _queueing && !ReferenceEquals(buffer, Resources.SegmentScratch)))
                     {
                         Counters.Forwarded++;
                         Traffic.Forwarded(context.Tenant, context.Service, 1, context.IpLength);
@@ -318,7 +266,7 @@ public sealed class PacketWorker
             {
                 var cut = SuperPacket.Cut(
                     context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
-                    offload.SegmentSize, i, _segment);
+                    offload.SegmentSize, i, Resources.SegmentScratch);
                 if (cut == 0)
                 {
                     Counters.Received++;
@@ -326,7 +274,7 @@ public sealed class PacketWorker
                     continue;
                 }
 
-                Process(_segment, cut, port, now, snapshot);
+                Process(Resources.SegmentScratch, cut, port, now, snapshot);
             }
 
             return segments;
@@ -355,13 +303,13 @@ public sealed class PacketWorker
     /// <summary>The stages after parsing: gateway, session (fast or slow path), egress.</summary>
     private Verdict RunParsed(ref PacketContext context, ForwardingSnapshot snapshot)
     {
-        var verdict = GatewayStage.Run(ref context, snapshot, this);
+        var verdict = GatewayStage.Run(ref context, snapshot, Resources);
         if (verdict == Verdict.Continue)
         {
-            verdict = SessionStage.Run(ref context, snapshot, this);
+            verdict = SessionStage.Run(ref context, snapshot, Resources);
         }
 
-        return verdict == Verdict.Forward ? EgressStage.Run(ref context, snapshot, this) : verdict;
+        return verdict == Verdict.Forward ? EgressStage.Run(ref context, snapshot, Resources) : verdict;
     }
 
     /// <summary>
@@ -383,7 +331,7 @@ public sealed class PacketWorker
             var ipEnd = context.NetworkOffset + context.IpLength;
             if (state.Sealed
                 || state.OriginalProtocol != context.Key.Protocol
-                || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, ResignalQuietTicks)
+                || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, Resources.ResignalQuietTicks)
                 || MetadataInsertion.NeedsBareBlock(context.Frame[headerEnd..ipEnd]))
             {
                 return false;
@@ -426,8 +374,8 @@ public sealed class PacketWorker
         {
             var cut = SuperPacket.Cut(
                 context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
-                context.SegmentSize, i, _segment);
-            if (cut > 0 && port.Send(_segment.AsSpan(0, cut)))
+                context.SegmentSize, i, Resources.SegmentScratch);
+            if (cut > 0 && port.Send(Resources.SegmentScratch.AsSpan(0, cut)))
             {
                 Counters.Forwarded++;
                 Traffic.Forwarded(context.Tenant, context.Service, 1, cut - context.NetworkOffset);
@@ -441,7 +389,7 @@ public sealed class PacketWorker
     }
 
     /// <summary>Counts a drop of the packet in hand: every packet it stands for when it is a super-packet.</summary>
-    internal void CountDrop(ref PacketContext context, DropReason reason)
+    private void CountDrop(ref PacketContext context, DropReason reason)
     {
         var record = Record(ref context, reason);
         for (var i = 0; i < context.Segments; i++)
@@ -455,33 +403,6 @@ public sealed class PacketWorker
         reason, context.Tenant, context.Service, context.Key.Source, context.Key.Destination,
         context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now,
         reason == context.Drop ? context.Rule : DropRule.None, context.Key.IsIpv6);
-
-    /// <summary>Counts a session a stage just inserted, under the tenant and service it opened with, and publishes its opening.</summary>
-    internal void CountSessionOpened(int handle)
-    {
-        ref readonly var state = ref Sessions.Payload(handle);
-        Counters.SessionsCreated++;
-        Traffic.Opened(state.Tenant, state.Service);
-        var opened = Sessions.Opened(handle);
-        SessionEvents.Add(new SessionEvent(
-            SessionEventKind.Opened, handle, Sessions.Generation(handle), Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), state, opened, opened));
-    }
-
-    /// <summary>
-    /// Publishes the closing of a session just removed from slot <paramref name="handle"/> (its slot keeps what the
-    /// session left until it is reused; the removal moved the generation on by one).
-    /// </summary>
-    internal void PublishSessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now) =>
-        SessionEvents.Add(new SessionEvent(SessionEventKind.Closed, handle, Sessions.Generation(handle) - 1, forward, reverse, state, Sessions.Opened(handle), now));
-
-    /// <summary>Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once).</summary>
-    internal void SendOwn(int port, ReadOnlySpan<byte> frame)
-    {
-        if (Ports[port].Send(frame))
-        {
-            Counters.Generated++;
-        }
-    }
 
     /// <summary>Hands a forwarded frame to its egress port: queued for the batch's flush when it lives in a batch buffer, else sent now.</summary>
     private bool Transmit(int port, ReadOnlySpan<byte> frame, in SegmentationOffload offload, bool queue)
@@ -547,64 +468,11 @@ public sealed class PacketWorker
         {
             ref readonly var expired = ref _expired[i];
             var ended = expired.Payload;
-            SessionStage.Ended(snapshot, ended);
+            SessionOpening.Ended(snapshot, ended);
             Traffic.Ended(ended.Tenant, ended.Service);
-            PublishSessionClosed(expired.Handle, expired.Forward, expired.Reverse, ended, now);
+            Resources.SessionClosed(expired.Handle, expired.Forward, expired.Reverse, ended, now);
         }
 
         Counters.SessionsExpired += count;
     }
-}
-
-/// <summary>Packet counts of one worker. One writer; readers may lag a little.</summary>
-public sealed class WorkerCounters
-{
-    public long Received;
-    public long Forwarded;
-    public long Dropped;
-    public long Generated;
-    public long SessionsCreated;
-    public long SessionsExpired;
-
-    /// <summary>SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress).</summary>
-    public long SessionsMoved;
-
-    /// <summary>Metadata sent ahead alone because the datagram was too big to carry it.</summary>
-    public long MetadataAnnouncements;
-
-    /// <summary>ICMP errors the router sent (time exceeded, unreachable, fragmentation needed, packet too big).</summary>
-    public long IcmpErrorsSent;
-
-    /// <summary>ICMP errors not sent because the rate limit was reached.</summary>
-    public long IcmpErrorsSuppressed;
-
-    /// <summary>Super-packets that went through whole (each also counts as the packets it stands for).</summary>
-    public long SuperPackets;
-
-    /// <summary>Super-packets cut into packets before the pipeline, because their session needed per-packet work.</summary>
-    public long SuperPacketsCut;
-
-    /// <summary>Frames received while the node was the standby of an HA pair (neither answered nor forwarded).</summary>
-    public long StandbyIgnored;
-
-    /// <summary>Times this node became the active node of its HA pair.</summary>
-    public long Takeovers;
-
-    /// <summary>Gratuitous ARPs and unsolicited neighbour advertisements sent for the router's addresses.</summary>
-    public long Announcements;
-
-    /// <summary>Session records exported to the HA partner.</summary>
-    public long SessionsReplicatedOut;
-
-    /// <summary>Session records from the HA partner installed here (added or updated).</summary>
-    public long SessionsReplicatedIn;
-
-    /// <summary>Partner records refused: made under another configuration version than the running one.</summary>
-    public long ReplicasRefusedVersion;
-
-    /// <summary>Partner records refused: they name a service, port, path or waypoint pair this snapshot does not have free.</summary>
-    public long ReplicasRefusedShape;
-
-    /// <summary>Partner records refused: the session table is full.</summary>
-    public long ReplicasRefusedTableFull;
 }

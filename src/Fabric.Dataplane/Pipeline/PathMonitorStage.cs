@@ -33,7 +33,7 @@ public static class PathMonitorStage
     public static bool IsMonitorPort(ushort port) => port is Model.PathMonitoring.ControlPort or Model.PathMonitoring.EchoPort;
 
     /// <summary>Runs every peer path's timers: sends the probes and echo bursts that are due. Once per worker round.</summary>
-    public static void Tick(PacketWorker worker, ForwardingSnapshot snapshot, long now)
+    public static void Tick(WorkerResources resources, ForwardingSnapshot snapshot, long now)
     {
         var paths = snapshot.PeerPaths;
         for (var i = 0; i < paths.Length; i++)
@@ -42,14 +42,14 @@ public static class PathMonitorStage
             var health = path.Health;
             if (health.ProbeDue(now))
             {
-                SendControl(worker, snapshot, path, health);
+                SendControl(resources, snapshot, path, health);
             }
 
             if (health.BurstDue(now))
             {
                 for (var k = 0; k < health.Settings.EchoBurst; k++)
                 {
-                    SendEcho(worker, snapshot, path, health.EchoSequence(k), now);
+                    SendEcho(resources, snapshot, path, health.EchoSequence(k), now);
                 }
             }
         }
@@ -70,7 +70,7 @@ public static class PathMonitorStage
     }
 
     /// <summary>A UDP datagram to a monitoring port of one of our addresses: a probe, our echo back, or the peer's echo to return.</summary>
-    public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         if (!snapshot.TryFindPeer((uint)context.Key.Source, out var path) || path.LocalAddress != (uint)context.Key.Destination)
         {
@@ -108,20 +108,20 @@ public static class PathMonitorStage
         }
 
         // The peer's echo: straight back. Swapping addresses leaves both checksums as they are.
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         var sender = ethernet.Source;
-        ethernet.Source = worker.Ports[context.IngressPort].Mac;
+        ethernet.Source = resources.Ports[context.IngressPort].Mac;
         ethernet.Destination = sender;
         var ip = context.Frame[context.NetworkOffset..];
         Span<byte> source = stackalloc byte[4];
         ip.Slice(Ipv4Packet.SourceOffset, 4).CopyTo(source);
         ip.Slice(Ipv4Packet.DestinationOffset, 4).CopyTo(ip[Ipv4Packet.SourceOffset..]);
         source.CopyTo(ip[Ipv4Packet.DestinationOffset..]);
-        worker.SendOwn(context.IngressPort, context.Frame[..(context.NetworkOffset + context.IpLength)]);
+        resources.SendOwn(context.IngressPort, context.Frame[..(context.NetworkOffset + context.IpLength)]);
         return Verdict.Consumed;
     }
 
-    private static void SendControl(PacketWorker worker, ForwardingSnapshot snapshot, PeerPath path, PeerPathHealth health)
+    private static void SendControl(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, PeerPathHealth health)
     {
         Span<byte> control = stackalloc byte[ControlLength];
         control[0] = BfdVersion << 5;
@@ -135,32 +135,32 @@ public static class PathMonitorStage
         control[3] = ControlLength;
         BinaryPrimitives.WriteUInt32BigEndian(control[4..], health.Discriminator);
         BinaryPrimitives.WriteUInt32BigEndian(control[8..], health.PeerDiscriminator);
-        var intervalMicroseconds = (uint)Math.Min(uint.MaxValue, health.Settings.Interval * 1_000_000 / worker.TicksPerSecond);
+        var intervalMicroseconds = (uint)Math.Min(uint.MaxValue, health.Settings.Interval * 1_000_000 / resources.TicksPerSecond);
         BinaryPrimitives.WriteUInt32BigEndian(control[12..], intervalMicroseconds);
         BinaryPrimitives.WriteUInt32BigEndian(control[16..], intervalMicroseconds);
         BinaryPrimitives.WriteUInt32BigEndian(control[20..], intervalMicroseconds);
-        Send(worker, snapshot, path, Model.PathMonitoring.ControlPort, control);
+        Send(resources, snapshot, path, Model.PathMonitoring.ControlPort, control);
     }
 
-    private static void SendEcho(PacketWorker worker, ForwardingSnapshot snapshot, PeerPath path, uint sequence, long now)
+    private static void SendEcho(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, uint sequence, long now)
     {
         Span<byte> echo = stackalloc byte[EchoLength];
         BinaryPrimitives.WriteUInt32BigEndian(echo, path.Health.Discriminator);
         BinaryPrimitives.WriteUInt32BigEndian(echo[4..], sequence);
         BinaryPrimitives.WriteInt64BigEndian(echo[8..], now);
-        Send(worker, snapshot, path, Model.PathMonitoring.EchoPort, echo);
+        Send(resources, snapshot, path, Model.PathMonitoring.EchoPort, echo);
     }
 
     /// <summary>Sends to the peer's waypoint; while its MAC is unknown the probe is not sent and the peer is asked for (ARP).</summary>
-    private static void Send(PacketWorker worker, ForwardingSnapshot snapshot, PeerPath path, ushort port, ReadOnlySpan<byte> payload)
+    private static void Send(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, ushort port, ReadOnlySpan<byte> payload)
     {
-        if (!worker.Neighbors.TryGet(path.Port, path.PeerAddress, out var mac))
+        if (!resources.Neighbors.TryGet(path.Port, path.PeerAddress, out var mac))
         {
-            EgressStage.Resolve(worker, snapshot.Ports[path.Port], path.Port, isIpv6: false, path.PeerAddress);
+            EgressStage.Resolve(resources, snapshot.Ports[path.Port], path.Port, isIpv6: false, path.PeerAddress);
             return;
         }
 
-        var length = ControlMessages.PathProbe(worker.Scratch, worker.Ports[path.Port].Mac, mac, path.LocalAddress, path.PeerAddress, port, payload);
-        worker.SendOwn(path.Port, worker.Scratch.AsSpan(0, length));
+        var length = ControlMessages.PathProbe(resources.Scratch, resources.Ports[path.Port].Mac, mac, path.LocalAddress, path.PeerAddress, port, payload);
+        resources.SendOwn(path.Port, resources.Scratch.AsSpan(0, length));
     }
 }

@@ -1,6 +1,4 @@
 using Fabric.Dataplane.Forwarding;
-using Fabric.Dataplane.LoadBalancing;
-using Fabric.Dataplane.Policing;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 using Fabric.Model;
@@ -14,28 +12,28 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 public static class SessionStage
 {
-    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         if (context.ToWaypoint && SvrStage.Receive(ref context, snapshot) != Verdict.Continue)
         {
             return Verdict.Drop;
         }
 
-        if (worker.Sessions.TryFind(context.Key, out var handle, out var direction))
+        if (resources.Sessions.TryFind(context.Key, out var handle, out var direction))
         {
             context.Session = handle;
             context.Direction = direction;
-            if (context.ToWaypoint && SvrStage.Unseal(ref context, worker, snapshot, worker.Sessions.Payload(handle).Sealed) != Verdict.Continue)
+            if (context.ToWaypoint && SvrStage.Unseal(ref context, resources, snapshot, resources.Sessions.Payload(handle).Sealed) != Verdict.Continue)
             {
                 return Verdict.Drop;
             }
 
-            return FastPath(ref context, snapshot, worker);
+            return FastPath(ref context, snapshot, resources);
         }
 
         if (context.ToWaypoint)
         {
-            return SvrStage.Accept(ref context, snapshot, worker) == Verdict.Continue ? FastPath(ref context, snapshot, worker) : Verdict.Drop;
+            return SvrStage.Accept(ref context, snapshot, resources) == Verdict.Continue ? FastPath(ref context, snapshot, resources) : Verdict.Drop;
         }
 
         if (context.IsIcmpError)
@@ -44,10 +42,10 @@ public static class SessionStage
             return context.Fail(DropReason.NoService);
         }
 
-        return SlowPath(ref context, snapshot, worker);
+        return SlowPath(ref context, snapshot, resources);
     }
 
-    private static Verdict SlowPath(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static Verdict SlowPath(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var key = context.Key;
         var tenant = snapshot.Classifier.Classify(context.IngressPort, context.IsIpv6, key.Source);
@@ -76,7 +74,7 @@ public static class SessionStage
                 case TransportStateEnforcement.Reset:
                     if ((context.TcpFlags & (byte)TcpFlags.Rst) == 0)
                     {
-                        SendReset(ref context, worker);
+                        SendReset(ref context, resources);
                     }
 
                     return context.Fail(DropReason.NoHandshake);
@@ -85,68 +83,15 @@ public static class SessionStage
             }
         }
 
-        var admission = entry.Runtime.Admission.TryAdmit(context.Now);
-        if (admission != AdmissionVerdict.Admitted)
-        {
-            return context.Fail(DropReason.SessionLimit, DropRules.Of(admission));
-        }
-
-        if (entry.Instances.Length == 0 && entry.PeerPaths.Length > 0)
-        {
-            return SvrStage.OpenToPeer(ref context, entry, worker) == Verdict.Continue ? FastPath(ref context, snapshot, worker) : Verdict.Drop;
-        }
-
-        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, policy.LoadBalancing, worker.NextRandom());
-        if (pick < 0)
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.NoRoute);
-        }
-
-        var instance = entry.Instances[pick];
-        if (!instance.TryAddress(context.IsIpv6, out var instanceAddress))
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(DropReason.NoRoute);
-        }
-
-        var isEcho = key.Protocol is IpProtocol.Icmp or IpProtocol.Icmpv6;
-        var instancePort = isEcho || instance.Port == 0 ? key.DestinationPort : instance.Port;
-        var reverse = new SessionKey(instanceAddress, key.Source, instancePort, key.SourcePort, key.Protocol, key.IsIpv6);
-        var state = new SessionState
-        {
-            Tenant = (short)tenant,
-            Service = (short)service,
-            Instance = (short)pick,
-            ForwardPort = (short)instance.EgressPort,
-            ReversePort = (short)context.IngressPort,
-            Runtime = entry.Runtime.Id,
-            IsIpv6 = context.IsIpv6,
-            Bucket = TokenBucket.From(policy.SessionRateLimit, context.Now, worker.TicksPerSecond),
-        };
-        var idle = key.Protocol switch
-        {
-            IpProtocol.Tcp => entry.IdleTcp,
-            IpProtocol.Udp => entry.IdleUdp,
-            _ => entry.IdleIcmp,
-        };
-        var inserted = worker.Sessions.TryInsert(key, reverse, state, context.Now, idle, out var handle);
-        if (inserted != SessionInsertResult.Inserted)
-        {
-            entry.Runtime.Admission.Release();
-            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : DropReason.NoRoute);
-        }
-
-        entry.Runtime.Load.OnSessionStart(pick);
-        worker.CountSessionOpened(handle);
-        context.Session = handle;
-        context.Direction = SessionDirection.Forward;
-        return FastPath(ref context, snapshot, worker);
+        var opened = entry.Instances.Length == 0 && entry.PeerPaths.Length > 0
+            ? SessionOpening.Open(ref context, entry, snapshot, resources, PeerRoute.Ingress())
+            : SessionOpening.Open(ref context, entry, snapshot, resources, InstanceRoute.Local(key));
+        return opened == Verdict.Continue ? FastPath(ref context, snapshot, resources) : Verdict.Drop;
     }
 
-    private static Verdict FastPath(ref PacketContext context, ForwardingSnapshot snapshot, PacketWorker worker)
+    private static Verdict FastPath(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        var sessions = worker.Sessions;
+        var sessions = resources.Sessions;
         var handle = context.Session;
         ref var state = ref sessions.Payload(handle);
         context.Tenant = state.Tenant;
@@ -162,14 +107,14 @@ public static class SessionStage
 
             if (tcp.IsClosed)
             {
-                sessions.SetIdleTimeout(handle, (long)(TcpTracker.ClosedLinger.TotalSeconds * worker.TicksPerSecond));
+                sessions.SetIdleTimeout(handle, (long)(TcpTracker.ClosedLinger.TotalSeconds * resources.TicksPerSecond));
             }
         }
 
         sessions.Touch(handle, context.Now);
         if (state.Svr != SvrRole.None)
         {
-            SvrStage.Observe(ref state, ref context, snapshot, worker.ResignalQuietTicks);
+            SvrStage.Observe(ref state, ref context, snapshot, resources.ResignalQuietTicks);
             if (context.ToWaypoint && state.Svr != SvrRole.Transit && SvrStage.IsAnnouncement(ref context))
             {
                 // Metadata sent ahead of a datagram too big to carry it: taken, nothing to deliver.
@@ -177,7 +122,7 @@ public static class SessionStage
             }
 
             if (state.Svr == SvrRole.Ingress && forward && !context.IsIcmpError
-                && SvrStage.FollowPath(ref context, ref state, snapshot, worker) != Verdict.Continue)
+                && SvrStage.FollowPath(ref context, ref state, snapshot, resources) != Verdict.Continue)
             {
                 return Verdict.Drop;
             }
@@ -220,27 +165,14 @@ public static class SessionStage
         return Verdict.Forward;
     }
 
-    /// <summary>Gives back what a session held, to the runtime that admitted it: its admission slot, its instance's load and its waypoint ports.</summary>
-    public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
+    private static void SendReset(ref PacketContext context, WorkerResources resources)
     {
-        var runtime = snapshot.Runtimes[state.Runtime];
-        runtime.Admission.Release();
-        if (state.Instance >= 0)
-        {
-            runtime.Load.OnSessionEnd(state.Instance);
-        }
-
-        SvrStage.Ended(snapshot, state);
-    }
-
-    private static void SendReset(ref PacketContext context, PacketWorker worker)
-    {
-        EthernetFrame.TryCreate(context.Frame, out var ethernet);
+        var ethernet = EthernetFrame.FromValidated(context.Frame);
         var ip = context.Frame[context.NetworkOffset..(context.NetworkOffset + context.IpLength)];
         var segmentLength = context.IpLength - (context.TransportOffset - context.NetworkOffset);
         var length = ControlMessages.TcpReset(
-            worker.Scratch, worker.Ports[context.IngressPort].Mac, ethernet.Source, context.IsIpv6, ip,
+            resources.Scratch, resources.Ports[context.IngressPort].Mac, ethernet.Source, context.IsIpv6, ip,
             context.TransportOffset - context.NetworkOffset, segmentLength);
-        worker.SendOwn(context.IngressPort, worker.Scratch.AsSpan(0, length));
+        resources.SendOwn(context.IngressPort, resources.Scratch.AsSpan(0, length));
     }
 }

@@ -230,7 +230,7 @@ public sealed class ForwardingEngine : IDisposable
         {
             try
             {
-                PathMonitorStage.Tick(Worker, snapshot, now);
+                PathMonitorStage.Tick(Worker.Resources, snapshot, now);
             }
             catch (Exception fault) when (fault is not OutOfMemoryException)
             {

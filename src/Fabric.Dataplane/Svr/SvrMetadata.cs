@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using System.Text.Unicode;
 using Fabric.Dataplane.Sessions;
 
 namespace Fabric.Dataplane.Svr;
@@ -126,20 +125,35 @@ public sealed record SvrMetadata
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> headerTlvs, ReadOnlySpan<byte> payloadTlvs, out SvrMetadata metadata, out MetadataError error)
     {
-        metadata = new SvrMetadata();
-        var seen = 0UL;
-        error = ParseSection(headerTlvs, MetadataSection.Header, ref metadata, ref seen);
-        if (error == MetadataError.None)
-        {
-            error = ParseSection(payloadTlvs, MetadataSection.Payload, ref metadata, ref seen);
-        }
-
+        var fields = MetadataFields.Read(headerTlvs, payloadTlvs);
+        error = fields.FormatError;
         if (error != MetadataError.None)
         {
             metadata = new SvrMetadata();
             return false;
         }
 
+        metadata = new SvrMetadata
+        {
+            FragmentInfo = fields.HasFragmentInfo ? fields.FragmentInfo : null,
+            PayloadEncrypted = fields.PayloadEncrypted,
+            SecurityPolicy = Text(fields.HasSecurityPolicy, fields.SecurityPolicy),
+            SecurityId = fields.HasSecurityId ? fields.SecurityId : null,
+            ForwardContext = fields.HasForwardContext ? fields.ForwardContext : null,
+            ReverseContext = fields.HasReverseContext ? fields.ReverseContext : null,
+            SessionId = fields.HasSessionId ? new Guid(fields.SessionId, bigEndian: true) : null,
+            Tenant = Text(fields.HasTenant, fields.Tenant),
+            GlobalInterfaceId = fields.HasGlobalInterfaceId ? fields.GlobalInterfaceId : null,
+            Service = Text(fields.HasService, fields.Service),
+            TcpSynCarriedAsUdp = fields.TcpSynCarriedAsUdp,
+            SessionsInService = fields.HasSessionsInService ? fields.SessionsInService : null,
+            SourceRouter = Text(fields.HasSourceRouter, fields.SourceRouter),
+            DestinationRouter = Text(fields.HasDestinationRouter, fields.DestinationRouter),
+            DisableForwardMetadata = fields.DisableForwardMetadata,
+            Control = fields.HasControl ? fields.Control : null,
+            RemainingSessionTime = fields.HasRemainingSessionTime ? fields.RemainingSessionTime : null,
+            SessionHealthCheck = fields.HasSessionHealthCheck ? fields.SessionHealthCheck : null,
+        };
         return true;
     }
 
@@ -238,78 +252,5 @@ public sealed record SvrMetadata
 
     private static int U32TlvLength(uint? value) => value is null ? 0 : MetadataBlock.TlvHeaderLength + sizeof(uint);
 
-    private static MetadataError ParseSection(
-        ReadOnlySpan<byte> section, MetadataSection which, ref SvrMetadata metadata, ref ulong seen)
-    {
-        var consumed = 0;
-        foreach (var (type, value) in new MetadataTlvEnumerator(section))
-        {
-            consumed += MetadataBlock.TlvHeaderLength + value.Length;
-            var home = MetadataTlvTypes.SectionOf(type);
-            if (home == MetadataSection.Unknown || type == MetadataTlvType.PathMetrics)
-            {
-                continue;
-            }
-
-            if (home != which)
-            {
-                return MetadataError.BadTlv;
-            }
-
-            // Forward (2, 3) and reverse (4, 5) contexts share one field each whatever the address family.
-            var field = type switch
-            {
-                MetadataTlvType.ForwardContextV6 => MetadataTlvType.ForwardContextV4,
-                MetadataTlvType.ReverseContextV6 => MetadataTlvType.ReverseContextV4,
-                _ => type,
-            };
-            var bit = 1UL << (int)field;
-            if ((seen & bit) != 0)
-            {
-                return MetadataError.DuplicateTlv;
-            }
-
-            seen |= bit;
-            var expected = MetadataTlvTypes.ValueLengthOf(type);
-            if (expected >= 0 ? value.Length != expected : value.IsEmpty)
-            {
-                return MetadataError.BadValueLength;
-            }
-
-            if (expected < 0 && !Utf8.IsValid(value))
-            {
-                return MetadataError.BadTlv;
-            }
-
-            metadata = Apply(metadata, type, value);
-        }
-
-        // The enumerator stops at a TLV that does not fit: the section does not tile.
-        return consumed == section.Length ? MetadataError.None : MetadataError.BadTlv;
-    }
-
-    private static SvrMetadata Apply(SvrMetadata metadata, MetadataTlvType type, ReadOnlySpan<byte> value) => type switch
-    {
-        MetadataTlvType.FragmentInfo => metadata with { FragmentInfo = MetadataFragmentInfo.Read(value) },
-        MetadataTlvType.PayloadEncrypted => metadata with { PayloadEncrypted = true },
-        MetadataTlvType.SecurityPolicy => metadata with { SecurityPolicy = Encoding.UTF8.GetString(value) },
-        MetadataTlvType.SecurityId => metadata with { SecurityId = BinaryPrimitives.ReadUInt32BigEndian(value) },
-        MetadataTlvType.ForwardContextV4 or MetadataTlvType.ForwardContextV6 => metadata with { ForwardContext = Context(value) },
-        MetadataTlvType.ReverseContextV4 or MetadataTlvType.ReverseContextV6 => metadata with { ReverseContext = Context(value) },
-        MetadataTlvType.SessionId => metadata with { SessionId = new Guid(value, bigEndian: true) },
-        MetadataTlvType.Tenant => metadata with { Tenant = Encoding.UTF8.GetString(value) },
-        MetadataTlvType.GlobalInterfaceId => metadata with { GlobalInterfaceId = BinaryPrimitives.ReadUInt32BigEndian(value) },
-        MetadataTlvType.Service => metadata with { Service = Encoding.UTF8.GetString(value) },
-        MetadataTlvType.TcpSynCarriedAsUdp => metadata with { TcpSynCarriedAsUdp = true },
-        MetadataTlvType.SessionsInService => metadata with { SessionsInService = BinaryPrimitives.ReadUInt64BigEndian(value) },
-        MetadataTlvType.SourceRouter => metadata with { SourceRouter = Encoding.UTF8.GetString(value) },
-        MetadataTlvType.DestinationRouter => metadata with { DestinationRouter = Encoding.UTF8.GetString(value) },
-        MetadataTlvType.DisableForwardMetadata => metadata with { DisableForwardMetadata = true },
-        MetadataTlvType.Control => metadata with { Control = (MetadataControl)value[0] },
-        MetadataTlvType.RemainingSessionTime => metadata with { RemainingSessionTime = BinaryPrimitives.ReadUInt32BigEndian(value) },
-        MetadataTlvType.SessionHealthCheck => metadata with { SessionHealthCheck = value[0] },
-        _ => metadata,
-    };
-
-    private static MetadataContext? Context(ReadOnlySpan<byte> value) => MetadataContext.TryParse(value, out var context) ? context : null;
+    private static string? Text(bool present, ReadOnlySpan<byte> utf8) => present ? Encoding.UTF8.GetString(utf8) : null;
 }

@@ -37,6 +37,12 @@ public readonly ref struct ArpPacket
 
     private ArpPacket(Span<byte> bytes) => _bytes = bytes;
 
+    /// <summary>
+    /// A view over bytes <see cref="TryCreate(Span{byte}, out ArpPacket, out WireError)"/> already accepted (the packet
+    /// path's parse stage checked them): none of its checks run again. Over any other bytes a member may throw.
+    /// </summary>
+    public static ArpPacket FromValidated(Span<byte> bytes) => new(bytes[..Length]);
+
     /// <summary>Checks for 28 octets naming Ethernet (6-octet) and IPv4 (4-octet) addresses; trailing padding is ignored.</summary>
     public static bool TryCreate(Span<byte> bytes, out ArpPacket packet) => TryCreate(bytes, out packet, out _);
 

@@ -41,6 +41,12 @@ public readonly ref struct EthernetFrame
         return true;
     }
 
+    /// <summary>
+    /// A view over bytes <see cref="TryCreate(Span{byte}, out EthernetFrame, out WireError)"/> already accepted and whose header (its VLAN tag) is unchanged; the frame behind it may have been cut or grown have not changed since (the packet path's parse
+    /// stage checked them): none of its checks run again. Over any other bytes a member may throw.
+    /// </summary>
+    public static EthernetFrame FromValidated(Span<byte> bytes) => new(bytes);
+
     /// <summary>The whole frame.</summary>
     public Span<byte> Bytes => _bytes;
 

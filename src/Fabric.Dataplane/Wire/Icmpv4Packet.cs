@@ -51,6 +51,12 @@ public readonly ref struct Icmpv4Packet
 
     public static bool TryCreate(Span<byte> bytes, out Icmpv4Packet packet) => TryCreate(bytes, out packet, out _);
 
+    /// <summary>
+    /// A view over bytes <see cref="TryCreate(Span{byte}, out Icmpv4Packet, out WireError)"/> already accepted (the packet
+    /// path's parse stage checked them): none of its checks run again. Over any other bytes a member may throw.
+    /// </summary>
+    public static Icmpv4Packet FromValidated(Span<byte> bytes) => new(bytes);
+
     /// <summary>Accepts a message of at least 8 octets; the checksum is checked separately (<see cref="IsChecksumValid"/>).</summary>
     public static bool TryCreate(Span<byte> bytes, out Icmpv4Packet packet, out WireError error)
     {

@@ -77,6 +77,12 @@ public readonly ref struct Icmpv6Packet
         return true;
     }
 
+    /// <summary>
+    /// A view over bytes <see cref="TryCreate(Span{byte}, out Icmpv6Packet, out WireError)"/> already accepted (the packet
+    /// path's parse stage checked them): none of its checks run again. Over any other bytes a member may throw.
+    /// </summary>
+    public static Icmpv6Packet FromValidated(Span<byte> bytes) => new(bytes);
+
     public Span<byte> Bytes => _bytes;
 
     /// <summary>See <see cref="Icmpv6Type"/>.</summary>

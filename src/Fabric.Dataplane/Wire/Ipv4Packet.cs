@@ -86,6 +86,19 @@ public readonly ref struct Ipv4Packet
         return true;
     }
 
+    /// <summary>
+    /// A view over bytes <see cref="TryCreate(Span{byte}, out Ipv4Packet, out WireError)"/> already accepted and whose header length and total length have not changed since (the packet path's parse
+    /// stage checked them): none of its checks run again. Over any other bytes a member may throw.
+    /// </summary>
+    public static Ipv4Packet FromValidated(Span<byte> bytes) => new(bytes[..BinaryPrimitives.ReadUInt16BigEndian(bytes[TotalLengthOffset..])]);
+
+    /// <summary>
+    /// A view over bytes <see cref="TryCreateQuoted"/> already accepted and whose header length and total length have not changed since (the packet path's parse
+    /// stage checked them): none of its checks run again. Over any other bytes a member may throw.
+    /// </summary>
+    public static Ipv4Packet FromValidatedQuoted(Span<byte> bytes) =>
+        new(bytes[..Math.Min(BinaryPrimitives.ReadUInt16BigEndian(bytes[TotalLengthOffset..]), bytes.Length)]);
+
     /// <summary>The packet: header and payload, up to the total length (or the buffer end for a quoted packet).</summary>
     public Span<byte> Bytes => _bytes;
 

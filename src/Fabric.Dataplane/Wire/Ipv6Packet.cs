@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net;
 
 namespace Fabric.Dataplane.Wire;
@@ -56,6 +57,18 @@ public readonly ref struct Ipv6Packet
     /// </summary>
     public static bool TryCreateQuoted(Span<byte> bytes, out Ipv6Packet packet, out WireError error) =>
         TryCreate(bytes, quoted: true, out packet, out error);
+
+    /// <summary>
+    /// A view over bytes <see cref="TryCreate(Span{byte}, out Ipv6Packet, out WireError)"/> already accepted and whose payload length and extension headers have not changed since (the packet path's parse
+    /// stage checked them): none of its checks run again (the extension headers are walked to find the upper layer). Over any other bytes a member may throw.
+    /// </summary>
+    public static Ipv6Packet FromValidated(Span<byte> bytes) => FromValidated(bytes, quoted: false);
+
+    /// <summary>
+    /// A view over bytes <see cref="TryCreateQuoted"/> already accepted and whose payload length and extension headers have not changed since (the packet path's parse
+    /// stage checked them): none of its checks run again (the extension headers are walked to find the upper layer). Over any other bytes a member may throw.
+    /// </summary>
+    public static Ipv6Packet FromValidatedQuoted(Span<byte> bytes) => FromValidated(bytes, quoted: true);
 
     public Span<byte> Bytes => _bytes;
 
@@ -168,6 +181,15 @@ public readonly ref struct Ipv6Packet
 
         packet = new Ipv6Packet(bytes, upperLayerOffset, upperLayerProtocol, fragmentHeaderOffset);
         return true;
+    }
+
+    private static Ipv6Packet FromValidated(Span<byte> bytes, bool quoted)
+    {
+        var length = HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(bytes[PayloadLengthOffset..]);
+        bytes = bytes[..(quoted ? Math.Min(length, bytes.Length) : length)];
+        var walked = WalkExtensionHeaders(bytes, out var upperLayerOffset, out var upperLayerProtocol, out var fragmentHeaderOffset);
+        Debug.Assert(walked == WireError.None, "FromValidated is only for bytes TryCreate accepted");
+        return new Ipv6Packet(bytes, upperLayerOffset, upperLayerProtocol, fragmentHeaderOffset);
     }
 
     /// <summary>Walks the extension headers; each advances at least 8 octets, so the walk ends.</summary>

@@ -84,6 +84,12 @@ public readonly ref struct TcpSegment
         return true;
     }
 
+    /// <summary>
+    /// A view over bytes <see cref="TryCreate(Span{byte}, out TcpSegment, out WireError)"/> already accepted and whose data offset have not changed since (the packet path's parse
+    /// stage checked them): none of its checks run again. Over any other bytes a member may throw.
+    /// </summary>
+    public static TcpSegment FromValidated(Span<byte> bytes) => new(bytes);
+
     public Span<byte> Bytes => _bytes;
 
     public ushort SourcePort

@@ -56,6 +56,12 @@ public readonly ref struct UdpDatagram
         return bytes.Length >= HeaderLength;
     }
 
+    /// <summary>
+    /// A view over bytes <see cref="TryCreate(Span{byte}, out UdpDatagram, out WireError)"/> already accepted and whose length field have not changed since (the packet path's parse
+    /// stage checked them): none of its checks run again. Over any other bytes a member may throw.
+    /// </summary>
+    public static UdpDatagram FromValidated(Span<byte> bytes) => new(bytes);
+
     public Span<byte> Bytes => _bytes;
 
     public ushort SourcePort
@@ -91,8 +97,15 @@ public readonly ref struct UdpDatagram
     public void UpdateChecksum(ulong pseudoHeaderSum)
     {
         Checksum = 0;
-        Checksum = NonZero(Wire.Checksum.Finish(Wire.Checksum.Add(pseudoHeaderSum, _bytes)));
+        Checksum = ComputeChecksum(pseudoHeaderSum, _bytes);
     }
+
+    /// <summary>
+    /// The checksum of a datagram whose checksum field holds 0, given its pseudo-header's partial sum: never 0 (a
+    /// computed 0 is sent as all ones, RFC 768, since 0 means "no checksum").
+    /// </summary>
+    public static ushort ComputeChecksum(ulong pseudoHeaderSum, ReadOnlySpan<byte> datagram) =>
+        NonZero(Wire.Checksum.Finish(Wire.Checksum.Add(pseudoHeaderSum, datagram)));
 
     /// <summary>Writes the source port and updates a present checksum incrementally.</summary>
     public void RewriteSourcePort(ushort port)

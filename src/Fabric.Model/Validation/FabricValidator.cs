@@ -27,6 +27,9 @@ public static partial class FabricValidator
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
     private static partial Regex ObjectName();
 
+    /// <summary>Names the kernel refuses for a new interface (its per-device settings use all and default), and the loopback.</summary>
+    private static readonly HashSet<string> ReservedDeviceNames = new(StringComparer.Ordinal) { ".", "..", "all", "default", "lo" };
+
     [GeneratedRegex("^[A-Za-z0-9_.-]{1,15}$")]
     private static partial Regex DeviceName();
 
@@ -189,6 +192,8 @@ public static partial class FabricValidator
                 errors.Add(new(nodesPath, $"the nodes of router \"{router.Name}\" pin different identities: an HA pair shares one router identity"));
             }
 
+            CheckPairLiveness(router.HighAvailability, ConfigPath.Child(path, "high-availability"), errors);
+
             var devices = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var iface in router.Interfaces)
             {
@@ -216,6 +221,22 @@ public static partial class FabricValidator
             {
                 CheckNetwork(config, router, network, ConfigPath.Child(path, "networks", network.Name), devices, containers, addresses, errors);
             }
+        }
+    }
+
+    private static void CheckPairLiveness(PairLiveness liveness, string path, List<ConfigError> errors)
+    {
+        var heartbeat = liveness.HeartbeatInterval.TotalMilliseconds;
+        if (liveness.DeadInterval < liveness.HeartbeatInterval * PairLiveness.MinimumHeartbeatsPerDeadInterval)
+        {
+            errors.Add(new(ConfigPath.Child(path, "dead-interval"),
+                $"{liveness.DeadInterval.TotalMilliseconds} ms is less than {PairLiveness.MinimumHeartbeatsPerDeadInterval} heartbeat intervals ({heartbeat} ms each): " +
+                $"one late heartbeat would make the standby take over; make it at least {heartbeat * PairLiveness.MinimumHeartbeatsPerDeadInterval} ms"));
+        }
+        else if (liveness.DeadInterval > PairLiveness.MaximumDeadInterval)
+        {
+            errors.Add(new(ConfigPath.Child(path, "dead-interval"),
+                $"{liveness.DeadInterval.TotalSeconds} s is longer than {PairLiveness.MaximumDeadInterval.TotalSeconds} s: the router would stop for that long when its active node dies"));
         }
     }
 
@@ -459,6 +480,10 @@ public static partial class FabricValidator
         if (!DeviceName().IsMatch(device))
         {
             errors.Add(new(path, $"\"{device}\" is not a Linux interface name: at most {MaxDeviceNameLength} letters, digits, '.', '-' or '_'"));
+        }
+        else if (ReservedDeviceNames.Contains(device))
+        {
+            errors.Add(new(path, $"\"{device}\" cannot be a router's interface: Linux refuses \".\", \"..\", \"all\" and \"default\" as interface names, and \"lo\" is the loopback"));
         }
         else if (!devices.TryAdd(device, path))
         {

@@ -57,7 +57,7 @@ public sealed class PeerPathProcessTests : IDisposable
         // rb's node starts after ra's: ra may have seen the path down before rb's first probe came.
         var downs = path.GetProperty("downs").GetInt64();
 
-        Assert.True(ExternalCommand.Run("ip", "link", "set", EndB, "down").Succeeded);
+        Assert.True(ExternalCommand.Run("ip", "link", "set", "dev", EndB, "down").Succeeded);
         Assert.True(Eventually(() => FirstPath(optionsA) is { } p && p.GetProperty("state").GetString() == "down", TimeSpan.FromSeconds(20)),
             $"the path never went down: {RouterProcess.ReadCounters(optionsA.AdminSocket)}");
         Assert.Equal(downs + 1, FirstPath(optionsA)!.Value.GetProperty("downs").GetInt64());

@@ -102,7 +102,7 @@ public sealed class RouterProcessTests : IDisposable
         // The node runs as the real fabric command in its own namespace, on a device that exists only there.
         _namespaces.AddNamespace(RouterHost);
         Assert.True(ExternalCommand.InNamespace(RouterHost, "ip", "link", "add", ClientPort, "type", "veth", "peer", "name", "peer0").Succeeded);
-        Assert.True(ExternalCommand.InNamespace(RouterHost, "ip", "link", "set", ClientPort, "up").Succeeded);
+        Assert.True(ExternalCommand.InNamespace(RouterHost, "ip", "link", "set", "dev", ClientPort, "up").Succeeded);
         var config = Path.Combine(_dir, "router.conf");
         File.WriteAllText(config, $$"""
             fabric {

@@ -172,6 +172,15 @@ public class ValidationTests
         With("wan0 { addresses", "wan0 { device = \"a-very-long-device-name\", addresses"),
         "fabric.routers.dc1.interfaces.wan0.device: \"a-very-long-device-name\" is not a Linux interface name: at most 15 letters, digits, '.', '-' or '_' (line 23)");
 
+    [Theory]
+    [InlineData("all")]
+    [InlineData("default")]
+    [InlineData("lo")]
+    [InlineData("..")]
+    public void Device_NameLinuxRefusesOrTheLoopback(string device) => AssertOnlyError(
+        With("wan0 { addresses", $"wan0 {{ device = \"{device}\", addresses"),
+        $"fabric.routers.dc1.interfaces.wan0.device: \"{device}\" cannot be a router's interface: Linux refuses \".\", \"..\", \"all\" and \"default\" as interface names, and \"lo\" is the loopback (line 23)");
+
     [Fact]
     public void ValueOutOfRange_WaterMark() => AssertOnlyError(
         With("load-balancing = hunt", "load-balancing = hunt, high-water-mark = 150"),

@@ -33,31 +33,34 @@ public sealed class NetworkNamespaces : IDisposable
     public void AddContainer(string ns, string hostEnd, string address, string gateway)
     {
         var peer = "p" + hostEnd;
-        ExternalCommand.Run("ip", "link", "delete", hostEnd);
-        Check(ExternalCommand.Run("ip", "link", "add", hostEnd, "type", "veth", "peer", "name", peer));
+        ExternalCommand.Run("ip", "link", "delete", "dev", hostEnd);
+        Check(ExternalCommand.Run("ip", "link", "add", "name", hostEnd, "type", "veth", "peer", "name", peer));
         _links.Add(hostEnd);
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{hostEnd}.disable_ipv6=1"));
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv4.conf.{hostEnd}.forwarding=0"));
-        Check(ExternalCommand.Run("ip", "link", "set", hostEnd, "up"));
-        Check(ExternalCommand.Run("ip", "link", "set", peer, "netns", ns));
-        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", peer, "name", "eth0"));
+        Check(ExternalCommand.Run("ip", "link", "set", "dev", hostEnd, "up"));
+        Check(ExternalCommand.Run("ip", "link", "set", "dev", peer, "netns", ns));
+        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", "dev", peer, "name", "eth0"));
         Check(ExternalCommand.InNamespace(ns, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"));
         Check(ExternalCommand.InNamespace(ns, "ip", "address", "add", address, "dev", "eth0"));
-        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", "eth0", "up"));
+        Check(ExternalCommand.InNamespace(ns, "ip", "link", "set", "dev", "eth0", "up"));
         Check(ExternalCommand.InNamespace(ns, "ip", "route", "add", "default", "via", gateway));
     }
 
     /// <summary>A veth pair with both ends in this process's namespace, down, IPv6 off: a wire between two ports.</summary>
     public void AddVethPair(string a, string b)
     {
-        ExternalCommand.Run("ip", "link", "delete", a);
-        Check(ExternalCommand.Run("ip", "link", "add", a, "type", "veth", "peer", "name", b));
+        ExternalCommand.Run("ip", "link", "delete", "dev", a);
+        Check(ExternalCommand.Run("ip", "link", "add", "name", a, "type", "veth", "peer", "name", b));
         _links.Add(a);
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{a}.disable_ipv6=1"));
         Check(ExternalCommand.Run("sysctl", "-qw", $"net.ipv6.conf.{b}.disable_ipv6=1"));
     }
 
-    /// <summary>Starts a long-running command inside <paramref name="ns"/>; it is killed in <see cref="Dispose"/>.</summary>
+    /// <summary>
+    /// Starts a long-running command inside <paramref name="ns"/>; <see cref="Stop"/> or <see cref="Dispose"/> kills it
+    /// (and whatever it started). Do not dispose the process returned: a disposed <see cref="Process"/> can no longer be killed.
+    /// </summary>
     public Process Start(string ns, params string[] command)
     {
         var process = Process.Start(ExternalCommand.Info("ip", ["netns", "exec", ns, .. command])) ?? throw new InvalidOperationException("ip did not start");
@@ -65,30 +68,27 @@ public sealed class NetworkNamespaces : IDisposable
         return process;
     }
 
+    /// <summary>Kills a process <see cref="Start"/> started, with what it started, and waits for it to exit.</summary>
+    public void Stop(Process process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        if (_processes.Remove(process))
+        {
+            Kill(process);
+        }
+    }
+
     public void Dispose()
     {
         foreach (var process in _processes)
         {
-            try
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    process.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-                // exited between the check and the kill
-            }
-
-            process.Dispose();
+            Kill(process);
         }
 
         // Deleting one end of a veth pair deletes both; deleting a namespace deletes the ends inside it.
         foreach (var link in _links)
         {
-            ExternalCommand.Run("ip", "link", "delete", link);
+            ExternalCommand.Run("ip", "link", "delete", "dev", link);
         }
 
         foreach (var ns in _namespaces)
@@ -99,6 +99,24 @@ public sealed class NetworkNamespaces : IDisposable
         _processes.Clear();
         _links.Clear();
         _namespaces.Clear();
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // exited between the check and the kill
+        }
+
+        process.Dispose();
     }
 
     private static void Check(CommandResult result)

@@ -71,6 +71,28 @@ public sealed class RouterIdentity
         }
     }
 
+    /// <summary>
+    /// A secret only holders of this private key can compute: HKDF-SHA256 of the private key with
+    /// <paramref name="label"/> as salt and <paramref name="context"/> as info, filling <paramref name="destination"/>.
+    /// The two nodes of an HA pair hold the same key, so they derive the same secret (their heartbeat keys);
+    /// distinct labels give independent secrets, none of which reveals the key.
+    /// </summary>
+    public void DeriveSecret(string label, string context, Span<byte> destination)
+    {
+        Span<byte> key = stackalloc byte[KeyLength];
+        try
+        {
+            ExportPrivateKey(key);
+            System.Security.Cryptography.HKDF.DeriveKey(
+                System.Security.Cryptography.HashAlgorithmName.SHA256, key, destination,
+                System.Text.Encoding.UTF8.GetBytes(label), System.Text.Encoding.UTF8.GetBytes(context));
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);
+        }
+    }
+
     /// <summary>Writes the 32-byte private key, for the key file.</summary>
     public void ExportPrivateKey(Span<byte> destination)
     {

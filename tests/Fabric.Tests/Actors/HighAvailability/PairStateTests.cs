@@ -10,26 +10,26 @@ namespace Fabric.Tests.Actors.HighAvailability;
 /// <summary>The active/standby decision of an HA pair node, without an actor system.</summary>
 public sealed class PairStateTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 11, 27, 8, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan T0 = TimeSpan.FromSeconds(1000);
     private static readonly PairTiming Timing = PairTiming.Default;
 
-    private static DateTimeOffset At(double milliseconds) => T0 + TimeSpan.FromMilliseconds(milliseconds);
+    private static TimeSpan At(double milliseconds) => T0 + TimeSpan.FromMilliseconds(milliseconds);
 
     [Fact]
     public void BothStart_PreferredTakesTheRouter_OtherStandsBy()
     {
-        var (first, firstStep) = PairState.Start(preferred: true, T0).Heard(partnerActive: false, At(100));
-        var (second, secondStep) = PairState.Start(preferred: false, T0).Heard(partnerActive: false, At(100));
+        var (first, firstStep) = PairState.Start(preferred: true, T0).Heard(PairRole.Starting, At(100));
+        var (second, secondStep) = PairState.Start(preferred: false, T0).Heard(PairRole.Starting, At(100));
 
         Assert.Equal((PairRole.Active, PairTransition.PreferredAtStart), (first.Role, firstStep));
         Assert.Equal((PairRole.Standby, PairTransition.NotPreferred), (second.Role, secondStep));
-        Assert.Equal(PairRole.Standby, second.Heard(partnerActive: true, At(200)).State.Role);
+        Assert.Equal(PairRole.Standby, second.Heard(PairRole.Active, At(200)).State.Role);
     }
 
     [Fact]
     public void Starting_PartnerAlreadyActive_StandsByEvenWhenPreferred()
     {
-        var (state, step) = PairState.Start(preferred: true, T0).Heard(partnerActive: true, At(50));
+        var (state, step) = PairState.Start(preferred: true, T0).Heard(PairRole.Active, At(50));
 
         Assert.Equal((PairRole.Standby, PairTransition.PartnerActive), (state.Role, step));
         Assert.Equal((PairRole.Standby, PairTransition.None), (state.Tick(At(300)).State.Role, state.Tick(At(300)).Transition));
@@ -48,8 +48,8 @@ public sealed class PairStateTests
     [Fact]
     public void Standby_PartnerMissesHeartbeatsForTheDeadInterval_TakesOver()
     {
-        var (standby, _) = PairState.Start(preferred: false, T0).Heard(partnerActive: true, At(100));
-        standby = standby.Heard(partnerActive: true, At(200)).State;
+        var (standby, _) = PairState.Start(preferred: false, T0).Heard(PairRole.Active, At(100));
+        standby = standby.Heard(PairRole.Active, At(200)).State;
 
         Assert.Equal(PairTransition.None, standby.Tick(At(200) + Timing.DeadAfter - TimeSpan.FromMilliseconds(1)).Transition);
         var (state, step) = standby.Tick(At(200) + Timing.DeadAfter);
@@ -60,8 +60,8 @@ public sealed class PairStateTests
     public void ActiveAfterFailover_PreferredReturns_NoPreemption()
     {
         // dc1b took over from dc1a; dc1a comes back and hears dc1b active.
-        var (taken, _) = PairState.Start(preferred: false, T0, active: true).Heard(partnerActive: false, At(100));
-        var (returning, step) = PairState.Start(preferred: true, At(90)).Heard(partnerActive: true, At(100));
+        var (taken, _) = PairState.Start(preferred: false, T0, active: true).Heard(PairRole.Starting, At(100));
+        var (returning, step) = PairState.Start(preferred: true, At(90)).Heard(PairRole.Active, At(100));
 
         Assert.Equal(PairRole.Active, taken.Role);
         Assert.Equal((PairRole.Standby, PairTransition.PartnerActive), (returning.Role, step));
@@ -73,16 +73,63 @@ public sealed class PairStateTests
         var preferred = PairState.Start(preferred: true, T0, active: true);
         var other = PairState.Start(preferred: false, T0, active: true);
 
-        Assert.Equal((PairRole.Active, PairTransition.None), Pick(preferred.Heard(partnerActive: true, At(10))));
-        Assert.Equal((PairRole.Standby, PairTransition.BothActive), Pick(other.Heard(partnerActive: true, At(10))));
+        Assert.Equal((PairRole.Active, PairTransition.None), Pick(preferred.Heard(PairRole.Active, At(10))));
+        Assert.Equal((PairRole.Standby, PairTransition.BothActive), Pick(other.Heard(PairRole.Active, At(10))));
     }
 
     [Fact]
     public void BothStandingBy_PreferredTakesTheRouter()
     {
-        var (standby, _) = PairState.Start(preferred: true, T0).Heard(partnerActive: true, At(10));
+        var (standby, _) = PairState.Start(preferred: true, T0).Heard(PairRole.Active, At(10));
 
-        Assert.Equal((PairRole.Active, PairTransition.NeitherActive), Pick(standby.Heard(partnerActive: false, At(20))));
+        Assert.Equal((PairRole.Active, PairTransition.NeitherActive), Pick(standby.Heard(PairRole.Standby, At(20))));
+    }
+
+    [Fact]
+    public void BothStart_PreferredHearsTheOtherStandingByFirst_StillEndsActive()
+    {
+        // The node that is not preferred decided first: the preferred one hears "standby", not "starting".
+        var (preferred, step) = PairState.Start(preferred: true, T0).Heard(PairRole.Standby, At(100));
+        Assert.Equal((PairRole.Standby, PairTransition.PartnerStandsBy), (preferred.Role, step));
+
+        Assert.Equal((PairRole.Active, PairTransition.NeitherActive), Pick(preferred.Heard(PairRole.Standby, At(200))));
+    }
+
+    [Fact]
+    public void Starting_PartnerStandsBy_StandsByForIt_TheStandbyTakesOverAsTheRestarted()
+    {
+        // dc1a was active and restarted within the dead interval: its new run starts while dc1b, holding the
+        // replicated sessions, stands by. dc1a must not take the router back empty-handed.
+        var (returning, step) = PairState.Start(preferred: true, T0).Heard(PairRole.Standby, At(100));
+        Assert.Equal((PairRole.Standby, PairTransition.PartnerStandsBy), (returning.Role, step));
+
+        var (standby, _) = PairState.Start(preferred: false, T0).Heard(PairRole.Active, At(10));
+        Assert.Equal((PairRole.Active, PairTransition.PartnerRestarted), Pick(standby.Heard(PairRole.Starting, At(110), restarted: true)));
+        Assert.Equal((PairRole.Standby, PairTransition.None), Pick(returning.Heard(PairRole.Active, At(200))));
+    }
+
+    [Fact]
+    public void Standby_LivingPartnerNotActiveForTheStartupHold_TakesTheRouter()
+    {
+        // The preferred partner lives (its heartbeats come) but does not take the router (its control plane is away).
+        var (standby, _) = PairState.Start(preferred: false, T0).Heard(PairRole.Starting, At(0));
+        for (var ms = 100; ms < Timing.StartupHold.TotalMilliseconds; ms += 100)
+        {
+            standby = standby.Heard(PairRole.Standby, At(ms)).State;
+            Assert.Equal(PairTransition.None, standby.Tick(At(ms)).Transition);
+        }
+
+        standby = standby.Heard(PairRole.Standby, At(Timing.StartupHold.TotalMilliseconds)).State;
+        Assert.Equal((PairRole.Active, PairTransition.NeitherActive), Pick(standby.Tick(At(Timing.StartupHold.TotalMilliseconds))));
+    }
+
+    [Fact]
+    public void ActorRestartedUnderAStandingByNode_StartsStandingBy()
+    {
+        var state = PairState.Start(preferred: false, T0, standingBy: true);
+
+        Assert.Equal(PairRole.Standby, state.Role);
+        Assert.Equal(PairTransition.None, state.Heard(PairRole.Active, At(10)).Transition);
     }
 
     private static (PairRole, PairTransition) Pick((PairState State, PairTransition Transition) step) => (step.State.Role, step.Transition);
@@ -116,7 +163,5 @@ public sealed class PairMessagesTests : IDisposable
         Assert.Equal("fabric.ha.sessions.v1", manifest);
         Assert.Equal((batch.Node, batch.Version), (back.Node, back.Version));
         Assert.Equal(record, Assert.Single(back.Sessions).ToRecord());
-        var heartbeat = new PairHeartbeat("dc1b", true, 99, 2);
-        Assert.Equal(heartbeat, serializer.FromBinary(serializer.ToBinary(heartbeat), serializer.Manifest(heartbeat)));
     }
 }

@@ -1,12 +1,11 @@
-using System.Text.RegularExpressions;
 using Fabric.Cli.Hosting;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Cli.Lab;
 
 /// <summary>
-/// Lab tests build namespaces and compare the machine's namespaces and links before and after, so
-/// they run alone, after the parallel tests.
+/// Lab tests build whole labs of processes and namespaces and measure traffic through them, so they run
+/// alone, after the parallel tests.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class LabCollection
@@ -40,7 +39,12 @@ public sealed class LabRun : IDisposable
 
     public CommandResult Up(params string[] options) => Fabric(["lab", "up", "--topology", TopologyFile, .. LabOptions, .. options]);
 
-    public CommandResult Down() => Fabric(["lab", "down", .. LabOptions]);
+    /// <summary><c>lab down</c>, after remembering the lab's processes (see <see cref="Traces"/>).</summary>
+    public CommandResult Down()
+    {
+        RememberProcesses();
+        return Fabric(["lab", "down", .. LabOptions]);
+    }
 
     public CommandResult Status() => Fabric(["lab", "status", .. LabOptions]);
 
@@ -85,22 +89,55 @@ public sealed class LabRun : IDisposable
     }
 
     /// <summary>
-    /// The machine's network namespaces and the links of this namespace, by name. Names ending in the pid
-    /// of another running process belong to another test run on this machine (every test names its
-    /// namespaces and devices so) and are left out: they come and go on their own.
+    /// What of this lab can be seen from here: its namespaces (<c>fab-NAME</c>, <c>fab-NAME-...</c>), the links of
+    /// this namespace whose names the lab's topology could give a device (its devices, bridges, wires ends, eth0,
+    /// mgmt0), and its processes still running (the pids its pid files name). Only what this lab could have made,
+    /// so other programs creating namespaces, links or processes meanwhile change nothing here.
     /// </summary>
-    public static IReadOnlyList<string> MachineNetworks()
+    public IReadOnlyList<string> Traces()
     {
-        var namespaces = ExternalCommand.Run("ip", "netns", "list").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => "netns " + l.Split(' ')[0]);
+        var prefix = $"fab-{Name}";
+        var namespaces = ExternalCommand.Run("ip", "netns", "list").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ')[0]).Where(n => n == prefix || n.StartsWith(prefix + "-", StringComparison.Ordinal)).Select(n => "netns " + n);
+        var names = LabDeviceNames();
         var links = ExternalCommand.Run("ip", "-o", "link", "show").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => "link " + l.Split(':')[1].Trim().Split('@')[0]);
-        return [.. namespaces.Concat(links).Where(n => !OtherRun(n)).Order(StringComparer.Ordinal)];
+            .Select(l => l.Split(':')[1].Trim().Split('@')[0]).Where(names.Contains).Select(n => "link " + n);
+        var processes = _pids.Where(global::Fabric.Cli.Lab.LabProcesses.IsAlive).Select(p => $"process {p}");
+        return [.. namespaces.Concat(links).Concat(processes).Order(StringComparer.Ordinal)];
     }
 
-    private static bool OtherRun(string name)
+    private readonly HashSet<int> _pids = [];
+
+    /// <summary>Remembers the pids the lab's pid files name now, so <see cref="Traces"/> reports any of them still running later.</summary>
+    public void RememberProcesses()
     {
-        var match = Regex.Match(name, @"(\d+)$");
-        return match.Success && int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) is var pid
-            && pid != Environment.ProcessId && Directory.Exists($"/proc/{pid}");
+        var directory = Path.Combine(StateRoot, Name);
+        foreach (var file in Directory.Exists(directory) ? Directory.GetFiles(directory, "*.pid") : [])
+        {
+            if (global::Fabric.Cli.Lab.LabProcesses.ReadPid(file) is { } pid)
+            {
+                _pids.Add(pid);
+            }
+        }
+    }
+
+    /// <summary>Every name a device of this lab may have: its topology's devices, bridges and wires ends.</summary>
+    private HashSet<string> LabDeviceNames()
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal) { "mgmt", "mgmt0", "eth0" };
+        for (var i = 0; i < 256; i++)
+        {
+            names.Add($"v{i}");
+            names.Add($"lan{i}");
+            names.Add($"nh{i}");
+        }
+
+        if (global::Fabric.Config.FabricConfigLoader.Load(File.ReadAllText(TopologyFile)).Config is { } config)
+        {
+            names.UnionWith(config.Neighborhoods.Select(n => n.Name));
+            names.UnionWith(config.Routers.SelectMany(global::Fabric.Cli.Hosting.RouterProcess.Devices));
+        }
+
+        return names;
     }
 }

@@ -151,8 +151,10 @@ public sealed class LabHighAvailabilityTests(ITestOutputHelper output)
         Assert.True(survivor.GetProperty("ha").GetProperty("takeovers").GetInt64() >= 1);
         Assert.True(survivor.GetProperty("ha").GetProperty("announcements").GetInt64() >= 2);
         Assert.True(survivor.GetProperty("forwarded").GetInt64() > 0);
+        // The lab starts the killed node again; it hears its partner active and stands by (no preemption).
+        Until(run, $"{active} is started again and stands by", () => Role(run, active) == "standby");
         var status = run.Status();
-        Assert.Matches($@"{active}\s+pid \d+\s+STOPPED", status.Output);
+        Assert.Matches($@"{active}\s+pid \d+\s+running .*restarts 1 \(last exit: killed by signal 9 \(SIGKILL\)", status.Output);
         Assert.Matches($@"router {standby}: .*HA active \(partner {active}, takeovers \d+", status.Output);
         Assert.True(receiver.WaitForExit(TimeSpan.FromSeconds(10)), "the receiver got the end of the stream");
     }
@@ -177,8 +179,7 @@ public sealed class LabHighAvailabilityTests(ITestOutputHelper output)
         return document.RootElement.Clone();
     }
 
-    private static int Pid(LabRun run, string node) =>
-        int.Parse(File.ReadAllText(Path.Combine(run.StateRoot, run.Name, node + ".pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    private static int Pid(LabRun run, string node) => Fabric.Cli.Lab.LabProcesses.ReadPid(Path.Combine(run.StateRoot, run.Name, node + ".pid"))!.Value;
 
     private static void Until(LabRun run, string what, Func<bool> condition)
     {

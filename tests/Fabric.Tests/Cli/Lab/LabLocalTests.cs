@@ -143,6 +143,48 @@ public sealed partial class LabLocalTests(LocalLab lab) : IClassFixture<LocalLab
         Assert.EndsWith("3 correct, 0 wrong\n", verify.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Router_KilledWithSigkill_TheLabStartsItAgain_TrafficFlows_StatusSaysHowItEnded()
+    {
+        var pidFile = Path.Combine(_run.StateRoot, _run.Name, "r1a.pid");
+        var killed = Fabric.Cli.Lab.LabProcesses.ReadPid(pidFile)!.Value;
+
+        System.Diagnostics.Process.GetProcessById(killed).Kill(); // SIGKILL: the router has no say
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Fabric.Cli.Lab.LabProcesses.ReadPid(pidFile) is not { } pid || pid == killed || !Answers())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"r1a was not started again within 60 s:\n{_run.Status()}");
+            Thread.Sleep(100);
+        }
+
+        _run.AssertEachReachesEveryInstance(["hc1", "bc1", "hc1", "bc1", "hc1", "bc1"], "http://10.200.0.80/", "web1", "web2");
+        // Healthy again once the new process has joined the cluster and reported its version to the conductor.
+        var status = _run.Status();
+        while (!status.Succeeded)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"lab status not healthy again within 90 s:\n{status}");
+            Thread.Sleep(500);
+            status = _run.Status();
+        }
+
+        Assert.Matches(@"r1a\s+pid \d+\s+running .*restarts 1 \(last exit: killed by signal 9 \(SIGKILL\) after [0-9.]+ s at ", status.Output);
+        Assert.Matches(@"supervisor\s+pid \d+\s+running", status.Output);
+    }
+
+    private bool Answers()
+    {
+        try
+        {
+            RouterProcess.ReadCounters(_run.AdminSocketOf("r1a"));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
     private long Counter(params string[] path)
     {
         using var counters = JsonDocument.Parse(RouterProcess.ReadCounters(_run.AdminSocketOf("r1a")));

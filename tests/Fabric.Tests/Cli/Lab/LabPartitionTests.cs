@@ -94,7 +94,7 @@ public sealed class LabPartitionTests(PartitionLab lab) : IClassFixture<Partitio
 
     private void SetManagementLink(string node, string state)
     {
-        var set = ExternalCommand.Run("ip", "-n", _run.NamespaceOf(node), "link", "set", "mgmt0", state);
+        var set = ExternalCommand.Run("ip", "-n", _run.NamespaceOf(node), "link", "set", "dev", "mgmt0", state);
         Assert.True(set.Succeeded, set.ToString());
     }
 

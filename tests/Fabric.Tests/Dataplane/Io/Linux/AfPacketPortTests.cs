@@ -54,7 +54,7 @@ public sealed class AfPacketPortTests
         using var portB = AfPacketPort.Open(b);
         var batch = new PacketBatch(8);
         Assert.Equal(0, portB.Receive(batch)); // nothing waits: returns at once
-        Assert.Contains(",UP", ExternalCommand.Run("ip", "-o", "link", "show", a).Output, StringComparison.Ordinal);
+        Assert.Contains(",UP", ExternalCommand.Run("ip", "-o", "link", "show", "dev", a).Output, StringComparison.Ordinal);
 
         var frame = new byte[60];
         portB.Mac.Write(frame);

@@ -166,23 +166,31 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
     public async Task Tcp_ClientToServicePort_EchoedByServerThatSeesTheClientAddress()
     {
         var cancel = TestContext.Current.CancellationToken;
-        using var server = lab.Namespaces.Start(AfPacketLab.Server, "python3", "-u", "-c", EchoServer);
-        var ready = await server.StandardOutput.ReadLineAsync(cancel).AsTask().WaitAsync(TimeSpan.FromSeconds(10), cancel);
-        Assert.Equal("ready", ready);
-
-        // A bounded retry covers a first SYN lost to neighbour resolution; each attempt times out in 2 s.
-        CommandResult result = new(-1, "", "not run");
-        for (var attempt = 0; attempt < 3 && !result.Succeeded; attempt++)
+        var server = lab.Namespaces.Start(AfPacketLab.Server, "python3", "-u", "-c", EchoServer);
+        try
         {
-            result = ExternalCommand.InNamespace(AfPacketLab.Client, "python3", "-c", EchoClient, "10.200.0.80", "80");
-            output.WriteLine($"attempt {attempt}: {result}");
+            var ready = await server.StandardOutput.ReadLineAsync(cancel).AsTask().WaitAsync(TimeSpan.FromSeconds(10), cancel);
+            Assert.Equal("ready", ready);
+
+            // A bounded retry covers a first SYN lost to neighbour resolution; each attempt times out in 2 s.
+            CommandResult result = new(-1, "", "not run");
+            for (var attempt = 0; attempt < 3 && !result.Succeeded; attempt++)
+            {
+                result = ExternalCommand.InNamespace(AfPacketLab.Client, "python3", "-c", EchoClient, "10.200.0.80", "80");
+                output.WriteLine($"attempt {attempt}: {result}");
+            }
+
+            Assert.True(result.Succeeded, result.ToString());
+            Assert.Equal("hello fabric from 10.20.1.10", result.Output.Trim());
+            foreach (var port in lab.Ports)
+            {
+                output.WriteLine($"{port}: partial checksums completed {port.ChecksumsCompleted}, own frames skipped {port.OwnFramesSkipped}, truncated {port.Truncated}, qdisc bypass {port.QdiscBypass}");
+            }
         }
-
-        Assert.True(result.Succeeded, result.ToString());
-        Assert.Equal("hello fabric from 10.20.1.10", result.Output.Trim());
-        foreach (var port in lab.Ports)
+        finally
         {
-            output.WriteLine($"{port}: partial checksums completed {port.ChecksumsCompleted}, own frames skipped {port.OwnFramesSkipped}, truncated {port.Truncated}, qdisc bypass {port.QdiscBypass}");
+            // The server runs in the lab's namespace, which outlives this test: the test stops what it started.
+            lab.Namespaces.Stop(server);
         }
     }
 
@@ -207,7 +215,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
     {
         foreach (var port in lab.Ports)
         {
-            var shown = ExternalCommand.Run("ip", "-o", "link", "show", port.Name);
+            var shown = ExternalCommand.Run("ip", "-o", "link", "show", "dev", port.Name);
             Assert.Contains($"mtu {port.Mtu} ", shown.Output, StringComparison.Ordinal);
             Assert.Contains(port.Mac.ToString().ToLowerInvariant(), shown.Output, StringComparison.Ordinal);
             Assert.Contains(",UP", shown.Output, StringComparison.Ordinal);

@@ -67,23 +67,23 @@ public sealed class SvrMtuTests
     public void FragNeeded_Flood_IsRateLimitedAndCounted()
     {
         using var fabric = new SvrFabric();
-        for (var i = 0; i < PacketWorker.IcmpErrorsPerSecond + 50; i++)
+        for (var i = 0; i < IcmpErrorLimiter.ErrorsPerSecond + 50; i++)
         {
             fabric.Eng1.SendIp(Ping(fabric.Eng1.Address, 1500));
         }
 
         fabric.Pump();
 
-        Assert.Equal(PacketWorker.IcmpErrorsPerSecond, fabric.Eng1.Received.Count);
-        Assert.Equal(PacketWorker.IcmpErrorsPerSecond, fabric.Br1.Worker.Counters.IcmpErrorsSent);
+        Assert.Equal(IcmpErrorLimiter.ErrorsPerSecond, fabric.Eng1.Received.Count);
+        Assert.Equal(IcmpErrorLimiter.ErrorsPerSecond, fabric.Br1.Worker.Counters.IcmpErrorsSent);
         Assert.Equal(50, fabric.Br1.Worker.Counters.IcmpErrorsSuppressed);
-        Assert.Equal(PacketWorker.IcmpErrorsPerSecond + 50, SvrFabric.Drops(fabric.Br1, DropReason.TooBig));
+        Assert.Equal(IcmpErrorLimiter.ErrorsPerSecond + 50, SvrFabric.Drops(fabric.Br1, DropReason.TooBig));
 
         // A second later the bucket has refilled.
         fabric.Time.Advance(TimeSpan.FromSeconds(1));
         fabric.Eng1.SendIp(Ping(fabric.Eng1.Address, 1500));
         fabric.Pump();
-        Assert.Equal(PacketWorker.IcmpErrorsPerSecond + 1, fabric.Br1.Worker.Counters.IcmpErrorsSent);
+        Assert.Equal(IcmpErrorLimiter.ErrorsPerSecond + 1, fabric.Br1.Worker.Counters.IcmpErrorsSent);
     }
 
     [Fact]

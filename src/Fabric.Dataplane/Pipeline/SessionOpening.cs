@@ -1,0 +1,280 @@
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.LoadBalancing;
+using Fabric.Dataplane.Policing;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+// Every session the router makes is opened by SessionOpening.Open, whatever its kind:
+//
+//   admission ─► route.Choose (load balancer, instance or peer path, waypoint pair) ─► insert ─► instance load ─► counted
+//        └ refused: SessionLimit        └ refused: admission given back              └ refused: waypoints and admission given back
+//
+//   InstanceRoute: a local session (the client's tuple) or an SVR egress (the tuple the metadata names) to an instance here
+//   PeerRoute:     an SVR ingress (hosting router by load balancing, then its path) or a transit (the path the metadata names)
+//
+// SessionOpening.Ended gives back what Open took (admission, instance load, waypoint pair) when the session ends.
+// The routes are structs and Open is generic over them: nothing allocates.
+
+/// <summary>
+/// Where a new session leads, chosen once its admission is taken: the far side's key and the fields of the session
+/// that depend on it. Implemented by structs, so <see cref="SessionOpening.Open"/> calls it without boxing.
+/// </summary>
+internal interface ISessionRoute
+{
+    /// <summary>
+    /// Chooses the session's far side: fills in <paramref name="state"/>'s instance (or load slot), forward port and,
+    /// for SVR, role, handshake and waypoint fields, and gives the reverse key. Returns <see cref="DropReason.None"/>,
+    /// or why there is no route; a refusal holds nothing.
+    /// </summary>
+    DropReason Choose(
+        ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources, ref SessionState state, out SessionKey reverse);
+
+    /// <summary>Why the session is refused when the table rejects its keys without being full (one is another session's).</summary>
+    DropReason KeyTaken { get; }
+}
+
+/// <summary>
+/// The one path that opens a session and the one that closes it: admission taken and given back, load counted, waypoint
+/// ports taken and given back, the session counted and its opening published. Runs on the worker's thread.
+/// </summary>
+internal static class SessionOpening
+{
+    /// <summary>
+    /// Opens a session for the packet in hand (its key is the session's forward key) to the service
+    /// <paramref name="entry"/> (the context names its tenant and service) along <paramref name="route"/>. On
+    /// <see cref="Verdict.Continue"/> the context holds the session, forward; on <see cref="Verdict.Drop"/> its reason,
+    /// and whatever was taken is given back.
+    /// </summary>
+    public static Verdict Open<TRoute>(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources, TRoute route)
+        where TRoute : struct, ISessionRoute
+    {
+        var runtime = entry.Runtime;
+        if (runtime.Admission.TryAdmit(context.Now) is var admission and not AdmissionVerdict.Admitted)
+        {
+            return context.Fail(DropReason.SessionLimit, DropRules.Of(admission));
+        }
+
+        var state = new SessionState
+        {
+            Tenant = (short)context.Tenant,
+            Service = (short)context.Service,
+            ReversePort = (short)context.IngressPort,
+            Runtime = runtime.Id,
+            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, resources.TicksPerSecond),
+        };
+        var chosen = route.Choose(ref context, entry, snapshot, resources, ref state, out var reverse);
+        if (chosen != DropReason.None)
+        {
+            runtime.Admission.Release();
+            return context.Fail(chosen);
+        }
+
+        var inserted = resources.Sessions.TryInsert(context.Key, reverse, state, context.Now, IdleTimeout(entry, state, context.Key), out var handle);
+        if (inserted != SessionInsertResult.Inserted)
+        {
+            ReleaseWaypoints(snapshot, state);
+            runtime.Admission.Release();
+            return context.Fail(inserted == SessionInsertResult.TableFull ? DropReason.SessionTableFull : route.KeyTaken);
+        }
+
+        if (state.Instance >= 0)
+        {
+            runtime.Load.OnSessionStart(state.Instance);
+        }
+
+        resources.SessionOpened(handle);
+        context.Session = handle;
+        context.Direction = SessionDirection.Forward;
+        return Verdict.Continue;
+    }
+
+    /// <summary>Gives back what a session held, to the runtime that admitted it: its admission slot, its instance's load and its waypoint ports.</summary>
+    public static void Ended(ForwardingSnapshot snapshot, in SessionState state)
+    {
+        var runtime = snapshot.Runtimes[state.Runtime];
+        runtime.Admission.Release();
+        if (state.Instance >= 0)
+        {
+            runtime.Load.OnSessionEnd(state.Instance);
+        }
+
+        ReleaseWaypoints(snapshot, state);
+    }
+
+    /// <summary>The idle timeout of a session of the service: by the protocol the client speaks (an SVR session's original one, which may cross as UDP).</summary>
+    public static long IdleTimeout(ServiceEntry entry, in SessionState state, in SessionKey forward) =>
+        (state.Svr != SvrRole.None ? state.OriginalProtocol : forward.Protocol) switch
+        {
+            IpProtocol.Tcp => entry.IdleTcp,
+            IpProtocol.Udp => entry.IdleUdp,
+            _ => entry.IdleIcmp,
+        };
+
+    /// <summary>Gives back the waypoint port pair an ingress or transit session holds.</summary>
+    private static void ReleaseWaypoints(ForwardingSnapshot snapshot, in SessionState state)
+    {
+        if (state.Svr is SvrRole.Ingress or SvrRole.Transit)
+        {
+            snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
+        }
+    }
+}
+
+/// <summary>
+/// A session to an instance of the service on this router, picked by the service's load balancing: a local session
+/// (towards the client's own tuple) or an SVR egress (towards the tuple the ingress's metadata names; its forward key
+/// is the waypoint tuple the packet came on).
+/// </summary>
+internal readonly struct InstanceRoute : ISessionRoute
+{
+    private readonly SessionKey _original;
+    private readonly bool _egress;
+    private readonly bool _sealed;
+    private readonly short _peerKeys;
+    private readonly uint _sessionId;
+
+    private InstanceRoute(in SessionKey original, bool egress, bool sealedSession, short peerKeys, uint sessionId)
+    {
+        _original = original;
+        _egress = egress;
+        _sealed = sealedSession;
+        _peerKeys = peerKeys;
+        _sessionId = sessionId;
+    }
+
+    /// <summary>A local session: <paramref name="key"/> is the client's tuple.</summary>
+    public static InstanceRoute Local(in SessionKey key) => new(key, egress: false, sealedSession: false, 0, 0);
+
+    /// <summary>An SVR egress: the original tuple, whether the session is encrypted, the sending peer's keys and the session id, from the metadata.</summary>
+    public static InstanceRoute Egress(in SessionKey original, bool sealedSession, int peerKeys, uint sessionId) =>
+        new(original, egress: true, sealedSession, (short)peerKeys, sessionId);
+
+    public DropReason KeyTaken => _egress ? DropReason.MetadataMismatch : DropReason.NoRoute;
+
+    public DropReason Choose(
+        ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources, ref SessionState state, out SessionKey reverse)
+    {
+        reverse = default;
+        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
+        if (pick < 0 || !entry.Instances[pick].TryAddress(_original.IsIpv6, out var address))
+        {
+            // No instance here (an egress does not carry sessions on to a further peer).
+            return DropReason.NoRoute;
+        }
+
+        var instance = entry.Instances[pick];
+        // An echo keeps its identifier as its port; SVR carries IPv4 clients only, whose echo is ICMP.
+        var echo = _original.Protocol == IpProtocol.Icmp || (!_egress && _original.Protocol == IpProtocol.Icmpv6);
+        var port = echo || instance.Port == 0 ? _original.DestinationPort : instance.Port;
+        reverse = new SessionKey(address, _original.Source, port, _original.SourcePort, _original.Protocol, _original.IsIpv6);
+        state.Instance = (short)pick;
+        state.ForwardPort = (short)instance.EgressPort;
+        state.IsIpv6 = _original.IsIpv6;
+        if (_egress)
+        {
+            state.Svr = SvrRole.Egress;
+            state.SendMetadata = true;
+            state.OriginalProtocol = _original.Protocol;
+            state.WaypointPool = -1;
+            state.Sealed = _sealed;
+            state.PeerKeys = _peerKeys;
+            state.SessionId = _sessionId;
+        }
+
+        return DropReason.None;
+    }
+}
+
+/// <summary>
+/// A session carried on to a peer router on a waypoint port pair of one peer path: an SVR ingress (the hosting router
+/// chosen by the service's load balancing over <see cref="ServiceEntry.PeerRouters"/>, then its first usable path, or
+/// another router's when all of its paths are down) or a transit (the path to the router the metadata names). Fails
+/// closed without keys for an encrypted service. The reverse key is the waypoint tuple the peer answers on.
+/// </summary>
+internal readonly struct PeerRoute : ISessionRoute
+{
+    private readonly PeerPath? _path;
+    private readonly uint _sessionId;
+    private readonly byte _originalProtocol;
+
+    private PeerRoute(PeerPath? path, uint sessionId, byte originalProtocol)
+    {
+        _path = path;
+        _sessionId = sessionId;
+        _originalProtocol = originalProtocol;
+    }
+
+    /// <summary>An SVR ingress: the path, the session id and the load slot are chosen when admitted.</summary>
+    public static PeerRoute Ingress() => new(null, 0, 0);
+
+    /// <summary>A transit on <paramref name="path"/>, relaying the session id and original protocol the metadata names.</summary>
+    public static PeerRoute Onward(PeerPath path, uint sessionId, byte originalProtocol) => new(path, sessionId, originalProtocol);
+
+    public DropReason KeyTaken => DropReason.WaypointsExhausted;
+
+    public DropReason Choose(
+        ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources, ref SessionState state, out SessionKey reverse)
+    {
+        reverse = default;
+        var path = _path;
+        var role = SvrRole.Transit;
+        var slot = -1;
+        var sessionId = _sessionId;
+        var originalProtocol = _originalProtocol;
+        if (path is null)
+        {
+            if (context.IsIpv6 || entry.PeerPaths.Length == 0)
+            {
+                return DropReason.NoRoute;
+            }
+
+            var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
+            if (pick < 0)
+            {
+                // Every hosting router is full (by its instances' capacities, as far as this router knows).
+                return DropReason.NoRoute;
+            }
+
+            path = SvrStage.PathToward(entry, pick);
+            if (path is null)
+            {
+                return DropReason.PeerPathDown;
+            }
+
+            role = SvrRole.Ingress;
+            slot = entry.SlotOf(path);
+            sessionId = (uint)resources.NextRandom();
+            originalProtocol = context.Key.Protocol;
+        }
+
+        if (FailClosed.Decide(entry.Policy.Encryption, snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
+        {
+            // Fail closed: the session is refused (and counted) rather than sent in clear.
+            return DropReason.NoPeerKeys;
+        }
+
+        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
+        {
+            return DropReason.WaypointsExhausted;
+        }
+
+        var transport = context.Key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        reverse = SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
+        state.Instance = (short)slot;
+        state.ForwardPort = (short)path.Port;
+        state.Svr = role;
+        state.SendMetadata = true;
+        state.ReverseSeenAt = context.Now;
+        state.OriginalProtocol = originalProtocol;
+        state.WaypointPool = (short)path.PoolId;
+        state.LocalWaypointPort = localPort;
+        state.PeerWaypointPort = peerPort;
+        state.Sealed = entry.Policy.Encryption == Model.EncryptionMode.Required;
+        state.PeerKeys = (short)path.KeysId;
+        state.SessionId = sessionId;
+        return DropReason.None;
+    }
+}

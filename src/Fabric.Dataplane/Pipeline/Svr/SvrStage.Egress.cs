@@ -1,0 +1,118 @@
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+// The egress side: a waypoint packet with no session is accepted only with metadata (tenant from the metadata,
+// access policy again, the session opened by SessionOpening with InstanceRoute.Egress), or it adopts the session it
+// names when that session moved from another path of the same peer router.
+public static partial class SvrStage
+{
+    /// <summary>
+    /// The egress slow path: a waypoint packet with no session. Only metadata with a forward context makes one;
+    /// the tenant comes from the metadata and the access policy is enforced again with it. The session's
+    /// forward key is the waypoint tuple, its reverse key what the instance answers with.
+    /// </summary>
+    public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
+    {
+        ref var metadata = ref context.Metadata;
+        if (!metadata.Present || !metadata.HasForwardContext)
+        {
+            return context.Fail(DropReason.WaypointNoSession);
+        }
+
+        var original = metadata.ForwardContext;
+        var carried = original.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        if (carried != context.Key.Protocol || !metadata.TenantNamed)
+        {
+            return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        // Verify before anything in the metadata is believed. Whether the session is encrypted follows from the
+        // service at the original destination, whoever asks (not from the tenant, which is not yet verified).
+        var named = snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
+        var encrypted = named >= 0 && snapshot.Services[named].Policy.Encryption == Model.EncryptionMode.Required;
+        if (Unseal(ref context, resources, snapshot, encrypted) != Verdict.Continue)
+        {
+            return Verdict.Drop;
+        }
+
+        var tenant = metadata.Tenant;
+        if (tenant < 0)
+        {
+            return context.Fail(DropReason.NoTenant);
+        }
+
+        context.Tenant = tenant;
+        var service = snapshot.FibByTenant[tenant].Match(false, original.Destination, original.Protocol, original.DestinationPort);
+        if (service < 0)
+        {
+            context.Service = snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
+            return context.Fail(context.Service < 0 ? DropReason.NoService : DropReason.AccessDenied);
+        }
+
+        context.Service = service;
+        if (metadata.ServiceNamed && metadata.Service != service)
+        {
+            return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        var entry = snapshot.Services[service];
+        if (metadata.RoutedOnward)
+        {
+            return OpenOnward(ref context, entry, snapshot, resources);
+        }
+
+        if (TryAdoptMoved(ref context, entry, original, snapshot, resources))
+        {
+            return Verdict.Continue;
+        }
+
+        return SessionOpening.Open(ref context, entry, snapshot, resources, InstanceRoute.Egress(original, encrypted, metadata.PeerKeys, metadata.SessionId));
+    }
+
+    /// <summary>
+    /// The egress side of a move: metadata on a new waypoint tuple names a session this router already carries
+    /// (same original tuple, same session id, from another path of the same peer router). The session keeps its
+    /// instance and TCP state and takes the new tuple, so the endpoints notice nothing.
+    /// </summary>
+    private static bool TryAdoptMoved(ref PacketContext context, ServiceEntry entry, in SessionKey original, ForwardingSnapshot snapshot, WorkerResources resources)
+    {
+        var sessions = resources.Sessions;
+        for (var i = 0; i < entry.Instances.Length; i++)
+        {
+            var instance = entry.Instances[i];
+            if (!instance.TryAddress(false, out var address))
+            {
+                continue;
+            }
+
+            var port = original.Protocol == IpProtocol.Icmp || instance.Port == 0 ? original.DestinationPort : instance.Port;
+            if (!sessions.TryFind(new SessionKey(address, original.Source, port, original.SourcePort, original.Protocol, original.IsIpv6), out var handle, out var direction)
+                || direction != SessionDirection.Reverse)
+            {
+                continue;
+            }
+
+            ref var state = ref sessions.Payload(handle);
+            if (state.Svr != SvrRole.Egress || state.SessionId != context.Metadata.SessionId
+                || !snapshot.TryFindPeer((uint)sessions.ForwardKey(handle).Source, out var before)
+                || !snapshot.TryFindPeer((uint)context.Key.Source, out var now) || before.PeerRouter != now.PeerRouter
+                || !sessions.TryRekey(handle, SessionDirection.Forward, context.Key))
+            {
+                return false;
+            }
+
+            state.ReversePort = (short)context.IngressPort;
+            state.PeerKeys = (short)context.Metadata.PeerKeys;
+            state.SendMetadata = true;
+            resources.Counters.SessionsMoved++;
+            context.Session = handle;
+            context.Direction = SessionDirection.Forward;
+            return true;
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,314 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.LoadBalancing;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+// The metadata handshake: Observe moves it on with every packet of a session, Signal inserts metadata (or a bare
+// block) where it asks for it, WriteBlock writes the forward or reverse block (a transit relays what it received),
+// and Announce sends the metadata ahead of a UDP datagram too big to carry it.
+public static partial class SvrStage
+{
+    /// <summary>
+    /// Whether the next TCP or UDP packet of the session in this direction, not a SYN, leaves to the peer with
+    /// metadata (what <see cref="Observe"/> and then <see cref="Rewrite"/> will decide). Reads only.
+    /// </summary>
+    public static bool NextPacketCarriesMetadata(in SessionState state, bool forward, long now, long quietTicks)
+    {
+        // A transit adds no metadata of its own: it relays what the packet came with (a cookie the caller sees).
+        var leavesToPeer = (state.Svr == SvrRole.Ingress) == forward;
+        if (state.Svr is SvrRole.None or SvrRole.Transit || !leavesToPeer)
+        {
+            return false;
+        }
+
+        return state.SendMetadata
+            || (state.Svr == SvrRole.Ingress && state.Unanswered + 1 >= ResignalAfterUnanswered && now - state.ReverseSeenAt >= quietTicks);
+    }
+
+    /// <summary>Moves the session's handshake on with the packet in hand (fast path, every packet of an SVR session).</summary>
+    public static void Observe(ref SessionState state, ref PacketContext context, ForwardingSnapshot snapshot, long quietTicks)
+    {
+        if (context.IsIcmpError)
+        {
+            return;
+        }
+
+        var forward = context.Direction == SessionDirection.Forward;
+        if (state.Svr == SvrRole.Transit)
+        {
+            // A transit keeps no handshake: it relays the metadata each packet comes with (see Signal).
+            return;
+        }
+
+        if (state.Svr == SvrRole.Ingress)
+        {
+            if (!forward)
+            {
+                state.Unanswered = 0;
+                state.ReverseSeenAt = context.Now;
+                if (context.Metadata.Present)
+                {
+                    state.SendMetadata = false;
+                    TakeFeedback(state, ref context, snapshot);
+                }
+            }
+            else if (++state.Unanswered >= ResignalAfterUnanswered)
+            {
+                state.Unanswered = ResignalAfterUnanswered;
+                state.SendMetadata |= context.Now - state.ReverseSeenAt >= quietTicks;
+            }
+        }
+        else if (forward)
+        {
+            // Metadata asks for reverse metadata; a forward packet without it ends the handshake, except the one
+            // packet an announcement went ahead of (the egress counts it in Unanswered, unused on its side).
+            if (context.Metadata.Present)
+            {
+                state.SendMetadata = true;
+                state.Unanswered = context.Metadata.Announcement ? (byte)1 : (byte)0;
+            }
+            else if (state.Unanswered > 0)
+            {
+                state.Unanswered--;
+            }
+            else
+            {
+                state.SendMetadata = false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Load feedback: reverse metadata names the service's active sessions at the egress (TLV 13). Those include the
+    /// sessions this router sent there, which its own load already counts, so the rest is recorded as the others'
+    /// (<see cref="InstanceLoad.ReportRemoteLoad"/>) for the egress's slot; the next picks use it.
+    /// </summary>
+    private static void TakeFeedback(in SessionState state, ref PacketContext context, ForwardingSnapshot snapshot)
+    {
+        var load = snapshot.Runtimes[state.Runtime].Load;
+        if (context.Metadata.HasSessionsInService && (uint)state.Instance < (uint)load.Count)
+        {
+            load.ReportRemoteLoad(state.Instance, context.Metadata.SessionsInService - load.LocalSessions(state.Instance));
+        }
+    }
+
+    /// <summary>
+    /// True when the packet in hand is an announcement (metadata with the keepalive control and no payload, see
+    /// <see cref="Announce"/>): it moves the handshake on and is not delivered.
+    /// </summary>
+    public static bool IsAnnouncement(ref PacketContext context) =>
+        context.Metadata.Present && context.Metadata.Announcement
+        && context.IpLength - (context.TransportOffset - context.NetworkOffset) == UdpDatagram.HeaderLength;
+
+    /// <summary>
+    /// Inserts metadata (forward from the ingress, reverse from the egress) when the handshake asks for it, or a
+    /// bare block before a payload that starts with the cookie. With keys the header section names the epoch
+    /// (<paramref name="securityId"/>, TLV 16) the packet is sealed with. Returns the octets inserted, or −1 on a drop.
+    /// </summary>
+    private static int Signal(ref PacketContext context, ref SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
+    {
+        var syn = state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) == (byte)TcpFlags.Syn;
+        var transit = state.Svr == SvrRole.Transit;
+        var signal = transit ? context.Metadata.Present : state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
+        var block = resources.MetadataScratch.AsSpan();
+        var length = 0;
+        if (signal)
+        {
+            if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: transit && context.Metadata.Announcement, block, out length))
+            {
+                context.Fail(DropReason.MetadataMismatch);
+                return -1;
+            }
+
+            var trailer = securityId != 0 || state.Sealed ? PacketSealer.TrailerLength : 0;
+            if (!transit && state.OriginalProtocol == IpProtocol.Udp && context.IpLength + length + trailer > resources.Ports[context.EgressPort].Mtu)
+            {
+                // Too big to carry its metadata as well: the metadata goes ahead alone, the datagram follows without.
+                if (!Announce(ref context, state, resources, snapshot, forward, ip, securityId))
+                {
+                    return -1;
+                }
+
+                signal = false;
+            }
+        }
+
+        if (!signal)
+        {
+            var payloadAt = context.TransportOffset - context.NetworkOffset + TransportHeaderLength(ip, context.TransportOffset - context.NetworkOffset);
+            if (!MetadataInsertion.NeedsBareBlock(ip[payloadAt..context.IpLength]))
+            {
+                return 0;
+            }
+
+            MetadataBlock.TryWriteBare(block);
+            length = MetadataBlock.BareLength;
+        }
+
+        if (!TransportChecksumValid(ip[..context.IpLength]))
+        {
+            // Inserting recomputes the checksum: a damaged packet must not leave whole.
+            context.Fail(DropReason.BadChecksum);
+            return -1;
+        }
+
+        if (!MetadataInsertion.TryInsert(ip, context.IpLength, block[..length], out var grown))
+        {
+            context.Fail(DropReason.TooBig);
+            return -1;
+        }
+
+        context.IpLength = grown;
+        return length;
+    }
+
+    /// <summary>
+    /// Writes the session's metadata block: forward (context, session id, tenant, service, source router, and the
+    /// destination router through a transit) or reverse (context, session id, sessions in service); with
+    /// <paramref name="announce"/> also the keepalive control, which marks a packet that carries nothing but the
+    /// metadata. A transit relays: the contexts and the sessions in service are those the packet in hand came with.
+    /// </summary>
+    private static bool WriteBlock(
+        in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, ref PacketContext context, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
+    {
+        var sessions = resources.Sessions;
+        var handle = context.Session;
+        ref var received = ref context.Metadata;
+        var relay = state.Svr == SvrRole.Transit;
+        var writer = new MetadataWriter(block);
+        writer.BeginHeader();
+        if (securityId != 0)
+        {
+            writer.AddU32(MetadataTlvType.SecurityId, securityId);
+        }
+
+        writer.BeginPayload();
+        Span<byte> id = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(id, 0);
+        BinaryPrimitives.WriteUInt64BigEndian(id[8..], state.SessionId);
+        var written = forward
+            ? (relay
+                  ? received.HasForwardContext && AddContext(ref writer, received.ForwardContext, reverse: false)
+                  : AddContext(ref writer, sessions.ForwardKey(handle), reverse: false))
+              && writer.AddTlv(MetadataTlvType.SessionId, id)
+              && writer.AddTlv(MetadataTlvType.Tenant, snapshot.TenantsUtf8[state.Tenant])
+              && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
+              && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
+              && AddDestinationRouter(ref writer, state, snapshot)
+            : (relay
+                  ? !received.HasReverseContext || AddContext(ref writer, received.ReverseContext, reverse: true)
+                  : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true))
+              && writer.AddTlv(MetadataTlvType.SessionId, id)
+              && (relay
+                  ? !received.HasSessionsInService || writer.AddU64(MetadataTlvType.SessionsInService, (ulong)received.SessionsInService)
+                  : writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active));
+        if (written && announce)
+        {
+            written = writer.AddU8(MetadataTlvType.Control, (byte)MetadataControl.Keepalive);
+        }
+
+        length = 0;
+        return written && writer.Finish(out length);
+    }
+
+    /// <summary>
+    /// Names the destination router (TLV 17) in an ingress's forward metadata when the session's path leads to a transit
+    /// peer rather than to the router hosting the instance (the session's slot in <see cref="ServiceEntry.PeerRouters"/>).
+    /// </summary>
+    private static bool AddDestinationRouter(ref MetadataWriter writer, in SessionState state, ForwardingSnapshot snapshot)
+    {
+        if (state.Svr != SvrRole.Ingress || (uint)state.Service >= (uint)snapshot.Services.Length)
+        {
+            return true;
+        }
+
+        var entry = snapshot.Services[state.Service];
+        if (entry.Runtime.Id != state.Runtime || (uint)state.Instance >= (uint)entry.PeerRouters.Length)
+        {
+            return true;
+        }
+
+        var path = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        return path is null || path.PeerRouter == entry.PeerRouters[state.Instance]
+            || writer.AddTlv(MetadataTlvType.DestinationRouter, entry.PeerRoutersUtf8[state.Instance]);
+    }
+
+    private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => reverse
+        ? writer.AddReverseContextV4((uint)key.Source, (uint)key.Destination, key.SourcePort, key.DestinationPort, key.Protocol)
+        : writer.AddForwardContextV4((uint)key.Source, (uint)key.Destination, key.SourcePort, key.DestinationPort, key.Protocol);
+
+    /// <summary>
+    /// Sends the session's metadata ahead of a UDP datagram too big to carry it: a datagram on the same waypoint
+    /// tuple whose payload is only the block (with the keepalive control), sealed like any metadata when the path
+    /// has keys. The receiver takes the metadata and delivers nothing; the datagram follows without metadata.
+    /// </summary>
+    private static bool Announce(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool forward, Span<byte> ip, uint securityId)
+    {
+        var sessions = resources.Sessions;
+        var nextHop = forward ? sessions.ReverseKey(context.Session).Source : sessions.ForwardKey(context.Session).Source;
+        var frame = resources.Scratch.AsSpan();
+        var announcement = frame[EthernetFrame.UntaggedHeaderLength..];
+        var headerLength = (ip[0] & 0x0F) * 4;
+        var bareLength = headerLength + UdpDatagram.HeaderLength;
+        ip[..bareLength].CopyTo(announcement);
+        BinaryPrimitives.WriteUInt16BigEndian(announcement[Ipv4Packet.TotalLengthOffset..], (ushort)bareLength);
+        BinaryPrimitives.WriteUInt16BigEndian(announcement[(headerLength + UdpDatagram.LengthOffset)..], UdpDatagram.HeaderLength);
+        if (!Ipv4Packet.TryCreate(announcement[..bareLength], out var v4) || !UdpDatagram.TryCreate(v4.Payload, out var udp))
+        {
+            context.Fail(DropReason.Malformed);
+            return false;
+        }
+
+        v4.UpdateHeaderChecksum();
+        udp.UpdateChecksum(v4.PseudoHeaderSum());
+        var block = resources.MetadataScratch.AsSpan();
+        if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: true, block, out var length)
+            || !MetadataInsertion.TryInsert(announcement, bareLength, block[..length], out var grown))
+        {
+            context.Fail(DropReason.MetadataMismatch);
+            return false;
+        }
+
+        var side = new PacketContext(frame, frame, context.EgressPort, context.Now)
+        {
+            NetworkOffset = EthernetFrame.UntaggedHeaderLength,
+            TransportOffset = EthernetFrame.UntaggedHeaderLength + headerLength,
+            IpLength = grown,
+        };
+        var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
+        if ((securityId != 0 || state.Sealed) && Seal(ref side, resources, keys, announcement, length, state.Sealed) != Verdict.Continue)
+        {
+            context.Fail(side.Drop);
+            return false;
+        }
+
+        resources.Ports[context.EgressPort].Mac.Write(frame[EthernetFrame.SourceOffset..]);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[EthernetFrame.TypeOffset..], EtherType.Ipv4);
+        frame = frame[..(EthernetFrame.UntaggedHeaderLength + side.IpLength)];
+        resources.Counters.MetadataAnnouncements++;
+        if (resources.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
+        {
+            mac.Write(frame);
+            resources.SendOwn(context.EgressPort, frame);
+            return true;
+        }
+
+        // The peer's MAC is being asked for: the announcement waits, and the datagram waits behind it (in order).
+        switch (resources.Neighbors.Hold(context.EgressPort, nextHop, frame))
+        {
+            case null:
+                context.Fail(DropReason.NeighborUnresolved);
+                return false;
+            case true:
+                EgressStage.Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, isIpv6: false, nextHop);
+                break;
+        }
+
+        return true;
+    }
+}

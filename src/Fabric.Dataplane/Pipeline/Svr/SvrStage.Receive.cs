@@ -1,0 +1,225 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+// Arrival and sealing. Receive reads and checks the metadata block of a packet to a waypoint (it stays in the
+// packet) and maps what it names to the snapshot; Unseal verifies or decrypts the packet with the peer's keys and
+// strips trailer and block. Seal is the way out: payload encrypted or authenticated, trailer appended. A packet that
+// fails any check is dropped with its reason; nothing is answered.
+public static partial class SvrStage
+{
+    /// <summary>
+    /// Reads and checks the metadata of a packet that arrived on a waypoint port, and names the peer that sent
+    /// it. The block stays in the packet until <see cref="Unseal"/> has verified the packet and strips it.
+    /// </summary>
+    public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot)
+    {
+        context.Metadata = default;
+        if (!snapshot.TryFindPeer((uint)context.Key.Source, out var peer))
+        {
+            return context.Fail(DropReason.NotAPeer);
+        }
+
+        context.Metadata.PeerKeys = peer.KeysId;
+        var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        if (!MetadataInsertion.TryLocate(ip, context.IpLength, out var block, out var error))
+        {
+            return error switch
+            {
+                MetadataError.None => Verdict.Continue,
+                MetadataError.BadVersion => context.Fail(DropReason.MetadataVersion),
+                _ => context.Fail(DropReason.MetadataMalformed),
+            };
+        }
+
+        var reason = ReadMetadata(block, snapshot, ref context.Metadata);
+        if (reason != DropReason.None)
+        {
+            return context.Fail(reason);
+        }
+
+        context.Metadata.BlockLength = block.TotalLength;
+        context.Metadata.Present = !block.IsBare;
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// What a session takes from a checked block (<see cref="MetadataFields"/>), names matched against the snapshot's:
+    /// <see cref="DropReason.None"/>, or why the packet is dropped (see <see cref="MetadataFields.SessionError"/>).
+    /// </summary>
+    private static DropReason ReadMetadata(MetadataBlock block, ForwardingSnapshot snapshot, ref ReceivedMetadata metadata)
+    {
+        if (block.IsPayloadEncrypted)
+        {
+            // This router keeps metadata payload TLVs in clear (authenticated); it does not open encrypted ones.
+            return DropReason.MetadataMismatch;
+        }
+
+        var fields = MetadataFields.Read(block);
+        switch (fields.SessionError)
+        {
+            case MetadataError.None:
+                break;
+            case MetadataError.UnsupportedFamily:
+                return DropReason.MetadataMismatch;
+            default:
+                return DropReason.MetadataMalformed;
+        }
+
+        metadata.HasSecurityId = fields.HasSecurityId;
+        metadata.SecurityId = fields.SecurityId;
+        metadata.HasForwardContext = fields.HasForwardContext;
+        metadata.ForwardContext = fields.ForwardContext.Key;
+        metadata.HasReverseContext = fields.HasReverseContext;
+        metadata.ReverseContext = fields.ReverseContext.IsIpv6 ? default : fields.ReverseContext.Key;
+        if (fields.HasDestinationRouter && !fields.DestinationRouter.SequenceEqual(snapshot.RouterUtf8))
+        {
+            metadata.RoutedOnward = true;
+            metadata.OnwardPath = UsablePathTo(snapshot.PeerPaths, fields.DestinationRouter);
+        }
+
+        metadata.TenantNamed = fields.HasTenant;
+        metadata.Tenant = fields.HasTenant ? ForwardingSnapshot.IndexOfUtf8(snapshot.TenantsUtf8, fields.Tenant) : 0;
+        metadata.ServiceNamed = fields.HasService;
+        metadata.Service = fields.HasService ? ForwardingSnapshot.IndexOfUtf8(snapshot.ServicesUtf8, fields.Service) : 0;
+        metadata.Announcement = fields.HasControl && fields.Control == MetadataControl.Keepalive;
+        metadata.HasSessionsInService = fields.HasSessionsInService;
+        metadata.SessionsInService = (long)Math.Min(fields.SessionsInService, long.MaxValue);
+        metadata.SessionId = fields.HasSessionId ? BinaryPrimitives.ReadUInt32BigEndian(fields.SessionId[12..]) : 0;
+        return DropReason.None;
+    }
+
+    /// <summary>
+    /// Verifies (and for <paramref name="encrypted"/> sessions decrypts) a waypoint packet, then removes its
+    /// trailer and metadata, leaving the packet as the sending router had it before sealing. A packet is sealed
+    /// when its metadata names an epoch or its session requires encryption. Once the peer path has keys,
+    /// metadata must come sealed: unprotected metadata is dropped, so a forged block never makes a session.
+    /// </summary>
+    public static Verdict Unseal(ref PacketContext context, WorkerResources resources, ForwardingSnapshot snapshot, bool encrypted)
+    {
+        ref var metadata = ref context.Metadata;
+        var keys = snapshot.Runtimes.PeerKeys[metadata.PeerKeys];
+        var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
+        if ((metadata.HasSecurityId || encrypted || metadata.BlockLength > 0) && !TransportChecksumValid(ip))
+        {
+            // Stripping or opening recomputes the checksum: a damaged packet must not come out whole.
+            return context.Fail(DropReason.BadChecksum);
+        }
+
+        if (metadata.HasSecurityId || encrypted)
+        {
+            if (!keys.HasKeys)
+            {
+                return context.Fail(encrypted && !metadata.HasSecurityId ? DropReason.NoPeerKeys : DropReason.UnknownKey);
+            }
+
+            var transportAt = context.TransportOffset - context.NetworkOffset;
+            var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + metadata.BlockLength;
+            var trailerAt = context.IpLength - PacketSealer.TrailerLength;
+            if (trailerAt < payloadAt)
+            {
+                return context.Fail(DropReason.Tampered);
+            }
+
+            var associated = AssociatedData(resources, ip, transportAt, metadata.BlockLength);
+            var protection = encrypted ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
+            var opened = metadata.HasSecurityId
+                ? keys.Open(metadata.SecurityId, associated, ip[payloadAt..trailerAt], ip[trailerAt..], protection, context.Now)
+                : keys.Open(associated, ip[payloadAt..trailerAt], ip[trailerAt..], protection, context.Now);
+            switch (opened)
+            {
+                case OpenVerdict.Ok:
+                    break;
+                case OpenVerdict.Replayed:
+                    return context.Fail(DropReason.Replayed);
+                case OpenVerdict.UnknownEpoch:
+                    return context.Fail(DropReason.UnknownKey);
+                default:
+                    return context.Fail(DropReason.Tampered);
+            }
+
+            MetadataInsertion.TryResizeTail(ip, context.IpLength, -PacketSealer.TrailerLength, out var unsealed);
+            context.IpLength = unsealed;
+        }
+        else if (metadata.Present && keys.HasKeys)
+        {
+            return context.Fail(DropReason.Unauthenticated);
+        }
+
+        if (metadata.BlockLength > 0)
+        {
+            MetadataInsertion.TryStrip(context.Frame.Slice(context.NetworkOffset, context.IpLength), context.IpLength, out var stripped);
+            context.IpLength = stripped;
+        }
+
+        context.Frame = context.Frame[..(context.NetworkOffset + context.IpLength)];
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// Seals the packet with the peer path's current epoch: the original payload is encrypted in place (or, for
+    /// metadata of a session that is not encrypted, only authenticated) and the 24-octet trailer appended. The
+    /// associated data is the outer tuple and the whole metadata block.
+    /// </summary>
+    private static Verdict Seal(ref PacketContext context, WorkerResources resources, PeerPathKeys keys, Span<byte> ip, int blockLength, bool encrypt)
+    {
+        if (context.IpLength + PacketSealer.TrailerLength > ip.Length)
+        {
+            return context.Fail(DropReason.TooBig);
+        }
+
+        if (blockLength == 0 && !TransportChecksumValid(ip[..context.IpLength]))
+        {
+            return context.Fail(DropReason.BadChecksum);
+        }
+
+        var transportAt = context.TransportOffset - context.NetworkOffset;
+        var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + blockLength;
+        var associated = AssociatedData(resources, ip, transportAt, blockLength);
+        var trailer = ip.Slice(context.IpLength, PacketSealer.TrailerLength);
+        var protection = encrypt ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
+        if (keys.Seal(associated, ip[payloadAt..context.IpLength], trailer, protection) == 0
+            || !MetadataInsertion.TryResizeTail(ip, context.IpLength, PacketSealer.TrailerLength, out var sealedLength))
+        {
+            return context.Fail(DropReason.NoPeerKeys);
+        }
+
+        context.IpLength = sealedLength;
+        return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// The bytes a sealed packet's tag covers besides its payload: outer source, destination, source port,
+    /// destination port, protocol (13 octets; what must not change between the two routers) and the metadata block.
+    /// </summary>
+    private static ReadOnlySpan<byte> AssociatedData(WorkerResources resources, Span<byte> ip, int transportAt, int blockLength)
+    {
+        var scratch = resources.AssociatedScratch.AsSpan();
+        ip.Slice(Ipv4Packet.SourceOffset, 8).CopyTo(scratch);
+        ip.Slice(transportAt, 4).CopyTo(scratch[8..]);
+        scratch[12] = ip[Ipv4Packet.ProtocolOffset];
+        var blockAt = transportAt + TransportHeaderLength(ip, transportAt);
+        ip.Slice(blockAt, blockLength).CopyTo(scratch[13..]);
+        return scratch[..(13 + blockLength)];
+    }
+
+    /// <summary>True when the TCP or UDP checksum of the IPv4 packet verifies (a UDP checksum of 0 means none); false when the bytes do not read as a packet.</summary>
+    private static bool TransportChecksumValid(Span<byte> ip)
+    {
+        if (!Ipv4Packet.TryCreate(ip, out var v4))
+        {
+            return false;
+        }
+
+        return v4.Protocol switch
+        {
+            IpProtocol.Tcp => TcpSegment.TryCreate(v4.Payload, out var tcp) && tcp.IsChecksumValid(v4.PseudoHeaderSum()),
+            IpProtocol.Udp => UdpDatagram.TryCreate(v4.Payload, out var udp) && (!udp.HasChecksum || udp.IsChecksumValid(v4.PseudoHeaderSum())),
+            _ => true,
+        };
+    }
+}

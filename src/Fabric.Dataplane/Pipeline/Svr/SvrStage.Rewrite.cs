@@ -1,0 +1,264 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+// Rewriting a packet of an SVR session to the other side's tuple at egress: addresses and ports with incremental
+// checksums, ICMP to UDP and back, ICMP errors translated about the packet as the other side sent it, the MSS of a
+// SYN clamped, and what SVR adds to each packet (GrowthToPeer, MaxOverhead) for the MTU checks.
+public static partial class SvrStage
+{
+    /// <summary>
+    /// Rewrites a packet of an SVR session to the tuple of its other side (the waypoint tuple on the way to the
+    /// peer, the original tuple on the way out of the fabric), converting ICMP to UDP and back, and inserts
+    /// metadata where the handshake asks for it. False (with a reason) when the packet cannot be sent.
+    /// </summary>
+    public static Verdict Rewrite(ref PacketContext context, WorkerResources resources, ForwardingSnapshot snapshot)
+    {
+        var sessions = resources.Sessions;
+        var handle = context.Session;
+        ref var state = ref sessions.Payload(handle);
+        var forward = context.Direction == SessionDirection.Forward;
+        var target = forward ? sessions.ReverseKey(handle).Reversed() : sessions.ForwardKey(handle).Reversed();
+        var ip = context.Room[context.NetworkOffset..];
+        if (context.IsIcmpError)
+        {
+            return TranslateError(ref context, state, resources, snapshot, leavesToPeer: (state.Svr == SvrRole.Ingress) == forward, target);
+        }
+
+        var current = context.Key.Protocol;
+        int rewritten;
+        if (current == IpProtocol.Icmp && target.Protocol == IpProtocol.Udp)
+        {
+            if (context.IpLength + UdpDatagram.HeaderLength > ip.Length)
+            {
+                return context.Fail(DropReason.TooBig);
+            }
+
+            rewritten = IcmpToUdp(ip, context.IpLength, target);
+        }
+        else if (current == IpProtocol.Udp && target.Protocol == IpProtocol.Icmp)
+        {
+            rewritten = UdpToIcmp(ip, context.IpLength, target);
+        }
+        else
+        {
+            rewritten = Retarget(ip[..context.IpLength], current, target) ? context.IpLength : -1;
+        }
+
+        if (rewritten < 0)
+        {
+            // The packet's lengths may have changed since it was parsed (metadata and trailer stripped), so each view
+            // of it here is checked again; one that does not read drops the packet.
+            return context.Fail(DropReason.Malformed);
+        }
+
+        context.IpLength = rewritten;
+
+        var leavesToPeer = state.Svr == SvrRole.Transit || (state.Svr == SvrRole.Ingress) == forward;
+        if (leavesToPeer)
+        {
+            var keys = snapshot.Runtimes.PeerKeys[KeysToward(state, sessions, handle, forward, snapshot)];
+            if (state.Sealed && !keys.HasKeys)
+            {
+                // Fail closed: keys went away under an encrypted session; nothing leaves in clear.
+                return context.Fail(DropReason.NoPeerKeys);
+            }
+
+            if (state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)TcpFlags.Syn) != 0)
+            {
+                ClampMss(ref context, ref state, resources, snapshot, ip);
+            }
+
+            var blockLength = Signal(ref context, ref state, resources, snapshot, forward, ip, keys.HasKeys ? keys.SecurityId : 0);
+            if (blockLength < 0)
+            {
+                return Verdict.Drop;
+            }
+
+            if (state.Sealed || (blockLength > MetadataBlock.BareLength && keys.HasKeys))
+            {
+                var verdict = Seal(ref context, resources, keys, ip, blockLength, state.Sealed);
+                if (verdict != Verdict.Continue)
+                {
+                    return verdict;
+                }
+            }
+        }
+
+        context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
+        return context.LargestPacketLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+    }
+
+    /// <summary>
+    /// Carries an ICMP error about a packet of an SVR session on, as a NAT would (RFC 5508), to the other side of the
+    /// session: the outer header goes from <paramref name="target"/>'s source to its destination, and the packet it
+    /// quotes (which travelled the other way) is given the tuple that packet had on this side. So an error from
+    /// beyond the egress (or by the egress) about a client's packet crosses to the ingress as an error about the
+    /// waypoint packet, and the ingress turns an error about a waypoint packet (from the egress, or from a router
+    /// between the two) into one from the service address about the client's own packet. On the way to the client a
+    /// fragmentation-needed MTU is lowered by what SVR adds to each packet of the session.
+    /// </summary>
+    private static Verdict TranslateError(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
+    {
+        if (state.OriginalProtocol == IpProtocol.Icmp)
+        {
+            return context.Fail(DropReason.IcmpErrorNotCarried);
+        }
+
+        // An error about a session's packet is never unsealed or stripped: its bytes are as the parse stage checked them.
+        var outer = Ipv4Packet.FromValidated(context.Room.Slice(context.NetworkOffset, context.IpLength));
+        outer.RewriteSource((uint)target.Source);
+        outer.RewriteDestination((uint)target.Destination);
+        var icmp = outer.Payload;
+        if (!Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _) || quoted.Payload.Length < 4)
+        {
+            return context.Fail(DropReason.Malformed);
+        }
+
+        quoted.Source = (uint)target.Destination;
+        quoted.Destination = (uint)target.Source;
+        quoted.UpdateHeaderChecksum();
+        BinaryPrimitives.WriteUInt16BigEndian(quoted.Payload, target.DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(quoted.Payload[2..], target.SourcePort);
+        if (!leavesToPeer && icmp[0] == Icmpv4Type.DestinationUnreachable && icmp[1] == Icmpv4Code.FragmentationNeeded)
+        {
+            var mtu = BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]);
+            BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)Math.Max(MinimumIpv4Mtu, mtu - GrowthToPeer(snapshot, state)));
+        }
+
+        var message = Icmpv4Packet.FromValidated(icmp);
+        message.UpdateChecksum();
+        context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
+        return context.IpLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+    }
+
+    /// <summary>The smallest MTU an IPv4 link may have (RFC 791): a lowered MTU never goes below it.</summary>
+    private const int MinimumIpv4Mtu = 68;
+
+    /// <summary>
+    /// The octets a packet of the session may gain on its way to the peer once the handshake is done: the sealed
+    /// trailer when the session is encrypted; for a ping, its UDP header and metadata (pings always carry it). A
+    /// packet bigger than the path MTU less this is answered with fragmentation-needed by the egress stage.
+    /// </summary>
+    public static int GrowthToPeer(ForwardingSnapshot snapshot, in SessionState state) =>
+        state.OriginalProtocol == IpProtocol.Icmp ? UdpDatagram.HeaderLength + MaxOverhead(snapshot, state)
+        : state.Sealed ? PacketSealer.TrailerLength
+        : 0;
+
+    /// <summary>
+    /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
+    /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service, source router
+    /// and, through a transit, destination router, each router name as long as the longest) plus the sealed trailer.
+    /// </summary>
+    public static int MaxOverhead(ForwardingSnapshot snapshot, in SessionState state) =>
+        MetadataBlock.BaseLength
+        + (MetadataBlock.TlvHeaderLength * 7) + sizeof(uint) + MetadataContext.Ipv4Length + 16
+        + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + (2 * snapshot.LongestRouterNameUtf8)
+        + PacketSealer.TrailerLength;
+
+    /// <summary>
+    /// Lowers the MSS option of a SYN (or SYN-ACK) leaving to the peer so that a full-size segment still fits the
+    /// egress MTU when it carries metadata and a trailer (a re-signalled or encrypted segment is never too big).
+    /// </summary>
+    private static void ClampMss(ref PacketContext context, ref SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, Span<byte> ip)
+    {
+        var transportAt = context.TransportOffset - context.NetworkOffset;
+        var mss = resources.Ports[context.EgressPort].Mtu - transportAt - TcpSegment.MinHeaderLength - MaxOverhead(snapshot, state);
+        if (mss > 0 && TcpSegment.TryCreate(ip[transportAt..context.IpLength], out var tcp))
+        {
+            tcp.TryClampMaximumSegmentSize((ushort)mss);
+        }
+    }
+
+    /// <summary>Rewrites addresses and ports of a TCP or UDP packet in place, with incremental checksums; false, when the packet does not read as one.</summary>
+    private static bool Retarget(Span<byte> ip, byte protocol, in SessionKey target)
+    {
+        if (!Ipv4Packet.TryCreate(ip, out var v4))
+        {
+            return false;
+        }
+
+        var oldSource = v4.Source;
+        var oldDestination = v4.Destination;
+        var newSource = (uint)target.Source;
+        var newDestination = (uint)target.Destination;
+        v4.RewriteSource(newSource);
+        v4.RewriteDestination(newDestination);
+        if (protocol == IpProtocol.Tcp)
+        {
+            if (!TcpSegment.TryCreate(v4.Payload, out var tcp))
+            {
+                return false;
+            }
+
+            tcp.AdjustChecksumForAddress(oldSource, newSource);
+            tcp.AdjustChecksumForAddress(oldDestination, newDestination);
+            tcp.RewriteSourcePort(target.SourcePort);
+            tcp.RewriteDestinationPort(target.DestinationPort);
+        }
+        else if (protocol == IpProtocol.Udp)
+        {
+            if (!UdpDatagram.TryCreate(v4.Payload, out var udp))
+            {
+                return false;
+            }
+
+            udp.AdjustChecksumForAddress(oldSource, newSource);
+            udp.AdjustChecksumForAddress(oldDestination, newDestination);
+            udp.RewriteSourcePort(target.SourcePort);
+            udp.RewriteDestinationPort(target.DestinationPort);
+        }
+
+        return true;
+    }
+
+    /// <summary>Wraps an ICMP message in a UDP header to the target tuple; returns the new IP length, or −1 when the result does not read as a datagram.</summary>
+    private static int IcmpToUdp(Span<byte> ip, int ipLength, in SessionKey target)
+    {
+        var headerLength = (ip[0] & 0x0F) * 4;
+        var message = ipLength - headerLength;
+        ip[headerLength..ipLength].CopyTo(ip[(headerLength + UdpDatagram.HeaderLength)..]);
+        var length = ipLength + UdpDatagram.HeaderLength;
+        var udp = ip[headerLength..length];
+        BinaryPrimitives.WriteUInt16BigEndian(udp, target.SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], target.DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[UdpDatagram.LengthOffset..], (ushort)(UdpDatagram.HeaderLength + message));
+        if (!Readdress(ip, length, IpProtocol.Udp, target, out var v4) || !UdpDatagram.TryCreate(v4.Payload, out var datagram))
+        {
+            return -1;
+        }
+
+        datagram.UpdateChecksum(v4.PseudoHeaderSum());
+        return length;
+    }
+
+    /// <summary>Unwraps the ICMP message a UDP datagram carries and addresses it to the target tuple; returns the new IP length, or −1 as <see cref="IcmpToUdp"/>.</summary>
+    private static int UdpToIcmp(Span<byte> ip, int ipLength, in SessionKey target)
+    {
+        var headerLength = (ip[0] & 0x0F) * 4;
+        ip[(headerLength + UdpDatagram.HeaderLength)..ipLength].CopyTo(ip[headerLength..]);
+        var length = ipLength - UdpDatagram.HeaderLength;
+        return Readdress(ip, length, IpProtocol.Icmp, target, out _) ? length : -1;
+    }
+
+    /// <summary>Gives the IPv4 header its new length, protocol and addresses, and a fresh checksum; false when it then does not read as a packet.</summary>
+    private static bool Readdress(Span<byte> ip, int length, byte protocol, in SessionKey target, out Ipv4Packet packet)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(ip[Ipv4Packet.TotalLengthOffset..], (ushort)length);
+        ip[Ipv4Packet.ProtocolOffset] = protocol;
+        BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.SourceOffset..], (uint)target.Source);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.DestinationOffset..], (uint)target.Destination);
+        if (!Ipv4Packet.TryCreate(ip[..length], out packet))
+        {
+            return false;
+        }
+
+        packet.UpdateHeaderChecksum();
+        return true;
+    }
+}

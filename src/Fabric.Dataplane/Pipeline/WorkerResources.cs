@@ -1,0 +1,113 @@
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Neighbors;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Telemetry;
+
+namespace Fabric.Dataplane.Pipeline;
+
+/// <summary>
+/// Everything one worker owns and its stages use besides the packet and the snapshot: its ports (to send the router's
+/// own frames), session table, neighbour table, counters, scratch buffers, random source and ICMP error limit. The
+/// worker makes one and hands it to every stage; nothing in it is shared with another worker, so a router with
+/// several workers gives each its own. Not thread-safe: the worker's thread writes it; the counters and tables may be
+/// read by others as their own types say.
+/// </summary>
+public sealed class WorkerResources
+{
+    private ulong _random;
+
+    public WorkerResources(IPacketPort[] ports, int sessionCapacity, long ticksPerSecond, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(ports);
+        Ports = ports;
+        TicksPerSecond = ticksPerSecond;
+        ResignalQuietTicks = (long)(SvrStage.ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
+        // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
+        Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
+        Drops = new DropCounters();
+        Traffic = new TrafficCounters();
+        IcmpErrors = new IcmpErrorLimiter(ticksPerSecond);
+        _random = seed | 1;
+    }
+
+    /// <summary>The worker's ports, by index: where packets leave and the router's own frames are sent.</summary>
+    public IPacketPort[] Ports { get; }
+
+    /// <summary>The rate of the worker's clock: every time a stage sees is in these ticks.</summary>
+    public long TicksPerSecond { get; }
+
+    /// <summary><see cref="SvrStage.ResignalAfterQuiet"/> in the worker's clock ticks.</summary>
+    public long ResignalQuietTicks { get; }
+
+    public SessionTable<SessionState> Sessions { get; }
+
+    public NeighborTable Neighbors { get; } = new();
+
+    public DropCounters Drops { get; }
+
+    /// <summary>Forwarded packets, bytes and sessions per tenant × service.</summary>
+    public TrafficCounters Traffic { get; }
+
+    public WorkerCounters Counters { get; } = new();
+
+    /// <summary>Sessions opening and closing, for the control plane to drain (the worker only writes).</summary>
+    public SessionEventRing SessionEvents { get; } = new(SessionEventRing.DefaultCapacity);
+
+    /// <summary>Exceptions stages threw on packets (each packet dropped as <see cref="DropReason.PipelineFault"/>).</summary>
+    public PipelineFaults Faults { get; } = new();
+
+    /// <summary>The limit on the ICMP errors the worker sends; a refusal is counted in <see cref="WorkerCounters.IcmpErrorsSuppressed"/> by the stage.</summary>
+    public IcmpErrorLimiter IcmpErrors { get; }
+
+    /// <summary>Room to build a packet the router sends of its own (replies, ICMP errors, resets, announcements).</summary>
+    internal byte[] Scratch { get; } = new byte[PacketBuffer.DefaultCapacity];
+
+    /// <summary>Room to build the SVR metadata block a packet carries.</summary>
+    internal byte[] MetadataScratch { get; } = new byte[SvrStage.MaxBlockLength];
+
+    /// <summary>Room for a sealed packet's associated data: the outer tuple and its metadata block.</summary>
+    internal byte[] AssociatedScratch { get; } = new byte[13 + MetadataBlock.MaxHeaderLength + MetadataBlock.MaxPayloadLength];
+
+    /// <summary>Room for one packet cut from a super-packet (it may grow by metadata as any packet).</summary>
+    internal byte[] SegmentScratch { get; } = new byte[PacketBuffer.DefaultCapacity];
+
+    /// <summary>The next value of the worker's xorshift generator (seeded: runs are reproducible).</summary>
+    internal ulong NextRandom()
+    {
+        _random ^= _random << 13;
+        _random ^= _random >> 7;
+        _random ^= _random << 17;
+        return _random;
+    }
+
+    /// <summary>Counts a session just inserted at <paramref name="handle"/>, under the tenant and service it opened with, and publishes its opening.</summary>
+    internal void SessionOpened(int handle)
+    {
+        ref readonly var state = ref Sessions.Payload(handle);
+        Counters.SessionsCreated++;
+        Traffic.Opened(state.Tenant, state.Service);
+        var opened = Sessions.Opened(handle);
+        SessionEvents.Add(new SessionEvent(
+            SessionEventKind.Opened, handle, Sessions.Generation(handle), Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), state, opened, opened));
+    }
+
+    /// <summary>
+    /// Publishes the closing of a session just removed from slot <paramref name="handle"/> (its slot keeps what the
+    /// session left until it is reused; the removal moved the generation on by one).
+    /// </summary>
+    internal void SessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now) =>
+        SessionEvents.Add(new SessionEvent(SessionEventKind.Closed, handle, Sessions.Generation(handle) - 1, forward, reverse, state, Sessions.Opened(handle), now));
+
+    /// <summary>
+    /// Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once);
+    /// counted as generated when the port takes it.
+    /// </summary>
+    internal void SendOwn(int port, ReadOnlySpan<byte> frame)
+    {
+        if (Ports[port].Send(frame))
+        {
+            Counters.Generated++;
+        }
+    }
+}

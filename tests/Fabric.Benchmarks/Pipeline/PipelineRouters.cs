@@ -1,0 +1,166 @@
+using Fabric.Config;
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Io.InMemory;
+using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Wire;
+using Org.BouncyCastle.Crypto.Digests;
+using Org.BouncyCastle.Crypto.Prng;
+using Org.BouncyCastle.Security;
+
+namespace Fabric.Benchmarks.Pipeline;
+
+/// <summary>
+/// Two routers on capture ports, frames handed from one to the next in memory: br (clients on its LAN) and dc (the
+/// services' instances, and a local client network). A local session is c2 → dc → sink1; an SVR session is
+/// c1 → br → WAN → dc → sink1 (plain) or db1 (encrypted), with peer keys installed, so metadata is authenticated as in
+/// a lab. The benchmarks and the pipeline's allocation tests share it. Not thread-safe.
+/// </summary>
+internal sealed class PipelineRouters : IDisposable
+{
+    public const ushort ServicePort = 5201;
+
+    public const ushort SealedServicePort = 5432;
+
+    private const string Config = """
+        fabric {
+          tenants { clients {} }
+          services {
+            plain { addresses = ["10.10.1.30/32"], transports = [{ protocol = tcp, ports = ["5201"] }], access = [clients], instances = [{ container = sink1 }] }
+            sealed { addresses = ["10.10.1.20/32"], transports = [{ protocol = tcp, ports = ["5432"] }], access = [clients], policy = secure, instances = [{ container = db1 }] }
+          }
+          service-policies { secure { encryption = required } }
+          neighborhoods { wan {} }
+          routers {
+            dc {
+              nodes { dca { management-address = "10.99.0.11" } }
+              interfaces { wan0 { addresses = ["172.16.0.1/24"], neighborhoods = [wan] } }
+              networks {
+                svc { gateways = ["10.10.1.1/24"], containers { sink1 { addresses = ["10.10.1.30"] }, db1 { addresses = ["10.10.1.20"] } } }
+                local { gateways = ["10.40.1.1/24"], tenant = clients, containers { c2 { addresses = ["10.40.1.10"] } } }
+              }
+            }
+            br {
+              nodes { bra { management-address = "10.99.0.12" } }
+              interfaces { wan0 { addresses = ["172.16.0.2/24"], neighborhoods = [wan] } }
+              networks { lan { gateways = ["10.30.1.1/24"], tenant = clients, containers { c1 { addresses = ["10.30.1.10"] } } } }
+            }
+          }
+        }
+        """;
+
+    public static readonly uint BranchClient = IpAddressConversions.ParseIpv4("10.30.1.10");
+    public static readonly uint LocalClient = IpAddressConversions.ParseIpv4("10.40.1.10");
+    public static readonly uint Service = IpAddressConversions.ParseIpv4("10.10.1.30");
+
+    /// <summary>The service whose sessions are encrypted between the routers.</summary>
+    public static readonly uint SealedService = IpAddressConversions.ParseIpv4("10.10.1.20");
+
+    private readonly CapturePort _brWan = new("wan0", new MacAddress(0x02_00_00_00_0F_01));
+    private readonly CapturePort _brLan = new("lan", new MacAddress(0x02_00_00_00_0F_02));
+    private readonly CapturePort _dcWan = new("wan0", new MacAddress(0x02_00_00_00_0F_03));
+    private readonly CapturePort _dcSvc = new("svc", new MacAddress(0x02_00_00_00_0F_04));
+    private readonly CapturePort _dcLocal = new("local", new MacAddress(0x02_00_00_00_0F_05));
+    private readonly byte[] _buffer = new byte[PacketBuffer.DefaultCapacity];
+    private readonly ForwardingEngine _br;
+    private readonly ForwardingEngine _dc;
+
+    public PipelineRouters(int sessions)
+    {
+        var model = FabricConfigLoader.Load(Config).Config ?? throw new InvalidOperationException("the benchmark configuration does not load");
+        _br = new ForwardingEngine("br", [_brWan, _brLan], new RouterOptions(SessionCapacity: sessions * 2));
+        _dc = new ForwardingEngine("dc", [_dcWan, _dcSvc, _dcLocal], new RouterOptions(SessionCapacity: sessions * 2));
+        _br.Apply(model, 1);
+        _dc.Apply(model, 1);
+        var host = new MacAddress(0x02_00_00_00_0F_99);
+        _br.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.1"), _dcWan.Mac);
+        _br.Worker.Neighbors.Learn(1, BranchClient, host);
+        _dc.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.2"), _brWan.Mac);
+        _dc.Worker.Neighbors.Learn(1, Service, host);
+        _dc.Worker.Neighbors.Learn(1, SealedService, host);
+        _dc.Worker.Neighbors.Learn(2, LocalClient, host);
+        var br = RouterIdentity.Generate("br", Seeded(1));
+        var dc = RouterIdentity.Generate("dc", Seeded(2));
+        var nonceBr = new byte[PeerKeyAgreement.EpochNonceLength];
+        var nonceDc = Enumerable.Repeat((byte)1, PeerKeyAgreement.EpochNonceLength).ToArray();
+        PeerKeyAgreement.TryDerive(br, new PinnedPeer("dc", dc.PublicKey), dc.PublicKey, 1, nonceBr, nonceDc, out var brKeys);
+        PeerKeyAgreement.TryDerive(dc, new PinnedPeer("br", br.PublicKey), br.PublicKey, 1, nonceDc, nonceBr, out var dcKeys);
+        _br.InstallPeerKeys("dc", brKeys!);
+        _dc.InstallPeerKeys("br", dcKeys!);
+        _br.RunOnce();
+        _dc.RunOnce();
+    }
+
+    public ForwardingEngine Branch => _br;
+
+    public ForwardingEngine Datacenter => _dc;
+
+    /// <summary>Packets both routers dropped (a benchmark that drops measures the wrong path).</summary>
+    public long Dropped => _br.Worker.Counters.Dropped + _dc.Worker.Counters.Dropped;
+
+    /// <summary>Frames delivered to the services' instances, to the local client and to the branch client.</summary>
+    public (long Instances, long LocalClient, long BranchClient) Delivered => (_dcSvc.Sent, _dcLocal.Sent, _brLan.Sent);
+
+    /// <summary>Client → dc → instance: one router pass.</summary>
+    public void LocalForward(byte[] frame) => Pass(_dc, frame, port: 2);
+
+    /// <summary>Instance → dc → client: one router pass.</summary>
+    public void LocalReverse(byte[] frame) => Pass(_dc, frame, port: 1);
+
+    /// <summary>Client → br → WAN → dc → instance: two router passes.</summary>
+    public void SvrForward(byte[] frame)
+    {
+        Pass(_br, frame, port: 1);
+        Pass(_dc, _brWan.Last, port: 0);
+    }
+
+    /// <summary>Instance → dc → WAN → br → client: two router passes.</summary>
+    public void SvrReverse(byte[] frame)
+    {
+        Pass(_dc, frame, port: 1);
+        Pass(_br, _dcWan.Last, port: 0);
+    }
+
+    /// <summary>An Ethernet frame of <paramref name="size"/> octets holding an IPv4 TCP segment with correct checksums.</summary>
+    public static byte[] Frame(uint source, uint destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, int size)
+    {
+        var frame = new byte[size];
+        new EthernetHeader(new MacAddress(0x02_00_00_00_0F_01), new MacAddress(0x02_00_00_00_0F_99), EtherType.Ipv4).Emit(frame);
+        var ip = frame.AsSpan(EthernetFrame.UntaggedHeaderLength);
+        new Ipv4Header(0, 0, (ushort)ip.Length, 1, true, false, 0, 64, IpProtocol.Tcp, 0,
+            IpAddressConversions.ToIPAddress(source), IpAddressConversions.ToIPAddress(destination)).Emit(ip);
+        if (!Ipv4Packet.TryCreate(ip, out var packet))
+        {
+            throw new InvalidOperationException("the benchmark frame is not an IPv4 packet");
+        }
+
+        packet.UpdateHeaderChecksum();
+        new TcpHeader(sourcePort, destinationPort, 1, 1, flags, 65535, 0, 0).Emit(packet.Payload);
+        if (!TcpSegment.TryCreate(packet.Payload, out var tcp))
+        {
+            throw new InvalidOperationException("the benchmark frame holds no TCP segment");
+        }
+
+        tcp.UpdateChecksum(packet.PseudoHeaderSum());
+        return frame;
+    }
+
+    public void Dispose()
+    {
+        _br.Dispose();
+        _dc.Dispose();
+    }
+
+    private static SecureRandom Seeded(int seed)
+    {
+        var random = new SecureRandom(new DigestRandomGenerator(new Sha256Digest()));
+        random.SetSeed(BitConverter.GetBytes(seed));
+        return random;
+    }
+
+    private void Pass(ForwardingEngine router, ReadOnlySpan<byte> frame, int port)
+    {
+        frame.CopyTo(_buffer);
+        router.Worker.Process(_buffer, frame.Length, port, router.Now, router.Snapshot);
+    }
+}

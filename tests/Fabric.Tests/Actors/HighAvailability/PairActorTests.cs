@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Net;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.HighAvailability;
+using Fabric.Actors.Hosting;
+using Fabric.Dataplane.HighAvailability;
+using Fabric.Model;
+using Fabric.Tests.Support;
+using Microsoft.Extensions.Hosting;
+
+namespace Fabric.Tests.Actors.HighAvailability;
+
+/// <summary>
+/// Two nodes of an HA pair as actor systems in this process, on 127.0.0.1 and 127.0.0.2 with the same cluster and
+/// heartbeat ports (as two machines would), each with its heartbeat link and a dataplane that records what the pair
+/// actor asks of it.
+/// </summary>
+public sealed class PairActorTests : IAsyncDisposable
+{
+    private static readonly PairTiming Timing = new(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(150));
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+    private readonly int _clusterPort = ControlPlaneNodes.FreePort();
+    private readonly int _heartbeatPort = ControlPlaneNodes.FreePort();
+    private readonly List<IHost> _hosts = [];
+    private readonly List<PairLink> _links = [];
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.StopAsync(CancellationToken.None);
+            host.Dispose();
+        }
+
+        foreach (var link in _links)
+        {
+            link.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task ActiveNodesActorSystemStops_ItsDataplaneForwardsOn_StandbyDoesNotTakeOver()
+    {
+        var (hostA, a, _) = await StartPair();
+
+        // The active node's control plane goes away (downed by the split-brain resolver and rejoining, or starved of
+        // threads); its process and dataplane live and forward, so its partner must not take the router.
+        await Stop(hostA);
+        Thread.Sleep(Timing.DeadAfter * 3);
+
+        Assert.True(a.IsActive);
+        var b = _nodes["r1b"];
+        Assert.False(b.IsActive, "the standby took the router from a node whose dataplane is alive");
+        Assert.Equal(0, b.Takeovers);
+    }
+
+    [Fact]
+    public async Task ActiveNodeDies_StandbyTakesOver()
+    {
+        var (hostA, _, linkA) = await StartPair();
+
+        // The whole process dies: control plane and heartbeats.
+        linkA.Dispose();
+        await Stop(hostA);
+
+        var b = _nodes["r1b"];
+        Until("the standby takes over", () => b.IsActive);
+        Assert.Equal(1, b.Takeovers);
+    }
+
+    [Fact]
+    public async Task ActiveNodeRestartsWithinTheDeadInterval_StandbyTakesOver_TheRestartedNodeStandsBy()
+    {
+        var (hostA, _, linkA) = await StartPair();
+
+        // The active process dies and comes straight back (a supervisor restarting it): a new run with no sessions.
+        linkA.Dispose();
+        await Stop(hostA);
+        var (_, restarted, _) = await StartNode("r1a", "127.0.0.1", "r1b", "127.0.0.2", preferred: true, ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort));
+
+        var b = _nodes["r1b"];
+        Until("the standby, which holds the sessions, takes over", () => b.IsActive);
+        Thread.Sleep(Timing.DeadAfter * 2);
+        Assert.True(b.IsActive, "the restarted node took the router back");
+        Assert.False(restarted.IsActive);
+        Assert.Equal((1, 0), (b.Takeovers, restarted.Takeovers));
+    }
+
+    private readonly Dictionary<string, RecordingNode> _nodes = [];
+
+    private async Task Stop(IHost host)
+    {
+        await host.StopAsync(TestContext.Current.CancellationToken);
+        _hosts.Remove(host);
+        host.Dispose();
+    }
+
+    /// <summary>Starts r1a (preferred, 127.0.0.1) and r1b (127.0.0.2) and waits until r1a is active and r1b has heard it as such.</summary>
+    private async Task<(IHost HostA, RecordingNode A, PairLink LinkA)> StartPair()
+    {
+        var seed = ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort);
+        var (hostA, a, linkA) = await StartNode("r1a", "127.0.0.1", "r1b", "127.0.0.2", preferred: true, seed);
+        var (_, b, linkB) = await StartNode("r1b", "127.0.0.2", "r1a", "127.0.0.1", preferred: false, seed);
+        Until("r1a is active and r1b stands by, hearing it", () => a.IsActive && !b.IsActive && linkB.Partner is { Heartbeats: > 3, Role: PairRole.Active });
+        return (hostA, a, linkA);
+    }
+
+    private async Task<(IHost, RecordingNode, PairLink)> StartNode(string node, string address, string partner, string partnerAddress, bool preferred, string seed)
+    {
+        var self = new RecordingNode();
+        _nodes[node] = self;
+        var link = PairLink.Start(
+            node,
+            new PairLinkSettings(
+                new IPEndPoint(IPAddress.Parse(address), _heartbeatPort),
+                new IPEndPoint(IPAddress.Parse(partnerAddress), _heartbeatPort),
+                Key(node, partner),
+                Key(partner, node),
+                Timing.HeartbeatInterval,
+                Timing.DeadAfter),
+            self);
+        _links.Add(link);
+        var host = RouterHost.Build(
+            new ClusterNodeSettings(address, _clusterPort, [seed]),
+            [new RouterNodeTarget(node, new NoForwarding(), Pair: (self, new PairSettings(partner, partnerAddress, preferred, Timing), link))]);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        _hosts.Add(host);
+        return (host, self, link);
+    }
+
+    private static readonly Fabric.Dataplane.Svr.Security.RouterIdentity Identity = Fabric.Dataplane.Svr.Security.RouterIdentity.Generate("r1");
+
+    private static byte[] Key(string from, string to) => PairHeartbeat.DeriveKey(Identity.DeriveSecret, "r1", from, to);
+
+    private static void Until(string what, Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < Deadline, $"not within {Deadline.TotalSeconds} s: {what}");
+            Thread.Sleep(20);
+        }
+    }
+
+    private sealed class NoForwarding : IForwardingTarget
+    {
+        public string RouterName => "r1";
+
+        public void Apply(FabricConfig config, long version)
+        {
+        }
+    }
+
+    /// <summary>A dataplane that becomes active when told to take over; thread-safe.</summary>
+    private sealed class RecordingNode : IPairNode
+    {
+        private volatile bool _active;
+        private long _takeovers;
+
+        public bool IsActive => _active;
+
+        public long Takeovers => Interlocked.Read(ref _takeovers);
+
+        public Task<SessionExport> ExportSessionsAsync(bool everything) => Task.FromResult(new SessionExport(1, []));
+
+        public Task<SessionImportResult> ImportSessionsAsync(long version, SessionRecord[] records) => Task.FromResult(new SessionImportResult(0, 0, 0));
+
+        public Task<bool> TakeOverAsync()
+        {
+            Interlocked.Increment(ref _takeovers);
+            _active = true;
+            return Task.FromResult(true);
+        }
+
+        public Task<bool> StandByAsync()
+        {
+            _active = false;
+            return Task.FromResult(true);
+        }
+
+        public Task<bool> ReclaimAsync() => Task.FromResult(true);
+
+        public Task<bool> AnnounceAsync() => Task.FromResult(true);
+    }
+}

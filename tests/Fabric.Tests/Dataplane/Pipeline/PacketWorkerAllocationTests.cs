@@ -1,0 +1,107 @@
+using Fabric.Benchmarks.Pipeline;
+using Fabric.Dataplane.Wire;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Dataplane.Pipeline;
+
+/// <summary>
+/// The pipeline allocates nothing per packet: not for the first packet of a session (classification, admission,
+/// load balancing, waypoints, metadata, sealing, insert) and not for the packets after it, on a local session
+/// and on SVR sessions plain and encrypted, in both directions. Frames are handed from one router to the next
+/// in memory (<see cref="PipelineRouters"/>, as the pipeline benchmarks), so nothing but the routers runs while
+/// bytes are counted.
+/// </summary>
+[Collection(AllocationMeasurement.Name)]
+public sealed class PacketWorkerAllocationTests : IDisposable
+{
+    private readonly PipelineRouters _routers = new(sessions: 2048);
+
+    [Fact]
+    public void Process_LocalSessionFirstAndLaterPackets_AllocatesNothing()
+    {
+        Sessions(svr: false, PipelineRouters.Service, PipelineRouters.ServicePort, firstPort: 1000, count: 50);
+        var (first, later) = Sessions(svr: false, PipelineRouters.Service, PipelineRouters.ServicePort, firstPort: 2000, count: 200);
+
+        Assert.Equal(0, first);
+        Assert.Equal(0, later);
+        Assert.Equal(250, _routers.Datacenter.Worker.Counters.SessionsCreated);
+        Assert.Equal(0, _routers.Dropped);
+        var delivered = _routers.Delivered;
+        Assert.Equal(250 * 6, delivered.Instances + delivered.LocalClient);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Process_SvrSessionFirstAndLaterPackets_AllocatesNothing(bool encrypted)
+    {
+        var service = encrypted ? PipelineRouters.SealedService : PipelineRouters.Service;
+        var port = encrypted ? PipelineRouters.SealedServicePort : PipelineRouters.ServicePort;
+        Sessions(svr: true, service, port, firstPort: 1000, count: 50);
+        var (first, later) = Sessions(svr: true, service, port, firstPort: 2000, count: 200);
+
+        Assert.Equal(0, first);
+        Assert.Equal(0, later);
+        Assert.Equal(250, _routers.Branch.Worker.Counters.SessionsCreated);
+        Assert.Equal(250, _routers.Datacenter.Worker.Counters.SessionsCreated);
+        Assert.Equal(0, _routers.Dropped);
+        var delivered = _routers.Delivered;
+        Assert.Equal(250 * 3, delivered.Instances);
+        Assert.Equal(250 * 3, delivered.BranchClient);
+    }
+
+    public void Dispose() => _routers.Dispose();
+
+    /// <summary>
+    /// Opens <paramref name="count"/> TCP sessions (SYN, SYN-ACK: the first packet each way), then sends two data
+    /// segments each way on each. Returns the bytes this thread allocated for the first packets and for the later ones.
+    /// </summary>
+    private (long First, long Later) Sessions(bool svr, uint service, ushort port, int firstPort, int count)
+    {
+        var client = svr ? PipelineRouters.BranchClient : PipelineRouters.LocalClient;
+        var opening = new (byte[] Forward, byte[] Reverse)[count];
+        var data = new (byte[] Forward, byte[] Reverse)[count];
+        for (var i = 0; i < count; i++)
+        {
+            var clientPort = (ushort)(firstPort + i);
+            opening[i] = (
+                PipelineRouters.Frame(client, service, clientPort, port, TcpFlags.Syn, 64),
+                PipelineRouters.Frame(service, client, port, clientPort, TcpFlags.Syn | TcpFlags.Ack, 64));
+            data[i] = (
+                PipelineRouters.Frame(client, service, clientPort, port, TcpFlags.Ack | TcpFlags.Psh, 1254),
+                PipelineRouters.Frame(service, client, port, clientPort, TcpFlags.Ack | TcpFlags.Psh, 1254));
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var (forward, reverse) in opening)
+        {
+            RoundTrip(svr, forward, reverse);
+        }
+
+        var first = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var (forward, reverse) in data)
+            {
+                RoundTrip(svr, forward, reverse);
+            }
+        }
+
+        return (first, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private void RoundTrip(bool svr, byte[] fromClient, byte[] fromInstance)
+    {
+        if (svr)
+        {
+            _routers.SvrForward(fromClient);
+            _routers.SvrReverse(fromInstance);
+        }
+        else
+        {
+            _routers.LocalForward(fromClient);
+            _routers.LocalReverse(fromInstance);
+        }
+    }
+}
