@@ -66,7 +66,8 @@ public sealed partial class LabFabricTests
 
             foreach (var path in new[] { "br1~br2/wan", "br1~dc1/wan", "br2~dc1/wan" })
             {
-                await page.Locator($"#graph line.path.ok[data-path='{path}']").WaitForAsync();
+                // Attached, not visible: a horizontal line has no height, which Playwright counts as hidden.
+                await page.Locator($"#graph line.path.ok[data-path='{path}']").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
             }
 
             Assert.Equal(3, await page.Locator("#graph g.router").CountAsync());

@@ -59,8 +59,9 @@ public sealed partial class LabFabricTests
             Assert.True(json.Succeeded, json.ToString());
             using (var answer = JsonDocument.Parse(json.Output))
             {
+                // At dc1 the session's forward key is the waypoints' (as SVR packets arrive); answers go back to the client.
                 var atDc1 = answer.RootElement.GetProperty("sessions").EnumerateArray()
-                    .Single(s => s.GetProperty("forward").GetProperty("source_port").GetInt32() == clientPort);
+                    .Single(s => s.GetProperty("reverse").GetProperty("destination_port").GetInt32() == clientPort);
                 Assert.Equal(("dc1a", "egress", "engineering", "web"), (atDc1.GetProperty("node").GetString(), atDc1.GetProperty("role").GetString(), atDc1.GetProperty("tenant").GetString(), atDc1.GetProperty("service").GetString()));
                 Assert.Matches(@"^web[12] 10\.10\.1\.1[12]:80$", atDc1.GetProperty("instance").GetString());
             }
