@@ -68,7 +68,7 @@ public static class RouterCommands
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
             var name = parse.GetValue(node)!;
-            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket)) with { IdentityKeyFile = parse.GetValue(identityKey)?.FullName };
+            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket)) with { IdentityKeyFile = parse.GetValue(identityKey)?.FullName, Warn = message => error.WriteLine($"fabric router: {message}") };
             var model = Load(parse.GetValue(config)!.FullName, options, error, output);
             if (model is null)
             {

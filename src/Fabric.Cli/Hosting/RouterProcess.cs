@@ -16,8 +16,12 @@ namespace Fabric.Cli.Hosting;
 /// <param name="StateDirectory">Holds <c>running.conf</c>, the last configuration the node applied.</param>
 /// <param name="AdminSocket">A Unix socket that answers every connection with the node's counters as JSON.</param>
 /// <param name="IdentityKeyFile">The router's private key file; null: <c>identity.key</c> in the state directory, if it exists.</param>
-public sealed record RouterProcessOptions(string StateDirectory, string AdminSocket, string? IdentityKeyFile = null)
+/// <param name="Warn">Hears what the router runs without that an operator should know of (e.g. real-time scheduling refused).</param>
+public sealed record RouterProcessOptions(string StateDirectory, string AdminSocket, string? IdentityKeyFile = null, Action<string>? Warn = null)
 {
+    /// <summary>The SCHED_FIFO priority of the packet worker (<see cref="RealtimeScheduling"/>).</summary>
+    public const int WorkerPriority = 10;
+
     public static RouterProcessOptions For(string node) =>
         new(Path.Combine("/var/lib/fabric", node), Path.Combine("/run/fabric", node + ".sock"));
 
@@ -71,7 +75,9 @@ public sealed class RouterProcess : IDisposable
             throw new RouterStartException(string.Join("\n", missing));
         }
 
-        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: new EpollWait(_ports), StartActive: !standby));
+        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(
+            IdleWait: new EpollWait(_ports), StartActive: !standby,
+            Scheduling: new RealtimeScheduling(RouterProcessOptions.WorkerPriority, options.Warn ?? (_ => { }))));
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
         Engine.Apply(config, version: 1);
         if (identity is not null)

@@ -20,6 +20,7 @@ public sealed class ForwardingEngine : IDisposable
     private readonly TimeProvider _time;
     private readonly IIdleWait _idleWait;
     private readonly long _busyPollTicks;
+    private readonly IWorkerScheduling? _scheduling;
     private readonly ConcurrentQueue<WorkerRequest> _requests = new();
     private readonly List<SessionScanRequest> _scans = [];
     private long _lastExport;
@@ -36,6 +37,7 @@ public sealed class ForwardingEngine : IDisposable
         Ports = [.. ports];
         _idleWait = options.IdleWait ?? new PollingWait();
         _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * _time.TimestampFrequency);
+        _scheduling = options.Scheduling;
         Worker = new PacketWorker(Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, options.Seed, options.BatchSize)
         {
             IsActive = options.StartActive,
@@ -306,7 +308,8 @@ public sealed class ForwardingEngine : IDisposable
     /// another at once; after an empty round the worker polls on for <see cref="RouterOptions.BusyPoll"/> (0 by
     /// default), then sleeps in <see cref="RouterOptions.IdleWait"/> until a frame arrives, something is handed to
     /// it (a snapshot, keys, a request, the stop) or its next timer is due (<see cref="NextTimerDue"/>); a session query
-    /// under way keeps it going round. An idle router's worker therefore wakes only for its timers.
+    /// under way keeps it going round. An idle router's worker therefore wakes only for its timers. The thread first
+    /// applies <see cref="RouterOptions.Scheduling"/>.
     /// </summary>
     public void Start()
     {
@@ -314,6 +317,7 @@ public sealed class ForwardingEngine : IDisposable
         var token = _stop.Token;
         _thread = new Thread(() =>
         {
+            _scheduling?.ApplyToCurrentThread();
             var pollUntil = 0L;
             while (!token.IsCancellationRequested)
             {
@@ -397,5 +401,7 @@ public sealed class ForwardingEngine : IDisposable
 /// AF_PACKET ports; null: a <see cref="PollingWait"/> for ports that cannot signal.
 /// </param>
 /// <param name="BusyPoll">How long an idle worker keeps polling its ports before it sleeps: 0 (the default) sleeps at once.</param>
+/// <param name="Scheduling">How the worker thread is scheduled (<see cref="Io.Linux.RealtimeScheduling"/>); null leaves the thread as created.</param>
 public sealed record RouterOptions(
-    int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, IIdleWait? IdleWait = null, bool StartActive = true, TimeSpan BusyPoll = default);
+    int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, IIdleWait? IdleWait = null, bool StartActive = true, TimeSpan BusyPoll = default,
+    IWorkerScheduling? Scheduling = null);
