@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using Fabric.Cli.Hosting;
 using Fabric.Cli.Lab;
 using Fabric.Config;
 using Fabric.Tests.Support;
@@ -101,20 +102,28 @@ public sealed partial class LabFabricTests
             Assert.Contains("fabric lab", await entry.Locator(".meta").TextContentAsync(), StringComparison.Ordinal);
             await Shot("3-commit");
 
-            // A version br2a cannot apply (it pins an identity whose key br2a does not hold): br2a keeps the previous one,
-            // highlighted as drift in the graph and the routers table; a rollback ends it.
+            // A version br2a cannot apply (it pins an identity whose key br2a does not hold), posted to the API from the
+            // management network (the CLI would pin the lab's own identities): br2a keeps the previous one, highlighted as
+            // drift in the graph and the routers table; a rollback ends it.
             var stranger = LabRun.Fabric("keys", "generate", "--out", Path.Combine(_run.StateRoot, "stranger.key"), "--force");
             Assert.True(stranger.Succeeded, stranger.ToString());
-            var br2a = running.IndexOf("br2a {", StringComparison.Ordinal);
             var identity = new Regex("identity = \"([^\"]+)\"").Match(withHr, withHr.IndexOf("br2a {", StringComparison.Ordinal));
-            Assert.True(br2a > 0 && identity.Success, "the lab's document pins br2a's identity");
-            var drifting = withHr[..identity.Groups[1].Index] + stranger.Output.Trim() + withHr[(identity.Groups[1].Index + identity.Groups[1].Length)..];
-            var driftVersion = Commit(drifting, "br2a's identity rotated (dashboard test)");
+            Assert.True(identity.Success, "the lab's document pins br2a's identity");
+            var drifting = Path.Combine(_run.StateRoot, "dashboard-drift.conf");
+            await File.WriteAllTextAsync(drifting, withHr[..identity.Groups[1].Index] + stranger.Output.Trim() + withHr[(identity.Groups[1].Index + identity.Groups[1].Length)..], cancel);
+            var state = Path.Combine(_run.StateRoot, _run.Name);
+            var posted = ExternalCommand.Run(
+                "ip", "netns", "exec", _run.NamespaceOf("conductor"), "curl", "-s", "-m", "10", "--cacert", Path.Combine(state, "certs", "ca", "ca.crt"),
+                "-X", "POST", "-H", "Content-Type: application/hocon", "-H", $"Authorization: Bearer {(await File.ReadAllTextAsync(Path.Combine(state, "api.token"), cancel)).Trim()}",
+                "--data-binary", $"@{drifting}", "https://10.99.0.2:8480/v1/config/versions?message=br2a%27s%20identity%20rotated");
+            Assert.True(posted.Succeeded, posted.ToString());
+            var driftVersion = Regex.Match(posted.Output, "\"version\":\\s*(\\d+)").Groups[1].Value;
+            Assert.True(driftVersion.Length > 0, posted.Output);
             await page.Locator("#graph g.router.warn[data-router=br2]").WaitForAsync();
             var br2aRow = page.Locator("#routers tr.drift[data-node=br2a]");
             await br2aRow.WaitForAsync();
             Assert.Equal(hrVersion, await br2aRow.Locator("td.drift").GetAttributeAsync("data-applied"));
-            Assert.Contains($"failed {driftVersion}", await br2aRow.TextContentAsync(), StringComparison.Ordinal);
+            await page.Locator("#routers tr.drift[data-node=br2a]", new PageLocatorOptions { HasText = $"failed {driftVersion}: " }).WaitForAsync();
             Assert.Equal("drift", await page.Locator("#converged").TextContentAsync());
             await page.Locator("#graph g.router.ok[data-router=br1]").WaitForAsync();
             await Shot("4-drift");

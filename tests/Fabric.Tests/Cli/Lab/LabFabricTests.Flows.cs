@@ -63,7 +63,7 @@ public sealed partial class LabFabricTests
                 var atDc1 = answer.RootElement.GetProperty("sessions").EnumerateArray()
                     .Single(s => s.GetProperty("reverse").GetProperty("destination_port").GetInt32() == clientPort);
                 Assert.Equal(("dc1a", "egress", "engineering", "web"), (atDc1.GetProperty("node").GetString(), atDc1.GetProperty("role").GetString(), atDc1.GetProperty("tenant").GetString(), atDc1.GetProperty("service").GetString()));
-                Assert.Matches(@"^web[12] 10\.10\.1\.1[12]:80$", atDc1.GetProperty("instance").GetString());
+                Assert.Matches("^web[12]$", atDc1.GetProperty("instance").GetString());
             }
 
             // top: most bytes first.
@@ -84,16 +84,19 @@ public sealed partial class LabFabricTests
             Assert.Matches(@"\nbr1a\s+access_denied\s+guest\s+db\s+\d+  fabric\.services\.db\.access\n", drops.Output);
             Assert.Matches(@"br1a access_denied tenant guest service db tcp 10\.20\.1\.20:\d+ > 10\.10\.1\.20:5432 on guest1\n      rule fabric\.services\.db\.access: access = \[finance\]: guest is not listed", drops.Output);
 
-            // paths: br1a's two peer paths over the WAN, up and measured.
-            var paths = LabRun.Fabric(["paths", "--router", "br1", "--json", .. lab]);
-            Assert.True(paths.Succeeded, paths.ToString());
-            using (var answer = JsonDocument.Parse(paths.Output))
-            {
-                var br1a = answer.RootElement.GetProperty("paths").EnumerateArray().Where(p => p.GetProperty("node").GetString() == "br1a").ToList();
-                Assert.Equal(["br2", "dc1"], br1a.Select(p => p.GetProperty("peer").GetString()).Order(StringComparer.Ordinal));
-                Assert.All(br1a, p => Assert.True(p.GetProperty("up").GetBoolean() && p.GetProperty("rtt_milliseconds").ValueKind == JsonValueKind.Number, p.ToString()));
-            }
-
+            // paths: br1a's two peer paths over the WAN, up and, once their first echo bursts are in its telemetry, measured.
+            List<JsonElement> br1a = [];
+            await Until(
+                () =>
+                {
+                    var paths = LabRun.Fabric(["paths", "--router", "br1", "--json", .. lab]);
+                    Assert.True(paths.Succeeded, paths.ToString());
+                    br1a = [.. JsonDocument.Parse(paths.Output).RootElement.GetProperty("paths").EnumerateArray().Where(p => p.GetProperty("node").GetString() == "br1a")];
+                    return Task.FromResult(br1a.Count == 2 && br1a.All(p => p.GetProperty("rtt_milliseconds").ValueKind == JsonValueKind.Number));
+                },
+                "br1a's two peer paths measured in fabric paths");
+            Assert.Equal(["br2", "dc1"], br1a.Select(p => p.GetProperty("peer").GetString()).Order(StringComparer.Ordinal));
+            Assert.All(br1a, p => Assert.True(p.GetProperty("up").GetBoolean(), p.ToString()));
             Assert.Matches(@"\nbr1\s+br1a\s+dc1\s+wan\s+up\s", LabRun.Fabric(["paths", "--router", "br1", .. lab]).Output);
 
             // events --follow printed the session opening at br1a and the drop, live, as JSON lines.
