@@ -25,6 +25,11 @@ public static class FabricCommandLine
         root.Subcommands.Add(ConductorCommands.Create());
         root.Subcommands.Add(ConductorConfigCommands.Telemetry());
         root.Subcommands.Add(ConductorConfigCommands.Services());
+        foreach (var command in FlowCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
         root.Subcommands.Add(LabCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());
         root.Subcommands.Add(KeyCommands.Create());

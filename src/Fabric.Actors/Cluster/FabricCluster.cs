@@ -78,7 +78,9 @@ public static class FabricCluster
                 Roles = [role],
                 SeedNodes = [.. node.SeedsFor(tls)],
                 SplitBrainResolver = new KeepMajorityOption(),
-            });
+            })
+            // Routers' session actors register with the mediator; conductor nodes reach them by path and take their flows by topic.
+            .WithDistributedPubSub(string.Empty);
         if (ClusterNodeSettings.AkkaOverrides(hostConfiguration) is { } overrides)
         {
             builder.AddHocon(overrides, HoconAddMode.Prepend);

@@ -4,6 +4,7 @@ using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Security;
 using Fabric.Actors.Services;
+using Fabric.Actors.Sessions;
 using Fabric.Actors.Telemetry;
 using Fabric.Actors.Tenants;
 using Microsoft.Extensions.Configuration;
@@ -18,6 +19,7 @@ namespace Fabric.Actors.Hosting;
 /// <param name="TenantBudgets">Its tenant rate-limit buckets, governed by the cluster-wide budget exchange; none: each bucket polices at its configured limit alone.</param>
 /// <param name="Services">Its services for the live instance registry and cluster-wide load balancing; none: not taking part.</param>
 /// <param name="Pair">When the node is one of an HA pair: its dataplane as the pair actor drives it, who its partner is, and the node's heartbeat link (which outlives the actor system).</param>
+/// <param name="Flows">Its sessions and drops, queried by the conductor and streamed to it by a <see cref="SessionActor"/>; none: not visible.</param>
 /// <param name="Refusals">Where the node counts what its control plane refused (shown with its counters); none: counted nowhere.</param>
 public sealed record RouterNodeTarget(
     string Node,
@@ -26,13 +28,14 @@ public sealed record RouterNodeTarget(
     ITenantBudgetTarget? TenantBudgets = null,
     IServiceDataplane? Services = null,
     (IPairNode Node, PairSettings Settings, PairLink Link)? Pair = null,
+    IFlowSource? Flows = null,
     ControlPlaneRefusals? Refusals = null);
 
 /// <summary>
 /// The actor side of a router: a cluster node with role <c>router</c> running, per forwarding engine it
 /// hosts (one for a real node; many when a benchmark simulates routers in one process), a
 /// <see cref="ConfigApplier"/> and, when given, a telemetry sampler, a <see cref="TenantBudgetExchange"/>, a
-/// <see cref="ServiceDirectory"/>, and a <see cref="PairActor"/> for a node of an HA pair.
+/// <see cref="ServiceDirectory"/>, a <see cref="SessionActor"/> and a <see cref="Tracing.TraceActor"/>, and a <see cref="PairActor"/> for a node of an HA pair.
 /// </summary>
 public static class RouterHost
 {
@@ -80,6 +83,12 @@ public static class RouterHost
                     if (target.Services is { } services)
                     {
                         system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services), ServiceDirectory.NameFor(target.Node));
+                    }
+
+                    if (target.Flows is { } flows)
+                    {
+                        system.ActorOf(SessionActor.Props(target.Node, flows), SessionActor.NameOf(target.Node));
+                        system.ActorOf(Tracing.TraceActor.Props(target.Node, flows), Tracing.TraceActor.NameOf(target.Node));
                     }
                 }
             });

@@ -117,7 +117,8 @@ public static class ConductorCommands
             ApiTokenStore.For(prepared),
             feed,
             metrics,
-            logging: l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+            logging: l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning),
+            mediator: Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(system).Mediator);
         try
         {
             await endpoint.StartAsync();

@@ -205,22 +205,22 @@ public static class ConductorConfigCommands
         return command;
     }
 
-    private static Option<string?> Conductor() => new("--conductor")
+    internal static Option<string?> Conductor() => new("--conductor")
     {
         Description = "The conductor's admin endpoint (default: $FABRIC_CONDUCTOR, else the conductor of the lab that is up, else http://127.0.0.1:8480).",
     };
 
     // One instance each, shared by the commands: only Call reads them.
-    private static readonly Option<string?> LabName = LabCommands.CheckedLabName(new("--lab") { Description = "Talk to this lab's conductor (from inside the lab's management network; needs root)." });
+    internal static readonly Option<string?> LabName = LabCommands.CheckedLabName(new("--lab") { Description = "Talk to this lab's conductor (from inside the lab's management network; needs root)." });
 
-    private static readonly Option<DirectoryInfo?> LabState = new("--state-dir") { Description = $"Where labs keep their state (default {LabLayout.DefaultStateRoot})." };
+    internal static readonly Option<DirectoryInfo?> LabState = new("--state-dir") { Description = $"Where labs keep their state (default {LabLayout.DefaultStateRoot})." };
 
-    private static readonly Option<FileInfo?> TokenFile = new("--token-file")
+    internal static readonly Option<FileInfo?> TokenFile = new("--token-file")
     {
         Description = "A file holding the API token (default: $FABRIC_TOKEN_FILE, else the token itself in $FABRIC_TOKEN; a lab's conductor gets the lab's own token).",
     };
 
-    private static readonly Option<FileInfo?> ConductorCa = new("--conductor-ca")
+    internal static readonly Option<FileInfo?> ConductorCa = new("--conductor-ca")
     {
         Description = "The CA certificate (PEM) that signed the conductor's HTTPS certificate (default: $FABRIC_CONDUCTOR_CA, else the system's trust store; a lab's conductor: the lab's CA).",
     };
@@ -241,20 +241,24 @@ public static class ConductorConfigCommands
         return FabricCommandLine.UsageOrInvalid;
     }
 
-    private static async Task<int> Call(ParseResult parse, Option<string?> conductor, Func<ConductorClient, LabLayout?, Task<int>> call)
+    /// <summary>
+    /// Runs <paramref name="call"/> against the conductor the options name (or the lab's), turning what goes wrong into the
+    /// CLI's exit codes with one line on stderr prefixed <c>fabric VERB:</c>.
+    /// </summary>
+    internal static async Task<int> Call(ParseResult parse, Option<string?> conductor, Func<ConductorClient, LabLayout?, Task<int>> call, string verb = "config")
     {
         var given = parse.GetValue(conductor);
         var error = parse.InvocationConfiguration.Error;
         if (given is not null && (!Uri.TryCreate(given, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https")))
         {
-            error.WriteLine($"fabric config: --conductor {given} is not a URL such as https://10.99.0.2:8480");
+            error.WriteLine($"fabric {verb}: --conductor {given} is not a URL such as https://10.99.0.2:8480");
             return FabricCommandLine.UsageOrInvalid;
         }
 
         var lab = given is null ? LabTarget(parse, error) : null;
         if (lab is { Problem: { } problem })
         {
-            error.WriteLine($"fabric config: {problem}");
+            error.WriteLine($"fabric {verb}: {problem}");
             return FabricCommandLine.UsageOrInvalid;
         }
 
@@ -268,7 +272,7 @@ public static class ConductorConfigCommands
             {
                 address = LabConductor.Endpoint(config);
                 client = LabConductor.Client(layout, config, token);
-                error.WriteLine($"fabric config: lab \"{layout.Name}\"'s conductor at {address} (from namespace {layout.NamespaceOf(LabBuilder.Conductor)})");
+                error.WriteLine($"fabric {verb}: lab \"{layout.Name}\"'s conductor at {address} (from namespace {layout.NamespaceOf(LabBuilder.Conductor)})");
             }
             else
             {
@@ -283,7 +287,7 @@ public static class ConductorConfigCommands
         }
         catch (IOException e)
         {
-            error.WriteLine($"fabric config: {e.Message}");
+            error.WriteLine($"fabric {verb}: {e.Message}");
             return FabricCommandLine.UsageOrInvalid;
         }
 
@@ -294,22 +298,22 @@ public static class ConductorConfigCommands
         }
         catch (HttpRequestException e)
         {
-            error.WriteLine($"fabric config: no conductor answers at {address} ({e.Message})");
+            error.WriteLine($"fabric {verb}: no conductor answers at {address} ({e.Message})");
             return FabricCommandLine.ConductorUnreachable;
         }
         catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
         {
-            error.WriteLine($"fabric config: the conductor at {address} did not answer within 30 s");
+            error.WriteLine($"fabric {verb}: the conductor at {address} did not answer within 30 s");
             return FabricCommandLine.ConductorUnreachable;
         }
         catch (ConductorApiException e) when (e.Status == System.Net.HttpStatusCode.Unauthorized)
         {
-            error.WriteLine($"fabric config: the conductor at {address} refused the request: {e.Message} (give a token: --token-file FILE or FABRIC_TOKEN; 'fabric conductor token create' makes one)");
+            error.WriteLine($"fabric {verb}: the conductor at {address} refused the request: {e.Message} (give a token: --token-file FILE or FABRIC_TOKEN; 'fabric conductor token create' makes one)");
             return FabricCommandLine.NotAuthorized;
         }
         catch (ConductorApiException e)
         {
-            error.WriteLine($"fabric config: the conductor at {address} answered {(int)e.Status}: {e.Message}");
+            error.WriteLine($"fabric {verb}: the conductor at {address} answered {(int)e.Status}: {e.Message}");
             return e.Status == System.Net.HttpStatusCode.ServiceUnavailable ? FabricCommandLine.ConductorUnreachable : 1;
         }
     }

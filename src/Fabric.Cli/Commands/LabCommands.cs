@@ -20,6 +20,7 @@ public static class LabCommands
         lab.Subcommands.Add(Status());
         lab.Subcommands.Add(Exec());
         lab.Subcommands.Add(Verify());
+        lab.Subcommands.Add(Dashboard());
         lab.Subcommands.Add(Supervise());
         return lab;
     }
@@ -326,6 +327,63 @@ public static class LabCommands
             using var process = Process.Start(info) ?? throw new InvalidOperationException("ip did not start");
             process.WaitForExit();
             return process.ExitCode;
+        });
+        return command;
+    }
+
+    private static Command Dashboard()
+    {
+        var name = NameOption();
+        var state = StateOption();
+        var port = new Option<int>("--port") { Description = "The local port to serve it on (127.0.0.1).", DefaultValueFactory = _ => 8480 };
+        var command = new Command(
+            "dashboard",
+            "Serve the lab conductor's dashboard on this machine until Ctrl-C: connections to 127.0.0.1:PORT are carried to the conductor on the lab's " +
+            "management network. Prints the address to open (with the lab's token in its fragment); the certificate is the lab CA's, so the browser warns.")
+        {
+            name,
+            state,
+            port,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), error);
+            if (layout is null)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            if (layout.ExistingNamespaces().Count == 0 || ConfigCommands.Load(layout.Topology, error) is not { } config || !LabConductor.Configured(config))
+            {
+                error.WriteLine($"fabric lab dashboard: lab \"{layout.Name}\" is not up with a conductor; start it with ./fabric lab up");
+                return 1;
+            }
+
+            using var stop = new ManualResetEventSlim();
+            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+            using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+            LabDashboard dashboard;
+            try
+            {
+                dashboard = LabDashboard.Start(layout, config, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, parse.GetValue(port)));
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                error.WriteLine($"fabric lab dashboard: cannot listen on 127.0.0.1:{parse.GetValue(port)} ({e.Message}); choose another with --port");
+                return 1;
+            }
+
+            using (dashboard)
+            {
+                output.WriteLine($"lab \"{layout.Name}\"'s dashboard: {dashboard.Url}");
+                output.WriteLine("(Ctrl-C stops it; the certificate is issued by the lab's CA, certs/ca/ca.crt in the lab's state directory)");
+                output.Flush();
+                stop.Wait();
+            }
+
+            return 0;
         });
         return command;
     }

@@ -233,6 +233,7 @@ public static class RouterCommands
                 new Fabric.Actors.Tenants.EngineTenantBudgets(process.Engine),
                 new Fabric.Actors.Services.EngineServiceDataplane(process.Engine),
                 pair,
+                new Fabric.Actors.Sessions.EngineFlowSource(process.Engine),
                 process.Refusals)],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));

@@ -50,8 +50,10 @@ public static class ConductorApi
 
     /// <summary>Builds the API (not started): Kestrel on the options' address, unless <paramref name="configure"/> puts another server in (the test host).</summary>
     /// <param name="feed">What the conductor node follows live: served as <c>/v1/events</c> and, through <paramref name="metrics"/>, <c>/metrics</c>.</param>
+    /// <param name="mediator">The node's cluster pub-sub mediator, through which the routers' session actors are asked (<see cref="FlowEndpoints"/>); none: those routes find no router.</param>
     public static WebApplication Build(
-        ConductorApiOptions options, IActorRef conductor, ApiTokenStore tokens, LiveFeed feed, FabricMetrics metrics, Action<WebApplicationBuilder>? configure = null, Action<ILoggingBuilder>? logging = null)
+        ConductorApiOptions options, IActorRef conductor, ApiTokenStore tokens, LiveFeed feed, FabricMetrics metrics, Action<WebApplicationBuilder>? configure = null, Action<ILoggingBuilder>? logging = null,
+        IActorRef? mediator = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(ConductorApi).Assembly.GetName().Name });
@@ -64,7 +66,7 @@ public static class ConductorApi
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(tokens);
         builder.Services.AddSingleton<ApiTokenLookup>();
-        builder.Services.AddSingleton(sp => new Context(conductor, options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Fabric.Conductor.Api")));
+        builder.Services.AddSingleton(sp => new Context(conductor, options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Fabric.Conductor.Api")) { Mediator = mediator });
         builder.Services.AddRouting();
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json => ApiJson.Configure(json.SerializerOptions));
@@ -94,6 +96,9 @@ public static class ConductorApi
         app.MapOperations(meters, context.Unready).RequireAuthorization(ReadPolicy);
         ConfigEndpoints.Map(app);
         FabricEndpoints.Map(app);
+        FlowEndpoints.Map(app);
+        TraceEndpoints.Map(app);
+        Dashboard.DashboardEndpoints.Map(app);
         EventEndpoints.Map(app, feed);
         return app;
     }
@@ -120,6 +125,9 @@ public static class ConductorApi
         private Parsed? _running;
 
         public ConductorApiOptions Options { get; } = options;
+
+        /// <summary>The cluster's pub-sub mediator on this node: how the routers' session actors are reached by node name.</summary>
+        public IActorRef? Mediator { get; init; }
 
         public ILogger Logger { get; } = logger;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Security;
+using System.Net.ServerSentEvents;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
@@ -32,6 +33,7 @@ public sealed class ConductorClient : IDisposable
     /// <param name="handler">How connections are made (inside another network namespace, trusting a CA); owned by the client. Default: plain sockets.</param>
     public ConductorClient(Uri conductor, string? token = null, HttpMessageHandler? handler = null)
     {
+        // Each call has 30 s; a live stream only until its headers come (HttpCompletionOption.ResponseHeadersRead).
         _http = new HttpClient(handler ?? new SocketsHttpHandler(), disposeHandler: true) { BaseAddress = conductor, Timeout = TimeSpan.FromSeconds(30) };
         if (token is not null)
         {
@@ -97,6 +99,53 @@ public sealed class ConductorClient : IDisposable
         Get<TelemetryView>(node is null ? "v1/telemetry" : $"v1/telemetry?node={Uri.EscapeDataString(node)}", cancel);
 
     public Task<ServiceListView> Services(CancellationToken cancel = default) => Get<ServiceListView>("v1/services", cancel);
+
+    /// <summary>A page of live sessions (<c>/v1/sessions</c>), or with <paramref name="top"/> the top by bytes (<c>/v1/sessions/top</c>).</summary>
+    public Task<SessionListView> Sessions(SessionFilter filter, bool top = false, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        return Get<SessionListView>(Query(top ? "v1/sessions/top" : "v1/sessions", ("router", filter.Router), ("node", filter.Node), ("tenant", filter.Tenant),
+            ("service", filter.Service), ("address", filter.Address), ("limit", filter.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("cursor", filter.Cursor)), cancel);
+    }
+
+    public Task<DropListView> Drops(string? router, string? node, string? reason, int? limit, CancellationToken cancel = default) =>
+        Get<DropListView>(Query("v1/drops", ("router", router), ("node", node), ("reason", reason), ("limit", limit?.ToString(System.Globalization.CultureInfo.InvariantCulture))), cancel);
+
+    public Task<PeerPathListView> Paths(string? router, CancellationToken cancel = default) => Get<PeerPathListView>(Query("v1/paths", ("router", router)), cancel);
+
+    public Task<TenantListView> Tenants(CancellationToken cancel = default) => Get<TenantListView>("v1/tenants", cancel);
+
+    public Task<TraceView> Trace(string from, string to, string protocol, CancellationToken cancel = default) =>
+        Get<TraceView>(Query("v1/trace", ("from", from), ("to", to), ("protocol", protocol)), cancel);
+
+    /// <summary>
+    /// The live stream (<c>/v1/events</c>) as it comes: each event's kind, id and JSON data, until <paramref name="cancel"/>
+    /// fires or the conductor closes it. No timeout applies to the stream once it is open.
+    /// </summary>
+    public async IAsyncEnumerable<(string Kind, string Id, JsonElement Data)> Events(string? kinds, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancel = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Query("v1/events", ("kinds", kinds)));
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw Failure(response.StatusCode, await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false));
+        }
+
+        var stream = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancel).ConfigureAwait(false))
+            {
+                yield return (item.EventType, item.EventId ?? "", JsonSerializer.Deserialize<JsonElement>(item.Data));
+            }
+        }
+    }
+
+    private static string Query(string path, params (string Name, string? Value)[] parameters)
+    {
+        var given = parameters.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToList();
+        return given.Count == 0 ? path : $"{path}?{string.Join('&', given)}";
+    }
 
     private async Task<T> Get<T>(string path, CancellationToken cancel)
     {
@@ -168,3 +217,6 @@ public sealed class ConductorClient : IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>Which sessions <see cref="ConductorClient.Sessions"/> asks for (null: any).</summary>
+public sealed record SessionFilter(string? Router = null, string? Node = null, string? Tenant = null, string? Service = null, string? Address = null, int? Limit = null, string? Cursor = null);

@@ -11,10 +11,11 @@ using Microsoft.AspNetCore.Routing;
 namespace Fabric.Conductor.Api;
 
 /// <summary>
-/// <c>GET /v1/events[?kinds=telemetry,rollout]</c>: the live stream as Server-Sent Events. It opens with what is known
-/// now (the rollout, each router node's latest sample), then every new one as it comes: event type = the kind, id = a
-/// sequence number, data = JSON. Each client reads from its own bounded channel of the <see cref="LiveFeed"/>: a client
-/// too slow to keep up loses the oldest events and is told how many by a <c>dropped</c> event; nothing upstream waits.
+/// <c>GET /v1/events[?kinds=telemetry,rollout,session,drop]</c>: the live stream as Server-Sent Events. Its status and
+/// headers go out as soon as the client is subscribed; it opens with what is known now (the rollout, each router node's
+/// latest sample), then every new one as it comes: event type = the kind, id = a sequence number, data = JSON. Each client
+/// reads from its own bounded channel of the <see cref="LiveFeed"/>: a client too slow to keep up loses the oldest events
+/// and is told how many by a <c>dropped</c> event; nothing upstream waits.
 /// </summary>
 internal static class EventEndpoints
 {
@@ -23,12 +24,12 @@ internal static class EventEndpoints
         api.MapGet("/v1/events", (string? kinds, HttpContext http) => Stream(feed, kinds, http))
             .WithTags("events").RequireAuthorization(ConductorApi.ReadPolicy)
             .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
-            .WithSummary("Server-Sent Events: telemetry samples and rollout progress as they happen (?kinds=telemetry,rollout); 'dropped' tells a slow client how many it missed.");
+            .WithSummary("Server-Sent Events: telemetry samples, rollout progress, sessions opening and closing, drops with their rule, as they happen (?kinds=telemetry,rollout,session,drop); 'dropped' tells a slow client how many it missed.");
     }
 
     private static Results<ServerSentEventsResult<string>, ProblemHttpResult> Stream(LiveFeed feed, string? kinds, HttpContext http)
     {
-        var known = new[] { LiveEvent.Telemetry, LiveEvent.Rollout };
+        var known = LiveEvent.Kinds;
         var wanted = (kinds ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         if (wanted.FirstOrDefault(k => !known.Contains(k)) is { } unknown)
         {
@@ -38,11 +39,16 @@ internal static class EventEndpoints
         // Subscribed before the opening state is read, so nothing between the two is lost (at worst an event comes twice).
         var subscription = feed.Subscribe(wanted);
         http.Response.RegisterForDispose(subscription);
-        return TypedResults.ServerSentEvents(Events(feed, subscription, wanted, http.RequestAborted));
+        return TypedResults.ServerSentEvents(Events(feed, subscription, wanted, http.Response, http.RequestAborted));
     }
 
-    private static async IAsyncEnumerable<SseItem<string>> Events(LiveFeed feed, LiveFeed.Subscription subscription, HashSet<string> wanted, [EnumeratorCancellation] CancellationToken cancel)
+    private static async IAsyncEnumerable<SseItem<string>> Events(
+        LiveFeed feed, LiveFeed.Subscription subscription, HashSet<string> wanted, HttpResponse response, [EnumeratorCancellation] CancellationToken cancel)
     {
+        // The status and headers go out now (an empty flush starts the response), not with the first event: a client that
+        // asked only for kinds that are rare (drops, sessions) learns at once that it is subscribed, rather than waiting,
+        // and timing out, for headers.
+        await response.Body.FlushAsync(cancel).ConfigureAwait(false);
         if ((wanted.Count == 0 || wanted.Contains(LiveEvent.Rollout)) && feed.Rollout is { } rollout)
         {
             yield return Item(new LiveEvent(LiveEvent.Rollout, 0, rollout));

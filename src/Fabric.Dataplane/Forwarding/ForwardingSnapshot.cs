@@ -231,6 +231,23 @@ public sealed class ServiceEntry
     /// </summary>
     public int[] PeerPathSlots { get; init; } = [];
 
+    /// <summary>The tenants the service's access list names, in its order (each grants its children too); for explaining decisions, not for forwarding (the FIBs hold the decisions).</summary>
+    public string[] Access { get; init; } = [];
+
+    /// <summary>The first usable path that leads to the hosting router in <paramref name="slot"/> (directly or through a transit), or null.</summary>
+    public PeerPath? FirstUsablePathTo(int slot)
+    {
+        for (var i = 0; i < PeerPaths.Length; i++)
+        {
+            if (PeerPathSlots[i] == slot && PeerPaths[i].Health.IsUsable)
+            {
+                return PeerPaths[i];
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The slot of the hosting router <paramref name="path"/> leads to, or −1 when it is not one of <see cref="PeerPaths"/>.</summary>
     public int SlotOf(PeerPath path)
     {

@@ -37,12 +37,17 @@ public sealed class ServiceMatcher(Ipv4RouteTable prefixes4, Ipv6RouteTable pref
 {
     public const int NoService = -1;
 
-    public int Match(bool isIpv6, UInt128 destination, byte protocol, ushort port)
+    public int Match(bool isIpv6, UInt128 destination, byte protocol, ushort port) =>
+        TryMatch(isIpv6, destination, protocol, port, out var rule) ? rule.Service : NoService;
+
+    /// <summary>The most specific rule matching the destination, protocol and port: the one <see cref="Match"/> takes the service of.</summary>
+    public bool TryMatch(bool isIpv6, UInt128 destination, byte protocol, ushort port, out ServiceRule rule)
     {
+        rule = default;
         var list = isIpv6 ? prefixes6.Lookup(destination) : prefixes4.Lookup((uint)destination);
         if (list < 0)
         {
-            return NoService;
+            return false;
         }
 
         var rules = ruleLists[list];
@@ -50,10 +55,11 @@ public sealed class ServiceMatcher(Ipv4RouteTable prefixes4, Ipv6RouteTable pref
         {
             if (rules[i].Matches(protocol, port))
             {
-                return rules[i].Service;
+                rule = rules[i];
+                return true;
             }
         }
 
-        return NoService;
+        return false;
     }
 }

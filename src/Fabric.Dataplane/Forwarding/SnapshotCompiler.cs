@@ -180,6 +180,7 @@ public static class SnapshotCompiler
                 PeerRouters = peerRouters,
                 PeerRoutersUtf8 = [.. peerRouters.Select(System.Text.Encoding.UTF8.GetBytes)],
                 PeerPathSlots = [.. slots],
+                Access = [.. service.Access],
             };
         }
 

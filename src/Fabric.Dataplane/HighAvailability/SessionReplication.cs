@@ -130,8 +130,8 @@ public static class SessionReplication
             }
 
             // A key held by another session here (the partner re-keyed it, or reused the tuple): that one is gone there.
-            RemoveHolder(worker, snapshot, record.Forward);
-            RemoveHolder(worker, snapshot, record.Reverse);
+            RemoveHolder(worker, snapshot, record.Forward, now);
+            RemoveHolder(worker, snapshot, record.Reverse, now);
             if (state.WaypointPool >= 0 && !snapshot.Runtimes.Waypoints[state.WaypointPool].TryTake(state.LocalWaypointPort, state.PeerWaypointPort))
             {
                 worker.Counters.ReplicasRefusedShape++;
@@ -273,13 +273,16 @@ public static class SessionReplication
         return record.Instance < entry.Runtime.Load.Count;
     }
 
-    private static void RemoveHolder(PacketWorker worker, ForwardingSnapshot snapshot, in SessionKey key)
+    private static void RemoveHolder(PacketWorker worker, ForwardingSnapshot snapshot, in SessionKey key, long now)
     {
         if (worker.Sessions.TryFind(key, out var handle, out _))
         {
             var state = worker.Sessions.Payload(handle);
+            var forward = worker.Sessions.ForwardKey(handle);
+            var reverse = worker.Sessions.ReverseKey(handle);
             worker.Sessions.Remove(handle);
             SessionOpening.Ended(snapshot, worker.Resources, state);
+            worker.Resources.SessionClosed(handle, forward, reverse, state, now);
         }
     }
 

@@ -71,6 +71,9 @@ public ref struct PacketContext
 
     public DropReason Drop;
 
+    /// <summary>The rule behind <see cref="Drop"/> where the reason does not name it (see <see cref="DropRule"/>).</summary>
+    public DropRule Rule;
+
     /// <summary>The packet came from a peer router to one of our waypoints (SVR).</summary>
     public bool ToWaypoint;
 
@@ -101,6 +104,14 @@ public ref struct PacketContext
     public Verdict Fail(DropReason reason)
     {
         Drop = reason;
+        return Verdict.Drop;
+    }
+
+    /// <summary>Drops the packet for <paramref name="reason"/> under <paramref name="rule"/>.</summary>
+    public Verdict Fail(DropReason reason, DropRule rule)
+    {
+        Drop = reason;
+        Rule = rule;
         return Verdict.Drop;
     }
 }

@@ -81,6 +81,9 @@ public sealed class PacketWorker
     /// <summary>Forwarded packets, bytes and sessions per tenant × service.</summary>
     public TrafficCounters Traffic => Resources.Traffic;
 
+    /// <summary>Sessions opening and closing, for the control plane to drain (the worker only writes).</summary>
+    public SessionEventRing SessionEvents => Resources.SessionEvents;
+
     public WorkerCounters Counters => Resources.Counters;
 
     /// <summary>Exceptions stages threw on packets (each packet dropped as <see cref="DropReason.PipelineFault"/>).</summary>
@@ -399,7 +402,8 @@ public sealed class PacketWorker
 
     private static DropRecord Record(ref PacketContext context, DropReason reason) => new(
         reason, context.Tenant, context.Service, context.Key.Source, context.Key.Destination,
-        context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now);
+        context.Key.SourcePort, context.Key.DestinationPort, context.Key.Protocol, context.IngressPort, context.Now,
+        reason == context.Drop ? context.Rule : DropRule.None, context.Key.IsIpv6);
 
     /// <summary>Hands a forwarded frame to its egress port: queued for the batch's flush when it lives in a batch buffer, else sent now.</summary>
     private bool Transmit(int port, ReadOnlySpan<byte> frame, in SegmentationOffload offload, bool queue)
@@ -463,8 +467,10 @@ public sealed class PacketWorker
         var snapshot = SnapshotSource();
         for (var i = 0; i < count; i++)
         {
-            var ended = _expired[i].Payload;
+            ref readonly var expired = ref _expired[i];
+            var ended = expired.Payload;
             SessionOpening.Ended(snapshot, Resources, ended);
+            Resources.SessionClosed(expired.Handle, expired.Forward, expired.Reverse, ended, now);
         }
 
         Counters.SessionsExpired += count;

@@ -42,7 +42,7 @@ internal interface ISessionRoute
 
 /// <summary>
 /// The one path that opens a session and the one that closes it: admission taken and given back, load counted, waypoint
-/// ports taken and given back, the session counted. Runs on the worker's thread.
+/// ports taken and given back, the session counted and its opening published. Runs on the worker's thread.
 /// </summary>
 internal static class SessionOpening
 {
@@ -66,9 +66,9 @@ internal static class SessionOpening
         }
 
         var runtime = entry.Runtime;
-        if (runtime.Admission.TryAdmit(context.Now) != AdmissionVerdict.Admitted)
+        if (runtime.Admission.TryAdmit(context.Now) is var admission and not AdmissionVerdict.Admitted)
         {
-            return context.Fail(DropReason.SessionLimit);
+            return context.Fail(DropReason.SessionLimit, DropRules.Of(admission));
         }
 
         var state = new SessionState
@@ -100,8 +100,7 @@ internal static class SessionOpening
             runtime.Load.OnSessionStart(state.Instance);
         }
 
-        resources.Counters.SessionsCreated++;
-        resources.Traffic.Opened(state.Tenant, state.Service);
+        resources.SessionOpened(handle);
         resources.TenantOpened(state.Tenant);
         resources.HalfOpen.Add(handle, resources.Sessions.Generation(handle));
         context.Session = handle;

@@ -104,7 +104,7 @@ public static class SessionStage
             ref var tcp = ref sessions.Tcp(handle);
             if (tcp.Observe(context.TcpFlags, context.Direction) == TcpVerdict.InvalidAfterReset)
             {
-                return context.Fail(DropReason.NoHandshake);
+                return context.Fail(DropReason.NoHandshake, DropRule.AfterReset);
             }
 
             if (tcp.IsClosed)
@@ -138,18 +138,22 @@ public static class SessionStage
         var bytes = context.PacketBytes;
         if (!state.Bucket.TryConsume(bytes, context.Now))
         {
-            return context.Fail(DropReason.RateLimited);
+            return context.Fail(DropReason.RateLimited, DropRule.SessionRateLimit);
         }
 
         // The tenant's limit is charged once in the fabric, where the tenant's session entered it (the router
         // that classified the tenant: a local session, or SVR ingress, both directions); an egress or transit
         // router forwards what that router admitted (docs/policing.md).
         var runtime = snapshot.Runtimes[state.Runtime];
-        if (!runtime.ServiceBucket.TryConsume(bytes, context.Now) ||
-            (state.Svr is SvrRole.None or SvrRole.Ingress
-                && (uint)state.Tenant < (uint)runtime.TenantBuckets.Length && !runtime.TenantBuckets[state.Tenant].TryConsume(bytes, context.Now)))
+        if (!runtime.ServiceBucket.TryConsume(bytes, context.Now))
         {
-            return context.Fail(DropReason.RateLimited);
+            return context.Fail(DropReason.RateLimited, DropRule.ServiceRateLimit);
+        }
+
+        if (state.Svr is SvrRole.None or SvrRole.Ingress
+            && (uint)state.Tenant < (uint)runtime.TenantBuckets.Length && !runtime.TenantBuckets[state.Tenant].TryConsume(bytes, context.Now))
+        {
+            return context.Fail(DropReason.RateLimited, DropRule.TenantRateLimit);
         }
 
         if (forward)

@@ -56,6 +56,9 @@ public sealed class WorkerResources
 
     public WorkerCounters Counters { get; } = new();
 
+    /// <summary>Sessions opening and closing, for the control plane to drain (the worker only writes).</summary>
+    public SessionEventRing SessionEvents { get; } = new(SessionEventRing.DefaultCapacity);
+
     /// <summary>Exceptions stages threw on packets (each packet dropped as <see cref="DropReason.PipelineFault"/>).</summary>
     public PipelineFaults Faults { get; } = new();
 
@@ -119,6 +122,24 @@ public sealed class WorkerResources
         _random ^= _random << 17;
         return _random;
     }
+
+    /// <summary>Counts a session just inserted at <paramref name="handle"/>, under the tenant and service it opened with, and publishes its opening.</summary>
+    internal void SessionOpened(int handle)
+    {
+        ref readonly var state = ref Sessions.Payload(handle);
+        Counters.SessionsCreated++;
+        Traffic.Opened(state.Tenant, state.Service);
+        var opened = Sessions.Opened(handle);
+        SessionEvents.Add(new SessionEvent(
+            SessionEventKind.Opened, handle, Sessions.Generation(handle), Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), state, opened, opened));
+    }
+
+    /// <summary>
+    /// Publishes the closing of a session just removed from slot <paramref name="handle"/> (its slot keeps what the
+    /// session left until it is reused; the removal moved the generation on by one).
+    /// </summary>
+    internal void SessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now) =>
+        SessionEvents.Add(new SessionEvent(SessionEventKind.Closed, handle, Sessions.Generation(handle) - 1, forward, reverse, state, Sessions.Opened(handle), now));
 
     /// <summary>
     /// Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once);

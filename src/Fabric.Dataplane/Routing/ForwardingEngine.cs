@@ -22,6 +22,7 @@ public sealed class ForwardingEngine : IDisposable
     private readonly long _busyPollTicks;
     private readonly IWorkerScheduling? _scheduling;
     private readonly ConcurrentQueue<WorkerRequest> _requests = new();
+    private readonly List<SessionScanRequest> _scans = [];
     private readonly Lock _applyGate = new();
     private long _lastExport;
     private long _nextPrune;
@@ -138,6 +139,19 @@ public sealed class ForwardingEngine : IDisposable
             return new SessionExport(snapshot.Version, SessionReplication.Export(worker, snapshot, now, since));
         });
 
+    /// <summary>
+    /// The sessions <paramref name="query"/> asks for, read by the worker between batches, at most
+    /// <see cref="Sessions.SessionScan.SlotsPerRound"/> slots a round (a large table takes several rounds; packets never
+    /// wait for a whole scan). Thread-safe.
+    /// </summary>
+    public Task<Sessions.SessionPage> QuerySessionsAsync(Sessions.SessionQuery query)
+    {
+        var request = new SessionScanRequest(new Sessions.SessionScan(query));
+        _requests.Enqueue(request);
+        _idleWait.Wake();
+        return request.Completion.Task;
+    }
+
     /// <summary>Installs sessions the HA partner exported under configuration <paramref name="version"/>. Done by the worker between batches. Thread-safe.</summary>
     public Task<SessionImportResult> ImportSessionsAsync(long version, SessionRecord[] records)
     {
@@ -206,8 +220,26 @@ public sealed class ForwardingEngine : IDisposable
             Worker.Faults.Record(fault, now);
         }
 
+        for (var i = _scans.Count - 1; i >= 0; i--)
+        {
+            if (_scans[i].Step(Worker, Volatile.Read(ref _snapshot), now))
+            {
+                _scans.RemoveAt(i);
+            }
+        }
+
         while (_requests.TryDequeue(out var request))
         {
+            if (request is SessionScanRequest scan)
+            {
+                if (!scan.Step(Worker, Volatile.Read(ref _snapshot), now))
+                {
+                    _scans.Add(scan);
+                }
+
+                continue;
+            }
+
             request.Run(Worker, Volatile.Read(ref _snapshot), now);
         }
 
@@ -265,12 +297,42 @@ public sealed class ForwardingEngine : IDisposable
         }
     }
 
+    /// <summary>A session query the worker runs over several rounds when the table is large.</summary>
+    private sealed class SessionScanRequest(Sessions.SessionScan scan) : WorkerRequest
+    {
+        public TaskCompletionSource<Sessions.SessionPage> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>One round of the scan; true once it is answered (or failed).</summary>
+        public bool Step(PacketWorker worker, ForwardingSnapshot? snapshot, long now)
+        {
+            try
+            {
+                if (scan.Step(worker, snapshot, now) is { } page)
+                {
+                    Completion.SetResult(page);
+                    return true;
+                }
+
+                return false;
+            }
+            catch (Exception e)
+            {
+                Completion.SetException(e);
+                return true;
+            }
+        }
+
+        public override void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now) =>
+            Completion.TrySetException(new ObjectDisposedException(nameof(ForwardingEngine), "the engine stopped before the session query was answered"));
+    }
+
     /// <summary>
     /// Runs the worker on a dedicated thread until <see cref="Dispose"/>. A round that handles packets is followed by
     /// another at once; after an empty round the worker polls on for <see cref="RouterOptions.BusyPoll"/> (0 by
     /// default), then sleeps in <see cref="RouterOptions.IdleWait"/> until a frame arrives, something is handed to
-    /// it (a snapshot, keys, a request, the stop) or its next timer is due (<see cref="NextTimerDue"/>). An idle
-    /// router's worker therefore wakes only for its timers. The thread first applies <see cref="RouterOptions.Scheduling"/>.
+    /// it (a snapshot, keys, a request, the stop) or its next timer is due (<see cref="NextTimerDue"/>); a session query
+    /// under way keeps it going round. An idle router's worker therefore wakes only for its timers. The thread first
+    /// applies <see cref="RouterOptions.Scheduling"/>.
     /// </summary>
     public void Start()
     {
@@ -289,8 +351,9 @@ public sealed class ForwardingEngine : IDisposable
                 }
 
                 var now = _time.GetTimestamp();
-                if (now < pollUntil)
+                if (now < pollUntil || _scans.Count > 0)
                 {
+                    // A session query that spans rounds goes on at once.
                     continue;
                 }
 
@@ -348,6 +411,11 @@ public sealed class ForwardingEngine : IDisposable
         while (_requests.TryDequeue(out var request))
         {
             request.Run(Worker, null, 0);
+        }
+
+        foreach (var scan in _scans)
+        {
+            scan.Run(Worker, null, 0);
         }
 
         _stop?.Dispose();

@@ -192,6 +192,7 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         entry.Forward = forward;
         entry.Reverse = reverse;
         entry.LastSeen = now;
+        entry.Opened = now;
         entry.IdleTicks = ToWheelTicks(idleTimeout);
         entry.Tcp = default;
         entry.Payload = payload;
@@ -282,6 +283,9 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
     }
 
     public long LastSeen(int handle) => _entries[handle].LastSeen;
+
+    /// <summary>When the session was inserted (the time <see cref="TryInsert"/> was given).</summary>
+    public long Opened(int handle) => _entries[handle].Opened;
 
     /// <summary>Changes on every insert into and removal from the slot; odd while the slot holds a live session.</summary>
     public uint Generation(int handle) => _generations[handle];
@@ -582,12 +586,13 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         }
     }
 
-    /// <summary>The hot part of a session: 96 bytes plus the payload.</summary>
+    /// <summary>The hot part of a session: 104 bytes plus the payload.</summary>
     private struct Entry
     {
         public SessionKey Forward;
         public SessionKey Reverse;
         public long LastSeen;
+        public long Opened;
         public uint IdleTicks;
         public TcpTracker Tcp;
         public TPayload Payload;

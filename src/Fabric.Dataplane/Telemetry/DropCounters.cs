@@ -19,8 +19,11 @@ public sealed class DropCounters
     {
         _cells = new TenantServiceCells(pairs);
         _counts = new long[Reasons * _cells.Count];
-        Recent = new DropRing(256);
+        Recent = new DropRing(RecentCapacity);
     }
+
+    /// <summary>Drops the ring keeps (tunable); readers see the newest <c>RecentCapacity − 1</c>.</summary>
+    public const int RecentCapacity = 256;
 
     /// <summary>The latest drops, oldest overwritten first.</summary>
     public DropRing Recent { get; }
@@ -72,36 +75,12 @@ public sealed class DropCounters
     }
 }
 
-/// <summary>One dropped packet: why, whom and what it concerned, and the 5-tuple.</summary>
+/// <summary>One dropped packet: why (and under which rule, where the reason does not say), whom and what it concerned, and the 5-tuple.</summary>
+/// <param name="Port">The port the packet came in by.</param>
+/// <param name="Time">When, in the worker's clock ticks.</param>
 public readonly record struct DropRecord(
     DropReason Reason, int Tenant, int Service, UInt128 Source, UInt128 Destination,
-    ushort SourcePort, ushort DestinationPort, byte Protocol, int Port, long Time);
+    ushort SourcePort, ushort DestinationPort, byte Protocol, int Port, long Time, DropRule Rule = DropRule.None, bool IsIpv6 = false);
 
-/// <summary>A fixed ring of the latest drop records. One writer; readers copy a consistent-enough view.</summary>
-public sealed class DropRing(int capacity)
-{
-    private readonly DropRecord[] _records = new DropRecord[capacity];
-    private long _written;
-
-    public long Written => Volatile.Read(ref _written);
-
-    public void Add(in DropRecord record)
-    {
-        _records[(int)(_written % _records.Length)] = record;
-        Volatile.Write(ref _written, _written + 1);
-    }
-
-    /// <summary>The records still in the ring, oldest first (allocates: for the control plane and tests).</summary>
-    public DropRecord[] Snapshot()
-    {
-        var written = Written;
-        var count = (int)Math.Min(written, _records.Length);
-        var result = new DropRecord[count];
-        for (var i = 0; i < count; i++)
-        {
-            result[i] = _records[(int)((written - count + i) % _records.Length)];
-        }
-
-        return result;
-    }
-}
+/// <summary>The latest drop records. One writer (the worker); any number of readers.</summary>
+public sealed class DropRing(int capacity) : EventRing<DropRecord>(capacity);

@@ -69,6 +69,9 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     /// <summary>The conductor's signing key; every router node started here pins its public key.</summary>
     public ConductorSigningKey ConductorKey { get; } = ConductorSigningKey.Generate();
 
+    /// <summary>The cluster pub-sub mediator of the conductor node last started: what its API asks the routers' session actors through.</summary>
+    public IActorRef? ConductorMediator { get; private set; }
+
     /// <summary>The conductor's cluster address, the seed of every node.</summary>
     public string ConductorAddress { get; private set; }
 
@@ -90,6 +93,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         var port = int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         var host = ConductorHost.Build(Settings("conductor", port), storage, ConductorKey, feed: feed);
         await Start(host);
+        ConductorMediator = Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(host.Services.GetRequiredService<ActorSystem>()).Mediator;
         return host.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>();
     }
 
@@ -113,7 +117,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     public async Task<IHost> StartRouter(ForwardingEngine engine, string node, TimeSpan? telemetryInterval = null)
     {
         var telemetry = telemetryInterval is null ? null : new Fabric.Actors.Telemetry.EngineTelemetrySource(engine);
-        return await StartRouter(new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine), Refusals: new ControlPlaneRefusals()), telemetryInterval);
+        return await StartRouter(new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine), Flows: new Fabric.Actors.Sessions.EngineFlowSource(engine), Refusals: new ControlPlaneRefusals()), telemetryInterval);
     }
 
     /// <summary>Starts a router node with the control plane's view of one node as given (its own forwarding target).</summary>

@@ -10,6 +10,15 @@ public sealed record LiveEvent(string Kind, long Sequence, object Data)
     public const string Telemetry = "telemetry";
     public const string Rollout = "rollout";
 
+    /// <summary>A session opened or closed at a router node (<see cref="Actors.Sessions.SessionEventView"/>).</summary>
+    public const string Session = "session";
+
+    /// <summary>A packet a router node dropped, with the rule behind it (<see cref="Actors.Sessions.DropView"/>).</summary>
+    public const string Drop = "drop";
+
+    /// <summary>The kinds a client may ask for.</summary>
+    public static readonly IReadOnlyList<string> Kinds = [Telemetry, Rollout, Session, Drop];
+
     /// <summary>Sent to one subscriber only: events it was too slow for were dropped (<see cref="DroppedEvents"/>).</summary>
     public const string Dropped = "dropped";
 }
@@ -25,6 +34,9 @@ public sealed record RolloutNodeEvent(string Node, string Router, bool Reported,
 
 /// <summary>How many events a slow subscriber missed before the next one it gets.</summary>
 public sealed record DroppedEvents(long Count);
+
+/// <summary>How many session or drop events a router node could not report (its ring overflowed before it was drained).</summary>
+public sealed record LostEvents(string Node, string Kind, long Count);
 
 /// <summary>
 /// What the conductor's API serves live, fed by <see cref="LiveFeedActor"/> (which follows the cluster's telemetry and
@@ -92,6 +104,35 @@ public sealed class LiveFeed
         }
 
         Publish(LiveEvent.Rollout, rollout);
+    }
+
+    /// <summary>Streams each session opening and closing of a router node's batch.</summary>
+    public void Sessions(Actors.Sessions.SessionEventBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        Stream(LiveEvent.Session, batch.Node, batch.Events, batch.Lost);
+    }
+
+    /// <summary>Streams each drop of a router node's batch.</summary>
+    public void Drops(Actors.Sessions.DropEventBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        Stream(LiveEvent.Drop, batch.Node, batch.Drops, batch.Lost);
+    }
+
+    /// <summary>Streams each of a batch's <paramref name="items"/>, then how many the node lost before them, if any.</summary>
+    private void Stream<T>(string kind, string node, IReadOnlyList<T> items, long lost)
+        where T : notnull
+    {
+        foreach (var item in items)
+        {
+            Publish(kind, item);
+        }
+
+        if (lost > 0)
+        {
+            Publish(kind, new LostEvents(node, "lost", lost));
+        }
     }
 
     /// <summary>Hands an event to every subscriber's channel; never waits (a full channel drops its oldest event).</summary>

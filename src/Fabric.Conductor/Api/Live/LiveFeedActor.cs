@@ -1,9 +1,11 @@
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.DistributedData;
 using Akka.Event;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Security;
+using Fabric.Actors.Sessions;
 using Fabric.Actors.Telemetry;
 using Fabric.Conductor.Configuration;
 using Fabric.Config;
@@ -15,7 +17,8 @@ namespace Fabric.Conductor.Api.Live;
 /// Feeds a <see cref="LiveFeed"/> on every conductor node (not only the singleton's: each node serves the API): follows
 /// the routers' samples (<see cref="TelemetryDistribution.Latest"/>), their configuration statuses
 /// (<see cref="ConfigDistribution.Status"/>) and the running version (<see cref="ConfigDistribution.Running"/>) in
-/// Distributed Data, as the conductor does, and hands the feed each new sample and each change of the rollout. It
+/// Distributed Data, as the conductor does, and hands the feed each new sample and each change of the rollout; and it
+/// subscribes to the routers' flows (<see cref="FlowDistribution.Topic"/>: sessions opening and closing, drops). It
 /// believes what the conductor believes: samples and acks sealed by the node they name (<see cref="NodeEntries"/>),
 /// and a running configuration only when the conductor's key signed it, since any member can write those keys.
 /// The feed never blocks, so neither does this actor.
@@ -37,6 +40,9 @@ public sealed class LiveFeedActor : ReceiveActor
         _conductorKey = conductorKey;
         _samples = new NodeEntries(tls, time, _log, "telemetry");
         _acks = new NodeEntries(tls, time, _log, "configuration ack");
+        Receive<SessionEventBatch>(_feed.Sessions);
+        Receive<DropEventBatch>(_feed.Drops);
+        Receive<SubscribeAck>(_ => { });
         Receive<Changed>(changed => changed.Key.Equals(TelemetryDistribution.Latest), changed =>
         {
             foreach (var (node, report) in changed.Get(TelemetryDistribution.Latest).Entries)
@@ -83,6 +89,7 @@ public sealed class LiveFeedActor : ReceiveActor
 
     protected override void PreStart()
     {
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(FlowDistribution.Topic, Self));
         var replicator = DistributedData.Get(Context.System).Replicator;
         replicator.Tell(Dsl.Subscribe(TelemetryDistribution.Latest, Self));
         replicator.Tell(Dsl.Subscribe(ConfigDistribution.Status, Self));

@@ -29,7 +29,7 @@ public sealed class DefaultLab : IDisposable
 /// containers and on the WAN, through the real router processes of br1, br2 and dc1.
 /// </summary>
 [Collection(LabCollection.Name)]
-public sealed class LabFabricTests(DefaultLab lab) : IClassFixture<DefaultLab>
+public sealed partial class LabFabricTests(DefaultLab lab) : IClassFixture<DefaultLab>
 {
     /// <summary>The SVR metadata cookie (docs/svr-wire.md), as it appears on the wire.</summary>
     private static readonly byte[] Cookie = [0x4C, 0x48, 0xDB, 0xC6, 0xDD, 0xF6, 0x67, 0x0C];

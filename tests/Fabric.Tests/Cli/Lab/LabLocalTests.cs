@@ -67,7 +67,7 @@ public sealed class LocalLab : IDisposable
 
 /// <summary><c>fabric lab</c> on a one-router topology, with real ping, curl and the real router process.</summary>
 [Collection(LabCollection.Name)]
-public sealed class LabLocalTests(LocalLab lab) : IClassFixture<LocalLab>
+public sealed partial class LabLocalTests(LocalLab lab) : IClassFixture<LocalLab>
 {
     private readonly LabRun _run = lab.Run;
 

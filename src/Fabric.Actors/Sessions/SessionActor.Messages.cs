@@ -1,0 +1,50 @@
+using Fabric.Actors.Serialization;
+
+namespace Fabric.Actors.Sessions;
+
+/// <summary>
+/// The conductor to a router node's <see cref="SessionActor"/>: a page of its sessions (see
+/// <see cref="Dataplane.Sessions.SessionQuery"/>): of a tenant, a service, with an address on either side (any when
+/// null), at most <paramref name="Limit"/> (capped at 256) from <paramref name="Cursor"/>, or the top by bytes.
+/// </summary>
+[WireMessage("fabric.sessions.query.v1")]
+public sealed record QuerySessions(string? Tenant, string? Service, string? Address, int Limit, long Cursor, bool TopByBytes);
+
+/// <summary>
+/// A page of a router node's sessions: the configuration version it runs, the sessions, the cursor of the next page
+/// (−1: none), the live sessions in its table; or why the query could not be answered.
+/// </summary>
+[WireMessage("fabric.sessions.page.v1")]
+public sealed record SessionPageView(string Node, string Router, long Version, IReadOnlyList<SessionView> Sessions, long Next, int Live, string? Error = null);
+
+/// <summary>The conductor to a router node's <see cref="SessionActor"/>: its drop counts and its most recent drops (at most <paramref name="Limit"/>).</summary>
+[WireMessage("fabric.drops.query.v1")]
+public sealed record QueryDrops(int Limit);
+
+/// <summary>A router node's drops: counts by reason, tenant and service since it started, and the most recent, newest last.</summary>
+[WireMessage("fabric.drops.v1")]
+public sealed record DropsView(string Node, string Router, long Version, IReadOnlyList<DropCountView> Counts, IReadOnlyList<DropView> Recent);
+
+/// <summary>One session opening (<c>opened</c>) or closing (<c>closed</c>, its counters final).</summary>
+public sealed record SessionEventView(string Kind, SessionView Session, long UnixMilliseconds);
+
+/// <summary>
+/// Sessions that opened and closed at a router node since its last batch, oldest first, and how many it could not
+/// report (its dataplane's ring overflowed before it was drained).
+/// </summary>
+[WireMessage("fabric.sessions.events.v1")]
+public sealed record SessionEventBatch(string Node, string Router, IReadOnlyList<SessionEventView> Events, long Lost);
+
+/// <summary>Drops at a router node since its last batch, oldest first, and how many it could not report.</summary>
+[WireMessage("fabric.drops.events.v1")]
+public sealed record DropEventBatch(string Node, string Router, IReadOnlyList<DropView> Drops, long Lost);
+
+/// <summary>Where flows travel in the cluster: the pub-sub topic of the batches, and the path each node's session actor is reached by.</summary>
+public static class FlowDistribution
+{
+    /// <summary>The Distributed Pub-Sub topic of <see cref="SessionEventBatch"/> and <see cref="DropEventBatch"/>: conductor nodes subscribe.</summary>
+    public const string Topic = "fabric-flows";
+
+    /// <summary>The path a router node's session actor registers with the pub-sub mediator under (one per node, so one name per node).</summary>
+    public static string PathOf(string node) => $"/user/{SessionActor.NameOf(node)}";
+}
