@@ -13,6 +13,9 @@ public sealed record Router(
 {
     /// <summary>How the nodes of an HA pair watch each other (read by both nodes; unused with one node).</summary>
     public PairLiveness HighAvailability { get; init; } = PairLiveness.Default;
+
+    /// <summary>How the router's nodes run their dataplane: workers and busy polling (read when a node starts).</summary>
+    public DataplaneSettings Dataplane { get; init; } = DataplaneSettings.Default;
 }
 
 /// <summary>One process of a router, reachable by the control plane at its management address.</summary>

@@ -71,7 +71,9 @@ public sealed class RouterProcess : IDisposable
             throw new RouterStartException(string.Join("\n", missing));
         }
 
-        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: new EpollWait(_ports), StartActive: !standby));
+        WorkersWanted = router.Dataplane.WorkersFor(Environment.ProcessorCount);
+        Engine = new ForwardingEngine(
+            router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: new EpollWait(_ports), StartActive: !standby, BusyPoll: router.Dataplane.BusyPoll));
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
         Engine.Apply(config, version: 1);
         if (identity is not null)
@@ -94,6 +96,12 @@ public sealed class RouterProcess : IDisposable
     public string RouterName { get; }
 
     public ForwardingEngine Engine { get; }
+
+    /// <summary>The packet workers the router's <c>dataplane.workers</c> asks for on this machine (docs/dataplane.md "Workers").</summary>
+    public int WorkersWanted { get; }
+
+    /// <summary>The packet workers the node runs: one (the engine has one worker; docs/dataplane.md "Workers").</summary>
+    public static int Workers => 1;
 
     /// <summary>The other node of the node's HA pair when the node runs as one (it started standing by), else null.</summary>
     public RouterNode? Partner { get; }
@@ -271,6 +279,8 @@ public sealed class RouterProcess : IDisposable
             ["router"] = RouterName,
             ["version"] = Engine.AppliedVersion,
             ["devices"] = Devices(),
+            ["workers"] = Workers,
+            ["workers_wanted"] = WorkersWanted,
             ["received"] = Interlocked.Read(ref counters.Received),
             ["forwarded"] = Interlocked.Read(ref counters.Forwarded),
             ["dropped"] = Interlocked.Read(ref counters.Dropped),

@@ -108,7 +108,10 @@ public static class CanonicalTree
         ("high-availability", Obj(
             ("heartbeat-interval", Duration(r.HighAvailability.HeartbeatInterval)),
             ("dead-interval", Duration(r.HighAvailability.DeadInterval)),
-            ("heartbeat-port", Num(r.HighAvailability.Port)))));
+            ("heartbeat-port", Num(r.HighAvailability.Port)))),
+        ("dataplane", Obj(
+            ("workers", r.Dataplane.Workers is { } workers ? Num(workers) : null),
+            ("busy-poll", Duration(r.Dataplane.BusyPoll)))));
 
     private static HoconObject Conductor(ConductorSettings c) => Obj(
         ("addresses", List(c.Addresses, Address)),

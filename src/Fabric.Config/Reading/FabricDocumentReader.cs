@@ -170,7 +170,22 @@ internal static class FabricDocumentReader
         Sorted(r.Named("networks", "network", Network), n => n.Name))
     {
         HighAvailability = PairLiveness(r),
+        Dataplane = Dataplane(r),
     };
+
+    private static DataplaneSettings Dataplane(ObjectReader parent)
+    {
+        if (parent.Object("dataplane") is not { } r)
+        {
+            return DataplaneSettings.Default;
+        }
+
+        var settings = new DataplaneSettings(
+            r.OptionalInt("workers", 1, DataplaneSettings.MaximumWorkers),
+            r.Duration("busy-poll", TimeSpan.Zero, TimeSpan.Zero));
+        r.Finish();
+        return settings;
+    }
 
     private static PairLiveness PairLiveness(ObjectReader parent)
     {
