@@ -19,8 +19,9 @@ public enum StorageProvider
 }
 
 /// <param name="SqlitePath">The SQLite file, used when the provider is SQLite.</param>
-/// <param name="ConnectionString">The PostgreSQL connection string, used when the provider is PostgreSQL.</param>
-public sealed record StorageSettings(StorageProvider Provider, string SqlitePath, string? ConnectionString)
+/// <param name="ConnectionString">The PostgreSQL connection string, used when the provider is PostgreSQL; never a password (the document is shared).</param>
+/// <param name="PasswordFile">A file on the conductor's host holding the PostgreSQL password (mode 0600), or null.</param>
+public sealed record StorageSettings(StorageProvider Provider, string SqlitePath, string? ConnectionString, string? PasswordFile = null)
 {
     public const string DefaultSqlitePath = "fabric-conductor.db";
 

@@ -15,6 +15,13 @@ public sealed record Neighborhood(string Name, PortRange WaypointPorts, int MaxW
 
     /// <summary>How each peer path over this neighborhood is watched (liveness and quality).</summary>
     public PathMonitoring Monitoring { get; init; } = PathMonitoring.Default;
+
+    /// <summary>
+    /// Whether a router takes metadata that is not authenticated from a peer over this neighborhood with which it
+    /// has no keys (either end pins no identity). False by default: such metadata is refused, since any host that
+    /// spoofs a peer's waypoint could claim a tenant and service with it (docs/svr-security.md).
+    /// </summary>
+    public bool AllowUnauthenticatedMetadata { get; init; }
 }
 
 /// <summary>

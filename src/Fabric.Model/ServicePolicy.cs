@@ -7,7 +7,6 @@ public sealed record ServicePolicy(
     string Name,
     LoadBalancingStrategy LoadBalancing,
     EncryptionMode Encryption,
-    IntegrityMode Integrity,
     string SecurityPolicy,
     RateLimit SessionRateLimit,
     RateLimit TenantRateLimit,
@@ -27,7 +26,6 @@ public sealed record ServicePolicy(
         DefaultName,
         LoadBalancingStrategy.Proportional,
         EncryptionMode.None,
-        IntegrityMode.Required,
         Model.SecurityPolicy.DefaultName,
         RateLimit.Unlimited,
         RateLimit.Unlimited,
@@ -51,12 +49,6 @@ public enum LoadBalancingStrategy
 }
 
 public enum EncryptionMode
-{
-    None,
-    Required,
-}
-
-public enum IntegrityMode
 {
     None,
     Required,

@@ -111,17 +111,7 @@ public static class ClusterCertificates
         }
     }
 
-    private static void WritePrivate(string path, byte[] content)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = OwnerOnly;
-        }
-
-        using var file = new FileStream(path, options);
-        file.Write(content);
-    }
+    private static void WritePrivate(string path, byte[] content) => Security.PrivateFile.Write(path, content, replace: false);
 
     private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace(",", "\\,", StringComparison.Ordinal)
         .Replace("+", "\\+", StringComparison.Ordinal).Replace("=", "\\=", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);

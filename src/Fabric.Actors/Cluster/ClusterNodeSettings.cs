@@ -10,8 +10,12 @@ namespace Fabric.Actors.Cluster;
 /// <param name="Hostname">The address the node binds and is reached at (a management address).</param>
 /// <param name="Port">The cluster port; 0 picks a free one (tests).</param>
 /// <param name="Seeds">Cluster addresses of the seed nodes (the conductor first), such as <c>akka.tcp://fabric@10.99.0.2:4053</c>.</param>
-/// <param name="Tls">Mutual TLS for the node's remoting; none: taken from the host configuration (<see cref="ClusterTls.FromConfiguration"/>), else plain TCP.</param>
-public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyList<string> Seeds, ClusterTls? Tls = null)
+/// <param name="Tls">Mutual TLS for the node's remoting; none: taken from the host configuration (<see cref="ClusterTls.FromConfiguration"/>).</param>
+/// <param name="Insecure">
+/// Run in plain TCP when no TLS is given (the <c>--insecure</c> of <c>fabric router</c> and <c>fabric conductor</c>):
+/// anyone who reaches the cluster port may then join the cluster. Without it a node without TLS refuses to start.
+/// </param>
+public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyList<string> Seeds, ClusterTls? Tls = null, bool Insecure = false)
 {
     public const string SystemName = "fabric";
 
@@ -36,6 +40,24 @@ public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyLis
     public IReadOnlyList<string> SeedsFor(ClusterTls? tls) => tls is null
         ? Seeds
         : [.. Seeds.Select(s => s.StartsWith(TcpScheme, StringComparison.Ordinal) ? TlsScheme + s[TcpScheme.Length..] : s)];
+
+    /// <summary>
+    /// These settings with <see cref="Tls"/> from the host configuration when not given; throws
+    /// <see cref="ClusterTlsException"/> with one sentence when there is none and the node is not <see cref="Insecure"/>,
+    /// or when the configured files cannot be used.
+    /// </summary>
+    public ClusterNodeSettings Resolve(IConfiguration? hostConfiguration)
+    {
+        var tls = Tls ?? ClusterTls.FromConfiguration(hostConfiguration);
+        if (tls is null && !Insecure)
+        {
+            throw new ClusterTlsException(
+                $"cluster TLS is off: a node joins the cluster only with a certificate of the fabric's CA ({ClusterTls.CertificateKey} and " +
+                $"{ClusterTls.AuthorityKey}, written by fabric certs), or when started with --insecure (plain TCP: anyone who reaches the cluster port may join)");
+        }
+
+        return this with { Tls = tls };
+    }
 
     /// <summary>The Akka section of a host configuration, if it has one (environment variables <c>akka__...</c>).</summary>
     public static IConfigurationSection? AkkaOverrides(IConfiguration? configuration) =>

@@ -20,6 +20,14 @@ public static class FabricCluster
     public const string ConductorRole = "conductor";
 
     /// <summary>
+    /// The largest message remoting carries (Akka's default is 128 000 bytes): a running configuration of up to
+    /// <see cref="Configuration.ConfigDistribution.MaxDocumentBytes"/> in one Distributed Data write, with room for the
+    /// other keys a gossip message may carry beside it. A larger message is dropped by the sender, so a value that
+    /// does not fit never arrives; every node of a fabric must agree on it.
+    /// </summary>
+    public const int MaxFrameBytes = 16 * 1024 * 1024;
+
+    /// <summary>
     /// Control-plane timing. Akka's scheduler turns every 100 ms, so no actor timer is finer than that and an idle
     /// node wakes about 25 times a second. Distributed Data gossips every 500 ms and tells subscribers of a change
     /// within a scheduler tick, so a router that missed a direct write hears of it within a second; the
@@ -50,6 +58,8 @@ public static class FabricCluster
     /// Configures remoting, clustering and serialization for one node. Overrides from the host's
     /// configuration (its <c>akka</c> section, such as environment variables
     /// <c>akka__cluster__seed-nodes__0</c>) come last and win, through Akka.Hosting's adapter.
+    /// Throws <see cref="ClusterTlsException"/> when the node has no TLS and is not started insecure
+    /// (<see cref="ClusterNodeSettings.Resolve"/>).
     /// </summary>
     public static AkkaConfigurationBuilder WithFabricCluster(
         this AkkaConfigurationBuilder builder, ClusterNodeSettings node, string role, IConfiguration? hostConfiguration = null)
@@ -57,7 +67,7 @@ public static class FabricCluster
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(node);
         var registry = WireMessageRegistry.FromApplicationAssemblies();
-        var tls = node.Tls ?? ClusterTls.FromConfiguration(hostConfiguration);
+        var tls = node.Resolve(hostConfiguration).Tls;
         WithoutPooledBufferArenas();
         builder
             .AddHocon(FabricSerialization.Hocon(registry, bindEverythingElse: true), HoconAddMode.Prepend)
@@ -100,11 +110,12 @@ public static class FabricCluster
     /// objects, not HOCON text, so no file name or password ever reaches Akka's parser.
     /// </summary>
     private static RemoteOptions RemoteOptionsFor(ClusterNodeSettings node, ClusterTls? tls) => tls is null
-        ? new RemoteOptions { HostName = node.Hostname, Port = node.Port }
+        ? new RemoteOptions { HostName = node.Hostname, Port = node.Port, MaxFrameSize = MaxFrameBytes }
         : new RemoteOptions
         {
             HostName = node.Hostname,
             Port = node.Port,
+            MaxFrameSize = MaxFrameBytes,
             EnableSsl = true,
             Ssl = new SslOptions
             {

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Actors.Security;
 using Fabric.Dataplane.HighAvailability;
 
 namespace Fabric.Actors.HighAvailability;
@@ -14,7 +15,9 @@ namespace Fabric.Actors.HighAvailability;
 /// every replication interval, the established sessions new or changed since its last batch (everything when
 /// the partner was just heard again); the standby installs them. On becoming active the node takes the router
 /// over (<see cref="IPairNode.TakeOverAsync"/>) and announces its addresses twice more (after 300 ms and 1 s)
-/// for caches that missed the first.
+/// for caches that missed the first. Session batches count only when they come from the partner's pair actor at the
+/// partner's address; from anyone else in the cluster they are refused, logged once and counted
+/// (<see cref="ControlPlaneRefusals.ForeignPairMessages"/>).
 /// </summary>
 public sealed class PairActor : ReceiveActor, IWithTimers
 {
@@ -28,7 +31,10 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private readonly PairSettings _settings;
     private readonly PairLink _link;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ControlPlaneRefusals _refusals;
     private ActorSelection _partner = null!;
+    private ActorPath _partnerPath = null!;
+    private bool _refusedLogged;
     private PairState _state;
     private long _heardHeartbeats;
     private bool _exporting;
@@ -39,8 +45,9 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private ulong _partnerIncarnation;
     private Action<TimeSpan>? _listener;
 
-    public PairActor(string node, IPairNode target, PairSettings settings, PairLink link)
+    public PairActor(string node, IPairNode target, PairSettings settings, PairLink link, ControlPlaneRefusals? refusals)
     {
+        _refusals = refusals ?? new ControlPlaneRefusals();
         _node = node;
         _target = target;
         _settings = settings;
@@ -50,7 +57,13 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         Receive<ReplicateDue>(_ => Replicate());
         Receive<SessionExport>(Send);
         Receive<Status.Failure>(f => { _exporting = false; _log.Warning("HA pair {0}: replication failed: {1}", _node, f.Cause.Message); });
-        Receive<PairSessionBatch>(Install);
+        Receive<PairSessionBatch>(batch =>
+        {
+            if (FromPartner(batch))
+            {
+                Install(batch);
+            }
+        });
         Receive<ReannounceDue>(_ => _target.AnnounceAsync());
     }
 
@@ -59,8 +72,8 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     /// <summary>The actor's name on a node: the partner finds it by the same pattern.</summary>
     public static string NameOf(string node) => $"ha-{node}";
 
-    public static Props Props(string node, IPairNode target, PairSettings settings, PairLink link) =>
-        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, link)).WithDispatcher(Dispatcher);
+    public static Props Props(string node, IPairNode target, PairSettings settings, PairLink link, ControlPlaneRefusals? refusals = null) =>
+        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, link, refusals)).WithDispatcher(Dispatcher);
 
     /// <summary>A thread of its own, so a takeover is not held up behind the thread pool's work.</summary>
     public const string Dispatcher = "fabric.pair-dispatcher";
@@ -77,11 +90,30 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     {
         var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
         var partner = new Address(self.Protocol, self.System, _settings.PartnerHost, self.Port);
-        _partner = Context.ActorSelection(new RootActorPath(partner) / "user" / NameOf(_settings.Partner));
+        _partnerPath = new RootActorPath(partner) / "user" / NameOf(_settings.Partner);
+        _partner = Context.ActorSelection(_partnerPath);
         Timers.StartPeriodicTimer("replicate", ReplicateDue.Instance, _state.Timing.ReplicationInterval);
         var actor = Self;
         _listener = at => actor.Tell(new LinkLooked(at));
         _link.Listen(_listener);
+    }
+
+    /// <summary>Whether <paramref name="message"/> came from the partner's pair actor; refused and counted otherwise.</summary>
+    private bool FromPartner(object message)
+    {
+        if (ClusterSenders.Is(Sender, _partnerPath))
+        {
+            return true;
+        }
+
+        _refusals.CountForeignPairMessage();
+        if (!_refusedLogged)
+        {
+            _refusedLogged = true;
+            _log.Warning("HA pair {0}: refused a {1} from {2}: only partner {3} at {4} speaks to this pair actor", _node, message.GetType().Name, Sender.Path, _settings.Partner, _partnerPath);
+        }
+
+        return false;
     }
 
     protected override void PostStop()

@@ -2,6 +2,7 @@ using Akka.Hosting;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
+using Fabric.Actors.Security;
 using Fabric.Actors.Services;
 using Fabric.Actors.Telemetry;
 using Fabric.Actors.Tenants;
@@ -17,13 +18,15 @@ namespace Fabric.Actors.Hosting;
 /// <param name="TenantBudgets">Its tenant rate-limit buckets, governed by the cluster-wide budget exchange; none: each bucket polices at its configured limit alone.</param>
 /// <param name="Services">Its services for the live instance registry and cluster-wide load balancing; none: not taking part.</param>
 /// <param name="Pair">When the node is one of an HA pair: its dataplane as the pair actor drives it, who its partner is, and the node's heartbeat link (which outlives the actor system).</param>
+/// <param name="Refusals">Where the node counts what its control plane refused (shown with its counters); none: counted nowhere.</param>
 public sealed record RouterNodeTarget(
     string Node,
     IForwardingTarget Target,
     ITelemetrySource? Telemetry = null,
     ITenantBudgetTarget? TenantBudgets = null,
     IServiceDataplane? Services = null,
-    (IPairNode Node, PairSettings Settings, PairLink Link)? Pair = null);
+    (IPairNode Node, PairSettings Settings, PairLink Link)? Pair = null,
+    ControlPlaneRefusals? Refusals = null);
 
 /// <summary>
 /// The actor side of a router: a cluster node with role <c>router</c> running, per forwarding engine it
@@ -33,11 +36,20 @@ public sealed record RouterNodeTarget(
 /// </summary>
 public static class RouterHost
 {
+    /// <param name="conductorKey">The conductor's public key the node pins: only running configurations it signed are applied.</param>
+    /// <remarks>
+    /// With cluster TLS, every node's acks and telemetry are sealed with the node's certificate, which must have been
+    /// issued to that node's name (the conductor believes a seal only for the node it names): a certificate issued to
+    /// another name is refused with <see cref="ClusterTlsException"/>.
+    /// </remarks>
     public static AkkaConfigurationBuilder WithRouterNode(
-        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null,
-        TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null)
+        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, ConductorKeyPin conductorKey, IReadOnlyList<RouterNodeTarget> targets,
+        IConfiguration? hostConfiguration = null, TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null)
     {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(conductorKey);
         ArgumentNullException.ThrowIfNull(targets);
+        var signer = SignerFor(cluster.Resolve(hostConfiguration).Tls, targets);
         return builder
             .WithFabricCluster(cluster, FabricCluster.RouterRole, hostConfiguration)
             .AddHocon(PairActor.DispatcherHocon, HoconAddMode.Prepend)
@@ -45,16 +57,16 @@ public static class RouterHost
             {
                 foreach (var target in targets)
                 {
-                    system.ActorOf(ConfigApplier.Props(target.Node, target.Target), $"config-applier-{target.Node}");
+                    system.ActorOf(ConfigApplier.Props(target.Node, target.Target, conductorKey, signer, target.Refusals), $"config-applier-{target.Node}");
                     if (target.Pair is { } pair)
                     {
-                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings, pair.Link), PairActor.NameOf(target.Node));
+                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings, pair.Link, refusals: target.Refusals), PairActor.NameOf(target.Node));
                     }
 
                     if (target.Telemetry is { } telemetry)
                     {
                         system.ActorOf(
-                            TelemetrySampler.Props(target.Node, target.Target.RouterName, telemetry, TimeProvider.System, telemetryInterval ?? TelemetryDistribution.DefaultInterval),
+                            TelemetrySampler.Props(target.Node, target.Target.RouterName, telemetry, TimeProvider.System, telemetryInterval ?? TelemetryDistribution.DefaultInterval, signer),
                             $"telemetry-{target.Node}");
                     }
 
@@ -73,8 +85,36 @@ public static class RouterHost
             });
     }
 
+    /// <summary>
+    /// The router node's host; throws <see cref="ClusterTlsException"/> at once when its cluster TLS cannot be used, is
+    /// off without <see cref="ClusterNodeSettings.Insecure"/>, or names another node than the one it hosts.
+    /// </summary>
     public static IHost Build(
-        ClusterNodeSettings cluster, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null,
-        TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null) =>
-        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(cluster, targets, hostConfiguration, telemetryInterval, tenantBudgets));
+        ClusterNodeSettings cluster, ConductorKeyPin conductorKey, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null,
+        Action<ILoggingBuilder>? logging = null, TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(targets);
+        var resolved = cluster.Resolve(hostConfiguration);
+        _ = SignerFor(resolved.Tls, targets);
+        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(resolved, conductorKey, targets, hostConfiguration, telemetryInterval, tenantBudgets));
+    }
+
+    /// <summary>The seal of the nodes' statements: none without TLS; the certificate must be every hosted node's.</summary>
+    private static NodeSigner? SignerFor(ClusterTls? tls, IReadOnlyList<RouterNodeTarget> targets)
+    {
+        if (tls is null)
+        {
+            return null;
+        }
+
+        var signer = new NodeSigner(tls);
+        if (targets.FirstOrDefault(t => !string.Equals(t.Node, signer.Name, StringComparison.Ordinal)) is { } other)
+        {
+            throw new ClusterTlsException(
+                $"the cluster certificate was issued to node {signer.Name}, not to {other.Node}: the conductor would refuse {other.Node}'s acks and telemetry; issue one with fabric certs node {other.Node}");
+        }
+
+        return signer;
+    }
 }

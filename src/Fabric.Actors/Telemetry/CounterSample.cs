@@ -1,4 +1,5 @@
 using Akka.DistributedData;
+using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 
 namespace Fabric.Actors.Telemetry;
@@ -16,13 +17,34 @@ public sealed record CounterSample(string Node, string Router, long UnixMillisec
 }
 
 /// <summary>
+/// A sample as its node publishes it: with the node's seal (<see cref="NodeSigner"/>), null when the cluster runs
+/// without TLS. The conductor keeps a sample only when the seal is the named node's: a member can write any entry.
+/// </summary>
+[WireMessage("fabric.telemetry.report.v1")]
+public sealed record TelemetryReport(CounterSample Sample, NodeSeal? Seal)
+{
+    /// <summary>What the node signs: node, router, time and every counter, by name in ordinal order.</summary>
+    public static NodeStatement Statement(CounterSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var statement = new NodeStatement("fabric.telemetry.sample.v1").Add(sample.Node).Add(sample.Router).Add(sample.UnixMilliseconds).Add(sample.Counters.Count);
+        foreach (var (name, value) in sample.Counters.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            statement.Add(name).Add(value);
+        }
+
+        return statement;
+    }
+}
+
+/// <summary>
 /// The Distributed Data key telemetry travels under: each router node writes its latest sample under its
 /// node name; the conductor subscribes and keeps the history. Only the latest sample per node is
 /// replicated, so a slow reader sees fewer points, never wrong totals (the counters are cumulative).
 /// </summary>
 public static class TelemetryDistribution
 {
-    public static readonly LWWDictionaryKey<string, CounterSample> Latest = new("fabric-telemetry-latest");
+    public static readonly LWWDictionaryKey<string, TelemetryReport> Latest = new("fabric-telemetry-reports");
 
     /// <summary>How often a router node samples its counters unless told otherwise.</summary>
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(5);

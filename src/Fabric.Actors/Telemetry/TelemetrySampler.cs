@@ -1,12 +1,13 @@
 using Akka.Actor;
 using Akka.DistributedData;
+using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Telemetry;
 
 /// <summary>
 /// One router node's telemetry sampler: every interval it samples its <see cref="ITelemetrySource"/> and
-/// writes the sample as the node's entry of <see cref="TelemetryDistribution.Latest"/> (a local write;
-/// gossip carries it to the conductor within a second).
+/// writes the sample, sealed with the node's cluster certificate, as the node's entry of
+/// <see cref="TelemetryDistribution.Latest"/> (a local write; gossip carries it to the conductor within a second).
 /// </summary>
 public sealed class TelemetrySampler : ReceiveActor, IWithTimers
 {
@@ -20,11 +21,13 @@ public sealed class TelemetrySampler : ReceiveActor, IWithTimers
     private readonly ITelemetrySource _source;
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
+    private readonly NodeSigner? _signer;
     private readonly IActorRef _replicator;
     private readonly Akka.Cluster.UniqueAddress _self;
 
-    public TelemetrySampler(string node, string router, ITelemetrySource source, TimeProvider time, TimeSpan interval)
+    public TelemetrySampler(string node, string router, ITelemetrySource source, TimeProvider time, TimeSpan interval, NodeSigner? signer)
     {
+        _signer = signer;
         _node = node;
         _router = router;
         _source = source;
@@ -39,18 +42,20 @@ public sealed class TelemetrySampler : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string node, string router, ITelemetrySource source, TimeProvider time, TimeSpan interval) =>
-        Akka.Actor.Props.Create(() => new TelemetrySampler(node, router, source, time, interval));
+    /// <param name="signer">Seals each sample with the node's cluster certificate; null when the cluster runs without TLS.</param>
+    public static Props Props(string node, string router, ITelemetrySource source, TimeProvider time, TimeSpan interval, NodeSigner? signer = null) =>
+        Akka.Actor.Props.Create(() => new TelemetrySampler(node, router, source, time, interval, signer));
 
     protected override void PreStart() => Timers.StartPeriodicTimer("sample", Tick.Instance, _interval);
 
     private void Sample()
     {
         var sample = new CounterSample(_node, _router, _time.GetUtcNow().ToUnixTimeMilliseconds(), _source.Sample());
+        var report = new TelemetryReport(sample, _signer?.Seal(TelemetryReport.Statement(sample)));
         _replicator.Tell(Dsl.Update(
             TelemetryDistribution.Latest,
-            LWWDictionary<string, CounterSample>.Empty,
+            LWWDictionary<string, TelemetryReport>.Empty,
             WriteLocal.Instance,
-            samples => samples.SetItem(_self, _node, sample)));
+            reports => reports.SetItem(_self, _node, report)));
     }
 }

@@ -56,7 +56,8 @@ public static class ControlPlaneBench
         try
         {
             var storage = new StorageSettings(StorageProvider.Sqlite, Path.Combine(dir, "conductor.db"), null);
-            var conductorHost = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", 0, []), storage);
+            var key = Fabric.Actors.Security.ConductorSigningKey.Generate();
+            var conductorHost = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [], Insecure: true), storage, key);
             hosts.Add(conductorHost);
             await conductorHost.StartAsync();
             var system = conductorHost.Services.GetRequiredService<ActorSystem>();
@@ -77,7 +78,7 @@ public static class ControlPlaneBench
                     targets.Add(new RouterNodeTarget(router.Nodes[0].Name, new EngineForwardingTarget(engine)));
                 }
 
-                var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [cluster.SelfAddress.ToString()]), targets);
+                var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [cluster.SelfAddress.ToString()], Insecure: true), key.Pin, targets);
                 hosts.Add(host);
                 await host.StartAsync();
             }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
+using Fabric.Actors.Security;
 using Fabric.Conductor.Api;
 using Fabric.Conductor.Api.Tokens;
 using Fabric.Conductor.Configuration;
@@ -25,6 +26,14 @@ public static class ConductorCommands
         var clusterPort = new Option<int>("--cluster-port") { Description = "The Akka cluster port.", DefaultValueFactory = _ => ClusterNodeSettings.DefaultPort };
         var apiPort = new Option<int?>("--api-port") { Description = "The admin endpoint's port (default: conductor.api-port)." };
         var seeds = new Option<string[]>("--seed") { Description = "Other cluster nodes to join (akka.tcp://fabric@HOST:PORT); this node seeds itself first.", AllowMultipleArgumentsPerToken = true };
+        var signingKey = new Option<FileInfo?>("--signing-key")
+        {
+            Description = "The conductor's Ed25519 private key (PKCS#8 PEM, mode 0600): it signs every configuration routers apply. Default conductor.key in the current directory, created on first start; its public key is printed as conductor-key=... for the routers' --conductor-key.",
+        };
+        var insecure = new Option<bool>("--insecure")
+        {
+            Description = "Run the cluster over plain TCP when no certificate is given (FABRIC_CLUSTER_CERTIFICATE, FABRIC_CLUSTER_CA): anyone who reaches the cluster port may then join. Without it, the conductor needs cluster TLS.",
+        };
         var command = new Command(
             "conductor",
             "Run the conductor node until SIGTERM or Ctrl-C: the configuration history (conductor.storage: a SQLite file, relative to the " +
@@ -37,15 +46,18 @@ public static class ConductorCommands
             clusterPort,
             apiPort,
             seeds,
+            signingKey,
+            insecure,
         };
         command.Subcommands.Add(TokenCommands.Create());
         // A synchronous action: System.CommandLine then leaves SIGTERM to this command, which stops cleanly and exits 0.
-        command.SetAction(parse => Run(parse, config, address, clusterPort, apiPort, seeds).GetAwaiter().GetResult());
+        command.SetAction(parse => Run(parse, config, address, clusterPort, apiPort, seeds, signingKey, insecure).GetAwaiter().GetResult());
         return command;
     }
 
     private static async Task<int> Run(
-        ParseResult parse, Option<FileInfo> config, Option<string?> address, Option<int> clusterPort, Option<int?> apiPort, Option<string[]> seeds)
+        ParseResult parse, Option<FileInfo> config, Option<string?> address, Option<int> clusterPort, Option<int?> apiPort, Option<string[]> seeds,
+        Option<FileInfo?> signingKey, Option<bool> insecure)
     {
         var output = parse.InvocationConfiguration.Output;
         var error = parse.InvocationConfiguration.Error;
@@ -70,16 +82,20 @@ public static class ConductorCommands
         var port = parse.GetValue(clusterPort);
         var self = ClusterNodeSettings.AddressOf(host, port);
         var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-        ClusterTls? tls;
+        ClusterNodeSettings cluster;
         System.Security.Cryptography.X509Certificates.X509Certificate2? certificate;
+        ConductorSigningKey key;
+        Model.StorageSettings prepared;
         try
         {
-            tls = ClusterTls.FromConfiguration(environment);
+            cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []], Insecure: parse.GetValue(insecure)).Resolve(environment);
             certificate = ApiCertificate.FromConfiguration(environment);
+            key = SigningKey(parse.GetValue(signingKey)?.FullName ?? Path.GetFullPath(DefaultSigningKeyFile), output);
+            prepared = ConductorStorage.Prepare(model.Conductor.Storage, environment);
         }
-        catch (ClusterTlsException e)
+        catch (Exception e) when (e is ClusterTlsException or PrivateFileException or IOException or UnauthorizedAccessException)
         {
-            await error.WriteLineAsync($"fabric conductor: cluster TLS: {e.Message}");
+            await error.WriteLineAsync($"fabric conductor: {e.Message}");
             return FabricCommandLine.UsageOrInvalid;
         }
         catch (InvalidOperationException e)
@@ -88,9 +104,8 @@ public static class ConductorCommands
             return FabricCommandLine.UsageOrInvalid;
         }
 
-        var cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []], tls);
         var feed = new Conductor.Api.Live.LiveFeed();
-        using var node = ConductorHost.Build(cluster, model.Conductor.Storage, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning), feed);
+        using var node = ConductorHost.Build(cluster, prepared, key, environment, l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning), feed);
         await node.StartAsync();
         var system = node.Services.GetRequiredService<ActorSystem>();
         var api = parse.GetValue(apiPort) ?? model.Conductor.ApiPort;
@@ -99,7 +114,7 @@ public static class ConductorCommands
         var endpoint = ConductorApi.Build(
             new ConductorApiOptions(bind, api, model.Conductor.OpenReads, certificate),
             node.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>(),
-            ApiTokenStore.For(model.Conductor.Storage),
+            ApiTokenStore.For(prepared),
             feed,
             metrics,
             logging: l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
@@ -119,7 +134,7 @@ public static class ConductorCommands
         await using (endpoint)
         {
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
-            Log(output, "started", $"cluster={self} api={scheme}://{host}:{api}/ reads={(model.Conductor.OpenReads ? "open" : "token")} storage={storage} cluster-tls={(tls is null ? "off" : "mutual")}");
+            Log(output, "started", $"cluster={self} api={scheme}://{host}:{api}/ reads={(model.Conductor.OpenReads ? "open" : "token")} storage={storage} cluster-tls={(cluster.Tls is null ? "off(--insecure)" : "mutual")} conductor-key={key.PublicKeyBase64}");
             await Task.WhenAny(stop.Task, system.WhenTerminated);
             downed = FabricNodeHost.WasDowned(system);
             Log(output, "stopping", downed ? "reason=removed-from-cluster" : stop.Task.IsCompleted ? "reason=signal" : "reason=actor-system-terminated");
@@ -132,6 +147,23 @@ public static class ConductorCommands
         // incarnation that cannot reach the others would form a cluster of its own. It exits non-zero and
         // its supervisor (systemd, a container runtime) starts it again once the network is back.
         return downed ? RemovedFromCluster : 0;
+    }
+
+    /// <summary>The signing key's file when none is given, in the directory the conductor runs in (beside its default SQLite file).</summary>
+    public const string DefaultSigningKeyFile = "conductor.key";
+
+    /// <summary>The key in <paramref name="path"/>; a missing file gets a new key (mode 0600), said in one log line.</summary>
+    private static ConductorSigningKey SigningKey(string path, TextWriter output)
+    {
+        if (File.Exists(path))
+        {
+            return ConductorSigningKey.Read(path);
+        }
+
+        var key = ConductorSigningKey.Generate();
+        key.Write(path);
+        Log(output, "signing-key-created", $"path={path} conductor-key={key.PublicKeyBase64}");
+        return key;
     }
 
     /// <summary>The exit code when the split-brain resolver (or an operator) removed this node from the cluster.</summary>

@@ -3,6 +3,7 @@ using Fabric.Config;
 using Fabric.Config.Canonical;
 using Fabric.Config.Diff;
 using Fabric.Model;
+using Fabric.Model.Validation;
 
 namespace Fabric.Cli.Commands;
 
@@ -26,7 +27,7 @@ public static class ConfigCommands
     private static Command Validate()
     {
         var file = new Argument<FileInfo>("FILE") { Description = "The fabric document to check." };
-        var command = new Command("validate", "Check a fabric document. Exit 0 when valid; exit 2 with every error on stderr, one per line, as 'path: what is wrong (line N)'.")
+        var command = new Command("validate", "Check a fabric document. Exit 0 when valid (with a warning on stderr for each choice that weakens the fabric); exit 2 with every error on stderr, one per line, as 'path: what is wrong (line N)'.")
         {
             file,
         };
@@ -36,6 +37,11 @@ public static class ConfigCommands
             if (Load(path, parse.InvocationConfiguration.Error) is not { } model)
             {
                 return FabricCommandLine.UsageOrInvalid;
+            }
+
+            foreach (var warning in FabricWarnings.Of(model))
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"{parse.GetValue(file)!.Name}: warning: {warning}");
             }
 
             parse.InvocationConfiguration.Output.WriteLine(

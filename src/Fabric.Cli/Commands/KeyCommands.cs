@@ -8,10 +8,45 @@ public static class KeyCommands
 {
     public static Command Create()
     {
-        var keys = new Command("keys", "Create and read router identity keys (X25519): the private key stays in a file on the router, the public key goes into the configuration as the router node's identity.");
+        var keys = new Command("keys", "Create and read router identity keys (X25519): the private key stays in a file on the router, the public key goes into the configuration as the router node's identity; and the conductor's signing key (Ed25519).");
         keys.Subcommands.Add(Generate());
         keys.Subcommands.Add(Public());
+        keys.Subcommands.Add(Conductor());
         return keys;
+    }
+
+    private static Command Conductor()
+    {
+        var output = new Option<FileInfo>("--out") { Description = "Where to write the conductor's private key (PKCS#8 PEM, mode 0600), e.g. /var/lib/fabric/conductor/conductor.key.", Required = true };
+        var command = new Command(
+            "conductor",
+            "Write a new conductor signing key (Ed25519) and print its public key: give that to every router as --conductor-key, and the file to fabric conductor as --signing-key.")
+        {
+            output,
+        };
+        command.SetAction(parse => WriteKey(parse, "conductor", parse.GetValue(output)!.FullName, "each router's --conductor-key", path =>
+        {
+            var key = Fabric.Actors.Security.ConductorSigningKey.Generate();
+            key.Write(path);
+            return key.PublicKeyBase64;
+        }));
+        return command;
+    }
+
+    /// <summary>Writes a new key with <paramref name="write"/>, prints its public key on stdout and what it is for on stderr; exit 1 with one sentence when the file cannot be written.</summary>
+    private static int WriteKey(ParseResult parse, string verb, string path, string publicKeyIs, Func<string, string> write)
+    {
+        try
+        {
+            parse.InvocationConfiguration.Output.WriteLine(write(path));
+            parse.InvocationConfiguration.Error.WriteLine($"fabric keys: private key written to {path} (mode 0600); the line above is its public key, {publicKeyIs}");
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            parse.InvocationConfiguration.Error.WriteLine($"fabric keys {verb}: {e.Message}");
+            return 1;
+        }
     }
 
     private static Command Generate()
@@ -25,22 +60,8 @@ public static class KeyCommands
             output,
             force,
         };
-        command.SetAction(parse =>
-        {
-            var path = parse.GetValue(output)!.FullName;
-            try
-            {
-                var identity = RouterKeyFile.Generate(path, "router", parse.GetValue(force));
-                parse.InvocationConfiguration.Output.WriteLine(identity.PublicKeyBase64);
-                parse.InvocationConfiguration.Error.WriteLine($"fabric keys: private key written to {path} (mode 0600); the line above is its public key, the node's identity");
-                return 0;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                parse.InvocationConfiguration.Error.WriteLine($"fabric keys generate: {e.Message}");
-                return 1;
-            }
-        });
+        command.SetAction(parse => WriteKey(parse, "generate", parse.GetValue(output)!.FullName, "the node's identity", path =>
+            RouterKeyFile.Generate(path, "router", parse.GetValue(force)).PublicKeyBase64));
         return command;
     }
 

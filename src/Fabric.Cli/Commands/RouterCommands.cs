@@ -5,6 +5,7 @@ using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Hosting;
+using Fabric.Actors.Security;
 using Fabric.Cli.Hosting;
 using Fabric.Http;
 using Fabric.Http.Metrics;
@@ -36,6 +37,14 @@ public static class RouterCommands
         };
         var clusterAddress = new Option<string?>("--cluster-address") { Description = "The management address the node's cluster endpoint binds (default: the node's management-address)." };
         var clusterPort = new Option<int>("--cluster-port") { Description = "The node's cluster port.", DefaultValueFactory = _ => ClusterNodeSettings.DefaultPort };
+        var conductorKey = new Option<string?>("--conductor-key")
+        {
+            Description = "The conductor's public key (fabric conductor prints it as conductor-key=...): only configurations it signed are applied. Kept in STATE-DIR/conductor.pub for the next start; --seed needs one.",
+        };
+        var insecure = new Option<bool>("--insecure")
+        {
+            Description = "Join the cluster over plain TCP when no certificate is given (FABRIC_CLUSTER_CERTIFICATE, FABRIC_CLUSTER_CA): anyone who reaches the cluster port may then join. Without it, --seed needs cluster TLS.",
+        };
         var adminPort = new Option<int?>("--admin-port")
         {
             Description = $"Serve /metrics (Prometheus), /healthz and /readyz over HTTP on this port of the management address (default {RouterAdminPort} with --seed, none without; 0: none).",
@@ -53,6 +62,8 @@ public static class RouterCommands
             seeds,
             clusterAddress,
             clusterPort,
+            conductorKey,
+            insecure,
             adminPort,
         };
         command.Subcommands.Add(Counters());
@@ -68,22 +79,35 @@ public static class RouterCommands
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
             var name = parse.GetValue(node)!;
-            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket)) with { IdentityKeyFile = parse.GetValue(identityKey)?.FullName };
+            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket)) with { IdentityKeyFile = parse.GetValue(identityKey)?.FullName, Warn = message => error.WriteLine($"fabric router: {message}") };
             var model = Load(parse.GetValue(config)!.FullName, options, error, output);
             if (model is null)
             {
                 return FabricCommandLine.UsageOrInvalid;
             }
 
-            ClusterTls? tls;
-            try
+            ClusterTls? tls = null;
+            ConductorKeyPin? pin = null;
+            if (parse.GetValue(seeds) is { Length: > 0 })
             {
-                tls = ClusterTls.FromConfiguration(new ConfigurationBuilder().AddEnvironmentVariables().Build());
-            }
-            catch (ClusterTlsException e)
-            {
-                error.WriteLine($"fabric router: cluster TLS: {e.Message}");
-                return FabricCommandLine.UsageOrInvalid;
+                try
+                {
+                    tls = new ClusterNodeSettings("", 0, [], Insecure: parse.GetValue(insecure))
+                        .Resolve(new ConfigurationBuilder().AddEnvironmentVariables().Build()).Tls;
+                    if (tls is not null && NodeSigner.NameOf(tls.NodeCertificate) is var certified && certified != name)
+                    {
+                        throw new ClusterTlsException($"the cluster certificate was issued to node {certified}, not to {name}: the conductor would refuse this node's acks and telemetry; issue one with fabric certs node {name}");
+                    }
+
+                    pin = ConductorKeyPinFile.Resolve(parse.GetValue(conductorKey), options.StateDirectory)
+                        ?? throw new FormatException(
+                            $"--seed needs the conductor's public key, to apply only what the conductor signed: give --conductor-key KEY (fabric conductor prints it on its started line as conductor-key=...); it is kept in {Path.Combine(options.StateDirectory, ConductorKeyPinFile.FileName)}");
+                }
+                catch (Exception e) when (e is ClusterTlsException or FormatException or PrivateFileException)
+                {
+                    error.WriteLine($"fabric router: {e.Message}");
+                    return FabricCommandLine.UsageOrInvalid;
+                }
             }
 
             // A node of an HA pair stands by until its pair actor decides (docs/high-availability.md); that needs the
@@ -127,10 +151,11 @@ public static class RouterCommands
                 NodeHttpEndpoint? http = null;
                 try
                 {
-                    member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process, link);
+                    member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, pin, model, name, process, link);
+                    var clusterTls = member is null ? "none" : tls is null ? "off(--insecure)" : "mutual";
                     var port = parse.GetValue(adminPort) ?? (member is null ? 0 : RouterAdminPort);
                     http = port == 0 ? null : ServeHttp(output, parse.GetValue(clusterAddress) ?? ManagementAddress(model, name), port, process, () => member);
-                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={(tls is null ? "off" : "mutual")}");
+                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={clusterTls} conductor-key={pin?.PublicKeyBase64 ?? "none"}");
                     // Removed from the cluster (downed by the split-brain resolver on the minority side of a
                     // partition, or by an operator), the node keeps forwarding with what it applied and joins
                     // again as a new incarnation: a router's packets never stop for the control plane.
@@ -142,7 +167,7 @@ public static class RouterCommands
                         member.StopAsync().GetAwaiter().GetResult();
                         member.Dispose();
                         member = null;
-                        member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, model, name, process, link);
+                        member = Join(parse.GetValue(seeds), parse.GetValue(clusterAddress), parse.GetValue(clusterPort), tls, pin, model, name, process, link);
                     }
 
                     stop.Wait();
@@ -189,9 +214,9 @@ public static class RouterCommands
     /// to <paramref name="process"/>, its telemetry, and the tenant budget exchange that makes tenant rate limits
     /// hold for the whole fabric.
     /// </summary>
-    private static IHost? Join(string[]? seeds, string? address, int port, ClusterTls? tls, FabricConfig model, string node, RouterProcess process, PairLink? link)
+    private static IHost? Join(string[]? seeds, string? address, int port, ClusterTls? tls, ConductorKeyPin? conductorKey, FabricConfig model, string node, RouterProcess process, PairLink? link)
     {
-        if (seeds is not { Length: > 0 })
+        if (seeds is not { Length: > 0 } || conductorKey is null)
         {
             return null;
         }
@@ -204,14 +229,16 @@ public static class RouterCommands
                 link)
             : ((IPairNode, PairSettings, PairLink)?)null;
         var member = RouterHost.Build(
-            new ClusterNodeSettings(host, port, seeds, tls),
+            new ClusterNodeSettings(host, port, seeds, tls, Insecure: tls is null),
+            conductorKey,
             [new RouterNodeTarget(
                 node,
                 new RouterProcessTarget(process),
                 new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine),
                 new Fabric.Actors.Tenants.EngineTenantBudgets(process.Engine),
                 new Fabric.Actors.Services.EngineServiceDataplane(process.Engine),
-                pair)],
+                pair,
+                process.Refusals)],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();

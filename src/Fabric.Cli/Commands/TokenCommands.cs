@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using Fabric.Actors.Security;
 using Fabric.Conductor.Api.Tokens;
+using Fabric.Conductor.Configuration;
+using Microsoft.Extensions.Configuration;
 
 namespace Fabric.Cli.Commands;
 
@@ -34,7 +37,7 @@ public static class TokenCommands
             var created = await store.Create(parse.GetValue(owner)!, DateTimeOffset.UtcNow, cancel);
             if (parse.GetValue(output) is { } file)
             {
-                WritePrivate(file.FullName, created.Token + "\n");
+                PrivateFile.WriteText(file.FullName, created.Token + "\n");
                 parse.InvocationConfiguration.Output.WriteLine($"token {created.Info.Id} for {created.Info.Owner} written to {file.FullName}");
             }
             else
@@ -95,32 +98,13 @@ public static class TokenCommands
 
         try
         {
-            return await action(ApiTokenStore.For(model.Conductor.Storage));
+            var environment = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+            return await action(ApiTokenStore.For(ConductorStorage.Prepare(model.Conductor.Storage, environment)));
         }
-        catch (ApiTokenException e)
+        catch (Exception e) when (e is ApiTokenException or PrivateFileException or IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"fabric conductor token: {e.Message}");
             return FabricCommandLine.UsageOrInvalid;
-        }
-    }
-
-    /// <summary>Writes <paramref name="text"/> to a new file only its owner may read.</summary>
-    public static void WritePrivate(string path, string text)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var file = new FileStream(path, options))
-        {
-            file.Write(System.Text.Encoding.UTF8.GetBytes(text));
-        }
-
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
     }
 

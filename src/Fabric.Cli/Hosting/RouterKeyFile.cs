@@ -1,3 +1,4 @@
+using Fabric.Actors.Security;
 using Fabric.Dataplane.Svr.Security;
 
 namespace Fabric.Cli.Hosting;
@@ -11,10 +12,6 @@ public static class RouterKeyFile
 {
     /// <summary>The key file's name in a router node's state directory, used when no <c>--identity-key</c> is given.</summary>
     public const string DefaultName = "identity.key";
-
-    private const UnixFileMode OthersMayAccess =
-        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
-        UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     /// <summary>Draws a new key pair and writes its private key to <paramref name="path"/> with mode 0600; refuses to overwrite unless told.</summary>
     public static RouterIdentity Generate(string path, string routerName, bool overwrite)
@@ -33,27 +30,7 @@ public static class RouterKeyFile
     public static void Write(string path, RouterIdentity identity)
     {
         ArgumentNullException.ThrowIfNull(identity);
-        if (OperatingSystem.IsWindows())
-        {
-            throw new PlatformNotSupportedException("Router key files rely on Unix file modes.");
-        }
-
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
-        var temporary = path + ".tmp";
-        File.Delete(temporary);
-        using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        using (var writer = new StreamWriter(stream))
-        {
-            writer.WriteLine(identity.ExportPrivateKeyBase64());
-        }
-
-        File.Move(temporary, path, overwrite: true);
+        PrivateFile.WriteText(path, identity.ExportPrivateKeyBase64() + "\n");
     }
 
     /// <summary>The identity in the key file at <paramref name="path"/>, under <paramref name="routerName"/>; throws <see cref="RouterKeyFileException"/> with one sentence when it cannot be used.</summary>
@@ -64,26 +41,14 @@ public static class RouterKeyFile
             throw new RouterKeyFileException($"the private key file {path} does not exist (create one with: fabric keys generate --out {path})");
         }
 
-        if (OperatingSystem.IsWindows())
-        {
-            throw new PlatformNotSupportedException("Router key files rely on Unix file modes.");
-        }
-
-        var mode = File.GetUnixFileMode(path);
-        if ((mode & OthersMayAccess) != 0)
-        {
-            throw new RouterKeyFileException(
-                $"the private key file {path} has mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}, so others than its owner may read it; make it 0600 (chmod 600 {path})");
-        }
-
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = PrivateFile.ReadText(path, "the private key file");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (PrivateFileException e)
         {
-            throw new RouterKeyFileException($"the private key file {path} cannot be read ({e.Message})");
+            throw new RouterKeyFileException(e.Message);
         }
 
         try

@@ -16,8 +16,12 @@ namespace Fabric.Cli.Hosting;
 /// <param name="StateDirectory">Holds <c>running.conf</c>, the last configuration the node applied.</param>
 /// <param name="AdminSocket">A Unix socket that answers every connection with the node's counters as JSON.</param>
 /// <param name="IdentityKeyFile">The router's private key file; null: <c>identity.key</c> in the state directory, if it exists.</param>
-public sealed record RouterProcessOptions(string StateDirectory, string AdminSocket, string? IdentityKeyFile = null)
+/// <param name="Warn">Hears what the router runs without that an operator should know of (e.g. real-time scheduling refused).</param>
+public sealed record RouterProcessOptions(string StateDirectory, string AdminSocket, string? IdentityKeyFile = null, Action<string>? Warn = null)
 {
+    /// <summary>The SCHED_FIFO priority of the packet worker (<see cref="RealtimeScheduling"/>).</summary>
+    public const int WorkerPriority = 10;
+
     public static RouterProcessOptions For(string node) =>
         new(Path.Combine("/var/lib/fabric", node), Path.Combine("/run/fabric", node + ".sock"));
 
@@ -72,8 +76,9 @@ public sealed class RouterProcess : IDisposable
         }
 
         WorkersWanted = router.Dataplane.WorkersFor(Environment.ProcessorCount);
-        Engine = new ForwardingEngine(
-            router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(IdleWait: new EpollWait(_ports), StartActive: !standby, BusyPoll: router.Dataplane.BusyPoll));
+        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], new RouterOptions(
+            IdleWait: new EpollWait(_ports), StartActive: !standby, BusyPoll: router.Dataplane.BusyPoll,
+            Scheduling: new RealtimeScheduling(RouterProcessOptions.WorkerPriority, options.Warn ?? (_ => { }))));
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
         Engine.Apply(config, version: 1);
         if (identity is not null)
@@ -91,6 +96,9 @@ public sealed class RouterProcess : IDisposable
         _adminThread.Start();
     }
 
+    /// <summary>The last applied configuration's file in the state directory.</summary>
+    public const string RunningFileName = "running.conf";
+
     public string Node { get; }
 
     public string RouterName { get; }
@@ -102,6 +110,9 @@ public sealed class RouterProcess : IDisposable
 
     /// <summary>The packet workers the node runs: one (the engine has one worker; docs/dataplane.md "Workers").</summary>
     public static int Workers => 1;
+
+    /// <summary>What the node's control plane refused to believe (unsigned configurations, messages from others than its HA partner).</summary>
+    public Fabric.Actors.Security.ControlPlaneRefusals Refusals { get; } = new();
 
     /// <summary>The other node of the node's HA pair when the node runs as one (it started standing by), else null.</summary>
     public RouterNode? Partner { get; }
@@ -180,7 +191,8 @@ public sealed class RouterProcess : IDisposable
     /// <summary>
     /// Compiles <paramref name="config"/> and swaps it in, derives peer keys for the identities it pins, then
     /// keeps it on disk as the last applied; throws <see cref="Dataplane.Forwarding.SnapshotCompileException"/>
-    /// and keeps both when it cannot (also when it pins another identity for this node than its private key's).
+    /// and keeps both when it cannot (also when it pins another identity for this node than its private key's),
+    /// and <see cref="Fabric.Actors.Configuration.ConfigNotKeptException"/> when the version forwards but could not be written to disk.
     /// </summary>
     public void Apply(FabricConfig config, long version)
     {
@@ -197,7 +209,16 @@ public sealed class RouterProcess : IDisposable
         }
 
         RefreshKeys();
-        SaveRunning(config);
+        try
+        {
+            SaveRunning(config);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Fabric.Actors.Configuration.ConfigNotKeptException(
+                $"version {version} forwards, but was not kept in {Path.Combine(_options.StateDirectory, RunningFileName)} ({e.Message}): " +
+                "started again without the conductor, the node would run the version kept before it", e);
+        }
     }
 
     /// <summary>Why <paramref name="identity"/> cannot serve as <paramref name="node"/>'s in <paramref name="config"/>, in one sentence, or null when it can.</summary>
@@ -262,7 +283,7 @@ public sealed class RouterProcess : IDisposable
     public static FabricConfig? LoadRunning(RouterProcessOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var path = Path.Combine(options.StateDirectory, "running.conf");
+        var path = Path.Combine(options.StateDirectory, RunningFileName);
         return File.Exists(path) ? FabricConfigLoader.LoadFile(path).Config : null;
     }
 
@@ -307,6 +328,12 @@ public sealed class RouterProcess : IDisposable
                 ["replicas_refused_shape"] = Interlocked.Read(ref counters.ReplicasRefusedShape),
                 ["replicas_refused_table_full"] = Interlocked.Read(ref counters.ReplicasRefusedTableFull),
                 ["heartbeats"] = HeartbeatsJson(_pairLink),
+            },
+            ["control_plane"] = new Dictionary<string, long>
+            {
+                ["configs_refused_unsigned"] = Refusals.UnsignedConfigs,
+                ["configs_refused_older"] = Refusals.OlderConfigs,
+                ["pair_messages_refused"] = Refusals.ForeignPairMessages,
             },
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
@@ -422,14 +449,9 @@ public sealed class RouterProcess : IDisposable
             : Dataplane.Wire.IpAddressConversions.ToIPAddress(address);
     }
 
-    private void SaveRunning(FabricConfig config)
-    {
-        Directory.CreateDirectory(_options.StateDirectory);
-        var path = Path.Combine(_options.StateDirectory, "running.conf");
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, HoconWriter.ToHocon(CanonicalTree.Of(config)));
-        File.Move(temporary, path, overwrite: true);
-    }
+    /// <summary>Keeps <paramref name="config"/> as the last applied, readable by the node's owner alone (it names every router's addresses and keys' identities).</summary>
+    private void SaveRunning(FabricConfig config) =>
+        Fabric.Actors.Security.PrivateFile.WriteText(Path.Combine(_options.StateDirectory, RunningFileName), HoconWriter.ToHocon(CanonicalTree.Of(config)));
 
     private static Socket ListenAdmin(string path)
     {
@@ -437,29 +459,57 @@ public sealed class RouterProcess : IDisposable
         File.Delete(path);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Bind(new UnixDomainSocketEndPoint(path));
+        // The counters name flows (addresses and ports of recent drops): only the node's owner may connect.
+        Fabric.Actors.Security.PrivateFile.Restrict(path);
         socket.Listen(16);
         return socket;
     }
 
+    /// <summary>
+    /// Answers each connection with the counters, one client at a time. A client that hangs up before its reply,
+    /// or does not read it within <see cref="AdminReplyTimeout"/>, costs only its own reply: the loop goes on.
+    /// </summary>
     private void ServeAdmin()
     {
         while (!_stopping)
         {
+            Socket client;
             try
             {
-                using var client = _admin.Accept();
-                client.Send(Encoding.UTF8.GetBytes(CountersJson() + "\n"));
-            }
-            catch (SocketException) when (_stopping)
-            {
-                return;
+                client = _admin.Accept();
             }
             catch (ObjectDisposedException)
             {
                 return;
             }
+            catch (SocketException) when (!_stopping)
+            {
+                // A connection that failed while queued; a lasting error (out of descriptors) is retried gently.
+                Thread.Sleep(10);
+                continue;
+            }
+            catch (SocketException)
+            {
+                return;
+            }
+
+            using (client)
+            {
+                try
+                {
+                    client.SendTimeout = (int)AdminReplyTimeout.TotalMilliseconds;
+                    client.Send(Encoding.UTF8.GetBytes(CountersJson() + "\n"));
+                }
+                catch (SocketException)
+                {
+                    // The client left (EPIPE, ECONNRESET) or does not read: nobody to answer.
+                }
+            }
         }
     }
+
+    /// <summary>How long the admin socket waits for a client to take its reply before it serves the next one.</summary>
+    private static readonly TimeSpan AdminReplyTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>Reads a running node's counters from its admin socket.</summary>
     public static string ReadCounters(string adminSocket)

@@ -47,6 +47,9 @@ public sealed class LabBuilder
     private readonly bool _kernelForwarding;
     private readonly string _source;
 
+    // The conductor's public key every router of a lab with a conductor pins; set before the routers start.
+    private string? _conductorKey;
+
     /// <summary>Every node of every router, in configuration order (both nodes of an HA pair).</summary>
     public static IEnumerable<(Model.Router Router, RouterNode Node)> Nodes(FabricConfig config) =>
         config.Routers.SelectMany(r => r.Nodes.Select(n => (r, n)));
@@ -249,6 +252,8 @@ public sealed class LabBuilder
             Progress("certs", $"cluster traffic over mutual TLS: a CA of this lab's own and one certificate per process in {LabCertificates.DirectoryOf(_layout)}");
             LabConductor.Provision(_layout, _config);
             Progress("token", $"API token for \"{LabConductor.TokenOwner}\" in {LabConductor.TokenFileOf(_layout)} (fabric config and the lab commands send it); HTTPS certificate from the lab's CA");
+            _conductorKey = LabConductor.ProvisionSigningKey(_layout);
+            Progress("key", $"the conductor signs what it publishes with {LabConductor.SigningKeyOf(_layout)}; every router pins its public key {_conductorKey}");
             var pid = LabConductor.Start(_layout, _config, RouterStartDeadline);
             Progress("started", $"conductor: pid {pid}, log {_layout.LogOf(LabConductor.ProcessName)}, api {LabConductor.Endpoint(_config)} (from {_layout.NamespaceOf(Conductor)}), cluster {LabConductor.Seed(_config)}");
         }
@@ -348,7 +353,7 @@ public sealed class LabBuilder
                 _layout.NamespaceOf(node.Name),
                 _layout.PidFileOf(node.Name),
                 _layout.LogOf(node.Name),
-                [.. (seed is null ? [] : LabCertificates.Environment(_layout, node.Name)), .. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", _layout.AdminSocketOf(node.Name), "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed])])));
+                [.. (seed is null ? [] : LabCertificates.Environment(_layout, node.Name)), .. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", _layout.AdminSocketOf(node.Name), "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed, "--conductor-key", _conductorKey!])])));
         }
 
         LabSupervisor.WritePlan(LabSupervisor.PlanOf(_layout), plan);

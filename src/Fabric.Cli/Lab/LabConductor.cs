@@ -92,9 +92,26 @@ public static class LabConductor
             storage = storage with { SqlitePath = Path.Combine(layout.StateDirectory, storage.SqlitePath) };
         }
 
-        var created = ApiTokenStore.For(storage).Create(TokenOwner, DateTimeOffset.UtcNow).GetAwaiter().GetResult();
-        Commands.TokenCommands.WritePrivate(TokenFileOf(layout), created.Token + "\n");
+        var created = ApiTokenStore.For(Conductor.Configuration.ConductorStorage.Prepare(storage, null)).Create(TokenOwner, DateTimeOffset.UtcNow).GetAwaiter().GetResult();
+        Fabric.Actors.Security.PrivateFile.WriteText(TokenFileOf(layout), created.Token + "\n");
         LabCertificates.IssueApi(layout, config.Conductor.Addresses);
+    }
+
+    /// <summary>The conductor's signing key file in the lab's state directory (the conductor's working directory).</summary>
+    public static string SigningKeyOf(LabLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        return Path.Combine(layout.StateDirectory, Commands.ConductorCommands.DefaultSigningKeyFile);
+    }
+
+    /// <summary>Replaces the lab's conductor signing key with a new one (mode 0600); returns its public key, which every router pins.</summary>
+    public static string ProvisionSigningKey(LabLayout layout)
+    {
+        var path = SigningKeyOf(layout);
+        File.Delete(path);
+        var key = Fabric.Actors.Security.ConductorSigningKey.Generate();
+        key.Write(path);
+        return key.PublicKeyBase64;
     }
 
     /// <summary>Starts the conductor process and waits until its API answers; returns its pid.</summary>
@@ -106,7 +123,7 @@ public static class LabConductor
             layout.NamespaceOf(LabBuilder.Conductor),
             layout.PidFileOf(ProcessName),
             log,
-            ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. LabCertificates.Environment(layout, ProcessName), $"{ApiCertificate.CertificateKey}={LabCertificates.ApiCertificateOf(layout)}", .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology]);
+            ["sh", "-c", "cd \"$0\" && exec \"$@\"", layout.StateDirectory, .. LabCertificates.Environment(layout, ProcessName), $"{ApiCertificate.CertificateKey}={LabCertificates.ApiCertificateOf(layout)}", .. FabricExecutable.CommandLine(), "conductor", "--config", layout.Topology, "--signing-key", SigningKeyOf(layout)]);
         using var client = Client(layout, config);
         // Ask only once the conductor says it started (its API listens by then), so a slow start is not mistaken for a failure.
         if (!LabProcesses.WaitFor(() => Started(log) && Answers(client), pid, deadline))

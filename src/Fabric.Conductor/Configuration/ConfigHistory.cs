@@ -1,3 +1,4 @@
+using Fabric.Actors.Configuration;
 using Fabric.Actors.Serialization;
 using Fabric.Config;
 using Fabric.Config.Diff;
@@ -55,9 +56,10 @@ public sealed class ConfigHistory
     public ConfigVersion? Find(long number) => number >= 1 && number <= _versions.Count ? _versions[(int)number - 1] : null;
 
     /// <summary>
-    /// An invalid document is refused with every error and changes nothing; a document equal to the
-    /// running one is refused as "no changes"; otherwise the next version. A command that lacks a field
-    /// (a message decoded from the wire may carry nulls) is refused, never thrown.
+    /// An invalid document is refused with every error and changes nothing, and so is one larger than
+    /// <see cref="ConfigDistribution.MaxDocumentBytes"/>; a document equal to the running one is refused as
+    /// "no changes"; otherwise the next version. A command that lacks a field (a message decoded from the
+    /// wire may carry nulls) is refused, never thrown.
     /// </summary>
     public ConfigDecision Decide(CommitConfig command, DateTimeOffset now)
     {
@@ -70,6 +72,14 @@ public sealed class ConfigHistory
         if (string.IsNullOrWhiteSpace(command.Author))
         {
             return ConfigDecision.Refuse("a commit needs an author");
+        }
+
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(command.Text);
+        if (bytes > ConfigDistribution.MaxDocumentBytes)
+        {
+            return ConfigDecision.Refuse(
+                $"the document is {bytes} bytes; a document may be at most {ConfigDistribution.MaxDocumentBytes} bytes " +
+                $"({ConfigDistribution.MaxDocumentBytes / (1024 * 1024)} MiB): it travels to every router in one cluster message");
         }
 
         var loaded = FabricConfigLoader.Load(command.Text);

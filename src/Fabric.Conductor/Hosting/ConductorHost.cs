@@ -1,6 +1,7 @@
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
+using Fabric.Actors.Security;
 using Fabric.Conductor.Api.Live;
 using Fabric.Conductor.Configuration;
 using Fabric.Model;
@@ -20,14 +21,19 @@ public static class ConductorHost
 {
     public const string SingletonName = "conductor";
 
+    /// <param name="signingKey">The conductor's key: it signs every running configuration it publishes (routers pin its public key).</param>
     /// <param name="feed">The API's live feed, fed by a <see cref="LiveFeedActor"/> on this node; none without an API.</param>
     public static AkkaConfigurationBuilder WithConductorNode(
-        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, StorageSettings storage, TimeProvider time, IConfiguration? hostConfiguration = null, LiveFeed? feed = null)
+        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, StorageSettings storage, ConductorSigningKey signingKey, TimeProvider time,
+        IConfiguration? hostConfiguration = null, LiveFeed? feed = null)
     {
+        ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(storage);
+        ArgumentNullException.ThrowIfNull(signingKey);
+        var tls = cluster.Resolve(hostConfiguration).Tls;
         if (feed is not null)
         {
-            builder = builder.WithActors((system, registry) => registry.Register<LiveFeedActor>(system.ActorOf(LiveFeedActor.Props(feed), "api-feed")));
+            builder = builder.WithActors((system, registry) => registry.Register<LiveFeedActor>(system.ActorOf(LiveFeedActor.Props(feed, signingKey.Pin, tls, time), "api-feed")));
         }
 
         return builder
@@ -35,12 +41,23 @@ public static class ConductorHost
             .AddHocon(ConductorStorage.PersistenceConfig(storage), HoconAddMode.Append)
             .WithSingleton<ConductorActor>(
                 SingletonName,
-                ConductorActor.Props(time, distribute: true),
+                ConductorActor.Props(time, distribute: true, signingKey, tls),
                 new ClusterSingletonOptions { Role = FabricCluster.ConductorRole, LogSingletonIdentificationFailure = false },
                 createProxyToo: true);
     }
 
+    /// <summary>
+    /// The conductor node's host, its storage prepared (<see cref="ConductorStorage.Prepare"/>); throws
+    /// <see cref="ClusterTlsException"/> at once when its cluster TLS cannot be used or is off without
+    /// <see cref="ClusterNodeSettings.Insecure"/>, and <see cref="PrivateFileException"/> when its password file cannot be used.
+    /// </summary>
     public static IHost Build(
-        ClusterNodeSettings cluster, StorageSettings storage, IConfiguration? hostConfiguration = null, Action<ILoggingBuilder>? logging = null, LiveFeed? feed = null) =>
-        FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(cluster, storage, TimeProvider.System, hostConfiguration, feed));
+        ClusterNodeSettings cluster, StorageSettings storage, ConductorSigningKey signingKey, IConfiguration? hostConfiguration = null,
+        Action<ILoggingBuilder>? logging = null, LiveFeed? feed = null)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var resolved = cluster.Resolve(hostConfiguration);
+        var prepared = ConductorStorage.Prepare(storage, hostConfiguration);
+        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(resolved, prepared, signingKey, TimeProvider.System, hostConfiguration, feed));
+    }
 }

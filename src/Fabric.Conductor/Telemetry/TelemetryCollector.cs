@@ -2,6 +2,8 @@ using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Event;
 using Akka.Persistence;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Security;
 using Fabric.Actors.Telemetry;
 
 namespace Fabric.Conductor.Telemetry;
@@ -16,7 +18,13 @@ namespace Fabric.Conductor.Telemetry;
 /// the number of router nodes; the journal never holds more than an hour of samples; and a restarted conductor
 /// has the history it had: the latest snapshot plus the samples after it, less what retention drops by then.
 /// </summary>
-/// <remarks>A sample also arrives as a plain <see cref="CounterSample"/> message (kept the same way) where no cluster feeds it.</remarks>
+/// <remarks>
+/// A sample counts only when its node sealed it with the cluster certificate the fabric's CA issued to that node
+/// (<see cref="NodeVerifier"/>; with no cluster TLS nothing can be checked and every report counts): any member
+/// can write any entry of the dictionary. A refused report is logged once per node and reason. Where no cluster
+/// feeds it (<c>subscribe</c> off), a sample arrives as a plain <see cref="CounterSample"/> message instead; with a
+/// cluster such messages are not taken, since a member could send them too.
+/// </remarks>
 public sealed class TelemetryCollector : ReceivePersistentActor
 {
     public const string Id = "fabric-telemetry";
@@ -28,25 +36,35 @@ public sealed class TelemetryCollector : ReceivePersistentActor
     private readonly bool _subscribe;
     private readonly int _snapshotEvery;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly NodeEntries _reports;
     private TelemetryStore _store;
     private int _sinceSnapshot;
 
-    public TelemetryCollector(TimeProvider time, bool subscribe, int snapshotEvery)
+    public TelemetryCollector(TimeProvider time, bool subscribe, int snapshotEvery, ClusterTls? tls)
     {
         _time = time;
         _subscribe = subscribe;
         _snapshotEvery = Math.Max(1, snapshotEvery);
+        _reports = new NodeEntries(tls, time, _log, "telemetry");
         _store = new TelemetryStore(time);
         Recover<SnapshotOffer>(offer => offer.Snapshot is TelemetryHistory history, offer => _store = TelemetryStore.Restore(_time, (TelemetryHistory)offer.Snapshot));
         Recover<CounterSample>(sample => _store.Add(sample));
         Command<Changed>(changed => changed.Key.Equals(TelemetryDistribution.Latest), changed =>
         {
-            foreach (var sample in changed.Get(TelemetryDistribution.Latest).Entries.Values)
+            foreach (var (node, report) in changed.Get(TelemetryDistribution.Latest).Entries)
             {
-                Keep(sample);
+                // Only what the store would keep is checked: gossip repeats every entry at each change of any.
+                if (_store.IsNew(report.Sample) && _reports.Believe(node, report.Sample.Node, TelemetryReport.Statement(report.Sample), report.Seal))
+                {
+                    Keep(report.Sample);
+                }
             }
         });
-        Command<CounterSample>(Keep);
+        if (!subscribe)
+        {
+            Command<CounterSample>(Keep);
+        }
+
         Command<GetTelemetry>(query => Sender.Tell(_store.View(query.Node, query.SinceUnixMilliseconds, query.Latest)));
         Command<SaveSnapshotSuccess>(saved =>
         {
@@ -63,8 +81,9 @@ public sealed class TelemetryCollector : ReceivePersistentActor
     public override string PersistenceId => Id;
 
     /// <param name="subscribe">Follow <see cref="TelemetryDistribution.Latest"/> (needs a cluster node).</param>
-    public static Props Props(TimeProvider time, bool subscribe = true, int snapshotEvery = DefaultSnapshotEvery) =>
-        Akka.Actor.Props.Create(() => new TelemetryCollector(time, subscribe, snapshotEvery));
+    /// <param name="tls">The cluster's TLS: its CA says whose seal a report carries; null when the cluster runs without TLS.</param>
+    public static Props Props(TimeProvider time, bool subscribe = true, int snapshotEvery = DefaultSnapshotEvery, ClusterTls? tls = null) =>
+        Akka.Actor.Props.Create(() => new TelemetryCollector(time, subscribe, snapshotEvery, tls));
 
     protected override void OnReplaySuccess()
     {

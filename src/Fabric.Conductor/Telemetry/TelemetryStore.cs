@@ -23,18 +23,24 @@ public sealed class TelemetryStore(TimeProvider time)
     /// <summary>Keeps <paramref name="sample"/> unless it is not newer than the node's last one (a repeat from gossip); returns whether it was kept.</summary>
     public bool Add(CounterSample sample)
     {
-        ArgumentNullException.ThrowIfNull(sample);
-        var (full, rollups) = Track(sample.Node);
-        if (full.Count > 0 && full[^1].UnixMilliseconds >= sample.UnixMilliseconds)
+        if (!IsNew(sample))
         {
             return false;
         }
 
+        var (full, rollups) = Track(sample.Node);
         full.Add(sample);
         var interval = (long)RollupInterval.TotalMilliseconds;
         rollups[sample.UnixMilliseconds - (sample.UnixMilliseconds % interval)] = sample;
         Prune();
         return true;
+    }
+
+    /// <summary>Whether <paramref name="sample"/> is newer than the last sample kept of its node (what <see cref="Add"/> keeps).</summary>
+    public bool IsNew(CounterSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        return !_full.TryGetValue(sample.Node, out var full) || full.Count == 0 || full[^1].UnixMilliseconds < sample.UnixMilliseconds;
     }
 
     /// <summary>Full-resolution samples kept, over every node.</summary>

@@ -51,7 +51,6 @@ public static class CanonicalTree
     private static HoconObject ServicePolicy(ServicePolicy p) => Obj(
         ("load-balancing", Enum(p.LoadBalancing)),
         ("encryption", Enum(p.Encryption)),
-        ("integrity", Enum(p.Integrity)),
         ("security-policy", Str(p.SecurityPolicy)),
         ("session-rate-limit", Rate(p.SessionRateLimit)),
         ("tenant-rate-limit", Rate(p.TenantRateLimit)),
@@ -79,6 +78,7 @@ public static class CanonicalTree
     private static HoconObject Neighborhood(Neighborhood n) => Obj(
         ("waypoint-ports", Str(n.WaypointPorts.ToString())),
         ("max-waypoints", Num(n.MaxWaypoints)),
+        ("allow-unauthenticated-metadata", n.AllowUnauthenticatedMetadata ? new HoconScalar(SourcePosition.None, "true", ScalarKind.Unquoted) : null),
         ("path-monitoring", Obj(
             ("interval", Duration(n.Monitoring.Interval)),
             ("multiplier", Num(n.Monitoring.Multiplier)),
@@ -119,7 +119,8 @@ public static class CanonicalTree
         ("storage", Obj(
             ("provider", Enum(c.Storage.Provider)),
             ("path", Str(c.Storage.SqlitePath)),
-            ("connection-string", c.Storage.ConnectionString is null ? null : Str(c.Storage.ConnectionString)))),
+            ("connection-string", c.Storage.ConnectionString is null ? null : Str(c.Storage.ConnectionString)),
+            ("password-file", c.Storage.PasswordFile is null ? null : Str(c.Storage.PasswordFile)))),
         ("open-reads", c.OpenReads ? new HoconScalar(SourcePosition.None, "true", ScalarKind.Unquoted) : null));
 
     // Node builders. A null value leaves its key out.

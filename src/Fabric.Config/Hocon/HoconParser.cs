@@ -9,7 +9,8 @@ namespace Fabric.Config.Hocon;
 /// </summary>
 /// <remarks>
 /// Contract: it ends on every input, in time linear in the input, and never throws for any text
-/// (nesting is capped so that recursion cannot exhaust the stack). Compared with Akka's lenient
+/// (nesting is capped so that recursion cannot exhaust the stack: objects, lists and the segments of
+/// a key path all count as levels). Compared with Akka's lenient
 /// parser it refuses, with an error, what that one drops or guesses: a stray closing brace,
 /// unterminated objects, arrays and strings, bad tokens, a key defined twice, includes,
 /// substitutions and <c>+=</c>. A key path (<c>a.b = 1</c>) may extend an object defined before;
@@ -19,6 +20,9 @@ public static class HoconParser
 {
     /// <summary>Deeper nesting than this is refused rather than recursed into.</summary>
     public const int MaxDepth = 64;
+
+    /// <summary>How many segments of a refused key path an error shows.</summary>
+    private const int ShownSegments = 8;
 
     /// <summary>Documents larger than this are refused before parsing.</summary>
     public const int MaxLength = 8 * 1024 * 1024;
@@ -210,20 +214,32 @@ public static class HoconParser
                 return false;
             }
 
+            // A key path nests as braces do: "a.b.c = {" opens the value's object three levels down.
+            var keyDepth = depth + path.Count - 1;
+            if (keyDepth > MaxDepth)
+            {
+                errors.Add(new ConfigError(
+                    builder.PathOf(path.GetRange(0, Math.Min(path.Count, ShownSegments))) + $".… ({path.Count} segments)",
+                    $"a key path nests deeper than {MaxDepth} levels",
+                    keyStart.Position.Line,
+                    keyStart.Position.Column));
+                return false;
+            }
+
             HoconNode value;
             var valuePath = builder.PathOf(path);
             if (Current.Kind == TokenKind.Separator)
             {
                 Advance();
                 SkipNewlinesBeforeValue();
-                if (!Value(depth, valuePath, out value!))
+                if (!Value(keyDepth, valuePath, out value!))
                 {
                     return false;
                 }
             }
             else if (Current.Kind == TokenKind.OpenBrace)
             {
-                value = Object(depth + 1, valuePath);
+                value = Object(keyDepth + 1, valuePath);
             }
             else
             {

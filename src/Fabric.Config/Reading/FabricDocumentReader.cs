@@ -11,15 +11,22 @@ namespace Fabric.Config.Reading;
 /// </summary>
 internal static class FabricDocumentReader
 {
-    /// <summary>Top-level keys besides <c>fabric</c>: Akka's own settings may live in the same file.</summary>
-    private static readonly string[] PassThroughRoots = ["akka"];
+    /// <summary>
+    /// Akka's settings are refused in the document rather than ignored or passed on: the document is shared by
+    /// every node and written through the conductor's API, so none of it may reach Akka's parser, and a setting
+    /// that is silently dropped misleads. Each node takes its Akka overrides from its own environment.
+    /// </summary>
+    private const string AkkaRoot = "akka";
 
     public static FabricConfig Read(HoconObject root, ReadContext context)
     {
         var document = new ObjectReader(root, "", context);
-        foreach (var key in PassThroughRoots)
+        if (document.Has(AkkaRoot))
         {
-            document.Has(key);
+            document.Error(
+                AkkaRoot,
+                "Akka settings are not read from the fabric document (it is shared by every node and never reaches Akka); " +
+                "set them in each node's environment instead, such as akka__loglevel=INFO (docs/control-plane.md)");
         }
 
         var fabric = document.Object("fabric");
@@ -83,7 +90,6 @@ internal static class FabricDocumentReader
             name,
             r.Enum("load-balancing", d.LoadBalancing),
             r.Enum("encryption", d.Encryption),
-            r.Enum("integrity", d.Integrity),
             r.String("security-policy", d.SecurityPolicy),
             RateLimit(r, "session-rate-limit"),
             RateLimit(r, "tenant-rate-limit"),
@@ -143,6 +149,7 @@ internal static class FabricDocumentReader
         r.Int("max-waypoints", Model.Neighborhood.DefaultMaxWaypoints, 1, PortRange.MaxPort))
     {
         Monitoring = PathMonitoring(r),
+        AllowUnauthenticatedMetadata = r.Bool("allow-unauthenticated-metadata", false),
     };
 
     private static PathMonitoring PathMonitoring(ObjectReader parent)
@@ -245,7 +252,8 @@ internal static class FabricDocumentReader
     private static StorageSettings Storage(ObjectReader r) => new(
         r.Enum("provider", StorageSettings.Default.Provider),
         r.String("path", StorageSettings.DefaultSqlitePath),
-        r.OptionalString("connection-string"));
+        r.OptionalString("connection-string"),
+        r.OptionalString("password-file"));
 
     private static T Finished<T>(ObjectReader reader, T value)
     {

@@ -180,6 +180,35 @@ public sealed class ServiceEntry
     /// <summary>Instances on this router's own networks, in <see cref="InstanceSet"/> order.</summary>
     public LocalInstance[] Instances { get; }
 
+    /// <summary>
+    /// Where a session to <paramref name="destination"/> goes through the instance at <paramref name="pick"/> (see
+    /// <see cref="LocalInstance.TryAddressFor"/>). A native instance whose prefix does not hold the destination gives way
+    /// to the first native instance whose prefix does, and <paramref name="pick"/> names it. False when none can take it.
+    /// </summary>
+    public bool TryInstanceAddress(ref int pick, bool ipv6, UInt128 destination, out UInt128 address)
+    {
+        if (Instances[pick].TryAddressFor(ipv6, destination, out address))
+        {
+            return true;
+        }
+
+        if (Instances[pick].NativePrefixLength < 0)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < Instances.Length; i++)
+        {
+            if (Instances[i].NativePrefixLength >= 0 && Instances[i].TryAddressFor(ipv6, destination, out address))
+            {
+                pick = i;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public InstanceSet InstanceSet { get; }
 
     /// <summary>When the service has no instance here: the paths to the peer routers that host it, preferred first.</summary>
@@ -229,11 +258,40 @@ public sealed class ServiceEntry
 /// <param name="Port">Destination port to rewrite to, or 0 to keep the client's.</param>
 public readonly record struct LocalInstance(string Name, int EgressPort, bool HasIpv4, uint Ipv4, bool HasIpv6, UInt128 Ipv6, ushort Port)
 {
+    /// <summary>
+    /// -1 for an instance at its own address. Otherwise the service is offered natively here (<c>offered-by</c>): the
+    /// instance stands for the prefix of this length at its address, on-link behind <see cref="EgressPort"/>, and a
+    /// session goes to the packet's own destination (<see cref="TryAddressFor"/>).
+    /// </summary>
+    public int NativePrefixLength { get; init; } = -1;
+
     /// <summary>The instance's address in the family of the packet; false when it has none (the session cannot go there).</summary>
     public bool TryAddress(bool ipv6, out UInt128 address)
     {
         address = ipv6 ? Ipv6 : Ipv4;
         return ipv6 ? HasIpv6 : HasIpv4;
+    }
+
+    /// <summary>
+    /// Where a session to <paramref name="destination"/> goes through this instance: its own address, or for a native
+    /// instance the destination itself when it lies in the instance's prefix. False when the instance cannot take it.
+    /// </summary>
+    public bool TryAddressFor(bool ipv6, UInt128 destination, out UInt128 address)
+    {
+        if (!TryAddress(ipv6, out address))
+        {
+            return false;
+        }
+
+        if (NativePrefixLength < 0)
+        {
+            return true;
+        }
+
+        var hostBits = (ipv6 ? 128 : 32) - NativePrefixLength;
+        var within = hostBits >= 128 || (destination >> hostBits) == (address >> hostBits);
+        address = destination;
+        return within;
     }
 }
 

@@ -39,6 +39,12 @@ public sealed class PeerPath(
     /// <summary>Port pairs for sessions this router opens on the path. Not thread-safe: the worker owns it.</summary>
     public WaypointAllocator Waypoints { get; } = waypoints;
 
+    /// <summary>
+    /// Whether metadata that is not authenticated is taken from the peer over this path while it has no keys (its
+    /// neighborhood's <c>allow-unauthenticated-metadata</c>); otherwise it is dropped as unauthenticated.
+    /// </summary>
+    public bool AcceptsUnauthenticatedMetadata { get; init; }
+
     /// <summary>Liveness and quality of the path (kept across compiles with the pool). Written by the worker.</summary>
     public required PeerPathHealth Health { get; init; }
 }

@@ -8,15 +8,29 @@ namespace Fabric.Dataplane.Forwarding;
 /// <summary>
 /// Keeps each service's mutable runtime (instance load, admission, shared rate limits) across
 /// snapshot compiles: a recompile with the same policy, instances and tenants gets the same runtime
-/// back, so active-session counts and buckets carry over a swap. Every runtime made keeps its id, so
-/// a session gives back what it took to the runtime that admitted it, whatever was swapped in since.
-/// Thread-safe.
+/// back, so active-session counts and buckets carry over a swap. A session keeps the id of the runtime
+/// that admitted it and gives back what it took to that runtime, whatever was swapped in since.
 /// </summary>
-public sealed class ServiceRuntimes
+/// <remarks>
+/// A runtime a compile replaced (its service changed shape) or left out (its service is gone) is retired, and
+/// removed by <see cref="Prune"/> once nothing can reach it any more: the snapshot in force does not name it, and
+/// no session holds it (its admission counts no active session: every session is admitted by the runtime whose id
+/// it keeps, and releases it when it ends). Only the worker admits sessions, between snapshot reads of its own, so
+/// the worker prunes, between rounds; compiles come one at a time (<see cref="Routing.ForwardingEngine.Apply"/>),
+/// and a retired runtime is never handed out again, so a snapshot compiled later never names it. A removed
+/// runtime's id is handed out again. Memory is then bounded by the services of the snapshot in force and the
+/// runtimes live sessions still hold, not by the number of configuration changes (docs/dataplane.md).
+/// Thread-safe.
+/// </remarks>
+/// <param name="keySender">This node's per-boot sender value for its peer keys (<see cref="Svr.Security.PeerKeyring"/>).</param>
+public sealed class ServiceRuntimes(uint keySender = 0)
 {
     private readonly Dictionary<string, (string Shape, ServiceRuntime Runtime)> _byService = new(StringComparer.Ordinal);
+    private readonly List<ServiceRuntime> _retired = [];
+    private readonly Stack<int> _freeIds = new();
     private readonly Lock _gate = new();
-    private ServiceRuntime[] _all = [];
+    private ServiceRuntime?[] _all = [];
+    private int _retiredCount;
 
     /// <summary>The waypoint port pools of the router's peer paths, kept across compiles like the runtimes.</summary>
     public WaypointPools Waypoints { get; } = new();
@@ -25,31 +39,130 @@ public sealed class ServiceRuntimes
     public PeerPathHealthTable PathHealth { get; } = new();
 
     /// <summary>The keys of the router's peers, kept across compiles like the runtimes.</summary>
-    public Svr.Security.PeerKeyring PeerKeys { get; } = new();
+    public Svr.Security.PeerKeyring PeerKeys { get; } = new(keySender);
 
-    /// <summary>The runtime with this id (ids are handed out by <see cref="For"/> and never reused).</summary>
-    public ServiceRuntime this[int id] => Volatile.Read(ref _all)[id];
+    /// <summary>The runtime with this id: a runtime the snapshot in force names, or one a live session holds.</summary>
+    public ServiceRuntime this[int id] => Volatile.Read(ref _all)[id]!;
+
+    /// <summary>Runtimes kept now: those of the latest compile's services and the retired ones not yet removed.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _all.Count(r => r is not null);
+            }
+        }
+    }
+
+    /// <summary>Retired runtimes not yet removed (a snapshot in force or a live session still holds them).</summary>
+    public int Retired => Volatile.Read(ref _retiredCount);
 
     public ServiceRuntime For(string service, ServicePolicy policy, string[] instances, string[] tenants, long ticksPerSecond, long now)
     {
         var shape = $"{policy}|{string.Join(',', instances)}|{string.Join(',', tenants)}";
         lock (_gate)
         {
-            if (_byService.TryGetValue(service, out var existing) && existing.Shape == shape)
+            if (_byService.TryGetValue(service, out var existing))
             {
-                return existing.Runtime;
+                if (existing.Shape == shape)
+                {
+                    return existing.Runtime;
+                }
+
+                Retire(existing.Runtime);
             }
 
+            var id = _freeIds.Count > 0 ? _freeIds.Pop() : _all.Length;
             var runtime = new ServiceRuntime(
-                _all.Length,
+                id,
                 service,
                 new InstanceLoad(instances.Length),
                 SessionAdmission.From(policy, now, ticksPerSecond),
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))]);
             _byService[service] = (shape, runtime);
-            Volatile.Write(ref _all, [.. _all, runtime]);
+            var all = id < _all.Length ? (ServiceRuntime?[])_all.Clone() : [.. _all, null];
+            all[id] = runtime;
+            Volatile.Write(ref _all, all);
             return runtime;
         }
+    }
+
+    /// <summary>After a compile that succeeded: retires the runtimes of services it did not compile (gone from the configuration).</summary>
+    public void Retain(IReadOnlySet<string> services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        lock (_gate)
+        {
+            foreach (var gone in _byService.Keys.Where(name => !services.Contains(name)).ToList())
+            {
+                Retire(_byService[gone].Runtime);
+                _byService.Remove(gone);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes each retired runtime that <paramref name="snapshot"/> (the one in force) does not name and that no
+    /// session holds; returns how many. Called on the worker thread between rounds, with the snapshot it reads
+    /// now: later rounds read this one or a newer one. Allocates nothing when nothing is retired.
+    /// </summary>
+    public int Prune(ForwardingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (Volatile.Read(ref _retiredCount) == 0)
+        {
+            return 0;
+        }
+
+        var removed = 0;
+        lock (_gate)
+        {
+            ServiceRuntime?[]? all = null;
+            for (var i = _retired.Count - 1; i >= 0; i--)
+            {
+                var runtime = _retired[i];
+                if (runtime.Admission.Active > 0 || Names(snapshot, runtime))
+                {
+                    continue;
+                }
+
+                all ??= (ServiceRuntime?[])_all.Clone();
+                all[runtime.Id] = null;
+                _freeIds.Push(runtime.Id);
+                _retired.RemoveAt(i);
+                removed++;
+            }
+
+            if (all is not null)
+            {
+                Volatile.Write(ref _all, all);
+            }
+
+            Volatile.Write(ref _retiredCount, _retired.Count);
+        }
+
+        return removed;
+
+        static bool Names(ForwardingSnapshot snapshot, ServiceRuntime runtime)
+        {
+            foreach (var entry in snapshot.Services)
+            {
+                if (ReferenceEquals(entry.Runtime, runtime))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    private void Retire(ServiceRuntime runtime)
+    {
+        _retired.Add(runtime);
+        Volatile.Write(ref _retiredCount, _retired.Count);
     }
 }

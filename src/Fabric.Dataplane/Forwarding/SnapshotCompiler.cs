@@ -136,6 +136,18 @@ public static class SnapshotCompiler
                 }
             }
 
+            if (instances.Count == 0 && service.OfferedBy.Contains(router.Name))
+            {
+                // Offered natively here: each of the service's prefixes that is on-link behind one of the router's
+                // ports is an instance whose address is the packet's own destination.
+                foreach (var native in Native(router, service, PortOf))
+                {
+                    instances.Add(native);
+                    costs.Add(0);
+                    capacities.Add(0);
+                }
+            }
+
             // A service with instances here is served here; otherwise by the peer routers that host it (and that
             // this router reaches: directly, or through a transit router, see RoutesTo). Then the routers take the
             // instances' place in load balancing: a router's cost is the lowest of its instances', its capacity
@@ -154,9 +166,10 @@ public static class SnapshotCompiler
 
             foreach (var peer in peerRouters)
             {
+                // A router that offers the service natively counts as cost 0 and no capacity limit.
                 var hosted = service.Instances.Where(i => RouterOf(config, i) == peer).ToList();
-                costs.Add(hosted.Min(i => i.Cost));
-                capacities.Add(hosted.Any(i => i.Capacity == 0) ? 0 : hosted.Sum(i => i.Capacity));
+                costs.Add(hosted.Count == 0 ? 0 : hosted.Min(i => i.Cost));
+                capacities.Add(hosted.Count == 0 || hosted.Any(i => i.Capacity == 0) ? 0 : hosted.Sum(i => i.Capacity));
             }
 
             var set = new InstanceSet([.. costs], [.. capacities]);
@@ -187,6 +200,7 @@ public static class SnapshotCompiler
             fibs[t] = BuildMatcher(config, s => access[(tenant * services.Length) + s]);
         }
 
+        runtimes.Retain(config.Services.Select(s => s.Name).ToHashSet(StringComparer.Ordinal));
         return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths]);
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
@@ -265,6 +279,7 @@ public static class SnapshotCompiler
                     paths.Add(new PeerPath(peer.Name, shared, port, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null)
                     {
                         Health = health,
+                        AcceptsUnauthenticatedMetadata = neighborhood.AllowUnauthenticatedMetadata,
                     });
                 }
             }
@@ -273,13 +288,15 @@ public static class SnapshotCompiler
         return paths;
     }
 
-    /// <summary>The routers an instance of the service lives on: a container's router, or the router an address instance names.</summary>
+    /// <summary>
+    /// The routers that serve the service: those its instances live on (a container's router, or the router an address
+    /// instance names), then those in its <c>offered-by</c>, in configuration order.
+    /// </summary>
     private static List<string> HostingRouters(FabricConfig config, Service service)
     {
         var routers = new List<string>();
-        foreach (var instance in service.Instances)
+        foreach (var name in service.Instances.Select(instance => RouterOf(config, instance)).Concat(service.OfferedBy))
         {
-            var name = RouterOf(config, instance);
             if (name is not null && !routers.Contains(name))
             {
                 routers.Add(name);
@@ -288,6 +305,43 @@ public static class SnapshotCompiler
 
         return routers;
     }
+
+    /// <summary>
+    /// The native instances of a service the router offers: one per service prefix that lies within a bridged network's
+    /// gateway prefix or an interface's address prefix (on-link behind that port), reached at the packet's own
+    /// destination. A prefix that is on-link nowhere on the router is not reached.
+    /// </summary>
+    private static IEnumerable<LocalInstance> Native(Router router, Service service, Func<string, int> portOf)
+    {
+        foreach (var prefix in service.Addresses)
+        {
+            var port = -1;
+            foreach (var network in router.Networks.Where(n => n.Model == NetworkModel.Bridged))
+            {
+                if (port < 0 && network.Gateways.Any(g => Within(prefix, g)))
+                {
+                    port = portOf(network.Device);
+                }
+            }
+
+            foreach (var iface in router.Interfaces)
+            {
+                if (port < 0 && iface.Addresses.Any(a => Within(prefix, a)))
+                {
+                    port = portOf(iface.Device);
+                }
+            }
+
+            if (port >= 0)
+            {
+                yield return Local($"native:{prefix}", port, [prefix.Address], null) with { NativePrefixLength = prefix.Length };
+            }
+        }
+    }
+
+    /// <summary>Whether every address of <paramref name="inner"/> lies in <paramref name="outer"/>.</summary>
+    private static bool Within(IpPrefix inner, IpPrefix outer) =>
+        inner.Address.AddressFamily == outer.Address.AddressFamily && inner.Length >= outer.Length && outer.Contains(inner.Address);
 
     /// <summary>
     /// The paths that lead to <paramref name="target"/>: this router's paths to it when they share a neighborhood;

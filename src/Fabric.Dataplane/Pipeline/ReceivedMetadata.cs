@@ -59,4 +59,7 @@ public struct ReceivedMetadata
 
     /// <summary>The id of the sending peer's keys in the keyring.</summary>
     public int PeerKeys;
+
+    /// <summary>Whether the sending peer's path takes metadata that is not sealed while it has no keys.</summary>
+    public bool UnauthenticatedAllowed;
 }

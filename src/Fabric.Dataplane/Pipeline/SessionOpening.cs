@@ -160,7 +160,7 @@ internal readonly struct InstanceRoute : ISessionRoute
     {
         reverse = default;
         var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
-        if (pick < 0 || !entry.Instances[pick].TryAddress(_original.IsIpv6, out var address))
+        if (pick < 0 || !entry.TryInstanceAddress(ref pick, _original.IsIpv6, _original.Destination, out var address))
         {
             // No instance here (an egress does not carry sessions on to a further peer).
             return DropReason.NoRoute;
@@ -193,7 +193,8 @@ internal readonly struct InstanceRoute : ISessionRoute
 /// A session carried on to a peer router on a waypoint port pair of one peer path: an SVR ingress (the hosting router
 /// chosen by the service's load balancing over <see cref="ServiceEntry.PeerRouters"/>, then its first usable path, or
 /// another router's when all of its paths are down) or a transit (the path to the router the metadata names). Fails
-/// closed without keys for an encrypted service. The reverse key is the waypoint tuple the peer answers on.
+/// closed without keys for an encrypted service, and without keys on a path whose neighborhood does not allow
+/// unauthenticated metadata. The reverse key is the waypoint tuple the peer answers on.
 /// </summary>
 internal readonly struct PeerRoute : ISessionRoute
 {
@@ -251,9 +252,11 @@ internal readonly struct PeerRoute : ISessionRoute
             originalProtocol = context.Key.Protocol;
         }
 
-        if (FailClosed.Decide(entry.Policy.Encryption, snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys) == SealDecision.HoldOrRefuse)
+        var hasKeys = snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys;
+        if (FailClosed.Decide(entry.Policy.Encryption, hasKeys) == SealDecision.HoldOrRefuse || (!hasKeys && !path.AcceptsUnauthenticatedMetadata))
         {
-            // Fail closed: the session is refused (and counted) rather than sent in clear.
+            // Fail closed: the session is refused (and counted) rather than sent in clear, or with metadata the peer
+            // would refuse as unauthenticated.
             return DropReason.NoPeerKeys;
         }
 

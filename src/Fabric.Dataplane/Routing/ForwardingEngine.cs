@@ -16,12 +16,15 @@ namespace Fabric.Dataplane.Routing;
 /// </summary>
 public sealed class ForwardingEngine : IDisposable
 {
-    private readonly ServiceRuntimes _runtimes = new();
+    private readonly ServiceRuntimes _runtimes;
     private readonly TimeProvider _time;
     private readonly IIdleWait _idleWait;
     private readonly long _busyPollTicks;
+    private readonly IWorkerScheduling? _scheduling;
     private readonly ConcurrentQueue<WorkerRequest> _requests = new();
+    private readonly Lock _applyGate = new();
     private long _lastExport;
+    private long _nextPrune;
     private ForwardingSnapshot? _snapshot;
     private CancellationTokenSource? _stop;
     private Thread? _thread;
@@ -32,9 +35,11 @@ public sealed class ForwardingEngine : IDisposable
         options ??= new RouterOptions();
         Name = name;
         _time = time ?? TimeProvider.System;
+        _runtimes = new ServiceRuntimes(options.KeySender ?? (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(1 << Svr.Security.PacketSealer.SenderBits));
         Ports = [.. ports];
         _idleWait = options.IdleWait ?? new PollingWait();
         _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * _time.TimestampFrequency);
+        _scheduling = options.Scheduling;
         Worker = new PacketWorker(Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, options.Seed, options.BatchSize)
         {
             IsActive = options.StartActive,
@@ -55,13 +60,20 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>The time the worker polices with (ticks of its clock): what a control plane passes when it sets a bucket's rate.</summary>
     public long Now => _time.GetTimestamp();
 
-    /// <summary>Compiles <paramref name="config"/> for this router and swaps it in. Throws <see cref="SnapshotCompileException"/> and keeps the running snapshot when it cannot.</summary>
+    /// <summary>
+    /// Compiles <paramref name="config"/> for this router and swaps it in. Throws <see cref="SnapshotCompileException"/> and keeps the
+    /// running snapshot when it cannot. Applies come one at a time: each snapshot is compiled and swapped in before the next compiles
+    /// (what lets <see cref="ServiceRuntimes.Prune"/> remove a retired runtime safely).
+    /// </summary>
     public ForwardingSnapshot Apply(FabricConfig config, long version)
     {
-        var compiled = SnapshotCompiler.Compile(config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp());
-        Volatile.Write(ref _snapshot, compiled);
-        _idleWait.Wake();
-        return compiled;
+        lock (_applyGate)
+        {
+            var compiled = SnapshotCompiler.Compile(config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp());
+            Volatile.Write(ref _snapshot, compiled);
+            _idleWait.Wake();
+            return compiled;
+        }
     }
 
     /// <summary>
@@ -173,8 +185,9 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>
     /// One round: keys handed in are installed, then requests to the worker run (replication, role changes), then a
     /// batch from every port, run to completion, then, on an active node, the peer paths' monitoring timers (probes
-    /// and echo bursts that are due go out). Returns packets handled. Never throws: what throws on the worker is
-    /// counted in <see cref="PacketWorker.Faults"/> and the round goes on.
+    /// and echo bursts that are due go out), and at most once a second the removal of retired service runtimes no
+    /// session holds. Returns packets handled. Never throws: what throws on the worker is counted in
+    /// <see cref="PacketWorker.Faults"/> and the round goes on.
     /// </summary>
     public int RunOnce()
     {
@@ -204,6 +217,13 @@ public sealed class ForwardingEngine : IDisposable
             {
                 Worker.Faults.Record(fault, now);
             }
+        }
+
+        // Once a second: service runtimes retired by earlier compiles go once no session holds them.
+        if (now >= _nextPrune && Volatile.Read(ref _snapshot) is { } inForce)
+        {
+            _nextPrune = now + _time.TimestampFrequency;
+            _runtimes.Prune(inForce);
         }
 
         return handled;
@@ -245,7 +265,7 @@ public sealed class ForwardingEngine : IDisposable
     /// another at once; after an empty round the worker polls on for <see cref="RouterOptions.BusyPoll"/> (0 by
     /// default), then sleeps in <see cref="RouterOptions.IdleWait"/> until a frame arrives, something is handed to
     /// it (a snapshot, keys, a request, the stop) or its next timer is due (<see cref="NextTimerDue"/>). An idle
-    /// router's worker therefore wakes only for its timers.
+    /// router's worker therefore wakes only for its timers. The thread first applies <see cref="RouterOptions.Scheduling"/>.
     /// </summary>
     public void Start()
     {
@@ -253,6 +273,7 @@ public sealed class ForwardingEngine : IDisposable
         var token = _stop.Token;
         _thread = new Thread(() =>
         {
+            _scheduling?.ApplyToCurrentThread();
             var pollUntil = 0L;
             while (!token.IsCancellationRequested)
             {
@@ -330,5 +351,11 @@ public sealed class ForwardingEngine : IDisposable
 /// AF_PACKET ports; null: a <see cref="PollingWait"/> for ports that cannot signal.
 /// </param>
 /// <param name="BusyPoll">How long an idle worker keeps polling its ports before it sleeps: 0 (the default) sleeps at once.</param>
+/// <param name="Scheduling">How the worker thread is scheduled (<see cref="Io.Linux.RealtimeScheduling"/>); null leaves the thread as created.</param>
+/// <param name="KeySender">
+/// The node's sender value in the counters it seals with (<see cref="Svr.Security.PeerKeyring"/>); null (the default)
+/// draws one at random for this engine, as every process and each node of an HA pair must.
+/// </param>
 public sealed record RouterOptions(
-    int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, IIdleWait? IdleWait = null, bool StartActive = true, TimeSpan BusyPoll = default);
+    int SessionCapacity = 65_536, int BatchSize = 64, ulong Seed = 0x5eed, IIdleWait? IdleWait = null, bool StartActive = true, TimeSpan BusyPoll = default,
+    IWorkerScheduling? Scheduling = null, uint? KeySender = null);

@@ -21,16 +21,27 @@ public sealed class PeerKeySchedule(ForwardingEngine engine, RouterIdentity iden
     public IReadOnlyDictionary<string, KeyAgreementResult> Refused { get; private set; } = new Dictionary<string, KeyAgreementResult>();
 
     /// <summary>
-    /// Derives the current epoch's keys for every pinned peer again and installs them, replacing those in force:
-    /// the new send counter starts at the nanoseconds elapsed in the epoch now, above every counter sent under
-    /// this epoch's keys by a node with the same identity (the HA partner this node takes over from) as long as
-    /// that node sent fewer than 10⁹ packets a second. Returns how long until the next epoch begins.
+    /// Derives the current epoch's keys for every pinned peer again and installs them, replacing those in force
+    /// (an HA node taking over from its partner, which has the same identity and so the same keys): this node's
+    /// sealers send with its own per-boot sender value, so its nonces never meet the partner's, and its sequence
+    /// starts at the ticks elapsed in the epoch now, so the peer's replay window takes its packets as the newest.
+    /// A peer whose installed epoch is above the clock's (the clock stepped back across a boundary) keeps it.
+    /// Returns how long until the next epoch begins.
     /// </summary>
     public TimeSpan Renew(SecurityPolicy policy)
     {
+        ArgumentNullException.ThrowIfNull(policy);
         lock (_gate)
         {
-            _installed.Clear();
+            var epoch = ClockEpochs.EpochAt(_time.GetUtcNow(), policy.RekeyInterval);
+            foreach (var (peer, had) in _installed.ToArray())
+            {
+                if (had.Epoch <= epoch)
+                {
+                    _installed.Remove(peer);
+                }
+            }
+
             return Refresh(policy);
         }
     }

@@ -453,6 +453,28 @@ public static partial class FabricValidator
         return null;
     }
 
+    /// <summary>
+    /// Why a connection string cannot stand in the document: it does not parse, or it holds a password, which every
+    /// version of the history, every router and <c>config show</c> would then carry.
+    /// </summary>
+    private static string? ConnectionStringProblem(string connection)
+    {
+        var builder = new System.Data.Common.DbConnectionStringBuilder();
+        try
+        {
+            builder.ConnectionString = connection;
+        }
+        catch (ArgumentException e)
+        {
+            return $"is not a connection string (\"Host=...;Database=...;Username=...\"): {e.Message}";
+        }
+
+        return builder.ContainsKey("Password") || builder.ContainsKey("Pwd")
+            ? "holds a password, which every version of the history and every router would carry: name a file holding it with " +
+              "password-file (mode 0600 on the conductor's host), or set FABRIC_POSTGRES_PASSWORD in the conductor's environment"
+            : null;
+    }
+
     private static void CheckConductor(FabricConfig config, List<ConfigError> errors, AddressRegistry addresses)
     {
         var storage = config.Conductor.Storage;
@@ -460,6 +482,16 @@ public static partial class FabricValidator
         if (storage.Provider == StorageProvider.Postgresql && string.IsNullOrWhiteSpace(storage.ConnectionString))
         {
             errors.Add(new(path, "provider postgresql needs a connection-string"));
+        }
+
+        if (storage.ConnectionString is { } connection && ConnectionStringProblem(connection) is { } problem)
+        {
+            errors.Add(new(ConfigPath.Child(path, "connection-string"), problem));
+        }
+
+        if (storage.PasswordFile is not null && storage.Provider != StorageProvider.Postgresql)
+        {
+            errors.Add(new(ConfigPath.Child(path, "password-file"), "a password file is for provider postgresql only"));
         }
 
         if (storage.Provider == StorageProvider.Sqlite && string.IsNullOrWhiteSpace(storage.SqlitePath))

@@ -6,6 +6,7 @@ namespace Fabric.Tests.Cli;
 /// <c>fabric conductor</c> and <c>fabric config commit|history|rollback|status</c> as an operator runs
 /// them: separate processes on loopback, the history in a SQLite file in a scratch directory.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ConductorCliTests : IDisposable
 {
     private static readonly TimeSpan Deadline = FabricProcesses.Deadline;
@@ -15,6 +16,19 @@ public sealed class ConductorCliTests : IDisposable
     public ConductorCliTests() => _fabric = new FabricProcesses(_dir);
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Conductor_WithoutClusterTlsOrInsecure_RefusesToStartWithWhatToDo()
+    {
+        File.WriteAllText(Path.Combine(_dir, "lab.conf"), Repository.Read("hocon/lab.conf"));
+        var (exit, error) = await _fabric.Run("conductor", "--config", "lab.conf", "--address", "127.0.0.1", "--cluster-port", ControlPlaneNodes.FreePort().ToString(), "--api-port", ControlPlaneNodes.FreePort().ToString());
+        Assert.Equal(2, exit);
+        Assert.Equal(
+            "fabric conductor: cluster TLS is off: a node joins the cluster only with a certificate of the fabric's CA (FABRIC_CLUSTER_CERTIFICATE and " +
+            "FABRIC_CLUSTER_CA, written by fabric certs), or when started with --insecure (plain TCP: anyone who reaches the cluster port may join)",
+            error);
+        Assert.False(File.Exists(Path.Combine(_dir, "fabric-conductor.db")), "a refused conductor creates no history");
+    }
 
     [Fact]
     public async Task Conductor_CommitHistoryRollbackStatus_OverItsAdminEndpoint_HistoryInTheSqliteFile()
@@ -38,7 +52,7 @@ public sealed class ConductorCliTests : IDisposable
         Assert.Equal(0, listed);
         Assert.Equal(3, tokens.Split('\n').Count(l => l.Contains(" - ", StringComparison.Ordinal) || l.EndsWith(" -", StringComparison.Ordinal)));
 
-        using var process = _fabric.Start("conductor", "--config", "lab.conf", "--address", "127.0.0.1", "--cluster-port", ControlPlaneNodes.FreePort().ToString(), "--api-port", api.ToString());
+        using var process = _fabric.Start("conductor", "--config", "lab.conf", "--address", "127.0.0.1", "--cluster-port", ControlPlaneNodes.FreePort().ToString(), "--api-port", api.ToString(), "--insecure");
         using var output = new FabricProcesses.OutputLines(process, Deadline);
         try
         {
@@ -80,7 +94,10 @@ public sealed class ConductorCliTests : IDisposable
 
         Assert.Equal(0, process.ExitCode);
         await output.WaitFor("event=stopped");
-        Assert.True(File.Exists(Path.Combine(_dir, "history", "conductor.db")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dir, "history", "conductor.db")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_dir, "conductor.key")));
+        var key = Fabric.Actors.Security.ConductorSigningKey.Read(Path.Combine(_dir, "conductor.key")).PublicKeyBase64;
+        await output.WaitFor($"conductor-key={key}");
         var (downExit, down) = await _fabric.Run("config", "history", "--conductor", conductor, "--token-file", "carol.token");
         Assert.Equal(3, downExit);
         Assert.Contains("no conductor answers", down, StringComparison.Ordinal);

@@ -36,6 +36,17 @@ public sealed class ConfigCommandTests : IDisposable
     }
 
     [Fact]
+    public void Validate_UnauthenticatedMetadataAllowed_ExitsZero_WarnsWithThePath()
+    {
+        var file = Write("open.conf", File.ReadAllText(Repository.PathOf("hocon/lab.conf")).Replace("    wan {}", "    wan { allow-unauthenticated-metadata = true }", StringComparison.Ordinal));
+        var (exit, output, error) = Run("config", "validate", file);
+        Assert.Equal(0, exit);
+        Assert.Equal("open.conf: valid (3 tenants, 3 services, 3 routers)\n", output);
+        Assert.StartsWith("open.conf: warning: fabric.neighborhoods.wan.allow-unauthenticated-metadata: routers take unauthenticated metadata", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
     public void Validate_Invalid_ExitsTwo_ErrorsOnStderrWithFileName()
     {
         var file = Write("bad.conf", Documents.With("policy = standard", "policy = gold"));

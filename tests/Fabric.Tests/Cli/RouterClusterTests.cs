@@ -55,6 +55,26 @@ public sealed class RouterClusterTests : IDisposable
         """;
 
     [Fact]
+    public async Task Router_SeedWithoutClusterTlsOrInsecure_RefusesToStartAndOpensNothing()
+    {
+        File.WriteAllText(Path.Combine(_dir, "v2.conf"), Document(""));
+        var (exit, error) = await _fabric.Run(
+            "router", "--config", "v2.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{ControlPlaneNodes.FreePort()}", "--cluster-port", "0");
+        Assert.Equal(2, exit);
+        Assert.StartsWith("fabric router: cluster TLS is off: a node joins the cluster only with a certificate of the fabric's CA", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "admin.sock")));
+
+        // Insecure, but without the conductor's key: it would not know whose configuration to apply.
+        (exit, error) = await _fabric.Run(
+            "router", "--config", "v2.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{ControlPlaneNodes.FreePort()}", "--cluster-port", "0", "--insecure");
+        Assert.Equal(2, exit);
+        Assert.StartsWith("fabric router: --seed needs the conductor's public key, to apply only what the conductor signed: give --conductor-key KEY", error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "admin.sock")));
+    }
+
+    [Fact]
     public async Task Router_JoinedToConductor_AppliesEachCommit_AndKeepsItOnDisk_ItsInstanceInTheRegistry()
     {
         File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document(", hr {}").Replace("  routers {", Web + "\n  routers {", StringComparison.Ordinal));
@@ -64,16 +84,21 @@ public sealed class RouterClusterTests : IDisposable
         var running = Path.Combine(_dir, "state", "running.conf");
         Assert.Equal(0, (await _fabric.Run("conductor", "token", "create", "--config", "v2.conf", "--owner", "operator", "--out", "token")).Item1);
 
-        using var conductorProcess = _fabric.Start("conductor", "--config", "v2.conf", "--cluster-port", clusterPort.ToString(), "--api-port", apiPort.ToString());
+        // The operator draws the conductor's key first and gives the router its public half.
+        var (keyExit, conductorKey) = await _fabric.Run("keys", "conductor", "--out", "conductor.key");
+        Assert.Equal(0, keyExit);
+        conductorKey = conductorKey.Split('\n')[0];
+        using var conductorProcess = _fabric.Start("conductor", "--config", "v2.conf", "--cluster-port", clusterPort.ToString(), "--api-port", apiPort.ToString(), "--insecure");
         using var conductorOutput = new FabricProcesses.OutputLines(conductorProcess, Deadline);
         using var router = _fabric.Start(
             "router", "--config", "v2.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
-            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", "0", "--admin-port", adminPort.ToString());
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", "0", "--admin-port", adminPort.ToString(), "--insecure", "--conductor-key", conductorKey);
         using var routerOutput = new FabricProcesses.OutputLines(router, Deadline);
         try
         {
-            await conductorOutput.WaitFor("event=started");
-            await routerOutput.WaitFor("event=started");
+            await conductorOutput.WaitFor($"conductor-key={conductorKey}");
+            await routerOutput.WaitFor($"conductor-key={conductorKey}");
+            Assert.Equal(conductorKey, File.ReadAllText(Path.Combine(_dir, "state", "conductor.pub")).Trim());
 
             Assert.Equal((0, "version 1 committed"), await _fabric.Run("config", "commit", "v1.conf", "-m", "add hr", "--conductor", conductor, "--token-file", "token"));
             await Converged(conductor, 1);

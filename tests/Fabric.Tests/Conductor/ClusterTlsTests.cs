@@ -22,6 +22,7 @@ namespace Fabric.Tests.Conductor;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ClusterTlsTests : IDisposable
 {
+    private static readonly Fabric.Actors.Security.ConductorKeyPin AnyConductorKey = Fabric.Actors.Security.ConductorSigningKey.Generate().Pin;
     private readonly string _dir = Directory.CreateTempSubdirectory("fabric-cluster-tls-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -52,7 +53,7 @@ public sealed class ClusterTlsTests : IDisposable
 
     private static async Task<IHost> Start(ClusterNodeSettings settings)
     {
-        var host = RouterHost.Build(settings, []);
+        var host = RouterHost.Build(settings, AnyConductorKey, []);
         await host.StartAsync(TestContext.Current.CancellationToken);
         return host;
     }
@@ -99,6 +100,17 @@ public sealed class ClusterTlsTests : IDisposable
     }
 
     [Fact]
+    public void Node_WithoutTlsAndNotInsecure_RefusesToBuild_WithInsecureBuildsInPlainTcp()
+    {
+        var plain = new ClusterNodeSettings("127.0.0.1", 0, [ClusterNodeSettings.AddressOf("127.0.0.1", 2)]);
+        var router = Assert.Throws<ClusterTlsException>(() => RouterHost.Build(plain, AnyConductorKey, []));
+        Assert.StartsWith("cluster TLS is off: a node joins the cluster only with a certificate of the fabric's CA", router.Message, StringComparison.Ordinal);
+        Assert.Throws<ClusterTlsException>(() => Fabric.Conductor.Hosting.ConductorHost.Build(plain, Fabric.Model.StorageSettings.Default, Fabric.Actors.Security.ConductorSigningKey.Generate()));
+        using var insecure = RouterHost.Build(plain with { Insecure = true }, AnyConductorKey, []);
+        Assert.Null((plain with { Insecure = true }).Resolve(null).Tls);
+    }
+
+    [Fact]
     public async Task NodesOfTheFabricCa_FormACluster_NodesWithAnotherCasCertificateOrPlainTcp_NeverBecomeMembers()
     {
         var ca = Authority("fabric", "r1", "r2", "r3");
@@ -113,7 +125,7 @@ public sealed class ClusterTlsTests : IDisposable
             // Another fabric's node (the client side check alone is tested on the raw port below).
             var intruder = await Start(new ClusterNodeSettings("127.0.0.1", 0, [seed], Tls(other, "intruder", other)));
             hosts.Add(intruder);
-            var plain = await Start(new ClusterNodeSettings("127.0.0.1", 0, [seed]));
+            var plain = await Start(new ClusterNodeSettings("127.0.0.1", 0, [seed], Insecure: true));
             hosts.Add(plain);
             // Started after the outsiders: by the time it is Up, they have had their chance to join.
             hosts.Add(await Start(new ClusterNodeSettings("127.0.0.1", 0, [seed], Tls(ca, "r3", ca))));

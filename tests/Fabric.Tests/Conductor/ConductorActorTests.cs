@@ -71,6 +71,28 @@ public sealed class ConductorActorTests : IDisposable
         await system.Terminate();
     }
 
+    /// <summary>The document names a password file; the connection string in it has no password: the conductor still connects.</summary>
+    [Fact]
+    public async Task History_OnPostgresql_PasswordFromTheFileTheDocumentNames()
+    {
+        var connection = Environment.GetEnvironmentVariable("FABRIC_TEST_POSTGRES");
+        Assert.SkipWhen(string.IsNullOrEmpty(connection), "FABRIC_TEST_POSTGRES is not set (scripts/test.sh starts PostgreSQL and sets it)");
+        var builder = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connection };
+        var password = (string)builder["Password"];
+        builder.Remove("Password");
+        var file = Path.Combine(_dir, "postgres.password");
+        Fabric.Actors.Security.PrivateFile.WriteText(file, password + "\n");
+        await using (var cleanup = new Npgsql.NpgsqlConnection(connection))
+        {
+            await cleanup.OpenAsync(TestContext.Current.CancellationToken);
+            await using var drop = new Npgsql.NpgsqlCommand("DROP TABLE IF EXISTS journal, tags, snapshot", cleanup);
+            await drop.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        }
+
+        var storage = new StorageSettings(StorageProvider.Postgresql, "", builder.ConnectionString, file);
+        await HistorySurvivesRestart(ConductorStorage.Prepare(storage, null));
+    }
+
     private async Task HistorySurvivesRestart(StorageSettings? postgres)
     {
         using (var system = Start(postgres))

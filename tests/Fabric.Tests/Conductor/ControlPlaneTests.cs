@@ -13,8 +13,8 @@ namespace Fabric.Tests.Conductor;
 /// </summary>
 public sealed class ControlPlaneTests : IDisposable
 {
-    private static readonly string Lab = Repository.Read("hocon/lab.conf");
-    private static readonly string WithHr = Lab.Replace("    finance {}\n", "    finance {}\n    hr {}\n", StringComparison.Ordinal);
+    private static readonly string Lab = LabDocuments.Lab;
+    private static readonly string WithHr = LabDocuments.WithHr;
     private static readonly string WithoutBr2 = Lab.Remove(
         Lab.IndexOf("\n    br2 {", StringComparison.Ordinal),
         Lab.IndexOf("\n  }\n\n  conductor", StringComparison.Ordinal) - Lab.IndexOf("\n    br2 {", StringComparison.Ordinal));

@@ -17,7 +17,7 @@ public sealed class FabricClusterTests
         var environment = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["akka:cluster:seed-nodes:0"] = "akka.tcp://fabric@127.0.0.1:1" }) // as akka__cluster__seed-nodes__0
             .Build();
-        using var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, ["akka.tcp://fabric@127.0.0.1:2"]), [], environment);
+        using var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, ["akka.tcp://fabric@127.0.0.1:2"], Insecure: true), Fabric.Actors.Security.ConductorSigningKey.Generate().Pin, [], environment);
         await host.StartAsync(TestContext.Current.CancellationToken);
         try
         {

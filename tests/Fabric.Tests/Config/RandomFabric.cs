@@ -35,7 +35,6 @@ public static class RandomFabric
                 $"pol{i}",
                 Pick(random, Enum.GetValues<LoadBalancingStrategy>()),
                 Pick(random, Enum.GetValues<EncryptionMode>()),
-                Pick(random, Enum.GetValues<IntegrityMode>()),
                 Pick(random, securityNames),
                 Rate(random), Rate(random), Rate(random),
                 random.Next(0, 100_000), random.Next(0, 10_000), high, random.Next(0, high + 1),

@@ -207,13 +207,40 @@ public class ValidationTests
         "fabric.conductor.storage: provider postgresql needs a connection-string (line 20)");
 
     [Fact]
+    public void Storage_ConnectionStringWithPassword_RefusedWithWhereThePasswordGoes() => AssertOnlyError(
+        With("  neighborhoods { wan {} }", "  neighborhoods { wan {} }\n  conductor { storage { provider = postgresql, connection-string = \"Host=db;Username=fabric;Password=s3cret\" } }"),
+        "fabric.conductor.storage.connection-string: holds a password, which every version of the history and every router would carry: " +
+        "name a file holding it with password-file (mode 0600 on the conductor's host), or set FABRIC_POSTGRES_PASSWORD in the conductor's environment (line 20)");
+
+    [Fact]
+    public void Storage_PasswordFileWithoutPostgresql_Refused() => AssertOnlyError(
+        With("  neighborhoods { wan {} }", "  neighborhoods { wan {} }\n  conductor { storage { password-file = \"/etc/fabric/pg\" } }"),
+        "fabric.conductor.storage.password-file: a password file is for provider postgresql only (line 20)");
+
+    [Fact]
+    public void Storage_PostgresqlWithPasswordFile_LoadsAndShowsTheFileNotAPassword()
+    {
+        var config = LoadValid(With("  neighborhoods { wan {} }", "  neighborhoods { wan {} }\n  conductor { storage { provider = postgresql, connection-string = \"Host=db;Username=fabric\", password-file = \"/etc/fabric/pg\" } }"));
+        Assert.Equal("/etc/fabric/pg", config.Conductor.Storage.PasswordFile);
+        var shown = Fabric.Config.Canonical.HoconWriter.ToHocon(Fabric.Config.Canonical.CanonicalTree.Of(config));
+        Assert.Contains("password-file = \"/etc/fabric/pg\"", shown, StringComparison.Ordinal);
+        Assert.Equal(config, LoadValid(shown));
+    }
+
+    [Fact]
     public void Document_WithoutFabricRoot() => AssertOnlyError(
-        "akka { loglevel = INFO }",
+        "",
         "line 1: the document has no \"fabric { ... }\" object");
 
     [Fact]
-    public void Document_AkkaSectionBesideFabric_IsAllowed() =>
-        LoadValid(Valid + "\nakka { loglevel = INFO }\n");
+    public void Document_AkkaSectionBesideFabric_RefusedWithWhereAkkaSettingsGo()
+    {
+        var lines = Valid.Split('\n').Length;
+        AssertOnlyError(
+            Valid + "\nakka { loglevel = INFO }\n",
+            "akka: Akka settings are not read from the fabric document (it is shared by every node and never reaches Akka); " +
+            $"set them in each node's environment instead, such as akka__loglevel=INFO (docs/control-plane.md) (line {lines + 1})");
+    }
 
     [Theory]
     [InlineData("instances = [{ container = web1 }]", "instances = [{ router = dc9, address = \"10.0.0.1\" }]",

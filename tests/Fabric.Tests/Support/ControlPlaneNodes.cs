@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Hosting;
+using Fabric.Actors.Security;
 using Fabric.Cli.Hosting;
 using Fabric.Conductor.Configuration;
 using Fabric.Conductor.Hosting;
@@ -21,7 +22,8 @@ namespace Fabric.Tests.Support;
 
 /// <summary>
 /// Conductor and router nodes as separate actor systems in this process, joined over loopback with
-/// real Akka remoting on free ports. Router nodes run real forwarding engines (the real snapshot
+/// real Akka remoting on free ports, in plain TCP (<see cref="ClusterNodeSettings.Insecure"/>) or, when asked, over
+/// mutual TLS with a CA of their own. Router nodes run real forwarding engines (the real snapshot
 /// compiler) on discard ports named as their router's devices. Disposing stops every node still running.
 /// </summary>
 public sealed class ControlPlaneNodes : IAsyncDisposable
@@ -29,7 +31,43 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
     private readonly List<IHost> _hosts = [];
 
-    public ControlPlaneNodes(string seedHost = "127.0.0.1") => ConductorAddress = ClusterNodeSettings.AddressOf(seedHost, FreePort());
+    // With cluster TLS: a CA of these nodes' own, and each node's certificate issued to its name, in this directory.
+    private readonly string? _certificates;
+
+    /// <param name="tls">Run the cluster over mutual TLS, with a CA of its own and one certificate per node name; else plain TCP.</param>
+    public ControlPlaneNodes(string seedHost = "127.0.0.1", bool tls = false)
+    {
+        ConductorAddress = ClusterNodeSettings.AddressOf(seedHost, FreePort());
+        if (tls)
+        {
+            _certificates = Directory.CreateTempSubdirectory("fabric-control-plane-certs-").FullName;
+            ClusterCertificates.CreateAuthority(Path.Combine(_certificates, "ca"), "test CA", TimeSpan.FromDays(1));
+        }
+    }
+
+    /// <summary>
+    /// Where a node named <paramref name="node"/> listens and whom it joins: with TLS, it presents a certificate of
+    /// these nodes' CA issued to <paramref name="node"/>; else plain TCP.
+    /// </summary>
+    public ClusterNodeSettings Settings(string node, int port = 0)
+    {
+        if (_certificates is null)
+        {
+            return new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress], Insecure: true);
+        }
+
+        var authority = Path.Combine(_certificates, "ca");
+        var pfx = Path.Combine(_certificates, node + ".pfx");
+        if (!File.Exists(pfx))
+        {
+            ClusterCertificates.IssueNode(authority, node, _certificates, TimeSpan.FromDays(1));
+        }
+
+        return new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress], ClusterTls.Load(pfx, null, Path.Combine(authority, ClusterCertificates.AuthorityCertificateFile)));
+    }
+
+    /// <summary>The conductor's signing key; every router node started here pins its public key.</summary>
+    public ConductorSigningKey ConductorKey { get; } = ConductorSigningKey.Generate();
 
     /// <summary>The conductor's cluster address, the seed of every node.</summary>
     public string ConductorAddress { get; private set; }
@@ -50,7 +88,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         }
 
         var port = int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        var host = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", port, [ConductorAddress]), storage, feed: feed);
+        var host = ConductorHost.Build(Settings("conductor", port), storage, ConductorKey, feed: feed);
         await Start(host);
         return host.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>();
     }
@@ -75,12 +113,28 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     public async Task<IHost> StartRouter(ForwardingEngine engine, string node, TimeSpan? telemetryInterval = null)
     {
         var telemetry = telemetryInterval is null ? null : new Fabric.Actors.Telemetry.EngineTelemetrySource(engine);
-        var host = RouterHost.Build(
-            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]),
-            [new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine))],
-            telemetryInterval: telemetryInterval);
+        return await StartRouter(new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine), Refusals: new ControlPlaneRefusals()), telemetryInterval);
+    }
+
+    /// <summary>Starts a router node with the control plane's view of one node as given (its own forwarding target).</summary>
+    public async Task<IHost> StartRouter(RouterNodeTarget target, TimeSpan? telemetryInterval = null)
+    {
+        var host = RouterHost.Build(Settings(target.Node), ConductorKey.Pin, [target], telemetryInterval: telemetryInterval);
         await Start(host);
         return host;
+    }
+
+    /// <summary>
+    /// A member of the cluster with role router that runs nothing of a router: what a compromised or foreign member
+    /// does is up to the test. <paramref name="asSeed"/>: it listens at the conductor's address, forming the cluster
+    /// the other nodes join (for tests without a conductor).
+    /// </summary>
+    public async Task<ActorSystem> StartMember(string node, bool asSeed = false)
+    {
+        var port = asSeed ? int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) : 0;
+        var host = RouterHost.Build(Settings(node, port), ConductorKey.Pin, []);
+        await Start(host);
+        return host.Services.GetRequiredService<ActorSystem>();
     }
 
     /// <summary>
@@ -90,7 +144,8 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     public async Task<IHost> StartRouterNode(string node, ForwardingEngine engine, Fabric.Actors.Tenants.TenantBudgetSettings budgets)
     {
         var host = RouterHost.Build(
-            new ClusterNodeSettings("127.0.0.1", 0, [ConductorAddress]),
+            Settings(node),
+            ConductorKey.Pin,
             [new RouterNodeTarget(node, new EngineForwardingTarget(engine), TenantBudgets: new Fabric.Actors.Tenants.EngineTenantBudgets(engine))],
             tenantBudgets: budgets);
         await Start(host);
@@ -159,5 +214,9 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         }
 
         _hosts.Clear();
+        if (_certificates is not null)
+        {
+            Directory.Delete(_certificates, recursive: true);
+        }
     }
 }

@@ -53,6 +53,13 @@ public sealed class LiveFeed
     /// <summary>How many subscribers read now.</summary>
     public int Subscribers => Volatile.Read(ref _subscribers).Length;
 
+    /// <summary>Whether <paramref name="sample"/> is newer than the node's latest (what <see cref="Sample"/> keeps).</summary>
+    public bool IsNew(CounterSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        return !Volatile.Read(ref _samples).TryGetValue(sample.Node, out var known) || known.UnixMilliseconds < sample.UnixMilliseconds;
+    }
+
     /// <summary>Keeps a node's sample as its latest and streams it, unless it is one already seen (gossip repeats).</summary>
     public void Sample(CounterSample sample)
     {

@@ -1,6 +1,9 @@
 using Akka.Actor;
 using Akka.DistributedData;
+using Akka.Event;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
+using Fabric.Actors.Security;
 using Fabric.Actors.Telemetry;
 using Fabric.Conductor.Configuration;
 using Fabric.Config;
@@ -12,35 +15,59 @@ namespace Fabric.Conductor.Api.Live;
 /// Feeds a <see cref="LiveFeed"/> on every conductor node (not only the singleton's: each node serves the API): follows
 /// the routers' samples (<see cref="TelemetryDistribution.Latest"/>), their configuration statuses
 /// (<see cref="ConfigDistribution.Status"/>) and the running version (<see cref="ConfigDistribution.Running"/>) in
-/// Distributed Data, as the conductor does, and hands the feed each new sample and each change of the rollout. The feed
-/// never blocks, so neither does this actor.
+/// Distributed Data, as the conductor does, and hands the feed each new sample and each change of the rollout. It
+/// believes what the conductor believes: samples and acks sealed by the node they name (<see cref="NodeEntries"/>),
+/// and a running configuration only when the conductor's key signed it, since any member can write those keys.
+/// The feed never blocks, so neither does this actor.
 /// </summary>
 public sealed class LiveFeedActor : ReceiveActor
 {
     private readonly LiveFeed _feed;
-    private IReadOnlyDictionary<string, RouterConfigStatus> _statuses = new Dictionary<string, RouterConfigStatus>();
+    private readonly ConductorKeyPin _conductorKey;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly NodeEntries _samples;
+    private readonly NodeEntries _acks;
+    private readonly Dictionary<string, RouterConfigStatus> _statuses = new(StringComparer.Ordinal);
     private long _running;
     private FabricConfig? _model;
 
-    public LiveFeedActor(LiveFeed feed)
+    public LiveFeedActor(LiveFeed feed, ConductorKeyPin conductorKey, ClusterTls? tls, TimeProvider time)
     {
         _feed = feed;
+        _conductorKey = conductorKey;
+        _samples = new NodeEntries(tls, time, _log, "telemetry");
+        _acks = new NodeEntries(tls, time, _log, "configuration ack");
         Receive<Changed>(changed => changed.Key.Equals(TelemetryDistribution.Latest), changed =>
         {
-            foreach (var sample in changed.Get(TelemetryDistribution.Latest).Entries.Values)
+            foreach (var (node, report) in changed.Get(TelemetryDistribution.Latest).Entries)
             {
-                _feed.Sample(sample);
+                if (_feed.IsNew(report.Sample) && _samples.Believe(node, report.Sample.Node, TelemetryReport.Statement(report.Sample), report.Seal))
+                {
+                    _feed.Sample(report.Sample);
+                }
             }
         });
         Receive<Changed>(changed => changed.Key.Equals(ConfigDistribution.Status), changed =>
         {
-            _statuses = changed.Get(ConfigDistribution.Status).Entries;
-            Progress();
+            var moved = false;
+            foreach (var (node, ack) in changed.Get(ConfigDistribution.Status).Entries)
+            {
+                if ((!_statuses.TryGetValue(node, out var held) || held != ack.Status) && _acks.Believe(node, ack.Status.Node, ack.Statement(), ack.Seal))
+                {
+                    _statuses[node] = ack.Status;
+                    moved = true;
+                }
+            }
+
+            if (moved)
+            {
+                Progress();
+            }
         });
         Receive<Changed>(changed => changed.Key.Equals(ConfigDistribution.Running), changed =>
         {
             var running = changed.Get(ConfigDistribution.Running).Value;
-            if (running is not null && running.Version != _running)
+            if (running is not null && running.Version != _running && _conductorKey.Verifies(running.Version, running.Text, running.Signature))
             {
                 _running = running.Version;
                 _model = FabricConfigLoader.Load(running.Text).Config;
@@ -49,7 +76,10 @@ public sealed class LiveFeedActor : ReceiveActor
         });
     }
 
-    public static Props Props(LiveFeed feed) => Akka.Actor.Props.Create(() => new LiveFeedActor(feed));
+    /// <param name="conductorKey">The conductor's public key: the running configuration counts only when it signed it.</param>
+    /// <param name="tls">The cluster's TLS: its CA says whose seal an ack or a sample carries; null when the cluster runs without TLS.</param>
+    public static Props Props(LiveFeed feed, ConductorKeyPin conductorKey, ClusterTls? tls, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new LiveFeedActor(feed, conductorKey, tls, time));
 
     protected override void PreStart()
     {

@@ -29,9 +29,12 @@ public static partial class SvrStage
             return context.Fail(DropReason.MetadataMismatch);
         }
 
-        // Verify before anything in the metadata is believed. Whether the session is encrypted follows from the
-        // service at the original destination, whoever asks (not from the tenant, which is not yet verified).
-        var named = snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
+        // Verify before anything in the metadata is believed. Whether the session is encrypted follows from its
+        // service: the one the named tenant reaches at the original destination. The tenant is not verified yet, but
+        // it is associated data, so a forged one fails the tag; a tenant that reaches nothing there falls back to the
+        // most specific service at the destination (and is refused once verified).
+        var claimed = metadata.Tenant >= 0 ? snapshot.FibByTenant[metadata.Tenant].Match(false, original.Destination, original.Protocol, original.DestinationPort) : -1;
+        var named = claimed >= 0 ? claimed : snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
         var encrypted = named >= 0 && snapshot.Services[named].Policy.Encryption == Model.EncryptionMode.Required;
         if (Unseal(ref context, resources, snapshot, encrypted) != Verdict.Continue)
         {
@@ -83,7 +86,7 @@ public static partial class SvrStage
         for (var i = 0; i < entry.Instances.Length; i++)
         {
             var instance = entry.Instances[i];
-            if (!instance.TryAddress(false, out var address))
+            if (!instance.TryAddressFor(false, original.Destination, out var address))
             {
                 continue;
             }

@@ -25,6 +25,7 @@ public static partial class SvrStage
         }
 
         context.Metadata.PeerKeys = peer.KeysId;
+        context.Metadata.UnauthenticatedAllowed = peer.AcceptsUnauthenticatedMetadata;
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         if (!MetadataInsertion.TryLocate(ip, context.IpLength, out var block, out var error))
         {
@@ -145,8 +146,9 @@ public static partial class SvrStage
             MetadataInsertion.TryResizeTail(ip, context.IpLength, -PacketSealer.TrailerLength, out var unsealed);
             context.IpLength = unsealed;
         }
-        else if (metadata.Present && keys.HasKeys)
+        else if (metadata.Present && (keys.HasKeys || !metadata.UnauthenticatedAllowed))
         {
+            // Metadata that is not sealed is believed only from a peer without keys whose neighborhood allows it.
             return context.Fail(DropReason.Unauthenticated);
         }
 

@@ -4,11 +4,13 @@ namespace Fabric.Dataplane.Svr.Security;
 /// Epochs that two routers agree on without exchanging a message: epoch <c>e</c> is the
 /// <c>(e − 1)</c>-th interval of <c>rekey-interval</c> since the Unix epoch on the routers' clocks (UTC), and
 /// its keys are <see cref="PeerKeyAgreement.TryDerive"/> of the two static keys with both nonces zero
-/// (the epoch number and both names still bind each epoch's keys, see docs/svr-security.md). Since the
-/// same epoch's keys are derived again after a restart, the sending counter starts at the nanoseconds
-/// elapsed since the epoch began (<see cref="EpochKeys.FirstSendCounter"/>): above every counter sent
-/// under those keys before, as long as a router sends fewer than 10⁹ packets a second and its clock does
-/// not step back. Stateless and thread-safe.
+/// (the epoch number and both names still bind each epoch's keys, see docs/svr-security.md). The same
+/// epoch's keys are derived again after a restart and by both nodes of an HA pair: what keeps their nonces
+/// apart is each sending node's per-boot sender value in the counter (<see cref="PacketSealer"/>). The
+/// sending sequence starts at the 100-ns ticks elapsed since the epoch began
+/// (<see cref="EpochKeys.FirstSendSequence"/>), so a peer's replay window takes a restarted sender's packets
+/// as newer than its earlier ones as long as it sent fewer than 10⁷ packets a second and its clock did not
+/// step back. Stateless and thread-safe.
 /// </summary>
 public static class ClockEpochs
 {
@@ -28,7 +30,7 @@ public static class ClockEpochs
 
     /// <summary>
     /// The keys of the epoch in force at <paramref name="now"/> with <paramref name="peer"/>, whose presented
-    /// key is the pinned one (configuration is the only source of peer keys), sending from the nanoseconds
+    /// key is the pinned one (configuration is the only source of peer keys), sending from the 100-ns ticks
     /// elapsed in the epoch.
     /// </summary>
     public static KeyAgreementResult TryDerive(RouterIdentity local, PinnedPeer peer, DateTimeOffset now, TimeSpan interval, out EpochKeys? keys)
@@ -44,7 +46,7 @@ public static class ClockEpochs
         }
 
         var elapsed = now - StartOf(epoch, interval);
-        derived!.FirstSendCounter = (ulong)Math.Max(0, elapsed.Ticks) * 100;
+        derived!.FirstSendSequence = (ulong)Math.Max(0, elapsed.Ticks);
         keys = derived;
         return result;
     }

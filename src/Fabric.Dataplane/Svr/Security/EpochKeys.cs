@@ -31,11 +31,12 @@ public sealed class EpochKeys : IDisposable
     public uint Epoch { get; }
 
     /// <summary>
-    /// The first counter the sending direction uses (within the key phase's half). 0 for keys from fresh
-    /// nonces; a clock epoch's keys (<see cref="ClockEpochs"/>) can be derived again after a restart, so they
-    /// start at the nanoseconds since the epoch began, above every counter sent with them before.
+    /// The first sequence the sending direction uses (<see cref="PacketSealer"/>'s counter layout). 0 for keys
+    /// from fresh nonces; a clock epoch's keys (<see cref="ClockEpochs"/>) can be derived again after a restart
+    /// or by the other node of an HA pair, so they start at the 100-ns ticks since the epoch began: a receiver's
+    /// replay window then takes the new sender's packets as newer than those sent with the keys before.
     /// </summary>
-    public ulong FirstSendCounter { get; internal set; }
+    public ulong FirstSendSequence { get; internal set; }
 
     public ReadOnlySpan<byte> SendKey => _material.AsSpan(0, KeyLength);
 
@@ -44,6 +45,9 @@ public sealed class EpochKeys : IDisposable
     public ReadOnlySpan<byte> SendSalt => _material.AsSpan(2 * KeyLength, SaltLength);
 
     public ReadOnlySpan<byte> ReceiveSalt => _material.AsSpan((2 * KeyLength) + SaltLength, SaltLength);
+
+    /// <summary>A copy the caller owns and disposes (the installed epoch keeps one, to rebuild its sealers when the cipher changes).</summary>
+    internal EpochKeys Copy() => new(Epoch, SendKey, ReceiveKey, SendSalt, ReceiveSalt) { FirstSendSequence = FirstSendSequence };
 
     public void Dispose() => CryptographicOperations.ZeroMemory(_material);
 }

@@ -9,9 +9,13 @@ namespace Fabric.Dataplane.Svr.Security;
 /// <para>
 /// Wire form: the payload is sealed in place and followed by a 24-byte trailer, an explicit big-endian
 /// 8-byte counter then the 16-byte tag. The 12-byte nonce is the direction's 4-byte salt ‖ the counter.
-/// A sending sealer owns its direction's counter and refuses any counter not above the last one it used,
-/// so a (key, nonce) pair never repeats. The counter's top bit is the epoch's key phase (epoch &amp; 1): it
-/// lets a receiver pick the current or previous epoch for packets that carry no metadata.
+/// The counter is key phase (1 bit) ‖ sequence (<see cref="SequenceBits"/>) ‖ sender (<see cref="SenderBits"/>):
+/// the top bit is the epoch's key phase (epoch &amp; 1), which lets a receiver pick the current or previous
+/// epoch for packets that carry no metadata; the sender field is the sending node's per-boot random value,
+/// so two processes holding the same key (a restart within an epoch whose clock stepped back, the two
+/// nodes of an HA pair) draw from disjoint nonce spaces; the sequence counts the sender's packets. A
+/// sending sealer refuses any sequence not above the last one it used, so within one sender a (key,
+/// nonce) pair never repeats. A receiver's replay window runs over the sequence.
 /// </para>
 /// <para>
 /// <see cref="PayloadProtection.Encrypt"/> is AES-GCM with the associated data as AAD and the payload as
@@ -38,8 +42,17 @@ public sealed class PacketSealer : IDisposable
     /// <summary>The largest associated data plus payload an integrity-only packet may have.</summary>
     public const int MaxIntegrityInputLength = 128 * 1024;
 
+    /// <summary>Low bits of the counter that hold the sender's per-boot value.</summary>
+    public const int SenderBits = 20;
+
+    /// <summary>Bits of the counter between key phase and sender that count the sender's packets.</summary>
+    public const int SequenceBits = KeyPhaseShift - SenderBits;
+
+    /// <summary>The largest sequence a sender uses within one epoch.</summary>
+    public const ulong MaxSequence = (1UL << SequenceBits) - 1;
+
     private const int KeyPhaseShift = 63;
-    private const ulong CountersPerPhase = 1UL << KeyPhaseShift;
+    private const ulong SenderMask = (1UL << SenderBits) - 1;
     private const int MinScratchLength = 16 * 1024;
 
     [ThreadStatic]
@@ -49,10 +62,10 @@ public sealed class PacketSealer : IDisposable
     private readonly byte[] _nonce = new byte[NonceLength];
     private readonly IReplayGuard? _replayGuard;
     private readonly ulong _keyPhase;
-    private readonly ulong _lastCounter;
-    private ulong _nextCounter;
+    private readonly ulong _sender;
+    private ulong _nextSequence;
 
-    private PacketSealer(ReadOnlySpan<byte> key, ReadOnlySpan<byte> salt, int keyPhase, IReplayGuard? replayGuard)
+    private PacketSealer(ReadOnlySpan<byte> key, ReadOnlySpan<byte> salt, int keyPhase, IReplayGuard? replayGuard, uint sender)
     {
         if (salt.Length != EpochKeys.SaltLength)
         {
@@ -65,8 +78,7 @@ public sealed class PacketSealer : IDisposable
         salt.CopyTo(_nonce);
         _replayGuard = replayGuard;
         _keyPhase = (ulong)keyPhase;
-        _nextCounter = _keyPhase << KeyPhaseShift;
-        _lastCounter = _nextCounter + (CountersPerPhase - 2);
+        _sender = sender & SenderMask;
     }
 
     /// <summary>Packets sealed with this key so far (what rekey-by-count looks at).</summary>
@@ -75,52 +87,66 @@ public sealed class PacketSealer : IDisposable
     /// <summary>Packets opened with verdict <see cref="OpenVerdict.Ok"/> so far.</summary>
     public long OpenedCount { get; private set; }
 
-    /// <summary>The counter <see cref="SealNext"/> uses next.</summary>
-    public ulong NextCounter => _nextCounter;
+    /// <summary>The sequence <see cref="SealNext"/> uses next.</summary>
+    public ulong NextSequence => _nextSequence;
+
+    /// <summary>The sender value in the low bits of every counter this sealer sends (0 for a receiving sealer).</summary>
+    public uint Sender => (uint)_sender;
+
+    /// <summary>The receiving direction's replay guard (null for a sending sealer), kept when the same epoch is installed again.</summary>
+    internal IReplayGuard? ReplayGuard => _replayGuard;
 
     /// <summary>The key phase (0 or 1) carried in the top bit of every counter this sealer uses or accepts.</summary>
     public int KeyPhase => (int)_keyPhase;
 
     /// <summary>
-    /// A sealer for the sending direction: key of 16 (AES-128) or 32 (AES-256) bytes, 4-byte salt. Its first
-    /// counter is <paramref name="firstCounter"/> within the key phase's half (a key that may have been used
-    /// before, as after a restart within a clock epoch, starts above every counter used with it).
+    /// A sealer for the sending direction: key of 16 (AES-128) or 32 (AES-256) bytes, 4-byte salt, the
+    /// sender's per-boot value (its low <see cref="SenderBits"/> bits are used). Its first sequence is
+    /// <paramref name="firstSequence"/>, at most half of <see cref="MaxSequence"/> (a larger one is taken as
+    /// that half, so the sealer always has room): a key that may have been used before by the same sender
+    /// starts above every sequence used with it.
     /// </summary>
-    public static PacketSealer ForSending(ReadOnlySpan<byte> key, ReadOnlySpan<byte> salt, int keyPhase = 0, ulong firstCounter = 0)
-    {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstCounter, CountersPerPhase / 2);
-        var sealer = new PacketSealer(key, salt, keyPhase, replayGuard: null);
-        sealer._nextCounter += firstCounter;
-        return sealer;
-    }
+    public static PacketSealer ForSending(ReadOnlySpan<byte> key, ReadOnlySpan<byte> salt, int keyPhase = 0, ulong firstSequence = 0, uint sender = 0) =>
+        new(key, salt, keyPhase, replayGuard: null, sender)
+        {
+            _nextSequence = Math.Min(firstSequence, MaxSequence / 2),
+        };
 
-    /// <summary>A sealer for the receiving direction; it owns <paramref name="replayGuard"/> for this epoch.</summary>
+    /// <summary>A sealer for the receiving direction; it owns <paramref name="replayGuard"/> (over sequences) for this epoch.</summary>
     public static PacketSealer ForReceiving(ReadOnlySpan<byte> key, ReadOnlySpan<byte> salt, IReplayGuard replayGuard, int keyPhase = 0)
     {
         ArgumentNullException.ThrowIfNull(replayGuard);
-        return new PacketSealer(key, salt, keyPhase, replayGuard);
+        return new PacketSealer(key, salt, keyPhase, replayGuard, sender: 0);
     }
 
     /// <summary>The key phase of a received trailer's counter, or -1 when the trailer is truncated.</summary>
     public static int ReadKeyPhase(ReadOnlySpan<byte> trailer) =>
         trailer.Length < TrailerLength ? -1 : (int)(BinaryPrimitives.ReadUInt64BigEndian(trailer) >> KeyPhaseShift);
 
-    /// <summary>Seals with the next counter of this direction; see <see cref="Seal"/>.</summary>
+    /// <summary>The sequence field of a counter.</summary>
+    public static ulong SequenceOf(ulong counter) => (counter >> SenderBits) & MaxSequence;
+
+    /// <summary>The sender field of a counter.</summary>
+    public static uint SenderOf(ulong counter) => (uint)(counter & SenderMask);
+
+    /// <summary>Seals with the next sequence of this direction; see <see cref="Seal"/>.</summary>
     public int SealNext(ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, Span<byte> trailer, PayloadProtection protection = PayloadProtection.Encrypt) =>
-        Seal(associatedData, payloadInPlace, _nextCounter, trailer, protection);
+        Seal(associatedData, payloadInPlace, _nextSequence, trailer, protection);
 
     /// <summary>
-    /// Seals the payload in place (encrypted or, for integrity-only, untouched) and writes the trailer.
-    /// Returns <see cref="TrailerLength"/>, or 0 when it refuses: the counter is not above the last one
-    /// used or leaves this key phase, the trailer is too short, or an integrity-only input is too long.
+    /// Seals the payload in place (encrypted or, for integrity-only, untouched) and writes the trailer with
+    /// the counter of <paramref name="sequence"/>. Returns <see cref="TrailerLength"/>, or 0 when it refuses:
+    /// the sequence is not above the last one used or beyond <see cref="MaxSequence"/>, the trailer is too
+    /// short, or an integrity-only input is too long.
     /// </summary>
-    public int Seal(ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, ulong counter, Span<byte> trailer, PayloadProtection protection = PayloadProtection.Encrypt)
+    public int Seal(ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, ulong sequence, Span<byte> trailer, PayloadProtection protection = PayloadProtection.Encrypt)
     {
-        if (trailer.Length < TrailerLength || counter < _nextCounter || counter > _lastCounter)
+        if (trailer.Length < TrailerLength || sequence < _nextSequence || sequence > MaxSequence)
         {
             return 0;
         }
 
+        var counter = (_keyPhase << KeyPhaseShift) | (sequence << SenderBits) | _sender;
         BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(EpochKeys.SaltLength), counter);
         var tag = trailer.Slice(CounterLength, TagLength);
         if (protection == PayloadProtection.Encrypt)
@@ -139,14 +165,15 @@ public sealed class PacketSealer : IDisposable
         }
 
         BinaryPrimitives.WriteUInt64BigEndian(trailer, counter);
-        _nextCounter = counter + 1;
+        _nextSequence = sequence + 1;
         SealedCount++;
         return TrailerLength;
     }
 
     /// <summary>
     /// Verifies a sealed packet and, for <see cref="PayloadProtection.Encrypt"/>, decrypts the payload in
-    /// place. The replay guard is consulted first and marked only once the tag verifies. On any verdict
+    /// place. The replay guard is consulted first (with the counter's sequence) and marked only once the
+    /// tag verifies. On any verdict
     /// but <see cref="OpenVerdict.Ok"/> the payload's contents are unspecified (a failed decryption zeroes it).
     /// </summary>
     public OpenVerdict Open(ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, ReadOnlySpan<byte> trailer, PayloadProtection protection = PayloadProtection.Encrypt)
@@ -163,7 +190,8 @@ public sealed class PacketSealer : IDisposable
             return OpenVerdict.BadTag;
         }
 
-        if (!guard.IsAcceptable(counter))
+        var sequence = SequenceOf(counter);
+        if (!guard.IsAcceptable(sequence))
         {
             return OpenVerdict.Replayed;
         }
@@ -192,7 +220,7 @@ public sealed class PacketSealer : IDisposable
             return OpenVerdict.BadTag;
         }
 
-        guard.MarkSeen(counter);
+        guard.MarkSeen(sequence);
         OpenedCount++;
         return OpenVerdict.Ok;
     }

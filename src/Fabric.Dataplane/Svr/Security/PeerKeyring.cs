@@ -10,29 +10,53 @@ namespace Fabric.Dataplane.Svr.Security;
 /// so the worker never seals or opens with keys changing under it. <see cref="For"/> and <see cref="Enqueue"/>
 /// are thread-safe; <see cref="InstallPending"/> and the keys themselves belong to the worker.
 /// </summary>
-public sealed class PeerKeyring : IDisposable
+/// <param name="sender">
+/// This node's per-boot sender value, mixed into every counter it seals with (<see cref="PacketSealer"/>): drawn at
+/// random for each process, so two processes with the same keys (a restart within an epoch, the other node of an
+/// HA pair) never send the same nonce.
+/// </param>
+public sealed class PeerKeyring(uint sender) : IDisposable
 {
-    private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<(string Peer, EpochKeys Keys)> _pending = new();
+    private readonly Dictionary<string, (int Id, SecurityPolicy Policy)> _ids = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<Pending> _pending = new();
     private readonly Lock _gate = new();
     private PeerPathKeys[] _all = [];
+    private long _refused;
+
+    /// <summary>The sender value this node's sealers put in their counters.</summary>
+    public uint Sender { get; } = sender & ((1u << PacketSealer.SenderBits) - 1);
+
+    /// <summary>Epochs handed in that the worker did not install: below the one installed (a clock stepped back).</summary>
+    public long Refused => Volatile.Read(ref _refused);
 
     /// <summary>The keys with this id.</summary>
     public PeerPathKeys this[int id] => Volatile.Read(ref _all)[id];
 
-    /// <summary>The keys of <paramref name="peer"/> (made empty on first use, with <paramref name="policy"/> for cipher and rekey) and their id.</summary>
+    /// <summary>
+    /// The keys of <paramref name="peer"/> (made empty on first use, with <paramref name="policy"/> for cipher and
+    /// rekey) and their id. A policy other than the one the keys follow is handed to the worker like an epoch: it
+    /// builds the peer's installed keys again for the new cipher (<see cref="PeerPathKeys.ChangePolicy"/>).
+    /// </summary>
     public int For(string peer, SecurityPolicy policy, long ticksPerSecond)
     {
+        ArgumentNullException.ThrowIfNull(policy);
         lock (_gate)
         {
-            if (!_ids.TryGetValue(peer, out var id))
+            if (_ids.TryGetValue(peer, out var known))
             {
-                id = _all.Length;
-                _ids[peer] = id;
-                var keys = new PeerPathKeys(policy, ticksPerSecond, PeerPathKeys.DefaultOverlap, static () => new ReplayWindowGuard());
-                Volatile.Write(ref _all, [.. _all, keys]);
+                if (known.Policy != policy)
+                {
+                    _ids[peer] = (known.Id, policy);
+                    _pending.Enqueue(new Pending(peer, null, policy));
+                }
+
+                return known.Id;
             }
 
+            var id = _all.Length;
+            _ids[peer] = (id, policy);
+            var keys = new PeerPathKeys(policy, ticksPerSecond, PeerPathKeys.DefaultOverlap, static () => new ReplayWindowGuard(), Sender);
+            Volatile.Write(ref _all, [.. _all, keys]);
             return id;
         }
     }
@@ -41,10 +65,14 @@ public sealed class PeerKeyring : IDisposable
     public void Enqueue(string peer, EpochKeys keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        _pending.Enqueue((peer, keys));
+        _pending.Enqueue(new Pending(peer, keys, null));
     }
 
-    /// <summary>Installs the epochs handed in so far (the worker calls this between batches). Epochs for a peer the configuration does not name are discarded.</summary>
+    /// <summary>
+    /// Installs the epochs and policy changes handed in so far, in order (the worker calls this between batches).
+    /// Epochs for a peer the configuration does not name are discarded; an epoch below the peer's installed one is
+    /// discarded and counted in <see cref="Refused"/>.
+    /// </summary>
     public void InstallPending(long now)
     {
         while (_pending.TryDequeue(out var item))
@@ -52,15 +80,25 @@ public sealed class PeerKeyring : IDisposable
             int id;
             lock (_gate)
             {
-                id = _ids.TryGetValue(item.Peer, out var found) ? found : -1;
+                id = _ids.TryGetValue(item.Peer, out var found) ? found.Id : -1;
             }
 
-            if (id >= 0)
+            try
             {
-                this[id].Install(item.Keys, now);
-            }
+                if (id >= 0 && item.Policy is { } policy)
+                {
+                    this[id].ChangePolicy(policy);
+                }
 
-            item.Keys.Dispose();
+                if (id >= 0 && item.Keys is { } keys && !this[id].Install(keys, now))
+                {
+                    Interlocked.Increment(ref _refused);
+                }
+            }
+            finally
+            {
+                item.Keys?.Dispose();
+            }
         }
     }
 
@@ -71,6 +109,9 @@ public sealed class PeerKeyring : IDisposable
             keys.Dispose();
         }
     }
+
+    /// <summary>An epoch or a changed policy for one peer, on its way to the worker.</summary>
+    private readonly record struct Pending(string Peer, EpochKeys? Keys, SecurityPolicy? Policy);
 }
 
 /// <summary>The dataplane's <see cref="ReplayWindow"/> (≥ 2048 counters) as a sealer's replay guard.</summary>

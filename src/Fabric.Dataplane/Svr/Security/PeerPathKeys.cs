@@ -8,33 +8,41 @@ namespace Fabric.Dataplane.Svr.Security;
 /// packets sealed just before a rekey still arrive. Epoch numbers are the SecurityId carried in metadata
 /// TLV 16; packets without metadata are matched to an epoch by the key phase bit of their counter.
 /// Time is passed in as ticks of a monotonic clock (<c>ticksPerSecond</c> per second); this type never
-/// reads a clock. Not thread-safe: the peer path's worker owns it and installs keys between packets.
+/// reads a clock. Every sealer it makes sends with this node's per-boot sender value (see
+/// <see cref="PacketSealer"/>). Not thread-safe: the peer path's worker owns it and installs keys between packets.
 /// </summary>
 public sealed class PeerPathKeys : IDisposable
 {
     /// <summary>How long a replaced epoch is still accepted when the caller names no overlap.</summary>
     public static readonly TimeSpan DefaultOverlap = TimeSpan.FromSeconds(30);
 
-    private readonly SecurityPolicy _policy;
     private readonly Func<IReplayGuard> _newReplayGuard;
-    private readonly long _rekeyIntervalTicks;
+    private readonly long _ticksPerSecond;
     private readonly long _overlapTicks;
-    private readonly int _keyLength;
+    private readonly uint _sender;
+    private SecurityPolicy _policy;
+    private long _rekeyIntervalTicks;
+    private int _keyLength;
     private Epoch? _current;
     private Epoch? _previous;
 
-    public PeerPathKeys(SecurityPolicy policy, long ticksPerSecond, TimeSpan overlap, Func<IReplayGuard> newReplayGuard)
+    public PeerPathKeys(SecurityPolicy policy, long ticksPerSecond, TimeSpan overlap, Func<IReplayGuard> newReplayGuard, uint sender = 0)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(newReplayGuard);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ticksPerSecond);
         ArgumentOutOfRangeException.ThrowIfLessThan(overlap, TimeSpan.Zero);
-        _policy = policy;
         _newReplayGuard = newReplayGuard;
-        _rekeyIntervalTicks = ToTicks(policy.RekeyInterval, ticksPerSecond);
+        _ticksPerSecond = ticksPerSecond;
         _overlapTicks = ToTicks(overlap, ticksPerSecond);
-        _keyLength = policy.Cipher == Cipher.Aes128Gcm ? 16 : 32;
+        _sender = sender;
+        _policy = policy;
+        _rekeyIntervalTicks = ToTicks(policy.RekeyInterval, ticksPerSecond);
+        _keyLength = KeyLengthOf(policy);
     }
+
+    /// <summary>The security policy the keys follow (cipher, rekey rule).</summary>
+    public SecurityPolicy Policy => _policy;
 
     /// <summary>Whether an epoch is installed, so that packets can be sealed.</summary>
     public bool HasKeys => _current is not null;
@@ -66,35 +74,66 @@ public sealed class PeerPathKeys : IDisposable
 
     /// <summary>
     /// Installs a derived epoch; its number must be above the current one, or equal to it to replace the
-    /// current epoch's keys (a pinned identity changed within a clock epoch: the replaced keys are
-    /// dropped at once, the previous epoch stays). The replaced epoch is kept for receiving during the
-    /// overlap; an older one still kept is dropped at once. The caller keeps and disposes
-    /// <paramref name="keys"/>: the sealers copy what they need.
+    /// current epoch's keys (a pinned identity changed within a clock epoch, or an HA node takes over or
+    /// reclaims: the replaced keys are dropped at once, the previous epoch stays, the new sending sequence
+    /// starts above every one this node used under that epoch, and the epoch's replay window is kept, so
+    /// packets of that epoch received before are not accepted again). The replaced epoch is kept for receiving during the
+    /// overlap; an older one still kept is dropped at once. Returns false, changing nothing, for an epoch
+    /// below the current one (a clock stepped back across a boundary): it never throws on the worker. The
+    /// caller keeps and disposes <paramref name="keys"/>: the sealers copy what they need.
     /// </summary>
-    public void Install(EpochKeys keys, long now)
+    public bool Install(EpochKeys keys, long now)
     {
         ArgumentNullException.ThrowIfNull(keys);
         if (_current is not null && keys.Epoch < _current.Id)
         {
-            throw new ArgumentException($"Epoch {keys.Epoch} does not follow the current epoch {_current.Id}.", nameof(keys));
+            return false;
         }
 
-        var keyPhase = (int)(keys.Epoch & 1);
-        var installed = new Epoch(
-            keys.Epoch,
-            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase, keys.FirstSendCounter),
-            PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, _newReplayGuard(), keyPhase),
+        var again = _current is not null && keys.Epoch == _current.Id;
+        var installed = Build(
+            keys,
+            again ? Math.Max(keys.FirstSendSequence, _current!.Send.NextSequence) : keys.FirstSendSequence,
+            (again ? _current!.Receive.ReplayGuard : null) ?? _newReplayGuard(),
             now);
-        if (_current is not null && keys.Epoch == _current.Id)
+        if (again)
         {
-            _current.Dispose();
+            _current!.Dispose();
             _current = installed;
-            return;
+            return true;
         }
 
         _previous?.Dispose();
         _previous = _current;
         _current = installed;
+        return true;
+    }
+
+    /// <summary>
+    /// Follows a changed security policy (the configuration changed the cipher or the rekey rule while the router
+    /// runs): with another cipher, the sealers of the current and the previous epoch are built again from their
+    /// keys for it, each sending on above the sequences it used and receiving with its replay window. Peers that
+    /// apply the same configuration, or start with it, then seal and open alike.
+    /// </summary>
+    public void ChangePolicy(SecurityPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        if (policy == _policy)
+        {
+            return;
+        }
+
+        var keyLength = KeyLengthOf(policy);
+        _policy = policy;
+        _rekeyIntervalTicks = ToTicks(policy.RekeyInterval, _ticksPerSecond);
+        if (keyLength == _keyLength)
+        {
+            return;
+        }
+
+        _keyLength = keyLength;
+        _current = Rebuilt(_current);
+        _previous = Rebuilt(_previous);
     }
 
     /// <summary>Drops the previous epoch once the overlap since the current install has passed.</summary>
@@ -151,12 +190,39 @@ public sealed class PeerPathKeys : IDisposable
         _current = null;
     }
 
+    private static int KeyLengthOf(SecurityPolicy policy) => policy.Cipher == Cipher.Aes128Gcm ? 16 : 32;
+
+    /// <summary>The sealers of <paramref name="keys"/> for the current cipher; the epoch keeps a copy of the keys, to build them again.</summary>
+    private Epoch Build(EpochKeys keys, ulong firstSequence, IReplayGuard replayGuard, long installedAt)
+    {
+        var keyPhase = (int)(keys.Epoch & 1);
+        return new Epoch(
+            keys.Copy(),
+            PacketSealer.ForSending(keys.SendKey[.._keyLength], keys.SendSalt, keyPhase, firstSequence, _sender),
+            PacketSealer.ForReceiving(keys.ReceiveKey[.._keyLength], keys.ReceiveSalt, replayGuard, keyPhase),
+            installedAt);
+    }
+
+    private Epoch? Rebuilt(Epoch? epoch)
+    {
+        if (epoch is null)
+        {
+            return null;
+        }
+
+        var rebuilt = Build(epoch.Keys, epoch.Send.NextSequence, epoch.Receive.ReplayGuard!, epoch.InstalledAt);
+        epoch.Dispose();
+        return rebuilt;
+    }
+
     private static long ToTicks(TimeSpan span, long ticksPerSecond) =>
         span >= TimeSpan.FromDays(36500) ? long.MaxValue : (long)(span.TotalSeconds * ticksPerSecond);
 
-    private sealed class Epoch(uint id, PacketSealer send, PacketSealer receive, long installedAt) : IDisposable
+    private sealed class Epoch(EpochKeys keys, PacketSealer send, PacketSealer receive, long installedAt) : IDisposable
     {
-        public uint Id { get; } = id;
+        public uint Id => Keys.Epoch;
+
+        public EpochKeys Keys { get; } = keys;
 
         public PacketSealer Send { get; } = send;
 
@@ -166,6 +232,7 @@ public sealed class PeerPathKeys : IDisposable
 
         public void Dispose()
         {
+            Keys.Dispose();
             Send.Dispose();
             Receive.Dispose();
         }

@@ -1,12 +1,15 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Hosting;
+using Fabric.Actors.Security;
 using Fabric.Dataplane.HighAvailability;
 using Fabric.Model;
 using Fabric.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Fabric.Tests.Actors.HighAvailability;
@@ -14,7 +17,7 @@ namespace Fabric.Tests.Actors.HighAvailability;
 /// <summary>
 /// Two nodes of an HA pair as actor systems in this process, on 127.0.0.1 and 127.0.0.2 with the same cluster and
 /// heartbeat ports (as two machines would), each with its heartbeat link and a dataplane that records what the pair
-/// actor asks of it.
+/// actor asks of it; and, where a test says so, a third member of the cluster (127.0.0.3) that is not the partner.
 /// </summary>
 public sealed class PairActorTests : IAsyncDisposable
 {
@@ -24,6 +27,8 @@ public sealed class PairActorTests : IAsyncDisposable
     private readonly int _heartbeatPort = ControlPlaneNodes.FreePort();
     private readonly List<IHost> _hosts = [];
     private readonly List<PairLink> _links = [];
+    private readonly ControlPlaneRefusals _refusals = new();
+    private static readonly ConductorKeyPin AnyConductorKey = ConductorSigningKey.Generate().Pin;
 
     public async ValueTask DisposeAsync()
     {
@@ -87,6 +92,29 @@ public sealed class PairActorTests : IAsyncDisposable
         Assert.Equal((1, 0), (b.Takeovers, restarted.Takeovers));
     }
 
+    [Fact]
+    public async Task SessionBatch_FromAMemberOtherThanThePartner_RefusedAndCounted_ThePartnersInstalled()
+    {
+        await StartPair();
+        var b = _nodes["r1b"];
+        var member = RouterHost.Build(new ClusterNodeSettings("127.0.0.3", 0, [ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort)], Insecure: true), AnyConductorKey, []);
+        await member.StartAsync(TestContext.Current.CancellationToken);
+        _hosts.Add(member);
+        var system = member.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+        Until("the third member is up", () => Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 3);
+
+        // In r1a's name, from another member: a batch of version 777 to r1b's pair actor.
+        system.ActorSelection($"{ClusterNodeSettings.AddressOf("127.0.0.2", _clusterPort)}/user/{PairActor.NameOf("r1b")}")
+            .Tell(new PairSessionBatch("r1a", 777, [ReplicatedSession.From(default(SessionRecord))]));
+        Until("r1b refusing the member's batch", () => _refusals.ForeignPairMessages == 1);
+
+        // r1a's own batches (version 1) are installed.
+        Until("r1b installing r1a's batch", () => !b.Imported.IsEmpty);
+        Assert.DoesNotContain(777L, b.Imported);
+        Assert.All(b.Imported, v => Assert.Equal(1L, v));
+        Assert.Equal(1, _refusals.ForeignPairMessages);
+    }
+
     private readonly Dictionary<string, RecordingNode> _nodes = [];
 
     private async Task Stop(IHost host)
@@ -122,8 +150,9 @@ public sealed class PairActorTests : IAsyncDisposable
             self);
         _links.Add(link);
         var host = RouterHost.Build(
-            new ClusterNodeSettings(address, _clusterPort, [seed]),
-            [new RouterNodeTarget(node, new NoForwarding(), Pair: (self, new PairSettings(partner, partnerAddress, preferred, Timing), link))]);
+            new ClusterNodeSettings(address, _clusterPort, [seed], Insecure: true),
+            AnyConductorKey,
+            [new RouterNodeTarget(node, new NoForwarding(), Pair: (self, new PairSettings(partner, partnerAddress, preferred, Timing), link), Refusals: _refusals)]);
         await host.StartAsync(TestContext.Current.CancellationToken);
         _hosts.Add(host);
         return (host, self, link);
@@ -152,7 +181,7 @@ public sealed class PairActorTests : IAsyncDisposable
         }
     }
 
-    /// <summary>A dataplane that becomes active when told to take over; thread-safe.</summary>
+    /// <summary>A dataplane that becomes active when told to take over and records the versions of the batches it installs; thread-safe.</summary>
     private sealed class RecordingNode : IPairNode
     {
         private volatile bool _active;
@@ -162,9 +191,15 @@ public sealed class PairActorTests : IAsyncDisposable
 
         public long Takeovers => Interlocked.Read(ref _takeovers);
 
-        public Task<SessionExport> ExportSessionsAsync(bool everything) => Task.FromResult(new SessionExport(1, []));
+        public ConcurrentQueue<long> Imported { get; } = new();
 
-        public Task<SessionImportResult> ImportSessionsAsync(long version, SessionRecord[] records) => Task.FromResult(new SessionImportResult(0, 0, 0));
+        public Task<SessionExport> ExportSessionsAsync(bool everything) => Task.FromResult(new SessionExport(1, [default(SessionRecord)]));
+
+        public Task<SessionImportResult> ImportSessionsAsync(long version, SessionRecord[] records)
+        {
+            Imported.Enqueue(version);
+            return Task.FromResult(new SessionImportResult(records.Length, 0, 0));
+        }
 
         public Task<bool> TakeOverAsync()
         {

@@ -133,6 +133,52 @@ public class HoconParserTests
         Assert.Contains(result.Errors, e => e.Message == $"nesting deeper than {HoconParser.MaxDepth} levels");
     }
 
+    [Fact]
+    public void DottedKey_100000Segments_RefusedWithPathAndLine()
+    {
+        var text = "name = lab\n" + string.Join('.', Enumerable.Repeat("a", 100_000)) + " = 1\nafter = 2\n";
+        var result = ParseEnding(text, TimeSpan.FromSeconds(5));
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(
+            $"a.a.a.a.a.a.a.a.… (100000 segments): a key path nests deeper than {HoconParser.MaxDepth} levels (line 2)",
+            error.ToString());
+        Assert.True(result.Root.TryGet("after", out _), "the fields after the refused key must still be read");
+    }
+
+    /// <summary>
+    /// Every way of nesting — objects, lists, key paths, and each inside the others — ends in the one depth
+    /// error, with no stack overflow, whether the parser alone or the whole loader (reader and validator) reads it.
+    /// </summary>
+    [Theory]
+    [InlineData("objects")]
+    [InlineData("lists")]
+    [InlineData("objects in lists")]
+    [InlineData("key paths in objects")]
+    [InlineData("key paths in lists")]
+    [InlineData("key path to a deep object")]
+    [InlineData("key path in an object opened by a key path")]
+    public void DeepNesting_EveryKind_OneDepthErrorNoStackOverflow(string kind)
+    {
+        const int levels = 100_000;
+        var text = kind switch
+        {
+            "objects" => "a = " + Repeat("{ a = ", levels) + "1" + Repeat(" }", levels),
+            "lists" => "a = " + Repeat("[", levels) + Repeat("]", levels),
+            "objects in lists" => "a = " + Repeat("[{ a = ", levels) + "1" + Repeat("}]", levels),
+            "key paths in objects" => Repeat("b.c.d {", levels) + Repeat("}", levels),
+            "key paths in lists" => "a = " + Repeat("[{ b.c.d = ", levels) + "1" + Repeat("}]", levels),
+            "key path to a deep object" => "a.b.c.d.e.f.g.h = " + Repeat("{ a ", levels) + "{}" + Repeat(" }", levels),
+            _ => Repeat("x.", 40) + "x { " + Repeat("y.", 40) + "z = 1 }\n",
+        };
+        var parsed = ParseEnding(text, TimeSpan.FromSeconds(10));
+        Assert.Contains(parsed.Errors, e => e.Message.Contains($"deeper than {HoconParser.MaxDepth} levels", StringComparison.Ordinal));
+        var loaded = Fabric.Config.FabricConfigLoader.Load(text);
+        Assert.False(loaded.IsValid);
+        Assert.Contains(loaded.Errors, e => e.Message.Contains($"deeper than {HoconParser.MaxDepth} levels", StringComparison.Ordinal) && e.Line is not null);
+
+        static string Repeat(string piece, int count) => string.Concat(Enumerable.Repeat(piece, count));
+    }
+
     private static readonly string[] Fragments =
         ["{", "}", "[", "]", "\"", "\"\"\"", "=", ":", ",", "\n", " ", "a", "b.c", "1", "#", "//", "$", "${x}", "+=", "include", "@", "\\", "null", "\"q\""];
 

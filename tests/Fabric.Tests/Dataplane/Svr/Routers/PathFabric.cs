@@ -21,8 +21,11 @@ public sealed class PathFabric : IDisposable
 
     public PathFabric(string webResiliency = "revertible-failover")
     {
+        // No identities are pinned, so the routers have no peer keys: both neighborhoods opt in to unauthenticated metadata.
         var text = Repository.Read("hocon/lab.conf")
-            .Replace("neighborhoods {\n    wan {}\n  }", "neighborhoods {\n    wan {}\n    wan2 {}\n  }")
+            .Replace(
+                "neighborhoods {\n    wan {}\n  }",
+                "neighborhoods {\n    wan { allow-unauthenticated-metadata = true }\n    wan2 { allow-unauthenticated-metadata = true }\n  }")
             .Replace(
                 "wan0 { addresses = [\"172.16.0.1/24\"], neighborhoods = [wan] }",
                 "wan0 { addresses = [\"172.16.0.1/24\"], neighborhoods = [wan] }\n        wan1 { addresses = [\"172.17.0.1/24\"], neighborhoods = [wan2] }")

@@ -20,15 +20,17 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 public sealed class SvrFabric : IDisposable
 {
     private static ulong _mac = 0x02_00_00_00_05_00;
+    // Each engine (each router process) its own key sender value, distinct rather than drawn at random, so no
+    // test depends on two draws differing.
+    private static uint _keySender;
     private readonly IPacketPort[] _dc1Ports;
     private readonly IPacketPort[] _br1Ports;
 
-    public SvrFabric(Func<string, string>? edit = null)
+    /// <param name="edit">Changes to the document's text.</param>
+    /// <param name="unauthenticatedMetadata">Whether the WAN opts in to unauthenticated metadata (see <see cref="Document"/>).</param>
+    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true)
     {
-        // lab.conf with each router node's identity pinned (public keys of seeded key pairs).
-        var text = _identities.Pin(Repository.Read("hocon/lab.conf"));
-
-        Model = RouterFixture.Load(edit is null ? text : edit(text));
+        Model = Document(edit ?? (text => text), unauthenticatedMetadata);
         var wan = new InMemoryBridge();
 
         var svc = new InMemoryBridge();
@@ -103,10 +105,11 @@ public sealed class SvrFabric : IDisposable
     /// dc1 restarts: a new process on the same ports, with no session, neighbour or counter of before (also how a
     /// test stands in for dc1's HA partner node taking over: <paramref name="active"/> false starts it standing by).
     /// </summary>
-    public void RestartDc1(bool active = true)
+    /// <param name="model">The document the new process starts with; null: <see cref="Model"/>.</param>
+    public void RestartDc1(bool active = true, FabricConfig? model = null)
     {
         Dc1.Dispose();
-        Dc1 = Start("dc1", _dc1Ports, active);
+        Dc1 = Start("dc1", _dc1Ports, active, model);
     }
 
     /// <summary>br1 restarts, as <see cref="RestartDc1"/>.</summary>
@@ -114,6 +117,19 @@ public sealed class SvrFabric : IDisposable
     {
         Br1.Dispose();
         Br1 = Start("br1", _br1Ports, active);
+    }
+
+    /// <summary>
+    /// lab.conf with each router node's identity pinned (public keys of seeded key pairs), edited, through the real
+    /// loader. Most tests install no keys, so unless <paramref name="unauthenticatedMetadata"/> is false the WAN opts in
+    /// to unauthenticated metadata; a router that has keys for a peer refuses unsealed metadata all the same.
+    /// </summary>
+    public FabricConfig Document(Func<string, string> edit, bool unauthenticatedMetadata = true)
+    {
+        var text = edit(_identities.Pin(Repository.Read("hocon/lab.conf")));
+        return RouterFixture.Load(unauthenticatedMetadata
+            ? System.Text.RegularExpressions.Regex.Replace(text, "^    wan \\{", "    wan { allow-unauthenticated-metadata = true\n", System.Text.RegularExpressions.RegexOptions.Multiline)
+            : text);
     }
 
     /// <summary>The single live session of a router whose reverse key's protocol and forward key match, as the tests look at it.</summary>
@@ -156,10 +172,10 @@ public sealed class SvrFabric : IDisposable
         Br2.Dispose();
     }
 
-    private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true)
+    private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null)
     {
-        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, StartActive: active), Time);
-        engine.Apply(Model, version: 1);
+        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, StartActive: active, KeySender: Interlocked.Increment(ref _keySender)), Time);
+        engine.Apply(model ?? Model, version: 1);
         return engine;
     }
 

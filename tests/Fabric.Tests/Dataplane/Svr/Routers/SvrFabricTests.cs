@@ -241,6 +241,70 @@ public sealed class SvrFabricTests
     }
 
     [Fact]
+    public void SpoofedPeerWithoutPinnedIdentity_ItsMetadataIsRefusedAsUnauthenticated_ByDefault()
+    {
+        // br1 pins no identity, so dc1 has no keys for it, and the WAN does not opt in to unauthenticated metadata.
+        using var fabric = new SvrFabric(UnpinBr1, unauthenticatedMetadata: false);
+        fabric.Attacker.SendIp(Waypoint(16386, 16387, tenant: "engineering", service: "bulk"));
+        fabric.Pump();
+
+        Assert.Empty(fabric.Bulk1.Received);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.Unauthenticated));
+        Assert.Equal(0, fabric.Dc1.Worker.Sessions.Count);
+    }
+
+    [Fact]
+    public void PeerWithoutPinnedIdentity_NoOptIn_IngressRefusesTheSessionAsNoPeerKeys_NothingCrosses()
+    {
+        using var fabric = new SvrFabric(UnpinBr1, unauthenticatedMetadata: false);
+        fabric.Eng1.SendUdp(Bulk, 6000, 5201, "data"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Empty(fabric.Bulk1.Received);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys));
+        Assert.Empty(WaypointPackets(fabric.DcWan.Received));
+    }
+
+    [Fact]
+    public void NestedServiceOfAnotherEncryptionMode_EgressSealsAsTheSessionsService_SessionIsDelivered()
+    {
+        // svc (a /24, plain, engineering) holds db (a /32, encrypted, finance only): an engineering session to db1's
+        // address belongs to svc, whatever the most specific service at that address is.
+        using var fabric = new SvrFabric(text => text.Replace(
+            "    bulk {\n      addresses",
+            "    svc {\n      addresses = [\"10.10.1.0/24\"]\n      transports = [{ protocol = tcp, ports = [\"5432\"] }]\n      access = [engineering]\n      instances = [{ container = db1 }]\n    }\n    bulk {\n      addresses"));
+        fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        fabric.Eng1.SendTcp("10.10.1.20", 40000, 5432, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+
+        Assert.Single(fabric.Db1.Received);
+        Assert.Equal(0, SvrFabric.Drops(fabric.Dc1, DropReason.Tampered));
+        var session = SvrFabric.OnlySession(fabric.Dc1);
+        Assert.Equal("svc", fabric.Dc1.Snapshot.Services[session.Service].Name);
+        Assert.False(session.Sealed);
+    }
+
+    [Fact]
+    public void ServiceOfferedByAnotherRouter_WithoutInstances_IsCarriedThereAndReachedNatively()
+    {
+        // ops1 (10.10.1.40) sits on dc1's service LAN but is no container: dc1 offers the service natively.
+        using var fabric = new SvrFabric(text => text.Replace(
+            "    bulk {\n      addresses",
+            "    ops {\n      addresses = [\"10.10.1.40/32\"]\n      transports = [{ protocol = udp, ports = [\"7000\"] }]\n      access = [engineering]\n      offered-by = [dc1]\n    }\n    bulk {\n      addresses"));
+        fabric.Eng1.SendUdp("10.10.1.40", 6000, 7000, "hello"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.NoRoute));
+        Assert.Equal(0, SvrFabric.Drops(fabric.Dc1, DropReason.NoRoute));
+        var delivered = Assert.Single(fabric.Ops1.Received);
+        Assert.True(Ipv4Packet.TryCreate(delivered, out var ip));
+        Assert.True(UdpDatagram.TryCreate(ip.Payload, out var udp));
+        Assert.Equal("hello"u8.ToArray(), udp.Payload.ToArray());
+        Assert.Equal(IpAddressConversions.ParseIpv4("10.20.1.10"), ip.Source);
+        Assert.Single(WaypointPackets(fabric.DcWan.Received));
+    }
+
+    [Fact]
     public void StrayPacketOnWaypointPort_DroppedSilently_NeverAnswered()
     {
         using var fabric = new SvrFabric();
@@ -406,6 +470,10 @@ public sealed class SvrFabricTests
     }
 
     /// <summary>A hand-made waypoint packet from the attacker to dc1, UDP with forward metadata for a session to bulk.</summary>
+    /// <summary>The document without br1's pinned identity.</summary>
+    private static string UnpinBr1(string text) =>
+        System.Text.RegularExpressions.Regex.Replace(text, "br1a \\{ management-address = \"10.99.0.12\", identity = \"[^\"]*\" \\}", "br1a { management-address = \"10.99.0.12\" }");
+
     private static byte[] Waypoint(ushort sourcePort, ushort destinationPort, string tenant, string service)
     {
         var metadata = new SvrMetadata

@@ -22,9 +22,13 @@ public sealed class TransitFabric : IDisposable
 
     public TransitFabric()
     {
+        // Identities are pinned, but most tests install no keys: both neighborhoods opt in to unauthenticated metadata
+        // (a router with keys for a peer refuses it all the same).
         var text = _identities.Pin(Repository.Read("hocon/lab.conf"));
         text = text
-            .Replace("  neighborhoods {\n    wan {}\n  }", "  neighborhoods {\n    west {}\n    east {}\n  }")
+            .Replace(
+                "  neighborhoods {\n    wan {}\n  }",
+                "  neighborhoods {\n    west { allow-unauthenticated-metadata = true }\n    east { allow-unauthenticated-metadata = true }\n  }")
             .Replace(
                 "wan0 { addresses = [\"172.16.0.1/24\"], neighborhoods = [wan] }",
                 "wan0 { addresses = [\"172.16.0.1/24\"], neighborhoods = [west] }\n        wan1 { addresses = [\"172.17.0.1/24\"], neighborhoods = [east] }")

@@ -25,7 +25,7 @@ public class PacketSealerTests
 
         Assert.Equal(PacketSealer.TrailerLength, sender.Seal(ad, payload, 5, trailer));
         Assert.NotEqual(original, payload);
-        Assert.Equal(5ul, BinaryPrimitives.ReadUInt64BigEndian(trailer));
+        Assert.Equal(5ul, PacketSealer.SequenceOf(BinaryPrimitives.ReadUInt64BigEndian(trailer)));
 
         Assert.Equal(OpenVerdict.Ok, receiver.Open(ad, payload, trailer));
         Assert.Equal(original, payload);
@@ -169,24 +169,54 @@ public class PacketSealerTests
         Assert.Equal(PacketSealer.TrailerLength, sender.Seal([], new byte[8], 10, trailer));
         Assert.Equal(0, sender.Seal([], new byte[8], 10, trailer));
         Assert.Equal(0, sender.Seal([], new byte[8], 9, trailer));
-        Assert.Equal(0, sender.Seal([], new byte[8], 1UL << 63, trailer));
-        Assert.Equal(11ul, sender.NextCounter);
+        Assert.Equal(0, sender.Seal([], new byte[8], PacketSealer.MaxSequence + 1, trailer));
+        Assert.Equal(11ul, sender.NextSequence);
         Assert.Equal(1, sender.SealedCount);
     }
 
     [Fact]
-    public void PacketSealer_SealNext_UsesStrictlyIncreasingCountersInItsKeyPhase()
+    public void PacketSealer_SealNext_UsesStrictlyIncreasingSequencesInItsKeyPhase_WithItsSender()
     {
-        var sender = PacketSealer.ForSending(Key, Salt, keyPhase: 1);
+        var sender = PacketSealer.ForSending(Key, Salt, keyPhase: 1, sender: 0xABCDE);
         var first = new byte[PacketSealer.TrailerLength];
         var second = new byte[PacketSealer.TrailerLength];
 
         sender.SealNext([], new byte[8], first);
         sender.SealNext([], new byte[8], second);
 
-        Assert.Equal(1UL << 63, BinaryPrimitives.ReadUInt64BigEndian(first));
-        Assert.Equal((1UL << 63) + 1, BinaryPrimitives.ReadUInt64BigEndian(second));
+        Assert.Equal((1UL << 63) | 0xABCDE, BinaryPrimitives.ReadUInt64BigEndian(first));
+        Assert.Equal((1UL << 63) | (1UL << PacketSealer.SenderBits) | 0xABCDE, BinaryPrimitives.ReadUInt64BigEndian(second));
         Assert.Equal(1, PacketSealer.ReadKeyPhase(second));
+        Assert.Equal(1UL, PacketSealer.SequenceOf(BinaryPrimitives.ReadUInt64BigEndian(second)));
+        Assert.Equal(0xABCDEu, PacketSealer.SenderOf(BinaryPrimitives.ReadUInt64BigEndian(second)));
+    }
+
+    [Fact]
+    public void PacketSealer_TwoSendersWithTheSameKeyAndSequence_UseDifferentNonces_AndTheReceiverOpensEither()
+    {
+        var a = PacketSealer.ForSending(Key, Salt, firstSequence: 500, sender: 1);
+        var b = PacketSealer.ForSending(Key, Salt, firstSequence: 500, sender: 2);
+        var (_, receiver) = Pair();
+        var payloadA = new byte[16];
+        var payloadB = new byte[16];
+        var trailerA = new byte[PacketSealer.TrailerLength];
+        var trailerB = new byte[PacketSealer.TrailerLength];
+
+        a.SealNext([], payloadA, trailerA);
+        b.SealNext([], payloadB, trailerB);
+
+        Assert.NotEqual(BinaryPrimitives.ReadUInt64BigEndian(trailerA), BinaryPrimitives.ReadUInt64BigEndian(trailerB));
+        Assert.NotEqual(payloadA, payloadB);
+        Assert.Equal(OpenVerdict.Ok, receiver.Open([], payloadA, trailerA));
+    }
+
+    [Fact]
+    public void PacketSealer_FirstSequenceBeyondHalfTheSpace_IsClampedNotThrown()
+    {
+        var sender = PacketSealer.ForSending(Key, Salt, firstSequence: ulong.MaxValue);
+
+        Assert.Equal(PacketSealer.MaxSequence / 2, sender.NextSequence);
+        Assert.Equal(PacketSealer.TrailerLength, sender.SealNext([], new byte[8], new byte[PacketSealer.TrailerLength]));
     }
 
     [Fact]

@@ -100,13 +100,33 @@ public class PeerPathKeysTests
     }
 
     [Fact]
-    public void PeerPathKeys_EpochBelowCurrent_IsRejectedAtInstall()
+    public void PeerPathKeys_EpochBelowCurrent_IsRefusedAtInstall_WithoutThrowing()
     {
         var (east, west) = Paths();
         InstallEpoch(east, west, 2, now: 0);
         var (older, _) = SecurityFixtures.DerivePair(East, West, 1);
 
-        Assert.Throws<ArgumentException>(() => east.Install(older, now: 1));
+        Assert.False(east.Install(older, now: 1));
+        Assert.Equal(2u, east.SecurityId);
+        Assert.Equal(0u, east.PreviousSecurityId);
+    }
+
+    [Fact]
+    public void PeerPathKeys_SameEpochAgain_SendsAboveEverySequenceItUsedUnderIt()
+    {
+        var (east, west) = Paths();
+        InstallEpoch(east, west, 1, now: 0);
+        var ad = new byte[] { 6 };
+        var (_, first) = SealOne(east, ad);
+        var (_, second) = SealOne(east, ad);
+        var (again, _) = SecurityFixtures.DerivePair(East, West, 1);
+
+        Assert.True(east.Install(again, now: 1));
+        var (_, third) = SealOne(east, ad);
+
+        Assert.Equal(
+            [0UL, 1UL, 2UL],
+            new[] { first, second, third }.Select(t => PacketSealer.SequenceOf(System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(t))));
     }
 
     [Fact]

@@ -1,0 +1,77 @@
+using Fabric.Tests.Dataplane.Routing;
+
+namespace Fabric.Tests.Dataplane.Forwarding;
+
+/// <summary>
+/// Service runtimes across configuration changes on one in-memory router: a runtime a change replaced goes once no
+/// session holds it, so a router that takes a thousand changes keeps the runtimes of its services, not a thousand sets.
+/// </summary>
+public sealed class ServiceRuntimesTests : IDisposable
+{
+    private readonly RouterFixture _lab = new();
+
+    public void Dispose() => _lab.Dispose();
+
+    /// <summary>The fixture's document with one more tenant, <paramref name="tenant"/>: every service's runtime changes shape.</summary>
+    private static Fabric.Model.FabricConfig WithTenant(string tenant) => RouterFixture.Load(RouterFixture.Config.Replace(
+        "tenants { engineering {}, guest {}, finance {} }", $"tenants {{ engineering {{}}, guest {{}}, finance {{}}, {tenant} {{}} }}", StringComparison.Ordinal));
+
+    /// <summary>A second of the router's clock passes and it runs: retired runtimes no session holds are removed.</summary>
+    private void Second()
+    {
+        _lab.Time.Advance(TimeSpan.FromSeconds(1));
+        _lab.Pump();
+    }
+
+    [Fact]
+    public void Apply_AThousandChangesWithoutSessions_KeepsOneRuntimePerService()
+    {
+        var services = _lab.Router.Snapshot.Services.Length;
+        for (var version = 2; version <= 1001; version++)
+        {
+            _lab.Router.Apply(WithTenant($"t{version}"), version);
+            Second();
+        }
+
+        var runtimes = _lab.Router.Snapshot.Runtimes;
+        Assert.Equal(services, runtimes.Count);
+        Assert.Equal(0, runtimes.Retired);
+        Assert.All(_lab.Router.Snapshot.Services, s => Assert.InRange(s.Runtime.Id, 0, (2 * services) - 1));
+    }
+
+    [Fact]
+    public void RetiredRuntime_HeldByALiveSession_KeptAndReleasedByIt_RemovedOnceTheSessionEnds()
+    {
+        _lab.Eng1.SendUdp("10.200.0.80", 30000, 53, new byte[10]);
+        _lab.Pump();
+        var web = _lab.Router.Snapshot.Services[_lab.Service("web")].Runtime;
+        Assert.Equal(1, web.Admission.Active);
+
+        // web changes shape: its runtime is retired, but the session still holds it.
+        _lab.Router.Apply(WithTenant("hr"), version: 2);
+        Second();
+        var newWeb = _lab.Router.Snapshot.Services[_lab.Service("web")].Runtime;
+        Assert.NotSame(web, newWeb);
+        Assert.Equal(1, _lab.Router.Snapshot.Runtimes.Retired);
+        Assert.Same(web, _lab.Router.Snapshot.Runtimes[web.Id]);
+
+        // The session goes on forwarding on its runtime.
+        _lab.Eng1.SendUdp("10.200.0.80", 30000, 53, new byte[10]);
+        _lab.Pump();
+        Assert.Equal(2, _lab.Eng1.Received.Count);
+
+        // It ends by idle expiry: it gives back to the runtime that admitted it, which then goes.
+        _lab.Time.Advance(TimeSpan.FromSeconds(181));
+        _lab.Pump();
+        Second();
+        Assert.Equal(1, _lab.Router.Worker.Counters.SessionsExpired);
+        Assert.Equal((0, 0), (web.Admission.Active, newWeb.Admission.Active));
+        Assert.Equal(0, _lab.Router.Snapshot.Runtimes.Retired);
+        Assert.Equal(_lab.Router.Snapshot.Services.Length, _lab.Router.Snapshot.Runtimes.Count);
+
+        // A service gone from the configuration: its runtime goes too.
+        _lab.Router.Apply(RouterFixture.Load(RouterFixture.Config.Replace("    bulk {", "    bulkgone {", StringComparison.Ordinal)), version: 3);
+        Second();
+        Assert.Equal(_lab.Router.Snapshot.Services.Length, _lab.Router.Snapshot.Runtimes.Count);
+    }
+}

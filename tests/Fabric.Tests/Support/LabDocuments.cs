@@ -1,0 +1,16 @@
+namespace Fabric.Tests.Support;
+
+/// <summary>The lab's document (<c>hocon/lab.conf</c>) and versions of it with one tenant more, for tests that commit a few versions.</summary>
+public static class LabDocuments
+{
+    public static readonly string Lab = Repository.Read("hocon/lab.conf");
+
+    /// <summary>The lab with tenant <c>hr</c>.</summary>
+    public static readonly string WithHr = WithTenant("hr");
+
+    /// <summary>The lab with tenant <c>ops</c>.</summary>
+    public static readonly string WithOps = WithTenant("ops");
+
+    /// <summary>The lab with one more tenant, <paramref name="tenant"/>, after <c>finance</c>.</summary>
+    public static string WithTenant(string tenant) => Lab.Replace("    finance {}\n", $"    finance {{}}\n    {tenant} {{}}\n", StringComparison.Ordinal);
+}
