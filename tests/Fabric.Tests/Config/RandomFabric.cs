@@ -66,7 +66,10 @@ public static class RandomFabric
                     List(random.Next(4), c => new Container($"c{r}x{n}x{c}", List(1, _ => Address($"10.{100 + r}.{n}.{10 + c}")),
                         random.Next(2) == 0 && tenants.Count > 0 ? Pick(random, tenants) : null)),
                     random.Next(576, 9001));
-            })));
+            }))
+        {
+            Dataplane = new DataplaneSettings(random.Next(2) == 0 ? null : random.Next(1, DataplaneSettings.MaximumWorkers + 1), TimeSpan.FromMicroseconds(random.Next(101))),
+        });
         var containers = routers.SelectMany(r => r.Networks).SelectMany(n => n.Containers).Select(c => c.Name).ToArray();
 
         var services = List(random.Next(4), s =>
