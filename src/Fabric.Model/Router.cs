@@ -14,6 +14,9 @@ public sealed record Router(
     /// <summary>How the nodes of an HA pair watch each other (read by both nodes; unused with one node).</summary>
     public PairLiveness HighAvailability { get; init; } = PairLiveness.Default;
 
+    /// <summary>How the router's nodes run their dataplane: workers and busy polling (read when a node starts).</summary>
+    public DataplaneSettings Dataplane { get; init; } = DataplaneSettings.Default;
+
     /// <summary>The router's session table: its size and each tenant's share of it.</summary>
     public SessionTableSettings Sessions { get; init; } = SessionTableSettings.Default;
 }

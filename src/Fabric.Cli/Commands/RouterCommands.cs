@@ -128,6 +128,11 @@ public static class RouterCommands
                 return 1;
             }
 
+            if (process.WorkersWanted > RouterProcess.Workers)
+            {
+                error.WriteLine($"fabric router: dataplane.workers gives {process.WorkersWanted} workers; this version runs {RouterProcess.Workers} per node (docs/dataplane.md \"Workers\")");
+            }
+
             using (process)
             {
                 PairLink? link;

@@ -75,9 +75,10 @@ public sealed class RouterProcess : IDisposable
             throw new RouterStartException(string.Join("\n", missing));
         }
 
+        WorkersWanted = router.Dataplane.WorkersFor(Environment.ProcessorCount);
         Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], RouterOptions.From(router.Sessions) with
         {
-            IdleWait = new EpollWait(_ports), StartActive = !standby,
+            IdleWait = new EpollWait(_ports), StartActive = !standby, BusyPoll = router.Dataplane.BusyPoll,
             Scheduling = new RealtimeScheduling(RouterProcessOptions.WorkerPriority, options.Warn ?? (_ => { })),
         });
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
@@ -105,6 +106,12 @@ public sealed class RouterProcess : IDisposable
     public string RouterName { get; }
 
     public ForwardingEngine Engine { get; }
+
+    /// <summary>The packet workers the router's <c>dataplane.workers</c> asks for on this machine (docs/dataplane.md "Workers").</summary>
+    public int WorkersWanted { get; }
+
+    /// <summary>The packet workers the node runs: one (the engine has one worker; docs/dataplane.md "Workers").</summary>
+    public static int Workers => 1;
 
     /// <summary>What the node's control plane refused to believe (unsigned configurations, messages from others than its HA partner).</summary>
     public Fabric.Actors.Security.ControlPlaneRefusals Refusals { get; } = new();
@@ -295,6 +302,8 @@ public sealed class RouterProcess : IDisposable
             ["router"] = RouterName,
             ["version"] = Engine.AppliedVersion,
             ["devices"] = Devices(),
+            ["workers"] = Workers,
+            ["workers_wanted"] = WorkersWanted,
             ["received"] = Interlocked.Read(ref counters.Received),
             ["forwarded"] = Interlocked.Read(ref counters.Forwarded),
             ["dropped"] = Interlocked.Read(ref counters.Dropped),

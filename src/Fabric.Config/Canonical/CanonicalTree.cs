@@ -112,7 +112,10 @@ public static class CanonicalTree
             ("heartbeat-port", Num(r.HighAvailability.Port)))),
         ("sessions", Obj(
             ("capacity", Num(r.Sessions.Capacity)),
-            ("max-tenant-share", Num(r.Sessions.MaxTenantSharePercent)))));
+            ("max-tenant-share", Num(r.Sessions.MaxTenantSharePercent)))),
+        ("dataplane", Obj(
+            ("workers", r.Dataplane.Workers is { } workers ? Num(workers) : null),
+            ("busy-poll", Duration(r.Dataplane.BusyPoll)))));
 
     private static HoconObject Conductor(ConductorSettings c) => Obj(
         ("addresses", List(c.Addresses, Address)),

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Fabric.Config.Reading;
 
-/// <summary>Durations as the fabric document writes them: a whole number and a unit (ms, s, m, h, d).</summary>
+/// <summary>Durations as the fabric document writes them: a whole number and a unit (us, ms, s, m, h, d).</summary>
 public static class Durations
 {
     public static bool TryParse(string text, out TimeSpan value)
@@ -20,28 +20,37 @@ public static class Durations
         }
 
         var unit = text[i..].Trim();
-        long? milliseconds = unit switch
+        long? perUnit = unit switch
         {
-            "ms" => amount,
-            "s" => amount * 1000,
-            "m" => amount * 60_000,
-            "h" => amount * 3_600_000,
-            "d" => amount * 86_400_000,
+            "us" => 1,
+            "ms" => 1000,
+            "s" => 1_000_000,
+            "m" => 60_000_000,
+            "h" => 3_600_000_000,
+            "d" => 86_400_000_000,
             _ => null,
         };
-        if (milliseconds is null)
+
+        // A duration past TimeSpan's range (about 29 000 years) is no duration.
+        if (perUnit is null || amount > TimeSpan.MaxValue.Ticks / TimeSpan.TicksPerMicrosecond / perUnit.Value)
         {
             return false;
         }
 
-        value = TimeSpan.FromMilliseconds(milliseconds.Value);
+        value = TimeSpan.FromMicroseconds(amount * perUnit.Value);
         return true;
     }
 
-    /// <summary>The shortest exact form: "1900s" stays seconds unless it is whole minutes, hours or days.</summary>
+    /// <summary>The shortest exact form: "1900s" stays seconds unless it is whole minutes, hours or days; "50us" stays microseconds.</summary>
     public static string Format(TimeSpan value)
     {
-        var ms = (long)value.TotalMilliseconds;
+        var us = value.Ticks / TimeSpan.TicksPerMicrosecond;
+        if (us % 1000 != 0)
+        {
+            return $"{us}us";
+        }
+
+        var ms = us / 1000;
         if (ms != 0 && ms % 86_400_000 == 0)
         {
             return $"{ms / 86_400_000}d";

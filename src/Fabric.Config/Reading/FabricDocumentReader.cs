@@ -179,11 +179,26 @@ internal static class FabricDocumentReader
     {
         HighAvailability = PairLiveness(r),
         Sessions = r.Object("sessions") is { } sessions ? Finished(sessions, SessionTable(sessions)) : SessionTableSettings.Default,
+        Dataplane = Dataplane(r),
     };
 
     private static SessionTableSettings SessionTable(ObjectReader r) => new(
         r.Int("capacity", SessionTableSettings.DefaultCapacity, 16, 1 << 24),
         r.Int("max-tenant-share", SessionTableSettings.DefaultMaxTenantSharePercent, 1, 100));
+
+    private static DataplaneSettings Dataplane(ObjectReader parent)
+    {
+        if (parent.Object("dataplane") is not { } r)
+        {
+            return DataplaneSettings.Default;
+        }
+
+        var settings = new DataplaneSettings(
+            r.OptionalInt("workers", 1, DataplaneSettings.MaximumWorkers),
+            r.Duration("busy-poll", TimeSpan.Zero, TimeSpan.Zero));
+        r.Finish();
+        return settings;
+    }
 
     private static PairLiveness PairLiveness(ObjectReader parent)
     {

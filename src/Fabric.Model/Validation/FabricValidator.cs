@@ -193,6 +193,12 @@ public static partial class FabricValidator
             }
 
             CheckPairLiveness(router.HighAvailability, ConfigPath.Child(path, "high-availability"), errors);
+            if (router.Dataplane.BusyPoll > DataplaneSettings.MaximumBusyPoll)
+            {
+                errors.Add(new(ConfigPath.Child(path, "dataplane", "busy-poll"),
+                    $"{router.Dataplane.BusyPoll.TotalMicroseconds} us is longer than {DataplaneSettings.MaximumBusyPoll.TotalMicroseconds} us: " +
+                    "a longer spin holds a core the kernel and the control plane need; give at most tens of microseconds, or 0us to sleep at once"));
+            }
 
             var devices = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var iface in router.Interfaces)

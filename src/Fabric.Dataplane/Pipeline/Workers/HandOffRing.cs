@@ -1,0 +1,90 @@
+using Fabric.Dataplane.Io;
+
+namespace Fabric.Dataplane.Pipeline.Workers;
+
+/// <summary>
+/// A bounded ring that carries frames from one worker (the one the kernel's fanout gave them to) to the worker that
+/// owns their session (docs/dataplane.md "Workers"). Frames are copied into preallocated slots, so nothing allocates
+/// and the producer's batch buffer is free again at once; the consumer processes a frame in its slot and then
+/// releases it. Frames leave in the order they entered: a flow handed over stays in order. A full ring refuses the
+/// frame (<see cref="TryWrite"/> returns false and counts it in <see cref="Refused"/>); the producer drops it.
+/// Thread-safe for exactly one producer thread and one consumer thread.
+/// </summary>
+public sealed class HandOffRing
+{
+    private readonly PacketBuffer[] _slots;
+    private readonly int _mask;
+
+    // Written by the producer only (the next slot to fill), read by the consumer.
+    private long _tail;
+
+    // Written by the consumer only (the next slot to read), read by the producer.
+    private long _head;
+
+    private long _refused;
+
+    /// <param name="capacity">Slots; a power of two.</param>
+    /// <param name="slotCapacity">Bytes per slot: the largest frame the producer's ports receive.</param>
+    public HandOffRing(int capacity, int slotCapacity = PacketBuffer.DefaultCapacity)
+    {
+        if (capacity < 1 || (capacity & (capacity - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "a hand-off ring holds a power of two of slots");
+        }
+
+        _slots = new PacketBuffer[capacity];
+        for (var i = 0; i < capacity; i++)
+        {
+            _slots[i] = new PacketBuffer(slotCapacity);
+        }
+
+        _mask = capacity - 1;
+    }
+
+    public int Capacity => _slots.Length;
+
+    /// <summary>Frames waiting for the consumer (a moment's view from another thread).</summary>
+    public int Count => (int)(Volatile.Read(ref _tail) - Volatile.Read(ref _head));
+
+    /// <summary>Frames refused because the ring was full (or the frame larger than a slot).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Producer: copies <paramref name="frame"/> (bytes, port, offload) into the next slot; false when the ring is full.</summary>
+    public bool TryWrite(PacketBuffer frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        var tail = _tail;
+        if (tail - Volatile.Read(ref _head) == _slots.Length || frame.Length > _slots[0].Data.Length)
+        {
+            Interlocked.Increment(ref _refused);
+            return false;
+        }
+
+        var slot = _slots[tail & _mask];
+        frame.Frame.CopyTo(slot.Data);
+        slot.Length = frame.Length;
+        slot.Port = frame.Port;
+        slot.Offload = frame.Offload;
+
+        // Publishes the slot's bytes before the new tail: the consumer never sees a slot half written.
+        Volatile.Write(ref _tail, tail + 1);
+        return true;
+    }
+
+    /// <summary>Consumer: the oldest frame, left in its slot until <see cref="Release"/>; false when the ring is empty.</summary>
+    public bool TryPeek(out PacketBuffer frame)
+    {
+        var head = _head;
+        if (head == Volatile.Read(ref _tail))
+        {
+            frame = null!;
+            return false;
+        }
+
+        frame = _slots[head & _mask];
+        return true;
+    }
+
+    /// <summary>Consumer: gives the slot <see cref="TryPeek"/> returned back to the producer.</summary>
+    public void Release() => Volatile.Write(ref _head, _head + 1);
+}

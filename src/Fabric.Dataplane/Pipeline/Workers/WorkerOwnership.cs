@@ -1,0 +1,29 @@
+namespace Fabric.Dataplane.Pipeline.Workers;
+
+/// <summary>
+/// Which of a router's workers owns a session, derived from what a packet carries in either direction
+/// (docs/dataplane.md "Workers"). Ports the router allocates itself (waypoint pairs) name their owner: a pair
+/// (even port p, odd port p + 1) belongs to worker (p / 2) mod N, so a packet to either port of the pair finds the
+/// owner without a lookup. Pure functions; thread-safe.
+/// </summary>
+public static class WorkerOwnership
+{
+    /// <summary>The worker that owns the waypoint pair <paramref name="port"/> belongs to (either port of the pair).</summary>
+    public static int OwnerOfWaypoint(ushort port, int workers) => workers <= 1 ? 0 : port / 2 % workers;
+
+    /// <summary>
+    /// The first even port of a pair worker <paramref name="owner"/> owns at or after <paramref name="evenPort"/>
+    /// (itself when it already is one), so an allocator that walks its range pair by pair steps to the owner's next.
+    /// </summary>
+    public static int NextPairOwnedBy(int evenPort, int owner, int workers)
+    {
+        if (workers <= 1)
+        {
+            return evenPort;
+        }
+
+        var pair = evenPort / 2;
+        var steps = ((owner - pair % workers) + workers) % workers;
+        return (pair + steps) * 2;
+    }
+}

@@ -1,0 +1,133 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Pipeline.Workers;
+
+namespace Fabric.Tests.Dataplane.Pipeline.Workers;
+
+public sealed class HandOffRingTests
+{
+    private static PacketBuffer Frame(int sequence, int length = 64, int port = 1)
+    {
+        var frame = new PacketBuffer { Length = length, Port = port };
+        BinaryPrimitives.WriteInt32BigEndian(frame.Data, sequence);
+        return frame;
+    }
+
+    [Fact]
+    public void HandOffRing_FramesWritten_ReadInOrderWithTheirPortAndBytes()
+    {
+        var ring = new HandOffRing(8);
+        Assert.True(ring.TryWrite(Frame(1, 60, port: 2)));
+        Assert.True(ring.TryWrite(Frame(2, 1500, port: 3)));
+
+        Assert.True(ring.TryPeek(out var first));
+        Assert.Equal((1, 60, 2), (BinaryPrimitives.ReadInt32BigEndian(first.Data), first.Length, first.Port));
+        ring.Release();
+        Assert.True(ring.TryPeek(out var second));
+        Assert.Equal((2, 1500, 3), (BinaryPrimitives.ReadInt32BigEndian(second.Data), second.Length, second.Port));
+        ring.Release();
+        Assert.False(ring.TryPeek(out _));
+    }
+
+    [Fact]
+    public void HandOffRing_Full_RefusesAndCountsUntilTheConsumerReleases()
+    {
+        var ring = new HandOffRing(4);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.True(ring.TryWrite(Frame(i)));
+        }
+
+        Assert.False(ring.TryWrite(Frame(4)));
+        Assert.Equal(1, ring.Refused);
+        Assert.Equal(4, ring.Count);
+
+        Assert.True(ring.TryPeek(out _));
+        ring.Release();
+        Assert.True(ring.TryWrite(Frame(5)));
+    }
+
+    [Fact]
+    public void HandOffRing_FrameLargerThanASlot_Refused()
+    {
+        var ring = new HandOffRing(4, slotCapacity: 2048);
+        var jumbo = new PacketBuffer { Length = 9000 };
+
+        Assert.False(ring.TryWrite(jumbo));
+        Assert.Equal(1, ring.Refused);
+        Assert.False(ring.TryPeek(out _));
+    }
+
+    [Fact]
+    public void HandOffRing_CapacityNotAPowerOfTwo_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HandOffRing(6));
+    }
+
+    [Fact]
+    public void HandOffRing_ProducerAndConsumerThreads_EveryFrameArrivesOnceAndInOrder()
+    {
+        const int frames = 200_000;
+        var ring = new HandOffRing(64);
+        var producer = new Thread(() =>
+        {
+            var frame = Frame(0);
+            for (var i = 0; i < frames; i++)
+            {
+                BinaryPrimitives.WriteInt32BigEndian(frame.Data, i);
+                frame.Length = 64 + (i % 1400);
+                while (!ring.TryWrite(frame))
+                {
+                    Thread.Yield();
+                }
+            }
+        });
+        producer.Start();
+
+        var expected = 0;
+        var disorder = 0;
+        while (expected < frames)
+        {
+            if (!ring.TryPeek(out var frame))
+            {
+                Thread.Yield();
+                continue;
+            }
+
+            if (BinaryPrimitives.ReadInt32BigEndian(frame.Data) != expected || frame.Length != 64 + (expected % 1400))
+            {
+                disorder++;
+            }
+
+            expected++;
+            ring.Release();
+        }
+
+        producer.Join();
+        Assert.Equal(0, disorder);
+        Assert.False(ring.TryPeek(out _));
+    }
+
+    [Fact]
+    public void HandOffRing_WarmedUp_AllocatesNothing()
+    {
+        var ring = new HandOffRing(8);
+        var frame = Frame(7);
+        RoundTrip(ring, frame, 100);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+
+        RoundTrip(ring, frame, 10_000);
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        static void RoundTrip(HandOffRing ring, PacketBuffer frame, int rounds)
+        {
+            for (var i = 0; i < rounds; i++)
+            {
+                ring.TryWrite(frame);
+                ring.TryPeek(out _);
+                ring.Release();
+            }
+        }
+    }
+}
