@@ -106,6 +106,9 @@ public sealed class WireMessageRegistry
         }
     }
 
+    /// <summary>The test, benchmark and fuzzing assemblies that may sit beside a test run's copy of the application.</summary>
+    private static readonly string[] TestAssemblySuffixes = [".Tests", ".Benchmarks", ".Fuzz", ".Testing"];
+
     /// <summary>
     /// Marked types in every Fabric assembly of the application (the <c>Fabric.*.dll</c> files beside
     /// it, loaded if they are not yet), so the list does not depend on what happened to load first.
@@ -114,7 +117,7 @@ public sealed class WireMessageRegistry
     {
         var names = Directory.EnumerateFiles(AppContext.BaseDirectory, "Fabric.*.dll")
             .Select(Path.GetFileNameWithoutExtension)
-            .Where(n => n is not null && !n.EndsWith(".Tests", StringComparison.Ordinal) && !n.EndsWith(".Benchmarks", StringComparison.Ordinal))
+            .Where(n => n is not null && !TestAssemblySuffixes.Any(suffix => n.EndsWith(suffix, StringComparison.Ordinal)))
             .Order(StringComparer.Ordinal);
         return new(names.SelectMany(n => Assembly.Load(new AssemblyName(n!)).GetTypes()));
     }

@@ -80,7 +80,7 @@ public sealed class ConfigCommandTests : IDisposable
     {
         var (exit, output, _) = Run("config", "show", Repository.PathOf("hocon/lab.conf"));
         Assert.Equal(0, exit);
-        Assert.Contains("      idle-timeout {\n        tcp = 1900s\n        udp = 1m\n        icmp = 30s\n      }\n", output, StringComparison.Ordinal);
+        Assert.Contains("      idle-timeout {\n        tcp = 1900s\n        udp = 1m\n        icmp = 30s\n        half-open = 20s\n      }\n", output, StringComparison.Ordinal);
     }
 
     [Fact]

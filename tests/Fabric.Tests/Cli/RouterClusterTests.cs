@@ -109,7 +109,15 @@ public sealed class RouterClusterTests : IDisposable
             {
                 var metrics = PrometheusText.Parse(await http.GetStringAsync("metrics", TestContext.Current.CancellationToken));
                 Assert.NotNull(PrometheusText.Value(metrics, "fabric_packets_received_total", ("router", "lab"), ("node", "laba")));
-                Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("readyz", TestContext.Current.CancellationToken)).StatusCode);
+                // Ready once the node also sees itself Up in the cluster, which may come a gossip round after its first ack.
+                var deadline = DateTime.UtcNow + Deadline;
+                System.Net.HttpStatusCode ready;
+                while ((ready = (await http.GetAsync("readyz", TestContext.Current.CancellationToken)).StatusCode) != System.Net.HttpStatusCode.OK && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(100, TestContext.Current.CancellationToken);
+                }
+
+                Assert.Equal(System.Net.HttpStatusCode.OK, ready);
             }
 
             Assert.Contains("hr", File.ReadAllText(running), StringComparison.Ordinal);
