@@ -168,6 +168,15 @@ public sealed partial class LabLocalTests(LocalLab lab) : IClassFixture<LocalLab
             status = _run.Status();
         }
 
+        // And the conductor reaches the new process's actors again: a trace through r1a gets its verdict.
+        var trace = LabRun.Fabric("trace", "--from", "hc1", "--to", "10.200.0.80:80", "--protocol", "tcp", "--lab", _run.Name, "--state-dir", _run.StateRoot);
+        while (trace.ExitCode != 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), $"no trace through the restarted r1a within 120 s:\n{trace}");
+            Thread.Sleep(500);
+            trace = LabRun.Fabric("trace", "--from", "hc1", "--to", "10.200.0.80:80", "--protocol", "tcp", "--lab", _run.Name, "--state-dir", _run.StateRoot);
+        }
+
         Assert.Matches(@"r1a\s+pid \d+\s+running .*restarts 1 \(last exit: killed by signal 9 \(SIGKILL\) after [0-9.]+ s at ", status.Output);
         Assert.Matches(@"supervisor\s+pid \d+\s+running", status.Output);
     }
