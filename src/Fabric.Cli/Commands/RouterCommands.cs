@@ -30,6 +30,10 @@ public static class RouterCommands
         {
             Description = "The router's private key file, mode 0600 (fabric keys generate writes one); default STATE-DIR/identity.key if it exists. Its public key must be the node's identity in the document.",
         };
+        var workerPriority = new Option<int?>("--worker-priority")
+        {
+            Description = "Run the packet worker under SCHED_FIFO at this priority (1-99; needs CAP_SYS_NICE): the lowest latency on a busy host, at the cost of throughput where the worker shares its cores with the endpoints (docs/benchmarks.md). Default: normal scheduling.",
+        };
         var seeds = new Option<string[]>("--seed")
         {
             Description = "Join the fabric's cluster through these nodes (akka.tcp://fabric@CONDUCTOR:4053) and apply every version the conductor pushes. Without it the node runs its document alone.",
@@ -59,6 +63,7 @@ public static class RouterCommands
             stateDir,
             adminSocket,
             identityKey,
+            workerPriority,
             seeds,
             clusterAddress,
             clusterPort,
@@ -79,7 +84,18 @@ public static class RouterCommands
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
             var name = parse.GetValue(node)!;
-            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket)) with { IdentityKeyFile = parse.GetValue(identityKey)?.FullName, Warn = message => error.WriteLine($"fabric router: {message}") };
+            var options = Options(name, parse.GetValue(stateDir), parse.GetValue(adminSocket)) with
+            {
+                IdentityKeyFile = parse.GetValue(identityKey)?.FullName,
+                WorkerPriority = parse.GetValue(workerPriority),
+                Warn = message => error.WriteLine($"fabric router: {message}"),
+            };
+            if (options.WorkerPriority is < 1 or > 99)
+            {
+                error.WriteLine($"fabric router: --worker-priority {options.WorkerPriority}: a SCHED_FIFO priority is 1 to 99");
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
             var model = Load(parse.GetValue(config)!.FullName, options, error, output);
             if (model is null)
             {

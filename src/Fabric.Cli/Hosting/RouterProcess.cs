@@ -17,11 +17,10 @@ namespace Fabric.Cli.Hosting;
 /// <param name="AdminSocket">A Unix socket that answers every connection with the node's counters as JSON.</param>
 /// <param name="IdentityKeyFile">The router's private key file; null: <c>identity.key</c> in the state directory, if it exists.</param>
 /// <param name="Warn">Hears what the router runs without that an operator should know of (e.g. real-time scheduling refused).</param>
-public sealed record RouterProcessOptions(string StateDirectory, string AdminSocket, string? IdentityKeyFile = null, Action<string>? Warn = null)
+/// <param name="WorkerPriority">The packet worker's SCHED_FIFO priority (<see cref="RealtimeScheduling"/>); null: normal scheduling.</param>
+public sealed record RouterProcessOptions(
+    string StateDirectory, string AdminSocket, string? IdentityKeyFile = null, Action<string>? Warn = null, int? WorkerPriority = null)
 {
-    /// <summary>The SCHED_FIFO priority of the packet worker (<see cref="RealtimeScheduling"/>).</summary>
-    public const int WorkerPriority = 10;
-
     public static RouterProcessOptions For(string node) =>
         new(Path.Combine("/var/lib/fabric", node), Path.Combine("/run/fabric", node + ".sock"));
 
@@ -79,7 +78,7 @@ public sealed class RouterProcess : IDisposable
         Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], RouterOptions.From(router.Sessions) with
         {
             IdleWait = new EpollWait(_ports), StartActive = !standby, BusyPoll = router.Dataplane.BusyPoll,
-            Scheduling = new RealtimeScheduling(RouterProcessOptions.WorkerPriority, options.Warn ?? (_ => { })),
+            Scheduling = options.WorkerPriority is { } priority ? new RealtimeScheduling(priority, options.Warn ?? (_ => { })) : null,
         });
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
         Engine.Apply(config, version: 1);
