@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
+using Fabric.Dataplane.Io.Linux;
+using Tmds.Linux;
 
 namespace Fabric.Cli.Bench;
 
@@ -11,7 +12,7 @@ namespace Fabric.Cli.Bench;
 /// counts with recvmmsg(2), an echo responder, and a round-trip prober. Each runs on the calling thread until its
 /// deadline or cancellation. Not thread-safe: one thread per socket.
 /// </summary>
-public static unsafe partial class UdpProbes
+public static unsafe class UdpProbes
 {
     /// <summary>Datagrams one sendmmsg or recvmmsg call carries.</summary>
     private const int Batch = 64;
@@ -27,16 +28,17 @@ public static unsafe partial class UdpProbes
     {
         ArgumentNullException.ThrowIfNull(connected);
         var payload = GC.AllocateArray<byte>(payloadBytes, pinned: true);
-        var vectors = stackalloc Iovec[Batch];
-        var messages = stackalloc MmsgHdr[Batch];
+        var vectors = stackalloc iovec[Batch];
+        var messages = stackalloc mmsghdr[Batch];
         fixed (byte* data = payload)
         {
             for (var i = 0; i < Batch; i++)
             {
-                vectors[i] = new Iovec { Base = data, Length = (nuint)payloadBytes };
+                vectors[i] = new iovec { iov_base = data, iov_len = payloadBytes };
                 messages[i] = default;
-                messages[i].Header.Iov = &vectors[i];
-                messages[i].Header.IovLength = 1;
+                var header = (msghdr*)&messages[i];
+                header->msg_iov = &vectors[i];
+                header->msg_iovlen = 1;
             }
 
             var fd = (int)connected.Handle;
@@ -44,7 +46,7 @@ public static unsafe partial class UdpProbes
             long sent = 0;
             while (Stopwatch.GetTimestamp() < end)
             {
-                var result = sendmmsg(fd, messages, Batch, 0);
+                var result = LinuxNative.sendmmsg(fd, messages, Batch, 0);
                 if (result > 0)
                 {
                     sent += result;
@@ -62,23 +64,24 @@ public static unsafe partial class UdpProbes
         bound.ReceiveTimeout = 100;
         const int room = 2048;
         var buffers = GC.AllocateArray<byte>(Batch * room, pinned: true);
-        var vectors = stackalloc Iovec[Batch];
-        var messages = stackalloc MmsgHdr[Batch];
+        var vectors = stackalloc iovec[Batch];
+        var messages = stackalloc mmsghdr[Batch];
         long received = 0;
         fixed (byte* data = buffers)
         {
             for (var i = 0; i < Batch; i++)
             {
-                vectors[i] = new Iovec { Base = data + (i * room), Length = room };
-                messages[i].Header.Iov = &vectors[i];
-                messages[i].Header.IovLength = 1;
+                vectors[i] = new iovec { iov_base = data + (i * room), iov_len = room };
+                var header = (msghdr*)&messages[i];
+                header->msg_iov = &vectors[i];
+                header->msg_iovlen = 1;
             }
 
             var fd = (int)bound.Handle;
             while (!stop.IsCancellationRequested)
             {
                 // recvmmsg's own timeout is only checked after a datagram; the socket's receive timeout (100 ms) ends an empty wait.
-                var result = recvmmsg(fd, messages, Batch, MsgWaitForOne, null);
+                var result = LinuxNative.recvmmsg(fd, messages, Batch, MsgWaitForOne, null);
                 if (result > 0)
                 {
                     received += result;
@@ -160,36 +163,4 @@ public static unsafe partial class UdpProbes
         var rank = (int)Math.Ceiling(percentile / 100 * sorted.Length);
         return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Iovec
-    {
-        public byte* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public Iovec* Iov;
-        public nuint IovLength;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MmsgHdr
-    {
-        public MsgHdr Header;
-        public uint Length;
-    }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int sendmmsg(int fd, MmsgHdr* messages, uint count, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int recvmmsg(int fd, MmsgHdr* messages, uint count, int flags, void* timeout);
 }

@@ -40,9 +40,7 @@ internal static class FabricEndpoints
     private static async Task<Results<Ok<RouterView>, ProblemHttpResult>> OneRouter(string router, ConductorApi.Context api, CancellationToken cancel)
     {
         var all = await Routers(api, cancel).ConfigureAwait(false);
-        return all.Routers.FirstOrDefault(r => r.Name == router) is { } found
-            ? TypedResults.Ok(found)
-            : Problems.Of(StatusCodes.Status404NotFound, "no such router", $"no router \"{router}\" is in the running configuration or reported (routers: {string.Join(", ", all.Routers.Select(r => r.Name))})");
+        return Problems.Named(all.Routers, r => r.Name, router, "router", () => $"no router \"{router}\" is in the running configuration or reported (routers: {string.Join(", ", all.Routers.Select(r => r.Name))})");
     }
 
     private static async Task<RouterListView> Routers(ConductorApi.Context api, CancellationToken cancel)
@@ -71,9 +69,7 @@ internal static class FabricEndpoints
     private static async Task<Results<Ok<ServiceView>, ProblemHttpResult>> OneService(string service, ConductorApi.Context api, CancellationToken cancel)
     {
         var all = await Services(api, cancel).ConfigureAwait(false);
-        return all.Services.FirstOrDefault(s => s.Name == service) is { } found
-            ? TypedResults.Ok(found)
-            : Problems.Of(StatusCodes.Status404NotFound, "no such service", $"no service \"{service}\" is in the running configuration or registered");
+        return Problems.Named(all.Services, s => s.Name, service, "service", () => $"no service \"{service}\" is in the running configuration or registered");
     }
 
     private static async Task<ServiceListView> Services(ConductorApi.Context api, CancellationToken cancel)

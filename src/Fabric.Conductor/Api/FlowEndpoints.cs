@@ -166,9 +166,7 @@ internal static class FlowEndpoints
     private static async Task<Results<Ok<TenantView>, ProblemHttpResult>> OneTenant(string tenant, ConductorApi.Context api, CancellationToken cancel)
     {
         var all = await TenantList(api, cancel).ConfigureAwait(false);
-        return all.Tenants.FirstOrDefault(t => t.Name == tenant) is { } found
-            ? TypedResults.Ok(found)
-            : Problems.Of(StatusCodes.Status404NotFound, "no such tenant", $"no tenant \"{tenant}\" is in the running configuration or in the routers' telemetry (tenants: {string.Join(", ", all.Tenants.Select(t => t.Name))})");
+        return Problems.Named(all.Tenants, t => t.Name, tenant, "tenant", () => $"no tenant \"{tenant}\" is in the running configuration or in the routers' telemetry (tenants: {string.Join(", ", all.Tenants.Select(t => t.Name))})");
     }
 
     private static async Task<TenantListView> TenantList(ConductorApi.Context api, CancellationToken cancel)

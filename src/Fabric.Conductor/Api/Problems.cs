@@ -33,6 +33,20 @@ public static class Problems
     public static ProblemHttpResult Of(int status, string title, string detail) =>
         TypedResults.Problem(new ProblemDetails { Status = status, Title = title, Detail = detail });
 
+    /// <summary>
+    /// The item of <paramref name="all"/> named <paramref name="name"/>, or a 404 "no such <paramref name="kind"/>" problem
+    /// whose detail <paramref name="missing"/> writes (it may list the names there are).
+    /// </summary>
+    public static Results<Ok<T>, ProblemHttpResult> Named<T>(IEnumerable<T> all, Func<T, string> nameOf, string name, string kind, Func<string> missing)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(nameOf);
+        ArgumentNullException.ThrowIfNull(missing);
+        return all.FirstOrDefault(item => nameOf(item) == name) is { } found
+            ? TypedResults.Ok(found)
+            : Of(StatusCodes.Status404NotFound, $"no such {kind}", missing());
+    }
+
     /// <summary>A document refused with every one of its errors (422 for a commit or a validation, with the same shape).</summary>
     public static ProblemHttpResult Refused(string title, IReadOnlyList<ConfigError> errors)
     {
