@@ -38,7 +38,7 @@ public sealed class ConfigCommandTests : IDisposable
     [Fact]
     public void Validate_UnauthenticatedMetadataAllowed_ExitsZero_WarnsWithThePath()
     {
-        var file = Write("open.conf", File.ReadAllText(Repository.PathOf("hocon/lab.conf")).Replace("    wan {}", "    wan { allow-unauthenticated-metadata = true }", StringComparison.Ordinal));
+        var file = Write("open.conf", LabDocuments.AllowingUnauthenticatedMetadata);
         var (exit, output, error) = Run("config", "validate", file);
         Assert.Equal(0, exit);
         Assert.Equal("open.conf: valid (3 tenants, 3 services, 3 routers)\n", output);

@@ -12,5 +12,13 @@ public static class LabDocuments
     public static readonly string WithOps = WithTenant("ops");
 
     /// <summary>The lab with one more tenant, <paramref name="tenant"/>, after <c>finance</c>.</summary>
-    public static string WithTenant(string tenant) => Lab.Replace("    finance {}\n", $"    finance {{}}\n    {tenant} {{}}\n", StringComparison.Ordinal);
+    public static string WithTenant(string tenant) => WithTenant(Lab, tenant);
+
+    /// <summary><paramref name="document"/> (the lab or a version of it) with one more tenant, <paramref name="tenant"/>, after <c>finance</c>.</summary>
+    public static string WithTenant(string document, string tenant) =>
+        document.Replace("    finance {}\n", $"    finance {{}}\n    {tenant} {{}}\n", StringComparison.Ordinal);
+
+    /// <summary>The lab whose WAN neighbourhood allows metadata from peers without keys (for routers built without identities).</summary>
+    public static readonly string AllowingUnauthenticatedMetadata =
+        Lab.Replace("    wan {}", "    wan { allow-unauthenticated-metadata = true }", StringComparison.Ordinal);
 }

@@ -34,7 +34,7 @@ public sealed class ConductorApiFixture : IAsyncLifetime
     /// The lab's document, its WAN neighbourhood allowing unauthenticated metadata: br1a's engine here is built without
     /// the router's identity key, so it has no peer keys, and its SVR sessions to dc1 would otherwise be refused.
     /// </summary>
-    public static readonly string Lab = Repository.Read("hocon/lab.conf").Replace("    wan {}", "    wan { allow-unauthenticated-metadata = true }", StringComparison.Ordinal);
+    public static readonly string Lab = LabDocuments.AllowingUnauthenticatedMetadata;
     private readonly string _dir = Directory.CreateTempSubdirectory("fabric-api-").FullName;
     private readonly ControlPlaneNodes _nodes = new();
     private readonly List<WebApplication> _apps = [];

@@ -19,7 +19,7 @@ namespace Fabric.Tests.Conductor.Api;
 /// </summary>
 public sealed partial class ConductorApiTests(ConductorApiFixture api) : IClassFixture<ConductorApiFixture>
 {
-    private static readonly string LabWithHr = ConductorApiFixture.Lab.Replace("    finance {}\n", "    finance {}\n    hr {}\n", StringComparison.Ordinal);
+    private static readonly string LabWithHr = LabDocuments.WithTenant(ConductorApiFixture.Lab, "hr");
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     private static StringContent Hocon(string text) => new(text, Encoding.UTF8, RequestBodies.HoconMediaType);
