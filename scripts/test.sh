@@ -52,5 +52,6 @@ if [ -z "$passed" ] || [ -z "$failed" ]; then
   exit 1
 fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-echo "$passed passed, $failed failed, ${skipped:-0} skipped"
+echo "${skipped:-0} skipped"
+echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
