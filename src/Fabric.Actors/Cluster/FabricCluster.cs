@@ -9,7 +9,7 @@ namespace Fabric.Actors.Cluster;
 
 /// <summary>
 /// The Akka settings every fabric node shares, on Akka.Hosting: remoting on the management address,
-/// clustering with the node's role and seeds, the keep-majority split-brain resolver, Fabric's
+/// clustering with the node's role and seeds, the keep-majority split-brain resolver (counted among conductor nodes), Fabric's
 /// serializer for every message of ours (and for anything else without a serializer of its own, so
 /// no polymorphic serializer ever reaches the network), coordinated shutdown that leaves the cluster.
 /// </summary>
@@ -26,6 +26,14 @@ public static class FabricCluster
     /// does not fit never arrives; every node of a fabric must agree on it.
     /// </summary>
     public const int MaxFrameBytes = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// How long a router's actor system tries to join its seeds before it shuts down, so that the router starts a new
+    /// incarnation (a new uid, new connections) and tries again. A join can stall for good when it races the conductor
+    /// downing and quarantining the router's previous incarnation on the same address (seen after a SIGKILL restart:
+    /// every InitJoin went unanswered for minutes while the conductor ran on); a fresh incarnation is let in.
+    /// </summary>
+    public static readonly TimeSpan RouterJoinTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Control-plane timing. Akka's scheduler turns every 100 ms, so no actor timer is finer than that and an idle
@@ -77,10 +85,18 @@ public static class FabricCluster
             {
                 Roles = [role],
                 SeedNodes = [.. node.SeedsFor(tls)],
-                SplitBrainResolver = new KeepMajorityOption(),
+                // The majority is counted among conductor nodes only: a router that dies or is cut off never outvotes the
+                // conductor (with one conductor and one router, a tie went to the lower address, so killing the router
+                // could down the conductor); a side without a conductor downs itself, keeps forwarding and rejoins.
+                SplitBrainResolver = new KeepMajorityOption { Role = ConductorRole },
             })
             // Routers' session actors register with the mediator; conductor nodes reach them by path and take their flows by topic.
             .WithDistributedPubSub(string.Empty);
+        if (role == RouterRole)
+        {
+            builder.AddHocon($"akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = {RouterJoinTimeout.TotalSeconds:0}s", HoconAddMode.Prepend);
+        }
+
         if (ClusterNodeSettings.AkkaOverrides(hostConfiguration) is { } overrides)
         {
             builder.AddHocon(overrides, HoconAddMode.Prepend);

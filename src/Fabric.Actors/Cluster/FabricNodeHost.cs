@@ -20,6 +20,18 @@ public static class FabricNodeHost
     public static bool WasDowned(Akka.Actor.ActorSystem system) =>
         Akka.Actor.CoordinatedShutdown.Get(system).ShutdownReason is Akka.Actor.CoordinatedShutdown.ClusterDowningReason;
 
+    /// <summary>
+    /// Why <paramref name="system"/> ended on its own, in the words a router logs before it joins again as a new
+    /// incarnation: <c>removed-from-cluster</c> (downed) or <c>join-timed-out</c> (no seed let it join within
+    /// <see cref="FabricCluster.RouterJoinTimeout"/>); null when it was stopped (it left, or a signal).
+    /// </summary>
+    public static string? RejoinReason(Akka.Actor.ActorSystem system) => Akka.Actor.CoordinatedShutdown.Get(system).ShutdownReason switch
+    {
+        Akka.Actor.CoordinatedShutdown.ClusterDowningReason => "removed-from-cluster",
+        Akka.Actor.CoordinatedShutdown.ClusterJoinUnsuccessfulReason => "join-timed-out",
+        _ => null,
+    };
+
     /// <param name="hostConfiguration">Overrides such as environment variables; its <c>akka</c> section reaches Akka (see <see cref="FabricCluster.WithFabricCluster"/>).</param>
     /// <param name="logging">Where logs go; none by default.</param>
     public static IHost Build(IConfiguration? hostConfiguration, Action<ILoggingBuilder>? logging, Action<AkkaConfigurationBuilder> configure)

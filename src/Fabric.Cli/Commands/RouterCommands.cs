@@ -172,14 +172,14 @@ public static class RouterCommands
                     var port = parse.GetValue(adminPort) ?? (member is null ? 0 : RouterAdminPort);
                     http = port == 0 ? null : ServeHttp(output, parse.GetValue(clusterAddress) ?? ManagementAddress(model, name), port, process, () => member);
                     Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={clusterTls} conductor-key={pin?.PublicKeyBase64 ?? "none"}");
-                    // Removed from the cluster (downed by the split-brain resolver on the minority side of a
-                    // partition, or by an operator), the node keeps forwarding with what it applied and joins
-                    // again as a new incarnation: a router's packets never stop for the control plane.
+                    // Removed from the cluster (downed by the split-brain resolver on a side without the conductor,
+                    // or by an operator), or not let in within the join timeout, the node keeps forwarding with what it
+                    // applied and joins again as a new incarnation: a router's packets never stop for the control plane.
                     while (member is not null
                         && WaitHandle.WaitAny([stop.WaitHandle, ((IAsyncResult)member.Services.GetRequiredService<ActorSystem>().WhenTerminated).AsyncWaitHandle]) == 1
-                        && FabricNodeHost.WasDowned(member.Services.GetRequiredService<ActorSystem>()))
+                        && FabricNodeHost.RejoinReason(member.Services.GetRequiredService<ActorSystem>()) is { } reason)
                     {
-                        Log(output, "rejoining", $"node={name} reason=removed-from-cluster version={process.Engine.AppliedVersion}");
+                        Log(output, "rejoining", $"node={name} reason={reason} version={process.Engine.AppliedVersion}");
                         member.StopAsync().GetAwaiter().GetResult();
                         member.Dispose();
                         member = null;

@@ -26,6 +26,7 @@ public sealed class FabricClusterTests
             Assert.Equal(["akka.tcp://fabric@127.0.0.1:1"], config.GetStringList("akka.cluster.seed-nodes"));
             Assert.Equal([FabricCluster.RouterRole], config.GetStringList("akka.cluster.roles"));
             Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+            Assert.Equal(FabricCluster.ConductorRole, config.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
             Assert.IsType<FabricSerializer>(system.Serialization.FindSerializerForType(typeof(RunningConfig)));
             var unbound = system.Serialization.FindSerializerForType(typeof(Version));
             Assert.IsType<FabricSerializer>(unbound);

@@ -181,6 +181,59 @@ public sealed partial class LabLocalTests(LocalLab lab) : IClassFixture<LocalLab
         Assert.Matches(@"supervisor\s+pid \d+\s+running", status.Output);
     }
 
+    [Fact]
+    public void Router_FrozenLongerThanTheResolverWaits_IsDownedAndRejoins_TheConductorStays()
+    {
+        var directory = Path.Combine(_run.StateRoot, _run.Name);
+        var frozen = Fabric.Cli.Lab.LabProcesses.ReadPid(Path.Combine(directory, "r1a.pid"))!.Value;
+        var conductor = Fabric.Cli.Lab.LabProcesses.ReadPid(Path.Combine(directory, "conductor.pid"))!.Value;
+        var conductorLog = Path.Combine(directory, "conductor.log");
+        var routerLog = Path.Combine(directory, "r1a.log");
+        var rejoinsBefore = Occurrences(routerLog, "event=rejoining node=r1a");
+
+        // SIGSTOP: the router neither answers nor exits, so the lab's supervisor does not restart it and the split-brain
+        // resolver, after its stable-after, has to choose between one conductor and one router.
+        ExternalCommand.Run("kill", "-STOP", frozen.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            while (!File.ReadAllText(conductorLog).Contains("SBR took decision", StringComparison.Ordinal))
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"the conductor's resolver decided nothing within 60 s:\n{File.ReadAllText(conductorLog)}");
+                Thread.Sleep(250);
+            }
+
+            Thread.Sleep(TimeSpan.FromSeconds(3)); // a downed conductor logs its stop within a second of the decision
+            Assert.DoesNotContain("event=stopping", File.ReadAllText(conductorLog), StringComparison.Ordinal);
+            Assert.True(Fabric.Cli.Lab.LabProcesses.IsAlive(conductor), "the conductor process runs on");
+        }
+        finally
+        {
+            ExternalCommand.Run("kill", "-CONT", frozen.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        // The router learns it was downed, keeps its process and joins again as a new incarnation; the conductor reaches it.
+        while (Occurrences(routerLog, "event=rejoining node=r1a") == rejoinsBefore)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(120), $"r1a did not rejoin within 120 s:\n{File.ReadAllText(routerLog)}");
+            Thread.Sleep(250);
+        }
+
+        Assert.Equal(frozen, Fabric.Cli.Lab.LabProcesses.ReadPid(Path.Combine(directory, "r1a.pid")));
+        var trace = LabRun.Fabric("trace", "--from", "hc1", "--to", "10.200.0.80:80", "--protocol", "tcp", "--lab", _run.Name, "--state-dir", _run.StateRoot);
+        while (trace.ExitCode != 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(180), $"no trace through the rejoined r1a within 180 s:\n{trace}");
+            Thread.Sleep(500);
+            trace = LabRun.Fabric("trace", "--from", "hc1", "--to", "10.200.0.80:80", "--protocol", "tcp", "--lab", _run.Name, "--state-dir", _run.StateRoot);
+        }
+
+        _run.AssertEachReachesEveryInstance(["hc1", "bc1", "hc1", "bc1"], "http://10.200.0.80/", "web1", "web2");
+    }
+
+    private static int Occurrences(string file, string text) =>
+        File.ReadAllText(file).Split(text).Length - 1;
+
     private bool Answers()
     {
         try
