@@ -16,6 +16,8 @@ const el = (tag, attributes = {}, ...children) => {
 const state = {
   token: null,
   running: 0,
+  historyRunning: null,   // the running version the history list was loaded at (null: not loaded yet)
+  historyLoading: false,
   routers: [],            // from /v1/routers
   paths: [],              // from /v1/paths
   latest: new Map(),      // node -> { t, counters }
@@ -139,6 +141,16 @@ async function loadRouters() {
   state.running = view.running;
   state.routers = view.routers;
   renderRouters();
+  followHistory();
+}
+
+// The history list is reloaded whenever the running version is not the one it was loaded at, whoever learned of the
+// change first: the live stream's rollout event (which a slow page may lose, the stream dropping its oldest events) or
+// the routers poll.
+function followHistory() {
+  if (state.historyRunning === null || state.historyRunning === state.running || state.historyLoading) return;
+  state.historyLoading = true;
+  loadHistory().catch(report).finally(() => { state.historyLoading = false; });
 }
 
 async function loadPaths() {
@@ -271,6 +283,7 @@ async function loadDrops() {
 
 async function loadHistory() {
   const view = await api('/v1/config/versions');
+  state.historyRunning = view.versions.find(v => v.running)?.version ?? 0;
   $('#fabric-name').textContent = '';
   $('#history').replaceChildren(...view.versions.slice().reverse().map(v => el('li', { 'data-version': v.version, class: v.running ? 'running' : '' },
     el('div', { class: 'meta' }, `version ${v.version} · ${new Date(v.time).toISOString().replace('T', ' ').substring(0, 19)}Z · ${v.author}${v.restored_from ? ` · restores ${v.restored_from}` : ''}`),
@@ -295,7 +308,6 @@ function onEvent(kind, data) {
       renderCharts();
       break;
     case 'rollout': {
-      const changed = data.running !== state.running;
       state.running = data.running;
       for (const router of state.routers) {
         for (const node of router.nodes) {
@@ -304,7 +316,7 @@ function onEvent(kind, data) {
         }
       }
       renderRouters();
-      if (changed) loadHistory().catch(report);
+      followHistory();
       break;
     }
     case 'session':
