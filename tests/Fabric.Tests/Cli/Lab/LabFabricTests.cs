@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text.Json;
 using Fabric.Cli.Hosting;
 using Fabric.Tests.Support;
@@ -31,9 +30,6 @@ public sealed class DefaultLab : IDisposable
 [Collection(LabCollection.Name)]
 public sealed partial class LabFabricTests(DefaultLab lab) : IClassFixture<DefaultLab>
 {
-    /// <summary>The SVR metadata cookie (docs/svr-wire.md), as it appears on the wire.</summary>
-    private static readonly byte[] Cookie = [0x4C, 0x48, 0xDB, 0xC6, 0xDD, 0xF6, 0x67, 0x0C];
-
     /// <summary>The routers' WAN addresses in hocon/lab.conf: the only addresses SVR puts on the WAN.</summary>
     private static readonly string[] Waypoints = ["172.16.0.1", "172.16.0.2", "172.16.0.3"];
 
@@ -118,75 +114,19 @@ public sealed partial class LabFabricTests(DefaultLab lab) : IClassFixture<Defau
     [Fact]
     public void WanCapture_ShowsOnlyWaypoints_NoEncapsulation_CookieOnlyOnFirstPacketsOfEachSession()
     {
-        var capture = Path.Combine(_run.StateRoot, "wan.pcap");
-        using var tcpdump = System.Diagnostics.Process.Start(ExternalCommand.Info(
-            "ip", ["netns", "exec", $"fab-{_run.Name}", "tcpdump", "-i", "wan", "-n", "--immediate-mode", "-U", "-s", "0", "-w", capture, "ip"]))!;
-        try
+        List<byte[]> packets;
+        using (var capture = WireCapture.Start(_run, "wan"))
         {
-            // tcpdump says "listening on wan" once the capture is active; --immediate-mode hands it every packet at
-            // once (not when a ring block times out), so nothing sent between that line and SIGINT is missed.
-            for (var line = tcpdump.StandardError.ReadLine(); line is not null && !line.Contains("listening on", StringComparison.Ordinal); line = tcpdump.StandardError.ReadLine())
-            {
-            }
-
             foreach (var client in new[] { "eng1", "eng2", "guest1" })
             {
                 var curl = _run.Exec(client, "curl", "-s", "-m", "5", "http://10.200.0.80/");
                 Assert.True(curl.Succeeded, $"{client}: {curl}");
             }
-        }
-        finally
-        {
-            // SIGINT: tcpdump flushes and exits (ip netns exec runs it in its own process, not a child).
-            ExternalCommand.Run("kill", "-INT", tcpdump.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            tcpdump.WaitForExit(10_000);
+
+            packets = capture.Stop();
         }
 
-        var packets = ReadIpv4(capture);
-        Assert.NotEmpty(packets);
-        var flows = new Dictionary<(string, string, ushort, ushort), List<(bool Syn, bool Cookie)>>();
-        var sessionsSeen = new List<List<(bool Syn, bool Cookie)>>();
-        foreach (var ip in packets)
-        {
-            var source = $"{ip[12]}.{ip[13]}.{ip[14]}.{ip[15]}";
-            var destination = $"{ip[16]}.{ip[17]}.{ip[18]}.{ip[19]}";
-            Assert.Contains(source, Waypoints);
-            Assert.Contains(destination, Waypoints);
-            // No overlay: the transport is the flow's own TCP (or UDP/ICMP as SVR carries it), never GRE,
-            // IP in IP, VXLAN (4789) or Geneve (6081) around another IP packet.
-            Assert.Contains(ip[9], new byte[] { 6, 17 });
-            var transport = ip.AsSpan((ip[0] & 0xF) * 4);
-            var sourcePort = BinaryPrimitives.ReadUInt16BigEndian(transport);
-            var destinationPort = BinaryPrimitives.ReadUInt16BigEndian(transport[2..]);
-            Assert.DoesNotContain(destinationPort, new ushort[] { 4789, 6081 });
-            var payload = ip[9] == 6 ? transport[((transport[12] >> 4) * 4)..] : transport[8..];
-            Assert.False(payload.Length > 0 && payload[0] >> 4 == 4 && payload.Length >= 20 && payload[9] == 6, "an IPv4 packet inside the transport");
-            // A SYN starts a new session on the tuple (waypoint pairs are reused once a session ends).
-            var syn = ip[9] == 6 && (transport[13] & 0x02) != 0;
-            var key = (source, destination, sourcePort, destinationPort);
-            if (!flows.TryGetValue(key, out var marks) || (syn && !marks[^1].Syn))
-            {
-                marks = [];
-                flows[key] = marks;
-                sessionsSeen.Add(marks);
-            }
-
-            marks.Add((syn, payload.IndexOf(Cookie) >= 0));
-        }
-
-        // Each direction of each session begun during the capture (first packet SYN or SYN-ACK): metadata on
-        // its first packets, then never again.
-        var sessions = sessionsSeen.Where(f => f[0].Syn).ToList();
-        Assert.True(sessions.Count >= 6, $"three sessions, both directions: {sessions.Count} of {sessionsSeen.Count} flows");
-        foreach (var flow in sessions)
-        {
-            var key = string.Join(" ", flow.Select(p => p.Syn ? "S" : "."));
-            var marks = flow.Select(p => p.Cookie).ToList();
-            Assert.True(marks[0], $"{key}: the first packet carries metadata");
-            var firstPlain = marks.IndexOf(false);
-            Assert.True(firstPlain < 0 || !marks.Skip(firstPlain).Contains(true), $"{key}: metadata after a packet without it ({string.Join(",", marks)})");
-            Assert.Contains(false, marks);
-        }
+        WireCapture.AssertSvrOnly(packets, Waypoints, sessionDirections: 6); // three sessions, both directions
     }
 
     /// <summary>Every client × service × port; db's finance cell needs the routers' peer keys (see Finance_ToDb_Succeeds).</summary>
@@ -197,27 +137,6 @@ public sealed partial class LabFabricTests(DefaultLab lab) : IClassFixture<Defau
 
         Assert.True(verify.Succeeded, verify.ToString());
         Assert.Matches(@"\d+ correct, 0 wrong\n$", verify.Output);
-    }
-
-    /// <summary>The IPv4 packets of a pcap file (Ethernet link type, microsecond or nanosecond timestamps).</summary>
-    private static List<byte[]> ReadIpv4(string path)
-    {
-        var file = File.ReadAllBytes(path);
-        Assert.True(file.Length >= 24, "tcpdump wrote a capture");
-        Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(20)));
-        var packets = new List<byte[]>();
-        for (var at = 24; at + 16 <= file.Length;)
-        {
-            var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(at + 8));
-            var frame = file.AsSpan(at + 16, Math.Min(length, file.Length - at - 16));
-            at += 16 + length;
-            if (frame.Length >= 34 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x0800)
-            {
-                packets.Add(frame[14..].ToArray());
-            }
-        }
-
-        return packets;
     }
 
     private JsonDocument Counters(string node) => JsonDocument.Parse(RouterProcess.ReadCounters(_run.AdminSocketOf(node)));
