@@ -20,13 +20,19 @@ public static class RequiredMembers
     private static readonly ConcurrentDictionary<Type, Member[]> Members = new();
 
     /// <summary>The path of the first member declared non-null that is null (<c>Batch.Sessions[3]</c>), or null when there is none.</summary>
+    /// <remarks>
+    /// Every message a node receives passes here, so it allocates only where it must: members and elements that can
+    /// hold neither null nor a Fabric type (numbers, bytes, a map's counters) are not visited, and a path is spelled
+    /// only for the member that is missing.
+    /// </remarks>
     public static string? FirstMissing(object message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return Missing(message, message.GetType().Name, 0);
+        return Missing(message, 0) is { } missing ? message.GetType().Name + missing : null;
     }
 
-    private static string? Missing(object value, string path, int depth)
+    /// <summary>The path below <paramref name="value"/> (<c>.Sessions[3]</c>) of its first missing member, or null.</summary>
+    private static string? Missing(object value, int depth)
     {
         if (depth > MaxDepth)
         {
@@ -36,12 +42,11 @@ public static class RequiredMembers
         foreach (var member in MembersOf(value.GetType()))
         {
             var held = member.Property.GetValue(value);
-            var where = $"{path}.{member.Property.Name}";
             if (held is null)
             {
                 if (member.Required)
                 {
-                    return where;
+                    return "." + member.Property.Name;
                 }
 
                 continue;
@@ -50,37 +55,38 @@ public static class RequiredMembers
             var missing = held switch
             {
                 string => null,
-                IDictionary map => InItems(map.Values, member.ElementsRequired, where, depth),
-                IEnumerable items => InItems(items, member.ElementsRequired, where, depth),
-                _ when IsFabricType(held.GetType()) => Missing(held, where, depth + 1),
+                IDictionary map => member.WalkElements ? InItems(map.Values, member.ElementsRequired, depth) : null,
+                IEnumerable items => member.WalkElements ? InItems(items, member.ElementsRequired, depth) : null,
+                _ when IsFabricType(held.GetType()) => Missing(held, depth + 1),
                 _ => null,
             };
             if (missing is not null)
             {
-                return missing;
+                return "." + member.Property.Name + missing;
             }
         }
 
         return null;
     }
 
-    private static string? InItems(IEnumerable items, bool required, string path, int depth)
+    private static string? InItems(IEnumerable items, bool required, int depth)
     {
         var index = 0;
         foreach (var item in items)
         {
-            var where = $"{path}[{index++}]";
             if (item is null)
             {
                 if (required)
                 {
-                    return where;
+                    return $"[{index}]";
                 }
             }
-            else if (IsFabricType(item.GetType()) && Missing(item, where, depth + 1) is { } missing)
+            else if (IsFabricType(item.GetType()) && Missing(item, depth + 1) is { } missing)
             {
-                return missing;
+                return $"[{index}]{missing}";
             }
+
+            index++;
         }
 
         return null;
@@ -97,7 +103,7 @@ public static class RequiredMembers
         lock (ContextGate)
         {
             return [.. t.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-                .Where(p => p.GetIndexParameters().Length == 0 && p.GetMethod is not null && p.Name != "EqualityContract")
+                .Where(p => p.GetIndexParameters().Length == 0 && p.GetMethod is not null && p.Name != "EqualityContract" && MayHoldNullOrFabric(p.PropertyType))
                 .Select(p =>
                 {
                     var info = Context.Create(p);
@@ -105,13 +111,18 @@ public static class RequiredMembers
                     return new Member(
                         p,
                         !p.PropertyType.IsValueType && info.ReadState == NullabilityState.NotNull,
-                        element is { ReadState: NullabilityState.NotNull } && !element.Type.IsValueType);
+                        element is { ReadState: NullabilityState.NotNull } && !element.Type.IsValueType,
+                        element is null || MayHoldNullOrFabric(element.Type));
                 })];
         }
     });
 
+    /// <summary>Whether a value declared as <paramref name="type"/> can be null or hold a Fabric type to walk: not a plain value type.</summary>
+    private static bool MayHoldNullOrFabric(Type type) => !type.IsValueType || Nullable.GetUnderlyingType(type) is not null || IsFabricType(type);
+
     private static bool IsFabricType(Type type) =>
         !type.IsPrimitive && !type.IsEnum && type.Namespace?.StartsWith("Fabric.", StringComparison.Ordinal) == true;
 
-    private sealed record Member(PropertyInfo Property, bool Required, bool ElementsRequired);
+    /// <param name="WalkElements">Whether the elements of a collection held here may be null or Fabric types (not numbers, bytes).</param>
+    private sealed record Member(PropertyInfo Property, bool Required, bool ElementsRequired, bool WalkElements);
 }

@@ -1,4 +1,3 @@
-using Akka.DistributedData;
 using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 
@@ -18,7 +17,7 @@ public sealed record CounterSample(string Node, string Router, long UnixMillisec
 
 /// <summary>
 /// A sample as its node publishes it: with the node's seal (<see cref="NodeSigner"/>), null when the cluster runs
-/// without TLS. The conductor keeps a sample only when the seal is the named node's: a member can write any entry.
+/// without TLS. The conductor keeps a sample only when the seal is the named node's: any member can publish a report.
 /// </summary>
 [WireMessage("fabric.telemetry.report.v1")]
 public sealed record TelemetryReport(CounterSample Sample, NodeSeal? Seal)
@@ -38,13 +37,16 @@ public sealed record TelemetryReport(CounterSample Sample, NodeSeal? Seal)
 }
 
 /// <summary>
-/// The Distributed Data key telemetry travels under: each router node writes its latest sample under its
-/// node name; the conductor subscribes and keeps the history. Only the latest sample per node is
-/// replicated, so a slow reader sees fewer points, never wrong totals (the counters are cumulative).
+/// How telemetry travels: each router node publishes its sealed sample on a Distributed Pub-Sub topic that conductor
+/// nodes subscribe to, one message per sample from the node to each subscriber. Not Distributed Data: a replicated
+/// key of every node's latest sample would be gossiped and re-serialized by every member at each change of any
+/// entry, the largest part of an idle fabric's control-plane work. A sample lost on the way is a missing point,
+/// never a wrong total (the counters are cumulative).
 /// </summary>
 public static class TelemetryDistribution
 {
-    public static readonly LWWDictionaryKey<string, TelemetryReport> Latest = new("fabric-telemetry-reports");
+    /// <summary>The Distributed Pub-Sub topic of <see cref="TelemetryReport"/>s: conductor nodes subscribe.</summary>
+    public const string Topic = "fabric-telemetry";
 
     /// <summary>How often a router node samples its counters unless told otherwise.</summary>
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(5);

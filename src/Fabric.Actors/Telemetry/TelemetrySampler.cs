@@ -1,13 +1,13 @@
 using Akka.Actor;
-using Akka.DistributedData;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Telemetry;
 
 /// <summary>
 /// One router node's telemetry sampler: every interval it samples its <see cref="ITelemetrySource"/> and
-/// writes the sample, sealed with the node's cluster certificate, as the node's entry of
-/// <see cref="TelemetryDistribution.Latest"/> (a local write; gossip carries it to the conductor within a second).
+/// publishes the sample, sealed with the node's cluster certificate, on <see cref="TelemetryDistribution.Topic"/>
+/// (the pub-sub mediator sends it to each conductor node that subscribes; none subscribing, it is dropped).
 /// </summary>
 public sealed class TelemetrySampler : ReceiveActor, IWithTimers
 {
@@ -22,8 +22,7 @@ public sealed class TelemetrySampler : ReceiveActor, IWithTimers
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
     private readonly NodeSigner? _signer;
-    private readonly IActorRef _replicator;
-    private readonly Akka.Cluster.UniqueAddress _self;
+    private readonly IActorRef _mediator;
 
     public TelemetrySampler(string node, string router, ITelemetrySource source, TimeProvider time, TimeSpan interval, NodeSigner? signer)
     {
@@ -33,11 +32,8 @@ public sealed class TelemetrySampler : ReceiveActor, IWithTimers
         _source = source;
         _time = time;
         _interval = interval;
-        _replicator = DistributedData.Get(Context.System).Replicator;
-        _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
+        _mediator = DistributedPubSub.Get(Context.System).Mediator;
         Receive<Tick>(_ => Sample());
-        Receive<UpdateSuccess>(_ => { });
-        Receive<UpdateTimeout>(_ => { });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -52,10 +48,6 @@ public sealed class TelemetrySampler : ReceiveActor, IWithTimers
     {
         var sample = new CounterSample(_node, _router, _time.GetUtcNow().ToUnixTimeMilliseconds(), _source.Sample());
         var report = new TelemetryReport(sample, _signer?.Seal(TelemetryReport.Statement(sample)));
-        _replicator.Tell(Dsl.Update(
-            TelemetryDistribution.Latest,
-            LWWDictionary<string, TelemetryReport>.Empty,
-            WriteLocal.Instance,
-            reports => reports.SetItem(_self, _node, report)));
+        _mediator.Tell(new Publish(TelemetryDistribution.Topic, report));
     }
 }

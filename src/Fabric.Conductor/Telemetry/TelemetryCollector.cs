@@ -1,5 +1,5 @@
 using Akka.Actor;
-using Akka.DistributedData;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
 using Fabric.Actors.Cluster;
@@ -9,7 +9,7 @@ using Fabric.Actors.Telemetry;
 namespace Fabric.Conductor.Telemetry;
 
 /// <summary>
-/// The conductor's telemetry collector: follows <see cref="TelemetryDistribution.Latest"/> and keeps every
+/// The conductor's telemetry collector: subscribes to <see cref="TelemetryDistribution.Topic"/> and keeps every
 /// node's samples in a <see cref="TelemetryStore"/>; answers <see cref="GetTelemetry"/>. Persistent, in the
 /// conductor's own storage (Akka.Persistence.Sql: the SQLite file or PostgreSQL): each sample it keeps is an
 /// event; once as many samples as the store holds have been persisted since the last snapshot (and at least
@@ -21,7 +21,7 @@ namespace Fabric.Conductor.Telemetry;
 /// <remarks>
 /// A sample counts only when its node sealed it with the cluster certificate the fabric's CA issued to that node
 /// (<see cref="NodeVerifier"/>; with no cluster TLS nothing can be checked and every report counts): any member
-/// can write any entry of the dictionary. A refused report is logged once per node and reason. Where no cluster
+/// can publish a report naming any node. A refused report is logged once per node and reason. Where no cluster
 /// feeds it (<c>subscribe</c> off), a sample arrives as a plain <see cref="CounterSample"/> message instead; with a
 /// cluster such messages are not taken, since a member could send them too.
 /// </remarks>
@@ -49,17 +49,15 @@ public sealed class TelemetryCollector : ReceivePersistentActor
         _store = new TelemetryStore(time);
         Recover<SnapshotOffer>(offer => offer.Snapshot is TelemetryHistory history, offer => _store = TelemetryStore.Restore(_time, (TelemetryHistory)offer.Snapshot));
         Recover<CounterSample>(sample => _store.Add(sample));
-        Command<Changed>(changed => changed.Key.Equals(TelemetryDistribution.Latest), changed =>
+        Command<TelemetryReport>(report =>
         {
-            foreach (var (node, report) in changed.Get(TelemetryDistribution.Latest).Entries)
+            // Only what the store would keep is checked: a report older than the node's latest (a replay) is ignored.
+            if (_store.IsNew(report.Sample) && _reports.Believe(report.Sample.Node, report.Sample.Node, TelemetryReport.Statement(report.Sample), report.Seal))
             {
-                // Only what the store would keep is checked: gossip repeats every entry at each change of any.
-                if (_store.IsNew(report.Sample) && _reports.Believe(node, report.Sample.Node, TelemetryReport.Statement(report.Sample), report.Seal))
-                {
-                    Keep(report.Sample);
-                }
+                Keep(report.Sample);
             }
         });
+        Command<SubscribeAck>(_ => { });
         if (!subscribe)
         {
             Command<CounterSample>(Keep);
@@ -80,7 +78,7 @@ public sealed class TelemetryCollector : ReceivePersistentActor
 
     public override string PersistenceId => Id;
 
-    /// <param name="subscribe">Follow <see cref="TelemetryDistribution.Latest"/> (needs a cluster node).</param>
+    /// <param name="subscribe">Subscribe to <see cref="TelemetryDistribution.Topic"/> (needs a cluster node).</param>
     /// <param name="tls">The cluster's TLS: its CA says whose seal a report carries; null when the cluster runs without TLS.</param>
     public static Props Props(TimeProvider time, bool subscribe = true, int snapshotEvery = DefaultSnapshotEvery, ClusterTls? tls = null) =>
         Akka.Actor.Props.Create(() => new TelemetryCollector(time, subscribe, snapshotEvery, tls));
@@ -89,7 +87,7 @@ public sealed class TelemetryCollector : ReceivePersistentActor
     {
         if (_subscribe)
         {
-            DistributedData.Get(Context.System).Replicator.Tell(Dsl.Subscribe(TelemetryDistribution.Latest, Self));
+            DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(TelemetryDistribution.Topic, Self));
         }
     }
 

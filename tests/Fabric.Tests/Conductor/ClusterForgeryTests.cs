@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.DistributedData;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Hosting;
@@ -13,8 +14,8 @@ namespace Fabric.Tests.Conductor;
 
 /// <summary>
 /// A member of the cluster (here br2a, with a certificate of the fabric's CA issued to it: a compromised router)
-/// writes what only the conductor or another node may say — a running configuration, dc1a's ack, dc1a's
-/// telemetry — or asks the conductor to commit. The routers and the conductor believe none of it, and the fabric
+/// writes or publishes what only the conductor or another node may say — a running configuration, dc1a's ack,
+/// dc1a's telemetry — or asks the conductor to commit. The routers and the conductor believe none of it, and the fabric
 /// goes on: the conductor's next version still reaches every router, dc1a's own ack and samples still count.
 /// </summary>
 public sealed class ClusterForgeryTests : IDisposable
@@ -156,17 +157,23 @@ public sealed class ClusterForgeryTests : IDisposable
         await using var nodes = new ControlPlaneNodes(tls: true);
         var (conductor, _, _, _) = await StartFabric(nodes, TimeSpan.FromMilliseconds(200));
         var forger = await nodes.StartMember("br2a");
-        var self = Akka.Cluster.Cluster.Get(forger).SelfUniqueAddress;
+        var mediator = DistributedPubSub.Get(forger).Mediator;
+        await ControlPlaneNodes.Until(
+            () => mediator.Ask<CurrentTopics>(GetTopics.Instance, ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken),
+            topics => topics.Topics.Contains(TelemetryDistribution.Topic),
+            "the forger's mediator knows the conductor's telemetry topic");
 
+        // Stamped a second ahead, so that dc1a's own samples arriving first would not make the forgery old news.
         const long Forged = 123_456_789;
-        var sample = new CounterSample("dc1a", "dc1", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), new Dictionary<string, long> { ["received"] = Forged });
+        var stamped = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1_000;
+        var sample = new CounterSample("dc1a", "dc1", stamped, new Dictionary<string, long> { ["received"] = Forged });
         foreach (var seal in new[] { null, new NodeSigner(nodes.Settings("br2a").Tls!).Seal(TelemetryReport.Statement(sample)) })
         {
             var report = new TelemetryReport(sample with { UnixMilliseconds = sample.UnixMilliseconds + (seal is null ? 0 : 1) }, seal);
-            await Write(forger, TelemetryDistribution.Latest, LWWDictionary<string, TelemetryReport>.Empty, reports => reports.SetItem(self, "dc1a", report, (_, _) => ForgedClock));
+            mediator.Tell(new Publish(TelemetryDistribution.Topic, report));
         }
 
-        var after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1;
+        var after = stamped + 1;
         var view = await ControlPlaneNodes.Until(
             () => conductor.Ask<TelemetryView>(new GetTelemetry("dc1a"), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken),
             v => v.Nodes.Count == 1 && v.Nodes[0].Samples.Count(s => s.UnixMilliseconds > after) >= 3,

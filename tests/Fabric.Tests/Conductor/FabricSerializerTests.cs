@@ -3,6 +3,7 @@ using Akka.Actor;
 using MessagePack;
 using SerializationException = System.Runtime.Serialization.SerializationException;
 using Fabric.Actors.HighAvailability;
+using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 using Fabric.Actors.Telemetry;
 using Fabric.Conductor.Configuration;
@@ -88,6 +89,30 @@ public sealed class FabricSerializerTests : IDisposable
 
         var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.ha.sessions.v1"));
         Assert.Equal("wire message \"fabric.ha.sessions.v1\" lacks PairSessionBatch.Sessions[0]: refused", error.Message);
+    }
+
+    [Fact]
+    public void FromBinary_NilInsideANestedRecord_RefusedWithItsPath()
+    {
+        var bytes = _serializer.ToBinary(new TelemetryReport(new CounterSample("br1a", null!, 5, new Dictionary<string, long>()), null));
+
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.telemetry.report.v1"));
+        Assert.Equal("wire message \"fabric.telemetry.report.v1\" lacks TelemetryReport.Sample.Router: refused", error.Message);
+    }
+
+    // Each router's report reaches the conductor every 5 s, with hundreds of counters: checking it must not box each one.
+    [Fact]
+    public void RequiredMembers_SealedReportWithManyCounters_AllocatesNothing()
+    {
+        var counters = Enumerable.Range(0, 500).ToDictionary(i => $"tenant.t{i}.packets", i => (long)i);
+        var report = new TelemetryReport(new CounterSample("br1a", "br1", 5, counters), new NodeSeal(new byte[300], new byte[64]));
+        Assert.Null(RequiredMembers.FirstMissing(report));
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var missing = RequiredMembers.FirstMissing(report);
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Null(missing);
     }
 
     // Found by fuzzing (crashes/serializer/telemetry-*): a nil map key reached Dictionary.Add, whose ArgumentNullException

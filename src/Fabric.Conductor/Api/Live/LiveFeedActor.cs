@@ -15,10 +15,10 @@ namespace Fabric.Conductor.Api.Live;
 
 /// <summary>
 /// Feeds a <see cref="LiveFeed"/> on every conductor node (not only the singleton's: each node serves the API): follows
-/// the routers' samples (<see cref="TelemetryDistribution.Latest"/>), their configuration statuses
-/// (<see cref="ConfigDistribution.Status"/>) and the running version (<see cref="ConfigDistribution.Running"/>) in
-/// Distributed Data, as the conductor does, and hands the feed each new sample and each change of the rollout; and it
-/// subscribes to the routers' flows (<see cref="FlowDistribution.Topic"/>: sessions opening and closing, drops). It
+/// the routers' configuration statuses (<see cref="ConfigDistribution.Status"/>) and the running version
+/// (<see cref="ConfigDistribution.Running"/>) in Distributed Data, as the conductor does, and subscribes to the routers'
+/// samples (<see cref="TelemetryDistribution.Topic"/>) and flows (<see cref="FlowDistribution.Topic"/>: sessions
+/// opening and closing, drops); it hands the feed each new sample, each flow batch and each change of the rollout. It
 /// believes what the conductor believes: samples and acks sealed by the node they name (<see cref="NodeEntries"/>),
 /// and a running configuration only when the conductor's key signed it, since any member can write those keys.
 /// The feed never blocks, so neither does this actor.
@@ -43,14 +43,11 @@ public sealed class LiveFeedActor : ReceiveActor
         Receive<SessionEventBatch>(_feed.Sessions);
         Receive<DropEventBatch>(_feed.Drops);
         Receive<SubscribeAck>(_ => { });
-        Receive<Changed>(changed => changed.Key.Equals(TelemetryDistribution.Latest), changed =>
+        Receive<TelemetryReport>(report =>
         {
-            foreach (var (node, report) in changed.Get(TelemetryDistribution.Latest).Entries)
+            if (_feed.IsNew(report.Sample) && _samples.Believe(report.Sample.Node, report.Sample.Node, TelemetryReport.Statement(report.Sample), report.Seal))
             {
-                if (_feed.IsNew(report.Sample) && _samples.Believe(node, report.Sample.Node, TelemetryReport.Statement(report.Sample), report.Seal))
-                {
-                    _feed.Sample(report.Sample);
-                }
+                _feed.Sample(report.Sample);
             }
         });
         Receive<Changed>(changed => changed.Key.Equals(ConfigDistribution.Status), changed =>
@@ -89,9 +86,10 @@ public sealed class LiveFeedActor : ReceiveActor
 
     protected override void PreStart()
     {
-        DistributedPubSub.Get(Context.System).Mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(FlowDistribution.Topic, Self));
+        var mediator = DistributedPubSub.Get(Context.System).Mediator;
+        mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(FlowDistribution.Topic, Self));
+        mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(TelemetryDistribution.Topic, Self));
         var replicator = DistributedData.Get(Context.System).Replicator;
-        replicator.Tell(Dsl.Subscribe(TelemetryDistribution.Latest, Self));
         replicator.Tell(Dsl.Subscribe(ConfigDistribution.Status, Self));
         replicator.Tell(Dsl.Subscribe(ConfigDistribution.Running, Self));
     }
