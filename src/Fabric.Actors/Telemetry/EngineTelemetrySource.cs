@@ -31,6 +31,7 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
             ["sessions.expired"] = Interlocked.Read(ref counters.SessionsExpired),
             ["sessions.evicted"] = Interlocked.Read(ref counters.SessionsEvicted),
             ["sessions.superseded"] = Interlocked.Read(ref counters.SessionsSuperseded),
+            ["sessions.revoked"] = Interlocked.Read(ref counters.SessionsRevoked),
             ["ha.active"] = engine.IsActive ? 1 : 0,
         };
         var reasons = Enum.GetValues<DropReason>().Where(r => r != DropReason.None).ToArray();

@@ -17,8 +17,9 @@ public sealed class ForwardingSnapshot
     internal ForwardingSnapshot(
         long version, string router, PortBinding[] ports, string[] tenants,
         TenantClassifier classifier, ServiceEntry[] services, ServiceMatcher allServices, ServiceMatcher[] fibByTenant, ServiceRuntimes runtimes,
-        PeerPath[] peerPaths)
+        PeerPath[] peerPaths, bool[] access)
     {
+        _access = access;
         PeerPaths = peerPaths;
         _peerByAddress = [];
         foreach (var path in peerPaths)
@@ -124,6 +125,12 @@ public sealed class ForwardingSnapshot
     }
 
     public int TenantIndex(string name) => Array.IndexOf(Tenants, name);
+
+    /// <summary>Whether the access policy lets <paramref name="tenant"/> reach <paramref name="service"/> (indexes of this snapshot; hierarchy included).</summary>
+    public bool MayReach(int tenant, int service) =>
+        (uint)tenant < (uint)Tenants.Length && (uint)service < (uint)Services.Length && _access[(tenant * Services.Length) + service];
+
+    private readonly bool[] _access;
 
     public int ServiceIndex(string name)
     {

@@ -115,6 +115,13 @@ public enum DropReason : byte
     /// and none of its sessions is half-open to make room: the new session is refused, other tenants' sessions are not.
     /// </summary>
     TenantSessionLimit,
+
+    /// <summary>
+    /// Not a packet: a live session ended because a committed configuration no longer allows it (its tenant or service
+    /// is gone, the tenant may no longer reach the service, its destination no longer matches that service in the
+    /// tenant's view, or the service's encryption requirement changed). See <c>SessionRebinding</c>.
+    /// </summary>
+    Revoked,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

@@ -107,6 +107,7 @@ public sealed class PacketWorker
     public int RunOnce(long now)
     {
         var handled = 0;
+        var snapshot = Bind(SnapshotSource(), now);
         for (var port = 0; port < Ports.Length; port++)
         {
             _batch.Count = 0;
@@ -115,7 +116,6 @@ public sealed class PacketWorker
                 continue;
             }
 
-            var snapshot = SnapshotSource();
             if (!_active)
             {
                 Standby(port);
@@ -454,6 +454,36 @@ public sealed class PacketWorker
         _queuedCount = 0;
     }
 
+    /// <summary>The snapshot whose tenant and service indexes the sessions hold (null before the first round).</summary>
+    private ForwardingSnapshot? _bound;
+
+    /// <summary>
+    /// Binds the sessions to <paramref name="snapshot"/> when it is not the one they hold indexes of (<see cref="SessionRebinding"/>:
+    /// renumbered indexes follow, sessions the new configuration no longer allows end); returns it.
+    /// </summary>
+    private ForwardingSnapshot Bind(ForwardingSnapshot snapshot, long now)
+    {
+        if (ReferenceEquals(snapshot, _bound))
+        {
+            return snapshot;
+        }
+
+        if (_bound is not null)
+        {
+            try
+            {
+                Counters.SessionsRevoked += SessionRebinding.Run(_bound, snapshot, Resources, now);
+            }
+            catch (Exception fault) when (fault is not OutOfMemoryException)
+            {
+                Faults.Record(fault, now);
+            }
+        }
+
+        _bound = snapshot;
+        return snapshot;
+    }
+
     private readonly ExpiredSession<SessionState>[] _expired = new ExpiredSession<SessionState>[256];
 
     private void ExpireSessions(long now)
@@ -464,7 +494,7 @@ public sealed class PacketWorker
             return;
         }
 
-        var snapshot = SnapshotSource();
+        var snapshot = _bound ?? SnapshotSource();
         for (var i = 0; i < count; i++)
         {
             ref readonly var expired = ref _expired[i];

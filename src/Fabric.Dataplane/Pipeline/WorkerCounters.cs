@@ -16,6 +16,9 @@ public sealed class WorkerCounters
     /// <summary>Egress and transit sessions removed because the peer opened a new session on their waypoint tuple (it had ended them).</summary>
     public long SessionsSuperseded;
 
+    /// <summary>Live sessions a committed configuration no longer allows, ended when the worker took it (see <see cref="SessionRebinding"/>).</summary>
+    public long SessionsRevoked;
+
     /// <summary>SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress).</summary>
     public long SessionsMoved;
 

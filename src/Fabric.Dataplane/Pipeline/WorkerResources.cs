@@ -138,6 +138,14 @@ public sealed class WorkerResources
     /// Publishes the closing of a session just removed from slot <paramref name="handle"/> (its slot keeps what the
     /// session left until it is reused; the removal moved the generation on by one).
     /// </summary>
+    /// <summary>A live session's tenant and service indexes were rebound to a new snapshot's: the counts kept by index follow.</summary>
+    internal void SessionRebound(int tenant, int service, int newTenant, int newService)
+    {
+        Traffic.Rebound(tenant, service, newTenant, newService);
+        TenantEnded(tenant);
+        TenantOpened(newTenant);
+    }
+
     internal void SessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now) =>
         SessionEvents.Add(new SessionEvent(SessionEventKind.Closed, handle, Sessions.Generation(handle) - 1, forward, reverse, state, Sessions.Opened(handle), now));
 

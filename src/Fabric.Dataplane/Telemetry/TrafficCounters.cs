@@ -44,6 +44,13 @@ public sealed class TrafficCounters
     /// <summary>A session opened under this tenant and service ended.</summary>
     public void Ended(int tenant, int service) => _counts[Index(tenant, service)].ActiveSessions--;
 
+    /// <summary>A live session's tenant and service got new indexes (a swap renumbered them): its active count moves with it.</summary>
+    public void Rebound(int tenant, int service, int newTenant, int newService)
+    {
+        _counts[Index(tenant, service)].ActiveSessions--;
+        _counts[Index(newTenant, newService)].ActiveSessions++;
+    }
+
     /// <summary>The counts of one tenant (−1: none) and service (−1: none).</summary>
     public TrafficCount Get(int tenant, int service)
     {
