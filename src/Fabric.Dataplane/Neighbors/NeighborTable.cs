@@ -9,7 +9,9 @@ namespace Fabric.Dataplane.Neighbors;
 /// <see cref="ReachableTime"/> is no longer used: the next packet for it waits while the neighbour is asked again,
 /// exactly as for a neighbour never seen, and its slot may be taken by another neighbour. Frames for a neighbour not
 /// yet known wait for its address (up to <see cref="MaxWaitingPerNeighbor"/>, as Linux queues unresolved packets),
-/// so the first packets of flows are not lost to resolution.
+/// so the first packets of flows are not lost to resolution; the neighbour is asked again every
+/// <see cref="RetransmitTime"/> while they wait, and they are given up after <see cref="GiveUpTime"/> (counted in
+/// <see cref="GivenUp"/>), so a neighbour that never answers does not keep the waiting room.
 /// </summary>
 /// <remarks>
 /// A flat array of struct entries, open addressing with a bounded probe window: a neighbour lives in one of the
@@ -39,6 +41,12 @@ public sealed class NeighborTable
     /// </summary>
     public static readonly TimeSpan ReachableTime = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long after asking for a neighbour the router asks again while frames wait (tunable): Linux's <c>retrans_time</c>.</summary>
+    public static readonly TimeSpan RetransmitTime = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long frames wait for a neighbour that does not answer before they are dropped (tunable): Linux's three probes.</summary>
+    public static readonly TimeSpan GiveUpTime = TimeSpan.FromSeconds(3);
+
     /// <summary>The confirmation time of an entry that never ages (<see cref="AddPermanent"/>).</summary>
     private const long Permanent = long.MaxValue;
 
@@ -47,24 +55,29 @@ public sealed class NeighborTable
     private readonly int _mask;
     private readonly long _reachableTicks;
     private readonly ulong _seed;
-    private readonly Dictionary<NeighborKey, List<byte[]>> _waiting;
+    private readonly long _retransmitTicks;
+    private readonly long _giveUpTicks;
+    private readonly Dictionary<NeighborKey, Waiting> _waiting;
     private int _waitingFrames;
+    private long _nextSweep = long.MinValue;
 
     /// <summary>A table of <paramref name="capacity"/> slots (rounded up to a power of two).</summary>
-    /// <param name="reachableTicks"><see cref="ReachableTime"/> in ticks of the worker's clock.</param>
+    /// <param name="ticksPerSecond">The rate of the worker's clock, which every time passed in is read from.</param>
     /// <param name="hashSeed">The secret the slots are hashed with (the engine's seed, random unless a test gives one).</param>
-    public NeighborTable(int capacity, long reachableTicks, ulong hashSeed)
+    public NeighborTable(int capacity, long ticksPerSecond, ulong hashSeed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, 1 << 24);
-        ArgumentOutOfRangeException.ThrowIfLessThan(reachableTicks, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ticksPerSecond, 1);
         var slots = (int)Math.Max(ProbeWindow, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity));
         _entries = new Entry[slots];
         _mask = slots - 1;
         _shift = 64 - System.Numerics.BitOperations.Log2((uint)slots);
-        _reachableTicks = reachableTicks;
+        _reachableTicks = (long)(ReachableTime.TotalSeconds * ticksPerSecond);
+        _retransmitTicks = (long)(RetransmitTime.TotalSeconds * ticksPerSecond);
+        _giveUpTicks = (long)(GiveUpTime.TotalSeconds * ticksPerSecond);
         _seed = hashSeed;
-        _waiting = new Dictionary<NeighborKey, List<byte[]>>(new SeededComparer(hashSeed));
+        _waiting = new Dictionary<NeighborKey, Waiting>(new SeededComparer(hashSeed));
     }
 
     /// <summary>Slots in the table.</summary>
@@ -75,6 +88,9 @@ public sealed class NeighborTable
 
     /// <summary>Neighbours learned but not kept because their probe window held only fresh entries.</summary>
     public long NotKept { get; private set; }
+
+    /// <summary>Frames dropped after waiting <see cref="GiveUpTime"/> for a neighbour that did not answer.</summary>
+    public long GivenUp { get; private set; }
 
     /// <summary>
     /// The MAC of the neighbour at <paramref name="address"/> on <paramref name="port"/> when it was confirmed less than
@@ -121,13 +137,13 @@ public sealed class NeighborTable
 
         var key = new NeighborKey(port, address, isIpv6);
         Store(key, mac, now);
-        if (_waitingFrames == 0 || !_waiting.Remove(key, out var frames))
+        if (_waitingFrames == 0 || !_waiting.Remove(key, out var waiting))
         {
             return null;
         }
 
-        _waitingFrames -= frames.Count;
-        return frames;
+        _waitingFrames -= waiting.Frames.Count;
+        return waiting.Frames;
     }
 
     /// <summary>
@@ -141,30 +157,75 @@ public sealed class NeighborTable
     }
 
     /// <summary>
-    /// Keeps a copy of the frame until the neighbour answers. Returns whether this is the first frame
-    /// waiting for it (the caller asks for the address then), or null when no more may wait (the caller drops it).
+    /// Keeps a copy of the frame until the neighbour answers; false when no more may wait (the caller drops it).
+    /// <paramref name="ask"/> says whether the caller asks for the address now (ARP or NS): for the first frame, and
+    /// again once <see cref="RetransmitTime"/> has passed since the last time while frames wait. Frames that waited
+    /// <see cref="GiveUpTime"/> are dropped first, and the neighbour is asked afresh.
     /// </summary>
-    public bool? Hold(int port, UInt128 address, bool isIpv6, ReadOnlySpan<byte> frame)
+    public bool Hold(int port, UInt128 address, bool isIpv6, ReadOnlySpan<byte> frame, long now, out bool ask)
     {
-        if (_waitingFrames >= MaxWaiting)
-        {
-            return null;
-        }
-
         var key = new NeighborKey(port, address, isIpv6);
-        var first = !_waiting.TryGetValue(key, out var frames);
-        if (first)
+        if (_waiting.TryGetValue(key, out var waiting))
         {
-            _waiting[key] = frames = [];
+            if (now - waiting.FirstAsked >= _giveUpTicks)
+            {
+                GiveUp(waiting);
+                waiting.FirstAsked = now;
+            }
+
+            ask = waiting.Frames.Count == 0 || now - waiting.LastAsked >= _retransmitTicks;
+            if (ask)
+            {
+                waiting.LastAsked = now;
+            }
         }
-        else if (frames!.Count >= MaxWaitingPerNeighbor)
+        else
         {
-            return null;
+            SweepWhenFull(now);
+            if (_waitingFrames >= MaxWaiting)
+            {
+                ask = false;
+                return false;
+            }
+
+            _waiting[key] = waiting = new Waiting { FirstAsked = now, LastAsked = now };
+            ask = true;
         }
 
-        frames!.Add(frame.ToArray());
+        if (waiting.Frames.Count >= MaxWaitingPerNeighbor || _waitingFrames >= MaxWaiting)
+        {
+            return false;
+        }
+
+        waiting.Frames.Add(frame.ToArray());
         _waitingFrames++;
-        return first;
+        return true;
+    }
+
+    /// <summary>When the waiting room is full, gives up (at most once per <see cref="RetransmitTime"/>) the frames of every neighbour that did not answer in time.</summary>
+    private void SweepWhenFull(long now)
+    {
+        if (_waitingFrames < MaxWaiting || now < _nextSweep)
+        {
+            return;
+        }
+
+        _nextSweep = now + _retransmitTicks;
+        foreach (var (key, waiting) in _waiting)
+        {
+            if (now - waiting.FirstAsked >= _giveUpTicks)
+            {
+                GiveUp(waiting);
+                _waiting.Remove(key);
+            }
+        }
+    }
+
+    private void GiveUp(Waiting waiting)
+    {
+        GivenUp += waiting.Frames.Count;
+        _waitingFrames -= waiting.Frames.Count;
+        waiting.Frames.Clear();
     }
 
     private bool IsFresh(long confirmed, long now) => confirmed == Permanent || now - confirmed < _reachableTicks;
@@ -224,6 +285,16 @@ public sealed class NeighborTable
         public NeighborKey Key;
         public MacAddress Mac;
         public long Confirmed;
+    }
+
+    /// <summary>The frames that wait for one neighbour, and when it was first and last asked for.</summary>
+    private sealed class Waiting
+    {
+        public List<byte[]> Frames { get; } = [];
+
+        public long FirstAsked { get; set; }
+
+        public long LastAsked { get; set; }
     }
 
     /// <summary>The waiting frames' keys hashed under the table's seed, as its slots are.</summary>

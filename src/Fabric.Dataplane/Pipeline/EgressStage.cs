@@ -89,13 +89,15 @@ public static class EgressStage
             return Verdict.Forward;
         }
 
-        switch (resources.Neighbors.Hold(context.EgressPort, nextHop.Source, nextHop.IsIpv6, context.Frame))
+        var held = resources.Neighbors.Hold(context.EgressPort, nextHop.Source, nextHop.IsIpv6, context.Frame, context.Now, out var ask);
+        if (ask)
         {
-            case null:
-                return context.Fail(DropReason.NeighborUnresolved);
-            case true:
-                Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, nextHop.IsIpv6, nextHop.Source);
-                break;
+            Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, nextHop.IsIpv6, nextHop.Source);
+        }
+
+        if (!held)
+        {
+            return context.Fail(DropReason.NeighborUnresolved);
         }
 
         // Held for the neighbour's address: it leaves later as the router's own send; its tenant and service count it now.

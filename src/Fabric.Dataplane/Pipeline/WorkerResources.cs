@@ -32,7 +32,7 @@ public sealed class WorkerResources
         Traffic = new TrafficCounters();
         IcmpErrors = new IcmpErrorLimiter(ticksPerSecond);
         HalfOpen = new HalfOpenSessions(sessionCapacity);
-        Neighbors = new NeighborTable(NeighborTable.DefaultCapacity, (long)(NeighborTable.ReachableTime.TotalSeconds * ticksPerSecond), seed);
+        Neighbors = new NeighborTable(NeighborTable.DefaultCapacity, ticksPerSecond, seed);
         MaxSessionsPerTenant = maxSessionsPerTenant;
         _random = seed | 1;
     }

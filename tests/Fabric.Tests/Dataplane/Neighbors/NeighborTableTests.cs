@@ -7,14 +7,15 @@ namespace Fabric.Tests.Dataplane.Neighbors;
 [Collection(AllocationMeasurement.Name)]
 public sealed class NeighborTableTests
 {
-    private const long Reachable = 60_000;
+    private const long TicksPerSecond = 1000;
+    private const long Reachable = 60 * TicksPerSecond;
     private static readonly MacAddress A = new(0x02_00_00_00_00_0A);
     private static readonly MacAddress B = new(0x02_00_00_00_00_0B);
 
     [Fact]
     public void NeighborTable_Ipv4AndIpv6AddressOfTheSameValue_AreTwoNeighbors()
     {
-        var table = new NeighborTable(64, Reachable, hashSeed: 1);
+        var table = new NeighborTable(64, TicksPerSecond, hashSeed: 1);
         var value = (UInt128)IpAddressConversions.ParseIpv4("10.20.1.10");
 
         table.Learn(0, value, isIpv6: false, A, now: 0);
@@ -30,7 +31,7 @@ public sealed class NeighborTableTests
     [Fact]
     public void NeighborTable_EntryNotConfirmedForReachableTime_NotUsedUntilConfirmedAgain()
     {
-        var table = new NeighborTable(64, Reachable, hashSeed: 1);
+        var table = new NeighborTable(64, TicksPerSecond, hashSeed: 1);
         table.Learn(1, 7, isIpv6: false, A, now: 1000);
 
         Assert.True(table.TryGet(1, 7, isIpv6: false, 1000 + Reachable - 1, out _));
@@ -45,7 +46,7 @@ public sealed class NeighborTableTests
     public void NeighborTable_Full_StaleSlotsTakeNewNeighbors()
     {
         // One probe window is the whole table: 16 neighbours fill it.
-        var table = new NeighborTable(NeighborTable.ProbeWindow, Reachable, hashSeed: 1);
+        var table = new NeighborTable(NeighborTable.ProbeWindow, TicksPerSecond, hashSeed: 1);
         for (var address = 1; address <= NeighborTable.ProbeWindow; address++)
         {
             table.Learn(0, (UInt128)address, isIpv6: false, A, now: 0);
@@ -74,9 +75,11 @@ public sealed class NeighborTableTests
     [Fact]
     public void NeighborTable_Learn_ReleasesTheFramesThatWaited()
     {
-        var table = new NeighborTable(64, Reachable, hashSeed: 1);
-        Assert.True(table.Hold(0, 9, isIpv6: true, [1, 2]));
-        Assert.False(table.Hold(0, 9, isIpv6: true, [3]));
+        var table = new NeighborTable(64, TicksPerSecond, hashSeed: 1);
+        Assert.True(table.Hold(0, 9, isIpv6: true, [1, 2], now: 0, out var ask));
+        Assert.True(ask);
+        Assert.True(table.Hold(0, 9, isIpv6: true, [3], now: 0, out ask));
+        Assert.False(ask);
 
         Assert.Null(table.Learn(0, 9, isIpv6: false, A, now: 0));
         var released = table.Learn(0, 9, isIpv6: true, A, now: 0);
@@ -86,9 +89,52 @@ public sealed class NeighborTableTests
     }
 
     [Fact]
+    public void NeighborTable_NeighborThatDoesNotAnswer_AskedAgainEachSecond_FramesGivenUpAfterThree()
+    {
+        var table = new NeighborTable(64, TicksPerSecond, hashSeed: 1);
+        var asked = new List<long>();
+        for (var now = 0L; now < 3 * TicksPerSecond; now += 100)
+        {
+            Assert.True(table.Hold(0, 9, isIpv6: false, [1], now, out var ask));
+            if (ask)
+            {
+                asked.Add(now);
+            }
+        }
+
+        Assert.Equal(new long[] { 0, TicksPerSecond, 2 * TicksPerSecond }, asked);
+        Assert.True(table.Hold(0, 9, isIpv6: false, [2], 3 * TicksPerSecond, out var again));
+        Assert.True(again);
+        Assert.Equal(30, table.GivenUp);
+        var released = table.Learn(0, 9, isIpv6: false, A, 3 * TicksPerSecond);
+        Assert.NotNull(released);
+        Assert.Equal(2, Assert.Single(released)[0]);
+    }
+
+    [Fact]
+    public void NeighborTable_WaitingRoomFullOfNeighborsThatNeverAnswer_FreedAfterGiveUpTime()
+    {
+        var table = new NeighborTable(1024, TicksPerSecond, hashSeed: 1);
+        for (var neighbor = 0; neighbor < NeighborTable.MaxWaiting / NeighborTable.MaxWaitingPerNeighbor; neighbor++)
+        {
+            for (var frame = 0; frame < NeighborTable.MaxWaitingPerNeighbor; frame++)
+            {
+                Assert.True(table.Hold(0, (UInt128)neighbor, isIpv6: false, [1], now: 0, out _));
+            }
+        }
+
+        Assert.False(table.Hold(0, 5000, isIpv6: false, [1], now: 2 * TicksPerSecond, out var ask));
+        Assert.False(ask);
+
+        Assert.True(table.Hold(0, 5000, isIpv6: false, [1], now: 3 * TicksPerSecond, out ask));
+        Assert.True(ask);
+        Assert.Equal(NeighborTable.MaxWaiting, table.GivenUp);
+    }
+
+    [Fact]
     public void NeighborTable_Permanent_NeverAgesAndLearningLeavesIt()
     {
-        var table = new NeighborTable(64, Reachable, hashSeed: 1);
+        var table = new NeighborTable(64, TicksPerSecond, hashSeed: 1);
         table.AddPermanent(0, 5, isIpv6: false, A);
 
         table.Learn(0, 5, isIpv6: false, B, now: 10);
@@ -114,8 +160,8 @@ public sealed class NeighborTableTests
             }
         }
 
-        var predictable = new NeighborTable(capacity, Reachable, known);
-        var secret = new NeighborTable(capacity, Reachable, hashSeed: 0x0fed_cba9_8765_4321);
+        var predictable = new NeighborTable(capacity, TicksPerSecond, known);
+        var secret = new NeighborTable(capacity, TicksPerSecond, hashSeed: 0x0fed_cba9_8765_4321);
         foreach (var address in aimed)
         {
             predictable.Learn(0, address, isIpv6: false, A, now: 0);
@@ -132,7 +178,7 @@ public sealed class NeighborTableTests
     [Fact]
     public void NeighborTable_LearnAndTryGet_AllocateNothing()
     {
-        var table = new NeighborTable(NeighborTable.DefaultCapacity, Reachable, hashSeed: 3);
+        var table = new NeighborTable(NeighborTable.DefaultCapacity, TicksPerSecond, hashSeed: 3);
         var hits = Run(table, 1000, 0);
         var before = GC.GetAllocatedBytesForCurrentThread();
         hits += Run(table, 100_000, Reachable * 2);
