@@ -16,8 +16,8 @@ namespace Fabric.Dataplane.Neighbors;
 /// <remarks>
 /// A flat array of struct entries, open addressing with a bounded probe window: a neighbour lives in one of the
 /// <see cref="ProbeWindow"/> slots from its home slot (the top bits of <see cref="NeighborKey.Hash"/> under the table's
-/// seed, a secret per engine: no one outside can aim many addresses at one window). Slots are never emptied: a stale one is reused in place,
-/// so a lookup still stops at the first empty slot. A neighbour whose window holds only fresh entries of others is
+/// seed, a secret per engine: no one outside can aim many addresses at one window). Slots are never emptied: a stale
+/// one is reused in place, so a lookup still stops at the first empty slot. A neighbour whose window holds only fresh entries of others is
 /// not kept (counted in <see cref="NotKept"/>); the frames that waited for it still leave. Learning and looking up
 /// allocate nothing; holding a frame copies it. Not thread-safe: one writer (the worker).
 /// </remarks>

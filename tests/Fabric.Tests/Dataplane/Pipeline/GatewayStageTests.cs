@@ -34,45 +34,29 @@ public sealed class GatewayStageTests
     public void Ipv6FrameFromIpv4NeighborsAddress_TrafficToThatNeighborStillReachesIt()
     {
         using var lab = new RouterFixture();
-        lab.Fin1.SendTcp("10.10.1.20", 40000, 5432, TcpFlags.Syn, 1, 0, []);
-        lab.Pump();
-        Assert.Single(lab.Db1.Received);
 
         // sink1, on the same LAN as db1, sends an IPv6 datagram whose source has the value of db1's IPv4 address
         // (::10.10.1.20): off-link for the LAN's fd00:10:1::/64, and another family than db1's entry.
-        var forged = Packets.Udp6(lab.Db1.Address, IpAddressConversions.ParseIpv6("fd00:10:1::11"), 7, 7, [1, 2, 3, 4]);
-        lab.Sink1.SendIpv6(lab.Router.Ports[SvcPort].Mac, forged);
-        lab.Pump();
-
-        lab.Fin1.SendTcp("10.10.1.20", 40001, 5432, TcpFlags.Syn, 1, 0, []);
-        lab.Pump();
-
-        Assert.Equal(2, lab.Db1.Received.Count);
-        Assert.Empty(lab.Sink1.Received);
+        TrafficToDb1StillReachesItAfter(lab, () =>
+            lab.Sink1.SendIpv6(lab.Router.Ports[SvcPort].Mac, Packets.Udp6(lab.Db1.Address, IpAddressConversions.ParseIpv6("fd00:10:1::11"), 7, 7, [1, 2, 3, 4])));
     }
 
     [Fact]
     public void NeighborSolicitationFromIpv6FormOfIpv4NeighborsAddress_TrafficToThatNeighborStillReachesIt()
     {
         using var lab = new RouterFixture();
-        lab.Fin1.SendTcp("10.10.1.20", 40000, 5432, TcpFlags.Syn, 1, 0, []);
-        lab.Pump();
-        Assert.Single(lab.Db1.Received);
 
         // Neighbour discovery is learned whatever its source: sink1 solicits the router from ::10.10.1.20, whose
         // value is db1's IPv4 address. Its entry is an IPv6 neighbour's; db1's IPv4 entry stays as it was.
-        var frame = new byte[128];
-        var length = ControlMessages.NeighborSolicitation(frame, lab.Sink1.Mac, lab.Db1.Address, IpAddressConversions.ParseIpv6("fd00:10:1::1"));
-        lab.Sink1.SendIpv6(lab.Router.Ports[SvcPort].Mac, frame[EthernetFrame.UntaggedHeaderLength..length]);
-        lab.Pump();
+        TrafficToDb1StillReachesItAfter(lab, () =>
+        {
+            var frame = new byte[128];
+            var length = ControlMessages.NeighborSolicitation(frame, lab.Sink1.Mac, lab.Db1.Address, IpAddressConversions.ParseIpv6("fd00:10:1::1"));
+            lab.Sink1.SendIpv6(lab.Router.Ports[SvcPort].Mac, frame[EthernetFrame.UntaggedHeaderLength..length]);
+        });
+
         Assert.True(lab.Router.Worker.Neighbors.TryGet(SvcPort, lab.Db1.Address, isIpv6: true, lab.Time.GetTimestamp(), out var learned));
         Assert.Equal(lab.Sink1.Mac, learned);
-
-        lab.Fin1.SendTcp("10.10.1.20", 40001, 5432, TcpFlags.Syn, 1, 0, []);
-        lab.Pump();
-
-        Assert.Equal(2, lab.Db1.Received.Count);
-        Assert.Empty(lab.Sink1.Received);
     }
 
     [Fact]
@@ -137,6 +121,25 @@ public sealed class GatewayStageTests
         Assert.Single(replaced.Received);
         lab.Sink1.Process();
         Assert.Equal(2, lab.Sink1.Received.Count);
+    }
+
+    /// <summary>
+    /// fin1 opens a session to db (db1 gets it), sink1 sends what <paramref name="forge"/> sends, and fin1 opens another:
+    /// it must reach db1 too, and nothing of it sink1.
+    /// </summary>
+    private static void TrafficToDb1StillReachesItAfter(RouterFixture lab, Action forge)
+    {
+        lab.Fin1.SendTcp("10.10.1.20", 40000, 5432, TcpFlags.Syn, 1, 0, []);
+        lab.Pump();
+        Assert.Single(lab.Db1.Received);
+
+        forge();
+        lab.Pump();
+        lab.Fin1.SendTcp("10.10.1.20", 40001, 5432, TcpFlags.Syn, 1, 0, []);
+        lab.Pump();
+
+        Assert.Equal(2, lab.Db1.Received.Count);
+        Assert.Empty(lab.Sink1.Received);
     }
 
     /// <summary>The reachable time plus <paramref name="offset"/> seconds.</summary>
