@@ -234,8 +234,8 @@ public static class DataplaneBench
         var worker = engine.Worker;
         var sinkAddress = IpAddressConversions.ParseIpv4("10.9.0.10");
         var clientAddress = IpAddressConversions.ParseIpv4("10.8.0.10");
-        worker.Neighbors.Learn(1, sinkAddress, new MacAddress(0x02_00_00_00_00_99));
-        worker.Neighbors.Learn(0, clientAddress, new MacAddress(0x02_00_00_00_00_98));
+        worker.Neighbors.AddPermanent(1, sinkAddress, isIpv6: false, new MacAddress(0x02_00_00_00_00_99));
+        worker.Neighbors.AddPermanent(0, clientAddress, isIpv6: false, new MacAddress(0x02_00_00_00_00_98));
 
         // Frames: one SYN per session to a random destination inside the table.
         var random = new Random(7);

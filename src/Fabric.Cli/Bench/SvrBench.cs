@@ -172,11 +172,11 @@ public static class SvrBench
             Branch.Apply(model, 1);
             Datacenter.Apply(model, 1);
             var host = new MacAddress(0x02_00_00_00_00_99);
-            Branch.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.1"), _dcWan.Mac);
-            Branch.Worker.Neighbors.Learn(1, IpAddressConversions.ParseIpv4("10.30.1.10"), host);
-            Datacenter.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.2"), _brWan.Mac);
-            Datacenter.Worker.Neighbors.Learn(1, IpAddressConversions.ParseIpv4("10.10.1.30"), host);
-            Datacenter.Worker.Neighbors.Learn(1, IpAddressConversions.ParseIpv4("10.10.1.20"), host);
+            Branch.Worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("172.16.0.1"), isIpv6: false, _dcWan.Mac);
+            Branch.Worker.Neighbors.AddPermanent(1, IpAddressConversions.ParseIpv4("10.30.1.10"), isIpv6: false, host);
+            Datacenter.Worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("172.16.0.2"), isIpv6: false, _brWan.Mac);
+            Datacenter.Worker.Neighbors.AddPermanent(1, IpAddressConversions.ParseIpv4("10.10.1.30"), isIpv6: false, host);
+            Datacenter.Worker.Neighbors.AddPermanent(1, IpAddressConversions.ParseIpv4("10.10.1.20"), isIpv6: false, host);
         }
 
         /// <summary>Keys handed in are installed before a router's next round: this gives both that round.</summary>

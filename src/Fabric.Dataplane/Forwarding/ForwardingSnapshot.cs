@@ -149,15 +149,31 @@ public sealed class ForwardingSnapshot
 /// <summary>One port of the router in one snapshot.</summary>
 /// <param name="Tenant">The tenant of packets arriving here, or −1.</param>
 /// <param name="Ipv4Addresses">The router's own IPv4 addresses on the port (gateway or interface addresses).</param>
+/// <param name="OnLink">The prefixes of the router's addresses on the port: the hosts on its link.</param>
 /// <param name="WaypointFirst">The lowest waypoint port peers may send to on this interface (0: the port takes no SVR traffic).</param>
 public sealed record PortBinding(
-    string Device, PortRole Role, int Tenant, uint[] Ipv4Addresses, UInt128[] Ipv6Addresses, int Mtu, ushort WaypointFirst = 0, ushort WaypointLast = 0)
+    string Device, PortRole Role, int Tenant, uint[] Ipv4Addresses, UInt128[] Ipv6Addresses, OnLinkPrefix[] OnLink, int Mtu,
+    ushort WaypointFirst = 0, ushort WaypointLast = 0)
 {
     /// <summary>True for a packet to one of our addresses here on a waypoint port: SVR traffic from a peer.</summary>
     public bool IsWaypoint(uint destination, ushort port) =>
         WaypointFirst != 0 && port >= WaypointFirst && port <= WaypointLast && OwnsIpv4(destination);
 
-    public static PortBinding Unused(string device) => new(device, PortRole.Unused, -1, [], [], 1500);
+    public static PortBinding Unused(string device) => new(device, PortRole.Unused, -1, [], [], [], 1500);
+
+    /// <summary>Whether <paramref name="address"/> lies in one of the port's <see cref="OnLink"/> prefixes.</summary>
+    public bool IsOnLink(UInt128 address, bool isIpv6)
+    {
+        foreach (var prefix in OnLink)
+        {
+            if (prefix.Contains(address, isIpv6))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     public bool OwnsIpv4(uint address) => Array.IndexOf(Ipv4Addresses, address) >= 0;
 

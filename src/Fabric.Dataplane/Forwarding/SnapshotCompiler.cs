@@ -217,6 +217,7 @@ public static class SnapshotCompiler
                 device, role, tenant,
                 [.. list.Where(a => a.IsIPv4).Select(a => IpAddressConversions.ToIpv4(a.Address))],
                 [.. list.Where(a => !a.IsIPv4).Select(a => IpAddressConversions.ToIpv6(a.Address))],
+                [.. list.Select(OnLinkPrefix.From).Distinct()],
                 mtu);
         }
     }

@@ -3,94 +3,336 @@ using Fabric.Dataplane.Wire;
 namespace Fabric.Dataplane.Neighbors;
 
 /// <summary>
-/// Link-layer addresses of the hosts next to the router, per port, learned from ARP, neighbour
-/// discovery and the frames hosts send. Frames for a neighbour not yet known wait for its address
-/// (up to <see cref="MaxWaitingPerNeighbor"/>, as Linux queues unresolved packets), so the first
-/// packets of flows are not lost to resolution. Bounded; one writer (the worker).
-/// Not thread-safe.
+/// Link-layer addresses of the hosts next to the router, per port and address family. The stages learn an entry from
+/// ARP, from neighbour discovery and from frames whose source is on the receiving port's link (never from an address
+/// a packet quotes or from an off-link source: see <see cref="Pipeline.GatewayStage"/>). An entry not confirmed for
+/// <see cref="ReachableTime"/> is no longer used: the next packet for it waits while the neighbour is asked again,
+/// exactly as for a neighbour never seen, and its slot may be taken by another neighbour. Frames for a neighbour not
+/// yet known wait for its address (up to <see cref="MaxWaitingPerNeighbor"/>, as Linux queues unresolved packets),
+/// so the first packets of flows are not lost to resolution; the neighbour is asked again every
+/// <see cref="RetransmitTime"/> while they wait, and they are given up after <see cref="GiveUpTime"/> (counted in
+/// <see cref="GivenUp"/>), so a neighbour that never answers does not keep the waiting room.
 /// </summary>
-public sealed class NeighborTable(int capacity = 65_536)
+/// <remarks>
+/// A flat array of struct entries, open addressing with a bounded probe window: a neighbour lives in one of the
+/// <see cref="ProbeWindow"/> slots from its home slot (the top bits of <see cref="NeighborKey.Hash"/> under the table's
+/// seed, a secret per engine: no one outside can aim many addresses at one window). Slots are never emptied: a stale
+/// one is reused in place, so a lookup still stops at the first empty slot. A neighbour whose window holds only fresh entries of others is
+/// not kept (counted in <see cref="NotKept"/>); the frames that waited for it still leave. Learning and looking up
+/// allocate nothing; holding a frame copies it. Not thread-safe: one writer (the worker).
+/// </remarks>
+public sealed class NeighborTable
 {
+    /// <summary>Slots of a table when the engine does not say otherwise (tunable): about 3 MiB per worker.</summary>
+    public const int DefaultCapacity = 65_536;
+
     /// <summary>Frames that may wait for one unresolved neighbour (tunable).</summary>
     public const int MaxWaitingPerNeighbor = 64;
 
     /// <summary>Frames that may wait for all unresolved neighbours together (tunable).</summary>
     public const int MaxWaiting = 4096;
 
-    private readonly Dictionary<NeighborKey, MacAddress> _known = new(capacity);
-    private readonly Dictionary<NeighborKey, List<byte[]>> _waiting = [];
+    /// <summary>Slots after its home where a neighbour may live (tunable).</summary>
+    public const int ProbeWindow = 16;
+
+    /// <summary>
+    /// How long an entry is used after it was last confirmed (by ARP, neighbour discovery or a frame from the
+    /// neighbour) before it must be resolved again (tunable): Linux's <c>gc_stale_time</c> default.
+    /// </summary>
+    public static readonly TimeSpan ReachableTime = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long after asking for a neighbour the router asks again while frames wait (tunable): Linux's <c>retrans_time</c>.</summary>
+    public static readonly TimeSpan RetransmitTime = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long frames wait for a neighbour that does not answer before they are dropped (tunable): Linux's three probes.</summary>
+    public static readonly TimeSpan GiveUpTime = TimeSpan.FromSeconds(3);
+
+    /// <summary>The confirmation time of an entry that never ages (<see cref="AddPermanent"/>).</summary>
+    private const long Permanent = long.MaxValue;
+
+    private readonly Entry[] _entries;
+    private readonly int _shift;
+    private readonly int _mask;
+    private readonly long _reachableTicks;
+    private readonly ulong _seed;
+    private readonly long _retransmitTicks;
+    private readonly long _giveUpTicks;
+    private readonly Dictionary<NeighborKey, Waiting> _waiting;
     private int _waitingFrames;
+    private long _nextSweep = long.MinValue;
 
-    public int Count => _known.Count;
+    /// <summary>A table of <paramref name="capacity"/> slots (rounded up to a power of two).</summary>
+    /// <param name="ticksPerSecond">The rate of the worker's clock, which every time passed in is read from.</param>
+    /// <param name="hashSeed">The secret the slots are hashed with (the engine's seed, random unless a test gives one).</param>
+    public NeighborTable(int capacity, long ticksPerSecond, ulong hashSeed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, 1 << 24);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ticksPerSecond, 1);
+        var slots = (int)Math.Max(ProbeWindow, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity));
+        _entries = new Entry[slots];
+        _mask = slots - 1;
+        _shift = 64 - System.Numerics.BitOperations.Log2((uint)slots);
+        _reachableTicks = (long)(ReachableTime.TotalSeconds * ticksPerSecond);
+        _retransmitTicks = (long)(RetransmitTime.TotalSeconds * ticksPerSecond);
+        _giveUpTicks = (long)(GiveUpTime.TotalSeconds * ticksPerSecond);
+        _seed = hashSeed;
+        _waiting = new Dictionary<NeighborKey, Waiting>(new SeededComparer(hashSeed));
+    }
 
-    public bool TryGet(int port, UInt128 address, out MacAddress mac) => _known.TryGetValue(new NeighborKey(port, address), out mac);
+    /// <summary>Slots in the table.</summary>
+    public int Capacity => _entries.Length;
 
-    /// <summary>Records where <paramref name="address"/> is; returns the frames that were waiting for it, if any.</summary>
-    public List<byte[]>? Learn(int port, UInt128 address, MacAddress mac)
+    /// <summary>Slots that hold a neighbour, fresh or stale.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Neighbours learned but not kept because their probe window held only fresh entries.</summary>
+    public long NotKept { get; private set; }
+
+    /// <summary>Frames dropped after waiting <see cref="GiveUpTime"/> for a neighbour that did not answer.</summary>
+    public long GivenUp { get; private set; }
+
+    /// <summary>
+    /// The MAC of the neighbour at <paramref name="address"/> on <paramref name="port"/> when it was confirmed less than
+    /// <see cref="ReachableTime"/> before <paramref name="now"/>; false for a neighbour unknown or stale.
+    /// </summary>
+    public bool TryGet(int port, UInt128 address, bool isIpv6, long now, out MacAddress mac)
+    {
+        var key = new NeighborKey(port, address, isIpv6);
+        var home = Home(key);
+        for (var i = 0; i < ProbeWindow; i++)
+        {
+            ref readonly var entry = ref _entries[(home + i) & _mask];
+            if (entry.Mac == MacAddress.Zero)
+            {
+                break;
+            }
+
+            if (entry.Key == key)
+            {
+                if (IsFresh(entry.Confirmed, now))
+                {
+                    mac = entry.Mac;
+                    return true;
+                }
+
+                break;
+            }
+        }
+
+        mac = default;
+        return false;
+    }
+
+    /// <summary>
+    /// Records that <paramref name="address"/> is at <paramref name="mac"/> as of <paramref name="now"/> (a permanent
+    /// entry stays as it is); returns the frames that were waiting for it, if any.
+    /// </summary>
+    public List<byte[]>? Learn(int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
     {
         if (mac.IsMulticast || mac == MacAddress.Zero)
         {
             return null;
         }
 
-        var key = new NeighborKey(port, address);
-        if (_known.TryGetValue(key, out var known) && known == mac && _waitingFrames == 0)
-        {
-            // The common case on the packet path: a host we know, where we knew it.
-            return null;
-        }
-
-        if (_known.Count < capacity || _known.ContainsKey(key))
-        {
-            _known[key] = mac;
-        }
-
-        if (!_waiting.Remove(key, out var frames))
+        var key = new NeighborKey(port, address, isIpv6);
+        Store(key, mac, now);
+        if (_waitingFrames == 0 || !_waiting.Remove(key, out var waiting))
         {
             return null;
         }
 
-        _waitingFrames -= frames.Count;
-        return frames;
+        _waitingFrames -= waiting.Frames.Count;
+        return waiting.Frames;
     }
 
     /// <summary>
-    /// Keeps a copy of the frame until the neighbour answers. Returns whether this is the first frame
-    /// waiting for it (the caller asks for the address then), or null when no more may wait (the caller drops it).
+    /// Records a neighbour that never ages and that nothing learned replaces (Linux's <c>nud permanent</c>): for
+    /// benchmarks and fixtures that place hosts by hand.
     /// </summary>
-    public bool? Hold(int port, UInt128 address, ReadOnlySpan<byte> frame)
+    public void AddPermanent(int port, UInt128 address, bool isIpv6, MacAddress mac)
     {
-        if (_waitingFrames >= MaxWaiting)
+        ArgumentOutOfRangeException.ThrowIfEqual(mac, MacAddress.Zero);
+        Store(new NeighborKey(port, address, isIpv6), mac, Permanent);
+    }
+
+    /// <summary>
+    /// Keeps a copy of the frame until the neighbour answers; false when no more may wait (the caller drops it).
+    /// <paramref name="ask"/> says whether the caller asks for the address now (ARP or NS): for the first frame, and
+    /// again once <see cref="RetransmitTime"/> has passed since the last time while frames wait. Frames that waited
+    /// <see cref="GiveUpTime"/> are dropped first, and the neighbour is asked afresh.
+    /// </summary>
+    public bool Hold(int port, UInt128 address, bool isIpv6, ReadOnlySpan<byte> frame, long now, out bool ask)
+    {
+        var key = new NeighborKey(port, address, isIpv6);
+        if (_waiting.TryGetValue(key, out var waiting))
         {
-            return null;
+            if (now - waiting.FirstAsked >= _giveUpTicks)
+            {
+                GiveUp(waiting);
+                waiting.FirstAsked = now;
+            }
+
+            ask = waiting.Frames.Count == 0 || now - waiting.LastAsked >= _retransmitTicks;
+            if (ask)
+            {
+                waiting.LastAsked = now;
+            }
+        }
+        else
+        {
+            SweepWhenFull(now);
+            if (_waitingFrames >= MaxWaiting)
+            {
+                ask = false;
+                return false;
+            }
+
+            _waiting[key] = waiting = new Waiting { FirstAsked = now, LastAsked = now };
+            ask = true;
         }
 
-        var key = new NeighborKey(port, address);
-        var first = !_waiting.TryGetValue(key, out var frames);
-        if (first)
+        if (waiting.Frames.Count >= MaxWaitingPerNeighbor || _waitingFrames >= MaxWaiting)
         {
-            _waiting[key] = frames = [];
-        }
-        else if (frames!.Count >= MaxWaitingPerNeighbor)
-        {
-            return null;
+            return false;
         }
 
-        frames!.Add(frame.ToArray());
+        waiting.Frames.Add(frame.ToArray());
         _waitingFrames++;
-        return first;
+        return true;
+    }
+
+    /// <summary>When the waiting room is full, gives up (at most once per <see cref="RetransmitTime"/>) the frames of every neighbour that did not answer in time.</summary>
+    private void SweepWhenFull(long now)
+    {
+        if (_waitingFrames < MaxWaiting || now < _nextSweep)
+        {
+            return;
+        }
+
+        _nextSweep = now + _retransmitTicks;
+        foreach (var (key, waiting) in _waiting)
+        {
+            if (now - waiting.FirstAsked >= _giveUpTicks)
+            {
+                GiveUp(waiting);
+                _waiting.Remove(key);
+            }
+        }
+    }
+
+    private void GiveUp(Waiting waiting)
+    {
+        GivenUp += waiting.Frames.Count;
+        _waitingFrames -= waiting.Frames.Count;
+        waiting.Frames.Clear();
+    }
+
+    private bool IsFresh(long confirmed, long now) => confirmed == Permanent || now - confirmed < _reachableTicks;
+
+    private int Home(in NeighborKey key) => (int)(key.Hash(_seed) >> _shift);
+
+    /// <summary>Writes the entry in its slot, or in the first empty or stale slot of its window when it has none.</summary>
+    private void Store(in NeighborKey key, MacAddress mac, long confirmed)
+    {
+        var home = Home(key);
+        var free = -1;
+        for (var i = 0; i < ProbeWindow; i++)
+        {
+            var slot = (home + i) & _mask;
+            ref var entry = ref _entries[slot];
+            if (entry.Mac == MacAddress.Zero)
+            {
+                free = free < 0 ? slot : free;
+                break;
+            }
+
+            if (entry.Key == key)
+            {
+                if (entry.Confirmed != Permanent || confirmed == Permanent)
+                {
+                    entry.Mac = mac;
+                    entry.Confirmed = confirmed;
+                }
+
+                return;
+            }
+
+            if (free < 0 && !IsFresh(entry.Confirmed, confirmed))
+            {
+                free = slot;
+            }
+        }
+
+        if (free < 0)
+        {
+            NotKept++;
+            return;
+        }
+
+        ref var taken = ref _entries[free];
+        if (taken.Mac == MacAddress.Zero)
+        {
+            Count++;
+        }
+
+        taken = new Entry { Key = key, Mac = mac, Confirmed = confirmed };
+    }
+
+    /// <summary>One slot: a neighbour, its MAC (zero: the slot was never used) and when it was last confirmed.</summary>
+    private struct Entry
+    {
+        public NeighborKey Key;
+        public MacAddress Mac;
+        public long Confirmed;
+    }
+
+    /// <summary>The frames that wait for one neighbour, and when it was first and last asked for.</summary>
+    private sealed class Waiting
+    {
+        public List<byte[]> Frames { get; } = [];
+
+        public long FirstAsked { get; set; }
+
+        public long LastAsked { get; set; }
+    }
+
+    /// <summary>The waiting frames' keys hashed under the table's seed, as its slots are.</summary>
+    private sealed class SeededComparer(ulong seed) : IEqualityComparer<NeighborKey>
+    {
+        public bool Equals(NeighborKey x, NeighborKey y) => x == y;
+
+        public int GetHashCode(NeighborKey key) => (int)(key.Hash(seed) >> 32);
     }
 }
 
-/// <summary>A neighbour: the port it is on and its address (IPv4 in the low 32 bits).</summary>
-internal readonly record struct NeighborKey(int Port, UInt128 Address)
+/// <summary>
+/// A neighbour: the port it is on, its address and the address family, in the form of
+/// <see cref="Sessions.SessionKey"/> (an IPv4 address in the low 32 bits). The family is part of the key: the IPv6
+/// neighbour <c>::10.20.1.10</c> is not the IPv4 neighbour <c>10.20.1.10</c>, whose address has the same value.
+/// </summary>
+public readonly record struct NeighborKey(int Port, UInt128 Address, bool IsIpv6)
 {
-    public bool Equals(NeighborKey other) => Port == other.Port && Address == other.Address;
+    private const ulong Secret0 = 0xA0761D6478BD642F;
+    private const ulong Secret1 = 0xE7037ED1A0B428DB;
+    private const ulong Secret2 = 0x8EBC6AF09C88C6E3;
 
-    public override int GetHashCode()
+    /// <summary>A 64-bit hash of every field mixed with <paramref name="seed"/> (two multiply-folds, as <see cref="Sessions.SessionKey.Hash"/>).</summary>
+    public ulong Hash(ulong seed)
     {
-        var low = (ulong)Address;
-        var high = (ulong)(Address >> 64);
-        return (int)((low ^ (high * 0x9E37_79B9_7F4A_7C15) ^ ((ulong)(uint)Port << 40)) * 0xBF58_476D_1CE4_E5B9 >> 32);
+        var address = Fold((ulong)Address ^ seed ^ Secret0, (ulong)(Address >> 64) ^ Secret1);
+        var place = ((ulong)(uint)Port << 1) | (IsIpv6 ? 1UL : 0);
+        return Fold(address ^ place ^ Secret2, Secret1);
+    }
+
+    public bool Equals(NeighborKey other) => Port == other.Port && Address == other.Address && IsIpv6 == other.IsIpv6;
+
+    /// <summary>The unseeded hash (tables hash with their own seed through <see cref="Hash"/>).</summary>
+    public override int GetHashCode() => (int)(Hash(0) >> 32);
+
+    private static ulong Fold(ulong a, ulong b)
+    {
+        var high = Math.BigMul(a, b, out var low);
+        return high ^ low;
     }
 }

@@ -79,23 +79,25 @@ public static class EgressStage
             }
         }
 
-        var nextHop = NextHop(ref context, resources);
+        ref readonly var nextHop = ref NextHop(ref context, resources);
 
         var ethernet = EthernetFrame.FromValidated(context.Frame);
         ethernet.Source = egressPort.Mac;
-        if (resources.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
+        if (resources.Neighbors.TryGet(context.EgressPort, nextHop.Source, nextHop.IsIpv6, context.Now, out var mac))
         {
             ethernet.Destination = mac;
             return Verdict.Forward;
         }
 
-        switch (resources.Neighbors.Hold(context.EgressPort, nextHop, context.Frame))
+        var held = resources.Neighbors.Hold(context.EgressPort, nextHop.Source, nextHop.IsIpv6, context.Frame, context.Now, out var ask);
+        if (ask)
         {
-            case null:
-                return context.Fail(DropReason.NeighborUnresolved);
-            case true:
-                Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, context.IsIpv6, nextHop);
-                break;
+            Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, nextHop.IsIpv6, nextHop.Source);
+        }
+
+        if (!held)
+        {
+            return context.Fail(DropReason.NeighborUnresolved);
         }
 
         // Held for the neighbour's address: it leaves later as the router's own send; its tenant and service count it now.
@@ -106,12 +108,12 @@ public static class EgressStage
     /// <summary>
     /// Every destination is on a link of the router (a container, an instance or a peer's waypoint), so it is
     /// its own next hop: the instance (or peer waypoint) for forward packets, the client (or peer waypoint)
-    /// for reverse ones, as the session's keys say.
+    /// for reverse ones, as the session's keys say: the next hop is the source (address and family) of the key returned.
     /// </summary>
-    private static UInt128 NextHop(ref PacketContext context, WorkerResources resources) =>
-        context.Direction == Sessions.SessionDirection.Forward
-            ? resources.Sessions.ReverseKey(context.Session).Source
-            : resources.Sessions.ForwardKey(context.Session).Source;
+    private static ref readonly Sessions.SessionKey NextHop(ref PacketContext context, WorkerResources resources) =>
+        ref context.Direction == Sessions.SessionDirection.Forward
+            ? ref resources.Sessions.ReverseKey(context.Session)
+            : ref resources.Sessions.ForwardKey(context.Session);
 
     /// <summary>What SVR adds to each packet of the session leaving to the peer (0 for other packets).</summary>
     private static int SvrGrowth(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)

@@ -4,9 +4,11 @@ using Fabric.Dataplane.Wire;
 namespace Fabric.Dataplane.Pipeline;
 
 /// <summary>
-/// The router as an L3 gateway on each port: it learns where hosts are from what they send,
-/// answers ARP and neighbour solicitations for its own addresses on that port, answers pings to
-/// them, and drops (counted) anything else addressed to itself. Everything else goes on.
+/// The router as an L3 gateway on each port: it learns where its neighbours are (from ARP, from neighbour
+/// discovery, and from the frames of hosts on the port's link: a source outside the port's
+/// <see cref="PortBinding.OnLink"/> prefixes and an ICMP error's quoted addresses teach nothing), answers ARP and
+/// neighbour solicitations for its own addresses on that port, answers pings to them, and drops (counted)
+/// anything else addressed to itself. Everything else goes on.
 /// </summary>
 public static class GatewayStage
 {
@@ -25,10 +27,11 @@ public static class GatewayStage
             return Arp(ref context, binding, resources, ethernet);
         }
 
-        if (!context.IsIcmpError)
+        if (!context.IsIcmpError && binding.IsOnLink(context.Key.Source, context.Key.IsIpv6))
         {
-            // An ICMP error's key is the flow it quotes: its addresses are not the sender's, so nothing is learned from it.
-            Learn(resources, context.IngressPort, context.Key.Source, sender);
+            // Only a host on this link sends its own frames here: a source from elsewhere is forged or routed, and
+            // an ICMP error's key is the flow it quotes (its addresses are not the sender's). Neither is learned.
+            Learn(resources, context.IngressPort, context.Key.Source, context.Key.IsIpv6, sender, context.Now);
         }
 
         if (context.IsIpv6)
@@ -73,9 +76,9 @@ public static class GatewayStage
         return Verdict.Continue;
     }
 
-    internal static void Learn(WorkerResources resources, int port, UInt128 address, MacAddress mac)
+    internal static void Learn(WorkerResources resources, int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
     {
-        if (resources.Neighbors.Learn(port, address, mac) is { } waiting)
+        if (resources.Neighbors.Learn(port, address, isIpv6, mac, now) is { } waiting)
         {
             // The held frames waited for exactly this address: give them their destination and send them.
             foreach (var frame in waiting)
@@ -91,7 +94,7 @@ public static class GatewayStage
         var arp = ArpPacket.FromValidated(ethernet.Payload);
         if (arp.SenderProtocolAddress != 0)
         {
-            Learn(resources, context.IngressPort, arp.SenderProtocolAddress, arp.SenderHardwareAddress);
+            Learn(resources, context.IngressPort, arp.SenderProtocolAddress, isIpv6: false, arp.SenderHardwareAddress, context.Now);
         }
 
         if (arp.Operation != ArpOperation.Request || !binding.OwnsIpv4(arp.TargetProtocolAddress))
@@ -126,12 +129,12 @@ public static class GatewayStage
 
         if (icmp.TryGetSourceLinkLayerAddress(out var source) && ip.Source != UInt128.Zero)
         {
-            Learn(resources, context.IngressPort, ip.Source, source);
+            Learn(resources, context.IngressPort, ip.Source, isIpv6: true, source, context.Now);
         }
 
         if (icmp.TryGetTargetLinkLayerAddress(out var target) && icmp.IsNeighborAdvertisement)
         {
-            Learn(resources, context.IngressPort, icmp.TargetAddress, target);
+            Learn(resources, context.IngressPort, icmp.TargetAddress, isIpv6: true, target, context.Now);
         }
 
         if (!icmp.IsNeighborSolicitation || !binding.OwnsIpv6(icmp.TargetAddress))

@@ -118,7 +118,7 @@ public sealed class PacketWorker
 
             if (!_active)
             {
-                Standby(port);
+                Standby(port, now);
                 continue;
             }
 
@@ -156,7 +156,7 @@ public sealed class PacketWorker
     }
 
     /// <summary>A standby node's batch: nothing answered or forwarded; the sender of an ARP frame is learned, so the node knows its neighbours when it takes over.</summary>
-    private void Standby(int port)
+    private void Standby(int port, long now)
     {
         for (var i = 0; i < _batch.Count; i++)
         {
@@ -167,7 +167,7 @@ public sealed class PacketWorker
                 && ArpPacket.TryCreate(ethernet.Payload, out var arp)
                 && arp.SenderProtocolAddress != 0)
             {
-                Neighbors.Learn(port, arp.SenderProtocolAddress, arp.SenderHardwareAddress);
+                Neighbors.Learn(port, arp.SenderProtocolAddress, isIpv6: false, arp.SenderHardwareAddress, now);
             }
         }
     }
@@ -345,8 +345,8 @@ public sealed class PacketWorker
             return false;
         }
 
-        var nextHop = forward ? Sessions.ReverseKey(handle).Source : Sessions.ForwardKey(handle).Source;
-        return Neighbors.TryGet(egress, nextHop, out _);
+        ref readonly var nextHop = ref forward ? ref Sessions.ReverseKey(handle) : ref Sessions.ForwardKey(handle);
+        return Neighbors.TryGet(egress, nextHop.Source, nextHop.IsIpv6, context.Now, out _);
     }
 
     /// <summary>Sends a super-packet that went through whole: with its offload where the port takes it, else cut into packets.</summary>

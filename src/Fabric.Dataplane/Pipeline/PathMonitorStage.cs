@@ -42,7 +42,7 @@ public static class PathMonitorStage
             var health = path.Health;
             if (health.ProbeDue(now))
             {
-                SendControl(resources, snapshot, path, health);
+                SendControl(resources, snapshot, path, health, now);
             }
 
             if (health.BurstDue(now))
@@ -121,7 +121,7 @@ public static class PathMonitorStage
         return Verdict.Consumed;
     }
 
-    private static void SendControl(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, PeerPathHealth health)
+    private static void SendControl(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, PeerPathHealth health, long now)
     {
         Span<byte> control = stackalloc byte[ControlLength];
         control[0] = BfdVersion << 5;
@@ -139,7 +139,7 @@ public static class PathMonitorStage
         BinaryPrimitives.WriteUInt32BigEndian(control[12..], intervalMicroseconds);
         BinaryPrimitives.WriteUInt32BigEndian(control[16..], intervalMicroseconds);
         BinaryPrimitives.WriteUInt32BigEndian(control[20..], intervalMicroseconds);
-        Send(resources, snapshot, path, Model.PathMonitoring.ControlPort, control);
+        Send(resources, snapshot, path, Model.PathMonitoring.ControlPort, control, now);
     }
 
     private static void SendEcho(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, uint sequence, long now)
@@ -148,13 +148,13 @@ public static class PathMonitorStage
         BinaryPrimitives.WriteUInt32BigEndian(echo, path.Health.Discriminator);
         BinaryPrimitives.WriteUInt32BigEndian(echo[4..], sequence);
         BinaryPrimitives.WriteInt64BigEndian(echo[8..], now);
-        Send(resources, snapshot, path, Model.PathMonitoring.EchoPort, echo);
+        Send(resources, snapshot, path, Model.PathMonitoring.EchoPort, echo, now);
     }
 
     /// <summary>Sends to the peer's waypoint; while its MAC is unknown the probe is not sent and the peer is asked for (ARP).</summary>
-    private static void Send(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, ushort port, ReadOnlySpan<byte> payload)
+    private static void Send(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, ushort port, ReadOnlySpan<byte> payload, long now)
     {
-        if (!resources.Neighbors.TryGet(path.Port, path.PeerAddress, out var mac))
+        if (!resources.Neighbors.TryGet(path.Port, path.PeerAddress, isIpv6: false, now, out var mac))
         {
             EgressStage.Resolve(resources, snapshot.Ports[path.Port], path.Port, isIpv6: false, path.PeerAddress);
             return;

@@ -32,6 +32,7 @@ public sealed class WorkerResources
         Traffic = new TrafficCounters();
         IcmpErrors = new IcmpErrorLimiter(ticksPerSecond);
         HalfOpen = new HalfOpenSessions(sessionCapacity);
+        Neighbors = new NeighborTable(NeighborTable.DefaultCapacity, ticksPerSecond, seed);
         MaxSessionsPerTenant = maxSessionsPerTenant;
         _random = seed | 1;
     }
@@ -47,7 +48,8 @@ public sealed class WorkerResources
 
     public SessionTable<SessionState> Sessions { get; }
 
-    public NeighborTable Neighbors { get; } = new();
+    /// <summary>The neighbours on the ports, hashed under the engine's seed as <see cref="Sessions"/> is.</summary>
+    public NeighborTable Neighbors { get; }
 
     public DropCounters Drops { get; }
 

@@ -73,12 +73,12 @@ internal sealed class PipelineRouters : IDisposable
         _br.Apply(model, 1);
         _dc.Apply(model, 1);
         var host = new MacAddress(0x02_00_00_00_0F_99);
-        _br.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.1"), _dcWan.Mac);
-        _br.Worker.Neighbors.Learn(1, BranchClient, host);
-        _dc.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.2"), _brWan.Mac);
-        _dc.Worker.Neighbors.Learn(1, Service, host);
-        _dc.Worker.Neighbors.Learn(1, SealedService, host);
-        _dc.Worker.Neighbors.Learn(2, LocalClient, host);
+        _br.Worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("172.16.0.1"), isIpv6: false, _dcWan.Mac);
+        _br.Worker.Neighbors.AddPermanent(1, BranchClient, isIpv6: false, host);
+        _dc.Worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("172.16.0.2"), isIpv6: false, _brWan.Mac);
+        _dc.Worker.Neighbors.AddPermanent(1, Service, isIpv6: false, host);
+        _dc.Worker.Neighbors.AddPermanent(1, SealedService, isIpv6: false, host);
+        _dc.Worker.Neighbors.AddPermanent(2, LocalClient, isIpv6: false, host);
         var br = RouterIdentity.Generate("br", Seeded(1));
         var dc = RouterIdentity.Generate("dc", Seeded(2));
         var nonceBr = new byte[PeerKeyAgreement.EpochNonceLength];

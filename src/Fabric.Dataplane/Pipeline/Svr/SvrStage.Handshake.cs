@@ -291,7 +291,7 @@ public static partial class SvrStage
         BinaryPrimitives.WriteUInt16BigEndian(frame[EthernetFrame.TypeOffset..], EtherType.Ipv4);
         frame = frame[..(EthernetFrame.UntaggedHeaderLength + side.IpLength)];
         resources.Counters.MetadataAnnouncements++;
-        if (resources.Neighbors.TryGet(context.EgressPort, nextHop, out var mac))
+        if (resources.Neighbors.TryGet(context.EgressPort, nextHop, isIpv6: false, context.Now, out var mac))
         {
             mac.Write(frame);
             resources.SendOwn(context.EgressPort, frame);
@@ -299,16 +299,17 @@ public static partial class SvrStage
         }
 
         // The peer's MAC is being asked for: the announcement waits, and the datagram waits behind it (in order).
-        switch (resources.Neighbors.Hold(context.EgressPort, nextHop, frame))
+        var held = resources.Neighbors.Hold(context.EgressPort, nextHop, isIpv6: false, frame, context.Now, out var ask);
+        if (ask)
         {
-            case null:
-                context.Fail(DropReason.NeighborUnresolved);
-                return false;
-            case true:
-                EgressStage.Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, isIpv6: false, nextHop);
-                break;
+            EgressStage.Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, isIpv6: false, nextHop);
         }
 
-        return true;
+        if (!held)
+        {
+            context.Fail(DropReason.NeighborUnresolved);
+        }
+
+        return held;
     }
 }

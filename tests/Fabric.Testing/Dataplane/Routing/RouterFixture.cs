@@ -83,7 +83,7 @@ public sealed class RouterFixture : IDisposable
 
     public RouterFixture(string config = Config, RouterOptions? options = null)
     {
-        var svc = new InMemoryBridge();
+        var svc = Svc = new InMemoryBridge();
         var lan = new InMemoryBridge();
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
@@ -104,6 +104,9 @@ public sealed class RouterFixture : IDisposable
     }
 
     public ManualTime Time { get; } = new();
+
+    /// <summary>The service LAN (port 0): where a test attaches a host of its own beside web1, web2, db1 and sink1.</summary>
+    public InMemoryBridge Svc { get; }
 
     public ForwardingEngine Router { get; }
 

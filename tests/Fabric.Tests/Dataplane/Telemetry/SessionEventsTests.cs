@@ -93,7 +93,7 @@ public sealed class SessionEventsTests : IDisposable
             new RouterOptions(SessionCapacity: 1024), time);
         engine.Apply(_lab.Model, 1);
         var worker = engine.Worker;
-        worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("10.10.1.40"), new MacAddress(0x02_00_00_00_0F_99));
+        worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("10.10.1.40"), isIpv6: false, new MacAddress(0x02_00_00_00_0F_99));
         var templates = new byte[80][];
         for (var i = 0; i < templates.Length; i++)
         {

@@ -19,8 +19,8 @@ public sealed class PathMonitorAllocationTests
         IPacketPort[] ports = [wan, new DiscardPort("eng1", new MacAddress(0x02_00_00_00_0A_02)), new DiscardPort("guest1", new MacAddress(0x02_00_00_00_0A_03))];
         using var router = new ForwardingEngine("br1", ports, new RouterOptions(SessionCapacity: 64, Seed: 0x5eed), time);
         router.Apply(RouterFixture.Load(Repository.Read("hocon/lab.conf")), version: 1);
-        router.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.1"), new MacAddress(0x02_00_00_00_0A_11));
-        router.Worker.Neighbors.Learn(0, IpAddressConversions.ParseIpv4("172.16.0.3"), new MacAddress(0x02_00_00_00_0A_12));
+        router.Worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("172.16.0.1"), isIpv6: false, new MacAddress(0x02_00_00_00_0A_11));
+        router.Worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("172.16.0.3"), isIpv6: false, new MacAddress(0x02_00_00_00_0A_12));
         for (var i = 0; i < 30; i++)
         {
             time.Advance(TimeSpan.FromSeconds(1));
