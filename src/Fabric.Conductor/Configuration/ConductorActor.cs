@@ -50,7 +50,7 @@ public sealed class ConductorActor : ReceivePersistentActor
         _signingKey = signingKey;
         _acks = new NodeEntries(tls, time, _log, "configuration ack");
         _telemetry = distribute ? Context.ActorOf(Telemetry.TelemetryCollector.Props(time, tls: tls), "telemetry") : null;
-        _services = distribute ? Context.ActorOf(Fabric.Actors.Services.ServiceRegistryWatcher.Props(), "services") : null;
+        _services = distribute ? Context.ActorOf(Fabric.Actors.Services.ServiceRegistryWatcher.Props(tls), "services") : null;
         Recover<ConfigCommitted>(committed => _history = _history.Apply(committed));
         Command<CommitConfig>(command => Handle(command, () => _history.Decide(command, _time.GetUtcNow())));
         Command<RollbackConfig>(command => Handle(command, () => _history.Decide(command, _time.GetUtcNow())));
