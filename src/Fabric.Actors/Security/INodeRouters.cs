@@ -46,3 +46,30 @@ public static class EngineNodeRouters
         return true;
     }
 }
+
+/// <summary>
+/// The routers' nodes of a configuration the holder is handed (the conductor's running version): none until the
+/// first. Thread-safe: the map is swapped whole.
+/// </summary>
+public sealed class ConfigNodeRouters : INodeRouters
+{
+    private volatile IReadOnlyDictionary<string, string>? _routers;
+
+    public void Take(Fabric.Model.FabricConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        _routers = config.RouterOfNode();
+    }
+
+    public bool TryRouterOf(string node, out string? router)
+    {
+        router = null;
+        if (_routers is not { } routers)
+        {
+            return false;
+        }
+
+        router = routers.GetValueOrDefault(node);
+        return true;
+    }
+}

@@ -204,7 +204,7 @@ public static class SnapshotCompiler
         runtimes.Retain(config.Services.Select(s => s.Name).ToHashSet(StringComparer.Ordinal));
         return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths])
         {
-            RouterOfNode = config.Routers.SelectMany(r => r.Nodes.Select(n => (Node: n.Name, Router: r.Name))).DistinctBy(n => n.Node, StringComparer.Ordinal).ToDictionary(n => n.Node, n => n.Router, StringComparer.Ordinal),
+            RouterOfNode = config.RouterOfNode(),
         };
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
