@@ -23,6 +23,21 @@ public sealed record FabricConfig(
 
     public Router? FindRouter(string name) => Find(Routers, name, r => r.Name);
 
+    /// <summary>The router each node is part of, by node name (node names are unique in a valid document; the first router wins otherwise).</summary>
+    public Dictionary<string, string> RouterOfNode()
+    {
+        var routers = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var router in Routers)
+        {
+            foreach (var node in router.Nodes)
+            {
+                routers.TryAdd(node.Name, router.Name);
+            }
+        }
+
+        return routers;
+    }
+
     public Neighborhood? FindNeighborhood(string name) => Find(Neighborhoods, name, n => n.Name);
 
     /// <summary>The named service policy; "default" resolves to the built-in defaults unless the document defines it.</summary>

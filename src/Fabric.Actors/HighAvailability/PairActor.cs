@@ -16,8 +16,11 @@ namespace Fabric.Actors.HighAvailability;
 /// the partner was just heard again); the standby installs them. On becoming active the node takes the router
 /// over (<see cref="IPairNode.TakeOverAsync"/>) and announces its addresses twice more (after 300 ms and 1 s)
 /// for caches that missed the first. Session batches count only when they come from the partner's pair actor at the
-/// partner's address; from anyone else in the cluster they are refused, logged once and counted
-/// (<see cref="ControlPlaneRefusals.ForeignPairMessages"/>).
+/// partner's address, sealed with the partner's cluster certificate (with cluster TLS: the sender's address alone is
+/// what the sending member's remoting claims), from the partner's run its authenticated heartbeats come from, and
+/// above the last batch taken from that run; anything else is refused, logged once and counted
+/// (<see cref="ControlPlaneRefusals.ForeignPairMessages"/>). The node seals each batch it sends (only when it has
+/// sessions to send: an idle pair signs nothing).
 /// </summary>
 public sealed class PairActor : ReceiveActor, IWithTimers
 {
@@ -32,6 +35,10 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private readonly PairLink _link;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ControlPlaneRefusals _refusals;
+    private readonly NodeSigner? _signer;
+    private readonly NodeVerifier? _verifier;
+    private long _sentBatches;
+    private (ulong Incarnation, long Sequence) _lastTaken;
     private ActorSelection _partner = null!;
     private ActorPath _partnerPath = null!;
     private bool _refusedLogged;
@@ -45,8 +52,10 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     private ulong _partnerIncarnation;
     private Action<TimeSpan>? _listener;
 
-    public PairActor(string node, IPairNode target, PairSettings settings, PairLink link, ControlPlaneRefusals? refusals)
+    public PairActor(string node, IPairNode target, PairSettings settings, PairLink link, ControlPlaneRefusals? refusals, NodeSigner? signer)
     {
+        _signer = signer;
+        _verifier = signer is null ? null : new NodeVerifier(signer.Tls);
         _refusals = refusals ?? new ControlPlaneRefusals();
         _node = node;
         _target = target;
@@ -72,8 +81,9 @@ public sealed class PairActor : ReceiveActor, IWithTimers
     /// <summary>The actor's name on a node: the partner finds it by the same pattern.</summary>
     public static string NameOf(string node) => $"ha-{node}";
 
-    public static Props Props(string node, IPairNode target, PairSettings settings, PairLink link, ControlPlaneRefusals? refusals = null) =>
-        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, link, refusals)).WithDispatcher(Dispatcher);
+    /// <param name="signer">Seals the batches the node sends, and its CA is what the partner's seals are checked against; null when the cluster runs without TLS.</param>
+    public static Props Props(string node, IPairNode target, PairSettings settings, PairLink link, ControlPlaneRefusals? refusals = null, NodeSigner? signer = null) =>
+        Akka.Actor.Props.Create(() => new PairActor(node, target, settings, link, refusals, signer)).WithDispatcher(Dispatcher);
 
     /// <summary>A thread of its own, so a takeover is not held up behind the thread pool's work.</summary>
     public const string Dispatcher = "fabric.pair-dispatcher";
@@ -98,11 +108,18 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         _link.Listen(_listener);
     }
 
-    /// <summary>Whether <paramref name="message"/> came from the partner's pair actor; refused and counted otherwise.</summary>
-    private bool FromPartner(object message)
+    /// <summary>Whether <paramref name="batch"/> came from the partner's pair actor, sealed by the partner, fresh; refused and counted otherwise.</summary>
+    private bool FromPartner(PairSessionBatch batch)
     {
-        if (ClusterSenders.Is(Sender, _partnerPath))
+        var problem = !ClusterSenders.Is(Sender, _partnerPath) ? $"it comes from {Sender.Path}, not partner {_settings.Partner} at {_partnerPath}"
+            : batch.Node != _settings.Partner ? $"it names node {batch.Node}, not partner {_settings.Partner}"
+            : _verifier?.Problem(_settings.Partner, batch.Statement(), batch.Seal) is { } unsealed ? unsealed
+            : batch.Incarnation != _link.Partner.Incarnation ? "it is not from the partner's run its heartbeats come from"
+            : batch.Incarnation == _lastTaken.Incarnation && batch.Sequence <= _lastTaken.Sequence ? $"it is an earlier batch replayed (sequence {batch.Sequence}, after {_lastTaken.Sequence})"
+            : null;
+        if (problem is null)
         {
+            _lastTaken = (batch.Incarnation, batch.Sequence);
             return true;
         }
 
@@ -110,7 +127,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         if (!_refusedLogged)
         {
             _refusedLogged = true;
-            _log.Warning("HA pair {0}: refused a {1} from {2}: only partner {3} at {4} speaks to this pair actor", _node, message.GetType().Name, Sender.Path, _settings.Partner, _partnerPath);
+            _log.Warning("HA pair {0}: refused a session batch: {1}", _node, problem);
         }
 
         return false;
@@ -249,13 +266,15 @@ public sealed class PairActor : ReceiveActor, IWithTimers
                 batch[i] = ReplicatedSession.From(sessions[start + i]);
             }
 
-            _partner.Tell(new PairSessionBatch(_node, export.Version, batch));
+            var (incarnation, sequence) = (_link.Incarnation, ++_sentBatches);
+            var seal = _signer?.Seal(PairSessionBatch.Statement(_node, export.Version, incarnation, sequence, batch));
+            _partner.Tell(new PairSessionBatch(_node, export.Version, incarnation, sequence, batch, seal));
         }
     }
 
     private void Install(PairSessionBatch batch)
     {
-        if (batch.Node != _settings.Partner || _state.Role == PairRole.Active)
+        if (_state.Role == PairRole.Active)
         {
             // An active node keeps its own sessions: a batch from a partner that also thought itself active is stale.
             return;

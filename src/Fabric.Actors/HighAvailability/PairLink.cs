@@ -75,7 +75,7 @@ public sealed class PairLink : IDisposable
         _self = self;
         _time = time;
         _socket = socket;
-        _freshness = new HeartbeatFreshness(Incarnation(), settings.DeadInterval);
+        _freshness = new HeartbeatFreshness(NewIncarnation(), settings.DeadInterval);
         _thread = new Thread(Run) { IsBackground = true, Name = $"fabric-ha-{name}" };
     }
 
@@ -105,6 +105,9 @@ public sealed class PairLink : IDisposable
 
     /// <summary>The link's monotonic clock (what <see cref="PartnerView.LastHeard"/> is measured on).</summary>
     public TimeSpan Now => _time.GetElapsedTime(0);
+
+    /// <summary>This node's run as its heartbeats name it (random, never 0; see <see cref="PartnerView.Incarnation"/>).</summary>
+    public ulong Incarnation => _freshness.Own;
 
     /// <summary>The partner as the heartbeats that counted tell it.</summary>
     public PartnerView Partner => _partner;
@@ -273,7 +276,7 @@ public sealed class PairLink : IDisposable
     private static bool Same(IPAddress a, IPAddress b) =>
         (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Equals(b.IsIPv4MappedToIPv6 ? b.MapToIPv4() : b);
 
-    private static ulong Incarnation()
+    private static ulong NewIncarnation()
     {
         Span<byte> bytes = stackalloc byte[sizeof(ulong)];
         ulong value;

@@ -41,7 +41,8 @@ public static class RouterHost
 {
     /// <param name="conductorKey">The conductor's public key the node pins: only running configurations it signed are applied.</param>
     /// <remarks>
-    /// With cluster TLS, every node's acks and telemetry are sealed with the node's certificate, which must have been
+    /// With cluster TLS, every node's acks, telemetry, registered instances, service load, tenant demands and HA session
+    /// batches are sealed with the node's certificate, which must have been
     /// issued to that node's name (the conductor believes a seal only for the node it names): a certificate issued to
     /// another name is refused with <see cref="ClusterTlsException"/>.
     /// </remarks>
@@ -63,7 +64,7 @@ public static class RouterHost
                     system.ActorOf(ConfigApplier.Props(target.Node, target.Target, conductorKey, signer, target.Refusals), $"config-applier-{target.Node}");
                     if (target.Pair is { } pair)
                     {
-                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings, pair.Link, refusals: target.Refusals), PairActor.NameOf(target.Node));
+                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings, pair.Link, target.Refusals, signer), PairActor.NameOf(target.Node));
                     }
 
                     if (target.Telemetry is { } telemetry)
@@ -76,13 +77,13 @@ public static class RouterHost
                     if (target.TenantBudgets is { } budgets)
                     {
                         system.ActorOf(
-                            TenantBudgetExchange.Props(target.Node, target.Target.RouterName, budgets, tenantBudgets ?? TenantBudgetSettings.Default, TimeProvider.System),
+                            TenantBudgetExchange.Props(target.Node, target.Target.RouterName, budgets, tenantBudgets ?? TenantBudgetSettings.Default, TimeProvider.System, signer, target.Refusals),
                             $"tenant-budgets-{target.Node}");
                     }
 
                     if (target.Services is { } services)
                     {
-                        system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services), ServiceDirectory.NameFor(target.Node));
+                        system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services, signer: signer, refusals: target.Refusals), ServiceDirectory.NameFor(target.Node));
                     }
 
                     if (target.Flows is { } flows)

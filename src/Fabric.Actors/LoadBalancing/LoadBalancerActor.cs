@@ -1,5 +1,7 @@
 using Akka.Actor;
 using Akka.DistributedData;
+using Akka.Event;
+using Fabric.Actors.Security;
 using Fabric.Actors.Services;
 
 namespace Fabric.Actors.LoadBalancing;
@@ -15,6 +17,9 @@ namespace Fabric.Actors.LoadBalancing;
 /// </list>
 /// The dataplane also learns the same figure from reverse metadata (load feedback) on its own sessions; both write
 /// the one "sessions of others" count of a slot, and the later report stands (docs/control-plane.md).
+/// Each entry it publishes is sealed with the node's certificate (once per change, with a sequence that grows); it
+/// believes only entries sealed by the node they name, for the router that node is part of, and not older than one
+/// it believed from the same run of that node; its own entry, replaced by anyone else, it writes again.
 /// </summary>
 public sealed class LoadBalancerActor : ReceiveActor
 {
@@ -25,13 +30,18 @@ public sealed class LoadBalancerActor : ReceiveActor
     private readonly IServiceDataplane _dataplane;
     private readonly IActorRef _replicator;
     private readonly Akka.Cluster.UniqueAddress _self;
+    private readonly NodeSigner? _signer;
+    private readonly NodeEntries _entries;
     private IReadOnlyList<ServiceLoad> _loads = [];
     private LocalService? _local;
-    private ServiceLoad? _published;
+    private SealedLoad? _published;
+    private long _sequence;
     private long[] _handed = [];
 
-    public LoadBalancerActor(string service, string router, string node, IServiceDataplane dataplane)
+    public LoadBalancerActor(string service, string router, string node, IServiceDataplane dataplane, NodeSigner? signer, ControlPlaneRefusals? refusals)
     {
+        _signer = signer;
+        _entries = new NodeEntries(signer?.Tls, TimeProvider.System, Context.GetLogger(), "service load", refusals);
         _service = service;
         _router = router;
         _node = node;
@@ -42,15 +52,19 @@ public sealed class LoadBalancerActor : ReceiveActor
         Receive<LocalService>(Take);
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
         {
-            _loads = [.. changed.Get(ServiceDistribution.Loads).Entries.Values.Where(l => l.Service == _service)];
+            var entries = changed.Get(ServiceDistribution.Loads).Entries;
+            Guard(entries);
+            var ofService = entries.Where(e => e.Value.Load.Service == _service).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+            _loads = [.. ServiceDistribution.Believed(ofService, _entries, _dataplane).Values];
             HandToDataplane();
         });
         Receive<UpdateSuccess>(_ => { });
         Receive<UpdateTimeout>(_ => { });
     }
 
-    public static Props Props(string service, string router, string node, IServiceDataplane dataplane) =>
-        Akka.Actor.Props.Create(() => new LoadBalancerActor(service, router, node, dataplane));
+    /// <param name="signer">Seals the node's entries, and its CA is what others' seals are checked against; null when the cluster runs without TLS.</param>
+    public static Props Props(string service, string router, string node, IServiceDataplane dataplane, NodeSigner? signer = null, ControlPlaneRefusals? refusals = null) =>
+        Akka.Actor.Props.Create(() => new LoadBalancerActor(service, router, node, dataplane, signer, refusals));
 
     protected override void PreStart() => _replicator.Tell(Dsl.Subscribe(ServiceDistribution.Loads, Self));
 
@@ -77,7 +91,7 @@ public sealed class LoadBalancerActor : ReceiveActor
         {
             if (_published is not null)
             {
-                _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, ServiceLoad>.Empty, WriteLocal.Instance, loads => loads.Remove(self, key)));
+                _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, SealedLoad>.Empty, WriteLocal.Instance, loads => loads.Remove(self, key)));
                 _published = null;
             }
 
@@ -91,13 +105,29 @@ public sealed class LoadBalancerActor : ReceiveActor
         }
 
         var load = new ServiceLoad(_service, _router, _node, _member, sessions);
-        if (load.SameAs(_published))
+        if (load.SameAs(_published?.Load))
         {
             return;
         }
 
-        _published = load;
-        _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, ServiceLoad>.Empty, WriteLocal.Instance, loads => loads.SetItem(self, key, load)));
+        var sequence = ++_sequence;
+        _published = new SealedLoad(load, sequence, _signer?.Seal(SealedLoad.Statement(load, sequence)));
+        Write(_published);
+    }
+
+    private void Write(SealedLoad entry)
+    {
+        var (self, key) = (_self, entry.OwnKey);
+        _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, SealedLoad>.Empty, WriteLocal.Instance, loads => loads.SetItem(self, key, entry)));
+    }
+
+    /// <summary>This node's entry holds something other than what it last published (a member wrote it): write it again, with a clock above.</summary>
+    private void Guard(IReadOnlyDictionary<string, SealedLoad> entries)
+    {
+        if (_published is { } mine && (!entries.TryGetValue(mine.OwnKey, out var held) || !mine.SameAs(held)))
+        {
+            Write(mine);
+        }
     }
 
     /// <summary>

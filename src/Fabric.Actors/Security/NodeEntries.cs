@@ -4,23 +4,89 @@ using Fabric.Actors.Cluster;
 namespace Fabric.Actors.Security;
 
 /// <summary>
-/// The entries of a Distributed Data dictionary that each node writes under its own name (acks, telemetry), as a
-/// reader believes them: an entry counts when it names the node it is filed under and, with cluster TLS, carries
-/// that node's seal (<see cref="NodeVerifier"/>); without cluster TLS nothing can be checked and every entry that
-/// names its own node counts. A refusal is logged once per node and reason. Not thread-safe: one per actor.
+/// The entries of a Distributed Data dictionary that each node writes about itself (acks, telemetry, its instances,
+/// its load, its tenant demands), as a reader believes them: an entry counts when it is filed under the key its own
+/// content gives it, the node it names may write it, it is not an earlier entry of the node replayed, and, with
+/// cluster TLS, it carries that node's seal (<see cref="NodeVerifier"/>); without cluster TLS no seal can be checked.
+/// A refusal is logged once per key and reason, and counted once per entry refused
+/// (<see cref="ControlPlaneRefusals.ForeignEntries"/>). Not thread-safe: one per actor.
 /// </summary>
-public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdapter log, string what)
+public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdapter log, string what, ControlPlaneRefusals? refusals = null)
 {
+    private const int MaxRemembered = 4096;
     private readonly NodeVerifier? _verifier = tls is null ? null : new NodeVerifier(tls, time);
     private readonly Dictionary<string, string> _refused = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (object Entry, bool Believed)> _verdicts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Incarnation, long Sequence)> _latest = new(StringComparer.Ordinal);
 
-    /// <summary>Whether the entry filed under <paramref name="key"/>, naming <paramref name="named"/>, is that node's own statement.</summary>
+    /// <summary>Whether the entry filed under <paramref name="key"/>, naming <paramref name="named"/>, is that node's own statement (an entry filed under its node's name).</summary>
     public bool Believe(string key, string named, NodeStatement statement, NodeSeal? seal)
     {
         ArgumentNullException.ThrowIfNull(key);
-        var problem = !string.Equals(named, key, StringComparison.Ordinal)
+        return Judge(key, $"of node {key}", !string.Equals(named, key, StringComparison.Ordinal)
             ? $"it is filed under node {key} but names node {named}"
-            : _verifier?.Problem(key, statement, seal);
+            : _verifier?.Problem(key, statement, seal));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="entry"/>, filed under <paramref name="key"/>, is node <paramref name="node"/>'s own
+    /// statement. The verdict is kept for the entry itself: reading the same entry again checks nothing again.
+    /// </summary>
+    /// <param name="ownKey">The key the entry's content files it under.</param>
+    /// <param name="notAllowed">Why the node may not write this entry as the reader knows it (not a node of the router the entry names), or null.</param>
+    /// <param name="order">The node's run that wrote it and the entry's sequence in that run: a lower sequence of the same run than one believed before is an earlier entry replayed.</param>
+    public bool Believe<T>(
+        string key, T entry, string node, string ownKey, Func<T, NodeStatement> statement, NodeSeal? seal,
+        string? notAllowed = null, (string Incarnation, long Sequence)? order = null)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(statement);
+        if (_verdicts.TryGetValue(key, out var known) && ReferenceEquals(known.Entry, entry))
+        {
+            return known.Believed;
+        }
+
+        string? problem;
+        if (!string.Equals(key, ownKey, StringComparison.Ordinal))
+        {
+            problem = $"it names node {node} and belongs under {ownKey}";
+        }
+        else if (notAllowed is not null)
+        {
+            problem = notAllowed;
+        }
+        else if (order is { } o && _latest.TryGetValue(key, out var latest) && latest.Incarnation == o.Incarnation && o.Sequence < latest.Sequence)
+        {
+            problem = $"it is an earlier entry of node {node} (sequence {o.Sequence}, after {latest.Sequence})";
+        }
+        else
+        {
+            problem = _verifier?.Problem(node, statement(entry), seal);
+        }
+
+        var believed = Judge(key, key, problem);
+        if (_verdicts.Count >= MaxRemembered)
+        {
+            _verdicts.Clear();
+        }
+
+        _verdicts[key] = (entry, believed);
+        if (believed && order is { } fresh)
+        {
+            _latest[key] = fresh;
+        }
+        else if (!believed)
+        {
+            refusals?.CountForeignEntry();
+        }
+
+        return believed;
+    }
+
+    private bool Judge(string key, string subject, string? problem)
+    {
         if (problem is null)
         {
             _refused.Remove(key);
@@ -29,8 +95,13 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
 
         if (!_refused.TryGetValue(key, out var last) || last != problem)
         {
+            if (_refused.Count >= MaxRemembered)
+            {
+                _refused.Clear();
+            }
+
             _refused[key] = problem;
-            log.Warning("{0} of node {1} refused: {2}", what, key, problem);
+            log.Warning("{0} {1} refused: {2}", what, subject, problem);
         }
 
         return false;

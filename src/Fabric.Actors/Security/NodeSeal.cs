@@ -12,7 +12,11 @@ namespace Fabric.Actors.Security;
 /// certificate (DER) and the signature its private key made over the statement's bytes. Distributed Data lets any
 /// member write any entry; the seal is what says the entry came from the node it names.
 /// </summary>
-public sealed record NodeSeal(byte[] Certificate, byte[] Signature);
+public sealed record NodeSeal(byte[] Certificate, byte[] Signature)
+{
+    /// <summary>Whether two seals carry the same signature, both none counting as the same (records compare arrays by reference).</summary>
+    public static bool Same(NodeSeal? a, NodeSeal? b) => (a?.Signature ?? []).AsSpan().SequenceEqual(b?.Signature ?? []);
+}
 
 /// <summary>
 /// The bytes a node signs: a label naming what kind of statement it is, then each field, length-prefixed, in a
@@ -49,6 +53,21 @@ public sealed class NodeStatement
     }
 
     public NodeStatement Add(long? value) => value is { } v ? Add(1L).Add(v) : Add(0L);
+
+    public NodeStatement Add(bool value) => Add(value ? 1L : 0L);
+
+    /// <summary>Each pair of a dictionary in key order (ordinal), after its count: the same content gives the same bytes.</summary>
+    public NodeStatement Add(IReadOnlyDictionary<string, long> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        Add(values.Count);
+        foreach (var (key, value) in values.OrderBy(v => v.Key, StringComparer.Ordinal))
+        {
+            Add(key).Add(value);
+        }
+
+        return this;
+    }
 }
 
 /// <summary>
@@ -74,7 +93,11 @@ public sealed class NodeSigner
         }
 
         Name = NameOf(tls.NodeCertificate);
+        Tls = tls;
     }
+
+    /// <summary>The cluster TLS whose certificate seals: its CA is also what the node checks others' seals against.</summary>
+    public ClusterTls Tls { get; }
 
     /// <summary>The node the certificate was issued to (its common name).</summary>
     public string Name { get; }

@@ -1,3 +1,4 @@
+using Fabric.Actors.Security;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Wire;
@@ -47,6 +48,8 @@ public sealed class EngineServiceDataplane(ForwardingEngine engine) : IServiceDa
 
         return new LocalService(entry.Name, instances, entry.PeerRouters, sessions);
     }
+
+    public bool TryRouterOf(string node, out string? router) => EngineNodeRouters.TryRouterOf(engine, node, out router);
 
     public void ReportClusterLoad(string service, int slot, long sessionsOfOthers)
     {

@@ -17,18 +17,23 @@ public static class InstanceRegistry
     }
 
     /// <summary>
-    /// The writes that make <paramref name="registry"/> hold exactly <paramref name="desired"/> for
-    /// <paramref name="service"/> at <paramref name="node"/>: entries to set (new or changed) and keys to remove
-    /// (instances detached, or left by an earlier incarnation of the node). Nothing when it already does, so a
-    /// steady router writes nothing.
+    /// The writes that make <paramref name="registry"/> hold exactly <paramref name="desired"/> (this node's entries as
+    /// it sealed them) for <paramref name="service"/> at <paramref name="node"/>: entries to set (new, changed, or held
+    /// with another seal than this node's: a member wrote them) and keys to remove (instances detached, left by an
+    /// earlier incarnation of the node, or filed under this node's keys by someone else). Nothing when it already
+    /// does, so a steady router writes nothing.
     /// </summary>
-    public static (IReadOnlyList<KeyValuePair<string, RegisteredInstance>> Set, IReadOnlyList<string> Remove) Reconcile(
-        IReadOnlyDictionary<string, RegisteredInstance> registry, string service, string node, IReadOnlyDictionary<string, RegisteredInstance> desired)
+    public static (IReadOnlyList<KeyValuePair<string, SealedInstance>> Set, IReadOnlyList<string> Remove) Reconcile(
+        IReadOnlyDictionary<string, SealedInstance> registry, string service, string node, IReadOnlyDictionary<string, SealedInstance> desired)
     {
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(desired);
-        var set = desired.Where(d => !registry.TryGetValue(d.Key, out var current) || current != d.Value).ToList();
-        var remove = registry.Where(r => r.Value.Service == service && r.Value.Node == node && !desired.ContainsKey(r.Key)).Select(r => r.Key).ToList();
+        var set = desired.Where(d => !registry.TryGetValue(d.Key, out var current) || !current.SameAs(d.Value)).ToList();
+        var remove = registry
+            .Where(r => !desired.ContainsKey(r.Key)
+                && ((r.Value.Instance.Service == service && r.Value.Instance.Node == node)
+                    || (r.Key.StartsWith(service + "/", StringComparison.Ordinal) && r.Key.EndsWith("@" + node, StringComparison.Ordinal))))
+            .Select(r => r.Key).ToList();
         return (set, remove);
     }
 

@@ -1,3 +1,5 @@
+using Fabric.Actors.Security;
+
 namespace Fabric.Actors.Services;
 
 /// <summary>
@@ -11,10 +13,11 @@ public sealed record LocalService(string Name, IReadOnlyList<LocalServiceInstanc
 public sealed record LocalServiceInstance(string Name, string? Container, string Address, bool IsUp);
 
 /// <summary>
-/// What the service and load-balancer actors need of a router node's dataplane. Implementations are read and
-/// written from actor threads while the dataplane forwards: they must be thread-safe.
+/// What the service and load-balancer actors need of a router node's dataplane, and which router each node is part
+/// of by the configuration it runs. Implementations are read and written from actor threads while the dataplane
+/// forwards: they must be thread-safe.
 /// </summary>
-public interface IServiceDataplane
+public interface IServiceDataplane : INodeRouters
 {
     /// <summary>The services of the snapshot in force, in its order; empty before the first.</summary>
     IReadOnlyList<LocalService> Services();

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Fabric.Actors.LoadBalancing;
+using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Services;
 
@@ -22,11 +23,15 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
     private readonly string _router;
     private readonly IServiceDataplane _dataplane;
     private readonly TimeSpan _interval;
+    private readonly NodeSigner? _signer;
+    private readonly ControlPlaneRefusals? _refusals;
     private readonly Dictionary<string, (IActorRef Service, IActorRef LoadBalancer)> _services = new(StringComparer.Ordinal);
     private IActorRef _watcher = ActorRefs.Nobody;
 
-    public ServiceDirectory(string node, string router, IServiceDataplane dataplane, TimeSpan interval)
+    public ServiceDirectory(string node, string router, IServiceDataplane dataplane, TimeSpan interval, NodeSigner? signer, ControlPlaneRefusals? refusals)
     {
+        _signer = signer;
+        _refusals = refusals;
         _node = node;
         _router = router;
         _dataplane = dataplane;
@@ -37,15 +42,17 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string node, string router, IServiceDataplane dataplane, TimeSpan? interval = null) =>
-        Akka.Actor.Props.Create(() => new ServiceDirectory(node, router, dataplane, interval ?? ServiceDistribution.DefaultInterval));
+    /// <param name="signer">Seals the node's entries, and its CA is what others' seals are checked against; null when the cluster runs without TLS.</param>
+    /// <param name="refusals">Where entries refused by the node's readers are counted; null: nowhere.</param>
+    public static Props Props(string node, string router, IServiceDataplane dataplane, TimeSpan? interval = null, NodeSigner? signer = null, ControlPlaneRefusals? refusals = null) =>
+        Akka.Actor.Props.Create(() => new ServiceDirectory(node, router, dataplane, interval ?? ServiceDistribution.DefaultInterval, signer, refusals));
 
     /// <summary>The directory's name under <c>/user</c> for a router node.</summary>
     public static string NameFor(string node) => $"services-{node}";
 
     protected override void PreStart()
     {
-        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(), "registry");
+        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(_signer?.Tls, _dataplane, _refusals), "registry");
         Timers.StartPeriodicTimer("read", Tick.Instance, TimeSpan.Zero, _interval);
     }
 
@@ -59,8 +66,8 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
             {
                 var name = Uri.EscapeDataString(service.Name);
                 actors = (
-                    Context.ActorOf(ServiceActor.Props(service.Name, _router, _node), $"service-{name}"),
-                    Context.ActorOf(LoadBalancerActor.Props(service.Name, _router, _node, _dataplane), $"load-balancer-{name}"));
+                    Context.ActorOf(ServiceActor.Props(service.Name, _router, _node, _signer), $"service-{name}"),
+                    Context.ActorOf(LoadBalancerActor.Props(service.Name, _router, _node, _dataplane, _signer, _refusals), $"load-balancer-{name}"));
                 _services[service.Name] = actors;
             }
 

@@ -1,4 +1,5 @@
 using Akka.DistributedData;
+using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 
 namespace Fabric.Actors.Services;
@@ -29,16 +30,68 @@ public sealed record ServiceLoad(string Service, string Router, string Node, str
 }
 
 /// <summary>
+/// An instance as its node registers it, with the node's seal (<see cref="NodeSigner"/>), null when the cluster runs
+/// without TLS. A reader believes it only under its own key (<see cref="ServiceDistribution.InstanceKey"/>), sealed by
+/// the node it names, for the router that node is part of (<see cref="NodeEntries"/>).
+/// </summary>
+[WireMessage("fabric.services.sealed-instance.v1")]
+public sealed record SealedInstance(RegisteredInstance Instance, NodeSeal? Seal)
+{
+    /// <summary>What the node signs: every field of the instance.</summary>
+    public static NodeStatement Statement(RegisteredInstance instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        return new NodeStatement("fabric.services.instance.v1")
+            .Add(instance.Service).Add(instance.Instance).Add(instance.Router).Add(instance.Node).Add(instance.Member)
+            .Add(instance.Container).Add(instance.Address).Add(instance.IsUp);
+    }
+
+    public NodeStatement Statement() => Statement(Instance);
+
+    /// <summary>The key its content files it under.</summary>
+    public string OwnKey => ServiceDistribution.InstanceKey(Instance.Service, Instance.Instance, Instance.Node);
+
+    /// <summary>The same instance with the same seal (records compare arrays by reference).</summary>
+    public bool SameAs(SealedInstance? other) => other is not null && other.Instance == Instance && NodeSeal.Same(other.Seal, Seal);
+}
+
+/// <summary>
+/// A node's load on one service as it publishes it: <paramref name="Sequence"/> grows with every entry the node's run
+/// (<see cref="ServiceLoad.Member"/>) publishes, so a reader refuses an earlier entry replayed; with the node's seal,
+/// null when the cluster runs without TLS. Believed like <see cref="SealedInstance"/>.
+/// </summary>
+[WireMessage("fabric.services.sealed-load.v1")]
+public sealed record SealedLoad(ServiceLoad Load, long Sequence, NodeSeal? Seal)
+{
+    /// <summary>What the node signs: every field of the load, and the sequence.</summary>
+    public static NodeStatement Statement(ServiceLoad load, long sequence)
+    {
+        ArgumentNullException.ThrowIfNull(load);
+        return new NodeStatement("fabric.services.load.v1")
+            .Add(load.Service).Add(load.Router).Add(load.Node).Add(load.Member).Add(sequence).Add(load.Sessions);
+    }
+
+    public NodeStatement Statement() => Statement(Load, Sequence);
+
+    /// <summary>The key its content files it under.</summary>
+    public string OwnKey => ServiceDistribution.LoadKey(Load.Service, Load.Node);
+
+    /// <summary>The same entry with the same seal.</summary>
+    public bool SameAs(SealedLoad? other) => other is not null && other.Load.SameAs(Load) && other.Sequence == Sequence && NodeSeal.Same(other.Seal, Seal);
+}
+
+/// <summary>
 /// The Distributed Data keys of the live service registry and of per-instance load. Each router node writes
-/// only its own entries (and removes those of a node that left the cluster); everyone reads.
+/// only its own entries, sealed (and removes those of a node that left the cluster); everyone reads, and believes an
+/// entry only from the node it names, for that node's own router (any member can write any entry).
 /// </summary>
 public static class ServiceDistribution
 {
     /// <summary>Every registered instance under <see cref="InstanceKey"/>: the live instance registry.</summary>
-    public static readonly LWWDictionaryKey<string, RegisteredInstance> Instances = new("fabric-service-instances");
+    public static readonly LWWDictionaryKey<string, SealedInstance> Instances = new("fabric-service-instances-v2");
 
     /// <summary>Every node's load on its instances of each service under <see cref="LoadKey"/>.</summary>
-    public static readonly LWWDictionaryKey<string, ServiceLoad> Loads = new("fabric-instance-load");
+    public static readonly LWWDictionaryKey<string, SealedLoad> Loads = new("fabric-instance-load-v2");
 
     /// <summary>How often a router node reads its dataplane's instances, health and session counts unless told otherwise.</summary>
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(1);
@@ -53,4 +106,40 @@ public static class ServiceDistribution
     public static string InstanceKey(string service, string instance, string node) => $"{service}/{instance}@{node}";
 
     public static string LoadKey(string service, string node) => $"{service}@{node}";
+
+    /// <summary>The instances a reader believes (<see cref="NodeEntries"/>), by key.</summary>
+    public static Dictionary<string, RegisteredInstance> Believed(IReadOnlyDictionary<string, SealedInstance> entries, NodeEntries reader, INodeRouters? routers)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(reader);
+        var believed = new Dictionary<string, RegisteredInstance>(StringComparer.Ordinal);
+        foreach (var (key, entry) in entries)
+        {
+            var instance = entry.Instance;
+            if (reader.Believe(key, entry, instance.Node, entry.OwnKey, e => e.Statement(), entry.Seal, NodeRouters.NotAllowed(routers, instance.Node, instance.Router)))
+            {
+                believed[key] = instance;
+            }
+        }
+
+        return believed;
+    }
+
+    /// <summary>The loads a reader believes (<see cref="NodeEntries"/>), by key.</summary>
+    public static Dictionary<string, ServiceLoad> Believed(IReadOnlyDictionary<string, SealedLoad> entries, NodeEntries reader, INodeRouters? routers)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(reader);
+        var believed = new Dictionary<string, ServiceLoad>(StringComparer.Ordinal);
+        foreach (var (key, entry) in entries)
+        {
+            var load = entry.Load;
+            if (reader.Believe(key, entry, load.Node, entry.OwnKey, e => e.Statement(), entry.Seal, NodeRouters.NotAllowed(routers, load.Node, load.Router), (load.Member, entry.Sequence)))
+            {
+                believed[key] = load;
+            }
+        }
+
+        return believed;
+    }
 }

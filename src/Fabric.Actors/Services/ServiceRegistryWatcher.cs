@@ -1,6 +1,9 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.DistributedData;
+using Akka.Event;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Services;
 
@@ -9,7 +12,9 @@ namespace Fabric.Actors.Services;
 /// <see cref="GetServiceRegistry"/> with <see cref="InstanceRegistry.View"/> (instances of an unreachable node
 /// shown as unreachable), and when a node leaves the cluster (removed: left, or downed by the split-brain
 /// resolver) removes every entry it wrote. Every router node and the conductor run one; the removals are
-/// idempotent, so it does not matter how many survivors make them.
+/// idempotent, so it does not matter how many survivors make them. It shows only the entries it believes
+/// (<see cref="ServiceDistribution.Believed(IReadOnlyDictionary{string, SealedInstance}, NodeEntries, INodeRouters?)"/>):
+/// sealed by the node they name, for the router that node is part of when the watcher knows the routers' nodes.
 /// </summary>
 public sealed class ServiceRegistryWatcher : ReceiveActor
 {
@@ -19,12 +24,17 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     private IReadOnlyDictionary<string, RegisteredInstance> _instances = new Dictionary<string, RegisteredInstance>();
     private IReadOnlyDictionary<string, ServiceLoad> _loads = new Dictionary<string, ServiceLoad>();
 
-    public ServiceRegistryWatcher()
+    public ServiceRegistryWatcher(ClusterTls? tls, INodeRouters? routers, ControlPlaneRefusals? refusals)
     {
         _replicator = DistributedData.Get(Context.System).Replicator;
         _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
-        Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed => _instances = changed.Get(ServiceDistribution.Instances).Entries);
-        Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed => _loads = changed.Get(ServiceDistribution.Loads).Entries);
+        var log = Context.GetLogger();
+        var instances = new NodeEntries(tls, TimeProvider.System, log, "registered instance", refusals);
+        var loads = new NodeEntries(tls, TimeProvider.System, log, "service load", refusals);
+        Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
+            _instances = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Instances).Entries, instances, routers));
+        Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
+            _loads = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Loads).Entries, loads, routers));
         Receive<ClusterEvent.UnreachableMember>(e => _unreachable.Add(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
         Receive<ClusterEvent.ReachableMember>(e => _unreachable.Remove(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
         Receive<ClusterEvent.MemberRemoved>(e => Forget(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
@@ -34,7 +44,11 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         Receive<UpdateTimeout>(_ => { });
     }
 
-    public static Props Props() => Akka.Actor.Props.Create(() => new ServiceRegistryWatcher());
+    /// <param name="tls">The cluster TLS whose CA the entries' seals must chain to; null when the cluster runs without it (no seal is checked).</param>
+    /// <param name="routers">Which router each node is part of; null: not checked (a node's seal is still).</param>
+    /// <param name="refusals">Where refused entries are counted; null: nowhere.</param>
+    public static Props Props(ClusterTls? tls = null, INodeRouters? routers = null, ControlPlaneRefusals? refusals = null) =>
+        Akka.Actor.Props.Create(() => new ServiceRegistryWatcher(tls, routers, refusals));
 
     protected override void PreStart()
     {
@@ -51,18 +65,18 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     {
         _unreachable.Remove(member);
         var self = _self;
-        _replicator.Tell(Dsl.Update(ServiceDistribution.Instances, LWWDictionary<string, RegisteredInstance>.Empty, WriteLocal.Instance, registry =>
+        _replicator.Tell(Dsl.Update(ServiceDistribution.Instances, LWWDictionary<string, SealedInstance>.Empty, WriteLocal.Instance, registry =>
         {
-            foreach (var key in InstanceRegistry.LeftBy(registry.Entries, member, i => i.Member))
+            foreach (var key in InstanceRegistry.LeftBy(registry.Entries, member, i => i.Instance.Member))
             {
                 registry = registry.Remove(self, key);
             }
 
             return registry;
         }));
-        _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, ServiceLoad>.Empty, WriteLocal.Instance, loads =>
+        _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, SealedLoad>.Empty, WriteLocal.Instance, loads =>
         {
-            foreach (var key in InstanceRegistry.LeftBy(loads.Entries, member, l => l.Member))
+            foreach (var key in InstanceRegistry.LeftBy(loads.Entries, member, l => l.Load.Member))
             {
                 loads = loads.Remove(self, key);
             }

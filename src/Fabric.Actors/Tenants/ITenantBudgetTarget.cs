@@ -1,3 +1,4 @@
+using Fabric.Actors.Security;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Routing;
 
@@ -5,10 +6,10 @@ namespace Fabric.Actors.Tenants;
 
 /// <summary>
 /// Where a router node's budget exchange finds the tenant buckets it governs: the limited tenant buckets of the
-/// snapshot in force, and the clock their worker polices with. The host supplies it, so the exchange runs the
-/// same with real interfaces or in-memory ports.
+/// snapshot in force, the clock their worker polices with, and which router each node is part of by the configuration
+/// it runs. The host supplies it, so the exchange runs the same with real interfaces or in-memory ports.
 /// </summary>
-public interface ITenantBudgetTarget
+public interface ITenantBudgetTarget : INodeRouters
 {
     /// <summary>The limited (service, tenant) buckets of the snapshot in force; none before the first configuration.</summary>
     IReadOnlyList<TenantBucket> LimitedTenantBuckets();
@@ -23,4 +24,6 @@ public sealed class EngineTenantBudgets(ForwardingEngine engine) : ITenantBudget
     public IReadOnlyList<TenantBucket> LimitedTenantBuckets() => engine.AppliedVersion == 0 ? [] : engine.Snapshot.LimitedTenantBuckets();
 
     public long Now => engine.Now;
+
+    public bool TryRouterOf(string node, out string? router) => EngineNodeRouters.TryRouterOf(engine, node, out router);
 }

@@ -1,4 +1,5 @@
 using Akka.DistributedData;
+using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 
 namespace Fabric.Actors.Tenants;
@@ -13,11 +14,49 @@ namespace Fabric.Actors.Tenants;
 [WireMessage("fabric.tenants.demand-report.v1")]
 public sealed record TenantDemandReport(string Node, string Router, long Sequence, IReadOnlyDictionary<string, long> Demands);
 
+/// <summary>
+/// A node's report as it publishes it: <paramref name="Member"/> is the node's cluster incarnation (<c>address#uid</c>),
+/// whose reports' sequence only grows, so a reader refuses an earlier report of the same run replayed; with the node's
+/// seal (<see cref="NodeSigner"/>), null when the cluster runs without TLS. A reader believes it only under its node's
+/// name, sealed by that node, for the router that node is part of (<see cref="NodeEntries"/>).
+/// </summary>
+[WireMessage("fabric.tenants.sealed-demand-report.v1")]
+public sealed record SealedDemandReport(TenantDemandReport Report, string Member, NodeSeal? Seal)
+{
+    /// <summary>What the node signs: every field of the report, and its incarnation.</summary>
+    public static NodeStatement Statement(TenantDemandReport report, string member)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        return new NodeStatement("fabric.tenants.demand-report.v1")
+            .Add(report.Node).Add(report.Router).Add(member).Add(report.Sequence).Add(report.Demands);
+    }
+
+    public NodeStatement Statement() => Statement(Report, Member);
+
+    /// <summary>The reports a reader believes (<see cref="NodeEntries"/>).</summary>
+    public static List<TenantDemandReport> Believed(IEnumerable<KeyValuePair<string, SealedDemandReport>> entries, NodeEntries reader, INodeRouters? routers)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(reader);
+        var believed = new List<TenantDemandReport>();
+        foreach (var (key, entry) in entries)
+        {
+            var report = entry.Report;
+            if (reader.Believe(key, entry, report.Node, report.Node, e => e.Statement(), entry.Seal, NodeRouters.NotAllowed(routers, report.Node, report.Router), (entry.Member, report.Sequence)))
+            {
+                believed.Add(report);
+            }
+        }
+
+        return believed;
+    }
+}
+
 /// <summary>The Distributed Data key the budget exchange travels under, and how a (service, tenant) bucket is named in it.</summary>
 public static class TenantBudgetDistribution
 {
-    /// <summary>Each router node's latest <see cref="TenantDemandReport"/> under its node name.</summary>
-    public static readonly LWWDictionaryKey<string, TenantDemandReport> Demands = new("fabric-tenant-demands");
+    /// <summary>Each router node's latest report under its node name.</summary>
+    public static readonly LWWDictionaryKey<string, SealedDemandReport> Demands = new("fabric-tenant-demands-v2");
 
     /// <summary>A bucket's name in a report: <c>service/tenant</c> (neither name may hold a '/').</summary>
     public static string KeyOf(string service, string tenant) => $"{service}/{tenant}";

@@ -1,5 +1,7 @@
 using Akka.Actor;
 using Akka.DistributedData;
+using Akka.Event;
+using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Tenants;
 
@@ -12,6 +14,9 @@ namespace Fabric.Actors.Tenants;
 /// A node with no limited bucket publishes nothing; a node whose buckets stay idle (no demand in this report nor
 /// the last one it published) publishes once every third of <see cref="TenantBudgetSettings.StaleAfter"/>, enough
 /// for its peers to keep it live, instead of every interval (each write is a replicated update to every node).
+/// Each report it publishes is sealed with the node's certificate; it believes only reports sealed by the node they
+/// name, for the router that node is part of, and not older than one it believed from the same run of that node
+/// (<see cref="SealedDemandReport.Believed"/>): a member cannot claim a tenant's budget in another node's name.
 /// </summary>
 public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
 {
@@ -29,12 +34,17 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
     private readonly Akka.Cluster.UniqueAddress _self;
     private readonly string _node;
     private readonly TenantBudgetState _state;
+    private readonly string _member;
+    private readonly NodeSigner? _signer;
+    private readonly NodeEntries _reports;
     private IReadOnlyList<Dataplane.Forwarding.TenantBucket> _buckets = [];
     private bool _publishedIdle;
     private long _publishedAt = long.MinValue / 2;
 
-    public TenantBudgetExchange(string node, string router, ITenantBudgetTarget target, TenantBudgetSettings settings, TimeProvider time)
+    public TenantBudgetExchange(string node, string router, ITenantBudgetTarget target, TenantBudgetSettings settings, TimeProvider time, NodeSigner? signer, ControlPlaneRefusals? refusals)
     {
+        _signer = signer;
+        _reports = new NodeEntries(signer?.Tls, time, Context.GetLogger(), "tenant demand report of node", refusals);
         _node = node;
         _router = router;
         _target = target;
@@ -44,9 +54,10 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
         _state = new TenantBudgetState(node, settings);
         _replicator = DistributedData.Get(Context.System).Replicator;
         _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
+        _member = Services.ServiceDistribution.MemberId(_self);
         Receive<Tick>(_ => Exchange());
         Receive<GetSuccess>(success => SetShares(success.Get(TenantBudgetDistribution.Demands)));
-        Receive<NotFound>(_ => SetShares(LWWDictionary<string, TenantDemandReport>.Empty));
+        Receive<NotFound>(_ => SetShares(LWWDictionary<string, SealedDemandReport>.Empty));
         Receive<GetFailure>(_ => { });
         Receive<UpdateSuccess>(_ => { });
         Receive<UpdateTimeout>(_ => { }); // written locally; gossip carries it to the nodes the write missed
@@ -54,8 +65,11 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string node, string router, ITenantBudgetTarget target, TenantBudgetSettings settings, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new TenantBudgetExchange(node, router, target, settings, time));
+    /// <param name="signer">Seals the node's reports, and its CA is what others' seals are checked against; null when the cluster runs without TLS.</param>
+    /// <param name="refusals">Where refused reports are counted; null: nowhere.</param>
+    public static Props Props(
+        string node, string router, ITenantBudgetTarget target, TenantBudgetSettings settings, TimeProvider time, NodeSigner? signer = null, ControlPlaneRefusals? refusals = null) =>
+        Akka.Actor.Props.Create(() => new TenantBudgetExchange(node, router, target, settings, time, signer, refusals));
 
     protected override void PreStart() => Timers.StartPeriodicTimer("exchange", Tick.Instance, _settings.Interval);
 
@@ -75,11 +89,13 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
         var idle = report.Demands.Values.All(demand => demand == 0);
         if (!idle || !_publishedIdle || now - _publishedAt >= (long)(_settings.StaleAfter.TotalMilliseconds / 3))
         {
+            var entry = new SealedDemandReport(report, _member, _signer?.Seal(SealedDemandReport.Statement(report, _member)));
+            var (self, node) = (_self, _node);
             _replicator.Tell(Dsl.Update(
                 TenantBudgetDistribution.Demands,
-                LWWDictionary<string, TenantDemandReport>.Empty,
+                LWWDictionary<string, SealedDemandReport>.Empty,
                 new WriteAll(_settings.Interval),
-                reports => reports.SetItem(_self, _node, report)));
+                reports => reports.SetItem(self, node, entry)));
             _publishedIdle = idle;
             _publishedAt = now;
         }
@@ -87,10 +103,11 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
         _replicator.Tell(Dsl.Get(TenantBudgetDistribution.Demands, ReadLocal.Instance));
     }
 
-    private void SetShares(LWWDictionary<string, TenantDemandReport> reports)
+    private void SetShares(LWWDictionary<string, SealedDemandReport> reports)
     {
         var now = Now;
-        _state.Heard(reports.Entries.Values, now);
+        // Its own report is the node's to know, not to check: only the others' are read.
+        _state.Heard(SealedDemandReport.Believed(reports.Entries.Where(e => e.Key != _node), _reports, _target), now);
         var limits = _buckets.ToDictionary(b => TenantBudgetDistribution.KeyOf(b.Service, b.Tenant), b => b.Bucket.ConfiguredBytesPerSecond);
         var shares = _state.Shares(now, limits);
         var ticks = _target.Now;

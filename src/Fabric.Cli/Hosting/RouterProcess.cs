@@ -335,6 +335,7 @@ public sealed class RouterProcess : IDisposable
                 ["configs_refused_unsigned"] = Refusals.UnsignedConfigs,
                 ["configs_refused_older"] = Refusals.OlderConfigs,
                 ["pair_messages_refused"] = Refusals.ForeignPairMessages,
+                ["entries_refused"] = Refusals.ForeignEntries,
             },
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),

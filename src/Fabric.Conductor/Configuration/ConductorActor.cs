@@ -35,6 +35,9 @@ public sealed class ConductorActor : ReceivePersistentActor
 
     // Follows the live instance registry (a child, like the collector); null without a cluster.
     private readonly IActorRef? _services;
+
+    // Which router each node is part of, by the running version: whom the registry's watcher believes for a router.
+    private readonly ConfigNodeRouters _nodeRouters = new();
     private ConfigHistory _history = ConfigHistory.Empty;
     private readonly Dictionary<string, RouterConfigAck> _routers = new(StringComparer.Ordinal);
 
@@ -50,7 +53,7 @@ public sealed class ConductorActor : ReceivePersistentActor
         _signingKey = signingKey;
         _acks = new NodeEntries(tls, time, _log, "configuration ack");
         _telemetry = distribute ? Context.ActorOf(Telemetry.TelemetryCollector.Props(time, tls: tls), "telemetry") : null;
-        _services = distribute ? Context.ActorOf(Fabric.Actors.Services.ServiceRegistryWatcher.Props(), "services") : null;
+        _services = distribute ? Context.ActorOf(Fabric.Actors.Services.ServiceRegistryWatcher.Props(tls, _nodeRouters), "services") : null;
         Recover<ConfigCommitted>(committed => _history = _history.Apply(committed));
         Command<CommitConfig>(command => Handle(command, () => _history.Decide(command, _time.GetUtcNow())));
         Command<RollbackConfig>(command => Handle(command, () => _history.Decide(command, _time.GetUtcNow())));
@@ -166,6 +169,7 @@ public sealed class ConductorActor : ReceivePersistentActor
             return;
         }
 
+        _nodeRouters.Take(running.Model);
         var value = _published is { } published && published.Version == running.Number
             ? published
             : new RunningConfig(running.Number, running.Text, _signingKey!.Sign(running.Number, running.Text));

@@ -49,6 +49,12 @@ public sealed class ForwardingSnapshot
 
     public string Router { get; }
 
+    /// <summary>
+    /// The router each node of the fabric is part of, by node name: not used by forwarding, but what the control
+    /// plane believes about which node may speak for which router.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> RouterOfNode { get; init; } = new Dictionary<string, string>();
+
     /// <summary>By port index: what the port is and the router's addresses on it.</summary>
     public PortBinding[] Ports { get; }
 

@@ -202,7 +202,10 @@ public static class SnapshotCompiler
         }
 
         runtimes.Retain(config.Services.Select(s => s.Name).ToHashSet(StringComparer.Ordinal));
-        return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths], access);
+        return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths], access)
+        {
+            RouterOfNode = config.RouterOfNode(),
+        };
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
         {

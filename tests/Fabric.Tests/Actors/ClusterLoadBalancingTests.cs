@@ -9,7 +9,8 @@ namespace Fabric.Tests.Actors;
 /// <summary>
 /// Load-balancer actors share per-instance session counts through the cluster and hand them to the dataplane:
 /// the in-memory SVR fabric of <see cref="LoadFeedbackTests"/> (service "spread" on web1 behind dc1 and app2 behind
-/// br2; br1's client eng1 reaches it through either), each engine run by a router node on loopback.
+/// br2; br1's client eng1 reaches it through either), each engine run by a router node on loopback, over cluster TLS
+/// (every published load sealed by its node and checked by every reader).
 /// </summary>
 public sealed class ClusterLoadBalancingTests : IDisposable
 {
@@ -25,7 +26,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
     public async Task CountsPublishedByDc1_ReachBr1sDataplane_ItsProportionalBurstGoesToBr2_UntilDc1Leaves()
     {
         using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
-        await using var nodes = new ControlPlaneNodes();
+        await using var nodes = new ControlPlaneNodes(tls: true);
         await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
         var dc1a = await nodes.StartRouter(fabric.Dc1, "dc1a");
         var br1a = await nodes.StartRouter(fabric.Br1, "br1a");

@@ -1,4 +1,5 @@
 using Fabric.Actors.LoadBalancing;
+using Fabric.Actors.Security;
 using Fabric.Actors.Services;
 
 namespace Fabric.Tests.Actors;
@@ -12,23 +13,27 @@ public sealed class InstanceRegistryTests
     private static RegisteredInstance Entry(string instance, string node, bool up = true, string member = "m1") =>
         new("web", instance, "dc1", node, member, instance, "10.0.0.1", up);
 
+    private static SealedInstance Sealed(RegisteredInstance instance, byte signature = 1) => new(instance, new NodeSeal([], [signature]));
+
     [Fact]
-    public void Reconcile_SetsNewAndChanged_RemovesDetachedAndOldIncarnations_NothingWhenEqual()
+    public void Reconcile_SetsNewChangedAndResealed_RemovesDetachedOldIncarnationsAndSquatters_NothingWhenEqual()
     {
-        var desired = InstanceRegistry.Desired(Local(["web1", "web2"], [], [0, 0]), "dc1", "dc1a", "m1");
-        var registry = new Dictionary<string, RegisteredInstance>
+        var desired = InstanceRegistry.Desired(Local(["web1", "web2", "web3"], [], [0, 0, 0]), "dc1", "dc1a", "m1").ToDictionary(d => d.Key, d => Sealed(d.Value));
+        var registry = new Dictionary<string, SealedInstance>
         {
-            [ServiceDistribution.InstanceKey("web", "web1", "dc1a")] = Entry("web1", "dc1a"),
-            [ServiceDistribution.InstanceKey("web", "web2", "dc1a")] = Entry("web2", "dc1a", up: false),
-            [ServiceDistribution.InstanceKey("web", "web9", "dc1a")] = Entry("web9", "dc1a", member: "m0"),
-            [ServiceDistribution.InstanceKey("web", "web5", "dc2a")] = Entry("web5", "dc2a"),
-            ["db/db1@dc1a"] = Entry("db1", "dc1a") with { Service = "db" },
+            [ServiceDistribution.InstanceKey("web", "web1", "dc1a")] = Sealed(Entry("web1", "dc1a")),
+            [ServiceDistribution.InstanceKey("web", "web2", "dc1a")] = Sealed(Entry("web2", "dc1a", up: false)),
+            [ServiceDistribution.InstanceKey("web", "web3", "dc1a")] = Sealed(Entry("web3", "dc1a"), signature: 2), // same content, another's seal
+            [ServiceDistribution.InstanceKey("web", "web9", "dc1a")] = Sealed(Entry("web9", "dc1a", member: "m0")),
+            [ServiceDistribution.InstanceKey("web", "web8", "dc1a")] = Sealed(Entry("web8", "br2a")), // filed under dc1a's key by another
+            [ServiceDistribution.InstanceKey("web", "web5", "dc2a")] = Sealed(Entry("web5", "dc2a")),
+            ["db/db1@dc1a"] = Sealed(Entry("db1", "dc1a") with { Service = "db" }),
         };
 
         var (set, remove) = InstanceRegistry.Reconcile(registry, "web", "dc1a", desired);
-        Assert.Equal(["web/web2@dc1a"], set.Select(s => s.Key)); // health changed; web1 as it was
-        Assert.True(set[0].Value.IsUp);
-        Assert.Equal(["web/web9@dc1a"], remove); // not another node's, not another service's
+        Assert.Equal(["web/web2@dc1a", "web/web3@dc1a"], set.Select(s => s.Key)); // health changed, resealed; web1 as it was
+        Assert.True(set[0].Value.Instance.IsUp);
+        Assert.Equal(["web/web9@dc1a", "web/web8@dc1a"], remove); // not another node's, not another service's
 
         foreach (var (key, value) in set)
         {
@@ -36,6 +41,7 @@ public sealed class InstanceRegistryTests
         }
 
         registry.Remove("web/web9@dc1a");
+        registry.Remove("web/web8@dc1a");
         Assert.Equal((0, 0), (InstanceRegistry.Reconcile(registry, "web", "dc1a", desired).Set.Count, InstanceRegistry.Reconcile(registry, "web", "dc1a", desired).Remove.Count));
     }
 

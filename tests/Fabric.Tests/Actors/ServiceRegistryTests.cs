@@ -10,16 +10,13 @@ namespace Fabric.Tests.Actors;
 /// <summary>
 /// The live instance registry across router nodes (separate actor systems on loopback, real engines on discard ports):
 /// every router sees every router's instances and their health, a commit attaches or detaches them everywhere, a router that leaves
-/// takes its instances with it. The conductor serves the same registry.
+/// takes its instances with it. The conductor serves the same registry. The cluster runs over TLS, so every entry is
+/// sealed by its node and checked by every reader.
 /// </summary>
 public sealed class ServiceRegistryTests : IDisposable
 {
-    private static readonly string Lab = Repository.Read("hocon/lab.conf");
-
-    /// <summary>lab.conf with a third web instance, container web3 on dc1's service LAN.</summary>
-    private static readonly string WithWeb3 = Lab
-        .Replace("instances = [{ container = web1 }, { container = web2 }]", "instances = [{ container = web1 }, { container = web2 }, { container = web3 }]", StringComparison.Ordinal)
-        .Replace("            web2 { addresses = [\"10.10.1.12\"] }\n", "            web2 { addresses = [\"10.10.1.12\"] }\n            web3 { addresses = [\"10.10.1.13\"] }\n", StringComparison.Ordinal);
+    private static readonly string Lab = LabDocuments.Lab;
+    private static readonly string WithWeb3 = LabDocuments.WithWeb3;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("fabric-registry-").FullName;
 
@@ -33,7 +30,7 @@ public sealed class ServiceRegistryTests : IDisposable
     public async Task InstancesAttachedOnDc1_AppearOnEveryRouter_DetachedByACommit_GoneWhenDc1Leaves()
     {
         Assert.NotEqual(Lab, WithWeb3);
-        await using var nodes = new ControlPlaneNodes();
+        await using var nodes = new ControlPlaneNodes(tls: true);
         var conductor = await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
         var model = ControlPlaneNodes.Load(Lab);
         var (dc1a, dc1) = await nodes.StartRouter(model, "dc1a");

@@ -102,15 +102,22 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     /// <param name="telemetryInterval">With a value, the node samples its engine's counters this often and ships them to the conductor.</param>
     public async Task<(IHost Host, ForwardingEngine Engine)> StartRouter(FabricConfig config, string node, FabricConfig? fromDisk = null, TimeSpan? telemetryInterval = null)
     {
-        var router = config.Routers.Single(r => r.Nodes.Any(n => n.Name == node));
-        var ports = RouterProcess.Devices(router).Select((d, i) => (IPacketPort)new DiscardPort(d, new MacAddress(0x02_00_00_00_00_00UL + (ulong)i + 1))).ToList();
-        var engine = new ForwardingEngine(router.Name, ports);
+        var engine = Engine(config, node);
         if (fromDisk is not null)
         {
             engine.Apply(fromDisk, version: 1);
         }
 
         return (await StartRouter(engine, node, telemetryInterval), engine);
+    }
+
+    /// <summary>The engine of the router <paramref name="node"/> is part of in <paramref name="config"/>, on discard ports, with no configuration applied.</summary>
+    public static ForwardingEngine Engine(FabricConfig config, string node)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var router = config.Routers.Single(r => r.Nodes.Any(n => n.Name == node));
+        var ports = RouterProcess.Devices(router).Select((d, i) => (IPacketPort)new DiscardPort(d, new MacAddress(0x02_00_00_00_00_00UL + (ulong)i + 1))).ToList();
+        return new ForwardingEngine(router.Name, ports);
     }
 
     /// <summary>Starts a router node around an engine the caller drives (for example one of an in-memory fabric, pumped by the test).</summary>
@@ -145,15 +152,28 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     /// Starts a router node for <paramref name="engine"/>, an engine the test drives itself (in-memory ports, its
     /// own clock), with the tenant budget exchange governing its tenant buckets.
     /// </summary>
-    public async Task<IHost> StartRouterNode(string node, ForwardingEngine engine, Fabric.Actors.Tenants.TenantBudgetSettings budgets)
+    public async Task<IHost> StartRouterNode(string node, ForwardingEngine engine, Fabric.Actors.Tenants.TenantBudgetSettings budgets, ControlPlaneRefusals? refusals = null)
     {
         var host = RouterHost.Build(
             Settings(node),
             ConductorKey.Pin,
-            [new RouterNodeTarget(node, new EngineForwardingTarget(engine), TenantBudgets: new Fabric.Actors.Tenants.EngineTenantBudgets(engine))],
+            [new RouterNodeTarget(node, new EngineForwardingTarget(engine), TenantBudgets: new Fabric.Actors.Tenants.EngineTenantBudgets(engine), Refusals: refusals)],
             tenantBudgets: budgets);
         await Start(host);
         return host;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="key"/> as <paramref name="member"/> (a forger) would: to its own replica, or with
+    /// <paramref name="everywhere"/> to every node's before it returns. Fails when the write does.
+    /// </summary>
+    public static async Task Write<T>(ActorSystem member, Akka.DistributedData.IKey<T> key, T initial, Func<T, T> modify, bool everywhere = false)
+        where T : Akka.DistributedData.IReplicatedData
+    {
+        Akka.DistributedData.IWriteConsistency consistency = everywhere ? new Akka.DistributedData.WriteAll(Deadline) : Akka.DistributedData.WriteLocal.Instance;
+        var response = await Akka.DistributedData.DistributedData.Get(member).Replicator.Ask<Akka.DistributedData.IUpdateResponse>(
+            Akka.DistributedData.Dsl.Update(key, initial, consistency, modify), Deadline, TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessful, $"the forger's write failed: {response}");
     }
 
     /// <summary>The live instance registry as router node <paramref name="node"/> (hosted by <paramref name="host"/>) sees it.</summary>

@@ -95,7 +95,7 @@ public sealed class PairActorTests : IAsyncDisposable
     [Fact]
     public async Task SessionBatch_FromAMemberOtherThanThePartner_RefusedAndCounted_ThePartnersInstalled()
     {
-        await StartPair();
+        var (_, _, linkA) = await StartPair();
         var b = _nodes["r1b"];
         var member = RouterHost.Build(new ClusterNodeSettings("127.0.0.3", 0, [ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort)], Insecure: true), AnyConductorKey, []);
         await member.StartAsync(TestContext.Current.CancellationToken);
@@ -103,9 +103,9 @@ public sealed class PairActorTests : IAsyncDisposable
         var system = member.Services.GetRequiredService<Akka.Actor.ActorSystem>();
         Until("the third member is up", () => Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 3);
 
-        // In r1a's name, from another member: a batch of version 777 to r1b's pair actor.
+        // In r1a's name (its run, a sequence above any of its own), from another member: a batch of version 777 to r1b's pair actor.
         system.ActorSelection($"{ClusterNodeSettings.AddressOf("127.0.0.2", _clusterPort)}/user/{PairActor.NameOf("r1b")}")
-            .Tell(new PairSessionBatch("r1a", 777, [ReplicatedSession.From(default(SessionRecord))]));
+            .Tell(new PairSessionBatch("r1a", 777, linkA.Incarnation, long.MaxValue / 2, [ReplicatedSession.From(default(SessionRecord))], null));
         Until("r1b refusing the member's batch", () => _refusals.ForeignPairMessages == 1);
 
         // r1a's own batches (version 1) are installed.
@@ -115,7 +115,43 @@ public sealed class PairActorTests : IAsyncDisposable
         Assert.Equal(1, _refusals.ForeignPairMessages);
     }
 
+    [Fact]
+    public async Task SessionBatch_InThePartnersNameWithItsActorAsSender_NotSealedByThePartner_RefusedAndCounted_ThePartnersInstalled()
+    {
+        // Cluster TLS: each node presents a certificate of the pair's CA issued to its name; mallory is a member too.
+        await using var certificates = new ControlPlaneNodes(tls: true);
+        _tls = node => certificates.Settings(node).Tls!;
+        var (_, _, linkA) = await StartPair();
+        var b = _nodes["r1b"];
+        var seed = ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort);
+        var member = RouterHost.Build(new ClusterNodeSettings("127.0.0.3", 0, [seed], _tls("mallory")), AnyConductorKey, []);
+        await member.StartAsync(TestContext.Current.CancellationToken);
+        _hosts.Add(member);
+        var system = member.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+        Until("the third member is up", () => Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 3);
+
+        // The sender's address is what the sending member says: mallory names r1a's pair actor as the sender, r1a's
+        // run, a sequence above any of r1a's own; once unsealed, once sealed with its own certificate.
+        string Tls(string host) => ClusterNodeSettings.AddressOf(host, _clusterPort).Replace("akka.tcp://", "akka.ssl.tcp://", StringComparison.Ordinal);
+        var r1aActor = await system.ActorSelection($"{Tls("127.0.0.1")}/user/{PairActor.NameOf("r1a")}").ResolveOne(Deadline, TestContext.Current.CancellationToken);
+        var r1bActor = system.ActorSelection($"{Tls("127.0.0.2")}/user/{PairActor.NameOf("r1b")}");
+        var sessions = new[] { ReplicatedSession.From(default(SessionRecord)) };
+        var sequence = long.MaxValue / 2;
+        var statement = PairSessionBatch.Statement("r1a", 777, linkA.Incarnation, sequence + 1, sessions);
+        r1bActor.Tell(new PairSessionBatch("r1a", 777, linkA.Incarnation, sequence, sessions, null), r1aActor);
+        r1bActor.Tell(new PairSessionBatch("r1a", 777, linkA.Incarnation, sequence + 1, sessions, new NodeSigner(_tls("mallory")).Seal(statement)), r1aActor);
+        Until("r1b refusing both batches", () => _refusals.ForeignPairMessages == 2);
+
+        // r1a's own batches (version 1), sealed by r1a, are installed.
+        Until("r1b installing r1a's batch", () => !b.Imported.IsEmpty);
+        Assert.DoesNotContain(777L, b.Imported);
+        Assert.Equal(2, _refusals.ForeignPairMessages);
+    }
+
     private readonly Dictionary<string, RecordingNode> _nodes = [];
+
+    /// <summary>With a value, each node joins over cluster TLS with the certificate it gives for the node's name.</summary>
+    private Func<string, ClusterTls>? _tls;
 
     private async Task Stop(IHost host)
     {
@@ -150,7 +186,7 @@ public sealed class PairActorTests : IAsyncDisposable
             self);
         _links.Add(link);
         var host = RouterHost.Build(
-            new ClusterNodeSettings(address, _clusterPort, [seed], Insecure: true),
+            _tls is null ? new ClusterNodeSettings(address, _clusterPort, [seed], Insecure: true) : new ClusterNodeSettings(address, _clusterPort, [seed], _tls(node)),
             AnyConductorKey,
             [new RouterNodeTarget(node, new NoForwarding(), Pair: (self, new PairSettings(partner, partnerAddress, preferred, Timing), link), Refusals: _refusals)]);
         await host.StartAsync(TestContext.Current.CancellationToken);

@@ -155,13 +155,13 @@ public sealed class PairMessagesTests : IDisposable
             PeerWaypointPort = 16384, KeysPath = 0, SessionId = 0xdeadbeef, Tcp = 0x0301, IdleNanoseconds = 123_456_789,
             ReverseQuietNanoseconds = 42, ForwardPackets = 10, ForwardBytes = 10_000, ReversePackets = 9, ReverseBytes = 900,
         };
-        var batch = new PairSessionBatch("dc1a", 7, [ReplicatedSession.From(record)]);
+        var batch = new PairSessionBatch("dc1a", 7, 0xfeedUL, 3, [ReplicatedSession.From(record)], null);
 
         var manifest = serializer.Manifest(batch);
         var back = Assert.IsType<PairSessionBatch>(serializer.FromBinary(serializer.ToBinary(batch), manifest));
 
-        Assert.Equal("fabric.ha.sessions.v1", manifest);
-        Assert.Equal((batch.Node, batch.Version), (back.Node, back.Version));
+        Assert.Equal("fabric.ha.sessions.v2", manifest);
+        Assert.Equal((batch.Node, batch.Version, batch.Incarnation, batch.Sequence), (back.Node, back.Version, back.Incarnation, back.Sequence));
         Assert.Equal(record, Assert.Single(back.Sessions).ToRecord());
     }
 }

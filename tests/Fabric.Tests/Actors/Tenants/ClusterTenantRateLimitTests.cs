@@ -69,7 +69,7 @@ public sealed class ClusterTenantRateLimitTests : IDisposable
         var alone = load.Run(TimeSpan.FromSeconds(3), 2 * Limit, 2 * Limit);
         Assert.InRange(alone.TotalRate, 1.5 * Limit, 2.2 * Limit);
 
-        await using var nodes = new ControlPlaneNodes();
+        await using var nodes = new ControlPlaneNodes(tls: true);
         await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
         await nodes.StartRouterNode("br1a", fabric.Br1, TenantBudgetSettings.Default);
         await nodes.StartRouterNode("br2a", fabric.Br2, TenantBudgetSettings.Default);
@@ -94,6 +94,47 @@ public sealed class ClusterTenantRateLimitTests : IDisposable
             TestContext.Current.TestOutputHelper?.WriteLine(
                 $"{name}: offered eng1 {window.Eng1Offered / Limit:F2}, eng2 {window.Eng2Offered / Limit:F2}; admitted eng1 {window.Eng1Rate / Limit:F3}, eng2 {window.Eng2Rate / Limit:F3}, total {window.TotalRate / Limit:F3} × limit");
         }
+    }
+
+    [Fact]
+    public async Task DemandForged_InAnotherNodesName_ForARouterTheWriterIsNotPartOf_OrByNoRouterNode_Refused_TheNodeKeepsTheWholeLimit()
+    {
+        using var fabric = new SvrFabric(WithLimitedSink);
+        await using var nodes = new ControlPlaneNodes(tls: true);
+        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
+        var refusals = new Fabric.Actors.Security.ControlPlaneRefusals();
+        await nodes.StartRouterNode("br1a", fabric.Br1, TenantBudgetSettings.Default, refusals);
+        var br1 = Bucket(fabric.Br1);
+        Assert.Equal(Limit, br1.BytesPerSecond);
+
+        // dc1a (a member with a certificate of the fabric's CA issued to it) claims 100× the limit of engineering's
+        // bucket: in br2a's name under its own seal, as dc1a for router br2, and as "ghost", no router's node, unsealed.
+        var forger = await nodes.StartMember("dc1a");
+        var self = Akka.Cluster.Cluster.Get(forger).SelfUniqueAddress;
+        var member = Fabric.Actors.Services.ServiceDistribution.MemberId(self);
+        var signer = new Fabric.Actors.Security.NodeSigner(nodes.Settings("dc1a").Tls!);
+        var demands = new Dictionary<string, long> { [TenantBudgetDistribution.KeyOf("sink", "engineering")] = 100 * Limit };
+        SealedDemandReport Report(string node, string router, bool seal)
+        {
+            var report = new TenantDemandReport(node, router, 1_000_000, demands);
+            return new SealedDemandReport(report, member, seal ? signer.Seal(SealedDemandReport.Statement(report, member)) : null);
+        }
+
+        await ControlPlaneNodes.Write(
+            forger, TenantBudgetDistribution.Demands, Akka.DistributedData.LWWDictionary<string, SealedDemandReport>.Empty,
+            reports => reports
+                .SetItem(self, "br2a", Report("br2a", "br2", seal: true))
+                .SetItem(self, "dc1a", Report("dc1a", "br2", seal: true))
+                .SetItem(self, "ghost", Report("ghost", "br2", seal: false)),
+            everywhere: true);
+
+        // Believed, any of them would leave br1 a small share of the limit.
+        await ControlPlaneNodes.Until(
+            () => Task.FromResult((refusals.ForeignEntries, br1.BytesPerSecond)),
+            r => r.ForeignEntries == 3 || r.BytesPerSecond != Limit,
+            "br1a refusing the three forged reports");
+        Assert.Equal(Limit, br1.BytesPerSecond);
+        Assert.Equal(3, refusals.ForeignEntries);
     }
 
     private static SharedTokenBucket Bucket(ForwardingEngine router) =>
