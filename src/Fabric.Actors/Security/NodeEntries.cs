@@ -4,8 +4,8 @@ using Fabric.Actors.Cluster;
 namespace Fabric.Actors.Security;
 
 /// <summary>
-/// The entries of a Distributed Data dictionary that each node writes about itself (acks, telemetry, its instances,
-/// its load, its tenant demands), as a reader believes them: an entry counts when it is filed under the key its own
+/// What each node says about itself, in a Distributed Data dictionary (acks, its instances, its load, its tenant
+/// demands) or in a pub-sub message (telemetry), as a reader believes it: an entry counts when it is filed under the key its own
 /// content gives it, the node it names may write it, it is not an earlier entry of the node replayed, and, with
 /// cluster TLS, it carries that node's seal (<see cref="NodeVerifier"/>); without cluster TLS no seal can be checked.
 /// A refusal is logged once per key and reason, and counted once per entry refused
