@@ -6,11 +6,15 @@ namespace Fabric.Dataplane.Neighbors;
 /// Link-layer addresses of the hosts next to the router, per port, learned from ARP, neighbour
 /// discovery and the frames hosts send. Frames for a neighbour not yet known wait for its address
 /// (up to <see cref="MaxWaitingPerNeighbor"/>, as Linux queues unresolved packets), so the first
-/// packets of flows are not lost to resolution. Bounded; one writer (the worker).
-/// Not thread-safe.
+/// packets of flows are not lost to resolution. Bounded. Not thread-safe unless made <c>shared</c>: a router with
+/// several workers gives them one shared table (an ARP reply reaches one worker, but every worker sends to that
+/// neighbour), whose operations then hold a lock.
 /// </summary>
-public sealed class NeighborTable(int capacity = 65_536)
+/// <param name="shared">Whether several workers use the table at once (each operation then holds a lock).</param>
+public sealed class NeighborTable(int capacity = 65_536, bool shared = false)
 {
+    private readonly Lock? _gate = shared ? new Lock() : null;
+
     /// <summary>Frames that may wait for one unresolved neighbour (tunable).</summary>
     public const int MaxWaitingPerNeighbor = 64;
 
@@ -21,12 +25,50 @@ public sealed class NeighborTable(int capacity = 65_536)
     private readonly Dictionary<NeighborKey, List<byte[]>> _waiting = [];
     private int _waitingFrames;
 
-    public int Count => _known.Count;
+    public int Count
+    {
+        get
+        {
+            if (_gate is null)
+            {
+                return _known.Count;
+            }
 
-    public bool TryGet(int port, UInt128 address, out MacAddress mac) => _known.TryGetValue(new NeighborKey(port, address), out mac);
+            lock (_gate)
+            {
+                return _known.Count;
+            }
+        }
+    }
+
+    public bool TryGet(int port, UInt128 address, out MacAddress mac)
+    {
+        if (_gate is null)
+        {
+            return _known.TryGetValue(new NeighborKey(port, address), out mac);
+        }
+
+        lock (_gate)
+        {
+            return _known.TryGetValue(new NeighborKey(port, address), out mac);
+        }
+    }
 
     /// <summary>Records where <paramref name="address"/> is; returns the frames that were waiting for it, if any.</summary>
     public List<byte[]>? Learn(int port, UInt128 address, MacAddress mac)
+    {
+        if (_gate is null)
+        {
+            return LearnLocked(port, address, mac);
+        }
+
+        lock (_gate)
+        {
+            return LearnLocked(port, address, mac);
+        }
+    }
+
+    private List<byte[]>? LearnLocked(int port, UInt128 address, MacAddress mac)
     {
         if (mac.IsMulticast || mac == MacAddress.Zero)
         {
@@ -59,6 +101,19 @@ public sealed class NeighborTable(int capacity = 65_536)
     /// waiting for it (the caller asks for the address then), or null when no more may wait (the caller drops it).
     /// </summary>
     public bool? Hold(int port, UInt128 address, ReadOnlySpan<byte> frame)
+    {
+        if (_gate is null)
+        {
+            return HoldLocked(port, address, frame);
+        }
+
+        lock (_gate)
+        {
+            return HoldLocked(port, address, frame);
+        }
+    }
+
+    private bool? HoldLocked(int port, UInt128 address, ReadOnlySpan<byte> frame)
     {
         if (_waitingFrames >= MaxWaiting)
         {

@@ -115,6 +115,12 @@ public enum DropReason : byte
     /// and none of its sessions is half-open to make room: the new session is refused, other tenants' sessions are not.
     /// </summary>
     TenantSessionLimit,
+
+    /// <summary>
+    /// The packet belongs to a session another worker of the router owns, and the hand-off ring to that worker was full
+    /// (the owner is behind by a whole ring): dropped by the worker that received it (docs/dataplane.md "Workers").
+    /// </summary>
+    HandOffFull,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>
