@@ -18,15 +18,15 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
 {
     public IReadOnlyDictionary<string, long> Sample()
     {
-        var worker = engine.Worker;
-        var counters = worker.Counters;
+        // Every figure sums the engine's workers.
+        var counters = engine.Counters();
         var sample = new Dictionary<string, long>(StringComparer.Ordinal)
         {
             ["received"] = Interlocked.Read(ref counters.Received),
             ["forwarded"] = Interlocked.Read(ref counters.Forwarded),
             ["dropped"] = Interlocked.Read(ref counters.Dropped),
             ["generated"] = Interlocked.Read(ref counters.Generated),
-            ["sessions"] = worker.Sessions.Count,
+            ["sessions"] = engine.SessionCount,
             ["sessions.created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["sessions.expired"] = Interlocked.Read(ref counters.SessionsExpired),
             ["sessions.evicted"] = Interlocked.Read(ref counters.SessionsEvicted),
@@ -37,7 +37,7 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
         var reasons = Enum.GetValues<DropReason>().Where(r => r != DropReason.None).ToArray();
         foreach (var reason in reasons)
         {
-            sample[$"drop.{reason}"] = worker.Drops.Total(reason);
+            sample[$"drop.{reason}"] = engine.DropTotal(reason);
         }
 
         if (engine.AppliedVersion == 0)
@@ -57,7 +57,7 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
             Add(sample, $"service.{service}", count);
         }
 
-        var (tenantDrops, serviceDrops) = worker.Drops.Totals();
+        var (tenantDrops, serviceDrops) = engine.DropTotals();
         for (var t = -1; t < snapshot.Tenants.Length; t++)
         {
             sample[$"tenant.{(t < 0 ? "(none)" : snapshot.Tenants[t])}.drops"] = tenantDrops.GetValueOrDefault(t);
@@ -120,7 +120,7 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
         }
 
         var snapshot = engine.Snapshot;
-        var (byTenant, byService) = engine.Worker.Traffic.Totals(snapshot.Tenants.Length, snapshot.Services.Length);
+        var (byTenant, byService) = engine.TrafficTotals(snapshot.Tenants.Length, snapshot.Services.Length);
         return new TrafficByName(
             Named(byTenant, i => snapshot.Tenants[i]),
             Named(byService, i => snapshot.Services[i].Name));

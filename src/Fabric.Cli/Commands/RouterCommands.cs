@@ -144,9 +144,9 @@ public static class RouterCommands
                 return 1;
             }
 
-            if (process.WorkersWanted > RouterProcess.Workers)
+            if (process.WorkersWanted > process.Workers)
             {
-                error.WriteLine($"fabric router: dataplane.workers gives {process.WorkersWanted} workers; this version runs {RouterProcess.Workers} per node (docs/dataplane.md \"Workers\")");
+                error.WriteLine($"fabric router: dataplane.workers gives {process.WorkersWanted} workers; a node of an HA pair runs {process.Workers} (docs/dataplane.md \"Workers\")");
             }
 
             using (process)

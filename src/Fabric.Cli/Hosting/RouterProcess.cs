@@ -55,31 +55,42 @@ public sealed class RouterProcess : IDisposable
         RouterName = router.Name;
         _identity = identity;
         var devices = Devices(router);
+        WorkersWanted = router.Dataplane.WorkersFor(Environment.ProcessorCount);
+
+        // A node of an HA pair runs one worker: session replication and take-over work on one shard (docs/dataplane.md "Workers").
+        Workers = router.Nodes.Count > 1 ? 1 : WorkersWanted;
         var missing = new List<string>();
-        foreach (var device in devices)
+        for (var worker = 0; worker < Workers; worker++)
         {
-            try
+            foreach (var device in devices)
             {
-                _ports.Add(AfPacketPort.Open(device));
-            }
-            catch (PacketPortException e)
-            {
-                missing.Add(e.Message);
+                try
+                {
+                    // Each worker its own socket per device; a device's sockets share one fanout group, id unique in the process.
+                    _ports.Add(AfPacketPort.Open(device, Workers == 1 ? null : FanoutGroup(device)));
+                }
+                catch (PacketPortException e)
+                {
+                    missing.Add(e.Message);
+                }
             }
         }
 
         if (missing.Count > 0)
         {
             DisposePorts();
-            throw new RouterStartException(string.Join("\n", missing));
+            throw new RouterStartException(string.Join("\n", missing.Distinct()));
         }
 
-        WorkersWanted = router.Dataplane.WorkersFor(Environment.ProcessorCount);
-        Engine = new ForwardingEngine(router.Name, [.. _ports.Cast<IPacketPort>()], RouterOptions.From(router.Sessions) with
+        var options0 = RouterOptions.From(router.Sessions) with
         {
-            IdleWait = new EpollWait(_ports), StartActive = !standby, BusyPoll = router.Dataplane.BusyPoll,
+            StartActive = !standby, BusyPoll = router.Dataplane.BusyPoll,
             Scheduling = options.WorkerPriority is { } priority ? new RealtimeScheduling(priority, options.Warn ?? (_ => { })) : null,
-        });
+        };
+        var byWorker = _ports.Chunk(devices.Count).Select(ports => new WorkerPorts([.. ports], new EpollWait(ports))).ToArray();
+        Engine = Workers == 1
+            ? new ForwardingEngine(router.Name, byWorker[0].Ports, options0 with { IdleWait = byWorker[0].IdleWait })
+            : ForwardingEngine.WithWorkers(router.Name, byWorker, options0);
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
         Engine.Apply(config, version: 1);
         if (identity is not null)
@@ -109,8 +120,20 @@ public sealed class RouterProcess : IDisposable
     /// <summary>The packet workers the router's <c>dataplane.workers</c> asks for on this machine (docs/dataplane.md "Workers").</summary>
     public int WorkersWanted { get; }
 
-    /// <summary>The packet workers the node runs: one (the engine has one worker; docs/dataplane.md "Workers").</summary>
-    public static int Workers => 1;
+    /// <summary>The packet workers the node runs: <see cref="WorkersWanted"/>, but one on a node of an HA pair (docs/dataplane.md "Workers").</summary>
+    public int Workers { get; }
+
+    /// <summary>A fanout group id for <paramref name="device"/>'s sockets: the process and the device's name mixed (ids are per network namespace).</summary>
+    private static ushort FanoutGroup(string device)
+    {
+        var hash = 2166136261u;
+        foreach (var c in device)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (ushort)((uint)Environment.ProcessId ^ hash ^ (hash >> 16));
+    }
 
     /// <summary>What the node's control plane refused to believe (unsigned configurations, messages from others than its HA partner).</summary>
     public Fabric.Actors.Security.ControlPlaneRefusals Refusals { get; } = new();
@@ -148,7 +171,7 @@ public sealed class RouterProcess : IDisposable
     /// <summary>The node's public key (its identity), or null when it runs without a private key.</summary>
     public string? Identity => _identity?.PublicKeyBase64;
 
-    public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name)];
+    public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name).Distinct()];
 
     /// <summary>
     /// Starts the node; throws <see cref="RouterStartException"/> with every reason it cannot. The node's
@@ -291,10 +314,11 @@ public sealed class RouterProcess : IDisposable
     /// <summary>The counters as the admin socket serves them.</summary>
     public string CountersJson()
     {
-        var worker = Engine.Worker;
-        var counters = worker.Counters;
+        // Every figure sums the workers (docs/dataplane.md "Workers").
+        var workers = Engine.Workers;
+        var counters = Engine.Counters();
         var drops = Enum.GetValues<DropReason>().Where(r => r != DropReason.None)
-            .ToDictionary(r => r.ToString(), r => worker.Drops.Total(r));
+            .ToDictionary(r => r.ToString(), r => Engine.DropTotal(r));
         return JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["node"] = Node,
@@ -310,7 +334,8 @@ public sealed class RouterProcess : IDisposable
             ["super_packets"] = Interlocked.Read(ref counters.SuperPackets),
             ["super_packets_cut"] = Interlocked.Read(ref counters.SuperPacketsCut),
             ["kernel_drops"] = KernelDrops(),
-            ["sessions"] = worker.Sessions.Count,
+            ["sessions"] = Engine.SessionCount,
+            ["handed_off"] = counters.HandedOff,
             ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["sessions_moved"] = Interlocked.Read(ref counters.SessionsMoved),
             ["icmp_errors_sent"] = Interlocked.Read(ref counters.IcmpErrorsSent),
@@ -343,11 +368,11 @@ public sealed class RouterProcess : IDisposable
             ["drops"] = drops,
             ["faults"] = new Dictionary<string, object>
             {
-                ["total"] = worker.Faults.Total,
-                ["by_stage"] = worker.Faults.ByStage(),
-                ["last"] = worker.Faults.Last is { } fault ? $"{fault.Exception} in {fault.Stage}: {fault.Message}" : "",
+                ["total"] = workers.Sum(w => w.Faults.Total),
+                ["by_stage"] = workers.SelectMany(w => w.Faults.ByStage()).GroupBy(s => s.Key).ToDictionary(g => g.Key, g => g.Sum(s => s.Value)),
+                ["last"] = workers.Select(w => w.Faults.Last).LastOrDefault(f => f is not null) is { } fault ? $"{fault.Exception} in {fault.Stage}: {fault.Message}" : "",
             },
-            ["recent_drops"] = worker.Drops.Recent.Snapshot().TakeLast(8).Select(Describe).ToArray(),
+            ["recent_drops"] = workers.SelectMany(w => w.Drops.Recent.Snapshot()).OrderBy(d => d.Time).TakeLast(8).Select(Describe).ToArray(),
         });
     }
 
@@ -431,7 +456,7 @@ public sealed class RouterProcess : IDisposable
     {
         lock (_ports)
         {
-            return _ports.ToDictionary(p => p.Name, p => p.ReadKernelDrops());
+            return _ports.GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.Sum(p => p.ReadKernelDrops()));
         }
     }
 

@@ -54,7 +54,8 @@ public sealed class PeerPath(
 /// (same peer, neighborhood, addresses, port range and cap) gets the same pool back, so ports held by
 /// live sessions are never handed out again. Thread-safe (the pools themselves are not).
 /// </summary>
-public sealed class WaypointPools
+/// <param name="workers">The node's packet workers: each pool has a lane per worker.</param>
+public sealed class WaypointPools(int workers = 1)
 {
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
@@ -73,7 +74,7 @@ public sealed class WaypointPools
             {
                 id = _all.Length;
                 _ids[key] = id;
-                Volatile.Write(ref _all, [.. _all, new WaypointAllocator(first, last, max, seed ^ Fnv1a(key))]);
+                Volatile.Write(ref _all, [.. _all, new WaypointAllocator(first, last, max, seed ^ Fnv1a(key), workers)]);
             }
 
             return (id, _all[id]);

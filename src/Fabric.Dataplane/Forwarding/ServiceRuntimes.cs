@@ -23,7 +23,8 @@ namespace Fabric.Dataplane.Forwarding;
 /// Thread-safe.
 /// </remarks>
 /// <param name="keySender">This node's per-boot sender value for its peer keys (<see cref="Svr.Security.PeerKeyring"/>).</param>
-public sealed class ServiceRuntimes(uint keySender = 0)
+/// <param name="workers">The node's packet workers: each waypoint pool has a lane per worker (<see cref="Svr.WaypointAllocator"/>).</param>
+public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
 {
     private readonly Dictionary<string, (string Shape, ServiceRuntime Runtime)> _byService = new(StringComparer.Ordinal);
     private readonly List<ServiceRuntime> _retired = [];
@@ -33,7 +34,7 @@ public sealed class ServiceRuntimes(uint keySender = 0)
     private int _retiredCount;
 
     /// <summary>The waypoint port pools of the router's peer paths, kept across compiles like the runtimes.</summary>
-    public WaypointPools Waypoints { get; } = new();
+    public WaypointPools Waypoints { get; } = new(workers);
 
     /// <summary>The liveness and quality of the router's peer paths, by waypoint pool id, kept across compiles like the pools.</summary>
     public PeerPathHealthTable PathHealth { get; } = new();

@@ -19,7 +19,8 @@ namespace Fabric.Dataplane.Neighbors;
 /// seed, a secret per engine: no one outside can aim many addresses at one window). Slots are never emptied: a stale
 /// one is reused in place, so a lookup still stops at the first empty slot. A neighbour whose window holds only fresh entries of others is
 /// not kept (counted in <see cref="NotKept"/>); the frames that waited for it still leave. Learning and looking up
-/// allocate nothing; holding a frame copies it. Not thread-safe: one writer (the worker).
+/// allocate nothing; holding a frame copies it. Not thread-safe unless made shared (one table for a router's
+/// workers): then each operation holds a lock.
 /// </remarks>
 public sealed class NeighborTable
 {
@@ -60,12 +61,16 @@ public sealed class NeighborTable
     private readonly Dictionary<NeighborKey, Waiting> _waiting;
     private int _waitingFrames;
     private long _nextSweep = long.MinValue;
+    private readonly Lock? _gate;
 
     /// <summary>A table of <paramref name="capacity"/> slots (rounded up to a power of two).</summary>
     /// <param name="ticksPerSecond">The rate of the worker's clock, which every time passed in is read from.</param>
     /// <param name="hashSeed">The secret the slots are hashed with (the engine's seed, random unless a test gives one).</param>
-    public NeighborTable(int capacity, long ticksPerSecond, ulong hashSeed)
+    /// <param name="shared">Whether several workers use the table at once (a router with several workers shares one: an ARP
+    /// reply reaches one worker, every worker sends to that neighbour); each operation then holds a lock.</param>
+    public NeighborTable(int capacity, long ticksPerSecond, ulong hashSeed, bool shared = false)
     {
+        _gate = shared ? new Lock() : null;
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, 1 << 24);
         ArgumentOutOfRangeException.ThrowIfLessThan(ticksPerSecond, 1);
@@ -97,6 +102,19 @@ public sealed class NeighborTable
     /// <see cref="ReachableTime"/> before <paramref name="now"/>; false for a neighbour unknown or stale.
     /// </summary>
     public bool TryGet(int port, UInt128 address, bool isIpv6, long now, out MacAddress mac)
+    {
+        if (_gate is null)
+        {
+            return TryGetUnlocked(port, address, isIpv6, now, out mac);
+        }
+
+        lock (_gate)
+        {
+            return TryGetUnlocked(port, address, isIpv6, now, out mac);
+        }
+    }
+
+    private bool TryGetUnlocked(int port, UInt128 address, bool isIpv6, long now, out MacAddress mac)
     {
         var key = new NeighborKey(port, address, isIpv6);
         var home = Home(key);
@@ -130,6 +148,19 @@ public sealed class NeighborTable
     /// </summary>
     public List<byte[]>? Learn(int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
     {
+        if (_gate is null)
+        {
+            return LearnUnlocked(port, address, isIpv6, mac, now);
+        }
+
+        lock (_gate)
+        {
+            return LearnUnlocked(port, address, isIpv6, mac, now);
+        }
+    }
+
+    private List<byte[]>? LearnUnlocked(int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
+    {
         if (mac.IsMulticast || mac == MacAddress.Zero)
         {
             return null;
@@ -152,6 +183,20 @@ public sealed class NeighborTable
     /// </summary>
     public void AddPermanent(int port, UInt128 address, bool isIpv6, MacAddress mac)
     {
+        if (_gate is null)
+        {
+            AddPermanentUnlocked(port, address, isIpv6, mac);
+            return;
+        }
+
+        lock (_gate)
+        {
+            AddPermanentUnlocked(port, address, isIpv6, mac);
+        }
+    }
+
+    private void AddPermanentUnlocked(int port, UInt128 address, bool isIpv6, MacAddress mac)
+    {
         ArgumentOutOfRangeException.ThrowIfEqual(mac, MacAddress.Zero);
         Store(new NeighborKey(port, address, isIpv6), mac, Permanent);
     }
@@ -163,6 +208,19 @@ public sealed class NeighborTable
     /// <see cref="GiveUpTime"/> are dropped first, and the neighbour is asked afresh.
     /// </summary>
     public bool Hold(int port, UInt128 address, bool isIpv6, ReadOnlySpan<byte> frame, long now, out bool ask)
+    {
+        if (_gate is null)
+        {
+            return HoldUnlocked(port, address, isIpv6, frame, now, out ask);
+        }
+
+        lock (_gate)
+        {
+            return HoldUnlocked(port, address, isIpv6, frame, now, out ask);
+        }
+    }
+
+    private bool HoldUnlocked(int port, UInt128 address, bool isIpv6, ReadOnlySpan<byte> frame, long now, out bool ask)
     {
         var key = new NeighborKey(port, address, isIpv6);
         if (_waiting.TryGetValue(key, out var waiting))

@@ -122,6 +122,12 @@ public enum DropReason : byte
     /// tenant's view, or the service's encryption requirement changed). See <c>SessionRebinding</c>.
     /// </summary>
     Revoked,
+
+    /// <summary>
+    /// The packet belongs to a session another worker of the router owns, and the hand-off ring to that worker was full
+    /// (the owner is behind by a whole ring): dropped by the worker that received it (docs/dataplane.md "Workers").
+    /// </summary>
+    HandOffFull,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

@@ -1,6 +1,7 @@
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Neighbors;
+using Fabric.Dataplane.Pipeline.Workers;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Telemetry;
@@ -23,8 +24,13 @@ namespace Fabric.Dataplane.Pipeline;
 //   SessionOpening.Open: admission ─► route: load balancer, instance or peer path + waypoint pair ─► insert ─► load, counters
 //   EgressStage: TTL / hop limit ─► MTU ─► NAT (local) or SvrStage.Rewrite (tuple, metadata, seal) ─► next-hop MAC ─► tx
 //
-// Every drop has a DropReason and is counted per tenant × service. The worker owns its resources (nothing in them
-// is shared with another worker); it reads the snapshot once per batch.
+// Every drop has a DropReason and is counted per tenant × service. The worker owns its resources; it reads the
+// snapshot once per batch.
+//
+// Several workers per router (docs/dataplane.md "Workers"): before SessionStage a worker asks WorkerOwnership.OwnerOf
+// which worker owns the packet's session; a packet another worker owns is copied into the HandOffRing to that worker
+// (a full ring drops it as HandOffFull) and the owner is woken once the batch is done. Each round a worker first
+// runs the frames handed to it, then its own ports' batches.
 //
 // A super-packet (GSO: up to 64 KiB of one TCP or UDP flow behind one header) goes through the same stages
 // whole when its session needs nothing per packet (ProcessSuperPacket: a known session, no metadata to add or
@@ -44,12 +50,18 @@ public sealed class PacketWorker
     private readonly int[] _queuedPorts;
     private int _queuedCount;
     private bool _queueing;
+    private HandOffRing?[] _handOffTo = [];
+    private HandOffRing[] _handedToMe = [];
+    private bool[] _wakeAfterRound = [];
+    private Action<int>? _wake;
+    private bool _runningHandedOff;
 
+    /// <param name="shard">Which of the router's workers this is and what the workers share; null: the router's only worker.</param>
     public PacketWorker(
         IPacketPort[] ports, Func<ForwardingSnapshot> snapshotSource, int sessionCapacity, long ticksPerSecond, ulong seed, int batchSize = 64,
-        int maxSessionsPerTenant = 0)
+        int maxSessionsPerTenant = 0, WorkerShard? shard = null)
     {
-        Resources = new WorkerResources(ports, sessionCapacity, ticksPerSecond, seed, maxSessionsPerTenant);
+        Resources = new WorkerResources(ports, sessionCapacity, ticksPerSecond, seed, maxSessionsPerTenant, shard);
         SnapshotSource = snapshotSource;
         _queued = new bool[ports.Length];
         _queuedPorts = new int[ports.Length];
@@ -103,11 +115,44 @@ public sealed class PacketWorker
 
     private bool _active = true;
 
-    /// <summary>Receives one batch from each port and runs every packet through. Returns the packets handled.</summary>
+    /// <summary>
+    /// Connects this worker to the router's other workers: <paramref name="to"/>[w] carries frames from this worker to
+    /// worker w (null at this worker's own index), <paramref name="from"/> the rings other workers hand frames to this one
+    /// through, and <paramref name="wake"/> wakes worker w from its idle wait. Called once, before the worker runs.
+    /// </summary>
+    public void ConnectHandOff(HandOffRing?[] to, HandOffRing[] from, Action<int> wake)
+    {
+        ArgumentNullException.ThrowIfNull(to);
+        ArgumentNullException.ThrowIfNull(from);
+        _handOffTo = to;
+        _handedToMe = from;
+        _wakeAfterRound = new bool[to.Length];
+        _wake = wake;
+    }
+
+    /// <summary>Frames other workers handed to this one that wait in its rings (a moment's view).</summary>
+    public int HandedOffWaiting
+    {
+        get
+        {
+            var waiting = 0;
+            foreach (var ring in _handedToMe)
+            {
+                waiting += ring.Count;
+            }
+
+            return waiting;
+        }
+    }
+
+    /// <summary>
+    /// Runs the frames other workers handed to this one, then receives one batch from each port and runs every packet
+    /// through; wakes the workers it handed frames to. Returns the packets handled.
+    /// </summary>
     public int RunOnce(long now)
     {
-        var handled = 0;
         var snapshot = Bind(SnapshotSource(), now);
+        var handled = RunHandedOff(now, snapshot);
         for (var port = 0; port < Ports.Length; port++)
         {
             _batch.Count = 0;
@@ -152,7 +197,73 @@ public sealed class PacketWorker
             Faults.Record(fault, now);
         }
 
+        for (var worker = 0; worker < _wakeAfterRound.Length; worker++)
+        {
+            if (_wakeAfterRound[worker])
+            {
+                _wakeAfterRound[worker] = false;
+                _wake!(worker);
+            }
+        }
+
         return handled;
+    }
+
+    /// <summary>
+    /// Runs what the other workers handed over, at most a batch per ring: each frame in its ring slot, forwarded frames
+    /// queued and flushed together, then the slots given back.
+    /// </summary>
+    private int RunHandedOff(long now, ForwardingSnapshot snapshot)
+    {
+        var handled = 0;
+        foreach (var ring in _handedToMe)
+        {
+            if (ring.Count == 0)
+            {
+                continue;
+            }
+
+            var taken = 0;
+            _queueing = _active;
+            _runningHandedOff = true;
+            while (taken < _batch.Capacity && ring.TryPeek(taken, out var frame))
+            {
+                taken++;
+                if (_active)
+                {
+                    Process(frame.Data, frame.Length, frame.Port, now, snapshot);
+                }
+                else
+                {
+                    Counters.StandbyIgnored++;
+                }
+            }
+
+            _runningHandedOff = false;
+            _queueing = false;
+            FlushQueued();
+            ring.Release(taken);
+            handled += taken;
+        }
+
+        return handled;
+    }
+
+    /// <summary>
+    /// Hands the packet in hand to the worker that owns its session (it is counted received there, not here), or drops it
+    /// as <see cref="DropReason.HandOffFull"/> when that worker's ring is full.
+    /// </summary>
+    private Verdict HandOff(ref PacketContext context, int owner)
+    {
+        if (!_handOffTo[owner]!.TryWrite(context.Frame, context.IngressPort, default))
+        {
+            return context.Fail(DropReason.HandOffFull);
+        }
+
+        Counters.Received--;
+        Counters.HandedOff++;
+        _wakeAfterRound[owner] = true;
+        return Verdict.Consumed;
     }
 
     /// <summary>A standby node's batch: nothing answered or forwarded; the sender of an ARP frame is learned, so the node knows its neighbours when it takes over.</summary>
@@ -305,6 +416,12 @@ public sealed class PacketWorker
     private Verdict RunParsed(ref PacketContext context, ForwardingSnapshot snapshot)
     {
         var verdict = GatewayStage.Run(ref context, snapshot, Resources);
+        if (verdict == Verdict.Continue && _handOffTo.Length > 0 && !_runningHandedOff && !context.IsSuperPacket
+            && WorkerOwnership.OwnerOf(ref context, Resources) is var owner && owner != Resources.Shard.Index)
+        {
+            return HandOff(ref context, owner);
+        }
+
         if (verdict == Verdict.Continue)
         {
             verdict = SessionStage.Run(ref context, snapshot, Resources);

@@ -18,7 +18,8 @@ namespace Fabric.Dataplane.Pipeline;
 /// Only the peer of a path is heard (its waypoint address to ours); anything else to these ports is dropped as
 /// <see cref="DropReason.NotAPeer"/>. Probes are not authenticated (as BFD without its optional authentication):
 /// a host that can forge the peer's address can keep a dead path looking alive, not steer sessions.
-/// Allocation-free; runs on the worker's thread.
+/// Allocation-free. <see cref="Tick"/> runs on the router's first worker; probes and echoes come back to any worker, so
+/// each path's health is changed under its own lock (monitoring packets are few: the lock costs the data path nothing).
 /// </summary>
 public static class PathMonitorStage
 {
@@ -40,16 +41,19 @@ public static class PathMonitorStage
         {
             var path = paths[i];
             var health = path.Health;
-            if (health.ProbeDue(now))
+            lock (health)
             {
-                SendControl(resources, snapshot, path, health, now);
-            }
-
-            if (health.BurstDue(now))
-            {
-                for (var k = 0; k < health.Settings.EchoBurst; k++)
+                if (health.ProbeDue(now))
                 {
-                    SendEcho(resources, snapshot, path, health.EchoSequence(k), now);
+                    SendControl(resources, snapshot, path, health, now);
+                }
+
+                if (health.BurstDue(now))
+                {
+                    for (var k = 0; k < health.Settings.EchoBurst; k++)
+                    {
+                        SendEcho(resources, snapshot, path, health.EchoSequence(k), now);
+                    }
                 }
             }
         }
@@ -92,7 +96,11 @@ public static class PathMonitorStage
                 return context.Fail(DropReason.Malformed);
             }
 
-            path.Health.ProbeReceived(context.Now, BinaryPrimitives.ReadUInt32BigEndian(payload[4..]));
+            lock (path.Health)
+            {
+                path.Health.ProbeReceived(context.Now, BinaryPrimitives.ReadUInt32BigEndian(payload[4..]));
+            }
+
             return Verdict.Consumed;
         }
 
@@ -103,7 +111,11 @@ public static class PathMonitorStage
 
         if (BinaryPrimitives.ReadUInt32BigEndian(payload) == path.Health.Discriminator)
         {
-            path.Health.EchoReturned(BinaryPrimitives.ReadUInt32BigEndian(payload[4..]), BinaryPrimitives.ReadInt64BigEndian(payload[8..]), context.Now);
+            lock (path.Health)
+            {
+                path.Health.EchoReturned(BinaryPrimitives.ReadUInt32BigEndian(payload[4..]), BinaryPrimitives.ReadInt64BigEndian(payload[8..]), context.Now);
+            }
+
             return Verdict.Consumed;
         }
 

@@ -182,7 +182,7 @@ internal static class SessionOpening
 
             candidates.Clear(age);
             candidates.Trim();
-            sessions.Remove(handle);
+            resources.RemoveSession(handle);
             Ended(snapshot, resources, state);
             resources.Counters.SessionsEvicted++;
             return true;
@@ -350,8 +350,8 @@ internal readonly struct PeerRoute : ISessionRoute
             return DropReason.NoPeerKeys;
         }
 
-        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort)
-            && !(SessionOpening.Evict(snapshot, resources, tenant: -1, path.PoolId) && path.Waypoints.TryAllocate(out localPort, out peerPort)))
+        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort, resources.Shard.Index)
+            && !(SessionOpening.Evict(snapshot, resources, tenant: -1, path.PoolId) && path.Waypoints.TryAllocate(out localPort, out peerPort, resources.Shard.Index)))
         {
             return DropReason.WaypointsExhausted;
         }

@@ -1,6 +1,6 @@
 namespace Fabric.Dataplane.Pipeline;
 
-/// <summary>Packet counts of one worker. One writer; readers may lag a little.</summary>
+/// <summary>Packet counts of one worker (<see cref="Sum"/> adds a router's workers up). One writer; readers may lag a little.</summary>
 public sealed class WorkerCounters
 {
     public long Received;
@@ -60,4 +60,48 @@ public sealed class WorkerCounters
 
     /// <summary>Partner records refused: the session table is full.</summary>
     public long ReplicasRefusedTableFull;
+
+    /// <summary>
+    /// Frames this worker received for a session another worker of the router owns and handed to it (counted in the
+    /// owner's <see cref="Received"/>, not here).
+    /// </summary>
+    public long HandedOff;
+
+    /// <summary>
+    /// The counters of several workers added up, each field read atomically (a sum is exact per counter, not one instant
+    /// across counters). Allocates: for the control plane.
+    /// </summary>
+    public static WorkerCounters Sum(IEnumerable<WorkerCounters> workers)
+    {
+        ArgumentNullException.ThrowIfNull(workers);
+        var sum = new WorkerCounters();
+        foreach (var w in workers)
+        {
+            sum.Received += Interlocked.Read(ref w.Received);
+            sum.Forwarded += Interlocked.Read(ref w.Forwarded);
+            sum.Dropped += Interlocked.Read(ref w.Dropped);
+            sum.Generated += Interlocked.Read(ref w.Generated);
+            sum.SessionsCreated += Interlocked.Read(ref w.SessionsCreated);
+            sum.SessionsExpired += Interlocked.Read(ref w.SessionsExpired);
+            sum.SessionsEvicted += Interlocked.Read(ref w.SessionsEvicted);
+            sum.SessionsSuperseded += Interlocked.Read(ref w.SessionsSuperseded);
+            sum.SessionsMoved += Interlocked.Read(ref w.SessionsMoved);
+            sum.MetadataAnnouncements += Interlocked.Read(ref w.MetadataAnnouncements);
+            sum.IcmpErrorsSent += Interlocked.Read(ref w.IcmpErrorsSent);
+            sum.IcmpErrorsSuppressed += Interlocked.Read(ref w.IcmpErrorsSuppressed);
+            sum.SuperPackets += Interlocked.Read(ref w.SuperPackets);
+            sum.SuperPacketsCut += Interlocked.Read(ref w.SuperPacketsCut);
+            sum.StandbyIgnored += Interlocked.Read(ref w.StandbyIgnored);
+            sum.Takeovers += Interlocked.Read(ref w.Takeovers);
+            sum.Announcements += Interlocked.Read(ref w.Announcements);
+            sum.SessionsReplicatedOut += Interlocked.Read(ref w.SessionsReplicatedOut);
+            sum.SessionsReplicatedIn += Interlocked.Read(ref w.SessionsReplicatedIn);
+            sum.ReplicasRefusedVersion += Interlocked.Read(ref w.ReplicasRefusedVersion);
+            sum.ReplicasRefusedShape += Interlocked.Read(ref w.ReplicasRefusedShape);
+            sum.ReplicasRefusedTableFull += Interlocked.Read(ref w.ReplicasRefusedTableFull);
+            sum.HandedOff += Interlocked.Read(ref w.HandedOff);
+        }
+
+        return sum;
+    }
 }

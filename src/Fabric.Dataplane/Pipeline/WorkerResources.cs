@@ -1,5 +1,6 @@
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Neighbors;
+using Fabric.Dataplane.Pipeline.Workers;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Telemetry;
@@ -9,9 +10,9 @@ namespace Fabric.Dataplane.Pipeline;
 /// <summary>
 /// Everything one worker owns and its stages use besides the packet and the snapshot: its ports (to send the router's
 /// own frames), session table, neighbour table, counters, scratch buffers, random source and ICMP error limit. The
-/// worker makes one and hands it to every stage; nothing in it is shared with another worker, so a router with
-/// several workers gives each its own. Not thread-safe: the worker's thread writes it; the counters and tables may be
-/// read by others as their own types say.
+/// worker makes one and hands it to every stage. A router with several workers gives each its own; they share only
+/// the neighbour table (made shared) and the <see cref="Owners"/> directory (docs/dataplane.md "Workers"). Not
+/// thread-safe: the worker's thread writes it; the counters and tables may be read by others as their own types say.
 /// </summary>
 public sealed class WorkerResources
 {
@@ -19,8 +20,11 @@ public sealed class WorkerResources
     private int[] _tenantSessions = new int[64];
 
     /// <param name="maxSessionsPerTenant">The most sessions one tenant may hold in the table; 0: no limit but the table's.</param>
-    public WorkerResources(IPacketPort[] ports, int sessionCapacity, long ticksPerSecond, ulong seed, int maxSessionsPerTenant = 0)
+    /// <param name="shard">Which of the router's workers this is, how many there are and what they share; null: the only one.</param>
+    public WorkerResources(IPacketPort[] ports, int sessionCapacity, long ticksPerSecond, ulong seed, int maxSessionsPerTenant = 0, WorkerShard? shard = null)
     {
+        Shard = shard ?? WorkerShard.Alone;
+        Neighbors = Shard.Neighbors ?? new NeighborTable(NeighborTable.DefaultCapacity, ticksPerSecond, seed);
         ArgumentOutOfRangeException.ThrowIfNegative(maxSessionsPerTenant);
         ArgumentNullException.ThrowIfNull(ports);
         Ports = ports;
@@ -32,7 +36,6 @@ public sealed class WorkerResources
         Traffic = new TrafficCounters();
         IcmpErrors = new IcmpErrorLimiter(ticksPerSecond);
         HalfOpen = new HalfOpenSessions(sessionCapacity);
-        Neighbors = new NeighborTable(NeighborTable.DefaultCapacity, ticksPerSecond, seed);
         MaxSessionsPerTenant = maxSessionsPerTenant;
         _random = seed | 1;
     }
@@ -48,8 +51,11 @@ public sealed class WorkerResources
 
     public SessionTable<SessionState> Sessions { get; }
 
-    /// <summary>The neighbours on the ports, hashed under the engine's seed as <see cref="Sessions"/> is.</summary>
+    /// <summary>The neighbours on the ports, hashed under the engine's seed as <see cref="Sessions"/> is (shared by a router's workers).</summary>
     public NeighborTable Neighbors { get; }
+
+    /// <summary>Which of the router's workers owns these resources, and what the workers share.</summary>
+    public WorkerShard Shard { get; }
 
     public DropCounters Drops { get; }
 
@@ -131,15 +137,16 @@ public sealed class WorkerResources
         ref readonly var state = ref Sessions.Payload(handle);
         Counters.SessionsCreated++;
         Traffic.Opened(state.Tenant, state.Service);
+        if (Shard.Owners is { } owners && NeedsDirectory(state))
+        {
+            owners.Publish(Sessions.ReverseKey(handle), Shard.Index);
+        }
+
         var opened = Sessions.Opened(handle);
         SessionEvents.Add(new SessionEvent(
             SessionEventKind.Opened, handle, Sessions.Generation(handle), Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), state, opened, opened));
     }
 
-    /// <summary>
-    /// Publishes the closing of a session just removed from slot <paramref name="handle"/> (its slot keeps what the
-    /// session left until it is reused; the removal moved the generation on by one).
-    /// </summary>
     /// <summary>A live session's tenant and service indexes were rebound to a new snapshot's: the counts kept by index follow.</summary>
     internal void SessionRebound(int tenant, int service, int newTenant, int newService)
     {
@@ -148,8 +155,41 @@ public sealed class WorkerResources
         TenantOpened(newTenant);
     }
 
-    internal void SessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now) =>
+    /// <summary>
+    /// Publishes the closing of a session just removed from slot <paramref name="handle"/> (its slot keeps what the
+    /// session left until it is reused; the removal moved the generation on by one).
+    /// </summary>
+    internal void SessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now)
+    {
+        Withdraw(reverse, state);
         SessionEvents.Add(new SessionEvent(SessionEventKind.Closed, handle, Sessions.Generation(handle) - 1, forward, reverse, state, Sessions.Opened(handle), now));
+    }
+
+    /// <summary>Removes a live session from the table and withdraws it from the workers' directory (the caller gives back what it held).</summary>
+    internal void RemoveSession(int handle)
+    {
+        if (Shard.Owners is not null)
+        {
+            Withdraw(Sessions.ReverseKey(handle), Sessions.Payload(handle));
+        }
+
+        Sessions.Remove(handle);
+    }
+
+    private void Withdraw(in SessionKey reverse, in SessionState state)
+    {
+        if (Shard.Owners is { } owners && NeedsDirectory(state))
+        {
+            owners.Withdraw(reverse, Shard.Index);
+        }
+    }
+
+    /// <summary>
+    /// Whether the session's reverse packets carry a tuple this router did not choose (a local instance's, or an SVR
+    /// egress session's instance), so other workers find its owner in the directory; an ingress or transit session's reverse
+    /// packets come to a waypoint pair its owner allocated, which names the owner itself (<see cref="Workers.WorkerOwnership"/>).
+    /// </summary>
+    private static bool NeedsDirectory(in SessionState state) => state.Svr is SvrRole.None or SvrRole.Egress;
 
     /// <summary>
     /// Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once);

@@ -8,45 +8,116 @@ using Fabric.Model;
 namespace Fabric.Dataplane.Routing;
 
 /// <summary>
-/// One router node's dataplane: its ports, the forwarding snapshot in force, and the worker that
-/// runs packets. <see cref="Apply"/> compiles a configuration and swaps the snapshot in atomically
-/// (a failed compile leaves the running one); <see cref="RunOnce"/> drives one round for tests and
-/// benchmarks; <see cref="Start"/> runs the worker on its own thread. Apply is thread-safe; RunOnce
-/// is called from one thread at a time.
+/// One router node's dataplane: its ports, the forwarding snapshot in force, and the workers that run packets (one, or
+/// several each with its own sockets, session table shard and thread: docs/dataplane.md "Workers"). <see cref="Apply"/>
+/// compiles a configuration and swaps the snapshot in atomically (a failed compile leaves the running one);
+/// <see cref="RunOnce"/> drives one round of every worker for tests and benchmarks; <see cref="Start"/> runs each worker
+/// on its own thread. Apply is thread-safe; RunOnce is called from one thread at a time.
 /// </summary>
 public sealed class ForwardingEngine : IDisposable
 {
+    /// <summary>Frames one hand-off ring holds (tunable: a few receive batches of the busiest worker).</summary>
+    public const int HandOffCapacity = 1024;
+
     private readonly ServiceRuntimes _runtimes;
     private readonly TimeProvider _time;
-    private readonly IIdleWait _idleWait;
+    private readonly PacketWorker[] _workers;
+    private readonly IIdleWait[] _idleWaits;
     private readonly long _busyPollTicks;
     private readonly IWorkerScheduling? _scheduling;
-    private readonly ConcurrentQueue<WorkerRequest> _requests = new();
-    private readonly List<SessionScanRequest> _scans = [];
+    private readonly ConcurrentQueue<WorkerRequest>[] _requests;
+    private readonly List<SessionScanRequest>[] _scans;
     private readonly Lock _applyGate = new();
     private long _lastExport;
     private long _nextPrune;
     private ForwardingSnapshot? _snapshot;
     private CancellationTokenSource? _stop;
-    private Thread? _thread;
+    private Thread[] _threads = [];
 
+    /// <summary>A router node with one worker over <paramref name="ports"/> (it sleeps in <see cref="RouterOptions.IdleWait"/>).</summary>
     public ForwardingEngine(string name, IReadOnlyList<IPacketPort> ports, RouterOptions? options = null, TimeProvider? time = null)
+        : this(name, [new WorkerPorts([.. ports ?? throw new ArgumentNullException(nameof(ports))], options?.IdleWait)], options, time)
     {
-        ArgumentNullException.ThrowIfNull(ports);
+    }
+
+    /// <summary>
+    /// A router node with one worker per entry of <paramref name="workers"/>: each its own ports (the same devices in the
+    /// same order, each worker's socket of a device in one fanout group) and its own idle wait. The session table's capacity
+    /// and the tenant share are split evenly between the workers' shards. <see cref="RouterOptions.IdleWait"/> is not used.
+    /// </summary>
+    public static ForwardingEngine WithWorkers(string name, IReadOnlyList<WorkerPorts> workers, RouterOptions? options = null, TimeProvider? time = null) =>
+        new(name, workers, options, time);
+
+    private ForwardingEngine(string name, IReadOnlyList<WorkerPorts> workers, RouterOptions? options, TimeProvider? time)
+    {
+        ArgumentNullException.ThrowIfNull(workers);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers.Count, 1, nameof(workers));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(workers.Count, Model.DataplaneSettings.MaximumWorkers, nameof(workers));
         options ??= new RouterOptions();
         Name = name;
         _time = time ?? TimeProvider.System;
-        _runtimes = new ServiceRuntimes(options.KeySender ?? (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(1 << Svr.Security.PacketSealer.SenderBits));
-        Ports = [.. ports];
-        _idleWait = options.IdleWait ?? new PollingWait();
+        var count = workers.Count;
+        _runtimes = new ServiceRuntimes(options.KeySender ?? (uint)System.Security.Cryptography.RandomNumberGenerator.GetInt32(1 << Svr.Security.PacketSealer.SenderBits), count);
+        Ports = [.. workers[0].Ports];
         _busyPollTicks = (long)(options.BusyPoll.TotalSeconds * _time.TimestampFrequency);
         _scheduling = options.Scheduling;
         Seed = options.Seed ?? RandomSeed();
-        Worker = new PacketWorker(
-            Ports, () => Snapshot, options.SessionCapacity, _time.TimestampFrequency, Seed, options.BatchSize, options.SessionsPerTenant)
+        _workers = new PacketWorker[count];
+        _idleWaits = new IIdleWait[count];
+        _requests = new ConcurrentQueue<WorkerRequest>[count];
+        _scans = new List<SessionScanRequest>[count];
+        var owners = count > 1 ? new Pipeline.Workers.OwnerDirectory(options.SessionCapacity, Seed) : null;
+        var neighbors = count > 1 ? new Neighbors.NeighborTable(Neighbors.NeighborTable.DefaultCapacity, _time.TimestampFrequency, Seed, shared: true) : null;
+        var shardCapacity = (options.SessionCapacity + count - 1) / count;
+        var shardTenantShare = options.SessionsPerTenant == 0 ? 0 : Math.Max(1, (options.SessionsPerTenant + count - 1) / count);
+        for (var i = 0; i < count; i++)
         {
-            IsActive = options.StartActive,
-        };
+            if (workers[i].Ports.Length != Ports.Length)
+            {
+                throw new ArgumentException($"worker {i} has {workers[i].Ports.Length} ports, worker 0 {Ports.Length}: every worker has a port on every device", nameof(workers));
+            }
+
+            // Worker 0 keeps the engine's seed (a one-worker router is what it always was); the others draw apart from it.
+            var seed = Seed ^ (0x9E37_79B9_7F4A_7C15UL * (ulong)i);
+            _workers[i] = new PacketWorker(
+                workers[i].Ports, () => Snapshot, shardCapacity, _time.TimestampFrequency, seed, options.BatchSize, shardTenantShare,
+                count > 1 ? new Pipeline.Workers.WorkerShard(i, count, owners, neighbors) : null)
+            {
+                IsActive = options.StartActive,
+            };
+            _idleWaits[i] = workers[i].IdleWait ?? new PollingWait();
+            _requests[i] = new ConcurrentQueue<WorkerRequest>();
+            _scans[i] = [];
+        }
+
+        if (count > 1)
+        {
+            // rings[from, to]: one single-producer/single-consumer ring per ordered pair of workers.
+            var rings = new Pipeline.Workers.HandOffRing?[count, count];
+            for (var from = 0; from < count; from++)
+            {
+                for (var to = 0; to < count; to++)
+                {
+                    rings[from, to] = from == to ? null : new Pipeline.Workers.HandOffRing(HandOffCapacity);
+                }
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                var outgoing = new Pipeline.Workers.HandOffRing?[count];
+                var incoming = new List<Pipeline.Workers.HandOffRing>();
+                for (var other = 0; other < count; other++)
+                {
+                    outgoing[other] = rings[i, other];
+                    if (rings[other, i] is { } ring)
+                    {
+                        incoming.Add(ring);
+                    }
+                }
+
+                _workers[i].ConnectHandOff(outgoing, [.. incoming], WakeWorker);
+            }
+        }
     }
 
     public string Name { get; }
@@ -54,9 +125,65 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>The seed of the session table's hash and of the load balancer (<see cref="RouterOptions.Seed"/>, or drawn at random).</summary>
     public ulong Seed { get; }
 
+    /// <summary>The router's ports, as its first worker holds them (every worker has one per device, in this order).</summary>
     public IPacketPort[] Ports { get; }
 
-    public PacketWorker Worker { get; }
+    /// <summary>The first worker: the only one of a one-worker router; with several, the one that also runs the engine's timers and requests.</summary>
+    public PacketWorker Worker => _workers[0];
+
+    /// <summary>Every worker; reads that describe the router add theirs up (<see cref="Counters"/>, <see cref="SessionCount"/>, <see cref="DropTotal"/>).</summary>
+    public IReadOnlyList<PacketWorker> Workers => _workers;
+
+    /// <summary>The workers' counters added up (allocates; for the control plane).</summary>
+    public WorkerCounters Counters() => WorkerCounters.Sum(_workers.Select(w => w.Counters));
+
+    /// <summary>Live sessions over every worker's shard.</summary>
+    public int SessionCount => _workers.Sum(w => w.Sessions.Count);
+
+    /// <summary>Packets every worker dropped for <paramref name="reason"/>.</summary>
+    public long DropTotal(DropReason reason) => _workers.Sum(w => w.Drops.Total(reason));
+
+    /// <summary>Drops per tenant and per service index over every worker (allocates).</summary>
+    public (Dictionary<int, long> ByTenant, Dictionary<int, long> ByService) DropTotals()
+    {
+        var (byTenant, byService) = _workers[0].Drops.Totals();
+        for (var i = 1; i < _workers.Length; i++)
+        {
+            var (tenants, services) = _workers[i].Drops.Totals();
+            foreach (var (tenant, count) in tenants)
+            {
+                byTenant[tenant] = byTenant.GetValueOrDefault(tenant) + count;
+            }
+
+            foreach (var (service, count) in services)
+            {
+                byService[service] = byService.GetValueOrDefault(service) + count;
+            }
+        }
+
+        return (byTenant, byService);
+    }
+
+    /// <summary>Forwarded traffic per tenant and per service index over every worker (allocates).</summary>
+    public (Telemetry.TrafficCount[] ByTenant, Telemetry.TrafficCount[] ByService) TrafficTotals(int tenants, int services)
+    {
+        var (byTenant, byService) = _workers[0].Traffic.Totals(tenants, services);
+        for (var i = 1; i < _workers.Length; i++)
+        {
+            var (t, v) = _workers[i].Traffic.Totals(tenants, services);
+            for (var k = 0; k < byTenant.Length; k++)
+            {
+                byTenant[k] = byTenant[k].Plus(t[k]);
+            }
+
+            for (var k = 0; k < byService.Length; k++)
+            {
+                byService[k] = byService[k].Plus(v[k]);
+            }
+        }
+
+        return (byTenant, byService);
+    }
 
     /// <summary>The snapshot in force; reading it before the first <see cref="Apply"/> throws.</summary>
     public ForwardingSnapshot Snapshot => Volatile.Read(ref _snapshot) ?? throw new InvalidOperationException($"router {Name} has no configuration yet");
@@ -77,7 +204,7 @@ public sealed class ForwardingEngine : IDisposable
         {
             var compiled = SnapshotCompiler.Compile(config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp());
             Volatile.Write(ref _snapshot, compiled);
-            _idleWait.Wake();
+            WakeAll();
             return compiled;
         }
     }
@@ -90,7 +217,7 @@ public sealed class ForwardingEngine : IDisposable
     public void InstallPeerKeys(string peer, Svr.Security.EpochKeys keys)
     {
         _runtimes.PeerKeys.Enqueue(peer, keys);
-        _idleWait.Wake();
+        WakeWorker(0);
     }
 
     /// <summary>
@@ -144,15 +271,54 @@ public sealed class ForwardingEngine : IDisposable
     /// <see cref="Sessions.SessionScan.SlotsPerRound"/> slots a round (a large table takes several rounds; packets never
     /// wait for a whole scan). Thread-safe.
     /// </summary>
+    /// <remarks>
+    /// With several workers each shard is scanned by its own worker: a cursor names the shard and the slot in it (a page
+    /// holds sessions of one shard and may be short; <see cref="Sessions.SessionPage.Next"/> leads to the next shard), and
+    /// a top-by-bytes query merges every shard's top. <see cref="Sessions.SessionPage.Live"/> counts every shard.
+    /// </remarks>
     public Task<Sessions.SessionPage> QuerySessionsAsync(Sessions.SessionQuery query)
     {
+        ArgumentNullException.ThrowIfNull(query);
+        if (_workers.Length == 1)
+        {
+            return Scan(0, query);
+        }
+
+        return query.TopByBytes ? TopOfAllShards(query) : ShardPage(query);
+    }
+
+    private Task<Sessions.SessionPage> Scan(int worker, Sessions.SessionQuery query)
+    {
         var request = new SessionScanRequest(new Sessions.SessionScan(query));
-        _requests.Enqueue(request);
-        _idleWait.Wake();
+        _requests[worker].Enqueue(request);
+        WakeWorker(worker);
         return request.Completion.Task;
     }
 
-    /// <summary>Installs sessions the HA partner exported under configuration <paramref name="version"/>. Done by the worker between batches. Thread-safe.</summary>
+    /// <summary>The shard a cursor names and the slot in it: shards lie one after the other, a shard's capacity apart.</summary>
+    private async Task<Sessions.SessionPage> ShardPage(Sessions.SessionQuery query)
+    {
+        var stride = (long)_workers[0].Sessions.Capacity;
+        var cursor = Math.Max(0, query.Cursor);
+        var shard = (int)Math.Min(cursor / stride, _workers.Length - 1);
+        var page = await Scan(shard, query with { Cursor = cursor - (shard * stride) }).ConfigureAwait(false);
+        var next = page.Next >= 0 ? (shard * stride) + page.Next : shard + 1 < _workers.Length ? (shard + 1) * stride : -1;
+        return page with { Next = next, Live = SessionCount };
+    }
+
+    private async Task<Sessions.SessionPage> TopOfAllShards(Sessions.SessionQuery query)
+    {
+        var pages = await Task.WhenAll(Enumerable.Range(0, _workers.Length).Select(w => Scan(w, query with { Cursor = 0 }))).ConfigureAwait(false);
+        var top = pages.SelectMany(p => p.Sessions).OrderByDescending(s => Sessions.SessionScan.Bytes(s.State))
+            .Take(Math.Clamp(query.Limit, 1, Sessions.SessionQuery.MaxLimit)).ToArray();
+        return pages[0] with { Sessions = top, Next = -1, Live = pages.Sum(p => p.Live) };
+    }
+
+    /// <summary>
+    /// Installs sessions the HA partner exported under configuration <paramref name="version"/>. Done by the worker between
+    /// batches. Thread-safe. HA export, import, take-over and stand-by run on the first worker: a node of an HA pair runs
+    /// one worker (docs/dataplane.md "Workers").
+    /// </summary>
     public Task<SessionImportResult> ImportSessionsAsync(long version, SessionRecord[] records)
     {
         ArgumentNullException.ThrowIfNull(records);
@@ -202,57 +368,79 @@ public sealed class ForwardingEngine : IDisposable
         });
 
     /// <summary>
-    /// One round: keys handed in are installed, then requests to the worker run (replication, role changes), then a
-    /// batch from every port, run to completion, then, on an active node, the peer paths' monitoring timers (probes
-    /// and echo bursts that are due go out), and at most once a second the removal of retired service runtimes no
-    /// session holds. Returns packets handled. Never throws: what throws on the worker is counted in
-    /// <see cref="PacketWorker.Faults"/> and the round goes on.
+    /// One round of every worker, one after the other: keys handed in are installed, then requests to the workers run
+    /// (replication, role changes, session queries), then each worker runs what other workers handed to it and a batch from
+    /// every port, to completion; then, on an active node, the peer paths' monitoring timers (probes and echo bursts that
+    /// are due go out), and at most once a second the removal of retired service runtimes no session holds. Returns
+    /// packets handled. Never throws: what throws on a worker is counted in <see cref="PacketWorker.Faults"/> and the round goes on.
     /// </summary>
     public int RunOnce()
     {
-        var now = _time.GetTimestamp();
-        try
+        var handled = 0;
+        for (var i = 0; i < _workers.Length; i++)
         {
-            _runtimes.PeerKeys.InstallPending(now);
-        }
-        catch (Exception fault) when (fault is not OutOfMemoryException)
-        {
-            Worker.Faults.Record(fault, now);
+            handled += RunWorker(i);
         }
 
-        for (var i = _scans.Count - 1; i >= 0; i--)
+        return handled;
+    }
+
+    /// <summary>One round of worker <paramref name="index"/>; the first worker also does the engine's own work (keys, monitoring, pruning).</summary>
+    private int RunWorker(int index)
+    {
+        var worker = _workers[index];
+        var now = _time.GetTimestamp();
+        if (index == 0)
         {
-            if (_scans[i].Step(Worker, Volatile.Read(ref _snapshot), now))
+            try
             {
-                _scans.RemoveAt(i);
+                _runtimes.PeerKeys.InstallPending(now);
+            }
+            catch (Exception fault) when (fault is not OutOfMemoryException)
+            {
+                worker.Faults.Record(fault, now);
             }
         }
 
-        while (_requests.TryDequeue(out var request))
+        var scans = _scans[index];
+        for (var i = scans.Count - 1; i >= 0; i--)
+        {
+            if (scans[i].Step(worker, Volatile.Read(ref _snapshot), now))
+            {
+                scans.RemoveAt(i);
+            }
+        }
+
+        while (_requests[index].TryDequeue(out var request))
         {
             if (request is SessionScanRequest scan)
             {
-                if (!scan.Step(Worker, Volatile.Read(ref _snapshot), now))
+                if (!scan.Step(worker, Volatile.Read(ref _snapshot), now))
                 {
-                    _scans.Add(scan);
+                    scans.Add(scan);
                 }
 
                 continue;
             }
 
-            request.Run(Worker, Volatile.Read(ref _snapshot), now);
+            request.Run(worker, Volatile.Read(ref _snapshot), now);
         }
 
-        var handled = Worker.RunOnce(now);
-        if (Worker.IsActive && Volatile.Read(ref _snapshot) is { } snapshot)
+        var handled = worker.RunOnce(now);
+        if (index != 0)
+        {
+            return handled;
+        }
+
+        if (worker.IsActive && Volatile.Read(ref _snapshot) is { } snapshot)
         {
             try
             {
-                PathMonitorStage.Tick(Worker.Resources, snapshot, now);
+                PathMonitorStage.Tick(worker.Resources, snapshot, now);
             }
             catch (Exception fault) when (fault is not OutOfMemoryException)
             {
-                Worker.Faults.Record(fault, now);
+                worker.Faults.Record(fault, now);
             }
         }
 
@@ -266,11 +454,22 @@ public sealed class ForwardingEngine : IDisposable
         return handled;
     }
 
+    /// <summary>Ends worker <paramref name="index"/>'s idle wait (or its next). Thread-safe.</summary>
+    private void WakeWorker(int index) => _idleWaits[index].Wake();
+
+    private void WakeAll()
+    {
+        for (var i = 0; i < _idleWaits.Length; i++)
+        {
+            _idleWaits[i].Wake();
+        }
+    }
+
     private Task<T> Request<T>(Func<PacketWorker, ForwardingSnapshot?, long, T> work)
     {
         var request = new WorkerRequest<T>(work);
-        _requests.Enqueue(request);
-        _idleWait.Wake();
+        _requests[0].Enqueue(request);
+        WakeWorker(0);
         return request.Completion.Task;
     }
 
@@ -327,51 +526,66 @@ public sealed class ForwardingEngine : IDisposable
     }
 
     /// <summary>
-    /// Runs the worker on a dedicated thread until <see cref="Dispose"/>. A round that handles packets is followed by
+    /// Runs each worker on a dedicated thread until <see cref="Dispose"/>. A round that handles packets is followed by
     /// another at once; after an empty round the worker polls on for <see cref="RouterOptions.BusyPoll"/> (0 by
-    /// default), then sleeps in <see cref="RouterOptions.IdleWait"/> until a frame arrives, something is handed to
-    /// it (a snapshot, keys, a request, the stop) or its next timer is due (<see cref="NextTimerDue"/>); a session query
-    /// under way keeps it going round. An idle router's worker therefore wakes only for its timers. The thread first
-    /// applies <see cref="RouterOptions.Scheduling"/>.
+    /// default), then sleeps in its idle wait until a frame arrives, something is handed to it (a snapshot, keys, a
+    /// request, a frame from another worker, the stop) or its next timer is due (<see cref="NextTimerDue"/>); a session
+    /// query under way keeps it going round. An idle router's workers therefore wake only for their timers. Each thread
+    /// first applies <see cref="RouterOptions.Scheduling"/>.
     /// </summary>
     public void Start()
     {
         _stop = new CancellationTokenSource();
         var token = _stop.Token;
-        _thread = new Thread(() =>
+        _threads = new Thread[_workers.Length];
+        for (var i = 0; i < _workers.Length; i++)
         {
-            _scheduling?.ApplyToCurrentThread();
-            var pollUntil = 0L;
-            while (!token.IsCancellationRequested)
+            var index = i;
+            _threads[i] = new Thread(() => Run(index, token))
             {
-                if (RunOnce() > 0)
-                {
-                    pollUntil = _busyPollTicks > 0 ? _time.GetTimestamp() + _busyPollTicks : 0;
-                    continue;
-                }
+                IsBackground = true,
+                Name = _workers.Length == 1 ? $"fabric-worker-{Name}" : $"fabric-worker-{Name}-{index}",
+            };
+            _threads[i].Start();
+        }
+    }
 
-                var now = _time.GetTimestamp();
-                if (now < pollUntil || _scans.Count > 0)
-                {
-                    // A session query that spans rounds goes on at once.
-                    continue;
-                }
-
-                _idleWait.Wait(MillisecondsUntil(NextTimerDue(), now));
+    private void Run(int index, CancellationToken token)
+    {
+        _scheduling?.ApplyToCurrentThread();
+        var worker = _workers[index];
+        var pollUntil = 0L;
+        while (!token.IsCancellationRequested)
+        {
+            if (RunWorker(index) > 0)
+            {
+                pollUntil = _busyPollTicks > 0 ? _time.GetTimestamp() + _busyPollTicks : 0;
+                continue;
             }
-        })
-        { IsBackground = true, Name = $"fabric-worker-{Name}" };
-        _thread.Start();
+
+            var now = _time.GetTimestamp();
+            if (now < pollUntil || _scans[index].Count > 0 || worker.HandedOffWaiting > 0)
+            {
+                // A session query that spans rounds goes on at once, and so do frames handed over beyond one batch.
+                continue;
+            }
+
+            _idleWaits[index].Wait(MillisecondsUntil(NextTimerDue(index), now));
+        }
     }
 
     /// <summary>
-    /// When the worker's next timer is due (ticks of its clock): the first session expiry the wheel holds, and on an
-    /// active node the peer paths' next probe or echo burst; <see cref="long.MaxValue"/> when none is. Worker thread only.
+    /// When the first worker's next timer is due (ticks of its clock): the first session expiry its shard holds, and on
+    /// an active node the peer paths' next probe or echo burst; <see cref="long.MaxValue"/> when none is. Worker thread only.
     /// </summary>
-    public long NextTimerDue()
+    public long NextTimerDue() => NextTimerDue(0);
+
+    /// <summary>Worker <paramref name="index"/>'s next timer: its shard's first session expiry; the first worker's also the peer paths' monitoring.</summary>
+    private long NextTimerDue(int index)
     {
-        var due = Worker.Sessions.NextExpiryDue();
-        if (Worker.IsActive && Volatile.Read(ref _snapshot) is { } snapshot)
+        var worker = _workers[index];
+        var due = worker.Sessions.NextExpiryDue();
+        if (index == 0 && worker.IsActive && Volatile.Read(ref _snapshot) is { } snapshot)
         {
             due = Math.Min(due, PathMonitorStage.NextDue(snapshot));
         }
@@ -406,23 +620,34 @@ public sealed class ForwardingEngine : IDisposable
     public void Dispose()
     {
         _stop?.Cancel();
-        _idleWait.Wake();
-        _thread?.Join();
-        while (_requests.TryDequeue(out var request))
+        WakeAll();
+        foreach (var thread in _threads)
         {
-            request.Run(Worker, null, 0);
+            thread.Join();
         }
 
-        foreach (var scan in _scans)
+        for (var i = 0; i < _workers.Length; i++)
         {
-            scan.Run(Worker, null, 0);
+            while (_requests[i].TryDequeue(out var request))
+            {
+                request.Run(_workers[i], null, 0);
+            }
+
+            foreach (var scan in _scans[i])
+            {
+                scan.Run(_workers[i], null, 0);
+            }
+
+            _idleWaits[i].Dispose();
         }
 
         _stop?.Dispose();
-        _idleWait.Dispose();
         _runtimes.PeerKeys.Dispose();
     }
 }
+
+/// <summary>One worker's ports (one per device of the router, in the router's order) and how it sleeps when idle (null: a <see cref="PollingWait"/>).</summary>
+public sealed record WorkerPorts(IPacketPort[] Ports, IIdleWait? IdleWait = null);
 
 /// <param name="SessionCapacity">Sessions the worker's table holds.</param>
 /// <param name="Seed">

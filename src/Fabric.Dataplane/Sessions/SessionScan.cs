@@ -183,7 +183,7 @@ public sealed class SessionScan
         }
     }
 
-    private static long Bytes(in SessionState state) => state.ForwardBytes + state.ReverseBytes;
+    internal static long Bytes(in SessionState state) => state.ForwardBytes + state.ReverseBytes;
 
     private static SessionSnapshot Copy(SessionTable<SessionState> sessions, int handle) => new(
         handle, sessions.Generation(handle), sessions.ForwardKey(handle), sessions.ReverseKey(handle), sessions.Payload(handle),

@@ -43,7 +43,8 @@ public sealed record PathMonitorSettings(long Interval, int Multiplier, long Hol
 /// </list>
 /// A new path starts <see cref="PeerPathState.Up"/> (sessions may use it before the first probe) and its first
 /// probe is due one interval after it is made. Kept across snapshot compiles (see <see cref="PeerPathHealthTable"/>).
-/// Not thread-safe: the worker that drives the path writes it; other threads read its figures as telemetry
+/// Not thread-safe: the worker that drives the path writes it (with several workers per router, under a lock on this
+/// object: see <see cref="Pipeline.PathMonitorStage"/>); other threads read its figures as telemetry
 /// (each figure is one aligned 64-bit word, so a reader sees an old or a new value, never a torn one).
 /// </summary>
 public sealed class PeerPathHealth

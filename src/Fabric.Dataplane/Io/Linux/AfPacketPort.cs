@@ -126,9 +126,12 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 
     /// <summary>
     /// Opens an AF_PACKET socket on <paramref name="device"/>, brings the device up, and reads its MAC and MTU.
-    /// Throws <see cref="PacketPortException"/> naming the cause: missing privileges, no such interface.
+    /// With <paramref name="fanoutGroup"/> the socket joins that PACKET_FANOUT group in hash mode (with defragmentation):
+    /// the kernel spreads the device's frames over the group's sockets by a flow hash that is the same for both directions
+    /// of a 5-tuple, in the order the sockets joined (one socket per worker, docs/dataplane.md "Workers").
+    /// Throws <see cref="PacketPortException"/> naming the cause: missing privileges, no such interface, a group refused.
     /// </summary>
-    public static AfPacketPort Open(string device)
+    public static AfPacketPort Open(string device, ushort? fanoutGroup = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(device);
         var nameBytes = Encoding.UTF8.GetByteCount(device);
@@ -171,6 +174,11 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             var port = new AfPacketPort(device, fd, index, mac, mtu);
             fd = -1; // owned by the port from here
             port.Configure();
+            if (fanoutGroup is { } group)
+            {
+                port.JoinFanout(group);
+            }
+
             return port;
         }
         finally
@@ -545,6 +553,18 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
             var error = errno;
             Release();
             throw new PacketPortException($"cannot bind an AF_PACKET socket to {Name}: {Describe(error)}", error);
+        }
+    }
+
+    /// <summary>Joins fanout group <paramref name="group"/> of the bound socket's device (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG).</summary>
+    private void JoinFanout(ushort group)
+    {
+        var value = group | ((LinuxConstants.PACKET_FANOUT_HASH | LinuxConstants.PACKET_FANOUT_FLAG_DEFRAG) << 16);
+        if (setsockopt(_fd, SOL_PACKET, LinuxConstants.PACKET_FANOUT, &value, sizeof(int)) != 0)
+        {
+            var error = errno;
+            Release();
+            throw new PacketPortException($"cannot join fanout group {group} on {Name}: {Describe(error)}", error);
         }
     }
 

@@ -35,6 +35,15 @@ public static class LinuxConstants
     /// <summary>Socket option (linux/if_packet.h): every frame in and out is preceded by a struct virtio_net_hdr.</summary>
     public const int PACKET_VNET_HDR = 15;
 
+    /// <summary>linux/if_packet.h: join a fanout group (value: group id | (mode | flags) &lt;&lt; 16).</summary>
+    public const int PACKET_FANOUT = 18;
+
+    /// <summary>Fanout mode: by the packet's (symmetric) flow hash.</summary>
+    public const int PACKET_FANOUT_HASH = 0;
+
+    /// <summary>Fanout flag: reassemble IP fragments before hashing, so every fragment reaches one socket.</summary>
+    public const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
+
     /// <summary>virtio_net_hdr.flags: the checksum field holds the pseudo-header sum; sum from csum_start and store at csum_offset.</summary>
     public const byte VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 

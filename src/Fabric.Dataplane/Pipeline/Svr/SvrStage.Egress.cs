@@ -25,7 +25,7 @@ public static partial class SvrStage
             return false;
         }
 
-        sessions.Remove(handle);
+        resources.RemoveSession(handle);
         SessionOpening.Ended(snapshot, resources, state);
         resources.Counters.SessionsSuperseded++;
         return true;

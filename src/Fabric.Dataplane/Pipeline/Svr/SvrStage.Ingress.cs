@@ -90,7 +90,7 @@ public static partial class SvrStage
     /// <summary>Puts an ingress session on <paramref name="path"/>: new waypoint ports there, the old ones given back, metadata again.</summary>
     private static Verdict Move(ref PacketContext context, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort))
+        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort, resources.Shard.Index))
         {
             return context.Fail(DropReason.WaypointsExhausted);
         }

@@ -53,6 +53,12 @@ public sealed class HandOffRing
     public bool TryWrite(PacketBuffer frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
+        return TryWrite(frame.Frame, frame.Port, frame.Offload);
+    }
+
+    /// <summary>Producer: copies <paramref name="frame"/>, the port it came in on and its offload into the next slot; false when the ring is full.</summary>
+    public bool TryWrite(ReadOnlySpan<byte> frame, int port, in SegmentationOffload offload)
+    {
         var tail = _tail;
         if (tail - Volatile.Read(ref _head) == _slots.Length || frame.Length > _slots[0].Data.Length)
         {
@@ -61,10 +67,10 @@ public sealed class HandOffRing
         }
 
         var slot = _slots[tail & _mask];
-        frame.Frame.CopyTo(slot.Data);
+        frame.CopyTo(slot.Data);
         slot.Length = frame.Length;
-        slot.Port = frame.Port;
-        slot.Offload = frame.Offload;
+        slot.Port = port;
+        slot.Offload = offload;
 
         // Publishes the slot's bytes before the new tail: the consumer never sees a slot half written.
         Volatile.Write(ref _tail, tail + 1);
@@ -72,19 +78,25 @@ public sealed class HandOffRing
     }
 
     /// <summary>Consumer: the oldest frame, left in its slot until <see cref="Release"/>; false when the ring is empty.</summary>
-    public bool TryPeek(out PacketBuffer frame)
+    public bool TryPeek(out PacketBuffer frame) => TryPeek(0, out frame);
+
+    /// <summary>
+    /// Consumer: the frame <paramref name="offset"/> places after the oldest, left in its slot until released (a consumer
+    /// may process several, send them in one batch, then release them together); false when fewer frames wait.
+    /// </summary>
+    public bool TryPeek(int offset, out PacketBuffer frame)
     {
-        var head = _head;
-        if (head == Volatile.Read(ref _tail))
+        var at = _head + offset;
+        if (at >= Volatile.Read(ref _tail))
         {
             frame = null!;
             return false;
         }
 
-        frame = _slots[head & _mask];
+        frame = _slots[at & _mask];
         return true;
     }
 
-    /// <summary>Consumer: gives the slot <see cref="TryPeek"/> returned back to the producer.</summary>
-    public void Release() => Volatile.Write(ref _head, _head + 1);
+    /// <summary>Consumer: gives the <paramref name="count"/> oldest slots <see cref="TryPeek(int, out PacketBuffer)"/> returned back to the producer.</summary>
+    public void Release(int count = 1) => Volatile.Write(ref _head, _head + count);
 }

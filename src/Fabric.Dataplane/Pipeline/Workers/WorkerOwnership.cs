@@ -26,4 +26,26 @@ public static class WorkerOwnership
         var steps = ((owner - pair % workers) + workers) % workers;
         return (pair + steps) * 2;
     }
+
+    /// <summary>
+    /// The worker that owns the session of the parsed packet in hand, as the worker that received it decides: itself when
+    /// its shard holds the key; the publisher when the owner directory names one (a reverse tuple the router did not
+    /// choose); for a packet to one of the router's waypoints the worker its destination port names (its own pair, or the
+    /// port a peer chose, which names one worker for every packet of that direction); else itself (a new session opens here).
+    /// </summary>
+    internal static int OwnerOf(ref PacketContext context, WorkerResources resources)
+    {
+        var self = resources.Shard.Index;
+        if (resources.Sessions.TryFind(context.Key, out _, out _))
+        {
+            return self;
+        }
+
+        if (resources.Shard.Owners is { } owners && owners.TryFindOwner(context.Key, out var owner) && owner < resources.Shard.Count)
+        {
+            return owner;
+        }
+
+        return context.ToWaypoint ? OwnerOfWaypoint(context.Key.DestinationPort, resources.Shard.Count) : self;
+    }
 }

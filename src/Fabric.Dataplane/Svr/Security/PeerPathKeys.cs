@@ -9,7 +9,9 @@ namespace Fabric.Dataplane.Svr.Security;
 /// TLV 16; packets without metadata are matched to an epoch by the key phase bit of their counter.
 /// Time is passed in as ticks of a monotonic clock (<c>ticksPerSecond</c> per second); this type never
 /// reads a clock. Every sealer it makes sends with this node's per-boot sender value (see
-/// <see cref="PacketSealer"/>). Not thread-safe: the peer path's worker owns it and installs keys between packets.
+/// <see cref="PacketSealer"/>). Thread-safe: every worker of a router seals and opens on the same path (docs/dataplane.md
+/// "Workers"), so installing, sealing and opening hold one lock (uncontended with one worker, and short beside the AEAD it
+/// guards); one sequence of counters and one replay window per epoch stay exact whichever worker sends or receives.
 /// </summary>
 public sealed class PeerPathKeys : IDisposable
 {
@@ -25,6 +27,7 @@ public sealed class PeerPathKeys : IDisposable
     private int _keyLength;
     private Epoch? _current;
     private Epoch? _previous;
+    private readonly Lock _gate = new();
 
     public PeerPathKeys(SecurityPolicy policy, long ticksPerSecond, TimeSpan overlap, Func<IReplayGuard> newReplayGuard, uint sender = 0)
     {
@@ -85,6 +88,14 @@ public sealed class PeerPathKeys : IDisposable
     public bool Install(EpochKeys keys, long now)
     {
         ArgumentNullException.ThrowIfNull(keys);
+        lock (_gate)
+        {
+            return InstallLocked(keys, now);
+        }
+    }
+
+    private bool InstallLocked(EpochKeys keys, long now)
+    {
         if (_current is not null && keys.Epoch < _current.Id)
         {
             return false;
@@ -118,6 +129,14 @@ public sealed class PeerPathKeys : IDisposable
     public void ChangePolicy(SecurityPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
+        lock (_gate)
+        {
+            ChangePolicyLocked(policy);
+        }
+    }
+
+    private void ChangePolicyLocked(SecurityPolicy policy)
+    {
         if (policy == _policy)
         {
             return;
@@ -139,6 +158,14 @@ public sealed class PeerPathKeys : IDisposable
     /// <summary>Drops the previous epoch once the overlap since the current install has passed.</summary>
     public void RetireExpired(long now)
     {
+        lock (_gate)
+        {
+            RetireExpiredLocked(now);
+        }
+    }
+
+    private void RetireExpiredLocked(long now)
+    {
         if (_previous is not null && _current is not null && now - _current.InstalledAt >= _overlapTicks)
         {
             _previous.Dispose();
@@ -152,18 +179,24 @@ public sealed class PeerPathKeys : IDisposable
     /// </summary>
     public int Seal(ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, Span<byte> trailer, PayloadProtection protection)
     {
-        var current = _current;
-        return current is null ? 0 : current.Send.SealNext(associatedData, payloadInPlace, trailer, protection);
+        lock (_gate)
+        {
+            var current = _current;
+            return current is null ? 0 : current.Send.SealNext(associatedData, payloadInPlace, trailer, protection);
+        }
     }
 
     /// <summary>Opens a packet whose metadata names its epoch (TLV 16): only that epoch, if still installed.</summary>
     public OpenVerdict Open(uint securityId, ReadOnlySpan<byte> associatedData, Span<byte> payloadInPlace, ReadOnlySpan<byte> trailer, PayloadProtection protection, long now)
     {
-        RetireExpired(now);
-        var epoch = _current is not null && _current.Id == securityId ? _current
-            : _previous is not null && _previous.Id == securityId ? _previous
-            : null;
-        return epoch is null ? OpenVerdict.UnknownEpoch : epoch.Receive.Open(associatedData, payloadInPlace, trailer, protection);
+        lock (_gate)
+        {
+            RetireExpiredLocked(now);
+            var epoch = _current is not null && _current.Id == securityId ? _current
+                : _previous is not null && _previous.Id == securityId ? _previous
+                : null;
+            return epoch is null ? OpenVerdict.UnknownEpoch : epoch.Receive.Open(associatedData, payloadInPlace, trailer, protection);
+        }
     }
 
     /// <summary>Opens a packet without metadata: the key phase bit of its counter selects current or previous epoch.</summary>
@@ -175,11 +208,14 @@ public sealed class PeerPathKeys : IDisposable
             return OpenVerdict.Truncated;
         }
 
-        RetireExpired(now);
-        var epoch = _current is not null && _current.Receive.KeyPhase == phase ? _current
-            : _previous is not null && _previous.Receive.KeyPhase == phase ? _previous
-            : null;
-        return epoch is null ? OpenVerdict.UnknownEpoch : epoch.Receive.Open(associatedData, payloadInPlace, trailer, protection);
+        lock (_gate)
+        {
+            RetireExpiredLocked(now);
+            var epoch = _current is not null && _current.Receive.KeyPhase == phase ? _current
+                : _previous is not null && _previous.Receive.KeyPhase == phase ? _previous
+                : null;
+            return epoch is null ? OpenVerdict.UnknownEpoch : epoch.Receive.Open(associatedData, payloadInPlace, trailer, protection);
+        }
     }
 
     public void Dispose()

@@ -26,6 +26,33 @@ public class WaypointAllocatorTests
         Assert.False(allocator.TryAllocate(out _, out _));
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void WaypointAllocator_Lanes_EachWorkerGetsOnlyPairsItsPortsNameAndTheLanesTogetherHoldThePool(int workers)
+    {
+        var allocator = new WaypointAllocator(16384, 16384 + 199, maxInUse: 600, seed: 42, workers: workers);
+        var pairs = new HashSet<(ushort, ushort)>();
+        for (var owner = 0; owner < workers; owner++)
+        {
+            while (allocator.TryAllocate(out var local, out var peer, owner))
+            {
+                Assert.Equal(owner, Fabric.Dataplane.Pipeline.Workers.WorkerOwnership.OwnerOfWaypoint(local, workers));
+                Assert.True(pairs.Add((local, peer)));
+            }
+        }
+
+        Assert.Equal(allocator.Capacity, pairs.Count);
+        Assert.Equal(allocator.Capacity, allocator.InUse);
+        var (firstLocal, firstPeer) = pairs.First();
+        Assert.True(allocator.Release(firstLocal, firstPeer));
+        Assert.False(allocator.Release(firstLocal, firstPeer));
+        var lane = Fabric.Dataplane.Pipeline.Workers.WorkerOwnership.OwnerOfWaypoint(firstLocal, workers);
+        Assert.False(allocator.TryAllocate(out _, out _, (lane + 1) % workers));
+        Assert.True(allocator.TryAllocate(out var again, out var againPeer, lane));
+        Assert.Equal((firstLocal, firstPeer), (again, againPeer));
+    }
+
     [Fact]
     public void WaypointAllocator_SmallRange_HandsOutEveryPairOnceThenRefuses()
     {

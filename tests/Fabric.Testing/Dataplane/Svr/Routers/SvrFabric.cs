@@ -25,11 +25,17 @@ public sealed class SvrFabric : IDisposable
     private static uint _keySender;
     private readonly IPacketPort[] _dc1Ports;
     private readonly IPacketPort[] _br1Ports;
+    private readonly int _workers;
 
     /// <param name="edit">Changes to the document's text.</param>
     /// <param name="unauthenticatedMetadata">Whether the WAN opts in to unauthenticated metadata (see <see cref="Document"/>).</param>
-    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true)
+    /// <param name="workers">
+    /// Packet workers per router: above 1 each in-memory port is fanned out over the workers as AF_PACKET fanout spreads a
+    /// device (<see cref="InMemoryPort.Fanout"/>), and the WAN ports are not wrapped (<see cref="DcWan"/>, <see cref="BrWan"/> see nothing).
+    /// </param>
+    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1)
     {
+        _workers = workers;
         Model = Document(edit ?? (text => text), unauthenticatedMetadata);
         var wan = new InMemoryBridge();
 
@@ -174,10 +180,19 @@ public sealed class SvrFabric : IDisposable
 
     private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null)
     {
-        var engine = new ForwardingEngine(
-            name, ports, new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed, StartActive: active, KeySender: Interlocked.Increment(ref _keySender)), Time);
+        var options = new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed, StartActive: active, KeySender: Interlocked.Increment(ref _keySender));
+        var engine = _workers == 1
+            ? new ForwardingEngine(name, ports, options, Time)
+            : ForwardingEngine.WithWorkers(name, FannedOut(ports, _workers), options, Time);
         engine.Apply(model ?? Model, version: 1);
         return engine;
+    }
+
+    /// <summary>Each worker's share of every port: the in-memory ports under the WAN wrappers, fanned out.</summary>
+    private static WorkerPorts[] FannedOut(IPacketPort[] ports, int workers)
+    {
+        var members = ports.Select(p => ((InMemoryPort)(p is WirePort wire ? wire.Inner : p)).Fanout(workers)).ToArray();
+        return [.. Enumerable.Range(0, workers).Select(w => new WorkerPorts([.. members.Select(m => m[w])]))];
     }
 
     private static MacAddress NextMac() => new(Interlocked.Increment(ref _mac));

@@ -9,6 +9,9 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// </summary>
 public sealed class WirePort(IPacketPort inner) : IPacketPort
 {
+    /// <summary>The port this one wraps.</summary>
+    public IPacketPort Inner => inner;
+
     public string Name => inner.Name;
 
     public MacAddress Mac => inner.Mac;

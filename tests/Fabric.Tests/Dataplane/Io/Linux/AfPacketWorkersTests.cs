@@ -1,0 +1,135 @@
+using Fabric.Cli.Hosting;
+using Fabric.Config;
+using Fabric.Dataplane.Io.Linux;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Routing;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Dataplane.Io.Linux;
+
+/// <summary>
+/// The <see cref="AfPacketLab"/> router with two workers (docs/dataplane.md "Workers"): each worker its own AF_PACKET
+/// socket per device, a device's sockets in one PACKET_FANOUT hash group; a client and a server namespace of their own.
+/// </summary>
+public sealed class AfPacketWorkersLab : IDisposable
+{
+    public static readonly string Client = $"fabw-c1-{NetworkNamespaces.Suffix}";
+    public static readonly string Server = $"fabw-s1-{NetworkNamespaces.Suffix}";
+    public static readonly string ClientPort = $"fwc1-{NetworkNamespaces.Suffix}";
+    public static readonly string ServerPort = $"fws1-{NetworkNamespaces.Suffix}";
+
+    private readonly List<AfPacketPort> _ports = [];
+
+    public AfPacketWorkersLab()
+    {
+        try
+        {
+            Namespaces.AddNamespace(Client);
+            Namespaces.AddNamespace(Server);
+            Namespaces.AddContainer(Client, ClientPort, "10.20.1.10/24", "10.20.1.1");
+            Namespaces.AddContainer(Server, ServerPort, "10.10.1.11/24", "10.10.1.1");
+            var workers = new WorkerPorts[2];
+            for (var w = 0; w < workers.Length; w++)
+            {
+                AfPacketPort[] ports = [AfPacketPort.Open(ClientPort, fanoutGroup: 0x7a01), AfPacketPort.Open(ServerPort, fanoutGroup: 0x7a02)];
+                _ports.AddRange(ports);
+                workers[w] = new WorkerPorts(ports, new EpollWait(ports));
+            }
+
+            var config = AfPacketLab.Config
+                .Replace(AfPacketLab.ServerPort, ServerPort, StringComparison.Ordinal)
+                .Replace(AfPacketLab.ClientPort, ClientPort, StringComparison.Ordinal)
+                .Replace($"\"{AfPacketLab.GuestPort}\" {{ addresses = [\"10.20.1.20\"], tenant = guest }}", "", StringComparison.Ordinal);
+            var loaded = FabricConfigLoader.Load(config);
+            Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
+            Router = ForwardingEngine.WithWorkers("lab", workers, new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed));
+            Router.Apply(loaded.Config!, version: 1);
+            Router.Start();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public NetworkNamespaces Namespaces { get; } = new();
+
+    public ForwardingEngine? Router { get; }
+
+    public void Dispose()
+    {
+        Router?.Dispose(); // stops the workers before their ports close
+        foreach (var port in _ports)
+        {
+            port.Dispose();
+        }
+
+        Namespaces.Dispose();
+    }
+}
+
+/// <summary>TCP through a two-worker router on real kernels, as a user with <c>dataplane.workers = 2</c> would try it.</summary>
+public sealed class AfPacketWorkersTests(AfPacketWorkersLab lab, ITestOutputHelper output) : IClassFixture<AfPacketWorkersLab>
+{
+    private const string EchoServer = """
+        import socket
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", 80))
+        s.listen(64)
+        print("ready", flush=True)
+        while True:
+            c, peer = s.accept()
+            data = c.recv(4096)
+            c.sendall(data + b" from " + peer[0].encode())
+            c.close()
+        """;
+
+    // 40 connections one after the other, each from a new source port; prints one line per connection that was echoed.
+    private const string EchoClients = """
+        import socket, sys
+        for i in range(40):
+            s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+            s.sendall(b"hello %d" % i)
+            print(s.recv(4096).decode(), flush=True)
+            s.close()
+        """;
+
+    [Fact]
+    public async Task Tcp_40ConnectionsThroughTwoWorkers_AllEchoedAndTheWorkersSumUp()
+    {
+        var router = lab.Router!;
+        var cancel = TestContext.Current.CancellationToken;
+        var server = lab.Namespaces.Start(AfPacketWorkersLab.Server, "python3", "-u", "-c", EchoServer);
+        try
+        {
+            var ready = await server.StandardOutput.ReadLineAsync(cancel).AsTask().WaitAsync(TimeSpan.FromSeconds(10), cancel);
+            Assert.Equal("ready", ready);
+
+            // The first SYN may wait for neighbour resolution; a warm-up connection makes the neighbours known.
+            ExternalCommand.InNamespace(AfPacketWorkersLab.Client, "ping", "-n", "-c", "1", "-W", "1", "10.200.0.80");
+            var result = ExternalCommand.InNamespace(AfPacketWorkersLab.Client, "python3", "-c", EchoClients, "10.200.0.80", "80");
+            var counters = router.Counters();
+            output.WriteLine($"{result}\nforwarded {counters.Forwarded}, dropped {counters.Dropped}, handed off {counters.HandedOff}, sessions per worker "
+                + string.Join("/", router.Workers.Select(w => w.Counters.SessionsCreated)));
+
+            Assert.True(result.Succeeded, result.ToString());
+            var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(40, lines.Length);
+            for (var i = 0; i < 40; i++)
+            {
+                Assert.Equal($"hello {i} from 10.20.1.10", lines[i].Trim());
+            }
+
+            Assert.Equal(2, router.Workers.Count);
+            Assert.Equal(router.Workers.Sum(w => w.Counters.Forwarded), counters.Forwarded);
+            Assert.Equal(0, router.DropTotal(DropReason.HandOffFull));
+            Assert.Equal(0, router.Workers.Sum(w => w.Faults.Total));
+        }
+        finally
+        {
+            lab.Namespaces.Stop(server);
+        }
+    }
+}
