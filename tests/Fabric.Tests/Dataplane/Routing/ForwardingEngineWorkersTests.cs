@@ -93,7 +93,7 @@ public sealed class ForwardingEngineWorkersTests
     }
 
     private static void Learn(ForwardingEngine router, int port, string address, MacAddress mac) =>
-        router.Worker.Neighbors.Learn(port, IpAddressConversions.ParseIpv4(address), mac);
+        router.Worker.Neighbors.AddPermanent(port, IpAddressConversions.ParseIpv4(address), isIpv6: false, mac);
 
     private static ushort ClientPort(int session) => (ushort)(40000 + session);
 
