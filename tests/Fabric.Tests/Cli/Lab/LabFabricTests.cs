@@ -7,18 +7,7 @@ namespace Fabric.Tests.Cli.Lab;
 /// <summary>One lab for the class: the default topology (hocon/lab.conf), three routers talking SVR over the WAN bridge.</summary>
 public sealed class DefaultLab : IDisposable
 {
-    public DefaultLab()
-    {
-        Run = new LabRun("e", Repository.Read("hocon/lab.conf"));
-        var up = Run.Up();
-        if (!up.Succeeded)
-        {
-            Run.Dispose();
-            throw new InvalidOperationException($"lab up failed: {up}");
-        }
-    }
-
-    public LabRun Run { get; }
+    public LabRun Run { get; } = LabRun.Started("e", Repository.Read("hocon/lab.conf"));
 
     public void Dispose() => Run.Dispose();
 }

@@ -28,6 +28,20 @@ public sealed class LabRun : IDisposable
 
     public string Name { get; }
 
+    /// <summary>A lab of <paramref name="topology"/>, up (<c>lab up</c> succeeded); else it is taken down and this throws with what lab up said.</summary>
+    public static LabRun Started(string prefix, string topology)
+    {
+        var run = new LabRun(prefix, topology);
+        var up = run.Up();
+        if (!up.Succeeded)
+        {
+            run.Dispose();
+            throw new InvalidOperationException($"lab up failed: {up}");
+        }
+
+        return run;
+    }
+
     public string StateRoot { get; } = Directory.CreateTempSubdirectory("fabric-lab-").FullName;
 
     public string TopologyFile { get; }

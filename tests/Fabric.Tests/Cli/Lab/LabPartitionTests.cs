@@ -25,18 +25,7 @@ public sealed class PartitionLab : IDisposable
         }
         """;
 
-    public PartitionLab()
-    {
-        Run = new LabRun("p", Topology(""));
-        var up = Run.Up();
-        if (!up.Succeeded)
-        {
-            Run.Dispose();
-            throw new InvalidOperationException($"lab up failed: {up}");
-        }
-    }
-
-    public LabRun Run { get; }
+    public LabRun Run { get; } = LabRun.Started("p", Topology(""));
 
     public void Dispose() => Run.Dispose();
 }

@@ -5,18 +5,7 @@ namespace Fabric.Tests.Cli.Lab;
 /// <summary>One lab for the class: the shipped transit topology (hocon/lab-transit.conf).</summary>
 public sealed class TransitLab : IDisposable
 {
-    public TransitLab()
-    {
-        Run = new LabRun("x", Repository.Read("hocon/lab-transit.conf"));
-        var up = Run.Up();
-        if (!up.Succeeded)
-        {
-            Run.Dispose();
-            throw new InvalidOperationException($"lab up failed: {up}");
-        }
-    }
-
-    public LabRun Run { get; }
+    public LabRun Run { get; } = LabRun.Started("x", Repository.Read("hocon/lab-transit.conf"));
 
     public void Dispose() => Run.Dispose();
 }
