@@ -41,9 +41,10 @@ public static class SessionRebinding
             }
 
             ref var state = ref sessions.Payload(handle);
+            var forward = sessions.ForwardKey(handle);
             var tenant = (uint)state.Tenant < (uint)previous.Tenants.Length ? next.TenantIndex(previous.Tenants[state.Tenant]) : -1;
             var service = next.ServiceIndex(next.Runtimes[state.Runtime].Service);
-            if (Allowed(next, in state, sessions.ForwardKey(handle), tenant, service))
+            if (Allowed(next, in state, forward, tenant, service))
             {
                 if (tenant != state.Tenant || service != state.Service)
                 {
@@ -55,7 +56,6 @@ public static class SessionRebinding
                 continue;
             }
 
-            var forward = sessions.ForwardKey(handle);
             var reverse = sessions.ReverseKey(handle);
             var ended = state;
             sessions.Remove(handle);

@@ -124,19 +124,7 @@ public sealed class InMemoryPort(string name, MacAddress mac, int mtu) : IPacket
         return created;
     }
 
-    public int Receive(PacketBatch batch)
-    {
-        var added = 0;
-        while (batch.Count < batch.Capacity && _inbox.TryDequeue(out var frame))
-        {
-            var buffer = batch.Append()!;
-            frame.CopyTo(buffer.Data, 0);
-            buffer.Length = frame.Length;
-            added++;
-        }
-
-        return added;
-    }
+    public int Receive(PacketBatch batch) => FanoutMember.Drain(_inbox, batch);
 
     public bool Send(ReadOnlySpan<byte> frame)
     {
@@ -161,10 +149,11 @@ internal sealed class FanoutMember(InMemoryPort port) : IPacketPort
 
     internal void Deliver(byte[] frame) => _inbox.Enqueue(frame);
 
-    public int Receive(PacketBatch batch)
+    /// <summary>Moves queued frames into <paramref name="batch"/> until it is full or the queue is empty; returns how many.</summary>
+    internal static int Drain(ConcurrentQueue<byte[]> inbox, PacketBatch batch)
     {
         var added = 0;
-        while (batch.Count < batch.Capacity && _inbox.TryDequeue(out var frame))
+        while (batch.Count < batch.Capacity && inbox.TryDequeue(out var frame))
         {
             var buffer = batch.Append()!;
             frame.CopyTo(buffer.Data, 0);
@@ -174,6 +163,8 @@ internal sealed class FanoutMember(InMemoryPort port) : IPacketPort
 
         return added;
     }
+
+    public int Receive(PacketBatch batch) => FanoutMember.Drain(_inbox, batch);
 
     public bool Send(ReadOnlySpan<byte> frame) => port.Send(frame);
 }
