@@ -151,6 +151,7 @@ public static class LabConductor
             rollout = client.Routers().GetAwaiter().GetResult();
             if (rollout.Running == result.Version && rollout.Converged)
             {
+                WaitUntilRoutersAnswer(client, clock, deadline);
                 return (result.Version!.Value, clock.Elapsed);
             }
 
@@ -159,6 +160,28 @@ public static class LabConductor
 
         var behind = rollout?.Routers.SelectMany(r => r.Nodes).Where(n => n.Drift || !n.Reported).Select(n => n.Failure is { } why ? $"{n.Node} ({why})" : n.Node) ?? [];
         throw new LabException($"version {result.Version} not applied by every router within {deadline.TotalSeconds:0} s: {string.Join(", ", behind)}");
+    }
+
+    /// <summary>
+    /// Waits until every forwarding router node answers the conductor's questions (sessions, flows, traces). The conductor
+    /// reaches them through the cluster's pub-sub mediator, which learns a node's actors by gossip a second or more after
+    /// the node starts: until then <c>fabric sessions</c> or <c>fabric trace</c> would say the node did not answer.
+    /// </summary>
+    private static void WaitUntilRoutersAnswer(ConductorClient client, Stopwatch clock, TimeSpan deadline)
+    {
+        IReadOnlyList<NodeAnswerView> answers = [];
+        while (clock.Elapsed < deadline)
+        {
+            answers = client.Sessions(new SessionFilter(Limit: 1), top: true).GetAwaiter().GetResult().Nodes;
+            if (answers.Count > 0 && answers.All(a => a.Error is null))
+            {
+                return;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        throw new LabException($"router nodes did not answer the conductor within {deadline.TotalSeconds:0} s: {string.Join("; ", answers.Where(a => a.Error is not null).Select(a => a.Error))}");
     }
 
     private static bool Started(string log) => File.Exists(log) && File.ReadAllText(log).Contains("event=started", StringComparison.Ordinal);

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Fabric.Conductor.Api.Live;
 using Fabric.Conductor.Api.Tokens;
 using Fabric.Conductor.Configuration;
@@ -126,12 +128,54 @@ public static class ConductorApi
 
         public ConductorApiOptions Options { get; } = options;
 
+        /// <summary>How long one router node has to answer a question asked through <see cref="AskRouterNode{T}"/>.</summary>
+        public static readonly TimeSpan RouterNodeTimeout = TimeSpan.FromSeconds(5);
+
+        /// <summary>How often an unanswered question to a router node is sent again within <see cref="RouterNodeTimeout"/>.</summary>
+        public static readonly TimeSpan RouterNodeResend = TimeSpan.FromSeconds(1);
+
         /// <summary>The cluster's pub-sub mediator on this node: how the routers' session actors are reached by node name.</summary>
         public IActorRef? Mediator { get; init; }
 
         public ILogger Logger { get; } = logger;
 
         public Task<T> Ask<T>(object message, CancellationToken cancel) => conductor.Ask<T>(message, ConductorApiOptions.AskTimeout, cancel);
+
+        /// <summary>
+        /// Asks the actor a router node registered with the mediator under <paramref name="path"/> a read-only question and
+        /// returns the first answer. The mediator learns a node's paths by gossip, a second or more after the node starts;
+        /// until then it drops the question, so it is sent again every <see cref="RouterNodeResend"/> (the earlier asks stay
+        /// open) until <see cref="RouterNodeTimeout"/>. Throws <see cref="AskTimeoutException"/> when nothing answered by then.
+        /// </summary>
+        public async Task<T> AskRouterNode<T>(string path, object message, CancellationToken cancel)
+        {
+            if (Mediator is not { } mediator)
+            {
+                throw new AskTimeoutException("this conductor node has no pub-sub mediator to reach the routers by");
+            }
+
+            var clock = Stopwatch.StartNew();
+            var asked = new List<Task<T>>();
+            while (true)
+            {
+                cancel.ThrowIfCancellationRequested();
+                if (asked.FirstOrDefault(t => t.IsCompletedSuccessfully) is { } answered)
+                {
+                    return answered.Result;
+                }
+
+                var left = RouterNodeTimeout - clock.Elapsed;
+                if (left <= TimeSpan.Zero)
+                {
+                    // Every ask was given at most the time left when it was sent, so all end by now or very soon.
+                    await Task.WhenAny(Task.WhenAll(asked)).ConfigureAwait(false);
+                    return asked.FirstOrDefault(t => t.IsCompletedSuccessfully) is { } late ? late.Result : await asked[^1].ConfigureAwait(false);
+                }
+
+                asked.Add(mediator.Ask<T>(new Send(path, message, localAffinity: false), left, cancel));
+                await Task.WhenAny([.. asked, Task.Delay(left < RouterNodeResend ? left : RouterNodeResend, cancel)]).ConfigureAwait(false);
+            }
+        }
 
         /// <summary>The running document's model, or null before the first commit.</summary>
         public async Task<FabricConfig?> RunningModel(CancellationToken cancel)

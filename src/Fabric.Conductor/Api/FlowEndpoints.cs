@@ -1,6 +1,5 @@
 using System.Globalization;
 using Akka.Actor;
-using Akka.Cluster.Tools.PublishSubscribe;
 using Fabric.Actors.Sessions;
 using Fabric.Conductor.Configuration;
 using Fabric.Conductor.Telemetry;
@@ -16,16 +15,13 @@ namespace Fabric.Conductor.Api;
 /// node, tenant, service, address; a cursor for the next), <c>/v1/sessions/top</c> (the sessions that carried the most
 /// bytes), <c>/v1/drops</c> (drop counts by reason, tenant and service, and the latest drops, each with the rule behind
 /// it). Each router node's <see cref="SessionActor"/> answers from its dataplane, reached by node name through the
-/// cluster's pub-sub mediator; a node that does not answer within <see cref="NodeTimeout"/> is listed with why, and the
+/// cluster's pub-sub mediator; a node that does not answer within <see cref="ConductorApi.Context.RouterNodeTimeout"/> is listed with why, and the
 /// others' answers still come. Standby nodes of HA pairs (their sessions are replicas) are asked only when named with
 /// <c>?node=</c>. From the routers' telemetry: <c>/v1/paths</c> (each peer path's state, latency, jitter, loss) and
 /// <c>/v1/tenants</c> (each tenant's traffic, sessions and drops).
 /// </summary>
 internal static class FlowEndpoints
 {
-    /// <summary>How long one router node has to answer.</summary>
-    public static readonly TimeSpan NodeTimeout = TimeSpan.FromSeconds(5);
-
     public static void Map(IEndpointRouteBuilder api)
     {
         var sessions = api.MapGroup("/v1/sessions").WithTags("sessions").RequireAuthorization(ConductorApi.ReadPolicy);
@@ -220,12 +216,10 @@ internal static class FlowEndpoints
     }
 
     private static Task<T> AskVia<T>(ConductorApi.Context api, (string Node, string Router) node, object message, CancellationToken cancel) =>
-        api.Mediator is { } mediator
-            ? mediator.Ask<T>(new Send(FlowDistribution.PathOf(node.Node), message, localAffinity: false), NodeTimeout, cancel)
-            : throw new AskTimeoutException("this conductor node reaches no router's session actor");
+        api.AskRouterNode<T>(FlowDistribution.PathOf(node.Node), message, cancel);
 
     private static string Unanswered((string Node, string Router) node) =>
-        $"router node {node.Node} did not answer within {NodeTimeout.TotalSeconds:0} s (down, unreachable, or not yet registered with the cluster)";
+        $"router node {node.Node} did not answer within {ConductorApi.Context.RouterNodeTimeout.TotalSeconds:0} s (down, unreachable, or not yet registered with the cluster)";
 
     private static int? Limit(string? text, int otherwise) =>
         text is null ? otherwise

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
-using Akka.Cluster.Tools.PublishSubscribe;
 using Fabric.Actors.Tracing;
 using Fabric.Conductor.Telemetry;
 using Fabric.Model;
@@ -71,13 +70,11 @@ internal static class TraceEndpoints
             TraceHop hop;
             try
             {
-                hop = api.Mediator is { } mediator
-                    ? await mediator.Ask<TraceHop>(new Send(TraceActor.PathOf(node), question, localAffinity: false), FlowEndpoints.NodeTimeout, cancel).ConfigureAwait(false)
-                    : throw new AskTimeoutException("no mediator");
+                hop = await api.AskRouterNode<TraceHop>(TraceActor.PathOf(node), question, cancel).ConfigureAwait(false);
             }
             catch (AskTimeoutException)
             {
-                hop = new TraceHop(node, router, 0, [], "unknown", null, null, null, null, null, null, $"router node {node} did not answer within {FlowEndpoints.NodeTimeout.TotalSeconds:0} s");
+                hop = new TraceHop(node, router, 0, [], "unknown", null, null, null, null, null, null, $"router node {node} did not answer within {ConductorApi.Context.RouterNodeTimeout.TotalSeconds:0} s");
             }
 
             hops.Add(hop);
