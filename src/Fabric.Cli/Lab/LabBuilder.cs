@@ -353,7 +353,7 @@ public sealed class LabBuilder
                 _layout.NamespaceOf(node.Name),
                 _layout.PidFileOf(node.Name),
                 _layout.LogOf(node.Name),
-                [.. (seed is null ? [] : LabCertificates.Environment(_layout, node.Name)), .. FabricExecutable.CommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", _layout.AdminSocketOf(node.Name), "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed, "--conductor-key", _conductorKey!])])));
+                [.. (seed is null ? [] : LabCertificates.Environment(_layout, node.Name)), .. FabricExecutable.RouterCommandLine(), "router", "--config", _layout.Topology, "--node", node.Name, "--state-dir", _layout.NodeStateOf(node.Name), "--admin-socket", _layout.AdminSocketOf(node.Name), "--identity-key", LabKeys.KeyFileOf(_layout, router.Name), .. (seed is null ? Array.Empty<string>() : ["--seed", seed, "--conductor-key", _conductorKey!])])));
         }
 
         LabSupervisor.WritePlan(LabSupervisor.PlanOf(_layout), plan);

@@ -63,5 +63,15 @@ public sealed class SystemdUnitTests
         Assert.All(options, o => Assert.Contains($"  {o} ", help.Output, StringComparison.Ordinal));
     }
 
+    /// <summary>A router run by systemd starts with the same runtime settings as one the lab starts (its memory figures hold).</summary>
+    [Fact]
+    public void RouterUnit_SetsTheRouterRuntimeSettings()
+    {
+        var environment = Repository.Read(Path.Combine("deploy", "systemd", "fabric-router@.service")).Split('\n')
+            .Where(l => l.StartsWith("Environment=", StringComparison.Ordinal)).Select(l => l["Environment=".Length..]).ToList();
+
+        Assert.Equal(FabricExecutable.RouterRuntime, environment);
+    }
+
     private const string InstalledCommand = "/usr/local/bin/fabric";
 }
