@@ -128,6 +128,12 @@ public enum DropReason : byte
     /// (the owner is behind by a whole ring): dropped by the worker that received it (docs/dataplane.md "Workers").
     /// </summary>
     HandOffFull,
+
+    /// <summary>
+    /// An IPv6 neighbour or router solicitation or neighbour advertisement whose IP hop limit is not 255 or whose ICMP
+    /// code is not 0: it was routed here from off the link (RFC 4861 §6.1.1, §7.1), so it is neither answered nor learned from.
+    /// </summary>
+    NeighborDiscoveryOffLink,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

@@ -127,6 +127,11 @@ public static class GatewayStage
             return context.Fail(DropReason.Malformed);
         }
 
+        if (ip.HopLimit != OnLinkHopLimit || ip.UpperLayer[1] != 0)
+        {
+            return context.Fail(DropReason.NeighborDiscoveryOffLink);
+        }
+
         if (icmp.TryGetSourceLinkLayerAddress(out var source) && ip.Source != UInt128.Zero)
         {
             Learn(resources, context.IngressPort, ip.Source, isIpv6: true, source, context.Now);
@@ -152,6 +157,9 @@ public static class GatewayStage
         resources.SendOwn(context.IngressPort, frame[..length]);
         return Verdict.Consumed;
     }
+
+    /// <summary>The hop limit every neighbour discovery message is sent with: any less and a router forwarded it.</summary>
+    private const byte OnLinkHopLimit = 255;
 
     private static readonly UInt128 AllNodes = new(0xff02_0000_0000_0000, 1);
     private static readonly MacAddress AllNodesMac = new(0x3333_0000_0001);

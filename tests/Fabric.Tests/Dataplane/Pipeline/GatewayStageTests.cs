@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
@@ -57,6 +58,36 @@ public sealed class GatewayStageTests
 
         Assert.True(lab.Router.Worker.Neighbors.TryGet(SvcPort, lab.Db1.Address, isIpv6: true, lab.Time.GetTimestamp(), out var learned));
         Assert.Equal(lab.Sink1.Mac, learned);
+    }
+
+    [Theory]
+    [InlineData(255, 0, true)]
+    [InlineData(254, 0, false)]
+    [InlineData(64, 0, false)]
+    [InlineData(255, 1, false)]
+    public void NeighborSolicitation_IsAnsweredOnlyWithHopLimit255AndCode0(byte hopLimit, byte code, bool answered)
+    {
+        using var lab = new RouterFixture();
+        var web1 = lab.Hosts.Single(h => h.Name == "web1");
+        var frame = new byte[128];
+        var length = ControlMessages.NeighborSolicitation(frame, web1.Mac, web1.Address6!.Value, IpAddressConversions.ParseIpv6("fd00:10:1::1"));
+        var packet = frame[EthernetFrame.UntaggedHeaderLength..length];
+        packet[Ipv6Packet.HopLimitOffset] = hopLimit;
+        var icmp = packet.AsSpan(Ipv6Packet.HeaderLength);
+        if (code != 0)
+        {
+            // A code the sender set, with a checksum that verifies: only the code is wrong.
+            icmp[1] = code;
+            BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
+            BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Finish(Checksum.Add(Ipv6Packet.FromValidated(packet).PseudoHeaderSum(), icmp)));
+        }
+
+        web1.SendIpv6(lab.Router.Ports[SvcPort].Mac, packet);
+        lab.Pump();
+
+        var advertisements = web1.Received6.Count(p => p[Ipv6Packet.HeaderLength] == Icmpv6Type.NeighborAdvertisement);
+        Assert.Equal(answered ? 1 : 0, advertisements);
+        Assert.Equal(answered ? 0 : 1, lab.Router.Worker.Drops.Total(DropReason.NeighborDiscoveryOffLink));
     }
 
     [Fact]
