@@ -1,4 +1,5 @@
 using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Telemetry;
@@ -6,21 +7,31 @@ using Fabric.Dataplane.Telemetry;
 namespace Fabric.Actors.Sessions;
 
 /// <summary>
-/// What a router node's <see cref="SessionActor"/> reads from its dataplane: session queries the worker answers, the rings
-/// of sessions opening and closing and of recent drops it publishes, its drop counts, and its clock. Thread-safe.
+/// What a router node's <see cref="SessionActor"/> reads from its dataplane: session queries the workers answer, the rings
+/// of sessions opening and closing and of recent drops each worker publishes, the drop counts of all of them, and their
+/// clock. Thread-safe.
 /// </summary>
 public interface IFlowSource
 {
     /// <summary>The snapshot in force, or null before the first configuration.</summary>
     ForwardingSnapshot? Snapshot { get; }
 
-    EventRing<SessionEvent> SessionEvents { get; }
+    /// <summary>Each worker's ring of sessions opening and closing, in worker order; an event's handle is its worker's (see <see cref="RouterHandle"/>).</summary>
+    IReadOnlyList<EventRing<SessionEvent>> SessionEvents { get; }
 
-    EventRing<DropRecord> Drops { get; }
+    /// <summary>Each worker's ring of recent drops, in worker order.</summary>
+    IReadOnlyList<EventRing<DropRecord>> Drops { get; }
 
-    DropCounters DropCounts { get; }
+    /// <summary>Drops counted for <paramref name="reason"/>, tenant and service (−1: none) over every worker.</summary>
+    long DropCount(DropReason reason, int tenant, int service);
 
-    /// <summary>The worker's clock now, against the wall clock.</summary>
+    /// <summary>
+    /// The handle that names, router-wide, the session in slot <paramref name="handle"/> of worker <paramref name="worker"/>'s
+    /// shard: the numbering session queries use (shards one after the other, a shard's capacity apart).
+    /// </summary>
+    int RouterHandle(int worker, int handle);
+
+    /// <summary>The workers' clock now, against the wall clock.</summary>
     WorkerClock Clock();
 
     Task<SessionPage> QuerySessionsAsync(SessionQuery query);
@@ -33,11 +44,22 @@ public sealed class EngineFlowSource(ForwardingEngine engine, TimeProvider? wall
 
     public ForwardingSnapshot? Snapshot => engine.AppliedVersion == 0 ? null : engine.Snapshot;
 
-    public EventRing<SessionEvent> SessionEvents => engine.Worker.SessionEvents;
+    public IReadOnlyList<EventRing<SessionEvent>> SessionEvents { get; } = [.. engine.Workers.Select(w => w.SessionEvents)];
 
-    public EventRing<DropRecord> Drops => engine.Worker.Drops.Recent;
+    public IReadOnlyList<EventRing<DropRecord>> Drops { get; } = [.. engine.Workers.Select(w => w.Drops.Recent)];
 
-    public DropCounters DropCounts => engine.Worker.Drops;
+    public long DropCount(DropReason reason, int tenant, int service)
+    {
+        long count = 0;
+        foreach (var worker in engine.Workers)
+        {
+            count += worker.Drops.Get(reason, tenant, service);
+        }
+
+        return count;
+    }
+
+    public int RouterHandle(int worker, int handle) => engine.RouterHandle(worker, handle);
 
     public WorkerClock Clock() => new(engine.Now, engine.Worker.TicksPerSecond, _wall.GetUtcNow().ToUnixTimeMilliseconds());
 

@@ -11,8 +11,8 @@ namespace Fabric.Actors.Sessions;
 /// One router node's sessions and drops for the rest of the fabric (the design's session actor). It answers
 /// <see cref="QuerySessions"/> from the dataplane's own table (the worker reads it between batches, see
 /// <see cref="Dataplane.Routing.ForwardingEngine.QuerySessionsAsync"/>) and <see cref="QueryDrops"/> from its drop counters
-/// and ring; and every <see cref="DefaultDrainInterval"/> it drains the rings the worker publishes sessions opening and
-/// closing and drops into, names what it read and publishes it in batches (<see cref="SessionEventBatch"/>,
+/// and rings; and every <see cref="DefaultDrainInterval"/> it drains the rings each worker publishes sessions opening and
+/// closing and drops into (sessions named router-wide, <see cref="IFlowSource.RouterHandle"/>), names what it read and publishes it in batches (<see cref="SessionEventBatch"/>,
 /// <see cref="DropEventBatch"/>, at most <see cref="MaxPerBatch"/> each) on <see cref="FlowDistribution.Topic"/>. The
 /// worker never waits for it: what the actor does not drain in time is overwritten and reported as lost. Registered with
 /// the cluster's pub-sub mediator under <see cref="FlowDistribution.PathOf"/>, so the conductor reaches it by node name.
@@ -34,14 +34,16 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
     private readonly IActorRef _mediator;
     private readonly List<SessionEvent> _sessionEvents = [];
     private readonly List<DropRecord> _drops = [];
-    private long _sessionsRead;
-    private long _dropsRead;
+    private readonly long[] _sessionsRead;
+    private readonly long[] _dropsRead;
 
     public SessionActor(string node, IFlowSource source, TimeSpan interval)
     {
         _node = node;
         _source = source;
         _interval = interval;
+        _sessionsRead = new long[source.SessionEvents.Count];
+        _dropsRead = new long[source.Drops.Count];
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
         Receive<Drain>(_ => DrainRings());
         Receive<QuerySessions>(Query);
@@ -58,8 +60,15 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         // The stream starts now: what happened before this node joined is in its counters, not replayed.
-        _sessionsRead = _source.SessionEvents.Written;
-        _dropsRead = _source.Drops.Written;
+        for (var w = 0; w < _sessionsRead.Length; w++)
+        {
+            _sessionsRead[w] = _source.SessionEvents[w].Written;
+        }
+
+        for (var w = 0; w < _dropsRead.Length; w++)
+        {
+            _dropsRead[w] = _source.Drops[w].Written;
+        }
         _mediator.Tell(new Put(Self));
         Timers.StartPeriodicTimer("drain", Drain.Instance, _interval);
     }
@@ -119,7 +128,7 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
             {
                 for (var s = -1; s < services; s++)
                 {
-                    var count = reason == DropReason.None ? 0 : _source.DropCounts.Get(reason, t, s);
+                    var count = reason == DropReason.None ? 0 : _source.DropCount(reason, t, s);
                     if (count > 0)
                     {
                         var (rule, why) = FlowNames.Rule(reason, DropRule.None, t, s, snapshot);
@@ -129,7 +138,7 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
             }
         }
 
-        var recent = _source.Drops.Snapshot();
+        var recent = _source.Drops.SelectMany(ring => ring.Snapshot()).OrderBy(d => d.Time).ToArray();
         var views = new List<DropView>();
         for (var i = Math.Max(0, recent.Length - Math.Clamp(limit, 0, recent.Length)); i < recent.Length; i++)
         {
@@ -145,7 +154,19 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
         var router = snapshot?.Router ?? "";
         var clock = _source.Clock();
         _sessionEvents.Clear();
-        _sessionsRead = _source.SessionEvents.ReadFrom(_sessionsRead, _sessionEvents, MaxPerDrain, out var lostSessions);
+        long lostSessions = 0;
+        for (var w = 0; w < _sessionsRead.Length; w++)
+        {
+            var from = _sessionEvents.Count;
+            _sessionsRead[w] = _source.SessionEvents[w].ReadFrom(_sessionsRead[w], _sessionEvents, MaxPerDrain, out var lost);
+            lostSessions += lost;
+            for (var i = from; i < _sessionEvents.Count; i++)
+            {
+                _sessionEvents[i] = _sessionEvents[i] with { Handle = _source.RouterHandle(w, _sessionEvents[i].Handle) };
+            }
+        }
+
+        _sessionEvents.Sort(static (a, b) => a.Time.CompareTo(b.Time));
         if (_sessionEvents.Count > 0 || lostSessions > 0)
         {
             var views = new List<SessionEventView>(_sessionEvents.Count);
@@ -159,7 +180,14 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
         }
 
         _drops.Clear();
-        _dropsRead = _source.Drops.ReadFrom(_dropsRead, _drops, MaxPerDrain, out var lostDrops);
+        long lostDrops = 0;
+        for (var w = 0; w < _dropsRead.Length; w++)
+        {
+            _dropsRead[w] = _source.Drops[w].ReadFrom(_dropsRead[w], _drops, MaxPerDrain, out var lost);
+            lostDrops += lost;
+        }
+
+        _drops.Sort(static (a, b) => a.Time.CompareTo(b.Time));
         if (_drops.Count > 0 || lostDrops > 0)
         {
             var views = new List<DropView>(_drops.Count);

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Fabric.Cli.Hosting;
 using Fabric.Cli.Lab;
 using Fabric.Model;
+using Fabric.Model.Collections;
 
 namespace Fabric.Cli.Bench;
 
@@ -57,6 +58,16 @@ public static class LabBench
     private const int IdleProbes = 2000;
     private static readonly TimeSpan IdleProbeInterval = TimeSpan.FromMilliseconds(2);
     private static readonly TimeSpan LoadedProbeInterval = TimeSpan.FromMilliseconds(5);
+
+    /// <summary><paramref name="config"/> with every router's nodes running <paramref name="workers"/> packet workers (<c>bench lab --workers</c>).</summary>
+    public static FabricConfig WithWorkers(FabricConfig config, int workers)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config with
+        {
+            Routers = new ValueList<Model.Router>(config.Routers.Select(r => r with { Dataplane = r.Dataplane with { Workers = workers } })),
+        };
+    }
 
     /// <summary>The client and server for the topology: the first iperf3 server and an allowed client container on another router (else any allowed one).</summary>
     public static (string Client, LabServer Server)? Pick(FabricConfig config)

@@ -175,6 +175,17 @@ public static class BenchCommands
             DefaultValueFactory = _ => 60,
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of lines." };
+        var workers = new Option<int?>("--workers")
+        {
+            Description = $"Packet workers per Fabric router node (dataplane.workers, 1-{Model.DataplaneSettings.MaximumWorkers}) in place of what the topology gives.",
+        };
+        workers.Validators.Add(result =>
+        {
+            if (result.GetValue(workers) is { } count && count is < 1 or > Model.DataplaneSettings.MaximumWorkers)
+            {
+                result.AddError($"--workers must be 1-{Model.DataplaneSettings.MaximumWorkers}");
+            }
+        });
         var name = LabCommands.CheckedLabName(new Option<string?>("--name") { Description = "The name of the lab the bench builds (namespaces fab-NAME-...).", DefaultValueFactory = _ => "bench" });
         var state = new Option<DirectoryInfo?>("--state-dir") { Description = $"Where the bench lab keeps its state (default {Lab.LabLayout.DefaultStateRoot})." };
         var command = new Command(
@@ -187,6 +198,7 @@ public static class BenchCommands
             seconds,
             settle,
             json,
+            workers,
             name,
             state,
         };
@@ -210,6 +222,11 @@ public static class BenchCommands
             if (path is null || ConfigCommands.Load(path, error) is not { } config)
             {
                 return FabricCommandLine.UsageOrInvalid;
+            }
+
+            if (parse.GetValue(workers) is { } workerCount)
+            {
+                config = LabBench.WithWorkers(config, workerCount);
             }
 
             if (LabBench.Pick(config) is not var (client, server))

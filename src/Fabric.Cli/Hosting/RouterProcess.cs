@@ -460,7 +460,7 @@ public sealed class RouterProcess : IDisposable
         }
     }
 
-    /// <summary>One recent drop as a line: reason, protocol, tuple and the device it arrived on.</summary>
+    /// <summary>One recent drop as a line: reason (and the rule, where the reason does not say), protocol, tuple and the device it arrived on.</summary>
     private string Describe(Dataplane.Telemetry.DropRecord record)
     {
         var devices = Devices();
@@ -468,7 +468,8 @@ public sealed class RouterProcess : IDisposable
         var snapshot = Engine.Snapshot;
         var tenant = (uint)record.Tenant < (uint)snapshot.TenantsUtf8.Length ? Encoding.UTF8.GetString(snapshot.TenantsUtf8[record.Tenant]) : "-";
         var service = (uint)record.Service < (uint)snapshot.ServicesUtf8.Length ? Encoding.UTF8.GetString(snapshot.ServicesUtf8[record.Service]) : "-";
-        return $"{record.Reason} tenant {tenant} service {service} proto {record.Protocol} " +
+        var rule = record.Rule == Dataplane.Pipeline.DropRule.None ? "" : $" ({record.Rule})";
+        return $"{record.Reason}{rule} tenant {tenant} service {service} proto {record.Protocol} " +
             $"{Address(record.Source)}:{record.SourcePort} > {Address(record.Destination)}:{record.DestinationPort} on {device}";
 
         static System.Net.IPAddress Address(UInt128 address) => address <= uint.MaxValue

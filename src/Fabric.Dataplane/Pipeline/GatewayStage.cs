@@ -50,8 +50,7 @@ public static class GatewayStage
                 return ToRouter(ref context, resources);
             }
         }
-        else if (!context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
-                 && binding.IsWaypoint((uint)context.Key.Destination, context.Key.DestinationPort))
+        else if (IsToWaypoint(ref context, snapshot))
         {
             // A peer router's packet to one of our waypoints: SVR, not traffic for the router itself.
             context.ToWaypoint = true;
@@ -75,6 +74,11 @@ public static class GatewayStage
 
         return Verdict.Continue;
     }
+
+    /// <summary>Whether the parsed packet is a peer router's TCP or UDP packet to one of our waypoints (IPv4, not an ICMP error). Reads only.</summary>
+    public static bool IsToWaypoint(ref PacketContext context, ForwardingSnapshot snapshot) =>
+        !context.IsIpv6 && !context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
+        && snapshot.Ports[context.IngressPort].IsWaypoint((uint)context.Key.Destination, context.Key.DestinationPort);
 
     internal static void Learn(WorkerResources resources, int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
     {

@@ -29,14 +29,15 @@ namespace Fabric.Dataplane.Pipeline;
 //
 // Several workers per router (docs/dataplane.md "Workers"): before SessionStage a worker asks WorkerOwnership.OwnerOf
 // which worker owns the packet's session; a packet another worker owns is copied into the HandOffRing to that worker
-// (a full ring drops it as HandOffFull) and the owner is woken once the batch is done. Each round a worker first
-// runs the frames handed to it, then its own ports' batches.
+// (a full ring drops it as HandOffFull) and the owner is woken once the batch is done; a super-packet goes over whole.
+// Each round a worker first runs the frames handed to it, then its own ports' batches.
 //
 // A super-packet (GSO: up to 64 KiB of one TCP or UDP flow behind one header) goes through the same stages
 // whole when its session needs nothing per packet (ProcessSuperPacket: a known session, no metadata to add or
 // strip, not sealed, each segment fits the egress MTU, next hop known); it leaves whole with its offload, or
-// cut into packets by SuperPacket.Cut when the egress port cannot take it. Otherwise it is cut first and
-// every packet runs the pipeline alone. Counters count the packets a super-packet stands for.
+// cut into packets by SuperPacket.Cut when the egress port cannot take it. A super-packet of a session another
+// worker owns is handed to that worker whole. Otherwise it is cut first and every packet runs the pipeline
+// alone. Counters count the packets a super-packet stands for.
 
 /// <summary>
 /// Runs the pipeline for the ports it is given, one batch per port per round. The snapshot is
@@ -229,13 +230,17 @@ public sealed class PacketWorker
             while (taken < _batch.Capacity && ring.TryPeek(taken, out var frame))
             {
                 taken++;
-                if (_active)
+                if (!_active)
                 {
-                    Process(frame.Data, frame.Length, frame.Port, now, snapshot);
+                    Counters.StandbyIgnored++;
+                }
+                else if (frame.Offload.IsSuperPacket)
+                {
+                    ProcessSuperPacket(frame.Data, frame.Length, frame.Offload, frame.Port, now, snapshot);
                 }
                 else
                 {
-                    Counters.StandbyIgnored++;
+                    Process(frame.Data, frame.Length, frame.Port, now, snapshot);
                 }
             }
 
@@ -250,18 +255,19 @@ public sealed class PacketWorker
     }
 
     /// <summary>
-    /// Hands the packet in hand to the worker that owns its session (it is counted received there, not here), or drops it
-    /// as <see cref="DropReason.HandOffFull"/> when that worker's ring is full.
+    /// Hands the packet in hand (a super-packet whole, with its <paramref name="offload"/>) to the worker that owns its
+    /// session: the packets it stands for are counted received there, not here. Drops it as
+    /// <see cref="DropReason.HandOffFull"/> when that worker's ring is full.
     /// </summary>
-    private Verdict HandOff(ref PacketContext context, int owner)
+    private Verdict HandOff(ref PacketContext context, int owner, in SegmentationOffload offload)
     {
-        if (!_handOffTo[owner]!.TryWrite(context.Frame, context.IngressPort, default))
+        if (!_handOffTo[owner]!.TryWrite(context.Frame, context.IngressPort, offload))
         {
             return context.Fail(DropReason.HandOffFull);
         }
 
-        Counters.Received--;
-        Counters.HandedOff++;
+        Counters.Received -= context.Segments;
+        Counters.HandedOff += context.Segments;
         _wakeAfterRound[owner] = true;
         return Verdict.Consumed;
     }
@@ -372,6 +378,19 @@ public sealed class PacketWorker
 
         if (!CanGoWhole(ref context, snapshot, headerEnd, offload.SegmentSize))
         {
+            if (OwnerElsewhere(ref context, snapshot) is var owner and >= 0)
+            {
+                // Another worker owns the session: it gets the super-packet whole, as it came in.
+                Counters.Received += segments;
+                context.Segments = segments;
+                if (HandOff(ref context, owner, offload) == Verdict.Drop)
+                {
+                    CountDrop(ref context, context.Drop);
+                }
+
+                return segments;
+            }
+
             Counters.SuperPacketsCut++;
             var ipEnd = context.NetworkOffset + context.IpLength;
             for (var i = 0; i < segments; i++)
@@ -419,7 +438,7 @@ public sealed class PacketWorker
         if (verdict == Verdict.Continue && _handOffTo.Length > 0 && !_runningHandedOff && !context.IsSuperPacket
             && WorkerOwnership.OwnerOf(ref context, Resources) is var owner && owner != Resources.Shard.Index)
         {
-            return HandOff(ref context, owner);
+            return HandOff(ref context, owner, default);
         }
 
         if (verdict == Verdict.Continue)
@@ -428,6 +447,22 @@ public sealed class PacketWorker
         }
 
         return verdict == Verdict.Forward ? EgressStage.Run(ref context, snapshot, Resources) : verdict;
+    }
+
+    /// <summary>
+    /// The worker that owns the session of a parsed super-packet this worker does not hold, when it is another worker and
+    /// this one may hand frames over (not while it runs what was handed to it); else -1.
+    /// </summary>
+    private int OwnerElsewhere(ref PacketContext context, ForwardingSnapshot snapshot)
+    {
+        if (_handOffTo.Length == 0 || _runningHandedOff)
+        {
+            return -1;
+        }
+
+        context.ToWaypoint = GatewayStage.IsToWaypoint(ref context, snapshot);
+        var owner = WorkerOwnership.OwnerOf(ref context, Resources);
+        return owner == Resources.Shard.Index ? -1 : owner;
     }
 
     /// <summary>

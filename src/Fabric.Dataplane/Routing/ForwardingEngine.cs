@@ -19,6 +19,12 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>Frames one hand-off ring holds (tunable: a few receive batches of the busiest worker).</summary>
     public const int HandOffCapacity = 1024;
 
+    /// <summary>
+    /// Super-packets one hand-off ring holds (tunable: a receive batch of them, ~2 900 packets; 64 KiB each, so 4 MiB per
+    /// ring, allocated only where the handing worker's ports receive super-packets).
+    /// </summary>
+    public const int HandOffSuperPackets = 64;
+
     private readonly ServiceRuntimes _runtimes;
     private readonly TimeProvider _time;
     private readonly PacketWorker[] _workers;
@@ -98,7 +104,8 @@ public sealed class ForwardingEngine : IDisposable
             {
                 for (var to = 0; to < count; to++)
                 {
-                    rings[from, to] = from == to ? null : new Pipeline.Workers.HandOffRing(HandOffCapacity);
+                    rings[from, to] = from == to ? null : new Pipeline.Workers.HandOffRing(
+                        HandOffCapacity, superPacketSlots: workers[from].Ports.Any(p => p.AcceptsSuperPackets) ? HandOffSuperPackets : 0);
                 }
             }
 
@@ -295,6 +302,13 @@ public sealed class ForwardingEngine : IDisposable
         return request.Completion.Task;
     }
 
+    /// <summary>
+    /// The handle that names, router-wide, the session in slot <paramref name="handle"/> of worker <paramref name="worker"/>'s
+    /// shard: shards lie one after the other, a shard's capacity apart, as session query cursors count (the handle itself on a
+    /// router with one worker). Thread-safe.
+    /// </summary>
+    public int RouterHandle(int worker, int handle) => (worker * _workers[0].Sessions.Capacity) + handle;
+
     /// <summary>The shard a cursor names and the slot in it: shards lie one after the other, a shard's capacity apart.</summary>
     private async Task<Sessions.SessionPage> ShardPage(Sessions.SessionQuery query)
     {
@@ -303,16 +317,20 @@ public sealed class ForwardingEngine : IDisposable
         var shard = (int)Math.Min(cursor / stride, _workers.Length - 1);
         var page = await Scan(shard, query with { Cursor = cursor - (shard * stride) }).ConfigureAwait(false);
         var next = page.Next >= 0 ? (shard * stride) + page.Next : shard + 1 < _workers.Length ? (shard + 1) * stride : -1;
-        return page with { Next = next, Live = SessionCount };
+        return page with { Sessions = RouterWide(page.Sessions, shard), Next = next, Live = SessionCount };
     }
 
     private async Task<Sessions.SessionPage> TopOfAllShards(Sessions.SessionQuery query)
     {
         var pages = await Task.WhenAll(Enumerable.Range(0, _workers.Length).Select(w => Scan(w, query with { Cursor = 0 }))).ConfigureAwait(false);
-        var top = pages.SelectMany(p => p.Sessions).OrderByDescending(s => Sessions.SessionScan.Bytes(s.State))
+        var top = pages.SelectMany((p, shard) => RouterWide(p.Sessions, shard)).OrderByDescending(s => Sessions.SessionScan.Bytes(s.State))
             .Take(Math.Clamp(query.Limit, 1, Sessions.SessionQuery.MaxLimit)).ToArray();
         return pages[0] with { Sessions = top, Next = -1, Live = pages.Sum(p => p.Live) };
     }
+
+    /// <summary>A shard's sessions with their handles router-wide (<see cref="RouterHandle"/>).</summary>
+    private Sessions.SessionSnapshot[] RouterWide(IReadOnlyList<Sessions.SessionSnapshot> sessions, int shard) =>
+        [.. sessions.Select(s => s with { Handle = RouterHandle(shard, s.Handle) })];
 
     /// <summary>
     /// Installs sessions the HA partner exported under configuration <paramref name="version"/>. Done by the worker between

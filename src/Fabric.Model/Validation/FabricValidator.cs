@@ -200,6 +200,15 @@ public static partial class FabricValidator
                     "a longer spin holds a core the kernel and the control plane need; give at most tens of microseconds, or 0us to sleep at once"));
             }
 
+            if (router.Nodes.Count == 2 && router.Dataplane.Workers is > 1)
+            {
+                // Session export, import, take-over and stand-by work on one shard; a node of a pair that takes over must
+                // find every session in the worker its packets reach (docs/dataplane.md "Workers").
+                errors.Add(new(ConfigPath.Child(path, "dataplane", "workers"),
+                    $"{router.Dataplane.Workers} workers: router \"{router.Name}\" is an HA pair, whose nodes run one worker each " +
+                    "(sessions are replicated and taken over on one shard); give workers = 1 or leave it out"));
+            }
+
             var devices = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var iface in router.Interfaces)
             {

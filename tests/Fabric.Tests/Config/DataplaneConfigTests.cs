@@ -60,6 +60,22 @@ public sealed class DataplaneConfigTests
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Dataplane_SeveralWorkersOnAnHaPair_ErrorWithItsPath()
+    {
+        var pair = LabWith("{ workers = 2 }").Replace(
+            "nodes { dc1a { management-address = \"10.99.0.11\" } }",
+            "nodes { dc1a { management-address = \"10.99.0.11\" }, dc1b { management-address = \"10.99.0.21\" } }",
+            StringComparison.Ordinal);
+
+        var result = FabricConfigLoader.Load(pair);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("fabric.routers.dc1.dataplane.workers", error.Path);
+        Assert.Contains("is an HA pair, whose nodes run one worker each", error.Message, StringComparison.Ordinal);
+        Assert.True(FabricConfigLoader.Load(pair.Replace("workers = 2", "workers = 1", StringComparison.Ordinal)).IsValid);
+    }
+
     [Theory]
     [InlineData("50us", 50L)]
     [InlineData("100ms", 100_000L)]

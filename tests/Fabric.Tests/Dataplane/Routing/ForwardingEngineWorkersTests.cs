@@ -15,34 +15,13 @@ namespace Fabric.Tests.Dataplane.Routing;
 public sealed class ForwardingEngineWorkersTests
 {
     private const string Web = "10.200.0.80";
-    private const int Sessions = 200;
+    internal const int Sessions = 200;
 
     [Fact]
     public void TwoWorkers_200TcpSessionsThroughSvrAndNat_EveryPacketForwardedInOrderByTheOwnerAndCountersAddUp()
     {
         using var fabric = new SvrFabric(workers: 2);
-
-        // Neighbours known from the start (the table is shared by the workers), so every packet is forwarded at once
-        // rather than held for an ARP answer and sent later as the router's own.
-        Learn(fabric.Br1, 0, "172.16.0.1", fabric.DcWan.Mac);
-        Learn(fabric.Br1, 1, "10.20.1.10", fabric.Eng1.Mac);
-        Learn(fabric.Dc1, 0, "172.16.0.2", fabric.BrWan.Mac);
-        Learn(fabric.Dc1, 1, "10.10.1.11", fabric.Web1.Mac);
-        Learn(fabric.Dc1, 1, "10.10.1.12", fabric.Web2.Mac);
-        for (var i = 0; i < Sessions; i++)
-        {
-            fabric.Eng1.SendTcp(Web, ClientPort(i), 80, TcpFlags.Syn, 100, 0, []);
-        }
-
-        fabric.Pump();
-        for (var i = 0; i < Sessions; i++)
-        {
-            fabric.Eng1.SendTcp(Web, ClientPort(i), 80, TcpFlags.Ack, 101, 5001, []);
-            fabric.Eng1.SendTcp(Web, ClientPort(i), 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, Payload('a', i));
-            fabric.Eng1.SendTcp(Web, ClientPort(i), 80, TcpFlags.Ack | TcpFlags.Psh, 101 + (uint)Payload('a', i).Length, 5001, Payload('b', i));
-        }
-
-        fabric.Pump();
+        CarrySessions(fabric);
 
         // What the client sees: per session a SYN-ACK, then both echoes in the order sent.
         var bySession = fabric.Eng1.Received.GroupBy(DestinationPort).ToDictionary(g => g.Key, g => g.Select(PayloadText).ToArray());
@@ -90,6 +69,34 @@ public sealed class ForwardingEngineWorkersTests
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Carries <see cref="Sessions"/> TCP sessions eng1 → web over <paramref name="fabric"/>: each a handshake and two data
+    /// segments, echoed by web1 or web2. Every neighbour is known from the start (the table is shared by the workers), so
+    /// every packet is forwarded at once rather than held for an ARP answer and sent later as the router's own.
+    /// </summary>
+    internal static void CarrySessions(SvrFabric fabric)
+    {
+        Learn(fabric.Br1, 0, "172.16.0.1", fabric.DcWan.Mac);
+        Learn(fabric.Br1, 1, "10.20.1.10", fabric.Eng1.Mac);
+        Learn(fabric.Dc1, 0, "172.16.0.2", fabric.BrWan.Mac);
+        Learn(fabric.Dc1, 1, "10.10.1.11", fabric.Web1.Mac);
+        Learn(fabric.Dc1, 1, "10.10.1.12", fabric.Web2.Mac);
+        for (var i = 0; i < Sessions; i++)
+        {
+            fabric.Eng1.SendTcp(Web, ClientPort(i), 80, TcpFlags.Syn, 100, 0, []);
+        }
+
+        fabric.Pump();
+        for (var i = 0; i < Sessions; i++)
+        {
+            fabric.Eng1.SendTcp(Web, ClientPort(i), 80, TcpFlags.Ack, 101, 5001, []);
+            fabric.Eng1.SendTcp(Web, ClientPort(i), 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, Payload('a', i));
+            fabric.Eng1.SendTcp(Web, ClientPort(i), 80, TcpFlags.Ack | TcpFlags.Psh, 101 + (uint)Payload('a', i).Length, 5001, Payload('b', i));
+        }
+
+        fabric.Pump();
     }
 
     private static void Learn(ForwardingEngine router, int port, string address, MacAddress mac) =>

@@ -59,6 +59,45 @@ public sealed class HandOffRingTests
     }
 
     [Fact]
+    public void HandOffRing_SuperPacketsBetweenFrames_ReadWholeInTheOrderWrittenWithTheirOffload()
+    {
+        var ring = new HandOffRing(8, slotCapacity: 2048, superPacketSlots: 2);
+        var offload = new SegmentationOffload { Kind = SuperPacketKind.TcpV4, SegmentSize = 1448, HeaderLength = 66 };
+        var super = new PacketBuffer(PacketBuffer.SuperPacketCapacity) { Length = 60000, Port = 2, Offload = offload };
+        BinaryPrimitives.WriteInt32BigEndian(super.Data, 2);
+        super.Data[59999] = 0xAB;
+
+        // Written in this order by one flow: small, super, small, super; a third super-packet finds both large slots taken.
+        Assert.True(ring.TryWrite(Frame(1)));
+        Assert.True(ring.TryWrite(super));
+        Assert.True(ring.TryWrite(Frame(3)));
+        BinaryPrimitives.WriteInt32BigEndian(super.Data, 4);
+        Assert.True(ring.TryWrite(super));
+        Assert.False(ring.TryWrite(super));
+        Assert.Equal(1, ring.Refused);
+
+        var read = new List<(int Sequence, int Length, bool Super)>();
+        for (var i = 0; ring.TryPeek(i, out var frame); i++)
+        {
+            read.Add((BinaryPrimitives.ReadInt32BigEndian(frame.Data), frame.Length, frame.Offload.IsSuperPacket));
+            if (frame.Offload.IsSuperPacket)
+            {
+                Assert.Equal(0xAB, frame.Data[59999]);
+                Assert.Equal(1448, frame.Offload.SegmentSize);
+            }
+        }
+
+        Assert.Equal([(1, 64, false), (2, 60000, true), (3, 64, false), (4, 60000, true)], read);
+
+        // Releasing the first two gives back one large slot: one more super-packet fits, a second does not yet.
+        ring.Release(2);
+        Assert.True(ring.TryWrite(super));
+        Assert.False(ring.TryWrite(super));
+        ring.Release(3);
+        Assert.True(ring.TryWrite(super));
+    }
+
+    [Fact]
     public void HandOffRing_CapacityNotAPowerOfTwo_Throws()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new HandOffRing(6));
