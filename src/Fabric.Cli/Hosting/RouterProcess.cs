@@ -338,6 +338,9 @@ public sealed class RouterProcess : IDisposable
             ["handed_off"] = counters.HandedOff,
             ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["sessions_moved"] = Interlocked.Read(ref counters.SessionsMoved),
+            ["sessions_revoked"] = Interlocked.Read(ref counters.SessionsRevoked),
+            ["revocation_resets"] = Interlocked.Read(ref counters.RevocationResets),
+            ["revoked"] = RevokedJson(Engine),
             ["icmp_errors_sent"] = Interlocked.Read(ref counters.IcmpErrorsSent),
             ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
             ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
@@ -374,6 +377,36 @@ public sealed class RouterProcess : IDisposable
             },
             ["recent_drops"] = workers.SelectMany(w => w.Drops.Recent.Snapshot()).OrderBy(d => d.Time).TakeLast(8).Select(Describe).ToArray(),
         });
+    }
+
+    /// <summary>Sessions a committed configuration ended, per service and tenant of the running snapshot (those with any).</summary>
+    private static Dictionary<string, Dictionary<string, long>> RevokedJson(ForwardingEngine engine)
+    {
+        var revoked = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
+        if (engine.AppliedVersion == 0)
+        {
+            return revoked;
+        }
+
+        var snapshot = engine.Snapshot;
+        for (var s = 0; s < snapshot.Services.Length; s++)
+        {
+            for (var t = 0; t < snapshot.Tenants.Length; t++)
+            {
+                var count = engine.DropCount(DropReason.Revoked, t, s);
+                if (count > 0)
+                {
+                    if (!revoked.TryGetValue(snapshot.Services[s].Name, out var tenants))
+                    {
+                        revoked[snapshot.Services[s].Name] = tenants = new Dictionary<string, long>(StringComparer.Ordinal);
+                    }
+
+                    tenants[snapshot.Tenants[t]] = count;
+                }
+            }
+        }
+
+        return revoked;
     }
 
     /// <summary>The heartbeat link's counters (docs/high-availability.md); empty for a node alone.</summary>

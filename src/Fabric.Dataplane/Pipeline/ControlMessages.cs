@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
@@ -122,53 +123,64 @@ public static class ControlMessages
         var dataLength = segmentLength - ((segment[12] >> 4) * 4);
         var sequence = BinaryPrimitives.ReadUInt32BigEndian(segment[4..]);
         var acknowledgment = BinaryPrimitives.ReadUInt32BigEndian(segment[8..]);
-        WriteEthernet(frame, senderMac, ourMac, isIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
+        var sender = isIpv6 ? BinaryPrimitives.ReadUInt128BigEndian(offendingIp[8..]) : BinaryPrimitives.ReadUInt32BigEndian(offendingIp[12..]);
+        var receiver = isIpv6 ? BinaryPrimitives.ReadUInt128BigEndian(offendingIp[24..]) : BinaryPrimitives.ReadUInt32BigEndian(offendingIp[16..]);
+        var reply = new SessionKey(
+            receiver, sender, BinaryPrimitives.ReadUInt16BigEndian(segment[2..]), BinaryPrimitives.ReadUInt16BigEndian(segment), IpProtocol.Tcp, isIpv6);
+        if ((flags & TcpFlags.Ack) != 0)
+        {
+            return TcpReset(frame, ourMac, senderMac, reply, acknowledgment, acknowledgment: 0, acknowledges: false);
+        }
+
+        var consumed = dataLength + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
+        return TcpReset(frame, ourMac, senderMac, reply, sequence: 0, sequence + (uint)consumed, acknowledges: true);
+    }
+
+    /// <summary>
+    /// A TCP reset of the router's own from <paramref name="flow"/>'s source to its destination (addresses, ports and
+    /// family taken from it) carrying <paramref name="sequence"/>, and the ACK flag with <paramref name="acknowledgment"/>
+    /// when <paramref name="acknowledges"/>.
+    /// </summary>
+    public static int TcpReset(
+        Span<byte> frame, MacAddress ourMac, MacAddress destinationMac, in SessionKey flow, uint sequence, uint acknowledgment, bool acknowledges)
+    {
+        WriteEthernet(frame, destinationMac, ourMac, flow.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
         var ip = frame[EthernetLength..];
         int ipHeader;
-        Span<byte> tcp;
-        UInt128 replySource;
-        UInt128 replyDestination;
-        if (isIpv6)
+        if (flow.IsIpv6)
         {
-            replyDestination = BinaryPrimitives.ReadUInt128BigEndian(offendingIp[8..]);
-            replySource = BinaryPrimitives.ReadUInt128BigEndian(offendingIp[24..]);
-            WriteIpv6(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, DefaultTtl, replySource, replyDestination);
+            WriteIpv6(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, DefaultTtl, flow.Source, flow.Destination);
             ipHeader = Ipv6Packet.HeaderLength;
         }
         else
         {
-            replyDestination = BinaryPrimitives.ReadUInt32BigEndian(offendingIp[12..]);
-            replySource = BinaryPrimitives.ReadUInt32BigEndian(offendingIp[16..]);
-            WriteIpv4(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, (uint)replySource, (uint)replyDestination);
+            WriteIpv4(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, (uint)flow.Source, (uint)flow.Destination);
             ipHeader = Ipv4Packet.MinHeaderLength;
         }
 
-        tcp = ip[ipHeader..(ipHeader + TcpSegment.MinHeaderLength)];
+        var tcp = ip[ipHeader..(ipHeader + TcpSegment.MinHeaderLength)];
         tcp.Clear();
-        tcp[0] = segment[2];
-        tcp[1] = segment[3];
-        tcp[2] = segment[0];
-        tcp[3] = segment[1];
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, flow.SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], flow.DestinationPort);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], sequence);
         tcp[12] = 5 << 4;
-        if ((flags & TcpFlags.Ack) != 0)
+        if (acknowledges)
         {
-            BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], acknowledgment);
-            tcp[13] = (byte)TcpFlags.Rst;
-        }
-        else
-        {
-            var consumed = dataLength + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
-            BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], sequence + (uint)consumed);
+            BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], acknowledgment);
             tcp[13] = (byte)(TcpFlags.Rst | TcpFlags.Ack);
         }
-
-        if (isIpv6)
+        else
         {
-            Finish6(tcp, replySource, replyDestination, IpProtocol.Tcp, 16);
+            tcp[13] = (byte)TcpFlags.Rst;
+        }
+
+        if (flow.IsIpv6)
+        {
+            Finish6(tcp, flow.Source, flow.Destination, IpProtocol.Tcp, 16);
         }
         else
         {
-            var sum = Checksum.PseudoHeaderIpv4((uint)replySource, (uint)replyDestination, IpProtocol.Tcp, TcpSegment.MinHeaderLength);
+            var sum = Checksum.PseudoHeaderIpv4((uint)flow.Source, (uint)flow.Destination, IpProtocol.Tcp, TcpSegment.MinHeaderLength);
             BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Finish(Checksum.Add(sum, tcp)));
         }
 

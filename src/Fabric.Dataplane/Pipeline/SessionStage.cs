@@ -169,7 +169,32 @@ public static class SessionStage
             context.EgressPort = state.ReversePort;
         }
 
+        if (context.Key.Protocol == IpProtocol.Tcp && !context.IsIcmpError)
+        {
+            TrackSequence(ref forward ? ref state.ForwardNextSequence : ref state.ReverseNextSequence, ref context);
+        }
+
         return Verdict.Forward;
+    }
+
+    /// <summary>
+    /// Moves <paramref name="next"/> (a direction's next sequence number, 0 unknown) past the segment in hand when it
+    /// reaches further: a retransmission leaves it, a SYN (a connection beginning on the tuple) sets it. What a reset
+    /// the router sends of its own carries (<see cref="SessionRevocation"/>).
+    /// </summary>
+    private static void TrackSequence(ref uint next, ref PacketContext context)
+    {
+        var tcp = context.Frame[context.TransportOffset..];
+        var sequence = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
+        var headerLength = (tcp[12] >> 4) * 4;
+        var flags = (TcpFlags)context.TcpFlags;
+        var consumed = context.IpLength - (context.TransportOffset - context.NetworkOffset) - headerLength
+            + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
+        var end = sequence + (uint)consumed;
+        if ((flags & TcpFlags.Syn) != 0 || next == 0 || (int)(end - next) > 0)
+        {
+            next = end;
+        }
     }
 
     private static void SendReset(ref PacketContext context, WorkerResources resources)

@@ -7,7 +7,7 @@ namespace Fabric.Dataplane.Pipeline;
 /// leaves, its own rate limit and its counters. The NAT of each direction follows from the two keys
 /// (the forward key holds what the client sent to, the reverse key what the instance answers from).
 /// SVR sessions also keep their role, handshake state, waypoint pool and session id.
-/// Fields are ordered so the struct packs without holes (120 bytes).
+/// Fields are ordered so the struct packs without holes (128 bytes).
 /// </summary>
 public struct SessionState
 {
@@ -60,6 +60,15 @@ public struct SessionState
 
     /// <summary>The SVR session id (the low 32 bits of the metadata's UUID).</summary>
     public uint SessionId;
+
+    /// <summary>
+    /// TCP: the sequence number that follows the furthest segment the client sent (its data, SYN and FIN counted), as
+    /// forwarded by this router; 0 until one was seen. What the server expects next: a reset towards the server carries it.
+    /// </summary>
+    public uint ForwardNextSequence;
+
+    /// <summary>TCP: as <see cref="ForwardNextSequence"/>, for the server's segments: what a reset towards the client carries.</summary>
+    public uint ReverseNextSequence;
 
     public TokenBucket Bucket;
 

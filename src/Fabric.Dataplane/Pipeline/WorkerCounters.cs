@@ -19,6 +19,9 @@ public sealed class WorkerCounters
     /// <summary>Live sessions a committed configuration no longer allows, ended when the worker took it (see <see cref="SessionRebinding"/>).</summary>
     public long SessionsRevoked;
 
+    /// <summary>TCP resets sent to the ends of revoked sessions (see <see cref="SessionRevocation"/>); each also counts in <see cref="Generated"/> once sent.</summary>
+    public long RevocationResets;
+
     /// <summary>SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress).</summary>
     public long SessionsMoved;
 
@@ -85,6 +88,8 @@ public sealed class WorkerCounters
             sum.SessionsExpired += Interlocked.Read(ref w.SessionsExpired);
             sum.SessionsEvicted += Interlocked.Read(ref w.SessionsEvicted);
             sum.SessionsSuperseded += Interlocked.Read(ref w.SessionsSuperseded);
+            sum.SessionsRevoked += Interlocked.Read(ref w.SessionsRevoked);
+            sum.RevocationResets += Interlocked.Read(ref w.RevocationResets);
             sum.SessionsMoved += Interlocked.Read(ref w.SessionsMoved);
             sum.MetadataAnnouncements += Interlocked.Read(ref w.MetadataAnnouncements);
             sum.IcmpErrorsSent += Interlocked.Read(ref w.IcmpErrorsSent);

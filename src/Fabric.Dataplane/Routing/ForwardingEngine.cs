@@ -150,6 +150,9 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>Packets every worker dropped for <paramref name="reason"/>.</summary>
     public long DropTotal(DropReason reason) => _workers.Sum(w => w.Drops.Total(reason));
 
+    /// <summary>Packets (or, for <see cref="DropReason.Revoked"/>, sessions) every worker dropped for <paramref name="reason"/> under a tenant and service index.</summary>
+    public long DropCount(DropReason reason, int tenant, int service) => _workers.Sum(w => w.Drops.Get(reason, tenant, service));
+
     /// <summary>Drops per tenant and per service index over every worker (allocates).</summary>
     public (Dictionary<int, long> ByTenant, Dictionary<int, long> ByService) DropTotals()
     {

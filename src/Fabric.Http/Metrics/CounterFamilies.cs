@@ -73,6 +73,7 @@ public static class CounterFamilies
         new("fabric.sessions.expired", InstrumentKind.Counter, Sessions, "Sessions the router closed when they went idle.", "sessions.expired", "", []),
         new("fabric.sessions.evicted", InstrumentKind.Counter, Sessions, "Half-open sessions the router removed, oldest first, to make room for a new session.", "sessions.evicted", "", []),
         new("fabric.sessions.superseded", InstrumentKind.Counter, Sessions, "Egress and transit sessions removed because the peer opened a new session on their waypoint tuple.", "sessions.superseded", "", []),
+        new("fabric.sessions.revoked", InstrumentKind.Counter, Sessions, "Live sessions a committed configuration no longer allowed, ended (TCP reset toward the ends this router holds).", "sessions.revoked", "", []),
         new("fabric.drops", InstrumentKind.Counter, Packets, "Packets dropped, by reason.", "drop.", "", ["reason"]),
         new("fabric.tenant.packets", InstrumentKind.Counter, Packets, "Packets forwarded for each tenant (both directions of its sessions).", "tenant.", ".packets", ["tenant"]),
         new("fabric.tenant.bytes", InstrumentKind.Counter, "By", "IP bytes forwarded for each tenant.", "tenant.", ".bytes", ["tenant"]),

@@ -91,6 +91,15 @@ internal sealed class PipelineRouters : IDisposable
         _dc.RunOnce();
     }
 
+    /// <summary>Applies the configuration, its text changed by <paramref name="edit"/>, to both routers as <paramref name="version"/>.</summary>
+    public void Apply(Func<string, string> edit, long version)
+    {
+        ArgumentNullException.ThrowIfNull(edit);
+        var model = FabricConfigLoader.Load(edit(Config)).Config ?? throw new InvalidOperationException("the edited configuration does not load");
+        _br.Apply(model, version);
+        _dc.Apply(model, version);
+    }
+
     public ForwardingEngine Branch => _br;
 
     public ForwardingEngine Datacenter => _dc;

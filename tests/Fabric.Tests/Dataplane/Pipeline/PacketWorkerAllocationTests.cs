@@ -50,6 +50,28 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         Assert.Equal(250 * 3, delivered.BranchClient);
     }
 
+    [Fact]
+    public void Revocation_EndingAndResettingLocalAndSvrSessions_AllocatesNothing()
+    {
+        Sessions(svr: false, PipelineRouters.Service, PipelineRouters.ServicePort, firstPort: 1000, count: 50);
+        Sessions(svr: true, PipelineRouters.Service, PipelineRouters.ServicePort, firstPort: 2000, count: 50);
+        _routers.Apply(
+            text => text.Replace("tenants { clients {} }", "tenants { clients {}, others {} }", StringComparison.Ordinal)
+                .Replace("access = [clients], instances = [{ container = sink1 }]", "access = [others], instances = [{ container = sink1 }]", StringComparison.Ordinal),
+            version: 2);
+
+        // Each router's first round with the new snapshot ends the sessions and sends their resets.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        _routers.Branch.RunOnce();
+        _routers.Datacenter.RunOnce();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        // dc: 50 local sessions (client and instance reset) and 50 SVR egress sessions (instance); br: 50 ingress (client).
+        Assert.Equal((50L, 100L), (_routers.Branch.Worker.Counters.SessionsRevoked, _routers.Datacenter.Worker.Counters.SessionsRevoked));
+        Assert.Equal((50L, 150L), (_routers.Branch.Worker.Counters.RevocationResets, _routers.Datacenter.Worker.Counters.RevocationResets));
+    }
+
     public void Dispose() => _routers.Dispose();
 
     /// <summary>
