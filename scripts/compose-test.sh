@@ -258,6 +258,31 @@ else
   fail "fabric drops shows guest -> db refused" "$drops"
 fi
 
+phase "down and up again"
+# The state volumes keep the fabric across a down and up: the same keys, certificates, document and history.
+if "${compose[@]}" down -t 5 >"$work/down-kept.log" 2>&1 && "${compose[@]}" up -d --no-build >"$work/up-again.log" 2>&1; then
+  pass "docker-compose down (volumes kept) and up -d again"
+else
+  fail "docker-compose down and up again" "$(cat "$work/down-kept.log" "$work/up-again.log")"
+fi
+if exited_zero init 60 && grep -q 'keys and certificates are kept' <<<"$(logs init)"; then pass "init kept the fabric's keys and certificates"; else fail "init again" "$(logs init)"; fi
+for service in conductor dc1a br1a br2a; do
+  healthy "$service" 90 || fail "$service is healthy again" "$(logs "$service")"
+done
+if exited_zero commit 60 && grep -q 'nothing committed' <<<"$(logs commit)"; then pass "commit found the history in PostgreSQL and committed nothing"; else fail "commit again" "$(logs commit)"; fi
+status=$(run_in conductor fabric config status "${api[@]}" 2>&1)
+history=$(run_in conductor fabric config history "${api[@]}" 2>&1)
+if [ "$(grep -c 'applied 1 *ok' <<<"$status")" -eq 3 ] && [ "$(grep -cE '^\*? +[0-9]+ ' <<<"$history")" -eq 1 ]; then
+  pass "every router node runs version 1 again, the history's only version"
+else
+  fail "status and history after up again" "$status
+$history"
+fi
+answer=$(run_in eng2 curl -sS -m 5 http://10.200.0.80/ 2>&1)
+if [[ "$answer" =~ ^web[12]$ ]]; then pass "eng2: web answers $answer again"; else fail "eng2: web again" "$answer"; fi
+answer=$(run_in fin1 timeout 5 bash -c 'cat </dev/tcp/10.10.1.20/5432' 2>&1)
+if [ "$answer" = db1 ]; then pass "fin1: db answers db1 again (the routers' identities kept)"; else fail "fin1: db again" "$answer"; fi
+
 phase "down"
 if [ -n "${COMPOSE_TEST_KEEP:-}" ]; then
   echo "COMPOSE_TEST_KEEP is set: the fabric stays up; bring it down with: DOCKER_HOST=$DOCKER_HOST ${compose[*]} down -v"
