@@ -10,8 +10,8 @@ public static class FabricExecutable
     /// <summary>
     /// The .NET runtime settings a router process starts with, as <c>NAME=VALUE</c>; they exist only as environment
     /// variables (the runtime reads them before any code runs, and the file <c>fabric.runtimeconfig.json</c> has no key
-    /// for them), so whoever starts a router sets them: the lab here, <c>deploy/systemd/fabric-router@.service</c> and
-    /// <c>deploy/Dockerfile</c> with the same values. <c>DOTNET_GCgen0size</c>: the collector's youngest generation
+    /// for them), so whoever starts a router sets them: the lab here, <c>deploy/systemd/fabric-router@.service</c> and the
+    /// router services of <c>docker-compose.yml</c>, with the same values. <c>DOTNET_GCgen0size</c>: the collector's youngest generation
     /// may grow to 4 MiB before a collection, instead of four fifths of the L3 cache (25 MiB on a 32 MiB L3); a router
     /// allocates about 1.5 MB/s at rest (the actor system, never the packet path), and this keeps ~25 MB less resident
     /// (docs/benchmarks.md, "Memory").
