@@ -115,7 +115,7 @@ public sealed class LabTwoWanTests(TwoWanLab lab, ITestOutputHelper output) : IC
         to[path].GetProperty(counter).GetInt64() - from[path].GetProperty(counter).GetInt64();
 
     /// <summary>
-    /// Loses <paramref name="lossPercent"/>% of the frames leaving the neighbourhood's bridge towards each router (an
+    /// Loses <paramref name="lossPercent"/>% of the frames each router sends into the neighbourhood's bridge (an
     /// nftables ingress rule on each bridge port in the wires namespace) until disposed. The kernel here has no
     /// netem qdisc; nftables' random numbers give the same loss.
     /// </summary>
