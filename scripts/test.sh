@@ -9,8 +9,9 @@ cd "$root"
 # ip and ss, ping, sysctl (procps), python3 (servers in lab containers), curl and iperf3 (real clients through the lab's
 # routers), tcpdump (captures on lab links), PostgreSQL (conductor persistence tests), the Prometheus client's text-format
 # parser for Debian's python3 (the /metrics tests read the exposition with it), Chromium (the dashboard's browser test drives
-# Debian's /usr/bin/chromium with Playwright; no browser is ever downloaded), systemd-analyze (verifies deploy/systemd).
-packages=(iproute2 iputils-ping procps python3 curl iperf3 tcpdump postgresql python3-prometheus-client chromium systemd)
+# Debian's /usr/bin/chromium with Playwright; no browser is ever downloaded), systemd-analyze (verifies deploy/systemd),
+# nft (the two-WAN lab test loses frames on a wire with it).
+packages=(iproute2 iputils-ping procps python3 curl iperf3 tcpdump postgresql python3-prometheus-client chromium systemd nftables)
 if [ ${#packages[@]} -gt 0 ]; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

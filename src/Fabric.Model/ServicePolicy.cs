@@ -37,6 +37,37 @@ public sealed record ServicePolicy(
         IdleTimeouts.Default,
         TransportStateEnforcement.Reset,
         SessionResiliency.None);
+
+    /// <summary>The peer-path quality the service's sessions require (docs/routing.md, "Paths by quality"); by default none.</summary>
+    public PathQuality PathQuality { get; init; } = PathQuality.Any;
+
+    /// <summary>How a new session of the service picks among the paths that meet <see cref="PathQuality"/>.</summary>
+    public PathChoice PathChoice { get; init; } = PathChoice.Ordered;
+}
+
+/// <summary>
+/// Bounds on a peer path's measured quality (the figures of its last echo burst); a null bound is no bound. A path that
+/// breaks any bound takes no new session of the service, and the service's resilient sessions leave it.
+/// </summary>
+/// <param name="MaxLatency">One-way latency (mean round trip / 2).</param>
+/// <param name="MaxJitter">Mean difference of consecutive round trips.</param>
+/// <param name="MaxLossPercent">Echoes of a burst that did not come back, in percent (0 to 100).</param>
+public sealed record PathQuality(TimeSpan? MaxLatency, TimeSpan? MaxJitter, int? MaxLossPercent)
+{
+    public static PathQuality Any { get; } = new(null, null, null);
+
+    /// <summary>Whether any bound is set.</summary>
+    public bool IsBounded => MaxLatency is not null || MaxJitter is not null || MaxLossPercent is not null;
+}
+
+/// <summary>How a new session picks among the peer paths that meet its service's quality.</summary>
+public enum PathChoice
+{
+    /// <summary>The first in configuration order (the others are for failover).</summary>
+    Ordered,
+
+    /// <summary>The one carrying the fewest sessions now (ties: configuration order).</summary>
+    Balance,
 }
 
 public enum LoadBalancingStrategy

@@ -171,7 +171,8 @@ public static class PacketTracer
 
         var target = entry.PeerRouters[slot];
         steps.Add(new TraceStep("route", $"router {target}", $"no instance of {entry.Name} here; load balancing {strategy} over the hosting routers ({string.Join(", ", entry.PeerRouters)}) picks {target}"));
-        var path = entry.FirstUsablePathTo(slot) ?? FirstUsable(entry.PeerPaths, _ => true);
+        // The router process's clock (TimeProvider.System): quality hold-downs end by it.
+        var path = PeerPathChoice.ForNewSession(entry, slot, TimeProvider.System.GetTimestamp());
         if (path is null)
         {
             steps.Add(new TraceStep("peer_path", "none up", $"every path to {target} is down"));

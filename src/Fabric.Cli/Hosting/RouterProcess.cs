@@ -466,6 +466,11 @@ public sealed class RouterProcess : IDisposable
             ["latency_us"] = p.Health.LatencyMicroseconds,
             ["jitter_us"] = p.Health.JitterMicroseconds,
             ["loss_basis_points"] = p.Health.LossBasisPoints,
+            ["quality_breaks"] = p.Health.QualityBreaks,
+            ["sessions"] = p.Waypoints.InUse,
+            ["sessions_opened"] = p.Health.SessionsOpened,
+            ["sessions_moved_in"] = p.Health.SessionsMovedIn,
+            ["sessions_moved_out"] = p.Health.SessionsMovedOut,
         })];
     }
 

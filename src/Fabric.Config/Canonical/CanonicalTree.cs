@@ -65,7 +65,12 @@ public static class CanonicalTree
             ("icmp", Duration(p.IdleTimeouts.Icmp)),
             ("half-open", Duration(p.IdleTimeouts.HalfOpen)))),
         ("transport-state-enforcement", Enum(p.TransportStateEnforcement)),
-        ("session-resiliency", Enum(p.Resiliency)));
+        ("session-resiliency", Enum(p.Resiliency)),
+        ("path-quality", p.PathQuality.IsBounded ? Obj(
+            ("max-latency", p.PathQuality.MaxLatency is { } latency ? Duration(latency) : null),
+            ("max-jitter", p.PathQuality.MaxJitter is { } jitter ? Duration(jitter) : null),
+            ("max-loss", p.PathQuality.MaxLossPercent is { } loss ? Num(loss) : null)) : null),
+        ("path-choice", Enum(p.PathChoice)));
 
     private static HoconObject Rate(RateLimit r) => Obj(
         ("bytes-per-second", Num(r.BytesPerSecond)),

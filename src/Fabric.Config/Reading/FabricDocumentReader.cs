@@ -100,7 +100,26 @@ internal static class FabricDocumentReader
             r.Int("low-water-mark", d.LowWaterPercent, 0, 100),
             IdleTimeouts(r),
             r.Enum("transport-state-enforcement", d.TransportStateEnforcement),
-            r.Enum("session-resiliency", d.Resiliency));
+            r.Enum("session-resiliency", d.Resiliency))
+        {
+            PathQuality = PathQuality(r),
+            PathChoice = r.Enum("path-choice", d.PathChoice),
+        };
+    }
+
+    private static PathQuality PathQuality(ObjectReader parent)
+    {
+        if (parent.Object("path-quality") is not { } r)
+        {
+            return Model.PathQuality.Any;
+        }
+
+        var quality = new PathQuality(
+            r.Has("max-latency") ? r.Duration("max-latency", TimeSpan.Zero, TimeSpan.FromMicroseconds(1)) : null,
+            r.Has("max-jitter") ? r.Duration("max-jitter", TimeSpan.Zero, TimeSpan.FromMicroseconds(1)) : null,
+            r.OptionalInt("max-loss", 0, 100));
+        r.Finish();
+        return quality;
     }
 
     private static RateLimit RateLimit(ObjectReader parent, string key)

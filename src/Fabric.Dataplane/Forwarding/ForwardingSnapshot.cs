@@ -260,22 +260,17 @@ public sealed class ServiceEntry
     /// </summary>
     public int[] PeerPathSlots { get; init; } = [];
 
+    /// <summary>
+    /// The index of the service's path-quality bounds among those every peer path grades itself against
+    /// (<see cref="Svr.PeerPathHealth.Admits"/>); −1 when its policy sets none.
+    /// </summary>
+    public int QualityBound { get; init; } = -1;
+
+    /// <summary>Whether <paramref name="path"/> may take a new session of the service at <paramref name="now"/>: it is up and meets the service's quality.</summary>
+    public bool Takes(PeerPath path, long now) => path.Health.IsUsable && path.Health.Admits(QualityBound, now);
+
     /// <summary>The tenants the service's access list names, in its order (each grants its children too); for explaining decisions, not for forwarding (the FIBs hold the decisions).</summary>
     public string[] Access { get; init; } = [];
-
-    /// <summary>The first usable path that leads to the hosting router in <paramref name="slot"/> (directly or through a transit), or null.</summary>
-    public PeerPath? FirstUsablePathTo(int slot)
-    {
-        for (var i = 0; i < PeerPaths.Length; i++)
-        {
-            if (PeerPathSlots[i] == slot && PeerPaths[i].Health.IsUsable)
-            {
-                return PeerPaths[i];
-            }
-        }
-
-        return null;
-    }
 
     /// <summary>The slot of the hosting router <paramref name="path"/> leads to, or −1 when it is not one of <see cref="PeerPaths"/>.</summary>
     public int SlotOf(PeerPath path)

@@ -119,6 +119,8 @@ public static class SnapshotCompiler
 
         // Services, their local instances and runtimes.
         var services = new ServiceEntry[config.Services.Count];
+        // The distinct path-quality bounds the policies ask for: every peer path grades itself against each.
+        var qualityBounds = new List<PathQualityBounds>();
         for (var s = 0; s < services.Length; s++)
         {
             var service = config.Services[s];
@@ -181,7 +183,16 @@ public static class SnapshotCompiler
                 PeerRoutersUtf8 = [.. peerRouters.Select(System.Text.Encoding.UTF8.GetBytes)],
                 PeerPathSlots = [.. slots],
                 Access = [.. service.Access],
+                QualityBound = QualityBoundOf(policy, qualityBounds),
             };
+        }
+
+        foreach (var path in peerPaths)
+        {
+            lock (path.Health)
+            {
+                path.Health.Require([.. qualityBounds], now);
+            }
         }
 
         var access = new bool[tenants.Length * services.Length];
@@ -245,6 +256,25 @@ public static class SnapshotCompiler
     /// address each: our waypoint is the first IPv4 address of the local interface, the peer's the first
     /// of its interface. Ordered by configuration order, so the first path to a peer is its preferred one.
     /// </summary>
+    /// <summary>The index of <paramref name="policy"/>'s path-quality bounds in <paramref name="bounds"/> (added when new); −1 when it sets none.</summary>
+    private static int QualityBoundOf(ServicePolicy policy, List<PathQualityBounds> bounds)
+    {
+        if (!policy.PathQuality.IsBounded)
+        {
+            return -1;
+        }
+
+        var bound = PathQualityBounds.From(policy.PathQuality);
+        var index = bounds.IndexOf(bound);
+        if (index < 0)
+        {
+            bounds.Add(bound);
+            index = bounds.Count - 1;
+        }
+
+        return index;
+    }
+
     private static List<PeerPath> PeerPaths(FabricConfig config, Router router, Func<string, int> portOf, ServiceRuntimes runtimes, long ticksPerSecond, long now)
     {
         var paths = new List<PeerPath>();

@@ -100,6 +100,11 @@ internal static class SessionOpening
             runtime.Load.OnSessionStart(state.Instance);
         }
 
+        if (state.Svr is SvrRole.Ingress or SvrRole.Transit)
+        {
+            snapshot.Runtimes.PathHealth[state.WaypointPool].SessionOpened();
+        }
+
         resources.SessionOpened(handle);
         resources.TenantOpened(state.Tenant);
         resources.HalfOpen.Add(handle, resources.Sessions.Generation(handle));
@@ -330,7 +335,7 @@ internal readonly struct PeerRoute : ISessionRoute
                 return DropReason.NoRoute;
             }
 
-            path = SvrStage.PathToward(entry, pick);
+            path = Svr.PeerPathChoice.ForNewSession(entry, pick, context.Now);
             if (path is null)
             {
                 return DropReason.PeerPathDown;

@@ -28,6 +28,25 @@ public sealed record PathMonitorSettings(long Interval, int Multiplier, long Hol
 }
 
 /// <summary>
+/// Bounds on a peer path's measured quality, in the units <see cref="PeerPathHealth"/> measures; −1 is no bound.
+/// </summary>
+public readonly record struct PathQualityBounds(long MaxLatencyMicroseconds, long MaxJitterMicroseconds, long MaxLossBasisPoints)
+{
+    public static PathQualityBounds From(Model.PathQuality quality)
+    {
+        ArgumentNullException.ThrowIfNull(quality);
+        static long Us(TimeSpan? span) => span is { } s ? s.Ticks / TimeSpan.TicksPerMicrosecond : -1;
+        return new(Us(quality.MaxLatency), Us(quality.MaxJitter), quality.MaxLossPercent is { } loss ? loss * 100L : -1);
+    }
+
+    /// <summary>Whether these figures keep within every bound; a figure not measured yet (−1) keeps within any.</summary>
+    public bool MetBy(long latencyMicroseconds, long jitterMicroseconds, long lossBasisPoints) =>
+        Within(latencyMicroseconds, MaxLatencyMicroseconds) && Within(jitterMicroseconds, MaxJitterMicroseconds) && Within(lossBasisPoints, MaxLossBasisPoints);
+
+    private static bool Within(long figure, long bound) => bound < 0 || figure < 0 || figure <= bound;
+}
+
+/// <summary>
 /// The liveness and quality of one peer path (BFD-style, RFC 5880 in spirit):
 /// <list type="bullet">
 /// <item>Every <see cref="PathMonitorSettings.Interval"/> the router sends a probe. At each send it looks back: an
@@ -40,15 +59,26 @@ public sealed record PathMonitorSettings(long Interval, int Multiplier, long Hol
 /// <item>Every <see cref="PathMonitorSettings.EchoInterval"/> a burst of echoes goes out; the peer sends each back.
 /// When the burst is complete (or the next one starts) latency (mean RTT / 2), jitter (mean difference of
 /// consecutive RTTs) and loss are taken from it.</item>
+/// <item>Each judged burst grades the path against every quality bound the services ask for (<see cref="Require"/>):
+/// a path that breaks a bound stops admitting sessions under it at once; one that meets it again admits them after
+/// it has met it for <see cref="PathMonitorSettings.HoldDown"/> (<see cref="Admits"/>).</item>
 /// </list>
 /// A new path starts <see cref="PeerPathState.Up"/> (sessions may use it before the first probe) and its first
 /// probe is due one interval after it is made. Kept across snapshot compiles (see <see cref="PeerPathHealthTable"/>).
 /// Not thread-safe: the worker that drives the path writes it (with several workers per router, under a lock on this
 /// object: see <see cref="Pipeline.PathMonitorStage"/>); other threads read its figures as telemetry
-/// (each figure is one aligned 64-bit word, so a reader sees an old or a new value, never a torn one).
+/// (each figure is one aligned 64-bit word, so a reader sees an old or a new value, never a torn one). The session
+/// counters (<see cref="SessionsOpened"/>, <see cref="SessionsMovedIn"/>, <see cref="SessionsMovedOut"/>) are
+/// thread-safe: any worker adds to them.
 /// </summary>
 public sealed class PeerPathHealth
 {
+    private PathQualityBounds[] _bounds = [];
+    private long[] _admitFrom = [];
+    private long _sessionsOpened;
+    private long _sessionsMovedIn;
+    private long _sessionsMovedOut;
+
     private PathMonitorSettings _settings;
     private bool _heardSinceProbe;
     private bool _everHeard;
@@ -106,6 +136,61 @@ public sealed class PeerPathHealth
 
     /// <summary>Echoes of the last complete burst that did not come back, in hundredths of a percent; −1 before the first.</summary>
     public long LossBasisPoints { get; private set; } = -1;
+
+    /// <summary>How many times a judged burst broke a quality bound the path met before.</summary>
+    public long QualityBreaks { get; private set; }
+
+    /// <summary>Sessions opened on the path (ingress and transit) since the router started.</summary>
+    public long SessionsOpened => Volatile.Read(ref _sessionsOpened);
+
+    /// <summary>Sessions moved onto the path from another one (failover, quality, reverting).</summary>
+    public long SessionsMovedIn => Volatile.Read(ref _sessionsMovedIn);
+
+    /// <summary>Sessions moved off the path to another one.</summary>
+    public long SessionsMovedOut => Volatile.Read(ref _sessionsMovedOut);
+
+    public void SessionOpened() => Interlocked.Increment(ref _sessionsOpened);
+
+    /// <summary>Counts a session that moves from <paramref name="from"/> (null: not known) to this path.</summary>
+    public void SessionMovedFrom(PeerPathHealth? from)
+    {
+        Interlocked.Increment(ref _sessionsMovedIn);
+        if (from is not null)
+        {
+            Interlocked.Increment(ref from._sessionsMovedOut);
+        }
+    }
+
+    /// <summary>
+    /// Whether the path admits sessions whose service requires <paramref name="bound"/> (an index into the bounds
+    /// <see cref="Require"/> gave; −1: none) at <paramref name="now"/>: it met them in its last judged burst and has
+    /// met them for the hold-down since it last broke them. Liveness is apart (<see cref="IsUsable"/>). Thread-safe.
+    /// </summary>
+    public bool Admits(int bound, long now)
+    {
+        var admitFrom = Volatile.Read(ref _admitFrom);
+        return (uint)bound >= (uint)admitFrom.Length || now >= admitFrom[bound];
+    }
+
+    /// <summary>
+    /// Takes the quality bounds of a new snapshot (a recompile; <see cref="Admits"/> indexes them). A bound the path
+    /// was graded against before keeps its grade (and hold-down); a new one is graded on the last burst's figures.
+    /// The caller holds the lock on this object.
+    /// </summary>
+    public void Require(PathQualityBounds[] bounds, long now)
+    {
+        ArgumentNullException.ThrowIfNull(bounds);
+        var admitFrom = new long[bounds.Length];
+        for (var i = 0; i < bounds.Length; i++)
+        {
+            var before = Array.IndexOf(_bounds, bounds[i]);
+            admitFrom[i] = before >= 0 ? _admitFrom[before]
+                : bounds[i].MetBy(LatencyMicroseconds, JitterMicroseconds, LossBasisPoints) ? now : long.MaxValue;
+        }
+
+        _bounds = bounds;
+        Volatile.Write(ref _admitFrom, admitFrom);
+    }
 
     /// <summary>Takes new settings (a recompile); the timers keep running.</summary>
     public void Reconfigure(PathMonitorSettings settings, long ticksPerSecond)
@@ -172,7 +257,7 @@ public sealed class PeerPathHealth
             return false;
         }
 
-        Judge();
+        Judge(now);
         _burst++;
         _burstSent = _settings.EchoBurst;
         _burstReceived = 0;
@@ -208,11 +293,11 @@ public sealed class PeerPathHealth
         _lastRtt = rtt;
         if (_burstReceived == _burstSent)
         {
-            Judge();
+            Judge(now);
         }
     }
 
-    private void Judge()
+    private void Judge(long now)
     {
         if (_burstSent == 0)
         {
@@ -227,6 +312,29 @@ public sealed class PeerPathHealth
         }
 
         _burstSent = 0;
+        Grade(now);
+    }
+
+    /// <summary>Grades the figures just judged against every bound: broken at once, admitted again after the hold-down.</summary>
+    private void Grade(long now)
+    {
+        var admitFrom = _admitFrom;
+        for (var i = 0; i < _bounds.Length; i++)
+        {
+            if (!_bounds[i].MetBy(LatencyMicroseconds, JitterMicroseconds, LossBasisPoints))
+            {
+                if (admitFrom[i] != long.MaxValue)
+                {
+                    QualityBreaks++;
+                }
+
+                Volatile.Write(ref admitFrom[i], long.MaxValue);
+            }
+            else if (admitFrom[i] == long.MaxValue)
+            {
+                Volatile.Write(ref admitFrom[i], now + _settings.HoldDown);
+            }
+        }
     }
 
     private long ToMicroseconds(long ticks) => (long)((double)ticks * 1_000_000 / _ticksPerSecond);

@@ -40,7 +40,14 @@ public static class RandomFabric
                 random.Next(0, 100_000), random.Next(0, 10_000), high, random.Next(0, high + 1),
                 new IdleTimeouts(Seconds(random), Seconds(random), Seconds(random), Seconds(random)),
                 Pick(random, Enum.GetValues<TransportStateEnforcement>()),
-                Pick(random, Enum.GetValues<SessionResiliency>()));
+                Pick(random, Enum.GetValues<SessionResiliency>()))
+            {
+                PathQuality = random.Next(2) == 0 ? PathQuality.Any : new PathQuality(
+                    random.Next(2) == 0 ? null : TimeSpan.FromMilliseconds(random.Next(1, 1000)),
+                    random.Next(2) == 0 ? null : TimeSpan.FromMilliseconds(random.Next(1, 1000)),
+                    random.Next(2) == 0 ? null : random.Next(0, 101)),
+                PathChoice = Pick(random, Enum.GetValues<PathChoice>()),
+            };
         });
         var policyNames = servicePolicies.Select(p => p.Name).Append(ServicePolicy.DefaultName).ToArray();
         var neighborhoods = List(random.Next(3), i =>

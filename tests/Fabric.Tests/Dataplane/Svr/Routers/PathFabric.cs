@@ -13,13 +13,14 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// The lab fabric's br1 and dc1 (hocon/lab.conf through the real loader) joined by two WANs: wan0 (neighborhood
 /// wan, 172.16.0.0/24, the preferred path) and wan1 (neighborhood wan2, 172.17.0.0/24). Each router's WAN ports are
 /// <see cref="WirePort"/>s, so a test can cut a WAN (<see cref="CutWan0"/>) or hold frames back. The web service's
-/// session resiliency is given by the test; bulk keeps the default (none). Time moves only by <see cref="Run"/>.
+/// session resiliency (and any further keys of its policy, <c>webPolicy</c>) is given by the test; bulk keeps the
+/// default (none). Time moves only by <see cref="Run"/>.
 /// </summary>
 public sealed class PathFabric : IDisposable
 {
     private static ulong _mac = 0x02_00_00_00_07_00;
 
-    public PathFabric(string webResiliency = "revertible-failover")
+    public PathFabric(string webResiliency = "revertible-failover", string webPolicy = "")
     {
         // No identities are pinned, so the routers have no peer keys: both neighborhoods opt in to unauthenticated metadata.
         var text = Repository.Read("hocon/lab.conf")
@@ -34,7 +35,7 @@ public sealed class PathFabric : IDisposable
                 "wan0 { addresses = [\"172.16.0.2/24\"], neighborhoods = [wan] }\n        wan1 { addresses = [\"172.17.0.2/24\"], neighborhoods = [wan2] }")
             .Replace(
                 "    web {\n      load-balancing = proportional\n    }",
-                $"    web {{\n      load-balancing = proportional\n      session-resiliency = {webResiliency}\n    }}");
+                $"    web {{\n      load-balancing = proportional\n      session-resiliency = {webResiliency}\n      {webPolicy}\n    }}");
         Model = RouterFixture.Load(text);
         Assert.Equal(2, Model.Neighborhoods.Count);
 
