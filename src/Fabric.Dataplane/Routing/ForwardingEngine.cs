@@ -3,6 +3,7 @@ using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.HighAvailability;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Sessions;
 using Fabric.Model;
 
 namespace Fabric.Dataplane.Routing;

@@ -1,56 +1,49 @@
 using Fabric.Dataplane.Pipeline;
-using Fabric.Dataplane.Sessions;
+using MessagePack;
 
-namespace Fabric.Dataplane.HighAvailability;
+namespace Fabric.Dataplane.Sessions;
 
 /// <summary>
-/// One session as it travels to the HA partner node: both keys, what the pipeline keeps about it, its TCP
-/// state and how long ago it was last seen. Ids that are local to a process (service runtime, waypoint pool,
-/// peer keys) travel as indexes into the forwarding snapshot of <see cref="SessionExport.Version"/>, which both
-/// nodes of a pair compile from the same configuration; times travel as ages in nanoseconds, so the two
-/// nodes' clocks need not agree. The session's own rate-limit bucket does not travel (it starts full on the
-/// partner).
+/// One session as it leaves its process, to the HA partner node or to the process that starts after this one
+/// (docs/sessions.md "Restarts"): both keys, what the pipeline keeps about it (<see cref="State"/>, whose
+/// process-local fields do not travel), its TCP state and how long ago it was last seen. This is the only serialized
+/// form of a session; <see cref="SessionRecords"/> writes and reads it. Ids that are local to a process (service
+/// runtime, waypoint pool, peer keys) travel as indexes into the forwarding snapshot of <see cref="SessionExport.Version"/>,
+/// which both ends compile from the same configuration; times travel as ages in nanoseconds, so the two ends'
+/// clocks need not agree. The session's own rate-limit bucket does not travel (it starts full on arrival).
 /// </summary>
+[MessagePackObject]
 public struct SessionRecord
 {
+    [Key(0)]
     public SessionKey Forward;
+
+    [Key(1)]
     public SessionKey Reverse;
-    public short Tenant;
-    public short Service;
-    public short Instance;
-    public short ForwardPort;
-    public short ReversePort;
-    public bool IsIpv6;
-    public SvrRole Svr;
-    public bool SendMetadata;
-    public byte OriginalProtocol;
-    public byte Unanswered;
-    public bool Sealed;
+
+    /// <summary>What the pipeline keeps about the session; only its keyed fields travel (see <see cref="SessionState"/>).</summary>
+    [Key(2)]
+    public SessionState State;
 
     /// <summary>Index in the snapshot's peer paths of the path whose waypoint pool holds the session's ports, or −1.</summary>
+    [Key(3)]
     public short WaypointPath;
 
-    public ushort LocalWaypointPort;
-    public ushort PeerWaypointPort;
-
     /// <summary>Index in the snapshot's peer paths of a path whose peer keys the session uses, or −1.</summary>
+    [Key(4)]
     public short KeysPath;
 
-    public uint SessionId;
-
     /// <summary>The TCP tracker (<see cref="TcpTracker.Packed"/>).</summary>
+    [Key(5)]
     public ushort Tcp;
 
     /// <summary>Nanoseconds since the session was last seen, when it was exported.</summary>
+    [Key(6)]
     public long IdleNanoseconds;
 
     /// <summary>Ingress: nanoseconds since the last reverse packet, when it was exported.</summary>
+    [Key(7)]
     public long ReverseQuietNanoseconds;
-
-    public long ForwardPackets;
-    public long ForwardBytes;
-    public long ReversePackets;
-    public long ReverseBytes;
 }
 
 /// <summary>The sessions one export found, and the configuration version whose snapshot their indexes refer to.</summary>
