@@ -26,10 +26,11 @@ public static class SessionReplication
         state.ForwardPackets > 0 && state.ReversePackets > 0 && state.ForwardPackets + state.ReversePackets >= EstablishedPackets;
 
     /// <summary>
-    /// The established sessions last seen at or after <paramref name="since"/> (worker ticks; 0: all of them).
-    /// Visits every slot of the table once (the table keeps no list of live sessions).
+    /// The established sessions (every live one, when not <paramref name="onlyEstablished"/>: a restart hands over
+    /// handshakes too) last seen at or after <paramref name="since"/> (worker ticks; 0: all of them). Visits every slot of
+    /// the table once (the table keeps no list of live sessions).
     /// </summary>
-    internal static SessionRecord[] Export(PacketWorker worker, ForwardingSnapshot snapshot, long now, long since)
+    internal static SessionRecord[] Export(PacketWorker worker, ForwardingSnapshot snapshot, long now, long since, bool onlyEstablished = true)
     {
         var sessions = worker.Sessions;
         var records = new List<SessionRecord>();
@@ -41,7 +42,7 @@ public static class SessionReplication
             }
 
             ref readonly var state = ref sessions.Payload(handle);
-            if (!IsEstablished(state))
+            if (onlyEstablished && !IsEstablished(state))
             {
                 continue;
             }
@@ -138,6 +139,7 @@ public static class SessionReplication
             }
 
             sessions.Tcp(handle) = tcp;
+            worker.Resources.SessionArrived(handle);
             var runtime = snapshot.Runtimes[state.Runtime];
             runtime.Admission.AdmitReplica();
             if (state.Instance >= 0)

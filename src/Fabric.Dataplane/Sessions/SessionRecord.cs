@@ -49,5 +49,11 @@ public struct SessionRecord
 /// <summary>The sessions one export found, and the configuration version whose snapshot their indexes refer to.</summary>
 public sealed record SessionExport(long Version, SessionRecord[] Sessions);
 
+/// <summary>
+/// Every live session of a router process that stopped, one array per worker's shard (in the workers' order), made under
+/// configuration <paramref name="Version"/> of that process: what it hands to the process that starts after it.
+/// </summary>
+public sealed record SessionHandOver(long Version, SessionRecord[][] Shards);
+
 /// <summary>What one import did: sessions added, sessions updated, records refused (each refusal counted by reason in <see cref="WorkerCounters"/>).</summary>
 public readonly record struct SessionImportResult(int Added, int Updated, int Refused);
