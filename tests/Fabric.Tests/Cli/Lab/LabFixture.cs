@@ -64,6 +64,8 @@ public sealed class LabRun : IDisposable
 
     public CommandResult Verify() => Fabric(["lab", "verify", .. LabOptions]);
 
+    public CommandResult Restart(string node) => Fabric(["lab", "restart", node, .. LabOptions]);
+
     public CommandResult Exec(string container, params string[] command) => Fabric(["lab", "exec", container, .. LabOptions, "--", .. command]);
 
     private string[] LabOptions => ["--name", Name, "--state-dir", StateRoot];
