@@ -51,8 +51,13 @@ public static partial class LabRestart
 
         var log = layout.LogOf(node);
         var logFrom = new FileInfo(log).Length;
+        // The signal straight from here (not through a shell), so the clock starts when it is sent.
         var clock = Stopwatch.StartNew();
-        LabProcesses.Signal("TERM", [old.Pid]);
+        if (Tmds.Linux.LibC.kill(old.Pid, Tmds.Linux.LibC.SIGTERM) != 0)
+        {
+            throw new LabException($"cannot signal router node {node} (pid {old.Pid}): it ended meanwhile, or this is not root");
+        }
+
         while (LabProcesses.IsAlive(old.Pid))
         {
             if (clock.Elapsed > StopDeadline)

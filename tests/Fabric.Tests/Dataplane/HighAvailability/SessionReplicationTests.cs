@@ -15,10 +15,10 @@ namespace Fabric.Tests.Dataplane.HighAvailability;
 /// </summary>
 public sealed class SessionReplicationTests
 {
-    private const string Bulk = "10.10.1.30";
+    internal const string Bulk = "10.10.1.30";
 
     /// <summary>eng1 → bulk1 through br1 (ingress) and dc1 (egress): handshake and two exchanges, 7 packets at each router.</summary>
-    private static void Establish(SvrFabric fabric)
+    internal static void Establish(SvrFabric fabric)
     {
         fabric.Eng1.SendTcp(Bulk, 40000, 5201, TcpFlags.Syn, 100, 0, []);
         fabric.Pump();

@@ -2,6 +2,7 @@ using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
+using Fabric.Tests.Dataplane.HighAvailability;
 using Fabric.Tests.Dataplane.Svr.Routers;
 
 namespace Fabric.Tests.Dataplane.Routing;
@@ -13,17 +14,7 @@ namespace Fabric.Tests.Dataplane.Routing;
 /// </summary>
 public sealed class SessionHandOverTests
 {
-    private const string Bulk = "10.10.1.30";
-
-    /// <summary>eng1 → bulk1 through br1 (ingress) and dc1 (egress): the handshake and an exchange.</summary>
-    private static void Establish(SvrFabric fabric)
-    {
-        fabric.Eng1.SendTcp(Bulk, 40000, 5201, TcpFlags.Syn, 100, 0, []);
-        fabric.Pump();
-        fabric.Eng1.SendTcp(Bulk, 40000, 5201, TcpFlags.Ack, 101, 5001, []);
-        fabric.Eng1.SendTcp(Bulk, 40000, 5201, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, "one"u8.ToArray());
-        fabric.Pump();
-    }
+    private const string Bulk = SessionReplicationTests.Bulk;
 
     /// <summary>As the next process gets them: through <see cref="SessionRecords"/>.</summary>
     private static SessionHandOver Carried(SessionHandOver handOver) =>
@@ -33,9 +24,9 @@ public sealed class SessionHandOverTests
     private static bool MidFlowPacketEchoed(SvrFabric fabric)
     {
         var before = fabric.Eng1.Received.Count;
-        fabric.Eng1.SendTcp(Bulk, 40000, 5201, TcpFlags.Ack | TcpFlags.Psh, 104, 5004, "two"u8.ToArray());
+        fabric.Eng1.SendTcp(Bulk, 40000, 5201, TcpFlags.Ack | TcpFlags.Psh, 107, 5007, "three"u8.ToArray());
         fabric.Pump();
-        return fabric.Eng1.Received.Skip(before).Any(frame => SvrFabricTests.TcpPayload(frame).AsSpan().SequenceEqual("two"u8));
+        return fabric.Eng1.Received.Skip(before).Any(frame => SvrFabricTests.TcpPayload(frame).AsSpan().SequenceEqual("three"u8));
     }
 
     [Theory]
@@ -44,7 +35,7 @@ public sealed class SessionHandOverTests
     public void RouterRestarted_SessionsHandedOver_MidFlowPacketForwardedNeitherDroppedNorReset(string router)
     {
         using var fabric = new SvrFabric();
-        Establish(fabric);
+        SessionReplicationTests.Establish(fabric);
         var stopping = router == "br1" ? fabric.Br1 : fabric.Dc1;
         var handOver = Carried(stopping.StopForHandOver());
 
@@ -68,7 +59,7 @@ public sealed class SessionHandOverTests
     public void RouterRestarted_NothingHandedOver_MidFlowPacketMeetsTransportStateEnforcement()
     {
         using var fabric = new SvrFabric();
-        Establish(fabric);
+        SessionReplicationTests.Establish(fabric);
 
         fabric.RestartBr1();
 
@@ -80,7 +71,7 @@ public sealed class SessionHandOverTests
     public void HandOver_RunningEngine_Refused()
     {
         using var fabric = new SvrFabric();
-        Establish(fabric);
+        SessionReplicationTests.Establish(fabric);
         var handOver = fabric.Br1.StopForHandOver();
         fabric.RestartBr1();
         fabric.Br1.Start();
