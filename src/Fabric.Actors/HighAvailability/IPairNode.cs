@@ -1,4 +1,4 @@
-using Fabric.Dataplane.HighAvailability;
+using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Routing;
 
 namespace Fabric.Actors.HighAvailability;

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.Security;
-using Fabric.Dataplane.HighAvailability;
+using Fabric.Dataplane.Sessions;
 
 namespace Fabric.Actors.HighAvailability;
 
@@ -260,12 +260,7 @@ public sealed class PairActor : ReceiveActor, IWithTimers
         for (var start = 0; start < sessions.Length; start += MaxSessionsPerBatch)
         {
             var count = Math.Min(MaxSessionsPerBatch, sessions.Length - start);
-            var batch = new ReplicatedSession[count];
-            for (var i = 0; i < count; i++)
-            {
-                batch[i] = ReplicatedSession.From(sessions[start + i]);
-            }
-
+            var batch = SessionRecords.Serialize(sessions.AsSpan(start, count));
             var (incarnation, sequence) = (_link.Incarnation, ++_sentBatches);
             var seal = _signer?.Seal(PairSessionBatch.Statement(_node, export.Version, incarnation, sequence, batch));
             _partner.Tell(new PairSessionBatch(_node, export.Version, incarnation, sequence, batch, seal));
@@ -280,10 +275,17 @@ public sealed class PairActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var records = new SessionRecord[batch.Sessions.Count];
-        for (var i = 0; i < records.Length; i++)
+        SessionRecord[] records;
+        try
         {
-            records[i] = batch.Sessions[i].ToRecord();
+            records = SessionRecords.Deserialize(batch.Sessions);
+        }
+        catch (SessionRecordsException e)
+        {
+            // Sealed by the partner, yet unreadable: a partner of another build. Counted as a refused batch.
+            _refusals.CountForeignPairMessage();
+            _log.Warning("HA pair {0}: refused a session batch from {1}: {2}", _node, batch.Node, e.Message);
+            return;
         }
 
         _target.ImportSessionsAsync(batch.Version, records);

@@ -56,6 +56,14 @@ public sealed class NodeStatement
 
     public NodeStatement Add(bool value) => Add(value ? 1L : 0L);
 
+    public NodeStatement Add(ReadOnlySpan<byte> bytes)
+    {
+        Add(bytes.Length);
+        bytes.CopyTo(_bytes.GetSpan(bytes.Length));
+        _bytes.Advance(bytes.Length);
+        return this;
+    }
+
     /// <summary>Each pair of a dictionary in key order (ordinal), after its count: the same content gives the same bytes.</summary>
     public NodeStatement Add(IReadOnlyDictionary<string, long> values)
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Fabric.Cli.Hosting;
 using Fabric.Cli.Lab;
@@ -19,6 +20,7 @@ public static class LabCommands
         lab.Subcommands.Add(Down());
         lab.Subcommands.Add(Status());
         lab.Subcommands.Add(Exec());
+        lab.Subcommands.Add(Restart());
         lab.Subcommands.Add(Verify());
         lab.Subcommands.Add(Dashboard());
         lab.Subcommands.Add(Supervise());
@@ -327,6 +329,50 @@ public static class LabCommands
             using var process = Process.Start(info) ?? throw new InvalidOperationException("ip did not start");
             process.WaitForExit();
             return process.ExitCode;
+        });
+        return command;
+    }
+
+    /// <summary><c>fabric lab restart NODE</c>: one router node restarted as an upgrade restarts it (<see cref="LabRestart"/>).</summary>
+    private static Command Restart()
+    {
+        var node = new Argument<string>("NODE") { Description = "The router node to restart (br1, dc1a, ...)." };
+        var name = NameOption();
+        var state = StateOption();
+        var command = new Command(
+            "restart",
+            "Restart one router node as an upgrade does: SIGTERM, it hands its sessions over and exits, the lab starts it again; prints how long it took and how many sessions went over.")
+        { node, name, state };
+        command.SetAction(parse =>
+        {
+            var error = parse.InvocationConfiguration.Error;
+            if (Refuse(error, "iproute2", "ip") is { } refused)
+            {
+                return refused;
+            }
+
+            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), error);
+            if (layout is null)
+            {
+                return FabricCommandLine.UsageOrInvalid;
+            }
+
+            try
+            {
+                var report = LabRestart.Run(layout, parse.GetValue(node)!);
+                parse.InvocationConfiguration.Output.WriteLine(
+                    $"restarted {report.Node}: pid {report.OldPid} -> {report.NewPid}; stopped {Milliseconds(report.Stopped)} ms after SIGTERM, " +
+                    $"forwarding again {Milliseconds(report.Answering)} ms after it; sessions handed over {report.HandedOver?.ToString(CultureInfo.InvariantCulture) ?? "none"}, " +
+                    $"restored {report.Restored?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}" + (report.Refused is { } why ? $" (the state file was refused: {why})" : ""));
+                return 0;
+            }
+            catch (LabException e)
+            {
+                error.WriteLine($"fabric lab restart: {e.Message}");
+                return 1;
+            }
+
+            static string Milliseconds(TimeSpan t) => t.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture);
         });
         return command;
     }

@@ -171,7 +171,7 @@ public static class RouterCommands
                     var clusterTls = member is null ? "none" : tls is null ? "off(--insecure)" : "mutual";
                     var port = parse.GetValue(adminPort) ?? (member is null ? 0 : RouterAdminPort);
                     http = port == 0 ? null : ServeHttp(output, parse.GetValue(clusterAddress) ?? ManagementAddress(model, name), port, process, () => member);
-                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={clusterTls} conductor-key={pin?.PublicKeyBase64 ?? "none"}");
+                    Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} sessions-restored={process.Restored.Added} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={clusterTls} conductor-key={pin?.PublicKeyBase64 ?? "none"}");
                     // Removed from the cluster (downed by the split-brain resolver on a side without the conductor,
                     // or by an operator), or not let in within the join timeout, the node keeps forwarding with what it
                     // applied and joins again as a new incarnation: a router's packets never stop for the control plane.
@@ -189,6 +189,7 @@ public static class RouterCommands
                     stop.Wait();
                     Log(output, "stopping", $"node={name}");
                     member?.StopAsync().GetAwaiter().GetResult();
+                    HandOver(process, output, error);
                 }
                 finally
                 {
@@ -201,6 +202,25 @@ public static class RouterCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The node's last act as it stops: it stops forwarding and leaves its sessions for the process that starts after it
+    /// (docs/sessions.md "Restarts"). A file that cannot be written costs the sessions, not the stop.
+    /// </summary>
+    private static void HandOver(RouterProcess process, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            if (process.HandOverSessions() is { } sessions)
+            {
+                Log(output, "sessions-handed-over", $"node={process.Node} sessions={sessions} file={SessionStateFile.PathIn(process.StateDirectory)}");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PrivateFileException)
+        {
+            error.WriteLine($"fabric router: the sessions could not be left for the next start ({e.Message}); it will start with none");
+        }
     }
 
     private static Command Counters()

@@ -46,6 +46,7 @@ public sealed class RouterProcess : IDisposable
     private readonly Lock _applyGate = new();
     private SecurityPolicy _securityPolicy = SecurityPolicy.Default;
     private volatile bool _stopping;
+    private string _configuration;
     private volatile Fabric.Actors.HighAvailability.PairLink? _pairLink;
 
     private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
@@ -101,7 +102,10 @@ public sealed class RouterProcess : IDisposable
             RefreshKeys();
         }
 
-        SaveRunning(config);
+        var running = RunningText(config);
+        _configuration = Fingerprint(running);
+        SaveRunning(running);
+        Restored = TakeSessions(options);
         Engine.Start();
         _admin = ListenAdmin(options.AdminSocket);
         _adminThread = new Thread(ServeAdmin) { IsBackground = true, Name = $"fabric-admin-{node}" };
@@ -112,6 +116,9 @@ public sealed class RouterProcess : IDisposable
     public const string RunningFileName = "running.conf";
 
     public string Node { get; }
+
+    /// <summary>Where the node keeps its state (<see cref="RouterProcessOptions.StateDirectory"/>).</summary>
+    public string StateDirectory => _options.StateDirectory;
 
     public string RouterName { get; }
 
@@ -226,16 +233,18 @@ public sealed class RouterProcess : IDisposable
             throw new Dataplane.Forwarding.SnapshotCompileException(problem);
         }
 
+        var running = RunningText(config);
         lock (_applyGate)
         {
             Engine.Apply(config, version);
             _securityPolicy = SecurityPolicyOf(config);
+            _configuration = Fingerprint(running);
         }
 
         RefreshKeys();
         try
         {
-            SaveRunning(config);
+            SaveRunning(running);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -515,9 +524,65 @@ public sealed class RouterProcess : IDisposable
             : Dataplane.Wire.IpAddressConversions.ToIPAddress(address);
     }
 
-    /// <summary>Keeps <paramref name="config"/> as the last applied, readable by the node's owner alone (it names every router's addresses and keys' identities).</summary>
-    private void SaveRunning(FabricConfig config) =>
-        Fabric.Actors.Security.PrivateFile.WriteText(Path.Combine(_options.StateDirectory, RunningFileName), HoconWriter.ToHocon(CanonicalTree.Of(config)));
+    /// <summary>Keeps <paramref name="running"/> as the last applied configuration, readable by the node's owner alone (it names every router's addresses and keys' identities).</summary>
+    private void SaveRunning(string running) =>
+        Fabric.Actors.Security.PrivateFile.WriteText(Path.Combine(_options.StateDirectory, RunningFileName), running);
+
+    /// <summary>A configuration's canonical text: what <see cref="RunningFileName"/> holds and <see cref="Fingerprint"/> hashes.</summary>
+    private static string RunningText(FabricConfig config) => HoconWriter.ToHocon(CanonicalTree.Of(config));
+
+    /// <summary>
+    /// A configuration's fingerprint: SHA-256 of its canonical text, in hex. Two processes that compile configurations of
+    /// the same fingerprint build the same snapshot indexes, which session records refer to.
+    /// </summary>
+    public static string Fingerprint(string canonicalText) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(canonicalText)));
+
+    /// <summary>Whose sessions this node's state file holds: this node, with the configuration it forwards with now.</summary>
+    private SessionStateOwner Owner => new(RouterName, Node, Identity, _configuration);
+
+    /// <summary>What the node took from the session state file its previous process left (docs/sessions.md "Restarts"): none when there was none or it was refused.</summary>
+    public Dataplane.Sessions.SessionImportResult Restored { get; }
+
+    /// <summary>Whether this node hands its sessions over across a restart: when it runs alone (a node of an HA pair has its partner for that).</summary>
+    private bool HandsOver => Partner is null;
+
+    /// <summary>Installs the sessions the previous process left, before the workers start; a file it cannot take is refused with a warning saying why.</summary>
+    private Dataplane.Sessions.SessionImportResult TakeSessions(RouterProcessOptions options)
+    {
+        var path = SessionStateFile.PathIn(options.StateDirectory);
+        if (!HandsOver)
+        {
+            return default;
+        }
+
+        var handOver = SessionStateFile.Take(options.StateDirectory, Owner, Workers, TimeProvider.System.GetUtcNow(), out var refusal);
+        if (refusal is not null)
+        {
+            options.Warn?.Invoke($"the session state file {path} is refused: {refusal}; the node starts with no sessions");
+        }
+
+        return handOver is null ? default : Engine.TakeHandOver(handOver);
+    }
+
+    /// <summary>
+    /// Stops forwarding and leaves every live session in the state directory for the process that starts after this one
+    /// (docs/sessions.md "Restarts"); returns how many, or null when the node does not hand over (a node of an HA pair).
+    /// Frames that arrive from here on wait in the sockets and are dropped by the kernel when they close: none is answered.
+    /// Throws <see cref="IOException"/> when the file cannot be written (the node stops all the same). Call once, then <see cref="Dispose"/>.
+    /// </summary>
+    public int? HandOverSessions()
+    {
+        if (!HandsOver)
+        {
+            return null;
+        }
+
+        _stopping = true;
+        var handOver = Engine.StopForHandOver();
+        SessionStateFile.Write(_options.StateDirectory, Owner, handOver, TimeProvider.System.GetUtcNow());
+        return handOver.Shards.Sum(shard => shard.Length);
+    }
 
     private static Socket ListenAdmin(string path)
     {

@@ -396,7 +396,7 @@ public sealed class LabBuilder
         Progress("started", $"{server.Kind.ToString().ToLowerInvariant()} server in {server.Container} on port {server.Port} for service {server.Service}: pid {pid}");
     }
 
-    private static bool Answers(string adminSocket)
+    internal static bool Answers(string adminSocket)
     {
         try
         {

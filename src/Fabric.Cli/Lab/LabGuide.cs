@@ -5,8 +5,9 @@ namespace Fabric.Cli.Lab;
 /// <summary>
 /// The "try next" lines <c>lab up</c> ends with: a gateway ping, one real client command per service from a
 /// container its access policy allows (on the service's own router when there is one, else across the
-/// fabric through the client's router), <c>lab verify</c>, <c>lab status</c> and <c>lab down</c>. Every line
-/// works as printed on a lab that is up. Thread-safe: stateless.
+/// fabric through the client's router), <c>lab verify</c>, <c>lab status</c>, <c>lab restart</c> of the first client's
+/// router (when it runs one node) and <c>lab down</c>. Every line works as printed on a lab that is up. Thread-safe:
+/// stateless.
 /// </summary>
 public static class LabGuide
 {
@@ -54,6 +55,12 @@ public static class LabGuide
         }
 
         lines.Add($"./fabric lab status{labOption}   # namespaces, processes, each router's version and counters");
+        var restartable = clients.Count > 0 ? clients[0].Router : config.Routers.Count > 0 ? config.Routers[0] : null;
+        if (restartable is { Nodes.Count: 1 })
+        {
+            lines.Add($"./fabric lab restart{labOption} {restartable.Nodes[0].Name}   # restart router {restartable.Name} as an upgrade does: open connections go on");
+        }
+
         lines.Add($"./fabric lab down{labOption}     # removes every namespace, link and process of the lab");
         return lines;
     }

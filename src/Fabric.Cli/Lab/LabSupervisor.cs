@@ -180,7 +180,7 @@ public sealed class LabSupervisor
     private void Decide(Child child, SupervisedExit exit)
     {
         child.LastExit = exit;
-        var (decision, failures) = _policy.After(TimeSpan.FromSeconds(exit.RanSeconds), child.FastFailures);
+        var (decision, failures) = _policy.After(TimeSpan.FromSeconds(exit.RanSeconds), child.FastFailures, exit.Code);
         child.FastFailures = failures;
         if (decision.GiveUp)
         {

@@ -26,10 +26,11 @@ public static class SessionReplication
         state.ForwardPackets > 0 && state.ReversePackets > 0 && state.ForwardPackets + state.ReversePackets >= EstablishedPackets;
 
     /// <summary>
-    /// The established sessions last seen at or after <paramref name="since"/> (worker ticks; 0: all of them).
-    /// Visits every slot of the table once (the table keeps no list of live sessions).
+    /// The established sessions (every live one, when not <paramref name="onlyEstablished"/>: a restart hands over
+    /// handshakes too) last seen at or after <paramref name="since"/> (worker ticks; 0: all of them). Visits every slot of
+    /// the table once (the table keeps no list of live sessions).
     /// </summary>
-    internal static SessionRecord[] Export(PacketWorker worker, ForwardingSnapshot snapshot, long now, long since)
+    internal static SessionRecord[] Export(PacketWorker worker, ForwardingSnapshot snapshot, long now, long since, bool onlyEstablished = true)
     {
         var sessions = worker.Sessions;
         var records = new List<SessionRecord>();
@@ -41,7 +42,7 @@ public static class SessionReplication
             }
 
             ref readonly var state = ref sessions.Payload(handle);
-            if (!IsEstablished(state))
+            if (onlyEstablished && !IsEstablished(state))
             {
                 continue;
             }
@@ -50,29 +51,12 @@ public static class SessionReplication
             {
                 Forward = sessions.ForwardKey(handle),
                 Reverse = sessions.ReverseKey(handle),
-                Tenant = state.Tenant,
-                Service = state.Service,
-                Instance = state.Instance,
-                ForwardPort = state.ForwardPort,
-                ReversePort = state.ReversePort,
-                IsIpv6 = state.IsIpv6,
-                Svr = state.Svr,
-                SendMetadata = state.SendMetadata,
-                OriginalProtocol = state.OriginalProtocol,
-                Unanswered = state.Unanswered,
-                Sealed = state.Sealed,
+                State = state,
                 WaypointPath = (short)(state.Svr is SvrRole.Ingress or SvrRole.Transit ? PathOfPool(snapshot.PeerPaths, state.WaypointPool) : -1),
-                LocalWaypointPort = state.LocalWaypointPort,
-                PeerWaypointPort = state.PeerWaypointPort,
                 KeysPath = (short)(state.Svr != SvrRole.None ? PathOfKeys(snapshot.PeerPaths, state.PeerKeys) : -1),
-                SessionId = state.SessionId,
                 Tcp = sessions.Tcp(handle).Packed,
                 IdleNanoseconds = Nanoseconds(now - sessions.LastSeen(handle), worker.TicksPerSecond),
                 ReverseQuietNanoseconds = Nanoseconds(now - state.ReverseSeenAt, worker.TicksPerSecond),
-                ForwardPackets = state.ForwardPackets,
-                ForwardBytes = state.ForwardBytes,
-                ReversePackets = state.ReversePackets,
-                ReverseBytes = state.ReverseBytes,
             });
         }
 
@@ -155,6 +139,7 @@ public static class SessionReplication
             }
 
             sessions.Tcp(handle) = tcp;
+            worker.Resources.SessionArrived(handle);
             var runtime = snapshot.Runtimes[state.Runtime];
             runtime.Admission.AdmitReplica();
             if (state.Instance >= 0)
@@ -231,46 +216,27 @@ public static class SessionReplication
         state = default;
         entry = null!;
         var paths = snapshot.PeerPaths;
-        if ((uint)record.Service >= (uint)snapshot.Services.Length
-            || (uint)record.Tenant >= (uint)snapshot.Tenants.Length
-            || (uint)record.ForwardPort >= (uint)worker.Ports.Length
-            || (uint)record.ReversePort >= (uint)worker.Ports.Length
+        ref readonly var carried = ref record.State;
+        if ((uint)carried.Service >= (uint)snapshot.Services.Length
+            || (uint)carried.Tenant >= (uint)snapshot.Tenants.Length
+            || (uint)carried.ForwardPort >= (uint)worker.Ports.Length
+            || (uint)carried.ReversePort >= (uint)worker.Ports.Length
             || record.WaypointPath >= paths.Length
             || record.KeysPath >= paths.Length
-            || record.Svr > SvrRole.Transit
-            || (record.WaypointPath < 0 && record.Svr is SvrRole.Ingress or SvrRole.Transit))
+            || carried.Svr > SvrRole.Transit
+            || (record.WaypointPath < 0 && carried.Svr is SvrRole.Ingress or SvrRole.Transit))
         {
             return false;
         }
 
-        entry = snapshot.Services[record.Service];
-        state = new SessionState
-        {
-            Tenant = record.Tenant,
-            Service = record.Service,
-            Instance = record.Instance,
-            ForwardPort = record.ForwardPort,
-            ReversePort = record.ReversePort,
-            IsIpv6 = record.IsIpv6,
-            Svr = record.Svr,
-            SendMetadata = record.SendMetadata,
-            OriginalProtocol = record.OriginalProtocol,
-            Unanswered = record.Unanswered,
-            Sealed = record.Sealed,
-            WaypointPool = (short)(record.WaypointPath >= 0 ? paths[record.WaypointPath].PoolId : -1),
-            LocalWaypointPort = record.LocalWaypointPort,
-            PeerWaypointPort = record.PeerWaypointPort,
-            PeerKeys = (short)(record.KeysPath >= 0 ? paths[record.KeysPath].KeysId : 0),
-            Runtime = entry.Runtime.Id,
-            SessionId = record.SessionId,
-            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, now, worker.TicksPerSecond),
-            ReverseSeenAt = now - Ticks(record.ReverseQuietNanoseconds, worker.TicksPerSecond),
-            ForwardPackets = record.ForwardPackets,
-            ForwardBytes = record.ForwardBytes,
-            ReversePackets = record.ReversePackets,
-            ReverseBytes = record.ReverseBytes,
-        };
-        return record.Instance < entry.Runtime.Load.Count;
+        entry = snapshot.Services[record.State.Service];
+        state = record.State;
+        state.WaypointPool = (short)(record.WaypointPath >= 0 ? paths[record.WaypointPath].PoolId : -1);
+        state.PeerKeys = (short)(record.KeysPath >= 0 ? paths[record.KeysPath].KeysId : 0);
+        state.Runtime = entry.Runtime.Id;
+        state.Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, now, worker.TicksPerSecond);
+        state.ReverseSeenAt = now - Ticks(record.ReverseQuietNanoseconds, worker.TicksPerSecond);
+        return record.State.Instance < entry.Runtime.Load.Count;
     }
 
     private static void RemoveHolder(PacketWorker worker, ForwardingSnapshot snapshot, in SessionKey key, long now)

@@ -137,14 +137,23 @@ public sealed class WorkerResources
         ref readonly var state = ref Sessions.Payload(handle);
         Counters.SessionsCreated++;
         Traffic.Opened(state.Tenant, state.Service);
-        if (Shard.Owners is { } owners && NeedsDirectory(state))
-        {
-            owners.Publish(Sessions.ReverseKey(handle), Shard.Index);
-        }
+        SessionArrived(handle);
 
         var opened = Sessions.Opened(handle);
         SessionEvents.Add(new SessionEvent(
             SessionEventKind.Opened, handle, Sessions.Generation(handle), Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), state, opened, opened));
+    }
+
+    /// <summary>
+    /// A session was just inserted at <paramref name="handle"/> (opened here, or made by another process: the HA partner,
+    /// the process before a restart): it is published in the workers' directory when its reverse packets need it.
+    /// </summary>
+    internal void SessionArrived(int handle)
+    {
+        if (Shard.Owners is { } owners && NeedsDirectory(Sessions.Payload(handle)))
+        {
+            owners.Publish(Sessions.ReverseKey(handle), Shard.Index);
+        }
     }
 
     /// <summary>A live session's tenant and service indexes were rebound to a new snapshot's: the counts kept by index follow.</summary>

@@ -3,6 +3,7 @@ using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.HighAvailability;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Sessions;
 using Fabric.Model;
 
 namespace Fabric.Dataplane.Routing;
@@ -349,6 +350,56 @@ public sealed class ForwardingEngine : IDisposable
     }
 
     /// <summary>
+    /// Stops the workers for good and returns every live session of every shard (<see cref="SessionHandOver"/>), for the
+    /// process that starts after this one (docs/sessions.md "Restarts"). From this call on the router forwards nothing:
+    /// frames that arrive wait in the sockets until they close, and the kernel drops them there. Call
+    /// <see cref="Dispose"/> after. Not thread-safe: the engine's owner calls it once, as it stops.
+    /// </summary>
+    public SessionHandOver StopForHandOver()
+    {
+        StopWorkers();
+        var snapshot = Volatile.Read(ref _snapshot);
+        var now = _time.GetTimestamp();
+        var shards = new SessionRecord[_workers.Length][];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            shards[i] = snapshot is null ? [] : SessionReplication.Export(_workers[i], snapshot, now, since: 0, onlyEstablished: false);
+        }
+
+        return new SessionHandOver(snapshot?.Version ?? 0, shards);
+    }
+
+    /// <summary>
+    /// Installs the sessions a stopped process handed over (<see cref="StopForHandOver"/>), shard by shard into the worker of
+    /// the same index, before <see cref="Start"/>: the caller has checked that they were made under the configuration this
+    /// engine runs (their indexes refer to its snapshot) and by as many workers. Not thread-safe: called before the workers run.
+    /// </summary>
+    public SessionImportResult TakeHandOver(SessionHandOver handOver)
+    {
+        ArgumentNullException.ThrowIfNull(handOver);
+        if (_threads.Length > 0)
+        {
+            throw new InvalidOperationException("sessions are handed over before the workers start");
+        }
+
+        if (handOver.Shards.Length != _workers.Length)
+        {
+            throw new ArgumentException($"the hand-over has {handOver.Shards.Length} shards, the engine {_workers.Length} workers", nameof(handOver));
+        }
+
+        var snapshot = Snapshot;
+        var now = _time.GetTimestamp();
+        var total = new SessionImportResult(0, 0, 0);
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            var result = SessionReplication.Import(_workers[i], snapshot, now, snapshot.Version, handOver.Shards[i]);
+            total = new SessionImportResult(total.Added + result.Added, total.Updated + result.Updated, total.Refused + result.Refused);
+        }
+
+        return total;
+    }
+
+    /// <summary>
     /// Makes a standby node active (see <see cref="SessionReplication.TakeOver"/>): it forwards from its next batch,
     /// its SVR sessions re-signal their peers and its addresses are announced. The caller installs fresh peer keys
     /// first (<see cref="InstallPeerKeys"/>: the worker installs them before this request runs). Completes with
@@ -631,6 +682,17 @@ public sealed class ForwardingEngine : IDisposable
         return (int)Math.Min(milliseconds, int.MaxValue);
     }
 
+    /// <summary>Stops the worker threads and waits for them (again: no effect).</summary>
+    private void StopWorkers()
+    {
+        _stop?.Cancel();
+        WakeAll();
+        foreach (var thread in _threads)
+        {
+            thread.Join();
+        }
+    }
+
     private static ulong RandomSeed()
     {
         Span<byte> bytes = stackalloc byte[sizeof(ulong)];
@@ -640,12 +702,7 @@ public sealed class ForwardingEngine : IDisposable
 
     public void Dispose()
     {
-        _stop?.Cancel();
-        WakeAll();
-        foreach (var thread in _threads)
-        {
-            thread.Join();
-        }
+        StopWorkers();
 
         for (var i = 0; i < _workers.Length; i++)
         {

@@ -85,10 +85,10 @@ public sealed class FabricSerializerTests : IDisposable
     [Fact]
     public void FromBinary_NilAmongAListsRecords_Refused()
     {
-        var bytes = _serializer.ToBinary(new PairSessionBatch("dc1a", 1, 1, 1, [null!], null));
+        var bytes = _serializer.ToBinary(new Fabric.Actors.Sessions.SessionEventBatch("dc1a", "dc1", [null!], 0));
 
-        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.ha.sessions.v2"));
-        Assert.Equal("wire message \"fabric.ha.sessions.v2\" lacks PairSessionBatch.Sessions[0]: refused", error.Message);
+        var error = Assert.Throws<SerializationException>(() => _serializer.FromBinary(bytes, "fabric.sessions.events.v1"));
+        Assert.Equal("wire message \"fabric.sessions.events.v1\" lacks SessionEventBatch.Events[0]: refused", error.Message);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Security;
-using Fabric.Dataplane.HighAvailability;
+using Fabric.Dataplane.Sessions;
 using Fabric.Model;
 using Fabric.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -105,7 +105,7 @@ public sealed class PairActorTests : IAsyncDisposable
 
         // In r1a's name (its run, a sequence above any of its own), from another member: a batch of version 777 to r1b's pair actor.
         system.ActorSelection($"{ClusterNodeSettings.AddressOf("127.0.0.2", _clusterPort)}/user/{PairActor.NameOf("r1b")}")
-            .Tell(new PairSessionBatch("r1a", 777, linkA.Incarnation, long.MaxValue / 2, [ReplicatedSession.From(default(SessionRecord))], null));
+            .Tell(new PairSessionBatch("r1a", 777, linkA.Incarnation, long.MaxValue / 2, SessionRecords.Serialize([default(SessionRecord)]), null));
         Until("r1b refusing the member's batch", () => _refusals.ForeignPairMessages == 1);
 
         // r1a's own batches (version 1) are installed.
@@ -135,7 +135,7 @@ public sealed class PairActorTests : IAsyncDisposable
         string Tls(string host) => ClusterNodeSettings.AddressOf(host, _clusterPort).Replace("akka.tcp://", "akka.ssl.tcp://", StringComparison.Ordinal);
         var r1aActor = await system.ActorSelection($"{Tls("127.0.0.1")}/user/{PairActor.NameOf("r1a")}").ResolveOne(Deadline, TestContext.Current.CancellationToken);
         var r1bActor = system.ActorSelection($"{Tls("127.0.0.2")}/user/{PairActor.NameOf("r1b")}");
-        var sessions = new[] { ReplicatedSession.From(default(SessionRecord)) };
+        var sessions = SessionRecords.Serialize([default(SessionRecord)]);
         var sequence = long.MaxValue / 2;
         var statement = PairSessionBatch.Statement("r1a", 777, linkA.Incarnation, sequence + 1, sessions);
         r1bActor.Tell(new PairSessionBatch("r1a", 777, linkA.Incarnation, sequence, sessions, null), r1aActor);

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Serialization;
-using Fabric.Dataplane.HighAvailability;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Sessions;
 
@@ -150,18 +149,22 @@ public sealed class PairMessagesTests : IDisposable
         {
             Forward = new SessionKey(UInt128.MaxValue - 5, 0x0a0a011e, 40000, 5201, 6, IsIpv6: true),
             Reverse = SessionKey.V4(0x0a0a011e, 0xac100002, 5201, 16385, 6),
-            Tenant = 1, Service = 2, Instance = 0, ForwardPort = 1, ReversePort = 0, IsIpv6 = false, Svr = SvrRole.Egress,
-            SendMetadata = true, OriginalProtocol = 6, Unanswered = 2, Sealed = true, WaypointPath = -1, LocalWaypointPort = 16385,
-            PeerWaypointPort = 16384, KeysPath = 0, SessionId = 0xdeadbeef, Tcp = 0x0301, IdleNanoseconds = 123_456_789,
-            ReverseQuietNanoseconds = 42, ForwardPackets = 10, ForwardBytes = 10_000, ReversePackets = 9, ReverseBytes = 900,
+            State = new SessionState
+            {
+                Tenant = 1, Service = 2, Instance = 0, ForwardPort = 1, ReversePort = 0, IsIpv6 = false, Svr = SvrRole.Egress,
+                SendMetadata = true, OriginalProtocol = 6, Unanswered = 2, Sealed = true, LocalWaypointPort = 16385,
+                PeerWaypointPort = 16384, SessionId = 0xdeadbeef, ForwardPackets = 10, ForwardBytes = 10_000, ReversePackets = 9, ReverseBytes = 900,
+            },
+            WaypointPath = -1, KeysPath = 0, Tcp = 0x0301, IdleNanoseconds = 123_456_789, ReverseQuietNanoseconds = 42,
         };
-        var batch = new PairSessionBatch("dc1a", 7, 0xfeedUL, 3, [ReplicatedSession.From(record)], null);
+        var batch = new PairSessionBatch("dc1a", 7, 0xfeedUL, 3, SessionRecords.Serialize([record]), null);
 
         var manifest = serializer.Manifest(batch);
         var back = Assert.IsType<PairSessionBatch>(serializer.FromBinary(serializer.ToBinary(batch), manifest));
 
-        Assert.Equal("fabric.ha.sessions.v2", manifest);
+        Assert.Equal("fabric.ha.sessions.v3", manifest);
         Assert.Equal((batch.Node, batch.Version, batch.Incarnation, batch.Sequence), (back.Node, back.Version, back.Incarnation, back.Sequence));
-        Assert.Equal(record, Assert.Single(back.Sessions).ToRecord());
+        Assert.Equal(record, Assert.Single(SessionRecords.Deserialize(back.Sessions)));
+        Assert.Equal(batch.Statement().Bytes.ToArray(), back.Statement().Bytes.ToArray());
     }
 }

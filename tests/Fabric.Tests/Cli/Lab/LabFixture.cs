@@ -64,6 +64,31 @@ public sealed class LabRun : IDisposable
 
     public CommandResult Verify() => Fabric(["lab", "verify", .. LabOptions]);
 
+    public CommandResult Restart(string node) => Fabric(["lab", "restart", node, .. LabOptions]);
+
+    /// <summary>A router node's counters, read from its admin socket (throws <see cref="System.Net.Sockets.SocketException"/> while it does not answer).</summary>
+    public System.Text.Json.JsonElement Counters(string node)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(RouterProcess.ReadCounters(AdminSocketOf(node)));
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds; fails with <paramref name="what"/> and the lab's status after 30 s.</summary>
+    public void Until(string what, Func<bool> condition)
+    {
+        var deadline = TimeSpan.FromSeconds(30);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > deadline)
+            {
+                Assert.Fail($"{what}: not within {deadline.TotalSeconds} s\n{Status()}");
+            }
+
+            Thread.Sleep(100);
+        }
+    }
+
     public CommandResult Exec(string container, params string[] command) => Fabric(["lab", "exec", container, .. LabOptions, "--", .. command]);
 
     private string[] LabOptions => ["--name", Name, "--state-dir", StateRoot];

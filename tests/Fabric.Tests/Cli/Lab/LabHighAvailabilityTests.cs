@@ -105,8 +105,6 @@ public sealed class LabHighAvailabilityTests(ITestOutputHelper output)
         print(json.dumps({"bytes": total, "sha256": digest.hexdigest(), "received": json.loads(reply)}))
         """;
 
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
-
     [Fact]
     public async Task StreamThroughHaPair_ActiveNodeKilled_StandbyTakesOver_StreamCompletesIntact()
     {
@@ -117,13 +115,13 @@ public sealed class LabHighAvailabilityTests(ITestOutputHelper output)
         Assert.Contains("is up: 2 routers (3 nodes)", up.Output, StringComparison.Ordinal);
 
         // One node of the pair is active, the other stands by (dc1a, first in the document, unless a slow start made dc1b take it).
-        Until(run, "one dc1 node is active and the other stands by", () => Roles(run) is ("active", "standby") or ("standby", "active"));
+        run.Until("one dc1 node is active and the other stands by", () => Roles(run) is ("active", "standby") or ("standby", "active"));
         var (active, standby) = Roles(run) is ("active", _) ? ("dc1a", "dc1b") : ("dc1b", "dc1a");
 
         using var receiver = Process.Start(ExternalCommand.Info("ip", ["netns", "exec", run.NamespaceOf("bulk1"), "python3", "-c", Receiver, "5301"]))!;
         var sender = Task.Run(() => run.Exec("eng1", "python3", "-c", Sender, "10.10.1.30", "5301", "8", "20000000"));
-        Until(run, $"the stream's session is replicated to {standby}", () => Counters(run, standby).GetProperty("sessions").GetInt64() >= 1
-            && Counters(run, standby).GetProperty("ha").GetProperty("sessions_replicated_in").GetInt64() >= 1);
+        run.Until($"the stream's session is replicated to {standby}", () => run.Counters(standby).GetProperty("sessions").GetInt64() >= 1
+            && run.Counters(standby).GetProperty("ha").GetProperty("sessions_replicated_in").GetInt64() >= 1);
         await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
 
         // Stopwatch reads CLOCK_MONOTONIC, as python's time.monotonic() in the receiver does.
@@ -146,13 +144,13 @@ public sealed class LabHighAvailabilityTests(ITestOutputHelper output)
         Assert.True(gap < 3.0, $"the stream stalled {gap:0.00} s at the failover");
         Assert.All(pauses, p => Assert.True(p.Length < 3.0, $"the stream stalled {p.Length:0.00} s"));
 
-        var survivor = Counters(run, standby);
+        var survivor = run.Counters(standby);
         Assert.Equal("active", survivor.GetProperty("ha").GetProperty("role").GetString());
         Assert.True(survivor.GetProperty("ha").GetProperty("takeovers").GetInt64() >= 1);
         Assert.True(survivor.GetProperty("ha").GetProperty("announcements").GetInt64() >= 2);
         Assert.True(survivor.GetProperty("forwarded").GetInt64() > 0);
         // The lab starts the killed node again; it hears its partner active and stands by (no preemption).
-        Until(run, $"{active} is started again and stands by", () => Role(run, active) == "standby");
+        run.Until($"{active} is started again and stands by", () => Role(run, active) == "standby");
         var status = run.Status();
         Assert.Matches($@"{active}\s+pid \d+\s+running .*restarts 1 \(last exit: killed by signal 9 \(SIGKILL\)", status.Output);
         Assert.Matches($@"router {standby}: .*HA active \(partner {active}, takeovers \d+", status.Output);
@@ -165,7 +163,7 @@ public sealed class LabHighAvailabilityTests(ITestOutputHelper output)
     {
         try
         {
-            return Counters(run, node).GetProperty("ha").GetProperty("role").GetString();
+            return run.Counters(node).GetProperty("ha").GetProperty("role").GetString();
         }
         catch (System.Net.Sockets.SocketException)
         {
@@ -173,25 +171,6 @@ public sealed class LabHighAvailabilityTests(ITestOutputHelper output)
         }
     }
 
-    private static JsonElement Counters(LabRun run, string node)
-    {
-        using var document = JsonDocument.Parse(RouterProcess.ReadCounters(run.AdminSocketOf(node)));
-        return document.RootElement.Clone();
-    }
 
     private static int Pid(LabRun run, string node) => Fabric.Cli.Lab.LabProcesses.ReadPid(Path.Combine(run.StateRoot, run.Name, node + ".pid"))!.Value;
-
-    private static void Until(LabRun run, string what, Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > Deadline)
-            {
-                Assert.Fail($"{what}: not within {Deadline.TotalSeconds} s\n{run.Status()}");
-            }
-
-            Thread.Sleep(100);
-        }
-    }
 }

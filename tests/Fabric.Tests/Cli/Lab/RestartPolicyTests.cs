@@ -40,4 +40,13 @@ public sealed class RestartPolicyTests
 
         Assert.Equal(patient.LongestDelay, patient.After(TimeSpan.Zero, fastFailures: 20).Decision.Delay);
     }
+
+    [Fact]
+    public void StoppedOnPurpose_ExitZero_StartedAgainAtOnce_CountStartsAfresh()
+    {
+        var (decision, failures) = Policy.After(TimeSpan.FromSeconds(1), fastFailures: 3, exitCode: 0);
+
+        Assert.Equal(new RestartDecision(false, TimeSpan.Zero), decision);
+        Assert.Equal(0, failures);
+    }
 }

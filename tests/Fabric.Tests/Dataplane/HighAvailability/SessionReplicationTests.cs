@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Fabric.Dataplane.HighAvailability;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Svr.Routers;
 
@@ -14,10 +15,10 @@ namespace Fabric.Tests.Dataplane.HighAvailability;
 /// </summary>
 public sealed class SessionReplicationTests
 {
-    private const string Bulk = "10.10.1.30";
+    internal const string Bulk = "10.10.1.30";
 
     /// <summary>eng1 → bulk1 through br1 (ingress) and dc1 (egress): handshake and two exchanges, 7 packets at each router.</summary>
-    private static void Establish(SvrFabric fabric)
+    internal static void Establish(SvrFabric fabric)
     {
         fabric.Eng1.SendTcp(Bulk, 40000, 5201, TcpFlags.Syn, 100, 0, []);
         fabric.Pump();
@@ -37,7 +38,8 @@ public sealed class SessionReplicationTests
 
     private static async Task<SessionImportResult> Import(ForwardingEngine engine, SessionExport export)
     {
-        var import = engine.ImportSessionsAsync(export.Version, export.Sessions);
+        // As the partner gets them: through the one serialized form.
+        var import = engine.ImportSessionsAsync(export.Version, SessionRecords.Deserialize(SessionRecords.Serialize(export.Sessions)));
         engine.RunOnce();
         return await import;
     }
@@ -143,7 +145,7 @@ public sealed class SessionReplicationTests
         await Import(fabric.Dc1, first);
         Assert.Equal(new SessionImportResult(0, 1, 0), await Import(fabric.Dc1, second));
         var session = SvrFabric.OnlySession(fabric.Dc1);
-        Assert.Equal(second.Sessions[0].ForwardPackets, session.ForwardPackets);
+        Assert.Equal(second.Sessions[0].State.ForwardPackets, session.ForwardPackets);
         Assert.Equal(1, fabric.Dc1.Snapshot.Services[session.Service].Runtime.Admission.Active);
     }
 
