@@ -363,6 +363,7 @@ public sealed class RouterProcess : IDisposable
                 ["entries_refused"] = Refusals.ForeignEntries,
             },
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
+            ["instances"] = InstancesTelemetry(Engine.Snapshot),
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
             ["traffic"] = TrafficJson(Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine)),
             ["drops"] = drops,
@@ -434,6 +435,38 @@ public sealed class RouterProcess : IDisposable
             ["jitter_us"] = p.Health.JitterMicroseconds,
             ["loss_basis_points"] = p.Health.LossBasisPoints,
         })];
+    }
+
+    /// <summary>
+    /// Each instance behind this router, per service: its health ("up", "down", or "unchecked" when the policy checks
+    /// nothing) and its health check's figures (read while the workers write them: telemetry, not a snapshot).
+    /// </summary>
+    public static List<Dictionary<string, object>> InstancesTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var instances = new List<Dictionary<string, object>>();
+        foreach (var entry in snapshot.Services)
+        {
+            var checks = entry.Runtime.HealthChecks;
+            for (var i = 0; i < entry.Instances.Length; i++)
+            {
+                var check = checks is not null && i < checks.Length ? checks[i] : null;
+                instances.Add(new Dictionary<string, object>
+                {
+                    ["service"] = entry.Name,
+                    ["instance"] = entry.Instances[i].Name,
+                    ["state"] = check is null ? "unchecked" : entry.Runtime.Load.Health(i).IsUp ? "up" : "down",
+                    ["sessions"] = entry.Runtime.Load.LocalSessions(i),
+                    ["probes_sent"] = check?.ProbesSent ?? 0,
+                    ["probes_succeeded"] = check?.Successes ?? 0,
+                    ["probes_failed"] = check?.Failures ?? 0,
+                    ["last_failure"] = check?.LastFailure is { } failure and not Dataplane.LoadBalancing.ProbeFailure.None ? failure.ToString().ToLowerInvariant() : "",
+                    ["downs"] = check?.Downs ?? 0,
+                });
+            }
+        }
+
+        return instances;
     }
 
     /// <summary>Forwarded traffic per tenant and per service, with the counters' snake_case names.</summary>

@@ -65,7 +65,12 @@ public static class CanonicalTree
             ("icmp", Duration(p.IdleTimeouts.Icmp)),
             ("half-open", Duration(p.IdleTimeouts.HalfOpen)))),
         ("transport-state-enforcement", Enum(p.TransportStateEnforcement)),
-        ("session-resiliency", Enum(p.Resiliency)));
+        ("session-resiliency", Enum(p.Resiliency)),
+        ("health-check", !p.HealthCheck.Enabled ? null : Obj(
+            ("interval", Duration(p.HealthCheck.Interval)),
+            ("timeout", Duration(p.HealthCheck.Timeout)),
+            ("healthy-threshold", Num(p.HealthCheck.HealthyThreshold)),
+            ("unhealthy-threshold", Num(p.HealthCheck.UnhealthyThreshold)))));
 
     private static HoconObject Rate(RateLimit r) => Obj(
         ("bytes-per-second", Num(r.BytesPerSecond)),

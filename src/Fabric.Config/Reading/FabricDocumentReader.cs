@@ -100,7 +100,30 @@ internal static class FabricDocumentReader
             r.Int("low-water-mark", d.LowWaterPercent, 0, 100),
             IdleTimeouts(r),
             r.Enum("transport-state-enforcement", d.TransportStateEnforcement),
-            r.Enum("session-resiliency", d.Resiliency));
+            r.Enum("session-resiliency", d.Resiliency))
+        {
+            HealthCheck = HealthCheck(r),
+        };
+    }
+
+    private static HealthCheck HealthCheck(ObjectReader parent)
+    {
+        var d = Model.HealthCheck.Default;
+        if (parent.Object("health-check") is not { } r)
+        {
+            return Model.HealthCheck.Off;
+        }
+
+        var check = new HealthCheck(
+            r.Bool("enabled", d.Enabled),
+            r.Duration("interval", d.Interval, TimeSpan.FromMilliseconds(100)),
+            r.Duration("timeout", d.Timeout, TimeSpan.FromMilliseconds(10)),
+            r.Int("healthy-threshold", d.HealthyThreshold, 1, 100),
+            r.Int("unhealthy-threshold", d.UnhealthyThreshold, 1, 100));
+        r.Finish();
+
+        // A check turned off is no check, whatever else the block says (one form, so documents compare equal).
+        return check.Enabled ? check : Model.HealthCheck.Off;
     }
 
     private static RateLimit RateLimit(ObjectReader parent, string key)

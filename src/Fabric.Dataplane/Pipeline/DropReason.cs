@@ -128,6 +128,12 @@ public enum DropReason : byte
     /// (the owner is behind by a whole ring): dropped by the worker that received it (docs/dataplane.md "Workers").
     /// </summary>
     HandOffFull,
+
+    /// <summary>
+    /// Not a packet: a live session ended because the instance it was placed on failed its health check and the service's
+    /// <c>session-resiliency</c> moves sessions off what failed (see <c>InstanceFailover</c>).
+    /// </summary>
+    InstanceDown,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>
