@@ -34,14 +34,15 @@ public sealed class ServiceActor : ReceiveActor
     private IReadOnlyList<RegisteredInstance> _believed = [];
     private LocalService? _local;
 
-    public ServiceActor(string service, string router, string node, IServiceDataplane dataplane, NodeSigner? signer, ControlPlaneRefusals? refusals)
+    public ServiceActor(string service, string router, string node, IServiceDataplane dataplane, NodeSigner? signer)
     {
         _service = service;
         _router = router;
         _node = node;
         _signer = signer;
         _dataplane = dataplane;
-        _entries = new NodeEntries(signer?.Tls, TimeProvider.System, Context.GetLogger(), "registered instance", refusals);
+        // Refusals are not counted here: the node's ServiceRegistryWatcher judges the same entries and counts each once.
+        _entries = new NodeEntries(signer?.Tls, TimeProvider.System, Context.GetLogger(), "registered instance");
         _replicator = DistributedData.Get(Context.System).Replicator;
         _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
         _member = ServiceDistribution.MemberId(_self);
@@ -64,9 +65,8 @@ public sealed class ServiceActor : ReceiveActor
 
     /// <param name="dataplane">Where the health of the peer routers that host the service is handed (a service with no instance here).</param>
     /// <param name="signer">Seals the node's entries, and its CA is what others' seals are checked against; null when the cluster runs without TLS.</param>
-    /// <param name="refusals">Where refused entries are counted; null: nowhere.</param>
-    public static Props Props(string service, string router, string node, IServiceDataplane dataplane, NodeSigner? signer = null, ControlPlaneRefusals? refusals = null) =>
-        Akka.Actor.Props.Create(() => new ServiceActor(service, router, node, dataplane, signer, refusals));
+    public static Props Props(string service, string router, string node, IServiceDataplane dataplane, NodeSigner? signer = null) =>
+        Akka.Actor.Props.Create(() => new ServiceActor(service, router, node, dataplane, signer));
 
     /// <summary>
     /// Hands the dataplane, for a service balanced over peer routers, whether each router may take its sessions
