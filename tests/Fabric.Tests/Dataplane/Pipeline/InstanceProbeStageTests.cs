@@ -14,7 +14,7 @@ public sealed class InstanceProbeStageTests
 {
     private const uint Gateway = 0x0A0A_0101; // 10.10.1.1
 
-    private static readonly string Config = RouterFixture.Config
+    internal static readonly string Config = RouterFixture.Config
         .Replace("instances = [{ container = web1 }, { container = web2 }]", "instances = [{ container = web1 }, { container = sink1 }]", StringComparison.Ordinal)
         .Replace(
             "web { load-balancing = proportional }",
@@ -149,7 +149,7 @@ public sealed class InstanceProbeStageTests
         Assert.Null(lab.Router.Snapshot.Services[lab.Service("web")].Runtime.HealthChecks);
     }
 
-    private static void Tick(RouterFixture lab)
+    internal static void Tick(RouterFixture lab)
     {
         lab.Time.Advance(TimeSpan.FromSeconds(1));
         lab.Pump();
@@ -157,7 +157,7 @@ public sealed class InstanceProbeStageTests
 
     private static Fabric.Dataplane.LoadBalancing.InstanceLoad Load(RouterFixture lab) => lab.Router.Snapshot.Services[lab.Service("web")].Runtime.Load;
 
-    private static Fabric.Dataplane.LoadBalancing.InstanceHealthCheck Check(RouterFixture lab, int slot) =>
+    internal static Fabric.Dataplane.LoadBalancing.InstanceHealthCheck Check(RouterFixture lab, int slot) =>
         lab.Router.Snapshot.Services[lab.Service("web")].Runtime.HealthChecks![slot];
 
     /// <summary>Answers the probes <paramref name="host"/> received after the first <paramref name="answered"/>: a SYN-ACK, or a reset; returns how many it has answered.</summary>
@@ -173,10 +173,10 @@ public sealed class InstanceProbeStageTests
         return probes.Count;
     }
 
-    private static List<Segment> ProbesTo(TestHost host) =>
+    internal static List<Segment> ProbesTo(TestHost host) =>
         [.. Segments(host).Where(s => s.Source == Gateway && s.Flags == TcpFlags.Syn)];
 
-    private static List<Segment> Segments(TestHost host) =>
+    internal static List<Segment> Segments(TestHost host) =>
         [.. host.Received.Where(ip => ip[9] == IpProtocol.Tcp).Select(ip =>
         {
             var tcp = ip.AsSpan((ip[0] & 0xF) * 4);
@@ -185,5 +185,5 @@ public sealed class InstanceProbeStageTests
                 BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]), (TcpFlags)tcp[13]);
         })];
 
-    private sealed record Segment(uint Source, ushort SourcePort, ushort DestinationPort, uint Sequence, TcpFlags Flags);
+    internal sealed record Segment(uint Source, ushort SourcePort, ushort DestinationPort, uint Sequence, TcpFlags Flags);
 }
