@@ -1,5 +1,4 @@
 using Fabric.Dataplane.Forwarding;
-using Fabric.Dataplane.Telemetry;
 
 namespace Fabric.Dataplane.Pipeline;
 
@@ -15,8 +14,8 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 /// <remarks>
 /// An ended TCP session is removed, not reset: its endpoints learn of it at their next packet (the transport-state
-/// enforcement of the policy answers a mid-flow packet), or by their own timeouts. <see cref="EndSession"/> is the one
-/// place that ends such a session, where a reset toward both ends goes once the dataplane has a helper for it.
+/// enforcement of the policy answers a mid-flow packet), or by their own timeouts. <see cref="SessionOpening.EndLive"/>
+/// is the one place that ends such a session (revoked ones too), where a reset toward both ends goes.
 /// </remarks>
 public static class InstanceFailover
 {
@@ -37,7 +36,7 @@ public static class InstanceFailover
             ref readonly var state = ref sessions.Payload(handle);
             if (OnFailedInstance(snapshot, in state))
             {
-                EndSession(snapshot, resources, handle, now);
+                SessionOpening.EndLive(snapshot, resources, handle, DropReason.InstanceDown, state.Tenant, state.Service, now);
                 ended++;
             }
         }
@@ -59,19 +58,5 @@ public static class InstanceFailover
             && state.Instance < entry.Runtime.Load.Count
             && !entry.Runtime.Load.Health(state.Instance).IsUp
             && entry.Policy.Resiliency != Model.SessionResiliency.None;
-    }
-
-    private static void EndSession(ForwardingSnapshot snapshot, WorkerResources resources, int handle, long now)
-    {
-        var sessions = resources.Sessions;
-        var forward = sessions.ForwardKey(handle);
-        var reverse = sessions.ReverseKey(handle);
-        var ended = sessions.Payload(handle);
-        sessions.Remove(handle);
-        SessionOpening.Ended(snapshot, resources, ended);
-        resources.SessionClosed(handle, forward, reverse, ended, now);
-        resources.Drops.Count(new DropRecord(
-            DropReason.InstanceDown, ended.Tenant, ended.Service, forward.Source, forward.Destination, forward.SourcePort, forward.DestinationPort,
-            forward.Protocol, ended.ReversePort, now, IsIpv6: forward.IsIpv6));
     }
 }

@@ -1,5 +1,4 @@
 using Fabric.Dataplane.Forwarding;
-using Fabric.Dataplane.Telemetry;
 
 namespace Fabric.Dataplane.Pipeline;
 
@@ -56,14 +55,7 @@ public static class SessionRebinding
                 continue;
             }
 
-            var reverse = sessions.ReverseKey(handle);
-            var ended = state;
-            sessions.Remove(handle);
-            SessionOpening.Ended(previous, resources, ended);
-            resources.SessionClosed(handle, forward, reverse, ended, now);
-            resources.Drops.Count(new DropRecord(
-                DropReason.Revoked, tenant, service, forward.Source, forward.Destination, forward.SourcePort, forward.DestinationPort,
-                forward.Protocol, ended.ReversePort, now, IsIpv6: forward.IsIpv6));
+            SessionOpening.EndLive(previous, resources, handle, DropReason.Revoked, tenant, service, now);
             revoked++;
         }
 

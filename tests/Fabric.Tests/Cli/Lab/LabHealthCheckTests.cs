@@ -3,25 +3,17 @@ using System.Text.Json;
 using Fabric.Cli.Hosting;
 using Fabric.Cli.Lab;
 using Fabric.Config;
-using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Cli.Lab;
 
-/// <summary>The default lab, for the health-check test alone: it stops and starts one of web's servers.</summary>
-public sealed class HealthCheckLab : IDisposable
-{
-    public LabRun Run { get; } = LabRun.Started("hc", Repository.Read("hocon/lab.conf"));
-
-    public void Dispose() => Run.Dispose();
-}
-
 /// <summary>
-/// Health-checked load balancing on the default lab (web's policy checks web1 and web2 every second, down after three
-/// failures, up after two successes): a stopped server stops getting sessions from every branch, a started one gets them
-/// again, within the time the policy promises, and the router's counters say so.
+/// Health-checked load balancing on a default lab of its own, since it stops and starts one of web's servers (web's
+/// policy checks web1 and web2 every second, down after three failures, up after two successes): a stopped server stops
+/// getting sessions from every branch, a started one gets them again, within the time the policy promises, and the
+/// router's counters say so.
 /// </summary>
 [Collection(LabCollection.Name)]
-public sealed class LabHealthCheckTests(HealthCheckLab lab) : IClassFixture<HealthCheckLab>
+public sealed class LabHealthCheckTests(DefaultLab lab) : IClassFixture<DefaultLab>
 {
     /// <summary>What the issue promises: interval × threshold (3 s down, 2 s up) and a probe interval's phase, well inside.</summary>
     private static readonly TimeSpan Within = TimeSpan.FromSeconds(5);
