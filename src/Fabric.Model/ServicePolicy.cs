@@ -21,6 +21,9 @@ public sealed record ServicePolicy(
 {
     public const string DefaultName = "default";
 
+    /// <summary>How each router that hosts instances of the service checks them; off unless the policy asks (docs/load-balancing.md).</summary>
+    public HealthCheck HealthCheck { get; init; } = HealthCheck.Off;
+
     /// <summary>The policy every key of which takes its documented default (hocon/fabric.reference.conf).</summary>
     public static ServicePolicy Default { get; } = new(
         DefaultName,
@@ -96,6 +99,21 @@ public enum TransportStateEnforcement
 
     /// <summary>Drop it silently.</summary>
     Block,
+}
+
+/// <summary>
+/// The active health check of a service's instances, made by each router that hosts them: a TCP connect to the
+/// service's port (ICMP echo for a service without a TCP port) every <paramref name="Interval"/>; a probe not answered
+/// within <paramref name="Timeout"/>, or refused, fails. <paramref name="UnhealthyThreshold"/> failures in a row take the
+/// instance out of load balancing; <paramref name="HealthyThreshold"/> successes in a row bring it back.
+/// </summary>
+public sealed record HealthCheck(bool Enabled, TimeSpan Interval, TimeSpan Timeout, int HealthyThreshold, int UnhealthyThreshold)
+{
+    /// <summary>The values a <c>health-check {}</c> block takes for every key it leaves out: on, every second, 1 s timeout, 2 up, 3 down.</summary>
+    public static HealthCheck Default { get; } = new(true, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 2, 3);
+
+    /// <summary>No health check: what a policy without a <c>health-check</c> block has.</summary>
+    public static HealthCheck Off { get; } = Default with { Enabled = false };
 }
 
 public enum SessionResiliency

@@ -66,6 +66,22 @@ public sealed class EngineServiceDataplane(ForwardingEngine engine) : IServiceDa
         }
     }
 
+    public void ReportPeerHealth(string service, int slot, string router, bool isUp)
+    {
+        if (engine.AppliedVersion == 0)
+        {
+            return;
+        }
+
+        var snapshot = engine.Snapshot;
+        var index = snapshot.ServiceIndex(service);
+        if (index >= 0 && snapshot.Services[index] is { Instances.Length: 0 } entry
+            && (uint)slot < (uint)entry.PeerRouters.Length && entry.PeerRouters[slot] == router)
+        {
+            entry.Runtime.Load.SetUp(slot, isUp);
+        }
+    }
+
     /// <summary>An instance's name is its container's, or "router/address" for an address instance (Model.ServiceInstance.Name).</summary>
     private static string? Container(string instance) => instance.Contains('/', StringComparison.Ordinal) ? null : instance;
 

@@ -37,6 +37,24 @@ public static class InstanceRegistry
         return (set, remove);
     }
 
+    /// <summary>
+    /// For a service balanced over peer routers (<see cref="LocalService.PeerRouters"/>), whether each may take new
+    /// sessions by <paramref name="registered"/> (the believed registry): a router is down when it registers instances of
+    /// the service and none of them is up; up otherwise (a router that registers nothing is not judged on silence, as a
+    /// router that publishes no load counts 0).
+    /// </summary>
+    public static bool[] PeerRoutersUp(LocalService service, IEnumerable<RegisteredInstance> registered)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(registered);
+        var ofService = registered.Where(i => i.Service == service.Name).ToList();
+        return [.. service.PeerRouters.Select(router =>
+        {
+            var hosted = ofService.Where(i => i.Router == router).ToList();
+            return hosted.Count == 0 || hosted.Any(i => i.IsUp);
+        })];
+    }
+
     /// <summary>The keys a member that left the cluster wrote: they go with it.</summary>
     public static IReadOnlyList<string> LeftBy<T>(IReadOnlyDictionary<string, T> entries, string member, Func<T, string> memberOf)
     {

@@ -30,4 +30,11 @@ public interface IServiceDataplane : INodeRouters
     /// <paramref name="service"/>, as the cluster publishes them; ignored when the service or slot is gone.
     /// </summary>
     void ReportClusterLoad(string service, int slot, long sessionsOfOthers);
+
+    /// <summary>
+    /// Hands the dataplane whether peer router <paramref name="router"/>, slot <paramref name="slot"/> of
+    /// <paramref name="service"/>, may take new sessions (its instances' health as the cluster publishes it); ignored
+    /// when the service is gone, has instances here, or the slot is not that router any more.
+    /// </summary>
+    void ReportPeerHealth(string service, int slot, string router, bool isUp);
 }

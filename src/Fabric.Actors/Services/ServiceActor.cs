@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.DistributedData;
+using Akka.Event;
 using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Services;
@@ -13,6 +14,9 @@ namespace Fabric.Actors.Services;
 /// nothing changes. Each entry is sealed with the node's certificate when its content changes (not on every
 /// reconcile); an entry of this node that holds anything but what it sealed (a member wrote it) is written again.
 /// Writes are local; gossip carries them to every node within a second or two.
+/// For a service this node balances over peer routers, it also reads the registry the other way: a router whose
+/// instances of the service are all down (as the entries it sealed say) takes no new sessions from this node
+/// (<see cref="IServiceDataplane.ReportPeerHealth"/>) until one is up again.
 /// </summary>
 public sealed class ServiceActor : ReceiveActor
 {
@@ -23,28 +27,64 @@ public sealed class ServiceActor : ReceiveActor
     private readonly IActorRef _replicator;
     private readonly Akka.Cluster.UniqueAddress _self;
     private readonly NodeSigner? _signer;
+    private readonly IServiceDataplane _dataplane;
+    private readonly NodeEntries _entries;
     private IReadOnlyDictionary<string, SealedInstance> _registry = new Dictionary<string, SealedInstance>();
     private Dictionary<string, SealedInstance> _sealed = new(StringComparer.Ordinal);
+    private IReadOnlyList<RegisteredInstance> _believed = [];
+    private LocalService? _local;
 
-    public ServiceActor(string service, string router, string node, NodeSigner? signer)
+    public ServiceActor(string service, string router, string node, IServiceDataplane dataplane, NodeSigner? signer)
     {
         _service = service;
         _router = router;
         _node = node;
         _signer = signer;
+        _dataplane = dataplane;
+        // Refusals are not counted here: the node's ServiceRegistryWatcher judges the same entries and counts each once.
+        _entries = new NodeEntries(signer?.Tls, TimeProvider.System, Context.GetLogger(), "registered instance");
         _replicator = DistributedData.Get(Context.System).Replicator;
         _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
         _member = ServiceDistribution.MemberId(_self);
-        Receive<LocalService>(Publish);
+        Receive<LocalService>(local =>
+        {
+            _local = local;
+            Publish(local);
+            HandPeerHealth();
+        });
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
-            _registry = changed.Get(ServiceDistribution.Instances).Entries);
+        {
+            _registry = changed.Get(ServiceDistribution.Instances).Entries;
+            var ofService = _registry.Where(e => e.Value.Instance.Service == _service).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+            _believed = [.. ServiceDistribution.Believed(ofService, _entries, _dataplane).Values];
+            HandPeerHealth();
+        });
         Receive<UpdateSuccess>(_ => { });
         Receive<UpdateTimeout>(_ => { });
     }
 
-    /// <param name="signer">Seals the node's entries; null when the cluster runs without TLS.</param>
-    public static Props Props(string service, string router, string node, NodeSigner? signer = null) =>
-        Akka.Actor.Props.Create(() => new ServiceActor(service, router, node, signer));
+    /// <param name="dataplane">Where the health of the peer routers that host the service is handed (a service with no instance here).</param>
+    /// <param name="signer">Seals the node's entries, and its CA is what others' seals are checked against; null when the cluster runs without TLS.</param>
+    public static Props Props(string service, string router, string node, IServiceDataplane dataplane, NodeSigner? signer = null) =>
+        Akka.Actor.Props.Create(() => new ServiceActor(service, router, node, dataplane, signer));
+
+    /// <summary>
+    /// Hands the dataplane, for a service balanced over peer routers, whether each router may take its sessions
+    /// (<see cref="InstanceRegistry.PeerRoutersUp"/>); every time, since a new configuration starts its slots up again.
+    /// </summary>
+    private void HandPeerHealth()
+    {
+        if (_local is not { PeerRouters.Count: > 0 } local)
+        {
+            return;
+        }
+
+        var up = InstanceRegistry.PeerRoutersUp(local, _believed);
+        for (var slot = 0; slot < up.Length; slot++)
+        {
+            _dataplane.ReportPeerHealth(_service, slot, local.PeerRouters[slot], up[slot]);
+        }
+    }
 
     protected override void PreStart() => _replicator.Tell(Dsl.Subscribe(ServiceDistribution.Instances, Self));
 

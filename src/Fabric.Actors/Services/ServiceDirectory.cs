@@ -66,7 +66,7 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
             {
                 var name = Uri.EscapeDataString(service.Name);
                 actors = (
-                    Context.ActorOf(ServiceActor.Props(service.Name, _router, _node, _signer), $"service-{name}"),
+                    Context.ActorOf(ServiceActor.Props(service.Name, _router, _node, _dataplane, _signer), $"service-{name}"),
                     Context.ActorOf(LoadBalancerActor.Props(service.Name, _router, _node, _dataplane, _signer, _refusals), $"load-balancer-{name}"));
                 _services[service.Name] = actors;
             }

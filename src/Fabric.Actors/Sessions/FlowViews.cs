@@ -151,6 +151,7 @@ public static class FlowNames
             (DropReason.NoHandshake, _) => ($"{policy}.transport-state-enforcement", $"transport-state-enforcement = {Snake(p.TransportStateEnforcement.ToString())}: a mid-flow TCP packet of a session whose handshake this router never saw"),
             (DropReason.NoPeerKeys, _) => ($"{policy}.encryption", $"encryption = required: {entry.Name} never leaves a router in clear, and the peer path has no keys"),
             (DropReason.PeerPathDown, _) => ($"{policy}.resiliency", $"resiliency = {Snake(p.Resiliency.ToString())}: the session's peer path is down and it may not move to another"),
+            (DropReason.InstanceDown, _) => ($"{policy}.health-check", $"the session's instance failed its health check, and session-resiliency = {Snake(p.Resiliency.ToString())} moves sessions off what failed"),
             (DropReason.NoRoute, _) => ($"fabric.services.{entry.Name}.instances", $"no instance of {entry.Name} is up or reachable from {snapshot!.Router}"),
             _ => (null, null),
         };

@@ -348,7 +348,7 @@ public sealed class RouterProcess : IDisposable
             ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
             ["sessions_moved"] = Interlocked.Read(ref counters.SessionsMoved),
             ["sessions_revoked"] = Interlocked.Read(ref counters.SessionsRevoked),
-            ["revocation_resets"] = Interlocked.Read(ref counters.RevocationResets),
+            ["session_resets"] = Interlocked.Read(ref counters.SessionResets),
             ["revoked"] = RevokedJson(Engine),
             ["icmp_errors_sent"] = Interlocked.Read(ref counters.IcmpErrorsSent),
             ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
@@ -375,6 +375,7 @@ public sealed class RouterProcess : IDisposable
                 ["entries_refused"] = Refusals.ForeignEntries,
             },
             ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
+            ["instances"] = InstancesTelemetry(Engine.Snapshot),
             ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
             ["traffic"] = TrafficJson(Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine)),
             ["drops"] = drops,
@@ -481,6 +482,38 @@ public sealed class RouterProcess : IDisposable
             ["sessions_moved_in"] = p.Health.SessionsMovedIn,
             ["sessions_moved_out"] = p.Health.SessionsMovedOut,
         })];
+    }
+
+    /// <summary>
+    /// Each instance behind this router, per service: its health ("up", "down", or "unchecked" when the policy checks
+    /// nothing) and its health check's figures (read while the workers write them: telemetry, not a snapshot).
+    /// </summary>
+    public static List<Dictionary<string, object>> InstancesTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var instances = new List<Dictionary<string, object>>();
+        foreach (var entry in snapshot.Services)
+        {
+            var checks = entry.Runtime.HealthChecks;
+            for (var i = 0; i < entry.Instances.Length; i++)
+            {
+                var check = checks is not null && i < checks.Length ? checks[i] : null;
+                instances.Add(new Dictionary<string, object>
+                {
+                    ["service"] = entry.Name,
+                    ["instance"] = entry.Instances[i].Name,
+                    ["state"] = check is null ? "unchecked" : entry.Runtime.Load.Health(i).IsUp ? "up" : "down",
+                    ["sessions"] = entry.Runtime.Load.LocalSessions(i),
+                    ["probes_sent"] = check?.ProbesSent ?? 0,
+                    ["probes_succeeded"] = check?.Successes ?? 0,
+                    ["probes_failed"] = check?.Failures ?? 0,
+                    ["last_failure"] = check?.LastFailure is { } failure and not Dataplane.LoadBalancing.ProbeFailure.None ? failure.ToString().ToLowerInvariant() : "",
+                    ["downs"] = check?.Downs ?? 0,
+                });
+            }
+        }
+
+        return instances;
     }
 
     /// <summary>Forwarded traffic per tenant and per service, with the counters' snake_case names.</summary>

@@ -70,7 +70,12 @@ public static class CanonicalTree
             ("max-latency", p.PathQuality.MaxLatency is { } latency ? Duration(latency) : null),
             ("max-jitter", p.PathQuality.MaxJitter is { } jitter ? Duration(jitter) : null),
             ("max-loss", p.PathQuality.MaxLossPercent is { } loss ? Num(loss) : null)) : null),
-        ("path-choice", Enum(p.PathChoice)));
+        ("path-choice", Enum(p.PathChoice)),
+        ("health-check", !p.HealthCheck.Enabled ? null : Obj(
+            ("interval", Duration(p.HealthCheck.Interval)),
+            ("timeout", Duration(p.HealthCheck.Timeout)),
+            ("healthy-threshold", Num(p.HealthCheck.HealthyThreshold)),
+            ("unhealthy-threshold", Num(p.HealthCheck.UnhealthyThreshold)))));
 
     private static HoconObject Rate(RateLimit r) => Obj(
         ("bytes-per-second", Num(r.BytesPerSecond)),

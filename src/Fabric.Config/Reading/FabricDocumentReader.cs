@@ -104,6 +104,7 @@ internal static class FabricDocumentReader
         {
             PathQuality = PathQuality(r),
             PathChoice = r.Enum("path-choice", d.PathChoice),
+            HealthCheck = HealthCheck(r),
         };
     }
 
@@ -120,6 +121,26 @@ internal static class FabricDocumentReader
             r.OptionalInt("max-loss", 0, 100));
         r.Finish();
         return quality;
+    }
+
+    private static HealthCheck HealthCheck(ObjectReader parent)
+    {
+        var d = Model.HealthCheck.Default;
+        if (parent.Object("health-check") is not { } r)
+        {
+            return Model.HealthCheck.Off;
+        }
+
+        var check = new HealthCheck(
+            r.Bool("enabled", d.Enabled),
+            r.Duration("interval", d.Interval, TimeSpan.FromMilliseconds(100)),
+            r.Duration("timeout", d.Timeout, TimeSpan.FromMilliseconds(10)),
+            r.Int("healthy-threshold", d.HealthyThreshold, 1, 100),
+            r.Int("unhealthy-threshold", d.UnhealthyThreshold, 1, 100));
+        r.Finish();
+
+        // A check turned off is no check, whatever else the block says (one form, so documents compare equal).
+        return check.Enabled ? check : Model.HealthCheck.Off;
     }
 
     private static RateLimit RateLimit(ObjectReader parent, string key)

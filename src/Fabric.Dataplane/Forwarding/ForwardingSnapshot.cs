@@ -269,6 +269,12 @@ public sealed class ServiceEntry
     /// <summary>Whether <paramref name="path"/> may take a new session of the service at <paramref name="now"/>: it is up and meets the service's quality.</summary>
     public bool Takes(PeerPath path, long now) => path.Health.IsUsable && path.Health.Admits(QualityBound, now);
 
+    /// <summary>
+    /// The port health checks connect to on an instance that does not rewrite the port (<see cref="LocalInstance.Port"/>
+    /// 0): the service's first TCP port; 0 when the service has none, and its instances are checked by ICMP echo.
+    /// </summary>
+    public ushort HealthCheckPort { get; init; }
+
     /// <summary>The tenants the service's access list names, in its order (each grants its children too); for explaining decisions, not for forwarding (the FIBs hold the decisions).</summary>
     public string[] Access { get; init; } = [];
 
@@ -359,6 +365,12 @@ public sealed class ServiceRuntime(int id, string service, InstanceLoad load, Se
     public SessionAdmission Admission { get; } = admission;
 
     public SharedTokenBucket ServiceBucket { get; } = serviceBucket;
+
+    /// <summary>
+    /// The active health check of each instance slot (in <see cref="Load"/> order), or null when the service's policy
+    /// checks nothing or its slots are not instances of this router (peer routers, natively offered prefixes).
+    /// </summary>
+    public InstanceHealthCheck[]? HealthChecks { get; init; }
 
     /// <summary>By tenant index of the snapshot that made this runtime.</summary>
     public SharedTokenBucket[] TenantBuckets { get; } = tenantBuckets;

@@ -60,9 +60,23 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
     /// <summary>Retired runtimes not yet removed (a snapshot in force or a live session still holds them).</summary>
     public int Retired => Volatile.Read(ref _retiredCount);
 
-    public ServiceRuntime For(string service, ServicePolicy policy, string[] instances, string[] tenants, long ticksPerSecond, long now)
+    /// <summary>
+    /// How many times an instance health check took an instance down, since the router started: a worker that sees it
+    /// grow ends its sessions on failed instances where the policy says so (<see cref="Pipeline.InstanceFailover"/>).
+    /// </summary>
+    public long InstanceDowns => Interlocked.Read(ref _instanceDowns);
+
+    private long _instanceDowns;
+
+    /// <summary>Records that a health check took an instance down. Thread-safe.</summary>
+    public void InstanceWentDown() => Interlocked.Increment(ref _instanceDowns);
+
+    /// <param name="checkInstances">Whether the slots are instances of this router that the policy's health check probes.</param>
+    public ServiceRuntime For(string service, ServicePolicy policy, string[] instances, string[] tenants, long ticksPerSecond, long now, bool checkInstances = false)
     {
-        var shape = $"{policy}|{string.Join(',', instances)}|{string.Join(',', tenants)}";
+        ArgumentNullException.ThrowIfNull(policy);
+        var checks = checkInstances ? HealthCheckSettings.From(policy.HealthCheck, ticksPerSecond) : null;
+        var shape = $"{policy}|{string.Join(',', instances)}|{string.Join(',', tenants)}|{checks is not null}";
         lock (_gate)
         {
             if (_byService.TryGetValue(service, out var existing))
@@ -82,7 +96,10 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 new InstanceLoad(instances.Length),
                 SessionAdmission.From(policy, now, ticksPerSecond),
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
-                [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))]);
+                [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))])
+            {
+                HealthChecks = checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))],
+            };
             _byService[service] = (shape, runtime);
             var all = id < _all.Length ? (ServiceRuntime?[])_all.Clone() : [.. _all, null];
             all[id] = runtime;

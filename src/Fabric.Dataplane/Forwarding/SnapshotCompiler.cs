@@ -138,6 +138,7 @@ public static class SnapshotCompiler
                 }
             }
 
+            var ownInstances = instances.Count > 0;
             if (instances.Count == 0 && service.OfferedBy.Contains(router.Name))
             {
                 // Offered natively here: each of the service's prefixes that is on-link behind one of the router's
@@ -176,7 +177,7 @@ public static class SnapshotCompiler
 
             var set = new InstanceSet([.. costs], [.. capacities]);
             string[] balanced = instances.Count > 0 ? [.. instances.Select(i => i.Name)] : [.. peerRouters.Select(peer => $"router:{peer}")];
-            var runtime = runtimes.For(service.Name, policy, balanced, tenants, ticksPerSecond, now);
+            var runtime = runtimes.For(service.Name, policy, balanced, tenants, ticksPerSecond, now, checkInstances: ownInstances);
             services[s] = new ServiceEntry(service.Name, policy, [.. instances], set, runtime, ticksPerSecond, [.. routes])
             {
                 PeerRouters = peerRouters,
@@ -184,6 +185,7 @@ public static class SnapshotCompiler
                 PeerPathSlots = [.. slots],
                 Access = [.. service.Access],
                 QualityBound = QualityBoundOf(policy, qualityBounds),
+                HealthCheckPort = HealthCheckPort(service),
             };
         }
 
@@ -234,6 +236,20 @@ public static class SnapshotCompiler
                 [.. list.Select(OnLinkPrefix.From).Distinct()],
                 mtu);
         }
+    }
+
+    /// <summary>The port a health check connects to: the first port of the service's first TCP transport; 0 (ICMP echo) without one.</summary>
+    private static ushort HealthCheckPort(Service service)
+    {
+        foreach (var transport in service.Transports)
+        {
+            if (transport.Protocol == TransportProtocol.Tcp && transport.Ports.Count > 0)
+            {
+                return (ushort)transport.Ports[0].Low;
+            }
+        }
+
+        return 0;
     }
 
     /// <summary>The waypoint ports peers may use on an interface: the span of its neighborhoods' ranges, or null without neighborhoods.</summary>

@@ -7,8 +7,9 @@ namespace Fabric.Dataplane.LoadBalancing;
 /// <remarks>
 /// <para>
 /// Thread-safe. Workers call <see cref="OnSessionStart"/> and <see cref="OnSessionEnd"/> (interlocked
-/// counters). The control plane publishes health and weights as a whole new array with
-/// <see cref="SetHealth"/> (<see cref="Volatile.Write{T}(ref T, T)"/>), so a pick sees one consistent
+/// counters). Health and weights are published as a whole new array (<see cref="SetHealth"/> by the control plane,
+/// <see cref="SetUp"/> by an instance health check or the cluster's view of a peer router; one at a time, then
+/// <see cref="Volatile.Write{T}(ref T, T)"/>), so a pick sees one consistent
 /// health vector, never a mix. Remote loads are single 64-bit words written with
 /// <see cref="Volatile.Write(ref long, long)"/>.
 /// </para>
@@ -23,6 +24,7 @@ public sealed class InstanceLoad
 {
     private readonly long[] _localSessions;
     private readonly long[] _remoteSessions;
+    private readonly Lock _publishing = new();
     private InstanceHealth[] _health;
 
     /// <summary>Creates the load of <paramref name="count"/> instances: all up, weight 1, no sessions.</summary>
@@ -63,7 +65,30 @@ public sealed class InstanceLoad
             throw new ArgumentException($"{health.Length} entries for {Count} instances.", nameof(health));
         }
 
-        Volatile.Write(ref _health, health.ToArray());
+        lock (_publishing)
+        {
+            Volatile.Write(ref _health, health.ToArray());
+        }
+    }
+
+    /// <summary>
+    /// Publishes whether <paramref name="instance"/> is up, its weight kept: a new vector (allocated on a health change
+    /// only, never per packet). Publishers are serialised with each other, so two changes of different instances both stand.
+    /// </summary>
+    public void SetUp(int instance, bool isUp)
+    {
+        lock (_publishing)
+        {
+            var current = HealthSnapshot;
+            if (current[instance].IsUp == isUp)
+            {
+                return;
+            }
+
+            var next = (InstanceHealth[])current.Clone();
+            next[instance] = next[instance] with { IsUp = isUp };
+            Volatile.Write(ref _health, next);
+        }
     }
 
     public InstanceHealth Health(int instance) => HealthSnapshot[instance];

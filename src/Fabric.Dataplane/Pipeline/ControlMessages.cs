@@ -208,6 +208,47 @@ public static class ControlMessages
         return EthernetLength + Ipv4Packet.MinHeaderLength + udpLength;
     }
 
+    /// <summary>
+    /// A TCP segment of the router's own without options or payload (an instance health check's SYN, or the reset that
+    /// ends its half-open connection): the given sequence, acknowledgment and flags, a 64 KiB window, checksums complete.
+    /// </summary>
+    public static int TcpSegmentOfOurOwn(
+        Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort sourcePort, ushort destinationPort,
+        uint sequence, uint acknowledgment, TcpFlags flags)
+    {
+        WriteEthernet(frame, peerMac, ourMac, EtherType.Ipv4);
+        var ip = frame[EthernetLength..];
+        WriteIpv4(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, source, destination);
+        var tcp = ip.Slice(Ipv4Packet.MinHeaderLength, TcpSegment.MinHeaderLength);
+        tcp.Clear();
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], destinationPort);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], sequence);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], acknowledgment);
+        tcp[12] = 5 << 4;
+        tcp[13] = (byte)flags;
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], ushort.MaxValue);
+        var sum = Checksum.PseudoHeaderIpv4(source, destination, IpProtocol.Tcp, TcpSegment.MinHeaderLength);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Finish(Checksum.Add(sum, tcp)));
+        return EthernetLength + Ipv4Packet.MinHeaderLength + TcpSegment.MinHeaderLength;
+    }
+
+    /// <summary>An ICMPv4 echo request of the router's own, without payload (an instance health check of a service without a TCP port).</summary>
+    public static int EchoRequest(Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort identifier, ushort sequence)
+    {
+        const int icmpLength = 8;
+        WriteEthernet(frame, peerMac, ourMac, EtherType.Ipv4);
+        var ip = frame[EthernetLength..];
+        WriteIpv4(ip, icmpLength, IpProtocol.Icmp, source, destination);
+        var icmp = ip.Slice(Ipv4Packet.MinHeaderLength, icmpLength);
+        icmp.Clear();
+        icmp[0] = Icmpv4Type.EchoRequest;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[4..], identifier);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], sequence);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+        return EthernetLength + Ipv4Packet.MinHeaderLength + icmpLength;
+    }
+
     private static void WriteEthernet(Span<byte> frame, MacAddress destination, MacAddress source, ushort etherType)
     {
         destination.Write(frame);

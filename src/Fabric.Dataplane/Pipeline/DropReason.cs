@@ -134,6 +134,12 @@ public enum DropReason : byte
     /// code is not 0: it was routed here from off the link (RFC 4861 §6.1.1, §7.1), so it is neither answered nor learned from.
     /// </summary>
     NeighborDiscoveryOffLink,
+
+    /// <summary>
+    /// Not a packet: a live session ended because the instance it was placed on failed its health check and the service's
+    /// <c>session-resiliency</c> moves sessions off what failed (see <c>InstanceFailover</c>).
+    /// </summary>
+    InstanceDown,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

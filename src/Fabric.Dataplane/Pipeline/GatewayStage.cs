@@ -7,8 +7,8 @@ namespace Fabric.Dataplane.Pipeline;
 /// The router as an L3 gateway on each port: it learns where its neighbours are (from ARP, from neighbour
 /// discovery, and from the frames of hosts on the port's link: a source outside the port's
 /// <see cref="PortBinding.OnLink"/> prefixes and an ICMP error's quoted addresses teach nothing), answers ARP and
-/// neighbour solicitations for its own addresses on that port, answers pings to them, and drops (counted)
-/// anything else addressed to itself. Everything else goes on.
+/// neighbour solicitations for its own addresses on that port, answers pings to them, takes the answers to its
+/// instance health checks (<see cref="InstanceProbeStage"/>), and drops (counted) anything else addressed to itself. Everything else goes on.
 /// </summary>
 public static class GatewayStage
 {
@@ -66,6 +66,11 @@ public static class GatewayStage
                  && binding.OwnsIpv4((uint)context.Key.Destination))
         {
             return PathMonitorStage.Receive(ref context, snapshot, resources);
+        }
+        else if (binding.OwnsIpv4((uint)context.Key.Destination) && InstanceProbeStage.MayAnswer(ref context))
+        {
+            // An instance answering the router's health check from its gateway address.
+            return InstanceProbeStage.Receive(ref context, snapshot, resources);
         }
         else if (binding.OwnsIpv4((uint)context.Key.Destination) || (uint)context.Key.Destination == uint.MaxValue)
         {

@@ -12,7 +12,8 @@ namespace Fabric.Dataplane.Pipeline;
 // One worker runs every packet of a batch to completion, in this order. Every stage is a static function over the
 // packet (ref PacketContext), the batch's snapshot and the worker's WorkerResources (tables, counters, scratch):
 //
-//   rx batch (per port) ─► ParseStage ──► GatewayStage: ARP / ND / echo for the router's own addresses (answered here)
+//   rx batch (per port) ─► ParseStage ──► GatewayStage: ARP / ND / echo for the router's own addresses (answered here),
+//                                     │   answers to instance health checks (InstanceProbeStage, consumed here)
 //                                     └─► to a waypoint? SvrStage.Receive: check metadata (Svr/SvrStage.Receive.cs)
 //                                         SessionStage: lookup by 5-tuple
 //                                            ├─ hit ─► SvrStage.Unseal (waypoint) ─► FastPath: TCP state ─► SVR handshake
@@ -25,7 +26,8 @@ namespace Fabric.Dataplane.Pipeline;
 //   EgressStage: TTL / hop limit ─► MTU ─► NAT (local) or SvrStage.Rewrite (tuple, metadata, seal) ─► next-hop MAC ─► tx
 //
 // Every drop has a DropReason and is counted per tenant × service. The worker owns its resources; it reads the
-// snapshot once per batch.
+// snapshot once per batch. Before its batches, a worker ends its sessions on instances a health check took down since
+// its last round, where the service's resiliency says so (InstanceFailover).
 //
 // Several workers per router (docs/dataplane.md "Workers"): before SessionStage a worker asks WorkerOwnership.OwnerOf
 // which worker owns the packet's session; a packet another worker owns is copied into the HandOffRing to that worker
@@ -153,6 +155,7 @@ public sealed class PacketWorker
     public int RunOnce(long now)
     {
         var snapshot = Bind(SnapshotSource(), now);
+        FailOver(snapshot, now);
         var handled = RunHandedOff(now, snapshot);
         for (var port = 0; port < Ports.Length; port++)
         {
@@ -634,6 +637,29 @@ public sealed class PacketWorker
 
         _bound = snapshot;
         return snapshot;
+    }
+
+    /// <summary>The count of instances health checks took down when this worker last ended the sessions on them.</summary>
+    private long _instanceDownsSeen;
+
+    /// <summary>When a health check took an instance down since the last round: ends the sessions on it where the policy says so (<see cref="InstanceFailover"/>).</summary>
+    private void FailOver(ForwardingSnapshot snapshot, long now)
+    {
+        var downs = snapshot.Runtimes.InstanceDowns;
+        if (downs == _instanceDownsSeen)
+        {
+            return;
+        }
+
+        _instanceDownsSeen = downs;
+        try
+        {
+            InstanceFailover.Run(snapshot, Resources, now);
+        }
+        catch (Exception fault) when (fault is not OutOfMemoryException)
+        {
+            Faults.Record(fault, now);
+        }
     }
 
     private readonly ExpiredSession<SessionState>[] _expired = new ExpiredSession<SessionState>[256];

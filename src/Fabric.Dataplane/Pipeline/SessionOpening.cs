@@ -3,6 +3,7 @@ using Fabric.Dataplane.LoadBalancing;
 using Fabric.Dataplane.Policing;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Telemetry;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
@@ -129,6 +130,31 @@ internal static class SessionOpening
         }
 
         ReleaseWaypoints(snapshot, state);
+    }
+
+    /// <summary>
+    /// Ends a live session the fabric decided to end (not a packet: revoked by a configuration, or on an instance that
+    /// failed): removes it, gives back what it held (<see cref="Ended"/>, to <paramref name="admittedBy"/>'s runtimes),
+    /// reports it closed, and counts it as dropped for <paramref name="reason"/> under <paramref name="tenant"/> and
+    /// <paramref name="service"/> (indexes of the snapshot in force). The one place such a session ends: a reset toward
+    /// both ends of a TCP session goes here.
+    /// </summary>
+    public static void EndLive(
+        ForwardingSnapshot admittedBy, ForwardingSnapshot current, WorkerResources resources, int handle, DropReason reason, int tenant, int service, long now)
+    {
+        ArgumentNullException.ThrowIfNull(resources);
+        var sessions = resources.Sessions;
+        var forward = sessions.ForwardKey(handle);
+        var reverse = sessions.ReverseKey(handle);
+        var ended = sessions.Payload(handle);
+        var tcp = sessions.Tcp(handle);
+        sessions.Remove(handle);
+        Ended(admittedBy, resources, ended);
+        resources.SessionClosed(handle, forward, reverse, ended, now);
+        SessionResets.ResetEnds(current, resources, forward, reverse, ended, tcp, now);
+        resources.Drops.Count(new DropRecord(
+            reason, tenant, service, forward.Source, forward.Destination, forward.SourcePort, forward.DestinationPort,
+            forward.Protocol, ended.ReversePort, now, IsIpv6: forward.IsIpv6));
     }
 
     /// <summary>

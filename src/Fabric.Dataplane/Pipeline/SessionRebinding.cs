@@ -1,5 +1,4 @@
 using Fabric.Dataplane.Forwarding;
-using Fabric.Dataplane.Telemetry;
 
 namespace Fabric.Dataplane.Pipeline;
 
@@ -18,7 +17,7 @@ namespace Fabric.Dataplane.Pipeline;
 /// service the tenant may reach took it);</item>
 /// <item>an SVR session that is not sealed, of a service that now requires encryption.</item>
 /// </list>
-/// A TCP session that ends is reset towards each end attached to this router (<see cref="SessionRevocation"/>); any
+/// A TCP session that ends is reset towards each end attached to this router (<see cref="SessionResets"/>); any
 /// other session is removed. Every router of a fabric runs the same check on the same version, so each end of an SVR
 /// session ends its part; an ended session's next packet meets the slow path like any new flow (and the policy's
 /// transport-state enforcement).
@@ -58,16 +57,7 @@ public static class SessionRebinding
                 continue;
             }
 
-            var reverse = sessions.ReverseKey(handle);
-            var ended = state;
-            var tcp = sessions.Tcp(handle);
-            sessions.Remove(handle);
-            SessionOpening.Ended(previous, resources, ended);
-            resources.SessionClosed(handle, forward, reverse, ended, now);
-            SessionRevocation.ResetEnds(next, resources, forward, reverse, ended, tcp, now);
-            resources.Drops.Count(new DropRecord(
-                DropReason.Revoked, tenant, service, forward.Source, forward.Destination, forward.SourcePort, forward.DestinationPort,
-                forward.Protocol, ended.ReversePort, now, IsIpv6: forward.IsIpv6));
+            SessionOpening.EndLive(previous, next, resources, handle, DropReason.Revoked, tenant, service, now);
             revoked++;
         }
 

@@ -180,7 +180,7 @@ public static class SessionStage
     /// <summary>
     /// Moves <paramref name="next"/> (a direction's next sequence number, 0 unknown) past the segment in hand when it
     /// reaches further: a retransmission leaves it, a SYN (a connection beginning on the tuple) sets it. What a reset
-    /// the router sends of its own carries (<see cref="SessionRevocation"/>).
+    /// the router sends of its own carries (<see cref="SessionResets"/>).
     /// </summary>
     private static void TrackSequence(ref uint next, ref PacketContext context)
     {

@@ -19,8 +19,8 @@ public sealed class WorkerCounters
     /// <summary>Live sessions a committed configuration no longer allows, ended when the worker took it (see <see cref="SessionRebinding"/>).</summary>
     public long SessionsRevoked;
 
-    /// <summary>TCP resets sent to the ends of revoked sessions (see <see cref="SessionRevocation"/>); each also counts in <see cref="Generated"/> once sent.</summary>
-    public long RevocationResets;
+    /// <summary>TCP resets sent to the ends of sessions the fabric ended (revoked, or on an instance that failed its health check), by the class <c>SessionResets</c>; each also counts in <see cref="Generated"/> once sent.</summary>
+    public long SessionResets;
 
     /// <summary>SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress).</summary>
     public long SessionsMoved;
@@ -89,7 +89,7 @@ public sealed class WorkerCounters
             sum.SessionsEvicted += Interlocked.Read(ref w.SessionsEvicted);
             sum.SessionsSuperseded += Interlocked.Read(ref w.SessionsSuperseded);
             sum.SessionsRevoked += Interlocked.Read(ref w.SessionsRevoked);
-            sum.RevocationResets += Interlocked.Read(ref w.RevocationResets);
+            sum.SessionResets += Interlocked.Read(ref w.SessionResets);
             sum.SessionsMoved += Interlocked.Read(ref w.SessionsMoved);
             sum.MetadataAnnouncements += Interlocked.Read(ref w.MetadataAnnouncements);
             sum.IcmpErrorsSent += Interlocked.Read(ref w.IcmpErrorsSent);

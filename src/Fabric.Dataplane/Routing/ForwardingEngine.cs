@@ -443,7 +443,7 @@ public sealed class ForwardingEngine : IDisposable
     /// One round of every worker, one after the other: keys handed in are installed, then requests to the workers run
     /// (replication, role changes, session queries), then each worker runs what other workers handed to it and a batch from
     /// every port, to completion; then, on an active node, the peer paths' monitoring timers (probes and echo bursts that
-    /// are due go out), and at most once a second the removal of retired service runtimes no session holds. Returns
+    /// are due go out) and the instances' health checks (<see cref="InstanceProbeStage"/>), and at most once a second the removal of retired service runtimes no session holds. Returns
     /// packets handled. Never throws: what throws on a worker is counted in <see cref="PacketWorker.Faults"/> and the round goes on.
     /// </summary>
     public int RunOnce()
@@ -509,6 +509,7 @@ public sealed class ForwardingEngine : IDisposable
             try
             {
                 PathMonitorStage.Tick(worker.Resources, snapshot, now);
+                InstanceProbeStage.Tick(worker.Resources, snapshot, now);
             }
             catch (Exception fault) when (fault is not OutOfMemoryException)
             {
@@ -648,18 +649,18 @@ public sealed class ForwardingEngine : IDisposable
 
     /// <summary>
     /// When the first worker's next timer is due (ticks of its clock): the first session expiry its shard holds, and on
-    /// an active node the peer paths' next probe or echo burst; <see cref="long.MaxValue"/> when none is. Worker thread only.
+    /// an active node the peer paths' next probe or echo burst and the instances' next health check or its timeout; <see cref="long.MaxValue"/> when none is. Worker thread only.
     /// </summary>
     public long NextTimerDue() => NextTimerDue(0);
 
-    /// <summary>Worker <paramref name="index"/>'s next timer: its shard's first session expiry; the first worker's also the peer paths' monitoring.</summary>
+    /// <summary>Worker <paramref name="index"/>'s next timer: its shard's first session expiry; the first worker's also the peer paths' monitoring and the instances' health checks.</summary>
     private long NextTimerDue(int index)
     {
         var worker = _workers[index];
         var due = worker.Sessions.NextExpiryDue();
         if (index == 0 && worker.IsActive && Volatile.Read(ref _snapshot) is { } snapshot)
         {
-            due = Math.Min(due, PathMonitorStage.NextDue(snapshot));
+            due = Math.Min(due, Math.Min(PathMonitorStage.NextDue(snapshot), InstanceProbeStage.NextDue(snapshot)));
         }
 
         return due;

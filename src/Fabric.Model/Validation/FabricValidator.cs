@@ -95,6 +95,11 @@ public static partial class FabricValidator
             CheckRate(policy.SessionRateLimit, ConfigPath.Child(path, "session-rate-limit"), errors);
             CheckRate(policy.TenantRateLimit, ConfigPath.Child(path, "tenant-rate-limit"), errors);
             CheckRate(policy.ServiceRateLimit, ConfigPath.Child(path, "service-rate-limit"), errors);
+            if (policy.HealthCheck.Enabled && policy.HealthCheck.Timeout > policy.HealthCheck.Interval)
+            {
+                errors.Add(new(ConfigPath.Child(ConfigPath.Child(path, "health-check"), "timeout"),
+                    $"a probe timeout of {policy.HealthCheck.Timeout.TotalMilliseconds} ms outlasts the interval ({policy.HealthCheck.Interval.TotalMilliseconds} ms) between probes; make timeout at most interval"));
+            }
         }
 
         foreach (var policy in config.SecurityPolicies)

@@ -77,4 +77,34 @@ public sealed class ClusterLoadBalancingTests : IDisposable
             names => !names.Contains("@dc1a", StringComparison.Ordinal),
             "br1 forgetting dc1's instances");
     }
+
+    [Fact]
+    public async Task EveryInstanceOfDc1Down_Br1SendsNothingThere_UntilOneIsUpAgain()
+    {
+        using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
+        await using var nodes = new ControlPlaneNodes(tls: true);
+        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
+        await nodes.StartRouter(fabric.Dc1, "dc1a");
+        await nodes.StartRouter(fabric.Br1, "br1a");
+        await nodes.StartRouter(fabric.Br2, "br2a");
+        var spread = LoadFeedbackTests.Snapshot(fabric.Br1);
+        var dc1Slot = Array.IndexOf(spread.PeerRouters, "dc1");
+
+        // dc1's dataplane finds web1, its only instance of spread, down (as its health check does).
+        LoadFeedbackTests.Snapshot(fabric.Dc1).Runtime.Load.SetUp(0, false);
+        await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.Health(dc1Slot).IsUp), up => !up, "br1's dataplane learning that dc1 has no instance of spread up");
+
+        // A burst from eng1 at br1: every session goes to br2, none to the router whose instances are all down.
+        for (var i = 0; i < 20; i++)
+        {
+            fabric.Eng1.SendUdp("10.200.0.90", (ushort)(41000 + i), 9000, [(byte)i]);
+        }
+
+        fabric.Pump();
+        Assert.Equal(20, LoadFeedbackTests.Active(fabric.Br2));
+        Assert.Equal(0, LoadFeedbackTests.Active(fabric.Dc1));
+
+        LoadFeedbackTests.Snapshot(fabric.Dc1).Runtime.Load.SetUp(0, true);
+        await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.Health(dc1Slot).IsUp), up => up, "br1's dataplane learning that web1 at dc1 is up again");
+    }
 }

@@ -16,6 +16,21 @@ public sealed class InstanceRegistryTests
     private static SealedInstance Sealed(RegisteredInstance instance, byte signature = 1) => new(instance, new NodeSeal([], [signature]));
 
     [Fact]
+    public void PeerRoutersUp_DownOnlyWhenEveryRegisteredInstanceOfTheRouterIsDown()
+    {
+        var branch = Local([], ["dc1", "dc2", "dc3"], [0, 0, 0]);
+        RegisteredInstance[] registered =
+        [
+            Entry("web1", "dc1a", up: false), Entry("web2", "dc1a", up: false), // dc1: every instance down
+            Entry("web3", "dc2a", up: false) with { Router = "dc2" }, Entry("web4", "dc2a") with { Router = "dc2" }, // dc2: one up
+            Entry("web5", "dc3a") with { Router = "dc3", Service = "db", IsUp = false }, // dc3: nothing of web registered
+        ];
+
+        Assert.Equal([false, true, true], InstanceRegistry.PeerRoutersUp(branch, registered));
+        Assert.Equal([true, true, true], InstanceRegistry.PeerRoutersUp(branch, []));
+    }
+
+    [Fact]
     public void Reconcile_SetsNewChangedAndResealed_RemovesDetachedOldIncarnationsAndSquatters_NothingWhenEqual()
     {
         var desired = InstanceRegistry.Desired(Local(["web1", "web2", "web3"], [], [0, 0, 0]), "dc1", "dc1a", "m1").ToDictionary(d => d.Key, d => Sealed(d.Value));

@@ -17,6 +17,7 @@ public class ShippedDocumentsTests
         Assert.Equal(NetworkModel.HostBased, lab.FindRouter("br1")!.Networks.Single().Model);
         Assert.Equal(NetworkModel.Bridged, lab.FindRouter("br2")!.Networks.Single().Model);
         Assert.Equal(2, lab.FindService("web")!.Instances.Count);
+        Assert.Equal(HealthCheck.Default, lab.FindServicePolicy("web")!.HealthCheck);
     }
 
     [Fact]
@@ -32,7 +33,8 @@ public class ShippedDocumentsTests
     {
         var reference = Documents.LoadValid(Repository.Read("hocon/fabric.reference.conf"));
         var documented = reference.FindServicePolicy("standard")!;
-        Assert.Equal(ServicePolicy.Default with { Name = "standard" }, documented);
+        // The example spells out its health-check block, which turns the check on with every default.
+        Assert.Equal(ServicePolicy.Default with { Name = "standard", HealthCheck = HealthCheck.Default }, documented);
     }
 
     [Fact]

@@ -69,7 +69,7 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         Assert.Equal(0, allocated);
         // dc: 50 local sessions (client and instance reset) and 50 SVR egress sessions (instance); br: 50 ingress (client).
         Assert.Equal((50L, 100L), (_routers.Branch.Worker.Counters.SessionsRevoked, _routers.Datacenter.Worker.Counters.SessionsRevoked));
-        Assert.Equal((50L, 150L), (_routers.Branch.Worker.Counters.RevocationResets, _routers.Datacenter.Worker.Counters.RevocationResets));
+        Assert.Equal((50L, 150L), (_routers.Branch.Worker.Counters.SessionResets, _routers.Datacenter.Worker.Counters.SessionResets));
     }
 
     public void Dispose() => _routers.Dispose();

@@ -60,7 +60,7 @@ public sealed class SessionRevocationTests
         // The client hears it from the service address it dialled; the instance from the client (no source NAT here).
         AssertReset(lab.Eng1, atClient, Web, 80, lab.Eng1.Address, 40000, sequence: 5006, acknowledgment: 106);
         AssertReset(server, atServer, "10.20.1.10", 40000, server.Address, 80, sequence: 106, acknowledgment: 5006);
-        Assert.Equal(2, lab.Router.Worker.Counters.RevocationResets);
+        Assert.Equal(2, lab.Router.Worker.Counters.SessionResets);
         Assert.Equal(1, lab.Router.Worker.Drops.Get(DropReason.Revoked, lab.Tenant("engineering"), lab.Service("web")));
 
         // guest may still reach web: its connection saw nothing and still works.
@@ -108,7 +108,7 @@ public sealed class SessionRevocationTests
 
         // Counted as the router reports it (its workers' sum: what telemetry and fabric router counters read).
         Assert.Equal(1, lab.Router.Counters().SessionsRevoked);
-        Assert.Equal(0, lab.Router.Counters().RevocationResets);
+        Assert.Equal(0, lab.Router.Counters().SessionResets);
         Assert.Equal((atClient, atServer), (lab.Eng1.Received.Count, server.Received.Count));
     }
 
@@ -132,7 +132,7 @@ public sealed class SessionRevocationTests
         // reset comes from the client's address and port as dc1 restored them on the instance's side.
         AssertReset(fabric.Eng1, atClient, Web, 80, fabric.Eng1.Address, 40000, sequence: 5006, acknowledgment: 106);
         AssertReset(server, atServer, "10.20.1.10", 40000, server.Address, 80, sequence: 106, acknowledgment: 5006);
-        Assert.Equal((1L, 1L), (fabric.Br1.Worker.Counters.RevocationResets, fabric.Dc1.Worker.Counters.RevocationResets));
+        Assert.Equal((1L, 1L), (fabric.Br1.Worker.Counters.SessionResets, fabric.Dc1.Worker.Counters.SessionResets));
         Assert.Equal((1L, 1L), (Revoked(fabric.Br1), Revoked(fabric.Dc1)));
         Assert.Equal(0, fabric.Br1.Worker.Sessions.Count + fabric.Dc1.Worker.Sessions.Count);
     }

@@ -5,7 +5,8 @@ using Fabric.Dataplane.Wire;
 namespace Fabric.Dataplane.Pipeline;
 
 /// <summary>
-/// What ending a revoked TCP session sends (docs/sessions.md "Revocation"): a reset, at once, to each end of the
+/// What ending a live TCP session the fabric decided to end sends (revoked by a configuration, docs/sessions.md
+/// "Revocation"; on an instance that failed its health check, docs/load-balancing.md): a reset, at once, to each end of the
 /// connection attached to this router, from the other end's address and port as that end knows them. The client hears
 /// it from the address and port it addressed (the forward key's destination), the server from the address it answers
 /// to (the reverse key's destination, after NAT). Each reset carries the sequence number its receiver expects next
@@ -13,11 +14,11 @@ namespace Fabric.Dataplane.Pipeline;
 /// <see cref="SessionState.ReverseNextSequence"/>), which a stack that checks resets strictly (RFC 5961 §3) accepts;
 /// it acknowledges what the receiver sent when that is known. An SVR ingress holds only the client, an egress only the
 /// server, a transit neither: each router resets what it holds, and every router runs the same revocation on the same
-/// version. Allocates nothing; runs on the worker's thread.
+/// version. Allocates nothing; runs on the worker's thread; counted in <see cref="WorkerCounters.SessionResets"/>.
 /// </summary>
-internal static class SessionRevocation
+internal static class SessionResets
 {
-    /// <summary>Sends the resets that end a revoked session; <paramref name="state"/>, the keys and the tracker are what the session left.</summary>
+    /// <summary>Sends the resets that end a session; <paramref name="state"/>, the keys and the tracker are what the session left.</summary>
     public static void ResetEnds(
         ForwardingSnapshot snapshot, WorkerResources resources, in SessionKey forward, in SessionKey reverse, in SessionState state, TcpTracker tcp, long now)
     {
@@ -60,7 +61,7 @@ internal static class SessionRevocation
         var scratch = resources.Scratch;
         var known = resources.Neighbors.TryGet(port, flow.Destination, flow.IsIpv6, now, out var mac);
         var length = ControlMessages.TcpReset(scratch, ports[port].Mac, known ? mac : MacAddress.Zero, flow, sequence, received, acknowledges: received != 0);
-        resources.Counters.RevocationResets++;
+        resources.Counters.SessionResets++;
         if (known)
         {
             resources.SendOwn(port, scratch.AsSpan(0, length));
