@@ -69,7 +69,7 @@ public static class RandomFabric
             }))
         {
             Sessions = new SessionTableSettings(random.Next(16, 1 << 20), random.Next(1, 101)),
-            Dataplane = new DataplaneSettings(random.Next(2) == 0 ? null : random.Next(1, DataplaneSettings.MaximumWorkers + 1), TimeSpan.FromMicroseconds(random.Next(101))),
+            Dataplane = new DataplaneSettings(random.Next(2) == 0 ? null : random.Next(1, DataplaneSettings.MaximumWorkers + 1), TimeSpan.FromMicroseconds(random.Next(101)), (PacketIo)random.Next(2)),
         });
         var containers = routers.SelectMany(r => r.Networks).SelectMany(n => n.Containers).Select(c => c.Name).ToArray();
 
