@@ -2,11 +2,13 @@ namespace Fabric.Model;
 
 /// <summary>
 /// How a router's nodes run their dataplane (docs/dataplane.md "Workers"): how many packet workers, and how long an
-/// idle worker keeps polling its ports before it sleeps. Read when a node starts. Thread-safe: immutable.
+/// idle worker keeps polling its ports before it sleeps, and how the ports take frames from the kernel. Read when a node
+/// starts. Thread-safe: immutable.
 /// </summary>
 /// <param name="Workers">Packet workers per node; null: <see cref="WorkersFor"/> the node's processor count.</param>
 /// <param name="BusyPoll">After an empty batch a worker polls this long before it blocks in epoll; zero sleeps at once.</param>
-public sealed record DataplaneSettings(int? Workers, TimeSpan BusyPoll)
+/// <param name="Io">How each port receives frames (docs/dataplane.md "Receive paths").</param>
+public sealed record DataplaneSettings(int? Workers, TimeSpan BusyPoll, PacketIo Io = PacketIo.Recvmmsg)
 {
     public static DataplaneSettings Default { get; } = new(null, TimeSpan.Zero);
 

@@ -68,7 +68,7 @@ public sealed class RouterProcess : IDisposable
                 try
                 {
                     // Each worker its own socket per device; a device's sockets share one fanout group, id unique in the process.
-                    _ports.Add(AfPacketPort.Open(device, Workers == 1 ? null : FanoutGroup(device)));
+                    _ports.Add(AfPacketPort.Open(device, Workers == 1 ? null : FanoutGroup(device), router.Dataplane.Io));
                 }
                 catch (PacketPortException e)
                 {

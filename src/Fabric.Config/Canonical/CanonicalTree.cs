@@ -125,7 +125,8 @@ public static class CanonicalTree
             ("max-tenant-share", Num(r.Sessions.MaxTenantSharePercent)))),
         ("dataplane", Obj(
             ("workers", r.Dataplane.Workers is { } workers ? Num(workers) : null),
-            ("busy-poll", Duration(r.Dataplane.BusyPoll)))));
+            ("busy-poll", Duration(r.Dataplane.BusyPoll)),
+            ("io", Enum(r.Dataplane.Io)))));
 
     private static HoconObject Conductor(ConductorSettings c) => Obj(
         ("addresses", List(c.Addresses, Address)),

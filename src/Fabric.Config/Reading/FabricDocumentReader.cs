@@ -235,7 +235,8 @@ internal static class FabricDocumentReader
 
         var settings = new DataplaneSettings(
             r.OptionalInt("workers", 1, DataplaneSettings.MaximumWorkers),
-            r.Duration("busy-poll", TimeSpan.Zero, TimeSpan.Zero));
+            r.Duration("busy-poll", TimeSpan.Zero, TimeSpan.Zero),
+            r.Enum("io", PacketIo.Recvmmsg));
         r.Finish();
         return settings;
     }

@@ -19,6 +19,7 @@ public sealed class DataplaneConfigTests
         var settings = config.FindRouter("dc1")!.Dataplane;
         Assert.Null(settings.Workers);
         Assert.Equal(TimeSpan.Zero, settings.BusyPoll);
+        Assert.Equal(PacketIo.Recvmmsg, settings.Io);
         Assert.Equal(1, settings.WorkersFor(1));
         Assert.Equal(1, settings.WorkersFor(2));
         Assert.Equal(3, settings.WorkersFor(4));
@@ -28,15 +29,16 @@ public sealed class DataplaneConfigTests
     [Fact]
     public void Dataplane_Given_ReadAndSurvivesTheCanonicalForm()
     {
-        var result = FabricConfigLoader.Load(LabWith("{ workers = 2, busy-poll = 50us }"));
+        var result = FabricConfigLoader.Load(LabWith("{ workers = 2, busy-poll = 50us, io = ring }"));
         Assert.True(result.IsValid, string.Join("\n", result.Errors));
-        var expected = new DataplaneSettings(2, TimeSpan.FromMicroseconds(50));
+        var expected = new DataplaneSettings(2, TimeSpan.FromMicroseconds(50), PacketIo.Ring);
         Assert.Equal(expected, result.Config!.FindRouter("dc1")!.Dataplane);
         Assert.Equal(2, expected.WorkersFor(16));
         Assert.Equal(DataplaneSettings.Default, result.Config.FindRouter("br1")!.Dataplane);
 
         var text = HoconWriter.ToHocon(CanonicalTree.Of(result.Config));
         Assert.Contains("busy-poll = \"50us\"", text, StringComparison.Ordinal);
+        Assert.Contains("io = ring", text, StringComparison.Ordinal);
         var again = FabricConfigLoader.Load(text);
         Assert.True(again.IsValid, string.Join("\n", again.Errors));
         Assert.Equal(expected, again.Config!.FindRouter("dc1")!.Dataplane);
@@ -51,6 +53,7 @@ public sealed class DataplaneConfigTests
     [InlineData("{ busy-poll = 101us }", "fabric.routers.dc1.dataplane.busy-poll", "longer than 100 us")]
     [InlineData("{ busy-poll = 50 }", "fabric.routers.dc1.dataplane.busy-poll", "expected a duration")]
     [InlineData("{ busy-pol = 50us }", "fabric.routers.dc1.dataplane", "busy-pol")]
+    [InlineData("{ io = rings }", "fabric.routers.dc1.dataplane.io", "expected one of recvmmsg, ring")]
     public void Dataplane_Wrong_ErrorWithItsPath(string block, string path, string message)
     {
         var result = FabricConfigLoader.Load(LabWith(block));

@@ -76,7 +76,7 @@ public static class RandomFabric
             }))
         {
             Sessions = new SessionTableSettings(random.Next(16, 1 << 20), random.Next(1, 101)),
-            Dataplane = new DataplaneSettings(random.Next(2) == 0 ? null : random.Next(1, DataplaneSettings.MaximumWorkers + 1), TimeSpan.FromMicroseconds(random.Next(101))),
+            Dataplane = new DataplaneSettings(random.Next(2) == 0 ? null : random.Next(1, DataplaneSettings.MaximumWorkers + 1), TimeSpan.FromMicroseconds(random.Next(101)), (PacketIo)random.Next(2)),
         });
         // An HA pair runs one worker per node: a valid model gives it at most one.
         routers = [.. routers.Select(r => r.Nodes.Count == 2 && r.Dataplane.Workers > 1 ? r with { Dataplane = r.Dataplane with { Workers = 1 } } : r)];

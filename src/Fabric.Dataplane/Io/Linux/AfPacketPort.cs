@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Fabric.Dataplane.Wire;
+using Fabric.Model;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
@@ -11,7 +12,9 @@ namespace Fabric.Dataplane.Io.Linux;
 /// <summary>
 /// A forwarding interface on a Linux device through an AF_PACKET raw socket bound to it.
 /// Receive takes a whole batch with one recvmmsg(2) straight into the batch's buffers, which the port
-/// pins the first time it sees the batch (the worker passes the same batch every round); Send is one
+/// pins the first time it sees the batch (the worker passes the same batch every round), or, opened with
+/// <see cref="PacketIo.Ring"/>, copies the frames of retired blocks out of a TPACKET_V3 ring without a system
+/// call (AfPacketPort.Ring.cs); Send is one
 /// sendto(2) per frame, or, for frames the worker queues with <see cref="Enqueue"/>, one sendmmsg(2) per
 /// <see cref="Flush"/>, with the qdisc bypassed where the kernel allows. The socket is non-blocking:
 /// Receive returns 0 when nothing waits and never sleeps; <see cref="WaitAny"/> sleeps until a port
@@ -29,7 +32,7 @@ namespace Fabric.Dataplane.Io.Linux;
 /// Frames larger than a batch buffer are dropped and counted in <see cref="Truncated"/>; super-packets of
 /// a kind Fabric does not cut (UDP fragmentation offload) in <see cref="UnsupportedOffloads"/>.
 /// </remarks>
-public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
+public sealed unsafe partial class AfPacketPort : IPacketPort, IDisposable
 {
     /// <summary>
     /// The socket's receive and send buffers. A super-packet takes up to 64 KiB of the kernel's buffer, so the
@@ -129,9 +132,10 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
     /// With <paramref name="fanoutGroup"/> the socket joins that PACKET_FANOUT group in hash mode (with defragmentation):
     /// the kernel spreads the device's frames over the group's sockets by a flow hash that is the same for both directions
     /// of a 5-tuple, in the order the sockets joined (one socket per worker, docs/dataplane.md "Workers").
-    /// Throws <see cref="PacketPortException"/> naming the cause: missing privileges, no such interface, a group refused.
+    /// With <paramref name="io"/> <see cref="PacketIo.Ring"/> the socket receives through a TPACKET_V3 ring (AfPacketPort.Ring.cs).
+    /// Throws <see cref="PacketPortException"/> naming the cause: missing privileges, no such interface, a group or a ring refused.
     /// </summary>
-    public static AfPacketPort Open(string device, ushort? fanoutGroup = null)
+    public static AfPacketPort Open(string device, ushort? fanoutGroup = null, PacketIo io = PacketIo.Recvmmsg)
     {
         ArgumentException.ThrowIfNullOrEmpty(device);
         var nameBytes = Encoding.UTF8.GetByteCount(device);
@@ -173,7 +177,7 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 
             var port = new AfPacketPort(device, fd, index, mac, mtu);
             fd = -1; // owned by the port from here
-            port.Configure();
+            port.Configure(io);
             if (fanoutGroup is { } group)
             {
                 port.JoinFanout(group);
@@ -223,6 +227,11 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         if (room <= 0)
         {
             return 0;
+        }
+
+        if (_ring != null)
+        {
+            return ReceiveFromRing(batch);
         }
 
         if (!ReferenceEquals(batch, _bound))
@@ -289,22 +298,27 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
                 batch[i].Data.AsSpan(0, length).CopyTo(buffer.Data);
             }
 
-            buffer.Length = length;
-            if (offload.IsSuperPacket)
-            {
-                // Its checksum stays partial: the worker cuts it (summing each packet) or sends it on partial.
-                buffer.Offload = offload;
-                SuperPacketsReceived++;
-            }
-            else if (partial && PartialChecksum.Complete(buffer.Frame))
-            {
-                ChecksumsCompleted++;
-            }
-
+            Deliver(buffer, length, partial, offload);
             added++;
         }
 
         return added;
+    }
+
+    /// <summary>Finishes a received frame in <paramref name="buffer"/>: its length, its offload, its checksum completed unless it is a super-packet.</summary>
+    private void Deliver(PacketBuffer buffer, int length, bool partial, in SegmentationOffload offload)
+    {
+        buffer.Length = length;
+        if (offload.IsSuperPacket)
+        {
+            // Its checksum stays partial: the worker cuts it (summing each packet) or sends it on partial.
+            buffer.Offload = offload;
+            SuperPacketsReceived++;
+        }
+        else if (partial && PartialChecksum.Complete(buffer.Frame))
+        {
+            ChecksumsCompleted++;
+        }
     }
 
     public bool Send(ReadOnlySpan<byte> frame)
@@ -524,7 +538,7 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 
     public override string ToString() => $"{Name} (ifindex {InterfaceIndex}, {Mac}, mtu {Mtu})";
 
-    private void Configure()
+    private void Configure(PacketIo io)
     {
         // The socket was opened with protocol 0, so it sees nothing until bound to one device.
         SetOption(SOL_PACKET, PACKET_AUXDATA, required: true);
@@ -543,6 +557,10 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
         _queuedMessages = (mmsghdr*)NativeMemory.AllocZeroed(TransmitQueueLength, (nuint)sizeof(mmsghdr));
         _queuedVectors = (iovec*)NativeMemory.AllocZeroed(TransmitQueueLength * 2, (nuint)sizeof(iovec));
         _queuedHeaders = (VirtioNetHeader*)NativeMemory.AllocZeroed(TransmitQueueLength, (nuint)sizeof(VirtioNetHeader));
+        if (io == PacketIo.Ring)
+        {
+            MapRing(); // after PACKET_VNET_HDR: the kernel refuses it once a ring exists
+        }
 
         sockaddr_ll address = default;
         address.sll_family = (ushort)(int)AF_PACKET;
@@ -684,6 +702,7 @@ public sealed unsafe class AfPacketPort : IPacketPort, IDisposable
 
     private void Release()
     {
+        UnmapRing();
         if (_fd >= 0)
         {
             _ = close(_fd);

@@ -110,3 +110,65 @@ internal struct PacketAuxData
     public ushort VlanTci;
     public ushort VlanTpid;
 }
+
+/// <summary>
+/// The PACKET_MMAP TPACKET_V3 receive ring's ABI (linux/if_packet.h, Documentation/networking/packet_mmap.rst): socket
+/// options, status bits, and the field offsets of struct tpacket_block_desc and struct tpacket3_hdr on 64-bit Linux.
+/// </summary>
+internal static class TpacketV3
+{
+    /// <summary>Socket option: the ring's layout version (set before the ring).</summary>
+    public const int PACKET_VERSION = 10;
+
+    /// <summary>Socket option: set up the receive ring from a struct tpacket_req3.</summary>
+    public const int PACKET_RX_RING = 5;
+
+    /// <summary>enum tpacket_versions: TPACKET_V3, block-based.</summary>
+    public const int TPACKET_V3 = 2;
+
+    /// <summary>block_status: the kernel owns the block (the reader hands it back by writing this).</summary>
+    public const uint TP_STATUS_KERNEL = 0;
+
+    /// <summary>block_status: the block is retired and belongs to the reader.</summary>
+    public const uint TP_STATUS_USER = 1;
+
+    /// <summary>tpacket_block_desc.hdr.bh1.block_status.</summary>
+    public const int BlockStatus = 8;
+
+    /// <summary>tpacket_block_desc.hdr.bh1.num_pkts.</summary>
+    public const int BlockPackets = 12;
+
+    /// <summary>tpacket_block_desc.hdr.bh1.offset_to_first_pkt.</summary>
+    public const int BlockFirstPacket = 16;
+
+    /// <summary>tpacket3_hdr.tp_next_offset (0 for a block's last frame).</summary>
+    public const int NextOffset = 0;
+
+    /// <summary>tpacket3_hdr.tp_snaplen: the bytes in the ring.</summary>
+    public const int SnapLength = 12;
+
+    /// <summary>tpacket3_hdr.tp_len: the frame's length on the wire.</summary>
+    public const int Length = 16;
+
+    /// <summary>tpacket3_hdr.tp_status (TP_STATUS_CSUMNOTREADY and friends, as in tpacket_auxdata).</summary>
+    public const int Status = 20;
+
+    /// <summary>tpacket3_hdr.tp_mac: the frame's offset from the header; with PACKET_VNET_HDR the virtio_net_hdr sits just before it.</summary>
+    public const int MacOffset = 24;
+
+    /// <summary>The struct sockaddr_ll's sll_pkttype after the header, at TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + 10.</summary>
+    public const int PacketType = 48 + 10;
+}
+
+/// <summary>struct tpacket_req3 (linux/if_packet.h): the receive ring's geometry.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct RingRequest
+{
+    public uint BlockSize;
+    public uint BlockCount;
+    public uint FrameSize;
+    public uint FrameCount;
+    public uint RetireTimeoutMs;
+    public uint PrivateSize;
+    public uint FeatureRequest;
+}

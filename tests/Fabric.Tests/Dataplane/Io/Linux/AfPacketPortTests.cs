@@ -3,6 +3,7 @@ using Fabric.Cli.Hosting;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.Linux;
 using Fabric.Dataplane.Wire;
+using Fabric.Model;
 using Fabric.Tests.Dataplane.Routing;
 using Fabric.Tests.Support;
 
@@ -43,15 +44,18 @@ public sealed class AfPacketPortTests
         Assert.True(port.InterfaceIndex > 0);
     }
 
-    [Fact]
-    public void SendAndReceive_OverVethPair_FramesArriveInOneBatchAndSenderSkipsItsOwn()
+    [Theory]
+    [InlineData(PacketIo.Recvmmsg, "p")]
+    [InlineData(PacketIo.Ring, "q")]
+    public void SendAndReceive_OverVethPair_FramesArriveInOneBatchAndSenderSkipsItsOwn(PacketIo io, string tag)
     {
         using var wire = new NetworkNamespaces();
-        var a = $"fpa-{NetworkNamespaces.Suffix}";
-        var b = $"fpb-{NetworkNamespaces.Suffix}";
+        var a = $"f{tag}a-{NetworkNamespaces.Suffix}";
+        var b = $"f{tag}b-{NetworkNamespaces.Suffix}";
         wire.AddVethPair(a, b);
-        using var portA = AfPacketPort.Open(a);
-        using var portB = AfPacketPort.Open(b);
+        using var portA = AfPacketPort.Open(a, io: io);
+        using var portB = AfPacketPort.Open(b, io: io);
+        Assert.Equal(io == PacketIo.Ring, portB.ReceivesFromRing);
         var batch = new PacketBatch(8);
         Assert.Equal(0, portB.Receive(batch)); // nothing waits: returns at once
         Assert.Contains(",UP", ExternalCommand.Run("ip", "-o", "link", "show", "dev", a).Output, StringComparison.Ordinal);
@@ -80,6 +84,7 @@ public sealed class AfPacketPortTests
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
         Assert.Equal(3, received);
         Assert.Equal(0, allocated);
+        Assert.Equal(io == PacketIo.Ring, portB.RingBlocksRead > 0);
 
         // Sends three frames tagged 0, 1, 2 and receives until three arrived (or 5 s passed).
         static int Exchange(AfPacketPort from, AfPacketPort to, PacketBatch batch, byte[] frame, AfPacketPort[] waitOn)
@@ -103,6 +108,56 @@ public sealed class AfPacketPortTests
 
             return received;
         }
+    }
+
+    /// <summary>
+    /// A TCP super-packet (GSO, 3 × 1000 payload octets) sent whole with its virtio_net_hdr arrives whole on the veth's
+    /// other end with its segment size (the kernel reports hdr_len as the frame's linear part, not the headers' length):
+    /// on the ring the kernel writes the virtio_net_hdr just before the frame.
+    /// </summary>
+    [Theory]
+    [InlineData(PacketIo.Recvmmsg, "s")]
+    [InlineData(PacketIo.Ring, "u")]
+    public void SendSuperPacket_OverVethPair_ArrivesWholeWithItsSegmentSize(PacketIo io, string tag)
+    {
+        using var wire = new NetworkNamespaces();
+        var a = $"f{tag}a-{NetworkNamespaces.Suffix}";
+        var b = $"f{tag}b-{NetworkNamespaces.Suffix}";
+        wire.AddVethPair(a, b);
+        using var portA = AfPacketPort.Open(a, io: io);
+        using var portB = AfPacketPort.Open(b, io: io);
+        Assert.True(portA.AcceptsSuperPackets && portB.AcceptsSuperPackets, "the kernel refused PACKET_VNET_HDR");
+        var payload = new byte[3000];
+        Random.Shared.NextBytes(payload);
+        var ip = Packets.Tcp(0xC0000201, 0xC0000202, 40000, 5201, TcpFlags.Ack, 1000, 77, payload);
+        var frame = new byte[14 + ip.Length];
+        portB.Mac.Write(frame);
+        portA.Mac.Write(frame.AsSpan(6));
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x0800);
+        ip.CopyTo(frame, 14);
+        var offload = new SegmentationOffload
+        {
+            Kind = SuperPacketKind.TcpV4, SegmentSize = 1000, HeaderLength = 14 + 40,
+            ChecksumPartial = true, ChecksumStart = 14 + 20, ChecksumOffset = 16,
+        };
+
+        Assert.True(portA.SendSuperPacket(frame, offload), $"send failed: errno {portA.LastErrno}");
+        var batch = new PacketBatch(4, PacketBuffer.SuperPacketCapacity);
+        var deadline = Environment.TickCount64 + 5000;
+        while (batch.Count == 0 && Environment.TickCount64 < deadline)
+        {
+            if (portB.Receive(batch) == 0)
+            {
+                AfPacketPort.WaitAny([portB], 100);
+            }
+        }
+
+        Assert.Equal(1, batch.Count);
+        Assert.Equal(frame.Length, batch[0].Length);
+        Assert.Equal(SuperPacketKind.TcpV4, batch[0].Offload.Kind);
+        Assert.Equal(1000, batch[0].Offload.SegmentSize);
+        Assert.Equal(frame.AsSpan(54).ToArray(), batch[0].Frame[54..].ToArray());
+        Assert.Equal(1, portB.SuperPacketsReceived);
     }
 
     [Theory]

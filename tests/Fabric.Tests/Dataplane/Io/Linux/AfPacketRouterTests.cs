@@ -5,6 +5,7 @@ using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.Linux;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
+using Fabric.Model;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Io.Linux;
@@ -12,22 +13,30 @@ namespace Fabric.Tests.Dataplane.Io.Linux;
 /// <summary>
 /// A router on two (three) AF_PACKET ports, with real kernels on the other side: a client namespace of
 /// tenant engineering and one of tenant guest (host-based, one veth each) and a server namespace on a
-/// bridged network. The router's veth ends have no address, so only Fabric answers there.
+/// bridged network. The router's veth ends have no address, so only Fabric answers there. The ports receive by
+/// recvmmsg, or through a TPACKET_V3 ring for <see cref="AfPacketRingLab"/> (its own namespaces and devices).
 /// </summary>
 public sealed class AfPacketLab : IDisposable
 {
-    public static readonly string Suffix = NetworkNamespaces.Suffix;
-    public static readonly string Client = $"fabt-c1-{Suffix}";
-    public static readonly string Guest = $"fabt-g1-{Suffix}";
-    public static readonly string Server = $"fabt-s1-{Suffix}";
-    public static readonly string ClientPort = $"fc1-{Suffix}";
-    public static readonly string GuestPort = $"fg1-{Suffix}";
-    public static readonly string ServerPort = $"fs1-{Suffix}";
-
     private readonly List<AfPacketPort> _ports = [];
 
     public AfPacketLab()
+        : this(PacketIo.Recvmmsg, "t", "f")
     {
+    }
+
+    /// <param name="io">How the router's ports receive.</param>
+    /// <param name="tag">One letter in the namespaces' names, <paramref name="devicePrefix"/> in the devices': unique per lab.</param>
+    internal AfPacketLab(PacketIo io, string tag, string devicePrefix)
+    {
+        Io = io;
+        var suffix = NetworkNamespaces.Suffix;
+        Client = $"fab{tag}-c1-{suffix}";
+        Guest = $"fab{tag}-g1-{suffix}";
+        Server = $"fab{tag}-s1-{suffix}";
+        ClientPort = $"{devicePrefix}c1-{suffix}";
+        GuestPort = $"{devicePrefix}g1-{suffix}";
+        ServerPort = $"{devicePrefix}s1-{suffix}";
         try
         {
             Namespaces.AddNamespace(Client);
@@ -38,10 +47,10 @@ public sealed class AfPacketLab : IDisposable
             Namespaces.AddContainer(Server, ServerPort, "10.10.1.11/24", "10.10.1.1");
             foreach (var device in new[] { ClientPort, GuestPort, ServerPort })
             {
-                _ports.Add(AfPacketPort.Open(device));
+                _ports.Add(AfPacketPort.Open(device, io: io));
             }
 
-            var loaded = FabricConfigLoader.Load(Config);
+            var loaded = FabricConfigLoader.Load(ConfigFor(ServerPort, ClientPort, GuestPort));
             Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
             Router = new ForwardingEngine("lab", [.. _ports.Cast<IPacketPort>()], new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed, IdleWait: new EpollWait(_ports)));
             Router.Apply(loaded.Config!, version: 1);
@@ -54,7 +63,22 @@ public sealed class AfPacketLab : IDisposable
         }
     }
 
-    public static string Config => $$"""
+    public PacketIo Io { get; }
+
+    public string Client { get; }
+
+    public string Guest { get; }
+
+    public string Server { get; }
+
+    public string ClientPort { get; }
+
+    public string GuestPort { get; }
+
+    public string ServerPort { get; }
+
+    /// <summary>The lab's fabric: service web on the server's device, tenants engineering (the client) and guest (when given) on theirs.</summary>
+    public static string ConfigFor(string serverPort, string clientPort, string? guestPort) => $$"""
         fabric {
           tenants { engineering {}, guest {} }
           services {
@@ -70,7 +94,7 @@ public sealed class AfPacketLab : IDisposable
               nodes { laba { management-address = "10.99.0.11" } }
               networks {
                 servers {
-                  device = "{{ServerPort}}"
+                  device = "{{serverPort}}"
                   gateways = ["10.10.1.1/24"]
                   containers { web1 { addresses = ["10.10.1.11"] } }
                 }
@@ -78,8 +102,8 @@ public sealed class AfPacketLab : IDisposable
                   model = host-based
                   gateways = ["10.20.1.1/24"]
                   containers {
-                    "{{ClientPort}}" { addresses = ["10.20.1.10"], tenant = engineering }
-                    "{{GuestPort}}" { addresses = ["10.20.1.20"], tenant = guest }
+                    "{{clientPort}}" { addresses = ["10.20.1.10"], tenant = engineering }
+                    {{(guestPort is null ? "" : $"\"{guestPort}\" {{ addresses = [\"10.20.1.20\"], tenant = guest }}")}}
                   }
                 }
               }
@@ -106,8 +130,22 @@ public sealed class AfPacketLab : IDisposable
     }
 }
 
-/// <summary>Real programs (ping, a Python TCP client and server) through the router, as a user would try it.</summary>
-public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelper output) : IClassFixture<AfPacketLab>
+/// <summary>The <see cref="AfPacketLab"/> with ports that receive through a TPACKET_V3 ring (<c>dataplane.io = ring</c>).</summary>
+public sealed class AfPacketRingLab : IDisposable
+{
+    public AfPacketLab Lab { get; } = new(PacketIo.Ring, "r", "r");
+
+    public void Dispose() => Lab.Dispose();
+}
+
+/// <summary>The router tests on ports that receive by recvmmsg (the default).</summary>
+public sealed class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelper output) : AfPacketRouterContract(lab, output), IClassFixture<AfPacketLab>;
+
+/// <summary>The router tests on ports that receive through a TPACKET_V3 ring.</summary>
+public sealed class AfPacketRingRouterTests(AfPacketRingLab ring, ITestOutputHelper output) : AfPacketRouterContract(ring.Lab, output), IClassFixture<AfPacketRingLab>;
+
+/// <summary>Real programs (ping, a Python TCP client and server) through the router, as a user would try it, on either receive path.</summary>
+public abstract partial class AfPacketRouterContract(AfPacketLab lab, ITestOutputHelper output)
 {
     private const string EchoServer = """
         import socket
@@ -145,7 +183,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
     [Fact]
     public void Ping_RouterGatewayFromClient_Answered()
     {
-        var result = Ping(AfPacketLab.Client, "10.20.1.1");
+        var result = Ping(lab.Client, "10.20.1.1");
 
         Assert.True(result.Succeeded, result.ToString());
         Assert.Contains("3 received", result.Output, StringComparison.Ordinal);
@@ -154,7 +192,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
     [Fact]
     public void Ping_ServiceAddressFromClient_ReplyFromServiceAddressThroughServerKernel()
     {
-        var result = Ping(AfPacketLab.Client, "10.200.0.80");
+        var result = Ping(lab.Client, "10.200.0.80");
 
         Assert.True(result.Succeeded, result.ToString());
         Assert.Contains("3 received", result.Output, StringComparison.Ordinal);
@@ -166,7 +204,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
     public async Task Tcp_ClientToServicePort_EchoedByServerThatSeesTheClientAddress()
     {
         var cancel = TestContext.Current.CancellationToken;
-        var server = lab.Namespaces.Start(AfPacketLab.Server, "python3", "-u", "-c", EchoServer);
+        var server = lab.Namespaces.Start(lab.Server, "python3", "-u", "-c", EchoServer);
         try
         {
             var ready = await server.StandardOutput.ReadLineAsync(cancel).AsTask().WaitAsync(TimeSpan.FromSeconds(10), cancel);
@@ -176,7 +214,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
             CommandResult result = new(-1, "", "not run");
             for (var attempt = 0; attempt < 3 && !result.Succeeded; attempt++)
             {
-                result = ExternalCommand.InNamespace(AfPacketLab.Client, "python3", "-c", EchoClient, "10.200.0.80", "80");
+                result = ExternalCommand.InNamespace(lab.Client, "python3", "-c", EchoClient, "10.200.0.80", "80");
                 output.WriteLine($"attempt {attempt}: {result}");
             }
 
@@ -202,7 +240,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
         var web = snapshot.ServiceIndex("web");
         var before = Router.Worker.Drops.Get(DropReason.AccessDenied, guest, web);
 
-        var result = Ping(AfPacketLab.Guest, "10.200.0.80", count: 2);
+        var result = Ping(lab.Guest, "10.200.0.80", count: 2);
 
         Assert.False(result.Succeeded, result.ToString());
         Assert.Contains("0 received", result.Output, StringComparison.Ordinal);
@@ -215,6 +253,7 @@ public sealed partial class AfPacketRouterTests(AfPacketLab lab, ITestOutputHelp
     {
         foreach (var port in lab.Ports)
         {
+            Assert.Equal(lab.Io == PacketIo.Ring, port.ReceivesFromRing);
             var shown = ExternalCommand.Run("ip", "-o", "link", "show", "dev", port.Name);
             Assert.Contains($"mtu {port.Mtu} ", shown.Output, StringComparison.Ordinal);
             Assert.Contains(port.Mac.ToString().ToLowerInvariant(), shown.Output, StringComparison.Ordinal);

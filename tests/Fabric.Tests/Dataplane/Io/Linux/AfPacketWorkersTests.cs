@@ -3,6 +3,7 @@ using Fabric.Config;
 using Fabric.Dataplane.Io.Linux;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
+using Fabric.Model;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Io.Linux;
@@ -10,18 +11,26 @@ namespace Fabric.Tests.Dataplane.Io.Linux;
 /// <summary>
 /// The <see cref="AfPacketLab"/> router with two workers (docs/dataplane.md "Workers"): each worker its own AF_PACKET
 /// socket per device, a device's sockets in one PACKET_FANOUT hash group; a client and a server namespace of their own.
+/// The sockets receive by recvmmsg, or through TPACKET_V3 rings for <see cref="AfPacketRingWorkersLab"/>.
 /// </summary>
 public sealed class AfPacketWorkersLab : IDisposable
 {
-    public static readonly string Client = $"fabw-c1-{NetworkNamespaces.Suffix}";
-    public static readonly string Server = $"fabw-s1-{NetworkNamespaces.Suffix}";
-    public static readonly string ClientPort = $"fwc1-{NetworkNamespaces.Suffix}";
-    public static readonly string ServerPort = $"fws1-{NetworkNamespaces.Suffix}";
-
     private readonly List<AfPacketPort> _ports = [];
 
     public AfPacketWorkersLab()
+        : this(PacketIo.Recvmmsg, "w")
     {
+    }
+
+    /// <param name="io">How the workers' sockets receive.</param>
+    /// <param name="tag">One letter in the names of the lab's namespaces and devices: unique per lab.</param>
+    internal AfPacketWorkersLab(PacketIo io, string tag)
+    {
+        Client = $"fab{tag}-c1-{NetworkNamespaces.Suffix}";
+        Server = $"fab{tag}-s1-{NetworkNamespaces.Suffix}";
+        ClientPort = $"f{tag}c1-{NetworkNamespaces.Suffix}";
+        ServerPort = $"f{tag}s1-{NetworkNamespaces.Suffix}";
+        var group = (ushort)(tag == "w" ? 0x7a01 : 0x7b01);
         try
         {
             Namespaces.AddNamespace(Client);
@@ -31,16 +40,12 @@ public sealed class AfPacketWorkersLab : IDisposable
             var workers = new WorkerPorts[2];
             for (var w = 0; w < workers.Length; w++)
             {
-                AfPacketPort[] ports = [AfPacketPort.Open(ClientPort, fanoutGroup: 0x7a01), AfPacketPort.Open(ServerPort, fanoutGroup: 0x7a02)];
+                AfPacketPort[] ports = [AfPacketPort.Open(ClientPort, group, io), AfPacketPort.Open(ServerPort, (ushort)(group + 1), io)];
                 _ports.AddRange(ports);
                 workers[w] = new WorkerPorts(ports, new EpollWait(ports));
             }
 
-            var config = AfPacketLab.Config
-                .Replace(AfPacketLab.ServerPort, ServerPort, StringComparison.Ordinal)
-                .Replace(AfPacketLab.ClientPort, ClientPort, StringComparison.Ordinal)
-                .Replace($"\"{AfPacketLab.GuestPort}\" {{ addresses = [\"10.20.1.20\"], tenant = guest }}", "", StringComparison.Ordinal);
-            var loaded = FabricConfigLoader.Load(config);
+            var loaded = FabricConfigLoader.Load(AfPacketLab.ConfigFor(ServerPort, ClientPort, guestPort: null));
             Assert.True(loaded.IsValid, string.Join("\n", loaded.Errors));
             Router = ForwardingEngine.WithWorkers("lab", workers, new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed));
             Router.Apply(loaded.Config!, version: 1);
@@ -52,6 +57,16 @@ public sealed class AfPacketWorkersLab : IDisposable
             throw;
         }
     }
+
+    public string Client { get; }
+
+    public string Server { get; }
+
+    public string ClientPort { get; }
+
+    public string ServerPort { get; }
+
+    public IReadOnlyList<AfPacketPort> Ports => _ports;
 
     public NetworkNamespaces Namespaces { get; } = new();
 
@@ -69,8 +84,22 @@ public sealed class AfPacketWorkersLab : IDisposable
     }
 }
 
+/// <summary>The two-worker lab with TPACKET_V3 receive rings: fanout spreads frames over the rings' sockets alike.</summary>
+public sealed class AfPacketRingWorkersLab : IDisposable
+{
+    public AfPacketWorkersLab Lab { get; } = new(PacketIo.Ring, "v");
+
+    public void Dispose() => Lab.Dispose();
+}
+
+/// <summary>The two-worker tests on sockets that receive by recvmmsg (the default).</summary>
+public sealed class AfPacketWorkersTests(AfPacketWorkersLab lab, ITestOutputHelper output) : AfPacketWorkersContract(lab, output), IClassFixture<AfPacketWorkersLab>;
+
+/// <summary>The two-worker tests on sockets that receive through TPACKET_V3 rings.</summary>
+public sealed class AfPacketRingWorkersTests(AfPacketRingWorkersLab ring, ITestOutputHelper output) : AfPacketWorkersContract(ring.Lab, output), IClassFixture<AfPacketRingWorkersLab>;
+
 /// <summary>TCP through a two-worker router on real kernels, as a user with <c>dataplane.workers = 2</c> would try it.</summary>
-public sealed class AfPacketWorkersTests(AfPacketWorkersLab lab, ITestOutputHelper output) : IClassFixture<AfPacketWorkersLab>
+public abstract class AfPacketWorkersContract(AfPacketWorkersLab lab, ITestOutputHelper output)
 {
     private const string EchoServer = """
         import socket
@@ -168,6 +197,7 @@ public sealed class AfPacketWorkersTests(AfPacketWorkersLab lab, ITestOutputHelp
         Assert.Equal(router.Workers.Sum(w => w.Counters.Forwarded), counters.Forwarded);
         Assert.Equal(0, router.DropTotal(DropReason.HandOffFull));
         Assert.Equal(0, router.Workers.Sum(w => w.Faults.Total));
+        Assert.All(router.Workers, w => Assert.True(w.Counters.Forwarded > 0, "a worker forwarded nothing: fanout did not spread the flows"));
     }
 
     /// <summary>
@@ -179,14 +209,14 @@ public sealed class AfPacketWorkersTests(AfPacketWorkersLab lab, ITestOutputHelp
     {
         var router = lab.Router!;
         var cancel = TestContext.Current.CancellationToken;
-        var server = lab.Namespaces.Start(AfPacketWorkersLab.Server, "python3", "-u", "-c", serverScript);
+        var server = lab.Namespaces.Start(lab.Server, "python3", "-u", "-c", serverScript);
         try
         {
             var ready = await server.StandardOutput.ReadLineAsync(cancel).AsTask().WaitAsync(TimeSpan.FromSeconds(10), cancel);
             Assert.Equal("ready", ready);
-            ExternalCommand.InNamespace(AfPacketWorkersLab.Client, "ping", "-n", "-c", "1", "-W", "1", "10.200.0.80");
+            ExternalCommand.InNamespace(lab.Client, "ping", "-n", "-c", "1", "-W", "1", "10.200.0.80");
             var before = router.Counters();
-            var result = ExternalCommand.InNamespace(AfPacketWorkersLab.Client, "python3", "-c", clientScript, "10.200.0.80", "80");
+            var result = ExternalCommand.InNamespace(lab.Client, "python3", "-c", clientScript, "10.200.0.80", "80");
             return (result, before, router.Counters());
         }
         finally

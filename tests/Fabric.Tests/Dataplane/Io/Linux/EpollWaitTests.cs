@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.Linux;
+using Fabric.Model;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Io.Linux;
@@ -42,12 +43,15 @@ public sealed class EpollWaitTests
         Assert.Equal(1, wait.Wakes);
     }
 
-    [Fact]
-    public void Wait_FrameArrives_EndsTheWaitAndTheFrameIsThere()
+    /// <summary>On a ring the socket turns readable when the kernel hands over the block (full, or its retire timeout).</summary>
+    [Theory]
+    [InlineData(PacketIo.Recvmmsg, "f")]
+    [InlineData(PacketIo.Ring, "g")]
+    public void Wait_FrameArrives_EndsTheWaitAndTheFrameIsThere(PacketIo io, string tag)
     {
         using var wire = new NetworkNamespaces();
-        var (a, b) = Pair(wire, "f");
-        using var receiver = AfPacketPort.Open(a);
+        var (a, b) = Pair(wire, tag);
+        using var receiver = AfPacketPort.Open(a, io: io);
         using var sender = AfPacketPort.Open(b);
         using var wait = new EpollWait([receiver]);
         var frame = new byte[60];
