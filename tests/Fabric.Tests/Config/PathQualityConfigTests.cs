@@ -8,7 +8,7 @@ namespace Fabric.Tests.Config;
 public sealed class PathQualityConfigTests
 {
     private static string LabWithWebPolicy(string keys) =>
-        Repository.Read("hocon/lab.conf").Replace("    web {\n      load-balancing = proportional\n    }", $"    web {{\n      load-balancing = proportional\n      {keys}\n    }}");
+        Repository.Read("hocon/lab.conf").Replace("    web {\n      load-balancing = proportional\n", $"    web {{\n      load-balancing = proportional\n      {keys}\n");
 
     [Fact]
     public void PathQuality_NotGiven_NoBoundsAndOrderedChoice()
