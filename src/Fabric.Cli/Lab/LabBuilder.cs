@@ -276,6 +276,14 @@ public sealed class LabBuilder
             }
         }
 
+        // Servers listen before any router runs: a router that health-checks its instances (docs/load-balancing.md)
+        // would otherwise find them refusing, take them out of balancing, and refuse the first sessions after lab up.
+        var servers = LabServer.For(_config);
+        foreach (var server in servers)
+        {
+            StartServer(server);
+        }
+
         if (routers.Count > 0)
         {
             StartRouters(routers, conducted ? LabConductor.Seed(_config) : null);
@@ -285,12 +293,6 @@ public sealed class LabBuilder
         {
             var (version, elapsed) = LabConductor.CommitTopology(_layout, _config, _source, RouterStartDeadline);
             Progress("committed", $"version {version} (the topology) on the conductor; every router node applied it in {elapsed.TotalSeconds:0.0} s");
-        }
-
-        var servers = LabServer.For(_config);
-        foreach (var server in servers)
-        {
-            StartServer(server);
         }
 
         _output.WriteLine(
