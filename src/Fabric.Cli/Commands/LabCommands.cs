@@ -298,15 +298,9 @@ public static class LabCommands
         command.SetAction(parse =>
         {
             var error = parse.InvocationConfiguration.Error;
-            if (Refuse(error, "iproute2", "ip") is { } refused)
+            if (ResolveAsRoot(parse.GetValue(name), parse.GetValue(state), error, out var layout) is { } refused)
             {
                 return refused;
-            }
-
-            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), error);
-            if (layout is null)
-            {
-                return FabricCommandLine.UsageOrInvalid;
             }
 
             var target = parse.GetValue(member)!;
@@ -346,15 +340,9 @@ public static class LabCommands
         command.SetAction(parse =>
         {
             var error = parse.InvocationConfiguration.Error;
-            if (Refuse(error, "iproute2", "ip") is { } refused)
+            if (ResolveAsRoot(parse.GetValue(name), parse.GetValue(state), error, out var layout) is { } refused)
             {
                 return refused;
-            }
-
-            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), error);
-            if (layout is null)
-            {
-                return FabricCommandLine.UsageOrInvalid;
             }
 
             try
@@ -450,15 +438,9 @@ public static class LabCommands
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            if (Refuse(error, "iproute2", "ip") is { } refused)
+            if (ResolveAsRoot(parse.GetValue(name), parse.GetValue(state), error, out var layout) is { } refused)
             {
                 return refused;
-            }
-
-            var layout = Resolve(parse.GetValue(name), parse.GetValue(state), error);
-            if (layout is null)
-            {
-                return FabricCommandLine.UsageOrInvalid;
             }
 
             if (layout.ExistingNamespaces().Count == 0 || ConfigCommands.Load(layout.Topology, error) is not { } config)
@@ -519,6 +501,27 @@ public static class LabCommands
     }
 
     /// <summary>Null when this process may build labs, else the exit code after one sentence saying why not.</summary>
+    /// <summary>
+    /// What lab verbs that act inside a lab's namespaces start with: root and <c>ip</c> (<see cref="Refuse"/>), then the
+    /// lab (<see cref="Resolve"/>). Returns the exit code to stop with, or null with <paramref name="layout"/> set.
+    /// </summary>
+    private static int? ResolveAsRoot(string? name, DirectoryInfo? state, TextWriter error, out LabLayout layout)
+    {
+        layout = null!;
+        if (Refuse(error, "iproute2", "ip") is { } refused)
+        {
+            return refused;
+        }
+
+        if (Resolve(name, state, error) is not { } resolved)
+        {
+            return FabricCommandLine.UsageOrInvalid;
+        }
+
+        layout = resolved;
+        return null;
+    }
+
     private static int? Refuse(TextWriter error, string package, string program)
     {
         if (!Environment.IsPrivilegedProcess)
