@@ -148,6 +148,7 @@ public sealed class LabBuilder
         File.WriteAllText(_layout.Topology, HoconWriter.ToHocon(CanonicalTree.Of(_config)));
 
         NetworkNamespace.Add(_layout.Wires);
+        NetworkNamespace.KeepBridgesOutOfFirewall(_layout.Wires);
         NetworkNamespace.AddBridge(_layout.Wires, ManagementBridge);
         foreach (var (neighborhood, i) in _config.Neighborhoods.Select((n, i) => (n, i)))
         {

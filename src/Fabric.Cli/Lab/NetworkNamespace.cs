@@ -70,6 +70,16 @@ public static class NetworkNamespace
     public static void SetKernelSetting(string ns, string key, string value) =>
         Check("ip", "netns", "exec", ns, "sh", "-c", "echo \"$1\" > \"/proc/sys/$0\"", key, value);
 
+    /// <summary>
+    /// Makes the bridges of namespace <paramref name="ns"/> plain wires: where the host has loaded
+    /// <c>br_netfilter</c> (container engines do), every frame a bridge forwards also runs the iptables, ip6tables and
+    /// arptables hooks (measured: a quarter of a router worker's time under small packets went to
+    /// <c>br_nf_pre_routing</c>). The settings are the namespace's own; without the module there is nothing to turn off.
+    /// </summary>
+    public static void KeepBridgesOutOfFirewall(string ns) =>
+        Check("ip", "netns", "exec", ns, "sh", "-c",
+            "[ ! -d /proc/sys/net/bridge ] || for t in iptables ip6tables arptables; do echo 0 > /proc/sys/net/bridge/bridge-nf-call-$t; done");
+
     /// <summary>Turns IPv6 off on a device (no link-local address, no router or neighbour solicitations) and brings it up.</summary>
     private static void Quiet(string ns, string device)
     {
