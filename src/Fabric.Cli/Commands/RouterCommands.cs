@@ -6,7 +6,7 @@ using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Security;
-using Fabric.Cli.Hosting;
+using Fabric.Router;
 using Fabric.Http;
 using Fabric.Http.Metrics;
 using Fabric.Model;
