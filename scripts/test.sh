@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds everything (0 warnings), runs every test, and ends with
-# the line "N passed, N failed" taken from the test run's own summary. Exit 0 only if all pass.
+# Installs what the tests need, builds everything (0 warnings), runs every test of both test projects, and ends with
+# the line "N passed, N failed": the sum of the two runs' own summaries. Exit 0 only if all pass.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -40,19 +40,26 @@ if ! grep -qE '^\s*0 Error\(s\)' "$log"; then
   exit 1
 fi
 
-echo "== tests"
-dotnet test --project tests/Fabric.Tests -c Release --no-build 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-
-passed=$(grep -E '^\s*succeeded:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
-skipped=$(grep -E '^\s*skipped:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
-failed=$(grep -E '^\s*failed:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
-if [ -z "$passed" ] || [ -z "$failed" ]; then
-  echo "the test run ended without a summary (exit $status)"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-echo "${skipped:-0} skipped"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
+# The unit tests (any user), then the tests that need root (namespaces, veths, AF_PACKET, real processes and labs).
+# Each project's run prints its own summary; the last line adds them up.
+projects=(tests/Fabric.Tests tests/Fabric.Tests.Privileged)
+total_passed=0; total_failed=0; total_skipped=0; status=0
+for project in "${projects[@]}"; do
+  echo "== tests: $project"
+  dotnet test --project "$project" -c Release --no-build 2>&1 | tee "$log"
+  run_status=${PIPESTATUS[0]}
+  passed=$(grep -E '^\s*succeeded:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+  skipped=$(grep -E '^\s*skipped:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+  failed=$(grep -E '^\s*failed:\s*[0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+  if [ -z "$passed" ] || [ -z "$failed" ]; then
+    echo "$project: the test run ended without a summary (exit $run_status)"
+    passed=0; failed=1
+  fi
+  if [ "$run_status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  [ "$run_status" -ne 0 ] && status=$run_status
+  echo "$project: $passed passed, $failed failed, ${skipped:-0} skipped"
+  total_passed=$((total_passed + passed)); total_failed=$((total_failed + failed)); total_skipped=$((total_skipped + ${skipped:-0}))
+done
+echo "$total_skipped skipped"
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ] && [ "$status" -eq 0 ]

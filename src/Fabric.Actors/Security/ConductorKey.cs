@@ -35,6 +35,9 @@ public static class RunningConfigStatement
 /// </summary>
 public sealed class ConductorSigningKey
 {
+    /// <summary>The key's file when none is given, in the directory the conductor runs in (beside its default SQLite file).</summary>
+    public const string DefaultFileName = "conductor.key";
+
     private const string PemLabel = "PRIVATE KEY";
     private readonly Ed25519PrivateKeyParameters _key;
 

@@ -106,8 +106,11 @@ public sealed class WireMessageRegistry
         }
     }
 
-    /// <summary>The test, benchmark and fuzzing assemblies that may sit beside a test run's copy of the application.</summary>
-    private static readonly string[] TestAssemblySuffixes = [".Tests", ".Benchmarks", ".Fuzz", ".Testing"];
+    /// <summary>
+    /// The name parts of the test, benchmark and fuzzing assemblies that may sit beside a test run's copy of the application
+    /// (Fabric.Tests, Fabric.Tests.Privileged, Fabric.Benchmarks, Fabric.Fuzz, Fabric.Testing).
+    /// </summary>
+    private static readonly string[] TestAssemblyParts = ["Tests", "Benchmarks", "Fuzz", "Testing"];
 
     /// <summary>
     /// Marked types in every Fabric assembly of the application (the <c>Fabric.*.dll</c> files beside
@@ -117,7 +120,7 @@ public sealed class WireMessageRegistry
     {
         var names = Directory.EnumerateFiles(AppContext.BaseDirectory, "Fabric.*.dll")
             .Select(Path.GetFileNameWithoutExtension)
-            .Where(n => n is not null && !TestAssemblySuffixes.Any(suffix => n.EndsWith(suffix, StringComparison.Ordinal)))
+            .Where(n => n is not null && !n.Split('.').Any(part => TestAssemblyParts.Contains(part, StringComparer.Ordinal)))
             .Order(StringComparer.Ordinal);
         return new(names.SelectMany(n => Assembly.Load(new AssemblyName(n!)).GetTypes()));
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
-using Fabric.Cli.Bench;
+using Fabric.Bench;
+using Fabric.Router;
 
 namespace Fabric.Cli.Commands;
 
@@ -212,7 +213,7 @@ public static class BenchCommands
                 return 1;
             }
 
-            if (Hosting.ExternalCommand.FindOnPath("iperf3") is null)
+            if (ExternalCommand.FindOnPath("iperf3") is null)
             {
                 error.WriteLine("fabric bench lab: iperf3 is not installed; install the Debian package iperf3 (apt-get install iperf3).");
                 return 1;

@@ -90,7 +90,7 @@ public static class ConductorCommands
         {
             cluster = new ClusterNodeSettings(host, port, [self, .. parse.GetValue(seeds) ?? []], Insecure: parse.GetValue(insecure)).Resolve(environment);
             certificate = ApiCertificate.FromConfiguration(environment);
-            key = SigningKey(parse.GetValue(signingKey)?.FullName ?? Path.GetFullPath(DefaultSigningKeyFile), output);
+            key = SigningKey(parse.GetValue(signingKey)?.FullName ?? Path.GetFullPath(ConductorSigningKey.DefaultFileName), output);
             prepared = ConductorStorage.Prepare(model.Conductor.Storage, environment);
         }
         catch (Exception e) when (e is ClusterTlsException or PrivateFileException or IOException or UnauthorizedAccessException)
@@ -149,9 +149,6 @@ public static class ConductorCommands
         // its supervisor (systemd, a container runtime) starts it again once the network is back.
         return downed ? RemovedFromCluster : 0;
     }
-
-    /// <summary>The signing key's file when none is given, in the directory the conductor runs in (beside its default SQLite file).</summary>
-    public const string DefaultSigningKeyFile = "conductor.key";
 
     /// <summary>The key in <paramref name="path"/>; a missing file gets a new key (mode 0600), said in one log line.</summary>
     private static ConductorSigningKey SigningKey(string path, TextWriter output)

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Fabric.Cli.Lab;
+using Fabric.Lab;
 using Fabric.Config;
 using Fabric.Config.Canonical;
 using Fabric.Conductor.Api;

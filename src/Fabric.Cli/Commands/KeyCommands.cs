@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Fabric.Cli.Hosting;
+using Fabric.Router;
 
 namespace Fabric.Cli.Commands;
 

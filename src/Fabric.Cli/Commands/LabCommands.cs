@@ -2,8 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Fabric.Cli.Hosting;
-using Fabric.Cli.Lab;
+using Fabric.Router;
+using Fabric.Lab;
 
 namespace Fabric.Cli.Commands;
 

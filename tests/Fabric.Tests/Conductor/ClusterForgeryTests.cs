@@ -54,7 +54,7 @@ public sealed class ClusterForgeryTests : IDisposable
         var router = ControlPlaneNodes.Load(Lab).Routers.Single(r => r.Name == "dc1");
         return new global::Fabric.Dataplane.Routing.ForwardingEngine(
             router.Name,
-            [.. global::Fabric.Cli.Hosting.RouterProcess.Devices(router).Select((d, i) => (global::Fabric.Dataplane.Io.IPacketPort)new global::Fabric.Dataplane.Io.InMemory.DiscardPort(d, new global::Fabric.Dataplane.Wire.MacAddress(0x02_00_00_00_00_00UL + (ulong)i + 1)))]);
+            [.. global::Fabric.Router.RouterProcess.Devices(router).Select((d, i) => (global::Fabric.Dataplane.Io.IPacketPort)new global::Fabric.Dataplane.Io.InMemory.DiscardPort(d, new global::Fabric.Dataplane.Wire.MacAddress(0x02_00_00_00_00_00UL + (ulong)i + 1)))]);
     }
 
     private async Task<(IActorRef Conductor, global::Fabric.Dataplane.Routing.ForwardingEngine Dc1, ControlPlaneRefusals Refusals, ControlPlaneNodes Nodes)> StartFabric(

@@ -56,7 +56,7 @@ public static class RandomFabric
             return new Neighborhood($"hood{i}", new PortRange(low, random.Next(low + 1, 65536)), random.Next(1, 65536));
         });
 
-        var routers = List(random.Next(1, 4), r => new Router(
+        var routers = List(random.Next(1, 4), r => new Model.Router(
             $"router{r}",
             List(random.Next(1, 3), n => new RouterNode($"r{r}n{n}", Address($"10.99.{r}.{n + 1}"))),
             List(random.Next(3), i => new ForwardingInterface(

@@ -1,5 +1,4 @@
-using Fabric.Cli.Hosting;
-using Fabric.Tests.Cli.Lab;
+using Fabric.Router;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Deploy;
@@ -54,7 +53,8 @@ public sealed class SystemdUnitTests
             .Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal));
         var arguments = execStart["ExecStart=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal([InstalledCommand, verb], arguments[..2]);
-        var help = LabRun.Fabric(verb, "--help");
+        var fabric = FabricExecutable.CommandLine();
+        var help = ExternalCommand.Run(TimeSpan.FromMinutes(2), fabric[0], [.. fabric.Skip(1), verb, "--help"]);
         Assert.True(help.Succeeded, help.ToString());
 
         var options = arguments.Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToList();

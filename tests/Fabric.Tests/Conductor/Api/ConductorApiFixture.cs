@@ -8,7 +8,7 @@ using Fabric.Conductor.Api;
 using Fabric.Conductor.Api.Tokens;
 using Fabric.Conductor.Configuration;
 using Fabric.Conductor.Api.Live;
-using Fabric.Cli.Hosting;
+using Fabric.Router;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.InMemory;
 using Fabric.Dataplane.Routing;

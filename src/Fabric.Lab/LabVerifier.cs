@@ -1,0 +1,155 @@
+using Fabric.Router;
+using Fabric.Model;
+
+namespace Fabric.Lab;
+
+/// <summary>One (client container × service × port) probe: what the policy says and what a real connection did.</summary>
+public sealed record LabProbe(string Client, string Tenant, string Service, string Target, bool Expected)
+{
+    public bool? Reached { get; init; }
+
+    public bool Correct => Reached == Expected;
+}
+
+/// <summary>
+/// <c>fabric lab verify</c>: probes every client container (a container with a tenant) against every
+/// service port with a real connection from inside the container (TCP connect with python3, ping for
+/// ICMP; UDP has no connection to prove and is not probed), and compares with the access policy.
+/// Thread-safe: probes run in parallel, each in its own process.
+/// </summary>
+public static class LabVerifier
+{
+    private const string Connect = "import socket, sys\nsocket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()";
+    private const string TimeoutSeconds = "3";
+
+    /// <summary>Every probe the topology calls for, in grid order, not yet run.</summary>
+    public static IReadOnlyList<LabProbe> Plan(FabricConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var probes = new List<LabProbe>();
+        foreach (var (_, network, container) in config.Containers())
+        {
+            if ((container.Tenant ?? network.Tenant) is not { } tenant)
+            {
+                continue;
+            }
+
+            foreach (var service in config.Services)
+            {
+                if (Address(config, service) is not { } address)
+                {
+                    continue;
+                }
+
+                foreach (var transport in service.Transports)
+                {
+                    var expected = LabGuide.Allowed(service, tenant);
+                    switch (transport.Protocol)
+                    {
+                        case TransportProtocol.Tcp:
+                            probes.AddRange(transport.Ports.Select(p => new LabProbe(container.Name, tenant, service.Name, $"{address}:{p.Low}", expected)));
+                            break;
+                        case TransportProtocol.Icmp:
+                            probes.Add(new LabProbe(container.Name, tenant, service.Name, $"{address}:icmp", expected));
+                            break;
+                    }
+                }
+            }
+        }
+
+        return probes;
+    }
+
+    /// <summary>Runs every probe from inside its client's namespace.</summary>
+    public static IReadOnlyList<LabProbe> Run(IReadOnlyList<LabProbe> plan, LabLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(layout);
+        var results = new LabProbe[plan.Count];
+        Parallel.For(0, plan.Count, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+        {
+            var probe = plan[i];
+            var ns = layout.NamespaceOf(probe.Client);
+            var separator = probe.Target.LastIndexOf(':');
+            var (address, port) = (probe.Target[..separator], probe.Target[(separator + 1)..]);
+            var result = port == "icmp"
+                ? ExternalCommand.InNamespace(ns, "ping", "-n", "-c", "1", "-W", TimeoutSeconds, address)
+                : ExternalCommand.InNamespace(ns, "python3", "-c", Connect, address, port, TimeoutSeconds);
+            results[i] = probe with { Reached = result.Succeeded };
+        });
+        return results;
+    }
+
+    /// <summary>
+    /// The grid: one row per client, one column per service port; <c>.</c> reached, <c>X</c> blocked, for
+    /// what the policy expects and what was observed, then the cells that differ and the count.
+    /// </summary>
+    public static void Print(IReadOnlyList<LabProbe> probes, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(probes);
+        ArgumentNullException.ThrowIfNull(output);
+        var columns = probes.Select(p => $"{p.Service}:{p.Target[(p.Target.LastIndexOf(':') + 1)..]}").Distinct().ToList();
+        var rows = probes.Select(p => (p.Client, p.Tenant)).Distinct().ToList();
+        var width = rows.Max(r => $"{r.Client} ({r.Tenant})".Length);
+        LabProbe Cell(string client, string column) => probes.First(p => p.Client == client && $"{p.Service}:{p.Target[(p.Target.LastIndexOf(':') + 1)..]}" == column);
+
+        void Grid(string title, Func<LabProbe, char> mark)
+        {
+            output.WriteLine(title);
+            output.WriteLine($"  {"".PadRight(width)}  {string.Join("  ", columns)}");
+            foreach (var (client, tenant) in rows)
+            {
+                var cells = columns.Select(c => mark(Cell(client, c)).ToString().PadRight(c.Length));
+                output.WriteLine($"  {$"{client} ({tenant})".PadRight(width)}  {string.Join("  ", cells)}".TrimEnd());
+            }
+        }
+
+        Grid("expected (access policy):", p => p.Expected ? '.' : 'X');
+        Grid("observed (real connections):", p => p.Reached == true ? '.' : 'X');
+        foreach (var wrong in probes.Where(p => !p.Correct))
+        {
+            output.WriteLine($"  wrong: {wrong.Client} ({wrong.Tenant}) -> {wrong.Service} {wrong.Target}: expected {(wrong.Expected ? "reached" : "blocked")}, {(wrong.Reached == true ? "reached" : "blocked")}");
+        }
+
+        output.WriteLine($"{probes.Count(p => p.Correct)} correct, {probes.Count(p => !p.Correct)} wrong");
+    }
+
+    /// <summary>The drop reasons a router's counters have seen, as <c>REASON=N</c> (those above 0).</summary>
+    public static IEnumerable<string> DropCounts(System.Text.Json.JsonElement counters) =>
+        counters.GetProperty("drops").EnumerateObject().Where(d => d.Value.GetInt64() > 0).Select(d => $"{d.Name}={d.Value.GetInt64()}");
+
+    /// <summary>
+    /// After a wrong verdict: every router node's drop counts, its last drops (reason, tenant, service, tuple) and
+    /// its peer paths, so the reason a probe failed is on screen with the verdict.
+    /// </summary>
+    public static void PrintRouterDrops(LabLayout layout, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(output);
+        foreach (var socket in Directory.GetFiles(layout.StateDirectory, "*.sock").Order(StringComparer.Ordinal))
+        {
+            var node = Path.GetFileNameWithoutExtension(socket);
+            try
+            {
+                using var counters = System.Text.Json.JsonDocument.Parse(RouterProcess.ReadCounters(socket));
+                var c = counters.RootElement;
+                output.WriteLine($"  router {node}: drops {string.Join(", ", DropCounts(c)).PadRight(1, '-')}; peer paths {c.GetProperty("peer_paths")}");
+                foreach (var recent in c.GetProperty("recent_drops").EnumerateArray())
+                {
+                    output.WriteLine($"    recent drop: {recent}");
+                }
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or System.Text.Json.JsonException or KeyNotFoundException)
+            {
+                output.WriteLine($"  router {node}: no counters on {socket} ({e.Message})");
+            }
+        }
+    }
+
+    /// <summary>Where clients reach a service: its single address, else its first container instance's address.</summary>
+    private static string? Address(FabricConfig config, Service service)
+    {
+        return LabServer.ServiceAddress(service) ?? service.Instances.Select(i => config.Containers().FirstOrDefault(c => c.Container.Name == i.Container).Container)
+            .FirstOrDefault(c => c is not null)?.Addresses[0].ToString();
+    }
+}

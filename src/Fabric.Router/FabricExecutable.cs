@@ -1,0 +1,47 @@
+namespace Fabric.Router;
+
+/// <summary>
+/// How to start this same <c>fabric</c> command as another process (a router node inside a namespace):
+/// the .NET host running the <c>fabric.dll</c> beside this assembly, so the child runs exactly the build that
+/// started it (the launcher's <c>artifacts/cli</c>, the image's <c>/app</c>, or a test's output folder).
+/// </summary>
+public static class FabricExecutable
+{
+    /// <summary>
+    /// The .NET runtime settings a router process starts with, as <c>NAME=VALUE</c>; they exist only as environment
+    /// variables (the runtime reads them before any code runs, and the file <c>fabric.runtimeconfig.json</c> has no key
+    /// for them), so whoever starts a router sets them: the lab here, <c>deploy/systemd/fabric-router@.service</c> and the
+    /// router services of <c>docker-compose.yml</c>, with the same values. <c>DOTNET_GCgen0size</c>: the collector's youngest generation
+    /// may grow to 4 MiB before a collection, instead of four fifths of the L3 cache (25 MiB on a 32 MiB L3); a router
+    /// allocates about 1.5 MB/s at rest (the actor system, never the packet path), and this keeps ~25 MB less resident
+    /// (docs/benchmarks.md, "Memory").
+    /// </summary>
+    public static readonly IReadOnlyList<string> RouterRuntime = ["DOTNET_GCgen0size=0x400000"];
+
+    /// <summary>The program and leading arguments to start a router node: <see cref="RouterRuntime"/>, then <see cref="CommandLine"/>.</summary>
+    public static IReadOnlyList<string> RouterCommandLine() => ["env", .. RouterRuntime, .. CommandLine()];
+
+    /// <summary>The program and leading arguments; append the verb and its options.</summary>
+    public static IReadOnlyList<string> CommandLine()
+    {
+        var dll = Path.Combine(Path.GetDirectoryName(typeof(FabricExecutable).Assembly.Location)!, "fabric.dll");
+        return [DotnetHost(), dll];
+    }
+
+    private static string DotnetHost()
+    {
+        // The SDK sets DOTNET_HOST_PATH for processes it starts; a process started by the host itself has it as ProcessPath.
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host))
+        {
+            return host;
+        }
+
+        var current = Environment.ProcessPath;
+        if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet")
+        {
+            return current;
+        }
+
+        return ExternalCommand.FindOnPath("dotnet") ?? "dotnet";
+    }
+}

@@ -1,0 +1,709 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Fabric.Config;
+using Fabric.Config.Canonical;
+using Fabric.Dataplane.Io;
+using Fabric.Dataplane.Io.Linux;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Model;
+
+namespace Fabric.Router;
+
+/// <summary>Where a router node keeps its state and answers local queries.</summary>
+/// <param name="StateDirectory">Holds <c>running.conf</c>, the last configuration the node applied.</param>
+/// <param name="AdminSocket">A Unix socket that answers every connection with the node's counters as JSON.</param>
+/// <param name="IdentityKeyFile">The router's private key file; null: <c>identity.key</c> in the state directory, if it exists.</param>
+/// <param name="Warn">Hears what the router runs without that an operator should know of (e.g. real-time scheduling refused).</param>
+/// <param name="WorkerPriority">The packet worker's SCHED_FIFO priority (<see cref="RealtimeScheduling"/>); null: normal scheduling.</param>
+public sealed record RouterProcessOptions(
+    string StateDirectory, string AdminSocket, string? IdentityKeyFile = null, Action<string>? Warn = null, int? WorkerPriority = null)
+{
+    public static RouterProcessOptions For(string node) =>
+        new(Path.Combine("/var/lib/fabric", node), Path.Combine("/run/fabric", node + ".sock"));
+
+    /// <summary>The key file the node reads: the one given, else the state directory's.</summary>
+    public string EffectiveIdentityKeyFile => IdentityKeyFile ?? Path.Combine(StateDirectory, RouterKeyFile.DefaultName);
+}
+
+/// <summary>
+/// One router node on real interfaces: AF_PACKET ports on every device the configuration gives the
+/// node's router, the forwarding engine on them, the last applied configuration kept on disk, and an
+/// admin socket with the counters. <see cref="Dispose"/> stops the worker, closes the ports and
+/// removes the socket. Not thread-safe: one owner starts and stops it.
+/// </summary>
+public sealed class RouterProcess : IDisposable
+{
+    private readonly List<AfPacketPort> _ports = [];
+    private readonly RouterProcessOptions _options;
+    private readonly Socket _admin;
+    private readonly Thread _adminThread;
+    private readonly RouterIdentity? _identity;
+    private readonly PeerKeySchedule? _keySchedule;
+    private readonly Timer? _rekeyTimer;
+    private readonly Lock _applyGate = new();
+    private SecurityPolicy _securityPolicy = SecurityPolicy.Default;
+    private volatile bool _stopping;
+    private string _configuration;
+    private volatile Fabric.Actors.HighAvailability.PairLink? _pairLink;
+
+    private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
+    {
+        _options = options;
+        Node = node;
+        RouterName = router.Name;
+        _identity = identity;
+        var devices = Devices(router);
+        WorkersWanted = router.Dataplane.WorkersFor(Environment.ProcessorCount);
+
+        // A node of an HA pair runs one worker: session replication and take-over work on one shard (docs/dataplane.md "Workers").
+        Workers = router.Nodes.Count > 1 ? 1 : WorkersWanted;
+        var missing = new List<string>();
+        for (var worker = 0; worker < Workers; worker++)
+        {
+            foreach (var device in devices)
+            {
+                try
+                {
+                    // Each worker its own socket per device; a device's sockets share one fanout group, id unique in the process.
+                    _ports.Add(AfPacketPort.Open(device, Workers == 1 ? null : FanoutGroup(device), router.Dataplane.Io));
+                }
+                catch (PacketPortException e)
+                {
+                    missing.Add(e.Message);
+                }
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            DisposePorts();
+            throw new RouterStartException(string.Join("\n", missing.Distinct()));
+        }
+
+        var options0 = RouterOptions.From(router.Sessions) with
+        {
+            StartActive = !standby, BusyPoll = router.Dataplane.BusyPoll,
+            Scheduling = options.WorkerPriority is { } priority ? new RealtimeScheduling(priority, options.Warn ?? (_ => { })) : null,
+        };
+        var byWorker = _ports.Chunk(devices.Count).Select(ports => new WorkerPorts([.. ports], new EpollWait(ports))).ToArray();
+        Engine = Workers == 1
+            ? new ForwardingEngine(router.Name, byWorker[0].Ports, options0 with { IdleWait = byWorker[0].IdleWait })
+            : ForwardingEngine.WithWorkers(router.Name, byWorker, options0);
+        Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
+        Engine.Apply(config, version: 1);
+        if (identity is not null)
+        {
+            _keySchedule = new PeerKeySchedule(Engine, identity);
+            _rekeyTimer = new Timer(_ => RefreshKeys(), null, Timeout.Infinite, Timeout.Infinite);
+            _securityPolicy = SecurityPolicyOf(config);
+            RefreshKeys();
+        }
+
+        var running = RunningText(config);
+        _configuration = Fingerprint(running);
+        SaveRunning(running);
+        Restored = TakeSessions(options);
+        Engine.Start();
+        _admin = ListenAdmin(options.AdminSocket);
+        _adminThread = new Thread(ServeAdmin) { IsBackground = true, Name = $"fabric-admin-{node}" };
+        _adminThread.Start();
+    }
+
+    /// <summary>The last applied configuration's file in the state directory.</summary>
+    public const string RunningFileName = "running.conf";
+
+    public string Node { get; }
+
+    /// <summary>Where the node keeps its state (<see cref="RouterProcessOptions.StateDirectory"/>).</summary>
+    public string StateDirectory => _options.StateDirectory;
+
+    public string RouterName { get; }
+
+    public ForwardingEngine Engine { get; }
+
+    /// <summary>The packet workers the router's <c>dataplane.workers</c> asks for on this machine (docs/dataplane.md "Workers").</summary>
+    public int WorkersWanted { get; }
+
+    /// <summary>The packet workers the node runs: <see cref="WorkersWanted"/>, but one on a node of an HA pair (docs/dataplane.md "Workers").</summary>
+    public int Workers { get; }
+
+    /// <summary>A fanout group id for <paramref name="device"/>'s sockets: the process and the device's name mixed (ids are per network namespace).</summary>
+    private static ushort FanoutGroup(string device)
+    {
+        var hash = 2166136261u;
+        foreach (var c in device)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (ushort)((uint)Environment.ProcessId ^ hash ^ (hash >> 16));
+    }
+
+    /// <summary>What the node's control plane refused to believe (unsigned configurations, messages from others than its HA partner).</summary>
+    public Fabric.Actors.Security.ControlPlaneRefusals Refusals { get; } = new();
+
+    /// <summary>The other node of the node's HA pair when the node runs as one (it started standing by), else null.</summary>
+    public RouterNode? Partner { get; }
+
+    /// <summary>
+    /// Re-derives the peer keys of the epoch in force and hands them to the engine, replacing the installed ones (a
+    /// node taking over from its HA partner, which had the same identity, must not reuse its send counters).
+    /// </summary>
+    public void RenewPeerKeys()
+    {
+        if (_keySchedule is null || _stopping)
+        {
+            return;
+        }
+
+        lock (_applyGate)
+        {
+            _keySchedule.Renew(_securityPolicy);
+        }
+    }
+
+    /// <summary>The node's HA heartbeat link, whose counters the admin socket shows; null for a node alone.</summary>
+    public Fabric.Actors.HighAvailability.PairLink? PairLink
+    {
+        get => _pairLink;
+        set => _pairLink = value;
+    }
+
+    /// <summary>The router's key pair as this node holds it, or null when it runs without a private key.</summary>
+    public RouterIdentity? RouterIdentity => _identity;
+
+    /// <summary>The node's public key (its identity), or null when it runs without a private key.</summary>
+    public string? Identity => _identity?.PublicKeyBase64;
+
+    public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name).Distinct()];
+
+    /// <summary>
+    /// Starts the node; throws <see cref="RouterStartException"/> with every reason it cannot. The node's
+    /// private key comes from <see cref="RouterProcessOptions.EffectiveIdentityKeyFile"/>; it must belong to the
+    /// identity configuration pins for the node, and a node with a pinned identity needs it.
+    /// </summary>
+    /// <param name="standby">Start as the standby node of an HA pair (the router has two nodes): forward nothing until told to take over.</param>
+    public static RouterProcess Start(FabricConfig config, string node, RouterProcessOptions options, bool standby = false)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
+        var router = config.Routers.FirstOrDefault(r => r.Nodes.Any(n => n.Name == node))
+            ?? throw new RouterStartException($"no router has a node named \"{node}\" (nodes: {string.Join(", ", config.Routers.SelectMany(r => r.Nodes).Select(n => n.Name))})");
+        var keyFile = options.EffectiveIdentityKeyFile;
+        RouterIdentity? identity = null;
+        if (options.IdentityKeyFile is not null || File.Exists(keyFile))
+        {
+            try
+            {
+                identity = RouterKeyFile.Read(keyFile, router.Name);
+            }
+            catch (RouterKeyFileException e)
+            {
+                throw new RouterStartException(e.Message);
+            }
+        }
+
+        if (IdentityProblem(config, node, identity, keyFile) is { } problem)
+        {
+            throw new RouterStartException(problem);
+        }
+
+        if (standby && router.Nodes.Count != 2)
+        {
+            throw new RouterStartException($"node {node} cannot stand by: router {router.Name} is not an HA pair (it has {router.Nodes.Count} node(s))");
+        }
+
+        return new RouterProcess(config, node, router, options, identity, standby);
+    }
+
+    /// <summary>
+    /// Compiles <paramref name="config"/> and swaps it in, derives peer keys for the identities it pins, then
+    /// keeps it on disk as the last applied; throws <see cref="Dataplane.Forwarding.SnapshotCompileException"/>
+    /// and keeps both when it cannot (also when it pins another identity for this node than its private key's),
+    /// and <see cref="Fabric.Actors.Configuration.ConfigNotKeptException"/> when the version forwards but could not be written to disk.
+    /// </summary>
+    public void Apply(FabricConfig config, long version)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (IdentityProblem(config, Node, _identity, _options.EffectiveIdentityKeyFile) is { } problem)
+        {
+            throw new Dataplane.Forwarding.SnapshotCompileException(problem);
+        }
+
+        var running = RunningText(config);
+        lock (_applyGate)
+        {
+            Engine.Apply(config, version);
+            _securityPolicy = SecurityPolicyOf(config);
+            _configuration = Fingerprint(running);
+        }
+
+        RefreshKeys();
+        try
+        {
+            SaveRunning(running);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Fabric.Actors.Configuration.ConfigNotKeptException(
+                $"version {version} forwards, but was not kept in {Path.Combine(_options.StateDirectory, RunningFileName)} ({e.Message}): " +
+                "started again without the conductor, the node would run the version kept before it", e);
+        }
+    }
+
+    /// <summary>Why <paramref name="identity"/> cannot serve as <paramref name="node"/>'s in <paramref name="config"/>, in one sentence, or null when it can.</summary>
+    public static string? IdentityProblem(FabricConfig config, string node, RouterIdentity? identity, string keyFile)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var pinned = config.Routers.SelectMany(r => r.Nodes).FirstOrDefault(n => n.Name == node)?.Identity;
+        return (pinned, identity) switch
+        {
+            (null, null) => null,
+            (null, { } own) =>
+                $"the configuration pins no identity for node {node}, but the private key file {keyFile} is given: pin its public key as the node's identity = \"{own.PublicKeyBase64}\", or remove the file",
+            ({ } expected, null) =>
+                $"the configuration pins identity \"{expected}\" for node {node}, but the node has no private key file: give --identity-key FILE or put it at {keyFile}",
+            ({ } expected, { } own) when !string.Equals(expected.Trim(), own.PublicKeyBase64, StringComparison.Ordinal) =>
+                $"the private key in {keyFile} belongs to identity \"{own.PublicKeyBase64}\", not to the identity \"{expected}\" the configuration pins for node {node}",
+            _ => null,
+        };
+    }
+
+    private static SecurityPolicy SecurityPolicyOf(FabricConfig config) =>
+        config.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default;
+
+    /// <summary>Installs the current epoch's peer keys where missing, and sets the timer for the next epoch boundary.</summary>
+    private void RefreshKeys()
+    {
+        if (_keySchedule is null || _rekeyTimer is null || _stopping)
+        {
+            return;
+        }
+
+        lock (_applyGate)
+        {
+            var untilNext = _keySchedule.Refresh(_securityPolicy);
+            // A little past the boundary, so the clock has surely reached the next epoch; at most a minute,
+            // so a clock that steps is noticed.
+            var due = TimeSpan.FromTicks(Math.Clamp(untilNext.Ticks, 0, TimeSpan.FromMinutes(1).Ticks)) + TimeSpan.FromMilliseconds(5);
+            try
+            {
+                _rekeyTimer.Change(due, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopping: no more epochs.
+            }
+        }
+    }
+
+    /// <summary>The devices a router owns: its interfaces, its bridged networks' devices and one per host-based container.</summary>
+    public static IReadOnlyList<string> Devices(Model.Router router)
+    {
+        ArgumentNullException.ThrowIfNull(router);
+        return
+        [
+            .. router.Interfaces.Select(i => i.Device),
+            .. router.Networks.Where(n => n.Model == NetworkModel.Bridged).Select(n => n.Device),
+            .. router.Networks.Where(n => n.Model == NetworkModel.HostBased).SelectMany(n => n.Containers).Select(c => c.Name),
+        ];
+    }
+
+    /// <summary>The last configuration this node applied, if it kept one and it still loads.</summary>
+    public static FabricConfig? LoadRunning(RouterProcessOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var path = Path.Combine(options.StateDirectory, RunningFileName);
+        return File.Exists(path) ? FabricConfigLoader.LoadFile(path).Config : null;
+    }
+
+    /// <summary>The counters as the admin socket serves them.</summary>
+    public string CountersJson()
+    {
+        // Every figure sums the workers (docs/dataplane.md "Workers").
+        var workers = Engine.Workers;
+        var counters = Engine.Counters();
+        var drops = Enum.GetValues<DropReason>().Where(r => r != DropReason.None)
+            .ToDictionary(r => r.ToString(), r => Engine.DropTotal(r));
+        return JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["node"] = Node,
+            ["router"] = RouterName,
+            ["version"] = Engine.AppliedVersion,
+            ["devices"] = Devices(),
+            ["workers"] = Workers,
+            ["workers_wanted"] = WorkersWanted,
+            ["received"] = Interlocked.Read(ref counters.Received),
+            ["forwarded"] = Interlocked.Read(ref counters.Forwarded),
+            ["dropped"] = Interlocked.Read(ref counters.Dropped),
+            ["generated"] = Interlocked.Read(ref counters.Generated),
+            ["super_packets"] = Interlocked.Read(ref counters.SuperPackets),
+            ["super_packets_cut"] = Interlocked.Read(ref counters.SuperPacketsCut),
+            ["kernel_drops"] = KernelDrops(),
+            ["sessions"] = Engine.SessionCount,
+            ["handed_off"] = counters.HandedOff,
+            ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
+            ["sessions_moved"] = Interlocked.Read(ref counters.SessionsMoved),
+            ["sessions_revoked"] = Interlocked.Read(ref counters.SessionsRevoked),
+            ["session_resets"] = Interlocked.Read(ref counters.SessionResets),
+            ["revoked"] = RevokedJson(Engine),
+            ["icmp_errors_sent"] = Interlocked.Read(ref counters.IcmpErrorsSent),
+            ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
+            ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
+            ["ha"] = new Dictionary<string, object>
+            {
+                ["partner"] = Partner?.Name ?? "",
+                ["role"] = Partner is null ? "alone" : Engine.IsActive ? "active" : "standby",
+                ["takeovers"] = Interlocked.Read(ref counters.Takeovers),
+                ["announcements"] = Interlocked.Read(ref counters.Announcements),
+                ["standby_ignored"] = Interlocked.Read(ref counters.StandbyIgnored),
+                ["sessions_replicated_out"] = Interlocked.Read(ref counters.SessionsReplicatedOut),
+                ["sessions_replicated_in"] = Interlocked.Read(ref counters.SessionsReplicatedIn),
+                ["replicas_refused_version"] = Interlocked.Read(ref counters.ReplicasRefusedVersion),
+                ["replicas_refused_shape"] = Interlocked.Read(ref counters.ReplicasRefusedShape),
+                ["replicas_refused_table_full"] = Interlocked.Read(ref counters.ReplicasRefusedTableFull),
+                ["heartbeats"] = HeartbeatsJson(_pairLink),
+            },
+            ["control_plane"] = new Dictionary<string, long>
+            {
+                ["configs_refused_unsigned"] = Refusals.UnsignedConfigs,
+                ["configs_refused_older"] = Refusals.OlderConfigs,
+                ["pair_messages_refused"] = Refusals.ForeignPairMessages,
+                ["entries_refused"] = Refusals.ForeignEntries,
+            },
+            ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
+            ["instances"] = InstancesTelemetry(Engine.Snapshot),
+            ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
+            ["traffic"] = TrafficJson(Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine)),
+            ["drops"] = drops,
+            ["faults"] = new Dictionary<string, object>
+            {
+                ["total"] = workers.Sum(w => w.Faults.Total),
+                ["by_stage"] = workers.SelectMany(w => w.Faults.ByStage()).GroupBy(s => s.Key).ToDictionary(g => g.Key, g => g.Sum(s => s.Value)),
+                ["last"] = workers.Select(w => w.Faults.Last).LastOrDefault(f => f is not null) is { } fault ? $"{fault.Exception} in {fault.Stage}: {fault.Message}" : "",
+            },
+            ["recent_drops"] = workers.SelectMany(w => w.Drops.Recent.Snapshot()).OrderBy(d => d.Time).TakeLast(8).Select(Describe).ToArray(),
+        });
+    }
+
+    /// <summary>Sessions a committed configuration ended, per service and tenant of the running snapshot (those with any).</summary>
+    private static Dictionary<string, Dictionary<string, long>> RevokedJson(ForwardingEngine engine)
+    {
+        var revoked = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
+        if (engine.AppliedVersion == 0)
+        {
+            return revoked;
+        }
+
+        var snapshot = engine.Snapshot;
+        for (var s = 0; s < snapshot.Services.Length; s++)
+        {
+            for (var t = 0; t < snapshot.Tenants.Length; t++)
+            {
+                var count = engine.DropCount(DropReason.Revoked, t, s);
+                if (count > 0)
+                {
+                    if (!revoked.TryGetValue(snapshot.Services[s].Name, out var tenants))
+                    {
+                        revoked[snapshot.Services[s].Name] = tenants = new Dictionary<string, long>(StringComparer.Ordinal);
+                    }
+
+                    tenants[snapshot.Tenants[t]] = count;
+                }
+            }
+        }
+
+        return revoked;
+    }
+
+    /// <summary>The heartbeat link's counters (docs/high-availability.md); empty for a node alone.</summary>
+    private static Dictionary<string, object> HeartbeatsJson(Fabric.Actors.HighAvailability.PairLink? link)
+    {
+        if (link is null)
+        {
+            return [];
+        }
+
+        var c = link.Counters;
+        return new Dictionary<string, object>
+        {
+            ["sent"] = c.Sent,
+            ["heard"] = c.Heard,
+            ["refused_forged"] = c.RefusedForged,
+            ["refused_stale"] = c.RefusedStale,
+            ["unbound"] = c.Unbound,
+            ["send_errors"] = c.SendErrors,
+            ["late"] = c.Late,
+            ["longest_gap_ms"] = (long)c.LongestGap.TotalMilliseconds,
+        };
+    }
+
+    /// <summary>
+    /// Each limited tenant bucket: the configured (fabric-wide) limit, the rate in force (this node's share of it
+    /// while the budget exchange runs) and the bytes offered and refused since the bucket was made.
+    /// </summary>
+    public static List<Dictionary<string, object>> TenantLimitsTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        return [.. snapshot.LimitedTenantBuckets().Select(b => new Dictionary<string, object>
+        {
+            ["service"] = b.Service,
+            ["tenant"] = b.Tenant,
+            ["configured_bytes_per_second"] = b.Bucket.ConfiguredBytesPerSecond,
+            ["share_bytes_per_second"] = b.Bucket.BytesPerSecond,
+            ["offered_bytes"] = b.Bucket.OfferedBytes,
+            ["refused_bytes"] = b.Bucket.RefusedBytes,
+        })];
+    }
+
+    /// <summary>Each peer path's monitoring figures as the counters show them (read while the worker writes them: telemetry, not a snapshot).</summary>
+    public static List<Dictionary<string, object>> PeerPathsTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        return [.. snapshot.PeerPaths.Select(p => new Dictionary<string, object>
+        {
+            ["peer"] = p.PeerRouter,
+            ["neighborhood"] = p.Neighborhood,
+            ["local"] = Dataplane.Wire.IpAddressConversions.ToIPAddress(p.LocalAddress).ToString(),
+            ["remote"] = Dataplane.Wire.IpAddressConversions.ToIPAddress(p.PeerAddress).ToString(),
+            ["state"] = p.Health.State.ToString().ToLowerInvariant(),
+            ["downs"] = p.Health.Downs,
+            ["probes_sent"] = p.Health.ProbesSent,
+            ["probes_received"] = p.Health.ProbesReceived,
+            ["latency_us"] = p.Health.LatencyMicroseconds,
+            ["jitter_us"] = p.Health.JitterMicroseconds,
+            ["loss_basis_points"] = p.Health.LossBasisPoints,
+            ["quality_breaks"] = p.Health.QualityBreaks,
+            ["sessions"] = p.Waypoints.InUse,
+            ["sessions_opened"] = p.Health.SessionsOpened,
+            ["sessions_moved_in"] = p.Health.SessionsMovedIn,
+            ["sessions_moved_out"] = p.Health.SessionsMovedOut,
+        })];
+    }
+
+    /// <summary>
+    /// Each instance behind this router, per service: its health ("up", "down", or "unchecked" when the policy checks
+    /// nothing) and its health check's figures (read while the workers write them: telemetry, not a snapshot).
+    /// </summary>
+    public static List<Dictionary<string, object>> InstancesTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var instances = new List<Dictionary<string, object>>();
+        foreach (var entry in snapshot.Services)
+        {
+            var checks = entry.Runtime.HealthChecks;
+            for (var i = 0; i < entry.Instances.Length; i++)
+            {
+                var check = checks is not null && i < checks.Length ? checks[i] : null;
+                instances.Add(new Dictionary<string, object>
+                {
+                    ["service"] = entry.Name,
+                    ["instance"] = entry.Instances[i].Name,
+                    ["state"] = check is null ? "unchecked" : entry.Runtime.Load.Health(i).IsUp ? "up" : "down",
+                    ["sessions"] = entry.Runtime.Load.LocalSessions(i),
+                    ["probes_sent"] = check?.ProbesSent ?? 0,
+                    ["probes_succeeded"] = check?.Successes ?? 0,
+                    ["probes_failed"] = check?.Failures ?? 0,
+                    ["last_failure"] = check?.LastFailure is { } failure and not Dataplane.LoadBalancing.ProbeFailure.None ? failure.ToString().ToLowerInvariant() : "",
+                    ["downs"] = check?.Downs ?? 0,
+                });
+            }
+        }
+
+        return instances;
+    }
+
+    /// <summary>Forwarded traffic per tenant and per service, with the counters' snake_case names.</summary>
+    private static Dictionary<string, object> TrafficJson(Fabric.Actors.Telemetry.TrafficByName traffic) => new()
+    {
+        ["tenants"] = traffic.Tenants.ToDictionary(t => t.Key, t => Totals(t.Value)),
+        ["services"] = traffic.Services.ToDictionary(s => s.Key, s => Totals(s.Value)),
+    };
+
+    private static Dictionary<string, long> Totals(Fabric.Actors.Telemetry.TrafficTotals totals) => new()
+    {
+        ["packets"] = totals.Packets,
+        ["bytes"] = totals.Bytes,
+        ["sessions_opened"] = totals.SessionsOpened,
+        ["sessions_active"] = totals.ActiveSessions,
+    };
+
+    /// <summary>Frames each device's socket lost in the kernel (receive buffer full) since the router started.</summary>
+    private Dictionary<string, long> KernelDrops()
+    {
+        lock (_ports)
+        {
+            return _ports.GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.Sum(p => p.ReadKernelDrops()));
+        }
+    }
+
+    /// <summary>One recent drop as a line: reason (and the rule, where the reason does not say), protocol, tuple and the device it arrived on.</summary>
+    private string Describe(Dataplane.Telemetry.DropRecord record)
+    {
+        var devices = Devices();
+        var device = (uint)record.Port < (uint)devices.Count ? devices[record.Port] : record.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var snapshot = Engine.Snapshot;
+        var tenant = (uint)record.Tenant < (uint)snapshot.TenantsUtf8.Length ? Encoding.UTF8.GetString(snapshot.TenantsUtf8[record.Tenant]) : "-";
+        var service = (uint)record.Service < (uint)snapshot.ServicesUtf8.Length ? Encoding.UTF8.GetString(snapshot.ServicesUtf8[record.Service]) : "-";
+        var rule = record.Rule == Dataplane.Pipeline.DropRule.None ? "" : $" ({record.Rule})";
+        return $"{record.Reason}{rule} tenant {tenant} service {service} proto {record.Protocol} " +
+            $"{Address(record.Source)}:{record.SourcePort} > {Address(record.Destination)}:{record.DestinationPort} on {device}";
+
+        static System.Net.IPAddress Address(UInt128 address) => address <= uint.MaxValue
+            ? Dataplane.Wire.IpAddressConversions.ToIPAddress((uint)address)
+            : Dataplane.Wire.IpAddressConversions.ToIPAddress(address);
+    }
+
+    /// <summary>Keeps <paramref name="running"/> as the last applied configuration, readable by the node's owner alone (it names every router's addresses and keys' identities).</summary>
+    private void SaveRunning(string running) =>
+        Fabric.Actors.Security.PrivateFile.WriteText(Path.Combine(_options.StateDirectory, RunningFileName), running);
+
+    /// <summary>A configuration's canonical text: what <see cref="RunningFileName"/> holds and <see cref="Fingerprint"/> hashes.</summary>
+    private static string RunningText(FabricConfig config) => HoconWriter.ToHocon(CanonicalTree.Of(config));
+
+    /// <summary>
+    /// A configuration's fingerprint: SHA-256 of its canonical text, in hex. Two processes that compile configurations of
+    /// the same fingerprint build the same snapshot indexes, which session records refer to.
+    /// </summary>
+    public static string Fingerprint(string canonicalText) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(canonicalText)));
+
+    /// <summary>Whose sessions this node's state file holds: this node, with the configuration it forwards with now.</summary>
+    private SessionStateOwner Owner => new(RouterName, Node, Identity, _configuration);
+
+    /// <summary>What the node took from the session state file its previous process left (docs/sessions.md "Restarts"): none when there was none or it was refused.</summary>
+    public Dataplane.Sessions.SessionImportResult Restored { get; }
+
+    /// <summary>Whether this node hands its sessions over across a restart: when it runs alone (a node of an HA pair has its partner for that).</summary>
+    private bool HandsOver => Partner is null;
+
+    /// <summary>Installs the sessions the previous process left, before the workers start; a file it cannot take is refused with a warning saying why.</summary>
+    private Dataplane.Sessions.SessionImportResult TakeSessions(RouterProcessOptions options)
+    {
+        var path = SessionStateFile.PathIn(options.StateDirectory);
+        if (!HandsOver)
+        {
+            return default;
+        }
+
+        var handOver = SessionStateFile.Take(options.StateDirectory, Owner, Workers, TimeProvider.System.GetUtcNow(), out var refusal);
+        if (refusal is not null)
+        {
+            options.Warn?.Invoke($"the session state file {path} is refused: {refusal}; the node starts with no sessions");
+        }
+
+        return handOver is null ? default : Engine.TakeHandOver(handOver);
+    }
+
+    /// <summary>
+    /// Stops forwarding and leaves every live session in the state directory for the process that starts after this one
+    /// (docs/sessions.md "Restarts"); returns how many, or null when the node does not hand over (a node of an HA pair).
+    /// Frames that arrive from here on wait in the sockets and are dropped by the kernel when they close: none is answered.
+    /// Throws <see cref="IOException"/> when the file cannot be written (the node stops all the same). Call once, then <see cref="Dispose"/>.
+    /// </summary>
+    public int? HandOverSessions()
+    {
+        if (!HandsOver)
+        {
+            return null;
+        }
+
+        _stopping = true;
+        var handOver = Engine.StopForHandOver();
+        SessionStateFile.Write(_options.StateDirectory, Owner, handOver, TimeProvider.System.GetUtcNow());
+        return handOver.Shards.Sum(shard => shard.Length);
+    }
+
+    private static Socket ListenAdmin(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Delete(path);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Bind(new UnixDomainSocketEndPoint(path));
+        // The counters name flows (addresses and ports of recent drops): only the node's owner may connect.
+        Fabric.Actors.Security.PrivateFile.Restrict(path);
+        socket.Listen(16);
+        return socket;
+    }
+
+    /// <summary>
+    /// Answers each connection with the counters, one client at a time. A client that hangs up before its reply,
+    /// or does not read it within <see cref="AdminReplyTimeout"/>, costs only its own reply: the loop goes on.
+    /// </summary>
+    private void ServeAdmin()
+    {
+        while (!_stopping)
+        {
+            Socket client;
+            try
+            {
+                client = _admin.Accept();
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException) when (!_stopping)
+            {
+                // A connection that failed while queued; a lasting error (out of descriptors) is retried gently.
+                Thread.Sleep(10);
+                continue;
+            }
+            catch (SocketException)
+            {
+                return;
+            }
+
+            using (client)
+            {
+                try
+                {
+                    client.SendTimeout = (int)AdminReplyTimeout.TotalMilliseconds;
+                    client.Send(Encoding.UTF8.GetBytes(CountersJson() + "\n"));
+                }
+                catch (SocketException)
+                {
+                    // The client left (EPIPE, ECONNRESET) or does not read: nobody to answer.
+                }
+            }
+        }
+    }
+
+    /// <summary>How long the admin socket waits for a client to take its reply before it serves the next one.</summary>
+    private static readonly TimeSpan AdminReplyTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>Reads a running node's counters from its admin socket.</summary>
+    public static string ReadCounters(string adminSocket)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(adminSocket));
+        using var stream = new NetworkStream(socket);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd().Trim();
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _rekeyTimer?.Dispose();
+        Engine.Dispose();
+        _admin.Dispose();
+        _adminThread.Join(TimeSpan.FromSeconds(5));
+        DisposePorts();
+        File.Delete(_options.AdminSocket);
+    }
+
+    private void DisposePorts()
+    {
+        foreach (var port in _ports)
+        {
+            port.Dispose();
+        }
+    }
+}
+
+/// <summary>The node cannot start: the message says every reason, one per line.</summary>
+public sealed class RouterStartException(string message) : Exception(message);
