@@ -12,7 +12,7 @@
 #      pins as the node's identity (fabric.routers.ROUTER.nodes.NODE.identity).
 set -eu
 : "${FABRIC_NODE:?the node name (spec.nodeName)}"
-version=$(fabric --version | tr -c 'A-Za-z0-9.+-' '_')
+version=$(fabric --version | head -n 1 | tr -cd 'A-Za-z0-9.+-')
 releases=/host/opt/fabric/releases
 if [ ! -x "$releases/$version/fabric" ]; then
   mkdir -p "$releases"
