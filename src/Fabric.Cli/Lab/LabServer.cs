@@ -42,10 +42,27 @@ public sealed record LabServer(string Container, string Service, ServerKind Kind
         _ => $"iperf3 -c {Address} -p {ServicePort} -t 3",
     };
 
-    private const string HttpServer = """
-        import http.server, socket, sys
+    /// <summary>
+    /// What both Python servers share: <c>body</c> (the container's name, argv 2) and <c>listen(base, handler)</c>, which
+    /// serves on the port (argv 1), on both families when argv 3 is <c>6</c> (<c>::</c>, not IPv6-only), else on IPv4.
+    /// </summary>
+    private const string Listen = """
+        import socket, sys
         body = (sys.argv[2] + "\n").encode()
-        dual = sys.argv[3] == "6"
+        def listen(base, handler):
+            dual = sys.argv[3] == "6"
+            class Server(base):
+                allow_reuse_address = True
+                address_family = socket.AF_INET6 if dual else socket.AF_INET
+                def server_bind(self):
+                    if dual:
+                        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                    super().server_bind()
+            Server(("::" if dual else "", int(sys.argv[1])), handler).serve_forever()
+        """;
+
+    private const string HttpServer = Listen + "\n" + """
+        import http.server
         class Name(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 self.send_response(200)
@@ -55,30 +72,15 @@ public sealed record LabServer(string Container, string Service, ServerKind Kind
                 self.wfile.write(body)
             def log_message(self, *args):
                 pass
-        class Server(http.server.ThreadingHTTPServer):
-            address_family = socket.AF_INET6 if dual else socket.AF_INET
-            def server_bind(self):
-                if dual:
-                    self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                super().server_bind()
-        Server(("::" if dual else "", int(sys.argv[1])), Name).serve_forever()
+        listen(http.server.ThreadingHTTPServer, Name)
         """;
 
-    private const string TcpServer = """
-        import socket, socketserver, sys
-        body = (sys.argv[2] + "\n").encode()
-        dual = sys.argv[3] == "6"
+    private const string TcpServer = Listen + "\n" + """
+        import socketserver
         class Name(socketserver.BaseRequestHandler):
             def handle(self):
                 self.request.sendall(body)
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            address_family = socket.AF_INET6 if dual else socket.AF_INET
-            def server_bind(self):
-                if dual:
-                    self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-                super().server_bind()
-        Server(("::" if dual else "", int(sys.argv[1])), Name).serve_forever()
+        listen(socketserver.ThreadingTCPServer, Name)
         """;
 
     /// <summary>
