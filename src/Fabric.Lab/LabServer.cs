@@ -21,13 +21,16 @@ public enum ServerKind
 /// <param name="ServicePort">The port clients connect to.</param>
 public sealed record LabServer(string Container, string Service, ServerKind Kind, int Port, string Address, int ServicePort)
 {
+    /// <summary>The container has an IPv6 address too: the server listens on both families (<c>::</c>, not IPv6-only).</summary>
+    public bool DualStack { get; init; }
+
     /// <summary>The name of its pid and log files.</summary>
     public string ProcessName => $"{Container}-{Port}";
 
     public IReadOnlyList<string> Command() => Kind switch
     {
-        ServerKind.Http => ["python3", "-c", HttpServer, Port.ToString(System.Globalization.CultureInfo.InvariantCulture), Container],
-        ServerKind.Tcp => ["python3", "-c", TcpServer, Port.ToString(System.Globalization.CultureInfo.InvariantCulture), Container],
+        ServerKind.Http => ["python3", "-c", HttpServer, Port.ToString(System.Globalization.CultureInfo.InvariantCulture), Container, DualStack ? "6" : "4"],
+        ServerKind.Tcp => ["python3", "-c", TcpServer, Port.ToString(System.Globalization.CultureInfo.InvariantCulture), Container, DualStack ? "6" : "4"],
         _ => ["iperf3", "-s", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture)],
     };
 
@@ -39,9 +42,27 @@ public sealed record LabServer(string Container, string Service, ServerKind Kind
         _ => $"iperf3 -c {Address} -p {ServicePort} -t 3",
     };
 
-    private const string HttpServer = """
-        import http.server, sys
+    /// <summary>
+    /// What both Python servers share: <c>body</c> (the container's name, argv 2) and <c>listen(base, handler)</c>, which
+    /// serves on the port (argv 1), on both families when argv 3 is <c>6</c> (<c>::</c>, not IPv6-only), else on IPv4.
+    /// </summary>
+    private const string Listen = """
+        import socket, sys
         body = (sys.argv[2] + "\n").encode()
+        def listen(base, handler):
+            dual = sys.argv[3] == "6"
+            class Server(base):
+                allow_reuse_address = True
+                address_family = socket.AF_INET6 if dual else socket.AF_INET
+                def server_bind(self):
+                    if dual:
+                        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                    super().server_bind()
+            Server(("::" if dual else "", int(sys.argv[1])), handler).serve_forever()
+        """;
+
+    private const string HttpServer = Listen + "\n" + """
+        import http.server
         class Name(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 self.send_response(200)
@@ -51,23 +72,22 @@ public sealed record LabServer(string Container, string Service, ServerKind Kind
                 self.wfile.write(body)
             def log_message(self, *args):
                 pass
-        http.server.ThreadingHTTPServer(("", int(sys.argv[1])), Name).serve_forever()
+        listen(http.server.ThreadingHTTPServer, Name)
         """;
 
-    private const string TcpServer = """
-        import socketserver, sys
-        body = (sys.argv[2] + "\n").encode()
+    private const string TcpServer = Listen + "\n" + """
+        import socketserver
         class Name(socketserver.BaseRequestHandler):
             def handle(self):
                 self.request.sendall(body)
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        socketserver.ThreadingTCPServer(("", int(sys.argv[1])), Name).serve_forever()
+        listen(socketserver.ThreadingTCPServer, Name)
         """;
 
     /// <summary>
     /// The servers for a topology: for every service instance that is a container, one per TCP port the
     /// service offers (its first port of each range, or the instance's own port): iperf3 on 5201,
-    /// HTTP on 80, 8000, 8080 and 443, a name-writing TCP listener elsewhere. UDP is served by iperf3
+    /// HTTP on 80, 8000, 8080 and 443, a name-writing TCP listener elsewhere (on both families when the container has an
+    /// IPv6 address; iperf3 always listens on both). UDP is served by iperf3
     /// on its port; other UDP ports and ICMP need no server (the kernel answers ping).
     /// </summary>
     public static IReadOnlyList<LabServer> For(FabricConfig config)
@@ -97,7 +117,10 @@ public sealed record LabServer(string Container, string Service, ServerKind Kind
                         var address = ServiceAddress(service) ?? attached.Addresses[0].ToString();
                         if (!servers.Any(s => s.Container == container && s.Port == port))
                         {
-                            servers.Add(new LabServer(container, service.Name, kind, port, address, range.Low));
+                            servers.Add(new LabServer(container, service.Name, kind, port, address, range.Low)
+                            {
+                                DualStack = attached.Addresses.Any(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6),
+                            });
                         }
                     }
                 }

@@ -3,18 +3,33 @@ using Fabric.Model;
 
 namespace Fabric.Lab;
 
-/// <summary>One (client container × service × port) probe: what the policy says and what a real connection did.</summary>
+/// <summary>
+/// One (client container × service × port × family) probe: what the policy says and what a real connection did. An IPv6
+/// target is written <c>[address]:port</c>.
+/// </summary>
 public sealed record LabProbe(string Client, string Tenant, string Service, string Target, bool Expected)
 {
     public bool? Reached { get; init; }
 
     public bool Correct => Reached == Expected;
+
+    public bool IsIpv6 => Target.StartsWith('[');
+
+    /// <summary>The address probed, without brackets.</summary>
+    public string Address => Target[..Target.LastIndexOf(':')].Trim('[', ']');
+
+    /// <summary>The port probed, or <c>icmp</c>.</summary>
+    public string Port => Target[(Target.LastIndexOf(':') + 1)..];
+
+    /// <summary>The grid column: service and port, <c>/6</c> for IPv6.</summary>
+    public string Column => $"{Service}:{Port}{(IsIpv6 ? "/6" : "")}";
 }
 
 /// <summary>
 /// <c>fabric lab verify</c>: probes every client container (a container with a tenant) against every
 /// service port with a real connection from inside the container (TCP connect with python3, ping for
-/// ICMP; UDP has no connection to prove and is not probed), and compares with the access policy.
+/// ICMP; UDP has no connection to prove and is not probed), and compares with the access policy. A client and a service
+/// that both have an IPv6 address are probed over IPv6 as well (TCP only: an IPv6 ping is not carried between routers).
 /// Thread-safe: probes run in parallel, each in its own process.
 /// </summary>
 public static class LabVerifier
@@ -36,10 +51,14 @@ public static class LabVerifier
 
             foreach (var service in config.Services)
             {
-                if (Address(config, service) is not { } address)
+                if (Address(config, service, ipv6: false) is not { } address)
                 {
                     continue;
                 }
+
+                var address6 = container.Addresses.Any(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+                    ? Address(config, service, ipv6: true)
+                    : null;
 
                 foreach (var transport in service.Transports)
                 {
@@ -48,6 +67,11 @@ public static class LabVerifier
                     {
                         case TransportProtocol.Tcp:
                             probes.AddRange(transport.Ports.Select(p => new LabProbe(container.Name, tenant, service.Name, $"{address}:{p.Low}", expected)));
+                            if (address6 is not null)
+                            {
+                                probes.AddRange(transport.Ports.Select(p => new LabProbe(container.Name, tenant, service.Name, $"[{address6}]:{p.Low}", expected)));
+                            }
+
                             break;
                         case TransportProtocol.Icmp:
                             probes.Add(new LabProbe(container.Name, tenant, service.Name, $"{address}:icmp", expected));
@@ -70,11 +94,9 @@ public static class LabVerifier
         {
             var probe = plan[i];
             var ns = layout.NamespaceOf(probe.Client);
-            var separator = probe.Target.LastIndexOf(':');
-            var (address, port) = (probe.Target[..separator], probe.Target[(separator + 1)..]);
-            var result = port == "icmp"
-                ? ExternalCommand.InNamespace(ns, "ping", "-n", "-c", "1", "-W", TimeoutSeconds, address)
-                : ExternalCommand.InNamespace(ns, "python3", "-c", Connect, address, port, TimeoutSeconds);
+            var result = probe.Port == "icmp"
+                ? ExternalCommand.InNamespace(ns, "ping", probe.IsIpv6 ? "-6" : "-4", "-n", "-c", "1", "-W", TimeoutSeconds, probe.Address)
+                : ExternalCommand.InNamespace(ns, "python3", "-c", Connect, probe.Address, probe.Port, TimeoutSeconds);
             results[i] = probe with { Reached = result.Succeeded };
         });
         return results;
@@ -88,10 +110,10 @@ public static class LabVerifier
     {
         ArgumentNullException.ThrowIfNull(probes);
         ArgumentNullException.ThrowIfNull(output);
-        var columns = probes.Select(p => $"{p.Service}:{p.Target[(p.Target.LastIndexOf(':') + 1)..]}").Distinct().ToList();
+        var columns = probes.Select(p => p.Column).Distinct().ToList();
         var rows = probes.Select(p => (p.Client, p.Tenant)).Distinct().ToList();
         var width = rows.Max(r => $"{r.Client} ({r.Tenant})".Length);
-        LabProbe Cell(string client, string column) => probes.First(p => p.Client == client && $"{p.Service}:{p.Target[(p.Target.LastIndexOf(':') + 1)..]}" == column);
+        LabProbe? Cell(string client, string column) => probes.FirstOrDefault(p => p.Client == client && p.Column == column);
 
         void Grid(string title, Func<LabProbe, char> mark)
         {
@@ -99,7 +121,8 @@ public static class LabVerifier
             output.WriteLine($"  {"".PadRight(width)}  {string.Join("  ", columns)}");
             foreach (var (client, tenant) in rows)
             {
-                var cells = columns.Select(c => mark(Cell(client, c)).ToString().PadRight(c.Length));
+                // A client without an IPv6 address has no IPv6 cells: '-'.
+                var cells = columns.Select(c => (Cell(client, c) is { } cell ? mark(cell) : '-').ToString().PadRight(c.Length));
                 output.WriteLine($"  {$"{client} ({tenant})".PadRight(width)}  {string.Join("  ", cells)}".TrimEnd());
             }
         }
@@ -146,10 +169,17 @@ public static class LabVerifier
         }
     }
 
-    /// <summary>Where clients reach a service: its single address, else its first container instance's address.</summary>
-    private static string? Address(FabricConfig config, Service service)
+    /// <summary>Where clients reach a service over the family: its single address, else its first container instance's address (or null).</summary>
+    private static string? Address(FabricConfig config, Service service, bool ipv6)
     {
-        return LabServer.ServiceAddress(service) ?? service.Instances.Select(i => config.Containers().FirstOrDefault(c => c.Container.Name == i.Container).Container)
-            .FirstOrDefault(c => c is not null)?.Addresses[0].ToString();
+        var family = ipv6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork;
+        var single = service.Addresses.FirstOrDefault(p => p.Address.AddressFamily == family && p.Length == (ipv6 ? 128 : 32));
+        if (single.Address is not null)
+        {
+            return single.Address.ToString();
+        }
+
+        var instance = service.Instances.Select(i => config.Containers().FirstOrDefault(c => c.Container.Name == i.Container).Container).FirstOrDefault(c => c is not null);
+        return instance?.Addresses.FirstOrDefault(a => a.AddressFamily == family)?.ToString() ?? (ipv6 ? null : instance?.Addresses[0].ToString());
     }
 }

@@ -54,7 +54,22 @@ public static class NetworkNamespace
     public static void AttachToBridge(string ns, string device, string bridge) => Check("ip", "-n", ns, "link", "set", "dev", device, "master", bridge);
 
     /// <summary>Gives <paramref name="device"/> in <paramref name="ns"/> a kernel address (<c>address/length</c>).</summary>
-    public static void AddAddress(string ns, string device, string prefix) => Check("ip", "-n", ns, "address", "add", prefix, "dev", device);
+    /// <remarks>
+    /// An IPv6 address is added without duplicate address detection (<c>nodad</c>): the lab plans every address, and an
+    /// address still tentative when the link comes up would leave the container sending from its link-local address
+    /// (not a tenant member) for its first seconds.
+    /// </remarks>
+    public static void AddAddress(string ns, string device, string prefix)
+    {
+        if (prefix.Contains(':', StringComparison.Ordinal))
+        {
+            Check("ip", "-n", ns, "address", "add", prefix, "dev", device, "nodad");
+        }
+        else
+        {
+            Check("ip", "-n", ns, "address", "add", prefix, "dev", device);
+        }
+    }
 
     /// <summary>The default route of <paramref name="ns"/> via <paramref name="gateway"/>.</summary>
     public static void AddDefaultRoute(string ns, string gateway) =>

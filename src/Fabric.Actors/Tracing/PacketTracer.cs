@@ -154,11 +154,12 @@ public static class PacketTracer
             return new TraceHop(node, snapshot.Router, snapshot.Version, steps, "forwarded", null, null, null, tenantName, entry.Name, null, $"to {instance.Name} {at}");
         }
 
-        if (entry.PeerRouters.Length == 0 || question.FromRouter is not null || ipv6)
+        var echo6 = protocol == IpProtocol.Icmpv6;
+        if (entry.PeerRouters.Length == 0 || question.FromRouter is not null || echo6)
         {
             steps.Add(new TraceStep("route", "none", question.FromRouter is not null
                 ? $"no instance of {entry.Name} here, and the metadata names no router to carry it on to"
-                : ipv6 ? "an IPv6 session does not cross between routers" : $"no instance of {entry.Name} here and no peer router hosting one is reached"));
+                : echo6 ? "an IPv6 ping does not cross between routers" : $"no instance of {entry.Name} here and no peer router hosting one is reached"));
             return Dropped(DropReason.NoRoute, null, $"at {snapshot.Router}: no route to {entry.Name}", tenant, rule.Service);
         }
 

@@ -95,7 +95,10 @@ public enum DropReason : byte
     /// <summary>The session's peer path is down and its service has no failover resiliency (or no other path is up).</summary>
     PeerPathDown,
 
-    /// <summary>An ICMP error about a ping session between routers: pings cross as UDP, their errors are not carried.</summary>
+    /// <summary>
+    /// An ICMP error about a ping session between routers (pings cross as UDP), or of or about an IPv6 session between
+    /// routers (the quoted packet would change family): such errors are not carried.
+    /// </summary>
     IcmpErrorNotCarried,
 
     /// <summary>

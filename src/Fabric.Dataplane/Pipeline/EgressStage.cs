@@ -30,9 +30,11 @@ public static class EgressStage
                 return context.Fail(DropReason.TtlExpired);
             }
 
-            if (context.LargestPacketLength > egressPort.Mtu)
+            // As for IPv4 below; an IPv6 packet that crosses to the peer as IPv4 also loses octets of header.
+            var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, resources) : 0);
+            if (context.LargestPacketLength > room)
             {
-                Error(ref context, resources, ingress, Icmpv6Type.PacketTooBig, 0, (uint)egressPort.Mtu);
+                Error(ref context, resources, ingress, Icmpv6Type.PacketTooBig, 0, (uint)Math.Min(room, egressPort.Mtu));
                 return context.Fail(DropReason.TooBig);
             }
         }
@@ -115,13 +117,16 @@ public static class EgressStage
             ? ref resources.Sessions.ReverseKey(context.Session)
             : ref resources.Sessions.ForwardKey(context.Session);
 
-    /// <summary>What SVR adds to each packet of the session leaving to the peer (0 for other packets).</summary>
+    /// <summary>
+    /// What SVR adds to each packet of the session leaving to the peer, less what its IP header loses when it crosses in
+    /// another family (<see cref="SvrStage.HeaderShrink"/>; so it may be negative); 0 for other packets.
+    /// </summary>
     private static int SvrGrowth(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref var state = ref resources.Sessions.Payload(context.Session);
         var leavesToPeer = state.Svr == SvrRole.Transit
             || (state.Svr != SvrRole.None && (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward));
-        return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) : 0;
+        return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) - SvrStage.HeaderShrink(ref context, NextHop(ref context, resources)) : 0;
     }
 
     /// <summary>ICMP code "fragmentation needed and DF set" (RFC 792).</summary>

@@ -487,6 +487,7 @@ public sealed class PacketWorker
             var ipEnd = context.NetworkOffset + context.IpLength;
             if (state.Sealed
                 || state.OriginalProtocol != context.Key.Protocol
+                || (forward ? Sessions.ReverseKey(handle) : Sessions.ForwardKey(handle)).IsIpv6 != context.IsIpv6
                 || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, Resources.ResignalQuietTicks)
                 || MetadataInsertion.NeedsBareBlock(context.Frame[headerEnd..ipEnd]))
             {

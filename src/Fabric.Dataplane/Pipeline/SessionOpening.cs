@@ -288,7 +288,7 @@ internal readonly struct InstanceRoute : ISessionRoute
         }
 
         var instance = entry.Instances[pick];
-        // An echo keeps its identifier as its port; SVR carries IPv4 clients only, whose echo is ICMP.
+        // An echo keeps its identifier as its port; SVR carries IPv4 echoes only (ICMP).
         var echo = _original.Protocol == IpProtocol.Icmp || (!_egress && _original.Protocol == IpProtocol.Icmpv6);
         var port = echo || instance.Port == 0 ? _original.DestinationPort : instance.Port;
         reverse = new SessionKey(address, _original.Source, port, _original.SourcePort, _original.Protocol, _original.IsIpv6);
@@ -322,19 +322,22 @@ internal readonly struct PeerRoute : ISessionRoute
     private readonly PeerPath? _path;
     private readonly uint _sessionId;
     private readonly byte _originalProtocol;
+    private readonly bool _originalIsIpv6;
 
-    private PeerRoute(PeerPath? path, uint sessionId, byte originalProtocol)
+    private PeerRoute(PeerPath? path, uint sessionId, byte originalProtocol, bool originalIsIpv6)
     {
         _path = path;
         _sessionId = sessionId;
         _originalProtocol = originalProtocol;
+        _originalIsIpv6 = originalIsIpv6;
     }
 
     /// <summary>An SVR ingress: the path, the session id and the load slot are chosen when admitted.</summary>
-    public static PeerRoute Ingress() => new(null, 0, 0);
+    public static PeerRoute Ingress() => new(null, 0, 0, false);
 
-    /// <summary>A transit on <paramref name="path"/>, relaying the session id and original protocol the metadata names.</summary>
-    public static PeerRoute Onward(PeerPath path, uint sessionId, byte originalProtocol) => new(path, sessionId, originalProtocol);
+    /// <summary>A transit on <paramref name="path"/>, relaying the session id, original protocol and family the metadata names.</summary>
+    public static PeerRoute Onward(PeerPath path, uint sessionId, byte originalProtocol, bool originalIsIpv6) =>
+        new(path, sessionId, originalProtocol, originalIsIpv6);
 
     public DropReason KeyTaken => DropReason.WaypointsExhausted;
 
@@ -347,9 +350,11 @@ internal readonly struct PeerRoute : ISessionRoute
         var slot = -1;
         var sessionId = _sessionId;
         var originalProtocol = _originalProtocol;
+        var originalIsIpv6 = _originalIsIpv6;
         if (path is null)
         {
-            if (context.IsIpv6 || entry.PeerPaths.Length == 0)
+            // IPv6 crosses as TCP and UDP; an ICMPv6 echo is not carried between routers (docs/routing.md, "IPv6").
+            if (entry.PeerPaths.Length == 0 || (context.IsIpv6 && context.Key.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp)))
             {
                 return DropReason.NoRoute;
             }
@@ -371,6 +376,7 @@ internal readonly struct PeerRoute : ISessionRoute
             slot = entry.SlotOf(path);
             sessionId = (uint)resources.NextRandom();
             originalProtocol = context.Key.Protocol;
+            originalIsIpv6 = context.IsIpv6;
         }
 
         var hasKeys = snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys;
@@ -395,6 +401,7 @@ internal readonly struct PeerRoute : ISessionRoute
         state.SendMetadata = true;
         state.ReverseSeenAt = context.Now;
         state.OriginalProtocol = originalProtocol;
+        state.IsIpv6 = originalIsIpv6;
         state.WaypointPool = (short)path.PoolId;
         state.LocalWaypointPort = localPort;
         state.PeerWaypointPort = peerPort;

@@ -38,6 +38,7 @@ public struct SessionState
     [Key(4)]
     public short ReversePort;
 
+    /// <summary>The family of the session's endpoints (its original tuple); an SVR session's waypoints may be of the other.</summary>
     [Key(5)]
     public bool IsIpv6;
 

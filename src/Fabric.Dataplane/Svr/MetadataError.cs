@@ -29,7 +29,4 @@ public enum MetadataError
 
     /// <summary>A known TLV type carries a value of the wrong length.</summary>
     BadValueLength,
-
-    /// <summary>A forward context of an address family the session path does not carry: waypoint sessions carry IPv4 clients only.</summary>
-    UnsupportedFamily,
 }

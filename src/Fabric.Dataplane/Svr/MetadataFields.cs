@@ -17,10 +17,9 @@ namespace Fabric.Dataplane.Svr;
 /// <item><see cref="SessionError"/>: whether a session may be made or kept from what the block says: what the packet
 /// path refuses. It checks what a session uses and lets pass what it does not (a name that is empty or not UTF-8 matches
 /// no configured name; a reverse context of another length is relayed as none): a TLV type below 64 twice in the
-/// payload section (<see cref="MetadataError.DuplicateTlv"/>); a forward context that is not a 13-octet IPv4 one, a
-/// session id, sessions in service or control of the wrong length, or a first security id that is not 4 octets
-/// (<see cref="MetadataError.BadValueLength"/>); an IPv6 forward context (<see cref="MetadataError.UnsupportedFamily"/>:
-/// waypoint sessions carry IPv4 clients only).</item>
+/// payload section (<see cref="MetadataError.DuplicateTlv"/>); a forward context that is not a 13-octet IPv4 or a
+/// 37-octet IPv6 one, a session id, sessions in service or control of the wrong length, or a first security id that is
+/// not 4 octets (<see cref="MetadataError.BadValueLength"/>).</item>
 /// </list>
 /// Fields are filled from TLVs of their own section with a value of the right length (names of any length); when a
 /// verdict is <see cref="MetadataError.None"/> each field comes from exactly one TLV. The security id is the first one.
@@ -218,7 +217,7 @@ public ref struct MetadataFields
                 HasSecurityId = true;
                 SecurityId = BinaryPrimitives.ReadUInt32BigEndian(value);
                 break;
-            case MetadataTlvType.ForwardContextV4:
+            case MetadataTlvType.ForwardContextV4 or MetadataTlvType.ForwardContextV6:
                 if (!fits)
                 {
                     Refuse(MetadataError.BadValueLength);
@@ -226,14 +225,6 @@ public ref struct MetadataFields
                 }
 
                 TakeForwardContext(value);
-                break;
-            case MetadataTlvType.ForwardContextV6:
-                Refuse(MetadataError.UnsupportedFamily);
-                if (fits)
-                {
-                    TakeForwardContext(value);
-                }
-
                 break;
             case MetadataTlvType.ReverseContextV4 or MetadataTlvType.ReverseContextV6:
                 HasReverseContext = true;

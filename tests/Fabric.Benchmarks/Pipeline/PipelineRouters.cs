@@ -14,7 +14,8 @@ namespace Fabric.Benchmarks.Pipeline;
 /// Two routers on capture ports, frames handed from one to the next in memory: br (clients on its LAN) and dc (the
 /// services' instances, and a local client network). A local session is c2 → dc → sink1; an SVR session is
 /// c1 → br → WAN → dc → sink1 (plain) or db1 (encrypted), with peer keys installed, so metadata is authenticated as in
-/// a lab. The benchmarks and the pipeline's allocation tests share it. Not thread-safe.
+/// a lab. The services, sink1, db1 and c1 are dual-stack: an IPv6 session crosses the IPv4 WAN as IPv4 between the
+/// waypoints. The benchmarks and the pipeline's allocation tests share it. Not thread-safe.
 /// </summary>
 internal sealed class PipelineRouters : IDisposable
 {
@@ -26,8 +27,8 @@ internal sealed class PipelineRouters : IDisposable
         fabric {
           tenants { clients {} }
           services {
-            plain { addresses = ["10.10.1.30/32"], transports = [{ protocol = tcp, ports = ["5201"] }], access = [clients], instances = [{ container = sink1 }] }
-            sealed { addresses = ["10.10.1.20/32"], transports = [{ protocol = tcp, ports = ["5432"] }], access = [clients], policy = secure, instances = [{ container = db1 }] }
+            plain { addresses = ["10.10.1.30/32", "fd00:10:1::30/128"], transports = [{ protocol = tcp, ports = ["5201"] }], access = [clients], instances = [{ container = sink1 }] }
+            sealed { addresses = ["10.10.1.20/32", "fd00:10:1::20/128"], transports = [{ protocol = tcp, ports = ["5432"] }], access = [clients], policy = secure, instances = [{ container = db1 }] }
           }
           service-policies { secure { encryption = required } }
           neighborhoods { wan {} }
@@ -36,14 +37,17 @@ internal sealed class PipelineRouters : IDisposable
               nodes { dca { management-address = "10.99.0.11" } }
               interfaces { wan0 { addresses = ["172.16.0.1/24"], neighborhoods = [wan] } }
               networks {
-                svc { gateways = ["10.10.1.1/24"], containers { sink1 { addresses = ["10.10.1.30"] }, db1 { addresses = ["10.10.1.20"] } } }
+                svc {
+                  gateways = ["10.10.1.1/24", "fd00:10:1::1/64"]
+                  containers { sink1 { addresses = ["10.10.1.30", "fd00:10:1::30"] }, db1 { addresses = ["10.10.1.20", "fd00:10:1::20"] } }
+                }
                 local { gateways = ["10.40.1.1/24"], tenant = clients, containers { c2 { addresses = ["10.40.1.10"] } } }
               }
             }
             br {
               nodes { bra { management-address = "10.99.0.12" } }
               interfaces { wan0 { addresses = ["172.16.0.2/24"], neighborhoods = [wan] } }
-              networks { lan { gateways = ["10.30.1.1/24"], tenant = clients, containers { c1 { addresses = ["10.30.1.10"] } } } }
+              networks { lan { gateways = ["10.30.1.1/24", "fd00:30:1::1/64"], tenant = clients, containers { c1 { addresses = ["10.30.1.10", "fd00:30:1::10"] } } } }
             }
           }
         }
@@ -55,6 +59,15 @@ internal sealed class PipelineRouters : IDisposable
 
     /// <summary>The service whose sessions are encrypted between the routers.</summary>
     public static readonly uint SealedService = IpAddressConversions.ParseIpv4("10.10.1.20");
+
+    /// <summary>The branch client's IPv6 address.</summary>
+    public static readonly UInt128 BranchClient6 = IpAddressConversions.ParseIpv6("fd00:30:1::10");
+
+    /// <summary>The plain service's (and sink1's) IPv6 address.</summary>
+    public static readonly UInt128 Service6 = IpAddressConversions.ParseIpv6("fd00:10:1::30");
+
+    /// <summary>The encrypted service's (and db1's) IPv6 address.</summary>
+    public static readonly UInt128 SealedService6 = IpAddressConversions.ParseIpv6("fd00:10:1::20");
 
     private readonly CapturePort _brWan = new("wan0", new MacAddress(0x02_00_00_00_0F_01));
     private readonly CapturePort _brLan = new("lan", new MacAddress(0x02_00_00_00_0F_02));
@@ -79,6 +92,9 @@ internal sealed class PipelineRouters : IDisposable
         _dc.Worker.Neighbors.AddPermanent(1, Service, isIpv6: false, host);
         _dc.Worker.Neighbors.AddPermanent(1, SealedService, isIpv6: false, host);
         _dc.Worker.Neighbors.AddPermanent(2, LocalClient, isIpv6: false, host);
+        _br.Worker.Neighbors.AddPermanent(1, BranchClient6, isIpv6: true, host);
+        _dc.Worker.Neighbors.AddPermanent(1, Service6, isIpv6: true, host);
+        _dc.Worker.Neighbors.AddPermanent(1, SealedService6, isIpv6: true, host);
         var br = RouterIdentity.Generate("br", Seeded(1));
         var dc = RouterIdentity.Generate("dc", Seeded(2));
         var nonceBr = new byte[PeerKeyAgreement.EpochNonceLength];
@@ -146,6 +162,29 @@ internal sealed class PipelineRouters : IDisposable
         packet.UpdateHeaderChecksum();
         new TcpHeader(sourcePort, destinationPort, 1, 1, flags, 65535, 0, 0).Emit(packet.Payload);
         if (!TcpSegment.TryCreate(packet.Payload, out var tcp))
+        {
+            throw new InvalidOperationException("the benchmark frame holds no TCP segment");
+        }
+
+        tcp.UpdateChecksum(packet.PseudoHeaderSum());
+        return frame;
+    }
+
+    /// <summary>An Ethernet frame of <paramref name="size"/> octets holding an IPv6 TCP segment with a correct checksum.</summary>
+    public static byte[] Frame6(UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, int size)
+    {
+        var frame = new byte[size];
+        new EthernetHeader(new MacAddress(0x02_00_00_00_0F_01), new MacAddress(0x02_00_00_00_0F_99), EtherType.Ipv6).Emit(frame);
+        var ip = frame.AsSpan(EthernetFrame.UntaggedHeaderLength);
+        new Ipv6Header(0, 0, (ushort)(ip.Length - Ipv6Packet.HeaderLength), IpProtocol.Tcp, 64,
+            IpAddressConversions.ToIPAddress(source), IpAddressConversions.ToIPAddress(destination)).Emit(ip);
+        if (!Ipv6Packet.TryCreate(ip, out var packet))
+        {
+            throw new InvalidOperationException("the benchmark frame is not an IPv6 packet");
+        }
+
+        new TcpHeader(sourcePort, destinationPort, 1, 1, flags, 65535, 0, 0).Emit(packet.UpperLayer);
+        if (!TcpSegment.TryCreate(packet.UpperLayer, out var tcp))
         {
             throw new InvalidOperationException("the benchmark frame holds no TCP segment");
         }

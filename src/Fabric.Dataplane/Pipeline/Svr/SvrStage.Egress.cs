@@ -46,7 +46,8 @@ public static partial class SvrStage
 
         var original = metadata.ForwardContext;
         var carried = original.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        if (carried != context.Key.Protocol || !metadata.TenantNamed)
+        if (carried != context.Key.Protocol || !metadata.TenantNamed
+            || (original.IsIpv6 && original.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp)))
         {
             return context.Fail(DropReason.MetadataMismatch);
         }
@@ -55,8 +56,8 @@ public static partial class SvrStage
         // service: the one the named tenant reaches at the original destination. The tenant is not verified yet, but
         // it is associated data, so a forged one fails the tag; a tenant that reaches nothing there falls back to the
         // most specific service at the destination (and is refused once verified).
-        var claimed = metadata.Tenant >= 0 ? snapshot.FibByTenant[metadata.Tenant].Match(false, original.Destination, original.Protocol, original.DestinationPort) : -1;
-        var named = claimed >= 0 ? claimed : snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
+        var claimed = metadata.Tenant >= 0 ? snapshot.FibByTenant[metadata.Tenant].Match(original.IsIpv6, original.Destination, original.Protocol, original.DestinationPort) : -1;
+        var named = claimed >= 0 ? claimed : snapshot.AllServices.Match(original.IsIpv6, original.Destination, original.Protocol, original.DestinationPort);
         var encrypted = named >= 0 && snapshot.Services[named].Policy.Encryption == Model.EncryptionMode.Required;
         if (Unseal(ref context, resources, snapshot, encrypted) != Verdict.Continue)
         {
@@ -70,10 +71,10 @@ public static partial class SvrStage
         }
 
         context.Tenant = tenant;
-        var service = snapshot.FibByTenant[tenant].Match(false, original.Destination, original.Protocol, original.DestinationPort);
+        var service = snapshot.FibByTenant[tenant].Match(original.IsIpv6, original.Destination, original.Protocol, original.DestinationPort);
         if (service < 0)
         {
-            context.Service = snapshot.AllServices.Match(false, original.Destination, original.Protocol, original.DestinationPort);
+            context.Service = snapshot.AllServices.Match(original.IsIpv6, original.Destination, original.Protocol, original.DestinationPort);
             return context.Fail(context.Service < 0 ? DropReason.NoService : DropReason.AccessDenied);
         }
 
@@ -108,7 +109,7 @@ public static partial class SvrStage
         for (var i = 0; i < entry.Instances.Length; i++)
         {
             var instance = entry.Instances[i];
-            if (!instance.TryAddressFor(false, original.Destination, out var address))
+            if (!instance.TryAddressFor(original.IsIpv6, original.Destination, out var address))
             {
                 continue;
             }

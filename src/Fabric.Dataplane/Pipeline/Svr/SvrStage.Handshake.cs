@@ -238,9 +238,14 @@ public static partial class SvrStage
             || writer.AddTlv(MetadataTlvType.DestinationRouter, entry.PeerRoutersUtf8[state.Instance]);
     }
 
-    private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => reverse
-        ? writer.AddReverseContextV4((uint)key.Source, (uint)key.Destination, key.SourcePort, key.DestinationPort, key.Protocol)
-        : writer.AddForwardContextV4((uint)key.Source, (uint)key.Destination, key.SourcePort, key.DestinationPort, key.Protocol);
+    /// <summary>Adds the forward or reverse context of the key's family (TLV 2 or 4 for IPv4, 3 or 5 for IPv6).</summary>
+    private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => (reverse, key.IsIpv6) switch
+    {
+        (true, true) => writer.AddReverseContextV6(key.Source, key.Destination, key.SourcePort, key.DestinationPort, key.Protocol),
+        (false, true) => writer.AddForwardContextV6(key.Source, key.Destination, key.SourcePort, key.DestinationPort, key.Protocol),
+        (true, false) => writer.AddReverseContextV4((uint)key.Source, (uint)key.Destination, key.SourcePort, key.DestinationPort, key.Protocol),
+        (false, false) => writer.AddForwardContextV4((uint)key.Source, (uint)key.Destination, key.SourcePort, key.DestinationPort, key.Protocol),
+    };
 
     /// <summary>
     /// Sends the session's metadata ahead of a UDP datagram too big to carry it: a datagram on the same waypoint

@@ -65,8 +65,6 @@ public static partial class SvrStage
         {
             case MetadataError.None:
                 break;
-            case MetadataError.UnsupportedFamily:
-                return DropReason.MetadataMismatch;
             default:
                 return DropReason.MetadataMalformed;
         }
@@ -76,7 +74,7 @@ public static partial class SvrStage
         metadata.HasForwardContext = fields.HasForwardContext;
         metadata.ForwardContext = fields.ForwardContext.Key;
         metadata.HasReverseContext = fields.HasReverseContext;
-        metadata.ReverseContext = fields.ReverseContext.IsIpv6 ? default : fields.ReverseContext.Key;
+        metadata.ReverseContext = fields.ReverseContext.Key;
         if (fields.HasDestinationRouter && !fields.DestinationRouter.SequenceEqual(snapshot.RouterUtf8))
         {
             metadata.RoutedOnward = true;

@@ -32,7 +32,18 @@ public static partial class SvrStage
 
         var current = context.Key.Protocol;
         int rewritten;
-        if (current == IpProtocol.Icmp && target.Protocol == IpProtocol.Udp)
+        if (target.IsIpv6 != context.IsIpv6)
+        {
+            // The session's endpoints and its waypoints are of different families (SvrStage.Family.cs).
+            var changed = ChangeFamily(ref context, ip, target);
+            if (changed != DropReason.None)
+            {
+                return context.Fail(changed);
+            }
+
+            rewritten = context.IpLength;
+        }
+        else if (current == IpProtocol.Icmp && target.Protocol == IpProtocol.Udp)
         {
             if (context.IpLength + UdpDatagram.HeaderLength > ip.Length)
             {
@@ -105,8 +116,10 @@ public static partial class SvrStage
     /// </summary>
     private static Verdict TranslateError(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
     {
-        if (state.OriginalProtocol == IpProtocol.Icmp)
+        if (state.OriginalProtocol == IpProtocol.Icmp || state.IsIpv6 || context.IsIpv6)
         {
+            // Not carried: errors about a ping (the quoted ICMP would have to be rebuilt) and errors of or about an IPv6
+            // session (the quoted packet would have to change family).
             return context.Fail(DropReason.IcmpErrorNotCarried);
         }
 
@@ -153,11 +166,12 @@ public static partial class SvrStage
     /// <summary>
     /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
     /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service, source router
-    /// and, through a transit, destination router, each router name as long as the longest) plus the sealed trailer.
+    /// and, through a transit, destination router, each router name as long as the longest; the context of the session's
+    /// family) plus the sealed trailer.
     /// </summary>
     public static int MaxOverhead(ForwardingSnapshot snapshot, in SessionState state) =>
         MetadataBlock.BaseLength
-        + (MetadataBlock.TlvHeaderLength * 7) + sizeof(uint) + MetadataContext.Ipv4Length + 16
+        + (MetadataBlock.TlvHeaderLength * 7) + sizeof(uint) + (state.IsIpv6 ? MetadataContext.Ipv6Length : MetadataContext.Ipv4Length) + 16
         + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + (2 * snapshot.LongestRouterNameUtf8)
         + PacketSealer.TrailerLength;
 

@@ -24,7 +24,7 @@ public static partial class SvrStage
         }
 
         var path = snapshot.PeerPaths[metadata.OnwardPath];
-        return SessionOpening.Open(ref context, entry, snapshot, resources, PeerRoute.Onward(path, metadata.SessionId, metadata.ForwardContext.Protocol));
+        return SessionOpening.Open(ref context, entry, snapshot, resources, PeerRoute.Onward(path, metadata.SessionId, metadata.ForwardContext.Protocol, metadata.ForwardContext.IsIpv6));
     }
 
     /// <summary>The index in <paramref name="paths"/> of the first usable path to the router named (UTF-8), or −1.</summary>

@@ -171,9 +171,27 @@ public sealed class TestHost(string name, InMemoryPort port, MacAddress mac, str
         }
 
         Received6.Add(packet);
-        if (IsServer && ip.UpperLayerProtocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.UpperLayer, out var udp))
+        if (!IsServer || !Packets.ChecksumsValid6(packet))
+        {
+            return;
+        }
+
+        if (ip.UpperLayerProtocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.UpperLayer, out var udp))
         {
             Send(from, EtherType.Ipv6, Packets.Udp6(own, ip.Source, udp.DestinationPort, udp.SourcePort, udp.Payload.ToArray()));
+        }
+        else if (ip.UpperLayerProtocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.UpperLayer, out var tcp))
+        {
+            var data = tcp.Payload.ToArray();
+            if ((tcp.Flags & TcpFlags.Syn) != 0 && (tcp.Flags & TcpFlags.Ack) == 0)
+            {
+                Send(from, EtherType.Ipv6, Packets.Tcp6(own, ip.Source, tcp.DestinationPort, tcp.SourcePort, TcpFlags.Syn | TcpFlags.Ack, 5000, tcp.SequenceNumber + 1, []));
+            }
+            else if (data.Length > 0)
+            {
+                Send(from, EtherType.Ipv6, Packets.Tcp6(
+                    own, ip.Source, tcp.DestinationPort, tcp.SourcePort, TcpFlags.Ack | TcpFlags.Psh, tcp.AcknowledgmentNumber, tcp.SequenceNumber + (uint)data.Length, data));
+            }
         }
     }
 
@@ -294,6 +312,16 @@ public static class Packets
             _ => true,
         };
     }
+
+    /// <summary>Checks the TCP or UDP checksum of an IPv6 packet a host received (UDP over IPv6 must have one).</summary>
+    public static bool ChecksumsValid6(byte[] packet) =>
+        Ipv6Packet.TryCreate(packet, out var ip)
+        && ip.UpperLayerProtocol switch
+        {
+            IpProtocol.Tcp => TcpSegment.TryCreate(ip.UpperLayer, out var tcp) && tcp.IsChecksumValid(ip.PseudoHeaderSum()),
+            IpProtocol.Udp => UdpDatagram.TryCreate(ip.UpperLayer, out var udp) && udp.IsChecksumValid(ip.PseudoHeaderSum()),
+            _ => true,
+        };
 
     public static IPAddress Source(byte[] packet) => IpAddressConversions.ToIPAddress(BinaryPrimitives.ReadUInt32BigEndian(packet.AsSpan(12)));
 }

@@ -50,6 +50,25 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         Assert.Equal(250 * 3, delivered.BranchClient);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Process_Ipv6SvrSessionOverIpv4Wan_FirstAndLaterPackets_AllocatesNothing(bool encrypted)
+    {
+        var service = encrypted ? PipelineRouters.SealedService6 : PipelineRouters.Service6;
+        var port = encrypted ? PipelineRouters.SealedServicePort : PipelineRouters.ServicePort;
+        Sessions(svr: true, service, port, firstPort: 1000, count: 50, ipv6: true);
+        var (first, later) = Sessions(svr: true, service, port, firstPort: 2000, count: 200, ipv6: true);
+
+        Assert.Equal(0, first);
+        Assert.Equal(0, later);
+        Assert.Equal(250, _routers.Datacenter.Worker.Counters.SessionsCreated);
+        Assert.Equal(0, _routers.Dropped);
+        var delivered = _routers.Delivered;
+        Assert.Equal(250 * 3, delivered.Instances);
+        Assert.Equal(250 * 3, delivered.BranchClient);
+    }
+
     [Fact]
     public void Revocation_EndingAndResettingLocalAndSvrSessions_AllocatesNothing()
     {
@@ -78,20 +97,22 @@ public sealed class PacketWorkerAllocationTests : IDisposable
     /// Opens <paramref name="count"/> TCP sessions (SYN, SYN-ACK: the first packet each way), then sends two data
     /// segments each way on each. Returns the bytes this thread allocated for the first packets and for the later ones.
     /// </summary>
-    private (long First, long Later) Sessions(bool svr, uint service, ushort port, int firstPort, int count)
+    /// <remarks>With <paramref name="ipv6"/> the sessions are the branch client's IPv6 ones (<paramref name="service"/> an IPv6 address).</remarks>
+    private (long First, long Later) Sessions(bool svr, UInt128 service, ushort port, int firstPort, int count, bool ipv6 = false)
     {
-        var client = svr ? PipelineRouters.BranchClient : PipelineRouters.LocalClient;
+        UInt128 client = ipv6 ? PipelineRouters.BranchClient6 : svr ? PipelineRouters.BranchClient : PipelineRouters.LocalClient;
+        var opens = ipv6 ? 74 : 64;
         var opening = new (byte[] Forward, byte[] Reverse)[count];
         var data = new (byte[] Forward, byte[] Reverse)[count];
         for (var i = 0; i < count; i++)
         {
             var clientPort = (ushort)(firstPort + i);
             opening[i] = (
-                PipelineRouters.Frame(client, service, clientPort, port, TcpFlags.Syn, 64),
-                PipelineRouters.Frame(service, client, port, clientPort, TcpFlags.Syn | TcpFlags.Ack, 64));
+                Frame(ipv6, client, service, clientPort, port, TcpFlags.Syn, opens),
+                Frame(ipv6, service, client, port, clientPort, TcpFlags.Syn | TcpFlags.Ack, opens));
             data[i] = (
-                PipelineRouters.Frame(client, service, clientPort, port, TcpFlags.Ack | TcpFlags.Psh, 1254),
-                PipelineRouters.Frame(service, client, port, clientPort, TcpFlags.Ack | TcpFlags.Psh, 1254));
+                Frame(ipv6, client, service, clientPort, port, TcpFlags.Ack | TcpFlags.Psh, 1254),
+                Frame(ipv6, service, client, port, clientPort, TcpFlags.Ack | TcpFlags.Psh, 1254));
         }
 
         var before = GC.GetAllocatedBytesForCurrentThread();
@@ -112,6 +133,10 @@ public sealed class PacketWorkerAllocationTests : IDisposable
 
         return (first, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    private static byte[] Frame(bool ipv6, UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, int size) => ipv6
+        ? PipelineRouters.Frame6(source, destination, sourcePort, destinationPort, flags, size)
+        : PipelineRouters.Frame((uint)source, (uint)destination, sourcePort, destinationPort, flags, size);
 
     private void RoundTrip(bool svr, byte[] fromClient, byte[] fromInstance)
     {

@@ -58,13 +58,24 @@ public sealed class MetadataFieldsTests
     }
 
     [Fact]
-    public void Read_Ipv6ForwardContext_WellFormedButNoWaypointSession()
+    public void Read_Ipv6ForwardContext_MakesASessionOfThatFamily()
     {
         var fields = ReadPayload((ref MetadataWriter writer) => writer.AddForwardContextV6(1, 2, 3, 4, 17));
 
         Assert.Equal(MetadataError.None, fields.FormatError);
-        Assert.Equal(MetadataError.UnsupportedFamily, fields.SessionError);
-        Assert.True(fields.ForwardContext.IsIpv6);
+        Assert.Equal(MetadataError.None, fields.SessionError);
+        Assert.True(fields.HasForwardContext);
+        Assert.Equal(Fabric.Dataplane.Sessions.SessionKey.V6(1, 2, 3, 4, 17), fields.ForwardContext.Key);
+    }
+
+    [Fact]
+    public void Read_Ipv6ForwardContextOfAnotherLength_Refused()
+    {
+        var fields = ReadPayload((ref MetadataWriter writer) => writer.AddTlv(MetadataTlvType.ForwardContextV6, new byte[13]));
+
+        Assert.Equal(MetadataError.BadValueLength, fields.FormatError);
+        Assert.Equal(MetadataError.BadValueLength, fields.SessionError);
+        Assert.False(fields.HasForwardContext);
     }
 
     [Fact]

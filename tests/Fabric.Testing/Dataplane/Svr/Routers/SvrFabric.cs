@@ -14,7 +14,8 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// <summary>
 /// The default lab fabric (hocon/lab.conf, through the real loader) on in-memory links: branches br1
 /// (host-based eng1, guest1) and br2 (bridged eng2, fin1), datacenter dc1 (bridged web1, web2, db1, bulk1),
-/// all three routers' wan0 on one WAN bridge. dc1's wan0 is wrapped in a <see cref="WirePort"/> so tests
+/// all three routers' wan0 on one WAN bridge. web1, web2 and eng1 also hold the IPv6 addresses a test may give them in the
+/// document (<see cref="DualStack"/>). dc1's wan0 is wrapped in a <see cref="WirePort"/> so tests
 /// see (and may tamper with) what crosses the wire to it; <see cref="Attacker"/> is a stray host on the WAN.
 /// </summary>
 public sealed class SvrFabric : IDisposable
@@ -43,8 +44,8 @@ public sealed class SvrFabric : IDisposable
         DcWan = new WirePort(wan.Attach("wan0", NextMac()));
         _dc1Ports = [DcWan, svc.Attach("svc", NextMac())];
         Dc1 = Start("dc1", _dc1Ports);
-        Web1 = Server("web1", svc, "10.10.1.11", "10.10.1.1");
-        Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1");
+        Web1 = Server("web1", svc, "10.10.1.11", "10.10.1.1", "fd00:10:1::11");
+        Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1", "fd00:10:1::12");
         Db1 = Server("db1", svc, "10.10.1.20", "10.10.1.1");
         Bulk1 = Server("bulk1", svc, "10.10.1.30", "10.10.1.1");
         Ops1 = Host("ops1", svc, "10.10.1.40", "10.10.1.1");
@@ -54,7 +55,7 @@ public sealed class SvrFabric : IDisposable
         BrWan = new WirePort(wan.Attach("wan0", NextMac()));
         _br1Ports = [BrWan, eng1Link.A, guest1Link.A];
         Br1 = Start("br1", _br1Ports);
-        Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1");
+        Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1") { Address6 = IpAddressConversions.ParseIpv6("fd00:20:1::10") };
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
 
         var lan = new InMemoryBridge();
@@ -138,6 +139,19 @@ public sealed class SvrFabric : IDisposable
             : text);
     }
 
+    /// <summary>
+    /// An edit of the document that gives web an IPv6 address (fd00:200::80) and its instances theirs (fd00:10:1::11,
+    /// ::12 on dc1's svc LAN, fd00:10:1::/64), and eng1 one (fd00:20:1::10 on br1, fd00:20:1::/64): IPv6 sessions across
+    /// routers over the IPv4 WAN.
+    /// </summary>
+    public static string DualStack(string text) => text
+        .Replace("addresses = [\"10.200.0.80/32\"]", "addresses = [\"10.200.0.80/32\", \"fd00:200::80/128\"]", StringComparison.Ordinal)
+        .Replace("gateways = [\"10.10.1.1/24\"]", "gateways = [\"10.10.1.1/24\", \"fd00:10:1::1/64\"]", StringComparison.Ordinal)
+        .Replace("web1 { addresses = [\"10.10.1.11\"] }", "web1 { addresses = [\"10.10.1.11\", \"fd00:10:1::11\"] }", StringComparison.Ordinal)
+        .Replace("web2 { addresses = [\"10.10.1.12\"] }", "web2 { addresses = [\"10.10.1.12\", \"fd00:10:1::12\"] }", StringComparison.Ordinal)
+        .Replace("gateways = [\"10.20.1.1/24\"]", "gateways = [\"10.20.1.1/24\", \"fd00:20:1::1/64\"]", StringComparison.Ordinal)
+        .Replace("eng1 { addresses = [\"10.20.1.10\"]", "eng1 { addresses = [\"10.20.1.10\", \"fd00:20:1::10\"]", StringComparison.Ordinal);
+
     /// <summary>The single live session of a router whose reverse key's protocol and forward key match, as the tests look at it.</summary>
     public static SessionState OnlySession(ForwardingEngine router)
     {
@@ -197,10 +211,14 @@ public sealed class SvrFabric : IDisposable
 
     private static MacAddress NextMac() => new(Interlocked.Increment(ref _mac));
 
-    private static TestHost Server(string name, InMemoryBridge bridge, string address, string gateway)
+    private static TestHost Server(string name, InMemoryBridge bridge, string address, string gateway, string? address6 = null)
     {
         var mac = NextMac();
-        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway) { IsServer = true };
+        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway)
+        {
+            IsServer = true,
+            Address6 = address6 is null ? null : IpAddressConversions.ParseIpv6(address6),
+        };
     }
 
     private static TestHost Host(string name, InMemoryBridge bridge, string address, string gateway)

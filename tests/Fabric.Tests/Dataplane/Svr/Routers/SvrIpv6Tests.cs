@@ -1,0 +1,229 @@
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Svr.Security;
+using Fabric.Dataplane.Wire;
+using Fabric.Tests.Dataplane.Routing;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>
+/// IPv6 sessions across routers over the IPv4 WAN of the lab fabric (<see cref="SvrFabric.DualStack"/>): eng1
+/// (fd00:20:1::10 on br1) reaches web (fd00:200::80, instances fd00:10:1::11 and ::12 behind dc1). Between the waypoints
+/// the packets are IPv4 and the metadata carries the IPv6 original tuple; both ends see IPv6 only.
+/// </summary>
+public sealed class SvrIpv6Tests
+{
+    private static readonly UInt128 Web = IpAddressConversions.ParseIpv6("fd00:200::80");
+    private static readonly UInt128 Eng1 = IpAddressConversions.ParseIpv6("fd00:20:1::10");
+
+    [Fact]
+    public void Tcp6_OverIpv4Wan_HandshakeAndDataArriveRestored_InstanceSeesTheClient()
+    {
+        using var fabric = new SvrFabric(SvrFabric.DualStack);
+        Send(fabric, Packets.Tcp6(Eng1, Web, 40000, 80, TcpFlags.Syn, 100, 0, []));
+        fabric.Pump();
+
+        var server = fabric.Web1.Received6.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var syn = Assert.Single(server.Received6);
+        Assert.True(Packets.ChecksumsValid6(syn));
+        Assert.True(Ipv6Packet.TryCreate(syn, out var synIp));
+        Assert.Equal((Eng1, server.Address6!.Value, (byte)62), (synIp.Source, synIp.Destination, synIp.HopLimit));
+        Assert.True(TcpSegment.TryCreate(synIp.UpperLayer, out var synTcp));
+        Assert.Equal((40000, 80, TcpFlags.Syn), (synTcp.SourcePort, synTcp.DestinationPort, synTcp.Flags));
+
+        var synAck = Assert.Single(fabric.Eng1.Received6);
+        Assert.True(Packets.ChecksumsValid6(synAck));
+        Assert.True(Ipv6Packet.TryCreate(synAck, out var synAckIp));
+        Assert.Equal((Web, Eng1), (synAckIp.Source, synAckIp.Destination));
+        Assert.True(TcpSegment.TryCreate(synAckIp.UpperLayer, out var synAckTcp));
+        Assert.Equal((80, 40000, TcpFlags.Syn | TcpFlags.Ack), (synAckTcp.SourcePort, synAckTcp.DestinationPort, synAckTcp.Flags));
+
+        Send(fabric, Packets.Tcp6(Eng1, Web, 40000, 80, TcpFlags.Ack, 101, 5001, []));
+        Send(fabric, Packets.Tcp6(Eng1, Web, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, "hello over v4"u8.ToArray()));
+        fabric.Pump();
+
+        var echo = fabric.Eng1.Received6[^1];
+        Assert.True(Packets.ChecksumsValid6(echo));
+        Assert.Equal("hello over v4"u8.ToArray(), TcpPayload6(echo));
+
+        var egress = SvrFabric.OnlySession(fabric.Dc1);
+        Assert.Equal((SvrRole.Egress, true), (egress.Svr, egress.IsIpv6));
+        Assert.Equal("web", fabric.Dc1.Snapshot.Services[egress.Service].Name);
+        Assert.Equal("engineering", fabric.Dc1.Snapshot.Tenants[egress.Tenant]);
+        Assert.Equal((SvrRole.Ingress, true), (SvrFabric.OnlySession(fabric.Br1).Svr, SvrFabric.OnlySession(fabric.Br1).IsIpv6));
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
+    }
+
+    [Fact]
+    public void Tcp6_WireBetweenRouters_Ipv4WaypointsIpv6ContextsThenZeroBytesAdded()
+    {
+        using var fabric = new SvrFabric(SvrFabric.DualStack);
+        Send(fabric, Packets.Tcp6(Eng1, Web, 40000, 80, TcpFlags.Syn, 100, 0, []));
+        fabric.Pump();
+        Send(fabric, Packets.Tcp6(Eng1, Web, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, new byte[1000]));
+        fabric.Pump();
+
+        // Only IPv4 crossed the WAN, and every packet on it checks.
+        Assert.DoesNotContain(fabric.DcWan.Received, IsIpv6Frame);
+        Assert.DoesNotContain(fabric.BrWan.Received, IsIpv6Frame);
+        var toDc = SvrFabricTests.WaypointPackets(fabric.DcWan.Received);
+        Assert.Equal(2, toDc.Count);
+        Assert.All(toDc, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.True(Ipv4Packet.TryCreate(toDc[0], out var syn));
+        Assert.Equal(IpAddressConversions.ParseIpv4("172.16.0.2"), syn.Source);
+        Assert.True(syn.DontFragment);
+
+        // The SYN's forward metadata names the IPv6 original tuple (TLV 3), as a dissector reads it.
+        Assert.True(MetadataInsertion.TryLocate(toDc[0], toDc[0].Length, out var block, out _));
+        Assert.True(block.TryFindPayloadTlv(MetadataTlvType.ForwardContextV6, out _));
+        Assert.True(SvrMetadata.TryParse(block, out var metadata, out _));
+        Assert.Equal(SessionKey.V6(Eng1, Web, 40000, 80, IpProtocol.Tcp), metadata.ForwardContext!.Value.Key);
+
+        // The SYN-ACK carried the instance's IPv6 tuple back (TLV 5); the data then crosses with nothing added.
+        var synAck = Assert.Single(SvrFabricTests.WaypointPackets(fabric.BrWan.Received), SvrFabricTests.HasMetadata);
+        Assert.True(MetadataInsertion.TryLocate(synAck, synAck.Length, out var reverseBlock, out _));
+        Assert.True(SvrMetadata.TryParse(reverseBlock, out var reverse, out _));
+        Assert.True(reverse.ReverseContext!.Value.IsIpv6);
+        Assert.Equal((ushort)80, reverse.ReverseContext.Value.Key.SourcePort);
+        Assert.False(SvrFabricTests.HasMetadata(toDc[1]));
+        Assert.Equal(20 + 20 + 1000, toDc[1].Length);
+        Assert.Equal(40 + 20 + 1000, fabric.Eng1.Received6[^1].Length);
+    }
+
+    [Fact]
+    public void Udp6_RequestAndReply_OverIpv4Wan_SecondExchangeCarriesNoMetadata()
+    {
+        using var fabric = new SvrFabric(text => SvrFabric.DualStack(text).Replace(
+            "transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = udp, ports = [\"53\"] }]",
+            StringComparison.Ordinal));
+        Send(fabric, Packets.Udp6(Eng1, Web, 5000, 53, "one"u8.ToArray()));
+        fabric.Pump();
+        Send(fabric, Packets.Udp6(Eng1, Web, 5000, 53, "two"u8.ToArray()));
+        fabric.Pump();
+
+        Assert.Equal(2, fabric.Eng1.Received6.Count);
+        foreach (var reply in fabric.Eng1.Received6)
+        {
+            Assert.True(Packets.ChecksumsValid6(reply));
+            Assert.True(Ipv6Packet.TryCreate(reply, out var ip));
+            Assert.Equal((Web, Eng1), (ip.Source, ip.Destination));
+        }
+
+        Assert.True(Ipv6Packet.TryCreate(fabric.Eng1.Received6[1], out var second));
+        Assert.True(UdpDatagram.TryCreate(second.UpperLayer, out var udp));
+        Assert.Equal((53, 5000), (udp.SourcePort, udp.DestinationPort));
+        Assert.Equal("two"u8.ToArray(), udp.Payload.ToArray());
+        var toDc = SvrFabricTests.WaypointPackets(fabric.DcWan.Received);
+        Assert.True(SvrFabricTests.HasMetadata(toDc[0]));
+        Assert.False(SvrFabricTests.HasMetadata(toDc[1]));
+        Assert.Equal(20 + 8 + 3, toDc[1].Length);
+    }
+
+    [Fact]
+    public void Tcp6_EncryptedService_OverIpv4Wan_CiphertextOnTheWire_DeliveredWhole()
+    {
+        using var fabric = new SvrFabric(text => SvrFabric.DualStack(text).Replace(
+            "load-balancing = proportional", "load-balancing = proportional\n      encryption = required", StringComparison.Ordinal));
+        fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        var secret = "a secret that never crosses in clear"u8.ToArray();
+        Send(fabric, Packets.Tcp6(Eng1, Web, 40000, 80, TcpFlags.Syn, 100, 0, []));
+        fabric.Pump();
+        Send(fabric, Packets.Tcp6(Eng1, Web, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, secret));
+        fabric.Pump();
+
+        var server = fabric.Web1.Received6.Count > 0 ? fabric.Web1 : fabric.Web2;
+        Assert.Equal(secret, TcpPayload6(server.Received6[^1]));
+        Assert.True(Packets.ChecksumsValid6(server.Received6[^1]));
+        Assert.Equal(secret, TcpPayload6(fabric.Eng1.Received6[^1]));
+        Assert.True(Packets.ChecksumsValid6(fabric.Eng1.Received6[^1]));
+        var toDc = SvrFabricTests.WaypointPackets(fabric.DcWan.Received);
+        Assert.Equal(20 + 20 + secret.Length + PacketSealer.TrailerLength, toDc[^1].Length);
+        Assert.All(toDc, packet => Assert.True(packet.AsSpan().IndexOf(secret) < 0));
+        Assert.All(SvrFabricTests.WaypointPackets(fabric.BrWan.Received), packet => Assert.True(packet.AsSpan().IndexOf(secret) < 0));
+        Assert.True(SvrFabric.OnlySession(fabric.Dc1).Sealed);
+    }
+
+    [Fact]
+    public void Tcp6_EncryptedService_NoKeys_RefusedAtIngress_NothingCrosses()
+    {
+        using var fabric = new SvrFabric(text => SvrFabric.DualStack(text).Replace(
+            "load-balancing = proportional", "load-balancing = proportional\n      encryption = required", StringComparison.Ordinal));
+        Send(fabric, Packets.Tcp6(Eng1, Web, 40000, 80, TcpFlags.Syn, 100, 0, []));
+        fabric.Pump();
+
+        Assert.Empty(SvrFabricTests.WaypointPackets(fabric.DcWan.Received));
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys));
+    }
+
+    [Fact]
+    public void ForgedIpv6Metadata_OfAnIcmpv6Session_DroppedAsMetadataMismatch_NothingDelivered()
+    {
+        using var fabric = new SvrFabric(SvrFabric.DualStack);
+        var metadata = new SvrMetadata
+        {
+            ForwardContext = new MetadataContext(SessionKey.V6(Eng1, Web, 7, 7, IpProtocol.Icmpv6)),
+            SessionId = Guid.NewGuid(),
+            Tenant = "engineering",
+            Service = "web",
+            SourceRouter = "br1",
+        };
+        fabric.Attacker.SendIp(WaypointWith(metadata));
+        fabric.Pump();
+
+        Assert.Empty(fabric.Web1.Received6);
+        Assert.Empty(fabric.Web2.Received6);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.MetadataMismatch));
+        Assert.Equal(0, fabric.Dc1.Worker.Faults.Total);
+    }
+
+    [Fact]
+    public void ForgedIpv6Context_OfAnotherLength_DroppedAsMalformedMetadata()
+    {
+        using var fabric = new SvrFabric(SvrFabric.DualStack);
+        var block = new byte[256];
+        var writer = new MetadataWriter(block);
+        writer.BeginHeader();
+        writer.BeginPayload();
+        writer.AddTlv(MetadataTlvType.ForwardContextV6, new byte[20]);
+        writer.AddTlv(MetadataTlvType.Tenant, "engineering"u8);
+        Assert.True(writer.Finish(out var length));
+        fabric.Attacker.SendIp(WaypointWith(block[..length]));
+        fabric.Pump();
+
+        Assert.Empty(fabric.Web1.Received6);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.MetadataMalformed));
+        Assert.Equal(0, fabric.Dc1.Worker.Faults.Total);
+    }
+
+    private static void Send(SvrFabric fabric, byte[] packet) => fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, packet);
+
+    private static byte[] WaypointWith(SvrMetadata metadata)
+    {
+        var block = new byte[metadata.EmitLength];
+        metadata.Emit(block);
+        return WaypointWith(block);
+    }
+
+    /// <summary>A UDP waypoint packet from br1's WAN address to dc1's carrying <paramref name="block"/> and a payload.</summary>
+    private static byte[] WaypointWith(byte[] block)
+    {
+        var packet = Packets.Udp(
+            IpAddressConversions.ParseIpv4("172.16.0.2"), IpAddressConversions.ParseIpv4("172.16.0.1"), 16384, 16385, "payload"u8.ToArray());
+        var room = new byte[packet.Length + block.Length];
+        packet.CopyTo(room, 0);
+        Assert.True(MetadataInsertion.TryInsert(room, packet.Length, block, out var length));
+        return room[..length];
+    }
+
+    private static bool IsIpv6Frame(byte[] frame) => EthernetFrame.TryCreate(frame, out var ethernet) && ethernet.EtherType == EtherType.Ipv6
+        && Ipv6Packet.TryCreate(ethernet.Payload, out var ip) && ip.UpperLayerProtocol != IpProtocol.Icmpv6;
+
+    private static byte[] TcpPayload6(byte[] packet)
+    {
+        Assert.True(Ipv6Packet.TryCreate(packet, out var ip));
+        Assert.True(TcpSegment.TryCreate(ip.UpperLayer, out var tcp));
+        return tcp.Payload.ToArray();
+    }
+}
