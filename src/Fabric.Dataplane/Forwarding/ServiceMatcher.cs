@@ -31,7 +31,8 @@ public readonly record struct ServiceRule(int Service, byte Protocol, bool HasPo
 /// <summary>
 /// Finds the most specific service for a destination: a longest-prefix match picks the list of
 /// rules that can apply there (the rules of that prefix and of every prefix covering it), already
-/// sorted most specific first, and the first rule matching protocol and port wins. Immutable; thread-safe.
+/// sorted most specific first, and the first rule matching protocol and port wins. Prefixes whose rules are the same
+/// share one list. Immutable; thread-safe.
 /// </summary>
 public sealed class ServiceMatcher(Ipv4RouteTable prefixes4, Ipv6RouteTable prefixes6, ServiceRule[][] ruleLists)
 {

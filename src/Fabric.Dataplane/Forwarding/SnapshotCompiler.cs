@@ -514,7 +514,10 @@ public static class SnapshotCompiler
 
         var builder4 = new Ipv4RouteTableBuilder();
         var builder6 = new Ipv6RouteTableBuilder();
-        var lists = new List<ServiceRule[]>(byPrefix.Count);
+        // Prefixes with the same applicable rules share one list (a service's many prefixes of one length do), so the
+        // lists a first packet reads stay few and in cache instead of one array per prefix.
+        var lists = new List<ServiceRule[]>();
+        var listOf = new Dictionary<ServiceRule[], int>(RuleListComparer.Instance);
         var applicable = new List<ServiceRule>();
         foreach (var (isIpv6, network, length) in byPrefix.Keys)
         {
@@ -529,19 +532,43 @@ public static class SnapshotCompiler
             }
 
             applicable.Sort(ServiceRule.CompareSpecificity);
+            ServiceRule[] list = [.. applicable];
+            if (!listOf.TryGetValue(list, out var index))
+            {
+                listOf.Add(list, index = lists.Count);
+                lists.Add(list);
+            }
+
             if (isIpv6)
             {
-                builder6.Add(network, length, lists.Count);
+                builder6.Add(network, length, index);
             }
             else
             {
-                builder4.Add((uint)network, length, lists.Count);
+                builder4.Add((uint)network, length, index);
             }
-
-            lists.Add([.. applicable]);
         }
 
         return new ServiceMatcher(builder4.Build(), builder6.Build(), [.. lists]);
+    }
+
+    /// <summary>Rule lists compared by their rules, in order.</summary>
+    private sealed class RuleListComparer : IEqualityComparer<ServiceRule[]>
+    {
+        public static readonly RuleListComparer Instance = new();
+
+        public bool Equals(ServiceRule[]? x, ServiceRule[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(ServiceRule[] list)
+        {
+            var hash = new HashCode();
+            foreach (var rule in list)
+            {
+                hash.Add(rule);
+            }
+
+            return hash.ToHashCode();
+        }
     }
 
     private static (bool IsIpv6, UInt128 Network, int Length) Key(IpPrefix prefix) => prefix.IsIPv4

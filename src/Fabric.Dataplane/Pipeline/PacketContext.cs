@@ -25,6 +25,7 @@ public ref struct PacketContext
         EgressPort = -1;
         Session = -1;
         Segments = 1;
+        Lookup = -1;
     }
 
     /// <summary>The whole frame, Ethernet header first.</summary>
@@ -64,6 +65,9 @@ public ref struct PacketContext
     public int Service;
 
     public int Session;
+
+    /// <summary>The packet's place in its batch's session lookups (<see cref="WorkerResources.Lookups"/>); −1: looked up alone.</summary>
+    public int Lookup;
 
     public SessionDirection Direction;
 

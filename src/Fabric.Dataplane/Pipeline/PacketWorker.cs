@@ -25,6 +25,10 @@ namespace Fabric.Dataplane.Pipeline;
 //   SessionOpening.Open: admission ─► route: load balancer, instance or peer path + waypoint pair ─► insert ─► load, counters
 //   EgressStage: TTL / hop limit ─► MTU ─► NAT (local) or SvrStage.Rewrite (tuple, metadata, seal) ─► next-hop MAC ─► tx
 //
+// A port's batch is parsed whole first and its sessions are looked up together (SessionLookupBatch: every key hashed,
+// its index slot and entry prefetched, then compared, so the batch's cache misses overlap); SessionStage and
+// WorkerOwnership take each packet's lookup from it, checked still true after what the packets before it changed.
+//
 // Every drop has a DropReason and is counted per tenant × service. The worker owns its resources; it reads the
 // snapshot once per batch. Before its batches, a worker ends its sessions on instances a health check took down since
 // its last round, where the service's resiliency says so (InstanceFailover).
@@ -49,6 +53,7 @@ namespace Fabric.Dataplane.Pipeline;
 public sealed class PacketWorker
 {
     private readonly PacketBatch _batch;
+    private readonly ParsedHeaders[] _parsed;
     private readonly bool[] _queued;
     private readonly int[] _queuedPorts;
     private int _queuedCount;
@@ -64,7 +69,8 @@ public sealed class PacketWorker
         IPacketPort[] ports, Func<ForwardingSnapshot> snapshotSource, int sessionCapacity, long ticksPerSecond, ulong seed, int batchSize = 64,
         int maxSessionsPerTenant = 0, WorkerShard? shard = null)
     {
-        Resources = new WorkerResources(ports, sessionCapacity, ticksPerSecond, seed, maxSessionsPerTenant, shard);
+        Resources = new WorkerResources(ports, sessionCapacity, ticksPerSecond, seed, maxSessionsPerTenant, shard, batchSize);
+        _parsed = new ParsedHeaders[batchSize];
         SnapshotSource = snapshotSource;
         _queued = new bool[ports.Length];
         _queuedPorts = new int[ports.Length];
@@ -171,25 +177,7 @@ public sealed class PacketWorker
                 continue;
             }
 
-            // Frames forwarded from the batch's own (pinned) buffers are queued per egress port and leave with one
-            // flush per port once the batch is done, before the next receive reuses the buffers.
-            _queueing = true;
-            for (var i = 0; i < _batch.Count; i++)
-            {
-                var buffer = _batch[i];
-                if (buffer.Offload.IsSuperPacket)
-                {
-                    handled += ProcessSuperPacket(buffer.Data, buffer.Length, buffer.Offload, port, now, snapshot);
-                }
-                else
-                {
-                    Process(buffer.Data, buffer.Length, port, now, snapshot);
-                    handled++;
-                }
-            }
-
-            _queueing = false;
-            FlushQueued();
+            handled += ProcessBatch(_batch, port, now, snapshot);
         }
 
         try
@@ -210,6 +198,62 @@ public sealed class PacketWorker
             }
         }
 
+        return handled;
+    }
+
+    /// <summary>
+    /// Runs a batch received on <paramref name="port"/> through the pipeline: parses every frame and looks up every
+    /// session of the batch together (<see cref="WorkerResources.Lookups"/>: their cache misses overlap), then runs each
+    /// packet on in order. Frames forwarded from the batch's own (pinned) buffers are queued per egress port and leave
+    /// with one flush per port once the batch is done, before the next receive reuses the buffers. Returns the packets handled.
+    /// </summary>
+    public int ProcessBatch(PacketBatch batch, int port, long now, ForwardingSnapshot snapshot)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(batch.Count, _parsed.Length);
+        var lookups = Resources.Lookups;
+        lookups.Clear();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var buffer = batch[i];
+            _parsed[i] = default;
+            if (buffer.Offload.IsSuperPacket)
+            {
+                continue;
+            }
+
+            var context = new PacketContext(buffer.Data.AsSpan(0, buffer.Length), buffer.Data, port, now);
+            try
+            {
+                var verdict = ParseStage.Run(ref context);
+                var lookup = verdict == Verdict.Continue && context.EtherType != EtherType.Arp ? lookups.Add(context.Key) : -1;
+                _parsed[i] = ParsedHeaders.Of(ref context, verdict, lookup);
+            }
+            catch (Exception fault) when (fault is not OutOfMemoryException)
+            {
+                // Left unparsed: parsed again when it runs, where the fault is counted against the packet.
+            }
+        }
+
+        lookups.Run();
+        var handled = 0;
+        _queueing = true;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var buffer = batch[i];
+            if (buffer.Offload.IsSuperPacket)
+            {
+                handled += ProcessSuperPacket(buffer.Data, buffer.Length, buffer.Offload, port, now, snapshot);
+            }
+            else
+            {
+                Run(buffer.Data, buffer.Length, port, now, snapshot, in _parsed[i]);
+                handled++;
+            }
+        }
+
+        _queueing = false;
+        FlushQueued();
+        lookups.Clear();
         return handled;
     }
 
@@ -296,13 +340,17 @@ public sealed class PacketWorker
     /// Runs one frame through the pipeline; the frame may be rewritten in place and sent. Never throws: a stage
     /// that throws drops the frame as <see cref="DropReason.PipelineFault"/> (see <see cref="Faults"/>).
     /// </summary>
-    public Verdict Process(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot)
+    public Verdict Process(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot) =>
+        Run(buffer, length, port, now, snapshot, default);
+
+    /// <summary><see cref="Process"/>, starting from the frame's parse when <paramref name="parsed"/> holds it.</summary>
+    private Verdict Run(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot, in ParsedHeaders parsed)
     {
         var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
         Counters.Received++;
         try
         {
-            var verdict = ParseStage.Run(ref context);
+            var verdict = parsed.Parsed ? parsed.Restore(ref context) : ParseStage.Run(ref context);
             if (verdict == Verdict.Continue)
             {
                 verdict = RunParsed(ref context, snapshot);

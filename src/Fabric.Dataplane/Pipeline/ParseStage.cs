@@ -191,3 +191,58 @@ public static class ParseStage
         return Verdict.Continue;
     }
 }
+
+/// <summary>
+/// What <see cref="ParseStage.Run"/> wrote into a context (every field it writes, and its verdict), kept while the rest of a
+/// receive batch is parsed: the worker parses a batch whole and looks up its sessions together before any packet runs on
+/// (<see cref="PacketWorker.ProcessBatch"/>). A field <see cref="ParseStage"/> starts writing is added here too.
+/// </summary>
+internal struct ParsedHeaders
+{
+    /// <summary>False: the frame was not parsed ahead (a super-packet, or the parse threw); it is parsed when it runs.</summary>
+    public bool Parsed;
+    public Verdict Verdict;
+    public int Lookup;
+    private ushort _etherType;
+    private int _networkOffset;
+    private int _transportOffset;
+    private bool _isIpv6;
+    private SessionKey _key;
+    private byte _tcpFlags;
+    private bool _isIcmpError;
+    private int _ipLength;
+    private DropReason _drop;
+
+    /// <summary>The parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
+    public static ParsedHeaders Of(ref PacketContext context, Verdict verdict, int lookup) => new()
+    {
+        Parsed = true,
+        Verdict = verdict,
+        Lookup = lookup,
+        _etherType = context.EtherType,
+        _networkOffset = context.NetworkOffset,
+        _transportOffset = context.TransportOffset,
+        _isIpv6 = context.IsIpv6,
+        _key = context.Key,
+        _tcpFlags = context.TcpFlags,
+        _isIcmpError = context.IsIcmpError,
+        _ipLength = context.IpLength,
+        _drop = context.Drop,
+    };
+
+    /// <summary>Writes the parse into a fresh context of the same frame, as <see cref="ParseStage.Run"/> would, and returns its verdict.</summary>
+    public readonly Verdict Restore(ref PacketContext context)
+    {
+        context.EtherType = _etherType;
+        context.NetworkOffset = _networkOffset;
+        context.TransportOffset = _transportOffset;
+        context.IsIpv6 = _isIpv6;
+        context.Key = _key;
+        context.TcpFlags = _tcpFlags;
+        context.IsIcmpError = _isIcmpError;
+        context.IpLength = _ipLength;
+        context.Drop = _drop;
+        context.Lookup = Lookup;
+        return Verdict;
+    }
+}

@@ -19,7 +19,7 @@ public static class SessionStage
             return Verdict.Drop;
         }
 
-        if (resources.Sessions.TryFind(context.Key, out var handle, out var direction)
+        if (resources.Lookups.TryFind(context.Lookup, context.Key, out var handle, out var direction)
             && !(context.ToWaypoint && SvrStage.Superseded(ref context, snapshot, resources, handle, direction)))
         {
             context.Session = handle;

@@ -21,7 +21,9 @@ public sealed class WorkerResources
 
     /// <param name="maxSessionsPerTenant">The most sessions one tenant may hold in the table; 0: no limit but the table's.</param>
     /// <param name="shard">Which of the router's workers this is, how many there are and what they share; null: the only one.</param>
-    public WorkerResources(IPacketPort[] ports, int sessionCapacity, long ticksPerSecond, ulong seed, int maxSessionsPerTenant = 0, WorkerShard? shard = null)
+    /// <param name="batchSize">The most frames one receive batch holds: the size of <see cref="Lookups"/>.</param>
+    public WorkerResources(
+        IPacketPort[] ports, int sessionCapacity, long ticksPerSecond, ulong seed, int maxSessionsPerTenant = 0, WorkerShard? shard = null, int batchSize = 64)
     {
         Shard = shard ?? WorkerShard.Alone;
         Neighbors = Shard.Neighbors ?? new NeighborTable(NeighborTable.DefaultCapacity, ticksPerSecond, seed);
@@ -32,6 +34,7 @@ public sealed class WorkerResources
         ResignalQuietTicks = (long)(SvrStage.ResignalAfterQuiet.TotalSeconds * ticksPerSecond);
         // The wheel turns in eighths of a second of the caller's clock: expiry is at most that late.
         Sessions = new SessionTable<SessionState>(sessionCapacity, Math.Max(1, ticksPerSecond / 8), seed);
+        Lookups = new SessionLookupBatch<SessionState>(Sessions, batchSize);
         Drops = new DropCounters();
         Traffic = new TrafficCounters();
         IcmpErrors = new IcmpErrorLimiter(ticksPerSecond);
@@ -50,6 +53,9 @@ public sealed class WorkerResources
     public long ResignalQuietTicks { get; }
 
     public SessionTable<SessionState> Sessions { get; }
+
+    /// <summary>The session lookups of the receive batch being run, made together before its packets; stages look a packet's session up through it.</summary>
+    public SessionLookupBatch<SessionState> Lookups { get; }
 
     /// <summary>The neighbours on the ports, hashed under the engine's seed as <see cref="Sessions"/> is (shared by a router's workers).</summary>
     public NeighborTable Neighbors { get; }

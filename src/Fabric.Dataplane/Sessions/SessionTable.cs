@@ -65,6 +65,7 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
     private readonly ulong _seed;
     private readonly long _wheelTickWidth;
     private int _count;
+    private long _keysAdded;
     private int _free;
     private long _cursor;
 
@@ -104,6 +105,12 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
 
     /// <summary>Live sessions.</summary>
     public int Count => _count;
+
+    /// <summary>
+    /// Keys that came into the index since construction (two per insert, one per rekey): a lookup that missed
+    /// stays a miss while this count stands.
+    /// </summary>
+    public long KeysAdded => _keysAdded;
 
     /// <summary>Bytes held by the table's arrays (entries, generations, wheel links, wheel, index).</summary>
     public long AllocatedBytes =>
@@ -201,6 +208,7 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
 
         Place(Tag(forward), (uint)(handle << 1) + 1);
         Place(Tag(reverse), (uint)(handle << 1) + 2);
+        _keysAdded += 2;
         File(handle, Deadline(ref entry));
         return SessionInsertResult.Inserted;
     }
@@ -236,8 +244,16 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         }
 
         Place(Tag(key), value);
+        _keysAdded++;
         return true;
     }
+
+    /// <summary>
+    /// Whether <paramref name="handle"/> (any int) is a live session whose <paramref name="direction"/> key is
+    /// <paramref name="key"/>: then it is the session <see cref="TryFind"/> finds for that key.
+    /// </summary>
+    public bool Holds(int handle, SessionDirection direction, in SessionKey key) =>
+        IsLive(handle) && SameKey(direction == SessionDirection.Forward ? ref _entries[handle].Forward : ref _entries[handle].Reverse, key);
 
     public ref TPayload Payload(int handle) => ref _entries[handle].Payload;
 

@@ -36,7 +36,7 @@ public static class WorkerOwnership
     internal static int OwnerOf(ref PacketContext context, WorkerResources resources)
     {
         var self = resources.Shard.Index;
-        if (resources.Sessions.TryFind(context.Key, out _, out _))
+        if (resources.Lookups.TryFind(context.Lookup, context.Key, out _, out _))
         {
             return self;
         }
