@@ -283,7 +283,8 @@ public sealed class RouterProcess : IDisposable
     /// <summary>The node's public key (its identity), or null when it runs without a private key.</summary>
     public string? Identity => _identity?.PublicKeyBase64;
 
-    public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name).Distinct()];
+    /// <summary>The devices the node has open: those it started with, then the attached containers'.</summary>
+    public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name).Distinct(), .. _slots.FirstOrDefault([]).Select(s => s.Name).Where(n => n.Length > 0)];
 
     /// <summary>
     /// Starts the node; throws <see cref="RouterStartException"/> with every reason it cannot. The node's
@@ -650,8 +651,8 @@ public sealed class RouterProcess : IDisposable
     /// <summary>One recent drop as a line: reason (and the rule, where the reason does not say), protocol, tuple and the device it arrived on.</summary>
     private string Describe(Dataplane.Telemetry.DropRecord record)
     {
-        var devices = Devices();
-        var device = (uint)record.Port < (uint)devices.Count ? devices[record.Port] : record.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var ports = Engine.Ports;
+        var device = (uint)record.Port < (uint)ports.Length ? ports[record.Port].Name : record.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var snapshot = Engine.Snapshot;
         var tenant = (uint)record.Tenant < (uint)snapshot.TenantsUtf8.Length ? Encoding.UTF8.GetString(snapshot.TenantsUtf8[record.Tenant]) : "-";
         var service = (uint)record.Service < (uint)snapshot.ServicesUtf8.Length ? Encoding.UTF8.GetString(snapshot.ServicesUtf8[record.Service]) : "-";
@@ -832,8 +833,12 @@ public sealed class RouterProcess : IDisposable
         return JsonSerializer.Serialize(reply, AdminJson.Options);
     }
 
-    /// <summary>How long the admin socket waits for a request line before it answers with the counters.</summary>
-    private static readonly TimeSpan AdminRequestWait = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// How long the admin socket waits for a request line before it answers with the counters: long enough that a plugin
+    /// descheduled between its connect and its send on a loaded machine is not taken for a counters reader (which shuts its
+    /// sending side and is answered at once).
+    /// </summary>
+    private static readonly TimeSpan AdminRequestWait = TimeSpan.FromSeconds(1);
 
     /// <summary>The longest request line the admin socket reads.</summary>
     private const int MaxAdminRequest = 64 * 1024;
@@ -846,9 +851,9 @@ public sealed class RouterProcess : IDisposable
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(adminSocket));
+        using var stream = new NetworkStream(socket);
         // No request: the router answers with the counters at once.
         socket.Shutdown(SocketShutdown.Send);
-        using var stream = new NetworkStream(socket);
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return reader.ReadToEnd().Trim();
     }

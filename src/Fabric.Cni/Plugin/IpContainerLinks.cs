@@ -27,6 +27,8 @@ public sealed class IpContainerLinks : IContainerLinks
             }
 
             Run("ip", "link", "set", "dev", name, "up");
+            // IPv4 only: with IPv6 off the container sends no solicitations the router would count as drops without a tenant.
+            Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 1 > /proc/sys/net/ipv6/conf/{inside}/disable_ipv6 || true");
             Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside);
             Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
             Run("nsenter", $"--net={netns}", "ip", "-4", "route", "add", "default", "via", attachment.Gateway, "dev", inside);

@@ -30,7 +30,10 @@ public sealed class CniRuntime(string hostNamespace, JsonObject conflist, IReadO
 
     private IEnumerable<JsonObject> Plugins => conflist["plugins"]!.AsArray().Select(p => p!.AsObject());
 
-    /// <summary>ADD through the whole list; returns each plugin's outcome up to the first that failed. The last result is the list's.</summary>
+    /// <summary>
+    /// ADD through the whole list; returns each plugin's outcome up to the first that failed (the last result is the
+    /// list's). When one fails, DEL runs through the list, as the specification has a runtime clean up.
+    /// </summary>
     public IReadOnlyList<CniOutcome> Add(string containerId, string netns, string ifname, string args)
     {
         var outcomes = new List<CniOutcome>();
@@ -41,6 +44,7 @@ public sealed class CniRuntime(string hostNamespace, JsonObject conflist, IReadO
             outcomes.Add(outcome);
             if (!outcome.Succeeded)
             {
+                Delete(containerId, netns, ifname, args, previous);
                 break;
             }
 
@@ -58,16 +62,10 @@ public sealed class CniRuntime(string hostNamespace, JsonObject conflist, IReadO
     public IReadOnlyList<CniOutcome> Check(string containerId, string netns, string ifname, string args, JsonObject result) =>
         Each("CHECK", Plugins, result, containerId, netns, ifname, args);
 
-    /// <summary>One command of the first plugin alone (ours), with whatever configuration keys <paramref name="extra"/> adds.</summary>
+    /// <summary>One command of the first plugin alone (ours), with whatever configuration keys <paramref name="extra"/> adds or replaces (cniVersion too).</summary>
     public CniOutcome First(string command, JsonObject? extra = null, string? containerId = null, string? netns = null, string? ifname = null, string args = "")
     {
-        var plugin = Plugins.First().DeepClone().AsObject();
-        foreach (var (key, value) in extra ?? [])
-        {
-            plugin[key] = value?.DeepClone();
-        }
-
-        return Invoke(command, plugin, null, containerId, netns, ifname, args);
+        return Invoke(command, Plugins.First(), null, containerId, netns, ifname, args, extra);
     }
 
     private List<CniOutcome> Each(string command, IEnumerable<JsonObject> plugins, JsonObject? result, string containerId, string? netns, string ifname, string args)
@@ -86,7 +84,8 @@ public sealed class CniRuntime(string hostNamespace, JsonObject conflist, IReadO
         return outcomes;
     }
 
-    private CniOutcome Invoke(string command, JsonObject plugin, JsonObject? previous, string? containerId, string? netns, string? ifname, string args)
+    private CniOutcome Invoke(
+        string command, JsonObject plugin, JsonObject? previous, string? containerId, string? netns, string? ifname, string args, JsonObject? extra = null)
     {
         var type = plugin["type"]!.GetValue<string>();
         var executable = pluginPath.Select(d => Path.Combine(d, type)).FirstOrDefault(File.Exists)
@@ -97,6 +96,11 @@ public sealed class CniRuntime(string hostNamespace, JsonObject conflist, IReadO
         if (previous is not null)
         {
             configuration["prevResult"] = previous.DeepClone();
+        }
+
+        foreach (var (key, value) in extra ?? [])
+        {
+            configuration[key] = value?.DeepClone();
         }
 
         var start = ExternalCommand.Info("ip", ["netns", "exec", HostNamespace, executable]);

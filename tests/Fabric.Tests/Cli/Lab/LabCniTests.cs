@@ -53,7 +53,8 @@ public sealed class CniLab : IDisposable
 
         return new JsonObject
         {
-            ["cniVersion"] = "1.1.0",
+            // Debian bookworm's plugins speak CNI up to 1.0.0: a list with them says so (GC and STATUS, 1.1.0's, are asked of ours alone).
+            ["cniVersion"] = "1.0.0",
             ["name"] = "fabric",
             ["plugins"] = new JsonArray(ours, new JsonObject { ["type"] = "bandwidth", ["ingressRate"] = 100_000_000, ["ingressBurst"] = 10_000_000 }),
         };
@@ -192,7 +193,7 @@ public sealed class LabCniTests(CniLab lab) : IClassFixture<CniLab>
         Assert.Equal(1, refusal.ExitCode);
         Assert.Equal(100, refusal.Json!["code"]!.GetValue<int>());
         Assert.Contains("unknown tenant \"enginering\"", refusal.Json["msg"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal("1.1.0", refusal.Json["cniVersion"]!.GetValue<string>());
+        Assert.Equal("1.0.0", refusal.Json["cniVersion"]!.GetValue<string>());
         Assert.False(ExternalCommand.InNamespace(Name(netns), "ip", "link", "show", "dev", "eth0").Succeeded);
         Assert.Empty(Attachments("br1a"));
     }
@@ -205,18 +206,20 @@ public sealed class LabCniTests(CniLab lab) : IClassFixture<CniLab>
         Assert.True(lab.Br1.Add(id, netns, "eth0", "FABRIC_TENANT=guest;FABRIC_NAME=cnigc").All(o => o.Succeeded));
         Assert.Single(Attachments("br1a"));
 
-        var kept = lab.Br1.First("GC", new JsonObject { ["cni.dev/valid-attachments"] = new JsonArray(new JsonObject { ["containerID"] = id, ["ifname"] = "eth0" }) });
+        var kept = lab.Br1.First("GC", new JsonObject { ["cniVersion"] = "1.1.0", ["cni.dev/valid-attachments"] = new JsonArray(new JsonObject { ["containerID"] = id, ["ifname"] = "eth0" }) });
         Assert.True(kept.Succeeded, kept.ToString());
         Assert.Single(Attachments("br1a"));
-        var collected = lab.Br1.First("GC", new JsonObject { ["cni.dev/valid-attachments"] = new JsonArray() });
+        var collected = lab.Br1.First("GC", new JsonObject { ["cniVersion"] = "1.1.0", ["cni.dev/valid-attachments"] = new JsonArray() });
 
         Assert.True(collected.Succeeded, collected.ToString());
         Assert.Empty(Attachments("br1a"));
         Assert.False(ExternalCommand.InNamespace(lab.Br1.HostNamespace, "ip", "link", "show", "dev", "cnigc").Succeeded);
-        Assert.True(lab.Br1.First("STATUS").Succeeded);
+        var v11 = new JsonObject { ["cniVersion"] = "1.1.0" };
+        Assert.True(lab.Br1.First("STATUS", v11).Succeeded);
+        Assert.Equal(1, lab.Br1.First("STATUS").Json!["code"]!.GetValue<int>());
         var version = lab.Br1.First("VERSION");
         Assert.Contains("1.1.0", version.Json!["supportedVersions"]!.AsArray().Select(v => v!.GetValue<string>()));
-        var unreachable = lab.Br1.First("STATUS", new JsonObject { ["adminSocket"] = "/nonexistent/br1a.sock" });
+        var unreachable = lab.Br1.First("STATUS", new JsonObject { ["cniVersion"] = "1.1.0", ["adminSocket"] = "/nonexistent/br1a.sock" });
         Assert.Equal(50, unreachable.Json!["code"]!.GetValue<int>());
     }
 
