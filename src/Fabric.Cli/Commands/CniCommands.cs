@@ -4,7 +4,7 @@ using Fabric.Cni.Plugin;
 
 namespace Fabric.Cli.Commands;
 
-/// <summary><c>fabric cni</c>: the CNI plugin, run by a container runtime (docs/deploy.md "CNI").</summary>
+/// <summary><c>fabric cni</c>: the CNI plugin, run by a container runtime (docs/deploy.md "Containers without a commit").</summary>
 public static class CniCommands
 {
     public static Command Create()

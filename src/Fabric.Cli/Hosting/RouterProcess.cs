@@ -137,7 +137,7 @@ public sealed class RouterProcess : IDisposable
     /// <summary>Containers the CNI plugin may attach to a router node with a host-based network (free ports kept at start).</summary>
     public const int AttachmentSlots = 32;
 
-    /// <summary>The containers the CNI plugin attached (docs/deploy.md "CNI"); null when the router has no host-based network.</summary>
+    /// <summary>The containers the CNI plugin attached (docs/deploy.md "Containers without a commit"); null when the router has no host-based network.</summary>
     public AttachmentDesk? Attachments { get; }
 
     /// <summary>What the node compiles: the committed document with the attached containers merged in.</summary>
@@ -782,7 +782,7 @@ public sealed class RouterProcess : IDisposable
     }
 
     /// <summary>
-    /// The request line a client sent (docs/deploy.md "CNI"), or null when it sends none within <see cref="AdminRequestWait"/>
+    /// The request line a client sent (docs/deploy.md "Containers without a commit"), or null when it sends none within <see cref="AdminRequestWait"/>
     /// or shuts its sending side: such a client gets the counters.
     /// </summary>
     private static string? RequestOf(Socket client)
