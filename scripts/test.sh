@@ -10,8 +10,9 @@ cd "$root"
 # routers), tcpdump (captures on lab links), PostgreSQL (conductor persistence tests), the Prometheus client's text-format
 # parser for Debian's python3 (the /metrics tests read the exposition with it), Chromium (the dashboard's browser test drives
 # Debian's /usr/bin/chromium with Playwright; no browser is ever downloaded), systemd-analyze (verifies deploy/systemd),
-# nft (the two-WAN lab test loses frames on a wire with it).
-packages=(iproute2 iputils-ping procps python3 curl iperf3 tcpdump postgresql python3-prometheus-client chromium systemd nftables)
+# nft (the two-WAN lab test loses frames on a wire with it), containernetworking-plugins (the CNI lab test chains Debian's
+# bandwidth plugin after ours) and util-linux (nsenter: the CNI plugin configures the container's side with it).
+packages=(iproute2 iputils-ping procps python3 curl iperf3 tcpdump postgresql python3-prometheus-client chromium systemd nftables containernetworking-plugins util-linux)
 if [ ${#packages[@]} -gt 0 ]; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -34,6 +34,7 @@ public static class FabricCommandLine
         root.Subcommands.Add(BenchCommands.Create());
         root.Subcommands.Add(KeyCommands.Create());
         root.Subcommands.Add(CertCommands.Create());
+        root.Subcommands.Add(CniCommands.Create());
         return root;
     }
 

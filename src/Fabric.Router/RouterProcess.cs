@@ -1,6 +1,9 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Fabric.Cni.Admin;
+using Fabric.Cni.Router;
+using Fabric.Cni.Spec;
 using Fabric.Config;
 using Fabric.Config.Canonical;
 using Fabric.Dataplane.Io;
@@ -48,10 +51,16 @@ public sealed class RouterProcess : IDisposable
     private volatile bool _stopping;
     private string _configuration;
     private volatile Fabric.Actors.HighAvailability.PairLink? _pairLink;
+    private readonly PluggablePort[][] _slots;
+    private readonly EpollWait[] _waits;
+    private readonly PacketIo _io;
+    private FabricConfig _committed;
 
     private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
     {
         _options = options;
+        _committed = config;
+        _io = router.Dataplane.Io;
         Node = node;
         RouterName = router.Name;
         _identity = identity;
@@ -88,12 +97,22 @@ public sealed class RouterProcess : IDisposable
             StartActive = !standby, BusyPoll = router.Dataplane.BusyPoll,
             Scheduling = options.WorkerPriority is { } priority ? new RealtimeScheduling(priority, options.Warn ?? (_ => { })) : null,
         };
-        var byWorker = _ports.Chunk(devices.Count).Select(ports => new WorkerPorts([.. ports], new EpollWait(ports))).ToArray();
+        // A router with a host-based network keeps free ports for containers the CNI plugin attaches while it runs.
+        var slots = router.Networks.Any(n => n.Model == NetworkModel.HostBased) ? AttachmentSlots : 0;
+        _slots = [.. Enumerable.Range(0, Workers).Select(_ => Enumerable.Range(0, slots).Select(_ => new PluggablePort()).ToArray())];
+        _waits = [.. _ports.Chunk(devices.Count).Select(ports => new EpollWait(ports))];
+        var byWorker = _ports.Chunk(devices.Count).Select((ports, worker) => new WorkerPorts([.. ports, .. _slots[worker]], _waits[worker])).ToArray();
         Engine = Workers == 1
             ? new ForwardingEngine(router.Name, byWorker[0].Ports, options0 with { IdleWait = byWorker[0].IdleWait })
             : ForwardingEngine.WithWorkers(router.Name, byWorker, options0);
         Partner = standby ? router.Nodes.First(n => n.Name != node) : null;
-        Engine.Apply(config, version: 1);
+        Attachments = slots == 0 ? null : new AttachmentDesk(new AttachmentHost(this), options.StateDirectory);
+        foreach (var dropped in Attachments?.Restore() ?? [])
+        {
+            options.Warn?.Invoke(dropped);
+        }
+
+        Engine.Apply(Effective(config), version: 1);
         if (identity is not null)
         {
             _keySchedule = new PeerKeySchedule(Engine, identity);
@@ -103,7 +122,7 @@ public sealed class RouterProcess : IDisposable
         }
 
         var running = RunningText(config);
-        _configuration = Fingerprint(running);
+        _configuration = Fingerprint(RunningText(Effective(config)));
         SaveRunning(running);
         Restored = TakeSessions(options);
         Engine.Start();
@@ -114,6 +133,92 @@ public sealed class RouterProcess : IDisposable
 
     /// <summary>The last applied configuration's file in the state directory.</summary>
     public const string RunningFileName = "running.conf";
+
+    /// <summary>Containers the CNI plugin may attach to a router node with a host-based network (free ports kept at start).</summary>
+    public const int AttachmentSlots = 32;
+
+    /// <summary>The containers the CNI plugin attached (docs/deploy.md "Containers without a commit"); null when the router has no host-based network.</summary>
+    public AttachmentDesk? Attachments { get; }
+
+    /// <summary>What the node compiles: the committed document with the attached containers merged in.</summary>
+    private FabricConfig Effective(FabricConfig committed) =>
+        Attachments is null ? committed : AttachedWorkloads.Merge(committed, Attachments.Workloads);
+
+    /// <summary>The node as its attachment desk sees it: requests arrive one at a time on the admin thread.</summary>
+    private sealed class AttachmentHost(RouterProcess process) : IAttachmentHost
+    {
+        public string RouterName => process.RouterName;
+
+        public FabricConfig Committed => process._committed;
+
+        public void Plug(string device) => process.Plug(device);
+
+        public void Unplug(string device) => process.Unplug(device);
+
+        public void Recompile(IReadOnlyList<AttachedWorkload> workloads)
+        {
+            lock (process._applyGate)
+            {
+                var effective = AttachedWorkloads.Merge(process._committed, workloads);
+                process.Engine.Apply(effective, process.Engine.AppliedVersion);
+                process._configuration = Fingerprint(RunningText(effective));
+            }
+        }
+    }
+
+    /// <summary>Opens <paramref name="device"/> in a free slot of every worker (one socket each, in one fanout group); throws <see cref="PacketPortException"/> or when no slot is free.</summary>
+    private void Plug(string device)
+    {
+        var slot = Array.FindIndex(_slots[0], s => s.Plugged is null);
+        if (slot < 0)
+        {
+            throw new InvalidOperationException($"every one of the router's {AttachmentSlots} attachment ports is in use");
+        }
+
+        var opened = new List<AfPacketPort>();
+        try
+        {
+            for (var worker = 0; worker < Workers; worker++)
+            {
+                opened.Add(AfPacketPort.Open(device, Workers == 1 ? null : FanoutGroup(device), _io));
+            }
+
+            for (var worker = 0; worker < Workers; worker++)
+            {
+                _waits[worker].Watch(opened[worker]);
+            }
+        }
+        catch
+        {
+            opened.ForEach(p => p.Dispose());
+            throw;
+        }
+
+        for (var worker = 0; worker < Workers; worker++)
+        {
+            _slots[worker][slot].Plug(opened[worker]);
+        }
+    }
+
+    /// <summary>Takes <paramref name="device"/>'s sockets out of their slots and closes them once every worker has passed.</summary>
+    private void Unplug(string device)
+    {
+        var slot = Array.FindIndex(_slots[0], s => s.Name == device);
+        if (slot < 0)
+        {
+            return;
+        }
+
+        var taken = _slots.Select(worker => worker[slot].Unplug()).ToList();
+        Engine.PassAllWorkersAsync().Wait(UnplugWait);
+        foreach (var port in taken)
+        {
+            (port as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>How long an unplug waits for the workers to leave the device's sockets (they pass between batches, in microseconds).</summary>
+    private static readonly TimeSpan UnplugWait = TimeSpan.FromSeconds(5);
 
     public string Node { get; }
 
@@ -178,7 +283,8 @@ public sealed class RouterProcess : IDisposable
     /// <summary>The node's public key (its identity), or null when it runs without a private key.</summary>
     public string? Identity => _identity?.PublicKeyBase64;
 
-    public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name).Distinct()];
+    /// <summary>The devices the node has open: those it started with, then the attached containers'.</summary>
+    public IReadOnlyList<string> Devices() => [.. _ports.Select(p => p.Name).Distinct(), .. _slots.FirstOrDefault([]).Select(s => s.Name).Where(n => n.Length > 0)];
 
     /// <summary>
     /// Starts the node; throws <see cref="RouterStartException"/> with every reason it cannot. The node's
@@ -236,9 +342,11 @@ public sealed class RouterProcess : IDisposable
         var running = RunningText(config);
         lock (_applyGate)
         {
-            Engine.Apply(config, version);
+            var effective = Effective(config);
+            Engine.Apply(effective, version);
+            _committed = config;
             _securityPolicy = SecurityPolicyOf(config);
-            _configuration = Fingerprint(running);
+            _configuration = Fingerprint(RunningText(effective));
         }
 
         RefreshKeys();
@@ -543,8 +651,8 @@ public sealed class RouterProcess : IDisposable
     /// <summary>One recent drop as a line: reason (and the rule, where the reason does not say), protocol, tuple and the device it arrived on.</summary>
     private string Describe(Dataplane.Telemetry.DropRecord record)
     {
-        var devices = Devices();
-        var device = (uint)record.Port < (uint)devices.Count ? devices[record.Port] : record.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var ports = Engine.Ports;
+        var device = (uint)record.Port < (uint)ports.Length ? ports[record.Port].Name : record.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var snapshot = Engine.Snapshot;
         var tenant = (uint)record.Tenant < (uint)snapshot.TenantsUtf8.Length ? Encoding.UTF8.GetString(snapshot.TenantsUtf8[record.Tenant]) : "-";
         var service = (uint)record.Service < (uint)snapshot.ServicesUtf8.Length ? Encoding.UTF8.GetString(snapshot.ServicesUtf8[record.Service]) : "-";
@@ -662,7 +770,8 @@ public sealed class RouterProcess : IDisposable
                 try
                 {
                     client.SendTimeout = (int)AdminReplyTimeout.TotalMilliseconds;
-                    client.Send(Encoding.UTF8.GetBytes(CountersJson() + "\n"));
+                    var reply = RequestOf(client) is { } request ? Answer(request) : CountersJson();
+                    client.Send(Encoding.UTF8.GetBytes(reply + "\n"));
                 }
                 catch (SocketException)
                 {
@@ -671,6 +780,68 @@ public sealed class RouterProcess : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// The request line a client sent (docs/deploy.md "Containers without a commit"), or null when it sends none within <see cref="AdminRequestWait"/>
+    /// or shuts its sending side: such a client gets the counters.
+    /// </summary>
+    private static string? RequestOf(Socket client)
+    {
+        if (!client.Poll(AdminRequestWait, SelectMode.SelectRead))
+        {
+            return null;
+        }
+
+        client.ReceiveTimeout = (int)AdminReplyTimeout.TotalMilliseconds;
+        var line = new List<byte>();
+        var buffer = new byte[4096];
+        while (line.Count < MaxAdminRequest)
+        {
+            var read = client.Receive(buffer);
+            if (read == 0)
+            {
+                break;
+            }
+
+            var end = Array.IndexOf(buffer, (byte)'\n', 0, read);
+            line.AddRange(buffer.AsSpan(0, end < 0 ? read : end).ToArray());
+            if (end >= 0)
+            {
+                break;
+            }
+        }
+
+        return line.Count == 0 ? null : Encoding.UTF8.GetString([.. line]);
+    }
+
+    /// <summary>The reply to one request line of the admin socket.</summary>
+    private string Answer(string request)
+    {
+        AdminReply reply;
+        try
+        {
+            var parsed = JsonSerializer.Deserialize<AdminRequest>(request, AdminJson.Options);
+            reply = parsed is null ? AdminReply.Refused(CniErrorCode.DecodeFailure, "the request is null")
+                : Attachments is null ? AdminReply.Refused(CniErrorCode.RouterRefused, $"router {RouterName} has no host-based network: containers attach to host-based networks")
+                : Attachments.Handle(parsed);
+        }
+        catch (JsonException e)
+        {
+            reply = AdminReply.Refused(CniErrorCode.DecodeFailure, $"the request is not JSON: {e.Message}");
+        }
+
+        return JsonSerializer.Serialize(reply, AdminJson.Options);
+    }
+
+    /// <summary>
+    /// How long the admin socket waits for a request line before it answers with the counters: long enough that a plugin
+    /// descheduled between its connect and its send on a loaded machine is not taken for a counters reader (which shuts its
+    /// sending side and is answered at once).
+    /// </summary>
+    private static readonly TimeSpan AdminRequestWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest request line the admin socket reads.</summary>
+    private const int MaxAdminRequest = 64 * 1024;
 
     /// <summary>How long the admin socket waits for a client to take its reply before it serves the next one.</summary>
     private static readonly TimeSpan AdminReplyTimeout = TimeSpan.FromSeconds(1);
@@ -681,6 +852,8 @@ public sealed class RouterProcess : IDisposable
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(adminSocket));
         using var stream = new NetworkStream(socket);
+        // No request: the router answers with the counters at once.
+        socket.Shutdown(SocketShutdown.Send);
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return reader.ReadToEnd().Trim();
     }
@@ -693,6 +866,11 @@ public sealed class RouterProcess : IDisposable
         _admin.Dispose();
         _adminThread.Join(TimeSpan.FromSeconds(5));
         DisposePorts();
+        foreach (var slot in _slots.SelectMany(worker => worker))
+        {
+            (slot.Unplug() as IDisposable)?.Dispose();
+        }
+
         File.Delete(_options.AdminSocket);
     }
 

@@ -15,7 +15,9 @@ namespace Fabric.Dataplane.Pipeline;
 /// <item>where this router chose the service (a local session or an SVR ingress), the destination the client addressed no
 /// longer matches that service in the tenant's view (its addresses, protocols or ports changed, or a more specific
 /// service the tenant may reach took it);</item>
-/// <item>an SVR session that is not sealed, of a service that now requires encryption.</item>
+/// <item>an SVR session that is not sealed, of a service that now requires encryption;</item>
+/// <item>a port it leaves by (either way) lost its device: a container detached (its port unplugged, or the document no
+/// longer lists the host-based container the port was named after).</item>
 /// </list>
 /// A TCP session that ends is reset towards each end attached to this router (<see cref="SessionResets"/>); any
 /// other session is removed. Every router of a fabric runs the same check on the same version, so each end of an SVR
@@ -45,7 +47,7 @@ public static class SessionRebinding
             var forward = sessions.ForwardKey(handle);
             var tenant = (uint)state.Tenant < (uint)previous.Tenants.Length ? next.TenantIndex(previous.Tenants[state.Tenant]) : -1;
             var service = next.ServiceIndex(next.Runtimes[state.Runtime].Service);
-            if (Allowed(next, in state, forward, tenant, service))
+            if (Allowed(next, in state, forward, tenant, service) && KeepsPort(previous, next, state.ForwardPort) && KeepsPort(previous, next, state.ReversePort))
             {
                 if (tenant != state.Tenant || service != state.Service)
                 {
@@ -62,6 +64,17 @@ public static class SessionRebinding
         }
 
         return revoked;
+    }
+
+    /// <summary>Whether the port still has the device it had (a port that is not one of ours, or was unused, keeps it).</summary>
+    private static bool KeepsPort(ForwardingSnapshot previous, ForwardingSnapshot next, short port)
+    {
+        if ((uint)port >= (uint)previous.Ports.Length || (uint)port >= (uint)next.Ports.Length || previous.Ports[port].Role == PortRole.Unused)
+        {
+            return true;
+        }
+
+        return next.Ports[port].Role != PortRole.Unused && next.Ports[port].Device == previous.Ports[port].Device;
     }
 
     private static bool Allowed(ForwardingSnapshot next, in SessionState state, in Sessions.SessionKey forward, int tenant, int service)

@@ -538,6 +538,24 @@ public sealed class ForwardingEngine : IDisposable
         }
     }
 
+    /// <summary>
+    /// Completes once every worker has finished the round it was in and run a request between batches: after it, no
+    /// worker is inside a port that was taken out before the call (<see cref="Io.PluggablePort.Unplug"/>). Thread-safe.
+    /// </summary>
+    public Task PassAllWorkersAsync()
+    {
+        var passed = new Task[_workers.Length];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            var request = new WorkerRequest<bool>((_, _, _) => true);
+            _requests[i].Enqueue(request);
+            WakeWorker(i);
+            passed[i] = request.Completion.Task;
+        }
+
+        return Task.WhenAll(passed);
+    }
+
     private Task<T> Request<T>(Func<PacketWorker, ForwardingSnapshot?, long, T> work)
     {
         var request = new WorkerRequest<T>(work);

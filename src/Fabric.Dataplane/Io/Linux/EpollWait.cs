@@ -39,6 +39,22 @@ public sealed unsafe class EpollWait : IIdleWait
         }
     }
 
+    /// <summary>
+    /// Watches a port plugged in after the wait was made (<see cref="PluggablePort"/>); closing the port's socket ends the
+    /// watch by itself. Thread-safe (epoll_ctl may run while the worker waits).
+    /// </summary>
+    public void Watch(AfPacketPort port)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        epoll_event interest = default;
+        interest.events = EPOLLIN;
+        interest.data.fd = port.FileDescriptor;
+        if (epoll_ctl(_epoll, EPOLL_CTL_ADD, port.FileDescriptor, &interest) != 0)
+        {
+            throw new PacketPortException($"epoll_ctl could not watch {port.Name} (errno {errno})", errno);
+        }
+    }
+
     /// <summary>Wakes that ended a wait (the eventfd was readable).</summary>
     public long Wakes { get; private set; }
 

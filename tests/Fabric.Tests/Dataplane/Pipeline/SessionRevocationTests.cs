@@ -73,6 +73,26 @@ public sealed class SessionRevocationTests
     }
 
     [Fact]
+    public void HostBasedContainerDetached_ItsSessionEnds_TheInstanceGetsAReset_OthersSeeNothing()
+    {
+        using var lab = new RouterFixture();
+        Connect(lab.Eng1, 40000, lab.Pump);
+        Connect(lab.Guest1, 40001, lab.Pump);
+        var server = ServerOf(lab.Web1, lab.Web2, lab.Eng1);
+        var (atServer, atGuest) = (server.Received.Count, lab.Guest1.Received.Count);
+        const string Eng1 = "eng1 { addresses = [\"10.20.1.10\", \"fd00:20:1::10\"], tenant = engineering }";
+        Assert.Contains(Eng1, RouterFixture.Config, StringComparison.Ordinal);
+
+        // eng1 leaves (as the CNI plugin's DEL does): its port has no device in the next snapshot; tenant and access are unchanged.
+        lab.Router.Apply(RouterFixture.Load(RouterFixture.Config.Replace(Eng1, "", StringComparison.Ordinal)), 2);
+        lab.Pump();
+
+        AssertReset(server, atServer, "10.20.1.10", 40000, server.Address, 80, sequence: 106, acknowledgment: 5006);
+        Assert.Equal(1, lab.Router.Counters().SessionsRevoked);
+        Assert.Equal(atGuest, lab.Guest1.Received.Count);
+    }
+
+    [Fact]
     public void ConnectionAfterDataBothWays_ResetsCarryTheFurthestSequence_NotARetransmission()
     {
         using var lab = new RouterFixture();

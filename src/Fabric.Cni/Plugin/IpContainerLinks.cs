@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Fabric.Cni.Admin;
+using Fabric.Cni.Spec;
+
+namespace Fabric.Cni.Plugin;
+
+/// <summary>
+/// <see cref="IContainerLinks"/> with iproute2's <c>ip</c> (and util-linux's <c>nsenter</c> to act inside the container's
+/// namespace, which a runtime names by path). The plugin runs in the router's network namespace: the router's end of the
+/// veth stays there, up, with no address and IPv6 off, as the router's host-based devices are.
+/// </summary>
+public sealed class IpContainerLinks : IContainerLinks
+{
+    public (string RouterMac, string ContainerMac) Create(Attachment attachment, string netns)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        var name = attachment.Name;
+        var inside = attachment.InterfaceName;
+        Run("ip", "link", "add", "name", name, "mtu", Text(attachment.Mtu), "type", "veth", "peer", "name", inside, "mtu", Text(attachment.Mtu), "netns", netns);
+        try
+        {
+            var ipv6 = $"/proc/sys/net/ipv6/conf/{name}/disable_ipv6";
+            if (File.Exists(ipv6))
+            {
+                File.WriteAllText(ipv6, "1");
+            }
+
+            Run("ip", "link", "set", "dev", name, "up");
+            // IPv4 only: with IPv6 off the container sends no solicitations the router would count as drops without a tenant.
+            Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 1 > /proc/sys/net/ipv6/conf/{inside}/disable_ipv6 || true");
+            Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside);
+            Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
+            Run("nsenter", $"--net={netns}", "ip", "-4", "route", "add", "default", "via", attachment.Gateway, "dev", inside);
+            return (Mac(Run("ip", "-j", "link", "show", "dev", name)), Mac(Run("nsenter", $"--net={netns}", "ip", "-j", "link", "show", "dev", inside)));
+        }
+        catch
+        {
+            Try("ip", "link", "del", "dev", name);
+            throw;
+        }
+    }
+
+    public void Remove(string? routerEnd, string? netns, string interfaceName)
+    {
+        if (routerEnd is not null && Try("ip", "link", "show", "dev", routerEnd))
+        {
+            Run("ip", "link", "del", "dev", routerEnd);
+            return;
+        }
+
+        if (netns is not null && File.Exists(netns) && Try("nsenter", $"--net={netns}", "ip", "link", "show", "dev", interfaceName))
+        {
+            Run("nsenter", $"--net={netns}", "ip", "link", "del", "dev", interfaceName);
+        }
+    }
+
+    public void Check(Attachment attachment, string netns)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        if (!File.Exists(netns))
+        {
+            throw new CniException(CniErrorCode.ContainerUnknown, $"the container's network namespace {netns} does not exist");
+        }
+
+        var shown = JsonNode.Parse(Run("nsenter", $"--net={netns}", "ip", "-j", "address", "show", "dev", attachment.InterfaceName)) as JsonArray;
+        var link = shown?.FirstOrDefault()?.AsObject();
+        var addresses = link?["addr_info"]?.AsArray().Select(a => $"{a?["local"]}/{a?["prefixlen"]}").ToList() ?? [];
+        if (!addresses.Contains($"{attachment.Address}/{attachment.PrefixLength}"))
+        {
+            throw new CniException(CniErrorCode.RouterRefused, $"{attachment.InterfaceName} in {netns} has not the address {attachment.Address}/{attachment.PrefixLength} (it has {string.Join(", ", addresses)})");
+        }
+
+        if (!Try("ip", "link", "show", "dev", attachment.Name))
+        {
+            throw new CniException(CniErrorCode.RouterRefused, $"the router's end {attachment.Name} of the container's link is gone");
+        }
+    }
+
+    private static string Mac(string json) => (JsonNode.Parse(json) as JsonArray)?.FirstOrDefault()?["address"]?.GetValue<string>() ?? "";
+
+    private static string Text(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Runs a command that must succeed and returns its output; throws <see cref="CniException"/> (code 102) with what it printed.</summary>
+    private static string Run(string file, params string[] arguments)
+    {
+        var (ok, output, error) = Execute(file, arguments);
+        return ok ? output : throw new CniException(CniErrorCode.LinkFailed, $"{file} {string.Join(' ', arguments)} failed", error.Trim());
+    }
+
+    private static bool Try(string file, params string[] arguments) => Execute(file, arguments).Ok;
+
+    private static (bool Ok, string Output, string Error) Execute(string file, string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        try
+        {
+            using var process = Process.Start(start) ?? throw new CniException(CniErrorCode.LinkFailed, $"{file} did not start");
+            var error = process.StandardError.ReadToEndAsync();
+            var output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            return (process.ExitCode == 0, output, error.Result);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new CniException(CniErrorCode.LinkFailed, $"{file} cannot run (install iproute2 and util-linux)", e.Message);
+        }
+    }
+}

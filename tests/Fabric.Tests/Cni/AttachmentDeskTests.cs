@@ -1,0 +1,149 @@
+using Fabric.Cni.Admin;
+using Fabric.Cni.Router;
+using Fabric.Cni.Spec;
+using Fabric.Config;
+using Fabric.Model;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Cni;
+
+/// <summary>A router's attachments over the default lab's document (br1 has the host-based network hosts, 10.20.1.0/24).</summary>
+public sealed class AttachmentDeskTests : IDisposable
+{
+    private sealed class Host(FabricConfig committed) : IAttachmentHost
+    {
+        public string RouterName => "br1";
+
+        public FabricConfig Committed { get; set; } = committed;
+
+        public List<string> Done { get; } = [];
+
+        public HashSet<string> Missing { get; } = [];
+
+        public IReadOnlyList<AttachedWorkload> Compiled { get; private set; } = [];
+
+        public void Plug(string device)
+        {
+            if (Missing.Contains(device))
+            {
+                throw new InvalidOperationException($"no device {device}");
+            }
+
+            Done.Add("plug " + device);
+        }
+
+        public void Unplug(string device) => Done.Add("unplug " + device);
+
+        public void Recompile(IReadOnlyList<AttachedWorkload> workloads) => Compiled = workloads;
+    }
+
+    private readonly string _state = Directory.CreateTempSubdirectory("fabric-attachments-").FullName;
+    private readonly Host _host = new(FabricConfigLoader.Load(Repository.Read("hocon/lab.conf")).Config!);
+
+    public void Dispose() => Directory.Delete(_state, recursive: true);
+
+    private static AdminRequest Prepare(string id, string name, string? tenant = null, string? service = null) =>
+        new("prepare") { ContainerId = id, InterfaceName = "eth0", Name = name, Tenant = tenant, Service = service };
+
+    private static Attachment Attach(AttachmentDesk desk, string id, string name, string? tenant = null, string? service = null)
+    {
+        var prepared = desk.Handle(Prepare(id, name, tenant, service));
+        Assert.True(prepared.Ok, prepared.Message);
+        var attached = desk.Handle(new AdminRequest("attach") { Attachment = prepared.Attachment });
+        Assert.True(attached.Ok, attached.Message);
+        return attached.Attachment!;
+    }
+
+    [Fact]
+    public void Prepare_ChoosesTheFirstFreeAddress_InTheOnlyHostBasedNetwork_AndKeepsNothing()
+    {
+        var desk = new AttachmentDesk(_host, _state);
+
+        var reply = desk.Handle(Prepare("a", "eng3", tenant: "engineering"));
+
+        Assert.True(reply.Ok, reply.Message);
+        Assert.Equal(("hosts", "10.20.1.2", 24, "10.20.1.1", 1500), (reply.Attachment!.Network, reply.Attachment.Address, reply.Attachment.PrefixLength, reply.Attachment.Gateway, reply.Attachment.Mtu));
+        Assert.Empty(desk.Attachments);
+        Assert.Empty(_host.Done);
+    }
+
+    [Theory]
+    [InlineData("enginering", null, "unknown tenant \"enginering\"")]
+    [InlineData(null, "webb", "unknown service \"webb\"")]
+    public void Prepare_UnknownTenantOrService_IsRefusedWithCode100_SayingWhich(string? tenant, string? service, string says)
+    {
+        var reply = new AttachmentDesk(_host, _state).Handle(Prepare("a", "x1", tenant, service));
+
+        Assert.False(reply.Ok);
+        Assert.Equal((int)CniErrorCode.RouterRefused, reply.Code);
+        Assert.Contains(says, reply.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Prepare_ANameTheDocumentUses_IsRefused()
+    {
+        var reply = new AttachmentDesk(_host, _state).Handle(Prepare("a", "eng1", tenant: "engineering"));
+
+        Assert.False(reply.Ok);
+        Assert.Contains("already has a container named \"eng1\"", reply.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Attach_PlugsRecompilesAndKeeps_TheNextGetsTheNextAddress_ARestartRestoresBoth()
+    {
+        var desk = new AttachmentDesk(_host, _state);
+        Attach(desk, "a", "eng3", tenant: "engineering");
+        var second = Attach(desk, "b", "web3", service: "web");
+
+        Assert.Equal("10.20.1.3", second.Address);
+        Assert.Equal(["plug eng3", "plug web3"], _host.Done);
+        Assert.Equal(["eng3", "web3"], _host.Compiled.Select(w => w.Name));
+        Assert.Equal("web", _host.Compiled[1].Service);
+
+        var restarted = new AttachmentDesk(new Host(_host.Committed), _state);
+        Assert.Empty(restarted.Restore());
+        Assert.Equal(desk.Attachments, restarted.Attachments);
+    }
+
+    [Fact]
+    public void Restore_DropsAnAttachmentWhoseDeviceIsGone_SayingSo()
+    {
+        var desk = new AttachmentDesk(_host, _state);
+        Attach(desk, "a", "eng3", tenant: "engineering");
+        var host = new Host(_host.Committed);
+        host.Missing.Add("eng3");
+
+        var dropped = new AttachmentDesk(host, _state).Restore();
+
+        Assert.Contains("attachment eng3 dropped: no device eng3", Assert.Single(dropped), StringComparison.Ordinal);
+        Assert.Empty(new AttachmentDesk(_host, _state).Attachments);
+    }
+
+    [Fact]
+    public void Detach_Twice_UnplugsOnce_BothSucceed()
+    {
+        var desk = new AttachmentDesk(_host, _state);
+        Attach(desk, "a", "eng3", tenant: "engineering");
+
+        var first = desk.Handle(new AdminRequest("detach") { ContainerId = "a", InterfaceName = "eth0" });
+        var second = desk.Handle(new AdminRequest("detach") { ContainerId = "a", InterfaceName = "eth0" });
+
+        Assert.True(first.Ok && second.Ok);
+        Assert.Equal("eng3", first.Attachment!.Name);
+        Assert.Null(second.Attachment);
+        Assert.Equal(["plug eng3", "unplug eng3"], _host.Done);
+        Assert.Empty(_host.Compiled);
+    }
+
+    [Fact]
+    public void Attach_SameContainerTwice_IsRefused()
+    {
+        var desk = new AttachmentDesk(_host, _state);
+        Attach(desk, "a", "eng3", tenant: "engineering");
+
+        var again = desk.Handle(Prepare("a", "eng4", tenant: "engineering"));
+
+        Assert.False(again.Ok);
+        Assert.Contains("attached already", again.Message, StringComparison.Ordinal);
+    }
+}
