@@ -163,13 +163,7 @@ public sealed class LabCniTests(CniLab lab) : IClassFixture<CniLab>
     [Fact]
     public void Add_WebInstance_AtDc1_TakesSessionsFromABranchWithinSeconds_AndDelEndsThem()
     {
-        var netns = lab.FreshContainer("w");
-        var id = "web3" + NetworkNamespaces.Suffix;
-        var added = lab.Dc1.Add(id, netns, "eth0", "FABRIC_SERVICE=web;FABRIC_NAME=web3");
-        Assert.True(added.All(o => o.Succeeded), string.Join("\n", added));
-        var result = added[^1].Json!;
-        Assert.Equal("10.10.2.2/24", result["ips"]![0]!["address"]!.GetValue<string>());
-        lab.Containers.Start(Name(netns), "python3", "-c", HoldingServer, "web3");
+        var (netns, id, result) = AddWebInstance(lab.Dc1, "web3", "10.10.2.2/24");
         var clock = Stopwatch.StartNew();
 
         // Proportional over web1, web2 and web3 at dc1: a few sessions from br1 reach web3 once it is there.
@@ -194,13 +188,7 @@ public sealed class LabCniTests(CniLab lab) : IClassFixture<CniLab>
     [Fact]
     public void Add_WebInstance_AtBr2WhichTheDocumentGivesNone_TakesSessionsFromBr1WithinSeconds_AndAfterDelBr1BalancesOnlyToDc1()
     {
-        var netns = lab.FreshContainer("r");
-        var id = "web4" + NetworkNamespaces.Suffix;
-        var added = lab.Br2.Add(id, netns, "eth0", "FABRIC_SERVICE=web;FABRIC_NAME=web4");
-        Assert.True(added.All(o => o.Succeeded), string.Join("\n", added));
-        var result = added[^1].Json!;
-        Assert.Equal("10.30.2.2/24", result["ips"]![0]!["address"]!.GetValue<string>());
-        lab.Containers.Start(Name(netns), "python3", "-c", HoldingServer, "web4");
+        var (netns, id, result) = AddWebInstance(lab.Br2, "web4", "10.30.2.2/24");
         var clock = Stopwatch.StartNew();
 
         // br1 learns from the registry that br2 hosts web4 and balances over dc1 and br2 (proportional, at random).
@@ -259,6 +247,22 @@ public sealed class LabCniTests(CniLab lab) : IClassFixture<CniLab>
         Assert.Contains("1.1.0", version.Json!["supportedVersions"]!.AsArray().Select(v => v!.GetValue<string>()));
         var unreachable = lab.Br1.First("STATUS", new JsonObject { ["cniVersion"] = "1.1.0", ["adminSocket"] = "/nonexistent/br1a.sock" });
         Assert.Equal(50, unreachable.Json!["code"]!.GetValue<int>());
+    }
+
+    /// <summary>
+    /// ADDs an instance of web named <paramref name="name"/> through <paramref name="runtime"/> into a fresh namespace, checks
+    /// it was given <paramref name="address"/>, and starts an HTTP server there that answers its name.
+    /// </summary>
+    private (string Netns, string Id, JsonObject Result) AddWebInstance(CniRuntime runtime, string name, string address)
+    {
+        var netns = lab.FreshContainer(name[^1..]);
+        var id = name + NetworkNamespaces.Suffix;
+        var added = runtime.Add(id, netns, "eth0", $"FABRIC_SERVICE=web;FABRIC_NAME={name}");
+        Assert.True(added.All(o => o.Succeeded), string.Join("\n", added));
+        var result = added[^1].Json!;
+        Assert.Equal(address, result["ips"]![0]!["address"]!.GetValue<string>());
+        lab.Containers.Start(Name(netns), "python3", "-c", HoldingServer, name);
+        return (netns, id, result);
     }
 
     private List<Attachment> Attachments(string node) =>
