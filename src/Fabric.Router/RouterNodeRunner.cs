@@ -204,7 +204,8 @@ public static class RouterNodeRunner
                 new Fabric.Actors.Services.EngineServiceDataplane(process.Engine),
                 pair,
                 new Fabric.Actors.Sessions.EngineFlowSource(process.Engine),
-                process.Refusals)],
+                process.Refusals,
+                process)],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
             l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         member.StartAsync().GetAwaiter().GetResult();

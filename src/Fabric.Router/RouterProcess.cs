@@ -37,7 +37,7 @@ public sealed record RouterProcessOptions(
 /// admin socket with the counters. <see cref="Dispose"/> stops the worker, closes the ports and
 /// removes the socket. Not thread-safe: one owner starts and stops it.
 /// </summary>
-public sealed class RouterProcess : IDisposable
+public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteInstanceHost
 {
     private readonly List<AfPacketPort> _ports = [];
     private readonly RouterProcessOptions _options;
@@ -55,6 +55,7 @@ public sealed class RouterProcess : IDisposable
     private readonly EpollWait[] _waits;
     private readonly PacketIo _io;
     private FabricConfig _committed;
+    private IReadOnlyList<Fabric.Actors.Services.RegisteredInstance> _registered = [];
 
     private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
     {
@@ -140,9 +141,46 @@ public sealed class RouterProcess : IDisposable
     /// <summary>The containers the CNI plugin attached (docs/deploy.md "Containers without a commit"); null when the router has no host-based network.</summary>
     public AttachmentDesk? Attachments { get; }
 
-    /// <summary>What the node compiles: the committed document with the attached containers merged in.</summary>
-    private FabricConfig Effective(FabricConfig committed) =>
-        Attachments is null ? committed : AttachedWorkloads.Merge(committed, Attachments.Workloads);
+    /// <summary>
+    /// What the node compiles: the committed document with the containers attached here merged in, and the service
+    /// instances other routers attached (<see cref="HostRemoteInstances"/>).
+    /// </summary>
+    private FabricConfig Effective(FabricConfig committed) => Effective(committed, Attachments?.Workloads ?? []);
+
+    private FabricConfig Effective(FabricConfig committed, IEnumerable<AttachedWorkload> attachedHere) =>
+        AttachedWorkloads.Merge(committed, [.. attachedHere, .. Fabric.Actors.Services.RemoteAttachments.Of(committed, RouterName, _registered)]);
+
+    /// <summary>
+    /// Compiles in the instances other routers registered without a commit (<see cref="Fabric.Actors.Services.RemoteAttachments.Of"/>),
+    /// so the node balances sessions to their routers, and leaves out those gone; compiles nothing when they did not change.
+    /// Thread-safe (under the apply gate). A compile that fails keeps what forwards and is reported through <see cref="RouterProcessOptions.Warn"/>.
+    /// </summary>
+    public void HostRemoteInstances(IReadOnlyCollection<Fabric.Actors.Services.RegisteredInstance> registered)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        lock (_applyGate)
+        {
+            var before = _registered;
+            var hosted = Fabric.Actors.Services.RemoteAttachments.Of(_committed, RouterName, before);
+            _registered = [.. registered];
+            if (_stopping || hosted.SequenceEqual(Fabric.Actors.Services.RemoteAttachments.Of(_committed, RouterName, _registered)))
+            {
+                return;
+            }
+
+            try
+            {
+                var effective = Effective(_committed);
+                Engine.Apply(effective, Engine.AppliedVersion);
+                _configuration = Fingerprint(RunningText(effective));
+            }
+            catch (Dataplane.Forwarding.SnapshotCompileException e)
+            {
+                _registered = before;
+                _options.Warn?.Invoke($"the instances other routers attached were not compiled in: {e.Message}");
+            }
+        }
+    }
 
     /// <summary>The node as its attachment desk sees it: requests arrive one at a time on the admin thread.</summary>
     private sealed class AttachmentHost(RouterProcess process) : IAttachmentHost
@@ -159,7 +197,7 @@ public sealed class RouterProcess : IDisposable
         {
             lock (process._applyGate)
             {
-                var effective = AttachedWorkloads.Merge(process._committed, workloads);
+                var effective = process.Effective(process._committed, workloads);
                 process.Engine.Apply(effective, process.Engine.AppliedVersion);
                 process._configuration = Fingerprint(RunningText(effective));
             }

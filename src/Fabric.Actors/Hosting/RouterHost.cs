@@ -21,6 +21,7 @@ namespace Fabric.Actors.Hosting;
 /// <param name="Pair">When the node is one of an HA pair: its dataplane as the pair actor drives it, who its partner is, and the node's heartbeat link (which outlives the actor system).</param>
 /// <param name="Flows">Its sessions and drops, queried by the conductor and streamed to it by a <see cref="SessionActor"/>; none: not visible.</param>
 /// <param name="Refusals">Where the node counts what its control plane refused (shown with its counters); none: counted nowhere.</param>
+/// <param name="RemoteInstances">Where the node compiles in the service instances other routers attached (with <paramref name="Services"/>); none: it serves only its document's.</param>
 public sealed record RouterNodeTarget(
     string Node,
     IForwardingTarget Target,
@@ -29,7 +30,8 @@ public sealed record RouterNodeTarget(
     IServiceDataplane? Services = null,
     (IPairNode Node, PairSettings Settings, PairLink Link)? Pair = null,
     IFlowSource? Flows = null,
-    ControlPlaneRefusals? Refusals = null);
+    ControlPlaneRefusals? Refusals = null,
+    IRemoteInstanceHost? RemoteInstances = null);
 
 /// <summary>
 /// The actor side of a router: a cluster node with role <c>router</c> running, per forwarding engine it
@@ -83,7 +85,7 @@ public static class RouterHost
 
                     if (target.Services is { } services)
                     {
-                        system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services, signer: signer, refusals: target.Refusals), ServiceDirectory.NameFor(target.Node));
+                        system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services, signer: signer, refusals: target.Refusals, remoteInstances: target.RemoteInstances), ServiceDirectory.NameFor(target.Node));
                     }
 
                     if (target.Flows is { } flows)

@@ -25,12 +25,14 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
     private readonly TimeSpan _interval;
     private readonly NodeSigner? _signer;
     private readonly ControlPlaneRefusals? _refusals;
+    private readonly IRemoteInstanceHost? _remoteInstances;
     private readonly Dictionary<string, (IActorRef Service, IActorRef LoadBalancer)> _services = new(StringComparer.Ordinal);
     private IActorRef _watcher = ActorRefs.Nobody;
 
-    public ServiceDirectory(string node, string router, IServiceDataplane dataplane, TimeSpan interval, NodeSigner? signer, ControlPlaneRefusals? refusals)
+    public ServiceDirectory(string node, string router, IServiceDataplane dataplane, TimeSpan interval, NodeSigner? signer, ControlPlaneRefusals? refusals, IRemoteInstanceHost? remoteInstances)
     {
         _signer = signer;
+        _remoteInstances = remoteInstances;
         _refusals = refusals;
         _node = node;
         _router = router;
@@ -44,15 +46,18 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
 
     /// <param name="signer">Seals the node's entries, and its CA is what others' seals are checked against; null when the cluster runs without TLS.</param>
     /// <param name="refusals">Where entries refused by the node's readers are counted; null: nowhere.</param>
-    public static Props Props(string node, string router, IServiceDataplane dataplane, TimeSpan? interval = null, NodeSigner? signer = null, ControlPlaneRefusals? refusals = null) =>
-        Akka.Actor.Props.Create(() => new ServiceDirectory(node, router, dataplane, interval ?? ServiceDistribution.DefaultInterval, signer, refusals));
+    /// <param name="remoteInstances">Where the registry's instances are handed to compile in those other routers attached; null: nowhere.</param>
+    public static Props Props(
+        string node, string router, IServiceDataplane dataplane, TimeSpan? interval = null, NodeSigner? signer = null, ControlPlaneRefusals? refusals = null,
+        IRemoteInstanceHost? remoteInstances = null) =>
+        Akka.Actor.Props.Create(() => new ServiceDirectory(node, router, dataplane, interval ?? ServiceDistribution.DefaultInterval, signer, refusals, remoteInstances));
 
     /// <summary>The directory's name under <c>/user</c> for a router node.</summary>
     public static string NameFor(string node) => $"services-{node}";
 
     protected override void PreStart()
     {
-        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(_signer?.Tls, _dataplane, _refusals), "registry");
+        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(_signer?.Tls, _dataplane, _refusals, _remoteInstances), "registry");
         Timers.StartPeriodicTimer("read", Tick.Instance, TimeSpan.Zero, _interval);
     }
 

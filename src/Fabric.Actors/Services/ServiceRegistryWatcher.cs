@@ -15,6 +15,8 @@ namespace Fabric.Actors.Services;
 /// idempotent, so it does not matter how many survivors make them. It shows only the entries it believes
 /// (<see cref="ServiceDistribution.Believed(IReadOnlyDictionary{string, SealedInstance}, NodeEntries, INodeRouters?)"/>):
 /// sealed by the node they name, for the router that node is part of when the watcher knows the routers' nodes.
+/// A router node's watcher hands every registry it believes to its <see cref="IRemoteInstanceHost"/>, which compiles in
+/// the instances other routers attached.
 /// </summary>
 public sealed class ServiceRegistryWatcher : ReceiveActor
 {
@@ -24,7 +26,7 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     private IReadOnlyDictionary<string, RegisteredInstance> _instances = new Dictionary<string, RegisteredInstance>();
     private IReadOnlyDictionary<string, ServiceLoad> _loads = new Dictionary<string, ServiceLoad>();
 
-    public ServiceRegistryWatcher(ClusterTls? tls, INodeRouters? routers, ControlPlaneRefusals? refusals)
+    public ServiceRegistryWatcher(ClusterTls? tls, INodeRouters? routers, ControlPlaneRefusals? refusals, IRemoteInstanceHost? host)
     {
         _replicator = DistributedData.Get(Context.System).Replicator;
         _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
@@ -32,7 +34,10 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         var instances = new NodeEntries(tls, TimeProvider.System, log, "registered instance", refusals);
         var loads = new NodeEntries(tls, TimeProvider.System, log, "service load", refusals);
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
-            _instances = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Instances).Entries, instances, routers));
+        {
+            _instances = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Instances).Entries, instances, routers);
+            host?.HostRemoteInstances([.. _instances.Values]);
+        });
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
             _loads = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Loads).Entries, loads, routers));
         Receive<ClusterEvent.UnreachableMember>(e => _unreachable.Add(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
@@ -47,8 +52,9 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     /// <param name="tls">The cluster TLS whose CA the entries' seals must chain to; null when the cluster runs without it (no seal is checked).</param>
     /// <param name="routers">Which router each node is part of; null: not checked (a node's seal is still).</param>
     /// <param name="refusals">Where refused entries are counted; null: nowhere.</param>
-    public static Props Props(ClusterTls? tls = null, INodeRouters? routers = null, ControlPlaneRefusals? refusals = null) =>
-        Akka.Actor.Props.Create(() => new ServiceRegistryWatcher(tls, routers, refusals));
+    /// <param name="host">The router node that compiles in the instances other routers attached; null: none (the conductor).</param>
+    public static Props Props(ClusterTls? tls = null, INodeRouters? routers = null, ControlPlaneRefusals? refusals = null, IRemoteInstanceHost? host = null) =>
+        Akka.Actor.Props.Create(() => new ServiceRegistryWatcher(tls, routers, refusals, host));
 
     protected override void PreStart()
     {

@@ -7,7 +7,7 @@ using Fabric.Tests.Support;
 namespace Fabric.Tests.Lab;
 
 /// <summary>
-/// The default lab with a host-based network <c>pods</c> added to dc1 (br1 has one: <c>hosts</c>), and the CNI plugin as a
+/// The default lab with a host-based network <c>pods</c> added to dc1 and one to br2 (br1 has one: <c>hosts</c>), and the CNI plugin as a
 /// runtime would install it: <c>fabric-cni</c> (a wrapper that runs <c>fabric cni</c>) beside Debian's
 /// containernetworking-plugins, one network configuration list per router with Debian's <c>bandwidth</c> after ours.
 /// </summary>
@@ -20,7 +20,12 @@ public sealed class CniLab : IDisposable
             "      networks {\n        svc {",
             "      networks {\n        pods {\n          model = host-based\n          gateways = [\"10.10.2.1/24\"]\n        }\n        svc {",
             StringComparison.Ordinal);
-        Assert.Contains("pods", topology, StringComparison.Ordinal);
+        topology = topology.Replace(
+            "      networks {\n        lan {",
+            "      networks {\n        pods {\n          model = host-based\n          gateways = [\"10.30.2.1/24\"]\n        }\n        lan {",
+            StringComparison.Ordinal);
+        Assert.Contains("10.10.2.1/24", topology, StringComparison.Ordinal);
+        Assert.Contains("10.30.2.1/24", topology, StringComparison.Ordinal);
         Run = LabRun.Started("k", topology);
         PluginDirectory = Directory.CreateTempSubdirectory("fabric-cni-bin-").FullName;
         var wrapper = Path.Combine(PluginDirectory, "fabric-cni");
@@ -28,6 +33,7 @@ public sealed class CniLab : IDisposable
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Br1 = Runtime("br1a", network: null);
         Dc1 = Runtime("dc1a", network: "pods");
+        Br2 = Runtime("br2a", network: "pods");
     }
 
     public LabRun Run { get; }
@@ -39,6 +45,9 @@ public sealed class CniLab : IDisposable
 
     /// <summary>A runtime on dc1's host, with dc1's list (network <c>pods</c>).</summary>
     public CniRuntime Dc1 { get; }
+
+    /// <summary>A runtime on br2's host, with br2's list (network <c>pods</c>): the document gives br2 no service instance.</summary>
+    public CniRuntime Br2 { get; }
 
     public NetworkNamespaces Containers { get; } = new();
 
@@ -154,13 +163,7 @@ public sealed class LabCniTests(CniLab lab) : IClassFixture<CniLab>
     [Fact]
     public void Add_WebInstance_AtDc1_TakesSessionsFromABranchWithinSeconds_AndDelEndsThem()
     {
-        var netns = lab.FreshContainer("w");
-        var id = "web3" + NetworkNamespaces.Suffix;
-        var added = lab.Dc1.Add(id, netns, "eth0", "FABRIC_SERVICE=web;FABRIC_NAME=web3");
-        Assert.True(added.All(o => o.Succeeded), string.Join("\n", added));
-        var result = added[^1].Json!;
-        Assert.Equal("10.10.2.2/24", result["ips"]![0]!["address"]!.GetValue<string>());
-        lab.Containers.Start(Name(netns), "python3", "-c", HoldingServer, "web3");
+        var (netns, id, result) = AddWebInstance(lab.Dc1, "web3", "10.10.2.2/24");
         var clock = Stopwatch.StartNew();
 
         // Proportional over web1, web2 and web3 at dc1: a few sessions from br1 reach web3 once it is there.
@@ -180,6 +183,29 @@ public sealed class LabCniTests(CniLab lab) : IClassFixture<CniLab>
         _run.Until("dc1 ended the held session on web3", () => _run.Counters("dc1a").GetProperty("sessions_revoked").GetInt64() > revokedBefore);
         Assert.DoesNotContain(_run.Counters("dc1a").GetProperty("instances").EnumerateArray(), i => i.GetProperty("instance").GetString() == "web3");
         _run.AssertEachReachesEveryInstance(["eng1", "eng1", "eng1", "eng1", "eng1", "eng1"], WebUrl, "web1", "web2");
+    }
+
+    [Fact]
+    public void Add_WebInstance_AtBr2WhichTheDocumentGivesNone_TakesSessionsFromBr1WithinSeconds_AndAfterDelBr1BalancesOnlyToDc1()
+    {
+        var (netns, id, result) = AddWebInstance(lab.Br2, "web4", "10.30.2.2/24");
+        var clock = Stopwatch.StartNew();
+
+        // br1 learns from the registry that br2 hosts web4 and balances over dc1 and br2 (proportional, at random).
+        _run.Until("a session from eng1 (br1) answered by web4 at br2", () => _run.Exec("eng1", "curl", "-s", "-m", "3", WebUrl).Output.Trim() == "web4");
+        var joined = clock.Elapsed;
+        Assert.True(joined < TimeSpan.FromSeconds(15), $"web4 at br2 took {joined.TotalSeconds:F1} s to take a session from br1");
+
+        var deleted = lab.Br2.Delete(id, netns, "eth0", "", result);
+        Assert.True(deleted.All(o => o.Succeeded), string.Join("\n", deleted));
+        Assert.Empty(Attachments("br2a"));
+        clock.Restart();
+        _run.Until("br1 balances web over dc1 alone", () => Enumerable.Range(0, 4).All(_ =>
+            _run.Exec("eng1", "curl", "-s", "-m", "2", WebUrl) is { Succeeded: true } curl && curl.Output.Trim() is "web1" or "web2"));
+        var left = clock.Elapsed;
+        Assert.True(left < TimeSpan.FromSeconds(15), $"br1 took {left.TotalSeconds:F1} s to stop balancing to br2");
+        _run.AssertEachReachesEveryInstance(["eng1", "eng1", "eng1", "eng1", "eng1", "eng1", "eng1", "eng1"], WebUrl, "web1", "web2");
+        TestContext.Current.TestOutputHelper?.WriteLine($"web4 at br2: answered eng1 at br1 after {joined.TotalSeconds:F1} s; br1 left it {left.TotalSeconds:F1} s after DEL");
     }
 
     [Fact]
@@ -221,6 +247,22 @@ public sealed class LabCniTests(CniLab lab) : IClassFixture<CniLab>
         Assert.Contains("1.1.0", version.Json!["supportedVersions"]!.AsArray().Select(v => v!.GetValue<string>()));
         var unreachable = lab.Br1.First("STATUS", new JsonObject { ["cniVersion"] = "1.1.0", ["adminSocket"] = "/nonexistent/br1a.sock" });
         Assert.Equal(50, unreachable.Json!["code"]!.GetValue<int>());
+    }
+
+    /// <summary>
+    /// ADDs an instance of web named <paramref name="name"/> through <paramref name="runtime"/> into a fresh namespace, checks
+    /// it was given <paramref name="address"/>, and starts an HTTP server there that answers its name.
+    /// </summary>
+    private (string Netns, string Id, JsonObject Result) AddWebInstance(CniRuntime runtime, string name, string address)
+    {
+        var netns = lab.FreshContainer(name[^1..]);
+        var id = name + NetworkNamespaces.Suffix;
+        var added = runtime.Add(id, netns, "eth0", $"FABRIC_SERVICE=web;FABRIC_NAME={name}");
+        Assert.True(added.All(o => o.Succeeded), string.Join("\n", added));
+        var result = added[^1].Json!;
+        Assert.Equal(address, result["ips"]![0]!["address"]!.GetValue<string>());
+        lab.Containers.Start(Name(netns), "python3", "-c", HoldingServer, name);
+        return (netns, id, result);
     }
 
     private List<Attachment> Attachments(string node) =>

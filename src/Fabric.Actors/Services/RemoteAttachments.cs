@@ -1,0 +1,62 @@
+using System.Net;
+using Fabric.Model;
+
+namespace Fabric.Actors.Services;
+
+/// <summary>
+/// A router node that serves, beside its committed document, the service instances other routers registered without
+/// one (attached by the CNI plugin): it compiles them in (<see cref="RemoteAttachments.Of"/>), so it balances sessions to
+/// their routers. Called by the node's <see cref="ServiceRegistryWatcher"/> on its actor thread with every registry it
+/// believes; implementations must be thread-safe.
+/// </summary>
+public interface IRemoteInstanceHost
+{
+    /// <summary>The instances the registry holds now, as the node believes them (each sealed by the node it names).</summary>
+    void HostRemoteInstances(IReadOnlyCollection<RegisteredInstance> registered);
+}
+
+/// <summary>The registry's instances that another router attached, as workloads a document merges in. Pure functions; thread-safe.</summary>
+public static class RemoteAttachments
+{
+    /// <summary>
+    /// The container instances of <paramref name="registered"/> that a router other than <paramref name="router"/> hosts
+    /// and <paramref name="committed"/> does not list (neither as a container nor as an instance of the service), each as a
+    /// workload of its router's host-based network whose gateway prefix holds its address, ordered by name: merged
+    /// (<see cref="AttachedWorkloads.Merge"/>), they make their router a host of the service. Both nodes of an HA pair
+    /// register their router's instances: one workload per instance. An instance of an unknown service, or whose address
+    /// lies in none of its router's host-based networks, is left out.
+    /// </summary>
+    public static IReadOnlyList<AttachedWorkload> Of(FabricConfig committed, string router, IEnumerable<RegisteredInstance> registered)
+    {
+        ArgumentNullException.ThrowIfNull(committed);
+        ArgumentNullException.ThrowIfNull(registered);
+        var listed = committed.Containers().Select(c => c.Container.Name).ToHashSet(StringComparer.Ordinal);
+        var workloads = new SortedDictionary<string, AttachedWorkload>(StringComparer.Ordinal);
+        foreach (var instance in registered)
+        {
+            if (instance.Router == router || instance.Container is not { } name || name != instance.Instance
+                || listed.Contains(name) || workloads.ContainsKey(name)
+                || committed.FindService(instance.Service) is not { } service || service.Instances.Any(i => i.Name == name)
+                || FirstAddress(instance.Address) is not { } address
+                || NetworkOf(committed, instance.Router, address) is not { } network)
+            {
+                continue;
+            }
+
+            workloads[name] = new AttachedWorkload(name, instance.Router, network, address, Tenant: null, instance.Service);
+        }
+
+        return [.. workloads.Values];
+    }
+
+    /// <summary>The first address of a registered instance's address text ("10.0.0.5, fd00::5 port 8080").</summary>
+    private static IPAddress? FirstAddress(string text)
+    {
+        var first = text.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        return first is not null && IPAddress.TryParse(first, out var address) ? address : null;
+    }
+
+    private static string? NetworkOf(FabricConfig committed, string router, IPAddress address) =>
+        committed.FindRouter(router)?.Networks
+            .FirstOrDefault(n => n.Model == NetworkModel.HostBased && n.Gateways.Any(g => g.Contains(address)))?.Name;
+}
