@@ -44,7 +44,7 @@ public sealed class SvrOneWayFlowTests
         }
 
         fabric.Pump();
-        Assert.All(WaypointPackets(fabric.DcWan.Received)[1..], p => Assert.True(HasMetadata(p)));
+        Assert.All(WaypointPackets(fabric.DcWan.Received).Skip(1), p => Assert.True(HasMetadata(p)));
         var ack = Assert.Single(WaypointPackets(fabric.BrWan.Received));
         Assert.True(MetadataInsertion.TryLocate(ack, ack.Length, out var block, out _));
         var fields = MetadataFields.Read(block);
@@ -53,8 +53,8 @@ public sealed class SvrOneWayFlowTests
         Assert.True(fields.HasReverseContext);
         Assert.Equal(keys, fields.HasSecurityId);
         Assert.Equal(20 + 8 + block.TotalLength + (keys ? PacketSealer.TrailerLength : 0), ack.Length);
-        var (source, destination, sourcePort, destinationPort) = Tuple(WaypointPackets(fabric.DcWan.Received)[0]);
-        Assert.Equal((destination, source, destinationPort, sourcePort), Tuple(ack));
+        var (source, destination, sourcePort, destinationPort) = SvrFabricTests.Tuple(WaypointPackets(fabric.DcWan.Received)[0]);
+        Assert.Equal((destination, source, destinationPort, sourcePort), SvrFabricTests.Tuple(ack));
         Assert.Equal(1, fabric.Dc1.Worker.Counters.MetadataAcknowledgements);
 
         // After the acknowledgement: no metadata, nothing sealed, 0 bytes added.
@@ -65,7 +65,7 @@ public sealed class SvrOneWayFlowTests
             fabric.Pump();
         }
 
-        Assert.All(WaypointPackets(fabric.DcWan.Received)[before..], p => Assert.Equal(20 + 8 + 4, p.Length));
+        Assert.All(WaypointPackets(fabric.DcWan.Received).Skip(before), p => Assert.Equal(20 + 8 + 4, p.Length));
 
         // Quiet again: the ingress re-signals, the egress acknowledges the first signalled datagram, the rest cross bare.
         fabric.Time.Advance(Quiet);
@@ -76,8 +76,8 @@ public sealed class SvrOneWayFlowTests
             fabric.Pump();
         }
 
-        var resignalled = WaypointPackets(fabric.DcWan.Received)[before..];
-        Assert.Equal([true, false, false, false, false, false], resignalled.Select(HasMetadata));
+        var resignalled = WaypointPackets(fabric.DcWan.Received).Skip(before).ToList();
+        Assert.Equal(new[] { true, false, false, false, false, false }, resignalled.Select(HasMetadata));
         Assert.Equal(2, fabric.Dc1.Worker.Counters.MetadataAcknowledgements);
         Assert.Equal(2, WaypointPackets(fabric.BrWan.Received).Count);
 
