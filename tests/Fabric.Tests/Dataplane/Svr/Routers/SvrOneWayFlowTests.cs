@@ -2,6 +2,7 @@ using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Wire;
+using Fabric.Tests.Dataplane.Routing;
 using static Fabric.Tests.Dataplane.Svr.Routers.SvrFabricTests;
 
 namespace Fabric.Tests.Dataplane.Svr.Routers;
