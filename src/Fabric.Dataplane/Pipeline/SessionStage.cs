@@ -130,7 +130,7 @@ public static class SessionStage
 
             if (context.ToWaypoint && state.Svr != SvrRole.Transit && SvrStage.IsAnnouncement(ref context))
             {
-                // Metadata sent ahead of a datagram too big to carry it: taken, nothing to deliver.
+                // Metadata sent ahead of a datagram too big to carry it, or an egress's acknowledgement: taken, nothing to deliver.
                 return Verdict.Consumed;
             }
 
