@@ -499,6 +499,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             ["icmp_errors_sent"] = Interlocked.Read(ref counters.IcmpErrorsSent),
             ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
             ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
+            ["metadata_acknowledgements"] = Interlocked.Read(ref counters.MetadataAcknowledgements),
             ["ha"] = new Dictionary<string, object>
             {
                 ["partner"] = Partner?.Name ?? "",

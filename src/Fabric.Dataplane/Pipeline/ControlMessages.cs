@@ -191,15 +191,23 @@ public static class ControlMessages
     /// A UDP datagram of the router's own between two waypoint addresses (a path monitoring probe or echo): source and
     /// destination port are both <paramref name="port"/>, the payload copied in, checksums complete.
     /// </summary>
-    public static int PathProbe(Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort port, ReadOnlySpan<byte> payload)
+    public static int PathProbe(Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort port, ReadOnlySpan<byte> payload) =>
+        UdpDatagramOfOurOwn(frame, ourMac, peerMac, source, destination, port, port, payload);
+
+    /// <summary>
+    /// A UDP datagram of the router's own over IPv4 (a path probe, or an SVR handshake acknowledgement before its
+    /// metadata is inserted): the payload copied in, checksums complete.
+    /// </summary>
+    public static int UdpDatagramOfOurOwn(
+        Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort sourcePort, ushort destinationPort, ReadOnlySpan<byte> payload)
     {
         var udpLength = UdpDatagram.HeaderLength + payload.Length;
         WriteEthernet(frame, peerMac, ourMac, EtherType.Ipv4);
         var ip = frame[EthernetLength..];
         WriteIpv4(ip, udpLength, IpProtocol.Udp, source, destination);
         var udp = ip.Slice(Ipv4Packet.MinHeaderLength, udpLength);
-        BinaryPrimitives.WriteUInt16BigEndian(udp, port);
-        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], port);
+        BinaryPrimitives.WriteUInt16BigEndian(udp, sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], destinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)udpLength);
         BinaryPrimitives.WriteUInt16BigEndian(udp[6..], 0);
         payload.CopyTo(udp[UdpDatagram.HeaderLength..]);

@@ -299,6 +299,7 @@ internal readonly struct InstanceRoute : ISessionRoute
         {
             state.Svr = SvrRole.Egress;
             state.SendMetadata = true;
+            state.ReverseSeenAt = context.Now;
             state.OriginalProtocol = _original.Protocol;
             state.WaypointPool = -1;
             state.Sealed = _sealed;

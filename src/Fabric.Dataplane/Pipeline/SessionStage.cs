@@ -98,7 +98,8 @@ public static class SessionStage
         context.Tenant = state.Tenant;
         context.Service = state.Service;
         var forward = context.Direction == SessionDirection.Forward;
-        var halfOpen = !context.IsIcmpError && SessionOpening.IsHalfOpen(sessions, handle);
+        // An announcement (or a handshake acknowledgement) comes from the peer router, not from the other end: it answers nothing.
+        var halfOpen = !context.IsIcmpError && SessionOpening.IsHalfOpen(sessions, handle) && !(context.ToWaypoint && SvrStage.IsAnnouncement(ref context));
         if (context.Key.Protocol == IpProtocol.Tcp && !context.IsIcmpError)
         {
             ref var tcp = ref sessions.Tcp(handle);
@@ -122,9 +123,14 @@ public static class SessionStage
         if (state.Svr != SvrRole.None)
         {
             SvrStage.Observe(ref state, ref context, snapshot, resources.ResignalQuietTicks);
+            if (SvrStage.AcknowledgementDue(state, ref context, resources.ResignalQuietTicks))
+            {
+                SvrStage.Acknowledge(ref context, ref state, resources, snapshot);
+            }
+
             if (context.ToWaypoint && state.Svr != SvrRole.Transit && SvrStage.IsAnnouncement(ref context))
             {
-                // Metadata sent ahead of a datagram too big to carry it: taken, nothing to deliver.
+                // Metadata sent ahead of a datagram too big to carry it, or an egress's acknowledgement: taken, nothing to deliver.
                 return Verdict.Consumed;
             }
 

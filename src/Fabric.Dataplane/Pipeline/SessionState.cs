@@ -104,7 +104,10 @@ public struct SessionState
     [IgnoreMember]
     public TokenBucket Bucket;
 
-    /// <summary>Ingress: when the last reverse packet arrived (or the session began), in the worker's clock ticks.</summary>
+    /// <summary>
+    /// When the last reverse packet arrived (ingress) or left toward the peer, a handshake acknowledgement included
+    /// (egress), or the session began; in the worker's clock ticks.
+    /// </summary>
     [IgnoreMember]
     public long ReverseSeenAt;
 

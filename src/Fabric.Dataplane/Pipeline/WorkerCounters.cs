@@ -28,6 +28,9 @@ public sealed class WorkerCounters
     /// <summary>Metadata sent ahead alone because the datagram was too big to carry it.</summary>
     public long MetadataAnnouncements;
 
+    /// <summary>Handshake acknowledgements an egress sent for a session whose reverse direction was quiet (a one-way flow).</summary>
+    public long MetadataAcknowledgements;
+
     /// <summary>ICMP errors the router sent (time exceeded, unreachable, fragmentation needed, packet too big).</summary>
     public long IcmpErrorsSent;
 
@@ -92,6 +95,7 @@ public sealed class WorkerCounters
             sum.SessionResets += Interlocked.Read(ref w.SessionResets);
             sum.SessionsMoved += Interlocked.Read(ref w.SessionsMoved);
             sum.MetadataAnnouncements += Interlocked.Read(ref w.MetadataAnnouncements);
+            sum.MetadataAcknowledgements += Interlocked.Read(ref w.MetadataAcknowledgements);
             sum.IcmpErrorsSent += Interlocked.Read(ref w.IcmpErrorsSent);
             sum.IcmpErrorsSuppressed += Interlocked.Read(ref w.IcmpErrorsSuppressed);
             sum.SuperPackets += Interlocked.Read(ref w.SuperPackets);

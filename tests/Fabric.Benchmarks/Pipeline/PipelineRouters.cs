@@ -27,7 +27,7 @@ internal sealed class PipelineRouters : IDisposable
         fabric {
           tenants { clients {} }
           services {
-            plain { addresses = ["10.10.1.30/32", "fd00:10:1::30/128"], transports = [{ protocol = tcp, ports = ["5201"] }], access = [clients], instances = [{ container = sink1 }] }
+            plain { addresses = ["10.10.1.30/32", "fd00:10:1::30/128"], transports = [{ protocol = tcp, ports = ["5201"] }, { protocol = udp, ports = ["5201"] }], access = [clients], instances = [{ container = sink1 }] }
             sealed { addresses = ["10.10.1.20/32", "fd00:10:1::20/128"], transports = [{ protocol = tcp, ports = ["5432"] }], access = [clients], policy = secure, instances = [{ container = db1 }] }
           }
           service-policies { secure { encryption = required } }
@@ -78,11 +78,13 @@ internal sealed class PipelineRouters : IDisposable
     private readonly ForwardingEngine _br;
     private readonly ForwardingEngine _dc;
 
-    public PipelineRouters(int sessions)
+    /// <param name="sessions">Sessions each router holds at least.</param>
+    /// <param name="time">The routers' clock (a test's manual one); null: the system's.</param>
+    public PipelineRouters(int sessions, TimeProvider? time = null)
     {
         var model = FabricConfigLoader.Load(Config).Config ?? throw new InvalidOperationException("the benchmark configuration does not load");
-        _br = new ForwardingEngine("br", [_brWan, _brLan], new RouterOptions(SessionCapacity: sessions * 2, Seed: 0x5eed));
-        _dc = new ForwardingEngine("dc", [_dcWan, _dcSvc, _dcLocal], new RouterOptions(SessionCapacity: sessions * 2, Seed: 0x5eed));
+        _br = new ForwardingEngine("br", [_brWan, _brLan], new RouterOptions(SessionCapacity: sessions * 2, Seed: 0x5eed), time);
+        _dc = new ForwardingEngine("dc", [_dcWan, _dcSvc, _dcLocal], new RouterOptions(SessionCapacity: sessions * 2, Seed: 0x5eed), time);
         _br.Apply(model, 1);
         _dc.Apply(model, 1);
         var host = new MacAddress(0x02_00_00_00_0F_99);
@@ -144,6 +146,36 @@ internal sealed class PipelineRouters : IDisposable
     {
         Pass(_dc, frame, port: 1);
         Pass(_br, _dcWan.Last, port: 0);
+    }
+
+    /// <summary>dc's last frame on the WAN → br: one router pass (after <see cref="SvrForward"/>, a frame of dc's own).</summary>
+    public void WanToBranch() => Pass(_br, _dcWan.Last, port: 0);
+
+    /// <summary>An Ethernet frame of <paramref name="size"/> octets holding an IPv4 UDP datagram with correct checksums.</summary>
+    public static byte[] UdpFrame(uint source, uint destination, ushort sourcePort, ushort destinationPort, int size)
+    {
+        var frame = new byte[size];
+        new EthernetHeader(new MacAddress(0x02_00_00_00_0F_01), new MacAddress(0x02_00_00_00_0F_99), EtherType.Ipv4).Emit(frame);
+        var ip = frame.AsSpan(EthernetFrame.UntaggedHeaderLength);
+        new Ipv4Header(0, 0, (ushort)ip.Length, 1, true, false, 0, 64, IpProtocol.Udp, 0,
+            IpAddressConversions.ToIPAddress(source), IpAddressConversions.ToIPAddress(destination)).Emit(ip);
+        if (!Ipv4Packet.TryCreate(ip, out var packet))
+        {
+            throw new InvalidOperationException("the benchmark frame is not an IPv4 packet");
+        }
+
+        packet.UpdateHeaderChecksum();
+        var udp = packet.Payload;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(udp, sourcePort);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(udp[2..], destinationPort);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)udp.Length);
+        if (!UdpDatagram.TryCreate(udp, out var datagram))
+        {
+            throw new InvalidOperationException("the benchmark frame holds no UDP datagram");
+        }
+
+        datagram.UpdateChecksum(packet.PseudoHeaderSum());
+        return frame;
     }
 
     /// <summary>An Ethernet frame of <paramref name="size"/> octets holding an IPv4 TCP segment with correct checksums.</summary>

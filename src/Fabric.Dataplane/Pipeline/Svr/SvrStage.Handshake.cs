@@ -81,6 +81,46 @@ public static partial class SvrStage
                 state.SendMetadata = false;
             }
         }
+        else
+        {
+            // A reverse packet leaves toward the peer: it answers the ingress, no acknowledgement is due.
+            state.ReverseSeenAt = context.Now;
+        }
+    }
+
+    /// <summary>
+    /// At the egress: whether the packet in hand, forward metadata of a UDP session (not an announcement), finds the
+    /// reverse direction quiet for <paramref name="quietTicks"/> (nothing left toward the peer, an acknowledgement
+    /// included): a one-way flow, whose ingress would put metadata on every packet for want of an answer. The egress
+    /// then answers with <see cref="Acknowledge"/>. TCP always answers; ICMP always carries metadata.
+    /// </summary>
+    public static bool AcknowledgementDue(in SessionState state, ref PacketContext context, long quietTicks) =>
+        state.Svr == SvrRole.Egress && context.ToWaypoint && context.Direction == SessionDirection.Forward && !context.IsIcmpError
+        && state.OriginalProtocol == IpProtocol.Udp && context.Metadata.Present && !context.Metadata.Announcement
+        && context.Now - state.ReverseSeenAt >= quietTicks;
+
+    /// <summary>
+    /// The egress's handshake acknowledgement for a one-way flow: a reverse datagram on the session's waypoint tuple whose
+    /// payload is only the reverse metadata with the keepalive control and "disable forward metadata" (TLV 18), sealed
+    /// like any metadata when the path has keys. The ingress takes it as it takes any reverse metadata (it stops
+    /// signalling, takes the load feedback) and delivers nothing. Sent at most once per quiet interval per session; a
+    /// datagram that cannot be sent leaves the packet in hand alone (the ingress keeps signalling, the next one is due later).
+    /// </summary>
+    public static void Acknowledge(ref PacketContext context, ref SessionState state, WorkerResources resources, ForwardingSnapshot snapshot)
+    {
+        state.ReverseSeenAt = context.Now;
+        var sessions = resources.Sessions;
+        var waypoint = sessions.ForwardKey(context.Session);
+        var port = state.ReversePort;
+        ControlMessages.UdpDatagramOfOurOwn(
+            resources.Scratch, resources.Ports[port].Mac, default, (uint)waypoint.Destination, (uint)waypoint.Source, waypoint.DestinationPort, waypoint.SourcePort, []);
+        var keys = snapshot.Runtimes.PeerKeys[KeysToward(state, sessions, context.Session, forward: false, snapshot)];
+        var sent = SendMetadataOnly(
+            ref context, state, resources, snapshot, forward: false, port, waypoint.Source, Ipv4Packet.MinHeaderLength, keys.HasKeys ? keys.SecurityId : 0, acknowledge: true);
+        if (sent == DropReason.None)
+        {
+            resources.Counters.MetadataAcknowledgements++;
+        }
     }
 
     /// <summary>
@@ -119,7 +159,7 @@ public static partial class SvrStage
         var length = 0;
         if (signal)
         {
-            if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: transit && context.Metadata.Announcement, block, out length))
+            if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: transit && context.Metadata.Announcement, acknowledge: false, block, out length))
             {
                 context.Fail(DropReason.MetadataMismatch);
                 return -1;
@@ -171,10 +211,10 @@ public static partial class SvrStage
     /// Writes the session's metadata block: forward (context, session id, tenant, service, source router, and the
     /// destination router through a transit) or reverse (context, session id, sessions in service); with
     /// <paramref name="announce"/> also the keepalive control, which marks a packet that carries nothing but the
-    /// metadata. A transit relays: the contexts and the sessions in service are those the packet in hand came with.
+    /// metadata, and with <paramref name="acknowledge"/> "disable forward metadata" (TLV 18). A transit relays: the contexts and the sessions in service are those the packet in hand came with.
     /// </summary>
     private static bool WriteBlock(
-        in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, ref PacketContext context, bool forward, uint securityId, bool announce, Span<byte> block, out int length)
+        in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, ref PacketContext context, bool forward, uint securityId, bool announce, bool acknowledge, Span<byte> block, out int length)
     {
         var sessions = resources.Sessions;
         var handle = context.Session;
@@ -210,6 +250,11 @@ public static partial class SvrStage
         if (written && announce)
         {
             written = writer.AddU8(MetadataTlvType.Control, (byte)MetadataControl.Keepalive);
+        }
+
+        if (written && acknowledge)
+        {
+            written = writer.AddFlag(MetadataTlvType.DisableForwardMetadata);
         }
 
         length = 0;
@@ -256,8 +301,7 @@ public static partial class SvrStage
     {
         var sessions = resources.Sessions;
         var nextHop = forward ? sessions.ReverseKey(context.Session).Source : sessions.ForwardKey(context.Session).Source;
-        var frame = resources.Scratch.AsSpan();
-        var announcement = frame[EthernetFrame.UntaggedHeaderLength..];
+        var announcement = resources.Scratch.AsSpan(EthernetFrame.UntaggedHeaderLength);
         var headerLength = (ip[0] & 0x0F) * 4;
         var bareLength = headerLength + UdpDatagram.HeaderLength;
         ip[..bareLength].CopyTo(announcement);
@@ -271,50 +315,67 @@ public static partial class SvrStage
 
         v4.UpdateHeaderChecksum();
         udp.UpdateChecksum(v4.PseudoHeaderSum());
-        var block = resources.MetadataScratch.AsSpan();
-        if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: true, block, out var length)
-            || !MetadataInsertion.TryInsert(announcement, bareLength, block[..length], out var grown))
+        var sent = SendMetadataOnly(ref context, state, resources, snapshot, forward, context.EgressPort, nextHop, headerLength, securityId, acknowledge: false);
+        if (sent != DropReason.None)
         {
-            context.Fail(DropReason.MetadataMismatch);
+            context.Fail(sent);
             return false;
         }
 
-        var side = new PacketContext(frame, frame, context.EgressPort, context.Now)
+        resources.Counters.MetadataAnnouncements++;
+        return true;
+    }
+
+    /// <summary>
+    /// Sends the datagram of the router's own in <see cref="WorkerResources.Scratch"/> (Ethernet, then an IPv4 and UDP
+    /// header of <paramref name="headerLength"/> + 8 octets on a waypoint tuple of the session, no payload, checksums
+    /// complete) with the session's metadata as its payload (<see cref="WriteBlock"/> with the keepalive control), sealed
+    /// when <paramref name="securityId"/> names an epoch or the session is encrypted, out of <paramref name="port"/> to
+    /// <paramref name="nextHop"/> (held while its MAC is asked for). The one way an announcement or an acknowledgement
+    /// leaves: <see cref="DropReason.None"/>, or why it could not.
+    /// </summary>
+    private static DropReason SendMetadataOnly(
+        ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool forward, int port, UInt128 nextHop, int headerLength, uint securityId, bool acknowledge)
+    {
+        var frame = resources.Scratch.AsSpan();
+        var datagram = frame[EthernetFrame.UntaggedHeaderLength..];
+        var bareLength = headerLength + UdpDatagram.HeaderLength;
+        var block = resources.MetadataScratch.AsSpan();
+        if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: true, acknowledge, block, out var length)
+            || !MetadataInsertion.TryInsert(datagram, bareLength, block[..length], out var grown))
+        {
+            return DropReason.MetadataMismatch;
+        }
+
+        var side = new PacketContext(frame, frame, port, context.Now)
         {
             NetworkOffset = EthernetFrame.UntaggedHeaderLength,
             TransportOffset = EthernetFrame.UntaggedHeaderLength + headerLength,
             IpLength = grown,
         };
         var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
-        if ((securityId != 0 || state.Sealed) && Seal(ref side, resources, keys, announcement, length, state.Sealed) != Verdict.Continue)
+        if ((securityId != 0 || state.Sealed) && Seal(ref side, resources, keys, datagram, length, state.Sealed) != Verdict.Continue)
         {
-            context.Fail(side.Drop);
-            return false;
+            return side.Drop;
         }
 
-        resources.Ports[context.EgressPort].Mac.Write(frame[EthernetFrame.SourceOffset..]);
+        resources.Ports[port].Mac.Write(frame[EthernetFrame.SourceOffset..]);
         BinaryPrimitives.WriteUInt16BigEndian(frame[EthernetFrame.TypeOffset..], EtherType.Ipv4);
         frame = frame[..(EthernetFrame.UntaggedHeaderLength + side.IpLength)];
-        resources.Counters.MetadataAnnouncements++;
-        if (resources.Neighbors.TryGet(context.EgressPort, nextHop, isIpv6: false, context.Now, out var mac))
+        if (resources.Neighbors.TryGet(port, nextHop, isIpv6: false, context.Now, out var mac))
         {
             mac.Write(frame);
-            resources.SendOwn(context.EgressPort, frame);
-            return true;
+            resources.SendOwn(port, frame);
+            return DropReason.None;
         }
 
-        // The peer's MAC is being asked for: the announcement waits, and the datagram waits behind it (in order).
-        var held = resources.Neighbors.Hold(context.EgressPort, nextHop, isIpv6: false, frame, context.Now, out var ask);
+        // The peer's MAC is being asked for: the datagram waits, and what the session sends next waits behind it (in order).
+        var held = resources.Neighbors.Hold(port, nextHop, isIpv6: false, frame, context.Now, out var ask);
         if (ask)
         {
-            EgressStage.Resolve(resources, snapshot.Ports[context.EgressPort], context.EgressPort, isIpv6: false, nextHop);
+            EgressStage.Resolve(resources, snapshot.Ports[port], port, isIpv6: false, nextHop);
         }
 
-        if (!held)
-        {
-            context.Fail(DropReason.NeighborUnresolved);
-        }
-
-        return held;
+        return held ? DropReason.None : DropReason.NeighborUnresolved;
     }
 }

@@ -10,7 +10,8 @@ namespace Fabric.Dataplane.Pipeline;
 //   SvrStage.Ingress.cs    the ingress keeps its sessions on a live peer path (follow, move, come back home)
 //   SvrStage.Egress.cs     the egress accepts a session from metadata, or adopts a session that moved path
 //   SvrStage.Transit.cs    a transit carries a session on to the router the metadata names
-//   SvrStage.Handshake.cs  the metadata handshake: observed on every packet, metadata written, announced ahead
+//   SvrStage.Handshake.cs  the metadata handshake: observed on every packet, metadata written, announced ahead,
+//                          acknowledged by the egress for a one-way flow
 //   SvrStage.Rewrite.cs    a packet is rewritten to the other side's tuple (ICMP ↔ UDP, ICMP errors, MSS, growth)
 // Sessions are opened by SessionOpening (PeerRoute for an ingress or transit, InstanceRoute for an egress).
 
@@ -30,7 +31,9 @@ namespace Fabric.Dataplane.Pipeline;
 /// packet and none has come for <see cref="ResignalAfterQuiet"/> (the peer may have lost the session, say by a
 /// restart, and the client is retransmitting), the ingress signals again, so the egress can rebuild the session
 /// without the endpoints noticing. A bulk sender with many packets in flight, answered within the quiet time, is
-/// never re-signalled: its packets keep crossing with 0 bytes added. Packets to waypoint ports that match no session and
+/// never re-signalled: its packets keep crossing with 0 bytes added. A one-way UDP flow, which nothing answers, is
+/// answered by the egress: a handshake acknowledgement (<see cref="Acknowledge"/>) once the reverse direction has
+/// been quiet for <see cref="ResignalAfterQuiet"/>, so it too crosses with 0 bytes added between re-signals. Packets to waypoint ports that match no session and
 /// carry no metadata are dropped silently: answering them would reveal the router. After the handshake a
 /// packet is only rewritten: 0 bytes are added.
 /// </summary>

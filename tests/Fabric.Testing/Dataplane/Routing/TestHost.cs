@@ -33,8 +33,8 @@ public sealed class TestHost(string name, InMemoryPort port, MacAddress mac, str
     /// <summary>IPv6 packets (other than neighbour discovery) delivered to this host.</summary>
     public List<byte[]> Received6 { get; } = [];
 
-    /// <summary>Answer pings, echo UDP, accept TCP and echo its data.</summary>
-    public bool IsServer { get; init; }
+    /// <summary>Answer pings, echo UDP, accept TCP and echo its data (a test turns it off to make a host a sink that never answers).</summary>
+    public bool IsServer { get; set; }
 
     private readonly List<byte[]> _pending = [];
 

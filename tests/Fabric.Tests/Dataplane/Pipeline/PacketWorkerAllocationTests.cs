@@ -1,4 +1,6 @@
 using Fabric.Benchmarks.Pipeline;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Tests.Dataplane.Routing;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Support;
 
@@ -89,6 +91,37 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         // dc: 50 local sessions (client and instance reset) and 50 SVR egress sessions (instance); br: 50 ingress (client).
         Assert.Equal((50L, 100L), (_routers.Branch.Worker.Counters.SessionsRevoked, _routers.Datacenter.Worker.Counters.SessionsRevoked));
         Assert.Equal((50L, 150L), (_routers.Branch.Worker.Counters.SessionResets, _routers.Datacenter.Worker.Counters.SessionResets));
+    }
+
+    [Fact]
+    public void Process_OneWayUdpFlows_EgressAcknowledgesThenBareDatagrams_AllocatesNothing()
+    {
+        var time = new ManualTime();
+        using var routers = new PipelineRouters(sessions: 256, time);
+        var datagrams = new byte[200][];
+        for (var i = 0; i < datagrams.Length; i++)
+        {
+            datagrams[i] = PipelineRouters.UdpFrame(PipelineRouters.BranchClient, PipelineRouters.Service, (ushort)(3000 + i), PipelineRouters.ServicePort, 64);
+            routers.SvrForward(datagrams[i]);
+        }
+
+        // The reverse direction has been quiet: each flow's next datagram (with metadata) is acknowledged, the
+        // acknowledgement crosses to br, and the datagram after it crosses bare.
+        time.Advance(SvrStage.ResignalAfterQuiet);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var datagram in datagrams)
+        {
+            routers.SvrForward(datagram);
+            routers.WanToBranch();
+            routers.SvrForward(datagram);
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal(200, routers.Datacenter.Worker.Counters.MetadataAcknowledgements);
+        Assert.Equal(0, routers.Dropped);
+        Assert.Equal(200 * 3, routers.Delivered.Instances);
+        Assert.Equal(0, routers.Delivered.BranchClient);
     }
 
     public void Dispose() => _routers.Dispose();
