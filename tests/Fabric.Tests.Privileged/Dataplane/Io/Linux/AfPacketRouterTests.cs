@@ -133,7 +133,9 @@ public sealed class AfPacketLab : IDisposable
 /// <summary>The <see cref="AfPacketLab"/> with ports that receive through a TPACKET_V3 ring (<c>dataplane.io = ring</c>).</summary>
 public sealed class AfPacketRingLab : IDisposable
 {
-    public AfPacketLab Lab { get; } = new(PacketIo.Ring, "r", "r");
+    // Not "r": RouterProcessTests' namespaces (fabr-c1-PID, fabr-s1-PID) and devices (rc1-PID, rs1-PID) use it, and
+    // classes run in parallel in one process, so each would delete the other's namespaces and veths.
+    public AfPacketLab Lab { get; } = new(PacketIo.Ring, "q", "q");
 
     public void Dispose() => Lab.Dispose();
 }
