@@ -121,6 +121,37 @@ public sealed class SvrIpv6Tests
         Assert.Equal(20 + 8 + 3, toDc[1].Length);
     }
 
+    /// <summary>
+    /// The egress's handshake acknowledgement is built from the session's IPv4 keys; an IPv6 session's keys hold IPv6
+    /// addresses, so it is not acknowledged (its one-way flow keeps its metadata, as before the acknowledgement existed)
+    /// and nothing but waypoint-to-waypoint IPv4 leaves toward the branch.
+    /// </summary>
+    [Fact]
+    public void Udp6_OneWayFlow_OverIpv4Wan_NotAcknowledged_EveryDatagramKeepsItsMetadata()
+    {
+        using var fabric = new SvrFabric(text => SvrFabric.DualStack(text).Replace(
+            "transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = udp, ports = [\"53\"] }]",
+            StringComparison.Ordinal));
+        fabric.Web1.IsServer = false;
+        fabric.Web2.IsServer = false;
+        Send(fabric, Packets.Udp6(Eng1, Web, 5000, 53, "one"u8.ToArray()));
+        fabric.Pump();
+        fabric.Time.Advance(SvrStage.ResignalAfterQuiet + TimeSpan.FromMilliseconds(100));
+        for (var i = 0; i < 3; i++)
+        {
+            Send(fabric, Packets.Udp6(Eng1, Web, 5000, 53, "more"u8.ToArray()));
+            fabric.Pump();
+        }
+
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.MetadataAcknowledgements);
+        Assert.Empty(SvrFabricTests.WaypointPackets(fabric.BrWan.Received));
+        var toDc = SvrFabricTests.WaypointPackets(fabric.DcWan.Received);
+        Assert.Equal(4, toDc.Count);
+        Assert.All(toDc, packet => Assert.True(SvrFabricTests.HasMetadata(packet)));
+        Assert.Equal(4, fabric.Web1.Received6.Count + fabric.Web2.Received6.Count);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+    }
+
     [Fact]
     public void Tcp6_EncryptedService_OverIpv4Wan_CiphertextOnTheWire_DeliveredWhole()
     {
