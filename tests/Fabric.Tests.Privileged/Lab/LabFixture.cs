@@ -115,11 +115,7 @@ public sealed class LabRun : IDisposable
     }
 
     /// <summary>Runs the fabric command with these arguments, as a user does.</summary>
-    public static CommandResult Fabric(params string[] arguments)
-    {
-        var command = FabricExecutable.CommandLine();
-        return ExternalCommand.Run(TimeSpan.FromMinutes(2), command[0], [.. command.Skip(1), .. arguments]);
-    }
+    public static CommandResult Fabric(params string[] arguments) => FabricCommand.Run(arguments);
 
     public void Dispose()
     {

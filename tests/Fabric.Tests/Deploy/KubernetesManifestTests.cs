@@ -159,7 +159,7 @@ public sealed class KubernetesManifestTests
         var container = PodTemplates().SelectMany(p => p.Pod.Spec.Containers).Single(c => c.Name == verb);
         var systemd = Repository.Read(Path.Combine("deploy", "systemd", unit)).Split('\n').Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))
             .Split(' ').Where(a => a.StartsWith("--", StringComparison.Ordinal)).ToHashSet();
-        var help = RunFabric(verb, "--help");
+        var help = FabricCommand.Run(verb, "--help");
         Assert.True(help.Succeeded, help.ToString());
 
         Assert.Equal(["fabric"], container.Command);
@@ -242,7 +242,7 @@ public sealed class KubernetesManifestTests
     [Fact]
     public void Document_IsAValidFabricDocument()
     {
-        var validate = RunFabric("config", "validate", Repository.PathOf(Path.Combine(Manifests, "fabric.conf")));
+        var validate = FabricCommand.Run("config", "validate", Repository.PathOf(Path.Combine(Manifests, "fabric.conf")));
 
         Assert.True(validate.Succeeded, validate.ToString());
     }
@@ -382,12 +382,5 @@ public sealed class KubernetesManifestTests
             ((YamlSequenceNode)Root[section]).Cast<YamlMappingNode>().Select(g => (kind, g["name"].ToString(),
                 (IReadOnlyDictionary<string, string>)((YamlSequenceNode)g["files"]).Select(f => f.ToString())
                     .ToDictionary(f => f.Contains('=') ? f[..f.IndexOf('=')] : Path.GetFileName(f), f => f.Contains('=') ? f[(f.IndexOf('=') + 1)..] : f)));
-    }
-
-    /// <summary>Runs the fabric command with these arguments, as a user does.</summary>
-    private static CommandResult RunFabric(params string[] arguments)
-    {
-        var command = FabricExecutable.CommandLine();
-        return ExternalCommand.Run(TimeSpan.FromMinutes(2), command[0], [.. command.Skip(1), .. arguments]);
     }
 }
