@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Event;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Security;
 using Fabric.Config;
 using Fabric.Dataplane.Forwarding;
@@ -72,9 +73,9 @@ public sealed class ConfigApplier : ReceiveActor
     /// The node's entry holds something other than its last ack (a member wrote it): write the ack again. The
     /// dictionary's clock then runs above what the entry holds, so the node's own ack wins the merge.
     /// </summary>
-    private void GuardAck(LWWDictionary<string, RouterConfigAck> acks)
+    private void GuardAck(LWWDictionary<EntryName, RouterConfigAck> acks)
     {
-        if (_reported is { } status && _ack is { } mine && (!acks.TryGetValue(_node, out var held) || !mine.SameAs(held)))
+        if (_reported is { } status && _ack is { } mine && (!acks.TryGetValue(new EntryName(_node), out var held) || !mine.SameAs(held)))
         {
             _log.Warning("router node {0}: its configuration ack in the cluster was replaced by another member's; writing it again", _node);
             Report(status);
@@ -153,7 +154,7 @@ public sealed class ConfigApplier : ReceiveActor
         _ack = ack;
         _replicator.Tell(Dsl.Update(
             ConfigDistribution.Status,
-            LWWDictionary<string, RouterConfigAck>.Empty,
+            LWWDictionary<EntryName, RouterConfigAck>.Empty,
             new WriteAll(ConfigDistribution.WriteTimeout),
             acks => acks.SetItem(_self, _node, ack)));
     }

@@ -1,4 +1,5 @@
 using Akka.DistributedData;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 
@@ -62,7 +63,7 @@ public static class ConfigDistribution
     public static readonly LWWRegisterKey<RunningConfig> Running = new("fabric-running-config-v2");
 
     /// <summary>Each router node's ack under its node name.</summary>
-    public static readonly LWWDictionaryKey<string, RouterConfigAck> Status = new("fabric-router-config-acks");
+    public static readonly LWWDictionaryKey<EntryName, RouterConfigAck> Status = new("fabric-router-config-acks-v2");
 
     /// <summary>
     /// The largest document a commit takes, in UTF-8 bytes: the running configuration travels to every router as one

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Event;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Security;
 using Fabric.Actors.Services;
 
@@ -52,7 +53,7 @@ public sealed class LoadBalancerActor : ReceiveActor
         Receive<LocalService>(Take);
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
         {
-            var entries = changed.Get(ServiceDistribution.Loads).Entries;
+            var entries = changed.Get(ServiceDistribution.Loads).ByName();
             Guard(entries);
             var ofService = entries.Where(e => e.Value.Load.Service == _service).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
             _loads = [.. ServiceDistribution.Believed(ofService, _entries, _dataplane).Values];
@@ -91,7 +92,7 @@ public sealed class LoadBalancerActor : ReceiveActor
         {
             if (_published is not null)
             {
-                _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, SealedLoad>.Empty, WriteLocal.Instance, loads => loads.Remove(self, key)));
+                _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<EntryName, SealedLoad>.Empty, WriteLocal.Instance, loads => loads.Remove(self, key)));
                 _published = null;
             }
 
@@ -118,11 +119,11 @@ public sealed class LoadBalancerActor : ReceiveActor
     private void Write(SealedLoad entry)
     {
         var (self, key) = (_self, entry.OwnKey);
-        _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, SealedLoad>.Empty, WriteLocal.Instance, loads => loads.SetItem(self, key, entry)));
+        _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<EntryName, SealedLoad>.Empty, WriteLocal.Instance, loads => loads.SetItem(self, key, entry)));
     }
 
     /// <summary>This node's entry holds something other than what it last published (a member wrote it): write it again, with a clock above.</summary>
-    private void Guard(IReadOnlyDictionary<string, SealedLoad> entries)
+    private void Guard(Dictionary<string, SealedLoad> entries)
     {
         if (_published is { } mine && (!entries.TryGetValue(mine.OwnKey, out var held) || !mine.SameAs(held)))
         {

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Event;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Services;
@@ -54,7 +55,7 @@ public sealed class ServiceActor : ReceiveActor
         });
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
         {
-            _registry = changed.Get(ServiceDistribution.Instances).Entries;
+            _registry = changed.Get(ServiceDistribution.Instances).ByName();
             var ofService = _registry.Where(e => e.Value.Instance.Service == _service).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
             _believed = [.. ServiceDistribution.Believed(ofService, _entries, _dataplane).Values];
             HandPeerHealth();
@@ -100,9 +101,9 @@ public sealed class ServiceActor : ReceiveActor
         // The view above may lag this node's own writes by the notification interval: the writes are decided
         // again on the replica itself, so a repeat changes nothing.
         var (service, node, self) = (_service, _node, _self);
-        _replicator.Tell(Dsl.Update(ServiceDistribution.Instances, LWWDictionary<string, SealedInstance>.Empty, WriteLocal.Instance, registry =>
+        _replicator.Tell(Dsl.Update(ServiceDistribution.Instances, LWWDictionary<EntryName, SealedInstance>.Empty, WriteLocal.Instance, registry =>
         {
-            var (toSet, toRemove) = InstanceRegistry.Reconcile(registry.Entries, service, node, desired);
+            var (toSet, toRemove) = InstanceRegistry.Reconcile(registry.ByName(), service, node, desired);
             foreach (var (key, entry) in toSet)
             {
                 registry = registry.SetItem(self, key, entry);

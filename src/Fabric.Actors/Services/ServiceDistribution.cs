@@ -1,4 +1,5 @@
 using Akka.DistributedData;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 
@@ -88,10 +89,10 @@ public sealed record SealedLoad(ServiceLoad Load, long Sequence, NodeSeal? Seal)
 public static class ServiceDistribution
 {
     /// <summary>Every registered instance under <see cref="InstanceKey"/>: the live instance registry.</summary>
-    public static readonly LWWDictionaryKey<string, SealedInstance> Instances = new("fabric-service-instances-v2");
+    public static readonly LWWDictionaryKey<EntryName, SealedInstance> Instances = new("fabric-service-instances-v3");
 
     /// <summary>Every node's load on its instances of each service under <see cref="LoadKey"/>.</summary>
-    public static readonly LWWDictionaryKey<string, SealedLoad> Loads = new("fabric-instance-load-v2");
+    public static readonly LWWDictionaryKey<EntryName, SealedLoad> Loads = new("fabric-instance-load-v3");
 
     /// <summary>How often a router node reads its dataplane's instances, health and session counts unless told otherwise.</summary>
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(1);

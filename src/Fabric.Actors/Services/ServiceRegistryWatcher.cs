@@ -35,11 +35,11 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         var loads = new NodeEntries(tls, TimeProvider.System, log, "service load", refusals);
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
         {
-            _instances = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Instances).Entries, instances, routers);
+            _instances = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Instances).ByName(), instances, routers);
             host?.HostRemoteInstances([.. _instances.Values]);
         });
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
-            _loads = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Loads).Entries, loads, routers));
+            _loads = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Loads).ByName(), loads, routers));
         Receive<ClusterEvent.UnreachableMember>(e => _unreachable.Add(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
         Receive<ClusterEvent.ReachableMember>(e => _unreachable.Remove(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
         Receive<ClusterEvent.MemberRemoved>(e => Forget(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
@@ -71,18 +71,18 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     {
         _unreachable.Remove(member);
         var self = _self;
-        _replicator.Tell(Dsl.Update(ServiceDistribution.Instances, LWWDictionary<string, SealedInstance>.Empty, WriteLocal.Instance, registry =>
+        _replicator.Tell(Dsl.Update(ServiceDistribution.Instances, LWWDictionary<EntryName, SealedInstance>.Empty, WriteLocal.Instance, registry =>
         {
-            foreach (var key in InstanceRegistry.LeftBy(registry.Entries, member, i => i.Instance.Member))
+            foreach (var key in InstanceRegistry.LeftBy(registry.ByName(), member, i => i.Instance.Member))
             {
                 registry = registry.Remove(self, key);
             }
 
             return registry;
         }));
-        _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<string, SealedLoad>.Empty, WriteLocal.Instance, loads =>
+        _replicator.Tell(Dsl.Update(ServiceDistribution.Loads, LWWDictionary<EntryName, SealedLoad>.Empty, WriteLocal.Instance, loads =>
         {
-            foreach (var key in InstanceRegistry.LeftBy(loads.Entries, member, l => l.Load.Member))
+            foreach (var key in InstanceRegistry.LeftBy(loads.ByName(), member, l => l.Load.Member))
             {
                 loads = loads.Remove(self, key);
             }

@@ -1,4 +1,5 @@
 using Akka.DistributedData;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 
@@ -56,7 +57,7 @@ public sealed record SealedDemandReport(TenantDemandReport Report, string Member
 public static class TenantBudgetDistribution
 {
     /// <summary>Each router node's latest report under its node name.</summary>
-    public static readonly LWWDictionaryKey<string, SealedDemandReport> Demands = new("fabric-tenant-demands-v2");
+    public static readonly LWWDictionaryKey<EntryName, SealedDemandReport> Demands = new("fabric-tenant-demands-v3");
 
     /// <summary>A bucket's name in a report: <c>service/tenant</c> (neither name may hold a '/').</summary>
     public static string KeyOf(string service, string tenant) => $"{service}/{tenant}";

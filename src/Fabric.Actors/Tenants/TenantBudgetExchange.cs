@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.DistributedData;
 using Akka.Event;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Tenants;
@@ -57,7 +58,7 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
         _member = Services.ServiceDistribution.MemberId(_self);
         Receive<Tick>(_ => Exchange());
         Receive<GetSuccess>(success => SetShares(success.Get(TenantBudgetDistribution.Demands)));
-        Receive<NotFound>(_ => SetShares(LWWDictionary<string, SealedDemandReport>.Empty));
+        Receive<NotFound>(_ => SetShares(LWWDictionary<EntryName, SealedDemandReport>.Empty));
         Receive<GetFailure>(_ => { });
         Receive<UpdateSuccess>(_ => { });
         Receive<UpdateTimeout>(_ => { }); // written locally; gossip carries it to the nodes the write missed
@@ -93,7 +94,7 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
             var (self, node) = (_self, _node);
             _replicator.Tell(Dsl.Update(
                 TenantBudgetDistribution.Demands,
-                LWWDictionary<string, SealedDemandReport>.Empty,
+                LWWDictionary<EntryName, SealedDemandReport>.Empty,
                 new WriteAll(_settings.Interval),
                 reports => reports.SetItem(self, node, entry)));
             _publishedIdle = idle;
@@ -103,11 +104,11 @@ public sealed class TenantBudgetExchange : ReceiveActor, IWithTimers
         _replicator.Tell(Dsl.Get(TenantBudgetDistribution.Demands, ReadLocal.Instance));
     }
 
-    private void SetShares(LWWDictionary<string, SealedDemandReport> reports)
+    private void SetShares(LWWDictionary<EntryName, SealedDemandReport> reports)
     {
         var now = Now;
         // Its own report is the node's to know, not to check: only the others' are read.
-        _state.Heard(SealedDemandReport.Believed(reports.Entries.Where(e => e.Key != _node), _reports, _target), now);
+        _state.Heard(SealedDemandReport.Believed(reports.ByName().Where(e => e.Key != _node), _reports, _target), now);
         var limits = _buckets.ToDictionary(b => TenantBudgetDistribution.KeyOf(b.Service, b.Tenant), b => b.Bucket.ConfiguredBytesPerSecond);
         var shares = _state.Shares(now, limits);
         var ticks = _target.Now;

@@ -206,9 +206,9 @@ public sealed class ConductorActor : ReceivePersistentActor
     }
 
     /// <summary>Takes each router node's ack that is sealed by the node it names (the last believed one stays otherwise); logs a refusal once per node and reason.</summary>
-    private void Follow(LWWDictionary<string, RouterConfigAck> acks)
+    private void Follow(LWWDictionary<EntryName, RouterConfigAck> acks)
     {
-        foreach (var (node, ack) in acks.Entries)
+        foreach (var (node, ack) in acks.ByName())
         {
             if (_routers.TryGetValue(node, out var held) && held.SameAs(ack))
             {

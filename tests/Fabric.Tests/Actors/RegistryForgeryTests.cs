@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.DistributedData;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Security;
@@ -51,8 +52,8 @@ public sealed class RegistryForgeryTests : IDisposable
             [ServiceDistribution.InstanceKey("web", "spectre", "dc1a")] = new(ghost with { Instance = "spectre" }, signer.Seal(SealedInstance.Statement(ghost with { Instance = "spectre" }))),
         };
         await ControlPlaneNodes.Write(
-            forger, ServiceDistribution.Instances, LWWDictionary<string, SealedInstance>.Empty,
-            registry => forged.Aggregate(registry, (r, f) => r.SetItem(self, f.Key, f.Value, (_, _) => ForgedClock)),
+            forger, ServiceDistribution.Instances, LWWDictionary<EntryName, SealedInstance>.Empty,
+            registry => forged.Aggregate(registry, (r, f) => r.SetItem(self, new EntryName(f.Key), f.Value, (_, _) => ForgedClock)),
             everywhere: true);
 
         // dc1a attaches web3 after the forgery reached every replica: once a reader shows web3, it has read the forgery.
@@ -90,10 +91,10 @@ public sealed class RegistryForgeryTests : IDisposable
         var mine = new ServiceLoad("web", "dc1", "br2a", member, claim);
         var ghost = new ServiceLoad("web", "dc1", "ghost", member, claim);
         await ControlPlaneNodes.Write(
-            forger, ServiceDistribution.Loads, LWWDictionary<string, SealedLoad>.Empty,
+            forger, ServiceDistribution.Loads, LWWDictionary<EntryName, SealedLoad>.Empty,
             loads => loads
-                .SetItem(self, ServiceDistribution.LoadKey("web", "br2a"), new SealedLoad(mine, 1, signer.Seal(SealedLoad.Statement(mine, 1))), (_, _) => ForgedClock)
-                .SetItem(self, ServiceDistribution.LoadKey("web", "ghost"), new SealedLoad(ghost, 1, null), (_, _) => ForgedClock),
+                .SetItem(self, new EntryName(ServiceDistribution.LoadKey("web", "br2a")), new SealedLoad(mine, 1, signer.Seal(SealedLoad.Statement(mine, 1))), (_, _) => ForgedClock)
+                .SetItem(self, new EntryName(ServiceDistribution.LoadKey("web", "ghost")), new SealedLoad(ghost, 1, null), (_, _) => ForgedClock),
             everywhere: true);
 
         // br1a's registry watcher and its load balancer for web each refuse both: 4. Believed, br1's dataplane would count them.
@@ -110,7 +111,7 @@ public sealed class RegistryForgeryTests : IDisposable
         var held = (await ControlPlaneNodes.Until(async () => (await Loads(forger)).GetValueOrDefault(dc1aKey), l => l is not null, "dc1a's own load in the forger's replica"))!;
         Assert.NotNull(held.Seal);
         var replaced = new SealedLoad(held.Load with { Sessions = claim }, held.Sequence + 1, null);
-        await ControlPlaneNodes.Write(forger, ServiceDistribution.Loads, LWWDictionary<string, SealedLoad>.Empty, loads => loads.SetItem(self, dc1aKey, replaced, (_, _) => ForgedClock), everywhere: true);
+        await ControlPlaneNodes.Write(forger, ServiceDistribution.Loads, LWWDictionary<EntryName, SealedLoad>.Empty, loads => loads.SetItem(self, new EntryName(dc1aKey), replaced, (_, _) => ForgedClock), everywhere: true);
         var back = await ControlPlaneNodes.Until(
             async () => (await Loads(forger))[dc1aKey],
             l => l.Seal is not null && l.Load.Sessions.GetValueOrDefault("web1") == 0,
@@ -136,7 +137,7 @@ public sealed class RegistryForgeryTests : IDisposable
     private static async Task<IReadOnlyDictionary<string, SealedLoad>> Loads(ActorSystem node)
     {
         var response = await DistributedData.Get(node).Replicator.Ask<IGetResponse>(Dsl.Get(ServiceDistribution.Loads, ReadLocal.Instance), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken);
-        return ((GetSuccess)response).Get(ServiceDistribution.Loads).Entries;
+        return ((GetSuccess)response).Get(ServiceDistribution.Loads).ByName();
     }
 
     private static string Names(ServiceRegistryView view) => string.Join(" ", view.Instances.Select(i => $"{i.Service}/{i.Instance}"));

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.DistributedData;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Security;
@@ -143,7 +144,7 @@ public sealed class ClusterForgeryTests : IDisposable
         foreach (var seal in new[] { null, new NodeSigner(nodes.Settings("br2a").Tls!).Seal(RouterConfigAck.Statement(claim)) })
         {
             var ack = new RouterConfigAck(claim, seal);
-            await Write(forger, ConfigDistribution.Status, LWWDictionary<string, RouterConfigAck>.Empty, acks => acks.SetItem(self, "dc1a", ack, (_, _) => ForgedClock));
+            await Write(forger, ConfigDistribution.Status, LWWDictionary<EntryName, RouterConfigAck>.Empty, acks => acks.SetItem(self, new EntryName("dc1a"), ack, (_, _) => ForgedClock));
         }
 
         Assert.Equal(2L, (await Send(conductor, new CommitConfig(WithOps, "bob", "add ops"))).Version);

@@ -53,7 +53,7 @@ public sealed class LiveFeedActor : ReceiveActor
         Receive<Changed>(changed => changed.Key.Equals(ConfigDistribution.Status), changed =>
         {
             var moved = false;
-            foreach (var (node, ack) in changed.Get(ConfigDistribution.Status).Entries)
+            foreach (var (node, ack) in changed.Get(ConfigDistribution.Status).ByName())
             {
                 if ((!_statuses.TryGetValue(node, out var held) || held != ack.Status) && _acks.Believe(node, ack.Status.Node, ack.Statement(), ack.Seal))
                 {

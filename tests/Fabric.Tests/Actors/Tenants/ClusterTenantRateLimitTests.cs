@@ -1,10 +1,11 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Tenants;
-using Fabric.Model;
 using Fabric.Dataplane.Policing;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Wire;
+using Fabric.Model;
 using Fabric.Tests.Dataplane.Routing;
 using Fabric.Tests.Dataplane.Svr.Routers;
 using Fabric.Tests.Support;
@@ -121,7 +122,7 @@ public sealed class ClusterTenantRateLimitTests : IDisposable
         }
 
         await ControlPlaneNodes.Write(
-            forger, TenantBudgetDistribution.Demands, Akka.DistributedData.LWWDictionary<string, SealedDemandReport>.Empty,
+            forger, TenantBudgetDistribution.Demands, Akka.DistributedData.LWWDictionary<EntryName, SealedDemandReport>.Empty,
             reports => reports
                 .SetItem(self, "br2a", Report("br2a", "br2", seal: true))
                 .SetItem(self, "dc1a", Report("dc1a", "br2", seal: true))
