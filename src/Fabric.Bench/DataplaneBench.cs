@@ -270,7 +270,9 @@ public static class DataplaneBench
         var client = new DiscardPort("c1", new MacAddress(0x02_00_00_00_00_01));
         var sink = new DiscardPort("sinks", new MacAddress(0x02_00_00_00_00_02));
         var sessionCount = quick ? 100_000 : 400_000;
-        using var engine = new ForwardingEngine("bench1", [client, sink], new RouterOptions(SessionCapacity: sessionCount * 2));
+        // Room for the warm-up's sessions and the timed ones twice over; one tenant may hold all of them.
+        using var engine = new ForwardingEngine(
+            "bench1", [client, sink], new RouterOptions(SessionCapacity: (sessionCount + (sessionCount / 2)) * 2, MaxSessionsPerTenant: 0));
         engine.Apply(config, 1);
         var snapshot = engine.Snapshot;
         var worker = engine.Worker;
@@ -308,7 +310,9 @@ public static class DataplaneBench
         var firstNs = watch.Elapsed.TotalNanoseconds / sessionCount;
         if (worker.Sessions.Count != warmUp.Length + sessionCount)
         {
-            throw new InvalidOperationException($"the bench opened {worker.Sessions.Count} sessions of {warmUp.Length + sessionCount}: its first packets were not all first packets");
+            var reasons = string.Join(", ", Enum.GetValues<DropReason>().Where(r => worker.Drops.Total(r) > 0).Select(r => $"{r} {worker.Drops.Total(r)}"));
+            throw new InvalidOperationException(
+                $"the bench opened {worker.Sessions.Count} sessions of {warmUp.Length + sessionCount} (created {worker.Counters.SessionsCreated}, evicted {worker.Counters.SessionsEvicted}, dropped: {reasons}): its first packets were not all first packets");
         }
 
         // Established: the same flows again with ACKs.
