@@ -48,6 +48,13 @@ public sealed class NeighborTable
     /// <summary>How long frames wait for a neighbour that does not answer before they are dropped (tunable): Linux's three probes.</summary>
     public static readonly TimeSpan GiveUpTime = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How often per <see cref="ReachableTime"/> a neighbour that keeps sending is confirmed again (tunable): frames from the
+    /// neighbour last learned are not written to the table within <c>ReachableTime / 64</c> (under a second) of the last
+    /// confirmation, so an entry of a neighbour that stopped sending goes stale that much earlier at most.
+    /// </summary>
+    public const int RefreshesPerReachableTime = 64;
+
     /// <summary>The confirmation time of an entry that never ages (<see cref="AddPermanent"/>).</summary>
     private const long Permanent = long.MaxValue;
 
@@ -62,6 +69,20 @@ public sealed class NeighborTable
     private int _waitingFrames;
     private long _nextSweep = long.MinValue;
     private readonly Lock? _gate;
+
+    // The last neighbour learned and the last one found, so that the next frame from or to the same neighbour (every frame
+    // on a link to one peer router; most of a batch) neither hashes nor probes. Unshared tables only. _version changes
+    // whenever a slot takes another key or MAC, which ends what _found says; what _learned says stays true without it
+    // (a fresh entry is never given to another neighbour).
+    private readonly long _refreshTicks;
+    private long _version;
+    private NeighborKey _learnedKey;
+    private MacAddress _learnedMac;
+    private long _learnedAt = long.MaxValue;
+    private NeighborKey _foundKey;
+    private MacAddress _foundMac;
+    private long _foundVersion = -1;
+    private long _foundFreshUntil;
 
     /// <summary>A table of <paramref name="capacity"/> slots (rounded up to a power of two).</summary>
     /// <param name="ticksPerSecond">The rate of the worker's clock, which every time passed in is read from.</param>
@@ -81,6 +102,7 @@ public sealed class NeighborTable
         _reachableTicks = (long)(ReachableTime.TotalSeconds * ticksPerSecond);
         _retransmitTicks = (long)(RetransmitTime.TotalSeconds * ticksPerSecond);
         _giveUpTicks = (long)(GiveUpTime.TotalSeconds * ticksPerSecond);
+        _refreshTicks = _reachableTicks / RefreshesPerReachableTime;
         _seed = hashSeed;
         _waiting = new Dictionary<NeighborKey, Waiting>(new SeededComparer(hashSeed));
     }
@@ -117,6 +139,12 @@ public sealed class NeighborTable
     private bool TryGetUnlocked(int port, UInt128 address, bool isIpv6, long now, out MacAddress mac)
     {
         var key = new NeighborKey(port, address, isIpv6);
+        if (_foundVersion == _version && now < _foundFreshUntil && key == _foundKey)
+        {
+            mac = _foundMac;
+            return true;
+        }
+
         var home = Home(key);
         for (var i = 0; i < ProbeWindow; i++)
         {
@@ -131,6 +159,14 @@ public sealed class NeighborTable
                 if (IsFresh(entry.Confirmed, now))
                 {
                     mac = entry.Mac;
+                    if (_gate is null)
+                    {
+                        _foundKey = key;
+                        _foundMac = mac;
+                        _foundVersion = _version;
+                        _foundFreshUntil = entry.Confirmed == Permanent ? long.MaxValue : entry.Confirmed + _reachableTicks;
+                    }
+
                     return true;
                 }
 
@@ -167,7 +203,19 @@ public sealed class NeighborTable
         }
 
         var key = new NeighborKey(port, address, isIpv6);
-        Store(key, mac, now);
+        if (_waitingFrames == 0 && now >= _learnedAt && now - _learnedAt < _refreshTicks && mac == _learnedMac && key == _learnedKey)
+        {
+            // Confirmed under a refresh interval ago with this MAC: the entry is fresh and says so already.
+            return null;
+        }
+
+        if (Store(key, mac, now) && _gate is null)
+        {
+            _learnedKey = key;
+            _learnedMac = mac;
+            _learnedAt = now;
+        }
+
         if (_waitingFrames == 0 || !_waiting.Remove(key, out var waiting))
         {
             return null;
@@ -290,8 +338,12 @@ public sealed class NeighborTable
 
     private int Home(in NeighborKey key) => (int)(key.Hash(_seed) >> _shift);
 
-    /// <summary>Writes the entry in its slot, or in the first empty or stale slot of its window when it has none.</summary>
-    private void Store(in NeighborKey key, MacAddress mac, long confirmed)
+    /// <summary>
+    /// Writes the entry in its slot, or in the first empty or stale slot of its window when it has none. Returns whether
+    /// the table now holds the neighbour as a learn of <paramref name="mac"/> at <paramref name="confirmed"/> leaves it
+    /// (a permanent entry stays as it is); false: the neighbour was not kept.
+    /// </summary>
+    private bool Store(in NeighborKey key, MacAddress mac, long confirmed)
     {
         var home = Home(key);
         var free = -1;
@@ -309,11 +361,16 @@ public sealed class NeighborTable
             {
                 if (entry.Confirmed != Permanent || confirmed == Permanent)
                 {
+                    if (entry.Mac != mac)
+                    {
+                        _version++;
+                    }
+
                     entry.Mac = mac;
                     entry.Confirmed = confirmed;
                 }
 
-                return;
+                return true;
             }
 
             if (free < 0 && !IsFresh(entry.Confirmed, confirmed))
@@ -325,7 +382,7 @@ public sealed class NeighborTable
         if (free < 0)
         {
             NotKept++;
-            return;
+            return false;
         }
 
         ref var taken = ref _entries[free];
@@ -335,6 +392,8 @@ public sealed class NeighborTable
         }
 
         taken = new Entry { Key = key, Mac = mac, Confirmed = confirmed };
+        _version++;
+        return true;
     }
 
     /// <summary>One slot: a neighbour, its MAC (zero: the slot was never used) and when it was last confirmed.</summary>
@@ -375,12 +434,14 @@ public readonly record struct NeighborKey(int Port, UInt128 Address, bool IsIpv6
     private const ulong Secret1 = 0xE7037ED1A0B428DB;
     private const ulong Secret2 = 0x8EBC6AF09C88C6E3;
 
-    /// <summary>A 64-bit hash of every field mixed with <paramref name="seed"/> (two multiply-folds, as <see cref="Sessions.SessionKey.Hash"/>).</summary>
+    /// <summary>
+    /// A 64-bit hash of every field mixed with <paramref name="seed"/>: one multiply-fold of the address's low half (where an
+    /// IPv4 address and an IPv6 interface identifier vary) with the high half, port and family (the prefix of a link).
+    /// </summary>
     public ulong Hash(ulong seed)
     {
-        var address = Fold((ulong)Address ^ seed ^ Secret0, (ulong)(Address >> 64) ^ Secret1);
         var place = ((ulong)(uint)Port << 1) | (IsIpv6 ? 1UL : 0);
-        return Fold(address ^ place ^ Secret2, Secret1);
+        return Fold((ulong)Address ^ seed ^ Secret0, (ulong)(Address >> 64) ^ (place * Secret2) ^ seed ^ Secret1);
     }
 
     public bool Equals(NeighborKey other) => Port == other.Port && Address == other.Address && IsIpv6 == other.IsIpv6;

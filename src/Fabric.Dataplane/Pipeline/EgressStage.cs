@@ -16,7 +16,8 @@ public static class EgressStage
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         var ingress = snapshot.Ports[context.IngressPort];
         var egressPort = resources.Ports[context.EgressPort];
-        // Checked again, not taken as parsed: a waypoint packet's lengths changed when its metadata and trailer were stripped.
+        // A waypoint packet is checked again, not taken as parsed: its lengths changed when its metadata and trailer were
+        // stripped. Any other packet's headers are as the parse stage checked them.
         if (context.IsIpv6)
         {
             if (!Ipv6Packet.TryCreate(ip, out var v6))
@@ -40,7 +41,12 @@ public static class EgressStage
         }
         else
         {
-            if (!Ipv4Packet.TryCreate(ip, out var v4))
+            Ipv4Packet v4;
+            if (!context.ToWaypoint)
+            {
+                v4 = Ipv4Packet.FromValidated(ip);
+            }
+            else if (!Ipv4Packet.TryCreate(ip, out v4))
             {
                 return context.Fail(DropReason.Malformed);
             }

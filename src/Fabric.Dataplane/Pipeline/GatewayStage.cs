@@ -62,17 +62,19 @@ public static class GatewayStage
             // its session carries it on, translated (see SvrStage.Rewrite).
             return Verdict.Continue;
         }
-        else if (!context.IsIcmpError && context.Key.Protocol == IpProtocol.Udp && PathMonitorStage.IsMonitorPort(context.Key.DestinationPort)
-                 && binding.OwnsIpv4((uint)context.Key.Destination))
+        else if (binding.OwnsIpv4((uint)context.Key.Destination))
         {
-            return PathMonitorStage.Receive(ref context, snapshot, resources);
+            if (!context.IsIcmpError && context.Key.Protocol == IpProtocol.Udp && PathMonitorStage.IsMonitorPort(context.Key.DestinationPort))
+            {
+                return PathMonitorStage.Receive(ref context, snapshot, resources);
+            }
+
+            // An instance answering the router's health check from its gateway address, or anything else for the router.
+            return InstanceProbeStage.MayAnswer(ref context)
+                ? InstanceProbeStage.Receive(ref context, snapshot, resources)
+                : ToRouter(ref context, resources);
         }
-        else if (binding.OwnsIpv4((uint)context.Key.Destination) && InstanceProbeStage.MayAnswer(ref context))
-        {
-            // An instance answering the router's health check from its gateway address.
-            return InstanceProbeStage.Receive(ref context, snapshot, resources);
-        }
-        else if (binding.OwnsIpv4((uint)context.Key.Destination) || (uint)context.Key.Destination == uint.MaxValue)
+        else if ((uint)context.Key.Destination == uint.MaxValue)
         {
             return ToRouter(ref context, resources);
         }

@@ -58,8 +58,6 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
 
     private readonly Entry[] _entries;
     private readonly uint[] _generations;
-    private readonly int[] _next;
-    private readonly int[] _previous;
     private readonly int[] _wheel;
     private readonly ulong[] _index;
     private readonly ulong _seed;
@@ -90,14 +88,12 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         _seed = hashSeed;
         _entries = new Entry[capacity];
         _generations = new uint[capacity];
-        _next = new int[capacity];
-        _previous = new int[capacity];
         _wheel = new int[WheelSize + 1];
         _index = new ulong[(int)Math.Ceiling(2.0 * capacity / MaxIndexLoad) + 1];
         _wheel.AsSpan().Fill(NoSlot);
         for (var slot = 0; slot < capacity; slot++)
         {
-            _next[slot] = slot + 1 < capacity ? slot + 1 : NoSlot;
+            _entries[slot].Next = slot + 1 < capacity ? slot + 1 : NoSlot;
         }
     }
 
@@ -112,10 +108,9 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
     /// </summary>
     public long KeysAdded => _keysAdded;
 
-    /// <summary>Bytes held by the table's arrays (entries, generations, wheel links, wheel, index).</summary>
+    /// <summary>Bytes held by the table's arrays (entries, generations, wheel, index).</summary>
     public long AllocatedBytes =>
-        ((long)Unsafe.SizeOf<Entry>() * _entries.Length) + (4L * _generations.Length) + (4L * _next.Length)
-        + (4L * _previous.Length) + (4L * _wheel.Length) + (8L * _index.Length);
+        ((long)Unsafe.SizeOf<Entry>() * _entries.Length) + (4L * _generations.Length) + (4L * _wheel.Length) + (8L * _index.Length);
 
     /// <summary>Finds the live session one of whose keys is <paramref name="key"/>, and which of the two it is.</summary>
     public bool TryFind(in SessionKey key, out int handle, out SessionDirection direction)
@@ -183,7 +178,21 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
     {
         ArgumentOutOfRangeException.ThrowIfNegative(idleTimeout);
         handle = NoSlot;
-        if (SameKey(forward, reverse) || TryFind(forward, out _, out _) || TryFind(reverse, out _, out _))
+        // The reverse key's index slot and the free entry are cold (a new session's reverse key was never looked up):
+        // ask for them before the forward probe, so that their misses overlap it and each other.
+        var forwardTag = Tag(forward);
+        var reverseTag = Tag(reverse);
+        var reverseHome = Home(reverseTag);
+        Prefetch(ref _index[reverseHome]);
+        if (_free != NoSlot)
+        {
+            PrefetchWhole(ref Unsafe.As<Entry, byte>(ref _entries[_free]));
+            Prefetch(ref _generations[_free]);
+        }
+
+        if (SameKey(forward, reverse)
+            || Probe(forward, forwardTag, Home(forwardTag), out _, out _)
+            || Probe(reverse, reverseTag, reverseHome, out _, out _))
         {
             return SessionInsertResult.KeyInUse;
         }
@@ -194,8 +203,8 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         }
 
         handle = _free;
-        _free = _next[handle];
         ref var entry = ref _entries[handle];
+        _free = entry.Next;
         entry.Forward = forward;
         entry.Reverse = reverse;
         entry.LastSeen = now;
@@ -206,8 +215,8 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         _generations[handle]++;
         _count++;
 
-        Place(Tag(forward), (uint)(handle << 1) + 1);
-        Place(Tag(reverse), (uint)(handle << 1) + 2);
+        Place(forwardTag, (uint)(handle << 1) + 1);
+        Place(reverseTag, (uint)(handle << 1) + 2);
         _keysAdded += 2;
         File(handle, Deadline(ref entry));
         return SessionInsertResult.Inserted;
@@ -352,7 +361,7 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
                 {
                     _wheel[bucket] = NoSlot;
                     _wheel[InProgress] = first;
-                    _previous[first] = ListMark(InProgress);
+                    _entries[first].Previous = ListMark(InProgress);
                 }
 
                 continue;
@@ -466,6 +475,22 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         }
     }
 
+    /// <summary>Prefetches every cache line of the entry at <paramref name="entry"/> (one that is about to be written whole).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchWhole(ref byte entry)
+    {
+        if (Sse.IsSupported)
+        {
+            var start = (byte*)Unsafe.AsPointer(ref entry);
+            for (var offset = 0; offset < Unsafe.SizeOf<Entry>(); offset += 64)
+            {
+                Sse.Prefetch0(start + offset);
+            }
+
+            Sse.Prefetch0(start + Unsafe.SizeOf<Entry>() - 1);
+        }
+    }
+
     private static ulong RandomSeed()
     {
         Span<byte> bytes = stackalloc byte[sizeof(ulong)];
@@ -556,7 +581,7 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         Displace(Tag(entry.Reverse), (uint)(handle << 1) + 2);
         Unlink(handle);
         _generations[handle]++;
-        _next[handle] = _free;
+        entry.Next = _free;
         _free = handle;
         _count--;
     }
@@ -573,11 +598,12 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
             : expiring ? (int)(_cursor & WheelMask)
             : InProgress;
         var head = _wheel[list];
-        _next[handle] = head;
-        _previous[handle] = ListMark(list);
+        ref var entry = ref _entries[handle];
+        entry.Next = head;
+        entry.Previous = ListMark(list);
         if (head != NoSlot)
         {
-            _previous[head] = handle;
+            _entries[head].Previous = handle;
         }
 
         _wheel[list] = handle;
@@ -585,11 +611,12 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
 
     private void Unlink(int handle)
     {
-        var previous = _previous[handle];
-        var next = _next[handle];
+        ref var entry = ref _entries[handle];
+        var previous = entry.Previous;
+        var next = entry.Next;
         if (previous >= 0)
         {
-            _next[previous] = next;
+            _entries[previous].Next = next;
         }
         else
         {
@@ -598,11 +625,15 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
 
         if (next != NoSlot)
         {
-            _previous[next] = previous;
+            _entries[next].Previous = previous;
         }
     }
 
-    /// <summary>The hot part of a session: 104 bytes plus the payload.</summary>
+    /// <summary>
+    /// A session: 112 bytes plus the payload. Its timer-wheel links live beside its keys, so that inserting, filing and
+    /// removing a session touch its own cache lines (and its generation's) and no other array's. The generation stays in
+    /// an array of its own: beside the links it would cost every entry 8 bytes of alignment.
+    /// </summary>
     private struct Entry
     {
         public SessionKey Forward;
@@ -610,6 +641,12 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         public long LastSeen;
         public long Opened;
         public uint IdleTicks;
+
+        /// <summary>The next session in the wheel list this one is filed in, or the next free slot; −1: none.</summary>
+        public int Next;
+
+        /// <summary>The previous session in the wheel list, or the list's mark (<see cref="ListMark"/>) at its head.</summary>
+        public int Previous;
         public TcpTracker Tcp;
         public TPayload Payload;
     }

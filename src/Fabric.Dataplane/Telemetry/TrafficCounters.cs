@@ -18,6 +18,11 @@ public sealed class TrafficCounters
     private readonly TrafficCount[] _counts;
     private readonly TenantServiceCells _cells;
 
+    // The last pair counted and its cell (a pair's cell never changes): the packets of a batch are mostly of one pair.
+    private int _lastTenant = int.MinValue;
+    private int _lastService = int.MinValue;
+    private int _lastCell;
+
     /// <param name="pairs">Tenant × service pairs kept apart; more share one cell.</param>
     public TrafficCounters(int pairs = TenantServiceCells.DefaultCapacity)
     {
@@ -99,7 +104,17 @@ public sealed class TrafficCounters
         };
     }
 
-    private int Index(int tenant, int service) => _cells.Claim(tenant, service);
+    private int Index(int tenant, int service)
+    {
+        if (tenant != _lastTenant || service != _lastService)
+        {
+            _lastCell = _cells.Claim(tenant, service);
+            _lastTenant = tenant;
+            _lastService = service;
+        }
+
+        return _lastCell;
+    }
 }
 
 /// <summary>Forwarded traffic of one tenant and service (or a sum of them).</summary>

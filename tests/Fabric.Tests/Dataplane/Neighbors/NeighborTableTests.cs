@@ -43,6 +43,35 @@ public sealed class NeighborTableTests
     }
 
     [Fact]
+    public void NeighborTable_NeighborFoundThenMovedToAnotherMac_NextLookupGivesTheNewMac()
+    {
+        var table = new NeighborTable(64, TicksPerSecond, hashSeed: 1);
+        table.Learn(0, 7, isIpv6: false, A, now: 0);
+        Assert.True(table.TryGet(0, 7, isIpv6: false, 1, out var before));
+
+        table.Learn(0, 7, isIpv6: false, B, now: 2);
+
+        Assert.True(table.TryGet(0, 7, isIpv6: false, 3, out var after));
+        Assert.Equal(A, before);
+        Assert.Equal(B, after);
+    }
+
+    [Fact]
+    public void NeighborTable_NeighborSendingEveryFewMilliseconds_StaysFreshPastReachableTime()
+    {
+        // Frames from the same neighbour again and again (most are not written: see RefreshesPerReachableTime).
+        var table = new NeighborTable(64, TicksPerSecond, hashSeed: 1);
+        for (long now = 0; now <= 3 * Reachable; now += 5)
+        {
+            table.Learn(0, 7, isIpv6: false, A, now);
+            Assert.True(table.TryGet(0, 7, isIpv6: false, now, out _));
+        }
+
+        Assert.True(table.TryGet(0, 7, isIpv6: false, (4 * Reachable) - (2 * Reachable / NeighborTable.RefreshesPerReachableTime), out _));
+        Assert.False(table.TryGet(0, 7, isIpv6: false, 4 * Reachable + 1, out _));
+    }
+
+    [Fact]
     public void NeighborTable_Full_StaleSlotsTakeNewNeighbors()
     {
         // One probe window is the whole table: 16 neighbours fill it.
