@@ -51,6 +51,38 @@ public sealed class WorkloadMobilityTests
     }
 
     [Fact]
+    public void Commit_MovingTheInstanceBackToDc1_SessionReturns_AndDc1AdoptsItsOwnCopy()
+    {
+        using var fabric = new SvrFabric(AtDc1);
+        fabric.Ops1.IsServer = true;
+        fabric.Eng1.SendTcp(Mobile, 41002, 7000, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Mobile, 41002, 7000, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before", sourcePort: 41002);
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        Exchange(fabric, 107, "at br2", sourcePort: 41002);
+        fabric.Ops1.IsServer = true;
+        fabric.Roamer.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtDc1), version: 3);
+        }
+
+        Exchange(fabric, 114, "home", sourcePort: 41002);
+
+        Assert.Equal(2, fabric.Br1.Worker.Counters.SessionsMoved);
+        // dc1 took the session back on its copy (same session id, same ingress router): adopted, not opened again.
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+        Assert.DoesNotContain(fabric.Eng1.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+    }
+
+    [Fact]
     public void Commit_ThatKeepsTheInstanceWhereItIs_MovesNoSession()
     {
         using var fabric = new SvrFabric(AtDc1);
