@@ -59,13 +59,14 @@ public static partial class SvrStage
     /// moves to a path to a router that hosts the service now, as <see cref="PeerPathChoice.ForNewSession"/> picks it:
     /// new waypoint ports, and metadata again on its next forward packet, so the new egress adopts it mid-flow with the
     /// same session id and original tuple. Whatever the service's resiliency: a workload that moves is no failure. A
-    /// session whose service has no host beyond a peer now stays where it is (a later snapshot looks again). Runs on the
+    /// session whose service has no host beyond a peer now stays where it is (a later snapshot looks again), and a TCP
+    /// session that closed stays to linger out. Runs on the
     /// worker's thread when it first runs a new snapshot (<see cref="SessionRebinding"/>), never per packet; allocates
     /// nothing. Returns whether the session moved.
     /// </summary>
     internal static bool FollowHosting(ForwardingSnapshot snapshot, WorkerResources resources, int handle, ref SessionState state, long now)
     {
-        if (state.Svr != SvrRole.Ingress || (uint)state.Service >= (uint)snapshot.Services.Length)
+        if (state.Svr != SvrRole.Ingress || (uint)state.Service >= (uint)snapshot.Services.Length || resources.Sessions.Tcp(handle).IsClosed)
         {
             return false;
         }
