@@ -17,11 +17,7 @@ public sealed class WorkloadMobilityTests
     public void Commit_MovingTheOnlyInstanceToBr2_EstablishedTcpSessionFollowsIt_WithoutReset()
     {
         using var fabric = new SvrFabric(AtDc1);
-        fabric.Ops1.IsServer = true;
-        fabric.Eng1.SendTcp(Mobile, 41000, 7000, TcpFlags.Syn, 100, 0, []);
-        fabric.Pump();
-        fabric.Eng1.SendTcp(Mobile, 41000, 7000, TcpFlags.Ack, 101, 5001, []);
-        Exchange(fabric, 101, "before");
+        Open(fabric, 41000);
         Assert.Contains(fabric.Ops1.Received, IsData);
 
         var moved = fabric.Document(AtBr2);
@@ -54,11 +50,7 @@ public sealed class WorkloadMobilityTests
     public void Commit_MovingTheInstanceBackToDc1_SessionReturns_AndDc1AdoptsItsOwnCopy()
     {
         using var fabric = new SvrFabric(AtDc1);
-        fabric.Ops1.IsServer = true;
-        fabric.Eng1.SendTcp(Mobile, 41002, 7000, TcpFlags.Syn, 100, 0, []);
-        fabric.Pump();
-        fabric.Eng1.SendTcp(Mobile, 41002, 7000, TcpFlags.Ack, 101, 5001, []);
-        Exchange(fabric, 101, "before", sourcePort: 41002);
+        Open(fabric, 41002);
         fabric.Ops1.IsServer = false;
         foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
         {
@@ -86,11 +78,7 @@ public sealed class WorkloadMobilityTests
     public void Commit_ThatKeepsTheInstanceWhereItIs_MovesNoSession()
     {
         using var fabric = new SvrFabric(AtDc1);
-        fabric.Ops1.IsServer = true;
-        fabric.Eng1.SendTcp(Mobile, 41001, 7000, TcpFlags.Syn, 100, 0, []);
-        fabric.Pump();
-        fabric.Eng1.SendTcp(Mobile, 41001, 7000, TcpFlags.Ack, 101, 5001, []);
-        Exchange(fabric, 101, "before", sourcePort: 41001);
+        Open(fabric, 41001);
 
         // A new snapshot (every session is rebound) in which mobile still lives at dc1.
         fabric.Br1.Apply(fabric.Document(AtDc1), version: 2);
@@ -133,20 +121,19 @@ public sealed class WorkloadMobilityTests
         return edited;
     }
 
-    /// <summary>Sends data from eng1 on its session to mobile and checks that the echo came back whole.</summary>
-    private static void Exchange(SvrFabric fabric, uint sequence, string text, ushort sourcePort = 41000)
+    /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1 answering) and exchanges "before" on it.</summary>
+    private static void Open(SvrFabric fabric, ushort sourcePort)
     {
-        var before = fabric.Eng1.Received.Count;
-        var data = System.Text.Encoding.ASCII.GetBytes(text);
-        fabric.Eng1.SendTcp(Mobile, sourcePort, 7000, TcpFlags.Ack | TcpFlags.Psh, sequence, 5001, data);
+        fabric.Ops1.IsServer = true;
+        fabric.Eng1.SendTcp(Mobile, sourcePort, 7000, TcpFlags.Syn, 100, 0, []);
         fabric.Pump();
-        var reply = Assert.Single(fabric.Eng1.Received.Skip(before));
-        Assert.True(Packets.ChecksumsValid(reply));
-        Ipv4Packet.TryCreate(reply, out var ip);
-        TcpSegment.TryCreate(ip.Payload, out var tcp);
-        Assert.Equal(text, System.Text.Encoding.ASCII.GetString(tcp.Payload));
-        Assert.Equal((7000, sourcePort), (tcp.SourcePort, tcp.DestinationPort));
+        fabric.Eng1.SendTcp(Mobile, sourcePort, 7000, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before", sourcePort);
     }
+
+    /// <summary>Sends data from eng1 on its session to mobile and checks that the echo came back whole.</summary>
+    private static void Exchange(SvrFabric fabric, uint sequence, string text, ushort sourcePort = 41000) =>
+        fabric.Eng1.AssertTcpEcho(Mobile, sourcePort, 7000, sequence, text, fabric.Pump);
 
     private static bool IsData(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) && tcp.Payload.Length > 0;
