@@ -73,6 +73,15 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
     private readonly LabRun _run = lab.Run;
 
     [Fact]
+    public void Verify_EveryCellAgreesWithThePolicy()
+    {
+        var verify = _run.Verify();
+
+        Assert.True(verify.Succeeded, verify.ToString());
+        Assert.Matches(@"\d+ correct, 0 wrong\n$", verify.Output);
+    }
+
+    [Fact]
     public void LongTransferToMob1_WhileMob1MovesFromDc1ToDc2_CompletesWithEveryByteIntact()
     {
         var receiver = lab.Programs.Start(_run.NamespaceOf("mob1"), "python3", "-c", Receiver);
