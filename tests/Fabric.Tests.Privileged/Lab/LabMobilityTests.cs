@@ -21,8 +21,8 @@ public sealed class MobilityLab : IDisposable
 }
 
 /// <summary>
-/// Workload mobility through real router processes (docs/routing.md "Workload mobility"): mob1, the one instance of
-/// service mobile, moves from dc1 to dc2 keeping its address while a client at br1 streams to it.
+/// Workload mobility through real router processes (docs/mobility.md): mob1, an instance of service mobile, moves from
+/// dc1 to dc2 keeping its address while a client at br1 streams to it; mobile's other instance, mob2 at br2, stays.
 /// </summary>
 [Collection(LabCollection.Name)]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -52,10 +52,18 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         connection.close()
         """;
 
-    /// <summary>Sends random data to mobile's 7001 for argv[1] seconds (16 KiB every 10 ms), then prints "bytes sha256" and the receiver's line.</summary>
+    /// <summary>
+    /// Connects to mobile's 7001 until mob1 takes the connection (mob2 refuses it), sends random data for argv[1] seconds
+    /// (16 KiB every 10 ms), then prints "bytes sha256" and the receiver's line.
+    /// </summary>
     private const string Sender = """
         import hashlib, os, socket, sys, time
-        connection = socket.create_connection(("10.200.0.90", 7001), timeout=60)
+        while True:
+            try:
+                connection = socket.create_connection(("10.200.0.90", 7001), timeout=60)
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
         print("connected", flush=True)
         digest, count, end = hashlib.sha256(), 0, time.monotonic() + float(sys.argv[1])
         while time.monotonic() < end:

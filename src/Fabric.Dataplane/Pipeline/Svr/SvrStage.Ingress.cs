@@ -54,17 +54,19 @@ public static partial class SvrStage
     }
 
     /// <summary>
-    /// Workload mobility (docs/routing.md "Workload mobility"): an ingress session whose path no longer leads to a router
+    /// Workload mobility (docs/mobility.md): an ingress session whose path no longer leads to a router
     /// hosting its service (the instance moved to another router, by a commit or by the CNI plugin's detach and attach)
-    /// moves to a path to a router that hosts the service now, as <see cref="PeerPathChoice.ForNewSession"/> picks it:
-    /// new waypoint ports, and metadata again on its next forward packet, so the new egress adopts it mid-flow with the
+    /// moves to a path to a router that hosts the service now: one that did not host it under <paramref name="before"/>
+    /// (the service's entry in the snapshot the session was bound to: where the instance went), else as
+    /// <see cref="PeerPathChoice.ForNewSession"/> picks it. New waypoint ports, and metadata again on its next forward
+    /// packet, so the new egress adopts it mid-flow with the
     /// same session id and original tuple. Whatever the service's resiliency: a workload that moves is no failure. A
     /// session whose service has no host beyond a peer now stays where it is (a later snapshot looks again), and a TCP
     /// session that closed stays to linger out. Runs on the
     /// worker's thread when it first runs a new snapshot (<see cref="SessionRebinding"/>), never per packet; allocates
     /// nothing. Returns whether the session moved.
     /// </summary>
-    internal static bool FollowHosting(ForwardingSnapshot snapshot, WorkerResources resources, int handle, ref SessionState state, long now)
+    internal static bool FollowHosting(ServiceEntry? before, ForwardingSnapshot snapshot, WorkerResources resources, int handle, ref SessionState state, long now)
     {
         if (state.Svr != SvrRole.Ingress || (uint)state.Service >= (uint)snapshot.Services.Length || resources.Sessions.Tcp(handle).IsClosed)
         {
@@ -78,8 +80,28 @@ public static partial class SvrStage
             return false;
         }
 
-        var next = PeerPathChoice.ForNewSession(entry, slot: -1, now);
+        var next = PathToNewHost(entry, before) ?? PeerPathChoice.ForNewSession(entry, slot: -1, now);
         return next is not null && MoveTo(resources, handle, ref state, next, snapshot) == DropReason.None;
+    }
+
+    /// <summary>The first usable path of <paramref name="entry"/> to a router that hosts the service and did not under <paramref name="before"/>; null when none.</summary>
+    private static PeerPath? PathToNewHost(ServiceEntry entry, ServiceEntry? before)
+    {
+        if (before is null)
+        {
+            return null;
+        }
+
+        for (var i = 0; i < entry.PeerPaths.Length; i++)
+        {
+            var path = entry.PeerPaths[i];
+            if (path.Health.IsUsable && Array.IndexOf(before.PeerRouters, entry.PeerRouters[entry.PeerPathSlots[i]]) < 0)
+            {
+                return path;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Puts the ingress session in hand on <paramref name="path"/> (see <see cref="MoveTo"/>).</summary>

@@ -5,7 +5,7 @@ using Fabric.Tests.Dataplane.Routing;
 namespace Fabric.Tests.Dataplane.Svr.Routers;
 
 /// <summary>
-/// Workload mobility (docs/routing.md "Workload mobility") on the lab fabric in memory: the only instance of a service
+/// Workload mobility (docs/mobility.md) on the lab fabric in memory: the only instance of a service
 /// (container mob1, 10.10.1.40) moves from dc1 to br2 by a commit, keeping its address; br1's established TCP session
 /// to it follows it to br2 with metadata and br2 adopts it mid-flow, without either end seeing a reset.
 /// </summary>
