@@ -19,6 +19,8 @@ namespace Fabric.Dataplane.Pipeline;
 /// <item>a port it leaves by (either way) lost its device: a container detached (its port unplugged, or the document no
 /// longer lists the host-based container the port was named after).</item>
 /// </list>
+/// A session that stays and is an SVR ingress whose service no longer lives beyond its path (its instance moved to another
+/// router) moves to a router hosting the service now (<see cref="SvrStage.FollowHosting"/>, docs/mobility.md).
 /// A TCP session that ends is reset towards each end attached to this router (<see cref="SessionResets"/>); any
 /// other session is removed. Every router of a fabric runs the same check on the same version, so each end of an SVR
 /// session ends its part; an ended session's next packet meets the slow path like any new flow (and the policy's
@@ -49,6 +51,7 @@ public static class SessionRebinding
             var service = next.ServiceIndex(next.Runtimes[state.Runtime].Service);
             if (Allowed(next, in state, forward, tenant, service) && KeepsPort(previous, next, state.ForwardPort) && KeepsPort(previous, next, state.ReversePort))
             {
+                var hostedBefore = (uint)state.Service < (uint)previous.Services.Length ? previous.Services[state.Service] : null;
                 if (tenant != state.Tenant || service != state.Service)
                 {
                     resources.SessionRebound(state.Tenant, state.Service, tenant, service);
@@ -56,6 +59,7 @@ public static class SessionRebinding
                     state.Service = (short)service;
                 }
 
+                SvrStage.FollowHosting(hostedBefore, next, resources, handle, ref state, now);
                 continue;
             }
 

@@ -53,19 +53,80 @@ public static partial class SvrStage
         return current is not null && current.Health.IsUsable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
     }
 
-    /// <summary>Puts an ingress session on <paramref name="path"/>: new waypoint ports there, the old ones given back, metadata again.</summary>
+    /// <summary>
+    /// Workload mobility (docs/mobility.md): an ingress session whose path no longer leads to a router
+    /// hosting its service (the instance moved to another router, by a commit or by the CNI plugin's detach and attach)
+    /// moves to a path to a router that hosts the service now: one that did not host it under <paramref name="before"/>
+    /// (the service's entry in the snapshot the session was bound to: where the instance went), else as
+    /// <see cref="PeerPathChoice.ForNewSession"/> picks it. New waypoint ports, and metadata again on its next forward
+    /// packet, so the new egress adopts it mid-flow with the
+    /// same session id and original tuple. Whatever the service's resiliency: a workload that moves is no failure. A
+    /// session whose service has no host beyond a peer now stays where it is (a later snapshot looks again), and a TCP
+    /// session that closed stays to linger out. Runs on the
+    /// worker's thread when it first runs a new snapshot (<see cref="SessionRebinding"/>), never per packet; allocates
+    /// nothing. Returns whether the session moved.
+    /// </summary>
+    internal static bool FollowHosting(ServiceEntry? before, ForwardingSnapshot snapshot, WorkerResources resources, int handle, ref SessionState state, long now)
+    {
+        if (state.Svr != SvrRole.Ingress || (uint)state.Service >= (uint)snapshot.Services.Length || resources.Sessions.Tcp(handle).IsClosed)
+        {
+            return false;
+        }
+
+        var entry = snapshot.Services[state.Service];
+        var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        if (entry.PeerPaths.Length == 0 || (current is not null && entry.SlotOf(current) >= 0))
+        {
+            return false;
+        }
+
+        var next = PathToNewHost(entry, before) ?? PeerPathChoice.ForNewSession(entry, slot: -1, now);
+        return next is not null && MoveTo(resources, handle, ref state, next, snapshot) == DropReason.None;
+    }
+
+    /// <summary>The first usable path of <paramref name="entry"/> to a router that hosts the service and did not under <paramref name="before"/>; null when none.</summary>
+    private static PeerPath? PathToNewHost(ServiceEntry entry, ServiceEntry? before)
+    {
+        if (before is null)
+        {
+            return null;
+        }
+
+        for (var i = 0; i < entry.PeerPaths.Length; i++)
+        {
+            var path = entry.PeerPaths[i];
+            if (path.Health.IsUsable && Array.IndexOf(before.PeerRouters, entry.PeerRouters[entry.PeerPathSlots[i]]) < 0)
+            {
+                return path;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Puts the ingress session in hand on <paramref name="path"/> (see <see cref="MoveTo"/>).</summary>
     private static Verdict Move(ref PacketContext context, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, WorkerResources resources)
+    {
+        var refused = MoveTo(resources, context.Session, ref state, path, snapshot);
+        return refused == DropReason.None ? Verdict.Continue : context.Fail(refused);
+    }
+
+    /// <summary>
+    /// Puts ingress session <paramref name="handle"/> on <paramref name="path"/>: new waypoint ports there, the old ones
+    /// given back, metadata again. Returns <see cref="DropReason.None"/>, or why it stays where it was.
+    /// </summary>
+    private static DropReason MoveTo(WorkerResources resources, int handle, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot)
     {
         if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort, resources.Shard.Index))
         {
-            return context.Fail(DropReason.WaypointsExhausted);
+            return DropReason.WaypointsExhausted;
         }
 
         var transport = state.OriginalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        if (!resources.Sessions.TryRekey(context.Session, SessionDirection.Reverse, SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
+        if (!resources.Sessions.TryRekey(handle, SessionDirection.Reverse, SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
         {
             path.Waypoints.Release(localPort, peerPort);
-            return context.Fail(DropReason.WaypointsExhausted);
+            return DropReason.WaypointsExhausted;
         }
 
         snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
@@ -92,6 +153,6 @@ public static partial class SvrStage
         state.Unanswered = 0;
         path.Health.SessionMovedFrom(snapshot.Runtimes.PathHealth[previousPool]);
         resources.Counters.SessionsMoved++;
-        return Verdict.Continue;
+        return DropReason.None;
     }
 }

@@ -118,6 +118,25 @@ public sealed class TestHost(string name, InMemoryPort port, MacAddress mac, str
     public void SendTcp(string destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, uint sequence, uint acknowledgment, byte[] payload, byte ttl = 64) =>
         SendIp(Packets.Tcp(Address, IpAddressConversions.ParseIpv4(destination), sourcePort, destinationPort, flags, sequence, acknowledgment, payload, ttl));
 
+    /// <summary>
+    /// Sends <paramref name="text"/> as data on a TCP connection the test opened (acknowledging a server's 5000 + 1), lets
+    /// <paramref name="pump"/> carry it, and checks that exactly one reply came back: the same text (a <see cref="IsServer"/>
+    /// host's echo) from <paramref name="destinationPort"/> to <paramref name="sourcePort"/>, its checksums valid.
+    /// </summary>
+    public void AssertTcpEcho(string destination, ushort sourcePort, ushort destinationPort, uint sequence, string text, Action pump)
+    {
+        ArgumentNullException.ThrowIfNull(pump);
+        var before = Received.Count;
+        SendTcp(destination, sourcePort, destinationPort, TcpFlags.Ack | TcpFlags.Psh, sequence, 5001, System.Text.Encoding.ASCII.GetBytes(text));
+        pump();
+        var reply = Assert.Single(Received.Skip(before));
+        Assert.True(Packets.ChecksumsValid(reply));
+        Ipv4Packet.TryCreate(reply, out var ip);
+        TcpSegment.TryCreate(ip.Payload, out var tcp);
+        Assert.Equal(text, System.Text.Encoding.ASCII.GetString(tcp.Payload));
+        Assert.Equal((destinationPort, sourcePort), (tcp.SourcePort, tcp.DestinationPort));
+    }
+
     private void Serve(MacAddress router, byte[] ip)
     {
         Ipv4Packet.TryCreate(ip, out var packet);

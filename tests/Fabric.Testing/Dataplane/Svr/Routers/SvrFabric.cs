@@ -63,10 +63,11 @@ public sealed class SvrFabric : IDisposable
         Eng2 = Host("eng2", lan, "10.30.1.10", "10.30.1.1");
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
         App2 = Server("app2", lan, "10.30.1.30", "10.30.1.1");
+        Roamer = Server("roamer", lan, "10.10.1.40", "10.10.1.254");
 
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
-        Hosts = [Web1, Web2, Db1, Bulk1, Ops1, Eng1, Guest1, Eng2, Fin1, App2, Attacker];
+        Hosts = [Web1, Web2, Db1, Bulk1, Ops1, Eng1, Guest1, Eng2, Fin1, App2, Roamer, Attacker];
     }
 
     public ManualTime Time { get; } = new();
@@ -99,6 +100,12 @@ public sealed class SvrFabric : IDisposable
 
     /// <summary>A server on br2's LAN (10.30.1.30); the lab's configuration has no container for it unless a test adds one.</summary>
     public TestHost App2 { get; }
+
+    /// <summary>
+    /// A server on br2's LAN with ops1's address (10.10.1.40, gateway 10.10.1.254): where a container on dc1's service LAN
+    /// lands when it moves to br2 keeping its address. Silent unless a test gives br2's LAN that gateway.
+    /// </summary>
+    public TestHost Roamer { get; }
 
     /// <summary>A host on the WAN that is no router: it sends hand-made waypoint packets.</summary>
     public TestHost Attacker { get; }

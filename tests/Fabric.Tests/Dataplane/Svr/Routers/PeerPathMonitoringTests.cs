@@ -240,19 +240,8 @@ public sealed class PeerPathMonitoringTests
     }
 
     /// <summary>Sends a data segment from eng1 on the web connection and checks the server's echo comes back whole.</summary>
-    private static void Exchange(PathFabric fabric, uint sequence, string text, ushort sourcePort = 40000)
-    {
-        var before = fabric.Eng1.Received.Count;
-        var data = System.Text.Encoding.ASCII.GetBytes(text);
-        fabric.Eng1.SendTcp(Web, sourcePort, 80, TcpFlags.Ack | TcpFlags.Psh, sequence, 5001, data);
-        fabric.Pump();
-        var reply = Assert.Single(fabric.Eng1.Received.Skip(before));
-        Assert.True(Packets.ChecksumsValid(reply));
-        Ipv4Packet.TryCreate(reply, out var ip);
-        TcpSegment.TryCreate(ip.Payload, out var tcp);
-        Assert.Equal(text, System.Text.Encoding.ASCII.GetString(tcp.Payload));
-        Assert.Equal((80, sourcePort), (tcp.SourcePort, tcp.DestinationPort));
-    }
+    private static void Exchange(PathFabric fabric, uint sequence, string text, ushort sourcePort = 40000) =>
+        fabric.Eng1.AssertTcpEcho(Web, sourcePort, 80, sequence, text, fabric.Pump);
 
     private static bool IsUdpTo(byte[] frame, ushort port) =>
         frame.Length >= 42 && frame[23] == IpProtocol.Udp && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(36)) == port;

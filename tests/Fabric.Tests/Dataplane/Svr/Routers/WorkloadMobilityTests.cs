@@ -1,0 +1,143 @@
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Wire;
+using Fabric.Tests.Dataplane.Routing;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>
+/// Workload mobility (docs/mobility.md) on the lab fabric in memory: the only instance of a service
+/// (container mob1, 10.10.1.40) moves from dc1 to br2 by a commit, keeping its address; br1's established TCP session
+/// to it follows it to br2 with metadata and br2 adopts it mid-flow, without either end seeing a reset.
+/// </summary>
+public sealed class WorkloadMobilityTests
+{
+    private const string Mobile = "10.200.0.90";
+
+    [Fact]
+    public void Commit_MovingTheOnlyInstanceToBr2_EstablishedTcpSessionFollowsIt_WithoutReset()
+    {
+        using var fabric = new SvrFabric(AtDc1);
+        Open(fabric, 41000);
+        Assert.Contains(fabric.Ops1.Received, IsData);
+
+        var moved = fabric.Document(AtBr2);
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        var atOps1 = fabric.Ops1.Received.Count;
+        Exchange(fabric, 107, "after!");
+
+        Assert.Contains(fabric.Roamer.Received, IsData);
+        Assert.Equal(atOps1, fabric.Ops1.Received.Count);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        var session = SvrFabric.OnlySession(fabric.Br1);
+        Assert.Equal(SvrRole.Ingress, session.Svr);
+        Assert.Equal(1, fabric.Br2.Worker.Sessions.Count);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Roamer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        // The moved end saw no new connection: its first segment was mid-flow data.
+        Assert.DoesNotContain(fabric.Roamer.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceBackToDc1_SessionReturns_AndDc1AdoptsItsOwnCopy()
+    {
+        using var fabric = new SvrFabric(AtDc1);
+        Open(fabric, 41002);
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        Exchange(fabric, 107, "at br2", sourcePort: 41002);
+        fabric.Ops1.IsServer = true;
+        fabric.Roamer.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtDc1), version: 3);
+        }
+
+        Exchange(fabric, 114, "home", sourcePort: 41002);
+
+        Assert.Equal(2, fabric.Br1.Worker.Counters.SessionsMoved);
+        // dc1 took the session back on its copy (same session id, same ingress router): adopted, not opened again.
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+        Assert.DoesNotContain(fabric.Eng1.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+    }
+
+    [Fact]
+    public void Commit_ThatKeepsTheInstanceWhereItIs_MovesNoSession()
+    {
+        using var fabric = new SvrFabric(AtDc1);
+        Open(fabric, 41001);
+
+        // A new snapshot (every session is rebound) in which mobile still lives at dc1.
+        fabric.Br1.Apply(fabric.Document(AtDc1), version: 2);
+        Exchange(fabric, 107, "again!", sourcePort: 41001);
+
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.DoesNotContain(fabric.Roamer.Received, IsData);
+    }
+
+    /// <summary>lab.conf with service mobile (10.200.0.90, TCP 7000, engineering) whose one instance mob1 is on dc1's service LAN; br2's LAN also has 10.10.1.254/24.</summary>
+    private static string AtDc1(string text) => Common(text)
+        .Replace("            bulk1 { addresses = [\"10.10.1.30\"] }\n", "            bulk1 { addresses = [\"10.10.1.30\"] }\n            mob1 { addresses = [\"10.10.1.40\"] }\n", StringComparison.Ordinal);
+
+    /// <summary>As <see cref="AtDc1"/> with mob1 moved to br2's LAN, keeping its address.</summary>
+    private static string AtBr2(string text) => Common(text)
+        .Replace("            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n", "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n            mob1 { addresses = [\"10.10.1.40\"] }\n", StringComparison.Ordinal);
+
+    private static string Common(string text)
+    {
+        var edited = text
+            .Replace("gateways = [\"10.30.1.1/24\"]", "gateways = [\"10.30.1.1/24\", \"10.10.1.254/24\"]", StringComparison.Ordinal)
+            .Replace(
+                "  }\n\n  service-policies {\n",
+                """
+                    mobile {
+                      addresses = ["10.200.0.90/32"]
+                      transports = [{ protocol = tcp, ports = ["7000"] }]
+                      access = [engineering]
+                      policy = bulk
+                      instances = [{ container = mob1 }]
+                    }
+                  }
+
+                  service-policies {
+
+                """,
+                StringComparison.Ordinal);
+        Assert.Contains("10.10.1.254/24", edited, StringComparison.Ordinal);
+        Assert.Contains("container = mob1", edited, StringComparison.Ordinal);
+        return edited;
+    }
+
+    /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1 answering) and exchanges "before" on it.</summary>
+    private static void Open(SvrFabric fabric, ushort sourcePort)
+    {
+        fabric.Ops1.IsServer = true;
+        fabric.Eng1.SendTcp(Mobile, sourcePort, 7000, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Mobile, sourcePort, 7000, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before", sourcePort);
+    }
+
+    /// <summary>Sends data from eng1 on its session to mobile and checks that the echo came back whole.</summary>
+    private static void Exchange(SvrFabric fabric, uint sequence, string text, ushort sourcePort = 41000) =>
+        fabric.Eng1.AssertTcpEcho(Mobile, sourcePort, 7000, sequence, text, fabric.Pump);
+
+    private static bool IsData(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) && tcp.Payload.Length > 0;
+
+    private static TcpFlags? FlagsOf(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
+}
