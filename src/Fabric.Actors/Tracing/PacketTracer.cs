@@ -197,8 +197,8 @@ public static class PacketTracer
         var measured = health.LatencyMicroseconds >= 0
             ? string.Create(CultureInfo.InvariantCulture, $", rtt {health.LatencyMicroseconds * 2 / 1000.0:0.###} ms, jitter {health.JitterMicroseconds / 1000.0:0.###} ms, loss {Math.Max(0, health.LossBasisPoints) / 100.0:0.##}%")
             : "";
-        var local = IpAddressConversions.ToIPAddress(path.LocalAddress);
-        var peer = IpAddressConversions.ToIPAddress(path.PeerAddress);
+        var local = path.LocalIPAddress;
+        var peer = path.PeerIPAddress;
         var keys = snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys ? "keys in place" : "no keys";
         return new TraceStep(
             "peer_path", $"{path.PeerRouter} over {path.Neighborhood}",

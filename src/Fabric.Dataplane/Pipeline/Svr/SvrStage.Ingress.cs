@@ -56,13 +56,18 @@ public static partial class SvrStage
     /// <summary>Puts an ingress session on <paramref name="path"/>: new waypoint ports there, the old ones given back, metadata again.</summary>
     private static Verdict Move(ref PacketContext context, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, WorkerResources resources)
     {
+        if (!path.Carries(state.OriginalProtocol, state.IsIpv6))
+        {
+            return context.Fail(DropReason.NoRoute);
+        }
+
         if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort, resources.Shard.Index))
         {
             return context.Fail(DropReason.WaypointsExhausted);
         }
 
         var transport = state.OriginalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        if (!resources.Sessions.TryRekey(context.Session, SessionDirection.Reverse, SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
+        if (!resources.Sessions.TryRekey(context.Session, SessionDirection.Reverse, path.FromPeer(peerPort, localPort, transport)))
         {
             path.Waypoints.Release(localPort, peerPort);
             return context.Fail(DropReason.WaypointsExhausted);

@@ -29,8 +29,8 @@ public sealed class PeerRouteCompileTests
         Assert.Equal(IpAddressConversions.ParseIpv4("172.16.0.2"), path.LocalAddress);
         Assert.Equal(IpAddressConversions.ParseIpv4("172.16.0.1"), path.PeerAddress);
         Assert.Equal(50_000, path.Waypoints.Capacity);
-        Assert.True(br1.Ports[0].IsWaypoint(path.LocalAddress, 16384));
-        Assert.False(br1.Ports[0].IsWaypoint(path.LocalAddress, 16383));
+        Assert.True(br1.Ports[0].IsWaypoint(path.LocalAddress, path.IsIpv6, 16384));
+        Assert.False(br1.Ports[0].IsWaypoint(path.LocalAddress, path.IsIpv6, 16383));
     }
 
     [Fact]
