@@ -92,13 +92,12 @@ public static partial class SvrStage
     /// At the egress: whether the packet in hand, forward metadata of a UDP session (not an announcement), finds the
     /// reverse direction quiet for <paramref name="quietTicks"/> (nothing left toward the peer, an acknowledgement
     /// included): a one-way flow, whose ingress would put metadata on every packet for want of an answer. The egress
-    /// then answers with <see cref="Acknowledge"/>. TCP always answers; ICMP always carries metadata. An IPv6 session
-    /// (its keys hold IPv6 addresses, its waypoints IPv4 ones) is not acknowledged yet: it keeps the metadata on every
-    /// packet, as before.
+    /// then answers with <see cref="Acknowledge"/>. TCP always answers; ICMP always carries metadata. Sessions of either
+    /// family over waypoints of either family are acknowledged alike.
     /// </summary>
     public static bool AcknowledgementDue(in SessionState state, ref PacketContext context, long quietTicks) =>
         state.Svr == SvrRole.Egress && context.ToWaypoint && context.Direction == SessionDirection.Forward && !context.IsIcmpError
-        && state.OriginalProtocol == IpProtocol.Udp && !state.IsIpv6 && context.Metadata.Present && !context.Metadata.Announcement
+        && state.OriginalProtocol == IpProtocol.Udp && context.Metadata.Present && !context.Metadata.Announcement
         && context.Now - state.ReverseSeenAt >= quietTicks;
 
     /// <summary>

@@ -147,6 +147,53 @@ public sealed class SvrIpv6WanTests
         Assert.Equal(2, toDc.Count(packet => packet.Length == 40 + 8 + 3));
     }
 
+    /// <summary>
+    /// A one-way UDP flow of either family over the IPv6 WAN: the egress's handshake acknowledgement leaves from dc1's
+    /// IPv6 waypoint to br1's on the session's waypoint ports (sealed when the path has keys), and the datagrams after it
+    /// cross bare.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public void OneWayUdpFlow_OverIpv6Wan_AcknowledgedFromTheWaypoint_LaterDatagramsCrossBare(bool ipv6Client, bool keys)
+    {
+        using var fabric = new SvrFabric(WithDns);
+        if (keys)
+        {
+            fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        }
+
+        fabric.Web1.IsServer = false;
+        fabric.Web2.IsServer = false;
+        SendUdp(fabric, ipv6Client, "one");
+        fabric.Pump();
+        fabric.Time.Advance(SvrStage.ResignalAfterQuiet + TimeSpan.FromMilliseconds(100));
+        for (var i = 0; i < 3; i++)
+        {
+            SendUdp(fabric, ipv6Client, "more");
+            fabric.Pump();
+        }
+
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.MetadataAcknowledgements);
+        var ack = Assert.Single(WaypointPackets6(fabric.BrWan.Received));
+        Assert.True(Packets.ChecksumsValid6(ack));
+        var toDc = WaypointPackets6(fabric.DcWan.Received);
+        Assert.Equal((Dc1Wan, Br1Wan), Addresses(ack));
+        Assert.True(UdpDatagram.TryCreate(ack.AsSpan(Ipv6Packet.HeaderLength), out var ackUdp));
+        Assert.True(UdpDatagram.TryCreate(toDc[0].AsSpan(Ipv6Packet.HeaderLength), out var first));
+        Assert.Equal((first.DestinationPort, first.SourcePort), (ackUdp.SourcePort, ackUdp.DestinationPort));
+        Assert.True(MetadataInsertion.TryLocate(ack, ack.Length, out var block, out _));
+        var fields = MetadataFields.Read(block);
+        Assert.True(fields.DisableForwardMetadata);
+        Assert.Equal(keys, fields.HasSecurityId);
+        Assert.Equal(40 + 8 + block.TotalLength + (keys ? PacketSealer.TrailerLength : 0), ack.Length);
+        Assert.Equal([true, true, false, false], toDc.Select(SvrFabricTests.HasMetadata));
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -248,6 +295,19 @@ public sealed class SvrIpv6WanTests
     }
 
     private static void Send6(SvrFabric fabric, byte[] packet) => fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, packet);
+
+    private static void SendUdp(SvrFabric fabric, bool ipv6Client, string text)
+    {
+        var payload = System.Text.Encoding.ASCII.GetBytes(text);
+        if (ipv6Client)
+        {
+            Send6(fabric, Packets.Udp6(Eng1, Web6, 5000, 53, payload));
+        }
+        else
+        {
+            fabric.Eng1.SendUdp(Web4, 5000, 53, payload);
+        }
+    }
 
     private static void SendTcp(SvrFabric fabric, bool ipv6Client, TcpFlags flags, uint sequence, uint acknowledgment, byte[] payload)
     {
