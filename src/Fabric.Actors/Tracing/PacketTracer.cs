@@ -181,6 +181,12 @@ public static class PacketTracer
         }
 
         steps.Add(PathStep(snapshot, path));
+        if (!path.Carries(protocol, ipv6))
+        {
+            steps.Add(new TraceStep("route", "none", $"a ping does not cross the IPv6 path to {path.PeerRouter}"));
+            return Dropped(DropReason.NoRoute, null, $"at {snapshot.Router}: no route to {entry.Name}", tenant, rule.Service);
+        }
+
         if (entry.Policy.Encryption == EncryptionMode.Required && !snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys)
         {
             return Dropped(DropReason.NoPeerKeys, null, $"at {snapshot.Router}: {entry.Name} requires encryption and the path to {path.PeerRouter} has no keys", tenant, rule.Service);

@@ -78,15 +78,18 @@ public sealed class LabIpv6WanTests(Ipv6WanLab lab) : IClassFixture<Ipv6WanLab>
     [Fact]
     public void Counters_ThePeerPathRunsBetweenIpv6Waypoints_ComesUp_AndMeasuresLatency()
     {
-        _run.Until("br1's path to dc1 is up", () => _run.Counters("br1a").GetProperty("peer_paths")[0].GetProperty("state").GetString() == "up");
-        var path = _run.Counters("br1a").GetProperty("peer_paths")[0];
+        // A new path counts as up before it has heard anything: wait for the peer's probes over IPv6 (its MAC found by
+        // neighbour discovery), then for an echo burst.
+        _run.Until("br1 hears dc1's probes", () => PathOfBr1().GetProperty("probes_received").GetInt64() > 0);
+        _run.Until("an echo burst over the IPv6 path is measured", () => PathOfBr1().GetProperty("latency_us").GetInt64() >= 0);
+        var path = PathOfBr1();
 
         Assert.Equal(("dc1", "fd00:16::2", "fd00:16::1", "up"), (
             path.GetProperty("peer").GetString(), path.GetProperty("local").GetString(), path.GetProperty("remote").GetString(),
             path.GetProperty("state").GetString()));
-        Assert.True(path.GetProperty("probes_received").GetInt64() > 0);
-        _run.Until("an echo burst over the IPv6 path is measured", () => _run.Counters("br1a").GetProperty("peer_paths")[0].GetProperty("latency_us").GetInt64() >= 0);
     }
+
+    private System.Text.Json.JsonElement PathOfBr1() => Assert.Single(_run.Counters("br1a").GetProperty("peer_paths").EnumerateArray());
 
     /// <summary>The forward context of the metadata a captured IPv6 packet carries, if any.</summary>
     private static MetadataContext? ForwardContext(byte[] ip)
