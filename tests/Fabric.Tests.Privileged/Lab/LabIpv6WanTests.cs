@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Support;
 
@@ -66,7 +64,7 @@ public sealed class LabIpv6WanTests(Ipv6WanLab lab) : IClassFixture<Ipv6WanLab>
         // sessions and authenticated for the sealed ones; the sealed service's answer never crosses readable.
         var eng1 = IpAddressConversions.ParseIpv6("fd00:20:1::10");
         var eng1v4 = IpAddressConversions.ParseIpv4("10.20.1.10");
-        var contexts = wan.Select(ForwardContext).Where(c => c is not null).Select(c => c!.Value).ToList();
+        var contexts = wan.Select(WireCapture.ForwardContext).Where(c => c is not null).Select(c => c!.Value).ToList();
         Assert.Contains(contexts, c => c.IsIpv6 && c.Key.Source == eng1 && c.Key.DestinationPort == 80);
         Assert.Contains(contexts, c => c.IsIpv6 && c.Key.Source == eng1 && c.Key.DestinationPort == 8080);
         Assert.Contains(contexts, c => !c.IsIpv6 && c.Key.Source == eng1v4 && c.Key.DestinationPort == 80);
@@ -90,13 +88,4 @@ public sealed class LabIpv6WanTests(Ipv6WanLab lab) : IClassFixture<Ipv6WanLab>
     }
 
     private System.Text.Json.JsonElement PathOfBr1() => Assert.Single(_run.Counters("br1a").GetProperty("peer_paths").EnumerateArray());
-
-    /// <summary>The forward context of the metadata a captured IPv6 packet carries, if any.</summary>
-    private static MetadataContext? ForwardContext(byte[] ip)
-    {
-        var length = Math.Min(ip.Length, Ipv6Packet.HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(Ipv6Packet.PayloadLengthOffset)));
-        return MetadataInsertion.TryLocate(ip, length, out var block, out _) && SvrMetadata.TryParse(block, out var metadata, out _)
-            ? metadata.ForwardContext
-            : null;
-    }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Dataplane.Svr;
 using Fabric.Router;
 
 namespace Fabric.Tests.Lab;
@@ -116,6 +117,15 @@ public sealed class WireCapture : IDisposable
             Assert.True(firstPlain < 0 || !marks.Skip(firstPlain).Contains(true), $"{key}: metadata after a packet without it ({string.Join(",", marks)})");
             Assert.Contains(false, marks);
         }
+    }
+
+    /// <summary>The forward context of the metadata a captured IPv4 or IPv6 packet carries, if any.</summary>
+    public static MetadataContext? ForwardContext(byte[] ip)
+    {
+        var length = Math.Min(ip.Length, ip[0] >> 4 == 6 ? 40 + BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4)) : BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(2)));
+        return MetadataInsertion.TryLocate(ip, length, out var block, out _) && SvrMetadata.TryParse(block, out var metadata, out _)
+            ? metadata.ForwardContext
+            : null;
     }
 
     /// <summary>The IPv4 and IPv6 packets of a pcap file (Ethernet link type, microsecond or nanosecond timestamps).</summary>
