@@ -119,6 +119,35 @@ public sealed class SvrIpv6WanTests
         Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
     }
 
+    /// <summary>
+    /// An IPv4 packet crosses the IPv6 WAN 20 octets longer: a full-size don't-fragment segment gets fragmentation-needed
+    /// with 20 octets less, and a segment of that size crosses at the WAN's MTU and arrives whole.
+    /// </summary>
+    [Fact]
+    public void Tcp4_FullSizeDfSegment_OverIpv6Wan_FragNeededWith20OctetsLess_ThenThatSizeCrosses()
+    {
+        using var fabric = new SvrFabric(Ipv6WanDualStack);
+        fabric.Eng1.SendTcp(Web4, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Web4, 40000, 80, TcpFlags.Ack, 101, 5001, []);
+        fabric.Pump();
+        var before = fabric.Eng1.Received.Count;
+
+        fabric.Eng1.SendTcp(Web4, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, new byte[1460]);
+        fabric.Pump();
+        var error = Assert.Single(fabric.Eng1.Received.Skip(before));
+        Assert.True(Packets.ChecksumsValid(error));
+        Assert.Equal((IpProtocol.Icmp, Icmpv4Type.DestinationUnreachable, Icmpv4Code.FragmentationNeeded), (error[9], error[20], error[21]));
+        Assert.Equal(1480, BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(26)));
+
+        fabric.Eng1.SendTcp(Web4, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, new byte[1440]);
+        fabric.Pump();
+        Assert.Equal(1500, WaypointPackets6(fabric.DcWan.Received)[^1].Length);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        Assert.Equal(1480, server.Received[^1].Length);
+        Assert.Equal(new byte[1440], TcpPayload(fabric.Eng1.Received[^1]));
+    }
+
     [Fact]
     public void Udp6AndUdp4_RequestAndReply_OverIpv6Wan_SecondExchangeCarriesNoMetadata()
     {
