@@ -311,6 +311,35 @@ public sealed class SvrIpv6WanTests
         }
     }
 
+    /// <summary>
+    /// A ping's session does not move onto an IPv6 path (a ping crosses IPv4 waypoints only): with its IPv4 path down its
+    /// echoes are refused as <see cref="DropReason.NoRoute"/> and it stays where it was, to go on when the path returns.
+    /// </summary>
+    [Fact]
+    public void Ping4_PathDown_DoesNotMoveOntoTheIpv6Path_RefusedAsNoRoute()
+    {
+        using var fabric = new PathFabric("revertible-failover", edit: text => text
+            .Replace("\"172.17.0.1/24\"", "\"fd00:17::1/64\"", StringComparison.Ordinal)
+            .Replace("\"172.17.0.2/24\"", "\"fd00:17::2/64\"", StringComparison.Ordinal)
+            .Replace("transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = icmp }]", StringComparison.Ordinal));
+        fabric.RunSeconds(2);
+        fabric.Eng1.Ping(Web4, 7, 1);
+        fabric.Pump();
+        Assert.Single(fabric.Eng1.Received);
+
+        fabric.CutWan0(true);
+        fabric.RunSeconds(3);
+        fabric.Eng1.Ping(Web4, 7, 2);
+        fabric.Pump();
+
+        Assert.Single(fabric.Eng1.Received);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoRoute));
+        Assert.Equal(fabric.Br1Wan0.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.DoesNotContain(fabric.DcWan1.Received, frame => EthernetFrame.TryCreate(frame, out var ethernet) && ethernet.EtherType == EtherType.Ipv6
+            && Ipv6Packet.TryCreate(ethernet.Payload, out var ip) && ip.UpperLayerProtocol == IpProtocol.Udp && BinaryPrimitives.ReadUInt16BigEndian(ip.UpperLayer[2..]) >= 16384);
+    }
+
     /// <summary>Sends a data segment from eng1 on the web connection and checks the server's echo comes back whole.</summary>
     private static void Exchange(PathFabric fabric, uint sequence, string text)
     {
