@@ -28,6 +28,11 @@ public sealed class SvrIpv6WanTests
         "transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = udp, ports = [\"53\"] }]",
         StringComparison.Ordinal);
 
+    /// <summary>For <see cref="PathFabric"/>: its second WAN (wan1, neighborhood wan2) IPv6 only, fd00:17::1 on dc1 and ::2 on br1.</summary>
+    private static readonly Func<string, string> Ipv6Wan1 = text => text
+        .Replace("\"172.17.0.1/24\"", "\"fd00:17::1/64\"", StringComparison.Ordinal)
+        .Replace("\"172.17.0.2/24\"", "\"fd00:17::2/64\"", StringComparison.Ordinal);
+
     private static readonly Func<string, string> Encrypted = text => Ipv6WanDualStack(text).Replace(
         "load-balancing = proportional", "load-balancing = proportional\n      encryption = required", StringComparison.Ordinal);
 
@@ -273,9 +278,7 @@ public sealed class SvrIpv6WanTests
     [Fact]
     public void Failover_BetweenAnIpv4AndAnIpv6Path_SessionMovesAndComesBack_EndpointsNoticeNothing()
     {
-        using var fabric = new PathFabric("revertible-failover", edit: text => text
-            .Replace("\"172.17.0.1/24\"", "\"fd00:17::1/64\"", StringComparison.Ordinal)
-            .Replace("\"172.17.0.2/24\"", "\"fd00:17::2/64\"", StringComparison.Ordinal));
+        using var fabric = new PathFabric("revertible-failover", edit: Ipv6Wan1);
         fabric.RunSeconds(12);
         var home = fabric.Br1Wan0;
         var backup = fabric.Br1Wan1;
@@ -318,9 +321,7 @@ public sealed class SvrIpv6WanTests
     [Fact]
     public void Ping4_PathDown_DoesNotMoveOntoTheIpv6Path_RefusedAsNoRoute()
     {
-        using var fabric = new PathFabric("revertible-failover", edit: text => text
-            .Replace("\"172.17.0.1/24\"", "\"fd00:17::1/64\"", StringComparison.Ordinal)
-            .Replace("\"172.17.0.2/24\"", "\"fd00:17::2/64\"", StringComparison.Ordinal)
+        using var fabric = new PathFabric("revertible-failover", edit: text => Ipv6Wan1(text)
             .Replace("transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = icmp }]", StringComparison.Ordinal));
         fabric.RunSeconds(2);
         fabric.Eng1.Ping(Web4, 7, 1);
