@@ -614,8 +614,8 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
         {
             ["peer"] = p.PeerRouter,
             ["neighborhood"] = p.Neighborhood,
-            ["local"] = Dataplane.Wire.IpAddressConversions.ToIPAddress(p.LocalAddress).ToString(),
-            ["remote"] = Dataplane.Wire.IpAddressConversions.ToIPAddress(p.PeerAddress).ToString(),
+            ["local"] = p.LocalIPAddress.ToString(),
+            ["remote"] = p.PeerIPAddress.ToString(),
             ["state"] = p.Health.State.ToString().ToLowerInvariant(),
             ["downs"] = p.Health.Downs,
             ["probes_sent"] = p.Health.ProbesSent,

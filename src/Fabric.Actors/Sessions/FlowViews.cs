@@ -29,7 +29,8 @@ public sealed record EndpointPair(string Protocol, string Source, int SourcePort
 {
     public override string ToString() => $"{Protocol} {Endpoint(Source, SourcePort)} > {Endpoint(Destination, DestinationPort)}";
 
-    private static string Endpoint(string address, int port) => address.Contains(':', StringComparison.Ordinal) ? $"[{address}]:{port}" : $"{address}:{port}";
+    /// <summary>An address and port as written: an IPv6 address in brackets.</summary>
+    internal static string Endpoint(string address, int port) => address.Contains(':', StringComparison.Ordinal) ? $"[{address}]:{port}" : $"{address}:{port}";
 }
 
 /// <summary>
@@ -96,8 +97,8 @@ public static class FlowNames
             SessionId(node, handle, generation), node, snapshot?.Router ?? "", Protocol(protocol), Pair(forward), Pair(reverse),
             TenantName(snapshot, state.Tenant), service?.Name, instance, Of(state.Svr),
             path?.PeerRouter, path?.Neighborhood,
-            path is null || state.LocalWaypointPort == 0 ? null : $"{IpAddressConversions.ToIPAddress(path.LocalAddress)}:{state.LocalWaypointPort}",
-            path is null || state.PeerWaypointPort == 0 ? null : $"{IpAddressConversions.ToIPAddress(path.PeerAddress)}:{state.PeerWaypointPort}",
+            path is null || state.LocalWaypointPort == 0 ? null : EndpointPair.Endpoint(path.LocalIPAddress.ToString(), state.LocalWaypointPort),
+            path is null || state.PeerWaypointPort == 0 ? null : EndpointPair.Endpoint(path.PeerIPAddress.ToString(), state.PeerWaypointPort),
             state.Sealed,
             protocol == IpProtocol.Tcp && tcp is { } t ? Snake(t.State.ToString()) : null,
             clock.UnixMilliseconds(opened), clock.Milliseconds(clock.Now - lastSeen),
@@ -180,7 +181,7 @@ public static class FlowNames
 
         foreach (var path in snapshot.PeerPaths)
         {
-            if (state.WaypointPool >= 0 ? path.PoolId == state.WaypointPool : path.PeerAddress == (uint)forward.Source)
+            if (state.WaypointPool >= 0 ? path.PoolId == state.WaypointPool : path.IsPeer(forward.Source, forward.IsIpv6))
             {
                 return path;
             }

@@ -181,6 +181,12 @@ public static class PacketTracer
         }
 
         steps.Add(PathStep(snapshot, path));
+        if (!path.Carries(protocol, ipv6))
+        {
+            steps.Add(new TraceStep("route", "none", $"a ping does not cross the IPv6 path to {path.PeerRouter}"));
+            return Dropped(DropReason.NoRoute, null, $"at {snapshot.Router}: no route to {entry.Name}", tenant, rule.Service);
+        }
+
         if (entry.Policy.Encryption == EncryptionMode.Required && !snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys)
         {
             return Dropped(DropReason.NoPeerKeys, null, $"at {snapshot.Router}: {entry.Name} requires encryption and the path to {path.PeerRouter} has no keys", tenant, rule.Service);
@@ -197,8 +203,8 @@ public static class PacketTracer
         var measured = health.LatencyMicroseconds >= 0
             ? string.Create(CultureInfo.InvariantCulture, $", rtt {health.LatencyMicroseconds * 2 / 1000.0:0.###} ms, jitter {health.JitterMicroseconds / 1000.0:0.###} ms, loss {Math.Max(0, health.LossBasisPoints) / 100.0:0.##}%")
             : "";
-        var local = IpAddressConversions.ToIPAddress(path.LocalAddress);
-        var peer = IpAddressConversions.ToIPAddress(path.PeerAddress);
+        var local = path.LocalIPAddress;
+        var peer = path.PeerIPAddress;
         var keys = snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys ? "keys in place" : "no keys";
         return new TraceStep(
             "peer_path", $"{path.PeerRouter} over {path.Neighborhood}",

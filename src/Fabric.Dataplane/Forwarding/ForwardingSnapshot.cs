@@ -24,7 +24,7 @@ public sealed class ForwardingSnapshot
         _peerByAddress = [];
         foreach (var path in peerPaths)
         {
-            _peerByAddress.TryAdd(path.PeerAddress, path);
+            _peerByAddress.TryAdd((path.PeerAddress, path.IsIpv6), path);
         }
 
         RouterUtf8 = System.Text.Encoding.UTF8.GetBytes(router);
@@ -95,14 +95,14 @@ public sealed class ForwardingSnapshot
         return buckets;
     }
 
-    private readonly Dictionary<uint, PeerPath> _peerByAddress;
+    private readonly Dictionary<(UInt128 Address, bool IsIpv6), PeerPath> _peerByAddress;
 
     /// <summary>Paths to peer routers over shared neighborhoods, in preference order.</summary>
     public PeerPath[] PeerPaths { get; }
 
-    /// <summary>The path whose peer waypoint is <paramref name="address"/>: who sent a waypoint packet.</summary>
-    public bool TryFindPeer(uint address, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PeerPath? path) =>
-        _peerByAddress.TryGetValue(address, out path);
+    /// <summary>The path whose peer waypoint is <paramref name="address"/> of that family: who sent a waypoint packet.</summary>
+    public bool TryFindPeer(UInt128 address, bool isIpv6, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PeerPath? path) =>
+        _peerByAddress.TryGetValue((address, isIpv6), out path);
 
     /// <summary>The router's name as metadata carries it (UTF-8), so the packet path writes it without encoding.</summary>
     public byte[] RouterUtf8 { get; }
@@ -161,9 +161,9 @@ public sealed record PortBinding(
     string Device, PortRole Role, int Tenant, uint[] Ipv4Addresses, UInt128[] Ipv6Addresses, OnLinkPrefix[] OnLink, int Mtu,
     ushort WaypointFirst = 0, ushort WaypointLast = 0)
 {
-    /// <summary>True for a packet to one of our addresses here on a waypoint port: SVR traffic from a peer.</summary>
-    public bool IsWaypoint(uint destination, ushort port) =>
-        WaypointFirst != 0 && port >= WaypointFirst && port <= WaypointLast && OwnsIpv4(destination);
+    /// <summary>True for a packet to one of our addresses (of either family) here on a waypoint port: SVR traffic from a peer.</summary>
+    public bool IsWaypoint(UInt128 destination, bool isIpv6, ushort port) =>
+        WaypointFirst != 0 && port >= WaypointFirst && port <= WaypointLast && Owns(destination, isIpv6);
 
     public static PortBinding Unused(string device) => new(device, PortRole.Unused, -1, [], [], [], 1500);
 
@@ -184,6 +184,9 @@ public sealed record PortBinding(
     public bool OwnsIpv4(uint address) => Array.IndexOf(Ipv4Addresses, address) >= 0;
 
     public bool OwnsIpv6(UInt128 address) => Array.IndexOf(Ipv6Addresses, address) >= 0;
+
+    /// <summary>Whether <paramref name="address"/> of that family is one of the router's addresses on the port.</summary>
+    public bool Owns(UInt128 address, bool isIpv6) => isIpv6 ? OwnsIpv6(address) : OwnsIpv4((uint)address);
 }
 
 /// <summary>A service as the dataplane uses it: policy values in ticks, the instances reachable from this router.</summary>

@@ -1,4 +1,7 @@
+using System.Net;
+using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Forwarding;
 
@@ -6,10 +9,11 @@ namespace Fabric.Dataplane.Forwarding;
 /// A path from this router to a peer router over one shared neighborhood: this router's address on
 /// the interface that takes part in it (our waypoint), the peer's address on the same neighborhood
 /// (its waypoint), and the pool of waypoint port pairs sessions on this path draw from. Waypoints
-/// are IPv4 addresses. The pool is kept across snapshots (see <see cref="WaypointPools"/>).
+/// are both IPv4 or both IPv6 addresses (<see cref="IsIpv6"/>); a session's own endpoints may be of either family
+/// (see SvrStage.Family.cs). The pool is kept across snapshots (see <see cref="WaypointPools"/>).
 /// </summary>
 public sealed class PeerPath(
-    string peerRouter, string neighborhood, int port, uint localAddress, uint peerAddress, int poolId, WaypointAllocator waypoints, int keysId, byte[]? pinnedKey)
+    string peerRouter, string neighborhood, int port, bool isIpv6, UInt128 localAddress, UInt128 peerAddress, int poolId, WaypointAllocator waypoints, int keysId, byte[]? pinnedKey)
 {
     public string PeerRouter { get; } = peerRouter;
 
@@ -21,11 +25,38 @@ public sealed class PeerPath(
     /// <summary>The port (interface) packets to the peer leave by.</summary>
     public int Port { get; } = port;
 
-    /// <summary>Our waypoint address.</summary>
-    public uint LocalAddress { get; } = localAddress;
+    /// <summary>Whether the waypoints are IPv6 addresses: packets between them are IPv6 (IPv4 otherwise).</summary>
+    public bool IsIpv6 { get; } = isIpv6;
 
-    /// <summary>The peer's waypoint address (on-link: it is also the next hop).</summary>
-    public uint PeerAddress { get; } = peerAddress;
+    /// <summary>Our waypoint address, as <see cref="SessionKey"/> holds addresses of its family.</summary>
+    public UInt128 LocalAddress { get; } = localAddress;
+
+    /// <summary>The peer's waypoint address (on-link: it is also the next hop), as <see cref="LocalAddress"/>.</summary>
+    public UInt128 PeerAddress { get; } = peerAddress;
+
+    /// <summary><see cref="LocalAddress"/> for the control plane (made once).</summary>
+    public IPAddress LocalIPAddress { get; } = isIpv6 ? IpAddressConversions.ToIPAddress(localAddress) : IpAddressConversions.ToIPAddress((uint)localAddress);
+
+    /// <summary><see cref="PeerAddress"/> for the control plane (made once).</summary>
+    public IPAddress PeerIPAddress { get; } = isIpv6 ? IpAddressConversions.ToIPAddress(peerAddress) : IpAddressConversions.ToIPAddress((uint)peerAddress);
+
+    /// <summary>Whether <paramref name="address"/> of a packet's family is the peer's waypoint: the packet came over this path.</summary>
+    public bool IsPeer(UInt128 address, bool isIpv6) => isIpv6 == IsIpv6 && address == PeerAddress;
+
+    /// <summary>
+    /// Whether a session of this original protocol and family can cross the path: TCP and UDP of either family over
+    /// either; a ping (crossing as UDP with the ICMP message inside) only as IPv4 between IPv4 waypoints (its
+    /// checksum or its message would have to change family).
+    /// </summary>
+    public bool Carries(byte originalProtocol, bool originalIsIpv6) =>
+        originalProtocol is IpProtocol.Tcp or IpProtocol.Udp || (!originalIsIpv6 && !IsIpv6);
+
+    /// <summary>
+    /// The waypoint tuple a packet of a session on this path carries from the peer to us (the peer's waypoint port to
+    /// ours): the reverse key of an ingress or transit session, in the path's family.
+    /// </summary>
+    public SessionKey FromPeer(ushort peerPort, ushort localPort, byte transport) =>
+        new(PeerAddress, LocalAddress, peerPort, localPort, transport, IsIpv6);
 
     /// <summary>The id of <see cref="Waypoints"/> in <see cref="WaypointPools"/>: sessions keep it to give their ports back.</summary>
     public int PoolId { get; } = poolId;
@@ -65,7 +96,7 @@ public sealed class WaypointPools(int workers = 1)
     public WaypointAllocator this[int id] => Volatile.Read(ref _all)[id];
 
     /// <summary>The pool of the path (made on first use) and its id.</summary>
-    public (int Id, WaypointAllocator Pool) For(string peer, string neighborhood, uint local, uint remote, ushort first, ushort last, int max, ulong seed)
+    public (int Id, WaypointAllocator Pool) For(string peer, string neighborhood, UInt128 local, UInt128 remote, ushort first, ushort last, int max, ulong seed)
     {
         var key = $"{peer}|{neighborhood}|{local}|{remote}|{first}-{last}|{max}";
         lock (_gate)

@@ -267,11 +267,6 @@ public static class SnapshotCompiler
         return range;
     }
 
-    /// <summary>
-    /// One peer path per (local interface, peer interface) pair that share a neighborhood and have an IPv4
-    /// address each: our waypoint is the first IPv4 address of the local interface, the peer's the first
-    /// of its interface. Ordered by configuration order, so the first path to a peer is its preferred one.
-    /// </summary>
     /// <summary>The index of <paramref name="policy"/>'s path-quality bounds in <paramref name="bounds"/> (added when new); −1 when it sets none.</summary>
     private static int QualityBoundOf(ServicePolicy policy, List<PathQualityBounds> bounds)
     {
@@ -291,14 +286,18 @@ public static class SnapshotCompiler
         return index;
     }
 
+    /// <summary>
+    /// One peer path per (local interface, peer interface) pair that share a neighborhood and have waypoint addresses
+    /// of one family (<see cref="WaypointAddresses"/>). Ordered by configuration order, so the first path to a peer is
+    /// its preferred one.
+    /// </summary>
     private static List<PeerPath> PeerPaths(FabricConfig config, Router router, Func<string, int> portOf, ServiceRuntimes runtimes, long ticksPerSecond, long now)
     {
         var paths = new List<PeerPath>();
         foreach (var iface in router.Interfaces)
         {
             var port = portOf(iface.Device);
-            var local = iface.Addresses.Where(a => a.IsIPv4).Select(a => (IpPrefix?)a).FirstOrDefault();
-            if (port < 0 || local is null)
+            if (port < 0 || iface.Addresses.Count == 0)
             {
                 continue;
             }
@@ -312,22 +311,19 @@ public static class SnapshotCompiler
 
                 foreach (var peerIface in peer.Interfaces)
                 {
-                    var remote = peerIface.Addresses.Where(a => a.IsIPv4).Select(a => (IpPrefix?)a).FirstOrDefault();
                     var shared = iface.Neighborhoods.FirstOrDefault(n => peerIface.Neighborhoods.Contains(n));
-                    if (remote is null || shared is null)
+                    if (shared is null || WaypointAddresses(iface, peerIface) is not var (isIpv6, localAddress, peerAddress))
                     {
                         continue;
                     }
 
                     var neighborhood = config.FindNeighborhood(shared) ?? new Neighborhood(shared, Neighborhood.DefaultWaypointPorts, Neighborhood.DefaultMaxWaypoints);
-                    var localAddress = IpAddressConversions.ToIpv4(local.Value.Address);
-                    var peerAddress = IpAddressConversions.ToIpv4(remote.Value.Address);
                     var (id, pool) = runtimes.Waypoints.For(
                         peer.Name, shared, localAddress, peerAddress, (ushort)neighborhood.WaypointPorts.Low, (ushort)neighborhood.WaypointPorts.High,
                         Math.Min(neighborhood.MaxWaypoints, WaypointAllocator.MaxCapacity), (ulong)ticksPerSecond);
                     var keys = runtimes.PeerKeys.For(peer.Name, config.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default, ticksPerSecond);
                     var health = runtimes.PathHealth.For(id, $"{router.Name}>{peer.Name}|{shared}|{localAddress}|{peerAddress}", PathMonitorSettings.From(neighborhood.Monitoring, ticksPerSecond), ticksPerSecond, now);
-                    paths.Add(new PeerPath(peer.Name, shared, port, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null)
+                    paths.Add(new PeerPath(peer.Name, shared, port, isIpv6, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null)
                     {
                         Health = health,
                         AcceptsUnauthenticatedMetadata = neighborhood.AllowUnauthenticatedMetadata,
@@ -337,6 +333,25 @@ public static class SnapshotCompiler
         }
 
         return paths;
+    }
+
+    /// <summary>
+    /// The waypoints of a path between two interfaces on a shared neighborhood: their first IPv4 addresses when both
+    /// have one, else their first IPv6 addresses that are not link-local when both have one (an IPv6 WAN), else none.
+    /// A dual-stack neighborhood makes one path, over IPv4. Addresses as <see cref="Sessions.SessionKey"/> holds them.
+    /// </summary>
+    private static (bool IsIpv6, UInt128 Local, UInt128 Peer)? WaypointAddresses(ForwardingInterface local, ForwardingInterface peer)
+    {
+        static bool Ipv4(IpPrefix a) => a.IsIPv4;
+        static bool Ipv6(IpPrefix a) => !a.IsIPv4 && !a.Address.IsIPv6LinkLocal;
+        if (local.Addresses.Any(Ipv4) && peer.Addresses.Any(Ipv4))
+        {
+            return (false, IpAddressConversions.ToIpv4(local.Addresses.First(Ipv4).Address), IpAddressConversions.ToIpv4(peer.Addresses.First(Ipv4).Address));
+        }
+
+        return local.Addresses.Any(Ipv6) && peer.Addresses.Any(Ipv6)
+            ? (true, IpAddressConversions.ToIpv6(local.Addresses.First(Ipv6).Address), IpAddressConversions.ToIpv6(peer.Addresses.First(Ipv6).Address))
+            : null;
     }
 
     /// <summary>

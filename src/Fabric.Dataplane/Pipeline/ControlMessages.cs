@@ -191,29 +191,42 @@ public static class ControlMessages
     /// A UDP datagram of the router's own between two waypoint addresses (a path monitoring probe or echo): source and
     /// destination port are both <paramref name="port"/>, the payload copied in, checksums complete.
     /// </summary>
-    public static int PathProbe(Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort port, ReadOnlySpan<byte> payload) =>
-        UdpDatagramOfOurOwn(frame, ourMac, peerMac, source, destination, port, port, payload);
+    public static int PathProbe(
+        Span<byte> frame, MacAddress ourMac, MacAddress peerMac, bool isIpv6, UInt128 source, UInt128 destination, ushort port, ReadOnlySpan<byte> payload) =>
+        UdpDatagramOfOurOwn(frame, ourMac, peerMac, isIpv6, source, destination, port, port, payload);
 
     /// <summary>
-    /// A UDP datagram of the router's own over IPv4 (a path probe, or an SVR handshake acknowledgement before its
-    /// metadata is inserted): the payload copied in, checksums complete.
+    /// A UDP datagram of the router's own over IPv4 or IPv6 (a path probe, or an SVR handshake acknowledgement before its
+    /// metadata is inserted; addresses as <see cref="Sessions.SessionKey"/> holds them): the payload copied in, checksums complete.
     /// </summary>
     public static int UdpDatagramOfOurOwn(
-        Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort sourcePort, ushort destinationPort, ReadOnlySpan<byte> payload)
+        Span<byte> frame, MacAddress ourMac, MacAddress peerMac, bool isIpv6, UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort,
+        ReadOnlySpan<byte> payload)
     {
         var udpLength = UdpDatagram.HeaderLength + payload.Length;
-        WriteEthernet(frame, peerMac, ourMac, EtherType.Ipv4);
+        WriteEthernet(frame, peerMac, ourMac, isIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
         var ip = frame[EthernetLength..];
-        WriteIpv4(ip, udpLength, IpProtocol.Udp, source, destination);
-        var udp = ip.Slice(Ipv4Packet.MinHeaderLength, udpLength);
+        var headerLength = isIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength;
+        if (isIpv6)
+        {
+            WriteIpv6(ip, udpLength, IpProtocol.Udp, DefaultTtl, source, destination);
+        }
+        else
+        {
+            WriteIpv4(ip, udpLength, IpProtocol.Udp, (uint)source, (uint)destination);
+        }
+
+        var udp = ip.Slice(headerLength, udpLength);
         BinaryPrimitives.WriteUInt16BigEndian(udp, sourcePort);
         BinaryPrimitives.WriteUInt16BigEndian(udp[2..], destinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)udpLength);
         BinaryPrimitives.WriteUInt16BigEndian(udp[6..], 0);
         payload.CopyTo(udp[UdpDatagram.HeaderLength..]);
-        var checksum = UdpDatagram.ComputeChecksum(Checksum.PseudoHeaderIpv4(source, destination, IpProtocol.Udp, udpLength), udp);
-        BinaryPrimitives.WriteUInt16BigEndian(udp[UdpDatagram.ChecksumOffset..], checksum);
-        return EthernetLength + Ipv4Packet.MinHeaderLength + udpLength;
+        var pseudoHeader = isIpv6
+            ? Checksum.PseudoHeaderIpv6(source, destination, IpProtocol.Udp, udpLength)
+            : Checksum.PseudoHeaderIpv4((uint)source, (uint)destination, IpProtocol.Udp, udpLength);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[UdpDatagram.ChecksumOffset..], UdpDatagram.ComputeChecksum(pseudoHeader, udp));
+        return EthernetLength + headerLength + udpLength;
     }
 
     /// <summary>

@@ -31,7 +31,8 @@ public static class EgressStage
                 return context.Fail(DropReason.TtlExpired);
             }
 
-            // As for IPv4 below; an IPv6 packet that crosses to the peer as IPv4 also loses octets of header.
+            // As for IPv4 below; an IPv6 packet that crosses to the peer as IPv4 also loses octets of header (an IPv4 one
+            // crossing as IPv6 gains them).
             var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, resources) : 0);
             if (context.LargestPacketLength > room)
             {

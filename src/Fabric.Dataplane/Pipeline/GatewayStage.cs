@@ -34,37 +34,34 @@ public static class GatewayStage
             Learn(resources, context.IngressPort, context.Key.Source, context.Key.IsIpv6, sender, context.Now);
         }
 
-        if (context.IsIpv6)
+        if (context.IsIpv6 && context.Key.Protocol == IpProtocol.Icmpv6 && !context.IsIcmpError
+            && context.Frame[context.TransportOffset] is Icmpv6Type.NeighborSolicitation or Icmpv6Type.NeighborAdvertisement or Icmpv6Type.RouterSolicitation)
         {
-            if (context.Key.Protocol == IpProtocol.Icmpv6 && !context.IsIcmpError)
-            {
-                var icmp = context.Frame[context.TransportOffset..];
-                if (icmp[0] is Icmpv6Type.NeighborSolicitation or Icmpv6Type.NeighborAdvertisement or Icmpv6Type.RouterSolicitation)
-                {
-                    return NeighborDiscovery(ref context, binding, resources, sender);
-                }
-            }
-
-            if (binding.OwnsIpv6(context.Key.Destination))
-            {
-                return ToRouter(ref context, resources);
-            }
+            return NeighborDiscovery(ref context, binding, resources, sender);
         }
-        else if (IsToWaypoint(ref context, snapshot))
+
+        if (IsToWaypoint(ref context, snapshot))
         {
             // A peer router's packet to one of our waypoints: SVR, not traffic for the router itself.
             context.ToWaypoint = true;
         }
         else if (context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
-                 && binding.IsWaypoint((uint)context.Key.Destination, context.Key.DestinationPort))
+                 && binding.IsWaypoint(context.Key.Destination, context.Key.IsIpv6, context.Key.DestinationPort))
         {
             // An error about a packet of one of our waypoint sessions (from the peer, or a router between us):
             // its session carries it on, translated (see SvrStage.Rewrite).
             return Verdict.Continue;
         }
+        else if (context.IsIpv6)
+        {
+            if (binding.OwnsIpv6(context.Key.Destination))
+            {
+                return IsPathProbe(ref context) ? PathMonitorStage.Receive(ref context, snapshot, resources) : ToRouter(ref context, resources);
+            }
+        }
         else if (binding.OwnsIpv4((uint)context.Key.Destination))
         {
-            if (!context.IsIcmpError && context.Key.Protocol == IpProtocol.Udp && PathMonitorStage.IsMonitorPort(context.Key.DestinationPort))
+            if (IsPathProbe(ref context))
             {
                 return PathMonitorStage.Receive(ref context, snapshot, resources);
             }
@@ -82,10 +79,14 @@ public static class GatewayStage
         return Verdict.Continue;
     }
 
-    /// <summary>Whether the parsed packet is a peer router's TCP or UDP packet to one of our waypoints (IPv4, not an ICMP error). Reads only.</summary>
+    /// <summary>Whether the parsed packet, addressed to the router, is a path probe or echo (UDP to the path monitor's port). Reads only.</summary>
+    private static bool IsPathProbe(ref PacketContext context) =>
+        !context.IsIcmpError && context.Key.Protocol == IpProtocol.Udp && PathMonitorStage.IsMonitorPort(context.Key.DestinationPort);
+
+    /// <summary>Whether the parsed packet is a peer router's TCP or UDP packet to one of our waypoints (either family, not an ICMP error). Reads only.</summary>
     public static bool IsToWaypoint(ref PacketContext context, ForwardingSnapshot snapshot) =>
-        !context.IsIpv6 && !context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
-        && snapshot.Ports[context.IngressPort].IsWaypoint((uint)context.Key.Destination, context.Key.DestinationPort);
+        !context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
+        && snapshot.Ports[context.IngressPort].IsWaypoint(context.Key.Destination, context.Key.IsIpv6, context.Key.DestinationPort);
 
     internal static void Learn(WorkerResources resources, int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
     {

@@ -76,7 +76,7 @@ public static class PathMonitorStage
     /// <summary>A UDP datagram to a monitoring port of one of our addresses: a probe, our echo back, or the peer's echo to return.</summary>
     public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        if (!snapshot.TryFindPeer((uint)context.Key.Source, out var path) || path.LocalAddress != (uint)context.Key.Destination)
+        if (!snapshot.TryFindPeer(context.Key.Source, context.Key.IsIpv6, out var path) || path.LocalAddress != context.Key.Destination)
         {
             return context.Fail(DropReason.NotAPeer);
         }
@@ -125,10 +125,13 @@ public static class PathMonitorStage
         ethernet.Source = resources.Ports[context.IngressPort].Mac;
         ethernet.Destination = sender;
         var ip = context.Frame[context.NetworkOffset..];
-        Span<byte> source = stackalloc byte[4];
-        ip.Slice(Ipv4Packet.SourceOffset, 4).CopyTo(source);
-        ip.Slice(Ipv4Packet.DestinationOffset, 4).CopyTo(ip[Ipv4Packet.SourceOffset..]);
-        source.CopyTo(ip[Ipv4Packet.DestinationOffset..]);
+        var (sourceAt, destinationAt, length) = context.IsIpv6
+            ? (Ipv6Packet.SourceOffset, Ipv6Packet.DestinationOffset, 16)
+            : (Ipv4Packet.SourceOffset, Ipv4Packet.DestinationOffset, 4);
+        Span<byte> source = stackalloc byte[16];
+        ip.Slice(sourceAt, length).CopyTo(source);
+        ip.Slice(destinationAt, length).CopyTo(ip[sourceAt..]);
+        source[..length].CopyTo(ip[destinationAt..]);
         resources.SendOwn(context.IngressPort, context.Frame[..(context.NetworkOffset + context.IpLength)]);
         return Verdict.Consumed;
     }
@@ -163,16 +166,19 @@ public static class PathMonitorStage
         Send(resources, snapshot, path, Model.PathMonitoring.EchoPort, echo, now);
     }
 
-    /// <summary>Sends to the peer's waypoint; while its MAC is unknown the probe is not sent and the peer is asked for (ARP).</summary>
+    /// <summary>
+    /// Sends to the peer's waypoint in the path's family; while its MAC is unknown the probe is not sent and the peer is
+    /// asked for (ARP over IPv4, neighbour solicitation over IPv6).
+    /// </summary>
     private static void Send(WorkerResources resources, ForwardingSnapshot snapshot, PeerPath path, ushort port, ReadOnlySpan<byte> payload, long now)
     {
-        if (!resources.Neighbors.TryGet(path.Port, path.PeerAddress, isIpv6: false, now, out var mac))
+        if (!resources.Neighbors.TryGet(path.Port, path.PeerAddress, path.IsIpv6, now, out var mac))
         {
-            EgressStage.Resolve(resources, snapshot.Ports[path.Port], path.Port, isIpv6: false, path.PeerAddress);
+            EgressStage.Resolve(resources, snapshot.Ports[path.Port], path.Port, path.IsIpv6, path.PeerAddress);
             return;
         }
 
-        var length = ControlMessages.PathProbe(resources.Scratch, resources.Ports[path.Port].Mac, mac, path.LocalAddress, path.PeerAddress, port, payload);
+        var length = ControlMessages.PathProbe(resources.Scratch, resources.Ports[path.Port].Mac, mac, path.IsIpv6, path.LocalAddress, path.PeerAddress, port, payload);
         resources.SendOwn(path.Port, resources.Scratch.AsSpan(0, length));
     }
 }

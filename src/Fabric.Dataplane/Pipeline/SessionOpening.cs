@@ -380,6 +380,11 @@ internal readonly struct PeerRoute : ISessionRoute
             originalIsIpv6 = context.IsIpv6;
         }
 
+        if (!path.Carries(originalProtocol, originalIsIpv6))
+        {
+            return DropReason.NoRoute;
+        }
+
         var hasKeys = snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys;
         if (FailClosed.Decide(entry.Policy.Encryption, hasKeys) == SealDecision.HoldOrRefuse || (!hasKeys && !path.AcceptsUnauthenticatedMetadata))
         {
@@ -395,7 +400,7 @@ internal readonly struct PeerRoute : ISessionRoute
         }
 
         var transport = context.Key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        reverse = SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport);
+        reverse = path.FromPeer(peerPort, localPort, transport);
         state.Instance = (short)slot;
         state.ForwardPort = (short)path.Port;
         state.Svr = role;

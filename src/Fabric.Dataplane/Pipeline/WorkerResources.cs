@@ -92,7 +92,7 @@ public sealed class WorkerResources
     internal byte[] MetadataScratch { get; } = new byte[SvrStage.MaxBlockLength];
 
     /// <summary>Room for a sealed packet's associated data: the outer tuple and its metadata block.</summary>
-    internal byte[] AssociatedScratch { get; } = new byte[13 + MetadataBlock.MaxHeaderLength + MetadataBlock.MaxPayloadLength];
+    internal byte[] AssociatedScratch { get; } = new byte[37 + MetadataBlock.MaxHeaderLength + MetadataBlock.MaxPayloadLength];
 
     /// <summary>Room for one packet cut from a super-packet (it may grow by metadata as any packet).</summary>
     internal byte[] SegmentScratch { get; } = new byte[PacketBuffer.DefaultCapacity];

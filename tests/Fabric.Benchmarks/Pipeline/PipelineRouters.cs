@@ -15,7 +15,8 @@ namespace Fabric.Benchmarks.Pipeline;
 /// services' instances, and a local client network). A local session is c2 → dc → sink1; an SVR session is
 /// c1 → br → WAN → dc → sink1 (plain) or db1 (encrypted), with peer keys installed, so metadata is authenticated as in
 /// a lab. The services, sink1, db1 and c1 are dual-stack: an IPv6 session crosses the IPv4 WAN as IPv4 between the
-/// waypoints. The benchmarks and the pipeline's allocation tests share it. Not thread-safe.
+/// waypoints (over an IPv6 WAN, with <c>ipv6Wan</c>, sessions of both families cross as IPv6). The benchmarks and the
+/// pipeline's allocation tests share it. Not thread-safe.
 /// </summary>
 internal sealed class PipelineRouters : IDisposable
 {
@@ -75,22 +76,26 @@ internal sealed class PipelineRouters : IDisposable
     private readonly CapturePort _dcSvc = new("svc", new MacAddress(0x02_00_00_00_0F_04));
     private readonly CapturePort _dcLocal = new("local", new MacAddress(0x02_00_00_00_0F_05));
     private readonly byte[] _buffer = new byte[PacketBuffer.DefaultCapacity];
+    private readonly string _config;
     private readonly ForwardingEngine _br;
     private readonly ForwardingEngine _dc;
 
     /// <param name="sessions">Sessions each router holds at least.</param>
     /// <param name="time">The routers' clock (a test's manual one); null: the system's.</param>
-    public PipelineRouters(int sessions, TimeProvider? time = null)
+    /// <param name="ipv6Wan">Whether the WAN is IPv6 (waypoints fd00:16::1 on dc, ::2 on br) rather than IPv4.</param>
+    public PipelineRouters(int sessions, TimeProvider? time = null, bool ipv6Wan = false)
     {
-        var model = FabricConfigLoader.Load(Config).Config ?? throw new InvalidOperationException("the benchmark configuration does not load");
+        var config = ipv6Wan ? Config.Replace("\"172.16.0.1/24\"", "\"fd00:16::1/64\"", StringComparison.Ordinal).Replace("\"172.16.0.2/24\"", "\"fd00:16::2/64\"", StringComparison.Ordinal) : Config;
+        var model = FabricConfigLoader.Load(config).Config ?? throw new InvalidOperationException("the benchmark configuration does not load");
         _br = new ForwardingEngine("br", [_brWan, _brLan], new RouterOptions(SessionCapacity: sessions * 2, Seed: 0x5eed), time);
         _dc = new ForwardingEngine("dc", [_dcWan, _dcSvc, _dcLocal], new RouterOptions(SessionCapacity: sessions * 2, Seed: 0x5eed), time);
+        _config = config;
         _br.Apply(model, 1);
         _dc.Apply(model, 1);
         var host = new MacAddress(0x02_00_00_00_0F_99);
-        _br.Worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("172.16.0.1"), isIpv6: false, _dcWan.Mac);
+        _br.Worker.Neighbors.AddPermanent(0, ipv6Wan ? IpAddressConversions.ParseIpv6("fd00:16::1") : IpAddressConversions.ParseIpv4("172.16.0.1"), ipv6Wan, _dcWan.Mac);
         _br.Worker.Neighbors.AddPermanent(1, BranchClient, isIpv6: false, host);
-        _dc.Worker.Neighbors.AddPermanent(0, IpAddressConversions.ParseIpv4("172.16.0.2"), isIpv6: false, _brWan.Mac);
+        _dc.Worker.Neighbors.AddPermanent(0, ipv6Wan ? IpAddressConversions.ParseIpv6("fd00:16::2") : IpAddressConversions.ParseIpv4("172.16.0.2"), ipv6Wan, _brWan.Mac);
         _dc.Worker.Neighbors.AddPermanent(1, Service, isIpv6: false, host);
         _dc.Worker.Neighbors.AddPermanent(1, SealedService, isIpv6: false, host);
         _dc.Worker.Neighbors.AddPermanent(2, LocalClient, isIpv6: false, host);
@@ -113,7 +118,7 @@ internal sealed class PipelineRouters : IDisposable
     public void Apply(Func<string, string> edit, long version)
     {
         ArgumentNullException.ThrowIfNull(edit);
-        var model = FabricConfigLoader.Load(edit(Config)).Config ?? throw new InvalidOperationException("the edited configuration does not load");
+        var model = FabricConfigLoader.Load(edit(_config)).Config ?? throw new InvalidOperationException("the edited configuration does not load");
         _br.Apply(model, version);
         _dc.Apply(model, version);
     }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Support;
 
@@ -55,19 +53,10 @@ public sealed class LabIpv6Tests(Ipv6Lab lab) : IClassFixture<Ipv6Lab>
         // The first packets name the IPv6 client (forward context TLV 3), in clear for the plain session and
         // authenticated for the sealed one; the sealed service's answer never crosses readable.
         var eng1 = IpAddressConversions.ParseIpv6("fd00:20:1::10");
-        var contexts = wan.Select(ForwardContext).Where(c => c is not null).Select(c => c!.Value).ToList();
+        var contexts = wan.Select(WireCapture.ForwardContext).Where(c => c is not null).Select(c => c!.Value).ToList();
         Assert.Contains(contexts, c => c.IsIpv6 && c.Key.Source == eng1 && c.Key.DestinationPort == 80);
         Assert.Contains(contexts, c => c.IsIpv6 && c.Key.Source == eng1 && c.Key.DestinationPort == 8080);
         Assert.DoesNotContain(wan, packet => packet.AsSpan().IndexOf("vault1\n"u8) >= 0);
         Assert.Contains(wan, packet => packet.AsSpan().IndexOf("web1\n"u8) >= 0);
-    }
-
-    /// <summary>The forward context of the metadata a captured IPv4 packet carries, if any.</summary>
-    private static MetadataContext? ForwardContext(byte[] ip)
-    {
-        var length = Math.Min(ip.Length, BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(2)));
-        return MetadataInsertion.TryLocate(ip, length, out var block, out _) && SvrMetadata.TryParse(block, out var metadata, out _)
-            ? metadata.ForwardContext
-            : null;
     }
 }

@@ -1,11 +1,13 @@
 using System.Buffers.Binary;
+using Fabric.Dataplane.Svr;
 using Fabric.Router;
 
 namespace Fabric.Tests.Lab;
 
 /// <summary>
-/// A tcpdump capture of the IPv4 packets on one of a lab's bridges (in the lab's wires namespace), and what SVR must
-/// look like there: only waypoint addresses, no encapsulation, metadata on the first packets of each session only.
+/// A tcpdump capture of the IPv4 packets on one of a lab's bridges (in the lab's wires namespace; or of its IPv6 packets
+/// other than ICMPv6, for an IPv6 WAN), and what SVR must look like there: only waypoint addresses, no encapsulation,
+/// metadata on the first packets of each session only.
 /// </summary>
 public sealed class WireCapture : IDisposable
 {
@@ -22,12 +24,16 @@ public sealed class WireCapture : IDisposable
         _file = file;
     }
 
-    /// <summary>Starts capturing on <paramref name="bridge"/> and returns once tcpdump says the capture is active.</summary>
-    public static WireCapture Start(LabRun run, string bridge)
+    /// <summary>
+    /// Starts capturing on <paramref name="bridge"/> (IPv4, or with <paramref name="ipv6"/> IPv6 without neighbour
+    /// discovery) and returns once tcpdump says the capture is active.
+    /// </summary>
+    public static WireCapture Start(LabRun run, string bridge, bool ipv6 = false)
     {
-        var file = Path.Combine(run.StateRoot, bridge + ".pcap");
+        var file = Path.Combine(run.StateRoot, bridge + (ipv6 ? "-6" : "") + ".pcap");
+        string[] filter = ipv6 ? ["ip6", "and", "not", "icmp6"] : ["ip"];
         var tcpdump = System.Diagnostics.Process.Start(ExternalCommand.Info(
-            "ip", ["netns", "exec", $"fab-{run.Name}", "tcpdump", "-i", bridge, "-n", "--immediate-mode", "-U", "-s", "0", "-w", file, "ip"]))!;
+            "ip", ["netns", "exec", $"fab-{run.Name}", "tcpdump", "-i", bridge, "-n", "--immediate-mode", "-U", "-s", "0", "-w", file, .. filter]))!;
         // tcpdump says "listening on BRIDGE" once the capture is active; --immediate-mode hands it every packet at
         // once (not when a ring block times out), so nothing sent between that line and SIGINT is missed.
         for (var line = tcpdump.StandardError.ReadLine(); line is not null && !line.Contains("listening on", StringComparison.Ordinal); line = tcpdump.StandardError.ReadLine())
@@ -37,11 +43,11 @@ public sealed class WireCapture : IDisposable
         return new WireCapture(tcpdump, file);
     }
 
-    /// <summary>Stops the capture and returns its IPv4 packets (without their Ethernet headers), in order.</summary>
+    /// <summary>Stops the capture and returns its IP packets (without their Ethernet headers), in order.</summary>
     public List<byte[]> Stop()
     {
         Dispose();
-        return ReadIpv4(_file);
+        return ReadIp(_file);
     }
 
     public void Dispose()
@@ -71,19 +77,23 @@ public sealed class WireCapture : IDisposable
         var sessionsSeen = new List<List<(bool Syn, bool Cookie)>>();
         foreach (var ip in packets)
         {
-            var source = $"{ip[12]}.{ip[13]}.{ip[14]}.{ip[15]}";
-            var destination = $"{ip[16]}.{ip[17]}.{ip[18]}.{ip[19]}";
+            // IPv4, or IPv6 (the router writes no extension header between waypoints: the next header is the transport's).
+            var ipv6 = ip[0] >> 4 == 6;
+            var (source, destination) = ipv6
+                ? (new System.Net.IPAddress(ip.AsSpan(8, 16)).ToString(), new System.Net.IPAddress(ip.AsSpan(24, 16)).ToString())
+                : ($"{ip[12]}.{ip[13]}.{ip[14]}.{ip[15]}", $"{ip[16]}.{ip[17]}.{ip[18]}.{ip[19]}");
+            var protocol = ipv6 ? ip[6] : ip[9];
             Assert.Contains(source, waypoints);
             Assert.Contains(destination, waypoints);
-            Assert.Contains(ip[9], new byte[] { 6, 17 });
-            var transport = ip.AsSpan((ip[0] & 0xF) * 4);
+            Assert.Contains(protocol, new byte[] { 6, 17 });
+            var transport = ip.AsSpan(ipv6 ? 40 : (ip[0] & 0xF) * 4);
             var sourcePort = BinaryPrimitives.ReadUInt16BigEndian(transport);
             var destinationPort = BinaryPrimitives.ReadUInt16BigEndian(transport[2..]);
             Assert.DoesNotContain(destinationPort, new ushort[] { 4789, 6081 });
-            var payload = ip[9] == 6 ? transport[((transport[12] >> 4) * 4)..] : transport[8..];
-            Assert.False(payload.Length > 0 && payload[0] >> 4 == 4 && payload.Length >= 20 && payload[9] == 6, "an IPv4 packet inside the transport");
+            var payload = protocol == 6 ? transport[((transport[12] >> 4) * 4)..] : transport[8..];
+            Assert.False(payload.Length > 0 && ((payload[0] >> 4 == 4 && payload.Length >= 20 && payload[9] == 6) || (payload[0] >> 4 == 6 && payload.Length >= 40 && payload[6] == 6)), "an IP packet inside the transport");
             // A SYN starts a new session on the tuple (waypoint pairs are reused once a session ends).
-            var syn = ip[9] == 6 && (transport[13] & 0x02) != 0;
+            var syn = protocol == 6 && (transport[13] & 0x02) != 0;
             var key = (source, destination, sourcePort, destinationPort);
             if (!flows.TryGetValue(key, out var marks) || (syn && !marks[^1].Syn))
             {
@@ -109,8 +119,17 @@ public sealed class WireCapture : IDisposable
         }
     }
 
-    /// <summary>The IPv4 packets of a pcap file (Ethernet link type, microsecond or nanosecond timestamps).</summary>
-    private static List<byte[]> ReadIpv4(string path)
+    /// <summary>The forward context of the metadata a captured IPv4 or IPv6 packet carries, if any.</summary>
+    public static MetadataContext? ForwardContext(byte[] ip)
+    {
+        var length = Math.Min(ip.Length, ip[0] >> 4 == 6 ? 40 + BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(4)) : BinaryPrimitives.ReadUInt16BigEndian(ip.AsSpan(2)));
+        return MetadataInsertion.TryLocate(ip, length, out var block, out _) && SvrMetadata.TryParse(block, out var metadata, out _)
+            ? metadata.ForwardContext
+            : null;
+    }
+
+    /// <summary>The IPv4 and IPv6 packets of a pcap file (Ethernet link type, microsecond or nanosecond timestamps).</summary>
+    private static List<byte[]> ReadIp(string path)
     {
         var file = File.ReadAllBytes(path);
         Assert.True(file.Length >= 24, "tcpdump wrote a capture");
@@ -121,7 +140,8 @@ public sealed class WireCapture : IDisposable
             var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(at + 8));
             var frame = file.AsSpan(at + 16, Math.Min(length, file.Length - at - 16));
             at += 16 + length;
-            if (frame.Length >= 34 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x0800)
+            if ((frame.Length >= 34 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x0800)
+                || (frame.Length >= 54 && BinaryPrimitives.ReadUInt16BigEndian(frame[12..]) == 0x86DD))
             {
                 packets.Add(frame[14..].ToArray());
             }

@@ -123,8 +123,8 @@ public static partial class SvrStage
 
             ref var state = ref sessions.Payload(handle);
             if (state.Svr != SvrRole.Egress || state.SessionId != context.Metadata.SessionId
-                || !snapshot.TryFindPeer((uint)sessions.ForwardKey(handle).Source, out var before)
-                || !snapshot.TryFindPeer((uint)context.Key.Source, out var now) || before.PeerRouter != now.PeerRouter
+                || !snapshot.TryFindPeer(sessions.ForwardKey(handle).Source, sessions.ForwardKey(handle).IsIpv6, out var before)
+                || !snapshot.TryFindPeer(context.Key.Source, context.Key.IsIpv6, out var now) || before.PeerRouter != now.PeerRouter
                 || !sessions.TryRekey(handle, SessionDirection.Forward, context.Key))
             {
                 return false;

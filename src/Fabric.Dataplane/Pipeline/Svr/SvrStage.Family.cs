@@ -134,10 +134,11 @@ public static partial class SvrStage
     }
 
     /// <summary>
-    /// How many octets shorter the IP header of a packet of the session gets on its way to the next hop: an IPv6 header
-    /// (with its extension headers) replaced by an IPv4 one; 0 when the family stays (or the header grows: see the
-    /// egress MTU check of the side that restores it).
+    /// How many octets shorter the IP header of a packet of the session gets on its way to the next hop when it changes
+    /// family (<see cref="ChangeFamily"/>): an IPv6 header (with its extension headers) replaced by an IPv4 one, or,
+    /// negative, an IPv4 header (with its options) replaced by an IPv6 one; 0 when the family stays.
     /// </summary>
     public static int HeaderShrink(ref PacketContext context, in SessionKey nextHop) =>
-        context.IsIpv6 && !nextHop.IsIpv6 ? context.TransportOffset - context.NetworkOffset - Ipv4Packet.MinHeaderLength : 0;
+        context.IsIpv6 == nextHop.IsIpv6 ? 0
+        : context.TransportOffset - context.NetworkOffset - (nextHop.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength);
 }

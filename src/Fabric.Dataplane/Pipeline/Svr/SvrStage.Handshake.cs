@@ -92,13 +92,12 @@ public static partial class SvrStage
     /// At the egress: whether the packet in hand, forward metadata of a UDP session (not an announcement), finds the
     /// reverse direction quiet for <paramref name="quietTicks"/> (nothing left toward the peer, an acknowledgement
     /// included): a one-way flow, whose ingress would put metadata on every packet for want of an answer. The egress
-    /// then answers with <see cref="Acknowledge"/>. TCP always answers; ICMP always carries metadata. An IPv6 session
-    /// (its keys hold IPv6 addresses, its waypoints IPv4 ones) is not acknowledged yet: it keeps the metadata on every
-    /// packet, as before.
+    /// then answers with <see cref="Acknowledge"/>. TCP always answers; ICMP always carries metadata. Sessions of either
+    /// family over waypoints of either family are acknowledged alike.
     /// </summary>
     public static bool AcknowledgementDue(in SessionState state, ref PacketContext context, long quietTicks) =>
         state.Svr == SvrRole.Egress && context.ToWaypoint && context.Direction == SessionDirection.Forward && !context.IsIcmpError
-        && state.OriginalProtocol == IpProtocol.Udp && !state.IsIpv6 && context.Metadata.Present && !context.Metadata.Announcement
+        && state.OriginalProtocol == IpProtocol.Udp && context.Metadata.Present && !context.Metadata.Announcement
         && context.Now - state.ReverseSeenAt >= quietTicks;
 
     /// <summary>
@@ -115,10 +114,10 @@ public static partial class SvrStage
         var waypoint = sessions.ForwardKey(context.Session);
         var port = state.ReversePort;
         ControlMessages.UdpDatagramOfOurOwn(
-            resources.Scratch, resources.Ports[port].Mac, default, (uint)waypoint.Destination, (uint)waypoint.Source, waypoint.DestinationPort, waypoint.SourcePort, []);
+            resources.Scratch, resources.Ports[port].Mac, default, waypoint.IsIpv6, waypoint.Destination, waypoint.Source, waypoint.DestinationPort, waypoint.SourcePort, []);
         var keys = snapshot.Runtimes.PeerKeys[KeysToward(state, sessions, context.Session, forward: false, snapshot)];
         var sent = SendMetadataOnly(
-            ref context, state, resources, snapshot, forward: false, port, waypoint.Source, Ipv4Packet.MinHeaderLength, keys.HasKeys ? keys.SecurityId : 0, acknowledge: true);
+            ref context, state, resources, snapshot, forward: false, port, waypoint.Source, waypoint.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength, keys.HasKeys ? keys.SecurityId : 0, acknowledge: true);
         if (sent == DropReason.None)
         {
             resources.Counters.MetadataAcknowledgements++;
@@ -304,19 +303,34 @@ public static partial class SvrStage
         var sessions = resources.Sessions;
         var nextHop = forward ? sessions.ReverseKey(context.Session).Source : sessions.ForwardKey(context.Session).Source;
         var announcement = resources.Scratch.AsSpan(EthernetFrame.UntaggedHeaderLength);
-        var headerLength = (ip[0] & 0x0F) * 4;
+        var headerLength = context.TransportOffset - context.NetworkOffset;
         var bareLength = headerLength + UdpDatagram.HeaderLength;
         ip[..bareLength].CopyTo(announcement);
-        BinaryPrimitives.WriteUInt16BigEndian(announcement[Ipv4Packet.TotalLengthOffset..], (ushort)bareLength);
         BinaryPrimitives.WriteUInt16BigEndian(announcement[(headerLength + UdpDatagram.LengthOffset)..], UdpDatagram.HeaderLength);
-        if (!Ipv4Packet.TryCreate(announcement[..bareLength], out var v4) || !UdpDatagram.TryCreate(v4.Payload, out var udp))
+        if (context.IsIpv6)
         {
-            context.Fail(DropReason.Malformed);
-            return false;
+            BinaryPrimitives.WriteUInt16BigEndian(announcement[Ipv6Packet.PayloadLengthOffset..], (ushort)(bareLength - Ipv6Packet.HeaderLength));
+            if (!Ipv6Packet.TryCreate(announcement[..bareLength], out var v6) || !UdpDatagram.TryCreate(v6.UpperLayer, out var udp))
+            {
+                context.Fail(DropReason.Malformed);
+                return false;
+            }
+
+            udp.UpdateChecksum(v6.PseudoHeaderSum());
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(announcement[Ipv4Packet.TotalLengthOffset..], (ushort)bareLength);
+            if (!Ipv4Packet.TryCreate(announcement[..bareLength], out var v4) || !UdpDatagram.TryCreate(v4.Payload, out var udp))
+            {
+                context.Fail(DropReason.Malformed);
+                return false;
+            }
+
+            v4.UpdateHeaderChecksum();
+            udp.UpdateChecksum(v4.PseudoHeaderSum());
         }
 
-        v4.UpdateHeaderChecksum();
-        udp.UpdateChecksum(v4.PseudoHeaderSum());
         var sent = SendMetadataOnly(ref context, state, resources, snapshot, forward, context.EgressPort, nextHop, headerLength, securityId, acknowledge: false);
         if (sent != DropReason.None)
         {
@@ -329,7 +343,7 @@ public static partial class SvrStage
     }
 
     /// <summary>
-    /// Sends the datagram of the router's own in <see cref="WorkerResources.Scratch"/> (Ethernet, then an IPv4 and UDP
+    /// Sends the datagram of the router's own in <see cref="WorkerResources.Scratch"/> (Ethernet, then an IPv4 or IPv6 and UDP
     /// header of <paramref name="headerLength"/> + 8 octets on a waypoint tuple of the session, no payload, checksums
     /// complete) with the session's metadata as its payload (<see cref="WriteBlock"/> with the keepalive control), sealed
     /// when <paramref name="securityId"/> names an epoch or the session is encrypted, out of <paramref name="port"/> to
@@ -361,10 +375,11 @@ public static partial class SvrStage
             return side.Drop;
         }
 
+        var isIpv6 = datagram[0] >> 4 == Ipv6Packet.Version6;
         resources.Ports[port].Mac.Write(frame[EthernetFrame.SourceOffset..]);
-        BinaryPrimitives.WriteUInt16BigEndian(frame[EthernetFrame.TypeOffset..], EtherType.Ipv4);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[EthernetFrame.TypeOffset..], isIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
         frame = frame[..(EthernetFrame.UntaggedHeaderLength + side.IpLength)];
-        if (resources.Neighbors.TryGet(port, nextHop, isIpv6: false, context.Now, out var mac))
+        if (resources.Neighbors.TryGet(port, nextHop, isIpv6, context.Now, out var mac))
         {
             mac.Write(frame);
             resources.SendOwn(port, frame);
@@ -372,10 +387,10 @@ public static partial class SvrStage
         }
 
         // The peer's MAC is being asked for: the datagram waits, and what the session sends next waits behind it (in order).
-        var held = resources.Neighbors.Hold(port, nextHop, isIpv6: false, frame, context.Now, out var ask);
+        var held = resources.Neighbors.Hold(port, nextHop, isIpv6, frame, context.Now, out var ask);
         if (ask)
         {
-            EgressStage.Resolve(resources, snapshot.Ports[port], port, isIpv6: false, nextHop);
+            EgressStage.Resolve(resources, snapshot.Ports[port], port, isIpv6, nextHop);
         }
 
         return held ? DropReason.None : DropReason.NeighborUnresolved;

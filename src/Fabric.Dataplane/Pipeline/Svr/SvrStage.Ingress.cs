@@ -113,17 +113,23 @@ public static partial class SvrStage
 
     /// <summary>
     /// Puts ingress session <paramref name="handle"/> on <paramref name="path"/>: new waypoint ports there, the old ones
-    /// given back, metadata again. Returns <see cref="DropReason.None"/>, or why it stays where it was.
+    /// given back, metadata again. Returns <see cref="DropReason.None"/>, or why it stays where it was (a path that does
+    /// not carry the session's protocol and family: <see cref="DropReason.NoRoute"/>).
     /// </summary>
     private static DropReason MoveTo(WorkerResources resources, int handle, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot)
     {
+        if (!path.Carries(state.OriginalProtocol, state.IsIpv6))
+        {
+            return DropReason.NoRoute;
+        }
+
         if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort, resources.Shard.Index))
         {
             return DropReason.WaypointsExhausted;
         }
 
         var transport = state.OriginalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        if (!resources.Sessions.TryRekey(handle, SessionDirection.Reverse, SessionKey.V4(path.PeerAddress, path.LocalAddress, peerPort, localPort, transport)))
+        if (!resources.Sessions.TryRekey(handle, SessionDirection.Reverse, path.FromPeer(peerPort, localPort, transport)))
         {
             path.Waypoints.Release(localPort, peerPort);
             return DropReason.WaypointsExhausted;

@@ -19,7 +19,7 @@ public static partial class SvrStage
     public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot)
     {
         context.Metadata = default;
-        if (!snapshot.TryFindPeer((uint)context.Key.Source, out var peer))
+        if (!snapshot.TryFindPeer(context.Key.Source, context.Key.IsIpv6, out var peer))
         {
             return context.Fail(DropReason.NotAPeer);
         }
@@ -194,22 +194,38 @@ public static partial class SvrStage
 
     /// <summary>
     /// The bytes a sealed packet's tag covers besides its payload: outer source, destination, source port,
-    /// destination port, protocol (13 octets; what must not change between the two routers) and the metadata block.
+    /// destination port, protocol (what must not change between the two routers: 13 octets over IPv4 waypoints, 37
+    /// over IPv6 ones) and the metadata block.
     /// </summary>
     private static ReadOnlySpan<byte> AssociatedData(WorkerResources resources, Span<byte> ip, int transportAt, int blockLength)
     {
         var scratch = resources.AssociatedScratch.AsSpan();
-        ip.Slice(Ipv4Packet.SourceOffset, 8).CopyTo(scratch);
-        ip.Slice(transportAt, 4).CopyTo(scratch[8..]);
-        scratch[12] = ip[Ipv4Packet.ProtocolOffset];
+        var addresses = ip[0] >> 4 == Ipv6Packet.Version6 ? ip.Slice(Ipv6Packet.SourceOffset, 32) : ip.Slice(Ipv4Packet.SourceOffset, 8);
+        addresses.CopyTo(scratch);
+        var at = addresses.Length;
+        ip.Slice(transportAt, 4).CopyTo(scratch[at..]);
+        scratch[at + 4] = TransportProtocol(ip, transportAt);
         var blockAt = transportAt + TransportHeaderLength(ip, transportAt);
-        ip.Slice(blockAt, blockLength).CopyTo(scratch[13..]);
-        return scratch[..(13 + blockLength)];
+        ip.Slice(blockAt, blockLength).CopyTo(scratch[(at + 5)..]);
+        return scratch[..(at + 5 + blockLength)];
     }
 
-    /// <summary>True when the TCP or UDP checksum of the IPv4 packet verifies (a UDP checksum of 0 means none); false when the bytes do not read as a packet.</summary>
+    /// <summary>
+    /// True when the TCP or UDP checksum of the IPv4 or IPv6 packet verifies (a UDP/IPv4 checksum of 0 means none);
+    /// false when the bytes do not read as a packet.
+    /// </summary>
     private static bool TransportChecksumValid(Span<byte> ip)
     {
+        if (ip.Length > 0 && ip[0] >> 4 == Ipv6Packet.Version6)
+        {
+            return Ipv6Packet.TryCreate(ip, out var v6) && v6.UpperLayerProtocol switch
+            {
+                IpProtocol.Tcp => TcpSegment.TryCreate(v6.UpperLayer, out var tcp) && tcp.IsChecksumValid(v6.PseudoHeaderSum()),
+                IpProtocol.Udp => UdpDatagram.TryCreate(v6.UpperLayer, out var udp) && udp.IsChecksumValid(v6.PseudoHeaderSum()),
+                _ => true,
+            };
+        }
+
         if (!Ipv4Packet.TryCreate(ip, out var v4))
         {
             return false;

@@ -189,41 +189,80 @@ public static partial class SvrStage
         }
     }
 
-    /// <summary>Rewrites addresses and ports of a TCP or UDP packet in place, with incremental checksums; false, when the packet does not read as one.</summary>
+    /// <summary>
+    /// Rewrites addresses and ports of a TCP or UDP packet in place (IPv4, or IPv6 with its extension headers kept:
+    /// the session and its waypoints of one family), with incremental checksums; false, when the packet does not read as one.
+    /// </summary>
     private static bool Retarget(Span<byte> ip, byte protocol, in SessionKey target)
     {
-        if (!Ipv4Packet.TryCreate(ip, out var v4))
+        UInt128 oldSource, oldDestination;
+        Span<byte> upper;
+        if (target.IsIpv6)
         {
-            return false;
-        }
-
-        var oldSource = v4.Source;
-        var oldDestination = v4.Destination;
-        var newSource = (uint)target.Source;
-        var newDestination = (uint)target.Destination;
-        v4.RewriteSource(newSource);
-        v4.RewriteDestination(newDestination);
-        if (protocol == IpProtocol.Tcp)
-        {
-            if (!TcpSegment.TryCreate(v4.Payload, out var tcp))
+            if (!Ipv6Packet.TryCreate(ip, out var v6))
             {
                 return false;
             }
 
-            tcp.AdjustChecksumForAddress(oldSource, newSource);
-            tcp.AdjustChecksumForAddress(oldDestination, newDestination);
+            oldSource = v6.Source;
+            oldDestination = v6.Destination;
+            v6.Source = target.Source;
+            v6.Destination = target.Destination;
+            upper = v6.UpperLayer;
+        }
+        else
+        {
+            if (!Ipv4Packet.TryCreate(ip, out var v4))
+            {
+                return false;
+            }
+
+            oldSource = v4.Source;
+            oldDestination = v4.Destination;
+            v4.RewriteSource((uint)target.Source);
+            v4.RewriteDestination((uint)target.Destination);
+            upper = v4.Payload;
+        }
+
+        if (protocol == IpProtocol.Tcp)
+        {
+            if (!TcpSegment.TryCreate(upper, out var tcp))
+            {
+                return false;
+            }
+
+            if (target.IsIpv6)
+            {
+                tcp.AdjustChecksumForAddress(oldSource, target.Source);
+                tcp.AdjustChecksumForAddress(oldDestination, target.Destination);
+            }
+            else
+            {
+                tcp.AdjustChecksumForAddress((uint)oldSource, (uint)target.Source);
+                tcp.AdjustChecksumForAddress((uint)oldDestination, (uint)target.Destination);
+            }
+
             tcp.RewriteSourcePort(target.SourcePort);
             tcp.RewriteDestinationPort(target.DestinationPort);
         }
         else if (protocol == IpProtocol.Udp)
         {
-            if (!UdpDatagram.TryCreate(v4.Payload, out var udp))
+            if (!UdpDatagram.TryCreate(upper, out var udp))
             {
                 return false;
             }
 
-            udp.AdjustChecksumForAddress(oldSource, newSource);
-            udp.AdjustChecksumForAddress(oldDestination, newDestination);
+            if (target.IsIpv6)
+            {
+                udp.AdjustChecksumForAddress(oldSource, target.Source);
+                udp.AdjustChecksumForAddress(oldDestination, target.Destination);
+            }
+            else
+            {
+                udp.AdjustChecksumForAddress((uint)oldSource, (uint)target.Source);
+                udp.AdjustChecksumForAddress((uint)oldDestination, (uint)target.Destination);
+            }
+
             udp.RewriteSourcePort(target.SourcePort);
             udp.RewriteDestinationPort(target.DestinationPort);
         }

@@ -46,7 +46,7 @@ public static partial class SvrStage
     /// where the packet goes to the peer the session came from (found by its waypoint address).
     /// </summary>
     private static int KeysToward(in SessionState state, SessionTable<SessionState> sessions, int handle, bool forward, ForwardingSnapshot snapshot) =>
-        state.Svr == SvrRole.Transit && !forward && snapshot.TryFindPeer((uint)sessions.ForwardKey(handle).Source, out var upstream)
+        state.Svr == SvrRole.Transit && !forward && snapshot.TryFindPeer(sessions.ForwardKey(handle).Source, sessions.ForwardKey(handle).IsIpv6, out var upstream)
             ? upstream.KeysId
             : state.PeerKeys;
 }

@@ -65,5 +65,14 @@ public static partial class SvrStage
     }
 
     private static int TransportHeaderLength(Span<byte> ip, int transportAt) =>
-        ip[Ipv4Packet.ProtocolOffset] == IpProtocol.Tcp ? (ip[transportAt + 12] >> 4) * 4 : UdpDatagram.HeaderLength;
+        TransportProtocol(ip, transportAt) == IpProtocol.Tcp ? (ip[transportAt + 12] >> 4) * 4 : UdpDatagram.HeaderLength;
+
+    /// <summary>
+    /// The protocol of the transport header at <paramref name="transportAt"/> of the IPv4 or IPv6 packet in
+    /// <paramref name="ip"/> (a waypoint packet of either family; for IPv6 after its extension headers, 0 when they do not read).
+    /// </summary>
+    private static byte TransportProtocol(Span<byte> ip, int transportAt) =>
+        ip[0] >> 4 != Ipv6Packet.Version6 ? ip[Ipv4Packet.ProtocolOffset]
+        : transportAt == Ipv6Packet.HeaderLength ? ip[Ipv6Packet.NextHeaderOffset]
+        : Ipv6Packet.TryCreate(ip, out var v6) ? v6.UpperLayerProtocol : (byte)0;
 }

@@ -29,8 +29,8 @@ public sealed class PeerRouteCompileTests
         Assert.Equal(IpAddressConversions.ParseIpv4("172.16.0.2"), path.LocalAddress);
         Assert.Equal(IpAddressConversions.ParseIpv4("172.16.0.1"), path.PeerAddress);
         Assert.Equal(50_000, path.Waypoints.Capacity);
-        Assert.True(br1.Ports[0].IsWaypoint(path.LocalAddress, 16384));
-        Assert.False(br1.Ports[0].IsWaypoint(path.LocalAddress, 16383));
+        Assert.True(br1.Ports[0].IsWaypoint(path.LocalAddress, path.IsIpv6, 16384));
+        Assert.False(br1.Ports[0].IsWaypoint(path.LocalAddress, path.IsIpv6, 16383));
     }
 
     [Fact]
@@ -60,5 +60,26 @@ public sealed class PeerRouteCompileTests
         Assert.True(pool.TryAllocate(out var local, out var peer));
         Assert.InRange(local, 20000, 20009);
         Assert.InRange(peer, 20000, 20009);
+    }
+
+    /// <summary>
+    /// A path's waypoints are IPv4 when both interfaces have an IPv4 address (a dual-stack neighborhood makes one IPv4
+    /// path), else IPv6 addresses that are not link-local when both have one, else there is no path.
+    /// </summary>
+    [Theory]
+    [InlineData("\"172.16.0.1/24\", \"fd00:16::1/64\"", "\"172.16.0.2/24\", \"fd00:16::2/64\"", "172.16.0.1")]
+    [InlineData("\"fd00:16::1/64\"", "\"fd00:16::2/64\"", "fd00:16::1")]
+    [InlineData("\"fe80::1/64\", \"fd00:16::1/64\"", "\"fe80::2/64\", \"fd00:16::2/64\"", "fd00:16::1")]
+    [InlineData("\"fd00:16::1/64\"", "\"172.16.0.2/24\"", null)]
+    public void PeerPath_WaypointFamily_Ipv4WhenBothHaveOne_ElseIpv6NotLinkLocal_ElseNone(string dc1Addresses, string br1Addresses, string? peerWaypoint)
+    {
+        var text = Repository.Read("hocon/lab.conf")
+            .Replace("addresses = [\"172.16.0.1/24\"]", $"addresses = [{dc1Addresses}]", StringComparison.Ordinal)
+            .Replace("addresses = [\"172.16.0.2/24\"]", $"addresses = [{br1Addresses}]", StringComparison.Ordinal);
+        var br1 = SnapshotCompiler.Compile(RouterFixture.Load(text), "br1", ["wan0", "eng1", "guest1"], 1, 1_000_000, new ServiceRuntimes(), 0);
+
+        var path = Array.Find(br1.PeerPaths, p => p.PeerRouter == "dc1");
+        Assert.Equal(peerWaypoint, path?.PeerIPAddress.ToString());
+        Assert.Equal(peerWaypoint?.Contains(':', StringComparison.Ordinal), path?.IsIpv6);
     }
 }

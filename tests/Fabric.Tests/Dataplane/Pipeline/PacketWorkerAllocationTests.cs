@@ -16,7 +16,7 @@ namespace Fabric.Tests.Dataplane.Pipeline;
 [Collection(AllocationMeasurement.Name)]
 public sealed class PacketWorkerAllocationTests : IDisposable
 {
-    private readonly PipelineRouters _routers = new(sessions: 2048);
+    private PipelineRouters _routers = new(sessions: 2048);
 
     [Fact]
     public void Process_LocalSessionFirstAndLaterPackets_AllocatesNothing()
@@ -64,6 +64,36 @@ public sealed class PacketWorkerAllocationTests : IDisposable
 
         Assert.Equal(0, first);
         Assert.Equal(0, later);
+        Assert.Equal(250, _routers.Datacenter.Worker.Counters.SessionsCreated);
+        Assert.Equal(0, _routers.Dropped);
+        var delivered = _routers.Delivered;
+        Assert.Equal(250 * 3, delivered.Instances);
+        Assert.Equal(250 * 3, delivered.BranchClient);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Process_SvrSessionOverIpv6Wan_FirstAndLaterPackets_AllocatesNothing(bool ipv6Client, bool encrypted)
+    {
+        _routers.Dispose();
+        _routers = new PipelineRouters(sessions: 2048, ipv6Wan: true);
+        var service = (ipv6Client, encrypted) switch
+        {
+            (true, true) => PipelineRouters.SealedService6,
+            (true, false) => PipelineRouters.Service6,
+            (false, true) => PipelineRouters.SealedService,
+            (false, false) => PipelineRouters.Service,
+        };
+        var port = encrypted ? PipelineRouters.SealedServicePort : PipelineRouters.ServicePort;
+        Sessions(svr: true, service, port, firstPort: 1000, count: 50, ipv6: ipv6Client);
+        var (first, later) = Sessions(svr: true, service, port, firstPort: 2000, count: 200, ipv6: ipv6Client);
+
+        Assert.Equal(0, first);
+        Assert.Equal(0, later);
+        Assert.True(_routers.Branch.Snapshot.PeerPaths[0].IsIpv6);
         Assert.Equal(250, _routers.Datacenter.Worker.Counters.SessionsCreated);
         Assert.Equal(0, _routers.Dropped);
         var delivered = _routers.Delivered;

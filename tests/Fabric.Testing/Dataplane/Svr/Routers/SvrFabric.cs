@@ -159,6 +159,15 @@ public sealed class SvrFabric : IDisposable
         .Replace("gateways = [\"10.20.1.1/24\"]", "gateways = [\"10.20.1.1/24\", \"fd00:20:1::1/64\"]", StringComparison.Ordinal)
         .Replace("eng1 { addresses = [\"10.20.1.10\"]", "eng1 { addresses = [\"10.20.1.10\", \"fd00:20:1::10\"]", StringComparison.Ordinal);
 
+    /// <summary>
+    /// An edit of the document that makes the WAN IPv6 only: the routers' wan0 addresses fd00:16::1 (dc1), ::2 (br1) and
+    /// ::3 (br2) on fd00:16::/64 instead of 172.16.0.x, so their waypoints are IPv6 (the attacker stays an IPv4 host).
+    /// </summary>
+    public static string Ipv6Wan(string text) => text
+        .Replace("\"172.16.0.1/24\"", "\"fd00:16::1/64\"", StringComparison.Ordinal)
+        .Replace("\"172.16.0.2/24\"", "\"fd00:16::2/64\"", StringComparison.Ordinal)
+        .Replace("\"172.16.0.3/24\"", "\"fd00:16::3/64\"", StringComparison.Ordinal);
+
     /// <summary>The single live session of a router whose reverse key's protocol and forward key match, as the tests look at it.</summary>
     public static SessionState OnlySession(ForwardingEngine router)
     {

@@ -20,7 +20,8 @@ public sealed class PathFabric : IDisposable
 {
     private static ulong _mac = 0x02_00_00_00_07_00;
 
-    public PathFabric(string webResiliency = "revertible-failover", string webPolicy = "")
+    /// <param name="edit">Changes to the document's text after the second WAN is added.</param>
+    public PathFabric(string webResiliency = "revertible-failover", string webPolicy = "", Func<string, string>? edit = null)
     {
         // No identities are pinned, so the routers have no peer keys: both neighborhoods opt in to unauthenticated metadata.
         var text = Repository.Read("hocon/lab.conf")
@@ -38,7 +39,7 @@ public sealed class PathFabric : IDisposable
                 $"      load-balancing = proportional\n      session-resiliency = {webResiliency}\n      {webPolicy}\n")
             // No health check: these tests count every SYN and reset web's servers see.
             .Replace("      health-check {}\n", "");
-        Model = RouterFixture.Load(text);
+        Model = RouterFixture.Load(edit is null ? text : edit(text));
         Assert.Equal(2, Model.Neighborhoods.Count);
 
         var wan0 = new InMemoryBridge();

@@ -122,12 +122,11 @@ public sealed class SvrIpv6Tests
     }
 
     /// <summary>
-    /// The egress's handshake acknowledgement is built from the session's IPv4 keys; an IPv6 session's keys hold IPv6
-    /// addresses, so it is not acknowledged (its one-way flow keeps its metadata, as before the acknowledgement existed)
-    /// and nothing but waypoint-to-waypoint IPv4 leaves toward the branch.
+    /// The egress's handshake acknowledgement of an IPv6 one-way flow leaves on the session's IPv4 waypoint tuple (from
+    /// dc1's waypoint to br1's, whatever the family of the session's endpoints), and the datagrams after it cross bare.
     /// </summary>
     [Fact]
-    public void Udp6_OneWayFlow_OverIpv4Wan_NotAcknowledged_EveryDatagramKeepsItsMetadata()
+    public void Udp6_OneWayFlow_OverIpv4Wan_AcknowledgedFromTheWaypoint_LaterDatagramsCrossBare()
     {
         using var fabric = new SvrFabric(text => SvrFabric.DualStack(text).Replace(
             "transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = udp, ports = [\"53\"] }]",
@@ -143,13 +142,19 @@ public sealed class SvrIpv6Tests
             fabric.Pump();
         }
 
-        Assert.Equal(0, fabric.Dc1.Worker.Counters.MetadataAcknowledgements);
-        Assert.Empty(SvrFabricTests.WaypointPackets(fabric.BrWan.Received));
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.MetadataAcknowledgements);
+        var ack = Assert.Single(SvrFabricTests.WaypointPackets(fabric.BrWan.Received));
+        Assert.True(Packets.ChecksumsValid(ack));
         var toDc = SvrFabricTests.WaypointPackets(fabric.DcWan.Received);
-        Assert.Equal(4, toDc.Count);
-        Assert.All(toDc, packet => Assert.True(SvrFabricTests.HasMetadata(packet)));
+        var (source, destination, sourcePort, destinationPort) = SvrFabricTests.Tuple(toDc[0]);
+        Assert.Equal((IpAddressConversions.ParseIpv4("172.16.0.1"), IpAddressConversions.ParseIpv4("172.16.0.2")), (destination, source));
+        Assert.Equal((destination, source, destinationPort, sourcePort), SvrFabricTests.Tuple(ack));
+        Assert.True(MetadataInsertion.TryLocate(ack, ack.Length, out var block, out _));
+        Assert.True(MetadataFields.Read(block).DisableForwardMetadata);
+        Assert.Equal([true, true, false, false], toDc.Select(SvrFabricTests.HasMetadata));
         Assert.Equal(4, fabric.Web1.Received6.Count + fabric.Web2.Received6.Count);
         Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
     }
 
     [Fact]
