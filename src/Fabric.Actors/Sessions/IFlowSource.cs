@@ -35,12 +35,6 @@ public interface IFlowSource
     WorkerClock Clock();
 
     Task<SessionPage> QuerySessionsAsync(SessionQuery query);
-
-    /// <summary>Removes the SVR ingress sessions of a client that moved to another router, as records (see <see cref="ForwardingEngine.GiveUpClientSessionsAsync"/>).</summary>
-    Task<SessionExport> GiveUpClientSessionsAsync(UInt128[] clients);
-
-    /// <summary>Installs sessions another router gave up for a client now here (see <see cref="ForwardingEngine.TakeClientSessionsAsync"/>).</summary>
-    Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records);
 }
 
 /// <summary>A forwarding engine as a flow source. Thread-safe as the engine is.</summary>
@@ -70,8 +64,4 @@ public sealed class EngineFlowSource(ForwardingEngine engine, TimeProvider? wall
     public WorkerClock Clock() => new(engine.Now, engine.Worker.TicksPerSecond, _wall.GetUtcNow().ToUnixTimeMilliseconds());
 
     public Task<SessionPage> QuerySessionsAsync(SessionQuery query) => engine.QuerySessionsAsync(query);
-
-    public Task<SessionExport> GiveUpClientSessionsAsync(UInt128[] clients) => engine.GiveUpClientSessionsAsync(clients);
-
-    public Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records) => engine.TakeClientSessionsAsync(version, records);
 }

@@ -39,31 +39,6 @@ public sealed record SessionEventBatch(string Node, string Router, IReadOnlyList
 [WireMessage("fabric.drops.events.v1")]
 public sealed record DropEventBatch(string Node, string Router, IReadOnlyList<DropView> Drops, long Lost);
 
-/// <summary>
-/// A router node's <see cref="SessionActor"/> to another's: give up the SVR ingress sessions of a client that moved from
-/// your router to mine (<paramref name="Addresses"/>: its addresses), answered with <see cref="ClientSessionsGiven"/>
-/// (docs/mobility.md "A client moves").
-/// </summary>
-[WireMessage("fabric.sessions.client-give-up.v1")]
-public sealed record GiveUpClientSessions(IReadOnlyList<string> Addresses);
-
-/// <summary>
-/// The sessions a router node gave up for a client that moved away: <see cref="Dataplane.Sessions.SessionRecords"/>
-/// made under configuration <paramref name="Version"/>, already removed there; or why there are none.
-/// </summary>
-[WireMessage("fabric.sessions.client-given.v1")]
-public sealed record ClientSessionsGiven(string Node, long Version, byte[] Records, string? Error = null);
-
-/// <summary>
-/// To this node's own <see cref="SessionActor"/>: a client (<paramref name="Addresses"/>) arrived from router node
-/// <paramref name="FromNode"/>; fetch its sessions from there and install them here. Answered with <see cref="ClientSessionsTaken"/>.
-/// Local only: it never crosses the network.
-/// </summary>
-public sealed record TakeClientSessions(string FromNode, IReadOnlyList<string> Addresses);
-
-/// <summary>What <see cref="TakeClientSessions"/> did: sessions installed, records refused; or why nothing was.</summary>
-public sealed record ClientSessionsTaken(int Added, int Refused, string? Error = null);
-
 /// <summary>Where flows travel in the cluster: the pub-sub topic of the batches, and the path each node's session actor is reached by.</summary>
 public static class FlowDistribution
 {

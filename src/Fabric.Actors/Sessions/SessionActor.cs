@@ -4,7 +4,6 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Telemetry;
-using Fabric.Dataplane.Wire;
 
 namespace Fabric.Actors.Sessions;
 
@@ -49,12 +48,7 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
         Receive<Drain>(_ => DrainRings());
         Receive<QuerySessions>(Query);
         Receive<QueryDrops>(query => Sender.Tell(Drops(query.Limit)));
-        Receive<GiveUpClientSessions>(GiveUpClient);
-        Receive<TakeClientSessions>(TakeClient);
     }
-
-    /// <summary>How long a node waits for the sessions of a client that arrived from another node.</summary>
-    public static readonly TimeSpan ClientHandOverDeadline = TimeSpan.FromSeconds(3);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -118,85 +112,6 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
                 TaskContinuationOptions.ExecuteSynchronously,
                 TaskScheduler.Default)
             .PipeTo(Sender);
-    }
-
-    /// <summary>Another node asks for the sessions of a client that moved there: removed here and sent as records.</summary>
-    private void GiveUpClient(GiveUpClientSessions request)
-    {
-        var node = _node;
-        if (!TryClients(request.Addresses, out var clients, out var error))
-        {
-            Sender.Tell(new ClientSessionsGiven(node, 0, [], error));
-            return;
-        }
-
-        _source.GiveUpClientSessionsAsync(clients)
-            .ContinueWith(
-                given => given.IsCompletedSuccessfully
-                    ? new ClientSessionsGiven(node, given.Result.Version, SessionRecords.Serialize(given.Result.Sessions))
-                    : new ClientSessionsGiven(node, 0, [], given.Exception?.GetBaseException().Message ?? "the hand-over was cancelled"),
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default)
-            .PipeTo(Sender);
-    }
-
-    /// <summary>A client arrived here from another node: its sessions are fetched from that node's session actor and installed.</summary>
-    private void TakeClient(TakeClientSessions request)
-    {
-        var source = _source;
-        _mediator.Ask<ClientSessionsGiven>(new Send(FlowDistribution.PathOf(request.FromNode), new GiveUpClientSessions(request.Addresses)), ClientHandOverDeadline)
-            .ContinueWith(
-                async given =>
-                {
-                    if (!given.IsCompletedSuccessfully)
-                    {
-                        return new ClientSessionsTaken(0, 0, given.Exception?.GetBaseException().Message ?? "no answer");
-                    }
-
-                    if (given.Result.Error is { } error)
-                    {
-                        return new ClientSessionsTaken(0, 0, $"{given.Result.Node}: {error}");
-                    }
-
-                    SessionRecord[] records;
-                    try
-                    {
-                        records = SessionRecords.Deserialize(given.Result.Records);
-                    }
-                    catch (SessionRecordsException e)
-                    {
-                        return new ClientSessionsTaken(0, 0, e.Message);
-                    }
-
-                    var taken = await source.TakeClientSessionsAsync(given.Result.Version, records).ConfigureAwait(false);
-                    return new ClientSessionsTaken(taken.Added, taken.Refused);
-                },
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default)
-            .Unwrap()
-            .PipeTo(Sender);
-    }
-
-    private static bool TryClients(IReadOnlyList<string> addresses, out UInt128[] clients, out string? error)
-    {
-        clients = new UInt128[addresses.Count];
-        error = null;
-        for (var i = 0; i < addresses.Count; i++)
-        {
-            if (!IPAddress.TryParse(addresses[i], out var address))
-            {
-                error = $"\"{addresses[i]}\" is not an IP address";
-                return false;
-            }
-
-            clients[i] = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
-                ? IpAddressConversions.ToIpv4(address)
-                : IpAddressConversions.ToIpv6(address);
-        }
-
-        return true;
     }
 
     private DropsView Drops(int limit)
