@@ -184,6 +184,9 @@ public sealed record PortBinding(
     public bool OwnsIpv4(uint address) => Array.IndexOf(Ipv4Addresses, address) >= 0;
 
     public bool OwnsIpv6(UInt128 address) => Array.IndexOf(Ipv6Addresses, address) >= 0;
+
+    /// <summary>Whether <paramref name="address"/> of that family is one of the router's addresses on the port.</summary>
+    public bool Owns(UInt128 address, bool isIpv6) => isIpv6 ? OwnsIpv6(address) : OwnsIpv4((uint)address);
 }
 
 /// <summary>A service as the dataplane uses it: policy values in ticks, the instances reachable from this router.</summary>

@@ -47,21 +47,29 @@ public static class SessionReplication
                 continue;
             }
 
-            records.Add(new SessionRecord
-            {
-                Forward = sessions.ForwardKey(handle),
-                Reverse = sessions.ReverseKey(handle),
-                State = state,
-                WaypointPath = (short)(state.Svr is SvrRole.Ingress or SvrRole.Transit ? PathOfPool(snapshot.PeerPaths, state.WaypointPool) : -1),
-                KeysPath = (short)(state.Svr != SvrRole.None ? PathOfKeys(snapshot.PeerPaths, state.PeerKeys) : -1),
-                Tcp = sessions.Tcp(handle).Packed,
-                IdleNanoseconds = Nanoseconds(now - sessions.LastSeen(handle), worker.TicksPerSecond),
-                ReverseQuietNanoseconds = Nanoseconds(now - state.ReverseSeenAt, worker.TicksPerSecond),
-            });
+            records.Add(Record(worker, snapshot, handle, now));
         }
 
         worker.Counters.SessionsReplicatedOut += records.Count;
         return [.. records];
+    }
+
+    /// <summary>Session <paramref name="handle"/> of <paramref name="worker"/>'s table as it leaves the process.</summary>
+    internal static SessionRecord Record(PacketWorker worker, ForwardingSnapshot snapshot, int handle, long now)
+    {
+        var sessions = worker.Sessions;
+        ref readonly var state = ref sessions.Payload(handle);
+        return new SessionRecord
+        {
+            Forward = sessions.ForwardKey(handle),
+            Reverse = sessions.ReverseKey(handle),
+            State = state,
+            WaypointPath = (short)(state.Svr is SvrRole.Ingress or SvrRole.Transit ? PathOfPool(snapshot.PeerPaths, state.WaypointPool) : -1),
+            KeysPath = (short)(state.Svr != SvrRole.None ? PathOfKeys(snapshot.PeerPaths, state.PeerKeys) : -1),
+            Tcp = sessions.Tcp(handle).Packed,
+            IdleNanoseconds = Nanoseconds(now - sessions.LastSeen(handle), worker.TicksPerSecond),
+            ReverseQuietNanoseconds = Nanoseconds(now - state.ReverseSeenAt, worker.TicksPerSecond),
+        };
     }
 
     /// <summary>
@@ -280,5 +288,5 @@ public static class SessionReplication
 
     private static long Nanoseconds(long ticks, long ticksPerSecond) => (long)(Math.Max(0, ticks) * (1e9 / ticksPerSecond));
 
-    private static long Ticks(long nanoseconds, long ticksPerSecond) => (long)(Math.Max(0, nanoseconds) * (ticksPerSecond / 1e9));
+    internal static long Ticks(long nanoseconds, long ticksPerSecond) => (long)(Math.Max(0, nanoseconds) * (ticksPerSecond / 1e9));
 }

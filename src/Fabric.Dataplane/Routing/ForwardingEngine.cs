@@ -278,6 +278,32 @@ public sealed class ForwardingEngine : IDisposable
         });
 
     /// <summary>
+    /// Gives up the SVR ingress sessions of a client that moved to another router (<paramref name="clients"/>: its
+    /// addresses), removing them without a reset, as records for that router's <see cref="TakeClientSessionsAsync"/>
+    /// (docs/mobility.md "A client moves"). Done by the first worker between batches: a router of one worker. Thread-safe.
+    /// </summary>
+    public Task<SessionExport> GiveUpClientSessionsAsync(UInt128[] clients)
+    {
+        ArgumentNullException.ThrowIfNull(clients);
+        return Request((worker, snapshot, now) => snapshot is null
+            ? new SessionExport(0, [])
+            : new SessionExport(snapshot.Version, SvrStage.GiveUpClient(worker, snapshot, now, clients)));
+    }
+
+    /// <summary>
+    /// Takes over the sessions another router gave up for a client now on one of this router's links
+    /// (<see cref="GiveUpClientSessionsAsync"/>), made under configuration <paramref name="version"/>: records of another
+    /// version than the running one are refused. Done by the first worker between batches. Thread-safe.
+    /// </summary>
+    public Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return Request((worker, snapshot, now) => snapshot is null || snapshot.Version != version
+            ? new SessionImportResult(0, 0, records.Length)
+            : SvrStage.TakeClient(worker, snapshot, now, records));
+    }
+
+    /// <summary>
     /// The sessions <paramref name="query"/> asks for, read by the worker between batches, at most
     /// <see cref="Sessions.SessionScan.SlotsPerRound"/> slots a round (a large table takes several rounds; packets never
     /// wait for a whole scan). Thread-safe.

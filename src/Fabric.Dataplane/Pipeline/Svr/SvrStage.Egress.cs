@@ -6,7 +6,7 @@ namespace Fabric.Dataplane.Pipeline;
 
 // The egress side: a waypoint packet with no session is accepted only with metadata (tenant from the metadata,
 // access policy again, the session opened by SessionOpening with InstanceRoute.Egress), or it adopts the session it
-// names when that session moved from another path of the same peer router. A session whose waypoint tuple the peer
+// names when that session moved from another path or another peer router. A session whose waypoint tuple the peer
 // hands to a new session (it ended the old one: evicted or expired there) gives way to it (Superseded).
 public static partial class SvrStage
 {
@@ -100,8 +100,9 @@ public static partial class SvrStage
 
     /// <summary>
     /// The egress side of a move: metadata on a new waypoint tuple names a session this router already carries
-    /// (same original tuple, same session id, from another path of the same peer router). The session keeps its
-    /// instance and TCP state and takes the new tuple, so the endpoints notice nothing.
+    /// (same original tuple, same session id), from another path of the same peer router (a path failover, an instance
+    /// that moved back) or from another peer router (its client moved there, docs/mobility.md "A client moves"). The
+    /// session keeps its instance and TCP state and takes the new tuple, so the endpoints notice nothing.
     /// </summary>
     private static bool TryAdoptMoved(ref PacketContext context, ServiceEntry entry, in SessionKey original, ForwardingSnapshot snapshot, WorkerResources resources)
     {
@@ -123,8 +124,7 @@ public static partial class SvrStage
 
             ref var state = ref sessions.Payload(handle);
             if (state.Svr != SvrRole.Egress || state.SessionId != context.Metadata.SessionId
-                || !snapshot.TryFindPeer(sessions.ForwardKey(handle).Source, sessions.ForwardKey(handle).IsIpv6, out var before)
-                || !snapshot.TryFindPeer(context.Key.Source, context.Key.IsIpv6, out var now) || before.PeerRouter != now.PeerRouter
+                || !snapshot.TryFindPeer(context.Key.Source, context.Key.IsIpv6, out _)
                 || !sessions.TryRekey(handle, SessionDirection.Forward, context.Key))
             {
                 return false;

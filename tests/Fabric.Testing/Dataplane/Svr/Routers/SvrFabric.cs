@@ -64,10 +64,11 @@ public sealed class SvrFabric : IDisposable
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
         App2 = Server("app2", lan, "10.30.1.30", "10.30.1.1");
         Roamer = Server("roamer", lan, "10.10.1.40", "10.10.1.254");
+        Nomad = Host("nomad", lan, "10.20.1.10", "10.20.1.254");
 
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
-        Hosts = [Web1, Web2, Db1, Bulk1, Ops1, Eng1, Guest1, Eng2, Fin1, App2, Roamer, Attacker];
+        Hosts = [Web1, Web2, Db1, Bulk1, Ops1, Eng1, Guest1, Eng2, Fin1, App2, Roamer, Nomad, Attacker];
     }
 
     public ManualTime Time { get; } = new();
@@ -106,6 +107,12 @@ public sealed class SvrFabric : IDisposable
     /// lands when it moves to br2 keeping its address. Silent unless a test gives br2's LAN that gateway.
     /// </summary>
     public TestHost Roamer { get; }
+
+    /// <summary>
+    /// A client on br2's LAN with eng1's address (10.20.1.10, gateway 10.20.1.254): where eng1 lands when it moves from br1
+    /// to br2 keeping its address. Silent unless a test gives br2's LAN that gateway.
+    /// </summary>
+    public TestHost Nomad { get; }
 
     /// <summary>A host on the WAN that is no router: it sends hand-made waypoint packets.</summary>
     public TestHost Attacker { get; }

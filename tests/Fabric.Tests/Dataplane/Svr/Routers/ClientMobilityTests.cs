@@ -1,0 +1,132 @@
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Wire;
+using Fabric.Tests.Dataplane.Routing;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>
+/// A client moves (docs/mobility.md "A client moves") on the lab fabric in memory: eng1 (10.20.1.10) moves from br1 to
+/// br2's LAN by a commit, keeping its address; br1 gives up its sessions as records, br2 takes them on its own path to
+/// dc1, and dc1 adopts each from its metadata, so eng1's established TCP session to web goes on without a reset or a new
+/// handshake. What carries the records between the routers (their session actors) is not in this test.
+/// </summary>
+public sealed class ClientMobilityTests
+{
+    private const string Web = "10.200.0.80";
+
+    [Fact]
+    public async Task ClientMovedToBr2_SessionsHandedOver_EstablishedTcpSessionContinuesThroughBr2_WithoutReset()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42000);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+
+        var moved = fabric.Document(AtBr2);
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Single(given.Sessions);
+        Assert.Equal(new SessionImportResult(1, 0, 0), taken);
+        Assert.Equal(0, fabric.Br1.Worker.Sessions.Count);
+
+        fabric.Nomad.AssertTcpEcho(Web, 42000, 80, 107, "moved!", fabric.Pump);
+
+        Assert.Equal(atServer + 1, server.Received.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        // The server saw no new connection after the move: its next segment was mid-flow data.
+        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    [Fact]
+    public void ClientMovedToBr2_WithoutTheHandOver_MidFlowPacketAtBr2_IsNotCarried()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42001);
+        var atServers = fabric.Web1.Received.Count + fabric.Web2.Received.Count;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        fabric.Nomad.SendTcp(Web, 42001, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(atServers, fabric.Web1.Received.Count + fabric.Web2.Received.Count);
+    }
+
+    [Fact]
+    public async Task Records_OfAnotherConfigurationVersion_AreRefused()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42002);
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        fabric.Br2.Apply(fabric.Document(AtBr2), version: 2);
+
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Equal(new SessionImportResult(0, 0, 1), taken);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+    }
+
+    private static UInt128 Address(string text) => IpAddressConversions.ParseIpv4(text);
+
+    private static async Task<SessionExport> GiveUp(ForwardingEngine router, UInt128 client)
+    {
+        var given = router.GiveUpClientSessionsAsync([client]);
+        router.RunOnce();
+        return await given;
+    }
+
+    private static async Task<SessionImportResult> Take(ForwardingEngine router, SessionExport given)
+    {
+        // As the other router gets them: through the one serialized form.
+        var taken = router.TakeClientSessionsAsync(given.Version, SessionRecords.Deserialize(SessionRecords.Serialize(given.Sessions)));
+        router.RunOnce();
+        return await taken;
+    }
+
+    /// <summary>lab.conf with br2's LAN also the gateway 10.20.1.254/24 (eng1 is still at br1).</summary>
+    private static string AtBr1(string text)
+    {
+        var edited = text.Replace("gateways = [\"10.30.1.1/24\"]", "gateways = [\"10.30.1.1/24\", \"10.20.1.254/24\"]", StringComparison.Ordinal);
+        Assert.Contains("10.20.1.254/24", edited, StringComparison.Ordinal);
+        return edited;
+    }
+
+    /// <summary>As <see cref="AtBr1"/> with eng1 listed under br2's LAN, keeping its address.</summary>
+    private static string AtBr2(string text)
+    {
+        const string eng1 = "            eng1 { addresses = [\"10.20.1.10\"], tenant = engineering }\n";
+        const string fin1 = "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n";
+        var edited = AtBr1(text);
+        Assert.Contains(eng1, edited, StringComparison.Ordinal);
+        return edited.Replace(eng1, string.Empty, StringComparison.Ordinal).Replace(fin1, fin1 + eng1, StringComparison.Ordinal);
+    }
+
+    /// <summary>Opens eng1's TCP session to web from <paramref name="sourcePort"/> at br1 and exchanges "before" on it.</summary>
+    private static void Open(SvrFabric fabric, ushort sourcePort)
+    {
+        fabric.Eng1.SendTcp(Web, sourcePort, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Web, sourcePort, 80, TcpFlags.Ack, 101, 5001, []);
+        fabric.Eng1.AssertTcpEcho(Web, sourcePort, 80, 101, "before", fabric.Pump);
+    }
+
+    private static TcpFlags? FlagsOf(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
+}
