@@ -27,8 +27,6 @@ public sealed record EntryName(string Name)
         return (int)hash;
     }
 
-    public bool Equals(EntryName? other) => other is not null && string.Equals(other.Name, Name, StringComparison.Ordinal);
-
     public override string ToString() => Name;
 }
 

@@ -146,15 +146,7 @@ public static class SessionReplication
                 continue;
             }
 
-            sessions.Tcp(handle) = tcp;
-            worker.Resources.SessionArrived(handle);
-            var runtime = snapshot.Runtimes[state.Runtime];
-            runtime.Admission.AdmitReplica();
-            if (state.Instance >= 0)
-            {
-                runtime.Load.OnSessionStart(state.Instance);
-            }
-
+            Installed(worker, snapshot.Runtimes[state.Runtime], handle, tcp);
             added++;
         }
 
@@ -245,6 +237,23 @@ public static class SessionReplication
         state.Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, now, worker.TicksPerSecond);
         state.ReverseSeenAt = now - Ticks(record.ReverseQuietNanoseconds, worker.TicksPerSecond);
         return record.State.Instance < entry.Runtime.Load.Count;
+    }
+
+    /// <summary>
+    /// A session made elsewhere (the HA partner, the router a client moved from) was just inserted at
+    /// <paramref name="handle"/>: it takes its TCP state, its place in the workers' directory, and what it holds of
+    /// <paramref name="runtime"/> (an admission, its instance's load).
+    /// </summary>
+    internal static void Installed(PacketWorker worker, ServiceRuntime runtime, int handle, TcpTracker tcp)
+    {
+        worker.Sessions.Tcp(handle) = tcp;
+        worker.Resources.SessionArrived(handle);
+        runtime.Admission.AdmitReplica();
+        var instance = worker.Sessions.Payload(handle).Instance;
+        if (instance >= 0)
+        {
+            runtime.Load.OnSessionStart(instance);
+        }
     }
 
     private static void RemoveHolder(PacketWorker worker, ForwardingSnapshot snapshot, in SessionKey key, long now)

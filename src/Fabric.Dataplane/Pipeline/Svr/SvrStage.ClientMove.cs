@@ -112,14 +112,7 @@ public static partial class SvrStage
             return false;
         }
 
-        sessions.Tcp(handle) = TcpTracker.FromPacked(record.Tcp);
-        worker.Resources.SessionArrived(handle);
-        entry.Runtime.Admission.AdmitReplica();
-        if (state.Instance >= 0)
-        {
-            entry.Runtime.Load.OnSessionStart(state.Instance);
-        }
-
+        SessionReplication.Installed(worker, entry.Runtime, handle, TcpTracker.FromPacked(record.Tcp));
         worker.Counters.SessionsMoved++;
         return true;
     }
