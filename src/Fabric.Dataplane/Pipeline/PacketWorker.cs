@@ -215,7 +215,8 @@ public sealed class PacketWorker
         for (var i = 0; i < batch.Count; i++)
         {
             var buffer = batch[i];
-            _parsed[i] = default;
+            ref var parsed = ref _parsed[i];
+            parsed.Parsed = false;
             if (buffer.Offload.IsSuperPacket)
             {
                 continue;
@@ -226,7 +227,7 @@ public sealed class PacketWorker
             {
                 var verdict = ParseStage.Run(ref context);
                 var lookup = verdict == Verdict.Continue && context.EtherType != EtherType.Arp ? lookups.Add(context.Key) : -1;
-                _parsed[i] = ParsedHeaders.Of(ref context, verdict, lookup);
+                parsed.Keep(ref context, verdict, lookup);
             }
             catch (Exception fault) when (fault is not OutOfMemoryException)
             {

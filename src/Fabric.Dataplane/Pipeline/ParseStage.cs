@@ -213,22 +213,22 @@ internal struct ParsedHeaders
     private int _ipLength;
     private DropReason _drop;
 
-    /// <summary>The parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
-    public static ParsedHeaders Of(ref PacketContext context, Verdict verdict, int lookup) => new()
+    /// <summary>Keeps the parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
+    public void Keep(ref PacketContext context, Verdict verdict, int lookup)
     {
-        Parsed = true,
-        Verdict = verdict,
-        Lookup = lookup,
-        _etherType = context.EtherType,
-        _networkOffset = context.NetworkOffset,
-        _transportOffset = context.TransportOffset,
-        _isIpv6 = context.IsIpv6,
-        _key = context.Key,
-        _tcpFlags = context.TcpFlags,
-        _isIcmpError = context.IsIcmpError,
-        _ipLength = context.IpLength,
-        _drop = context.Drop,
-    };
+        Parsed = true;
+        Verdict = verdict;
+        Lookup = lookup;
+        _etherType = context.EtherType;
+        _networkOffset = context.NetworkOffset;
+        _transportOffset = context.TransportOffset;
+        _isIpv6 = context.IsIpv6;
+        _key = context.Key;
+        _tcpFlags = context.TcpFlags;
+        _isIcmpError = context.IsIcmpError;
+        _ipLength = context.IpLength;
+        _drop = context.Drop;
+    }
 
     /// <summary>Writes the parse into a fresh context of the same frame, as <see cref="ParseStage.Run"/> would, and returns its verdict.</summary>
     public readonly Verdict Restore(ref PacketContext context)
