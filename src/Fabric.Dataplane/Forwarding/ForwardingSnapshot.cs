@@ -181,9 +181,32 @@ public sealed record PortBinding(
         return false;
     }
 
-    public bool OwnsIpv4(uint address) => Array.IndexOf(Ipv4Addresses, address) >= 0;
+    // A port has a handful of addresses: a plain loop, asked once per packet, costs less than Array.IndexOf's call.
+    public bool OwnsIpv4(uint address)
+    {
+        foreach (var own in Ipv4Addresses)
+        {
+            if (own == address)
+            {
+                return true;
+            }
+        }
 
-    public bool OwnsIpv6(UInt128 address) => Array.IndexOf(Ipv6Addresses, address) >= 0;
+        return false;
+    }
+
+    public bool OwnsIpv6(UInt128 address)
+    {
+        foreach (var own in Ipv6Addresses)
+        {
+            if (own == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Whether <paramref name="address"/> of that family is one of the router's addresses on the port.</summary>
     public bool Owns(UInt128 address, bool isIpv6) => isIpv6 ? OwnsIpv6(address) : OwnsIpv4((uint)address);

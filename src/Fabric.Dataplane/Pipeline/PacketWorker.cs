@@ -212,6 +212,8 @@ public sealed class PacketWorker
         ArgumentOutOfRangeException.ThrowIfGreaterThan(batch.Count, _parsed.Length);
         var lookups = Resources.Lookups;
         lookups.Clear();
+        // One context parses the whole batch: before each frame, what the parse writes is cleared (ParsedHeaders.Clear).
+        var context = new PacketContext(default, port, now);
         for (var i = 0; i < batch.Count; i++)
         {
             var buffer = batch[i];
@@ -222,7 +224,9 @@ public sealed class PacketWorker
                 continue;
             }
 
-            var context = new PacketContext(buffer.Data.AsSpan(0, buffer.Length), buffer.Data, port, now);
+            context.Frame = buffer.Data.AsSpan(0, buffer.Length);
+            context.Room = buffer.Data;
+            ParsedHeaders.Clear(ref context);
             try
             {
                 var verdict = ParseStage.Run(ref context);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 
@@ -24,10 +25,12 @@ public static class ParseStage
             return context.Fail(DropReason.VlanTagged);
         }
 
-        context.EtherType = ethernet.EtherType;
-        context.NetworkOffset = ethernet.HeaderLength;
-        var network = ethernet.Payload;
-        switch (ethernet.EtherType)
+        // Untagged from here: the type at its fixed offset, the network header after the 14-octet header.
+        var etherType = BinaryPrimitives.ReadUInt16BigEndian(context.Frame[EthernetFrame.TypeOffset..]);
+        context.EtherType = etherType;
+        context.NetworkOffset = EthernetFrame.UntaggedHeaderLength;
+        var network = context.Frame[EthernetFrame.UntaggedHeaderLength..];
+        switch (etherType)
         {
             case EtherType.Arp:
                 return ArpPacket.TryCreate(network, out _) ? Verdict.Continue : context.Fail(DropReason.Malformed);
@@ -212,6 +215,20 @@ internal struct ParsedHeaders
     private bool _isIcmpError;
     private int _ipLength;
     private DropReason _drop;
+
+    /// <summary>Clears what <see cref="ParseStage.Run"/> writes into a context, so that the context parses another frame as a fresh one would.</summary>
+    public static void Clear(ref PacketContext context)
+    {
+        context.EtherType = 0;
+        context.NetworkOffset = 0;
+        context.TransportOffset = 0;
+        context.IsIpv6 = false;
+        context.Key = default;
+        context.TcpFlags = 0;
+        context.IsIcmpError = false;
+        context.IpLength = 0;
+        context.Drop = DropReason.None;
+    }
 
     /// <summary>Keeps the parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
     public void Keep(ref PacketContext context, Verdict verdict, int lookup)
