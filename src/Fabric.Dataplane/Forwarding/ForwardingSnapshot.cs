@@ -393,6 +393,13 @@ public sealed class ServiceRuntime(int id, string service, InstanceLoad load, Se
     public SharedTokenBucket ServiceBucket { get; } = serviceBucket;
 
     /// <summary>
+    /// The policy's per-session rate limit: every session this runtime admitted refills its own level
+    /// (<see cref="Pipeline.SessionState.Bucket"/>) at it. A runtime stands for one policy (<see cref="ServiceRuntimes.For"/>),
+    /// so a live session keeps the rate it was admitted under when a new configuration changes the policy.
+    /// </summary>
+    public TokenRate SessionRate { get; init; }
+
+    /// <summary>
     /// The active health check of each instance slot (in <see cref="Load"/> order), or null when the service's policy
     /// checks nothing or its slots are not instances of this router (peer routers, natively offered prefixes).
     /// </summary>
