@@ -110,6 +110,23 @@ public static class Checksum
     /// <summary>As <see cref="Delta16"/> for a 128-bit field on a 16-bit boundary, such as an IPv6 address.</summary>
     public static ulong Delta128(UInt128 oldValue, UInt128 newValue) => Sum128(~oldValue) + Sum128(newValue);
 
+    /// <summary>
+    /// Writes <paramref name="value"/> into the big-endian 16-bit <paramref name="field"/> (on a word boundary of the message a
+    /// checksum covers) and returns the rewrite's <see cref="Delta16"/>; 0, writing nothing, when the field already holds it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Rewrite16(Span<byte> field, ushort value)
+    {
+        var old = BinaryPrimitives.ReadUInt16BigEndian(field);
+        if (old == value)
+        {
+            return 0;
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(field, value);
+        return Delta16(old, value);
+    }
+
     /// <summary>The checksum after the rewrites whose deltas (<see cref="Delta16"/>, <see cref="Delta32"/>, <see cref="Delta128"/>) add to <paramref name="delta"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort Apply(ushort checksum, ulong delta) => (ushort)~Fold((ushort)~checksum + delta);

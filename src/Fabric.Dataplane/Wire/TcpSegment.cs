@@ -223,14 +223,7 @@ public readonly ref struct TcpSegment
     /// </summary>
     public void Translate(ulong pseudoHeaderDelta, bool destination, ushort port)
     {
-        var at = destination ? DestinationPortOffset : SourcePortOffset;
-        var old = BinaryPrimitives.ReadUInt16BigEndian(_bytes[at..]);
-        if (old != port)
-        {
-            pseudoHeaderDelta += Wire.Checksum.Delta16(old, port);
-            BinaryPrimitives.WriteUInt16BigEndian(_bytes[at..], port);
-        }
-
+        pseudoHeaderDelta += Wire.Checksum.Rewrite16(_bytes[(destination ? DestinationPortOffset : SourcePortOffset)..], port);
         Checksum = Wire.Checksum.Apply(Checksum, pseudoHeaderDelta);
     }
 
