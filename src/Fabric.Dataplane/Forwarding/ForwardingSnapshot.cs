@@ -181,9 +181,32 @@ public sealed record PortBinding(
         return false;
     }
 
-    public bool OwnsIpv4(uint address) => Array.IndexOf(Ipv4Addresses, address) >= 0;
+    // A port has a handful of addresses: a plain loop, asked once per packet, costs less than Array.IndexOf's call.
+    public bool OwnsIpv4(uint address)
+    {
+        foreach (var own in Ipv4Addresses)
+        {
+            if (own == address)
+            {
+                return true;
+            }
+        }
 
-    public bool OwnsIpv6(UInt128 address) => Array.IndexOf(Ipv6Addresses, address) >= 0;
+        return false;
+    }
+
+    public bool OwnsIpv6(UInt128 address)
+    {
+        foreach (var own in Ipv6Addresses)
+        {
+            if (own == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Whether <paramref name="address"/> of that family is one of the router's addresses on the port.</summary>
     public bool Owns(UInt128 address, bool isIpv6) => isIpv6 ? OwnsIpv6(address) : OwnsIpv4((uint)address);
@@ -368,6 +391,13 @@ public sealed class ServiceRuntime(int id, string service, InstanceLoad load, Se
     public SessionAdmission Admission { get; } = admission;
 
     public SharedTokenBucket ServiceBucket { get; } = serviceBucket;
+
+    /// <summary>
+    /// The policy's per-session rate limit: every session this runtime admitted refills its own level
+    /// (<see cref="Pipeline.SessionState.Bucket"/>) at it. A runtime stands for one policy (<see cref="ServiceRuntimes.For"/>),
+    /// so a live session keeps the rate it was admitted under when a new configuration changes the policy.
+    /// </summary>
+    public TokenRate SessionRate { get; init; }
 
     /// <summary>
     /// The active health check of each instance slot (in <see cref="Load"/> order), or null when the service's policy

@@ -99,6 +99,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))])
             {
                 HealthChecks = checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))],
+                SessionRate = TokenRate.From(policy.SessionRateLimit, ticksPerSecond),
             };
             _byService[service] = (shape, runtime);
             var all = id < _all.Length ? (ServiceRuntime?[])_all.Clone() : [.. _all, null];

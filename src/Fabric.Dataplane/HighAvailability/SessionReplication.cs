@@ -234,7 +234,7 @@ public static class SessionReplication
         state.WaypointPool = (short)(record.WaypointPath >= 0 ? paths[record.WaypointPath].PoolId : -1);
         state.PeerKeys = (short)(record.KeysPath >= 0 ? paths[record.KeysPath].KeysId : 0);
         state.Runtime = entry.Runtime.Id;
-        state.Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, now, worker.TicksPerSecond);
+        state.Bucket = TokenLevel.Full(entry.Runtime.SessionRate, now);
         state.ReverseSeenAt = now - Ticks(record.ReverseQuietNanoseconds, worker.TicksPerSecond);
         return record.State.Instance < entry.Runtime.Load.Count;
     }

@@ -39,7 +39,6 @@ public static class NatStage
         if (context.IsIpv6)
         {
             var v6 = Ipv6Packet.FromValidated(ip);
-            var upper = v6.UpperLayer;
             if (toInstance)
             {
                 v6.Destination = to;
@@ -49,81 +48,34 @@ public static class NatStage
                 v6.Source = to;
             }
 
-            Transport(upper, context.Key.Protocol, toInstance, from, to, echo ? (ushort)0 : fromPort, echo ? (ushort)0 : toPort);
+            Transport(v6.UpperLayer, context.Key.Protocol, toInstance, Checksum.Delta128(from, to), echo ? (ushort)0 : toPort);
             return;
         }
 
+        // The address's change is computed once: the IP header and the transport's pseudo-header take the same delta.
         var v4 = Ipv4Packet.FromValidated(ip);
-        if (toInstance)
-        {
-            v4.RewriteDestination((uint)to);
-        }
-        else
-        {
-            v4.RewriteSource((uint)to);
-        }
-
-        Transport(v4.Payload, context.Key.Protocol, toInstance, from, to, echo ? (ushort)0 : fromPort, echo ? (ushort)0 : toPort);
+        var delta = toInstance ? v4.RewriteDestination((uint)to) : v4.RewriteSource((uint)to);
+        Transport(v4.Payload, context.Key.Protocol, toInstance, delta, echo ? (ushort)0 : toPort);
     }
 
-    /// <summary>Adjusts the transport header: ports (destination towards the instance, source back) and the pseudo-header's address change.</summary>
-    private static void Transport(Span<byte> bytes, byte protocol, bool destination, UInt128 from, UInt128 to, ushort fromPort, ushort toPort)
+    /// <summary>
+    /// Adjusts the transport header: the port (destination towards the instance, source back) and the pseudo-header's
+    /// address change, whose checksum delta is <paramref name="addressDelta"/>, in one checksum update.
+    /// </summary>
+    private static void Transport(Span<byte> bytes, byte protocol, bool destination, ulong addressDelta, ushort toPort)
     {
-        var ipv4 = from <= uint.MaxValue && to <= uint.MaxValue;
         switch (protocol)
         {
             case IpProtocol.Tcp:
-                var tcp = TcpSegment.FromValidated(bytes);
-                if (ipv4)
-                {
-                    tcp.AdjustChecksumForAddress((uint)from, (uint)to);
-                }
-                else
-                {
-                    tcp.AdjustChecksumForAddress(from, to);
-                }
-
-                if (fromPort != toPort)
-                {
-                    if (destination)
-                    {
-                        tcp.RewriteDestinationPort(toPort);
-                    }
-                    else
-                    {
-                        tcp.RewriteSourcePort(toPort);
-                    }
-                }
-
+                TcpSegment.FromValidated(bytes).Translate(addressDelta, destination, toPort);
                 break;
             case IpProtocol.Udp:
-                var udp = UdpDatagram.FromValidated(bytes);
-                if (ipv4)
-                {
-                    udp.AdjustChecksumForAddress((uint)from, (uint)to);
-                }
-                else
-                {
-                    udp.AdjustChecksumForAddress(from, to);
-                }
-
-                if (fromPort != toPort)
-                {
-                    if (destination)
-                    {
-                        udp.RewriteDestinationPort(toPort);
-                    }
-                    else
-                    {
-                        udp.RewriteSourcePort(toPort);
-                    }
-                }
-
+                UdpDatagram.FromValidated(bytes).Translate(addressDelta, destination, toPort);
                 break;
             case IpProtocol.Icmpv6:
                 // ICMPv6 covers the pseudo-header: fold the address change in.
                 var icmp6 = Icmpv6Packet.FromValidated(bytes);
-                icmp6.Checksum = Checksum.Update128(icmp6.Checksum, from, to);
+                icmp6.Checksum = Checksum.Apply(icmp6.Checksum, addressDelta);
                 break;
         }
     }

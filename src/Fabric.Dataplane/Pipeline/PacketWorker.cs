@@ -212,21 +212,26 @@ public sealed class PacketWorker
         ArgumentOutOfRangeException.ThrowIfGreaterThan(batch.Count, _parsed.Length);
         var lookups = Resources.Lookups;
         lookups.Clear();
+        // One context parses the whole batch: before each frame, what the parse writes is cleared (ParsedHeaders.Clear).
+        var context = new PacketContext(default, port, now);
         for (var i = 0; i < batch.Count; i++)
         {
             var buffer = batch[i];
-            _parsed[i] = default;
+            ref var parsed = ref _parsed[i];
+            parsed.Parsed = false;
             if (buffer.Offload.IsSuperPacket)
             {
                 continue;
             }
 
-            var context = new PacketContext(buffer.Data.AsSpan(0, buffer.Length), buffer.Data, port, now);
+            context.Frame = buffer.Data.AsSpan(0, buffer.Length);
+            context.Room = buffer.Data;
+            ParsedHeaders.Clear(ref context);
             try
             {
                 var verdict = ParseStage.Run(ref context);
                 var lookup = verdict == Verdict.Continue && context.EtherType != EtherType.Arp ? lookups.Add(context.Key) : -1;
-                _parsed[i] = ParsedHeaders.Of(ref context, verdict, lookup);
+                parsed.Keep(ref context, verdict, lookup);
             }
             catch (Exception fault) when (fault is not OutOfMemoryException)
             {

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 
@@ -24,10 +25,12 @@ public static class ParseStage
             return context.Fail(DropReason.VlanTagged);
         }
 
-        context.EtherType = ethernet.EtherType;
-        context.NetworkOffset = ethernet.HeaderLength;
-        var network = ethernet.Payload;
-        switch (ethernet.EtherType)
+        // Untagged from here: the type at its fixed offset, the network header after the 14-octet header.
+        var etherType = BinaryPrimitives.ReadUInt16BigEndian(context.Frame[EthernetFrame.TypeOffset..]);
+        context.EtherType = etherType;
+        context.NetworkOffset = EthernetFrame.UntaggedHeaderLength;
+        var network = context.Frame[EthernetFrame.UntaggedHeaderLength..];
+        switch (etherType)
         {
             case EtherType.Arp:
                 return ArpPacket.TryCreate(network, out _) ? Verdict.Continue : context.Fail(DropReason.Malformed);
@@ -213,22 +216,36 @@ internal struct ParsedHeaders
     private int _ipLength;
     private DropReason _drop;
 
-    /// <summary>The parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
-    public static ParsedHeaders Of(ref PacketContext context, Verdict verdict, int lookup) => new()
+    /// <summary>Clears what <see cref="ParseStage.Run"/> writes into a context, so that the context parses another frame as a fresh one would.</summary>
+    public static void Clear(ref PacketContext context)
     {
-        Parsed = true,
-        Verdict = verdict,
-        Lookup = lookup,
-        _etherType = context.EtherType,
-        _networkOffset = context.NetworkOffset,
-        _transportOffset = context.TransportOffset,
-        _isIpv6 = context.IsIpv6,
-        _key = context.Key,
-        _tcpFlags = context.TcpFlags,
-        _isIcmpError = context.IsIcmpError,
-        _ipLength = context.IpLength,
-        _drop = context.Drop,
-    };
+        context.EtherType = 0;
+        context.NetworkOffset = 0;
+        context.TransportOffset = 0;
+        context.IsIpv6 = false;
+        context.Key = default;
+        context.TcpFlags = 0;
+        context.IsIcmpError = false;
+        context.IpLength = 0;
+        context.Drop = DropReason.None;
+    }
+
+    /// <summary>Keeps the parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
+    public void Keep(ref PacketContext context, Verdict verdict, int lookup)
+    {
+        Parsed = true;
+        Verdict = verdict;
+        Lookup = lookup;
+        _etherType = context.EtherType;
+        _networkOffset = context.NetworkOffset;
+        _transportOffset = context.TransportOffset;
+        _isIpv6 = context.IsIpv6;
+        _key = context.Key;
+        _tcpFlags = context.TcpFlags;
+        _isIcmpError = context.IsIcmpError;
+        _ipLength = context.IpLength;
+        _drop = context.Drop;
+    }
 
     /// <summary>Writes the parse into a fresh context of the same frame, as <see cref="ParseStage.Run"/> would, and returns its verdict.</summary>
     public readonly Verdict Restore(ref PacketContext context)

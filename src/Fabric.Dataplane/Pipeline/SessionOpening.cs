@@ -78,7 +78,7 @@ internal static class SessionOpening
             Service = (short)context.Service,
             ReversePort = (short)context.IngressPort,
             Runtime = runtime.Id,
-            Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, context.Now, resources.TicksPerSecond),
+            Bucket = TokenLevel.Full(runtime.SessionRate, context.Now),
         };
         var chosen = route.Choose(ref context, entry, snapshot, resources, ref state, out var reverse);
         if (chosen != DropReason.None)

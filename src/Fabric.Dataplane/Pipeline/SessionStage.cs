@@ -142,7 +142,8 @@ public static class SessionStage
         }
 
         var bytes = context.PacketBytes;
-        if (!state.Bucket.TryConsume(bytes, context.Now))
+        var runtime = snapshot.Runtimes[state.Runtime];
+        if (!state.Bucket.TryConsume(runtime.SessionRate, bytes, context.Now))
         {
             return context.Fail(DropReason.RateLimited, DropRule.SessionRateLimit);
         }
@@ -150,7 +151,6 @@ public static class SessionStage
         // The tenant's limit is charged once in the fabric, where the tenant's session entered it (the router
         // that classified the tenant: a local session, or SVR ingress, both directions); an egress or transit
         // router forwards what that router admitted (docs/policing.md).
-        var runtime = snapshot.Runtimes[state.Runtime];
         if (!runtime.ServiceBucket.TryConsume(bytes, context.Now))
         {
             return context.Fail(DropReason.RateLimited, DropRule.ServiceRateLimit);

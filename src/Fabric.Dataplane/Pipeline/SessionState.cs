@@ -8,7 +8,7 @@ namespace Fabric.Dataplane.Pipeline;
 /// leaves, its own rate limit and its counters. The NAT of each direction follows from the two keys
 /// (the forward key holds what the client sent to, the reverse key what the instance answers from).
 /// SVR sessions also keep their role, handshake state, waypoint pool and session id.
-/// Fields are ordered so the struct packs without holes (128 bytes).
+/// Fields are ordered so the struct packs without holes (104 bytes).
 /// </summary>
 /// <remarks>
 /// This is also what a session carries to another process (the HA partner, the process started after a restart):
@@ -101,8 +101,9 @@ public struct SessionState
     [Key(19)]
     public uint ReverseNextSequence;
 
+    /// <summary>The session's own rate limit: its level, refilled at the rate of the runtime that admitted it (<see cref="Forwarding.ServiceRuntime.SessionRate"/>).</summary>
     [IgnoreMember]
-    public TokenBucket Bucket;
+    public TokenLevel Bucket;
 
     /// <summary>
     /// When the last reverse packet arrived (ingress) or left toward the peer, a handshake acknowledgement included

@@ -28,14 +28,8 @@ namespace Fabric.Dataplane.Policing;
 /// </remarks>
 public struct TokenBucket
 {
-    private readonly long _bytesPerSecond;
-    private readonly long _burstBytes;
-    private readonly long _ticksPerSecond;
-    private long _tokens;
-
-    // The part of a token below one byte, in units of 1/_ticksPerSecond byte; always below _ticksPerSecond.
-    private long _remainder;
-    private long _lastRefill;
+    private readonly TokenRate _rate;
+    private TokenLevel _level;
 
     /// <summary>Creates a full bucket at <paramref name="now"/>.</summary>
     /// <param name="bytesPerSecond">The sustained rate; 0 means unlimited (the other arguments are then ignored).</param>
@@ -44,19 +38,8 @@ public struct TokenBucket
     /// <param name="now">The current time in ticks.</param>
     public TokenBucket(long bytesPerSecond, long burstBytes, long ticksPerSecond, long now)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(bytesPerSecond);
-        ArgumentOutOfRangeException.ThrowIfNegative(burstBytes);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(ticksPerSecond);
-        if (bytesPerSecond == 0)
-        {
-            return;
-        }
-
-        _bytesPerSecond = bytesPerSecond;
-        _burstBytes = burstBytes == 0 ? bytesPerSecond : burstBytes;
-        _ticksPerSecond = ticksPerSecond;
-        _tokens = _burstBytes;
-        _lastRefill = now;
+        _rate = new TokenRate(bytesPerSecond, burstBytes, ticksPerSecond);
+        _level = TokenLevel.Full(_rate, now);
     }
 
     /// <summary>A bucket that admits everything.</summary>
@@ -66,96 +49,21 @@ public struct TokenBucket
     public static TokenBucket From(RateLimit limit, long now, long ticksPerSecond) =>
         new(limit.BytesPerSecond, limit.BurstBytes, ticksPerSecond, now);
 
-    public readonly bool IsUnlimited => _bytesPerSecond == 0;
+    public readonly bool IsUnlimited => _rate.IsUnlimited;
 
-    public readonly long BytesPerSecond => _bytesPerSecond;
+    public readonly long BytesPerSecond => _rate.BytesPerSecond;
 
-    public readonly long BurstBytes => _burstBytes;
+    public readonly long BurstBytes => _rate.BurstBytes;
 
-    public readonly long TicksPerSecond => _ticksPerSecond;
+    public readonly long TicksPerSecond => _rate.TicksPerSecond;
 
     /// <summary>Whole tokens held as of the last refill (the last call to <see cref="TryConsume"/>).</summary>
-    public readonly long Tokens => _tokens;
+    public readonly long Tokens => _level.Tokens;
 
     /// <summary>
     /// Refills for the time elapsed up to <paramref name="now"/>, then takes <paramref name="bytes"/> tokens
     /// if the bucket holds that many. A packet larger than the burst never passes a limited bucket.
     /// </summary>
     /// <returns>Whether the packet conforms (tokens were taken).</returns>
-    public bool TryConsume(int bytes, long now)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        if (_bytesPerSecond == 0)
-        {
-            return true;
-        }
-
-        Refill(now);
-        if (_tokens < bytes)
-        {
-            return false;
-        }
-
-        _tokens -= bytes;
-        return true;
-    }
-
-    private void Refill(long now)
-    {
-        var elapsed = now - _lastRefill;
-        if (elapsed <= 0)
-        {
-            return;
-        }
-
-        _lastRefill = now;
-        var room = (ulong)(_burstBytes - _tokens);
-        if (room == 0)
-        {
-            return;
-        }
-
-        var ticksPerSecond = (ulong)_ticksPerSecond;
-        var high = Math.BigMul((ulong)elapsed, (ulong)_bytesPerSecond, out var low);
-        low += (ulong)_remainder;
-        if (low < (ulong)_remainder)
-        {
-            high++;
-        }
-
-        ulong added;
-        ulong remainder;
-        if (high == 0)
-        {
-            (added, remainder) = Math.DivRem(low, ticksPerSecond);
-        }
-        else
-        {
-            var scaled = new UInt128(high, low);
-            var quotient = scaled / ticksPerSecond;
-            if (quotient >= room)
-            {
-                Fill();
-                return;
-            }
-
-            added = (ulong)quotient;
-            remainder = (ulong)(scaled - (quotient * ticksPerSecond));
-        }
-
-        if (added >= room)
-        {
-            Fill();
-            return;
-        }
-
-        _tokens += (long)added;
-        _remainder = (long)remainder;
-    }
-
-    private void Fill()
-    {
-        _tokens = _burstBytes;
-        _remainder = 0;
-    }
+    public bool TryConsume(int bytes, long now) => _level.TryConsume(_rate, bytes, now);
 }

@@ -87,16 +87,60 @@ public static class Checksum
     /// <paramref name="oldValue"/> to <paramref name="newValue"/> (RFC 1624 eqn. 3); equals a full recompute
     /// unless every covered word is zero.
     /// </summary>
-    public static ushort Update16(ushort checksum, ushort oldValue, ushort newValue) =>
-        (ushort)~Fold((ulong)(ushort)~checksum + (ushort)~oldValue + newValue);
+    public static ushort Update16(ushort checksum, ushort oldValue, ushort newValue) => Apply(checksum, Delta16(oldValue, newValue));
 
     /// <summary>As <see cref="Update16"/> for a 32-bit field on a 16-bit boundary, such as an IPv4 address.</summary>
-    public static ushort Update32(ushort checksum, uint oldValue, uint newValue) =>
-        (ushort)~Fold((ulong)(ushort)~checksum + ~oldValue + newValue);
+    public static ushort Update32(ushort checksum, uint oldValue, uint newValue) => Apply(checksum, Delta32(oldValue, newValue));
 
     /// <summary>As <see cref="Update16"/> for a 128-bit field on a 16-bit boundary, such as an IPv6 address.</summary>
-    public static ushort Update128(ushort checksum, UInt128 oldValue, UInt128 newValue) =>
-        (ushort)~Fold((ulong)(ushort)~checksum + Sum128(~oldValue) + Sum128(newValue));
+    public static ushort Update128(ushort checksum, UInt128 oldValue, UInt128 newValue) => Apply(checksum, Delta128(oldValue, newValue));
+
+    /// <summary>
+    /// The change a 16-bit field's rewrite from <paramref name="oldValue"/> to <paramref name="newValue"/> makes to a
+    /// checksum covering it, as a partial sum: deltas of several fields add, and <see cref="Apply"/> folds them once, with
+    /// the same result as one <see cref="Update16"/> per field in turn.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Delta16(ushort oldValue, ushort newValue) => (ulong)(ushort)~oldValue + newValue;
+
+    /// <summary>As <see cref="Delta16"/> for a 32-bit field on a 16-bit boundary, such as an IPv4 address.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Delta32(uint oldValue, uint newValue) => (ulong)~oldValue + newValue;
+
+    /// <summary>As <see cref="Delta16"/> for a 128-bit field on a 16-bit boundary, such as an IPv6 address.</summary>
+    public static ulong Delta128(UInt128 oldValue, UInt128 newValue) => Sum128(~oldValue) + Sum128(newValue);
+
+    /// <summary>
+    /// Writes <paramref name="value"/> into the big-endian 16-bit <paramref name="field"/> (on a word boundary of the message a
+    /// checksum covers) and returns the rewrite's <see cref="Delta16"/>; 0, writing nothing, when the field already holds it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Rewrite16(Span<byte> field, ushort value)
+    {
+        var old = BinaryPrimitives.ReadUInt16BigEndian(field);
+        if (old == value)
+        {
+            return 0;
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(field, value);
+        return Delta16(old, value);
+    }
+
+    /// <summary>The checksum after the rewrites whose deltas (<see cref="Delta16"/>, <see cref="Delta32"/>, <see cref="Delta128"/>) add to <paramref name="delta"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Apply(ushort checksum, ulong delta) => (ushort)~Fold((ushort)~checksum + delta);
+
+    /// <summary>
+    /// The checksum after the TTL (the high octet of its 16-bit word with the protocol) of an IPv4 header drops by one:
+    /// <see cref="Update16"/> for that word without the general fold (the change is the constant −0x0100, RFC 1624 §4).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort UpdateForTtlDecrement(ushort checksum)
+    {
+        var sum = (uint)checksum + 0x0100;
+        return (ushort)(sum + (sum >= 0xFFFF ? 1u : 0u));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ReadBigEndian64(ref byte at)
@@ -112,6 +156,7 @@ public static class Checksum
         return (upper >> 32) + (uint)upper + (lower >> 32) + (uint)lower;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ushort Fold(ulong sum)
     {
         sum = (sum & 0xFFFF_FFFF) + (sum >> 32);

@@ -188,24 +188,30 @@ public readonly ref struct Ipv4Packet
         }
 
         // TTL and protocol share one 16-bit word; protocol is unchanged, so the word drops by 0x0100.
-        var oldWord = BinaryPrimitives.ReadUInt16BigEndian(_bytes[TtlOffset..]);
         Ttl = (byte)(ttl - 1);
-        HeaderChecksum = Checksum.Update16(HeaderChecksum, oldWord, (ushort)(oldWord - 0x0100));
+        HeaderChecksum = Checksum.UpdateForTtlDecrement(HeaderChecksum);
         return true;
     }
 
-    /// <summary>Writes the source address and updates the header checksum incrementally; transport checksums are the caller's.</summary>
-    public void RewriteSource(uint address)
+    /// <summary>
+    /// Writes the source address and updates the header checksum incrementally; transport checksums are the caller's:
+    /// returns the rewrite's <see cref="Checksum.Delta32"/>, which a pseudo-header's checksum takes too.
+    /// </summary>
+    public ulong RewriteSource(uint address)
     {
-        HeaderChecksum = Checksum.Update32(HeaderChecksum, Source, address);
+        var delta = Checksum.Delta32(Source, address);
+        HeaderChecksum = Checksum.Apply(HeaderChecksum, delta);
         Source = address;
+        return delta;
     }
 
-    /// <summary>Writes the destination address and updates the header checksum incrementally; transport checksums are the caller's.</summary>
-    public void RewriteDestination(uint address)
+    /// <summary>As <see cref="RewriteSource"/> for the destination address.</summary>
+    public ulong RewriteDestination(uint address)
     {
-        HeaderChecksum = Checksum.Update32(HeaderChecksum, Destination, address);
+        var delta = Checksum.Delta32(Destination, address);
+        HeaderChecksum = Checksum.Apply(HeaderChecksum, delta);
         Destination = address;
+        return delta;
     }
 
     /// <summary>The partial sum of this packet's pseudo-header for its upper-layer checksum.</summary>

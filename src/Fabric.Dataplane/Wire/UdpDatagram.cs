@@ -121,6 +121,21 @@ public readonly ref struct UdpDatagram
         DestinationPort = port;
     }
 
+    /// <summary>
+    /// A NAT rewrite in one checksum update: writes the destination port (<paramref name="destination"/>) or the source port and
+    /// updates a present checksum for it and for a pseudo-header change of <paramref name="pseudoHeaderDelta"/> (what
+    /// <see cref="Ipv4Packet.RewriteDestination"/> returns, or a <see cref="Wire.Checksum.Delta128"/>), folded once. The same
+    /// checksum as <see cref="AdjustChecksumForAddress(uint, uint)"/> followed by <see cref="RewriteDestinationPort"/>.
+    /// </summary>
+    public void Translate(ulong pseudoHeaderDelta, bool destination, ushort port)
+    {
+        pseudoHeaderDelta += Wire.Checksum.Rewrite16(_bytes[(destination ? DestinationPortOffset : SourcePortOffset)..], port);
+        if (HasChecksum)
+        {
+            Checksum = NonZero(Wire.Checksum.Apply(Checksum, pseudoHeaderDelta));
+        }
+    }
+
     /// <summary>Updates a present checksum for an IPv4 pseudo-header address rewritten from <paramref name="oldAddress"/> to <paramref name="newAddress"/>.</summary>
     public void AdjustChecksumForAddress(uint oldAddress, uint newAddress)
     {

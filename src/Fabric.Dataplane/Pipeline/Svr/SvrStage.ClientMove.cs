@@ -103,7 +103,7 @@ public static partial class SvrStage
         state.PeerKeys = (short)path.KeysId;
         state.SendMetadata = true;
         state.Unanswered = 0;
-        state.Bucket = TokenBucket.From(entry.Policy.SessionRateLimit, now, worker.TicksPerSecond);
+        state.Bucket = TokenLevel.Full(entry.Runtime.SessionRate, now);
         state.ReverseSeenAt = now - SessionReplication.Ticks(record.ReverseQuietNanoseconds, worker.TicksPerSecond);
         var lastSeen = Math.Max(0, now - SessionReplication.Ticks(record.IdleNanoseconds, worker.TicksPerSecond));
         if (sessions.TryInsert(forward, reverse, state, lastSeen, SessionOpening.IdleTimeout(entry, state, forward), out var handle) != SessionInsertResult.Inserted)

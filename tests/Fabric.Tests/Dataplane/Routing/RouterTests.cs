@@ -198,6 +198,42 @@ public sealed class RouterTests : IDisposable
     }
 
     [Fact]
+    public void RateLimit_PolicyRaisedUnderALiveSession_SessionKeepsItsRateAndANewSessionTakesTheNewOne()
+    {
+        // The session is admitted at 100 kB/s (10 kB burst); the policy then rises to 1 MB/s. Each flow offers 1000-byte
+        // packets at 400 kB/s for 1 s, after its burst is spent.
+        var payload = new byte[1000 - 28];
+        int Delivered(ushort sourcePort)
+        {
+            for (var burst = 0; burst < 20; burst++)
+            {
+                _lab.Eng1.SendUdp("10.10.1.30", sourcePort, 5201, payload);
+                _lab.Pump();
+            }
+
+            var before = _lab.Sink1.Received.Count;
+            for (var step = 0; step < 400; step++)
+            {
+                _lab.Eng1.SendUdp("10.10.1.30", sourcePort, 5201, payload);
+                _lab.Pump();
+                _lab.Time.Advance(TimeSpan.FromMilliseconds(2.5));
+            }
+
+            return _lab.Sink1.Received.Count - before;
+        }
+
+        _lab.Eng1.SendUdp("10.10.1.30", 34001, 5201, payload);
+        _lab.Pump();
+        _lab.Router.Apply(RouterFixture.Load(RouterFixture.Config.Replace("bytes-per-second = 100000", "bytes-per-second = 1000000", StringComparison.Ordinal)), 2);
+
+        var admittedBefore = Delivered(34001);
+        var admittedAfter = Delivered(34002);
+
+        Assert.InRange(admittedBefore, 90, 110);
+        Assert.InRange(admittedAfter, 390, 400);
+    }
+
+    [Fact]
     public void RateLimit_HoldsFlowNearConfiguredRate()
     {
         // 100 kB/s with a 10 kB burst: offer 1000-byte packets at 400 kB/s for 2 s.

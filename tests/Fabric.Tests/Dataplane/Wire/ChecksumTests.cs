@@ -120,6 +120,40 @@ public class ChecksumTests
         return incremental == ip.HeaderChecksum && ip.IsHeaderChecksumValid && decremented == ttl > 1;
     }
 
+    [Fact]
+    public void Checksum_UpdateForTtlDecrement_EqualsUpdate16ForEveryChecksum()
+    {
+        for (var checksum = 0; checksum <= ushort.MaxValue; checksum++)
+        {
+            foreach (ushort word in (ushort[])[0x0206, 0x4011, 0xFF3A])
+            {
+                Assert.Equal(Checksum.Update16((ushort)checksum, word, (ushort)(word - 0x0100)), Checksum.UpdateForTtlDecrement((ushort)checksum));
+            }
+        }
+    }
+
+    [Property]
+    public bool Checksum_DeltasAppliedOnce_EqualUpdatesInTurn(ushort checksum, uint oldAddress, uint newAddress, ushort oldPort, ushort newPort, bool edges)
+    {
+        // Edges: the values where a one's-complement zero could come out as 0x0000 in one form and 0xFFFF in the other.
+        if (edges)
+        {
+            (checksum, oldAddress, newAddress, oldPort) = (0xFFFF, uint.MaxValue, 0, 0xFFFF);
+        }
+
+        var inTurn = Checksum.Update16(Checksum.Update32(checksum, oldAddress, newAddress), oldPort, newPort);
+        var once = Checksum.Apply(checksum, Checksum.Delta32(oldAddress, newAddress) + Checksum.Delta16(oldPort, newPort));
+        return once == inTurn;
+    }
+
+    [Property]
+    public bool Checksum_Delta128AppliedWithAPort_EqualsUpdatesInTurn(ushort checksum, ulong oldUpper, ulong oldLower, ulong newUpper, ushort oldPort, ushort newPort)
+    {
+        var (from, to) = (new UInt128(oldUpper, oldLower), new UInt128(newUpper, oldLower ^ newUpper));
+        var inTurn = Checksum.Update16(Checksum.Update128(checksum, from, to), oldPort, newPort);
+        return Checksum.Apply(checksum, Checksum.Delta128(from, to) + Checksum.Delta16(oldPort, newPort)) == inTurn;
+    }
+
     internal static ushort ReferenceChecksum(ReadOnlySpan<byte> data)
     {
         uint sum = 0;

@@ -186,4 +186,35 @@ public class TcpSegmentTests
 
         return incremental == tcp.Checksum && tcp.IsChecksumValid(ip.PseudoHeaderSum());
     }
+
+    [Property]
+    public bool TcpSegment_Translate_EqualsAddressAdjustThenPortRewrite(
+        uint source, uint destination, ushort sourcePort, uint sequence, byte[] payload, uint newAddress, ushort newPort, bool towardsDestination)
+    {
+        var header = new TcpHeader(sourcePort, 80, sequence, 0, TcpFlags.Ack, 65535, 0, 0);
+        var inTurn = PacketBuilder.Ipv4(source, destination, IpProtocol.Tcp, PacketBuilder.Tcp(header, payload ?? []));
+        Ipv4Packet.TryCreate(inTurn, out var ip);
+        TcpSegment.TryCreate(ip.Payload, out var tcp);
+        tcp.UpdateChecksum(ip.PseudoHeaderSum());
+        var once = inTurn.ToArray();
+
+        var oldAddress = towardsDestination ? ip.Destination : ip.Source;
+        tcp.AdjustChecksumForAddress(oldAddress, newAddress);
+        if (towardsDestination)
+        {
+            ip.RewriteDestination(newAddress);
+            tcp.RewriteDestinationPort(newPort);
+        }
+        else
+        {
+            ip.RewriteSource(newAddress);
+            tcp.RewriteSourcePort(newPort);
+        }
+
+        Ipv4Packet.TryCreate(once, out var ip2);
+        var delta = towardsDestination ? ip2.RewriteDestination(newAddress) : ip2.RewriteSource(newAddress);
+        TcpSegment.FromValidated(ip2.Payload).Translate(delta, towardsDestination, newPort);
+
+        return once.AsSpan().SequenceEqual(inTurn);
+    }
 }

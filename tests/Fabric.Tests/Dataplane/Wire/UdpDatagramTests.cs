@@ -120,4 +120,37 @@ public class UdpDatagramTests
 
         return incremental == udp.Checksum && udp.IsChecksumValid(ip.PseudoHeaderSum()) && ip.IsHeaderChecksumValid;
     }
+
+    [Property]
+    public bool UdpDatagram_Translate_EqualsAddressAdjustThenPortRewrite(
+        uint source, uint destination, ushort sourcePort, ushort destinationPort, byte[] payload, uint newAddress, ushort newPort, bool towardsDestination, bool noChecksum)
+    {
+        var inTurn = PacketBuilder.Ipv4(source, destination, IpProtocol.Udp, PacketBuilder.Udp(sourcePort, destinationPort, payload ?? []));
+        Ipv4Packet.TryCreate(inTurn, out var ip);
+        UdpDatagram.TryCreate(ip.Payload, out var udp);
+        udp.UpdateChecksum(ip.PseudoHeaderSum());
+        if (noChecksum)
+        {
+            udp.Checksum = 0;
+        }
+
+        var once = inTurn.ToArray();
+        udp.AdjustChecksumForAddress(towardsDestination ? ip.Destination : ip.Source, newAddress);
+        if (towardsDestination)
+        {
+            ip.RewriteDestination(newAddress);
+            udp.RewriteDestinationPort(newPort);
+        }
+        else
+        {
+            ip.RewriteSource(newAddress);
+            udp.RewriteSourcePort(newPort);
+        }
+
+        Ipv4Packet.TryCreate(once, out var ip2);
+        var delta = towardsDestination ? ip2.RewriteDestination(newAddress) : ip2.RewriteSource(newAddress);
+        UdpDatagram.FromValidated(ip2.Payload).Translate(delta, towardsDestination, newPort);
+
+        return once.AsSpan().SequenceEqual(inTurn);
+    }
 }

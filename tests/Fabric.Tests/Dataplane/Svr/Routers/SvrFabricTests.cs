@@ -486,10 +486,10 @@ public sealed class SvrFabricTests
     }
 
     [Fact]
-    public void SessionState_WithSvrFields_Is128Bytes()
+    public void SessionState_WithSvrFields_Is104Bytes()
     {
         // The session table's memory per session (docs/benchmarks.md, bytes per session) depends on it.
-        Assert.Equal(128, System.Runtime.CompilerServices.Unsafe.SizeOf<SessionState>());
+        Assert.Equal(104, System.Runtime.CompilerServices.Unsafe.SizeOf<SessionState>());
     }
 
     /// <summary>A hand-made waypoint packet from the attacker to dc1, UDP with forward metadata for a session to bulk.</summary>
