@@ -1,3 +1,4 @@
+using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Sessions;
@@ -10,7 +11,8 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// A client moves (docs/mobility.md "A client moves") on the lab fabric in memory: eng1 (10.20.1.10) moves from br1 to
 /// br2's LAN by a commit, keeping its address; br1 gives up its sessions as records, br2 takes them on its own path to
 /// dc1, and dc1 adopts each from its metadata, so eng1's established TCP session to web goes on without a reset or a new
-/// handshake. What carries the records between the routers (their session actors) is not in this test.
+/// handshake; br2 drops, not resets, eng1's mid-flow packets while they come. What carries the records between the
+/// routers (their session actors) is in <c>ClusterClientMobilityTests</c>.
 /// </summary>
 public sealed class ClientMobilityTests
 {
@@ -53,6 +55,75 @@ public sealed class ClientMobilityTests
     }
 
     [Fact]
+    public async Task ClientMovedToBr2_Br1RunsTheCommitBeforeItIsAsked_SessionHeldNotEnded_HandedOverWithoutReset()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42003);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        // br1's worker binds the commit that lists eng1 under br2 (eng1's port at br1 loses its device) before br2 asks.
+        fabric.Pump();
+        Assert.Equal(0, fabric.Br1.Worker.Sessions.Count);
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.Revoked));
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Single(given.Sessions);
+        Assert.Equal(new SessionImportResult(1, 0, 0), taken);
+        Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
+        fabric.Nomad.AssertTcpEcho(Web, 42003, 80, 107, "moved!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
+    [Fact]
+    public async Task HeldSessions_AskedForAfterTheHold_Forgotten()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42004);
+        fabric.Br1.Apply(fabric.Document(AtBr2), version: 2);
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+
+        fabric.Time.Advance(SvrStage.ClientHandOverHold + TimeSpan.FromSeconds(1));
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+
+        Assert.Empty(given.Sessions);
+        Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
+    }
+
+    [Fact]
+    public void ClientArrivedAtBr2_MidFlowPacketBeforeItsSessions_DroppedNotReset_ResetOnceTheGraceIsOver()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42005);
+        fabric.Br2.Apply(fabric.Document(AtBr2), version: 2);
+
+        fabric.Nomad.SendTcp(Web, 42005, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+        Assert.DoesNotContain(fabric.Nomad.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+
+        fabric.Time.Advance(SvrStage.ClientArrivalGrace + TimeSpan.FromMilliseconds(100));
+        fabric.Nomad.SendTcp(Web, 42005, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+        Assert.Contains(fabric.Nomad.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+    }
+
+    [Fact]
     public void ClientMovedToBr2_WithoutTheHandOver_MidFlowPacketAtBr2_IsNotCarried()
     {
         using var fabric = new SvrFabric(AtBr1);
@@ -83,9 +154,9 @@ public sealed class ClientMobilityTests
         Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
     }
 
-    private static UInt128 Address(string text) => IpAddressConversions.ParseIpv4(text);
+    private static ClientAddress Address(string text) => ClientAddress.Of(System.Net.IPAddress.Parse(text));
 
-    private static async Task<SessionExport> GiveUp(ForwardingEngine router, UInt128 client)
+    private static async Task<SessionExport> GiveUp(ForwardingEngine router, ClientAddress client)
     {
         var given = router.GiveUpClientSessionsAsync([client]);
         router.RunOnce();
