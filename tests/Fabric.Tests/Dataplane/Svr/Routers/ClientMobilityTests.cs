@@ -16,7 +16,7 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// </summary>
 public sealed class ClientMobilityTests
 {
-    private const string Web = "10.200.0.80";
+    internal const string Web = "10.200.0.80";
 
     [Fact]
     public async Task ClientMovedToBr2_SessionsHandedOver_EstablishedTcpSessionContinuesThroughBr2_WithoutReset()
@@ -172,7 +172,7 @@ public sealed class ClientMobilityTests
     }
 
     /// <summary>lab.conf with br2's LAN also the gateway 10.20.1.254/24 (eng1 is still at br1).</summary>
-    private static string AtBr1(string text)
+    internal static string AtBr1(string text)
     {
         var edited = text.Replace("gateways = [\"10.30.1.1/24\"]", "gateways = [\"10.30.1.1/24\", \"10.20.1.254/24\"]", StringComparison.Ordinal);
         Assert.Contains("10.20.1.254/24", edited, StringComparison.Ordinal);
@@ -180,7 +180,7 @@ public sealed class ClientMobilityTests
     }
 
     /// <summary>As <see cref="AtBr1"/> with eng1 listed under br2's LAN, keeping its address.</summary>
-    private static string AtBr2(string text)
+    internal static string AtBr2(string text)
     {
         const string eng1 = "            eng1 { addresses = [\"10.20.1.10\"], tenant = engineering }\n";
         const string fin1 = "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n";
@@ -190,7 +190,7 @@ public sealed class ClientMobilityTests
     }
 
     /// <summary>Opens eng1's TCP session to web from <paramref name="sourcePort"/> at br1 and exchanges "before" on it.</summary>
-    private static void Open(SvrFabric fabric, ushort sourcePort)
+    internal static void Open(SvrFabric fabric, ushort sourcePort)
     {
         fabric.Eng1.SendTcp(Web, sourcePort, 80, TcpFlags.Syn, 100, 0, []);
         fabric.Pump();
@@ -198,6 +198,6 @@ public sealed class ClientMobilityTests
         fabric.Eng1.AssertTcpEcho(Web, sourcePort, 80, 101, "before", fabric.Pump);
     }
 
-    private static TcpFlags? FlagsOf(byte[] packet) =>
+    internal static TcpFlags? FlagsOf(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
 }
