@@ -18,8 +18,15 @@ public sealed partial class SessionActor
     /// <summary>How long a node asked for a client's sessions waits to run the configuration the asking node runs.</summary>
     public static readonly TimeSpan ClientHandOverWait = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How often a node asks again a node that has not answered: the cluster's pub-sub may not know the other node's
+    /// session actor yet, and a message it cannot deliver is lost.
+    /// </summary>
+    public static readonly TimeSpan ClientHandOverRetry = TimeSpan.FromMilliseconds(250);
+
     private readonly List<(IActorRef Asker, GiveUpClientSessions Request, DateTime Until)> _waitingAsks = [];
     private readonly Dictionary<string, long> _asked = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (GiveUpClientSessions Request, DateTime Until)> _unanswered = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
     private long _arrivalsSeen;
 
@@ -31,6 +38,29 @@ public sealed partial class SessionActor
         Receive<ConfigurationApplied>(_ => { });
         Receive<GiveUpClientSessions>(GiveUpClient);
         Receive<ClientSessionsGiven>(TakeClient);
+        Receive<AskAgain>(_ => AskUnanswered());
+    }
+
+    /// <summary>Asks every node not heard from again, until <see cref="Dataplane.Pipeline.SvrStage.ClientHandOverHold"/> after the arrival (while the other router holds the sessions).</summary>
+    private void AskUnanswered()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var (node, (request, until)) in _unanswered.ToArray())
+        {
+            if (now >= until)
+            {
+                _unanswered.Remove(node);
+                Log.Warning("router node {0}: node {1} did not answer for the sessions of {2}", _node, node, string.Join(", ", request.Addresses));
+                continue;
+            }
+
+            _mediator.Tell(new Send(FlowDistribution.PathOf(node), request), Self);
+        }
+
+        if (_unanswered.Count == 0)
+        {
+            Timers.Cancel("ask-again");
+        }
     }
 
     /// <summary>A configuration was applied (or may have been): ask for the clients it brought here; answer the asks that waited for it.</summary>
@@ -44,8 +74,11 @@ public sealed partial class SessionActor
             {
                 foreach (var node in ClientHandOver.NodesOf(snapshot, router))
                 {
+                    var request = new GiveUpClientSessions(_node, snapshot.Version, addresses);
                     _asked[node] = snapshot.Version;
-                    _mediator.Tell(new Send(FlowDistribution.PathOf(node), new GiveUpClientSessions(_node, snapshot.Version, addresses)), Self);
+                    _unanswered[node] = (request, DateTime.UtcNow + Dataplane.Pipeline.SvrStage.ClientHandOverHold);
+                    _mediator.Tell(new Send(FlowDistribution.PathOf(node), request), Self);
+                    Timers.StartPeriodicTimer("ask-again", AskAgain.Instance, ClientHandOverRetry);
                     Log.Info("router node {0}: {1} arrived from router {2} with version {3}; asking node {4} for their sessions", _node, string.Join(", ", addresses), router, snapshot.Version, node);
                 }
             }
@@ -140,6 +173,15 @@ public sealed partial class SessionActor
             return;
         }
 
+        if (_unanswered.TryGetValue(given.Node, out var asked) && asked.Request.Version == given.Version)
+        {
+            _unanswered.Remove(given.Node);
+        }
+        else if (given.Error is not null)
+        {
+            _unanswered.Remove(given.Node);
+        }
+
         if (given.Error is { } error)
         {
             Log.Warning("router node {0}: node {1} gave up no client sessions: {2}", _node, given.Node, error);
@@ -171,5 +213,10 @@ public sealed partial class SessionActor
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+    }
+
+    private sealed record AskAgain
+    {
+        public static readonly AskAgain Instance = new();
     }
 }
