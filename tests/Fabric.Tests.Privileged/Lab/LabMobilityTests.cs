@@ -120,12 +120,10 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
     private void MoveMob1ToDc2()
     {
         LabMoves.Replug(_run, "mob1", "dc2a", "10.10.5.254");
-        var topology = Repository.Read("hocon/lab-mobility.conf");
-        var listed = "          containers {\n            mob1 { addresses = [\"10.10.5.10\"] }\n          }\n";
-        var moved = topology
-            .Replace(listed, "", StringComparison.Ordinal)
-            .Replace("          gateways = [\"10.10.5.254/24\"]\n", "          gateways = [\"10.10.5.254/24\"]\n" + listed, StringComparison.Ordinal);
-        Assert.NotEqual(topology, moved);
+        var moved = LabMoves.Relisted(
+            Repository.Read("hocon/lab-mobility.conf"),
+            "          containers {\n            mob1 { addresses = [\"10.10.5.10\"] }\n          }\n",
+            "          gateways = [\"10.10.5.254/24\"]\n");
         LabMoves.Commit(_run, moved, "mob1 moves to dc2", nodes: 4);
     }
 }

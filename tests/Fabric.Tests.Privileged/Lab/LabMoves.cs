@@ -28,6 +28,18 @@ public static class LabMoves
         Check(ExternalCommand.Run("ip", "-n", moving, "neigh", "flush", "dev", "eth0"));
     }
 
+    /// <summary>
+    /// <paramref name="topology"/> with <paramref name="listed"/> (a network's containers block) taken out of where it is
+    /// and put after <paramref name="after"/> (the line of the network it moves to): the document that moves a container.
+    /// </summary>
+    public static string Relisted(string topology, string listed, string after)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        var moved = topology.Replace(listed, "", StringComparison.Ordinal).Replace(after, after + listed, StringComparison.Ordinal);
+        Assert.NotEqual(topology, moved);
+        return moved;
+    }
+
     /// <summary>Commits <paramref name="text"/> to the lab's conductor and waits until its <paramref name="nodes"/> router nodes all applied it.</summary>
     public static void Commit(LabRun run, string text, string message, int nodes)
     {

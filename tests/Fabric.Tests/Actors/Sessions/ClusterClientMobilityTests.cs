@@ -45,10 +45,7 @@ public sealed class ClusterClientMobilityTests : IDisposable
         Assert.Equal(0, fabric.Br1.Worker.Sessions.Count);
         Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
         Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
-        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
-        {
-            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
-        }
+        AssertNoReset(fabric);
 
         Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
     }

@@ -45,10 +45,7 @@ public sealed class ClientMobilityTests
         Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
         Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
         Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br2).Svr);
-        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
-        {
-            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
-        }
+        AssertNoReset(fabric);
 
         // The server saw no new connection after the move: its next segment was mid-flow data.
         Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
@@ -80,10 +77,7 @@ public sealed class ClientMobilityTests
         Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
         fabric.Nomad.AssertTcpEcho(Web, 42003, 80, 107, "moved!", fabric.Pump);
         Assert.Equal(atServer + 1, server.Received.Count);
-        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
-        {
-            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
-        }
+        AssertNoReset(fabric);
     }
 
     [Fact]
@@ -114,6 +108,19 @@ public sealed class ClientMobilityTests
 
         Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
         Assert.DoesNotContain(fabric.Nomad.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+
+        // The check on the packet path allocates nothing.
+        var resources = fabric.Br2.Worker.Resources;
+        var eng1 = IpAddressConversions.ParseIpv4("10.20.1.10");
+        var now = fabric.Br2.Now;
+        Assert.True(resources.IsArriving(eng1, isIpv6: false, now));
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            _ = resources.IsArriving(eng1, isIpv6: false, now);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
 
         fabric.Time.Advance(SvrStage.ClientArrivalGrace + TimeSpan.FromMilliseconds(100));
         fabric.Nomad.SendTcp(Web, 42005, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray());
@@ -196,6 +203,15 @@ public sealed class ClientMobilityTests
         fabric.Pump();
         fabric.Eng1.SendTcp(Web, sourcePort, 80, TcpFlags.Ack, 101, 5001, []);
         fabric.Eng1.AssertTcpEcho(Web, sourcePort, 80, 101, "before", fabric.Pump);
+    }
+
+    /// <summary>No end of eng1's session, at br1 or at br2, nor a web instance, received a reset.</summary>
+    internal static void AssertNoReset(SvrFabric fabric)
+    {
+        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
     }
 
     internal static TcpFlags? FlagsOf(byte[] packet) =>
