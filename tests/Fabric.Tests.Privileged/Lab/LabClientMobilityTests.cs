@@ -74,6 +74,15 @@ public sealed class LabClientMobilityTests(ClientMobilityLab lab, ITestOutputHel
     private readonly LabRun _run = lab.Run;
 
     [Fact]
+    public void Verify_EveryCellAgreesWithThePolicy()
+    {
+        var verify = _run.Verify();
+
+        Assert.True(verify.Succeeded, verify.ToString());
+        Assert.Matches(@"\d+ correct, 0 wrong\n$", verify.Output);
+    }
+
+    [Fact]
     public void InteractiveStream_WhileEng1MovesFromBr1ToBr2_LosesNoLine_NeverReset()
     {
         var echo = lab.Programs.Start(_run.NamespaceOf("shell1"), "python3", "-c", Echo);
