@@ -121,6 +121,7 @@ public sealed class ConfigApplier : ReceiveActor
             {
                 _target.Apply(config, running.Version);
                 _applied = running.Version;
+                Context.System.EventStream.Publish(new ConfigurationApplied(_node, running.Version));
             }
             catch (SnapshotCompileException e)
             {
@@ -129,6 +130,7 @@ public sealed class ConfigApplier : ReceiveActor
             catch (ConfigNotKeptException e)
             {
                 _applied = running.Version;
+                Context.System.EventStream.Publish(new ConfigurationApplied(_node, running.Version));
                 _log.Warning("router node {0} applied version {1}: {2}", _node, running.Version, e.Message);
             }
             catch (Exception e)
@@ -159,3 +161,10 @@ public sealed class ConfigApplier : ReceiveActor
             acks => acks.SetItem(_self, _node, ack)));
     }
 }
+
+/// <summary>
+/// Published on the local actor system's event stream when router node <paramref name="Node"/> swapped version
+/// <paramref name="Version"/> in: for actors of the node that act on what a configuration changed (a client that
+/// arrived, <see cref="Sessions.SessionActor"/>). Never crosses the network.
+/// </summary>
+public sealed record ConfigurationApplied(string Node, long Version);

@@ -35,6 +35,12 @@ public interface IFlowSource
     WorkerClock Clock();
 
     Task<SessionPage> QuerySessionsAsync(SessionQuery query);
+
+    /// <summary>The sessions of clients that moved to another router, given up as records (see <see cref="ForwardingEngine.GiveUpClientSessionsAsync"/>).</summary>
+    Task<SessionExport> GiveUpClientSessionsAsync(ClientAddress[] clients);
+
+    /// <summary>Installs sessions another router gave up for clients now here (see <see cref="ForwardingEngine.TakeClientSessionsAsync"/>).</summary>
+    Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records);
 }
 
 /// <summary>A forwarding engine as a flow source. Thread-safe as the engine is.</summary>
@@ -64,4 +70,8 @@ public sealed class EngineFlowSource(ForwardingEngine engine, TimeProvider? wall
     public WorkerClock Clock() => new(engine.Now, engine.Worker.TicksPerSecond, _wall.GetUtcNow().ToUnixTimeMilliseconds());
 
     public Task<SessionPage> QuerySessionsAsync(SessionQuery query) => engine.QuerySessionsAsync(query);
+
+    public Task<SessionExport> GiveUpClientSessionsAsync(ClientAddress[] clients) => engine.GiveUpClientSessionsAsync(clients);
+
+    public Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records) => engine.TakeClientSessionsAsync(version, records);
 }

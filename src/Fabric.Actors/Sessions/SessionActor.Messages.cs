@@ -39,6 +39,23 @@ public sealed record SessionEventBatch(string Node, string Router, IReadOnlyList
 [WireMessage("fabric.drops.events.v1")]
 public sealed record DropEventBatch(string Node, string Router, IReadOnlyList<DropView> Drops, long Lost);
 
+/// <summary>
+/// A router node's <see cref="SessionActor"/> to another's: clients (<paramref name="Addresses"/>) that the configuration
+/// <paramref name="Version"/> moved from your router to mine (<paramref name="Node"/>'s) arrived here; give me their
+/// sessions. Answered with one or more <see cref="ClientSessionsGiven"/> (docs/mobility.md "A client moves").
+/// </summary>
+[WireMessage("fabric.sessions.client-give-up.v1")]
+public sealed record GiveUpClientSessions(string Node, long Version, IReadOnlyList<string> Addresses);
+
+/// <summary>
+/// Part <paramref name="Part"/> of <paramref name="Parts"/> of the sessions router node <paramref name="Node"/> gave up for
+/// clients that moved away: <see cref="Dataplane.Sessions.SessionRecords"/> bytes, made under configuration
+/// <paramref name="Version"/>, already removed there (at most <see cref="ClientHandOver.MaxRecordsPerMessage"/> a part); or
+/// why there are none.
+/// </summary>
+[WireMessage("fabric.sessions.client-given.v1")]
+public sealed record ClientSessionsGiven(string Node, long Version, byte[] Records, int Part, int Parts, string? Error = null);
+
 /// <summary>Where flows travel in the cluster: the pub-sub topic of the batches, and the path each node's session actor is reached by.</summary>
 public static class FlowDistribution
 {

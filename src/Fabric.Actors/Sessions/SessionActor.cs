@@ -17,7 +17,7 @@ namespace Fabric.Actors.Sessions;
 /// worker never waits for it: what the actor does not drain in time is overwritten and reported as lost. Registered with
 /// the cluster's pub-sub mediator under <see cref="FlowDistribution.PathOf"/>, so the conductor reaches it by node name.
 /// </summary>
-public sealed class SessionActor : ReceiveActor, IWithTimers
+public sealed partial class SessionActor : ReceiveActor, IWithTimers
 {
     /// <summary>How often the rings are drained unless told otherwise: the live tail's delay at most.</summary>
     public static readonly TimeSpan DefaultDrainInterval = TimeSpan.FromMilliseconds(500);
@@ -45,9 +45,14 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
         _sessionsRead = new long[source.SessionEvents.Count];
         _dropsRead = new long[source.Drops.Count];
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
-        Receive<Drain>(_ => DrainRings());
+        Receive<Drain>(_ =>
+        {
+            DrainRings();
+            ConfigurationChanged();
+        });
         Receive<QuerySessions>(Query);
         Receive<QueryDrops>(query => Sender.Tell(Drops(query.Limit)));
+        ReceiveClientHandOver();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -71,9 +76,15 @@ public sealed class SessionActor : ReceiveActor, IWithTimers
         }
         _mediator.Tell(new Put(Self));
         Timers.StartPeriodicTimer("drain", Drain.Instance, _interval);
+        Context.System.EventStream.Subscribe(Self, typeof(Configuration.ConfigurationApplied));
+        _arrivalsSeen = _source.Snapshot?.Version ?? 0;
     }
 
-    protected override void PostStop() => _mediator.Tell(new Remove(FlowDistribution.PathOf(_node)));
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        _mediator.Tell(new Remove(FlowDistribution.PathOf(_node)));
+    }
 
     private void Query(QuerySessions query)
     {

@@ -55,6 +55,19 @@ public sealed class ForwardingSnapshot
     /// </summary>
     public IReadOnlyDictionary<string, string> RouterOfNode { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// The router each container address of the document is listed under (the first, should two list it): where the
+    /// configuration says a client is. A session of a client listed under another router is given up to it
+    /// (docs/mobility.md "A client moves").
+    /// </summary>
+    public IReadOnlyDictionary<ClientAddress, string> RouterOfContainer { get; init; } = new Dictionary<ClientAddress, string>();
+
+    /// <summary>
+    /// The container addresses this router lists that the snapshot before this one (on this engine) listed under another
+    /// router, with that router: clients that arrived here with this configuration, whose sessions this router fetches.
+    /// </summary>
+    public IReadOnlyDictionary<ClientAddress, string> ArrivedClients { get; init; } = new Dictionary<ClientAddress, string>();
+
     /// <summary>By port index: what the port is and the router's addresses on it.</summary>
     public PortBinding[] Ports { get; }
 

@@ -19,7 +19,8 @@ namespace Fabric.Dataplane.Forwarding;
 public static class SnapshotCompiler
 {
     public static ForwardingSnapshot Compile(
-        FabricConfig config, string routerName, IReadOnlyList<string> portDevices, long version, long ticksPerSecond, ServiceRuntimes runtimes, long now)
+        FabricConfig config, string routerName, IReadOnlyList<string> portDevices, long version, long ticksPerSecond, ServiceRuntimes runtimes, long now,
+        ForwardingSnapshot? previous = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(portDevices);
@@ -215,9 +216,20 @@ public static class SnapshotCompiler
         }
 
         runtimes.Retain(config.Services.Select(s => s.Name).ToHashSet(StringComparer.Ordinal));
+        var routerOfContainer = new Dictionary<ClientAddress, string>();
+        foreach (var (placed, _, container) in config.Containers())
+        {
+            foreach (var address in container.Addresses)
+            {
+                routerOfContainer.TryAdd(ClientAddress.Of(address), placed.Name);
+            }
+        }
+
         return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths], access)
         {
             RouterOfNode = config.RouterOfNode(),
+            RouterOfContainer = routerOfContainer,
+            ArrivedClients = Arrived(routerOfContainer, routerName, previous),
         };
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
@@ -612,6 +624,26 @@ public static class SnapshotCompiler
         {
             v6.Add(IpAddressConversions.ToIpv6(network.Address), network.Length, value);
         }
+    }
+
+    /// <summary>The addresses <paramref name="routerName"/> lists that <paramref name="previous"/> listed under another router, with that router.</summary>
+    private static Dictionary<ClientAddress, string> Arrived(Dictionary<ClientAddress, string> routerOfContainer, string routerName, ForwardingSnapshot? previous)
+    {
+        var arrived = new Dictionary<ClientAddress, string>();
+        if (previous is null)
+        {
+            return arrived;
+        }
+
+        foreach (var (address, router) in routerOfContainer)
+        {
+            if (router == routerName && previous.RouterOfContainer.TryGetValue(address, out var before) && before != routerName)
+            {
+                arrived.Add(address, before);
+            }
+        }
+
+        return arrived;
     }
 }
 

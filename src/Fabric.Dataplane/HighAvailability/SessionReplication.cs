@@ -47,17 +47,17 @@ public static class SessionReplication
                 continue;
             }
 
-            records.Add(Record(worker, snapshot, handle, now));
+            records.Add(Record(worker.Resources, snapshot, handle, now));
         }
 
         worker.Counters.SessionsReplicatedOut += records.Count;
         return [.. records];
     }
 
-    /// <summary>Session <paramref name="handle"/> of <paramref name="worker"/>'s table as it leaves the process.</summary>
-    internal static SessionRecord Record(PacketWorker worker, ForwardingSnapshot snapshot, int handle, long now)
+    /// <summary>Session <paramref name="handle"/> of <paramref name="resources"/>' table as it leaves the process.</summary>
+    internal static SessionRecord Record(WorkerResources resources, ForwardingSnapshot snapshot, int handle, long now)
     {
-        var sessions = worker.Sessions;
+        var sessions = resources.Sessions;
         ref readonly var state = ref sessions.Payload(handle);
         return new SessionRecord
         {
@@ -67,8 +67,8 @@ public static class SessionReplication
             WaypointPath = (short)(state.Svr is SvrRole.Ingress or SvrRole.Transit ? PathOfPool(snapshot.PeerPaths, state.WaypointPool) : -1),
             KeysPath = (short)(state.Svr != SvrRole.None ? PathOfKeys(snapshot.PeerPaths, state.PeerKeys) : -1),
             Tcp = sessions.Tcp(handle).Packed,
-            IdleNanoseconds = Nanoseconds(now - sessions.LastSeen(handle), worker.TicksPerSecond),
-            ReverseQuietNanoseconds = Nanoseconds(now - state.ReverseSeenAt, worker.TicksPerSecond),
+            IdleNanoseconds = Nanoseconds(now - sessions.LastSeen(handle), resources.TicksPerSecond),
+            ReverseQuietNanoseconds = Nanoseconds(now - state.ReverseSeenAt, resources.TicksPerSecond),
         };
     }
 

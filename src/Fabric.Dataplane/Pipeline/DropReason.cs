@@ -143,6 +143,13 @@ public enum DropReason : byte
     /// <c>session-resiliency</c> moves sessions off what failed (see <c>InstanceFailover</c>).
     /// </summary>
     InstanceDown,
+
+    /// <summary>
+    /// A mid-flow TCP packet without a session from a client that arrived at this router by the configuration just
+    /// applied: dropped, not reset, while its sessions come from the router it left (<c>SvrStage.ClientArrivalGrace</c>,
+    /// docs/mobility.md "A client moves"); TCP sends it again.
+    /// </summary>
+    ClientArriving,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

@@ -668,13 +668,22 @@ public sealed class PacketWorker
 
     /// <summary>
     /// Binds the sessions to <paramref name="snapshot"/> when it is not the one they hold indexes of (<see cref="SessionRebinding"/>:
-    /// renumbered indexes follow, sessions the new configuration no longer allows end); returns it.
+    /// renumbered indexes follow, sessions the new configuration no longer allows end, sessions of clients it moved to another
+    /// router are held for it); starts the grace of the clients it brought here (<see cref="SvrStage.ClientArrivalGrace"/>);
+    /// returns it. Work run between batches that touches sessions binds first, so that it sees them under the snapshot it is given.
     /// </summary>
-    private ForwardingSnapshot Bind(ForwardingSnapshot snapshot, long now)
+    internal ForwardingSnapshot Bind(ForwardingSnapshot snapshot, long now)
     {
         if (ReferenceEquals(snapshot, _bound))
         {
             return snapshot;
+        }
+
+        var hold = (long)(SvrStage.ClientHandOverHold.TotalSeconds * TicksPerSecond);
+        Resources.MovedClients.Forget(now, hold);
+        if (snapshot.ArrivedClients.Count > 0)
+        {
+            Resources.ClientsArrived(snapshot.ArrivedClients, now + (long)(SvrStage.ClientArrivalGrace.TotalSeconds * TicksPerSecond));
         }
 
         if (_bound is not null)

@@ -21,12 +21,16 @@ namespace Fabric.Dataplane.Pipeline;
 /// </list>
 /// A session that stays and is an SVR ingress whose service no longer lives beyond its path (its instance moved to another
 /// router) moves to a router hosting the service now (<see cref="SvrStage.FollowHosting"/>, docs/mobility.md).
+/// An SVR ingress session the new snapshot still allows whose client the new document lists under another router (the
+/// client moved) neither ends nor stays: it is taken out of the table without a reset and held as a record for that
+/// router to fetch (<see cref="SvrStage.HoldForNewRouter"/>, docs/mobility.md "A client moves"), even where its client's
+/// port lost its device with the move.
 /// A TCP session that ends is reset towards each end attached to this router (<see cref="SessionResets"/>); any
 /// other session is removed. Every router of a fabric runs the same check on the same version, so each end of an SVR
 /// session ends its part; an ended session's next packet meets the slow path like any new flow (and the policy's
 /// transport-state enforcement).
-/// Allocates nothing; runs on the worker's thread, between batches, over the whole table (65 536 slots take well under
-/// a millisecond).
+/// Allocates nothing but the records of moved clients' sessions; runs on the worker's thread, between batches, over the
+/// whole table (65 536 slots take well under a millisecond).
 /// </summary>
 public static class SessionRebinding
 {
@@ -49,16 +53,18 @@ public static class SessionRebinding
             var forward = sessions.ForwardKey(handle);
             var tenant = (uint)state.Tenant < (uint)previous.Tenants.Length ? next.TenantIndex(previous.Tenants[state.Tenant]) : -1;
             var service = next.ServiceIndex(next.Runtimes[state.Runtime].Service);
-            if (Allowed(next, in state, forward, tenant, service) && KeepsPort(previous, next, state.ForwardPort) && KeepsPort(previous, next, state.ReversePort))
+            var allowed = Allowed(next, in state, forward, tenant, service);
+            if (allowed && SvrStage.ClientMovedAway(next, in state, forward, resources.Sessions.Tcp(handle)))
+            {
+                Rebind(resources, ref state, tenant, service);
+                SvrStage.HoldForNewRouter(previous, next, resources, handle, now);
+                continue;
+            }
+
+            if (allowed && KeepsPort(previous, next, state.ForwardPort) && KeepsPort(previous, next, state.ReversePort))
             {
                 var hostedBefore = (uint)state.Service < (uint)previous.Services.Length ? previous.Services[state.Service] : null;
-                if (tenant != state.Tenant || service != state.Service)
-                {
-                    resources.SessionRebound(state.Tenant, state.Service, tenant, service);
-                    state.Tenant = (short)tenant;
-                    state.Service = (short)service;
-                }
-
+                Rebind(resources, ref state, tenant, service);
                 SvrStage.FollowHosting(hostedBefore, next, resources, handle, ref state, now);
                 continue;
             }
@@ -68,6 +74,16 @@ public static class SessionRebinding
         }
 
         return revoked;
+    }
+
+    private static void Rebind(WorkerResources resources, ref SessionState state, int tenant, int service)
+    {
+        if (tenant != state.Tenant || service != state.Service)
+        {
+            resources.SessionRebound(state.Tenant, state.Service, tenant, service);
+            state.Tenant = (short)tenant;
+            state.Service = (short)service;
+        }
     }
 
     /// <summary>Whether the port still has the device it had (a port that is not one of ours, or was unused, keeps it).</summary>

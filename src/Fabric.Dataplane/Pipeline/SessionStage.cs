@@ -69,7 +69,13 @@ public static class SessionStage
         var policy = entry.Policy;
         if (key.Protocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) != (byte)TcpFlags.Syn)
         {
-            // A TCP packet that does not open a connection, for a session the router never saw.
+            // A TCP packet that does not open a connection, for a session the router never saw. From a client that just
+            // arrived, its session may be on its way from the router it left: TCP sends the packet again.
+            if (resources.IsArriving(key.Source, context.IsIpv6, context.Now))
+            {
+                return context.Fail(DropReason.ClientArriving);
+            }
+
             switch (policy.TransportStateEnforcement)
             {
                 case TransportStateEnforcement.Reset:

@@ -1,3 +1,4 @@
+using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Neighbors;
 using Fabric.Dataplane.Pipeline.Workers;
@@ -69,6 +70,26 @@ public sealed class WorkerResources
     public TrafficCounters Traffic { get; }
 
     public WorkerCounters Counters { get; } = new();
+
+    /// <summary>Sessions of clients a configuration moved to another router, held for that router to fetch.</summary>
+    public MovedClientSessions MovedClients { get; } = new();
+
+    private IReadOnlyDictionary<ClientAddress, string> _arrivals = new Dictionary<ClientAddress, string>();
+    private long _arrivalsUntil = long.MinValue;
+
+    /// <summary>
+    /// Clients that arrived with the snapshot the worker just bound (<see cref="ForwardingSnapshot.ArrivedClients"/>): their
+    /// mid-flow TCP packets without a session are dropped, not answered, until <paramref name="until"/> (worker ticks),
+    /// while their sessions are fetched from the router they left (<see cref="IsArriving"/>).
+    /// </summary>
+    internal void ClientsArrived(IReadOnlyDictionary<ClientAddress, string> arrived, long until)
+    {
+        _arrivals = arrived;
+        _arrivalsUntil = until;
+    }
+
+    /// <summary>Whether <paramref name="client"/> arrived at this router less than <see cref="SvrStage.ClientArrivalGrace"/> ago. Allocates nothing.</summary>
+    public bool IsArriving(UInt128 client, bool isIpv6, long now) => now < _arrivalsUntil && _arrivals.ContainsKey(new ClientAddress(client, isIpv6));
 
     /// <summary>Sessions opening and closing, for the control plane to drain (the worker only writes).</summary>
     public SessionEventRing SessionEvents { get; } = new(SessionEventRing.DefaultCapacity);

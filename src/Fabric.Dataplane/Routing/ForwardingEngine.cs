@@ -213,7 +213,8 @@ public sealed class ForwardingEngine : IDisposable
     {
         lock (_applyGate)
         {
-            var compiled = SnapshotCompiler.Compile(config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp());
+            var compiled = SnapshotCompiler.Compile(
+                config, Name, [.. Ports.Select(p => p.Name)], version, _time.TimestampFrequency, _runtimes, _time.GetTimestamp(), Volatile.Read(ref _snapshot));
             Volatile.Write(ref _snapshot, compiled);
             WakeAll();
             return compiled;
@@ -279,15 +280,17 @@ public sealed class ForwardingEngine : IDisposable
 
     /// <summary>
     /// Gives up the SVR ingress sessions of a client that moved to another router (<paramref name="clients"/>: its
-    /// addresses), removing them without a reset, as records for that router's <see cref="TakeClientSessionsAsync"/>
-    /// (docs/mobility.md "A client moves"). Done by the first worker between batches: a router of one worker. Thread-safe.
+    /// addresses), as records for that router's <see cref="TakeClientSessionsAsync"/>, made under the running configuration:
+    /// those the worker took out of its table when it bound the configuration that moved the client, and any still live,
+    /// removed without a reset (docs/mobility.md "A client moves"). Done by the first worker between batches: a router of
+    /// one worker. Thread-safe.
     /// </summary>
-    public Task<SessionExport> GiveUpClientSessionsAsync(UInt128[] clients)
+    public Task<SessionExport> GiveUpClientSessionsAsync(ClientAddress[] clients)
     {
         ArgumentNullException.ThrowIfNull(clients);
         return Request((worker, snapshot, now) => snapshot is null
             ? new SessionExport(0, [])
-            : new SessionExport(snapshot.Version, SvrStage.GiveUpClient(worker, snapshot, now, clients)));
+            : new SessionExport(snapshot.Version, SvrStage.GiveUpClient(worker, worker.Bind(snapshot, now), now, clients)));
     }
 
     /// <summary>
@@ -300,7 +303,7 @@ public sealed class ForwardingEngine : IDisposable
         ArgumentNullException.ThrowIfNull(records);
         return Request((worker, snapshot, now) => snapshot is null || snapshot.Version != version
             ? new SessionImportResult(0, 0, records.Length)
-            : SvrStage.TakeClient(worker, snapshot, now, records));
+            : SvrStage.TakeClient(worker, worker.Bind(snapshot, now), now, records));
     }
 
     /// <summary>

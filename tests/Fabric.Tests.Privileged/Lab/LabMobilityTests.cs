@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
-using Fabric.Router;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Lab;
@@ -118,63 +116,14 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         Assert.True(_run.Counters("dc2a").GetProperty("sessions").GetInt64() > 0, "dc2 carries the session");
     }
 
-    /// <summary>
-    /// Moves mob1 as a live migration does, its network namespace and sockets kept: its link is plugged into dc2's apps
-    /// bridge, its default route points at dc2's gateway (10.10.5.254) and its neighbours are resolved again; then a
-    /// commit lists it under dc2, and every router node applies it.
-    /// </summary>
+    /// <summary>Moves mob1 to dc2's apps network (<see cref="LabMoves"/>), then commits it listed there.</summary>
     private void MoveMob1ToDc2()
     {
-        var mob1 = _run.NamespaceOf("mob1");
-        var wires = $"fab-{_run.Name}";
-        var dc2Bridge = LinksOf(_run.NamespaceOf("dc2a"))
-            .Where(l => l.GetProperty("ifname").GetString() != "lo")
-            .Select(l => Master(wires, WiresEnd(wires, l)))
-            .Single(bridge => bridge?.StartsWith("lan", StringComparison.Ordinal) == true)!;
-        var mob1End = WiresEnd(wires, LinksOf(mob1).Single(l => l.GetProperty("ifname").GetString() == "eth0"));
-        Check(ExternalCommand.Run("ip", "-n", wires, "link", "set", "dev", mob1End, "master", dc2Bridge));
-        Check(ExternalCommand.Run("ip", "-n", mob1, "route", "replace", "default", "via", "10.10.5.254", "dev", "eth0"));
-        Check(ExternalCommand.Run("ip", "-n", mob1, "neigh", "flush", "dev", "eth0"));
-
-        var topology = Repository.Read("hocon/lab-mobility.conf");
-        var listed = "          containers {\n            mob1 { addresses = [\"10.10.5.10\"] }\n          }\n";
-        var moved = topology
-            .Replace(listed, "", StringComparison.Ordinal)
-            .Replace("          gateways = [\"10.10.5.254/24\"]\n", "          gateways = [\"10.10.5.254/24\"]\n" + listed, StringComparison.Ordinal);
-        Assert.NotEqual(topology, moved);
-        var document = Path.Combine(_run.StateRoot, "mob1-at-dc2.conf");
-        File.WriteAllText(document, moved);
-        var commit = Config("commit", document, "-m", "mob1 moves to dc2");
-        Assert.True(commit.Succeeded, commit.ToString());
-        var version = System.Text.RegularExpressions.Regex.Match(commit.Output, @"version (\d+) committed").Groups[1].Value;
-        _run.Until($"every router node applied version {version}", () =>
-        {
-            var status = Config("status");
-            return status.Succeeded && System.Text.RegularExpressions.Regex.Count(status.Output, $@"applied {version}\s+ok") == 4;
-        });
+        LabMoves.Replug(_run, "mob1", "dc2a", "10.10.5.254");
+        var moved = LabMoves.Relisted(
+            Repository.Read("hocon/lab-mobility.conf"),
+            "          containers {\n            mob1 { addresses = [\"10.10.5.10\"] }\n          }\n",
+            "          gateways = [\"10.10.5.254/24\"]\n");
+        LabMoves.Commit(_run, moved, "mob1 moves to dc2", nodes: 4);
     }
-
-    private CommandResult Config(params string[] arguments) => LabRun.Fabric(["config", .. arguments, "--lab", _run.Name, "--state-dir", _run.StateRoot]);
-
-    private static List<JsonElement> LinksOf(string ns)
-    {
-        var shown = ExternalCommand.Run("ip", "-n", ns, "-j", "link", "show");
-        Check(shown);
-        using var links = JsonDocument.Parse(shown.Output);
-        return [.. links.RootElement.EnumerateArray().Select(l => l.Clone())];
-    }
-
-    /// <summary>The name of the wires namespace's end of a veth whose other end is <paramref name="link"/>.</summary>
-    private static string WiresEnd(string wires, JsonElement link) =>
-        link.TryGetProperty("link_index", out var peer)
-            ? LinksOf(wires).Where(l => l.GetProperty("ifindex").GetInt32() == peer.GetInt32()).Select(l => l.GetProperty("ifname").GetString()).FirstOrDefault() ?? ""
-            : "";
-
-    private static string? Master(string wires, string device) =>
-        LinksOf(wires)
-            .Where(l => device.Length > 0 && l.GetProperty("ifname").GetString() == device && l.TryGetProperty("master", out _))
-            .Select(l => l.GetProperty("master").GetString())
-            .FirstOrDefault();
-
-    private static void Check(CommandResult result) => Assert.True(result.Succeeded, result.ToString());
 }

@@ -13,29 +13,70 @@ namespace Fabric.Dataplane.Pipeline;
 public static partial class SvrStage
 {
     /// <summary>
-    /// The SVR ingress sessions whose client (forward source) is one of <paramref name="clients"/>, as records, removed from
-    /// this router without a reset (the client now reaches the fabric through another router, which takes them over):
-    /// their waypoint ports, admission and load given back. Closed TCP sessions are left to linger out here.
+    /// How long a router holds the sessions of a client that a configuration moved to another router, for that router to
+    /// fetch (tunable: the time the configuration takes to reach both routers and the new one's request to come back).
     /// </summary>
-    internal static SessionRecord[] GiveUpClient(PacketWorker worker, ForwardingSnapshot snapshot, long now, UInt128[] clients)
+    public static readonly TimeSpan ClientHandOverHold = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long after a client arrives its mid-flow TCP packets without a session are dropped rather than reset
+    /// (<see cref="DropReason.ClientArriving"/>), while its sessions come from the router it left (tunable: a hand-over
+    /// between two routers that hear each other takes tens of milliseconds; TCP's first retransmission comes after 0.2 s).
+    /// </summary>
+    public static readonly TimeSpan ClientArrivalGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Whether the session is an SVR ingress session, not closed, whose client (forward source) <paramref name="next"/>
+    /// lists under another router: the client moved there and the session goes with it.
+    /// </summary>
+    internal static bool ClientMovedAway(ForwardingSnapshot next, in SessionState state, in SessionKey forward, in TcpTracker tcp) =>
+        state.Svr == SvrRole.Ingress && !tcp.IsClosed
+        && next.RouterOfContainer.TryGetValue(new ClientAddress(forward.Source, forward.IsIpv6), out var router) && router != next.Router;
+
+    /// <summary>
+    /// Takes session <paramref name="handle"/> (already bound to <paramref name="next"/>) out of the table without a reset,
+    /// gives back what it held to <paramref name="admittedBy"/>'s runtimes, and holds it as a record under
+    /// <paramref name="next"/>'s version in <see cref="WorkerResources.MovedClients"/> for the router its client moved to.
+    /// </summary>
+    internal static void HoldForNewRouter(ForwardingSnapshot admittedBy, ForwardingSnapshot next, WorkerResources resources, int handle, long now)
+    {
+        var record = SessionReplication.Record(resources, next, handle, now);
+        var state = resources.Sessions.Payload(handle);
+        resources.RemoveSession(handle);
+        SessionOpening.Ended(admittedBy, resources, state);
+        resources.MovedClients.Hold(record, next.Version, now);
+        resources.Counters.SessionsMoved++;
+    }
+
+    /// <summary>
+    /// The sessions of <paramref name="clients"/> for the router they moved to, as records made under
+    /// <paramref name="snapshot"/>'s version, removed from this router without a reset: those held since the worker bound the
+    /// configuration that moved them (<see cref="HoldForNewRouter"/>), and any SVR ingress session of theirs still live
+    /// (their waypoint ports, admission and load given back). Closed TCP sessions are left to linger out here. The worker
+    /// has bound <paramref name="snapshot"/>.
+    /// </summary>
+    internal static SessionRecord[] GiveUpClient(PacketWorker worker, ForwardingSnapshot snapshot, long now, ClientAddress[] clients)
     {
         var sessions = worker.Sessions;
         var records = new List<SessionRecord>();
+        var resources = worker.Resources;
+        resources.MovedClients.Take(clients, snapshot.Version, records, now, (long)(ClientHandOverHold.TotalSeconds * worker.TicksPerSecond));
+        var held = records.Count;
         for (var handle = 0; handle < sessions.Capacity; handle++)
         {
             if (!sessions.IsLive(handle) || sessions.Payload(handle).Svr != SvrRole.Ingress || sessions.Tcp(handle).IsClosed
-                || Array.IndexOf(clients, sessions.ForwardKey(handle).Source) < 0)
+                || Array.IndexOf(clients, new ClientAddress(sessions.ForwardKey(handle).Source, sessions.ForwardKey(handle).IsIpv6)) < 0)
             {
                 continue;
             }
 
-            records.Add(SessionReplication.Record(worker, snapshot, handle, now));
+            records.Add(SessionReplication.Record(resources, snapshot, handle, now));
             var state = sessions.Payload(handle);
-            worker.Resources.RemoveSession(handle);
-            SessionOpening.Ended(snapshot, worker.Resources, state);
+            resources.RemoveSession(handle);
+            SessionOpening.Ended(snapshot, resources, state);
         }
 
-        worker.Counters.SessionsMoved += records.Count;
+        worker.Counters.SessionsMoved += records.Count - held;
         return [.. records];
     }
 

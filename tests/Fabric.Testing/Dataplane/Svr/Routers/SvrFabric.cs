@@ -145,12 +145,16 @@ public sealed class SvrFabric : IDisposable
     /// loader. Most tests install no keys, so unless <paramref name="unauthenticatedMetadata"/> is false the WAN opts in
     /// to unauthenticated metadata; a router that has keys for a peer refuses unsealed metadata all the same.
     /// </summary>
-    public FabricConfig Document(Func<string, string> edit, bool unauthenticatedMetadata = true)
+    public FabricConfig Document(Func<string, string> edit, bool unauthenticatedMetadata = true) => RouterFixture.Load(DocumentText(edit, unauthenticatedMetadata));
+
+    /// <summary>The text of <see cref="Document"/>: what a conductor commits for these routers.</summary>
+    public string DocumentText(Func<string, string> edit, bool unauthenticatedMetadata = true)
     {
+        ArgumentNullException.ThrowIfNull(edit);
         var text = edit(_identities.Pin(Repository.Read("hocon/lab.conf")));
-        return RouterFixture.Load(unauthenticatedMetadata
+        return unauthenticatedMetadata
             ? System.Text.RegularExpressions.Regex.Replace(text, "^    wan \\{", "    wan { allow-unauthenticated-metadata = true\n", System.Text.RegularExpressions.RegexOptions.Multiline)
-            : text);
+            : text;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Sessions;
@@ -10,11 +11,12 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// A client moves (docs/mobility.md "A client moves") on the lab fabric in memory: eng1 (10.20.1.10) moves from br1 to
 /// br2's LAN by a commit, keeping its address; br1 gives up its sessions as records, br2 takes them on its own path to
 /// dc1, and dc1 adopts each from its metadata, so eng1's established TCP session to web goes on without a reset or a new
-/// handshake. What carries the records between the routers (their session actors) is not in this test.
+/// handshake; br2 drops, not resets, eng1's mid-flow packets while they come. What carries the records between the
+/// routers (their session actors) is in <c>ClusterClientMobilityTests</c>.
 /// </summary>
 public sealed class ClientMobilityTests
 {
-    private const string Web = "10.200.0.80";
+    internal const string Web = "10.200.0.80";
 
     [Fact]
     public async Task ClientMovedToBr2_SessionsHandedOver_EstablishedTcpSessionContinuesThroughBr2_WithoutReset()
@@ -43,13 +45,89 @@ public sealed class ClientMobilityTests
         Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
         Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
         Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br2).Svr);
-        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
-        {
-            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
-        }
+        AssertNoReset(fabric);
 
         // The server saw no new connection after the move: its next segment was mid-flow data.
         Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    [Fact]
+    public async Task ClientMovedToBr2_Br1RunsTheCommitBeforeItIsAsked_SessionHeldNotEnded_HandedOverWithoutReset()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42003);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        // br1's worker binds the commit that lists eng1 under br2 (eng1's port at br1 loses its device) before br2 asks.
+        fabric.Pump();
+        Assert.Equal(0, fabric.Br1.Worker.Sessions.Count);
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.Revoked));
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Single(given.Sessions);
+        Assert.Equal(new SessionImportResult(1, 0, 0), taken);
+        Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
+        fabric.Nomad.AssertTcpEcho(Web, 42003, 80, 107, "moved!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        AssertNoReset(fabric);
+    }
+
+    [Fact]
+    public async Task HeldSessions_AskedForAfterTheHold_Forgotten()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42004);
+        fabric.Br1.Apply(fabric.Document(AtBr2), version: 2);
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+
+        fabric.Time.Advance(SvrStage.ClientHandOverHold + TimeSpan.FromSeconds(1));
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+
+        Assert.Empty(given.Sessions);
+        Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
+    }
+
+    [Fact]
+    public void ClientArrivedAtBr2_MidFlowPacketBeforeItsSessions_DroppedNotReset_ResetOnceTheGraceIsOver()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42005);
+        fabric.Br2.Apply(fabric.Document(AtBr2), version: 2);
+
+        fabric.Nomad.SendTcp(Web, 42005, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+        Assert.DoesNotContain(fabric.Nomad.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+
+        // The check on the packet path allocates nothing.
+        var resources = fabric.Br2.Worker.Resources;
+        var eng1 = IpAddressConversions.ParseIpv4("10.20.1.10");
+        var now = fabric.Br2.Now;
+        Assert.True(resources.IsArriving(eng1, isIpv6: false, now));
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            _ = resources.IsArriving(eng1, isIpv6: false, now);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+
+        fabric.Time.Advance(SvrStage.ClientArrivalGrace + TimeSpan.FromMilliseconds(100));
+        fabric.Nomad.SendTcp(Web, 42005, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+        Assert.Contains(fabric.Nomad.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
     }
 
     [Fact]
@@ -83,9 +161,9 @@ public sealed class ClientMobilityTests
         Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
     }
 
-    private static UInt128 Address(string text) => IpAddressConversions.ParseIpv4(text);
+    private static ClientAddress Address(string text) => ClientAddress.Of(System.Net.IPAddress.Parse(text));
 
-    private static async Task<SessionExport> GiveUp(ForwardingEngine router, UInt128 client)
+    private static async Task<SessionExport> GiveUp(ForwardingEngine router, ClientAddress client)
     {
         var given = router.GiveUpClientSessionsAsync([client]);
         router.RunOnce();
@@ -101,7 +179,7 @@ public sealed class ClientMobilityTests
     }
 
     /// <summary>lab.conf with br2's LAN also the gateway 10.20.1.254/24 (eng1 is still at br1).</summary>
-    private static string AtBr1(string text)
+    internal static string AtBr1(string text)
     {
         var edited = text.Replace("gateways = [\"10.30.1.1/24\"]", "gateways = [\"10.30.1.1/24\", \"10.20.1.254/24\"]", StringComparison.Ordinal);
         Assert.Contains("10.20.1.254/24", edited, StringComparison.Ordinal);
@@ -109,7 +187,7 @@ public sealed class ClientMobilityTests
     }
 
     /// <summary>As <see cref="AtBr1"/> with eng1 listed under br2's LAN, keeping its address.</summary>
-    private static string AtBr2(string text)
+    internal static string AtBr2(string text)
     {
         const string eng1 = "            eng1 { addresses = [\"10.20.1.10\"], tenant = engineering }\n";
         const string fin1 = "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n";
@@ -119,7 +197,7 @@ public sealed class ClientMobilityTests
     }
 
     /// <summary>Opens eng1's TCP session to web from <paramref name="sourcePort"/> at br1 and exchanges "before" on it.</summary>
-    private static void Open(SvrFabric fabric, ushort sourcePort)
+    internal static void Open(SvrFabric fabric, ushort sourcePort)
     {
         fabric.Eng1.SendTcp(Web, sourcePort, 80, TcpFlags.Syn, 100, 0, []);
         fabric.Pump();
@@ -127,6 +205,15 @@ public sealed class ClientMobilityTests
         fabric.Eng1.AssertTcpEcho(Web, sourcePort, 80, 101, "before", fabric.Pump);
     }
 
-    private static TcpFlags? FlagsOf(byte[] packet) =>
+    /// <summary>No end of eng1's session, at br1 or at br2, nor a web instance, received a reset.</summary>
+    internal static void AssertNoReset(SvrFabric fabric)
+    {
+        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
+    internal static TcpFlags? FlagsOf(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
 }

@@ -1,0 +1,222 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Configuration;
+using Fabric.Actors.Security;
+using Fabric.Dataplane.Sessions;
+
+namespace Fabric.Actors.Sessions;
+
+// A client that moves between routers (docs/mobility.md "A client moves"): when this node applies a configuration that
+// brought clients here from another router, it asks every node of that router for their sessions
+// (GiveUpClientSessions); a node asked gives them up only when its own configuration lists the clients under the asking
+// node's router, waiting for that configuration a little when the asker is ahead, and answers with the records in
+// parts (ClientSessionsGiven); this node installs each part as it comes.
+public sealed partial class SessionActor
+{
+    /// <summary>How long a node asked for a client's sessions waits to run the configuration the asking node runs.</summary>
+    public static readonly TimeSpan ClientHandOverWait = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// How often a node asks again a node that has not answered: the cluster's pub-sub may not know the other node's
+    /// session actor yet, and a message it cannot deliver is lost.
+    /// </summary>
+    public static readonly TimeSpan ClientHandOverRetry = TimeSpan.FromMilliseconds(250);
+
+    private readonly List<(IActorRef Asker, GiveUpClientSessions Request, DateTime Until)> _waitingAsks = [];
+    private readonly Dictionary<string, long> _asked = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (GiveUpClientSessions Request, DateTime Until)> _unanswered = new(StringComparer.Ordinal);
+    private ILoggingAdapter? _log;
+    private long _arrivalsSeen;
+
+    private ILoggingAdapter Log => _log ??= Context.GetLogger();
+
+    private void ReceiveClientHandOver()
+    {
+        Receive<ConfigurationApplied>(applied => applied.Node == _node, _ => ConfigurationChanged());
+        Receive<ConfigurationApplied>(_ => { });
+        Receive<GiveUpClientSessions>(GiveUpClient);
+        Receive<ClientSessionsGiven>(TakeClient);
+        Receive<AskAgain>(_ => AskUnanswered());
+    }
+
+    /// <summary>Asks every node not heard from again, until <see cref="Dataplane.Pipeline.SvrStage.ClientHandOverHold"/> after the arrival (while the other router holds the sessions).</summary>
+    private void AskUnanswered()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var (node, (request, until)) in _unanswered.ToArray())
+        {
+            if (now >= until)
+            {
+                _unanswered.Remove(node);
+                Log.Warning("router node {0}: node {1} did not answer for the sessions of {2}", _node, node, string.Join(", ", request.Addresses));
+                continue;
+            }
+
+            _mediator.Tell(new Send(FlowDistribution.PathOf(node), request), Self);
+        }
+
+        if (_unanswered.Count == 0)
+        {
+            Timers.Cancel("ask-again");
+        }
+    }
+
+    /// <summary>A configuration was applied (or may have been): ask for the clients it brought here; answer the asks that waited for it.</summary>
+    private void ConfigurationChanged()
+    {
+        var snapshot = _source.Snapshot;
+        if (snapshot is not null && snapshot.Version != _arrivalsSeen)
+        {
+            _arrivalsSeen = snapshot.Version;
+            foreach (var (router, addresses) in ClientHandOver.Arrivals(snapshot))
+            {
+                foreach (var node in ClientHandOver.NodesOf(snapshot, router))
+                {
+                    var request = new GiveUpClientSessions(_node, snapshot.Version, addresses);
+                    _asked[node] = snapshot.Version;
+                    _unanswered[node] = (request, DateTime.UtcNow + Dataplane.Pipeline.SvrStage.ClientHandOverHold);
+                    _mediator.Tell(new Send(FlowDistribution.PathOf(node), request), Self);
+                    Timers.StartPeriodicTimer("ask-again", AskAgain.Instance, ClientHandOverRetry);
+                    Log.Info("router node {0}: {1} arrived from router {2} with version {3}; asking node {4} for their sessions", _node, string.Join(", ", addresses), router, snapshot.Version, node);
+                }
+            }
+        }
+
+        for (var i = _waitingAsks.Count - 1; i >= 0; i--)
+        {
+            var (asker, request, until) = _waitingAsks[i];
+            if (Answer(asker, request, DateTime.UtcNow >= until))
+            {
+                _waitingAsks.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>Another node asks for the sessions of clients that moved to its router.</summary>
+    private void GiveUpClient(GiveUpClientSessions request)
+    {
+        if (!Sender.Path.Elements.SequenceEqual(["user", NameOf(request.Node)], StringComparer.Ordinal)
+            || !ClusterSenders.IsLocalOrHasRole(Context, Sender, FabricCluster.RouterRole))
+        {
+            Log.Warning("router node {0}: refused a request for client sessions in node {1}'s name from {2}", _node, request.Node, Sender.Path);
+            return;
+        }
+
+        if (!Answer(Sender, request, lastChance: false))
+        {
+            _waitingAsks.Add((Sender, request, DateTime.UtcNow + ClientHandOverWait));
+        }
+    }
+
+    /// <summary>
+    /// Answers <paramref name="request"/> when this node runs the version it names (or a later one), or when it is the
+    /// <paramref name="lastChance"/>; false when it should wait for the configuration to arrive.
+    /// </summary>
+    private bool Answer(IActorRef asker, GiveUpClientSessions request, bool lastChance)
+    {
+        var snapshot = _source.Snapshot;
+        var node = _node;
+        if (snapshot is null || snapshot.Version < request.Version)
+        {
+            if (lastChance)
+            {
+                asker.Tell(new ClientSessionsGiven(node, 0, [], 1, 1, $"node {node} runs version {snapshot?.Version ?? 0}, not {request.Version}"));
+            }
+
+            return lastChance;
+        }
+
+        if (snapshot.Version > request.Version)
+        {
+            asker.Tell(new ClientSessionsGiven(node, snapshot.Version, [], 1, 1, $"node {node} runs version {snapshot.Version}, later than {request.Version}"));
+            return true;
+        }
+
+        if (ClientHandOver.Refusal(snapshot, request.Node, request.Addresses, out var clients) is { } refusal)
+        {
+            Log.Warning("router node {0}: refused to give up sessions to node {1}: {2}", node, request.Node, refusal);
+            asker.Tell(new ClientSessionsGiven(node, snapshot.Version, [], 1, 1, refusal));
+            return true;
+        }
+
+        var self = Self;
+        var log = Log;
+        _source.GiveUpClientSessionsAsync(clients).ContinueWith(
+            given =>
+            {
+                if (!given.IsCompletedSuccessfully)
+                {
+                    asker.Tell(new ClientSessionsGiven(node, 0, [], 1, 1, given.Exception?.GetBaseException().Message ?? "the hand-over was cancelled"), self);
+                    return;
+                }
+
+                log.Info("router node {0}: gave up {1} sessions of {2} to node {3}", node, given.Result.Sessions.Length, string.Join(", ", request.Addresses), request.Node);
+                foreach (var part in ClientHandOver.Parts(node, given.Result.Version, given.Result.Sessions))
+                {
+                    asker.Tell(part, self);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return true;
+    }
+
+    /// <summary>A part of the sessions this node asked another for: installed when it comes from the session actor of a node this one asked.</summary>
+    private void TakeClient(ClientSessionsGiven given)
+    {
+        if (!_asked.ContainsKey(given.Node) || !Sender.Path.Elements.SequenceEqual(["user", NameOf(given.Node)], StringComparer.Ordinal))
+        {
+            Log.Warning("router node {0}: refused client sessions in node {1}'s name from {2}: not asked", _node, given.Node, Sender.Path);
+            return;
+        }
+
+        if (_unanswered.TryGetValue(given.Node, out var asked) && asked.Request.Version == given.Version)
+        {
+            _unanswered.Remove(given.Node);
+        }
+        else if (given.Error is not null)
+        {
+            _unanswered.Remove(given.Node);
+        }
+
+        if (given.Error is { } error)
+        {
+            Log.Warning("router node {0}: node {1} gave up no client sessions: {2}", _node, given.Node, error);
+            return;
+        }
+
+        SessionRecord[] records;
+        try
+        {
+            records = SessionRecords.Deserialize(given.Records);
+        }
+        catch (SessionRecordsException e)
+        {
+            Log.Warning("router node {0}: client sessions from node {1}: {2}", _node, given.Node, e.Message);
+            return;
+        }
+
+        if (records.Length == 0)
+        {
+            return;
+        }
+
+        var node = _node;
+        var log = Log;
+        _source.TakeClientSessionsAsync(given.Version, records).ContinueWith(
+            taken => log.Info(
+                "router node {0}: took {1} client sessions from node {2} (part {3} of {4}), refused {5}",
+                node, taken.IsCompletedSuccessfully ? taken.Result.Added : 0, given.Node, given.Part, given.Parts, taken.IsCompletedSuccessfully ? taken.Result.Refused : records.Length),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private sealed record AskAgain
+    {
+        public static readonly AskAgain Instance = new();
+    }
+}

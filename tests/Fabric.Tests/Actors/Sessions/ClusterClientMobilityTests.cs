@@ -1,0 +1,130 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Fabric.Actors.Sessions;
+using Fabric.Conductor.Configuration;
+using Fabric.Dataplane.Wire;
+using Fabric.Model;
+using Fabric.Tests.Dataplane.Svr.Routers;
+using Fabric.Tests.Support;
+using static Fabric.Tests.Dataplane.Svr.Routers.ClientMobilityTests;
+
+namespace Fabric.Tests.Actors.Sessions;
+
+/// <summary>
+/// A client moves from br1 to br2 by a commit (docs/mobility.md "A client moves"), on the lab fabric's in-memory routers
+/// driven by a real cluster: a conductor and a router node per router (dc1a, br1a, br2a) on loopback. br2's session actor
+/// sees that the commit brought eng1 from br1 and asks br1's for its sessions; br1, which has already run the commit and
+/// held eng1's session aside, gives it up; br2 takes it, and eng1's TCP session to web goes on from br2.
+/// </summary>
+public sealed class ClusterClientMobilityTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fabric-client-move-").FullName;
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task CommitMovesEng1ToBr2_SessionActorsHandItsSessionOver_TcpSessionGoesOnFromBr2_WithoutReset()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        await using var nodes = new ControlPlaneNodes();
+        var conductor = await Start(fabric, nodes);
+        await Commit(conductor, fabric.DocumentText(AtBr1), 1);
+        Open(fabric, 43000);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+
+        await Commit(conductor, fabric.DocumentText(AtBr2), 2);
+        await Pumping(fabric, () => fabric.Br2.Worker.Sessions.Count, count => count == 1, "br2 holding eng1's session");
+
+        fabric.Nomad.AssertTcpEcho(Web, 43000, 80, 107, "moved!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        Assert.Equal(0, fabric.Br1.Worker.Sessions.Count);
+        Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        AssertNoReset(fabric);
+
+        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    [Fact]
+    public async Task AskInBr2aName_ForAClientBr1sConfigurationKeepsAtBr1_Refused_SessionStaysAtBr1()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        await using var nodes = new ControlPlaneNodes();
+        var conductor = await Start(fabric, nodes);
+        await Commit(conductor, fabric.DocumentText(AtBr1), 1);
+        Open(fabric, 43001);
+
+        // A member of the cluster runs an actor at br2a's session actor's path and asks br1a for eng1's sessions.
+        var forger = await nodes.StartMember("mallory");
+        var answers = new TaskCompletionSource<ClientSessionsGiven>(TaskCreationOptions.RunContinuationsAsynchronously);
+        forger.ActorOf(Props.Create(() => new Asker(answers)), SessionActor.NameOf("br2a"));
+        ClientSessionsGiven? answer = null;
+        await Pumping(
+            fabric,
+            () =>
+            {
+                if (answers.Task.IsCompleted)
+                {
+                    answer = answers.Task.Result;
+                    return true;
+                }
+
+                forger.ActorSelection($"/user/{SessionActor.NameOf("br2a")}").Tell(new GiveUpClientSessions("br2a", 1, ["10.20.1.10"]));
+                return false;
+            },
+            answered => answered,
+            "br1a answering the request");
+
+        Assert.NotNull(answer);
+        Assert.Contains("does not list 10.20.1.10 under router br2", answer.Error, StringComparison.Ordinal);
+        Assert.Empty(answer.Records);
+        Assert.Equal(1, fabric.Br1.Worker.Sessions.Count);
+        fabric.Eng1.AssertTcpEcho(Web, 43001, 80, 107, "still here", fabric.Pump);
+    }
+
+    private async Task<IActorRef> Start(SvrFabric fabric, ControlPlaneNodes nodes)
+    {
+        var conductor = await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
+        foreach (var (engine, node) in new[] { (fabric.Dc1, "dc1a"), (fabric.Br1, "br1a"), (fabric.Br2, "br2a") })
+        {
+            await nodes.StartRouter(engine, node);
+        }
+
+        return conductor;
+    }
+
+    private static async Task Commit(IActorRef conductor, string text, long version)
+    {
+        var result = await conductor.Ask<ConfigCommandResult>(new CommitConfig(text, "alice", $"version {version}"), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken);
+        Assert.True(result.Accepted, string.Join("; ", result.Errors));
+        Assert.Equal(version, result.Version);
+        await ControlPlaneNodes.Converged(conductor, version, "dc1a", "br1a", "br2a");
+    }
+
+    /// <summary>Runs the routers' workers (which answer what the actors ask of them) until <paramref name="done"/>.</summary>
+    private static Task<T> Pumping<T>(SvrFabric fabric, Func<T> probe, Func<T, bool> done, string what) =>
+        ControlPlaneNodes.Until(
+            () =>
+            {
+                fabric.Pump();
+                return Task.FromResult(probe());
+            },
+            done,
+            what);
+
+    /// <summary>Sends what it is told to br1a's session actor (through the mediator) and keeps the first answer.</summary>
+    private sealed class Asker : ReceiveActor
+    {
+        public Asker(TaskCompletionSource<ClientSessionsGiven> answers)
+        {
+            var mediator = DistributedPubSub.Get(Context.System).Mediator;
+            Receive<GiveUpClientSessions>(request => mediator.Tell(new Send(FlowDistribution.PathOf("br1a"), request), Self));
+            Receive<ClientSessionsGiven>(given => answers.TrySetResult(given));
+        }
+    }
+}
