@@ -110,7 +110,7 @@ public sealed class ClientHandOverTests : IDisposable
             Svr = SvrRole.Ingress, SendMetadata = true, OriginalProtocol = byte.MaxValue, Unanswered = byte.MaxValue, Sealed = true,
             WaypointPool = short.MinValue, LocalWaypointPort = ushort.MaxValue, PeerWaypointPort = ushort.MaxValue, PeerKeys = short.MinValue,
             Runtime = int.MinValue, SessionId = uint.MaxValue - (uint)i, ForwardNextSequence = uint.MaxValue, ReverseNextSequence = uint.MaxValue,
-            Bucket = new TokenBucket(long.MaxValue, long.MaxValue, long.MaxValue, long.MinValue), ReverseSeenAt = long.MinValue,
+            ReverseSeenAt = long.MinValue,
             ForwardPackets = long.MinValue, ForwardBytes = long.MinValue, ReversePackets = long.MinValue, ReverseBytes = long.MinValue,
         };
         return new SessionRecord
