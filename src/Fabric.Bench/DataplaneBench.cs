@@ -324,10 +324,9 @@ public static class DataplaneBench
 
         var packets = quick ? 2_000_000 : 10_000_000;
         var batch = new PacketBatch(64);
-        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        var hot = Established(worker, snapshot, templates, buffer, batch, now, flows: 64, packets);
-        var many = Established(worker, snapshot, templates, buffer, batch, now, flows: 65_536, packets);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        var ((hot, many), allocated) = ThreadAllocations.During(() => (
+            Established(worker, snapshot, templates, buffer, batch, now, flows: 64, packets),
+            Established(worker, snapshot, templates, buffer, batch, now, flows: 65_536, packets)));
         return (firstNs, hot, many, (double)allocated / (4L * packets));
     }
 

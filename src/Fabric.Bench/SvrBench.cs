@@ -143,16 +143,17 @@ public static class SvrBench
         }
 
         var overhead = pair.LastWireLength - forward.Length;
-        var allocated = GC.GetAllocatedBytesForCurrentThread();
-        var watch = Stopwatch.StartNew();
-        for (var i = 0; i < packets; i++)
+        var (elapsed, allocated) = ThreadAllocations.During(() =>
         {
-            pair.RoundTrip(forward, reverse);
-        }
+            var watch = Stopwatch.StartNew();
+            for (var i = 0; i < packets; i++)
+            {
+                pair.RoundTrip(forward, reverse);
+            }
 
-        watch.Stop();
-        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
-        return (watch.Elapsed.TotalNanoseconds / (4.0 * packets), overhead, allocated);
+            return watch.Elapsed;
+        });
+        return (elapsed.TotalNanoseconds / (4.0 * packets), overhead, allocated);
     }
 
     /// <summary>Two routers whose WAN ports hand each frame straight to the other, with every neighbour known.</summary>
