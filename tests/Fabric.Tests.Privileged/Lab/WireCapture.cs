@@ -83,8 +83,10 @@ public sealed class WireCapture : IDisposable
                 ? (new System.Net.IPAddress(ip.AsSpan(8, 16)).ToString(), new System.Net.IPAddress(ip.AsSpan(24, 16)).ToString())
                 : ($"{ip[12]}.{ip[13]}.{ip[14]}.{ip[15]}", $"{ip[16]}.{ip[17]}.{ip[18]}.{ip[19]}");
             var protocol = ipv6 ? ip[6] : ip[9];
-            Assert.Contains(source, waypoints);
-            Assert.Contains(destination, waypoints);
+            // Named in full when it fails: a packet from 0.0.0.0 was seen once on an IPv4 WAN (LabIpv6Tests, CI at 5a28f5d).
+            Assert.True(
+                waypoints.Contains(source) && waypoints.Contains(destination),
+                $"a packet on the wire not between waypoints ({string.Join(", ", waypoints)}): {source} -> {destination}, protocol {protocol}, {ip.Length} bytes: {Convert.ToHexString(ip.AsSpan(0, Math.Min(ip.Length, 64)))}");
             Assert.Contains(protocol, new byte[] { 6, 17 });
             var transport = ip.AsSpan(ipv6 ? 40 : (ip[0] & 0xF) * 4);
             var sourcePort = BinaryPrimitives.ReadUInt16BigEndian(transport);
