@@ -25,7 +25,7 @@ public sealed partial class SessionActor
     public static readonly TimeSpan ClientHandOverRetry = TimeSpan.FromMilliseconds(250);
 
     private readonly List<(IActorRef Asker, GiveUpClientSessions Request, DateTime Until)> _waitingAsks = [];
-    private readonly Dictionary<string, long> _asked = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _asked = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (GiveUpClientSessions Request, DateTime Until)> _unanswered = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
     private long _arrivalsSeen;
@@ -75,7 +75,7 @@ public sealed partial class SessionActor
                 foreach (var node in ClientHandOver.NodesOf(snapshot, router))
                 {
                     var request = new GiveUpClientSessions(_node, snapshot.Version, addresses);
-                    _asked[node] = snapshot.Version;
+                    _asked.Add(node);
                     _unanswered[node] = (request, DateTime.UtcNow + Dataplane.Pipeline.SvrStage.ClientHandOverHold);
                     _mediator.Tell(new Send(FlowDistribution.PathOf(node), request), Self);
                     Timers.StartPeriodicTimer("ask-again", AskAgain.Instance, ClientHandOverRetry);
@@ -97,8 +97,7 @@ public sealed partial class SessionActor
     /// <summary>Another node asks for the sessions of clients that moved to its router.</summary>
     private void GiveUpClient(GiveUpClientSessions request)
     {
-        if (!Sender.Path.Elements.SequenceEqual(["user", NameOf(request.Node)], StringComparer.Ordinal)
-            || !ClusterSenders.IsLocalOrHasRole(Context, Sender, FabricCluster.RouterRole))
+        if (!IsSessionActorOf(Sender, request.Node) || !ClusterSenders.IsLocalOrHasRole(Context, Sender, FabricCluster.RouterRole))
         {
             Log.Warning("router node {0}: refused a request for client sessions in node {1}'s name from {2}", _node, request.Node, Sender.Path);
             return;
@@ -167,17 +166,13 @@ public sealed partial class SessionActor
     /// <summary>A part of the sessions this node asked another for: installed when it comes from the session actor of a node this one asked.</summary>
     private void TakeClient(ClientSessionsGiven given)
     {
-        if (!_asked.ContainsKey(given.Node) || !Sender.Path.Elements.SequenceEqual(["user", NameOf(given.Node)], StringComparer.Ordinal))
+        if (!_asked.Contains(given.Node) || !IsSessionActorOf(Sender, given.Node))
         {
             Log.Warning("router node {0}: refused client sessions in node {1}'s name from {2}: not asked", _node, given.Node, Sender.Path);
             return;
         }
 
-        if (_unanswered.TryGetValue(given.Node, out var asked) && asked.Request.Version == given.Version)
-        {
-            _unanswered.Remove(given.Node);
-        }
-        else if (given.Error is not null)
+        if (given.Error is not null || (_unanswered.TryGetValue(given.Node, out var asked) && asked.Request.Version == given.Version))
         {
             _unanswered.Remove(given.Node);
         }
@@ -214,6 +209,10 @@ public sealed partial class SessionActor
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }
+
+    /// <summary>Whether <paramref name="sender"/> is at the path of <paramref name="node"/>'s session actor (its cluster role is checked apart).</summary>
+    private static bool IsSessionActorOf(IActorRef sender, string node) =>
+        sender.Path.Elements.SequenceEqual(["user", NameOf(node)], StringComparer.Ordinal);
 
     private sealed record AskAgain
     {

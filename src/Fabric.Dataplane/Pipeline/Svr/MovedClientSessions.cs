@@ -25,15 +25,15 @@ public sealed class MovedClientSessions
     /// </summary>
     internal void Take(ReadOnlySpan<ClientAddress> clients, long version, List<SessionRecord> into, long now, long holdTicks)
     {
+        Forget(now, holdTicks);
         for (var i = _held.Count - 1; i >= 0; i--)
         {
-            var (record, heldVersion, since) = _held[i];
-            var client = new ClientAddress(record.Forward.Source, record.Forward.IsIpv6);
-            if (now - since > holdTicks || heldVersion != version)
+            var (record, heldVersion, _) = _held[i];
+            if (heldVersion != version)
             {
                 _held.RemoveAt(i);
             }
-            else if (clients.Contains(client))
+            else if (clients.Contains(new ClientAddress(record.Forward.Source, record.Forward.IsIpv6)))
             {
                 into.Add(record);
                 _held.RemoveAt(i);
