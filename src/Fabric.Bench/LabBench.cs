@@ -42,10 +42,10 @@ public sealed record LabPathResult(
 /// <summary>
 /// <c>fabric bench lab</c>: builds the topology once per path (Fabric router processes; the same namespaces with
 /// kernel forwarding; kernel forwarding over a VXLAN overlay between the routers) and measures, from a client container
-/// allowed to the topology's iperf3 service: single-stream iperf3 TCP; 64-byte UDP from a sendmmsg sender built into this
-/// command to a counting receiver in the server container; UDP round trips idle and under the TCP load; and, for
-/// Fabric, each router process's CPU while the lab is idle (measured once the routers have run for the settle time)
-/// and its resident memory. Not thread-safe: one run at a time.
+/// allowed to the topology's iperf3 service: single-stream iperf3 TCP; 64-byte UDP from a transmit-ring sender built into
+/// this command (<see cref="PacketRingSender"/>) to a counting receiver in the server container; UDP round trips idle and
+/// under the TCP load; and, for Fabric, each router process's CPU while the lab is idle (measured once the routers have
+/// run for the settle time) and its resident memory. Not thread-safe: one run at a time.
 /// </summary>
 public static class LabBench
 {
@@ -271,28 +271,48 @@ public static class LabBench
         return times;
     }
 
-    /// <summary>64-byte UDP from a sendmmsg sender in the client to a counting receiver in the server: (received, offered) per second.</summary>
+    /// <summary>
+    /// 64-byte UDP from a transmit-ring sender on the client's interface to a counting receiver in the server: (received,
+    /// offered) per second. A first datagram from an ordinary UDP socket opens the session and resolves the gateway before
+    /// the clock starts; the ring then sends that same datagram (same addresses and ports) as fast as the interface takes it.
+    /// </summary>
     private static (double? Received, double? Offered) SmallPackets(string clientNs, string serverNs, IPEndPoint target, TimeSpan duration, List<string> problems)
     {
         using var receiver = NamespaceConnections.Create(serverNs, AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         receiver.ReceiveBufferSize = 8 << 20;
         receiver.Bind(new IPEndPoint(IPAddress.Any, target.Port));
-        using var sender = NamespaceConnections.Create(clientNs, AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        sender.Connect(target);
+        using var opener = NamespaceConnections.Create(clientNs, AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        opener.Connect(target);
         using var stop = new CancellationTokenSource();
         long received = 0;
         var counting = new Thread(() => received = UdpProbes.Count(receiver, stop.Token)) { IsBackground = true, Name = "bench-receiver" };
         counting.Start();
+        long sent = 0;
+        var seconds = 0.0;
+        try
+        {
+            opener.Send(new byte[SmallPacketBytes]);
+            Thread.Sleep(200);
+            var link = ClientLink.Resolve(clientNs, target.Address);
+            var frame = PacketRingSender.UdpFrame(link.Mac, link.NextHopMac, (IPEndPoint)opener.LocalEndPoint!, target, SmallPacketBytes);
+            using var sender = PacketRingSender.Open(
+                NamespaceConnections.Create(clientNs, AddressFamily.Packet, SocketType.Raw, ProtocolType.Unspecified), link.Index, frame);
+            var sending = new Thread(() =>
+            {
+                var clock = Stopwatch.StartNew();
+                sent = sender.Blast(duration);
+                seconds = clock.Elapsed.TotalSeconds;
+            }) { IsBackground = true, Name = "bench-sender" };
+            sending.Start();
+            sending.Join();
+            Thread.Sleep(200);
+        }
+        finally
+        {
+            stop.Cancel();
+            counting.Join();
+        }
 
-        // A first datagram opens the session (and resolves neighbours) before the clock starts.
-        sender.Send(new byte[SmallPacketBytes]);
-        Thread.Sleep(200);
-        var clock = Stopwatch.StartNew();
-        var sent = UdpProbes.Blast(sender, SmallPacketBytes, duration);
-        var seconds = clock.Elapsed.TotalSeconds;
-        Thread.Sleep(200);
-        stop.Cancel();
-        counting.Join();
         if (received == 0)
         {
             problems.Add($"no 64-byte UDP datagram reached {target}");

@@ -7,55 +7,16 @@ using Tmds.Linux;
 namespace Fabric.Bench;
 
 /// <summary>
-/// The UDP load and probes of <c>fabric bench lab</c>, on sockets the caller made inside the lab's namespaces: a
-/// small-packet sender that batches with sendmmsg(2) (so that it, not the path, is rarely the limit), a receiver that
-/// counts with recvmmsg(2), an echo responder, and a round-trip prober. Each runs on the calling thread until its
+/// The UDP probes of <c>fabric bench lab</c>, on sockets the caller made inside the lab's namespaces: a receiver that
+/// counts with recvmmsg(2), an echo responder, and a round-trip prober (the small-packet load is <see cref="PacketRingSender"/>). Each runs on the calling thread until its
 /// deadline or cancellation. Not thread-safe: one thread per socket.
 /// </summary>
 public static unsafe class UdpProbes
 {
-    /// <summary>Datagrams one sendmmsg or recvmmsg call carries.</summary>
+    /// <summary>Datagrams one recvmmsg call takes.</summary>
     private const int Batch = 64;
 
     private const int MsgWaitForOne = 0x10000;
-
-    /// <summary>
-    /// Sends <paramref name="payloadBytes"/>-byte datagrams on a connected socket as fast as the kernel takes them until
-    /// <paramref name="duration"/> passes; returns how many were sent (the offered load). A full socket buffer makes the
-    /// sender wait for room, so nothing is counted that was not sent.
-    /// </summary>
-    public static long Blast(Socket connected, int payloadBytes, TimeSpan duration)
-    {
-        ArgumentNullException.ThrowIfNull(connected);
-        var payload = GC.AllocateArray<byte>(payloadBytes, pinned: true);
-        var vectors = stackalloc iovec[Batch];
-        var messages = stackalloc mmsghdr[Batch];
-        fixed (byte* data = payload)
-        {
-            for (var i = 0; i < Batch; i++)
-            {
-                vectors[i] = new iovec { iov_base = data, iov_len = payloadBytes };
-                messages[i] = default;
-                var header = (msghdr*)&messages[i];
-                header->msg_iov = &vectors[i];
-                header->msg_iovlen = 1;
-            }
-
-            var fd = (int)connected.Handle;
-            var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-            long sent = 0;
-            while (Stopwatch.GetTimestamp() < end)
-            {
-                var result = LinuxNative.sendmmsg(fd, messages, Batch, 0);
-                if (result > 0)
-                {
-                    sent += result;
-                }
-            }
-
-            return sent;
-        }
-    }
 
     /// <summary>Counts datagrams arriving on a bound socket until <paramref name="stop"/> is cancelled (seen within 100 ms).</summary>
     public static long Count(Socket bound, CancellationToken stop)

@@ -192,7 +192,7 @@ public static class BenchCommands
         var command = new Command(
             "lab",
             "Through Fabric routers, the same namespaces with kernel IP forwarding, and kernel forwarding over a VXLAN overlay between the routers: " +
-            "single-stream iperf3 TCP, 64-byte UDP from a built-in sendmmsg sender, UDP round trips idle and under the TCP load, and each Fabric " +
+            "single-stream iperf3 TCP, 64-byte UDP from a built-in transmit-ring sender, UDP round trips idle and under the TCP load, and each Fabric " +
             "router's idle CPU and memory; prints the figures and their ratios. Needs root; builds its own lab (default name \"bench\") once per path.")
         {
             topology,
