@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Actors.Tracing;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
@@ -324,6 +325,23 @@ public sealed class SvrIpv6WanTests
         Assert.Contains(toDc, packet => ForwardContext(packet).Key == SessionKey.V4(fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Web4), 8, 8, IpProtocol.Icmp));
         Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
         Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
+    }
+
+    /// <summary>
+    /// <c>fabric trace --protocol icmp</c> agrees with the dataplane: from eng1 to web's IPv6 address br1 carries the ping on
+    /// to dc1 over the IPv6 path, and dc1 forwards it to an instance.
+    /// </summary>
+    [Fact]
+    public void Trace_Icmp6ToTheServiceBehindDc1_GoesOnOverTheIpv6Path_ForwardedThere()
+    {
+        using var fabric = new SvrFabric(WithPing);
+        var atBr1 = PacketTracer.Trace("br1a", fabric.Br1.Snapshot, new TraceQuestion("eng1", "fd00:20:1::10", 0, "fd00:200::80", 0, "icmp"));
+        Assert.Equal("dc1", atBr1.NextRouter);
+        Assert.Contains(atBr1.Steps, step => step.Step == "peer_path" && step.Why!.Contains("fd00:16::2 > fd00:16::1", StringComparison.Ordinal));
+
+        var atDc1 = PacketTracer.Trace(
+            "dc1a", fabric.Dc1.Snapshot, new TraceQuestion(null, "fd00:20:1::10", 0, "fd00:200::80", 0, "icmp", FromRouter: "br1", Tenant: atBr1.Tenant, Service: atBr1.Service));
+        Assert.Equal("forwarded", atDc1.Verdict);
     }
 
     /// <summary>
