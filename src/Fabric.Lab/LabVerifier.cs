@@ -29,7 +29,7 @@ public sealed record LabProbe(string Client, string Tenant, string Service, stri
 /// <c>fabric lab verify</c>: probes every client container (a container with a tenant) against every
 /// service port with a real connection from inside the container (TCP connect with python3, ping for
 /// ICMP; UDP has no connection to prove and is not probed), and compares with the access policy. A client and a service
-/// that both have an IPv6 address are probed over IPv6 as well (TCP only: an IPv6 ping is not carried between routers).
+/// that both have an IPv6 address are probed over IPv6 as well (TCP connect and <c>ping -6</c>; grid columns <c>/6</c>).
 /// Thread-safe: probes run in parallel, each in its own process.
 /// </summary>
 public static class LabVerifier
@@ -75,6 +75,11 @@ public static class LabVerifier
                             break;
                         case TransportProtocol.Icmp:
                             probes.Add(new LabProbe(container.Name, tenant, service.Name, $"{address}:icmp", expected));
+                            if (address6 is not null)
+                            {
+                                probes.Add(new LabProbe(container.Name, tenant, service.Name, $"[{address6}]:icmp", expected));
+                            }
+
                             break;
                     }
                 }

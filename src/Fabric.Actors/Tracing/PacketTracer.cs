@@ -154,12 +154,11 @@ public static class PacketTracer
             return new TraceHop(node, snapshot.Router, snapshot.Version, steps, "forwarded", null, null, null, tenantName, entry.Name, null, $"to {instance.Name} {at}");
         }
 
-        var echo6 = protocol == IpProtocol.Icmpv6;
-        if (entry.PeerRouters.Length == 0 || question.FromRouter is not null || echo6)
+        if (entry.PeerRouters.Length == 0 || question.FromRouter is not null)
         {
             steps.Add(new TraceStep("route", "none", question.FromRouter is not null
                 ? $"no instance of {entry.Name} here, and the metadata names no router to carry it on to"
-                : echo6 ? "an IPv6 ping does not cross between routers" : $"no instance of {entry.Name} here and no peer router hosting one is reached"));
+                : $"no instance of {entry.Name} here and no peer router hosting one is reached"));
             return Dropped(DropReason.NoRoute, null, $"at {snapshot.Router}: no route to {entry.Name}", tenant, rule.Service);
         }
 
@@ -181,9 +180,9 @@ public static class PacketTracer
         }
 
         steps.Add(PathStep(snapshot, path));
-        if (!path.Carries(protocol, ipv6))
+        if (!PeerPath.Carries(protocol, ipv6))
         {
-            steps.Add(new TraceStep("route", "none", $"a ping does not cross the IPv6 path to {path.PeerRouter}"));
+            steps.Add(new TraceStep("route", "none", $"protocol {protocol} of this family does not cross between routers"));
             return Dropped(DropReason.NoRoute, null, $"at {snapshot.Router}: no route to {entry.Name}", tenant, rule.Service);
         }
 

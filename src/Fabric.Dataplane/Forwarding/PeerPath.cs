@@ -44,12 +44,13 @@ public sealed class PeerPath(
     public bool IsPeer(UInt128 address, bool isIpv6) => isIpv6 == IsIpv6 && address == PeerAddress;
 
     /// <summary>
-    /// Whether a session of this original protocol and family can cross the path: TCP and UDP of either family over
-    /// either; a ping (crossing as UDP with the ICMP message inside) only as IPv4 between IPv4 waypoints (its
-    /// checksum or its message would have to change family).
+    /// Whether a session of this original protocol and family crosses between routers, over a path of either family:
+    /// TCP and UDP of either family, and a ping of its family's ICMP (ICMP for IPv4, ICMPv6 for IPv6), which crosses as
+    /// UDP with the message inside (Pipeline/Svr/SvrStage.Echo.cs). Anything else (another protocol, ICMP in the other
+    /// family's clothes) does not, whatever metadata claims it.
     /// </summary>
-    public bool Carries(byte originalProtocol, bool originalIsIpv6) =>
-        originalProtocol is IpProtocol.Tcp or IpProtocol.Udp || (!originalIsIpv6 && !IsIpv6);
+    public static bool Carries(byte originalProtocol, bool originalIsIpv6) =>
+        originalProtocol is IpProtocol.Tcp or IpProtocol.Udp || originalProtocol == (originalIsIpv6 ? IpProtocol.Icmpv6 : IpProtocol.Icmp);
 
     /// <summary>
     /// The waypoint tuple a packet of a session on this path carries from the peer to us (the peer's waypoint port to

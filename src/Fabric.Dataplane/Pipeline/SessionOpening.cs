@@ -288,9 +288,8 @@ internal readonly struct InstanceRoute : ISessionRoute
         }
 
         var instance = entry.Instances[pick];
-        // An echo keeps its identifier as its port; SVR carries IPv4 echoes only (ICMP).
-        var echo = _original.Protocol == IpProtocol.Icmp || (!_egress && _original.Protocol == IpProtocol.Icmpv6);
-        var port = echo || instance.Port == 0 ? _original.DestinationPort : instance.Port;
+        // An echo keeps its identifier as its port.
+        var port = SvrStage.IsEcho(_original.Protocol) || instance.Port == 0 ? _original.DestinationPort : instance.Port;
         reverse = new SessionKey(address, _original.Source, port, _original.SourcePort, _original.Protocol, _original.IsIpv6);
         state.Instance = (short)pick;
         state.ForwardPort = (short)instance.EgressPort;
@@ -354,8 +353,9 @@ internal readonly struct PeerRoute : ISessionRoute
         var originalIsIpv6 = _originalIsIpv6;
         if (path is null)
         {
-            // IPv6 crosses as TCP and UDP; an ICMPv6 echo is not carried between routers (docs/routing.md, "IPv6").
-            if (entry.PeerPaths.Length == 0 || (context.IsIpv6 && context.Key.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp)))
+            // Of ICMPv6 only an echo request opens a session to another router (a ping; SvrStage.Echo.cs).
+            if (entry.PeerPaths.Length == 0
+                || (context.Key.Protocol == IpProtocol.Icmpv6 && context.Frame[context.TransportOffset] != Icmpv6Type.EchoRequest))
             {
                 return DropReason.NoRoute;
             }
@@ -380,7 +380,7 @@ internal readonly struct PeerRoute : ISessionRoute
             originalIsIpv6 = context.IsIpv6;
         }
 
-        if (!path.Carries(originalProtocol, originalIsIpv6))
+        if (!PeerPath.Carries(originalProtocol, originalIsIpv6))
         {
             return DropReason.NoRoute;
         }

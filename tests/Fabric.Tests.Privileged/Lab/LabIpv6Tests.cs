@@ -30,7 +30,30 @@ public sealed class LabIpv6Tests(Ipv6Lab lab) : IClassFixture<Ipv6Lab>
         Assert.True(verify.Succeeded, verify.ToString());
         Assert.Contains("web:80/6", verify.Output, StringComparison.Ordinal);
         Assert.Contains("vault:8080/6", verify.Output, StringComparison.Ordinal);
-        Assert.Matches(@"4 correct, 0 wrong\n$", verify.Output);
+        Assert.Contains("web:icmp/6", verify.Output, StringComparison.Ordinal);
+        Assert.Matches(@"6 correct, 0 wrong\n$", verify.Output);
+    }
+
+    /// <summary>
+    /// <c>ping -6</c> from eng1 to web's IPv6 service address behind dc1 gets every reply: each echo crosses the IPv4 WAN
+    /// as UDP between the waypoints (nothing else on the wire), its metadata naming the IPv6 ICMPv6 session.
+    /// </summary>
+    [Fact]
+    public void Ping6_ToTheServiceBehindTheOtherRouter_ThreeRepliesOverTheIpv4Wan()
+    {
+        List<byte[]> wan;
+        using (var capture = WireCapture.Start(_run, "wan"))
+        {
+            var ping = _run.Exec("eng1", "ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", "fd00:200::80");
+            Assert.True(ping.Succeeded, ping.ToString());
+            Assert.Contains("3 packets transmitted, 3 received", ping.Output, StringComparison.Ordinal);
+            wan = capture.Stop();
+        }
+
+        WireCapture.AssertSvrOnly(wan, Wan, sessionDirections: 0);
+        Assert.All(wan, packet => Assert.Equal(IpProtocol.Udp, packet[9]));
+        var eng1 = IpAddressConversions.ParseIpv6("fd00:20:1::10");
+        Assert.Contains(wan, packet => WireCapture.ForwardContext(packet) is { IsIpv6: true } c && c.Key.Source == eng1 && c.Key.Protocol == IpProtocol.Icmpv6);
     }
 
     [Fact]

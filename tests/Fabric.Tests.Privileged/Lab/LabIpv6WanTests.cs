@@ -31,7 +31,35 @@ public sealed class LabIpv6WanTests(Ipv6WanLab lab) : IClassFixture<Ipv6WanLab>
         Assert.True(verify.Succeeded, verify.ToString());
         Assert.Contains("web:80/6", verify.Output, StringComparison.Ordinal);
         Assert.Contains("vault:8080/6", verify.Output, StringComparison.Ordinal);
-        Assert.Matches(@"4 correct, 0 wrong\n$", verify.Output);
+        Assert.Contains("web:icmp/6", verify.Output, StringComparison.Ordinal);
+        Assert.Matches(@"6 correct, 0 wrong\n$", verify.Output);
+    }
+
+    /// <summary>
+    /// <c>ping -6</c> and <c>ping -4</c> from eng1 to web's service addresses behind dc1 get every reply over the IPv6 WAN:
+    /// each echo crosses as IPv6 UDP between the waypoints with its metadata naming the session of its own family.
+    /// </summary>
+    [Fact]
+    public void Ping6AndPing4_ToTheServiceBehindTheOtherRouter_ThreeRepliesEachOverTheIpv6Wan()
+    {
+        List<byte[]> wan;
+        using (var capture = WireCapture.Start(_run, "wan", ipv6: true))
+        {
+            foreach (var (family, address) in new[] { ("-6", "fd00:200::80"), ("-4", "10.200.0.80") })
+            {
+                var ping = _run.Exec("eng1", "ping", family, "-n", "-c", "3", "-i", "0.2", "-W", "2", address);
+                Assert.True(ping.Succeeded, ping.ToString());
+                Assert.Contains("3 packets transmitted, 3 received", ping.Output, StringComparison.Ordinal);
+            }
+
+            wan = capture.Stop();
+        }
+
+        WireCapture.AssertSvrOnly(wan, Wan, sessionDirections: 0);
+        Assert.All(wan, packet => Assert.Equal(IpProtocol.Udp, packet[6]));
+        var contexts = wan.Select(WireCapture.ForwardContext).Where(c => c is not null).Select(c => c!.Value).ToList();
+        Assert.Contains(contexts, c => c.IsIpv6 && c.Key.Protocol == IpProtocol.Icmpv6);
+        Assert.Contains(contexts, c => !c.IsIpv6 && c.Key.Protocol == IpProtocol.Icmp);
     }
 
     [Fact]

@@ -46,8 +46,7 @@ public static partial class SvrStage
 
         var original = metadata.ForwardContext;
         var carried = original.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        if (carried != context.Key.Protocol || !metadata.TenantNamed
-            || (original.IsIpv6 && original.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp)))
+        if (carried != context.Key.Protocol || !metadata.TenantNamed || !PeerPath.Carries(original.Protocol, original.IsIpv6))
         {
             return context.Fail(DropReason.MetadataMismatch);
         }
@@ -115,7 +114,7 @@ public static partial class SvrStage
                 continue;
             }
 
-            var port = original.Protocol == IpProtocol.Icmp || instance.Port == 0 ? original.DestinationPort : instance.Port;
+            var port = IsEcho(original.Protocol) || instance.Port == 0 ? original.DestinationPort : instance.Port;
             if (!sessions.TryFind(new SessionKey(address, original.Source, port, original.SourcePort, original.Protocol, original.IsIpv6), out var handle, out var direction)
                 || direction != SessionDirection.Reverse)
             {

@@ -155,7 +155,7 @@ public static partial class SvrStage
     {
         var syn = state.OriginalProtocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) == (byte)TcpFlags.Syn;
         var transit = state.Svr == SvrRole.Transit;
-        var signal = transit ? context.Metadata.Present : state.SendMetadata || syn || state.OriginalProtocol == IpProtocol.Icmp;
+        var signal = transit ? context.Metadata.Present : state.SendMetadata || syn || IsEcho(state.OriginalProtocol);
         var block = resources.MetadataScratch.AsSpan();
         var length = 0;
         if (signal)

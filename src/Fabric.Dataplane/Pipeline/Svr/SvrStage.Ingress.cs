@@ -118,7 +118,7 @@ public static partial class SvrStage
     /// </summary>
     private static DropReason MoveTo(WorkerResources resources, int handle, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot)
     {
-        if (!path.Carries(state.OriginalProtocol, state.IsIpv6))
+        if (!PeerPath.Carries(state.OriginalProtocol, state.IsIpv6))
         {
             return DropReason.NoRoute;
         }

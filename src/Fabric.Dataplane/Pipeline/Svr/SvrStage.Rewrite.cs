@@ -32,7 +32,18 @@ public static partial class SvrStage
 
         var current = context.Key.Protocol;
         int rewritten;
-        if (target.IsIpv6 != context.IsIpv6)
+        if (IsEchoCrossing(current, target.Protocol) && (target.IsIpv6 || context.IsIpv6))
+        {
+            // A ping of or over IPv6 (SvrStage.Echo.cs).
+            var crossed = CrossEcho(ref context, ip, target, forward);
+            if (crossed != DropReason.None)
+            {
+                return context.Fail(crossed);
+            }
+
+            rewritten = context.IpLength;
+        }
+        else if (target.IsIpv6 != context.IsIpv6)
         {
             // The session's endpoints and its waypoints are of different families (SvrStage.Family.cs).
             var changed = ChangeFamily(ref context, ip, target);
@@ -116,10 +127,11 @@ public static partial class SvrStage
     /// </summary>
     private static Verdict TranslateError(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
     {
-        if (state.OriginalProtocol == IpProtocol.Icmp || state.IsIpv6 || context.IsIpv6)
+        if (IsEcho(state.OriginalProtocol) || state.IsIpv6 || context.IsIpv6)
         {
-            // Not carried: errors about a ping (the quoted ICMP would have to be rebuilt) and errors of or about an IPv6
-            // session (the quoted packet would have to change family).
+            // Not carried: errors about a ping (the quoted ICMP would have to be rebuilt), and errors of or about an IPv6
+            // session or a packet between IPv6 waypoints (the quoted packet would have to change family, or be read as
+            // IPv6: docs/routing.md, "Not carried").
             return context.Fail(DropReason.IcmpErrorNotCarried);
         }
 
@@ -159,7 +171,7 @@ public static partial class SvrStage
     /// packet bigger than the path MTU less this is answered with fragmentation-needed by the egress stage.
     /// </summary>
     public static int GrowthToPeer(ForwardingSnapshot snapshot, in SessionState state) =>
-        state.OriginalProtocol == IpProtocol.Icmp ? UdpDatagram.HeaderLength + MaxOverhead(snapshot, state)
+        IsEcho(state.OriginalProtocol) ? UdpDatagram.HeaderLength + MaxOverhead(snapshot, state)
         : state.Sealed ? PacketSealer.TrailerLength
         : 0;
 
@@ -270,7 +282,7 @@ public static partial class SvrStage
         return true;
     }
 
-    /// <summary>Wraps an ICMP message in a UDP header to the target tuple; returns the new IP length, or −1 when the result does not read as a datagram.</summary>
+    /// <summary>Wraps an ICMP message of an IPv4 ping between IPv4 waypoints in a UDP header to the target tuple (the IPv4 header kept); returns the new IP length, or −1 when the result does not read as a datagram.</summary>
     private static int IcmpToUdp(Span<byte> ip, int ipLength, in SessionKey target)
     {
         var headerLength = (ip[0] & 0x0F) * 4;

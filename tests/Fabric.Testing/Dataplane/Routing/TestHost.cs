@@ -195,7 +195,11 @@ public sealed class TestHost(string name, InMemoryPort port, MacAddress mac, str
             return;
         }
 
-        if (ip.UpperLayerProtocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.UpperLayer, out var udp))
+        if (ip.UpperLayerProtocol == IpProtocol.Icmpv6 && icmp.Type == Icmpv6Type.EchoRequest)
+        {
+            Send(from, EtherType.Ipv6, Packets.Icmp6(own, ip.Source, Icmpv6Type.EchoReply, icmp.Identifier, icmp.SequenceNumber, icmp.Body.ToArray()));
+        }
+        else if (ip.UpperLayerProtocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.UpperLayer, out var udp))
         {
             Send(from, EtherType.Ipv6, Packets.Udp6(own, ip.Source, udp.DestinationPort, udp.SourcePort, udp.Payload.ToArray()));
         }
@@ -301,6 +305,21 @@ public static class Packets
         return packet;
     }
 
+    /// <summary>An ICMPv6 echo (request or reply) with its checksum over the IPv6 pseudo-header.</summary>
+    public static byte[] Icmp6(UInt128 source, UInt128 destination, byte type, ushort id, ushort sequence, byte[] body)
+    {
+        var packet = new byte[40 + 8 + body.Length];
+        new Ipv6Header(0, 0, (ushort)(8 + body.Length), IpProtocol.Icmpv6, 64,
+            IpAddressConversions.ToIPAddress(source), IpAddressConversions.ToIPAddress(destination)).Emit(packet);
+        Ipv6Packet.TryCreate(packet, out var ip);
+        var icmp = ip.UpperLayer;
+        Icmpv6Header.Echo(type, id, sequence).Emit(icmp);
+        body.CopyTo(icmp[8..]);
+        Icmpv6Packet.TryCreate(icmp, out var message);
+        message.UpdateChecksum(ip.PseudoHeaderSum());
+        return packet;
+    }
+
     public static byte[] Tcp6(UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, uint sequence, uint acknowledgment, byte[] payload)
     {
         var packet = new byte[40 + 20 + payload.Length];
@@ -332,13 +351,14 @@ public static class Packets
         };
     }
 
-    /// <summary>Checks the TCP or UDP checksum of an IPv6 packet a host received (UDP over IPv6 must have one).</summary>
+    /// <summary>Checks the TCP, UDP or ICMPv6 checksum of an IPv6 packet a host received (each covers the pseudo-header; UDP over IPv6 must have one).</summary>
     public static bool ChecksumsValid6(byte[] packet) =>
         Ipv6Packet.TryCreate(packet, out var ip)
         && ip.UpperLayerProtocol switch
         {
             IpProtocol.Tcp => TcpSegment.TryCreate(ip.UpperLayer, out var tcp) && tcp.IsChecksumValid(ip.PseudoHeaderSum()),
             IpProtocol.Udp => UdpDatagram.TryCreate(ip.UpperLayer, out var udp) && udp.IsChecksumValid(ip.PseudoHeaderSum()),
+            IpProtocol.Icmpv6 => Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp) && icmp.IsChecksumValid(ip.PseudoHeaderSum()),
             _ => true,
         };
 

@@ -101,6 +101,39 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         Assert.Equal(250 * 3, delivered.BranchClient);
     }
 
+    /// <summary>
+    /// Pings across the routers that are of or over IPv6 (an ICMPv6 echo over the IPv4 and the IPv6 WAN, an IPv4 echo over
+    /// the IPv6 WAN: wrapped in UDP under a header of the path's family, unwrapped with the ICMPv6 checksum adjusted)
+    /// allocate nothing, for the first echo of a session and the ones after it, both ways.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public void Process_PingAcrossRoutersOfOrOverIpv6_FirstAndLaterEchoes_AllocatesNothing(bool ipv6Client, bool ipv6Wan)
+    {
+        if (ipv6Wan)
+        {
+            _routers.Dispose();
+            _routers = new PipelineRouters(sessions: 2048, ipv6Wan: true);
+        }
+
+        _routers.Apply(
+            text => text.Replace("{ protocol = udp, ports = [\"5201\"] }]", "{ protocol = udp, ports = [\"5201\"] }, { protocol = icmp }]", StringComparison.Ordinal),
+            version: 2);
+        Pings(ipv6Client, firstId: 1000, count: 50);
+        var (first, later) = Pings(ipv6Client, firstId: 2000, count: 200);
+
+        Assert.Equal(0, first);
+        Assert.Equal(0, later);
+        Assert.Equal(ipv6Wan, _routers.Branch.Snapshot.PeerPaths[0].IsIpv6);
+        Assert.Equal(250, _routers.Datacenter.Worker.Counters.SessionsCreated);
+        Assert.Equal(0, _routers.Dropped);
+        var delivered = _routers.Delivered;
+        Assert.Equal(250 * 3, delivered.Instances);
+        Assert.Equal(250 * 3, delivered.BranchClient);
+    }
+
     [Fact]
     public void Revocation_EndingAndResettingLocalAndSvrSessions_AllocatesNothing()
     {
@@ -195,6 +228,53 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         }
 
         return (first, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>
+    /// Opens <paramref name="count"/> ping sessions from the branch client to the plain service (an echo request and its
+    /// reply), then sends two more echoes each way on each. Returns the bytes this thread allocated for the first echoes
+    /// and for the later ones.
+    /// </summary>
+    private (long First, long Later) Pings(bool ipv6, int firstId, int count)
+    {
+        var echoes = new (byte[] Request, byte[] Reply)[count];
+        for (var i = 0; i < count; i++)
+        {
+            var id = (ushort)(firstId + i);
+            echoes[i] = (
+                EchoFrame(ipv6, ipv6 ? PipelineRouters.BranchClient6 : PipelineRouters.BranchClient, ipv6 ? PipelineRouters.Service6 : PipelineRouters.Service, request: true, id),
+                EchoFrame(ipv6, ipv6 ? PipelineRouters.Service6 : PipelineRouters.Service, ipv6 ? PipelineRouters.BranchClient6 : PipelineRouters.BranchClient, request: false, id));
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var (request, reply) in echoes)
+        {
+            RoundTrip(svr: true, request, reply);
+        }
+
+        var first = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var (request, reply) in echoes)
+            {
+                RoundTrip(svr: true, request, reply);
+            }
+        }
+
+        return (first, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>An Ethernet frame holding an ICMP or ICMPv6 echo request or reply with 56 octets of data, its checksums correct.</summary>
+    private static byte[] EchoFrame(bool ipv6, UInt128 source, UInt128 destination, bool request, ushort id)
+    {
+        var packet = ipv6
+            ? Packets.Icmp6(source, destination, request ? Icmpv6Type.EchoRequest : Icmpv6Type.EchoReply, id, 1, new byte[56])
+            : Packets.Icmp((uint)source, (uint)destination, request ? Icmpv4Type.EchoRequest : Icmpv4Type.EchoReply, id, 1, new byte[56]);
+        var frame = new byte[EthernetFrame.UntaggedHeaderLength + packet.Length];
+        new EthernetHeader(new MacAddress(0x02_00_00_00_0F_01), new MacAddress(0x02_00_00_00_0F_99), ipv6 ? EtherType.Ipv6 : EtherType.Ipv4).Emit(frame);
+        packet.CopyTo(frame, EthernetFrame.UntaggedHeaderLength);
+        return frame;
     }
 
     private static byte[] Frame(bool ipv6, UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, int size) => ipv6

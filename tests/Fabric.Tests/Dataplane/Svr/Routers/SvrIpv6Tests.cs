@@ -193,13 +193,126 @@ public sealed class SvrIpv6Tests
         Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys));
     }
 
+    /// <summary>
+    /// An ICMPv6 echo from eng1 to web's service address crosses the IPv4 WAN as IPv4 UDP with the message inside (every
+    /// packet with metadata, the IPv6 context naming ICMPv6), and reaches an instance (another address than the one
+    /// pinged) with its checksum valid over the instance's pseudo-header; the reply comes back from web's address, valid
+    /// too. A second echo of the session does the same.
+    /// </summary>
     [Fact]
-    public void ForgedIpv6Metadata_OfAnIcmpv6Session_DroppedAsMetadataMismatch_NothingDelivered()
+    public void Ping6_OverIpv4Wan_CrossesAsIpv4Udp_ArrivesValidAtTheInstance_ReplyValidAtTheClient()
     {
-        using var fabric = new SvrFabric(SvrFabric.DualStack);
+        using var fabric = new SvrFabric(WithPing);
+        Send(fabric, Packets.Icmp6(Eng1, Web, Icmpv6Type.EchoRequest, 7, 1, [1, 2, 3, 4]));
+        fabric.Pump();
+        Send(fabric, Packets.Icmp6(Eng1, Web, Icmpv6Type.EchoRequest, 7, 2, [5, 6, 7, 8]));
+        fabric.Pump();
+
+        var server = fabric.Web1.Received6.Count > 0 ? fabric.Web1 : fabric.Web2;
+        Assert.Equal(2, server.Received6.Count);
+        Assert.All(server.Received6, request => Assert.True(Packets.ChecksumsValid6(request)));
+        Assert.True(Ipv6Packet.TryCreate(server.Received6[0], out var requestIp));
+        Assert.Equal((Eng1, server.Address6!.Value, IpProtocol.Icmpv6, (byte)62), (requestIp.Source, requestIp.Destination, requestIp.UpperLayerProtocol, requestIp.HopLimit));
+        Assert.True(Icmpv6Packet.TryCreate(requestIp.UpperLayer, out var request));
+        Assert.Equal((Icmpv6Type.EchoRequest, (ushort)7, (ushort)1), (request.Type, request.Identifier, request.SequenceNumber));
+        Assert.Equal(new byte[] { 1, 2, 3, 4 }, request.Body.ToArray());
+
+        Assert.Equal(2, fabric.Eng1.Received6.Count);
+        for (var i = 0; i < 2; i++)
+        {
+            var reply = fabric.Eng1.Received6[i];
+            Assert.True(Packets.ChecksumsValid6(reply));
+            Assert.True(Ipv6Packet.TryCreate(reply, out var replyIp));
+            Assert.Equal((Web, Eng1, IpProtocol.Icmpv6), (replyIp.Source, replyIp.Destination, replyIp.UpperLayerProtocol));
+            Assert.True(Icmpv6Packet.TryCreate(replyIp.UpperLayer, out var echo));
+            Assert.Equal((Icmpv6Type.EchoReply, (ushort)7, (ushort)(i + 1)), (echo.Type, echo.Identifier, echo.SequenceNumber));
+        }
+
+        // Only IPv4 UDP between the waypoints, each packet with metadata (a ping always carries it) and every checksum valid.
+        Assert.DoesNotContain(fabric.DcWan.Received, IsIpv6Frame);
+        Assert.DoesNotContain(fabric.BrWan.Received, IsIpv6Frame);
+        var toDc = SvrFabricTests.WaypointPackets(fabric.DcWan.Received);
+        var toBr = SvrFabricTests.WaypointPackets(fabric.BrWan.Received);
+        Assert.Equal((2, 2), (toDc.Count, toBr.Count));
+        Assert.All(toDc.Concat(toBr), packet =>
+        {
+            Assert.True(Ipv4Packet.TryCreate(packet, out var ip));
+            Assert.Equal(IpProtocol.Udp, ip.Protocol);
+            Assert.True(SvrFabricTests.HasMetadata(packet));
+            Assert.True(Packets.ChecksumsValid(packet));
+        });
+        Assert.True(MetadataInsertion.TryLocate(toDc[0], toDc[0].Length, out var block, out _));
+        Assert.True(SvrMetadata.TryParse(block, out var metadata, out _));
+        Assert.Equal(SessionKey.V6(Eng1, Web, 7, 7, IpProtocol.Icmpv6), metadata.ForwardContext!.Value.Key);
+        Assert.Equal((SvrRole.Egress, true, IpProtocol.Icmpv6), (SvrFabric.OnlySession(fabric.Dc1).Svr, SvrFabric.OnlySession(fabric.Dc1).IsIpv6, SvrFabric.OnlySession(fabric.Dc1).OriginalProtocol));
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
+    }
+
+    /// <summary>
+    /// An echo whose ICMPv6 checksum is damaged at the client crosses damaged: the checksum is adjusted for the new
+    /// addresses, never recomputed, so the instance sees exactly the client's damage (undoing it makes the message valid)
+    /// and, as a real stack does, does not answer.
+    /// </summary>
+    [Fact]
+    public void Ping6_DamagedChecksum_ArrivesDamagedByTheSameAmount_NotAnswered()
+    {
+        using var fabric = new SvrFabric(WithPing);
+        var damaged = Packets.Icmp6(Eng1, Web, Icmpv6Type.EchoRequest, 7, 1, [1, 2, 3, 4]);
+        damaged[40 + 8] ^= 0x10;
+        Send(fabric, damaged);
+        fabric.Pump();
+
+        var server = fabric.Web1.Received6.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var request = Assert.Single(server.Received6);
+        Assert.False(Packets.ChecksumsValid6(request));
+        request[40 + 8] ^= 0x10;
+        Assert.True(Packets.ChecksumsValid6(request));
+        Assert.Empty(fabric.Eng1.Received6);
+    }
+
+    /// <summary>An ICMPv6 message other than an echo request to a service at a peer opens no session: refused at the ingress, nothing crosses.</summary>
+    [Fact]
+    public void Icmpv6EchoReply_ToAServiceAtAPeer_RefusedAtIngressAsNoRoute_NothingCrosses()
+    {
+        using var fabric = new SvrFabric(WithPing);
+        Send(fabric, Packets.Icmp6(Eng1, Web, Icmpv6Type.EchoReply, 7, 1, [1, 2, 3, 4]));
+        fabric.Pump();
+
+        Assert.Empty(SvrFabricTests.WaypointPackets(fabric.DcWan.Received));
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoRoute));
+    }
+
+    /// <summary>Forged metadata whose context names an ICMPv6 session but whose datagram carries no whole ICMPv6 message: dropped as malformed, nothing delivered.</summary>
+    [Fact]
+    public void ForgedIcmpv6Context_WithoutAWholeMessage_DroppedAsMalformed_NothingDelivered()
+    {
+        using var fabric = new SvrFabric(WithPing);
         var metadata = new SvrMetadata
         {
             ForwardContext = new MetadataContext(SessionKey.V6(Eng1, Web, 7, 7, IpProtocol.Icmpv6)),
+            SessionId = Guid.NewGuid(),
+            Tenant = "engineering",
+            Service = "web",
+            SourceRouter = "br1",
+        };
+        fabric.Attacker.SendIp(WaypointWith(metadata, "short"u8.ToArray()));
+        fabric.Pump();
+
+        Assert.Empty(fabric.Web1.Received6);
+        Assert.Empty(fabric.Web2.Received6);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.Malformed));
+        Assert.Equal(0, fabric.Dc1.Worker.Faults.Total);
+    }
+
+    /// <summary>An IPv6 context naming ICMP (IPv4's protocol 1) is no session that crosses: dropped as a mismatch, nothing delivered.</summary>
+    [Fact]
+    public void ForgedIpv6Metadata_OfAnIcmpv4Session_DroppedAsMetadataMismatch_NothingDelivered()
+    {
+        using var fabric = new SvrFabric(WithPing);
+        var metadata = new SvrMetadata
+        {
+            ForwardContext = new MetadataContext(SessionKey.V6(Eng1, Web, 7, 7, IpProtocol.Icmp)),
             SessionId = Guid.NewGuid(),
             Tenant = "engineering",
             Service = "web",
@@ -233,20 +346,25 @@ public sealed class SvrIpv6Tests
         Assert.Equal(0, fabric.Dc1.Worker.Faults.Total);
     }
 
+    /// <summary>The dual-stack fabric with web answering pings (an icmp transport) as well.</summary>
+    private static readonly Func<string, string> WithPing = text => SvrFabric.DualStack(text).Replace(
+        "transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = icmp }]",
+        StringComparison.Ordinal);
+
     private static void Send(SvrFabric fabric, byte[] packet) => fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, packet);
 
-    private static byte[] WaypointWith(SvrMetadata metadata)
+    private static byte[] WaypointWith(SvrMetadata metadata, byte[]? payload = null)
     {
         var block = new byte[metadata.EmitLength];
         metadata.Emit(block);
-        return WaypointWith(block);
+        return WaypointWith(block, payload);
     }
 
     /// <summary>A UDP waypoint packet from br1's WAN address to dc1's carrying <paramref name="block"/> and a payload.</summary>
-    private static byte[] WaypointWith(byte[] block)
+    private static byte[] WaypointWith(byte[] block, byte[]? payload = null)
     {
         var packet = Packets.Udp(
-            IpAddressConversions.ParseIpv4("172.16.0.2"), IpAddressConversions.ParseIpv4("172.16.0.1"), 16384, 16385, "payload"u8.ToArray());
+            IpAddressConversions.ParseIpv4("172.16.0.2"), IpAddressConversions.ParseIpv4("172.16.0.1"), 16384, 16385, payload ?? "payload"u8.ToArray());
         var room = new byte[packet.Length + block.Length];
         packet.CopyTo(room, 0);
         Assert.True(MetadataInsertion.TryInsert(room, packet.Length, block, out var length));

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Actors.Tracing;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
@@ -32,6 +33,10 @@ public sealed class SvrIpv6WanTests
     private static readonly Func<string, string> Ipv6Wan1 = text => text
         .Replace("\"172.17.0.1/24\"", "\"fd00:17::1/64\"", StringComparison.Ordinal)
         .Replace("\"172.17.0.2/24\"", "\"fd00:17::2/64\"", StringComparison.Ordinal);
+
+    private static readonly Func<string, string> WithPing = text => Ipv6WanDualStack(text).Replace(
+        "transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = icmp }]",
+        StringComparison.Ordinal);
 
     private static readonly Func<string, string> Encrypted = text => Ipv6WanDualStack(text).Replace(
         "load-balancing = proportional", "load-balancing = proportional\n      encryption = required", StringComparison.Ordinal);
@@ -256,17 +261,87 @@ public sealed class SvrIpv6WanTests
         Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
     }
 
+    /// <summary>
+    /// Pings of both families over the IPv6 WAN: an ICMPv6 echo and an IPv4 echo from eng1 to web's addresses cross as IPv6
+    /// UDP between the waypoints with the message inside (and nothing IPv4 on the WAN), reach an instance as echoes of
+    /// their own family with valid checksums (the ICMPv6 one adjusted to the instance's address), and the replies come back
+    /// valid from web's addresses.
+    /// </summary>
     [Fact]
-    public void Ping4_ToAServiceOverIpv6Wan_RefusedAtIngressAsNoRoute_NothingCrosses()
+    public void Ping6AndPing4_OverIpv6Wan_CrossAsIpv6Udp_ArriveValid_RepliesValidFromTheServiceAddress()
     {
-        using var fabric = new SvrFabric(text => Ipv6WanDualStack(text).Replace(
-            "transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = icmp }]",
-            StringComparison.Ordinal));
-        fabric.Eng1.Ping(Web4, 7, 1);
+        using var fabric = new SvrFabric(WithPing);
+        Send6(fabric, Packets.Icmp6(Eng1, Web6, Icmpv6Type.EchoRequest, 7, 1, [1, 2, 3, 4]));
+        fabric.Eng1.Ping(Web4, 8, 1);
+        fabric.Pump();
+        Send6(fabric, Packets.Icmp6(Eng1, Web6, Icmpv6Type.EchoRequest, 7, 2, [1, 2, 3, 4]));
+        fabric.Eng1.Ping(Web4, 8, 2);
         fabric.Pump();
 
-        Assert.Empty(WaypointPackets6(fabric.DcWan.Received));
-        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoRoute));
+        var request6 = fabric.Web1.Received6.Concat(fabric.Web2.Received6).ToList();
+        Assert.Equal(2, request6.Count);
+        Assert.All(request6, request => Assert.True(Packets.ChecksumsValid6(request)));
+        Assert.True(Ipv6Packet.TryCreate(request6[0], out var request6Ip));
+        Assert.Equal((Eng1, IpProtocol.Icmpv6), (request6Ip.Source, request6Ip.UpperLayerProtocol));
+        Assert.NotEqual(Web6, request6Ip.Destination);
+        var request4 = fabric.Web1.Received.Concat(fabric.Web2.Received).ToList();
+        Assert.Equal(2, request4.Count);
+        Assert.All(request4, request => Assert.True(Packets.ChecksumsValid(request)));
+        Assert.True(Ipv4Packet.TryCreate(request4[0], out var request4Ip));
+        Assert.Equal((fabric.Eng1.Address, IpProtocol.Icmp), (request4Ip.Source, request4Ip.Protocol));
+
+        Assert.Equal(2, fabric.Eng1.Received6.Count);
+        foreach (var reply in fabric.Eng1.Received6)
+        {
+            Assert.True(Packets.ChecksumsValid6(reply));
+            Assert.True(Ipv6Packet.TryCreate(reply, out var ip));
+            Assert.True(Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp));
+            Assert.Equal((Web6, Eng1, Icmpv6Type.EchoReply, (ushort)7), (ip.Source, ip.Destination, icmp.Type, icmp.Identifier));
+        }
+
+        Assert.Equal(2, fabric.Eng1.Received.Count);
+        foreach (var reply in fabric.Eng1.Received)
+        {
+            Assert.True(Packets.ChecksumsValid(reply));
+            Assert.True(Ipv4Packet.TryCreate(reply, out var ip));
+            Assert.True(Icmpv4Packet.TryCreate(ip.Payload, out var icmp));
+            Assert.Equal((IpAddressConversions.ParseIpv4(Web4), Icmpv4Type.EchoReply, (ushort)8), (ip.Source, icmp.Type, icmp.Identifier));
+        }
+
+        Assert.DoesNotContain(fabric.DcWan.Received, IsIpv4Frame);
+        Assert.DoesNotContain(fabric.BrWan.Received, IsIpv4Frame);
+        var toDc = WaypointPackets6(fabric.DcWan.Received);
+        var toBr = WaypointPackets6(fabric.BrWan.Received);
+        Assert.Equal((4, 4), (toDc.Count, toBr.Count));
+        Assert.All(toDc.Concat(toBr), packet =>
+        {
+            Assert.True(Ipv6Packet.TryCreate(packet, out var ip));
+            Assert.Equal(IpProtocol.Udp, ip.UpperLayerProtocol);
+            Assert.True(SvrFabricTests.HasMetadata(packet));
+            Assert.True(Packets.ChecksumsValid6(packet));
+        });
+        Assert.Equal((Br1Wan, Dc1Wan), Addresses(toDc[0]));
+        Assert.Contains(toDc, packet => ForwardContext(packet).Key == SessionKey.V6(Eng1, Web6, 7, 7, IpProtocol.Icmpv6));
+        Assert.Contains(toDc, packet => ForwardContext(packet).Key == SessionKey.V4(fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Web4), 8, 8, IpProtocol.Icmp));
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
+    }
+
+    /// <summary>
+    /// <c>fabric trace --protocol icmp</c> agrees with the dataplane: from eng1 to web's IPv6 address br1 carries the ping on
+    /// to dc1 over the IPv6 path, and dc1 forwards it to an instance.
+    /// </summary>
+    [Fact]
+    public void Trace_Icmp6ToTheServiceBehindDc1_GoesOnOverTheIpv6Path_ForwardedThere()
+    {
+        using var fabric = new SvrFabric(WithPing);
+        var atBr1 = PacketTracer.Trace("br1a", fabric.Br1.Snapshot, new TraceQuestion("eng1", "fd00:20:1::10", 0, "fd00:200::80", 0, "icmp"));
+        Assert.Equal("dc1", atBr1.NextRouter);
+        Assert.Contains(atBr1.Steps, step => step.Step == "peer_path" && step.Why!.Contains("fd00:16::2 > fd00:16::1", StringComparison.Ordinal));
+
+        var atDc1 = PacketTracer.Trace(
+            "dc1a", fabric.Dc1.Snapshot, new TraceQuestion(null, "fd00:20:1::10", 0, "fd00:200::80", 0, "icmp", FromRouter: "br1", Tenant: atBr1.Tenant, Service: atBr1.Service));
+        Assert.Equal("forwarded", atDc1.Verdict);
     }
 
     /// <summary>
@@ -315,11 +390,11 @@ public sealed class SvrIpv6WanTests
     }
 
     /// <summary>
-    /// A ping's session does not move onto an IPv6 path (a ping crosses IPv4 waypoints only): with its IPv4 path down its
-    /// echoes are refused as <see cref="DropReason.NoRoute"/> and it stays where it was, to go on when the path returns.
+    /// A ping's session moves onto an IPv6 path like any other: with its IPv4 path down its next echo crosses the IPv6
+    /// path as IPv6 UDP, dc1 adopts the session on its IPv6 waypoint tuple, and the reply comes back.
     /// </summary>
     [Fact]
-    public void Ping4_PathDown_DoesNotMoveOntoTheIpv6Path_RefusedAsNoRoute()
+    public void Ping4_PathDown_MovesOntoTheIpv6Path_ReplyComesBack()
     {
         using var fabric = new PathFabric("revertible-failover", edit: text => Ipv6Wan1(text)
             .Replace("transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = icmp }]", StringComparison.Ordinal));
@@ -333,11 +408,14 @@ public sealed class SvrIpv6WanTests
         fabric.Eng1.Ping(Web4, 7, 2);
         fabric.Pump();
 
-        Assert.Single(fabric.Eng1.Received);
-        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoRoute));
-        Assert.Equal(fabric.Br1Wan0.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
-        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
-        Assert.DoesNotContain(fabric.DcWan1.Received, frame => EthernetFrame.TryCreate(frame, out var ethernet) && ethernet.EtherType == EtherType.Ipv6
+        Assert.Equal(2, fabric.Eng1.Received.Count);
+        Assert.True(Packets.ChecksumsValid(fabric.Eng1.Received[1]));
+        Assert.True(Ipv4Packet.TryCreate(fabric.Eng1.Received[1], out var reply));
+        Assert.True(Icmpv4Packet.TryCreate(reply.Payload, out var echo));
+        Assert.Equal((Icmpv4Type.EchoReply, (ushort)2), (echo.Type, echo.SequenceNumber));
+        Assert.Equal(fabric.Br1Wan1.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal((1L, 1L), (fabric.Br1.Worker.Counters.SessionsMoved, fabric.Dc1.Worker.Counters.SessionsMoved));
+        Assert.Contains(fabric.DcWan1.Received, frame => EthernetFrame.TryCreate(frame, out var ethernet) && ethernet.EtherType == EtherType.Ipv6
             && Ipv6Packet.TryCreate(ethernet.Payload, out var ip) && ip.UpperLayerProtocol == IpProtocol.Udp && BinaryPrimitives.ReadUInt16BigEndian(ip.UpperLayer[2..]) >= 16384);
     }
 
