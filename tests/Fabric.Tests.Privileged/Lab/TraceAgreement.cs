@@ -20,6 +20,7 @@ public static class TraceAgreement
         Assert.NotEmpty(plan);
         var observed = LabVerifier.Run(plan, layout);
         var disagreements = new List<string>();
+        var disagreeing = new List<LabProbe>();
         foreach (var probe in observed)
         {
             var separator = probe.Target.LastIndexOf(':');
@@ -35,10 +36,21 @@ public static class TraceAgreement
             Assert.Equal(verdict == "forwarded" ? 0 : 1, trace.ExitCode);
             if ((verdict == "forwarded") != (probe.Reached == true))
             {
+                disagreeing.Add(probe);
                 disagreements.Add($"{probe.Client} ({probe.Tenant}) -> {probe.Service} {probe.Target}: the connection {(probe.Reached == true ? "got through" : "was blocked")}, the trace says {line}");
             }
         }
 
-        Assert.True(disagreements.Count == 0, $"{disagreements.Count} of {observed.Count} cells disagree:\n{string.Join('\n', disagreements)}");
+        if (disagreements.Count > 0)
+        {
+            // What the routers dropped, with reasons and 5-tuples, and each disagreeing cell probed once more: whether a
+            // blocked connection was a passing loss or the fabric's answer. Diagnosis only: the verdict stays failed.
+            var again = LabVerifier.Run(disagreeing, layout);
+            var drops = LabRun.Fabric("drops", "--limit", "50", "--lab", run.Name, "--state-dir", run.StateRoot);
+            Assert.Fail(
+                $"{disagreements.Count} of {observed.Count} cells disagree:\n{string.Join('\n', disagreements)}\n"
+                + $"probed again: {string.Join(", ", again.Select(p => $"{p.Client} -> {p.Target} {(p.Reached == true ? "reached" : "blocked")}"))}\n"
+                + $"fabric drops:\n{drops.Output}");
+        }
     }
 }
