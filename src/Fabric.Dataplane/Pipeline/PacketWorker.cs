@@ -40,10 +40,11 @@ namespace Fabric.Dataplane.Pipeline;
 //
 // A super-packet (GSO: up to 64 KiB of one TCP or UDP flow behind one header) goes through the same stages
 // whole when its session needs nothing per packet (ProcessSuperPacket: a known session, no metadata to add or
-// strip, not sealed, each segment fits the egress MTU, next hop known); it leaves whole with its offload, or
-// cut into packets by SuperPacket.Cut when the egress port cannot take it. A super-packet of a session another
-// worker owns is handed to that worker whole. Otherwise it is cut first and every packet runs the pipeline
-// alone. Counters count the packets a super-packet stands for.
+// strip, not sealed, each segment fits the egress MTU, next hop known; a session that changes family between its
+// endpoints and its waypoints has the IP header replaced once, and the offload's TCP type follows); it leaves whole
+// with its offload, or cut into packets by SuperPacket.Cut when the egress port cannot take it. A super-packet of a
+// session another worker owns is handed to that worker whole. Otherwise it is cut first and every packet runs the
+// pipeline alone. Counters count the packets a super-packet stands for.
 
 /// <summary>
 /// Runs the pipeline for the ports it is given, one batch per port per round. The snapshot is
@@ -524,7 +525,10 @@ public sealed class PacketWorker
     /// <summary>
     /// Whether a super-packet can run the pipeline as one packet: its session exists and needs nothing done per
     /// packet (no metadata to insert or strip, no sealing, no protocol conversion), every segment fits the egress
-    /// MTU, and the next hop's MAC is known. Reads only; changes nothing.
+    /// MTU as it leaves, and the next hop's MAC is known. A session whose endpoints and waypoints are of two families
+    /// qualifies: its IP header is replaced once for the whole super-packet (<see cref="SvrStage.Rewrite"/>), so each
+    /// segment leaves with the other family's header (20 octets longer as IPv6), and the frame in that family must stay
+    /// within its length field and the buffer. Reads only; changes nothing.
     /// </summary>
     private bool CanGoWhole(ref PacketContext context, ForwardingSnapshot snapshot, int headerEnd, int segmentSize)
     {
@@ -535,26 +539,36 @@ public sealed class PacketWorker
 
         ref readonly var state = ref Sessions.Payload(handle);
         var forward = direction == SessionDirection.Forward;
+        ref readonly var nextHop = ref forward ? ref Sessions.ReverseKey(handle) : ref Sessions.ForwardKey(handle);
+        var segmentHeaderLength = headerEnd - context.NetworkOffset;
         if (state.Svr != SvrRole.None)
         {
             var ipEnd = context.NetworkOffset + context.IpLength;
             if (state.Sealed
                 || state.OriginalProtocol != context.Key.Protocol
-                || (forward ? Sessions.ReverseKey(handle) : Sessions.ForwardKey(handle)).IsIpv6 != context.IsIpv6
                 || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, Resources.ResignalQuietTicks)
                 || MetadataInsertion.NeedsBareBlock(context.Frame[headerEnd..ipEnd]))
             {
                 return false;
             }
+
+            var shrink = SvrStage.HeaderShrink(ref context, nextHop);
+            var leavingLength = context.IpLength - shrink;
+            if (shrink != 0
+                && ((!nextHop.IsIpv6 && leavingLength > ushort.MaxValue) || context.NetworkOffset + leavingLength > context.Room.Length))
+            {
+                return false;
+            }
+
+            segmentHeaderLength -= shrink;
         }
 
         var egress = forward ? state.ForwardPort : state.ReversePort;
-        if ((uint)egress >= (uint)Ports.Length || headerEnd - context.NetworkOffset + segmentSize > Ports[egress].Mtu)
+        if ((uint)egress >= (uint)Ports.Length || segmentHeaderLength + segmentSize > Ports[egress].Mtu)
         {
             return false;
         }
 
-        ref readonly var nextHop = ref forward ? ref Sessions.ReverseKey(handle) : ref Sessions.ForwardKey(handle);
         return Neighbors.TryGet(egress, nextHop.Source, nextHop.IsIpv6, context.Now, out _);
     }
 

@@ -133,8 +133,10 @@ public static class SuperPacket
     /// <summary>
     /// Readies a (rewritten) super-packet or partial-checksum frame to leave whole: its transport checksum field
     /// gets the pseudo-header sum of the addresses and length it now carries (what a device completing the
-    /// checksum expects; rewrites of ports and other header fields need nothing, the device sums those), and
-    /// <paramref name="offload"/> gets the header length and checksum position of the frame as it now is.
+    /// checksum expects, and what the kernel's segmentation adjusts to each segment's length; rewrites of ports and
+    /// other header fields need nothing, the device sums those), and <paramref name="offload"/> gets the header
+    /// length and checksum position of the frame as it now is, and a TCP super-packet the segmentation type of the
+    /// family it now has (a frame whose IP header changed family leaves as TCP over the other one).
     /// </summary>
     public static void PrepareToLeaveWhole(Span<byte> frame, int networkOffset, int transportOffset, int ipEnd, bool isIpv6, byte protocol, ref SegmentationOffload offload)
     {
@@ -143,6 +145,11 @@ public static class SuperPacket
         var checksumOffset = protocol == IpProtocol.Tcp ? TcpChecksumOffset : UdpChecksumOffset;
         var sum = PseudoHeader(ip, isIpv6, protocol, transport.Length);
         BinaryPrimitives.WriteUInt16BigEndian(transport[checksumOffset..], (ushort)~Checksum.Finish(sum));
+        if (offload.Kind is SuperPacketKind.TcpV4 or SuperPacketKind.TcpV6)
+        {
+            offload.Kind = isIpv6 ? SuperPacketKind.TcpV6 : SuperPacketKind.TcpV4;
+        }
+
         offload.ChecksumPartial = true;
         offload.ChecksumStart = (ushort)transportOffset;
         offload.ChecksumOffset = (ushort)checksumOffset;

@@ -16,7 +16,9 @@ public static partial class SvrStage
     /// damaged packet stays damaged; a UDP/IPv4 datagram without a checksum gets one, IPv6 requires it). Kept: traffic
     /// class / type of service, hop limit / TTL. Dropped: IPv4 options, IPv6 extension headers and the flow label. An
     /// IPv4 header leaving is marked don't-fragment (the sender is IPv6: it takes a packet-too-big, never fragments). The
-    /// Ethernet type, <see cref="PacketContext.IsIpv6"/>, the transport offset and the IP length follow. Returns
+    /// Ethernet type, <see cref="PacketContext.IsIpv6"/>, the transport offset, the IP length and, for a super-packet
+    /// going through whole, the header length its segments repeat follow (one header for the whole super-packet: the
+    /// device cutting it repeats it, an IPv4 one with don't-fragment and an identification it counts up). Returns
     /// <see cref="DropReason.None"/>, or why the packet cannot cross: it does not read as a whole TCP or UDP packet
     /// (<see cref="DropReason.Malformed"/>), it is an IPv4 fragment (<see cref="DropReason.Fragment"/>), or the buffer
     /// cannot take the longer header (<see cref="DropReason.TooBig"/>).
@@ -115,7 +117,8 @@ public static partial class SvrStage
                 return DropReason.Malformed;
             }
 
-            var computeAnew = !udp.HasChecksum && target.IsIpv6;
+            // A super-packet's checksum is rewritten as it leaves (SuperPacket.PrepareToLeaveWhole): nothing to sum here.
+            var computeAnew = !udp.HasChecksum && target.IsIpv6 && !context.IsSuperPacket;
             udp.AdjustChecksumForAddress(oldSource, target.Source);
             udp.AdjustChecksumForAddress(oldDestination, target.Destination);
             udp.RewriteSourcePort(target.SourcePort);
@@ -130,6 +133,11 @@ public static partial class SvrStage
         context.IsIpv6 = target.IsIpv6;
         context.TransportOffset = context.NetworkOffset + headerLength;
         context.IpLength = headerLength + upperLength;
+        if (context.IsSuperPacket)
+        {
+            context.SegmentHeaderLength += headerLength - transportAt;
+        }
+
         return DropReason.None;
     }
 

@@ -34,15 +34,21 @@ public sealed class SvrFabric : IDisposable
     /// Packet workers per router: above 1 each in-memory port is fanned out over the workers as AF_PACKET fanout spreads a
     /// device (<see cref="InMemoryPort.Fanout"/>), and the WAN ports are not wrapped (<see cref="DcWan"/>, <see cref="BrWan"/> see nothing).
     /// </param>
-    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1)
+    /// <param name="superPackets">
+    /// Whether br1's and dc1's WAN ports, br1's eng1 port and dc1's svc port take super-packets whole (each an
+    /// <see cref="OffloadPort"/> over the port it would be, in <see cref="Offloads"/>), as AF_PACKET ports with
+    /// <c>PACKET_VNET_HDR</c> do. One worker only.
+    /// </param>
+    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false)
     {
         _workers = workers;
         Model = Document(edit ?? (text => text), unauthenticatedMetadata);
         var wan = new InMemoryBridge();
+        IPacketPort Offload(IPacketPort port, string name) => superPackets ? Offloads[name] = new OffloadPort(port) : port;
 
         var svc = new InMemoryBridge();
         DcWan = new WirePort(wan.Attach("wan0", NextMac()));
-        _dc1Ports = [DcWan, svc.Attach("svc", NextMac())];
+        _dc1Ports = [Offload(DcWan, "dc1/wan0"), Offload(svc.Attach("svc", NextMac()), "dc1/svc")];
         Dc1 = Start("dc1", _dc1Ports);
         Web1 = Server("web1", svc, "10.10.1.11", "10.10.1.1", "fd00:10:1::11");
         Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1", "fd00:10:1::12");
@@ -53,7 +59,7 @@ public sealed class SvrFabric : IDisposable
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
         BrWan = new WirePort(wan.Attach("wan0", NextMac()));
-        _br1Ports = [BrWan, eng1Link.A, guest1Link.A];
+        _br1Ports = [Offload(BrWan, "br1/wan0"), Offload(eng1Link.A, "br1/eng1"), guest1Link.A];
         Br1 = Start("br1", _br1Ports);
         Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1") { Address6 = IpAddressConversions.ParseIpv6("fd00:20:1::10") };
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
@@ -72,6 +78,9 @@ public sealed class SvrFabric : IDisposable
     }
 
     public ManualTime Time { get; } = new();
+
+    /// <summary>With super-packets: the ports that take them whole, by router and port ("br1/wan0", "br1/eng1", "dc1/wan0", "dc1/svc").</summary>
+    public Dictionary<string, OffloadPort> Offloads { get; } = [];
 
     public FabricConfig Model { get; }
 
