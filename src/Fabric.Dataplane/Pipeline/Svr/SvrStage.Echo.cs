@@ -146,34 +146,4 @@ public static partial class SvrStage
         IpProtocol.Icmpv6 => Icmpv6Packet.TryCreate(message, out _),
         _ => false,
     };
-
-    /// <summary>
-    /// Writes a bare IP header of <paramref name="target"/>'s family at the start of <paramref name="ip"/>: its protocol,
-    /// addresses, the given traffic class (type of service) and hop limit (TTL), and <paramref name="upperLength"/> octets
-    /// after it; an IPv4 one with don't-fragment, identification 0 and its header checksum.
-    /// </summary>
-    private static void WriteIpHeader(Span<byte> ip, in SessionKey target, byte trafficClass, byte hopLimit, int upperLength)
-    {
-        if (target.IsIpv6)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(ip, (uint)((Ipv6Packet.Version6 << 28) | (trafficClass << 20)));
-            BinaryPrimitives.WriteUInt16BigEndian(ip[Ipv6Packet.PayloadLengthOffset..], (ushort)upperLength);
-            ip[Ipv6Packet.NextHeaderOffset] = target.Protocol;
-            ip[Ipv6Packet.HopLimitOffset] = hopLimit;
-            BinaryPrimitives.WriteUInt128BigEndian(ip[Ipv6Packet.SourceOffset..], target.Source);
-            BinaryPrimitives.WriteUInt128BigEndian(ip[Ipv6Packet.DestinationOffset..], target.Destination);
-            return;
-        }
-
-        ip[Ipv4Packet.VersionAndHeaderLengthOffset] = (Ipv4Packet.Version4 << 4) | (Ipv4Packet.MinHeaderLength / 4);
-        ip[Ipv4Packet.TypeOfServiceOffset] = trafficClass;
-        BinaryPrimitives.WriteUInt16BigEndian(ip[Ipv4Packet.TotalLengthOffset..], (ushort)(Ipv4Packet.MinHeaderLength + upperLength));
-        BinaryPrimitives.WriteUInt16BigEndian(ip[Ipv4Packet.IdentificationOffset..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[Ipv4Packet.FlagsAndFragmentOffsetOffset..], Ipv4Packet.DontFragmentFlag);
-        ip[Ipv4Packet.TtlOffset] = hopLimit;
-        ip[Ipv4Packet.ProtocolOffset] = target.Protocol;
-        BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.SourceOffset..], (uint)target.Source);
-        BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.DestinationOffset..], (uint)target.Destination);
-        Ipv4Packet.FromValidated(ip[..(Ipv4Packet.MinHeaderLength + upperLength)]).UpdateHeaderChecksum();
-    }
 }
