@@ -9,6 +9,7 @@ using Fabric.Conductor.Configuration;
 using Fabric.Dataplane.Routing;
 using Fabric.Model;
 using Fabric.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Fabric.Tests.Actors;
 
@@ -64,7 +65,11 @@ public sealed class RegistryForgeryTests : IDisposable
         Assert.All(seen.Instances, i => Assert.Equal(("dc1", "dc1a", InstanceView.Up), (i.Router, i.Node, i.State)));
         // br1a's watcher refuses br2a's own-sealed entry once the forgery reaches it (web3 may come first by gossip from dc1a);
         // dc1a removes those under its keys, so at most the three were refused.
-        await ControlPlaneNodes.Until(() => Task.FromResult(refusals.ForeignEntries), n => n >= 1, "br1a refusing the forged instance");
+        var br1aSystem = br1a.Services.GetRequiredService<ActorSystem>();
+        await ControlPlaneNodes.Until(
+            async () => (refusals.ForeignEntries, Held: string.Join(" ", (await Instances(br1aSystem)).Keys.Order(StringComparer.Ordinal))),
+            r => r.ForeignEntries >= 1,
+            "br1a refusing the forged instance (last seen: refusals and the instance keys br1a's replica holds)");
         Assert.InRange(refusals.ForeignEntries, 1, 3);
         var conductorView = await ControlPlaneNodes.Until(
             () => conductor.Ask<ServiceRegistryView>(new GetServiceRegistry(), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken),
@@ -132,6 +137,12 @@ public sealed class RegistryForgeryTests : IDisposable
         var br1a = await nodes.StartRouter(new RouterNodeTarget("br1a", new EngineForwardingTarget(br1), Services: new EngineServiceDataplane(br1), Refusals: refusals));
         await Commit(conductor, LabDocuments.Lab, 1);
         return (conductor, br1a, br1, refusals);
+    }
+
+    private static async Task<IReadOnlyDictionary<string, SealedInstance>> Instances(ActorSystem node)
+    {
+        var response = await DistributedData.Get(node).Replicator.Ask<IGetResponse>(Dsl.Get(ServiceDistribution.Instances, ReadLocal.Instance), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken);
+        return response is GetSuccess found ? found.Get(ServiceDistribution.Instances).ByName() : new Dictionary<string, SealedInstance>();
     }
 
     private static async Task<IReadOnlyDictionary<string, SealedLoad>> Loads(ActorSystem node)
