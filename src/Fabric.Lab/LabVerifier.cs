@@ -34,7 +34,15 @@ public sealed record LabProbe(string Client, string Tenant, string Service, stri
 /// </summary>
 public static class LabVerifier
 {
-    private const string Connect = "import socket, sys\nsocket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()";
+    /// <summary>
+    /// The TCP probe (python3; arguments address, port, timeout in seconds): exits 0 when the service's host answered the
+    /// SYN, with a SYN-ACK or with a RST (refused). A refusal counts as reached: the fabric never answers a SYN with a RST
+    /// or a TCP port unreachable (denied sessions are silent, docs/dataplane.md), so the answer came from the host, carried
+    /// both ways. A host refuses while its listener is closed: iperf3 closes and reopens its listening socket after every
+    /// control connection that ends without a test, as each probe's does, so a probe arriving in that gap from another
+    /// client (the grid probes in parallel) is refused. A timeout or any other error exits non-zero.
+    /// </summary>
+    public const string ConnectProbe = "import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()\nexcept ConnectionRefusedError:\n    pass\n";
     private const string TimeoutSeconds = "3";
 
     /// <summary>Every probe the topology calls for, in grid order, not yet run.</summary>
@@ -101,7 +109,7 @@ public static class LabVerifier
             var ns = layout.NamespaceOf(probe.Client);
             var result = probe.Port == "icmp"
                 ? ExternalCommand.InNamespace(ns, "ping", probe.IsIpv6 ? "-6" : "-4", "-n", "-c", "1", "-W", TimeoutSeconds, probe.Address)
-                : ExternalCommand.InNamespace(ns, "python3", "-c", Connect, probe.Address, probe.Port, TimeoutSeconds);
+                : ExternalCommand.InNamespace(ns, "python3", "-c", ConnectProbe, probe.Address, probe.Port, TimeoutSeconds);
             results[i] = probe with { Reached = result.Succeeded };
         });
         return results;

@@ -1,0 +1,108 @@
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Wire;
+using Fabric.Tests.Dataplane.Routing;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>
+/// A client opens a new connection on the 5-tuple of one that just ended (Linux reuses a source port at once after a
+/// RST, and after a FIN close when the server closed first): the new handshake crosses both routers, whatever state
+/// each router's session of the old connection was left in.
+/// </summary>
+public sealed class SvrTupleReuseTests
+{
+    private const string Bulk = "10.10.1.30";
+    private const ushort ClientPort = 34672;
+
+    /// <summary>Two workers per router, as the lab runs on two cores: the sessions of one fabric spread over both.</summary>
+    private const int Workers = 2;
+
+    public static TheoryData<string> Endings => ["server-reset", "client-reset", "fin-close", "fin-then-server-reset", "iperf3-refusal"];
+
+    [Theory]
+    [MemberData(nameof(Endings))]
+    public void Tcp_TupleReused_ConnectionIdleLongerThanTheLinger_StillCarried(string ending)
+    {
+        using var fabric = new SvrFabric(workers: Workers);
+        Connect(fabric, 100);
+        End(fabric, ending);
+        fabric.Time.Advance(TimeSpan.FromSeconds(1));
+        Connect(fabric, 9000);
+
+        fabric.Time.Advance(TimeSpan.FromSeconds(30));
+        fabric.Eng1.AssertTcpEcho(Bulk, ClientPort, 5201, 9001, "later", fabric.Pump);
+    }
+
+    [Theory]
+    [MemberData(nameof(Endings))]
+    public void Tcp_TupleReusedWithinLinger_NewHandshakeCompletes(string ending)
+    {
+        using var fabric = new SvrFabric(workers: Workers);
+        Connect(fabric, 100);
+        End(fabric, ending);
+
+        fabric.Time.Advance(TimeSpan.FromSeconds(1));
+        var before = fabric.Eng1.Received.Count;
+        fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Syn, 9000, 0, []);
+        fabric.Pump();
+
+        Assert.True(fabric.Eng1.Received.Count > before, $"{ending}: no SYN-ACK, br1 dropped {fabric.Br1.Counters().Dropped}, dc1 dropped {fabric.Dc1.Counters().Dropped}");
+        Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, Flags(fabric.Eng1.Received[^1]));
+        fabric.Eng1.AssertTcpEcho(Bulk, ClientPort, 5201, 9001, "again", fabric.Pump);
+    }
+
+    private static void Connect(SvrFabric fabric, uint sequence)
+    {
+        fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Syn, sequence, 0, []);
+        fabric.Pump();
+        Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, Flags(fabric.Eng1.Received[^1]));
+        fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Ack, sequence + 1, 5001, []);
+        fabric.Pump();
+    }
+
+    private static void End(SvrFabric fabric, string ending)
+    {
+        var eng1 = "10.20.1.10";
+        switch (ending)
+        {
+            case "server-reset":
+                fabric.Bulk1.SendTcp(eng1, 5201, ClientPort, TcpFlags.Rst | TcpFlags.Ack, 5001, 101, []);
+                break;
+            case "client-reset":
+                fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Rst | TcpFlags.Ack, 101, 5001, []);
+                break;
+            case "fin-close":
+                fabric.Bulk1.SendTcp(eng1, 5201, ClientPort, TcpFlags.Fin | TcpFlags.Ack, 5001, 101, []);
+                fabric.Pump();
+                fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Fin | TcpFlags.Ack, 101, 5002, []);
+                fabric.Pump();
+                fabric.Bulk1.SendTcp(eng1, 5201, ClientPort, TcpFlags.Ack, 5002, 102, []);
+                break;
+            case "iperf3-refusal":
+                // The client closes at once; the server writes its refusal to the closed socket, the client's kernel
+                // answers with a RST, and the server's FIN that follows arrives after it.
+                fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Fin | TcpFlags.Ack, 101, 5001, []);
+                fabric.Pump();
+                fabric.Bulk1.SendTcp(eng1, 5201, ClientPort, TcpFlags.Ack | TcpFlags.Psh, 5001, 102, [0xff]);
+                fabric.Pump();
+                fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Rst, 102, 0, []);
+                fabric.Pump();
+                fabric.Bulk1.SendTcp(eng1, 5201, ClientPort, TcpFlags.Fin | TcpFlags.Ack, 5002, 102, []);
+                break;
+            case "fin-then-server-reset":
+                fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Fin | TcpFlags.Ack, 101, 5001, []);
+                fabric.Pump();
+                fabric.Bulk1.SendTcp(eng1, 5201, ClientPort, TcpFlags.Rst | TcpFlags.Ack, 5001, 102, []);
+                break;
+        }
+
+        fabric.Pump();
+    }
+
+    private static TcpFlags Flags(byte[] packet)
+    {
+        Ipv4Packet.TryCreate(packet, out var ip);
+        TcpSegment.TryCreate(ip.Payload, out var tcp);
+        return tcp.Flags;
+    }
+}
