@@ -614,6 +614,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
         {
             ["peer"] = p.PeerRouter,
             ["neighborhood"] = p.Neighborhood,
+            ["family"] = p.Family,
             ["local"] = p.LocalIPAddress.ToString(),
             ["remote"] = p.PeerIPAddress.ToString(),
             ["state"] = p.Health.State.ToString().ToLowerInvariant(),

@@ -7,7 +7,7 @@ namespace Fabric.Actors.Telemetry;
 /// One router node's counters at one moment, as it ships them to the conductor. Counters are cumulative
 /// since the node started (packets, drops) or gauges (sessions now); names are flat and dotted:
 /// <c>received</c>, <c>drop.AccessDenied</c>, <c>tenant.guest.drops</c>, <c>service.web.sessions</c>,
-/// <c>path.dc1/wan.sessions</c> (see <see cref="EngineTelemetrySource"/>).
+/// <c>path.dc1/wan/ipv4.sessions</c> (see <see cref="EngineTelemetrySource"/>).
 /// </summary>
 [WireMessage("fabric.telemetry.sample.v1")]
 public sealed record CounterSample(string Node, string Router, long UnixMilliseconds, IReadOnlyDictionary<string, long> Counters)

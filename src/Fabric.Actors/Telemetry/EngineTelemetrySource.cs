@@ -88,7 +88,7 @@ public sealed class EngineTelemetrySource(ForwardingEngine engine) : ITelemetryS
 
         foreach (var path in snapshot.PeerPaths)
         {
-            var name = $"path.{path.PeerRouter}/{path.Neighborhood}";
+            var name = $"path.{path.PeerRouter}/{path.Neighborhood}/{path.Family}";
             sample[$"{name}.sessions"] = path.Waypoints.InUse;
             sample[$"{name}.up"] = path.Health.State == Dataplane.Svr.PeerPathState.Up ? 1 : 0;
             if (path.Health.LatencyMicroseconds >= 0)

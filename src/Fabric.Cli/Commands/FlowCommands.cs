@@ -170,12 +170,12 @@ public static class FlowCommands
                 return paths.Paths.Count == 0 ? 1 : 0;
             }
 
-            output.WriteLine($"{"ROUTER",-10} {"NODE",-10} {"PEER",-10} {"NEIGHBORHOOD",-14} {"STATE",-6} {"RTT MS",8} {"JITTER MS",10} {"LOSS %",7} {"SESSIONS",9}");
+            output.WriteLine($"{"ROUTER",-10} {"NODE",-10} {"PEER",-10} {"NEIGHBORHOOD",-14} {"FAMILY",-6} {"STATE",-6} {"RTT MS",8} {"JITTER MS",10} {"LOSS %",7} {"SESSIONS",9}");
             foreach (var p in paths.Paths)
             {
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{p.Router,-10} {p.Node,-10} {p.Peer,-10} {p.Neighborhood,-14} {(p.Up ? "up" : "down"),-6} {Figure(p.RttMilliseconds),8} {Figure(p.JitterMilliseconds),10} {Figure(p.LossPercent),7} {p.Sessions,9}"));
+                    $"{p.Router,-10} {p.Node,-10} {p.Peer,-10} {p.Neighborhood,-14} {p.Family,-6} {(p.Up ? "up" : "down"),-6} {Figure(p.RttMilliseconds),8} {Figure(p.JitterMilliseconds),10} {Figure(p.LossPercent),7} {p.Sessions,9}"));
             }
 
             if (paths.Paths.Count == 0)

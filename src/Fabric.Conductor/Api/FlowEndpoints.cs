@@ -146,9 +146,10 @@ internal static class FlowEndpoints
             foreach (var name in names)
             {
                 long? Counter(string metric) => sample.Counters.TryGetValue($"path.{name}.{metric}", out var v) ? v : null;
-                var slash = name.IndexOf('/', StringComparison.Ordinal);
+                // path.{peer}/{neighborhood}/{family} (EngineTelemetrySource): router and neighborhood names hold no slash.
+                var parts = name.Split('/');
                 paths.Add(new PeerPathView(
-                    n.Router, n.Node, slash < 0 ? name : name[..slash], slash < 0 ? "" : name[(slash + 1)..], Counter("up") == 1,
+                    n.Router, n.Node, parts[0], parts.Length > 1 ? parts[1] : "", parts.Length > 2 ? parts[2] : "", Counter("up") == 1,
                     Counter("rtt-us") / 1000.0, Counter("jitter-us") / 1000.0, Counter("loss-bp") / 100.0, Counter("sessions") ?? 0, sample.UnixMilliseconds));
             }
         }
@@ -247,12 +248,13 @@ public sealed record DropListView(IReadOnlyList<DropReasonView> Reasons, IReadOn
 public sealed record DropReasonView(string Reason, long Count);
 
 /// <summary>
-/// One peer path of a router node as its latest telemetry shows it: the peer router and the neighborhood they share, up
+/// One peer path of a router node as its latest telemetry shows it: the peer router, the neighborhood they share and
+/// the waypoints' family ("ipv4" or "ipv6": a dual-stack neighborhood makes a path of each), up
 /// or down, the round trip and jitter in milliseconds and the loss in percent once measured (null before), and the
 /// sessions on it.
 /// </summary>
 public sealed record PeerPathView(
-    string Router, string Node, string Peer, string Neighborhood, bool Up, double? RttMilliseconds, double? JitterMilliseconds, double? LossPercent, long Sessions, long UnixMilliseconds);
+    string Router, string Node, string Peer, string Neighborhood, string Family, bool Up, double? RttMilliseconds, double? JitterMilliseconds, double? LossPercent, long Sessions, long UnixMilliseconds);
 
 public sealed record PeerPathListView(IReadOnlyList<PeerPathView> Paths);
 

@@ -6,7 +6,7 @@ using Fabric.Dataplane.Wire;
 namespace Fabric.Dataplane.Forwarding;
 
 /// <summary>
-/// A path from this router to a peer router over one shared neighborhood: this router's address on
+/// A path from this router to a peer router over one shared neighborhood, of one family: this router's address on
 /// the interface that takes part in it (our waypoint), the peer's address on the same neighborhood
 /// (its waypoint), and the pool of waypoint port pairs sessions on this path draw from. Waypoints
 /// are both IPv4 or both IPv6 addresses (<see cref="IsIpv6"/>); a session's own endpoints may be of either family
@@ -27,6 +27,12 @@ public sealed class PeerPath(
 
     /// <summary>Whether the waypoints are IPv6 addresses: packets between them are IPv6 (IPv4 otherwise).</summary>
     public bool IsIpv6 { get; } = isIpv6;
+
+    /// <summary>
+    /// The waypoints' family as the control plane names it ("ipv4" or "ipv6"): with the peer and the neighborhood it
+    /// names the path (a dual-stack neighborhood makes one path of each family to a peer).
+    /// </summary>
+    public string Family => IsIpv6 ? "ipv6" : "ipv4";
 
     /// <summary>Our waypoint address, as <see cref="SessionKey"/> holds addresses of its family.</summary>
     public UInt128 LocalAddress { get; } = localAddress;

@@ -299,9 +299,10 @@ public static class SnapshotCompiler
     }
 
     /// <summary>
-    /// One peer path per (local interface, peer interface) pair that share a neighborhood and have waypoint addresses
-    /// of one family (<see cref="WaypointAddresses"/>). Ordered by configuration order, so the first path to a peer is
-    /// its preferred one.
+    /// One peer path per (local interface, peer interface) pair that share a neighborhood, and per family both have
+    /// waypoint addresses of (<see cref="WaypointAddresses"/>): a dual-stack pair makes an IPv4 path and then an IPv6
+    /// one. Ordered by configuration order, IPv4 before IPv6 within a pair, so the first path to a peer is its preferred
+    /// one and the IPv6 path of a dual-stack neighborhood is the alternative its sessions fail over to.
     /// </summary>
     private static List<PeerPath> PeerPaths(FabricConfig config, Router router, Func<string, int> portOf, ServiceRuntimes runtimes, long ticksPerSecond, long now)
     {
@@ -324,22 +325,25 @@ public static class SnapshotCompiler
                 foreach (var peerIface in peer.Interfaces)
                 {
                     var shared = iface.Neighborhoods.FirstOrDefault(n => peerIface.Neighborhoods.Contains(n));
-                    if (shared is null || WaypointAddresses(iface, peerIface) is not var (isIpv6, localAddress, peerAddress))
+                    if (shared is null)
                     {
                         continue;
                     }
 
                     var neighborhood = config.FindNeighborhood(shared) ?? new Neighborhood(shared, Neighborhood.DefaultWaypointPorts, Neighborhood.DefaultMaxWaypoints);
-                    var (id, pool) = runtimes.Waypoints.For(
-                        peer.Name, shared, localAddress, peerAddress, (ushort)neighborhood.WaypointPorts.Low, (ushort)neighborhood.WaypointPorts.High,
-                        Math.Min(neighborhood.MaxWaypoints, WaypointAllocator.MaxCapacity), (ulong)ticksPerSecond);
-                    var keys = runtimes.PeerKeys.For(peer.Name, config.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default, ticksPerSecond);
-                    var health = runtimes.PathHealth.For(id, $"{router.Name}>{peer.Name}|{shared}|{localAddress}|{peerAddress}", PathMonitorSettings.From(neighborhood.Monitoring, ticksPerSecond), ticksPerSecond, now);
-                    paths.Add(new PeerPath(peer.Name, shared, port, isIpv6, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null)
+                    foreach (var (isIpv6, localAddress, peerAddress) in WaypointAddresses(iface, peerIface))
                     {
-                        Health = health,
-                        AcceptsUnauthenticatedMetadata = neighborhood.AllowUnauthenticatedMetadata,
-                    });
+                        var (id, pool) = runtimes.Waypoints.For(
+                            peer.Name, shared, localAddress, peerAddress, (ushort)neighborhood.WaypointPorts.Low, (ushort)neighborhood.WaypointPorts.High,
+                            Math.Min(neighborhood.MaxWaypoints, WaypointAllocator.MaxCapacity), (ulong)ticksPerSecond);
+                        var keys = runtimes.PeerKeys.For(peer.Name, config.FindSecurityPolicy(SecurityPolicy.DefaultName) ?? SecurityPolicy.Default, ticksPerSecond);
+                        var health = runtimes.PathHealth.For(id, $"{router.Name}>{peer.Name}|{shared}|{localAddress}|{peerAddress}", PathMonitorSettings.From(neighborhood.Monitoring, ticksPerSecond), ticksPerSecond, now);
+                        paths.Add(new PeerPath(peer.Name, shared, port, isIpv6, localAddress, peerAddress, id, pool, keys, peer.Nodes.Count > 0 ? peer.Nodes[0].IdentityKey() : null)
+                        {
+                            Health = health,
+                            AcceptsUnauthenticatedMetadata = neighborhood.AllowUnauthenticatedMetadata,
+                        });
+                    }
                 }
             }
         }
@@ -348,22 +352,24 @@ public static class SnapshotCompiler
     }
 
     /// <summary>
-    /// The waypoints of a path between two interfaces on a shared neighborhood: their first IPv4 addresses when both
-    /// have one, else their first IPv6 addresses that are not link-local when both have one (an IPv6 WAN), else none.
-    /// A dual-stack neighborhood makes one path, over IPv4. Addresses as <see cref="Sessions.SessionKey"/> holds them.
+    /// The waypoints of the paths between two interfaces on a shared neighborhood: their first IPv4 addresses when both
+    /// have one, then their first IPv6 addresses that are not link-local when both have one. A dual-stack pair yields
+    /// both (IPv4 first), a pair of one family one, a pair with no family in common none. Addresses as
+    /// <see cref="Sessions.SessionKey"/> holds them.
     /// </summary>
-    private static (bool IsIpv6, UInt128 Local, UInt128 Peer)? WaypointAddresses(ForwardingInterface local, ForwardingInterface peer)
+    private static IEnumerable<(bool IsIpv6, UInt128 Local, UInt128 Peer)> WaypointAddresses(ForwardingInterface local, ForwardingInterface peer)
     {
         static bool Ipv4(IpPrefix a) => a.IsIPv4;
         static bool Ipv6(IpPrefix a) => !a.IsIPv4 && !a.Address.IsIPv6LinkLocal;
         if (local.Addresses.Any(Ipv4) && peer.Addresses.Any(Ipv4))
         {
-            return (false, IpAddressConversions.ToIpv4(local.Addresses.First(Ipv4).Address), IpAddressConversions.ToIpv4(peer.Addresses.First(Ipv4).Address));
+            yield return (false, IpAddressConversions.ToIpv4(local.Addresses.First(Ipv4).Address), IpAddressConversions.ToIpv4(peer.Addresses.First(Ipv4).Address));
         }
 
-        return local.Addresses.Any(Ipv6) && peer.Addresses.Any(Ipv6)
-            ? (true, IpAddressConversions.ToIpv6(local.Addresses.First(Ipv6).Address), IpAddressConversions.ToIpv6(peer.Addresses.First(Ipv6).Address))
-            : null;
+        if (local.Addresses.Any(Ipv6) && peer.Addresses.Any(Ipv6))
+        {
+            yield return (true, IpAddressConversions.ToIpv6(local.Addresses.First(Ipv6).Address), IpAddressConversions.ToIpv6(peer.Addresses.First(Ipv6).Address));
+        }
     }
 
     /// <summary>

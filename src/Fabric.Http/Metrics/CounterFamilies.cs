@@ -20,8 +20,9 @@ public enum InstrumentKind
 /// <param name="Prefix">The telemetry counter's name starts with this ...</param>
 /// <param name="Suffix">... and ends with this; what lies between is the family's label value(s).</param>
 /// <param name="Labels">
-/// The labels the middle part fills: none (the whole name is <paramref name="Prefix"/>), one, or two split at the
-/// first <paramref name="Separator"/> (a service name has no dot, a tenant name may: <c>tenant-limit.web.eng.dev.rate</c>).
+/// The labels the middle part fills: none (the whole name is <paramref name="Prefix"/>), one, or several split at the
+/// first separators, the last label taking the rest (a service name has no dot, a tenant name may:
+/// <c>tenant-limit.web.eng.dev.rate</c>). A counter with fewer parts, or an empty one, is not of the family.
 /// </param>
 /// <param name="Scale">Multiplies the counter into the unit (microseconds into seconds).</param>
 public sealed record CounterFamily(
@@ -47,8 +48,8 @@ public sealed record CounterFamily(
             return [middle];
         }
 
-        var split = middle.IndexOf(Separator, StringComparison.Ordinal);
-        return split <= 0 || split == middle.Length - 1 ? null : [middle[..split], middle[(split + 1)..]];
+        var values = middle.Split(Separator, Labels.Length);
+        return values.Length == Labels.Length && !values.Contains("") ? values : null;
     }
 }
 
@@ -86,11 +87,11 @@ public static class CounterFamilies
         new("fabric.service.sessions.active", InstrumentKind.Gauge, Sessions, "Sessions to each service open now.", "service.", ".sessions.active", ["service"]),
         new("fabric.service.sessions.placed", InstrumentKind.Gauge, Sessions, "Sessions this router placed on the service's instances, now.", "service.", ".sessions", ["service"]),
         new("fabric.service.drops", InstrumentKind.Counter, Packets, "Packets to each service dropped, whatever the reason.", "service.", ".drops", ["service"]),
-        new("fabric.peer_path.sessions", InstrumentKind.Gauge, Sessions, "Waypoint pairs in use on each peer path.", "path.", ".sessions", ["peer", "neighborhood"], Separator: '/'),
-        new("fabric.peer_path.up", InstrumentKind.Gauge, "", "1 while the peer path's monitoring sees it up, else 0.", "path.", ".up", ["peer", "neighborhood"], Separator: '/'),
-        new("fabric.peer_path.rtt", InstrumentKind.Gauge, "s", "The peer path's round-trip time as its probes measure it.", "path.", ".rtt-us", ["peer", "neighborhood"], 1e-6, '/'),
-        new("fabric.peer_path.jitter", InstrumentKind.Gauge, "s", "The peer path's jitter as its probes measure it.", "path.", ".jitter-us", ["peer", "neighborhood"], 1e-6, '/'),
-        new("fabric.peer_path.loss_ratio", InstrumentKind.Gauge, "", "The share of the peer path's probes lost (0 to 1).", "path.", ".loss-bp", ["peer", "neighborhood"], 1e-4, '/'),
+        new("fabric.peer_path.sessions", InstrumentKind.Gauge, Sessions, "Waypoint pairs in use on each peer path.", "path.", ".sessions", ["peer", "neighborhood", "family"], Separator: '/'),
+        new("fabric.peer_path.up", InstrumentKind.Gauge, "", "1 while the peer path's monitoring sees it up, else 0.", "path.", ".up", ["peer", "neighborhood", "family"], Separator: '/'),
+        new("fabric.peer_path.rtt", InstrumentKind.Gauge, "s", "The peer path's round-trip time as its probes measure it.", "path.", ".rtt-us", ["peer", "neighborhood", "family"], 1e-6, '/'),
+        new("fabric.peer_path.jitter", InstrumentKind.Gauge, "s", "The peer path's jitter as its probes measure it.", "path.", ".jitter-us", ["peer", "neighborhood", "family"], 1e-6, '/'),
+        new("fabric.peer_path.loss_ratio", InstrumentKind.Gauge, "", "The share of the peer path's probes lost (0 to 1).", "path.", ".loss-bp", ["peer", "neighborhood", "family"], 1e-4, '/'),
         new("fabric.tenant_limit.configured", InstrumentKind.Gauge, "By/s", "A limited tenant's configured rate on a service, fabric-wide.", "tenant-limit.", ".configured", ["service", "tenant"]),
         new("fabric.tenant_limit.rate", InstrumentKind.Gauge, "By/s", "The rate in force at this router: its share of the tenant's limit.", "tenant-limit.", ".rate", ["service", "tenant"]),
         new("fabric.tenant_limit.offered.bytes", InstrumentKind.Counter, "By", "Bytes a limited tenant offered to a service at this router.", "tenant-limit.", ".offered-bytes", ["service", "tenant"]),

@@ -97,7 +97,8 @@ public sealed partial class LabFabricTests
                 "br1a's two peer paths measured in fabric paths");
             Assert.Equal(["br2", "dc1"], br1a.Select(p => p.GetProperty("peer").GetString()).Order(StringComparer.Ordinal));
             Assert.All(br1a, p => Assert.True(p.GetProperty("up").GetBoolean(), p.ToString()));
-            Assert.Matches(@"\nbr1\s+br1a\s+dc1\s+wan\s+up\s", LabRun.Fabric(["paths", "--router", "br1", .. lab]).Output);
+            Assert.All(br1a, p => Assert.Equal("ipv4", p.GetProperty("family").GetString()));
+            Assert.Matches(@"\nbr1\s+br1a\s+dc1\s+wan\s+ipv4\s+up\s", LabRun.Fabric(["paths", "--router", "br1", .. lab]).Output);
 
             // events --follow printed the session opening at br1a and the drop, live, as JSON lines.
             Assert.True((await client).Succeeded);

@@ -100,7 +100,7 @@ public sealed class TelemetryTests : IDisposable
         Assert.Equal("br1", br1a.Router);
         Assert.True(br1a.Samples.Zip(br1a.Samples.Skip(1)).All(p => p.Item1.UnixMilliseconds < p.Item2.UnixMilliseconds), "oldest first, each kept once");
         var latest = br1a.Samples[^1].Counters;
-        foreach (var counter in new[] { "received", "forwarded", "dropped", "sessions", "drop.AccessDenied", "tenant.guest.drops", "service.web.drops", "path.dc1/wan.sessions",
+        foreach (var counter in new[] { "received", "forwarded", "dropped", "sessions", "drop.AccessDenied", "tenant.guest.drops", "service.web.drops", "path.dc1/wan/ipv4.sessions",
             "tenant.engineering.packets", "tenant.engineering.bytes", "service.web.packets", "service.web.sessions.opened", "service.web.sessions.active" })
         {
             Assert.True(latest.ContainsKey(counter), $"br1a's sample has {counter}: {string.Join(", ", latest.Keys)}");

@@ -57,7 +57,7 @@ public sealed class NodeHttpEndpointTests : IDisposable
         Assert.Equal(1, PrometheusText.Value(after, "fabric_ha_active"));
 
         // Conventions: counters are counter families ending in _total; every label is one of the bounded set.
-        var bounded = new HashSet<string> { "router", "node", "reason", "tenant", "service", "peer", "neighborhood" };
+        var bounded = new HashSet<string> { "router", "node", "reason", "tenant", "service", "peer", "neighborhood", "family" };
         Assert.All(after.Where(s => s.Name.StartsWith("fabric_", StringComparison.Ordinal)), s =>
         {
             Assert.Subset(bounded, s.Labels.Keys.ToHashSet());

@@ -88,8 +88,8 @@ function renderRouters() {
 }
 
 function renderPaths() {
-  $('#paths tbody').replaceChildren(...state.paths.map(p => el('tr', { 'data-path': `${p.node}>${p.peer}/${p.neighborhood}`, class: p.up ? '' : 'down' },
-    el('td', {}, p.node), el('td', {}, p.peer), el('td', {}, p.neighborhood), el('td', {}, p.up ? 'up' : 'down'),
+  $('#paths tbody').replaceChildren(...state.paths.map(p => el('tr', { 'data-path': `${p.node}>${p.peer}/${p.neighborhood}/${p.family}`, class: p.up ? '' : 'down' },
+    el('td', {}, p.node), el('td', {}, p.peer), el('td', {}, p.neighborhood), el('td', {}, p.family), el('td', {}, p.up ? 'up' : 'down'),
     el('td', { class: 'num' }, p.rtt_milliseconds ?? '-'), el('td', { class: 'num' }, p.jitter_milliseconds ?? '-'),
     el('td', { class: 'num' }, p.loss_percent ?? '-'), el('td', { class: 'num' }, p.sessions))));
   renderGraph();

@@ -168,6 +168,7 @@ public sealed partial class ConductorApiTests
         var paths = await Until<PeerPathListView>("/v1/paths?router=br1", p => p.Paths.Count >= 2, "br1a's peer paths");
         Assert.Equal(["dc1", "br2"], paths.Paths.Where(p => p.Node == "br1a").Select(p => p.Peer).Order(StringComparer.Ordinal).Reverse());
         Assert.All(paths.Paths, p => Assert.Equal("wan", p.Neighborhood));
+        Assert.All(paths.Paths, p => Assert.Equal("ipv4", p.Family));
 
         api.SendFrom("eng1", Packets.Udp(Eng1, Bulk, (ushort)Interlocked.Increment(ref _port), 5201, [1]));
         var tenants = await Until<TenantListView>("/v1/tenants", t => t.Tenants.Any(x => x.Name == "engineering" && x.SessionsOpened > 0), "engineering's sessions in telemetry");
