@@ -143,10 +143,11 @@ public sealed class SvrFabric : IDisposable
     }
 
     /// <summary>br1 restarts, as <see cref="RestartDc1"/>.</summary>
-    public void RestartBr1(bool active = true)
+    /// <param name="seed">The new process's seed (session ids, hashes); null: the fabric's fixed one. A real process draws its own.</param>
+    public void RestartBr1(bool active = true, ulong? seed = null)
     {
         Br1.Dispose();
-        Br1 = Start("br1", _br1Ports, active);
+        Br1 = Start("br1", _br1Ports, active, seed: seed);
     }
 
     /// <summary>
@@ -228,9 +229,9 @@ public sealed class SvrFabric : IDisposable
         Br2.Dispose();
     }
 
-    private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null)
+    private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null, ulong? seed = null)
     {
-        var options = new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed, StartActive: active, KeySender: Interlocked.Increment(ref _keySender));
+        var options = new RouterOptions(SessionCapacity: 1024, Seed: seed ?? 0x5eed, StartActive: active, KeySender: Interlocked.Increment(ref _keySender));
         var engine = _workers == 1
             ? new ForwardingEngine(name, ports, options, Time)
             : ForwardingEngine.WithWorkers(name, FannedOut(ports, _workers), options, Time);
