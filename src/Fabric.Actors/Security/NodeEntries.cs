@@ -16,7 +16,7 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
     private const int MaxRemembered = 4096;
     private readonly NodeVerifier? _verifier = tls is null ? null : new NodeVerifier(tls, time);
     private readonly Dictionary<string, string> _refused = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (object Entry, bool Believed)> _verdicts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (object Entry, string? NotAllowed, bool Believed)> _verdicts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Incarnation, long Sequence)> _latest = new(StringComparer.Ordinal);
 
     /// <summary>Whether the entry filed under <paramref name="key"/>, naming <paramref name="named"/>, is that node's own statement (an entry filed under its node's name).</summary>
@@ -30,7 +30,9 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
 
     /// <summary>
     /// Whether <paramref name="entry"/>, filed under <paramref name="key"/>, is node <paramref name="node"/>'s own
-    /// statement. The verdict is kept for the entry itself: reading the same entry again checks nothing again.
+    /// statement. The verdict is kept for the entry itself and what the reader knew of the node's router: reading the
+    /// same entry again checks nothing again, unless <paramref name="notAllowed"/> changed since (a configuration
+    /// applied that says which router the node is part of, or moved it), which judges it afresh.
     /// </summary>
     /// <param name="ownKey">The key the entry's content files it under.</param>
     /// <param name="notAllowed">Why the node may not write this entry as the reader knows it (not a node of the router the entry names), or null.</param>
@@ -43,7 +45,7 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(statement);
-        if (_verdicts.TryGetValue(key, out var known) && ReferenceEquals(known.Entry, entry))
+        if (_verdicts.TryGetValue(key, out var known) && ReferenceEquals(known.Entry, entry) && known.NotAllowed == notAllowed)
         {
             return known.Believed;
         }
@@ -72,7 +74,7 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
             _verdicts.Clear();
         }
 
-        _verdicts[key] = (entry, believed);
+        _verdicts[key] = (entry, notAllowed, believed);
         if (believed && order is { } fresh)
         {
             _latest[key] = fresh;
