@@ -49,15 +49,16 @@ public sealed class ServiceActor : ReceiveActor
         _member = ServiceDistribution.MemberId(_self);
         Receive<LocalService>(local =>
         {
+            // A new configuration may say otherwise which router each node is part of: the entries are judged again.
             _local = local;
+            Believe();
             Publish(local);
             HandPeerHealth();
         });
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
         {
             _registry = changed.Get(ServiceDistribution.Instances).ByName();
-            var ofService = _registry.Where(e => e.Value.Instance.Service == _service).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
-            _believed = [.. ServiceDistribution.Believed(ofService, _entries, _dataplane).Values];
+            Believe();
             HandPeerHealth();
         });
         Receive<UpdateSuccess>(_ => { });
@@ -88,6 +89,13 @@ public sealed class ServiceActor : ReceiveActor
     }
 
     protected override void PreStart() => _replicator.Tell(Dsl.Subscribe(ServiceDistribution.Instances, Self));
+
+    /// <summary>The service's entries of the registry as last read that this node believes, as it knows the routers now.</summary>
+    private void Believe()
+    {
+        var ofService = _registry.Where(e => e.Value.Instance.Service == _service).ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+        _believed = [.. ServiceDistribution.Believed(ofService, _entries, _dataplane).Values];
+    }
 
     private void Publish(LocalService local)
     {

@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.DistributedData;
 using Akka.Event;
 using Fabric.Actors.Cluster;
+using Fabric.Actors.Configuration;
 using Fabric.Actors.Security;
 
 namespace Fabric.Actors.Services;
@@ -14,7 +15,8 @@ namespace Fabric.Actors.Services;
 /// resolver) removes every entry it wrote. Every router node and the conductor run one; the removals are
 /// idempotent, so it does not matter how many survivors make them. It shows only the entries it believes
 /// (<see cref="ServiceDistribution.Believed(IReadOnlyDictionary{string, SealedInstance}, NodeEntries, INodeRouters?)"/>):
-/// sealed by the node they name, for the router that node is part of when the watcher knows the routers' nodes.
+/// sealed by the node they name, for the router that node is part of when the watcher knows the routers' nodes; each
+/// configuration the node applies has what it read judged again (what the watcher believed before it knew the routers).
 /// A router node's watcher hands every registry it believes to its <see cref="IRemoteInstanceHost"/>, which compiles in
 /// the instances other routers attached.
 /// </summary>
@@ -23,6 +25,8 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     private readonly IActorRef _replicator;
     private readonly UniqueAddress _self;
     private readonly HashSet<string> _unreachable = new(StringComparer.Ordinal);
+    private IReadOnlyDictionary<string, SealedInstance> _instanceEntries = new Dictionary<string, SealedInstance>();
+    private IReadOnlyDictionary<string, SealedLoad> _loadEntries = new Dictionary<string, SealedLoad>();
     private IReadOnlyDictionary<string, RegisteredInstance> _instances = new Dictionary<string, RegisteredInstance>();
     private IReadOnlyDictionary<string, ServiceLoad> _loads = new Dictionary<string, ServiceLoad>();
 
@@ -35,11 +39,27 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         var loads = new NodeEntries(tls, TimeProvider.System, log, "service load", refusals);
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
         {
-            _instances = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Instances).ByName(), instances, routers);
+            _instanceEntries = changed.Get(ServiceDistribution.Instances).ByName();
+            _instances = ServiceDistribution.Believed(_instanceEntries, instances, routers);
             host?.HostRemoteInstances([.. _instances.Values]);
         });
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
-            _loads = ServiceDistribution.Believed(changed.Get(ServiceDistribution.Loads).ByName(), loads, routers));
+        {
+            _loadEntries = changed.Get(ServiceDistribution.Loads).ByName();
+            _loads = ServiceDistribution.Believed(_loadEntries, loads, routers);
+        });
+        Receive<ConfigurationApplied>(_ =>
+        {
+            // The configuration says which router each node is part of: what was read before it is judged again (an
+            // entry believed while no configuration was in force may be refused now, and the dataplane told).
+            var before = _instances;
+            _instances = ServiceDistribution.Believed(_instanceEntries, instances, routers);
+            _loads = ServiceDistribution.Believed(_loadEntries, loads, routers);
+            if (!before.Keys.ToHashSet(StringComparer.Ordinal).SetEquals(_instances.Keys))
+            {
+                host?.HostRemoteInstances([.. _instances.Values]);
+            }
+        });
         Receive<ClusterEvent.UnreachableMember>(e => _unreachable.Add(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
         Receive<ClusterEvent.ReachableMember>(e => _unreachable.Remove(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
         Receive<ClusterEvent.MemberRemoved>(e => Forget(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
@@ -60,11 +80,16 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     {
         _replicator.Tell(Dsl.Subscribe(ServiceDistribution.Instances, Self));
         _replicator.Tell(Dsl.Subscribe(ServiceDistribution.Loads, Self));
+        Context.System.EventStream.Subscribe(Self, typeof(ConfigurationApplied));
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(
             Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
     }
 
-    protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+    protected override void PostStop()
+    {
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self, typeof(ConfigurationApplied));
+    }
 
     /// <summary>Removes what a member that left wrote, deciding on the replica itself (this view may lag).</summary>
     private void Forget(string member)
