@@ -524,8 +524,9 @@ public sealed class PacketWorker
 
     /// <summary>
     /// Whether a super-packet can run the pipeline as one packet: its session exists and needs nothing done per
-    /// packet (no metadata to insert or strip, no sealing, no protocol conversion), every segment fits the egress
-    /// MTU as it leaves, and the next hop's MAC is known. A session whose endpoints and waypoints are of two families
+    /// packet (no metadata to insert or strip, not even a bare block ahead of any packet whose payload begins like
+    /// metadata; no sealing, no protocol conversion), every segment fits the egress MTU as it leaves, and the next
+    /// hop's MAC is known. A session whose endpoints and waypoints are of two families
     /// qualifies: its IP header is replaced once for the whole super-packet (<see cref="SvrStage.Rewrite"/>), so each
     /// segment leaves with the other family's header (20 octets longer as IPv6), and the frame in that family must stay
     /// within its length field and the buffer. Reads only; changes nothing.
@@ -547,7 +548,7 @@ public sealed class PacketWorker
             if (state.Sealed
                 || state.OriginalProtocol != context.Key.Protocol
                 || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, Resources.ResignalQuietTicks)
-                || MetadataInsertion.NeedsBareBlock(context.Frame[headerEnd..ipEnd]))
+                || AnyPacketNeedsBareBlock(context.Frame[headerEnd..ipEnd], segmentSize))
             {
                 return false;
             }
@@ -570,6 +571,25 @@ public sealed class PacketWorker
         }
 
         return Neighbors.TryGet(egress, nextHop.Source, nextHop.IsIpv6, context.Now, out _);
+    }
+
+    /// <summary>
+    /// Whether a packet the super-packet of <paramref name="payload"/> stands for (one per <paramref name="segmentSize"/>
+    /// octets) begins like a metadata block, so must leave behind a bare one (<see cref="MetadataInsertion.NeedsBareBlock"/>):
+    /// the device cutting a super-packet repeats only its headers, and the far router would read such a packet, whichever
+    /// it is, as carrying metadata. Such a super-packet is cut, each packet run on its own.
+    /// </summary>
+    private static bool AnyPacketNeedsBareBlock(ReadOnlySpan<byte> payload, int segmentSize)
+    {
+        for (var at = 0; at < payload.Length; at += segmentSize)
+        {
+            if (MetadataInsertion.NeedsBareBlock(payload.Slice(at, Math.Min(segmentSize, payload.Length - at))))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Sends a super-packet that went through whole: with its offload where the port takes it, else cut into packets.</summary>

@@ -6,10 +6,13 @@ using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 using Fabric.Actors.Telemetry;
+using Fabric.Bench;
 using Fabric.Conductor.Configuration;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Conductor;
 
+[Collection(AllocationMeasurement.Name)]
 public sealed class FabricSerializerTests : IDisposable
 {
     private readonly ActorSystem _system = ActorSystem.Create("serializer-test");
@@ -113,10 +116,9 @@ public sealed class FabricSerializerTests : IDisposable
             Assert.Null(RequiredMembers.FirstMissing(report));
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var missing = RequiredMembers.FirstMissing(report);
+        var (missing, allocated) = ThreadAllocations.During(() => RequiredMembers.FirstMissing(report));
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Null(missing);
     }
 

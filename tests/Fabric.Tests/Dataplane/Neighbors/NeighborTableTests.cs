@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Neighbors;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Support;
@@ -209,9 +210,10 @@ public sealed class NeighborTableTests
     {
         var table = new NeighborTable(NeighborTable.DefaultCapacity, TicksPerSecond, hashSeed: 3);
         var hits = Run(table, 1000, 0);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        hits += Run(table, 100_000, Reachable * 2);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = ThreadAllocations.During(() =>
+        {
+            hits += Run(table, 100_000, Reachable * 2);
+        });
 
         Assert.Equal(0, allocated);
         Assert.Equal(101_000, hits);

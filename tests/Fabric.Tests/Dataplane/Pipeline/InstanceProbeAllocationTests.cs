@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
@@ -31,15 +32,17 @@ public sealed class InstanceProbeAllocationTests
         Assert.Equal(Verdict.Consumed, worker.Process(frame, frame.Length, 0, now, snapshot));
         var failures = InstanceProbeStageTests.Check(lab, 1).Failures;
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            InstanceProbeStage.Tick(worker.Resources, snapshot, now);
-            answer.CopyTo(frame, 0);
-            worker.Process(frame, frame.Length, 0, now, snapshot);
-        }
+            for (var i = 0; i < 1000; i++)
+            {
+                InstanceProbeStage.Tick(worker.Resources, snapshot, now);
+                answer.CopyTo(frame, 0);
+                worker.Process(frame, frame.Length, 0, now, snapshot);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(failures, InstanceProbeStageTests.Check(lab, 1).Failures);
     }
 }

@@ -147,11 +147,10 @@ public sealed class PacketWorkerAllocationTests : IDisposable
             version: 2);
 
         // Each router's first round with the new snapshot ends the sessions and sends their resets.
-        var (_, allocated) = ThreadAllocations.During(() =>
+        var allocated = ThreadAllocations.During(() =>
         {
             _routers.Branch.RunOnce();
             _routers.Datacenter.RunOnce();
-            return 0;
         });
 
         Assert.Equal(0, allocated);
@@ -175,7 +174,7 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         // The reverse direction has been quiet: each flow's next datagram (with metadata) is acknowledged, the
         // acknowledgement crosses to br, and the datagram after it crosses bare.
         time.Advance(SvrStage.ResignalAfterQuiet);
-        var (_, allocated) = ThreadAllocations.During(() =>
+        var allocated = ThreadAllocations.During(() =>
         {
             foreach (var datagram in datagrams)
             {
@@ -183,8 +182,6 @@ public sealed class PacketWorkerAllocationTests : IDisposable
                 routers.WanToBranch();
                 routers.SvrForward(datagram);
             }
-
-            return 0;
         });
         Assert.Equal(0, allocated);
         Assert.Equal(200, routers.Datacenter.Worker.Counters.MetadataAcknowledgements);
@@ -217,16 +214,14 @@ public sealed class PacketWorkerAllocationTests : IDisposable
                 Frame(ipv6, service, client, port, clientPort, TcpFlags.Ack | TcpFlags.Psh, 1254));
         }
 
-        var (_, first) = ThreadAllocations.During(() =>
+        var first = ThreadAllocations.During(() =>
         {
             foreach (var (forward, reverse) in opening)
             {
                 RoundTrip(svr, forward, reverse);
             }
-
-            return 0;
         });
-        var (_, later) = ThreadAllocations.During(() =>
+        var later = ThreadAllocations.During(() =>
         {
             for (var round = 0; round < 2; round++)
             {
@@ -235,8 +230,6 @@ public sealed class PacketWorkerAllocationTests : IDisposable
                     RoundTrip(svr, forward, reverse);
                 }
             }
-
-            return 0;
         });
         return (first, later);
     }
@@ -257,16 +250,14 @@ public sealed class PacketWorkerAllocationTests : IDisposable
                 EchoFrame(ipv6, ipv6 ? PipelineRouters.Service6 : PipelineRouters.Service, ipv6 ? PipelineRouters.BranchClient6 : PipelineRouters.BranchClient, request: false, id));
         }
 
-        var (_, first) = ThreadAllocations.During(() =>
+        var first = ThreadAllocations.During(() =>
         {
             foreach (var (request, reply) in echoes)
             {
                 RoundTrip(svr: true, request, reply);
             }
-
-            return 0;
         });
-        var (_, later) = ThreadAllocations.During(() =>
+        var later = ThreadAllocations.During(() =>
         {
             for (var round = 0; round < 2; round++)
             {
@@ -275,8 +266,6 @@ public sealed class PacketWorkerAllocationTests : IDisposable
                     RoundTrip(svr: true, request, reply);
                 }
             }
-
-            return 0;
         });
         return (first, later);
     }

@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Sessions;
 using Fabric.Tests.Support;
 
@@ -183,9 +184,10 @@ public class SessionTableTests
         }
 
         var hits = Run(table, keys, 1000);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        hits += Run(table, keys, 100_000);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = ThreadAllocations.During(() =>
+        {
+            hits += Run(table, keys, 100_000);
+        });
 
         Assert.Equal(0, allocated);
         Assert.Equal(101_000, hits);
@@ -212,11 +214,10 @@ public class SessionTableTests
         var table = NewTable(1000);
         var expired = new ExpiredSession<Payload32>[64];
         Churn(table, expired, 0);
-        var before = GC.GetAllocatedBytesForCurrentThread();
 
-        Churn(table, expired, 1);
+        var allocated = ThreadAllocations.During(() => Churn(table, expired, 1));
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
 
         static void Churn(SessionTable<Payload32> table, ExpiredSession<Payload32>[] expired, int round)
         {
@@ -280,15 +281,17 @@ public class SessionTableTests
         var handles = new int[64];
         var directions = new SessionDirection[64];
         table.TryFindBatch(keys, handles, directions);
-        var before = GC.GetAllocatedBytesForCurrentThread();
 
         var hits = 0;
-        for (var round = 0; round < 2000; round++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            hits += table.TryFindBatch(keys, handles, directions);
-        }
+            for (var round = 0; round < 2000; round++)
+            {
+                hits += table.TryFindBatch(keys, handles, directions);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(2000 * 64, hits);
     }
 

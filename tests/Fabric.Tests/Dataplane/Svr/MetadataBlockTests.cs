@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Bench;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
 using FsCheck.Xunit;
@@ -330,13 +331,15 @@ public class MetadataBlockTests
         var scratch = new byte[128];
         var sum = Walk(bytes, scratch);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            sum += Walk(bytes, scratch);
-        }
+            for (var i = 0; i < 1000; i++)
+            {
+                sum += Walk(bytes, scratch);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(1001L * (5 + 83 + 83), sum);
     }
 

@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
@@ -186,13 +187,15 @@ public class MetadataInsertionTests
         original.CopyTo(buffer, 0);
         var total = RoundTrip(buffer, original.Length, block);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            total += RoundTrip(buffer, original.Length, block);
-        }
+            for (var i = 0; i < 1000; i++)
+            {
+                total += RoundTrip(buffer, original.Length, block);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(1001L * (original.Length + block.Length + original.Length + block.Length), total);
     }
 

@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Svr;
 using FsCheck.Xunit;
 using Fabric.Tests.Support;
@@ -197,18 +198,20 @@ public class WaypointAllocatorTests
         allocator.Release(warmLocal, warmPeer);
         var sum = 0L;
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100_000; i++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            allocator.TryAllocate(out var local, out var peer);
-            sum += local + peer;
-            if (i % 3 != 0)
+            for (var i = 0; i < 100_000; i++)
             {
-                allocator.Release(local, peer);
+                allocator.TryAllocate(out var local, out var peer);
+                sum += local + peer;
+                if (i % 3 != 0)
+                {
+                    allocator.Release(local, peer);
+                }
             }
-        }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.True(sum > 0);
         Assert.Equal(33_334, allocator.InUse);
     }

@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.InMemory;
 using Fabric.Dataplane.Pipeline;
@@ -117,9 +118,7 @@ public sealed class SessionEventsTests : IDisposable
         }
 
         Open(0, 16);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        Open(16, 64);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var allocated = ThreadAllocations.During(() => Open(16, 64));
 
         Assert.Equal(0, allocated);
         var events = new List<SessionEvent>();

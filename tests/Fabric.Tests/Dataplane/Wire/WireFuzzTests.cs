@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Wire;
 using FsCheck.Xunit;
 using Fabric.Tests.Support;
@@ -57,17 +58,19 @@ public class WireFuzzTests
             ParseEveryLayer(frames[i]);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
         var layers = 0;
-        for (var round = 0; round < 100; round++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            foreach (var frame in frames)
+            for (var round = 0; round < 100; round++)
             {
-                layers += ParseEveryLayer(frame);
+                foreach (var frame in frames)
+                {
+                    layers += ParseEveryLayer(frame);
+                }
             }
-        }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.True(layers > 100 * Seeds.Length * 2);
     }
 

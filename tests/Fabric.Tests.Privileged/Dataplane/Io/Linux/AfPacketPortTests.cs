@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Bench;
 using Fabric.Router;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.Linux;
@@ -79,9 +80,7 @@ public sealed class AfPacketPortTests
 
         // Warmed up by the first exchange, a second one allocates nothing.
         batch.Count = 0;
-        var allocated = GC.GetAllocatedBytesForCurrentThread();
-        var received = Exchange(portA, portB, batch, frame, waitOn);
-        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        var (received, allocated) = ThreadAllocations.During(() => Exchange(portA, portB, batch, frame, waitOn));
         Assert.Equal(3, received);
         Assert.Equal(0, allocated);
         Assert.Equal(io == PacketIo.Ring, portB.RingBlocksRead > 0);

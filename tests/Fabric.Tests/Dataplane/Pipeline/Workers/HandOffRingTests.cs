@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Bench;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Pipeline.Workers;
 
@@ -153,11 +154,10 @@ public sealed class HandOffRingTests
         var ring = new HandOffRing(8);
         var frame = Frame(7);
         RoundTrip(ring, frame, 100);
-        var before = GC.GetAllocatedBytesForCurrentThread();
 
-        RoundTrip(ring, frame, 10_000);
+        var allocated = ThreadAllocations.During(() => RoundTrip(ring, frame, 10_000));
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
 
         static void RoundTrip(HandOffRing ring, PacketBuffer frame, int rounds)
         {

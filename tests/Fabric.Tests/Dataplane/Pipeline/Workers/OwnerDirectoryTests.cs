@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Pipeline.Workers;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
@@ -55,21 +56,23 @@ public sealed class OwnerDirectoryTests
     public void PublishAndWithdraw_ManyRounds_WithdrawnSlotsReusedNothingRefusedNothingAllocated()
     {
         var directory = new OwnerDirectory(sessions: 64, seed: 7);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var round = 0; round < 100; round++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            for (var i = 0; i < 64; i++)
+            for (var round = 0; round < 100; round++)
             {
-                directory.Publish(Key((round * 64) + i), 1);
-            }
+                for (var i = 0; i < 64; i++)
+                {
+                    directory.Publish(Key((round * 64) + i), 1);
+                }
 
-            for (var i = 0; i < 64; i++)
-            {
-                directory.Withdraw(Key((round * 64) + i), 1);
+                for (var i = 0; i < 64; i++)
+                {
+                    directory.Withdraw(Key((round * 64) + i), 1);
+                }
             }
-        }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(0, directory.Refused);
     }
 }

@@ -1,9 +1,11 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr.Routers;
 
@@ -14,6 +16,7 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// handshake; br2 drops, not resets, eng1's mid-flow packets while they come. What carries the records between the
 /// routers (their session actors) is in <c>ClusterClientMobilityTests</c>.
 /// </summary>
+[Collection(AllocationMeasurement.Name)]
 public sealed class ClientMobilityTests
 {
     internal const string Web = "10.200.0.80";
@@ -114,13 +117,15 @@ public sealed class ClientMobilityTests
         var eng1 = IpAddressConversions.ParseIpv4("10.20.1.10");
         var now = fabric.Br2.Now;
         Assert.True(resources.IsArriving(eng1, isIpv6: false, now));
-        var allocated = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            _ = resources.IsArriving(eng1, isIpv6: false, now);
-        }
+            for (var i = 0; i < 1000; i++)
+            {
+                _ = resources.IsArriving(eng1, isIpv6: false, now);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+        Assert.Equal(0, allocated);
 
         fabric.Time.Advance(SvrStage.ClientArrivalGrace + TimeSpan.FromMilliseconds(100));
         fabric.Nomad.SendTcp(Web, 42005, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray());

@@ -1,3 +1,4 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Io.InMemory;
 using Fabric.Dataplane.Routing;
@@ -28,14 +29,15 @@ public sealed class PathMonitorAllocationTests
         }
 
         var generated = router.Worker.Counters.Generated;
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100; i++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            time.Advance(TimeSpan.FromSeconds(1));
-            router.RunOnce();
-        }
+            for (var i = 0; i < 100; i++)
+            {
+                time.Advance(TimeSpan.FromSeconds(1));
+                router.RunOnce();
+            }
+        });
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
         // Two paths: a probe each per second, and a burst of 10 echoes each per 10 s.
         Assert.Equal(2 * (100 + 100), router.Worker.Counters.Generated - generated);

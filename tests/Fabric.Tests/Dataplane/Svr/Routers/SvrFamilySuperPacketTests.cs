@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
+using Fabric.Bench;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Routing;
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
 using Fabric.Tests.Support;
@@ -10,7 +12,8 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// <summary>
 /// Super-packets of a session whose family changes between its endpoints and the WAN go through whole: an IPv6 session
 /// over the IPv4 WAN (<see cref="SvrFabric.DualStack"/>) and an IPv4 one over the IPv6 WAN (<see cref="SvrFabric.Ipv6Wan"/>),
-/// both directions. br1 and dc1 take super-packets on their WAN ports, eng1's port and the service LAN
+/// both directions, TCP (GSO TCPV4/TCPV6, which follows the family) and UDP (GSO UDP_L4, as a QUIC stack sends web's
+/// HTTP/3 on 443, which does not). br1 and dc1 take super-packets on their WAN ports, eng1's port and the service LAN
 /// (<see cref="OffloadPort"/>); the test hands a super-packet from one router to the next whole, as a veth does, and
 /// cuts what leaves the fabric as the kernel would (<see cref="OffloadPort.Segment"/>), so the offload descriptor each
 /// router wrote is what is checked.
@@ -20,6 +23,7 @@ public sealed class SvrFamilySuperPacketTests
 {
     private const int Ethernet = 14;
     private const ushort ClientPort = 40000;
+    private const ushort Http3 = 443;
     private const int SegmentSize = 1200;
     private static readonly UInt128 Eng1V6 = IpAddressConversions.ParseIpv6("fd00:20:1::10");
     private static readonly UInt128 WebV6 = IpAddressConversions.ParseIpv6("fd00:200::80");
@@ -86,26 +90,36 @@ public sealed class SvrFamilySuperPacketTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void SessionChangingFamily_SuperPacketsBothWays_AllocateNothing(bool ipv6Wan)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void SessionChangingFamily_SuperPacketsBothWays_AllocateNothing(bool ipv6Wan, bool udp)
     {
-        using var fabric = Established(ipv6Wan, out var instance);
+        using var fabric = Established(ipv6Wan, out var instance, udp);
         var sessionIpv6 = !ipv6Wan;
-        var forward = SuperPacket(sessionIpv6, sessionIpv6 ? Eng1V6 : Eng1V4, sessionIpv6 ? WebV6 : WebV4, ClientPort, 80, 1101, 5001, Payload(4 * SegmentSize), fabric.Br1.Ports[1].Mac);
-        var reverse = SuperPacket(sessionIpv6, instance, sessionIpv6 ? Eng1V6 : Eng1V4, 80, ClientPort, 9001, 1101, Payload(4 * SegmentSize), fabric.Dc1.Ports[1].Mac);
+        var client = sessionIpv6 ? Eng1V6 : Eng1V4;
+        var web = sessionIpv6 ? WebV6 : WebV4;
+        var forward = udp
+            ? UdpSuperPacket(sessionIpv6, client, web, ClientPort, Http3, Payload(4 * SegmentSize), fabric.Br1.Ports[1].Mac, fabric.Eng1.Mac)
+            : SuperPacket(sessionIpv6, client, web, ClientPort, 80, 1101, 5001, Payload(4 * SegmentSize), fabric.Br1.Ports[1].Mac);
+        var reverse = udp
+            ? UdpSuperPacket(sessionIpv6, instance, client, Http3, ClientPort, Payload(4 * SegmentSize), fabric.Dc1.Ports[1].Mac, Server(fabric, instance).Mac)
+            : SuperPacket(sessionIpv6, instance, client, 80, ClientPort, 9001, 1101, Payload(4 * SegmentSize), fabric.Dc1.Ports[1].Mac);
         var work = new byte[PacketBuffer.SuperPacketCapacity];
         var br1Wan = fabric.Offloads["br1/wan0"];
         var dc1Wan = fabric.Offloads["dc1/wan0"];
         RoundTrip(fabric, forward, reverse, work, br1Wan, dc1Wan);
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100; i++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            RoundTrip(fabric, forward, reverse, work, br1Wan, dc1Wan);
-        }
+            for (var i = 0; i < 100; i++)
+            {
+                RoundTrip(fabric, forward, reverse, work, br1Wan, dc1Wan);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal((202L, 0L), (fabric.Br1.Worker.Counters.SuperPackets, fabric.Br1.Worker.Counters.SuperPacketsCut));
         Assert.Equal((202L, 0L), (fabric.Dc1.Worker.Counters.SuperPackets, fabric.Dc1.Worker.Counters.SuperPacketsCut));
         Assert.Equal(101, fabric.Offloads["dc1/svc"].SentWhole);
@@ -113,13 +127,138 @@ public sealed class SvrFamilySuperPacketTests
     }
 
     /// <summary>
-    /// The lab fabric with super-packet ports and eng1's TCP session to web open (handshake and one exchange of data, so
-    /// neither direction carries metadata any more): IPv6 over the IPv4 WAN, or IPv4 over the IPv6 WAN.
+    /// A UDP super-packet is many datagrams sharing one header: whole across each router, its IP header replaced once, it
+    /// leaves as UDP_L4 (segmentation type of either family) with the header length and partial checksum of the family it
+    /// now has, and every datagram the kernel cuts from it arrives with its own boundaries, lengths and a valid checksum.
     /// </summary>
-    private static SvrFabric Established(bool ipv6Wan, out UInt128 instance)
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UdpSessionChangingFamily_SuperPacketsBothWays_CrossWholeAndEveryDatagramArrivesIntact(bool ipv6Wan)
     {
-        var fabric = new SvrFabric(ipv6Wan ? text => SvrFabric.Ipv6Wan(SvrFabric.DualStack(text)) : SvrFabric.DualStack, superPackets: true);
-        if (ipv6Wan)
+        using var fabric = Established(ipv6Wan, out var instance, udp: true);
+        var sessionIpv6 = !ipv6Wan;
+        var client = sessionIpv6 ? Eng1V6 : Eng1V4;
+        var payload = Payload((3 * SegmentSize) + 700);
+
+        // eng1 → web: whole into br1, whole across the WAN in the WAN's family, whole out of dc1 to the instance.
+        var fromClient = UdpSuperPacket(sessionIpv6, client, sessionIpv6 ? WebV6 : WebV4, ClientPort, Http3, payload, fabric.Br1.Ports[1].Mac, fabric.Eng1.Mac);
+        var onWan = Forward(fabric.Br1, port: 1, fromClient, fabric.Offloads["br1/wan0"]);
+        AssertWhole(onWan, ipv6Wan, fabric.Offloads["br1/wan0"].LastOffload, udp: true);
+        var wanDatagrams = OffloadPort.Segment(onWan.Frame, onWan.Offload);
+        Assert.Equal(4, wanDatagrams.Count);
+        Assert.All(wanDatagrams, datagram => Assert.True(ipv6Wan ? Packets.ChecksumsValid6(datagram) : Packets.ChecksumsValid(datagram)));
+        Assert.Equal(payload, Joined(wanDatagrams, ipv6Wan, UdpDatagram.HeaderLength));
+        if (!ipv6Wan)
+        {
+            Assert.All(wanDatagrams, datagram => Assert.True(Ipv4Packet.TryCreate(datagram, out var v4) && v4.DontFragment));
+        }
+
+        var toInstance = Forward(fabric.Dc1, port: 0, onWan, fabric.Offloads["dc1/svc"]);
+        AssertWhole(toInstance, sessionIpv6, fabric.Offloads["dc1/svc"].LastOffload, udp: true);
+        AssertDatagrams(OffloadPort.Segment(toInstance.Frame, toInstance.Offload), sessionIpv6, client, instance, ClientPort, Http3, payload);
+
+        // web → eng1: the instance's answer, whole the other way.
+        var answer = Payload((2 * SegmentSize) + 11);
+        var fromInstance = UdpSuperPacket(sessionIpv6, instance, client, Http3, ClientPort, answer, fabric.Dc1.Ports[1].Mac, Server(fabric, instance).Mac);
+        var back = Forward(fabric.Dc1, port: 1, fromInstance, fabric.Offloads["dc1/wan0"]);
+        AssertWhole(back, ipv6Wan, fabric.Offloads["dc1/wan0"].LastOffload, udp: true);
+        var toClient = Forward(fabric.Br1, port: 0, back, fabric.Offloads["br1/eng1"]);
+        AssertWhole(toClient, sessionIpv6, fabric.Offloads["br1/eng1"].LastOffload, udp: true);
+        AssertDatagrams(
+            OffloadPort.Segment(toClient.Frame, toClient.Offload), sessionIpv6, sessionIpv6 ? WebV6 : WebV4, client, Http3, ClientPort, answer);
+
+        foreach (var router in new[] { fabric.Br1, fabric.Dc1 })
+        {
+            Assert.Equal((2L, 0L, 0L), (router.Worker.Counters.SuperPackets, router.Worker.Counters.SuperPacketsCut, router.Worker.Counters.Dropped));
+        }
+    }
+
+    /// <summary>
+    /// A datagram past the first whose payload begins like a metadata block (the SVR cookie) must not cross inside a
+    /// super-packet: the device cutting it repeats only the headers, so the far router would read that datagram as
+    /// carrying metadata. Each router cuts such a super-packet and sends the datagrams one by one (that one behind a bare
+    /// block, stripped at the far end): every datagram reaches the instance intact, every echo of them reaches eng1, and
+    /// so does every datagram of such a super-packet the instance sends.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void UdpSessionChangingFamily_LaterDatagramBeginningLikeMetadata_CutAndEveryDatagramArrivesIntact(bool ipv6Wan)
+    {
+        using var fabric = Established(ipv6Wan, out var instance, udp: true);
+        var sessionIpv6 = !ipv6Wan;
+        var client = sessionIpv6 ? Eng1V6 : Eng1V4;
+        var server = Server(fabric, instance);
+        var atServer = sessionIpv6 ? server.Received6 : server.Received;
+        var atClient = sessionIpv6 ? fabric.Eng1.Received6 : fabric.Eng1.Received;
+        var (serverBefore, clientBefore) = (atServer.Count, atClient.Count);
+        var payload = Payload(4 * SegmentSize);
+        BinaryPrimitives.WriteUInt64BigEndian(payload.AsSpan(SegmentSize), MetadataBlock.Cookie);
+        var fromClient = UdpSuperPacket(sessionIpv6, client, sessionIpv6 ? WebV6 : WebV4, ClientPort, Http3, payload, fabric.Br1.Ports[1].Mac, fabric.Eng1.Mac);
+        var fromInstance = UdpSuperPacket(sessionIpv6, instance, client, Http3, ClientPort, payload, fabric.Dc1.Ports[1].Mac, server.Mac);
+        var buffer = new byte[PacketBuffer.SuperPacketCapacity];
+        fromClient.Frame.CopyTo(buffer, 0);
+        var sentWhole = (fabric.Offloads["br1/wan0"].SentWhole, fabric.Offloads["dc1/wan0"].SentWhole);
+
+        fabric.Br1.Worker.ProcessSuperPacket(buffer, fromClient.Frame.Length, fromClient.Offload, 1, fabric.Br1.Now, fabric.Br1.Snapshot);
+        fabric.Pump();
+
+        Assert.Equal((0L, 1L), (fabric.Br1.Worker.Counters.SuperPackets, fabric.Br1.Worker.Counters.SuperPacketsCut));
+        AssertDatagrams([.. atServer.Skip(serverBefore)], sessionIpv6, client, instance, ClientPort, Http3, payload);
+        AssertDatagrams([.. atClient.Skip(clientBefore)], sessionIpv6, sessionIpv6 ? WebV6 : WebV4, client, Http3, ClientPort, payload);
+
+        // The instance's own super-packet of the same datagrams, the other way.
+        clientBefore = atClient.Count;
+        fromInstance.Frame.CopyTo(buffer, 0);
+        fabric.Dc1.Worker.ProcessSuperPacket(buffer, fromInstance.Frame.Length, fromInstance.Offload, 1, fabric.Dc1.Now, fabric.Dc1.Snapshot);
+        fabric.Pump();
+
+        Assert.Equal((0L, 1L), (fabric.Dc1.Worker.Counters.SuperPackets, fabric.Dc1.Worker.Counters.SuperPacketsCut));
+        AssertDatagrams([.. atClient.Skip(clientBefore)], sessionIpv6, sessionIpv6 ? WebV6 : WebV4, client, Http3, ClientPort, payload);
+        Assert.Equal(sentWhole, (fabric.Offloads["br1/wan0"].SentWhole, fabric.Offloads["dc1/wan0"].SentWhole));
+        Assert.Equal((0L, 0L), (fabric.Br1.Worker.Counters.Dropped, fabric.Dc1.Worker.Counters.Dropped));
+    }
+
+    /// <summary>
+    /// The lab fabric with super-packet ports (web on UDP 443 as well) and eng1's TCP session to web open (handshake and
+    /// one exchange of data), or with <paramref name="udp"/> its UDP session to web's 443 (two datagrams each way, echoed),
+    /// so neither direction carries metadata any more: IPv6 over the IPv4 WAN, or IPv4 over the IPv6 WAN.
+    /// </summary>
+    private static SvrFabric Established(bool ipv6Wan, out UInt128 instance, bool udp = false)
+    {
+        var fabric = new SvrFabric(
+            text =>
+            {
+                var dualStack = SvrFabric.DualStack(text).Replace(
+                    "transports = [{ protocol = tcp, ports = [\"80\"] }]",
+                    "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = udp, ports = [\"443\"] }]",
+                    StringComparison.Ordinal);
+                return ipv6Wan ? SvrFabric.Ipv6Wan(dualStack) : dualStack;
+            },
+            superPackets: true);
+        if (udp)
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                if (ipv6Wan)
+                {
+                    fabric.Eng1.SendUdp("10.200.0.80", ClientPort, Http3, new byte[1000]);
+                }
+                else
+                {
+                    fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, Packets.Udp6(Eng1V6, WebV6, ClientPort, Http3, new byte[1000]));
+                }
+
+                fabric.Pump();
+            }
+
+            var received = (TestHost host) => ipv6Wan ? host.Received.Count : host.Received6.Count;
+            var server = received(fabric.Web1) > 0 ? fabric.Web1 : fabric.Web2;
+            Assert.Equal((2, 2), (received(server), received(fabric.Eng1)));
+            instance = ipv6Wan ? server.Address : server.Address6!.Value;
+        }
+        else if (ipv6Wan)
         {
             fabric.Eng1.SendTcp("10.200.0.80", ClientPort, 80, TcpFlags.Syn, 100, 0, []);
             fabric.Pump();
@@ -144,6 +283,10 @@ public sealed class SvrFamilySuperPacketTests
         Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
         return fabric;
     }
+
+    /// <summary>The web instance whose address, of either family, is <paramref name="instance"/>.</summary>
+    private static TestHost Server(SvrFabric fabric, UInt128 instance) =>
+        fabric.Web1.Address == instance || fabric.Web1.Address6 == instance ? fabric.Web1 : fabric.Web2;
 
     /// <summary>Runs a super-packet through one router from <paramref name="port"/>; returns what it sent whole on <paramref name="egress"/>.</summary>
     private static (byte[] Frame, SegmentationOffload Offload) Forward(
@@ -205,15 +348,88 @@ public sealed class SvrFamilySuperPacketTests
         return (frame, offload);
     }
 
-    /// <summary>A super-packet sent whole in <paramref name="ipv6"/>'s family, its offload matching its headers.</summary>
-    private static void AssertWhole((byte[] Frame, SegmentationOffload Offload) sent, bool ipv6, SegmentationOffload recorded)
+    /// <summary>
+    /// A UDP super-packet as a sending host's stack hands it to its device (UDP_SEGMENT): one header whose length is the
+    /// whole datagram train's, the payload of every datagram back to back, the checksum field holding only the
+    /// pseudo-header sum, and the offload saying where to cut and sum. It comes from <paramref name="host"/>'s MAC, so the
+    /// router's neighbor entry for the host stays right and the answers reach it.
+    /// </summary>
+    private static (byte[] Frame, SegmentationOffload Offload) UdpSuperPacket(
+        bool ipv6, UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, byte[] payload, MacAddress router, MacAddress host)
+    {
+        var ip = ipv6
+            ? Packets.Udp6(source, destination, sourcePort, destinationPort, payload)
+            : Packets.Udp((uint)source, (uint)destination, sourcePort, destinationPort, payload);
+        var ipHeader = ipv6 ? 40 : 20;
+        var frame = new byte[Ethernet + ip.Length];
+        new EthernetHeader(router, host, ipv6 ? EtherType.Ipv6 : EtherType.Ipv4).Emit(frame);
+        ip.CopyTo(frame, Ethernet);
+        var transportLength = ip.Length - ipHeader;
+        var pseudo = ipv6
+            ? Checksum.PseudoHeaderIpv6(source, destination, IpProtocol.Udp, transportLength)
+            : Checksum.PseudoHeaderIpv4((uint)source, (uint)destination, IpProtocol.Udp, transportLength);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(Ethernet + ipHeader + UdpDatagram.ChecksumOffset), (ushort)~Checksum.Finish(pseudo));
+        var offload = new SegmentationOffload
+        {
+            Kind = SuperPacketKind.UdpL4,
+            SegmentSize = SegmentSize,
+            HeaderLength = (ushort)(Ethernet + ipHeader + UdpDatagram.HeaderLength),
+            ChecksumPartial = true,
+            ChecksumStart = (ushort)(Ethernet + ipHeader),
+            ChecksumOffset = UdpDatagram.ChecksumOffset,
+        };
+        return (frame, offload);
+    }
+
+    /// <summary>
+    /// A super-packet sent whole in <paramref name="ipv6"/>'s family, its offload matching its headers: a TCP one of that
+    /// family's segmentation type, a UDP one (<paramref name="udp"/>) UDP_L4 whatever its family.
+    /// </summary>
+    private static void AssertWhole((byte[] Frame, SegmentationOffload Offload) sent, bool ipv6, SegmentationOffload recorded, bool udp = false)
     {
         var ipHeader = ipv6 ? 40 : 20;
+        var (kind, transportHeader, checksumOffset) = udp
+            ? (SuperPacketKind.UdpL4, UdpDatagram.HeaderLength, UdpDatagram.ChecksumOffset)
+            : (ipv6 ? SuperPacketKind.TcpV6 : SuperPacketKind.TcpV4, 20, 16);
         Assert.Equal(ipv6 ? EtherType.Ipv6 : EtherType.Ipv4, BinaryPrimitives.ReadUInt16BigEndian(sent.Frame.AsSpan(12)));
-        Assert.Equal(ipv6 ? SuperPacketKind.TcpV6 : SuperPacketKind.TcpV4, recorded.Kind);
+        Assert.Equal(kind, recorded.Kind);
         Assert.Equal(
-            ((ushort)SegmentSize, (ushort)(Ethernet + ipHeader + 20), true, (ushort)(Ethernet + ipHeader), (ushort)16),
+            ((ushort)SegmentSize, (ushort)(Ethernet + ipHeader + transportHeader), true, (ushort)(Ethernet + ipHeader), (ushort)checksumOffset),
             (recorded.SegmentSize, recorded.HeaderLength, recorded.ChecksumPartial, recorded.ChecksumStart, recorded.ChecksumOffset));
+    }
+
+    /// <summary>
+    /// Datagrams as the receiving host sees them: valid checksums, its tuple, one datagram per segment of
+    /// <paramref name="payload"/> in order, each with its own length.
+    /// </summary>
+    private static void AssertDatagrams(
+        List<byte[]> datagrams, bool ipv6, UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, byte[] payload)
+    {
+        Assert.Equal((payload.Length + SegmentSize - 1) / SegmentSize, datagrams.Count);
+        for (var i = 0; i < datagrams.Count; i++)
+        {
+            Span<byte> udpBytes;
+            if (ipv6)
+            {
+                Assert.True(Packets.ChecksumsValid6(datagrams[i]));
+                Assert.True(Ipv6Packet.TryCreate(datagrams[i], out var v6));
+                Assert.Equal((source, destination, (byte)62), (v6.Source, v6.Destination, v6.HopLimit));
+                udpBytes = v6.UpperLayer;
+            }
+            else
+            {
+                Assert.True(Packets.ChecksumsValid(datagrams[i]));
+                Assert.True(Ipv4Packet.TryCreate(datagrams[i], out var v4));
+                Assert.Equal((source, destination, (byte)62), ((UInt128)v4.Source, (UInt128)v4.Destination, v4.Ttl));
+                udpBytes = v4.Payload;
+            }
+
+            Assert.True(UdpDatagram.TryCreate(udpBytes, out var udp));
+            Assert.NotEqual(0, udp.Checksum);
+            var expected = payload.AsSpan(i * SegmentSize, Math.Min(SegmentSize, payload.Length - (i * SegmentSize)));
+            Assert.Equal((sourcePort, destinationPort, UdpDatagram.HeaderLength + expected.Length), (udp.SourcePort, udp.DestinationPort, (int)udp.Length));
+            Assert.Equal(expected.ToArray(), udp.Payload.ToArray());
+        }
     }
 
     /// <summary>Segments as the receiving host sees them: valid checksums, its tuple, sequence numbers in order, the payload whole.</summary>
@@ -249,12 +465,12 @@ public sealed class SvrFamilySuperPacketTests
         Assert.Equal(payload.Length, offset);
     }
 
-    private static byte[] Joined(List<byte[]> segments, bool ipv6)
+    private static byte[] Joined(List<byte[]> segments, bool ipv6, int transportHeader = 20)
     {
         var joined = new List<byte>();
         foreach (var segment in segments)
         {
-            joined.AddRange(segment.AsSpan((ipv6 ? 40 : 20) + 20).ToArray());
+            joined.AddRange(segment.AsSpan((ipv6 ? 40 : 20) + transportHeader).ToArray());
         }
 
         return [.. joined];

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Bench;
 using Fabric.Dataplane.Svr.Security;
 using FsCheck;
 using Fabric.Tests.Support;
@@ -245,16 +246,18 @@ public class PacketSealerTests
             receiver.Open(ad, payload, trailer, protection);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
         var opened = 0;
-        for (var i = 0; i < 1000; i++)
+        var allocated = ThreadAllocations.During(() =>
         {
-            var protection = protections[i & 1];
-            sender.SealNext(ad, payload, trailer, protection);
-            opened += receiver.Open(ad, payload, trailer, protection) == OpenVerdict.Ok ? 1 : 0;
-        }
+            for (var i = 0; i < 1000; i++)
+            {
+                var protection = protections[i & 1];
+                sender.SealNext(ad, payload, trailer, protection);
+                opened += receiver.Open(ad, payload, trailer, protection) == OpenVerdict.Ok ? 1 : 0;
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(1000, opened);
     }
 }
