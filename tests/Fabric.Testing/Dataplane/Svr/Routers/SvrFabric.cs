@@ -27,6 +27,7 @@ public sealed class SvrFabric : IDisposable
     private readonly IPacketPort[] _dc1Ports;
     private readonly IPacketPort[] _br1Ports;
     private readonly int _workers;
+    private readonly int _dc1Workers;
 
     /// <param name="edit">Changes to the document's text.</param>
     /// <param name="unauthenticatedMetadata">Whether the WAN opts in to unauthenticated metadata (see <see cref="Document"/>).</param>
@@ -34,14 +35,16 @@ public sealed class SvrFabric : IDisposable
     /// Packet workers per router: above 1 each in-memory port is fanned out over the workers as AF_PACKET fanout spreads a
     /// device (<see cref="InMemoryPort.Fanout"/>), and the WAN ports are not wrapped (<see cref="DcWan"/>, <see cref="BrWan"/> see nothing).
     /// </param>
+    /// <param name="dc1Workers">dc1's packet workers when not <paramref name="workers"/> (0: as the branches).</param>
     /// <param name="superPackets">
     /// Whether br1's and dc1's WAN ports, br1's eng1 port and dc1's svc port take super-packets whole (each an
     /// <see cref="OffloadPort"/> over the port it would be, in <see cref="Offloads"/>), as AF_PACKET ports with
     /// <c>PACKET_VNET_HDR</c> do. One worker only.
     /// </param>
-    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false)
+    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false, int dc1Workers = 0)
     {
         _workers = workers;
+        _dc1Workers = dc1Workers > 0 ? dc1Workers : workers;
         Model = Document(edit ?? (text => text), unauthenticatedMetadata);
         var wan = new InMemoryBridge();
         IPacketPort Offload(IPacketPort port, string name) => superPackets ? Offloads[name] = new OffloadPort(port) : port;
@@ -231,9 +234,10 @@ public sealed class SvrFabric : IDisposable
     private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null)
     {
         var options = new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed, StartActive: active, KeySender: Interlocked.Increment(ref _keySender));
-        var engine = _workers == 1
+        var workers = name == "dc1" ? _dc1Workers : _workers;
+        var engine = workers == 1
             ? new ForwardingEngine(name, ports, options, Time)
-            : ForwardingEngine.WithWorkers(name, FannedOut(ports, _workers), options, Time);
+            : ForwardingEngine.WithWorkers(name, FannedOut(ports, workers), options, Time);
         engine.Apply(model ?? Model, version: 1);
         return engine;
     }

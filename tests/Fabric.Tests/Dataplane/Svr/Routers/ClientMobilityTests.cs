@@ -81,6 +81,61 @@ public sealed class ClientMobilityTests
     }
 
     [Fact]
+    public async Task ClientMovedToBr2_TwoWorkersPerBranch_EverySessionOfBothShardsHandedOver_EachGoesOnFromItsOwnerAtBr2_WithoutReset()
+    {
+        // Enough sessions that br1's fanout gives each of its workers some, and br2's take gives each of its workers some.
+        const int count = 24;
+        using var fabric = new SvrFabric(AtBr1, workers: 2, dc1Workers: 1);
+        var ports = Enumerable.Range(43100, count).Select(p => (ushort)p).ToArray();
+        foreach (var port in ports)
+        {
+            Open(fabric, port);
+        }
+
+        Assert.All(fabric.Br1.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, count - 1));
+        var atServers = fabric.Web1.Received.Count + fabric.Web2.Received.Count;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        // Every worker of br1 holds its own shard's sessions of eng1 when it binds the commit.
+        fabric.Pump();
+        Assert.All(fabric.Br1.Workers, worker => Assert.InRange(worker.Resources.MovedClients.Count, 1, count - 1));
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Equal(count, given.Sessions.Length);
+        Assert.Equal(new SessionImportResult(count, 0, 0), taken);
+        Assert.Equal(0, fabric.Br1.SessionCount);
+        Assert.All(fabric.Br1.Workers, worker => Assert.Equal(0, worker.Resources.MovedClients.Count));
+        Assert.All(fabric.Br2.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, count - 1));
+
+        var handedOff = fabric.Br2.Counters().HandedOff;
+        foreach (var port in ports)
+        {
+            fabric.Nomad.AssertTcpEcho(Web, port, 80, 107, "moved!", fabric.Pump);
+        }
+
+        // Each session went on from the br2 worker that took it: no worker opened another for the client's tuple, every
+        // packet it and the server sent that reached another worker first was handed to it, and dc1 adopted every one.
+        Assert.Equal(count, fabric.Br2.SessionCount);
+        foreach (var port in ports)
+        {
+            var key = SessionKey.V4(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Web), port, 80, IpProtocol.Tcp);
+            Assert.Single(fabric.Br2.Workers, worker => worker.Sessions.TryFind(key, out _, out _));
+        }
+
+        Assert.True(fabric.Br2.Counters().HandedOff > handedOff);
+        Assert.Equal(atServers + count, fabric.Web1.Received.Count + fabric.Web2.Received.Count);
+        Assert.Equal(count, fabric.Dc1.Counters().SessionsMoved);
+        Assert.Equal(count, fabric.Dc1.SessionCount);
+        Assert.Equal(0, fabric.Br2.DropTotal(DropReason.ClientArriving));
+        AssertNoReset(fabric);
+    }
+
+    [Fact]
     public async Task HeldSessions_AskedForAfterTheHold_Forgotten()
     {
         using var fabric = new SvrFabric(AtBr1);
