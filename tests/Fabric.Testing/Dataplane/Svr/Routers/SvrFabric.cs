@@ -73,7 +73,7 @@ public sealed class SvrFabric : IDisposable
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
         App2 = Server("app2", lan, "10.30.1.30", "10.30.1.1");
         Roamer = Server("roamer", lan, "10.10.1.40", "10.10.1.254");
-        Nomad = Host("nomad", lan, "10.20.1.10", "10.20.1.254");
+        Nomad = Host("nomad", lan, "10.20.1.10", "10.20.1.254", "fd00:20:1::10");
 
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
@@ -121,8 +121,9 @@ public sealed class SvrFabric : IDisposable
     public TestHost Roamer { get; }
 
     /// <summary>
-    /// A client on br2's LAN with eng1's address (10.20.1.10, gateway 10.20.1.254): where eng1 lands when it moves from br1
-    /// to br2 keeping its address. Silent unless a test gives br2's LAN that gateway.
+    /// A client on br2's LAN with eng1's addresses (10.20.1.10, gateway 10.20.1.254; fd00:20:1::10, the address
+    /// <see cref="DualStack"/> gives eng1): where eng1 lands when it moves from br1 to br2 keeping its addresses. Silent
+    /// unless a test gives br2's LAN that gateway.
     /// </summary>
     public TestHost Nomad { get; }
 
@@ -261,9 +262,12 @@ public sealed class SvrFabric : IDisposable
         };
     }
 
-    private static TestHost Host(string name, InMemoryBridge bridge, string address, string gateway)
+    private static TestHost Host(string name, InMemoryBridge bridge, string address, string gateway, string? address6 = null)
     {
         var mac = NextMac();
-        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway);
+        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway)
+        {
+            Address6 = address6 is null ? null : IpAddressConversions.ParseIpv6(address6),
+        };
     }
 }
