@@ -164,7 +164,10 @@ public sealed class WorkerResources
         ref readonly var state = ref Sessions.Payload(handle);
         Counters.SessionsCreated++;
         Traffic.Opened(state.Tenant, state.Service);
-        SessionArrived(handle);
+        if (Shard.Owners is { } owners && NeedsDirectory(state))
+        {
+            owners.Publish(Sessions.ReverseKey(handle), Shard.Index);
+        }
 
         var opened = Sessions.Opened(handle);
         SessionEvents.Add(new SessionEvent(
@@ -172,14 +175,27 @@ public sealed class WorkerResources
     }
 
     /// <summary>
-    /// A session was just inserted at <paramref name="handle"/> (opened here, or made by another process: the HA partner,
-    /// the process before a restart): it is published in the workers' directory when its reverse packets need it.
+    /// A session made elsewhere was just inserted at <paramref name="handle"/> (by the HA partner, the process before a
+    /// restart, or the router a client left): it is published in the workers' directory when its reverse packets need it;
+    /// an SVR ingress session publishes its client's tuple instead, since the worker that took it need not be the one the
+    /// kernel gives the client's packets to (<see cref="Workers.WorkerOwnership.OwnerOfArrival"/>). Either way a session
+    /// publishes at most one key, so the directory's room (twice the sessions) holds.
     /// </summary>
     internal void SessionArrived(int handle)
     {
-        if (Shard.Owners is { } owners && NeedsDirectory(Sessions.Payload(handle)))
+        if (Shard.Owners is not { } owners)
+        {
+            return;
+        }
+
+        ref readonly var state = ref Sessions.Payload(handle);
+        if (NeedsDirectory(state))
         {
             owners.Publish(Sessions.ReverseKey(handle), Shard.Index);
+        }
+        else if (state.Svr == SvrRole.Ingress)
+        {
+            owners.Publish(Sessions.ForwardKey(handle), Shard.Index);
         }
     }
 
@@ -197,7 +213,7 @@ public sealed class WorkerResources
     /// </summary>
     internal void SessionClosed(int handle, in SessionKey forward, in SessionKey reverse, in SessionState state, long now)
     {
-        Withdraw(reverse, state);
+        Withdraw(forward, reverse, state);
         SessionEvents.Add(new SessionEvent(SessionEventKind.Closed, handle, Sessions.Generation(handle) - 1, forward, reverse, state, Sessions.Opened(handle), now));
     }
 
@@ -206,17 +222,27 @@ public sealed class WorkerResources
     {
         if (Shard.Owners is not null)
         {
-            Withdraw(Sessions.ReverseKey(handle), Sessions.Payload(handle));
+            Withdraw(Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), Sessions.Payload(handle));
         }
 
         Sessions.Remove(handle);
     }
 
-    private void Withdraw(in SessionKey reverse, in SessionState state)
+    /// <summary>Withdraws what the session published (<see cref="SessionArrived"/>): nothing is withdrawn that this worker did not publish for the key.</summary>
+    private void Withdraw(in SessionKey forward, in SessionKey reverse, in SessionState state)
     {
-        if (Shard.Owners is { } owners && NeedsDirectory(state))
+        if (Shard.Owners is not { } owners)
+        {
+            return;
+        }
+
+        if (NeedsDirectory(state))
         {
             owners.Withdraw(reverse, Shard.Index);
+        }
+        else if (state.Svr == SvrRole.Ingress)
+        {
+            owners.Withdraw(forward, Shard.Index);
         }
     }
 

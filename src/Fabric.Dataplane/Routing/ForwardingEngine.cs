@@ -281,30 +281,56 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>
     /// Gives up the SVR ingress sessions of a client that moved to another router (<paramref name="clients"/>: its
     /// addresses), as records for that router's <see cref="TakeClientSessionsAsync"/>, made under the running configuration:
-    /// those the worker took out of its table when it bound the configuration that moved the client, and any still live,
-    /// removed without a reset (docs/mobility.md "A client moves"). Done by the first worker between batches: a router of
-    /// one worker. Thread-safe.
+    /// those the workers took out of their tables when they bound the configuration that moved the client, and any still
+    /// live, removed without a reset (docs/mobility.md "A client moves"). Each worker gives up its own shard's between
+    /// batches; the answer holds every shard's. A worker that runs another configuration than the one in force at the call
+    /// (a commit came in between) gives up nothing and keeps its sessions, so every record answered was made under the
+    /// answer's version. Thread-safe.
     /// </summary>
-    public Task<SessionExport> GiveUpClientSessionsAsync(ClientAddress[] clients)
+    public async Task<SessionExport> GiveUpClientSessionsAsync(ClientAddress[] clients)
     {
         ArgumentNullException.ThrowIfNull(clients);
-        return Request((worker, snapshot, now) => snapshot is null
-            ? new SessionExport(0, [])
-            : new SessionExport(snapshot.Version, SvrStage.GiveUpClient(worker, worker.Bind(snapshot, now), now, clients)));
+        var version = AppliedVersion;
+        var shards = new Task<SessionRecord[]>[_workers.Length];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            shards[i] = Request(i, (worker, snapshot, now) => snapshot is null || snapshot.Version != version
+                ? []
+                : SvrStage.GiveUpClient(worker, worker.Bind(snapshot, now), now, clients));
+        }
+
+        var given = await Task.WhenAll(shards).ConfigureAwait(false);
+        return new SessionExport(version, given.Length == 1 ? given[0] : [.. given.SelectMany(shard => shard)]);
     }
 
     /// <summary>
     /// Takes over the sessions another router gave up for a client now on one of this router's links
     /// (<see cref="GiveUpClientSessionsAsync"/>), made under configuration <paramref name="version"/>: records of another
-    /// version than the running one are refused. Done by the first worker between batches. Thread-safe.
+    /// version than the running one are refused. Each record goes to the worker <see cref="Pipeline.Workers.WorkerOwnership.OwnerOfArrival"/>
+    /// names, which installs it between batches (its waypoint pair from that worker's lane, its client's tuple published in
+    /// the owner directory, so packets of either direction reach it whichever worker receives them). Thread-safe.
     /// </summary>
-    public Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records)
+    public async Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records)
     {
         ArgumentNullException.ThrowIfNull(records);
-        return Request((worker, snapshot, now) => snapshot is null || snapshot.Version != version
-            ? new SessionImportResult(0, 0, records.Length)
-            : SvrStage.TakeClient(worker, worker.Bind(snapshot, now), now, records));
+        var parts = new Task<SessionImportResult>[_workers.Length];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            var part = _workers.Length == 1 ? records : OwnedBy(records, i);
+            parts[i] = part.Length == 0
+                ? Task.FromResult(new SessionImportResult(0, 0, 0))
+                : Request(i, (worker, snapshot, now) => snapshot is null || snapshot.Version != version
+                    ? new SessionImportResult(0, 0, part.Length)
+                    : SvrStage.TakeClient(worker, worker.Bind(snapshot, now), now, part));
+        }
+
+        var taken = await Task.WhenAll(parts).ConfigureAwait(false);
+        return new SessionImportResult(taken.Sum(t => t.Added), taken.Sum(t => t.Updated), taken.Sum(t => t.Refused));
     }
+
+    /// <summary>The records worker <paramref name="worker"/> takes (<see cref="Pipeline.Workers.WorkerOwnership.OwnerOfArrival"/>).</summary>
+    private SessionRecord[] OwnedBy(SessionRecord[] records, int worker) =>
+        [.. records.Where(record => Pipeline.Workers.WorkerOwnership.OwnerOfArrival(record.Forward, Seed, _workers.Length) == worker)];
 
     /// <summary>
     /// The sessions <paramref name="query"/> asks for, read by the worker between batches, at most
@@ -585,11 +611,15 @@ public sealed class ForwardingEngine : IDisposable
         return Task.WhenAll(passed);
     }
 
-    private Task<T> Request<T>(Func<PacketWorker, ForwardingSnapshot?, long, T> work)
+    /// <summary>Runs <paramref name="work"/> on the first worker between batches.</summary>
+    private Task<T> Request<T>(Func<PacketWorker, ForwardingSnapshot?, long, T> work) => Request(0, work);
+
+    /// <summary>Runs <paramref name="work"/> on worker <paramref name="index"/> between batches (it owns its shard's tables).</summary>
+    private Task<T> Request<T>(int index, Func<PacketWorker, ForwardingSnapshot?, long, T> work)
     {
         var request = new WorkerRequest<T>(work);
-        _requests[0].Enqueue(request);
-        WakeWorker(0);
+        _requests[index].Enqueue(request);
+        WakeWorker(index);
         return request.Completion.Task;
     }
 

@@ -82,9 +82,10 @@ public static partial class SvrStage
 
     /// <summary>
     /// Installs sessions another router gave up (<see cref="GiveUpClient"/>) for a client that now reaches the fabric on
-    /// one of this router's links: each an ingress session with the record's original tuple, session id, tenant, service
-    /// and TCP state, re-homed on this router's path to the hosting router it used (the one owning the record's peer
-    /// waypoint address; else a path chosen as for a new session), with new waypoint ports from that path's pool and
+    /// one of this router's links: each an ingress session with the record's original tuple (of either family), session
+    /// id, tenant, service and TCP state, re-homed on this router's path to the hosting router it used (the one owning the
+    /// record's peer waypoint address; else a path chosen as for a new session), its waypoints of that path's family
+    /// whatever the record's were, with new waypoint ports from that path's pool and
     /// metadata on its next forward packets, so the egress adopts it on the new waypoint tuple. A record this router cannot
     /// carry (the client not on one of its links, the tenant or service not matching this router's configuration, no path,
     /// no waypoint ports, a full table, a tuple already in use) is refused and counted. Service and tenant indexes are the
@@ -114,7 +115,8 @@ public static partial class SvrStage
         var forward = record.Forward;
         var carried = record.State;
         var clientPort = ClientPort(snapshot, forward);
-        if (carried.Svr != SvrRole.Ingress || forward.IsIpv6 || clientPort < 0 || clientPort >= worker.Ports.Length
+        if (carried.Svr != SvrRole.Ingress || carried.IsIpv6 != forward.IsIpv6 || !PeerPath.Carries(carried.OriginalProtocol, forward.IsIpv6)
+            || clientPort < 0 || clientPort >= worker.Ports.Length
             || (uint)carried.Tenant >= (uint)snapshot.Tenants.Length
             || snapshot.FibByTenant[carried.Tenant].Match(forward.IsIpv6, forward.Destination, forward.Protocol, forward.DestinationPort) is var service
             && (service < 0 || service != carried.Service))

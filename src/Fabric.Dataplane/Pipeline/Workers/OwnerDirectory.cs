@@ -6,7 +6,8 @@ namespace Fabric.Dataplane.Pipeline.Workers;
 /// Which worker owns the session a reverse key belongs to, for the reverse tuples a router does not choose itself (a
 /// local NAT session's instance answering, an SVR egress session's instance): the owner publishes the session's
 /// reverse key when the session opens, before its first packet leaves, and withdraws it when the session ends; a worker
-/// that receives a packet its own shard does not know looks here (docs/dataplane.md "Workers").
+/// that receives a packet its own shard does not know looks here (docs/dataplane.md "Workers"). An SVR ingress session
+/// taken from another router publishes its client's tuple instead (<see cref="WorkerOwnership.OwnerOfArrival"/>).
 /// </summary>
 /// <remarks>
 /// A fixed array of 64-bit entries with linear probing over at most <see cref="MaxProbe"/> slots: an entry is the

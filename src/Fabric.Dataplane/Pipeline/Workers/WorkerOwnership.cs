@@ -28,9 +28,20 @@ public static class WorkerOwnership
     }
 
     /// <summary>
+    /// The worker that takes a session made elsewhere (another router gave it up for a client that moved here: docs/mobility.md
+    /// "A client moves"), spread over the workers by a seeded hash of its client's tuple <paramref name="forward"/>. Which
+    /// worker the kernel gives that client's packets to is its own seeded flow hash, which user space cannot compute; so the
+    /// taker publishes <paramref name="forward"/> in the owner directory and allocates the session's waypoint pair from its
+    /// own lane, and <see cref="OwnerOf"/> steers the packets of both directions to it. Equal tuples name one worker, so a
+    /// record given twice (by both nodes of an HA pair) meets its first copy there and is refused.
+    /// </summary>
+    public static int OwnerOfArrival(in Sessions.SessionKey forward, ulong seed, int workers) =>
+        workers <= 1 ? 0 : (int)(forward.Hash(seed) % (ulong)workers);
+
+    /// <summary>
     /// The worker that owns the session of the parsed packet in hand, as the worker that received it decides: itself when
     /// its shard holds the key; the publisher when the owner directory names one (a reverse tuple the router did not
-    /// choose); for a packet to one of the router's waypoints the worker its destination port names (its own pair, or the
+    /// choose, or the client's tuple of a session taken from elsewhere); for a packet to one of the router's waypoints the worker its destination port names (its own pair, or the
     /// port a peer chose, which names one worker for every packet of that direction); else itself (a new session opens here).
     /// </summary>
     internal static int OwnerOf(ref PacketContext context, WorkerResources resources)

@@ -27,6 +27,7 @@ public sealed class SvrFabric : IDisposable
     private readonly IPacketPort[] _dc1Ports;
     private readonly IPacketPort[] _br1Ports;
     private readonly int _workers;
+    private readonly int _dc1Workers;
 
     /// <param name="edit">Changes to the document's text.</param>
     /// <param name="unauthenticatedMetadata">Whether the WAN opts in to unauthenticated metadata (see <see cref="Document"/>).</param>
@@ -34,14 +35,16 @@ public sealed class SvrFabric : IDisposable
     /// Packet workers per router: above 1 each in-memory port is fanned out over the workers as AF_PACKET fanout spreads a
     /// device (<see cref="InMemoryPort.Fanout"/>), and the WAN ports are not wrapped (<see cref="DcWan"/>, <see cref="BrWan"/> see nothing).
     /// </param>
+    /// <param name="dc1Workers">dc1's packet workers when not <paramref name="workers"/> (0: as the branches).</param>
     /// <param name="superPackets">
     /// Whether br1's and dc1's WAN ports, br1's eng1 port and dc1's svc port take super-packets whole (each an
     /// <see cref="OffloadPort"/> over the port it would be, in <see cref="Offloads"/>), as AF_PACKET ports with
     /// <c>PACKET_VNET_HDR</c> do. One worker only.
     /// </param>
-    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false)
+    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false, int dc1Workers = 0)
     {
         _workers = workers;
+        _dc1Workers = dc1Workers > 0 ? dc1Workers : workers;
         Model = Document(edit ?? (text => text), unauthenticatedMetadata);
         var wan = new InMemoryBridge();
         IPacketPort Offload(IPacketPort port, string name) => superPackets ? Offloads[name] = new OffloadPort(port) : port;
@@ -70,7 +73,7 @@ public sealed class SvrFabric : IDisposable
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
         App2 = Server("app2", lan, "10.30.1.30", "10.30.1.1");
         Roamer = Server("roamer", lan, "10.10.1.40", "10.10.1.254");
-        Nomad = Host("nomad", lan, "10.20.1.10", "10.20.1.254");
+        Nomad = Host("nomad", lan, "10.20.1.10", "10.20.1.254", "fd00:20:1::10");
 
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
@@ -118,8 +121,9 @@ public sealed class SvrFabric : IDisposable
     public TestHost Roamer { get; }
 
     /// <summary>
-    /// A client on br2's LAN with eng1's address (10.20.1.10, gateway 10.20.1.254): where eng1 lands when it moves from br1
-    /// to br2 keeping its address. Silent unless a test gives br2's LAN that gateway.
+    /// A client on br2's LAN with eng1's addresses (10.20.1.10, gateway 10.20.1.254; fd00:20:1::10, the address
+    /// <see cref="DualStack"/> gives eng1): where eng1 lands when it moves from br1 to br2 keeping its addresses. Silent
+    /// unless a test gives br2's LAN that gateway.
     /// </summary>
     public TestHost Nomad { get; }
 
@@ -232,9 +236,10 @@ public sealed class SvrFabric : IDisposable
     private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null, ulong? seed = null)
     {
         var options = new RouterOptions(SessionCapacity: 1024, Seed: seed ?? 0x5eed, StartActive: active, KeySender: Interlocked.Increment(ref _keySender));
-        var engine = _workers == 1
+        var workers = name == "dc1" ? _dc1Workers : _workers;
+        var engine = workers == 1
             ? new ForwardingEngine(name, ports, options, Time)
-            : ForwardingEngine.WithWorkers(name, FannedOut(ports, _workers), options, Time);
+            : ForwardingEngine.WithWorkers(name, FannedOut(ports, workers), options, Time);
         engine.Apply(model ?? Model, version: 1);
         return engine;
     }
@@ -258,9 +263,12 @@ public sealed class SvrFabric : IDisposable
         };
     }
 
-    private static TestHost Host(string name, InMemoryBridge bridge, string address, string gateway)
+    private static TestHost Host(string name, InMemoryBridge bridge, string address, string gateway, string? address6 = null)
     {
         var mac = NextMac();
-        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway);
+        return new TestHost(name, bridge.Attach(name, mac), mac, address, gateway)
+        {
+            Address6 = address6 is null ? null : IpAddressConversions.ParseIpv6(address6),
+        };
     }
 }

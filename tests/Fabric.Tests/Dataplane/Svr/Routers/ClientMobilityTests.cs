@@ -84,6 +84,113 @@ public sealed class ClientMobilityTests
     }
 
     [Fact]
+    public async Task ClientMovedToBr2_TwoWorkersPerBranch_EverySessionOfBothShardsHandedOver_EachGoesOnFromItsOwnerAtBr2_WithoutReset()
+    {
+        // Enough sessions that br1's fanout gives each of its workers some, and br2's take gives each of its workers some.
+        const int count = 24;
+        using var fabric = new SvrFabric(AtBr1, workers: 2, dc1Workers: 1);
+        var ports = Enumerable.Range(43100, count).Select(p => (ushort)p).ToArray();
+        foreach (var port in ports)
+        {
+            Open(fabric, port);
+        }
+
+        Assert.All(fabric.Br1.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, count - 1));
+        var atServers = fabric.Web1.Received.Count + fabric.Web2.Received.Count;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        // Every worker of br1 holds its own shard's sessions of eng1 when it binds the commit.
+        fabric.Pump();
+        Assert.All(fabric.Br1.Workers, worker => Assert.InRange(worker.Resources.MovedClients.Count, 1, count - 1));
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Equal(count, given.Sessions.Length);
+        Assert.Equal(new SessionImportResult(count, 0, 0), taken);
+        Assert.Equal(0, fabric.Br1.SessionCount);
+        Assert.All(fabric.Br1.Workers, worker => Assert.Equal(0, worker.Resources.MovedClients.Count));
+        Assert.All(fabric.Br2.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, count - 1));
+
+        var handedOff = fabric.Br2.Counters().HandedOff;
+        foreach (var port in ports)
+        {
+            fabric.Nomad.AssertTcpEcho(Web, port, 80, 107, "moved!", fabric.Pump);
+        }
+
+        // Each session went on from the br2 worker that took it: no worker opened another for the client's tuple, every
+        // packet it and the server sent that reached another worker first was handed to it, and dc1 adopted every one.
+        Assert.Equal(count, fabric.Br2.SessionCount);
+        foreach (var port in ports)
+        {
+            var key = SessionKey.V4(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Web), port, 80, IpProtocol.Tcp);
+            Assert.Single(fabric.Br2.Workers, worker => worker.Sessions.TryFind(key, out _, out _));
+        }
+
+        Assert.True(fabric.Br2.Counters().HandedOff > handedOff);
+        Assert.Equal(atServers + count, fabric.Web1.Received.Count + fabric.Web2.Received.Count);
+        Assert.Equal(count, fabric.Dc1.Counters().SessionsMoved);
+        Assert.Equal(count, fabric.Dc1.SessionCount);
+        Assert.Equal(0, fabric.Br2.DropTotal(DropReason.ClientArriving));
+        AssertNoReset(fabric);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Ipv6ClientMovedToBr2_EstablishedTcpSessionContinuesThroughBr2_WithoutReset(bool ipv6Wan)
+    {
+        Func<string, string> wan = ipv6Wan ? SvrFabric.Ipv6Wan : text => text;
+        using var fabric = new SvrFabric(text => wan(Ipv6AtBr2Lan(SvrFabric.DualStack(AtBr1(text)))));
+        var eng1 = IpAddressConversions.ParseIpv6("fd00:20:1::10");
+        var web = IpAddressConversions.ParseIpv6("fd00:200::80");
+        fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, Packets.Tcp6(eng1, web, 44000, 80, TcpFlags.Syn, 100, 0, []));
+        fabric.Pump();
+        fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, Packets.Tcp6(eng1, web, 44000, 80, TcpFlags.Ack, 101, 5001, []));
+        fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, Packets.Tcp6(eng1, web, 44000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, "before"u8.ToArray()));
+        fabric.Pump();
+        Assert.Equal("before", TcpText6(fabric.Eng1.Received6[^1]));
+        var server = fabric.Web1.Received6.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received6.Count;
+        var ingress = SvrFabric.OnlySession(fabric.Br1);
+        Assert.Equal((SvrRole.Ingress, true), (ingress.Svr, ingress.IsIpv6));
+
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(text => wan(Ipv6AtBr2Lan(SvrFabric.DualStack(AtBr2(text))))), version: 2);
+        }
+
+        fabric.Pump();
+        var given = await GiveUp(fabric.Br1, ClientAddress.Of(System.Net.IPAddress.Parse("fd00:20:1::10")));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Single(given.Sessions);
+        Assert.Equal(new SessionImportResult(1, 0, 0), taken);
+        var moved = SvrFabric.OnlySession(fabric.Br2);
+        Assert.Equal((SvrRole.Ingress, true), (moved.Svr, moved.IsIpv6));
+        // Its waypoints are of the family of br2's path to dc1, whatever the client's.
+        Assert.Equal(ipv6Wan, AnyLive(fabric.Br2, reverse => reverse.IsIpv6));
+
+        fabric.Nomad.SendIpv6(fabric.Br2.Ports[1].Mac, Packets.Tcp6(eng1, web, 44000, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray()));
+        fabric.Pump();
+
+        Assert.Equal("moved!", TcpText6(Assert.Single(fabric.Nomad.Received6)));
+        Assert.Equal(atServer + 1, server.Received6.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+        foreach (var host in new[] { fabric.Eng1, fabric.Nomad, fabric.Web1, fabric.Web2 })
+        {
+            Assert.DoesNotContain(host.Received6, packet => Flags6(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        // The server saw no new connection after the move: its next segment was mid-flow data.
+        Assert.DoesNotContain(server.Received6.Skip(atServer), packet => Flags6(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    [Fact]
     public async Task HeldSessions_AskedForAfterTheHold_Forgotten()
     {
         using var fabric = new SvrFabric(AtBr1);
@@ -200,6 +307,39 @@ public sealed class ClientMobilityTests
         Assert.Contains(eng1, edited, StringComparison.Ordinal);
         return edited.Replace(eng1, string.Empty, StringComparison.Ordinal).Replace(fin1, fin1 + eng1, StringComparison.Ordinal);
     }
+
+    /// <summary>br2's LAN also the IPv6 gateway fd00:20:1::fe/64, on eng1's IPv6 prefix (<see cref="SvrFabric.DualStack"/> gives br1 fd00:20:1::1).</summary>
+    internal static string Ipv6AtBr2Lan(string text)
+    {
+        var edited = text.Replace("\"10.20.1.254/24\"]", "\"10.20.1.254/24\", \"fd00:20:1::fe/64\"]", StringComparison.Ordinal);
+        Assert.Contains("fd00:20:1::fe/64", edited, StringComparison.Ordinal);
+        return edited;
+    }
+
+    /// <summary>Whether a live session of the router has a reverse key <paramref name="test"/> accepts.</summary>
+    private static bool AnyLive(ForwardingEngine router, Func<SessionKey, bool> test)
+    {
+        var sessions = router.Worker.Sessions;
+        for (var handle = 0; handle < sessions.Capacity; handle++)
+        {
+            if (sessions.IsLive(handle) && test(sessions.ReverseKey(handle)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string TcpText6(byte[] packet)
+    {
+        Assert.True(Ipv6Packet.TryCreate(packet, out var ip));
+        Assert.True(TcpSegment.TryCreate(ip.UpperLayer, out var tcp));
+        return System.Text.Encoding.ASCII.GetString(tcp.Payload);
+    }
+
+    private static TcpFlags? Flags6(byte[] packet) =>
+        Ipv6Packet.TryCreate(packet, out var ip) && ip.UpperLayerProtocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.UpperLayer, out var tcp) ? tcp.Flags : null;
 
     /// <summary>Opens eng1's TCP session to web from <paramref name="sourcePort"/> at br1 and exchanges "before" on it.</summary>
     internal static void Open(SvrFabric fabric, ushort sourcePort)
