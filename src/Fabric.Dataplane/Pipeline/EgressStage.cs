@@ -126,14 +126,21 @@ public static class EgressStage
 
     /// <summary>
     /// What SVR adds to each packet of the session leaving to the peer, less what its IP header loses when it crosses in
-    /// another family (<see cref="SvrStage.HeaderShrink"/>; so it may be negative); 0 for other packets.
+    /// another family (<see cref="SvrStage.HeaderShrink"/>; so it may be negative); for a waypoint packet leaving out of
+    /// the fabric, what its header gains (or loses) when it is restored to the session's family (an IPv6 session's packet
+    /// arrives as IPv4 over an IPv4 WAN and leaves 20 octets longer); 0 for other packets.
     /// </summary>
     private static int SvrGrowth(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref var state = ref resources.Sessions.Payload(context.Session);
-        var leavesToPeer = state.Svr == SvrRole.Transit
-            || (state.Svr != SvrRole.None && (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward));
-        return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) - SvrStage.HeaderShrink(ref context, NextHop(ref context, resources)) : 0;
+        if (state.Svr == SvrRole.None)
+        {
+            return 0;
+        }
+
+        var leavesToPeer = state.Svr == SvrRole.Transit || (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward);
+        var shrink = SvrStage.HeaderShrink(ref context, NextHop(ref context, resources));
+        return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) - shrink : -shrink;
     }
 
     /// <summary>ICMP code "fragmentation needed and DF set" (RFC 792).</summary>

@@ -18,6 +18,28 @@ public static class Icmpv6Type
     public const byte NeighborAdvertisement = 136;
 }
 
+/// <summary>ICMPv6 codes (RFC 4443 §3) of the error types a router translates to and from ICMPv4 (RFC 7915).</summary>
+public static class Icmpv6Code
+{
+    /// <summary><see cref="Icmpv6Type.DestinationUnreachable"/>: no route to destination.</summary>
+    public const byte NoRoute = 0;
+
+    /// <summary><see cref="Icmpv6Type.DestinationUnreachable"/>: communication administratively prohibited.</summary>
+    public const byte AdministrativelyProhibited = 1;
+
+    /// <summary><see cref="Icmpv6Type.DestinationUnreachable"/>: beyond the scope of the source address.</summary>
+    public const byte BeyondScope = 2;
+
+    /// <summary><see cref="Icmpv6Type.DestinationUnreachable"/>: address unreachable.</summary>
+    public const byte AddressUnreachable = 3;
+
+    /// <summary><see cref="Icmpv6Type.DestinationUnreachable"/>: port unreachable.</summary>
+    public const byte PortUnreachable = 4;
+
+    /// <summary><see cref="Icmpv6Type.ParameterProblem"/>: unrecognized next header; the pointer names the field.</summary>
+    public const byte UnrecognizedNextHeader = 1;
+}
+
 /// <summary>Neighbour discovery option types (RFC 4861 §4.6).</summary>
 public static class NeighborDiscoveryOption
 {

@@ -139,7 +139,8 @@ public static partial class SvrStage
     /// <summary>
     /// Writes a bare IP header of <paramref name="target"/>'s family at the start of <paramref name="ip"/>: its protocol,
     /// addresses, the given traffic class (type of service) and hop limit (TTL), and <paramref name="upperLength"/> octets
-    /// after it; an IPv4 one with don't-fragment, identification 0 and its header checksum.
+    /// after it (which need not all be in <paramref name="ip"/>: the header of a packet an ICMP error quotes states the
+    /// length the packet had); an IPv4 one with don't-fragment, identification 0 and its header checksum.
     /// </summary>
     private static void WriteIpHeader(Span<byte> ip, in SessionKey target, byte trafficClass, byte hopLimit, int upperLength)
     {
@@ -163,6 +164,6 @@ public static partial class SvrStage
         ip[Ipv4Packet.ProtocolOffset] = target.Protocol;
         BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.SourceOffset..], (uint)target.Source);
         BinaryPrimitives.WriteUInt32BigEndian(ip[Ipv4Packet.DestinationOffset..], (uint)target.Destination);
-        Ipv4Packet.FromValidated(ip[..(Ipv4Packet.MinHeaderLength + upperLength)]).UpdateHeaderChecksum();
+        Ipv4Packet.FromValidatedQuoted(ip).UpdateHeaderChecksum();
     }
 }

@@ -8,8 +8,8 @@ using Fabric.Dataplane.Wire;
 namespace Fabric.Dataplane.Pipeline;
 
 // Rewriting a packet of an SVR session to the other side's tuple at egress: addresses and ports with incremental
-// checksums, ICMP to UDP and back, ICMP errors translated about the packet as the other side sent it, the MSS of a
-// SYN clamped, and what SVR adds to each packet (GrowthToPeer, MaxOverhead) for the MTU checks.
+// checksums, ICMP to UDP and back (ICMP errors: SvrStage.Errors.cs), the MSS of a SYN clamped, and what SVR adds to
+// each packet (GrowthToPeer, MaxOverhead) for the MTU checks.
 public static partial class SvrStage
 {
     /// <summary>
@@ -115,55 +115,6 @@ public static partial class SvrStage
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
         return context.LargestPacketLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
     }
-
-    /// <summary>
-    /// Carries an ICMP error about a packet of an SVR session on, as a NAT would (RFC 5508), to the other side of the
-    /// session: the outer header goes from <paramref name="target"/>'s source to its destination, and the packet it
-    /// quotes (which travelled the other way) is given the tuple that packet had on this side. So an error from
-    /// beyond the egress (or by the egress) about a client's packet crosses to the ingress as an error about the
-    /// waypoint packet, and the ingress turns an error about a waypoint packet (from the egress, or from a router
-    /// between the two) into one from the service address about the client's own packet. On the way to the client a
-    /// fragmentation-needed MTU is lowered by what SVR adds to each packet of the session.
-    /// </summary>
-    private static Verdict TranslateError(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
-    {
-        if (IsEcho(state.OriginalProtocol) || state.IsIpv6 || context.IsIpv6)
-        {
-            // Not carried: errors about a ping (the quoted ICMP would have to be rebuilt), and errors of or about an IPv6
-            // session or a packet between IPv6 waypoints (the quoted packet would have to change family, or be read as
-            // IPv6: docs/routing.md, "Not carried").
-            return context.Fail(DropReason.IcmpErrorNotCarried);
-        }
-
-        // An error about a session's packet is never unsealed or stripped: its bytes are as the parse stage checked them.
-        var outer = Ipv4Packet.FromValidated(context.Room.Slice(context.NetworkOffset, context.IpLength));
-        outer.RewriteSource((uint)target.Source);
-        outer.RewriteDestination((uint)target.Destination);
-        var icmp = outer.Payload;
-        if (!Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _) || quoted.Payload.Length < 4)
-        {
-            return context.Fail(DropReason.Malformed);
-        }
-
-        quoted.Source = (uint)target.Destination;
-        quoted.Destination = (uint)target.Source;
-        quoted.UpdateHeaderChecksum();
-        BinaryPrimitives.WriteUInt16BigEndian(quoted.Payload, target.DestinationPort);
-        BinaryPrimitives.WriteUInt16BigEndian(quoted.Payload[2..], target.SourcePort);
-        if (!leavesToPeer && icmp[0] == Icmpv4Type.DestinationUnreachable && icmp[1] == Icmpv4Code.FragmentationNeeded)
-        {
-            var mtu = BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]);
-            BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)Math.Max(MinimumIpv4Mtu, mtu - GrowthToPeer(snapshot, state)));
-        }
-
-        var message = Icmpv4Packet.FromValidated(icmp);
-        message.UpdateChecksum();
-        context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
-        return context.IpLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
-    }
-
-    /// <summary>The smallest MTU an IPv4 link may have (RFC 791): a lowered MTU never goes below it.</summary>
-    private const int MinimumIpv4Mtu = 68;
 
     /// <summary>
     /// The octets a packet of the session may gain on its way to the peer once the handshake is done: the sealed

@@ -136,6 +136,50 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         Assert.Equal(250 * 3, delivered.BranchClient);
     }
 
+    /// <summary>
+    /// ICMP errors from an instance about the packets of sessions of or over IPv6 (a packet-too-big of an IPv6 session over
+    /// the IPv4 WAN, translated to fragmentation-needed between the routers and back; the same over the IPv6 WAN; an IPv4
+    /// fragmentation-needed over the IPv6 WAN, translated to packet-too-big and back) reach the branch client and allocate nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public void Process_IcmpErrorsAcrossRoutersOfOrOverIpv6_AllocatesNothing(bool ipv6Client, bool ipv6Wan)
+    {
+        if (ipv6Wan)
+        {
+            _routers.Dispose();
+            _routers = new PipelineRouters(sessions: 2048, ipv6Wan: true);
+        }
+
+        var service = ipv6Client ? PipelineRouters.Service6 : PipelineRouters.Service;
+        UInt128 client = ipv6Client ? PipelineRouters.BranchClient6 : PipelineRouters.BranchClient;
+        const int count = 200;
+        Sessions(svr: true, service, PipelineRouters.ServicePort, firstPort: 1000, count, ipv6: ipv6Client);
+        var errors = new byte[count][];
+        for (var i = 0; i < count; i++)
+        {
+            var offending = Frame(ipv6Client, client, service, (ushort)(1000 + i), PipelineRouters.ServicePort, TcpFlags.Ack | TcpFlags.Psh, 1254);
+            errors[i] = TooBigFrame(ipv6Client, service, offending[EthernetFrame.UntaggedHeaderLength..]);
+        }
+
+        var before = _routers.Delivered.BranchClient;
+        var (_, allocated) = ThreadAllocations.During(() =>
+        {
+            foreach (var error in errors)
+            {
+                _routers.SvrReverse(error);
+            }
+
+            return 0;
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, _routers.Dropped);
+        Assert.Equal(count, _routers.Delivered.BranchClient - before);
+    }
+
     [Fact]
     public void Revocation_EndingAndResettingLocalAndSvrSessions_AllocatesNothing()
     {
@@ -276,6 +320,37 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         var packet = ipv6
             ? Packets.Icmp6(source, destination, request ? Icmpv6Type.EchoRequest : Icmpv6Type.EchoReply, id, 1, new byte[56])
             : Packets.Icmp((uint)source, (uint)destination, request ? Icmpv4Type.EchoRequest : Icmpv4Type.EchoReply, id, 1, new byte[56]);
+        var frame = new byte[EthernetFrame.UntaggedHeaderLength + packet.Length];
+        new EthernetHeader(new MacAddress(0x02_00_00_00_0F_01), new MacAddress(0x02_00_00_00_0F_99), ipv6 ? EtherType.Ipv6 : EtherType.Ipv4).Emit(frame);
+        packet.CopyTo(frame, EthernetFrame.UntaggedHeaderLength);
+        return frame;
+    }
+
+    /// <summary>
+    /// An Ethernet frame holding a packet-too-big for 1400 (IPv6) or a fragmentation-needed for 1400 (IPv4) from
+    /// <paramref name="from"/> to the sender of <paramref name="offending"/>, quoting as much of it as the family allows.
+    /// </summary>
+    private static byte[] TooBigFrame(bool ipv6, UInt128 from, byte[] offending)
+    {
+        byte[] packet;
+        if (ipv6)
+        {
+            var quote = offending[..Math.Min(offending.Length, 1280 - 48)];
+            packet = new byte[48 + quote.Length];
+            new Ipv6Header(0, 0, (ushort)(8 + quote.Length), IpProtocol.Icmpv6, 64,
+                IpAddressConversions.ToIPAddress(from), IpAddressConversions.ToIPAddress(System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(offending.AsSpan(8)))).Emit(packet);
+            packet[40] = Icmpv6Type.PacketTooBig;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(packet.AsSpan(44), 1400);
+            quote.CopyTo(packet, 48);
+            Ipv6Packet.TryCreate(packet, out var ip);
+            Icmpv6Packet.TryCreate(ip.UpperLayer, out var message);
+            message.UpdateChecksum(ip.PseudoHeaderSum());
+        }
+        else
+        {
+            packet = Fabric.Tests.Dataplane.Svr.Routers.SvrIcmpErrorTests.Unreachable((uint)from, offending[..Math.Min(offending.Length, 576 - 28)], Icmpv4Code.FragmentationNeeded, 1400);
+        }
+
         var frame = new byte[EthernetFrame.UntaggedHeaderLength + packet.Length];
         new EthernetHeader(new MacAddress(0x02_00_00_00_0F_01), new MacAddress(0x02_00_00_00_0F_99), ipv6 ? EtherType.Ipv6 : EtherType.Ipv4).Emit(frame);
         packet.CopyTo(frame, EthernetFrame.UntaggedHeaderLength);

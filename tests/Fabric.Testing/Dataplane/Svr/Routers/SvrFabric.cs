@@ -41,7 +41,8 @@ public sealed class SvrFabric : IDisposable
     /// <see cref="OffloadPort"/> over the port it would be, in <see cref="Offloads"/>), as AF_PACKET ports with
     /// <c>PACKET_VNET_HDR</c> do. One worker only.
     /// </param>
-    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false, int dc1Workers = 0)
+    /// <param name="serviceLanMtu">The MTU of dc1's svc port (its link toward the instances), which may be below the WAN's.</param>
+    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false, int dc1Workers = 0, int serviceLanMtu = 1500)
     {
         _workers = workers;
         _dc1Workers = dc1Workers > 0 ? dc1Workers : workers;
@@ -51,7 +52,7 @@ public sealed class SvrFabric : IDisposable
 
         var svc = new InMemoryBridge();
         DcWan = new WirePort(wan.Attach("wan0", NextMac()));
-        _dc1Ports = [Offload(DcWan, "dc1/wan0"), Offload(svc.Attach("svc", NextMac()), "dc1/svc")];
+        _dc1Ports = [Offload(DcWan, "dc1/wan0"), Offload(svc.Attach("svc", NextMac(), serviceLanMtu), "dc1/svc")];
         Dc1 = Start("dc1", _dc1Ports);
         Web1 = Server("web1", svc, "10.10.1.11", "10.10.1.1", "fd00:10:1::11");
         Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1", "fd00:10:1::12");

@@ -1,0 +1,354 @@
+using System.Buffers.Binary;
+using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Wire;
+
+namespace Fabric.Dataplane.Pipeline;
+
+// ICMP errors about a packet of an SVR session, carried to the other side of the session as a NAT carries them
+// (RFC 5508): ICMPv4 between IPv4 tuples, ICMPv6 between IPv6 tuples, and translated between the two (RFC 7915 §4.2,
+// §5.2) where the session's endpoints and its waypoints are of different families. Every translation works in place in
+// the packet's buffer; nothing allocates.
+public static partial class SvrStage
+{
+    /// <summary>
+    /// Carries an ICMP error about a packet of an SVR session on, as a NAT would (RFC 5508), to the other side of the
+    /// session: the outer header goes from <paramref name="target"/>'s source to its destination, and the packet it
+    /// quotes (which travelled the other way) is given the tuple that packet had on this side. So an error from
+    /// beyond the egress (or by the egress) about a client's packet crosses to the ingress as an error about the
+    /// waypoint packet, and the ingress turns an error about a waypoint packet (from the egress, or from a router
+    /// between the two) into one from the service address about the client's own packet. Where the two sides are of
+    /// different families the error changes family with its quoted packet (<see cref="ErrorToIpv6"/>,
+    /// <see cref="ErrorToIpv4"/>). On the way to the client a fragmentation-needed or packet-too-big MTU is lowered by
+    /// what SVR adds to each packet of the session (never below the family's minimum MTU). Not carried
+    /// (<see cref="DropReason.IcmpErrorNotCarried"/>): errors about a ping (its quoted ICMP would have to be rebuilt
+    /// between echo and UDP), ICMPv6 error types other than the four of RFC 4443, and what RFC 7915 has no translation
+    /// for (or one this router does not make: a parameter problem's pointer). A quoted packet that does not read, or too
+    /// short to hold the ports, drops the error as <see cref="DropReason.Malformed"/>.
+    /// </summary>
+    private static Verdict TranslateError(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
+    {
+        if (IsEcho(state.OriginalProtocol))
+        {
+            return context.Fail(DropReason.IcmpErrorNotCarried);
+        }
+
+        var growth = leavesToPeer ? 0 : GrowthToPeer(snapshot, state);
+        // An error about a session's packet is never unsealed or stripped: its outer headers are as the parse stage
+        // checked them (the quoted packet is checked here).
+        var ip = context.Room[context.NetworkOffset..];
+        DropReason translated;
+        if (context.IsIpv6 == target.IsIpv6)
+        {
+            translated = target.IsIpv6
+                ? ErrorIpv6(ip[..context.IpLength], target, leavesToPeer, growth)
+                : ErrorIpv4(ip[..context.IpLength], target, leavesToPeer, growth);
+        }
+        else
+        {
+            var length = target.IsIpv6 ? ErrorToIpv6(ip, context.IpLength, target, leavesToPeer, growth, out translated)
+                : ErrorToIpv4(ip, context.IpLength, target, leavesToPeer, growth, out translated);
+            if (translated == DropReason.None)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(context.Room[(context.NetworkOffset - 2)..], target.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
+                context.IsIpv6 = target.IsIpv6;
+                context.TransportOffset = context.NetworkOffset + (target.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength);
+                context.IpLength = length;
+            }
+        }
+
+        if (translated != DropReason.None)
+        {
+            return context.Fail(translated);
+        }
+
+        context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
+        return context.IpLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+    }
+
+    /// <summary>The smallest MTU an IPv4 link may have (RFC 791): a lowered MTU never goes below it.</summary>
+    private const int MinimumIpv4Mtu = 68;
+
+    /// <summary>The smallest MTU an IPv6 link may have (RFC 8200 §5): a lowered MTU never goes below it.</summary>
+    private const int MinimumIpv6Mtu = 1280;
+
+    /// <summary>The most octets an ICMPv4 error should take, its IP header included (RFC 1812 §4.3.2.3).</summary>
+    private const int Icmpv4ErrorLimit = 576;
+
+    /// <summary>The most octets an ICMPv6 error may take, its IP header included (RFC 4443 §2.4 (c)).</summary>
+    private const int Icmpv6ErrorLimit = 1280;
+
+    /// <summary>How much longer an IPv6 header is than a bare IPv4 one: what a packet gains (or loses) changing family.</summary>
+    private const int FamilyHeaderGrowth = Ipv6Packet.HeaderLength - Ipv4Packet.MinHeaderLength;
+
+    /// <summary>Where the pointer of an ICMPv6 parameter problem points for an unknown protocol: the next-header field (RFC 7915 §4.2).</summary>
+    private const uint NextHeaderPointer = Ipv6Packet.NextHeaderOffset;
+
+    /// <summary>An ICMPv4 error between IPv4 tuples, translated in place (same length).</summary>
+    private static DropReason ErrorIpv4(Span<byte> packet, in SessionKey target, bool leavesToPeer, int growth)
+    {
+        var outer = Ipv4Packet.FromValidated(packet);
+        var icmp = outer.Payload;
+        if (!Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _) || quoted.Payload.Length < 4)
+        {
+            return DropReason.Malformed;
+        }
+
+        outer.RewriteSource((uint)target.Source);
+        outer.RewriteDestination((uint)target.Destination);
+        quoted.Source = (uint)target.Destination;
+        quoted.Destination = (uint)target.Source;
+        quoted.UpdateHeaderChecksum();
+        WriteQuotedPorts(quoted.Payload, target);
+        if (!leavesToPeer && icmp[0] == Icmpv4Type.DestinationUnreachable && icmp[1] == Icmpv4Code.FragmentationNeeded)
+        {
+            var mtu = BinaryPrimitives.ReadUInt16BigEndian(icmp[Icmpv4Packet.NextHopMtuOffset..]);
+            BinaryPrimitives.WriteUInt16BigEndian(icmp[Icmpv4Packet.NextHopMtuOffset..], (ushort)Math.Max(MinimumIpv4Mtu, mtu - growth));
+        }
+
+        Icmpv4Packet.FromValidated(icmp).UpdateChecksum();
+        return DropReason.None;
+    }
+
+    /// <summary>
+    /// An ICMPv6 error between IPv6 tuples, translated in place (same length; the extension headers of the outer and
+    /// the quoted packet kept), its checksum computed again over the new pseudo-header.
+    /// </summary>
+    private static DropReason ErrorIpv6(Span<byte> packet, in SessionKey target, bool leavesToPeer, int growth)
+    {
+        var outer = Ipv6Packet.FromValidated(packet);
+        var icmp = outer.UpperLayer;
+        var type = icmp[Icmpv6Packet.TypeOffset];
+        if (type is not (Icmpv6Type.DestinationUnreachable or Icmpv6Type.PacketTooBig or Icmpv6Type.TimeExceeded or Icmpv6Type.ParameterProblem))
+        {
+            return DropReason.IcmpErrorNotCarried;
+        }
+
+        if (!Ipv6Packet.TryCreateQuoted(icmp[Icmpv6Packet.HeaderLength..], out var quoted, out _) || !quoted.HasUpperLayerHeader || quoted.UpperLayer.Length < 4)
+        {
+            return DropReason.Malformed;
+        }
+
+        outer.Source = target.Source;
+        outer.Destination = target.Destination;
+        quoted.Source = target.Destination;
+        quoted.Destination = target.Source;
+        WriteQuotedPorts(quoted.UpperLayer, target);
+        if (!leavesToPeer && type == Icmpv6Type.PacketTooBig)
+        {
+            var mtu = BinaryPrimitives.ReadUInt32BigEndian(icmp[Icmpv6Packet.MtuOffset..]);
+            BinaryPrimitives.WriteUInt32BigEndian(icmp[Icmpv6Packet.MtuOffset..], (uint)Math.Max(MinimumIpv6Mtu, (long)mtu - growth));
+        }
+
+        Icmpv6Packet.FromValidated(icmp).UpdateChecksum(outer.PseudoHeaderSum());
+        return DropReason.None;
+    }
+
+    /// <summary>
+    /// Turns the ICMPv4 error of <paramref name="ipLength"/> octets at the start of <paramref name="ip"/> into an ICMPv6
+    /// one to <paramref name="target"/> (RFC 7915 §4.2), quoting the packet as IPv6 with the tuple it had on this side
+    /// (its IP options dropped, its length, traffic class and hop limit kept) and as much of its payload as an ICMPv6
+    /// error may hold. Fragmentation-needed becomes packet-too-big for an MTU <see cref="FamilyHeaderGrowth"/> higher.
+    /// Returns the new IP length, with <paramref name="reason"/> <see cref="DropReason.None"/>; or why it is dropped.
+    /// </summary>
+    private static int ErrorToIpv6(Span<byte> ip, int ipLength, in SessionKey target, bool leavesToPeer, int growth, out DropReason reason)
+    {
+        var outer = Ipv4Packet.FromValidated(ip[..ipLength]);
+        var icmp = outer.Payload;
+        if (!TryIcmpv6For(icmp[Icmpv4Packet.TypeOffset], icmp[Icmpv4Packet.CodeOffset], BinaryPrimitives.ReadUInt16BigEndian(icmp[Icmpv4Packet.NextHopMtuOffset..]), leavesToPeer, growth, out var type, out var code, out var rest))
+        {
+            reason = DropReason.IcmpErrorNotCarried;
+            return 0;
+        }
+
+        if (!Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _) || quoted.Payload.Length < 4 || quoted.TotalLength < quoted.HeaderLength)
+        {
+            reason = DropReason.Malformed;
+            return 0;
+        }
+
+        const int icmpAt = Ipv6Packet.HeaderLength;
+        const int quotedAt = icmpAt + Icmpv6Packet.HeaderLength;
+        const int quotedUpperAt = quotedAt + Ipv6Packet.HeaderLength;
+        var present = Math.Min(quoted.Payload.Length, Icmpv6ErrorLimit - quotedUpperAt);
+        if (quotedUpperAt + present > ip.Length)
+        {
+            reason = DropReason.TooBig;
+            return 0;
+        }
+
+        // Everything read before anything is written: the new headers are longer and overwrite the old ones.
+        var trafficClass = ip[Ipv4Packet.TypeOfServiceOffset];
+        var hopLimit = outer.Ttl;
+        var quotedClass = quoted.Bytes[Ipv4Packet.TypeOfServiceOffset];
+        var quotedHopLimit = quoted.Ttl;
+        var quotedUpperLength = quoted.TotalLength - quoted.HeaderLength;
+        var quotedUpperFrom = outer.HeaderLength + Icmpv4Packet.HeaderLength + quoted.HeaderLength;
+
+        ip.Slice(quotedUpperFrom, present).CopyTo(ip[quotedUpperAt..]);
+        WriteQuotedPorts(ip[quotedUpperAt..], target);
+        var quotedKey = target.Reversed();
+        WriteIpHeader(ip[quotedAt..], quotedKey, quotedClass, quotedHopLimit, quotedUpperLength);
+        var length = quotedUpperAt + present;
+        var message = ip[icmpAt..length];
+        message[Icmpv6Packet.TypeOffset] = type;
+        message[Icmpv6Packet.CodeOffset] = code;
+        BinaryPrimitives.WriteUInt32BigEndian(message[Icmpv6Packet.RestOfHeaderOffset..], rest);
+        var outerKey = target with { Protocol = IpProtocol.Icmpv6 };
+        WriteIpHeader(ip, outerKey, trafficClass, hopLimit, message.Length);
+        Icmpv6Packet.FromValidated(message).UpdateChecksum(Checksum.PseudoHeaderIpv6(target.Source, target.Destination, IpProtocol.Icmpv6, message.Length));
+        reason = DropReason.None;
+        return length;
+    }
+
+    /// <summary>
+    /// Turns the ICMPv6 error of <paramref name="ipLength"/> octets at the start of <paramref name="ip"/> into an ICMPv4
+    /// one to <paramref name="target"/> (RFC 7915 §5.2), quoting the packet as IPv4 with the tuple it had on this side
+    /// (its extension headers dropped, its length, traffic class and hop limit kept) and as much of its payload as an
+    /// ICMPv4 error should hold. Packet-too-big becomes fragmentation-needed for an MTU <see cref="FamilyHeaderGrowth"/>
+    /// lower. Returns the new IP length, with <paramref name="reason"/> <see cref="DropReason.None"/>; or why it is dropped.
+    /// </summary>
+    private static int ErrorToIpv4(Span<byte> ip, int ipLength, in SessionKey target, bool leavesToPeer, int growth, out DropReason reason)
+    {
+        var outer = Ipv6Packet.FromValidated(ip[..ipLength]);
+        var icmp = outer.UpperLayer;
+        if (!TryIcmpv4For(icmp[Icmpv6Packet.TypeOffset], icmp[Icmpv6Packet.CodeOffset], BinaryPrimitives.ReadUInt32BigEndian(icmp[Icmpv6Packet.MtuOffset..]), leavesToPeer, growth, out var type, out var code, out var rest))
+        {
+            reason = DropReason.IcmpErrorNotCarried;
+            return 0;
+        }
+
+        if (!Ipv6Packet.TryCreateQuoted(icmp[Icmpv6Packet.HeaderLength..], out var quoted, out _) || !quoted.HasUpperLayerHeader || quoted.UpperLayer.Length < 4)
+        {
+            reason = DropReason.Malformed;
+            return 0;
+        }
+
+        const int icmpAt = Ipv4Packet.MinHeaderLength;
+        const int quotedAt = icmpAt + Icmpv4Packet.HeaderLength;
+        const int quotedUpperAt = quotedAt + Ipv4Packet.MinHeaderLength;
+        var present = Math.Min(quoted.UpperLayer.Length, Icmpv4ErrorLimit - quotedUpperAt);
+
+        // Everything read before anything is written: the new headers are shorter, the quoted payload moves forward.
+        var trafficClass = outer.TrafficClass;
+        var hopLimit = outer.HopLimit;
+        var quotedClass = quoted.TrafficClass;
+        var quotedHopLimit = quoted.HopLimit;
+        var quotedUpperLength = Math.Min(Ipv6Packet.HeaderLength + quoted.PayloadLength - quoted.UpperLayerOffset, ushort.MaxValue - Ipv4Packet.MinHeaderLength);
+        var quotedUpperFrom = outer.UpperLayerOffset + Icmpv6Packet.HeaderLength + quoted.UpperLayerOffset;
+
+        ip.Slice(quotedUpperFrom, present).CopyTo(ip[quotedUpperAt..]);
+        WriteQuotedPorts(ip[quotedUpperAt..], target);
+        var quotedKey = target.Reversed();
+        WriteIpHeader(ip[quotedAt..], quotedKey, quotedClass, quotedHopLimit, quotedUpperLength);
+        var length = quotedUpperAt + present;
+        var message = ip[icmpAt..length];
+        message[Icmpv4Packet.TypeOffset] = type;
+        message[Icmpv4Packet.CodeOffset] = code;
+        BinaryPrimitives.WriteUInt32BigEndian(message[Icmpv4Packet.RestOfHeaderOffset..], rest);
+        var outerKey = target with { Protocol = IpProtocol.Icmp };
+        WriteIpHeader(ip, outerKey, trafficClass, hopLimit, message.Length);
+        Icmpv4Packet.FromValidated(message).UpdateChecksum();
+        reason = DropReason.None;
+        return length;
+    }
+
+    /// <summary>Writes the ports of the quoted packet (which travelled against <paramref name="target"/>) at the start of its transport header.</summary>
+    private static void WriteQuotedPorts(Span<byte> transport, in SessionKey target)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(transport, target.DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(transport[2..], target.SourcePort);
+    }
+
+    /// <summary>
+    /// The ICMPv6 error (type, code and the four octets after the checksum) for an ICMPv4 one (RFC 7915 §4.2); false when
+    /// it has none here: a parameter problem (its pointer is not mapped), a redirect, a precedence violation, a code
+    /// RFC 7915 does not list. On the way to the client (<paramref name="leavesToPeer"/> false) a packet-too-big MTU is
+    /// also lowered by <paramref name="growth"/>, never below 1280.
+    /// </summary>
+    private static bool TryIcmpv6For(byte type, byte code, ushort nextHopMtu, bool leavesToPeer, int growth, out byte type6, out byte code6, out uint rest)
+    {
+        rest = 0;
+        type6 = Icmpv6Type.DestinationUnreachable;
+        code6 = 0;
+        switch (type)
+        {
+            case Icmpv4Type.TimeExceeded:
+                type6 = Icmpv6Type.TimeExceeded;
+                code6 = code;
+                return code <= Icmpv4Code.FragmentReassemblyTimeExceeded;
+            case Icmpv4Type.DestinationUnreachable:
+                switch (code)
+                {
+                    // Net, host unreachable; source route failed; network, host unknown; source host isolated;
+                    // network, host unreachable for the type of service.
+                    case Icmpv4Code.NetUnreachable or Icmpv4Code.HostUnreachable or 5 or 6 or 7 or 8 or 11 or 12:
+                        code6 = Icmpv6Code.NoRoute;
+                        return true;
+                    // Network, host, communication administratively prohibited; precedence cutoff.
+                    case 9 or 10 or Icmpv4Code.AdministrativelyProhibited or 15:
+                        code6 = Icmpv6Code.AdministrativelyProhibited;
+                        return true;
+                    case Icmpv4Code.PortUnreachable:
+                        code6 = Icmpv6Code.PortUnreachable;
+                        return true;
+                    case Icmpv4Code.ProtocolUnreachable:
+                        type6 = Icmpv6Type.ParameterProblem;
+                        code6 = Icmpv6Code.UnrecognizedNextHeader;
+                        rest = NextHeaderPointer;
+                        return true;
+                    case Icmpv4Code.FragmentationNeeded:
+                        type6 = Icmpv6Type.PacketTooBig;
+                        var mtu = nextHopMtu + FamilyHeaderGrowth;
+                        rest = (uint)(leavesToPeer ? mtu : Math.Max(MinimumIpv6Mtu, mtu - growth));
+                        return true;
+                    default:
+                        return false;
+                }
+
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// The ICMPv4 error (type, code and the four octets after the checksum) for an ICMPv6 one (RFC 7915 §5.2); false when
+    /// it has none here: a parameter problem other than an unrecognized next header (its pointer is not mapped), a code
+    /// RFC 7915 does not list, a type other than the four errors of RFC 4443. On the way to the client
+    /// (<paramref name="leavesToPeer"/> false) a fragmentation-needed MTU is also lowered by <paramref name="growth"/>,
+    /// never below 68.
+    /// </summary>
+    private static bool TryIcmpv4For(byte type, byte code, uint mtu, bool leavesToPeer, int growth, out byte type4, out byte code4, out uint rest)
+    {
+        rest = 0;
+        type4 = Icmpv4Type.DestinationUnreachable;
+        code4 = 0;
+        switch (type)
+        {
+            case Icmpv6Type.TimeExceeded:
+                type4 = Icmpv4Type.TimeExceeded;
+                code4 = code;
+                return code <= Icmpv4Code.FragmentReassemblyTimeExceeded;
+            case Icmpv6Type.DestinationUnreachable:
+                code4 = code switch
+                {
+                    Icmpv6Code.NoRoute or Icmpv6Code.BeyondScope or Icmpv6Code.AddressUnreachable => Icmpv4Code.HostUnreachable,
+                    Icmpv6Code.AdministrativelyProhibited => 10, // host administratively prohibited
+                    Icmpv6Code.PortUnreachable => Icmpv4Code.PortUnreachable,
+                    _ => byte.MaxValue,
+                };
+                return code4 != byte.MaxValue;
+            case Icmpv6Type.ParameterProblem:
+                code4 = Icmpv4Code.ProtocolUnreachable;
+                return code == Icmpv6Code.UnrecognizedNextHeader;
+            case Icmpv6Type.PacketTooBig:
+                code4 = Icmpv4Code.FragmentationNeeded;
+                var lowered = (int)Math.Min(mtu, ushort.MaxValue) - FamilyHeaderGrowth;
+                var nextHopMtu = leavesToPeer ? Math.Max(0, lowered) : Math.Max(MinimumIpv4Mtu, lowered - growth);
+                rest = (uint)Math.Min(nextHopMtu, ushort.MaxValue);
+                return true;
+            default:
+                return false;
+        }
+    }
+}
