@@ -107,6 +107,21 @@ public sealed class PathFabric : IDisposable
         BrWan0.Tamper = cut ? _ => false : null;
     }
 
+    /// <summary>Neither eng1 nor web's servers ever saw a TCP reset, and web's servers saw one connection (one SYN): a session that moved between paths went on.</summary>
+    public void AssertOneWebConnectionNeverReset()
+    {
+        foreach (var host in new[] { Eng1, Web1, Web2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => TcpFlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Assert.Single(new[] { Web1, Web2 }.SelectMany(h => h.Received), packet => TcpFlagsOf(packet) == TcpFlags.Syn);
+    }
+
+    /// <summary>The flags of an IPv4 TCP packet, else null.</summary>
+    public static TcpFlags? TcpFlagsOf(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
+
     /// <summary>Moves frames between routers and hosts until nothing moves (bounded).</summary>
     public void Pump() => FramePump.Run([Dc1, Br1], Hosts);
 

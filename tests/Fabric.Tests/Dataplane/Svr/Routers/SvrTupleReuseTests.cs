@@ -42,13 +42,7 @@ public sealed class SvrTupleReuseTests
         End(fabric, ending);
 
         fabric.Time.Advance(TimeSpan.FromSeconds(1));
-        var before = fabric.Eng1.Received.Count;
-        fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Syn, 9000, 0, []);
-        fabric.Pump();
-
-        Assert.True(fabric.Eng1.Received.Count > before, $"{ending}: no SYN-ACK, br1 dropped {fabric.Br1.Counters().Dropped}, dc1 dropped {fabric.Dc1.Counters().Dropped}");
-        Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, Flags(fabric.Eng1.Received[^1]));
-        fabric.Eng1.AssertTcpEcho(Bulk, ClientPort, 5201, 9001, "again", fabric.Pump);
+        Reconnect(fabric, ending);
     }
 
     /// <summary>
@@ -65,14 +59,7 @@ public sealed class SvrTupleReuseTests
         Connect(fabric, 100);
         fabric.RestartBr1(seed: 0xfeed);
         fabric.Time.Advance(TimeSpan.FromSeconds(1));
-
-        var before = fabric.Eng1.Received.Count;
-        fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Syn, 9000, 0, []);
-        fabric.Pump();
-
-        Assert.True(fabric.Eng1.Received.Count > before, $"no SYN-ACK, br1 dropped {fabric.Br1.Counters().Dropped}, dc1 dropped {fabric.Dc1.Counters().Dropped}");
-        Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, Flags(fabric.Eng1.Received[^1]));
-        fabric.Eng1.AssertTcpEcho(Bulk, ClientPort, 5201, 9001, "again", fabric.Pump);
+        Reconnect(fabric, "br1 restarted");
     }
 
     /// <summary>br1 restarts without its sessions while a client's UDP flow runs: the flow's next datagrams, on the same tuple, cross and are answered.</summary>
@@ -100,6 +87,18 @@ public sealed class SvrTupleReuseTests
         return Ipv4Packet.TryCreate(packet, out var ip) && UdpDatagram.TryCreate(ip.Payload, out var udp)
             ? System.Text.Encoding.ASCII.GetString(udp.Payload)
             : "(not a datagram)";
+    }
+
+    /// <summary>eng1 opens a new connection on the tuple: its SYN is answered with a SYN-ACK through both routers, and data is echoed.</summary>
+    private static void Reconnect(SvrFabric fabric, string after)
+    {
+        var before = fabric.Eng1.Received.Count;
+        fabric.Eng1.SendTcp(Bulk, ClientPort, 5201, TcpFlags.Syn, 9000, 0, []);
+        fabric.Pump();
+
+        Assert.True(fabric.Eng1.Received.Count > before, $"{after}: no SYN-ACK, br1 dropped {fabric.Br1.Counters().Dropped}, dc1 dropped {fabric.Dc1.Counters().Dropped}");
+        Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, Flags(fabric.Eng1.Received[^1]));
+        fabric.Eng1.AssertTcpEcho(Bulk, ClientPort, 5201, 9001, "again", fabric.Pump);
     }
 
     private static void Connect(SvrFabric fabric, uint sequence)
