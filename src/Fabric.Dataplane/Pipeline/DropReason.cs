@@ -145,9 +145,10 @@ public enum DropReason : byte
     InstanceDown,
 
     /// <summary>
-    /// A mid-flow TCP packet without a session from a client that arrived at this router by the configuration just
-    /// applied: dropped, not reset, while its sessions come from the router it left (<c>SvrStage.ClientArrivalGrace</c>,
-    /// docs/mobility.md "A client moves"); TCP sends it again.
+    /// A packet without a session that does not open a TCP connection (mid-flow TCP, a UDP datagram, an ICMP echo) from a
+    /// client that arrived at this router by the configuration just applied: dropped, not reset and not opening a session,
+    /// while its sessions come from the router it left (<c>SvrStage.ClientArrivalGrace</c>, docs/mobility.md "A client
+    /// moves"); TCP sends it again, a datagram flow's next packet finds its session.
     /// </summary>
     ClientArriving,
 }

@@ -67,15 +67,20 @@ public static class SessionStage
         context.Service = service;
         var entry = snapshot.Services[service];
         var policy = entry.Policy;
-        if (key.Protocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) != (byte)TcpFlags.Syn)
+        var opensConnection = key.Protocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == (byte)TcpFlags.Syn;
+        if (!opensConnection && resources.IsArriving(key.Source, context.IsIpv6, context.Now))
         {
-            // A TCP packet that does not open a connection, for a session the router never saw. From a client that just
-            // arrived, its session may be on its way from the router it left: TCP sends the packet again.
-            if (resources.IsArriving(key.Source, context.IsIpv6, context.Now))
-            {
-                return context.Fail(DropReason.ClientArriving);
-            }
+            // From a client that just arrived, a packet without a session that does not open a TCP connection (mid-flow TCP,
+            // a UDP datagram, an ICMP echo) may belong to a session on its way from the router it left: dropped, so that
+            // the flow goes on in that session (its instance kept) once it comes. TCP sends the packet again; a UDP or ICMP
+            // sender's next packet finds the session. A new UDP flow cannot be told from an old one before the sessions
+            // come: it waits out the grace too (docs/mobility.md "A client moves").
+            return context.Fail(DropReason.ClientArriving);
+        }
 
+        if (key.Protocol == IpProtocol.Tcp && !opensConnection)
+        {
+            // A TCP packet that does not open a connection, for a session the router never saw.
             switch (policy.TransportStateEnforcement)
             {
                 case TransportStateEnforcement.Reset:

@@ -79,7 +79,7 @@ public sealed class WorkerResources
 
     /// <summary>
     /// Clients that arrived with the snapshot the worker just bound (<see cref="ForwardingSnapshot.ArrivedClients"/>): their
-    /// mid-flow TCP packets without a session are dropped, not answered, until <paramref name="until"/> (worker ticks),
+    /// packets without a session that open no TCP connection are dropped, not answered, until <paramref name="until"/> (worker ticks),
     /// while their sessions are fetched from the router they left (<see cref="IsArriving"/>).
     /// </summary>
     internal void ClientsArrived(IReadOnlyDictionary<ClientAddress, string> arrived, long until)

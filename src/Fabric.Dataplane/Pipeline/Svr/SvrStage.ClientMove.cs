@@ -19,9 +19,10 @@ public static partial class SvrStage
     public static readonly TimeSpan ClientHandOverHold = TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// How long after a client arrives its mid-flow TCP packets without a session are dropped rather than reset
-    /// (<see cref="DropReason.ClientArriving"/>), while its sessions come from the router it left (tunable: a hand-over
-    /// between two routers that hear each other takes tens of milliseconds; TCP's first retransmission comes after 0.2 s).
+    /// How long after a client arrives its packets without a session that open no TCP connection (mid-flow TCP, UDP, ICMP
+    /// echo) are dropped rather than reset or opening a session (<see cref="DropReason.ClientArriving"/>), while its
+    /// sessions come from the router it left (tunable: a hand-over between two routers that hear each other takes tens of
+    /// milliseconds; TCP's first retransmission comes after 0.2 s; a new UDP flow of the client waits as long at most).
     /// </summary>
     public static readonly TimeSpan ClientArrivalGrace = TimeSpan.FromSeconds(2);
 

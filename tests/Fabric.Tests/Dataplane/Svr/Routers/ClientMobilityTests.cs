@@ -21,6 +21,9 @@ public sealed class ClientMobilityTests
 {
     internal const string Web = "10.200.0.80";
 
+    /// <summary>bulk1's address: its service takes TCP, UDP and ICMP on 5201 (one instance).</summary>
+    private const string Bulk = "10.10.1.30";
+
     [Fact]
     public async Task ClientMovedToBr2_SessionsHandedOver_EstablishedTcpSessionContinuesThroughBr2_WithoutReset()
     {
@@ -243,6 +246,82 @@ public sealed class ClientMobilityTests
     }
 
     [Fact]
+    public void ClientArrivedAtBr2_UdpDatagramAndEchoBeforeItsSessions_DroppedAsArriving_NoSessionOpened()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        OpenUdp(fabric, 45000);
+        var atBulk = fabric.Bulk1.Received.Count;
+        fabric.Br2.Apply(fabric.Document(AtBr2), version: 2);
+
+        fabric.Nomad.SendUdp(Bulk, 45000, 5201, "moved"u8.ToArray());
+        fabric.Nomad.Ping(Bulk, 7, 1);
+        fabric.Pump();
+
+        Assert.Equal(2, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+        Assert.Equal(atBulk, fabric.Bulk1.Received.Count);
+        Assert.Empty(fabric.Nomad.Received);
+    }
+
+    [Fact]
+    public async Task ClientMovedToBr2_UdpDatagramInTheGrace_Dropped_FlowThenGoesOnInItsOldSessionOnceItsRecordsAreTaken()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        OpenUdp(fabric, 45001);
+        var sessionId = SvrFabric.OnlySession(fabric.Br1).SessionId;
+        var instance = SvrFabric.OnlySession(fabric.Dc1).Instance;
+        var atBulk = fabric.Bulk1.Received.Count;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        // The datagram comes before the records: had it opened a session at br2, the record's tuple would be in use there.
+        fabric.Nomad.SendUdp(Bulk, 45001, 5201, "early"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+        Assert.Equal(new SessionImportResult(1, 0, 0), taken);
+
+        fabric.Nomad.SendUdp(Bulk, 45001, 5201, "moved"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal("moved", UdpText(Assert.Single(fabric.Nomad.Received)));
+        Assert.Equal(atBulk + 1, fabric.Bulk1.Received.Count);
+        // The same session at both ends: br2's carries br1's session id, and dc1 adopted its own (same instance), opening none.
+        Assert.Equal(sessionId, SvrFabric.OnlySession(fabric.Br2).SessionId);
+        Assert.Equal(instance, SvrFabric.OnlySession(fabric.Dc1).Instance);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+    }
+
+    [Fact]
+    public void ClientArrivedAtBr2_UdpDatagramAfterTheGraceWithoutItsRecords_OpensANewSession()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        OpenUdp(fabric, 45002);
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        fabric.Nomad.SendUdp(Bulk, 45002, 5201, "early"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+
+        fabric.Time.Advance(SvrStage.ClientArrivalGrace + TimeSpan.FromMilliseconds(100));
+        fabric.Nomad.SendUdp(Bulk, 45002, 5201, "late"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal("late", UdpText(Assert.Single(fabric.Nomad.Received)));
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
+    }
+
+    [Fact]
     public void ClientMovedToBr2_WithoutTheHandOver_MidFlowPacketAtBr2_IsNotCarried()
     {
         using var fabric = new SvrFabric(AtBr1);
@@ -348,6 +427,22 @@ public sealed class ClientMobilityTests
         fabric.Pump();
         fabric.Eng1.SendTcp(Web, sourcePort, 80, TcpFlags.Ack, 101, 5001, []);
         fabric.Eng1.AssertTcpEcho(Web, sourcePort, 80, 101, "before", fabric.Pump);
+    }
+
+    /// <summary>Opens eng1's UDP session to bulk (5201) from <paramref name="sourcePort"/> at br1 and exchanges "before" on it.</summary>
+    private static void OpenUdp(SvrFabric fabric, ushort sourcePort)
+    {
+        fabric.Eng1.SendUdp(Bulk, sourcePort, 5201, "before"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal("before", UdpText(Assert.Single(fabric.Eng1.Received)));
+        Assert.Equal(1, fabric.Br1.Worker.Sessions.Count);
+    }
+
+    private static string UdpText(byte[] packet)
+    {
+        Assert.True(Ipv4Packet.TryCreate(packet, out var ip));
+        Assert.True(UdpDatagram.TryCreate(ip.Payload, out var udp));
+        return System.Text.Encoding.ASCII.GetString(udp.Payload);
     }
 
     /// <summary>No end of eng1's session, at br1 or at br2, nor a web instance, received a reset.</summary>
