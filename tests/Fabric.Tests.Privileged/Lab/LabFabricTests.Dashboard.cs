@@ -72,7 +72,8 @@ public sealed partial class LabFabricTests
             }
 
             Assert.Equal(3, await page.Locator("#graph g.router").CountAsync());
-            Assert.Equal(6, await page.Locator("#paths tbody tr").CountAsync());
+            // Each node's paths come with its own telemetry: a line may show from one side before the other side's node reported.
+            await Until(async () => await page.Locator("#paths tbody tr").CountAsync() == 6, "the six peer paths of the three routers' nodes in the table");
             await Until(async () => await page.Locator("#live").TextContentAsync() == "live", "the live stream open");
             await Shot("1-fabric");
 
