@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Wire;
@@ -93,9 +92,9 @@ public sealed class DualStackPathTests
         fabric.BrWan0.Tamper = block ? frame => !IsIpv4(frame) : null;
     }
 
-    private static bool IsIpv4(byte[] frame) => frame.Length >= 14 && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(12)) == EtherType.Ipv4;
+    private static bool IsIpv4(byte[] frame) => EthernetFrame.TryCreate(frame, out var ethernet) && ethernet.EtherType == EtherType.Ipv4;
 
-    private static bool IsIpv6(byte[] frame) => frame.Length >= 14 && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(12)) == EtherType.Ipv6;
+    private static bool IsIpv6(byte[] frame) => EthernetFrame.TryCreate(frame, out var ethernet) && ethernet.EtherType == EtherType.Ipv6;
 
     /// <summary>Sends a data segment from eng1 on the web connection and checks the server's echo comes back whole.</summary>
     private static void Exchange(PathFabric fabric, uint sequence, string text) =>
