@@ -64,7 +64,11 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
     private readonly long _wheelTickWidth;
     private int _count;
     private long _keysAdded;
-    private int _free;
+    // Free slots: the free list of slots given back (_free, threaded through Entry.Next), then the slots never used,
+    // from _neverUsed up. Taking the never-used ones last and in order means a table touches (and the kernel backs with
+    // memory) only as many entries as were ever live at once, not its capacity.
+    private int _free = NoSlot;
+    private int _neverUsed;
     private long _cursor;
 
     /// <summary>A table for <paramref name="capacity"/> sessions with Stopwatch ticks and a random hash seed.</summary>
@@ -91,10 +95,6 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         _wheel = new int[WheelSize + 1];
         _index = new ulong[(int)Math.Ceiling(2.0 * capacity / MaxIndexLoad) + 1];
         _wheel.AsSpan().Fill(NoSlot);
-        for (var slot = 0; slot < capacity; slot++)
-        {
-            _entries[slot].Next = slot + 1 < capacity ? slot + 1 : NoSlot;
-        }
     }
 
     public int Capacity { get; }
@@ -184,10 +184,11 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         var reverseTag = Tag(reverse);
         var reverseHome = Home(reverseTag);
         Prefetch(ref _index[reverseHome]);
-        if (_free != NoSlot)
+        var free = _free != NoSlot ? _free : _neverUsed;
+        if (free < Capacity)
         {
-            PrefetchWhole(ref Unsafe.As<Entry, byte>(ref _entries[_free]));
-            Prefetch(ref _generations[_free]);
+            PrefetchWhole(ref Unsafe.As<Entry, byte>(ref _entries[free]));
+            Prefetch(ref _generations[free]);
         }
 
         if (SameKey(forward, reverse)
@@ -202,9 +203,17 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
             return SessionInsertResult.TableFull;
         }
 
-        handle = _free;
+        handle = free;
         ref var entry = ref _entries[handle];
-        _free = entry.Next;
+        if (handle == _free)
+        {
+            _free = entry.Next;
+        }
+        else
+        {
+            _neverUsed++;
+        }
+
         entry.Forward = forward;
         entry.Reverse = reverse;
         entry.LastSeen = now;

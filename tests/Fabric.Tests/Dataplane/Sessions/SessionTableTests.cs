@@ -140,6 +140,38 @@ public class SessionTableTests
     }
 
     [Fact]
+    public void SessionTable_HoldingFewSessions_UsesOnlyTheFirstSlotsAndFreedOnesFirst()
+    {
+        // A router's table is sized for its busiest hour (65 536 by default): slots are taken lowest first and a freed
+        // slot before a never-used one, so the memory behind the slots a router never needed is never touched.
+        const int capacity = 1000;
+        var table = NewTable(capacity);
+        var handles = new int[4];
+        for (var id = 0; id < 4; id++)
+        {
+            table.TryInsert(Keys.Tcp(id), Keys.Udp(id), default, 0, 10, out handles[id]);
+        }
+
+        Assert.Equal([0, 1, 2, 3], handles);
+        table.Remove(handles[1]);
+        table.Remove(handles[2]);
+        table.TryInsert(Keys.Tcp(10), Keys.Udp(10), default, 0, 10, out var reused1);
+        table.TryInsert(Keys.Tcp(11), Keys.Udp(11), default, 0, 10, out var reused2);
+        table.TryInsert(Keys.Tcp(12), Keys.Udp(12), default, 0, 10, out var fresh);
+        Assert.Equal([1, 2], new[] { reused1, reused2 }.Order());
+        Assert.Equal(4, fresh);
+
+        // The rest of the slots still fill the table to its capacity, and not beyond.
+        for (var id = 100; table.Count < capacity; id++)
+        {
+            Assert.Equal(SessionInsertResult.Inserted, table.TryInsert(Keys.Tcp(id), Keys.Udp(id), default, 0, 10, out _));
+        }
+
+        Assert.Equal(SessionInsertResult.TableFull, table.TryInsert(Keys.Tcp(99_999), Keys.Udp(99_999), default, 0, 10, out var refused));
+        Assert.Equal(-1, refused);
+    }
+
+    [Fact]
     public void SessionTable_RemoveTwice_SecondIsIgnored()
     {
         var table = NewTable(4);
