@@ -1,14 +1,16 @@
 using System.Buffers.Binary;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
 
 // ICMP errors about a packet of an SVR session, carried to the other side of the session as a NAT carries them
 // (RFC 5508): ICMPv4 between IPv4 tuples, ICMPv6 between IPv6 tuples, and translated between the two (RFC 7915 §4.2,
-// §5.2) where the session's endpoints and its waypoints are of different families. Every translation works in place in
-// the packet's buffer; nothing allocates.
+// §5.2) where the session's endpoints and its waypoints are of different families. An error about a ping quotes an echo
+// message on the endpoints' side and the UDP waypoint packet carrying it between the routers: it is rebuilt, as one
+// that changes family is (RebuildError). Every translation works in place in the packet's buffer; nothing allocates.
 public static partial class SvrStage
 {
     /// <summary>
@@ -18,27 +20,26 @@ public static partial class SvrStage
     /// beyond the egress (or by the egress) about a client's packet crosses to the ingress as an error about the
     /// waypoint packet, and the ingress turns an error about a waypoint packet (from the egress, or from a router
     /// between the two) into one from the service address about the client's own packet. Where the two sides are of
-    /// different families the error changes family with its quoted packet (<see cref="RebuildError"/>). On the way to
-    /// the client a fragmentation-needed or packet-too-big MTU is lowered by what SVR adds to each packet of the session
-    /// (never below the family's minimum MTU). Not carried (<see cref="DropReason.IcmpErrorNotCarried"/>): errors about a
-    /// ping (its quoted ICMP would have to be rebuilt between echo and UDP), ICMPv6 error types other than the four of
-    /// RFC 4443, and what RFC 7915 has no translation for (or one this router does not make: a parameter problem's
-    /// pointer). A quoted packet that does not read, or too short to hold the ports, drops the error as
-    /// <see cref="DropReason.Malformed"/>.
+    /// different families the error changes family with its quoted packet (<see cref="RebuildError"/>). An error about a
+    /// ping is rebuilt the same way, whatever the families: its quoted echo message (of the session's own family on every
+    /// side, its identifier the session's) is given the UDP header of the waypoint tuple on the way to the peer and loses
+    /// it on the way to its endpoint, which gets its own echo request (or reply) quoted as it sent it. On the way to the
+    /// client a fragmentation-needed or packet-too-big MTU is lowered by what SVR adds to each packet of the session
+    /// (never below the family's minimum MTU). Not carried (<see cref="DropReason.IcmpErrorNotCarried"/>): ICMPv6 error
+    /// types other than the four of RFC 4443; what RFC 7915 has no translation for (or one this router does not make: a
+    /// parameter problem's pointer), and for a ping, a parameter problem or redirect in any family; an error about a ping's
+    /// waypoint packet that quotes its metadata (one from a router between the two: the message behind the block may be
+    /// sealed). A quoted packet that does not read, or too short to hold the ports (a ping's echo header, after the UDP
+    /// header it crossed in), drops the error as <see cref="DropReason.Malformed"/>.
     /// </summary>
     private static Verdict TranslateError(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
     {
-        if (IsEcho(state.OriginalProtocol))
-        {
-            return context.Fail(DropReason.IcmpErrorNotCarried);
-        }
-
         var growth = leavesToPeer ? 0 : GrowthToPeer(snapshot, state);
         // An error about a session's packet is never unsealed or stripped: its outer headers are as the parse stage
         // checked them (the quoted packet is checked here).
         var ip = context.Room[context.NetworkOffset..];
         DropReason translated;
-        if (context.IsIpv6 == target.IsIpv6)
+        if (context.IsIpv6 == target.IsIpv6 && !IsEchoCrossing(context.Key.Protocol, target.Protocol))
         {
             translated = target.IsIpv6
                 ? ErrorIpv6(ip[..context.IpLength], target, leavesToPeer, growth)
@@ -46,7 +47,7 @@ public static partial class SvrStage
         }
         else
         {
-            var length = RebuildError(ip, context.IpLength, context.IsIpv6, target, leavesToPeer, growth, out translated);
+            var length = RebuildError(ip, context.IpLength, context.IsIpv6, context.Key.Protocol, target, leavesToPeer, growth, out translated);
             if (translated == DropReason.None)
             {
                 BinaryPrimitives.WriteUInt16BigEndian(context.Room[(context.NetworkOffset - 2)..], target.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
@@ -146,15 +147,22 @@ public static partial class SvrStage
     /// <summary>
     /// Writes the ICMP error of <paramref name="ipLength"/> octets at the start of <paramref name="ip"/> (ICMPv6 when
     /// <paramref name="fromIpv6"/>, else ICMPv4) anew as an error of <paramref name="target"/>'s family to
-    /// <paramref name="target"/> (RFC 7915 §4.2, §5.2): a bare outer header, the type, code and rest of header of that
-    /// family (<see cref="TryErrorFor"/>), and the quoted packet (which travelled against <paramref name="target"/>) with a
-    /// bare header of that family, the tuple it had on this side, the length, traffic class and hop limit it had (options
-    /// and extension headers dropped), and as much of its payload as an error of that family may hold (1 280 octets in
-    /// all for ICMPv6, 576 for ICMPv4). Returns the new IP length, with <paramref name="reason"/>
-    /// <see cref="DropReason.None"/>; or why it is dropped: not carried, a quoted packet that does not read or does not
-    /// hold its ports (<see cref="DropReason.Malformed"/>), or a buffer too small.
+    /// <paramref name="target"/>: a bare outer header, the type, code and rest of header of that family
+    /// (<see cref="TryErrorFor"/>), and the quoted packet (which travelled against <paramref name="target"/>) with a bare
+    /// header of that family, the tuple it had on this side, the length, traffic class and hop limit it had (options and
+    /// extension headers dropped), and as much of its transport part as an error of that family may hold (1 280 octets in
+    /// all for ICMPv6, 576 for ICMPv4). Where the quoted packet is a ping's on one side and its waypoint packet on the
+    /// other (<paramref name="quotedProtocol"/>, the protocol it was quoted with, against <paramref name="target"/>'s), the
+    /// ICMP message it quotes moves as it is, given the waypoint ports in a UDP header in front of it (checksummed when the
+    /// whole datagram is quoted) or taken out of the UDP header it crossed in; one delivered to its endpoint as ICMPv6 whole
+    /// gets its checksum summed again over the pseudo-header of its tuple there (an ICMPv6 echo is summed over the
+    /// addresses of the side it was on, and neither router knows both sides': the egress never learns the service
+    /// address; a message quoted in part keeps the checksum it came with, which none can verify). Returns the new IP
+    /// length, with <paramref name="reason"/> <see cref="DropReason.None"/>; or why it is dropped: not carried, a quoted packet that does not read or holds
+    /// neither its ports nor, for a ping, its echo header (<see cref="DropReason.Malformed"/>), a waypoint packet quoted
+    /// with its metadata (not carried: the message behind the block may be sealed), or a buffer too small.
     /// </summary>
-    private static int RebuildError(Span<byte> ip, int ipLength, bool fromIpv6, in SessionKey target, bool leavesToPeer, int growth, out DropReason reason)
+    private static int RebuildError(Span<byte> ip, int ipLength, bool fromIpv6, byte quotedProtocol, in SessionKey target, bool leavesToPeer, int growth, out DropReason reason)
     {
         // Everything is read before anything is written: the new headers may be longer or shorter than the old ones, and
         // the quoted payload moves to follow them.
@@ -206,9 +214,20 @@ public static partial class SvrStage
             quotedUpperFrom = outer.HeaderLength + Icmpv4Packet.HeaderLength + quoted.HeaderLength;
         }
 
-        if (present < 4)
+        // A ping's message gains the UDP header it crosses in on the way to the peer, and loses it on the way to its endpoint.
+        var wrap = IsEcho(quotedProtocol) && target.Protocol == IpProtocol.Udp;
+        var unwrap = quotedProtocol == IpProtocol.Udp && IsEcho(target.Protocol);
+        var removed = unwrap ? UdpDatagram.HeaderLength : 0;
+        var added = wrap ? UdpDatagram.HeaderLength : 0;
+        if (present < removed + (wrap || unwrap ? Icmpv4Packet.HeaderLength : 4))
         {
             reason = DropReason.Malformed;
+            return 0;
+        }
+
+        if (unwrap && MetadataBlock.StartsWithCookie(ip.Slice(quotedUpperFrom + removed, present - removed)))
+        {
+            reason = DropReason.IcmpErrorNotCarried;
             return 0;
         }
 
@@ -216,19 +235,44 @@ public static partial class SvrStage
         var icmpAt = headerLength;
         var quotedAt = icmpAt + Icmpv6Packet.HeaderLength;
         var quotedUpperAt = quotedAt + headerLength;
-        var messageAt = quotedUpperAt;
-        var kept = Math.Min(present, (target.IsIpv6 ? Icmpv6ErrorLimit : Icmpv4ErrorLimit) - messageAt);
+        var messageAt = quotedUpperAt + added;
+        var kept = Math.Min(present - removed, (target.IsIpv6 ? Icmpv6ErrorLimit : Icmpv4ErrorLimit) - messageAt);
         if (messageAt + kept > ip.Length)
         {
             reason = DropReason.TooBig;
             return 0;
         }
 
-        var newQuotedUpperLength = Math.Min(quotedUpperLength, ushort.MaxValue - Ipv4Packet.MinHeaderLength);
+        var whole = present == quotedUpperLength && kept == present - removed;
+        var newQuotedUpperLength = Math.Clamp(quotedUpperLength - removed + added, 0, ushort.MaxValue - Ipv4Packet.MinHeaderLength);
 
-        ip.Slice(quotedUpperFrom, kept).CopyTo(ip[messageAt..]);
+        ip.Slice(quotedUpperFrom + removed, kept).CopyTo(ip[messageAt..]);
         var quotedKey = target.Reversed();
-        WriteQuotedPorts(ip[quotedUpperAt..], target);
+        var quotedUpper = ip.Slice(quotedUpperAt, added + kept);
+        if (wrap)
+        {
+            WriteQuotedPorts(quotedUpper, target);
+            BinaryPrimitives.WriteUInt16BigEndian(quotedUpper[UdpDatagram.LengthOffset..], (ushort)newQuotedUpperLength);
+            BinaryPrimitives.WriteUInt16BigEndian(quotedUpper[UdpDatagram.ChecksumOffset..], 0);
+            if (whole)
+            {
+                var sum = Checksum.Finish(Checksum.Add(PseudoHeader(quotedKey, quotedUpper.Length), quotedUpper));
+                BinaryPrimitives.WriteUInt16BigEndian(quotedUpper[UdpDatagram.ChecksumOffset..], sum == 0 ? ushort.MaxValue : sum);
+            }
+        }
+        else if (unwrap)
+        {
+            // The echo identifier is the session's on every side (both its ports): the message keeps it.
+            if (whole && target.Protocol == IpProtocol.Icmpv6)
+            {
+                Icmpv6Packet.FromValidated(quotedUpper).UpdateChecksum(PseudoHeader(quotedKey, quotedUpper.Length));
+            }
+        }
+        else
+        {
+            WriteQuotedPorts(quotedUpper, target);
+        }
+
         WriteIpHeader(ip[quotedAt..], quotedKey, quotedClass, quotedHopLimit, newQuotedUpperLength);
         var length = messageAt + kept;
         var message = ip[icmpAt..length];
