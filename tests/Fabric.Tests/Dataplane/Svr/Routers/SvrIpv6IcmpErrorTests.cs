@@ -290,6 +290,29 @@ public sealed class SvrIpv6IcmpErrorTests
     }
 
     /// <summary>
+    /// A ping as big as the link web's instances sit behind (1 280 octets, the IPv6 minimum) reaches the instance and is
+    /// answered: dc1 counts the UDP header the message crossed in as left behind when it measures the waypoint packet
+    /// against that link.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Ping_AsBigAsTheServiceLan_ReachesTheInstanceAndIsAnswered(bool ipv6Client, bool ipv6Wan)
+    {
+        using var fabric = new SvrFabric(WithPing(ipv6Wan), serviceLanMtu: 1280);
+        var request = Echo(fabric, ipv6Client, 1280);
+
+        SendEcho(fabric, ipv6Client, request);
+        fabric.Pump();
+
+        Assert.Equal(1280, Assert.Single(Instances(fabric, ipv6Client)).Length);
+        Assert.Equal(1280, Assert.Single(ipv6Client ? fabric.Eng1.Received6 : fabric.Eng1.Received).Length);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+    }
+
+    /// <summary>
     /// The reverse way: eng1's host answers that a port is unreachable about a ping reply it got (quoting it as it got it,
     /// from the service address); the instance gets an error from eng1 quoting its own reply as it sent it.
     /// </summary>
