@@ -96,8 +96,9 @@ public enum DropReason : byte
     PeerPathDown,
 
     /// <summary>
-    /// An ICMP error about a ping session between routers (pings cross as UDP), or of or about an IPv6 session between
-    /// routers (the quoted packet would change family): such errors are not carried.
+    /// An ICMP error about an SVR session that this router does not carry to the other side (SvrStage.TranslateError): a
+    /// type or code with no translation here (across a family change, as RFC 7915 maps them; for a ping, a parameter
+    /// problem or redirect), or one about a ping's waypoint packet quoted with its metadata.
     /// </summary>
     IcmpErrorNotCarried,
 

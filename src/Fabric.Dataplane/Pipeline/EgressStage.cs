@@ -128,7 +128,8 @@ public static class EgressStage
     /// What SVR adds to each packet of the session leaving to the peer, less what its IP header loses when it crosses in
     /// another family (<see cref="SvrStage.HeaderShrink"/>; so it may be negative); for a waypoint packet leaving out of
     /// the fabric, what its header gains (or loses) when it is restored to the session's family (an IPv6 session's packet
-    /// arrives as IPv4 over an IPv4 WAN and leaves 20 octets longer); 0 for other packets.
+    /// arrives as IPv4 over an IPv4 WAN and leaves 20 octets longer), less the UDP header a ping's message leaves behind;
+    /// 0 for other packets.
     /// </summary>
     private static int SvrGrowth(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
@@ -140,7 +141,8 @@ public static class EgressStage
 
         var leavesToPeer = state.Svr == SvrRole.Transit || (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward);
         var shrink = SvrStage.HeaderShrink(ref context, NextHop(ref context, resources));
-        return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) - shrink : -shrink;
+        return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) - shrink
+            : -shrink - (SvrStage.IsEcho(state.OriginalProtocol) ? UdpDatagram.HeaderLength : 0);
     }
 
     /// <summary>ICMP code "fragmentation needed and DF set" (RFC 792).</summary>

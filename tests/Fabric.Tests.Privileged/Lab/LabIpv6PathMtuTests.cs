@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Fabric.Router;
 using Fabric.Tests.Support;
 
@@ -53,6 +55,37 @@ public sealed class LabIpv6PathMtuTests
         Assert.Contains("mtu 1280", route.Output, StringComparison.Ordinal);
         var dc1 = run.Counters("dc1a").GetProperty("drops");
         Assert.True(dc1.GetProperty("TooBig").GetInt64() > 0, "dc1 never met the bottleneck");
+        Assert.Equal(0, run.Counters("br1a").GetProperty("drops").GetProperty("IcmpErrorNotCarried").GetInt64());
+    }
+    /// <summary>
+    /// <c>ping -M do</c> from eng1 to web (web1 behind dc1, whose device toward the instances is set to 1 280 octets) with
+    /// echoes too big for that link but not for the WAN, over IPv4 and IPv6: dc1 cannot deliver them and says so about
+    /// the waypoint packet, br1 hands eng1 the error from the service address about its own echo request, iputils'
+    /// ping prints it ("Frag needed", "Packet too big") with the MTU, and a ping of that size is answered.
+    /// </summary>
+    [Fact]
+    public void PingDontFragment_ServiceLanSmallerThanTheWan_ClientToldTheMtuFromTheServiceAddress_ThenThatSizeIsAnswered()
+    {
+        using var run = LabRun.Started("pings", Topology);
+        var lowered = ExternalCommand.Run("ip", "-n", run.NamespaceOf("dc1a"), "link", "set", "dev", "svc", "mtu", "1280");
+        Assert.True(lowered.Succeeded, lowered.ToString());
+        var restart = run.Restart("dc1a");
+        Assert.True(restart.Succeeded, restart.ToString());
+
+        foreach (var (family, service, headers, told) in new[] { ("-4", "10.200.0.80", 28, "Frag needed"), ("-6", "fd00:200::80", 48, "Packet too big") })
+        {
+            var big = run.Exec("eng1", "ping", family, "-M", "do", "-s", "1300", "-c", "2", "-i", "0.5", "-W", "2", service);
+            Assert.Contains($"From {service}", big.Output, StringComparison.Ordinal);
+            Assert.Contains(told, big.Output, StringComparison.Ordinal);
+            var mtu = Regex.Match(big.Output, @"mtu ?= ?(\d+)");
+            Assert.True(mtu.Success, big.ToString());
+            var size = int.Parse(mtu.Groups[1].Value, CultureInfo.InvariantCulture) - headers;
+
+            var fits = run.Exec("eng1", "ping", family, "-M", "do", "-s", size.ToString(CultureInfo.InvariantCulture), "-c", "1", "-W", "2", service);
+            Assert.True(fits.Succeeded, fits.ToString());
+        }
+
+        Assert.True(run.Counters("dc1a").GetProperty("drops").GetProperty("TooBig").GetInt64() >= 2, "dc1 never met the bottleneck");
         Assert.Equal(0, run.Counters("br1a").GetProperty("drops").GetProperty("IcmpErrorNotCarried").GetInt64());
     }
 }

@@ -1,14 +1,16 @@
 using System.Buffers.Binary;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
 
 // ICMP errors about a packet of an SVR session, carried to the other side of the session as a NAT carries them
 // (RFC 5508): ICMPv4 between IPv4 tuples, ICMPv6 between IPv6 tuples, and translated between the two (RFC 7915 §4.2,
-// §5.2) where the session's endpoints and its waypoints are of different families. Every translation works in place in
-// the packet's buffer; nothing allocates.
+// §5.2) where the session's endpoints and its waypoints are of different families. An error about a ping quotes an echo
+// message on the endpoints' side and the UDP waypoint packet carrying it between the routers: it is rebuilt, as one
+// that changes family is (RebuildError). Every translation works in place in the packet's buffer; nothing allocates.
 public static partial class SvrStage
 {
     /// <summary>
@@ -18,27 +20,26 @@ public static partial class SvrStage
     /// beyond the egress (or by the egress) about a client's packet crosses to the ingress as an error about the
     /// waypoint packet, and the ingress turns an error about a waypoint packet (from the egress, or from a router
     /// between the two) into one from the service address about the client's own packet. Where the two sides are of
-    /// different families the error changes family with its quoted packet (<see cref="ErrorToIpv6"/>,
-    /// <see cref="ErrorToIpv4"/>). On the way to the client a fragmentation-needed or packet-too-big MTU is lowered by
-    /// what SVR adds to each packet of the session (never below the family's minimum MTU). Not carried
-    /// (<see cref="DropReason.IcmpErrorNotCarried"/>): errors about a ping (its quoted ICMP would have to be rebuilt
-    /// between echo and UDP), ICMPv6 error types other than the four of RFC 4443, and what RFC 7915 has no translation
-    /// for (or one this router does not make: a parameter problem's pointer). A quoted packet that does not read, or too
-    /// short to hold the ports, drops the error as <see cref="DropReason.Malformed"/>.
+    /// different families the error changes family with its quoted packet (<see cref="RebuildError"/>). An error about a
+    /// ping is rebuilt the same way, whatever the families: its quoted echo message (of the session's own family on every
+    /// side, its identifier the session's) is given the UDP header of the waypoint tuple on the way to the peer and loses
+    /// it on the way to its endpoint, which gets its own echo request (or reply) quoted as it sent it. On the way to the
+    /// client a fragmentation-needed or packet-too-big MTU is lowered by what SVR adds to each packet of the session
+    /// (never below the family's minimum MTU). Not carried (<see cref="DropReason.IcmpErrorNotCarried"/>): ICMPv6 error
+    /// types other than the four of RFC 4443; what RFC 7915 has no translation for (or one this router does not make: a
+    /// parameter problem's pointer), and for a ping, a parameter problem or redirect in any family; an error about a ping's
+    /// waypoint packet that quotes its metadata (one from a router between the two: the message behind the block may be
+    /// sealed). A quoted packet that does not read, or too short to hold the ports (a ping's echo header, after the UDP
+    /// header it crossed in), drops the error as <see cref="DropReason.Malformed"/>.
     /// </summary>
     private static Verdict TranslateError(ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool leavesToPeer, in SessionKey target)
     {
-        if (IsEcho(state.OriginalProtocol))
-        {
-            return context.Fail(DropReason.IcmpErrorNotCarried);
-        }
-
         var growth = leavesToPeer ? 0 : GrowthToPeer(snapshot, state);
         // An error about a session's packet is never unsealed or stripped: its outer headers are as the parse stage
         // checked them (the quoted packet is checked here).
         var ip = context.Room[context.NetworkOffset..];
         DropReason translated;
-        if (context.IsIpv6 == target.IsIpv6)
+        if (context.IsIpv6 == target.IsIpv6 && !IsEchoCrossing(context.Key.Protocol, target.Protocol))
         {
             translated = target.IsIpv6
                 ? ErrorIpv6(ip[..context.IpLength], target, leavesToPeer, growth)
@@ -46,8 +47,7 @@ public static partial class SvrStage
         }
         else
         {
-            var length = target.IsIpv6 ? ErrorToIpv6(ip, context.IpLength, target, leavesToPeer, growth, out translated)
-                : ErrorToIpv4(ip, context.IpLength, target, leavesToPeer, growth, out translated);
+            var length = RebuildError(ip, context.IpLength, context.IsIpv6, context.Key.Protocol, target, leavesToPeer, growth, out translated);
             if (translated == DropReason.None)
             {
                 BinaryPrimitives.WriteUInt16BigEndian(context.Room[(context.NetworkOffset - 2)..], target.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
@@ -145,112 +145,195 @@ public static partial class SvrStage
     }
 
     /// <summary>
-    /// Turns the ICMPv4 error of <paramref name="ipLength"/> octets at the start of <paramref name="ip"/> into an ICMPv6
-    /// one to <paramref name="target"/> (RFC 7915 §4.2), quoting the packet as IPv6 with the tuple it had on this side
-    /// (its IP options dropped, its length, traffic class and hop limit kept) and as much of its payload as an ICMPv6
-    /// error may hold. Fragmentation-needed becomes packet-too-big for an MTU <see cref="FamilyHeaderGrowth"/> higher.
-    /// Returns the new IP length, with <paramref name="reason"/> <see cref="DropReason.None"/>; or why it is dropped.
+    /// Writes the ICMP error of <paramref name="ipLength"/> octets at the start of <paramref name="ip"/> (ICMPv6 when
+    /// <paramref name="fromIpv6"/>, else ICMPv4) anew as an error of <paramref name="target"/>'s family to
+    /// <paramref name="target"/>: a bare outer header, the type, code and rest of header of that family
+    /// (<see cref="TryErrorFor"/>), and the quoted packet (which travelled against <paramref name="target"/>) with a bare
+    /// header of that family, the tuple it had on this side, the length, traffic class and hop limit it had (options and
+    /// extension headers dropped), and as much of its transport part as an error of that family may hold (1 280 octets in
+    /// all for ICMPv6, 576 for ICMPv4). Where the quoted packet is a ping's on one side and its waypoint packet on the
+    /// other (<paramref name="quotedProtocol"/>, the protocol it was quoted with, against <paramref name="target"/>'s), the
+    /// ICMP message it quotes moves as it is, given the waypoint ports in a UDP header in front of it (checksummed when the
+    /// whole datagram is quoted) or taken out of the UDP header it crossed in; one delivered to its endpoint as ICMPv6 whole
+    /// gets its checksum summed again over the pseudo-header of its tuple there (an ICMPv6 echo is summed over the
+    /// addresses of the side it was on, and neither router knows both sides': the egress never learns the service
+    /// address; a message quoted in part keeps the checksum it came with, which none can verify). Returns the new IP
+    /// length, with <paramref name="reason"/> <see cref="DropReason.None"/>; or why it is dropped: not carried, a quoted packet that does not read or holds
+    /// neither its ports nor, for a ping, its echo header (<see cref="DropReason.Malformed"/>), a waypoint packet quoted
+    /// with its metadata (not carried: the message behind the block may be sealed), or a buffer too small.
     /// </summary>
-    private static int ErrorToIpv6(Span<byte> ip, int ipLength, in SessionKey target, bool leavesToPeer, int growth, out DropReason reason)
+    private static int RebuildError(Span<byte> ip, int ipLength, bool fromIpv6, byte quotedProtocol, in SessionKey target, bool leavesToPeer, int growth, out DropReason reason)
     {
-        var outer = Ipv4Packet.FromValidated(ip[..ipLength]);
-        var icmp = outer.Payload;
-        if (!TryIcmpv6For(icmp[Icmpv4Packet.TypeOffset], icmp[Icmpv4Packet.CodeOffset], BinaryPrimitives.ReadUInt16BigEndian(icmp[Icmpv4Packet.NextHopMtuOffset..]), leavesToPeer, growth, out var type, out var code, out var rest))
+        // Everything is read before anything is written: the new headers may be longer or shorter than the old ones, and
+        // the quoted payload moves to follow them.
+        byte type, code, trafficClass, hopLimit, quotedClass, quotedHopLimit;
+        uint rest;
+        int quotedUpperFrom, present, quotedUpperLength;
+        if (fromIpv6)
         {
-            reason = DropReason.IcmpErrorNotCarried;
-            return 0;
+            var outer = Ipv6Packet.FromValidated(ip[..ipLength]);
+            var icmp = outer.UpperLayer;
+            (type, code, rest) = (icmp[Icmpv6Packet.TypeOffset], icmp[Icmpv6Packet.CodeOffset], BinaryPrimitives.ReadUInt32BigEndian(icmp[Icmpv6Packet.RestOfHeaderOffset..]));
+            if (!TryErrorFor(fromIpv6, target.IsIpv6, ref type, ref code, ref rest, leavesToPeer, growth))
+            {
+                reason = DropReason.IcmpErrorNotCarried;
+                return 0;
+            }
+
+            if (!Ipv6Packet.TryCreateQuoted(icmp[Icmpv6Packet.HeaderLength..], out var quoted, out _) || !quoted.HasUpperLayerHeader)
+            {
+                reason = DropReason.Malformed;
+                return 0;
+            }
+
+            (trafficClass, hopLimit, quotedClass, quotedHopLimit) = (outer.TrafficClass, outer.HopLimit, quoted.TrafficClass, quoted.HopLimit);
+            present = quoted.UpperLayer.Length;
+            quotedUpperLength = Ipv6Packet.HeaderLength + quoted.PayloadLength - quoted.UpperLayerOffset;
+            quotedUpperFrom = outer.UpperLayerOffset + Icmpv6Packet.HeaderLength + quoted.UpperLayerOffset;
+        }
+        else
+        {
+            var outer = Ipv4Packet.FromValidated(ip[..ipLength]);
+            var icmp = outer.Payload;
+            (type, code, rest) = (icmp[Icmpv4Packet.TypeOffset], icmp[Icmpv4Packet.CodeOffset], BinaryPrimitives.ReadUInt32BigEndian(icmp[Icmpv4Packet.RestOfHeaderOffset..]));
+            if (!TryErrorFor(fromIpv6, target.IsIpv6, ref type, ref code, ref rest, leavesToPeer, growth))
+            {
+                reason = DropReason.IcmpErrorNotCarried;
+                return 0;
+            }
+
+            if (!Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _) || quoted.TotalLength < quoted.HeaderLength)
+            {
+                reason = DropReason.Malformed;
+                return 0;
+            }
+
+            (trafficClass, hopLimit, quotedClass, quotedHopLimit) = (ip[Ipv4Packet.TypeOfServiceOffset], outer.Ttl, quoted.Bytes[Ipv4Packet.TypeOfServiceOffset], quoted.Ttl);
+            present = quoted.Payload.Length;
+            quotedUpperLength = quoted.TotalLength - quoted.HeaderLength;
+            quotedUpperFrom = outer.HeaderLength + Icmpv4Packet.HeaderLength + quoted.HeaderLength;
         }
 
-        if (!Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _) || quoted.Payload.Length < 4 || quoted.TotalLength < quoted.HeaderLength)
+        // A ping's message gains the UDP header it crosses in on the way to the peer, and loses it on the way to its endpoint.
+        var wrap = IsEcho(quotedProtocol) && target.Protocol == IpProtocol.Udp;
+        var unwrap = quotedProtocol == IpProtocol.Udp && IsEcho(target.Protocol);
+        var removed = unwrap ? UdpDatagram.HeaderLength : 0;
+        var added = wrap ? UdpDatagram.HeaderLength : 0;
+        if (present < removed + (wrap || unwrap ? Icmpv4Packet.HeaderLength : 4))
         {
             reason = DropReason.Malformed;
             return 0;
         }
 
-        const int icmpAt = Ipv6Packet.HeaderLength;
-        const int quotedAt = icmpAt + Icmpv6Packet.HeaderLength;
-        const int quotedUpperAt = quotedAt + Ipv6Packet.HeaderLength;
-        var present = Math.Min(quoted.Payload.Length, Icmpv6ErrorLimit - quotedUpperAt);
-        if (quotedUpperAt + present > ip.Length)
+        if (unwrap && MetadataBlock.StartsWithCookie(ip.Slice(quotedUpperFrom + removed, present - removed)))
+        {
+            reason = DropReason.IcmpErrorNotCarried;
+            return 0;
+        }
+
+        var headerLength = target.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength;
+        var icmpAt = headerLength;
+        var quotedAt = icmpAt + Icmpv6Packet.HeaderLength;
+        var quotedUpperAt = quotedAt + headerLength;
+        var messageAt = quotedUpperAt + added;
+        var kept = Math.Min(present - removed, (target.IsIpv6 ? Icmpv6ErrorLimit : Icmpv4ErrorLimit) - messageAt);
+        if (messageAt + kept > ip.Length)
         {
             reason = DropReason.TooBig;
             return 0;
         }
 
-        // Everything read before anything is written: the new headers are longer and overwrite the old ones.
-        var trafficClass = ip[Ipv4Packet.TypeOfServiceOffset];
-        var hopLimit = outer.Ttl;
-        var quotedClass = quoted.Bytes[Ipv4Packet.TypeOfServiceOffset];
-        var quotedHopLimit = quoted.Ttl;
-        var quotedUpperLength = quoted.TotalLength - quoted.HeaderLength;
-        var quotedUpperFrom = outer.HeaderLength + Icmpv4Packet.HeaderLength + quoted.HeaderLength;
+        var whole = present == quotedUpperLength && kept == present - removed;
+        var newQuotedUpperLength = Math.Clamp(quotedUpperLength - removed + added, 0, ushort.MaxValue - Ipv4Packet.MinHeaderLength);
 
-        ip.Slice(quotedUpperFrom, present).CopyTo(ip[quotedUpperAt..]);
-        WriteQuotedPorts(ip[quotedUpperAt..], target);
+        ip.Slice(quotedUpperFrom + removed, kept).CopyTo(ip[messageAt..]);
         var quotedKey = target.Reversed();
-        WriteIpHeader(ip[quotedAt..], quotedKey, quotedClass, quotedHopLimit, quotedUpperLength);
-        var length = quotedUpperAt + present;
-        var message = ip[icmpAt..length];
-        message[Icmpv6Packet.TypeOffset] = type;
-        message[Icmpv6Packet.CodeOffset] = code;
-        BinaryPrimitives.WriteUInt32BigEndian(message[Icmpv6Packet.RestOfHeaderOffset..], rest);
-        var outerKey = target with { Protocol = IpProtocol.Icmpv6 };
-        WriteIpHeader(ip, outerKey, trafficClass, hopLimit, message.Length);
-        Icmpv6Packet.FromValidated(message).UpdateChecksum(Checksum.PseudoHeaderIpv6(target.Source, target.Destination, IpProtocol.Icmpv6, message.Length));
-        reason = DropReason.None;
-        return length;
-    }
-
-    /// <summary>
-    /// Turns the ICMPv6 error of <paramref name="ipLength"/> octets at the start of <paramref name="ip"/> into an ICMPv4
-    /// one to <paramref name="target"/> (RFC 7915 §5.2), quoting the packet as IPv4 with the tuple it had on this side
-    /// (its extension headers dropped, its length, traffic class and hop limit kept) and as much of its payload as an
-    /// ICMPv4 error should hold. Packet-too-big becomes fragmentation-needed for an MTU <see cref="FamilyHeaderGrowth"/>
-    /// lower. Returns the new IP length, with <paramref name="reason"/> <see cref="DropReason.None"/>; or why it is dropped.
-    /// </summary>
-    private static int ErrorToIpv4(Span<byte> ip, int ipLength, in SessionKey target, bool leavesToPeer, int growth, out DropReason reason)
-    {
-        var outer = Ipv6Packet.FromValidated(ip[..ipLength]);
-        var icmp = outer.UpperLayer;
-        if (!TryIcmpv4For(icmp[Icmpv6Packet.TypeOffset], icmp[Icmpv6Packet.CodeOffset], BinaryPrimitives.ReadUInt32BigEndian(icmp[Icmpv6Packet.MtuOffset..]), leavesToPeer, growth, out var type, out var code, out var rest))
+        var quotedUpper = ip.Slice(quotedUpperAt, added + kept);
+        if (wrap)
         {
-            reason = DropReason.IcmpErrorNotCarried;
-            return 0;
+            WriteQuotedPorts(quotedUpper, target);
+            BinaryPrimitives.WriteUInt16BigEndian(quotedUpper[UdpDatagram.LengthOffset..], (ushort)newQuotedUpperLength);
+            BinaryPrimitives.WriteUInt16BigEndian(quotedUpper[UdpDatagram.ChecksumOffset..], 0);
+            if (whole)
+            {
+                var sum = Checksum.Finish(Checksum.Add(PseudoHeader(quotedKey, quotedUpper.Length), quotedUpper));
+                BinaryPrimitives.WriteUInt16BigEndian(quotedUpper[UdpDatagram.ChecksumOffset..], sum == 0 ? ushort.MaxValue : sum);
+            }
+        }
+        else if (unwrap)
+        {
+            // The echo identifier is the session's on every side (both its ports): the message keeps it.
+            if (whole && target.Protocol == IpProtocol.Icmpv6)
+            {
+                Icmpv6Packet.FromValidated(quotedUpper).UpdateChecksum(PseudoHeader(quotedKey, quotedUpper.Length));
+            }
+        }
+        else
+        {
+            WriteQuotedPorts(quotedUpper, target);
         }
 
-        if (!Ipv6Packet.TryCreateQuoted(icmp[Icmpv6Packet.HeaderLength..], out var quoted, out _) || !quoted.HasUpperLayerHeader || quoted.UpperLayer.Length < 4)
-        {
-            reason = DropReason.Malformed;
-            return 0;
-        }
-
-        const int icmpAt = Ipv4Packet.MinHeaderLength;
-        const int quotedAt = icmpAt + Icmpv4Packet.HeaderLength;
-        const int quotedUpperAt = quotedAt + Ipv4Packet.MinHeaderLength;
-        var present = Math.Min(quoted.UpperLayer.Length, Icmpv4ErrorLimit - quotedUpperAt);
-
-        // Everything read before anything is written: the new headers are shorter, the quoted payload moves forward.
-        var trafficClass = outer.TrafficClass;
-        var hopLimit = outer.HopLimit;
-        var quotedClass = quoted.TrafficClass;
-        var quotedHopLimit = quoted.HopLimit;
-        var quotedUpperLength = Math.Min(Ipv6Packet.HeaderLength + quoted.PayloadLength - quoted.UpperLayerOffset, ushort.MaxValue - Ipv4Packet.MinHeaderLength);
-        var quotedUpperFrom = outer.UpperLayerOffset + Icmpv6Packet.HeaderLength + quoted.UpperLayerOffset;
-
-        ip.Slice(quotedUpperFrom, present).CopyTo(ip[quotedUpperAt..]);
-        WriteQuotedPorts(ip[quotedUpperAt..], target);
-        var quotedKey = target.Reversed();
-        WriteIpHeader(ip[quotedAt..], quotedKey, quotedClass, quotedHopLimit, quotedUpperLength);
-        var length = quotedUpperAt + present;
+        WriteIpHeader(ip[quotedAt..], quotedKey, quotedClass, quotedHopLimit, newQuotedUpperLength);
+        var length = messageAt + kept;
         var message = ip[icmpAt..length];
         message[Icmpv4Packet.TypeOffset] = type;
         message[Icmpv4Packet.CodeOffset] = code;
         BinaryPrimitives.WriteUInt32BigEndian(message[Icmpv4Packet.RestOfHeaderOffset..], rest);
-        var outerKey = target with { Protocol = IpProtocol.Icmp };
+        var outerKey = target with { Protocol = target.IsIpv6 ? IpProtocol.Icmpv6 : IpProtocol.Icmp };
         WriteIpHeader(ip, outerKey, trafficClass, hopLimit, message.Length);
-        Icmpv4Packet.FromValidated(message).UpdateChecksum();
+        if (target.IsIpv6)
+        {
+            Icmpv6Packet.FromValidated(message).UpdateChecksum(PseudoHeader(outerKey, message.Length));
+        }
+        else
+        {
+            Icmpv4Packet.FromValidated(message).UpdateChecksum();
+        }
+
         reason = DropReason.None;
         return length;
+    }
+
+    /// <summary>The sum of the pseudo-header of <paramref name="key"/>'s family, addresses and protocol over <paramref name="upperLength"/> octets.</summary>
+    private static ulong PseudoHeader(in SessionKey key, int upperLength) => key.IsIpv6
+        ? Checksum.PseudoHeaderIpv6(key.Source, key.Destination, key.Protocol, upperLength)
+        : Checksum.PseudoHeaderIpv4((uint)key.Source, (uint)key.Destination, key.Protocol, upperLength);
+
+    /// <summary>
+    /// The type, code and rest of header an ICMP error (ICMPv6 when <paramref name="fromIpv6"/>) takes as an error of the
+    /// other family (<see cref="TryIcmpv6For"/>, <see cref="TryIcmpv4For"/>) or, rebuilt in its own family, as it was:
+    /// destination unreachable and time exceeded, and packet too big, its MTU (or a fragmentation-needed's) lowered on the
+    /// way to the client (<paramref name="leavesToPeer"/> false) by <paramref name="growth"/>, never below the family's
+    /// minimum. False for what it has none for here; in its own family, a parameter problem (its pointer would follow
+    /// the rebuilt header) and a redirect or any other error type.
+    /// </summary>
+    private static bool TryErrorFor(bool fromIpv6, bool toIpv6, ref byte type, ref byte code, ref uint rest, bool leavesToPeer, int growth)
+    {
+        if (fromIpv6 != toIpv6)
+        {
+            var mapped = toIpv6
+                ? TryIcmpv6For(type, code, (ushort)rest, leavesToPeer, growth, out var type6, out var code6, out var rest6)
+                : TryIcmpv4For(type, code, rest, leavesToPeer, growth, out type6, out code6, out rest6);
+            (type, code, rest) = (type6, code6, rest6);
+            return mapped;
+        }
+
+        if (toIpv6)
+        {
+            if (type == Icmpv6Type.PacketTooBig && !leavesToPeer)
+            {
+                rest = (uint)Math.Max(MinimumIpv6Mtu, (long)rest - growth);
+            }
+
+            return type is Icmpv6Type.DestinationUnreachable or Icmpv6Type.PacketTooBig or Icmpv6Type.TimeExceeded;
+        }
+
+        if (type == Icmpv4Type.DestinationUnreachable && code == Icmpv4Code.FragmentationNeeded && !leavesToPeer)
+        {
+            rest = (rest & 0xFFFF_0000) | (ushort)Math.Max(MinimumIpv4Mtu, (int)(rest & 0xFFFF) - growth);
+        }
+
+        return type is Icmpv4Type.DestinationUnreachable or Icmpv4Type.TimeExceeded;
     }
 
     /// <summary>Writes the ports of the quoted packet (which travelled against <paramref name="target"/>) at the start of its transport header.</summary>

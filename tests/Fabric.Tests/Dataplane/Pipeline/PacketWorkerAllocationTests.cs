@@ -180,6 +180,54 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         Assert.Equal(count, _routers.Delivered.BranchClient - before);
     }
 
+    /// <summary>
+    /// ICMP errors from the instance about the echo requests of ping sessions of either family over a WAN of either family
+    /// (rebuilt about the UDP waypoint packet between the routers, about the client's own echo on the way to it) reach the
+    /// branch client and allocate nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public void Process_IcmpErrorsAboutPingsAcrossRouters_AllocatesNothing(bool ipv6Client, bool ipv6Wan)
+    {
+        if (ipv6Wan)
+        {
+            _routers.Dispose();
+            _routers = new PipelineRouters(sessions: 2048, ipv6Wan: true);
+        }
+
+        _routers.Apply(
+            text => text.Replace("{ protocol = udp, ports = [\"5201\"] }]", "{ protocol = udp, ports = [\"5201\"] }, { protocol = icmp }]", StringComparison.Ordinal),
+            version: 2);
+        const int count = 200;
+        Pings(ipv6Client, firstId: 1000, count);
+        var service = ipv6Client ? PipelineRouters.Service6 : PipelineRouters.Service;
+        UInt128 client = ipv6Client ? PipelineRouters.BranchClient6 : PipelineRouters.BranchClient;
+        var errors = new byte[count][];
+        for (var i = 0; i < count; i++)
+        {
+            var offending = EchoFrame(ipv6Client, client, service, request: true, (ushort)(1000 + i));
+            errors[i] = TooBigFrame(ipv6Client, service, offending[EthernetFrame.UntaggedHeaderLength..]);
+        }
+
+        var before = _routers.Delivered.BranchClient;
+        var (_, allocated) = ThreadAllocations.During(() =>
+        {
+            foreach (var error in errors)
+            {
+                _routers.SvrReverse(error);
+            }
+
+            return 0;
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, _routers.Dropped);
+        Assert.Equal(count, _routers.Delivered.BranchClient - before);
+    }
+
     [Fact]
     public void Revocation_EndingAndResettingLocalAndSvrSessions_AllocatesNothing()
     {

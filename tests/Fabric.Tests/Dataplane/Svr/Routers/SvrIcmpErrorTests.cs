@@ -86,23 +86,64 @@ public sealed class SvrIcmpErrorTests
         AssertErrorAboutClientFlow(error, Bulk, fabric.Eng1.Address, IpProtocol.Udp, 5001, Bulk, 5201, type: 11, code: 0);
     }
 
+    /// <summary>
+    /// The instance's host says it is unreachable about a ping it got (quoting all of it): eng1 gets a host-unreachable
+    /// from the service address quoting its own echo request as it sent it (its identifier, sequence and data; its checksum valid).
+    /// </summary>
     [Fact]
-    public void ErrorAboutPing_NotCarriedBetweenRouters_DroppedWithReason()
+    public void HostUnreachable_AboutPing_FromInstanceBeyondEgress_ReachesClientQuotingItsOwnEcho()
     {
         using var fabric = new SvrFabric();
         fabric.Eng1.Ping(Bulk, 7, 1);
         fabric.Pump();
         var echo = Assert.Single(fabric.Bulk1.Received);
-        fabric.Bulk1.SendIp(Unreachable(fabric.Bulk1.Address, echo, code: 3));
+        var before = fabric.Eng1.Received.Count;
+        fabric.Bulk1.SendIp(Unreachable(fabric.Bulk1.Address, echo, code: Icmpv4Code.HostUnreachable, quoted: echo.Length));
+        fabric.Pump();
+
+        var error = Assert.Single(fabric.Eng1.Received.Skip(before));
+        Assert.True(Packets.ChecksumsValid(error));
+        Assert.Equal(Bulk, Packets.Source(error).ToString());
+        Assert.True(Ipv4Packet.TryCreate(error, out var outer));
+        Assert.Equal((fabric.Eng1.Address, IpProtocol.Icmp), (outer.Destination, outer.Protocol));
+        Assert.Equal((Icmpv4Type.DestinationUnreachable, Icmpv4Code.HostUnreachable), (outer.Payload[0], outer.Payload[1]));
+        Assert.True(Ipv4Packet.TryCreateQuoted(outer.Payload[8..], out var quoted, out _));
+        Assert.True(quoted.IsHeaderChecksumValid);
+        Assert.Equal((fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Bulk), IpProtocol.Icmp), (quoted.Source, quoted.Destination, quoted.Protocol));
+        Assert.Equal(Icmpv4Type.EchoRequest, quoted.Payload[0]);
+        Assert.Equal((ushort)7, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[4..]));
+        Assert.Equal((ushort)1, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[6..]));
+        Assert.Equal(echo.Length, quoted.TotalLength);
+        Assert.Equal(0, Checksum.Compute(quoted.Payload));
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+    }
+
+    /// <summary>
+    /// A router between the two (a host on the WAN) says a ping reply's waypoint packet cannot be delivered, quoting it
+    /// with the metadata it carries: not carried (behind the block the message may be sealed), counted at dc1, and
+    /// nothing reaches the instance.
+    /// </summary>
+    [Fact]
+    public void Unreachable_AboutPingWaypointPacketWithItsMetadata_FromBetweenTheRouters_NotCarried()
+    {
+        using var fabric = new SvrFabric();
+        fabric.Eng1.Ping(Bulk, 7, 1);
+        fabric.Pump();
+        var reply = Assert.Single(SvrFabricTests.WaypointPackets(fabric.BrWan.Received));
+        Assert.True(SvrFabricTests.HasMetadata(reply));
+        var before = fabric.Bulk1.Received.Count;
+
+        fabric.Attacker.SendIp(Unreachable(fabric.Attacker.Address, reply, Icmpv4Code.HostUnreachable, quoted: reply.Length));
         fabric.Pump();
 
         Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.IcmpErrorNotCarried));
+        Assert.Equal(before, fabric.Bulk1.Received.Count);
     }
 
-    /// <summary>A destination-unreachable from <paramref name="from"/> about <paramref name="offending"/> (header + 8 octets quoted).</summary>
-    internal static byte[] Unreachable(uint from, byte[] offending, byte code, ushort mtu = 0)
+    /// <summary>A destination-unreachable from <paramref name="from"/> about <paramref name="offending"/> (<paramref name="quoted"/> octets of it quoted: by default its header + 8).</summary>
+    internal static byte[] Unreachable(uint from, byte[] offending, byte code, ushort mtu = 0, int quoted = 28)
     {
-        var quote = offending[..Math.Min(offending.Length, 28)];
+        var quote = offending[..Math.Min(offending.Length, quoted)];
         var icmp = new byte[8 + quote.Length];
         icmp[0] = Icmpv4Type.DestinationUnreachable;
         icmp[1] = code;

@@ -208,6 +208,143 @@ public sealed class SvrIpv6IcmpErrorTests
         Assert.Equal(1320u, BinaryPrimitives.ReadUInt32BigEndian(crossed.AsSpan(44)));
     }
 
+    /// <summary>
+    /// A ping of either family over a WAN of either family that a host beyond dc1 refuses (an IPv6 administratively-prohibited,
+    /// which RFC 7915 maps both ways; an IPv4 host-unreachable), quoting the echo request as it got it, to the instance's
+    /// address: eng1 gets an error of its own family from the service address quoting its own echo request as it sent it
+    /// (its addresses, echo type, identifier, sequence, data and checksum).
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Unreachable_AboutPing_FromInstanceBeyondEgress_ReachesClientQuotingItsOwnEcho(bool ipv6Client, bool ipv6Wan)
+    {
+        using var fabric = new SvrFabric(WithPing(ipv6Wan));
+        var request = Echo(fabric, ipv6Client, 84);
+        SendEcho(fabric, ipv6Client, request);
+        fabric.Pump();
+        var server = ipv6Client ? (fabric.Web1.Received6.Count > 0 ? fabric.Web1 : fabric.Web2) : (fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2);
+        var echo = Assert.Single(ipv6Client ? server.Received6 : server.Received);
+        var before = ClientErrors(fabric, ipv6Client).Count();
+
+        if (ipv6Client)
+        {
+            server.SendIpv6(fabric.Dc1.Ports[1].Mac, ErrorAbout(server.Address6!.Value, echo, Icmpv6Type.DestinationUnreachable, Icmpv6Code.AdministrativelyProhibited, 0));
+        }
+        else
+        {
+            server.SendIp(SvrIcmpErrorTests.Unreachable(server.Address, echo, Icmpv4Code.HostUnreachable, quoted: echo.Length));
+        }
+
+        fabric.Pump();
+
+        var error = Assert.Single(ClientErrors(fabric, ipv6Client).Skip(before));
+        AssertErrorQuotingClientEcho(fabric, error, request, ipv6Client,
+            ipv6Client ? (Icmpv6Type.DestinationUnreachable, Icmpv6Code.AdministrativelyProhibited) : (Icmpv4Type.DestinationUnreachable, Icmpv4Code.HostUnreachable));
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
+    }
+
+    /// <summary>
+    /// A don't-fragment ping (<c>ping -M do</c>) to web, big enough for the WAN with what SVR adds but not for the link
+    /// web's instances sit behind: dc1 cannot deliver it and says so about the waypoint packet, and eng1 gets
+    /// fragmentation-needed (packet-too-big) from the service address quoting its own echo request, for an MTU a ping
+    /// of which then reaches the instance and is answered.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void BigPing_ServiceLanSmallerThanWan_ClientToldItsMtuAboutItsOwnEcho_ThenThatSizeIsAnswered(bool ipv6Client, bool ipv6Wan)
+    {
+        using var fabric = new SvrFabric(WithPing(ipv6Wan), serviceLanMtu: 1300);
+        SendEcho(fabric, ipv6Client, Echo(fabric, ipv6Client, 84));
+        fabric.Pump();
+        Assert.Single(Instances(fabric, ipv6Client));
+        var growth = SvrStage.GrowthToPeer(fabric.Br1.Snapshot, SvrFabric.OnlySession(fabric.Br1));
+        var request = Echo(fabric, ipv6Client, 1500 - growth - 40);
+        Assert.True(request.Length > 1300);
+
+        SendEcho(fabric, ipv6Client, request);
+        fabric.Pump();
+
+        var error = Assert.Single(ClientErrors(fabric, ipv6Client));
+        var rest = AssertErrorQuotingClientEcho(fabric, error, request, ipv6Client,
+            ipv6Client ? (Icmpv6Type.PacketTooBig, (byte)0) : (Icmpv4Type.DestinationUnreachable, Icmpv4Code.FragmentationNeeded));
+        var mtu = (int)(ipv6Client ? rest : rest & 0xFFFF);
+        Assert.InRange(mtu, ipv6Client ? 1280 : 576, 1300);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.TooBig));
+        Assert.Single(Instances(fabric, ipv6Client));
+
+        SendEcho(fabric, ipv6Client, Echo(fabric, ipv6Client, mtu));
+        fabric.Pump();
+
+        Assert.Equal(2, Instances(fabric, ipv6Client).Count());
+        var reply = (ipv6Client ? fabric.Eng1.Received6 : fabric.Eng1.Received)[^1];
+        Assert.Equal(mtu, reply.Length);
+        Assert.Equal(ipv6Client ? Icmpv6Type.EchoReply : Icmpv4Type.EchoReply, reply[ipv6Client ? 40 : 20]);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.TooBig));
+    }
+
+    /// <summary>
+    /// A ping as big as the link web's instances sit behind (1 280 octets, the IPv6 minimum) reaches the instance and is
+    /// answered: dc1 counts the UDP header the message crossed in as left behind when it measures the waypoint packet
+    /// against that link.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Ping_AsBigAsTheServiceLan_ReachesTheInstanceAndIsAnswered(bool ipv6Client, bool ipv6Wan)
+    {
+        using var fabric = new SvrFabric(WithPing(ipv6Wan), serviceLanMtu: 1280);
+        var request = Echo(fabric, ipv6Client, 1280);
+
+        SendEcho(fabric, ipv6Client, request);
+        fabric.Pump();
+
+        Assert.Equal(1280, Assert.Single(Instances(fabric, ipv6Client)).Length);
+        Assert.Equal(1280, Assert.Single(ipv6Client ? fabric.Eng1.Received6 : fabric.Eng1.Received).Length);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+    }
+
+    /// <summary>
+    /// The reverse way: eng1's host answers that a port is unreachable about a ping reply it got (quoting it as it got it,
+    /// from the service address); the instance gets an error from eng1 quoting its own reply as it sent it.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Unreachable6_AboutPingReply_FromClient_ReachesInstanceQuotingItsOwnReply(bool ipv6Wan)
+    {
+        using var fabric = new SvrFabric(WithPing(ipv6Wan));
+        var request = Echo(fabric, ipv6Client: true, 84);
+        SendEcho(fabric, ipv6Client: true, request);
+        fabric.Pump();
+        var server = fabric.Web1.Received6.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var sentReply = Packets.Icmp6(server.Address6!.Value, Eng1, Icmpv6Type.EchoReply, 7, 1, request[48..]);
+        var reply = Assert.Single(fabric.Eng1.Received6);
+
+        Send6(fabric, ErrorAbout(Eng1, reply, Icmpv6Type.DestinationUnreachable, Icmpv6Code.PortUnreachable, 0));
+        fabric.Pump();
+
+        var error = Assert.Single(server.Received6, IsIcmpv6Error);
+        Assert.True(Packets.ChecksumsValid6(error));
+        Assert.True(Ipv6Packet.TryCreate(error, out var outer));
+        Assert.Equal((Eng1, server.Address6!.Value), (outer.Source, outer.Destination));
+        Assert.True(Icmpv6Packet.TryCreate(outer.UpperLayer, out var icmp));
+        Assert.Equal((Icmpv6Type.DestinationUnreachable, Icmpv6Code.PortUnreachable), (icmp.Type, icmp.Code));
+        Assert.True(Ipv6Packet.TryCreateQuoted(icmp.Body, out var quoted, out _));
+        Assert.Equal((server.Address6!.Value, Eng1, IpProtocol.Icmpv6), (quoted.Source, quoted.Destination, quoted.UpperLayerProtocol));
+        Assert.Equal(sentReply[40..], quoted.UpperLayer.ToArray());
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
+    }
+
     [Fact]
     public void PacketTooBig6_QuotingTooLittleOfTheSegment_DroppedAsMalformed()
     {
@@ -220,6 +357,91 @@ public sealed class SvrIpv6IcmpErrorTests
 
         Assert.DoesNotContain(fabric.Eng1.Received6, IsIcmpv6Error);
         Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.Malformed));
+    }
+
+    private static Func<string, string> WithPing(bool ipv6Wan) => text => Wan(ipv6Wan)(text).Replace(
+        "transports = [{ protocol = tcp, ports = [\"80\"] }]", "transports = [{ protocol = tcp, ports = [\"80\"] }, { protocol = icmp }]",
+        StringComparison.Ordinal);
+
+    /// <summary>An echo request of <paramref name="totalLength"/> octets from eng1 to web's address of the family (IPv4 with don't-fragment).</summary>
+    private static byte[] Echo(SvrFabric fabric, bool ipv6Client, int totalLength) => ipv6Client
+        ? Packets.Icmp6(Eng1, Web6, Icmpv6Type.EchoRequest, 7, 1, Enumerable.Range(0, totalLength - 48).Select(i => (byte)i).ToArray())
+        : Packets.Icmp(fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Web4), Icmpv4Type.EchoRequest, 7, 1, Enumerable.Range(0, totalLength - 28).Select(i => (byte)i).ToArray());
+
+    private static void SendEcho(SvrFabric fabric, bool ipv6Client, byte[] request)
+    {
+        if (ipv6Client)
+        {
+            Send6(fabric, request);
+        }
+        else
+        {
+            fabric.Eng1.SendIp(request);
+        }
+    }
+
+    private static IEnumerable<byte[]> Instances(SvrFabric fabric, bool ipv6Client) => ipv6Client
+        ? fabric.Web1.Received6.Concat(fabric.Web2.Received6)
+        : fabric.Web1.Received.Concat(fabric.Web2.Received);
+
+    private static IEnumerable<byte[]> ClientErrors(SvrFabric fabric, bool ipv6Client) =>
+        ipv6Client ? fabric.Eng1.Received6.Where(IsIcmpv6Error) : fabric.Eng1.Received.Where(packet => IsError(packet, ipv6: false));
+
+    private static bool IsError(byte[] packet, bool ipv6) =>
+        ipv6 ? IsIcmpv6Error(packet) : packet[9] == IpProtocol.Icmp && packet[20] is Icmpv4Type.DestinationUnreachable or Icmpv4Type.TimeExceeded;
+
+    /// <summary>
+    /// Checks that <paramref name="error"/> is an ICMP error of eng1's family (its checksums valid) of the given type and
+    /// code from web's address to eng1, quoting eng1's own <paramref name="request"/>: its addresses and length, and its
+    /// echo message as eng1 sent it, as far as the quote goes (a whole one verifies over eng1's pseudo-header). Returns the
+    /// error's rest of header.
+    /// </summary>
+    private static uint AssertErrorQuotingClientEcho(SvrFabric fabric, byte[] error, byte[] request, bool ipv6, (byte Type, byte Code) expected)
+    {
+        Span<byte> message;
+        uint rest;
+        if (ipv6)
+        {
+            Assert.True(Packets.ChecksumsValid6(error));
+            Assert.True(Ipv6Packet.TryCreate(error, out var outer));
+            Assert.Equal((Web6, Eng1, IpProtocol.Icmpv6), (outer.Source, outer.Destination, outer.UpperLayerProtocol));
+            Assert.True(Icmpv6Packet.TryCreate(outer.UpperLayer, out var icmp));
+            Assert.Equal(expected, (icmp.Type, icmp.Code));
+            Assert.True(Ipv6Packet.TryCreateQuoted(icmp.Body, out var quoted, out _));
+            Assert.Equal((Eng1, Web6, IpProtocol.Icmpv6), (quoted.Source, quoted.Destination, quoted.UpperLayerProtocol));
+            Assert.Equal(request.Length - 40, quoted.PayloadLength);
+            Assert.True(error.Length <= 1280);
+            message = quoted.UpperLayer;
+            rest = icmp.RestOfHeader;
+            if (message.Length == request.Length - 40)
+            {
+                Assert.True(Icmpv6Packet.FromValidated(message).IsChecksumValid(Checksum.PseudoHeaderIpv6(Eng1, Web6, IpProtocol.Icmpv6, message.Length)));
+            }
+        }
+        else
+        {
+            Assert.True(Packets.ChecksumsValid(error));
+            Assert.True(Ipv4Packet.TryCreate(error, out var outer));
+            Assert.Equal((IpAddressConversions.ParseIpv4(Web4), fabric.Eng1.Address, IpProtocol.Icmp), (outer.Source, outer.Destination, outer.Protocol));
+            Assert.True(Icmpv4Packet.TryCreate(outer.Payload, out var icmp));
+            Assert.True(icmp.IsChecksumValid);
+            Assert.Equal(expected, (icmp.Type, icmp.Code));
+            Assert.True(Ipv4Packet.TryCreateQuoted(outer.Payload[8..], out var quoted, out _));
+            Assert.True(quoted.IsHeaderChecksumValid);
+            Assert.Equal((fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Web4), IpProtocol.Icmp), (quoted.Source, quoted.Destination, quoted.Protocol));
+            Assert.Equal(request.Length, quoted.TotalLength);
+            Assert.True(error.Length <= 576);
+            message = quoted.Payload;
+            rest = icmp.RestOfHeader;
+            if (message.Length == request.Length - 20)
+            {
+                Assert.Equal(0, Checksum.Compute(message));
+            }
+        }
+
+        Assert.True(message.Length >= 8);
+        Assert.Equal(request.AsSpan(ipv6 ? 40 : 20, message.Length).ToArray(), message.ToArray());
+        return rest;
     }
 
     /// <summary>eng1 opens a TCP connection to web over IPv6; returns the instance that took it and the SYN as it got it.</summary>
