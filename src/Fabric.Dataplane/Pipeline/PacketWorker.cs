@@ -493,7 +493,7 @@ public sealed class PacketWorker
     {
         var verdict = GatewayStage.Run(ref context, snapshot, Resources);
         if (verdict == Verdict.Continue && _handOffTo.Length > 0 && !_runningHandedOff && !context.IsSuperPacket
-            && WorkerOwnership.OwnerOf(ref context, Resources) is var owner && owner != Resources.Shard.Index)
+            && WorkerOwnership.OwnerOf(ref context, snapshot, Resources) is var owner && owner != Resources.Shard.Index)
         {
             return HandOff(ref context, owner, default);
         }
@@ -518,7 +518,7 @@ public sealed class PacketWorker
         }
 
         context.ToWaypoint = GatewayStage.IsToWaypoint(ref context, snapshot);
-        var owner = WorkerOwnership.OwnerOf(ref context, Resources);
+        var owner = WorkerOwnership.OwnerOf(ref context, snapshot, Resources);
         return owner == Resources.Shard.Index ? -1 : owner;
     }
 
