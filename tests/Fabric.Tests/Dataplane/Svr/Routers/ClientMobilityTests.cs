@@ -187,10 +187,10 @@ public sealed class ClientMobilityTests
     }
 
     /// <summary>
-    /// The SVR egress sessions of eng1's tuple from <paramref name="clientPort"/> to web at <paramref name="router"/>: the
-    /// worker holding each and the reverse key its instance answers with.
+    /// The SVR egress sessions of eng1's tuple (10.20.1.10) from <paramref name="clientPort"/> at <paramref name="router"/>:
+    /// the worker holding each and the reverse key its instance answers with.
     /// </summary>
-    private static List<(int Worker, SessionKey Reverse)> EgressHolders(ForwardingEngine router, ushort clientPort)
+    internal static List<(int Worker, SessionKey Reverse)> EgressHolders(ForwardingEngine router, ushort clientPort)
     {
         var eng1 = IpAddressConversions.ParseIpv4("10.20.1.10");
         var holders = new List<(int, SessionKey)>();
