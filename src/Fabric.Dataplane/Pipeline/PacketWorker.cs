@@ -36,6 +36,8 @@ namespace Fabric.Dataplane.Pipeline;
 // Several workers per router (docs/dataplane.md "Workers"): before SessionStage a worker asks WorkerOwnership.OwnerOf
 // which worker owns the packet's session; a packet another worker owns is copied into the HandOffRing to that worker
 // (a full ring drops it as HandOffFull) and the owner is woken once the batch is done; a super-packet goes over whole.
+// A waypoint packet of no session known by its tuple goes to the worker its metadata's session is on when that session
+// moved here from another waypoint tuple (SvrStage.HolderOfMovedSession), else to the worker its port names.
 // Each round a worker first runs the frames handed to it, then its own ports' batches.
 //
 // A super-packet (GSO: up to 64 KiB of one TCP or UDP flow behind one header) goes through the same stages
@@ -493,7 +495,7 @@ public sealed class PacketWorker
     {
         var verdict = GatewayStage.Run(ref context, snapshot, Resources);
         if (verdict == Verdict.Continue && _handOffTo.Length > 0 && !_runningHandedOff && !context.IsSuperPacket
-            && WorkerOwnership.OwnerOf(ref context, Resources) is var owner && owner != Resources.Shard.Index)
+            && WorkerOwnership.OwnerOf(ref context, snapshot, Resources) is var owner && owner != Resources.Shard.Index)
         {
             return HandOff(ref context, owner, default);
         }
@@ -518,7 +520,7 @@ public sealed class PacketWorker
         }
 
         context.ToWaypoint = GatewayStage.IsToWaypoint(ref context, snapshot);
-        var owner = WorkerOwnership.OwnerOf(ref context, Resources);
+        var owner = WorkerOwnership.OwnerOf(ref context, snapshot, Resources);
         return owner == Resources.Shard.Index ? -1 : owner;
     }
 

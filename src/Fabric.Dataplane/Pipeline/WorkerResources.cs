@@ -164,9 +164,9 @@ public sealed class WorkerResources
         ref readonly var state = ref Sessions.Payload(handle);
         Counters.SessionsCreated++;
         Traffic.Opened(state.Tenant, state.Service);
-        if (Shard.Owners is { } owners && NeedsDirectory(state))
+        if (Shard.Owners is not null)
         {
-            owners.Publish(Sessions.ReverseKey(handle), Shard.Index);
+            Publish(Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), state, madeElsewhere: false);
         }
 
         var opened = Sessions.Opened(handle);
@@ -176,12 +176,24 @@ public sealed class WorkerResources
 
     /// <summary>
     /// A session made elsewhere was just inserted at <paramref name="handle"/> (by the HA partner, the process before a
-    /// restart, or the router a client left): it is published in the workers' directory when its reverse packets need it;
-    /// an SVR ingress session publishes its client's tuple instead, since the worker that took it need not be the one the
-    /// kernel gives the client's packets to (<see cref="Workers.WorkerOwnership.OwnerOfArrival"/>). Either way a session
-    /// publishes at most one key, so the directory's room (twice the sessions) holds.
+    /// restart, or the router a client left): it is published in the workers' directory as a session opened here is
+    /// (<see cref="Publish"/>); an SVR ingress session publishes its client's tuple, since the worker that took it need not
+    /// be the one the kernel gives the client's packets to (<see cref="Workers.WorkerOwnership.OwnerOfArrival"/>).
     /// </summary>
     internal void SessionArrived(int handle)
+    {
+        if (Shard.Owners is not null)
+        {
+            Publish(Sessions.ForwardKey(handle), Sessions.ReverseKey(handle), Sessions.Payload(handle), madeElsewhere: true);
+        }
+    }
+
+    /// <summary>
+    /// Session <paramref name="handle"/>'s forward key just replaced <paramref name="previous"/>
+    /// (<see cref="SessionTable{T}.TryRekey"/>: an SVR egress session adopted on a new waypoint tuple after a move): the
+    /// directory follows, the old tuple withdrawn and the new one published when <see cref="ForwardNeedsDirectory"/>.
+    /// </summary>
+    internal void ForwardRekeyed(int handle, in SessionKey previous)
     {
         if (Shard.Owners is not { } owners)
         {
@@ -189,11 +201,12 @@ public sealed class WorkerResources
         }
 
         ref readonly var state = ref Sessions.Payload(handle);
-        if (NeedsDirectory(state))
+        if (ForwardNeedsDirectory(previous, state))
         {
-            owners.Publish(Sessions.ReverseKey(handle), Shard.Index);
+            owners.Withdraw(previous, Shard.Index);
         }
-        else if (state.Svr == SvrRole.Ingress)
+
+        if (ForwardNeedsDirectory(Sessions.ForwardKey(handle), state))
         {
             owners.Publish(Sessions.ForwardKey(handle), Shard.Index);
         }
@@ -228,7 +241,33 @@ public sealed class WorkerResources
         Sessions.Remove(handle);
     }
 
-    /// <summary>Withdraws what the session published (<see cref="SessionArrived"/>): nothing is withdrawn that this worker did not publish for the key.</summary>
+    /// <summary>
+    /// Publishes in the workers' directory the keys of a session this worker holds whose packets other workers cannot
+    /// steer to it otherwise: the reverse key when <see cref="ReverseNeedsDirectory"/>, the forward key when
+    /// <see cref="ForwardNeedsDirectory"/>, the client's tuple for an SVR ingress session <paramref name="madeElsewhere"/>
+    /// (one opened here gets its client's packets from the kernel). A session opened here publishes at most one key; only an SVR egress
+    /// session adopted after a move (or imported onto a worker its waypoint port does not name) publishes two, so the
+    /// directory's room (twice the sessions) holds but for many such sessions (a publish without room is refused and counted).
+    /// </summary>
+    private void Publish(in SessionKey forward, in SessionKey reverse, in SessionState state, bool madeElsewhere)
+    {
+        var owners = Shard.Owners!;
+        if (ReverseNeedsDirectory(state))
+        {
+            owners.Publish(reverse, Shard.Index);
+        }
+        else if (state.Svr == SvrRole.Ingress && madeElsewhere)
+        {
+            owners.Publish(forward, Shard.Index);
+        }
+
+        if (ForwardNeedsDirectory(forward, state))
+        {
+            owners.Publish(forward, Shard.Index);
+        }
+    }
+
+    /// <summary>Withdraws what the session published (<see cref="Publish"/>): nothing is withdrawn that this worker did not publish for the key.</summary>
     private void Withdraw(in SessionKey forward, in SessionKey reverse, in SessionState state)
     {
         if (Shard.Owners is not { } owners)
@@ -236,11 +275,16 @@ public sealed class WorkerResources
             return;
         }
 
-        if (NeedsDirectory(state))
+        if (ReverseNeedsDirectory(state))
         {
             owners.Withdraw(reverse, Shard.Index);
         }
         else if (state.Svr == SvrRole.Ingress)
+        {
+            owners.Withdraw(forward, Shard.Index);
+        }
+
+        if (ForwardNeedsDirectory(forward, state))
         {
             owners.Withdraw(forward, Shard.Index);
         }
@@ -251,7 +295,16 @@ public sealed class WorkerResources
     /// egress session's instance), so other workers find its owner in the directory; an ingress or transit session's reverse
     /// packets come to a waypoint pair its owner allocated, which names the owner itself (<see cref="Workers.WorkerOwnership"/>).
     /// </summary>
-    private static bool NeedsDirectory(in SessionState state) => state.Svr is SvrRole.None or SvrRole.Egress;
+    private static bool ReverseNeedsDirectory(in SessionState state) => state.Svr is SvrRole.None or SvrRole.Egress;
+
+    /// <summary>
+    /// Whether an SVR egress session's forward packets come on a waypoint port that names another worker than this one
+    /// (<see cref="Workers.WorkerOwnership.OwnerOfWaypoint"/>): a session opened here sits on the worker its port names, but
+    /// one adopted on a new waypoint tuple after a move (its client moved to another router, or its ingress took another
+    /// path) stays on the worker that held it, so other workers find it in the directory by that tuple.
+    /// </summary>
+    private bool ForwardNeedsDirectory(in SessionKey forward, in SessionState state) =>
+        state.Svr == SvrRole.Egress && Workers.WorkerOwnership.OwnerOfWaypoint(forward.DestinationPort, Shard.Count) != Shard.Index;
 
     /// <summary>
     /// Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once);

@@ -1,5 +1,6 @@
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
@@ -101,27 +102,23 @@ public static partial class SvrStage
     /// The egress side of a move: metadata on a new waypoint tuple names a session this router already carries
     /// (same original tuple, same session id), from another path of the same peer router (a path failover, an instance
     /// that moved back) or from another peer router (its client moved there, docs/mobility.md "A client moves"). The
-    /// session keeps its instance and TCP state and takes the new tuple, so the endpoints notice nothing.
+    /// session keeps its instance and TCP state and takes the new tuple, so the endpoints notice nothing. On a router of
+    /// several workers the packet reaches the worker holding the session (<see cref="HolderOfMovedSession"/>), which
+    /// publishes the new tuple when its port names another worker (<see cref="WorkerResources.ForwardRekeyed"/>).
     /// </summary>
     private static bool TryAdoptMoved(ref PacketContext context, ServiceEntry entry, in SessionKey original, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var sessions = resources.Sessions;
         for (var i = 0; i < entry.Instances.Length; i++)
         {
-            var instance = entry.Instances[i];
-            if (!instance.TryAddressFor(original.IsIpv6, original.Destination, out var address))
-            {
-                continue;
-            }
-
-            var port = IsEcho(original.Protocol) || instance.Port == 0 ? original.DestinationPort : instance.Port;
-            if (!sessions.TryFind(new SessionKey(address, original.Source, port, original.SourcePort, original.Protocol, original.IsIpv6), out var handle, out var direction)
-                || direction != SessionDirection.Reverse)
+            if (!TryMovedSessionReverseKey(entry.Instances[i], original, out var reverse)
+                || !sessions.TryFind(reverse, out var handle, out var direction) || direction != SessionDirection.Reverse)
             {
                 continue;
             }
 
             ref var state = ref sessions.Payload(handle);
+            var previous = sessions.ForwardKey(handle);
             if (state.Svr != SvrRole.Egress || state.SessionId != context.Metadata.SessionId
                 || !snapshot.TryFindPeer(context.Key.Source, context.Key.IsIpv6, out _)
                 || !sessions.TryRekey(handle, SessionDirection.Forward, context.Key))
@@ -129,6 +126,7 @@ public static partial class SvrStage
                 return false;
             }
 
+            resources.ForwardRekeyed(handle, previous);
             state.ReversePort = (short)context.IngressPort;
             state.PeerKeys = (short)context.Metadata.PeerKeys;
             state.SendMetadata = true;
@@ -139,5 +137,67 @@ public static partial class SvrStage
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The worker holding the SVR egress session that the waypoint packet in hand, which no session of the receiving
+    /// worker's shard nor the directory knows by its tuple, names by its metadata (tenant, service and original tuple):
+    /// a session adopted or to be adopted on a new tuple after a move (<see cref="TryAdoptMoved"/>) stays on the worker that
+    /// opened it, whatever worker the new waypoint port names. Found in the workers' directory by the reverse key the
+    /// session published (what its instance answers with), the one <see cref="TryAdoptMoved"/> looks up. −1 when the packet
+    /// carries no forward metadata or names no session held here. Reads the metadata unverified: it only chooses the worker,
+    /// which verifies the packet as any other (a forged block costs a hand-off). Allocation-free; runs only for a
+    /// waypoint packet of no known session.
+    /// </summary>
+    internal static int HolderOfMovedSession(ref PacketContext context, ForwardingSnapshot snapshot, Workers.OwnerDirectory owners)
+    {
+        if (!MetadataInsertion.TryLocate(context.Frame.Slice(context.NetworkOffset, context.IpLength), context.IpLength, out _, out _)
+            || Receive(ref context, snapshot) != Verdict.Continue)
+        {
+            return -1;
+        }
+
+        ref readonly var metadata = ref context.Metadata;
+        if (!metadata.Present || !metadata.HasForwardContext || metadata.RoutedOnward || !metadata.TenantNamed
+            || (uint)metadata.Tenant >= (uint)snapshot.FibByTenant.Length)
+        {
+            return -1;
+        }
+
+        var original = metadata.ForwardContext;
+        var service = snapshot.FibByTenant[metadata.Tenant].Match(original.IsIpv6, original.Destination, original.Protocol, original.DestinationPort);
+        if (service < 0)
+        {
+            return -1;
+        }
+
+        var instances = snapshot.Services[service].Instances;
+        for (var i = 0; i < instances.Length; i++)
+        {
+            if (TryMovedSessionReverseKey(instances[i], original, out var reverse) && owners.TryFindOwner(reverse, out var owner))
+            {
+                return owner;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// The reverse key of an SVR egress session on <paramref name="instance"/> whose client's original tuple is
+    /// <paramref name="original"/>: what the instance answers with (its address and port, to the client's); false when the
+    /// instance has no address of the tuple's family for that destination.
+    /// </summary>
+    private static bool TryMovedSessionReverseKey(LocalInstance instance, in SessionKey original, out SessionKey reverse)
+    {
+        if (!instance.TryAddressFor(original.IsIpv6, original.Destination, out var address))
+        {
+            reverse = default;
+            return false;
+        }
+
+        var port = IsEcho(original.Protocol) || instance.Port == 0 ? original.DestinationPort : instance.Port;
+        reverse = new SessionKey(address, original.Source, port, original.SourcePort, original.Protocol, original.IsIpv6);
+        return true;
     }
 }

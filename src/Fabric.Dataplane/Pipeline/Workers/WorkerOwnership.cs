@@ -1,3 +1,5 @@
+using Fabric.Dataplane.Forwarding;
+
 namespace Fabric.Dataplane.Pipeline.Workers;
 
 /// <summary>
@@ -41,10 +43,13 @@ public static class WorkerOwnership
     /// <summary>
     /// The worker that owns the session of the parsed packet in hand, as the worker that received it decides: itself when
     /// its shard holds the key; the publisher when the owner directory names one (a reverse tuple the router did not
-    /// choose, or the client's tuple of a session taken from elsewhere); for a packet to one of the router's waypoints the worker its destination port names (its own pair, or the
-    /// port a peer chose, which names one worker for every packet of that direction); else itself (a new session opens here).
+    /// choose, the client's tuple of a session taken from elsewhere, or the new waypoint tuple of an egress session adopted
+    /// after a move); for a packet to one of the router's waypoints, the worker holding the egress session its metadata
+    /// names when it has moved here from another waypoint tuple (<see cref="SvrStage.HolderOfMovedSession"/>), else the
+    /// worker its destination port names (its own pair, or the port a peer chose, which names one worker for every packet
+    /// of that direction); else itself (a new session opens here).
     /// </summary>
-    internal static int OwnerOf(ref PacketContext context, WorkerResources resources)
+    internal static int OwnerOf(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var self = resources.Shard.Index;
         if (resources.Lookups.TryFind(context.Lookup, context.Key, out _, out _))
@@ -52,11 +57,23 @@ public static class WorkerOwnership
             return self;
         }
 
-        if (resources.Shard.Owners is { } owners && owners.TryFindOwner(context.Key, out var owner) && owner < resources.Shard.Count)
+        if (resources.Shard.Owners is not { } owners)
+        {
+            return self;
+        }
+
+        if (owners.TryFindOwner(context.Key, out var owner) && owner < resources.Shard.Count)
         {
             return owner;
         }
 
-        return context.ToWaypoint ? OwnerOfWaypoint(context.Key.DestinationPort, resources.Shard.Count) : self;
+        if (!context.ToWaypoint)
+        {
+            return self;
+        }
+
+        return SvrStage.HolderOfMovedSession(ref context, snapshot, owners) is var holder && holder >= 0 && holder < resources.Shard.Count
+            ? holder
+            : OwnerOfWaypoint(context.Key.DestinationPort, resources.Shard.Count);
     }
 }

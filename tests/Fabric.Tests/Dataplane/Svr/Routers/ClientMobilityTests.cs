@@ -86,12 +86,14 @@ public sealed class ClientMobilityTests
         AssertNoReset(fabric);
     }
 
-    [Fact]
-    public async Task ClientMovedToBr2_TwoWorkersPerBranch_EverySessionOfBothShardsHandedOver_EachGoesOnFromItsOwnerAtBr2_WithoutReset()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task ClientMovedToBr2_TwoWorkersPerBranch_EverySessionOfBothShardsHandedOver_EachGoesOnFromItsOwnerAtBr2AndDc1_WithoutReset(int dc1Workers)
     {
         // Enough sessions that br1's fanout gives each of its workers some, and br2's take gives each of its workers some.
         const int count = 24;
-        using var fabric = new SvrFabric(AtBr1, workers: 2, dc1Workers: 1);
+        using var fabric = new SvrFabric(AtBr1, workers: 2, dc1Workers: dc1Workers);
         var ports = Enumerable.Range(43100, count).Select(p => (ushort)p).ToArray();
         foreach (var port in ports)
         {
@@ -99,6 +101,13 @@ public sealed class ClientMobilityTests
         }
 
         Assert.All(fabric.Br1.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, count - 1));
+        // dc1's side of each session, by what its instance answers with: the instance and the worker holding it.
+        var atDc1 = ports.ToDictionary(port => port, port => Assert.Single(EgressHolders(fabric.Dc1, port)));
+        if (dc1Workers > 1)
+        {
+            Assert.All(fabric.Dc1.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, count - 1));
+        }
+
         var atServers = fabric.Web1.Received.Count + fabric.Web2.Received.Count;
         foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
         {
@@ -137,8 +146,68 @@ public sealed class ClientMobilityTests
         Assert.Equal(atServers + count, fabric.Web1.Received.Count + fabric.Web2.Received.Count);
         Assert.Equal(count, fabric.Dc1.Counters().SessionsMoved);
         Assert.Equal(count, fabric.Dc1.SessionCount);
+        // dc1 adopted each session where it was, on the instance it had: one worker holds it, the one that held it before.
+        foreach (var port in ports)
+        {
+            Assert.Equal(atDc1[port], Assert.Single(EgressHolders(fabric.Dc1, port)));
+        }
+
+        // dc1 answered with metadata, so br2 sends the sessions' next packets without: they reach the holder by their
+        // new waypoint tuple alone, whichever of dc1's workers its port names.
+        Assert.All(fabric.Br2.Workers, worker => Assert.DoesNotContain(LivePayloads(worker), state => state.SendMetadata));
+        foreach (var port in ports)
+        {
+            fabric.Nomad.AssertTcpEcho(Web, port, 80, 113, "again!", fabric.Pump);
+        }
+
+        Assert.Equal(atServers + 2 * count, fabric.Web1.Received.Count + fabric.Web2.Received.Count);
+        Assert.Equal(count, fabric.Dc1.SessionCount);
+        foreach (var port in ports)
+        {
+            Assert.Equal(atDc1[port], Assert.Single(EgressHolders(fabric.Dc1, port)));
+        }
+
+        Assert.Equal(0, fabric.Dc1.DropTotal(DropReason.WaypointNoSession));
         Assert.Equal(0, fabric.Br2.DropTotal(DropReason.ClientArriving));
         AssertNoReset(fabric);
+    }
+
+    private static List<SessionState> LivePayloads(PacketWorker worker)
+    {
+        var payloads = new List<SessionState>();
+        for (var handle = 0; handle < worker.Sessions.Capacity; handle++)
+        {
+            if (worker.Sessions.IsLive(handle))
+            {
+                payloads.Add(worker.Sessions.Payload(handle));
+            }
+        }
+
+        return payloads;
+    }
+
+    /// <summary>
+    /// The SVR egress sessions of eng1's tuple (10.20.1.10) from <paramref name="clientPort"/> at <paramref name="router"/>:
+    /// the worker holding each and the reverse key its instance answers with.
+    /// </summary>
+    internal static List<(int Worker, SessionKey Reverse)> EgressHolders(ForwardingEngine router, ushort clientPort)
+    {
+        var eng1 = IpAddressConversions.ParseIpv4("10.20.1.10");
+        var holders = new List<(int, SessionKey)>();
+        for (var worker = 0; worker < router.Workers.Count; worker++)
+        {
+            var sessions = router.Workers[worker].Sessions;
+            for (var handle = 0; handle < sessions.Capacity; handle++)
+            {
+                if (sessions.IsLive(handle) && sessions.Payload(handle).Svr == SvrRole.Egress
+                    && sessions.ReverseKey(handle) is var reverse && reverse.Destination == eng1 && reverse.DestinationPort == clientPort)
+                {
+                    holders.Add((worker, reverse));
+                }
+            }
+        }
+
+        return holders;
     }
 
     [Theory]

@@ -20,9 +20,16 @@ public sealed class PathFabric : IDisposable
 {
     private static ulong _mac = 0x02_00_00_00_07_00;
 
+    private readonly int _dc1Workers;
+
     /// <param name="edit">Changes to the document's text after the second WAN is added.</param>
-    public PathFabric(string webResiliency = "revertible-failover", string webPolicy = "", Func<string, string>? edit = null)
+    /// <param name="dc1Workers">
+    /// dc1's packet workers: above 1 each of its in-memory ports is fanned out over them (as AF_PACKET fanout spreads a
+    /// device's flows); dc1's WAN ports then see no <see cref="WirePort.Tamper"/>, so <see cref="CutWan0"/> cuts wan0 at br1 only.
+    /// </param>
+    public PathFabric(string webResiliency = "revertible-failover", string webPolicy = "", Func<string, string>? edit = null, int dc1Workers = 1)
     {
+        _dc1Workers = dc1Workers;
         // No identities are pinned, so the routers have no peer keys: both neighborhoods opt in to unauthenticated metadata.
         var text = Repository.Read("hocon/lab.conf")
             .Replace(
@@ -146,9 +153,20 @@ public sealed class PathFabric : IDisposable
 
     private ForwardingEngine Start(string name, IPacketPort[] ports)
     {
-        var engine = new ForwardingEngine(name, ports, new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed), Time);
+        var options = new RouterOptions(SessionCapacity: 1024, Seed: 0x5eed);
+        var workers = name == "dc1" ? _dc1Workers : 1;
+        var engine = workers == 1
+            ? new ForwardingEngine(name, ports, options, Time)
+            : ForwardingEngine.WithWorkers(name, FannedOut(ports, workers), options, Time);
         engine.Apply(Model, version: 1);
         return engine;
+    }
+
+    /// <summary>Each worker's share of every port: the in-memory ports under the WAN wrappers, fanned out.</summary>
+    private static WorkerPorts[] FannedOut(IPacketPort[] ports, int workers)
+    {
+        var members = ports.Select(p => ((InMemoryPort)(p is WirePort wire ? wire.Inner : p)).Fanout(workers)).ToArray();
+        return [.. Enumerable.Range(0, workers).Select(w => new WorkerPorts([.. members.Select(m => m[w])]))];
     }
 
     private static MacAddress NextMac() => new(Interlocked.Increment(ref _mac));

@@ -234,6 +234,55 @@ public sealed class PeerPathMonitoringTests
     }
 
     /// <summary>Sends a data segment from eng1 on the web connection and checks the server's echo comes back whole.</summary>
+    [Fact]
+    public void Failover_TwoWorkersAtDc1_EveryEstablishedSessionMovesToOtherPath_AdoptedByTheDc1WorkerHoldingIt()
+    {
+        // Enough sessions that dc1's fanout gives each worker some and br1's new waypoint ports name both of dc1's workers.
+        const int count = 16;
+        using var fabric = new PathFabric(dc1Workers: 2);
+        fabric.RunSeconds(2);
+        var ports = Enumerable.Range(40100, count).Select(p => (ushort)p).ToArray();
+        foreach (var port in ports)
+        {
+            fabric.Eng1.SendTcp(Web, port, 80, TcpFlags.Syn, 100, 0, []);
+            fabric.Pump();
+            fabric.Eng1.SendTcp(Web, port, 80, TcpFlags.Ack, 101, 5001, []);
+            Exchange(fabric, 101, "before", port);
+        }
+
+        var atDc1 = ports.ToDictionary(port => port, port => Assert.Single(ClientMobilityTests.EgressHolders(fabric.Dc1, port)));
+        Assert.All(fabric.Dc1.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, count - 1));
+
+        fabric.CutWan0(true);
+        fabric.RunSeconds(3);
+        Assert.False(fabric.Br1Wan0.Health.IsUsable);
+        foreach (var port in ports)
+        {
+            Exchange(fabric, 107, "during", port);
+        }
+
+        // dc1 adopted every session on the worker and instance that held it, on br1's new waypoint tuple whatever worker
+        // its port names; once it answered with metadata, br1's next packets (without) reach the same worker.
+        Assert.Equal(count, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(count, fabric.Dc1.Counters().SessionsMoved);
+        foreach (var port in ports)
+        {
+            Exchange(fabric, 113, "after!", port);
+        }
+
+        Assert.Equal(count, fabric.Dc1.SessionCount);
+        foreach (var port in ports)
+        {
+            Assert.Equal(atDc1[port], Assert.Single(ClientMobilityTests.EgressHolders(fabric.Dc1, port)));
+        }
+
+        Assert.Equal(0, fabric.Dc1.DropTotal(DropReason.WaypointNoSession));
+        foreach (var host in new[] { fabric.Eng1, fabric.Web1, fabric.Web2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => TcpFlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
     private static void Exchange(PathFabric fabric, uint sequence, string text, ushort sourcePort = 40000) =>
         fabric.Eng1.AssertTcpEcho(Web, sourcePort, 80, sequence, text, fabric.Pump);
 
