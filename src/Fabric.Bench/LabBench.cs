@@ -36,8 +36,15 @@ public sealed record LabPathResult(
     double? RttP99Microseconds,
     double? RttP99LoadedMicroseconds,
     IReadOnlyDictionary<string, double> RouterIdleCpuPercent,
-    IReadOnlyDictionary<string, double> RouterRssMegabytes,
+    IReadOnlyDictionary<string, RouterMemory> RouterMemory,
     IReadOnlyList<string> Problems);
+
+/// <summary>
+/// A router process's memory at rest, in MiB: resident (every page it maps that is in memory, shared file pages of the
+/// runtime and libraries included) and proportional (each shared page divided among the processes that map it: what
+/// the router adds to a node that already runs .NET processes).
+/// </summary>
+public sealed record RouterMemory(double ResidentMegabytes, double ProportionalMegabytes);
 
 /// <summary>
 /// <c>fabric bench lab</c>: builds the topology once per path (Fabric router processes; the same namespaces with
@@ -110,7 +117,7 @@ public static class LabBench
         ArgumentNullException.ThrowIfNull(progress);
         var problems = new List<string>();
         var idleCpu = new Dictionary<string, double>(StringComparer.Ordinal);
-        var rss = new Dictionary<string, double>(StringComparer.Ordinal);
+        var memory = new Dictionary<string, RouterMemory>(StringComparer.Ordinal);
         try
         {
             if (path == LabPath.Vxlan && config.Routers.Count < 2)
@@ -141,7 +148,7 @@ public static class LabBench
                     Thread.Sleep(wait);
                 }
 
-                SampleRouters(config, layout, idleCpu, rss);
+                SampleRouters(config, layout, idleCpu, memory);
             }
 
             Probe(clientNs, serverNs, endpoint, WarmUpProbes, IdleProbeInterval, load: null, problems);
@@ -161,12 +168,12 @@ public static class LabBench
             return new LabPathResult(
                 path, tcp, received, offered,
                 Nullable(UdpProbes.Percentile(idle, 50)), Nullable(UdpProbes.Percentile(idle, 99)), Nullable(UdpProbes.Percentile(loaded, 99)),
-                idleCpu, rss, problems);
+                idleCpu, memory, problems);
         }
         catch (Exception e) when (e is LabException or HttpRequestException or SocketException)
         {
             problems.Add(e.Message);
-            return new LabPathResult(path, null, null, null, null, null, null, idleCpu, rss, problems);
+            return new LabPathResult(path, null, null, null, null, null, null, idleCpu, memory, problems);
         }
         finally
         {
@@ -182,12 +189,12 @@ public static class LabBench
     };
 
     private static LabPathResult Empty(LabPath path, string problem) =>
-        new(path, null, null, null, null, null, null, new Dictionary<string, double>(), new Dictionary<string, double>(), [problem]);
+        new(path, null, null, null, null, null, null, new Dictionary<string, double>(), new Dictionary<string, RouterMemory>(), [problem]);
 
     private static double? Nullable(double value) => double.IsNaN(value) ? null : value;
 
-    /// <summary>Each router process's CPU (percent of one core) over <see cref="IdleSample"/> with no traffic, and its resident memory.</summary>
-    private static void SampleRouters(FabricConfig config, LabLayout layout, Dictionary<string, double> cpu, Dictionary<string, double> rss)
+    /// <summary>Each router process's CPU (percent of one core) over <see cref="IdleSample"/> with no traffic, and its memory.</summary>
+    private static void SampleRouters(FabricConfig config, LabLayout layout, Dictionary<string, double> cpu, Dictionary<string, RouterMemory> memory)
     {
         var nodes = config.Routers.SelectMany(r => r.Nodes).Select(n => n.Name).ToList();
         var pids = layout.PidFiles().Where(p => nodes.Contains(p.Process)).ToList();
@@ -202,9 +209,9 @@ public static class LabBench
                 cpu[node] = (end - start) / 100.0 / seconds * 100;
             }
 
-            if (ResidentBytes(pid) is { } bytes)
+            if (MemoryKilobytes($"/proc/{pid}/status", "VmRSS:") is { } resident && MemoryKilobytes($"/proc/{pid}/smaps_rollup", "Pss:") is { } proportional)
             {
-                rss[node] = bytes / 1048576.0;
+                memory[node] = new RouterMemory(resident / 1024.0, proportional / 1024.0);
             }
         }
     }
@@ -224,12 +231,13 @@ public static class LabBench
         }
     }
 
-    private static long? ResidentBytes(int pid)
+    /// <summary>The kilobytes on the line of <paramref name="file"/> (a /proc file of "Name: N kB" lines) that starts with <paramref name="field"/>, or null when the process is gone.</summary>
+    private static long? MemoryKilobytes(string file, string field)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            var line = File.ReadLines(file).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
         }
         catch (IOException)
         {

@@ -274,7 +274,8 @@ public static class BenchCommands
                     ["rtt_us_p99_fabric_loaded"] = Round(fabric.RttP99LoadedMicroseconds),
                     ["rtt_us_p99_kernel_loaded"] = Round(kernel.RttP99LoadedMicroseconds),
                     ["router_idle_cpu_percent"] = fabric.RouterIdleCpuPercent.ToDictionary(p => p.Key, p => Math.Round(p.Value, 2)),
-                    ["router_rss_mb"] = fabric.RouterRssMegabytes.ToDictionary(p => p.Key, p => Math.Round(p.Value, 1)),
+                    ["router_rss_mb"] = fabric.RouterMemory.ToDictionary(p => p.Key, p => Math.Round(p.Value.ResidentMegabytes, 1)),
+                    ["router_pss_mb"] = fabric.RouterMemory.ToDictionary(p => p.Key, p => Math.Round(p.Value.ProportionalMegabytes, 1)),
                     ["problems"] = fabric.Problems.Select(p => $"fabric: {p}").Concat(kernel.Problems.Select(p => $"kernel: {p}")).Concat(vxlan.Problems.Select(p => $"vxlan: {p}")).ToArray(),
                 }));
             }
@@ -290,7 +291,7 @@ public static class BenchCommands
 
                 foreach (var node in fabric.RouterIdleCpuPercent.Keys.Order(StringComparer.Ordinal))
                 {
-                    output.WriteLine($"router {node} at rest: {fabric.RouterIdleCpuPercent[node]:F2}% of a core, {fabric.RouterRssMegabytes.GetValueOrDefault(node):F0} MB resident");
+                    output.WriteLine($"router {node} at rest: {fabric.RouterIdleCpuPercent[node]:F2}% of a core, {fabric.RouterMemory.GetValueOrDefault(node)?.ResidentMegabytes:F0} MB resident ({fabric.RouterMemory.GetValueOrDefault(node)?.ProportionalMegabytes:F0} MB proportional)");
                 }
 
                 output.WriteLine($"udp round trip (64 bytes, {client} -> {server.Container}): fabric p50 {Micros(fabric.RttP50Microseconds)} p99 {Micros(fabric.RttP99Microseconds)} (under TCP load p99 {Micros(fabric.RttP99LoadedMicroseconds)}), kernel forwarding p50 {Micros(kernel.RttP50Microseconds)} p99 {Micros(kernel.RttP99Microseconds)} (loaded p99 {Micros(kernel.RttP99LoadedMicroseconds)}), vxlan p50 {Micros(vxlan.RttP50Microseconds)}");
