@@ -41,6 +41,9 @@ public interface IFlowSource
 
     /// <summary>Installs sessions another router gave up for clients now here (see <see cref="ForwardingEngine.TakeClientSessionsAsync"/>).</summary>
     Task<SessionImportResult> TakeClientSessionsAsync(ClientSessionRecords given);
+
+    /// <summary>Ends the arrival grace of clients whose hand-over is over (see <see cref="ForwardingEngine.EndClientArrivalsAsync"/>).</summary>
+    Task EndClientArrivalsAsync(ClientAddress[] clients);
 }
 
 /// <summary>A forwarding engine as a flow source. Thread-safe as the engine is.</summary>
@@ -74,4 +77,6 @@ public sealed class EngineFlowSource(ForwardingEngine engine, TimeProvider? wall
     public Task<ClientSessionRecords> GiveUpClientSessionsAsync(ClientAddress[] clients) => engine.GiveUpClientSessionsAsync(clients);
 
     public Task<SessionImportResult> TakeClientSessionsAsync(ClientSessionRecords given) => engine.TakeClientSessionsAsync(given);
+
+    public Task EndClientArrivalsAsync(ClientAddress[] clients) => engine.EndClientArrivalsAsync(clients);
 }

@@ -1,9 +1,11 @@
+using System.Net;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Security;
+using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
 
 namespace Fabric.Actors.Sessions;
@@ -26,6 +28,7 @@ public sealed partial class SessionActor
 
     private readonly List<(IActorRef Asker, GiveUpClientSessions Request, DateTime Until)> _waitingAsks = [];
     private readonly HashSet<string> _asked = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GiveUpClientSessions> _handingOver = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (GiveUpClientSessions Request, DateTime Until)> _unanswered = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
     private long _arrivalsSeen;
@@ -77,6 +80,7 @@ public sealed partial class SessionActor
                     var request = new GiveUpClientSessions(_node, snapshot.Version, addresses);
                     _asked.Add(node);
                     _unanswered[node] = (request, DateTime.UtcNow + Dataplane.Pipeline.SvrStage.ClientHandOverHold);
+                    _handingOver[node] = request;
                     _mediator.Tell(new Send(FlowDistribution.PathOf(node), request), Self);
                     Timers.StartPeriodicTimer("ask-again", AskAgain.Instance, ClientHandOverRetry);
                     Log.Info("router node {0}: {1} arrived from router {2} with version {3}; asking node {4} for their sessions", _node, string.Join(", ", addresses), router, snapshot.Version, node);
@@ -165,7 +169,11 @@ public sealed partial class SessionActor
         return true;
     }
 
-    /// <summary>A part of the sessions this node asked another for: installed when it comes from the session actor of a node this one asked.</summary>
+    /// <summary>
+    /// A part of the sessions this node asked another for: installed when it comes from the session actor of a node this
+    /// one asked. The last part of the answer to the latest request (or a refusal) ends the clients' arrival grace on every
+    /// worker, queued after the part's records, so their new flows open sessions at once.
+    /// </summary>
     private void TakeClient(ClientSessionsGiven given)
     {
         if (!_asked.Contains(given.Node) || !IsSessionActorOf(Sender, given.Node))
@@ -174,6 +182,17 @@ public sealed partial class SessionActor
             return;
         }
 
+        InstallPart(given);
+        if ((given.Error is not null || given.Part == given.Parts)
+            && _handingOver.TryGetValue(given.Node, out var request) && request.Version == given.Version)
+        {
+            _handingOver.Remove(given.Node);
+            _ = _source.EndClientArrivalsAsync([.. request.Addresses.Select(address => ClientAddress.Of(IPAddress.Parse(address)))]);
+        }
+    }
+
+    private void InstallPart(ClientSessionsGiven given)
+    {
         if (given.Error is not null || (_unanswered.TryGetValue(given.Node, out var asked) && asked.Request.Version == given.Version))
         {
             _unanswered.Remove(given.Node);

@@ -328,6 +328,34 @@ public sealed class ForwardingEngine : IDisposable
         return new SessionImportResult(taken.Sum(t => t.Added), taken.Sum(t => t.Updated), taken.Sum(t => t.Refused));
     }
 
+    /// <summary>
+    /// Ends the arrival grace (<see cref="SvrStage.ClientArrivalGrace"/>) of <paramref name="clients"/> on every worker:
+    /// their hand-over is over, so their packets without a session open sessions at once (a new datagram flow waits no
+    /// more). Each worker runs it between batches after the work queued for it before (a
+    /// <see cref="TakeClientSessionsAsync"/> of their records called earlier is installed first), having bound the running
+    /// snapshot (so binding it later does not start the grace again). Thread-safe.
+    /// </summary>
+    public Task EndClientArrivalsAsync(ClientAddress[] clients)
+    {
+        ArgumentNullException.ThrowIfNull(clients);
+        var ended = new Task<bool>[_workers.Length];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            ended[i] = Request(i, (worker, snapshot, now) =>
+            {
+                if (snapshot is not null)
+                {
+                    worker.Bind(snapshot, now);
+                }
+
+                worker.Resources.ClientsHandedOver(clients);
+                return true;
+            });
+        }
+
+        return Task.WhenAll(ended);
+    }
+
     /// <summary>The records worker <paramref name="worker"/> takes (<see cref="Pipeline.Workers.WorkerOwnership.OwnerOfArrival"/>).</summary>
     private SessionRecord[] OwnedBy(SessionRecord[] records, int worker) =>
         [.. records.Where(record => Pipeline.Workers.WorkerOwnership.OwnerOfArrival(record.Forward, Seed, _workers.Length) == worker)];

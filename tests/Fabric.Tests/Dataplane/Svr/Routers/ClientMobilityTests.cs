@@ -367,6 +367,59 @@ public sealed class ClientMobilityTests
         Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task ClientMovedToBr2_HandOverOver_NewUdpFlowsOpenAtOnceOnEveryWorker_MovedFlowGoesOnInItsOldSession(int workers)
+    {
+        using var fabric = new SvrFabric(AtBr1, workers: workers);
+        OpenUdp(fabric, 45010);
+        var sessionId = Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        // Before the hand-over, a new flow's datagram waits out the grace like any of the client's.
+        fabric.Nomad.SendUdp(Bulk, 46000, 5201, "early"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br2.DropTotal(DropReason.ClientArriving));
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        Assert.Equal(new SessionImportResult(1, 0, 0), await Take(fabric.Br2, given));
+        var ended = fabric.Br2.EndClientArrivalsAsync([Address("10.20.1.10")]);
+        fabric.Br2.RunOnce();
+        await ended;
+
+        // Still within the grace: new flows (which br2's fanout spreads over its workers) open sessions at once.
+        var ports = Enumerable.Range(46001, 8).Select(port => (ushort)port).ToArray();
+        foreach (var port in ports)
+        {
+            fabric.Nomad.SendUdp(Bulk, port, 5201, System.Text.Encoding.ASCII.GetBytes($"new {port}"));
+            fabric.Pump();
+        }
+
+        Assert.Equal(ports.Select(port => $"new {port}"), fabric.Nomad.Received.Select(UdpText));
+        Assert.Equal(1, fabric.Br2.DropTotal(DropReason.ClientArriving));
+        Assert.All(fabric.Br2.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, ports.Length + 1));
+
+        // The moved flow goes on in its old session: br1's session id, adopted by dc1.
+        fabric.Nomad.Received.Clear();
+        fabric.Nomad.SendUdp(Bulk, 45010, 5201, "moved"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal("moved", UdpText(Assert.Single(fabric.Nomad.Received)));
+        var moved = SessionKey.V4(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Bulk), 45010, 5201, IpProtocol.Udp);
+        var holder = Assert.Single(fabric.Br2.Workers, worker => worker.Sessions.TryFind(moved, out _, out _));
+        Assert.True(holder.Sessions.TryFind(moved, out var handle, out _));
+        Assert.Equal(sessionId, holder.Sessions.Payload(handle).SessionId);
+        Assert.Equal(1, fabric.Dc1.Counters().SessionsMoved);
+        Assert.Equal(1, fabric.Br2.DropTotal(DropReason.ClientArriving));
+    }
+
+    /// <summary>The SVR ingress sessions of every worker of <paramref name="router"/>.</summary>
+    private static List<SessionState> SvrIngressSessions(ForwardingEngine router) =>
+        [.. router.Workers.SelectMany(LivePayloads).Where(state => state.Svr == SvrRole.Ingress)];
+
     [Fact]
     public void ClientArrivedAtBr2_UdpDatagramAfterTheGraceWithoutItsRecords_OpensANewSession()
     {
@@ -589,7 +642,7 @@ public sealed class ClientMobilityTests
         fabric.Eng1.SendUdp(Bulk, sourcePort, 5201, "before"u8.ToArray());
         fabric.Pump();
         Assert.Equal("before", UdpText(Assert.Single(fabric.Eng1.Received)));
-        Assert.Equal(1, fabric.Br1.Worker.Sessions.Count);
+        Assert.Equal(1, fabric.Br1.SessionCount);
     }
 
     private static string UdpText(byte[] packet)
