@@ -70,21 +70,65 @@ public static class ClientHandOver
         return null;
     }
 
-    /// <summary><paramref name="records"/> as the parts of an answer (at least one, empty when there are none), at most <see cref="MaxRecordsPerMessage"/> each.</summary>
-    public static IReadOnlyList<ClientSessionsGiven> Parts(string node, long version, SessionRecord[] records)
+    /// <summary>
+    /// Bytes a part's records and names take at most: under Akka's 128 KiB remote frame with room for the message's other
+    /// fields and the serializer's framing.
+    /// </summary>
+    public const int MaxBytesPerMessage = 100 * 1024;
+
+    /// <summary>Serialized bytes a record takes at most (an IPv6 session with every counter at its largest).</summary>
+    private const int MaxRecordBytes = 203;
+
+    /// <summary>
+    /// <paramref name="given"/>'s records as the parts of an answer to a request of configuration <paramref name="version"/>
+    /// (at least one, empty when there are none): at most <see cref="MaxRecordsPerMessage"/> records a part and
+    /// <see cref="MaxBytesPerMessage"/> bytes of records and names, each part with the tenant and service names its own
+    /// records use (its records index them).
+    /// </summary>
+    public static IReadOnlyList<ClientSessionsGiven> Parts(string node, long version, ClientSessionRecords given)
     {
-        ArgumentNullException.ThrowIfNull(records);
-        var parts = Math.Max(1, (records.Length + MaxRecordsPerMessage - 1) / MaxRecordsPerMessage);
-        var messages = new ClientSessionsGiven[parts];
-        for (var i = 0; i < parts; i++)
+        ArgumentNullException.ThrowIfNull(given);
+        var cut = new List<List<(SessionRecord, string, string)>> { new() };
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var bytes = 0;
+        foreach (var record in given.Sessions)
         {
-            var start = i * MaxRecordsPerMessage;
-            var bytes = SessionRecords.Serialize(records.AsSpan(start, Math.Min(MaxRecordsPerMessage, records.Length - start)));
-            messages[i] = new ClientSessionsGiven(node, version, bytes, i + 1, parts);
+            var tenant = given.TenantOf(record) ?? string.Empty;
+            var service = given.ServiceOf(record) ?? string.Empty;
+            var cost = MaxRecordBytes + NameBytes(names, "t:" + tenant) + NameBytes(names, "s:" + service);
+            if (cut[^1].Count == MaxRecordsPerMessage || (cut[^1].Count > 0 && bytes + cost > MaxBytesPerMessage))
+            {
+                cut.Add([]);
+                names.Clear();
+                cost = MaxRecordBytes + NameBytes(names, "t:" + tenant) + NameBytes(names, "s:" + service);
+                bytes = 0;
+            }
+
+            names.Add("t:" + tenant);
+            names.Add("s:" + service);
+            bytes += cost;
+            cut[^1].Add((record, tenant, service));
+        }
+
+        var messages = new ClientSessionsGiven[cut.Count];
+        for (var i = 0; i < cut.Count; i++)
+        {
+            var part = ClientSessionRecords.Of(given.Version, cut[i]);
+            messages[i] = new ClientSessionsGiven(node, version, SessionRecords.Serialize(part.Sessions), i + 1, cut.Count, Tenants: part.Tenants, Services: part.Services);
         }
 
         return messages;
     }
+
+    /// <summary>The records of <paramref name="part"/>, their tenant and service indexing its names.</summary>
+    public static ClientSessionRecords Records(ClientSessionsGiven part)
+    {
+        ArgumentNullException.ThrowIfNull(part);
+        return new ClientSessionRecords(part.Version, SessionRecords.Deserialize(part.Records), [.. part.Tenants ?? []], [.. part.Services ?? []]);
+    }
+
+    /// <summary>Bytes <paramref name="name"/> (prefixed by its kind) adds to a part that has <paramref name="names"/>: none when it has it.</summary>
+    private static int NameBytes(HashSet<string> names, string name) => names.Contains(name) ? 0 : System.Text.Encoding.UTF8.GetByteCount(name) + 5;
 
     private static string Text(ClientAddress address) => address.IsIpv6
         ? Dataplane.Wire.IpAddressConversions.ToIPAddress(address.Address).ToString()

@@ -37,10 +37,13 @@ public interface IFlowSource
     Task<SessionPage> QuerySessionsAsync(SessionQuery query);
 
     /// <summary>The sessions of clients that moved to another router, given up as records (see <see cref="ForwardingEngine.GiveUpClientSessionsAsync"/>).</summary>
-    Task<SessionExport> GiveUpClientSessionsAsync(ClientAddress[] clients);
+    Task<ClientSessionRecords> GiveUpClientSessionsAsync(ClientAddress[] clients);
 
     /// <summary>Installs sessions another router gave up for clients now here (see <see cref="ForwardingEngine.TakeClientSessionsAsync"/>).</summary>
-    Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records);
+    Task<SessionImportResult> TakeClientSessionsAsync(ClientSessionRecords given);
+
+    /// <summary>Ends the arrival grace of clients whose hand-over is over (see <see cref="ForwardingEngine.EndClientArrivalsAsync"/>).</summary>
+    Task EndClientArrivalsAsync(ClientAddress[] clients);
 }
 
 /// <summary>A forwarding engine as a flow source. Thread-safe as the engine is.</summary>
@@ -71,7 +74,9 @@ public sealed class EngineFlowSource(ForwardingEngine engine, TimeProvider? wall
 
     public Task<SessionPage> QuerySessionsAsync(SessionQuery query) => engine.QuerySessionsAsync(query);
 
-    public Task<SessionExport> GiveUpClientSessionsAsync(ClientAddress[] clients) => engine.GiveUpClientSessionsAsync(clients);
+    public Task<ClientSessionRecords> GiveUpClientSessionsAsync(ClientAddress[] clients) => engine.GiveUpClientSessionsAsync(clients);
 
-    public Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records) => engine.TakeClientSessionsAsync(version, records);
+    public Task<SessionImportResult> TakeClientSessionsAsync(ClientSessionRecords given) => engine.TakeClientSessionsAsync(given);
+
+    public Task EndClientArrivalsAsync(ClientAddress[] clients) => engine.EndClientArrivalsAsync(clients);
 }

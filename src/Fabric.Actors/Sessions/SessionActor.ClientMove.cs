@@ -1,9 +1,11 @@
+using System.Net;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Security;
+using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
 
 namespace Fabric.Actors.Sessions;
@@ -11,7 +13,7 @@ namespace Fabric.Actors.Sessions;
 // A client that moves between routers (docs/mobility.md "A client moves"): when this node applies a configuration that
 // brought clients here from another router, it asks every node of that router for their sessions
 // (GiveUpClientSessions); a node asked gives them up only when its own configuration lists the clients under the asking
-// node's router, waiting for that configuration a little when the asker is ahead, and answers with the records in
+// node's router (whatever its version), waiting for such a configuration a little when the asker is ahead, and answers with the records in
 // parts (ClientSessionsGiven); this node installs each part as it comes.
 public sealed partial class SessionActor
 {
@@ -26,6 +28,7 @@ public sealed partial class SessionActor
 
     private readonly List<(IActorRef Asker, GiveUpClientSessions Request, DateTime Until)> _waitingAsks = [];
     private readonly HashSet<string> _asked = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GiveUpClientSessions> _handingOver = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (GiveUpClientSessions Request, DateTime Until)> _unanswered = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
     private long _arrivalsSeen;
@@ -77,6 +80,7 @@ public sealed partial class SessionActor
                     var request = new GiveUpClientSessions(_node, snapshot.Version, addresses);
                     _asked.Add(node);
                     _unanswered[node] = (request, DateTime.UtcNow + Dataplane.Pipeline.SvrStage.ClientHandOverHold);
+                    _handingOver[node] = request;
                     _mediator.Tell(new Send(FlowDistribution.PathOf(node), request), Self);
                     Timers.StartPeriodicTimer("ask-again", AskAgain.Instance, ClientHandOverRetry);
                     Log.Info("router node {0}: {1} arrived from router {2} with version {3}; asking node {4} for their sessions", _node, string.Join(", ", addresses), router, snapshot.Version, node);
@@ -110,33 +114,35 @@ public sealed partial class SessionActor
     }
 
     /// <summary>
-    /// Answers <paramref name="request"/> when this node runs the version it names (or a later one), or when it is the
-    /// <paramref name="lastChance"/>; false when it should wait for the configuration to arrive.
+    /// Answers <paramref name="request"/> when the configuration this node runs lists the clients under the asking node's
+    /// router, whatever its version (a later commit about something else changes nothing: the records carry their tenant
+    /// and service by name, and the asker checks them against its own configuration); while it does not and the asker is
+    /// ahead, waits for a configuration that does, until the <paramref name="lastChance"/>; else answers why not. False
+    /// when it should wait.
     /// </summary>
     private bool Answer(IActorRef asker, GiveUpClientSessions request, bool lastChance)
     {
         var snapshot = _source.Snapshot;
         var node = _node;
-        if (snapshot is null || snapshot.Version < request.Version)
+        if (snapshot is null)
         {
             if (lastChance)
             {
-                asker.Tell(new ClientSessionsGiven(node, 0, [], 1, 1, $"node {node} runs version {snapshot?.Version ?? 0}, not {request.Version}"));
+                asker.Tell(new ClientSessionsGiven(node, request.Version, [], 1, 1, $"node {node} runs no configuration"));
             }
 
             return lastChance;
         }
 
-        if (snapshot.Version > request.Version)
-        {
-            asker.Tell(new ClientSessionsGiven(node, snapshot.Version, [], 1, 1, $"node {node} runs version {snapshot.Version}, later than {request.Version}"));
-            return true;
-        }
-
         if (ClientHandOver.Refusal(snapshot, request.Node, request.Addresses, out var clients) is { } refusal)
         {
+            if (snapshot.Version < request.Version && !lastChance)
+            {
+                return false;
+            }
+
             Log.Warning("router node {0}: refused to give up sessions to node {1}: {2}", node, request.Node, refusal);
-            asker.Tell(new ClientSessionsGiven(node, snapshot.Version, [], 1, 1, refusal));
+            asker.Tell(new ClientSessionsGiven(node, request.Version, [], 1, 1, refusal));
             return true;
         }
 
@@ -147,12 +153,12 @@ public sealed partial class SessionActor
             {
                 if (!given.IsCompletedSuccessfully)
                 {
-                    asker.Tell(new ClientSessionsGiven(node, 0, [], 1, 1, given.Exception?.GetBaseException().Message ?? "the hand-over was cancelled"), self);
+                    asker.Tell(new ClientSessionsGiven(node, request.Version, [], 1, 1, given.Exception?.GetBaseException().Message ?? "the hand-over was cancelled"), self);
                     return;
                 }
 
-                log.Info("router node {0}: gave up {1} sessions of {2} to node {3}", node, given.Result.Sessions.Length, string.Join(", ", request.Addresses), request.Node);
-                foreach (var part in ClientHandOver.Parts(node, given.Result.Version, given.Result.Sessions))
+                log.Info("router node {0}: gave up {1} sessions of {2} to node {3} (running version {4}, asked under {5})", node, given.Result.Sessions.Length, string.Join(", ", request.Addresses), request.Node, given.Result.Version, request.Version);
+                foreach (var part in ClientHandOver.Parts(node, request.Version, given.Result))
                 {
                     asker.Tell(part, self);
                 }
@@ -163,7 +169,11 @@ public sealed partial class SessionActor
         return true;
     }
 
-    /// <summary>A part of the sessions this node asked another for: installed when it comes from the session actor of a node this one asked.</summary>
+    /// <summary>
+    /// A part of the sessions this node asked another for: installed when it comes from the session actor of a node this
+    /// one asked. The last part of the answer to the latest request (or a refusal) ends the clients' arrival grace on every
+    /// worker, queued after the part's records, so their new flows open sessions at once.
+    /// </summary>
     private void TakeClient(ClientSessionsGiven given)
     {
         if (!_asked.Contains(given.Node) || !IsSessionActorOf(Sender, given.Node))
@@ -172,6 +182,17 @@ public sealed partial class SessionActor
             return;
         }
 
+        InstallPart(given);
+        if ((given.Error is not null || given.Part == given.Parts)
+            && _handingOver.TryGetValue(given.Node, out var request) && request.Version == given.Version)
+        {
+            _handingOver.Remove(given.Node);
+            _ = _source.EndClientArrivalsAsync([.. request.Addresses.Select(address => ClientAddress.Of(IPAddress.Parse(address)))]);
+        }
+    }
+
+    private void InstallPart(ClientSessionsGiven given)
+    {
         if (given.Error is not null || (_unanswered.TryGetValue(given.Node, out var asked) && asked.Request.Version == given.Version))
         {
             _unanswered.Remove(given.Node);
@@ -183,10 +204,10 @@ public sealed partial class SessionActor
             return;
         }
 
-        SessionRecord[] records;
+        ClientSessionRecords records;
         try
         {
-            records = SessionRecords.Deserialize(given.Records);
+            records = ClientHandOver.Records(given);
         }
         catch (SessionRecordsException e)
         {
@@ -194,17 +215,17 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (records.Length == 0)
+        if (records.Sessions.Length == 0)
         {
             return;
         }
 
         var node = _node;
         var log = Log;
-        _source.TakeClientSessionsAsync(given.Version, records).ContinueWith(
+        _source.TakeClientSessionsAsync(records).ContinueWith(
             taken => log.Info(
                 "router node {0}: took {1} client sessions from node {2} (part {3} of {4}), refused {5}",
-                node, taken.IsCompletedSuccessfully ? taken.Result.Added : 0, given.Node, given.Part, given.Parts, taken.IsCompletedSuccessfully ? taken.Result.Refused : records.Length),
+                node, taken.IsCompletedSuccessfully ? taken.Result.Added : 0, given.Node, given.Part, given.Parts, taken.IsCompletedSuccessfully ? taken.Result.Refused : records.Sessions.Length),
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);

@@ -48,13 +48,16 @@ public sealed record DropEventBatch(string Node, string Router, IReadOnlyList<Dr
 public sealed record GiveUpClientSessions(string Node, long Version, IReadOnlyList<string> Addresses);
 
 /// <summary>
-/// Part <paramref name="Part"/> of <paramref name="Parts"/> of the sessions router node <paramref name="Node"/> gave up for
-/// clients that moved away: <see cref="Dataplane.Sessions.SessionRecords"/> bytes, made under configuration
-/// <paramref name="Version"/>, already removed there (at most <see cref="ClientHandOver.MaxRecordsPerMessage"/> a part); or
-/// why there are none.
+/// Part <paramref name="Part"/> of <paramref name="Parts"/> of the answer to the <see cref="GiveUpClientSessions"/> of
+/// configuration <paramref name="Version"/> that router node <paramref name="Node"/> was sent: the sessions it gave up for
+/// clients that moved away, already removed there, as <see cref="Dataplane.Sessions.SessionRecords"/> bytes whose tenant
+/// and service index <paramref name="Tenants"/> and <paramref name="Services"/> (names: the records mean the same under any
+/// configuration version; at most <see cref="ClientHandOver.MaxRecordsPerMessage"/> a part); or why there are none.
 /// </summary>
-[WireMessage("fabric.sessions.client-given.v1")]
-public sealed record ClientSessionsGiven(string Node, long Version, byte[] Records, int Part, int Parts, string? Error = null);
+[WireMessage("fabric.sessions.client-given.v2")]
+public sealed record ClientSessionsGiven(
+    string Node, long Version, byte[] Records, int Part, int Parts, string? Error = null,
+    IReadOnlyList<string>? Tenants = null, IReadOnlyList<string>? Services = null);
 
 /// <summary>Where flows travel in the cluster: the pub-sub topic of the batches, and the path each node's session actor is reached by.</summary>
 public static class FlowDistribution

@@ -53,7 +53,7 @@ public static class SessionRebinding
             var forward = sessions.ForwardKey(handle);
             var tenant = (uint)state.Tenant < (uint)previous.Tenants.Length ? next.TenantIndex(previous.Tenants[state.Tenant]) : -1;
             var service = next.ServiceIndex(next.Runtimes[state.Runtime].Service);
-            var allowed = Allowed(next, in state, forward, tenant, service);
+            var allowed = Allows(next, in state, forward, tenant, service);
             if (allowed && SvrStage.ClientMovedAway(next, in state, forward, resources.Sessions.Tcp(handle)))
             {
                 Rebind(resources, ref state, tenant, service);
@@ -97,7 +97,12 @@ public static class SessionRebinding
         return next.Ports[port].Role != PortRole.Unused && next.Ports[port].Device == previous.Ports[port].Device;
     }
 
-    private static bool Allowed(ForwardingSnapshot next, in SessionState state, in Sessions.SessionKey forward, int tenant, int service)
+    /// <summary>
+    /// Whether <paramref name="next"/> allows a session of <paramref name="state"/>'s role and sealing, bound to
+    /// <paramref name="tenant"/> and <paramref name="service"/> (indexes of <paramref name="next"/>, −1 when gone): the
+    /// access policy, the destination the client addressed where this router chose the service, the encryption required.
+    /// </summary>
+    internal static bool Allows(ForwardingSnapshot next, in SessionState state, in Sessions.SessionKey forward, int tenant, int service)
     {
         if (tenant < 0 || service < 0 || !next.MayReach(tenant, service))
         {

@@ -76,6 +76,7 @@ public sealed class WorkerResources
 
     private IReadOnlyDictionary<ClientAddress, string> _arrivals = new Dictionary<ClientAddress, string>();
     private long _arrivalsUntil = long.MinValue;
+    private readonly HashSet<ClientAddress> _handedOver = [];
 
     /// <summary>
     /// Clients that arrived with the snapshot the worker just bound (<see cref="ForwardingSnapshot.ArrivedClients"/>): their
@@ -86,10 +87,28 @@ public sealed class WorkerResources
     {
         _arrivals = arrived;
         _arrivalsUntil = until;
+        _handedOver.Clear();
     }
 
-    /// <summary>Whether <paramref name="client"/> arrived at this router less than <see cref="SvrStage.ClientArrivalGrace"/> ago. Allocates nothing.</summary>
-    public bool IsArriving(UInt128 client, bool isIpv6, long now) => now < _arrivalsUntil && _arrivals.ContainsKey(new ClientAddress(client, isIpv6));
+    /// <summary>
+    /// The hand-over of <paramref name="clients"/> is over (the records of the router they left were taken, or that router
+    /// answered that none come): their packets without a session meet the pipeline as any client's again, before the
+    /// grace ends. Kept until a snapshot brings clients again (<see cref="ClientsArrived"/>).
+    /// </summary>
+    internal void ClientsHandedOver(ReadOnlySpan<ClientAddress> clients)
+    {
+        foreach (var client in clients)
+        {
+            _handedOver.Add(client);
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="client"/> arrived at this router less than <see cref="SvrStage.ClientArrivalGrace"/> ago and
+    /// its hand-over is not over (<see cref="ClientsHandedOver"/>). Allocates nothing.
+    /// </summary>
+    public bool IsArriving(UInt128 client, bool isIpv6, long now) =>
+        now < _arrivalsUntil && _arrivals.ContainsKey(new ClientAddress(client, isIpv6)) && !_handedOver.Contains(new ClientAddress(client, isIpv6));
 
     /// <summary>Sessions opening and closing, for the control plane to drain (the worker only writes).</summary>
     public SessionEventRing SessionEvents { get; } = new(SessionEventRing.DefaultCapacity);

@@ -280,52 +280,80 @@ public sealed class ForwardingEngine : IDisposable
 
     /// <summary>
     /// Gives up the SVR ingress sessions of a client that moved to another router (<paramref name="clients"/>: its
-    /// addresses), as records for that router's <see cref="TakeClientSessionsAsync"/>, made under the running configuration:
+    /// addresses), as records for that router's <see cref="TakeClientSessionsAsync"/>, their tenant and service by name:
     /// those the workers took out of their tables when they bound the configuration that moved the client, and any still
     /// live, removed without a reset (docs/mobility.md "A client moves"). Each worker gives up its own shard's between
-    /// batches; the answer holds every shard's. A worker that runs another configuration than the one in force at the call
-    /// (a commit came in between) gives up nothing and keeps its sessions, so every record answered was made under the
-    /// answer's version. Thread-safe.
+    /// batches, after binding the running configuration; the answer holds every shard's. Thread-safe.
     /// </summary>
-    public async Task<SessionExport> GiveUpClientSessionsAsync(ClientAddress[] clients)
+    public async Task<ClientSessionRecords> GiveUpClientSessionsAsync(ClientAddress[] clients)
     {
         ArgumentNullException.ThrowIfNull(clients);
         var version = AppliedVersion;
-        var shards = new Task<SessionRecord[]>[_workers.Length];
+        var shards = new Task<List<(SessionRecord Record, string Tenant, string Service)>>[_workers.Length];
         for (var i = 0; i < _workers.Length; i++)
         {
-            shards[i] = Request(i, (worker, snapshot, now) => snapshot is null || snapshot.Version != version
+            shards[i] = Request(i, (worker, snapshot, now) => snapshot is null
                 ? []
                 : SvrStage.GiveUpClient(worker, worker.Bind(snapshot, now), now, clients));
         }
 
         var given = await Task.WhenAll(shards).ConfigureAwait(false);
-        return new SessionExport(version, given.Length == 1 ? given[0] : [.. given.SelectMany(shard => shard)]);
+        return ClientSessionRecords.Of(version, given.SelectMany(shard => shard));
     }
 
     /// <summary>
     /// Takes over the sessions another router gave up for a client now on one of this router's links
-    /// (<see cref="GiveUpClientSessionsAsync"/>), made under configuration <paramref name="version"/>: records of another
-    /// version than the running one are refused. Each record goes to the worker <see cref="Pipeline.Workers.WorkerOwnership.OwnerOfArrival"/>
+    /// (<see cref="GiveUpClientSessionsAsync"/>), under whatever configuration that router ran: each worker finds the
+    /// records' tenant and service by name in the configuration it runs and refuses what that configuration does not
+    /// allow (<see cref="SvrStage.TakeClient"/>). Each record goes to the worker <see cref="Pipeline.Workers.WorkerOwnership.OwnerOfArrival"/>
     /// names, which installs it between batches (its waypoint pair from that worker's lane, its client's tuple published in
     /// the owner directory, so packets of either direction reach it whichever worker receives them). Thread-safe.
     /// </summary>
-    public async Task<SessionImportResult> TakeClientSessionsAsync(long version, SessionRecord[] records)
+    public async Task<SessionImportResult> TakeClientSessionsAsync(ClientSessionRecords given)
     {
-        ArgumentNullException.ThrowIfNull(records);
+        ArgumentNullException.ThrowIfNull(given);
+        var records = given.Sessions;
         var parts = new Task<SessionImportResult>[_workers.Length];
         for (var i = 0; i < _workers.Length; i++)
         {
             var part = _workers.Length == 1 ? records : OwnedBy(records, i);
             parts[i] = part.Length == 0
                 ? Task.FromResult(new SessionImportResult(0, 0, 0))
-                : Request(i, (worker, snapshot, now) => snapshot is null || snapshot.Version != version
+                : Request(i, (worker, snapshot, now) => snapshot is null
                     ? new SessionImportResult(0, 0, part.Length)
-                    : SvrStage.TakeClient(worker, worker.Bind(snapshot, now), now, part));
+                    : SvrStage.TakeClient(worker, worker.Bind(snapshot, now), now, given, part));
         }
 
         var taken = await Task.WhenAll(parts).ConfigureAwait(false);
         return new SessionImportResult(taken.Sum(t => t.Added), taken.Sum(t => t.Updated), taken.Sum(t => t.Refused));
+    }
+
+    /// <summary>
+    /// Ends the arrival grace (<see cref="SvrStage.ClientArrivalGrace"/>) of <paramref name="clients"/> on every worker:
+    /// their hand-over is over, so their packets without a session open sessions at once (a new datagram flow waits no
+    /// more). Each worker runs it between batches after the work queued for it before (a
+    /// <see cref="TakeClientSessionsAsync"/> of their records called earlier is installed first), having bound the running
+    /// snapshot (so binding it later does not start the grace again). Thread-safe.
+    /// </summary>
+    public Task EndClientArrivalsAsync(ClientAddress[] clients)
+    {
+        ArgumentNullException.ThrowIfNull(clients);
+        var ended = new Task<bool>[_workers.Length];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            ended[i] = Request(i, (worker, snapshot, now) =>
+            {
+                if (snapshot is not null)
+                {
+                    worker.Bind(snapshot, now);
+                }
+
+                worker.Resources.ClientsHandedOver(clients);
+                return true;
+            });
+        }
+
+        return Task.WhenAll(ended);
     }
 
     /// <summary>The records worker <paramref name="worker"/> takes (<see cref="Pipeline.Workers.WorkerOwnership.OwnerOfArrival"/>).</summary>

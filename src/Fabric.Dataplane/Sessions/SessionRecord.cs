@@ -50,6 +50,55 @@ public struct SessionRecord
 public sealed record SessionExport(long Version, SessionRecord[] Sessions);
 
 /// <summary>
+/// The sessions a router gave up for clients that moved to another router (docs/mobility.md "A client moves"). Each
+/// record's <see cref="SessionState.Tenant"/> and <see cref="SessionState.Service"/> index <paramref name="Tenants"/> and
+/// <paramref name="Services"/> (names), not a forwarding snapshot, so the records mean the same to a router running any
+/// configuration version: the taker looks the names up in its own; it uses none of the records' other indexes.
+/// <paramref name="Version"/> is the configuration the giver ran, for the record.
+/// </summary>
+public sealed record ClientSessionRecords(long Version, SessionRecord[] Sessions, string[] Tenants, string[] Services)
+{
+    /// <summary>
+    /// <paramref name="sessions"/> (each record with its tenant and service by name) as records whose tenant and service
+    /// index the name lists of the result.
+    /// </summary>
+    public static ClientSessionRecords Of(long version, IEnumerable<(SessionRecord Record, string Tenant, string Service)> sessions)
+    {
+        ArgumentNullException.ThrowIfNull(sessions);
+        var tenants = new List<string>();
+        var services = new List<string>();
+        var records = new List<SessionRecord>();
+        foreach (var (record, tenant, service) in sessions)
+        {
+            var named = record;
+            named.State.Tenant = (short)IndexOf(tenants, tenant);
+            named.State.Service = (short)IndexOf(services, service);
+            records.Add(named);
+        }
+
+        return new ClientSessionRecords(version, [.. records], [.. tenants], [.. services]);
+    }
+
+    /// <summary>The name of <paramref name="record"/>'s tenant, or null when it indexes none.</summary>
+    public string? TenantOf(in SessionRecord record) => (uint)record.State.Tenant < (uint)Tenants.Length ? Tenants[record.State.Tenant] : null;
+
+    /// <summary>The name of <paramref name="record"/>'s service, or null when it indexes none.</summary>
+    public string? ServiceOf(in SessionRecord record) => (uint)record.State.Service < (uint)Services.Length ? Services[record.State.Service] : null;
+
+    private static int IndexOf(List<string> names, string name)
+    {
+        var index = names.IndexOf(name);
+        if (index < 0)
+        {
+            index = names.Count;
+            names.Add(name);
+        }
+
+        return index;
+    }
+}
+
+/// <summary>
 /// Every live session of a router process that stopped, one array per worker's shard (in the workers' order), made under
 /// configuration <paramref name="Version"/> of that process: what it hands to the process that starts after it.
 /// </summary>

@@ -36,8 +36,8 @@ public static partial class SvrStage
 
     /// <summary>
     /// Takes session <paramref name="handle"/> (already bound to <paramref name="next"/>) out of the table without a reset,
-    /// gives back what it held to <paramref name="admittedBy"/>'s runtimes, and holds it as a record under
-    /// <paramref name="next"/>'s version in <see cref="WorkerResources.MovedClients"/> for the router its client moved to.
+    /// gives back what it held to <paramref name="admittedBy"/>'s runtimes, and holds it as a record, its tenant and service
+    /// by name, in <see cref="WorkerResources.MovedClients"/> for the router its client moved to.
     /// </summary>
     internal static void HoldForNewRouter(ForwardingSnapshot admittedBy, ForwardingSnapshot next, WorkerResources resources, int handle, long now)
     {
@@ -45,23 +45,23 @@ public static partial class SvrStage
         var state = resources.Sessions.Payload(handle);
         resources.RemoveSession(handle);
         SessionOpening.Ended(admittedBy, resources, state);
-        resources.MovedClients.Hold(record, next.Version, now);
+        resources.MovedClients.Hold(record, next.Tenants[state.Tenant], next.Services[state.Service].Name, now);
         resources.Counters.SessionsMoved++;
     }
 
     /// <summary>
-    /// The sessions of <paramref name="clients"/> for the router they moved to, as records made under
-    /// <paramref name="snapshot"/>'s version, removed from this router without a reset: those held since the worker bound the
-    /// configuration that moved them (<see cref="HoldForNewRouter"/>), and any SVR ingress session of theirs still live
-    /// (their waypoint ports, admission and load given back). Closed TCP sessions are left to linger out here. The worker
-    /// has bound <paramref name="snapshot"/>.
+    /// The sessions of <paramref name="clients"/> for the router they moved to, as records with their tenant and service
+    /// by name, removed from this router without a reset: those held since the worker bound the configuration that moved
+    /// them (<see cref="HoldForNewRouter"/>), and any SVR ingress session of theirs still live (their waypoint ports,
+    /// admission and load given back). Closed TCP sessions are left to linger out here. The worker has bound
+    /// <paramref name="snapshot"/>.
     /// </summary>
-    internal static SessionRecord[] GiveUpClient(PacketWorker worker, ForwardingSnapshot snapshot, long now, ClientAddress[] clients)
+    internal static List<(SessionRecord Record, string Tenant, string Service)> GiveUpClient(PacketWorker worker, ForwardingSnapshot snapshot, long now, ClientAddress[] clients)
     {
         var sessions = worker.Sessions;
-        var records = new List<SessionRecord>();
+        var records = new List<(SessionRecord Record, string Tenant, string Service)>();
         var resources = worker.Resources;
-        resources.MovedClients.Take(clients, snapshot.Version, records, now, (long)(ClientHandOverHold.TotalSeconds * worker.TicksPerSecond));
+        resources.MovedClients.Take(clients, records, now, (long)(ClientHandOverHold.TotalSeconds * worker.TicksPerSecond));
         var held = records.Count;
         for (var handle = 0; handle < sessions.Capacity; handle++)
         {
@@ -71,14 +71,14 @@ public static partial class SvrStage
                 continue;
             }
 
-            records.Add(SessionReplication.Record(resources, snapshot, handle, now));
             var state = sessions.Payload(handle);
+            records.Add((SessionReplication.Record(resources, snapshot, handle, now), snapshot.Tenants[state.Tenant], snapshot.Services[state.Service].Name));
             resources.RemoveSession(handle);
             SessionOpening.Ended(snapshot, resources, state);
         }
 
         worker.Counters.SessionsMoved += records.Count - held;
-        return [.. records];
+        return records;
     }
 
     /// <summary>
@@ -87,17 +87,20 @@ public static partial class SvrStage
     /// id, tenant, service and TCP state, re-homed on this router's path to the hosting router it used (the one owning the
     /// record's peer waypoint address; else a path chosen as for a new session), its waypoints of that path's family
     /// whatever the record's were, with new waypoint ports from that path's pool and
-    /// metadata on its next forward packets, so the egress adopts it on the new waypoint tuple. A record this router cannot
-    /// carry (the client not on one of its links, the tenant or service not matching this router's configuration, no path,
-    /// no waypoint ports, a full table, a tuple already in use) is refused and counted. Service and tenant indexes are the
-    /// configuration's (the same on every router of one version).
+    /// metadata on its next forward packets, so the egress adopts it on the new waypoint tuple. The record's tenant and
+    /// service are found by name in <paramref name="snapshot"/> (<paramref name="given"/>'s lists), so records made under
+    /// another configuration version are taken when this one still allows them. A record this router cannot carry is
+    /// refused and counted: the client not listed under this router or not on one of its links, its tenant or service gone,
+    /// the tenant no longer reaching the service or the destination no longer the service's in the tenant's view, an
+    /// unsealed session of a service that now requires encryption (<see cref="SessionRebinding.Allows"/>, the check every
+    /// live session meets at a commit), no path, no waypoint ports, a full table, a tuple already in use.
     /// </summary>
-    internal static SessionImportResult TakeClient(PacketWorker worker, ForwardingSnapshot snapshot, long now, ReadOnlySpan<SessionRecord> records)
+    internal static SessionImportResult TakeClient(PacketWorker worker, ForwardingSnapshot snapshot, long now, ClientSessionRecords given, ReadOnlySpan<SessionRecord> records)
     {
         int added = 0, refused = 0;
         foreach (ref readonly var record in records)
         {
-            if (TryTakeClientSession(worker, snapshot, now, record))
+            if (TryTakeClientSession(worker, snapshot, now, given, record))
             {
                 added++;
             }
@@ -111,16 +114,19 @@ public static partial class SvrStage
         return new SessionImportResult(added, 0, refused);
     }
 
-    private static bool TryTakeClientSession(PacketWorker worker, ForwardingSnapshot snapshot, long now, in SessionRecord record)
+    private static bool TryTakeClientSession(PacketWorker worker, ForwardingSnapshot snapshot, long now, ClientSessionRecords given, in SessionRecord record)
     {
         var forward = record.Forward;
         var carried = record.State;
         var clientPort = ClientPort(snapshot, forward);
+        var tenant = given.TenantOf(record) is { } tenantName ? snapshot.TenantIndex(tenantName) : -1;
+        var service = given.ServiceOf(record) is { } serviceName ? snapshot.ServiceIndex(serviceName) : -1;
+        carried.Tenant = (short)tenant;
+        carried.Service = (short)service;
         if (carried.Svr != SvrRole.Ingress || carried.IsIpv6 != forward.IsIpv6 || !PeerPath.Carries(carried.OriginalProtocol, forward.IsIpv6)
+            || !snapshot.RouterOfContainer.TryGetValue(new ClientAddress(forward.Source, forward.IsIpv6), out var placed) || placed != snapshot.Router
             || clientPort < 0 || clientPort >= worker.Ports.Length
-            || (uint)carried.Tenant >= (uint)snapshot.Tenants.Length
-            || snapshot.FibByTenant[carried.Tenant].Match(forward.IsIpv6, forward.Destination, forward.Protocol, forward.DestinationPort) is var service
-            && (service < 0 || service != carried.Service))
+            || !SessionRebinding.Allows(snapshot, carried, forward, tenant, service))
         {
             return false;
         }

@@ -60,27 +60,31 @@ public sealed class ClientHandOverTests : IDisposable
             records[i] = Largest(i);
         }
 
-        var parts = ClientHandOver.Parts("br1a", 7, records);
+        var given = ClientSessionRecords.Of(9, records.Select((r, i) => (r, "engineering", $"service-{i % 3}")));
+        var parts = ClientHandOver.Parts("br1a", 7, given);
 
         Assert.Equal([1, 2, 3], parts.Select(p => p.Part));
         Assert.All(parts, p => Assert.Equal(3, p.Parts));
-        var back = new List<SessionRecord>();
+        var back = new List<(SessionKey, uint, string?, string?)>();
         foreach (var part in parts)
         {
             var bytes = _serializer.ToBinary(part);
             Assert.InRange(bytes.Length, 1, 120 * 1024);
             var read = Assert.IsType<ClientSessionsGiven>(_serializer.FromBinary(bytes, _serializer.Manifest(part)));
             Assert.Equal(("br1a", 7L, part.Part, part.Parts, (string?)null), (read.Node, read.Version, read.Part, read.Parts, read.Error));
-            back.AddRange(SessionRecords.Deserialize(read.Records));
+            var named = ClientHandOver.Records(read);
+            back.AddRange(named.Sessions.Select(r => (r.Forward, r.State.SessionId, named.TenantOf(r), named.ServiceOf(r))));
         }
 
-        Assert.Equal(records.Select(r => (r.Forward, r.State.SessionId)), back.Select(r => (r.Forward, r.State.SessionId)));
+        Assert.Equal(
+            records.Select((r, i) => (r.Forward, r.State.SessionId, (string?)"engineering", (string?)$"service-{i % 3}")),
+            back);
     }
 
     [Fact]
     public void Parts_OfNoRecords_OneEmptyPart()
     {
-        var part = Assert.Single(ClientHandOver.Parts("br1a", 7, []));
+        var part = Assert.Single(ClientHandOver.Parts("br1a", 7, ClientSessionRecords.Of(7, [])));
         Assert.Empty(SessionRecords.Deserialize(part.Records));
         Assert.Equal((1, 1), (part.Part, part.Parts));
     }

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Fabric.Actors.Sessions;
 using Fabric.Conductor.Configuration;
+using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Wire;
 using Fabric.Model;
 using Fabric.Tests.Dataplane.Svr.Routers;
@@ -48,6 +49,16 @@ public sealed class ClusterClientMobilityTests : IDisposable
         AssertNoReset(fabric);
 
         Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+
+        // The answer taken, br2's session actor ends eng1's arrival grace (the routers' clock has not moved): a new datagram
+        // flow of eng1 opens a session at once instead of being dropped as arriving.
+        var eng1 = IpAddressConversions.ParseIpv4("10.20.1.10");
+        await Pumping(fabric, () => fabric.Br2.Worker.Resources.IsArriving(eng1, isIpv6: false, fabric.Br2.Now), arriving => !arriving, "br2 ending eng1's arrival");
+        var atBulk = fabric.Bulk1.Received.Count;
+        fabric.Nomad.SendUdp("10.10.1.30", 46100, 5201, "new flow"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(atBulk + 1, fabric.Bulk1.Received.Count);
+        Assert.Equal(0, fabric.Br2.DropTotal(DropReason.ClientArriving));
     }
 
     [Fact]

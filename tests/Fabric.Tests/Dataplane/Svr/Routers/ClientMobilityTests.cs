@@ -367,6 +367,59 @@ public sealed class ClientMobilityTests
         Assert.Equal(1, SvrFabric.Drops(fabric.Br2, DropReason.ClientArriving));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task ClientMovedToBr2_HandOverOver_NewUdpFlowsOpenAtOnceOnEveryWorker_MovedFlowGoesOnInItsOldSession(int workers)
+    {
+        using var fabric = new SvrFabric(AtBr1, workers: workers);
+        OpenUdp(fabric, 45010);
+        var sessionId = Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        // Before the hand-over, a new flow's datagram waits out the grace like any of the client's.
+        fabric.Nomad.SendUdp(Bulk, 46000, 5201, "early"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br2.DropTotal(DropReason.ClientArriving));
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        Assert.Equal(new SessionImportResult(1, 0, 0), await Take(fabric.Br2, given));
+        var ended = fabric.Br2.EndClientArrivalsAsync([Address("10.20.1.10")]);
+        fabric.Br2.RunOnce();
+        await ended;
+
+        // Still within the grace: new flows (which br2's fanout spreads over its workers) open sessions at once.
+        var ports = Enumerable.Range(46001, 8).Select(port => (ushort)port).ToArray();
+        foreach (var port in ports)
+        {
+            fabric.Nomad.SendUdp(Bulk, port, 5201, System.Text.Encoding.ASCII.GetBytes($"new {port}"));
+            fabric.Pump();
+        }
+
+        Assert.Equal(ports.Select(port => $"new {port}"), fabric.Nomad.Received.Select(UdpText));
+        Assert.Equal(1, fabric.Br2.DropTotal(DropReason.ClientArriving));
+        Assert.All(fabric.Br2.Workers, worker => Assert.InRange(worker.Sessions.Count, 1, ports.Length + 1));
+
+        // The moved flow goes on in its old session: br1's session id, adopted by dc1.
+        fabric.Nomad.Received.Clear();
+        fabric.Nomad.SendUdp(Bulk, 45010, 5201, "moved"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal("moved", UdpText(Assert.Single(fabric.Nomad.Received)));
+        var moved = SessionKey.V4(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Bulk), 45010, 5201, IpProtocol.Udp);
+        var holder = Assert.Single(fabric.Br2.Workers, worker => worker.Sessions.TryFind(moved, out _, out _));
+        Assert.True(holder.Sessions.TryFind(moved, out var handle, out _));
+        Assert.Equal(sessionId, holder.Sessions.Payload(handle).SessionId);
+        Assert.Equal(1, fabric.Dc1.Counters().SessionsMoved);
+        Assert.Equal(1, fabric.Br2.DropTotal(DropReason.ClientArriving));
+    }
+
+    /// <summary>The SVR ingress sessions of every worker of <paramref name="router"/>.</summary>
+    private static List<SessionState> SvrIngressSessions(ForwardingEngine router) =>
+        [.. router.Workers.SelectMany(LivePayloads).Where(state => state.Svr == SvrRole.Ingress)];
+
     [Fact]
     public void ClientArrivedAtBr2_UdpDatagramAfterTheGraceWithoutItsRecords_OpensANewSession()
     {
@@ -407,33 +460,94 @@ public sealed class ClientMobilityTests
         Assert.Equal(atServers, fabric.Web1.Received.Count + fabric.Web2.Received.Count);
     }
 
+    [Theory]
+    [InlineData("br1")]
+    [InlineData("br2")]
+    public async Task ClientMovedToBr2_AnUnrelatedCommitReachesOneBranchBeforeTheHandOver_SessionTakenAndGoesOnWithoutReset(string ahead)
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42006);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+
+        // Another tenant and another service come first in the document (renumbering both) and db's access changes: nothing
+        // of eng1's placement or of its tenant's access to web.
+        var unrelated = fabric.Document(text => UnrelatedCommit(AtBr2(text)));
+        var aheadRouter = ahead == "br1" ? fabric.Br1 : fabric.Br2;
+        aheadRouter.Apply(unrelated, version: 3);
+        Assert.NotEqual(fabric.Br1.Snapshot.ServiceIndex("web"), fabric.Br2.Snapshot.ServiceIndex("web"));
+        Assert.NotEqual(fabric.Br1.Snapshot.TenantIndex("engineering"), fabric.Br2.Snapshot.TenantIndex("engineering"));
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Single(given.Sessions);
+        Assert.Equal(new SessionImportResult(1, 0, 0), taken);
+        var session = SvrFabric.OnlySession(fabric.Br2);
+        Assert.Equal((fabric.Br2.Snapshot.TenantIndex("engineering"), fabric.Br2.Snapshot.ServiceIndex("web")), ((int)session.Tenant, (int)session.Service));
+        fabric.Nomad.AssertTcpEcho(Web, 42006, 80, 107, "moved!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        AssertNoReset(fabric);
+        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
     [Fact]
-    public async Task Records_OfAnotherConfigurationVersion_AreRefused()
+    public async Task Records_ForATenantThatNoLongerReachesTheService_AreRefused()
     {
         using var fabric = new SvrFabric(AtBr1);
         Open(fabric, 42002);
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
         var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
-        fabric.Br2.Apply(fabric.Document(AtBr2), version: 2);
+        fabric.Br2.Apply(fabric.Document(text => WithoutEngineeringAtWeb(UnrelatedCommit(AtBr2(text)))), version: 3);
 
         var taken = await Take(fabric.Br2, given);
 
+        Assert.Single(given.Sessions);
+        Assert.Equal(new SessionImportResult(0, 0, 1), taken);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+    }
+
+    [Fact]
+    public async Task Records_ForAClientBr2sConfigurationDoesNotListUnderBr2_AreRefused()
+    {
+        // br2's LAN serves eng1's prefix, but br2 runs a configuration that keeps eng1 at br1.
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42007);
+        fabric.Br1.Apply(fabric.Document(AtBr2), version: 2);
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Single(given.Sessions);
         Assert.Equal(new SessionImportResult(0, 0, 1), taken);
         Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
     }
 
     private static ClientAddress Address(string text) => ClientAddress.Of(System.Net.IPAddress.Parse(text));
 
-    private static async Task<SessionExport> GiveUp(ForwardingEngine router, ClientAddress client)
+    private static async Task<ClientSessionRecords> GiveUp(ForwardingEngine router, ClientAddress client)
     {
         var given = router.GiveUpClientSessionsAsync([client]);
         router.RunOnce();
         return await given;
     }
 
-    private static async Task<SessionImportResult> Take(ForwardingEngine router, SessionExport given)
+    private static async Task<SessionImportResult> Take(ForwardingEngine router, ClientSessionRecords given)
     {
         // As the other router gets them: through the one serialized form.
-        var taken = router.TakeClientSessionsAsync(given.Version, SessionRecords.Deserialize(SessionRecords.Serialize(given.Sessions)));
+        var taken = router.TakeClientSessionsAsync(given with { Sessions = SessionRecords.Deserialize(SessionRecords.Serialize(given.Sessions)) });
         router.RunOnce();
         return await taken;
     }
@@ -454,6 +568,30 @@ public sealed class ClientMobilityTests
         var edited = AtBr1(text);
         Assert.Contains(eng1, edited, StringComparison.Ordinal);
         return edited.Replace(eng1, string.Empty, StringComparison.Ordinal).Replace(fin1, fin1 + eng1, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A commit about nothing eng1's sessions need: a tenant and a service listed before all others (the routers number
+    /// tenants and services anew) and db reachable by guest too.
+    /// </summary>
+    internal static string UnrelatedCommit(string text)
+    {
+        var edited = text
+            .Replace("  tenants {\n", "  tenants {\n    audit {}\n", StringComparison.Ordinal)
+            .Replace("  services {\n", "  services {\n    api {\n      addresses = [\"10.200.0.81/32\"]\n      transports = [{ protocol = tcp, ports = [\"81\"] }]\n      access = [audit]\n      instances = [{ container = web1 }]\n    }\n", StringComparison.Ordinal)
+            .Replace("access = [finance]\n      policy = secure", "access = [finance, guest]\n      policy = secure", StringComparison.Ordinal);
+        Assert.Contains("audit {}", edited, StringComparison.Ordinal);
+        Assert.Contains("10.200.0.81/32", edited, StringComparison.Ordinal);
+        Assert.Contains("access = [finance, guest]", edited, StringComparison.Ordinal);
+        return edited;
+    }
+
+    /// <summary>web no longer reachable by engineering.</summary>
+    internal static string WithoutEngineeringAtWeb(string text)
+    {
+        var edited = text.Replace("access = [engineering, guest, finance]", "access = [guest, finance]", StringComparison.Ordinal);
+        Assert.Contains("access = [guest, finance]", edited, StringComparison.Ordinal);
+        return edited;
     }
 
     /// <summary>br2's LAN also the IPv6 gateway fd00:20:1::fe/64, on eng1's IPv6 prefix (<see cref="SvrFabric.DualStack"/> gives br1 fd00:20:1::1).</summary>
@@ -504,7 +642,7 @@ public sealed class ClientMobilityTests
         fabric.Eng1.SendUdp(Bulk, sourcePort, 5201, "before"u8.ToArray());
         fabric.Pump();
         Assert.Equal("before", UdpText(Assert.Single(fabric.Eng1.Received)));
-        Assert.Equal(1, fabric.Br1.Worker.Sessions.Count);
+        Assert.Equal(1, fabric.Br1.SessionCount);
     }
 
     private static string UdpText(byte[] packet)
