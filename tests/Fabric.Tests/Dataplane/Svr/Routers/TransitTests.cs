@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
@@ -106,6 +107,40 @@ public sealed class TransitTests
         Assert.Equal((ushort)9, icmp.Identifier);
 
         AssertContextKept(fabric);
+    }
+
+    /// <summary>
+    /// app2's host says it is unreachable about a ping it got (quoting all of it): br2 sends it on as an error about the
+    /// waypoint packet, dc1 (transit) passes it on as an error about a UDP packet, and eng1 gets a host-unreachable from
+    /// the service address quoting its own echo request as it sent it (identifier, sequence, length; checksums valid).
+    /// </summary>
+    [Fact]
+    public void Unreachable_AboutPing_FromInstanceBeyondTheTransit_ReachesClientQuotingItsOwnEcho()
+    {
+        using var fabric = new TransitFabric();
+        fabric.Eng1.Ping(Remote, id: 9, sequence: 1);
+        fabric.Pump();
+        var echo = Assert.Single(fabric.App2.Received);
+        var before = fabric.Eng1.Received.Count;
+
+        fabric.App2.SendIp(SvrIcmpErrorTests.Unreachable(fabric.App2.Address, echo, Icmpv4Code.HostUnreachable, quoted: echo.Length));
+        fabric.Pump();
+
+        var error = Assert.Single(fabric.Eng1.Received.Skip(before));
+        Assert.True(Packets.ChecksumsValid(error));
+        Assert.Equal(Remote, Packets.Source(error).ToString());
+        Assert.True(Ipv4Packet.TryCreate(error, out var outer));
+        Assert.Equal((fabric.Eng1.Address, IpProtocol.Icmp), (outer.Destination, outer.Protocol));
+        Assert.Equal((Icmpv4Type.DestinationUnreachable, Icmpv4Code.HostUnreachable), (outer.Payload[0], outer.Payload[1]));
+        Assert.True(Ipv4Packet.TryCreateQuoted(outer.Payload[8..], out var quoted, out _));
+        Assert.True(quoted.IsHeaderChecksumValid);
+        Assert.Equal((fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Remote), IpProtocol.Icmp), (quoted.Source, quoted.Destination, quoted.Protocol));
+        Assert.Equal(Icmpv4Type.EchoRequest, quoted.Payload[0]);
+        Assert.Equal((ushort)9, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[4..]));
+        Assert.Equal((ushort)1, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[6..]));
+        Assert.Equal(echo.Length, quoted.TotalLength);
+        Assert.Equal(0, Checksum.Compute(quoted.Payload));
+        Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2 }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
     }
 
     [Fact]
