@@ -32,11 +32,12 @@ public static class EgressStage
             }
 
             // As for IPv4 below; an IPv6 packet that crosses to the peer as IPv4 also loses octets of header (an IPv4 one
-            // crossing as IPv6 gains them).
+            // crossing as IPv6 gains them), as does a waypoint packet restored to an IPv4 session: its room, and the MTU
+            // reported, may exceed the egress MTU.
             var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, resources) : 0);
             if (context.LargestPacketLength > room)
             {
-                Error(ref context, resources, ingress, Icmpv6Type.PacketTooBig, 0, (uint)Math.Min(ReportedMtu(ref context, snapshot, resources, room), egressPort.Mtu));
+                Error(ref context, resources, ingress, Icmpv6Type.PacketTooBig, 0, (uint)ReportedMtu(ref context, snapshot, resources, room));
                 return context.Fail(DropReason.TooBig);
             }
         }
