@@ -127,19 +127,7 @@ public sealed class TransitTests
         fabric.Pump();
 
         var error = Assert.Single(fabric.Eng1.Received.Skip(before));
-        Assert.True(Packets.ChecksumsValid(error));
-        Assert.Equal(Remote, Packets.Source(error).ToString());
-        Assert.True(Ipv4Packet.TryCreate(error, out var outer));
-        Assert.Equal((fabric.Eng1.Address, IpProtocol.Icmp), (outer.Destination, outer.Protocol));
-        Assert.Equal((Icmpv4Type.DestinationUnreachable, Icmpv4Code.HostUnreachable), (outer.Payload[0], outer.Payload[1]));
-        Assert.True(Ipv4Packet.TryCreateQuoted(outer.Payload[8..], out var quoted, out _));
-        Assert.True(quoted.IsHeaderChecksumValid);
-        Assert.Equal((fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Remote), IpProtocol.Icmp), (quoted.Source, quoted.Destination, quoted.Protocol));
-        Assert.Equal(Icmpv4Type.EchoRequest, quoted.Payload[0]);
-        Assert.Equal((ushort)9, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[4..]));
-        Assert.Equal((ushort)1, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[6..]));
-        Assert.Equal(echo.Length, quoted.TotalLength);
-        Assert.Equal(0, Checksum.Compute(quoted.Payload));
+        SvrIcmpErrorTests.AssertHostUnreachableQuotingClientEcho(error, Remote, fabric.Eng1.Address, echo, id: 9, sequence: 1);
         Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2 }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
     }
 
