@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
+using Fabric.Dataplane.Io.Linux;
 using Fabric.Dataplane.Wire;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
@@ -39,28 +39,10 @@ public sealed unsafe class PacketRingSender : IDisposable
     public const int Batch = 256;
 
     /// <summary>The largest frame a slot carries.</summary>
-    public const int MaxFrameBytes = SlotBytes - FrameOffset;
+    public const int MaxFrameBytes = SlotBytes - TpacketV2.FrameOffset;
 
     /// <summary>The ring is mapped in blocks of one page.</summary>
     private const int BlockBytes = 4096;
-
-    // linux/if_packet.h: socket options, the TPACKET_V2 version, and the transmit status values of tpacket2_hdr.tp_status.
-    private const int PACKET_TX_RING = 13;
-    private const int PACKET_VERSION = 10;
-    private const int TPACKET_V2 = 1;
-    private const uint TP_STATUS_AVAILABLE = 0;
-    private const uint TP_STATUS_SEND_REQUEST = 1;
-    private const uint TP_STATUS_SENDING = 2;
-    private const uint TP_STATUS_WRONG_FORMAT = 4;
-
-    /// <summary>tpacket2_hdr.tp_len: the frame's length.</summary>
-    private const int LengthOffset = 4;
-
-    /// <summary>
-    /// Where a slot's frame starts: TPACKET_ALIGN(sizeof(struct tpacket2_hdr)), where the kernel reads a transmitted
-    /// frame when PACKET_TX_HAS_OFF is not set.
-    /// </summary>
-    private const int FrameOffset = 32;
 
     private readonly Socket _socket;
     private byte* _ring;
@@ -100,12 +82,12 @@ public sealed unsafe class PacketRingSender : IDisposable
     private static PacketRingSender Map(Socket packetSocket, int interfaceIndex, ReadOnlySpan<byte> frame)
     {
         var fd = (int)packetSocket.Handle;
-        var version = TPACKET_V2;
-        Check(setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(int)), "choosing TPACKET_V2");
+        var version = Tpacket.TPACKET_V2;
+        Check(setsockopt(fd, SOL_PACKET, Tpacket.PACKET_VERSION, &version, sizeof(int)), "choosing TPACKET_V2");
         var bypass = 1;
         Check(setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &bypass, sizeof(int)), "bypassing the qdisc");
         var request = new RingRequest { BlockSize = BlockBytes, BlockCount = Slots * SlotBytes / BlockBytes, FrameSize = SlotBytes, FrameCount = Slots };
-        Check(setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &request, sizeof(RingRequest)), "setting up a transmit ring");
+        Check(setsockopt(fd, SOL_PACKET, Tpacket.PACKET_TX_RING, &request, RingRequest.Tpacket2Length), "setting up a transmit ring");
         var mapped = mmap(null, Slots * SlotBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (mapped == (void*)-1)
         {
@@ -116,8 +98,8 @@ public sealed unsafe class PacketRingSender : IDisposable
         for (var slot = 0; slot < Slots; slot++)
         {
             var header = sender.Slot(slot);
-            frame.CopyTo(new Span<byte>(header + FrameOffset, MaxFrameBytes));
-            *(uint*)(header + LengthOffset) = (uint)frame.Length;
+            frame.CopyTo(new Span<byte>(header + TpacketV2.FrameOffset, MaxFrameBytes));
+            *(uint*)(header + TpacketV2.Length) = (uint)frame.Length;
         }
 
         sockaddr_ll address = default;
@@ -168,7 +150,7 @@ public sealed unsafe class PacketRingSender : IDisposable
             // Queue up to a batch of the slots the kernel has handed back, in ring order, then hand them over.
             for (var i = 0; i < Batch && IsFree(Status(_next)); i++)
             {
-                Volatile.Write(ref *(uint*)Slot(_next), TP_STATUS_SEND_REQUEST);
+                Volatile.Write(ref *(uint*)Slot(_next), TpacketV2.TP_STATUS_SEND_REQUEST);
                 _next = (_next + 1) % Slots;
                 queued++;
             }
@@ -182,7 +164,7 @@ public sealed unsafe class PacketRingSender : IDisposable
         // A slot still waiting for send(2) never left; one the kernel is sending has.
         for (var slot = 0; slot < Slots; slot++)
         {
-            if ((Status(slot) & (TP_STATUS_SEND_REQUEST | TP_STATUS_WRONG_FORMAT)) != 0)
+            if ((Status(slot) & (TpacketV2.TP_STATUS_SEND_REQUEST | TpacketV2.TP_STATUS_WRONG_FORMAT)) != 0)
             {
                 queued--;
             }
@@ -199,7 +181,8 @@ public sealed unsafe class PacketRingSender : IDisposable
     }
 
     /// <summary>Free for a new frame: neither queued, nor being sent, nor refused as malformed (timestamp bits aside).</summary>
-    private static bool IsFree(uint status) => (status & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING | TP_STATUS_WRONG_FORMAT)) == TP_STATUS_AVAILABLE;
+    private static bool IsFree(uint status) =>
+        (status & (TpacketV2.TP_STATUS_SEND_REQUEST | TpacketV2.TP_STATUS_SENDING | TpacketV2.TP_STATUS_WRONG_FORMAT)) == TpacketV2.TP_STATUS_AVAILABLE;
 
     private byte* Slot(int slot) => _ring + ((long)slot * SlotBytes);
 
@@ -221,15 +204,5 @@ public sealed unsafe class PacketRingSender : IDisposable
             _ = munmap(_ring, Slots * SlotBytes);
             _ring = null;
         }
-    }
-
-    /// <summary>struct tpacket_req (linux/if_packet.h): the ring's geometry.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct RingRequest
-    {
-        public uint BlockSize;
-        public uint BlockCount;
-        public uint FrameSize;
-        public uint FrameCount;
     }
 }

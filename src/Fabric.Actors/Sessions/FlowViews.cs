@@ -118,11 +118,16 @@ public static class FlowNames
     }
 
     /// <summary>
-    /// The configuration rule behind a drop and what it says about the packet, or (null, null) when no rule is involved
-    /// (damage, an unknown destination, a full table). The tenant and service are indexes of <paramref name="snapshot"/>.
+    /// The configuration rule behind a drop and what it says about the packet; no rule but what it is for a late packet
+    /// of a connection already reset; (null, null) when no rule is involved (damage, an unknown destination, a full table). The tenant and service are indexes of <paramref name="snapshot"/>.
     /// </summary>
     public static (string? Rule, string? Why) Rule(DropReason reason, DropRule rule, int tenant, int service, ForwardingSnapshot? snapshot)
     {
+        if (reason == DropReason.LateAfterReset)
+        {
+            return (null, "a late packet of a TCP connection already reset (in flight when it ended): harmless, no rule refused it");
+        }
+
         var tenantName = TenantName(snapshot, tenant);
         var entry = snapshot is not null && (uint)service < (uint)snapshot.Services.Length ? snapshot.Services[service] : null;
         if (entry is null)
@@ -148,7 +153,6 @@ public static class FlowNames
             (DropReason.RateLimited, _) => ($"{policy}", $"a rate limit of {entry.Name}"),
             (DropReason.SessionLimit, DropRule.SessionRate) => ($"{policy}.session-rate", $"{entry.Name} opens at most {p.SessionRate} sessions a second"),
             (DropReason.SessionLimit, _) => ($"{policy}.max-sessions", $"{entry.Name} takes at most {p.MaxSessions} sessions, none above {p.HighWaterPercent}% until below {p.LowWaterPercent}%"),
-            (DropReason.NoHandshake, DropRule.AfterReset) => (null, "a TCP packet after the session was reset"),
             (DropReason.NoHandshake, _) => ($"{policy}.transport-state-enforcement", $"transport-state-enforcement = {Snake(p.TransportStateEnforcement.ToString())}: a mid-flow TCP packet of a session whose handshake this router never saw"),
             (DropReason.NoPeerKeys, _) => ($"{policy}.encryption", $"encryption = required: {entry.Name} never leaves a router in clear, and the peer path has no keys"),
             (DropReason.PeerPathDown, _) => ($"{policy}.resiliency", $"resiliency = {Snake(p.Resiliency.ToString())}: the session's peer path is down and it may not move to another"),

@@ -99,6 +99,44 @@ public static class FlowCommands
         return command;
     }
 
+    /// <summary>
+    /// Writes <paramref name="drops"/> as <c>fabric drops</c> prints them: totals by reason; counts by node, reason, tenant
+    /// and service with the rule behind them ("-" where none), or what they are where no rule is involved but the drop
+    /// says what it is (a late packet after a reset); the latest drops, each with its rule and why (or its why alone).
+    /// </summary>
+    public static void WriteDrops(TextWriter output, DropListView drops)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(drops);
+        output.WriteLine($"{"REASON",-24} {"COUNT",10}");
+        foreach (var r in drops.Reasons)
+        {
+            output.WriteLine($"{r.Reason,-24} {r.Count,10}");
+        }
+
+        output.WriteLine();
+        output.WriteLine($"{"NODE",-10} {"REASON",-22} {"TENANT",-12} {"SERVICE",-10} {"COUNT",8}  RULE");
+        foreach (var c in drops.Counts)
+        {
+            output.WriteLine($"{c.Node,-10} {c.Reason,-22} {c.Tenant ?? "-",-12} {c.Service ?? "-",-10} {c.Count,8}  {c.Rule ?? (c.Why is null ? "-" : $"- ({c.Why})")}");
+        }
+
+        output.WriteLine();
+        output.WriteLine("latest drops, newest first:");
+        foreach (var d in drops.Recent)
+        {
+            output.WriteLine($"  {Time(d.UnixMilliseconds)} {d.Node} {d.Reason} tenant {d.Tenant ?? "-"} service {d.Service ?? "-"} {d.Packet} on {d.Interface ?? "?"}");
+            if (d.Rule is not null)
+            {
+                output.WriteLine($"      rule {d.Rule}: {d.Why}");
+            }
+            else if (d.Why is not null)
+            {
+                output.WriteLine($"      {d.Why}");
+            }
+        }
+    }
+
     private static Command Drops()
     {
         var conductor = ConductorConfigCommands.Conductor();
@@ -122,30 +160,7 @@ public static class FlowCommands
                 return drops.Nodes.Any(n => n.Error is not null) ? 1 : 0;
             }
 
-            output.WriteLine($"{"REASON",-24} {"COUNT",10}");
-            foreach (var r in drops.Reasons)
-            {
-                output.WriteLine($"{r.Reason,-24} {r.Count,10}");
-            }
-
-            output.WriteLine();
-            output.WriteLine($"{"NODE",-10} {"REASON",-22} {"TENANT",-12} {"SERVICE",-10} {"COUNT",8}  RULE");
-            foreach (var c in drops.Counts)
-            {
-                output.WriteLine($"{c.Node,-10} {c.Reason,-22} {c.Tenant ?? "-",-12} {c.Service ?? "-",-10} {c.Count,8}  {c.Rule ?? "-"}");
-            }
-
-            output.WriteLine();
-            output.WriteLine("latest drops, newest first:");
-            foreach (var d in drops.Recent)
-            {
-                output.WriteLine($"  {Time(d.UnixMilliseconds)} {d.Node} {d.Reason} tenant {d.Tenant ?? "-"} service {d.Service ?? "-"} {d.Packet} on {d.Interface ?? "?"}");
-                if (d.Rule is not null)
-                {
-                    output.WriteLine($"      rule {d.Rule}: {d.Why}");
-                }
-            }
-
+            WriteDrops(output, drops);
             PrintNodes(parse, drops.Nodes);
             return drops.Nodes.Any(n => n.Error is not null) ? 1 : 0;
         }, "drops"));

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Fabric.Actors.Sessions;
 using Fabric.Conductor.Configuration;
 using Fabric.Conductor.Telemetry;
+using Fabric.Http.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -140,18 +141,7 @@ internal static class FlowEndpoints
         var paths = new List<PeerPathView>();
         foreach (var n in telemetry.Nodes.Where(n => n.Samples.Count > 0 && (router is null || n.Router == router)))
         {
-            var sample = n.Samples[^1];
-            var names = sample.Counters.Keys.Where(k => k.StartsWith("path.", StringComparison.Ordinal) && k.EndsWith(".up", StringComparison.Ordinal))
-                .Select(k => k["path.".Length..^".up".Length]).Order(StringComparer.Ordinal);
-            foreach (var name in names)
-            {
-                long? Counter(string metric) => sample.Counters.TryGetValue($"path.{name}.{metric}", out var v) ? v : null;
-                // path.{peer}/{neighborhood}/{family} (EngineTelemetrySource): router and neighborhood names hold no slash.
-                var parts = name.Split('/');
-                paths.Add(new PeerPathView(
-                    n.Router, n.Node, parts[0], parts.Length > 1 ? parts[1] : "", parts.Length > 2 ? parts[2] : "", Counter("up") == 1,
-                    Counter("rtt-us") / 1000.0, Counter("jitter-us") / 1000.0, Counter("loss-bp") / 100.0, Counter("sessions") ?? 0, sample.UnixMilliseconds));
-            }
+            paths.AddRange(PeerPathViews.Of(n.Router, n.Node, n.Samples[^1]));
         }
 
         return TypedResults.Ok(new PeerPathListView(paths));
@@ -257,6 +247,33 @@ public sealed record PeerPathView(
     string Router, string Node, string Peer, string Neighborhood, string Family, bool Up, double? RttMilliseconds, double? JitterMilliseconds, double? LossPercent, long Sessions, long UnixMilliseconds);
 
 public sealed record PeerPathListView(IReadOnlyList<PeerPathView> Paths);
+
+/// <summary>A router node's peer paths as a telemetry sample shows them. Stateless; thread-safe.</summary>
+public static class PeerPathViews
+{
+    /// <summary>
+    /// Each peer path of router node <paramref name="node"/> of <paramref name="router"/> in its telemetry <paramref name="sample"/>, in the order of its name: one for each <c>path.{peer}/{neighborhood}/{family}.up</c>
+    /// counter, its peer, neighborhood and family read as the metrics read them (<see cref="CounterFamilies.PeerPathUp"/>: a
+    /// router of the previous release names a path without its family, which is IPv4), the path's other counters beside it.
+    /// </summary>
+    public static IEnumerable<PeerPathView> Of(string router, string node, TelemetryPoint sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        foreach (var counter in sample.Counters.Keys.Order(StringComparer.Ordinal))
+        {
+            if (CounterFamilies.PeerPathUp.Match(counter) is not [var peer, var neighborhood, var family])
+            {
+                continue;
+            }
+
+            var name = counter[..^".up".Length];
+            long? Counter(string metric) => sample.Counters.TryGetValue($"{name}.{metric}", out var v) ? v : null;
+            yield return new PeerPathView(
+                router, node, peer, neighborhood, family, Counter("up") == 1,
+                Counter("rtt-us") / 1000.0, Counter("jitter-us") / 1000.0, Counter("loss-bp") / 100.0, Counter("sessions") ?? 0, sample.UnixMilliseconds);
+        }
+    }
+}
 
 /// <summary>A tenant's forwarded packets and bytes, sessions opened and active now, and drops, over every router node (cumulative since each started), and per node.</summary>
 public sealed record TenantView(string Name, long Packets, long Bytes, long SessionsOpened, long SessionsActive, long Drops, IReadOnlyList<TenantNodeView> Nodes);

@@ -152,6 +152,12 @@ public enum DropReason : byte
     /// moves"); TCP sends it again, a datagram flow's next packet finds its session.
     /// </summary>
     ClientArriving,
+
+    /// <summary>
+    /// A TCP segment of a connection already reset, other than a SYN opening a new one on the tuple: a late packet of
+    /// the closed connection, in flight when it ended. Harmless; no rule of the configuration refused it.
+    /// </summary>
+    LateAfterReset,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

@@ -25,9 +25,6 @@ public enum DropRule : byte
 
     /// <summary>The service's new-session rate (<c>session-rate</c>).</summary>
     SessionRate,
-
-    /// <summary>A TCP packet after the session's reset (transport-state tracking, not the policy's enforcement mode).</summary>
-    AfterReset,
 }
 
 /// <summary>The rules behind refusals the dataplane's own types make.</summary>

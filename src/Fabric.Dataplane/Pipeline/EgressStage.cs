@@ -32,11 +32,12 @@ public static class EgressStage
             }
 
             // As for IPv4 below; an IPv6 packet that crosses to the peer as IPv4 also loses octets of header (an IPv4 one
-            // crossing as IPv6 gains them).
+            // crossing as IPv6 gains them), as does a waypoint packet restored to an IPv4 session: its room, and the MTU
+            // reported, may exceed the egress MTU.
             var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, resources) : 0);
             if (context.LargestPacketLength > room)
             {
-                Error(ref context, resources, ingress, Icmpv6Type.PacketTooBig, 0, (uint)Math.Min(room, egressPort.Mtu));
+                Error(ref context, resources, ingress, Icmpv6Type.PacketTooBig, 0, (uint)ReportedMtu(ref context, snapshot, resources, room));
                 return context.Fail(DropReason.TooBig);
             }
         }
@@ -64,7 +65,7 @@ public static class EgressStage
             {
                 if (v4.DontFragment)
                 {
-                    Error(ref context, resources, ingress, Icmpv4Type.DestinationUnreachable, FragmentationNeeded, (uint)room);
+                    Error(ref context, resources, ingress, Icmpv4Type.DestinationUnreachable, FragmentationNeeded, (uint)ReportedMtu(ref context, snapshot, resources, room));
                 }
 
                 return context.Fail(DropReason.TooBig);
@@ -143,6 +144,24 @@ public static class EgressStage
         var shrink = SvrStage.HeaderShrink(ref context, NextHop(ref context, resources));
         return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) - shrink
             : -shrink - (SvrStage.IsEcho(state.OriginalProtocol) ? UdpDatagram.HeaderLength : 0);
+    }
+
+    /// <summary>
+    /// The MTU told to the sender of a packet refused for being longer than <paramref name="room"/> (the egress MTU less
+    /// <see cref="SvrGrowth"/>): the room itself, in the family and for the packet as the sender sent it; but at a transit,
+    /// whose sender is the ingress router (which lowers the MTU of an error about its waypoint packet by what SVR adds, as
+    /// for one from a router between the two), the room with what SVR adds here given back: the MTU of the link toward
+    /// the peer, as the waypoint packet measures it in the family it arrived in.
+    /// </summary>
+    private static int ReportedMtu(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources, int room)
+    {
+        if (context.Session < 0 || context.IsIcmpError)
+        {
+            return room;
+        }
+
+        ref var state = ref resources.Sessions.Payload(context.Session);
+        return state.Svr == SvrRole.Transit ? room + SvrStage.GrowthToPeer(snapshot, state) : room;
     }
 
     /// <summary>ICMP code "fragmentation needed and DF set" (RFC 792).</summary>

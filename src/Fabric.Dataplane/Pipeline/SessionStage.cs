@@ -116,7 +116,7 @@ public static class SessionStage
             ref var tcp = ref sessions.Tcp(handle);
             if (tcp.Observe(context.TcpFlags, context.Direction) == TcpVerdict.InvalidAfterReset)
             {
-                return context.Fail(DropReason.NoHandshake, DropRule.AfterReset);
+                return context.Fail(DropReason.LateAfterReset);
             }
 
             if (tcp.IsClosed)

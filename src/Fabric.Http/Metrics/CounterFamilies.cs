@@ -25,8 +25,14 @@ public enum InstrumentKind
 /// <c>tenant-limit.web.eng.dev.rate</c>). A counter with fewer parts, or an empty one, is not of the family.
 /// </param>
 /// <param name="Scale">Multiplies the counter into the unit (microseconds into seconds).</param>
+/// <param name="LastLabelOfOlderRouters">
+/// When set, a middle part one label short is of the family too and takes this for its last label: a counter as a
+/// router of an earlier release names it (peer paths were <c>path.P/N</c> while every path was IPv4, then
+/// <c>path.P/N/F</c>), so a fabric in a rolling upgrade keeps every path's series.
+/// </param>
 public sealed record CounterFamily(
-    string Instrument, InstrumentKind Kind, string Unit, string Description, string Prefix, string Suffix, string[] Labels, double Scale = 1, char Separator = '.')
+    string Instrument, InstrumentKind Kind, string Unit, string Description, string Prefix, string Suffix, string[] Labels, double Scale = 1, char Separator = '.',
+    string? LastLabelOfOlderRouters = null)
 {
     /// <summary>The label values of <paramref name="counter"/> when it belongs to this family, else null.</summary>
     public string[]? Match(string counter)
@@ -49,7 +55,14 @@ public sealed record CounterFamily(
         }
 
         var values = middle.Split(Separator, Labels.Length);
-        return values.Length == Labels.Length && !values.Contains("") ? values : null;
+        if (values.Contains(""))
+        {
+            return null;
+        }
+
+        return values.Length == Labels.Length ? values
+            : values.Length == Labels.Length - 1 && LastLabelOfOlderRouters is { } last ? [.. values, last]
+            : null;
     }
 }
 
@@ -62,6 +75,16 @@ public static class CounterFamilies
 {
     private const string Packets = "{packet}";
     private const string Sessions = "{session}";
+
+    /// <summary>A peer path's counters are named <c>path.{peer}/{neighborhood}/{family}.{metric}</c> (<see cref="EngineTelemetrySource"/>).</summary>
+    private static readonly string[] PeerPathLabels = ["peer", "neighborhood", "family"];
+
+    /// <summary>The family of a peer path a router of the previous release names without one: all its paths were IPv4.</summary>
+    private const string PeerPathFamilyOfOlderRouters = "ipv4";
+
+    /// <summary>Whether each peer path is up: the family that names a router node's peer paths (peer, neighborhood, family).</summary>
+    public static CounterFamily PeerPathUp { get; } =
+        new("fabric.peer_path.up", InstrumentKind.Gauge, "", "1 while the peer path's monitoring sees it up, else 0.", "path.", ".up", PeerPathLabels, Separator: '/', LastLabelOfOlderRouters: PeerPathFamilyOfOlderRouters);
 
     public static IReadOnlyList<CounterFamily> All { get; } =
     [
@@ -87,11 +110,11 @@ public static class CounterFamilies
         new("fabric.service.sessions.active", InstrumentKind.Gauge, Sessions, "Sessions to each service open now.", "service.", ".sessions.active", ["service"]),
         new("fabric.service.sessions.placed", InstrumentKind.Gauge, Sessions, "Sessions this router placed on the service's instances, now.", "service.", ".sessions", ["service"]),
         new("fabric.service.drops", InstrumentKind.Counter, Packets, "Packets to each service dropped, whatever the reason.", "service.", ".drops", ["service"]),
-        new("fabric.peer_path.sessions", InstrumentKind.Gauge, Sessions, "Waypoint pairs in use on each peer path.", "path.", ".sessions", ["peer", "neighborhood", "family"], Separator: '/'),
-        new("fabric.peer_path.up", InstrumentKind.Gauge, "", "1 while the peer path's monitoring sees it up, else 0.", "path.", ".up", ["peer", "neighborhood", "family"], Separator: '/'),
-        new("fabric.peer_path.rtt", InstrumentKind.Gauge, "s", "The peer path's round-trip time as its probes measure it.", "path.", ".rtt-us", ["peer", "neighborhood", "family"], 1e-6, '/'),
-        new("fabric.peer_path.jitter", InstrumentKind.Gauge, "s", "The peer path's jitter as its probes measure it.", "path.", ".jitter-us", ["peer", "neighborhood", "family"], 1e-6, '/'),
-        new("fabric.peer_path.loss_ratio", InstrumentKind.Gauge, "", "The share of the peer path's probes lost (0 to 1).", "path.", ".loss-bp", ["peer", "neighborhood", "family"], 1e-4, '/'),
+        new("fabric.peer_path.sessions", InstrumentKind.Gauge, Sessions, "Waypoint pairs in use on each peer path.", "path.", ".sessions", PeerPathLabels, Separator: '/', LastLabelOfOlderRouters: PeerPathFamilyOfOlderRouters),
+        PeerPathUp,
+        new("fabric.peer_path.rtt", InstrumentKind.Gauge, "s", "The peer path's round-trip time as its probes measure it.", "path.", ".rtt-us", PeerPathLabels, 1e-6, '/', PeerPathFamilyOfOlderRouters),
+        new("fabric.peer_path.jitter", InstrumentKind.Gauge, "s", "The peer path's jitter as its probes measure it.", "path.", ".jitter-us", PeerPathLabels, 1e-6, '/', PeerPathFamilyOfOlderRouters),
+        new("fabric.peer_path.loss_ratio", InstrumentKind.Gauge, "", "The share of the peer path's probes lost (0 to 1).", "path.", ".loss-bp", PeerPathLabels, 1e-4, '/', PeerPathFamilyOfOlderRouters),
         new("fabric.tenant_limit.configured", InstrumentKind.Gauge, "By/s", "A limited tenant's configured rate on a service, fabric-wide.", "tenant-limit.", ".configured", ["service", "tenant"]),
         new("fabric.tenant_limit.rate", InstrumentKind.Gauge, "By/s", "The rate in force at this router: its share of the tenant's limit.", "tenant-limit.", ".rate", ["service", "tenant"]),
         new("fabric.tenant_limit.offered.bytes", InstrumentKind.Counter, "By", "Bytes a limited tenant offered to a service at this router.", "tenant-limit.", ".offered-bytes", ["service", "tenant"]),

@@ -18,8 +18,19 @@ public sealed class CounterFamilyTests
     public void PeerPath_PeerNeighborhoodAndFamily(string counter, string peer, string neighborhood, string family) =>
         Assert.Equal([peer, neighborhood, family], Family("fabric.peer_path.up").Match(counter) ?? []);
 
+    /// <summary>A router of the previous release names its peer paths without their family (all were IPv4): read as ipv4, in every peer path family.</summary>
     [Theory]
-    [InlineData("path.dc1/wan.up")]
+    [InlineData("fabric.peer_path.up", "path.dc1/wan.up")]
+    [InlineData("fabric.peer_path.sessions", "path.dc1/wan.sessions")]
+    [InlineData("fabric.peer_path.rtt", "path.dc1/wan.rtt-us")]
+    [InlineData("fabric.peer_path.jitter", "path.dc1/wan.jitter-us")]
+    [InlineData("fabric.peer_path.loss_ratio", "path.dc1/wan.loss-bp")]
+    public void PeerPath_OfARouterOfThePreviousRelease_WithoutFamily_ReadsAsIpv4(string instrument, string counter) =>
+        Assert.Equal(["dc1", "wan", "ipv4"], Family(instrument).Match(counter) ?? []);
+
+    [Theory]
+    [InlineData("path.dc1.up")]
+    [InlineData("path.dc1/.up")]
     [InlineData("path.dc1//ipv4.up")]
     [InlineData("path.dc1/wan/.up")]
     [InlineData("path.dc1/wan/ipv4.sessions")]

@@ -46,8 +46,8 @@ public sealed unsafe partial class AfPacketPort
 
     private void MapRing()
     {
-        var version = TpacketV3.TPACKET_V3;
-        if (setsockopt(_fd, SOL_PACKET, TpacketV3.PACKET_VERSION, &version, sizeof(int)) != 0)
+        var version = Tpacket.TPACKET_V3;
+        if (setsockopt(_fd, SOL_PACKET, Tpacket.PACKET_VERSION, &version, sizeof(int)) != 0)
         {
             FailRing("choosing TPACKET_V3");
         }
@@ -60,7 +60,7 @@ public sealed unsafe partial class AfPacketPort
             FrameCount = RingBlockBytes / RingFrameBytes * RingBlocks,
             RetireTimeoutMs = RingRetireTimeoutMs,
         };
-        if (setsockopt(_fd, SOL_PACKET, TpacketV3.PACKET_RX_RING, &request, sizeof(RingRequest)) != 0)
+        if (setsockopt(_fd, SOL_PACKET, Tpacket.PACKET_RX_RING, &request, sizeof(RingRequest)) != 0)
         {
             FailRing("setting up a receive ring");
         }

@@ -112,20 +112,61 @@ internal struct PacketAuxData
 }
 
 /// <summary>
-/// The PACKET_MMAP TPACKET_V3 receive ring's ABI (linux/if_packet.h, Documentation/networking/packet_mmap.rst): socket
-/// options, status bits, and the field offsets of struct tpacket_block_desc and struct tpacket3_hdr on 64-bit Linux.
+/// The PACKET_MMAP ABI every ring version shares (linux/if_packet.h, Documentation/networking/packet_mmap.rst): the
+/// socket options that choose a layout and set up a ring (from a <see cref="RingRequest"/>), and the layout versions.
 /// </summary>
-internal static class TpacketV3
+public static class Tpacket
 {
-    /// <summary>Socket option: the ring's layout version (set before the ring).</summary>
+    /// <summary>Socket option: set up a receive ring.</summary>
+    public const int PACKET_RX_RING = 5;
+
+    /// <summary>Socket option: the rings' layout version (set before a ring).</summary>
     public const int PACKET_VERSION = 10;
 
-    /// <summary>Socket option: set up the receive ring from a struct tpacket_req3.</summary>
-    public const int PACKET_RX_RING = 5;
+    /// <summary>Socket option: set up a transmit ring.</summary>
+    public const int PACKET_TX_RING = 13;
+
+    /// <summary>enum tpacket_versions: TPACKET_V2, one frame a slot of a fixed size.</summary>
+    public const int TPACKET_V2 = 1;
 
     /// <summary>enum tpacket_versions: TPACKET_V3, block-based.</summary>
     public const int TPACKET_V3 = 2;
+}
 
+/// <summary>
+/// The PACKET_MMAP TPACKET_V2 transmit ring's ABI (the lab bench's sender uses it): the status values of
+/// struct tpacket2_hdr.tp_status on a transmit ring and where a slot holds the frame's length and the frame.
+/// </summary>
+public static class TpacketV2
+{
+    /// <summary>tp_status: the slot is free for a frame.</summary>
+    public const uint TP_STATUS_AVAILABLE = 0;
+
+    /// <summary>tp_status: the slot's frame waits for the next send(2).</summary>
+    public const uint TP_STATUS_SEND_REQUEST = 1;
+
+    /// <summary>tp_status: the kernel is sending the slot's frame.</summary>
+    public const uint TP_STATUS_SENDING = 2;
+
+    /// <summary>tp_status: the kernel refused the slot's frame as malformed.</summary>
+    public const uint TP_STATUS_WRONG_FORMAT = 4;
+
+    /// <summary>tpacket2_hdr.tp_len: the frame's length.</summary>
+    public const int Length = 4;
+
+    /// <summary>
+    /// Where a slot's frame starts: TPACKET_ALIGN(sizeof(struct tpacket2_hdr)), where the kernel reads a transmitted
+    /// frame when PACKET_TX_HAS_OFF is not set.
+    /// </summary>
+    public const int FrameOffset = 32;
+}
+
+/// <summary>
+/// The PACKET_MMAP TPACKET_V3 receive ring's ABI: status bits, and the field offsets of struct tpacket_block_desc and
+/// struct tpacket3_hdr on 64-bit Linux.
+/// </summary>
+internal static class TpacketV3
+{
     /// <summary>block_status: the kernel owns the block (the reader hands it back by writing this).</summary>
     public const uint TP_STATUS_KERNEL = 0;
 
@@ -160,10 +201,16 @@ internal static class TpacketV3
     public const int PacketType = 48 + 10;
 }
 
-/// <summary>struct tpacket_req3 (linux/if_packet.h): the receive ring's geometry.</summary>
+/// <summary>
+/// struct tpacket_req3 (linux/if_packet.h): a ring's geometry. Its first four fields are struct tpacket_req, all a
+/// TPACKET_V2 ring reads (<see cref="Tpacket2Length"/> octets of it).
+/// </summary>
 [StructLayout(LayoutKind.Sequential)]
-internal struct RingRequest
+public struct RingRequest
 {
+    /// <summary>sizeof(struct tpacket_req): the part of the request a TPACKET_V1 or V2 ring is set up from.</summary>
+    public const int Tpacket2Length = 4 * sizeof(uint);
+
     public uint BlockSize;
     public uint BlockCount;
     public uint FrameSize;

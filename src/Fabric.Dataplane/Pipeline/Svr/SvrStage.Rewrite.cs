@@ -118,11 +118,12 @@ public static partial class SvrStage
 
     /// <summary>
     /// The octets a packet of the session may gain on its way to the peer once the handshake is done: the sealed
-    /// trailer when the session is encrypted; for a ping, its UDP header and metadata (pings always carry it). A
-    /// packet bigger than the path MTU less this is answered with fragmentation-needed by the egress stage.
+    /// trailer when the session is encrypted; for a ping, its metadata (pings always carry it) and, but at a transit
+    /// (where the packet already is that datagram), the UDP header its message crosses in. A packet bigger than the
+    /// path MTU less this is answered with fragmentation-needed by the egress stage.
     /// </summary>
     public static int GrowthToPeer(ForwardingSnapshot snapshot, in SessionState state) =>
-        IsEcho(state.OriginalProtocol) ? UdpDatagram.HeaderLength + MaxOverhead(snapshot, state)
+        IsEcho(state.OriginalProtocol) ? (state.Svr == SvrRole.Transit ? 0 : UdpDatagram.HeaderLength) + MaxOverhead(snapshot, state)
         : state.Sealed ? PacketSealer.TrailerLength
         : 0;
 

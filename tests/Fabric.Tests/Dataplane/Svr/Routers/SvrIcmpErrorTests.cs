@@ -102,19 +102,7 @@ public sealed class SvrIcmpErrorTests
         fabric.Pump();
 
         var error = Assert.Single(fabric.Eng1.Received.Skip(before));
-        Assert.True(Packets.ChecksumsValid(error));
-        Assert.Equal(Bulk, Packets.Source(error).ToString());
-        Assert.True(Ipv4Packet.TryCreate(error, out var outer));
-        Assert.Equal((fabric.Eng1.Address, IpProtocol.Icmp), (outer.Destination, outer.Protocol));
-        Assert.Equal((Icmpv4Type.DestinationUnreachable, Icmpv4Code.HostUnreachable), (outer.Payload[0], outer.Payload[1]));
-        Assert.True(Ipv4Packet.TryCreateQuoted(outer.Payload[8..], out var quoted, out _));
-        Assert.True(quoted.IsHeaderChecksumValid);
-        Assert.Equal((fabric.Eng1.Address, IpAddressConversions.ParseIpv4(Bulk), IpProtocol.Icmp), (quoted.Source, quoted.Destination, quoted.Protocol));
-        Assert.Equal(Icmpv4Type.EchoRequest, quoted.Payload[0]);
-        Assert.Equal((ushort)7, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[4..]));
-        Assert.Equal((ushort)1, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[6..]));
-        Assert.Equal(echo.Length, quoted.TotalLength);
-        Assert.Equal(0, Checksum.Compute(quoted.Payload));
+        AssertHostUnreachableQuotingClientEcho(error, Bulk, fabric.Eng1.Address, echo, id: 7, sequence: 1);
         Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
     }
 
@@ -152,6 +140,28 @@ public sealed class SvrIcmpErrorTests
         Icmpv4Packet.TryCreate(icmp, out var message);
         message.UpdateChecksum();
         return Packets.Ip(from, BinaryPrimitives.ReadUInt32BigEndian(offending.AsSpan(12)), IpProtocol.Icmp, icmp);
+    }
+
+    /// <summary>
+    /// <paramref name="error"/> is a host-unreachable from <paramref name="service"/> to <paramref name="client"/> quoting
+    /// the client's echo request <paramref name="echo"/> whole, as it sent it: its addresses, identifier, sequence, length
+    /// and a valid checksum (and the error's own checksums valid).
+    /// </summary>
+    internal static void AssertHostUnreachableQuotingClientEcho(byte[] error, string service, uint client, byte[] echo, ushort id, ushort sequence)
+    {
+        Assert.True(Packets.ChecksumsValid(error));
+        Assert.Equal(service, Packets.Source(error).ToString());
+        Assert.True(Ipv4Packet.TryCreate(error, out var outer));
+        Assert.Equal((client, IpProtocol.Icmp), (outer.Destination, outer.Protocol));
+        Assert.Equal((Icmpv4Type.DestinationUnreachable, Icmpv4Code.HostUnreachable), (outer.Payload[0], outer.Payload[1]));
+        Assert.True(Ipv4Packet.TryCreateQuoted(outer.Payload[8..], out var quoted, out _));
+        Assert.True(quoted.IsHeaderChecksumValid);
+        Assert.Equal((client, IpAddressConversions.ParseIpv4(service), IpProtocol.Icmp), (quoted.Source, quoted.Destination, quoted.Protocol));
+        Assert.Equal(Icmpv4Type.EchoRequest, quoted.Payload[0]);
+        Assert.Equal(id, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[4..]));
+        Assert.Equal(sequence, BinaryPrimitives.ReadUInt16BigEndian(quoted.Payload[6..]));
+        Assert.Equal(echo.Length, quoted.TotalLength);
+        Assert.Equal(0, Checksum.Compute(quoted.Payload));
     }
 
     internal static void AssertErrorAboutClientFlow(

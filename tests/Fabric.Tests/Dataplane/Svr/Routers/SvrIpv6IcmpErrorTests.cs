@@ -128,6 +128,40 @@ public sealed class SvrIpv6IcmpErrorTests
         Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.TooBig));
     }
 
+    /// <summary>
+    /// An IPv4 session over the IPv6 WAN whose instances' link is smaller: a segment as large as the WAN takes is refused by dc1 (a
+    /// packet-too-big about the IPv6 waypoint packet, 20 octets longer than the segment it carries), eng1 gets
+    /// fragmentation-needed for exactly that link's MTU, and a segment of that size then reaches the instance whole.
+    /// </summary>
+    [Fact]
+    public void ServiceLanSmallerThanWan_FullSizeSegment4_OverIpv6Wan_ClientLearnsItsMtu_ThenThatSizeCrosses()
+    {
+        using var fabric = new SvrFabric(Ipv6WanDualStack, serviceLanMtu: 1400);
+        fabric.Eng1.SendTcp(Web4, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        Assert.Single(server.Received);
+        var before = fabric.Eng1.Received.Count;
+
+        // As large as br1 sends over the IPv6 WAN (1 500 octets there).
+        fabric.Eng1.SendTcp(Web4, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, new byte[1480 - 40]);
+        fabric.Pump();
+
+        var error = Assert.Single(fabric.Eng1.Received.Skip(before));
+        SvrIcmpErrorTests.AssertErrorAboutClientFlow(error, Web4, fabric.Eng1.Address, IpProtocol.Tcp, 40000, Web4, 80, type: 3, code: 4);
+        int mtu = BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(26));
+        Assert.Equal(1400, mtu);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.TooBig));
+
+        fabric.Eng1.SendTcp(Web4, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, new byte[mtu - 40]);
+        fabric.Pump();
+
+        Assert.Equal(2, server.Received.Count);
+        Assert.Equal(mtu, server.Received[^1].Length);
+        Assert.True(Packets.ChecksumsValid(server.Received[^1]));
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.TooBig));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -14,13 +14,14 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// wan1 east). A service "remote" (10.200.0.95: TCP and UDP 9000, ping; engineering only) lives on app2 behind br2, so
 /// br1's sessions to it go through dc1 as a transit; "vault" (10.200.0.96, TCP 9443, engineering, encryption required)
 /// lives on app2 too. Router identities are pinned (seeded key pairs) so tests may give peer paths keys. All three WAN ports of dc1 and br2 are <see cref="WirePort"/>s;
-/// <see cref="Attacker"/> is a stray host on the east WAN.
+/// <see cref="Attacker"/> is a stray host on the east WAN. dc1's east port may have a smaller MTU than the west WAN's
+/// (<c>eastMtu</c>), so that dc1, as a transit, is the router that finds a packet too big.
 /// </summary>
 public sealed class TransitFabric : IDisposable
 {
     private static ulong _mac = 0x02_00_00_00_09_00;
 
-    public TransitFabric()
+    public TransitFabric(int eastMtu = 1500)
     {
         // Identities are pinned, but most tests install no keys: both neighborhoods opt in to unauthenticated metadata
         // (a router with keys for a peer refuses it all the same).
@@ -66,7 +67,7 @@ public sealed class TransitFabric : IDisposable
         var east = new InMemoryBridge();
         var svc = new InMemoryBridge();
         DcWest = new WirePort(west.Attach("wan0", NextMac()));
-        DcEast = new WirePort(east.Attach("wan1", NextMac()));
+        DcEast = new WirePort(east.Attach("wan1", NextMac(), eastMtu));
         Dc1 = Start("dc1", [DcWest, DcEast, svc.Attach("svc", NextMac())]);
 
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
@@ -108,6 +109,63 @@ public sealed class TransitTests
         AssertContextKept(fabric);
     }
 
+    /// <summary>
+    /// app2's host says it is unreachable about a ping it got (quoting all of it): br2 sends it on as an error about the
+    /// waypoint packet, dc1 (transit) passes it on as an error about a UDP packet, and eng1 gets a host-unreachable from
+    /// the service address quoting its own echo request as it sent it (identifier, sequence, length; checksums valid).
+    /// </summary>
+    [Fact]
+    public void Unreachable_AboutPing_FromInstanceBeyondTheTransit_ReachesClientQuotingItsOwnEcho()
+    {
+        using var fabric = new TransitFabric();
+        fabric.Eng1.Ping(Remote, id: 9, sequence: 1);
+        fabric.Pump();
+        var echo = Assert.Single(fabric.App2.Received);
+        var before = fabric.Eng1.Received.Count;
+
+        fabric.App2.SendIp(SvrIcmpErrorTests.Unreachable(fabric.App2.Address, echo, Icmpv4Code.HostUnreachable, quoted: echo.Length));
+        fabric.Pump();
+
+        var error = Assert.Single(fabric.Eng1.Received.Skip(before));
+        SvrIcmpErrorTests.AssertHostUnreachableQuotingClientEcho(error, Remote, fabric.Eng1.Address, echo, id: 9, sequence: 1);
+        Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2 }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
+    }
+
+    /// <summary>
+    /// dc1's east WAN is smaller than the west one, so a big ping from eng1 is too big at dc1 (the transit): eng1 is told
+    /// the exact MTU of the path, the largest ping that crosses: one of that size is answered, one octet more is refused
+    /// by dc1 again. dc1 reports the MTU of its link as a router between the two would (br1 lowers it by what SVR adds to
+    /// the ping), and measures the waypoint packet, which already holds the ping's UDP header, with its metadata to come.
+    /// </summary>
+    [Fact]
+    public void BigPing_TransitWanSmaller_ClientToldTheExactMtu_ThatSizeAnswered_OneMoreRefused()
+    {
+        using var fabric = new TransitFabric(eastMtu: 1200);
+        fabric.Eng1.Ping(Remote, id: 9, sequence: 1);
+        fabric.Pump();
+        Assert.Single(fabric.App2.Received);
+
+        fabric.Eng1.SendIp(BigPing(fabric.Eng1.Address, 1300, sequence: 2));
+        fabric.Pump();
+
+        var error = fabric.Eng1.Received[^1];
+        Assert.True(Packets.ChecksumsValid(error));
+        Assert.Equal((Icmpv4Type.DestinationUnreachable, Icmpv4Code.FragmentationNeeded), (error[20], error[21]));
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.TooBig));
+        int mtu = BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(26));
+
+        fabric.Eng1.SendIp(BigPing(fabric.Eng1.Address, mtu, sequence: 3));
+        fabric.Pump();
+        var reply = fabric.Eng1.Received[^1];
+        Assert.Equal(Icmpv4Type.EchoReply, reply[20]);
+        Assert.Equal(mtu, reply.Length);
+
+        fabric.Eng1.SendIp(BigPing(fabric.Eng1.Address, mtu + 1, sequence: 4));
+        fabric.Pump();
+        Assert.Equal(2, SvrFabric.Drops(fabric.Dc1, DropReason.TooBig));
+        Assert.Equal(2, fabric.App2.Received.Count);
+    }
+
     [Fact]
     public void EncryptedService_KeysOnBothHops_SealedPerHop_PayloadNeverInClearOnEitherWan()
     {
@@ -214,6 +272,10 @@ public sealed class TransitTests
         Assert.True(MetadataInsertion.TryInsert(room, plain.Length, block, out var length));
         return room[..length];
     }
+
+    /// <summary>An echo request from eng1 to remote of <paramref name="totalLength"/> octets (identifier 9).</summary>
+    private static byte[] BigPing(uint source, int totalLength, ushort sequence) =>
+        Packets.Icmp(source, IpAddressConversions.ParseIpv4(Remote), Icmpv4Type.EchoRequest, 9, sequence, new byte[totalLength - 28]);
 
     private static (uint, uint, ushort, ushort) Tuple(byte[] packet) => SvrFabricTests.Tuple(packet);
 
