@@ -114,15 +114,9 @@ public sealed class PacketWorkerAllocationTests : IDisposable
     [InlineData(false, true)]
     public void Process_PingAcrossRoutersOfOrOverIpv6_FirstAndLaterEchoes_AllocatesNothing(bool ipv6Client, bool ipv6Wan)
     {
-        if (ipv6Wan)
-        {
-            _routers.Dispose();
-            _routers = new PipelineRouters(sessions: 2048, ipv6Wan: true);
-        }
+        UseWan(ipv6Wan);
 
-        _routers.Apply(
-            text => text.Replace("{ protocol = udp, ports = [\"5201\"] }]", "{ protocol = udp, ports = [\"5201\"] }, { protocol = icmp }]", StringComparison.Ordinal),
-            version: 2);
+        AllowPings();
         Pings(ipv6Client, firstId: 1000, count: 50);
         var (first, later) = Pings(ipv6Client, firstId: 2000, count: 200);
 
@@ -147,11 +141,7 @@ public sealed class PacketWorkerAllocationTests : IDisposable
     [InlineData(false, true)]
     public void Process_IcmpErrorsAcrossRoutersOfOrOverIpv6_AllocatesNothing(bool ipv6Client, bool ipv6Wan)
     {
-        if (ipv6Wan)
-        {
-            _routers.Dispose();
-            _routers = new PipelineRouters(sessions: 2048, ipv6Wan: true);
-        }
+        UseWan(ipv6Wan);
 
         var service = ipv6Client ? PipelineRouters.Service6 : PipelineRouters.Service;
         UInt128 client = ipv6Client ? PipelineRouters.BranchClient6 : PipelineRouters.BranchClient;
@@ -179,15 +169,9 @@ public sealed class PacketWorkerAllocationTests : IDisposable
     [InlineData(false, true)]
     public void Process_IcmpErrorsAboutPingsAcrossRouters_AllocatesNothing(bool ipv6Client, bool ipv6Wan)
     {
-        if (ipv6Wan)
-        {
-            _routers.Dispose();
-            _routers = new PipelineRouters(sessions: 2048, ipv6Wan: true);
-        }
+        UseWan(ipv6Wan);
 
-        _routers.Apply(
-            text => text.Replace("{ protocol = udp, ports = [\"5201\"] }]", "{ protocol = udp, ports = [\"5201\"] }, { protocol = icmp }]", StringComparison.Ordinal),
-            version: 2);
+        AllowPings();
         const int count = 200;
         Pings(ipv6Client, firstId: 1000, count);
         var service = ipv6Client ? PipelineRouters.Service6 : PipelineRouters.Service;
@@ -257,6 +241,21 @@ public sealed class PacketWorkerAllocationTests : IDisposable
     }
 
     public void Dispose() => _routers.Dispose();
+
+    /// <summary>Rebuilds the two routers with a WAN of IPv6 when <paramref name="ipv6Wan"/> (they start with an IPv4 one).</summary>
+    private void UseWan(bool ipv6Wan)
+    {
+        if (ipv6Wan)
+        {
+            _routers.Dispose();
+            _routers = new PipelineRouters(sessions: 2048, ipv6Wan: true);
+        }
+    }
+
+    /// <summary>Commits version 2, in which the service also takes pings.</summary>
+    private void AllowPings() => _routers.Apply(
+        text => text.Replace("{ protocol = udp, ports = [\"5201\"] }]", "{ protocol = udp, ports = [\"5201\"] }, { protocol = icmp }]", StringComparison.Ordinal),
+        version: 2);
 
     /// <summary>Sends each ICMP error from the service side and asserts that every one reached the branch client, none dropped, nothing allocated.</summary>
     private void AssertErrorsReachTheBranchClientAllocatingNothing(byte[][] errors)
