@@ -90,7 +90,7 @@ public static class RouterHost
 
                     if (target.Flows is { } flows)
                     {
-                        system.ActorOf(SessionActor.Props(target.Node, flows), SessionActor.NameOf(target.Node));
+                        system.ActorOf(SessionActor.Props(target.Node, flows, signer: signer), SessionActor.NameOf(target.Node));
                         system.ActorOf(Tracing.TraceActor.Props(target.Node, flows), Tracing.TraceActor.NameOf(target.Node));
                     }
                 }

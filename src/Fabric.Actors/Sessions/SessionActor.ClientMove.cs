@@ -12,7 +12,8 @@ namespace Fabric.Actors.Sessions;
 
 // A client that moves between routers (docs/mobility.md "A client moves"): when this node applies a configuration that
 // brought clients here from another router, it asks every node of that router for their sessions
-// (GiveUpClientSessions); a node asked gives them up only when its own configuration lists the clients under the asking
+// (GiveUpClientSessions, sealed by this node with cluster TLS); a node asked gives them up only when the request is sealed
+// by the node it names and its own configuration lists the clients under the asking
 // node's router (whatever its version), waiting for such a configuration a little when the asker is ahead, and answers with the records in
 // parts (ClientSessionsGiven); this node installs each part as it comes.
 public sealed partial class SessionActor
@@ -77,7 +78,7 @@ public sealed partial class SessionActor
             {
                 foreach (var node in ClientHandOver.NodesOf(snapshot, router))
                 {
-                    var request = new GiveUpClientSessions(_node, snapshot.Version, addresses);
+                    var request = GiveUpClientSessions.Sealed(_node, node, snapshot.Version, addresses, _signer);
                     _asked.Add(node);
                     _unanswered[node] = (request, DateTime.UtcNow + Dataplane.Pipeline.SvrStage.ClientHandOverHold);
                     _handingOver[node] = request;
@@ -107,11 +108,28 @@ public sealed partial class SessionActor
             return;
         }
 
+        if (SealProblem(request) is { } unsealed)
+        {
+            Log.Warning("router node {0}: refused a request for client sessions in node {1}'s name: {2}", _node, request.Node, unsealed);
+            Sender.Tell(new ClientSessionsGiven(_node, request.Version, [], 1, 1, $"node {_node} refused the request in node {request.Node}'s name: {unsealed}"));
+            return;
+        }
+
         if (!Answer(Sender, request, lastChance: false))
         {
             _waitingAsks.Add((Sender, request, DateTime.UtcNow + ClientHandOverWait));
         }
     }
+
+    /// <summary>
+    /// Null when <paramref name="request"/> is addressed to this node and (with cluster TLS) sealed by the node it names
+    /// over its version and clients; else why not. The actor path and cluster role any member can run; the seal only the
+    /// node holding the certificate issued to that name can make.
+    /// </summary>
+    private string? SealProblem(GiveUpClientSessions request) =>
+        !string.Equals(request.To, _node, StringComparison.Ordinal) ? $"it is addressed to node {request.To}, not {_node}"
+        : request.Addresses is null ? "it names no clients"
+        : _verifier?.Problem(request.Node, request.Statement(), request.Seal);
 
     /// <summary>
     /// Answers <paramref name="request"/> when the configuration this node runs lists the clients under the asking node's

@@ -1,3 +1,4 @@
+using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 
 namespace Fabric.Actors.Sessions;
@@ -40,12 +41,37 @@ public sealed record SessionEventBatch(string Node, string Router, IReadOnlyList
 public sealed record DropEventBatch(string Node, string Router, IReadOnlyList<DropView> Drops, long Lost);
 
 /// <summary>
-/// A router node's <see cref="SessionActor"/> to another's: clients (<paramref name="Addresses"/>) that the configuration
-/// <paramref name="Version"/> moved from your router to mine (<paramref name="Node"/>'s) arrived here; give me their
-/// sessions. Answered with one or more <see cref="ClientSessionsGiven"/> (docs/mobility.md "A client moves").
+/// A router node's <see cref="SessionActor"/> to another's (<paramref name="To"/>): clients (<paramref name="Addresses"/>)
+/// that the configuration <paramref name="Version"/> moved from your router to mine (<paramref name="Node"/>'s) arrived
+/// here; give me their sessions. Answered with one or more <see cref="ClientSessionsGiven"/> (docs/mobility.md "A client
+/// moves"); refused unless <paramref name="Seal"/> is <paramref name="Node"/>'s over every other field (with cluster TLS).
 /// </summary>
-[WireMessage("fabric.sessions.client-give-up.v1")]
-public sealed record GiveUpClientSessions(string Node, long Version, IReadOnlyList<string> Addresses);
+/// <param name="Seal">The asking node's seal over <see cref="Statement()"/> (<see cref="NodeSigner"/>); null when the cluster runs without TLS.</param>
+[WireMessage("fabric.sessions.client-give-up.v2")]
+public sealed record GiveUpClientSessions(string Node, string To, long Version, IReadOnlyList<string> Addresses, NodeSeal? Seal)
+{
+    /// <summary>
+    /// What the asking node signs: who asks, whom, under which version, for which clients (in the order asked): a seal
+    /// made for one node asked, one version or one set of clients says nothing of another.
+    /// </summary>
+    public static NodeStatement Statement(string node, string to, long version, IReadOnlyList<string> addresses)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        var statement = new NodeStatement("fabric.sessions.client-give-up.v2").Add(node).Add(to).Add(version).Add((long)addresses.Count);
+        foreach (var address in addresses)
+        {
+            statement.Add(address);
+        }
+
+        return statement;
+    }
+
+    /// <summary>The request <paramref name="node"/> sends <paramref name="to"/>, sealed by <paramref name="signer"/> (none: unsealed, for a cluster without TLS).</summary>
+    public static GiveUpClientSessions Sealed(string node, string to, long version, IReadOnlyList<string> addresses, NodeSigner? signer) =>
+        new(node, to, version, addresses, signer?.Seal(Statement(node, to, version, addresses)));
+
+    public NodeStatement Statement() => Statement(Node, To, Version, Addresses ?? []);
+}
 
 /// <summary>
 /// Part <paramref name="Part"/> of <paramref name="Parts"/> of the answer to the <see cref="GiveUpClientSessions"/> of

@@ -1,6 +1,7 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Fabric.Actors.Security;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Telemetry;
@@ -36,10 +37,14 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
     private readonly List<DropRecord> _drops = [];
     private readonly long[] _sessionsRead;
     private readonly long[] _dropsRead;
+    private readonly NodeSigner? _signer;
+    private readonly NodeVerifier? _verifier;
 
-    public SessionActor(string node, IFlowSource source, TimeSpan interval)
+    public SessionActor(string node, IFlowSource source, TimeSpan interval, NodeSigner? signer)
     {
         _node = node;
+        _signer = signer;
+        _verifier = signer is null ? null : new NodeVerifier(signer.Tls);
         _source = source;
         _interval = interval;
         _sessionsRead = new long[source.SessionEvents.Count];
@@ -59,8 +64,9 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
 
     public static string NameOf(string node) => $"sessions-{node}";
 
-    public static Props Props(string node, IFlowSource source, TimeSpan? interval = null) =>
-        Akka.Actor.Props.Create(() => new SessionActor(node, source, interval ?? DefaultDrainInterval));
+    /// <param name="signer">Seals the node's requests for a client's sessions, and its CA is what other nodes' requests are checked against; null when the cluster runs without TLS.</param>
+    public static Props Props(string node, IFlowSource source, TimeSpan? interval = null, NodeSigner? signer = null) =>
+        Akka.Actor.Props.Create(() => new SessionActor(node, source, interval ?? DefaultDrainInterval, signer));
 
     protected override void PreStart()
     {

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Fabric.Actors.Security;
 using Fabric.Actors.Serialization;
 using Fabric.Actors.Sessions;
 using Fabric.Dataplane.Pipeline;
@@ -92,13 +93,30 @@ public sealed class ClientHandOverTests : IDisposable
     [Fact]
     public void Request_RoundTripsOnTheWire()
     {
-        var request = new GiveUpClientSessions("br2a", 4, ["10.20.1.10", "fd00:20:1::10"]);
+        var request = new GiveUpClientSessions("br2a", "br1a", 4, ["10.20.1.10", "fd00:20:1::10"], new NodeSeal([1, 2, 3], [4, 5]));
 
         var read = Assert.IsType<GiveUpClientSessions>(_serializer.FromBinary(_serializer.ToBinary(request), _serializer.Manifest(request)));
 
-        Assert.Equal("fabric.sessions.client-give-up.v1", _serializer.Manifest(request));
-        Assert.Equal((request.Node, request.Version), (read.Node, read.Version));
+        Assert.Equal("fabric.sessions.client-give-up.v2", _serializer.Manifest(request));
+        Assert.Equal((request.Node, request.To, request.Version), (read.Node, read.To, read.Version));
         Assert.Equal(request.Addresses, read.Addresses);
+        Assert.Equal(request.Seal!.Certificate, read.Seal!.Certificate);
+        Assert.Equal(request.Seal.Signature, read.Seal.Signature);
+        Assert.Equal(request.Statement().Bytes.ToArray(), read.Statement().Bytes.ToArray());
+    }
+
+    [Fact]
+    public void RequestStatement_DiffersInAskerNodeAskedVersionOrClients()
+    {
+        string[] eng1 = ["10.20.1.10"];
+        var statement = GiveUpClientSessions.Statement("br2a", "br1a", 4, eng1).Bytes.ToArray();
+
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2b", "br1a", 4, eng1).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1b", 4, eng1).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", 5, eng1).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", 4, ["10.20.1.10", "10.20.1.11"]).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", 4, ["10.20.1.11"]).Bytes.ToArray());
+        Assert.Equal(statement, GiveUpClientSessions.Statement("br2a", "br1a", 4, ["10.20.1.10"]).Bytes.ToArray());
     }
 
     private static Fabric.Dataplane.Forwarding.ClientAddress ClientAddressOf(string text) =>

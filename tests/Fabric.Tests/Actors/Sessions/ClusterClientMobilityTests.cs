@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Fabric.Actors.Security;
 using Fabric.Actors.Sessions;
 using Fabric.Conductor.Configuration;
 using Fabric.Dataplane.Pipeline;
@@ -27,11 +28,14 @@ public sealed class ClusterClientMobilityTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    [Fact]
-    public async Task CommitMovesEng1ToBr2_SessionActorsHandItsSessionOver_TcpSessionGoesOnFromBr2_WithoutReset()
+    /// <param name="clusterTls">With cluster TLS br2a seals its request with its certificate, and br1a checks the seal.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CommitMovesEng1ToBr2_SessionActorsHandItsSessionOver_TcpSessionGoesOnFromBr2_WithoutReset(bool clusterTls)
     {
         using var fabric = new SvrFabric(AtBr1);
-        await using var nodes = new ControlPlaneNodes();
+        await using var nodes = new ControlPlaneNodes(tls: clusterTls);
         var conductor = await Start(fabric, nodes);
         await Commit(conductor, fabric.DocumentText(AtBr1), 1);
         Open(fabric, 43000);
@@ -85,7 +89,7 @@ public sealed class ClusterClientMobilityTests : IDisposable
                     return true;
                 }
 
-                forger.ActorSelection($"/user/{SessionActor.NameOf("br2a")}").Tell(new GiveUpClientSessions("br2a", 1, ["10.20.1.10"]));
+                forger.ActorSelection($"/user/{SessionActor.NameOf("br2a")}").Tell(GiveUpClientSessions.Sealed("br2a", "br1a", 1, ["10.20.1.10"], signer: null));
                 return false;
             },
             answered => answered,
@@ -98,23 +102,84 @@ public sealed class ClusterClientMobilityTests : IDisposable
         fabric.Eng1.AssertTcpEcho(Web, 43001, 80, 107, "still here", fabric.Pump);
     }
 
-    private async Task<IActorRef> Start(SvrFabric fabric, ControlPlaneNodes nodes)
+    [Fact]
+    public async Task AskInBr2aName_ForAClientMovedToBr2_NotSealedByBr2aForBr1aAndThoseClients_Refused_SessionStaysHeldAtBr1()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        await using var nodes = new ControlPlaneNodes(tls: true);
+        var conductor = await Start(fabric, nodes, "dc1a", "br1a");
+        await Commit(conductor, fabric.DocumentText(AtBr1), 1, "dc1a", "br1a");
+        Open(fabric, 43002);
+
+        // br1a runs the commit that moves eng1 to br2 and holds its session for br2's nodes; br2a does not run, so nobody
+        // asks for it but a member of the cluster (with a certificate of the fabric's CA issued to mallory) that runs an
+        // actor at br2a's session actor's path.
+        await Commit(conductor, fabric.DocumentText(AtBr2), 2, "dc1a", "br1a");
+        await Pumping(fabric, () => fabric.Br1.Worker.Resources.MovedClients.Count, count => count == 1, "br1 holding eng1's session");
+        var forger = await nodes.StartMember("mallory");
+        var answers = new System.Collections.Concurrent.ConcurrentQueue<ClientSessionsGiven>();
+        forger.ActorOf(Props.Create(() => new Asker(answers)), SessionActor.NameOf("br2a"));
+        var mallory = new NodeSigner(nodes.Settings("mallory").Tls!);
+        var br2a = new NodeSigner(nodes.Settings("br2a").Tls!);
+        string[] eng1 = ["10.20.1.10"];
+        // Each request at a version of its own (any version at or above br1a's gets an answer at once), so each answer
+        // names the request it answers. br2a's seal is made for another node asked, or for other clients, than the
+        // request carries: a seal br2a made, replayed.
+        var forged = new (GiveUpClientSessions Request, string Refusal)[]
+        {
+            (GiveUpClientSessions.Sealed("br2a", "br1a", 2, eng1, signer: null), "not sealed with a cluster certificate"),
+            (GiveUpClientSessions.Sealed("br2a", "br1a", 3, eng1, mallory), "sealed with node mallory's certificate, not br2a's"),
+            (GiveUpClientSessions.Sealed("br2a", "br1b", 4, eng1, br2a) with { To = "br1a" }, "its seal does not match what it says"),
+            (GiveUpClientSessions.Sealed("br2a", "br1a", 5, ["10.20.1.99"], br2a) with { Addresses = eng1 }, "its seal does not match what it says"),
+            (GiveUpClientSessions.Sealed("br2a", "br1b", 6, eng1, br2a), "it is addressed to node br1b, not br1a"),
+        };
+
+        var answered = new List<ClientSessionsGiven>();
+        foreach (var (request, refusal) in forged)
+        {
+            // The probe gives every answer br1a sent so far: an answer with records means br1a gave eng1's session away.
+            await Pumping(
+                fabric,
+                () =>
+                {
+                    while (answers.TryDequeue(out var given))
+                    {
+                        answered.Add(given);
+                    }
+
+                    forger.ActorSelection($"/user/{SessionActor.NameOf("br2a")}").Tell(request);
+                    return string.Join("; ", answered.Where(given => given.Version == request.Version).Select(given => given.Error ?? $"{given.Records.Length} bytes of records"));
+                },
+                seen => seen.Contains(refusal, StringComparison.Ordinal),
+                $"br1a refusing a request because {refusal}");
+        }
+
+        Assert.All(answered, given => Assert.Empty(given.Records));
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+    }
+
+    private async Task<IActorRef> Start(SvrFabric fabric, ControlPlaneNodes nodes, params string[] only)
     {
         var conductor = await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
         foreach (var (engine, node) in new[] { (fabric.Dc1, "dc1a"), (fabric.Br1, "br1a"), (fabric.Br2, "br2a") })
         {
-            await nodes.StartRouter(engine, node);
+            if (only.Length == 0 || only.Contains(node))
+            {
+                await nodes.StartRouter(engine, node);
+            }
         }
 
         return conductor;
     }
 
-    private static async Task Commit(IActorRef conductor, string text, long version)
+    /// <summary>Commits <paramref name="text"/> as <paramref name="version"/> and waits for <paramref name="nodes"/> (all three when none) to run it.</summary>
+    private static async Task Commit(IActorRef conductor, string text, long version, params string[] nodes)
     {
         var result = await conductor.Ask<ConfigCommandResult>(new CommitConfig(text, "alice", $"version {version}"), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken);
         Assert.True(result.Accepted, string.Join("; ", result.Errors));
         Assert.Equal(version, result.Version);
-        await ControlPlaneNodes.Converged(conductor, version, "dc1a", "br1a", "br2a");
+        await ControlPlaneNodes.Converged(conductor, version, nodes.Length == 0 ? ["dc1a", "br1a", "br2a"] : nodes);
     }
 
     /// <summary>Runs the routers' workers (which answer what the actors ask of them) until <paramref name="done"/>.</summary>
@@ -136,6 +201,14 @@ public sealed class ClusterClientMobilityTests : IDisposable
             var mediator = DistributedPubSub.Get(Context.System).Mediator;
             Receive<GiveUpClientSessions>(request => mediator.Tell(new Send(FlowDistribution.PathOf("br1a"), request), Self));
             Receive<ClientSessionsGiven>(given => answers.TrySetResult(given));
+        }
+
+        /// <summary>Keeps every answer, in order.</summary>
+        public Asker(System.Collections.Concurrent.ConcurrentQueue<ClientSessionsGiven> answers)
+        {
+            var mediator = DistributedPubSub.Get(Context.System).Mediator;
+            Receive<GiveUpClientSessions>(request => mediator.Tell(new Send(FlowDistribution.PathOf("br1a"), request), Self));
+            Receive<ClientSessionsGiven>(answers.Enqueue);
         }
     }
 }
