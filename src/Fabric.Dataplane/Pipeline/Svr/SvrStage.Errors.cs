@@ -169,17 +169,19 @@ public static partial class SvrStage
         byte type, code, trafficClass, hopLimit, quotedClass, quotedHopLimit;
         uint rest;
         int quotedUpperFrom, present, quotedUpperLength;
+        // ICMPv4 and ICMPv6 share the header's layout: type, code, then four octets of rest.
+        var error = ip[(fromIpv6 ? Ipv6Packet.FromValidated(ip[..ipLength]).UpperLayerOffset : Ipv4Packet.FromValidated(ip[..ipLength]).HeaderLength)..ipLength];
+        (type, code, rest) = (error[Icmpv4Packet.TypeOffset], error[Icmpv4Packet.CodeOffset], BinaryPrimitives.ReadUInt32BigEndian(error[Icmpv4Packet.RestOfHeaderOffset..]));
+        if (!TryErrorFor(fromIpv6, target.IsIpv6, ref type, ref code, ref rest, leavesToPeer, growth))
+        {
+            reason = DropReason.IcmpErrorNotCarried;
+            return 0;
+        }
+
         if (fromIpv6)
         {
             var outer = Ipv6Packet.FromValidated(ip[..ipLength]);
             var icmp = outer.UpperLayer;
-            (type, code, rest) = (icmp[Icmpv6Packet.TypeOffset], icmp[Icmpv6Packet.CodeOffset], BinaryPrimitives.ReadUInt32BigEndian(icmp[Icmpv6Packet.RestOfHeaderOffset..]));
-            if (!TryErrorFor(fromIpv6, target.IsIpv6, ref type, ref code, ref rest, leavesToPeer, growth))
-            {
-                reason = DropReason.IcmpErrorNotCarried;
-                return 0;
-            }
-
             if (!Ipv6Packet.TryCreateQuoted(icmp[Icmpv6Packet.HeaderLength..], out var quoted, out _) || !quoted.HasUpperLayerHeader)
             {
                 reason = DropReason.Malformed;
@@ -195,13 +197,6 @@ public static partial class SvrStage
         {
             var outer = Ipv4Packet.FromValidated(ip[..ipLength]);
             var icmp = outer.Payload;
-            (type, code, rest) = (icmp[Icmpv4Packet.TypeOffset], icmp[Icmpv4Packet.CodeOffset], BinaryPrimitives.ReadUInt32BigEndian(icmp[Icmpv4Packet.RestOfHeaderOffset..]));
-            if (!TryErrorFor(fromIpv6, target.IsIpv6, ref type, ref code, ref rest, leavesToPeer, growth))
-            {
-                reason = DropReason.IcmpErrorNotCarried;
-                return 0;
-            }
-
             if (!Ipv4Packet.TryCreateQuoted(icmp[Icmpv4Packet.HeaderLength..], out var quoted, out _) || quoted.TotalLength < quoted.HeaderLength)
             {
                 reason = DropReason.Malformed;
