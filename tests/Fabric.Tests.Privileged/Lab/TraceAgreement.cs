@@ -37,7 +37,7 @@ public static class TraceAgreement
             if ((verdict == "forwarded") != (probe.Reached == true))
             {
                 disagreeing.Add(probe);
-                disagreements.Add($"{probe.Client} ({probe.Tenant}) -> {probe.Service} {probe.Target}: the connection {(probe.Reached == true ? "got through" : "was blocked")}, the trace says {line}");
+                disagreements.Add($"{probe.Client} ({probe.Tenant}) -> {probe.Service} {probe.Target}: the connection {(probe.Reached == true ? "got through" : $"was blocked ({probe.Failure})")}, the trace says {line}");
             }
         }
 
@@ -49,7 +49,7 @@ public static class TraceAgreement
             var drops = LabRun.Fabric("drops", "--limit", "50", "--lab", run.Name, "--state-dir", run.StateRoot);
             Assert.Fail(
                 $"{disagreements.Count} of {observed.Count} cells disagree:\n{string.Join('\n', disagreements)}\n"
-                + $"probed again: {string.Join(", ", again.Select(p => $"{p.Client} -> {p.Target} {(p.Reached == true ? "reached" : "blocked")}"))}\n"
+                + $"probed again: {string.Join(", ", again.Select(p => $"{p.Client} -> {p.Target} {(p.Reached == true ? "reached" : $"blocked ({p.Failure})")}"))}\n"
                 + $"fabric drops:\n{drops.Output}");
         }
     }
