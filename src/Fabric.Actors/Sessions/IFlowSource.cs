@@ -44,6 +44,12 @@ public interface IFlowSource
 
     /// <summary>Ends the arrival grace of clients whose hand-over is over (see <see cref="ForwardingEngine.EndClientArrivalsAsync"/>).</summary>
     Task EndClientArrivalsAsync(ClientAddress[] clients);
+
+    /// <summary>
+    /// Whether this node forwards: a router of one node always does, an HA pair's active node does, its standby does not
+    /// (it holds replicas of the active's sessions). Only a forwarding node asks for or gives up a moved client's sessions.
+    /// </summary>
+    bool IsActive { get; }
 }
 
 /// <summary>A forwarding engine as a flow source. Thread-safe as the engine is.</summary>
@@ -79,4 +85,6 @@ public sealed class EngineFlowSource(ForwardingEngine engine, TimeProvider? wall
     public Task<SessionImportResult> TakeClientSessionsAsync(ClientSessionRecords given) => engine.TakeClientSessionsAsync(given);
 
     public Task EndClientArrivalsAsync(ClientAddress[] clients) => engine.EndClientArrivalsAsync(clients);
+
+    public bool IsActive => engine.IsActive;
 }

@@ -71,7 +71,10 @@ public sealed partial class SessionActor
     private void ConfigurationChanged()
     {
         var snapshot = _source.Snapshot;
-        if (snapshot is not null && snapshot.Version != _arrivalsSeen)
+        // A standby node of an HA pair does not ask: its active partner does, and replicates what it takes. Were both to
+        // ask, the node asked would give the sessions to whichever came first. A standby that takes over before a newer
+        // configuration asks then (this runs at every drain too).
+        if (snapshot is not null && snapshot.Version != _arrivalsSeen && _source.IsActive)
         {
             _arrivalsSeen = snapshot.Version;
             foreach (var (router, addresses) in ClientHandOver.Arrivals(snapshot))
@@ -112,6 +115,13 @@ public sealed partial class SessionActor
         {
             Log.Warning("router node {0}: refused a request for client sessions in node {1}'s name: {2}", _node, request.Node, unsealed);
             Sender.Tell(new ClientSessionsGiven(_node, request.Version, [], 1, 1, $"node {_node} refused the request in node {request.Node}'s name: {unsealed}"));
+            return;
+        }
+
+        if (!_source.IsActive)
+        {
+            // Both nodes of a pair are asked; the active one holds the sessions (this one holds replicas, perhaps older).
+            Sender.Tell(new ClientSessionsGiven(_node, request.Version, [], 1, 1, $"node {_node} stands by: its active partner gives up the sessions"));
             return;
         }
 
@@ -204,8 +214,13 @@ public sealed partial class SessionActor
         if ((given.Error is not null || given.Part == given.Parts)
             && _handingOver.TryGetValue(given.Node, out var request) && request.Version == given.Version)
         {
+            // The grace ends once every node asked for these clients has answered: the standby of a pair may refuse
+            // before its active partner's records come.
             _handingOver.Remove(given.Node);
-            _ = _source.EndClientArrivalsAsync([.. request.Addresses.Select(address => ClientAddress.Of(IPAddress.Parse(address)))]);
+            if (!_handingOver.Values.Any(other => other.Version == request.Version && other.Addresses.SequenceEqual(request.Addresses, StringComparer.Ordinal)))
+            {
+                _ = _source.EndClientArrivalsAsync([.. request.Addresses.Select(address => ClientAddress.Of(IPAddress.Parse(address)))]);
+            }
         }
     }
 

@@ -65,6 +65,65 @@ public sealed class ClusterClientMobilityTests : IDisposable
         Assert.Equal(0, fabric.Br2.DropTotal(DropReason.ClientArriving));
     }
 
+    /// <summary>
+    /// br2 as the standby node of an HA pair when eng1 arrives: it does not ask (its active partner would, and the node
+    /// asked gives the sessions to whichever asks first); once it takes over it asks, takes eng1's session from br1, and
+    /// the TCP session goes on from br2.
+    /// </summary>
+    [Fact]
+    public async Task Br2aStandingBy_AsksOnlyOnceItTakesOver_ThenTheTcpSessionGoesOnFromBr2()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        await using var nodes = new ControlPlaneNodes();
+        var conductor = await Start(fabric, nodes);
+        await Commit(conductor, fabric.DocumentText(AtBr1), 1);
+        Open(fabric, 43002);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+        var standing = fabric.Br2.StandByAsync();
+        await Pumping(fabric, () => standing.IsCompleted, done => done, "br2a standing by");
+
+        await Commit(conductor, fabric.DocumentText(AtBr2), 2);
+        await Pumping(fabric, () => fabric.Br1.Worker.Resources.MovedClients.Count, held => held == 1, "br1 holding eng1's session for br2");
+        // Three of the session actor's drains: a standby that asked would have taken the session by now.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(1.5);
+        await Pumping(fabric, () => DateTime.UtcNow >= until, over => over, "1.5 s");
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+
+        var taking = fabric.Br2.TakeOverAsync();
+        await Pumping(fabric, () => taking.IsCompleted, done => done, "br2a taking over");
+        await Pumping(fabric, () => fabric.Br2.Worker.Sessions.Count, count => count == 1, "br2 holding eng1's session");
+
+        fabric.Nomad.AssertTcpEcho(Web, 43002, 80, 107, "moved!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
+        AssertNoReset(fabric);
+    }
+
+    /// <summary>
+    /// br1 as the standby node of an HA pair when br2 asks for eng1's sessions: it refuses (it holds replicas; its active
+    /// partner gives the sessions up), and br2 takes none from it; br2's arrival grace ends with the answer.
+    /// </summary>
+    [Fact]
+    public async Task Br1aStandingBy_RefusesToGiveUpTheSessions_Br2TakesNoneFromIt()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        await using var nodes = new ControlPlaneNodes();
+        var conductor = await Start(fabric, nodes);
+        await Commit(conductor, fabric.DocumentText(AtBr1), 1);
+        Open(fabric, 43003);
+        var standing = fabric.Br1.StandByAsync();
+        await Pumping(fabric, () => standing.IsCompleted, done => done, "br1a standing by");
+
+        await Commit(conductor, fabric.DocumentText(AtBr2), 2);
+        var eng1 = IpAddressConversions.ParseIpv4("10.20.1.10");
+        await Pumping(fabric, () => fabric.Br2.Worker.Resources.IsArriving(eng1, isIpv6: false, fabric.Br2.Now), arriving => !arriving, "br2 ending eng1's arrival on br1a's answer");
+
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+    }
+
     [Fact]
     public async Task AskInBr2aName_ForAClientBr1sConfigurationKeepsAtBr1_Refused_SessionStaysAtBr1()
     {
