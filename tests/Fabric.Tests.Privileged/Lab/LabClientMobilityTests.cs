@@ -3,18 +3,78 @@ using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Lab;
 
+/// <summary>A client-mobility lab (hocon/lab-client-mobility.conf) a client-move test runs on.</summary>
+public interface IClientMobilityLab
+{
+    LabRun Run { get; }
+
+    /// <summary>The test's own programs in the lab's containers.</summary>
+    NetworkNamespaces Programs { get; }
+
+    /// <summary>Router nodes of the lab, each of which must apply a commit.</summary>
+    int Nodes { get; }
+
+    /// <summary>The node of <paramref name="router"/> that forwards.</summary>
+    string ActiveNode(string router);
+}
+
 /// <summary>One lab for the class: the shipped client-mobility topology (hocon/lab-client-mobility.conf), with the conductor.</summary>
-public sealed class ClientMobilityLab : IDisposable
+public sealed class ClientMobilityLab : IClientMobilityLab, IDisposable
 {
     public LabRun Run { get; } = LabRun.Started("cm", Repository.Read("hocon/lab-client-mobility.conf"));
 
-    /// <summary>The test's own programs in the lab's containers.</summary>
     public NetworkNamespaces Programs { get; } = new();
+
+    public int Nodes => 3;
+
+    public string ActiveNode(string router) => router + "a";
 
     public void Dispose()
     {
         Programs.Dispose();
         Run.Dispose();
+    }
+}
+
+/// <summary>
+/// The client-mobility lab with br1 and br2 each an HA pair (<c>lab up --ha br1 --ha br2</c>): the client leaves a pair
+/// and arrives at one; only each pair's active node takes part in the hand-over (docs/mobility.md "HA pairs").
+/// </summary>
+public sealed class ClientMobilityPairsLab : IClientMobilityLab, IDisposable
+{
+    public ClientMobilityPairsLab()
+    {
+        Run = LabRun.Started("cmha", Repository.Read("hocon/lab-client-mobility.conf"), "--ha", "br1", "--ha", "br2");
+        foreach (var router in new[] { "br1", "br2" })
+        {
+            Run.Until($"one {router} node is active and the other stands by", () => (Role(router + "a"), Role(router + "b")) is ("active", "standby") or ("standby", "active"));
+        }
+    }
+
+    public LabRun Run { get; }
+
+    public NetworkNamespaces Programs { get; } = new();
+
+    public int Nodes => 5;
+
+    public string ActiveNode(string router) => Role(router + "a") == "active" ? router + "a" : router + "b";
+
+    public void Dispose()
+    {
+        Programs.Dispose();
+        Run.Dispose();
+    }
+
+    private string? Role(string node)
+    {
+        try
+        {
+            return Run.Counters(node).GetProperty("ha").GetProperty("role").GetString();
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return null;
+        }
     }
 }
 
@@ -25,6 +85,34 @@ public sealed class ClientMobilityLab : IDisposable
 [Collection(LabCollection.Name)]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class LabClientMobilityTests(ClientMobilityLab lab, ITestOutputHelper output) : IClassFixture<ClientMobilityLab>
+{
+    private readonly LabRun _run = lab.Run;
+
+    [Fact]
+    public void Verify_EveryCellAgreesWithThePolicy()
+    {
+        var verify = _run.Verify();
+
+        Assert.True(verify.Succeeded, verify.ToString());
+        Assert.Matches(@"\d+ correct, 0 wrong\n$", verify.Output);
+    }
+
+    [Fact]
+    public void InteractiveStream_WhileEng1MovesFromBr1ToBr2_LosesNoLine_NeverReset() => ClientMove.InteractiveStreamGoesOn(lab, output);
+}
+
+/// <summary>The same move between two HA pairs, real processes: the stream goes on, handed over by the active nodes.</summary>
+[Collection(LabCollection.Name)]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class LabClientMobilityPairsTests(ClientMobilityPairsLab lab, ITestOutputHelper output) : IClassFixture<ClientMobilityPairsLab>
+{
+    [Fact]
+    public void InteractiveStream_WhileEng1MovesFromPairBr1ToPairBr2_LosesNoLine_NeverReset() => ClientMove.InteractiveStreamGoesOn(lab, output);
+}
+
+/// <summary>eng1 moving from br1 to br2 while it types into shell1 at dc1, on a client-mobility lab.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+internal static class ClientMove
 {
     /// <summary>Echoes one connection on 2201 byte for byte until its end.</summary>
     private const string Echo = """
@@ -71,29 +159,23 @@ public sealed class LabClientMobilityTests(ClientMobilityLab lab, ITestOutputHel
         print(f"{lines} {gap * 1000:.0f} {error}".strip(), flush=True)
         """;
 
-    private readonly LabRun _run = lab.Run;
-
-    [Fact]
-    public void Verify_EveryCellAgreesWithThePolicy()
+    /// <summary>
+    /// The typist runs 12 s through br1, moves with eng1 to br2 3 s in, and must finish without losing or garbling a
+    /// line; br1's and br2's forwarding nodes count the session moved.
+    /// </summary>
+    public static void InteractiveStreamGoesOn(IClientMobilityLab lab, ITestOutputHelper output)
     {
-        var verify = _run.Verify();
-
-        Assert.True(verify.Succeeded, verify.ToString());
-        Assert.Matches(@"\d+ correct, 0 wrong\n$", verify.Output);
-    }
-
-    [Fact]
-    public void InteractiveStream_WhileEng1MovesFromBr1ToBr2_LosesNoLine_NeverReset()
-    {
-        var echo = lab.Programs.Start(_run.NamespaceOf("shell1"), "python3", "-c", Echo);
+        var run = lab.Run;
+        var echo = lab.Programs.Start(run.NamespaceOf("shell1"), "python3", "-c", Echo);
         Assert.Equal("listening", echo.StandardOutput.ReadLine());
-        var typist = lab.Programs.Start(_run.NamespaceOf("eng1"), "python3", "-c", Typist, "12");
+        var typist = lab.Programs.Start(run.NamespaceOf("eng1"), "python3", "-c", Typist, "12");
         Assert.Equal("connected", typist.StandardOutput.ReadLine());
-        _run.Until("br1 carries the stream", () => _run.Counters("br1a").GetProperty("sessions").GetInt64() > 0);
+        var (from, to) = (lab.ActiveNode("br1"), lab.ActiveNode("br2"));
+        run.Until("br1 carries the stream", () => run.Counters(from).GetProperty("sessions").GetInt64() > 0);
         Thread.Sleep(TimeSpan.FromSeconds(3));
 
         var clock = Stopwatch.StartNew();
-        MoveEng1ToBr2();
+        MoveEng1ToBr2(lab);
         var moved = clock.Elapsed;
 
         Assert.True(typist.WaitForExit(TimeSpan.FromSeconds(60)), "the typist finished within a minute");
@@ -102,18 +184,19 @@ public sealed class LabClientMobilityTests(ClientMobilityLab lab, ITestOutputHel
         var fields = result.Split(' ', 3);
         Assert.True(fields.Length == 2, $"the typist stopped early: {result} {typist.StandardError.ReadToEnd()}");
         Assert.InRange(int.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), 40, 120);
-        Assert.True(_run.Counters("br1a").GetProperty("sessions_moved").GetInt64() > 0, "br1 gave the session up");
-        Assert.True(_run.Counters("br2a").GetProperty("sessions_moved").GetInt64() > 0, "br2 took the session");
+        Assert.True(run.Counters(from).GetProperty("sessions_moved").GetInt64() > 0, $"{from} gave the session up");
+        Assert.True(run.Counters(to).GetProperty("sessions_moved").GetInt64() > 0, $"{to} took the session");
     }
 
     /// <summary>Moves eng1 to br2's lan (<see cref="LabMoves"/>), then commits it listed there.</summary>
-    private void MoveEng1ToBr2()
+    private static void MoveEng1ToBr2(IClientMobilityLab lab)
     {
-        LabMoves.Replug(_run, "eng1", "br2a", "10.20.1.254");
+        var run = lab.Run;
+        LabMoves.Replug(run, "eng1", "br2a", "10.20.1.254");
         var moved = LabMoves.Relisted(
             Repository.Read("hocon/lab-client-mobility.conf"),
             "          containers {\n            eng1 { addresses = [\"10.20.1.10\"], tenant = engineering }\n          }\n",
             "          gateways = [\"10.20.1.254/24\"]\n");
-        LabMoves.Commit(_run, moved, "eng1 moves to br2", nodes: 3);
+        LabMoves.Commit(run, moved, "eng1 moves to br2", nodes: lab.Nodes);
     }
 }

@@ -29,10 +29,10 @@ public sealed class LabRun : IDisposable
     public string Name { get; }
 
     /// <summary>A lab of <paramref name="topology"/>, up (<c>lab up</c> succeeded); else it is taken down and this throws with what lab up said.</summary>
-    public static LabRun Started(string prefix, string topology)
+    public static LabRun Started(string prefix, string topology, params string[] options)
     {
         var run = new LabRun(prefix, topology);
-        var up = run.Up();
+        var up = run.Up(options);
         if (!up.Succeeded)
         {
             run.Dispose();
