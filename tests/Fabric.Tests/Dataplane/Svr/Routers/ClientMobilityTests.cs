@@ -614,6 +614,80 @@ public sealed class ClientMobilityTests
         Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
     }
 
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    [InlineData(1, false)]
+    public async Task ClientMovedToBr2ThenBackToBr1BeforeTheHandOver_SessionGoesOnAtBr1_Br2GivenNothing_WithoutReset(int workers, bool br1BindsTheMove)
+    {
+        using var fabric = new SvrFabric(AtBr1, workers: workers);
+        Open(fabric, 42008);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+        var sessionId = Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        if (br1BindsTheMove)
+        {
+            // br1's workers bind the move: the session is held for br2.
+            fabric.Pump();
+            Assert.Equal(1, fabric.Br1.Workers.Sum(worker => worker.Resources.MovedClients.Count));
+            Assert.Equal(0, fabric.Br1.SessionCount);
+        }
+
+        // The next commit lists eng1 under br1 again, before br2 asked.
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr1), version: 3);
+        }
+
+        fabric.Pump();
+        Assert.Equal(0, fabric.Br1.Workers.Sum(worker => worker.Resources.MovedClients.Count));
+        Assert.Equal(sessionId, Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId);
+
+        // br2's request, late (checked against version 2 where eng1 was br2's), gets nothing, and br2 would take nothing.
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        Assert.Empty(given.Sessions);
+        Assert.Equal(1, fabric.Br1.SessionCount);
+        Assert.Equal(0, fabric.Br2.SessionCount);
+
+        fabric.Eng1.AssertTcpEcho(Web, 42008, 80, 107, "back!!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        Assert.Equal(sessionId, Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId);
+        // dc1 kept its session (same instance): adopted on br1's new waypoint tuple after a hold, as it was without one.
+        Assert.Equal(br1BindsTheMove ? 1 : 0, fabric.Dc1.Counters().SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.SessionCount);
+        Assert.Equal(0, fabric.Br1.DropTotal(DropReason.ClientArriving));
+        AssertNoReset(fabric);
+        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    [Fact]
+    public async Task ClientMovedBackToBr1_WhileHeld_Br2RunningTheMove_TakesNothing()
+    {
+        // br2 runs the move only, and asks; br1 has run the commit that moves eng1 back.
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42009);
+        fabric.Br1.Apply(fabric.Document(AtBr2), version: 2);
+        fabric.Br2.Apply(fabric.Document(AtBr2), version: 2);
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        fabric.Br1.Apply(fabric.Document(AtBr1), version: 3);
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Empty(given.Sessions);
+        Assert.Equal(new SessionImportResult(0, 0, 0), taken);
+        Assert.Equal(0, fabric.Br2.SessionCount);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        fabric.Eng1.AssertTcpEcho(Web, 42009, 80, 107, "back!!", fabric.Pump);
+        AssertNoReset(fabric);
+    }
+
     [Fact]
     public async Task Records_ForATenantThatNoLongerReachesTheService_AreRefused()
     {
