@@ -705,7 +705,7 @@ public sealed class PacketWorker
     /// <summary>
     /// Binds the sessions to <paramref name="snapshot"/> when it is not the one they hold indexes of (<see cref="SessionRebinding"/>:
     /// renumbered indexes follow, sessions the new configuration no longer allows end, sessions of clients it moved to another
-    /// router are held for it); starts the grace of the clients it brought here (<see cref="SvrStage.ClientArrivalGrace"/>);
+    /// router are held for it, held sessions of clients it moves back here go on: <see cref="SvrStage.ResumeReturnedClients"/>); starts the grace of the clients it brought here (<see cref="SvrStage.ClientArrivalGrace"/>);
     /// returns it. Work run between batches that touches sessions binds first, so that it sees them under the snapshot it is given.
     /// </summary>
     internal ForwardingSnapshot Bind(ForwardingSnapshot snapshot, long now)
@@ -727,6 +727,7 @@ public sealed class PacketWorker
             try
             {
                 Counters.SessionsRevoked += SessionRebinding.Run(_bound, snapshot, Resources, now);
+                SvrStage.ResumeReturnedClients(this, snapshot, now);
             }
             catch (Exception fault) when (fault is not OutOfMemoryException)
             {

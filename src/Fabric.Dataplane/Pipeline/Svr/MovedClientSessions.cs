@@ -7,7 +7,8 @@ namespace Fabric.Dataplane.Pipeline;
 /// The sessions of clients that a configuration moved to another router, taken out of this worker's table when the
 /// worker bound that configuration (<see cref="SessionRebinding"/>) and held as records with their tenant and service by
 /// name (so a later configuration, which may number them otherwise, changes nothing), for the router the client went to to fetch (<see cref="SvrStage.GiveUpClient"/>) within
-/// <see cref="SvrStage.ClientHandOverHold"/>; what is not fetched by then is forgotten. Not thread-safe: the worker's.
+/// <see cref="SvrStage.ClientHandOverHold"/>; what is not fetched by then is forgotten, and what a later configuration
+/// places back under this router goes on here (<see cref="SvrStage.ResumeReturnedClients"/>). Not thread-safe: the worker's.
 /// </summary>
 public sealed class MovedClientSessions
 {
@@ -34,6 +35,27 @@ public sealed class MovedClientSessions
                 _held.RemoveAt(i);
             }
         }
+    }
+
+    /// <summary>
+    /// Takes out the held records whose client <paramref name="next"/> lists under its own router again (a later
+    /// configuration moved it back), each with its tenant's and service's names; null when there is none.
+    /// </summary>
+    internal List<(SessionRecord Record, string Tenant, string Service)>? TakeReturned(ForwardingSnapshot next)
+    {
+        List<(SessionRecord Record, string Tenant, string Service)>? returned = null;
+        for (var i = _held.Count - 1; i >= 0; i--)
+        {
+            var (record, tenant, service, _) = _held[i];
+            if (next.RouterOfContainer.TryGetValue(new ClientAddress(record.Forward.Source, record.Forward.IsIpv6), out var router)
+                && router == next.Router)
+            {
+                (returned ??= []).Add((record, tenant, service));
+                _held.RemoveAt(i);
+            }
+        }
+
+        return returned;
     }
 
     /// <summary>Forgets the records held longer than <paramref name="holdTicks"/>.</summary>

@@ -50,11 +50,41 @@ public static partial class SvrStage
     }
 
     /// <summary>
+    /// Ends the hold of the sessions (<see cref="HoldForNewRouter"/>) whose client <paramref name="snapshot"/>, which the
+    /// worker has just bound, lists under this router again: a later commit moved the client back before the router it had
+    /// gone to fetched them. Each goes on here as that router would have taken it (<see cref="TryTakeClientSession"/>: its
+    /// session id, original tuple, tenant and service by name and TCP state, on this router's path to the hosting router it
+    /// used, new waypoint ports from this worker's lane, metadata on its next forward packets, so the egress adopts it on the
+    /// new waypoint tuple as after a path failover), without a reset. One that <paramref name="snapshot"/> no longer allows
+    /// (or that finds no path, ports or room) is forgotten and counted in <see cref="WorkerCounters.ReplicasRefusedShape"/>.
+    /// The other router is given none of them: its request is refused where the configuration is checked
+    /// (<c>ClientHandOver.Refusal</c>), and <see cref="GiveUpClient"/> gives up no session of a client placed here.
+    /// Between batches, on the worker's thread; allocates only when a held client came back.
+    /// </summary>
+    internal static void ResumeReturnedClients(PacketWorker worker, ForwardingSnapshot snapshot, long now)
+    {
+        if (worker.Resources.MovedClients.TakeReturned(snapshot) is not { } returned)
+        {
+            return;
+        }
+
+        foreach (var (record, tenant, service) in returned)
+        {
+            if (!TryTakeClientSession(worker, snapshot, now, tenant, service, record))
+            {
+                worker.Counters.ReplicasRefusedShape++;
+            }
+        }
+    }
+
+    /// <summary>
     /// The sessions of <paramref name="clients"/> for the router they moved to, as records with their tenant and service
     /// by name, removed from this router without a reset: those held since the worker bound the configuration that moved
-    /// them (<see cref="HoldForNewRouter"/>), and any SVR ingress session of theirs still live (their waypoint ports,
-    /// admission and load given back). Closed TCP sessions are left to linger out here. The worker has bound
-    /// <paramref name="snapshot"/>.
+    /// them (<see cref="HoldForNewRouter"/>), and any SVR ingress session of theirs still live whose client
+    /// <paramref name="snapshot"/> lists under another router (their waypoint ports, admission and load given back). A
+    /// client it lists under this router keeps its sessions here, whoever asks: a later commit moved it back
+    /// (<see cref="ResumeReturnedClients"/>), which the asker, checked against an earlier configuration, may not know yet.
+    /// Closed TCP sessions are left to linger out here. The worker has bound <paramref name="snapshot"/>.
     /// </summary>
     internal static List<(SessionRecord Record, string Tenant, string Service)> GiveUpClient(PacketWorker worker, ForwardingSnapshot snapshot, long now, ClientAddress[] clients)
     {
@@ -65,7 +95,7 @@ public static partial class SvrStage
         var held = records.Count;
         for (var handle = 0; handle < sessions.Capacity; handle++)
         {
-            if (!sessions.IsLive(handle) || sessions.Payload(handle).Svr != SvrRole.Ingress || sessions.Tcp(handle).IsClosed
+            if (!sessions.IsLive(handle) || !ClientMovedAway(snapshot, sessions.Payload(handle), sessions.ForwardKey(handle), sessions.Tcp(handle))
                 || Array.IndexOf(clients, new ClientAddress(sessions.ForwardKey(handle).Source, sessions.ForwardKey(handle).IsIpv6)) < 0)
             {
                 continue;
@@ -100,7 +130,7 @@ public static partial class SvrStage
         int added = 0, refused = 0;
         foreach (ref readonly var record in records)
         {
-            if (TryTakeClientSession(worker, snapshot, now, given, record))
+            if (TryTakeClientSession(worker, snapshot, now, given.TenantOf(record), given.ServiceOf(record), record))
             {
                 added++;
             }
@@ -114,13 +144,18 @@ public static partial class SvrStage
         return new SessionImportResult(added, 0, refused);
     }
 
-    private static bool TryTakeClientSession(PacketWorker worker, ForwardingSnapshot snapshot, long now, ClientSessionRecords given, in SessionRecord record)
+    /// <summary>
+    /// Installs <paramref name="record"/>, of tenant <paramref name="tenantName"/> and service <paramref name="serviceName"/>
+    /// (null: unknown), as an ingress session of this worker when <paramref name="snapshot"/> lists its client under this
+    /// router and still allows it (see <see cref="TakeClient"/>); false, nothing installed, when not.
+    /// </summary>
+    private static bool TryTakeClientSession(PacketWorker worker, ForwardingSnapshot snapshot, long now, string? tenantName, string? serviceName, in SessionRecord record)
     {
         var forward = record.Forward;
         var carried = record.State;
         var clientPort = ClientPort(snapshot, forward);
-        var tenant = given.TenantOf(record) is { } tenantName ? snapshot.TenantIndex(tenantName) : -1;
-        var service = given.ServiceOf(record) is { } serviceName ? snapshot.ServiceIndex(serviceName) : -1;
+        var tenant = tenantName is not null ? snapshot.TenantIndex(tenantName) : -1;
+        var service = serviceName is not null ? snapshot.ServiceIndex(serviceName) : -1;
         carried.Tenant = (short)tenant;
         carried.Service = (short)service;
         if (carried.Svr != SvrRole.Ingress || carried.IsIpv6 != forward.IsIpv6 || !PeerPath.Carries(carried.OriginalProtocol, forward.IsIpv6)

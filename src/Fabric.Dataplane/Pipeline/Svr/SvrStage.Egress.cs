@@ -140,25 +140,24 @@ public static partial class SvrStage
     }
 
     /// <summary>
-    /// The worker holding the SVR egress session that the waypoint packet in hand, which no session of the receiving
-    /// worker's shard nor the directory knows by its tuple, names by its metadata (tenant, service and original tuple):
-    /// a session adopted or to be adopted on a new tuple after a move (<see cref="TryAdoptMoved"/>) stays on the worker that
-    /// opened it, whatever worker the new waypoint port names. Found in the workers' directory by the reverse key the
-    /// session published (what its instance answers with), the one <see cref="TryAdoptMoved"/> looks up. −1 when the packet
-    /// carries no forward metadata or names no session held here. Reads the metadata unverified: it only chooses the worker,
-    /// which verifies the packet as any other (a forged block costs a hand-off). Allocation-free; runs only for a
-    /// waypoint packet of no known session.
+    /// The worker holding the SVR egress session that the waypoint packet <paramref name="ip"/>, which no session of the
+    /// receiving worker's shard nor the directory knows by its tuple, names by its metadata (tenant, service and original
+    /// tuple): a session adopted or to be adopted on a new tuple after a move (<see cref="TryAdoptMoved"/>) stays on the
+    /// worker that opened it, whatever worker the new waypoint port names. Found in the workers' directory by the reverse
+    /// key the session published (what its instance answers with), the one <see cref="TryAdoptMoved"/> looks up. −1 when
+    /// the packet carries no forward metadata, metadata that does not read (the worker that takes the packet then runs
+    /// <see cref="Receive"/>, which drops and counts it once), or names no session held here.
+    /// A peek: it reads the block into a copy of its own and changes neither the packet nor the packet's context, so the
+    /// worker that takes the packet reads it as any other (against the snapshot that worker runs, which may be newer).
+    /// It reads the metadata unverified, without checking its sender: it only chooses the worker, which verifies the packet
+    /// as any other (a forged block costs a hand-off). Allocation-free; runs only for a waypoint packet of no known session.
     /// </summary>
-    internal static int HolderOfMovedSession(ref PacketContext context, ForwardingSnapshot snapshot, Workers.OwnerDirectory owners)
+    internal static int HolderOfMovedSession(Span<byte> ip, ForwardingSnapshot snapshot, Workers.OwnerDirectory owners)
     {
-        if (!MetadataInsertion.TryLocate(context.Frame.Slice(context.NetworkOffset, context.IpLength), context.IpLength, out _, out _)
-            || Receive(ref context, snapshot) != Verdict.Continue)
-        {
-            return -1;
-        }
-
-        ref readonly var metadata = ref context.Metadata;
-        if (!metadata.Present || !metadata.HasForwardContext || metadata.RoutedOnward || !metadata.TenantNamed
+        var metadata = default(ReceivedMetadata);
+        if (!MetadataInsertion.TryLocate(ip, ip.Length, out var block, out _) || block.IsBare
+            || ReadMetadata(block, snapshot, ref metadata) != DropReason.None
+            || !metadata.HasForwardContext || metadata.RoutedOnward || !metadata.TenantNamed
             || (uint)metadata.Tenant >= (uint)snapshot.FibByTenant.Length)
         {
             return -1;

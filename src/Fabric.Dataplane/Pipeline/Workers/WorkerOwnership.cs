@@ -72,7 +72,7 @@ public static class WorkerOwnership
             return self;
         }
 
-        return SvrStage.HolderOfMovedSession(ref context, snapshot, owners) is var holder && holder >= 0 && holder < resources.Shard.Count
+        return SvrStage.HolderOfMovedSession(context.Frame.Slice(context.NetworkOffset, context.IpLength), snapshot, owners) is var holder && holder >= 0 && holder < resources.Shard.Count
             ? holder
             : OwnerOfWaypoint(context.Key.DestinationPort, resources.Shard.Count);
     }

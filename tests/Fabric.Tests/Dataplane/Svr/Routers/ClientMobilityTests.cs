@@ -1,8 +1,10 @@
 using Fabric.Bench;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Pipeline.Workers;
 using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
 using Fabric.Tests.Support;
@@ -208,6 +210,119 @@ public sealed class ClientMobilityTests
         }
 
         return holders;
+    }
+
+    [Theory]
+    [InlineData("forward-context-length", 0, DropReason.MetadataMalformed)]
+    [InlineData("forward-context-length", 1, DropReason.MetadataMalformed)]
+    [InlineData("payload-encrypted", 0, DropReason.MetadataMismatch)]
+    [InlineData("payload-encrypted", 1, DropReason.MetadataMismatch)]
+    public void WaypointPacketWithDamagedMetadata_AtDc1OfTwoWorkers_DroppedAndCountedOnceWithItsReason_ByTheWorkerItsPortNames(
+        string damage, int portOwner, DropReason reason)
+    {
+        // A block that locates (its framing is whole) but does not read: what the steering peeks at before a worker takes
+        // the packet. Worker 0 receives it; its port names portOwner.
+        using var fabric = new SvrFabric(AtBr1, dc1Workers: 2);
+        var block = damage == "payload-encrypted"
+            ? Emit(MovedMetadata(42010) with { PayloadEncrypted = true })
+            : ForwardContextOfAnotherLength();
+        var frame = ToDc1Waypoint(fabric, WaypointPortOwnedBy(portOwner), block);
+        var receiver = fabric.Dc1.Workers[0];
+
+        var verdict = receiver.Process(frame, frame.Length, 0, fabric.Dc1.Now, fabric.Dc1.Snapshot);
+        fabric.Pump();
+
+        Assert.Equal(portOwner == 0 ? Verdict.Drop : Verdict.Consumed, verdict);
+        Assert.Equal(portOwner == 0 ? 0 : 1, receiver.Counters.HandedOff);
+        Assert.Equal(1, fabric.Dc1.DropTotal(reason));
+        Assert.Equal(1, fabric.Dc1.Workers[portOwner].Drops.Total(reason));
+        Assert.Equal(1, fabric.Dc1.Counters().Dropped);
+        Assert.Equal(0, fabric.Dc1.SessionCount);
+        Assert.Empty(fabric.Web1.Received);
+        Assert.Empty(fabric.Web2.Received);
+    }
+
+    [Fact]
+    public void MovedSessionsFirstPacket_AtTheDc1WorkerThatDoesNotHoldIt_HandedToTheHolder_AllocatingNothing()
+    {
+        using var fabric = new SvrFabric(AtBr1, dc1Workers: 2);
+        Open(fabric, 42011);
+        var (holder, _) = Assert.Single(EgressHolders(fabric.Dc1, 42011));
+        var other = 1 - holder;
+        // Metadata naming eng1's session on a new waypoint tuple whose port names the worker that receives it, not the holder.
+        var frame = ToDc1Waypoint(fabric, WaypointPortOwnedBy(other), Emit(MovedMetadata(42011)));
+        var receiver = fabric.Dc1.Workers[other];
+        var snapshot = fabric.Dc1.Snapshot;
+        var now = fabric.Dc1.Now;
+        var handedOff = receiver.Counters.HandedOff;
+        Assert.Equal(Verdict.Consumed, receiver.Process(frame, frame.Length, 0, now, snapshot));
+
+        var allocated = ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                receiver.Process(frame, frame.Length, 0, now, snapshot);
+            }
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(handedOff + 17, receiver.Counters.HandedOff);
+        Assert.Equal(0, fabric.Dc1.Counters().Dropped);
+    }
+
+    /// <summary>The forward metadata br2 sends on eng1's moved TCP session to web from <paramref name="clientPort"/>.</summary>
+    private static SvrMetadata MovedMetadata(ushort clientPort) => new()
+    {
+        ForwardContext = new MetadataContext(
+            SessionKey.V4(IpAddressConversions.ParseIpv4("10.20.1.10"), IpAddressConversions.ParseIpv4(Web), clientPort, 80, IpProtocol.Tcp)),
+        SessionId = Guid.NewGuid(),
+        Tenant = "engineering",
+        Service = "web",
+        SourceRouter = "br2",
+    };
+
+    private static byte[] Emit(SvrMetadata metadata)
+    {
+        var block = new byte[metadata.EmitLength];
+        metadata.Emit(block);
+        return block;
+    }
+
+    /// <summary>A block whose forward context is 12 octets, not 13: whole as a block, not as a session's metadata.</summary>
+    private static byte[] ForwardContextOfAnotherLength()
+    {
+        var block = new byte[256];
+        var writer = new MetadataWriter(block);
+        writer.BeginHeader();
+        writer.BeginPayload();
+        writer.AddTlv(MetadataTlvType.ForwardContextV4, new byte[MetadataContext.Ipv4Length - 1]);
+        writer.AddTlv(MetadataTlvType.Tenant, "engineering"u8);
+        writer.AddTlv(MetadataTlvType.Service, "web"u8);
+        Assert.True(writer.Finish(out var length));
+        return block[..length];
+    }
+
+    /// <summary>A waypoint port of dc1 (two workers) whose pair <paramref name="worker"/> owns.</summary>
+    private static ushort WaypointPortOwnedBy(int worker)
+    {
+        var port = (ushort)(16385 + (2 * worker));
+        Assert.Equal(worker, WorkerOwnership.OwnerOfWaypoint(port, 2));
+        return port;
+    }
+
+    /// <summary>A TCP waypoint frame from br2's WAN address to dc1's <paramref name="waypointPort"/> carrying <paramref name="block"/>, to dc1's wan0.</summary>
+    private static byte[] ToDc1Waypoint(SvrFabric fabric, ushort waypointPort, byte[] block)
+    {
+        var plain = Packets.Tcp(
+            IpAddressConversions.ParseIpv4("172.16.0.3"), IpAddressConversions.ParseIpv4("172.16.0.1"), 20000, waypointPort,
+            TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "moved!"u8.ToArray());
+        var packet = new byte[plain.Length + block.Length];
+        plain.CopyTo(packet, 0);
+        Assert.True(MetadataInsertion.TryInsert(packet, plain.Length, block, out var length));
+        var frame = new byte[EthernetFrame.UntaggedHeaderLength + length];
+        new EthernetHeader(fabric.Dc1.Ports[0].Mac, fabric.Attacker.Mac, EtherType.Ipv4).Emit(frame);
+        packet.AsSpan(0, length).CopyTo(frame.AsSpan(EthernetFrame.UntaggedHeaderLength));
+        return frame;
     }
 
     [Theory]
@@ -497,6 +612,80 @@ public sealed class ClientMobilityTests
         Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
         AssertNoReset(fabric);
         Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    [InlineData(1, false)]
+    public async Task ClientMovedToBr2ThenBackToBr1BeforeTheHandOver_SessionGoesOnAtBr1_Br2GivenNothing_WithoutReset(int workers, bool br1BindsTheMove)
+    {
+        using var fabric = new SvrFabric(AtBr1, workers: workers);
+        Open(fabric, 42008);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+        var sessionId = Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr2), version: 2);
+        }
+
+        if (br1BindsTheMove)
+        {
+            // br1's workers bind the move: the session is held for br2.
+            fabric.Pump();
+            Assert.Equal(1, fabric.Br1.Workers.Sum(worker => worker.Resources.MovedClients.Count));
+            Assert.Equal(0, fabric.Br1.SessionCount);
+        }
+
+        // The next commit lists eng1 under br1 again, before br2 asked.
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr1), version: 3);
+        }
+
+        fabric.Pump();
+        Assert.Equal(0, fabric.Br1.Workers.Sum(worker => worker.Resources.MovedClients.Count));
+        Assert.Equal(sessionId, Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId);
+
+        // br2's request, late (checked against version 2 where eng1 was br2's), gets nothing, and br2 would take nothing.
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        Assert.Empty(given.Sessions);
+        Assert.Equal(1, fabric.Br1.SessionCount);
+        Assert.Equal(0, fabric.Br2.SessionCount);
+
+        fabric.Eng1.AssertTcpEcho(Web, 42008, 80, 107, "back!!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        Assert.Equal(sessionId, Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId);
+        // dc1 kept its session (same instance): adopted on br1's new waypoint tuple after a hold, as it was without one.
+        Assert.Equal(br1BindsTheMove ? 1 : 0, fabric.Dc1.Counters().SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.SessionCount);
+        Assert.Equal(0, fabric.Br1.DropTotal(DropReason.ClientArriving));
+        AssertNoReset(fabric);
+        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    [Fact]
+    public async Task ClientMovedBackToBr1_WhileHeld_Br2RunningTheMove_TakesNothing()
+    {
+        // br2 runs the move only, and asks; br1 has run the commit that moves eng1 back.
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42009);
+        fabric.Br1.Apply(fabric.Document(AtBr2), version: 2);
+        fabric.Br2.Apply(fabric.Document(AtBr2), version: 2);
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        fabric.Br1.Apply(fabric.Document(AtBr1), version: 3);
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Empty(given.Sessions);
+        Assert.Equal(new SessionImportResult(0, 0, 0), taken);
+        Assert.Equal(0, fabric.Br2.SessionCount);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        fabric.Eng1.AssertTcpEcho(Web, 42009, 80, 107, "back!!", fabric.Pump);
+        AssertNoReset(fabric);
     }
 
     [Fact]
