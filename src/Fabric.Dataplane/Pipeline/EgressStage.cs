@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Wire;
 
@@ -120,6 +121,7 @@ public static class EgressStage
     /// its own next hop: the instance (or peer waypoint) for forward packets, the client (or peer waypoint)
     /// for reverse ones, as the session's keys say: the next hop is the source (address and family) of the key returned.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref readonly Sessions.SessionKey NextHop(ref PacketContext context, WorkerResources resources) =>
         ref context.Direction == Sessions.SessionDirection.Forward
             ? ref resources.Sessions.ReverseKey(context.Session)

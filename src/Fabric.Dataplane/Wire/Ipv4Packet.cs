@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Runtime.CompilerServices;
 
 namespace Fabric.Dataplane.Wire;
 
@@ -90,6 +91,7 @@ public readonly ref struct Ipv4Packet
     /// A view over bytes <see cref="TryCreate(Span{byte}, out Ipv4Packet, out WireError)"/> already accepted and whose header length and total length have not changed since (the packet path's parse
     /// stage checked them): none of its checks run again. Over any other bytes a member may throw.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Ipv4Packet FromValidated(Span<byte> bytes) => new(bytes[..BinaryPrimitives.ReadUInt16BigEndian(bytes[TotalLengthOffset..])]);
 
     /// <summary>
