@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Neighbors;
@@ -195,6 +196,18 @@ public sealed class NeighborTable
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="Learn"/> of these would change nothing and return nothing now: the same neighbour was learned at this
+    /// MAC under a refresh interval ago and no frame waits for any neighbour. Unshared tables only (false for a shared one). Reads only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsLearnedRecently(int port, UInt128 address, bool isIpv6, MacAddress mac, long now) =>
+        _gate is null && IsLearnedRecently(new NeighborKey(port, address, isIpv6), mac, now);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsLearnedRecently(in NeighborKey key, MacAddress mac, long now) =>
+        _waitingFrames == 0 && now >= _learnedAt && now - _learnedAt < _refreshTicks && mac == _learnedMac && key == _learnedKey;
+
     private List<byte[]>? LearnUnlocked(int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
     {
         if (mac.IsMulticast || mac == MacAddress.Zero)
@@ -203,7 +216,7 @@ public sealed class NeighborTable
         }
 
         var key = new NeighborKey(port, address, isIpv6);
-        if (_waitingFrames == 0 && now >= _learnedAt && now - _learnedAt < _refreshTicks && mac == _learnedMac && key == _learnedKey)
+        if (IsLearnedRecently(key, mac, now))
         {
             // Confirmed under a refresh interval ago with this MAC: the entry is fresh and says so already.
             return null;
