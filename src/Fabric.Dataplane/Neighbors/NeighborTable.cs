@@ -124,7 +124,20 @@ public sealed class NeighborTable
     /// The MAC of the neighbour at <paramref name="address"/> on <paramref name="port"/> when it was confirmed less than
     /// <see cref="ReachableTime"/> before <paramref name="now"/>; false for a neighbour unknown or stale.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryGet(int port, UInt128 address, bool isIpv6, long now, out MacAddress mac)
+    {
+        // The neighbour found last (most frames of a batch go to it) is answered here, inline; unshared tables only.
+        if (_gate is null && _foundVersion == _version && now < _foundFreshUntil && _foundKey == new NeighborKey(port, address, isIpv6))
+        {
+            mac = _foundMac;
+            return true;
+        }
+
+        return TryGetFromTable(port, address, isIpv6, now, out mac);
+    }
+
+    private bool TryGetFromTable(int port, UInt128 address, bool isIpv6, long now, out MacAddress mac)
     {
         if (_gate is null)
         {
@@ -140,12 +153,6 @@ public sealed class NeighborTable
     private bool TryGetUnlocked(int port, UInt128 address, bool isIpv6, long now, out MacAddress mac)
     {
         var key = new NeighborKey(port, address, isIpv6);
-        if (_foundVersion == _version && now < _foundFreshUntil && key == _foundKey)
-        {
-            mac = _foundMac;
-            return true;
-        }
-
         var home = Home(key);
         for (var i = 0; i < ProbeWindow; i++)
         {
