@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Forwarding.Lpm;
 using Fabric.Dataplane.LoadBalancing;
 using Fabric.Dataplane.Policing;
@@ -175,6 +176,7 @@ public sealed record PortBinding(
     ushort WaypointFirst = 0, ushort WaypointLast = 0)
 {
     /// <summary>True for a packet to one of our addresses (of either family) here on a waypoint port: SVR traffic from a peer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsWaypoint(UInt128 destination, bool isIpv6, ushort port) =>
         WaypointFirst != 0 && port >= WaypointFirst && port <= WaypointLast && Owns(destination, isIpv6);
 

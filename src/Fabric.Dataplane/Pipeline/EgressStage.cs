@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Wire;
 
@@ -34,7 +35,7 @@ public static class EgressStage
             // As for IPv4 below; an IPv6 packet that crosses to the peer as IPv4 also loses octets of header (an IPv4 one
             // crossing as IPv6 gains them), as does a waypoint packet restored to an IPv4 session: its room, and the MTU
             // reported, may exceed the egress MTU.
-            var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, resources) : 0);
+            var room = egressPort.Mtu - SessionGrowth(ref context, snapshot, resources);
             if (context.LargestPacketLength > room)
             {
                 Error(ref context, resources, ingress, Icmpv6Type.PacketTooBig, 0, (uint)ReportedMtu(ref context, snapshot, resources, room));
@@ -60,7 +61,7 @@ public static class EgressStage
             }
 
             // Towards a peer, the room is what the path MTU leaves after what SVR adds to each packet of the session.
-            var room = egressPort.Mtu - (context.Session >= 0 && !context.IsIcmpError ? SvrGrowth(ref context, snapshot, resources) : 0);
+            var room = egressPort.Mtu - SessionGrowth(ref context, snapshot, resources);
             if (context.LargestPacketLength > room)
             {
                 if (v4.DontFragment)
@@ -120,10 +121,18 @@ public static class EgressStage
     /// its own next hop: the instance (or peer waypoint) for forward packets, the client (or peer waypoint)
     /// for reverse ones, as the session's keys say: the next hop is the source (address and family) of the key returned.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref readonly Sessions.SessionKey NextHop(ref PacketContext context, WorkerResources resources) =>
         ref context.Direction == Sessions.SessionDirection.Forward
             ? ref resources.Sessions.ReverseKey(context.Session)
             : ref resources.Sessions.ForwardKey(context.Session);
+
+    /// <summary><see cref="SvrGrowth"/> for a packet of a session that is no ICMP error; else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SessionGrowth(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources) =>
+        context.Session >= 0 && !context.IsIcmpError && resources.Sessions.Payload(context.Session).Svr != SvrRole.None
+            ? SvrGrowth(ref context, snapshot, resources)
+            : 0;
 
     /// <summary>
     /// What SVR adds to each packet of the session leaving to the peer, less what its IP header loses when it crosses in

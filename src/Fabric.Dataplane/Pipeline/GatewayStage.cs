@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Wire;
 
@@ -27,10 +28,13 @@ public static class GatewayStage
             return Arp(ref context, binding, resources, ethernet);
         }
 
-        if (!context.IsIcmpError && binding.IsOnLink(context.Key.Source, context.Key.IsIpv6))
+        if (!context.IsIcmpError
+            && !resources.Neighbors.IsLearnedRecently(context.IngressPort, context.Key.Source, context.Key.IsIpv6, sender, context.Now)
+            && binding.IsOnLink(context.Key.Source, context.Key.IsIpv6))
         {
             // Only a host on this link sends its own frames here: a source from elsewhere is forged or routed, and
             // an ICMP error's key is the flow it quotes (its addresses are not the sender's). Neither is learned.
+            // A neighbour learned a moment ago at this MAC (every frame of a flow) is neither looked at nor learned again.
             Learn(resources, context.IngressPort, context.Key.Source, context.Key.IsIpv6, sender, context.Now);
         }
 
@@ -84,6 +88,7 @@ public static class GatewayStage
         !context.IsIcmpError && context.Key.Protocol == IpProtocol.Udp && PathMonitorStage.IsMonitorPort(context.Key.DestinationPort);
 
     /// <summary>Whether the parsed packet is a peer router's TCP or UDP packet to one of our waypoints (either family, not an ICMP error). Reads only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsToWaypoint(ref PacketContext context, ForwardingSnapshot snapshot) =>
         !context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
         && snapshot.Ports[context.IngressPort].IsWaypoint(context.Key.Destination, context.Key.IsIpv6, context.Key.DestinationPort);

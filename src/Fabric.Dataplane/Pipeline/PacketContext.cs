@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Sessions;
 
 namespace Fabric.Dataplane.Pipeline;
@@ -14,6 +15,7 @@ public ref struct PacketContext
     }
 
     /// <param name="room">The whole buffer the frame sits at the start of: metadata insertion grows the frame into it.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public PacketContext(Span<byte> frame, Span<byte> room, int ingressPort, long now)
     {
         Frame = frame;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 
@@ -217,6 +218,7 @@ internal struct ParsedHeaders
     private DropReason _drop;
 
     /// <summary>Clears what <see cref="ParseStage.Run"/> writes into a context, so that the context parses another frame as a fresh one would.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Clear(ref PacketContext context)
     {
         context.EtherType = 0;
@@ -231,6 +233,7 @@ internal struct ParsedHeaders
     }
 
     /// <summary>Keeps the parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Keep(ref PacketContext context, Verdict verdict, int lookup)
     {
         Parsed = true;
@@ -248,6 +251,7 @@ internal struct ParsedHeaders
     }
 
     /// <summary>Writes the parse into a fresh context of the same frame, as <see cref="ParseStage.Run"/> would, and returns its verdict.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly Verdict Restore(ref PacketContext context)
     {
         context.EtherType = _etherType;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Model;
 
 namespace Fabric.Dataplane.Policing;
@@ -108,14 +109,16 @@ public sealed class SharedTokenBucket
 
     /// <summary>Takes <paramref name="bytes"/> tokens if the bucket holds that many at <paramref name="now"/>.</summary>
     /// <returns>Whether the packet conforms (tokens were taken).</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryConsume(int bytes, long now)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        if (IsUnlimited)
-        {
-            return true;
-        }
+        return IsUnlimited || TryConsumeLimited(bytes, now);
+    }
 
+    /// <summary><see cref="TryConsume"/> for a bucket with a rate, of a count of bytes not negative.</summary>
+    private bool TryConsumeLimited(int bytes, long now)
+    {
         Interlocked.Add(ref _offeredBytes, bytes);
         if (bytes > _burstBytes)
         {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Fabric.Dataplane.Sessions;
 
 /// <summary>
@@ -69,6 +71,7 @@ public sealed class SessionLookupBatch<TPayload> where TPayload : unmanaged
     /// <see cref="SessionTable{TPayload}.TryFind"/> answers now: from the batch's lookup at <paramref name="place"/>
     /// when it still stands (see the remarks), else looked up again. Any <paramref name="place"/> is accepted.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryFind(int place, in SessionKey key, out int handle, out SessionDirection direction)
     {
         if ((uint)place < (uint)_looked)

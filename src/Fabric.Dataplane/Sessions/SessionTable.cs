@@ -270,19 +270,25 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
     /// Whether <paramref name="handle"/> (any int) is a live session whose <paramref name="direction"/> key is
     /// <paramref name="key"/>: then it is the session <see cref="TryFind"/> finds for that key.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Holds(int handle, SessionDirection direction, in SessionKey key) =>
         IsLive(handle) && SameKey(direction == SessionDirection.Forward ? ref _entries[handle].Forward : ref _entries[handle].Reverse, key);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref TPayload Payload(int handle) => ref _entries[handle].Payload;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref readonly SessionKey ForwardKey(int handle) => ref _entries[handle].Forward;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref readonly SessionKey ReverseKey(int handle) => ref _entries[handle].Reverse;
 
     /// <summary>The session's TCP state; reset to <see cref="TcpState.None"/> when the session is inserted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref TcpTracker Tcp(int handle) => ref _entries[handle].Tcp;
 
     /// <summary>Records activity at <paramref name="now"/>; a time earlier than the last one recorded is ignored. O(1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Touch(int handle, long now)
     {
         ref var lastSeen = ref _entries[handle].LastSeen;
@@ -325,6 +331,7 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
     public uint Generation(int handle) => _generations[handle];
 
     /// <summary>Whether the handle names a slot (any int is accepted) that holds a live session.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsLive(int handle) => (uint)handle < (uint)_generations.Length && (_generations[handle] & 1) != 0;
 
     /// <summary>Removes the session at once; its slot becomes free. Ignores a handle that is not live.</summary>

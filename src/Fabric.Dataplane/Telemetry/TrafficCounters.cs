@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Fabric.Dataplane.Telemetry;
 
 /// <summary>
@@ -31,6 +32,7 @@ public sealed class TrafficCounters
     }
 
     /// <summary>A packet (or the <paramref name="packets"/> a super-packet stands for, <paramref name="bytes"/> in all) forwarded for a tenant and service.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Forwarded(int tenant, int service, int packets, int bytes)
     {
         ref var count = ref _counts[Index(tenant, service)];

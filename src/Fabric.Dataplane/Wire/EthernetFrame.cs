@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Fabric.Dataplane.Wire;
 
@@ -45,6 +46,7 @@ public readonly ref struct EthernetFrame
     /// A view over bytes <see cref="TryCreate(Span{byte}, out EthernetFrame, out WireError)"/> already accepted and whose header (its VLAN tag) is unchanged; the frame behind it may have been cut or grown have not changed since (the packet path's parse
     /// stage checked them): none of its checks run again. Over any other bytes a member may throw.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static EthernetFrame FromValidated(Span<byte> bytes) => new(bytes);
 
     /// <summary>The whole frame.</summary>
@@ -62,7 +64,11 @@ public readonly ref struct EthernetFrame
         set => value.Write(_bytes[SourceOffset..]);
     }
 
-    public bool HasVlanTag => BinaryPrimitives.ReadUInt16BigEndian(_bytes[TypeOffset..]) == VlanTagProtocol;
+    public bool HasVlanTag
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[TypeOffset..]) == VlanTagProtocol;
+    }
 
     /// <summary>The 12-bit VLAN identifier; 0 without a tag.</summary>
     public ushort VlanId => (ushort)(TagControl & 0x0FFF);

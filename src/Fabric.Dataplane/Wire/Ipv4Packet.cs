@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Runtime.CompilerServices;
 
 namespace Fabric.Dataplane.Wire;
 
@@ -90,6 +91,7 @@ public readonly ref struct Ipv4Packet
     /// A view over bytes <see cref="TryCreate(Span{byte}, out Ipv4Packet, out WireError)"/> already accepted and whose header length and total length have not changed since (the packet path's parse
     /// stage checked them): none of its checks run again. Over any other bytes a member may throw.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Ipv4Packet FromValidated(Span<byte> bytes) => new(bytes[..BinaryPrimitives.ReadUInt16BigEndian(bytes[TotalLengthOffset..])]);
 
     /// <summary>
@@ -179,6 +181,7 @@ public readonly ref struct Ipv4Packet
     /// Decrements the TTL and updates the header checksum incrementally, when the TTL is above 1. Returns false,
     /// changing nothing, when the packet must not be forwarded (TTL 0 or 1: answer with time exceeded).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryDecrementTtl()
     {
         var ttl = Ttl;
@@ -197,6 +200,7 @@ public readonly ref struct Ipv4Packet
     /// Writes the source address and updates the header checksum incrementally; transport checksums are the caller's:
     /// returns the rewrite's <see cref="Checksum.Delta32"/>, which a pseudo-header's checksum takes too.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong RewriteSource(uint address)
     {
         var delta = Checksum.Delta32(Source, address);
@@ -206,6 +210,7 @@ public readonly ref struct Ipv4Packet
     }
 
     /// <summary>As <see cref="RewriteSource"/> for the destination address.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong RewriteDestination(uint address)
     {
         var delta = Checksum.Delta32(Destination, address);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace Fabric.Dataplane.Wire;
 
@@ -31,10 +32,12 @@ public readonly struct MacAddress : IEquatable<MacAddress>, ISpanFormattable
     public bool IsBroadcast => Value == Mask;
 
     /// <summary>Reads 6 octets; throws if <paramref name="source"/> is shorter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static MacAddress Read(ReadOnlySpan<byte> source) =>
         new(((ulong)BinaryPrimitives.ReadUInt16BigEndian(source) << 32) | BinaryPrimitives.ReadUInt32BigEndian(source[2..]));
 
     /// <summary>Writes 6 octets; throws if <paramref name="destination"/> is shorter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(Span<byte> destination)
     {
         BinaryPrimitives.WriteUInt32BigEndian(destination[2..], (uint)Value);
