@@ -32,7 +32,10 @@ public sealed partial class SessionActor
     private readonly Dictionary<string, GiveUpClientSessions> _handingOver = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (GiveUpClientSessions Request, DateTime Until)> _unanswered = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
-    private long _arrivalsSeen;
+
+    // The snapshot whose arrivals were asked for: compared by identity, since the live registry's recompiles (containers
+    // the CNI plugin attached) keep the version.
+    private ForwardingSnapshot? _arrivalsSeen;
 
     private ILoggingAdapter Log => _log ??= Context.GetLogger();
 
@@ -71,9 +74,9 @@ public sealed partial class SessionActor
     private void ConfigurationChanged()
     {
         var snapshot = _source.Snapshot;
-        if (snapshot is not null && snapshot.Version != _arrivalsSeen)
+        if (snapshot is not null && !ReferenceEquals(snapshot, _arrivalsSeen))
         {
-            _arrivalsSeen = snapshot.Version;
+            _arrivalsSeen = snapshot;
             foreach (var (router, addresses) in ClientHandOver.Arrivals(snapshot))
             {
                 foreach (var node in ClientHandOver.NodesOf(snapshot, router))
@@ -134,9 +137,9 @@ public sealed partial class SessionActor
     /// <summary>
     /// Answers <paramref name="request"/> when the configuration this node runs lists the clients under the asking node's
     /// router, whatever its version (a later commit about something else changes nothing: the records carry their tenant
-    /// and service by name, and the asker checks them against its own configuration); while it does not and the asker is
-    /// ahead, waits for a configuration that does, until the <paramref name="lastChance"/>; else answers why not. False
-    /// when it should wait.
+    /// and service by name, and the asker checks them against its own configuration); while it does not, waits for a
+    /// configuration that does (a commit, or the live registry's placement, may reach the asker first), until the
+    /// <paramref name="lastChance"/>; then answers why not. False when it should wait.
     /// </summary>
     private bool Answer(IActorRef asker, GiveUpClientSessions request, bool lastChance)
     {
@@ -154,7 +157,9 @@ public sealed partial class SessionActor
 
         if (ClientHandOver.Refusal(snapshot, request.Node, request.Addresses, out var clients) is { } refusal)
         {
-            if (snapshot.Version < request.Version && !lastChance)
+            // The asker may be ahead: by a commit this node has not run yet, or by the live registry, whose placement of a
+            // container the CNI plugin attached reaches each node when its gossip does, at the same version.
+            if (!lastChance)
             {
                 return false;
             }

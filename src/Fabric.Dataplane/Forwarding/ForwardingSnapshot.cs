@@ -64,9 +64,19 @@ public sealed class ForwardingSnapshot
 
     /// <summary>
     /// The container addresses this router lists that the snapshot before this one (on this engine) listed under another
-    /// router, with that router: clients that arrived here with this configuration, whose sessions this router fetches.
+    /// router, or that had left another router's placement less than <see cref="Pipeline.SvrStage.ClientHandOverHold"/>
+    /// before (<see cref="DepartedContainers"/>: a container the CNI plugin detached there and attached here), with that
+    /// router: clients that arrived here with this configuration, whose sessions this router fetches.
     /// </summary>
     public IReadOnlyDictionary<ClientAddress, string> ArrivedClients { get; init; } = new Dictionary<ClientAddress, string>();
+
+    /// <summary>
+    /// The container addresses no router lists any more that a snapshot of this engine listed less than
+    /// <see cref="Pipeline.SvrStage.ClientHandOverHold"/> ago, with the router they were under and the tick they left it:
+    /// where a container that reappears under another router (a CNI detach here or there, then an attach elsewhere)
+    /// came from (<see cref="ArrivedClients"/>).
+    /// </summary>
+    public IReadOnlyDictionary<ClientAddress, (string Router, long Since)> DepartedContainers { get; init; } = new Dictionary<ClientAddress, (string Router, long Since)>();
 
     /// <summary>By port index: what the port is and the router's addresses on it.</summary>
     public PortBinding[] Ports { get; }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Fabric.Dataplane.Forwarding.Lpm;
 using Fabric.Dataplane.LoadBalancing;
+using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Policing;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
@@ -225,11 +226,14 @@ public static class SnapshotCompiler
             }
         }
 
+        // A container that left the placement is remembered as long as its old router holds its sessions.
+        var hold = (long)(SvrStage.ClientHandOverHold.TotalSeconds * ticksPerSecond);
         return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths], access)
         {
             RouterOfNode = config.RouterOfNode(),
             RouterOfContainer = routerOfContainer,
-            ArrivedClients = Arrived(routerOfContainer, routerName, previous),
+            ArrivedClients = Arrived(routerOfContainer, routerName, previous, now, hold),
+            DepartedContainers = Departed(routerOfContainer, previous, now, hold),
         };
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
@@ -632,8 +636,13 @@ public static class SnapshotCompiler
         }
     }
 
-    /// <summary>The addresses <paramref name="routerName"/> lists that <paramref name="previous"/> listed under another router, with that router.</summary>
-    private static Dictionary<ClientAddress, string> Arrived(Dictionary<ClientAddress, string> routerOfContainer, string routerName, ForwardingSnapshot? previous)
+    /// <summary>
+    /// The addresses <paramref name="routerName"/> lists that <paramref name="previous"/> listed under another router, or
+    /// that left another router's placement less than <paramref name="hold"/> ticks before <paramref name="now"/>
+    /// (<see cref="ForwardingSnapshot.DepartedContainers"/>), with that router.
+    /// </summary>
+    private static Dictionary<ClientAddress, string> Arrived(
+        Dictionary<ClientAddress, string> routerOfContainer, string routerName, ForwardingSnapshot? previous, long now, long hold)
     {
         var arrived = new Dictionary<ClientAddress, string>();
         if (previous is null)
@@ -643,13 +652,58 @@ public static class SnapshotCompiler
 
         foreach (var (address, router) in routerOfContainer)
         {
-            if (router == routerName && previous.RouterOfContainer.TryGetValue(address, out var before) && before != routerName)
+            if (router != routerName)
             {
-                arrived.Add(address, before);
+                continue;
+            }
+
+            if (previous.RouterOfContainer.TryGetValue(address, out var before))
+            {
+                if (before != routerName)
+                {
+                    arrived.Add(address, before);
+                }
+            }
+            else if (previous.DepartedContainers.TryGetValue(address, out var departed) && departed.Router != routerName && now - departed.Since < hold)
+            {
+                arrived.Add(address, departed.Router);
             }
         }
 
         return arrived;
+    }
+
+    /// <summary>
+    /// The addresses <paramref name="routerOfContainer"/> places nowhere that <paramref name="previous"/> placed (left now),
+    /// or remembered as departed less than <paramref name="hold"/> ticks before <paramref name="now"/>: the router each was
+    /// last under, and when it left.
+    /// </summary>
+    private static Dictionary<ClientAddress, (string Router, long Since)> Departed(
+        Dictionary<ClientAddress, string> routerOfContainer, ForwardingSnapshot? previous, long now, long hold)
+    {
+        var departed = new Dictionary<ClientAddress, (string Router, long Since)>();
+        if (previous is null)
+        {
+            return departed;
+        }
+
+        foreach (var (address, router) in previous.RouterOfContainer)
+        {
+            if (!routerOfContainer.ContainsKey(address))
+            {
+                departed[address] = (router, now);
+            }
+        }
+
+        foreach (var (address, left) in previous.DepartedContainers)
+        {
+            if (!routerOfContainer.ContainsKey(address) && !departed.ContainsKey(address) && now - left.Since < hold)
+            {
+                departed[address] = left;
+            }
+        }
+
+        return departed;
     }
 }
 
