@@ -56,6 +56,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
     private readonly PacketIo _io;
     private FabricConfig _committed;
     private IReadOnlyList<Fabric.Actors.Services.RegisteredInstance> _registered = [];
+    private IReadOnlyList<Fabric.Actors.Services.RegisteredClient> _registeredClients = [];
 
     private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
     {
@@ -142,13 +143,50 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
     public AttachmentDesk? Attachments { get; }
 
     /// <summary>
-    /// What the node compiles: the committed document with the containers attached here merged in, and the service
-    /// instances other routers attached (<see cref="HostRemoteInstances"/>).
+    /// What the node compiles: the committed document with the containers attached here merged in, the service
+    /// instances other routers attached (<see cref="HostRemoteInstances"/>) and the clients they attached
+    /// (<see cref="HostRemoteClients"/>): the one document whose containers are every router's placement of them.
     /// </summary>
     private FabricConfig Effective(FabricConfig committed) => Effective(committed, Attachments?.Workloads ?? []);
 
-    private FabricConfig Effective(FabricConfig committed, IEnumerable<AttachedWorkload> attachedHere) =>
-        AttachedWorkloads.Merge(committed, [.. attachedHere, .. Fabric.Actors.Services.RemoteAttachments.Of(committed, RouterName, _registered)]);
+    private FabricConfig Effective(FabricConfig committed, IReadOnlyList<AttachedWorkload> attachedHere) =>
+        Fabric.Actors.Services.RemoteAttachments.Effective(committed, RouterName, attachedHere, _registered, _registeredClients);
+
+    public IReadOnlyList<AttachedWorkload> AttachedHere() => Attachments?.Workloads ?? [];
+
+    /// <summary>
+    /// Compiles in the clients other routers attached (<see cref="Fabric.Actors.Services.AttachedClients.Of"/>), so this
+    /// router's placement lists them where they are (a client that moved here from there is an arrival; one that moved
+    /// from here to there has its sessions given up when that router asks), and leaves out those gone; compiles nothing
+    /// when they did not change. Thread-safe (under the apply gate).
+    /// </summary>
+    public void HostRemoteClients(IReadOnlyCollection<Fabric.Actors.Services.RegisteredClient> registered)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        lock (_applyGate)
+        {
+            var before = _registeredClients;
+            var here = AttachedHere();
+            var hosted = Fabric.Actors.Services.AttachedClients.Of(_committed, RouterName, before, here);
+            _registeredClients = [.. registered];
+            if (_stopping || hosted.SequenceEqual(Fabric.Actors.Services.AttachedClients.Of(_committed, RouterName, _registeredClients, here)))
+            {
+                return;
+            }
+
+            try
+            {
+                var effective = Effective(_committed);
+                Engine.Apply(effective, Engine.AppliedVersion);
+                _configuration = Fingerprint(RunningText(effective));
+            }
+            catch (Dataplane.Forwarding.SnapshotCompileException e)
+            {
+                _registeredClients = before;
+                _options.Warn?.Invoke($"the clients other routers attached were not compiled in: {e.Message}");
+            }
+        }
+    }
 
     /// <summary>
     /// Compiles in the instances other routers registered without a commit (<see cref="Fabric.Actors.Services.RemoteAttachments.Of"/>),
