@@ -58,6 +58,10 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
     private IReadOnlyList<Fabric.Actors.Services.RegisteredInstance> _registered = [];
     private IReadOnlyList<Fabric.Actors.Services.RegisteredClient> _registeredClients = [];
 
+    // The attachment desk's workloads as last compiled, written under the apply gate: what the node compiles reads them
+    // here, never through the desk's own lock (the desk holds it while it recompiles, which takes the apply gate).
+    private volatile IReadOnlyList<AttachedWorkload> _attachedHere = [];
+
     private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
     {
         _options = options;
@@ -114,6 +118,8 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             options.Warn?.Invoke(dropped);
         }
 
+        _attachedHere = Attachments?.Workloads ?? [];
+
         Engine.Apply(Effective(config), version: 1);
         if (identity is not null)
         {
@@ -147,12 +153,12 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
     /// instances other routers attached (<see cref="HostRemoteInstances"/>) and the clients they attached
     /// (<see cref="HostRemoteClients"/>): the one document whose containers are every router's placement of them.
     /// </summary>
-    private FabricConfig Effective(FabricConfig committed) => Effective(committed, Attachments?.Workloads ?? []);
+    private FabricConfig Effective(FabricConfig committed) => Effective(committed, _attachedHere);
 
     private FabricConfig Effective(FabricConfig committed, IReadOnlyList<AttachedWorkload> attachedHere) =>
         Fabric.Actors.Services.RemoteAttachments.Effective(committed, RouterName, attachedHere, _registered, _registeredClients);
 
-    public IReadOnlyList<AttachedWorkload> AttachedHere() => Attachments?.Workloads ?? [];
+    public IReadOnlyList<AttachedWorkload> AttachedHere() => _attachedHere;
 
     /// <summary>
     /// Compiles in the clients other routers attached (<see cref="Fabric.Actors.Services.AttachedClients.Of"/>), so this
@@ -237,6 +243,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             {
                 var effective = process.Effective(process._committed, workloads);
                 process.Engine.Apply(effective, process.Engine.AppliedVersion);
+                process._attachedHere = workloads;
                 process._configuration = Fingerprint(RunningText(effective));
             }
         }

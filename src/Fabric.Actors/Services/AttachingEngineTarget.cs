@@ -59,21 +59,31 @@ public sealed class AttachingEngineTarget(ForwardingEngine engine) : IForwarding
         }
     }
 
+    /// <summary>Compiles the instances other routers attached in, when what is compiled in changes (as a router node does).</summary>
     public void HostRemoteInstances(IReadOnlyCollection<RegisteredInstance> registered)
     {
         lock (_gate)
         {
+            var before = _committed is null ? [] : RemoteAttachments.Of(_committed, engine.Name, _instances);
             _instances = [.. registered];
-            Recompile();
+            if (_committed is null || !before.SequenceEqual(RemoteAttachments.Of(_committed, engine.Name, _instances)))
+            {
+                Recompile();
+            }
         }
     }
 
+    /// <summary>Compiles the clients other routers attached in, when what is compiled in changes (as a router node does).</summary>
     public void HostRemoteClients(IReadOnlyCollection<RegisteredClient> registered)
     {
         lock (_gate)
         {
+            var before = _committed is null ? [] : AttachedClients.Of(_committed, engine.Name, _clients, _attached);
             _clients = [.. registered];
-            Recompile();
+            if (_committed is null || !before.SequenceEqual(AttachedClients.Of(_committed, engine.Name, _clients, _attached)))
+            {
+                Recompile();
+            }
         }
     }
 

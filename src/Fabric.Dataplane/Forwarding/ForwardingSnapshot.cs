@@ -70,6 +70,60 @@ public sealed class ForwardingSnapshot
     /// </summary>
     public IReadOnlyDictionary<ClientAddress, string> ArrivedClients { get; init; } = new Dictionary<ClientAddress, string>();
 
+    /// <summary>The tick of the engine's clock this snapshot was compiled at.</summary>
+    public long CompiledAt { get; init; }
+
+    /// <summary>How long, in ticks of the engine's clock, a container that left the placement is remembered (<see cref="DepartedContainers"/>).</summary>
+    public long DepartureMemory { get; init; }
+
+    /// <summary>
+    /// The clients that arrived here between <paramref name="seen"/> (a snapshot of this engine an observer ran before,
+    /// null: none) and this one, with the router each came from: <see cref="ArrivedClients"/> when <paramref name="seen"/>
+    /// is the snapshot compiled just before; else the same comparison against <paramref name="seen"/>, so an arrival is not
+    /// hidden by a snapshot compiled between (a registry change, a commit) that the observer never ran. Allocates when the
+    /// snapshots differ.
+    /// </summary>
+    public IReadOnlyDictionary<ClientAddress, string> ArrivalsSince(ForwardingSnapshot? seen) =>
+        seen is null || ReferenceEquals(seen, this) ? new Dictionary<ClientAddress, string>()
+        : Arrivals(RouterOfContainer, Router, seen, CompiledAt, DepartureMemory);
+
+    /// <summary>
+    /// The addresses <paramref name="placement"/> lists under <paramref name="router"/> that <paramref name="seen"/> listed
+    /// under another router, or that left another router's placement less than <paramref name="hold"/> ticks before
+    /// <paramref name="now"/> (<see cref="DepartedContainers"/>), with that router.
+    /// </summary>
+    internal static Dictionary<ClientAddress, string> Arrivals(
+        IReadOnlyDictionary<ClientAddress, string> placement, string router, ForwardingSnapshot? seen, long now, long hold)
+    {
+        var arrived = new Dictionary<ClientAddress, string>();
+        if (seen is null)
+        {
+            return arrived;
+        }
+
+        foreach (var (address, placed) in placement)
+        {
+            if (placed != router)
+            {
+                continue;
+            }
+
+            if (seen.RouterOfContainer.TryGetValue(address, out var before))
+            {
+                if (before != router)
+                {
+                    arrived.Add(address, before);
+                }
+            }
+            else if (seen.DepartedContainers.TryGetValue(address, out var departed) && departed.Router != router && now - departed.Since < hold)
+            {
+                arrived.Add(address, departed.Router);
+            }
+        }
+
+        return arrived;
+    }
+
     /// <summary>
     /// The container addresses no router lists any more that a snapshot of this engine listed less than
     /// <see cref="Pipeline.SvrStage.ClientHandOverHold"/> ago, with the router they were under and the tick they left it:

@@ -232,7 +232,9 @@ public static class SnapshotCompiler
         {
             RouterOfNode = config.RouterOfNode(),
             RouterOfContainer = routerOfContainer,
-            ArrivedClients = Arrived(routerOfContainer, routerName, previous, now, hold),
+            CompiledAt = now,
+            DepartureMemory = hold,
+            ArrivedClients = ForwardingSnapshot.Arrivals(routerOfContainer, routerName, previous, now, hold),
             DepartedContainers = Departed(routerOfContainer, previous, now, hold),
         };
 
@@ -634,43 +636,6 @@ public static class SnapshotCompiler
         {
             v6.Add(IpAddressConversions.ToIpv6(network.Address), network.Length, value);
         }
-    }
-
-    /// <summary>
-    /// The addresses <paramref name="routerName"/> lists that <paramref name="previous"/> listed under another router, or
-    /// that left another router's placement less than <paramref name="hold"/> ticks before <paramref name="now"/>
-    /// (<see cref="ForwardingSnapshot.DepartedContainers"/>), with that router.
-    /// </summary>
-    private static Dictionary<ClientAddress, string> Arrived(
-        Dictionary<ClientAddress, string> routerOfContainer, string routerName, ForwardingSnapshot? previous, long now, long hold)
-    {
-        var arrived = new Dictionary<ClientAddress, string>();
-        if (previous is null)
-        {
-            return arrived;
-        }
-
-        foreach (var (address, router) in routerOfContainer)
-        {
-            if (router != routerName)
-            {
-                continue;
-            }
-
-            if (previous.RouterOfContainer.TryGetValue(address, out var before))
-            {
-                if (before != routerName)
-                {
-                    arrived.Add(address, before);
-                }
-            }
-            else if (previous.DepartedContainers.TryGetValue(address, out var departed) && departed.Router != routerName && now - departed.Since < hold)
-            {
-                arrived.Add(address, departed.Router);
-            }
-        }
-
-        return arrived;
     }
 
     /// <summary>
