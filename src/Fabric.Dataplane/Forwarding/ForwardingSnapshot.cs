@@ -80,12 +80,18 @@ public sealed class ForwardingSnapshot
     /// The clients that arrived here between <paramref name="seen"/> (a snapshot of this engine an observer ran before,
     /// null: none) and this one, with the router each came from: <see cref="ArrivedClients"/> when <paramref name="seen"/>
     /// is the snapshot compiled just before; else the same comparison against <paramref name="seen"/>, so an arrival is not
-    /// hidden by a snapshot compiled between (a registry change, a commit) that the observer never ran. Allocates when the
-    /// snapshots differ.
+    /// hidden by a snapshot compiled between (a registry change, a commit) that the observer never ran. Allocates only then
+    /// (a snapshot skipped).
     /// </summary>
     public IReadOnlyDictionary<ClientAddress, string> ArrivalsSince(ForwardingSnapshot? seen) =>
-        seen is null || ReferenceEquals(seen, this) ? new Dictionary<ClientAddress, string>()
+        seen is null || ReferenceEquals(seen, this) ? NoArrivals
+        : seen.Sequence == Sequence - 1 ? ArrivedClients
         : Arrivals(RouterOfContainer, Router, seen, CompiledAt, DepartureMemory);
+
+    /// <summary>This engine's count of snapshots compiled, this one included: which one was compiled just before it.</summary>
+    public long Sequence { get; init; }
+
+    private static readonly IReadOnlyDictionary<ClientAddress, string> NoArrivals = new Dictionary<ClientAddress, string>();
 
     /// <summary>
     /// The addresses <paramref name="placement"/> lists under <paramref name="router"/> that <paramref name="seen"/> listed

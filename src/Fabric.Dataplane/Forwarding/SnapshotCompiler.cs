@@ -233,6 +233,7 @@ public static class SnapshotCompiler
             RouterOfNode = config.RouterOfNode(),
             RouterOfContainer = routerOfContainer,
             CompiledAt = now,
+            Sequence = (previous?.Sequence ?? 0) + 1,
             DepartureMemory = hold,
             ArrivedClients = ForwardingSnapshot.Arrivals(routerOfContainer, routerName, previous, now, hold),
             DepartedContainers = Departed(routerOfContainer, previous, now, hold),
