@@ -56,6 +56,11 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
     private readonly PacketIo _io;
     private FabricConfig _committed;
     private IReadOnlyList<Fabric.Actors.Services.RegisteredInstance> _registered = [];
+    private IReadOnlyList<Fabric.Actors.Services.RegisteredClient> _registeredClients = [];
+
+    // The attachment desk's workloads as last compiled, written under the apply gate: what the node compiles reads them
+    // here, never through the desk's own lock (the desk holds it while it recompiles, which takes the apply gate).
+    private volatile IReadOnlyList<AttachedWorkload> _attachedHere = [];
 
     private RouterProcess(FabricConfig config, string node, Model.Router router, RouterProcessOptions options, RouterIdentity? identity, bool standby)
     {
@@ -113,6 +118,8 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             options.Warn?.Invoke(dropped);
         }
 
+        _attachedHere = Attachments?.Workloads ?? [];
+
         Engine.Apply(Effective(config), version: 1);
         if (identity is not null)
         {
@@ -142,13 +149,50 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
     public AttachmentDesk? Attachments { get; }
 
     /// <summary>
-    /// What the node compiles: the committed document with the containers attached here merged in, and the service
-    /// instances other routers attached (<see cref="HostRemoteInstances"/>).
+    /// What the node compiles: the committed document with the containers attached here merged in, the service
+    /// instances other routers attached (<see cref="HostRemoteInstances"/>) and the clients they attached
+    /// (<see cref="HostRemoteClients"/>): the one document whose containers are every router's placement of them.
     /// </summary>
-    private FabricConfig Effective(FabricConfig committed) => Effective(committed, Attachments?.Workloads ?? []);
+    private FabricConfig Effective(FabricConfig committed) => Effective(committed, _attachedHere);
 
-    private FabricConfig Effective(FabricConfig committed, IEnumerable<AttachedWorkload> attachedHere) =>
-        AttachedWorkloads.Merge(committed, [.. attachedHere, .. Fabric.Actors.Services.RemoteAttachments.Of(committed, RouterName, _registered)]);
+    private FabricConfig Effective(FabricConfig committed, IReadOnlyList<AttachedWorkload> attachedHere) =>
+        Fabric.Actors.Services.RemoteAttachments.Effective(committed, RouterName, attachedHere, _registered, _registeredClients);
+
+    public IReadOnlyList<AttachedWorkload> AttachedHere() => _attachedHere;
+
+    /// <summary>
+    /// Compiles in the clients other routers attached (<see cref="Fabric.Actors.Services.AttachedClients.Of"/>), so this
+    /// router's placement lists them where they are (a client that moved here from there is an arrival; one that moved
+    /// from here to there has its sessions given up when that router asks), and leaves out those gone; compiles nothing
+    /// when they did not change. Thread-safe (under the apply gate).
+    /// </summary>
+    public void HostRemoteClients(IReadOnlyCollection<Fabric.Actors.Services.RegisteredClient> registered)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        lock (_applyGate)
+        {
+            var before = _registeredClients;
+            var here = AttachedHere();
+            var hosted = Fabric.Actors.Services.AttachedClients.Of(_committed, RouterName, before, here);
+            _registeredClients = [.. registered];
+            if (_stopping || hosted.SequenceEqual(Fabric.Actors.Services.AttachedClients.Of(_committed, RouterName, _registeredClients, here)))
+            {
+                return;
+            }
+
+            try
+            {
+                var effective = Effective(_committed);
+                Engine.Apply(effective, Engine.AppliedVersion);
+                _configuration = Fingerprint(RunningText(effective));
+            }
+            catch (Dataplane.Forwarding.SnapshotCompileException e)
+            {
+                _registeredClients = before;
+                _options.Warn?.Invoke($"the clients other routers attached were not compiled in: {e.Message}");
+            }
+        }
+    }
 
     /// <summary>
     /// Compiles in the instances other routers registered without a commit (<see cref="Fabric.Actors.Services.RemoteAttachments.Of"/>),
@@ -199,6 +243,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             {
                 var effective = process.Effective(process._committed, workloads);
                 process.Engine.Apply(effective, process.Engine.AppliedVersion);
+                process._attachedHere = workloads;
                 process._configuration = Fingerprint(RunningText(effective));
             }
         }

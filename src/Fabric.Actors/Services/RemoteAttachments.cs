@@ -6,13 +6,20 @@ namespace Fabric.Actors.Services;
 /// <summary>
 /// A router node that serves, beside its committed document, the service instances other routers registered without
 /// one (attached by the CNI plugin): it compiles them in (<see cref="RemoteAttachments.Of"/>), so it balances sessions to
-/// their routers. Called by the node's <see cref="ServiceRegistryWatcher"/> on its actor thread with every registry it
-/// believes; implementations must be thread-safe.
+/// their routers; and the clients other routers attached (<see cref="AttachedClients.Of"/>), so its placement of
+/// containers lists them where they are. Called by the node's <see cref="ServiceRegistryWatcher"/> and
+/// <see cref="ServiceDirectory"/> on their actor threads; implementations must be thread-safe.
 /// </summary>
 public interface IRemoteInstanceHost
 {
     /// <summary>The instances the registry holds now, as the node believes them (each sealed by the node it names).</summary>
     void HostRemoteInstances(IReadOnlyCollection<RegisteredInstance> registered);
+
+    /// <summary>The clients the attached-client registry holds now, as the node believes them (each sealed by the node it names).</summary>
+    void HostRemoteClients(IReadOnlyCollection<RegisteredClient> registered);
+
+    /// <summary>The containers the CNI plugin attached to this node now: its clients among them are registered for the others.</summary>
+    IReadOnlyList<AttachedWorkload> AttachedHere();
 }
 
 /// <summary>The registry's instances that another router attached, as workloads a document merges in. Pure functions; thread-safe.</summary>
@@ -48,6 +55,16 @@ public static class RemoteAttachments
 
         return [.. workloads.Values];
     }
+
+    /// <summary>
+    /// What a router node compiles: <paramref name="committed"/> with the containers attached to it merged in, the service
+    /// instances other routers attached (<see cref="Of"/>) and the clients they attached (<see cref="AttachedClients.Of"/>):
+    /// the one document whose containers are the router's placement of every container, committed or attached.
+    /// </summary>
+    public static FabricConfig Effective(
+        FabricConfig committed, string router, IReadOnlyList<AttachedWorkload> attachedHere,
+        IEnumerable<RegisteredInstance> instances, IEnumerable<RegisteredClient> clients) =>
+        AttachedWorkloads.Merge(committed, [.. attachedHere, .. Of(committed, router, instances), .. AttachedClients.Of(committed, router, clients, attachedHere)]);
 
     /// <summary>The first address of a registered instance's address text ("10.0.0.5, fd00::5 port 8080").</summary>
     private static IPAddress? FirstAddress(string text)

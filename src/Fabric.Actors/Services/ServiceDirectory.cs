@@ -10,7 +10,8 @@ namespace Fabric.Actors.Services;
 /// <see cref="ServiceActor"/> (the live instance registry) and its <see cref="LoadBalancerActor"/> (load across the
 /// cluster), creating them for a service seen the first time. A service gone from the configuration is handed as
 /// empty, so its entries leave the registry. Its <see cref="ServiceRegistryWatcher"/> child answers
-/// <see cref="GetServiceRegistry"/>.
+/// <see cref="GetServiceRegistry"/>. On a node that attaches containers (<see cref="IRemoteInstanceHost"/>), it hands
+/// its <see cref="AttachedClientActor"/> child the containers attached there at every tick.
 /// </summary>
 public sealed class ServiceDirectory : ReceiveActor, IWithTimers
 {
@@ -28,6 +29,7 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
     private readonly IRemoteInstanceHost? _remoteInstances;
     private readonly Dictionary<string, (IActorRef Service, IActorRef LoadBalancer)> _services = new(StringComparer.Ordinal);
     private IActorRef _watcher = ActorRefs.Nobody;
+    private IActorRef _clients = ActorRefs.Nobody;
 
     public ServiceDirectory(string node, string router, IServiceDataplane dataplane, TimeSpan interval, NodeSigner? signer, ControlPlaneRefusals? refusals, IRemoteInstanceHost? remoteInstances)
     {
@@ -58,11 +60,21 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(_signer?.Tls, _dataplane, _refusals, _remoteInstances), "registry");
+        if (_remoteInstances is not null)
+        {
+            _clients = Context.ActorOf(AttachedClientActor.Props(_router, _node, _signer), "attached-clients");
+        }
+
         Timers.StartPeriodicTimer("read", Tick.Instance, TimeSpan.Zero, _interval);
     }
 
     private void Read()
     {
+        if (_remoteInstances is not null)
+        {
+            _clients.Tell(new AttachedHere(_remoteInstances.AttachedHere()));
+        }
+
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var service in _dataplane.Services())
         {

@@ -18,7 +18,8 @@ namespace Fabric.Actors.Services;
 /// sealed by the node they name, for the router that node is part of when the watcher knows the routers' nodes; each
 /// configuration the node applies has what it read judged again (what the watcher believed before it knew the routers).
 /// A router node's watcher hands every registry it believes to its <see cref="IRemoteInstanceHost"/>, which compiles in
-/// the instances other routers attached.
+/// the instances and the clients other routers attached (the latter from <see cref="AttachedClients.Registry"/>, believed
+/// and forgotten with their node as the instances are).
 /// </summary>
 public sealed class ServiceRegistryWatcher : ReceiveActor
 {
@@ -29,6 +30,8 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     private IReadOnlyDictionary<string, SealedLoad> _loadEntries = new Dictionary<string, SealedLoad>();
     private IReadOnlyDictionary<string, RegisteredInstance> _instances = new Dictionary<string, RegisteredInstance>();
     private IReadOnlyDictionary<string, ServiceLoad> _loads = new Dictionary<string, ServiceLoad>();
+    private IReadOnlyDictionary<string, SealedClient> _clientEntries = new Dictionary<string, SealedClient>();
+    private IReadOnlyDictionary<string, RegisteredClient> _clients = new Dictionary<string, RegisteredClient>();
 
     public ServiceRegistryWatcher(ClusterTls? tls, INodeRouters? routers, ControlPlaneRefusals? refusals, IRemoteInstanceHost? host)
     {
@@ -37,6 +40,7 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         var log = Context.GetLogger();
         var instances = new NodeEntries(tls, TimeProvider.System, log, "registered instance", refusals);
         var loads = new NodeEntries(tls, TimeProvider.System, log, "service load", refusals);
+        var clients = new NodeEntries(tls, TimeProvider.System, log, "attached client", refusals);
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
         {
             _instanceEntries = changed.Get(ServiceDistribution.Instances).ByName();
@@ -48,6 +52,12 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
             _loadEntries = changed.Get(ServiceDistribution.Loads).ByName();
             _loads = ServiceDistribution.Believed(_loadEntries, loads, routers);
         });
+        Receive<Changed>(changed => changed.Key.Equals(AttachedClients.Registry), changed =>
+        {
+            _clientEntries = changed.Get(AttachedClients.Registry).ByName();
+            _clients = AttachedClients.Believed(_clientEntries, clients, routers);
+            host?.HostRemoteClients([.. _clients.Values]);
+        });
         Receive<ConfigurationApplied>(_ =>
         {
             // The configuration says which router each node is part of: what was read before it is judged again (an
@@ -58,6 +68,13 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
             if (!before.Keys.ToHashSet(StringComparer.Ordinal).SetEquals(_instances.Keys))
             {
                 host?.HostRemoteInstances([.. _instances.Values]);
+            }
+
+            var clientsBefore = _clients;
+            _clients = AttachedClients.Believed(_clientEntries, clients, routers);
+            if (!clientsBefore.Keys.ToHashSet(StringComparer.Ordinal).SetEquals(_clients.Keys))
+            {
+                host?.HostRemoteClients([.. _clients.Values]);
             }
         });
         Receive<ClusterEvent.UnreachableMember>(e => _unreachable.Add(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
@@ -80,6 +97,7 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     {
         _replicator.Tell(Dsl.Subscribe(ServiceDistribution.Instances, Self));
         _replicator.Tell(Dsl.Subscribe(ServiceDistribution.Loads, Self));
+        _replicator.Tell(Dsl.Subscribe(AttachedClients.Registry, Self));
         Context.System.EventStream.Subscribe(Self, typeof(ConfigurationApplied));
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(
             Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
@@ -113,6 +131,15 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
             }
 
             return loads;
+        }));
+        _replicator.Tell(Dsl.Update(AttachedClients.Registry, LWWDictionary<EntryName, SealedClient>.Empty, WriteLocal.Instance, registry =>
+        {
+            foreach (var key in InstanceRegistry.LeftBy(registry.ByName(), member, c => c.Client.Member))
+            {
+                registry = registry.Remove(self, key);
+            }
+
+            return registry;
         }));
     }
 }

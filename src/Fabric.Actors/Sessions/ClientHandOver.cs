@@ -16,11 +16,15 @@ public static class ClientHandOver
     /// </summary>
     public const int MaxRecordsPerMessage = 500;
 
-    /// <summary>The clients <paramref name="snapshot"/> brought to this router, grouped by the router each came from, as addresses in text.</summary>
-    public static IReadOnlyList<(string FromRouter, IReadOnlyList<string> Addresses)> Arrivals(ForwardingSnapshot snapshot)
+    /// <summary>
+    /// The clients that arrived at this router with <paramref name="snapshot"/> — since <paramref name="seen"/>, the
+    /// snapshot the caller read before, when given (<see cref="ForwardingSnapshot.ArrivalsSince"/>: a snapshot compiled
+    /// between, never read, does not hide them) — grouped by the router each came from, as addresses in text.
+    /// </summary>
+    public static IReadOnlyList<(string FromRouter, IReadOnlyList<string> Addresses)> Arrivals(ForwardingSnapshot snapshot, ForwardingSnapshot? seen = null)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        return [.. snapshot.ArrivedClients
+        return [.. (seen is null ? snapshot.ArrivedClients : snapshot.ArrivalsSince(seen))
             .GroupBy(a => a.Value, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => (g.Key, (IReadOnlyList<string>)[.. g.Select(a => Text(a.Key)).Order(StringComparer.Ordinal)]))];

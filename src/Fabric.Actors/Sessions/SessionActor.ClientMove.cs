@@ -32,7 +32,10 @@ public sealed partial class SessionActor
     private readonly Dictionary<string, GiveUpClientSessions> _handingOver = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (GiveUpClientSessions Request, DateTime Until)> _unanswered = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
-    private long _arrivalsSeen;
+
+    // The snapshot whose arrivals were asked for: compared by identity, since the live registry's recompiles (containers
+    // the CNI plugin attached) keep the version.
+    private ForwardingSnapshot? _arrivalsSeen;
 
     private ILoggingAdapter Log => _log ??= Context.GetLogger();
 
@@ -72,12 +75,14 @@ public sealed partial class SessionActor
     {
         var snapshot = _source.Snapshot;
         // A standby node of an HA pair does not ask: its active partner does, and replicates what it takes. Were both to
-        // ask, the node asked would give the sessions to whichever came first. A standby that takes over before a newer
-        // configuration asks then (this runs at every drain too).
-        if (snapshot is not null && snapshot.Version != _arrivalsSeen && _source.IsActive)
+        // ask, the node asked would give the sessions to whichever came first. A standby that takes over asks then for
+        // what arrived since it last looked (this runs at every drain too).
+        if (snapshot is not null && !ReferenceEquals(snapshot, _arrivalsSeen) && _source.IsActive)
         {
-            _arrivalsSeen = snapshot.Version;
-            foreach (var (router, addresses) in ClientHandOver.Arrivals(snapshot))
+            // Every arrival since the snapshot last looked at: registry recompiles may have come between.
+            var seen = _arrivalsSeen;
+            _arrivalsSeen = snapshot;
+            foreach (var (router, addresses) in ClientHandOver.Arrivals(snapshot, seen))
             {
                 foreach (var node in ClientHandOver.NodesOf(snapshot, router))
                 {
@@ -144,9 +149,9 @@ public sealed partial class SessionActor
     /// <summary>
     /// Answers <paramref name="request"/> when the configuration this node runs lists the clients under the asking node's
     /// router, whatever its version (a later commit about something else changes nothing: the records carry their tenant
-    /// and service by name, and the asker checks them against its own configuration); while it does not and the asker is
-    /// ahead, waits for a configuration that does, until the <paramref name="lastChance"/>; else answers why not. False
-    /// when it should wait.
+    /// and service by name, and the asker checks them against its own configuration); while it does not, waits for a
+    /// configuration that does (a commit, or the live registry's placement, may reach the asker first), until the
+    /// <paramref name="lastChance"/>; then answers why not. False when it should wait.
     /// </summary>
     private bool Answer(IActorRef asker, GiveUpClientSessions request, bool lastChance)
     {
@@ -164,7 +169,9 @@ public sealed partial class SessionActor
 
         if (ClientHandOver.Refusal(snapshot, request.Node, request.Addresses, out var clients) is { } refusal)
         {
-            if (snapshot.Version < request.Version && !lastChance)
+            // The asker may be ahead: by a commit this node has not run yet, or by the live registry, whose placement of a
+            // container the CNI plugin attached reaches each node when its gossip does, at the same version.
+            if (!lastChance)
             {
                 return false;
             }

@@ -83,7 +83,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
         _mediator.Tell(new Put(Self));
         Timers.StartPeriodicTimer("drain", Drain.Instance, _interval);
         Context.System.EventStream.Subscribe(Self, typeof(Configuration.ConfigurationApplied));
-        _arrivalsSeen = _source.Snapshot?.Version ?? 0;
+        _arrivalsSeen = _source.Snapshot;
     }
 
     protected override void PostStop()

@@ -36,6 +36,9 @@ public sealed record AdminRequest(string Op)
 
     public int? Mtu { get; init; }
 
+    /// <summary>The IPv4 address the container asks for (<c>prepare</c>): a container that moved here keeps the one it had; null: the first free one.</summary>
+    public string? Address { get; init; }
+
     public Attachment? Attachment { get; init; }
 }
 

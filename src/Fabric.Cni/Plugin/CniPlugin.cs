@@ -22,6 +22,12 @@ public sealed partial class CniPlugin(Func<string, IRouterDesk> routerAt, IConta
 
     public const string ServiceKey = "FABRIC_SERVICE";
 
+    /// <summary>
+    /// The CNI_ARGS key a runtime asks for the container's IPv4 address with (the key the reference plugins' static and
+    /// host-local IPAM read): a container that moves between routers keeps its address, and so its sessions.
+    /// </summary>
+    public const string AddressKey = "IP";
+
     /// <summary>The labels (<c>args.cni.labels</c>, <c>runtimeConfig.labels</c>) that stand for the arguments above.</summary>
     public const string NameLabel = "fabric.name";
 
@@ -91,6 +97,7 @@ public sealed partial class CniPlugin(Func<string, IRouterDesk> routerAt, IConta
             ContainerId = invocation.ContainerId, InterfaceName = invocation.InterfaceName, Name = NameOf(invocation, config),
             Network = config.Network, Tenant = Argument(invocation, config, TenantKey, TenantLabel),
             Service = Argument(invocation, config, ServiceKey, ServiceLabel), Mtu = config.Mtu,
+            Address = invocation.Arguments.TryGetValue(AddressKey, out var address) && address.Length > 0 ? address.Split('/')[0] : null,
         })).Attachment!;
         var (routerMac, containerMac) = links.Create(prepared, netns);
         try

@@ -144,8 +144,10 @@ public sealed class AttachmentDesk
             ? router.Networks.FirstOrDefault(n => n.Name == wanted) ?? throw Refused($"router {router.Name} has no network \"{wanted}\"")
             : hostBased.Count == 1 ? hostBased[0]
             : throw Refused($"router {router.Name} has {hostBased.Count} host-based networks ({string.Join(", ", hostBased.Select(n => n.Name))}): name one with \"network\" in the configuration");
-        var address = AttachedWorkloads.FreeAddress(config, network, _attachments.Select(Workload))
-            ?? throw new CniException(CniErrorCode.RouterRefused, $"network {network.Name} of router {router.Name} has no free IPv4 address");
+        var address = request.Address is { } asked
+            ? Requested(asked, network)
+            : AttachedWorkloads.FreeAddress(config, network, _attachments.Select(Workload))
+                ?? throw new CniException(CniErrorCode.RouterRefused, $"network {network.Name} of router {router.Name} has no free IPv4 address");
         var gateway = network.Gateways.First(g => g.IsIPv4 && g.Contains(address));
         var attachment = new Attachment(
             containerId, interfaceName, name, network.Name, address.ToString(), gateway.Length, gateway.Address.ToString(), request.Tenant, request.Service, request.Mtu ?? network.Mtu);
@@ -205,6 +207,26 @@ public sealed class AttachmentDesk
         Save();
         _host.Recompile(_attachments.Select(Workload).ToList());
         return new AdminReply(true) { Router = _host.RouterName, Attachment = attachment };
+    }
+
+    /// <summary>
+    /// The address a container asks for (one that moved here keeps its own, docs/mobility.md "A client moves by the CNI
+    /// plugin"): an IPv4 address inside one of <paramref name="network"/>'s gateway prefixes, not a gateway; whether it is
+    /// free is judged with the rest (<see cref="AttachedWorkloads.Problem"/>: unique addresses).
+    /// </summary>
+    private static IPAddress Requested(string asked, Network network)
+    {
+        if (!IPAddress.TryParse(asked, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            throw Refused($"the address asked for, \"{asked}\", is not an IPv4 address");
+        }
+
+        if (!network.Gateways.Any(g => g.IsIPv4 && g.Contains(address)) || network.Gateways.Any(g => g.Address.Equals(address)))
+        {
+            throw Refused($"the address asked for, {address}, is not a container address of network {network.Name} ({string.Join(", ", network.Gateways)})");
+        }
+
+        return address;
     }
 
     private AttachedWorkload Workload(Attachment attachment) =>

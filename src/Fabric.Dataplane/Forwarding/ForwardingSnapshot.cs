@@ -65,9 +65,105 @@ public sealed class ForwardingSnapshot
 
     /// <summary>
     /// The container addresses this router lists that the snapshot before this one (on this engine) listed under another
-    /// router, with that router: clients that arrived here with this configuration, whose sessions this router fetches.
+    /// router, or that had left another router's placement less than <see cref="Pipeline.SvrStage.ClientHandOverHold"/>
+    /// before (<see cref="DepartedContainers"/>: a container the CNI plugin detached there and attached here), with that
+    /// router: clients that arrived here with this configuration, whose sessions this router fetches.
     /// </summary>
     public IReadOnlyDictionary<ClientAddress, string> ArrivedClients { get; init; } = new Dictionary<ClientAddress, string>();
+
+    /// <summary>
+    /// The clients that arrived here less than <see cref="Pipeline.SvrStage.ClientHandOverHold"/> ago and are still placed
+    /// here, each with the router it came from and the <see cref="Sequence"/> of the snapshot whose
+    /// <see cref="ArrivedClients"/> named it: what an observer that did not run every snapshot reads (<see cref="ArrivalsSince"/>).
+    /// </summary>
+    public IReadOnlyDictionary<ClientAddress, RecentArrival> RecentArrivals
+    {
+        get => _recentArrivals;
+        init => _recentArrivals = new Dictionary<ClientAddress, RecentArrival>(value);
+    }
+
+    private readonly Dictionary<ClientAddress, RecentArrival> _recentArrivals = [];
+
+    /// <summary>
+    /// The clients that arrived here after <paramref name="seen"/> (a snapshot of this engine an observer ran before, null:
+    /// none) up to this one, with the router each came from: <see cref="ArrivedClients"/> when <paramref name="seen"/> is
+    /// the snapshot compiled just before; else those of <see cref="RecentArrivals"/> named by a later snapshot, so an arrival
+    /// is not hidden by snapshots compiled between (a registry change, a commit) that the observer never ran. Allocates only
+    /// then (a snapshot skipped), and only when something arrived.
+    /// </summary>
+    public IReadOnlyDictionary<ClientAddress, string> ArrivalsSince(ForwardingSnapshot? seen)
+    {
+        if (seen is null || ReferenceEquals(seen, this))
+        {
+            return NoArrivals;
+        }
+
+        if (seen.Sequence == Sequence - 1)
+        {
+            return ArrivedClients;
+        }
+
+        Dictionary<ClientAddress, string>? since = null;
+        foreach (var (address, arrival) in _recentArrivals)
+        {
+            if (arrival.Sequence > seen.Sequence)
+            {
+                (since ??= [])[address] = arrival.From;
+            }
+        }
+
+        return since ?? NoArrivals;
+    }
+
+    /// <summary>This engine's count of snapshots compiled, this one included: which one was compiled just before it.</summary>
+    public long Sequence { get; init; }
+
+    private static readonly IReadOnlyDictionary<ClientAddress, string> NoArrivals = new Dictionary<ClientAddress, string>();
+
+    /// <summary>
+    /// The addresses <paramref name="placement"/> lists under <paramref name="router"/> that <paramref name="seen"/> listed
+    /// under another router, or that left another router's placement less than <paramref name="hold"/> ticks before
+    /// <paramref name="now"/> (<see cref="DepartedContainers"/>), with that router.
+    /// </summary>
+    internal static Dictionary<ClientAddress, string> Arrivals(
+        IReadOnlyDictionary<ClientAddress, string> placement, string router, ForwardingSnapshot? seen, long now, long hold)
+    {
+        var arrived = new Dictionary<ClientAddress, string>();
+        if (seen is null)
+        {
+            return arrived;
+        }
+
+        foreach (var (address, placed) in placement)
+        {
+            if (placed != router)
+            {
+                continue;
+            }
+
+            if (seen.RouterOfContainer.TryGetValue(address, out var before))
+            {
+                if (before != router)
+                {
+                    arrived.Add(address, before);
+                }
+            }
+            else if (seen.DepartedContainers.TryGetValue(address, out var departed) && departed.Router != router && now - departed.Since < hold)
+            {
+                arrived.Add(address, departed.Router);
+            }
+        }
+
+        return arrived;
+    }
+
+    /// <summary>
+    /// The container addresses no router lists any more that a snapshot of this engine listed less than
+    /// <see cref="Pipeline.SvrStage.ClientHandOverHold"/> ago, with the router they were under and the tick they left it:
+    /// where a container that reappears under another router (a CNI detach here or there, then an attach elsewhere)
+    /// came from (<see cref="ArrivedClients"/>).
+    /// </summary>
+    public IReadOnlyDictionary<ClientAddress, (string Router, long Since)> DepartedContainers { get; init; } = new Dictionary<ClientAddress, (string Router, long Since)>();
 
     /// <summary>By port index: what the port is and the router's addresses on it.</summary>
     public PortBinding[] Ports { get; }
@@ -171,6 +267,9 @@ public sealed class ForwardingSnapshot
 /// <param name="Ipv4Addresses">The router's own IPv4 addresses on the port (gateway or interface addresses).</param>
 /// <param name="OnLink">The prefixes of the router's addresses on the port: the hosts on its link.</param>
 /// <param name="WaypointFirst">The lowest waypoint port peers may send to on this interface (0: the port takes no SVR traffic).</param>
+/// <summary>A client that arrived at a router: the router it came from, the <see cref="ForwardingSnapshot.Sequence"/> of the snapshot that brought it, and that snapshot's tick.</summary>
+public readonly record struct RecentArrival(string From, long Sequence, long Since);
+
 public sealed record PortBinding(
     string Device, PortRole Role, int Tenant, uint[] Ipv4Addresses, UInt128[] Ipv6Addresses, OnLinkPrefix[] OnLink, int Mtu,
     ushort WaypointFirst = 0, ushort WaypointLast = 0)

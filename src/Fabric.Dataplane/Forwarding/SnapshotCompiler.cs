@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Fabric.Dataplane.Forwarding.Lpm;
 using Fabric.Dataplane.LoadBalancing;
+using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Policing;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
@@ -225,11 +226,18 @@ public static class SnapshotCompiler
             }
         }
 
+        // A container that left the placement is remembered as long as its old router holds its sessions.
+        var hold = (long)(SvrStage.ClientHandOverHold.TotalSeconds * ticksPerSecond);
+        var sequence = (previous?.Sequence ?? 0) + 1;
+        var arrived = ForwardingSnapshot.Arrivals(routerOfContainer, routerName, previous, now, hold);
         return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths], access)
         {
             RouterOfNode = config.RouterOfNode(),
             RouterOfContainer = routerOfContainer,
-            ArrivedClients = Arrived(routerOfContainer, routerName, previous),
+            Sequence = sequence,
+            ArrivedClients = arrived,
+            RecentArrivals = Recent(arrived, routerOfContainer, routerName, previous, sequence, now, hold),
+            DepartedContainers = Departed(routerOfContainer, previous, now, hold),
         };
 
         void Bind(string device, PortRole role, int tenant, IEnumerable<IpPrefix> addresses, int mtu)
@@ -632,24 +640,64 @@ public static class SnapshotCompiler
         }
     }
 
-    /// <summary>The addresses <paramref name="routerName"/> lists that <paramref name="previous"/> listed under another router, with that router.</summary>
-    private static Dictionary<ClientAddress, string> Arrived(Dictionary<ClientAddress, string> routerOfContainer, string routerName, ForwardingSnapshot? previous)
+    /// <summary>
+    /// <paramref name="previous"/>'s recent arrivals younger than <paramref name="hold"/> and still placed under this
+    /// router, and <paramref name="arrived"/> (this snapshot's arrivals, by snapshot <paramref name="sequence"/>).
+    /// </summary>
+    private static Dictionary<ClientAddress, RecentArrival> Recent(
+        Dictionary<ClientAddress, string> arrived, Dictionary<ClientAddress, string> routerOfContainer, string router, ForwardingSnapshot? previous, long sequence, long now, long hold)
     {
-        var arrived = new Dictionary<ClientAddress, string>();
-        if (previous is null)
+        var recent = new Dictionary<ClientAddress, RecentArrival>();
+        if (previous is not null)
         {
-            return arrived;
-        }
-
-        foreach (var (address, router) in routerOfContainer)
-        {
-            if (router == routerName && previous.RouterOfContainer.TryGetValue(address, out var before) && before != routerName)
+            foreach (var (address, arrival) in previous.RecentArrivals)
             {
-                arrived.Add(address, before);
+                if (now - arrival.Since < hold && routerOfContainer.TryGetValue(address, out var placed) && placed == router)
+                {
+                    recent[address] = arrival;
+                }
             }
         }
 
-        return arrived;
+        foreach (var (address, from) in arrived)
+        {
+            recent[address] = new RecentArrival(from, sequence, now);
+        }
+
+        return recent;
+    }
+
+    /// <summary>
+    /// The addresses <paramref name="routerOfContainer"/> places nowhere that <paramref name="previous"/> placed (left now),
+    /// or remembered as departed less than <paramref name="hold"/> ticks before <paramref name="now"/>: the router each was
+    /// last under, and when it left.
+    /// </summary>
+    private static Dictionary<ClientAddress, (string Router, long Since)> Departed(
+        Dictionary<ClientAddress, string> routerOfContainer, ForwardingSnapshot? previous, long now, long hold)
+    {
+        var departed = new Dictionary<ClientAddress, (string Router, long Since)>();
+        if (previous is null)
+        {
+            return departed;
+        }
+
+        foreach (var (address, router) in previous.RouterOfContainer)
+        {
+            if (!routerOfContainer.ContainsKey(address))
+            {
+                departed[address] = (router, now);
+            }
+        }
+
+        foreach (var (address, left) in previous.DepartedContainers)
+        {
+            if (!routerOfContainer.ContainsKey(address) && !departed.ContainsKey(address) && now - left.Since < hold)
+            {
+                departed[address] = left;
+            }
+        }
+
+        return departed;
     }
 }
 

@@ -717,9 +717,11 @@ public sealed class PacketWorker
 
         var hold = (long)(SvrStage.ClientHandOverHold.TotalSeconds * TicksPerSecond);
         Resources.MovedClients.Forget(now, hold);
-        if (snapshot.ArrivedClients.Count > 0)
+        // Against the snapshot this worker ran, not the one compiled before: a snapshot it never ran may have brought them.
+        var arrived = _bound is null ? snapshot.ArrivedClients : snapshot.ArrivalsSince(_bound);
+        if (arrived.Count > 0)
         {
-            Resources.ClientsArrived(snapshot.ArrivedClients, now + (long)(SvrStage.ClientArrivalGrace.TotalSeconds * TicksPerSecond));
+            Resources.ClientsArrived(arrived, now + (long)(SvrStage.ClientArrivalGrace.TotalSeconds * TicksPerSecond));
         }
 
         if (_bound is not null)

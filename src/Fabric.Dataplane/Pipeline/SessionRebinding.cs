@@ -24,7 +24,8 @@ namespace Fabric.Dataplane.Pipeline;
 /// An SVR ingress session the new snapshot still allows whose client the new document lists under another router (the
 /// client moved) neither ends nor stays: it is taken out of the table without a reset and held as a record for that
 /// router to fetch (<see cref="SvrStage.HoldForNewRouter"/>, docs/mobility.md "A client moves"), even where its client's
-/// port lost its device with the move.
+/// port lost its device with the move; so is one whose client the new document lists nowhere and whose port towards the
+/// client lost its device (a container detached here, which another router may attach next).
 /// A TCP session that ends is reset towards each end attached to this router (<see cref="SessionResets"/>); any
 /// other session is removed. Every router of a fabric runs the same check on the same version, so each end of an SVR
 /// session ends its part; an ended session's next packet meets the slow path like any new flow (and the policy's
@@ -54,7 +55,8 @@ public static class SessionRebinding
             var tenant = (uint)state.Tenant < (uint)previous.Tenants.Length ? next.TenantIndex(previous.Tenants[state.Tenant]) : -1;
             var service = next.ServiceIndex(next.Runtimes[state.Runtime].Service);
             var allowed = Allows(next, in state, forward, tenant, service);
-            if (allowed && SvrStage.ClientMovedAway(next, in state, forward, resources.Sessions.Tcp(handle)))
+            if (allowed && (SvrStage.ClientMovedAway(next, in state, forward, resources.Sessions.Tcp(handle))
+                || ClientDetached(previous, next, in state, forward, resources.Sessions.Tcp(handle))))
             {
                 Rebind(resources, ref state, tenant, service);
                 SvrStage.HoldForNewRouter(previous, next, resources, handle, now);
@@ -84,6 +86,21 @@ public static class SessionRebinding
             state.Tenant = (short)tenant;
             state.Service = (short)service;
         }
+    }
+
+    /// <summary>
+    /// Whether the session is an SVR ingress session, not closed, of a client <paramref name="previous"/> placed at this
+    /// router and <paramref name="next"/> places nowhere, whose port towards the client lost its device: the container was
+    /// detached here (the CNI plugin's DEL, or a document that no longer lists it) and may reappear at another router,
+    /// which then fetches its sessions (<see cref="ForwardingSnapshot.DepartedContainers"/>). Such a session would end here
+    /// all the same (its port is gone), so holding it ends nothing sooner; a client whose port stays (bridged) keeps its sessions.
+    /// </summary>
+    private static bool ClientDetached(ForwardingSnapshot previous, ForwardingSnapshot next, in SessionState state, in Sessions.SessionKey forward, in Sessions.TcpTracker tcp)
+    {
+        var client = new ClientAddress(forward.Source, forward.IsIpv6);
+        return state.Svr == SvrRole.Ingress && !tcp.IsClosed && !next.RouterOfContainer.ContainsKey(client)
+            && previous.RouterOfContainer.TryGetValue(client, out var before) && before == previous.Router
+            && !KeepsPort(previous, next, state.ReversePort);
     }
 
     /// <summary>Whether the port still has the device it had (a port that is not one of ours, or was unused, keeps it).</summary>

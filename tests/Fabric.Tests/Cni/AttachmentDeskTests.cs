@@ -67,6 +67,24 @@ public sealed class AttachmentDeskTests : IDisposable
         Assert.Empty(_host.Done);
     }
 
+    [Fact]
+    public void Prepare_AnAddressAskedFor_IsTheAttachments_TakenGatewayOrOffNetwork_Refused()
+    {
+        var desk = new AttachmentDesk(_host, _state);
+
+        var reply = desk.Handle(Prepare("a", "eng3", tenant: "engineering") with { Address = "10.20.1.77" });
+
+        Assert.True(reply.Ok, reply.Message);
+        Assert.Equal("10.20.1.77", reply.Attachment!.Address);
+        foreach (var (asked, says) in new[] { ("10.20.1.10", "10.20.1.10"), ("10.20.1.1", "not a container address"), ("10.30.1.5", "not a container address"), ("fd00::5", "not an IPv4 address") })
+        {
+            var refused = desk.Handle(Prepare("a", "eng3", tenant: "engineering") with { Address = asked });
+            Assert.False(refused.Ok);
+            Assert.Equal((int)CniErrorCode.RouterRefused, refused.Code);
+            Assert.Contains(says, refused.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("enginering", null, "unknown tenant \"enginering\"")]
     [InlineData(null, "webb", "unknown service \"webb\"")]

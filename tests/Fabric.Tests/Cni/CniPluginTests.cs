@@ -121,6 +121,17 @@ public sealed class CniPluginTests : IDisposable
     }
 
     [Fact]
+    public void Add_WithAnIpArgument_AsksTheRouterForThatAddress_WithoutAnyAsksForNone()
+    {
+        _router.Answer = r => new AdminReply(true) { Attachment = Prepared };
+
+        Run("ADD", args: "FABRIC_TENANT=engineering;FABRIC_NAME=eng3;IP=10.20.1.77/24");
+        Run("ADD", args: "FABRIC_TENANT=engineering;FABRIC_NAME=eng3");
+
+        Assert.Equal(["10.20.1.77", null], _router.Asked.Where(r => r.Op == "prepare").Select(r => r.Address));
+    }
+
+    [Fact]
     public void Add_LabelsStandForArguments_AndAnOldVersionGetsIpVersions()
     {
         _router.Answer = r => new AdminReply(true) { Attachment = Prepared };

@@ -120,7 +120,8 @@ public static partial class SvrStage
     /// metadata on its next forward packets, so the egress adopts it on the new waypoint tuple. The record's tenant and
     /// service are found by name in <paramref name="snapshot"/> (<paramref name="given"/>'s lists), so records made under
     /// another configuration version are taken when this one still allows them. A record this router cannot carry is
-    /// refused and counted: the client not listed under this router or not on one of its links, its tenant or service gone,
+    /// refused and counted: the client not listed under this router or not on one of its links, a tenant other than the
+    /// one this router gives the client's packets (the record's tenant is the client's at the router it left), its tenant or service gone,
     /// the tenant no longer reaching the service or the destination no longer the service's in the tenant's view, an
     /// unsealed session of a service that now requires encryption (<see cref="SessionRebinding.Allows"/>, the check every
     /// live session meets at a commit), no path, no waypoint ports, a full table, a tuple already in use.
@@ -161,6 +162,7 @@ public static partial class SvrStage
         if (carried.Svr != SvrRole.Ingress || carried.IsIpv6 != forward.IsIpv6 || !PeerPath.Carries(carried.OriginalProtocol, forward.IsIpv6)
             || !snapshot.RouterOfContainer.TryGetValue(new ClientAddress(forward.Source, forward.IsIpv6), out var placed) || placed != snapshot.Router
             || clientPort < 0 || clientPort >= worker.Ports.Length
+            || snapshot.Classifier.Classify(clientPort, forward.IsIpv6, forward.Source) != tenant
             || !SessionRebinding.Allows(snapshot, carried, forward, tenant, service))
         {
             return false;

@@ -218,6 +218,74 @@ public sealed class ClusterClientMobilityTests : IDisposable
         Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
     }
 
+    /// <summary>
+    /// The CNI path (docs/mobility.md "A client moves by the CNI plugin"): eng1 is not in the committed document; it is
+    /// attached at br1's host-based network, and each router node registers its attached clients in the cluster, so every
+    /// router places eng1 at br1. Detached at br1 and attached at br2's host-based network with the same name, address and
+    /// tenant, no commit: br1 holds its session at the detach, br2 counts the attach as an arrival from br1 (the
+    /// departure it remembers), its session actor asks br1a with the sealed request, br1a gives the session up once the
+    /// registry places eng1 at br2, and the TCP session goes on from br2 without a reset.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RegistryMovesEng1FromBr1ToBr2_DetachThenAttach_SessionActorsHandItsSessionOver_TcpSessionGoesOnWithoutReset(bool clusterTls)
+    {
+        using var fabric = new SvrFabric(Attachable);
+        await using var nodes = new ControlPlaneNodes(tls: clusterTls);
+        var conductor = await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
+        var targets = new Dictionary<string, Fabric.Actors.Services.AttachingEngineTarget>();
+        foreach (var (engine, node) in new[] { (fabric.Dc1, "dc1a"), (fabric.Br1, "br1a"), (fabric.Br2, "br2a") })
+        {
+            var target = targets[node] = new Fabric.Actors.Services.AttachingEngineTarget(engine);
+            await nodes.StartRouter(new Fabric.Actors.Hosting.RouterNodeTarget(
+                node, target, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine), Flows: new EngineFlowSource(engine),
+                Refusals: new ControlPlaneRefusals(), RemoteInstances: target));
+        }
+
+        await Commit(conductor, fabric.DocumentText(Attachable), 1);
+        var eng1 = ClientAddressOf("10.20.1.10");
+        targets["br1a"].Attach(new AttachedWorkload("eng1", "br1", "hosts", System.Net.IPAddress.Parse("10.20.1.10"), "engineering", Service: null));
+        await Pumping(fabric, () => fabric.Br2.Snapshot.RouterOfContainer.GetValueOrDefault(eng1), router => router == "br1", "br2 placing eng1 at br1");
+        Open(fabric, 43010);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+
+        targets["br1a"].Detach("eng1");
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        targets["br2a"].Attach(new AttachedWorkload("eng1", "br2", "pods", System.Net.IPAddress.Parse("10.20.1.10"), "engineering", Service: null));
+        await Pumping(fabric, () => fabric.Br2.Worker.Sessions.Count, count => count == 1, "br2 holding eng1's session");
+
+        fabric.Nomad.AssertTcpEcho(Web, 43010, 80, 107, "moved!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.Revoked));
+        AssertNoReset(fabric);
+        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    /// <summary>
+    /// lab.conf for the CNI path: eng1 not committed (the CNI plugin attaches it at br1's host-based network), br2 with a
+    /// host-based network pods on eng1's prefix (its gateway 10.20.1.253) and its LAN also the gateway 10.20.1.254/24, the
+    /// link the moved client's packets reach br2 on in memory.
+    /// </summary>
+    private static string Attachable(string text)
+    {
+        const string eng1 = "            eng1 { addresses = [\"10.20.1.10\"], tenant = engineering }\n";
+        var edited = AtBr1(text);
+        Assert.Contains(eng1, edited, StringComparison.Ordinal);
+        edited = edited.Replace(eng1, string.Empty, StringComparison.Ordinal).Replace(
+            "      networks {\n        lan {",
+            "      networks {\n        pods {\n          model = host-based\n          gateways = [\"10.20.1.253/24\"]\n        }\n        lan {",
+            StringComparison.Ordinal);
+        Assert.Contains("10.20.1.253/24", edited, StringComparison.Ordinal);
+        return edited;
+    }
+
+    private static Fabric.Dataplane.Forwarding.ClientAddress ClientAddressOf(string text) => Fabric.Dataplane.Forwarding.ClientAddress.Of(System.Net.IPAddress.Parse(text));
+
     private async Task<IActorRef> Start(SvrFabric fabric, ControlPlaneNodes nodes, params string[] only)
     {
         var conductor = await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));

@@ -377,6 +377,125 @@ public sealed class ClientMobilityTests
         Assert.DoesNotContain(server.Received6.Skip(atServer), packet => Flags6(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
     }
 
+    /// <summary>
+    /// The CNI path (docs/mobility.md "A client moves by the CNI plugin"): eng1 is detached from br1 and attached at br2.
+    /// Each router compiles what the live registry makes of its document (the containers attached here and at other routers
+    /// merged in) at the version it runs, as a router node does on every attach or detach; here the documents stand for
+    /// those merges. br1 holds eng1's session when the detach takes its port; br2, whose placement had eng1 at br1 before
+    /// the detach, treats the attach as an arrival from br1 and takes the session, which goes on without a reset.
+    /// </summary>
+    [Fact]
+    public async Task ClientDetachedAtBr1ThenAttachedAtBr2_ByTheRegistry_SessionHeldThenHandedOver_TcpSessionGoesOnFromBr2_WithoutReset()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42100);
+        var server = fabric.Web1.Received.Count > 0 ? fabric.Web1 : fabric.Web2;
+        var atServer = server.Received.Count;
+        var eng1 = Address("10.20.1.10");
+
+        // The detach at br1: every router's registry loses eng1 (its port at br1 loses its device).
+        Recompile(fabric, Detached);
+        fabric.Pump();
+        Assert.Equal(0, fabric.Br1.Worker.Sessions.Count);
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.Revoked));
+        Assert.Empty(fabric.Br2.Snapshot.ArrivedClients);
+
+        // The attach at br2, a snapshot later: br2 counts eng1 as arrived from br1, and br1's placement has it at br2.
+        var beforeAttach = fabric.Br2.Snapshot;
+        Recompile(fabric, AtBr2);
+        Assert.Equal("br1", fabric.Br2.Snapshot.ArrivedClients[eng1]);
+        Assert.Null(Fabric.Actors.Sessions.ClientHandOver.Refusal(fabric.Br1.Snapshot, "br2a", ["10.20.1.10"], out _));
+
+        // Another recompile at once (the registry's next change): it names no arrival of its own, but an observer that last
+        // ran the snapshot before the attach (br2's session actor, between two drains) still reads eng1's.
+        Recompile(fabric, AtBr2);
+        Assert.Empty(fabric.Br2.Snapshot.ArrivedClients);
+        Assert.Equal("br1", Assert.Single(fabric.Br2.Snapshot.ArrivalsSince(beforeAttach)).Value);
+
+        var given = await GiveUp(fabric.Br1, eng1);
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Single(given.Sessions);
+        Assert.Equal(new SessionImportResult(1, 0, 0), taken);
+        fabric.Nomad.AssertTcpEcho(Web, 42100, 80, 107, "moved!", fabric.Pump);
+        Assert.Equal(atServer + 1, server.Received.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        AssertNoReset(fabric);
+        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    /// <summary>
+    /// A detach that no attach elsewhere follows: eng1's session leaves br1 at the detach as it did when it was revoked
+    /// (no reset towards anyone, dc1's end left to its idle timeout), held instead, and forgotten after the hold; no
+    /// router counts eng1 as arrived.
+    /// </summary>
+    [Fact]
+    public async Task ClientDetachedAtBr1_NotAttachedElsewhere_EndsNothingSooner_HeldSessionForgottenAfterTheHold()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42101);
+
+        Recompile(fabric, Detached);
+        fabric.Pump();
+
+        Assert.Equal(0, fabric.Br1.Worker.Sessions.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+        Assert.Equal(1, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.All(new[] { fabric.Dc1, fabric.Br1, fabric.Br2 }, router => Assert.Empty(router.Snapshot.ArrivedClients));
+        AssertNoReset(fabric);
+
+        fabric.Time.Advance(SvrStage.ClientHandOverHold + TimeSpan.FromSeconds(1));
+        Recompile(fabric, AtBr2);
+        Assert.Empty(fabric.Br2.Snapshot.ArrivedClients);
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        Assert.Empty(given.Sessions);
+        Assert.Equal(0, fabric.Br1.Worker.Resources.MovedClients.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+    }
+
+    /// <summary>
+    /// eng1 detached from br1 and attached at br2 under another tenant (guest, which may reach web too): br2 counts it as
+    /// arrived, but refuses its records, whose tenant (engineering) is not the one br2 gives its packets.
+    /// </summary>
+    [Fact]
+    public async Task ClientDetachedAtBr1_AttachedAtBr2UnderAnotherTenant_RecordsRefused()
+    {
+        using var fabric = new SvrFabric(AtBr1);
+        Open(fabric, 42102);
+        Recompile(fabric, Detached);
+        fabric.Pump();
+        Recompile(fabric, text => AtBr2(text).Replace("eng1 { addresses = [\"10.20.1.10\"], tenant = engineering }", "eng1 { addresses = [\"10.20.1.10\"], tenant = guest }", StringComparison.Ordinal));
+        Assert.Equal("br1", fabric.Br2.Snapshot.ArrivedClients[Address("10.20.1.10")]);
+
+        var given = await GiveUp(fabric.Br1, Address("10.20.1.10"));
+        var taken = await Take(fabric.Br2, given);
+
+        Assert.Single(given.Sessions);
+        Assert.Equal(new SessionImportResult(0, 0, 1), taken);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+    }
+
+    /// <summary>Every router compiles <paramref name="edit"/> of lab.conf at the version it runs: a registry change, no commit.</summary>
+    private static void Recompile(SvrFabric fabric, Func<string, string> edit)
+    {
+        var document = fabric.Document(edit);
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(document, router.AppliedVersion);
+        }
+    }
+
+    /// <summary>As <see cref="AtBr1"/> without eng1: detached from br1, attached nowhere yet.</summary>
+    internal static string Detached(string text)
+    {
+        const string eng1 = "            eng1 { addresses = [\"10.20.1.10\"], tenant = engineering }\n";
+        var edited = AtBr1(text);
+        Assert.Contains(eng1, edited, StringComparison.Ordinal);
+        return edited.Replace(eng1, string.Empty, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task HeldSessions_AskedForAfterTheHold_Forgotten()
     {

@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Akka.DistributedData;
+using Fabric.Actors.Cluster;
+using Fabric.Actors.Security;
+using Fabric.Model;
+
+namespace Fabric.Actors.Services;
+
+/// <summary>
+/// One router node's part of the attached-client registry (<see cref="AttachedClients.Registry"/>): handed the containers
+/// the CNI plugin attached to the node (every <see cref="ServiceDirectory"/> tick), it keeps the node's entries equal to
+/// its clients among them (<see cref="AttachedClients.Reconcile"/>), each sealed with the node's certificate when its
+/// content changes; nothing is written while nothing changes. Writes are local; gossip carries them to every node.
+/// </summary>
+public sealed class AttachedClientActor : ReceiveActor
+{
+    private readonly string _router;
+    private readonly string _node;
+    private readonly string _member;
+    private readonly NodeSigner? _signer;
+    private readonly IActorRef _replicator;
+    private readonly Akka.Cluster.UniqueAddress _self;
+    private IReadOnlyDictionary<string, SealedClient> _registry = new Dictionary<string, SealedClient>();
+    private Dictionary<string, SealedClient> _sealed = new(StringComparer.Ordinal);
+
+    public AttachedClientActor(string router, string node, NodeSigner? signer)
+    {
+        _router = router;
+        _node = node;
+        _signer = signer;
+        _replicator = DistributedData.Get(Context.System).Replicator;
+        _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
+        _member = ServiceDistribution.MemberId(_self);
+        Receive<AttachedHere>(here => Publish(here.Workloads));
+        Receive<Changed>(changed => changed.Key.Equals(AttachedClients.Registry), changed => _registry = changed.Get(AttachedClients.Registry).ByName());
+        Receive<UpdateSuccess>(_ => { });
+        Receive<UpdateTimeout>(_ => { });
+    }
+
+    public static Props Props(string router, string node, NodeSigner? signer = null) =>
+        Akka.Actor.Props.Create(() => new AttachedClientActor(router, node, signer));
+
+    protected override void PreStart() => _replicator.Tell(Dsl.Subscribe(AttachedClients.Registry, Self));
+
+    private void Publish(IReadOnlyList<AttachedWorkload> attachedHere)
+    {
+        var desired = Seal(AttachedClients.Desired(attachedHere, _router, _node, _member));
+        var (set, remove) = AttachedClients.Reconcile(_registry, _node, desired);
+        if (set.Count == 0 && remove.Count == 0)
+        {
+            return;
+        }
+
+        // Decided again on the replica itself: the view above may lag this node's own writes.
+        var (node, self) = (_node, _self);
+        _replicator.Tell(Dsl.Update(AttachedClients.Registry, LWWDictionary<EntryName, SealedClient>.Empty, WriteLocal.Instance, registry =>
+        {
+            var (toSet, toRemove) = AttachedClients.Reconcile(registry.ByName(), node, desired);
+            foreach (var (key, entry) in toSet)
+            {
+                registry = registry.SetItem(self, key, entry);
+            }
+
+            foreach (var key in toRemove)
+            {
+                registry = registry.Remove(self, key);
+            }
+
+            return registry;
+        }));
+    }
+
+    /// <summary>This node's entries, sealed: a client whose content did not change keeps the seal it had.</summary>
+    private Dictionary<string, SealedClient> Seal(IReadOnlyDictionary<string, RegisteredClient> desired)
+    {
+        var sealedNow = new Dictionary<string, SealedClient>(StringComparer.Ordinal);
+        foreach (var (key, client) in desired)
+        {
+            sealedNow[key] = _sealed.TryGetValue(key, out var held) && held.Client == client
+                ? held
+                : new SealedClient(client, _signer?.Seal(SealedClient.Statement(client)));
+        }
+
+        _sealed = sealedNow;
+        return sealedNow;
+    }
+}
+
+/// <summary>The containers the CNI plugin attached to this node, as the node's <see cref="ServiceDirectory"/> read them. Local only.</summary>
+public sealed record AttachedHere(IReadOnlyList<AttachedWorkload> Workloads);
