@@ -180,16 +180,9 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
                 return;
             }
 
-            try
-            {
-                var effective = Effective(_committed);
-                Engine.Apply(effective, Engine.AppliedVersion);
-                _configuration = Fingerprint(RunningText(effective));
-            }
-            catch (Dataplane.Forwarding.SnapshotCompileException e)
+            if (!RecompileAttachments("clients"))
             {
                 _registeredClients = before;
-                _options.Warn?.Invoke($"the clients other routers attached were not compiled in: {e.Message}");
             }
         }
     }
@@ -212,17 +205,31 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
                 return;
             }
 
-            try
-            {
-                var effective = Effective(_committed);
-                Engine.Apply(effective, Engine.AppliedVersion);
-                _configuration = Fingerprint(RunningText(effective));
-            }
-            catch (Dataplane.Forwarding.SnapshotCompileException e)
+            if (!RecompileAttachments("instances"))
             {
                 _registered = before;
-                _options.Warn?.Invoke($"the instances other routers attached were not compiled in: {e.Message}");
             }
+        }
+    }
+
+    /// <summary>
+    /// Compiles the committed document with what the registries hold now, at the running version. False when it does not
+    /// compile: what forwards stays, and the failure is reported through <see cref="RouterProcessOptions.Warn"/> naming
+    /// <paramref name="what"/>. Called under the apply gate.
+    /// </summary>
+    private bool RecompileAttachments(string what)
+    {
+        try
+        {
+            var effective = Effective(_committed);
+            Engine.Apply(effective, Engine.AppliedVersion);
+            _configuration = Fingerprint(RunningText(effective));
+            return true;
+        }
+        catch (Dataplane.Forwarding.SnapshotCompileException e)
+        {
+            _options.Warn?.Invoke($"the {what} other routers attached were not compiled in: {e.Message}");
+            return false;
         }
     }
 
