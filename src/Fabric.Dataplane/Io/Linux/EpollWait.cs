@@ -64,7 +64,19 @@ public sealed unsafe class EpollWait : IIdleWait
     public void Wait(int timeoutMilliseconds)
     {
         var events = stackalloc epoll_event[MaxEvents];
-        var ready = epoll_wait(_epoll, events, MaxEvents, timeoutMilliseconds);
+        // A signal handled on this thread (the runtime's SIGCHLD handler when any thread's child process exits) ends
+        // epoll_wait with EINTR, and epoll_wait is never restarted: wait again for what is left of the timeout, so a wait
+        // ends only for a frame, a wake or the timeout.
+        var deadline = timeoutMilliseconds < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMilliseconds;
+        int ready;
+        while ((ready = epoll_wait(_epoll, events, MaxEvents, timeoutMilliseconds)) < 0 && errno == EINTR)
+        {
+            if (timeoutMilliseconds >= 0)
+            {
+                timeoutMilliseconds = (int)Math.Max(0, deadline - Environment.TickCount64);
+            }
+        }
+
         Waits++;
         for (var i = 0; i < ready; i++)
         {
