@@ -79,7 +79,7 @@ public sealed class ForwardingSnapshot
     public IReadOnlyDictionary<ClientAddress, RecentArrival> RecentArrivals
     {
         get => _recentArrivals;
-        init => _recentArrivals = new Dictionary<ClientAddress, RecentArrival>(value);
+        init => _recentArrivals = value as Dictionary<ClientAddress, RecentArrival> ?? new Dictionary<ClientAddress, RecentArrival>(value);
     }
 
     private readonly Dictionary<ClientAddress, RecentArrival> _recentArrivals = [];
