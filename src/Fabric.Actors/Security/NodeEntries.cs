@@ -87,6 +87,27 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
         return believed;
     }
 
+    /// <summary>
+    /// The entries of a router node registry this reader believes (<see cref="Believe{T}"/>: filed under their own key,
+    /// written by a node of the router they name, not replayed, sealed by that node), each as its content, by key.
+    /// </summary>
+    public Dictionary<string, TContent> Believed<TEntry, TContent>(IReadOnlyDictionary<string, TEntry> entries, INodeRouters? routers, Func<TEntry, TContent> contentOf)
+        where TEntry : class, IRouterNodeEntry
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(contentOf);
+        var believed = new Dictionary<string, TContent>(StringComparer.Ordinal);
+        foreach (var (key, entry) in entries)
+        {
+            if (Believe(key, entry, entry.Node, entry.OwnKey, e => e.Statement(), entry.Seal, NodeRouters.NotAllowed(routers, entry.Node, entry.Router), entry.Order))
+            {
+                believed[key] = contentOf(entry);
+            }
+        }
+
+        return believed;
+    }
+
     private bool Judge(string key, string subject, string? problem)
     {
         if (problem is null)
@@ -108,4 +129,29 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
 
         return false;
     }
+}
+
+/// <summary>
+/// An entry a router node writes about itself in a replicated registry (its instances, its load, its attached clients),
+/// as a reader judges it (<see cref="NodeEntries.Believed{TEntry, TContent}"/>). Implemented explicitly, so the wire form
+/// of an entry stays its content and seal.
+/// </summary>
+public interface IRouterNodeEntry
+{
+    /// <summary>The node that wrote it, by its own content.</summary>
+    string Node { get; }
+
+    /// <summary>The router it speaks for.</summary>
+    string Router { get; }
+
+    /// <summary>The key its content files it under.</summary>
+    string OwnKey { get; }
+
+    NodeSeal? Seal { get; }
+
+    /// <summary>The node's run and the entry's sequence in it, for an entry a reader must not take back in time; else null.</summary>
+    (string Incarnation, long Sequence)? Order { get; }
+
+    /// <summary>What the node signs.</summary>
+    NodeStatement Statement();
 }

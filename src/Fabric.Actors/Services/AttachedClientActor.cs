@@ -17,17 +17,16 @@ public sealed class AttachedClientActor : ReceiveActor
     private readonly string _router;
     private readonly string _node;
     private readonly string _member;
-    private readonly NodeSigner? _signer;
     private readonly IActorRef _replicator;
     private readonly Akka.Cluster.UniqueAddress _self;
     private IReadOnlyDictionary<string, SealedClient> _registry = new Dictionary<string, SealedClient>();
-    private Dictionary<string, SealedClient> _sealed = new(StringComparer.Ordinal);
+    private readonly SealedOnChange<RegisteredClient, SealedClient> _sealed;
 
     public AttachedClientActor(string router, string node, NodeSigner? signer)
     {
         _router = router;
         _node = node;
-        _signer = signer;
+        _sealed = new(client => new SealedClient(client, signer?.Seal(SealedClient.Statement(client))), entry => entry.Client);
         _replicator = DistributedData.Get(Context.System).Replicator;
         _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
         _member = ServiceDistribution.MemberId(_self);
@@ -44,45 +43,8 @@ public sealed class AttachedClientActor : ReceiveActor
 
     private void Publish(IReadOnlyList<AttachedWorkload> attachedHere)
     {
-        var desired = Seal(AttachedClients.Desired(attachedHere, _router, _node, _member));
-        var (set, remove) = AttachedClients.Reconcile(_registry, _node, desired);
-        if (set.Count == 0 && remove.Count == 0)
-        {
-            return;
-        }
-
-        // Decided again on the replica itself: the view above may lag this node's own writes.
-        var (node, self) = (_node, _self);
-        _replicator.Tell(Dsl.Update(AttachedClients.Registry, LWWDictionary<EntryName, SealedClient>.Empty, WriteLocal.Instance, registry =>
-        {
-            var (toSet, toRemove) = AttachedClients.Reconcile(registry.ByName(), node, desired);
-            foreach (var (key, entry) in toSet)
-            {
-                registry = registry.SetItem(self, key, entry);
-            }
-
-            foreach (var key in toRemove)
-            {
-                registry = registry.Remove(self, key);
-            }
-
-            return registry;
-        }));
-    }
-
-    /// <summary>This node's entries, sealed: a client whose content did not change keeps the seal it had.</summary>
-    private Dictionary<string, SealedClient> Seal(IReadOnlyDictionary<string, RegisteredClient> desired)
-    {
-        var sealedNow = new Dictionary<string, SealedClient>(StringComparer.Ordinal);
-        foreach (var (key, client) in desired)
-        {
-            sealedNow[key] = _sealed.TryGetValue(key, out var held) && held.Client == client
-                ? held
-                : new SealedClient(client, _signer?.Seal(SealedClient.Statement(client)));
-        }
-
-        _sealed = sealedNow;
-        return sealedNow;
+        var (node, desired) = (_node, _sealed.Seal(AttachedClients.Desired(attachedHere, _router, _node, _member)));
+        OwnEntries.Publish(_replicator, AttachedClients.Registry, _self, _registry, registry => AttachedClients.Reconcile(registry, node, desired));
     }
 }
 

@@ -17,8 +17,14 @@ public sealed record RegisteredClient(string Name, string Router, string Node, s
 
 /// <summary>A client as its node registers it, with the node's seal (null without cluster TLS); believed like <see cref="SealedInstance"/>.</summary>
 [WireMessage("fabric.services.sealed-client.v1")]
-public sealed record SealedClient(RegisteredClient Client, NodeSeal? Seal)
+public sealed record SealedClient(RegisteredClient Client, NodeSeal? Seal) : IRouterNodeEntry
 {
+    string IRouterNodeEntry.Node => Client.Node;
+
+    string IRouterNodeEntry.Router => Client.Router;
+
+    (string Incarnation, long Sequence)? IRouterNodeEntry.Order => null;
+
     /// <summary>What the node signs: every field of the client.</summary>
     public static NodeStatement Statement(RegisteredClient client)
     {
@@ -76,22 +82,11 @@ public static class AttachedClients
         return (set, remove);
     }
 
-    /// <summary>The clients a reader believes (<see cref="NodeEntries"/>), by key.</summary>
+    /// <summary>The clients a reader believes (<see cref="NodeEntries.Believed{TEntry, TContent}"/>), by key.</summary>
     public static Dictionary<string, RegisteredClient> Believed(IReadOnlyDictionary<string, SealedClient> entries, NodeEntries reader, INodeRouters? routers)
     {
-        ArgumentNullException.ThrowIfNull(entries);
         ArgumentNullException.ThrowIfNull(reader);
-        var believed = new Dictionary<string, RegisteredClient>(StringComparer.Ordinal);
-        foreach (var (key, entry) in entries)
-        {
-            var client = entry.Client;
-            if (reader.Believe(key, entry, client.Node, entry.OwnKey, e => e.Statement(), entry.Seal, NodeRouters.NotAllowed(routers, client.Node, client.Router)))
-            {
-                believed[key] = client;
-            }
-        }
-
-        return believed;
+        return reader.Believed(entries, routers, e => e.Client);
     }
 
     /// <summary>

@@ -27,11 +27,10 @@ public sealed class ServiceActor : ReceiveActor
     private readonly string _member;
     private readonly IActorRef _replicator;
     private readonly Akka.Cluster.UniqueAddress _self;
-    private readonly NodeSigner? _signer;
     private readonly IServiceDataplane _dataplane;
     private readonly NodeEntries _entries;
     private IReadOnlyDictionary<string, SealedInstance> _registry = new Dictionary<string, SealedInstance>();
-    private Dictionary<string, SealedInstance> _sealed = new(StringComparer.Ordinal);
+    private readonly SealedOnChange<RegisteredInstance, SealedInstance> _sealed;
     private IReadOnlyList<RegisteredInstance> _believed = [];
     private LocalService? _local;
 
@@ -40,8 +39,8 @@ public sealed class ServiceActor : ReceiveActor
         _service = service;
         _router = router;
         _node = node;
-        _signer = signer;
         _dataplane = dataplane;
+        _sealed = new(instance => new SealedInstance(instance, signer?.Seal(SealedInstance.Statement(instance))), entry => entry.Instance);
         // Refusals are not counted here: the node's ServiceRegistryWatcher judges the same entries and counts each once.
         _entries = new NodeEntries(signer?.Tls, TimeProvider.System, Context.GetLogger(), "registered instance");
         _replicator = DistributedData.Get(Context.System).Replicator;
@@ -99,45 +98,8 @@ public sealed class ServiceActor : ReceiveActor
 
     private void Publish(LocalService local)
     {
-        var desired = Seal(InstanceRegistry.Desired(local, _router, _node, _member));
-        var (set, remove) = InstanceRegistry.Reconcile(_registry, _service, _node, desired);
-        if (set.Count == 0 && remove.Count == 0)
-        {
-            return;
-        }
-
-        // The view above may lag this node's own writes by the notification interval: the writes are decided
-        // again on the replica itself, so a repeat changes nothing.
-        var (service, node, self) = (_service, _node, _self);
-        _replicator.Tell(Dsl.Update(ServiceDistribution.Instances, LWWDictionary<EntryName, SealedInstance>.Empty, WriteLocal.Instance, registry =>
-        {
-            var (toSet, toRemove) = InstanceRegistry.Reconcile(registry.ByName(), service, node, desired);
-            foreach (var (key, entry) in toSet)
-            {
-                registry = registry.SetItem(self, key, entry);
-            }
-
-            foreach (var key in toRemove)
-            {
-                registry = registry.Remove(self, key);
-            }
-
-            return registry;
-        }));
-    }
-
-    /// <summary>This node's entries, sealed: an instance whose content did not change keeps the seal it had.</summary>
-    private Dictionary<string, SealedInstance> Seal(IReadOnlyDictionary<string, RegisteredInstance> desired)
-    {
-        var sealedNow = new Dictionary<string, SealedInstance>(StringComparer.Ordinal);
-        foreach (var (key, instance) in desired)
-        {
-            sealedNow[key] = _sealed.TryGetValue(key, out var held) && held.Instance == instance
-                ? held
-                : new SealedInstance(instance, _signer?.Seal(SealedInstance.Statement(instance)));
-        }
-
-        _sealed = sealedNow;
-        return sealedNow;
+        var (service, node) = (_service, _node);
+        var desired = _sealed.Seal(InstanceRegistry.Desired(local, _router, _node, _member));
+        OwnEntries.Publish(_replicator, ServiceDistribution.Instances, _self, _registry, registry => InstanceRegistry.Reconcile(registry, service, node, desired));
     }
 }

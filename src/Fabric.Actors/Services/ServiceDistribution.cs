@@ -36,8 +36,14 @@ public sealed record ServiceLoad(string Service, string Router, string Node, str
 /// the node it names, for the router that node is part of (<see cref="NodeEntries"/>).
 /// </summary>
 [WireMessage("fabric.services.sealed-instance.v1")]
-public sealed record SealedInstance(RegisteredInstance Instance, NodeSeal? Seal)
+public sealed record SealedInstance(RegisteredInstance Instance, NodeSeal? Seal) : IRouterNodeEntry
 {
+    string IRouterNodeEntry.Node => Instance.Node;
+
+    string IRouterNodeEntry.Router => Instance.Router;
+
+    (string Incarnation, long Sequence)? IRouterNodeEntry.Order => null;
+
     /// <summary>What the node signs: every field of the instance.</summary>
     public static NodeStatement Statement(RegisteredInstance instance)
     {
@@ -62,8 +68,14 @@ public sealed record SealedInstance(RegisteredInstance Instance, NodeSeal? Seal)
 /// null when the cluster runs without TLS. Believed like <see cref="SealedInstance"/>.
 /// </summary>
 [WireMessage("fabric.services.sealed-load.v1")]
-public sealed record SealedLoad(ServiceLoad Load, long Sequence, NodeSeal? Seal)
+public sealed record SealedLoad(ServiceLoad Load, long Sequence, NodeSeal? Seal) : IRouterNodeEntry
 {
+    string IRouterNodeEntry.Node => Load.Node;
+
+    string IRouterNodeEntry.Router => Load.Router;
+
+    (string Incarnation, long Sequence)? IRouterNodeEntry.Order => (Load.Member, Sequence);
+
     /// <summary>What the node signs: every field of the load, and the sequence.</summary>
     public static NodeStatement Statement(ServiceLoad load, long sequence)
     {
@@ -108,39 +120,17 @@ public static class ServiceDistribution
 
     public static string LoadKey(string service, string node) => $"{service}@{node}";
 
-    /// <summary>The instances a reader believes (<see cref="NodeEntries"/>), by key.</summary>
+    /// <summary>The instances a reader believes (<see cref="NodeEntries.Believed{TEntry, TContent}"/>), by key.</summary>
     public static Dictionary<string, RegisteredInstance> Believed(IReadOnlyDictionary<string, SealedInstance> entries, NodeEntries reader, INodeRouters? routers)
     {
-        ArgumentNullException.ThrowIfNull(entries);
         ArgumentNullException.ThrowIfNull(reader);
-        var believed = new Dictionary<string, RegisteredInstance>(StringComparer.Ordinal);
-        foreach (var (key, entry) in entries)
-        {
-            var instance = entry.Instance;
-            if (reader.Believe(key, entry, instance.Node, entry.OwnKey, e => e.Statement(), entry.Seal, NodeRouters.NotAllowed(routers, instance.Node, instance.Router)))
-            {
-                believed[key] = instance;
-            }
-        }
-
-        return believed;
+        return reader.Believed(entries, routers, e => e.Instance);
     }
 
-    /// <summary>The loads a reader believes (<see cref="NodeEntries"/>), by key.</summary>
+    /// <summary>The loads a reader believes (<see cref="NodeEntries.Believed{TEntry, TContent}"/>; an earlier entry of a node's run is not), by key.</summary>
     public static Dictionary<string, ServiceLoad> Believed(IReadOnlyDictionary<string, SealedLoad> entries, NodeEntries reader, INodeRouters? routers)
     {
-        ArgumentNullException.ThrowIfNull(entries);
         ArgumentNullException.ThrowIfNull(reader);
-        var believed = new Dictionary<string, ServiceLoad>(StringComparer.Ordinal);
-        foreach (var (key, entry) in entries)
-        {
-            var load = entry.Load;
-            if (reader.Believe(key, entry, load.Node, entry.OwnKey, e => e.Statement(), entry.Seal, NodeRouters.NotAllowed(routers, load.Node, load.Router), (load.Member, entry.Sequence)))
-            {
-                believed[key] = load;
-            }
-        }
-
-        return believed;
+        return reader.Believed(entries, routers, e => e.Load);
     }
 }
