@@ -86,7 +86,7 @@ public sealed partial class SessionActor
             {
                 foreach (var node in ClientHandOver.NodesOf(snapshot, router))
                 {
-                    var request = GiveUpClientSessions.Sealed(_node, node, snapshot.Version, addresses, _signer);
+                    var request = GiveUpClientSessions.Sealed(_node, node, AddressOf(Self), snapshot.Version, addresses, _signer);
                     _asked.Add(node);
                     _unanswered[node] = (request, DateTime.UtcNow + Dataplane.Pipeline.SvrStage.ClientHandOverHold);
                     _handingOver[node] = request;
@@ -116,7 +116,7 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (SealProblem(request) is { } unsealed)
+        if (SealProblem(request, Sender) is { } unsealed)
         {
             Log.Warning("router node {0}: refused a request for client sessions in node {1}'s name: {2}", _node, request.Node, unsealed);
             Sender.Tell(new ClientSessionsGiven(_node, request.Version, [], 1, 1, $"node {_node} refused the request in node {request.Node}'s name: {unsealed}"));
@@ -137,14 +137,20 @@ public sealed partial class SessionActor
     }
 
     /// <summary>
-    /// Null when <paramref name="request"/> is addressed to this node and (with cluster TLS) sealed by the node it names
-    /// over its version and clients; else why not. The actor path and cluster role any member can run; the seal only the
-    /// node holding the certificate issued to that name can make.
+    /// Null when <paramref name="request"/> is addressed to this node, came from an actor at the address it names (where
+    /// the answer goes), and (with cluster TLS) is sealed by the node it names over its address, version and clients; else
+    /// why not. The actor path and cluster role any member can run; the seal only the node holding the certificate issued
+    /// to that name can make, and a member that replays it from elsewhere is refused by the address it sealed.
     /// </summary>
-    private string? SealProblem(GiveUpClientSessions request) =>
+    private string? SealProblem(GiveUpClientSessions request, IActorRef sender) =>
         !string.Equals(request.To, _node, StringComparison.Ordinal) ? $"it is addressed to node {request.To}, not {_node}"
         : request.Addresses is null ? "it names no clients"
+        : !string.Equals(request.From, AddressOf(sender), StringComparison.Ordinal) ? $"it names sender {request.From} and came from {AddressOf(sender)}"
         : _verifier?.Problem(request.Node, request.Statement(), request.Seal);
+
+    /// <summary>The cluster address of the system <paramref name="actor"/> lives in (this node's own for a local actor).</summary>
+    private static string AddressOf(IActorRef actor) =>
+        (actor.Path.Address.HasLocalScope ? ((ExtendedActorSystem)Context.System).Provider.DefaultAddress : actor.Path.Address).ToString();
 
     /// <summary>
     /// Answers <paramref name="request"/> when the configuration this node runs lists the clients under the asking node's

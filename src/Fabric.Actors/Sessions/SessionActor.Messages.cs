@@ -42,22 +42,24 @@ public sealed record DropEventBatch(string Node, string Router, IReadOnlyList<Dr
 
 /// <summary>
 /// A router node's <see cref="SessionActor"/> to another's (<paramref name="To"/>): clients (<paramref name="Addresses"/>)
-/// that the configuration <paramref name="Version"/> moved from your router to mine (<paramref name="Node"/>'s) arrived
-/// here; give me their sessions. Answered with one or more <see cref="ClientSessionsGiven"/> (docs/mobility.md "A client
-/// moves"); refused unless <paramref name="Seal"/> is <paramref name="Node"/>'s over every other field (with cluster TLS).
+/// that the configuration <paramref name="Version"/> moved from your router to mine (<paramref name="Node"/>'s, whose
+/// cluster address is <paramref name="From"/>) arrived here; give me their sessions. Answered with one or more
+/// <see cref="ClientSessionsGiven"/> (docs/mobility.md "A client moves"); refused unless it comes from an actor at
+/// <paramref name="From"/> and <paramref name="Seal"/> is <paramref name="Node"/>'s over every other field (with cluster TLS).
 /// </summary>
+/// <param name="From">The asking node's cluster address (<c>akka.tcp://system@host:port</c>): the answer goes to an actor there, so a member elsewhere that replays the request gets nothing.</param>
 /// <param name="Seal">The asking node's seal over <see cref="Statement()"/> (<see cref="NodeSigner"/>); null when the cluster runs without TLS.</param>
-[WireMessage("fabric.sessions.client-give-up.v2")]
-public sealed record GiveUpClientSessions(string Node, string To, long Version, IReadOnlyList<string> Addresses, NodeSeal? Seal)
+[WireMessage("fabric.sessions.client-give-up.v3")]
+public sealed record GiveUpClientSessions(string Node, string To, string From, long Version, IReadOnlyList<string> Addresses, NodeSeal? Seal)
 {
     /// <summary>
-    /// What the asking node signs: who asks, whom, under which version, for which clients (in the order asked): a seal
-    /// made for one node asked, one version or one set of clients says nothing of another.
+    /// What the asking node signs: who asks, from where, whom, under which version, for which clients (in the order asked):
+    /// a seal made for one node asked, one sender's address, one version or one set of clients says nothing of another.
     /// </summary>
-    public static NodeStatement Statement(string node, string to, long version, IReadOnlyList<string> addresses)
+    public static NodeStatement Statement(string node, string to, string from, long version, IReadOnlyList<string> addresses)
     {
         ArgumentNullException.ThrowIfNull(addresses);
-        var statement = new NodeStatement("fabric.sessions.client-give-up.v2").Add(node).Add(to).Add(version).Add((long)addresses.Count);
+        var statement = new NodeStatement("fabric.sessions.client-give-up.v3").Add(node).Add(to).Add(from).Add(version).Add((long)addresses.Count);
         foreach (var address in addresses)
         {
             statement.Add(address);
@@ -66,11 +68,11 @@ public sealed record GiveUpClientSessions(string Node, string To, long Version, 
         return statement;
     }
 
-    /// <summary>The request <paramref name="node"/> sends <paramref name="to"/>, sealed by <paramref name="signer"/> (none: unsealed, for a cluster without TLS).</summary>
-    public static GiveUpClientSessions Sealed(string node, string to, long version, IReadOnlyList<string> addresses, NodeSigner? signer) =>
-        new(node, to, version, addresses, signer?.Seal(Statement(node, to, version, addresses)));
+    /// <summary>The request <paramref name="node"/> at <paramref name="from"/> sends <paramref name="to"/>, sealed by <paramref name="signer"/> (none: unsealed, for a cluster without TLS).</summary>
+    public static GiveUpClientSessions Sealed(string node, string to, string from, long version, IReadOnlyList<string> addresses, NodeSigner? signer) =>
+        new(node, to, from, version, addresses, signer?.Seal(Statement(node, to, from, version, addresses)));
 
-    public NodeStatement Statement() => Statement(Node, To, Version, Addresses ?? []);
+    public NodeStatement Statement() => Statement(Node, To, From, Version, Addresses ?? []);
 }
 
 /// <summary>

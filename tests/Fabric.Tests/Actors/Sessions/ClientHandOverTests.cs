@@ -13,6 +13,9 @@ namespace Fabric.Tests.Actors.Sessions;
 /// <summary>The rules of a client's hand-over between session actors (<see cref="ClientHandOver"/>) and its messages on the wire.</summary>
 public sealed class ClientHandOverTests : IDisposable
 {
+    /// <summary>The asking node's cluster address, as its requests name it.</summary>
+    private const string At = "akka.tcp://fabric@10.99.0.2:4053";
+
     private readonly ActorSystem _system = ActorSystem.Create("client-hand-over");
     private readonly FabricSerializer _serializer;
 
@@ -93,12 +96,12 @@ public sealed class ClientHandOverTests : IDisposable
     [Fact]
     public void Request_RoundTripsOnTheWire()
     {
-        var request = new GiveUpClientSessions("br2a", "br1a", 4, ["10.20.1.10", "fd00:20:1::10"], new NodeSeal([1, 2, 3], [4, 5]));
+        var request = new GiveUpClientSessions("br2a", "br1a", At, 4, ["10.20.1.10", "fd00:20:1::10"], new NodeSeal([1, 2, 3], [4, 5]));
 
         var read = Assert.IsType<GiveUpClientSessions>(_serializer.FromBinary(_serializer.ToBinary(request), _serializer.Manifest(request)));
 
-        Assert.Equal("fabric.sessions.client-give-up.v2", _serializer.Manifest(request));
-        Assert.Equal((request.Node, request.To, request.Version), (read.Node, read.To, read.Version));
+        Assert.Equal("fabric.sessions.client-give-up.v3", _serializer.Manifest(request));
+        Assert.Equal((request.Node, request.To, request.From, request.Version), (read.Node, read.To, read.From, read.Version));
         Assert.Equal(request.Addresses, read.Addresses);
         Assert.Equal(request.Seal!.Certificate, read.Seal!.Certificate);
         Assert.Equal(request.Seal.Signature, read.Seal.Signature);
@@ -106,17 +109,18 @@ public sealed class ClientHandOverTests : IDisposable
     }
 
     [Fact]
-    public void RequestStatement_DiffersInAskerNodeAskedVersionOrClients()
+    public void RequestStatement_DiffersInAskerItsAddressNodeAskedVersionOrClients()
     {
         string[] eng1 = ["10.20.1.10"];
-        var statement = GiveUpClientSessions.Statement("br2a", "br1a", 4, eng1).Bytes.ToArray();
+        var statement = GiveUpClientSessions.Statement("br2a", "br1a", At, 4, eng1).Bytes.ToArray();
 
-        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2b", "br1a", 4, eng1).Bytes.ToArray());
-        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1b", 4, eng1).Bytes.ToArray());
-        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", 5, eng1).Bytes.ToArray());
-        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", 4, ["10.20.1.10", "10.20.1.11"]).Bytes.ToArray());
-        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", 4, ["10.20.1.11"]).Bytes.ToArray());
-        Assert.Equal(statement, GiveUpClientSessions.Statement("br2a", "br1a", 4, ["10.20.1.10"]).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2b", "br1a", At, 4, eng1).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", "akka.tcp://fabric@10.99.0.9:4053", 4, eng1).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1b", At, 4, eng1).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", At, 5, eng1).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", At, 4, ["10.20.1.10", "10.20.1.11"]).Bytes.ToArray());
+        Assert.NotEqual(statement, GiveUpClientSessions.Statement("br2a", "br1a", At, 4, ["10.20.1.11"]).Bytes.ToArray());
+        Assert.Equal(statement, GiveUpClientSessions.Statement("br2a", "br1a", At, 4, ["10.20.1.10"]).Bytes.ToArray());
     }
 
     private static Fabric.Dataplane.Forwarding.ClientAddress ClientAddressOf(string text) =>

@@ -148,7 +148,7 @@ public sealed class ClusterClientMobilityTests : IDisposable
                     return true;
                 }
 
-                forger.ActorSelection($"/user/{SessionActor.NameOf("br2a")}").Tell(GiveUpClientSessions.Sealed("br2a", "br1a", 1, ["10.20.1.10"], signer: null));
+                forger.ActorSelection($"/user/{SessionActor.NameOf("br2a")}").Tell(GiveUpClientSessions.Sealed("br2a", "br1a", AddressOf(forger), 1, ["10.20.1.10"], signer: null));
                 return false;
             },
             answered => answered,
@@ -184,13 +184,18 @@ public sealed class ClusterClientMobilityTests : IDisposable
         // Each request at a version of its own (any version at or above br1a's gets an answer at once), so each answer
         // names the request it answers. br2a's seal is made for another node asked, or for other clients, than the
         // request carries: a seal br2a made, replayed.
+        var here = AddressOf(forger);
+        const string br2aAddress = "akka.tcp://fabric@10.99.0.2:4053";
         var forged = new (GiveUpClientSessions Request, string Refusal)[]
         {
-            (GiveUpClientSessions.Sealed("br2a", "br1a", 2, eng1, signer: null), "not sealed with a cluster certificate"),
-            (GiveUpClientSessions.Sealed("br2a", "br1a", 3, eng1, mallory), "sealed with node mallory's certificate, not br2a's"),
-            (GiveUpClientSessions.Sealed("br2a", "br1b", 4, eng1, br2a) with { To = "br1a" }, "its seal does not match what it says"),
-            (GiveUpClientSessions.Sealed("br2a", "br1a", 5, ["10.20.1.99"], br2a) with { Addresses = eng1 }, "its seal does not match what it says"),
-            (GiveUpClientSessions.Sealed("br2a", "br1b", 6, eng1, br2a), "it is addressed to node br1b, not br1a"),
+            (GiveUpClientSessions.Sealed("br2a", "br1a", here, 2, eng1, signer: null), "not sealed with a cluster certificate"),
+            (GiveUpClientSessions.Sealed("br2a", "br1a", here, 3, eng1, mallory), "sealed with node mallory's certificate, not br2a's"),
+            (GiveUpClientSessions.Sealed("br2a", "br1b", here, 4, eng1, br2a) with { To = "br1a" }, "its seal does not match what it says"),
+            (GiveUpClientSessions.Sealed("br2a", "br1a", here, 5, ["10.20.1.99"], br2a) with { Addresses = eng1 }, "its seal does not match what it says"),
+            (GiveUpClientSessions.Sealed("br2a", "br1b", here, 6, eng1, br2a), "it is addressed to node br1b, not br1a"),
+            // br2a's own request, exactly as it sealed it at its address, replayed from mallory's: the answer would go to mallory.
+            (GiveUpClientSessions.Sealed("br2a", "br1a", br2aAddress, 7, eng1, br2a), $"it names sender {br2aAddress} and came from {here}"),
+            (GiveUpClientSessions.Sealed("br2a", "br1a", br2aAddress, 8, eng1, br2a) with { From = here }, "its seal does not match what it says"),
         };
 
         var answered = new List<ClientSessionsGiven>();
@@ -319,6 +324,9 @@ public sealed class ClusterClientMobilityTests : IDisposable
             },
             done,
             what);
+
+    /// <summary>The cluster address of <paramref name="system"/>, as a request names its sender.</summary>
+    private static string AddressOf(ActorSystem system) => ((ExtendedActorSystem)system).Provider.DefaultAddress.ToString();
 
     /// <summary>Sends what it is told to br1a's session actor (through the mediator) and keeps the first answer.</summary>
     private sealed class Asker : ReceiveActor
