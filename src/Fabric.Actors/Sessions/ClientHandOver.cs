@@ -84,6 +84,19 @@ public static class ClientHandOver
     private const int MaxRecordBytes = 203;
 
     /// <summary>
+    /// Whether the clients of <paramref name="answered"/> (a request whose answer, or refusal, is now complete) are still
+    /// awaited from another node: one of <paramref name="unanswered"/> (the requests not yet answered in full) asks for the
+    /// same clients under the same version. Both nodes of an HA pair are asked; the standby refuses at once, and the
+    /// clients' arrival grace ends only when the active node's records have come too.
+    /// </summary>
+    public static bool StillAwaited(IEnumerable<GiveUpClientSessions> unanswered, GiveUpClientSessions answered)
+    {
+        ArgumentNullException.ThrowIfNull(unanswered);
+        ArgumentNullException.ThrowIfNull(answered);
+        return unanswered.Any(other => other.Version == answered.Version && other.Addresses.SequenceEqual(answered.Addresses, StringComparer.Ordinal));
+    }
+
+    /// <summary>
     /// <paramref name="given"/>'s records as the parts of an answer to a request of configuration <paramref name="version"/>
     /// (at least one, empty when there are none): at most <see cref="MaxRecordsPerMessage"/> records a part and
     /// <see cref="MaxBytesPerMessage"/> bytes of records and names, each part with the tenant and service names its own

@@ -230,7 +230,7 @@ public sealed partial class SessionActor
             // The grace ends once every node asked for these clients has answered: the standby of a pair may refuse
             // before its active partner's records come.
             _handingOver.Remove(given.Node);
-            if (!_handingOver.Values.Any(other => other.Version == request.Version && other.Addresses.SequenceEqual(request.Addresses, StringComparer.Ordinal)))
+            if (!ClientHandOver.StillAwaited(_handingOver.Values, request))
             {
                 _ = _source.EndClientArrivalsAsync([.. request.Addresses.Select(address => ClientAddress.Of(IPAddress.Parse(address)))]);
             }

@@ -56,6 +56,22 @@ public sealed class ClientHandOverTests : IDisposable
     }
 
     [Fact]
+    public void ArrivalGrace_EndsOnlyWhenEveryNodeAskedForTheClientsHasAnswered()
+    {
+        string[] eng1 = ["10.20.1.10"];
+        var toBr1a = GiveUpClientSessions.Sealed("br2a", "br1a", At, 4, eng1, signer: null);
+        var toBr1b = GiveUpClientSessions.Sealed("br2a", "br1b", At, 4, eng1, signer: null);
+
+        // br1b (standby) refused first: br1a's records are still to come.
+        Assert.True(ClientHandOver.StillAwaited([toBr1a], toBr1b));
+        // br1a answered too: nothing is awaited.
+        Assert.False(ClientHandOver.StillAwaited([], toBr1a));
+        // A request under another version, or for other clients, awaits nothing of these.
+        Assert.False(ClientHandOver.StillAwaited([GiveUpClientSessions.Sealed("br2a", "br1a", At, 5, eng1, signer: null)], toBr1b));
+        Assert.False(ClientHandOver.StillAwaited([GiveUpClientSessions.Sealed("br2a", "br1a", At, 4, ["10.20.1.11"], signer: null)], toBr1b));
+    }
+
+    [Fact]
     public void Parts_OfTheLargestRecords_EachUnderAkkasFrame_AllRecordsBackInOrder()
     {
         var records = new SessionRecord[(2 * ClientHandOver.MaxRecordsPerMessage) + 1];
