@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using Fabric.Dataplane.Forwarding;
@@ -315,7 +316,15 @@ public static class DataplaneBench
                 $"the bench opened {worker.Sessions.Count} sessions of {warmUp.Length + sessionCount} (created {worker.Counters.SessionsCreated}, evicted {worker.Counters.SessionsEvicted}, dropped: {reasons}): its first packets were not all first packets");
         }
 
-        // Established: the same flows again with ACKs.
+        // Established: the instance's side answers the flows timed below with SYN-ACKs, and the same flows run again with
+        // ACKs (the first ACK of each completes its handshake).
+        for (var i = 0; i < ManyFlows; i++)
+        {
+            var answer = SynAck(templates[i], sinkAddress);
+            answer.CopyTo(buffer, 0);
+            worker.Process(buffer, answer.Length, 1, now, snapshot);
+        }
+
         for (var i = 0; i < sessionCount; i++)
         {
             templates[i][EthernetFrame.UntaggedHeaderLength + 20 + 13] = (byte)TcpFlags.Ack;
@@ -326,7 +335,13 @@ public static class DataplaneBench
         var batch = new PacketBatch(64);
         var ((hot, many), allocated) = ThreadAllocations.During(() => (
             Established(worker, snapshot, templates, buffer, batch, now, flows: 64, packets),
-            Established(worker, snapshot, templates, buffer, batch, now, flows: 65_536, packets)));
+            Established(worker, snapshot, templates, buffer, batch, now, flows: ManyFlows, packets)));
+        var established = Enumerable.Range(0, ManyFlows).Count(i => IsEstablished(worker, templates[i]));
+        if (established != ManyFlows)
+        {
+            throw new InvalidOperationException($"{established} of the {ManyFlows} timed flows reached the established state: the figure would not be an established session's packet");
+        }
+
         // Per packet the pipeline ran, warm-up rounds included (the frame copies timed alone run no pipeline).
         var pipelinePackets = 2L * (packets + (WarmUpRounds * (packets / 8)));
         return (firstNs, hot, many, (double)allocated / pipelinePackets);
@@ -334,6 +349,34 @@ public static class DataplaneBench
 
     /// <summary>Untimed rounds of an eighth of the timed packets each, a pause after each, before established packets are timed.</summary>
     private const int WarmUpRounds = 2;
+
+    /// <summary>The flows the many-flows figure cycles over (the few-flows figure uses the first 64 of them).</summary>
+    private const int ManyFlows = 65_536;
+
+    /// <summary>
+    /// What the instance at <paramref name="instance"/> answers <paramref name="syn"/> (a client's frame of <see cref="Frame"/>,
+    /// which the router sent on with its destination translated to the instance) with: a SYN-ACK, as the sink port receives it.
+    /// </summary>
+    private static byte[] SynAck(byte[] syn, uint instance)
+    {
+        var ip = syn.AsSpan(EthernetFrame.UntaggedHeaderLength);
+        var tcp = ip[20..];
+        return Frame(
+            instance, BinaryPrimitives.ReadUInt32BigEndian(ip[12..]),
+            BinaryPrimitives.ReadUInt16BigEndian(tcp[2..]), BinaryPrimitives.ReadUInt16BigEndian(tcp[..2]),
+            TcpFlags.Syn | TcpFlags.Ack, 64, routerPort: new MacAddress(0x02_00_00_00_00_02), sender: new MacAddress(0x02_00_00_00_00_99));
+    }
+
+    /// <summary>Whether the session of <paramref name="frame"/> (a client's frame of <see cref="Frame"/>) is in the TCP established state.</summary>
+    private static bool IsEstablished(PacketWorker worker, byte[] frame)
+    {
+        var ip = frame.AsSpan(EthernetFrame.UntaggedHeaderLength);
+        var tcp = ip[20..];
+        var key = SessionKey.V4(
+            BinaryPrimitives.ReadUInt32BigEndian(ip[12..]), BinaryPrimitives.ReadUInt32BigEndian(ip[16..]),
+            BinaryPrimitives.ReadUInt16BigEndian(tcp[..2]), BinaryPrimitives.ReadUInt16BigEndian(tcp[2..]), (byte)IpProtocol.Tcp);
+        return worker.Sessions.TryFind(key, out var handle, out _) && worker.Sessions.Tcp(handle).IsEstablished;
+    }
 
     /// <summary>
     /// Times established packets cycling over <paramref name="flows"/> sessions, received in batches of 64 and run as
@@ -424,11 +467,15 @@ public static class DataplaneBench
         return new FabricConfig("bench", [new Tenant("bench", [])], [service], [], [], [], [router], ConductorSettings.Default);
     }
 
-    /// <summary>An Ethernet frame of <paramref name="size"/> octets holding an IPv4 TCP segment with correct checksums.</summary>
-    internal static byte[] Frame(uint source, uint destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, int size)
+    /// <summary>
+    /// An Ethernet frame of <paramref name="size"/> octets holding an IPv4 TCP segment with correct checksums, from the
+    /// client's MAC to the client port's, or from <paramref name="sender"/> to <paramref name="routerPort"/>.
+    /// </summary>
+    internal static byte[] Frame(
+        uint source, uint destination, ushort sourcePort, ushort destinationPort, TcpFlags flags, int size, MacAddress? routerPort = null, MacAddress? sender = null)
     {
         var frame = new byte[size];
-        new EthernetHeader(new MacAddress(0x02_00_00_00_00_01), new MacAddress(0x02_00_00_00_00_98), EtherType.Ipv4).Emit(frame);
+        new EthernetHeader(routerPort ?? new MacAddress(0x02_00_00_00_00_01), sender ?? new MacAddress(0x02_00_00_00_00_98), EtherType.Ipv4).Emit(frame);
         var ip = frame.AsSpan(EthernetFrame.UntaggedHeaderLength);
         new Ipv4Header(0, 0, (ushort)ip.Length, 1, true, false, 0, 64, IpProtocol.Tcp, 0,
             IpAddressConversions.ToIPAddress(source), IpAddressConversions.ToIPAddress(destination)).Emit(ip);
