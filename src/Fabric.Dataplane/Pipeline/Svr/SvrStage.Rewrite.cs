@@ -130,12 +130,13 @@ public static partial class SvrStage
     /// <summary>
     /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
     /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service, source router
-    /// and, through a transit, destination router, each router name as long as the longest; the context of the session's
-    /// family) plus the sealed trailer.
+    /// and, through a transit, destination router, each router name as long as the longest; and the instance pin, a
+    /// reverse context, of a session that followed its instance to another router (docs/mobility.md); each context of
+    /// the session's family) plus the sealed trailer. A full-size TCP segment re-signalled with all of it still fits.
     /// </summary>
     public static int MaxOverhead(ForwardingSnapshot snapshot, in SessionState state) =>
         MetadataBlock.BaseLength
-        + (MetadataBlock.TlvHeaderLength * 7) + sizeof(uint) + (state.IsIpv6 ? MetadataContext.Ipv6Length : MetadataContext.Ipv4Length) + 16
+        + (MetadataBlock.TlvHeaderLength * 8) + sizeof(uint) + (2 * (state.IsIpv6 ? MetadataContext.Ipv6Length : MetadataContext.Ipv4Length)) + 16
         + snapshot.TenantsUtf8[state.Tenant].Length + snapshot.ServicesUtf8[state.Service].Length + (2 * snapshot.LongestRouterNameUtf8)
         + PacketSealer.TrailerLength;
 
