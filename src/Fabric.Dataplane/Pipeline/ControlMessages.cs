@@ -254,6 +254,50 @@ public static class ControlMessages
         return EthernetLength + Ipv4Packet.MinHeaderLength + TcpSegment.MinHeaderLength;
     }
 
+    /// <summary>
+    /// A TCP segment of the router's own without options or payload over IPv4 or IPv6, from <paramref name="flow"/>'s source
+    /// to its destination (addresses, ports and family taken from it): the given sequence, acknowledgment and flags, a 64 KiB
+    /// window, checksums complete (an SVR redirect before its metadata is inserted).
+    /// </summary>
+    public static int TcpSegmentOfOurOwn(
+        Span<byte> frame, MacAddress ourMac, MacAddress peerMac, in SessionKey flow, uint sequence, uint acknowledgment, TcpFlags flags)
+    {
+        WriteEthernet(frame, peerMac, ourMac, flow.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
+        var ip = frame[EthernetLength..];
+        int ipHeader;
+        if (flow.IsIpv6)
+        {
+            WriteIpv6(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, DefaultTtl, flow.Source, flow.Destination);
+            ipHeader = Ipv6Packet.HeaderLength;
+        }
+        else
+        {
+            WriteIpv4(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, (uint)flow.Source, (uint)flow.Destination);
+            ipHeader = Ipv4Packet.MinHeaderLength;
+        }
+
+        var tcp = ip.Slice(ipHeader, TcpSegment.MinHeaderLength);
+        tcp.Clear();
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, flow.SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], flow.DestinationPort);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], sequence);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], acknowledgment);
+        tcp[12] = 5 << 4;
+        tcp[13] = (byte)flags;
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], ushort.MaxValue);
+        if (flow.IsIpv6)
+        {
+            Finish6(tcp, flow.Source, flow.Destination, IpProtocol.Tcp, 16);
+        }
+        else
+        {
+            var sum = Checksum.PseudoHeaderIpv4((uint)flow.Source, (uint)flow.Destination, IpProtocol.Tcp, TcpSegment.MinHeaderLength);
+            BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Finish(Checksum.Add(sum, tcp)));
+        }
+
+        return EthernetLength + ipHeader + TcpSegment.MinHeaderLength;
+    }
+
     /// <summary>An ICMPv4 echo request of the router's own, without payload (an instance health check of a service without a TCP port).</summary>
     public static int EchoRequest(Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort identifier, ushort sequence)
     {

@@ -257,22 +257,30 @@ internal readonly struct InstanceRoute : ISessionRoute
     private readonly bool _sealed;
     private readonly short _peerKeys;
     private readonly uint _sessionId;
+    private readonly bool _pinned;
+    private readonly SessionKey _pin;
 
-    private InstanceRoute(in SessionKey original, bool egress, bool sealedSession, short peerKeys, uint sessionId)
+    private InstanceRoute(in SessionKey original, bool egress, bool sealedSession, short peerKeys, uint sessionId, bool pinned, in SessionKey pin)
     {
         _original = original;
         _egress = egress;
         _sealed = sealedSession;
         _peerKeys = peerKeys;
         _sessionId = sessionId;
+        _pinned = pinned;
+        _pin = pin;
     }
 
     /// <summary>A local session: <paramref name="key"/> is the client's tuple.</summary>
-    public static InstanceRoute Local(in SessionKey key) => new(key, egress: false, sealedSession: false, 0, 0);
+    public static InstanceRoute Local(in SessionKey key) => new(key, egress: false, sealedSession: false, 0, 0, pinned: false, default);
 
-    /// <summary>An SVR egress: the original tuple, whether the session is encrypted, the sending peer's keys and the session id, from the metadata.</summary>
-    public static InstanceRoute Egress(in SessionKey original, bool sealedSession, int peerKeys, uint sessionId) =>
-        new(original, egress: true, sealedSession, (short)peerKeys, sessionId);
+    /// <summary>
+    /// An SVR egress: the original tuple, whether the session is encrypted, the sending peer's keys and the session id, from
+    /// the metadata; and, when the metadata pins an instance (<paramref name="pinned"/>: its reverse context, a session that
+    /// followed its instance here), that instance's tuple as it answers, which the session goes to when this router hosts it.
+    /// </summary>
+    public static InstanceRoute Egress(in SessionKey original, bool sealedSession, int peerKeys, uint sessionId, bool pinned = false, in SessionKey pin = default) =>
+        new(original, egress: true, sealedSession, (short)peerKeys, sessionId, pinned, pin);
 
     public DropReason KeyTaken => _egress ? DropReason.MetadataMismatch : DropReason.NoRoute;
 
@@ -280,7 +288,24 @@ internal readonly struct InstanceRoute : ISessionRoute
         ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources, ref SessionState state, out SessionKey reverse)
     {
         reverse = default;
-        var pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
+        var pick = _pinned ? SvrStage.PinnedInstance(entry, _original, _pin) : -1;
+        if (_pinned)
+        {
+            if (pick >= 0)
+            {
+                resources.Counters.InstancePinsHonoured++;
+            }
+            else
+            {
+                resources.Counters.InstancePinsUnmatched++;
+            }
+        }
+
+        if (pick < 0)
+        {
+            pick = LoadBalancer.Pick(entry.InstanceSet, entry.Runtime.Load, entry.Policy.LoadBalancing, resources.NextRandom());
+        }
+
         if (pick < 0 || !entry.TryInstanceAddress(ref pick, _original.IsIpv6, _original.Destination, out var address))
         {
             // No instance here (an egress does not carry sessions on to a further peer).

@@ -21,6 +21,11 @@ namespace Fabric.Dataplane.Pipeline;
 /// </list>
 /// A session that stays and is an SVR ingress whose service no longer lives beyond its path (its instance moved to another
 /// router) moves to a router hosting the service now (<see cref="SvrStage.FollowHosting"/>, docs/mobility.md).
+/// An SVR egress whose instance the new snapshot places at another router (it moved, whether or not sibling instances
+/// of its service stay here) neither ends nor stays an egress: it becomes a former egress, which answers its ingress's
+/// next forward packet with a redirect to that router (<see cref="SvrStage.LeaveInstance"/>), whatever port towards the
+/// instance it lost; a former egress is an egress again once its instance is placed here again among its service's
+/// instances (<see cref="SvrStage.ReturnToInstance"/>), and ends (without a reset) once it is placed nowhere.
 /// An SVR ingress session the new snapshot still allows whose client the new document lists under another router (the
 /// client moved) neither ends nor stays: it is taken out of the table without a reset and held as a record for that
 /// router to fetch (<see cref="SvrStage.HoldForNewRouter"/>, docs/mobility.md "A client moves"), even where its client's
@@ -63,7 +68,23 @@ public static class SessionRebinding
                 continue;
             }
 
-            if (allowed && KeepsPort(previous, next, state.ForwardPort) && KeepsPort(previous, next, state.ReversePort))
+            if (allowed && SvrStage.InstanceMovedAway(next, in state, forward, sessions.ReverseKey(handle), resources.Sessions.Tcp(handle), out _)
+                && KeepsPort(previous, next, state.ReversePort))
+            {
+                Rebind(resources, ref state, tenant, service);
+                SvrStage.LeaveInstance(next, ref state);
+                continue;
+            }
+
+            if (allowed && state.Svr == SvrRole.FormerEgress && !SvrStage.FormerEgressEnds(next, in state, sessions.ReverseKey(handle))
+                && KeepsPort(previous, next, state.ReversePort))
+            {
+                Rebind(resources, ref state, tenant, service);
+                SvrStage.ReturnToInstance(next, ref state, sessions.ReverseKey(handle));
+                continue;
+            }
+
+            if (allowed && state.Svr != SvrRole.FormerEgress && KeepsPort(previous, next, state.ForwardPort) && KeepsPort(previous, next, state.ReversePort))
             {
                 var hostedBefore = (uint)state.Service < (uint)previous.Services.Length ? previous.Services[state.Service] : null;
                 Rebind(resources, ref state, tenant, service);

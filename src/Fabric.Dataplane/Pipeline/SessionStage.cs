@@ -109,6 +109,18 @@ public static class SessionStage
         context.Tenant = state.Tenant;
         context.Service = state.Service;
         var forward = context.Direction == SessionDirection.Forward;
+        if (state.Svr == SvrRole.FormerEgress)
+        {
+            // The session's instance moved to another router: the ingress is told where (docs/mobility.md "An instance moves").
+            return SvrStage.Redirect(ref context, ref state, resources, snapshot);
+        }
+
+        if (state.Svr == SvrRole.Ingress && !forward && context.ToWaypoint && context.Metadata.Present && context.Metadata.RoutedOnward)
+        {
+            // Reverse metadata naming another router: the old egress's redirect after the instance moved there.
+            return SvrStage.FollowRedirect(ref context, ref state, snapshot, resources);
+        }
+
         // An announcement (or a handshake acknowledgement) comes from the peer router, not from the other end: it answers nothing.
         var halfOpen = !context.IsIcmpError && SessionOpening.IsHalfOpen(sessions, handle) && !(context.ToWaypoint && SvrStage.IsAnnouncement(ref context));
         if (context.Key.Protocol == IpProtocol.Tcp && !context.IsIcmpError)

@@ -142,4 +142,11 @@ public enum SvrRole : byte
     /// metadata names as destination router); metadata is relayed both ways.
     /// </summary>
     Transit,
+
+    /// <summary>
+    /// Was the egress: the session's instance moved to another router (the snapshot places its address there) while it
+    /// went on here. Forward packets reach nothing here; each is answered with a redirect (reverse metadata naming that
+    /// router, <see cref="SvrStage.Redirect"/>), which the ingress follows (docs/mobility.md "An instance moves").
+    /// </summary>
+    FormerEgress,
 }

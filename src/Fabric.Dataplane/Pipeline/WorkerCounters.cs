@@ -25,6 +25,27 @@ public sealed class WorkerCounters
     /// <summary>SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress).</summary>
     public long SessionsMoved;
 
+    /// <summary>
+    /// Egress: forward packets of sessions whose instance moved to another router (<see cref="SvrRole.FormerEgress"/>),
+    /// each answered with a redirect naming that router instead of being delivered.
+    /// </summary>
+    public long RedirectsSent;
+
+    /// <summary>Ingress: redirects taken, each moving its session to the router it names (counted in <see cref="SessionsMoved"/> too).</summary>
+    public long RedirectsFollowed;
+
+    /// <summary>
+    /// Ingress: redirects not followed: no usable path to the router named, this router itself (the instance moved to the
+    /// client's router), or no waypoint pair there. The session stays where it was.
+    /// </summary>
+    public long RedirectsRefused;
+
+    /// <summary>Egress: sessions opened from metadata that pins an instance (reverse context), put on that instance.</summary>
+    public long InstancePinsHonoured;
+
+    /// <summary>Egress: sessions opened from metadata that pins an instance this router does not host, balanced as any other.</summary>
+    public long InstancePinsUnmatched;
+
     /// <summary>Metadata sent ahead alone because the datagram was too big to carry it.</summary>
     public long MetadataAnnouncements;
 
@@ -94,6 +115,11 @@ public sealed class WorkerCounters
             sum.SessionsRevoked += Interlocked.Read(ref w.SessionsRevoked);
             sum.SessionResets += Interlocked.Read(ref w.SessionResets);
             sum.SessionsMoved += Interlocked.Read(ref w.SessionsMoved);
+            sum.RedirectsSent += Interlocked.Read(ref w.RedirectsSent);
+            sum.RedirectsFollowed += Interlocked.Read(ref w.RedirectsFollowed);
+            sum.RedirectsRefused += Interlocked.Read(ref w.RedirectsRefused);
+            sum.InstancePinsHonoured += Interlocked.Read(ref w.InstancePinsHonoured);
+            sum.InstancePinsUnmatched += Interlocked.Read(ref w.InstancePinsUnmatched);
             sum.MetadataAnnouncements += Interlocked.Read(ref w.MetadataAnnouncements);
             sum.MetadataAcknowledgements += Interlocked.Read(ref w.MetadataAcknowledgements);
             sum.IcmpErrorsSent += Interlocked.Read(ref w.IcmpErrorsSent);

@@ -74,6 +74,9 @@ public sealed class WorkerResources
     /// <summary>Sessions of clients a configuration moved to another router, held for that router to fetch.</summary>
     public MovedClientSessions MovedClients { get; } = new();
 
+    /// <summary>The instances ingress sessions that followed their instance to another router are pinned to.</summary>
+    public InstancePins InstancePins { get; } = new();
+
     private IReadOnlyDictionary<ClientAddress, string> _arrivals = new Dictionary<ClientAddress, string>();
     private long _arrivalsUntil = long.MinValue;
     private readonly HashSet<ClientAddress> _handedOver = [];
@@ -314,16 +317,17 @@ public sealed class WorkerResources
     /// egress session's instance), so other workers find its owner in the directory; an ingress or transit session's reverse
     /// packets come to a waypoint pair its owner allocated, which names the owner itself (<see cref="Workers.WorkerOwnership"/>).
     /// </summary>
-    private static bool ReverseNeedsDirectory(in SessionState state) => state.Svr is SvrRole.None or SvrRole.Egress;
+    private static bool ReverseNeedsDirectory(in SessionState state) => state.Svr is SvrRole.None or SvrRole.Egress or SvrRole.FormerEgress;
 
     /// <summary>
     /// Whether an SVR egress session's forward packets come on a waypoint port that names another worker than this one
     /// (<see cref="Workers.WorkerOwnership.OwnerOfWaypoint"/>): a session opened here sits on the worker its port names, but
     /// one adopted on a new waypoint tuple after a move (its client moved to another router, or its ingress took another
-    /// path) stays on the worker that held it, so other workers find it in the directory by that tuple.
+    /// path) stays on the worker that held it, so other workers find it in the directory by that tuple. A former egress
+    /// (its instance moved away) keeps what it published as an egress until it ends.
     /// </summary>
     private bool ForwardNeedsDirectory(in SessionKey forward, in SessionState state) =>
-        state.Svr == SvrRole.Egress && Workers.WorkerOwnership.OwnerOfWaypoint(forward.DestinationPort, Shard.Count) != Shard.Index;
+        state.Svr is SvrRole.Egress or SvrRole.FormerEgress && Workers.WorkerOwnership.OwnerOfWaypoint(forward.DestinationPort, Shard.Count) != Shard.Index;
 
     /// <summary>
     /// Sends a frame the router built itself, now (after what is queued on the port: its buffer is reused at once);

@@ -20,7 +20,9 @@ public sealed class MobilityLab : IDisposable
 
 /// <summary>
 /// Workload mobility through real router processes (docs/mobility.md): mob1, an instance of service mobile, moves from
-/// dc1 to dc2 keeping its address while a client at br1 streams to it; mobile's other instance, mob2 at br2, stays.
+/// dc1 to dc2 keeping its address while a client at br1 streams to it; mobile's other instances stay: mob2 at br2, mob3
+/// at dc1 (dc1 still hosts the service, so br1 learns of the move only from dc1's redirect) and mob4 at dc2 (where the
+/// session must land on mob1 by its pin, not by load balancing).
 /// </summary>
 [Collection(LabCollection.Name)]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -51,7 +53,7 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         """;
 
     /// <summary>
-    /// Connects to mobile's 7001 until mob1 takes the connection (mob2 refuses it), sends random data for argv[1] seconds
+    /// Connects to mobile's 7001 until mob1 takes the connection (the other instances refuse it), sends random data for argv[1] seconds
     /// (16 KiB every 10 ms), then prints "bytes sha256" and the receiver's line.
     /// </summary>
     private const string Sender = """
@@ -88,11 +90,13 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
     }
 
     [Fact]
-    public void LongTransferToMob1_WhileMob1MovesFromDc1ToDc2_CompletesWithEveryByteIntact()
+    public void LongTransferToMob1_WhileMob1MovesFromDc1ToDc2AndSiblingsStay_CompletesWithEveryByteIntact()
     {
         var receiver = lab.Programs.Start(_run.NamespaceOf("mob1"), "python3", "-c", Receiver);
         Assert.Equal("listening", receiver.StandardOutput.ReadLine());
         var movedBefore = _run.Counters("br1a").GetProperty("sessions_moved").GetInt64();
+        var followedBefore = _run.Counters("br1a").GetProperty("redirects_followed").GetInt64();
+        var pinnedBefore = _run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64();
         var sender = lab.Programs.Start(_run.NamespaceOf("eng1"), "python3", "-c", Sender, "15");
         Assert.Equal("connected", sender.StandardOutput.ReadLine());
         _run.Until("dc1 carries the transfer", () => _run.Counters("dc1a").GetProperty("sessions").GetInt64() > 0);
@@ -102,7 +106,13 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         MoveMob1ToDc2();
         var moved = clock.Elapsed;
 
-        Assert.True(sender.WaitForExit(TimeSpan.FromSeconds(60)), "the sender finished within a minute");
+        var finished = sender.WaitForExit(TimeSpan.FromSeconds(90));
+        foreach (var node in new[] { "br1a", "dc1a", "dc2a" })
+        {
+            output.WriteLine($"{node}: {_run.Counters(node)}");
+        }
+
+        Assert.True(finished, "the sender finished within 90 s");
         var sent = sender.StandardOutput.ReadLine();
         var received = sender.StandardOutput.ReadLine();
         output.WriteLine($"moved (re-plugged, committed, applied everywhere) in {moved.TotalSeconds:F1} s; sent: {sent}; receiver: {received}");
@@ -114,6 +124,12 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         Assert.Equal(digest, answer[1]);
         Assert.True(_run.Counters("br1a").GetProperty("sessions_moved").GetInt64() > movedBefore, "br1 moved the session to dc2");
         Assert.True(_run.Counters("dc2a").GetProperty("sessions").GetInt64() > 0, "dc2 carries the session");
+        output.WriteLine(
+            $"dc1 redirects sent {_run.Counters("dc1a").GetProperty("redirects_sent").GetInt64()}, br1 redirects followed "
+            + $"{_run.Counters("br1a").GetProperty("redirects_followed").GetInt64() - followedBefore}, dc2 pins honoured "
+            + $"{_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() - pinnedBefore}");
+        Assert.True(_run.Counters("br1a").GetProperty("redirects_followed").GetInt64() > followedBefore, "br1 followed dc1's redirect");
+        Assert.True(_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() > pinnedBefore, "dc2 put the session on mob1 by its pin");
     }
 
     /// <summary>Moves mob1 to dc2's apps network (<see cref="LabMoves"/>), then commits it listed there.</summary>
@@ -122,8 +138,8 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         LabMoves.Replug(_run, "mob1", "dc2a", "10.10.5.254");
         var moved = LabMoves.Relisted(
             Repository.Read("hocon/lab-mobility.conf"),
-            "          containers {\n            mob1 { addresses = [\"10.10.5.10\"] }\n          }\n",
-            "          gateways = [\"10.10.5.254/24\"]\n");
+            "            mob1 { addresses = [\"10.10.5.10\"] }\n",
+            "            mob4 { addresses = [\"10.10.5.40\"] }\n");
         LabMoves.Commit(_run, moved, "mob1 moves to dc2", nodes: 4);
     }
 }

@@ -20,7 +20,7 @@ public static partial class SvrStage
     {
         var sessions = resources.Sessions;
         var state = sessions.Payload(handle);
-        if (direction != SessionDirection.Forward || state.Svr is not (SvrRole.Egress or SvrRole.Transit)
+        if (direction != SessionDirection.Forward || state.Svr is not (SvrRole.Egress or SvrRole.FormerEgress or SvrRole.Transit)
             || !context.Metadata.Present || !context.Metadata.HasForwardContext || context.Metadata.SessionId == state.SessionId)
         {
             return false;
@@ -95,7 +95,10 @@ public static partial class SvrStage
             return Verdict.Continue;
         }
 
-        return SessionOpening.Open(ref context, entry, snapshot, resources, InstanceRoute.Egress(original, encrypted, metadata.PeerKeys, metadata.SessionId));
+        // Reverse context in forward metadata pins the instance: the session followed its instance here (a redirect).
+        return SessionOpening.Open(
+            ref context, entry, snapshot, resources,
+            InstanceRoute.Egress(original, encrypted, metadata.PeerKeys, metadata.SessionId, metadata.HasReverseContext, metadata.ReverseContext));
     }
 
     /// <summary>

@@ -241,10 +241,12 @@ public static partial class SvrStage
               && writer.AddTlv(MetadataTlvType.Service, snapshot.ServicesUtf8[state.Service])
               && writer.AddTlv(MetadataTlvType.SourceRouter, snapshot.RouterUtf8)
               && AddDestinationRouter(ref writer, state, snapshot)
+              && AddInstancePin(ref writer, state, resources, handle, received, relay)
             : (relay
                   ? !received.HasReverseContext || AddContext(ref writer, received.ReverseContext, reverse: true)
                   : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true))
               && writer.AddTlv(MetadataTlvType.SessionId, id)
+              && AddRedirect(ref writer, state, sessions.ReverseKey(handle), snapshot)
               && (relay
                   ? !received.HasSessionsInService || writer.AddU64(MetadataTlvType.SessionsInService, (ulong)received.SessionsInService)
                   : writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active));
@@ -283,6 +285,32 @@ public static partial class SvrStage
         return path is null || path.PeerRouter == entry.PeerRouters[state.Instance]
             || writer.AddTlv(MetadataTlvType.DestinationRouter, entry.PeerRoutersUtf8[state.Instance]);
     }
+
+    /// <summary>
+    /// Forward metadata of an ingress session pinned to an instance (<see cref="InstancePins"/>) carries the pin as its
+    /// reverse context (TLV 4/5: the instance's tuple as it answers), which the new egress honours where it hosts that
+    /// instance; a transit relays the reverse context its packet came with. Nothing for any other session.
+    /// </summary>
+    private static bool AddInstancePin(ref MetadataWriter writer, in SessionState state, WorkerResources resources, int handle, in ReceivedMetadata received, bool relay)
+    {
+        if (relay)
+        {
+            return !received.HasReverseContext || AddContext(ref writer, received.ReverseContext, reverse: true);
+        }
+
+        return state.Svr != SvrRole.Ingress || !resources.InstancePins.TryGet(handle, state.SessionId, out var pin)
+            || AddContext(ref writer, pin, reverse: true);
+    }
+
+    /// <summary>
+    /// Reverse metadata of a former egress (<see cref="SvrRole.FormerEgress"/>) names the router its instance moved to as
+    /// the session's destination router (TLV 17): a redirect, which the ingress follows (<see cref="FollowRedirect"/>). The
+    /// router comes from the snapshot's placement of the instance's address (a dictionary look-up, for a redirect only).
+    /// </summary>
+    private static bool AddRedirect(ref MetadataWriter writer, in SessionState state, in SessionKey instance, ForwardingSnapshot snapshot) =>
+        state.Svr != SvrRole.FormerEgress
+        || (snapshot.RouterOfContainer.TryGetValue(new ClientAddress(instance.Source, instance.IsIpv6), out var router)
+            && writer.AddString(MetadataTlvType.DestinationRouter, router));
 
     /// <summary>Adds the forward or reverse context of the key's family (TLV 2 or 4 for IPv4, 3 or 5 for IPv6).</summary>
     private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => (reverse, key.IsIpv6) switch
@@ -343,19 +371,21 @@ public static partial class SvrStage
     }
 
     /// <summary>
-    /// Sends the datagram of the router's own in <see cref="WorkerResources.Scratch"/> (Ethernet, then an IPv4 or IPv6 and UDP
-    /// header of <paramref name="headerLength"/> + 8 octets on a waypoint tuple of the session, no payload, checksums
-    /// complete) with the session's metadata as its payload (<see cref="WriteBlock"/> with the keepalive control), sealed
+    /// Sends the datagram (or, for a redirect of a TCP session, the bare segment) of the router's own in
+    /// <see cref="WorkerResources.Scratch"/> (Ethernet, then an IPv4 or IPv6 header of <paramref name="headerLength"/> and a
+    /// UDP or TCP header of <paramref name="transportLength"/> octets on a waypoint tuple of the session, no payload,
+    /// checksums complete) with the session's metadata as its payload (<see cref="WriteBlock"/> with the keepalive control), sealed
     /// when <paramref name="securityId"/> names an epoch or the session is encrypted, out of <paramref name="port"/> to
     /// <paramref name="nextHop"/> (held while its MAC is asked for). The one way an announcement or an acknowledgement
-    /// leaves: <see cref="DropReason.None"/>, or why it could not.
+    /// leaves (and a redirect, <see cref="Redirect"/>): <see cref="DropReason.None"/>, or why it could not.
     /// </summary>
     private static DropReason SendMetadataOnly(
-        ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool forward, int port, UInt128 nextHop, int headerLength, uint securityId, bool acknowledge)
+        ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool forward, int port, UInt128 nextHop, int headerLength, uint securityId, bool acknowledge,
+        int transportLength = UdpDatagram.HeaderLength)
     {
         var frame = resources.Scratch.AsSpan();
         var datagram = frame[EthernetFrame.UntaggedHeaderLength..];
-        var bareLength = headerLength + UdpDatagram.HeaderLength;
+        var bareLength = headerLength + transportLength;
         var block = resources.MetadataScratch.AsSpan();
         if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: true, acknowledge, block, out var length)
             || !MetadataInsertion.TryInsert(datagram, bareLength, block[..length], out var grown))

@@ -58,7 +58,9 @@ public static partial class SvrStage
     /// hosting its service (the instance moved to another router, by a commit or by the CNI plugin's detach and attach)
     /// moves to a path to a router that hosts the service now: one that did not host it under <paramref name="before"/>
     /// (the service's entry in the snapshot the session was bound to: where the instance went), else as
-    /// <see cref="PeerPathChoice.ForNewSession"/> picks it. New waypoint ports, and metadata again on its next forward
+    /// <see cref="PeerPathChoice.ForNewSession"/> picks it. When several routers newly host the service and the session's
+    /// path is usable, it stays: the old egress knows where its instance went and redirects it there
+    /// (<see cref="Redirect"/>). New waypoint ports, and metadata again on its next forward
     /// packet, so the new egress adopts it mid-flow with the
     /// same session id and original tuple. Whatever the service's resiliency: a workload that moves is no failure. A
     /// session whose service has no host beyond a peer now stays where it is (a later snapshot looks again), and a TCP
@@ -80,28 +82,50 @@ public static partial class SvrStage
             return false;
         }
 
-        var next = PathToNewHost(entry, before) ?? PeerPathChoice.ForNewSession(entry, slot: -1, now);
+        var newHost = PathToNewHost(entry, before, out var severalNewHosts);
+        if (severalNewHosts && current is not null && current.Health.IsUsable)
+        {
+            // Which of them the instance went to only the old egress knows: the session stays until its redirect names it.
+            return false;
+        }
+
+        var next = newHost ?? PeerPathChoice.ForNewSession(entry, slot: -1, now);
         return next is not null && MoveTo(resources, handle, ref state, next, snapshot) == DropReason.None;
     }
 
-    /// <summary>The first usable path of <paramref name="entry"/> to a router that hosts the service and did not under <paramref name="before"/>; null when none.</summary>
-    private static PeerPath? PathToNewHost(ServiceEntry entry, ServiceEntry? before)
+    /// <summary>
+    /// The first usable path of <paramref name="entry"/> to a router that hosts the service and did not under
+    /// <paramref name="before"/>; null when none. <paramref name="several"/>: more than one router newly hosts it.
+    /// </summary>
+    private static PeerPath? PathToNewHost(ServiceEntry entry, ServiceEntry? before, out bool several)
     {
+        several = false;
         if (before is null)
         {
             return null;
         }
 
+        PeerPath? first = null;
         for (var i = 0; i < entry.PeerPaths.Length; i++)
         {
             var path = entry.PeerPaths[i];
-            if (path.Health.IsUsable && Array.IndexOf(before.PeerRouters, entry.PeerRouters[entry.PeerPathSlots[i]]) < 0)
+            var router = entry.PeerRouters[entry.PeerPathSlots[i]];
+            if (!path.Health.IsUsable || Array.IndexOf(before.PeerRouters, router) >= 0)
             {
-                return path;
+                continue;
+            }
+
+            if (first is null)
+            {
+                first = path;
+            }
+            else if (first.PeerRouter != path.PeerRouter)
+            {
+                several = true;
             }
         }
 
-        return null;
+        return first;
     }
 
     /// <summary>Puts the ingress session in hand on <paramref name="path"/> (see <see cref="MoveTo"/>).</summary>

@@ -131,7 +131,8 @@ public static partial class SvrStage
     /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
     /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service, source router
     /// and, through a transit, destination router, each router name as long as the longest; the context of the session's
-    /// family) plus the sealed trailer.
+    /// family) plus the sealed trailer. Not the instance pin (<see cref="InstancePinLength"/>), which only the MSS clamp
+    /// reserves.
     /// </summary>
     public static int MaxOverhead(ForwardingSnapshot snapshot, in SessionState state) =>
         MetadataBlock.BaseLength
@@ -140,13 +141,23 @@ public static partial class SvrStage
         + PacketSealer.TrailerLength;
 
     /// <summary>
+    /// The octets the instance pin adds to a forward block (a reverse context of the session's family, docs/mobility.md):
+    /// a TCP session's MSS keeps room for it, since a re-signalled segment cannot be cut; a UDP datagram too big for it is
+    /// announced (<see cref="Announce"/>) like any other, and an ICMP echo is not given room (its largest size after a move
+    /// may be refused as too big).
+    /// </summary>
+    public static int InstancePinLength(in SessionState state) =>
+        MetadataBlock.TlvHeaderLength + (state.IsIpv6 ? MetadataContext.Ipv6Length : MetadataContext.Ipv4Length);
+
+    /// <summary>
     /// Lowers the MSS option of a SYN (or SYN-ACK) leaving to the peer so that a full-size segment still fits the
-    /// egress MTU when it carries metadata and a trailer (a re-signalled or encrypted segment is never too big).
+    /// egress MTU when it carries metadata (an instance pin included) and a trailer (a re-signalled or encrypted segment
+    /// is never too big).
     /// </summary>
     private static void ClampMss(ref PacketContext context, ref SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, Span<byte> ip)
     {
         var transportAt = context.TransportOffset - context.NetworkOffset;
-        var mss = resources.Ports[context.EgressPort].Mtu - transportAt - TcpSegment.MinHeaderLength - MaxOverhead(snapshot, state);
+        var mss = resources.Ports[context.EgressPort].Mtu - transportAt - TcpSegment.MinHeaderLength - MaxOverhead(snapshot, state) - InstancePinLength(state);
         if (mss > 0 && TcpSegment.TryCreate(ip[transportAt..context.IpLength], out var tcp))
         {
             tcp.TryClampMaximumSegmentSize((ushort)mss);

@@ -88,6 +88,81 @@ public sealed class WorkloadMobilityTests
         Assert.DoesNotContain(fabric.Roamer.Received, IsData);
     }
 
+    [Fact]
+    public void Commit_MovingOneOfTwoInstancesToBr2_SessionFollowsItByRedirect_OntoTheMovedInstanceNotBr2sSibling()
+    {
+        // mob1 and its sibling bulk1 both at dc1 (hunt puts the session on mob1, the first); then mob1 moves to br2, where
+        // app2, listed first, also serves mobile. dc1 still hosts the service, so br1 sees nothing to follow: dc1 does.
+        using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
+        Open(fabric, 41003);
+        Assert.Contains(fabric.Ops1.Received, IsData);
+
+        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        var atOps1 = fabric.Ops1.Received.Count;
+        var atEng1 = fabric.Eng1.Received.Count;
+
+        // eng1's next segment reaches dc1, which answers br1 with a redirect to br2 instead of delivering it; br1 takes the
+        // redirect (eng1 hears nothing of it) and moves the session.
+        fabric.Eng1.SendTcp(Mobile, 41003, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+
+        // eng1's retransmission goes to br2 with metadata pinning mob1.
+        Exchange(fabric, 107, "after!", sourcePort: 41003);
+
+        // The data after the commit reached the moved instance at br2, not its siblings at dc1 or br2.
+        Assert.Contains(fabric.Roamer.Received, IsData);
+        Assert.Equal(atOps1, fabric.Ops1.Received.Count);
+        Assert.DoesNotContain(fabric.Bulk1.Received, IsData);
+        Assert.DoesNotContain(fabric.App2.Received, IsData);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Roamer, fabric.Bulk1, fabric.App2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Assert.DoesNotContain(fabric.Roamer.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+
+        // The session goes on at br2 without metadata (the handshake with br2 is over).
+        Exchange(fabric, 113, "again", sourcePort: 41003);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+    }
+
+    /// <summary>
+    /// Gives service mobile the sibling instance bulk1 (at dc1, after mob1) and, with <paramref name="first"/>, an instance
+    /// before mob1 (app2 at br2's LAN, 10.30.1.30, which the document then lists).
+    /// </summary>
+    private static string WithSibling(string text, string first = "")
+    {
+        var edited = text.Replace(
+            "instances = [{ container = mob1 }]", $"instances = [{first}{{ container = mob1 }}, {{ container = bulk1 }}]", StringComparison.Ordinal);
+        if (first.Length > 0)
+        {
+            edited = edited.Replace(
+                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n",
+                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n            app2 { addresses = [\"10.30.1.30\"] }\n",
+                StringComparison.Ordinal);
+            Assert.Contains("app2 { addresses", edited, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("{ container = bulk1 }]", edited, StringComparison.Ordinal);
+        return edited;
+    }
+
     /// <summary>lab.conf with service mobile (10.200.0.90, TCP 7000, engineering) whose one instance mob1 is on dc1's service LAN; br2's LAN also has 10.10.1.254/24.</summary>
     private static string AtDc1(string text) => Common(text)
         .Replace("            bulk1 { addresses = [\"10.10.1.30\"] }\n", "            bulk1 { addresses = [\"10.10.1.30\"] }\n            mob1 { addresses = [\"10.10.1.40\"] }\n", StringComparison.Ordinal);
