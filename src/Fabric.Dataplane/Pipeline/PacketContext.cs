@@ -5,21 +5,20 @@ namespace Fabric.Dataplane.Pipeline;
 
 /// <summary>
 /// What the stages know about the packet in hand: where its headers are, its 5-tuple, and what
-/// has been decided. Lives on the worker's stack for one packet; nothing in it allocates.
+/// has been decided. Lives on the worker's stack for one packet; nothing in it allocates. Its headers and 5-tuple
+/// are read and written where the context was given them (<see cref="PacketHeaders"/>), its received metadata where
+/// <see cref="ReceiveMetadata"/> put it: the context itself stays small, as every packet builds one.
 /// </summary>
 public ref struct PacketContext
 {
-    public PacketContext(Span<byte> frame, int ingressPort, long now)
-        : this(frame, frame, ingressPort, now)
-    {
-    }
-
     /// <param name="room">The whole buffer the frame sits at the start of: metadata insertion grows the frame into it.</param>
+    /// <param name="headers">Where the packet's headers are written (cleared, or as the parse left them): the context reads and writes them there.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PacketContext(Span<byte> frame, Span<byte> room, int ingressPort, long now)
+    public PacketContext(Span<byte> frame, Span<byte> room, int ingressPort, long now, ref PacketHeaders headers)
     {
         Frame = frame;
         Room = room;
+        _headers = ref headers;
         IngressPort = ingressPort;
         Now = now;
         Tenant = -1;
@@ -28,6 +27,7 @@ public ref struct PacketContext
         Session = -1;
         Segments = 1;
         Lookup = -1;
+        _metadata = ref ReceivedMetadata.Absent;
     }
 
     /// <summary>The whole frame, Ethernet header first.</summary>
@@ -40,27 +40,29 @@ public ref struct PacketContext
 
     public readonly long Now;
 
-    public ushort EtherType;
+    private ref PacketHeaders _headers;
+
+    public readonly ref ushort EtherType => ref _headers.EtherType;
 
     /// <summary>Offset of the IP header in <see cref="Frame"/>.</summary>
-    public int NetworkOffset;
+    public readonly ref int NetworkOffset => ref _headers.NetworkOffset;
 
     /// <summary>Offset of the transport header (TCP, UDP, ICMP) in <see cref="Frame"/>.</summary>
-    public int TransportOffset;
+    public readonly ref int TransportOffset => ref _headers.TransportOffset;
 
-    public bool IsIpv6;
+    public readonly ref bool IsIpv6 => ref _headers.IsIpv6;
 
     /// <summary>The packet's 5-tuple as it arrived (for ICMP errors: the flow the error is about, seen from the error's direction).</summary>
-    public SessionKey Key;
+    public readonly ref SessionKey Key => ref _headers.Key;
 
     /// <summary>For TCP, the segment's flags; else 0.</summary>
-    public byte TcpFlags;
+    public readonly ref byte TcpFlags => ref _headers.TcpFlags;
 
     /// <summary>An ICMP error about a flow: NAT applies to the quoted packet too.</summary>
-    public bool IsIcmpError;
+    public readonly ref bool IsIcmpError => ref _headers.IsIcmpError;
 
     /// <summary>Bytes of the IP packet (header and payload).</summary>
-    public int IpLength;
+    public readonly ref int IpLength => ref _headers.IpLength;
 
     public int Tenant;
 
@@ -83,8 +85,27 @@ public ref struct PacketContext
     /// <summary>The packet came from a peer router to one of our waypoints (SVR).</summary>
     public bool ToWaypoint;
 
-    /// <summary>What the metadata block the packet carried said (already stripped); <see cref="ReceivedMetadata.Present"/> is false when it had none.</summary>
-    public ReceivedMetadata Metadata;
+    /// <summary>
+    /// What the metadata block the packet carried said (already stripped); <see cref="ReceivedMetadata.Present"/> is false
+    /// when it had none. Every packet but one to a waypoint reads <see cref="ReceivedMetadata.Absent"/>: the ~150 octets
+    /// of what a block can say live in the worker's resources (<see cref="ReceiveMetadata"/>), not in every packet's context.
+    /// </summary>
+    public readonly ref readonly ReceivedMetadata Metadata => ref _metadata;
+
+    private ref readonly ReceivedMetadata _metadata;
+
+    /// <summary>
+    /// Starts reading the metadata of the packet in hand into the worker's <see cref="WorkerResources.ReceivedMetadata"/>, cleared,
+    /// and returns it to be filled: <see cref="Metadata"/> reads it from now on. The worker runs one packet at a time, so
+    /// one place per worker holds what the packet in hand received.
+    /// </summary>
+    public ref ReceivedMetadata ReceiveMetadata(WorkerResources resources)
+    {
+        ref var metadata = ref resources.ReceivedMetadata;
+        metadata = default;
+        _metadata = ref metadata;
+        return ref metadata;
+    }
 
     /// <summary>
     /// The packet is a super-packet going through whole: <see cref="Segments"/> TCP segments or UDP datagrams of

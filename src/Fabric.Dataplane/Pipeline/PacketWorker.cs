@@ -215,8 +215,7 @@ public sealed class PacketWorker
         ArgumentOutOfRangeException.ThrowIfGreaterThan(batch.Count, _parsed.Length);
         var lookups = Resources.Lookups;
         lookups.Clear();
-        // One context parses the whole batch: before each frame, what the parse writes is cleared (ParsedHeaders.Clear).
-        var context = new PacketContext(default, port, now);
+        // Each frame is parsed into its own headers in the batch's array (_parsed), where it runs on later without a copy.
         for (var i = 0; i < batch.Count; i++)
         {
             var buffer = batch[i];
@@ -227,9 +226,8 @@ public sealed class PacketWorker
                 continue;
             }
 
-            context.Frame = buffer.Data.AsSpan(0, buffer.Length);
-            context.Room = buffer.Data;
-            ParsedHeaders.Clear(ref context);
+            parsed.Headers = default;
+            var context = new PacketContext(buffer.Data.AsSpan(0, buffer.Length), buffer.Data, port, now, ref parsed.Headers);
             try
             {
                 var verdict = ParseStage.Run(ref context);
@@ -254,7 +252,7 @@ public sealed class PacketWorker
             }
             else
             {
-                Run(buffer.Data, buffer.Length, port, now, snapshot, in _parsed[i]);
+                Run(buffer.Data, buffer.Length, port, now, snapshot, ref _parsed[i]);
                 handled++;
             }
         }
@@ -348,13 +346,21 @@ public sealed class PacketWorker
     /// Runs one frame through the pipeline; the frame may be rewritten in place and sent. Never throws: a stage
     /// that throws drops the frame as <see cref="DropReason.PipelineFault"/> (see <see cref="Faults"/>).
     /// </summary>
-    public Verdict Process(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot) =>
-        Run(buffer, length, port, now, snapshot, default);
+    public Verdict Process(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot)
+    {
+        var unparsed = default(ParsedHeaders);
+        return Run(buffer, length, port, now, snapshot, ref unparsed);
+    }
 
     /// <summary><see cref="Process"/>, starting from the frame's parse when <paramref name="parsed"/> holds it.</summary>
-    private Verdict Run(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot, in ParsedHeaders parsed)
+    private Verdict Run(byte[] buffer, int length, int port, long now, ForwardingSnapshot snapshot, ref ParsedHeaders parsed)
     {
-        var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
+        if (!parsed.Parsed)
+        {
+            parsed.Headers = default;
+        }
+
+        var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now, ref parsed.Headers);
         Counters.Received++;
         try
         {
@@ -406,7 +412,8 @@ public sealed class PacketWorker
     /// </summary>
     public int ProcessSuperPacket(byte[] buffer, int length, in SegmentationOffload offload, int port, long now, ForwardingSnapshot snapshot)
     {
-        var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now);
+        var headers = default(PacketHeaders);
+        var context = new PacketContext(buffer.AsSpan(0, length), buffer, port, now, ref headers);
         try
         {
             return RunSuperPacket(ref context, offload, port, now, snapshot);

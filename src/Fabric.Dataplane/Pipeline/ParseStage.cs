@@ -197,9 +197,10 @@ public static class ParseStage
 }
 
 /// <summary>
-/// What <see cref="ParseStage.Run"/> wrote into a context (every field it writes, and its verdict), kept while the rest of a
-/// receive batch is parsed: the worker parses a batch whole and looks up its sessions together before any packet runs on
-/// (<see cref="PacketWorker.ProcessBatch"/>). A field <see cref="ParseStage"/> starts writing is added here too.
+/// A frame of a receive batch as <see cref="ParseStage.Run"/> left it, kept while the rest of the batch is parsed: the worker
+/// parses a batch whole and looks up its sessions together before any packet runs on (<see cref="PacketWorker.ProcessBatch"/>).
+/// The packet then runs on <see cref="Headers"/> in place; what else the parse writes into a context (its drop reason) and
+/// its verdict are kept here and given back.
 /// </summary>
 internal struct ParsedHeaders
 {
@@ -207,61 +208,25 @@ internal struct ParsedHeaders
     public bool Parsed;
     public Verdict Verdict;
     public int Lookup;
-    private ushort _etherType;
-    private int _networkOffset;
-    private int _transportOffset;
-    private bool _isIpv6;
-    private SessionKey _key;
-    private byte _tcpFlags;
-    private bool _isIcmpError;
-    private int _ipLength;
     private DropReason _drop;
 
-    /// <summary>Clears what <see cref="ParseStage.Run"/> writes into a context, so that the context parses another frame as a fresh one would.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Clear(ref PacketContext context)
-    {
-        context.EtherType = 0;
-        context.NetworkOffset = 0;
-        context.TransportOffset = 0;
-        context.IsIpv6 = false;
-        context.Key = default;
-        context.TcpFlags = 0;
-        context.IsIcmpError = false;
-        context.IpLength = 0;
-        context.Drop = DropReason.None;
-    }
+    /// <summary>What the parse found; a context of the frame reads and writes it in place.</summary>
+    public PacketHeaders Headers;
 
-    /// <summary>Keeps the parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
+    /// <summary>Keeps the verdict of the parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Keep(ref PacketContext context, Verdict verdict, int lookup)
     {
         Parsed = true;
         Verdict = verdict;
         Lookup = lookup;
-        _etherType = context.EtherType;
-        _networkOffset = context.NetworkOffset;
-        _transportOffset = context.TransportOffset;
-        _isIpv6 = context.IsIpv6;
-        _key = context.Key;
-        _tcpFlags = context.TcpFlags;
-        _isIcmpError = context.IsIcmpError;
-        _ipLength = context.IpLength;
         _drop = context.Drop;
     }
 
-    /// <summary>Writes the parse into a fresh context of the same frame, as <see cref="ParseStage.Run"/> would, and returns its verdict.</summary>
+    /// <summary>Gives a fresh context of the same frame, on <see cref="Headers"/>, what else the parse wrote, and returns its verdict.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly Verdict Restore(ref PacketContext context)
     {
-        context.EtherType = _etherType;
-        context.NetworkOffset = _networkOffset;
-        context.TransportOffset = _transportOffset;
-        context.IsIpv6 = _isIpv6;
-        context.Key = _key;
-        context.TcpFlags = _tcpFlags;
-        context.IsIcmpError = _isIcmpError;
-        context.IpLength = _ipLength;
         context.Drop = _drop;
         context.Lookup = Lookup;
         return Verdict;

@@ -9,6 +9,9 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 public struct ReceivedMetadata
 {
+    /// <summary>What a packet that carried no block reads: every field at its default. Never written.</summary>
+    internal static readonly ReceivedMetadata Absent;
+
     /// <summary>The packet carried a block (it has been stripped).</summary>
     public bool Present;
 

@@ -14,7 +14,7 @@ public static class SessionStage
 {
     public static Verdict Run(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        if (context.ToWaypoint && SvrStage.Receive(ref context, snapshot) != Verdict.Continue)
+        if (context.ToWaypoint && SvrStage.Receive(ref context, snapshot, resources) != Verdict.Continue)
         {
             return Verdict.Drop;
         }

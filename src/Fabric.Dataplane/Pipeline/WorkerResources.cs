@@ -47,6 +47,9 @@ public sealed class WorkerResources
     /// <summary>The worker's ports, by index: where packets leave and the router's own frames are sent.</summary>
     public IPacketPort[] Ports { get; }
 
+    /// <summary>What the metadata of the packet in hand said, when it went to a waypoint (<see cref="PacketContext.ReceiveMetadata"/>).</summary>
+    internal ReceivedMetadata ReceivedMetadata;
+
     /// <summary>The rate of the worker's clock: every time a stage sees is in these ticks.</summary>
     public long TicksPerSecond { get; }
 

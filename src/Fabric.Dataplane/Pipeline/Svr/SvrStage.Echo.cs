@@ -97,7 +97,7 @@ public static partial class SvrStage
         SessionKey sentOn = default;
         if (!wrap && target.Protocol == IpProtocol.Icmpv6)
         {
-            ref var metadata = ref context.Metadata;
+            ref readonly var metadata = ref context.Metadata;
             sentOn = forward ? metadata.ForwardContext : metadata.ReverseContext;
             if (!(forward ? metadata.HasForwardContext : metadata.HasReverseContext) || !sentOn.IsIpv6 || sentOn.Protocol != IpProtocol.Icmpv6)
             {

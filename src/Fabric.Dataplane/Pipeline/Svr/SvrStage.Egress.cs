@@ -39,7 +39,7 @@ public static partial class SvrStage
     /// </summary>
     public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        ref var metadata = ref context.Metadata;
+        ref readonly var metadata = ref context.Metadata;
         if (!metadata.Present || !metadata.HasForwardContext)
         {
             return context.Fail(DropReason.WaypointNoSession);

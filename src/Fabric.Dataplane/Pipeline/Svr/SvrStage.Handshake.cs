@@ -219,7 +219,7 @@ public static partial class SvrStage
     {
         var sessions = resources.Sessions;
         var handle = context.Session;
-        ref var received = ref context.Metadata;
+        ref readonly var received = ref context.Metadata;
         var relay = state.Svr == SvrRole.Transit;
         var writer = new MetadataWriter(block);
         writer.BeginHeader();
@@ -393,12 +393,13 @@ public static partial class SvrStage
             return DropReason.MetadataMismatch;
         }
 
-        var side = new PacketContext(frame, frame, port, context.Now)
+        var sideHeaders = new PacketHeaders
         {
             NetworkOffset = EthernetFrame.UntaggedHeaderLength,
             TransportOffset = EthernetFrame.UntaggedHeaderLength + headerLength,
             IpLength = grown,
         };
+        var side = new PacketContext(frame, frame, port, context.Now, ref sideHeaders);
         var keys = snapshot.Runtimes.PeerKeys[state.PeerKeys];
         if ((securityId != 0 || state.Sealed) && Seal(ref side, resources, keys, datagram, length, state.Sealed) != Verdict.Continue)
         {

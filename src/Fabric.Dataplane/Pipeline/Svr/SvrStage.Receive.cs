@@ -16,16 +16,16 @@ public static partial class SvrStage
     /// Reads and checks the metadata of a packet that arrived on a waypoint port, and names the peer that sent
     /// it. The block stays in the packet until <see cref="Unseal"/> has verified the packet and strips it.
     /// </summary>
-    public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot)
+    public static Verdict Receive(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        context.Metadata = default;
+        ref var metadata = ref context.ReceiveMetadata(resources);
         if (!snapshot.TryFindPeer(context.Key.Source, context.Key.IsIpv6, out var peer))
         {
             return context.Fail(DropReason.NotAPeer);
         }
 
-        context.Metadata.PeerKeys = peer.KeysId;
-        context.Metadata.UnauthenticatedAllowed = peer.AcceptsUnauthenticatedMetadata;
+        metadata.PeerKeys = peer.KeysId;
+        metadata.UnauthenticatedAllowed = peer.AcceptsUnauthenticatedMetadata;
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         if (!MetadataInsertion.TryLocate(ip, context.IpLength, out var block, out var error))
         {
@@ -37,14 +37,14 @@ public static partial class SvrStage
             };
         }
 
-        var reason = ReadMetadata(block, snapshot, ref context.Metadata);
+        var reason = ReadMetadata(block, snapshot, ref metadata);
         if (reason != DropReason.None)
         {
             return context.Fail(reason);
         }
 
-        context.Metadata.BlockLength = block.TotalLength;
-        context.Metadata.Present = !block.IsBare;
+        metadata.BlockLength = block.TotalLength;
+        metadata.Present = !block.IsBare;
         return Verdict.Continue;
     }
 
@@ -100,7 +100,7 @@ public static partial class SvrStage
     /// </summary>
     public static Verdict Unseal(ref PacketContext context, WorkerResources resources, ForwardingSnapshot snapshot, bool encrypted)
     {
-        ref var metadata = ref context.Metadata;
+        ref readonly var metadata = ref context.Metadata;
         var keys = snapshot.Runtimes.PeerKeys[metadata.PeerKeys];
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         if ((metadata.HasSecurityId || encrypted || metadata.BlockLength > 0) && !TransportChecksumValid(ip))

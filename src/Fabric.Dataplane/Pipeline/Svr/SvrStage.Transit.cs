@@ -16,7 +16,7 @@ public static partial class SvrStage
     /// </summary>
     private static Verdict OpenOnward(ref PacketContext context, ServiceEntry entry, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        ref var metadata = ref context.Metadata;
+        ref readonly var metadata = ref context.Metadata;
         if (metadata.OnwardPath < 0)
         {
             // No path to the destination router is up (or it is no peer of ours).
