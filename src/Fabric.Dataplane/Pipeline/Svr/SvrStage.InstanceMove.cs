@@ -173,7 +173,7 @@ public static partial class SvrStage
     /// </summary>
     internal static Verdict FollowRedirect(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
-        ref var metadata = ref context.Metadata;
+        ref readonly var metadata = ref context.Metadata;
         var path = (uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length ? snapshot.PeerPaths[metadata.OnwardPath] : null;
         var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
         if (path is null || (current is not null && current.PeerRouter == path.PeerRouter)
