@@ -36,7 +36,7 @@ public sealed class CniMobilityLab : IClientMobilityLab, IDisposable
     /// <summary>The test's own programs, and the containers' namespaces the runtime plugs.</summary>
     public NetworkNamespaces Programs { get; } = new();
 
-    public int Nodes => 4;
+    public int Nodes => 5;
 
     public string ActiveNode(string router) => router + "a";
 
@@ -68,6 +68,9 @@ public sealed class LabCniMobilityTests(CniMobilityLab lab, ITestOutputHelper ou
 {
     private const string Roamer = "IgnoreUnknown=1;IP=10.20.1.20;FABRIC_TENANT=engineering;FABRIC_NAME=roamer";
 
+    /// <summary>An instance of mobile, whose committed instance is at far, out of reach: for br1 it is hosted only through the registry.</summary>
+    private const string Mob1 = "IgnoreUnknown=1;IP=10.10.6.10;FABRIC_SERVICE=mobile;FABRIC_NAME=mob1";
+
     private readonly LabRun _run = lab.Run;
 
     [Fact]
@@ -85,6 +88,23 @@ public sealed class LabCniMobilityTests(CniMobilityLab lab, ITestOutputHelper ou
         }, "CNI DEL at br1, CNI ADD at br2");
 
         Assert.False(ExternalCommand.InNamespace(_run.NamespaceOf("br1a"), "ip", "link", "show", "dev", "roamer").Succeeded, "br1's end of the link is gone");
+    }
+
+    [Fact]
+    public void LongTransferToAnInstance_WhileItMovesFromDc1ToDc2ByCniDelAndAdd_CompletesWithEveryByteIntact()
+    {
+        var (name, netns) = lab.FreshContainer("m");
+        var id = "mob1" + NetworkNamespaces.Suffix;
+        var atDc1 = Added(lab.Dc1, id, netns, Mob1, "10.10.6.10/24", "10.10.6.1");
+
+        InstanceMove.LongTransferCompletes(_run, lab.Programs, output, name, () =>
+        {
+            var deleted = lab.Dc1.Delete(id, netns, "eth0", Mob1, atDc1);
+            Assert.True(deleted.All(o => o.Succeeded), string.Join("\n", deleted));
+            Added(lab.Dc2, id, netns, Mob1, "10.10.6.10/24", "10.10.6.254");
+        }, "CNI DEL at dc1, CNI ADD at dc2");
+
+        Assert.False(ExternalCommand.InNamespace(_run.NamespaceOf("dc1a"), "ip", "link", "show", "dev", "mob1").Succeeded, "dc1's end of the link is gone");
     }
 
     /// <summary>CNI ADD through <paramref name="runtime"/>: it must succeed and give the container <paramref name="address"/> via <paramref name="gateway"/>; returns the list's result.</summary>
