@@ -125,3 +125,50 @@ public sealed class CniRuntime(string hostNamespace, JsonObject conflist, IReadO
         return new CniOutcome(type, process.ExitCode, output.Result, error.Result);
     }
 }
+
+/// <summary>
+/// The CNI plugin installed as a runtime would find it: <c>fabric-cni</c> (a wrapper that runs this build's <c>fabric cni</c>)
+/// in a directory of its own, beside Debian's containernetworking-plugins, and one network configuration list per router
+/// node with Debian's <c>bandwidth</c> after ours. Removes its directory when disposed.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class CniPlugins : IDisposable
+{
+    public CniPlugins()
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("fabric-cni-bin-").FullName;
+        var wrapper = Path.Combine(Directory, "fabric-cni");
+        File.WriteAllText(wrapper, $"#!/bin/sh\nexec {string.Join(' ', FabricExecutable.CommandLine().Select(a => $"'{a}'"))} cni\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>Where <c>fabric-cni</c> is.</summary>
+    public string Directory { get; }
+
+    /// <summary>A runtime on <paramref name="node"/>'s host (its router's namespace in <paramref name="run"/>), with that node's list.</summary>
+    public CniRuntime RuntimeOf(LabRun run, string node, string? network)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new(run.NamespaceOf(node), Conflist(run.AdminSocketOf(node), network), [Directory, "/usr/lib/cni"]);
+    }
+
+    /// <summary>The network configuration list a runtime on a router node's host reads, as deploy/cni/ shows it.</summary>
+    public static JsonObject Conflist(string adminSocket, string? network)
+    {
+        var ours = new JsonObject { ["type"] = "fabric-cni", ["adminSocket"] = adminSocket };
+        if (network is not null)
+        {
+            ours["network"] = network;
+        }
+
+        return new JsonObject
+        {
+            // Debian bookworm's plugins speak CNI up to 1.0.0: a list with them says so (GC and STATUS, 1.1.0's, are asked of ours alone).
+            ["cniVersion"] = "1.0.0",
+            ["name"] = "fabric",
+            ["plugins"] = new JsonArray(ours, new JsonObject { ["type"] = "bandwidth", ["ingressRate"] = 100_000_000, ["ingressBurst"] = 10_000_000 }),
+        };
+    }
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}

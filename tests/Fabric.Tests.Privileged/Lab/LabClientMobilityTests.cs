@@ -160,33 +160,47 @@ internal static class ClientMove
         """;
 
     /// <summary>
-    /// The typist runs 12 s through br1, moves with eng1 to br2 3 s in, and must finish without losing or garbling a
-    /// line; br1's and br2's forwarding nodes count the session moved.
+    /// The typist runs 12 s through br1, moves with eng1 to br2 3 s in (re-plugged, then a commit), and must finish without
+    /// losing or garbling a line; br1's and br2's forwarding nodes count the session moved.
     /// </summary>
-    public static void InteractiveStreamGoesOn(IClientMobilityLab lab, ITestOutputHelper output)
+    public static void InteractiveStreamGoesOn(IClientMobilityLab lab, ITestOutputHelper output) =>
+        InteractiveStreamGoesOn(lab, output, lab.Run.NamespaceOf("eng1"), () => MoveEng1ToBr2(lab), "re-plugged, committed, applied everywhere");
+
+    /// <summary>
+    /// The typist runs 12 s in <paramref name="client"/> (a namespace whose container is at br1), moves to br2 by
+    /// <paramref name="move"/> (<paramref name="how"/> says how, for the output) 3 s in, and must finish without losing or
+    /// garbling a line; br1's and br2's forwarding nodes count the session moved.
+    /// </summary>
+    public static void InteractiveStreamGoesOn(IClientMobilityLab lab, ITestOutputHelper output, string client, Action move, string how)
     {
+        ArgumentNullException.ThrowIfNull(lab);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(move);
         var run = lab.Run;
         var echo = lab.Programs.Start(run.NamespaceOf("shell1"), "python3", "-c", Echo);
         Assert.Equal("listening", echo.StandardOutput.ReadLine());
-        var typist = lab.Programs.Start(run.NamespaceOf("eng1"), "python3", "-c", Typist, "12");
-        Assert.Equal("connected", typist.StandardOutput.ReadLine());
         var (from, to) = (lab.ActiveNode("br1"), lab.ActiveNode("br2"));
+        var (givenBefore, takenBefore) = (Moved(run, from), Moved(run, to));
+        var typist = lab.Programs.Start(client, "python3", "-c", Typist, "12");
+        Assert.Equal("connected", typist.StandardOutput.ReadLine());
         run.Until("br1 carries the stream", () => run.Counters(from).GetProperty("sessions").GetInt64() > 0);
         Thread.Sleep(TimeSpan.FromSeconds(3));
 
         var clock = Stopwatch.StartNew();
-        MoveEng1ToBr2(lab);
+        move();
         var moved = clock.Elapsed;
 
         Assert.True(typist.WaitForExit(TimeSpan.FromSeconds(60)), "the typist finished within a minute");
         var result = typist.StandardOutput.ReadLine() ?? "";
-        output.WriteLine($"moved (re-plugged, committed, applied everywhere) in {moved.TotalSeconds:F1} s; typist: {result}");
+        output.WriteLine($"moved ({how}) in {moved.TotalSeconds:F1} s; typist: {result}");
         var fields = result.Split(' ', 3);
         Assert.True(fields.Length == 2, $"the typist stopped early: {result} {typist.StandardError.ReadToEnd()}");
         Assert.InRange(int.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), 40, 120);
-        Assert.True(run.Counters(from).GetProperty("sessions_moved").GetInt64() > 0, $"{from} gave the session up");
-        Assert.True(run.Counters(to).GetProperty("sessions_moved").GetInt64() > 0, $"{to} took the session");
+        Assert.True(Moved(run, from) > givenBefore, $"{from} gave the session up");
+        Assert.True(Moved(run, to) > takenBefore, $"{to} took the session");
     }
+
+    private static long Moved(LabRun run, string node) => run.Counters(node).GetProperty("sessions_moved").GetInt64();
 
     /// <summary>Moves eng1 to br2's lan (<see cref="LabMoves"/>), then commits it listed there.</summary>
     private static void MoveEng1ToBr2(IClientMobilityLab lab)

@@ -27,18 +27,14 @@ public sealed class CniLab : IDisposable
         Assert.Contains("10.10.2.1/24", topology, StringComparison.Ordinal);
         Assert.Contains("10.30.2.1/24", topology, StringComparison.Ordinal);
         Run = LabRun.Started("k", topology);
-        PluginDirectory = Directory.CreateTempSubdirectory("fabric-cni-bin-").FullName;
-        var wrapper = Path.Combine(PluginDirectory, "fabric-cni");
-        File.WriteAllText(wrapper, $"#!/bin/sh\nexec {string.Join(' ', FabricExecutable.CommandLine().Select(a => $"'{a}'"))} cni\n");
-        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Br1 = Runtime("br1a", network: null);
-        Dc1 = Runtime("dc1a", network: "pods");
-        Br2 = Runtime("br2a", network: "pods");
+        Br1 = Plugins.RuntimeOf(Run, "br1a", network: null);
+        Dc1 = Plugins.RuntimeOf(Run, "dc1a", network: "pods");
+        Br2 = Plugins.RuntimeOf(Run, "br2a", network: "pods");
     }
 
     public LabRun Run { get; }
 
-    public string PluginDirectory { get; }
+    public CniPlugins Plugins { get; } = new();
 
     /// <summary>A runtime on br1's host (its router's namespace), with br1's list.</summary>
     public CniRuntime Br1 { get; }
@@ -51,24 +47,6 @@ public sealed class CniLab : IDisposable
 
     public NetworkNamespaces Containers { get; } = new();
 
-    /// <summary>The network configuration list a runtime on <paramref name="node"/>'s host reads, as deploy/cni/ shows it.</summary>
-    public JsonObject Conflist(string node, string? network)
-    {
-        var ours = new JsonObject { ["type"] = "fabric-cni", ["adminSocket"] = Run.AdminSocketOf(node) };
-        if (network is not null)
-        {
-            ours["network"] = network;
-        }
-
-        return new JsonObject
-        {
-            // Debian bookworm's plugins speak CNI up to 1.0.0: a list with them says so (GC and STATUS, 1.1.0's, are asked of ours alone).
-            ["cniVersion"] = "1.0.0",
-            ["name"] = "fabric",
-            ["plugins"] = new JsonArray(ours, new JsonObject { ["type"] = "bandwidth", ["ingressRate"] = 100_000_000, ["ingressBurst"] = 10_000_000 }),
-        };
-    }
-
     /// <summary>A fresh network namespace for one container; returns its path, as a runtime passes it in CNI_NETNS.</summary>
     public string FreshContainer(string name)
     {
@@ -77,14 +55,11 @@ public sealed class CniLab : IDisposable
         return $"/var/run/netns/{ns}";
     }
 
-    private CniRuntime Runtime(string node, string? network) =>
-        new(Run.NamespaceOf(node), Conflist(node, network), [PluginDirectory, "/usr/lib/cni"]);
-
     public void Dispose()
     {
         Containers.Dispose();
         Run.Dispose();
-        Directory.Delete(PluginDirectory, recursive: true);
+        Plugins.Dispose();
     }
 }
 

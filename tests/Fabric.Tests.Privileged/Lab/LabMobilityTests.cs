@@ -28,6 +28,49 @@ public sealed class MobilityLab : IDisposable
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) : IClassFixture<MobilityLab>
 {
+    private readonly LabRun _run = lab.Run;
+
+    [Fact]
+    public void Verify_EveryCellAgreesWithThePolicy()
+    {
+        var verify = _run.Verify();
+
+        Assert.True(verify.Succeeded, verify.ToString());
+        Assert.Matches(@"\d+ correct, 0 wrong\n$", verify.Output);
+    }
+
+    [Fact]
+    public void LongTransferToMob1_WhileMob1MovesFromDc1ToDc2AndSiblingsStay_CompletesWithEveryByteIntact()
+    {
+        var followedBefore = _run.Counters("br1a").GetProperty("redirects_followed").GetInt64();
+        var pinnedBefore = _run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64();
+
+        InstanceMove.LongTransferCompletes(_run, lab.Programs, output, _run.NamespaceOf("mob1"), MoveMob1ToDc2, "re-plugged, committed, applied everywhere");
+
+        output.WriteLine(
+            $"dc1 redirects sent {_run.Counters("dc1a").GetProperty("redirects_sent").GetInt64()}, br1 redirects followed "
+            + $"{_run.Counters("br1a").GetProperty("redirects_followed").GetInt64() - followedBefore}, dc2 pins honoured "
+            + $"{_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() - pinnedBefore}");
+        Assert.True(_run.Counters("br1a").GetProperty("redirects_followed").GetInt64() > followedBefore, "br1 followed dc1's redirect");
+        Assert.True(_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() > pinnedBefore, "dc2 put the session on mob1 by its pin");
+    }
+
+    /// <summary>Moves mob1 to dc2's apps network (<see cref="LabMoves"/>), then commits it listed there.</summary>
+    private void MoveMob1ToDc2()
+    {
+        LabMoves.Replug(_run, "mob1", "dc2a", "10.10.5.254");
+        var moved = LabMoves.Relisted(
+            Repository.Read("hocon/lab-mobility.conf"),
+            "            mob1 { addresses = [\"10.10.5.10\"] }\n",
+            "            mob4 { addresses = [\"10.10.5.40\"] }\n");
+        LabMoves.Commit(_run, moved, "mob1 moves to dc2", nodes: 4);
+    }
+}
+
+/// <summary>A long transfer from eng1 at br1 to mobile's instance mob1 while mob1 moves from dc1 to dc2, on a lab whose topology has them.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+internal static class InstanceMove
+{
     /// <summary>Receives one connection on 7001 until its end, then answers "bytes sha256 longest-pause-ms" and closes.</summary>
     private const string Receiver = """
         import hashlib, socket, time
@@ -53,16 +96,21 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         """;
 
     /// <summary>
-    /// Connects to mobile's 7001 until mob1 takes the connection (the other instances refuse it), sends random data for argv[1] seconds
+    /// Connects to mobile's 7001 until mob1 takes the connection (the other instances refuse it; after 30 s of refusals
+    /// it prints so and exits), sends random data for argv[1] seconds
     /// (16 KiB every 10 ms), then prints "bytes sha256" and the receiver's line.
     /// </summary>
     private const string Sender = """
         import hashlib, os, socket, sys, time
+        deadline = time.monotonic() + 30
         while True:
             try:
                 connection = socket.create_connection(("10.200.0.90", 7001), timeout=60)
                 break
             except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    print("refused for 30 s", flush=True)
+                    sys.exit(1)
                 time.sleep(0.1)
         print("connected", flush=True)
         digest, count, end = hashlib.sha256(), 0, time.monotonic() + float(sys.argv[1])
@@ -78,68 +126,46 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         print(answer, flush=True)
         """;
 
-    private readonly LabRun _run = lab.Run;
-
-    [Fact]
-    public void Verify_EveryCellAgreesWithThePolicy()
+    /// <summary>
+    /// eng1 sends to mob1 (in namespace <paramref name="instance"/>, at dc1) for 15 s; 3 s in, <paramref name="move"/> moves
+    /// mob1 to dc2 (<paramref name="how"/> says how, for the output). Every byte must arrive intact, br1 must count the
+    /// session moved and dc2 carry it.
+    /// </summary>
+    public static void LongTransferCompletes(LabRun run, NetworkNamespaces programs, ITestOutputHelper output, string instance, Action move, string how)
     {
-        var verify = _run.Verify();
-
-        Assert.True(verify.Succeeded, verify.ToString());
-        Assert.Matches(@"\d+ correct, 0 wrong\n$", verify.Output);
-    }
-
-    [Fact]
-    public void LongTransferToMob1_WhileMob1MovesFromDc1ToDc2AndSiblingsStay_CompletesWithEveryByteIntact()
-    {
-        var receiver = lab.Programs.Start(_run.NamespaceOf("mob1"), "python3", "-c", Receiver);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(programs);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(move);
+        var receiver = programs.Start(instance, "python3", "-c", Receiver);
         Assert.Equal("listening", receiver.StandardOutput.ReadLine());
-        var movedBefore = _run.Counters("br1a").GetProperty("sessions_moved").GetInt64();
-        var followedBefore = _run.Counters("br1a").GetProperty("redirects_followed").GetInt64();
-        var pinnedBefore = _run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64();
-        var sender = lab.Programs.Start(_run.NamespaceOf("eng1"), "python3", "-c", Sender, "15");
+        var movedBefore = run.Counters("br1a").GetProperty("sessions_moved").GetInt64();
+        var sender = programs.Start(run.NamespaceOf("eng1"), "python3", "-c", Sender, "15");
         Assert.Equal("connected", sender.StandardOutput.ReadLine());
-        _run.Until("dc1 carries the transfer", () => _run.Counters("dc1a").GetProperty("sessions").GetInt64() > 0);
+        run.Until("dc1 carries the transfer", () => run.Counters("dc1a").GetProperty("sessions").GetInt64() > 0);
         Thread.Sleep(TimeSpan.FromSeconds(3));
 
         var clock = Stopwatch.StartNew();
-        MoveMob1ToDc2();
+        move();
         var moved = clock.Elapsed;
 
         var finished = sender.WaitForExit(TimeSpan.FromSeconds(90));
         foreach (var node in new[] { "br1a", "dc1a", "dc2a" })
         {
-            output.WriteLine($"{node}: {_run.Counters(node)}");
+            output.WriteLine($"{node}: {run.Counters(node)}");
         }
 
         Assert.True(finished, "the sender finished within 90 s");
         var sent = sender.StandardOutput.ReadLine();
         var received = sender.StandardOutput.ReadLine();
-        output.WriteLine($"moved (re-plugged, committed, applied everywhere) in {moved.TotalSeconds:F1} s; sent: {sent}; receiver: {received}");
+        output.WriteLine($"moved ({how}) in {moved.TotalSeconds:F1} s; sent: {sent}; receiver: {received}");
         Assert.False(string.IsNullOrEmpty(sent), $"the sender printed nothing: {sender.StandardError.ReadToEnd()}");
         var (count, digest) = (sent!.Split(' ')[0], sent.Split(' ')[1]);
         var answer = received?.Split(' ') ?? [];
         Assert.True(answer.Length == 3, $"the receiver's answer: {received}");
         Assert.Equal(count, answer[0]);
         Assert.Equal(digest, answer[1]);
-        Assert.True(_run.Counters("br1a").GetProperty("sessions_moved").GetInt64() > movedBefore, "br1 moved the session to dc2");
-        Assert.True(_run.Counters("dc2a").GetProperty("sessions").GetInt64() > 0, "dc2 carries the session");
-        output.WriteLine(
-            $"dc1 redirects sent {_run.Counters("dc1a").GetProperty("redirects_sent").GetInt64()}, br1 redirects followed "
-            + $"{_run.Counters("br1a").GetProperty("redirects_followed").GetInt64() - followedBefore}, dc2 pins honoured "
-            + $"{_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() - pinnedBefore}");
-        Assert.True(_run.Counters("br1a").GetProperty("redirects_followed").GetInt64() > followedBefore, "br1 followed dc1's redirect");
-        Assert.True(_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() > pinnedBefore, "dc2 put the session on mob1 by its pin");
-    }
-
-    /// <summary>Moves mob1 to dc2's apps network (<see cref="LabMoves"/>), then commits it listed there.</summary>
-    private void MoveMob1ToDc2()
-    {
-        LabMoves.Replug(_run, "mob1", "dc2a", "10.10.5.254");
-        var moved = LabMoves.Relisted(
-            Repository.Read("hocon/lab-mobility.conf"),
-            "            mob1 { addresses = [\"10.10.5.10\"] }\n",
-            "            mob4 { addresses = [\"10.10.5.40\"] }\n");
-        LabMoves.Commit(_run, moved, "mob1 moves to dc2", nodes: 4);
+        Assert.True(run.Counters("br1a").GetProperty("sessions_moved").GetInt64() > movedBefore, "br1 moved the session to dc2");
+        Assert.True(run.Counters("dc2a").GetProperty("sessions").GetInt64() > 0, "dc2 carries the session");
     }
 }
