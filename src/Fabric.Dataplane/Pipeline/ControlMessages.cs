@@ -142,50 +142,9 @@ public static class ControlMessages
     /// when <paramref name="acknowledges"/>.
     /// </summary>
     public static int TcpReset(
-        Span<byte> frame, MacAddress ourMac, MacAddress destinationMac, in SessionKey flow, uint sequence, uint acknowledgment, bool acknowledges)
-    {
-        WriteEthernet(frame, destinationMac, ourMac, flow.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
-        var ip = frame[EthernetLength..];
-        int ipHeader;
-        if (flow.IsIpv6)
-        {
-            WriteIpv6(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, DefaultTtl, flow.Source, flow.Destination);
-            ipHeader = Ipv6Packet.HeaderLength;
-        }
-        else
-        {
-            WriteIpv4(ip, TcpSegment.MinHeaderLength, IpProtocol.Tcp, (uint)flow.Source, (uint)flow.Destination);
-            ipHeader = Ipv4Packet.MinHeaderLength;
-        }
-
-        var tcp = ip[ipHeader..(ipHeader + TcpSegment.MinHeaderLength)];
-        tcp.Clear();
-        BinaryPrimitives.WriteUInt16BigEndian(tcp, flow.SourcePort);
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], flow.DestinationPort);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], sequence);
-        tcp[12] = 5 << 4;
-        if (acknowledges)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], acknowledgment);
-            tcp[13] = (byte)(TcpFlags.Rst | TcpFlags.Ack);
-        }
-        else
-        {
-            tcp[13] = (byte)TcpFlags.Rst;
-        }
-
-        if (flow.IsIpv6)
-        {
-            Finish6(tcp, flow.Source, flow.Destination, IpProtocol.Tcp, 16);
-        }
-        else
-        {
-            var sum = Checksum.PseudoHeaderIpv4((uint)flow.Source, (uint)flow.Destination, IpProtocol.Tcp, TcpSegment.MinHeaderLength);
-            BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], Checksum.Finish(Checksum.Add(sum, tcp)));
-        }
-
-        return EthernetLength + ipHeader + TcpSegment.MinHeaderLength;
-    }
+        Span<byte> frame, MacAddress ourMac, MacAddress destinationMac, in SessionKey flow, uint sequence, uint acknowledgment, bool acknowledges) =>
+        TcpSegmentOfOurOwn(
+            frame, ourMac, destinationMac, flow, sequence, acknowledges ? acknowledgment : 0, acknowledges ? TcpFlags.Rst | TcpFlags.Ack : TcpFlags.Rst, window: 0);
 
     /// <summary>
     /// A UDP datagram of the router's own between two waypoint addresses (a path monitoring probe or echo): source and
@@ -256,11 +215,12 @@ public static class ControlMessages
 
     /// <summary>
     /// A TCP segment of the router's own without options or payload over IPv4 or IPv6, from <paramref name="flow"/>'s source
-    /// to its destination (addresses, ports and family taken from it): the given sequence, acknowledgment and flags, a 64 KiB
-    /// window, checksums complete (an SVR redirect before its metadata is inserted).
+    /// to its destination (addresses, ports and family taken from it): the given sequence, acknowledgment, flags and window
+    /// (a 64 KiB window unless told), checksums complete (an SVR redirect before its metadata is inserted, a reset).
     /// </summary>
     public static int TcpSegmentOfOurOwn(
-        Span<byte> frame, MacAddress ourMac, MacAddress peerMac, in SessionKey flow, uint sequence, uint acknowledgment, TcpFlags flags)
+        Span<byte> frame, MacAddress ourMac, MacAddress peerMac, in SessionKey flow, uint sequence, uint acknowledgment, TcpFlags flags,
+        ushort window = ushort.MaxValue)
     {
         WriteEthernet(frame, peerMac, ourMac, flow.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
         var ip = frame[EthernetLength..];
@@ -284,7 +244,7 @@ public static class ControlMessages
         BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], acknowledgment);
         tcp[12] = 5 << 4;
         tcp[13] = (byte)flags;
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], ushort.MaxValue);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], window);
         if (flow.IsIpv6)
         {
             Finish6(tcp, flow.Source, flow.Destination, IpProtocol.Tcp, 16);
