@@ -90,8 +90,7 @@ public static partial class SvrStage
         for (var i = 0; i < instances.Length; i++)
         {
             var instance = instances[i];
-            var address = reverse.IsIpv6 ? (instance.HasIpv6 ? instance.Ipv6 : UInt128.MaxValue) : (instance.HasIpv4 ? instance.Ipv4 : UInt128.MaxValue);
-            if (address == reverse.Source && (instance.Port == 0 || instance.Port == reverse.SourcePort))
+            if (instance.TryAddress(reverse.IsIpv6, out var address) && address == reverse.Source && (instance.Port == 0 || instance.Port == reverse.SourcePort))
             {
                 return i;
             }

@@ -56,7 +56,7 @@ public sealed class ClientMobilityTests
         AssertNoReset(fabric);
 
         // The server saw no new connection after the move: its next segment was mid-flow data.
-        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+        AssertNoNewConnection(server, atServer);
     }
 
     [Fact]
@@ -423,7 +423,7 @@ public sealed class ClientMobilityTests
         Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
         Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br2).Svr);
         AssertNoReset(fabric);
-        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+        AssertNoNewConnection(server, atServer);
     }
 
     /// <summary>
@@ -730,7 +730,7 @@ public sealed class ClientMobilityTests
         Assert.Equal(atServer + 1, server.Received.Count);
         Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
         AssertNoReset(fabric);
-        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+        AssertNoNewConnection(server, atServer);
     }
 
     [Theory]
@@ -781,7 +781,7 @@ public sealed class ClientMobilityTests
         Assert.Equal(1, fabric.Dc1.SessionCount);
         Assert.Equal(0, fabric.Br1.DropTotal(DropReason.ClientArriving));
         AssertNoReset(fabric);
-        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+        AssertNoNewConnection(server, atServer);
     }
 
     [Fact]
@@ -968,6 +968,10 @@ public sealed class ClientMobilityTests
             Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
         }
     }
+
+    /// <summary>The server saw no new connection after its first <paramref name="atServer"/> packets: what came later was mid-flow.</summary>
+    private static void AssertNoNewConnection(TestHost server, int atServer) =>
+        Assert.DoesNotContain(server.Received.Skip(atServer), packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
 
     internal static TcpFlags? FlagsOf(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
