@@ -183,7 +183,7 @@ internal static class ClientMove
         var echo = lab.Programs.Start(run.NamespaceOf("shell1"), "python3", "-c", Echo, shell.Contains(':', StringComparison.Ordinal) ? "6" : "4");
         Assert.Equal("listening", echo.StandardOutput.ReadLine());
         var (from, to) = (lab.ActiveNode("br1"), lab.ActiveNode("br2"));
-        var (givenBefore, takenBefore) = (Moved(run, from), Moved(run, to));
+        var (givenBefore, takenBefore, arrivingBefore) = (Moved(run, from), Moved(run, to), Arriving(run, to));
         var typist = lab.Programs.Start(client, "python3", "-c", Typist, "12", shell);
         Assert.Equal("connected", typist.StandardOutput.ReadLine());
         run.Until("br1 carries the stream", () => run.Counters(from).GetProperty("sessions").GetInt64() > 0);
@@ -192,17 +192,19 @@ internal static class ClientMove
         var clock = Stopwatch.StartNew();
         move();
         var moved = clock.Elapsed;
-        var taken = TimeSpan.Zero;
-        while (!typist.HasExited && taken == TimeSpan.Zero && clock.Elapsed < TimeSpan.FromSeconds(15))
+        var (given, taken) = (TimeSpan.Zero, TimeSpan.Zero);
+        while (!typist.HasExited && (given == TimeSpan.Zero || taken == TimeSpan.Zero) && clock.Elapsed < TimeSpan.FromSeconds(15))
         {
-            taken = Moved(run, to) > takenBefore ? clock.Elapsed : TimeSpan.Zero;
+            given = given == TimeSpan.Zero && Moved(run, from) > givenBefore ? clock.Elapsed : given;
+            taken = taken == TimeSpan.Zero && Moved(run, to) > takenBefore ? clock.Elapsed : taken;
             Thread.Sleep(50);
         }
 
         Assert.True(typist.WaitForExit(TimeSpan.FromSeconds(60)), "the typist finished within a minute");
         var result = typist.StandardOutput.ReadLine() ?? "";
-        var arriving = run.Counters(to).GetProperty("drops").GetProperty("ClientArriving").GetInt64();
-        output.WriteLine($"moved ({how}) in {moved.TotalSeconds:F1} s; {to} took the session {taken.TotalSeconds:F1} s after the move began, dropped {arriving} as arriving; typist (lines, longest gap ms): {result}");
+        output.WriteLine(
+            $"moved ({how}) in {moved.TotalSeconds:F1} s; {from} held or gave up the session {given.TotalSeconds:F1} s and {to} took it {taken.TotalSeconds:F1} s after the move began, "
+            + $"{to} dropped {Arriving(run, to) - arrivingBefore} of the client's packets as arriving; typist (lines, longest gap ms): {result}");
         var fields = result.Split(' ', 3);
         Assert.True(fields.Length == 2, $"the typist stopped early: {result} {typist.StandardError.ReadToEnd()}");
         Assert.InRange(int.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), 40, 120);
@@ -211,6 +213,8 @@ internal static class ClientMove
     }
 
     private static long Moved(LabRun run, string node) => run.Counters(node).GetProperty("sessions_moved").GetInt64();
+
+    private static long Arriving(LabRun run, string node) => run.Counters(node).GetProperty("drops").GetProperty("ClientArriving").GetInt64();
 
     /// <summary>Moves eng1 to br2's lan (<see cref="LabMoves"/>), then commits it listed there.</summary>
     private static void MoveEng1ToBr2(IClientMobilityLab lab)
