@@ -36,7 +36,7 @@ public sealed record AdminRequest(string Op)
 
     public int? Mtu { get; init; }
 
-    /// <summary>The IPv4 address the container asks for (<c>prepare</c>): a container that moved here keeps the one it had; null: the first free one.</summary>
+    /// <summary>The address the container asks for, IPv4 or IPv6 (<c>prepare</c>): a container that moved here keeps the one it had; null: the first free IPv4 one.</summary>
     public string? Address { get; init; }
 
     public Attachment? Attachment { get; init; }

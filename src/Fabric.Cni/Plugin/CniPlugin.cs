@@ -23,8 +23,8 @@ public sealed partial class CniPlugin(Func<string, IRouterDesk> routerAt, IConta
     public const string ServiceKey = "FABRIC_SERVICE";
 
     /// <summary>
-    /// The CNI_ARGS key a runtime asks for the container's IPv4 address with (the key the reference plugins' static and
-    /// host-local IPAM read): a container that moves between routers keeps its address, and so its sessions.
+    /// The CNI_ARGS key a runtime asks for the container's address with (the key the reference plugins' static and
+    /// host-local IPAM read), IPv4 or IPv6: a container that moves between routers keeps its address, and so its sessions.
     /// </summary>
     public const string AddressKey = "IP";
 
@@ -179,10 +179,11 @@ public sealed partial class CniPlugin(Func<string, IRouterDesk> routerAt, IConta
     public static JsonObject Result(string cniVersion, Attachment attachment, string netns, string routerMac, string containerMac)
     {
         ArgumentNullException.ThrowIfNull(attachment);
+        var ipv6 = attachment.Address.Contains(':', StringComparison.Ordinal);
         var ip = new JsonObject { ["address"] = $"{attachment.Address}/{attachment.PrefixLength}", ["gateway"] = attachment.Gateway, ["interface"] = 1 };
         if (Version.Parse(cniVersion) < new Version(1, 0, 0))
         {
-            ip["version"] = "4";
+            ip["version"] = ipv6 ? "6" : "4";
         }
 
         return new JsonObject
@@ -192,7 +193,7 @@ public sealed partial class CniPlugin(Func<string, IRouterDesk> routerAt, IConta
                 new JsonObject { ["name"] = attachment.Name, ["mac"] = routerMac, ["mtu"] = attachment.Mtu },
                 new JsonObject { ["name"] = attachment.InterfaceName, ["mac"] = containerMac, ["mtu"] = attachment.Mtu, ["sandbox"] = netns }),
             ["ips"] = new JsonArray(ip),
-            ["routes"] = new JsonArray(new JsonObject { ["dst"] = "0.0.0.0/0", ["gw"] = attachment.Gateway }),
+            ["routes"] = new JsonArray(new JsonObject { ["dst"] = ipv6 ? "::/0" : "0.0.0.0/0", ["gw"] = attachment.Gateway }),
             ["dns"] = new JsonObject(),
         };
     }

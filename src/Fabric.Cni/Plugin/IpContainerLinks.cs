@@ -8,7 +8,10 @@ namespace Fabric.Cni.Plugin;
 /// <summary>
 /// <see cref="IContainerLinks"/> with iproute2's <c>ip</c> (and util-linux's <c>nsenter</c> to act inside the container's
 /// namespace, which a runtime names by path). The plugin runs in the router's network namespace: the router's end of the
-/// veth stays there, up, with no address and IPv6 off, as the router's host-based devices are.
+/// veth stays there, up, with no address and IPv6 off, as the router's host-based devices are. The container's end gets
+/// the attachment's one address, of either family, and the default route of that family via the gateway, in place of
+/// any it had: a container attached at a second router before it is detached at the first (a runtime that moves it) is
+/// reached through the router it goes to.
 /// </summary>
 public sealed class IpContainerLinks : IContainerLinks
 {
@@ -27,11 +30,24 @@ public sealed class IpContainerLinks : IContainerLinks
             }
 
             Run("ip", "link", "set", "dev", name, "up");
-            // IPv4 only: with IPv6 off the container sends no solicitations the router would count as drops without a tenant.
-            Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 1 > /proc/sys/net/ipv6/conf/{inside}/disable_ipv6 || true");
-            Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside);
-            Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
-            Run("nsenter", $"--net={netns}", "ip", "-4", "route", "add", "default", "via", attachment.Gateway, "dev", inside);
+            if (attachment.Address.Contains(':', StringComparison.Ordinal))
+            {
+                // No duplicate address detection, on the link-local address either: the link has two ends, and the address
+                // is usable at once (one that moved here is in use by its sockets).
+                Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 0 > /proc/sys/net/ipv6/conf/{inside}/accept_dad");
+                Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside, "nodad");
+                Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
+                Run("nsenter", $"--net={netns}", "ip", "-6", "route", "replace", "default", "via", attachment.Gateway, "dev", inside);
+            }
+            else
+            {
+                // IPv4 only: with IPv6 off the container sends no solicitations the router would count as drops without a tenant.
+                Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 1 > /proc/sys/net/ipv6/conf/{inside}/disable_ipv6 || true");
+                Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside);
+                Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
+                Run("nsenter", $"--net={netns}", "ip", "-4", "route", "replace", "default", "via", attachment.Gateway, "dev", inside);
+            }
+
             return (Mac(Run("ip", "-j", "link", "show", "dev", name)), Mac(Run("nsenter", $"--net={netns}", "ip", "-j", "link", "show", "dev", inside)));
         }
         catch

@@ -148,7 +148,7 @@ public sealed class AttachmentDesk
             ? Requested(asked, network)
             : AttachedWorkloads.FreeAddress(config, network, _attachments.Select(Workload))
                 ?? throw new CniException(CniErrorCode.RouterRefused, $"network {network.Name} of router {router.Name} has no free IPv4 address");
-        var gateway = network.Gateways.First(g => g.IsIPv4 && g.Contains(address));
+        var gateway = network.Gateways.First(g => g.IsIPv4 == (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) && g.Contains(address));
         var attachment = new Attachment(
             containerId, interfaceName, name, network.Name, address.ToString(), gateway.Length, gateway.Address.ToString(), request.Tenant, request.Service, request.Mtu ?? network.Mtu);
         if (AttachedWorkloads.Problem(config, Workload(attachment), _attachments.Select(Workload)) is { } problem)
@@ -211,17 +211,21 @@ public sealed class AttachmentDesk
 
     /// <summary>
     /// The address a container asks for (one that moved here keeps its own, docs/mobility.md "A client moves by the CNI
-    /// plugin"): an IPv4 address inside one of <paramref name="network"/>'s gateway prefixes, not a gateway; whether it is
-    /// free is judged with the rest (<see cref="AttachedWorkloads.Problem"/>: unique addresses).
+    /// plugin"): an IPv4 or IPv6 address inside one of <paramref name="network"/>'s gateway prefixes of its family, not a
+    /// gateway; whether it is free is judged with the rest (<see cref="AttachedWorkloads.Problem"/>: unique addresses). An
+    /// IPv6 address is the container's only one: the plugin gives it one address, of the family asked for.
     /// </summary>
     private static IPAddress Requested(string asked, Network network)
     {
-        if (!IPAddress.TryParse(asked, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        if (!IPAddress.TryParse(asked, out var address)
+            || address.AddressFamily is not (System.Net.Sockets.AddressFamily.InterNetwork or System.Net.Sockets.AddressFamily.InterNetworkV6)
+            || (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && address.ScopeId != 0))
         {
-            throw Refused($"the address asked for, \"{asked}\", is not an IPv4 address");
+            throw Refused($"the address asked for, \"{asked}\", is not an IPv4 or IPv6 address");
         }
 
-        if (!network.Gateways.Any(g => g.IsIPv4 && g.Contains(address)) || network.Gateways.Any(g => g.Address.Equals(address)))
+        var ipv4 = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
+        if (!network.Gateways.Any(g => g.IsIPv4 == ipv4 && g.Contains(address)) || network.Gateways.Any(g => g.Address.Equals(address)))
         {
             throw Refused($"the address asked for, {address}, is not a container address of network {network.Name} ({string.Join(", ", network.Gateways)})");
         }

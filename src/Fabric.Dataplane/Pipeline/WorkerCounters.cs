@@ -22,7 +22,11 @@ public sealed class WorkerCounters
     /// <summary>TCP resets sent to the ends of sessions the fabric ended (revoked, or on an instance that failed its health check), by the class <c>SessionResets</c>; each also counts in <see cref="Generated"/> once sent.</summary>
     public long SessionResets;
 
-    /// <summary>SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress).</summary>
+    /// <summary>
+    /// SVR sessions moved to another peer path (ingress) or that took a moved session's new path (egress); a moved client's
+    /// sessions given up or held for the router it went to, and taken from the router it left. Each move counts once: a
+    /// held session resumed here (its client moved back) was counted when it was held.
+    /// </summary>
     public long SessionsMoved;
 
     /// <summary>

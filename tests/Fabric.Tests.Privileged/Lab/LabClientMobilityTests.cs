@@ -114,12 +114,12 @@ public sealed class LabClientMobilityPairsTests(ClientMobilityPairsLab lab, ITes
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class ClientMove
 {
-    /// <summary>Echoes one connection on 2201 byte for byte until its end.</summary>
+    /// <summary>Echoes one connection on 2201 byte for byte until its end; argv[1] is the family, 4 or 6.</summary>
     private const string Echo = """
-        import socket
-        listener = socket.socket()
+        import socket, sys
+        listener = socket.socket(socket.AF_INET6 if sys.argv[1] == "6" else socket.AF_INET)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("", 2201))
+        listener.bind(("::" if sys.argv[1] == "6" else "", 2201))
         listener.listen(1)
         print("listening", flush=True)
         connection, _ = listener.accept()
@@ -132,12 +132,13 @@ internal static class ClientMove
         """;
 
     /// <summary>
-    /// An SSH-like interactive stream: for argv[1] seconds, a numbered line every 100 ms, each waited for as it comes back;
-    /// prints "lines longest-gap-ms" and, when it stopped early, why (a line that came back wrong, a reset, a timeout).
+    /// An SSH-like interactive stream to argv[2] (shell's address, of either family): for argv[1] seconds, a numbered line
+    /// every 100 ms, each waited for as it comes back; prints "lines longest-gap-ms" and, when it stopped early, why (a line
+    /// that came back wrong, a reset, a timeout).
     /// </summary>
     private const string Typist = """
         import socket, sys, time
-        connection = socket.create_connection(("10.200.0.22", 2201), timeout=20)
+        connection = socket.create_connection((sys.argv[2], 2201), timeout=20)
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         replies = connection.makefile("rb")
         print("connected", flush=True)
@@ -167,21 +168,23 @@ internal static class ClientMove
         InteractiveStreamGoesOn(lab, output, lab.Run.NamespaceOf("eng1"), () => MoveEng1ToBr2(lab), "re-plugged, committed, applied everywhere");
 
     /// <summary>
-    /// The typist runs 12 s in <paramref name="client"/> (a namespace whose container is at br1), moves to br2 by
+    /// The typist runs 12 s in <paramref name="client"/> (a namespace whose container is at br1) to shell at
+    /// <paramref name="shell"/> (its IPv4 address by default; an IPv6 one has the echo listen on IPv6), moves to br2 by
     /// <paramref name="move"/> (<paramref name="how"/> says how, for the output) 3 s in, and must finish without losing or
-    /// garbling a line; br1's and br2's forwarding nodes count the session moved.
+    /// garbling a line; br1's and br2's forwarding nodes each count the session moved exactly once.
     /// </summary>
-    public static void InteractiveStreamGoesOn(IClientMobilityLab lab, ITestOutputHelper output, string client, Action move, string how)
+    public static void InteractiveStreamGoesOn(IClientMobilityLab lab, ITestOutputHelper output, string client, Action move, string how, string shell = "10.200.0.22")
     {
         ArgumentNullException.ThrowIfNull(lab);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(move);
+        ArgumentNullException.ThrowIfNull(shell);
         var run = lab.Run;
-        var echo = lab.Programs.Start(run.NamespaceOf("shell1"), "python3", "-c", Echo);
+        var echo = lab.Programs.Start(run.NamespaceOf("shell1"), "python3", "-c", Echo, shell.Contains(':', StringComparison.Ordinal) ? "6" : "4");
         Assert.Equal("listening", echo.StandardOutput.ReadLine());
         var (from, to) = (lab.ActiveNode("br1"), lab.ActiveNode("br2"));
-        var (givenBefore, takenBefore) = (Moved(run, from), Moved(run, to));
-        var typist = lab.Programs.Start(client, "python3", "-c", Typist, "12");
+        var (givenBefore, takenBefore, arrivingBefore) = (Moved(run, from), Moved(run, to), Arriving(run, to));
+        var typist = lab.Programs.Start(client, "python3", "-c", Typist, "12", shell);
         Assert.Equal("connected", typist.StandardOutput.ReadLine());
         run.Until("br1 carries the stream", () => run.Counters(from).GetProperty("sessions").GetInt64() > 0);
         Thread.Sleep(TimeSpan.FromSeconds(3));
@@ -189,18 +192,29 @@ internal static class ClientMove
         var clock = Stopwatch.StartNew();
         move();
         var moved = clock.Elapsed;
+        var (given, taken) = (TimeSpan.Zero, TimeSpan.Zero);
+        while (!typist.HasExited && (given == TimeSpan.Zero || taken == TimeSpan.Zero) && clock.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            given = given == TimeSpan.Zero && Moved(run, from) > givenBefore ? clock.Elapsed : given;
+            taken = taken == TimeSpan.Zero && Moved(run, to) > takenBefore ? clock.Elapsed : taken;
+            Thread.Sleep(50);
+        }
 
         Assert.True(typist.WaitForExit(TimeSpan.FromSeconds(60)), "the typist finished within a minute");
         var result = typist.StandardOutput.ReadLine() ?? "";
-        output.WriteLine($"moved ({how}) in {moved.TotalSeconds:F1} s; typist: {result}");
+        output.WriteLine(
+            $"moved ({how}) in {moved.TotalSeconds:F1} s; {from} held or gave up the session {given.TotalSeconds:F1} s and {to} took it {taken.TotalSeconds:F1} s after the move began, "
+            + $"{to} dropped {Arriving(run, to) - arrivingBefore} of the client's packets as arriving; typist (lines, longest gap ms): {result}");
         var fields = result.Split(' ', 3);
         Assert.True(fields.Length == 2, $"the typist stopped early: {result} {typist.StandardError.ReadToEnd()}");
         Assert.InRange(int.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture), 40, 120);
-        Assert.True(Moved(run, from) > givenBefore, $"{from} gave the session up");
-        Assert.True(Moved(run, to) > takenBefore, $"{to} took the session");
+        Assert.True(Moved(run, from) == givenBefore + 1, $"{from} gave the session up, counted once: sessions_moved {givenBefore} -> {Moved(run, from)}");
+        Assert.True(Moved(run, to) == takenBefore + 1, $"{to} took the session, counted once: sessions_moved {takenBefore} -> {Moved(run, to)}");
     }
 
     private static long Moved(LabRun run, string node) => run.Counters(node).GetProperty("sessions_moved").GetInt64();
+
+    private static long Arriving(LabRun run, string node) => run.Counters(node).GetProperty("drops").GetProperty("ClientArriving").GetInt64();
 
     /// <summary>Moves eng1 to br2's lan (<see cref="LabMoves"/>), then commits it listed there.</summary>
     private static void MoveEng1ToBr2(IClientMobilityLab lab)

@@ -13,8 +13,14 @@ namespace Fabric.Tests.Lab;
 public sealed class CniMobilityLab : IClientMobilityLab, IDisposable
 {
     public CniMobilityLab()
+        : this("cnm", Repository.Read("hocon/lab-cni-mobility.conf"))
     {
-        Run = LabRun.Started("cnm", Repository.Read("hocon/lab-cni-mobility.conf"));
+    }
+
+    /// <summary>A lab of <paramref name="topology"/> (a variant of the shipped one), named after <paramref name="prefix"/>.</summary>
+    internal CniMobilityLab(string prefix, string topology)
+    {
+        Run = LabRun.Started(prefix, topology);
         Br1 = Plugins.RuntimeOf(Run, "br1a", "pods");
         Br2 = Plugins.RuntimeOf(Run, "br2a", "pods");
         Dc1 = Plugins.RuntimeOf(Run, "dc1a", "pods");
@@ -66,28 +72,62 @@ public sealed class CniMobilityLab : IClientMobilityLab, IDisposable
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class LabCniMobilityTests(CniMobilityLab lab, ITestOutputHelper output) : IClassFixture<CniMobilityLab>
 {
-    private const string Roamer = "IgnoreUnknown=1;IP=10.20.1.20;FABRIC_TENANT=engineering;FABRIC_NAME=roamer";
-
     /// <summary>An instance of mobile, whose committed instance is at far, out of reach: for br1 it is hosted only through the registry.</summary>
     private const string Mob1 = "IgnoreUnknown=1;IP=10.10.6.10;FABRIC_SERVICE=mobile;FABRIC_NAME=mob1";
 
     private readonly LabRun _run = lab.Run;
 
     [Fact]
-    public void InteractiveStream_WhileAClientMovesFromBr1ToBr2ByCniDelAndAdd_LosesNoLine_NeverReset()
+    public void InteractiveStream_WhileAClientMovesFromBr1ToBr2ByCniDelAndAdd_LosesNoLine_NeverReset() =>
+        RoamerMoves(lab, output, "roamer", "10.20.1.20/24", ("10.20.1.1", "10.20.1.254"), addFirst: false);
+
+    /// <summary>
+    /// A runtime that attaches the container at the router it goes to before it detaches it at the one it leaves (a
+    /// migration that restores before it cleans up): CNI ADD at br2 (a second interface, eth1, whose default route the
+    /// plugin puts in place of eth0's), then CNI DEL at br1. br2 places the client here at once and asks; br1 holds the
+    /// session at its DEL and answers once the registry places the client at br2 (docs/mobility.md "A client moves by the
+    /// CNI plugin").
+    /// </summary>
+    [Fact]
+    public void InteractiveStream_WhileAClientIsAddedAtBr2BeforeItsDelAtBr1_LosesNoLine_NeverReset() =>
+        RoamerMoves(lab, output, "roamera", "10.20.1.21/24", ("10.20.1.1", "10.20.1.254"), addFirst: true);
+
+    /// <summary>An IPv6 client (<c>IP</c> an address of the IPv6 prefix both branches' pods serve) typing into shell's IPv6 address moves by DEL and ADD.</summary>
+    [Fact]
+    public void InteractiveStream_WhileAnIpv6ClientMovesFromBr1ToBr2ByCniDelAndAdd_LosesNoLine_NeverReset() =>
+        RoamerMoves(lab, output, "roamer6", "fd00:20:1::20/64", ("fd00:20:1::1", "fd00:20:1::fe"), addFirst: false, shell: "fd00:200::22");
+
+    /// <summary>
+    /// Client <paramref name="client"/> of engineering, attached at br1 with <paramref name="address"/> (asked for with
+    /// <c>IP</c>) via the first of <paramref name="gateways"/>, types into shell at <paramref name="shell"/> and moves to br2
+    /// (the second gateway) by CNI DEL at br1 then ADD at br2, or the ADD first (<paramref name="addFirst"/>); the stream goes
+    /// on (<see cref="ClientMove"/>) and br1's end of the old link is gone. The client is detached at br2 at the end.
+    /// </summary>
+    internal static void RoamerMoves(
+        CniMobilityLab lab, ITestOutputHelper output, string client, string address, (string Br1, string Br2) gateways, bool addFirst, string shell = "10.200.0.22")
     {
-        var (name, netns) = lab.FreshContainer("r");
-        var id = "roamer" + NetworkNamespaces.Suffix;
-        var atBr1 = Added(lab.Br1, id, netns, Roamer, "10.20.1.20/24", "10.20.1.1");
+        var args = $"IgnoreUnknown=1;IP={address.Split('/')[0]};FABRIC_TENANT=engineering;FABRIC_NAME={client}";
+        var (name, netns) = lab.FreshContainer(client);
+        var id = client + NetworkNamespaces.Suffix;
+        var atBr1 = Added(lab.Br1, id, netns, args, address, gateways.Br1);
+        var atBr2 = (JsonObject?)null;
+        var br2Interface = addFirst ? "eth1" : "eth0";
 
         ClientMove.InteractiveStreamGoesOn(lab, output, name, () =>
         {
-            var deleted = lab.Br1.Delete(id, netns, "eth0", Roamer, atBr1);
-            Assert.True(deleted.All(o => o.Succeeded), string.Join("\n", deleted));
-            Added(lab.Br2, id, netns, Roamer, "10.20.1.20/24", "10.20.1.254");
-        }, "CNI DEL at br1, CNI ADD at br2");
+            if (addFirst)
+            {
+                atBr2 = Added(lab.Br2, id, netns, args, address, gateways.Br2, br2Interface);
+            }
 
-        Assert.False(ExternalCommand.InNamespace(_run.NamespaceOf("br1a"), "ip", "link", "show", "dev", "roamer").Succeeded, "br1's end of the link is gone");
+            var deleted = lab.Br1.Delete(id, netns, "eth0", args, atBr1);
+            Assert.True(deleted.All(o => o.Succeeded), string.Join("\n", deleted));
+            atBr2 ??= Added(lab.Br2, id, netns, args, address, gateways.Br2, br2Interface);
+        }, addFirst ? "CNI ADD at br2, CNI DEL at br1" : "CNI DEL at br1, CNI ADD at br2", shell);
+
+        Assert.False(ExternalCommand.InNamespace(lab.Run.NamespaceOf("br1a"), "ip", "link", "show", "dev", client).Succeeded, "br1's end of the link is gone");
+        var detached = lab.Br2.Delete(id, netns, br2Interface, args, atBr2);
+        Assert.True(detached.All(o => o.Succeeded), string.Join("\n", detached));
     }
 
     [Fact]
@@ -107,14 +147,61 @@ public sealed class LabCniMobilityTests(CniMobilityLab lab, ITestOutputHelper ou
         Assert.False(ExternalCommand.InNamespace(_run.NamespaceOf("dc1a"), "ip", "link", "show", "dev", "mob1").Succeeded, "dc1's end of the link is gone");
     }
 
-    /// <summary>CNI ADD through <paramref name="runtime"/>: it must succeed and give the container <paramref name="address"/> via <paramref name="gateway"/>; returns the list's result.</summary>
-    private static JsonObject Added(CniRuntime runtime, string id, string netns, string args, string address, string gateway)
+    /// <summary>CNI ADD of <paramref name="ifname"/> through <paramref name="runtime"/>: it must succeed and give the container <paramref name="address"/> via <paramref name="gateway"/>; returns the list's result.</summary>
+    internal static JsonObject Added(CniRuntime runtime, string id, string netns, string args, string address, string gateway, string ifname = "eth0")
     {
-        var added = runtime.Add(id, netns, "eth0", args);
+        var added = runtime.Add(id, netns, ifname, args);
         Assert.True(added.All(o => o.Succeeded), string.Join("\n", added));
         var result = added[^1].Json!;
         Assert.Equal(address, result["ips"]![0]!["address"]!.GetValue<string>());
         Assert.Equal(gateway, result["ips"]![0]!["gateway"]!.GetValue<string>());
         return result;
+    }
+}
+
+/// <summary>
+/// The CNI-mobility lab with two packet workers at the routers a client's move involves (br1, br2 and dc1, the shell's
+/// router: <c>dataplane { workers = 2 }</c> added to each in the document the lab starts from; docs/dataplane.md
+/// "Workers"), so a moved session's two directions must each reach the worker that owns it.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class CniMobilityWorkersLab : IDisposable
+{
+    public CniMobilityLab Lab { get; } = new("cnw", WithTwoWorkers(Repository.Read("hocon/lab-cni-mobility.conf"), "br1", "br2", "dc1"));
+
+    public void Dispose() => Lab.Dispose();
+
+    /// <summary><paramref name="topology"/> with <c>dataplane { workers = 2 }</c> in each of <paramref name="routers"/>' blocks.</summary>
+    internal static string WithTwoWorkers(string topology, params string[] routers)
+    {
+        foreach (var router in routers)
+        {
+            var nodes = $"      nodes {{ {router}a {{";
+            Assert.Contains(nodes, topology, StringComparison.Ordinal);
+            topology = topology.Replace(nodes, "      dataplane { workers = 2 }\n" + nodes, StringComparison.Ordinal);
+        }
+
+        return topology;
+    }
+}
+
+/// <summary>A client's move by CNI DEL and ADD between routers of two workers each, to a shell at a router of two workers.</summary>
+[Collection(LabCollection.Name)]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class LabCniMobilityWorkersTests(CniMobilityWorkersLab workers, ITestOutputHelper output) : IClassFixture<CniMobilityWorkersLab>
+{
+    [Fact]
+    public void InteractiveStream_WhileAClientMovesByCniDelAndAdd_BetweenRoutersOfTwoWorkers_LosesNoLine_NeverReset()
+    {
+        var lab = workers.Lab;
+        foreach (var node in new[] { "br1a", "br2a", "dc1a" })
+        {
+            Assert.Equal(2, lab.Run.Counters(node).GetProperty("workers").GetInt32());
+        }
+
+        var handedOff = new[] { "br1a", "br2a", "dc1a" }.ToDictionary(n => n, n => lab.Run.Counters(n).GetProperty("handed_off").GetInt64());
+        LabCniMobilityTests.RoamerMoves(lab, output, "roamerw", "10.20.1.20/24", ("10.20.1.1", "10.20.1.254"), addFirst: false);
+        output.WriteLine("packets handed to another worker during the test: " + string.Join(", ", handedOff.Select(
+            h => $"{h.Key} {lab.Run.Counters(h.Key).GetProperty("handed_off").GetInt64() - h.Value}")));
     }
 }

@@ -76,11 +76,33 @@ public sealed class AttachmentDeskTests : IDisposable
 
         Assert.True(reply.Ok, reply.Message);
         Assert.Equal("10.20.1.77", reply.Attachment!.Address);
-        foreach (var (asked, says) in new[] { ("10.20.1.10", "10.20.1.10"), ("10.20.1.1", "not a container address"), ("10.30.1.5", "not a container address"), ("fd00::5", "not an IPv4 address") })
+        foreach (var (asked, says) in new[] { ("10.20.1.10", "10.20.1.10"), ("10.20.1.1", "not a container address"), ("10.30.1.5", "not a container address"), ("fd00::5", "not a container address"), ("fe80::5%2", "not an IPv4 or IPv6 address"), ("eng3", "not an IPv4 or IPv6 address") })
         {
             var refused = desk.Handle(Prepare("a", "eng3", tenant: "engineering") with { Address = asked });
             Assert.False(refused.Ok);
             Assert.Equal((int)CniErrorCode.RouterRefused, refused.Code);
+            Assert.Contains(says, refused.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Prepare_AnIpv6AddressAskedFor_InTheNetworksIpv6Prefix_IsTheAttachments_WithTheIpv6Gateway()
+    {
+        // lab-ipv6.conf: br1's hosts serves 10.20.1.0/24 and fd00:20:1::/64; eng1 holds fd00:20:1::10.
+        _host.Committed = FabricConfigLoader.Load(Repository.Read("hocon/lab-ipv6.conf")).Config!;
+        var desk = new AttachmentDesk(_host, _state);
+
+        var reply = desk.Handle(Prepare("a", "eng3", tenant: "engineering") with { Address = "fd00:20:1::77" });
+
+        Assert.True(reply.Ok, reply.Message);
+        Assert.Equal(("hosts", "fd00:20:1::77", 64, "fd00:20:1::1"), (reply.Attachment!.Network, reply.Attachment.Address, reply.Attachment.PrefixLength, reply.Attachment.Gateway));
+        var attached = desk.Handle(new AdminRequest("attach") { Attachment = reply.Attachment });
+        Assert.True(attached.Ok, attached.Message);
+        Assert.Equal(System.Net.IPAddress.Parse("fd00:20:1::77"), Assert.Single(_host.Compiled).Address);
+        foreach (var (asked, says) in new[] { ("fd00:20:1::10", "fd00:20:1::10"), ("fd00:20:1::1", "not a container address"), ("fd00:99::5", "not a container address") })
+        {
+            var refused = desk.Handle(Prepare("b", "eng4", tenant: "engineering") with { Address = asked });
+            Assert.False(refused.Ok);
             Assert.Contains(says, refused.Message, StringComparison.Ordinal);
         }
     }

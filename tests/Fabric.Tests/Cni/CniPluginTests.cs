@@ -120,6 +120,23 @@ public sealed class CniPluginTests : IDisposable
         Assert.Equal("0.0.0.0/0", result["routes"]![0]!["dst"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("1.1.0", null)]
+    [InlineData("0.4.0", "6")]
+    public void Add_AnIpv6Attachment_PrintsItsAddressAndAnIpv6DefaultRoute(string version, string? ipVersion)
+    {
+        _router.Answer = r => new AdminReply(true) { Attachment = Prepared with { Address = "fd00:20:1::77", PrefixLength = 64, Gateway = "fd00:20:1::1" } };
+
+        var (exit, output) = Run("ADD", Config.Replace("1.1.0", version, StringComparison.Ordinal), args: "FABRIC_TENANT=engineering;FABRIC_NAME=eng3;IP=fd00:20:1::77");
+
+        Assert.Equal(0, exit);
+        Assert.Equal("fd00:20:1::77", _router.Asked[0].Address);
+        var result = Json(output);
+        Assert.Equal(("fd00:20:1::77/64", "fd00:20:1::1"), (result["ips"]![0]!["address"]!.GetValue<string>(), result["ips"]![0]!["gateway"]!.GetValue<string>()));
+        Assert.Equal(ipVersion, result["ips"]![0]!["version"]?.GetValue<string>());
+        Assert.Equal(("::/0", "fd00:20:1::1"), (result["routes"]![0]!["dst"]!.GetValue<string>(), result["routes"]![0]!["gw"]!.GetValue<string>()));
+    }
+
     [Fact]
     public void Add_WithAnIpArgument_AsksTheRouterForThatAddress_WithoutAnyAsksForNone()
     {

@@ -55,7 +55,8 @@ public static partial class SvrStage
     /// gone to fetched them. Each goes on here as that router would have taken it (<see cref="TryTakeClientSession"/>: its
     /// session id, original tuple, tenant and service by name and TCP state, on this router's path to the hosting router it
     /// used, new waypoint ports from this worker's lane, metadata on its next forward packets, so the egress adopts it on the
-    /// new waypoint tuple as after a path failover), without a reset. One that <paramref name="snapshot"/> no longer allows
+    /// new waypoint tuple as after a path failover), without a reset, and not counted again in
+    /// <see cref="WorkerCounters.SessionsMoved"/>: the hold counted its move once. One that <paramref name="snapshot"/> no longer allows
     /// (or that finds no path, ports or room) is forgotten and counted in <see cref="WorkerCounters.ReplicasRefusedShape"/>.
     /// The other router is given none of them: its request is refused where the configuration is checked
     /// (<c>ClientHandOver.Refusal</c>), and <see cref="GiveUpClient"/> gives up no session of a client placed here.
@@ -133,6 +134,7 @@ public static partial class SvrStage
         {
             if (TryTakeClientSession(worker, snapshot, now, given.TenantOf(record), given.ServiceOf(record), record))
             {
+                worker.Counters.SessionsMoved++;
                 added++;
             }
             else
@@ -148,7 +150,9 @@ public static partial class SvrStage
     /// <summary>
     /// Installs <paramref name="record"/>, of tenant <paramref name="tenantName"/> and service <paramref name="serviceName"/>
     /// (null: unknown), as an ingress session of this worker when <paramref name="snapshot"/> lists its client under this
-    /// router and still allows it (see <see cref="TakeClient"/>); false, nothing installed, when not.
+    /// router and still allows it (see <see cref="TakeClient"/>); false, nothing installed, when not. Counts nothing: a
+    /// record taken from another router is a move (<see cref="TakeClient"/> counts it), a held one resumed here was counted
+    /// when it was held.
     /// </summary>
     private static bool TryTakeClientSession(PacketWorker worker, ForwardingSnapshot snapshot, long now, string? tenantName, string? serviceName, in SessionRecord record)
     {
@@ -200,7 +204,6 @@ public static partial class SvrStage
         }
 
         SessionReplication.Installed(worker, entry.Runtime, handle, TcpTracker.FromPacked(record.Tcp));
-        worker.Counters.SessionsMoved++;
         return true;
     }
 

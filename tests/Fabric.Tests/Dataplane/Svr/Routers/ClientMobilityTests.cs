@@ -51,6 +51,8 @@ public sealed class ClientMobilityTests
 
         Assert.Equal(atServer + 1, server.Received.Count);
         Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsMoved);
+        // sessions_moved as a user reads it: br1 gave the session up once, br2 took it once.
+        Assert.Equal((1L, 1L), (fabric.Br1.Counters().SessionsMoved, fabric.Br2.Counters().SessionsMoved));
         Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
         Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br2).Svr);
         AssertNoReset(fabric);
@@ -778,6 +780,9 @@ public sealed class ClientMobilityTests
         Assert.Equal(sessionId, Assert.Single(SvrIngressSessions(fabric.Br1)).SessionId);
         // dc1 kept its session (same instance): adopted on br1's new waypoint tuple after a hold, as it was without one.
         Assert.Equal(br1BindsTheMove ? 1 : 0, fabric.Dc1.Counters().SessionsMoved);
+        // What `fabric router counters` shows as sessions_moved: br1 counts the session once, when it held it (the resume
+        // is that move undone, not a second one); br2, given nothing, none.
+        Assert.Equal((br1BindsTheMove ? 1 : 0, 0), (fabric.Br1.Counters().SessionsMoved, fabric.Br2.Counters().SessionsMoved));
         Assert.Equal(1, fabric.Dc1.SessionCount);
         Assert.Equal(0, fabric.Br1.DropTotal(DropReason.ClientArriving));
         AssertNoReset(fabric);
