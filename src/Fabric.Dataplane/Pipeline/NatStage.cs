@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 
@@ -12,7 +13,61 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 public static class NatStage
 {
+    /// <summary>
+    /// Rewrites the packet in hand for its session, whose keys are <paramref name="forward"/> and <paramref name="reverse"/>:
+    /// an IPv4 packet that is no ICMP error (almost every packet of an IPv4 session) by <see cref="TranslateIpv4"/>, any
+    /// other by <see cref="TranslateWidened"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Translate(ref PacketContext context, in SessionKey forward, in SessionKey reverse)
+    {
+        if (!context.IsIpv6 && !context.IsIcmpError)
+        {
+            TranslateIpv4(ref context, forward, reverse);
+        }
+        else
+        {
+            TranslateWidened(ref context, forward, reverse);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="TranslateWidened"/> for an IPv4 packet that is no ICMP error, writing the same octets: the address is taken as
+    /// the 32 bits the packet carries (never swapped about as the key's 128-bit value), its change computed once for the IP
+    /// header and the transport's pseudo-header, and the port and transport checksum rewritten in one update.
+    /// </summary>
+    public static void TranslateIpv4(ref PacketContext context, in SessionKey forward, in SessionKey reverse)
+    {
+        if (forward.Destination == reverse.Source && forward.DestinationPort == reverse.SourcePort)
+        {
+            return;
+        }
+
+        // Towards the instance the destination becomes the instance; back to the client the source becomes the service.
+        var toInstance = context.Direction == SessionDirection.Forward;
+        var to = toInstance ? (uint)reverse.Source : (uint)forward.Destination;
+        var v4 = Ipv4Packet.FromValidated(context.Frame.Slice(context.NetworkOffset, context.IpLength));
+        var delta = toInstance ? v4.RewriteDestination(to) : v4.RewriteSource(to);
+        switch (context.Key.Protocol)
+        {
+            case IpProtocol.Tcp:
+                TcpSegment.FromValidated(v4.Payload).Translate(delta, toInstance, toInstance ? reverse.SourcePort : forward.DestinationPort);
+                break;
+            case IpProtocol.Udp:
+                UdpDatagram.FromValidated(v4.Payload).Translate(delta, toInstance, toInstance ? reverse.SourcePort : forward.DestinationPort);
+                break;
+            case IpProtocol.Icmpv6:
+                var icmp6 = Icmpv6Packet.FromValidated(v4.Payload);
+                icmp6.Checksum = Checksum.Apply(icmp6.Checksum, delta);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The rewrite of any packet of a session: either family, an ICMP error (its quoted packet too), the addresses handled as
+    /// the keys' 128-bit values.
+    /// </summary>
+    public static void TranslateWidened(ref PacketContext context, in SessionKey forward, in SessionKey reverse)
     {
         // The service side as the client sees it, and as the instance is.
         var serviceAddress = forward.Destination;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Fabric.Dataplane.Wire;
 
@@ -221,6 +222,7 @@ public readonly ref struct TcpSegment
     /// <see cref="Ipv4Packet.RewriteDestination"/> returns, or a <see cref="Wire.Checksum.Delta128"/>), folded once. The same
     /// checksum as <see cref="AdjustChecksumForAddress(uint, uint)"/> followed by <see cref="RewriteDestinationPort"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Translate(ulong pseudoHeaderDelta, bool destination, ushort port)
     {
         pseudoHeaderDelta += Wire.Checksum.Rewrite16(_bytes[(destination ? DestinationPortOffset : SourcePortOffset)..], port);
