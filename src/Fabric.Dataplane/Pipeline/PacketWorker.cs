@@ -387,6 +387,9 @@ public sealed class PacketWorker
                 case Verdict.Drop:
                     CountDrop(ref context, context.Drop);
                     break;
+                case Verdict.Consumed when Resources.ReturnedLength > 0:
+                    RunReturned(now, snapshot);
+                    break;
             }
 
             return verdict;
@@ -395,6 +398,22 @@ public sealed class PacketWorker
         {
             return Faulted(ref context, fault);
         }
+    }
+
+    /// <summary>
+    /// Runs the forward packet a redirect returned (<see cref="WorkerResources.ReturnedScratch"/>, rebuilt as its client
+    /// sent it) through the pipeline as if received on the port towards its client: it leaves on its session's new path.
+    /// It and the redirect that brought it count as one packet received. Sent at once, not queued (the scratch is reused).
+    /// </summary>
+    private void RunReturned(long now, ForwardingSnapshot snapshot)
+    {
+        var length = Resources.ReturnedLength;
+        Resources.ReturnedLength = 0;
+        Counters.Received--;
+        var queueing = _queueing;
+        _queueing = false;
+        Process(Resources.ReturnedScratch, length, Resources.ReturnedPort, now, snapshot);
+        _queueing = queueing;
     }
 
     /// <summary>Drops the packet in hand because a stage threw on it, and records where.</summary>
