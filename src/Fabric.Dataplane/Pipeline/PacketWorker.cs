@@ -573,7 +573,9 @@ public sealed class PacketWorker
         if (state.Svr != SvrRole.None)
         {
             var ipEnd = context.NetworkOffset + context.IpLength;
+            // A former egress returns each packet in its own redirect (SvrStage.Redirect): a super-packet is cut first.
             if (state.Sealed
+                || state.Svr == SvrRole.FormerEgress
                 || state.OriginalProtocol != context.Key.Protocol
                 || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, Resources.ResignalQuietTicks)
                 || AnyPacketNeedsBareBlock(context.Frame[headerEnd..ipEnd], segmentSize))

@@ -146,7 +146,8 @@ public static partial class SvrStage
         var port = state.ReversePort;
         var keys = snapshot.Runtimes.PeerKeys[KeysToward(state, sessions, context.Session, forward: false, snapshot)];
         var securityId = keys.HasKeys ? keys.SecurityId : 0;
-        if (CanReturn(ref context, waypoint, sessions.ReverseKey(context.Session).Protocol))
+        if (CanReturn(ref context, waypoint, sessions.ReverseKey(context.Session).Protocol)
+            && !context.IsSuperPacket && context.IpLength <= resources.Scratch.Length - EthernetFrame.UntaggedHeaderLength)
         {
             var headerLength = context.TransportOffset - context.NetworkOffset;
             var ip = resources.Scratch.AsSpan(EthernetFrame.UntaggedHeaderLength);
