@@ -182,6 +182,54 @@ public sealed class WorkloadMobilityTests
         Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
     }
 
+    [Fact]
+    public void Commit_GivingTheServiceTwoNewHostingRouters_SessionWaitsForTheOldEgressRedirect_AndLandsWhereTheInstanceWent()
+    {
+        // mob1, mobile's only instance, at dc1; one commit moves it to dc2 and gives mobile app2 at br2, listed first: two
+        // routers newly host the service and dc1 no longer does. br1 cannot tell which one mob1 went to, so it leaves the
+        // session on dc1 (still reachable) until dc1's redirect names dc2.
+        using var fabric = new SvrFabric(AtDc1, withDc2: true);
+        Open(fabric, 41005);
+
+        var moved = fabric.Document(text => Common(text)
+            .Replace("instances = [{ container = mob1 }]", "instances = [{ container = app2 }, { container = mob1 }]", StringComparison.Ordinal)
+            .Replace(
+                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n",
+                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n            app2 { addresses = [\"10.30.1.30\"] }\n",
+                StringComparison.Ordinal)
+            .Replace(
+                "            spare2 { addresses = [\"10.10.1.99\"] }\n",
+                "            spare2 { addresses = [\"10.10.1.99\"] }\n            mob1 { addresses = [\"10.10.1.40\"] }\n",
+                StringComparison.Ordinal));
+        Assert.Equal(["br2", "dc2"], moved.Routers.Where(r => r.Name != "br1" && r.Networks.Any(n => n.Containers.Any(c => c.Name is "app2" or "mob1"))).Select(r => r.Name).Order().ToArray());
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2, fabric.Dc2! })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+
+        Exchange(fabric, 107, "after!", sourcePort: 41005);
+
+        Assert.Contains(fabric.Mover!.Received, IsData);
+        Assert.DoesNotContain(fabric.App2.Received, IsData);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc2!.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+        Assert.DoesNotContain(fabric.Mover.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+        foreach (var host in new[] { fabric.Eng1, fabric.Mover, fabric.App2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Exchange(fabric, 113, "again", sourcePort: 41005);
+    }
+
     private static string UdpText(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.Payload, out var udp)
             ? System.Text.Encoding.ASCII.GetString(udp.Payload)
