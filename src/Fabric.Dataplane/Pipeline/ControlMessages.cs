@@ -258,6 +258,54 @@ public static class ControlMessages
         return EthernetLength + ipHeader + TcpSegment.MinHeaderLength;
     }
 
+    /// <summary>
+    /// A forward packet an SVR redirect returned, rebuilt as its client sent it (docs/mobility.md "The old egress redirects"): an
+    /// Ethernet frame from and to <paramref name="ourMac"/> (as if received on that port; the source tells the gateway stage
+    /// it is the router's own, so that no neighbour is learned from it), an IPv4 or IPv6 header from
+    /// <paramref name="flow"/>'s source to its destination, then <paramref name="transport"/> (a TCP or UDP header with its
+    /// options and payload, as the packet carried it between the routers) with <paramref name="flow"/>'s ports and its
+    /// checksum computed again. Returns the frame's length, or 0 when it does not fit <paramref name="frame"/> or the
+    /// transport does not read as the flow's protocol.
+    /// </summary>
+    public static int ReturnedForwardPacket(Span<byte> frame, MacAddress ourMac, in SessionKey flow, ReadOnlySpan<byte> transport)
+    {
+        var ipHeader = flow.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength;
+        var checksumAt = flow.Protocol == IpProtocol.Tcp ? 16 : UdpDatagram.ChecksumOffset;
+        var least = flow.Protocol == IpProtocol.Tcp ? TcpSegment.MinHeaderLength : UdpDatagram.HeaderLength;
+        if (transport.Length < least || EthernetLength + ipHeader + transport.Length > frame.Length || transport.Length > ushort.MaxValue - ipHeader)
+        {
+            return 0;
+        }
+
+        WriteEthernet(frame, ourMac, ourMac, flow.IsIpv6 ? EtherType.Ipv6 : EtherType.Ipv4);
+        var ip = frame[EthernetLength..];
+        if (flow.IsIpv6)
+        {
+            WriteIpv6(ip, transport.Length, flow.Protocol, DefaultTtl, flow.Source, flow.Destination);
+        }
+        else
+        {
+            WriteIpv4(ip, transport.Length, flow.Protocol, (uint)flow.Source, (uint)flow.Destination);
+        }
+
+        var upper = ip.Slice(ipHeader, transport.Length);
+        transport.CopyTo(upper);
+        BinaryPrimitives.WriteUInt16BigEndian(upper, flow.SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(upper[2..], flow.DestinationPort);
+        if (flow.Protocol == IpProtocol.Udp)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(upper[UdpDatagram.LengthOffset..], (ushort)transport.Length);
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(upper[checksumAt..], 0);
+        var pseudoHeader = flow.IsIpv6
+            ? Checksum.PseudoHeaderIpv6(flow.Source, flow.Destination, flow.Protocol, transport.Length)
+            : Checksum.PseudoHeaderIpv4((uint)flow.Source, (uint)flow.Destination, flow.Protocol, transport.Length);
+        var checksum = Checksum.Finish(Checksum.Add(pseudoHeader, upper));
+        BinaryPrimitives.WriteUInt16BigEndian(upper[checksumAt..], flow.Protocol == IpProtocol.Udp && checksum == 0 ? (ushort)0xFFFF : checksum);
+        return EthernetLength + ipHeader + transport.Length;
+    }
+
     /// <summary>An ICMPv4 echo request of the router's own, without payload (an instance health check of a service without a TCP port).</summary>
     public static int EchoRequest(Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort identifier, ushort sequence)
     {

@@ -30,11 +30,14 @@ public static class GatewayStage
 
         if (!context.IsIcmpError
             && !resources.Neighbors.IsLearnedRecently(context.IngressPort, context.Key.Source, context.Key.IsIpv6, sender, context.Now)
-            && binding.IsOnLink(context.Key.Source, context.Key.IsIpv6))
+            && binding.IsOnLink(context.Key.Source, context.Key.IsIpv6)
+            && sender != resources.Ports[context.IngressPort].Mac)
         {
             // Only a host on this link sends its own frames here: a source from elsewhere is forged or routed, and
             // an ICMP error's key is the flow it quotes (its addresses are not the sender's). Neither is learned.
             // A neighbour learned a moment ago at this MAC (every frame of a flow) is neither looked at nor learned again.
+            // A frame from the port's own MAC is the router's own (a forward packet an SVR redirect returned, run again as
+            // its client sent it): it teaches nothing about the client.
             Learn(resources, context.IngressPort, context.Key.Source, context.Key.IsIpv6, sender, context.Now);
         }
 

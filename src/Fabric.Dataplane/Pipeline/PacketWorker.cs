@@ -387,6 +387,9 @@ public sealed class PacketWorker
                 case Verdict.Drop:
                     CountDrop(ref context, context.Drop);
                     break;
+                case Verdict.Consumed when Resources.ReturnedLength > 0:
+                    RunReturned(now, snapshot);
+                    break;
             }
 
             return verdict;
@@ -395,6 +398,22 @@ public sealed class PacketWorker
         {
             return Faulted(ref context, fault);
         }
+    }
+
+    /// <summary>
+    /// Runs the forward packet a redirect returned (<see cref="WorkerResources.ReturnedScratch"/>, rebuilt as its client
+    /// sent it) through the pipeline as if received on the port towards its client: it leaves on its session's new path.
+    /// It and the redirect that brought it count as one packet received. Sent at once, not queued (the scratch is reused).
+    /// </summary>
+    private void RunReturned(long now, ForwardingSnapshot snapshot)
+    {
+        var length = Resources.ReturnedLength;
+        Resources.ReturnedLength = 0;
+        Counters.Received--;
+        var queueing = _queueing;
+        _queueing = false;
+        Process(Resources.ReturnedScratch, length, Resources.ReturnedPort, now, snapshot);
+        _queueing = queueing;
     }
 
     /// <summary>Drops the packet in hand because a stage threw on it, and records where.</summary>
@@ -554,7 +573,9 @@ public sealed class PacketWorker
         if (state.Svr != SvrRole.None)
         {
             var ipEnd = context.NetworkOffset + context.IpLength;
+            // A former egress returns each packet in its own redirect (SvrStage.Redirect): a super-packet is cut first.
             if (state.Sealed
+                || state.Svr == SvrRole.FormerEgress
                 || state.OriginalProtocol != context.Key.Protocol
                 || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, Resources.ResignalQuietTicks)
                 || AnyPacketNeedsBareBlock(context.Frame[headerEnd..ipEnd], segmentSize))

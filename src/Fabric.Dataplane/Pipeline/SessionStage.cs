@@ -34,7 +34,9 @@ public static class SessionStage
 
         if (context.ToWaypoint)
         {
-            return SvrStage.Accept(ref context, snapshot, resources) == Verdict.Continue ? FastPath(ref context, snapshot, resources) : Verdict.Drop;
+            // Accept opens a session (Continue), drops, or takes a late redirect whole (Consumed).
+            var accepted = SvrStage.Accept(ref context, snapshot, resources);
+            return accepted == Verdict.Continue ? FastPath(ref context, snapshot, resources) : accepted;
         }
 
         if (context.IsIcmpError)

@@ -35,8 +35,18 @@ public sealed class WorkerCounters
     /// </summary>
     public long RedirectsSent;
 
+    /// <summary>
+    /// Egress: redirects that could not return the forward packet they answer (too big for the path with the redirect's
+    /// metadata, an announcement, or an ICMP session's): that packet is lost, and the sender sends it again (TCP) or not.
+    /// Counted in <see cref="RedirectsSent"/> too.
+    /// </summary>
+    public long RedirectsWithoutPacket;
+
     /// <summary>Ingress: redirects taken, each moving its session to the router it names (counted in <see cref="SessionsMoved"/> too).</summary>
     public long RedirectsFollowed;
+
+    /// <summary>Ingress: forward packets a redirect returned, sent again on the session's new path (to the router the redirect names).</summary>
+    public long RedirectedPacketsResent;
 
     /// <summary>
     /// Ingress: redirects not followed: no usable path to the router named, this router itself (the instance moved to the
@@ -120,7 +130,9 @@ public sealed class WorkerCounters
             sum.SessionResets += Interlocked.Read(ref w.SessionResets);
             sum.SessionsMoved += Interlocked.Read(ref w.SessionsMoved);
             sum.RedirectsSent += Interlocked.Read(ref w.RedirectsSent);
+            sum.RedirectsWithoutPacket += Interlocked.Read(ref w.RedirectsWithoutPacket);
             sum.RedirectsFollowed += Interlocked.Read(ref w.RedirectsFollowed);
+            sum.RedirectedPacketsResent += Interlocked.Read(ref w.RedirectedPacketsResent);
             sum.RedirectsRefused += Interlocked.Read(ref w.RedirectsRefused);
             sum.InstancePinsHonoured += Interlocked.Read(ref w.InstancePinsHonoured);
             sum.InstancePinsUnmatched += Interlocked.Read(ref w.InstancePinsUnmatched);

@@ -143,6 +143,19 @@ public sealed class WorkerResources
     /// <summary>Room for one packet cut from a super-packet (it may grow by metadata as any packet).</summary>
     internal byte[] SegmentScratch { get; } = new byte[PacketBuffer.DefaultCapacity];
 
+    /// <summary>
+    /// A forward packet a redirect returned to this ingress (<see cref="SvrStage.FollowRedirect"/>), rebuilt as its client
+    /// sent it, for the worker to run again once the packet in hand is done: a frame of <see cref="ReturnedLength"/>
+    /// octets (0: none waiting) received on <see cref="ReturnedPort"/>. Written by the stage, taken by the worker.
+    /// </summary>
+    internal byte[] ReturnedScratch { get; } = new byte[PacketBuffer.DefaultCapacity];
+
+    /// <summary>The length of the frame waiting in <see cref="ReturnedScratch"/>; 0 when none waits.</summary>
+    internal int ReturnedLength { get; set; }
+
+    /// <summary>The port the frame in <see cref="ReturnedScratch"/> counts as received on (the port towards its client).</summary>
+    internal int ReturnedPort { get; set; }
+
     /// <summary>Sessions the tenant (by its index when they opened) holds in the table.</summary>
     public int TenantSessions(int tenant) => (uint)tenant < (uint)_tenantSessions.Length ? _tenantSessions[tenant] : 0;
 

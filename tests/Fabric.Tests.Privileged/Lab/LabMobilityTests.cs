@@ -50,7 +50,9 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
         output.WriteLine(
             $"dc1 redirects sent {_run.Counters("dc1a").GetProperty("redirects_sent").GetInt64()}, br1 redirects followed "
             + $"{_run.Counters("br1a").GetProperty("redirects_followed").GetInt64() - followedBefore}, dc2 pins honoured "
-            + $"{_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() - pinnedBefore}");
+            + $"{_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() - pinnedBefore}; dc1 redirects without their packet "
+            + $"{_run.Counters("dc1a").GetProperty("redirects_without_packet").GetInt64()}, br1 returned packets sent on "
+            + $"{_run.Counters("br1a").GetProperty("redirected_packets_resent").GetInt64()}");
         Assert.True(_run.Counters("br1a").GetProperty("redirects_followed").GetInt64() > followedBefore, "br1 followed dc1's redirect");
         Assert.True(_run.Counters("dc2a").GetProperty("instance_pins_honoured").GetInt64() > pinnedBefore, "dc2 put the session on mob1 by its pin");
     }

@@ -36,5 +36,26 @@ public sealed class InstancePins
         return entry.HandlePlusOne == handle + 1 && entry.SessionId == sessionId;
     }
 
+    /// <summary>
+    /// The session pinned to the instance that answers with <paramref name="instance"/> under session id
+    /// <paramref name="sessionId"/>: how a redirect that reaches the ingress on the waypoint tuple its session left finds
+    /// that session. Looks at every slot (a late redirect only, never per packet of a session); false when none holds it.
+    /// </summary>
+    public bool TryFindPinned(uint sessionId, in SessionKey instance, out int handle)
+    {
+        for (var i = 0; i < _entries.Length; i++)
+        {
+            ref readonly var entry = ref _entries[i];
+            if (entry.HandlePlusOne != 0 && entry.SessionId == sessionId && entry.Instance == instance)
+            {
+                handle = entry.HandlePlusOne - 1;
+                return true;
+            }
+        }
+
+        handle = -1;
+        return false;
+    }
+
     private readonly record struct Entry(int HandlePlusOne, uint SessionId, SessionKey Instance);
 }

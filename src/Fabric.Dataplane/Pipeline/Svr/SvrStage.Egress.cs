@@ -40,6 +40,12 @@ public static partial class SvrStage
     public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
+        if (metadata.Present && !metadata.HasForwardContext && metadata.RoutedOnward && metadata.HasReverseContext)
+        {
+            // A redirect on the tuple its session left: the ingress already followed an earlier one (docs/mobility.md).
+            return FollowLateRedirect(ref context, snapshot, resources);
+        }
+
         if (!metadata.Present || !metadata.HasForwardContext)
         {
             return context.Fail(DropReason.WaypointNoSession);

@@ -377,20 +377,28 @@ public static partial class SvrStage
     /// checksums complete) with the session's metadata as its payload (<see cref="WriteBlock"/> with the keepalive control), sealed
     /// when <paramref name="securityId"/> names an epoch or the session is encrypted, out of <paramref name="port"/> to
     /// <paramref name="nextHop"/> (held while its MAC is asked for). The one way an announcement or an acknowledgement
-    /// leaves (and a redirect, <see cref="Redirect"/>): <see cref="DropReason.None"/>, or why it could not.
+    /// leaves (and a redirect, <see cref="Redirect"/>): <see cref="DropReason.None"/>, or why it could not. With
+    /// <paramref name="carriesPacket"/> (a redirect that returns a packet) <paramref name="transportLength"/> counts the
+    /// transport header and its payload, the block goes between them without the keepalive control, and a packet that
+    /// would not fit the port's MTU is not sent (<see cref="DropReason.TooBig"/>).
     /// </summary>
     private static DropReason SendMetadataOnly(
         ref PacketContext context, in SessionState state, WorkerResources resources, ForwardingSnapshot snapshot, bool forward, int port, UInt128 nextHop, int headerLength, uint securityId, bool acknowledge,
-        int transportLength = UdpDatagram.HeaderLength)
+        int transportLength = UdpDatagram.HeaderLength, bool carriesPacket = false)
     {
         var frame = resources.Scratch.AsSpan();
         var datagram = frame[EthernetFrame.UntaggedHeaderLength..];
         var bareLength = headerLength + transportLength;
         var block = resources.MetadataScratch.AsSpan();
-        if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: true, acknowledge, block, out var length)
+        if (!WriteBlock(state, resources, snapshot, ref context, forward, securityId, announce: !carriesPacket, acknowledge, block, out var length)
             || !MetadataInsertion.TryInsert(datagram, bareLength, block[..length], out var grown))
         {
-            return DropReason.MetadataMismatch;
+            return carriesPacket ? DropReason.TooBig : DropReason.MetadataMismatch;
+        }
+
+        if (carriesPacket && grown + (securityId != 0 || state.Sealed ? PacketSealer.TrailerLength : 0) > resources.Ports[port].Mtu)
+        {
+            return DropReason.TooBig;
         }
 
         var sideHeaders = new PacketHeaders

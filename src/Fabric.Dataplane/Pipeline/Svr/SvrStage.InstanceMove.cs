@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
@@ -8,11 +9,13 @@ namespace Fabric.Dataplane.Pipeline;
 // instance moves"). The ingress cannot see it (its router still hosts the service); the old egress can:
 //
 //   old egress, binding a snapshot that places the instance at router R:  Egress ─► FormerEgress (LeaveInstance)
-//   old egress, each forward packet of a former egress:  not delivered; answered with a redirect (Redirect): reverse
-//       metadata on the session's waypoint tuple, no payload, carrying the instance's tuple (reverse context, TLV 4/5),
-//       the session id, the keepalive control and R (destination router, TLV 17)
+//   old egress, each forward packet of a former egress:  not delivered; turned round and returned as a redirect
+//       (Redirect): the packet on the session's waypoint tuple reversed, with reverse metadata carrying the instance's
+//       tuple (reverse context, TLV 4/5), the session id and R (destination router, TLV 17); a bare segment or datagram
+//       with the keepalive control when the packet cannot come back
 //   ingress, a reverse packet whose metadata names another router:  FollowRedirect: the session moves to R (MoveTo, the
-//       move FollowHosting makes), pinned to the instance (InstancePins); the packet is consumed
+//       move FollowHosting makes), pinned to the instance (InstancePins); a returned packet is rebuilt as the client
+//       sent it (Return) and run again by the worker, so it leaves for R with the session's metadata
 //   ingress, forward metadata while it re-signals:  the pin as reverse context (WriteBlock)
 //   new egress R, Accept:  InstanceRoute.Egress puts the session on the instance the pin names when R hosts it
 public static partial class SvrStage
@@ -118,12 +121,18 @@ public static partial class SvrStage
 
     /// <summary>
     /// At a former egress: answers the forward packet in hand, which reaches nothing here, with a redirect towards the
-    /// ingress (see the drawing above; written by <see cref="WriteBlock"/>, sent by <see cref="SendMetadataOnly"/>), a bare
-    /// segment (ACK, the sequence numbers the session last saw) or datagram of the session's transport on its waypoint
-    /// tuple, sealed as any metadata on the path. The packet itself is consumed: the sender sends it again once its
-    /// ingress moved the session (TCP retransmits; a lost datagram is lost, as on any move). Reverse packets and ICMP
-    /// errors of a former egress are dropped (<see cref="DropReason.NoRoute"/>). Allocation-free; one redirect per forward
-    /// packet, which stop once the ingress moved (its packets then leave on another tuple).
+    /// ingress (see the drawing above; written by <see cref="WriteBlock"/>, sent by <see cref="SendMetadataOnly"/>) that
+    /// <b>returns the packet</b>: the same IP packet (TCP header, options and payload, or UDP payload, as it came and was
+    /// unsealed) turned round onto the session's waypoint tuple reversed, the redirect's metadata inserted after its
+    /// transport header, without the keepalive control (which marks a block that carries nothing), sealed as any metadata
+    /// on the path. The ingress sends the packet again to where the session went (<see cref="FollowRedirect"/>), so no
+    /// forward packet is lost to the move. When the packet cannot come back (too big for the port's MTU with the block, an
+    /// announcement that carries nothing, an ICMP session, or a session that changes transport between the routers) the
+    /// redirect is a bare segment (ACK, the sequence numbers the session last saw) or datagram of the session's transport
+    /// with the keepalive control, and the packet is lost (<see cref="WorkerCounters.RedirectsWithoutPacket"/>): TCP
+    /// retransmits, a datagram is gone. Reverse packets and ICMP errors of a former egress are dropped
+    /// (<see cref="DropReason.NoRoute"/>). Allocation-free; one redirect per forward packet, which stop once the ingress
+    /// moved (its packets then leave on another tuple).
     /// </summary>
     internal static Verdict Redirect(ref PacketContext context, ref SessionState state, WorkerResources resources, ForwardingSnapshot snapshot)
     {
@@ -135,7 +144,31 @@ public static partial class SvrStage
         var sessions = resources.Sessions;
         var waypoint = sessions.ForwardKey(context.Session);
         var port = state.ReversePort;
-        var headerLength = waypoint.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength;
+        var keys = snapshot.Runtimes.PeerKeys[KeysToward(state, sessions, context.Session, forward: false, snapshot)];
+        var securityId = keys.HasKeys ? keys.SecurityId : 0;
+        if (CanReturn(ref context, waypoint, sessions.ReverseKey(context.Session).Protocol)
+            && !context.IsSuperPacket && context.IpLength <= resources.Scratch.Length - EthernetFrame.UntaggedHeaderLength)
+        {
+            var headerLength = context.TransportOffset - context.NetworkOffset;
+            var ip = resources.Scratch.AsSpan(EthernetFrame.UntaggedHeaderLength);
+            context.Frame.Slice(context.NetworkOffset, context.IpLength).CopyTo(ip);
+            TurnRound(ip, headerLength, waypoint.IsIpv6);
+            var returned = SendMetadataOnly(
+                ref context, state, resources, snapshot, forward: false, port, waypoint.Source, headerLength, securityId, acknowledge: false,
+                transportLength: context.IpLength - headerLength, carriesPacket: true);
+            if (returned == DropReason.None)
+            {
+                resources.Counters.RedirectsSent++;
+                return Verdict.Consumed;
+            }
+
+            if (returned != DropReason.TooBig)
+            {
+                return context.Fail(returned);
+            }
+        }
+
+        var bareHeaderLength = waypoint.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength;
         int transportLength;
         if (waypoint.Protocol == IpProtocol.Tcp)
         {
@@ -150,16 +183,42 @@ public static partial class SvrStage
             transportLength = UdpDatagram.HeaderLength;
         }
 
-        var keys = snapshot.Runtimes.PeerKeys[KeysToward(state, sessions, context.Session, forward: false, snapshot)];
         var sent = SendMetadataOnly(
-            ref context, state, resources, snapshot, forward: false, port, waypoint.Source, headerLength, keys.HasKeys ? keys.SecurityId : 0, acknowledge: false, transportLength);
+            ref context, state, resources, snapshot, forward: false, port, waypoint.Source, bareHeaderLength, securityId, acknowledge: false, transportLength);
         if (sent != DropReason.None)
         {
             return context.Fail(sent);
         }
 
         resources.Counters.RedirectsSent++;
+        resources.Counters.RedirectsWithoutPacket++;
         return Verdict.Consumed;
+    }
+
+    /// <summary>
+    /// Whether a former egress's redirect may return the forward packet in hand: a TCP or UDP session that crosses between
+    /// the routers in its own transport (<paramref name="waypoint"/>'s protocol is the original <paramref name="original"/>),
+    /// and a packet that carries something for the instance (not an announcement, whose block was all it had).
+    /// </summary>
+    private static bool CanReturn(ref PacketContext context, in SessionKey waypoint, byte original) =>
+        waypoint.Protocol == original && (original is IpProtocol.Tcp or IpProtocol.Udp) && !(context.Metadata.Present && context.Metadata.Announcement);
+
+    /// <summary>
+    /// Turns an IP packet (header of <paramref name="headerLength"/> octets, then TCP or UDP) round in place: source and
+    /// destination addresses swapped, and source and destination ports. Both swaps leave every checksum as it was.
+    /// </summary>
+    private static void TurnRound(Span<byte> ip, int headerLength, bool isIpv6)
+    {
+        var addresses = isIpv6 ? ip.Slice(Ipv6Packet.SourceOffset, 32) : ip.Slice(Ipv4Packet.SourceOffset, 8);
+        var half = addresses.Length / 2;
+        Span<byte> source = stackalloc byte[16];
+        addresses[..half].CopyTo(source);
+        addresses[half..].CopyTo(addresses);
+        source[..half].CopyTo(addresses[half..]);
+        var ports = ip.Slice(headerLength, 4);
+        var sourcePort = BinaryPrimitives.ReadUInt16BigEndian(ports);
+        BinaryPrimitives.WriteUInt16BigEndian(ports, BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
+        BinaryPrimitives.WriteUInt16BigEndian(ports[2..], sourcePort);
     }
 
     /// <summary>
@@ -167,28 +226,109 @@ public static partial class SvrStage
     /// egress: the instance moved there) moves the session to a usable path to that router (<see cref="MoveTo"/>: new
     /// waypoint ports, metadata again) and pins it to the instance the redirect names (its reverse context), so the new
     /// egress puts it on that instance. Whatever the service's resiliency, as <see cref="FollowHosting"/>. A redirect to a
-    /// router with no usable path, or that the session's path already leads to, is counted and changes nothing. The
-    /// packet (a bare segment or datagram) is consumed. Allocation-free; runs only for a packet with such metadata.
+    /// router with no usable path is counted and changes nothing; one to the router the session's path already leads to
+    /// (a later redirect, sent before the old egress saw the session leave) moves nothing again. A redirect without the
+    /// keepalive control returns the forward packet it answers (<see cref="Redirect"/>): once the session is on a path to
+    /// the router named, that packet is rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again,
+    /// so it leaves on the new path with the session's metadata. The packet in hand is consumed. Allocation-free; runs
+    /// only for a packet with such metadata.
     /// </summary>
     internal static Verdict FollowRedirect(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
         var path = (uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length ? snapshot.PeerPaths[metadata.OnwardPath] : null;
         var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
-        if (path is null || (current is not null && current.PeerRouter == path.PeerRouter)
-            || MoveTo(resources, context.Session, ref state, path, snapshot) != DropReason.None)
+        if (path is null)
         {
             resources.Counters.RedirectsRefused++;
             return Verdict.Consumed;
         }
 
-        if (metadata.HasReverseContext)
+        if (current is null || current.PeerRouter != path.PeerRouter)
         {
-            resources.InstancePins.Pin(context.Session, state.SessionId, metadata.ReverseContext);
+            if (MoveTo(resources, context.Session, ref state, path, snapshot) != DropReason.None)
+            {
+                resources.Counters.RedirectsRefused++;
+                return Verdict.Consumed;
+            }
+
+            if (metadata.HasReverseContext)
+            {
+                resources.InstancePins.Pin(context.Session, state.SessionId, metadata.ReverseContext);
+            }
+
+            resources.Counters.RedirectsFollowed++;
         }
 
-        resources.Counters.RedirectsFollowed++;
+        if (!metadata.Announcement)
+        {
+            Return(ref context, state, resources);
+        }
+
         return Verdict.Consumed;
+    }
+
+    /// <summary>
+    /// At the ingress: a redirect that arrives on a waypoint tuple no session holds (the old egress returned several
+    /// forward packets before it saw the session leave; an earlier redirect moved it and gave its tuple back). The session
+    /// is found by its pin (<see cref="InstancePins.TryFindPinned"/>: the redirect's session id and reverse context); when it
+    /// is an ingress session already on a path to the router the redirect names, the redirect is verified as any packet of
+    /// the session (<see cref="Unseal"/>) and its returned packet sent on (<see cref="FollowRedirect"/>, which moves nothing
+    /// again). Anything else is dropped as <see cref="DropReason.WaypointNoSession"/>, as before.
+    /// </summary>
+    private static Verdict FollowLateRedirect(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
+    {
+        ref readonly var metadata = ref context.Metadata;
+        var path = (uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length ? snapshot.PeerPaths[metadata.OnwardPath] : null;
+        if (path is null || !resources.InstancePins.TryFindPinned(metadata.SessionId, metadata.ReverseContext, out var handle)
+            || !resources.Sessions.IsLive(handle))
+        {
+            return context.Fail(DropReason.WaypointNoSession);
+        }
+
+        ref var state = ref resources.Sessions.Payload(handle);
+        var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        if (state.Svr != SvrRole.Ingress || state.SessionId != metadata.SessionId || current is null || current.PeerRouter != path.PeerRouter)
+        {
+            return context.Fail(DropReason.WaypointNoSession);
+        }
+
+        context.Session = handle;
+        context.Direction = SessionDirection.Reverse;
+        if (Unseal(ref context, resources, snapshot, state.Sealed) != Verdict.Continue)
+        {
+            return Verdict.Drop;
+        }
+
+        context.Tenant = state.Tenant;
+        context.Service = state.Service;
+        return FollowRedirect(ref context, ref state, snapshot, resources);
+    }
+
+    /// <summary>
+    /// Rebuilds the forward packet a redirect returned (the packet in hand, its metadata stripped: the session's transport
+    /// header and payload behind the waypoint tuple) as the session's client sent it: an Ethernet frame to the port
+    /// towards the client, an IP header from the client to the service's address (the session's forward key), the
+    /// transport header and payload with the client's ports, checksum complete. The worker runs it once the packet in
+    /// hand is done (<see cref="WorkerResources.ReturnedScratch"/>). Nothing when the packet is not of the session's
+    /// transport (TCP or UDP) or does not fit.
+    /// </summary>
+    private static void Return(ref PacketContext context, in SessionState state, WorkerResources resources)
+    {
+        var client = resources.Sessions.ForwardKey(context.Session);
+        var transport = context.Frame.Slice(context.TransportOffset, context.NetworkOffset + context.IpLength - context.TransportOffset);
+        if (context.Key.Protocol != client.Protocol || client.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp))
+        {
+            return;
+        }
+
+        var length = ControlMessages.ReturnedForwardPacket(resources.ReturnedScratch, resources.Ports[state.ReversePort].Mac, client, transport);
+        if (length > 0)
+        {
+            resources.ReturnedLength = length;
+            resources.ReturnedPort = state.ReversePort;
+            resources.Counters.RedirectedPacketsResent++;
+        }
     }
 
     /// <summary>

@@ -42,8 +42,16 @@ public sealed class SvrFabric : IDisposable
     /// <c>PACKET_VNET_HDR</c> do. One worker only.
     /// </param>
     /// <param name="serviceLanMtu">The MTU of dc1's svc port (its link toward the instances), which may be below the WAN's.</param>
-    public SvrFabric(Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false, int dc1Workers = 0, int serviceLanMtu = 1500)
+    /// <param name="withDc2">
+    /// Whether the fabric has a fourth router, dc2 (wan0 172.16.0.4, a bridged network apps with gateway 10.10.1.253/24
+    /// and the container spare2, 10.10.1.99), added to the document (<see cref="WithDc2"/>), with the host
+    /// <see cref="Mover"/> (10.10.1.40) on apps.
+    /// </param>
+    public SvrFabric(
+        Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false, int dc1Workers = 0, int serviceLanMtu = 1500,
+        bool withDc2 = false)
     {
+        _withDc2 = withDc2;
         _workers = workers;
         _dc1Workers = dc1Workers > 0 ? dc1Workers : workers;
         Model = Document(edit ?? (text => text), unauthenticatedMetadata);
@@ -79,7 +87,22 @@ public sealed class SvrFabric : IDisposable
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
         Hosts = [Web1, Web2, Db1, Bulk1, Ops1, Eng1, Guest1, Eng2, Fin1, App2, Roamer, Nomad, Attacker];
+        if (withDc2)
+        {
+            var apps = new InMemoryBridge();
+            Dc2 = Start("dc2", [wan.Attach("wan0", NextMac()), apps.Attach("apps", NextMac())]);
+            Mover = Server("mover", apps, "10.10.1.40", "10.10.1.253");
+            Hosts = [.. Hosts, Mover];
+        }
     }
+
+    /// <summary>The fourth router when the fabric was made with one (<c>withDc2</c>), else null.</summary>
+    public ForwardingEngine? Dc2 { get; }
+
+    /// <summary>A server on dc2's apps network at 10.10.1.40 (the address ops1 and roamer have elsewhere), when there is a dc2.</summary>
+    public TestHost? Mover { get; }
+
+    private readonly bool _withDc2;
 
     public ManualTime Time { get; } = new();
 
@@ -134,7 +157,7 @@ public sealed class SvrFabric : IDisposable
     public TestHost[] Hosts { get; }
 
     /// <summary>Moves frames between routers and hosts until nothing moves (bounded).</summary>
-    public void Pump() => FramePump.Run([Dc1, Br1, Br2], Hosts);
+    public void Pump() => FramePump.Run(Dc2 is null ? [Dc1, Br1, Br2] : [Dc1, Br1, Br2, Dc2], Hosts);
 
     /// <summary>
     /// dc1 restarts: a new process on the same ports, with no session, neighbour or counter of before (also how a
@@ -166,10 +189,42 @@ public sealed class SvrFabric : IDisposable
     public string DocumentText(Func<string, string> edit, bool unauthenticatedMetadata = true)
     {
         ArgumentNullException.ThrowIfNull(edit);
-        var text = edit(_identities.Pin(Repository.Read("hocon/lab.conf")));
+        var pinned = _identities.Pin(Repository.Read("hocon/lab.conf"));
+        var text = edit(_withDc2 ? WithDc2(pinned) : pinned);
         return unauthenticatedMetadata
             ? System.Text.RegularExpressions.Regex.Replace(text, "^    wan \\{", "    wan { allow-unauthenticated-metadata = true\n", System.Text.RegularExpressions.RegexOptions.Multiline)
             : text;
+    }
+
+    /// <summary>lab.conf with a fourth router, dc2, on the WAN (see the constructor's <c>withDc2</c>); its node's identity is not pinned.</summary>
+    public static string WithDc2(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var edited = text.Replace(
+            "\n  }\n\n  conductor {",
+            """
+
+                dc2 {
+                  nodes { dc2a { management-address = "10.99.0.14" } }
+                  interfaces {
+                    wan0 { addresses = ["172.16.0.4/24"], neighborhoods = [wan] }
+                  }
+                  networks {
+                    apps {
+                      model = bridged
+                      gateways = ["10.10.1.253/24"]
+                      containers {
+                        spare2 { addresses = ["10.10.1.99"] }
+                      }
+                    }
+                  }
+                }
+              }
+
+              conductor {
+            """.Replace("\r", "", StringComparison.Ordinal),
+            StringComparison.Ordinal);
+        return edited.Contains("dc2 {", StringComparison.Ordinal) ? edited : throw new InvalidOperationException("lab.conf has no routers block to add dc2 to");
     }
 
     /// <summary>
@@ -232,6 +287,7 @@ public sealed class SvrFabric : IDisposable
         Dc1.Dispose();
         Br1.Dispose();
         Br2.Dispose();
+        Dc2?.Dispose();
     }
 
     private ForwardingEngine Start(string name, IPacketPort[] ports, bool active = true, FabricConfig? model = null, ulong? seed = null)

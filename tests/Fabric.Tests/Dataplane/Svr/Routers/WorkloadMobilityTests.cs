@@ -110,16 +110,15 @@ public sealed class WorkloadMobilityTests
         var atOps1 = fabric.Ops1.Received.Count;
         var atEng1 = fabric.Eng1.Received.Count;
 
-        // eng1's next segment reaches dc1, which answers br1 with a redirect to br2 instead of delivering it; br1 takes the
-        // redirect (eng1 hears nothing of it) and moves the session.
-        fabric.Eng1.SendTcp(Mobile, 41003, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
-        fabric.Pump();
-        Assert.Equal(atEng1, fabric.Eng1.Received.Count);
-        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
-        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
-
-        // eng1's retransmission goes to br2 with metadata pinning mob1.
+        // eng1's next segment reaches dc1, which returns it to br1 in a redirect to br2 instead of delivering it; br1 takes the
+        // redirect (eng1 hears nothing of it), moves the session and sends the segment again, with metadata pinning mob1, to
+        // br2: it is echoed at once, no retransmission needed.
         Exchange(fabric, 107, "after!", sourcePort: 41003);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(1, fabric.Roamer.Received.Count(IsData));
 
         // The data after the commit reached the moved instance at br2, not its siblings at dc1 or br2.
         Assert.Contains(fabric.Roamer.Received, IsData);
@@ -141,6 +140,100 @@ public sealed class WorkloadMobilityTests
         Exchange(fabric, 113, "again", sourcePort: 41003);
         Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
     }
+
+    [Fact]
+    public void Commit_MovingOneOfTwoInstancesToBr2_UdpSessionFollowsItByRedirect_LosingNoDatagram()
+    {
+        // As above, for a UDP flow: the datagrams that reach dc1 after it bound the move come back to br1 in redirects and
+        // are sent on to mob1 at br2, so none is lost; the second one, returned before br1 moved, is sent on too.
+        using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
+        fabric.Ops1.IsServer = true;
+        fabric.Eng1.SendUdp(Mobile, 41004, 7000, "d1"u8.ToArray());
+        fabric.Pump();
+        Assert.Single(fabric.Ops1.Received);
+        Assert.Single(fabric.Eng1.Received);
+
+        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
+        fabric.Ops1.IsServer = false;
+        fabric.Roamer.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        fabric.Eng1.SendUdp(Mobile, 41004, 7000, "d2"u8.ToArray());
+        fabric.Eng1.SendUdp(Mobile, 41004, 7000, "d3"u8.ToArray());
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Mobile, 41004, 7000, "d4"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["d2", "d3", "d4"], fabric.Roamer.Received.Select(UdpText).Order().ToArray());
+        Assert.Equal(["d1", "d2", "d3", "d4"], fabric.Eng1.Received.Select(UdpText).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Single(fabric.Ops1.Received);
+        Assert.Empty(fabric.Bulk1.Received);
+        Assert.Empty(fabric.App2.Received);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+    }
+
+    [Fact]
+    public void Commit_GivingTheServiceTwoNewHostingRouters_SessionWaitsForTheOldEgressRedirect_AndLandsWhereTheInstanceWent()
+    {
+        // mob1, mobile's only instance, at dc1; one commit moves it to dc2 and gives mobile app2 at br2, listed first: two
+        // routers newly host the service and dc1 no longer does. br1 cannot tell which one mob1 went to, so it leaves the
+        // session on dc1 (still reachable) until dc1's redirect names dc2.
+        using var fabric = new SvrFabric(AtDc1, withDc2: true);
+        Open(fabric, 41005);
+
+        var moved = fabric.Document(text => Common(text)
+            .Replace("instances = [{ container = mob1 }]", "instances = [{ container = app2 }, { container = mob1 }]", StringComparison.Ordinal)
+            .Replace(
+                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n",
+                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n            app2 { addresses = [\"10.30.1.30\"] }\n",
+                StringComparison.Ordinal)
+            .Replace(
+                "            spare2 { addresses = [\"10.10.1.99\"] }\n",
+                "            spare2 { addresses = [\"10.10.1.99\"] }\n            mob1 { addresses = [\"10.10.1.40\"] }\n",
+                StringComparison.Ordinal));
+        Assert.Equal(["br2", "dc2"], moved.Routers.Where(r => r.Name != "br1" && r.Networks.Any(n => n.Containers.Any(c => c.Name is "app2" or "mob1"))).Select(r => r.Name).Order().ToArray());
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2, fabric.Dc2! })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+
+        Exchange(fabric, 107, "after!", sourcePort: 41005);
+
+        Assert.Contains(fabric.Mover!.Received, IsData);
+        Assert.DoesNotContain(fabric.App2.Received, IsData);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc2!.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+        Assert.DoesNotContain(fabric.Mover.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+        foreach (var host in new[] { fabric.Eng1, fabric.Mover, fabric.App2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Exchange(fabric, 113, "again", sourcePort: 41005);
+    }
+
+    private static string UdpText(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.Payload, out var udp)
+            ? System.Text.Encoding.ASCII.GetString(udp.Payload)
+            : "";
 
     /// <summary>
     /// Gives service mobile the sibling instance bulk1 (at dc1, after mob1) and, with <paramref name="first"/>, an instance
@@ -180,7 +273,7 @@ public sealed class WorkloadMobilityTests
                 """
                     mobile {
                       addresses = ["10.200.0.90/32"]
-                      transports = [{ protocol = tcp, ports = ["7000"] }]
+                      transports = [{ protocol = tcp, ports = ["7000"] }, { protocol = udp, ports = ["7000"] }]
                       access = [engineering]
                       policy = bulk
                       instances = [{ container = mob1 }]
