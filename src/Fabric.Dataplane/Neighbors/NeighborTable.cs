@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Neighbors;
@@ -20,7 +21,8 @@ namespace Fabric.Dataplane.Neighbors;
 /// seed, a secret per engine: no one outside can aim many addresses at one window). Slots are never emptied: a stale
 /// one is reused in place, so a lookup still stops at the first empty slot. A neighbour whose window holds only fresh entries of others is
 /// not kept (counted in <see cref="NotKept"/>); the frames that waited for it still leave. Learning and looking up
-/// allocate nothing; holding a frame copies it. Not thread-safe unless made shared (one table for a router's
+/// allocate nothing; holding a frame copies it into the table's waiting room (<see cref="HeldFrames"/>, allocated once), and a
+/// neighbour's frames leave through the learner's <see cref="IHeldFrameSender"/>. Not thread-safe unless made shared (one table for a router's
 /// workers): then each operation holds a lock.
 /// </remarks>
 public sealed class NeighborTable
@@ -66,8 +68,9 @@ public sealed class NeighborTable
     private readonly ulong _seed;
     private readonly long _retransmitTicks;
     private readonly long _giveUpTicks;
-    private readonly Dictionary<NeighborKey, Waiting> _waiting;
-    private int _waitingFrames;
+    private readonly Dictionary<NeighborKey, FrameQueue> _waiting;
+    private readonly HeldFrames _held = new(MaxWaiting);
+    private readonly byte[] _leaving = new byte[HeldFrames.MaxFrameBytes];
     private long _nextSweep = long.MinValue;
     private readonly Lock? _gate;
 
@@ -105,7 +108,7 @@ public sealed class NeighborTable
         _giveUpTicks = (long)(GiveUpTime.TotalSeconds * ticksPerSecond);
         _refreshTicks = _reachableTicks / RefreshesPerReachableTime;
         _seed = hashSeed;
-        _waiting = new Dictionary<NeighborKey, Waiting>(new SeededComparer(hashSeed));
+        _waiting = new Dictionary<NeighborKey, FrameQueue>(MaxWaiting, new SeededComparer(hashSeed));
     }
 
     /// <summary>Slots in the table.</summary>
@@ -188,19 +191,29 @@ public sealed class NeighborTable
 
     /// <summary>
     /// Records that <paramref name="address"/> is at <paramref name="mac"/> as of <paramref name="now"/> (a permanent
-    /// entry stays as it is); returns the frames that were waiting for it, if any.
+    /// entry stays as it is). The frames that were waiting for it leave through <paramref name="sender"/>, oldest first, each
+    /// handed over in a buffer of the table's that is valid only during the call (a shared table holds its lock meanwhile);
+    /// returns how many left.
     /// </summary>
-    public List<byte[]>? Learn(int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
+    public int Learn<TSender>(int port, UInt128 address, bool isIpv6, MacAddress mac, long now, ref TSender sender)
+        where TSender : struct, IHeldFrameSender
     {
         if (_gate is null)
         {
-            return LearnUnlocked(port, address, isIpv6, mac, now);
+            return LearnUnlocked(port, address, isIpv6, mac, now, ref sender);
         }
 
         lock (_gate)
         {
-            return LearnUnlocked(port, address, isIpv6, mac, now);
+            return LearnUnlocked(port, address, isIpv6, mac, now, ref sender);
         }
+    }
+
+    /// <summary><see cref="Learn{TSender}"/> for a router that sends nothing (an HA standby): the frames that waited are dropped.</summary>
+    public int Learn(int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
+    {
+        var discard = default(DiscardHeldFrames);
+        return Learn(port, address, isIpv6, mac, now, ref discard);
     }
 
     /// <summary>
@@ -213,20 +226,21 @@ public sealed class NeighborTable
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsLearnedRecently(in NeighborKey key, MacAddress mac, long now) =>
-        _waitingFrames == 0 && now >= _learnedAt && now - _learnedAt < _refreshTicks && mac == _learnedMac && key == _learnedKey;
+        _held.Count == 0 && now >= _learnedAt && now - _learnedAt < _refreshTicks && mac == _learnedMac && key == _learnedKey;
 
-    private List<byte[]>? LearnUnlocked(int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
+    private int LearnUnlocked<TSender>(int port, UInt128 address, bool isIpv6, MacAddress mac, long now, ref TSender sender)
+        where TSender : struct, IHeldFrameSender
     {
         if (mac.IsMulticast || mac == MacAddress.Zero)
         {
-            return null;
+            return 0;
         }
 
         var key = new NeighborKey(port, address, isIpv6);
         if (IsLearnedRecently(key, mac, now))
         {
             // Confirmed under a refresh interval ago with this MAC: the entry is fresh and says so already.
-            return null;
+            return 0;
         }
 
         if (Store(key, mac, now) && _gate is null)
@@ -236,13 +250,19 @@ public sealed class NeighborTable
             _learnedAt = now;
         }
 
-        if (_waitingFrames == 0 || !_waiting.Remove(key, out var waiting))
+        if (_held.Count == 0 || !_waiting.Remove(key, out var waiting))
         {
-            return null;
+            return 0;
         }
 
-        _waitingFrames -= waiting.Frames.Count;
-        return waiting.Frames;
+        var left = 0;
+        for (var length = _held.TakeOldest(ref waiting, _leaving); length >= 0; length = _held.TakeOldest(ref waiting, _leaving))
+        {
+            sender.Send(_leaving.AsSpan(0, length));
+            left++;
+        }
+
+        return left;
     }
 
     /// <summary>
@@ -291,15 +311,16 @@ public sealed class NeighborTable
     private bool HoldUnlocked(int port, UInt128 address, bool isIpv6, ReadOnlySpan<byte> frame, long now, out bool ask)
     {
         var key = new NeighborKey(port, address, isIpv6);
-        if (_waiting.TryGetValue(key, out var waiting))
+        ref var waiting = ref CollectionsMarshal.GetValueRefOrNullRef(_waiting, key);
+        if (!Unsafe.IsNullRef(ref waiting))
         {
             if (now - waiting.FirstAsked >= _giveUpTicks)
             {
-                GiveUp(waiting);
+                GiveUp(ref waiting);
                 waiting.FirstAsked = now;
             }
 
-            ask = waiting.Frames.Count == 0 || now - waiting.LastAsked >= _retransmitTicks;
+            ask = waiting.Count == 0 || now - waiting.LastAsked >= _retransmitTicks;
             if (ask)
             {
                 waiting.LastAsked = now;
@@ -308,51 +329,52 @@ public sealed class NeighborTable
         else
         {
             SweepWhenFull(now);
-            if (_waitingFrames >= MaxWaiting)
+            if (_held.Count >= MaxWaiting || _waiting.Count >= MaxWaiting)
             {
                 ask = false;
                 return false;
             }
 
-            _waiting[key] = waiting = new Waiting { FirstAsked = now, LastAsked = now };
+            _waiting[key] = FrameQueue.Empty(now);
+            waiting = ref CollectionsMarshal.GetValueRefOrNullRef(_waiting, key);
             ask = true;
         }
 
-        if (waiting.Frames.Count >= MaxWaitingPerNeighbor || _waitingFrames >= MaxWaiting)
+        if (waiting.Count < MaxWaitingPerNeighbor && _held.TryAdd(ref waiting, frame))
         {
-            return false;
+            return true;
         }
 
-        waiting.Frames.Add(frame.ToArray());
-        _waitingFrames++;
-        return true;
+        if (waiting.Count == 0)
+        {
+            // Nothing of this neighbour's waits: it keeps no place in the room (it is asked for again with its next frame).
+            _waiting.Remove(key);
+        }
+
+        return false;
     }
 
     /// <summary>When the waiting room is full, gives up (at most once per <see cref="RetransmitTime"/>) the frames of every neighbour that did not answer in time.</summary>
     private void SweepWhenFull(long now)
     {
-        if (_waitingFrames < MaxWaiting || now < _nextSweep)
+        if ((_held.Count < MaxWaiting && _waiting.Count < MaxWaiting) || now < _nextSweep)
         {
             return;
         }
 
         _nextSweep = now + _retransmitTicks;
-        foreach (var (key, waiting) in _waiting)
+        foreach (var key in _waiting.Keys)
         {
+            ref var waiting = ref CollectionsMarshal.GetValueRefOrNullRef(_waiting, key);
             if (now - waiting.FirstAsked >= _giveUpTicks)
             {
-                GiveUp(waiting);
+                GiveUp(ref waiting);
                 _waiting.Remove(key);
             }
         }
     }
 
-    private void GiveUp(Waiting waiting)
-    {
-        GivenUp += waiting.Frames.Count;
-        _waitingFrames -= waiting.Frames.Count;
-        waiting.Frames.Clear();
-    }
+    private void GiveUp(ref FrameQueue waiting) => GivenUp += _held.Clear(ref waiting);
 
     private bool IsFresh(long confirmed, long now) => confirmed == Permanent || now - confirmed < _reachableTicks;
 
@@ -422,16 +444,6 @@ public sealed class NeighborTable
         public NeighborKey Key;
         public MacAddress Mac;
         public long Confirmed;
-    }
-
-    /// <summary>The frames that wait for one neighbour, and when it was first and last asked for.</summary>
-    private sealed class Waiting
-    {
-        public List<byte[]> Frames { get; } = [];
-
-        public long FirstAsked { get; set; }
-
-        public long LastAsked { get; set; }
     }
 
     /// <summary>The waiting frames' keys hashed under the table's seed, as its slots are.</summary>

@@ -1,3 +1,4 @@
+using Fabric.Dataplane.Neighbors;
 using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Wire;
@@ -98,14 +99,17 @@ public static class GatewayStage
 
     internal static void Learn(WorkerResources resources, int port, UInt128 address, bool isIpv6, MacAddress mac, long now)
     {
-        if (resources.Neighbors.Learn(port, address, isIpv6, mac, now) is { } waiting)
+        var sender = new SendHeldFrames(resources, port, mac);
+        resources.Neighbors.Learn(port, address, isIpv6, mac, now, ref sender);
+    }
+
+    /// <summary>The frames that waited for exactly this neighbour: each gets its destination MAC and leaves as the router's own.</summary>
+    private readonly struct SendHeldFrames(WorkerResources resources, int port, MacAddress mac) : IHeldFrameSender
+    {
+        public void Send(Span<byte> frame)
         {
-            // The held frames waited for exactly this address: give them their destination and send them.
-            foreach (var frame in waiting)
-            {
-                mac.Write(frame);
-                resources.SendOwn(port, frame);
-            }
+            mac.Write(frame);
+            resources.SendOwn(port, frame);
         }
     }
 

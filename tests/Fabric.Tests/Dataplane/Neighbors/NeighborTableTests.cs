@@ -111,11 +111,11 @@ public sealed class NeighborTableTests
         Assert.True(table.Hold(0, 9, isIpv6: true, [3], now: 0, out ask));
         Assert.False(ask);
 
-        Assert.Null(table.Learn(0, 9, isIpv6: false, A, now: 0));
-        var released = table.Learn(0, 9, isIpv6: true, A, now: 0);
+        var released = new CollectFrames([]);
+        Assert.Equal(0, table.Learn(0, 9, isIpv6: false, A, now: 0, ref released));
+        Assert.Equal(2, table.Learn(0, 9, isIpv6: true, A, now: 0, ref released));
 
-        Assert.NotNull(released);
-        Assert.Equal(2, released.Count);
+        Assert.Equal([[1, 2], [3]], released.Frames);
     }
 
     [Fact]
@@ -136,9 +136,9 @@ public sealed class NeighborTableTests
         Assert.True(table.Hold(0, 9, isIpv6: false, [2], 3 * TicksPerSecond, out var again));
         Assert.True(again);
         Assert.Equal(30, table.GivenUp);
-        var released = table.Learn(0, 9, isIpv6: false, A, 3 * TicksPerSecond);
-        Assert.NotNull(released);
-        Assert.Equal(2, Assert.Single(released)[0]);
+        var released = new CollectFrames([]);
+        table.Learn(0, 9, isIpv6: false, A, 3 * TicksPerSecond, ref released);
+        Assert.Equal(2, Assert.Single(released.Frames)[0]);
     }
 
     [Fact]
@@ -229,6 +229,73 @@ public sealed class NeighborTableTests
             }
 
             return hits;
+        }
+    }
+
+    [Fact]
+    public void NeighborTable_HoldAndRelease_AllocateNothingAndReturnEachFrameIntact()
+    {
+        var table = new NeighborTable(NeighborTable.DefaultCapacity, TicksPerSecond, hashSeed: 3);
+        var frame = new byte[HeldFrames.MaxFrameBytes];
+        Random.Shared.NextBytes(frame);
+        var check = new CompareFrames(frame);
+        Run(table, frame, 10, ref check);
+        var allocated = ThreadAllocations.During(() => Run(table, frame, 10_000, ref check));
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(0, check.Mismatched);
+        Assert.Equal(10_010 * 3, check.Compared);
+
+        // Each round three frames of other lengths (one octet, a 1 514-octet frame, a jumbo frame: one to nine chunks) wait
+        // for a neighbour of their own, which answers.
+        static void Run(NeighborTable table, byte[] frame, int rounds, ref CompareFrames check)
+        {
+            for (var i = 0; i < rounds; i++)
+            {
+                var address = (UInt128)(uint)(i % 5000);
+                table.Hold(0, address, isIpv6: false, frame.AsSpan(0, 1), now: i, out _);
+                table.Hold(0, address, isIpv6: false, frame.AsSpan(0, 1514), now: i, out _);
+                table.Hold(0, address, isIpv6: false, frame, now: i, out _);
+                table.Learn(0, address, isIpv6: false, A, now: i, ref check);
+            }
+        }
+    }
+
+    [Fact]
+    public void NeighborTable_WaitingRoom_BoundedInBytesPerNeighborAndRefusesFramesAboveAJumbo()
+    {
+        var table = new NeighborTable(64, TicksPerSecond, hashSeed: 1);
+        var jumbo = new byte[HeldFrames.MaxFrameBytes];
+
+        Assert.False(table.Hold(0, 9, isIpv6: false, new byte[HeldFrames.MaxFrameBytes + 1], now: 0, out _));
+        var held = 0;
+        while (table.Hold(0, 9, isIpv6: false, jumbo, now: 0, out _))
+        {
+            held++;
+        }
+
+        // 208 KiB (Linux's unres_qlen_bytes) holds 23 jumbo frames of nine chunks each; a small frame still fits after them.
+        Assert.Equal(HeldFrames.MaxChunksPerQueue / 9, held);
+        Assert.True(table.Hold(0, 9, isIpv6: false, [1], now: 0, out _));
+        Assert.True(table.Hold(0, 10, isIpv6: false, jumbo, now: 0, out _));
+    }
+
+    /// <summary>Keeps a copy of every frame released.</summary>
+    private readonly record struct CollectFrames(List<byte[]> Frames) : IHeldFrameSender
+    {
+        public void Send(Span<byte> frame) => Frames.Add(frame.ToArray());
+    }
+
+    /// <summary>Compares each frame released with the start of <paramref name="Expected"/>, allocating nothing.</summary>
+    private struct CompareFrames(byte[] Expected) : IHeldFrameSender
+    {
+        public int Compared;
+        public int Mismatched;
+
+        public void Send(Span<byte> frame)
+        {
+            Compared++;
+            Mismatched += frame.SequenceEqual(Expected.AsSpan(0, frame.Length)) ? 0 : 1;
         }
     }
 }
