@@ -26,7 +26,8 @@ public sealed class HeldFrames
 
     private const int None = -1;
 
-    private readonly byte[] _arena = new byte[Chunks * ChunkBytes];
+    // Never read before written: not zeroed, so the kernel backs only the pages frames were copied to.
+    private readonly byte[] _arena = GC.AllocateUninitializedArray<byte>(Chunks * ChunkBytes);
 
     // The chunk after each chunk in its frame's chain, or in the free list.
     private readonly int[] _nextChunk = new int[Chunks];
