@@ -59,7 +59,11 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
         _dataplane = dataplane;
         _interval = interval;
         Receive<Tick>(_ => Read());
-        Receive<AttachmentsChanged>(_ => ReadForChange());
+        Receive<AttachmentsChanged>(_ =>
+        {
+            Context.System.EventStream.Publish(new PlacementRecompiled(_node));
+            ReadForChange();
+        });
         Receive<SpacingOver>(_ =>
         {
             if (_changedWhileSpaced)
@@ -85,7 +89,7 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(_signer?.Tls, _dataplane, _refusals, _remoteInstances), "registry");
+        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(_signer?.Tls, _dataplane, _refusals, _remoteInstances, _remoteInstances is null ? null : _node), "registry");
         if (_remoteInstances is not null)
         {
             _clients = Context.ActorOf(AttachedClientActor.Props(_router, _node, _signer), "attached-clients");
