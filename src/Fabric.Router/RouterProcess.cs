@@ -160,6 +160,9 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
 
     public IReadOnlyList<AttachedWorkload> AttachedHere() => _attachedHere;
 
+    /// <summary>Raised on the admin thread after the attachment desk's workloads are compiled in (an attach or a detach).</summary>
+    public event Action? AttachedHereChanged;
+
     /// <summary>
     /// Compiles in the clients other routers attached (<see cref="Fabric.Actors.Services.AttachedClients.Of"/>), so this
     /// router's placement lists them where they are (a client that moved here from there is an arrival; one that moved
@@ -253,6 +256,8 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
                 process._attachedHere = workloads;
                 process._configuration = Fingerprint(RunningText(effective));
             }
+
+            process.AttachedHereChanged?.Invoke();
         }
     }
 

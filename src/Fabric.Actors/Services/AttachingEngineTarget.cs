@@ -21,6 +21,8 @@ public sealed class AttachingEngineTarget(ForwardingEngine engine) : IForwarding
 
     public string RouterName => engine.Name;
 
+    public event Action? AttachedHereChanged;
+
     public void Apply(FabricConfig config, long version)
     {
         lock (_gate)
@@ -39,6 +41,8 @@ public sealed class AttachingEngineTarget(ForwardingEngine engine) : IForwarding
             _attached.Add(workload);
             Recompile();
         }
+
+        AttachedHereChanged?.Invoke();
     }
 
     /// <summary>Detaches the container named <paramref name="name"/> and compiles without it.</summary>
@@ -49,6 +53,8 @@ public sealed class AttachingEngineTarget(ForwardingEngine engine) : IForwarding
             _attached.RemoveAll(w => w.Name == name);
             Recompile();
         }
+
+        AttachedHereChanged?.Invoke();
     }
 
     public IReadOnlyList<AttachedWorkload> AttachedHere()

@@ -20,6 +20,13 @@ public interface IRemoteInstanceHost
 
     /// <summary>The containers the CNI plugin attached to this node now: its clients among them are registered for the others.</summary>
     IReadOnlyList<AttachedWorkload> AttachedHere();
+
+    /// <summary>
+    /// Raised once what <see cref="AttachedHere"/> returns has changed (a container attached or detached), on the thread
+    /// that changed it, so the node registers it at once rather than at its next periodic reading. A handler must return
+    /// at once (the node's directory only tells itself).
+    /// </summary>
+    event Action? AttachedHereChanged;
 }
 
 /// <summary>The registry's instances that another router attached, as workloads a document merges in. Pure functions; thread-safe.</summary>

@@ -11,7 +11,9 @@ namespace Fabric.Actors.Services;
 /// cluster), creating them for a service seen the first time. A service gone from the configuration is handed as
 /// empty, so its entries leave the registry. Its <see cref="ServiceRegistryWatcher"/> child answers
 /// <see cref="GetServiceRegistry"/>. On a node that attaches containers (<see cref="IRemoteInstanceHost"/>), it hands
-/// its <see cref="AttachedClientActor"/> child the containers attached there at every tick.
+/// its <see cref="AttachedClientActor"/> child the containers attached there at every tick, and reads at once when they
+/// change (<see cref="IRemoteInstanceHost.AttachedHereChanged"/>), so an attach or a detach reaches the registries without
+/// waiting for the tick; a burst of them is read at once, then at most once per <see cref="ServiceDistribution.AttachmentReadSpacing"/>.
 /// </summary>
 public sealed class ServiceDirectory : ReceiveActor, IWithTimers
 {
@@ -19,6 +21,20 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
     {
         public static readonly Tick Instance = new();
     }
+
+    /// <summary>What the node attached changed (told by the host's event, from another thread).</summary>
+    private sealed record AttachmentsChanged
+    {
+        public static readonly AttachmentsChanged Instance = new();
+    }
+
+    /// <summary>The spacing after a reading made for a change is over.</summary>
+    private sealed record SpacingOver
+    {
+        public static readonly SpacingOver Instance = new();
+    }
+
+    private const string SpacingTimer = "attachment-spacing";
 
     private readonly string _node;
     private readonly string _router;
@@ -30,6 +46,8 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
     private readonly Dictionary<string, (IActorRef Service, IActorRef LoadBalancer)> _services = new(StringComparer.Ordinal);
     private IActorRef _watcher = ActorRefs.Nobody;
     private IActorRef _clients = ActorRefs.Nobody;
+    private Action? _onAttachedHereChanged;
+    private bool _changedWhileSpaced;
 
     public ServiceDirectory(string node, string router, IServiceDataplane dataplane, TimeSpan interval, NodeSigner? signer, ControlPlaneRefusals? refusals, IRemoteInstanceHost? remoteInstances)
     {
@@ -41,6 +59,18 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
         _dataplane = dataplane;
         _interval = interval;
         Receive<Tick>(_ => Read());
+        Receive<AttachmentsChanged>(_ =>
+        {
+            Context.System.EventStream.Publish(new PlacementRecompiled(_node));
+            ReadForChange();
+        });
+        Receive<SpacingOver>(_ =>
+        {
+            if (_changedWhileSpaced)
+            {
+                ReadForChange();
+            }
+        });
         Receive<GetServiceRegistry>(query => _watcher.Forward(query));
     }
 
@@ -59,13 +89,41 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(_signer?.Tls, _dataplane, _refusals, _remoteInstances), "registry");
+        _watcher = Context.ActorOf(ServiceRegistryWatcher.Props(_signer?.Tls, _dataplane, _refusals, _remoteInstances, _remoteInstances is null ? null : _node), "registry");
         if (_remoteInstances is not null)
         {
             _clients = Context.ActorOf(AttachedClientActor.Props(_router, _node, _signer), "attached-clients");
+            var self = Self;
+            _onAttachedHereChanged = () => self.Tell(AttachmentsChanged.Instance);
+            _remoteInstances.AttachedHereChanged += _onAttachedHereChanged;
         }
 
         Timers.StartPeriodicTimer("read", Tick.Instance, TimeSpan.Zero, _interval);
+    }
+
+    protected override void PostStop()
+    {
+        if (_remoteInstances is not null && _onAttachedHereChanged is not null)
+        {
+            _remoteInstances.AttachedHereChanged -= _onAttachedHereChanged;
+        }
+    }
+
+    /// <summary>
+    /// Reads for a change of what is attached here: at once, unless a reading for a change was made less than the spacing
+    /// ago, in which case once the spacing is over (one reading however many changes arrive meanwhile).
+    /// </summary>
+    private void ReadForChange()
+    {
+        if (Timers.IsTimerActive(SpacingTimer))
+        {
+            _changedWhileSpaced = true;
+            return;
+        }
+
+        _changedWhileSpaced = false;
+        Read();
+        Timers.StartSingleTimer(SpacingTimer, SpacingOver.Instance, ServiceDistribution.AttachmentReadSpacing);
     }
 
     private void Read()

@@ -33,7 +33,7 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     private IReadOnlyDictionary<string, SealedClient> _clientEntries = new Dictionary<string, SealedClient>();
     private IReadOnlyDictionary<string, RegisteredClient> _clients = new Dictionary<string, RegisteredClient>();
 
-    public ServiceRegistryWatcher(ClusterTls? tls, INodeRouters? routers, ControlPlaneRefusals? refusals, IRemoteInstanceHost? host)
+    public ServiceRegistryWatcher(ClusterTls? tls, INodeRouters? routers, ControlPlaneRefusals? refusals, IRemoteInstanceHost? host, string? node = null)
     {
         _replicator = DistributedData.Get(Context.System).Replicator;
         _self = Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress;
@@ -46,6 +46,7 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
             _instanceEntries = changed.Get(ServiceDistribution.Instances).ByName();
             _instances = ServiceDistribution.Believed(_instanceEntries, instances, routers);
             host?.HostRemoteInstances([.. _instances.Values]);
+            Recompiled(node);
         });
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
         {
@@ -57,6 +58,7 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
             _clientEntries = changed.Get(AttachedClients.Registry).ByName();
             _clients = AttachedClients.Believed(_clientEntries, clients, routers);
             host?.HostRemoteClients([.. _clients.Values]);
+            Recompiled(node);
         });
         Receive<ConfigurationApplied>(_ =>
         {
@@ -90,8 +92,18 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     /// <param name="routers">Which router each node is part of; null: not checked (a node's seal is still).</param>
     /// <param name="refusals">Where refused entries are counted; null: nowhere.</param>
     /// <param name="host">The router node that compiles in the instances other routers attached; null: none (the conductor).</param>
-    public static Props Props(ClusterTls? tls = null, INodeRouters? routers = null, ControlPlaneRefusals? refusals = null, IRemoteInstanceHost? host = null) =>
-        Akka.Actor.Props.Create(() => new ServiceRegistryWatcher(tls, routers, refusals, host));
+    /// <param name="node">The router node <paramref name="host"/> is, named in the <see cref="PlacementRecompiled"/> it publishes after it handed the host the registry.</param>
+    public static Props Props(ClusterTls? tls = null, INodeRouters? routers = null, ControlPlaneRefusals? refusals = null, IRemoteInstanceHost? host = null, string? node = null) =>
+        Akka.Actor.Props.Create(() => new ServiceRegistryWatcher(tls, routers, refusals, host, node));
+
+    /// <summary>Tells the node's actors that its host may have compiled what the registry holds in (a router node only).</summary>
+    private static void Recompiled(string? node)
+    {
+        if (node is not null)
+        {
+            Context.System.EventStream.Publish(new PlacementRecompiled(node));
+        }
+    }
 
     protected override void PreStart()
     {
@@ -143,3 +155,11 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         }));
     }
 }
+
+/// <summary>
+/// Published on the local event stream when router node <paramref name="Node"/> may have compiled in a change of what is
+/// attached, here (<see cref="IRemoteInstanceHost.AttachedHereChanged"/>) or at other routers (the registries), at the
+/// version it runs: for actors of the node that act on a new placement at once rather than at their next tick (a
+/// client that arrived or left, <see cref="Sessions.SessionActor"/>). Never crosses the network.
+/// </summary>
+public sealed record PlacementRecompiled(string Node);

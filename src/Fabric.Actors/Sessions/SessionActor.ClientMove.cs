@@ -43,6 +43,8 @@ public sealed partial class SessionActor
     {
         Receive<ConfigurationApplied>(applied => applied.Node == _node, _ => ConfigurationChanged());
         Receive<ConfigurationApplied>(_ => { });
+        Receive<Services.PlacementRecompiled>(recompiled => recompiled.Node == _node, _ => ConfigurationChanged());
+        Receive<Services.PlacementRecompiled>(_ => { });
         Receive<GiveUpClientSessions>(GiveUpClient);
         Receive<ClientSessionsGiven>(TakeClient);
         Receive<AskAgain>(_ => AskUnanswered());

@@ -83,6 +83,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
         _mediator.Tell(new Put(Self));
         Timers.StartPeriodicTimer("drain", Drain.Instance, _interval);
         Context.System.EventStream.Subscribe(Self, typeof(Configuration.ConfigurationApplied));
+        Context.System.EventStream.Subscribe(Self, typeof(Services.PlacementRecompiled));
         _arrivalsSeen = _source.Snapshot;
     }
 
