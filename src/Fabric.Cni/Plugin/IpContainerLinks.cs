@@ -9,9 +9,10 @@ namespace Fabric.Cni.Plugin;
 /// <see cref="IContainerLinks"/> with iproute2's <c>ip</c> (and util-linux's <c>nsenter</c> to act inside the container's
 /// namespace, which a runtime names by path). The plugin runs in the router's network namespace: the router's end of the
 /// veth stays there, up, with no address and IPv6 off, as the router's host-based devices are. The container's end gets
-/// the attachment's one address, of either family, and the default route of that family via the gateway, in place of
-/// any it had: a container attached at a second router before it is detached at the first (a runtime that moves it) is
-/// reached through the router it goes to.
+/// the attachment's one address, of either family, and a default route of that family via the gateway, preferred to any it
+/// had (<see cref="PreferredDefault"/>): a container attached at a second router before it is detached at the first (a
+/// runtime that moves it) is reached through the router it goes to, and one whose move is given up (the new attachment
+/// deleted) falls back on the route it had, which the kernel kept.
 /// </summary>
 public sealed class IpContainerLinks : IContainerLinks
 {
@@ -37,7 +38,7 @@ public sealed class IpContainerLinks : IContainerLinks
                 Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 0 > /proc/sys/net/ipv6/conf/{inside}/accept_dad");
                 Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside, "nodad");
                 Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
-                Run("nsenter", $"--net={netns}", "ip", "-6", "route", "replace", "default", "via", attachment.Gateway, "dev", inside);
+                PreferredDefault(netns, "-6", attachment.Gateway, inside);
             }
             else
             {
@@ -45,7 +46,7 @@ public sealed class IpContainerLinks : IContainerLinks
                 Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 1 > /proc/sys/net/ipv6/conf/{inside}/disable_ipv6 || true");
                 Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside);
                 Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
-                Run("nsenter", $"--net={netns}", "ip", "-4", "route", "replace", "default", "via", attachment.Gateway, "dev", inside);
+                PreferredDefault(netns, "-4", attachment.Gateway, inside);
             }
 
             return (Mac(Run("ip", "-j", "link", "show", "dev", name)), Mac(Run("nsenter", $"--net={netns}", "ip", "-j", "link", "show", "dev", inside)));
@@ -92,6 +93,31 @@ public sealed class IpContainerLinks : IContainerLinks
             throw new CniException(CniErrorCode.RouterRefused, $"the router's end {attachment.Name} of the container's link is gone");
         }
     }
+
+    /// <summary>
+    /// Makes the default route of <paramref name="family"/> (<c>-4</c> or <c>-6</c>) via <paramref name="gateway"/> the one
+    /// the container uses, keeping the ones it had: with none, at <see cref="DefaultRouteMetric"/>; else one metric below the
+    /// lowest it has (the kernel prefers the lowest), so the others take over when this link goes. A default at metric 0
+    /// (another tool's) cannot be undercut and is replaced, as before.
+    /// </summary>
+    private static void PreferredDefault(string netns, string family, string gateway, string inside)
+    {
+        var metrics = (JsonNode.Parse(Run("nsenter", $"--net={netns}", "ip", "-j", family, "route", "show", "default")) as JsonArray ?? [])
+            .Select(r => r?["metric"]?.GetValue<int>() ?? 0)
+            .ToList();
+        if (metrics.Count == 0 || metrics.Min() > 0)
+        {
+            var metric = metrics.Count == 0 ? DefaultRouteMetric : metrics.Min() - 1;
+            Run("nsenter", $"--net={netns}", "ip", family, "route", "add", "default", "via", gateway, "dev", inside, "metric", Text(metric));
+        }
+        else
+        {
+            Run("nsenter", $"--net={netns}", "ip", family, "route", "replace", "default", "via", gateway, "dev", inside);
+        }
+    }
+
+    /// <summary>The metric of a container's first default route (IPv6's default for routes added by hand); each later attachment's is one less.</summary>
+    public const int DefaultRouteMetric = 1024;
 
     private static string Mac(string json) => (JsonNode.Parse(json) as JsonArray)?.FirstOrDefault()?["address"]?.GetValue<string>() ?? "";
 
