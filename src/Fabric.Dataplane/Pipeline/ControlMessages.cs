@@ -270,7 +270,6 @@ public static class ControlMessages
     public static int ReturnedForwardPacket(Span<byte> frame, MacAddress ourMac, in SessionKey flow, ReadOnlySpan<byte> transport)
     {
         var ipHeader = flow.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength;
-        var checksumAt = flow.Protocol == IpProtocol.Tcp ? 16 : UdpDatagram.ChecksumOffset;
         var least = flow.Protocol == IpProtocol.Tcp ? TcpSegment.MinHeaderLength : UdpDatagram.HeaderLength;
         if (transport.Length < least || EthernetLength + ipHeader + transport.Length > frame.Length || transport.Length > ushort.MaxValue - ipHeader)
         {
@@ -297,14 +296,22 @@ public static class ControlMessages
             BinaryPrimitives.WriteUInt16BigEndian(upper[UdpDatagram.LengthOffset..], (ushort)transport.Length);
         }
 
-        BinaryPrimitives.WriteUInt16BigEndian(upper[checksumAt..], 0);
-        var pseudoHeader = flow.IsIpv6
-            ? Checksum.PseudoHeaderIpv6(flow.Source, flow.Destination, flow.Protocol, transport.Length)
-            : Checksum.PseudoHeaderIpv4((uint)flow.Source, (uint)flow.Destination, flow.Protocol, transport.Length);
-        var checksum = Checksum.Finish(Checksum.Add(pseudoHeader, upper));
-        BinaryPrimitives.WriteUInt16BigEndian(upper[checksumAt..], flow.Protocol == IpProtocol.Udp && checksum == 0 ? (ushort)0xFFFF : checksum);
+        if (flow.Protocol == IpProtocol.Udp)
+        {
+            UdpDatagram.FromValidated(upper).UpdateChecksum(PseudoHeaderSum(flow, transport.Length));
+        }
+        else
+        {
+            TcpSegment.FromValidated(upper).UpdateChecksum(PseudoHeaderSum(flow, transport.Length));
+        }
+
         return EthernetLength + ipHeader + transport.Length;
     }
+
+    /// <summary>The sum of the pseudo-header of <paramref name="key"/>'s family, addresses and protocol over <paramref name="upperLength"/> octets.</summary>
+    internal static ulong PseudoHeaderSum(in SessionKey key, int upperLength) => key.IsIpv6
+        ? Checksum.PseudoHeaderIpv6(key.Source, key.Destination, key.Protocol, upperLength)
+        : Checksum.PseudoHeaderIpv4((uint)key.Source, (uint)key.Destination, key.Protocol, upperLength);
 
     /// <summary>An ICMPv4 echo request of the router's own, without payload (an instance health check of a service without a TCP port).</summary>
     public static int EchoRequest(Span<byte> frame, MacAddress ourMac, MacAddress peerMac, uint source, uint destination, ushort identifier, ushort sequence)

@@ -251,7 +251,7 @@ public static partial class SvrStage
             BinaryPrimitives.WriteUInt16BigEndian(quotedUpper[UdpDatagram.ChecksumOffset..], 0);
             if (whole)
             {
-                var sum = Checksum.Finish(Checksum.Add(PseudoHeader(quotedKey, quotedUpper.Length), quotedUpper));
+                var sum = Checksum.Finish(Checksum.Add(ControlMessages.PseudoHeaderSum(quotedKey, quotedUpper.Length), quotedUpper));
                 BinaryPrimitives.WriteUInt16BigEndian(quotedUpper[UdpDatagram.ChecksumOffset..], sum == 0 ? ushort.MaxValue : sum);
             }
         }
@@ -260,7 +260,7 @@ public static partial class SvrStage
             // The echo identifier is the session's on every side (both its ports): the message keeps it.
             if (whole && target.Protocol == IpProtocol.Icmpv6)
             {
-                Icmpv6Packet.FromValidated(quotedUpper).UpdateChecksum(PseudoHeader(quotedKey, quotedUpper.Length));
+                Icmpv6Packet.FromValidated(quotedUpper).UpdateChecksum(ControlMessages.PseudoHeaderSum(quotedKey, quotedUpper.Length));
             }
         }
         else
@@ -278,7 +278,7 @@ public static partial class SvrStage
         WriteIpHeader(ip, outerKey, trafficClass, hopLimit, message.Length);
         if (target.IsIpv6)
         {
-            Icmpv6Packet.FromValidated(message).UpdateChecksum(PseudoHeader(outerKey, message.Length));
+            Icmpv6Packet.FromValidated(message).UpdateChecksum(ControlMessages.PseudoHeaderSum(outerKey, message.Length));
         }
         else
         {
@@ -288,11 +288,6 @@ public static partial class SvrStage
         reason = DropReason.None;
         return length;
     }
-
-    /// <summary>The sum of the pseudo-header of <paramref name="key"/>'s family, addresses and protocol over <paramref name="upperLength"/> octets.</summary>
-    private static ulong PseudoHeader(in SessionKey key, int upperLength) => key.IsIpv6
-        ? Checksum.PseudoHeaderIpv6(key.Source, key.Destination, key.Protocol, upperLength)
-        : Checksum.PseudoHeaderIpv4((uint)key.Source, (uint)key.Destination, key.Protocol, upperLength);
 
     /// <summary>
     /// The type, code and rest of header an ICMP error (ICMPv6 when <paramref name="fromIpv6"/>) takes as an error of the

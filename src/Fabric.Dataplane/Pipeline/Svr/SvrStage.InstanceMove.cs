@@ -236,7 +236,7 @@ public static partial class SvrStage
     internal static Verdict FollowRedirect(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
-        var path = (uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length ? snapshot.PeerPaths[metadata.OnwardPath] : null;
+        var path = RedirectTarget(metadata, snapshot);
         var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
         if (path is null)
         {
@@ -279,7 +279,7 @@ public static partial class SvrStage
     private static Verdict FollowLateRedirect(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
-        var path = (uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length ? snapshot.PeerPaths[metadata.OnwardPath] : null;
+        var path = RedirectTarget(metadata, snapshot);
         if (path is null || !resources.InstancePins.TryFindPinned(metadata.SessionId, metadata.ReverseContext, out var handle)
             || !resources.Sessions.IsLive(handle))
         {
@@ -304,6 +304,10 @@ public static partial class SvrStage
         context.Service = state.Service;
         return FollowRedirect(ref context, ref state, snapshot, resources);
     }
+
+    /// <summary>The path to the router a redirect names as the session's destination (TLV 17), or null when this router has none.</summary>
+    private static PeerPath? RedirectTarget(in ReceivedMetadata metadata, ForwardingSnapshot snapshot) =>
+        (uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length ? snapshot.PeerPaths[metadata.OnwardPath] : null;
 
     /// <summary>
     /// Rebuilds the forward packet a redirect returned (the packet in hand, its metadata stripped: the session's transport
