@@ -16,10 +16,23 @@ public sealed class ContainerLinksTests : IDisposable
     private static readonly string Namespace = $"cl-{Suffix}";
     private readonly NetworkNamespaces _namespaces = new();
     private readonly IpContainerLinks _links = new();
+    private readonly List<Attachment> _created = [];
 
     public ContainerLinksTests() => _namespaces.AddNamespace(Namespace);
 
-    public void Dispose() => _namespaces.Dispose();
+    /// <summary>
+    /// Deletes the router ends first: a namespace's devices go with it only when the kernel gets round to it, and a router
+    /// end still there would make the next case's veth of the same name fail to be created.
+    /// </summary>
+    public void Dispose()
+    {
+        foreach (var attachment in _created)
+        {
+            _links.Remove(attachment.Name, null, attachment.InterfaceName);
+        }
+
+        _namespaces.Dispose();
+    }
 
     [Theory]
     [InlineData("10.77.1.20", 24, "10.77.1.1", "10.77.1.254", "10.9.9.9")]
@@ -28,17 +41,24 @@ public sealed class ContainerLinksTests : IDisposable
         string address, int prefixLength, string firstGateway, string secondGateway, string faraway)
     {
         var netns = $"/run/netns/{Namespace}";
-        var first = new Attachment("c1", "eth0", $"cla{Suffix}", "pods", address, prefixLength, firstGateway, null, null, 1500);
-        var second = first with { InterfaceName = "eth1", Name = $"clb{Suffix}", Gateway = secondGateway };
+        var family = address.Contains(':', StringComparison.Ordinal) ? 6 : 4;
+        var first = new Attachment("c1", "eth0", $"cl{family}a{Suffix}", "pods", address, prefixLength, firstGateway, null, null, 1500);
+        var second = first with { InterfaceName = "eth1", Name = $"cl{family}b{Suffix}", Gateway = secondGateway };
 
-        _links.Create(first, netns);
+        Create(first, netns);
         Assert.Contains($"via {firstGateway} dev eth0", Route(faraway));
 
-        _links.Create(second, netns);
+        Create(second, netns);
         Assert.Contains($"via {secondGateway} dev eth1", Route(faraway));
 
         _links.Remove(second.Name, netns, second.InterfaceName);
         Assert.Contains($"via {firstGateway} dev eth0", Route(faraway));
+    }
+
+    private void Create(Attachment attachment, string netns)
+    {
+        _created.Add(attachment);
+        _links.Create(attachment, netns);
     }
 
     private static string Route(string destination)
