@@ -12,6 +12,9 @@ public sealed record Attachment(
     string ContainerId, string InterfaceName, string Name, string Network, string Address, int PrefixLength, string Gateway, string? Tenant, string? Service, int Mtu)
 {
     public bool Is(string containerId, string interfaceName) => ContainerId == containerId && InterfaceName == interfaceName;
+
+    /// <summary>Whether the container's one address (and so its gateway and default route) is IPv6.</summary>
+    public bool IsIpv6 => Address.Contains(':', StringComparison.Ordinal);
 }
 
 /// <summary>

@@ -179,7 +179,7 @@ public sealed partial class CniPlugin(Func<string, IRouterDesk> routerAt, IConta
     public static JsonObject Result(string cniVersion, Attachment attachment, string netns, string routerMac, string containerMac)
     {
         ArgumentNullException.ThrowIfNull(attachment);
-        var ipv6 = attachment.Address.Contains(':', StringComparison.Ordinal);
+        var ipv6 = attachment.IsIpv6;
         var ip = new JsonObject { ["address"] = $"{attachment.Address}/{attachment.PrefixLength}", ["gateway"] = attachment.Gateway, ["interface"] = 1 };
         if (Version.Parse(cniVersion) < new Version(1, 0, 0))
         {

@@ -31,23 +31,16 @@ public sealed class IpContainerLinks : IContainerLinks
             }
 
             Run("ip", "link", "set", "dev", name, "up");
-            if (attachment.Address.Contains(':', StringComparison.Ordinal))
-            {
-                // No duplicate address detection, on the link-local address either: the link has two ends, and the address
-                // is usable at once (one that moved here is in use by its sockets).
-                Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 0 > /proc/sys/net/ipv6/conf/{inside}/accept_dad");
-                Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside, "nodad");
-                Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
-                PreferredDefault(netns, "-6", attachment.Gateway, inside);
-            }
-            else
-            {
-                // IPv4 only: with IPv6 off the container sends no solicitations the router would count as drops without a tenant.
-                Run("nsenter", $"--net={netns}", "sh", "-c", $"echo 1 > /proc/sys/net/ipv6/conf/{inside}/disable_ipv6 || true");
-                Run("nsenter", $"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside);
-                Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
-                PreferredDefault(netns, "-4", attachment.Gateway, inside);
-            }
+            // IPv6: no duplicate address detection, on the link-local address either (the link has two ends, and the address
+            // is usable at once: one that moved here is in use by its sockets). IPv4: IPv6 off, so the container sends no
+            // solicitations the router would count as drops without a tenant.
+            var (family, ipv6Setting, nodad) = attachment.IsIpv6
+                ? ("-6", $"echo 0 > /proc/sys/net/ipv6/conf/{inside}/accept_dad", new[] { "nodad" })
+                : ("-4", $"echo 1 > /proc/sys/net/ipv6/conf/{inside}/disable_ipv6 || true", Array.Empty<string>());
+            Run("nsenter", $"--net={netns}", "sh", "-c", ipv6Setting);
+            Run("nsenter", [$"--net={netns}", "ip", "address", "add", $"{attachment.Address}/{attachment.PrefixLength}", "dev", inside, .. nodad]);
+            Run("nsenter", $"--net={netns}", "ip", "link", "set", "dev", inside, "up");
+            PreferredDefault(netns, family, attachment.Gateway, inside);
 
             return (Mac(Run("ip", "-j", "link", "show", "dev", name)), Mac(Run("nsenter", $"--net={netns}", "ip", "-j", "link", "show", "dev", inside)));
         }
