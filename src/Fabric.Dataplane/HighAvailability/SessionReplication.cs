@@ -69,6 +69,7 @@ public static class SessionReplication
             Tcp = sessions.Tcp(handle).Packed,
             IdleNanoseconds = Nanoseconds(now - sessions.LastSeen(handle), resources.TicksPerSecond),
             ReverseQuietNanoseconds = Nanoseconds(now - state.ReverseSeenAt, resources.TicksPerSecond),
+            PinnedInstance = resources.InstancePins.TryGet(handle, state.SessionId, out var pinned) ? pinned : null,
         };
     }
 
@@ -109,6 +110,7 @@ public static class SessionReplication
                 state.WaypointPool = existing.WaypointPool;
                 state.Bucket = existing.Bucket;
                 existing = state;
+                Repin(worker.Resources, handle, record);
                 sessions.Tcp(handle) = tcp;
                 sessions.Touch(handle, lastSeen);
                 if (tcp.IsClosed)
@@ -147,6 +149,7 @@ public static class SessionReplication
             }
 
             Installed(worker, snapshot.Runtimes[state.Runtime], handle, tcp);
+            Repin(worker.Resources, handle, record);
             added++;
         }
 
@@ -253,6 +256,19 @@ public static class SessionReplication
         if (instance >= 0)
         {
             runtime.Load.OnSessionStart(instance);
+        }
+    }
+
+    /// <summary>
+    /// Session <paramref name="handle"/>, just installed or updated from <paramref name="record"/>, takes the record's pin
+    /// (<see cref="SessionRecord.PinnedInstance"/>), so its next re-signal from this node names the instance it followed;
+    /// a record without one leaves the slot as it is (a pin this node holds for another session stays).
+    /// </summary>
+    internal static void Repin(WorkerResources resources, int handle, in SessionRecord record)
+    {
+        if (record.PinnedInstance is { } instance)
+        {
+            resources.InstancePins.Pin(handle, resources.Sessions.Payload(handle).SessionId, instance);
         }
     }
 

@@ -44,6 +44,13 @@ public struct SessionRecord
     /// <summary>Ingress: nanoseconds since the last reverse packet, when it was exported.</summary>
     [Key(7)]
     public long ReverseQuietNanoseconds;
+
+    /// <summary>
+    /// Ingress: the instance the session is pinned to (<see cref="InstancePins"/>: it followed its instance to another
+    /// router), as that instance answers; null when it has none. A reader of a record without it (an older sender) sees null.
+    /// </summary>
+    [Key(8)]
+    public SessionKey? PinnedInstance;
 }
 
 /// <summary>The sessions one export found, and the configuration version whose snapshot their indexes refer to.</summary>

@@ -204,6 +204,7 @@ public static partial class SvrStage
         }
 
         SessionReplication.Installed(worker, entry.Runtime, handle, TcpTracker.FromPacked(record.Tcp));
+        SessionReplication.Repin(worker.Resources, handle, record);
         return true;
     }
 

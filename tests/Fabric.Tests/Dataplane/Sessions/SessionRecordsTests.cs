@@ -37,11 +37,13 @@ public class SessionRecordsTests
             field.SetValue(state, Convert(field.FieldType, Next()));
         }
 
+        SessionKey Key() => new(new UInt128(Next(), Next()), new UInt128(Next(), Next()), (ushort)Next(), (ushort)Next(), (byte)Next(), (Next() & 1) == 1);
         object record = default(SessionRecord);
         foreach (var field in Keyed(typeof(SessionRecord)))
         {
             field.SetValue(record, field.FieldType == typeof(SessionState) ? state
-                : field.FieldType == typeof(SessionKey) ? new SessionKey(new UInt128(Next(), Next()), new UInt128(Next(), Next()), (ushort)Next(), (ushort)Next(), (byte)Next(), (Next() & 1) == 1)
+                : field.FieldType == typeof(SessionKey) ? Key()
+                : field.FieldType == typeof(SessionKey?) ? ((Next() & 1) == 1 ? Key() : null)
                 : Convert(field.FieldType, Next()));
         }
 
@@ -78,6 +80,22 @@ public class SessionRecordsTests
         var back = Assert.Single(SessionRecords.Deserialize(SessionRecords.Serialize([record])));
 
         Assert.Equal(new SessionState { Tenant = 3 }, back.State);
+    }
+
+    [Fact]
+    public void Record_OfASenderThatKnowsNoPins_ReadsAsUnpinned()
+    {
+        // What a node of the version before pins travelled sends its partner: each record an array of the first eight fields.
+        var record = new SessionRecord { State = new SessionState { Tenant = 3 }, Tcp = 5 };
+        var bytes = SessionRecords.Serialize([record]);
+        Assert.Equal([0x91, 0x99], bytes[..2]);
+        Assert.Equal(0xc0, bytes[^1]);
+        bytes[1] = 0x98;
+
+        var back = Assert.Single(SessionRecords.Deserialize(bytes.AsMemory(0, bytes.Length - 1)));
+
+        Assert.Equal(record, back);
+        Assert.Null(back.PinnedInstance);
     }
 
     [Fact]

@@ -77,7 +77,8 @@ public sealed class SvrFabric : IDisposable
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
 
         var lan = new InMemoryBridge();
-        Br2 = Start("br2", [wan.Attach("wan0", NextMac()), lan.Attach("lan", NextMac())]);
+        Br2Wan = new WirePort(wan.Attach("wan0", NextMac()));
+        Br2 = Start("br2", [Br2Wan, lan.Attach("lan", NextMac())]);
         Eng2 = Host("eng2", lan, "10.30.1.10", "10.30.1.1");
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
         App2 = Server("app2", lan, "10.30.1.30", "10.30.1.1");
@@ -122,6 +123,9 @@ public sealed class SvrFabric : IDisposable
 
     /// <summary>br1's WAN port: what reached br1 over the wire.</summary>
     public WirePort BrWan { get; }
+
+    /// <summary>br2's WAN port: what reached br2 over the wire.</summary>
+    public WirePort Br2Wan { get; }
 
     public TestHost Web1 { get; }
     public TestHost Web2 { get; }

@@ -1,4 +1,5 @@
 using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
 
@@ -180,6 +181,52 @@ public sealed class WorkloadMobilityTests
         Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
         Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
         Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+    }
+
+    [Fact]
+    public async Task SessionFollowingItsInstanceByRedirect_ReplicatedToBr1sPartner_WhichTakesOver_StillReachesTheMovedInstance()
+    {
+        // As the redirect test above, but the segment br1 sends on to br2 with the pin is lost on the wire, and br1's HA
+        // partner (a new process on the same ports) takes over with the replicated session. Its re-signal must still name
+        // mob1: without the pin br2 balances the session onto app2 (listed first; seen: the segment reached app2), an
+        // instance that never had the connection (a real one resets it).
+        using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
+        Open(fabric, 41003);
+        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+        fabric.Br2Wan.Tamper = _ => false;
+        var after = System.Text.Encoding.ASCII.GetBytes("after!");
+        fabric.Eng1.SendTcp(Mobile, 41003, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, after);
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+
+        var exporting = fabric.Br1.ExportSessionsAsync(everything: true);
+        fabric.Br1.RunOnce();
+        var export = await exporting;
+        Assert.NotNull(Assert.Single(export.Sessions).PinnedInstance);
+        fabric.RestartBr1(active: false);
+        fabric.Br1.Apply(moved, version: 2);
+        var importing = fabric.Br1.ImportSessionsAsync(export.Version, SessionRecords.Deserialize(SessionRecords.Serialize(export.Sessions)));
+        fabric.Br1.RunOnce();
+        Assert.Equal(new SessionImportResult(1, 0, 0), await importing);
+        var takingOver = fabric.Br1.TakeOverAsync();
+        fabric.Br1.RunOnce();
+        Assert.True(await takingOver);
+        fabric.Br2Wan.Tamper = null;
+
+        // eng1 retransmits the lost segment: the partner re-signals with the pin, br2 opens the session on mob1.
+        Exchange(fabric, 107, "after!", sourcePort: 41003);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+        Assert.Contains(fabric.Roamer.Received, IsData);
+        Assert.DoesNotContain(fabric.App2.Received, IsData);
+        Assert.DoesNotContain(fabric.Eng1.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
     }
 
     [Fact]
