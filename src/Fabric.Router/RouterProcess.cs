@@ -169,7 +169,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
     /// from here to there has its sessions given up when that router asks), and leaves out those gone; compiles nothing
     /// when they did not change. Thread-safe (under the apply gate).
     /// </summary>
-    public void HostRemoteClients(IReadOnlyCollection<Fabric.Actors.Services.RegisteredClient> registered)
+    public bool HostRemoteClients(IReadOnlyCollection<Fabric.Actors.Services.RegisteredClient> registered)
     {
         ArgumentNullException.ThrowIfNull(registered);
         lock (_applyGate)
@@ -180,13 +180,16 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             _registeredClients = [.. registered];
             if (_stopping || hosted.SequenceEqual(Fabric.Actors.Services.AttachedClients.Of(_committed, RouterName, _registeredClients, here)))
             {
-                return;
+                return false;
             }
 
             if (!RecompileAttachments("clients"))
             {
                 _registeredClients = before;
+                return false;
             }
+
+            return true;
         }
     }
 
@@ -195,7 +198,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
     /// so the node balances sessions to their routers, and leaves out those gone; compiles nothing when they did not change.
     /// Thread-safe (under the apply gate). A compile that fails keeps what forwards and is reported through <see cref="RouterProcessOptions.Warn"/>.
     /// </summary>
-    public void HostRemoteInstances(IReadOnlyCollection<Fabric.Actors.Services.RegisteredInstance> registered)
+    public bool HostRemoteInstances(IReadOnlyCollection<Fabric.Actors.Services.RegisteredInstance> registered)
     {
         ArgumentNullException.ThrowIfNull(registered);
         lock (_applyGate)
@@ -205,13 +208,16 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             _registered = [.. registered];
             if (_stopping || hosted.SequenceEqual(Fabric.Actors.Services.RemoteAttachments.Of(_committed, RouterName, _registered)))
             {
-                return;
+                return false;
             }
 
             if (!RecompileAttachments("instances"))
             {
                 _registered = before;
+                return false;
             }
+
+            return true;
         }
     }
 

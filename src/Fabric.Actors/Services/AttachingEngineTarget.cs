@@ -66,46 +66,47 @@ public sealed class AttachingEngineTarget(ForwardingEngine engine) : IForwarding
     }
 
     /// <summary>Compiles the instances other routers attached in, when what is compiled in changes (as a router node does).</summary>
-    public void HostRemoteInstances(IReadOnlyCollection<RegisteredInstance> registered)
+    public bool HostRemoteInstances(IReadOnlyCollection<RegisteredInstance> registered)
     {
         lock (_gate)
         {
             var before = _committed is null ? [] : RemoteAttachments.Of(_committed, engine.Name, _instances);
             _instances = [.. registered];
-            if (_committed is null || !before.SequenceEqual(RemoteAttachments.Of(_committed, engine.Name, _instances)))
-            {
-                Recompile();
-            }
+            return (_committed is null || !before.SequenceEqual(RemoteAttachments.Of(_committed, engine.Name, _instances))) && Recompile();
         }
     }
 
     /// <summary>Compiles the clients other routers attached in, when what is compiled in changes (as a router node does).</summary>
-    public void HostRemoteClients(IReadOnlyCollection<RegisteredClient> registered)
+    public bool HostRemoteClients(IReadOnlyCollection<RegisteredClient> registered)
     {
         lock (_gate)
         {
             var before = _committed is null ? [] : AttachedClients.Of(_committed, engine.Name, _clients, _attached);
             _clients = [.. registered];
-            if (_committed is null || !before.SequenceEqual(AttachedClients.Of(_committed, engine.Name, _clients, _attached)))
-            {
-                Recompile();
-            }
+            return (_committed is null || !before.SequenceEqual(AttachedClients.Of(_committed, engine.Name, _clients, _attached))) && Recompile();
         }
     }
 
-    /// <summary>Compiles what is attached now at the version the engine runs; nothing before the first commit. A compile that fails keeps what forwards.</summary>
-    private void Recompile()
+    /// <summary>
+    /// Compiles what is attached now at the version the engine runs; nothing before the first commit. A compile that fails
+    /// keeps what forwards. True when a new snapshot forwards.
+    /// </summary>
+    private bool Recompile()
     {
-        if (_committed is { } committed)
+        if (_committed is not { } committed)
         {
-            try
-            {
-                engine.Apply(RemoteAttachments.Effective(committed, engine.Name, _attached, _instances, _clients), engine.AppliedVersion);
-            }
-            catch (SnapshotCompileException)
-            {
-                // The running snapshot stays, as a router node keeps it.
-            }
+            return false;
+        }
+
+        try
+        {
+            engine.Apply(RemoteAttachments.Effective(committed, engine.Name, _attached, _instances, _clients), engine.AppliedVersion);
+            return true;
+        }
+        catch (SnapshotCompileException)
+        {
+            // The running snapshot stays, as a router node keeps it.
+            return false;
         }
     }
 }

@@ -12,11 +12,14 @@ namespace Fabric.Actors.Services;
 /// </summary>
 public interface IRemoteInstanceHost
 {
-    /// <summary>The instances the registry holds now, as the node believes them (each sealed by the node it names).</summary>
-    void HostRemoteInstances(IReadOnlyCollection<RegisteredInstance> registered);
+    /// <summary>
+    /// The instances the registry holds now, as the node believes them (each sealed by the node it names). True when the node
+    /// compiled them in (a new snapshot forwards); false when what it compiles in did not change, or did not compile.
+    /// </summary>
+    bool HostRemoteInstances(IReadOnlyCollection<RegisteredInstance> registered);
 
-    /// <summary>The clients the attached-client registry holds now, as the node believes them (each sealed by the node it names).</summary>
-    void HostRemoteClients(IReadOnlyCollection<RegisteredClient> registered);
+    /// <summary>The clients the attached-client registry holds now, as the node believes them (each sealed by the node it names); true as for <see cref="HostRemoteInstances"/>.</summary>
+    bool HostRemoteClients(IReadOnlyCollection<RegisteredClient> registered);
 
     /// <summary>The containers the CNI plugin attached to this node now: its clients among them are registered for the others.</summary>
     IReadOnlyList<AttachedWorkload> AttachedHere();

@@ -45,8 +45,10 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         {
             _instanceEntries = changed.Get(ServiceDistribution.Instances).ByName();
             _instances = ServiceDistribution.Believed(_instanceEntries, instances, routers);
-            host?.HostRemoteInstances([.. _instances.Values]);
-            Recompiled(node);
+            if (host?.HostRemoteInstances([.. _instances.Values]) == true)
+            {
+                Recompiled(node);
+            }
         });
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
         {
@@ -57,8 +59,10 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         {
             _clientEntries = changed.Get(AttachedClients.Registry).ByName();
             _clients = AttachedClients.Believed(_clientEntries, clients, routers);
-            host?.HostRemoteClients([.. _clients.Values]);
-            Recompiled(node);
+            if (host?.HostRemoteClients([.. _clients.Values]) == true)
+            {
+                Recompiled(node);
+            }
         });
         Receive<ConfigurationApplied>(_ =>
         {
@@ -96,7 +100,7 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     public static Props Props(ClusterTls? tls = null, INodeRouters? routers = null, ControlPlaneRefusals? refusals = null, IRemoteInstanceHost? host = null, string? node = null) =>
         Akka.Actor.Props.Create(() => new ServiceRegistryWatcher(tls, routers, refusals, host, node));
 
-    /// <summary>Tells the node's actors that its host may have compiled what the registry holds in (a router node only).</summary>
+    /// <summary>Tells the node's actors that its host compiled what the registry holds in (a router node only).</summary>
     private static void Recompiled(string? node)
     {
         if (node is not null)
