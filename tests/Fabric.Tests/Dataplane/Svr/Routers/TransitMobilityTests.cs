@@ -1,7 +1,9 @@
+using Fabric.Bench;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Dataplane.Svr.Routers;
 
@@ -10,6 +12,7 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// through dc1 (<see cref="TransitFabric"/>); app2 moves to a fourth router, dc2, keeping its address. br2, the old
 /// egress, redirects the session; dc1 relays the redirect to br1, which follows it as from a neighbour.
 /// </summary>
+[Collection(AllocationMeasurement.Name)]
 public sealed class TransitMobilityTests
 {
     private const string Remote = "10.200.0.95";
@@ -135,6 +138,42 @@ public sealed class TransitMobilityTests
 
         Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2, fabric.Dc2! }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
         AssertNoResetNorSyn(fabric);
+    }
+
+    /// <summary>
+    /// dc1 relaying a redirect allocates nothing: br2's redirect (returning eng1's segment) is run through dc1's worker again
+    /// and again, each relayed to br1 on the session's reverse leg (dc1 keeps its old transit session; the frames it
+    /// sends go nowhere).
+    /// </summary>
+    [Fact]
+    public void RedirectRelayedByTheTransit_AllocatesNothing()
+    {
+        using var fabric = new TransitFabric(dc2On: "east");
+        Open(fabric, Remote, 9000, 42005);
+        Move(fabric);
+        Echo(fabric, Remote, 9000, 42005, 107, "after!");
+        var redirect = Assert.Single(fabric.DcEast.Received, frame => Metadata(frame[EthernetFrame.UntaggedHeaderLength..])?.DestinationRouter is not null);
+        var worker = fabric.Dc1.Worker;
+        var snapshot = fabric.Dc1.Snapshot;
+        var now = fabric.Dc1.Now;
+        var buffer = new byte[Fabric.Dataplane.Io.PacketBuffer.DefaultCapacity];
+        fabric.DcWest.Swallow = true;
+        redirect.CopyTo(buffer, 0);
+        Assert.Equal(Verdict.Forward, worker.Process(buffer, redirect.Length, 1, now, snapshot));
+
+        var allocated = ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                redirect.CopyTo(buffer, 0);
+                worker.Process(buffer, redirect.Length, 1, now, snapshot);
+            }
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(18, worker.Counters.RedirectsRelayed);
+        Assert.Equal(17, fabric.DcWest.Swallowed);
+        Assert.Equal(0, worker.Counters.Dropped);
     }
 
     /// <summary>
