@@ -225,16 +225,16 @@ public static partial class SvrStage
 
     /// <summary>
     /// At the ingress: reverse metadata that names another router as the session's destination (a redirect from the old
-    /// egress, or relayed by a transit, <see cref="RelayRedirect"/>: the instance moved there) moves the session to a usable
-    /// path to that router, its own or through a transit (<see cref="RedirectTarget"/>; <see cref="MoveTo"/>: new waypoint
-    /// ports, metadata again, naming that router as the destination through a transit) and pins it to the instance the redirect names (its reverse context), so the new
-    /// egress puts it on that instance. Whatever the service's resiliency, as <see cref="FollowHosting"/>. A redirect to a
-    /// router with no usable path is counted and changes nothing; one to the router the session already goes to
-    /// (<see cref="LeadsTo"/>: a later redirect, sent before the old egress saw the session leave) moves nothing again. A redirect without the
-    /// keepalive control returns the forward packet it answers (<see cref="Redirect"/>): once the session is on a path to
-    /// the router named, that packet is rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again,
-    /// so it leaves on the new path with the session's metadata. The packet in hand is consumed. Allocation-free; runs
-    /// only for a packet with such metadata.
+    /// egress, or relayed by a transit, <see cref="RelayRedirect"/>: the instance moved there) moves the session to a
+    /// usable path to that router, its own or through a transit (<see cref="RedirectTarget"/>; <see cref="MoveTo"/>: new
+    /// waypoint ports, metadata again, naming that router as the destination through a transit) and pins it to the instance
+    /// the redirect names (its reverse context), so the new egress puts it on that instance. Whatever the service's
+    /// resiliency, as <see cref="FollowHosting"/>. A redirect to a router with no usable path is counted and changes
+    /// nothing; one to the router the session already goes to (<see cref="LeadsTo"/>: a later redirect, sent before the old
+    /// egress saw the session leave) moves nothing again. A redirect without the keepalive control returns the forward
+    /// packet it answers (<see cref="Redirect"/>): once the session is on a path to the router named, that packet is
+    /// rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again, so it leaves on the new path with
+    /// the session's metadata. The packet in hand is consumed. Allocation-free; runs only for a packet with such metadata.
     /// </summary>
     internal static Verdict FollowRedirect(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
