@@ -559,6 +559,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             ["sessions_revoked"] = Interlocked.Read(ref counters.SessionsRevoked),
             ["redirects_sent"] = Interlocked.Read(ref counters.RedirectsSent),
             ["redirects_without_packet"] = Interlocked.Read(ref counters.RedirectsWithoutPacket),
+            ["redirects_relayed"] = Interlocked.Read(ref counters.RedirectsRelayed),
             ["redirects_followed"] = Interlocked.Read(ref counters.RedirectsFollowed),
             ["redirected_packets_resent"] = Interlocked.Read(ref counters.RedirectedPacketsResent),
             ["redirects_refused"] = Interlocked.Read(ref counters.RedirectsRefused),

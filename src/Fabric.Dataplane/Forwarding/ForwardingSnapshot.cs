@@ -217,6 +217,16 @@ public sealed class ForwardingSnapshot
     /// <summary>The router's name as metadata carries it (UTF-8), so the packet path writes it without encoding.</summary>
     public byte[] RouterUtf8 { get; }
 
+    /// <summary>
+    /// The names of the document's routers, in its order: what a redirect's destination router (TLV 17) is matched
+    /// against where this router has no path of its own to it (a transit relaying the redirect, an ingress that reaches
+    /// that router through a transit; docs/mobility.md "A redirect through a transit").
+    /// </summary>
+    public string[] RouterNames { get; init; } = [];
+
+    /// <summary><see cref="RouterNames"/> in UTF-8, by the same index.</summary>
+    public byte[][] RouterNamesUtf8 { get; init; } = [];
+
     /// <summary>The longest name, in UTF-8 octets, of this router and its peers: what a source-router TLV may take.</summary>
     public int LongestRouterNameUtf8 { get; }
 

@@ -233,6 +233,8 @@ public static class SnapshotCompiler
         return new ForwardingSnapshot(version, routerName, ports, tenants, classifier, services, all, fibs, runtimes, [.. peerPaths], access)
         {
             RouterOfNode = config.RouterOfNode(),
+            RouterNames = [.. config.Routers.Select(r => r.Name)],
+            RouterNamesUtf8 = [.. config.Routers.Select(r => System.Text.Encoding.UTF8.GetBytes(r.Name))],
             RouterOfContainer = routerOfContainer,
             Sequence = sequence,
             ArrivedClients = arrived,

@@ -43,6 +43,12 @@ public struct ReceivedMetadata
     /// <summary>When <see cref="RoutedOnward"/>: the index in the snapshot's peer paths of the first usable path to that router, or −1.</summary>
     public int OnwardPath;
 
+    /// <summary>
+    /// When <see cref="RoutedOnward"/>: the index in the snapshot's <see cref="Forwarding.ForwardingSnapshot.RouterNames"/>
+    /// of that router, or −1 when the document names no such router.
+    /// </summary>
+    public int DestinationRouter;
+
     /// <summary>The reverse context (TLV 4) when <see cref="HasReverseContext"/>: what a transit relays on.</summary>
     public SessionKey ReverseContext;
 

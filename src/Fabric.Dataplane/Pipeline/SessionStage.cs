@@ -123,6 +123,12 @@ public static class SessionStage
             return SvrStage.FollowRedirect(ref context, ref state, snapshot, resources);
         }
 
+        if (state.Svr == SvrRole.Transit && !forward && context.ToWaypoint && context.Metadata.Present && context.Metadata.RoutedOnward)
+        {
+            // The same redirect at a transit: relayed to the ingress on the session's reverse leg.
+            return SvrStage.RelayRedirect(ref context, state, snapshot, resources);
+        }
+
         // An announcement (or a handshake acknowledgement) comes from the peer router, not from the other end: it answers nothing.
         var halfOpen = !context.IsIcmpError && SessionOpening.IsHalfOpen(sessions, handle) && !(context.ToWaypoint && SvrStage.IsAnnouncement(ref context));
         if (context.Key.Protocol == IpProtocol.Tcp && !context.IsIcmpError)

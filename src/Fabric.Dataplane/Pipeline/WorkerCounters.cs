@@ -42,6 +42,12 @@ public sealed class WorkerCounters
     /// </summary>
     public long RedirectsWithoutPacket;
 
+    /// <summary>
+    /// Transit: redirects of an old egress relayed to the session's ingress (reverse metadata naming the router its instance
+    /// moved to, with the forward packet it returns or bare).
+    /// </summary>
+    public long RedirectsRelayed;
+
     /// <summary>Ingress: redirects taken, each moving its session to the router it names (counted in <see cref="SessionsMoved"/> too).</summary>
     public long RedirectsFollowed;
 
@@ -131,6 +137,7 @@ public sealed class WorkerCounters
             sum.SessionsMoved += Interlocked.Read(ref w.SessionsMoved);
             sum.RedirectsSent += Interlocked.Read(ref w.RedirectsSent);
             sum.RedirectsWithoutPacket += Interlocked.Read(ref w.RedirectsWithoutPacket);
+            sum.RedirectsRelayed += Interlocked.Read(ref w.RedirectsRelayed);
             sum.RedirectsFollowed += Interlocked.Read(ref w.RedirectsFollowed);
             sum.RedirectedPacketsResent += Interlocked.Read(ref w.RedirectedPacketsResent);
             sum.RedirectsRefused += Interlocked.Read(ref w.RedirectsRefused);

@@ -246,7 +246,7 @@ public static partial class SvrStage
                   ? !received.HasReverseContext || AddContext(ref writer, received.ReverseContext, reverse: true)
                   : AddContext(ref writer, sessions.ReverseKey(handle), reverse: true))
               && writer.AddTlv(MetadataTlvType.SessionId, id)
-              && AddRedirect(ref writer, state, sessions.ReverseKey(handle), snapshot)
+              && AddRedirect(ref writer, state, sessions.ReverseKey(handle), snapshot, received, relay)
               && (relay
                   ? !received.HasSessionsInService || writer.AddU64(MetadataTlvType.SessionsInService, (ulong)received.SessionsInService)
                   : writer.AddU64(MetadataTlvType.SessionsInService, (ulong)snapshot.Runtimes[state.Runtime].Admission.Active));
@@ -306,11 +306,22 @@ public static partial class SvrStage
     /// Reverse metadata of a former egress (<see cref="SvrRole.FormerEgress"/>) names the router its instance moved to as
     /// the session's destination router (TLV 17): a redirect, which the ingress follows (<see cref="FollowRedirect"/>). The
     /// router comes from the snapshot's placement of the instance's address (a dictionary look-up, for a redirect only).
+    /// A transit relays the router a redirect it received names (<see cref="RelayRedirect"/> checked it is one of the
+    /// document's).
     /// </summary>
-    private static bool AddRedirect(ref MetadataWriter writer, in SessionState state, in SessionKey instance, ForwardingSnapshot snapshot) =>
-        state.Svr != SvrRole.FormerEgress
-        || (snapshot.RouterOfContainer.TryGetValue(new ClientAddress(instance.Source, instance.IsIpv6), out var router)
-            && writer.AddString(MetadataTlvType.DestinationRouter, router));
+    private static bool AddRedirect(ref MetadataWriter writer, in SessionState state, in SessionKey instance, ForwardingSnapshot snapshot, in ReceivedMetadata received, bool relay)
+    {
+        if (relay)
+        {
+            return !received.RoutedOnward
+                || ((uint)received.DestinationRouter < (uint)snapshot.RouterNamesUtf8.Length
+                    && writer.AddTlv(MetadataTlvType.DestinationRouter, snapshot.RouterNamesUtf8[received.DestinationRouter]));
+        }
+
+        return state.Svr != SvrRole.FormerEgress
+            || (snapshot.RouterOfContainer.TryGetValue(new ClientAddress(instance.Source, instance.IsIpv6), out var router)
+                && writer.AddString(MetadataTlvType.DestinationRouter, router));
+    }
 
     /// <summary>Adds the forward or reverse context of the key's family (TLV 2 or 4 for IPv4, 3 or 5 for IPv6).</summary>
     private static bool AddContext(ref MetadataWriter writer, in SessionKey key, bool reverse) => (reverse, key.IsIpv6) switch

@@ -137,10 +137,14 @@ public static partial class SvrStage
 
     /// <summary>
     /// Puts ingress session <paramref name="handle"/> on <paramref name="path"/>: new waypoint ports there, the old ones
-    /// given back, metadata again. Returns <see cref="DropReason.None"/>, or why it stays where it was (a path that does
-    /// not carry the session's protocol and family: <see cref="DropReason.NoRoute"/>).
+    /// given back, metadata again. <paramref name="slot"/>: the hosting router (its slot in the service's entry) the
+    /// session goes to, when the path leads to a transit that carries sessions to several (a redirect to a router behind
+    /// a transit, perhaps the one the session already crosses: the same path, new ports); the session then counts against
+    /// the service's runtime in force, whichever admitted it. −1: the one the path leads to. Returns
+    /// <see cref="DropReason.None"/>, or why it stays where it was (a path that does not carry the session's protocol and
+    /// family: <see cref="DropReason.NoRoute"/>).
     /// </summary>
-    private static DropReason MoveTo(WorkerResources resources, int handle, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot)
+    private static DropReason MoveTo(WorkerResources resources, int handle, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, int slot = -1)
     {
         if (!PeerPath.Carries(state.OriginalProtocol, state.IsIpv6))
         {
@@ -161,7 +165,7 @@ public static partial class SvrStage
 
         snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
         var entry = snapshot.Services[state.Service];
-        if (entry.Runtime.Id == state.Runtime && entry.SlotOf(path) is var router and >= 0 && router != state.Instance)
+        if (entry.Runtime.Id == state.Runtime && (slot >= 0 ? slot : entry.SlotOf(path)) is var router and >= 0 && router != state.Instance)
         {
             // The session now counts against the router it moved to.
             if (state.Instance >= 0)
@@ -171,6 +175,22 @@ public static partial class SvrStage
 
             entry.Runtime.Load.OnSessionStart(router);
             state.Instance = (short)router;
+        }
+        else if (slot >= 0 && entry.Runtime.Id != state.Runtime)
+        {
+            // Admitted under a runtime a later commit replaced: the slot is the runtime in force's, and the forward metadata
+            // names the router through the transit by it (AddDestinationRouter), so the session counts against that one now.
+            var admittedBy = snapshot.Runtimes[state.Runtime];
+            admittedBy.Admission.Release();
+            if (state.Instance >= 0)
+            {
+                admittedBy.Load.OnSessionEnd(state.Instance);
+            }
+
+            entry.Runtime.Admission.AdmitReplica();
+            entry.Runtime.Load.OnSessionStart(slot);
+            state.Runtime = entry.Runtime.Id;
+            state.Instance = (short)slot;
         }
 
         var previousPool = state.WaypointPool;

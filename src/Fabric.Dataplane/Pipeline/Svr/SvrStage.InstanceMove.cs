@@ -13,6 +13,8 @@ namespace Fabric.Dataplane.Pipeline;
 //       (Redirect): the packet on the session's waypoint tuple reversed, with reverse metadata carrying the instance's
 //       tuple (reverse context, TLV 4/5), the session id and R (destination router, TLV 17); a bare segment or datagram
 //       with the keepalive control when the packet cannot come back
+//   transit between them, the redirect on the session's reverse leg:  relayed to the ingress with the router it names
+//       (RelayRedirect), rewritten and sealed as any reverse metadata
 //   ingress, a reverse packet whose metadata names another router:  FollowRedirect: the session moves to R (MoveTo, the
 //       move FollowHosting makes), pinned to the instance (InstancePins); a returned packet is rebuilt as the client
 //       sent it (Return) and run again by the worker, so it leaves for R with the session's metadata
@@ -223,30 +225,31 @@ public static partial class SvrStage
 
     /// <summary>
     /// At the ingress: reverse metadata that names another router as the session's destination (a redirect from the old
-    /// egress: the instance moved there) moves the session to a usable path to that router (<see cref="MoveTo"/>: new
-    /// waypoint ports, metadata again) and pins it to the instance the redirect names (its reverse context), so the new
-    /// egress puts it on that instance. Whatever the service's resiliency, as <see cref="FollowHosting"/>. A redirect to a
-    /// router with no usable path is counted and changes nothing; one to the router the session's path already leads to
-    /// (a later redirect, sent before the old egress saw the session leave) moves nothing again. A redirect without the
-    /// keepalive control returns the forward packet it answers (<see cref="Redirect"/>): once the session is on a path to
-    /// the router named, that packet is rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again,
-    /// so it leaves on the new path with the session's metadata. The packet in hand is consumed. Allocation-free; runs
-    /// only for a packet with such metadata.
+    /// egress, or relayed by a transit, <see cref="RelayRedirect"/>: the instance moved there) moves the session to a
+    /// usable path to that router, its own or through a transit (<see cref="RedirectTarget"/>; <see cref="MoveTo"/>: new
+    /// waypoint ports, metadata again, naming that router as the destination through a transit) and pins it to the instance
+    /// the redirect names (its reverse context), so the new egress puts it on that instance. Whatever the service's
+    /// resiliency, as <see cref="FollowHosting"/>. A redirect to a router with no usable path is counted and changes
+    /// nothing; one to the router the session already goes to (<see cref="LeadsTo"/>: a later redirect, sent before the old
+    /// egress saw the session leave) moves nothing again. A redirect without the keepalive control returns the forward
+    /// packet it answers (<see cref="Redirect"/>): once the session is on a path to the router named, that packet is
+    /// rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again, so it leaves on the new path with
+    /// the session's metadata. The packet in hand is consumed. Allocation-free; runs only for a packet with such metadata.
     /// </summary>
     internal static Verdict FollowRedirect(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
-        var path = RedirectTarget(metadata, snapshot);
-        var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        var router = RedirectedRouter(metadata, snapshot);
+        var path = RedirectTarget(metadata, router, state, snapshot, out var slot);
         if (path is null)
         {
             resources.Counters.RedirectsRefused++;
             return Verdict.Consumed;
         }
 
-        if (current is null || current.PeerRouter != path.PeerRouter)
+        if (!LeadsTo(state, snapshot, router!))
         {
-            if (MoveTo(resources, context.Session, ref state, path, snapshot) != DropReason.None)
+            if (MoveTo(resources, context.Session, ref state, path, snapshot, path.PeerRouter == router ? -1 : slot) != DropReason.None)
             {
                 resources.Counters.RedirectsRefused++;
                 return Verdict.Consumed;
@@ -279,16 +282,15 @@ public static partial class SvrStage
     private static Verdict FollowLateRedirect(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
-        var path = RedirectTarget(metadata, snapshot);
-        if (path is null || !resources.InstancePins.TryFindPinned(metadata.SessionId, metadata.ReverseContext, out var handle)
+        var router = RedirectedRouter(metadata, snapshot);
+        if (router is null || !resources.InstancePins.TryFindPinned(metadata.SessionId, metadata.ReverseContext, out var handle)
             || !resources.Sessions.IsLive(handle))
         {
             return context.Fail(DropReason.WaypointNoSession);
         }
 
         ref var state = ref resources.Sessions.Payload(handle);
-        var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
-        if (state.Svr != SvrRole.Ingress || state.SessionId != metadata.SessionId || current is null || current.PeerRouter != path.PeerRouter)
+        if (state.Svr != SvrRole.Ingress || state.SessionId != metadata.SessionId || !LeadsTo(state, snapshot, router))
         {
             return context.Fail(DropReason.WaypointNoSession);
         }
@@ -305,9 +307,74 @@ public static partial class SvrStage
         return FollowRedirect(ref context, ref state, snapshot, resources);
     }
 
-    /// <summary>The path to the router a redirect names as the session's destination (TLV 17), or null when this router has none.</summary>
-    private static PeerPath? RedirectTarget(in ReceivedMetadata metadata, ForwardingSnapshot snapshot) =>
-        (uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length ? snapshot.PeerPaths[metadata.OnwardPath] : null;
+    /// <summary>The router a redirect names as the session's destination (TLV 17), or null when this router knows of none by that name.</summary>
+    private static string? RedirectedRouter(in ReceivedMetadata metadata, ForwardingSnapshot snapshot) =>
+        (uint)metadata.DestinationRouter < (uint)snapshot.RouterNames.Length ? snapshot.RouterNames[metadata.DestinationRouter]
+        : (uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length ? snapshot.PeerPaths[metadata.OnwardPath].PeerRouter
+        : null;
+
+    /// <summary>
+    /// The path ingress session <paramref name="state"/> follows a redirect to <paramref name="router"/> on: a usable path
+    /// of this router's own to it, else a usable path of the session's service to that router through a transit (the
+    /// service's entry in force names it as a hosting router, <see cref="ServiceEntry.PeerRouters"/>); null when there is
+    /// none. <paramref name="slot"/>: that router's slot in the service's entry in force, −1 when it names none.
+    /// </summary>
+    private static PeerPath? RedirectTarget(in ReceivedMetadata metadata, string? router, in SessionState state, ForwardingSnapshot snapshot, out int slot)
+    {
+        slot = -1;
+        if (router is null)
+        {
+            return null;
+        }
+
+        var entry = (uint)state.Service < (uint)snapshot.Services.Length ? snapshot.Services[state.Service] : null;
+        if (entry is not null)
+        {
+            slot = Array.IndexOf(entry.PeerRouters, router);
+        }
+
+        if ((uint)metadata.OnwardPath < (uint)snapshot.PeerPaths.Length)
+        {
+            return snapshot.PeerPaths[metadata.OnwardPath];
+        }
+
+        for (var i = 0; slot >= 0 && i < entry!.PeerPaths.Length; i++)
+        {
+            if (entry.PeerPathSlots[i] == slot && entry.PeerPaths[i].Health.IsUsable)
+            {
+                return entry.PeerPaths[i];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Whether ingress session <paramref name="state"/> already goes to <paramref name="router"/>: its path leads there,
+    /// or through a transit to it (the session's slot in its service's entry names it, which its forward metadata then
+    /// names as the destination router).
+    /// </summary>
+    private static bool LeadsTo(in SessionState state, ForwardingSnapshot snapshot, string router)
+    {
+        var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        if (current is null)
+        {
+            return false;
+        }
+
+        if (current.PeerRouter == router)
+        {
+            return true;
+        }
+
+        if ((uint)state.Service >= (uint)snapshot.Services.Length)
+        {
+            return false;
+        }
+
+        var entry = snapshot.Services[state.Service];
+        return entry.Runtime.Id == state.Runtime && (uint)state.Instance < (uint)entry.PeerRouters.Length && entry.PeerRouters[state.Instance] == router;
+    }
 
     /// <summary>
     /// Rebuilds the forward packet a redirect returned (the packet in hand, its metadata stripped: the session's transport

@@ -79,6 +79,7 @@ public static partial class SvrStage
         {
             metadata.RoutedOnward = true;
             metadata.OnwardPath = UsablePathTo(snapshot.PeerPaths, fields.DestinationRouter);
+            metadata.DestinationRouter = ForwardingSnapshot.IndexOfUtf8(snapshot.RouterNamesUtf8, fields.DestinationRouter);
         }
 
         metadata.TenantNamed = fields.HasTenant;

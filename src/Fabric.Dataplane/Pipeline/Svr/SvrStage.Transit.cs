@@ -4,7 +4,8 @@ using Fabric.Dataplane.Sessions;
 namespace Fabric.Dataplane.Pipeline;
 
 // The transit side: metadata that names another destination router opens a session carried on to it
-// (SessionOpening with PeerRoute.Onward); on the way back the packet is sealed for the peer it came from.
+// (SessionOpening with PeerRoute.Onward); on the way back the packet is sealed for the peer it came from, and an old
+// egress's redirect (reverse metadata naming a router) is relayed to the ingress with the router it names (RelayRedirect).
 public static partial class SvrStage
 {
     /// <summary>
@@ -25,6 +26,41 @@ public static partial class SvrStage
 
         var path = snapshot.PeerPaths[metadata.OnwardPath];
         return SessionOpening.Open(ref context, entry, snapshot, resources, PeerRoute.Onward(path, metadata.SessionId, metadata.ForwardContext.Protocol, metadata.ForwardContext.IsIpv6));
+    }
+
+    /// <summary>
+    /// At a transit: reverse metadata naming a destination router (TLV 17) is the old egress's redirect (the session's
+    /// instance moved to that router, <see cref="Redirect"/>), relayed to the ingress on the session's reverse leg as any
+    /// reverse metadata is (rewritten onto the upstream tuple, its block written again with the router named,
+    /// <see cref="WriteBlock"/>, and sealed with the upstream peer's keys), so the ingress follows it as it follows one from
+    /// a neighbour (<see cref="FollowRedirect"/>). It is checked first, as any metadata: it must carry the instance's tuple
+    /// (reverse context) and the session's id and name a router of the document (else
+    /// <see cref="DropReason.MetadataMismatch"/>), and not the router the session came from (an instance that moved to
+    /// the client's own router is not followed, as an old egress that is the ingress's neighbour does not redirect there:
+    /// <see cref="DropReason.NoRoute"/>). The packet it carries is the client's forward packet turned round, not the far
+    /// end's: it moves neither the session's TCP state nor its sequence numbers nor its idle time, and is not charged to
+    /// its rates (the ingress charges it when it sends it on). The transit's session is left to idle: a later redirect of
+    /// the old egress (for a packet that reached it before the ingress moved) comes on the same tuple and is relayed the
+    /// same way, and once the ingress moved nothing else reaches it. Allocation-free; runs only for such metadata.
+    /// </summary>
+    internal static Verdict RelayRedirect(ref PacketContext context, in SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
+    {
+        ref readonly var metadata = ref context.Metadata;
+        if (context.IsIcmpError || !metadata.HasReverseContext || metadata.SessionId != state.SessionId
+            || (uint)metadata.DestinationRouter >= (uint)snapshot.RouterNames.Length)
+        {
+            return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        var upstream = resources.Sessions.ForwardKey(context.Session);
+        if (snapshot.TryFindPeer(upstream.Source, upstream.IsIpv6, out var peer) && peer.PeerRouter == snapshot.RouterNames[metadata.DestinationRouter])
+        {
+            return context.Fail(DropReason.NoRoute);
+        }
+
+        resources.Counters.RedirectsRelayed++;
+        context.EgressPort = state.ReversePort;
+        return Verdict.Forward;
     }
 
     /// <summary>The index in <paramref name="paths"/> of the first usable path to the router named (UTF-8), or −1.</summary>

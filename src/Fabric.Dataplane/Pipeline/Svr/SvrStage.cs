@@ -9,7 +9,8 @@ namespace Fabric.Dataplane.Pipeline;
 //                          and stripped; a packet leaving to a peer is sealed
 //   SvrStage.Ingress.cs    the ingress keeps its sessions on a live peer path (follow, move, come back home)
 //   SvrStage.Egress.cs     the egress accepts a session from metadata, or adopts a session that moved path
-//   SvrStage.Transit.cs    a transit carries a session on to the router the metadata names
+//   SvrStage.Transit.cs    a transit carries a session on to the router the metadata names, and relays an old egress's
+//                          redirect back to the ingress
 //   SvrStage.Handshake.cs  the metadata handshake: observed on every packet, metadata written, announced ahead,
 //                          acknowledged by the egress for a one-way flow
 //   SvrStage.Rewrite.cs    a packet is rewritten to the other side's tuple (ICMP ↔ UDP, ICMP errors, MSS, growth)

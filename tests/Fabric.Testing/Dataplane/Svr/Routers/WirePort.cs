@@ -74,12 +74,27 @@ public sealed class WirePort(IPacketPort inner) : IPacketPort
     /// <summary>Thrown by the next <see cref="Send"/> instead of sending (then cleared): a bug on the transmit path.</summary>
     public Exception? ThrowOnNextSend { get; set; }
 
+    /// <summary>
+    /// While set, frames the router sends on this port are counted in <see cref="Swallowed"/> and go nowhere, so a test
+    /// that counts the router's allocations counts none of the link's (an in-memory link copies each frame it carries).
+    /// </summary>
+    public bool Swallow { get; set; }
+
+    /// <summary>Frames sent while <see cref="Swallow"/> was set.</summary>
+    public int Swallowed { get; private set; }
+
     public bool Send(ReadOnlySpan<byte> frame)
     {
         if (ThrowOnNextSend is { } fault)
         {
             ThrowOnNextSend = null;
             throw fault;
+        }
+
+        if (Swallow)
+        {
+            Swallowed++;
+            return true;
         }
 
         return inner.Send(frame);

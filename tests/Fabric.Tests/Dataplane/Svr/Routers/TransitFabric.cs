@@ -15,13 +15,19 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// br1's sessions to it go through dc1 as a transit; "vault" (10.200.0.96, TCP 9443, engineering, encryption required)
 /// lives on app2 too. Router identities are pinned (seeded key pairs) so tests may give peer paths keys. All three WAN ports of dc1 and br2 are <see cref="WirePort"/>s;
 /// <see cref="Attacker"/> is a stray host on the east WAN. dc1's east port may have a smaller MTU than the west WAN's
-/// (<c>eastMtu</c>), so that dc1, as a transit, is the router that finds a packet too big.
+/// (<c>eastMtu</c>), so that dc1, as a transit, is the router that finds a packet too big. With <c>dc2On</c> the fabric
+/// has a fourth router, dc2 (on the west or the east WAN, 172.16.0.4 or 172.17.0.4, its identity pinned too), whose bridged
+/// network apps also serves 10.30.1.0/24 (gateway 10.30.1.254, container spare2 10.30.1.99), with the host
+/// <see cref="Mover"/> at app2's address on it: where app2 lands when it moves keeping its address.
 /// </summary>
 public sealed class TransitFabric : IDisposable
 {
     private static ulong _mac = 0x02_00_00_00_09_00;
 
-    public TransitFabric(int eastMtu = 1500)
+    /// <param name="eastMtu">The MTU of dc1's east port.</param>
+    /// <param name="dc2On">The neighborhood (west or east) of a fourth router dc2; null: none.</param>
+    /// <param name="edit">Changes to the document's text (after dc2 is added).</param>
+    public TransitFabric(int eastMtu = 1500, string? dc2On = null, Func<string, string>? edit = null)
     {
         // Identities are pinned, but most tests install no keys: both neighborhoods opt in to unauthenticated metadata
         // (a router with keys for a peer refuses it all the same).
@@ -60,7 +66,13 @@ public sealed class TransitFabric : IDisposable
                   service-policies {
 
                 """);
-        Model = RouterFixture.Load(text);
+        if (dc2On is not null)
+        {
+            text = WithDc2(text, dc2On);
+        }
+
+        Text = text;
+        Model = Document(edit ?? (unchanged => unchanged));
         Assert.Equal(2, Model.Neighborhoods.Count);
 
         var west = new InMemoryBridge();
@@ -72,7 +84,8 @@ public sealed class TransitFabric : IDisposable
 
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
-        Br1 = Start("br1", [new WirePort(west.Attach("wan0", NextMac())), eng1Link.A, guest1Link.A]);
+        Br1Wan = new WirePort(west.Attach("wan0", NextMac()));
+        Br1 = Start("br1", [Br1Wan, eng1Link.A, guest1Link.A]);
         Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1");
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
 
@@ -85,6 +98,64 @@ public sealed class TransitFabric : IDisposable
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", east.Attach("attacker", attackerMac), attackerMac, "172.17.0.66", "172.17.0.3");
         Hosts = [Eng1, Guest1, App2, Attacker];
+        if (dc2On is not null)
+        {
+            var apps = new InMemoryBridge();
+            Dc2Wan = new WirePort((dc2On == "west" ? west : east).Attach("wan0", NextMac()));
+            Dc2 = Start("dc2", [Dc2Wan, apps.Attach("apps", NextMac())]);
+            var moverMac = NextMac();
+            Mover = new TestHost("mover", apps.Attach("mover", moverMac), moverMac, "10.30.1.30", "10.30.1.254");
+            Hosts = [.. Hosts, Mover];
+        }
+    }
+
+    /// <summary>The document's text before a test's edit: what <see cref="Document"/> edits.</summary>
+    public string Text { get; }
+
+    /// <summary>The document with <paramref name="edit"/> applied to <see cref="Text"/>, through the real loader: what a commit gives the routers.</summary>
+    public FabricConfig Document(Func<string, string> edit)
+    {
+        ArgumentNullException.ThrowIfNull(edit);
+        return RouterFixture.Load(edit(Text));
+    }
+
+    /// <summary>The fourth router, when the fabric has one (<c>dc2On</c>), else null.</summary>
+    public ForwardingEngine? Dc2 { get; }
+
+    /// <summary>dc2's WAN port, when there is a dc2: what reached dc2.</summary>
+    public WirePort? Dc2Wan { get; }
+
+    /// <summary>A host on dc2's apps network with app2's address (10.30.1.30, gateway 10.30.1.254), when there is a dc2; silent unless a test makes it a server.</summary>
+    public TestHost? Mover { get; }
+
+    private string WithDc2(string text, string neighborhood)
+    {
+        var edited = text.Replace(
+            "\n  }\n\n  conductor {",
+            $$"""
+
+                dc2 {
+                  nodes { dc2a { management-address = "10.99.0.14", identity = "{{_identities.Of("dc2").PublicKeyBase64}}" } }
+                  interfaces {
+                    wan0 { addresses = ["{{(neighborhood == "west" ? "172.16.0.4" : "172.17.0.4")}}/24"], neighborhoods = [{{neighborhood}}] }
+                  }
+                  networks {
+                    apps {
+                      model = bridged
+                      gateways = ["10.30.1.254/24"]
+                      containers {
+                        spare2 { addresses = ["10.30.1.99"] }
+                      }
+                    }
+                  }
+                }
+              }
+
+              conductor {
+            """.Replace("\r", "", StringComparison.Ordinal),
+            StringComparison.Ordinal);
+        Assert.Contains("dc2 {", edited, StringComparison.Ordinal);
+        return edited;
     }
 
     public ManualTime Time { get; } = new();
@@ -103,6 +174,9 @@ public sealed class TransitFabric : IDisposable
     /// <summary>dc1's port on the east WAN (to br2): what reached dc1 from br2.</summary>
     public WirePort DcEast { get; }
 
+    /// <summary>br1's WAN port: what reached br1 (from dc1, or from dc2 on the west WAN).</summary>
+    public WirePort Br1Wan { get; }
+
     /// <summary>br2's WAN port: what reached br2 (from dc1, or the attacker).</summary>
     public WirePort Br2East { get; }
 
@@ -118,7 +192,7 @@ public sealed class TransitFabric : IDisposable
     public TestHost[] Hosts { get; }
 
     /// <summary>Moves frames between routers and hosts until nothing moves (bounded).</summary>
-    public void Pump() => FramePump.Run([Dc1, Br1, Br2], Hosts);
+    public void Pump() => FramePump.Run(Dc2 is null ? [Dc1, Br1, Br2] : [Dc1, Br1, Br2, Dc2], Hosts);
 
     /// <summary>Derives epoch <paramref name="epoch"/> between two routers from their seeded identities, as the key exchange would.</summary>
     public void ShareKeys(ForwardingEngine a, ForwardingEngine b, uint epoch) => _identities.Share(a, b, epoch);
@@ -130,6 +204,7 @@ public sealed class TransitFabric : IDisposable
         Dc1.Dispose();
         Br1.Dispose();
         Br2.Dispose();
+        Dc2?.Dispose();
     }
 
     private ForwardingEngine Start(string name, IPacketPort[] ports)

@@ -1,0 +1,325 @@
+using Fabric.Bench;
+using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Wire;
+using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Dataplane.Svr.Routers;
+
+/// <summary>
+/// Workload mobility through a transit (docs/mobility.md "A redirect through a transit"): eng1 at br1 reaches app2 at br2
+/// through dc1 (<see cref="TransitFabric"/>); app2 moves to a fourth router, dc2, keeping its address. br2, the old
+/// egress, redirects the session; dc1 relays the redirect to br1, which follows it as from a neighbour.
+/// </summary>
+[Collection(AllocationMeasurement.Name)]
+public sealed class TransitMobilityTests
+{
+    private const string Remote = "10.200.0.95";
+    private const string Vault = "10.200.0.96";
+    private const string App2AtBr2 = "            app2 { addresses = [\"10.30.1.30\"] }\n";
+    private const string Spare2 = "            spare2 { addresses = [\"10.30.1.99\"] }\n";
+
+    [Fact]
+    public void Commit_MovingTheInstanceBehindTheTransit_TcpSessionGoesOnAtDc2ThroughIt_ReturnedSegmentEchoedAtOnce()
+    {
+        // dc2 on the east WAN: br1 reaches it, as br2, only through dc1.
+        using var fabric = new TransitFabric(dc2On: "east");
+        Open(fabric, Remote, 9000, 42000);
+
+        Move(fabric);
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+
+        // eng1's next segment reaches br2 through dc1 and comes back in br2's redirect to dc2; dc1 relays it to br1 (naming
+        // dc2), br1 moves the session onto new waypoint ports through dc1 naming dc2, and sends the segment on: app2 at dc2
+        // echoes it at once, no retransmission needed.
+        Echo(fabric, Remote, 9000, 42000, 107, "after!");
+        Assert.Equal(1, fabric.Mover!.Received.Count(IsData));
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsRefused);
+        Assert.Equal(1, fabric.Dc2!.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Dc2).Svr);
+        Assert.Equal(SvrFabric.OnlySession(fabric.Br1).SessionId, SvrFabric.OnlySession(fabric.Dc2).SessionId);
+
+        // The redirect crossed dc1 on the session's reverse leg to br1 naming dc2, with the instance's tuple.
+        var relayed = Assert.Single(SvrFabricTests.WaypointPackets(fabric.Br1Wan.Received), packet => Metadata(packet)?.DestinationRouter is not null);
+        Assert.Equal("dc2", Metadata(relayed)!.DestinationRouter);
+        Assert.NotNull(Metadata(relayed)!.ReverseContext);
+
+        // dc1 now carries the session on to dc2 beside its old transit session, which idles out.
+        Assert.Equal(2, fabric.Dc1.Worker.Sessions.Count);
+        AssertNoResetNorSyn(fabric);
+        Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2, fabric.Dc2 }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
+
+        // The session goes on at dc2 without metadata.
+        Echo(fabric, Remote, 9000, 42000, 113, "again");
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToANeighbourOfTheIngress_TcpSessionLeavesTheTransitForIt()
+    {
+        // dc2 on the west WAN: br1 reaches it directly, br2 only through dc1. app2 has a sibling at br2 (listed after it, so
+        // br2 keeps hosting remote and br1 sees nothing to follow until br2's redirect, relayed by dc1).
+        using var fabric = new TransitFabric(dc2On: "west", edit: WithSibling);
+        Open(fabric, Remote, 9000, 42001);
+
+        Move(fabric, WithSibling);
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Br2).Svr);
+
+        Echo(fabric, Remote, 9000, 42001, 107, "after!");
+        Assert.Equal(1, fabric.Mover!.Received.Count(IsData));
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(1, fabric.Dc2!.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal("dc2", PathOf(fabric.Br1));
+        AssertNoResetNorSyn(fabric);
+
+        Echo(fabric, Remote, 9000, 42001, 113, "again");
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceBehindTheTransit_UdpDatagramsInFlightAllReachIt_LateRedirectRelayedToo()
+    {
+        using var fabric = new TransitFabric(dc2On: "east");
+        fabric.Eng1.SendUdp(Remote, 42002, 9000, "d1"u8.ToArray());
+        fabric.Pump();
+        Assert.Single(fabric.App2.Received);
+
+        Move(fabric);
+        fabric.Mover!.IsServer = true;
+        // d2 and d3 both reach br2 before br1 moved: two redirects, dc1 relays both, the second reaches br1 on the tuple
+        // the session gave back and is sent on by its pin.
+        fabric.Eng1.SendUdp(Remote, 42002, 9000, "d2"u8.ToArray());
+        fabric.Eng1.SendUdp(Remote, 42002, 9000, "d3"u8.ToArray());
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Remote, 42002, 9000, "d4"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["d2", "d3", "d4"], fabric.Mover.Received.Select(UdpText).Order().ToArray());
+        Assert.Equal(["d1", "d2", "d3", "d4"], fabric.Eng1.Received.Select(UdpText).Order().ToArray());
+        Assert.Single(fabric.App2.Received);
+        Assert.Equal(2, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+    }
+
+    [Fact]
+    public void EncryptedService_KeysOnEveryHop_RedirectRelayedSealed_SessionGoesOnAtDc2_PayloadNeverInClear()
+    {
+        using var fabric = new TransitFabric(dc2On: "east");
+        fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        fabric.ShareKeys(fabric.Dc1, fabric.Br2, epoch: 1);
+        fabric.ShareKeys(fabric.Dc1, fabric.Dc2!, epoch: 1);
+        Open(fabric, Vault, 9443, 42003);
+
+        Move(fabric);
+        var secret = "transfer 1000 to account 42";
+        Echo(fabric, Vault, 9443, 42003, 107, secret);
+
+        Assert.Equal(1, fabric.Mover!.Received.Count(IsData));
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.True(SvrFabric.OnlySession(fabric.Dc2!).Sealed);
+        foreach (var wire in new[] { fabric.DcWest, fabric.DcEast, fabric.Br1Wan, fabric.Dc2Wan! })
+        {
+            Assert.DoesNotContain(SvrFabricTests.WaypointPackets(wire.Received), packet => packet.AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes(secret)) >= 0);
+        }
+
+        Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2, fabric.Dc2! }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
+        AssertNoResetNorSyn(fabric);
+    }
+
+    /// <summary>
+    /// dc1 relaying a redirect allocates nothing: br2's redirect (returning eng1's segment) is run through dc1's worker again
+    /// and again, each relayed to br1 on the session's reverse leg (dc1 keeps its old transit session; the frames it
+    /// sends go nowhere).
+    /// </summary>
+    [Fact]
+    public void RedirectRelayedByTheTransit_AllocatesNothing()
+    {
+        using var fabric = new TransitFabric(dc2On: "east");
+        Open(fabric, Remote, 9000, 42005);
+        Move(fabric);
+        Echo(fabric, Remote, 9000, 42005, 107, "after!");
+        var redirect = Assert.Single(fabric.DcEast.Received, frame => Metadata(frame[EthernetFrame.UntaggedHeaderLength..])?.DestinationRouter is not null);
+        var worker = fabric.Dc1.Worker;
+        var snapshot = fabric.Dc1.Snapshot;
+        var now = fabric.Dc1.Now;
+        var buffer = new byte[Fabric.Dataplane.Io.PacketBuffer.DefaultCapacity];
+        fabric.DcWest.Swallow = true;
+        redirect.CopyTo(buffer, 0);
+        Assert.Equal(Verdict.Forward, worker.Process(buffer, redirect.Length, 1, now, snapshot));
+
+        var allocated = ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                redirect.CopyTo(buffer, 0);
+                worker.Process(buffer, redirect.Length, 1, now, snapshot);
+            }
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(18, worker.Counters.RedirectsRelayed);
+        Assert.Equal(17, fabric.DcWest.Swallowed);
+        Assert.Equal(0, worker.Counters.Dropped);
+    }
+
+    /// <summary>
+    /// What reaches dc1 as a redirect is checked as any metadata before it is relayed: one naming no router of the document,
+    /// one without the instance's tuple, one of another session id are dropped as <see cref="DropReason.MetadataMismatch"/>,
+    /// one naming br1 (the router the session comes from: the instance would have moved to the client's own router) as
+    /// <see cref="DropReason.NoRoute"/>; none reaches br1, which moves nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("unknown router", DropReason.MetadataMismatch)]
+    [InlineData("no reverse context", DropReason.MetadataMismatch)]
+    [InlineData("other session", DropReason.MetadataMismatch)]
+    [InlineData("the ingress", DropReason.NoRoute)]
+    public void RedirectReachingTheTransit_Altered_DroppedThereWithItsReason_NotRelayed(string alteration, DropReason reason)
+    {
+        using var fabric = new TransitFabric(dc2On: "east");
+        Open(fabric, Remote, 9000, 42004);
+        Move(fabric);
+        fabric.DcEast.Faults = frame => [Alter(frame, alteration)];
+        var atEng1 = fabric.Eng1.Received.Count;
+
+        fabric.Eng1.SendTcp(Remote, 42004, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, reason));
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Empty(fabric.Mover!.Received);
+        Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+    }
+
+    /// <summary>A waypoint frame that carries a redirect (metadata naming a destination router), altered as named; any other frame as it came.</summary>
+    private static byte[] Alter(byte[] frame, string alteration)
+    {
+        var ip = frame[EthernetFrame.UntaggedHeaderLength..];
+        if (!MetadataInsertion.TryLocate(ip, ip.Length, out var block, out _) || block.IsBare
+            || !SvrMetadata.TryParse(block, out var metadata, out _) || metadata.DestinationRouter is null)
+        {
+            return frame;
+        }
+
+        var altered = alteration switch
+        {
+            "unknown router" => metadata with { DestinationRouter = "nowhere" },
+            "no reverse context" => metadata with { ReverseContext = null },
+            "other session" => metadata with { SessionId = Guid.NewGuid() },
+            "the ingress" => metadata with { DestinationRouter = "br1" },
+            _ => throw new ArgumentOutOfRangeException(nameof(alteration)),
+        };
+        Assert.True(MetadataInsertion.TryStrip(ip, ip.Length, out var stripped));
+        var emitted = new byte[altered.EmitLength];
+        altered.Emit(emitted);
+        var room = new byte[stripped + emitted.Length];
+        ip.AsSpan(0, stripped).CopyTo(room);
+        Assert.True(MetadataInsertion.TryInsert(room, stripped, emitted, out var length));
+        Assert.True(Packets.ChecksumsValid(room[..length]));
+        return [.. frame[..EthernetFrame.UntaggedHeaderLength], .. room[..length]];
+    }
+
+    /// <summary>Opens eng1's TCP session to <paramref name="service"/> (app2 at br2 answering through dc1) and exchanges "before" on it.</summary>
+    private static void Open(TransitFabric fabric, string service, ushort port, ushort sourcePort)
+    {
+        fabric.Eng1.SendTcp(service, sourcePort, port, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(service, sourcePort, port, TcpFlags.Ack, 101, 5001, []);
+        Echo(fabric, service, port, sourcePort, 101, "before");
+        Assert.Contains(fabric.App2.Received, IsData);
+        Assert.Equal(SvrRole.Transit, SvrFabric.OnlySession(fabric.Dc1).Svr);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="text"/> from eng1 on its session and checks that the far end echoed it: one reply, the text,
+    /// acknowledging it (not eng1's own segment turned round, which an ingress that took a returned packet for an answer
+    /// would deliver).
+    /// </summary>
+    private static void Echo(TransitFabric fabric, string service, ushort port, ushort sourcePort, uint sequence, string text)
+    {
+        fabric.Eng1.AssertTcpEcho(service, sourcePort, port, sequence, text, fabric.Pump);
+        Ipv4Packet.TryCreate(fabric.Eng1.Received[^1], out var ip);
+        TcpSegment.TryCreate(ip.Payload, out var tcp);
+        Assert.Equal(sequence + (uint)text.Length, tcp.AcknowledgmentNumber);
+    }
+
+    /// <summary>Commits app2 at dc2's apps network (no longer at br2's LAN) to all four routers; app2's host there stops answering, mover answers.</summary>
+    private static void Move(TransitFabric fabric, Func<string, string>? alsoEdit = null)
+    {
+        var moved = fabric.Document(text =>
+        {
+            var edited = (alsoEdit ?? (unchanged => unchanged))(text).Replace(App2AtBr2, "", StringComparison.Ordinal).Replace(Spare2, Spare2 + App2AtBr2, StringComparison.Ordinal);
+            Assert.Single(System.Text.RegularExpressions.Regex.Matches(edited, "app2 \\{ addresses"));
+            return edited;
+        });
+        fabric.App2.IsServer = false;
+        fabric.Mover!.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2, fabric.Dc2! })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+    }
+
+    /// <summary>Gives remote a second instance at br2, sib (10.30.1.40), after app2.</summary>
+    private static string WithSibling(string text)
+    {
+        var edited = text
+            .Replace(
+                "policy = web\n      instances = [{ container = app2 }]\n    }\n    vault",
+                "policy = bulk\n      instances = [{ container = app2 }, { container = sib }]\n    }\n    vault",
+                StringComparison.Ordinal)
+            .Replace(App2AtBr2, App2AtBr2 + "            sib { addresses = [\"10.30.1.40\"] }\n", StringComparison.Ordinal);
+        Assert.Contains("{ container = sib }", edited, StringComparison.Ordinal);
+        return edited;
+    }
+
+    private static string PathOf(Fabric.Dataplane.Routing.ForwardingEngine router)
+    {
+        var session = SvrFabric.OnlySession(router);
+        return router.Snapshot.PeerPaths.Single(path => path.PoolId == session.WaypointPool).PeerRouter;
+    }
+
+    private static void AssertNoResetNorSyn(TransitFabric fabric)
+    {
+        foreach (var host in fabric.Hosts)
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        // The moved end saw no new connection: its first segment was mid-flow data.
+        Assert.DoesNotContain(fabric.Mover!.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    private static SvrMetadata? Metadata(byte[] packet) =>
+        MetadataInsertion.TryLocate(packet, packet.Length, out var block, out _) && !block.IsBare && SvrMetadata.TryParse(block, out var metadata, out _) ? metadata : null;
+
+    private static string UdpText(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.Payload, out var udp)
+            ? System.Text.Encoding.ASCII.GetString(udp.Payload)
+            : "";
+
+    private static bool IsData(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) && tcp.Payload.Length > 0;
+
+    private static TcpFlags? FlagsOf(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
+}
