@@ -23,20 +23,15 @@ public static partial class SvrStage
     /// <summary>
     /// Whether egress session <paramref name="state"/> (its instance answers with <paramref name="reverse"/>) should
     /// become a former egress under <paramref name="next"/>: an SVR egress, not closed, whose instance's address the
-    /// snapshot places at another router, one that is neither this router nor the peer the session came from (an instance
-    /// that moved to the client's own router is not followed). <paramref name="router"/> is that router.
+    /// snapshot places at another router (the peer the session came from included: the instance moved to the client's own
+    /// router, which makes the session local there, <see cref="MakeLocal"/>). <paramref name="router"/> is that router.
     /// </summary>
-    internal static bool InstanceMovedAway(ForwardingSnapshot next, in SessionState state, in SessionKey forward, in SessionKey reverse, in TcpTracker tcp, out string router)
+    internal static bool InstanceMovedAway(ForwardingSnapshot next, in SessionState state, in SessionKey reverse, in TcpTracker tcp, out string router)
     {
         router = "";
         if (state.Svr != SvrRole.Egress || tcp.IsClosed
             || !next.RouterOfContainer.TryGetValue(new ClientAddress(reverse.Source, reverse.IsIpv6), out var placed)
             || placed == next.Router)
-        {
-            return false;
-        }
-
-        if (next.TryFindPeer(forward.Source, forward.IsIpv6, out var peer) && peer.PeerRouter == placed)
         {
             return false;
         }
@@ -236,6 +231,12 @@ public static partial class SvrStage
     internal static Verdict FollowRedirect(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
+        if (metadata.NamesThisRouter)
+        {
+            // The instance moved here, to the client's own router: the session becomes local (SvrStage.InstanceArrives.cs).
+            return state.Svr == SvrRole.Ingress ? MakeLocal(ref context, ref state, snapshot, resources) : ReturnToLocal(ref context, state, resources);
+        }
+
         var path = RedirectTarget(metadata, snapshot);
         var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
         if (path is null)
@@ -279,8 +280,8 @@ public static partial class SvrStage
     private static Verdict FollowLateRedirect(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
-        var path = RedirectTarget(metadata, snapshot);
-        if (path is null || !resources.InstancePins.TryFindPinned(metadata.SessionId, metadata.ReverseContext, out var handle)
+        var path = metadata.NamesThisRouter ? null : RedirectTarget(metadata, snapshot);
+        if ((path is null && !metadata.NamesThisRouter) || !resources.InstancePins.TryFindPinned(metadata.SessionId, metadata.ReverseContext, out var handle)
             || !resources.Sessions.IsLive(handle))
         {
             return context.Fail(DropReason.WaypointNoSession);
@@ -288,14 +289,21 @@ public static partial class SvrStage
 
         ref var state = ref resources.Sessions.Payload(handle);
         var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
-        if (state.Svr != SvrRole.Ingress || state.SessionId != metadata.SessionId || current is null || current.PeerRouter != path.PeerRouter)
+        var followed = path is null
+            ? MadeLocalBy(state, metadata, resources.Sessions.ReverseKey(handle))
+            : state.Svr == SvrRole.Ingress && state.SessionId == metadata.SessionId && current is not null && current.PeerRouter == path.PeerRouter;
+        if (!followed)
         {
             return context.Fail(DropReason.WaypointNoSession);
         }
 
         context.Session = handle;
         context.Direction = SessionDirection.Reverse;
-        if (Unseal(ref context, resources, snapshot, state.Sealed) != Verdict.Continue)
+        // A session made local keeps no SVR state: the redirect is sealed as its service requires between the routers.
+        var encrypted = path is null
+            ? (uint)state.Service < (uint)snapshot.Services.Length && snapshot.Services[state.Service].Policy.Encryption == Model.EncryptionMode.Required
+            : state.Sealed;
+        if (Unseal(ref context, resources, snapshot, encrypted) != Verdict.Continue)
         {
             return Verdict.Drop;
         }
@@ -303,6 +311,20 @@ public static partial class SvrStage
         context.Tenant = state.Tenant;
         context.Service = state.Service;
         return FollowRedirect(ref context, ref state, snapshot, resources);
+    }
+
+    /// <summary>
+    /// A later redirect naming this router, for a session a redirect already made local (<see cref="MakeLocal"/>): the
+    /// packet it returns is run again, to the instance here. Anything else naming this router changes nothing.
+    /// </summary>
+    private static Verdict ReturnToLocal(ref PacketContext context, in SessionState state, WorkerResources resources)
+    {
+        if (state.Svr == SvrRole.None && !context.Metadata.Announcement)
+        {
+            Return(ref context, state, resources);
+        }
+
+        return Verdict.Consumed;
     }
 
     /// <summary>The path to the router a redirect names as the session's destination (TLV 17), or null when this router has none.</summary>

@@ -80,6 +80,10 @@ public static partial class SvrStage
             metadata.RoutedOnward = true;
             metadata.OnwardPath = UsablePathTo(snapshot.PeerPaths, fields.DestinationRouter);
         }
+        else if (fields.HasDestinationRouter)
+        {
+            metadata.NamesThisRouter = true;
+        }
 
         metadata.TenantNamed = fields.HasTenant;
         metadata.Tenant = fields.HasTenant ? ForwardingSnapshot.IndexOfUtf8(snapshot.TenantsUtf8, fields.Tenant) : 0;
