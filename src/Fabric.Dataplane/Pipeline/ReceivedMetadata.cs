@@ -40,6 +40,12 @@ public struct ReceivedMetadata
     /// <summary>The block names a destination router other than this one (TLV 17): this router is a transit.</summary>
     public bool RoutedOnward;
 
+    /// <summary>
+    /// The block names this router as the destination router (TLV 17). In reverse metadata at an ingress: a redirect from
+    /// the old egress saying the session's instance moved here (<see cref="SvrStage.FollowRedirect"/>).
+    /// </summary>
+    public bool NamesThisRouter;
+
     /// <summary>When <see cref="RoutedOnward"/>: the index in the snapshot's peer paths of the first usable path to that router, or −1.</summary>
     public int OnwardPath;
 

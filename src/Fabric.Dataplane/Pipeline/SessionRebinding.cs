@@ -68,7 +68,7 @@ public static class SessionRebinding
                 continue;
             }
 
-            if (allowed && SvrStage.InstanceMovedAway(next, in state, forward, sessions.ReverseKey(handle), resources.Sessions.Tcp(handle), out _)
+            if (allowed && SvrStage.InstanceMovedAway(next, in state, sessions.ReverseKey(handle), resources.Sessions.Tcp(handle), out _)
                 && KeepsPort(previous, next, state.ReversePort))
             {
                 Rebind(resources, ref state, tenant, service);

@@ -117,9 +117,10 @@ public static class SessionStage
             return SvrStage.Redirect(ref context, ref state, resources, snapshot);
         }
 
-        if (state.Svr == SvrRole.Ingress && !forward && context.ToWaypoint && context.Metadata.Present && context.Metadata.RoutedOnward)
+        if (state.Svr == SvrRole.Ingress && !forward && context.ToWaypoint && context.Metadata.Present
+            && (context.Metadata.RoutedOnward || context.Metadata.NamesThisRouter))
         {
-            // Reverse metadata naming another router: the old egress's redirect after the instance moved there.
+            // Reverse metadata naming a router: the old egress's redirect after the instance moved there (or here).
             return SvrStage.FollowRedirect(ref context, ref state, snapshot, resources);
         }
 

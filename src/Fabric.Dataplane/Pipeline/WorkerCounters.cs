@@ -55,10 +55,16 @@ public sealed class WorkerCounters
     public long RedirectedPacketsResent;
 
     /// <summary>
-    /// Ingress: redirects not followed: no usable path to the router named, this router itself (the instance moved to the
-    /// client's router), or no waypoint pair there. The session stays where it was.
+    /// Ingress: redirects not followed: no usable path to the router named, no waypoint pair there, or this router named
+    /// for an instance its snapshot does not host here (or without a pin). The session stays where it was.
     /// </summary>
     public long RedirectsRefused;
+
+    /// <summary>
+    /// Ingress: SVR ingress sessions made local sessions, without a reset, because a redirect said their instance moved to
+    /// this router (<see cref="SvrStage.FollowRedirect"/>, docs/mobility.md "An instance moves to the client's router").
+    /// </summary>
+    public long SessionsMadeLocal;
 
     /// <summary>Egress: sessions opened from metadata that pins an instance (reverse context), put on that instance.</summary>
     public long InstancePinsHonoured;
@@ -141,6 +147,7 @@ public sealed class WorkerCounters
             sum.RedirectsFollowed += Interlocked.Read(ref w.RedirectsFollowed);
             sum.RedirectedPacketsResent += Interlocked.Read(ref w.RedirectedPacketsResent);
             sum.RedirectsRefused += Interlocked.Read(ref w.RedirectsRefused);
+            sum.SessionsMadeLocal += Interlocked.Read(ref w.SessionsMadeLocal);
             sum.InstancePinsHonoured += Interlocked.Read(ref w.InstancePinsHonoured);
             sum.InstancePinsUnmatched += Interlocked.Read(ref w.InstancePinsUnmatched);
             sum.MetadataAnnouncements += Interlocked.Read(ref w.MetadataAnnouncements);

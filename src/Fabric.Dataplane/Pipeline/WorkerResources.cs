@@ -250,6 +250,18 @@ public sealed class WorkerResources
         }
     }
 
+    /// <summary>
+    /// SVR ingress session <paramref name="handle"/> just became a local session (<see cref="SvrStage.FollowRedirect"/>: its
+    /// instance came to this router), its reverse key now the instance's tuple: published in the directory as a local
+    /// session's reverse key is. What the ingress session published stays (its client's tuple, when it was made
+    /// elsewhere), and is withdrawn when the session ends (<see cref="Withdraw"/>: a local session that keeps an SVR
+    /// session id was such a session).
+    /// </summary>
+    internal void SessionMadeLocal(int handle)
+    {
+        Shard.Owners?.Publish(Sessions.ReverseKey(handle), Shard.Index);
+    }
+
     /// <summary>A live session's tenant and service indexes were rebound to a new snapshot's: the counts kept by index follow.</summary>
     internal void SessionRebound(int tenant, int service, int newTenant, int newService)
     {
@@ -317,13 +329,10 @@ public sealed class WorkerResources
         {
             owners.Withdraw(reverse, Shard.Index);
         }
-        else if (state.Svr == SvrRole.Ingress)
-        {
-            owners.Withdraw(forward, Shard.Index);
-        }
 
-        if (ForwardNeedsDirectory(forward, state))
+        if (state.Svr == SvrRole.Ingress || (state.Svr == SvrRole.None && state.SessionId != 0) || ForwardNeedsDirectory(forward, state))
         {
+            // An ingress's client tuple (made elsewhere), kept by the local session it may have become (SessionMadeLocal).
             owners.Withdraw(forward, Shard.Index);
         }
     }

@@ -146,10 +146,13 @@ public sealed class PeerPathHealth
     /// <summary>Sessions moved onto the path from another one (failover, quality, reverting).</summary>
     public long SessionsMovedIn => Volatile.Read(ref _sessionsMovedIn);
 
-    /// <summary>Sessions moved off the path to another one.</summary>
+    /// <summary>Sessions moved off the path to another one, or made local (their instance came to this router).</summary>
     public long SessionsMovedOut => Volatile.Read(ref _sessionsMovedOut);
 
     public void SessionOpened() => Interlocked.Increment(ref _sessionsOpened);
+
+    /// <summary>Counts a session that leaves the path for no other path: its instance came to this router, so it became local.</summary>
+    public void SessionMovedOff() => Interlocked.Increment(ref _sessionsMovedOut);
 
     /// <summary>Counts a session that moves from <paramref name="from"/> (null: not known) to this path.</summary>
     public void SessionMovedFrom(PeerPathHealth? from)

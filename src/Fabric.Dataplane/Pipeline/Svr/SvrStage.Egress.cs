@@ -40,7 +40,7 @@ public static partial class SvrStage
     public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
-        if (metadata.Present && !metadata.HasForwardContext && metadata.RoutedOnward && metadata.HasReverseContext)
+        if (metadata.Present && !metadata.HasForwardContext && (metadata.RoutedOnward || metadata.NamesThisRouter) && metadata.HasReverseContext)
         {
             // A redirect on the tuple its session left: the ingress already followed an earlier one (docs/mobility.md).
             return FollowLateRedirect(ref context, snapshot, resources);

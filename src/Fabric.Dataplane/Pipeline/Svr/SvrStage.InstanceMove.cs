@@ -25,20 +25,15 @@ public static partial class SvrStage
     /// <summary>
     /// Whether egress session <paramref name="state"/> (its instance answers with <paramref name="reverse"/>) should
     /// become a former egress under <paramref name="next"/>: an SVR egress, not closed, whose instance's address the
-    /// snapshot places at another router, one that is neither this router nor the peer the session came from (an instance
-    /// that moved to the client's own router is not followed). <paramref name="router"/> is that router.
+    /// snapshot places at another router (the peer the session came from included: the instance moved to the client's own
+    /// router, which makes the session local there, <see cref="MakeLocal"/>). <paramref name="router"/> is that router.
     /// </summary>
-    internal static bool InstanceMovedAway(ForwardingSnapshot next, in SessionState state, in SessionKey forward, in SessionKey reverse, in TcpTracker tcp, out string router)
+    internal static bool InstanceMovedAway(ForwardingSnapshot next, in SessionState state, in SessionKey reverse, in TcpTracker tcp, out string router)
     {
         router = "";
         if (state.Svr != SvrRole.Egress || tcp.IsClosed
             || !next.RouterOfContainer.TryGetValue(new ClientAddress(reverse.Source, reverse.IsIpv6), out var placed)
             || placed == next.Router)
-        {
-            return false;
-        }
-
-        if (next.TryFindPeer(forward.Source, forward.IsIpv6, out var peer) && peer.PeerRouter == placed)
         {
             return false;
         }
@@ -234,11 +229,19 @@ public static partial class SvrStage
     /// egress saw the session leave) moves nothing again. A redirect without the keepalive control returns the forward
     /// packet it answers (<see cref="Redirect"/>): once the session is on a path to the router named, that packet is
     /// rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again, so it leaves on the new path with
-    /// the session's metadata. The packet in hand is consumed. Allocation-free; runs only for a packet with such metadata.
+    /// the session's metadata. A redirect that names this router (the instance moved to the client's own router) makes the
+    /// session local instead (<see cref="MakeLocal"/>). The packet in hand is consumed. Allocation-free; runs only for a
+    /// packet with such metadata.
     /// </summary>
     internal static Verdict FollowRedirect(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
+        if (metadata.NamesThisRouter)
+        {
+            // The instance moved here, to the client's own router: the session becomes local (SvrStage.InstanceArrives.cs).
+            return state.Svr == SvrRole.Ingress ? MakeLocal(ref context, ref state, snapshot, resources) : ReturnToLocal(ref context, state, resources);
+        }
+
         var router = RedirectedRouter(metadata, snapshot);
         var path = RedirectTarget(metadata, router, state, snapshot, out var slot);
         if (path is null)
@@ -282,22 +285,29 @@ public static partial class SvrStage
     private static Verdict FollowLateRedirect(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
-        var router = RedirectedRouter(metadata, snapshot);
-        if (router is null || !resources.InstancePins.TryFindPinned(metadata.SessionId, metadata.ReverseContext, out var handle)
+        var router = metadata.NamesThisRouter ? null : RedirectedRouter(metadata, snapshot);
+        if ((router is null && !metadata.NamesThisRouter) || !resources.InstancePins.TryFindPinned(metadata.SessionId, metadata.ReverseContext, out var handle)
             || !resources.Sessions.IsLive(handle))
         {
             return context.Fail(DropReason.WaypointNoSession);
         }
 
         ref var state = ref resources.Sessions.Payload(handle);
-        if (state.Svr != SvrRole.Ingress || state.SessionId != metadata.SessionId || !LeadsTo(state, snapshot, router))
+        var followed = metadata.NamesThisRouter
+            ? MadeLocalBy(state, metadata, resources.Sessions.ReverseKey(handle))
+            : state.Svr == SvrRole.Ingress && state.SessionId == metadata.SessionId && LeadsTo(state, snapshot, router!);
+        if (!followed)
         {
             return context.Fail(DropReason.WaypointNoSession);
         }
 
         context.Session = handle;
         context.Direction = SessionDirection.Reverse;
-        if (Unseal(ref context, resources, snapshot, state.Sealed) != Verdict.Continue)
+        // A session made local keeps no SVR state: the redirect is sealed as its service requires between the routers.
+        var encrypted = metadata.NamesThisRouter
+            ? (uint)state.Service < (uint)snapshot.Services.Length && snapshot.Services[state.Service].Policy.Encryption == Model.EncryptionMode.Required
+            : state.Sealed;
+        if (Unseal(ref context, resources, snapshot, encrypted) != Verdict.Continue)
         {
             return Verdict.Drop;
         }
@@ -374,6 +384,20 @@ public static partial class SvrStage
 
         var entry = snapshot.Services[state.Service];
         return entry.Runtime.Id == state.Runtime && (uint)state.Instance < (uint)entry.PeerRouters.Length && entry.PeerRouters[state.Instance] == router;
+    }
+
+    /// <summary>
+    /// A later redirect naming this router, for a session a redirect already made local (<see cref="MakeLocal"/>): the
+    /// packet it returns is run again, to the instance here. Anything else naming this router changes nothing.
+    /// </summary>
+    private static Verdict ReturnToLocal(ref PacketContext context, in SessionState state, WorkerResources resources)
+    {
+        if (state.Svr == SvrRole.None && !context.Metadata.Announcement)
+        {
+            Return(ref context, state, resources);
+        }
+
+        return Verdict.Consumed;
     }
 
     /// <summary>

@@ -81,6 +81,10 @@ public static partial class SvrStage
             metadata.OnwardPath = UsablePathTo(snapshot.PeerPaths, fields.DestinationRouter);
             metadata.DestinationRouter = ForwardingSnapshot.IndexOfUtf8(snapshot.RouterNamesUtf8, fields.DestinationRouter);
         }
+        else if (fields.HasDestinationRouter)
+        {
+            metadata.NamesThisRouter = true;
+        }
 
         metadata.TenantNamed = fields.HasTenant;
         metadata.Tenant = fields.HasTenant ? ForwardingSnapshot.IndexOfUtf8(snapshot.TenantsUtf8, fields.Tenant) : 0;

@@ -35,9 +35,9 @@ public static partial class SvrStage
     /// <see cref="WriteBlock"/>, and sealed with the upstream peer's keys), so the ingress follows it as it follows one from
     /// a neighbour (<see cref="FollowRedirect"/>). It is checked first, as any metadata: it must carry the instance's tuple
     /// (reverse context) and the session's id and name a router of the document (else
-    /// <see cref="DropReason.MetadataMismatch"/>), and not the router the session came from (an instance that moved to
-    /// the client's own router is not followed, as an old egress that is the ingress's neighbour does not redirect there:
-    /// <see cref="DropReason.NoRoute"/>). The packet it carries is the client's forward packet turned round, not the far
+    /// <see cref="DropReason.MetadataMismatch"/>), and not the router the session came from (<see cref="DropReason.NoRoute"/>:
+    /// an instance that moved to the client's own router is followed only when the old egress is the ingress's neighbour,
+    /// <see cref="MakeLocal"/>; through a transit that is not built). The packet it carries is the client's forward packet turned round, not the far
     /// end's: it moves neither the session's TCP state nor its sequence numbers nor its idle time, and is not charged to
     /// its rates (the ingress charges it when it sends it on). The transit's session is left to idle: a later redirect of
     /// the old egress (for a packet that reached it before the ingress moved) comes on the same tuple and is relayed the

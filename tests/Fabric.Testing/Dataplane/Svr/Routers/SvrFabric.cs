@@ -47,9 +47,14 @@ public sealed class SvrFabric : IDisposable
     /// and the container spare2, 10.10.1.99), added to the document (<see cref="WithDc2"/>), with the host
     /// <see cref="Mover"/> (10.10.1.40) on apps.
     /// </param>
+    /// <param name="withBr1Apps">
+    /// Whether br1 has a third port, apps (a bridge), with the host <see cref="Homecomer"/> (10.10.1.40, gateway
+    /// 10.10.1.252) on it: where a container of dc1's service LAN lands when it moves to br1 keeping its address. The
+    /// document gives br1 a network on it only where a test adds one (<see cref="WithBr1Apps"/>).
+    /// </param>
     public SvrFabric(
         Func<string, string>? edit = null, bool unauthenticatedMetadata = true, int workers = 1, bool superPackets = false, int dc1Workers = 0, int serviceLanMtu = 1500,
-        bool withDc2 = false)
+        bool withDc2 = false, bool withBr1Apps = false)
     {
         _withDc2 = withDc2;
         _workers = workers;
@@ -71,7 +76,10 @@ public sealed class SvrFabric : IDisposable
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
         BrWan = new WirePort(wan.Attach("wan0", NextMac()));
-        _br1Ports = [Offload(BrWan, "br1/wan0"), Offload(eng1Link.A, "br1/eng1"), guest1Link.A];
+        var br1Apps = withBr1Apps ? new InMemoryBridge() : null;
+        _br1Ports = br1Apps is null
+            ? [Offload(BrWan, "br1/wan0"), Offload(eng1Link.A, "br1/eng1"), guest1Link.A]
+            : [Offload(BrWan, "br1/wan0"), Offload(eng1Link.A, "br1/eng1"), guest1Link.A, br1Apps.Attach("apps", NextMac())];
         Br1 = Start("br1", _br1Ports);
         Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1") { Address6 = IpAddressConversions.ParseIpv6("fd00:20:1::10") };
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
@@ -88,6 +96,12 @@ public sealed class SvrFabric : IDisposable
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", wan.Attach("attacker", attackerMac), attackerMac, "172.16.0.66", "172.16.0.1");
         Hosts = [Web1, Web2, Db1, Bulk1, Ops1, Eng1, Guest1, Eng2, Fin1, App2, Roamer, Nomad, Attacker];
+        if (br1Apps is not null)
+        {
+            Homecomer = Server("homecomer", br1Apps, "10.10.1.40", "10.10.1.252");
+            Hosts = [.. Hosts, Homecomer];
+        }
+
         if (withDc2)
         {
             var apps = new InMemoryBridge();
@@ -102,6 +116,9 @@ public sealed class SvrFabric : IDisposable
 
     /// <summary>A server on dc2's apps network at 10.10.1.40 (the address ops1 and roamer have elsewhere), when there is a dc2.</summary>
     public TestHost? Mover { get; }
+
+    /// <summary>A server on br1's apps port at 10.10.1.40 (ops1's address on dc1's service LAN), when br1 has that port (<c>withBr1Apps</c>).</summary>
+    public TestHost? Homecomer { get; }
 
     private readonly bool _withDc2;
 
@@ -229,6 +246,21 @@ public sealed class SvrFabric : IDisposable
             """.Replace("\r", "", StringComparison.Ordinal),
             StringComparison.Ordinal);
         return edited.Contains("dc2 {", StringComparison.Ordinal) ? edited : throw new InvalidOperationException("lab.conf has no routers block to add dc2 to");
+    }
+
+    /// <summary>
+    /// An edit of the document that gives br1 the bridged network apps (gateway 10.10.1.252/24, on the port a fabric made
+    /// <c>withBr1Apps</c> has) with <paramref name="containers"/> (HOCON container entries, one a line; none by default).
+    /// </summary>
+    public static string WithBr1Apps(string text, string containers = "")
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        const string hosts = "            guest1 { addresses = [\"10.20.1.20\"], tenant = guest }\n          }\n        }\n";
+        var edited = text.Replace(
+            hosts,
+            hosts + $"        apps {{\n          model = bridged\n          gateways = [\"10.10.1.252/24\"]\n          containers {{\n{containers}          }}\n        }}\n",
+            StringComparison.Ordinal);
+        return edited.Contains("10.10.1.252/24", StringComparison.Ordinal) ? edited : throw new InvalidOperationException("lab.conf has no br1 hosts network to add apps beside");
     }
 
     /// <summary>

@@ -14,6 +14,9 @@ public sealed class WorkloadMobilityTests
 {
     private const string Mobile = "10.200.0.90";
 
+    /// <summary>Eight client ports of eng1, one session each.</summary>
+    private static readonly ushort[] Eight = [41010, 41011, 41012, 41013, 41014, 41015, 41016, 41017];
+
     [Fact]
     public void Commit_MovingTheOnlyInstanceToBr2_EstablishedTcpSessionFollowsIt_WithoutReset()
     {
@@ -277,6 +280,168 @@ public sealed class WorkloadMobilityTests
         Exchange(fabric, 113, "again", sourcePort: 41005);
     }
 
+    [Fact]
+    public void Commit_MovingTheInstanceToTheClientsOwnRouter_SessionBecomesLocal_WithoutResetOrLostSegment()
+    {
+        // mob1, mobile's only instance, at dc1; a commit moves it to br1's apps network, where eng1's session enters the
+        // fabric. dc1 turns the session into a former egress whose redirect names br1 itself; br1 makes the session a local
+        // session to mob1 and sends on the segment dc1 returned, which mob1 (homecomer) echoes at once.
+        using var fabric = new SvrFabric(text => SvrFabric.WithBr1Apps(AtDc1(text)), withBr1Apps: true);
+        Open(fabric, 41006);
+        var waypointsHeld = fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse);
+        Assert.Equal(1, waypointsHeld);
+
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr1), version: 2);
+        }
+
+        fabric.Pump();
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        var atOps1 = fabric.Ops1.Received.Count;
+
+        Exchange(fabric, 107, "after!", sourcePort: 41006);
+
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsRefused);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Homecomer!.Received.Count(IsData));
+        Assert.Equal(atOps1, fabric.Ops1.Received.Count);
+
+        // br1's session is local now: no waypoint pair held, one session (the same one, not a new one), nothing at br2.
+        var session = SvrFabric.OnlySession(fabric.Br1);
+        Assert.Equal(SvrRole.None, session.Svr);
+        Assert.Equal(0, fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse));
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsCreated);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Homecomer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Assert.DoesNotContain(fabric.Homecomer.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+
+        // The session goes on locally: nothing more reaches dc1, whose former egress is left to its idle timeout.
+        var atDc1 = fabric.DcWan.Received.Count;
+        Exchange(fabric, 113, "again", sourcePort: 41006);
+        Exchange(fabric, 118, "and again", sourcePort: 41006);
+        Assert.Equal(3, fabric.Homecomer.Received.Count(IsData));
+        Assert.Equal(atDc1, fabric.DcWan.Received.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.All(fabric.Homecomer.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToTheClientsOwnRouter_OnRoutersOfThreeWorkers_SessionsBecomeLocal_AndTheInstancesAnswersFindThem()
+    {
+        // Three workers at every router (with two, the in-memory fanout's hash puts a session's client tuple and its
+        // instance's answers on the same worker here, so nothing would need steering): the instance's answers at br1 reach
+        // whichever worker the fanout gives them and are steered to the one holding the session by the instance's tuple,
+        // which it published when the session became local. Fails without that publish (an answer is lost).
+        using var fabric = new SvrFabric(text => SvrFabric.WithBr1Apps(AtDc1(text)), withBr1Apps: true, workers: 3);
+        foreach (var port in Eight)
+        {
+            Open(fabric, port);
+        }
+
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr1), version: 2);
+        }
+
+        fabric.Pump();
+        foreach (var port in Eight)
+        {
+            Exchange(fabric, 107, "after!", sourcePort: port);
+            Exchange(fabric, 113, "again", sourcePort: port);
+        }
+
+        Assert.Equal(8, fabric.Br1.Counters().SessionsMadeLocal);
+        Assert.Equal(8, fabric.Dc1.Counters().RedirectsSent);
+        Assert.Equal(16, fabric.Homecomer!.Received.Count(IsData));
+        Assert.Equal(8, fabric.Br1.SessionCount);
+        Assert.True(fabric.Br1.Counters().HandedOff > 0, "some answer reached a worker that does not hold its session");
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Homecomer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToTheClientsOwnRouter_RedirectBeforeBr1BoundTheMove_IsRefused_AndTheRetransmissionMakesItLocal()
+    {
+        // dc1 binds the move before br1 does: br1 cannot make the session local to an instance its snapshot does not host
+        // here, so it refuses the redirect (the segment it returned is lost) and the session stays as it was; once br1 bound
+        // the move, the client's retransmission meets dc1's next redirect and the session becomes local.
+        using var fabric = new SvrFabric(text => SvrFabric.WithBr1Apps(AtDc1(text)), withBr1Apps: true);
+        Open(fabric, 41008);
+        fabric.Ops1.IsServer = false;
+        fabric.Dc1.Apply(fabric.Document(AtBr1), version: 2);
+        fabric.Br2.Apply(fabric.Document(AtBr1), version: 2);
+        fabric.Pump();
+
+        var atEng1 = fabric.Eng1.Received.Count;
+        fabric.Eng1.SendTcp(Mobile, 41008, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsRefused);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+
+        fabric.Br1.Apply(fabric.Document(AtBr1), version: 2);
+        Exchange(fabric, 107, "after!", sourcePort: 41008);
+
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+        Assert.Equal(1, fabric.Homecomer!.Received.Count(IsData));
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Homecomer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Exchange(fabric, 113, "again", sourcePort: 41008);
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToTheClientsOwnRouter_UdpSessionBecomesLocal_LosingNoDatagram()
+    {
+        // As above for a UDP flow: d2 and d3 reach dc1 before br1 made the session local; both come back in redirects (the
+        // second on the waypoint tuple the session gave back, found by its pin) and reach mob1 at br1, as d4 does.
+        using var fabric = new SvrFabric(text => SvrFabric.WithBr1Apps(AtDc1(text)), withBr1Apps: true);
+        fabric.Ops1.IsServer = true;
+        fabric.Eng1.SendUdp(Mobile, 41007, 7000, "d1"u8.ToArray());
+        fabric.Pump();
+        Assert.Single(fabric.Ops1.Received);
+
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr1), version: 2);
+        }
+
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Mobile, 41007, 7000, "d2"u8.ToArray());
+        fabric.Eng1.SendUdp(Mobile, 41007, 7000, "d3"u8.ToArray());
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Mobile, 41007, 7000, "d4"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["d2", "d3", "d4"], fabric.Homecomer!.Received.Select(UdpText).Order().ToArray());
+        Assert.Equal(["d1", "d2", "d3", "d4"], fabric.Eng1.Received.Select(UdpText).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Single(fabric.Ops1.Received);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+    }
+
     private static string UdpText(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.Payload, out var udp)
             ? System.Text.Encoding.ASCII.GetString(udp.Payload)
@@ -310,6 +475,10 @@ public sealed class WorkloadMobilityTests
     /// <summary>As <see cref="AtDc1"/> with mob1 moved to br2's LAN, keeping its address.</summary>
     private static string AtBr2(string text) => Common(text)
         .Replace("            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n", "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n            mob1 { addresses = [\"10.10.1.40\"] }\n", StringComparison.Ordinal);
+
+    /// <summary>As <see cref="AtDc1"/> with mob1 moved to br1's apps network (the client's own router), keeping its address.</summary>
+    private static string AtBr1(string text) =>
+        SvrFabric.WithBr1Apps(Common(text), "            mob1 { addresses = [\"10.10.1.40\"] }\n");
 
     private static string Common(string text)
     {
