@@ -264,14 +264,33 @@ public static class ControlMessages
     /// it is the router's own, so that no neighbour is learned from it), an IPv4 or IPv6 header from
     /// <paramref name="flow"/>'s source to its destination, then <paramref name="transport"/> (a TCP or UDP header with its
     /// options and payload, as the packet carried it between the routers) with <paramref name="flow"/>'s ports and its
-    /// checksum computed again. Returns the frame's length, or 0 when it does not fit <paramref name="frame"/> or the
-    /// transport does not read as the flow's protocol.
+    /// checksum computed again; for a ping (<paramref name="flow"/>'s protocol ICMP or ICMPv6), the echo request as the
+    /// client sent it, its identifier <paramref name="flow"/>'s (which holds it as its ports) and its checksum computed
+    /// again (an ICMPv6 one over the flow's pseudo-header). Returns the frame's length, or 0 when it does not fit
+    /// <paramref name="frame"/> or the transport does not read as the flow's protocol (for a ping: not an echo request of
+    /// the flow's ICMP version).
     /// </summary>
     public static int ReturnedForwardPacket(Span<byte> frame, MacAddress ourMac, in SessionKey flow, ReadOnlySpan<byte> transport)
     {
         var ipHeader = flow.IsIpv6 ? Ipv6Packet.HeaderLength : Ipv4Packet.MinHeaderLength;
-        var least = flow.Protocol == IpProtocol.Tcp ? TcpSegment.MinHeaderLength : UdpDatagram.HeaderLength;
+        var least = flow.Protocol switch
+        {
+            IpProtocol.Tcp => TcpSegment.MinHeaderLength,
+            IpProtocol.Udp => UdpDatagram.HeaderLength,
+            _ => Icmpv4Packet.HeaderLength,
+        };
         if (transport.Length < least || EthernetLength + ipHeader + transport.Length > frame.Length || transport.Length > ushort.MaxValue - ipHeader)
+        {
+            return 0;
+        }
+
+        var echo = flow.Protocol switch
+        {
+            IpProtocol.Icmp => Icmpv4Type.EchoRequest,
+            IpProtocol.Icmpv6 => Icmpv6Type.EchoRequest,
+            _ => (byte)0,
+        };
+        if (echo != 0 && transport[0] != echo)
         {
             return 0;
         }
@@ -289,6 +308,21 @@ public static class ControlMessages
 
         var upper = ip.Slice(ipHeader, transport.Length);
         transport.CopyTo(upper);
+        if (echo != 0)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(upper[Icmpv4Packet.IdentifierOffset..], flow.SourcePort);
+            if (flow.Protocol == IpProtocol.Icmp)
+            {
+                Icmpv4Packet.FromValidated(upper).UpdateChecksum();
+            }
+            else
+            {
+                Icmpv6Packet.FromValidated(upper).UpdateChecksum(PseudoHeaderSum(flow, transport.Length));
+            }
+
+            return EthernetLength + ipHeader + transport.Length;
+        }
+
         BinaryPrimitives.WriteUInt16BigEndian(upper, flow.SourcePort);
         BinaryPrimitives.WriteUInt16BigEndian(upper[2..], flow.DestinationPort);
         if (flow.Protocol == IpProtocol.Udp)

@@ -119,12 +119,12 @@ public static partial class SvrStage
     /// <summary>
     /// At a former egress: answers the forward packet in hand, which reaches nothing here, with a redirect towards the
     /// ingress (see the drawing above; written by <see cref="WriteBlock"/>, sent by <see cref="SendMetadataOnly"/>) that
-    /// <b>returns the packet</b>: the same IP packet (TCP header, options and payload, or UDP payload, as it came and was
-    /// unsealed) turned round onto the session's waypoint tuple reversed, the redirect's metadata inserted after its
+    /// <b>returns the packet</b>: the same IP packet (TCP header, options and payload, or UDP payload, a ping's echo request
+    /// included, as it came and was unsealed) turned round onto the session's waypoint tuple reversed, the redirect's metadata inserted after its
     /// transport header, without the keepalive control (which marks a block that carries nothing), sealed as any metadata
     /// on the path. The ingress sends the packet again to where the session went (<see cref="FollowRedirect"/>), so no
     /// forward packet is lost to the move. When the packet cannot come back (too big for the port's MTU with the block, an
-    /// announcement that carries nothing, an ICMP session, or a session that changes transport between the routers) the
+    /// announcement that carries nothing, or a session that changes transport between the routers other than a ping) the
     /// redirect is a bare segment (ACK, the sequence numbers the session last saw) or datagram of the session's transport
     /// with the keepalive control, and the packet is lost (<see cref="WorkerCounters.RedirectsWithoutPacket"/>): TCP
     /// retransmits, a datagram is gone. Reverse packets and ICMP errors of a former egress are dropped
@@ -194,11 +194,13 @@ public static partial class SvrStage
 
     /// <summary>
     /// Whether a former egress's redirect may return the forward packet in hand: a TCP or UDP session that crosses between
-    /// the routers in its own transport (<paramref name="waypoint"/>'s protocol is the original <paramref name="original"/>),
+    /// the routers in its own transport (<paramref name="waypoint"/>'s protocol is the original <paramref name="original"/>)
+    /// or a ping, which crosses as UDP (<see cref="IsEcho"/>: the UDP payload is the echo request as the client sent it),
     /// and a packet that carries something for the instance (not an announcement, whose block was all it had).
     /// </summary>
     private static bool CanReturn(ref PacketContext context, in SessionKey waypoint, byte original) =>
-        waypoint.Protocol == original && (original is IpProtocol.Tcp or IpProtocol.Udp) && !(context.Metadata.Present && context.Metadata.Announcement);
+        (waypoint.Protocol == original ? original is IpProtocol.Tcp or IpProtocol.Udp : IsEcho(original) && waypoint.Protocol == IpProtocol.Udp)
+        && !(context.Metadata.Present && context.Metadata.Announcement);
 
     /// <summary>
     /// Turns an IP packet (header of <paramref name="headerLength"/> octets, then TCP or UDP) round in place: source and
@@ -404,15 +406,20 @@ public static partial class SvrStage
     /// Rebuilds the forward packet a redirect returned (the packet in hand, its metadata stripped: the session's transport
     /// header and payload behind the waypoint tuple) as the session's client sent it: an Ethernet frame to the port
     /// towards the client, an IP header from the client to the service's address (the session's forward key), the
-    /// transport header and payload with the client's ports, checksum complete. The worker runs it once the packet in
-    /// hand is done (<see cref="WorkerResources.ReturnedScratch"/>). Nothing when the packet is not of the session's
-    /// transport (TCP or UDP) or does not fit.
+    /// transport header and payload with the client's ports, checksum complete; for a ping, the echo request the UDP
+    /// datagram carries (as the client sent it) under an ICMP or ICMPv6 header of the client's. The worker runs it once the
+    /// packet in hand is done (<see cref="WorkerResources.ReturnedScratch"/>). Nothing when the packet is not of the
+    /// session's transport (TCP or UDP; UDP for a ping) or does not fit.
     /// </summary>
     private static void Return(ref PacketContext context, in SessionState state, WorkerResources resources)
     {
         var client = resources.Sessions.ForwardKey(context.Session);
         var transport = context.Frame.Slice(context.TransportOffset, context.NetworkOffset + context.IpLength - context.TransportOffset);
-        if (context.Key.Protocol != client.Protocol || client.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp))
+        if (IsEcho(client.Protocol) && context.Key.Protocol == IpProtocol.Udp && transport.Length >= UdpDatagram.HeaderLength)
+        {
+            transport = transport[UdpDatagram.HeaderLength..];
+        }
+        else if (context.Key.Protocol != client.Protocol || client.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp))
         {
             return;
         }

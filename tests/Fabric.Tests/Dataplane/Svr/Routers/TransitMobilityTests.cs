@@ -115,6 +115,37 @@ public sealed class TransitMobilityTests
     }
 
     [Fact]
+    public void Commit_MovingTheInstanceBehindTheTransit_PingEchoRequestsInFlightAllAnswered_LateRedirectRelayedToo()
+    {
+        // As for UDP, for a ping: its echo requests cross as UDP, come back in br2's redirects, which dc1 relays, and br1
+        // rebuilds each as eng1's echo request and sends it on to the moved instance at dc2, which answers every one.
+        using var fabric = new TransitFabric(dc2On: "east");
+        fabric.Eng1.Ping(Remote, 11, 1);
+        fabric.Pump();
+        Assert.Single(fabric.App2.Received);
+
+        Move(fabric);
+        fabric.Mover!.IsServer = true;
+        fabric.Eng1.Ping(Remote, 11, 2);
+        fabric.Eng1.Ping(Remote, 11, 3);
+        fabric.Pump();
+        fabric.Eng1.Ping(Remote, 11, 4);
+        fabric.Pump();
+
+        Assert.Equal([(Icmpv4Type.EchoRequest, 11, 2), (Icmpv4Type.EchoRequest, 11, 3), (Icmpv4Type.EchoRequest, 11, 4)], fabric.Mover.Received.Select(Echo).Order().ToArray());
+        Assert.Equal(
+            [(Icmpv4Type.EchoReply, 11, 1), (Icmpv4Type.EchoReply, 11, 2), (Icmpv4Type.EchoReply, 11, 3), (Icmpv4Type.EchoReply, 11, 4)],
+            fabric.Eng1.Received.Select(Echo).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Single(fabric.App2.Received);
+        Assert.Equal(2, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+    }
+
+    [Fact]
     public void EncryptedService_KeysOnEveryHop_RedirectRelayedSealed_SessionGoesOnAtDc2_PayloadNeverInClear()
     {
         using var fabric = new TransitFabric(dc2On: "east");
@@ -311,6 +342,12 @@ public sealed class TransitMobilityTests
 
     private static SvrMetadata? Metadata(byte[] packet) =>
         MetadataInsertion.TryLocate(packet, packet.Length, out var block, out _) && !block.IsBare && SvrMetadata.TryParse(block, out var metadata, out _) ? metadata : null;
+
+    /// <summary>An ICMPv4 echo's type, identifier and sequence number; (255, 0, 0) for anything else.</summary>
+    private static (byte Type, ushort Identifier, ushort Sequence) Echo(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Icmp && Icmpv4Packet.TryCreate(ip.Payload, out var icmp)
+            ? (icmp.Type, icmp.Identifier, icmp.SequenceNumber)
+            : ((byte)255, (ushort)0, (ushort)0);
 
     private static string UdpText(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.Payload, out var udp)

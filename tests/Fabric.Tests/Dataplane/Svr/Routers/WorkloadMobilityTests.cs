@@ -187,6 +187,51 @@ public sealed class WorkloadMobilityTests
     }
 
     [Fact]
+    public void Commit_MovingOneOfTwoInstancesToBr2_PingFollowsItByRedirect_LosingNoEchoRequest()
+    {
+        // As for UDP, for a ping (the echo identifier playing the port's role): the echo requests that reach dc1 after it
+        // bound the move cross as UDP, come back to br1 in redirects (each request turned round, its message as eng1 sent
+        // it) and are rebuilt as eng1's ICMP echo requests and sent on to mob1 at br2, so each is answered.
+        using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
+        fabric.Ops1.IsServer = true;
+        fabric.Eng1.Ping(Mobile, 9, 1);
+        fabric.Pump();
+        Assert.Single(fabric.Ops1.Received);
+        Assert.Single(fabric.Eng1.Received);
+
+        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
+        fabric.Ops1.IsServer = false;
+        fabric.Roamer.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        fabric.Eng1.Ping(Mobile, 9, 2);
+        fabric.Eng1.Ping(Mobile, 9, 3);
+        fabric.Pump();
+        fabric.Eng1.Ping(Mobile, 9, 4);
+        fabric.Pump();
+
+        Assert.Equal([(Icmpv4Type.EchoRequest, 9, 2), (Icmpv4Type.EchoRequest, 9, 3), (Icmpv4Type.EchoRequest, 9, 4)], fabric.Roamer.Received.Select(Echo).Order().ToArray());
+        Assert.Equal(
+            [(Icmpv4Type.EchoReply, 9, 1), (Icmpv4Type.EchoReply, 9, 2), (Icmpv4Type.EchoReply, 9, 3), (Icmpv4Type.EchoReply, 9, 4)],
+            fabric.Eng1.Received.Select(Echo).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.All(fabric.Eng1.Received, packet => Assert.Equal(Mobile, Packets.Source(packet).ToString()));
+        Assert.Single(fabric.Ops1.Received);
+        Assert.Empty(fabric.Bulk1.Received);
+        Assert.Empty(fabric.App2.Received);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+    }
+
+    [Fact]
     public async Task SessionFollowingItsInstanceByRedirect_ReplicatedToBr1sPartner_WhichTakesOver_StillReachesTheMovedInstance()
     {
         // As the redirect test above, but the segment br1 sends on to br2 with the pin is lost on the wire, and br1's HA
@@ -447,6 +492,12 @@ public sealed class WorkloadMobilityTests
             ? System.Text.Encoding.ASCII.GetString(udp.Payload)
             : "";
 
+    /// <summary>An ICMPv4 echo's type, identifier and sequence number; (255, 0, 0) for anything else.</summary>
+    private static (byte Type, ushort Identifier, ushort Sequence) Echo(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Icmp && Icmpv4Packet.TryCreate(ip.Payload, out var icmp)
+            ? (icmp.Type, icmp.Identifier, icmp.SequenceNumber)
+            : ((byte)255, (ushort)0, (ushort)0);
+
     /// <summary>
     /// Gives service mobile the sibling instance bulk1 (at dc1, after mob1) and, with <paramref name="first"/>, an instance
     /// before mob1 (app2 at br2's LAN, 10.30.1.30, which the document then lists).
@@ -489,7 +540,7 @@ public sealed class WorkloadMobilityTests
                 """
                     mobile {
                       addresses = ["10.200.0.90/32"]
-                      transports = [{ protocol = tcp, ports = ["7000"] }, { protocol = udp, ports = ["7000"] }]
+                      transports = [{ protocol = tcp, ports = ["7000"] }, { protocol = udp, ports = ["7000"] }, { protocol = icmp }]
                       access = [engineering]
                       policy = bulk
                       instances = [{ container = mob1 }]
