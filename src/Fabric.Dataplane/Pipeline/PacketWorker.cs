@@ -227,12 +227,12 @@ public sealed class PacketWorker
             }
 
             parsed.Headers = default;
-            var context = new PacketContext(buffer.Data.AsSpan(0, buffer.Length), buffer.Data, port, now, ref parsed.Headers);
             try
             {
-                var verdict = ParseStage.Run(ref context);
-                var lookup = verdict == Verdict.Continue && context.EtherType != EtherType.Arp ? lookups.Add(context.Key) : -1;
-                parsed.Keep(ref context, verdict, lookup);
+                // No context yet: the parse needs only the frame and where its headers go; the packet's context is built when it runs.
+                var verdict = ParseStage.Run(buffer.Data.AsSpan(0, buffer.Length), ref parsed.Headers, out var drop);
+                var lookup = verdict == Verdict.Continue && parsed.Headers.EtherType != EtherType.Arp ? lookups.Add(parsed.Headers.Key) : -1;
+                parsed.Keep(verdict, drop, lookup);
             }
             catch (Exception fault) when (fault is not OutOfMemoryException)
             {
