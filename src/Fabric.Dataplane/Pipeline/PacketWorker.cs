@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Neighbors;
@@ -517,6 +518,7 @@ public sealed class PacketWorker
     }
 
     /// <summary>The stages after parsing: gateway, session (fast or slow path), egress.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Verdict RunParsed(ref PacketContext context, ForwardingSnapshot snapshot)
     {
         var verdict = GatewayStage.Run(ref context, snapshot, Resources);
