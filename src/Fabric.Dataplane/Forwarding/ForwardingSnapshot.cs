@@ -524,6 +524,15 @@ public sealed class ServiceRuntime(int id, string service, InstanceLoad load, Se
     public TokenRate SessionRate { get; init; }
 
     /// <summary>
+    /// Whether no packet of this runtime's sessions is ever refused for its rate: the session rate, the service's bucket and
+    /// every tenant's bucket are unlimited (an unlimited bucket stays so: <see cref="SharedTokenBucket.SetRate"/> refuses it).
+    /// The fast path then touches none of the three.
+    /// </summary>
+    public bool PolicesNothing => _sharedBucketsUnlimited && SessionRate.IsUnlimited;
+
+    private readonly bool _sharedBucketsUnlimited = serviceBucket.IsUnlimited && Array.TrueForAll(tenantBuckets, bucket => bucket.IsUnlimited);
+
+    /// <summary>
     /// The active health check of each instance slot (in <see cref="Load"/> order), or null when the service's policy
     /// checks nothing or its slots are not instances of this router (peer routers, natively offered prefixes).
     /// </summary>

@@ -42,6 +42,9 @@ public ref struct PacketContext
 
     private ref PacketHeaders _headers;
 
+    /// <summary>The packet's headers and 5-tuple where the context was given them (the properties below read them there).</summary>
+    public readonly ref PacketHeaders Headers => ref _headers;
+
     public readonly ref ushort EtherType => ref _headers.EtherType;
 
     /// <summary>Offset of the IP header in <see cref="Frame"/>.</summary>

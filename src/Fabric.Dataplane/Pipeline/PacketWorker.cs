@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Neighbors;
@@ -227,12 +228,12 @@ public sealed class PacketWorker
             }
 
             parsed.Headers = default;
-            var context = new PacketContext(buffer.Data.AsSpan(0, buffer.Length), buffer.Data, port, now, ref parsed.Headers);
             try
             {
-                var verdict = ParseStage.Run(ref context);
-                var lookup = verdict == Verdict.Continue && context.EtherType != EtherType.Arp ? lookups.Add(context.Key) : -1;
-                parsed.Keep(ref context, verdict, lookup);
+                // No context yet: the parse needs only the frame and where its headers go; the packet's context is built when it runs.
+                var verdict = ParseStage.Run(buffer.Data.AsSpan(0, buffer.Length), ref parsed.Headers, out var drop);
+                var lookup = verdict == Verdict.Continue && parsed.Headers.EtherType != EtherType.Arp ? lookups.Add(parsed.Headers.Key) : -1;
+                parsed.Keep(verdict, drop, lookup);
             }
             catch (Exception fault) when (fault is not OutOfMemoryException)
             {
@@ -517,6 +518,7 @@ public sealed class PacketWorker
     }
 
     /// <summary>The stages after parsing: gateway, session (fast or slow path), egress.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Verdict RunParsed(ref PacketContext context, ForwardingSnapshot snapshot)
     {
         var verdict = GatewayStage.Run(ref context, snapshot, Resources);

@@ -13,73 +13,91 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 public static class ParseStage
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Verdict Run(ref PacketContext context)
     {
-        if (!EthernetFrame.TryCreate(context.Frame, out var ethernet))
+        var verdict = Run(context.Frame, ref context.Headers, out var drop);
+        if (verdict == Verdict.Drop)
         {
-            return context.Fail(DropReason.Malformed);
+            context.Drop = drop;
+        }
+
+        return verdict;
+    }
+
+    /// <summary>
+    /// Parses <paramref name="frame"/> into <paramref name="headers"/> (cleared, or left as a parse of the same frame left them):
+    /// what <see cref="Run(ref PacketContext)"/> does without a context, for a batch parsed ahead of its packets running.
+    /// </summary>
+    /// <param name="drop">Why the frame is dropped when the verdict is <see cref="Verdict.Drop"/>; else <see cref="DropReason.None"/>.</param>
+    public static Verdict Run(Span<byte> frame, ref PacketHeaders headers, out DropReason drop)
+    {
+        drop = DropReason.None;
+        if (!EthernetFrame.TryCreate(frame, out var ethernet))
+        {
+            return Fail(ref drop, DropReason.Malformed);
         }
 
         if (ethernet.HasVlanTag)
         {
             // Ports carry untagged traffic: forwarding a tag onto another port would be wrong.
-            return context.Fail(DropReason.VlanTagged);
+            return Fail(ref drop, DropReason.VlanTagged);
         }
 
         // Untagged from here: the type at its fixed offset, the network header after the 14-octet header.
-        var etherType = BinaryPrimitives.ReadUInt16BigEndian(context.Frame[EthernetFrame.TypeOffset..]);
-        context.EtherType = etherType;
-        context.NetworkOffset = EthernetFrame.UntaggedHeaderLength;
-        var network = context.Frame[EthernetFrame.UntaggedHeaderLength..];
+        var etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[EthernetFrame.TypeOffset..]);
+        headers.EtherType = etherType;
+        headers.NetworkOffset = EthernetFrame.UntaggedHeaderLength;
+        var network = frame[EthernetFrame.UntaggedHeaderLength..];
         switch (etherType)
         {
             case EtherType.Arp:
-                return ArpPacket.TryCreate(network, out _) ? Verdict.Continue : context.Fail(DropReason.Malformed);
+                return ArpPacket.TryCreate(network, out _) ? Verdict.Continue : Fail(ref drop, DropReason.Malformed);
             case EtherType.Ipv4:
-                return Ipv4(ref context, network);
+                return Ipv4(ref headers, network, ref drop);
             case EtherType.Ipv6:
-                return Ipv6(ref context, network);
+                return Ipv6(ref headers, network, ref drop);
             default:
-                return context.Fail(DropReason.UnsupportedProtocol);
+                return Fail(ref drop, DropReason.UnsupportedProtocol);
         }
     }
 
-    private static Verdict Ipv4(ref PacketContext context, Span<byte> bytes)
+    private static Verdict Ipv4(ref PacketHeaders headers, Span<byte> bytes, ref DropReason drop)
     {
         if (!Ipv4Packet.TryCreate(bytes, out var ip) || !ip.IsHeaderChecksumValid)
         {
-            return context.Fail(DropReason.Malformed);
+            return Fail(ref drop, DropReason.Malformed);
         }
 
-        context.IpLength = ip.TotalLength;
-        context.TransportOffset = context.NetworkOffset + ip.HeaderLength;
+        headers.IpLength = ip.TotalLength;
+        headers.TransportOffset = headers.NetworkOffset + ip.HeaderLength;
         if (ip.FragmentOffset != 0)
         {
-            return context.Fail(DropReason.Fragment);
+            return Fail(ref drop, DropReason.Fragment);
         }
 
-        return Transport(ref context, ip.Payload, ip.Protocol, ip.Source, ip.Destination);
+        return Transport(ref headers, ip.Payload, ip.Protocol, ip.Source, ip.Destination, ref drop);
     }
 
-    private static Verdict Ipv6(ref PacketContext context, Span<byte> bytes)
+    private static Verdict Ipv6(ref PacketHeaders headers, Span<byte> bytes, ref DropReason drop)
     {
         if (!Ipv6Packet.TryCreate(bytes, out var ip))
         {
-            return context.Fail(DropReason.Malformed);
+            return Fail(ref drop, DropReason.Malformed);
         }
 
-        context.IsIpv6 = true;
-        context.IpLength = Ipv6Packet.HeaderLength + ip.PayloadLength;
+        headers.IsIpv6 = true;
+        headers.IpLength = Ipv6Packet.HeaderLength + ip.PayloadLength;
         if (!ip.HasUpperLayerHeader)
         {
-            return context.Fail(DropReason.Fragment);
+            return Fail(ref drop, DropReason.Fragment);
         }
 
-        context.TransportOffset = context.NetworkOffset + ip.UpperLayerOffset;
-        return Transport(ref context, ip.UpperLayer, ip.UpperLayerProtocol, ip.Source, ip.Destination);
+        headers.TransportOffset = headers.NetworkOffset + ip.UpperLayerOffset;
+        return Transport(ref headers, ip.UpperLayer, ip.UpperLayerProtocol, ip.Source, ip.Destination, ref drop);
     }
 
-    private static Verdict Transport(ref PacketContext context, Span<byte> bytes, byte protocol, UInt128 source, UInt128 destination)
+    private static Verdict Transport(ref PacketHeaders headers, Span<byte> bytes, byte protocol, UInt128 source, UInt128 destination, ref DropReason drop)
     {
         ushort sourcePort;
         ushort destinationPort;
@@ -88,17 +106,17 @@ public static class ParseStage
             case IpProtocol.Tcp:
                 if (!TcpSegment.TryCreate(bytes, out var tcp))
                 {
-                    return context.Fail(DropReason.Malformed);
+                    return Fail(ref drop, DropReason.Malformed);
                 }
 
                 sourcePort = tcp.SourcePort;
                 destinationPort = tcp.DestinationPort;
-                context.TcpFlags = (byte)tcp.Flags;
+                headers.TcpFlags = (byte)tcp.Flags;
                 break;
             case IpProtocol.Udp:
                 if (!UdpDatagram.TryCreate(bytes, out var udp))
                 {
-                    return context.Fail(DropReason.Malformed);
+                    return Fail(ref drop, DropReason.Malformed);
                 }
 
                 sourcePort = udp.SourcePort;
@@ -107,12 +125,12 @@ public static class ParseStage
             case IpProtocol.Icmp:
                 if (!Icmpv4Packet.TryCreate(bytes, out var icmp))
                 {
-                    return context.Fail(DropReason.Malformed);
+                    return Fail(ref drop, DropReason.Malformed);
                 }
 
                 if (icmp.IsError)
                 {
-                    return QuotedFlow(ref context, icmp.Body, isIpv6: false);
+                    return QuotedFlow(ref headers, icmp.Body, isIpv6: false, ref drop);
                 }
 
                 sourcePort = destinationPort = icmp.Identifier;
@@ -120,21 +138,21 @@ public static class ParseStage
             case IpProtocol.Icmpv6:
                 if (!Icmpv6Packet.TryCreate(bytes, out var icmp6))
                 {
-                    return context.Fail(DropReason.Malformed);
+                    return Fail(ref drop, DropReason.Malformed);
                 }
 
                 if (icmp6.IsError)
                 {
-                    return QuotedFlow(ref context, icmp6.Body, isIpv6: true);
+                    return QuotedFlow(ref headers, icmp6.Body, isIpv6: true, ref drop);
                 }
 
                 sourcePort = destinationPort = icmp6.Type is Icmpv6Type.EchoRequest or Icmpv6Type.EchoReply ? icmp6.Identifier : (ushort)0;
                 break;
             default:
-                return context.Fail(DropReason.UnsupportedProtocol);
+                return Fail(ref drop, DropReason.UnsupportedProtocol);
         }
 
-        context.Key = new SessionKey(source, destination, sourcePort, destinationPort, protocol, context.IsIpv6);
+        headers.Key = new SessionKey(source, destination, sourcePort, destinationPort, protocol, headers.IsIpv6);
         return Verdict.Continue;
     }
 
@@ -142,7 +160,7 @@ public static class ParseStage
     /// An ICMP error belongs to the flow of the packet it quotes. The key is that flow turned
     /// around, so it is found in the session table in the direction the error travels.
     /// </summary>
-    private static Verdict QuotedFlow(ref PacketContext context, Span<byte> quoted, bool isIpv6)
+    private static Verdict QuotedFlow(ref PacketHeaders headers, Span<byte> quoted, bool isIpv6, ref DropReason drop)
     {
         UInt128 source;
         UInt128 destination;
@@ -152,7 +170,7 @@ public static class ParseStage
         {
             if (!Ipv6Packet.TryCreateQuoted(quoted, out var inner, out _) || !inner.HasUpperLayerHeader)
             {
-                return context.Fail(DropReason.Malformed);
+                return Fail(ref drop, DropReason.Malformed);
             }
 
             source = inner.Source;
@@ -164,7 +182,7 @@ public static class ParseStage
         {
             if (!Ipv4Packet.TryCreateQuoted(quoted, out var inner, out _))
             {
-                return context.Fail(DropReason.Malformed);
+                return Fail(ref drop, DropReason.Malformed);
             }
 
             source = inner.Source;
@@ -175,7 +193,7 @@ public static class ParseStage
 
         if (transport.Length < 8)
         {
-            return context.Fail(DropReason.Malformed);
+            return Fail(ref drop, DropReason.Malformed);
         }
 
         ushort sourcePort;
@@ -190,9 +208,15 @@ public static class ParseStage
             destinationPort = (ushort)((transport[2] << 8) | transport[3]);
         }
 
-        context.IsIcmpError = true;
-        context.Key = new SessionKey(destination, source, destinationPort, sourcePort, protocol, isIpv6);
+        headers.IsIcmpError = true;
+        headers.Key = new SessionKey(destination, source, destinationPort, sourcePort, protocol, isIpv6);
         return Verdict.Continue;
+    }
+
+    private static Verdict Fail(ref DropReason drop, DropReason reason)
+    {
+        drop = reason;
+        return Verdict.Drop;
     }
 }
 
@@ -213,14 +237,14 @@ internal struct ParsedHeaders
     /// <summary>What the parse found; a context of the frame reads and writes it in place.</summary>
     public PacketHeaders Headers;
 
-    /// <summary>Keeps the verdict of the parse of <paramref name="context"/>, whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
+    /// <summary>Keeps the verdict of the parse of <see cref="Headers"/> (and its drop reason), whose session lookup is at <paramref name="lookup"/> in the batch's lookups (−1: none).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Keep(ref PacketContext context, Verdict verdict, int lookup)
+    public void Keep(Verdict verdict, DropReason drop, int lookup)
     {
         Parsed = true;
         Verdict = verdict;
         Lookup = lookup;
-        _drop = context.Drop;
+        _drop = drop;
     }
 
     /// <summary>Gives a fresh context of the same frame, on <see cref="Headers"/>, what else the parse wrote, and returns its verdict.</summary>

@@ -175,23 +175,9 @@ public static class SessionStage
 
         var bytes = context.PacketBytes;
         var runtime = snapshot.Runtimes[state.Runtime];
-        if (!state.Bucket.TryConsume(runtime.SessionRate, bytes, context.Now))
+        if (!runtime.PolicesNothing && !Police(ref context, ref state, runtime, bytes))
         {
-            return context.Fail(DropReason.RateLimited, DropRule.SessionRateLimit);
-        }
-
-        // The tenant's limit is charged once in the fabric, where the tenant's session entered it (the router
-        // that classified the tenant: a local session, or SVR ingress, both directions); an egress or transit
-        // router forwards what that router admitted (docs/policing.md).
-        if (!runtime.ServiceBucket.TryConsume(bytes, context.Now))
-        {
-            return context.Fail(DropReason.RateLimited, DropRule.ServiceRateLimit);
-        }
-
-        if (state.Svr is SvrRole.None or SvrRole.Ingress
-            && (uint)state.Tenant < (uint)runtime.TenantBuckets.Length && !runtime.TenantBuckets[state.Tenant].TryConsume(bytes, context.Now))
-        {
-            return context.Fail(DropReason.RateLimited, DropRule.TenantRateLimit);
+            return Verdict.Drop;
         }
 
         if (forward)
@@ -213,6 +199,38 @@ public static class SessionStage
         }
 
         return Verdict.Forward;
+    }
+
+    /// <summary>
+    /// Charges the packet in hand (<paramref name="bytes"/> octets) to its session's level, its service's bucket and, where
+    /// the session's tenant entered the fabric here, its tenant's bucket, in that order; false (the drop and its rule
+    /// written into <paramref name="context"/>) at the first that refuses it.
+    /// </summary>
+    private static bool Police(ref PacketContext context, ref SessionState state, ServiceRuntime runtime, int bytes)
+    {
+        if (!state.Bucket.TryConsume(runtime.SessionRate, bytes, context.Now))
+        {
+            context.Fail(DropReason.RateLimited, DropRule.SessionRateLimit);
+            return false;
+        }
+
+        // The tenant's limit is charged once in the fabric, where the tenant's session entered it (the router
+        // that classified the tenant: a local session, or SVR ingress, both directions); an egress or transit
+        // router forwards what that router admitted (docs/policing.md).
+        if (!runtime.ServiceBucket.TryConsume(bytes, context.Now))
+        {
+            context.Fail(DropReason.RateLimited, DropRule.ServiceRateLimit);
+            return false;
+        }
+
+        if (state.Svr is SvrRole.None or SvrRole.Ingress
+            && (uint)state.Tenant < (uint)runtime.TenantBuckets.Length && !runtime.TenantBuckets[state.Tenant].TryConsume(bytes, context.Now))
+        {
+            context.Fail(DropReason.RateLimited, DropRule.TenantRateLimit);
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>

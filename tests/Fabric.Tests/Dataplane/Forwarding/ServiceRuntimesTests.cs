@@ -24,6 +24,20 @@ public sealed class ServiceRuntimesTests : IDisposable
     }
 
     [Fact]
+    public void PolicesNothing_TrueOnlyWhenEveryLimitIsUnlimited()
+    {
+        var limit = new Fabric.Model.RateLimit(1_000_000, 10_000);
+        var unlimited = Fabric.Model.ServicePolicy.Default;
+        Assert.True(Runtime(unlimited, "open").PolicesNothing);
+        Assert.False(Runtime(unlimited with { SessionRateLimit = limit }, "session").PolicesNothing);
+        Assert.False(Runtime(unlimited with { ServiceRateLimit = limit }, "service").PolicesNothing);
+        Assert.False(Runtime(unlimited with { TenantRateLimit = limit }, "tenant").PolicesNothing);
+
+        static Fabric.Dataplane.Forwarding.ServiceRuntime Runtime(Fabric.Model.ServicePolicy policy, string service) =>
+            new Fabric.Dataplane.Forwarding.ServiceRuntimes().For(service, policy, ["i1"], ["engineering", "guest"], ticksPerSecond: 1_000_000, now: 0);
+    }
+
+    [Fact]
     public void Apply_AThousandChangesWithoutSessions_KeepsOneRuntimePerService()
     {
         var services = _lab.Router.Snapshot.Services.Length;
