@@ -101,15 +101,7 @@ public sealed class WorkloadMobilityTests
         Open(fabric, 41003);
         Assert.Contains(fabric.Ops1.Received, IsData);
 
-        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
-        fabric.Ops1.IsServer = false;
-        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
-        {
-            router.Apply(moved, version: 2);
-        }
-
-        fabric.Pump();
-        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        MoveMob1BesideApp2(fabric);
         Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
         var atOps1 = fabric.Ops1.Received.Count;
         var atEng1 = fabric.Eng1.Received.Count;
@@ -157,16 +149,8 @@ public sealed class WorkloadMobilityTests
         Assert.Single(fabric.Ops1.Received);
         Assert.Single(fabric.Eng1.Received);
 
-        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
-        fabric.Ops1.IsServer = false;
         fabric.Roamer.IsServer = true;
-        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
-        {
-            router.Apply(moved, version: 2);
-        }
-
-        fabric.Pump();
-        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        MoveMob1BesideApp2(fabric);
         fabric.Eng1.SendUdp(Mobile, 41004, 7000, "d2"u8.ToArray());
         fabric.Eng1.SendUdp(Mobile, 41004, 7000, "d3"u8.ToArray());
         fabric.Pump();
@@ -199,16 +183,8 @@ public sealed class WorkloadMobilityTests
         Assert.Single(fabric.Ops1.Received);
         Assert.Single(fabric.Eng1.Received);
 
-        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
-        fabric.Ops1.IsServer = false;
         fabric.Roamer.IsServer = true;
-        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
-        {
-            router.Apply(moved, version: 2);
-        }
-
-        fabric.Pump();
-        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        MoveMob1BesideApp2(fabric);
         fabric.Eng1.Ping(Mobile, 9, 2);
         fabric.Eng1.Ping(Mobile, 9, 3);
         fabric.Pump();
@@ -240,14 +216,7 @@ public sealed class WorkloadMobilityTests
         // instance that never had the connection (a real one resets it).
         using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
         Open(fabric, 41003);
-        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
-        fabric.Ops1.IsServer = false;
-        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
-        {
-            router.Apply(moved, version: 2);
-        }
-
-        fabric.Pump();
+        var moved = MoveMob1BesideApp2(fabric);
         fabric.Br2Wan.Tamper = _ => false;
         var after = System.Text.Encoding.ASCII.GetBytes("after!");
         fabric.Eng1.SendTcp(Mobile, 41003, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, after);
@@ -557,6 +526,24 @@ public sealed class WorkloadMobilityTests
     }
 
     /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1 answering) and exchanges "before" on it.</summary>
+    /// <summary>
+    /// Commits mob1's move from dc1 (where its sibling bulk1 stays) to br2, where app2, listed first, also serves mobile, at
+    /// every router (version 2); ops1 stops answering. dc1's session to mob1 is a former egress then. Returns the document.
+    /// </summary>
+    private static Fabric.Model.FabricConfig MoveMob1BesideApp2(SvrFabric fabric)
+    {
+        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        return moved;
+    }
+
     private static void Open(SvrFabric fabric, ushort sourcePort)
     {
         fabric.Ops1.IsServer = true;
