@@ -208,6 +208,45 @@ public sealed class WorkloadMobilityTests
     }
 
     [Fact]
+    public void RedirectReturningAnEchoRequest_RebuiltAndSentOnByTheIngress_AllocatesNothing()
+    {
+        // The ping test's redirect, replayed into br1 once it moved the session: each time a late redirect, found by its
+        // pin, whose echo request is rebuilt as eng1 sent it and run again to br2. What br1 sends is swallowed.
+        using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
+        fabric.Ops1.IsServer = true;
+        fabric.Eng1.Ping(Mobile, 9, 1);
+        fabric.Pump();
+        fabric.Roamer.IsServer = true;
+        MoveMob1BesideApp2(fabric);
+        var arrived = fabric.BrWan.Received.Count;
+        fabric.Eng1.Ping(Mobile, 9, 2);
+        fabric.Pump();
+        Assert.Single(fabric.Roamer.Received);
+        var redirect = fabric.BrWan.Received[arrived];
+        var worker = fabric.Br1.Worker;
+        var snapshot = fabric.Br1.Snapshot;
+        var now = fabric.Br1.Now;
+        var buffer = new byte[Fabric.Dataplane.Io.PacketBuffer.DefaultCapacity];
+        fabric.BrWan.Swallow = true;
+        redirect.CopyTo(buffer, 0);
+        Assert.Equal(Verdict.Consumed, worker.Process(buffer, redirect.Length, 0, now, snapshot));
+
+        var allocated = Fabric.Bench.ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                redirect.CopyTo(buffer, 0);
+                worker.Process(buffer, redirect.Length, 0, now, snapshot);
+            }
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(18, worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(17, fabric.BrWan.Swallowed);
+        Assert.Equal(0, worker.Counters.Dropped);
+    }
+
+    [Fact]
     public async Task SessionFollowingItsInstanceByRedirect_ReplicatedToBr1sPartner_WhichTakesOver_StillReachesTheMovedInstance()
     {
         // As the redirect test above, but the segment br1 sends on to br2 with the pin is lost on the wire, and br1's HA
