@@ -120,7 +120,7 @@ public static partial class SvrStage
         var sessions = resources.Sessions;
         for (var i = 0; i < entry.Instances.Length; i++)
         {
-            if (!TryMovedSessionReverseKey(entry.Instances[i], original, out var reverse)
+            if (!TryInstanceReverseKey(entry.Instances[i], original, out var reverse)
                 || !sessions.TryFind(reverse, out var handle, out var direction) || direction != SessionDirection.Reverse)
             {
                 continue;
@@ -182,7 +182,7 @@ public static partial class SvrStage
         var instances = snapshot.Services[service].Instances;
         for (var i = 0; i < instances.Length; i++)
         {
-            if (TryMovedSessionReverseKey(instances[i], original, out var reverse) && owners.TryFindOwner(reverse, out var owner))
+            if (TryInstanceReverseKey(instances[i], original, out var reverse) && owners.TryFindOwner(reverse, out var owner))
             {
                 return owner;
             }
@@ -192,11 +192,11 @@ public static partial class SvrStage
     }
 
     /// <summary>
-    /// The reverse key of an SVR egress session on <paramref name="instance"/> whose client's original tuple is
-    /// <paramref name="original"/>: what the instance answers with (its address and port, to the client's); false when the
-    /// instance has no address of the tuple's family for that destination.
+    /// The reverse key of a session on <paramref name="instance"/> (an SVR egress, or a local session) whose client's
+    /// original tuple is <paramref name="original"/>: what the instance answers with (its address and port, to the
+    /// client's); false when the instance has no address of the tuple's family for that destination.
     /// </summary>
-    private static bool TryMovedSessionReverseKey(LocalInstance instance, in SessionKey original, out SessionKey reverse)
+    private static bool TryInstanceReverseKey(LocalInstance instance, in SessionKey original, out SessionKey reverse)
     {
         if (!instance.TryAddressFor(original.IsIpv6, original.Destination, out var address))
         {

@@ -98,27 +98,14 @@ public static partial class SvrStage
 
     /// <summary>
     /// The instance of <paramref name="entry"/> on this router that <paramref name="pin"/> names for the client's tuple
-    /// <paramref name="client"/> (<see cref="PinnedInstance"/>), and the reverse key a local session to it has (what the
-    /// instance answers with, as <see cref="InstanceRoute"/> builds it); false when none here is it.
+    /// <paramref name="client"/> (<see cref="PinnedInstance"/>), and the reverse key a local session to it has
+    /// (<see cref="TryInstanceReverseKey"/>); false when none here is it.
     /// </summary>
     private static bool TryLocalInstance(ServiceEntry entry, in SessionKey client, in SessionKey pin, out int instance, out SessionKey reverse)
     {
         reverse = default;
         instance = PinnedInstance(entry, client, pin);
-        if (instance < 0)
-        {
-            return false;
-        }
-
-        var local = entry.Instances[instance];
-        if (!local.TryAddressFor(client.IsIpv6, client.Destination, out var address))
-        {
-            return false;
-        }
-
-        var port = IsEcho(client.Protocol) || local.Port == 0 ? client.DestinationPort : local.Port;
-        reverse = new SessionKey(address, client.Source, port, client.SourcePort, client.Protocol, client.IsIpv6);
-        return true;
+        return instance >= 0 && TryInstanceReverseKey(entry.Instances[instance], client, out reverse);
     }
 
     /// <summary>
