@@ -249,18 +249,19 @@ public sealed class SvrFabric : IDisposable
     }
 
     /// <summary>
-    /// An edit of the document that gives br1 the bridged network apps (gateway 10.10.1.252/24, on the port a fabric made
-    /// <c>withBr1Apps</c> has) with <paramref name="containers"/> (HOCON container entries, one a line; none by default).
+    /// An edit of the document that gives br1 the bridged network apps (gateway <paramref name="gateway"/>, by default
+    /// 10.10.1.252/24, on the port a fabric made <c>withBr1Apps</c> has) with <paramref name="containers"/> (HOCON container
+    /// entries, one a line; none by default).
     /// </summary>
-    public static string WithBr1Apps(string text, string containers = "")
+    public static string WithBr1Apps(string text, string containers = "", string gateway = "10.10.1.252/24")
     {
         ArgumentNullException.ThrowIfNull(text);
         const string hosts = "            guest1 { addresses = [\"10.20.1.20\"], tenant = guest }\n          }\n        }\n";
         var edited = text.Replace(
             hosts,
-            hosts + $"        apps {{\n          model = bridged\n          gateways = [\"10.10.1.252/24\"]\n          containers {{\n{containers}          }}\n        }}\n",
+            hosts + $"        apps {{\n          model = bridged\n          gateways = [\"{gateway}\"]\n          containers {{\n{containers}          }}\n        }}\n",
             StringComparison.Ordinal);
-        return edited.Contains("10.10.1.252/24", StringComparison.Ordinal) ? edited : throw new InvalidOperationException("lab.conf has no br1 hosts network to add apps beside");
+        return edited.Contains($"\"{gateway}\"", StringComparison.Ordinal) ? edited : throw new InvalidOperationException("lab.conf has no br1 hosts network to add apps beside");
     }
 
     /// <summary>
