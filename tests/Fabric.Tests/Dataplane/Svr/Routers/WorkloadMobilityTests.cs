@@ -390,6 +390,64 @@ public sealed class WorkloadMobilityTests
     }
 
     [Fact]
+    public async Task SessionMadeLocal_ReplicatedToBr1sPartner_ReplacesItsIngressCopy_WhichAfterTakingOverReachesTheInstanceLocally()
+    {
+        // br1's HA partner (a new process on the same ports, standing by) holds the ingress copy of eng1's session from a
+        // replication batch before the move; br1 then makes the session local, and its next batch carries the session keyed
+        // by the instance's tuple. That record replaces the partner's ingress copy (same forward key, the client's tuple),
+        // which gives back its waypoint pair; once the partner takes over, eng1's stream reaches mob1 at br1 directly.
+        using var fabric = new SvrFabric(text => SvrFabric.WithBr1Apps(AtDc1(text)), withBr1Apps: true);
+        Open(fabric, 41009);
+        Exchange(fabric, 107, "twice!", sourcePort: 41009);
+        var beforeMove = await Replicate(fabric.Br1);
+        Assert.Equal(SvrRole.Ingress, Assert.Single(beforeMove.Sessions).State.Svr);
+
+        var moved = fabric.Document(AtBr1);
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        Exchange(fabric, 113, "after!", sourcePort: 41009);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        var afterMove = await Replicate(fabric.Br1);
+        var local = Assert.Single(afterMove.Sessions);
+        Assert.Equal(SvrRole.None, local.State.Svr);
+
+        // The partner: the ingress copy from the batch before the move, the configuration with the move, then the next batch.
+        fabric.RestartBr1(active: false);
+        Assert.Equal(new SessionImportResult(1, 0, 0), await Import(fabric.Br1, beforeMove));
+        Assert.Equal(1, fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse));
+        fabric.Br1.Apply(moved, version: 2);
+        fabric.Br1.RunOnce();
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        Assert.Equal(new SessionImportResult(1, 0, 0), await Import(fabric.Br1, afterMove));
+        var replica = SvrFabric.OnlySession(fabric.Br1);
+        Assert.Equal(SvrRole.None, replica.Svr);
+        Assert.Equal(local.State.SessionId, replica.SessionId);
+        Assert.Equal(0, fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse));
+
+        var takingOver = fabric.Br1.TakeOverAsync();
+        fabric.Br1.RunOnce();
+        Assert.True(await takingOver);
+
+        // eng1's stream goes on from the partner, to mob1 here: no packet reaches dc1 (the partner's announcement of its
+        // addresses does), no reset, no new session.
+        var atDc1 = SvrFabricTests.WaypointPackets(fabric.DcWan.Received).Count;
+        Exchange(fabric, 119, "again", sourcePort: 41009);
+        Exchange(fabric, 124, "and again", sourcePort: 41009);
+        Assert.Equal(3, fabric.Homecomer!.Received.Count(IsData));
+        Assert.Equal(atDc1, SvrFabricTests.WaypointPackets(fabric.DcWan.Received).Count);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsCreated);
+        Assert.Equal(1, fabric.Br1.Worker.Sessions.Count);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Homecomer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
+    [Fact]
     public void Commit_MovingTheInstanceToTheClientsOwnRouter_OnRoutersOfThreeWorkers_SessionsBecomeLocal_AndTheInstancesAnswersFindThem()
     {
         // Three workers at every router (with two, the in-memory fanout's hash puts a session's client tuple and its
@@ -493,6 +551,22 @@ public sealed class WorkloadMobilityTests
         Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
         Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
         Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+    }
+
+    /// <summary>A replication batch of <paramref name="router"/>'s active node: the established sessions seen since its last one.</summary>
+    private static async Task<SessionExport> Replicate(Fabric.Dataplane.Routing.ForwardingEngine router)
+    {
+        var exporting = router.ExportSessionsAsync();
+        router.RunOnce();
+        return await exporting;
+    }
+
+    /// <summary>Installs <paramref name="batch"/> at <paramref name="router"/> (a standby node), as it crosses the cluster.</summary>
+    private static async Task<SessionImportResult> Import(Fabric.Dataplane.Routing.ForwardingEngine router, SessionExport batch)
+    {
+        var importing = router.ImportSessionsAsync(batch.Version, SessionRecords.Deserialize(SessionRecords.Serialize(batch.Sessions)));
+        router.RunOnce();
+        return await importing;
     }
 
     private static string UdpText(byte[] packet) =>
