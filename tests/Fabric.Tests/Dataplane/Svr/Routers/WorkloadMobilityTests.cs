@@ -13,6 +13,7 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 public sealed class WorkloadMobilityTests
 {
     private const string Mobile = "10.200.0.90";
+    private static readonly UInt128 Mobile6 = IpAddressConversions.ParseIpv6("fd00:200::90");
 
     /// <summary>Eight client ports of eng1, one session each.</summary>
     private static readonly ushort[] Eight = [41010, 41011, 41012, 41013, 41014, 41015, 41016, 41017];
@@ -200,6 +201,44 @@ public sealed class WorkloadMobilityTests
         Assert.Single(fabric.Ops1.Received);
         Assert.Empty(fabric.Bulk1.Received);
         Assert.Empty(fabric.App2.Received);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+    }
+
+    [Fact]
+    public void Commit_MovingOneOfTwoInstancesToBr2_Ipv6PingFollowsItByRedirect_LosingNoEchoRequest()
+    {
+        // As the ping above, for an IPv6 client pinging mobile's IPv6 address (over the IPv4 WAN, the requests crossing as
+        // IPv4 UDP): the requests dc1 returns in its redirects are rebuilt by br1 as eng1's ICMPv6 echo requests (checksum
+        // over eng1's pseudo-header) and sent on to mob1 at br2, which answers every one.
+        using var fabric = new SvrFabric(text => Ipv6Mobile(WithSibling(AtDc1(text))));
+        fabric.Ops1.IsServer = true;
+        Ping6(fabric, 1);
+        fabric.Pump();
+        Assert.Single(fabric.Ops1.Received6);
+        Assert.Single(fabric.Eng1.Received6);
+
+        fabric.Roamer.IsServer = true;
+        MoveMob1BesideApp2(fabric, Ipv6Mobile);
+        Ping6(fabric, 2);
+        Ping6(fabric, 3);
+        fabric.Pump();
+        Ping6(fabric, 4);
+        fabric.Pump();
+
+        Assert.Equal([(Icmpv6Type.EchoRequest, 9, 2), (Icmpv6Type.EchoRequest, 9, 3), (Icmpv6Type.EchoRequest, 9, 4)], fabric.Roamer.Received6.Select(Echo6).Order().ToArray());
+        Assert.All(fabric.Roamer.Received6, packet => Assert.True(Packets.ChecksumsValid6(packet)));
+        Assert.Equal(
+            [(Icmpv6Type.EchoReply, 9, 1), (Icmpv6Type.EchoReply, 9, 2), (Icmpv6Type.EchoReply, 9, 3), (Icmpv6Type.EchoReply, 9, 4)],
+            fabric.Eng1.Received6.Select(Echo6).Order().ToArray());
+        Assert.All(fabric.Eng1.Received6, packet => Assert.True(Packets.ChecksumsValid6(packet)));
+        Assert.All(fabric.Eng1.Received6, packet => Assert.True(Ipv6Packet.TryCreate(packet, out var ip) && ip.Source == Mobile6));
+        Assert.Single(fabric.Ops1.Received6);
+        Assert.Empty(fabric.Bulk1.Received6);
+        Assert.Empty(fabric.App2.Received6);
         Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsSent);
         Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsWithoutPacket);
         Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
@@ -574,6 +613,32 @@ public sealed class WorkloadMobilityTests
             ? System.Text.Encoding.ASCII.GetString(udp.Payload)
             : "";
 
+    /// <summary>An ICMPv6 echo's type, identifier and sequence number; (255, 0, 0) for anything else.</summary>
+    private static (byte Type, ushort Identifier, ushort Sequence) Echo6(byte[] packet) =>
+        Ipv6Packet.TryCreate(packet, out var ip) && ip.UpperLayerProtocol == IpProtocol.Icmpv6 && Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp)
+            ? (icmp.Type, icmp.Identifier, icmp.SequenceNumber)
+            : ((byte)255, (ushort)0, (ushort)0);
+
+    /// <summary>eng1 (fd00:20:1::10) pings mobile's IPv6 address, identifier 9, sequence <paramref name="sequence"/>.</summary>
+    private static void Ping6(SvrFabric fabric, ushort sequence) =>
+        fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, Packets.Icmp6(fabric.Eng1.Address6!.Value, Mobile6, Icmpv6Type.EchoRequest, 9, sequence, [1, 2, 3, 4]));
+
+    /// <summary>
+    /// Gives mobile the IPv6 address fd00:200::90 and mob1 fd00:10:1::40 (on dc1's svc LAN, or br2's LAN, whose gateways then
+    /// serve fd00:10:1::/64 too), eng1 fd00:20:1::10 (<see cref="SvrFabric.DualStack"/>); after <see cref="AtDc1"/> or <see cref="AtBr2"/>.
+    /// </summary>
+    private static string Ipv6Mobile(string text)
+    {
+        var edited = SvrFabric.DualStack(text)
+            .Replace("addresses = [\"10.200.0.90/32\"]", "addresses = [\"10.200.0.90/32\", \"fd00:200::90/128\"]", StringComparison.Ordinal)
+            .Replace("mob1 { addresses = [\"10.10.1.40\"] }", "mob1 { addresses = [\"10.10.1.40\", \"fd00:10:1::40\"] }", StringComparison.Ordinal)
+            .Replace("\"10.10.1.254/24\"]", "\"10.10.1.254/24\", \"fd00:10:1::fe/64\"]", StringComparison.Ordinal);
+        Assert.Contains("fd00:10:1::40", edited, StringComparison.Ordinal);
+        Assert.Contains("fd00:200::90", edited, StringComparison.Ordinal);
+        Assert.Contains("fd00:10:1::fe/64", edited, StringComparison.Ordinal);
+        return edited;
+    }
+
     /// <summary>An ICMPv4 echo's type, identifier and sequence number; (255, 0, 0) for anything else.</summary>
     private static (byte Type, ushort Identifier, ushort Sequence) Echo(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Icmp && Icmpv4Packet.TryCreate(ip.Payload, out var icmp)
@@ -641,11 +706,11 @@ public sealed class WorkloadMobilityTests
     /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1 answering) and exchanges "before" on it.</summary>
     /// <summary>
     /// Commits mob1's move from dc1 (where its sibling bulk1 stays) to br2, where app2, listed first, also serves mobile, at
-    /// every router (version 2); ops1 stops answering. dc1's session to mob1 is a former egress then. Returns the document.
+    /// every router (version 2); ops1 stops answering. dc1's session to mob1 is a former egress then. Returns the document (with <paramref name="alsoEdit"/> applied last).
     /// </summary>
-    private static Fabric.Model.FabricConfig MoveMob1BesideApp2(SvrFabric fabric)
+    private static Fabric.Model.FabricConfig MoveMob1BesideApp2(SvrFabric fabric, Func<string, string>? alsoEdit = null)
     {
-        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
+        var moved = fabric.Document(text => (alsoEdit ?? (unchanged => unchanged))(WithSibling(AtBr2(text), "{ container = app2 }, ")));
         fabric.Ops1.IsServer = false;
         foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
         {
