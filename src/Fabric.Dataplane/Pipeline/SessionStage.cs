@@ -124,9 +124,10 @@ public static class SessionStage
             return SvrStage.FollowRedirect(ref context, ref state, snapshot, resources);
         }
 
-        if (state.Svr == SvrRole.Transit && !forward && context.ToWaypoint && context.Metadata.Present && context.Metadata.RoutedOnward)
+        if (state.Svr == SvrRole.Transit && !forward && context.ToWaypoint && context.Metadata.Present
+            && (context.Metadata.RoutedOnward || context.Metadata.NamesThisRouter))
         {
-            // The same redirect at a transit: relayed to the ingress on the session's reverse leg.
+            // The same redirect at a transit: relayed to the ingress on the session's reverse leg (one naming the transit itself dropped).
             return SvrStage.RelayRedirect(ref context, state, snapshot, resources);
         }
 

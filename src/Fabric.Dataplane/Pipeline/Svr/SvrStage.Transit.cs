@@ -35,9 +35,13 @@ public static partial class SvrStage
     /// <see cref="WriteBlock"/>, and sealed with the upstream peer's keys), so the ingress follows it as it follows one from
     /// a neighbour (<see cref="FollowRedirect"/>). It is checked first, as any metadata: it must carry the instance's tuple
     /// (reverse context) and the session's id and name a router of the document (else
-    /// <see cref="DropReason.MetadataMismatch"/>), and not the router the session came from (<see cref="DropReason.NoRoute"/>:
-    /// an instance that moved to the client's own router is followed only when the old egress is the ingress's neighbour,
-    /// <see cref="MakeLocal"/>; through a transit that is not built). The packet it carries is the client's forward packet turned round, not the far
+    /// <see cref="DropReason.MetadataMismatch"/>). A redirect naming the router the session came from (the instance moved to
+    /// the client's own router) is relayed too: that router, the ingress, makes the session local when it hosts the pinned
+    /// instance (<see cref="MakeLocal"/>) and changes nothing otherwise, so the redirect goes no further. One naming this
+    /// router (the instance moved to the transit itself) is dropped (<see cref="DropReason.NoRoute"/>): the ingress's path
+    /// leads here already, so it would take the redirect as followed and send the packet back on the same tuple to the old
+    /// egress, which would return it again (a loop), and relayed as plain reverse metadata it would hand the client its own
+    /// packet turned round. The packet it carries is the client's forward packet turned round, not the far
     /// end's: it moves neither the session's TCP state nor its sequence numbers nor its idle time, and is not charged to
     /// its rates (the ingress charges it when it sends it on). The transit's session is left to idle: a later redirect of
     /// the old egress (for a packet that reached it before the ingress moved) comes on the same tuple and is relayed the
@@ -46,16 +50,15 @@ public static partial class SvrStage
     internal static Verdict RelayRedirect(ref PacketContext context, in SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
+        if (metadata.NamesThisRouter)
+        {
+            return context.Fail(DropReason.NoRoute);
+        }
+
         if (context.IsIcmpError || !metadata.HasReverseContext || metadata.SessionId != state.SessionId
             || (uint)metadata.DestinationRouter >= (uint)snapshot.RouterNames.Length)
         {
             return context.Fail(DropReason.MetadataMismatch);
-        }
-
-        var upstream = resources.Sessions.ForwardKey(context.Session);
-        if (snapshot.TryFindPeer(upstream.Source, upstream.IsIpv6, out var peer) && peer.PeerRouter == snapshot.RouterNames[metadata.DestinationRouter])
-        {
-            return context.Fail(DropReason.NoRoute);
         }
 
         resources.Counters.RedirectsRelayed++;

@@ -71,7 +71,7 @@ public sealed class SvrFabric : IDisposable
         Web2 = Server("web2", svc, "10.10.1.12", "10.10.1.1", "fd00:10:1::12");
         Db1 = Server("db1", svc, "10.10.1.20", "10.10.1.1");
         Bulk1 = Server("bulk1", svc, "10.10.1.30", "10.10.1.1");
-        Ops1 = Host("ops1", svc, "10.10.1.40", "10.10.1.1");
+        Ops1 = Host("ops1", svc, "10.10.1.40", "10.10.1.1", "fd00:10:1::40");
 
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
@@ -90,7 +90,7 @@ public sealed class SvrFabric : IDisposable
         Eng2 = Host("eng2", lan, "10.30.1.10", "10.30.1.1");
         Fin1 = Host("fin1", lan, "10.30.1.20", "10.30.1.1");
         App2 = Server("app2", lan, "10.30.1.30", "10.30.1.1");
-        Roamer = Server("roamer", lan, "10.10.1.40", "10.10.1.254");
+        Roamer = Server("roamer", lan, "10.10.1.40", "10.10.1.254", "fd00:10:1::40");
         Nomad = Host("nomad", lan, "10.20.1.10", "10.20.1.254", "fd00:20:1::10");
 
         var attackerMac = NextMac();
@@ -153,14 +153,14 @@ public sealed class SvrFabric : IDisposable
     public TestHost Eng2 { get; }
     public TestHost Fin1 { get; }
 
-    /// <summary>A client on dc1's service LAN (10.10.1.40); the lab's configuration has no container for it unless a test adds one.</summary>
+    /// <summary>A client on dc1's service LAN (10.10.1.40, fd00:10:1::40); the lab's configuration has no container for it unless a test adds one.</summary>
     public TestHost Ops1 { get; }
 
     /// <summary>A server on br2's LAN (10.30.1.30); the lab's configuration has no container for it unless a test adds one.</summary>
     public TestHost App2 { get; }
 
     /// <summary>
-    /// A server on br2's LAN with ops1's address (10.10.1.40, gateway 10.10.1.254): where a container on dc1's service LAN
+    /// A server on br2's LAN with ops1's addresses (10.10.1.40, gateway 10.10.1.254; fd00:10:1::40): where a container on dc1's service LAN
     /// lands when it moves to br2 keeping its address. Silent unless a test gives br2's LAN that gateway.
     /// </summary>
     public TestHost Roamer { get; }
@@ -249,18 +249,19 @@ public sealed class SvrFabric : IDisposable
     }
 
     /// <summary>
-    /// An edit of the document that gives br1 the bridged network apps (gateway 10.10.1.252/24, on the port a fabric made
-    /// <c>withBr1Apps</c> has) with <paramref name="containers"/> (HOCON container entries, one a line; none by default).
+    /// An edit of the document that gives br1 the bridged network apps (gateway <paramref name="gateway"/>, by default
+    /// 10.10.1.252/24, on the port a fabric made <c>withBr1Apps</c> has) with <paramref name="containers"/> (HOCON container
+    /// entries, one a line; none by default).
     /// </summary>
-    public static string WithBr1Apps(string text, string containers = "")
+    public static string WithBr1Apps(string text, string containers = "", string gateway = "10.10.1.252/24")
     {
         ArgumentNullException.ThrowIfNull(text);
         const string hosts = "            guest1 { addresses = [\"10.20.1.20\"], tenant = guest }\n          }\n        }\n";
         var edited = text.Replace(
             hosts,
-            hosts + $"        apps {{\n          model = bridged\n          gateways = [\"10.10.1.252/24\"]\n          containers {{\n{containers}          }}\n        }}\n",
+            hosts + $"        apps {{\n          model = bridged\n          gateways = [\"{gateway}\"]\n          containers {{\n{containers}          }}\n        }}\n",
             StringComparison.Ordinal);
-        return edited.Contains("10.10.1.252/24", StringComparison.Ordinal) ? edited : throw new InvalidOperationException("lab.conf has no br1 hosts network to add apps beside");
+        return edited.Contains($"\"{gateway}\"", StringComparison.Ordinal) ? edited : throw new InvalidOperationException("lab.conf has no br1 hosts network to add apps beside");
     }
 
     /// <summary>

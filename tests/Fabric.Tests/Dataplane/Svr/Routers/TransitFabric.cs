@@ -18,7 +18,10 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// (<c>eastMtu</c>), so that dc1, as a transit, is the router that finds a packet too big. With <c>dc2On</c> the fabric
 /// has a fourth router, dc2 (on the west or the east WAN, 172.16.0.4 or 172.17.0.4, its identity pinned too), whose bridged
 /// network apps also serves 10.30.1.0/24 (gateway 10.30.1.254, container spare2 10.30.1.99), with the host
-/// <see cref="Mover"/> at app2's address on it: where app2 lands when it moves keeping its address.
+/// <see cref="Mover"/> at app2's address on it: where app2 lands when it moves keeping its address. With <c>withBr1Apps</c>
+/// br1 has a fourth port, apps (a bridge), with the host <see cref="Homecomer"/> at app2's address (gateway 10.30.1.252) on
+/// it: where app2 lands when it moves to the client's own router; the document gives br1 a network there only where a test
+/// adds one (<see cref="SvrFabric.WithBr1Apps"/> with gateway 10.30.1.252/24).
 /// </summary>
 public sealed class TransitFabric : IDisposable
 {
@@ -27,7 +30,8 @@ public sealed class TransitFabric : IDisposable
     /// <param name="eastMtu">The MTU of dc1's east port.</param>
     /// <param name="dc2On">The neighborhood (west or east) of a fourth router dc2; null: none.</param>
     /// <param name="edit">Changes to the document's text (after dc2 is added).</param>
-    public TransitFabric(int eastMtu = 1500, string? dc2On = null, Func<string, string>? edit = null)
+    /// <param name="withBr1Apps">Whether br1 has the port apps with <see cref="Homecomer"/> on it.</param>
+    public TransitFabric(int eastMtu = 1500, string? dc2On = null, Func<string, string>? edit = null, bool withBr1Apps = false)
     {
         // Identities are pinned, but most tests install no keys: both neighborhoods opt in to unauthenticated metadata
         // (a router with keys for a peer refuses it all the same).
@@ -85,7 +89,8 @@ public sealed class TransitFabric : IDisposable
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
         Br1Wan = new WirePort(west.Attach("wan0", NextMac()));
-        Br1 = Start("br1", [Br1Wan, eng1Link.A, guest1Link.A]);
+        var br1Apps = withBr1Apps ? new InMemoryBridge() : null;
+        Br1 = Start("br1", br1Apps is null ? [Br1Wan, eng1Link.A, guest1Link.A] : [Br1Wan, eng1Link.A, guest1Link.A, br1Apps.Attach("apps", NextMac())]);
         Eng1 = new TestHost("eng1", eng1Link.B, eng1Link.B.Mac, "10.20.1.10", "10.20.1.1");
         Guest1 = new TestHost("guest1", guest1Link.B, guest1Link.B.Mac, "10.20.1.20", "10.20.1.1");
 
@@ -98,6 +103,13 @@ public sealed class TransitFabric : IDisposable
         var attackerMac = NextMac();
         Attacker = new TestHost("attacker", east.Attach("attacker", attackerMac), attackerMac, "172.17.0.66", "172.17.0.3");
         Hosts = [Eng1, Guest1, App2, Attacker];
+        if (br1Apps is not null)
+        {
+            var homecomerMac = NextMac();
+            Homecomer = new TestHost("homecomer", br1Apps.Attach("homecomer", homecomerMac), homecomerMac, "10.30.1.30", "10.30.1.252");
+            Hosts = [.. Hosts, Homecomer];
+        }
+
         if (dc2On is not null)
         {
             var apps = new InMemoryBridge();
@@ -127,6 +139,9 @@ public sealed class TransitFabric : IDisposable
 
     /// <summary>A host on dc2's apps network with app2's address (10.30.1.30, gateway 10.30.1.254), when there is a dc2; silent unless a test makes it a server.</summary>
     public TestHost? Mover { get; }
+
+    /// <summary>A host on br1's apps port with app2's address (10.30.1.30, gateway 10.30.1.252), when br1 has that port (<c>withBr1Apps</c>); silent unless a test makes it a server.</summary>
+    public TestHost? Homecomer { get; }
 
     private string WithDc2(string text, string neighborhood)
     {

@@ -146,6 +146,113 @@ public sealed class TransitMobilityTests
     }
 
     [Fact]
+    public void Commit_MovingTheInstanceToTheClientsOwnRouter_BehindTheTransit_TcpSessionBecomesLocal_WithoutResetOrLostSegment()
+    {
+        // app2 moves from br2 to br1's apps network, where eng1's session enters the fabric. br2's redirect names br1, the
+        // router dc1 has the session from: dc1 relays it, br1 makes the session local to app2 (homecomer) and sends on the
+        // segment br2 returned, which is echoed at once, no retransmission needed.
+        using var fabric = new TransitFabric(edit: WithBr1Apps(), withBr1Apps: true);
+        Open(fabric, Remote, 9000, 42010);
+        Assert.Equal(1, fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse));
+
+        MoveToBr1(fabric);
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        var atApp2 = fabric.App2.Received.Count;
+
+        Echo(fabric, Remote, 9000, 42010, 107, "after!");
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsRefused);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Homecomer!.Received.Count(IsData));
+        Assert.Equal(atApp2, fabric.App2.Received.Count);
+
+        // The redirect crossed dc1 on the session's reverse leg to br1, naming br1, with the instance's tuple.
+        var relayed = Assert.Single(SvrFabricTests.WaypointPackets(fabric.Br1Wan.Received), packet => Metadata(packet)?.DestinationRouter is not null);
+        Assert.Equal("br1", Metadata(relayed)!.DestinationRouter);
+        Assert.NotNull(Metadata(relayed)!.ReverseContext);
+
+        // br1's session is local now (the same one, no waypoint pair held); dc1's transit session is left to idle.
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+        Assert.Equal(0, fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse));
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsCreated);
+        Assert.Equal(SvrRole.Transit, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        AssertNoResetNorSynAtHomecomer(fabric);
+        Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2 }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
+
+        // The session goes on locally: nothing more reaches dc1.
+        var atDc1 = fabric.DcWest.Received.Count;
+        Echo(fabric, Remote, 9000, 42010, 113, "again");
+        Echo(fabric, Remote, 9000, 42010, 118, "and again");
+        Assert.Equal(3, fabric.Homecomer.Received.Count(IsData));
+        Assert.Equal(atDc1, fabric.DcWest.Received.Count);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.All(fabric.Homecomer.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        AssertNoResetNorSynAtHomecomer(fabric);
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToTheClientsOwnRouter_BehindTheTransit_TwoSegmentsInFlight_LateRedirectRelayed_BothEchoed()
+    {
+        // Two segments reach br2 before br1 made the session local: both come back in br2's redirects, relayed by dc1; the
+        // second reaches br1 on the waypoint tuple the session gave back, is found by its pin and sent on to app2 here too.
+        using var fabric = new TransitFabric(edit: WithBr1Apps(), withBr1Apps: true);
+        Open(fabric, Remote, 9000, 42011);
+        MoveToBr1(fabric);
+        var atEng1 = fabric.Eng1.Received.Count;
+
+        fabric.Eng1.SendTcp(Remote, 42011, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Eng1.SendTcp(Remote, 42011, 9000, TcpFlags.Ack | TcpFlags.Psh, 113, 5001, "again"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["after!", "again"], fabric.Homecomer!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(["after!", "again"], fabric.Eng1.Received.Skip(atEng1).Select(TcpText).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Equal(2, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.Dropped);
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+        AssertNoResetNorSynAtHomecomer(fabric);
+
+        Echo(fabric, Remote, 9000, 42011, 118, "and again");
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToTheClientsOwnRouter_BehindTheTransit_UdpSessionBecomesLocal_LosingNoDatagram()
+    {
+        using var fabric = new TransitFabric(edit: WithBr1Apps(), withBr1Apps: true);
+        fabric.Eng1.SendUdp(Remote, 42012, 9000, "d1"u8.ToArray());
+        fabric.Pump();
+        Assert.Single(fabric.App2.Received);
+
+        MoveToBr1(fabric);
+        // d2 and d3 both reach br2 before br1 made the session local: two redirects, dc1 relays both, the second reaches
+        // br1 on the tuple the session gave back and is sent on by its pin.
+        fabric.Eng1.SendUdp(Remote, 42012, 9000, "d2"u8.ToArray());
+        fabric.Eng1.SendUdp(Remote, 42012, 9000, "d3"u8.ToArray());
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Remote, 42012, 9000, "d4"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["d2", "d3", "d4"], fabric.Homecomer!.Received.Select(UdpText).Order().ToArray());
+        Assert.Equal(["d1", "d2", "d3", "d4"], fabric.Eng1.Received.Select(UdpText).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Single(fabric.App2.Received);
+        Assert.Equal(2, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+    }
+
+    [Fact]
     public void EncryptedService_KeysOnEveryHop_RedirectRelayedSealed_SessionGoesOnAtDc2_PayloadNeverInClear()
     {
         using var fabric = new TransitFabric(dc2On: "east");
@@ -210,14 +317,14 @@ public sealed class TransitMobilityTests
     /// <summary>
     /// What reaches dc1 as a redirect is checked as any metadata before it is relayed: one naming no router of the document,
     /// one without the instance's tuple, one of another session id are dropped as <see cref="DropReason.MetadataMismatch"/>,
-    /// one naming br1 (the router the session comes from: the instance would have moved to the client's own router) as
+    /// one naming dc1 itself (the instance would have moved to the transit, where br1's path already leads: a loop) as
     /// <see cref="DropReason.NoRoute"/>; none reaches br1, which moves nothing.
     /// </summary>
     [Theory]
     [InlineData("unknown router", DropReason.MetadataMismatch)]
     [InlineData("no reverse context", DropReason.MetadataMismatch)]
     [InlineData("other session", DropReason.MetadataMismatch)]
-    [InlineData("the ingress", DropReason.NoRoute)]
+    [InlineData("the transit", DropReason.NoRoute)]
     public void RedirectReachingTheTransit_Altered_DroppedThereWithItsReason_NotRelayed(string alteration, DropReason reason)
     {
         using var fabric = new TransitFabric(dc2On: "east");
@@ -239,6 +346,35 @@ public sealed class TransitMobilityTests
         Assert.Equal(atEng1, fabric.Eng1.Received.Count);
     }
 
+    /// <summary>
+    /// A redirect naming br1 for an instance br1 does not host (altered on its way into dc1: the instance would have moved
+    /// to the client's own router) is relayed, as one naming the router the session came from is; br1 checks the pin against
+    /// its own instances, refuses it and changes nothing, so it goes no further: the session stays as it was, eng1 gets
+    /// nothing (not its own segment turned round).
+    /// </summary>
+    [Fact]
+    public void RedirectNamingTheIngress_ForAnInstanceItDoesNotHost_RelayedByTheTransit_RefusedByTheIngress()
+    {
+        using var fabric = new TransitFabric(dc2On: "east");
+        Open(fabric, Remote, 9000, 42013);
+        Move(fabric);
+        fabric.DcEast.Faults = frame => [Alter(frame, "the ingress")];
+        var atEng1 = fabric.Eng1.Received.Count;
+
+        fabric.Eng1.SendTcp(Remote, 42013, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsRefused);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        Assert.Empty(fabric.Mover!.Received);
+        Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+    }
+
     /// <summary>A waypoint frame that carries a redirect (metadata naming a destination router), altered as named; any other frame as it came.</summary>
     private static byte[] Alter(byte[] frame, string alteration)
     {
@@ -255,6 +391,7 @@ public sealed class TransitMobilityTests
             "no reverse context" => metadata with { ReverseContext = null },
             "other session" => metadata with { SessionId = Guid.NewGuid() },
             "the ingress" => metadata with { DestinationRouter = "br1" },
+            "the transit" => metadata with { DestinationRouter = "dc1" },
             _ => throw new ArgumentOutOfRangeException(nameof(alteration)),
         };
         Assert.True(MetadataInsertion.TryStrip(ip, ip.Length, out var stripped));
@@ -310,6 +447,38 @@ public sealed class TransitMobilityTests
         fabric.Pump();
     }
 
+    /// <summary>The document edit that gives br1 the bridged network apps (gateway 10.30.1.252/24) with <paramref name="containers"/>.</summary>
+    private static Func<string, string> WithBr1Apps(string containers = "") =>
+        text => SvrFabric.WithBr1Apps(text, containers, gateway: "10.30.1.252/24");
+
+    /// <summary>
+    /// Commits app2 at br1's apps network (no longer at br2's LAN), the client's own router, to dc1, br1 and br2; app2's
+    /// host at br2 stops answering, homecomer answers.
+    /// </summary>
+    private static void MoveToBr1(TransitFabric fabric)
+    {
+        var moved = fabric.Document(text => WithBr1Apps(App2AtBr2)(text.Replace(App2AtBr2, "", StringComparison.Ordinal)));
+        fabric.App2.IsServer = false;
+        fabric.Homecomer!.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+    }
+
+    /// <summary>No host saw a reset, and app2 at br1 saw no new connection (its first segment was mid-flow data).</summary>
+    private static void AssertNoResetNorSynAtHomecomer(TransitFabric fabric)
+    {
+        foreach (var host in fabric.Hosts)
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Assert.DoesNotContain(fabric.Homecomer!.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
     /// <summary>Gives remote a second instance at br2, sib (10.30.1.40), after app2.</summary>
     private static string WithSibling(string text)
     {
@@ -352,6 +521,11 @@ public sealed class TransitMobilityTests
     private static string UdpText(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.Payload, out var udp)
             ? System.Text.Encoding.ASCII.GetString(udp.Payload)
+            : "";
+
+    private static string TcpText(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp)
+            ? System.Text.Encoding.ASCII.GetString(tcp.Payload)
             : "";
 
     private static bool IsData(byte[] packet) =>

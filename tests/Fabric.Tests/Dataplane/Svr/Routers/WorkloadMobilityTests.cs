@@ -13,6 +13,7 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 public sealed class WorkloadMobilityTests
 {
     private const string Mobile = "10.200.0.90";
+    private static readonly UInt128 Mobile6 = IpAddressConversions.ParseIpv6("fd00:200::90");
 
     /// <summary>Eight client ports of eng1, one session each.</summary>
     private static readonly ushort[] Eight = [41010, 41011, 41012, 41013, 41014, 41015, 41016, 41017];
@@ -208,6 +209,44 @@ public sealed class WorkloadMobilityTests
     }
 
     [Fact]
+    public void Commit_MovingOneOfTwoInstancesToBr2_Ipv6PingFollowsItByRedirect_LosingNoEchoRequest()
+    {
+        // As the ping above, for an IPv6 client pinging mobile's IPv6 address (over the IPv4 WAN, the requests crossing as
+        // IPv4 UDP): the requests dc1 returns in its redirects are rebuilt by br1 as eng1's ICMPv6 echo requests (checksum
+        // over eng1's pseudo-header) and sent on to mob1 at br2, which answers every one.
+        using var fabric = new SvrFabric(text => Ipv6Mobile(WithSibling(AtDc1(text))));
+        fabric.Ops1.IsServer = true;
+        Ping6(fabric, 1);
+        fabric.Pump();
+        Assert.Single(fabric.Ops1.Received6);
+        Assert.Single(fabric.Eng1.Received6);
+
+        fabric.Roamer.IsServer = true;
+        MoveMob1BesideApp2(fabric, Ipv6Mobile);
+        Ping6(fabric, 2);
+        Ping6(fabric, 3);
+        fabric.Pump();
+        Ping6(fabric, 4);
+        fabric.Pump();
+
+        Assert.Equal([(Icmpv6Type.EchoRequest, 9, 2), (Icmpv6Type.EchoRequest, 9, 3), (Icmpv6Type.EchoRequest, 9, 4)], fabric.Roamer.Received6.Select(Echo6).Order().ToArray());
+        Assert.All(fabric.Roamer.Received6, packet => Assert.True(Packets.ChecksumsValid6(packet)));
+        Assert.Equal(
+            [(Icmpv6Type.EchoReply, 9, 1), (Icmpv6Type.EchoReply, 9, 2), (Icmpv6Type.EchoReply, 9, 3), (Icmpv6Type.EchoReply, 9, 4)],
+            fabric.Eng1.Received6.Select(Echo6).Order().ToArray());
+        Assert.All(fabric.Eng1.Received6, packet => Assert.True(Packets.ChecksumsValid6(packet)));
+        Assert.All(fabric.Eng1.Received6, packet => Assert.True(Ipv6Packet.TryCreate(packet, out var ip) && ip.Source == Mobile6));
+        Assert.Single(fabric.Ops1.Received6);
+        Assert.Empty(fabric.Bulk1.Received6);
+        Assert.Empty(fabric.App2.Received6);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+    }
+
+    [Fact]
     public void RedirectReturningAnEchoRequest_RebuiltAndSentOnByTheIngress_AllocatesNothing()
     {
         // The ping test's redirect, replayed into br1 once it moved the session: each time a late redirect, found by its
@@ -390,6 +429,64 @@ public sealed class WorkloadMobilityTests
     }
 
     [Fact]
+    public async Task SessionMadeLocal_ReplicatedToBr1sPartner_ReplacesItsIngressCopy_WhichAfterTakingOverReachesTheInstanceLocally()
+    {
+        // br1's HA partner (a new process on the same ports, standing by) holds the ingress copy of eng1's session from a
+        // replication batch before the move; br1 then makes the session local, and its next batch carries the session keyed
+        // by the instance's tuple. That record replaces the partner's ingress copy (same forward key, the client's tuple),
+        // which gives back its waypoint pair; once the partner takes over, eng1's stream reaches mob1 at br1 directly.
+        using var fabric = new SvrFabric(text => SvrFabric.WithBr1Apps(AtDc1(text)), withBr1Apps: true);
+        Open(fabric, 41009);
+        Exchange(fabric, 107, "twice!", sourcePort: 41009);
+        var beforeMove = await Replicate(fabric.Br1);
+        Assert.Equal(SvrRole.Ingress, Assert.Single(beforeMove.Sessions).State.Svr);
+
+        var moved = fabric.Document(AtBr1);
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        Exchange(fabric, 113, "after!", sourcePort: 41009);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        var afterMove = await Replicate(fabric.Br1);
+        var local = Assert.Single(afterMove.Sessions);
+        Assert.Equal(SvrRole.None, local.State.Svr);
+
+        // The partner: the ingress copy from the batch before the move, the configuration with the move, then the next batch.
+        fabric.RestartBr1(active: false);
+        Assert.Equal(new SessionImportResult(1, 0, 0), await Import(fabric.Br1, beforeMove));
+        Assert.Equal(1, fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse));
+        fabric.Br1.Apply(moved, version: 2);
+        fabric.Br1.RunOnce();
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        Assert.Equal(new SessionImportResult(1, 0, 0), await Import(fabric.Br1, afterMove));
+        var replica = SvrFabric.OnlySession(fabric.Br1);
+        Assert.Equal(SvrRole.None, replica.Svr);
+        Assert.Equal(local.State.SessionId, replica.SessionId);
+        Assert.Equal(0, fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse));
+
+        var takingOver = fabric.Br1.TakeOverAsync();
+        fabric.Br1.RunOnce();
+        Assert.True(await takingOver);
+
+        // eng1's stream goes on from the partner, to mob1 here: no packet reaches dc1 (the partner's announcement of its
+        // addresses does), no reset, no new session.
+        var atDc1 = SvrFabricTests.WaypointPackets(fabric.DcWan.Received).Count;
+        Exchange(fabric, 119, "again", sourcePort: 41009);
+        Exchange(fabric, 124, "and again", sourcePort: 41009);
+        Assert.Equal(3, fabric.Homecomer!.Received.Count(IsData));
+        Assert.Equal(atDc1, SvrFabricTests.WaypointPackets(fabric.DcWan.Received).Count);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsCreated);
+        Assert.Equal(1, fabric.Br1.Worker.Sessions.Count);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Homecomer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
+    [Fact]
     public void Commit_MovingTheInstanceToTheClientsOwnRouter_OnRoutersOfThreeWorkers_SessionsBecomeLocal_AndTheInstancesAnswersFindThem()
     {
         // Three workers at every router (with two, the in-memory fanout's hash puts a session's client tuple and its
@@ -495,10 +592,52 @@ public sealed class WorkloadMobilityTests
         Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
     }
 
+    /// <summary>A replication batch of <paramref name="router"/>'s active node: the established sessions seen since its last one.</summary>
+    private static async Task<SessionExport> Replicate(Fabric.Dataplane.Routing.ForwardingEngine router)
+    {
+        var exporting = router.ExportSessionsAsync();
+        router.RunOnce();
+        return await exporting;
+    }
+
+    /// <summary>Installs <paramref name="batch"/> at <paramref name="router"/> (a standby node), as it crosses the cluster.</summary>
+    private static async Task<SessionImportResult> Import(Fabric.Dataplane.Routing.ForwardingEngine router, SessionExport batch)
+    {
+        var importing = router.ImportSessionsAsync(batch.Version, SessionRecords.Deserialize(SessionRecords.Serialize(batch.Sessions)));
+        router.RunOnce();
+        return await importing;
+    }
+
     private static string UdpText(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.Payload, out var udp)
             ? System.Text.Encoding.ASCII.GetString(udp.Payload)
             : "";
+
+    /// <summary>An ICMPv6 echo's type, identifier and sequence number; (255, 0, 0) for anything else.</summary>
+    private static (byte Type, ushort Identifier, ushort Sequence) Echo6(byte[] packet) =>
+        Ipv6Packet.TryCreate(packet, out var ip) && ip.UpperLayerProtocol == IpProtocol.Icmpv6 && Icmpv6Packet.TryCreate(ip.UpperLayer, out var icmp)
+            ? (icmp.Type, icmp.Identifier, icmp.SequenceNumber)
+            : ((byte)255, (ushort)0, (ushort)0);
+
+    /// <summary>eng1 (fd00:20:1::10) pings mobile's IPv6 address, identifier 9, sequence <paramref name="sequence"/>.</summary>
+    private static void Ping6(SvrFabric fabric, ushort sequence) =>
+        fabric.Eng1.SendIpv6(fabric.Br1.Ports[1].Mac, Packets.Icmp6(fabric.Eng1.Address6!.Value, Mobile6, Icmpv6Type.EchoRequest, 9, sequence, [1, 2, 3, 4]));
+
+    /// <summary>
+    /// Gives mobile the IPv6 address fd00:200::90 and mob1 fd00:10:1::40 (on dc1's svc LAN, or br2's LAN, whose gateways then
+    /// serve fd00:10:1::/64 too), eng1 fd00:20:1::10 (<see cref="SvrFabric.DualStack"/>); after <see cref="AtDc1"/> or <see cref="AtBr2"/>.
+    /// </summary>
+    private static string Ipv6Mobile(string text)
+    {
+        var edited = SvrFabric.DualStack(text)
+            .Replace("addresses = [\"10.200.0.90/32\"]", "addresses = [\"10.200.0.90/32\", \"fd00:200::90/128\"]", StringComparison.Ordinal)
+            .Replace("mob1 { addresses = [\"10.10.1.40\"] }", "mob1 { addresses = [\"10.10.1.40\", \"fd00:10:1::40\"] }", StringComparison.Ordinal)
+            .Replace("\"10.10.1.254/24\"]", "\"10.10.1.254/24\", \"fd00:10:1::fe/64\"]", StringComparison.Ordinal);
+        Assert.Contains("fd00:10:1::40", edited, StringComparison.Ordinal);
+        Assert.Contains("fd00:200::90", edited, StringComparison.Ordinal);
+        Assert.Contains("fd00:10:1::fe/64", edited, StringComparison.Ordinal);
+        return edited;
+    }
 
     /// <summary>An ICMPv4 echo's type, identifier and sequence number; (255, 0, 0) for anything else.</summary>
     private static (byte Type, ushort Identifier, ushort Sequence) Echo(byte[] packet) =>
@@ -567,11 +706,11 @@ public sealed class WorkloadMobilityTests
     /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1 answering) and exchanges "before" on it.</summary>
     /// <summary>
     /// Commits mob1's move from dc1 (where its sibling bulk1 stays) to br2, where app2, listed first, also serves mobile, at
-    /// every router (version 2); ops1 stops answering. dc1's session to mob1 is a former egress then. Returns the document.
+    /// every router (version 2); ops1 stops answering. dc1's session to mob1 is a former egress then. Returns the document (with <paramref name="alsoEdit"/> applied last).
     /// </summary>
-    private static Fabric.Model.FabricConfig MoveMob1BesideApp2(SvrFabric fabric)
+    private static Fabric.Model.FabricConfig MoveMob1BesideApp2(SvrFabric fabric, Func<string, string>? alsoEdit = null)
     {
-        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
+        var moved = fabric.Document(text => (alsoEdit ?? (unchanged => unchanged))(WithSibling(AtBr2(text), "{ container = app2 }, ")));
         fabric.Ops1.IsServer = false;
         foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
         {
