@@ -602,6 +602,35 @@ public sealed class WorkloadMobilityTests
         }
     }
 
+    [Fact]
+    public void Commit_MovingTheInstanceFromTheClientsOwnRouterToDc1_AFullSizeSegmentTooBigForTheMetadata_IsAnsweredWithFragmentationNeeded()
+    {
+        // The local session's MSS was never clamped for SVR: a segment as large as the WAN's MTU fitted it, but not with the
+        // metadata it carries now. br1 tells eng1 the MTU that leaves room for it (as a router on the path would), and
+        // eng1's segments of that size reach mob1 at dc1; once dc1 answered, full-size segments cross again.
+        using var fabric = new SvrFabric(AtBr1, withBr1Apps: true);
+        OpenLocal(fabric, 41022);
+        MoveMob1ToDc1(fabric);
+
+        var atEng1 = fabric.Eng1.Received.Count;
+        fabric.Eng1.SendTcp(Mobile, 41022, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, new byte[1500 - 40]);
+        fabric.Pump();
+        var error = Assert.Single(fabric.Eng1.Received.Skip(atEng1));
+        Assert.Equal((IpProtocol.Icmp, Icmpv4Type.DestinationUnreachable, Icmpv4Code.FragmentationNeeded), (error[9], error[20], error[21]));
+        var mtu = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(26));
+        Assert.InRange(mtu, 1300, 1499);
+        Assert.DoesNotContain(fabric.Ops1.Received, IsData);
+
+        Exchange(fabric, 107, new string('a', mtu - 40), sourcePort: 41022);
+        Exchange(fabric, (uint)(107 + mtu - 40), new string('b', 1500 - 40), sourcePort: 41022);
+        Assert.Equal(2, fabric.Ops1.Received.Count(IsData));
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
     /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> while mob1 is at br1 (homecomer answering): a local session.</summary>
     private static void OpenLocal(SvrFabric fabric, ushort sourcePort)
     {
