@@ -631,6 +631,47 @@ public sealed class WorkloadMobilityTests
         }
     }
 
+    [Fact]
+    public void Commits_MovingTheInstanceToTheClientsRouterAndBackToDc1_SessionBecomesLocalThenRemote_AndDc1AdoptsItsOwnCopy()
+    {
+        // mob1 at dc1; it comes to br1 (dc1's redirect makes the session local) and goes back to dc1 (br1 makes it remote
+        // again, with the session id it kept): dc1's former egress, an egress again once dc1 bound the return, adopts the
+        // session on its new waypoint tuple rather than opening a second one.
+        using var fabric = new SvrFabric(text => SvrFabric.WithBr1Apps(AtDc1(text)), withBr1Apps: true);
+        Open(fabric, 41023);
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr1), version: 2);
+        }
+
+        fabric.Pump();
+        Exchange(fabric, 107, "at br1", sourcePort: 41023);
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+
+        fabric.Homecomer!.IsServer = false;
+        fabric.Ops1.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(text => SvrFabric.WithBr1Apps(AtDc1(text))), version: 3);
+        }
+
+        fabric.Pump();
+        Exchange(fabric, 113, "at dc1 again", sourcePort: 41023);
+
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeRemote);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsCreated);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsCreated);
+        Assert.Equal(["before", "at dc1 again"], fabric.Ops1.Received.Where(IsData).Select(TcpText).ToArray());
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Homecomer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
     /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> while mob1 is at br1 (homecomer answering): a local session.</summary>
     private static void OpenLocal(SvrFabric fabric, ushort sourcePort)
     {
