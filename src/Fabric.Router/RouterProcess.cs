@@ -564,6 +564,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             ["redirected_packets_resent"] = Interlocked.Read(ref counters.RedirectedPacketsResent),
             ["redirects_refused"] = Interlocked.Read(ref counters.RedirectsRefused),
             ["sessions_made_local"] = Interlocked.Read(ref counters.SessionsMadeLocal),
+            ["sessions_made_remote"] = Interlocked.Read(ref counters.SessionsMadeRemote),
             ["instance_pins_honoured"] = Interlocked.Read(ref counters.InstancePinsHonoured),
             ["instance_pins_unmatched"] = Interlocked.Read(ref counters.InstancePinsUnmatched),
             ["session_resets"] = Interlocked.Read(ref counters.SessionResets),

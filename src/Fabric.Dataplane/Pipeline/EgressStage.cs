@@ -151,7 +151,7 @@ public static class EgressStage
 
         var leavesToPeer = state.Svr == SvrRole.Transit || (state.Svr == SvrRole.Ingress) == (context.Direction == Sessions.SessionDirection.Forward);
         var shrink = SvrStage.HeaderShrink(ref context, NextHop(ref context, resources));
-        return leavesToPeer ? SvrStage.GrowthToPeer(snapshot, state) - shrink
+        return leavesToPeer ? SvrStage.GrowthOfPacketToPeer(snapshot, state) - shrink
             : -shrink - (SvrStage.IsEcho(state.OriginalProtocol) ? UdpDatagram.HeaderLength : 0);
     }
 

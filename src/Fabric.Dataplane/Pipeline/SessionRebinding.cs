@@ -31,6 +31,10 @@ namespace Fabric.Dataplane.Pipeline;
 /// router to fetch (<see cref="SvrStage.HoldForNewRouter"/>, docs/mobility.md "A client moves"), even where its client's
 /// port lost its device with the move; so is one whose client the new document lists nowhere and whose port towards the
 /// client lost its device (a container detached here, which another router may attach next).
+/// A local session the new snapshot still allows whose instance it places at another router (the instance moved away,
+/// keeping its address) becomes an SVR ingress session to that router, pinned to the instance
+/// (<see cref="SvrStage.MakeRemote"/>, docs/mobility.md "A local session's instance moves away"), whatever port towards
+/// the instance it lost; one that cannot (no usable path there) is checked as any other session.
 /// A TCP session that ends is reset towards each end attached to this router (<see cref="SessionResets"/>); any
 /// other session is removed. Every router of a fabric runs the same check on the same version, so each end of an SVR
 /// session ends its part; an ended session's next packet meets the slow path like any new flow (and the policy's
@@ -82,6 +86,16 @@ public static class SessionRebinding
                 Rebind(resources, ref state, tenant, service);
                 SvrStage.ReturnToInstance(next, ref state, sessions.ReverseKey(handle));
                 continue;
+            }
+
+            if (allowed && SvrStage.LocalInstanceMovedAway(next, in state, service, sessions.ReverseKey(handle), resources.Sessions.Tcp(handle), out var placed)
+                && KeepsPort(previous, next, state.ReversePort))
+            {
+                Rebind(resources, ref state, tenant, service);
+                if (SvrStage.MakeRemote(next, resources, handle, ref state, placed, now))
+                {
+                    continue;
+                }
             }
 
             if (allowed && state.Svr != SvrRole.FormerEgress && KeepsPort(previous, next, state.ForwardPort) && KeepsPort(previous, next, state.ReversePort))

@@ -66,6 +66,12 @@ public sealed class WorkerCounters
     /// </summary>
     public long SessionsMadeLocal;
 
+    /// <summary>
+    /// Ingress: local sessions made SVR ingress sessions, without a reset, because the configuration bound placed their
+    /// instance at another router (<see cref="SvrStage.MakeRemote"/>, docs/mobility.md "A local session's instance moves away").
+    /// </summary>
+    public long SessionsMadeRemote;
+
     /// <summary>Egress: sessions opened from metadata that pins an instance (reverse context), put on that instance.</summary>
     public long InstancePinsHonoured;
 
@@ -148,6 +154,7 @@ public sealed class WorkerCounters
             sum.RedirectedPacketsResent += Interlocked.Read(ref w.RedirectedPacketsResent);
             sum.RedirectsRefused += Interlocked.Read(ref w.RedirectsRefused);
             sum.SessionsMadeLocal += Interlocked.Read(ref w.SessionsMadeLocal);
+            sum.SessionsMadeRemote += Interlocked.Read(ref w.SessionsMadeRemote);
             sum.InstancePinsHonoured += Interlocked.Read(ref w.InstancePinsHonoured);
             sum.InstancePinsUnmatched += Interlocked.Read(ref w.InstancePinsUnmatched);
             sum.MetadataAnnouncements += Interlocked.Read(ref w.MetadataAnnouncements);

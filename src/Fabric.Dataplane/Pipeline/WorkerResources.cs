@@ -262,6 +262,17 @@ public sealed class WorkerResources
         Shard.Owners?.Publish(Sessions.ReverseKey(handle), Shard.Index);
     }
 
+    /// <summary>
+    /// A local session just became an SVR ingress session (<see cref="SvrStage.MakeRemote"/>: its instance moved to another
+    /// router), its reverse key now a waypoint tuple of this worker's lane, which names this worker: the instance's tuple
+    /// <paramref name="instance"/>, published as its reverse key, is withdrawn. What else it published stays and is withdrawn
+    /// when the session ends, as an ingress session's.
+    /// </summary>
+    internal void SessionMadeRemote(in SessionKey instance)
+    {
+        Shard.Owners?.Withdraw(instance, Shard.Index);
+    }
+
     /// <summary>A live session's tenant and service indexes were rebound to a new snapshot's: the counts kept by index follow.</summary>
     internal void SessionRebound(int tenant, int service, int newTenant, int newService)
     {

@@ -134,7 +134,9 @@ internal static class InstanceMove
     /// session moved and dc2 carry it.
     /// </summary>
     /// <param name="landsAtDc2">Whether the instance moves to dc2 (br1 moves the session there); false: to br1 itself, where the caller checks what became of it.</param>
-    public static void LongTransferCompletes(LabRun run, NetworkNamespaces programs, ITestOutputHelper output, string instance, Action move, string how, bool landsAtDc2 = true)
+    /// <param name="carriedBy">The router node that carries the session before the move (dc1's, where mob1 is; br1's when mob1 starts at br1).</param>
+    public static void LongTransferCompletes(
+        LabRun run, NetworkNamespaces programs, ITestOutputHelper output, string instance, Action move, string how, bool landsAtDc2 = true, string carriedBy = "dc1a")
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(programs);
@@ -145,7 +147,7 @@ internal static class InstanceMove
         var movedBefore = run.Counters("br1a").GetProperty("sessions_moved").GetInt64();
         var sender = programs.Start(run.NamespaceOf("eng1"), "python3", "-c", Sender, "15");
         Assert.Equal("connected", sender.StandardOutput.ReadLine());
-        run.Until("dc1 carries the transfer", () => run.Counters("dc1a").GetProperty("sessions").GetInt64() > 0);
+        run.Until($"{carriedBy} carries the transfer", () => run.Counters(carriedBy).GetProperty("sessions").GetInt64() > 0);
         Thread.Sleep(TimeSpan.FromSeconds(3));
 
         var clock = Stopwatch.StartNew();

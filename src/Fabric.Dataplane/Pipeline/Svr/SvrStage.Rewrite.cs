@@ -128,6 +128,20 @@ public static partial class SvrStage
         : 0;
 
     /// <summary>
+    /// The octets the packet in hand of the session may gain on its way to the peer: <see cref="GrowthToPeer"/>, but for a
+    /// TCP segment of an ingress session that signals (<see cref="SessionState.SendMetadata"/>, as <see cref="Observe"/>
+    /// left it for this packet) the largest forward block with an instance pin (and trailer), which it carries. A session
+    /// opened across the fabric has its MSS clamped for that block (<see cref="ClampMss"/>), so this changes nothing for its
+    /// segments; a local session made an ingress session (<see cref="MakeRemote"/>) had its MSS agreed without it, and its
+    /// full-size segments are answered with fragmentation-needed (or packet-too-big) for the room the block leaves, rather
+    /// than dropped when the block is inserted, until the egress answers.
+    /// </summary>
+    public static int GrowthOfPacketToPeer(ForwardingSnapshot snapshot, in SessionState state) =>
+        state.Svr == SvrRole.Ingress && state.SendMetadata && state.OriginalProtocol == IpProtocol.Tcp
+            ? Math.Max(GrowthToPeer(snapshot, state), MaxOverhead(snapshot, state) + InstancePinLength(state))
+            : GrowthToPeer(snapshot, state);
+
+    /// <summary>
     /// The most octets SVR may add to one packet of the session between the routers: the largest metadata block
     /// either side writes (the forward block: SecurityId, forward context, session id, tenant, service, source router
     /// and, through a transit, destination router, each router name as long as the longest; the context of the session's

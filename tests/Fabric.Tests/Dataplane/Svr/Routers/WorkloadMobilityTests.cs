@@ -608,6 +608,222 @@ public sealed class WorkloadMobilityTests
         return await importing;
     }
 
+    [Fact]
+    public void Commit_MovingTheInstanceFromTheClientsOwnRouterToDc1_LocalSessionBecomesAnSvrIngress_WithoutResetOrLostSegment()
+    {
+        // mob1, mobile's only instance, on br1's apps network (homecomer), where eng1's session enters: a local session. A
+        // commit moves mob1 to dc1's service LAN (ops1, same address). br1, binding the commit, makes the session an SVR
+        // ingress session to dc1 pinned to mob1; eng1's next segment carries the metadata and mob1 at dc1 echoes it at once,
+        // seeing the tuple it saw at br1.
+        using var fabric = new SvrFabric(AtBr1, withBr1Apps: true);
+        var homecomer = fabric.Homecomer!;
+        OpenLocal(fabric, 41020);
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+        Assert.Equal(0, fabric.Dc1.Worker.Sessions.Count);
+        var seenAtBr1 = TupleOf(homecomer.Received.Last(IsData));
+
+        MoveMob1ToDc1(fabric);
+        var session = SvrFabric.OnlySession(fabric.Br1);
+        Assert.Equal(SvrRole.Ingress, session.Svr);
+        Assert.True(session.SendMetadata);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeRemote);
+        Assert.Equal(1, fabric.Br1.Snapshot.PeerPaths.Sum(path => path.Waypoints.InUse));
+        var atHomecomer = homecomer.Received.Count;
+
+        Exchange(fabric, 107, "after!", sourcePort: 41020);
+
+        // The segment reached mob1 at dc1 (the pin honoured), as mob1 saw the session at br1: eng1's address and port to
+        // mob1's address and port; mob1 answered mid-flow, no SYN, no reset anywhere.
+        var atDc1 = Assert.Single(fabric.Ops1.Received, IsData);
+        Assert.Equal(seenAtBr1, TupleOf(atDc1));
+        Assert.Equal(atHomecomer, homecomer.Received.Count);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsCreated);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+        Assert.DoesNotContain(fabric.Ops1.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, homecomer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        // The handshake is done (dc1 answered with reverse metadata): the session goes on across the fabric.
+        Assert.False(SvrFabric.OnlySession(fabric.Br1).SendMetadata);
+        Exchange(fabric, 113, "again", sourcePort: 41020);
+        Exchange(fabric, 118, "and again", sourcePort: 41020);
+        Assert.Equal(["after!", "again", "and again"], fabric.Ops1.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.All(fabric.Ops1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeRemote);
+        Assert.Equal(1, fabric.Br1.Worker.Sessions.Count);
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceFromTheClientsOwnRouterToDc1_UdpLocalSessionFollowsIt_LosingNoDatagram()
+    {
+        // As above for a UDP flow: d1 is answered by mob1 at br1; after the move d2, d3 (sent together) and d4 reach mob1 at
+        // dc1 and every echo reaches eng1 from mobile's address, as before the move.
+        using var fabric = new SvrFabric(AtBr1, withBr1Apps: true);
+        var homecomer = fabric.Homecomer!;
+        fabric.Eng1.SendUdp(Mobile, 41021, 7000, "d1"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(["d1"], homecomer.Received.Select(UdpText).ToArray());
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+
+        MoveMob1ToDc1(fabric);
+        fabric.Eng1.SendUdp(Mobile, 41021, 7000, "d2"u8.ToArray());
+        fabric.Eng1.SendUdp(Mobile, 41021, 7000, "d3"u8.ToArray());
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Mobile, 41021, 7000, "d4"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["d1"], homecomer.Received.Select(UdpText).ToArray());
+        Assert.Equal(["d2", "d3", "d4"], fabric.Ops1.Received.Select(UdpText).Order().ToArray());
+        Assert.Equal(["d1", "d2", "d3", "d4"], fabric.Eng1.Received.Select(UdpText).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.Equal(System.Net.IPAddress.Parse(Mobile), Packets.Source(packet)));
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeRemote);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceFromTheClientsOwnRouterToDc1_OnRoutersOfThreeWorkers_SessionsFollowIt_AndTheAnswersFindThem()
+    {
+        // Eight local TCP sessions spread over br1's three workers; after the move each worker makes its own sessions remote
+        // (waypoint pairs of its own lane) and withdraws the instance tuples it published; mob1's answers from dc1 come back
+        // on those pairs to the worker holding each session, and every echo reaches eng1.
+        using var fabric = new SvrFabric(AtBr1, withBr1Apps: true, workers: 3);
+        foreach (var port in Eight)
+        {
+            OpenLocal(fabric, port);
+        }
+
+        MoveMob1ToDc1(fabric);
+        foreach (var port in Eight)
+        {
+            Exchange(fabric, 107, "after!", sourcePort: port);
+            Exchange(fabric, 113, "again", sourcePort: port);
+        }
+
+        Assert.Equal(8, fabric.Br1.Counters().SessionsMadeRemote);
+        Assert.Equal(8, fabric.Dc1.Counters().InstancePinsHonoured);
+        Assert.Equal(16, fabric.Ops1.Received.Count(IsData));
+        Assert.Equal(8, fabric.Br1.SessionCount);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Homecomer! })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceFromTheClientsOwnRouterToDc1_AFullSizeSegmentTooBigForTheMetadata_IsAnsweredWithFragmentationNeeded()
+    {
+        // The local session's MSS was never clamped for SVR: a segment as large as the WAN's MTU fitted it, but not with the
+        // metadata it carries now. br1 tells eng1 the MTU that leaves room for it (as a router on the path would), and
+        // eng1's segments of that size reach mob1 at dc1; once dc1 answered, full-size segments cross again.
+        using var fabric = new SvrFabric(AtBr1, withBr1Apps: true);
+        OpenLocal(fabric, 41022);
+        MoveMob1ToDc1(fabric);
+
+        var atEng1 = fabric.Eng1.Received.Count;
+        fabric.Eng1.SendTcp(Mobile, 41022, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, new byte[1500 - 40]);
+        fabric.Pump();
+        var error = Assert.Single(fabric.Eng1.Received.Skip(atEng1));
+        Assert.Equal((IpProtocol.Icmp, Icmpv4Type.DestinationUnreachable, Icmpv4Code.FragmentationNeeded), (error[9], error[20], error[21]));
+        var mtu = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(26));
+        Assert.InRange(mtu, 1300, 1499);
+        Assert.DoesNotContain(fabric.Ops1.Received, IsData);
+
+        Exchange(fabric, 107, new string('a', mtu - 40), sourcePort: 41022);
+        Exchange(fabric, (uint)(107 + mtu - 40), new string('b', 1500 - 40), sourcePort: 41022);
+        Assert.Equal(2, fabric.Ops1.Received.Count(IsData));
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
+    [Fact]
+    public void Commits_MovingTheInstanceToTheClientsRouterAndBackToDc1_SessionBecomesLocalThenRemote_AndDc1AdoptsItsOwnCopy()
+    {
+        // mob1 at dc1; it comes to br1 (dc1's redirect makes the session local) and goes back to dc1 (br1 makes it remote
+        // again, with the session id it kept): dc1's former egress, an egress again once dc1 bound the return, adopts the
+        // session on its new waypoint tuple rather than opening a second one.
+        using var fabric = new SvrFabric(text => SvrFabric.WithBr1Apps(AtDc1(text)), withBr1Apps: true);
+        Open(fabric, 41023);
+        fabric.Ops1.IsServer = false;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(AtBr1), version: 2);
+        }
+
+        fabric.Pump();
+        Exchange(fabric, 107, "at br1", sourcePort: 41023);
+        Assert.Equal(SvrRole.None, SvrFabric.OnlySession(fabric.Br1).Svr);
+
+        fabric.Homecomer!.IsServer = false;
+        fabric.Ops1.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(fabric.Document(text => SvrFabric.WithBr1Apps(AtDc1(text))), version: 3);
+        }
+
+        fabric.Pump();
+        Exchange(fabric, 113, "at dc1 again", sourcePort: 41023);
+
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeLocal);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMadeRemote);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsCreated);
+        Assert.Equal(SvrRole.Ingress, SvrFabric.OnlySession(fabric.Br1).Svr);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.SessionsCreated);
+        Assert.Equal(["before", "at dc1 again"], fabric.Ops1.Received.Where(IsData).Select(TcpText).ToArray());
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Homecomer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
+    /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> while mob1 is at br1 (homecomer answering): a local session.</summary>
+    private static void OpenLocal(SvrFabric fabric, ushort sourcePort)
+    {
+        fabric.Homecomer!.IsServer = true;
+        fabric.Ops1.IsServer = false;
+        fabric.Eng1.SendTcp(Mobile, sourcePort, 7000, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Mobile, sourcePort, 7000, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before", sourcePort);
+    }
+
+    /// <summary>Commits mob1's move from br1's apps network (where br1 keeps the network) to dc1's service LAN at every router (version 2); ops1 answers from then on.</summary>
+    private static void MoveMob1ToDc1(SvrFabric fabric)
+    {
+        var moved = fabric.Document(text => SvrFabric.WithBr1Apps(AtDc1(text)));
+        fabric.Homecomer!.IsServer = false;
+        fabric.Ops1.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+    }
+
+    /// <summary>The addresses and ports of an IPv4 TCP or UDP packet: (source, source port, destination, destination port).</summary>
+    private static (System.Net.IPAddress, ushort, System.Net.IPAddress, ushort) TupleOf(byte[] packet)
+    {
+        Assert.True(Ipv4Packet.TryCreate(packet, out var ip));
+        var ports = ip.Payload;
+        return (Packets.Source(packet), System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(ports),
+            Fabric.Dataplane.Wire.IpAddressConversions.ToIPAddress(ip.Destination), System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(ports[2..]));
+    }
+
+    private static string TcpText(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp)
+            ? System.Text.Encoding.ASCII.GetString(tcp.Payload)
+            : "";
+
     private static string UdpText(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Udp && UdpDatagram.TryCreate(ip.Payload, out var udp)
             ? System.Text.Encoding.ASCII.GetString(udp.Payload)
