@@ -47,9 +47,9 @@ namespace Fabric.Dataplane.Pipeline;
 // strip, each segment fits the egress MTU, next hop known; a session that changes family between its
 // endpoints and its waypoints has the IP header replaced once, and the offload's TCP type follows); it leaves whole
 // with its offload, or cut into packets by SuperPacket.Cut when the egress port cannot take it. An encrypted
-// session's leaves cut, each segment sealed on its own at the end (SendSealed), all of them in one flush. A super-packet of a
-// session another worker owns is handed to that worker whole. Otherwise it is cut first and every packet runs the
-// pipeline alone. Counters count the packets a super-packet stands for.
+// session's leaves cut, each segment sealed on its own at the end (SendSealed), all of them in one flush. A
+// super-packet of a session another worker owns is handed to that worker whole. Otherwise it is cut first and every
+// packet runs the pipeline alone. Counters count the packets a super-packet stands for.
 
 /// <summary>
 /// Runs the pipeline for the ports it is given, one batch per port per round. The snapshot is
@@ -559,10 +559,11 @@ public sealed class PacketWorker
     /// packet (no metadata to insert or strip, not even a bare block ahead of any packet whose payload begins like
     /// metadata; no protocol conversion), every segment fits the egress MTU as it leaves, and the next hop's MAC is known.
     /// An encrypted session's super-packet leaving to the peer qualifies when each segment with its sealed trailer fits
-    /// and its family stays (<see cref="SvrStage.SealsEachSegment"/>): it is cut and each segment sealed as it leaves. A session whose endpoints and waypoints are of two families
-    /// qualifies: its IP header is replaced once for the whole super-packet (<see cref="SvrStage.Rewrite"/>), so each
-    /// segment leaves with the other family's header (20 octets longer as IPv6), and the frame in that family must stay
-    /// within its length field and the buffer. Reads only; changes nothing.
+    /// and its family stays (<see cref="SvrStage.SealsEachSegment"/>): it is cut and each segment sealed as it leaves.
+    /// A session whose endpoints and waypoints are of two families qualifies: its IP header is replaced once for the
+    /// whole super-packet (<see cref="SvrStage.Rewrite"/>), so each segment leaves with the other family's header (20
+    /// octets longer as IPv6), and the frame in that family must stay within its length field and the buffer. Reads
+    /// only; changes nothing.
     /// </summary>
     private bool CanGoWhole(ref PacketContext context, ForwardingSnapshot snapshot, int headerEnd, int segmentSize)
     {
