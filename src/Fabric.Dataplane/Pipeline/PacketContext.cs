@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Sessions;
+using Fabric.Dataplane.Svr.Security;
 
 namespace Fabric.Dataplane.Pipeline;
 
@@ -124,6 +125,13 @@ public ref struct PacketContext
     public int SegmentSize;
 
     public int SegmentHeaderLength;
+
+    /// <summary>
+    /// Set by <see cref="SvrStage.Rewrite"/> on a super-packet of an encrypted session that went through whole unsealed:
+    /// the peer path keys each of its segments is sealed with once cut, as it leaves (<see cref="SvrStage.SealSegment"/>);
+    /// null for every other packet.
+    /// </summary>
+    public PeerPathKeys? SegmentKeys;
 
     /// <summary>Octets of IP the packets the frame stands for carry in all (each repeats the headers).</summary>
     public readonly int PacketBytes => IpLength + ((Segments - 1) * SegmentHeaderLength);

@@ -5,6 +5,7 @@ using Fabric.Dataplane.Neighbors;
 using Fabric.Dataplane.Pipeline.Workers;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Telemetry;
 using Fabric.Dataplane.Wire;
 
@@ -43,11 +44,12 @@ namespace Fabric.Dataplane.Pipeline;
 //
 // A super-packet (GSO: up to 64 KiB of one TCP or UDP flow behind one header) goes through the same stages
 // whole when its session needs nothing per packet (ProcessSuperPacket: a known session, no metadata to add or
-// strip, not sealed, each segment fits the egress MTU, next hop known; a session that changes family between its
+// strip, each segment fits the egress MTU, next hop known; a session that changes family between its
 // endpoints and its waypoints has the IP header replaced once, and the offload's TCP type follows); it leaves whole
-// with its offload, or cut into packets by SuperPacket.Cut when the egress port cannot take it. A super-packet of a
-// session another worker owns is handed to that worker whole. Otherwise it is cut first and every packet runs the
-// pipeline alone. Counters count the packets a super-packet stands for.
+// with its offload, or cut into packets by SuperPacket.Cut when the egress port cannot take it. An encrypted
+// session's leaves cut, each segment sealed on its own at the end (SendSealed), all of them in one flush. A
+// super-packet of a session another worker owns is handed to that worker whole. Otherwise it is cut first and every
+// packet runs the pipeline alone. Counters count the packets a super-packet stands for.
 
 /// <summary>
 /// Runs the pipeline for the ports it is given, one batch per port per round. The snapshot is
@@ -555,11 +557,13 @@ public sealed class PacketWorker
     /// <summary>
     /// Whether a super-packet can run the pipeline as one packet: its session exists and needs nothing done per
     /// packet (no metadata to insert or strip, not even a bare block ahead of any packet whose payload begins like
-    /// metadata; no sealing, no protocol conversion), every segment fits the egress MTU as it leaves, and the next
-    /// hop's MAC is known. A session whose endpoints and waypoints are of two families
-    /// qualifies: its IP header is replaced once for the whole super-packet (<see cref="SvrStage.Rewrite"/>), so each
-    /// segment leaves with the other family's header (20 octets longer as IPv6), and the frame in that family must stay
-    /// within its length field and the buffer. Reads only; changes nothing.
+    /// metadata; no protocol conversion), every segment fits the egress MTU as it leaves, and the next hop's MAC is known.
+    /// An encrypted session's super-packet leaving to the peer qualifies when each segment with its sealed trailer fits
+    /// and its family stays (<see cref="SvrStage.SealsEachSegment"/>): it is cut and each segment sealed as it leaves.
+    /// A session whose endpoints and waypoints are of two families qualifies: its IP header is replaced once for the
+    /// whole super-packet (<see cref="SvrStage.Rewrite"/>), so each segment leaves with the other family's header (20
+    /// octets longer as IPv6), and the frame in that family must stay within its length field and the buffer. Reads
+    /// only; changes nothing.
     /// </summary>
     private bool CanGoWhole(ref PacketContext context, ForwardingSnapshot snapshot, int headerEnd, int segmentSize)
     {
@@ -576,7 +580,8 @@ public sealed class PacketWorker
         {
             var ipEnd = context.NetworkOffset + context.IpLength;
             // A former egress returns each packet in its own redirect (SvrStage.Redirect): a super-packet is cut first.
-            if (state.Sealed
+            var sealsEachSegment = SvrStage.SealsEachSegment(in state, forward);
+            if ((state.Sealed && !sealsEachSegment)
                 || state.Svr == SvrRole.FormerEgress
                 || state.OriginalProtocol != context.Key.Protocol
                 || SvrStage.NextPacketCarriesMetadata(in state, forward, context.Now, Resources.ResignalQuietTicks)
@@ -587,13 +592,20 @@ public sealed class PacketWorker
 
             var shrink = SvrStage.HeaderShrink(ref context, nextHop);
             var leavingLength = context.IpLength - shrink;
+            // A sealed segment leaves as cut before the pipeline would: an IPv4 one changed from IPv6 there has
+            // identification 0, where a cut after the change would count it up, so such a super-packet is cut first.
             if (shrink != 0
-                && ((!nextHop.IsIpv6 && leavingLength > ushort.MaxValue) || context.NetworkOffset + leavingLength > context.Room.Length))
+                && (sealsEachSegment || (!nextHop.IsIpv6 && leavingLength > ushort.MaxValue) || context.NetworkOffset + leavingLength > context.Room.Length))
             {
                 return false;
             }
 
             segmentHeaderLength -= shrink;
+            if (sealsEachSegment)
+            {
+                // Each segment leaves with the sealed trailer.
+                segmentHeaderLength += PacketSealer.TrailerLength;
+            }
         }
 
         var egress = forward ? state.ForwardPort : state.ReversePort;
@@ -624,11 +636,20 @@ public sealed class PacketWorker
         return false;
     }
 
-    /// <summary>Sends a super-packet that went through whole: with its offload where the port takes it, else cut into packets.</summary>
+    /// <summary>
+    /// Sends a super-packet that went through whole: with its offload where the port takes it, else cut into packets;
+    /// an encrypted session's cut into packets each sealed on its own (<see cref="SendSealed"/>).
+    /// </summary>
     private void SendWhole(ref PacketContext context, SegmentationOffload offload)
     {
         var port = Ports[context.EgressPort];
         var ipEnd = context.NetworkOffset + context.IpLength;
+        if (context.SegmentKeys is { } keys)
+        {
+            SendSealed(ref context, keys);
+            return;
+        }
+
         if (port.AcceptsSuperPackets)
         {
             SuperPacket.PrepareToLeaveWhole(context.Frame, context.NetworkOffset, context.TransportOffset, ipEnd, context.IsIpv6, context.Key.Protocol, ref offload);
@@ -662,6 +683,63 @@ public sealed class PacketWorker
                 Drops.Count(Record(ref context, DropReason.TransmitFailed));
             }
         }
+    }
+
+    /// <summary>
+    /// Cuts an encrypted session's super-packet that went through whole into its segments, seals each with
+    /// <paramref name="keys"/> (<see cref="SvrStage.SealSegment"/>: in order, each its own sequence, as if cut before the
+    /// pipeline) and queues it on the egress port; all leave with one flush (one sendmmsg on an AF_PACKET port). The
+    /// segments are cut into <see cref="WorkerResources.SealedSegments"/> (pinned, as queued frames must be), flushed early
+    /// when it is full. A segment that cannot be cut or sealed is dropped and counted with its reason; the rest go on.
+    /// </summary>
+    private void SendSealed(ref PacketContext context, PeerPathKeys keys)
+    {
+        var egress = context.EgressPort;
+        var ipEnd = context.NetworkOffset + context.IpLength;
+        var transportAt = context.TransportOffset - context.NetworkOffset;
+        var headerEnd = context.TransportOffset + SuperPacket.TransportHeaderLength(context.Frame, context.TransportOffset, context.Key.Protocol);
+        var room = Math.Min(context.SegmentSize, ipEnd - headerEnd) + headerEnd + PacketSealer.TrailerLength;
+        var arena = Resources.SealedSegments;
+        var at = 0;
+        for (var i = 0; i < context.Segments; i++)
+        {
+            if (arena.Length - at < room)
+            {
+                FlushQueued();
+                at = 0;
+            }
+
+            var slot = arena.AsSpan(at);
+            var cut = SuperPacket.Cut(
+                context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
+                context.SegmentSize, i, slot);
+            var sealedLength = 0;
+            var reason = cut == 0
+                ? DropReason.TooBig
+                : SvrStage.SealSegment(Resources, keys, slot[context.NetworkOffset..], cut - context.NetworkOffset, transportAt, out sealedLength);
+            if (reason != DropReason.None)
+            {
+                Counters.Dropped++;
+                Drops.Count(Record(ref context, reason));
+                continue;
+            }
+
+            var length = context.NetworkOffset + sealedLength;
+            if (Transmit(egress, slot[..length], default, queue: true))
+            {
+                Counters.Forwarded++;
+                Traffic.Forwarded(context.Tenant, context.Service, 1, sealedLength);
+            }
+            else
+            {
+                Counters.Dropped++;
+                Drops.Count(Record(ref context, DropReason.TransmitFailed));
+            }
+
+            at += length;
+        }
+
+        FlushQueued();
     }
 
     /// <summary>Counts a drop of the packet in hand: every packet it stands for when it is a super-packet.</summary>

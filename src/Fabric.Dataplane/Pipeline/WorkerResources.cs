@@ -140,6 +140,14 @@ public sealed class WorkerResources
     /// <summary>Room for a sealed packet's associated data: the outer tuple and its metadata block.</summary>
     internal byte[] AssociatedScratch { get; } = new byte[37 + MetadataBlock.MaxHeaderLength + MetadataBlock.MaxPayloadLength];
 
+    /// <summary>
+    /// Where an encrypted session's super-packet that went through whole is cut into its segments and each sealed, back to
+    /// back, until they leave with one flush (<c>PacketWorker.SendSealed</c>): pinned, since a queued frame's memory must
+    /// stay put until the flush. Two super-packets' worth (each segment repeats the headers and gains a trailer); fuller
+    /// trains are flushed part way.
+    /// </summary>
+    internal byte[] SealedSegments { get; } = GC.AllocateUninitializedArray<byte>(2 * PacketBuffer.SuperPacketCapacity, pinned: true);
+
     /// <summary>Room for one packet cut from a super-packet (it may grow by metadata as any packet).</summary>
     internal byte[] SegmentScratch { get; } = new byte[PacketBuffer.DefaultCapacity];
 

@@ -76,6 +76,7 @@ internal sealed class PipelineRouters : IDisposable
     private readonly CapturePort _dcSvc = new("svc", new MacAddress(0x02_00_00_00_0F_04));
     private readonly CapturePort _dcLocal = new("local", new MacAddress(0x02_00_00_00_0F_05));
     private readonly byte[] _buffer = new byte[PacketBuffer.DefaultCapacity];
+    private readonly byte[] _superPacket = new byte[PacketBuffer.SuperPacketCapacity];
     private readonly string _config;
     private readonly ForwardingEngine _br;
     private readonly ForwardingEngine _dc;
@@ -151,6 +152,27 @@ internal sealed class PipelineRouters : IDisposable
     {
         Pass(_dc, frame, port: 1);
         Pass(_br, _dcWan.Last, port: 0);
+    }
+
+    /// <summary>
+    /// A super-packet from the client → br (whole or cut there) → WAN: its last packet → dc → instance. Returns the packets
+    /// the super-packet stood for.
+    /// </summary>
+    public int SvrForwardSuperPacket(ReadOnlySpan<byte> frame, in SegmentationOffload offload)
+    {
+        frame.CopyTo(_superPacket);
+        var packets = _br.Worker.ProcessSuperPacket(_superPacket, frame.Length, offload, 1, _br.Now, _br.Snapshot);
+        Pass(_dc, _brWan.Last, port: 0);
+        return packets;
+    }
+
+    /// <summary>A super-packet from the instance → dc (whole or cut there) → WAN: its last packet → br → client. Returns the packets it stood for.</summary>
+    public int SvrReverseSuperPacket(ReadOnlySpan<byte> frame, in SegmentationOffload offload)
+    {
+        frame.CopyTo(_superPacket);
+        var packets = _dc.Worker.ProcessSuperPacket(_superPacket, frame.Length, offload, 1, _dc.Now, _dc.Snapshot);
+        Pass(_br, _dcWan.Last, port: 0);
+        return packets;
     }
 
     /// <summary>dc's last frame on the WAN → br: one router pass (after <see cref="SvrForward"/>, a frame of dc's own).</summary>

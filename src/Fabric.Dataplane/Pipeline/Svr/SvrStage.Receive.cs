@@ -182,19 +182,50 @@ public static partial class SvrStage
             return context.Fail(DropReason.BadChecksum);
         }
 
-        var transportAt = context.TransportOffset - context.NetworkOffset;
-        var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + blockLength;
-        var associated = AssociatedData(resources, ip, transportAt, blockLength);
-        var trailer = ip.Slice(context.IpLength, PacketSealer.TrailerLength);
         var protection = encrypt ? PayloadProtection.Encrypt : PayloadProtection.IntegrityOnly;
-        if (keys.Seal(associated, ip[payloadAt..context.IpLength], trailer, protection) == 0
-            || !MetadataInsertion.TryResizeTail(ip, context.IpLength, PacketSealer.TrailerLength, out var sealedLength))
+        if (!TrySealInPlace(resources, keys, ip, context.IpLength, context.TransportOffset - context.NetworkOffset, blockLength, protection, out var sealedLength))
         {
             return context.Fail(DropReason.NoPeerKeys);
         }
 
         context.IpLength = sealedLength;
         return Verdict.Continue;
+    }
+
+    /// <summary>
+    /// Seals one segment cut from an encrypted session's super-packet that went through whole (<see cref="SealsEachSegment"/>),
+    /// as <see cref="Seal"/> seals a packet cut before the pipeline: the same keys in the same order, so each segment takes
+    /// the next sequence (and nonce) of the peer path, and leaves byte for byte as that packet would. <paramref name="ip"/>
+    /// starts at the segment's IP header with room for the trailer after its <paramref name="ipLength"/> octets. The
+    /// transport checksum is not verified first: <see cref="SuperPacket.Cut"/> has just computed it over these bytes.
+    /// Returns <see cref="DropReason.None"/> and the sealed IP length, or why the segment is dropped.
+    /// </summary>
+    public static DropReason SealSegment(WorkerResources resources, PeerPathKeys keys, Span<byte> ip, int ipLength, int transportAt, out int sealedLength)
+    {
+        sealedLength = ipLength;
+        if (ipLength + PacketSealer.TrailerLength > ip.Length)
+        {
+            return DropReason.TooBig;
+        }
+
+        return TrySealInPlace(resources, keys, ip, ipLength, transportAt, blockLength: 0, PayloadProtection.Encrypt, out sealedLength)
+            ? DropReason.None
+            : DropReason.NoPeerKeys;
+    }
+
+    /// <summary>
+    /// Encrypts or authenticates the payload after the block in place with the peer path's current epoch and appends the
+    /// trailer, fixing lengths and the transport checksum; false (nothing sent) when the keys are gone.
+    /// </summary>
+    private static bool TrySealInPlace(
+        WorkerResources resources, PeerPathKeys keys, Span<byte> ip, int ipLength, int transportAt, int blockLength, PayloadProtection protection, out int sealedLength)
+    {
+        sealedLength = ipLength;
+        var payloadAt = transportAt + TransportHeaderLength(ip, transportAt) + blockLength;
+        var associated = AssociatedData(resources, ip, transportAt, blockLength);
+        var trailer = ip.Slice(ipLength, PacketSealer.TrailerLength);
+        return keys.Seal(associated, ip[payloadAt..ipLength], trailer, protection) != 0
+            && MetadataInsertion.TryResizeTail(ip, ipLength, PacketSealer.TrailerLength, out sealedLength);
     }
 
     /// <summary>

@@ -102,7 +102,12 @@ public static partial class SvrStage
                 return Verdict.Drop;
             }
 
-            if (state.Sealed || (blockLength > MetadataBlock.BareLength && keys.HasKeys))
+            if (state.Sealed && context.IsSuperPacket && blockLength == 0)
+            {
+                // Sealed per segment once cut, as it leaves (SealSegment): each segment its own sequence and trailer.
+                context.SegmentKeys = keys;
+            }
+            else if (state.Sealed || (blockLength > MetadataBlock.BareLength && keys.HasKeys))
             {
                 var verdict = Seal(ref context, resources, keys, ip, blockLength, state.Sealed);
                 if (verdict != Verdict.Continue)
@@ -113,8 +118,18 @@ public static partial class SvrStage
         }
 
         context.Frame = context.Room[..(context.NetworkOffset + context.IpLength)];
-        return context.LargestPacketLength > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
+        var leaving = context.LargestPacketLength + (context.SegmentKeys is null ? 0 : PacketSealer.TrailerLength);
+        return leaving > resources.Ports[context.EgressPort].Mtu ? context.Fail(DropReason.TooBig) : Verdict.Forward;
     }
+
+    /// <summary>
+    /// Whether a super-packet of the session leaving in <paramref name="forward"/>'s direction may go through whole and
+    /// have each of its segments sealed once cut (<see cref="SealSegment"/>): the session is encrypted and the super-packet
+    /// comes from this router's own side (its client at the ingress, its instance at the egress) and leaves to the peer.
+    /// A sealed packet from a peer (a transit's both ways) is opened one by one, so such a super-packet is cut first.
+    /// </summary>
+    public static bool SealsEachSegment(in SessionState state, bool forward) =>
+        state.Sealed && ((state.Svr == SvrRole.Ingress && forward) || (state.Svr == SvrRole.Egress && !forward));
 
     /// <summary>
     /// The octets a packet of the session may gain on its way to the peer once the handshake is done: the sealed

@@ -1,5 +1,6 @@
 using Fabric.Bench;
 using Fabric.Benchmarks.Pipeline;
+using Fabric.Dataplane.Io;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Tests.Dataplane.Routing;
 using Fabric.Dataplane.Wire;
@@ -238,6 +239,51 @@ public sealed class PacketWorkerAllocationTests : IDisposable
         Assert.Equal(0, routers.Dropped);
         Assert.Equal(200 * 3, routers.Delivered.Instances);
         Assert.Equal(0, routers.Delivered.BranchClient);
+    }
+
+    /// <summary>
+    /// A super-packet of an encrypted session goes through each router whole and leaves as segments each sealed on its
+    /// own (cut into the worker's preallocated buffer, sealed in place, queued): nothing allocated per super-packet, either
+    /// way, and the far router opens the last sealed segment of each and delivers it.
+    /// </summary>
+    [Fact]
+    public void ProcessSuperPacket_EncryptedSessionBothWays_SealedSegmentsAllocateNothing()
+    {
+        var time = new ManualTime();
+        using var routers = new PipelineRouters(sessions: 256, time);
+        var (client, service, port) = (PipelineRouters.BranchClient, PipelineRouters.SealedService, PipelineRouters.SealedServicePort);
+        routers.SvrForward(PipelineRouters.Frame(client, service, 40000, port, TcpFlags.Syn, 64));
+        routers.SvrReverse(PipelineRouters.Frame(service, client, port, 40000, TcpFlags.Syn | TcpFlags.Ack, 64));
+        for (var i = 0; i < 2; i++)
+        {
+            routers.SvrForward(PipelineRouters.Frame(client, service, 40000, port, TcpFlags.Ack | TcpFlags.Psh, 1254));
+            routers.SvrReverse(PipelineRouters.Frame(service, client, port, 40000, TcpFlags.Ack | TcpFlags.Psh, 1254));
+        }
+
+        var forward = PipelineRouters.Frame(client, service, 40000, port, TcpFlags.Ack | TcpFlags.Psh, 14 + 40 + (4 * 1200));
+        var reverse = PipelineRouters.Frame(service, client, port, 40000, TcpFlags.Ack | TcpFlags.Psh, 14 + 40 + (4 * 1200));
+        var offload = new SegmentationOffload
+        {
+            Kind = SuperPacketKind.TcpV4, SegmentSize = 1200, HeaderLength = 14 + 40, ChecksumPartial = true, ChecksumStart = 14 + 20, ChecksumOffset = 16,
+        };
+        var delivered = routers.Delivered;
+        routers.SvrForwardSuperPacket(forward, offload);
+        routers.SvrReverseSuperPacket(reverse, offload);
+
+        var allocated = ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                routers.SvrForwardSuperPacket(forward, offload);
+                routers.SvrReverseSuperPacket(reverse, offload);
+            }
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal((101L, 0L), (routers.Branch.Worker.Counters.SuperPackets, routers.Branch.Worker.Counters.SuperPacketsCut));
+        Assert.Equal((101L, 0L), (routers.Datacenter.Worker.Counters.SuperPackets, routers.Datacenter.Worker.Counters.SuperPacketsCut));
+        Assert.Equal(0, routers.Dropped);
+        Assert.Equal((delivered.Instances + 101, delivered.BranchClient + 101), (routers.Delivered.Instances, routers.Delivered.BranchClient));
     }
 
     public void Dispose() => _routers.Dispose();
