@@ -26,6 +26,12 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     private readonly IActorRef _replicator;
     private readonly UniqueAddress _self;
     private readonly HashSet<string> _unreachable = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The members this node saw removed. A member's id carries its incarnation, so none comes back; each is a few dozen
+    /// characters, kept for the process's life.
+    /// </summary>
+    private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
     private IReadOnlyDictionary<string, SealedInstance> _instanceEntries = new Dictionary<string, SealedInstance>();
     private IReadOnlyDictionary<string, SealedLoad> _loadEntries = new Dictionary<string, SealedLoad>();
     private IReadOnlyDictionary<string, RegisteredInstance> _instances = new Dictionary<string, RegisteredInstance>();
@@ -44,6 +50,7 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Instances), changed =>
         {
             _instanceEntries = changed.Get(ServiceDistribution.Instances).ByName();
+            ForgetAgain(_instanceEntries, i => i.Instance.Member);
             _instances = ServiceDistribution.Believed(_instanceEntries, instances, routers);
             if (host?.HostRemoteInstances([.. _instances.Values]) == true)
             {
@@ -53,11 +60,13 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         Receive<Changed>(changed => changed.Key.Equals(ServiceDistribution.Loads), changed =>
         {
             _loadEntries = changed.Get(ServiceDistribution.Loads).ByName();
+            ForgetAgain(_loadEntries, l => l.Load.Member);
             _loads = ServiceDistribution.Believed(_loadEntries, loads, routers);
         });
         Receive<Changed>(changed => changed.Key.Equals(AttachedClients.Registry), changed =>
         {
             _clientEntries = changed.Get(AttachedClients.Registry).ByName();
+            ForgetAgain(_clientEntries, c => c.Client.Member);
             _clients = AttachedClients.Believed(_clientEntries, clients, routers);
             if (host?.HostRemoteClients([.. _clients.Values]) == true)
             {
@@ -85,7 +94,12 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
         });
         Receive<ClusterEvent.UnreachableMember>(e => _unreachable.Add(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
         Receive<ClusterEvent.ReachableMember>(e => _unreachable.Remove(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
-        Receive<ClusterEvent.MemberRemoved>(e => Forget(ServiceDistribution.MemberId(e.Member.UniqueAddress)));
+        Receive<ClusterEvent.MemberRemoved>(e =>
+        {
+            var member = ServiceDistribution.MemberId(e.Member.UniqueAddress);
+            _removed.Add(member);
+            Forget(member);
+        });
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<GetServiceRegistry>(_ => Sender.Tell(new ServiceRegistryView(InstanceRegistry.View(_instances, _loads, _unreachable))));
         Receive<UpdateSuccess>(_ => { });
@@ -123,6 +137,25 @@ public sealed class ServiceRegistryWatcher : ReceiveActor
     {
         Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         Context.System.EventStream.Unsubscribe(Self, typeof(ConfigurationApplied));
+    }
+
+    /// <summary>
+    /// Removes again what a removed member wrote that is back in a replica: a write the member made while it left (its
+    /// load balancer rewrites its entry when it sees it gone) can reach this replica after the removal, from a replica
+    /// that had not yet seen the member go; nothing else would ever remove it, and its sessions would count at its
+    /// router for good.
+    /// </summary>
+    private void ForgetAgain<T>(IReadOnlyDictionary<string, T> entries, Func<T, string> memberOf)
+    {
+        if (_removed.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var member in entries.Values.Select(memberOf).Where(_removed.Contains).Distinct(StringComparer.Ordinal).ToList())
+        {
+            Forget(member);
+        }
     }
 
     /// <summary>Removes what a member that left wrote, deciding on the replica itself (this view may lag).</summary>

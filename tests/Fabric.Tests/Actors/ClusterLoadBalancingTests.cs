@@ -1,8 +1,12 @@
+using Akka.Actor;
+using Akka.DistributedData;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Services;
 using Fabric.Conductor.Configuration;
 using Fabric.Model;
 using Fabric.Tests.Dataplane.Svr.Routers;
 using Fabric.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Fabric.Tests.Actors;
 
@@ -69,6 +73,13 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         await ControlPlaneNodes.Until(() => ControlPlaneNodes.Registry(br1a, "br1a"), v => v.Instances.Any(i => i.Instance == "app2" && i.Sessions == 20), "br2 publishing app2's 20");
         Assert.Equal(0, spread.Runtime.Load.RemoteSessions(br2Slot));
 
+        // dc1's entry as br1's replica holds it, to play back below.
+        var system = br1a.Services.GetRequiredService<ActorSystem>();
+        var replicator = DistributedData.Get(system).Replicator;
+        var dc1Load = (await LoadEntries(replicator)).Single(entry => (entry.Value.Load.Node, entry.Value.Load.Service) == ("dc1a", "spread"));
+
+        var dc1Address = Akka.Cluster.Cluster.Get(dc1a.Services.GetRequiredService<ActorSystem>()).SelfAddress;
+
         // dc1's node leaves the cluster: what it published goes, and br1 counts nobody else's sessions there any more.
         await nodes.Stop(dc1a);
         await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.RemoteSessions(dc1Slot)), n => n == 0, "br1 forgetting dc1's published sessions");
@@ -76,6 +87,28 @@ public sealed class ClusterLoadBalancingTests : IDisposable
             async () => string.Join(", ", (await ControlPlaneNodes.Registry(br1a, "br1a")).Instances.Select(i => $"{i.Service}/{i.Instance}@{i.Node} {i.State}")),
             names => !names.Contains("@dc1a", StringComparison.Ordinal),
             "br1 forgetting dc1's instances");
+
+        // A write dc1 made while it left (its load balancer writes its entry again when it sees it gone) can reach br1's
+        // replica after br1 forgot dc1, from a replica that had not yet seen dc1 go: br1 removes it again rather than
+        // counting dc1's 20 sessions at its slot for good.
+        // First br1's watcher has seen dc1 removed: br1's cluster view no longer holds it, and the watcher answered after.
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        await ControlPlaneNodes.Until(
+            () => Task.FromResult(cluster.State.Members.Count(m => m.Address.Equals(dc1Address))), n => n == 0, "br1's cluster view without dc1");
+        await ControlPlaneNodes.Registry(br1a, "br1a");
+        var self = cluster.SelfUniqueAddress;
+        replicator.Tell(Dsl.Update(
+            ServiceDistribution.Loads, LWWDictionary<EntryName, SealedLoad>.Empty, WriteLocal.Instance, loads => loads.SetItem(self, dc1Load.Key, dc1Load.Value)));
+        await ControlPlaneNodes.Until(
+            async () => (await LoadEntries(replicator)).Count(entry => entry.Value.Load.Node == "dc1a"), n => n == 0, "br1 removing dc1's entry written again");
+        await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.RemoteSessions(dc1Slot)), n => n == 0, "br1 still counting none of dc1's sessions");
+    }
+
+    /// <summary>The published loads as the node of <paramref name="replicator"/> holds them.</summary>
+    private static async Task<Dictionary<string, SealedLoad>> LoadEntries(IActorRef replicator)
+    {
+        var response = await replicator.Ask<IGetResponse>(Dsl.Get(ServiceDistribution.Loads, ReadLocal.Instance), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken);
+        return response.IsSuccessful ? response.Get(ServiceDistribution.Loads).ByName() : [];
     }
 
     [Fact]
