@@ -158,6 +158,7 @@ public static class FlowNames
             (DropReason.PeerPathDown, _) => ($"{policy}.resiliency", $"resiliency = {Snake(p.Resiliency.ToString())}: the session's peer path is down and it may not move to another"),
             (DropReason.InstanceDown, _) => ($"{policy}.health-check", $"the session's instance failed its health check, and session-resiliency = {Snake(p.Resiliency.ToString())} moves sessions off what failed"),
             (DropReason.ClientArriving, _) => (null, "the client arrived at this router with the configuration just applied: its packets without a session that open no TCP connection (mid-flow TCP, UDP, ICMP echo) are dropped while its sessions come from the router it left"),
+            (DropReason.InstanceArriving, _) => (null, "the session follows its instance to this router, which has not applied the commit that moved it here: its TCP segments wait for it (the client sends them again) rather than reaching a sibling instance that would reset the connection"),
             (DropReason.NoRoute, _) => ($"fabric.services.{entry.Name}.instances", $"no instance of {entry.Name} is up or reachable from {snapshot!.Router}"),
             _ => (null, null),
         };

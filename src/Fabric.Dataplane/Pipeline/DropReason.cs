@@ -158,6 +158,15 @@ public enum DropReason : byte
     /// the closed connection, in flight when it ended. Harmless; no rule of the configuration refused it.
     /// </summary>
     LateAfterReset,
+
+    /// <summary>
+    /// A mid-flow TCP segment of a session that followed its instance here (its metadata pins the instance) while this
+    /// router does not host that instance yet: the commit that moved it is not applied here, though the routers that
+    /// sent the session on applied it. Dropped rather than given to a sibling instance, which would reset the connection;
+    /// the ingress signals again with the client's retransmission, which finds the instance once the commit is applied
+    /// (docs/mobility.md). A UDP or ICMP session is balanced among the instances here instead.
+    /// </summary>
+    InstanceArriving,
 }
 
 /// <summary>What a stage decided for the packet in hand.</summary>

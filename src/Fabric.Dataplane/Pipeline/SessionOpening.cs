@@ -298,6 +298,11 @@ internal readonly struct InstanceRoute : ISessionRoute
             else
             {
                 resources.Counters.InstancePinsUnmatched++;
+                if (_original.Protocol == IpProtocol.Tcp && (context.TcpFlags & (byte)TcpFlags.Syn) == 0)
+                {
+                    // A sibling would answer this connection's segment with a reset: wait for the instance instead.
+                    return DropReason.InstanceArriving;
+                }
             }
         }
 

@@ -919,6 +919,42 @@ public sealed class WorkloadMobilityTests
         return edited;
     }
 
+    [Fact]
+    public void Commit_MovingOneOfTwoInstancesToBr2_AppliedAtBr2Last_SegmentWaitsForTheInstanceNotResetByBr2sSibling()
+    {
+        // As above, but br2 applies the move after dc1 and br1: the session follows mob1 to br2 before br2 hosts it, and
+        // br2's app2 (a sibling, serving mobile already) would answer the connection's segment with a reset.
+        using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
+        Open(fabric, 41004);
+        var moved = fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, "));
+        fabric.Ops1.IsServer = false;
+        fabric.Dc1.Apply(moved, version: 2);
+        fabric.Br1.Apply(moved, version: 2);
+        fabric.Pump();
+
+        // dc1 redirects eng1's segment to br2, br1 follows and sends it on pinned to mob1: br2 does not host mob1 yet and
+        // drops it, counted, rather than handing it to app2.
+        fabric.Eng1.SendTcp(Mobile, 41004, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, System.Text.Encoding.ASCII.GetBytes("after!"));
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsUnmatched);
+        Assert.Equal(1, fabric.Br2.Worker.Drops.Total(DropReason.InstanceArriving));
+        Assert.DoesNotContain(fabric.App2.Received, IsData);
+        Assert.DoesNotContain(fabric.Eng1.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+
+        // br2 applies the move; eng1's retransmission, signalled again pinning mob1, reaches mob1 at br2 and is echoed.
+        fabric.Br2.Apply(moved, version: 2);
+        fabric.Pump();
+        Exchange(fabric, 107, "after!", sourcePort: 41004);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal(1, fabric.Roamer.Received.Count(IsData));
+        Assert.DoesNotContain(fabric.App2.Received, IsData);
+        foreach (var host in new[] { fabric.Eng1, fabric.Roamer, fabric.App2 })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+    }
+
     /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1 answering) and exchanges "before" on it.</summary>
     /// <summary>
     /// Commits mob1's move from dc1 (where its sibling bulk1 stays) to br2, where app2, listed first, also serves mobile, at
