@@ -165,11 +165,7 @@ public static partial class SvrStage
         }
 
         var previousPool = state.WaypointPool;
-        state.WaypointPool = (short)path.PoolId;
-        state.LocalWaypointPort = localPort;
-        state.PeerWaypointPort = peerPort;
-        state.ForwardPort = (short)path.Port;
-        state.PeerKeys = (short)path.KeysId;
+        RecordWaypoints(ref state, path, localPort, peerPort);
         state.SendMetadata = true;
         state.Unanswered = 0;
         path.Health.SessionMovedFrom(snapshot.Runtimes.PathHealth[previousPool]);
@@ -207,6 +203,20 @@ public static partial class SvrStage
         }
 
         return DropReason.None;
+    }
+
+    /// <summary>
+    /// Records in <paramref name="state"/> that its session crosses <paramref name="path"/> on the waypoint pair
+    /// <paramref name="localPort"/>, <paramref name="peerPort"/> (<see cref="TakeWaypoints"/>): the path's pool, the pair,
+    /// the port its forward packets leave by and the peer's keys.
+    /// </summary>
+    private static void RecordWaypoints(ref SessionState state, PeerPath path, ushort localPort, ushort peerPort)
+    {
+        state.WaypointPool = (short)path.PoolId;
+        state.LocalWaypointPort = localPort;
+        state.PeerWaypointPort = peerPort;
+        state.ForwardPort = (short)path.Port;
+        state.PeerKeys = (short)path.KeysId;
     }
 
     /// <summary>

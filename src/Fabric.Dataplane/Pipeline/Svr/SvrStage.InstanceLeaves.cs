@@ -101,11 +101,7 @@ public static partial class SvrStage
         state.ReverseSeenAt = now;
         state.OriginalProtocol = client.Protocol;
         state.IsIpv6 = client.IsIpv6;
-        state.WaypointPool = (short)path.PoolId;
-        state.LocalWaypointPort = localPort;
-        state.PeerWaypointPort = peerPort;
-        state.ForwardPort = (short)path.Port;
-        state.PeerKeys = (short)path.KeysId;
+        RecordWaypoints(ref state, path, localPort, peerPort);
         state.Sealed = entry.Policy.Encryption == Model.EncryptionMode.Required;
         if (state.SessionId == 0)
         {
