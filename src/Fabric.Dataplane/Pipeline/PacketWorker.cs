@@ -678,7 +678,9 @@ public sealed class PacketWorker
     /// <paramref name="keys"/> (<see cref="SvrStage.SealSegment"/>: in order, each its own sequence, as if cut before the
     /// pipeline) and queues it on the egress port; all leave with one flush (one sendmmsg on an AF_PACKET port). The
     /// segments are cut into <see cref="WorkerResources.SealedSegments"/> (pinned, as queued frames must be), flushed early
-    /// when it is full. A segment that cannot be cut or sealed is dropped and counted with its reason; the rest go on.
+    /// when it is full; each into a slot with room for its headers, its payload and the trailer (the arena holds more than
+    /// the largest IP packet and a trailer), the room <see cref="SvrStage.SealSegment"/> seals into. A segment that cannot
+    /// be cut or sealed is dropped and counted with its reason; the rest go on.
     /// </summary>
     private void SendSealed(ref PacketContext context, PeerPathKeys keys)
     {
