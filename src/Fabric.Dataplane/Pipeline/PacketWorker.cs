@@ -483,13 +483,11 @@ public sealed class PacketWorker
             var ipEnd = context.NetworkOffset + context.IpLength;
             for (var i = 0; i < segments; i++)
             {
-                var cut = SuperPacket.Cut(
-                    context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
-                    offload.SegmentSize, i, Resources.SegmentScratch);
+                var cut = SuperPacket.Cut(ref context, headerEnd, ipEnd, offload.SegmentSize, i, Resources.SegmentScratch);
                 if (cut == 0)
                 {
                     Counters.Received++;
-                    CountDrop(ref context, DropReason.TooBig);
+                    CountSegment(ref context, DropReason.TooBig, 0);
                     continue;
                 }
 
@@ -669,19 +667,9 @@ public sealed class PacketWorker
         var headerEnd = context.TransportOffset + SuperPacket.TransportHeaderLength(context.Frame, context.TransportOffset, context.Key.Protocol);
         for (var i = 0; i < context.Segments; i++)
         {
-            var cut = SuperPacket.Cut(
-                context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
-                context.SegmentSize, i, Resources.SegmentScratch);
-            if (cut > 0 && port.Send(Resources.SegmentScratch.AsSpan(0, cut)))
-            {
-                Counters.Forwarded++;
-                Traffic.Forwarded(context.Tenant, context.Service, 1, cut - context.NetworkOffset);
-            }
-            else
-            {
-                Counters.Dropped++;
-                Drops.Count(Record(ref context, DropReason.TransmitFailed));
-            }
+            var cut = SuperPacket.Cut(ref context, headerEnd, ipEnd, context.SegmentSize, i, Resources.SegmentScratch);
+            var sent = cut > 0 && port.Send(Resources.SegmentScratch.AsSpan(0, cut));
+            CountSegment(ref context, sent ? DropReason.None : DropReason.TransmitFailed, cut - context.NetworkOffset);
         }
     }
 
@@ -690,7 +678,9 @@ public sealed class PacketWorker
     /// <paramref name="keys"/> (<see cref="SvrStage.SealSegment"/>: in order, each its own sequence, as if cut before the
     /// pipeline) and queues it on the egress port; all leave with one flush (one sendmmsg on an AF_PACKET port). The
     /// segments are cut into <see cref="WorkerResources.SealedSegments"/> (pinned, as queued frames must be), flushed early
-    /// when it is full. A segment that cannot be cut or sealed is dropped and counted with its reason; the rest go on.
+    /// when it is full; each into a slot with room for its headers, its payload and the trailer (the arena holds more than
+    /// the largest IP packet and a trailer), the room <see cref="SvrStage.SealSegment"/> seals into. A segment that cannot
+    /// be cut or sealed is dropped and counted with its reason; the rest go on.
     /// </summary>
     private void SendSealed(ref PacketContext context, PeerPathKeys keys)
     {
@@ -710,36 +700,44 @@ public sealed class PacketWorker
             }
 
             var slot = arena.AsSpan(at);
-            var cut = SuperPacket.Cut(
-                context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
-                context.SegmentSize, i, slot);
+            var cut = SuperPacket.Cut(ref context, headerEnd, ipEnd, context.SegmentSize, i, slot);
             var sealedLength = 0;
             var reason = cut == 0
                 ? DropReason.TooBig
                 : SvrStage.SealSegment(Resources, keys, slot[context.NetworkOffset..], cut - context.NetworkOffset, transportAt, out sealedLength);
-            if (reason != DropReason.None)
+            if (reason == DropReason.None)
             {
-                Counters.Dropped++;
-                Drops.Count(Record(ref context, reason));
-                continue;
+                var length = context.NetworkOffset + sealedLength;
+                if (!Transmit(egress, slot[..length], default, queue: true))
+                {
+                    reason = DropReason.TransmitFailed;
+                }
+
+                at += length;
             }
 
-            var length = context.NetworkOffset + sealedLength;
-            if (Transmit(egress, slot[..length], default, queue: true))
-            {
-                Counters.Forwarded++;
-                Traffic.Forwarded(context.Tenant, context.Service, 1, sealedLength);
-            }
-            else
-            {
-                Counters.Dropped++;
-                Drops.Count(Record(ref context, DropReason.TransmitFailed));
-            }
-
-            at += length;
+            CountSegment(ref context, reason, sealedLength);
         }
 
         FlushQueued();
+    }
+
+    /// <summary>
+    /// Counts one packet cut from the super-packet in hand: forwarded, its IP packet <paramref name="ipLength"/> octets long,
+    /// when <paramref name="reason"/> is <see cref="DropReason.None"/>, else dropped for it.
+    /// </summary>
+    private void CountSegment(ref PacketContext context, DropReason reason, int ipLength)
+    {
+        if (reason == DropReason.None)
+        {
+            Counters.Forwarded++;
+            Traffic.Forwarded(context.Tenant, context.Service, 1, ipLength);
+        }
+        else
+        {
+            Counters.Dropped++;
+            Drops.Count(Record(ref context, reason));
+        }
     }
 
     /// <summary>Counts a drop of the packet in hand: every packet it stands for when it is a super-packet.</summary>

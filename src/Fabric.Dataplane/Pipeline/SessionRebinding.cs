@@ -91,6 +91,8 @@ public static class SessionRebinding
             if (allowed && SvrStage.LocalInstanceMovedAway(next, in state, service, sessions.ReverseKey(handle), resources.Sessions.Tcp(handle), out var placed)
                 && KeepsPort(previous, next, state.ReversePort))
             {
+                // Rebound first: MakeRemote reads the service as an index of next. One it refuses goes on below already
+                // rebound, so if it is revoked its closed event names it by next's indexes, as the flows view reads them.
                 Rebind(resources, ref state, tenant, service);
                 if (SvrStage.MakeRemote(next, resources, handle, ref state, placed, now))
                 {

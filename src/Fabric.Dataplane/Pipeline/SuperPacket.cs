@@ -54,6 +54,16 @@ public static class SuperPacket
     }
 
     /// <summary>
+    /// Writes packet <paramref name="index"/> of the parsed super-packet in hand (<paramref name="context"/>'s frame, its
+    /// repeated headers ending at <paramref name="headerEnd"/> and its IP packet at <paramref name="ipEnd"/>, from the
+    /// frame start) into <paramref name="output"/>, as the overload over the frame's parts does: returns the frame's length,
+    /// or 0 when <paramref name="output"/> is too small or <paramref name="index"/> is past the end.
+    /// </summary>
+    public static int Cut(ref PacketContext context, int headerEnd, int ipEnd, int segmentSize, int index, Span<byte> output) => Cut(
+        context.Frame, context.NetworkOffset, context.TransportOffset, headerEnd, ipEnd, context.IsIpv6, context.Key.Protocol,
+        segmentSize, index, output);
+
+    /// <summary>
     /// Writes packet <paramref name="index"/> (from 0) of the super-packet <paramref name="frame"/> into
     /// <paramref name="output"/> as an ordinary frame: the shared headers with lengths, IPv4 identification and
     /// header checksum, TCP sequence number and flags (FIN and PSH only on the last segment, CWR only on the

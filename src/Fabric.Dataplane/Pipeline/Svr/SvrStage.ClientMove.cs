@@ -186,12 +186,8 @@ public static partial class SvrStage
         var state = carried;
         state.Runtime = entry.Runtime.Id;
         state.Instance = (short)entry.SlotOf(path);
-        state.WaypointPool = (short)path.PoolId;
-        state.LocalWaypointPort = localPort;
-        state.PeerWaypointPort = peerPort;
-        state.ForwardPort = (short)path.Port;
+        RecordWaypoints(ref state, path, localPort, peerPort);
         state.ReversePort = (short)clientPort;
-        state.PeerKeys = (short)path.KeysId;
         state.SendMetadata = true;
         state.Unanswered = 0;
         state.Bucket = TokenLevel.Full(entry.Runtime.SessionRate, now);

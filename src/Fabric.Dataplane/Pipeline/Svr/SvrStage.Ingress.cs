@@ -146,63 +146,106 @@ public static partial class SvrStage
     /// </summary>
     private static DropReason MoveTo(WorkerResources resources, int handle, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, int slot = -1)
     {
-        if (!PeerPath.Carries(state.OriginalProtocol, state.IsIpv6))
+        var taken = TakeWaypoints(resources, handle, path, state.OriginalProtocol, state.IsIpv6, out var localPort, out var peerPort);
+        if (taken != DropReason.None)
+        {
+            return taken;
+        }
+
+        snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
+        var entry = snapshot.Services[state.Service];
+        var inForce = entry.Runtime.Id == state.Runtime;
+        var router = inForce ? (slot >= 0 ? slot : entry.SlotOf(path)) : slot;
+        if (router >= 0 && (router != state.Instance || !inForce))
+        {
+            // The session now counts against the router it moved to. Admitted under a runtime a later commit replaced, it
+            // moves only with a slot given: the slot is the runtime in force's, and the forward metadata names the router
+            // through the transit by it (AddDestinationRouter); the path's own slot would be read in the wrong runtime.
+            MoveToRuntimeInForce(snapshot, entry, ref state, router);
+        }
+
+        var previousPool = state.WaypointPool;
+        RecordWaypoints(ref state, path, localPort, peerPort);
+        state.SendMetadata = true;
+        state.Unanswered = 0;
+        path.Health.SessionMovedFrom(snapshot.Runtimes.PathHealth[previousPool]);
+        resources.Counters.SessionsMoved++;
+        return DropReason.None;
+    }
+
+    /// <summary>
+    /// Takes a new waypoint pair on <paramref name="path"/> for session <paramref name="handle"/>, whose original tuple is
+    /// of <paramref name="protocol"/> and of the family <paramref name="isIpv6"/> says: its reverse key becomes the pair's
+    /// tuple as the peer's packets arrive on it. The caller records the ports in the session's state and gives back what
+    /// the session held before. Returns <see cref="DropReason.None"/>, or why nothing changed: a path that does not carry
+    /// the session (<see cref="DropReason.NoRoute"/>), no free pair, or a pair whose tuple another session holds (given
+    /// back; <see cref="DropReason.WaypointsExhausted"/>). Allocates nothing.
+    /// </summary>
+    private static DropReason TakeWaypoints(WorkerResources resources, int handle, PeerPath path, byte protocol, bool isIpv6, out ushort localPort, out ushort peerPort)
+    {
+        localPort = 0;
+        peerPort = 0;
+        if (!PeerPath.Carries(protocol, isIpv6))
         {
             return DropReason.NoRoute;
         }
 
-        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort, resources.Shard.Index))
+        if (!path.Waypoints.TryAllocate(out localPort, out peerPort, resources.Shard.Index))
         {
             return DropReason.WaypointsExhausted;
         }
 
-        var transport = state.OriginalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        var transport = protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
         if (!resources.Sessions.TryRekey(handle, SessionDirection.Reverse, path.FromPeer(peerPort, localPort, transport)))
         {
             path.Waypoints.Release(localPort, peerPort);
             return DropReason.WaypointsExhausted;
         }
 
-        snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
-        var entry = snapshot.Services[state.Service];
-        if (entry.Runtime.Id == state.Runtime && (slot >= 0 ? slot : entry.SlotOf(path)) is var router and >= 0 && router != state.Instance)
-        {
-            // The session now counts against the router it moved to.
-            if (state.Instance >= 0)
-            {
-                entry.Runtime.Load.OnSessionEnd(state.Instance);
-            }
+        return DropReason.None;
+    }
 
-            entry.Runtime.Load.OnSessionStart(router);
-            state.Instance = (short)router;
-        }
-        else if (slot >= 0 && entry.Runtime.Id != state.Runtime)
-        {
-            // Admitted under a runtime a later commit replaced: the slot is the runtime in force's, and the forward metadata
-            // names the router through the transit by it (AddDestinationRouter), so the session counts against that one now.
-            var admittedBy = snapshot.Runtimes[state.Runtime];
-            admittedBy.Admission.Release();
-            if (state.Instance >= 0)
-            {
-                admittedBy.Load.OnSessionEnd(state.Instance);
-            }
-
-            entry.Runtime.Admission.AdmitReplica();
-            entry.Runtime.Load.OnSessionStart(slot);
-            state.Runtime = entry.Runtime.Id;
-            state.Instance = (short)slot;
-        }
-
-        var previousPool = state.WaypointPool;
+    /// <summary>
+    /// Records in <paramref name="state"/> that its session crosses <paramref name="path"/> on the waypoint pair
+    /// <paramref name="localPort"/>, <paramref name="peerPort"/> (<see cref="TakeWaypoints"/>): the path's pool, the pair,
+    /// the port its forward packets leave by and the peer's keys.
+    /// </summary>
+    private static void RecordWaypoints(ref SessionState state, PeerPath path, ushort localPort, ushort peerPort)
+    {
         state.WaypointPool = (short)path.PoolId;
         state.LocalWaypointPort = localPort;
         state.PeerWaypointPort = peerPort;
         state.ForwardPort = (short)path.Port;
         state.PeerKeys = (short)path.KeysId;
-        state.SendMetadata = true;
-        state.Unanswered = 0;
-        path.Health.SessionMovedFrom(snapshot.Runtimes.PathHealth[previousPool]);
-        resources.Counters.SessionsMoved++;
-        return DropReason.None;
+    }
+
+    /// <summary>
+    /// Moves session <paramref name="state"/> to <paramref name="entry"/>'s runtime, its service's runtime in force under
+    /// <paramref name="snapshot"/>, counting against <paramref name="slot"/> of it (−1: none): its load is given back to
+    /// the runtime that admitted it (<see cref="SessionState.Runtime"/>, at its <see cref="SessionState.Instance"/>); where
+    /// a later commit replaced that runtime, the one in force admits it as an existing session (as an HA replica: limits do
+    /// not apply) and the old one releases it. Allocates nothing.
+    /// </summary>
+    private static void MoveToRuntimeInForce(ForwardingSnapshot snapshot, ServiceEntry entry, ref SessionState state, int slot)
+    {
+        var admittedBy = snapshot.Runtimes[state.Runtime];
+        if (state.Instance >= 0)
+        {
+            admittedBy.Load.OnSessionEnd(state.Instance);
+        }
+
+        if (!ReferenceEquals(entry.Runtime, admittedBy))
+        {
+            entry.Runtime.Admission.AdmitReplica();
+            admittedBy.Admission.Release();
+            state.Runtime = entry.Runtime.Id;
+        }
+
+        if (slot >= 0)
+        {
+            entry.Runtime.Load.OnSessionStart(slot);
+        }
+
+        state.Instance = (short)slot;
     }
 }

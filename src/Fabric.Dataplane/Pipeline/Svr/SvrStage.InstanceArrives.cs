@@ -60,22 +60,8 @@ public static partial class SvrStage
 
         snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
         snapshot.Runtimes.PathHealth[state.WaypointPool].SessionMovedOff();
-        var admittedBy = snapshot.Runtimes[state.Runtime];
-        if (state.Instance >= 0)
-        {
-            admittedBy.Load.OnSessionEnd(state.Instance);
-        }
-
         var entry = snapshot.Services[state.Service];
-        if (!ReferenceEquals(entry.Runtime, admittedBy))
-        {
-            entry.Runtime.Admission.AdmitReplica();
-            admittedBy.Admission.Release();
-            state.Runtime = entry.Runtime.Id;
-        }
-
-        entry.Runtime.Load.OnSessionStart(instance);
-        state.Instance = (short)instance;
+        MoveToRuntimeInForce(snapshot, entry, ref state, instance);
         state.ForwardPort = (short)entry.Instances[instance].EgressPort;
         state.Svr = SvrRole.None;
         state.SendMetadata = false;

@@ -2,7 +2,6 @@ using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Svr.Security;
-using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
 
@@ -77,7 +76,7 @@ public static partial class SvrStage
         var client = sessions.ForwardKey(handle);
         var entry = next.Services[state.Service];
         var path = PathToPlaced(entry, next, router, out var slot);
-        if (path is null || !PeerPath.Carries(client.Protocol, client.IsIpv6))
+        if (path is null)
         {
             return false;
         }
@@ -88,50 +87,21 @@ public static partial class SvrStage
             return false;
         }
 
-        if (!path.Waypoints.TryAllocate(out var localPort, out var peerPort, resources.Shard.Index))
-        {
-            return false;
-        }
-
         var instance = sessions.ReverseKey(handle);
-        var transport = client.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
-        if (!sessions.TryRekey(handle, SessionDirection.Reverse, path.FromPeer(peerPort, localPort, transport)))
+        if (TakeWaypoints(resources, handle, path, client.Protocol, client.IsIpv6, out var localPort, out var peerPort) != DropReason.None)
         {
-            path.Waypoints.Release(localPort, peerPort);
             return false;
         }
 
         resources.SessionMadeRemote(instance);
-        var admittedBy = next.Runtimes[state.Runtime];
-        if (state.Instance >= 0)
-        {
-            admittedBy.Load.OnSessionEnd(state.Instance);
-        }
-
-        if (!ReferenceEquals(entry.Runtime, admittedBy))
-        {
-            entry.Runtime.Admission.AdmitReplica();
-            admittedBy.Admission.Release();
-            state.Runtime = entry.Runtime.Id;
-        }
-
-        if (slot >= 0)
-        {
-            entry.Runtime.Load.OnSessionStart(slot);
-        }
-
-        state.Instance = (short)slot;
+        MoveToRuntimeInForce(next, entry, ref state, slot);
         state.Svr = SvrRole.Ingress;
         state.SendMetadata = true;
         state.Unanswered = 0;
         state.ReverseSeenAt = now;
         state.OriginalProtocol = client.Protocol;
         state.IsIpv6 = client.IsIpv6;
-        state.WaypointPool = (short)path.PoolId;
-        state.LocalWaypointPort = localPort;
-        state.PeerWaypointPort = peerPort;
-        state.ForwardPort = (short)path.Port;
-        state.PeerKeys = (short)path.KeysId;
+        RecordWaypoints(ref state, path, localPort, peerPort);
         state.Sealed = entry.Policy.Encryption == Model.EncryptionMode.Required;
         if (state.SessionId == 0)
         {

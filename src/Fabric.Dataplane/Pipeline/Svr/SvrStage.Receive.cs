@@ -196,22 +196,15 @@ public static partial class SvrStage
     /// Seals one segment cut from an encrypted session's super-packet that went through whole (<see cref="SealsEachSegment"/>),
     /// as <see cref="Seal"/> seals a packet cut before the pipeline: the same keys in the same order, so each segment takes
     /// the next sequence (and nonce) of the peer path, and leaves byte for byte as that packet would. <paramref name="ip"/>
-    /// starts at the segment's IP header with room for the trailer after its <paramref name="ipLength"/> octets. The
-    /// transport checksum is not verified first: <see cref="SuperPacket.Cut"/> has just computed it over these bytes.
+    /// starts at the segment's IP header and must have room for the trailer after its <paramref name="ipLength"/> octets
+    /// (<see cref="PacketWorker"/> cuts each segment into a slot sized for its headers, its payload and the trailer). The
+    /// transport checksum is not verified first: the cut (<see cref="SuperPacket"/>) has just computed it over these bytes.
     /// Returns <see cref="DropReason.None"/> and the sealed IP length, or why the segment is dropped.
     /// </summary>
-    public static DropReason SealSegment(WorkerResources resources, PeerPathKeys keys, Span<byte> ip, int ipLength, int transportAt, out int sealedLength)
-    {
-        sealedLength = ipLength;
-        if (ipLength + PacketSealer.TrailerLength > ip.Length)
-        {
-            return DropReason.TooBig;
-        }
-
-        return TrySealInPlace(resources, keys, ip, ipLength, transportAt, blockLength: 0, PayloadProtection.Encrypt, out sealedLength)
+    public static DropReason SealSegment(WorkerResources resources, PeerPathKeys keys, Span<byte> ip, int ipLength, int transportAt, out int sealedLength) =>
+        TrySealInPlace(resources, keys, ip, ipLength, transportAt, blockLength: 0, PayloadProtection.Encrypt, out sealedLength)
             ? DropReason.None
             : DropReason.NoPeerKeys;
-    }
 
     /// <summary>
     /// Encrypts or authenticates the payload after the block in place with the peer path's current epoch and appends the
