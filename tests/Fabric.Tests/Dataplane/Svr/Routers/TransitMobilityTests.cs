@@ -511,6 +511,42 @@ public sealed class TransitMobilityTests
     }
 
     /// <summary>
+    /// dc1 relaying a redirect that names itself (app2 moved to dc1) allocates nothing: br2's redirect is run through dc1's
+    /// worker again and again, each checked against dc1's instances and relayed to br1 naming dc1 (the frames go nowhere).
+    /// </summary>
+    [Fact]
+    public void RedirectNamingTheTransit_RelayedByIt_AllocatesNothing()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42025);
+        MoveToDc1(fabric);
+        Echo(fabric, Remote, 9000, 42025, 107, "after!");
+        var redirect = Assert.Single(fabric.DcEast.Received, frame => Metadata(frame[EthernetFrame.UntaggedHeaderLength..])?.DestinationRouter is not null);
+        Assert.Equal("dc1", Metadata(redirect[EthernetFrame.UntaggedHeaderLength..])!.DestinationRouter);
+        var worker = fabric.Dc1.Worker;
+        var snapshot = fabric.Dc1.Snapshot;
+        var now = fabric.Dc1.Now;
+        var buffer = new byte[Fabric.Dataplane.Io.PacketBuffer.DefaultCapacity];
+        fabric.DcWest.Swallow = true;
+        redirect.CopyTo(buffer, 0);
+        Assert.Equal(Verdict.Forward, worker.Process(buffer, redirect.Length, 1, now, snapshot));
+
+        var allocated = ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                redirect.CopyTo(buffer, 0);
+                worker.Process(buffer, redirect.Length, 1, now, snapshot);
+            }
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(18, worker.Counters.RedirectsRelayed);
+        Assert.Equal(17, fabric.DcWest.Swallowed);
+        Assert.Equal(0, worker.Counters.Dropped);
+    }
+
+    /// <summary>
     /// What reaches dc1 as a redirect is checked as any metadata before it is relayed: one naming no router of the document,
     /// one without the instance's tuple, one of another session id are dropped as <see cref="DropReason.MetadataMismatch"/>,
     /// one naming dc1 itself for an instance dc1 does not host (br1 would move the session to dc1, to no instance) as
