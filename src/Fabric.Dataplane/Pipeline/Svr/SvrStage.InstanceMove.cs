@@ -14,10 +14,11 @@ namespace Fabric.Dataplane.Pipeline;
 //       tuple (reverse context, TLV 4/5), the session id and R (destination router, TLV 17); a bare segment or datagram
 //       with the keepalive control when the packet cannot come back
 //   transit between them, the redirect on the session's reverse leg:  relayed to the ingress with the router it names
-//       (RelayRedirect), rewritten and sealed as any reverse metadata
+//       (RelayRedirect), rewritten and sealed as any reverse metadata; one naming the transit only when it hosts the instance
 //   ingress, a reverse packet whose metadata names another router:  FollowRedirect: the session moves to R (MoveTo, the
 //       move FollowHosting makes), pinned to the instance (InstancePins); a returned packet is rebuilt as the client
-//       sent it (Return) and run again by the worker, so it leaves for R with the session's metadata
+//       sent it (Return) and run again by the worker, so it leaves for R with the session's metadata; R the router its path
+//       leads to (a transit of the session, CrossesAsTransit): new waypoint ports to R as the destination
 //   ingress, forward metadata while it re-signals:  the pin as reverse context (WriteBlock)
 //   new egress R, Accept:  InstanceRoute.Egress puts the session on the instance the pin names when R hosts it
 public static partial class SvrStage
@@ -296,9 +297,10 @@ public static partial class SvrStage
     /// At the ingress: a redirect that arrives on a waypoint tuple no session holds (the old egress returned several
     /// forward packets before it saw the session leave; an earlier redirect moved it and gave its tuple back). The session
     /// is found by its pin (<see cref="InstancePins.TryFindPinned"/>: the redirect's session id and reverse context); when it
-    /// is an ingress session already on a path to the router the redirect names, the redirect is verified as any packet of
-    /// the session (<see cref="Unseal"/>) and its returned packet sent on (<see cref="FollowRedirect"/>, which moves nothing
-    /// again). Anything else is dropped as <see cref="DropReason.WaypointNoSession"/>, as before.
+    /// is an ingress session already on a path to the router the redirect names (or the local session a redirect naming
+    /// this router made of it), the redirect is verified as any packet of the session (<see cref="Unseal"/>) and its
+    /// returned packet sent on (<see cref="Return"/>), moving nothing again. Anything else is dropped as
+    /// <see cref="DropReason.WaypointNoSession"/>, as before.
     /// </summary>
     private static Verdict FollowLateRedirect(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
