@@ -394,6 +394,51 @@ public sealed class TransitMobilityTests
     }
 
     /// <summary>
+    /// There and back: app2 moves to dc1, the transit, and the session ends there; a later commit moves app2 back to br2.
+    /// dc1's egress becomes a former egress and redirects eng1's next segment to br1 naming br2, br1 moves the session
+    /// through dc1 naming br2 again, and br2's former egress, an egress again once it bound the return, adopts it on its
+    /// new tuple: app2 echoes the segment, no second session at br2, no reset.
+    /// </summary>
+    [Fact]
+    public void Commit_MovingTheInstanceToTheTransitAndBack_SessionFollowsItBothWays_AdoptedAgainAtBr2()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42026);
+        MoveToDc1(fabric);
+        Echo(fabric, Remote, 9000, 42026, 107, "there");
+        Assert.Equal(["there"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        var atApp2 = fabric.App2.Received.Count(IsData);
+
+        var back = fabric.Document(unchanged => unchanged);
+        fabric.Lander.IsServer = false;
+        fabric.App2.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(back, version: 3);
+        }
+
+        fabric.Pump();
+        Echo(fabric, Remote, 9000, 42026, 112, "and back");
+
+        Assert.Equal(atApp2 + 1, fabric.App2.Received.Count(IsData));
+        Assert.Equal(["there"], fabric.Lander.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        Assert.Equal(SvrFabric.OnlySession(fabric.Br1).SessionId, SvrFabric.OnlySession(fabric.Br2).SessionId);
+        // No reset on eng1's connection at either end, and app2 saw its SYN once (br2's health check of app2, back there,
+        // connects from ports of its own).
+        Assert.DoesNotContain(fabric.Eng1.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        var ofEng1 = fabric.App2.Received.Where(packet => SourcePort(packet) == 42026).ToList();
+        Assert.DoesNotContain(ofEng1, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        Assert.Single(ofEng1, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+
+        Echo(fabric, Remote, 9000, 42026, 120, "again");
+        Assert.Equal(atApp2 + 2, fabric.App2.Received.Count(IsData));
+    }
+
+    /// <summary>
     /// The routers apply the commit one by one. br1 last: br2's redirect naming dc1, relayed, names a router br1's entry does
     /// not list as hosting the service, so br1 refuses it (its segment lost); the retransmission after br1 applied it
     /// reaches app2 at dc1. dc1 last: dc1, not hosting app2 yet, drops the redirect naming itself as
@@ -808,6 +853,9 @@ public sealed class TransitMobilityTests
 
     private static bool IsData(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) && tcp.Payload.Length > 0;
+
+    private static ushort SourcePort(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.SourcePort : (ushort)0;
 
     private static TcpFlags? FlagsOf(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
