@@ -164,7 +164,9 @@ public enum DropReason : byte
     /// router does not host that instance yet: the commit that moved it is not applied here, though the routers that
     /// sent the session on applied it. Dropped rather than given to a sibling instance, which would reset the connection;
     /// the ingress signals again with the client's retransmission, which finds the instance once the commit is applied
-    /// (docs/mobility.md). A UDP or ICMP session is balanced among the instances here instead.
+    /// (docs/mobility.md). A UDP or ICMP session is balanced among the instances here instead. At a transit: the old
+    /// egress's redirect naming this router for an instance it does not host (yet), which the ingress would otherwise
+    /// follow here to no instance; the old egress redirects the client's next packet again.
     /// </summary>
     InstanceArriving,
 }

@@ -127,7 +127,7 @@ public static class SessionStage
         if (state.Svr == SvrRole.Transit && !forward && context.ToWaypoint && context.Metadata.Present
             && (context.Metadata.RoutedOnward || context.Metadata.NamesThisRouter))
         {
-            // The same redirect at a transit: relayed to the ingress on the session's reverse leg (one naming the transit itself dropped).
+            // The same redirect at a transit: relayed to the ingress on the session's reverse leg (one naming the transit itself only when it hosts the instance).
             return SvrStage.RelayRedirect(ref context, state, snapshot, resources);
         }
 

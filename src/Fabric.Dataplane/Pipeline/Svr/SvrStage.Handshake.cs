@@ -307,12 +307,17 @@ public static partial class SvrStage
     /// the session's destination router (TLV 17): a redirect, which the ingress follows (<see cref="FollowRedirect"/>). The
     /// router comes from the snapshot's placement of the instance's address (a dictionary look-up, for a redirect only).
     /// A transit relays the router a redirect it received names (<see cref="RelayRedirect"/> checked it is one of the
-    /// document's).
+    /// document's), this router's own name when the redirect names it (the instance moved to the transit).
     /// </summary>
     private static bool AddRedirect(ref MetadataWriter writer, in SessionState state, in SessionKey instance, ForwardingSnapshot snapshot, in ReceivedMetadata received, bool relay)
     {
         if (relay)
         {
+            if (received.NamesThisRouter)
+            {
+                return writer.AddTlv(MetadataTlvType.DestinationRouter, snapshot.RouterUtf8);
+            }
+
             return !received.RoutedOnward
                 || ((uint)received.DestinationRouter < (uint)snapshot.RouterNamesUtf8.Length
                     && writer.AddTlv(MetadataTlvType.DestinationRouter, snapshot.RouterNamesUtf8[received.DestinationRouter]));

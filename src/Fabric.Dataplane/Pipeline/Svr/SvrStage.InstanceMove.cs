@@ -14,10 +14,11 @@ namespace Fabric.Dataplane.Pipeline;
 //       tuple (reverse context, TLV 4/5), the session id and R (destination router, TLV 17); a bare segment or datagram
 //       with the keepalive control when the packet cannot come back
 //   transit between them, the redirect on the session's reverse leg:  relayed to the ingress with the router it names
-//       (RelayRedirect), rewritten and sealed as any reverse metadata
+//       (RelayRedirect), rewritten and sealed as any reverse metadata; one naming the transit only when it hosts the instance
 //   ingress, a reverse packet whose metadata names another router:  FollowRedirect: the session moves to R (MoveTo, the
 //       move FollowHosting makes), pinned to the instance (InstancePins); a returned packet is rebuilt as the client
-//       sent it (Return) and run again by the worker, so it leaves for R with the session's metadata
+//       sent it (Return) and run again by the worker, so it leaves for R with the session's metadata; R the router its path
+//       leads to (a transit of the session, CrossesAsTransit): new waypoint ports to R as the destination
 //   ingress, forward metadata while it re-signals:  the pin as reverse context (WriteBlock)
 //   new egress R, Accept:  InstanceRoute.Egress puts the session on the instance the pin names when R hosts it
 public static partial class SvrStage
@@ -228,7 +229,12 @@ public static partial class SvrStage
     /// the redirect names (its reverse context), so the new egress puts it on that instance. Whatever the service's
     /// resiliency, as <see cref="FollowHosting"/>. A redirect to a router with no usable path is counted and changes
     /// nothing; one to the router the session already goes to (<see cref="LeadsTo"/>: a later redirect, sent before the old
-    /// egress saw the session leave) moves nothing again. A redirect without the keepalive control returns the forward
+    /// egress saw the session leave) moves nothing again. One naming the router the session's path leads to names a transit
+    /// of the session (<see cref="CrossesAsTransit"/>: the instance moved to the transit, which relayed the redirect): the
+    /// session moves to new waypoint ports to that router as its destination, counted on its slot of the entry in force,
+    /// so its forward metadata names no router beyond it and the transit opens it as an egress on the pinned instance; a
+    /// redirect to a transit the entry in force does not name as hosting the service (this router has not bound the move)
+    /// is refused. A redirect without the keepalive control returns the forward
     /// packet it answers (<see cref="Redirect"/>): once the session is on a path to the router named, that packet is
     /// rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again, so it leaves on the new path with
     /// the session's metadata. A redirect that names this router (the instance moved to the client's own router) makes the
@@ -252,9 +258,20 @@ public static partial class SvrStage
             return Verdict.Consumed;
         }
 
-        if (!LeadsTo(state, snapshot, router!))
+        // A redirect on the session's own tuple naming the router its path leads to names a transit of the session: an egress
+        // never names itself, so the instance moved to that transit, which relayed the redirect (RelayRedirect). The session
+        // then goes there as its destination, counted on that router's slot of the entry in force (its forward metadata then
+        // names no router beyond it), which needs the entry to name that router as hosting the service.
+        var toTransit = CrossesAsTransit(state, snapshot, router!);
+        if (toTransit && slot < 0)
         {
-            if (MoveTo(resources, context.Session, ref state, path, snapshot, path.PeerRouter == router ? -1 : slot) != DropReason.None)
+            resources.Counters.RedirectsRefused++;
+            return Verdict.Consumed;
+        }
+
+        if (toTransit || !LeadsTo(state, snapshot, router!))
+        {
+            if (MoveTo(resources, context.Session, ref state, path, snapshot, toTransit || path.PeerRouter != router ? slot : -1) != DropReason.None)
             {
                 resources.Counters.RedirectsRefused++;
                 return Verdict.Consumed;
@@ -280,9 +297,10 @@ public static partial class SvrStage
     /// At the ingress: a redirect that arrives on a waypoint tuple no session holds (the old egress returned several
     /// forward packets before it saw the session leave; an earlier redirect moved it and gave its tuple back). The session
     /// is found by its pin (<see cref="InstancePins.TryFindPinned"/>: the redirect's session id and reverse context); when it
-    /// is an ingress session already on a path to the router the redirect names, the redirect is verified as any packet of
-    /// the session (<see cref="Unseal"/>) and its returned packet sent on (<see cref="FollowRedirect"/>, which moves nothing
-    /// again). Anything else is dropped as <see cref="DropReason.WaypointNoSession"/>, as before.
+    /// is an ingress session already on a path to the router the redirect names (or the local session a redirect naming
+    /// this router made of it), the redirect is verified as any packet of the session (<see cref="Unseal"/>) and its
+    /// returned packet sent on (<see cref="Return"/>), moving nothing again. Anything else is dropped as
+    /// <see cref="DropReason.WaypointNoSession"/>, as before.
     /// </summary>
     private static Verdict FollowLateRedirect(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
@@ -314,9 +332,17 @@ public static partial class SvrStage
             return Verdict.Drop;
         }
 
+        // The session already went where the redirect names (followed, or made local): the packet it returns is sent on.
+        // Not through FollowRedirect, which would take a redirect naming the router the session now goes to directly for
+        // one naming a transit of it (CrossesAsTransit) and move the session again.
         context.Tenant = state.Tenant;
         context.Service = state.Service;
-        return FollowRedirect(ref context, ref state, snapshot, resources);
+        if (!metadata.Announcement)
+        {
+            Return(ref context, state, resources);
+        }
+
+        return Verdict.Consumed;
     }
 
     /// <summary>The router a redirect names as the session's destination (TLV 17), or null when this router knows of none by that name.</summary>
@@ -387,6 +413,14 @@ public static partial class SvrStage
         var entry = snapshot.Services[state.Service];
         return entry.Runtime.Id == state.Runtime && (uint)state.Instance < (uint)entry.PeerRouters.Length && entry.PeerRouters[state.Instance] == router;
     }
+
+    /// <summary>
+    /// Whether ingress session <paramref name="state"/>'s path leads to <paramref name="router"/>: for a redirect that came
+    /// on the session's own tuple and names that router, it is a transit of the session (the old egress, behind it, never
+    /// names itself), where the instance moved.
+    /// </summary>
+    private static bool CrossesAsTransit(in SessionState state, ForwardingSnapshot snapshot, string router) =>
+        PathOfPool(snapshot.PeerPaths, state.WaypointPool) is { } current && current.PeerRouter == router;
 
     /// <summary>
     /// A later redirect naming this router, for a session a redirect already made local (<see cref="MakeLocal"/>): the

@@ -5,7 +5,8 @@ namespace Fabric.Dataplane.Pipeline;
 
 // The transit side: metadata that names another destination router opens a session carried on to it
 // (SessionOpening with PeerRoute.Onward); on the way back the packet is sealed for the peer it came from, and an old
-// egress's redirect (reverse metadata naming a router) is relayed to the ingress with the router it names (RelayRedirect).
+// egress's redirect (reverse metadata naming a router) is relayed to the ingress with the router it names (RelayRedirect),
+// this one included when the instance moved here (the ingress then re-signals the session to this router as its egress).
 public static partial class SvrStage
 {
     /// <summary>
@@ -38,27 +39,32 @@ public static partial class SvrStage
     /// <see cref="DropReason.MetadataMismatch"/>). A redirect naming the router the session came from (the instance moved to
     /// the client's own router) is relayed too: that router, the ingress, makes the session local when it hosts the pinned
     /// instance (<see cref="MakeLocal"/>) and changes nothing otherwise, so the redirect goes no further. One naming this
-    /// router (the instance moved to the transit itself) is dropped (<see cref="DropReason.NoRoute"/>): the ingress's path
-    /// leads here already, so it would take the redirect as followed and send the packet back on the same tuple to the old
-    /// egress, which would return it again (a loop), and relayed as plain reverse metadata it would hand the client its own
-    /// packet turned round. The packet it carries is the client's forward packet turned round, not the far
-    /// end's: it moves neither the session's TCP state nor its sequence numbers nor its idle time, and is not charged to
-    /// its rates (the ingress charges it when it sends it on). The transit's session is left to idle: a later redirect of
-    /// the old egress (for a packet that reached it before the ingress moved) comes on the same tuple and is relayed the
-    /// same way, and once the ingress moved nothing else reaches it. Allocation-free; runs only for such metadata.
+    /// router (the instance moved to the transit itself) is relayed naming this router when this router's snapshot hosts
+    /// the pinned instance among the session's service's instances: the ingress, whose path leads here, then re-signals the
+    /// session to this router as its destination on new waypoint ports (<see cref="FollowRedirect"/>), and this router opens
+    /// it as an egress on that instance from the metadata (<see cref="Accept"/>); the old egress, which gets nothing more,
+    /// returns nothing more, so nothing loops. When this router does not host the instance (it has not applied the commit
+    /// that moved it here yet, or the instance went elsewhere since) the redirect is dropped as
+    /// <see cref="DropReason.InstanceArriving"/>: relayed, the ingress would move the session here to no instance; TCP
+    /// sends the packet again and the old egress redirects it again. The packet it carries is the client's forward packet
+    /// turned round, not the far end's: it moves neither the session's TCP state nor its sequence numbers nor its idle
+    /// time, and is not charged to its rates (the ingress charges it when it sends it on). The transit's session is left to
+    /// idle: a later redirect of the old egress (for a packet that reached it before the ingress moved) comes on the same
+    /// tuple and is relayed the same way, and once the ingress moved nothing else reaches it. Allocation-free; runs only
+    /// for such metadata.
     /// </summary>
     internal static Verdict RelayRedirect(ref PacketContext context, in SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
-        if (metadata.NamesThisRouter)
-        {
-            return context.Fail(DropReason.NoRoute);
-        }
-
         if (context.IsIcmpError || !metadata.HasReverseContext || metadata.SessionId != state.SessionId
-            || (uint)metadata.DestinationRouter >= (uint)snapshot.RouterNames.Length)
+            || (!metadata.NamesThisRouter && (uint)metadata.DestinationRouter >= (uint)snapshot.RouterNames.Length))
         {
             return context.Fail(DropReason.MetadataMismatch);
+        }
+
+        if (metadata.NamesThisRouter && InstanceAnswering(snapshot, state, metadata.ReverseContext) < 0)
+        {
+            return context.Fail(DropReason.InstanceArriving);
         }
 
         resources.Counters.RedirectsRelayed++;

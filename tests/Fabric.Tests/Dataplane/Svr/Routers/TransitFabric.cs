@@ -21,7 +21,10 @@ namespace Fabric.Tests.Dataplane.Svr.Routers;
 /// <see cref="Mover"/> at app2's address on it: where app2 lands when it moves keeping its address. With <c>withBr1Apps</c>
 /// br1 has a fourth port, apps (a bridge), with the host <see cref="Homecomer"/> at app2's address (gateway 10.30.1.252) on
 /// it: where app2 lands when it moves to the client's own router; the document gives br1 a network there only where a test
-/// adds one (<see cref="SvrFabric.WithBr1Apps"/> with gateway 10.30.1.252/24).
+/// adds one (<see cref="SvrFabric.WithBr1Apps"/> with gateway 10.30.1.252/24). With <c>withDc1Apps</c> dc1, the transit,
+/// has a fourth port, apps (a bridge), with the host <see cref="Lander"/> at app2's address (gateway 10.30.1.253) on it:
+/// where app2 lands when it moves to the transit of br1's sessions; the document gives dc1 a network there only where a
+/// test adds one (<see cref="WithDc1Apps"/>).
 /// </summary>
 public sealed class TransitFabric : IDisposable
 {
@@ -31,7 +34,8 @@ public sealed class TransitFabric : IDisposable
     /// <param name="dc2On">The neighborhood (west or east) of a fourth router dc2; null: none.</param>
     /// <param name="edit">Changes to the document's text (after dc2 is added).</param>
     /// <param name="withBr1Apps">Whether br1 has the port apps with <see cref="Homecomer"/> on it.</param>
-    public TransitFabric(int eastMtu = 1500, string? dc2On = null, Func<string, string>? edit = null, bool withBr1Apps = false)
+    /// <param name="withDc1Apps">Whether dc1 has the port apps with <see cref="Lander"/> on it.</param>
+    public TransitFabric(int eastMtu = 1500, string? dc2On = null, Func<string, string>? edit = null, bool withBr1Apps = false, bool withDc1Apps = false)
     {
         // Identities are pinned, but most tests install no keys: both neighborhoods opt in to unauthenticated metadata
         // (a router with keys for a peer refuses it all the same).
@@ -84,7 +88,8 @@ public sealed class TransitFabric : IDisposable
         var svc = new InMemoryBridge();
         DcWest = new WirePort(west.Attach("wan0", NextMac()));
         DcEast = new WirePort(east.Attach("wan1", NextMac(), eastMtu));
-        Dc1 = Start("dc1", [DcWest, DcEast, svc.Attach("svc", NextMac())]);
+        var dc1Apps = withDc1Apps ? new InMemoryBridge() : null;
+        Dc1 = Start("dc1", dc1Apps is null ? [DcWest, DcEast, svc.Attach("svc", NextMac())] : [DcWest, DcEast, svc.Attach("svc", NextMac()), dc1Apps.Attach("apps", NextMac())]);
 
         var eng1Link = new InMemoryLink("eng1", NextMac(), "eng1-c", NextMac());
         var guest1Link = new InMemoryLink("guest1", NextMac(), "guest1-c", NextMac());
@@ -108,6 +113,13 @@ public sealed class TransitFabric : IDisposable
             var homecomerMac = NextMac();
             Homecomer = new TestHost("homecomer", br1Apps.Attach("homecomer", homecomerMac), homecomerMac, "10.30.1.30", "10.30.1.252");
             Hosts = [.. Hosts, Homecomer];
+        }
+
+        if (dc1Apps is not null)
+        {
+            var landerMac = NextMac();
+            Lander = new TestHost("lander", dc1Apps.Attach("lander", landerMac), landerMac, "10.30.1.30", "10.30.1.253");
+            Hosts = [.. Hosts, Lander];
         }
 
         if (dc2On is not null)
@@ -142,6 +154,24 @@ public sealed class TransitFabric : IDisposable
 
     /// <summary>A host on br1's apps port with app2's address (10.30.1.30, gateway 10.30.1.252), when br1 has that port (<c>withBr1Apps</c>); silent unless a test makes it a server.</summary>
     public TestHost? Homecomer { get; }
+
+    /// <summary>A host on dc1's apps port with app2's address (10.30.1.30, gateway 10.30.1.253), when dc1 has that port (<c>withDc1Apps</c>); silent unless a test makes it a server.</summary>
+    public TestHost? Lander { get; }
+
+    /// <summary>
+    /// An edit of the document that gives dc1 the bridged network apps (gateway 10.30.1.253/24, on the port a fabric made
+    /// <c>withDc1Apps</c> has) with <paramref name="containers"/> (HOCON container entries, one a line; none by default).
+    /// </summary>
+    public static string WithDc1Apps(string text, string containers = "")
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        const string svc = "            bulk1 { addresses = [\"10.10.1.30\"] }\n          }\n        }\n";
+        var edited = text.Replace(
+            svc,
+            svc + $"        apps {{\n          model = bridged\n          gateways = [\"10.30.1.253/24\"]\n          containers {{\n{containers}          }}\n        }}\n",
+            StringComparison.Ordinal);
+        return edited.Contains("\"10.30.1.253/24\"", StringComparison.Ordinal) ? edited : throw new InvalidOperationException("lab.conf has no dc1 svc network to add apps beside");
+    }
 
     private string WithDc2(string text, string neighborhood)
     {

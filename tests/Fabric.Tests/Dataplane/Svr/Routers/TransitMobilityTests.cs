@@ -253,6 +253,247 @@ public sealed class TransitMobilityTests
     }
 
     [Fact]
+    public void Commit_MovingTheInstanceToTheTransit_TcpSessionEndsThereAsItsEgress_ReturnedSegmentEchoedAtOnce()
+    {
+        // app2 moves from br2 to dc1's apps network: dc1, the transit of eng1's session, is where it lands. br2's redirect
+        // names dc1; dc1, hosting the pinned instance now, relays it to br1 naming itself; br1, whose path leads to dc1,
+        // re-signals the session on new waypoint ports to dc1 as its destination and sends the segment on; dc1 opens it as
+        // an egress on app2 (lander), which echoes it at once, no retransmission needed.
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42020);
+
+        MoveToDc1(fabric);
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        Assert.Equal(SvrRole.Transit, SvrFabric.OnlySession(fabric.Dc1).Svr);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        var atApp2 = fabric.App2.Received.Count;
+        var atDc1 = fabric.DcWest.Received.Count;
+
+        Echo(fabric, Remote, 9000, 42020, 107, "after!");
+        Assert.Equal(["after!"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(atApp2, fabric.App2.Received.Count);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsRefused);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal("dc1", PathOf(fabric.Br1));
+
+        // The redirect crossed dc1 on the session's reverse leg to br1 naming dc1, with the instance's tuple; br1's
+        // re-signal names no router beyond dc1, which holds the session as its egress beside its old transit session.
+        var relayed = Assert.Single(SvrFabricTests.WaypointPackets(fabric.Br1Wan.Received), packet => Metadata(packet)?.DestinationRouter is not null);
+        Assert.Equal("dc1", Metadata(relayed)!.DestinationRouter);
+        Assert.NotNull(Metadata(relayed)!.ReverseContext);
+        var resignalled = SvrFabricTests.WaypointPackets(fabric.DcWest.Received.Skip(atDc1).ToList()).Where(packet => Metadata(packet) is not null).ToList();
+        Assert.NotEmpty(resignalled);
+        Assert.All(resignalled, packet => Assert.Null(Metadata(packet)!.DestinationRouter));
+        Assert.All(resignalled, packet => Assert.NotNull(Metadata(packet)!.ReverseContext));
+        var egress = Assert.Single(Sessions(fabric.Dc1), session => session.Svr == SvrRole.Egress);
+        Assert.Equal(SvrFabric.OnlySession(fabric.Br1).SessionId, egress.SessionId);
+        Assert.Single(Sessions(fabric.Dc1), session => session.Svr == SvrRole.Transit);
+        AssertNoResetNorSynAt(fabric, fabric.Lander);
+        Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2 }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
+
+        // The session goes on at dc1 without metadata: nothing more reaches br2.
+        var atBr2 = fabric.Br2East.Received.Count;
+        Echo(fabric, Remote, 9000, 42020, 113, "again");
+        Echo(fabric, Remote, 9000, 42020, 118, "and again");
+        Assert.Equal(["after!", "again", "and again"], fabric.Lander.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(atBr2, fabric.Br2East.Received.Count);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.All(fabric.Lander.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        AssertNoResetNorSynAt(fabric, fabric.Lander);
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToTheTransit_TwoSegmentsInFlight_LateRedirectRelayed_BothReachItInOrder()
+    {
+        // Two segments reach br2 before br1 moved: both come back in br2's redirects, relayed by dc1 naming itself; the
+        // second reaches br1 on the waypoint tuple the session gave back, is found by its pin and sent on to dc1 too.
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42021);
+        MoveToDc1(fabric);
+        var atEng1 = fabric.Eng1.Received.Count;
+
+        fabric.Eng1.SendTcp(Remote, 42021, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Eng1.SendTcp(Remote, 42021, 9000, TcpFlags.Ack | TcpFlags.Psh, 113, 5001, "again"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["after!", "again"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(["after!", "again"], fabric.Eng1.Received.Skip(atEng1).Select(TcpText).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Equal(2, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2 }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
+        AssertNoResetNorSynAt(fabric, fabric.Lander);
+
+        Echo(fabric, Remote, 9000, 42021, 118, "and again");
+        Assert.Equal(["after!", "again", "and again"], fabric.Lander.Received.Where(IsData).Select(TcpText).ToArray());
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToTheTransit_UdpDatagramsInFlightAllReachIt_LateRedirectRelayedToo()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        fabric.Eng1.SendUdp(Remote, 42022, 9000, "d1"u8.ToArray());
+        fabric.Pump();
+        Assert.Single(fabric.App2.Received);
+
+        MoveToDc1(fabric);
+        // d2 and d3 both reach br2 before br1 moved: two redirects, dc1 relays both, the second reaches br1 on the tuple
+        // the session gave back and is sent on by its pin.
+        fabric.Eng1.SendUdp(Remote, 42022, 9000, "d2"u8.ToArray());
+        fabric.Eng1.SendUdp(Remote, 42022, 9000, "d3"u8.ToArray());
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Remote, 42022, 9000, "d4"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["d2", "d3", "d4"], fabric.Lander!.Received.Select(UdpText).ToArray());
+        Assert.Equal(["d1", "d2", "d3", "d4"], fabric.Eng1.Received.Select(UdpText).Order().ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Single(fabric.App2.Received);
+        Assert.Equal(2, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.RedirectsWithoutPacket);
+        Assert.Equal(2, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
+        Assert.Equal("dc1", PathOf(fabric.Br1));
+    }
+
+    [Fact]
+    public void Commit_MovingTheInstanceToTheTransit_EncryptedService_SessionGoesOnSealedAtDc1_PayloadNeverInClear()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        fabric.ShareKeys(fabric.Dc1, fabric.Br2, epoch: 1);
+        Open(fabric, Vault, 9443, 42023);
+
+        MoveToDc1(fabric);
+        var secret = "transfer 1000 to account 42";
+        Echo(fabric, Vault, 9443, 42023, 107, secret);
+
+        Assert.Equal([secret], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.True(Assert.Single(Sessions(fabric.Dc1), session => session.Svr == SvrRole.Egress).Sealed);
+        foreach (var wire in new[] { fabric.DcWest, fabric.DcEast, fabric.Br1Wan, fabric.Br2East })
+        {
+            Assert.DoesNotContain(SvrFabricTests.WaypointPackets(wire.Received), packet => packet.AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes(secret)) >= 0);
+        }
+
+        Assert.All(new[] { fabric.Br1, fabric.Dc1, fabric.Br2 }, router => Assert.Equal(0, router.Worker.Counters.Dropped));
+        AssertNoResetNorSynAt(fabric, fabric.Lander);
+    }
+
+    /// <summary>
+    /// There and back: app2 moves to dc1, the transit, and the session ends there; a later commit moves app2 back to br2.
+    /// dc1's egress becomes a former egress and redirects eng1's next segment to br1 naming br2, br1 moves the session
+    /// through dc1 naming br2 again, and br2's former egress, an egress again once it bound the return, adopts it on its
+    /// new tuple: app2 echoes the segment, no second session at br2, no reset.
+    /// </summary>
+    [Fact]
+    public void Commit_MovingTheInstanceToTheTransitAndBack_SessionFollowsItBothWays_AdoptedAgainAtBr2()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42026);
+        MoveToDc1(fabric);
+        Echo(fabric, Remote, 9000, 42026, 107, "there");
+        Assert.Equal(["there"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        var atApp2 = fabric.App2.Received.Count(IsData);
+
+        var back = fabric.Document(unchanged => unchanged);
+        fabric.Lander.IsServer = false;
+        fabric.App2.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(back, version: 3);
+        }
+
+        fabric.Pump();
+        Echo(fabric, Remote, 9000, 42026, 112, "and back");
+
+        Assert.Equal(atApp2 + 1, fabric.App2.Received.Count(IsData));
+        Assert.Equal(["there"], fabric.Lander.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        Assert.Equal(SvrFabric.OnlySession(fabric.Br1).SessionId, SvrFabric.OnlySession(fabric.Br2).SessionId);
+        // No reset on eng1's connection at either end, and app2 saw its SYN once (br2's health check of app2, back there,
+        // connects from ports of its own).
+        Assert.DoesNotContain(fabric.Eng1.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        var ofEng1 = fabric.App2.Received.Where(packet => SourcePort(packet) == 42026).ToList();
+        Assert.DoesNotContain(ofEng1, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        Assert.Single(ofEng1, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+
+        Echo(fabric, Remote, 9000, 42026, 120, "again");
+        Assert.Equal(atApp2 + 2, fabric.App2.Received.Count(IsData));
+    }
+
+    /// <summary>
+    /// The routers apply the commit one by one. br1 last: br2's redirect naming dc1, relayed, names a router br1's entry does
+    /// not list as hosting the service, so br1 refuses it (its segment lost); the retransmission after br1 applied it
+    /// reaches app2 at dc1. dc1 last: dc1, not hosting app2 yet, drops the redirect naming itself as
+    /// <see cref="DropReason.InstanceArriving"/> rather than have br1 move the session to it; the retransmission after dc1
+    /// applied it is relayed and reaches app2 there. Nothing is echoed to eng1 before, and no packet loops.
+    /// </summary>
+    [Theory]
+    [InlineData("br1")]
+    [InlineData("dc1")]
+    public void Commit_MovingTheInstanceToTheTransit_AppliedLastAtOneRouter_RedirectWaitsForIt_RetransmissionReachesTheInstance(string last)
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42024);
+        var moved = fabric.Document(MovedToDc1);
+        fabric.App2.IsServer = false;
+        fabric.Lander!.IsServer = true;
+        var lastRouter = last == "br1" ? fabric.Br1 : fabric.Dc1;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 }.Where(router => router != lastRouter))
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+        var atEng1 = fabric.Eng1.Received.Count;
+        fabric.Eng1.SendTcp(Remote, 42024, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+        Assert.DoesNotContain(fabric.Lander.Received, IsData);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        if (last == "br1")
+        {
+            Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+            Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsRefused);
+        }
+        else
+        {
+            Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, DropReason.InstanceArriving));
+            Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+            Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsRefused);
+        }
+
+        lastRouter.Apply(moved, version: 2);
+        fabric.Pump();
+        Echo(fabric, Remote, 9000, 42024, 107, "after!");
+        Assert.Equal(["after!"], fabric.Lander.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(2, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
+        AssertNoResetNorSynAt(fabric, fabric.Lander);
+    }
+
+    [Fact]
     public void EncryptedService_KeysOnEveryHop_RedirectRelayedSealed_SessionGoesOnAtDc2_PayloadNeverInClear()
     {
         using var fabric = new TransitFabric(dc2On: "east");
@@ -315,16 +556,52 @@ public sealed class TransitMobilityTests
     }
 
     /// <summary>
+    /// dc1 relaying a redirect that names itself (app2 moved to dc1) allocates nothing: br2's redirect is run through dc1's
+    /// worker again and again, each checked against dc1's instances and relayed to br1 naming dc1 (the frames go nowhere).
+    /// </summary>
+    [Fact]
+    public void RedirectNamingTheTransit_RelayedByIt_AllocatesNothing()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42025);
+        MoveToDc1(fabric);
+        Echo(fabric, Remote, 9000, 42025, 107, "after!");
+        var redirect = Assert.Single(fabric.DcEast.Received, frame => Metadata(frame[EthernetFrame.UntaggedHeaderLength..])?.DestinationRouter is not null);
+        Assert.Equal("dc1", Metadata(redirect[EthernetFrame.UntaggedHeaderLength..])!.DestinationRouter);
+        var worker = fabric.Dc1.Worker;
+        var snapshot = fabric.Dc1.Snapshot;
+        var now = fabric.Dc1.Now;
+        var buffer = new byte[Fabric.Dataplane.Io.PacketBuffer.DefaultCapacity];
+        fabric.DcWest.Swallow = true;
+        redirect.CopyTo(buffer, 0);
+        Assert.Equal(Verdict.Forward, worker.Process(buffer, redirect.Length, 1, now, snapshot));
+
+        var allocated = ThreadAllocations.During(() =>
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                redirect.CopyTo(buffer, 0);
+                worker.Process(buffer, redirect.Length, 1, now, snapshot);
+            }
+        });
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(18, worker.Counters.RedirectsRelayed);
+        Assert.Equal(17, fabric.DcWest.Swallowed);
+        Assert.Equal(0, worker.Counters.Dropped);
+    }
+
+    /// <summary>
     /// What reaches dc1 as a redirect is checked as any metadata before it is relayed: one naming no router of the document,
     /// one without the instance's tuple, one of another session id are dropped as <see cref="DropReason.MetadataMismatch"/>,
-    /// one naming dc1 itself (the instance would have moved to the transit, where br1's path already leads: a loop) as
-    /// <see cref="DropReason.NoRoute"/>; none reaches br1, which moves nothing.
+    /// one naming dc1 itself for an instance dc1 does not host (br1 would move the session to dc1, to no instance) as
+    /// <see cref="DropReason.InstanceArriving"/>; none reaches br1, which moves nothing.
     /// </summary>
     [Theory]
     [InlineData("unknown router", DropReason.MetadataMismatch)]
     [InlineData("no reverse context", DropReason.MetadataMismatch)]
     [InlineData("other session", DropReason.MetadataMismatch)]
-    [InlineData("the transit", DropReason.NoRoute)]
+    [InlineData("the transit", DropReason.InstanceArriving)]
     public void RedirectReachingTheTransit_Altered_DroppedThereWithItsReason_NotRelayed(string alteration, DropReason reason)
     {
         using var fabric = new TransitFabric(dc2On: "east");
@@ -447,6 +724,36 @@ public sealed class TransitMobilityTests
         fabric.Pump();
     }
 
+    /// <summary>The document with app2 at dc1's apps network (no longer at br2's LAN): the transit of br1's sessions to it.</summary>
+    private static string MovedToDc1(string text) => TransitFabric.WithDc1Apps(text.Replace(App2AtBr2, "", StringComparison.Ordinal), App2AtBr2);
+
+    /// <summary>
+    /// Commits app2 at dc1's apps network to dc1, br1 and br2; app2's host at br2 stops answering, lander (dc1) answers.
+    /// </summary>
+    private static void MoveToDc1(TransitFabric fabric)
+    {
+        var moved = fabric.Document(MovedToDc1);
+        fabric.App2.IsServer = false;
+        fabric.Lander!.IsServer = true;
+        foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+    }
+
+    /// <summary>No host saw a reset, and <paramref name="landed"/>, where app2 moved, saw no new connection (its first segment was mid-flow data).</summary>
+    private static void AssertNoResetNorSynAt(TransitFabric fabric, TestHost landed)
+    {
+        foreach (var host in fabric.Hosts)
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Assert.DoesNotContain(landed.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
     /// <summary>The document edit that gives br1 the bridged network apps (gateway 10.30.1.252/24) with <paramref name="containers"/>.</summary>
     private static Func<string, string> WithBr1Apps(string containers = "") =>
         text => SvrFabric.WithBr1Apps(text, containers, gateway: "10.30.1.252/24");
@@ -509,6 +816,22 @@ public sealed class TransitMobilityTests
         Assert.DoesNotContain(fabric.Mover!.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
     }
 
+    /// <summary>The live sessions of a router's worker.</summary>
+    private static List<SessionState> Sessions(Fabric.Dataplane.Routing.ForwardingEngine router)
+    {
+        var sessions = router.Worker.Sessions;
+        var live = new List<SessionState>();
+        for (var handle = 0; handle < sessions.Capacity; handle++)
+        {
+            if (sessions.IsLive(handle))
+            {
+                live.Add(sessions.Payload(handle));
+            }
+        }
+
+        return live;
+    }
+
     private static SvrMetadata? Metadata(byte[] packet) =>
         MetadataInsertion.TryLocate(packet, packet.Length, out var block, out _) && !block.IsBare && SvrMetadata.TryParse(block, out var metadata, out _) ? metadata : null;
 
@@ -530,6 +853,9 @@ public sealed class TransitMobilityTests
 
     private static bool IsData(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) && tcp.Payload.Length > 0;
+
+    private static ushort SourcePort(byte[] packet) =>
+        Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.SourcePort : (ushort)0;
 
     private static TcpFlags? FlagsOf(byte[] packet) =>
         Ipv4Packet.TryCreate(packet, out var ip) && ip.Protocol == IpProtocol.Tcp && TcpSegment.TryCreate(ip.Payload, out var tcp) ? tcp.Flags : null;
