@@ -26,10 +26,16 @@ public sealed class TransitMobilityTests
         // dc2 on the east WAN: br1 reaches it, as br2, only through dc1.
         using var fabric = new TransitFabric(dc2On: "east");
         Open(fabric, Remote, 9000, 42000);
+        var service = SvrFabric.OnlySession(fabric.Br1).Service;
+        var admittedBy = fabric.Br1.Snapshot.Services[service].Runtime;
 
         Move(fabric);
         Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Br2).Svr);
         Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        // The commit gave the service a new runtime at br1 (its hosting routers changed); the session still counts on the old.
+        var inForce = fabric.Br1.Snapshot.Services[service].Runtime;
+        Assert.NotSame(admittedBy, inForce);
+        Assert.Equal(1, admittedBy.Admission.Active);
 
         // eng1's next segment reaches br2 through dc1 and comes back in br2's redirect to dc2; dc1 relays it to br1 (naming
         // dc2), br1 moves the session onto new waypoint ports through dc1 naming dc2, and sends the segment on: app2 at dc2
@@ -51,6 +57,10 @@ public sealed class TransitMobilityTests
         var relayed = Assert.Single(SvrFabricTests.WaypointPackets(fabric.Br1Wan.Received), packet => Metadata(packet)?.DestinationRouter is not null);
         Assert.Equal("dc2", Metadata(relayed)!.DestinationRouter);
         Assert.NotNull(Metadata(relayed)!.ReverseContext);
+
+        // Moved, the session counts against the runtime in force, and the replaced one holds nothing (so it can be pruned).
+        Assert.Equal(0, admittedBy.Admission.Active);
+        Assert.Equal(1, inForce.Admission.Active);
 
         // dc1 now carries the session on to dc2 beside its old transit session, which idles out.
         Assert.Equal(2, fabric.Dc1.Worker.Sessions.Count);
