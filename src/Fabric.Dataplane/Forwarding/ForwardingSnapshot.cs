@@ -306,6 +306,7 @@ public sealed record PortBinding(
     }
 
     // A port has a handful of addresses: a plain loop, asked once per packet, costs less than Array.IndexOf's call.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool OwnsIpv4(uint address)
     {
         foreach (var own in Ipv4Addresses)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Sessions;
@@ -181,6 +182,7 @@ public struct TcpTracker
         _marks = direction == SessionDirection.Reverse ? OpenerIsReverse : (byte)0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ObserveClose(bool ack, bool fin, SessionDirection direction)
     {
         var forward = direction == SessionDirection.Forward;
