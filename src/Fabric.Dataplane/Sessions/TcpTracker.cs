@@ -90,6 +90,7 @@ public struct TcpTracker
     public readonly bool IsClosed => _state is TcpState.Closed or TcpState.Reset;
 
     /// <summary>Advances the state with one segment's flags (as in <see cref="TcpSegment.Flags"/>) and judges it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TcpVerdict Observe(byte tcpFlags, SessionDirection direction)
     {
         var flags = (TcpFlags)tcpFlags;

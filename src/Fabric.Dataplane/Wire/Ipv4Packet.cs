@@ -168,7 +168,8 @@ public readonly ref struct Ipv4Packet
     /// <summary>The length the upper layer's pseudo-header carries: total length minus header length.</summary>
     public int PayloadLength => TotalLength - HeaderLength;
 
-    public bool IsHeaderChecksumValid => Checksum.Compute(Header) == 0;
+    public bool IsHeaderChecksumValid =>
+        (HeaderLength == MinHeaderLength ? Checksum.ComputeIpv4BaseHeader(_bytes) : Checksum.Compute(Header)) == 0;
 
     private ushort FlagsAndFragmentOffset => BinaryPrimitives.ReadUInt16BigEndian(_bytes[FlagsAndFragmentOffsetOffset..]);
 
