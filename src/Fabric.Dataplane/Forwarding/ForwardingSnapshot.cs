@@ -306,6 +306,7 @@ public sealed record PortBinding(
     }
 
     // A port has a handful of addresses: a plain loop, asked once per packet, costs less than Array.IndexOf's call.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool OwnsIpv4(uint address)
     {
         foreach (var own in Ipv4Addresses)
@@ -528,7 +529,11 @@ public sealed class ServiceRuntime(int id, string service, InstanceLoad load, Se
     /// every tenant's bucket are unlimited (an unlimited bucket stays so: <see cref="SharedTokenBucket.SetRate"/> refuses it).
     /// The fast path then touches none of the three.
     /// </summary>
-    public bool PolicesNothing => _sharedBucketsUnlimited && SessionRate.IsUnlimited;
+    public bool PolicesNothing
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _sharedBucketsUnlimited && SessionRate.IsUnlimited;
+    }
 
     private readonly bool _sharedBucketsUnlimited = serviceBucket.IsUnlimited && Array.TrueForAll(tenantBuckets, bucket => bucket.IsUnlimited);
 

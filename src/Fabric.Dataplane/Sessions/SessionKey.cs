@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Fabric.Dataplane.Sessions;
@@ -39,6 +40,7 @@ public readonly record struct SessionKey(
     /// Equal keys hash equal under the same seed. A secret seed makes collisions hard to craft without it; the
     /// mix is not a keyed cryptographic function.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Hash(ulong seed)
     {
         var ports = ((ulong)SourcePort << 24) | ((ulong)DestinationPort << 8) | Protocol | (IsIpv6 ? 1UL << 40 : 0);
@@ -47,6 +49,7 @@ public readonly record struct SessionKey(
         return Fold(source + ports, destination ^ Secret4);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Fold(ulong a, ulong b)
     {
         var high = Math.BigMul(a, b, out var low);

@@ -432,6 +432,7 @@ public sealed class SessionTable<TPayload> where TPayload : unmanaged
         return long.MaxValue;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Probe(in SessionKey key, uint tag, int position, out int handle, out SessionDirection direction)
     {
         var index = _index;

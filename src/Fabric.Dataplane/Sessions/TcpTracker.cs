@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Sessions;
@@ -89,6 +90,7 @@ public struct TcpTracker
     public readonly bool IsClosed => _state is TcpState.Closed or TcpState.Reset;
 
     /// <summary>Advances the state with one segment's flags (as in <see cref="TcpSegment.Flags"/>) and judges it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TcpVerdict Observe(byte tcpFlags, SessionDirection direction)
     {
         var flags = (TcpFlags)tcpFlags;
@@ -181,6 +183,7 @@ public struct TcpTracker
         _marks = direction == SessionDirection.Reverse ? OpenerIsReverse : (byte)0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ObserveClose(bool ack, bool fin, SessionDirection direction)
     {
         var forward = direction == SessionDirection.Forward;

@@ -106,15 +106,17 @@ public sealed class TrafficCounters
         };
     }
 
-    private int Index(int tenant, int service)
-    {
-        if (tenant != _lastTenant || service != _lastService)
-        {
-            _lastCell = _cells.Claim(tenant, service);
-            _lastTenant = tenant;
-            _lastService = service;
-        }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Index(int tenant, int service) =>
+        tenant == _lastTenant && service == _lastService ? _lastCell : Claim(tenant, service);
 
+    /// <summary>The cell of a pair other than the last one counted, which becomes the last one.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int Claim(int tenant, int service)
+    {
+        _lastCell = _cells.Claim(tenant, service);
+        _lastTenant = tenant;
+        _lastService = service;
         return _lastCell;
     }
 }

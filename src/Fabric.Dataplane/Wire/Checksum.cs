@@ -74,6 +74,19 @@ public static class Checksum
     /// <summary>The checksum of <paramref name="data"/>; 0 when <paramref name="data"/> already holds a correct checksum.</summary>
     public static ushort Compute(ReadOnlySpan<byte> data) => Finish(Add(0, data));
 
+    /// <summary>
+    /// <see cref="Compute"/> of the first 20 octets of <paramref name="header"/> (an IPv4 header without options), inline:
+    /// three reads instead of the general loop. Throws when <paramref name="header"/> is shorter.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort ComputeIpv4BaseHeader(ReadOnlySpan<byte> header)
+    {
+        var a = BinaryPrimitives.ReadUInt64BigEndian(header);
+        var b = BinaryPrimitives.ReadUInt64BigEndian(header[8..]);
+        var c = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
+        return Finish((a >> 32) + (uint)a + (b >> 32) + (uint)b + c);
+    }
+
     /// <summary>The partial sum of the IPv4 pseudo-header (source, destination, zero, protocol, length).</summary>
     public static ulong PseudoHeaderIpv4(uint source, uint destination, byte protocol, int upperLayerLength) =>
         (ulong)source + destination + protocol + (uint)upperLayerLength;

@@ -47,9 +47,11 @@ public readonly ref struct Ipv4Packet
     /// total length covering the header. The view ends at the total length; octets after it (Ethernet padding)
     /// are outside it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryCreate(Span<byte> bytes, out Ipv4Packet packet) => TryCreate(bytes, out packet, out _);
 
     /// <inheritdoc cref="TryCreate(Span{byte}, out Ipv4Packet)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryCreate(Span<byte> bytes, out Ipv4Packet packet, out WireError error)
     {
         packet = default;
@@ -166,7 +168,8 @@ public readonly ref struct Ipv4Packet
     /// <summary>The length the upper layer's pseudo-header carries: total length minus header length.</summary>
     public int PayloadLength => TotalLength - HeaderLength;
 
-    public bool IsHeaderChecksumValid => Checksum.Compute(Header) == 0;
+    public bool IsHeaderChecksumValid =>
+        (HeaderLength == MinHeaderLength ? Checksum.ComputeIpv4BaseHeader(_bytes) : Checksum.Compute(Header)) == 0;
 
     private ushort FlagsAndFragmentOffset => BinaryPrimitives.ReadUInt16BigEndian(_bytes[FlagsAndFragmentOffsetOffset..]);
 
@@ -222,6 +225,7 @@ public readonly ref struct Ipv4Packet
     /// <summary>The partial sum of this packet's pseudo-header for its upper-layer checksum.</summary>
     public ulong PseudoHeaderSum() => Checksum.PseudoHeaderIpv4(Source, Destination, Protocol, PayloadLength);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static WireError ValidateHeader(ReadOnlySpan<byte> bytes, out int totalLength)
     {
         totalLength = 0;

@@ -60,9 +60,11 @@ public readonly ref struct TcpSegment
     private TcpSegment(Span<byte> bytes) => _bytes = bytes;
 
     /// <summary>Accepts a segment whose data offset is at least 5 and whose header lies within the buffer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryCreate(Span<byte> bytes, out TcpSegment segment) => TryCreate(bytes, out segment, out _);
 
     /// <inheritdoc cref="TryCreate(Span{byte}, out TcpSegment)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool TryCreate(Span<byte> bytes, out TcpSegment segment, out WireError error)
     {
         segment = default;
