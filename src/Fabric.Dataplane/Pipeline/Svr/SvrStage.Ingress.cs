@@ -137,10 +137,11 @@ public static partial class SvrStage
 
     /// <summary>
     /// Puts ingress session <paramref name="handle"/> on <paramref name="path"/>: new waypoint ports there, the old ones
-    /// given back, metadata again. <paramref name="slot"/>: the hosting router (its slot in the service's entry) the
-    /// session goes to, when the path leads to a transit that carries sessions to several (a redirect to a router behind
-    /// a transit, perhaps the one the session already crosses: the same path, new ports); the session then counts against
-    /// the service's runtime in force, whichever admitted it. −1: the one the path leads to. Returns
+    /// given back, metadata again. <paramref name="slot"/>: the hosting router (its slot in the service's entry in force)
+    /// the session goes to, given by a redirect: a router behind a transit (perhaps the one the session already crosses: the
+    /// same path, new ports), or the transit itself as the destination (the instance moved there); the session then counts
+    /// against the service's runtime in force, whichever admitted it. −1: the one the path leads to, counted only when the
+    /// runtime that admitted the session is still in force. Returns
     /// <see cref="DropReason.None"/>, or why it stays where it was (a path that does not carry the session's protocol and
     /// family: <see cref="DropReason.NoRoute"/>).
     /// </summary>
@@ -221,7 +222,8 @@ public static partial class SvrStage
 
     /// <summary>
     /// Moves session <paramref name="state"/> to <paramref name="entry"/>'s runtime, its service's runtime in force under
-    /// <paramref name="snapshot"/>, counting against <paramref name="slot"/> of it (−1: none): its load is given back to
+    /// <paramref name="snapshot"/>, counting against <paramref name="slot"/> of its load (an instance at an egress or a
+    /// local session, a hosting router's slot at an ingress; −1: none): its load is given back to
     /// the runtime that admitted it (<see cref="SessionState.Runtime"/>, at its <see cref="SessionState.Instance"/>); where
     /// a later commit replaced that runtime, the one in force admits it as an existing session (as an HA replica: limits do
     /// not apply) and the old one releases it. Allocates nothing.

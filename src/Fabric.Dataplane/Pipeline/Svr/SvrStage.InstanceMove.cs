@@ -56,8 +56,10 @@ public static partial class SvrStage
     /// <summary>
     /// A former egress whose instance <paramref name="next"/> places here again, among its service's instances (a later
     /// commit moved it back), is an egress again on that instance: the ingress's packets on the old tuple reach it as
-    /// before, and its re-signal from where the session went is adopted (<see cref="TryAdoptMoved"/>). Returns whether it
-    /// returned. Runs when the worker binds a snapshot; allocates nothing.
+    /// before, and its re-signal from where the session went is adopted (<see cref="TryAdoptMoved"/>). It counts on that
+    /// instance under the service's runtime in force (<see cref="MoveToRuntimeInForce"/>: the commit that moved the instance
+    /// back replaced the runtime that admitted it). Returns whether it returned. Runs when the worker binds a snapshot;
+    /// allocates nothing.
     /// </summary>
     internal static bool ReturnToInstance(ForwardingSnapshot next, ref SessionState state, in SessionKey reverse)
     {
@@ -70,12 +72,7 @@ public static partial class SvrStage
         var entry = next.Services[state.Service];
         state.Svr = SvrRole.Egress;
         state.ForwardPort = (short)entry.Instances[instance].EgressPort;
-        if (entry.Runtime.Id == state.Runtime)
-        {
-            state.Instance = (short)instance;
-            entry.Runtime.Load.OnSessionStart(instance);
-        }
-
+        MoveToRuntimeInForce(next, entry, ref state, instance);
         return true;
     }
 
@@ -244,6 +241,13 @@ public static partial class SvrStage
     internal static Verdict FollowRedirect(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         ref readonly var metadata = ref context.Metadata;
+        if (metadata.SessionId != state.SessionId)
+        {
+            // Another session's redirect on this one's tuple (its waypoint pair given back and taken again while the old
+            // egress still redirected its former holder's packets): it moves nothing and its packet is not this client's.
+            return context.Fail(DropReason.MetadataMismatch);
+        }
+
         if (metadata.NamesThisRouter)
         {
             // The instance moved here, to the client's own router: the session becomes local (SvrStage.InstanceArrives.cs).

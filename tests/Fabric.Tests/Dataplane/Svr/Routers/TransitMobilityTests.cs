@@ -414,6 +414,8 @@ public sealed class TransitMobilityTests
     {
         using var fabric = new TransitFabric(withDc1Apps: true);
         Open(fabric, Remote, 9000, 42026);
+        var service = SvrFabric.OnlySession(fabric.Br2).Service;
+        var admittedAtBr2 = fabric.Br2.Snapshot.Services[service].Runtime;
         MoveToDc1(fabric);
         Echo(fabric, Remote, 9000, 42026, 107, "there");
         Assert.Equal(["there"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
@@ -437,6 +439,13 @@ public sealed class TransitMobilityTests
         Assert.Equal(2, fabric.Br1.Worker.Counters.SessionsMoved);
         Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Br2).Svr);
         Assert.Equal(SvrFabric.OnlySession(fabric.Br1).SessionId, SvrFabric.OnlySession(fabric.Br2).SessionId);
+        // Back on app2, br2's session counts on it under the service's runtime in force (the commits replaced the one that
+        // admitted it, which holds nothing now): least-connections at br2 sees it.
+        var inForce = fabric.Br2.Snapshot.Services[service].Runtime;
+        Assert.NotSame(admittedAtBr2, inForce);
+        Assert.Equal(0, admittedAtBr2.Admission.Active);
+        Assert.Equal(1, inForce.Admission.Active);
+        Assert.Equal(1, Enumerable.Range(0, inForce.Load.Count).Sum(instance => inForce.Load.LocalSessions(instance)));
         // No reset on eng1's connection at either end, and app2 saw its SYN once (br2's health check of app2, back there,
         // connects from ports of its own).
         Assert.DoesNotContain(fabric.Eng1.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
@@ -629,6 +638,33 @@ public sealed class TransitMobilityTests
         Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsRelayed);
         Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsFollowed);
         Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Empty(fabric.Mover!.Received);
+        Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+    }
+
+    /// <summary>
+    /// A redirect that reaches br1 on the session's tuple naming another session (its waypoint pair given back and taken
+    /// again while an old egress still redirected its former holder's packets; here altered on its way into br1) is dropped
+    /// as <see cref="DropReason.MetadataMismatch"/>: br1 moves nothing and sends nothing on, and eng1 gets nothing.
+    /// </summary>
+    [Fact]
+    public void RedirectReachingTheIngress_OfAnotherSession_DroppedThere_MovesNothing()
+    {
+        using var fabric = new TransitFabric(dc2On: "east");
+        Open(fabric, Remote, 9000, 42031);
+        Move(fabric);
+        fabric.Br1Wan.Faults = frame => [Alter(frame, "other session")];
+        var atEng1 = fabric.Eng1.Received.Count;
+
+        fabric.Eng1.SendTcp(Remote, 42031, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.MetadataMismatch));
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectedPacketsResent);
         Assert.Empty(fabric.Mover!.Received);
         Assert.Equal(atEng1, fabric.Eng1.Received.Count);
     }
