@@ -59,6 +59,12 @@ public sealed class PeerPath(
         originalProtocol is IpProtocol.Tcp or IpProtocol.Udp || originalProtocol == (originalIsIpv6 ? IpProtocol.Icmpv6 : IpProtocol.Icmp);
 
     /// <summary>
+    /// The transport a session of <paramref name="originalProtocol"/> crosses between routers in (its waypoint tuples'
+    /// protocol): TCP stays TCP; UDP and a ping (<see cref="Carries"/>) cross as UDP.
+    /// </summary>
+    public static byte TransportFor(byte originalProtocol) => originalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+
+    /// <summary>
     /// The waypoint tuple a packet of a session on this path carries from the peer to us (the peer's waypoint port to
     /// ours): the reverse key of an ingress or transit session, in the path's family.
     /// </summary>

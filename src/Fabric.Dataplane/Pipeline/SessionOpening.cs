@@ -429,7 +429,7 @@ internal readonly struct PeerRoute : ISessionRoute
             return DropReason.WaypointsExhausted;
         }
 
-        var transport = context.Key.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        var transport = PeerPath.TransportFor(context.Key.Protocol);
         reverse = path.FromPeer(peerPort, localPort, transport);
         state.Instance = (short)slot;
         state.ForwardPort = (short)path.Port;

@@ -181,7 +181,7 @@ public static partial class SvrStage
             return false;
         }
 
-        var transport = carried.OriginalProtocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        var transport = PeerPath.TransportFor(carried.OriginalProtocol);
         var reverse = path.FromPeer(peerPort, localPort, transport);
         var state = carried;
         state.Runtime = entry.Runtime.Id;

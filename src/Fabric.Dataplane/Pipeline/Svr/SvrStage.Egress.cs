@@ -52,7 +52,7 @@ public static partial class SvrStage
         }
 
         var original = metadata.ForwardContext;
-        var carried = original.Protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        var carried = PeerPath.TransportFor(original.Protocol);
         if (carried != context.Key.Protocol || !metadata.TenantNamed || !PeerPath.Carries(original.Protocol, original.IsIpv6))
         {
             return context.Fail(DropReason.MetadataMismatch);

@@ -196,7 +196,7 @@ public static partial class SvrStage
             return DropReason.WaypointsExhausted;
         }
 
-        var transport = protocol == IpProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp;
+        var transport = PeerPath.TransportFor(protocol);
         if (!resources.Sessions.TryRekey(handle, SessionDirection.Reverse, path.FromPeer(peerPort, localPort, transport)))
         {
             path.Waypoints.Release(localPort, peerPort);
