@@ -232,9 +232,10 @@ public static partial class SvrStage
     /// egress saw the session leave) moves nothing again. One naming the router the session's path leads to names a transit
     /// of the session (<see cref="CrossesAsTransit"/>: the instance moved to the transit, which relayed the redirect): the
     /// session moves to new waypoint ports to that router as its destination, counted on its slot of the entry in force,
-    /// so its forward metadata names no router beyond it and the transit opens it as an egress on the pinned instance; a
-    /// redirect to a transit the entry in force does not name as hosting the service (this router has not bound the move)
-    /// is refused. A redirect without the keepalive control returns the forward
+    /// so its forward metadata names no router beyond it and the transit opens it as an egress on the pinned instance. A
+    /// redirect to a router the entry in force does not name as hosting the service, a transit or a neighbour (this router
+    /// has not bound the move), is refused, unless the entry names no peer router at all. A redirect without the keepalive
+    /// control returns the forward
     /// packet it answers (<see cref="Redirect"/>): once the session is on a path to the router named, that packet is
     /// rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again, so it leaves on the new path with
     /// the session's metadata. A redirect that names this router (the instance moved to the client's own router) makes the
