@@ -229,9 +229,10 @@ public static partial class SvrStage
     /// egress saw the session leave) moves nothing again. One naming the router the session's path leads to names a transit
     /// of the session (<see cref="CrossesAsTransit"/>: the instance moved to the transit, which relayed the redirect): the
     /// session moves to new waypoint ports to that router as its destination, counted on its slot of the entry in force,
-    /// so its forward metadata names no router beyond it and the transit opens it as an egress on the pinned instance; a
-    /// redirect to a transit the entry in force does not name as hosting the service (this router has not bound the move)
-    /// is refused. A redirect without the keepalive control returns the forward
+    /// so its forward metadata names no router beyond it and the transit opens it as an egress on the pinned instance. A
+    /// redirect to a router the entry in force does not name as hosting the service, a transit or a neighbour (this router
+    /// has not bound the move), is refused, unless the entry names no peer router at all. A redirect without the keepalive
+    /// control returns the forward
     /// packet it answers (<see cref="Redirect"/>): once the session is on a path to the router named, that packet is
     /// rebuilt as the client sent it (<see cref="Return"/>) for the worker to run again, so it leaves on the new path with
     /// the session's metadata. A redirect that names this router (the instance moved to the client's own router) makes the
@@ -265,9 +266,14 @@ public static partial class SvrStage
         // A redirect on the session's own tuple naming the router its path leads to names a transit of the session: an egress
         // never names itself, so the instance moved to that transit, which relayed the redirect (RelayRedirect). The session
         // then goes there as its destination, counted on that router's slot of the entry in force (its forward metadata then
-        // names no router beyond it), which needs the entry to name that router as hosting the service.
+        // names no router beyond it), which needs the entry to name that router as hosting the service. So does a redirect
+        // to a neighbour: this router has not bound the move where its entry names other routers as hosting the service but
+        // not that one (the routers apply a commit one by one), and a session moved there would keep its old router's slot,
+        // which its forward metadata names as the destination (AddDestinationRouter): the neighbour would carry it on to the
+        // old egress as a transit. Refused, the old egress redirects the client's next packet again, followed once this
+        // router bound the move (or the session moved to the new router by FollowHosting when it did).
         var toTransit = CrossesAsTransit(state, snapshot, router!);
-        if (toTransit && slot < 0)
+        if (slot < 0 && (toTransit || NamesPeerRouters(state, snapshot)))
         {
             resources.Counters.RedirectsRefused++;
             return Verdict.Consumed;
@@ -390,6 +396,14 @@ public static partial class SvrStage
 
         return null;
     }
+
+    /// <summary>
+    /// Whether the entry in force of session <paramref name="state"/>'s service names peer routers hosting it: none when
+    /// this router hosts an instance of the service itself (its sessions across routers then predate that instance) or
+    /// reaches no router hosting it, where a redirect is followed on a path of this router's own to the router it names.
+    /// </summary>
+    private static bool NamesPeerRouters(in SessionState state, ForwardingSnapshot snapshot) =>
+        (uint)state.Service < (uint)snapshot.Services.Length && snapshot.Services[state.Service].PeerRouters.Length > 0;
 
     /// <summary>
     /// Whether ingress session <paramref name="state"/> already goes to <paramref name="router"/>: its path leads there,

@@ -955,7 +955,133 @@ public sealed class WorkloadMobilityTests
         }
     }
 
-    /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1 answering) and exchanges "before" on it.</summary>
+    [Fact]
+    public void Commit_MovingTheOnlyInstanceToBr2_AppliedAtBr1Last_SegmentAndRetransmissionWaitForBr1_ThenReachTheInstanceInOrder()
+    {
+        // dc1 and br2 apply the move before br1 (the ingress, br2's WAN neighbour): dc1 redirects eng1's segments to br2,
+        // which br1's snapshot does not name as hosting mobile yet. Once br1 bound the move it moves the session to br2
+        // itself (FollowHosting: br2 is the one router hosting mobile now), and the retransmission reaches mob1 there.
+        using var fabric = new SvrFabric(AtDc1);
+        SegmentsOfASessionWhoseMoveBr1AppliesLast(fabric, fabric.Document(AtBr2), 41020);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsFollowed);
+    }
+
+    [Fact]
+    public void Commit_MovingOneOfTwoInstancesToBr2_AppliedAtBr1Last_SegmentAndRetransmissionWaitForBr1_ThenReachTheMovedInstanceInOrder()
+    {
+        // As above with mob1's sibling bulk1 staying at dc1 and app2, listed first, serving mobile at br2: once br1 bound the
+        // move (dc1 still hosts mobile, so the session stays), dc1 redirects the retransmission again and br1 follows it,
+        // pinned to mob1, so neither app2 nor bulk1 sees the connection.
+        using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
+        SegmentsOfASessionWhoseMoveBr1AppliesLast(fabric, fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, ")), 41021);
+        Assert.Equal(3, fabric.Dc1.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+        Assert.DoesNotContain(fabric.App2.Received, IsData);
+        Assert.DoesNotContain(fabric.Bulk1.Received, IsData);
+        Assert.DoesNotContain(fabric.App2.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+    }
+
+    [Fact]
+    public void Commit_MovingTheOnlyInstanceToBr2_AppliedAtBr1Last_UdpFlowReachesTheInstanceOnceBr1BoundIt_NothingElsewhere()
+    {
+        using var fabric = new SvrFabric(AtDc1);
+        DatagramsOfASessionWhoseMoveBr1AppliesLast(fabric, fabric.Document(AtBr2), 41022);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsFollowed);
+    }
+
+    [Fact]
+    public void Commit_MovingOneOfTwoInstancesToBr2_AppliedAtBr1Last_UdpFlowReachesTheMovedInstanceOnceBr1BoundIt_NotItsSiblings()
+    {
+        using var fabric = new SvrFabric(text => WithSibling(AtDc1(text)));
+        DatagramsOfASessionWhoseMoveBr1AppliesLast(fabric, fabric.Document(text => WithSibling(AtBr2(text), "{ container = app2 }, ")), 41023);
+        Assert.Empty(fabric.Bulk1.Received);
+        Assert.Empty(fabric.App2.Received);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br2.Worker.Counters.InstancePinsHonoured);
+    }
+
+    /// <summary>
+    /// Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1), has dc1 and br2 apply
+    /// <paramref name="moved"/> (mob1 at br2) and sends eng1's next segment twice (a retransmission) before br1 applies it,
+    /// then later segments: nothing comes back to eng1 before br1 applied the move (no reset, not its own segment), br2
+    /// carries nothing for the session yet, and once br1 applied it every segment is echoed by mob1 at br2, which
+    /// receives the data once each, in order, and no reset or SYN reaches any end.
+    /// </summary>
+    private static void SegmentsOfASessionWhoseMoveBr1AppliesLast(SvrFabric fabric, Fabric.Model.FabricConfig moved, ushort sourcePort)
+    {
+        Open(fabric, sourcePort);
+        fabric.Ops1.IsServer = false;
+        fabric.Dc1.Apply(moved, version: 2);
+        fabric.Br2.Apply(moved, version: 2);
+        fabric.Pump();
+        Assert.Equal(SvrRole.FormerEgress, SvrFabric.OnlySession(fabric.Dc1).Svr);
+
+        var atEng1 = fabric.Eng1.Received.Count;
+        var atOps1 = fabric.Ops1.Received.Count;
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            fabric.Eng1.SendTcp(Mobile, sourcePort, 7000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+            fabric.Pump();
+        }
+
+        Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.RedirectsRefused);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+
+        fabric.Br1.Apply(moved, version: 2);
+        fabric.Pump();
+        Exchange(fabric, 107, "after!", sourcePort);
+        Exchange(fabric, 113, "again", sourcePort);
+        Exchange(fabric, 118, "later", sourcePort);
+
+        Assert.Equal(["after!", "again", "later"], fabric.Roamer.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(atOps1, fabric.Ops1.Received.Count);
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Br2).Svr);
+        foreach (var host in new[] { fabric.Eng1, fabric.Ops1, fabric.Roamer })
+        {
+            Assert.DoesNotContain(host.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
+        }
+
+        Assert.DoesNotContain(fabric.Roamer.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
+    }
+
+    /// <summary>
+    /// A UDP flow from eng1's <paramref name="sourcePort"/> to mobile: d1 to mob1 at dc1; dc1 and br2 apply
+    /// <paramref name="moved"/> (mob1 at br2); d2 before br1 applies it (lost: dc1's redirect names a router br1's snapshot
+    /// does not name as hosting mobile), d3 and d4 after. mob1 at br2 receives d3 and d4, eng1 their echoes (never a datagram
+    /// of its own turned round), and nothing else reaches dc1's LAN.
+    /// </summary>
+    private static void DatagramsOfASessionWhoseMoveBr1AppliesLast(SvrFabric fabric, Fabric.Model.FabricConfig moved, ushort sourcePort)
+    {
+        fabric.Ops1.IsServer = true;
+        fabric.Eng1.SendUdp(Mobile, sourcePort, 7000, "d1"u8.ToArray());
+        fabric.Pump();
+        Assert.Single(fabric.Ops1.Received);
+
+        fabric.Ops1.IsServer = false;
+        fabric.Dc1.Apply(moved, version: 2);
+        fabric.Br2.Apply(moved, version: 2);
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Mobile, sourcePort, 7000, "d2"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsRefused);
+
+        fabric.Br1.Apply(moved, version: 2);
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Mobile, sourcePort, 7000, "d3"u8.ToArray());
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Mobile, sourcePort, 7000, "d4"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["d3", "d4"], fabric.Roamer.Received.Select(UdpText).ToArray());
+        Assert.Equal(["d1", "d3", "d4"], fabric.Eng1.Received.Select(UdpText).ToArray());
+        Assert.All(fabric.Eng1.Received, packet => Assert.Equal(System.Net.IPAddress.Parse(Mobile), Packets.Source(packet)));
+        Assert.All(fabric.Eng1.Received, packet => Assert.True(Packets.ChecksumsValid(packet)));
+        Assert.Single(fabric.Ops1.Received);
+    }
+
     /// <summary>
     /// Commits mob1's move from dc1 (where its sibling bulk1 stays) to br2, where app2, listed first, also serves mobile, at
     /// every router (version 2); ops1 stops answering. dc1's session to mob1 is a former egress then. Returns the document (with <paramref name="alsoEdit"/> applied last).
@@ -974,6 +1100,7 @@ public sealed class WorkloadMobilityTests
         return moved;
     }
 
+    /// <summary>Opens eng1's TCP session to mobile from <paramref name="sourcePort"/> (mob1 at dc1 answering) and exchanges "before" on it.</summary>
     private static void Open(SvrFabric fabric, ushort sourcePort)
     {
         fabric.Ops1.IsServer = true;
