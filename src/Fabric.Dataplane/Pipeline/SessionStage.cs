@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Wire;
@@ -240,11 +239,7 @@ public static class SessionStage
     /// reaches further: a retransmission leaves it, a SYN (a connection beginning on the tuple) sets it. What a reset
     /// the router sends of its own carries (<see cref="SessionResets"/>).
     /// </summary>
-    /// <remarks>
-    /// Reads the sequence number and header length the parse kept (<see cref="PacketHeaders"/>), not the frame: arithmetic
-    /// that cannot throw, so it is inlined into <see cref="FastPath"/> without changing what a fault reports.
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <remarks>Reads the sequence number and header length the parse kept (<see cref="PacketHeaders"/>), not the frame.</remarks>
     private static void TrackSequence(ref uint next, ref PacketContext context)
     {
         var flags = (TcpFlags)context.TcpFlags;
