@@ -62,6 +62,12 @@ public ref struct PacketContext
     /// <summary>For TCP, the segment's flags; else 0.</summary>
     public readonly ref byte TcpFlags => ref _headers.TcpFlags;
 
+    /// <summary>For TCP, the segment's sequence number as the parse read it; else 0.</summary>
+    public readonly uint TcpSequence => _headers.TcpSequence;
+
+    /// <summary>For TCP, the segment's header length in octets as the parse read it; else 0.</summary>
+    public readonly int TcpHeaderLength => _headers.TcpHeaderLength;
+
     /// <summary>An ICMP error about a flow: NAT applies to the quoted packet too.</summary>
     public readonly ref bool IsIcmpError => ref _headers.IsIcmpError;
 

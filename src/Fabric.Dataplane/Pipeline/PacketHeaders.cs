@@ -10,10 +10,19 @@ namespace Fabric.Dataplane.Pipeline;
 /// </summary>
 public struct PacketHeaders
 {
+    // Ordered so that the struct packs into 64 octets (one store clears it): the one-octet fields share the first word.
     public ushort EtherType;
+    public bool IsIpv6;
+
+    /// <summary>For TCP, the segment's header length in octets (20–60); else 0.</summary>
+    public byte TcpHeaderLength;
+
     public int NetworkOffset;
     public int TransportOffset;
-    public bool IsIpv6;
+
+    /// <summary>For TCP, the segment's sequence number; else 0. Nothing after the parse rewrites it (SVR leaves the TCP header as it is).</summary>
+    public uint TcpSequence;
+
     public SessionKey Key;
     public byte TcpFlags;
     public bool IsIcmpError;

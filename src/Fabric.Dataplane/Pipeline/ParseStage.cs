@@ -112,6 +112,8 @@ public static class ParseStage
                 sourcePort = tcp.SourcePort;
                 destinationPort = tcp.DestinationPort;
                 headers.TcpFlags = (byte)tcp.Flags;
+                headers.TcpSequence = tcp.SequenceNumber;
+                headers.TcpHeaderLength = (byte)tcp.HeaderLength;
                 break;
             case IpProtocol.Udp:
                 if (!UdpDatagram.TryCreate(bytes, out var udp))

@@ -239,15 +239,13 @@ public static class SessionStage
     /// reaches further: a retransmission leaves it, a SYN (a connection beginning on the tuple) sets it. What a reset
     /// the router sends of its own carries (<see cref="SessionResets"/>).
     /// </summary>
+    /// <remarks>Reads the sequence number and header length the parse kept (<see cref="PacketHeaders"/>), not the frame.</remarks>
     private static void TrackSequence(ref uint next, ref PacketContext context)
     {
-        var tcp = context.Frame[context.TransportOffset..];
-        var sequence = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
-        var headerLength = (tcp[12] >> 4) * 4;
         var flags = (TcpFlags)context.TcpFlags;
-        var consumed = context.IpLength - (context.TransportOffset - context.NetworkOffset) - headerLength
+        var consumed = context.IpLength - (context.TransportOffset - context.NetworkOffset) - context.TcpHeaderLength
             + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
-        var end = sequence + (uint)consumed;
+        var end = context.TcpSequence + (uint)consumed;
         if ((flags & TcpFlags.Syn) != 0 || next == 0 || (int)(end - next) > 0)
         {
             next = end;

@@ -73,6 +73,39 @@ public sealed class SessionRevocationTests
     }
 
     [Fact]
+    public void LocalTcpSessionRevoked_AfterDataBehindTcpOptions_EachResetCarriesTheSequenceAfterTheData()
+    {
+        using var lab = new RouterFixture();
+        Connect(lab.Eng1, 40000, lab.Pump);
+        // Five octets of data behind a 32-octet header (12 octets of options): the client's next sequence is 111; the server
+        // echoes them from 5006, so its next is 5011.
+        lab.Eng1.SendIp(TcpWithOptions(lab.Eng1.Address, IpAddressConversions.ParseIpv4(Web), 40000, 80, 106, 5006, "again"u8.ToArray()));
+        lab.Pump();
+        var server = ServerOf(lab.Web1, lab.Web2, lab.Eng1);
+        var (atClient, atServer) = (lab.Eng1.Received.Count, server.Received.Count);
+
+        lab.Router.Apply(RouterFixture.Load(RouterFixture.Config.Replace(AllOnWeb, EngineeringOffWeb, StringComparison.Ordinal)), 2);
+        lab.Pump();
+
+        AssertReset(lab.Eng1, atClient, Web, 80, lab.Eng1.Address, 40000, sequence: 5011, acknowledgment: 111);
+        AssertReset(server, atServer, "10.20.1.10", 40000, server.Address, 80, sequence: 111, acknowledgment: 5011);
+    }
+
+    /// <summary>An IPv4 TCP segment with ACK and PSH whose header carries two NOPs and a timestamps option (32 octets), checksums valid.</summary>
+    private static byte[] TcpWithOptions(uint source, uint destination, ushort sourcePort, ushort destinationPort, uint sequence, uint acknowledgment, byte[] payload)
+    {
+        var options = new WireBytes([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0]);
+        var header = new TcpHeader(sourcePort, destinationPort, sequence, acknowledgment, TcpFlags.Ack | TcpFlags.Psh, 65535, 0, 0, options);
+        var packet = Packets.Ip(source, destination, IpProtocol.Tcp, new byte[header.EmitLength + payload.Length]);
+        Ipv4Packet.TryCreate(packet, out var ip);
+        header.Emit(ip.Payload);
+        payload.CopyTo(ip.Payload[header.EmitLength..]);
+        TcpSegment.TryCreate(ip.Payload, out var segment);
+        segment.UpdateChecksum(ip.PseudoHeaderSum());
+        return packet;
+    }
+
+    [Fact]
     public void HostBasedContainerDetached_ItsSessionEnds_TheInstanceGetsAReset_OthersSeeNothing()
     {
         using var lab = new RouterFixture();
