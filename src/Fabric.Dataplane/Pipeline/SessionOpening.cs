@@ -2,7 +2,6 @@ using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.LoadBalancing;
 using Fabric.Dataplane.Policing;
 using Fabric.Dataplane.Sessions;
-using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Telemetry;
 using Fabric.Dataplane.Wire;
 
@@ -415,8 +414,7 @@ internal readonly struct PeerRoute : ISessionRoute
             return DropReason.NoRoute;
         }
 
-        var hasKeys = snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys;
-        if (FailClosed.Decide(entry.Policy.Encryption, hasKeys) == SealDecision.HoldOrRefuse || (!hasKeys && !path.AcceptsUnauthenticatedMetadata))
+        if (SvrStage.RefusesToSignal(snapshot, entry, path))
         {
             // Fail closed: the session is refused (and counted) rather than sent in clear, or with metadata the peer
             // would refuse as unauthenticated.

@@ -188,8 +188,6 @@ public static partial class SvrStage
         state.Instance = (short)entry.SlotOf(path);
         RecordWaypoints(ref state, path, localPort, peerPort);
         state.ReversePort = (short)clientPort;
-        state.SendMetadata = true;
-        state.Unanswered = 0;
         state.Bucket = TokenLevel.Full(entry.Runtime.SessionRate, now);
         state.ReverseSeenAt = now - SessionReplication.Ticks(record.ReverseQuietNanoseconds, worker.TicksPerSecond);
         var lastSeen = Math.Max(0, now - SessionReplication.Ticks(record.IdleNanoseconds, worker.TicksPerSecond));

@@ -1,6 +1,7 @@
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
+using Fabric.Dataplane.Svr.Security;
 using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline;
@@ -167,8 +168,6 @@ public static partial class SvrStage
 
         var previousPool = state.WaypointPool;
         RecordWaypoints(ref state, path, localPort, peerPort);
-        state.SendMetadata = true;
-        state.Unanswered = 0;
         path.Health.SessionMovedFrom(snapshot.Runtimes.PathHealth[previousPool]);
         resources.Counters.SessionsMoved++;
         return DropReason.None;
@@ -207,9 +206,21 @@ public static partial class SvrStage
     }
 
     /// <summary>
+    /// Whether a session of <paramref name="entry"/>'s service may not be signalled on <paramref name="path"/> under
+    /// <paramref name="snapshot"/> (fail closed): the service requires encryption and the path has no keys yet, or the path
+    /// has none and its peer would refuse unauthenticated metadata. Such a session is refused rather than sent in clear.
+    /// </summary>
+    internal static bool RefusesToSignal(ForwardingSnapshot snapshot, ServiceEntry entry, PeerPath path)
+    {
+        var hasKeys = snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys;
+        return FailClosed.Decide(entry.Policy.Encryption, hasKeys) == SealDecision.HoldOrRefuse || (!hasKeys && !path.AcceptsUnauthenticatedMetadata);
+    }
+
+    /// <summary>
     /// Records in <paramref name="state"/> that its session crosses <paramref name="path"/> on the waypoint pair
     /// <paramref name="localPort"/>, <paramref name="peerPort"/> (<see cref="TakeWaypoints"/>): the path's pool, the pair,
-    /// the port its forward packets leave by and the peer's keys.
+    /// the port its forward packets leave by and the peer's keys; and that its next packets signal it again (metadata until
+    /// the far router answers).
     /// </summary>
     private static void RecordWaypoints(ref SessionState state, PeerPath path, ushort localPort, ushort peerPort)
     {
@@ -218,6 +229,8 @@ public static partial class SvrStage
         state.PeerWaypointPort = peerPort;
         state.ForwardPort = (short)path.Port;
         state.PeerKeys = (short)path.KeysId;
+        state.SendMetadata = true;
+        state.Unanswered = 0;
     }
 
     /// <summary>

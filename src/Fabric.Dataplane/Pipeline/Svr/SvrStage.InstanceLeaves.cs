@@ -1,7 +1,6 @@
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Svr;
-using Fabric.Dataplane.Svr.Security;
 
 namespace Fabric.Dataplane.Pipeline;
 
@@ -81,8 +80,7 @@ public static partial class SvrStage
             return false;
         }
 
-        var hasKeys = next.Runtimes.PeerKeys[path.KeysId].HasKeys;
-        if (FailClosed.Decide(entry.Policy.Encryption, hasKeys) == SealDecision.HoldOrRefuse || (!hasKeys && !path.AcceptsUnauthenticatedMetadata))
+        if (RefusesToSignal(next, entry, path))
         {
             return false;
         }
@@ -96,8 +94,6 @@ public static partial class SvrStage
         resources.SessionMadeRemote(instance);
         MoveToRuntimeInForce(next, entry, ref state, slot);
         state.Svr = SvrRole.Ingress;
-        state.SendMetadata = true;
-        state.Unanswered = 0;
         state.ReverseSeenAt = now;
         state.OriginalProtocol = client.Protocol;
         state.IsIpv6 = client.IsIpv6;
@@ -123,12 +119,9 @@ public static partial class SvrStage
     private static PeerPath? PathToPlaced(ServiceEntry entry, ForwardingSnapshot snapshot, string router, out int slot)
     {
         slot = Array.IndexOf(entry.PeerRouters, router);
-        for (var i = 0; slot >= 0 && i < entry.PeerPaths.Length; i++)
+        if (slot >= 0 && UsablePathTo(entry, slot) is { } toSlot)
         {
-            if (entry.PeerPathSlots[i] == slot && entry.PeerPaths[i].Health.IsUsable)
-            {
-                return entry.PeerPaths[i];
-            }
+            return toSlot;
         }
 
         foreach (var path in snapshot.PeerPaths)

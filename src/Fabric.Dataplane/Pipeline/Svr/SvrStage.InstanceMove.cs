@@ -386,7 +386,21 @@ public static partial class SvrStage
             return snapshot.PeerPaths[metadata.OnwardPath];
         }
 
-        for (var i = 0; slot >= 0 && i < entry!.PeerPaths.Length; i++)
+        return slot >= 0 ? UsablePathTo(entry!, slot) : null;
+    }
+
+    /// <summary>
+    /// Whether the entry in force of session <paramref name="state"/>'s service names peer routers hosting it: none when
+    /// this router hosts an instance of the service itself (its sessions across routers then predate that instance) or
+    /// reaches no router hosting it, where a redirect is followed on a path of this router's own to the router it names.
+    /// </summary>
+    private static bool NamesPeerRouters(in SessionState state, ForwardingSnapshot snapshot) =>
+        (uint)state.Service < (uint)snapshot.Services.Length && snapshot.Services[state.Service].PeerRouters.Length > 0;
+
+    /// <summary>The first usable path of <paramref name="entry"/> to the hosting router at <paramref name="slot"/>, or null.</summary>
+    private static PeerPath? UsablePathTo(ServiceEntry entry, int slot)
+    {
+        for (var i = 0; i < entry.PeerPaths.Length; i++)
         {
             if (entry.PeerPathSlots[i] == slot && entry.PeerPaths[i].Health.IsUsable)
             {
@@ -398,27 +412,18 @@ public static partial class SvrStage
     }
 
     /// <summary>
-    /// Whether the entry in force of session <paramref name="state"/>'s service names peer routers hosting it: none when
-    /// this router hosts an instance of the service itself (its sessions across routers then predate that instance) or
-    /// reaches no router hosting it, where a redirect is followed on a path of this router's own to the router it names.
-    /// </summary>
-    private static bool NamesPeerRouters(in SessionState state, ForwardingSnapshot snapshot) =>
-        (uint)state.Service < (uint)snapshot.Services.Length && snapshot.Services[state.Service].PeerRouters.Length > 0;
-
-    /// <summary>
     /// Whether ingress session <paramref name="state"/> already goes to <paramref name="router"/>: its path leads there,
     /// or through a transit to it (the session's slot in its service's entry names it, which its forward metadata then
     /// names as the destination router).
     /// </summary>
     private static bool LeadsTo(in SessionState state, ForwardingSnapshot snapshot, string router)
     {
-        var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
-        if (current is null)
+        if (PathOfPool(snapshot.PeerPaths, state.WaypointPool) is null)
         {
             return false;
         }
 
-        if (current.PeerRouter == router)
+        if (CrossesAsTransit(state, snapshot, router))
         {
             return true;
         }
