@@ -165,15 +165,42 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
 
     /// <summary>
     /// Writes <paramref name="key"/> as <paramref name="member"/> (a forger) would: to its own replica, or with
-    /// <paramref name="everywhere"/> to every node's before it returns. Fails when the write does.
+    /// <paramref name="everywhere"/> to every node's before it returns. Fails when the write does. A write everywhere
+    /// first waits until the member is up and its replicator knows every member it sees, all up and reachable: a
+    /// node started moments ago may not have joined yet, and its replicator then writes "everywhere" to itself alone,
+    /// leaving the rest to gossip.
     /// </summary>
     public static async Task Write<T>(ActorSystem member, Akka.DistributedData.IKey<T> key, T initial, Func<T, T> modify, bool everywhere = false)
         where T : Akka.DistributedData.IReplicatedData
     {
+        var replicator = Akka.DistributedData.DistributedData.Get(member).Replicator;
+        if (everywhere)
+        {
+            await KnowsEveryMember(member);
+        }
+
         Akka.DistributedData.IWriteConsistency consistency = everywhere ? new Akka.DistributedData.WriteAll(Deadline) : Akka.DistributedData.WriteLocal.Instance;
-        var response = await Akka.DistributedData.DistributedData.Get(member).Replicator.Ask<Akka.DistributedData.IUpdateResponse>(
+        var response = await replicator.Ask<Akka.DistributedData.IUpdateResponse>(
             Akka.DistributedData.Dsl.Update(key, initial, consistency, modify), Deadline, TestContext.Current.CancellationToken);
         Assert.True(response.IsSuccessful, $"the forger's write failed: {response}");
+    }
+
+    /// <summary>Waits until <paramref name="member"/> is up and its replicator counts every member of its view, each up and reachable.</summary>
+    private static async Task KnowsEveryMember(ActorSystem member)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(member);
+        var replicator = Akka.DistributedData.DistributedData.Get(member).Replicator;
+        await Until(
+            async () =>
+            {
+                var state = cluster.State;
+                var replicas = await replicator.Ask<Akka.DistributedData.ReplicaCount>(
+                    Akka.DistributedData.Dsl.GetReplicaCount, Deadline, TestContext.Current.CancellationToken);
+                return (Self: cluster.SelfMember.Status, Members: state.Members.Count, Up: state.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up),
+                    Unreachable: state.Unreachable.Count, Replicas: replicas.N);
+            },
+            v => v.Self == Akka.Cluster.MemberStatus.Up && v.Up == v.Members && v.Unreachable == 0 && v.Replicas == v.Members,
+            "the writer up, and its replicator knowing every member (last seen: its status, members, up, unreachable, replicas)");
     }
 
     /// <summary>The live instance registry as router node <paramref name="node"/> (hosted by <paramref name="host"/>) sees it.</summary>

@@ -67,9 +67,9 @@ public sealed class RegistryForgeryTests : IDisposable
         // dc1a removes those under its keys, so at most the three were refused.
         var br1aSystem = br1a.Services.GetRequiredService<ActorSystem>();
         await ControlPlaneNodes.Until(
-            async () => (refusals.ForeignEntries, Held: string.Join(" ", (await Instances(br1aSystem)).Keys.Order(StringComparer.Ordinal))),
+            async () => (refusals.ForeignEntries, Held: await Keys(br1aSystem), ForgerHeld: await Keys(forger)),
             r => r.ForeignEntries >= 1,
-            "br1a refusing the forged instance (last seen: refusals and the instance keys br1a's replica holds)");
+            "br1a refusing the forged instance (last seen: refusals, the instance keys br1a's replica holds and those the forger's does)");
         Assert.InRange(refusals.ForeignEntries, 1, 3);
         var conductorView = await ControlPlaneNodes.Until(
             () => conductor.Ask<ServiceRegistryView>(new GetServiceRegistry(), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken),
@@ -144,6 +144,8 @@ public sealed class RegistryForgeryTests : IDisposable
         var response = await DistributedData.Get(node).Replicator.Ask<IGetResponse>(Dsl.Get(ServiceDistribution.Instances, ReadLocal.Instance), ControlPlaneNodes.Deadline, TestContext.Current.CancellationToken);
         return response is GetSuccess found ? found.Get(ServiceDistribution.Instances).ByName() : new Dictionary<string, SealedInstance>();
     }
+
+    private static async Task<string> Keys(ActorSystem node) => string.Join(" ", (await Instances(node)).Keys.Order(StringComparer.Ordinal));
 
     private static async Task<IReadOnlyDictionary<string, SealedLoad>> Loads(ActorSystem node)
     {
