@@ -127,3 +127,69 @@ public sealed class LabTransitMobilityTests(TransitMobilityLab lab, ITestOutputH
     private sealed record Counted(
         long Br2Sent, long Dc1Relayed, long Dc1Pinned, long Dc1Arriving, long Br1Followed, long Br1Refused, long Br1Resent, long Br1Resets);
 }
+
+/// <summary>One lab for the class: <see cref="TransitMobilityTopology"/>, with the conductor.</summary>
+public sealed class TransitLocalMobilityLab : IDisposable
+{
+    public LabRun Run { get; } = LabRun.Started("xl", TransitMobilityTopology.Text());
+
+    /// <summary>The test's own programs in the lab's containers.</summary>
+    public NetworkNamespaces Programs { get; } = new();
+
+    public void Dispose()
+    {
+        Programs.Dispose();
+        Run.Dispose();
+    }
+}
+
+/// <summary>
+/// Workload mobility through a transit to the client's router, real router processes (docs/mobility.md "An instance moves
+/// to the client's router", step 15): files1 moves from br2 to br1, where eng1's session to it enters the fabric, keeping
+/// its address, while eng1 streams to it. br2's redirect names br1; dc1 relays it; br1 makes the session a local session
+/// to files1 without a reset.
+/// </summary>
+[Collection(LabCollection.Name)]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class LabTransitLocalMobilityTests(TransitLocalMobilityLab lab, ITestOutputHelper output) : IClassFixture<TransitLocalMobilityLab>
+{
+    private readonly LabRun _run = lab.Run;
+
+    [Fact]
+    public void LongTransferToFiles1_WhileFiles1MovesFromBr2ThroughTheTransitToTheClientsRouterBr1_CompletesWithEveryByteIntact()
+    {
+        var (sentBefore, relayedBefore, madeLocalBefore, resetsBefore) = Snapshot();
+
+        InstanceMove.LongTransferCompletes(
+            _run, lab.Programs, output, _run.NamespaceOf("files1"), MoveFiles1ToBr1, "re-plugged, committed, applied everywhere",
+            landsAtDc2: false, carriedBy: "br2a", service: "10.30.2.40", nodes: ["br1a", "dc1a", "br2a"]);
+
+        var (sent, relayed, madeLocal, resets) = Snapshot();
+        output.WriteLine(
+            $"br2 redirects sent {sent - sentBefore}, dc1 redirects relayed {relayed - relayedBefore}, br1 sessions made local {madeLocal - madeLocalBefore}, "
+            + $"br1 returned packets sent on {_run.Counters("br1a").GetProperty("redirected_packets_resent").GetInt64()}, "
+            + $"br1 redirects refused {_run.Counters("br1a").GetProperty("redirects_refused").GetInt64()}");
+        Assert.True(sent > sentBefore, "br2 redirected the session after files1 left");
+        Assert.True(relayed > relayedBefore, "dc1 relayed br2's redirect naming br1");
+        Assert.True(madeLocal > madeLocalBefore, "br1 made the session local");
+        Assert.Equal(resetsBefore, resets);
+    }
+
+    /// <summary>Moves files1 to br1's apps network (<see cref="LabMoves"/>), then commits it listed there.</summary>
+    private void MoveFiles1ToBr1()
+    {
+        LabMoves.Replug(_run, "files1", "br1a", "10.30.2.252", device: "apps");
+        var moved = LabMoves.Relisted(TransitMobilityTopology.Text(), TransitMobilityTopology.Files1, TransitMobilityTopology.Br1AppsContainers);
+        LabMoves.Commit(_run, moved, "files1 moves to br1", nodes: 3);
+    }
+
+    private (long Br2Sent, long Dc1Relayed, long Br1MadeLocal, long Br1Resets) Snapshot()
+    {
+        var br1 = _run.Counters("br1a");
+        return (
+            _run.Counters("br2a").GetProperty("redirects_sent").GetInt64(),
+            _run.Counters("dc1a").GetProperty("redirects_relayed").GetInt64(),
+            br1.GetProperty("sessions_made_local").GetInt64(),
+            br1.GetProperty("session_resets").GetInt64());
+    }
+}
