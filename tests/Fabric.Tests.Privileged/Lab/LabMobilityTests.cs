@@ -69,7 +69,10 @@ public sealed class LabMobilityTests(MobilityLab lab, ITestOutputHelper output) 
     }
 }
 
-/// <summary>A long transfer from eng1 at br1 to mobile's instance mob1 while mob1 moves from dc1 to dc2, on a lab whose topology has them.</summary>
+/// <summary>
+/// A long transfer from eng1 at br1 to a service's instance while the instance moves (mobile's mob1 from dc1 to dc2 on the
+/// mobility topology, unless the caller says otherwise).
+/// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class InstanceMove
 {
@@ -98,8 +101,8 @@ internal static class InstanceMove
         """;
 
     /// <summary>
-    /// Connects to mobile's 7001 until mob1 takes the connection (the other instances refuse it; after 30 s of refusals
-    /// it prints so and exits), sends random data for argv[1] seconds
+    /// Connects to port 7001 of the service address argv[2] until the moving instance takes the connection (the other
+    /// instances refuse it; after 30 s of refusals it prints so and exits), sends random data for argv[1] seconds
     /// (16 KiB every 10 ms), then prints "bytes sha256" and the receiver's line.
     /// </summary>
     private const string Sender = """
@@ -107,7 +110,7 @@ internal static class InstanceMove
         deadline = time.monotonic() + 30
         while True:
             try:
-                connection = socket.create_connection(("10.200.0.90", 7001), timeout=60)
+                connection = socket.create_connection((sys.argv[2], 7001), timeout=60)
                 break
             except ConnectionRefusedError:
                 if time.monotonic() > deadline:
@@ -129,14 +132,17 @@ internal static class InstanceMove
         """;
 
     /// <summary>
-    /// eng1 sends to mob1 (in namespace <paramref name="instance"/>, at dc1) for 15 s; 3 s in, <paramref name="move"/> moves
-    /// mob1 to dc2 (<paramref name="how"/> says how, for the output). Every byte must arrive intact, br1 must count the
-    /// session moved and dc2 carry it.
+    /// eng1 sends to the instance in namespace <paramref name="instance"/> (mob1, at dc1) for 15 s; 3 s in,
+    /// <paramref name="move"/> moves it (mob1 to dc2; <paramref name="how"/> says how, for the output). Every byte must
+    /// arrive intact, br1 must count the session moved and dc2 carry it.
     /// </summary>
     /// <param name="landsAtDc2">Whether the instance moves to dc2 (br1 moves the session there); false: to br1 itself, where the caller checks what became of it.</param>
     /// <param name="carriedBy">The router node that carries the session before the move (dc1's, where mob1 is; br1's when mob1 starts at br1).</param>
+    /// <param name="service">The address eng1 connects to (mobile's), whose service admits port 7001.</param>
+    /// <param name="nodes">The router nodes whose counters are printed after the transfer (the mobility topology's).</param>
     public static void LongTransferCompletes(
-        LabRun run, NetworkNamespaces programs, ITestOutputHelper output, string instance, Action move, string how, bool landsAtDc2 = true, string carriedBy = "dc1a")
+        LabRun run, NetworkNamespaces programs, ITestOutputHelper output, string instance, Action move, string how, bool landsAtDc2 = true, string carriedBy = "dc1a",
+        string service = "10.200.0.90", IReadOnlyList<string>? nodes = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(programs);
@@ -145,7 +151,7 @@ internal static class InstanceMove
         var receiver = programs.Start(instance, "python3", "-c", Receiver);
         Assert.Equal("listening", receiver.StandardOutput.ReadLine());
         var movedBefore = run.Counters("br1a").GetProperty("sessions_moved").GetInt64();
-        var sender = programs.Start(run.NamespaceOf("eng1"), "python3", "-c", Sender, "15");
+        var sender = programs.Start(run.NamespaceOf("eng1"), "python3", "-c", Sender, "15", service);
         Assert.Equal("connected", sender.StandardOutput.ReadLine());
         run.Until($"{carriedBy} carries the transfer", () => run.Counters(carriedBy).GetProperty("sessions").GetInt64() > 0);
         Thread.Sleep(TimeSpan.FromSeconds(3));
@@ -155,7 +161,7 @@ internal static class InstanceMove
         var moved = clock.Elapsed;
 
         var finished = sender.WaitForExit(TimeSpan.FromSeconds(90));
-        foreach (var node in new[] { "br1a", "dc1a", "dc2a" })
+        foreach (var node in nodes ?? ["br1a", "dc1a", "dc2a"])
         {
             output.WriteLine($"{node}: {run.Counters(node)}");
         }

@@ -12,14 +12,18 @@ namespace Fabric.Tests.Lab;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public static class LabMoves
 {
-    /// <summary>Plugs <paramref name="container"/>'s eth0 into the bridged network of router node <paramref name="toNode"/> and routes it via <paramref name="gateway"/>.</summary>
-    public static void Replug(LabRun run, string container, string toNode, string gateway)
+    /// <summary>
+    /// Plugs <paramref name="container"/>'s eth0 into the bridged network of router node <paramref name="toNode"/> and
+    /// routes it via <paramref name="gateway"/>. A node with several bridged networks needs <paramref name="device"/>: the
+    /// router's device on the network's bridge (the network's name unless the document names another).
+    /// </summary>
+    public static void Replug(LabRun run, string container, string toNode, string gateway, string? device = null)
     {
         ArgumentNullException.ThrowIfNull(run);
         var moving = run.NamespaceOf(container);
         var wires = $"fab-{run.Name}";
         var bridge = LinksOf(run.NamespaceOf(toNode))
-            .Where(l => l.GetProperty("ifname").GetString() != "lo")
+            .Where(l => l.GetProperty("ifname").GetString() is { } name && name != "lo" && (device is null || name == device))
             .Select(l => Master(wires, WiresEnd(wires, l)))
             .Single(b => b?.StartsWith("lan", StringComparison.Ordinal) == true)!;
         var end = WiresEnd(wires, LinksOf(moving).Single(l => l.GetProperty("ifname").GetString() == "eth0"));
