@@ -530,12 +530,12 @@ public sealed class TransitMobilityTests
 
         fabric.Br2East.Tamper = _ => false;
         MoveAloneToDc1(fabric, fabric.Dc1, fabric.Br1);
-        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
-        Assert.Equal("dc1", PathOf(fabric.Br1));
         var atDc1 = fabric.DcWest.Received.Count;
 
         Echo(fabric, Remote, 9000, 42030, 107, "after!");
         Assert.Equal(["after!"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal("dc1", PathOf(fabric.Br1));
         Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsFollowed);
         Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsRelayed);
 
@@ -580,6 +580,41 @@ public sealed class TransitMobilityTests
         Assert.Single(fabric.App2.Received);
         Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
         Assert.Equal("dc1", PathOf(fabric.Br1));
+    }
+
+    /// <summary>
+    /// br2 up, app2 its only instance of remote: br1 moves the session to dc1 when it binds the commit, as with br2 down, so
+    /// nothing more reaches br2 and nothing is redirected. When dc1 binds the commit after br1, the segment br1 re-signals
+    /// before it is not delivered anywhere (dc1 does not host remote yet); the client's retransmission after dc1 bound it
+    /// reaches app2 there.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Commit_MovingTheOnlyInstanceToTheTransit_OldEgressUp_SessionMovesAtRebinding_NoRedirect(bool dc1Last)
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42033);
+        MoveAloneToDc1(fabric, dc1Last ? [fabric.Br1, fabric.Br2] : [fabric.Dc1, fabric.Br1, fabric.Br2]);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        var atBr2 = fabric.Br2East.Received.Count;
+        if (dc1Last)
+        {
+            var atEng1 = fabric.Eng1.Received.Count;
+            fabric.Eng1.SendTcp(Remote, 42033, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+            fabric.Pump();
+            Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+            Assert.DoesNotContain(fabric.Lander!.Received, IsData);
+            fabric.Dc1.Apply(fabric.Document(MovedAloneToDc1), version: 2);
+            fabric.Pump();
+        }
+
+        Echo(fabric, Remote, 9000, 42033, 107, "after!");
+        Assert.Equal(["after!"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(atBr2, fabric.Br2East.Received.Count);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        AssertNoResetNorSynAt(fabric, fabric.Lander);
     }
 
     /// <summary>
