@@ -59,8 +59,12 @@ public static partial class SvrStage
     /// hosting its service (the instance moved to another router, by a commit or by the CNI plugin's detach and attach)
     /// moves to a path to a router that hosts the service now: one that did not host it under <paramref name="before"/>
     /// (the service's entry in the snapshot the session was bound to: where the instance went), else as
-    /// <see cref="PeerPathChoice.ForNewSession"/> picks it. When several routers newly host the service and the session's
-    /// path is usable, it stays: the old egress knows where its instance went and redirects it there
+    /// <see cref="PeerPathChoice.ForNewSession"/> picks it. A session whose path leads to a router hosting the service
+    /// through a transit moves too when the router it goes to (its destination) no longer hosts the service and the transit
+    /// does now (<see cref="TransitHostingInstead"/>: the instance moved to the transit): to the one new host, else to the
+    /// transit, as its destination (the slot in force given to <see cref="MoveTo"/>, so its forward metadata names no
+    /// router beyond it), whether or not the old destination is up to redirect it. When several routers newly host the
+    /// service and the session's path is usable, it stays: the old egress knows where its instance went and redirects it there
     /// (<see cref="Redirect"/>). New waypoint ports, and metadata again on its next forward
     /// packet, so the new egress adopts it mid-flow with the
     /// same session id and original tuple. Whatever the service's resiliency: a workload that moves is no failure. A
@@ -78,16 +82,37 @@ public static partial class SvrStage
 
         var entry = snapshot.Services[state.Service];
         var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
-        if (entry.PeerPaths.Length == 0 || (current is not null && entry.SlotOf(current) >= 0))
+        if (entry.PeerPaths.Length == 0)
         {
             return false;
         }
 
-        var newHost = PathToNewHost(entry, before, out var severalNewHosts);
+        var transit = -1;
+        if (current is not null && entry.SlotOf(current) >= 0)
+        {
+            transit = TransitHostingInstead(before, entry, state, current);
+            if (transit < 0)
+            {
+                return false;
+            }
+        }
+
+        var newHost = PathToNewHost(entry, before, out var severalNewHosts, out var newHostSlot);
         if (severalNewHosts && current is not null && current.Health.IsUsable)
         {
             // Which of them the instance went to only the old egress knows: the session stays until its redirect names it.
             return false;
+        }
+
+        if (transit >= 0)
+        {
+            // The session went through its path's router to one that no longer hosts the service, and that router hosts it
+            // now: it goes to the one new host (where the instance went), else to that router, as its destination, counted
+            // on its slot of the entry in force, so its forward metadata names no router beyond it (as FollowRedirect does
+            // for a redirect naming a transit of the session, CrossesAsTransit).
+            var slot = newHost is null ? transit : newHostSlot;
+            var path = newHost ?? UsablePathTo(entry, transit);
+            return path is not null && MoveTo(resources, handle, ref state, path, snapshot, slot) == DropReason.None;
         }
 
         var next = newHost ?? PeerPathChoice.ForNewSession(entry, slot: -1, now);
@@ -95,12 +120,36 @@ public static partial class SvrStage
     }
 
     /// <summary>
+    /// For ingress session <paramref name="state"/>, whose <paramref name="current"/> path leads to a router hosting its
+    /// service under <paramref name="entry"/> (the entry in force): the slot in <paramref name="entry"/> of that path's
+    /// router when the session goes through it as a transit to a destination router that no longer hosts the service
+    /// while the path's router does (the instance moved to a transit of the session, or the destination stopped hosting
+    /// it); −1 otherwise. The destination is the router the session counts on under <paramref name="before"/> (the entry
+    /// the session was bound to, whose runtime admitted it): one admitted under a runtime an earlier commit replaced names
+    /// no router that entry lists, and gives −1.
+    /// </summary>
+    private static int TransitHostingInstead(ServiceEntry? before, ServiceEntry entry, in SessionState state, PeerPath current)
+    {
+        if (before is null || before.Runtime.Id != state.Runtime || (uint)state.Instance >= (uint)before.PeerRouters.Length)
+        {
+            return -1;
+        }
+
+        var destination = before.PeerRouters[state.Instance];
+        return destination == current.PeerRouter || Array.IndexOf(entry.PeerRouters, destination) >= 0
+            ? -1
+            : Array.IndexOf(entry.PeerRouters, current.PeerRouter);
+    }
+
+    /// <summary>
     /// The first usable path of <paramref name="entry"/> to a router that hosts the service and did not under
     /// <paramref name="before"/>; null when none. <paramref name="several"/>: more than one router newly hosts it.
+    /// <paramref name="slot"/>: the slot in <paramref name="entry"/> of the router that path leads to; −1 when none.
     /// </summary>
-    private static PeerPath? PathToNewHost(ServiceEntry entry, ServiceEntry? before, out bool several)
+    private static PeerPath? PathToNewHost(ServiceEntry entry, ServiceEntry? before, out bool several, out int slot)
     {
         several = false;
+        slot = -1;
         if (before is null)
         {
             return null;
@@ -119,6 +168,7 @@ public static partial class SvrStage
             if (first is null)
             {
                 first = path;
+                slot = entry.PeerPathSlots[i];
             }
             else if (first.PeerRouter != path.PeerRouter)
             {

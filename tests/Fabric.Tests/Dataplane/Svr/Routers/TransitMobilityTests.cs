@@ -269,7 +269,7 @@ public sealed class TransitMobilityTests
         // names dc1; dc1, hosting the pinned instance now, relays it to br1 naming itself; br1, whose path leads to dc1,
         // re-signals the session on new waypoint ports to dc1 as its destination and sends the segment on; dc1 opens it as
         // an egress on app2 (lander), which echoes it at once, no retransmission needed.
-        using var fabric = new TransitFabric(withDc1Apps: true);
+        using var fabric = new TransitFabric(withDc1Apps: true, edit: WithSibling);
         Open(fabric, Remote, 9000, 42020);
 
         MoveToDc1(fabric);
@@ -324,7 +324,7 @@ public sealed class TransitMobilityTests
     {
         // Two segments reach br2 before br1 moved: both come back in br2's redirects, relayed by dc1 naming itself; the
         // second reaches br1 on the waypoint tuple the session gave back, is found by its pin and sent on to dc1 too.
-        using var fabric = new TransitFabric(withDc1Apps: true);
+        using var fabric = new TransitFabric(withDc1Apps: true, edit: WithSibling);
         Open(fabric, Remote, 9000, 42021);
         MoveToDc1(fabric);
         var atEng1 = fabric.Eng1.Received.Count;
@@ -351,7 +351,7 @@ public sealed class TransitMobilityTests
     [Fact]
     public void Commit_MovingTheInstanceToTheTransit_UdpDatagramsInFlightAllReachIt_LateRedirectRelayedToo()
     {
-        using var fabric = new TransitFabric(withDc1Apps: true);
+        using var fabric = new TransitFabric(withDc1Apps: true, edit: WithSibling);
         fabric.Eng1.SendUdp(Remote, 42022, 9000, "d1"u8.ToArray());
         fabric.Pump();
         Assert.Single(fabric.App2.Received);
@@ -381,7 +381,7 @@ public sealed class TransitMobilityTests
     [Fact]
     public void Commit_MovingTheInstanceToTheTransit_EncryptedService_SessionGoesOnSealedAtDc1_PayloadNeverInClear()
     {
-        using var fabric = new TransitFabric(withDc1Apps: true);
+        using var fabric = new TransitFabric(withDc1Apps: true, edit: WithSibling);
         fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
         fabric.ShareKeys(fabric.Dc1, fabric.Br2, epoch: 1);
         Open(fabric, Vault, 9443, 42023);
@@ -412,7 +412,7 @@ public sealed class TransitMobilityTests
     [Fact]
     public void Commit_MovingTheInstanceToTheTransitAndBack_SessionFollowsItBothWays_AdoptedAgainAtBr2()
     {
-        using var fabric = new TransitFabric(withDc1Apps: true);
+        using var fabric = new TransitFabric(withDc1Apps: true, edit: WithSibling);
         Open(fabric, Remote, 9000, 42026);
         var service = SvrFabric.OnlySession(fabric.Br2).Service;
         var admittedAtBr2 = fabric.Br2.Snapshot.Services[service].Runtime;
@@ -421,7 +421,7 @@ public sealed class TransitMobilityTests
         Assert.Equal(["there"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
         var atApp2 = fabric.App2.Received.Count(IsData);
 
-        var back = fabric.Document(unchanged => unchanged);
+        var back = fabric.Document(WithSibling);
         fabric.Lander.IsServer = false;
         fabric.App2.IsServer = true;
         foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
@@ -469,7 +469,7 @@ public sealed class TransitMobilityTests
     [InlineData("dc1")]
     public void Commit_MovingTheInstanceToTheTransit_AppliedLastAtOneRouter_RedirectWaitsForIt_RetransmissionReachesTheInstance(string last)
     {
-        using var fabric = new TransitFabric(withDc1Apps: true);
+        using var fabric = new TransitFabric(withDc1Apps: true, edit: WithSibling);
         Open(fabric, Remote, 9000, 42024);
         var moved = fabric.Document(MovedToDc1);
         fabric.App2.IsServer = false;
@@ -510,6 +510,136 @@ public sealed class TransitMobilityTests
         Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
         Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
         AssertNoResetNorSynAt(fabric, fabric.Lander);
+    }
+
+    /// <summary>
+    /// br2 is down when app2, its only instance of remote, moves to dc1 (nothing reaches br2 and it never binds the commit):
+    /// no redirect can come. br1, binding the commit, sees that the router its session goes to through dc1 (br2) no longer
+    /// hosts remote while dc1 does, and moves the session at once onto new waypoint ports to dc1 as its destination: eng1's
+    /// next segment reaches app2 at dc1 (lander), which dc1 opens as an egress from br1's metadata, and the connection goes
+    /// on without a reset. Before, br1 kept the session (its path led to a hosting router) and its segments went through dc1
+    /// to br2, lost until the session idled out.
+    /// </summary>
+    [Fact]
+    public void Commit_MovingTheInstanceToTheTransit_WhileTheOldEgressIsDown_TcpSessionMovesAtRebinding_GoesOnAtDc1()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42030);
+        var service = SvrFabric.OnlySession(fabric.Br1).Service;
+        var admittedBy = fabric.Br1.Snapshot.Services[service].Runtime;
+
+        fabric.Br2East.Tamper = _ => false;
+        MoveAloneToDc1(fabric, fabric.Dc1, fabric.Br1);
+        var atDc1 = fabric.DcWest.Received.Count;
+
+        Echo(fabric, Remote, 9000, 42030, 107, "after!");
+        Assert.Equal(["after!"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal("dc1", PathOf(fabric.Br1));
+        Assert.Equal(0, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.RedirectsRelayed);
+
+        // br1's re-signal names no router beyond dc1 (and no pin: no redirect came); dc1 holds the session as its egress
+        // beside its old transit session, which idles out.
+        var resignalled = SvrFabricTests.WaypointPackets(fabric.DcWest.Received.Skip(atDc1).ToList()).Where(packet => Metadata(packet) is not null).ToList();
+        Assert.NotEmpty(resignalled);
+        Assert.All(resignalled, packet => Assert.Null(Metadata(packet)!.DestinationRouter));
+        var egress = Assert.Single(Sessions(fabric.Dc1), session => session.Svr == SvrRole.Egress);
+        Assert.Equal(SvrFabric.OnlySession(fabric.Br1).SessionId, egress.SessionId);
+
+        // Moved, the session counts on dc1's slot under the runtime in force; the replaced one holds nothing.
+        var inForce = fabric.Br1.Snapshot.Services[service].Runtime;
+        Assert.NotSame(admittedBy, inForce);
+        Assert.Equal(0, admittedBy.Admission.Active);
+        Assert.Equal(1, inForce.Admission.Active);
+        AssertNoResetNorSynAt(fabric, fabric.Lander);
+
+        Echo(fabric, Remote, 9000, 42030, 113, "again");
+        Assert.Equal(["after!", "again"], fabric.Lander.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+    }
+
+    /// <summary>As for TCP, for a UDP session: with br2 down, br1 moves it to dc1 when it binds the commit, and every later datagram reaches app2 there.</summary>
+    [Fact]
+    public void Commit_MovingTheInstanceToTheTransit_WhileTheOldEgressIsDown_UdpSessionMovesAtRebinding_DatagramsReachIt()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        fabric.Eng1.SendUdp(Remote, 42031, 9000, "d1"u8.ToArray());
+        fabric.Pump();
+        Assert.Single(fabric.App2.Received);
+
+        fabric.Br2East.Tamper = _ => false;
+        MoveAloneToDc1(fabric, fabric.Dc1, fabric.Br1);
+        fabric.Eng1.SendUdp(Remote, 42031, 9000, "d2"u8.ToArray());
+        fabric.Pump();
+        fabric.Eng1.SendUdp(Remote, 42031, 9000, "d3"u8.ToArray());
+        fabric.Pump();
+
+        Assert.Equal(["d2", "d3"], fabric.Lander!.Received.Select(UdpText).ToArray());
+        Assert.Equal(["d1", "d2", "d3"], fabric.Eng1.Received.Select(UdpText).Order().ToArray());
+        Assert.Single(fabric.App2.Received);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal("dc1", PathOf(fabric.Br1));
+    }
+
+    /// <summary>
+    /// br2 up, app2 its only instance of remote: br1 moves the session to dc1 when it binds the commit, as with br2 down, so
+    /// nothing more reaches br2 and nothing is redirected. When dc1 binds the commit after br1, the segment br1 re-signals
+    /// before it is not delivered anywhere (dc1 does not host remote yet); the client's retransmission after dc1 bound it
+    /// reaches app2 there.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Commit_MovingTheOnlyInstanceToTheTransit_OldEgressUp_SessionMovesAtRebinding_NoRedirect(bool dc1Last)
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true);
+        Open(fabric, Remote, 9000, 42033);
+        MoveAloneToDc1(fabric, dc1Last ? [fabric.Br1, fabric.Br2] : [fabric.Dc1, fabric.Br1, fabric.Br2]);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        var atBr2 = fabric.Br2East.Received.Count;
+        if (dc1Last)
+        {
+            var atEng1 = fabric.Eng1.Received.Count;
+            fabric.Eng1.SendTcp(Remote, 42033, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+            fabric.Pump();
+            Assert.Equal(atEng1, fabric.Eng1.Received.Count);
+            Assert.DoesNotContain(fabric.Lander!.Received, IsData);
+            fabric.Dc1.Apply(fabric.Document(MovedAloneToDc1), version: 2);
+            fabric.Pump();
+        }
+
+        Echo(fabric, Remote, 9000, 42033, 107, "after!");
+        Assert.Equal(["after!"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(atBr2, fabric.Br2East.Received.Count);
+        Assert.Equal(0, fabric.Br2.Worker.Counters.RedirectsSent);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        AssertNoResetNorSynAt(fabric, fabric.Lander);
+    }
+
+    /// <summary>
+    /// The negative: br2 is up and keeps a sibling of app2 (sib), so it still hosts remote when app2 moves to dc1. br1's
+    /// rebinding moves nothing (only br2 knows the session's instance moved); br2's redirect, relayed by dc1 naming itself,
+    /// moves it, pinned to app2, which dc1 honours.
+    /// </summary>
+    [Fact]
+    public void Commit_MovingOneOfTwoInstancesToTheTransit_OldEgressUp_RebindingMovesNothing_TheRedirectDecides()
+    {
+        using var fabric = new TransitFabric(withDc1Apps: true, edit: WithSibling);
+        Open(fabric, Remote, 9000, 42032);
+        var before = SvrFabric.OnlySession(fabric.Br1);
+
+        MoveToDc1(fabric);
+        var bound = SvrFabric.OnlySession(fabric.Br1);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(before.LocalWaypointPort, bound.LocalWaypointPort);
+        Assert.Equal(before.Instance, bound.Instance);
+
+        Echo(fabric, Remote, 9000, 42032, 107, "after!");
+        Assert.Equal(["after!"], fabric.Lander!.Received.Where(IsData).Select(TcpText).ToArray());
+        Assert.Equal(1, fabric.Br1.Worker.Counters.RedirectsFollowed);
+        Assert.Equal(1, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.InstancePinsHonoured);
     }
 
     [Fact]
@@ -581,7 +711,7 @@ public sealed class TransitMobilityTests
     [Fact]
     public void RedirectNamingTheTransit_RelayedByIt_AllocatesNothing()
     {
-        using var fabric = new TransitFabric(withDc1Apps: true);
+        using var fabric = new TransitFabric(withDc1Apps: true, edit: WithSibling);
         Open(fabric, Remote, 9000, 42025);
         MoveToDc1(fabric);
         Echo(fabric, Remote, 9000, 42025, 107, "after!");
@@ -770,8 +900,18 @@ public sealed class TransitMobilityTests
         fabric.Pump();
     }
 
-    /// <summary>The document with app2 at dc1's apps network (no longer at br2's LAN): the transit of br1's sessions to it.</summary>
-    private static string MovedToDc1(string text) => TransitFabric.WithDc1Apps(text.Replace(App2AtBr2, "", StringComparison.Ordinal), App2AtBr2);
+    /// <summary>
+    /// The document with app2 at dc1's apps network (no longer at br2's LAN), the transit of br1's sessions to it, and its
+    /// sibling sib left at br2 (<see cref="WithSibling"/>): br2 keeps hosting the services, so br1's rebinding leaves the
+    /// session where it is and br2's redirect, relayed by dc1 naming itself, moves it (with the pin).
+    /// </summary>
+    private static string MovedToDc1(string text) => TransitFabric.WithDc1Apps(WithSibling(text).Replace(App2AtBr2, "", StringComparison.Ordinal), App2AtBr2);
+
+    /// <summary>
+    /// The document with app2 at dc1's apps network and no instance of remote or vault left at br2 (the fabric made
+    /// without <see cref="WithSibling"/>): br2 no longer hosts them.
+    /// </summary>
+    private static string MovedAloneToDc1(string text) => TransitFabric.WithDc1Apps(text.Replace(App2AtBr2, "", StringComparison.Ordinal), App2AtBr2);
 
     /// <summary>
     /// Commits app2 at dc1's apps network to dc1, br1 and br2; app2's host at br2 stops answering, lander (dc1) answers.
@@ -782,6 +922,24 @@ public sealed class TransitMobilityTests
         fabric.App2.IsServer = false;
         fabric.Lander!.IsServer = true;
         foreach (var router in new[] { fabric.Dc1, fabric.Br1, fabric.Br2 })
+        {
+            router.Apply(moved, version: 2);
+        }
+
+        fabric.Pump();
+    }
+
+    /// <summary>
+    /// Commits app2 at dc1's apps network, with no instance left at br2 (<see cref="MovedAloneToDc1"/>), to
+    /// <paramref name="routers"/> only (a router left out is down: it binds nothing); app2's host at br2 stops answering,
+    /// lander (dc1) answers.
+    /// </summary>
+    private static void MoveAloneToDc1(TransitFabric fabric, params Fabric.Dataplane.Routing.ForwardingEngine[] routers)
+    {
+        var moved = fabric.Document(MovedAloneToDc1);
+        fabric.App2.IsServer = false;
+        fabric.Lander!.IsServer = true;
+        foreach (var router in routers)
         {
             router.Apply(moved, version: 2);
         }
@@ -832,7 +990,7 @@ public sealed class TransitMobilityTests
         Assert.DoesNotContain(fabric.Homecomer!.Received, packet => FlagsOf(packet) is { } flags && (flags & TcpFlags.Syn) != 0);
     }
 
-    /// <summary>Gives remote a second instance at br2, sib (10.30.1.40), after app2.</summary>
+    /// <summary>Gives remote and vault a second instance at br2, sib (10.30.1.40), after app2.</summary>
     private static string WithSibling(string text)
     {
         var edited = text
@@ -840,6 +998,7 @@ public sealed class TransitMobilityTests
                 "policy = web\n      instances = [{ container = app2 }]\n    }\n    vault",
                 "policy = bulk\n      instances = [{ container = app2 }, { container = sib }]\n    }\n    vault",
                 StringComparison.Ordinal)
+            .Replace("policy = secure\n      instances = [{ container = app2 }]", "policy = secure\n      instances = [{ container = app2 }, { container = sib }]", StringComparison.Ordinal)
             .Replace(App2AtBr2, App2AtBr2 + "            sib { addresses = [\"10.30.1.40\"] }\n", StringComparison.Ordinal);
         Assert.Contains("{ container = sib }", edited, StringComparison.Ordinal);
         return edited;
