@@ -19,8 +19,9 @@ namespace Fabric.Dataplane.Pipeline;
 /// <item>a port it leaves by (either way) lost its device: a container detached (its port unplugged, or the document no
 /// longer lists the host-based container the port was named after).</item>
 /// </list>
-/// A session that stays and is an SVR ingress whose service no longer lives beyond its path (its instance moved to another
-/// router) moves to a router hosting the service now (<see cref="SvrStage.FollowHosting"/>, docs/mobility.md).
+/// A session that stays and is an SVR ingress whose service no longer lives beyond its path, or no longer at the router it
+/// goes to through a transit that hosts the service now (its instance moved to another router), moves to a router hosting
+/// the service now (<see cref="SvrStage.FollowHosting"/>, docs/mobility.md).
 /// An SVR egress whose instance the new snapshot places at another router (it moved, whether or not sibling instances
 /// of its service stay here) neither ends nor stays an egress: it becomes a former egress, which answers its ingress's
 /// next forward packet with a redirect to that router (<see cref="SvrStage.LeaveInstance"/>), whatever port towards the

@@ -62,10 +62,11 @@ public static partial class SvrStage
     /// <see cref="PeerPathChoice.ForNewSession"/> picks it. A session whose path leads to a router hosting the service
     /// through a transit moves too when the router it goes to (its destination) no longer hosts the service and the transit
     /// does now (<see cref="TransitHostingInstead"/>: the instance moved to the transit): to the one new host, else to the
-    /// transit, as its destination (the slot in force given to <see cref="MoveTo"/>, so its forward metadata names no
-    /// router beyond it), whether or not the old destination is up to redirect it. When several routers newly host the
+    /// transit, as its destination (the slot in force given to <see cref="MoveTo"/>, so its forward metadata names that
+    /// router), whether or not the old destination is up to redirect it. When several routers newly host the
     /// service and the session's path is usable, it stays: the old egress knows where its instance went and redirects it there
-    /// (<see cref="Redirect"/>). New waypoint ports, and metadata again on its next forward
+    /// (<see cref="Redirect"/>); through a transit, that path is usable whether or not the old egress is up, so with it down
+    /// such a session stays until it ends. New waypoint ports, and metadata again on its next forward
     /// packet, so the new egress adopts it mid-flow with the
     /// same session id and original tuple. Whatever the service's resiliency: a workload that moves is no failure. A
     /// session whose service has no host beyond a peer now stays where it is (a later snapshot looks again), and a TCP
@@ -108,15 +109,18 @@ public static partial class SvrStage
         {
             // The session went through its path's router to one that no longer hosts the service, and that router hosts it
             // now: it goes to the one new host (where the instance went), else to that router, as its destination, counted
-            // on its slot of the entry in force, so its forward metadata names no router beyond it (as FollowRedirect does
-            // for a redirect naming a transit of the session, CrossesAsTransit).
+            // on its slot of the entry in force, which its forward metadata names (as FollowRedirect does for a redirect
+            // naming a transit of the session, CrossesAsTransit).
             var slot = newHost is null ? transit : newHostSlot;
             var path = newHost ?? UsablePathTo(entry, transit);
             return path is not null && MoveTo(resources, handle, ref state, path, snapshot, slot) == DropReason.None;
         }
 
+        // A new host behind a transit is named by its slot, so the forward metadata names it as the destination through the
+        // transit (AddDestinationRouter); one the path leads to directly is the path's own slot (MoveTo's −1).
         var next = newHost ?? PeerPathChoice.ForNewSession(entry, slot: -1, now);
-        return next is not null && MoveTo(resources, handle, ref state, next, snapshot) == DropReason.None;
+        var throughTransit = newHost is not null && newHost.PeerRouter != entry.PeerRouters[newHostSlot];
+        return next is not null && MoveTo(resources, handle, ref state, next, snapshot, throughTransit ? newHostSlot : -1) == DropReason.None;
     }
 
     /// <summary>
@@ -126,7 +130,8 @@ public static partial class SvrStage
     /// while the path's router does (the instance moved to a transit of the session, or the destination stopped hosting
     /// it); −1 otherwise. The destination is the router the session counts on under <paramref name="before"/> (the entry
     /// the session was bound to, whose runtime admitted it): one admitted under a runtime an earlier commit replaced names
-    /// no router that entry lists, and gives −1.
+    /// no router that entry lists, and gives −1 (a runtime is replaced by any commit that changes the service's policy, its
+    /// instances or its tenants).
     /// </summary>
     private static int TransitHostingInstead(ServiceEntry? before, ServiceEntry entry, in SessionState state, PeerPath current)
     {
@@ -143,7 +148,8 @@ public static partial class SvrStage
 
     /// <summary>
     /// The first usable path of <paramref name="entry"/> to a router that hosts the service and did not under
-    /// <paramref name="before"/>; null when none. <paramref name="several"/>: more than one router newly hosts it.
+    /// <paramref name="before"/>; null when none. <paramref name="several"/>: more than one router newly hosts it (told by
+    /// the hosting routers' slots, not the paths' peers: two new hosts behind one transit are several).
     /// <paramref name="slot"/>: the slot in <paramref name="entry"/> of the router that path leads to; −1 when none.
     /// </summary>
     private static PeerPath? PathToNewHost(ServiceEntry entry, ServiceEntry? before, out bool several, out int slot)
@@ -170,8 +176,9 @@ public static partial class SvrStage
                 first = path;
                 slot = entry.PeerPathSlots[i];
             }
-            else if (first.PeerRouter != path.PeerRouter)
+            else if (entry.PeerPathSlots[i] != slot)
             {
+                // Another hosting router, not another path to the same one (two paths, or one through a transit and one direct).
                 several = true;
             }
         }
@@ -189,7 +196,7 @@ public static partial class SvrStage
     /// <summary>
     /// Puts ingress session <paramref name="handle"/> on <paramref name="path"/>: new waypoint ports there, the old ones
     /// given back, metadata again. <paramref name="slot"/>: the hosting router (its slot in the service's entry in force)
-    /// the session goes to, given by a redirect: a router behind a transit (perhaps the one the session already crosses: the
+    /// the session goes to, given by a redirect or by <see cref="FollowHosting"/>: a router behind a transit (perhaps the one the session already crosses: the
     /// same path, new ports), or the transit itself as the destination (the instance moved there); the session then counts
     /// against the service's runtime in force, whichever admitted it. −1: the one the path leads to, counted only when the
     /// runtime that admitted the session is still in force. Returns

@@ -517,8 +517,8 @@ public sealed class TransitMobilityTests
     /// no redirect can come. br1, binding the commit, sees that the router its session goes to through dc1 (br2) no longer
     /// hosts remote while dc1 does, and moves the session at once onto new waypoint ports to dc1 as its destination: eng1's
     /// next segment reaches app2 at dc1 (lander), which dc1 opens as an egress from br1's metadata, and the connection goes
-    /// on without a reset. Before, br1 kept the session (its path led to a hosting router) and its segments went through dc1
-    /// to br2, lost until the session idled out.
+    /// on without a reset. Kept on its path, its segments would go through dc1 to br2 and be lost until the session idled
+    /// out.
     /// </summary>
     [Fact]
     public void Commit_MovingTheInstanceToTheTransit_WhileTheOldEgressIsDown_TcpSessionMovesAtRebinding_GoesOnAtDc1()
