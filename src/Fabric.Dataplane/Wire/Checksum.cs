@@ -81,7 +81,7 @@ public static class Checksum
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort ComputeIpv4BaseHeader(ReadOnlySpan<byte> header)
     {
-        header = header[..20];
+        header = header[..Ipv4Packet.MinHeaderLength];
         var a = BinaryPrimitives.ReadUInt64BigEndian(header);
         var b = BinaryPrimitives.ReadUInt64BigEndian(header.Slice(8, 8));
         var c = BinaryPrimitives.ReadUInt32BigEndian(header.Slice(16, 4));
