@@ -76,8 +76,8 @@ public readonly ref struct ArpPacket
     /// <summary>See <see cref="ArpOperation"/>.</summary>
     public ushort Operation
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[OperationOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[OperationOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(OperationOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(OperationOffset, 2), value);
     }
 
     public MacAddress SenderHardwareAddress
@@ -88,8 +88,8 @@ public readonly ref struct ArpPacket
 
     public uint SenderProtocolAddress
     {
-        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes[SenderProtocolAddressOffset..]);
-        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes[SenderProtocolAddressOffset..], value);
+        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(SenderProtocolAddressOffset, 4));
+        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes.Slice(SenderProtocolAddressOffset, 4), value);
     }
 
     public MacAddress TargetHardwareAddress
@@ -100,8 +100,8 @@ public readonly ref struct ArpPacket
 
     public uint TargetProtocolAddress
     {
-        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes[TargetProtocolAddressOffset..]);
-        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes[TargetProtocolAddressOffset..], value);
+        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(TargetProtocolAddressOffset, 4));
+        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes.Slice(TargetProtocolAddressOffset, 4), value);
     }
 }
 

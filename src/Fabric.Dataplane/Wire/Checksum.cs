@@ -81,9 +81,10 @@ public static class Checksum
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort ComputeIpv4BaseHeader(ReadOnlySpan<byte> header)
     {
+        header = header[..Ipv4Packet.MinHeaderLength];
         var a = BinaryPrimitives.ReadUInt64BigEndian(header);
-        var b = BinaryPrimitives.ReadUInt64BigEndian(header[8..]);
-        var c = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
+        var b = BinaryPrimitives.ReadUInt64BigEndian(header.Slice(8, 8));
+        var c = BinaryPrimitives.ReadUInt32BigEndian(header.Slice(16, 4));
         return Finish((a >> 32) + (uint)a + (b >> 32) + (uint)b + c);
     }
 

@@ -54,20 +54,20 @@ public readonly ref struct EthernetFrame
 
     public MacAddress Destination
     {
-        get => MacAddress.Read(_bytes[DestinationOffset..]);
-        set => value.Write(_bytes[DestinationOffset..]);
+        get => MacAddress.Read(_bytes.Slice(DestinationOffset, MacAddress.Length));
+        set => value.Write(_bytes.Slice(DestinationOffset, MacAddress.Length));
     }
 
     public MacAddress Source
     {
-        get => MacAddress.Read(_bytes[SourceOffset..]);
-        set => value.Write(_bytes[SourceOffset..]);
+        get => MacAddress.Read(_bytes.Slice(SourceOffset, MacAddress.Length));
+        set => value.Write(_bytes.Slice(SourceOffset, MacAddress.Length));
     }
 
     public bool HasVlanTag
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[TypeOffset..]) == VlanTagProtocol;
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(TypeOffset, 2)) == VlanTagProtocol;
     }
 
     /// <summary>The 12-bit VLAN identifier; 0 without a tag.</summary>
@@ -82,8 +82,8 @@ public readonly ref struct EthernetFrame
     /// <summary>The EtherType of the payload: after the VLAN tag when there is one.</summary>
     public ushort EtherType
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[(HasVlanTag ? TaggedTypeOffset : TypeOffset)..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[(HasVlanTag ? TaggedTypeOffset : TypeOffset)..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(HasVlanTag ? TaggedTypeOffset : TypeOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(HasVlanTag ? TaggedTypeOffset : TypeOffset, 2), value);
     }
 
     public int HeaderLength => HasVlanTag ? TaggedHeaderLength : UntaggedHeaderLength;
@@ -91,7 +91,7 @@ public readonly ref struct EthernetFrame
     /// <summary>Everything after the header, including any padding to the 60-octet minimum.</summary>
     public Span<byte> Payload => _bytes[HeaderLength..];
 
-    private ushort TagControl => HasVlanTag ? BinaryPrimitives.ReadUInt16BigEndian(_bytes[TagControlOffset..]) : (ushort)0;
+    private ushort TagControl => HasVlanTag ? BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(TagControlOffset, 2)) : (ushort)0;
 }
 
 /// <summary>The fields of an Ethernet II header, for building and inspecting frames off the packet path.</summary>

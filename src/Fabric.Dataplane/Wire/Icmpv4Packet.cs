@@ -75,24 +75,24 @@ public readonly ref struct Icmpv4Packet
 
     public ushort Checksum
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[ChecksumOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[ChecksumOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(ChecksumOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(ChecksumOffset, 2), value);
     }
 
-    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_bytes[RestOfHeaderOffset..]);
+    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(RestOfHeaderOffset, 4));
 
     /// <summary>The echo identifier (echo request and reply).</summary>
     public ushort Identifier
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[IdentifierOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[IdentifierOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(IdentifierOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(IdentifierOffset, 2), value);
     }
 
     /// <summary>The echo sequence number (echo request and reply).</summary>
-    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_bytes[SequenceNumberOffset..]);
+    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(SequenceNumberOffset, 2));
 
     /// <summary>The next-hop MTU of a fragmentation-needed message (RFC 1191); 0 from routers predating it.</summary>
-    public ushort NextHopMtu => BinaryPrimitives.ReadUInt16BigEndian(_bytes[NextHopMtuOffset..]);
+    public ushort NextHopMtu => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(NextHopMtuOffset, 2));
 
     /// <summary>True for error messages, which quote the start of the packet that caused them.</summary>
     public bool IsError => Type is Icmpv4Type.DestinationUnreachable or Icmpv4Type.Redirect or Icmpv4Type.TimeExceeded or Icmpv4Type.ParameterProblem;

@@ -114,20 +114,20 @@ public readonly ref struct Icmpv6Packet
 
     public ushort Checksum
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[ChecksumOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[ChecksumOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(ChecksumOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(ChecksumOffset, 2), value);
     }
 
-    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_bytes[RestOfHeaderOffset..]);
+    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(RestOfHeaderOffset, 4));
 
     /// <summary>The echo identifier (echo request and reply).</summary>
-    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_bytes[IdentifierOffset..]);
+    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(IdentifierOffset, 2));
 
     /// <summary>The echo sequence number (echo request and reply).</summary>
-    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_bytes[SequenceNumberOffset..]);
+    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(SequenceNumberOffset, 2));
 
     /// <summary>The MTU of the next hop (packet too big).</summary>
-    public uint Mtu => BinaryPrimitives.ReadUInt32BigEndian(_bytes[MtuOffset..]);
+    public uint Mtu => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(MtuOffset, 4));
 
     /// <summary>True for error messages (types below 128), which quote the start of the packet that caused them.</summary>
     public bool IsError => Type < 128;
@@ -138,7 +138,7 @@ public readonly ref struct Icmpv6Packet
 
     /// <summary>The target address of a neighbour solicitation or advertisement; 0 for other types.</summary>
     public UInt128 TargetAddress =>
-        IsNeighborMessage(Type) ? BinaryPrimitives.ReadUInt128BigEndian(_bytes[TargetAddressOffset..]) : UInt128.Zero;
+        IsNeighborMessage(Type) ? BinaryPrimitives.ReadUInt128BigEndian(_bytes.Slice(TargetAddressOffset, 16)) : UInt128.Zero;
 
     /// <summary>The router flag of a neighbour advertisement.</summary>
     public bool IsRouter => IsNeighborAdvertisement && (_bytes[NeighborFlagsOffset] & RouterFlag) != 0;

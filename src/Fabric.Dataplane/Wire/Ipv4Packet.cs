@@ -117,9 +117,9 @@ public readonly ref struct Ipv4Packet
     /// <summary>Explicit congestion notification (2 bits).</summary>
     public byte Ecn => (byte)(_bytes[TypeOfServiceOffset] & 0x03);
 
-    public ushort TotalLength => BinaryPrimitives.ReadUInt16BigEndian(_bytes[TotalLengthOffset..]);
+    public ushort TotalLength => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(TotalLengthOffset, 2));
 
-    public ushort Identification => BinaryPrimitives.ReadUInt16BigEndian(_bytes[IdentificationOffset..]);
+    public ushort Identification => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(IdentificationOffset, 2));
 
     public bool DontFragment => (FlagsAndFragmentOffset & DontFragmentFlag) != 0;
 
@@ -142,20 +142,20 @@ public readonly ref struct Ipv4Packet
 
     public ushort HeaderChecksum
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[HeaderChecksumOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[HeaderChecksumOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(HeaderChecksumOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(HeaderChecksumOffset, 2), value);
     }
 
     public uint Source
     {
-        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes[SourceOffset..]);
-        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes[SourceOffset..], value);
+        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(SourceOffset, 4));
+        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes.Slice(SourceOffset, 4), value);
     }
 
     public uint Destination
     {
-        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes[DestinationOffset..]);
-        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes[DestinationOffset..], value);
+        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(DestinationOffset, 4));
+        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes.Slice(DestinationOffset, 4), value);
     }
 
     public Span<byte> Header => _bytes[..HeaderLength];
@@ -171,7 +171,7 @@ public readonly ref struct Ipv4Packet
     public bool IsHeaderChecksumValid =>
         (HeaderLength == MinHeaderLength ? Checksum.ComputeIpv4BaseHeader(_bytes) : Checksum.Compute(Header)) == 0;
 
-    private ushort FlagsAndFragmentOffset => BinaryPrimitives.ReadUInt16BigEndian(_bytes[FlagsAndFragmentOffsetOffset..]);
+    private ushort FlagsAndFragmentOffset => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(FlagsAndFragmentOffsetOffset, 2));
 
     /// <summary>Recomputes the header checksum from the whole header.</summary>
     public void UpdateHeaderChecksum()

@@ -80,7 +80,7 @@ public readonly ref struct Ipv6Packet
     public uint FlowLabel => BinaryPrimitives.ReadUInt32BigEndian(_bytes) & 0x000F_FFFF;
 
     /// <summary>The length after the fixed header, extension headers included, as declared.</summary>
-    public ushort PayloadLength => BinaryPrimitives.ReadUInt16BigEndian(_bytes[PayloadLengthOffset..]);
+    public ushort PayloadLength => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(PayloadLengthOffset, 2));
 
     /// <summary>The next-header field of the fixed header: the first extension header or the upper layer.</summary>
     public byte NextHeader => _bytes[NextHeaderOffset];
@@ -94,14 +94,14 @@ public readonly ref struct Ipv6Packet
     /// <summary>IPv6 has no header checksum: rewriting an address changes only upper-layer checksums, which are the caller's.</summary>
     public UInt128 Source
     {
-        get => BinaryPrimitives.ReadUInt128BigEndian(_bytes[SourceOffset..]);
-        set => BinaryPrimitives.WriteUInt128BigEndian(_bytes[SourceOffset..], value);
+        get => BinaryPrimitives.ReadUInt128BigEndian(_bytes.Slice(SourceOffset, 16));
+        set => BinaryPrimitives.WriteUInt128BigEndian(_bytes.Slice(SourceOffset, 16), value);
     }
 
     public UInt128 Destination
     {
-        get => BinaryPrimitives.ReadUInt128BigEndian(_bytes[DestinationOffset..]);
-        set => BinaryPrimitives.WriteUInt128BigEndian(_bytes[DestinationOffset..], value);
+        get => BinaryPrimitives.ReadUInt128BigEndian(_bytes.Slice(DestinationOffset, 16));
+        set => BinaryPrimitives.WriteUInt128BigEndian(_bytes.Slice(DestinationOffset, 16), value);
     }
 
     /// <summary>Everything after the fixed header, up to the payload length.</summary>
@@ -127,13 +127,13 @@ public readonly ref struct Ipv6Packet
     public bool MoreFragments => (FragmentOffsetAndFlags & 1) != 0;
 
     public uint FragmentIdentification =>
-        IsFragment ? BinaryPrimitives.ReadUInt32BigEndian(_bytes[(_fragmentHeaderOffset + FragmentIdentificationField)..]) : 0;
+        IsFragment ? BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(_fragmentHeaderOffset + FragmentIdentificationField, 4)) : 0;
 
     /// <summary>True unless this is a fragment with a non-zero offset, which carries no upper-layer header.</summary>
     public bool HasUpperLayerHeader => FragmentOffset == 0;
 
     private ushort FragmentOffsetAndFlags =>
-        IsFragment ? BinaryPrimitives.ReadUInt16BigEndian(_bytes[(_fragmentHeaderOffset + FragmentOffsetAndFlagsField)..]) : (ushort)0;
+        IsFragment ? BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(_fragmentHeaderOffset + FragmentOffsetAndFlagsField, 2)) : (ushort)0;
 
     /// <summary>Decrements the hop limit when it is above 1; returns false, changing nothing, otherwise.</summary>
     public bool TryDecrementHopLimit()

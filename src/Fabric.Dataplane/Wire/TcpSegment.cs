@@ -97,26 +97,26 @@ public readonly ref struct TcpSegment
 
     public ushort SourcePort
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[SourcePortOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[SourcePortOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(SourcePortOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(SourcePortOffset, 2), value);
     }
 
     public ushort DestinationPort
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[DestinationPortOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[DestinationPortOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(DestinationPortOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(DestinationPortOffset, 2), value);
     }
 
     public uint SequenceNumber
     {
-        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes[SequenceNumberOffset..]);
-        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes[SequenceNumberOffset..], value);
+        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(SequenceNumberOffset, 4));
+        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes.Slice(SequenceNumberOffset, 4), value);
     }
 
     public uint AcknowledgmentNumber
     {
-        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes[AcknowledgmentNumberOffset..]);
-        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes[AcknowledgmentNumberOffset..], value);
+        get => BinaryPrimitives.ReadUInt32BigEndian(_bytes.Slice(AcknowledgmentNumberOffset, 4));
+        set => BinaryPrimitives.WriteUInt32BigEndian(_bytes.Slice(AcknowledgmentNumberOffset, 4), value);
     }
 
     /// <summary>The header length in octets (data offset × 4), between 20 and 60.</summary>
@@ -130,17 +130,17 @@ public readonly ref struct TcpSegment
 
     public ushort Window
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[WindowOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[WindowOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(WindowOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(WindowOffset, 2), value);
     }
 
     public ushort Checksum
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[ChecksumOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[ChecksumOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(ChecksumOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(ChecksumOffset, 2), value);
     }
 
-    public ushort UrgentPointer => BinaryPrimitives.ReadUInt16BigEndian(_bytes[UrgentPointerOffset..]);
+    public ushort UrgentPointer => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(UrgentPointerOffset, 2));
 
     public Span<byte> Options => _bytes[OptionsOffset..HeaderLength];
 
@@ -171,7 +171,7 @@ public readonly ref struct TcpSegment
     public bool TryGetMaximumSegmentSize(out ushort maximumSegmentSize)
     {
         var at = FindMaximumSegmentSizeOption();
-        maximumSegmentSize = at < 0 ? (ushort)0 : BinaryPrimitives.ReadUInt16BigEndian(_bytes[(at + 2)..]);
+        maximumSegmentSize = at < 0 ? (ushort)0 : BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(at + 2, 2));
         return at >= 0;
     }
 
@@ -188,7 +188,7 @@ public readonly ref struct TcpSegment
         }
 
         var valueAt = at + 2;
-        var current = BinaryPrimitives.ReadUInt16BigEndian(_bytes[valueAt..]);
+        var current = BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(valueAt, 2));
         if (current <= maximum)
         {
             return false;
@@ -200,7 +200,7 @@ public readonly ref struct TcpSegment
             Checksum,
             odd ? BinaryPrimitives.ReverseEndianness(current) : current,
             odd ? BinaryPrimitives.ReverseEndianness(maximum) : maximum);
-        BinaryPrimitives.WriteUInt16BigEndian(_bytes[valueAt..], maximum);
+        BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(valueAt, 2), maximum);
         return true;
     }
 
@@ -227,7 +227,7 @@ public readonly ref struct TcpSegment
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Translate(ulong pseudoHeaderDelta, bool destination, ushort port)
     {
-        pseudoHeaderDelta += Wire.Checksum.Rewrite16(_bytes[(destination ? DestinationPortOffset : SourcePortOffset)..], port);
+        pseudoHeaderDelta += Wire.Checksum.Rewrite16(_bytes.Slice(destination ? DestinationPortOffset : SourcePortOffset, 2), port);
         Checksum = Wire.Checksum.Apply(Checksum, pseudoHeaderDelta);
     }
 

@@ -67,23 +67,23 @@ public readonly ref struct UdpDatagram
 
     public ushort SourcePort
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[SourcePortOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[SourcePortOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(SourcePortOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(SourcePortOffset, 2), value);
     }
 
     public ushort DestinationPort
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[DestinationPortOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[DestinationPortOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(DestinationPortOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(DestinationPortOffset, 2), value);
     }
 
-    public ushort Length => BinaryPrimitives.ReadUInt16BigEndian(_bytes[LengthOffset..]);
+    public ushort Length => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(LengthOffset, 2));
 
     /// <summary>The checksum field; 0 means "no checksum", which only IPv4 permits.</summary>
     public ushort Checksum
     {
-        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes[ChecksumOffset..]);
-        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes[ChecksumOffset..], value);
+        get => BinaryPrimitives.ReadUInt16BigEndian(_bytes.Slice(ChecksumOffset, 2));
+        set => BinaryPrimitives.WriteUInt16BigEndian(_bytes.Slice(ChecksumOffset, 2), value);
     }
 
     public bool HasChecksum => Checksum != 0;
@@ -131,7 +131,7 @@ public readonly ref struct UdpDatagram
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Translate(ulong pseudoHeaderDelta, bool destination, ushort port)
     {
-        pseudoHeaderDelta += Wire.Checksum.Rewrite16(_bytes[(destination ? DestinationPortOffset : SourcePortOffset)..], port);
+        pseudoHeaderDelta += Wire.Checksum.Rewrite16(_bytes.Slice(destination ? DestinationPortOffset : SourcePortOffset, 2), port);
         if (HasChecksum)
         {
             Checksum = NonZero(Wire.Checksum.Apply(Checksum, pseudoHeaderDelta));
