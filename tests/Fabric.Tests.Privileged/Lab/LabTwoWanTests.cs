@@ -85,7 +85,8 @@ public sealed class LabTwoWanTests(TwoWanLab lab, ITestOutputHelper output) : IC
 
             Curl(3);
             var after = Paths();
-            Assert.Equal((0, 3), (Delta(during, after, "inet", "sessions_opened"), Delta(during, after, "mpls", "sessions_opened")));
+            var opened = (Inet: Delta(during, after, "inet", "sessions_opened"), Mpls: Delta(during, after, "mpls", "sessions_opened"));
+            Assert.True(opened == (0, 3), $"sessions opened on (inet, mpls) by the three curls: {opened}; br1 then: {_run.Counters("br1a")}");
             before = after;
         }
 
