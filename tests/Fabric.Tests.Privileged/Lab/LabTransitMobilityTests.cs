@@ -60,9 +60,20 @@ public abstract class TransitMobilityLabs(string prefix) : IDisposable
     /// <summary>The test's own programs in the lab's containers.</summary>
     public NetworkNamespaces Programs { get; } = new();
 
-    /// <summary>Moves files1 to <paramref name="node"/>'s apps network (gateway <paramref name="gateway"/>, <see cref="LabMoves"/>), then commits it listed there (after <paramref name="containersAnchor"/>).</summary>
+    /// <summary>
+    /// eng1's long transfer to files1 (<see cref="InstanceMove.LongTransferCompletes"/>), during which files1 moves to
+    /// <paramref name="node"/>'s apps network (gateway <paramref name="gateway"/>) and is committed listed there (after
+    /// <paramref name="containersAnchor"/>); the counters of br1, dc1 and br2 are printed.
+    /// </summary>
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public void MoveFiles1(string node, string gateway, string containersAnchor)
+    public void TransferWhileFiles1Moves(ITestOutputHelper output, string node, string gateway, string containersAnchor) =>
+        InstanceMove.LongTransferCompletes(
+            Run, Programs, output, Run.NamespaceOf("files1"), () => MoveFiles1(node, gateway, containersAnchor), "re-plugged, committed, applied everywhere",
+            landsAtDc2: false, carriedBy: "br2a", service: "10.30.2.40", nodes: TransitMobilityTopology.Nodes);
+
+    /// <summary>Moves files1 to <paramref name="node"/>'s apps network (<see cref="LabMoves"/>), then commits it listed there.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private void MoveFiles1(string node, string gateway, string containersAnchor)
     {
         LabMoves.Replug(Run, "files1", node, gateway, device: "apps");
         var moved = LabMoves.Relisted(TransitMobilityTopology.Text(), TransitMobilityTopology.Files1, containersAnchor);
@@ -99,9 +110,7 @@ public sealed class LabTransitMobilityTests(TransitMobilityLab lab, ITestOutputH
     {
         var before = Snapshot();
 
-        InstanceMove.LongTransferCompletes(
-            _run, lab.Programs, output, _run.NamespaceOf("files1"), () => lab.MoveFiles1("dc1a", "10.30.2.253", TransitMobilityTopology.Dc1AppsContainers), "re-plugged, committed, applied everywhere",
-            landsAtDc2: false, carriedBy: "br2a", service: "10.30.2.40", nodes: TransitMobilityTopology.Nodes);
+        lab.TransferWhileFiles1Moves(output, "dc1a", "10.30.2.253", TransitMobilityTopology.Dc1AppsContainers);
 
         var after = Snapshot();
         output.WriteLine(
@@ -155,9 +164,7 @@ public sealed class LabTransitLocalMobilityTests(TransitLocalMobilityLab lab, IT
     {
         var (sentBefore, relayedBefore, madeLocalBefore, resetsBefore) = Snapshot();
 
-        InstanceMove.LongTransferCompletes(
-            _run, lab.Programs, output, _run.NamespaceOf("files1"), () => lab.MoveFiles1("br1a", "10.30.2.252", TransitMobilityTopology.Br1AppsContainers), "re-plugged, committed, applied everywhere",
-            landsAtDc2: false, carriedBy: "br2a", service: "10.30.2.40", nodes: TransitMobilityTopology.Nodes);
+        lab.TransferWhileFiles1Moves(output, "br1a", "10.30.2.252", TransitMobilityTopology.Br1AppsContainers);
 
         var (sent, relayed, madeLocal, resets) = Snapshot();
         output.WriteLine(

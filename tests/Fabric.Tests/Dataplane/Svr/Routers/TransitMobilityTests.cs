@@ -754,13 +754,7 @@ public sealed class TransitMobilityTests
     public void RedirectReachingTheTransit_Altered_DroppedThereWithItsReason_NotRelayed(string alteration, DropReason reason)
     {
         using var fabric = new TransitFabric(dc2On: "east");
-        Open(fabric, Remote, 9000, 42004);
-        Move(fabric);
-        fabric.DcEast.Faults = frame => [Alter(frame, alteration)];
-        var atEng1 = fabric.Eng1.Received.Count;
-
-        fabric.Eng1.SendTcp(Remote, 42004, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
-        fabric.Pump();
+        var atEng1 = SendAfterMove_RedirectAltered(fabric, 42004, fabric.DcEast, alteration);
 
         Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
         Assert.Equal(1, SvrFabric.Drops(fabric.Dc1, reason));
@@ -781,13 +775,7 @@ public sealed class TransitMobilityTests
     public void RedirectReachingTheIngress_OfAnotherSession_DroppedThere_MovesNothing()
     {
         using var fabric = new TransitFabric(dc2On: "east");
-        Open(fabric, Remote, 9000, 42031);
-        Move(fabric);
-        fabric.Br1Wan.Faults = frame => [Alter(frame, "other session")];
-        var atEng1 = fabric.Eng1.Received.Count;
-
-        fabric.Eng1.SendTcp(Remote, 42031, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
-        fabric.Pump();
+        var atEng1 = SendAfterMove_RedirectAltered(fabric, 42031, fabric.Br1Wan, "other session");
 
         Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
         Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
@@ -809,13 +797,7 @@ public sealed class TransitMobilityTests
     public void RedirectNamingTheIngress_ForAnInstanceItDoesNotHost_RelayedByTheTransit_RefusedByTheIngress()
     {
         using var fabric = new TransitFabric(dc2On: "east");
-        Open(fabric, Remote, 9000, 42013);
-        Move(fabric);
-        fabric.DcEast.Faults = frame => [Alter(frame, "the ingress")];
-        var atEng1 = fabric.Eng1.Received.Count;
-
-        fabric.Eng1.SendTcp(Remote, 42013, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
-        fabric.Pump();
+        var atEng1 = SendAfterMove_RedirectAltered(fabric, 42013, fabric.DcEast, "the ingress");
 
         Assert.Equal(1, fabric.Br2.Worker.Counters.RedirectsSent);
         Assert.Equal(1, fabric.Dc1.Worker.Counters.RedirectsRelayed);
@@ -829,6 +811,23 @@ public sealed class TransitMobilityTests
     }
 
     /// <summary>A waypoint frame that carries a redirect (metadata naming a destination router), altered as named; any other frame as it came.</summary>
+    /// <summary>
+    /// Opens a remote session from eng1's <paramref name="clientPort"/>, moves its instance by a commit, alters each frame
+    /// crossing <paramref name="wire"/> as <see cref="Alter"/> does with <paramref name="alteration"/>, and
+    /// sends eng1's next segment through the fabric. Returns how many frames eng1 had received before that segment.
+    /// </summary>
+    private static int SendAfterMove_RedirectAltered(TransitFabric fabric, ushort clientPort, WirePort wire, string alteration)
+    {
+        Open(fabric, Remote, 9000, clientPort);
+        Move(fabric);
+        wire.Faults = frame => [Alter(frame, alteration)];
+        var atEng1 = fabric.Eng1.Received.Count;
+
+        fabric.Eng1.SendTcp(Remote, clientPort, 9000, TcpFlags.Ack | TcpFlags.Psh, 107, 5001, "after!"u8.ToArray());
+        fabric.Pump();
+        return atEng1;
+    }
+
     private static byte[] Alter(byte[] frame, string alteration)
     {
         var ip = frame[EthernetFrame.UntaggedHeaderLength..];
