@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
 using Fabric.Http.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -62,11 +63,68 @@ public static class NodeHttp
         return endpoints.MapPrometheusScrapingEndpoint(MetricsPath, meters, null!, null!).ExcludeFromDescription();
     }
 
-    /// <summary>Kestrel on <paramref name="address"/>:<paramref name="port"/>, over HTTPS when <paramref name="certificate"/> is given.</summary>
+    /// <summary>
+    /// Serves <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> as <see cref="MapOperations"/> does (the same answers,
+    /// 405 to another method than GET on the health paths, 404 elsewhere) from the pipeline alone, without endpoint routing:
+    /// for a listener that serves nothing else, so a router does not load routing, authorization and typed results
+    /// (docs/benchmarks.md "Memory, 2026-12-06").
+    /// </summary>
+    public static IApplicationBuilder UseOperations(this IApplicationBuilder app, MeterProvider meters, Readiness readiness)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(readiness);
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(meters, predicate: null, path: MetricsPath, configureBranchedPipeline: null, optionsName: null);
+        app.Run(context =>
+        {
+            var path = context.Request.Path;
+            var health = path.Equals(HealthPath, StringComparison.OrdinalIgnoreCase);
+            if (!health && !path.Equals(ReadyPath, StringComparison.OrdinalIgnoreCase))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+
+            if (!HttpMethods.IsGet(context.Request.Method))
+            {
+                context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+                context.Response.Headers.Allow = HttpMethods.Get;
+                return Task.CompletedTask;
+            }
+
+            return health ? Alive(context) : Ready(context, readiness);
+        });
+        return app;
+    }
+
+    private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web);
+
+    private static Task Alive(HttpContext context) => Answer(context, StatusCodes.Status200OK, new HealthView("alive", null));
+
+    private static async Task Ready(HttpContext context, Readiness readiness)
+    {
+        var reason = await readiness(context.RequestAborted).ConfigureAwait(false);
+        await (reason is null
+            ? Answer(context, StatusCodes.Status200OK, new HealthView("ready", null))
+            : Answer(context, StatusCodes.Status503ServiceUnavailable, new HealthView("not ready", reason))).ConfigureAwait(false);
+    }
+
+    /// <summary>The health answer as JSON with the web defaults, as <see cref="TypedResults"/> writes it on a host with ASP.NET Core's default JSON options: <c>{"status":"ready","reason":null}</c>.</summary>
+    private static Task Answer(HttpContext context, int status, HealthView view)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        return JsonSerializer.SerializeAsync(context.Response.Body, view, HealthJson, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Kestrel's listener on <paramref name="address"/>:<paramref name="port"/>, over HTTPS when <paramref name="certificate"/> is
+    /// given. The caller puts Kestrel in (<c>UseKestrelCore</c>, and <c>UseKestrelHttpsConfiguration</c> to serve HTTPS): this
+    /// only configures it, so no QUIC transport is loaded for a listener that serves HTTP/1.1 and HTTP/2 over TCP.
+    /// </summary>
     public static void Listen(this IWebHostBuilder web, IPAddress address, int port, X509Certificate2? certificate, long maxRequestBodyBytes)
     {
         ArgumentNullException.ThrowIfNull(web);
-        web.UseKestrel(kestrel =>
+        web.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes;

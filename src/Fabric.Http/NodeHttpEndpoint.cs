@@ -9,7 +9,7 @@ namespace Fabric.Http;
 
 /// <summary>
 /// A router node's HTTP listener (Kestrel on its management address): <c>/metrics</c>, <c>/healthz</c> and
-/// <c>/readyz</c> as <see cref="NodeHttp"/> serves them, and nothing else. It reads counters the dataplane already keeps
+/// <c>/readyz</c> as <see cref="NodeHttp.UseOperations"/> serves them (no endpoint routing), and nothing else. It reads counters the dataplane already keeps
 /// (<see cref="FabricMetrics"/>) on the scraper's request; the packet path does not know it exists. No token: it serves
 /// only on the management network, and only what a monitoring system scrapes. Dispose to stop.
 /// </summary>
@@ -35,12 +35,11 @@ public sealed class NodeHttpEndpoint : IAsyncDisposable
         builder.WebHost.UseKestrelCore();
         builder.WebHost.Listen(address, port, certificate: null, maxRequestBodyBytes: 64 * 1024);
         builder.Logging.ClearProviders();
-        builder.Services.AddRouting();
         configure?.Invoke(builder);
         var meters = NodeHttp.MeterProvider(metrics);
         var app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(meters.Dispose);
-        app.MapOperations(meters, readiness);
+        app.UseOperations(meters, readiness);
         try
         {
             await app.StartAsync().ConfigureAwait(false);

@@ -1,4 +1,6 @@
 using System.Reflection;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
 using Akka.Actor;
 using Akka.Serialization;
 using MessagePack;
@@ -114,15 +116,91 @@ public sealed class WireMessageRegistry
 
     /// <summary>
     /// Marked types in every Fabric assembly of the application (the <c>Fabric.*.dll</c> files beside
-    /// it, loaded if they are not yet), so the list does not depend on what happened to load first.
+    /// it, loaded if they hold a marked type and are not yet), so the list does not depend on what happened to load first.
+    /// Each file's metadata is read first (<see cref="MarkedTypeNames"/>) and only the types it names are loaded: loading
+    /// every type of every assembly loaded what those types derive from (ASP.NET Core, Akka.Persistence, OpenAPI, ADO.NET:
+    /// ~5 MB of mapped files in a router that uses none of them, docs/benchmarks.md "Memory, 2026-12-06"). The mark is then
+    /// read again by reflection, so a type is on the list only if it carries this very attribute.
     /// </summary>
     public static WireMessageRegistry FromApplicationAssemblies()
     {
-        var names = Directory.EnumerateFiles(AppContext.BaseDirectory, "Fabric.*.dll")
-            .Select(Path.GetFileNameWithoutExtension)
-            .Where(n => n is not null && !n.Split('.').Any(part => TestAssemblyParts.Contains(part, StringComparer.Ordinal)))
-            .Order(StringComparer.Ordinal);
-        return new(names.SelectMany(n => Assembly.Load(new AssemblyName(n!)).GetTypes()));
+        var types = new List<Type>();
+        foreach (var path in Directory.EnumerateFiles(AppContext.BaseDirectory, "Fabric.*.dll").Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileNameWithoutExtension(path);
+            if (name.Split('.').Any(part => TestAssemblyParts.Contains(part, StringComparer.Ordinal)) || MarkedTypeNames(path) is not { Count: > 0 } marked)
+            {
+                continue;
+            }
+
+            var assembly = Assembly.Load(new AssemblyName(name));
+            types.AddRange(marked.Select(typeName => assembly.GetType(typeName, throwOnError: true)!));
+        }
+
+        return new(types);
+    }
+
+    /// <summary>
+    /// The names (as <see cref="Assembly.GetType(string)"/> reads them: nested types after a <c>+</c>) of the types in the
+    /// assembly file that carry an attribute named like <see cref="WireMessageAttribute"/>, read from its metadata without
+    /// loading it.
+    /// </summary>
+    private static List<string> MarkedTypeNames(string path)
+    {
+        using var file = File.OpenRead(path);
+        using var pe = new PEReader(file);
+        if (!pe.HasMetadata)
+        {
+            return [];
+        }
+
+        var metadata = pe.GetMetadataReader();
+        var names = new List<string>();
+        foreach (var handle in metadata.TypeDefinitions)
+        {
+            var type = metadata.GetTypeDefinition(handle);
+            foreach (var attribute in type.GetCustomAttributes())
+            {
+                if (IsWireMessageAttribute(metadata, metadata.GetCustomAttribute(attribute).Constructor))
+                {
+                    names.Add(FullName(metadata, type));
+                    break;
+                }
+            }
+        }
+
+        return names;
+    }
+
+    private static bool IsWireMessageAttribute(MetadataReader metadata, EntityHandle constructor)
+    {
+        var declaring = constructor.Kind switch
+        {
+            HandleKind.MemberReference => metadata.GetMemberReference((MemberReferenceHandle)constructor).Parent,
+            HandleKind.MethodDefinition => metadata.GetMethodDefinition((MethodDefinitionHandle)constructor).GetDeclaringType(),
+            _ => default,
+        };
+        var (name, space) = declaring.Kind switch
+        {
+            HandleKind.TypeReference => (metadata.GetTypeReference((TypeReferenceHandle)declaring).Name, metadata.GetTypeReference((TypeReferenceHandle)declaring).Namespace),
+            HandleKind.TypeDefinition => (metadata.GetTypeDefinition((TypeDefinitionHandle)declaring).Name, metadata.GetTypeDefinition((TypeDefinitionHandle)declaring).Namespace),
+            _ => (default(StringHandle), default(StringHandle)),
+        };
+        return !name.IsNil
+            && metadata.StringComparer.Equals(name, nameof(WireMessageAttribute))
+            && metadata.StringComparer.Equals(space, typeof(WireMessageAttribute).Namespace!);
+    }
+
+    private static string FullName(MetadataReader metadata, TypeDefinition type)
+    {
+        var name = metadata.GetString(type.Name);
+        var outer = type.GetDeclaringType();
+        if (!outer.IsNil)
+        {
+            return FullName(metadata, metadata.GetTypeDefinition(outer)) + "+" + name;
+        }
+
+        return type.Namespace.IsNil ? name : metadata.GetString(type.Namespace) + "." + name;
     }
 
     public IReadOnlyCollection<string> Manifests => _types.Keys;

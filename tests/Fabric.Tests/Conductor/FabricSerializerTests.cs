@@ -201,4 +201,22 @@ public sealed class FabricSerializerTests : IDisposable
         Assert.Contains("fabric.config.committed.v1", registry.Manifests);
         Assert.All(registry.Manifests, m => Assert.StartsWith("fabric.", m, StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Registry_ReadFromMetadata_HoldsEveryMarkedTypeReflectionFinds()
+    {
+        // The registry loads only the types the files' metadata names; loading every type of every application assembly
+        // must find no other marked type and no other manifest.
+        var everyType = Directory.EnumerateFiles(AppContext.BaseDirectory, "Fabric.*.dll")
+            .Select(Path.GetFileNameWithoutExtension)
+            .Where(n => !n!.Split('.').Any(part => part is "Tests" or "Benchmarks" or "Fuzz" or "Testing"))
+            .SelectMany(n => System.Reflection.Assembly.Load(new System.Reflection.AssemblyName(n!)).GetTypes());
+        var byReflection = new WireMessageRegistry(everyType);
+
+        var registry = WireMessageRegistry.FromApplicationAssemblies();
+
+        Assert.Equal(byReflection.Manifests.Order(StringComparer.Ordinal), registry.Manifests.Order(StringComparer.Ordinal));
+        Assert.All(byReflection.Manifests, m => Assert.Equal(byReflection.TypeOf(m), registry.TypeOf(m)));
+        Assert.Contains(typeof(Fabric.Conductor.Configuration.ConfigCommitted), registry.Manifests.Select(registry.TypeOf));
+    }
 }
