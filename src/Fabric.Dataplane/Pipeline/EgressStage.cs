@@ -17,9 +17,6 @@ public static class EgressStage
         var ip = context.Frame.Slice(context.NetworkOffset, context.IpLength);
         var ingress = snapshot.Ports[context.IngressPort];
         var egressPort = resources.Ports[context.EgressPort];
-        // An IPv4 packet's TTL is decremented with the checks, its header checksum brought up to date with the NAT's rewrite
-        // of the address below, in one update (this is the TTL's part); an error quoting the packet first brings it up to date.
-        var ttlDelta = 0UL;
         // A waypoint packet is checked again, not taken as parsed: its lengths changed when its metadata and trailer were
         // stripped. Any other packet's headers are as the parse stage checked them.
         if (context.IsIpv6)
@@ -57,7 +54,7 @@ public static class EgressStage
                 return context.Fail(DropReason.Malformed);
             }
 
-            if (!v4.TryDecrementTtlDeferringChecksum(out ttlDelta))
+            if (!v4.TryDecrementTtl())
             {
                 Error(ref context, resources, ingress, Icmpv4Type.TimeExceeded, 0, 0);
                 return context.Fail(DropReason.TtlExpired);
@@ -67,7 +64,6 @@ public static class EgressStage
             var room = egressPort.Mtu - SessionGrowth(ref context, snapshot, resources);
             if (context.LargestPacketLength > room)
             {
-                v4.ApplyHeaderDelta(ttlDelta);
                 if (v4.DontFragment)
                 {
                     Error(ref context, resources, ingress, Icmpv4Type.DestinationUnreachable, FragmentationNeeded, (uint)ReportedMtu(ref context, snapshot, resources, room));
@@ -78,21 +74,19 @@ public static class EgressStage
         }
 
         // Checks are done on the packet as it arrived (errors quote it so); now rewrite it.
-        if (context.Session >= 0 && resources.Sessions.Payload(context.Session).Svr == SvrRole.None)
+        if (context.Session >= 0)
         {
-            NatStage.Translate(ref context, in resources.Sessions.ForwardKey(context.Session), in resources.Sessions.ReverseKey(context.Session), ttlDelta);
-        }
-        else
-        {
-            if (!context.IsIpv6)
+            if (resources.Sessions.Payload(context.Session).Svr != SvrRole.None)
             {
-                Ipv4Packet.FromValidated(ip).ApplyHeaderDelta(ttlDelta);
+                // SVR sessions are rewritten whole (both ends of the tuple) and may grow by metadata.
+                if (SvrStage.Rewrite(ref context, resources, snapshot) == Verdict.Drop)
+                {
+                    return Verdict.Drop;
+                }
             }
-
-            // SVR sessions are rewritten whole (both ends of the tuple) and may grow by metadata.
-            if (context.Session >= 0 && SvrStage.Rewrite(ref context, resources, snapshot) == Verdict.Drop)
+            else
             {
-                return Verdict.Drop;
+                NatStage.Translate(ref context, in resources.Sessions.ForwardKey(context.Session), in resources.Sessions.ReverseKey(context.Session));
             }
         }
 

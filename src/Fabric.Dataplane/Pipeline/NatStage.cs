@@ -16,20 +16,18 @@ public static class NatStage
     /// <summary>
     /// Rewrites the packet in hand for its session, whose keys are <paramref name="forward"/> and <paramref name="reverse"/>:
     /// an IPv4 packet that is no ICMP error (almost every packet of an IPv4 session) by <see cref="TranslateIpv4"/>, any
-    /// other by <see cref="TranslateWidened"/>. <paramref name="ipv4HeaderDelta"/> is what changes of an IPv4 packet's header
-    /// not yet in its checksum add to it (the TTL's decrement, <see cref="Ipv4Packet.TryDecrementTtlDeferringChecksum"/>):
-    /// the header checksum takes them with the address's change in one update, or alone when the address stays; 0 for none.
+    /// other by <see cref="TranslateWidened"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Translate(ref PacketContext context, in SessionKey forward, in SessionKey reverse, ulong ipv4HeaderDelta = 0)
+    public static void Translate(ref PacketContext context, in SessionKey forward, in SessionKey reverse)
     {
         if (!context.IsIpv6 && !context.IsIcmpError)
         {
-            TranslateIpv4(ref context, forward, reverse, ipv4HeaderDelta);
+            TranslateIpv4(ref context, forward, reverse);
         }
         else
         {
-            TranslateWidened(ref context, forward, reverse, ipv4HeaderDelta);
+            TranslateWidened(ref context, forward, reverse);
         }
     }
 
@@ -38,19 +36,18 @@ public static class NatStage
     /// the 32 bits the packet carries (never swapped about as the key's 128-bit value), its change computed once for the IP
     /// header and the transport's pseudo-header, and the port and transport checksum rewritten in one update.
     /// </summary>
-    public static void TranslateIpv4(ref PacketContext context, in SessionKey forward, in SessionKey reverse, ulong headerDelta = 0)
+    public static void TranslateIpv4(ref PacketContext context, in SessionKey forward, in SessionKey reverse)
     {
-        var v4 = Ipv4Packet.FromValidated(context.Frame.Slice(context.NetworkOffset, context.IpLength));
         if (forward.Destination == reverse.Source && forward.DestinationPort == reverse.SourcePort)
         {
-            v4.ApplyHeaderDelta(headerDelta);
             return;
         }
 
         // Towards the instance the destination becomes the instance; back to the client the source becomes the service.
         var toInstance = context.Direction == SessionDirection.Forward;
         var to = toInstance ? (uint)reverse.Source : (uint)forward.Destination;
-        var delta = toInstance ? v4.RewriteDestination(to, headerDelta) : v4.RewriteSource(to, headerDelta);
+        var v4 = Ipv4Packet.FromValidated(context.Frame.Slice(context.NetworkOffset, context.IpLength));
+        var delta = toInstance ? v4.RewriteDestination(to) : v4.RewriteSource(to);
         switch (context.Key.Protocol)
         {
             case IpProtocol.Tcp:
@@ -68,15 +65,10 @@ public static class NatStage
 
     /// <summary>
     /// The rewrite of any packet of a session: either family, an ICMP error (its quoted packet too), the addresses handled as
-    /// the keys' 128-bit values. <paramref name="ipv4HeaderDelta"/> as for <see cref="Translate"/>, applied first.
+    /// the keys' 128-bit values.
     /// </summary>
-    public static void TranslateWidened(ref PacketContext context, in SessionKey forward, in SessionKey reverse, ulong ipv4HeaderDelta = 0)
+    public static void TranslateWidened(ref PacketContext context, in SessionKey forward, in SessionKey reverse)
     {
-        if (!context.IsIpv6 && ipv4HeaderDelta != 0)
-        {
-            Ipv4Packet.FromValidated(context.Frame.Slice(context.NetworkOffset, context.IpLength)).ApplyHeaderDelta(ipv4HeaderDelta);
-        }
-
         // The service side as the client sees it, and as the instance is.
         var serviceAddress = forward.Destination;
         var servicePort = forward.DestinationPort;

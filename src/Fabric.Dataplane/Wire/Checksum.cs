@@ -146,12 +146,6 @@ public static class Checksum
     public static ushort Apply(ushort checksum, ulong delta) => (ushort)~Fold((ushort)~checksum + delta);
 
     /// <summary>
-    /// The <see cref="Delta16"/> of an IPv4 header's TTL dropping by one, whatever the word it shares with the protocol:
-    /// (0xFFFF − w) + (w − 0x0100). It adds to other rewrites' deltas, so that one <see cref="Apply"/> does both.
-    /// </summary>
-    public const ulong TtlDecrementDelta = 0xFFFF - 0x0100;
-
-    /// <summary>
     /// The checksum after the TTL (the high octet of its 16-bit word with the protocol) of an IPv4 header drops by one:
     /// <see cref="Update16"/> for that word without the general fold (the change is the constant −0x0100, RFC 1624 §4).
     /// </summary>

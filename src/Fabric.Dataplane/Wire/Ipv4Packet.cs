@@ -200,58 +200,27 @@ public readonly ref struct Ipv4Packet
     }
 
     /// <summary>
-    /// <see cref="TryDecrementTtl"/> but for the header checksum, which the caller brings up to date with the other rewrites
-    /// of the header in one update: <paramref name="headerDelta"/> is the decrement's part
-    /// (<see cref="Checksum.TtlDecrementDelta"/>), to pass to <see cref="RewriteSource"/>, <see cref="RewriteDestination"/> or
-    /// <see cref="ApplyHeaderDelta"/>. Until then the header checksum is stale: nothing may read the header or send it.
-    /// Returns false, changing nothing (<paramref name="headerDelta"/> 0), when the TTL is 0 or 1.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryDecrementTtlDeferringChecksum(out ulong headerDelta)
-    {
-        var ttl = Ttl;
-        if (ttl <= 1)
-        {
-            headerDelta = 0;
-            return false;
-        }
-
-        Ttl = (byte)(ttl - 1);
-        headerDelta = Checksum.TtlDecrementDelta;
-        return true;
-    }
-
-    /// <summary>
     /// Writes the source address and updates the header checksum incrementally; transport checksums are the caller's:
     /// returns the rewrite's <see cref="Checksum.Delta32"/>, which a pseudo-header's checksum takes too.
     /// </summary>
-    /// <remarks>
-    /// <paramref name="otherHeaderDelta"/> is what other changes of the header's fields, not yet in its checksum, add (a
-    /// TTL's decrement by <see cref="TryDecrementTtlDeferringChecksum"/>): they go into the same update; it is not in
-    /// the delta returned, which is the address's alone.
-    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong RewriteSource(uint address, ulong otherHeaderDelta = 0)
+    public ulong RewriteSource(uint address)
     {
         var delta = Checksum.Delta32(Source, address);
-        HeaderChecksum = Checksum.Apply(HeaderChecksum, delta + otherHeaderDelta);
+        HeaderChecksum = Checksum.Apply(HeaderChecksum, delta);
         Source = address;
         return delta;
     }
 
     /// <summary>As <see cref="RewriteSource"/> for the destination address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong RewriteDestination(uint address, ulong otherHeaderDelta = 0)
+    public ulong RewriteDestination(uint address)
     {
         var delta = Checksum.Delta32(Destination, address);
-        HeaderChecksum = Checksum.Apply(HeaderChecksum, delta + otherHeaderDelta);
+        HeaderChecksum = Checksum.Apply(HeaderChecksum, delta);
         Destination = address;
         return delta;
     }
-
-    /// <summary>Brings the header checksum up to date with changes of the header's fields whose deltas add to <paramref name="headerDelta"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ApplyHeaderDelta(ulong headerDelta) => HeaderChecksum = Checksum.Apply(HeaderChecksum, headerDelta);
 
     /// <summary>The partial sum of this packet's pseudo-header for its upper-layer checksum.</summary>
     public ulong PseudoHeaderSum() => Checksum.PseudoHeaderIpv4(Source, Destination, Protocol, PayloadLength);

@@ -55,37 +55,6 @@ public sealed class NatStageTests
     }
 
     [Fact]
-    public void Translate_WithTheTtlDecrementDeferred_WritesWhatTheDecrementThenTheRewriteWrite()
-    {
-        var random = new Random(791);
-        for (var i = 0; i < 5_000; i++)
-        {
-            var protocol = random.Next(2) == 0 ? IpProtocol.Tcp : IpProtocol.Udp;
-            var service = (uint)random.Next();
-            var servicePort = (ushort)random.Next(1, 65536);
-            // Now and then nothing to rewrite: the TTL's change must reach the header checksum all the same.
-            var instance = random.Next(4) == 0 ? service : (uint)random.Next();
-            var instancePort = random.Next(4) == 0 ? servicePort : (ushort)random.Next(1, 65536);
-            var forward = SessionKey.V4(Client, service, 40000, servicePort, protocol);
-            var reverse = SessionKey.V4(instance, Client, instancePort, 40000, protocol);
-            var toInstance = random.Next(2) == 0;
-            var frame = toInstance
-                ? Frame(random, Client, service, 40000, servicePort, protocol)
-                : Frame(random, instance, Client, instancePort, 40000, protocol);
-
-            var inTurn = Translated(frame, forward, reverse, toInstance, fast: true, ttl: Ttl.DecrementedFirst);
-            var once = Translated(frame, forward, reverse, toInstance, fast: true, ttl: Ttl.DecrementedWithTheRewrite);
-            var widened = Translated(frame, forward, reverse, toInstance, fast: false, ttl: Ttl.DecrementedWithTheRewrite);
-
-            Assert.Equal(Convert.ToHexString(inTurn), Convert.ToHexString(once));
-            Assert.Equal(Convert.ToHexString(inTurn), Convert.ToHexString(widened));
-            var ip = once.AsSpan(EthernetFrame.UntaggedHeaderLength);
-            Assert.True(Ipv4Packet.TryCreate(ip, out var v4) && v4.IsHeaderChecksumValid);
-            Assert.Equal(frame[EthernetFrame.UntaggedHeaderLength + Ipv4Packet.TtlOffset] - 1, v4.Ttl);
-        }
-    }
-
-    [Fact]
     public void Translate_Ipv4TcpTowardsInstance_RewritesDestinationPortAndKeepsChecksumsValid()
     {
         var random = new Random(5);
@@ -103,19 +72,8 @@ public sealed class NatStageTests
         Assert.Equal(0, Checksum.Finish(Checksum.Add(v4.PseudoHeaderSum(), v4.Payload)));
     }
 
-    /// <summary>How the TTL is spent along with the rewrite: not at all, or as the egress does, before it or with it.</summary>
-    private enum Ttl
-    {
-        Kept,
-        DecrementedFirst,
-        DecrementedWithTheRewrite,
-    }
-
-    /// <summary>
-    /// A copy of <paramref name="frame"/> parsed and rewritten by the IPv4 form (<paramref name="fast"/>) or the widened one,
-    /// its TTL spent as <paramref name="ttl"/> says.
-    /// </summary>
-    private static byte[] Translated(byte[] frame, SessionKey forward, SessionKey reverse, bool toInstance, bool fast, Ttl ttl = Ttl.Kept)
+    /// <summary>A copy of <paramref name="frame"/> parsed and rewritten by the IPv4 form (<paramref name="fast"/>) or the widened one.</summary>
+    private static byte[] Translated(byte[] frame, SessionKey forward, SessionKey reverse, bool toInstance, bool fast)
     {
         var copy = (byte[])frame.Clone();
         var headers = default(PacketHeaders);
@@ -123,24 +81,13 @@ public sealed class NatStageTests
         Assert.Equal(Verdict.Continue, ParseStage.Run(ref context));
         Assert.False(context.IsIcmpError);
         context.Direction = toInstance ? SessionDirection.Forward : SessionDirection.Reverse;
-        var v4 = Ipv4Packet.FromValidated(copy.AsSpan(context.NetworkOffset, context.IpLength));
-        var ttlDelta = 0UL;
-        if (ttl == Ttl.DecrementedFirst)
-        {
-            Assert.True(v4.TryDecrementTtl());
-        }
-        else if (ttl == Ttl.DecrementedWithTheRewrite)
-        {
-            Assert.True(v4.TryDecrementTtlDeferringChecksum(out ttlDelta));
-        }
-
         if (fast)
         {
-            NatStage.Translate(ref context, forward, reverse, ttlDelta);
+            NatStage.Translate(ref context, forward, reverse);
         }
         else
         {
-            NatStage.TranslateWidened(ref context, forward, reverse, ttlDelta);
+            NatStage.TranslateWidened(ref context, forward, reverse);
         }
 
         return copy;

@@ -143,37 +143,6 @@ public class ChecksumTests
         return incremental == ip.HeaderChecksum && ip.IsHeaderChecksumValid && decremented == ttl > 1;
     }
 
-    [Property]
-    public bool Checksum_Ipv4TtlAndAddressRewriteInOneUpdate_EqualsRecompute(uint source, uint destination, byte ttl, byte protocol, ushort identification, uint newAddress, bool rewriteDestination)
-    {
-        var bytes = new byte[20];
-        new Ipv4Header(0, 0, 20, identification, true, false, 0, ttl, protocol, 0,
-            IpAddressConversions.ToIPAddress(source), IpAddressConversions.ToIPAddress(destination)).Emit(bytes);
-        Ipv4Packet.TryCreate(bytes, out var ip);
-        ip.UpdateHeaderChecksum();
-
-        var decremented = ip.TryDecrementTtlDeferringChecksum(out var ttlDelta);
-        _ = rewriteDestination ? ip.RewriteDestination(newAddress, ttlDelta) : ip.RewriteSource(newAddress, ttlDelta);
-        var incremental = ip.HeaderChecksum;
-        ip.UpdateHeaderChecksum();
-
-        return incremental == ip.HeaderChecksum && decremented == ttl > 1 && ip.Ttl == (decremented ? ttl - 1 : ttl);
-    }
-
-    [Fact]
-    public void Checksum_TtlDecrementDelta_AppliedEqualsUpdateForTtlDecrementForEveryChecksum()
-    {
-        for (var checksum = 0; checksum <= ushort.MaxValue; checksum++)
-        {
-            Assert.Equal(Checksum.UpdateForTtlDecrement((ushort)checksum), Checksum.Apply((ushort)checksum, Checksum.TtlDecrementDelta));
-        }
-
-        foreach (ushort word in (ushort[])[0x0100, 0x0206, 0x4011, 0xFF3A, 0xFFFF])
-        {
-            Assert.Equal(Checksum.TtlDecrementDelta, Checksum.Delta16(word, (ushort)(word - 0x0100)));
-        }
-    }
-
     [Fact]
     public void Checksum_UpdateForTtlDecrement_EqualsUpdate16ForEveryChecksum()
     {
