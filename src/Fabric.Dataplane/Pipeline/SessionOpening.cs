@@ -88,11 +88,6 @@ internal static class SessionOpening
 
         var idle = Math.Min(entry.IdleHalfOpen, IdleTimeout(entry, state, context.Key));
         var inserted = resources.Sessions.TryInsert(context.Key, reverse, state, context.Now, idle, out var handle);
-        if (inserted == SessionInsertResult.KeyInUse && EndClosedHolding(snapshot, resources, ref context, reverse))
-        {
-            inserted = resources.Sessions.TryInsert(context.Key, reverse, state, context.Now, idle, out handle);
-        }
-
         if (inserted != SessionInsertResult.Inserted)
         {
             ReleaseWaypoints(snapshot, state);
@@ -159,42 +154,6 @@ internal static class SessionOpening
         resources.Drops.Count(new DropRecord(
             reason, tenant, service, forward.Source, forward.Destination, forward.SourcePort, forward.DestinationPort,
             forward.Protocol, ended.ReversePort, now, IsIpv6: forward.IsIpv6));
-    }
-
-    /// <summary>
-    /// Ends a session whose TCP connection closed or was reset, for a new connection its client opens on the same tuple
-    /// (the packet in hand then opens a session of its own): removes it, gives back what it held (<see cref="Ended"/>)
-    /// and reports it closed. Nothing is sent and nothing is counted as dropped: the connection had ended.
-    /// </summary>
-    public static void EndClosed(ForwardingSnapshot snapshot, WorkerResources resources, int handle, long now)
-    {
-        var sessions = resources.Sessions;
-        var forward = sessions.ForwardKey(handle);
-        var reverse = sessions.ReverseKey(handle);
-        var ended = sessions.Payload(handle);
-        sessions.Remove(handle);
-        Ended(snapshot, resources, ended);
-        resources.SessionClosed(handle, forward, reverse, ended, now);
-    }
-
-    /// <summary>
-    /// For a packet that opens a TCP connection, ends the session holding <paramref name="reverse"/> when its connection
-    /// closed or was reset (<see cref="EndClosed"/>): at an egress, the new connection a client opened on the tuple of a
-    /// closed one comes on new waypoint ports while the old session, lingering, still holds what the instance answers
-    /// with. Returns whether one was ended.
-    /// </summary>
-    private static bool EndClosedHolding(ForwardingSnapshot snapshot, WorkerResources resources, ref PacketContext context, in SessionKey reverse)
-    {
-        if (context.Key.Protocol != IpProtocol.Tcp
-            || (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) != (byte)TcpFlags.Syn
-            || !resources.Sessions.TryFind(reverse, out var holder, out _)
-            || !resources.Sessions.Tcp(holder).IsClosed)
-        {
-            return false;
-        }
-
-        EndClosed(snapshot, resources, holder, context.Now);
-        return true;
     }
 
     /// <summary>

@@ -22,15 +22,6 @@ public static class SessionStage
         if (resources.Lookups.TryFind(context.Lookup, context.Key, out var handle, out var direction)
             && !(context.ToWaypoint && SvrStage.Superseded(ref context, snapshot, resources, handle, direction)))
         {
-            if (!context.ToWaypoint && direction == SessionDirection.Forward && OpensConnection(ref context)
-                && resources.Sessions.Tcp(handle).IsClosed)
-            {
-                // A client's new connection on the tuple of one that closed (or was reset) is a new session: admitted,
-                // load balanced and given a path under the policy and path quality of now, not the old session's.
-                SessionOpening.EndClosed(snapshot, resources, handle, context.Now);
-                return SlowPath(ref context, snapshot, resources);
-            }
-
             context.Session = handle;
             context.Direction = direction;
             if (context.ToWaypoint && SvrStage.Unseal(ref context, resources, snapshot, resources.Sessions.Payload(handle).Sealed) != Verdict.Continue)
@@ -78,7 +69,7 @@ public static class SessionStage
         context.Service = service;
         var entry = snapshot.Services[service];
         var policy = entry.Policy;
-        var opensConnection = OpensConnection(ref context);
+        var opensConnection = key.Protocol == IpProtocol.Tcp && (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == (byte)TcpFlags.Syn;
         if (!opensConnection && resources.IsArriving(key.Source, context.IsIpv6, context.Now))
         {
             // From a client that just arrived, a packet without a session that does not open a TCP connection (mid-flow TCP,
@@ -111,10 +102,6 @@ public static class SessionStage
             : SessionOpening.Open(ref context, entry, snapshot, resources, InstanceRoute.Local(key));
         return opened == Verdict.Continue ? FastPath(ref context, snapshot, resources) : Verdict.Drop;
     }
-
-    /// <summary>Whether the packet in hand opens a TCP connection: a SYN without ACK or RST.</summary>
-    private static bool OpensConnection(ref PacketContext context) =>
-        (context.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == (byte)TcpFlags.Syn && context.Key.Protocol == IpProtocol.Tcp;
 
     private static Verdict FastPath(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {

@@ -72,30 +72,6 @@ public sealed class PathQualityTests
         Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
     }
 
-    /// <summary>
-    /// A client reuses the tuple of a connection it reset, on the degraded path's session (a service without resiliency
-    /// keeps it there): the new connection is a new session, opened on the path that meets the bound and counted there.
-    /// </summary>
-    [Fact]
-    public void DegradedPath_NewConnectionOnTheTupleOfAResetOne_OpensOnTheOtherPath()
-    {
-        using var fabric = new PathFabric("none", Quality);
-        fabric.RunSeconds(2);
-        Open(fabric, 45000);
-        LoseEchoes(fabric.BrWan0, fabric.Br1Wan0);
-        fabric.RunSeconds(18);
-        Touch(fabric, 45000);
-        Assert.Equal([1, 0], SessionsPerPath(fabric));
-
-        fabric.Eng1.SendTcp(Web, 45000, 80, TcpFlags.Rst | TcpFlags.Ack, 105, 5001, []);
-        fabric.Pump();
-        Open(fabric, 45000);
-
-        Assert.Equal([0, 1], SessionsPerPath(fabric));
-        Assert.Equal((1, 0, 0), Counted(fabric.Br1Wan0));
-        Assert.Equal((1, 0, 0), Counted(fabric.Br1Wan1));
-    }
-
     [Fact]
     public void EveryPathDegraded_NewSessionStillOpens_OnTheFirstPath()
     {
