@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Fabric.Http.Metrics;
 using Microsoft.AspNetCore.Builder;
@@ -73,12 +74,12 @@ public static class NodeHttp
     {
         ArgumentNullException.ThrowIfNull(app);
         ArgumentNullException.ThrowIfNull(readiness);
-        app.UseOpenTelemetryPrometheusScrapingEndpoint(meters, predicate: null, path: MetricsPath, configureBranchedPipeline: null, optionsName: null);
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(meters, predicate: context => IsPath(context.Request.Path, MetricsPath), path: null, configureBranchedPipeline: null, optionsName: null);
         app.Run(context =>
         {
             var path = context.Request.Path;
-            var health = path.Equals(HealthPath, StringComparison.OrdinalIgnoreCase);
-            if (!health && !path.Equals(ReadyPath, StringComparison.OrdinalIgnoreCase))
+            var health = IsPath(path, HealthPath);
+            if (!health && !IsPath(path, ReadyPath))
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return Task.CompletedTask;
@@ -96,7 +97,12 @@ public static class NodeHttp
         return app;
     }
 
-    private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web);
+    /// <summary>Whether <paramref name="path"/> is <paramref name="target"/>, with or without a trailing slash, in any case: what endpoint routing matches.</summary>
+    private static bool IsPath(PathString path, string target) =>
+        path.Equals(target, StringComparison.OrdinalIgnoreCase) || path.Equals(target + "/", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>ASP.NET Core's default JSON options for what it writes to a response: the web defaults with relaxed escaping.</summary>
+    private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static Task Alive(HttpContext context) => Answer(context, StatusCodes.Status200OK, new HealthView("alive", null));
 

@@ -119,7 +119,7 @@ public sealed class WireMessageRegistry
     /// it, loaded if they hold a marked type and are not yet), so the list does not depend on what happened to load first.
     /// Each file's metadata is read first (<see cref="MarkedTypeNames"/>) and only the types it names are loaded: loading
     /// every type of every assembly loaded what those types derive from (ASP.NET Core, Akka.Persistence, OpenAPI, ADO.NET:
-    /// ~5 MB of mapped files in a router that uses none of them, docs/benchmarks.md "Memory, 2026-12-06"). The mark is then
+    /// ~3.4 MB of mapped files in a router that uses none of them, docs/benchmarks.md "Memory, 2026-12-06"). The mark is then
     /// read again by reflection, so a type is on the list only if it carries this very attribute.
     /// </summary>
     public static WireMessageRegistry FromApplicationAssemblies()

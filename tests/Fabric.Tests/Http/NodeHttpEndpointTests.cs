@@ -90,20 +90,24 @@ public sealed class NodeHttpEndpointTests : IDisposable
     public async Task Health_AnswersJson_OnlyToGet_NothingElseServed()
     {
         using var metrics = new FabricMetrics(() => []);
-        await using var http = await NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => Task.FromResult<string?>("not yet"));
+        await using var http = await NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => Task.FromResult<string?>("dc1's config <pending>"));
         using var client = new HttpClient { BaseAddress = http.Address };
 
         using var alive = await client.GetAsync(NodeHttp.HealthPath, Cancel);
+        using var aliveSlash = await client.GetAsync(NodeHttp.HealthPath + "/", Cancel);
         using var notReady = await client.GetAsync(NodeHttp.ReadyPath, Cancel);
         using var posted = await client.PostAsync(NodeHttp.HealthPath, new StringContent("x"), Cancel);
         using var elsewhere = await client.GetAsync("/v1/config/versions", Cancel);
         using var scraped = await client.GetAsync(NodeHttp.MetricsPath, Cancel);
+        using var belowMetrics = await client.GetAsync(NodeHttp.MetricsPath + "/x", Cancel);
 
         Assert.Equal("application/json", alive.Content.Headers.ContentType?.MediaType);
         Assert.Equal("""{"status":"alive","reason":null}""", await alive.Content.ReadAsStringAsync(Cancel));
-        Assert.Equal("""{"status":"not ready","reason":"not yet"}""", await notReady.Content.ReadAsStringAsync(Cancel));
+        Assert.Equal(HttpStatusCode.OK, aliveSlash.StatusCode);
+        Assert.Equal("""{"status":"not ready","reason":"dc1's config <pending>"}""", await notReady.Content.ReadAsStringAsync(Cancel));
         Assert.Equal(HttpStatusCode.MethodNotAllowed, posted.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
         Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, belowMetrics.StatusCode);
     }
 }
