@@ -8,8 +8,8 @@ namespace Fabric.Actors.Security;
 /// demands) or in a pub-sub message (telemetry), as a reader believes it: an entry counts when it is filed under the key its own
 /// content gives it, the node it names may write it, it is not an earlier entry of the node replayed, and, with
 /// cluster TLS, it carries that node's seal (<see cref="NodeVerifier"/>); without cluster TLS no seal can be checked.
-/// A refusal is logged once per key and reason, and counted once per entry refused
-/// (<see cref="ControlPlaneRefusals.ForeignEntries"/>). Not thread-safe: one per actor.
+/// A refusal is logged and counted once per key and reason (<see cref="ControlPlaneRefusals.ForeignEntries"/>): the same
+/// entry arriving again by gossip, as another copy, is not counted again; a key believed and then refused again is. Not thread-safe: one per actor.
 /// </summary>
 public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdapter log, string what, ControlPlaneRefusals? refusals = null)
 {
@@ -25,7 +25,7 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
         ArgumentNullException.ThrowIfNull(key);
         return Judge(key, $"of node {key}", !string.Equals(named, key, StringComparison.Ordinal)
             ? $"it is filed under node {key} but names node {named}"
-            : _verifier?.Problem(key, statement, seal));
+            : _verifier?.Problem(key, statement, seal), out _);
     }
 
     /// <summary>
@@ -68,7 +68,7 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
             problem = _verifier?.Problem(node, statement(entry), seal);
         }
 
-        var believed = Judge(key, key, problem);
+        var believed = Judge(key, key, problem, out var newlyRefused);
         if (_verdicts.Count >= MaxRemembered)
         {
             _verdicts.Clear();
@@ -79,8 +79,9 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
         {
             _latest[key] = fresh;
         }
-        else if (!believed)
+        else if (newlyRefused)
         {
+            // The same refusal read again (the entry gossiped once more, so another copy of it) is not another entry refused.
             refusals?.CountForeignEntry();
         }
 
@@ -108,8 +109,13 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
         return believed;
     }
 
-    private bool Judge(string key, string subject, string? problem)
+    /// <summary>
+    /// Whether the entry under <paramref name="key"/> is believed (no <paramref name="problem"/>); a refusal is logged, and
+    /// <paramref name="newlyRefused"/>, only when the key was not refused for that very reason before.
+    /// </summary>
+    private bool Judge(string key, string subject, string? problem, out bool newlyRefused)
     {
+        newlyRefused = false;
         if (problem is null)
         {
             _refused.Remove(key);
@@ -118,6 +124,7 @@ public sealed class NodeEntries(ClusterTls? tls, TimeProvider time, ILoggingAdap
 
         if (!_refused.TryGetValue(key, out var last) || last != problem)
         {
+            newlyRefused = true;
             if (_refused.Count >= MaxRemembered)
             {
                 _refused.Clear();

@@ -41,6 +41,24 @@ public sealed class NodeEntriesTests
         Assert.Equal(1, refusals.ForeignEntries);
     }
 
+    /// <summary>
+    /// A forged entry reaches a reader several times, each time as another copy (gossip from each replica that holds it
+    /// deserializes its own): one entry refused, counted once (RegistryForgeryTests read 5 refusals of 3 entries in CI).
+    /// </summary>
+    [Fact]
+    public void Believe_SameEntryArrivingAgainAsAnotherCopy_RefusedAgain_CountedOnce()
+    {
+        var refusals = new ControlPlaneRefusals();
+        var reader = new NodeEntries(null, TimeProvider.System, NoLogger.Instance, "registered instance", refusals);
+        const string NotAllowed = "node br2a is part of router br2, not dc1";
+
+        Assert.False(Believe(reader, new object(), NotAllowed));
+        Assert.False(Believe(reader, new object(), NotAllowed));
+        Assert.False(Believe(reader, new object(), NotAllowed));
+
+        Assert.Equal(1, refusals.ForeignEntries);
+    }
+
     /// <summary>Reads the entry as a registry reader does; without cluster TLS no seal is checked, so the statement is never made.</summary>
     private static bool Believe(NodeEntries reader, object entry, string? notAllowed) =>
         reader.Believe(Key, entry, "br2a", Key, _ => throw new InvalidOperationException("no seal is checked without cluster TLS"), null, notAllowed);
