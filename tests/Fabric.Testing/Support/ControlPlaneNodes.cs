@@ -219,10 +219,14 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     public static FabricConfig Load(string text) =>
         FabricConfigLoader.Load(text).Config ?? throw new InvalidOperationException(string.Join("\n", FabricConfigLoader.Load(text).Errors));
 
-    /// <summary>Asks <paramref name="probe"/> until its answer satisfies <paramref name="done"/>; fails with the last answer at the deadline.</summary>
-    public static async Task<T> Until<T>(Func<Task<T>> probe, Func<T, bool> done, string what)
+    /// <summary>
+    /// Asks <paramref name="probe"/> until its answer satisfies <paramref name="done"/>; fails with the last answer at the
+    /// deadline (<see cref="Deadline"/>, or <paramref name="within"/>).
+    /// </summary>
+    public static async Task<T> Until<T>(Func<Task<T>> probe, Func<T, bool> done, string what, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + Deadline;
+        var limit = within ?? Deadline;
+        var deadline = DateTime.UtcNow + limit;
         T last;
         do
         {
@@ -236,7 +240,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         }
         while (DateTime.UtcNow < deadline);
 
-        Assert.Fail($"{what} did not happen within {Deadline.TotalSeconds} s; last seen: {(last is ConfigRolloutView r ? $"running {r.Running}: " + string.Join(", ", r.Nodes) : last)}");
+        Assert.Fail($"{what} did not happen within {limit.TotalSeconds} s; last seen: {(last is ConfigRolloutView r ? $"running {r.Running}: " + string.Join(", ", r.Nodes) : last)}");
         return last;
     }
 
