@@ -99,7 +99,7 @@ public static class NodeHttp
 
     /// <summary>Whether <paramref name="path"/> is <paramref name="target"/>, with or without a trailing slash, in any case: what endpoint routing matches.</summary>
     private static bool IsPath(PathString path, string target) =>
-        path.Equals(target, StringComparison.OrdinalIgnoreCase) || path.Equals(target + "/", StringComparison.OrdinalIgnoreCase);
+        path.StartsWithSegments(target, StringComparison.OrdinalIgnoreCase, out var rest) && (!rest.HasValue || rest.Value == "/");
 
     /// <summary>ASP.NET Core's default JSON options for what it writes to a response: the web defaults with relaxed escaping.</summary>
     private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

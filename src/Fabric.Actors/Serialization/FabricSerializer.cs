@@ -122,13 +122,26 @@ public sealed class WireMessageRegistry
     /// ~3.4 MB of mapped files in a router that uses none of them, docs/benchmarks.md "Memory, 2026-12-06"). The mark is then
     /// read again by reflection, so a type is on the list only if it carries this very attribute.
     /// </summary>
-    public static WireMessageRegistry FromApplicationAssemblies()
+    /// <remarks>Read once per process (the files beside the application do not change while it runs): the cluster's
+    /// configuration and every <see cref="FabricSerializer"/> Akka makes share the one list.</remarks>
+    public static WireMessageRegistry FromApplicationAssemblies() => Application.Value;
+
+    private static readonly Lazy<WireMessageRegistry> Application = new(ScanApplicationAssemblies);
+
+    /// <summary>Whether the assembly named <paramref name="name"/> (a <c>Fabric.*</c> file's name) is the application's, not a test's, benchmark's or fuzzer's.</summary>
+    public static bool IsApplicationAssembly(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return !name.Split('.').Any(part => TestAssemblyParts.Contains(part, StringComparer.Ordinal));
+    }
+
+    private static WireMessageRegistry ScanApplicationAssemblies()
     {
         var types = new List<Type>();
         foreach (var path in Directory.EnumerateFiles(AppContext.BaseDirectory, "Fabric.*.dll").Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileNameWithoutExtension(path);
-            if (name.Split('.').Any(part => TestAssemblyParts.Contains(part, StringComparer.Ordinal)) || MarkedTypeNames(path) is not { Count: > 0 } marked)
+            if (!IsApplicationAssembly(name) || MarkedTypeNames(path) is not { Count: > 0 } marked)
             {
                 continue;
             }

@@ -95,8 +95,12 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         await nodes.Stop(dc1a);
         var cluster = Akka.Cluster.Cluster.Get(system);
         await ControlPlaneNodes.Until(
-            () => Task.FromResult(string.Join(", ", cluster.State.Members.Where(m => m.Address.Equals(dc1Address))
-                .Select(m => $"{m.Status}{(cluster.State.Unreachable.Contains(m) ? " unreachable" : "")}"))),
+            () =>
+            {
+                var view = cluster.State;
+                return Task.FromResult(string.Join(", ", view.Members.Where(m => m.Address.Equals(dc1Address))
+                    .Select(m => $"{m.Status}{(view.Unreachable.Contains(m) ? " unreachable" : "")}")));
+            },
             view => view.Length == 0, "br1's cluster view without dc1", MembershipDeadline);
         await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.RemoteSessions(dc1Slot)), n => n == 0, "br1 forgetting dc1's published sessions");
         await ControlPlaneNodes.Until(

@@ -209,7 +209,7 @@ public sealed class FabricSerializerTests : IDisposable
         // must find no other marked type and no other manifest.
         var everyType = Directory.EnumerateFiles(AppContext.BaseDirectory, "Fabric.*.dll")
             .Select(Path.GetFileNameWithoutExtension)
-            .Where(n => !n!.Split('.').Any(part => part is "Tests" or "Benchmarks" or "Fuzz" or "Testing"))
+            .Where(n => WireMessageRegistry.IsApplicationAssembly(n!))
             .SelectMany(n => System.Reflection.Assembly.Load(new System.Reflection.AssemblyName(n!)).GetTypes());
         var byReflection = new WireMessageRegistry(everyType);
 
