@@ -19,7 +19,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
 
 namespace Fabric.Conductor.Api;
 
@@ -39,7 +38,7 @@ public sealed record ConductorApiOptions(IPAddress Address, int Port, bool OpenR
 /// The conductor's HTTP API on ASP.NET Core minimal APIs (Kestrel): the configuration's versions, the routers, the
 /// services and the telemetry as resources under <c>/v1</c>, a live stream of events (<c>/v1/events</c>, Server-Sent
 /// Events), an OpenAPI description at <c>/openapi/v1.json</c>, and
-/// <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c> (<see cref="NodeHttp"/>). Every write needs a bearer token
+/// <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c> (<see cref="OperationsEndpoints"/>). Every write needs a bearer token
 /// (<see cref="BearerTokenHandler"/>); reads too unless <see cref="ConductorApiOptions.OpenReads"/>. Every error is an
 /// RFC 9457 problem; a path that exists answers another method with 405. Each request is one or two asks of the
 /// conductor singleton (through its proxy, so any conductor node serves the API).
@@ -63,8 +62,6 @@ public static class ConductorApi
         builder.WebHost.Listen(options.Address, options.Port, options.Certificate, options.MaxBodyBytes);
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
-        var meters = NodeHttp.MeterProvider(metrics);
-        builder.Services.AddSingleton(meters);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(tokens);
         builder.Services.AddSingleton<ApiTokenLookup>();
@@ -87,7 +84,6 @@ public static class ConductorApi
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.Lifetime.ApplicationStopped.Register(meters.Dispose);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(AnswerWhenTheConductorDoesNot);
@@ -95,7 +91,7 @@ public static class ConductorApi
         app.UseAuthorization();
         app.MapOpenApi(OpenApiPath);
         var context = app.Services.GetRequiredService<Context>();
-        app.MapOperations(meters, context.Unready).RequireAuthorization(ReadPolicy);
+        app.MapOperations(metrics, context.Unready).RequireAuthorization(ReadPolicy);
         ConfigEndpoints.Map(app);
         FabricEndpoints.Map(app);
         FlowEndpoints.Map(app);
