@@ -119,7 +119,7 @@ public sealed class OperationsListenerTests
     }
 
     [Fact]
-    public async Task Request_WithQueryAndBody_AnsweredByPath_BodyDoesNotResetTheAnswer()
+    public async Task Request_WithQueryOrBody_AnsweredByPathAndMethod()
     {
         using var metrics = new FabricMetrics(() => []);
         await using var http = await Start(metrics);
