@@ -8,12 +8,12 @@ namespace Fabric.Http;
 /// <param name="MaxHeadBytes">The request line and headers together; more is 431 and the connection closes.</param>
 /// <param name="ReadTimeout">The time a client has to send its whole request head from being taken (past it, 408 and close), and again to take the answer.</param>
 /// <param name="MaxConnections">Connections served at once; more wait in the kernel's listen backlog (64) until one ends, and past the backlog the kernel drops their SYNs (the client tries again).</param>
-public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeSpan ReadTimeout = default, int MaxConnections = 32)
+public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeSpan? ReadTimeout = null, int MaxConnections = 32)
 {
-    public static OperationsListenerLimits Default { get; } = new(ReadTimeout: TimeSpan.FromSeconds(10));
+    public static OperationsListenerLimits Default { get; } = new();
 
     /// <summary>The read timeout in force: 10 s when none is given.</summary>
-    public TimeSpan Timeout => ReadTimeout > TimeSpan.Zero ? ReadTimeout : TimeSpan.FromSeconds(10);
+    public TimeSpan Timeout => ReadTimeout ?? TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
@@ -158,7 +158,7 @@ public sealed class OperationsListener : IAsyncDisposable
             if (end >= 0)
             {
                 return RequestHead.TryParse(buffer.AsSpan(0, searchFrom + end), out var method, out var path)
-                    ? await _handler(method, path, deadline).ConfigureAwait(false)
+                    ? await Answer(method, path, deadline).ConfigureAwait(false)
                     : Error(400, "malformed request\n");
             }
 
@@ -166,6 +166,19 @@ public sealed class OperationsListener : IAsyncDisposable
             {
                 return Error(431, $"request head larger than {_limits.MaxHeadBytes} bytes\n");
             }
+        }
+    }
+
+    /// <summary>The handler's answer; 500 when it fails (the listener goes on).</summary>
+    private async Task<OperationsAnswer> Answer(string method, string path, CancellationToken deadline)
+    {
+        try
+        {
+            return await _handler(method, path, deadline).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Error(500, "the node could not answer\n");
         }
     }
 
@@ -224,6 +237,7 @@ public sealed class OperationsListener : IAsyncDisposable
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         _ => "Status",
     };
 

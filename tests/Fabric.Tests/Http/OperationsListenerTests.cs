@@ -119,6 +119,18 @@ public sealed class OperationsListenerTests
     }
 
     [Fact]
+    public async Task Readiness_Fails_Answers500_AndGoesOn()
+    {
+        using var metrics = new FabricMetrics(() => []);
+        await using var http = await NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => throw new InvalidOperationException("the node's state is gone"));
+
+        var answer = Exchange(http.Address, "GET /readyz HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+
+        Assert.StartsWith("HTTP/1.1 500 Internal Server Error\r\n", answer, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Address), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Request_WithQueryOrBody_AnsweredByPathAndMethod()
     {
         using var metrics = new FabricMetrics(() => []);
