@@ -41,7 +41,10 @@ public sealed class FabricMetrics : IDisposable
     /// <summary>One scrape of every observable instrument on <see cref="Meter"/> (added later ones too) in the Prometheus text format (<see cref="PrometheusExposition.ContentType"/>).</summary>
     public byte[] Scrape() => _exposition.Scrape();
 
-    /// <summary>The meter every instrument of this instance lives on; a host may add instruments of its own to it.</summary>
+    /// <summary>
+/// The meter every instrument of this instance lives on; a host may add observable counters and observable gauges of its
+/// own to it (the only kinds <see cref="PrometheusExposition"/> writes: another kind is not scraped).
+/// </summary>
     public Meter Meter { get; }
 
     private void Register(CounterFamily family)

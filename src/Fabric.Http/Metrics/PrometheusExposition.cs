@@ -11,7 +11,9 @@ namespace Fabric.Http.Metrics;
 /// <c>_bytes_per_second</c>, an annotation in braces nothing), counters end in <c>_total</c>; families in name order,
 /// each with <c># TYPE</c> and <c># HELP</c> before its samples, labels in key order (<c>{}</c> for none), no timestamps
 /// (the scraper stamps the scrape). Each scrape reads every instrument anew (<see cref="MeterListener.RecordObservableInstruments"/>):
-/// a series that is no longer measured is no longer written. Instruments that are not observable are not written.
+/// a series that is no longer measured is no longer written; an instrument whose callback throws is left out of that scrape
+/// and the rest is written. Only observable counters and observable gauges are written: other kinds (up-down counters,
+/// histograms, synchronous instruments) are not.
 /// Thread-safe: scrapes are serialized.
 /// </summary>
 public sealed class PrometheusExposition : IDisposable
@@ -75,7 +77,15 @@ public sealed class PrometheusExposition : IDisposable
                 family.Clear();
             }
 
-            _listener.RecordObservableInstruments();
+            try
+            {
+                _listener.RecordObservableInstruments();
+            }
+            catch (AggregateException)
+            {
+                // An instrument whose callback threw has no samples this scrape; every other instrument was read (the
+                // listener goes through all of them before it throws), and is written, as the OpenTelemetry SDK did.
+            }
             var text = new StringBuilder();
             foreach (var family in families)
             {

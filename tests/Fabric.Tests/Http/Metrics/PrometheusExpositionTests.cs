@@ -57,6 +57,20 @@ public sealed class PrometheusExpositionTests
         Assert.Equal(exporter, ours);
     }
 
+    [Fact]
+    public void Scrape_AnInstrumentThrows_TheOthersAreWritten()
+    {
+        using var metrics = new FabricMetrics(() => []);
+        metrics.Meter.CreateObservableGauge("fabric.config.running_version", () => new Measurement<long>(7));
+        metrics.Meter.CreateObservableGauge<long>("fabric.broken", Broken);
+
+        var ours = Encoding.UTF8.GetString(metrics.Scrape());
+
+        static IEnumerable<Measurement<long>> Broken() => throw new InvalidOperationException("the state is gone");
+        Assert.Contains("fabric_config_running_version{} 7\n", ours, StringComparison.Ordinal);
+        Assert.DoesNotContain("fabric_broken{", ours, StringComparison.Ordinal);
+    }
+
     /// <summary>The exporter's answer to a scrape that asks for no format in particular (the nodes' configuration before).</summary>
     private static async Task<string> ExporterScrape(FabricMetrics metrics)
     {
