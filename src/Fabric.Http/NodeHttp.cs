@@ -15,8 +15,9 @@ public delegate Task<string?> Readiness(CancellationToken cancel);
 /// <item><c>GET /healthz</c>: 200 while the process serves HTTP (liveness).</item>
 /// <item><c>GET /readyz</c>: 200 when the node does its job, 503 with the reason otherwise (readiness).</item>
 /// </list>
-/// A path matches in any case, with or without one trailing slash (what endpoint routing matches); another method than
-/// GET on one of them is 405 with <c>Allow: GET</c>; any other path is 404. Thread-safe: stateless.
+/// A path matches in any case, with or without one trailing slash (what endpoint routing matches); HEAD is answered as GET
+/// (the listener sends the head without the body, RFC 9110 section 9.3.2); another method on one of them is 405 with
+/// <c>Allow: GET, HEAD</c>; any other path is 404. Thread-safe: stateless.
 /// </summary>
 public static class NodeHttp
 {
@@ -44,7 +45,7 @@ public static class NodeHttp
             return OperationsAnswer.NotFound;
         }
 
-        if (method != "GET")
+        if (method is not ("GET" or "HEAD"))
         {
             return OperationsAnswer.MethodNotAllowed;
         }
@@ -78,7 +79,7 @@ public static class NodeHttp
         path.StartsWith(target, StringComparison.OrdinalIgnoreCase) && (path.Length == target.Length || (path.Length == target.Length + 1 && path[^1] == '/'));
 }
 
-/// <summary>An operations answer: status, content type and body (none for 404 and 405); 405 carries <c>Allow: GET</c>.</summary>
+/// <summary>An operations answer: status, content type and body (none for 404 and 405); 405 carries <c>Allow: GET, HEAD</c>.</summary>
 public sealed record OperationsAnswer(int Status, string? ContentType, byte[] Body)
 {
     public static OperationsAnswer NotFound { get; } = new(404, null, []);
@@ -86,7 +87,7 @@ public sealed record OperationsAnswer(int Status, string? ContentType, byte[] Bo
     public static OperationsAnswer MethodNotAllowed { get; } = new(405, null, []);
 
     /// <summary>The methods a 405 names.</summary>
-    public const string Allow = "GET";
+    public const string Allow = "GET, HEAD";
 }
 
 /// <summary>A health answer: <c>alive</c>, <c>ready</c> or <c>not ready</c>, and why not.</summary>
