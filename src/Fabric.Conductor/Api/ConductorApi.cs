@@ -59,7 +59,7 @@ public static class ConductorApi
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(ConductorApi).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
-        builder.WebHost.Listen(options.Address, options.Port, options.Certificate, options.MaxBodyBytes);
+        Listen(builder.WebHost, options.Address, options.Port, options.Certificate, options.MaxBodyBytes);
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
         builder.Services.AddSingleton(TimeProvider.System);
@@ -99,6 +99,28 @@ public static class ConductorApi
         Dashboard.DashboardEndpoints.Map(app);
         EventEndpoints.Map(app, feed);
         return app;
+    }
+
+    /// <summary>
+    /// Kestrel's listener on <paramref name="address"/>:<paramref name="port"/>, over HTTPS when <paramref name="certificate"/> is
+    /// given. The caller puts Kestrel in (<c>UseKestrelCore</c>, and <c>UseKestrelHttpsConfiguration</c> to serve HTTPS): this
+    /// only configures it, so no QUIC transport is loaded for a listener that serves HTTP/1.1 and HTTP/2 over TCP.
+    /// </summary>
+    private static void Listen(IWebHostBuilder web, IPAddress address, int port, X509Certificate2? certificate, long maxRequestBodyBytes)
+    {
+        ArgumentNullException.ThrowIfNull(web);
+        web.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes;
+            kestrel.Listen(address, port, listen =>
+            {
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
+        });
     }
 
     /// <summary>An ask the conductor singleton does not answer in time (the cluster forming, the history recovering) is a 503 problem.</summary>

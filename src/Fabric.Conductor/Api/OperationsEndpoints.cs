@@ -1,9 +1,6 @@
-using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using Fabric.Http;
 using Fabric.Http.Metrics;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 
@@ -11,7 +8,7 @@ namespace Fabric.Conductor.Api;
 
 /// <summary>
 /// The conductor's <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> as ASP.NET Core endpoints, answered by
-/// <see cref="NodeHttp"/> (the same answers a router's listener gives), and Kestrel's listener for the API.
+/// <see cref="NodeHttp"/> (the same answers a router's listener gives).
 /// Thread-safe: stateless.
 /// </summary>
 public static class OperationsEndpoints
@@ -38,27 +35,5 @@ public static class OperationsEndpoints
 
         http.Response.ContentLength = answer.Body.Length;
         return http.Response.Body.WriteAsync(answer.Body, http.RequestAborted).AsTask();
-    }
-
-    /// <summary>
-    /// Kestrel's listener on <paramref name="address"/>:<paramref name="port"/>, over HTTPS when <paramref name="certificate"/> is
-    /// given. The caller puts Kestrel in (<c>UseKestrelCore</c>, and <c>UseKestrelHttpsConfiguration</c> to serve HTTPS): this
-    /// only configures it, so no QUIC transport is loaded for a listener that serves HTTP/1.1 and HTTP/2 over TCP.
-    /// </summary>
-    public static void Listen(this IWebHostBuilder web, IPAddress address, int port, X509Certificate2? certificate, long maxRequestBodyBytes)
-    {
-        ArgumentNullException.ThrowIfNull(web);
-        web.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes;
-            kestrel.Listen(address, port, listen =>
-            {
-                if (certificate is not null)
-                {
-                    listen.UseHttps(certificate);
-                }
-            });
-        });
     }
 }
