@@ -13,16 +13,19 @@ namespace Fabric.Conductor.Api;
 /// </summary>
 public static class OperationsEndpoints
 {
+    /// <summary>The methods answered, as a router's listener answers them; HEAD gets GET's head without the body.</summary>
+    private static readonly string[] GetOrHead = [HttpMethods.Get, HttpMethods.Head];
+
     /// <summary>Maps <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c>; returns the metrics endpoint (to require authorization on it).</summary>
     public static IEndpointConventionBuilder MapOperations(this IEndpointRouteBuilder endpoints, FabricMetrics metrics, Readiness readiness)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(readiness);
-        endpoints.MapGet(NodeHttp.HealthPath, (HttpContext http) => Write(http, NodeHttp.Alive())).ExcludeFromDescription();
-        endpoints.MapGet(NodeHttp.ReadyPath, async (HttpContext http) => await Write(http, await NodeHttp.Ready(readiness, http.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false))
+        endpoints.MapMethods(NodeHttp.HealthPath, GetOrHead, (HttpContext http) => Write(http, NodeHttp.Alive())).ExcludeFromDescription();
+        endpoints.MapMethods(NodeHttp.ReadyPath, GetOrHead, async (HttpContext http) => await Write(http, await NodeHttp.Ready(readiness, http.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false))
             .ExcludeFromDescription();
-        return endpoints.MapGet(NodeHttp.MetricsPath, (HttpContext http) => Write(http, NodeHttp.Metrics(metrics))).ExcludeFromDescription();
+        return endpoints.MapMethods(NodeHttp.MetricsPath, GetOrHead, (HttpContext http) => Write(http, NodeHttp.Metrics(metrics))).ExcludeFromDescription();
     }
 
     private static Task Write(HttpContext http, OperationsAnswer answer)
@@ -34,6 +37,6 @@ public static class OperationsEndpoints
         }
 
         http.Response.ContentLength = answer.Body.Length;
-        return http.Response.Body.WriteAsync(answer.Body, http.RequestAborted).AsTask();
+        return HttpMethods.IsHead(http.Request.Method) ? Task.CompletedTask : http.Response.Body.WriteAsync(answer.Body, http.RequestAborted).AsTask();
     }
 }
