@@ -1,14 +1,6 @@
-using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Fabric.Http.Metrics;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using OpenTelemetry;
-using OpenTelemetry.Metrics;
 
 namespace Fabric.Http;
 
@@ -16,13 +8,16 @@ namespace Fabric.Http;
 public delegate Task<string?> Readiness(CancellationToken cancel);
 
 /// <summary>
-/// What every node's HTTP listener serves, the conductor's and each router's alike:
+/// What every node's HTTP listener serves, the conductor's and each router's alike, and the one place its answers are
+/// made (the router's <see cref="OperationsListener"/> and the conductor's ASP.NET Core endpoints both write them):
 /// <list type="bullet">
-/// <item><c>GET /metrics</c>: <see cref="FabricMetrics"/> in the Prometheus text format (OpenMetrics when the scraper asks for it).</item>
+/// <item><c>GET /metrics</c>: <see cref="FabricMetrics"/> in the Prometheus text format (<see cref="PrometheusExposition"/>).</item>
 /// <item><c>GET /healthz</c>: 200 while the process serves HTTP (liveness).</item>
 /// <item><c>GET /readyz</c>: 200 when the node does its job, 503 with the reason otherwise (readiness).</item>
 /// </list>
-/// Thread-safe: stateless.
+/// A path matches in any case, with or without one trailing slash (what endpoint routing matches); HEAD is answered as GET
+/// (the listener sends the head without the body, RFC 9110 section 9.3.2); another method on one of them is 405 with
+/// <c>Allow: GET, HEAD</c>; any other path is 404. Thread-safe: stateless.
 /// </summary>
 public static class NodeHttp
 {
@@ -30,119 +25,69 @@ public static class NodeHttp
     public const string HealthPath = "/healthz";
     public const string ReadyPath = "/readyz";
 
-    /// <summary>
-    /// A meter provider that exports exactly <paramref name="metrics"/>' instruments to the Prometheus scrape endpoint
-    /// (other instances' meters of the same name in this process are dropped by a view). Scrapes are not cached: each
-    /// reads the samples anew. The caller disposes it with its host.
-    /// </summary>
-    public static MeterProvider MeterProvider(FabricMetrics metrics)
-    {
-        ArgumentNullException.ThrowIfNull(metrics);
-        var meter = metrics.Meter;
-        return Sdk.CreateMeterProviderBuilder()
-            .AddMeter(FabricMetrics.MeterName)
-            .AddView(instrument => instrument.Meter == meter ? null : MetricStreamConfiguration.Drop)
-            .AddPrometheusExporter(o =>
-            {
-                // Only the fabric's own families and labels: no otel_scope_* label on every sample, no target_info family.
-                o.ScrapeResponseCacheDurationMilliseconds = 0;
-                o.ScopeInfoEnabled = false;
-                o.TargetInfoEnabled = false;
-            })
-            .Build();
-    }
-
-    /// <summary>Maps <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c>; returns the metrics endpoint (to require authorization on it).</summary>
-    public static IEndpointConventionBuilder MapOperations(this IEndpointRouteBuilder endpoints, MeterProvider meters, Readiness readiness)
-    {
-        ArgumentNullException.ThrowIfNull(endpoints);
-        ArgumentNullException.ThrowIfNull(readiness);
-        endpoints.MapGet(HealthPath, () => TypedResults.Ok(new HealthView("alive", null))).ExcludeFromDescription();
-        endpoints.MapGet(ReadyPath, async Task<IResult> (CancellationToken cancel) => await readiness(cancel).ConfigureAwait(false) is { } reason
-            ? TypedResults.Json(new HealthView("not ready", reason), statusCode: StatusCodes.Status503ServiceUnavailable)
-            : TypedResults.Ok(new HealthView("ready", null))).ExcludeFromDescription();
-        return endpoints.MapPrometheusScrapingEndpoint(MetricsPath, meters, null!, null!).ExcludeFromDescription();
-    }
-
-    /// <summary>
-    /// Serves <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> as <see cref="MapOperations"/> does (the same answers,
-    /// 405 to another method than GET on the health paths, 404 elsewhere) from the pipeline alone, without endpoint routing:
-    /// for a listener that serves nothing else, so a router does not load routing, authorization and typed results
-    /// (docs/benchmarks.md "Memory, 2026-12-06").
-    /// </summary>
-    public static IApplicationBuilder UseOperations(this IApplicationBuilder app, MeterProvider meters, Readiness readiness)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        ArgumentNullException.ThrowIfNull(readiness);
-        app.UseOpenTelemetryPrometheusScrapingEndpoint(meters, predicate: context => IsPath(context.Request.Path, MetricsPath), path: null, configureBranchedPipeline: null, optionsName: null);
-        app.Run(context =>
-        {
-            var path = context.Request.Path;
-            var health = IsPath(path, HealthPath);
-            if (!health && !IsPath(path, ReadyPath))
-            {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
-            }
-
-            if (!HttpMethods.IsGet(context.Request.Method))
-            {
-                context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
-                context.Response.Headers.Allow = HttpMethods.Get;
-                return Task.CompletedTask;
-            }
-
-            return health ? Alive(context) : Ready(context, readiness);
-        });
-        return app;
-    }
-
-    /// <summary>Whether <paramref name="path"/> is <paramref name="target"/>, with or without a trailing slash, in any case: what endpoint routing matches.</summary>
-    private static bool IsPath(PathString path, string target) =>
-        path.StartsWithSegments(target, StringComparison.OrdinalIgnoreCase, out var rest) && (!rest.HasValue || rest.Value == "/");
+    /// <summary>The health answers' content type (JSON with the web defaults, as ASP.NET Core writes a typed result).</summary>
+    public const string HealthContentType = "application/json; charset=utf-8";
 
     /// <summary>ASP.NET Core's default JSON options for what it writes to a response: the web defaults with relaxed escaping.</summary>
     private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static Task Alive(HttpContext context) => Answer(context, StatusCodes.Status200OK, new HealthView("alive", null));
-
-    private static async Task Ready(HttpContext context, Readiness readiness)
+    /// <summary>The answer to <paramref name="method"/> on <paramref name="path"/> (the request target without its query).</summary>
+    public static async Task<OperationsAnswer> Answer(string method, string path, FabricMetrics metrics, Readiness readiness, CancellationToken cancel)
     {
-        var reason = await readiness(context.RequestAborted).ConfigureAwait(false);
-        await (reason is null
-            ? Answer(context, StatusCodes.Status200OK, new HealthView("ready", null))
-            : Answer(context, StatusCodes.Status503ServiceUnavailable, new HealthView("not ready", reason))).ConfigureAwait(false);
-    }
-
-    /// <summary>The health answer as JSON with the web defaults, as <see cref="TypedResults"/> writes it on a host with ASP.NET Core's default JSON options: <c>{"status":"ready","reason":null}</c>.</summary>
-    private static Task Answer(HttpContext context, int status, HealthView view)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json; charset=utf-8";
-        return JsonSerializer.SerializeAsync(context.Response.Body, view, HealthJson, context.RequestAborted);
-    }
-
-    /// <summary>
-    /// Kestrel's listener on <paramref name="address"/>:<paramref name="port"/>, over HTTPS when <paramref name="certificate"/> is
-    /// given. The caller puts Kestrel in (<c>UseKestrelCore</c>, and <c>UseKestrelHttpsConfiguration</c> to serve HTTPS): this
-    /// only configures it, so no QUIC transport is loaded for a listener that serves HTTP/1.1 and HTTP/2 over TCP.
-    /// </summary>
-    public static void Listen(this IWebHostBuilder web, IPAddress address, int port, X509Certificate2? certificate, long maxRequestBodyBytes)
-    {
-        ArgumentNullException.ThrowIfNull(web);
-        web.ConfigureKestrel(kestrel =>
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(metrics);
+        ArgumentNullException.ThrowIfNull(readiness);
+        var metricsPath = IsPath(path, MetricsPath);
+        var health = IsPath(path, HealthPath);
+        if (!metricsPath && !health && !IsPath(path, ReadyPath))
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes;
-            kestrel.Listen(address, port, listen =>
-            {
-                if (certificate is not null)
-                {
-                    listen.UseHttps(certificate);
-                }
-            });
-        });
+            return OperationsAnswer.NotFound;
+        }
+
+        if (method is not ("GET" or "HEAD"))
+        {
+            return OperationsAnswer.MethodNotAllowed;
+        }
+
+        return metricsPath ? Metrics(metrics) : health ? Alive() : await Ready(readiness, cancel).ConfigureAwait(false);
     }
+
+    /// <summary><c>/metrics</c>: one scrape.</summary>
+    public static OperationsAnswer Metrics(FabricMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        return new(200, PrometheusExposition.ContentType, metrics.Scrape());
+    }
+
+    /// <summary><c>/healthz</c>: <c>{"status":"alive","reason":null}</c>.</summary>
+    public static OperationsAnswer Alive() => Health(200, new HealthView("alive", null));
+
+    /// <summary><c>/readyz</c>: 200 <c>{"status":"ready","reason":null}</c>, or 503 <c>{"status":"not ready","reason":"..."}</c>.</summary>
+    public static async Task<OperationsAnswer> Ready(Readiness readiness, CancellationToken cancel)
+    {
+        ArgumentNullException.ThrowIfNull(readiness);
+        return await readiness(cancel).ConfigureAwait(false) is { } reason
+            ? Health(503, new HealthView("not ready", reason))
+            : Health(200, new HealthView("ready", null));
+    }
+
+    private static OperationsAnswer Health(int status, HealthView view) => new(status, HealthContentType, JsonSerializer.SerializeToUtf8Bytes(view, HealthJson));
+
+    /// <summary>Whether <paramref name="path"/> is <paramref name="target"/>, with or without one trailing slash, in any case.</summary>
+    private static bool IsPath(string path, string target) =>
+        path.StartsWith(target, StringComparison.OrdinalIgnoreCase) && (path.Length == target.Length || (path.Length == target.Length + 1 && path[^1] == '/'));
+}
+
+/// <summary>An operations answer: status, content type and body (none for 404 and 405); 405 carries <c>Allow: GET, HEAD</c>.</summary>
+public sealed record OperationsAnswer(int Status, string? ContentType, byte[] Body)
+{
+    public static OperationsAnswer NotFound { get; } = new(404, null, []);
+
+    public static OperationsAnswer MethodNotAllowed { get; } = new(405, null, []);
+
+    /// <summary>The methods a 405 names.</summary>
+    public const string Allow = "GET, HEAD";
 }
 
 /// <summary>A health answer: <c>alive</c>, <c>ready</c> or <c>not ready</c>, and why not.</summary>

@@ -19,7 +19,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
 
 namespace Fabric.Conductor.Api;
 
@@ -39,7 +38,7 @@ public sealed record ConductorApiOptions(IPAddress Address, int Port, bool OpenR
 /// The conductor's HTTP API on ASP.NET Core minimal APIs (Kestrel): the configuration's versions, the routers, the
 /// services and the telemetry as resources under <c>/v1</c>, a live stream of events (<c>/v1/events</c>, Server-Sent
 /// Events), an OpenAPI description at <c>/openapi/v1.json</c>, and
-/// <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c> (<see cref="NodeHttp"/>). Every write needs a bearer token
+/// <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c> (<see cref="OperationsEndpoints"/>). Every write needs a bearer token
 /// (<see cref="BearerTokenHandler"/>); reads too unless <see cref="ConductorApiOptions.OpenReads"/>. Every error is an
 /// RFC 9457 problem; a path that exists answers another method with 405. Each request is one or two asks of the
 /// conductor singleton (through its proxy, so any conductor node serves the API).
@@ -60,11 +59,9 @@ public static class ConductorApi
         ArgumentNullException.ThrowIfNull(options);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(ConductorApi).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
-        builder.WebHost.Listen(options.Address, options.Port, options.Certificate, options.MaxBodyBytes);
+        Listen(builder.WebHost, options.Address, options.Port, options.Certificate, options.MaxBodyBytes);
         builder.Logging.ClearProviders();
         logging?.Invoke(builder.Logging);
-        var meters = NodeHttp.MeterProvider(metrics);
-        builder.Services.AddSingleton(meters);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(tokens);
         builder.Services.AddSingleton<ApiTokenLookup>();
@@ -87,7 +84,6 @@ public static class ConductorApi
         configure?.Invoke(builder);
 
         var app = builder.Build();
-        app.Lifetime.ApplicationStopped.Register(meters.Dispose);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(AnswerWhenTheConductorDoesNot);
@@ -95,7 +91,7 @@ public static class ConductorApi
         app.UseAuthorization();
         app.MapOpenApi(OpenApiPath);
         var context = app.Services.GetRequiredService<Context>();
-        app.MapOperations(meters, context.Unready).RequireAuthorization(ReadPolicy);
+        app.MapOperations(metrics, context.Unready).RequireAuthorization(ReadPolicy);
         ConfigEndpoints.Map(app);
         FabricEndpoints.Map(app);
         FlowEndpoints.Map(app);
@@ -103,6 +99,28 @@ public static class ConductorApi
         Dashboard.DashboardEndpoints.Map(app);
         EventEndpoints.Map(app, feed);
         return app;
+    }
+
+    /// <summary>
+    /// Kestrel's listener on <paramref name="address"/>:<paramref name="port"/>, over HTTPS when <paramref name="certificate"/> is
+    /// given. The caller puts Kestrel in (<c>UseKestrelCore</c>, and <c>UseKestrelHttpsConfiguration</c> to serve HTTPS): this
+    /// only configures it, so no QUIC transport is loaded for a listener that serves HTTP/1.1 and HTTP/2 over TCP.
+    /// </summary>
+    private static void Listen(IWebHostBuilder web, IPAddress address, int port, X509Certificate2? certificate, long maxRequestBodyBytes)
+    {
+        ArgumentNullException.ThrowIfNull(web);
+        web.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes;
+            kestrel.Listen(address, port, listen =>
+            {
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
+        });
     }
 
     /// <summary>An ask the conductor singleton does not answer in time (the cluster forming, the history recovering) is a 503 problem.</summary>

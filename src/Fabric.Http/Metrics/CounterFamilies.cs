@@ -15,7 +15,7 @@ public enum InstrumentKind
 /// <summary>
 /// One metric family and the telemetry counters it is made of.
 /// </summary>
-/// <param name="Instrument">The instrument's name; the exporter writes dots as underscores and adds the unit and <c>_total</c>.</param>
+/// <param name="Instrument">The instrument's name; <see cref="PrometheusExposition"/> writes dots as underscores and adds the unit and <c>_total</c>.</param>
 /// <param name="Unit">UCUM unit (<c>By</c> bytes, <c>s</c> seconds); in braces, an annotation the name leaves out.</param>
 /// <param name="Prefix">The telemetry counter's name starts with this ...</param>
 /// <param name="Suffix">... and ends with this; what lies between is the family's label value(s).</param>

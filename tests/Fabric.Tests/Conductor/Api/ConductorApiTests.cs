@@ -112,6 +112,21 @@ public sealed partial class ConductorApiTests(ConductorApiFixture api) : IClassF
         Assert.Equal("ready", (await Body(ready)).GetProperty("status").GetString());
     }
 
+    [Theory]
+    [InlineData("/healthz")]
+    [InlineData("/readyz")]
+    public async Task Health_Head_AnsweredAsGetWithoutTheBody(string path)
+    {
+        using var anonymous = api.Client(null);
+        using var get = await anonymous.GetAsync(path, Cancel);
+        using var request = new HttpRequestMessage(HttpMethod.Head, path);
+        using var head = await anonymous.SendAsync(request, Cancel);
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(get.Content.Headers.ContentLength, head.Content.Headers.ContentLength);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync(Cancel));
+    }
+
     [Fact]
     public async Task Commit_HoconBody_CreatedAsTheNextVersion_AuthorIsTheTokensOwner_NotWhatTheBodySays()
     {

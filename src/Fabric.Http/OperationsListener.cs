@@ -1,0 +1,531 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Fabric.Http;
+
+/// <summary>The bounds an <see cref="OperationsListener"/> holds every client to (docs/operations.md "A router's listener").</summary>
+/// <param name="MaxHeadBytes">The request line and headers together; more is 431 and the connection closes.</param>
+/// <param name="ReadTimeout">The time a client has to send its whole request head from being taken (past it, 408 and close), and again to take the answer.</param>
+/// <param name="MaxConnections">Connections held at once; a connection taken at the cap closes the oldest one still sending its head (else the oldest one), so a client that sends its request at once is always served.</param>
+public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeSpan? ReadTimeout = null, int MaxConnections = 512)
+{
+    public static OperationsListenerLimits Default { get; } = new();
+
+    /// <summary>The read timeout in force: 5 s when none is given.</summary>
+    public TimeSpan Timeout => ReadTimeout ?? TimeSpan.FromSeconds(5);
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless every bound is positive.</summary>
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxHeadBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnections);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(Timeout, TimeSpan.Zero);
+    }
+}
+
+/// <summary>
+/// A small HTTP/1.1 server on a TCP socket for a node's operations endpoints (what a monitoring system asks), without a web
+/// host: one request per connection (every answer says <c>Connection: close</c>), GET and HEAD in practice, no request body
+/// read, no TLS. Each connection is an asynchronous task that waits on the socket (no thread per connection; a listener
+/// with no client uses no CPU). A client is held to <see cref="OperationsListenerLimits"/>: a head too large is 431, a
+/// malformed one (or a first line that cannot be HTTP, at once) 400, one too slow 408, each answered and closed at once,
+/// and the listener goes on. At the connection cap a new connection is taken and the oldest connection still sending its
+/// head is closed, so idle connections cannot keep a well-behaved client (a probe, a scrape) out. After an answer the
+/// server stops sending, reads and drops what the client still sends (bounded by the size and the timeout) and closes, so
+/// a client that sent a body reads the answer rather than a reset. Thread-safe; dispose to stop (connections in progress
+/// are closed and awaited).
+/// </summary>
+public sealed class OperationsListener : IAsyncDisposable
+{
+    /// <summary>What the listener answers a request it can read: status, content type and body.</summary>
+    public delegate Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel);
+
+    private const int DrainBytes = 64 * 1024;
+
+    private readonly Socket _socket;
+    private readonly Handler _handler;
+    private readonly OperationsListenerLimits _limits;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+
+    /// <summary>Connections held, oldest first; guarded by itself.</summary>
+    private readonly LinkedList<Connection> _connections = [];
+
+    private int _disposed;
+    private long _acceptFailures;
+
+    private OperationsListener(Socket socket, Handler handler, OperationsListenerLimits limits)
+    {
+        _socket = socket;
+        _handler = handler;
+        _limits = limits;
+        Endpoint = (IPEndPoint)socket.LocalEndPoint!;
+        _accepting = Task.Run(Accept);
+    }
+
+    /// <summary>Where it listens (with the port the system chose, when asked for port 0).</summary>
+    public IPEndPoint Endpoint { get; }
+
+    /// <summary>Accepts that failed for another reason than a stop (the loop waits a little and goes on).</summary>
+    public long AcceptFailures => Interlocked.Read(ref _acceptFailures);
+
+    /// <summary>
+    /// Listens on <paramref name="address"/>:<paramref name="port"/> (both IPv4 and IPv6 for <see cref="IPAddress.IPv6Any"/>);
+    /// throws <see cref="IOException"/> when the address cannot be bound (among others when another socket holds the port).
+    /// </summary>
+    public static OperationsListener Start(IPAddress address, int port, Handler handler, OperationsListenerLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(handler);
+        limits ??= OperationsListenerLimits.Default;
+        limits.Validate();
+        Socket? socket = null;
+        try
+        {
+            // No SO_REUSEADDR option set here: .NET maps it to SO_REUSEPORT on Linux, which would let a second process
+            // bind the port too and take half the scrapes. Bind sets SO_REUSEADDR for TCP itself (rebinding after a restart).
+            socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            if (address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            socket.Bind(new IPEndPoint(address, port));
+            socket.Listen(512);
+        }
+        catch (Exception e) when (e is SocketException or NotSupportedException or ArgumentOutOfRangeException)
+        {
+            socket?.Dispose();
+            throw new IOException($"cannot listen on {address}:{port}: {e.Message}", e);
+        }
+
+        return new OperationsListener(socket, handler, limits);
+    }
+
+    private async Task Accept()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                var client = await _socket.AcceptAsync(_stop.Token).ConfigureAwait(false);
+                var connection = new Connection(client, _stop.Token);
+                Connection? evicted = null;
+                lock (_connections)
+                {
+                    if (_connections.Count >= _limits.MaxConnections)
+                    {
+                        evicted = Oldest();
+                        _connections.Remove(evicted.Node!);
+                    }
+
+                    connection.Node = _connections.AddLast(connection);
+                }
+
+                evicted?.Evict();
+                connection.Serving = Serve(connection);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && _stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception)
+            {
+                // Out of descriptors, a connection reset before it was taken, or anything unforeseen: count it and wait a
+                // little rather than spin or stop listening.
+                Interlocked.Increment(ref _acceptFailures);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>The oldest connection still reading its head, else the oldest; called under the lock with at least one held.</summary>
+    private Connection Oldest()
+    {
+        for (var node = _connections.First; node is not null; node = node.Next)
+        {
+            if (node.Value.ReadingHead)
+            {
+                return node.Value;
+            }
+        }
+
+        return _connections.First!.Value;
+    }
+
+    private async Task Serve(Connection connection)
+    {
+        // The accept loop goes on at once; the connection is served on the thread pool.
+        await Task.Yield();
+        var client = connection.Socket;
+        try
+        {
+            client.NoDelay = true;
+            OperationsAnswer answer;
+            bool head;
+            using (var reading = CancellationTokenSource.CreateLinkedTokenSource(connection.Closing))
+            {
+                reading.CancelAfter(_limits.Timeout);
+                (answer, head) = await Read(connection, reading.Token).ConfigureAwait(false);
+            }
+
+            connection.ReadingHead = false;
+            using var writing = CancellationTokenSource.CreateLinkedTokenSource(connection.Closing);
+            writing.CancelAfter(_limits.Timeout);
+            await Write(client, answer, head, writing.Token).ConfigureAwait(false);
+            if (answer.Status is 400 or 408 or 431)
+            {
+                // Not a request the listener could read: close now, waiting for nothing more. What the client sent and the
+                // listener did not read is dropped first, so the close is not a reset that could cost the client the answer.
+                Discard(client);
+                return;
+            }
+
+            client.Shutdown(SocketShutdown.Send);
+            await Drain(client, writing.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
+        {
+            // The client went away, was too slow (answered 408 in Read when it could be), was closed at the cap, or the listener stops.
+        }
+        finally
+        {
+            lock (_connections)
+            {
+                if (connection.Node?.List is not null)
+                {
+                    _connections.Remove(connection.Node);
+                }
+            }
+
+            connection.Dispose();
+        }
+    }
+
+    /// <summary>Reads the request head and answers it (and whether the request was HEAD); a head that is too large, malformed or late gets its error answer.</summary>
+    private async Task<(OperationsAnswer Answer, bool Head)> Read(Connection connection, CancellationToken deadline)
+    {
+        var buffer = new byte[_limits.MaxHeadBytes];
+        var filled = 0;
+        while (true)
+        {
+            int read;
+            try
+            {
+                read = await connection.Socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, deadline).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!connection.Closing.IsCancellationRequested)
+            {
+                return (Error(408, "request head not received in time\n"), false);
+            }
+
+            if (read == 0)
+            {
+                throw new IOException("the client closed before its request was complete");
+            }
+
+            filled += read;
+            var received = buffer.AsSpan(0, filled);
+            var end = RequestHead.End(received);
+            if (end >= 0)
+            {
+                if (!RequestHead.TryParse(received[..end], out var method, out var path))
+                {
+                    return (Error(400, "malformed request\n"), false);
+                }
+
+                var head = method == "HEAD";
+                return (await Answer(method, path, deadline).ConfigureAwait(false), head);
+            }
+
+            if (RequestHead.CannotBeHttp(received))
+            {
+                return (Error(400, "malformed request\n"), false);
+            }
+
+            if (filled == buffer.Length)
+            {
+                return (Error(431, $"request head larger than {_limits.MaxHeadBytes} bytes\n"), false);
+            }
+        }
+    }
+
+    /// <summary>The handler's answer; 500 when it fails (the listener goes on).</summary>
+    private async Task<OperationsAnswer> Answer(string method, string path, CancellationToken deadline)
+    {
+        try
+        {
+            return await _handler(method, path, deadline).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Error(500, "the node could not answer\n");
+        }
+    }
+
+    private static OperationsAnswer Error(int status, string message) => new(status, "text/plain; charset=utf-8", Encoding.ASCII.GetBytes(message));
+
+    /// <summary>Writes the answer; for HEAD its head only (with the length the body would have).</summary>
+    private static async Task Write(Socket client, OperationsAnswer answer, bool headOnly, CancellationToken deadline)
+    {
+        var head = Head(answer.Status, answer.ContentType, answer.Body.Length);
+        await client.SendAsync(head, SocketFlags.None, deadline).ConfigureAwait(false);
+        var sent = 0;
+        while (!headOnly && sent < answer.Body.Length)
+        {
+            sent += await client.SendAsync(answer.Body.AsMemory(sent), SocketFlags.None, deadline).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Drops what has been received and not read, up to <see cref="DrainBytes"/>, without waiting for more.</summary>
+    private static void Discard(Socket client)
+    {
+        var sink = new byte[1024];
+        for (var drained = 0; drained < DrainBytes && client.Available > 0;)
+        {
+            drained += client.Receive(sink, Math.Min(sink.Length, client.Available), SocketFlags.None);
+        }
+    }
+
+    /// <summary>Reads and drops what the client still sends, up to <see cref="DrainBytes"/>, until it closes or the deadline.</summary>
+    private static async Task Drain(Socket client, CancellationToken deadline)
+    {
+        var sink = new byte[1024];
+        for (var drained = 0; drained < DrainBytes;)
+        {
+            var read = await client.ReceiveAsync(sink, SocketFlags.None, deadline).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+
+            drained += read;
+        }
+    }
+
+    private static byte[] Head(int status, string? contentType, int length)
+    {
+        var head = new StringBuilder()
+            .Append("HTTP/1.1 ").Append(status).Append(' ').Append(Reason(status)).Append("\r\n")
+            .Append("Date: ").Append(DateTime.UtcNow.ToString("r", CultureInfo.InvariantCulture)).Append("\r\n");
+        if (contentType is not null)
+        {
+            head.Append("Content-Type: ").Append(contentType).Append("\r\n");
+        }
+
+        if (status == 405)
+        {
+            head.Append("Allow: ").Append(OperationsAnswer.Allow).Append("\r\n");
+        }
+
+        head.Append("Content-Length: ").Append(length).Append("\r\nConnection: close\r\n\r\n");
+        return Encoding.ASCII.GetBytes(head.ToString());
+    }
+
+    /// <summary>The reason phrase of every status the listener or its handler answers; another status is a defect.</summary>
+    internal static string Reason(int status) => status switch
+    {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, "no reason phrase for this status"),
+    };
+
+    /// <summary>Stops listening, closes the connections in progress and waits for them; a second call does nothing.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        await _accepting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Task[] serving;
+        lock (_connections)
+        {
+            serving = [.. _connections.Select(c => c.Serving)];
+        }
+
+        await Task.WhenAll(serving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    /// <summary>One client's connection: its socket, whether it is still sending its head, and the token that closes it.</summary>
+    private sealed class Connection : IDisposable
+    {
+        private readonly CancellationTokenSource _closing;
+
+        public Connection(Socket socket, CancellationToken stop)
+        {
+            Socket = socket;
+            _closing = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        }
+
+        public Socket Socket { get; }
+
+        /// <summary>Cancelled when the listener stops or the connection is closed at the cap.</summary>
+        public CancellationToken Closing => _closing.Token;
+
+        public volatile bool ReadingHead = true;
+
+        public LinkedListNode<Connection>? Node { get; set; }
+
+        public Task Serving { get; set; } = Task.CompletedTask;
+
+        /// <summary>Closes the connection for a newer one (at the cap): its task ends on the cancellation.</summary>
+        public void Evict()
+        {
+            try
+            {
+                _closing.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // It ended meanwhile.
+            }
+        }
+
+        public void Dispose()
+        {
+            Socket.Dispose();
+            _closing.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// An HTTP/1.1 request head (RFC 9112): the request line <c>METHOD SP origin-form SP HTTP/1.x</c> and header fields
+/// <c>name: value</c>, every line ending in CRLF or a bare LF (RFC 9112 section 2.2 lets a server take LF alone, as
+/// Kestrel did). Only the method and the path (the target without its query) are kept.
+/// </summary>
+internal static class RequestHead
+{
+    /// <summary>The longest method taken (no client of the operations endpoints sends a longer one).</summary>
+    private const int MaxMethodBytes = 32;
+
+    /// <summary>The length of the head in <paramref name="received"/> before the empty line that ends it, or -1 while none is received.</summary>
+    public static int End(ReadOnlySpan<byte> received)
+    {
+        for (var at = received.IndexOf((byte)'\n'); at >= 0;)
+        {
+            var next = at + 1;
+            if (next < received.Length && received[next] == (byte)'\n')
+            {
+                return at;
+            }
+
+            if (next + 1 < received.Length && received[next] == (byte)'\r' && received[next + 1] == (byte)'\n')
+            {
+                return at;
+            }
+
+            var further = received[next..].IndexOf((byte)'\n');
+            at = further < 0 ? -1 : next + further;
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// Whether the first bytes of a head not yet complete already rule out an HTTP request: a first byte that is not a token
+    /// character (a TLS ClientHello begins 0x16), a method longer than <see cref="MaxMethodBytes"/>, or a method not followed
+    /// by <c>SP /</c>.
+    /// </summary>
+    public static bool CannotBeHttp(ReadOnlySpan<byte> received)
+    {
+        var space = received.IndexOf((byte)' ');
+        var method = space < 0 ? received : received[..space];
+        if (method.Length > MaxMethodBytes || (space == 0) || (!method.IsEmpty && !IsToken(method)))
+        {
+            return true;
+        }
+
+        return space >= 0 && space + 1 < received.Length && received[space + 1] != (byte)'/';
+    }
+
+    /// <summary>Parses a head (without its final empty line); false when it is not a well-formed HTTP/1.x head.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> head, out string method, out string path)
+    {
+        method = path = "";
+        var lineEnd = head.IndexOf((byte)'\n');
+        var line = TrimCr(lineEnd < 0 ? head : head[..lineEnd]);
+        var firstSpace = line.IndexOf((byte)' ');
+        var lastSpace = line.LastIndexOf((byte)' ');
+        if (firstSpace <= 0 || lastSpace <= firstSpace + 1)
+        {
+            return false;
+        }
+
+        var methodBytes = line[..firstSpace];
+        var target = line[(firstSpace + 1)..lastSpace];
+        var version = line[(lastSpace + 1)..];
+        if (!IsToken(methodBytes) || target.Length == 0 || target[0] != (byte)'/' || !IsVisible(target)
+            || !(version.SequenceEqual("HTTP/1.1"u8) || version.SequenceEqual("HTTP/1.0"u8)))
+        {
+            return false;
+        }
+
+        for (var rest = lineEnd < 0 ? [] : head[(lineEnd + 1)..]; !rest.IsEmpty;)
+        {
+            var end = rest.IndexOf((byte)'\n');
+            var field = TrimCr(end < 0 ? rest : rest[..end]);
+            var colon = field.IndexOf((byte)':');
+            if (colon <= 0 || !IsToken(field[..colon]) || field.IndexOfAny((byte)'\r', (byte)'\n', (byte)0) >= 0)
+            {
+                return false;
+            }
+
+            rest = end < 0 ? [] : rest[(end + 1)..];
+        }
+
+        var query = target.IndexOf((byte)'?');
+        method = Encoding.ASCII.GetString(methodBytes);
+        path = Encoding.ASCII.GetString(query < 0 ? target : target[..query]);
+        return true;
+    }
+
+    private static ReadOnlySpan<byte> TrimCr(ReadOnlySpan<byte> line) => !line.IsEmpty && line[^1] == (byte)'\r' ? line[..^1] : line;
+
+    /// <summary>An RFC 9110 token: one or more visible ASCII characters but delimiters.</summary>
+    private static bool IsToken(ReadOnlySpan<byte> text)
+    {
+        foreach (var c in text)
+        {
+            if (c <= 0x20 || c >= 0x7f || "\"(),/:;<=>?@[\\]{}"u8.Contains(c))
+            {
+                return false;
+            }
+        }
+
+        return !text.IsEmpty;
+    }
+
+    private static bool IsVisible(ReadOnlySpan<byte> text)
+    {
+        foreach (var c in text)
+        {
+            if (c <= 0x20 || c >= 0x7f)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
