@@ -13,17 +13,22 @@ namespace Fabric.Http;
 public sealed class NodeHttpEndpoint : IAsyncDisposable
 {
     private readonly OperationsListener _listener;
+    private readonly FabricMetrics _metrics;
 
-    private NodeHttpEndpoint(OperationsListener listener)
+    private NodeHttpEndpoint(OperationsListener listener, FabricMetrics metrics)
     {
         _listener = listener;
+        _metrics = metrics;
         Address = new Uri($"http://{(listener.Endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{listener.Endpoint.Address}]" : listener.Endpoint.Address)}:{listener.Endpoint.Port}/");
     }
 
     /// <summary>Where it listens (with the port the system chose, when asked for port 0).</summary>
     public Uri Address { get; }
 
-    /// <summary>Starts listening on <paramref name="address"/>:<paramref name="port"/>; throws <see cref="IOException"/> when the address cannot be bound.</summary>
+    /// <summary>
+    /// Starts listening on <paramref name="address"/>:<paramref name="port"/>; throws <see cref="IOException"/> when the
+    /// address cannot be bound. Once started, the endpoint owns <paramref name="metrics"/> and disposes them when it stops.
+    /// </summary>
     /// <param name="limits">The bounds every client is held to (default: <see cref="OperationsListenerLimits.Default"/>).</param>
     public static Task<NodeHttpEndpoint> Start(IPAddress address, int port, FabricMetrics metrics, Readiness readiness, OperationsListenerLimits? limits = null)
     {
@@ -31,8 +36,13 @@ public sealed class NodeHttpEndpoint : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentNullException.ThrowIfNull(readiness);
         var listener = OperationsListener.Start(address, port, (method, path, cancel) => NodeHttp.Answer(method, path, metrics, readiness, cancel), limits);
-        return Task.FromResult(new NodeHttpEndpoint(listener));
+        return Task.FromResult(new NodeHttpEndpoint(listener, metrics));
     }
 
-    public ValueTask DisposeAsync() => _listener.DisposeAsync();
+    /// <summary>Stops listening (connections in progress end first), then disposes the metrics.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _listener.DisposeAsync().ConfigureAwait(false);
+        _metrics.Dispose();
+    }
 }

@@ -4,7 +4,6 @@ using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
 using Fabric.Actors.Hosting;
 using Fabric.Actors.Security;
-using Fabric.Dataplane.Io.Linux;
 using Fabric.Http;
 using Fabric.Http.Metrics;
 using Fabric.Model;

@@ -4,8 +4,7 @@ using Tmds.Linux;
 namespace Fabric.Dataplane.Io.Linux;
 
 /// <summary>
-/// The calls Tmds.LibC 0.5.0 lacks, over its structures (the ports use them, and so do the lab bench's UDP probes), and
-/// glibc's <c>malloc_trim</c> (<see cref="NativeHeap"/>).
+/// The calls Tmds.LibC 0.5.0 lacks, over its structures (the ports use them, and so do the lab bench's UDP probes).
 /// errno is read with <see cref="Marshal.GetLastPInvokeError"/>.
 /// </summary>
 public static unsafe partial class LinuxNative
@@ -17,9 +16,4 @@ public static unsafe partial class LinuxNative
     /// <summary>sendmmsg(2): sends up to <paramref name="count"/> messages in one call; returns how many went.</summary>
     [LibraryImport("libc", SetLastError = true)]
     public static partial int sendmmsg(int fd, mmsghdr* messages, uint count, int flags);
-
-    /// <summary>malloc_trim(3), glibc: gives the free pages of every malloc arena back to the kernel, those between live
-    /// blocks too (free() gives back only the top of a heap); returns 1 when it gave any back.</summary>
-    [LibraryImport("libc")]
-    internal static partial int malloc_trim(nuint pad);
 }

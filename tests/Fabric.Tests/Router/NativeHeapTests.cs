@@ -1,8 +1,10 @@
 using System.Runtime.InteropServices;
-using Fabric.Dataplane.Io.Linux;
+using Fabric.Router;
+using Fabric.Tests.Support;
 
-namespace Fabric.Tests.Dataplane.Io.Linux;
+namespace Fabric.Tests.Router;
 
+[Collection(ResidentMemoryMeasurement.Name)]
 public sealed class NativeHeapTests
 {
     private const int BlockBytes = 16 << 10;
