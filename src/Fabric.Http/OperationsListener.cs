@@ -7,7 +7,7 @@ namespace Fabric.Http;
 
 /// <summary>The bounds an <see cref="OperationsListener"/> holds every client to (docs/operations.md "A router's listener").</summary>
 /// <param name="MaxHeadBytes">The request line and headers together; more is 431 and the connection closes.</param>
-/// <param name="ReadTimeout">The time a client has to send its whole request head from being taken (past it, 408 and close), and again to take the answer.</param>
+/// <param name="ReadTimeout">The time from a connection being taken until its answer is ready: the client's request head (past it while reading, 408 and close) and the node computing the answer (past it, 503); and again for the client to take the answer. At most <see cref="int.MaxValue"/> milliseconds (about 24.8 days).</param>
 /// <param name="MaxConnections">Connections held at once; a connection taken at the cap closes the oldest one still sending its head (else the oldest one), so a client that sends its request at once is always served.</param>
 public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeSpan? ReadTimeout = null, int MaxConnections = 512)
 {
@@ -16,12 +16,13 @@ public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeS
     /// <summary>The read timeout in force: 5 s when none is given.</summary>
     public TimeSpan Timeout => ReadTimeout ?? TimeSpan.FromSeconds(5);
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless every bound is positive.</summary>
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless every bound is positive and the timeout at most <see cref="int.MaxValue"/> ms (what a cancellation timer takes).</summary>
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxHeadBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnections);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(Timeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Timeout, TimeSpan.FromMilliseconds(int.MaxValue));
     }
 }
 
@@ -238,6 +239,8 @@ public sealed class OperationsListener : IAsyncDisposable
             var end = RequestHead.End(received);
             if (end >= 0)
             {
+                // The head is in: from here the connection is a request being answered, not an idle socket the cap may close first.
+                connection.ReadingHead = false;
                 if (!RequestHead.TryParse(received[..end], out var method, out var path))
                 {
                     return (Error(400, "malformed request\n"), false);

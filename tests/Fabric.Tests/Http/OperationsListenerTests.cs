@@ -248,6 +248,46 @@ public sealed class OperationsListenerTests
     }
 
     [Fact]
+    public void Start_TimeoutBeyondWhatATimerTakes_Refused()
+    {
+        static Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel) => Task.FromResult(OperationsAnswer.NotFound);
+
+        // Taken, such a timeout would make every connection fail when its deadline is set, unanswered.
+        Assert.Throws<ArgumentOutOfRangeException>(() => OperationsListener.Start(IPAddress.Loopback, 0, Handler, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromDays(30))));
+        Assert.Throws<ArgumentOutOfRangeException>(() => OperationsListener.Start(IPAddress.Loopback, 0, Handler, new OperationsListenerLimits(ReadTimeout: TimeSpan.MaxValue)));
+    }
+
+    [Fact]
+    public async Task AtTheCap_ARequestBeingAnswered_IsNotClosedAheadOfAnIdleConnection()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel)
+        {
+            if (path == "/metrics")
+            {
+                entered.TrySetResult();
+                await release.Task.ConfigureAwait(false);
+            }
+
+            return OperationsAnswer.NotFound;
+        }
+
+        await using var listener = OperationsListener.Start(IPAddress.Loopback, 0, Handler, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromMinutes(5), MaxConnections: 2));
+        var address = new Uri($"http://127.0.0.1:{listener.Endpoint.Port}/");
+        using var scrape = Connect(address);
+        scrape.Send("GET /metrics HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+        await entered.Task.WaitAsync(Deadline, TestContext.Current.CancellationToken);
+        using var idle = Connect(address);
+
+        // The third connection is at the cap: one of the two held makes way. It must be the idle one, not the scrape.
+        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", Exchange(address, "GET /other HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray()), StringComparison.Ordinal);
+        release.SetResult();
+
+        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", ReadToClose(scrape), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Request_WithQueryOrBody_AnsweredByPathAndMethod()
     {
         using var metrics = new FabricMetrics(() => []);
