@@ -51,8 +51,11 @@ public sealed class OperationsListener : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
 
-    /// <summary>Connections held, oldest first; guarded by itself.</summary>
+    /// <summary>Connections held, oldest first (those counted against the cap); guarded by itself.</summary>
     private readonly LinkedList<Connection> _connections = [];
+
+    /// <summary>Every connection whose task has not ended, evicted ones too (what dispose closes and awaits); guarded by <see cref="_connections"/>.</summary>
+    private readonly HashSet<Connection> _open = [];
 
     private int _disposed;
     private long _acceptFailures;
@@ -112,7 +115,18 @@ public sealed class OperationsListener : IAsyncDisposable
             try
             {
                 var client = await _socket.AcceptAsync(_stop.Token).ConfigureAwait(false);
-                var connection = new Connection(client, _stop.Token);
+                Connection connection;
+                try
+                {
+                    connection = new Connection(client, _stop.Token);
+                }
+                catch
+                {
+                    client.Dispose();
+                    throw;
+                }
+
+                // Served (and so, whatever happens next, disposed with its slot released by Serve) before another is evicted.
                 Connection? evicted = null;
                 lock (_connections)
                 {
@@ -123,10 +137,11 @@ public sealed class OperationsListener : IAsyncDisposable
                     }
 
                     connection.Node = _connections.AddLast(connection);
+                    _open.Add(connection);
+                    connection.Serving = Serve(connection);
                 }
 
-                evicted?.Evict();
-                connection.Serving = Serve(connection);
+                evicted?.Close();
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && _stop.IsCancellationRequested)
             {
@@ -206,6 +221,8 @@ public sealed class OperationsListener : IAsyncDisposable
                 {
                     _connections.Remove(connection.Node);
                 }
+
+                _open.Remove(connection);
             }
 
             connection.Dispose();
@@ -247,7 +264,7 @@ public sealed class OperationsListener : IAsyncDisposable
                 }
 
                 var head = method == "HEAD";
-                return (await Answer(method, path, deadline).ConfigureAwait(false), head);
+                return (await Answer(method, path, connection.Closing, deadline).ConfigureAwait(false), head);
             }
 
             if (RequestHead.CannotBeHttp(received))
@@ -262,14 +279,26 @@ public sealed class OperationsListener : IAsyncDisposable
         }
     }
 
-    /// <summary>The handler's answer; 500 when it fails (the listener goes on).</summary>
-    private async Task<OperationsAnswer> Answer(string method, string path, CancellationToken deadline)
+    /// <summary>
+    /// The handler's answer: 503 when it is not ready by the deadline (the handler is left to end on its token), 500 when it
+    /// fails in any other way (its own cancellation too); the listener goes on. When the connection is closed (at the cap,
+    /// or the listener stops) the cancellation is thrown and nothing is answered.
+    /// </summary>
+    private async Task<OperationsAnswer> Answer(string method, string path, CancellationToken closing, CancellationToken deadline)
     {
         try
         {
-            return await _handler(method, path, deadline).ConfigureAwait(false);
+            return await _handler(method, path, deadline).WaitAsync(deadline).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception) when (closing.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(closing);
+        }
+        catch (Exception) when (deadline.IsCancellationRequested)
+        {
+            return Error(503, "not answered in time\n");
+        }
+        catch (Exception)
         {
             return Error(500, "the node could not answer\n");
         }
@@ -348,7 +377,10 @@ public sealed class OperationsListener : IAsyncDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, "no reason phrase for this status"),
     };
 
-    /// <summary>Stops listening, closes the connections in progress and waits for them; a second call does nothing.</summary>
+    /// <summary>
+    /// Stops listening, closes every connection in progress (those closed at the cap and still ending too: each is cancelled
+    /// and its socket disposed, so a blocked send or receive ends) and waits for their tasks; a second call does nothing.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -359,13 +391,18 @@ public sealed class OperationsListener : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();
         await _accepting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        Task[] serving;
+        Connection[] open;
         lock (_connections)
         {
-            serving = [.. _connections.Select(c => c.Serving)];
+            open = [.. _open];
         }
 
-        await Task.WhenAll(serving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        foreach (var connection in open)
+        {
+            connection.Close();
+        }
+
+        await Task.WhenAll(open.Select(c => c.Serving)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stop.Dispose();
     }
 
@@ -391,17 +428,22 @@ public sealed class OperationsListener : IAsyncDisposable
 
         public Task Serving { get; set; } = Task.CompletedTask;
 
-        /// <summary>Closes the connection for a newer one (at the cap): its task ends on the cancellation.</summary>
-        public void Evict()
+        /// <summary>
+        /// Closes the connection (for a newer one at the cap, or the listener stops): cancels its token and disposes its
+        /// socket, so its task ends even in a blocked send or receive. Never throws; a connection already ended is left as it is.
+        /// </summary>
+        public void Close()
         {
             try
             {
                 _closing.Cancel();
             }
-            catch (ObjectDisposedException)
+            catch (Exception)
             {
-                // It ended meanwhile.
+                // It ended meanwhile (disposed), or a callback on the token failed: the socket is closed all the same.
             }
+
+            Socket.Dispose();
         }
 
         public void Dispose()

@@ -33,11 +33,25 @@ public sealed class OperationsListenerTests
         return ReadToClose(socket);
     }
 
+    /// <summary>A connected socket whose connect, sends and receives each fail after <see cref="Deadline"/> rather than hang the test.</summary>
     private static Socket Connect(Uri address)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = (int)Deadline.TotalMilliseconds };
-        socket.Connect(IPAddress.Loopback, address.Port);
-        return socket;
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+        {
+            ReceiveTimeout = (int)Deadline.TotalMilliseconds,
+            SendTimeout = (int)Deadline.TotalMilliseconds,
+        };
+        try
+        {
+            using var connecting = new CancellationTokenSource(Deadline);
+            socket.ConnectAsync(IPAddress.Loopback, address.Port, connecting.Token).AsTask().GetAwaiter().GetResult();
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static string ReadToClose(Socket socket)
@@ -189,11 +203,14 @@ public sealed class OperationsListenerTests
     public async Task Head_AnsweredAsGetWithoutTheBody(string path)
     {
         using var metrics = new FabricMetrics(() => []);
+        metrics.Meter.CreateObservableGauge("fabric_test_sample", () => 1);
         await using var http = await Start(metrics);
 
         var get = Exchange(http.Address, Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: r\r\n\r\n"));
         var head = Exchange(http.Address, Encoding.ASCII.GetBytes($"HEAD {path} HTTP/1.1\r\nHost: r\r\n\r\n"));
 
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", get, StringComparison.Ordinal);
+        Assert.False(get.EndsWith("\r\n\r\n", StringComparison.Ordinal), "the GET has a body for the HEAD to leave out");
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", head, StringComparison.Ordinal);
         Assert.EndsWith("\r\n\r\n", head, StringComparison.Ordinal);
         var length = get.Split("\r\n").Single(line => line.StartsWith("Content-Length: ", StringComparison.Ordinal));
@@ -285,6 +302,45 @@ public sealed class OperationsListenerTests
         release.SetResult();
 
         Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", ReadToClose(scrape), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Handler_ThrowsItsOwnCancellation_Answers500_AndGoesOn()
+    {
+        static Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel) =>
+            path == "/readyz" ? throw new TaskCanceledException("an HTTP call of the node's timed out") : Task.FromResult(OperationsAnswer.NotFound);
+
+        await using var listener = OperationsListener.Start(IPAddress.Loopback, 0, Handler);
+        var address = new Uri($"http://127.0.0.1:{listener.Endpoint.Port}/");
+
+        var answer = Exchange(address, "GET /readyz HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+
+        Assert.StartsWith("HTTP/1.1 500 Internal Server Error\r\n", answer, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", Exchange(address, "GET /other HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray()), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Handler_PastTheDeadline_Answers503(bool handlerHonoursItsToken)
+    {
+        var never = new TaskCompletionSource<OperationsAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel)
+        {
+            if (handlerHonoursItsToken)
+            {
+                await Task.Delay(Timeout.Infinite, cancel).ConfigureAwait(false);
+            }
+
+            return await never.Task.ConfigureAwait(false);
+        }
+
+        await using var listener = OperationsListener.Start(IPAddress.Loopback, 0, Handler, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromMilliseconds(500)));
+
+        var answer = Exchange(new Uri($"http://127.0.0.1:{listener.Endpoint.Port}/"), "GET /metrics HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+
+        Assert.StartsWith("HTTP/1.1 503 Service Unavailable\r\n", answer, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\nnot answered in time\n", answer, StringComparison.Ordinal);
     }
 
     [Fact]
