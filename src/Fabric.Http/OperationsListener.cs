@@ -32,7 +32,8 @@ public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeS
 /// read, no TLS. Each connection is an asynchronous task that waits on the socket (no thread per connection; a listener
 /// with no client uses no CPU). A client is held to <see cref="OperationsListenerLimits"/>: a head too large is 431, a
 /// malformed one (or a first line that cannot be HTTP, at once) 400, one too slow 408, each answered and closed at once,
-/// and the listener goes on. At the connection cap a new connection is taken and the oldest connection still sending its
+/// and the listener goes on; an answer the handler has not ready by the same deadline is 503, a handler that fails 500.
+/// At the connection cap a new connection is taken and the oldest connection still sending its
 /// head is closed, so idle connections cannot keep a well-behaved client (a probe, a scrape) out. After an answer the
 /// server stops sending, reads and drops what the client still sends (bounded by the size and the timeout) and closes, so
 /// a client that sent a body reads the answer rather than a reset. Thread-safe; dispose to stop (connections in progress
@@ -72,7 +73,7 @@ public sealed class OperationsListener : IAsyncDisposable
     /// <summary>Where it listens (with the port the system chose, when asked for port 0).</summary>
     public IPEndPoint Endpoint { get; }
 
-    /// <summary>Accepts that failed for another reason than a stop (the loop waits a little and goes on).</summary>
+    /// <summary>Accepts that failed for another reason than a stop (the loop waits a little and goes on); for tests, no metric exports it.</summary>
     public long AcceptFailures => Interlocked.Read(ref _acceptFailures);
 
     /// <summary>
