@@ -7,7 +7,7 @@ namespace Fabric.Http;
 
 /// <summary>The bounds an <see cref="OperationsListener"/> holds every client to (docs/operations.md "A router's listener").</summary>
 /// <param name="MaxHeadBytes">The request line and headers together; more is 431 and the connection closes.</param>
-/// <param name="ReadTimeout">The time a client has to send its whole request head from being taken (past it, 408 and close), and again to take the answer.</param>
+/// <param name="ReadTimeout">The time from a connection being taken until its answer is ready: the client's request head (past it while reading, 408 and close) and the node computing the answer (past it, 503); and again for the client to take the answer. At most <see cref="int.MaxValue"/> milliseconds (about 24.8 days).</param>
 /// <param name="MaxConnections">Connections held at once; a connection taken at the cap closes the oldest one still sending its head (else the oldest one), so a client that sends its request at once is always served.</param>
 public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeSpan? ReadTimeout = null, int MaxConnections = 512)
 {
@@ -16,12 +16,13 @@ public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeS
     /// <summary>The read timeout in force: 5 s when none is given.</summary>
     public TimeSpan Timeout => ReadTimeout ?? TimeSpan.FromSeconds(5);
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless every bound is positive.</summary>
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless every bound is positive and the timeout at most <see cref="int.MaxValue"/> ms (what a cancellation timer takes).</summary>
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxHeadBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnections);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(Timeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Timeout, TimeSpan.FromMilliseconds(int.MaxValue));
     }
 }
 
@@ -31,7 +32,8 @@ public sealed record OperationsListenerLimits(int MaxHeadBytes = 8 * 1024, TimeS
 /// read, no TLS. Each connection is an asynchronous task that waits on the socket (no thread per connection; a listener
 /// with no client uses no CPU). A client is held to <see cref="OperationsListenerLimits"/>: a head too large is 431, a
 /// malformed one (or a first line that cannot be HTTP, at once) 400, one too slow 408, each answered and closed at once,
-/// and the listener goes on. At the connection cap a new connection is taken and the oldest connection still sending its
+/// and the listener goes on; an answer the handler has not ready by the same deadline is 503, a handler that fails 500.
+/// At the connection cap a new connection is taken and the oldest connection still sending its
 /// head is closed, so idle connections cannot keep a well-behaved client (a probe, a scrape) out. After an answer the
 /// server stops sending, reads and drops what the client still sends (bounded by the size and the timeout) and closes, so
 /// a client that sent a body reads the answer rather than a reset. Thread-safe; dispose to stop (connections in progress
@@ -50,8 +52,11 @@ public sealed class OperationsListener : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
 
-    /// <summary>Connections held, oldest first; guarded by itself.</summary>
+    /// <summary>Connections held, oldest first (those counted against the cap); guarded by itself.</summary>
     private readonly LinkedList<Connection> _connections = [];
+
+    /// <summary>Every connection whose task has not ended, evicted ones too (what dispose closes and awaits); guarded by <see cref="_connections"/>.</summary>
+    private readonly HashSet<Connection> _open = [];
 
     private int _disposed;
     private long _acceptFailures;
@@ -68,7 +73,7 @@ public sealed class OperationsListener : IAsyncDisposable
     /// <summary>Where it listens (with the port the system chose, when asked for port 0).</summary>
     public IPEndPoint Endpoint { get; }
 
-    /// <summary>Accepts that failed for another reason than a stop (the loop waits a little and goes on).</summary>
+    /// <summary>Accepts that failed for another reason than a stop (the loop waits a little and goes on); for tests, no metric exports it.</summary>
     public long AcceptFailures => Interlocked.Read(ref _acceptFailures);
 
     /// <summary>
@@ -111,7 +116,18 @@ public sealed class OperationsListener : IAsyncDisposable
             try
             {
                 var client = await _socket.AcceptAsync(_stop.Token).ConfigureAwait(false);
-                var connection = new Connection(client, _stop.Token);
+                Connection connection;
+                try
+                {
+                    connection = new Connection(client, _stop.Token);
+                }
+                catch
+                {
+                    client.Dispose();
+                    throw;
+                }
+
+                // Served (and so, whatever happens next, disposed with its slot released by Serve) before another is evicted.
                 Connection? evicted = null;
                 lock (_connections)
                 {
@@ -122,10 +138,11 @@ public sealed class OperationsListener : IAsyncDisposable
                     }
 
                     connection.Node = _connections.AddLast(connection);
+                    _open.Add(connection);
+                    connection.Serving = Serve(connection);
                 }
 
-                evicted?.Evict();
-                connection.Serving = Serve(connection);
+                evicted?.Close();
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && _stop.IsCancellationRequested)
             {
@@ -205,6 +222,8 @@ public sealed class OperationsListener : IAsyncDisposable
                 {
                     _connections.Remove(connection.Node);
                 }
+
+                _open.Remove(connection);
             }
 
             connection.Dispose();
@@ -238,13 +257,15 @@ public sealed class OperationsListener : IAsyncDisposable
             var end = RequestHead.End(received);
             if (end >= 0)
             {
+                // The head is in: from here the connection is a request being answered, not an idle socket the cap may close first.
+                connection.ReadingHead = false;
                 if (!RequestHead.TryParse(received[..end], out var method, out var path))
                 {
                     return (Error(400, "malformed request\n"), false);
                 }
 
                 var head = method == "HEAD";
-                return (await Answer(method, path, deadline).ConfigureAwait(false), head);
+                return (await Answer(method, path, connection.Closing, deadline).ConfigureAwait(false), head);
             }
 
             if (RequestHead.CannotBeHttp(received))
@@ -259,14 +280,26 @@ public sealed class OperationsListener : IAsyncDisposable
         }
     }
 
-    /// <summary>The handler's answer; 500 when it fails (the listener goes on).</summary>
-    private async Task<OperationsAnswer> Answer(string method, string path, CancellationToken deadline)
+    /// <summary>
+    /// The handler's answer: 503 when it is not ready by the deadline (the handler is left to end on its token), 500 when it
+    /// fails in any other way (its own cancellation too); the listener goes on. When the connection is closed (at the cap,
+    /// or the listener stops) the cancellation is thrown and nothing is answered.
+    /// </summary>
+    private async Task<OperationsAnswer> Answer(string method, string path, CancellationToken closing, CancellationToken deadline)
     {
         try
         {
-            return await _handler(method, path, deadline).ConfigureAwait(false);
+            return await _handler(method, path, deadline).WaitAsync(deadline).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception) when (closing.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(closing);
+        }
+        catch (Exception) when (deadline.IsCancellationRequested)
+        {
+            return Error(503, "not answered in time\n");
+        }
+        catch (Exception)
         {
             return Error(500, "the node could not answer\n");
         }
@@ -345,7 +378,10 @@ public sealed class OperationsListener : IAsyncDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, "no reason phrase for this status"),
     };
 
-    /// <summary>Stops listening, closes the connections in progress and waits for them; a second call does nothing.</summary>
+    /// <summary>
+    /// Stops listening, closes every connection in progress (those closed at the cap and still ending too: each is cancelled
+    /// and its socket disposed, so a blocked send or receive ends) and waits for their tasks; a second call does nothing.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -356,13 +392,18 @@ public sealed class OperationsListener : IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();
         await _accepting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        Task[] serving;
+        Connection[] open;
         lock (_connections)
         {
-            serving = [.. _connections.Select(c => c.Serving)];
+            open = [.. _open];
         }
 
-        await Task.WhenAll(serving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        foreach (var connection in open)
+        {
+            connection.Close();
+        }
+
+        await Task.WhenAll(open.Select(c => c.Serving)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stop.Dispose();
     }
 
@@ -388,17 +429,22 @@ public sealed class OperationsListener : IAsyncDisposable
 
         public Task Serving { get; set; } = Task.CompletedTask;
 
-        /// <summary>Closes the connection for a newer one (at the cap): its task ends on the cancellation.</summary>
-        public void Evict()
+        /// <summary>
+        /// Closes the connection (for a newer one at the cap, or the listener stops): cancels its token and disposes its
+        /// socket, so its task ends even in a blocked send or receive. Never throws; a connection already ended is left as it is.
+        /// </summary>
+        public void Close()
         {
             try
             {
                 _closing.Cancel();
             }
-            catch (ObjectDisposedException)
+            catch (Exception)
             {
-                // It ended meanwhile.
+                // It ended meanwhile (disposed), or a callback on the token failed: the socket is closed all the same.
             }
+
+            Socket.Dispose();
         }
 
         public void Dispose()
@@ -406,126 +452,5 @@ public sealed class OperationsListener : IAsyncDisposable
             Socket.Dispose();
             _closing.Dispose();
         }
-    }
-}
-
-/// <summary>
-/// An HTTP/1.1 request head (RFC 9112): the request line <c>METHOD SP origin-form SP HTTP/1.x</c> and header fields
-/// <c>name: value</c>, every line ending in CRLF or a bare LF (RFC 9112 section 2.2 lets a server take LF alone, as
-/// Kestrel did). Only the method and the path (the target without its query) are kept.
-/// </summary>
-internal static class RequestHead
-{
-    /// <summary>The longest method taken (no client of the operations endpoints sends a longer one).</summary>
-    private const int MaxMethodBytes = 32;
-
-    /// <summary>The length of the head in <paramref name="received"/> before the empty line that ends it, or -1 while none is received.</summary>
-    public static int End(ReadOnlySpan<byte> received)
-    {
-        for (var at = received.IndexOf((byte)'\n'); at >= 0;)
-        {
-            var next = at + 1;
-            if (next < received.Length && received[next] == (byte)'\n')
-            {
-                return at;
-            }
-
-            if (next + 1 < received.Length && received[next] == (byte)'\r' && received[next + 1] == (byte)'\n')
-            {
-                return at;
-            }
-
-            var further = received[next..].IndexOf((byte)'\n');
-            at = further < 0 ? -1 : next + further;
-        }
-
-        return -1;
-    }
-
-    /// <summary>
-    /// Whether the first bytes of a head not yet complete already rule out an HTTP request: a first byte that is not a token
-    /// character (a TLS ClientHello begins 0x16), a method longer than <see cref="MaxMethodBytes"/>, or a method not followed
-    /// by <c>SP /</c>.
-    /// </summary>
-    public static bool CannotBeHttp(ReadOnlySpan<byte> received)
-    {
-        var space = received.IndexOf((byte)' ');
-        var method = space < 0 ? received : received[..space];
-        if (method.Length > MaxMethodBytes || (space == 0) || (!method.IsEmpty && !IsToken(method)))
-        {
-            return true;
-        }
-
-        return space >= 0 && space + 1 < received.Length && received[space + 1] != (byte)'/';
-    }
-
-    /// <summary>Parses a head (without its final empty line); false when it is not a well-formed HTTP/1.x head.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> head, out string method, out string path)
-    {
-        method = path = "";
-        var lineEnd = head.IndexOf((byte)'\n');
-        var line = TrimCr(lineEnd < 0 ? head : head[..lineEnd]);
-        var firstSpace = line.IndexOf((byte)' ');
-        var lastSpace = line.LastIndexOf((byte)' ');
-        if (firstSpace <= 0 || lastSpace <= firstSpace + 1)
-        {
-            return false;
-        }
-
-        var methodBytes = line[..firstSpace];
-        var target = line[(firstSpace + 1)..lastSpace];
-        var version = line[(lastSpace + 1)..];
-        if (!IsToken(methodBytes) || target.Length == 0 || target[0] != (byte)'/' || !IsVisible(target)
-            || !(version.SequenceEqual("HTTP/1.1"u8) || version.SequenceEqual("HTTP/1.0"u8)))
-        {
-            return false;
-        }
-
-        for (var rest = lineEnd < 0 ? [] : head[(lineEnd + 1)..]; !rest.IsEmpty;)
-        {
-            var end = rest.IndexOf((byte)'\n');
-            var field = TrimCr(end < 0 ? rest : rest[..end]);
-            var colon = field.IndexOf((byte)':');
-            if (colon <= 0 || !IsToken(field[..colon]) || field.IndexOfAny((byte)'\r', (byte)'\n', (byte)0) >= 0)
-            {
-                return false;
-            }
-
-            rest = end < 0 ? [] : rest[(end + 1)..];
-        }
-
-        var query = target.IndexOf((byte)'?');
-        method = Encoding.ASCII.GetString(methodBytes);
-        path = Encoding.ASCII.GetString(query < 0 ? target : target[..query]);
-        return true;
-    }
-
-    private static ReadOnlySpan<byte> TrimCr(ReadOnlySpan<byte> line) => !line.IsEmpty && line[^1] == (byte)'\r' ? line[..^1] : line;
-
-    /// <summary>An RFC 9110 token: one or more visible ASCII characters but delimiters.</summary>
-    private static bool IsToken(ReadOnlySpan<byte> text)
-    {
-        foreach (var c in text)
-        {
-            if (c <= 0x20 || c >= 0x7f || "\"(),/:;<=>?@[\\]{}"u8.Contains(c))
-            {
-                return false;
-            }
-        }
-
-        return !text.IsEmpty;
-    }
-
-    private static bool IsVisible(ReadOnlySpan<byte> text)
-    {
-        foreach (var c in text)
-        {
-            if (c <= 0x20 || c >= 0x7f)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

@@ -42,9 +42,9 @@ public sealed class FabricMetrics : IDisposable
     public byte[] Scrape() => _exposition.Scrape();
 
     /// <summary>
-/// The meter every instrument of this instance lives on; a host may add observable counters and observable gauges of its
-/// own to it (the only kinds <see cref="PrometheusExposition"/> writes: another kind is not scraped).
-/// </summary>
+    /// The meter every instrument of this instance lives on; a host may add observable counters and observable gauges of its
+    /// own to it (the only kinds <see cref="PrometheusExposition"/> writes: another kind is not scraped).
+    /// </summary>
     public Meter Meter { get; }
 
     private void Register(CounterFamily family)

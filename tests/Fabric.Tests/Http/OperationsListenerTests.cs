@@ -22,8 +22,20 @@ public sealed class OperationsListenerTests
         + "03000102000a000c000a001d0017001e00190018002300000016000000170000000d002a0028040305030603080708080809080a080b080408050806"
         + "040105010601030303010302040205020602");
 
-    private static Task<NodeHttpEndpoint> Start(FabricMetrics metrics, OperationsListenerLimits? limits = null) =>
-        NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => Task.FromResult<string?>(null), limits);
+    private static async Task<Bounded<NodeHttpEndpoint>> Start(FabricMetrics metrics, OperationsListenerLimits? limits = null) =>
+        new(await NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => Task.FromResult<string?>(null), limits));
+
+    private static Bounded<OperationsListener> Listen(OperationsListener.Handler handler, OperationsListenerLimits? limits = null) =>
+        new(OperationsListener.Start(IPAddress.Loopback, 0, handler, limits));
+
+    /// <summary>A listener whose dispose fails after <see cref="Deadline"/> (a <see cref="TimeoutException"/> naming the test) rather than hang the run.</summary>
+    private sealed class Bounded<T>(T value) : IAsyncDisposable
+        where T : IAsyncDisposable
+    {
+        public T Value { get; } = value;
+
+        public async ValueTask DisposeAsync() => await Value.DisposeAsync().AsTask().WaitAsync(Deadline).ConfigureAwait(false);
+    }
 
     /// <summary>Sends <paramref name="request"/> and reads until the server closes: the whole answer.</summary>
     private static string Exchange(Uri address, byte[] request)
@@ -33,11 +45,25 @@ public sealed class OperationsListenerTests
         return ReadToClose(socket);
     }
 
+    /// <summary>A connected socket whose connect, sends and receives each fail after <see cref="Deadline"/> rather than hang the test.</summary>
     private static Socket Connect(Uri address)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = (int)Deadline.TotalMilliseconds };
-        socket.Connect(IPAddress.Loopback, address.Port);
-        return socket;
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+        {
+            ReceiveTimeout = (int)Deadline.TotalMilliseconds,
+            SendTimeout = (int)Deadline.TotalMilliseconds,
+        };
+        try
+        {
+            using var connecting = new CancellationTokenSource(Deadline);
+            socket.ConnectAsync(IPAddress.Loopback, address.Port, connecting.Token).AsTask().GetAwaiter().GetResult();
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static string ReadToClose(Socket socket)
@@ -69,11 +95,11 @@ public sealed class OperationsListenerTests
         using var metrics = new FabricMetrics(() => []);
         await using var http = await Start(metrics);
 
-        var answer = Exchange(http.Address, Encoding.Latin1.GetBytes(request));
+        var answer = Exchange(http.Value.Address, Encoding.Latin1.GetBytes(request));
 
         Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", answer, StringComparison.Ordinal);
         Assert.Contains("Connection: close\r\n", answer, StringComparison.Ordinal);
-        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Address), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Value.Address), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -83,10 +109,10 @@ public sealed class OperationsListenerTests
         await using var http = await Start(metrics);
         var huge = Encoding.ASCII.GetBytes($"GET /healthz HTTP/1.1\r\nHost: r\r\nX-Filler: {new string('a', 9000)}\r\n\r\n");
 
-        var answer = Exchange(http.Address, huge);
+        var answer = Exchange(http.Value.Address, huge);
 
         Assert.StartsWith("HTTP/1.1 431 Request Header Fields Too Large\r\n", answer, StringComparison.Ordinal);
-        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Address), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Value.Address), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -94,11 +120,11 @@ public sealed class OperationsListenerTests
     {
         using var metrics = new FabricMetrics(() => []);
         await using var http = await Start(metrics, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromMinutes(5)));
-        using var slow = Connect(http.Address);
+        using var slow = Connect(http.Value.Address);
         slow.Send("GET /healthz HTTP/1.1\r\nHost:"u8.ToArray());
 
         // A server that serves one connection at a time holds this one until the slow client's 5 minutes are up.
-        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Address), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Value.Address), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -106,7 +132,7 @@ public sealed class OperationsListenerTests
     {
         using var metrics = new FabricMetrics(() => []);
         await using var http = await Start(metrics, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromMilliseconds(500)));
-        using var slow = Connect(http.Address);
+        using var slow = Connect(http.Value.Address);
         slow.Send("GET /healthz HTTP/1.1\r\nHost:"u8.ToArray());
 
         Assert.StartsWith("HTTP/1.1 408 Request Timeout\r\n", ReadToClose(slow), StringComparison.Ordinal);
@@ -120,13 +146,13 @@ public sealed class OperationsListenerTests
         var idle = new List<Socket>();
         for (var i = 0; i < 8; i++)
         {
-            idle.Add(Connect(http.Address));
+            idle.Add(Connect(http.Value.Address));
         }
 
         try
         {
             // A listener that waits for a slot leaves this request in the backlog until an idle client's 5 minutes are up.
-            Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Address), StringComparison.Ordinal);
+            Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Value.Address), StringComparison.Ordinal);
         }
         finally
         {
@@ -140,18 +166,18 @@ public sealed class OperationsListenerTests
     [Fact]
     public async Task SecondListener_OnTheSamePort_FailsWithIOException()
     {
-        await using var first = OperationsListener.Start(IPAddress.Loopback, 0, (_, _, _) => Task.FromResult(OperationsAnswer.NotFound));
+        await using var first = Listen((_, _, _) => Task.FromResult(OperationsAnswer.NotFound));
 
-        Assert.Throws<IOException>(() => OperationsListener.Start(IPAddress.Loopback, first.Endpoint.Port, (_, _, _) => Task.FromResult(OperationsAnswer.NotFound)));
+        Assert.Throws<IOException>(() => OperationsListener.Start(IPAddress.Loopback, first.Value.Endpoint.Port, (_, _, _) => Task.FromResult(OperationsAnswer.NotFound)));
     }
 
     [Fact]
     public async Task Readiness_NotReady_Answers503ServiceUnavailable()
     {
         using var metrics = new FabricMetrics(() => []);
-        await using var http = await NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => Task.FromResult<string?>("no configuration yet"));
+        await using var http = new Bounded<NodeHttpEndpoint>(await NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => Task.FromResult<string?>("no configuration yet")));
 
-        var answer = Exchange(http.Address, "GET /readyz HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+        var answer = Exchange(http.Value.Address, "GET /readyz HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
 
         Assert.StartsWith("HTTP/1.1 503 Service Unavailable\r\n", answer, StringComparison.Ordinal);
     }
@@ -163,7 +189,7 @@ public sealed class OperationsListenerTests
         await using var http = await Start(metrics, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromMinutes(5)));
 
         // The client waits for the server's hello: a listener that waits for an empty line answers after 5 minutes.
-        var answer = Exchange(http.Address, ClientHello);
+        var answer = Exchange(http.Value.Address, ClientHello);
 
         Assert.StartsWith("HTTP/1.1 400 Bad Request\r\n", answer, StringComparison.Ordinal);
     }
@@ -177,7 +203,7 @@ public sealed class OperationsListenerTests
         using var metrics = new FabricMetrics(() => []);
         await using var http = await Start(metrics, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromMinutes(5)));
 
-        var answer = Exchange(http.Address, Encoding.ASCII.GetBytes(request));
+        var answer = Exchange(http.Value.Address, Encoding.ASCII.GetBytes(request));
 
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", answer, StringComparison.Ordinal);
     }
@@ -189,11 +215,14 @@ public sealed class OperationsListenerTests
     public async Task Head_AnsweredAsGetWithoutTheBody(string path)
     {
         using var metrics = new FabricMetrics(() => []);
+        metrics.Meter.CreateObservableGauge("fabric_test_sample", () => 1);
         await using var http = await Start(metrics);
 
-        var get = Exchange(http.Address, Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: r\r\n\r\n"));
-        var head = Exchange(http.Address, Encoding.ASCII.GetBytes($"HEAD {path} HTTP/1.1\r\nHost: r\r\n\r\n"));
+        var get = Exchange(http.Value.Address, Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: r\r\n\r\n"));
+        var head = Exchange(http.Value.Address, Encoding.ASCII.GetBytes($"HEAD {path} HTTP/1.1\r\nHost: r\r\n\r\n"));
 
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", get, StringComparison.Ordinal);
+        Assert.False(get.EndsWith("\r\n\r\n", StringComparison.Ordinal), "the GET has a body for the HEAD to leave out");
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", head, StringComparison.Ordinal);
         Assert.EndsWith("\r\n\r\n", head, StringComparison.Ordinal);
         var length = get.Split("\r\n").Single(line => line.StartsWith("Content-Length: ", StringComparison.Ordinal));
@@ -205,9 +234,9 @@ public sealed class OperationsListenerTests
     public async Task ListenOnIPv6Any_ServesIPv4ClientsToo()
     {
         using var metrics = new FabricMetrics(() => []);
-        await using var http = await NodeHttpEndpoint.Start(IPAddress.IPv6Any, 0, metrics, _ => Task.FromResult<string?>(null));
+        await using var http = new Bounded<NodeHttpEndpoint>(await NodeHttpEndpoint.Start(IPAddress.IPv6Any, 0, metrics, _ => Task.FromResult<string?>(null)));
 
-        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Address), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Value.Address), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -239,12 +268,91 @@ public sealed class OperationsListenerTests
     public async Task Readiness_Fails_Answers500_AndGoesOn()
     {
         using var metrics = new FabricMetrics(() => []);
-        await using var http = await NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => throw new InvalidOperationException("the node's state is gone"));
+        await using var http = new Bounded<NodeHttpEndpoint>(await NodeHttpEndpoint.Start(IPAddress.Loopback, 0, metrics, _ => throw new InvalidOperationException("the node's state is gone")));
 
-        var answer = Exchange(http.Address, "GET /readyz HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+        var answer = Exchange(http.Value.Address, "GET /readyz HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
 
         Assert.StartsWith("HTTP/1.1 500 Internal Server Error\r\n", answer, StringComparison.Ordinal);
-        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Address), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", Healthz(http.Value.Address), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Start_TimeoutBeyondWhatATimerTakes_Refused()
+    {
+        static Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel) => Task.FromResult(OperationsAnswer.NotFound);
+
+        // Taken, such a timeout would make every connection fail when its deadline is set, unanswered.
+        Assert.Throws<ArgumentOutOfRangeException>(() => OperationsListener.Start(IPAddress.Loopback, 0, Handler, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromDays(30))));
+        Assert.Throws<ArgumentOutOfRangeException>(() => OperationsListener.Start(IPAddress.Loopback, 0, Handler, new OperationsListenerLimits(ReadTimeout: TimeSpan.MaxValue)));
+    }
+
+    [Fact]
+    public async Task AtTheCap_ARequestBeingAnswered_IsNotClosedAheadOfAnIdleConnection()
+    {
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel)
+        {
+            if (path == "/metrics")
+            {
+                entered.TrySetResult();
+                await release.Task.ConfigureAwait(false);
+            }
+
+            return OperationsAnswer.NotFound;
+        }
+
+        await using var listener = Listen(Handler, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromMinutes(5), MaxConnections: 2));
+        var address = new Uri($"http://127.0.0.1:{listener.Value.Endpoint.Port}/");
+        using var scrape = Connect(address);
+        scrape.Send("GET /metrics HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+        await entered.Task.WaitAsync(Deadline, TestContext.Current.CancellationToken);
+        using var idle = Connect(address);
+
+        // The third connection is at the cap: one of the two held makes way. It must be the idle one, not the scrape.
+        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", Exchange(address, "GET /other HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray()), StringComparison.Ordinal);
+        release.SetResult();
+
+        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", ReadToClose(scrape), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Handler_ThrowsItsOwnCancellation_Answers500_AndGoesOn()
+    {
+        static Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel) =>
+            path == "/readyz" ? throw new TaskCanceledException("an HTTP call of the node's timed out") : Task.FromResult(OperationsAnswer.NotFound);
+
+        await using var listener = Listen(Handler);
+        var address = new Uri($"http://127.0.0.1:{listener.Value.Endpoint.Port}/");
+
+        var answer = Exchange(address, "GET /readyz HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+
+        Assert.StartsWith("HTTP/1.1 500 Internal Server Error\r\n", answer, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 404 Not Found\r\n", Exchange(address, "GET /other HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray()), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Handler_PastTheDeadline_Answers503(bool handlerHonoursItsToken)
+    {
+        var never = new TaskCompletionSource<OperationsAnswer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<OperationsAnswer> Handler(string method, string path, CancellationToken cancel)
+        {
+            if (handlerHonoursItsToken)
+            {
+                await Task.Delay(Timeout.Infinite, cancel).ConfigureAwait(false);
+            }
+
+            return await never.Task.ConfigureAwait(false);
+        }
+
+        await using var listener = Listen(Handler, new OperationsListenerLimits(ReadTimeout: TimeSpan.FromMilliseconds(500)));
+
+        var answer = Exchange(new Uri($"http://127.0.0.1:{listener.Value.Endpoint.Port}/"), "GET /metrics HTTP/1.1\r\nHost: r\r\n\r\n"u8.ToArray());
+
+        Assert.StartsWith("HTTP/1.1 503 Service Unavailable\r\n", answer, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\nnot answered in time\n", answer, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -253,8 +361,8 @@ public sealed class OperationsListenerTests
         using var metrics = new FabricMetrics(() => []);
         await using var http = await Start(metrics);
 
-        var scraped = Exchange(http.Address, "GET /metrics?x=1 HTTP/1.0\r\n\r\n"u8.ToArray());
-        var posted = Exchange(http.Address, Encoding.ASCII.GetBytes($"POST /readyz HTTP/1.1\r\nHost: r\r\nContent-Length: 20000\r\n\r\n{new string('x', 20000)}"));
+        var scraped = Exchange(http.Value.Address, "GET /metrics?x=1 HTTP/1.0\r\n\r\n"u8.ToArray());
+        var posted = Exchange(http.Value.Address, Encoding.ASCII.GetBytes($"POST /readyz HTTP/1.1\r\nHost: r\r\nContent-Length: 20000\r\n\r\n{new string('x', 20000)}"));
 
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", scraped, StringComparison.Ordinal);
         Assert.Contains($"Content-Type: {PrometheusExposition.ContentType}\r\n", scraped, StringComparison.Ordinal);

@@ -122,6 +122,7 @@ public sealed partial class ConductorApiTests(ConductorApiFixture api) : IClassF
         using var request = new HttpRequestMessage(HttpMethod.Head, path);
         using var head = await anonymous.SendAsync(request, Cancel);
 
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         Assert.Equal(get.Content.Headers.ContentLength, head.Content.Headers.ContentLength);
         Assert.Empty(await head.Content.ReadAsByteArrayAsync(Cancel));
