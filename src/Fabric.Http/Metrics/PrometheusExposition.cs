@@ -86,6 +86,7 @@ public sealed class PrometheusExposition : IDisposable
                 // An instrument whose callback threw has no samples this scrape; every other instrument was read (the
                 // listener goes through all of them before it throws), and is written, as the OpenTelemetry SDK did.
             }
+
             var text = new StringBuilder();
             foreach (var family in families)
             {
