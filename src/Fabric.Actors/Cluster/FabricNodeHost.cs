@@ -37,6 +37,7 @@ public static class FabricNodeHost
     public static IHost Build(IConfiguration? hostConfiguration, Action<ILoggingBuilder>? logging, Action<AkkaConfigurationBuilder> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
+        AkkaAppConfig.Skip();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         if (hostConfiguration is not null)
         {

@@ -1,0 +1,59 @@
+using System.Configuration;
+using System.Configuration.Internal;
+
+namespace Fabric.Actors.Cluster;
+
+/// <summary>
+/// Keeps Akka.NET from reading the process's app.config. <c>ActorSystem.Create</c> evaluates
+/// <c>ConfigurationFactory.Load()</c> (the <c>akka</c> section of <c>fabric.dll.config</c>) even when it is handed a
+/// configuration, and throws the result away: a fabric node's Akka configuration is only the HOCON the node builds.
+/// Reading it costs every node System.Configuration's machinery and the XML reader (~4 MB resident, see
+/// docs/benchmarks.md "Memory, 2026-12-06, Akka's app.config"). <see cref="Skip"/> installs, through System.Configuration's
+/// own extension point (its internal settings factory used through the public
+/// <see cref="IInternalConfigSettingsFactory"/>), a configuration system in which every section is absent.
+/// </summary>
+public static class AkkaAppConfig
+{
+    private static readonly Lock Gate = new();
+    private static bool _done;
+
+    /// <summary>
+    /// Makes every <see cref="ConfigurationManager"/> section read as absent in this process; call before the first actor
+    /// system. Idempotent. When the process has already read its app.config (System.Configuration refuses a second
+    /// configuration system), it is left as it is: the memory is spent, nothing else changes.
+    /// </summary>
+    public static void Skip()
+    {
+        lock (Gate)
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            _done = true;
+            var factoryType = typeof(ConfigurationManager).Assembly.GetType("System.Configuration.Internal.InternalConfigSettingsFactory", throwOnError: true)!;
+            var factory = (IInternalConfigSettingsFactory)Activator.CreateInstance(factoryType, nonPublic: true)!;
+            try
+            {
+                factory.SetConfigurationSystem(new NoSections(), initComplete: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // The process read its configuration before the first node started (a test host, for one).
+            }
+        }
+    }
+
+    /// <summary>A configuration system without sections: Akka's <c>ConfigurationFactory.Load()</c> then yields an empty configuration.</summary>
+    private sealed class NoSections : IInternalConfigSystem
+    {
+        public bool SupportsUserConfig => false;
+
+        public object? GetSection(string configKey) => null;
+
+        public void RefreshConfig(string sectionName)
+        {
+        }
+    }
+}

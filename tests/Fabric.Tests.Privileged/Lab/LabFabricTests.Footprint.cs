@@ -1,0 +1,27 @@
+using Fabric.Lab;
+
+namespace Fabric.Tests.Lab;
+
+public sealed partial class LabFabricTests
+{
+    /// <summary>
+    /// Every file a router maps is memory it holds (docs/benchmarks.md, the memory entries): a router maps no web host
+    /// (its /metrics, /healthz and /readyz come from its own listener), no OpenTelemetry, and not the reader of .NET's
+    /// app.config that Akka.NET starts for nothing (its XML configuration host brings System.Net.WebClient).
+    /// </summary>
+    [Fact]
+    public void Routers_MapNoWebHostExporterOrAppConfigReader()
+    {
+        foreach (var node in new[] { "br1a", "br2a", "dc1a" })
+        {
+            var pid = LabProcesses.ReadPid(Path.Combine(_run.StateRoot, _run.Name, node + ".pid"));
+            Assert.NotNull(pid);
+            var files = File.ReadLines($"/proc/{pid}/maps").Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(fields => fields.Length > 5).Select(fields => Path.GetFileName(fields[5])).ToHashSet(StringComparer.Ordinal);
+
+            Assert.Contains("Akka.dll", files);
+            Assert.DoesNotContain(files, f => f.StartsWith("Microsoft.AspNetCore.", StringComparison.Ordinal)
+                || f.StartsWith("OpenTelemetry", StringComparison.Ordinal) || f == "System.Net.WebClient.dll");
+        }
+    }
+}
