@@ -933,7 +933,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
         AdminReply reply;
         try
         {
-            var parsed = JsonSerializer.Deserialize<AdminRequest>(request, AdminJson.Options);
+            var parsed = JsonSerializer.Deserialize(request, AdminJson.Default.AdminRequest);
             reply = parsed is null ? AdminReply.Refused(CniErrorCode.DecodeFailure, "the request is null")
                 : Attachments is null ? AdminReply.Refused(CniErrorCode.RouterRefused, $"router {RouterName} has no host-based network: containers attach to host-based networks")
                 : Attachments.Handle(parsed);
@@ -943,7 +943,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             reply = AdminReply.Refused(CniErrorCode.DecodeFailure, $"the request is not JSON: {e.Message}");
         }
 
-        return JsonSerializer.Serialize(reply, AdminJson.Options);
+        return JsonSerializer.Serialize(reply, AdminJson.Default.AdminReply);
     }
 
     /// <summary>
