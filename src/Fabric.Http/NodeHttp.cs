@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Fabric.Http.Metrics;
@@ -28,8 +29,8 @@ public static class NodeHttp
     /// <summary>The health answers' content type (JSON with the web defaults, as ASP.NET Core writes a typed result).</summary>
     public const string HealthContentType = "application/json; charset=utf-8";
 
-    /// <summary>ASP.NET Core's default JSON options for what it writes to a response: the web defaults with relaxed escaping.</summary>
-    private static readonly JsonSerializerOptions HealthJson = new(JsonSerializerDefaults.Web) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    /// <summary>What ASP.NET Core writes for a typed result: compact, relaxed escaping (the web defaults' camelCase names are written as such below).</summary>
+    private static readonly JsonWriterOptions HealthJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The answer to <paramref name="method"/> on <paramref name="path"/> (the request target without its query).</summary>
     public static async Task<OperationsAnswer> Answer(string method, string path, FabricMetrics metrics, Readiness readiness, CancellationToken cancel)
@@ -72,7 +73,20 @@ public static class NodeHttp
             : Health(200, new HealthView("ready", null));
     }
 
-    private static OperationsAnswer Health(int status, HealthView view) => new(status, HealthContentType, JsonSerializer.SerializeToUtf8Bytes(view, HealthJson));
+    /// <summary>A health answer as the web defaults serialize <see cref="HealthView"/>: <c>{"status":"...","reason":...}</c>, a null reason written as <c>null</c>.</summary>
+    private static OperationsAnswer Health(int status, HealthView view)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        using (var json = new Utf8JsonWriter(buffer, HealthJson))
+        {
+            json.WriteStartObject();
+            json.WriteString("status", view.Status);
+            json.WriteString("reason", view.Reason);
+            json.WriteEndObject();
+        }
+
+        return new(status, HealthContentType, buffer.WrittenSpan.ToArray());
+    }
 
     /// <summary>Whether <paramref name="path"/> is <paramref name="target"/>, with or without one trailing slash, in any case.</summary>
     private static bool IsPath(string path, string target) =>

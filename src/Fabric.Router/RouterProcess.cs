@@ -37,7 +37,7 @@ public sealed record RouterProcessOptions(
 /// admin socket with the counters. <see cref="Dispose"/> stops the worker, closes the ports and
 /// removes the socket. Not thread-safe: one owner starts and stops it.
 /// </summary>
-public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteInstanceHost
+public sealed partial class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteInstanceHost
 {
     private readonly List<AfPacketPort> _ports = [];
     private readonly RouterProcessOptions _options;
@@ -529,238 +529,6 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
         return File.Exists(path) ? FabricConfigLoader.LoadFile(path).Config : null;
     }
 
-    /// <summary>The counters as the admin socket serves them.</summary>
-    public string CountersJson()
-    {
-        // Every figure sums the workers (docs/dataplane.md "Workers").
-        var workers = Engine.Workers;
-        var counters = Engine.Counters();
-        var drops = Enum.GetValues<DropReason>().Where(r => r != DropReason.None)
-            .ToDictionary(r => r.ToString(), r => Engine.DropTotal(r));
-        return JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["node"] = Node,
-            ["router"] = RouterName,
-            ["version"] = Engine.AppliedVersion,
-            ["devices"] = Devices(),
-            ["workers"] = Workers,
-            ["workers_wanted"] = WorkersWanted,
-            ["received"] = Interlocked.Read(ref counters.Received),
-            ["forwarded"] = Interlocked.Read(ref counters.Forwarded),
-            ["dropped"] = Interlocked.Read(ref counters.Dropped),
-            ["generated"] = Interlocked.Read(ref counters.Generated),
-            ["super_packets"] = Interlocked.Read(ref counters.SuperPackets),
-            ["super_packets_cut"] = Interlocked.Read(ref counters.SuperPacketsCut),
-            ["kernel_drops"] = KernelDrops(),
-            ["sessions"] = Engine.SessionCount,
-            ["handed_off"] = counters.HandedOff,
-            ["sessions_created"] = Interlocked.Read(ref counters.SessionsCreated),
-            ["sessions_moved"] = Interlocked.Read(ref counters.SessionsMoved),
-            ["sessions_revoked"] = Interlocked.Read(ref counters.SessionsRevoked),
-            ["redirects_sent"] = Interlocked.Read(ref counters.RedirectsSent),
-            ["redirects_without_packet"] = Interlocked.Read(ref counters.RedirectsWithoutPacket),
-            ["redirects_relayed"] = Interlocked.Read(ref counters.RedirectsRelayed),
-            ["redirects_followed"] = Interlocked.Read(ref counters.RedirectsFollowed),
-            ["redirected_packets_resent"] = Interlocked.Read(ref counters.RedirectedPacketsResent),
-            ["redirects_refused"] = Interlocked.Read(ref counters.RedirectsRefused),
-            ["sessions_made_local"] = Interlocked.Read(ref counters.SessionsMadeLocal),
-            ["sessions_made_remote"] = Interlocked.Read(ref counters.SessionsMadeRemote),
-            ["instance_pins_honoured"] = Interlocked.Read(ref counters.InstancePinsHonoured),
-            ["instance_pins_unmatched"] = Interlocked.Read(ref counters.InstancePinsUnmatched),
-            ["session_resets"] = Interlocked.Read(ref counters.SessionResets),
-            ["revoked"] = RevokedJson(Engine),
-            ["icmp_errors_sent"] = Interlocked.Read(ref counters.IcmpErrorsSent),
-            ["icmp_errors_suppressed"] = Interlocked.Read(ref counters.IcmpErrorsSuppressed),
-            ["metadata_announcements"] = Interlocked.Read(ref counters.MetadataAnnouncements),
-            ["metadata_acknowledgements"] = Interlocked.Read(ref counters.MetadataAcknowledgements),
-            ["ha"] = new Dictionary<string, object>
-            {
-                ["partner"] = Partner?.Name ?? "",
-                ["role"] = Partner is null ? "alone" : Engine.IsActive ? "active" : "standby",
-                ["takeovers"] = Interlocked.Read(ref counters.Takeovers),
-                ["announcements"] = Interlocked.Read(ref counters.Announcements),
-                ["standby_ignored"] = Interlocked.Read(ref counters.StandbyIgnored),
-                ["sessions_replicated_out"] = Interlocked.Read(ref counters.SessionsReplicatedOut),
-                ["sessions_replicated_in"] = Interlocked.Read(ref counters.SessionsReplicatedIn),
-                ["replicas_refused_version"] = Interlocked.Read(ref counters.ReplicasRefusedVersion),
-                ["replicas_refused_shape"] = Interlocked.Read(ref counters.ReplicasRefusedShape),
-                ["replicas_refused_table_full"] = Interlocked.Read(ref counters.ReplicasRefusedTableFull),
-                ["heartbeats"] = HeartbeatsJson(_pairLink),
-            },
-            ["control_plane"] = new Dictionary<string, long>
-            {
-                ["configs_refused_unsigned"] = Refusals.UnsignedConfigs,
-                ["configs_refused_older"] = Refusals.OlderConfigs,
-                ["pair_messages_refused"] = Refusals.ForeignPairMessages,
-                ["entries_refused"] = Refusals.ForeignEntries,
-            },
-            ["peer_paths"] = PeerPathsTelemetry(Engine.Snapshot),
-            ["instances"] = InstancesTelemetry(Engine.Snapshot),
-            ["tenant_limits"] = TenantLimitsTelemetry(Engine.Snapshot),
-            ["traffic"] = TrafficJson(Fabric.Actors.Telemetry.EngineTelemetrySource.Traffic(Engine)),
-            ["drops"] = drops,
-            ["faults"] = new Dictionary<string, object>
-            {
-                ["total"] = workers.Sum(w => w.Faults.Total),
-                ["by_stage"] = workers.SelectMany(w => w.Faults.ByStage()).GroupBy(s => s.Key).ToDictionary(g => g.Key, g => g.Sum(s => s.Value)),
-                ["last"] = workers.Select(w => w.Faults.Last).LastOrDefault(f => f is not null) is { } fault ? $"{fault.Exception} in {fault.Stage}: {fault.Message}" : "",
-            },
-            ["recent_drops"] = workers.SelectMany(w => w.Drops.Recent.Snapshot()).OrderBy(d => d.Time).TakeLast(8).Select(Describe).ToArray(),
-        });
-    }
-
-    /// <summary>Sessions a committed configuration ended, per service and tenant of the running snapshot (those with any).</summary>
-    private static Dictionary<string, Dictionary<string, long>> RevokedJson(ForwardingEngine engine)
-    {
-        var revoked = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
-        if (engine.AppliedVersion == 0)
-        {
-            return revoked;
-        }
-
-        var snapshot = engine.Snapshot;
-        for (var s = 0; s < snapshot.Services.Length; s++)
-        {
-            for (var t = 0; t < snapshot.Tenants.Length; t++)
-            {
-                var count = engine.DropCount(DropReason.Revoked, t, s);
-                if (count > 0)
-                {
-                    if (!revoked.TryGetValue(snapshot.Services[s].Name, out var tenants))
-                    {
-                        revoked[snapshot.Services[s].Name] = tenants = new Dictionary<string, long>(StringComparer.Ordinal);
-                    }
-
-                    tenants[snapshot.Tenants[t]] = count;
-                }
-            }
-        }
-
-        return revoked;
-    }
-
-    /// <summary>The heartbeat link's counters (docs/high-availability.md); empty for a node alone.</summary>
-    private static Dictionary<string, object> HeartbeatsJson(Fabric.Actors.HighAvailability.PairLink? link)
-    {
-        if (link is null)
-        {
-            return [];
-        }
-
-        var c = link.Counters;
-        return new Dictionary<string, object>
-        {
-            ["sent"] = c.Sent,
-            ["heard"] = c.Heard,
-            ["refused_forged"] = c.RefusedForged,
-            ["refused_stale"] = c.RefusedStale,
-            ["unbound"] = c.Unbound,
-            ["send_errors"] = c.SendErrors,
-            ["late"] = c.Late,
-            ["longest_gap_ms"] = (long)c.LongestGap.TotalMilliseconds,
-        };
-    }
-
-    /// <summary>
-    /// Each limited tenant bucket: the configured (fabric-wide) limit, the rate in force (this node's share of it
-    /// while the budget exchange runs) and the bytes offered and refused since the bucket was made.
-    /// </summary>
-    public static List<Dictionary<string, object>> TenantLimitsTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
-    {
-        ArgumentNullException.ThrowIfNull(snapshot);
-        return [.. snapshot.LimitedTenantBuckets().Select(b => new Dictionary<string, object>
-        {
-            ["service"] = b.Service,
-            ["tenant"] = b.Tenant,
-            ["configured_bytes_per_second"] = b.Bucket.ConfiguredBytesPerSecond,
-            ["share_bytes_per_second"] = b.Bucket.BytesPerSecond,
-            ["offered_bytes"] = b.Bucket.OfferedBytes,
-            ["refused_bytes"] = b.Bucket.RefusedBytes,
-        })];
-    }
-
-    /// <summary>Each peer path's monitoring figures as the counters show them (read while the worker writes them: telemetry, not a snapshot).</summary>
-    public static List<Dictionary<string, object>> PeerPathsTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
-    {
-        ArgumentNullException.ThrowIfNull(snapshot);
-        return [.. snapshot.PeerPaths.Select(p => new Dictionary<string, object>
-        {
-            ["peer"] = p.PeerRouter,
-            ["neighborhood"] = p.Neighborhood,
-            ["family"] = p.Family,
-            ["local"] = p.LocalIPAddress.ToString(),
-            ["remote"] = p.PeerIPAddress.ToString(),
-            ["state"] = p.Health.State.ToString().ToLowerInvariant(),
-            ["downs"] = p.Health.Downs,
-            ["probes_sent"] = p.Health.ProbesSent,
-            ["probes_received"] = p.Health.ProbesReceived,
-            ["latency_us"] = p.Health.LatencyMicroseconds,
-            ["jitter_us"] = p.Health.JitterMicroseconds,
-            ["loss_basis_points"] = p.Health.LossBasisPoints,
-            ["quality_breaks"] = p.Health.QualityBreaks,
-            ["sessions"] = p.Waypoints.InUse,
-            ["sessions_opened"] = p.Health.SessionsOpened,
-            ["sessions_moved_in"] = p.Health.SessionsMovedIn,
-            ["sessions_moved_out"] = p.Health.SessionsMovedOut,
-        })];
-    }
-
-    /// <summary>
-    /// Each instance behind this router, per service: its health ("up", "down", or "unchecked" when the policy checks
-    /// nothing) and its health check's figures (read while the workers write them: telemetry, not a snapshot).
-    /// </summary>
-    public static List<Dictionary<string, object>> InstancesTelemetry(Dataplane.Forwarding.ForwardingSnapshot snapshot)
-    {
-        ArgumentNullException.ThrowIfNull(snapshot);
-        var instances = new List<Dictionary<string, object>>();
-        foreach (var entry in snapshot.Services)
-        {
-            var checks = entry.Runtime.HealthChecks;
-            for (var i = 0; i < entry.Instances.Length; i++)
-            {
-                var check = checks is not null && i < checks.Length ? checks[i] : null;
-                instances.Add(new Dictionary<string, object>
-                {
-                    ["service"] = entry.Name,
-                    ["instance"] = entry.Instances[i].Name,
-                    ["state"] = check is null ? "unchecked" : entry.Runtime.Load.Health(i).IsUp ? "up" : "down",
-                    ["sessions"] = entry.Runtime.Load.LocalSessions(i),
-                    ["probes_sent"] = check?.ProbesSent ?? 0,
-                    ["probes_succeeded"] = check?.Successes ?? 0,
-                    ["probes_failed"] = check?.Failures ?? 0,
-                    ["last_failure"] = check?.LastFailure is { } failure and not Dataplane.LoadBalancing.ProbeFailure.None ? failure.ToString().ToLowerInvariant() : "",
-                    ["downs"] = check?.Downs ?? 0,
-                });
-            }
-        }
-
-        return instances;
-    }
-
-    /// <summary>Forwarded traffic per tenant and per service, with the counters' snake_case names.</summary>
-    private static Dictionary<string, object> TrafficJson(Fabric.Actors.Telemetry.TrafficByName traffic) => new()
-    {
-        ["tenants"] = traffic.Tenants.ToDictionary(t => t.Key, t => Totals(t.Value)),
-        ["services"] = traffic.Services.ToDictionary(s => s.Key, s => Totals(s.Value)),
-    };
-
-    private static Dictionary<string, long> Totals(Fabric.Actors.Telemetry.TrafficTotals totals) => new()
-    {
-        ["packets"] = totals.Packets,
-        ["bytes"] = totals.Bytes,
-        ["sessions_opened"] = totals.SessionsOpened,
-        ["sessions_active"] = totals.ActiveSessions,
-    };
-
-    /// <summary>Frames each device's socket lost in the kernel (receive buffer full) since the router started.</summary>
-    private Dictionary<string, long> KernelDrops()
-    {
-        lock (_ports)
-        {
-            return _ports.GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.Sum(p => p.ReadKernelDrops()));
-        }
-    }
-
     /// <summary>One recent drop as a line: reason (and the rule, where the reason does not say), protocol, tuple and the device it arrived on.</summary>
     private string Describe(Dataplane.Telemetry.DropRecord record)
     {
@@ -933,7 +701,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
         AdminReply reply;
         try
         {
-            var parsed = JsonSerializer.Deserialize<AdminRequest>(request, AdminJson.Options);
+            var parsed = JsonSerializer.Deserialize(request, AdminJson.Default.AdminRequest);
             reply = parsed is null ? AdminReply.Refused(CniErrorCode.DecodeFailure, "the request is null")
                 : Attachments is null ? AdminReply.Refused(CniErrorCode.RouterRefused, $"router {RouterName} has no host-based network: containers attach to host-based networks")
                 : Attachments.Handle(parsed);
@@ -943,7 +711,7 @@ public sealed class RouterProcess : IDisposable, Fabric.Actors.Services.IRemoteI
             reply = AdminReply.Refused(CniErrorCode.DecodeFailure, $"the request is not JSON: {e.Message}");
         }
 
-        return JsonSerializer.Serialize(reply, AdminJson.Options);
+        return JsonSerializer.Serialize(reply, AdminJson.Default.AdminReply);
     }
 
     /// <summary>

@@ -25,13 +25,13 @@ public sealed class AdminSocketClient(string socketPath) : IRouterDesk
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             socket.ReceiveTimeout = (int)ReplyTimeout.TotalMilliseconds;
             socket.Connect(new UnixDomainSocketEndPoint(socketPath));
-            socket.Send(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request, AdminJson.Options) + "\n"));
+            socket.Send(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request, AdminJson.Default.AdminRequest) + "\n"));
             using var stream = new NetworkStream(socket);
             using var reader = new StreamReader(stream, Encoding.UTF8);
             var line = reader.ReadLine();
             return line is null
                 ? throw new CniException(CniErrorCode.RouterUnreachable, $"the router at {socketPath} closed the connection without a reply (does it predate CNI requests?)")
-                : JsonSerializer.Deserialize<AdminReply>(line, AdminJson.Options)
+                : JsonSerializer.Deserialize(line, AdminJson.Default.AdminReply)
                     ?? throw new CniException(CniErrorCode.RouterUnreachable, $"the router at {socketPath} replied null");
         }
         catch (Exception e) when (e is SocketException or IOException)

@@ -61,11 +61,13 @@ public sealed record AdminReply(bool Ok)
     public static AdminReply Refused(Spec.CniErrorCode code, string message) => new(false) { Code = (int)code, Message = message };
 }
 
-/// <summary>The JSON form of the admin socket's requests and replies (camelCase, nulls left out).</summary>
-public static class AdminJson
-{
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
-    {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-}
+/// <summary>
+/// The JSON form of the admin socket's requests and replies and of the attachments a router keeps (camelCase, names read
+/// in any case, nulls left out, the default escaping), generated at build time: neither side serializes by reflection,
+/// and a type not listed here is refused (<see cref="NotSupportedException"/>) rather than serialized some other way.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(AdminRequest))]
+[JsonSerializable(typeof(AdminReply))]
+[JsonSerializable(typeof(List<Attachment>))]
+public sealed partial class AdminJson : JsonSerializerContext;

@@ -68,7 +68,7 @@ public sealed class AttachmentDesk
             List<Attachment> kept;
             try
             {
-                kept = JsonSerializer.Deserialize<List<Attachment>>(File.ReadAllText(_file), AdminJson.Options) ?? [];
+                kept = JsonSerializer.Deserialize(File.ReadAllText(_file), AdminJson.Default.ListAttachment) ?? [];
             }
             catch (JsonException e)
             {
@@ -245,7 +245,7 @@ public sealed class AttachmentDesk
     private void Save()
     {
         var temporary = _file + ".new";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(_attachments, AdminJson.Options));
+        File.WriteAllText(temporary, JsonSerializer.Serialize(_attachments, AdminJson.Default.ListAttachment));
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);

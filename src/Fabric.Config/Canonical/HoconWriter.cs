@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -135,7 +136,17 @@ public static partial class HoconWriter
         _ => (BareWord().IsMatch(scalar.Text) && !Reserved.Contains(scalar.Text)) || Duration().IsMatch(scalar.Text) ? scalar.Text : Quote(scalar.Text),
     };
 
-    private static string Quote(string text) => JsonSerializer.Serialize(text);
+    /// <summary><paramref name="text"/> as a JSON string (HOCON's quoted string): the default escaping, as a serializer writes it.</summary>
+    private static string Quote(string text)
+    {
+        var buffer = new ArrayBufferWriter<byte>(text.Length + 16);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStringValue(text);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
     private static void WriteJson(Utf8JsonWriter json, HoconNode node)
     {

@@ -92,6 +92,25 @@ public sealed class RouterProcessTests : IDisposable
             Assert.True(root.GetProperty("forwarded").GetInt64() >= 5, root.ToString());
             Assert.Equal(0, root.GetProperty("drops").GetProperty("AccessDenied").GetInt64());
 
+            // The counters' names and order, as readers (the lab, scripts) take them.
+            Assert.Equal(
+                [
+                    "node", "router", "version", "devices", "workers", "workers_wanted", "received", "forwarded", "dropped", "generated",
+                    "super_packets", "super_packets_cut", "kernel_drops", "sessions", "handed_off", "sessions_created", "sessions_moved",
+                    "sessions_revoked", "redirects_sent", "redirects_without_packet", "redirects_relayed", "redirects_followed",
+                    "redirected_packets_resent", "redirects_refused", "sessions_made_local", "sessions_made_remote", "instance_pins_honoured",
+                    "instance_pins_unmatched", "session_resets", "revoked", "icmp_errors_sent", "icmp_errors_suppressed", "metadata_announcements",
+                    "metadata_acknowledgements", "ha", "control_plane", "peer_paths", "instances", "tenant_limits", "traffic", "drops", "faults", "recent_drops",
+                ],
+                root.EnumerateObject().Select(p => p.Name));
+            Assert.Equal($$"""{"{{ServerPort}}":0,"{{ClientPort}}":0}""", root.GetProperty("kernel_drops").GetRawText());
+            Assert.Equal(
+                """{"partner":"","role":"alone","takeovers":0,"announcements":0,"standby_ignored":0,"sessions_replicated_out":0,"sessions_replicated_in":0,"replicas_refused_version":0,"replicas_refused_shape":0,"replicas_refused_table_full":0,"heartbeats":{}}""",
+                root.GetProperty("ha").GetRawText());
+            Assert.Equal(
+                """[{"service":"web","instance":"web1","state":"unchecked","sessions":1,"probes_sent":0,"probes_succeeded":0,"probes_failed":0,"last_failure":"","downs":0}]""",
+                root.GetProperty("instances").GetRawText());
+
             // What the node keeps and serves is its owner's alone.
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(Options.StateDirectory, RouterProcess.RunningFileName)));
             Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(Options.AdminSocket) & (UnixFileMode)0b000_111_111);
