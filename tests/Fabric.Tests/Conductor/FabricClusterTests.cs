@@ -37,4 +37,29 @@ public sealed class FabricClusterTests
             await host.StopAsync(CancellationToken.None);
         }
     }
+
+    [Fact]
+    public async Task RouterHost_ConfiguresTheClusterModulesAFabricUses_AndNotShardingNorClusterClient()
+    {
+        using var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, ["akka.tcp://fabric@127.0.0.1:2"], Insecure: true), Fabric.Actors.Security.ConductorSigningKey.Generate().Pin, [], new ConfigurationBuilder().Build());
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var config = system.Settings.Config;
+            Assert.IsType<Akka.Cluster.ClusterActorRefProvider>(((ExtendedActorSystem)system).Provider);
+            Assert.Equal(["akka.tcp://fabric@127.0.0.1:2"], config.GetStringList("akka.cluster.seed-nodes"));
+            Assert.True(config.HasPath("akka.cluster.distributed-data.name"));
+            Assert.True(config.HasPath("akka.cluster.singleton.singleton-name"));
+            Assert.True(config.HasPath("akka.cluster.pub-sub.name"));
+            Assert.False(config.HasPath("akka.cluster.sharding"));
+            Assert.False(config.HasPath("akka.cluster.client"));
+            var serializers = config.GetConfig("akka.actor.serializers").AsEnumerable().Select(entry => entry.Value.GetString()).ToList();
+            Assert.DoesNotContain(serializers, name => name.Contains("Sharding", StringComparison.Ordinal) || name.Contains("ClusterClient", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
 }
