@@ -1,5 +1,6 @@
+using Akka.Actor;
 using Akka.Cluster.Hosting;
-using Akka.Cluster.Hosting.SBR;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Fabric.Actors.Serialization;
@@ -40,9 +41,12 @@ public static class FabricCluster
     /// node wakes about 25 times a second. Distributed Data gossips every 500 ms and tells subscribers of a change
     /// within a scheduler tick, so a router that missed a direct write hears of it within a second; the
     /// splitbrain resolver waits 7 s of stable unreachability before downing (Akka's default 20 s
-    /// is tuned for large clusters; a fabric is small and should fail over quickly).
+    /// is tuned for large clusters; a fabric is small and should fail over quickly). The resolver keeps the majority
+    /// counted among conductor nodes only: a router that dies or is cut off never outvotes the conductor (with one
+    /// conductor and one router, a tie went to the lower address, so killing the router could down the conductor); a
+    /// side without a conductor downs itself, keeps forwarding and rejoins.
     /// </summary>
-    private const string ControlPlaneHocon = """
+    private const string ControlPlaneHocon = $$"""
         akka {
           loglevel = WARNING                                  # Akka's own log level; bridged to Microsoft.Extensions.Logging
           scheduler.tick-duration = 100ms                     # timer resolution: the 10 ms default wakes an idle node ~300 times a second (docs/benchmarks.md)
@@ -53,7 +57,11 @@ public static class FabricCluster
           cluster {
             run-coordinated-shutdown-when-down = on           # a node downed by the resolver stops instead of lingering
             downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
-            split-brain-resolver.stable-after = 7s            # unreachable this long before the minority is downed
+            split-brain-resolver {
+              active-strategy = keep-majority                 # the side with more nodes of keep-majority.role stays up
+              keep-majority.role = {{ConductorRole}}          # the majority is counted among conductor nodes only
+              stable-after = 7s                               # unreachable this long before the minority is downed
+            }
             distributed-data {
               gossip-interval = 500ms                         # anti-entropy between replicas
               notify-subscribers-interval = 100ms             # how soon a subscriber hears of a change (one scheduler tick)
@@ -81,15 +89,9 @@ public static class FabricCluster
             .AddHocon(FabricSerialization.Hocon(registry, bindEverythingElse: true), HoconAddMode.Prepend)
             .AddHocon(ControlPlaneHocon, HoconAddMode.Prepend)
             .WithRemoting(RemoteOptionsFor(node, tls))
-            .WithClustering(new ClusterOptions
-            {
-                Roles = [role],
-                SeedNodes = [.. node.SeedsFor(tls)],
-                // The majority is counted among conductor nodes only: a router that dies or is cut off never outvotes the
-                // conductor (with one conductor and one router, a tie went to the lower address, so killing the router
-                // could down the conductor); a side without a conductor downs itself, keeps forwarding and rejoins.
-                SplitBrainResolver = new KeepMajorityOption { Role = ConductorRole },
-            })
+            .AddHocon(MembershipHocon(role, node.SeedsFor(tls)), HoconAddMode.Append)
+            .AddHocon(ClusterSingleton.DefaultConfig().WithFallback(Akka.DistributedData.DistributedData.DefaultConfig()), HoconAddMode.Append)
+            .WithActorRefProvider(ProviderSelection.Cluster.Instance)
             // Routers' session actors register with the mediator; conductor nodes reach them by path and take their flows by topic.
             .WithDistributedPubSub(string.Empty);
         if (role == RouterRole)
@@ -104,6 +106,31 @@ public static class FabricCluster
 
         return builder;
     }
+
+    /// <summary>
+    /// The node's role and seeds. Clustering is configured by HOCON, not Akka.Cluster.Hosting's <c>WithClustering</c>:
+    /// that adds the reference configuration of every cluster module, sharding and cluster client too, so every node
+    /// loaded Akka.Cluster.Sharding and made the serializers of both for messages a fabric never sends (docs/benchmarks.md
+    /// "Memory, 2026-12-06, Akka's share"). The modules a node uses (singleton, Distributed Data, pub-sub) get theirs
+    /// beside it. Each seed must parse as an Akka address.
+    /// </summary>
+    private static string MembershipHocon(string role, IReadOnlyList<string> seeds)
+    {
+        foreach (var seed in seeds)
+        {
+            _ = Address.Parse(seed);
+        }
+
+        return $$"""
+            akka.cluster {
+              roles = [{{Quoted(role)}}]
+              seed-nodes = [{{string.Join(", ", seeds.Select(Quoted))}}]
+            }
+            """;
+    }
+
+    /// <summary><paramref name="text"/> as a quoted HOCON string.</summary>
+    private static string Quoted(string text) => "\"" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>
     /// DotNetty sizes its pooled allocator's arenas from these process-wide settings when it is first used; with

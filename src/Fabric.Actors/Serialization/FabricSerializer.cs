@@ -31,6 +31,14 @@ public sealed class FabricSerializer : SerializerWithStringManifest
     {
     }
 
+    /// <summary>
+    /// The form Akka makes a serializer in when its configuration has settings for the serializer's name
+    /// (<c>akka.actor.serialization-settings.NAME</c>): Akka's reference configuration has them for <c>json</c>, a name
+    /// this serializer also takes (<see cref="FabricSerialization.Hocon"/>). It has no settings and ignores them.
+    /// </summary>
+    public FabricSerializer(ExtendedActorSystem system, Akka.Configuration.Config settings)
+        : this(system) => _ = settings;
+
     public FabricSerializer(ExtendedActorSystem system, WireMessageRegistry registry)
         : base(system) => _registry = registry;
 
@@ -230,7 +238,11 @@ public static class FabricSerialization
     /// <param name="bindEverythingElse">
     /// Also bind <c>System.Object</c> (Akka's fallback, a polymorphic JSON serializer) to the Fabric
     /// serializer, which refuses any type off the allow-list: a message without a serializer of its
-    /// own then fails to send instead of travelling with its type name. Cluster nodes set it.
+    /// own then fails to send instead of travelling with its type name. And give Akka's serializer name <c>json</c>
+    /// to the Fabric serializer too, so Akka never makes its Newtonsoft.Json serializer: nothing can be sent with it,
+    /// a message that arrives marked with its id is dropped unread instead of being read with the type name it
+    /// carries, and a node does not load Newtonsoft.Json (0.6 MB and ~130 types, docs/benchmarks.md
+    /// "Memory, 2026-12-06, Akka's share"). Cluster nodes set it.
     /// </param>
     public static string Hocon(WireMessageRegistry registry, bool bindEverythingElse = false)
     {
@@ -240,9 +252,10 @@ public static class FabricSerialization
             .Select(registry.TypeOf)
             .Select(t => $"      \"{t!.FullName}, {t.Assembly.GetName().Name}\" = fabric")
             .Concat(bindEverythingElse ? ["      \"System.Object\" = fabric"] : []));
+        var json = bindEverythingElse ? $"\n  serializers.json = \"{serializer}\"" : string.Empty;
         return $$"""
             akka.actor {
-              serializers.fabric = "{{serializer}}"
+              serializers.fabric = "{{serializer}}"{{json}}
               serialization-identifiers { "{{serializer}}" = {{FabricSerializer.SerializerId}} }
               serialization-bindings {
             {{bindings}}

@@ -1,3 +1,4 @@
+using System.Text;
 using Akka.Actor;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
@@ -31,6 +32,58 @@ public sealed class FabricClusterTests
             var unbound = system.Serialization.FindSerializerForType(typeof(Version));
             Assert.IsType<FabricSerializer>(unbound);
             Assert.ThrowsAny<Exception>(() => unbound.ToBinary(new Version(1, 0)));
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>The id of Akka's Newtonsoft.Json serializer (its reference configuration's <c>json</c>).</summary>
+    private const int AkkaJsonSerializerId = 1;
+
+    [Fact]
+    public async Task RouterHost_MessageMarkedAkkaJson_IsRefusedUnread_AndJsonNameIsFabricSerializer()
+    {
+        using var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, ["akka.tcp://fabric@127.0.0.1:2"], Insecure: true), Fabric.Actors.Security.ConductorSigningKey.Generate().Pin, [], new ConfigurationBuilder().Build());
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            Assert.Equal(typeof(FabricSerializer), Type.GetType(system.Settings.Config.GetString("akka.actor.serializers.json")));
+            var serialization = system.Serialization;
+            Assert.IsType<FabricSerializer>(serialization.FindSerializerForType(typeof(object)));
+
+            // What a peer would send to have a type of its choosing made: Akka's json id and JSON naming the type. Akka's
+            // own json serializer makes the List<string> this names (checked against a node with Akka's defaults).
+            var planted = Encoding.UTF8.GetBytes("""{"$type":"System.Collections.Generic.List`1[[System.String, System.Private.CoreLib]], System.Private.CoreLib","$values":["planted"]}""");
+            var refused = Record.Exception(() => serialization.Deserialize(planted, AkkaJsonSerializerId, typeof(object).FullName!));
+            Assert.NotNull(refused);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task RouterHost_ConfiguresTheClusterModulesAFabricUses_AndNotShardingNorClusterClient()
+    {
+        using var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, ["akka.tcp://fabric@127.0.0.1:2"], Insecure: true), Fabric.Actors.Security.ConductorSigningKey.Generate().Pin, [], new ConfigurationBuilder().Build());
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var config = system.Settings.Config;
+            Assert.IsType<Akka.Cluster.ClusterActorRefProvider>(((ExtendedActorSystem)system).Provider);
+            Assert.Equal(["akka.tcp://fabric@127.0.0.1:2"], config.GetStringList("akka.cluster.seed-nodes"));
+            Assert.True(config.HasPath("akka.cluster.distributed-data.name"));
+            Assert.True(config.HasPath("akka.cluster.singleton.singleton-name"));
+            Assert.True(config.HasPath("akka.cluster.pub-sub.name"));
+            Assert.False(config.HasPath("akka.cluster.sharding"));
+            Assert.False(config.HasPath("akka.cluster.client"));
+            var serializers = config.GetConfig("akka.actor.serializers").AsEnumerable().Select(entry => entry.Value.GetString()).ToList();
+            Assert.DoesNotContain(serializers, name => name.Contains("Sharding", StringComparison.Ordinal) || name.Contains("ClusterClient", StringComparison.Ordinal));
         }
         finally
         {
