@@ -6,11 +6,12 @@ public sealed partial class LabFabricTests
 {
     /// <summary>
     /// Every file a router maps is memory it holds (docs/benchmarks.md, the memory entries): a router maps no web host
-    /// (its /metrics, /healthz and /readyz come from its own listener), no OpenTelemetry, and not the reader of .NET's
-    /// app.config that Akka.NET starts for nothing (its XML configuration host brings System.Net.WebClient).
+    /// (its /metrics, /healthz and /readyz come from its own listener), no OpenTelemetry, not the reader of .NET's
+    /// app.config that Akka.NET starts for nothing (its XML configuration host brings System.Net.WebClient), no
+    /// Newtonsoft.Json (Akka's <c>json</c> serializer name is Fabric's) and no cluster sharding (unused).
     /// </summary>
     [Fact]
-    public void Routers_MapNoWebHostExporterOrAppConfigReader()
+    public void Routers_MapNoWebHostExporterAppConfigReaderJsonNorSharding()
     {
         foreach (var node in new[] { "br1a", "br2a", "dc1a" })
         {
@@ -21,7 +22,8 @@ public sealed partial class LabFabricTests
 
             Assert.Contains("Akka.dll", files);
             Assert.DoesNotContain(files, f => f.StartsWith("Microsoft.AspNetCore.", StringComparison.Ordinal)
-                || f.StartsWith("OpenTelemetry", StringComparison.Ordinal) || f == "System.Net.WebClient.dll");
+                || f.StartsWith("OpenTelemetry", StringComparison.Ordinal)
+                || f is "System.Net.WebClient.dll" or "Newtonsoft.Json.dll" or "Akka.Cluster.Sharding.dll");
         }
     }
 }
