@@ -7,10 +7,10 @@ namespace Fabric.Actors.Cluster;
 /// Keeps Akka.NET from reading the process's app.config. <c>ActorSystem.Create</c> evaluates
 /// <c>ConfigurationFactory.Load()</c> (the <c>akka</c> section of <c>fabric.dll.config</c>) even when it is handed a
 /// configuration, and throws the result away: a fabric node's Akka configuration is only the HOCON the node builds.
-/// Reading it costs every node System.Configuration's machinery and the XML reader (~4 MB resident, see
-/// docs/benchmarks.md "Memory, 2026-12-06, Akka's app.config"). <see cref="Skip"/> installs, through System.Configuration's
-/// own extension point (its internal settings factory used through the public
-/// <see cref="IInternalConfigSettingsFactory"/>), a configuration system in which every section is absent.
+/// Reading it costs every node .NET's XML configuration host (~3 MB resident, see docs/benchmarks.md "Memory,
+/// 2026-12-06, Akka's app.config"). <see cref="Skip"/> installs, through System.Configuration's own extension point (its
+/// internal settings factory used through the public <see cref="IInternalConfigSettingsFactory"/>), a configuration
+/// system in which <c>appSettings</c> and <c>connectionStrings</c> are empty and every other section is absent.
 /// </summary>
 public static class AkkaAppConfig
 {
@@ -18,9 +18,10 @@ public static class AkkaAppConfig
     private static bool _done;
 
     /// <summary>
-    /// Makes every <see cref="ConfigurationManager"/> section read as absent in this process; call before the first actor
-    /// system. Idempotent. When the process has already read its app.config (System.Configuration refuses a second
-    /// configuration system), it is left as it is: the memory is spent, nothing else changes.
+    /// Makes every <see cref="ConfigurationManager"/> section read as empty or absent in this process; call before the
+    /// first actor system. Idempotent and thread-safe. When the process has already read its app.config
+    /// (System.Configuration refuses a second configuration system), or a later .NET moves the factory this reaches,
+    /// the process is left as it is: the memory is spent, nothing else changes.
     /// </summary>
     public static void Skip()
     {
@@ -32,8 +33,12 @@ public static class AkkaAppConfig
             }
 
             _done = true;
-            var factoryType = typeof(ConfigurationManager).Assembly.GetType("System.Configuration.Internal.InternalConfigSettingsFactory", throwOnError: true)!;
-            var factory = (IInternalConfigSettingsFactory)Activator.CreateInstance(factoryType, nonPublic: true)!;
+            var factoryType = typeof(ConfigurationManager).Assembly.GetType("System.Configuration.Internal.InternalConfigSettingsFactory", throwOnError: false);
+            if (factoryType is null || Activator.CreateInstance(factoryType, nonPublic: true) is not IInternalConfigSettingsFactory factory)
+            {
+                return;
+            }
+
             try
             {
                 factory.SetConfigurationSystem(new NoSections(), initComplete: true);
@@ -45,12 +50,21 @@ public static class AkkaAppConfig
         }
     }
 
-    /// <summary>A configuration system without sections: Akka's <c>ConfigurationFactory.Load()</c> then yields an empty configuration.</summary>
+    /// <summary>
+    /// A configuration system without sections: Akka's <c>ConfigurationFactory.Load()</c> then yields an empty
+    /// configuration. <c>appSettings</c> and <c>connectionStrings</c> read as empty rather than absent, as in a process
+    /// without an app.config, so <see cref="ConfigurationManager.AppSettings"/> does not throw.
+    /// </summary>
     private sealed class NoSections : IInternalConfigSystem
     {
         public bool SupportsUserConfig => false;
 
-        public object? GetSection(string configKey) => null;
+        public object? GetSection(string configKey) => configKey switch
+        {
+            "appSettings" => new System.Collections.Specialized.NameValueCollection(),
+            "connectionStrings" => new ConnectionStringsSection(),
+            _ => null,
+        };
 
         public void RefreshConfig(string sectionName)
         {

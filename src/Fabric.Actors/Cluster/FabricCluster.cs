@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Fabric.Actors.Serialization;
+using Fabric.Config.Canonical;
 using Microsoft.Extensions.Configuration;
 
 namespace Fabric.Actors.Cluster;
@@ -42,8 +43,8 @@ public static class FabricCluster
     /// within a scheduler tick, so a router that missed a direct write hears of it within a second; the
     /// splitbrain resolver waits 7 s of stable unreachability before downing (Akka's default 20 s
     /// is tuned for large clusters; a fabric is small and should fail over quickly). The resolver keeps the majority
-    /// counted among conductor nodes only: a router that dies or is cut off never outvotes the conductor (with one
-    /// conductor and one router, a tie went to the lower address, so killing the router could down the conductor); a
+    /// counted among conductor nodes only: a router that dies or is cut off never outvotes the conductor (counted among all
+    /// nodes, one conductor and one router tie, a tie goes to the lower address, and killing the router can down the conductor); a
     /// side without a conductor downs itself, keeps forwarding and rejoins.
     /// </summary>
     private const string ControlPlaneHocon = $$"""
@@ -86,7 +87,7 @@ public static class FabricCluster
         var tls = node.Resolve(hostConfiguration).Tls;
         WithoutPooledBufferArenas();
         builder
-            .AddHocon(FabricSerialization.Hocon(registry, bindEverythingElse: true), HoconAddMode.Prepend)
+            .AddHocon(FabricSerialization.Hocon(registry, clusterNode: true), HoconAddMode.Prepend)
             .AddHocon(ControlPlaneHocon, HoconAddMode.Prepend)
             .WithRemoting(RemoteOptionsFor(node, tls))
             .AddHocon(MembershipHocon(role, node.SeedsFor(tls)), HoconAddMode.Append)
@@ -109,10 +110,10 @@ public static class FabricCluster
 
     /// <summary>
     /// The node's role and seeds. Clustering is configured by HOCON, not Akka.Cluster.Hosting's <c>WithClustering</c>:
-    /// that adds the reference configuration of every cluster module, sharding and cluster client too, so every node
-    /// loaded Akka.Cluster.Sharding and made the serializers of both for messages a fabric never sends (docs/benchmarks.md
-    /// "Memory, 2026-12-06, Akka's share"). The modules a node uses (singleton, Distributed Data, pub-sub) get theirs
-    /// beside it. Each seed must parse as an Akka address.
+    /// that adds the reference configuration of every cluster module, sharding and cluster client too, which makes a
+    /// node load Akka.Cluster.Sharding and make the serializers of both for messages a fabric never sends
+    /// (docs/benchmarks.md "Memory, 2026-12-06, Akka's share"). The modules a node uses (singleton, Distributed Data,
+    /// pub-sub) get theirs beside it. Each seed must parse as an Akka address.
     /// </summary>
     private static string MembershipHocon(string role, IReadOnlyList<string> seeds)
     {
@@ -123,14 +124,11 @@ public static class FabricCluster
 
         return $$"""
             akka.cluster {
-              roles = [{{Quoted(role)}}]
-              seed-nodes = [{{string.Join(", ", seeds.Select(Quoted))}}]
+              roles = [{{HoconWriter.Quote(role)}}]
+              seed-nodes = [{{string.Join(", ", seeds.Select(HoconWriter.Quote))}}]
             }
             """;
     }
-
-    /// <summary><paramref name="text"/> as a quoted HOCON string.</summary>
-    private static string Quoted(string text) => "\"" + text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     /// <summary>
     /// DotNetty sizes its pooled allocator's arenas from these process-wide settings when it is first used; with

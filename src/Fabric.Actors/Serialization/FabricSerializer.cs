@@ -235,8 +235,8 @@ public sealed class WireMessageRegistry
 public static class FabricSerialization
 {
     /// <summary>HOCON binding each registered type to the Fabric serializer (built from the registry, so it cannot drift from it).</summary>
-    /// <param name="bindEverythingElse">
-    /// Also bind <c>System.Object</c> (Akka's fallback, a polymorphic JSON serializer) to the Fabric
+    /// <param name="clusterNode">
+    /// The settings of a cluster node (routers and conductors): also bind <c>System.Object</c> (Akka's fallback, a polymorphic JSON serializer) to the Fabric
     /// serializer, which refuses any type off the allow-list: a message without a serializer of its
     /// own then fails to send instead of travelling with its type name. And give Akka's serializer name <c>json</c>
     /// to the Fabric serializer too, so Akka never makes its Newtonsoft.Json serializer: nothing can be sent with it,
@@ -244,15 +244,15 @@ public static class FabricSerialization
     /// carries, and a node does not load Newtonsoft.Json (0.6 MB and ~130 types, docs/benchmarks.md
     /// "Memory, 2026-12-06, Akka's share"). Cluster nodes set it.
     /// </param>
-    public static string Hocon(WireMessageRegistry registry, bool bindEverythingElse = false)
+    public static string Hocon(WireMessageRegistry registry, bool clusterNode = false)
     {
         ArgumentNullException.ThrowIfNull(registry);
         var serializer = $"{typeof(FabricSerializer).FullName}, {typeof(FabricSerializer).Assembly.GetName().Name}";
         var bindings = string.Join("\n", registry.Manifests
             .Select(registry.TypeOf)
             .Select(t => $"      \"{t!.FullName}, {t.Assembly.GetName().Name}\" = fabric")
-            .Concat(bindEverythingElse ? ["      \"System.Object\" = fabric"] : []));
-        var json = bindEverythingElse ? $"\n  serializers.json = \"{serializer}\"" : string.Empty;
+            .Concat(clusterNode ? ["      \"System.Object\" = fabric"] : []));
+        var json = clusterNode ? $"\n  serializers.json = \"{serializer}\"" : string.Empty;
         return $$"""
             akka.actor {
               serializers.fabric = "{{serializer}}"{{json}}

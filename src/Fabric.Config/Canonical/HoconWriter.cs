@@ -136,8 +136,11 @@ public static partial class HoconWriter
         _ => (BareWord().IsMatch(scalar.Text) && !Reserved.Contains(scalar.Text)) || Duration().IsMatch(scalar.Text) ? scalar.Text : Quote(scalar.Text),
     };
 
-    /// <summary><paramref name="text"/> as a JSON string (HOCON's quoted string): the default escaping, as a serializer writes it.</summary>
-    private static string Quote(string text)
+    /// <summary>
+    /// <paramref name="text"/> as a JSON string, which is HOCON's quoted string: the default escaping, as a serializer
+    /// writes it. The one way the project writes a string into HOCON.
+    /// </summary>
+    public static string Quote(string text)
     {
         var buffer = new ArrayBufferWriter<byte>(text.Length + 16);
         using (var json = new Utf8JsonWriter(buffer))

@@ -28,7 +28,7 @@ public sealed class EntryNameTests : IDisposable
 
     private readonly ActorSystem _system = ActorSystem.Create(
         "entry-names",
-        ConfigurationFactory.ParseString("akka.loglevel = WARNING\n" + FabricSerialization.Hocon(WireMessageRegistry.FromApplicationAssemblies(), bindEverythingElse: true))
+        ConfigurationFactory.ParseString("akka.loglevel = WARNING\n" + FabricSerialization.Hocon(WireMessageRegistry.FromApplicationAssemblies(), clusterNode: true))
             .WithFallback(DistributedData.DefaultConfig()));
 
     public void Dispose() => _system.Dispose();
