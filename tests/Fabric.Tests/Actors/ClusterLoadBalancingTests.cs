@@ -7,6 +7,7 @@ using Fabric.Model;
 using Fabric.Tests.Dataplane.Svr.Routers;
 using Fabric.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Fabric.Tests.Actors;
 
@@ -38,10 +39,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
     {
         using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
         await using var nodes = new ControlPlaneNodes(tls: true);
-        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
-        var dc1a = await nodes.StartRouter(fabric.Dc1, "dc1a");
-        var br1a = await nodes.StartRouter(fabric.Br1, "br1a");
-        await nodes.StartRouter(fabric.Br2, "br2a");
+        var (dc1a, br1a) = await Start(nodes, fabric);
 
         // 20 sessions of ops1, a client on dc1's own LAN: br1 never sees them, and no reverse metadata tells it.
         for (var i = 0; i < 20; i++)
@@ -136,10 +134,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
     {
         using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
         await using var nodes = new ControlPlaneNodes(tls: true);
-        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
-        await nodes.StartRouter(fabric.Dc1, "dc1a");
-        await nodes.StartRouter(fabric.Br1, "br1a");
-        await nodes.StartRouter(fabric.Br2, "br2a");
+        await Start(nodes, fabric);
         for (var i = 0; i < 20; i++)
         {
             fabric.Ops1.SendUdp("10.200.0.90", (ushort)(42000 + i), 9000, [(byte)i]);
@@ -172,6 +167,16 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         }
     }
 
+    /// <summary>The conductor, then a router node for each of the fabric's routers (dc1's first), over cluster TLS.</summary>
+    private async Task<(IHost Dc1a, IHost Br1a)> Start(ControlPlaneNodes nodes, SvrFabric fabric)
+    {
+        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
+        var dc1a = await nodes.StartRouter(fabric.Dc1, "dc1a");
+        var br1a = await nodes.StartRouter(fabric.Br1, "br1a");
+        await nodes.StartRouter(fabric.Br2, "br2a");
+        return (dc1a, br1a);
+    }
+
     /// <summary>What br1 counts at dc1's slot, and what its replica holds, as a failed wait reports it.</summary>
     private sealed record Dc1Slot(long Counted, Fabric.Dataplane.Forwarding.ServiceRuntime InForce, Fabric.Dataplane.Forwarding.ServiceRuntime Held, int Slot, string[] Entries)
     {
@@ -192,10 +197,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
     {
         using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
         await using var nodes = new ControlPlaneNodes(tls: true);
-        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
-        await nodes.StartRouter(fabric.Dc1, "dc1a");
-        await nodes.StartRouter(fabric.Br1, "br1a");
-        await nodes.StartRouter(fabric.Br2, "br2a");
+        await Start(nodes, fabric);
         var spread = LoadFeedbackTests.Snapshot(fabric.Br1);
         var dc1Slot = Array.IndexOf(spread.PeerRouters, "dc1");
 
