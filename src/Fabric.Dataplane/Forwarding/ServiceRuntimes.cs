@@ -32,6 +32,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
     private readonly Lock _gate = new();
     private ServiceRuntime?[] _all = [];
     private int _retiredCount;
+    private long _made;
 
     /// <summary>The waypoint port pools of the router's peer paths, kept across compiles like the runtimes.</summary>
     public WaypointPools Waypoints { get; } = new(workers);
@@ -98,6 +99,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))])
             {
+                Generation = ++_made,
                 HealthChecks = checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))],
                 SessionRate = TokenRate.From(policy.SessionRateLimit, ticksPerSecond),
             };

@@ -7,6 +7,7 @@ using Fabric.Model;
 using Fabric.Tests.Dataplane.Svr.Routers;
 using Fabric.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Fabric.Tests.Actors;
 
@@ -38,10 +39,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
     {
         using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
         await using var nodes = new ControlPlaneNodes(tls: true);
-        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
-        var dc1a = await nodes.StartRouter(fabric.Dc1, "dc1a");
-        var br1a = await nodes.StartRouter(fabric.Br1, "br1a");
-        await nodes.StartRouter(fabric.Br2, "br2a");
+        var (dc1a, br1a) = await Start(nodes, fabric);
 
         // 20 sessions of ops1, a client on dc1's own LAN: br1 never sees them, and no reverse metadata tells it.
         for (var i = 0; i < 20; i++)
@@ -102,7 +100,17 @@ public sealed class ClusterLoadBalancingTests : IDisposable
                     .Select(m => $"{m.Status}{(view.Unreachable.Contains(m) ? " unreachable" : "")}")));
             },
             view => view.Length == 0, "br1's cluster view without dc1", MembershipDeadline);
-        await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.RemoteSessions(dc1Slot)), n => n == 0, "br1 forgetting dc1's published sessions");
+        // On failure the last answer says where the chain stopped: dc1's entry still in br1's replica (the watcher), gone
+        // but still counted (the load balancer), or counted in a runtime other than the one the test holds.
+        await ControlPlaneNodes.Until(
+            async () => new Dc1Slot(
+                spread.Runtime.Load.RemoteSessions(dc1Slot),
+                LoadFeedbackTests.Snapshot(fabric.Br1).Runtime,
+                spread.Runtime,
+                dc1Slot,
+                [.. (await LoadEntries(replicator)).Select(e => $"{e.Key} by {e.Value.Load.Member} #{e.Value.Sequence}")]),
+            slot => slot.Counted == 0,
+            "br1 forgetting dc1's published sessions");
         await ControlPlaneNodes.Until(
             async () => string.Join(", ", (await ControlPlaneNodes.Registry(br1a, "br1a")).Instances.Select(i => $"{i.Service}/{i.Instance}@{i.Node} {i.State}")),
             names => !names.Contains("@dc1a", StringComparison.Ordinal),
@@ -121,6 +129,62 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.RemoteSessions(dc1Slot)), n => n == 0, "br1 still counting none of dc1's sessions");
     }
 
+    [Fact]
+    public async Task ACommitThatReplacesBr1sServiceRuntime_Br1CountsDc1sPublishedSessionsAgain_AndItsBurstStillGoesToBr2()
+    {
+        using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
+        await using var nodes = new ControlPlaneNodes(tls: true);
+        await Start(nodes, fabric);
+        for (var i = 0; i < 20; i++)
+        {
+            fabric.Ops1.SendUdp("10.200.0.90", (ushort)(42000 + i), 9000, [(byte)i]);
+        }
+
+        fabric.Pump();
+        await ControlPlaneNodes.Until(() => Task.FromResult(CountedAtBr1("dc1")), n => n == 20, "br1's dataplane learning dc1's 20 sessions");
+
+        // A commit that changes the spread policy (its idle timeout) gives the service a new runtime at br1, its counts of
+        // others at 0; the slots stay the same. br1's load balancer hands dc1's published 20 to the new runtime.
+        var replaced = LoadFeedbackTests.Snapshot(fabric.Br1).Runtime;
+        fabric.Br1.Apply(fabric.Document(LoadFeedbackTests.SpreadDocument("proportional", 0, 0, policy: ", idle-timeout { udp = 120s }")), version: 2);
+        Assert.NotSame(replaced, LoadFeedbackTests.Snapshot(fabric.Br1).Runtime);
+        await ControlPlaneNodes.Until(() => Task.FromResult(CountedAtBr1("dc1")), n => n == 20, "br1's new runtime counting dc1's 20 sessions");
+
+        // What a user sees: proportional balancing still evens the totals, sending eng1's burst to br2.
+        for (var i = 0; i < 20; i++)
+        {
+            fabric.Eng1.SendUdp("10.200.0.90", (ushort)(41000 + i), 9000, [(byte)i]);
+        }
+
+        fabric.Pump();
+        Assert.Equal(20, LoadFeedbackTests.Active(fabric.Br2));
+        Assert.Equal(20, LoadFeedbackTests.Active(fabric.Dc1));
+
+        long CountedAtBr1(string router)
+        {
+            var spread = LoadFeedbackTests.Snapshot(fabric.Br1);
+            return spread.Runtime.Load.RemoteSessions(Array.IndexOf(spread.PeerRouters, router));
+        }
+    }
+
+    /// <summary>The conductor, then a router node for each of the fabric's routers (dc1's first), over cluster TLS.</summary>
+    private async Task<(IHost Dc1a, IHost Br1a)> Start(ControlPlaneNodes nodes, SvrFabric fabric)
+    {
+        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
+        var dc1a = await nodes.StartRouter(fabric.Dc1, "dc1a");
+        var br1a = await nodes.StartRouter(fabric.Br1, "br1a");
+        await nodes.StartRouter(fabric.Br2, "br2a");
+        return (dc1a, br1a);
+    }
+
+    /// <summary>What br1 counts at dc1's slot, and what its replica holds, as a failed wait reports it.</summary>
+    private sealed record Dc1Slot(long Counted, Fabric.Dataplane.Forwarding.ServiceRuntime InForce, Fabric.Dataplane.Forwarding.ServiceRuntime Held, int Slot, string[] Entries)
+    {
+        public override string ToString() =>
+            $"{Counted} counted; {(ReferenceEquals(InForce, Held) ? "the runtime in force" : $"a runtime since replaced (the one in force counts {InForce.Load.RemoteSessions(Slot)})")}; " +
+            $"br1's replica holds [{string.Join(", ", Entries)}]";
+    }
+
     /// <summary>The published loads as the node of <paramref name="replicator"/> holds them.</summary>
     private static async Task<Dictionary<string, SealedLoad>> LoadEntries(IActorRef replicator)
     {
@@ -133,10 +197,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
     {
         using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
         await using var nodes = new ControlPlaneNodes(tls: true);
-        await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
-        await nodes.StartRouter(fabric.Dc1, "dc1a");
-        await nodes.StartRouter(fabric.Br1, "br1a");
-        await nodes.StartRouter(fabric.Br2, "br2a");
+        await Start(nodes, fabric);
         var spread = LoadFeedbackTests.Snapshot(fabric.Br1);
         var dc1Slot = Array.IndexOf(spread.PeerRouters, "dc1");
 

@@ -105,32 +105,38 @@ public sealed class LoadFeedbackTests
         AssertNothingDropped(fabric);
     }
 
+    /// <summary>
+    /// The edit of lab.conf behind <see cref="SpreadFabric"/>: service "spread" on web1 (dc1) and app2 (br2), client ops1 on
+    /// dc1's LAN; <paramref name="policy"/> adds to the spread policy's settings (for example <c>, idle-timeout { udp = 2m }</c>).
+    /// </summary>
+    internal static Func<string, string> SpreadDocument(string strategy, int webCapacity, int appCapacity, string policy = "") => text => text
+        .Replace(
+            "  }\n\n  service-policies {\n",
+            $$"""
+                spread {
+                  addresses = ["10.200.0.90/32"]
+                  transports = [{ protocol = udp, ports = ["9000"] }]
+                  access = [engineering]
+                  policy = spread
+                  instances = [{ container = web1, cost = 1, capacity = {{webCapacity}} }, { container = app2, cost = 2, capacity = {{appCapacity}} }]
+                }
+              }
+
+              service-policies {
+                spread { load-balancing = {{strategy}}{{policy}} }
+
+            """)
+        .Replace(
+            "            bulk1 { addresses = [\"10.10.1.30\"] }\n",
+            "            bulk1 { addresses = [\"10.10.1.30\"] }\n            ops1 { addresses = [\"10.10.1.40\"], tenant = engineering }\n")
+        .Replace(
+            "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n",
+            "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n            app2 { addresses = [\"10.30.1.30\"] }\n");
+
     /// <summary>The lab fabric with the spread service added, and its routers' neighbours resolved (by path probes).</summary>
     internal static SvrFabric SpreadFabric(string strategy, int webCapacity, int appCapacity)
     {
-        var fabric = new SvrFabric(text => text
-            .Replace(
-                "  }\n\n  service-policies {\n",
-                $$"""
-                      spread {
-                        addresses = ["10.200.0.90/32"]
-                        transports = [{ protocol = udp, ports = ["9000"] }]
-                        access = [engineering]
-                        policy = spread
-                        instances = [{ container = web1, cost = 1, capacity = {{webCapacity}} }, { container = app2, cost = 2, capacity = {{appCapacity}} }]
-                      }
-                    }
-
-                    service-policies {
-                      spread { load-balancing = {{strategy}} }
-
-                  """)
-            .Replace(
-                "            bulk1 { addresses = [\"10.10.1.30\"] }\n",
-                "            bulk1 { addresses = [\"10.10.1.30\"] }\n            ops1 { addresses = [\"10.10.1.40\"], tenant = engineering }\n")
-            .Replace(
-                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n",
-                "            fin1 { addresses = [\"10.30.1.20\"], tenant = finance }\n            app2 { addresses = [\"10.30.1.30\"] }\n"));
+        var fabric = new SvrFabric(SpreadDocument(strategy, webCapacity, appCapacity));
         Assert.Equal(2, Snapshot(fabric.Br1).PeerRouters.Length);
         for (var second = 0; second < 3; second++)
         {
