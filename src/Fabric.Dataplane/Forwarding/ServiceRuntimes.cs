@@ -12,8 +12,9 @@ namespace Fabric.Dataplane.Forwarding;
 /// that admitted it and gives back what it took to that runtime, whatever was swapped in since.
 /// A recompile that changes the policy or the tenants but keeps the slots (the same instances, or peer routers, in the
 /// same order) gives a new runtime the old one's <see cref="InstanceLoad"/>: the sessions on each slot and the sessions
-/// others hold there go on, and a session admitted before gives its slot back to the same counts (health checks start
-/// afresh: <see cref="Carried"/>). Admission and the rate buckets stand for the policy, so they are the new runtime's own.
+/// others hold there go on, a session admitted before gives its slot back to the same counts, and instance health goes on
+/// unless the health check changed (<see cref="Carried"/>). Admission and the rate buckets stand for the policy, so they
+/// are the new runtime's own.
 /// </summary>
 /// <remarks>
 /// A runtime a compile replaced (its service changed shape) or left out (its service is gone) is retired, and
@@ -84,7 +85,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
         var shape = $"{policy}|{slots}|{string.Join(',', tenants)}|{checks is not null}";
         lock (_gate)
         {
-            InstanceLoad? carried = null;
+            (InstanceLoad Load, InstanceHealthCheck[]? Checks)? carried = null;
             if (_byService.TryGetValue(service, out var existing))
             {
                 if (existing.Shape == shape)
@@ -93,19 +94,19 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 }
 
                 Retire(existing.Runtime);
-                carried = existing.Slots == slots ? Carried(existing.Runtime) : null;
+                carried = existing.Slots == slots ? Carried(existing.Runtime, checks) : null;
             }
 
             var id = _freeIds.Count > 0 ? _freeIds.Pop() : _all.Length;
             var runtime = new ServiceRuntime(
                 id,
                 service,
-                carried ?? new InstanceLoad(instances.Length),
+                carried?.Load ?? new InstanceLoad(instances.Length),
                 SessionAdmission.From(policy, now, ticksPerSecond),
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))])
             {
-                HealthChecks = checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))],
+                HealthChecks = carried?.Checks ?? (checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))]),
                 SessionRate = TokenRate.From(policy.SessionRateLimit, ticksPerSecond),
             };
             _byService[service] = (shape, slots, runtime);
@@ -187,23 +188,29 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
     }
 
     /// <summary>
-    /// The instance load a runtime of the same slots takes over from <paramref name="replaced"/>. Slots that instance
-    /// health checks judged start up again, as in a new runtime: the new runtime's checks (if any) start afresh and
-    /// report only transitions, so a slot left down would stay down for good. Health the control plane hands (peer
-    /// routers') is kept; it is handed again every poll.
+    /// What a runtime of the same slots takes over from <paramref name="replaced"/>: its instance load, and its instance
+    /// health checks when the new policy checks the same way (<paramref name="checks"/>), so an instance's health goes on.
+    /// Checks that change start afresh and report only transitions, so the slots the old checks judged start up again,
+    /// as in a new runtime (left down, nothing would bring them back). Health the control plane hands (peer routers') is
+    /// kept; it is handed again every poll.
     /// </summary>
-    private static InstanceLoad Carried(ServiceRuntime replaced)
+    private static (InstanceLoad Load, InstanceHealthCheck[]? Checks) Carried(ServiceRuntime replaced, HealthCheckSettings? checks)
     {
         var load = replaced.Load;
-        if (replaced.HealthChecks is not null)
+        if (replaced.HealthChecks is { } judged)
         {
+            if (judged.Length > 0 && judged[0].Settings == checks)
+            {
+                return (load, judged);
+            }
+
             for (var slot = 0; slot < load.Count; slot++)
             {
                 load.SetUp(slot, true);
             }
         }
 
-        return load;
+        return (load, null);
     }
 
     private void Retire(ServiceRuntime runtime)

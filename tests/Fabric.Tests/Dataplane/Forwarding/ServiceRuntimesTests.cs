@@ -80,28 +80,37 @@ public sealed class ServiceRuntimesTests : IDisposable
     }
 
     [Fact]
-    public void AChangeThatKeepsTheSlots_InstancesAHealthCheckTookDownStartUp_PeerRoutersHandedDownStayDown()
+    public void AChangeThatKeepsTheSlots_KeepsInstanceHealthAndItsChecks_UnlessTheCheckChanges()
     {
         var runtimes = new Fabric.Dataplane.Forwarding.ServiceRuntimes();
         var checkedPolicy = Fabric.Model.ServicePolicy.Default with { HealthCheck = Fabric.Model.HealthCheck.Default };
-        var instances = runtimes.For("web", checkedPolicy, ["web1", "web2"], ["engineering"], ticksPerSecond: 1_000_000, now: 0, checkInstances: true);
-        var peers = runtimes.For("spread", Fabric.Model.ServicePolicy.Default, ["router:dc1", "router:br2"], ["engineering"], ticksPerSecond: 1_000_000, now: 0);
-        instances.Load.SetUp(0, false);
-        peers.Load.SetUp(0, false);
+        var web = runtimes.For("web", checkedPolicy, ["web1", "web2"], ["engineering"], ticksPerSecond: 1_000_000, now: 0, checkInstances: true);
+        var spread = runtimes.For("spread", Fabric.Model.ServicePolicy.Default, ["router:dc1", "router:br2"], ["engineering"], ticksPerSecond: 1_000_000, now: 0);
+        web.Load.SetUp(0, false);
+        spread.Load.SetUp(0, false);
 
-        // One more tenant: new runtimes over the same slots. web's new health checks start afresh and report only changes,
-        // so web1 starts up again (left down, nothing would bring it back); dc1's slot was handed down by the control plane,
-        // which hands it every poll, so it stays as handed.
-        var newInstances = runtimes.For("web", checkedPolicy, ["web1", "web2"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 1, checkInstances: true);
-        var newPeers = runtimes.For("spread", Fabric.Model.ServicePolicy.Default, ["router:dc1", "router:br2"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 1);
-        Assert.Same(instances.Load, newInstances.Load);
-        Assert.True(newInstances.Load.Health(0).IsUp);
-        Assert.Same(peers.Load, newPeers.Load);
-        Assert.False(newPeers.Load.Health(0).IsUp);
+        // One more tenant: new runtimes over the same slots. web's check goes on, so web1 stays down until it answers
+        // again; dc1's slot was handed down by the control plane (which hands it every poll) and stays as handed.
+        var web2 = runtimes.For("web", checkedPolicy, ["web1", "web2"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 1, checkInstances: true);
+        var spread2 = runtimes.For("spread", Fabric.Model.ServicePolicy.Default, ["router:dc1", "router:br2"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 1);
+        Assert.NotSame(web, web2);
+        Assert.Same(web.Load, web2.Load);
+        Assert.Same(web.HealthChecks, web2.HealthChecks);
+        Assert.False(web2.Load.Health(0).IsUp);
+        Assert.Same(spread.Load, spread2.Load);
+        Assert.False(spread2.Load.Health(0).IsUp);
+
+        // A check of another interval starts afresh, reporting only changes: web1 starts up again, as in a new runtime
+        // (left down, nothing would bring it back).
+        var slower = checkedPolicy with { HealthCheck = Fabric.Model.HealthCheck.Default with { Interval = TimeSpan.FromSeconds(5) } };
+        var web3 = runtimes.For("web", slower, ["web1", "web2"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 2, checkInstances: true);
+        Assert.Same(web.Load, web3.Load);
+        Assert.NotSame(web.HealthChecks, web3.HealthChecks);
+        Assert.True(web3.Load.Health(0).IsUp);
 
         // Other slots: the counts start afresh.
-        var moved = runtimes.For("web", checkedPolicy, ["web2", "web3"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 2, checkInstances: true);
-        Assert.NotSame(newInstances.Load, moved.Load);
+        var moved = runtimes.For("web", slower, ["web2", "web3"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 3, checkInstances: true);
+        Assert.NotSame(web3.Load, moved.Load);
     }
 
     [Fact]
