@@ -14,7 +14,7 @@ namespace Fabric.Actors.LoadBalancing;
 /// (<see cref="ServiceDistribution.Loads"/>, one entry per node and service, rewritten only when a count changes);</item>
 /// <item>follows every node's entries and hands the dataplane, per slot, the sessions others hold there
 /// (<see cref="ClusterLoad.SessionsOfOthers"/> → <see cref="IServiceDataplane.ReportClusterLoad"/>), whenever the
-/// published counts change or the slots do, or a commit gives the service a new runtime that counts from 0.</item>
+/// published counts change or the slots do (a new configuration).</item>
 /// </list>
 /// The dataplane also learns the same figure from reverse metadata (load feedback) on its own sessions; both write
 /// the one "sessions of others" count of a slot, and the later report stands (docs/control-plane.md).
@@ -81,12 +81,8 @@ public sealed class LoadBalancerActor : ReceiveActor
         }
     }
 
-    /// <summary>
-    /// Whether <paramref name="b"/> has <paramref name="a"/>'s slots in the same dataplane runtime: one a commit replaced
-    /// counts no sessions of others, so everything is handed to it again, changed or not.
-    /// </summary>
     private static bool SameSlots(LocalService a, LocalService b) =>
-        a.Runtime == b.Runtime && a.Instances.Select(i => i.Name).SequenceEqual(b.Instances.Select(i => i.Name)) && a.PeerRouters.SequenceEqual(b.PeerRouters);
+        a.Instances.Select(i => i.Name).SequenceEqual(b.Instances.Select(i => i.Name)) && a.PeerRouters.SequenceEqual(b.PeerRouters);
 
     private void Publish(LocalService local)
     {

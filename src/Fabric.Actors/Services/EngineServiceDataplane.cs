@@ -46,7 +46,7 @@ public sealed class EngineServiceDataplane(ForwardingEngine engine) : IServiceDa
             sessions[i] = load.LocalSessions(i);
         }
 
-        return new LocalService(entry.Name, instances, entry.PeerRouters, sessions, entry.Runtime.Generation);
+        return new LocalService(entry.Name, instances, entry.PeerRouters, sessions);
     }
 
     public bool TryRouterOf(string node, out string? router) => EngineNodeRouters.TryRouterOf(engine, node, out router);

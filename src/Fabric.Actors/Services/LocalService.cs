@@ -6,11 +6,8 @@ namespace Fabric.Actors.Services;
 /// One service as this router node's dataplane has it now: the slots its load balancer picks among, in
 /// order, with the sessions this node placed on each. A service with instances here balances over them
 /// (<see cref="Instances"/>); otherwise over the peer routers that host it (<see cref="PeerRouters"/>).
-/// <see cref="Runtime"/> says which of the dataplane's runtimes of the service holds the counts (its
-/// <c>ServiceRuntime.Generation</c>; 0 for a service gone): a commit can replace it, slots unchanged, and the new one counts
-/// no sessions of others until they are handed to it again.
 /// </summary>
-public sealed record LocalService(string Name, IReadOnlyList<LocalServiceInstance> Instances, IReadOnlyList<string> PeerRouters, IReadOnlyList<long> LocalSessions, long Runtime);
+public sealed record LocalService(string Name, IReadOnlyList<LocalServiceInstance> Instances, IReadOnlyList<string> PeerRouters, IReadOnlyList<long> LocalSessions);
 
 /// <summary>An instance behind this router: its name, container (if any), addresses, and the dataplane's health of it.</summary>
 public sealed record LocalServiceInstance(string Name, string? Container, string Address, bool IsUp);

@@ -152,7 +152,7 @@ public sealed class ServiceDirectory : ReceiveActor, IWithTimers
 
         foreach (var (name, actors) in _services.Where(s => !seen.Contains(s.Key)))
         {
-            var gone = new LocalService(name, [], [], [], Runtime: 0);
+            var gone = new LocalService(name, [], [], []);
             actors.Service.Tell(gone);
             actors.LoadBalancer.Tell(gone);
         }

@@ -509,13 +509,6 @@ public sealed class ServiceRuntime(int id, string service, InstanceLoad load, Se
     /// <summary>The runtime's id in its <see cref="ServiceRuntimes"/>; sessions keep it.</summary>
     public int Id { get; } = id;
 
-    /// <summary>
-    /// Which of the runtimes its <see cref="ServiceRuntimes"/> made this is, from 1, never reused (unlike <see cref="Id"/>):
-    /// a commit that gives the service a new runtime (another policy, instances or tenants) starts its counts at 0, the
-    /// sessions other routers hold included, so whoever hands it those counts hands them again when this changes.
-    /// </summary>
-    public long Generation { get; init; }
-
     public string Service { get; } = service;
 
     public InstanceLoad Load { get; } = load;

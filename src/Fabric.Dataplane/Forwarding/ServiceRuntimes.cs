@@ -10,6 +10,11 @@ namespace Fabric.Dataplane.Forwarding;
 /// snapshot compiles: a recompile with the same policy, instances and tenants gets the same runtime
 /// back, so active-session counts and buckets carry over a swap. A session keeps the id of the runtime
 /// that admitted it and gives back what it took to that runtime, whatever was swapped in since.
+/// A recompile that changes the policy or the tenants but keeps the slots (the same instances, or peer routers, in the
+/// same order) gives a new runtime the old one's <see cref="InstanceLoad"/>: the sessions on each slot and the sessions
+/// others hold there go on, a session admitted before gives its slot back to the same counts, and instance health goes on
+/// unless the health check changed (<see cref="Carried"/>). Admission and the rate buckets stand for the policy, so they
+/// are the new runtime's own.
 /// </summary>
 /// <remarks>
 /// A runtime a compile replaced (its service changed shape) or left out (its service is gone) is retired, and
@@ -26,13 +31,12 @@ namespace Fabric.Dataplane.Forwarding;
 /// <param name="workers">The node's packet workers: each waypoint pool has a lane per worker (<see cref="Svr.WaypointAllocator"/>).</param>
 public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
 {
-    private readonly Dictionary<string, (string Shape, ServiceRuntime Runtime)> _byService = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Shape, string Slots, ServiceRuntime Runtime)> _byService = new(StringComparer.Ordinal);
     private readonly List<ServiceRuntime> _retired = [];
     private readonly Stack<int> _freeIds = new();
     private readonly Lock _gate = new();
     private ServiceRuntime?[] _all = [];
     private int _retiredCount;
-    private long _made;
 
     /// <summary>The waypoint port pools of the router's peer paths, kept across compiles like the runtimes.</summary>
     public WaypointPools Waypoints { get; } = new(workers);
@@ -77,9 +81,11 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
     {
         ArgumentNullException.ThrowIfNull(policy);
         var checks = checkInstances ? HealthCheckSettings.From(policy.HealthCheck, ticksPerSecond) : null;
-        var shape = $"{policy}|{string.Join(',', instances)}|{string.Join(',', tenants)}|{checks is not null}";
+        var slots = string.Join(',', instances);
+        var shape = $"{policy}|{slots}|{string.Join(',', tenants)}|{checks is not null}";
         lock (_gate)
         {
+            (InstanceLoad Load, InstanceHealthCheck[]? Checks)? carried = null;
             if (_byService.TryGetValue(service, out var existing))
             {
                 if (existing.Shape == shape)
@@ -88,22 +94,22 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 }
 
                 Retire(existing.Runtime);
+                carried = existing.Slots == slots ? Carried(existing.Runtime, checks) : null;
             }
 
             var id = _freeIds.Count > 0 ? _freeIds.Pop() : _all.Length;
             var runtime = new ServiceRuntime(
                 id,
                 service,
-                new InstanceLoad(instances.Length),
+                carried?.Load ?? new InstanceLoad(instances.Length),
                 SessionAdmission.From(policy, now, ticksPerSecond),
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))])
             {
-                Generation = ++_made,
-                HealthChecks = checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))],
+                HealthChecks = carried?.Checks ?? (checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))]),
                 SessionRate = TokenRate.From(policy.SessionRateLimit, ticksPerSecond),
             };
-            _byService[service] = (shape, runtime);
+            _byService[service] = (shape, slots, runtime);
             var all = id < _all.Length ? (ServiceRuntime?[])_all.Clone() : [.. _all, null];
             all[id] = runtime;
             Volatile.Write(ref _all, all);
@@ -179,6 +185,32 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
 
             return false;
         }
+    }
+
+    /// <summary>
+    /// What a runtime of the same slots takes over from <paramref name="replaced"/>: its instance load, and its instance
+    /// health checks when the new policy checks the same way (<paramref name="checks"/>), so an instance's health goes on.
+    /// Checks that change start afresh and report only transitions, so the slots the old checks judged start up again,
+    /// as in a new runtime (left down, nothing would bring them back). Health the control plane hands (peer routers') is
+    /// kept; it is handed again every poll.
+    /// </summary>
+    private static (InstanceLoad Load, InstanceHealthCheck[]? Checks) Carried(ServiceRuntime replaced, HealthCheckSettings? checks)
+    {
+        var load = replaced.Load;
+        if (replaced.HealthChecks is { } judged)
+        {
+            if (judged.Length > 0 && judged[0].Settings == checks)
+            {
+                return (load, judged);
+            }
+
+            for (var slot = 0; slot < load.Count; slot++)
+            {
+                load.SetUp(slot, true);
+            }
+        }
+
+        return (load, null);
     }
 
     private void Retire(ServiceRuntime runtime)

@@ -8,7 +8,7 @@ namespace Fabric.Tests.Actors;
 public sealed class InstanceRegistryTests
 {
     private static LocalService Local(string[] instances, string[] peers, long[] sessions) =>
-        new("web", [.. instances.Select(i => new LocalServiceInstance(i, i, "10.0.0.1", IsUp: true))], peers, sessions, Runtime: 1);
+        new("web", [.. instances.Select(i => new LocalServiceInstance(i, i, "10.0.0.1", IsUp: true))], peers, sessions);
 
     private static RegisteredInstance Entry(string instance, string node, bool up = true, string member = "m1") =>
         new("web", instance, "dc1", node, member, instance, "10.0.0.1", up);

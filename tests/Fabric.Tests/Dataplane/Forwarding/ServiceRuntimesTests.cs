@@ -54,6 +54,66 @@ public sealed class ServiceRuntimesTests : IDisposable
     }
 
     [Fact]
+    public void AChangeThatKeepsTheSlots_KeepsTheirSessionCounts_TheSessionsOfBeforeGiveThemBack()
+    {
+        _lab.Eng1.SendUdp("10.200.0.80", 30000, 53, new byte[10]);
+        _lab.Pump();
+        var web = _lab.Router.Snapshot.Services[_lab.Service("web")].Runtime;
+        Assert.Equal(1, SessionsOn(web));
+        web.Load.ReportRemoteLoad(0, 7);
+
+        // A new tenant gives web a new runtime (its admission and buckets stand for the policy) over the same instances:
+        // the balancer's counts go on, the session placed before included, and so do the sessions others hold.
+        _lab.Router.Apply(WithTenant("hr"), version: 2);
+        var newWeb = _lab.Router.Snapshot.Services[_lab.Service("web")].Runtime;
+        Assert.NotSame(web, newWeb);
+        Assert.Equal((0, 1, 7L), (newWeb.Admission.Active, SessionsOn(newWeb), newWeb.Load.RemoteSessions(0)));
+
+        // The session ends by idle expiry and gives its instance back to the counts the new runtime balances on.
+        _lab.Time.Advance(TimeSpan.FromSeconds(181));
+        _lab.Pump();
+        Assert.Equal(1, _lab.Router.Worker.Counters.SessionsExpired);
+        Assert.Equal(0, SessionsOn(newWeb));
+
+        static long SessionsOn(Fabric.Dataplane.Forwarding.ServiceRuntime runtime) =>
+            Enumerable.Range(0, runtime.Load.Count).Sum(runtime.Load.LocalSessions);
+    }
+
+    [Fact]
+    public void AChangeThatKeepsTheSlots_KeepsInstanceHealthAndItsChecks_UnlessTheCheckChanges()
+    {
+        var runtimes = new Fabric.Dataplane.Forwarding.ServiceRuntimes();
+        var checkedPolicy = Fabric.Model.ServicePolicy.Default with { HealthCheck = Fabric.Model.HealthCheck.Default };
+        var web = runtimes.For("web", checkedPolicy, ["web1", "web2"], ["engineering"], ticksPerSecond: 1_000_000, now: 0, checkInstances: true);
+        var spread = runtimes.For("spread", Fabric.Model.ServicePolicy.Default, ["router:dc1", "router:br2"], ["engineering"], ticksPerSecond: 1_000_000, now: 0);
+        web.Load.SetUp(0, false);
+        spread.Load.SetUp(0, false);
+
+        // One more tenant: new runtimes over the same slots. web's check goes on, so web1 stays down until it answers
+        // again; dc1's slot was handed down by the control plane (which hands it every poll) and stays as handed.
+        var web2 = runtimes.For("web", checkedPolicy, ["web1", "web2"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 1, checkInstances: true);
+        var spread2 = runtimes.For("spread", Fabric.Model.ServicePolicy.Default, ["router:dc1", "router:br2"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 1);
+        Assert.NotSame(web, web2);
+        Assert.Same(web.Load, web2.Load);
+        Assert.Same(web.HealthChecks, web2.HealthChecks);
+        Assert.False(web2.Load.Health(0).IsUp);
+        Assert.Same(spread.Load, spread2.Load);
+        Assert.False(spread2.Load.Health(0).IsUp);
+
+        // A check of another interval starts afresh, reporting only changes: web1 starts up again, as in a new runtime
+        // (left down, nothing would bring it back).
+        var slower = checkedPolicy with { HealthCheck = Fabric.Model.HealthCheck.Default with { Interval = TimeSpan.FromSeconds(5) } };
+        var web3 = runtimes.For("web", slower, ["web1", "web2"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 2, checkInstances: true);
+        Assert.Same(web.Load, web3.Load);
+        Assert.NotSame(web.HealthChecks, web3.HealthChecks);
+        Assert.True(web3.Load.Health(0).IsUp);
+
+        // Other slots: the counts start afresh.
+        var moved = runtimes.For("web", slower, ["web2", "web3"], ["engineering", "hr"], ticksPerSecond: 1_000_000, now: 3, checkInstances: true);
+        Assert.NotSame(web3.Load, moved.Load);
+    }
+
+    [Fact]
     public void RetiredRuntime_HeldByALiveSession_KeptAndReleasedByIt_RemovedOnceTheSessionEnds()
     {
         _lab.Eng1.SendUdp("10.200.0.80", 30000, 53, new byte[10]);
