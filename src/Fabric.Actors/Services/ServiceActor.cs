@@ -71,7 +71,7 @@ public sealed class ServiceActor : ReceiveActor
 
     /// <summary>
     /// Hands the dataplane, for a service balanced over peer routers, whether each router may take its sessions
-    /// (<see cref="InstanceRegistry.PeerRoutersUp"/>); every time, since a new configuration starts its slots up again.
+    /// (<see cref="InstanceRegistry.PeerRoutersUp"/>); every time, since a configuration that changes the slots starts them up again.
     /// </summary>
     private void HandPeerHealth()
     {

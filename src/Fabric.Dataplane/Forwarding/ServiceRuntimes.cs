@@ -11,10 +11,11 @@ namespace Fabric.Dataplane.Forwarding;
 /// back, so active-session counts and buckets carry over a swap. A session keeps the id of the runtime
 /// that admitted it and gives back what it took to that runtime, whatever was swapped in since.
 /// A recompile that changes the policy or the tenants but keeps the slots (the same instances, or peer routers, in the
-/// same order) gives a new runtime the old one's <see cref="InstanceLoad"/>: the sessions on each slot and the sessions
-/// others hold there go on, a session admitted before gives its slot back to the same counts, and instance health goes on
-/// unless the health check changed (<see cref="Carried"/>). Admission and the rate buckets stand for the policy, so they
-/// are the new runtime's own.
+/// same order) and the instance health check gives a new runtime the old one's <see cref="InstanceLoad"/> and checks: the
+/// sessions on each slot, the sessions others hold there and each slot's health go on, and a session admitted before
+/// gives its slot back to the same counts. Admission and the rate buckets stand for the policy, so they are the new
+/// runtime's own. A changed health check gets a new load, as before: workers still reading the old snapshot run the old
+/// checks for a moment, and their verdicts must not reach a load whose new checks would never hear of them.
 /// </summary>
 /// <remarks>
 /// A runtime a compile replaced (its service changed shape) or left out (its service is gone) is retired, and
@@ -85,7 +86,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
         var shape = $"{policy}|{slots}|{string.Join(',', tenants)}|{checks is not null}";
         lock (_gate)
         {
-            (InstanceLoad Load, InstanceHealthCheck[]? Checks)? carried = null;
+            ServiceRuntime? carried = null;
             if (_byService.TryGetValue(service, out var existing))
             {
                 if (existing.Shape == shape)
@@ -94,7 +95,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 }
 
                 Retire(existing.Runtime);
-                carried = existing.Slots == slots ? Carried(existing.Runtime, checks) : null;
+                carried = existing.Slots == slots && ChecksAlike(existing.Runtime.HealthChecks, checks) ? existing.Runtime : null;
             }
 
             var id = _freeIds.Count > 0 ? _freeIds.Pop() : _all.Length;
@@ -106,7 +107,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))])
             {
-                HealthChecks = carried?.Checks ?? (checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))]),
+                HealthChecks = carried is null ? (checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))]) : carried.HealthChecks,
                 SessionRate = TokenRate.From(policy.SessionRateLimit, ticksPerSecond),
             };
             _byService[service] = (shape, slots, runtime);
@@ -187,31 +188,9 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
         }
     }
 
-    /// <summary>
-    /// What a runtime of the same slots takes over from <paramref name="replaced"/>: its instance load, and its instance
-    /// health checks when the new policy checks the same way (<paramref name="checks"/>), so an instance's health goes on.
-    /// Checks that change start afresh and report only transitions, so the slots the old checks judged start up again,
-    /// as in a new runtime (left down, nothing would bring them back). Health the control plane hands (peer routers') is
-    /// kept; it is handed again every poll.
-    /// </summary>
-    private static (InstanceLoad Load, InstanceHealthCheck[]? Checks) Carried(ServiceRuntime replaced, HealthCheckSettings? checks)
-    {
-        var load = replaced.Load;
-        if (replaced.HealthChecks is { } judged)
-        {
-            if (judged.Length > 0 && judged[0].Settings == checks)
-            {
-                return (load, judged);
-            }
-
-            for (var slot = 0; slot < load.Count; slot++)
-            {
-                load.SetUp(slot, true);
-            }
-        }
-
-        return (load, null);
-    }
+    /// <summary>Whether a runtime whose instances <paramref name="judged"/> checks (null: none) checks them as <paramref name="checks"/> would.</summary>
+    private static bool ChecksAlike(InstanceHealthCheck[]? judged, HealthCheckSettings? checks) =>
+        judged is null ? checks is null : judged.Length > 0 && judged[0].Settings == checks;
 
     private void Retire(ServiceRuntime runtime)
     {

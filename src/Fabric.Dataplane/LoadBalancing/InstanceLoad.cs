@@ -3,7 +3,7 @@ namespace Fabric.Dataplane.LoadBalancing;
 /// <summary>
 /// The mutable side of one service's <see cref="InstanceSet"/>: active sessions per instance (this router's
 /// own, plus those other routers report), and the health and weight the control plane publishes. A runtime that a
-/// commit replaced over the same slots shares it with the runtime in force (<see cref="Forwarding.ServiceRuntimes"/>),
+/// commit replaced over the same slots and health check shares it with the runtime in force (<see cref="Forwarding.ServiceRuntimes"/>),
 /// so the sessions it admitted give their slots back to the counts the balancer decides on.
 /// </summary>
 /// <remarks>
