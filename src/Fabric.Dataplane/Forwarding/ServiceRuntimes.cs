@@ -107,7 +107,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))])
             {
-                HealthChecks = carried is null ? (checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))]) : carried.HealthChecks,
+                HealthChecks = carried is not null ? carried.HealthChecks : checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))],
                 SessionRate = TokenRate.From(policy.SessionRateLimit, ticksPerSecond),
             };
             _byService[service] = (shape, slots, runtime);

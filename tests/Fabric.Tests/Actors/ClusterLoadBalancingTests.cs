@@ -4,6 +4,7 @@ using Fabric.Actors.Cluster;
 using Fabric.Actors.Services;
 using Fabric.Conductor.Configuration;
 using Fabric.Model;
+using Fabric.Tests.Dataplane.Routing;
 using Fabric.Tests.Dataplane.Svr.Routers;
 using Fabric.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,12 +43,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         var (dc1a, br1a) = await Start(nodes, fabric);
 
         // 20 sessions of ops1, a client on dc1's own LAN: br1 never sees them, and no reverse metadata tells it.
-        for (var i = 0; i < 20; i++)
-        {
-            fabric.Ops1.SendUdp("10.200.0.90", (ushort)(42000 + i), 9000, [(byte)i]);
-        }
-
-        fabric.Pump();
+        Spread(fabric, fabric.Ops1, firstPort: 42000);
         Assert.Equal(20, LoadFeedbackTests.Active(fabric.Dc1));
 
         // dc1's load-balancer actor publishes web1's 20; br1's hands them to its dataplane for the slot of dc1.
@@ -64,12 +60,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
 
         // A burst from eng1 at br1, picked before any reply can bring feedback: proportional (least connections here)
         // sends every one to br2, evening the totals. Without the shared counts it would split the burst evenly.
-        for (var i = 0; i < 20; i++)
-        {
-            fabric.Eng1.SendUdp("10.200.0.90", (ushort)(41000 + i), 9000, [(byte)i]);
-        }
-
-        fabric.Pump();
+        Spread(fabric, fabric.Eng1, firstPort: 41000);
         Assert.Equal(20, LoadFeedbackTests.Active(fabric.Br2));
         Assert.Equal(20, LoadFeedbackTests.Active(fabric.Dc1));
         Assert.Equal(20, fabric.Eng1.Received.Count);
@@ -132,12 +123,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         using var fabric = LoadFeedbackTests.SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
         await using var nodes = new ControlPlaneNodes(tls: true);
         await Start(nodes, fabric);
-        for (var i = 0; i < 20; i++)
-        {
-            fabric.Ops1.SendUdp("10.200.0.90", (ushort)(42000 + i), 9000, [(byte)i]);
-        }
-
-        fabric.Pump();
+        Spread(fabric, fabric.Ops1, firstPort: 42000);
         await ControlPlaneNodes.Until(() => Task.FromResult(CountedAtBr1("dc1")), n => n == 20, "br1's dataplane learning dc1's 20 sessions");
 
         // A commit that changes the spread policy (its idle timeout), applied by every router as the conductor's push would:
@@ -157,12 +143,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         Assert.Equal(20, CountedAtBr1("dc1"));
 
         // What a user sees: proportional balancing still evens the totals, sending eng1's burst to br2.
-        for (var i = 0; i < 20; i++)
-        {
-            fabric.Eng1.SendUdp("10.200.0.90", (ushort)(41000 + i), 9000, [(byte)i]);
-        }
-
-        fabric.Pump();
+        Spread(fabric, fabric.Eng1, firstPort: 41000);
         Assert.Equal(20, LoadFeedbackTests.Active(fabric.Br2));
         Assert.Equal(20, fabric.Eng1.Received.Count);
 
@@ -171,6 +152,17 @@ public sealed class ClusterLoadBalancingTests : IDisposable
             var spread = LoadFeedbackTests.Snapshot(fabric.Br1);
             return spread.Runtime.Load.RemoteSessions(Array.IndexOf(spread.PeerRouters, router));
         }
+    }
+
+    /// <summary>20 sessions from <paramref name="client"/> to the spread service (source ports from <paramref name="firstPort"/>), pumped through the fabric.</summary>
+    private static void Spread(SvrFabric fabric, TestHost client, ushort firstPort)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            client.SendUdp("10.200.0.90", (ushort)(firstPort + i), 9000, [(byte)i]);
+        }
+
+        fabric.Pump();
     }
 
     /// <summary>The conductor, then a router node for each of the fabric's routers (dc1's first), over cluster TLS.</summary>
@@ -210,12 +202,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         await ControlPlaneNodes.Until(() => Task.FromResult(spread.Runtime.Load.Health(dc1Slot).IsUp), up => !up, "br1's dataplane learning that dc1 has no instance of spread up");
 
         // A burst from eng1 at br1: every session goes to br2, none to the router whose instances are all down.
-        for (var i = 0; i < 20; i++)
-        {
-            fabric.Eng1.SendUdp("10.200.0.90", (ushort)(41000 + i), 9000, [(byte)i]);
-        }
-
-        fabric.Pump();
+        Spread(fabric, fabric.Eng1, firstPort: 41000);
         Assert.Equal(20, LoadFeedbackTests.Active(fabric.Br2));
         Assert.Equal(0, LoadFeedbackTests.Active(fabric.Dc1));
 
