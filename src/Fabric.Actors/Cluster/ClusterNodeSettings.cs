@@ -1,3 +1,6 @@
+using System.Globalization;
+using Akka.Configuration;
+using Fabric.Config.Canonical;
 using Microsoft.Extensions.Configuration;
 
 namespace Fabric.Actors.Cluster;
@@ -59,7 +62,30 @@ public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyLis
         return this with { Tls = tls };
     }
 
-    /// <summary>The Akka section of a host configuration, if it has one (environment variables <c>akka__...</c>).</summary>
-    public static IConfigurationSection? AkkaOverrides(IConfiguration? configuration) =>
-        configuration?.GetSection(AkkaSection) is { } section && section.Exists() ? section : null;
+    /// <summary>
+    /// The Akka section of a host configuration as Akka settings, if it has one (environment variables <c>akka__...</c>):
+    /// each key lower-cased with <c>_</c> read as <c>-</c>, a section whose keys are all numbers a list in their order
+    /// (<c>akka__cluster__seed-nodes__0</c>), every value a string (<c>True</c> and <c>False</c> as <c>on</c> and <c>off</c>,
+    /// as the configuration binder writes them). Keys and values are quoted, never parsed as HOCON.
+    /// </summary>
+    public static Akka.Configuration.Config? AkkaOverrides(IConfiguration? configuration) =>
+        configuration?.GetSection(AkkaSection) is { } section && section.Exists()
+            ? ConfigurationFactory.ParseString($"{OverrideKey(section.Key)} = {OverrideValue(section)}")
+            : null;
+
+    private static string OverrideValue(IConfigurationSection section)
+    {
+        var children = section.GetChildren().ToList();
+        if (children.Count == 0)
+        {
+            return HoconWriter.Quote(section.Value switch { "True" => "on", "False" => "off", var value => value ?? "" });
+        }
+
+        return children.TrueForAll(c => int.TryParse(c.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            ? $"[{string.Join(", ", children.OrderBy(c => int.Parse(c.Key, CultureInfo.InvariantCulture)).Select(OverrideValue))}]"
+            : $"{{\n{string.Join("\n", children.Select(c => $"{OverrideKey(c.Key)} = {OverrideValue(c)}"))}\n}}";
+    }
+
+    private static string OverrideKey(string key) =>
+        string.Join('.', key.ToLowerInvariant().Replace('_', '-').Split('.').Select(HoconWriter.Quote));
 }

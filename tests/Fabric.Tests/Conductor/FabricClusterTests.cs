@@ -1,5 +1,6 @@
 using System.Text;
 using Akka.Actor;
+using Akka.Event;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.Hosting;
@@ -16,12 +17,22 @@ public sealed class FabricClusterTests
     public async Task RouterHost_SeedsFromEnvironment_WinOverSettings_AndOnlyFabricSerializerCarriesUnboundTypes()
     {
         var environment = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["akka:cluster:seed-nodes:0"] = "akka.tcp://fabric@127.0.0.1:1" }) // as akka__cluster__seed-nodes__0
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["akka:cluster:seed-nodes:0"] = "akka.tcp://fabric@127.0.0.1:1", // as akka__cluster__seed-nodes__0
+                ["akka:cluster:seed-nodes:1"] = "akka.tcp://fabric@127.0.0.1:3",
+                ["akka:loglevel"] = "INFO",
+                ["akka:remote:dot_netty:tcp:tcp-nodelay"] = "False", // "_" read as "-", False as off
+                ["akka:fabric-test:text"] = "7s\"}\nakka.loglevel = DEBUG", // a value is a string, never HOCON
+            })
             .Build();
         await WithRouterNode(environment, system =>
         {
             var config = system.Settings.Config;
-            Assert.Equal(["akka.tcp://fabric@127.0.0.1:1"], config.GetStringList("akka.cluster.seed-nodes"));
+            Assert.Equal(["akka.tcp://fabric@127.0.0.1:1", "akka.tcp://fabric@127.0.0.1:3"], config.GetStringList("akka.cluster.seed-nodes"));
+            Assert.Equal("INFO", config.GetString("akka.loglevel"));
+            Assert.False(config.GetBoolean("akka.remote.dot-netty.tcp.tcp-nodelay"));
+            Assert.Equal("7s\"}\nakka.loglevel = DEBUG", config.GetString("akka.fabric-test.text"));
             Assert.Equal([FabricCluster.RouterRole], config.GetStringList("akka.cluster.roles"));
             Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
             Assert.Equal(FabricCluster.ConductorRole, config.GetString("akka.cluster.split-brain-resolver.keep-majority.role"));
@@ -70,6 +81,35 @@ public sealed class FabricClusterTests
         });
     }
 
+    [Fact]
+    public async Task RouterNode_AkkasLog_IsOneLinePerEventAtItsLevel_WithSourceAndMessage()
+    {
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var node = RouterHost.Build(
+            new ClusterNodeSettings("127.0.0.1", 0, ["akka.tcp://fabric@127.0.0.1:2"], Insecure: true), Fabric.Actors.Security.ConductorSigningKey.Generate().Pin, [],
+            log: (@event, fields) => lines.Enqueue($"event={@event} {fields}"));
+        await node.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            node.System.Log.Info("below the node's level");
+            node.System.Log.Warning("the peer said \"no\"\nand left");
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!lines.Any(l => l.Contains("the peer said", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20, TestContext.Current.CancellationToken);
+            }
+
+            var line = Assert.Single(lines, l => l.Contains("the peer said", StringComparison.Ordinal));
+            Assert.StartsWith("event=akka-log level=warning source=\"", line, StringComparison.Ordinal);
+            Assert.EndsWith(" message=\"the peer said \\\"no\\\"\\nand left\"", line, StringComparison.Ordinal);
+            Assert.DoesNotContain(lines, l => l.Contains("below the node's level", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await node.StopAsync(CancellationToken.None);
+        }
+    }
+
     /// <summary>Runs <paramref name="check"/> on the actor system of a started router node (its seed unreachable), then stops the node.</summary>
     private static async Task WithRouterNode(IConfiguration environment, Action<ActorSystem> check)
     {
@@ -77,7 +117,7 @@ public sealed class FabricClusterTests
         await host.StartAsync(TestContext.Current.CancellationToken);
         try
         {
-            check(host.Services.GetRequiredService<ActorSystem>());
+            check(host.System);
         }
         finally
         {
