@@ -50,7 +50,7 @@ public static class FabricCluster
     /// </summary>
     private const string ControlPlaneHocon = $$"""
         akka {
-          loglevel = WARNING                                  # Akka's own log level; bridged to Microsoft.Extensions.Logging
+          loglevel = WARNING                                  # Akka's own log level: a router writes it as node lines (FabricNode), the conductor to its host's logging
           scheduler.tick-duration = 100ms                     # timer resolution: the 10 ms default wakes an idle node ~300 times a second (docs/benchmarks.md)
           coordinated-shutdown.exit-clr = off                 # the host, not Akka, decides when the process ends
           coordinated-shutdown.run-by-clr-shutdown-hook = on  # SIGTERM leaves the cluster before the process exits
