@@ -7,8 +7,9 @@ using Fabric.Config.Canonical;
 namespace Fabric.Actors.Cluster;
 
 /// <summary>
-/// One fabric node's actor system, started without a generic host: a router loads neither Akka.Hosting nor
-/// Microsoft.Extensions' dependency injection, hosting and logging (docs/benchmarks.md, "Memory, 2026-12-06 (night)").
+/// One fabric node's actor system, started without a generic host: a router uses neither Akka.Hosting nor
+/// Microsoft.Extensions' dependency injection, hosting and logging, and loads none of them but the logging DotNetty
+/// (under Akka.Remote) brings for itself (docs/benchmarks.md, "Memory, 2026-12-06 (night)").
 /// Built stopped; <see cref="StartAsync"/> creates the actor system from its <see cref="FabricNodeSetup"/>, starts the
 /// cluster pub-sub mediator and then the node's actors; <see cref="StopAsync"/> runs Akka's coordinated shutdown (the node
 /// leaves the cluster, then stops); <see cref="Dispose"/> does the same if it has not run. Akka's log goes to the node's
@@ -57,7 +58,11 @@ public sealed class FabricNode : IDisposable
         _ => null,
     };
 
-    /// <summary>Creates the actor system (it joins its seeds on its own) and starts the node's actors; once.</summary>
+    /// <summary>
+    /// Creates the actor system (it joins its seeds on its own) and starts the node's actors; once. When the actors cannot
+    /// start, the actor system is terminated and their exception thrown. The token is not used: creating the actor
+    /// system is not cancellable.
+    /// </summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (_system is not null)
@@ -84,7 +89,15 @@ public sealed class FabricNode : IDisposable
         }
         catch
         {
-            system.Terminate().Wait(10_000, CancellationToken.None);
+            try
+            {
+                system.Terminate().Wait(10_000, CancellationToken.None);
+            }
+            catch (AggregateException)
+            {
+                // The start's own exception is the one to report.
+            }
+
             throw;
         }
 
@@ -92,7 +105,10 @@ public sealed class FabricNode : IDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>Leaves the cluster and stops the actor system (Akka's coordinated shutdown); nothing when not started.</summary>
+    /// <summary>
+    /// Leaves the cluster and stops the actor system (Akka's coordinated shutdown, bounded by its phases' timeouts); at once
+    /// when not started or already stopped. The token is not used.
+    /// </summary>
     public Task StopAsync(CancellationToken cancellationToken = default) =>
         _system is null ? Task.CompletedTask : CoordinatedShutdown.Get(_system).Run(CoordinatedShutdown.ClrExitReason.Instance);
 

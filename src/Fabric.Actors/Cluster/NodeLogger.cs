@@ -7,7 +7,11 @@ using Akka.Event;
 
 namespace Fabric.Actors.Cluster;
 
-/// <summary>Where a <see cref="FabricNode"/>'s Akka log goes: one line per event, its name and its fields; none: dropped.</summary>
+/// <summary>
+/// Where a <see cref="FabricNode"/>'s Akka log goes: one line per event, its name and its fields; none: dropped. The
+/// delegate runs on Akka's logger thread, beside whatever else writes to the same output: it must be safe to call from
+/// there (<see cref="Console.Out"/> is).
+/// </summary>
 public sealed class NodeLogSetup(Action<string, string>? line) : Setup
 {
     public Action<string, string>? Line { get; } = line;
@@ -37,10 +41,26 @@ public sealed class NodeLogger : ActorBase, IRequiresMessageQueue<ILoggerMessage
                 Sender.Tell(new LoggerInitialized());
                 return true;
             case LogEvent e:
-                _line?.Invoke("akka-log", Fields(e));
+                Write(e);
                 return true;
             default:
                 return false;
+        }
+    }
+
+    /// <summary>
+    /// Writes one event's line. A line that cannot be written (its writer failed: a full disk under the output) is
+    /// dropped: a logger that failed would be restarted and log its own failure through itself, round and round.
+    /// </summary>
+    private void Write(LogEvent e)
+    {
+        try
+        {
+            _line?.Invoke("akka-log", Fields(e));
+        }
+        catch (Exception)
+        {
+            // Dropped; see above.
         }
     }
 

@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Fabric.Tests.Conductor;
 
-/// <summary>The settings every cluster node gets from <see cref="FabricCluster"/>, read back from a started node.</summary>
+/// <summary>The settings every cluster node gets from <see cref="FabricCluster"/>, read back from a started router or conductor node.</summary>
 public sealed class FabricClusterTests
 {
     [Fact]
@@ -93,12 +93,8 @@ public sealed class FabricClusterTests
         {
             node.System.Log.Info("below the node's level");
             node.System.Log.Warning("the peer said \"no\"\nand left");
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (!lines.Any(l => l.Contains("the peer said", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20, TestContext.Current.CancellationToken);
-            }
-
+            await Fabric.Tests.Support.ControlPlaneNodes.Until(
+                () => Task.FromResult(lines.Count(l => l.Contains("the peer said", StringComparison.Ordinal))), n => n > 0, "the warning's line");
             var line = Assert.Single(lines, l => l.Contains("the peer said", StringComparison.Ordinal));
             Assert.StartsWith("event=akka-log level=warning source=\"", line, StringComparison.Ordinal);
             Assert.EndsWith(" message=\"the peer said \\\"no\\\"\\nand left\"", line, StringComparison.Ordinal);
@@ -107,6 +103,74 @@ public sealed class FabricClusterTests
         finally
         {
             await node.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public void AkkaOverrides_ReadAsAkkaHostingsAdapterDid_EveryValueAString()
+    {
+        var environment = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Akka:Remote:Dot_Netty:TCP:Port"] = "4053",             // keys lower-cased, "_" as "-"
+                ["akka:cluster:roles:1"] = "b",                          // a list in the order of its numbers
+                ["akka:cluster:roles:0"] = "a",
+                ["akka:coordinated-shutdown.exit-clr"] = "True",         // a dot splits a key; True as on
+                ["akka:fabric-test"] = "own value",                      // a value beside keys that are not numbers: the value
+                ["akka:fabric-test:child"] = "ignored",
+                ["akka:fabric-test2"] = "${akka.loglevel} include \"x\"", // substitutions and includes stay text
+            })
+            .Build();
+        var config = ClusterNodeSettings.AkkaOverrides(environment)!;
+        Assert.Equal(4053, config.GetInt("akka.remote.dot-netty.tcp.port"));
+        Assert.Equal(["a", "b"], config.GetStringList("akka.cluster.roles"));
+        Assert.True(config.GetBoolean("akka.coordinated-shutdown.exit-clr"));
+        Assert.Equal("own value", config.GetString("akka.fabric-test"));
+        Assert.Equal("${akka.loglevel} include \"x\"", config.GetString("akka.fabric-test2"));
+        Assert.Null(ClusterNodeSettings.AkkaOverrides(new ConfigurationBuilder().Build()));
+    }
+
+    [Fact]
+    public async Task ConductorHost_SeedsAndLogLevelFromEnvironment_Win_ItsLogGoesToTheHost_ItsJournalIsConfigured()
+    {
+        var dir = Directory.CreateTempSubdirectory("fabric-conductor-settings-").FullName;
+        try
+        {
+            var environment = new ConfigurationBuilder()
+                .AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["akka:cluster:seed-nodes:0"] = "akka.tcp://fabric@127.0.0.1:1",
+                    ["akka:loglevel"] = "INFO",
+                })
+                .Build();
+            var host = Fabric.Conductor.Hosting.ConductorHost.Build(
+                new ClusterNodeSettings("127.0.0.1", 0, ["akka.tcp://fabric@127.0.0.1:2"], Insecure: true),
+                new Fabric.Model.StorageSettings(Fabric.Model.StorageProvider.Sqlite, Path.Combine(dir, "conductor.db"), null),
+                Fabric.Actors.Security.ConductorSigningKey.Generate(),
+                environment);
+            await host.StartAsync(TestContext.Current.CancellationToken);
+            try
+            {
+                var system = host.Services.GetRequiredService<ActorSystem>();
+                var config = system.Settings.Config;
+                Assert.IsType<Akka.Cluster.ClusterActorRefProvider>(((ExtendedActorSystem)system).Provider);
+                Assert.Equal(["akka.tcp://fabric@127.0.0.1:1"], config.GetStringList("akka.cluster.seed-nodes"));
+                Assert.Equal([FabricCluster.ConductorRole], config.GetStringList("akka.cluster.roles"));
+                Assert.Equal("INFO", config.GetString("akka.loglevel"));
+                Assert.Contains(config.GetStringList("akka.loggers"), logger => logger.StartsWith("Akka.Hosting.Logging.LoggerFactoryLogger", StringComparison.Ordinal));
+                Assert.False(string.IsNullOrEmpty(config.GetString("akka.persistence.journal.plugin")));
+                Assert.IsType<FabricSerializer>(system.Serialization.FindSerializerForType(typeof(RunningConfig)));
+            }
+            finally
+            {
+                await host.StopAsync(CancellationToken.None);
+                host.Dispose();
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
         }
     }
 
