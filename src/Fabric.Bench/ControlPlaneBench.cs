@@ -52,13 +52,13 @@ public static class ControlPlaneBench
     private static async Task<Figures> Measure(int routerCount, int commits, Action<string> progress)
     {
         var dir = Directory.CreateTempSubdirectory("fabric-bench-control-plane-").FullName;
-        var hosts = new List<IHost>();
+        IHost? conductorHost = null;
+        var routerNodes = new List<FabricNode>();
         try
         {
             var storage = new StorageSettings(StorageProvider.Sqlite, Path.Combine(dir, "conductor.db"), null);
             var key = Fabric.Actors.Security.ConductorSigningKey.Generate();
-            var conductorHost = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [], Insecure: true), storage, key);
-            hosts.Add(conductorHost);
+            conductorHost = ConductorHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [], Insecure: true), storage, key);
             await conductorHost.StartAsync();
             var system = conductorHost.Services.GetRequiredService<ActorSystem>();
             var cluster = Akka.Cluster.Cluster.Get(system);
@@ -78,9 +78,9 @@ public static class ControlPlaneBench
                     targets.Add(new RouterNodeTarget(router.Nodes[0].Name, new EngineForwardingTarget(engine)));
                 }
 
-                var host = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [cluster.SelfAddress.ToString()], Insecure: true), key.Pin, targets);
-                hosts.Add(host);
-                await host.StartAsync();
+                var node = RouterHost.Build(new ClusterNodeSettings("127.0.0.1", 0, [cluster.SelfAddress.ToString()], Insecure: true), key.Pin, targets);
+                routerNodes.Add(node);
+                await node.StartAsync();
             }
 
             // Version 1 forms the cluster and warms every path; it is not timed.
@@ -120,10 +120,16 @@ public static class ControlPlaneBench
         }
         finally
         {
-            foreach (var host in Enumerable.Reverse(hosts))
+            foreach (var node in Enumerable.Reverse(routerNodes))
             {
-                await host.StopAsync();
-                host.Dispose();
+                await node.StopAsync();
+                node.Dispose();
+            }
+
+            if (conductorHost is not null)
+            {
+                await conductorHost.StopAsync();
+                conductorHost.Dispose();
             }
 
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

@@ -8,9 +8,6 @@ using Fabric.Http;
 using Fabric.Http.Metrics;
 using Fabric.Model;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Fabric.Router;
 
@@ -119,11 +116,11 @@ public static class RouterNodeRunner
             }
 
             using var heartbeats = link;
-            IHost? member = null;
+            FabricNode? member = null;
             NodeHttpEndpoint? http = null;
             try
             {
-                member = Join(membership, model, name, process, link);
+                member = Join(membership, model, name, process, link, output);
                 var clusterTls = member is null ? "none" : membership.Tls is null ? "off(--insecure)" : "mutual";
                 var port = membership.AdminPort ?? (member is null ? 0 : RouterAdminPort);
                 http = port == 0 ? null : ServeHttp(output, membership.Address ?? ManagementAddress(model, name), port, process, () => member);
@@ -132,14 +129,14 @@ public static class RouterNodeRunner
                 // or by an operator), or not let in within the join timeout, the node keeps forwarding with what it
                 // applied and joins again as a new incarnation: a router's packets never stop for the control plane.
                 while (member is not null
-                    && WaitHandle.WaitAny([stop, ((IAsyncResult)member.Services.GetRequiredService<ActorSystem>().WhenTerminated).AsyncWaitHandle]) == 1
-                    && FabricNodeHost.RejoinReason(member.Services.GetRequiredService<ActorSystem>()) is { } reason)
+                    && WaitHandle.WaitAny([stop, ((IAsyncResult)member.System.WhenTerminated).AsyncWaitHandle]) == 1
+                    && FabricNode.RejoinReason(member.System) is { } reason)
                 {
                     Log(output, "rejoining", $"node={name} reason={reason} version={process.Engine.AppliedVersion}");
                     member.StopAsync().GetAwaiter().GetResult();
                     member.Dispose();
                     member = null;
-                    member = Join(membership, model, name, process, link);
+                    member = Join(membership, model, name, process, link, output);
                 }
 
                 stop.WaitOne();
@@ -180,9 +177,9 @@ public static class RouterNodeRunner
     /// <summary>
     /// With seeds, the node's cluster member: a <see cref="ConfigApplier"/> that applies what the conductor pushes
     /// to <paramref name="process"/>, its telemetry, and the tenant budget exchange that makes tenant rate limits
-    /// hold for the whole fabric.
+    /// hold for the whole fabric. Akka's log goes to <paramref name="output"/> as the node's own lines do.
     /// </summary>
-    private static IHost? Join(RouterNodeMembership membership, FabricConfig model, string node, RouterProcess process, PairLink? link)
+    private static FabricNode? Join(RouterNodeMembership membership, FabricConfig model, string node, RouterProcess process, PairLink? link, TextWriter output)
     {
         if (!membership.Clustered || membership.ConductorKey is not { } conductorKey)
         {
@@ -210,7 +207,7 @@ public static class RouterNodeRunner
                 process.Refusals,
                 process)],
             new ConfigurationBuilder().AddEnvironmentVariables().Build(),
-            l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+            (@event, fields) => Log(output, @event, fields));
         member.StartAsync().GetAwaiter().GetResult();
         return member;
     }
@@ -259,7 +256,7 @@ public static class RouterNodeRunner
     /// a configuration forwards and, in a cluster, the node is a member. A listener that cannot bind is reported and the
     /// router runs on without it: packets never stop for the management plane.
     /// </summary>
-    private static NodeHttpEndpoint? ServeHttp(TextWriter output, string address, int port, RouterProcess process, Func<IHost?> member)
+    private static NodeHttpEndpoint? ServeHttp(TextWriter output, string address, int port, RouterProcess process, Func<FabricNode?> member)
     {
         var source = new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine);
         var metrics = new FabricMetrics(() => [new Fabric.Actors.Telemetry.CounterSample(process.Node, process.RouterName, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), source.Sample())]);
@@ -276,14 +273,14 @@ public static class RouterNodeRunner
     }
 
     /// <summary>Null when the node forwards with a configuration and (in a cluster) is a member that is up, else why not.</summary>
-    private static string? Unready(RouterProcess process, IHost? member)
+    private static string? Unready(RouterProcess process, FabricNode? member)
     {
         if (process.Engine.AppliedVersion == 0)
         {
             return "no configuration applied yet";
         }
 
-        if (member?.Services.GetService<ActorSystem>() is { } system && Akka.Cluster.Cluster.Get(system).SelfMember.Status != Akka.Cluster.MemberStatus.Up)
+        if (member?.System is { } system && Akka.Cluster.Cluster.Get(system).SelfMember.Status != Akka.Cluster.MemberStatus.Up)
         {
             return $"the node is not an Up member of the cluster yet ({Akka.Cluster.Cluster.Get(system).SelfMember.Status})";
         }

@@ -1,3 +1,6 @@
+using System.Globalization;
+using Akka.Configuration;
+using Fabric.Config.Canonical;
 using Microsoft.Extensions.Configuration;
 
 namespace Fabric.Actors.Cluster;
@@ -59,7 +62,32 @@ public sealed record ClusterNodeSettings(string Hostname, int Port, IReadOnlyLis
         return this with { Tls = tls };
     }
 
-    /// <summary>The Akka section of a host configuration, if it has one (environment variables <c>akka__...</c>).</summary>
-    public static IConfigurationSection? AkkaOverrides(IConfiguration? configuration) =>
-        configuration?.GetSection(AkkaSection) is { } section && section.Exists() ? section : null;
+    /// <summary>
+    /// The Akka section of a host configuration as Akka settings, if it has one (environment variables <c>akka__...</c>),
+    /// read as Akka.Hosting's adapter read them: each key lower-cased with <c>_</c> read as <c>-</c> and a dot in it
+    /// splitting it, a section whose keys are all integers a list in their order (<c>akka__cluster__seed-nodes__0</c>),
+    /// else an object when it has no value of its own, every value a string (<c>True</c> and <c>False</c> as <c>on</c> and
+    /// <c>off</c>, as the configuration binder writes them). Keys and values are quoted: an environment's text reaches
+    /// Akka's parser only as quoted strings, never as HOCON.
+    /// </summary>
+    public static Akka.Configuration.Config? AkkaOverrides(IConfiguration? configuration) =>
+        configuration?.GetSection(AkkaSection) is { } section && section.Exists()
+            ? ConfigurationFactory.ParseString($"{OverrideKey(section.Key)} = {OverrideValue(section)}")
+            : null;
+
+    private static string OverrideValue(IConfigurationSection section)
+    {
+        var children = section.GetChildren().ToList();
+        if (children.Count > 0 && children.TrueForAll(c => int.TryParse(c.Key, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)))
+        {
+            return $"[{string.Join(", ", children.OrderBy(c => int.Parse(c.Key, NumberStyles.Integer, CultureInfo.InvariantCulture)).Select(OverrideValue))}]";
+        }
+
+        return children.Count > 0 && section.Value is null
+            ? $"{{\n{string.Join("\n", children.Select(c => $"{OverrideKey(c.Key)} = {OverrideValue(c)}"))}\n}}"
+            : HoconWriter.Quote(section.Value switch { "True" => "on", "False" => "off", var value => value ?? "" });
+    }
+
+    private static string OverrideKey(string key) =>
+        string.Join('.', key.ToLowerInvariant().Replace('_', '-').Split('.').Select(HoconWriter.Quote));
 }

@@ -1,8 +1,9 @@
+using System.Globalization;
 using Akka.Actor;
-using Akka.Cluster.Hosting;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Cluster.Tools.Singleton;
-using Akka.Hosting;
-using Akka.Remote.Hosting;
+using Akka.Configuration;
+using Akka.Remote.Transport.DotNetty;
 using Fabric.Actors.Serialization;
 using Fabric.Config.Canonical;
 using Microsoft.Extensions.Configuration;
@@ -10,7 +11,7 @@ using Microsoft.Extensions.Configuration;
 namespace Fabric.Actors.Cluster;
 
 /// <summary>
-/// The Akka settings every fabric node shares, on Akka.Hosting: remoting on the management address,
+/// The Akka settings every fabric node shares, whatever starts its actor system: remoting on the management address,
 /// clustering with the node's role and seeds, the keep-majority split-brain resolver (counted among conductor nodes), Fabric's
 /// serializer for every message of ours (and for anything else without a serializer of its own, so
 /// no polymorphic serializer ever reaches the network), coordinated shutdown that leaves the cluster.
@@ -49,7 +50,7 @@ public static class FabricCluster
     /// </summary>
     private const string ControlPlaneHocon = $$"""
         akka {
-          loglevel = WARNING                                  # Akka's own log level; bridged to Microsoft.Extensions.Logging
+          loglevel = WARNING                                  # Akka's own log level: a router writes it as node lines (FabricNode), the conductor to its host's logging
           scheduler.tick-duration = 100ms                     # timer resolution: the 10 ms default wakes an idle node ~300 times a second (docs/benchmarks.md)
           coordinated-shutdown.exit-clr = off                 # the host, not Akka, decides when the process ends
           coordinated-shutdown.run-by-clr-shutdown-hook = on  # SIGTERM leaves the cluster before the process exits
@@ -72,40 +73,41 @@ public static class FabricCluster
         """;
 
     /// <summary>
-    /// Configures remoting, clustering and serialization for one node. Overrides from the host's
-    /// configuration (its <c>akka</c> section, such as environment variables
-    /// <c>akka__cluster__seed-nodes__0</c>) come last and win, through Akka.Hosting's adapter.
+    /// The actor system of one node: remoting, clustering and serialization, and <paramref name="nodeHocon"/> (settings of
+    /// the node's own actors, such as a dispatcher). Overrides from the host's configuration (its <c>akka</c> section, such as
+    /// environment variables <c>akka__cluster__seed-nodes__0</c>) come first and win (<see cref="ClusterNodeSettings.AkkaOverrides"/>).
     /// Throws <see cref="ClusterTlsException"/> when the node has no TLS and is not started insecure
     /// (<see cref="ClusterNodeSettings.Resolve"/>).
     /// </summary>
-    public static AkkaConfigurationBuilder WithFabricCluster(
-        this AkkaConfigurationBuilder builder, ClusterNodeSettings node, string role, IConfiguration? hostConfiguration = null)
+    public static FabricNodeSetup Setup(ClusterNodeSettings node, string role, IConfiguration? hostConfiguration = null, string? nodeHocon = null)
     {
-        ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(node);
         var registry = WireMessageRegistry.FromApplicationAssemblies();
         var tls = node.Resolve(hostConfiguration).Tls;
         WithoutPooledBufferArenas();
-        builder
-            .AddHocon(FabricSerialization.Hocon(registry, clusterNode: true), HoconAddMode.Prepend)
-            .AddHocon(ControlPlaneHocon, HoconAddMode.Prepend)
-            .WithRemoting(RemoteOptionsFor(node, tls))
-            .AddHocon(MembershipHocon(role, node.SeedsFor(tls)), HoconAddMode.Append)
-            .AddHocon(ClusterSingleton.DefaultConfig().WithFallback(Akka.DistributedData.DistributedData.DefaultConfig()), HoconAddMode.Append)
-            .WithActorRefProvider(ProviderSelection.Cluster.Instance)
-            // Routers' session actors register with the mediator; conductor nodes reach them by path and take their flows by topic.
-            .WithDistributedPubSub(string.Empty);
+        var config = ConfigurationFactory.ParseString(RemotingHocon(node, tls))
+            .WithFallback(ConfigurationFactory.ParseString(ControlPlaneHocon))
+            .WithFallback(ConfigurationFactory.ParseString(FabricSerialization.Hocon(registry, clusterNode: true)))
+            .WithFallback(ConfigurationFactory.ParseString(MembershipHocon(role, node.SeedsFor(tls))))
+            .WithFallback(ClusterSingleton.DefaultConfig())
+            .WithFallback(Akka.DistributedData.DistributedData.DefaultConfig())
+            .WithFallback(DistributedPubSub.DefaultConfig());
+        if (nodeHocon is not null)
+        {
+            config = ConfigurationFactory.ParseString(nodeHocon).WithFallback(config);
+        }
+
         if (role == RouterRole)
         {
-            builder.AddHocon($"akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = {RouterJoinTimeout.TotalSeconds:0}s", HoconAddMode.Prepend);
+            config = ConfigurationFactory.ParseString($"akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = {RouterJoinTimeout.TotalSeconds:0}s").WithFallback(config);
         }
 
         if (ClusterNodeSettings.AkkaOverrides(hostConfiguration) is { } overrides)
         {
-            builder.AddHocon(overrides, HoconAddMode.Prepend);
+            config = overrides.WithFallback(config);
         }
 
-        return builder;
+        return new FabricNodeSetup(config, tls is null ? null : TlsSetup(tls));
     }
 
     /// <summary>
@@ -147,26 +149,32 @@ public static class FabricCluster
     }
 
     /// <summary>
-    /// Remoting on the node's address; with <paramref name="tls"/>, TLS on every connection in both
-    /// directions: the node presents its certificate, requires the peer's (Akka's
-    /// require-mutual-authentication) and accepts it only if the fabric CA signed it. The settings are
-    /// objects, not HOCON text, so no file name or password ever reaches Akka's parser.
+    /// Remoting on the node's address (<paramref name="node"/>'s host name is quoted, never parsed as HOCON); with
+    /// <paramref name="tls"/>, TLS on every connection in both directions (<see cref="TlsSetup"/>).
     /// </summary>
-    private static RemoteOptions RemoteOptionsFor(ClusterNodeSettings node, ClusterTls? tls) => tls is null
-        ? new RemoteOptions { HostName = node.Hostname, Port = node.Port, MaxFrameSize = MaxFrameBytes }
-        : new RemoteOptions
-        {
-            HostName = node.Hostname,
-            Port = node.Port,
-            MaxFrameSize = MaxFrameBytes,
-            EnableSsl = true,
-            Ssl = new SslOptions
-            {
-                X509Certificate = tls.NodeCertificate,
-                SuppressValidation = false,
-                RequireMutualAuthentication = true,
-                ValidateCertificateHostname = false, // peers are reached by address; the CA, not the name, says who is a fabric node
-                CustomValidator = (certificate, _, _, _, _) => tls.IsIssuedByAuthority(certificate),
-            },
-        };
+    private static string RemotingHocon(ClusterNodeSettings node, ClusterTls? tls) => $$"""
+        akka.remote.dot-netty.tcp {
+          hostname = {{HoconWriter.Quote(node.Hostname)}}
+          port = {{node.Port.ToString(CultureInfo.InvariantCulture)}}
+          maximum-frame-size = {{MaxFrameBytes.ToString(CultureInfo.InvariantCulture)}}
+          enable-ssl = {{(tls is null ? "off" : "on")}}
+          ssl {
+            suppress-validation = off
+            require-mutual-authentication = on
+            validate-certificate-hostname = off  # peers are reached by address; the CA, not the name, says who is a fabric node
+          }
+        }
+        """;
+
+    /// <summary>
+    /// TLS on every remoting connection in both directions: the node presents its certificate, requires the peer's
+    /// (require-mutual-authentication) and accepts it only if the fabric CA signed it. The certificate is an object, not
+    /// HOCON text, so no file name or password ever reaches Akka's parser.
+    /// </summary>
+    private static DotNettySslSetup TlsSetup(ClusterTls tls) => new(
+        tls.NodeCertificate,
+        suppressValidation: false,
+        requireMutualAuthentication: true,
+        validateCertificateHostname: false,
+        customValidator: (certificate, _, _, _, _) => tls.IsIssuedByAuthority(certificate));
 }

@@ -1,4 +1,4 @@
-using Akka.Hosting;
+using Akka.Actor;
 using Fabric.Actors.Cluster;
 using Fabric.Actors.Configuration;
 using Fabric.Actors.HighAvailability;
@@ -8,8 +8,6 @@ using Fabric.Actors.Sessions;
 using Fabric.Actors.Telemetry;
 using Fabric.Actors.Tenants;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Fabric.Actors.Hosting;
 
@@ -41,75 +39,68 @@ public sealed record RouterNodeTarget(
 /// </summary>
 public static class RouterHost
 {
+    /// <summary>
+    /// The router node, not started; throws <see cref="ClusterTlsException"/> at once when its cluster TLS cannot be used, is
+    /// off without <see cref="ClusterNodeSettings.Insecure"/>, or names another node than the one it hosts.
+    /// </summary>
     /// <param name="conductorKey">The conductor's public key the node pins: only running configurations it signed are applied.</param>
+    /// <param name="log">Where the node's Akka log goes, one line per event (<see cref="FabricNode"/>); none: dropped.</param>
     /// <remarks>
     /// With cluster TLS, every node's acks, telemetry, registered instances, service load, tenant demands and HA session
     /// batches are sealed with the node's certificate, which must have been
     /// issued to that node's name (the conductor believes a seal only for the node it names): a certificate issued to
     /// another name is refused with <see cref="ClusterTlsException"/>.
     /// </remarks>
-    public static AkkaConfigurationBuilder WithRouterNode(
-        this AkkaConfigurationBuilder builder, ClusterNodeSettings cluster, ConductorKeyPin conductorKey, IReadOnlyList<RouterNodeTarget> targets,
-        IConfiguration? hostConfiguration = null, TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null)
+    public static FabricNode Build(
+        ClusterNodeSettings cluster, ConductorKeyPin conductorKey, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null,
+        Action<string, string>? log = null, TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null)
     {
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(conductorKey);
         ArgumentNullException.ThrowIfNull(targets);
-        var signer = SignerFor(cluster.Resolve(hostConfiguration).Tls, targets);
-        return builder
-            .WithFabricCluster(cluster, FabricCluster.RouterRole, hostConfiguration)
-            .AddHocon(PairActor.DispatcherHocon, HoconAddMode.Prepend)
-            .WithActors((system, _) =>
-            {
-                foreach (var target in targets)
-                {
-                    system.ActorOf(ConfigApplier.Props(target.Node, target.Target, conductorKey, signer, target.Refusals), $"config-applier-{target.Node}");
-                    if (target.Pair is { } pair)
-                    {
-                        system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings, pair.Link, target.Refusals, signer), PairActor.NameOf(target.Node));
-                    }
-
-                    if (target.Telemetry is { } telemetry)
-                    {
-                        system.ActorOf(
-                            TelemetrySampler.Props(target.Node, target.Target.RouterName, telemetry, TimeProvider.System, telemetryInterval ?? TelemetryDistribution.DefaultInterval, signer),
-                            $"telemetry-{target.Node}");
-                    }
-
-                    if (target.TenantBudgets is { } budgets)
-                    {
-                        system.ActorOf(
-                            TenantBudgetExchange.Props(target.Node, target.Target.RouterName, budgets, tenantBudgets ?? TenantBudgetSettings.Default, TimeProvider.System, signer, target.Refusals),
-                            $"tenant-budgets-{target.Node}");
-                    }
-
-                    if (target.Services is { } services)
-                    {
-                        system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services, signer: signer, refusals: target.Refusals, remoteInstances: target.RemoteInstances), ServiceDirectory.NameFor(target.Node));
-                    }
-
-                    if (target.Flows is { } flows)
-                    {
-                        system.ActorOf(SessionActor.Props(target.Node, flows, signer: signer), SessionActor.NameOf(target.Node));
-                        system.ActorOf(Tracing.TraceActor.Props(target.Node, flows), Tracing.TraceActor.NameOf(target.Node));
-                    }
-                }
-            });
+        var resolved = cluster.Resolve(hostConfiguration);
+        var signer = SignerFor(resolved.Tls, targets);
+        var setup = FabricCluster.Setup(resolved, FabricCluster.RouterRole, hostConfiguration, PairActor.DispatcherHocon);
+        return new FabricNode(setup, system => StartActors(system, targets, conductorKey, signer, telemetryInterval, tenantBudgets), log);
     }
 
-    /// <summary>
-    /// The router node's host; throws <see cref="ClusterTlsException"/> at once when its cluster TLS cannot be used, is
-    /// off without <see cref="ClusterNodeSettings.Insecure"/>, or names another node than the one it hosts.
-    /// </summary>
-    public static IHost Build(
-        ClusterNodeSettings cluster, ConductorKeyPin conductorKey, IReadOnlyList<RouterNodeTarget> targets, IConfiguration? hostConfiguration = null,
-        Action<ILoggingBuilder>? logging = null, TimeSpan? telemetryInterval = null, TenantBudgetSettings? tenantBudgets = null)
+    private static void StartActors(
+        ActorSystem system, IReadOnlyList<RouterNodeTarget> targets, ConductorKeyPin conductorKey, NodeSigner? signer, TimeSpan? telemetryInterval,
+        TenantBudgetSettings? tenantBudgets)
     {
-        ArgumentNullException.ThrowIfNull(cluster);
-        ArgumentNullException.ThrowIfNull(targets);
-        var resolved = cluster.Resolve(hostConfiguration);
-        _ = SignerFor(resolved.Tls, targets);
-        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithRouterNode(resolved, conductorKey, targets, hostConfiguration, telemetryInterval, tenantBudgets));
+        foreach (var target in targets)
+        {
+            system.ActorOf(ConfigApplier.Props(target.Node, target.Target, conductorKey, signer, target.Refusals), $"config-applier-{target.Node}");
+            if (target.Pair is { } pair)
+            {
+                system.ActorOf(PairActor.Props(target.Node, pair.Node, pair.Settings, pair.Link, target.Refusals, signer), PairActor.NameOf(target.Node));
+            }
+
+            if (target.Telemetry is { } telemetry)
+            {
+                system.ActorOf(
+                    TelemetrySampler.Props(target.Node, target.Target.RouterName, telemetry, TimeProvider.System, telemetryInterval ?? TelemetryDistribution.DefaultInterval, signer),
+                    $"telemetry-{target.Node}");
+            }
+
+            if (target.TenantBudgets is { } budgets)
+            {
+                system.ActorOf(
+                    TenantBudgetExchange.Props(target.Node, target.Target.RouterName, budgets, tenantBudgets ?? TenantBudgetSettings.Default, TimeProvider.System, signer, target.Refusals),
+                    $"tenant-budgets-{target.Node}");
+            }
+
+            if (target.Services is { } services)
+            {
+                system.ActorOf(ServiceDirectory.Props(target.Node, target.Target.RouterName, services, signer: signer, refusals: target.Refusals, remoteInstances: target.RemoteInstances), ServiceDirectory.NameFor(target.Node));
+            }
+
+            if (target.Flows is { } flows)
+            {
+                system.ActorOf(SessionActor.Props(target.Node, flows, signer: signer), SessionActor.NameOf(target.Node));
+                system.ActorOf(Tracing.TraceActor.Props(target.Node, flows), Tracing.TraceActor.NameOf(target.Node));
+            }
+        }
     }
 
     /// <summary>The seal of the nodes' statements: none without TLS; the certificate must be every hosted node's.</summary>

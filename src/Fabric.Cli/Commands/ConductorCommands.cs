@@ -137,7 +137,7 @@ public static class ConductorCommands
             var storage = model.Conductor.Storage.Provider == Model.StorageProvider.Sqlite ? Path.GetFullPath(model.Conductor.Storage.SqlitePath) : "postgresql";
             Log(output, "started", $"cluster={self} api={scheme}://{host}:{api}/ reads={(model.Conductor.OpenReads ? "open" : "token")} storage={storage} cluster-tls={(cluster.Tls is null ? "off(--insecure)" : "mutual")} conductor-key={key.PublicKeyBase64}");
             await Task.WhenAny(stop.Task, system.WhenTerminated);
-            downed = FabricNodeHost.WasDowned(system);
+            downed = FabricNode.WasDowned(system);
             Log(output, "stopping", downed ? "reason=removed-from-cluster" : stop.Task.IsCompleted ? "reason=signal" : "reason=actor-system-terminated");
             await endpoint.StopAsync(CancellationToken.None);
         }

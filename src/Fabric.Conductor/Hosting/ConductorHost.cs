@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Fabric.Actors.Cluster;
@@ -6,6 +7,7 @@ using Fabric.Conductor.Api.Live;
 using Fabric.Conductor.Configuration;
 using Fabric.Model;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -14,7 +16,8 @@ namespace Fabric.Conductor.Hosting;
 /// <summary>
 /// The conductor node: a cluster node with role <c>conductor</c> whose <see cref="ConductorActor"/>
 /// runs as a cluster singleton among the conductor nodes, persisted in <see cref="StorageSettings"/>
-/// (a SQLite file or PostgreSQL). The actor registry holds the singleton's proxy under
+/// (a SQLite file or PostgreSQL), in a generic host (Akka.Hosting: the conductor's API and singleton are built on it; its
+/// log goes to the host's logging). The actor registry holds the singleton's proxy under
 /// <see cref="ConductorActor"/>, and, with an API, the node's <see cref="LiveFeedActor"/>.
 /// </summary>
 public static class ConductorHost
@@ -36,8 +39,18 @@ public static class ConductorHost
             builder = builder.WithActors((system, registry) => registry.Register<LiveFeedActor>(system.ActorOf(LiveFeedActor.Props(feed, signingKey.Pin, tls, time), "api-feed")));
         }
 
+        var setup = FabricCluster.Setup(cluster, FabricCluster.ConductorRole, hostConfiguration);
+        builder = builder
+            .AddHocon(setup.Config, HoconAddMode.Prepend)
+            .WithActorRefProvider(ProviderSelection.Cluster.Instance)
+            // Routers' session actors register with the mediator; conductor nodes reach them by path and take their flows by topic.
+            .WithDistributedPubSub(string.Empty);
+        if (setup.Tls is { } remotingTls)
+        {
+            builder = builder.AddSetup(remotingTls);
+        }
+
         return builder
-            .WithFabricCluster(cluster, FabricCluster.ConductorRole, hostConfiguration)
             .AddHocon(ConductorStorage.PersistenceConfig(storage), HoconAddMode.Append)
             .WithSingleton<ConductorActor>(
                 SingletonName,
@@ -58,6 +71,23 @@ public static class ConductorHost
         ArgumentNullException.ThrowIfNull(cluster);
         var resolved = cluster.Resolve(hostConfiguration);
         var prepared = ConductorStorage.Prepare(storage, hostConfiguration);
-        return FabricNodeHost.Build(hostConfiguration, logging, akka => akka.WithConductorNode(resolved, prepared, signingKey, TimeProvider.System, hostConfiguration, feed));
+        AkkaAppConfig.Skip();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        if (hostConfiguration is not null)
+        {
+            builder.Configuration.AddConfiguration(hostConfiguration);
+        }
+
+        builder.Services.AddLogging(l => logging?.Invoke(l));
+        builder.Services.AddAkka(ClusterNodeSettings.SystemName, akka =>
+        {
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
+            akka.WithConductorNode(resolved, prepared, signingKey, TimeProvider.System, hostConfiguration, feed);
+        });
+        return builder.Build();
     }
 }

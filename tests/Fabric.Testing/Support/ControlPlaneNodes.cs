@@ -29,7 +29,8 @@ namespace Fabric.Tests.Support;
 public sealed class ControlPlaneNodes : IAsyncDisposable
 {
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
-    private readonly List<IHost> _hosts = [];
+    private readonly List<IHost> _conductors = [];
+    private readonly List<FabricNode> _routers = [];
 
     // With cluster TLS: a CA of these nodes' own, and each node's certificate issued to its name, in this directory.
     private readonly string? _certificates;
@@ -92,7 +93,8 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
 
         var port = int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         var host = ConductorHost.Build(Settings("conductor", port), storage, ConductorKey, feed: feed);
-        await Start(host);
+        _conductors.Add(host);
+        await host.StartAsync(TestContext.Current.CancellationToken);
         ConductorMediator = Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(host.Services.GetRequiredService<ActorSystem>()).Mediator;
         return host.Services.GetRequiredService<ActorRegistry>().Get<ConductorActor>();
     }
@@ -100,7 +102,7 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     /// <summary>Starts a router node for <paramref name="node"/> of <paramref name="config"/>; returns its engine.</summary>
     /// <param name="fromDisk">A configuration the engine runs before it hears from the conductor, as <c>fabric router</c> does with its last one on disk (as version 1).</param>
     /// <param name="telemetryInterval">With a value, the node samples its engine's counters this often and ships them to the conductor.</param>
-    public async Task<(IHost Host, ForwardingEngine Engine)> StartRouter(FabricConfig config, string node, FabricConfig? fromDisk = null, TimeSpan? telemetryInterval = null)
+    public async Task<(FabricNode Host, ForwardingEngine Engine)> StartRouter(FabricConfig config, string node, FabricConfig? fromDisk = null, TimeSpan? telemetryInterval = null)
     {
         var engine = Engine(config, node);
         if (fromDisk is not null)
@@ -121,14 +123,14 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     }
 
     /// <summary>Starts a router node around an engine the caller drives (for example one of an in-memory fabric, pumped by the test).</summary>
-    public async Task<IHost> StartRouter(ForwardingEngine engine, string node, TimeSpan? telemetryInterval = null)
+    public async Task<FabricNode> StartRouter(ForwardingEngine engine, string node, TimeSpan? telemetryInterval = null)
     {
         var telemetry = telemetryInterval is null ? null : new Fabric.Actors.Telemetry.EngineTelemetrySource(engine);
         return await StartRouter(new RouterNodeTarget(node, new EngineForwardingTarget(engine), telemetry, Services: new Fabric.Actors.Services.EngineServiceDataplane(engine), Flows: new Fabric.Actors.Sessions.EngineFlowSource(engine), Refusals: new ControlPlaneRefusals()), telemetryInterval);
     }
 
     /// <summary>Starts a router node with the control plane's view of one node as given (its own forwarding target).</summary>
-    public async Task<IHost> StartRouter(RouterNodeTarget target, TimeSpan? telemetryInterval = null)
+    public async Task<FabricNode> StartRouter(RouterNodeTarget target, TimeSpan? telemetryInterval = null)
     {
         var host = RouterHost.Build(Settings(target.Node), ConductorKey.Pin, [target], telemetryInterval: telemetryInterval);
         await Start(host);
@@ -145,14 +147,14 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
         var port = asSeed ? int.Parse(ConductorAddress[(ConductorAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) : 0;
         var host = RouterHost.Build(Settings(node, port), ConductorKey.Pin, []);
         await Start(host);
-        return host.Services.GetRequiredService<ActorSystem>();
+        return host.System;
     }
 
     /// <summary>
     /// Starts a router node for <paramref name="engine"/>, an engine the test drives itself (in-memory ports, its
     /// own clock), with the tenant budget exchange governing its tenant buckets.
     /// </summary>
-    public async Task<IHost> StartRouterNode(string node, ForwardingEngine engine, Fabric.Actors.Tenants.TenantBudgetSettings budgets, ControlPlaneRefusals? refusals = null)
+    public async Task<FabricNode> StartRouterNode(string node, ForwardingEngine engine, Fabric.Actors.Tenants.TenantBudgetSettings budgets, ControlPlaneRefusals? refusals = null)
     {
         var host = RouterHost.Build(
             Settings(node),
@@ -204,14 +206,14 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
     }
 
     /// <summary>The live instance registry as router node <paramref name="node"/> (hosted by <paramref name="host"/>) sees it.</summary>
-    public static Task<Fabric.Actors.Services.ServiceRegistryView> Registry(IHost host, string node) =>
-        host.Services.GetRequiredService<ActorSystem>()
+    public static Task<Fabric.Actors.Services.ServiceRegistryView> Registry(FabricNode host, string node) =>
+        host.System
             .ActorSelection($"/user/{Fabric.Actors.Services.ServiceDirectory.NameFor(node)}")
             .Ask<Fabric.Actors.Services.ServiceRegistryView>(new Fabric.Actors.Services.GetServiceRegistry(), Deadline, TestContext.Current.CancellationToken);
 
-    public async Task Stop(IHost host)
+    public async Task Stop(FabricNode host)
     {
-        _hosts.Remove(host);
+        _routers.Remove(host);
         await host.StopAsync(TestContext.Current.CancellationToken);
         host.Dispose();
     }
@@ -254,21 +256,28 @@ public sealed class ControlPlaneNodes : IAsyncDisposable
             r => r.Running == version && (nodes.Length == 0 ? r.Converged : nodes.All(n => r.Nodes.Any(s => s.Node == n && s.Applied == version))),
             $"{(nodes.Length == 0 ? "every router" : string.Join(", ", nodes))} acking version {version}");
 
-    private async Task Start(IHost host)
+    private async Task Start(FabricNode host)
     {
-        _hosts.Add(host);
+        _routers.Add(host);
         await host.StartAsync(TestContext.Current.CancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var host in Enumerable.Reverse(_hosts))
+        foreach (var host in Enumerable.Reverse(_routers))
         {
             await host.StopAsync(CancellationToken.None);
             host.Dispose();
         }
 
-        _hosts.Clear();
+        foreach (var host in Enumerable.Reverse(_conductors))
+        {
+            await host.StopAsync(CancellationToken.None);
+            host.Dispose();
+        }
+
+        _routers.Clear();
+        _conductors.Clear();
         if (_certificates is not null)
         {
             Directory.Delete(_certificates, recursive: true);

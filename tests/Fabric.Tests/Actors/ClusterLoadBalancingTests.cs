@@ -70,11 +70,11 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         Assert.Equal(0, spread.Runtime.Load.RemoteSessions(br2Slot));
 
         // dc1's entry as br1's replica holds it, to play back below.
-        var system = br1a.Services.GetRequiredService<ActorSystem>();
+        var system = br1a.System;
         var replicator = DistributedData.Get(system).Replicator;
         var dc1Load = (await LoadEntries(replicator)).Single(entry => (entry.Value.Load.Node, entry.Value.Load.Service) == ("dc1a", "spread"));
 
-        var dc1Address = Akka.Cluster.Cluster.Get(dc1a.Services.GetRequiredService<ActorSystem>()).SelfAddress;
+        var dc1Address = Akka.Cluster.Cluster.Get(dc1a.System).SelfAddress;
 
         // dc1's node leaves the cluster: what it published goes, and br1 counts nobody else's sessions there any more.
         // First br1's cluster view loses dc1. That is Akka's membership, not Fabric's: a leave whose last gossip was lost
@@ -166,7 +166,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
     }
 
     /// <summary>The conductor, then a router node for each of the fabric's routers (dc1's first), over cluster TLS.</summary>
-    private async Task<(IHost Dc1a, IHost Br1a)> Start(ControlPlaneNodes nodes, SvrFabric fabric)
+    private async Task<(FabricNode Dc1a, FabricNode Br1a)> Start(ControlPlaneNodes nodes, SvrFabric fabric)
     {
         await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
         var dc1a = await nodes.StartRouter(fabric.Dc1, "dc1a");

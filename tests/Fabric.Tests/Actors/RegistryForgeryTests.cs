@@ -65,7 +65,7 @@ public sealed class RegistryForgeryTests : IDisposable
         Assert.All(seen.Instances, i => Assert.Equal(("dc1", "dc1a", InstanceView.Up), (i.Router, i.Node, i.State)));
         // br1a's watcher refuses br2a's own-sealed entry once the forgery reaches it (web3 may come first by gossip from dc1a);
         // dc1a removes those under its keys, so at most the three were refused.
-        var br1aSystem = br1a.Services.GetRequiredService<ActorSystem>();
+        var br1aSystem = br1a.System;
         await ControlPlaneNodes.Until(
             async () => (refusals.ForeignEntries, Held: await Keys(br1aSystem), ForgerHeld: await Keys(forger)),
             r => r.ForeignEntries >= 1,
@@ -127,7 +127,7 @@ public sealed class RegistryForgeryTests : IDisposable
     }
 
     /// <summary>A conductor, dc1a (an engine on discard ports, the node's own view) and br1a (whose refusals the test reads), running the lab's version 1.</summary>
-    private async Task<(IActorRef Conductor, Microsoft.Extensions.Hosting.IHost Br1a, ForwardingEngine Br1, ControlPlaneRefusals Refusals)> StartFabric(ControlPlaneNodes nodes)
+    private async Task<(IActorRef Conductor, FabricNode Br1a, ForwardingEngine Br1, ControlPlaneRefusals Refusals)> StartFabric(ControlPlaneNodes nodes)
     {
         var conductor = await nodes.StartConductor(new StorageSettings(StorageProvider.Sqlite, Path.Combine(_dir, "conductor.db"), null));
         var model = ControlPlaneNodes.Load(LabDocuments.Lab);

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Services;
 using Fabric.Conductor.Configuration;
 using Fabric.Model;
@@ -36,7 +37,7 @@ public sealed class ServiceRegistryTests : IDisposable
         var (dc1a, dc1) = await nodes.StartRouter(model, "dc1a");
         var (br1a, _) = await nodes.StartRouter(model, "br1a");
         var (br2a, _) = await nodes.StartRouter(model, "br2a");
-        var routers = new (IHost Host, string Node)[] { (dc1a, "dc1a"), (br1a, "br1a"), (br2a, "br2a") };
+        var routers = new (FabricNode Host, string Node)[] { (dc1a, "dc1a"), (br1a, "br1a"), (br2a, "br2a") };
         await Commit(conductor, Lab, 1);
 
         // br1 hosts no instance; it sees dc1's four, each up, at their addresses.
@@ -78,7 +79,7 @@ public sealed class ServiceRegistryTests : IDisposable
 
     private static string Names(ServiceRegistryView view) => string.Join(" ", view.Instances.Select(i => $"{i.Service}/{i.Instance}"));
 
-    private static Task<ServiceRegistryView> Until(IHost host, string node, Func<ServiceRegistryView, bool> done, string what) =>
+    private static Task<ServiceRegistryView> Until(FabricNode host, string node, Func<ServiceRegistryView, bool> done, string what) =>
         ControlPlaneNodes.Until(() => ControlPlaneNodes.Registry(host, node), done, what);
 
     private static async Task Commit(IActorRef conductor, string text, long version)

@@ -51,14 +51,14 @@ public sealed class ClusterTlsTests : IDisposable
     private static ClusterTls Tls(string nodeAuthority, string node, string trustedAuthority) =>
         ClusterTls.Load(Path.Combine(nodeAuthority, node + ".pfx"), null, Path.Combine(trustedAuthority, ClusterCertificates.AuthorityCertificateFile));
 
-    private static async Task<IHost> Start(ClusterNodeSettings settings)
+    private static async Task<FabricNode> Start(ClusterNodeSettings settings)
     {
         var host = RouterHost.Build(settings, AnyConductorKey, []);
         await host.StartAsync(TestContext.Current.CancellationToken);
         return host;
     }
 
-    private static Akka.Cluster.Cluster ClusterOf(IHost host) => Akka.Cluster.Cluster.Get(host.Services.GetRequiredService<ActorSystem>());
+    private static Akka.Cluster.Cluster ClusterOf(FabricNode host) => Akka.Cluster.Cluster.Get(host.System);
 
     [Fact]
     public void CertsVerb_WritesCaAndNodeCertificates_PrivateKeysOwnerOnly_LoadableAsClusterTls_ClearErrors()
@@ -117,7 +117,7 @@ public sealed class ClusterTlsTests : IDisposable
         var other = Authority("other", "intruder");
         var seed = ClusterNodeSettings.AddressOf("127.0.0.1", ControlPlaneNodes.FreePort());
         var port = int.Parse(seed[(seed.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        var hosts = new List<IHost>();
+        var hosts = new List<FabricNode>();
         try
         {
             hosts.Add(await Start(new ClusterNodeSettings("127.0.0.1", port, [seed], Tls(ca, "r1", ca))));

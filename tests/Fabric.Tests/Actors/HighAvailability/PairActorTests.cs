@@ -25,7 +25,7 @@ public sealed class PairActorTests : IAsyncDisposable
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
     private readonly int _clusterPort = ControlPlaneNodes.FreePort();
     private readonly int _heartbeatPort = ControlPlaneNodes.FreePort();
-    private readonly List<IHost> _hosts = [];
+    private readonly List<FabricNode> _hosts = [];
     private readonly List<PairLink> _links = [];
     private readonly ControlPlaneRefusals _refusals = new();
     private static readonly ConductorKeyPin AnyConductorKey = ConductorSigningKey.Generate().Pin;
@@ -100,7 +100,7 @@ public sealed class PairActorTests : IAsyncDisposable
         var member = RouterHost.Build(new ClusterNodeSettings("127.0.0.3", 0, [ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort)], Insecure: true), AnyConductorKey, []);
         await member.StartAsync(TestContext.Current.CancellationToken);
         _hosts.Add(member);
-        var system = member.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+        var system = member.System;
         Until("the third member is up", () => Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 3);
 
         // In r1a's name (its run, a sequence above any of its own), from another member: a batch of version 777 to r1b's pair actor.
@@ -127,7 +127,7 @@ public sealed class PairActorTests : IAsyncDisposable
         var member = RouterHost.Build(new ClusterNodeSettings("127.0.0.3", 0, [seed], _tls("mallory")), AnyConductorKey, []);
         await member.StartAsync(TestContext.Current.CancellationToken);
         _hosts.Add(member);
-        var system = member.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+        var system = member.System;
         Until("the third member is up", () => Akka.Cluster.Cluster.Get(system).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 3);
 
         // The sender's address is what the sending member says: mallory names r1a's pair actor as the sender, r1a's
@@ -153,7 +153,7 @@ public sealed class PairActorTests : IAsyncDisposable
     /// <summary>With a value, each node joins over cluster TLS with the certificate it gives for the node's name.</summary>
     private Func<string, ClusterTls>? _tls;
 
-    private async Task Stop(IHost host)
+    private async Task Stop(FabricNode host)
     {
         await host.StopAsync(TestContext.Current.CancellationToken);
         _hosts.Remove(host);
@@ -161,7 +161,7 @@ public sealed class PairActorTests : IAsyncDisposable
     }
 
     /// <summary>Starts r1a (preferred, 127.0.0.1) and r1b (127.0.0.2) and waits until r1a is active and r1b has heard it as such.</summary>
-    private async Task<(IHost HostA, RecordingNode A, PairLink LinkA)> StartPair()
+    private async Task<(FabricNode HostA, RecordingNode A, PairLink LinkA)> StartPair()
     {
         var seed = ClusterNodeSettings.AddressOf("127.0.0.1", _clusterPort);
         var (hostA, a, linkA) = await StartNode("r1a", "127.0.0.1", "r1b", "127.0.0.2", preferred: true, seed);
@@ -170,7 +170,7 @@ public sealed class PairActorTests : IAsyncDisposable
         return (hostA, a, linkA);
     }
 
-    private async Task<(IHost, RecordingNode, PairLink)> StartNode(string node, string address, string partner, string partnerAddress, bool preferred, string seed)
+    private async Task<(FabricNode, RecordingNode, PairLink)> StartNode(string node, string address, string partner, string partnerAddress, bool preferred, string seed)
     {
         var self = new RecordingNode();
         _nodes[node] = self;

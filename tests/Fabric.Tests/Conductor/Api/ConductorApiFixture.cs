@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Fabric.Actors.Cluster;
 using Fabric.Actors.Sessions;
 using Fabric.Conductor.Telemetry;
 using Fabric.Conductor.Api;
@@ -87,7 +88,7 @@ public sealed class ConductorApiFixture : IAsyncLifetime
         var br1a = await _nodes.StartRouter(Br1, "br1a", telemetryInterval: TimeSpan.FromMilliseconds(200));
         await ControlPlaneNodes.Converged(Conductor, 1, "dc1a", "br1a");
         // br1a's session actor publishes to the conductor's subscription only once pub-sub gossip has told br1a of it.
-        var mediator = DistributedPubSub.Get(br1a.Services.GetRequiredService<ActorSystem>()).Mediator;
+        var mediator = DistributedPubSub.Get(br1a.System).Mediator;
         await ControlPlaneNodes.Until(
             () => mediator.Ask<CurrentTopics>(GetTopics.Instance, ControlPlaneNodes.Deadline),
             topics => topics.Topics.Contains(FlowDistribution.Topic),
