@@ -136,7 +136,11 @@ public static class RouterNodeRunner
                     member.StopAsync().GetAwaiter().GetResult();
                     member.Dispose();
                     member = null;
-                    member = Join(membership, model, name, process, link, output);
+                    member = JoinAgain(
+                        () => Join(membership, model, name, process, link, output),
+                        stop,
+                        failure => Log(output, "rejoin-failed", $"node={name} reason=\"{failure}\" retry-in={RejoinRetry.TotalSeconds:0}s"),
+                        RejoinRetry);
                 }
 
                 stop.WaitOne();
@@ -153,6 +157,40 @@ public static class RouterNodeRunner
 
         Log(output, "stopped", $"node={name}");
         return 0;
+    }
+
+    /// <summary>How long a node whose join again failed waits before it tries once more.</summary>
+    public static readonly TimeSpan RejoinRetry = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Joins the cluster again after the node left it: tries <paramref name="join"/> until it returns, and while it
+    /// throws (its cluster port still held, say) reports each failure and waits <paramref name="retry"/> before the next
+    /// try: the router forwards with what it applied all the while, as packets never stop for the control plane. Returns
+    /// what <paramref name="join"/> returned, or null when <paramref name="stop"/> was set before a join succeeded.
+    /// </summary>
+    public static FabricNode? JoinAgain(Func<FabricNode?> join, WaitHandle stop, Action<string> failed, TimeSpan retry)
+    {
+        ArgumentNullException.ThrowIfNull(join);
+        ArgumentNullException.ThrowIfNull(stop);
+        ArgumentNullException.ThrowIfNull(failed);
+        while (!stop.WaitOne(0))
+        {
+            try
+            {
+                return join();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                failed(e.Message);
+            }
+
+            if (stop.WaitOne(retry))
+            {
+                break;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
