@@ -606,16 +606,43 @@ public sealed partial class RouterProcess : IDisposable, Fabric.Actors.Services.
         return handOver.Shards.Sum(shard => shard.Length);
     }
 
+    /// <summary>
+    /// The longest path a Unix socket can be bound to on Linux, in bytes: <c>sun_path</c> holds 108 with its terminating NUL.
+    /// </summary>
+    private const int MaxSocketPathBytes = 107;
+
+    /// <summary>
+    /// Listens on <paramref name="path"/>, which appears only once the socket listens and is the owner's alone: the socket
+    /// is bound, made private and listening under the path with <c>~</c> appended, then renamed into place. A client that
+    /// finds the path can connect (bound in place, a client between bind and listen was refused: seen in CI as
+    /// "Connection refused" right after the file appeared). A path one byte too long for that is bound in place.
+    /// </summary>
     private static Socket ListenAdmin(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.Delete(path);
+        var binding = Encoding.UTF8.GetByteCount(path) < MaxSocketPathBytes ? path + "~" : path;
+        File.Delete(binding);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Bind(new UnixDomainSocketEndPoint(path));
-        // The counters name flows (addresses and ports of recent drops): only the node's owner may connect.
-        Fabric.Actors.Security.PrivateFile.Restrict(path);
-        socket.Listen(16);
-        return socket;
+        try
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(binding));
+            // The counters name flows (addresses and ports of recent drops): only the node's owner may connect.
+            Fabric.Actors.Security.PrivateFile.Restrict(binding);
+            socket.Listen(16);
+            if (binding != path)
+            {
+                File.Move(binding, path, overwrite: true);
+            }
+
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            File.Delete(binding);
+            throw;
+        }
     }
 
     /// <summary>
