@@ -18,9 +18,9 @@ namespace Fabric.Dataplane.Policing;
 /// <para>
 /// Across a configuration change: the sessions admitted under the policy before count against the new one's cap, and give
 /// their place back to the same count when they end, whichever admission they hold (their runtime's). A refusal mark keeps
-/// the count below which admissions resume, so whoever releases ends it at that count; an admission whose water marks
-/// resume at another count does not honour the mark (a policy that raised the cap admits at once, one that lowered it
-/// refuses by its cap), and its own high water replaces it.
+/// the count below which admissions resume, so whoever releases ends it at that count; an admission honours only a mark
+/// it set itself (a policy that raised the cap admits at once, one that lowered it refuses by its cap), and its own
+/// high water replaces the other's.
 /// </para>
 /// <para>
 /// Session rate: a <see cref="SharedTokenBucket"/> of sessions with rate = burst = <see cref="SessionRate"/>
@@ -45,6 +45,9 @@ public sealed class SessionAdmission
     // Sessions this admission admitted and that have not been released (or handed on).
     private int _holding;
 
+    // This admission's number among those over the same sessions: a refusal mark it set carries it.
+    private readonly int _number;
+
     /// <param name="maxSessions">The cap on active sessions; 0 means no cap.</param>
     /// <param name="highWaterPercent">The share of the cap at which new sessions stop (0-100).</param>
     /// <param name="lowWaterPercent">The share below which they are taken again (0 to <paramref name="highWaterPercent"/>).</param>
@@ -67,6 +70,7 @@ public sealed class SessionAdmission
         SessionRate = sessionRate;
         _sessionRate = sessionRate == 0 ? null : new SharedTokenBucket(sessionRate, sessionRate, ticksPerSecond, now);
         _sessions = sessions ?? new AdmittedSessions();
+        _number = _sessions.NextAdmission();
         // active × 100 < max × low% exactly when active < ⌈max × low / 100⌉.
         _resumeBelow = (((long)maxSessions * lowWaterPercent) + 99) / 100;
     }
@@ -119,7 +123,7 @@ public sealed class SessionAdmission
 
             // Admitted: a mark this policy does not honour (another's water marks) goes; its own high water sets its own.
             var active = AdmittedSessions.ActiveOf(state) + 1L;
-            var next = ReachesHighWater(active) ? AdmittedSessions.Refusing(active, _resumeBelow) : active;
+            var next = ReachesHighWater(active) ? Mark(active) : active;
             if (_sessions.TryChange(state, next))
             {
                 Interlocked.Increment(ref _holding);
@@ -138,7 +142,7 @@ public sealed class SessionAdmission
         {
             var state = _sessions.Read();
             var active = Math.Min(AdmittedSessions.ActiveOf(state) + 1L, uint.MaxValue);
-            var next = ReachesHighWater(active) ? AdmittedSessions.Refusing(active, _resumeBelow) : AdmittedSessions.WithActive(state, active);
+            var next = ReachesHighWater(active) ? Mark(active) : AdmittedSessions.WithActive(state, active);
             if (_sessions.TryChange(state, next))
             {
                 Interlocked.Increment(ref _holding);
@@ -189,7 +193,16 @@ public sealed class SessionAdmission
         Interlocked.Increment(ref to._holding);
     }
 
-    private bool Honours(long state) => AdmittedSessions.IsMarked(state) && AdmittedSessions.ResumeBelowOf(state) == _resumeBelow;
+    private bool Honours(long state) =>
+        AdmittedSessions.IsMarked(state) && AdmittedSessions.ResumeBelowOf(state) == _resumeBelow && _sessions.MarkedBy == _number;
+
+    // The state of a service this admission marks refusing at `active`; claims the mark first, so whoever sees the mark
+    // sees whose it is.
+    private long Mark(long active)
+    {
+        _sessions.MarkedBy = _number;
+        return AdmittedSessions.Refusing(active, _resumeBelow);
+    }
 
     private bool AtLimit(long state) => MaxSessions > 0 && (Honours(state) || AdmittedSessions.ActiveOf(state) >= MaxSessions);
 

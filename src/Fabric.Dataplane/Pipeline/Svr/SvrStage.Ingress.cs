@@ -91,7 +91,7 @@ public static partial class SvrStage
         var transit = -1;
         if (current is not null && entry.SlotOf(current) >= 0)
         {
-            transit = TransitHostingInstead(before, entry, state, current);
+            transit = TransitHostingInstead(before, entry, state, current, snapshot.Runtimes[state.Runtime]);
             if (transit < 0)
             {
                 return false;
@@ -129,13 +129,13 @@ public static partial class SvrStage
     /// router when the session goes through it as a transit to a destination router that no longer hosts the service
     /// while the path's router does (the instance moved to a transit of the session, or the destination stopped hosting
     /// it); −1 otherwise. The destination is the router the session counts on under <paramref name="before"/> (the entry
-    /// the session was bound to, whose runtime admitted it): one admitted under a runtime an earlier commit replaced names
-    /// no router that entry lists, and gives −1 (a runtime is replaced by any commit that changes the service's policy, its
-    /// instances or its tenants).
+    /// the session was bound to): read by the session's slot where <paramref name="admittedBy"/>, the runtime that admitted
+    /// it, numbers its slots as that entry's runtime (<see cref="ServiceRuntime.NumbersSlotsAs"/>: an earlier commit changed
+    /// the policy or the tenants only); one admitted over other slots (an earlier commit changed the instances) gives −1.
     /// </summary>
-    private static int TransitHostingInstead(ServiceEntry? before, ServiceEntry entry, in SessionState state, PeerPath current)
+    private static int TransitHostingInstead(ServiceEntry? before, ServiceEntry entry, in SessionState state, PeerPath current, ServiceRuntime admittedBy)
     {
-        if (before is null || before.Runtime.Id != state.Runtime || (uint)state.Instance >= (uint)before.PeerRouters.Length)
+        if (before is null || !before.Runtime.NumbersSlotsAs(admittedBy) || (uint)state.Instance >= (uint)before.PeerRouters.Length)
         {
             return -1;
         }

@@ -270,6 +270,18 @@ public class SessionAdmissionTests
         Assert.False(raised.IsRefusing);
         Assert.Equal(AdmissionVerdict.Admitted, raised.TryAdmit(0));
         Assert.Equal(4, raised.Active);
+
+        // The same when the raised cap's low water mark falls at the same count as the old one's (8 × 25 % = 4 × 50 %).
+        var again = new SessionAdmission(4, 100, 50, 0, TicksPerSecond, 0);
+        for (var i = 0; i < 4; i++)
+        {
+            again.TryAdmit(0);
+        }
+
+        var doubled = new SessionAdmission(8, 100, 25, 0, TicksPerSecond, 0, again.Sessions);
+        Assert.True(again.IsRefusing);
+        Assert.False(doubled.IsRefusing);
+        Assert.Equal(AdmissionVerdict.Admitted, doubled.TryAdmit(0));
     }
 
     [Fact]
