@@ -545,4 +545,18 @@ public sealed class ServiceRuntime(int id, string service, InstanceLoad load, Se
 
     /// <summary>By tenant index of the snapshot that made this runtime.</summary>
     public SharedTokenBucket[] TenantBuckets { get; } = tenantBuckets;
+
+    /// <summary>
+    /// The names of the slots <see cref="Load"/> counts, in order (instances, or <c>router:NAME</c> for peer routers), joined
+    /// by commas: two runtimes of a service with equal slots number them alike.
+    /// </summary>
+    public string Slots { get; init; } = "";
+
+    /// <summary>
+    /// Whether a session <paramref name="admittedBy"/> admitted means the same instance or hosting router here by its slot
+    /// (<see cref="Pipeline.SessionState.Instance"/>): the same runtime, or one over the same slots in the same order (a commit
+    /// that changed the policy or the tenants only). Allocates nothing.
+    /// </summary>
+    public bool NumbersSlotsAs(ServiceRuntime admittedBy) =>
+        ReferenceEquals(this, admittedBy) || string.Equals(Slots, admittedBy.Slots, StringComparison.Ordinal);
 }

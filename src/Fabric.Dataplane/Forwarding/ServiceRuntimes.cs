@@ -13,15 +13,17 @@ namespace Fabric.Dataplane.Forwarding;
 /// A recompile that changes the policy or the tenants but keeps the slots (the same instances, or peer routers, in the
 /// same order) and the instance health check gives a new runtime the old one's <see cref="InstanceLoad"/> and checks: the
 /// sessions on each slot, the sessions others hold there and each slot's health go on, and a session admitted before
-/// gives its slot back to the same counts. Admission and the rate buckets stand for the policy, so they are the new
-/// runtime's own. A changed health check gets a new load, as before: workers still reading the old snapshot run the old
+/// gives its slot back to the same counts. Admission's limits and the rate buckets stand for the policy, so they are the new
+/// runtime's own; the sessions admission counts are the service's (<see cref="AdmittedSessions"/>, carried by every new
+/// runtime of the service, whatever changed): the sessions admitted before count against the new policy's max-sessions.
+/// A changed health check gets a new load, as before: workers still reading the old snapshot run the old
 /// checks for a moment, and their verdicts must not reach a load whose new checks would never hear of them.
 /// </summary>
 /// <remarks>
 /// A runtime a compile replaced (its service changed shape) or left out (its service is gone) is retired, and
 /// removed by <see cref="Prune"/> once nothing can reach it any more: the snapshot in force does not name it, and
-/// no session holds it (its admission counts no active session: every session is admitted by the runtime whose id
-/// it keeps, and releases it when it ends). Only the worker admits sessions, between snapshot reads of its own, so
+/// no session holds it (its admission holds no session: every session is admitted by the runtime whose id
+/// it keeps, or handed on to the one it moved to, and releases it when it ends). Only the worker admits sessions, between snapshot reads of its own, so
 /// the worker prunes, between rounds; compiles come one at a time (<see cref="Routing.ForwardingEngine.Apply"/>),
 /// and a retired runtime is never handed out again, so a snapshot compiled later never names it. A removed
 /// runtime's id is handed out again. Memory is then bounded by the services of the snapshot in force and the
@@ -87,6 +89,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
         lock (_gate)
         {
             ServiceRuntime? carried = null;
+            AdmittedSessions? admitted = null;
             if (_byService.TryGetValue(service, out var existing))
             {
                 if (existing.Shape == shape)
@@ -96,6 +99,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
 
                 Retire(existing.Runtime);
                 carried = existing.Slots == slots && ChecksAlike(existing.Runtime.HealthChecks, checks) ? existing.Runtime : null;
+                admitted = existing.Runtime.Admission.Sessions;
             }
 
             var id = _freeIds.Count > 0 ? _freeIds.Pop() : _all.Length;
@@ -103,12 +107,13 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
                 id,
                 service,
                 carried?.Load ?? new InstanceLoad(instances.Length),
-                SessionAdmission.From(policy, now, ticksPerSecond),
+                SessionAdmission.From(policy, now, ticksPerSecond, admitted),
                 SharedTokenBucket.From(policy.ServiceRateLimit, now, ticksPerSecond),
                 [.. tenants.Select(_ => SharedTokenBucket.From(policy.TenantRateLimit, now, ticksPerSecond))])
             {
                 HealthChecks = carried is not null ? carried.HealthChecks : checks is null ? null : [.. instances.Select(_ => new InstanceHealthCheck(checks, now))],
                 SessionRate = TokenRate.From(policy.SessionRateLimit, ticksPerSecond),
+                Slots = slots,
             };
             _byService[service] = (shape, slots, runtime);
             var all = id < _all.Length ? (ServiceRuntime?[])_all.Clone() : [.. _all, null];
@@ -152,7 +157,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
             for (var i = _retired.Count - 1; i >= 0; i--)
             {
                 var runtime = _retired[i];
-                if (runtime.Admission.Active > 0 || Names(snapshot, runtime))
+                if (runtime.Admission.Holding > 0 || Names(snapshot, runtime))
                 {
                     continue;
                 }

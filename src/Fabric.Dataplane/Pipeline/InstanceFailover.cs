@@ -53,7 +53,7 @@ public static class InstanceFailover
         }
 
         var entry = snapshot.Services[state.Service];
-        return entry.Runtime.Id == state.Runtime
+        return entry.Runtime.NumbersSlotsAs(snapshot.Runtimes[state.Runtime])
             && entry.Runtime.HealthChecks is not null
             && state.Instance < entry.Runtime.Load.Count
             && !entry.Runtime.Load.Health(state.Instance).IsUp

@@ -276,7 +276,8 @@ public static partial class SvrStage
         }
 
         var entry = snapshot.Services[state.Service];
-        if (entry.Runtime.Id != state.Runtime || (uint)state.Instance >= (uint)entry.PeerRouters.Length)
+        if ((entry.Runtime.Id != state.Runtime && !entry.Runtime.NumbersSlotsAs(snapshot.Runtimes[state.Runtime]))
+            || (uint)state.Instance >= (uint)entry.PeerRouters.Length)
         {
             return true;
         }

@@ -91,7 +91,7 @@ public static partial class SvrStage
         var transit = -1;
         if (current is not null && entry.SlotOf(current) >= 0)
         {
-            transit = TransitHostingInstead(before, entry, state, current);
+            transit = TransitHostingInstead(before, entry, state, current, snapshot.Runtimes[state.Runtime]);
             if (transit < 0)
             {
                 return false;
@@ -129,13 +129,13 @@ public static partial class SvrStage
     /// router when the session goes through it as a transit to a destination router that no longer hosts the service
     /// while the path's router does (the instance moved to a transit of the session, or the destination stopped hosting
     /// it); −1 otherwise. The destination is the router the session counts on under <paramref name="before"/> (the entry
-    /// the session was bound to, whose runtime admitted it): one admitted under a runtime an earlier commit replaced names
-    /// no router that entry lists, and gives −1 (a runtime is replaced by any commit that changes the service's policy, its
-    /// instances or its tenants).
+    /// the session was bound to): read by the session's slot where <paramref name="admittedBy"/>, the runtime that admitted
+    /// it, numbers its slots as that entry's runtime (<see cref="ServiceRuntime.NumbersSlotsAs"/>: an earlier commit changed
+    /// the policy or the tenants only); one admitted over other slots (an earlier commit changed the instances) gives −1.
     /// </summary>
-    private static int TransitHostingInstead(ServiceEntry? before, ServiceEntry entry, in SessionState state, PeerPath current)
+    private static int TransitHostingInstead(ServiceEntry? before, ServiceEntry entry, in SessionState state, PeerPath current, ServiceRuntime admittedBy)
     {
-        if (before is null || before.Runtime.Id != state.Runtime || (uint)state.Instance >= (uint)before.PeerRouters.Length)
+        if (before is null || !before.Runtime.NumbersSlotsAs(admittedBy) || (uint)state.Instance >= (uint)before.PeerRouters.Length)
         {
             return -1;
         }
@@ -199,7 +199,7 @@ public static partial class SvrStage
     /// the session goes to, given by a redirect or by <see cref="FollowHosting"/>: a router behind a transit (perhaps the one the session already crosses: the
     /// same path, new ports), or the transit itself as the destination (the instance moved there); the session then counts
     /// against the service's runtime in force, whichever admitted it. −1: the one the path leads to, counted only when the
-    /// runtime that admitted the session is still in force. Returns
+    /// runtime in force numbers its slots as the one that admitted the session (<see cref="ServiceRuntime.NumbersSlotsAs"/>). Returns
     /// <see cref="DropReason.None"/>, or why it stays where it was (a path that does not carry the session's protocol and
     /// family: <see cref="DropReason.NoRoute"/>).
     /// </summary>
@@ -214,12 +214,12 @@ public static partial class SvrStage
         snapshot.Runtimes.Waypoints[state.WaypointPool].Release(state.LocalWaypointPort, state.PeerWaypointPort);
         var entry = snapshot.Services[state.Service];
         var inForce = entry.Runtime.Id == state.Runtime;
-        var router = inForce ? (slot >= 0 ? slot : entry.SlotOf(path)) : slot;
+        var router = slot >= 0 ? slot : entry.Runtime.NumbersSlotsAs(snapshot.Runtimes[state.Runtime]) ? entry.SlotOf(path) : -1;
         if (router >= 0 && (router != state.Instance || !inForce))
         {
-            // The session now counts against the router it moved to. Admitted under a runtime a later commit replaced, it
-            // moves only with a slot given: the slot is the runtime in force's, and the forward metadata names the router
-            // through the transit by it (AddDestinationRouter); the path's own slot would be read in the wrong runtime.
+            // The session now counts against the router it moved to, under the runtime in force. Admitted under a runtime
+            // a later commit replaced over other slots, it moves only with a slot given: the slot is the runtime in force's,
+            // and the forward metadata names the router through the transit by it (AddDestinationRouter).
             MoveToRuntimeInForce(snapshot, entry, ref state, router);
         }
 
@@ -295,8 +295,8 @@ public static partial class SvrStage
     /// <paramref name="snapshot"/>, counting against <paramref name="slot"/> of its load (an instance at an egress or a
     /// local session, a hosting router's slot at an ingress; −1: none): its load is given back to
     /// the runtime that admitted it (<see cref="SessionState.Runtime"/>, at its <see cref="SessionState.Instance"/>); where
-    /// a later commit replaced that runtime, the one in force admits it as an existing session (as an HA replica: limits do
-    /// not apply) and the old one releases it. Allocates nothing.
+    /// a later commit replaced that runtime, the old one hands it on to the one in force (it stays one of the service's
+    /// sessions for max-sessions; limits do not apply to a session that exists). Allocates nothing.
     /// </summary>
     private static void MoveToRuntimeInForce(ForwardingSnapshot snapshot, ServiceEntry entry, ref SessionState state, int slot)
     {
@@ -308,8 +308,7 @@ public static partial class SvrStage
 
         if (!ReferenceEquals(entry.Runtime, admittedBy))
         {
-            entry.Runtime.Admission.AdmitReplica();
-            admittedBy.Admission.Release();
+            admittedBy.Admission.HandOver(entry.Runtime.Admission);
             state.Runtime = entry.Runtime.Id;
         }
 

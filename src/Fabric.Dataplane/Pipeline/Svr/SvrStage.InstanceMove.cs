@@ -434,7 +434,8 @@ public static partial class SvrStage
         }
 
         var entry = snapshot.Services[state.Service];
-        return entry.Runtime.Id == state.Runtime && (uint)state.Instance < (uint)entry.PeerRouters.Length && entry.PeerRouters[state.Instance] == router;
+        return entry.Runtime.NumbersSlotsAs(snapshot.Runtimes[state.Runtime])
+            && (uint)state.Instance < (uint)entry.PeerRouters.Length && entry.PeerRouters[state.Instance] == router;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Fabric.Dataplane.Pipeline;
 using Fabric.Tests.Dataplane.Routing;
 
 namespace Fabric.Tests.Dataplane.Forwarding;
@@ -67,7 +68,7 @@ public sealed class ServiceRuntimesTests : IDisposable
         _lab.Router.Apply(WithTenant("hr"), version: 2);
         var newWeb = _lab.Router.Snapshot.Services[_lab.Service("web")].Runtime;
         Assert.NotSame(web, newWeb);
-        Assert.Equal((0, 1, 7L), (newWeb.Admission.Active, SessionsOn(newWeb), newWeb.Load.RemoteSessions(0)));
+        Assert.Equal((0, 1, 7L), (newWeb.Admission.Holding, SessionsOn(newWeb), newWeb.Load.RemoteSessions(0)));
 
         // The session ends by idle expiry and gives its instance back to the counts the new runtime balances on.
         _lab.Time.Advance(TimeSpan.FromSeconds(181));
@@ -77,6 +78,37 @@ public sealed class ServiceRuntimesTests : IDisposable
 
         static long SessionsOn(Fabric.Dataplane.Forwarding.ServiceRuntime runtime) =>
             Enumerable.Range(0, runtime.Load.Count).Sum(runtime.Load.LocalSessions);
+    }
+
+    [Fact]
+    public void MaxSessions_AfterACommitThatRemadeTheService_CountsTheSessionsOpenedBefore()
+    {
+        var capped = RouterFixture.Config.Replace(
+            "web { load-balancing = proportional }", "web { load-balancing = proportional, max-sessions = 2 }", StringComparison.Ordinal);
+        using var lab = new RouterFixture(capped);
+        var web = lab.Service("web");
+        lab.Eng1.SendUdp("10.200.0.80", 30001, 53, new byte[10]);
+        lab.Eng1.SendUdp("10.200.0.80", 30002, 53, new byte[10]);
+        lab.Pump();
+        Assert.Equal(2, lab.Web1.Received.Count + lab.Web2.Received.Count);
+
+        // A commit that adds a tenant makes web a new runtime; the two sessions live on, held by the old one.
+        lab.Router.Apply(RouterFixture.Load(capped.Replace("guest {}", "guest {}, hr {}", StringComparison.Ordinal)), version: 2);
+        lab.Eng1.SendUdp("10.200.0.80", 30003, 53, new byte[10]);
+        lab.Pump();
+
+        // The cap still holds: the third session is refused, counted under max-sessions.
+        Assert.Equal(2, lab.Web1.Received.Count + lab.Web2.Received.Count);
+        Assert.Equal(1, lab.Router.Worker.Drops.Get(DropReason.SessionLimit, lab.Tenant("engineering"), web));
+        Assert.Equal(2, lab.Router.Snapshot.Services[web].Runtime.Admission.Active);
+
+        // Once the sessions of before idle out, their places are the new policy's again.
+        lab.Time.Advance(TimeSpan.FromSeconds(181));
+        lab.Pump();
+        lab.Eng1.SendUdp("10.200.0.80", 30004, 53, new byte[10]);
+        lab.Pump();
+        Assert.Equal(3, lab.Web1.Received.Count + lab.Web2.Received.Count);
+        Assert.Equal(1, lab.Router.Snapshot.Services[web].Runtime.Admission.Active);
     }
 
     [Fact]

@@ -95,6 +95,42 @@ public sealed class InstanceProbeStageTests
     }
 
     [Fact]
+    public void ASessionOpenedBeforeACommitThatKeptTheInstances_EndsWhenItsInstanceFails()
+    {
+        using var lab = new RouterFixture(Config);
+        var answered = 0;
+        for (var second = 0; second < 3; second++)
+        {
+            Tick(lab);
+            answered = Answer(lab, lab.Sink1, alive: true, answered);
+        }
+
+        var port = (ushort)40000;
+        while (!Segments(lab.Sink1).Any(s => s.Source == lab.Eng2.Address))
+        {
+            lab.Eng2.SendTcp("10.200.0.80", port++, 80, TcpFlags.Syn, 1, 0, []);
+            lab.Pump();
+        }
+
+        // A commit that adds a tenant: web gets a new runtime over the same instances, the session stays with the old one.
+        var admittedBy = lab.Router.Snapshot.Services[lab.Service("web")].Runtime;
+        lab.Router.Apply(RouterFixture.Load(Config.Replace("guest {}", "guest {}, hr {}", StringComparison.Ordinal)), version: 2);
+        Assert.NotSame(admittedBy, lab.Router.Snapshot.Services[lab.Service("web")].Runtime);
+
+        var endedBefore = lab.Router.DropTotal(DropReason.InstanceDown);
+        for (var second = 0; second < 3; second++)
+        {
+            Tick(lab);
+            answered = Answer(lab, lab.Sink1, alive: false, answered);
+        }
+
+        lab.Pump();
+        Assert.False(Load(lab).Health(1).IsUp);
+        Assert.Equal(1, lab.Router.DropTotal(DropReason.InstanceDown) - endedBefore);
+        Assert.Equal(0, Load(lab).LocalSessions(1));
+    }
+
+    [Fact]
     public void SilentInstance_ProbesTimeOut_DownAfterThreeIntervals()
     {
         using var lab = new RouterFixture(Config);

@@ -228,4 +228,109 @@ public class SessionAdmissionTests
         Assert.True(Math.Max(peak[0], peak[1]) <= 100);
         Assert.False(admission.IsRefusing);
     }
+
+    [Fact]
+    public void ANewPolicysCap_CountsTheSessionsAdmittedBefore_TheyGiveTheirPlaceBackWhenTheyEnd()
+    {
+        // The service had a cap of 10 and 3 sessions; a commit gives it a cap of 4 (a new admission over the same sessions).
+        var before = new SessionAdmission(10, 100, 100, 0, TicksPerSecond, 0);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(AdmissionVerdict.Admitted, before.TryAdmit(0));
+        }
+
+        var after = new SessionAdmission(4, 100, 100, 0, TicksPerSecond, 0, before.Sessions);
+        Assert.Equal(3, after.Active);
+        Assert.Equal(AdmissionVerdict.Admitted, after.TryAdmit(0));
+        Assert.Equal(AdmissionVerdict.SessionLimit, after.TryAdmit(0));
+
+        // A session of before ends: its place goes back to the service, and the new policy takes one more.
+        before.Release();
+        Assert.Equal(AdmissionVerdict.Admitted, after.TryAdmit(0));
+        Assert.Equal((2, 2, 4), (before.Holding, after.Holding, after.Active));
+        Assert.Equal(AdmissionVerdict.SessionLimit, after.TryAdmit(0));
+    }
+
+    [Fact]
+    public void ARaisedCap_AdmitsAtOnce_ThoughTheServiceRefusedUnderTheOldWaterMarks()
+    {
+        // Cap 4, resume below 50 %: the 4th session marks the service refusing until fewer than 2 are active.
+        var before = new SessionAdmission(4, 100, 50, 0, TicksPerSecond, 0);
+        for (var i = 0; i < 4; i++)
+        {
+            before.TryAdmit(0);
+        }
+
+        before.Release();
+        Assert.True(before.IsRefusing);
+        Assert.Equal(AdmissionVerdict.SessionLimit, before.TryAdmit(0));
+
+        // The operator raised the cap to 10: the new policy does not wait for the old low water mark.
+        var raised = new SessionAdmission(10, 100, 50, 0, TicksPerSecond, 0, before.Sessions);
+        Assert.False(raised.IsRefusing);
+        Assert.Equal(AdmissionVerdict.Admitted, raised.TryAdmit(0));
+        Assert.Equal(4, raised.Active);
+
+        // The same when the raised cap's low water mark falls at the same count as the old one's (8 × 25 % = 4 × 50 %).
+        var again = new SessionAdmission(4, 100, 50, 0, TicksPerSecond, 0);
+        for (var i = 0; i < 4; i++)
+        {
+            again.TryAdmit(0);
+        }
+
+        var doubled = new SessionAdmission(8, 100, 25, 0, TicksPerSecond, 0, again.Sessions);
+        Assert.True(again.IsRefusing);
+        Assert.False(doubled.IsRefusing);
+        Assert.Equal(AdmissionVerdict.Admitted, doubled.TryAdmit(0));
+    }
+
+    [Fact]
+    public void ALoweredCap_RefusesUntilBelowItsOwnLowWaterMark_WhoeverReleases()
+    {
+        var before = new SessionAdmission(10, 100, 100, 0, TicksPerSecond, 0);
+        for (var i = 0; i < 6; i++)
+        {
+            before.TryAdmit(0);
+        }
+
+        // Cap 4, resume below 50 % (2): refused while 6, then 5, then 4 are active.
+        var lowered = new SessionAdmission(4, 100, 50, 0, TicksPerSecond, 0, before.Sessions);
+        var verdicts = new List<(int Active, AdmissionVerdict Verdict)>();
+        while (before.Holding > 0)
+        {
+            var verdict = lowered.TryAdmit(0);
+            verdicts.Add((lowered.Active, verdict));
+            before.Release();
+        }
+
+        // 6, 5, 4: at or above the cap; at 3 one more is taken, which reaches high water (4) and marks the service;
+        // then the old sessions end, 3, 2: still refused (not below 2); at 1 one is taken.
+        Assert.Equal(
+            [
+                (6, AdmissionVerdict.SessionLimit), (5, AdmissionVerdict.SessionLimit), (4, AdmissionVerdict.SessionLimit),
+                (4, AdmissionVerdict.Admitted), (3, AdmissionVerdict.SessionLimit), (2, AdmissionVerdict.SessionLimit),
+            ],
+            verdicts);
+        Assert.Equal(AdmissionVerdict.Admitted, lowered.TryAdmit(0));
+        Assert.Equal((0, 2, 2), (before.Holding, lowered.Holding, lowered.Active));
+    }
+
+    [Fact]
+    public void HandOver_ToTheSameServicesNewPolicy_MovesTheSessionNotTheCount_ToAnotherService_MovesBoth()
+    {
+        var before = new SessionAdmission(2, 100, 100, 0, TicksPerSecond, 0);
+        before.TryAdmit(0);
+        before.TryAdmit(0);
+        var after = new SessionAdmission(2, 100, 100, 0, TicksPerSecond, 0, before.Sessions);
+
+        before.HandOver(after);
+        Assert.Equal((1, 1, 2), (before.Holding, after.Holding, after.Active));
+        Assert.Equal(AdmissionVerdict.SessionLimit, after.TryAdmit(0));
+
+        var other = new SessionAdmission(0, 100, 100, 0, TicksPerSecond, 0);
+        before.HandOver(other);
+        Assert.Equal((0, 1, 1), (before.Holding, after.Active, other.Active));
+        Assert.Throws<InvalidOperationException>(() => before.HandOver(after));
+        Assert.Throws<InvalidOperationException>(before.Release);
+    }
 }

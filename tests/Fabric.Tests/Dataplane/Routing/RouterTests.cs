@@ -285,12 +285,15 @@ public sealed class RouterTests : IDisposable
         _lab.Router.Apply(RouterFixture.Load(RouterFixture.Config.Replace("guest {}", "guest {}, extra {}", StringComparison.Ordinal)), 2);
         var current = _lab.Router.Snapshot.Services[_lab.Service("web")].Runtime;
         Assert.NotSame(admitted, current);
+        // The session is held by the runtime that admitted it, and counted among the service's sessions under either.
+        Assert.Equal((1, 0), (admitted.Admission.Holding, current.Admission.Holding));
+        Assert.Equal((1, 1), (admitted.Admission.Active, current.Admission.Active));
 
         _lab.Time.Advance(TimeSpan.FromSeconds(181));
         _lab.Pump();
 
         Assert.Equal(1, _lab.Router.Worker.Counters.SessionsExpired);
-        Assert.Equal(0, admitted.Admission.Active);
+        Assert.Equal((0, 0), (admitted.Admission.Holding, admitted.Admission.Active));
         Assert.Equal(0, admitted.Load.LocalSessions(0) + admitted.Load.LocalSessions(1));
         Assert.Equal(0, current.Admission.Active);
     }

@@ -35,7 +35,9 @@ public sealed class TransitMobilityTests
         // The commit gave the service a new runtime at br1 (its hosting routers changed); the session still counts on the old.
         var inForce = fabric.Br1.Snapshot.Services[service].Runtime;
         Assert.NotSame(admittedBy, inForce);
-        Assert.Equal(1, admittedBy.Admission.Active);
+        Assert.Equal((1, 0), (admittedBy.Admission.Holding, inForce.Admission.Holding));
+        // It is one of the service's sessions for the policy in force too (its max-sessions counts it).
+        Assert.Equal(1, inForce.Admission.Active);
 
         // eng1's next segment reaches br2 through dc1 and comes back in br2's redirect to dc2; dc1 relays it to br1 (naming
         // dc2), br1 moves the session onto new waypoint ports through dc1 naming dc2, and sends the segment on: app2 at dc2
@@ -59,7 +61,7 @@ public sealed class TransitMobilityTests
         Assert.NotNull(Metadata(relayed)!.ReverseContext);
 
         // Moved, the session counts against the runtime in force, and the replaced one holds nothing (so it can be pruned).
-        Assert.Equal(0, admittedBy.Admission.Active);
+        Assert.Equal((0, 1), (admittedBy.Admission.Holding, inForce.Admission.Holding));
         Assert.Equal(1, inForce.Admission.Active);
 
         // dc1 now carries the session on to dc2 beside its old transit session, which idles out.
@@ -443,7 +445,7 @@ public sealed class TransitMobilityTests
         // admitted it, which holds nothing now): least-connections at br2 sees it.
         var inForce = fabric.Br2.Snapshot.Services[service].Runtime;
         Assert.NotSame(admittedAtBr2, inForce);
-        Assert.Equal(0, admittedAtBr2.Admission.Active);
+        Assert.Equal((0, 1), (admittedAtBr2.Admission.Holding, inForce.Admission.Holding));
         Assert.Equal(1, inForce.Admission.Active);
         Assert.Equal(1, Enumerable.Range(0, inForce.Load.Count).Sum(instance => inForce.Load.LocalSessions(instance)));
         // No reset on eng1's connection at either end, and app2 saw its SYN once (br2's health check of app2, back there,
@@ -550,7 +552,7 @@ public sealed class TransitMobilityTests
         // Moved, the session counts on dc1's slot under the runtime in force; the replaced one holds nothing.
         var inForce = fabric.Br1.Snapshot.Services[service].Runtime;
         Assert.NotSame(admittedBy, inForce);
-        Assert.Equal(0, admittedBy.Admission.Active);
+        Assert.Equal((0, 1), (admittedBy.Admission.Holding, inForce.Admission.Holding));
         Assert.Equal(1, inForce.Admission.Active);
         AssertNoResetNorSynAt(fabric, fabric.Lander);
 
