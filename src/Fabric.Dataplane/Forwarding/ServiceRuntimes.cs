@@ -21,10 +21,10 @@ namespace Fabric.Dataplane.Forwarding;
 /// </summary>
 /// <remarks>
 /// A runtime a compile replaced (its service changed shape) or left out (its service is gone) is retired, and
-/// removed by <see cref="Prune"/> once nothing can reach it any more: the snapshot in force does not name it, and
-/// no session holds it (its admission holds no session: every session is admitted by the runtime whose id
-/// it keeps, or handed on to the one it moved to, and releases it when it ends). Only the worker admits sessions, between snapshot reads of its own, so
-/// the worker prunes, between rounds; compiles come one at a time (<see cref="Routing.ForwardingEngine.Apply"/>),
+/// removed by <see cref="Prune"/> once nothing can reach it any more: neither the snapshot in force nor the one any
+/// worker runs names it, and no session holds it (its admission holds no session: every session is admitted by the
+/// runtime whose id it keeps, or handed on to the one it moved to, and releases it when it ends). Only workers admit
+/// sessions, each under the snapshot it published for its round, so the first worker prunes, between rounds; compiles come one at a time (<see cref="Routing.ForwardingEngine.Apply"/>),
 /// and a retired runtime is never handed out again, so a snapshot compiled later never names it. A removed
 /// runtime's id is handed out again. Memory is then bounded by the services of the snapshot in force and the
 /// runtimes live sessions still hold, not by the number of configuration changes (docs/dataplane.md).
@@ -138,11 +138,13 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
     }
 
     /// <summary>
-    /// Removes each retired runtime that <paramref name="snapshot"/> (the one in force) does not name and that no
-    /// session holds; returns how many. Called on the worker thread between rounds, with the snapshot it reads
-    /// now: later rounds read this one or a newer one. Allocates nothing when nothing is retired.
+    /// Removes each retired runtime that <paramref name="snapshot"/> (the one in force) does not name, that no snapshot
+    /// in <paramref name="running"/> names (by worker, the one it runs this round, published before use: null for none) and
+    /// that no session holds; returns how many. Called by a worker between rounds, reading the snapshot in force before
+    /// <paramref name="running"/>'s elements (<see cref="Routing.ForwardingEngine"/>'s <c>Publish</c> says why that is
+    /// enough). Allocates nothing when nothing is retired.
     /// </summary>
-    public int Prune(ForwardingSnapshot snapshot)
+    public int Prune(ForwardingSnapshot snapshot, ForwardingSnapshot?[]? running = null)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         if (Volatile.Read(ref _retiredCount) == 0)
@@ -157,7 +159,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
             for (var i = _retired.Count - 1; i >= 0; i--)
             {
                 var runtime = _retired[i];
-                if (runtime.Admission.Holding > 0 || Names(snapshot, runtime))
+                if (runtime.Admission.Holding > 0 || Names(snapshot, runtime) || AnyNames(running, runtime))
                 {
                     continue;
                 }
@@ -178,6 +180,19 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
         }
 
         return removed;
+
+        static bool AnyNames(ForwardingSnapshot?[]? running, ServiceRuntime runtime)
+        {
+            for (var i = 0; running is not null && i < running.Length; i++)
+            {
+                if (Volatile.Read(ref running[i]) is { } snapshot && Names(snapshot, runtime))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
 
         static bool Names(ForwardingSnapshot snapshot, ServiceRuntime runtime)
         {

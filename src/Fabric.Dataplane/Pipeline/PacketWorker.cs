@@ -164,9 +164,15 @@ public sealed class PacketWorker
     /// Runs the frames other workers handed to this one, then receives one batch from each port and runs every packet
     /// through; wakes the workers it handed frames to. Returns the packets handled.
     /// </summary>
-    public int RunOnce(long now)
+    public int RunOnce(long now) => RunOnce(now, SnapshotSource());
+
+    /// <summary>
+    /// <see cref="RunOnce(long)"/> under <paramref name="running"/>, the snapshot the caller read for this round (and published
+    /// as the one this worker runs, so that no runtime it names is removed meanwhile: <see cref="Forwarding.ServiceRuntimes.Prune"/>).
+    /// </summary>
+    public int RunOnce(long now, ForwardingSnapshot running)
     {
-        var snapshot = Bind(SnapshotSource(), now);
+        var snapshot = Bind(running, now);
         FailOver(snapshot, now);
         var handled = RunHandedOff(now, snapshot);
         for (var port = 0; port < Ports.Length; port++)

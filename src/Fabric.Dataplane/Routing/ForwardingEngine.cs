@@ -37,6 +37,9 @@ public sealed class ForwardingEngine : IDisposable
     private readonly Lock _applyGate = new();
     private long _lastExport;
     private long _nextPrune;
+
+    // By worker: the snapshot it runs this round (Publish), which a prune must not take runtimes from.
+    private readonly ForwardingSnapshot?[] _running;
     private ForwardingSnapshot? _snapshot;
     private CancellationTokenSource? _stop;
     private Thread[] _threads = [];
@@ -71,6 +74,7 @@ public sealed class ForwardingEngine : IDisposable
         Seed = options.Seed ?? RandomSeed();
         _workers = new PacketWorker[count];
         _idleWaits = new IIdleWait[count];
+        _running = new ForwardingSnapshot?[count];
         _requests = new ConcurrentQueue<WorkerRequest>[count];
         _scans = new List<SessionScanRequest>[count];
         var owners = count > 1 ? new Pipeline.Workers.OwnerDirectory(options.SessionCapacity, Seed) : null;
@@ -557,10 +561,11 @@ public sealed class ForwardingEngine : IDisposable
             }
         }
 
+        var running = Publish(index);
         var scans = _scans[index];
         for (var i = scans.Count - 1; i >= 0; i--)
         {
-            if (scans[i].Step(worker, Volatile.Read(ref _snapshot), now))
+            if (scans[i].Step(worker, running, now))
             {
                 scans.RemoveAt(i);
             }
@@ -570,7 +575,7 @@ public sealed class ForwardingEngine : IDisposable
         {
             if (request is SessionScanRequest scan)
             {
-                if (!scan.Step(worker, Volatile.Read(ref _snapshot), now))
+                if (!scan.Step(worker, running, now))
                 {
                     scans.Add(scan);
                 }
@@ -578,10 +583,10 @@ public sealed class ForwardingEngine : IDisposable
                 continue;
             }
 
-            request.Run(worker, Volatile.Read(ref _snapshot), now);
+            request.Run(worker, running, now);
         }
 
-        var handled = worker.RunOnce(now);
+        var handled = running is null ? worker.RunOnce(now) : worker.RunOnce(now, running);
         if (index != 0)
         {
             return handled;
@@ -600,14 +605,39 @@ public sealed class ForwardingEngine : IDisposable
             }
         }
 
-        // Once a second: service runtimes retired by earlier compiles go once no session holds them.
+        // Once a second: service runtimes retired by earlier compiles go once no session holds them and no worker runs a
+        // snapshot that names them.
         if (now >= _nextPrune && Volatile.Read(ref _snapshot) is { } inForce)
         {
             _nextPrune = now + _time.TimestampFrequency;
-            _runtimes.Prune(inForce);
+            _runtimes.Prune(inForce, _running);
         }
 
         return handled;
+    }
+
+    /// <summary>
+    /// The snapshot worker <paramref name="index"/> runs this round (null before the first <see cref="Apply"/>), published in
+    /// <see cref="_running"/> before the worker uses it: read, published (a full fence), read again until both reads agree.
+    /// A prune reads the snapshot in force, then what each worker published. If it did not see this publish, the publish
+    /// came after its reads, so the worker's second read finds the snapshot that prune saw in force or a newer one, and the
+    /// worker runs that: no runtime the prune removed is named there (a retired runtime is never named again). So no
+    /// worker admits a session on, or hands one to, a runtime a prune removed, however many workers run.
+    /// </summary>
+    private ForwardingSnapshot? Publish(int index)
+    {
+        var snapshot = Volatile.Read(ref _snapshot);
+        while (true)
+        {
+            Interlocked.Exchange(ref _running[index], snapshot);
+            var current = Volatile.Read(ref _snapshot);
+            if (ReferenceEquals(current, snapshot))
+            {
+                return snapshot;
+            }
+
+            snapshot = current;
+        }
     }
 
     /// <summary>Ends worker <paramref name="index"/>'s idle wait (or its next). Thread-safe.</summary>

@@ -147,6 +147,26 @@ public sealed class ServiceRuntimesTests : IDisposable
     }
 
     [Fact]
+    public void RetiredRuntime_NamedByTheSnapshotAWorkerRuns_KeptUntilNoWorkerRunsIt()
+    {
+        var before = _lab.Router.Snapshot;
+        var web = before.Services[_lab.Service("web")].Runtime;
+        _lab.Router.Apply(WithTenant("hr"), version: 2);
+        var inForce = _lab.Router.Snapshot;
+        var runtimes = inForce.Runtimes;
+        Assert.NotSame(web, inForce.Services[_lab.Service("web")].Runtime);
+
+        // A second worker is still in a batch of the snapshot before the swap: it may admit a session on web's old
+        // runtime, so the runtime stays although no session holds it and the snapshot in force does not name it.
+        Assert.Equal(0, runtimes.Prune(inForce, [inForce, before]));
+        Assert.Same(web, runtimes[web.Id]);
+
+        // Both workers run the new snapshot: the old runtimes go.
+        Assert.Equal(inForce.Services.Length, runtimes.Prune(inForce, [inForce, inForce]));
+        Assert.Equal(0, runtimes.Retired);
+    }
+
+    [Fact]
     public void RetiredRuntime_HeldByALiveSession_KeptAndReleasedByIt_RemovedOnceTheSessionEnds()
     {
         _lab.Eng1.SendUdp("10.200.0.80", 30000, 53, new byte[10]);
