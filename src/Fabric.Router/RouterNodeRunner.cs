@@ -120,11 +120,33 @@ public static class RouterNodeRunner
             NodeHttpEndpoint? http = null;
             try
             {
-                member = Join(membership, model, name, process, link, output);
-                var clusterTls = member is null ? "none" : membership.Tls is null ? "off(--insecure)" : "mutual";
-                var port = membership.AdminPort ?? (member is null ? 0 : RouterAdminPort);
-                http = port == 0 ? null : ServeHttp(output, membership.Address ?? ManagementAddress(model, name), port, process, () => member);
+                var joins = membership.Clustered && membership.ConductorKey is not null;
+                var port = membership.AdminPort ?? (joins ? RouterAdminPort : 0);
+                http = port == 0 ? null : ServeHttp(output, membership.Address ?? ManagementAddress(model, name), port, process, () => member, joins);
+                // A first join that fails (the cluster port held, say) does not stop the router: it forwards with what it
+                // applied, as after a rejoin that fails, and tries again every RejoinRetry until it joins or stops.
+                string? joinFailure = null;
+                try
+                {
+                    member = Join(membership, model, name, process, link, output);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    joinFailure = e.Message;
+                }
+
+                var clusterTls = !joins ? "none" : membership.Tls is null ? "off(--insecure)" : "mutual";
                 Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} sessions-restored={process.Restored.Added} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={clusterTls} conductor-key={membership.ConductorKey?.PublicKeyBase64 ?? "none"}");
+                if (joinFailure is not null)
+                {
+                    Log(output, "join-failed", $"node={name} reason=\"{joinFailure}\" retry-in={RejoinRetry.TotalSeconds:0}s");
+                    member = stop.WaitOne(RejoinRetry) ? null : JoinAgain(
+                        () => Join(membership, model, name, process, link, output),
+                        stop,
+                        failure => Log(output, "join-failed", $"node={name} reason=\"{failure}\" retry-in={RejoinRetry.TotalSeconds:0}s"),
+                        RejoinRetry);
+                }
+
                 // Removed from the cluster (downed by the split-brain resolver on a side without the conductor,
                 // or by an operator), or not let in within the join timeout, the node keeps forwarding with what it
                 // applied and joins again as a new incarnation: a router's packets never stop for the control plane.
@@ -294,13 +316,13 @@ public static class RouterNodeRunner
     /// a configuration forwards and, in a cluster, the node is a member. A listener that cannot bind is reported and the
     /// router runs on without it: packets never stop for the management plane.
     /// </summary>
-    private static NodeHttpEndpoint? ServeHttp(TextWriter output, string address, int port, RouterProcess process, Func<FabricNode?> member)
+    private static NodeHttpEndpoint? ServeHttp(TextWriter output, string address, int port, RouterProcess process, Func<FabricNode?> member, bool joins)
     {
         var source = new Fabric.Actors.Telemetry.EngineTelemetrySource(process.Engine);
         var metrics = new FabricMetrics(() => [new Fabric.Actors.Telemetry.CounterSample(process.Node, process.RouterName, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), source.Sample())]);
         try
         {
-            return NodeHttpEndpoint.Start(System.Net.IPAddress.Parse(address), port, metrics, _ => Task.FromResult(Unready(process, member()))).GetAwaiter().GetResult();
+            return NodeHttpEndpoint.Start(System.Net.IPAddress.Parse(address), port, metrics, _ => Task.FromResult(Unready(process, member(), joins))).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is IOException or FormatException or InvalidOperationException)
         {
@@ -311,11 +333,16 @@ public static class RouterNodeRunner
     }
 
     /// <summary>Null when the node forwards with a configuration and (in a cluster) is a member that is up, else why not.</summary>
-    private static string? Unready(RouterProcess process, FabricNode? member)
+    private static string? Unready(RouterProcess process, FabricNode? member, bool joins)
     {
         if (process.Engine.AppliedVersion == 0)
         {
             return "no configuration applied yet";
+        }
+
+        if (joins && member is null)
+        {
+            return "the node is not in the cluster: its join failed or it is joining again (event=join-failed or rejoin-failed in its log)";
         }
 
         if (member?.System is { } system && Akka.Cluster.Cluster.Get(system).SelfMember.Status != Akka.Cluster.MemberStatus.Up)

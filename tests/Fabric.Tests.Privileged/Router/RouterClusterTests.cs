@@ -75,6 +75,56 @@ public sealed class RouterClusterTests : IDisposable
     }
 
     [Fact]
+    public async Task Router_ClusterPortHeldAtStart_RunsItsRouterAndTriesAgain_JoinsOnceThePortIsFree()
+    {
+        File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document(", hr {}"));
+        File.WriteAllText(Path.Combine(_dir, "v2.conf"), Document(""));
+        var (clusterPort, apiPort, adminPort, routerPort) = (ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort(), ControlPlaneNodes.FreePort());
+        var conductor = $"http://127.0.0.1:{apiPort}";
+        Assert.Equal(0, (await _fabric.Run("conductor", "token", "create", "--config", "v2.conf", "--owner", "operator", "--out", "token")).Item1);
+        var (keyExit, conductorKey) = await _fabric.Run("keys", "conductor", "--out", "conductor.key");
+        Assert.Equal(0, keyExit);
+        conductorKey = conductorKey.Split('\n')[0];
+
+        // Something else holds the router node's cluster port on its management address when it starts.
+        var held = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse("127.0.0.2"), routerPort);
+        held.Start();
+        using var conductorProcess = _fabric.Start("conductor", "--config", "v2.conf", "--cluster-port", clusterPort.ToString(), "--api-port", apiPort.ToString(), "--insecure");
+        using var conductorOutput = new FabricProcesses.OutputLines(conductorProcess, Deadline);
+        using var router = _fabric.Start(
+            "router", "--config", "v2.conf", "--node", "laba", "--state-dir", "state", "--admin-socket", "admin.sock",
+            "--seed", $"akka.tcp://fabric@127.0.0.1:{clusterPort}", "--cluster-port", routerPort.ToString(), "--admin-port", adminPort.ToString(), "--insecure", "--conductor-key", conductorKey);
+        using var routerOutput = new FabricProcesses.OutputLines(router, Deadline);
+        try
+        {
+            await conductorOutput.WaitFor($"conductor-key={conductorKey}");
+
+            // The node runs its router without the cluster: it started, answers on its admin socket, says why it is not ready,
+            // and tries to join again.
+            await routerOutput.WaitFor("event=started node=laba");
+            await routerOutput.WaitFor("event=join-failed node=laba");
+            Assert.False(router.HasExited);
+            Assert.Equal(JsonValueKind.Object, Counters().GetProperty("traffic").ValueKind);
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.2:{adminPort}/") };
+            var unready = await http.GetAsync("readyz", TestContext.Current.CancellationToken);
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, unready.StatusCode);
+            Assert.Contains("not in the cluster", await unready.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+
+            // The port is freed: a later try joins, and the node applies what the conductor commits.
+            held.Stop();
+            Assert.Equal((0, "version 1 committed"), await _fabric.Run("config", "commit", "v1.conf", "-m", "add hr", "--conductor", conductor, "--token-file", "token"));
+            await Converged(conductor, 1);
+            Assert.Equal(1, Counters().GetProperty("version").GetInt64());
+        }
+        finally
+        {
+            held.Stop();
+            await Stop(router);
+            await Stop(conductorProcess);
+        }
+    }
+
+    [Fact]
     public async Task Router_JoinedToConductor_AppliesEachCommit_AndKeepsItOnDisk_ItsInstanceInTheRegistry()
     {
         File.WriteAllText(Path.Combine(_dir, "v1.conf"), Document(", hr {}").Replace("  routers {", Web + "\n  routers {", StringComparison.Ordinal));
