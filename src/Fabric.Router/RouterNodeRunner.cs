@@ -132,18 +132,18 @@ public static class RouterNodeRunner
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    joinFailure = e.Message;
+                    joinFailure = Reason(e);
                 }
 
                 var clusterTls = !joins ? "none" : membership.Tls is null ? "off(--insecure)" : "mutual";
                 Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} sessions-restored={process.Restored.Added} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={clusterTls} conductor-key={membership.ConductorKey?.PublicKeyBase64 ?? "none"}");
                 if (joinFailure is not null)
                 {
-                    Log(output, "join-failed", $"node={name} reason=\"{joinFailure}\" retry-in={RejoinRetry.TotalSeconds:0}s");
+                    Log(output, "join-failed", $"node={name} reason={NodeLogger.Quoted(joinFailure)} retry-in={RejoinRetry.TotalSeconds:0}s");
                     member = stop.WaitOne(RejoinRetry) ? null : JoinAgain(
                         () => Join(membership, model, name, process, link, output),
                         stop,
-                        failure => Log(output, "join-failed", $"node={name} reason=\"{failure}\" retry-in={RejoinRetry.TotalSeconds:0}s"),
+                        failure => Log(output, "join-failed", $"node={name} reason={NodeLogger.Quoted(failure)} retry-in={RejoinRetry.TotalSeconds:0}s"),
                         RejoinRetry);
                 }
 
@@ -161,7 +161,7 @@ public static class RouterNodeRunner
                     member = JoinAgain(
                         () => Join(membership, model, name, process, link, output),
                         stop,
-                        failure => Log(output, "rejoin-failed", $"node={name} reason=\"{failure}\" retry-in={RejoinRetry.TotalSeconds:0}s"),
+                        failure => Log(output, "rejoin-failed", $"node={name} reason={NodeLogger.Quoted(failure)} retry-in={RejoinRetry.TotalSeconds:0}s"),
                         RejoinRetry);
                 }
 
@@ -179,6 +179,26 @@ public static class RouterNodeRunner
 
         Log(output, "stopped", $"node={name}");
         return 0;
+    }
+
+    /// <summary>
+    /// Why <paramref name="failure"/> happened, for a log line: its message and its inner exceptions' (from the outermost),
+    /// without the wrappers that say nothing (an <see cref="AggregateException"/> around one exception, as a task's
+    /// failure comes): "Failed to bind to [127.0.0.2:25520]. See InnerException for details. / Address already in use".
+    /// </summary>
+    public static string Reason(Exception failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        var messages = new List<string>();
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            if (e is not AggregateException { InnerExceptions.Count: 1 })
+            {
+                messages.Add(e.Message);
+            }
+        }
+
+        return string.Join(" / ", messages);
     }
 
     /// <summary>How long a node whose join again failed waits before it tries once more.</summary>
@@ -203,7 +223,7 @@ public static class RouterNodeRunner
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                failed(e.Message);
+                failed(Reason(e));
             }
 
             if (stop.WaitOne(retry))
@@ -327,7 +347,7 @@ public static class RouterNodeRunner
         catch (Exception e) when (e is IOException or FormatException or InvalidOperationException)
         {
             metrics.Dispose();
-            Log(output, "admin-http-failed", $"node={process.Node} address={address}:{port} reason=\"{e.Message}\"");
+            Log(output, "admin-http-failed", $"node={process.Node} address={address}:{port} reason={NodeLogger.Quoted(e.Message)}");
             return null;
         }
     }

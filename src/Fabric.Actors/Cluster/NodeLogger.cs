@@ -78,8 +78,11 @@ public sealed class NodeLogger : ActorBase, IRequiresMessageQueue<ILoggerMessage
         return e.Cause is null ? fields : $"{fields} cause={Quoted(e.Cause.ToString())}";
     }
 
-    /// <summary><paramref name="text"/> in double quotes, with <c>"</c>, <c>\</c> and control characters escaped as in C or JSON.</summary>
-    private static string Quoted(string text)
+    /// <summary>
+    /// <paramref name="text"/> in double quotes, with <c>"</c>, <c>\</c> and control characters escaped as in C or JSON: a
+    /// value of a node's <c>key=value</c> log line that stays on its line whatever it holds.
+    /// </summary>
+    public static string Quoted(string text)
     {
         var quoted = new StringBuilder(text.Length + 2).Append('"');
         foreach (var c in text)

@@ -138,15 +138,17 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
     }
 
     /// <summary>
-    /// Removes each retired runtime that <paramref name="snapshot"/> (the one in force) does not name, that no snapshot
-    /// in <paramref name="running"/> names (by worker, the one it runs this round, published before use: null for none) and
-    /// that no session holds; returns how many. Called by a worker between rounds, reading the snapshot in force before
-    /// <paramref name="running"/>'s elements (<see cref="Routing.ForwardingEngine"/>'s <c>Publish</c> says why that is
-    /// enough). Allocates nothing when nothing is retired.
+    /// Removes each retired runtime that the snapshot in force (<paramref name="inForce"/>, read under this object's lock)
+    /// does not name, that no snapshot in <paramref name="running"/> names (by worker, the one it runs this round, published
+    /// before use: null for none) and that no session holds; returns how many. The snapshot in force is read under the lock
+    /// that retiring takes, so every runtime retired so far was retired by a compile whose snapshot is in force or not yet
+    /// swapped in: one a later compile will name is never removed. Its elements of <paramref name="running"/> are read after
+    /// it (<see cref="Routing.ForwardingEngine"/>'s <c>Publish</c> says why that is enough). Called by a worker between rounds.
+    /// Allocates nothing when nothing is retired.
     /// </summary>
-    public int Prune(ForwardingSnapshot snapshot, ForwardingSnapshot?[]? running = null)
+    public int Prune(Func<ForwardingSnapshot> inForce, ForwardingSnapshot?[]? running = null)
     {
-        ArgumentNullException.ThrowIfNull(snapshot);
+        ArgumentNullException.ThrowIfNull(inForce);
         if (Volatile.Read(ref _retiredCount) == 0)
         {
             return 0;
@@ -155,6 +157,7 @@ public sealed class ServiceRuntimes(uint keySender = 0, int workers = 1)
         var removed = 0;
         lock (_gate)
         {
+            var snapshot = inForce();
             ServiceRuntime?[]? all = null;
             for (var i = _retired.Count - 1; i >= 0; i--)
             {

@@ -40,6 +40,9 @@ public sealed class ForwardingEngine : IDisposable
 
     // By worker: the snapshot it runs this round (Publish), which a prune must not take runtimes from.
     private readonly ForwardingSnapshot?[] _running;
+
+    // Reads the snapshot in force, for a prune to call under the runtimes' lock.
+    private readonly Func<ForwardingSnapshot> _inForce;
     private ForwardingSnapshot? _snapshot;
     private CancellationTokenSource? _stop;
     private Thread[] _threads = [];
@@ -75,6 +78,7 @@ public sealed class ForwardingEngine : IDisposable
         _workers = new PacketWorker[count];
         _idleWaits = new IIdleWait[count];
         _running = new ForwardingSnapshot?[count];
+        _inForce = () => Volatile.Read(ref _snapshot)!;
         _requests = new ConcurrentQueue<WorkerRequest>[count];
         _scans = new List<SessionScanRequest>[count];
         var owners = count > 1 ? new Pipeline.Workers.OwnerDirectory(options.SessionCapacity, Seed) : null;
@@ -607,10 +611,10 @@ public sealed class ForwardingEngine : IDisposable
 
         // Once a second: service runtimes retired by earlier compiles go once no session holds them and no worker runs a
         // snapshot that names them.
-        if (now >= _nextPrune && Volatile.Read(ref _snapshot) is { } inForce)
+        if (now >= _nextPrune && Volatile.Read(ref _snapshot) is not null)
         {
             _nextPrune = now + _time.TimestampFrequency;
-            _runtimes.Prune(inForce, _running);
+            _runtimes.Prune(_inForce, _running);
         }
 
         return handled;
@@ -619,10 +623,11 @@ public sealed class ForwardingEngine : IDisposable
     /// <summary>
     /// The snapshot worker <paramref name="index"/> runs this round (null before the first <see cref="Apply"/>), published in
     /// <see cref="_running"/> before the worker uses it: read, published (a full fence), read again until both reads agree.
-    /// A prune reads the snapshot in force, then what each worker published. If it did not see this publish, the publish
-    /// came after its reads, so the worker's second read finds the snapshot that prune saw in force or a newer one, and the
-    /// worker runs that: no runtime the prune removed is named there (a retired runtime is never named again). So no
-    /// worker admits a session on, or hands one to, a runtime a prune removed, however many workers run.
+    /// A prune reads the snapshot in force (under the lock retiring takes), then what each worker published. If it did not
+    /// see this publish, the publish came after its reads, so the worker's second read finds the snapshot that prune saw in
+    /// force or a newer one, and the worker runs that: no runtime the prune removed is named there (it was retired by a
+    /// compile already swapped in, and a retired runtime is never named again). So no worker admits a session on, or hands
+    /// one to, a runtime a prune removed, however many workers run.
     /// </summary>
     private ForwardingSnapshot? Publish(int index)
     {

@@ -42,4 +42,14 @@ public sealed class JoinAgainTests
         Assert.Null(joined);
         Assert.Equal(1, attempts);
     }
+
+    [Fact]
+    public void Reason_OfAFailedStart_SaysWhatFailedAndWhy_WithoutTheTasksWrappers()
+    {
+        var bind = new InvalidOperationException("Failed to bind to [127.0.0.2:25520].", new System.Net.Sockets.SocketException(98));
+        var failure = new AggregateException(new AggregateException(bind));
+
+        Assert.Equal($"Failed to bind to [127.0.0.2:25520]. / {new System.Net.Sockets.SocketException(98).Message}", RouterNodeRunner.Reason(failure));
+        Assert.Equal("the cluster port is held", RouterNodeRunner.Reason(new IOException("the cluster port is held")));
+    }
 }

@@ -158,12 +158,19 @@ public sealed class ServiceRuntimesTests : IDisposable
 
         // A second worker is still in a batch of the snapshot before the swap: it may admit a session on web's old
         // runtime, so the runtime stays although no session holds it and the snapshot in force does not name it.
-        Assert.Equal(0, runtimes.Prune(inForce, [inForce, before]));
+        Assert.Equal(0, runtimes.Prune(() => inForce, [inForce, before]));
         Assert.Same(web, runtimes[web.Id]);
 
         // Both workers run the new snapshot: the old runtimes go.
-        Assert.Equal(inForce.Services.Length, runtimes.Prune(inForce, [inForce, inForce]));
+        Assert.Equal(inForce.Services.Length, runtimes.Prune(() => inForce, [inForce, inForce]));
         Assert.Equal(0, runtimes.Retired);
+
+        // A compile in progress retires web's runtime in force before its snapshot is swapped in: the snapshot in force,
+        // read under the lock that retiring takes, still names it, so it stays whatever the workers ran before.
+        var current = inForce.Services[_lab.Service("web")].Runtime;
+        runtimes.For("web", Fabric.Model.ServicePolicy.Default with { MaxSessions = 7 }, ["web1", "web2"], ["engineering"], ticksPerSecond: 1_000_000, now: 0);
+        Assert.Equal(0, runtimes.Prune(() => _lab.Router.Snapshot, [before, before]));
+        Assert.Same(current, runtimes[current.Id]);
     }
 
     [Fact]
