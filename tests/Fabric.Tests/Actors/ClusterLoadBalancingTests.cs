@@ -94,9 +94,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         // On failure the last answer says where the chain stopped: dc1's entry still in br1's replica (the watcher, or a
         // write of dc1's that came back), or gone but still counted (the load balancer).
         await ControlPlaneNodes.Until(
-            async () => new Dc1Slot(
-                spread.Runtime.Load.RemoteSessions(dc1Slot),
-                [.. (await LoadEntries(replicator)).Select(e => $"{e.Key} by {e.Value.Load.Member} #{e.Value.Sequence}")]),
+            async () => new Dc1Slot(spread.Runtime.Load.RemoteSessions(dc1Slot), await EntriesOrWhyNot(replicator, system)),
             slot => slot.Counted == 0,
             "br1 forgetting dc1's published sessions");
         await ControlPlaneNodes.Until(
@@ -179,6 +177,28 @@ public sealed class ClusterLoadBalancingTests : IDisposable
     private sealed record Dc1Slot(long Counted, string[] Entries)
     {
         public override string ToString() => $"{Counted} counted; br1's replica holds [{string.Join(", ", Entries)}]";
+    }
+
+    /// <summary>
+    /// The published loads br1's replica holds, each as "key by member #sequence"; or, when its replicator does not answer
+    /// within 2 s, one line saying so with br1's view of the cluster (a diagnosis for a failed wait: this test once timed
+    /// out on the replicator's answer in CI).
+    /// </summary>
+    private static async Task<string[]> EntriesOrWhyNot(IActorRef replicator, ActorSystem system)
+    {
+        try
+        {
+            var response = await replicator.Ask<IGetResponse>(Dsl.Get(ServiceDistribution.Loads, ReadLocal.Instance), TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
+            return response.IsSuccessful
+                ? [.. response.Get(ServiceDistribution.Loads).ByName().Select(e => $"{e.Key} by {e.Value.Load.Member} #{e.Value.Sequence}")]
+                : [$"br1's replica answered {response.GetType().Name}"];
+        }
+        catch (AskTimeoutException)
+        {
+            var cluster = Akka.Cluster.Cluster.Get(system);
+            var view = cluster.State;
+            return [$"br1's replicator did not answer within 2 s: br1's system terminated {system.WhenTerminated.IsCompleted}, br1 {cluster.SelfMember.Status}, members [{string.Join(", ", view.Members.Select(m => $"{m.Address.Port}:{m.Status}"))}], unreachable [{string.Join(", ", view.Unreachable.Select(m => m.Address.Port))}], leader {view.Leader?.Port}"];
+        }
     }
 
     /// <summary>The published loads as the node of <paramref name="replicator"/> holds them.</summary>
