@@ -123,28 +123,21 @@ public static class RouterNodeRunner
                 var joins = membership.Clustered && membership.ConductorKey is not null;
                 var port = membership.AdminPort ?? (joins ? RouterAdminPort : 0);
                 http = port == 0 ? null : ServeHttp(output, membership.Address ?? ManagementAddress(model, name), port, process, () => member, joins);
+                FabricNode? JoinCluster() => Join(membership, model, name, process, link, output);
+                Action<string> Failed(string @event) =>
+                    failure => Log(output, @event, $"node={name} reason={NodeLogger.Quoted(failure)} retry-in={RejoinRetry.TotalSeconds:0}s");
+
                 // A first join that fails (the cluster port held, say) does not stop the router: it forwards with what it
                 // applied, as after a rejoin that fails, and tries again every RejoinRetry until it joins or stops.
-                string? joinFailure = null;
-                try
-                {
-                    member = Join(membership, model, name, process, link, output);
-                }
-                catch (Exception e) when (e is not OutOfMemoryException)
-                {
-                    joinFailure = Reason(e);
-                }
+                member = TryJoin(JoinCluster, out var joinFailure);
 
                 var clusterTls = !joins ? "none" : membership.Tls is null ? "off(--insecure)" : "mutual";
                 Log(output, "started", $"node={name} router={process.RouterName} version={process.Engine.AppliedVersion} sessions-restored={process.Restored.Added} devices={string.Join(',', process.Devices())} admin={options.AdminSocket} admin-http={http?.Address.ToString() ?? "off"} identity={process.Identity ?? "none"} cluster-tls={clusterTls} conductor-key={membership.ConductorKey?.PublicKeyBase64 ?? "none"}");
                 if (joinFailure is not null)
                 {
-                    Log(output, "join-failed", $"node={name} reason={NodeLogger.Quoted(joinFailure)} retry-in={RejoinRetry.TotalSeconds:0}s");
-                    member = stop.WaitOne(RejoinRetry) ? null : JoinAgain(
-                        () => Join(membership, model, name, process, link, output),
-                        stop,
-                        failure => Log(output, "join-failed", $"node={name} reason={NodeLogger.Quoted(failure)} retry-in={RejoinRetry.TotalSeconds:0}s"),
-                        RejoinRetry);
+                    var joinFailed = Failed("join-failed");
+                    joinFailed(joinFailure);
+                    member = stop.WaitOne(RejoinRetry) ? null : JoinAgain(JoinCluster, stop, joinFailed, RejoinRetry);
                 }
 
                 // Removed from the cluster (downed by the split-brain resolver on a side without the conductor,
@@ -158,11 +151,7 @@ public static class RouterNodeRunner
                     member.StopAsync().GetAwaiter().GetResult();
                     member.Dispose();
                     member = null;
-                    member = JoinAgain(
-                        () => Join(membership, model, name, process, link, output),
-                        stop,
-                        failure => Log(output, "rejoin-failed", $"node={name} reason={NodeLogger.Quoted(failure)} retry-in={RejoinRetry.TotalSeconds:0}s"),
-                        RejoinRetry);
+                    member = JoinAgain(JoinCluster, stop, Failed("rejoin-failed"), RejoinRetry);
                 }
 
                 stop.WaitOne();
@@ -201,6 +190,21 @@ public static class RouterNodeRunner
         return string.Join(" / ", messages);
     }
 
+    /// <summary>One try of <paramref name="join"/>: what it returned, or null and, in <paramref name="failure"/>, why it threw (<see cref="Reason"/>).</summary>
+    private static FabricNode? TryJoin(Func<FabricNode?> join, out string? failure)
+    {
+        try
+        {
+            failure = null;
+            return join();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            failure = Reason(e);
+            return null;
+        }
+    }
+
     /// <summary>How long a node whose join again failed waits before it tries once more.</summary>
     public static readonly TimeSpan RejoinRetry = TimeSpan.FromSeconds(5);
 
@@ -217,15 +221,13 @@ public static class RouterNodeRunner
         ArgumentNullException.ThrowIfNull(failed);
         while (!stop.WaitOne(0))
         {
-            try
+            var node = TryJoin(join, out var failure);
+            if (failure is null)
             {
-                return join();
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                failed(Reason(e));
+                return node;
             }
 
+            failed(failure);
             if (stop.WaitOne(retry))
             {
                 break;

@@ -155,12 +155,7 @@ public sealed class SessionAdmission
     /// <exception cref="InvalidOperationException">It holds no session (a release without an admission).</exception>
     public void Release()
     {
-        if (Interlocked.Decrement(ref _holding) < 0)
-        {
-            Interlocked.Increment(ref _holding);
-            throw new InvalidOperationException("A session was released that was never admitted.");
-        }
-
+        GiveUpOne("released");
         _sessions.Release();
     }
 
@@ -184,13 +179,18 @@ public sealed class SessionAdmission
             return;
         }
 
+        GiveUpOne("handed on");
+        Interlocked.Increment(ref to._holding);
+    }
+
+    /// <summary>Counts one session fewer held here; throws when none is (a session <paramref name="how"/> that was never admitted).</summary>
+    private void GiveUpOne(string how)
+    {
         if (Interlocked.Decrement(ref _holding) < 0)
         {
             Interlocked.Increment(ref _holding);
-            throw new InvalidOperationException("A session was handed on that was never admitted.");
+            throw new InvalidOperationException($"A session was {how} that was never admitted.");
         }
-
-        Interlocked.Increment(ref to._holding);
     }
 
     private bool Honours(long state) =>
