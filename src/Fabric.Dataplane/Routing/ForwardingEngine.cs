@@ -302,7 +302,7 @@ public sealed class ForwardingEngine : IDisposable
         {
             shards[i] = Request(i, (worker, snapshot, now) => snapshot is null
                 ? []
-                : SvrStage.GiveUpClient(worker, worker.Bind(snapshot, now), now, clients));
+                : SvrStage.GiveUpClient(worker, snapshot, now, clients));
         }
 
         var given = await Task.WhenAll(shards).ConfigureAwait(false);
@@ -329,7 +329,7 @@ public sealed class ForwardingEngine : IDisposable
                 ? Task.FromResult(new SessionImportResult(0, 0, 0))
                 : Request(i, (worker, snapshot, now) => snapshot is null
                     ? new SessionImportResult(0, 0, part.Length)
-                    : SvrStage.TakeClient(worker, worker.Bind(snapshot, now), now, given, part));
+                    : SvrStage.TakeClient(worker, snapshot, now, given, part));
         }
 
         var taken = await Task.WhenAll(parts).ConfigureAwait(false);
@@ -349,13 +349,8 @@ public sealed class ForwardingEngine : IDisposable
         var ended = new Task<bool>[_workers.Length];
         for (var i = 0; i < _workers.Length; i++)
         {
-            ended[i] = Request(i, (worker, snapshot, now) =>
+            ended[i] = Request(i, (worker, _, _) =>
             {
-                if (snapshot is not null)
-                {
-                    worker.Bind(snapshot, now);
-                }
-
                 worker.Resources.ClientsHandedOver(clients);
                 return true;
             });
@@ -454,7 +449,8 @@ public sealed class ForwardingEngine : IDisposable
         var shards = new SessionRecord[_workers.Length][];
         for (var i = 0; i < _workers.Length; i++)
         {
-            shards[i] = snapshot is null ? [] : SessionReplication.Export(_workers[i], snapshot, now, since: 0, onlyEstablished: false);
+            // A worker stopped before its round bound the last commit holds the indexes of the snapshot it ran: bound first.
+            shards[i] = snapshot is null ? [] : SessionReplication.Export(_workers[i], _workers[i].Bind(snapshot, now), now, since: 0, onlyEstablished: false);
         }
 
         return new SessionHandOver(snapshot?.Version ?? 0, shards);
@@ -483,7 +479,8 @@ public sealed class ForwardingEngine : IDisposable
         var total = new SessionImportResult(0, 0, 0);
         for (var i = 0; i < _workers.Length; i++)
         {
-            var result = SessionReplication.Import(_workers[i], snapshot, now, snapshot.Version, handOver.Shards[i]);
+            // Bound first: a commit before the first round then renumbers these sessions as it does every other.
+            var result = SessionReplication.Import(_workers[i], _workers[i].Bind(snapshot, now), now, snapshot.Version, handOver.Shards[i]);
             total = new SessionImportResult(total.Added + result.Added, total.Updated + result.Updated, total.Refused + result.Refused);
         }
 
@@ -566,6 +563,13 @@ public sealed class ForwardingEngine : IDisposable
         }
 
         var running = Publish(index);
+        if (running is not null)
+        {
+            // Requests and scans read and write sessions with the snapshot they are handed: the sessions must hold its
+            // indexes first (a commit that renumbered tenants or services would otherwise be read with the old numbers).
+            worker.Bind(running, now);
+        }
+
         var scans = _scans[index];
         for (var i = scans.Count - 1; i >= 0; i--)
         {
@@ -686,7 +690,10 @@ public sealed class ForwardingEngine : IDisposable
         return request.Completion.Task;
     }
 
-    /// <summary>Work handed to the worker thread, run between batches (the worker owns the tables it touches).</summary>
+    /// <summary>
+    /// Work handed to the worker thread, run between batches (the worker owns the tables it touches), with the snapshot
+    /// the worker has just bound (<see cref="PacketWorker.Bind"/>): the sessions hold that snapshot's indexes.
+    /// </summary>
     private abstract class WorkerRequest
     {
         public abstract void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now);

@@ -1,6 +1,9 @@
+using Fabric.Dataplane.Sessions;
 using Fabric.Dataplane.Pipeline;
+using Fabric.Dataplane.Routing;
 using Fabric.Dataplane.Wire;
 using Fabric.Tests.Dataplane.Routing;
+using Fabric.Tests.Dataplane.Svr.Routers;
 
 namespace Fabric.Tests.Dataplane.Pipeline;
 
@@ -48,6 +51,63 @@ public sealed class SessionRebindingTests : IDisposable
         Assert.Equal(dbPackets + 2, traffic.Get(finance, _lab.Service("db")).Packets);
         Assert.Equal(1, traffic.Get(finance, _lab.Service("db")).ActiveSessions);
         Assert.Equal(0, _lab.Router.Worker.Counters.SessionsRevoked);
+    }
+
+    /// <summary>fin1's db session through the handshake and two exchanges (7 packets): established enough to replicate.</summary>
+    private static void OpenDb(RouterFixture lab)
+    {
+        lab.Fin1.SendTcp("10.10.1.20", 41000, 5432, TcpFlags.Syn, 1, 0, []);
+        lab.Pump();
+        lab.Fin1.SendTcp("10.10.1.20", 41000, 5432, TcpFlags.Ack, 2, 2, []);
+        lab.Fin1.SendTcp("10.10.1.20", 41000, 5432, TcpFlags.Ack | TcpFlags.Psh, 2, 2, "one"u8.ToArray());
+        lab.Pump();
+        lab.Fin1.SendTcp("10.10.1.20", 41000, 5432, TcpFlags.Ack | TcpFlags.Psh, 5, 5, "two"u8.ToArray());
+        lab.Pump();
+    }
+
+    /// <summary>Runs <paramref name="request"/>'s round (the router's next one) and returns what it answered.</summary>
+    private static async Task<T> InNextRound<T>(ForwardingEngine router, Task<T> request)
+    {
+        router.RunOnce();
+        return await request;
+    }
+
+    [Fact]
+    public async Task AnHaExportAskedBeforeTheRoundThatBindsARenumberingSwap_NamesTheSessionsServiceAsTheSwapNumbersIt()
+    {
+        OpenDb(_lab);
+        var dbBefore = _lab.Service("db");
+
+        // The swap renumbers db (above); the export runs in the first round under it, before any packet.
+        _lab.Router.Apply(RouterFixture.Load(Without("bulk")), 2);
+        var export = await InNextRound(_lab.Router, _lab.Router.ExportSessionsAsync(everything: true));
+
+        Assert.Equal(2, export.Version);
+        var record = Assert.Single(export.Sessions);
+        Assert.NotEqual(dbBefore, _lab.Service("db"));
+        Assert.Equal((_lab.Tenant("finance"), _lab.Service("db")), ((int)record.State.Tenant, (int)record.State.Service));
+    }
+
+    [Fact]
+    public async Task SessionsAnHaPartnerImportsInTheRoundThatBindsARenumberingSwap_KeepTheirService()
+    {
+        var renumbered = RouterFixture.Load(Without("bulk"));
+        OpenDb(_lab);
+        _lab.Router.Apply(renumbered, 2);
+        var export = await InNextRound(_lab.Router, _lab.Router.ExportSessionsAsync(everything: true));
+
+        // The partner ran the first version, then gets the swap and the records of the same version in one round.
+        using var partner = new RouterFixture();
+        partner.Router.RunOnce();
+        partner.Router.Apply(renumbered, 2);
+        var imported = await InNextRound(partner.Router, partner.Router.ImportSessionsAsync(export.Version, export.Sessions));
+
+        Assert.Equal(new SessionImportResult(1, 0, 0), imported);
+        partner.Router.RunOnce();
+        var session = SvrFabric.OnlySession(partner.Router);
+        Assert.Equal((partner.Tenant("finance"), partner.Service("db")), ((int)session.Tenant, (int)session.Service));
+        Assert.Equal(1, partner.Router.Snapshot.Services[partner.Service("db")].Runtime.Admission.Active);
+        Assert.Equal(0, partner.Router.Worker.Counters.SessionsRevoked);
     }
 
     [Fact]
