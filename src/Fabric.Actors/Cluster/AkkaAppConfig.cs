@@ -11,6 +11,8 @@ namespace Fabric.Actors.Cluster;
 /// 2026-12-06, Akka's app.config"). <see cref="Skip"/> installs, through System.Configuration's own extension point (its
 /// internal settings factory used through the public <see cref="IInternalConfigSettingsFactory"/>), a configuration
 /// system in which <c>appSettings</c> and <c>connectionStrings</c> are empty and every other section is absent.
+/// Used where Akka.Hosting creates the actor system (the conductor); a router's <see cref="FabricNode"/> creates its own
+/// without reading any section, so loads no System.Configuration at all.
 /// </summary>
 public static class AkkaAppConfig
 {

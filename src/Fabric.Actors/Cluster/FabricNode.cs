@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Actor.Internal;
 using Akka.Actor.Setup;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
@@ -70,9 +71,9 @@ public sealed class FabricNode : IDisposable
             throw new InvalidOperationException("the node is already started");
         }
 
-        AkkaAppConfig.Skip();
+        var config = LoggerConfig.WithFallback(_setup.Config);
         var bootstrap = BootstrapSetup.Create()
-            .WithConfig(LoggerConfig.WithFallback(_setup.Config))
+            .WithConfig(config)
             .WithActorRefProvider(ProviderSelection.Cluster.Instance);
         var setup = ActorSystemSetup.Create(bootstrap, _log);
         if (_setup.Tls is { } tls)
@@ -80,7 +81,7 @@ public sealed class FabricNode : IDisposable
             setup = setup.And(tls);
         }
 
-        var system = ActorSystem.Create(ClusterNodeSettings.SystemName, setup);
+        var system = CreateAndStart(config, setup);
         try
         {
             // Routers' session actors register with the mediator; conductor nodes reach them by path and take their flows by topic.
@@ -103,6 +104,22 @@ public sealed class FabricNode : IDisposable
 
         _system = system;
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The actor system of <paramref name="config"/> and <paramref name="setup"/>, started: what <c>ActorSystem.Create(name,
+    /// setup)</c> does once it has the configuration, without its first step. <c>Create</c> evaluates
+    /// <c>ConfigurationFactory.Load()</c> (the <c>akka</c> section of the process's app.config) even when the setup holds a
+    /// configuration, then drops it; reading it loads System.Configuration, its section types and .NET's XML reader into
+    /// every router (~2.5 MB resident: docs/benchmarks.md "Memory, 2026-12-07, a router without app.config's section").
+    /// <see cref="ActorSystemImpl"/> and its <c>Start</c> are the two steps <c>Create</c> takes after it (Akka.NET 1.5's
+    /// public types; a test of the lab checks that a router maps none of those files and runs).
+    /// </summary>
+    private static ActorSystemImpl CreateAndStart(Akka.Configuration.Config config, ActorSystemSetup setup)
+    {
+        var system = new ActorSystemImpl(ClusterNodeSettings.SystemName, config, setup, guardianProps: null);
+        system.Start();
+        return system;
     }
 
     /// <summary>

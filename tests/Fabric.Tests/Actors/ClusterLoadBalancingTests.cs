@@ -197,7 +197,7 @@ public sealed class ClusterLoadBalancingTests : IDisposable
         {
             var cluster = Akka.Cluster.Cluster.Get(system);
             var view = cluster.State;
-            return [$"br1's replicator did not answer within 2 s: br1's system terminated {system.WhenTerminated.IsCompleted}, br1 {cluster.SelfMember.Status}, members [{string.Join(", ", view.Members.Select(m => $"{m.Address.Port}:{m.Status}"))}], unreachable [{string.Join(", ", view.Unreachable.Select(m => m.Address.Port))}], leader {view.Leader?.Port}"];
+            return [$"br1's replicator did not answer within 2 s: br1's system terminated {system.WhenTerminated.IsCompleted} (coordinated shutdown: {Akka.Actor.CoordinatedShutdown.Get(system).ShutdownReason?.GetType().Name ?? "not run"}), br1 {cluster.SelfMember.Address.Port}:{cluster.SelfMember.Status}, members [{string.Join(", ", view.Members.Select(m => $"{m.Address.Port}:{m.Status}"))}], unreachable [{string.Join(", ", view.Unreachable.Select(m => m.Address.Port))}], leader {view.Leader?.Port}"];
         }
     }
 
