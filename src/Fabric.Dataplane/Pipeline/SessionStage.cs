@@ -19,8 +19,9 @@ public static class SessionStage
             return Verdict.Drop;
         }
 
-        if (resources.Lookups.TryFind(context.Lookup, context.Key, out var handle, out var direction)
-            && !(context.ToWaypoint && SvrStage.Superseded(ref context, snapshot, resources, handle, direction)))
+        var found = resources.Lookups.TryFind(context.Lookup, context.Key, out var handle, out var direction);
+        var supersedes = found && context.ToWaypoint && SvrStage.Supersedes(ref context, resources, handle, direction);
+        if (found && !supersedes)
         {
             context.Session = handle;
             context.Direction = direction;
@@ -34,8 +35,9 @@ public static class SessionStage
 
         if (context.ToWaypoint)
         {
-            // Accept opens a session (Continue), drops, or takes a late redirect whole (Consumed).
-            var accepted = SvrStage.Accept(ref context, snapshot, resources);
+            // Accept opens a session (Continue), drops, or takes a late redirect whole (Consumed); the session the packet
+            // supersedes gives way only once Accept has verified it.
+            var accepted = SvrStage.Accept(ref context, snapshot, resources, supersedes ? handle : -1);
             return accepted == Verdict.Continue ? FastPath(ref context, snapshot, resources) : accepted;
         }
 

@@ -618,7 +618,14 @@ public sealed class ForwardingEngine : IDisposable
         if (now >= _nextPrune && Volatile.Read(ref _snapshot) is not null)
         {
             _nextPrune = now + _time.TimestampFrequency;
-            _runtimes.Prune(_inForce, _running);
+            try
+            {
+                _runtimes.Prune(_inForce, _running);
+            }
+            catch (Exception fault) when (fault is not OutOfMemoryException)
+            {
+                worker.Faults.Record(fault, now);
+            }
         }
 
         return handled;

@@ -12,24 +12,25 @@ namespace Fabric.Dataplane.Pipeline;
 public static partial class SvrStage
 {
     /// <summary>
-    /// Whether the packet in hand opens a new session on the waypoint tuple of session <paramref name="handle"/>
-    /// (forward metadata with another session id): the peer ended the old session and reuses its waypoint pair. The old
-    /// session is then removed and what it held given back, so the packet is accepted as a new session.
+    /// Whether the packet in hand claims to open a new session on the waypoint tuple of session <paramref name="handle"/>
+    /// (forward metadata with another session id): the peer ended the old session and reuses its waypoint pair. Reads
+    /// only: the claim is not verified yet, so the old session stays until <see cref="Accept"/> has verified the packet
+    /// (<see cref="GiveWay"/>); a forged claim is dropped and the session goes on.
     /// </summary>
-    public static bool Superseded(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources, int handle, SessionDirection direction)
+    public static bool Supersedes(ref PacketContext context, WorkerResources resources, int handle, SessionDirection direction)
     {
-        var sessions = resources.Sessions;
-        var state = sessions.Payload(handle);
-        if (direction != SessionDirection.Forward || state.Svr is not (SvrRole.Egress or SvrRole.FormerEgress or SvrRole.Transit)
-            || !context.Metadata.Present || !context.Metadata.HasForwardContext || context.Metadata.SessionId == state.SessionId)
-        {
-            return false;
-        }
+        ref readonly var state = ref resources.Sessions.Payload(handle);
+        return direction == SessionDirection.Forward && state.Svr is (SvrRole.Egress or SvrRole.FormerEgress or SvrRole.Transit)
+            && context.Metadata.Present && context.Metadata.HasForwardContext && context.Metadata.SessionId != state.SessionId;
+    }
 
+    /// <summary>Removes session <paramref name="handle"/>, which a verified packet superseded, and gives back what it held.</summary>
+    private static void GiveWay(ForwardingSnapshot snapshot, WorkerResources resources, int handle)
+    {
+        var state = resources.Sessions.Payload(handle);
         resources.RemoveSession(handle);
         SessionOpening.Ended(snapshot, resources, state);
         resources.Counters.SessionsSuperseded++;
-        return true;
     }
 
     /// <summary>
@@ -37,7 +38,9 @@ public static partial class SvrStage
     /// the tenant comes from the metadata and the access policy is enforced again with it. The session's
     /// forward key is the waypoint tuple, its reverse key what the instance answers with.
     /// </summary>
-    public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
+    /// <param name="superseded">The session on the packet's tuple that the packet supersedes (<see cref="Supersedes"/>),
+    /// removed once the packet is verified; −1 when there is none.</param>
+    public static Verdict Accept(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources, int superseded)
     {
         ref readonly var metadata = ref context.Metadata;
         if (metadata.Present && !metadata.HasForwardContext && (metadata.RoutedOnward || metadata.NamesThisRouter) && metadata.HasReverseContext)
@@ -68,6 +71,12 @@ public static partial class SvrStage
         if (Unseal(ref context, resources, snapshot, encrypted) != Verdict.Continue)
         {
             return Verdict.Drop;
+        }
+
+        if (superseded >= 0)
+        {
+            // Verified: the peer did end the old session and reuses its waypoints, whether or not the new one is let in.
+            GiveWay(snapshot, resources, superseded);
         }
 
         var tenant = metadata.Tenant;

@@ -1,4 +1,5 @@
 using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Wire;
 
 namespace Fabric.Dataplane.Pipeline.Workers;
 
@@ -47,7 +48,8 @@ public static class WorkerOwnership
     /// after a move); for a packet to one of the router's waypoints, the worker holding the egress session its metadata
     /// names when it has moved here from another waypoint tuple (<see cref="SvrStage.HolderOfMovedSession"/>), else the
     /// worker its destination port names (its own pair, or the port a peer chose, which names one worker for every packet
-    /// of that direction); else itself (a new session opens here).
+    /// of that direction); for an ICMP error about a packet of a waypoint session, the worker that waypoint's port names;
+    /// else itself (a new session opens here).
     /// </summary>
     internal static int OwnerOf(ref PacketContext context, ForwardingSnapshot snapshot, WorkerResources resources)
     {
@@ -69,7 +71,12 @@ public static class WorkerOwnership
 
         if (!context.ToWaypoint)
         {
-            return self;
+            // An ICMP error about a packet of a waypoint session (its key seen from the error's direction: to our waypoint)
+            // belongs where that waypoint's packets go. The error's own header, which the kernel hashed, names no session.
+            return context.IsIcmpError && context.Key.Protocol is IpProtocol.Tcp or IpProtocol.Udp
+                && snapshot.Ports[context.IngressPort].IsWaypoint(context.Key.Destination, context.Key.IsIpv6, context.Key.DestinationPort)
+                ? OwnerOfWaypoint(context.Key.DestinationPort, resources.Shard.Count)
+                : self;
         }
 
         return SvrStage.HolderOfMovedSession(context.Frame.Slice(context.NetworkOffset, context.IpLength), snapshot, owners) is var holder && holder >= 0 && holder < resources.Shard.Count

@@ -34,6 +34,35 @@ public sealed class SvrIcmpErrorTests
     }
 
     [Fact]
+    public void UdpPortUnreachable_TwoWorkersPerRouter_EveryErrorReachesItsClient()
+    {
+        // Each router's ports fanned out over two workers by each frame's own addresses and ports: an error that crosses
+        // the WAN is hashed by its own header (dc1's waypoint address to br1's), not by the session it is about, so it
+        // lands on either worker whichever holds that session.
+        const int Flows = 16;
+        using var fabric = new SvrFabric(workers: 2);
+        for (var i = 0; i < Flows; i++)
+        {
+            fabric.Eng1.SendUdp(Bulk, (ushort)(5000 + i), 5201, [1, 2, 3]);
+        }
+
+        fabric.Pump();
+        Assert.Equal(Flows, fabric.Bulk1.Received.Count);
+        var before = fabric.Eng1.Received.Count;
+        foreach (var delivered in fabric.Bulk1.Received.ToList())
+        {
+            fabric.Bulk1.SendIp(Unreachable(fabric.Bulk1.Address, delivered, code: 3));
+        }
+
+        fabric.Pump();
+
+        // Each error reached eng1 about its own flow (the quoted datagram's source port, behind the error's IP and ICMP
+        // headers and the quoted IP header).
+        var quotedPorts = fabric.Eng1.Received.Skip(before).Select(error => (int)BinaryPrimitives.ReadUInt16BigEndian(error.AsSpan(20 + 8 + 20))).Order();
+        Assert.Equal(Enumerable.Range(5000, Flows), quotedPorts);
+    }
+
+    [Fact]
     public void TcpHostUnreachable_FromInstanceBeyondEgress_ReachesClientAboutItsOwnFlow()
     {
         using var fabric = new SvrFabric();

@@ -113,6 +113,38 @@ public sealed class SvrSecurityTests
     }
 
     [Fact]
+    public void ForgedMetadataClaimingANewSessionOnALiveSessionsWaypoints_Dropped_TheSessionGoesOn()
+    {
+        using var fabric = new SvrFabric();
+        fabric.ShareKeys(fabric.Br1, fabric.Dc1, epoch: 1);
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 101, 5001, "one"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(2, fabric.Eng1.Received.Count);
+
+        // Someone on the WAN sends the session's first packet again with another session id in its metadata: what a peer
+        // that ended the session and reuses its waypoints would send, but not sealed by the peer (the tag no longer fits).
+        var forged = Ip(fabric.DcWan.Received.First(IsIpv4));
+        Assert.True(MetadataInsertion.TryLocate(forged, forged.Length, out var block, out _));
+        Assert.True(block.TryFindPayloadTlv(MetadataTlvType.SessionId, out var id));
+        forged[IndexOf(forged, id.ToArray()) + id.Length - 1] ^= 0x01;
+        Ipv4Packet.TryCreate(forged, out var packet);
+        TcpSegment.TryCreate(packet.Payload, out var segment);
+        segment.UpdateChecksum(packet.PseudoHeaderSum());
+        fabric.Attacker.SendIp(forged);
+        fabric.Pump();
+
+        Assert.Equal(0, fabric.Dc1.Worker.Counters.SessionsSuperseded);
+        Assert.Equal(1, fabric.Dc1.Worker.Counters.Dropped);
+        Assert.Equal(1, fabric.Dc1.Worker.Sessions.Count);
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 104, 5004, "two"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal("two"u8.ToArray(), Payload(fabric.Eng1.Received[^1]));
+        Assert.Equal(0, SvrFabric.Drops(fabric.Dc1, DropReason.WaypointNoSession));
+    }
+
+    [Fact]
     public void ReplayedPacket_DroppedAsReplayed()
     {
         using var fabric = new SvrFabric();
