@@ -182,6 +182,77 @@ public sealed class PeerPathMonitoringTests
     }
 
     [Fact]
+    public void Revert_HomePathWithoutAFreeWaypointPair_SessionGoesOnOverTheBackup_RevertsOnceAPairIsFree()
+    {
+        using var fabric = new PathFabric("revertible-failover");
+        fabric.RunSeconds(2);
+        var home = fabric.Br1Wan0;
+        var backup = fabric.Br1Wan1;
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before");
+        fabric.CutWan0(true);
+        fabric.RunSeconds(3);
+        Exchange(fabric, 107, "during");
+        Assert.Equal(backup.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+
+        // While the home path is down, other sessions take every pair it has.
+        var taken = new List<(ushort Local, ushort Peer)>();
+        while (home.Waypoints.TryAllocate(out var local, out var peer, 0))
+        {
+            taken.Add((local, peer));
+        }
+
+        fabric.CutWan0(false);
+        fabric.RunSeconds(6);
+        Assert.True(home.Health.IsUsable);
+
+        // The session cannot go home; it goes on over the backup, which still carries it.
+        Exchange(fabric, 113, "after!");
+        Assert.Equal(backup.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.WaypointsExhausted));
+
+        foreach (var (local, peer) in taken)
+        {
+            home.Waypoints.Release(local, peer);
+        }
+
+        Exchange(fabric, 119, "again!");
+        Assert.Equal(home.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal(2, fabric.Br1.Worker.Counters.SessionsMoved);
+        fabric.AssertOneWebConnectionNeverReset();
+    }
+
+    [Fact]
+    public void Failover_ToAPathThatMayNotSignalTheSession_SessionKeepsItsPath_AndGoesOnWhenItReturns()
+    {
+        // No path has keys, and wan2's peer refuses unauthenticated metadata: no session may be signalled over wan2.
+        using var fabric = new PathFabric("failover", edit: text => text.Replace("wan2 { allow-unauthenticated-metadata = true }", "wan2 {}", StringComparison.Ordinal));
+        fabric.RunSeconds(2);
+        var home = fabric.Br1Wan0;
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before");
+        fabric.CutWan0(true);
+        fabric.RunSeconds(3);
+
+        // The session does not move where its metadata would be refused (it would stay there for good: failover does not
+        // revert); its packet is dropped for why, and it keeps its pair on the home path.
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack | TcpFlags.Psh, 107, 5007, "during"u8.ToArray());
+        fabric.Pump();
+        Assert.Equal(home.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal(0, fabric.Br1.Worker.Counters.SessionsMoved);
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys));
+
+        fabric.CutWan0(false);
+        fabric.RunSeconds(6);
+        Exchange(fabric, 107, "during");
+        fabric.AssertOneWebConnectionNeverReset();
+    }
+
+    [Fact]
     public void Failover_ResiliencyFailover_StaysOnBackupWhenPathReturns()
     {
         using var fabric = new PathFabric("failover");
