@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Svr;
 using Fabric.Dataplane.Wire;
@@ -148,14 +149,7 @@ public sealed class PeerPathMonitoringTests
     public void Failover_EstablishedTcpSession_MovesToOtherPathWithoutReset_AndRevertsWhenPathReturns()
     {
         using var fabric = new PathFabric("revertible-failover");
-        fabric.RunSeconds(2);
-        var home = fabric.Br1Wan0;
-        var backup = fabric.Br1Wan1;
-        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
-        fabric.Pump();
-        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack, 101, 5001, []);
-        Exchange(fabric, 101, "before");
-        Assert.Equal(home.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        var (home, backup) = OpenWebSessionOnItsHomePath(fabric);
 
         fabric.CutWan0(true);
         fabric.RunSeconds(3);
@@ -185,13 +179,7 @@ public sealed class PeerPathMonitoringTests
     public void Revert_HomePathWithoutAFreeWaypointPair_SessionGoesOnOverTheBackup_RevertsOnceAPairIsFree()
     {
         using var fabric = new PathFabric("revertible-failover");
-        fabric.RunSeconds(2);
-        var home = fabric.Br1Wan0;
-        var backup = fabric.Br1Wan1;
-        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
-        fabric.Pump();
-        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack, 101, 5001, []);
-        Exchange(fabric, 101, "before");
+        var (home, backup) = OpenWebSessionOnItsHomePath(fabric);
         fabric.CutWan0(true);
         fabric.RunSeconds(3);
         Exchange(fabric, 107, "during");
@@ -229,12 +217,7 @@ public sealed class PeerPathMonitoringTests
     {
         // No path has keys, and wan2's peer refuses unauthenticated metadata: no session may be signalled over wan2.
         using var fabric = new PathFabric("failover", edit: text => text.Replace("wan2 { allow-unauthenticated-metadata = true }", "wan2 {}", StringComparison.Ordinal));
-        fabric.RunSeconds(2);
-        var home = fabric.Br1Wan0;
-        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
-        fabric.Pump();
-        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack, 101, 5001, []);
-        Exchange(fabric, 101, "before");
+        var (home, _) = OpenWebSessionOnItsHomePath(fabric);
         fabric.CutWan0(true);
         fabric.RunSeconds(3);
 
@@ -352,6 +335,21 @@ public sealed class PeerPathMonitoringTests
         {
             Assert.DoesNotContain(host.Received, packet => TcpFlagsOf(packet) is { } flags && (flags & TcpFlags.Rst) != 0);
         }
+    }
+
+    /// <summary>
+    /// After the paths' first probes, eng1's TCP session to web (port 40000) through its handshake and one exchange (its
+    /// next sequence number is 107), on br1's home path (wan0); returns br1's home and backup paths.
+    /// </summary>
+    private static (PeerPath Home, PeerPath Backup) OpenWebSessionOnItsHomePath(PathFabric fabric)
+    {
+        fabric.RunSeconds(2);
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before");
+        Assert.Equal(fabric.Br1Wan0.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        return (fabric.Br1Wan0, fabric.Br1Wan1);
     }
 
     private static void Exchange(PathFabric fabric, uint sequence, string text, ushort sourcePort = 40000) =>
