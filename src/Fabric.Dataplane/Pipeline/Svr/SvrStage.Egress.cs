@@ -8,7 +8,8 @@ namespace Fabric.Dataplane.Pipeline;
 // The egress side: a waypoint packet with no session is accepted only with metadata (tenant from the metadata,
 // access policy again, the session opened by SessionOpening with InstanceRoute.Egress), or it adopts the session it
 // names when that session moved from another path or another peer router. A session whose waypoint tuple the peer
-// hands to a new session (it ended the old one: evicted or expired there) gives way to it (Superseded).
+// hands to a new session (it ended the old one: evicted or expired there) gives way to it once the packet
+// that claims so is verified (Supersedes, GiveWay).
 public static partial class SvrStage
 {
     /// <summary>

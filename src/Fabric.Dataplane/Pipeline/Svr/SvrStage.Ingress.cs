@@ -48,9 +48,10 @@ public static partial class SvrStage
         var next = PeerPathChoice.MoveTarget(entry, current, resiliency == Model.SessionResiliency.RevertibleFailover, context.Now);
         if (next is not null)
         {
-            var refused = MoveTo(resources, context.Session, ref state, next, snapshot);
-            // Refused (no free pair there, its tuple held, no keys yet to signal it): a session whose path still carries it
-            // stays there, and tries again with its next forward packet; one whose path is down is dropped for why it did not move.
+            // Not onto a path that may not signal the session yet (it would be dropped there, its pair here given back).
+            var refused = RefusesToSignal(snapshot, entry, next) ? DropReason.NoPeerKeys : MoveTo(resources, context.Session, ref state, next, snapshot);
+            // Refused (no keys yet to signal it there, no free pair there, its tuple held): a session whose path still carries
+            // it stays there, and tries again with its next forward packet; one whose path is down is dropped for why it did not move.
             return refused == DropReason.None || (current is not null && current.Health.IsUsable) ? Verdict.Continue : context.Fail(refused);
         }
 
@@ -197,17 +198,11 @@ public static partial class SvrStage
     /// against the service's runtime in force, whichever admitted it. −1: the one the path leads to, counted only when the
     /// runtime in force numbers its slots as the one that admitted the session (<see cref="ServiceRuntime.NumbersSlotsAs"/>). Returns
     /// <see cref="DropReason.None"/>, or why it stays where it was (a path that does not carry the session's protocol and
-    /// family: <see cref="DropReason.NoRoute"/>; one that may not signal it yet, <see cref="RefusesToSignal"/>:
-    /// <see cref="DropReason.NoPeerKeys"/>; no pair free there: <see cref="DropReason.WaypointsExhausted"/>).
+    /// family: <see cref="DropReason.NoRoute"/>; no pair free there: <see cref="DropReason.WaypointsExhausted"/>). A path
+    /// without keys yet is taken: the session waits there for them (a workload's move is made once, per commit).
     /// </summary>
     private static DropReason MoveTo(WorkerResources resources, int handle, ref SessionState state, PeerPath path, ForwardingSnapshot snapshot, int slot = -1)
     {
-        if (RefusesToSignal(snapshot, snapshot.Services[state.Service], path))
-        {
-            // Its packets would be dropped there until the path has keys, with its pair here already given back.
-            return DropReason.NoPeerKeys;
-        }
-
         var taken = TakeWaypoints(resources, handle, path, state.OriginalProtocol, state.IsIpv6, out var localPort, out var peerPort);
         if (taken != DropReason.None)
         {

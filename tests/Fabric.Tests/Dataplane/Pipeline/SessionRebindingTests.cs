@@ -89,6 +89,22 @@ public sealed class SessionRebindingTests : IDisposable
     }
 
     [Fact]
+    public void ARestartRightAfterARenumberingSwap_HandsTheSessionsOverUnderTheSwapsIndexes()
+    {
+        OpenDb(_lab);
+        var dbBefore = _lab.Service("db");
+        _lab.Router.Apply(RouterFixture.Load(Without("bulk")), 2);
+
+        // The process stops before its worker ran a round under the swap: the next process reads the records by its indexes.
+        var handOver = _lab.Router.StopForHandOver();
+
+        Assert.Equal(2, handOver.Version);
+        var record = Assert.Single(Assert.Single(handOver.Shards));
+        Assert.NotEqual(dbBefore, _lab.Service("db"));
+        Assert.Equal((_lab.Tenant("finance"), _lab.Service("db")), ((int)record.State.Tenant, (int)record.State.Service));
+    }
+
+    [Fact]
     public async Task SessionsAnHaPartnerImportsInTheRoundThatBindsARenumberingSwap_KeepTheirService()
     {
         var renumbered = RouterFixture.Load(Without("bulk"));
