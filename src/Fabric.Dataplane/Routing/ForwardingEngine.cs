@@ -594,7 +594,8 @@ public sealed class ForwardingEngine : IDisposable
             request.Run(worker, running, now);
         }
 
-        var handled = running is null ? worker.RunOnce(now) : worker.RunOnce(now, running);
+        // Before the first configuration there is nothing to run: frames wait in the ports.
+        var handled = running is null ? 0 : worker.RunOnce(now, running);
         if (index != 0)
         {
             return handled;

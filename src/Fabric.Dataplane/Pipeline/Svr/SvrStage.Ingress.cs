@@ -26,36 +26,36 @@ public static partial class SvrStage
     public static Verdict FollowPath(ref PacketContext context, ref SessionState state, ForwardingSnapshot snapshot, WorkerResources resources)
     {
         var current = PathOfPool(snapshot.PeerPaths, state.WaypointPool);
+        var usable = current is not null && current.Health.IsUsable;
         var services = snapshot.Services;
         if ((uint)state.Service >= (uint)services.Length)
         {
-            return current is not null && current.Health.IsUsable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
+            return usable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
         }
 
         var entry = services[state.Service];
         var resiliency = entry.Policy.Resiliency;
         if (resiliency == Model.SessionResiliency.None)
         {
-            return current is not null && current.Health.IsUsable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
+            return usable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
         }
 
-        if (current is not null && current.Health.IsUsable && resiliency != Model.SessionResiliency.RevertibleFailover
-            && current.Health.Admits(entry.QualityBound, context.Now))
+        if (usable && resiliency != Model.SessionResiliency.RevertibleFailover && current!.Health.Admits(entry.QualityBound, context.Now))
         {
             return Verdict.Continue;
         }
 
         var next = PeerPathChoice.MoveTarget(entry, current, resiliency == Model.SessionResiliency.RevertibleFailover, context.Now);
-        if (next is not null)
+        if (next is null)
         {
-            // Not onto a path that may not signal the session yet (it would be dropped there, its pair here given back).
-            var refused = RefusesToSignal(snapshot, entry, next) ? DropReason.NoPeerKeys : MoveTo(resources, context.Session, ref state, next, snapshot);
-            // Refused (no keys yet to signal it there, no free pair there, its tuple held): a session whose path still carries
-            // it stays there, and tries again with its next forward packet; one whose path is down is dropped for why it did not move.
-            return refused == DropReason.None || (current is not null && current.Health.IsUsable) ? Verdict.Continue : context.Fail(refused);
+            return usable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
         }
 
-        return current is not null && current.Health.IsUsable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
+        // Not onto a path that may not signal the session yet (it would be dropped there, its pair here given back).
+        var refused = RefusesToSignal(snapshot, entry, next) ? DropReason.NoPeerKeys : MoveTo(resources, context.Session, ref state, next, snapshot);
+        // Refused (no keys yet to signal it there, no free pair there, its tuple held): a session whose path still carries
+        // it stays there, and tries again with its next forward packet; one whose path is down is dropped for why it did not move.
+        return refused == DropReason.None || usable ? Verdict.Continue : context.Fail(refused);
     }
 
     /// <summary>
