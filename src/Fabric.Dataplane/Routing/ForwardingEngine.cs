@@ -35,6 +35,9 @@ public sealed class ForwardingEngine : IDisposable
     private readonly ConcurrentQueue<WorkerRequest>[] _requests;
     private readonly List<SessionScanRequest>[] _scans;
     private readonly Lock _applyGate = new();
+
+    // Held while requests are answered without a worker (after Dispose), so each runs alone.
+    private readonly Lock _answerGate = new();
     private long _lastExport;
     private long _nextPrune;
 
@@ -46,6 +49,9 @@ public sealed class ForwardingEngine : IDisposable
     private ForwardingSnapshot? _snapshot;
     private CancellationTokenSource? _stop;
     private Thread[] _threads = [];
+
+    // 1 once Dispose has stopped the workers: a request queued from then on is answered by whoever queued it (Enqueue).
+    private int _stopped;
 
     /// <summary>A router node with one worker over <paramref name="ports"/> (it sleeps in <see cref="RouterOptions.IdleWait"/>).</summary>
     public ForwardingEngine(string name, IReadOnlyList<IPacketPort> ports, RouterOptions? options = null, TimeProvider? time = null)
@@ -387,8 +393,7 @@ public sealed class ForwardingEngine : IDisposable
     private Task<Sessions.SessionPage> Scan(int worker, Sessions.SessionQuery query)
     {
         var request = new SessionScanRequest(new Sessions.SessionScan(query));
-        _requests[worker].Enqueue(request);
-        WakeWorker(worker);
+        Enqueue(worker, request);
         return request.Completion.Task;
     }
 
@@ -678,8 +683,7 @@ public sealed class ForwardingEngine : IDisposable
         for (var i = 0; i < _workers.Length; i++)
         {
             var request = new WorkerRequest<bool>((_, _, _) => true);
-            _requests[i].Enqueue(request);
-            WakeWorker(i);
+            Enqueue(i, request);
             passed[i] = request.Completion.Task;
         }
 
@@ -693,9 +697,38 @@ public sealed class ForwardingEngine : IDisposable
     private Task<T> Request<T>(int index, Func<PacketWorker, ForwardingSnapshot?, long, T> work)
     {
         var request = new WorkerRequest<T>(work);
-        _requests[index].Enqueue(request);
-        WakeWorker(index);
+        Enqueue(index, request);
         return request.Completion.Task;
+    }
+
+    /// <summary>
+    /// Queues <paramref name="request"/> for worker <paramref name="index"/> and wakes it. Once the engine is disposed no
+    /// worker runs: the request is answered here, as <see cref="Dispose"/> answers what it finds queued (without a
+    /// snapshot), so a caller racing the engine's stop is never left waiting.
+    /// </summary>
+    private void Enqueue(int index, WorkerRequest request)
+    {
+        _requests[index].Enqueue(request);
+        // Enqueue is a full fence, as is Dispose's exchange: either this read sees the stop, or Dispose's answering finds the request.
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            AnswerWithoutWorker(index);
+            return;
+        }
+
+        WakeWorker(index);
+    }
+
+    /// <summary>Answers every request queued for worker <paramref name="index"/> without a snapshot; only once its thread has stopped.</summary>
+    private void AnswerWithoutWorker(int index)
+    {
+        lock (_answerGate)
+        {
+            while (_requests[index].TryDequeue(out var request))
+            {
+                request.Run(_workers[index], null, 0);
+            }
+        }
     }
 
     /// <summary>
@@ -859,14 +892,11 @@ public sealed class ForwardingEngine : IDisposable
     public void Dispose()
     {
         StopWorkers();
+        Interlocked.Exchange(ref _stopped, 1);
 
         for (var i = 0; i < _workers.Length; i++)
         {
-            while (_requests[i].TryDequeue(out var request))
-            {
-                request.Run(_workers[i], null, 0);
-            }
-
+            AnswerWithoutWorker(i);
             foreach (var scan in _scans[i])
             {
                 scan.Run(_workers[i], null, 0);

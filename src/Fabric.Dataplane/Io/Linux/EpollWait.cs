@@ -7,13 +7,17 @@ namespace Fabric.Dataplane.Io.Linux;
 /// The worker's idle wait on Linux: one epoll instance over the sockets of its AF_PACKET ports (level-triggered
 /// EPOLLIN, so a frame that arrived before the wait ends it at once) and an eventfd that <see cref="Wake"/> writes.
 /// A wait costs one epoll_wait(2); nothing spins. Thread-safe as <see cref="IIdleWait"/> requires; dispose once the
-/// worker stopped (the ports are not closed here).
+/// worker stopped (the ports are not closed here). A <see cref="Wake"/> racing <see cref="Dispose"/> writes to the eventfd
+/// before it is closed or not at all, never to a descriptor the process opened after with the same number.
 /// </summary>
 public sealed unsafe class EpollWait : IIdleWait
 {
     private const int MaxEvents = 16;
+    private readonly int _wake;
     private int _epoll;
-    private int _wake;
+
+    // The eventfd as a handle Wake holds while it writes, so Dispose closes the descriptor only once no write is under way.
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _wakeHandle;
 
     public EpollWait(IReadOnlyList<AfPacketPort> ports)
     {
@@ -28,10 +32,11 @@ public sealed unsafe class EpollWait : IIdleWait
         if (_wake < 0)
         {
             var error = errno;
-            Dispose();
+            _ = close(_epoll);
             throw new PacketPortException($"eventfd failed (errno {error})", error);
         }
 
+        _wakeHandle = new Microsoft.Win32.SafeHandles.SafeFileHandle(_wake, ownsHandle: true);
         Add(_wake);
         foreach (var port in ports)
         {
@@ -91,21 +96,30 @@ public sealed unsafe class EpollWait : IIdleWait
 
     public void Wake()
     {
-        var fd = Volatile.Read(ref _wake);
-        if (fd >= 0)
+        var held = false;
+        try
         {
+            _wakeHandle.DangerousAddRef(ref held);
             ulong one = 1;
-            _ = write(fd, &one, sizeof(ulong));
+            _ = write(_wake, &one, sizeof(ulong));
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed: no worker waits any more.
+        }
+        finally
+        {
+            if (held)
+            {
+                _wakeHandle.DangerousRelease();
+            }
         }
     }
 
     public void Dispose()
     {
-        if (_wake >= 0)
-        {
-            _ = close(_wake);
-            _wake = -1;
-        }
+        // Closes the eventfd now, or when the last Wake under way lets go of it.
+        _wakeHandle.Dispose();
 
         if (_epoll >= 0)
         {

@@ -88,6 +88,26 @@ public sealed class EpollWaitTests
         Assert.Equal((1L, 0L), (wait.Waits, wait.Wakes));
     }
 
+    /// <summary>A wake that comes after the wait was disposed (a commit racing the router's stop) does nothing: no exception, no write.</summary>
+    [Fact]
+    public void Wake_AfterDispose_WritesNowhere()
+    {
+        using var wire = new NetworkNamespaces();
+        var (a, _) = Pair(wire, "d");
+        using var port = AfPacketPort.Open(a);
+        var wait = new EpollWait([port]);
+        wait.Dispose();
+
+        // The descriptors the wait closed are the lowest free ones: a pipe made now most likely takes one of them.
+        using var server = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
+        using var client = new System.IO.Pipes.AnonymousPipeClientStream(System.IO.Pipes.PipeDirection.Out, server.ClientSafePipeHandle);
+        wait.Wake();
+        client.WriteByte(7);
+
+        Assert.Equal(7, server.ReadByte());
+        Assert.Equal(0, wait.Wakes);
+    }
+
     private static (string A, string B) Pair(NetworkNamespaces wire, string tag)
     {
         var a = $"fe{tag}a-{NetworkNamespaces.Suffix}";
