@@ -172,7 +172,7 @@ public static class PacketTracer
         var target = entry.PeerRouters[slot];
         steps.Add(new TraceStep("route", $"router {target}", $"no instance of {entry.Name} here; load balancing {strategy} over the hosting routers ({string.Join(", ", entry.PeerRouters)}) picks {target}"));
         // The router process's clock (TimeProvider.System): quality hold-downs end by it.
-        var path = PeerPathChoice.ForNewSession(entry, slot, TimeProvider.System.GetTimestamp());
+        var path = PeerPathChoice.ForNewSession(entry, slot, TimeProvider.System.GetTimestamp(), snapshot.Runtimes.PeerKeys);
         if (path is null)
         {
             steps.Add(new TraceStep("peer_path", "none up", $"every path to {target} is down"));

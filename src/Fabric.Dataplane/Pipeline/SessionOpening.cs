@@ -396,7 +396,7 @@ internal readonly struct PeerRoute : ISessionRoute
                 return DropReason.NoRoute;
             }
 
-            path = Svr.PeerPathChoice.ForNewSession(entry, pick, context.Now);
+            path = Svr.PeerPathChoice.ForNewSession(entry, pick, context.Now, snapshot.Runtimes.PeerKeys);
             if (path is null)
             {
                 return DropReason.PeerPathDown;

@@ -1,4 +1,5 @@
 using Fabric.Dataplane.Forwarding;
+using Fabric.Dataplane.Svr.Security;
 
 namespace Fabric.Dataplane.Svr;
 
@@ -13,19 +14,40 @@ namespace Fabric.Dataplane.Svr;
 /// </list>
 /// Among the candidates of a step, <see cref="Model.PathChoice.Ordered"/> takes the first in configuration order and
 /// <see cref="Model.PathChoice.Balance"/> the one carrying the fewest sessions (its waypoint pairs in use; ties in
-/// configuration order). Allocation-free; reads the paths' health, which other threads write (a moment's view).
+/// configuration order). The steps are taken first over the paths that may signal the session (<see cref="MaySignal"/>),
+/// then over all: a path that may not is chosen only when no other would do, and its caller then refuses the session
+/// (fail closed) rather than send it there. Allocation-free; reads the paths' health and keys, which other threads write
+/// (a moment's view).
 /// </summary>
 public static class PeerPathChoice
 {
-    /// <summary>The path a new session to the hosting router in <paramref name="slot"/> takes; null when no path is up.</summary>
-    public static PeerPath? ForNewSession(ServiceEntry entry, int slot, long now)
+    /// <summary>
+    /// Whether a session of <paramref name="entry"/>'s service may be signalled on <paramref name="path"/> with the keys
+    /// in <paramref name="keys"/>: not when the service requires encryption and the path's peer has no keys yet, nor when
+    /// there are no keys and the path's peer refuses unauthenticated metadata.
+    /// </summary>
+    public static bool MaySignal(ServiceEntry entry, PeerPath path, PeerKeyring keys)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        return Best(entry, slot, now, quality: true)
-            ?? Best(entry, slot: -1, now, quality: true)
-            ?? Best(entry, slot, now, quality: false)
-            ?? Best(entry, slot: -1, now, quality: false);
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(keys);
+        var hasKeys = keys[path.KeysId].HasKeys;
+        return FailClosed.Decide(entry.Policy.Encryption, hasKeys) != SealDecision.HoldOrRefuse && (hasKeys || path.AcceptsUnauthenticatedMetadata);
     }
+
+    /// <summary>The path a new session to the hosting router in <paramref name="slot"/> takes; null when no path is up.</summary>
+    public static PeerPath? ForNewSession(ServiceEntry entry, int slot, long now, PeerKeyring keys)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(keys);
+        return ForNewSession(entry, slot, now, keys, signalling: true) ?? ForNewSession(entry, slot, now, keys, signalling: false);
+    }
+
+    private static PeerPath? ForNewSession(ServiceEntry entry, int slot, long now, PeerKeyring keys, bool signalling) =>
+        Best(entry, slot, now, quality: true, keys, signalling)
+            ?? Best(entry, slot: -1, now, quality: true, keys, signalling)
+            ?? Best(entry, slot, now, quality: false, keys, signalling)
+            ?? Best(entry, slot: -1, now, quality: false, keys, signalling);
 
     /// <summary>
     /// Where a session on <paramref name="current"/> (null: a path no longer configured) goes under a service with
@@ -34,18 +56,19 @@ public static class PeerPathChoice
     /// <paramref name="revert"/> and ordered choice, back to the first path in configuration order that the service
     /// takes (its home) when the session is elsewhere.
     /// </summary>
-    public static PeerPath? MoveTarget(ServiceEntry entry, PeerPath? current, bool revert, long now)
+    public static PeerPath? MoveTarget(ServiceEntry entry, PeerPath? current, bool revert, long now, PeerKeyring keys)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(keys);
         var slot = current is null ? -1 : entry.SlotOf(current);
         if (current is null || !current.Health.IsUsable)
         {
-            return ForNewSession(entry, slot, now);
+            return ForNewSession(entry, slot, now, keys);
         }
 
         if (!current.Health.Admits(entry.QualityBound, now))
         {
-            return Best(entry, slot, now, quality: true) ?? Best(entry, slot: -1, now, quality: true);
+            return Taken(entry, slot, now, keys, signalling: true) ?? Taken(entry, slot, now, keys, signalling: false);
         }
 
         if (!revert || entry.Policy.PathChoice != Model.PathChoice.Ordered)
@@ -53,15 +76,20 @@ public static class PeerPathChoice
             return null;
         }
 
-        var home = Best(entry, slot: -1, now, quality: true);
+        var home = Best(entry, slot: -1, now, quality: true, keys, signalling: true) ?? Best(entry, slot: -1, now, quality: true, keys, signalling: false);
         return home is null || ReferenceEquals(home, current) ? null : home;
     }
 
+    /// <summary>A path the service takes, to the router in <paramref name="slot"/> first.</summary>
+    private static PeerPath? Taken(ServiceEntry entry, int slot, long now, PeerKeyring keys, bool signalling) =>
+        Best(entry, slot, now, quality: true, keys, signalling) ?? Best(entry, slot: -1, now, quality: true, keys, signalling);
+
     /// <summary>
     /// The best candidate path to the router in <paramref name="slot"/> (−1: any) by the service's path choice: one the
-    /// service takes (<paramref name="quality"/>), or one merely up; null when there is none.
+    /// service takes (<paramref name="quality"/>), or one merely up; with <paramref name="signalling"/>, only one that
+    /// may signal the session (<see cref="MaySignal"/>); null when there is none.
     /// </summary>
-    private static PeerPath? Best(ServiceEntry entry, int slot, long now, bool quality)
+    private static PeerPath? Best(ServiceEntry entry, int slot, long now, bool quality, PeerKeyring keys, bool signalling)
     {
         var balance = entry.Policy.PathChoice == Model.PathChoice.Balance;
         PeerPath? best = null;
@@ -70,7 +98,8 @@ public static class PeerPathChoice
         for (var i = 0; i < paths.Length; i++)
         {
             var path = paths[i];
-            if ((slot >= 0 && entry.PeerPathSlots[i] != slot) || !(quality ? entry.Takes(path, now) : path.Health.IsUsable))
+            if ((slot >= 0 && entry.PeerPathSlots[i] != slot) || !(quality ? entry.Takes(path, now) : path.Health.IsUsable)
+                || (signalling && !MaySignal(entry, path, keys)))
             {
                 continue;
             }

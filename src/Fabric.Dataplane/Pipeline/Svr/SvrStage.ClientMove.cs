@@ -173,7 +173,7 @@ public static partial class SvrStage
         }
 
         var entry = snapshot.Services[service];
-        var path = PathToSameHost(snapshot, entry, record.Reverse.Source, record.Reverse.IsIpv6) ?? PeerPathChoice.ForNewSession(entry, slot: -1, now);
+        var path = PathToSameHost(snapshot, entry, record.Reverse.Source, record.Reverse.IsIpv6) ?? PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys);
         var sessions = worker.Sessions;
         if (path is null || sessions.TryFind(forward, out _, out _)
             || !path.Waypoints.TryAllocate(out var localPort, out var peerPort, worker.Resources.Shard.Index))

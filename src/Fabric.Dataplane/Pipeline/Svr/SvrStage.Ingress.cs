@@ -45,7 +45,7 @@ public static partial class SvrStage
             return Verdict.Continue;
         }
 
-        var next = PeerPathChoice.MoveTarget(entry, current, resiliency == Model.SessionResiliency.RevertibleFailover, context.Now);
+        var next = PeerPathChoice.MoveTarget(entry, current, resiliency == Model.SessionResiliency.RevertibleFailover, context.Now, snapshot.Runtimes.PeerKeys);
         if (next is null)
         {
             return usable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
@@ -122,7 +122,7 @@ public static partial class SvrStage
 
         // A new host behind a transit is named by its slot, so the forward metadata names it as the destination through the
         // transit (AddDestinationRouter); one the path leads to directly is the path's own slot (MoveTo's −1).
-        var next = newHost ?? PeerPathChoice.ForNewSession(entry, slot: -1, now);
+        var next = newHost ?? PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys);
         var throughTransit = newHost is not null && newHost.PeerRouter != entry.PeerRouters[newHostSlot];
         return next is not null && MoveTo(resources, handle, ref state, next, snapshot, throughTransit ? newHostSlot : -1) == DropReason.None;
     }
@@ -265,11 +265,8 @@ public static partial class SvrStage
     /// <paramref name="snapshot"/> (fail closed): the service requires encryption and the path has no keys yet, or the path
     /// has none and its peer would refuse unauthenticated metadata. Such a session is refused rather than sent in clear.
     /// </summary>
-    internal static bool RefusesToSignal(ForwardingSnapshot snapshot, ServiceEntry entry, PeerPath path)
-    {
-        var hasKeys = snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys;
-        return FailClosed.Decide(entry.Policy.Encryption, hasKeys) == SealDecision.HoldOrRefuse || (!hasKeys && !path.AcceptsUnauthenticatedMetadata);
-    }
+    internal static bool RefusesToSignal(ForwardingSnapshot snapshot, ServiceEntry entry, PeerPath path) =>
+        !PeerPathChoice.MaySignal(entry, path, snapshot.Runtimes.PeerKeys);
 
     /// <summary>
     /// Records in <paramref name="state"/> that its session crosses <paramref name="path"/> on the waypoint pair

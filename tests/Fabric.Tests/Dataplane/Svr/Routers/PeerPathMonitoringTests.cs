@@ -236,6 +236,27 @@ public sealed class PeerPathMonitoringTests
     }
 
     [Fact]
+    public void NewSession_ItsHomePathMayNotSignalIt_OpensOnAPathThatMay_AndStaysThere()
+    {
+        // No path has keys, and wan's peer refuses unauthenticated metadata: sessions may be signalled over wan2 only.
+        using var fabric = new PathFabric(edit: text => text.Replace("wan { allow-unauthenticated-metadata = true }", "wan {}", StringComparison.Ordinal));
+        fabric.RunSeconds(2);
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys));
+        Assert.Equal(fabric.Br1Wan1.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Ack, 101, 5001, []);
+        Exchange(fabric, 101, "before");
+
+        // Both paths are up and within quality: revertible failover calls a session home, but not to a path that may not signal it.
+        fabric.RunSeconds(6);
+        Exchange(fabric, 107, "after!");
+        Assert.Equal(fabric.Br1Wan1.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
+        Assert.Equal((0L, 0L), (fabric.Br1.Worker.Counters.SessionsMoved, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys)));
+        fabric.AssertOneWebConnectionNeverReset();
+    }
+
+    [Fact]
     public void Failover_ResiliencyFailover_StaysOnBackupWhenPathReturns()
     {
         using var fabric = new PathFabric("failover");
