@@ -179,6 +179,15 @@ public static class PacketTracer
             return Dropped(DropReason.PeerPathDown, null, $"at {snapshot.Router}: no path to {target} is up", tenant, rule.Service);
         }
 
+        var chosen = entry.PeerRouters[entry.SlotOf(path)];
+        if (chosen != target)
+        {
+            // No path to the router load balancing picked is up (within quality, or able to signal the session): the session
+            // goes to another hosting router, as the router's own choice does (PeerPathChoice).
+            steps.Add(new TraceStep("route", $"router {chosen}", $"no path to {target} would carry the session; {chosen} hosts {entry.Name} too"));
+            target = chosen;
+        }
+
         steps.Add(PathStep(snapshot, path));
         if (!PeerPath.Carries(protocol, ipv6))
         {
@@ -186,9 +195,12 @@ public static class PacketTracer
             return Dropped(DropReason.NoRoute, null, $"at {snapshot.Router}: no route to {entry.Name}", tenant, rule.Service);
         }
 
-        if (entry.Policy.Encryption == EncryptionMode.Required && !snapshot.Runtimes.PeerKeys[path.KeysId].HasKeys)
+        if (!PeerPathChoice.MaySignal(entry, path, snapshot.Runtimes.PeerKeys))
         {
-            return Dropped(DropReason.NoPeerKeys, null, $"at {snapshot.Router}: {entry.Name} requires encryption and the path to {path.PeerRouter} has no keys", tenant, rule.Service);
+            var why = entry.Policy.Encryption == EncryptionMode.Required
+                ? $"{entry.Name} requires encryption and the path to {path.PeerRouter} has no keys"
+                : $"the path to {path.PeerRouter} has no keys and {path.PeerRouter} refuses unauthenticated metadata over {path.Neighborhood}";
+            return Dropped(DropReason.NoPeerKeys, null, $"at {snapshot.Router}: {why}", tenant, rule.Service);
         }
 
         return new TraceHop(

@@ -36,7 +36,7 @@ public sealed class ForwardingEngine : IDisposable
     private readonly List<SessionScanRequest>[] _scans;
     private readonly Lock _applyGate = new();
 
-    // Held while requests are answered without a worker (after Dispose), so each runs alone.
+    // Orders each request's queueing against the stop: a request is either queued before Dispose drains the queues, or refused.
     private readonly Lock _answerGate = new();
     private long _lastExport;
     private long _nextPrune;
@@ -50,8 +50,11 @@ public sealed class ForwardingEngine : IDisposable
     private CancellationTokenSource? _stop;
     private Thread[] _threads = [];
 
-    // 1 once Dispose has stopped the workers: a request queued from then on is answered by whoever queued it (Enqueue).
-    private int _stopped;
+    // Set under _answerGate once Dispose has stopped the workers: a request queued from then on fails at once (Enqueue).
+    private bool _stopped;
+
+    // 1 once Dispose has begun: a second Dispose does nothing.
+    private int _disposing;
 
     /// <summary>A router node with one worker over <paramref name="ports"/> (it sleeps in <see cref="RouterOptions.IdleWait"/>).</summary>
     public ForwardingEngine(string name, IReadOnlyList<IPacketPort> ports, RouterOptions? options = null, TimeProvider? time = null)
@@ -703,32 +706,23 @@ public sealed class ForwardingEngine : IDisposable
 
     /// <summary>
     /// Queues <paramref name="request"/> for worker <paramref name="index"/> and wakes it. Once the engine is disposed no
-    /// worker runs: the request is answered here, as <see cref="Dispose"/> answers what it finds queued (without a
-    /// snapshot), so a caller racing the engine's stop is never left waiting.
+    /// worker runs: the request fails at once with <see cref="ObjectDisposedException"/>, as <see cref="Dispose"/> fails
+    /// what it finds queued, so a caller racing the engine's stop is never left waiting.
     /// </summary>
     private void Enqueue(int index, WorkerRequest request)
     {
-        _requests[index].Enqueue(request);
-        // Enqueue is a full fence, as is Dispose's exchange: either this read sees the stop, or Dispose's answering finds the request.
-        if (Volatile.Read(ref _stopped) != 0)
+        lock (_answerGate)
         {
-            AnswerWithoutWorker(index);
-            return;
+            if (_stopped)
+            {
+                request.Abandon();
+                return;
+            }
+
+            _requests[index].Enqueue(request);
         }
 
         WakeWorker(index);
-    }
-
-    /// <summary>Answers every request queued for worker <paramref name="index"/> without a snapshot; only once its thread has stopped.</summary>
-    private void AnswerWithoutWorker(int index)
-    {
-        lock (_answerGate)
-        {
-            while (_requests[index].TryDequeue(out var request))
-            {
-                request.Run(_workers[index], null, 0);
-            }
-        }
     }
 
     /// <summary>
@@ -738,6 +732,12 @@ public sealed class ForwardingEngine : IDisposable
     private abstract class WorkerRequest
     {
         public abstract void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now);
+
+        /// <summary>Fails the request: the engine stopped before a worker ran it.</summary>
+        public abstract void Abandon();
+
+        protected static ObjectDisposedException Stopped() =>
+            new(nameof(ForwardingEngine), "the engine stopped before a worker ran the request");
     }
 
     private sealed class WorkerRequest<T>(Func<PacketWorker, ForwardingSnapshot?, long, T> work) : WorkerRequest
@@ -755,6 +755,8 @@ public sealed class ForwardingEngine : IDisposable
                 Completion.SetException(e);
             }
         }
+
+        public override void Abandon() => Completion.TrySetException(Stopped());
     }
 
     /// <summary>A session query the worker runs over several rounds when the table is large.</summary>
@@ -782,8 +784,10 @@ public sealed class ForwardingEngine : IDisposable
             }
         }
 
-        public override void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now) =>
-            Completion.TrySetException(new ObjectDisposedException(nameof(ForwardingEngine), "the engine stopped before the session query was answered"));
+        /// <summary>Not used: a worker runs a scan round by round with <see cref="Step"/>, keeping it while it is not answered.</summary>
+        public override void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now) => throw new System.Diagnostics.UnreachableException("a session scan runs by Step");
+
+        public override void Abandon() => Completion.TrySetException(Stopped());
     }
 
     /// <summary>
@@ -889,17 +893,33 @@ public sealed class ForwardingEngine : IDisposable
         return BitConverter.ToUInt64(bytes);
     }
 
+    /// <summary>
+    /// Stops the workers and waits for them, fails every request they did not run (<see cref="ObjectDisposedException"/>),
+    /// and releases the idle waits and the peer keys. Again: no effect.
+    /// </summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposing, 1) != 0)
+        {
+            return;
+        }
+
         StopWorkers();
-        Interlocked.Exchange(ref _stopped, 1);
+        lock (_answerGate)
+        {
+            _stopped = true;
+        }
 
         for (var i = 0; i < _workers.Length; i++)
         {
-            AnswerWithoutWorker(i);
+            while (_requests[i].TryDequeue(out var request))
+            {
+                request.Abandon();
+            }
+
             foreach (var scan in _scans[i])
             {
-                scan.Run(_workers[i], null, 0);
+                scan.Abandon();
             }
 
             _idleWaits[i].Dispose();

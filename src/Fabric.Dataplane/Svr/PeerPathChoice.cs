@@ -8,7 +8,7 @@ namespace Fabric.Dataplane.Svr;
 /// health (goes down, breaks or meets the service's quality again), never per packet:
 /// <list type="number">
 /// <item>a path to the chosen hosting router that the service takes (<see cref="ServiceEntry.Takes"/>: up and within
-/// its quality bounds), else one to any hosting router;</item>
+/// its quality bounds), else one to any hosting router with an instance of the service up (as load feedback tells);</item>
 /// <item>failing that, for a new session or one whose path is down, a path that is merely up (best effort: quality
 /// that no path meets does not refuse sessions), to that router first.</item>
 /// </list>
@@ -54,7 +54,7 @@ public static class PeerPathChoice
     /// failover, or null when it stays: off a path that is down (to the best path up, see <see cref="ForNewSession"/>),
     /// off a path that breaks the service's quality (only to a path that meets it), and, with
     /// <paramref name="revert"/> and ordered choice, back to the first path in configuration order that the service
-    /// takes (its home) when the session is elsewhere.
+    /// takes and that may signal the session (its home) when the session is elsewhere.
     /// </summary>
     public static PeerPath? MoveTarget(ServiceEntry entry, PeerPath? current, bool revert, long now, PeerKeyring keys)
     {
@@ -76,7 +76,8 @@ public static class PeerPathChoice
             return null;
         }
 
-        var home = Best(entry, slot: -1, now, quality: true, keys, signalling: true) ?? Best(entry, slot: -1, now, quality: true, keys, signalling: false);
+        // Home is the first path the service takes that may signal the session: one that may not would refuse the move.
+        var home = Best(entry, slot: -1, now, quality: true, keys, signalling: true);
         return home is null || ReferenceEquals(home, current) ? null : home;
     }
 
@@ -85,20 +86,23 @@ public static class PeerPathChoice
         Best(entry, slot, now, quality: true, keys, signalling) ?? Best(entry, slot: -1, now, quality: true, keys, signalling);
 
     /// <summary>
-    /// The best candidate path to the router in <paramref name="slot"/> (−1: any) by the service's path choice: one the
-    /// service takes (<paramref name="quality"/>), or one merely up; with <paramref name="signalling"/>, only one that
-    /// may signal the session (<see cref="MaySignal"/>); null when there is none.
+    /// The best candidate path to the router in <paramref name="slot"/> (−1: any router with an instance of the service up,
+    /// as far as this router knows) by the service's path choice: one the service takes (<paramref name="quality"/>), or
+    /// one merely up; with <paramref name="signalling"/>, only one that may signal the session (<see cref="MaySignal"/>);
+    /// null when there is none.
     /// </summary>
     private static PeerPath? Best(ServiceEntry entry, int slot, long now, bool quality, PeerKeyring keys, bool signalling)
     {
         var balance = entry.Policy.PathChoice == Model.PathChoice.Balance;
+        var load = entry.Runtime.Load;
         PeerPath? best = null;
         var fewest = int.MaxValue;
         var paths = entry.PeerPaths;
         for (var i = 0; i < paths.Length; i++)
         {
             var path = paths[i];
-            if ((slot >= 0 && entry.PeerPathSlots[i] != slot) || !(quality ? entry.Takes(path, now) : path.Health.IsUsable)
+            if ((slot >= 0 ? entry.PeerPathSlots[i] != slot : !load.Health(entry.PeerPathSlots[i]).IsUp)
+                || !(quality ? entry.Takes(path, now) : path.Health.IsUsable)
                 || (signalling && !MaySignal(entry, path, keys)))
             {
                 continue;

@@ -18,7 +18,7 @@ public static partial class SvrStage
     /// off a path that is down, or that breaks the service's path quality, to another (to the same peer router first,
     /// else to another router hosting the service): new waypoint ports, and metadata again so the egress takes the new
     /// tuple for the same session. Under <c>revertible-failover</c> with ordered path choice a session away from its home
-    /// path (the first in configuration order the service takes) goes back once that path is up and within quality
+    /// path (the first in configuration order the service takes and that may signal it) goes back once that path is up and within quality
     /// again (after its hold-down). A service without failover keeps its path; its packets are dropped
     /// (<see cref="DropReason.PeerPathDown"/>) while the path is down. Sessions move when their next forward packet
     /// comes, so an idle session costs nothing; a packet whose path is healthy only reads the path's state.

@@ -22,6 +22,7 @@ public sealed class PeerKeyring(uint sender) : IDisposable
     private readonly Lock _gate = new();
     private PeerPathKeys[] _all = [];
     private long _refused;
+    private bool _disposed;
 
     /// <summary>The sender value this node's sealers put in their counters.</summary>
     public uint Sender { get; } = sender & ((1u << PacketSealer.SenderBits) - 1);
@@ -65,7 +66,17 @@ public sealed class PeerKeyring(uint sender) : IDisposable
     public void Enqueue(string peer, EpochKeys keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        _pending.Enqueue(new Pending(peer, keys, null));
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                _pending.Enqueue(new Pending(peer, keys, null));
+                return;
+            }
+        }
+
+        // Handed in after the keyring was disposed (keys agreed as the router stops): nobody will install them.
+        keys.Dispose();
     }
 
     /// <summary>
@@ -102,8 +113,19 @@ public sealed class PeerKeyring(uint sender) : IDisposable
         }
     }
 
+    /// <summary>Disposes every peer's keys and the epochs handed in but not installed; an epoch handed in later is disposed at once.</summary>
     public void Dispose()
     {
+        lock (_gate)
+        {
+            _disposed = true;
+        }
+
+        while (_pending.TryDequeue(out var item))
+        {
+            item.Keys?.Dispose();
+        }
+
         foreach (var keys in Volatile.Read(ref _all))
         {
             keys.Dispose();

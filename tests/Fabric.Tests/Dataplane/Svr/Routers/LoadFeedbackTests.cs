@@ -105,6 +105,37 @@ public sealed class LoadFeedbackTests
         AssertNothingDropped(fabric);
     }
 
+    [Fact]
+    public void NoPathToThePickedRouterUp_TheOtherRouterHasNoInstanceUp_TheSessionIsNotSentThere()
+    {
+        using var fabric = SpreadFabric("proportional", webCapacity: 0, appCapacity: 0);
+        var spread = Snapshot(fabric.Br1);
+        var toBr2 = spread.PeerPaths.Single(p => p.PeerRouter == "br2");
+        var toDc1 = spread.PeerPaths.Single(p => p.PeerRouter == "dc1");
+
+        // br1 and br2 stop hearing each other on the WAN: br1's only path to br2 goes down.
+        var br2Mac = new byte[6];
+        fabric.Br2Wan.Mac.Write(br2Mac);
+        fabric.Br2Wan.Tamper = _ => false;
+        fabric.BrWan.Tamper = frame => !frame.AsSpan(6, 6).SequenceEqual(br2Mac);
+        for (var second = 0; second < 10; second++)
+        {
+            fabric.Time.Advance(TimeSpan.FromSeconds(1));
+            fabric.Pump();
+        }
+
+        Assert.Equal((false, true), (toBr2.Health.IsUsable, toDc1.Health.IsUsable));
+
+        // Load feedback tells br1 that dc1 has no instance of spread up: load balancing picks br2, whose path is down, and
+        // the fallback to another hosting router does not take dc1 either.
+        spread.Runtime.Load.SetUp(Array.IndexOf(spread.PeerRouters, "dc1"), false);
+        fabric.Eng1.SendUdp(Spread, 41000, Port, [1]);
+        fabric.Pump();
+
+        Assert.Equal(0, Active(fabric.Dc1));
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.PeerPathDown));
+    }
+
     /// <summary>
     /// The edit of lab.conf behind <see cref="SpreadFabric"/>: service "spread" on web1 (dc1) and app2 (br2), client ops1 on
     /// dc1's LAN; <paramref name="policy"/> adds to the spread policy's settings (for example <c>, idle-timeout { udp = 2m }</c>).

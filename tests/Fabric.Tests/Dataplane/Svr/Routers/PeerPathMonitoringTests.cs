@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Fabric.Actors.Tracing;
 using Fabric.Dataplane.Forwarding;
 using Fabric.Dataplane.Pipeline;
 using Fabric.Dataplane.Svr;
@@ -241,6 +242,11 @@ public sealed class PeerPathMonitoringTests
         // No path has keys, and wan's peer refuses unauthenticated metadata: sessions may be signalled over wan2 only.
         using var fabric = new PathFabric(edit: text => text.Replace("wan { allow-unauthenticated-metadata = true }", "wan {}", StringComparison.Ordinal));
         fabric.RunSeconds(2);
+
+        // fabric trace names the path the session will take.
+        var trace = PacketTracer.Trace("br1a", fabric.Br1.Snapshot, new TraceQuestion("eng1", "10.20.1.10", 40000, Web, 80, "tcp"));
+        Assert.Equal(("dc1", "dc1 over wan2"), (trace.NextRouter, trace.Steps.Single(step => step.Step == "peer_path").Result));
+
         fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
         fabric.Pump();
         Assert.Equal(0, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys));
@@ -254,6 +260,25 @@ public sealed class PeerPathMonitoringTests
         Assert.Equal(fabric.Br1Wan1.PoolId, SvrFabric.OnlySession(fabric.Br1).WaypointPool);
         Assert.Equal((0L, 0L), (fabric.Br1.Worker.Counters.SessionsMoved, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys)));
         fabric.AssertOneWebConnectionNeverReset();
+    }
+
+    [Fact]
+    public void NewSession_NoPathMaySignalIt_RefusedAsNoPeerKeys_AndTheTraceSaysSo()
+    {
+        // No path has keys and neither peer takes unauthenticated metadata.
+        using var fabric = new PathFabric(edit: text => text
+            .Replace("wan { allow-unauthenticated-metadata = true }", "wan {}", StringComparison.Ordinal)
+            .Replace("wan2 { allow-unauthenticated-metadata = true }", "wan2 {}", StringComparison.Ordinal));
+        fabric.RunSeconds(2);
+
+        var trace = PacketTracer.Trace("br1a", fabric.Br1.Snapshot, new TraceQuestion("eng1", "10.20.1.10", 40000, Web, 80, "tcp"));
+        Assert.Equal(("dropped", "no_peer_keys"), (trace.Verdict, trace.Reason));
+        Assert.Contains("refuses unauthenticated metadata", trace.Summary, StringComparison.Ordinal);
+
+        fabric.Eng1.SendTcp(Web, 40000, 80, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+        Assert.Equal(1, SvrFabric.Drops(fabric.Br1, DropReason.NoPeerKeys));
+        Assert.Equal(0, fabric.Br1.Worker.Sessions.Count);
     }
 
     [Fact]
