@@ -69,7 +69,7 @@ public sealed class LabTwoWanTests(TwoWanLab lab, ITestOutputHelper output) : IC
 
         using var ping = Background("eng1", "ping", "-n", "-i", "0.2", "-w", "90", "10.10.1.30");
         Until("the ping session opened on inet", () => Delta(start, "inet", "sessions_opened") == 1);
-        Curl(3);
+        var portsBefore = Curl(3);
         var before = Paths();
         Assert.Equal((4, 0), (Delta(start, before, "inet", "sessions_opened"), Delta(start, before, "mpls", "sessions_opened")));
 
@@ -83,10 +83,11 @@ public sealed class LabTwoWanTests(TwoWanLab lab, ITestOutputHelper output) : IC
             var up = during["inet"].GetProperty("state").GetString() == "up";
             Assert.True(mayGoDown ? !up || during["inet"].GetProperty(figure).GetInt64() > bound : up && during["inet"].GetProperty(figure).GetInt64() > bound, during["inet"].ToString());
 
-            Curl(3);
+            var portsDuring = Curl(3);
             var after = Paths();
             var opened = (Inet: Delta(during, after, "inet", "sessions_opened"), Mpls: Delta(during, after, "mpls", "sessions_opened"));
-            Assert.True(opened == (0, 3), $"sessions opened on (inet, mpls) by the three curls: {opened}; br1 then: {_run.Counters("br1a")}");
+            // Each curl is a new connection (its own source port: the ones before and during are printed), so a new session.
+            Assert.True(opened == (0, 3), $"sessions opened on (inet, mpls) by the three curls: {opened}; source ports before {string.Join(", ", portsBefore)}, during {string.Join(", ", portsDuring)}; br1 then: {_run.Counters("br1a")}");
             before = after;
         }
 
@@ -100,14 +101,18 @@ public sealed class LabTwoWanTests(TwoWanLab lab, ITestOutputHelper output) : IC
         Assert.Equal(1, Delta(before, back, "mpls", "sessions_moved_out"));
     }
 
-    /// <summary>curls web from eng1 <paramref name="times"/> times: each a new session, each must succeed.</summary>
-    private void Curl(int times)
+    /// <summary>curls web from eng1 <paramref name="times"/> times: each a new session, each must succeed; the source port of each, in order.</summary>
+    private List<string> Curl(int times)
     {
+        var ports = new List<string>();
         for (var i = 0; i < times; i++)
         {
-            var curl = _run.Exec("eng1", "curl", "-s", "-m", "5", "http://10.200.0.80/");
+            var curl = _run.Exec("eng1", "curl", "-s", "-o", "/dev/null", "-w", "%{local_port}", "-m", "5", "http://10.200.0.80/");
             Assert.True(curl.Succeeded, curl.ToString());
+            ports.Add(curl.Output.Trim());
         }
+
+        return ports;
     }
 
     /// <summary>br1's peer paths to dc1 by neighbourhood, as <c>fabric router counters</c> gives them.</summary>
