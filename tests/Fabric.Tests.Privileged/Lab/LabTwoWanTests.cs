@@ -86,7 +86,7 @@ public sealed class LabTwoWanTests(TwoWanLab lab, ITestOutputHelper output) : IC
             var portsDuring = Curl(3);
             var after = Paths();
             var opened = (Inet: Delta(during, after, "inet", "sessions_opened"), Mpls: Delta(during, after, "mpls", "sessions_opened"));
-            // Each curl is a new connection (its own source port: the ones before and during are printed), so a new session.
+            // Each curl is a new connection from a port of its own, so a new session.
             Assert.True(opened == (0, 3), $"sessions opened on (inet, mpls) by the three curls: {opened}; source ports before {string.Join(", ", portsBefore)}, during {string.Join(", ", portsDuring)}; br1 then: {_run.Counters("br1a")}");
             before = after;
         }
@@ -101,15 +101,24 @@ public sealed class LabTwoWanTests(TwoWanLab lab, ITestOutputHelper output) : IC
         Assert.Equal(1, Delta(before, back, "mpls", "sessions_moved_out"));
     }
 
-    /// <summary>curls web from eng1 <paramref name="times"/> times: each a new session, each must succeed; the source port of each, in order.</summary>
+    /// <summary>
+    /// The source port of the next curl: below Linux's ephemeral range and new for every curl of the class's lab. A port
+    /// the kernel picks may be one an earlier curl used moments ago (Linux reuses a source port at once when the server
+    /// closed first): that connection's session still lingers at br1, and the new one continues it (SvrTupleReuseTests)
+    /// instead of opening a session of its own, which these tests count.
+    /// </summary>
+    private static int _nextSourcePort = 20000;
+
+    /// <summary>curls web from eng1 <paramref name="times"/> times, each from a source port of its own: each a new session, each must succeed; the ports, in order.</summary>
     private List<string> Curl(int times)
     {
         var ports = new List<string>();
         for (var i = 0; i < times; i++)
         {
-            var curl = _run.Exec("eng1", "curl", "-s", "-o", "/dev/null", "-w", "%{local_port}", "-m", "5", "http://10.200.0.80/");
+            var port = Interlocked.Increment(ref _nextSourcePort).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var curl = _run.Exec("eng1", "curl", "-s", "-o", "/dev/null", "--local-port", port, "-m", "5", "http://10.200.0.80/");
             Assert.True(curl.Succeeded, curl.ToString());
-            ports.Add(curl.Output.Trim());
+            ports.Add(port);
         }
 
         return ports;
