@@ -678,19 +678,30 @@ public sealed class ForwardingEngine : IDisposable
 
     /// <summary>
     /// Completes once every worker has finished the round it was in and run a request between batches: after it, no
-    /// worker is inside a port that was taken out before the call (<see cref="Io.PluggablePort.Unplug"/>). Thread-safe.
+    /// worker is inside a port that was taken out before the call (<see cref="Io.PluggablePort.Unplug"/>). Once the engine
+    /// has stopped no worker is inside any port, so it completes then too (never faults). Thread-safe.
     /// </summary>
     public Task PassAllWorkersAsync()
     {
         var passed = new Task[_workers.Length];
         for (var i = 0; i < _workers.Length; i++)
         {
-            var request = new WorkerRequest<bool>((_, _, _) => true);
+            var request = new WorkerPass();
             Enqueue(i, request);
             passed[i] = request.Completion.Task;
         }
 
         return Task.WhenAll(passed);
+    }
+
+    /// <summary>A worker's pass between batches: run, or the worker stopped; either way it is in no port any more.</summary>
+    private sealed class WorkerPass : WorkerRequest
+    {
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now) => Completion.TrySetResult();
+
+        public override void Abandon() => Completion.TrySetResult();
     }
 
     /// <summary>Runs <paramref name="work"/> on the first worker between batches.</summary>
