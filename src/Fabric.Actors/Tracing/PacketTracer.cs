@@ -172,14 +172,14 @@ public static class PacketTracer
         var target = entry.PeerRouters[slot];
         steps.Add(new TraceStep("route", $"router {target}", $"no instance of {entry.Name} here; load balancing {strategy} over the hosting routers ({string.Join(", ", entry.PeerRouters)}) picks {target}"));
         // The router process's clock (TimeProvider.System): quality hold-downs end by it.
-        var path = PeerPathChoice.ForNewSession(entry, slot, TimeProvider.System.GetTimestamp(), snapshot.Runtimes.PeerKeys);
+        var path = PeerPathChoice.ForNewSession(entry, slot, TimeProvider.System.GetTimestamp(), snapshot.Runtimes.PeerKeys, out var chosenSlot);
         if (path is null)
         {
             steps.Add(new TraceStep("peer_path", "none up", $"every path to {target} is down"));
             return Dropped(DropReason.PeerPathDown, null, $"at {snapshot.Router}: no path to {target} is up", tenant, rule.Service);
         }
 
-        var chosen = entry.PeerRouters[entry.SlotOf(path)];
+        var chosen = entry.PeerRouters[chosenSlot];
         if (chosen != target)
         {
             // No path to the router load balancing picked is up (within quality, or able to signal the session): the session

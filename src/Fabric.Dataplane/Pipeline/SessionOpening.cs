@@ -396,14 +396,13 @@ internal readonly struct PeerRoute : ISessionRoute
                 return DropReason.NoRoute;
             }
 
-            path = Svr.PeerPathChoice.ForNewSession(entry, pick, context.Now, snapshot.Runtimes.PeerKeys);
+            path = Svr.PeerPathChoice.ForNewSession(entry, pick, context.Now, snapshot.Runtimes.PeerKeys, out slot);
             if (path is null)
             {
                 return DropReason.PeerPathDown;
             }
 
             role = SvrRole.Ingress;
-            slot = entry.SlotOf(path);
             sessionId = (uint)resources.NextRandom();
             originalProtocol = context.Key.Protocol;
             originalIsIpv6 = context.IsIpv6;

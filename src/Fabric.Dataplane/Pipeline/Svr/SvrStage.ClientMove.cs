@@ -173,7 +173,13 @@ public static partial class SvrStage
         }
 
         var entry = snapshot.Services[service];
-        var path = PathToSameHost(snapshot, entry, record.Reverse.Source, record.Reverse.IsIpv6) ?? PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys);
+        var path = PathToSameHost(snapshot, entry, record.Reverse.Source, record.Reverse.IsIpv6);
+        var slot = path is null ? -1 : entry.SlotOf(path);
+        if (path is null)
+        {
+            path = PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys, out slot);
+        }
+
         var sessions = worker.Sessions;
         if (path is null || sessions.TryFind(forward, out _, out _)
             || !path.Waypoints.TryAllocate(out var localPort, out var peerPort, worker.Resources.Shard.Index))
@@ -185,7 +191,7 @@ public static partial class SvrStage
         var reverse = path.FromPeer(peerPort, localPort, transport);
         var state = carried;
         state.Runtime = entry.Runtime.Id;
-        state.Instance = (short)entry.SlotOf(path);
+        state.Instance = (short)slot;
         RecordWaypoints(ref state, path, localPort, peerPort);
         state.ReversePort = (short)clientPort;
         state.Bucket = TokenLevel.Full(entry.Runtime.SessionRate, now);

@@ -45,14 +45,14 @@ public static partial class SvrStage
             return Verdict.Continue;
         }
 
-        var next = PeerPathChoice.MoveTarget(entry, current, resiliency == Model.SessionResiliency.RevertibleFailover, context.Now, snapshot.Runtimes.PeerKeys);
+        var next = PeerPathChoice.MoveTarget(entry, current, resiliency == Model.SessionResiliency.RevertibleFailover, context.Now, snapshot.Runtimes.PeerKeys, out var slot);
         if (next is null)
         {
             return usable ? Verdict.Continue : context.Fail(DropReason.PeerPathDown);
         }
 
         // Not onto a path that may not signal the session yet (it would be dropped there, its pair here given back).
-        var refused = RefusesToSignal(snapshot, entry, next) ? DropReason.NoPeerKeys : MoveTo(resources, context.Session, ref state, next, snapshot);
+        var refused = RefusesToSignal(snapshot, entry, next) ? DropReason.NoPeerKeys : MoveTo(resources, context.Session, ref state, next, snapshot, SlotToGive(entry, next, slot));
         // Refused (no keys yet to signal it there, no free pair there, its tuple held): a session whose path still carries
         // it stays there, and tries again with its next forward packet; one whose path is down is dropped for why it did not move.
         return refused == DropReason.None || usable ? Verdict.Continue : context.Fail(refused);
@@ -122,9 +122,10 @@ public static partial class SvrStage
 
         // A new host behind a transit is named by its slot, so the forward metadata names it as the destination through the
         // transit (AddDestinationRouter); one the path leads to directly is the path's own slot (MoveTo's −1).
-        var next = newHost ?? PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys);
+        var chosenSlot = -1;
+        var next = newHost ?? PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys, out chosenSlot);
         var throughTransit = newHost is not null && newHost.PeerRouter != entry.PeerRouters[newHostSlot];
-        return next is not null && MoveTo(resources, handle, ref state, next, snapshot, throughTransit ? newHostSlot : -1) == DropReason.None;
+        return next is not null && MoveTo(resources, handle, ref state, next, snapshot, newHost is null ? SlotToGive(entry, next, chosenSlot) : throughTransit ? newHostSlot : -1) == DropReason.None;
     }
 
     /// <summary>
@@ -267,6 +268,13 @@ public static partial class SvrStage
     /// </summary>
     internal static bool RefusesToSignal(ForwardingSnapshot snapshot, ServiceEntry entry, PeerPath path) =>
         !PeerPathChoice.MaySignal(entry, path, snapshot.Runtimes.PeerKeys);
+
+    /// <summary>
+    /// The slot to give <see cref="MoveTo"/> for a move onto <paramref name="path"/> chosen for the hosting router in
+    /// <paramref name="slot"/>: −1 (MoveTo finds the path's slot itself) unless the path is a transit's listed under several
+    /// routers' slots and the choice was made for another than the first.
+    /// </summary>
+    private static int SlotToGive(ServiceEntry entry, PeerPath path, int slot) => entry.SlotOf(path) == slot ? -1 : slot;
 
     /// <summary>
     /// Records in <paramref name="state"/> that its session crosses <paramref name="path"/> on the waypoint pair

@@ -16,6 +16,30 @@ public sealed class TransitTests
     private const string Remote = "10.200.0.95";
     private const string Vault = "10.200.0.96";
 
+    /// <summary>
+    /// remote hosted at br2 (app2) and at dc2 (spare2), both behind dc1 for br1: br1's one path, to dc1, leads to either
+    /// and is listed under both routers' slots. Load balancing (hunt: spare2 costs less) picks dc2; the session goes there
+    /// and counts there, not at the first router behind the path.
+    /// </summary>
+    [Fact]
+    public void ServiceAtTwoRoutersBehindOneTransit_SessionGoesToTheRouterLoadBalancingPicked()
+    {
+        using var fabric = new TransitFabric(dc2On: "east", edit: text => new System.Text.RegularExpressions.Regex(@"policy = web(\s+)instances = \[\{ container = app2 \}\]")
+            .Replace(text.Replace("  service-policies {\n", "  service-policies {\n    nearest { load-balancing = hunt }\n", StringComparison.Ordinal),
+                "policy = nearest$1instances = [{ container = app2, cost = 2 }, { container = spare2, cost = 1 }]", 1));
+        var entry = fabric.Br1.Snapshot.Services.Single(s => s.Name == "remote");
+        Assert.Equal(["br2", "dc2"], entry.PeerRouters);
+        Assert.Single(entry.PeerPaths.Distinct());
+
+        fabric.Eng1.SendTcp(Remote, 40000, 9000, TcpFlags.Syn, 100, 0, []);
+        fabric.Pump();
+
+        Assert.Equal("dc2", entry.PeerRouters[SvrFabric.OnlySession(fabric.Br1).Instance]);
+        Assert.Equal((0L, 1L), (entry.Runtime.Load.LocalSessions(0), entry.Runtime.Load.LocalSessions(1)));
+        Assert.Equal(SvrRole.Egress, SvrFabric.OnlySession(fabric.Dc2!).Svr);
+        Assert.Equal(0, fabric.Br2.Worker.Sessions.Count);
+    }
+
     [Fact]
     public void Tcp_BranchToBranchThroughTheDatacenter_ArrivesRestored_TenantAndServiceKeptAtEveryHop()
     {
