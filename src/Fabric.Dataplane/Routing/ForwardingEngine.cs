@@ -33,10 +33,10 @@ public sealed class ForwardingEngine : IDisposable
     private readonly long _busyPollTicks;
     private readonly IWorkerScheduling? _scheduling;
     private readonly ConcurrentQueue<WorkerRequest>[] _requests;
-    private readonly List<SessionScanRequest>[] _scans;
+    private readonly List<WorkerRequest>[] _scans;
     private readonly Lock _applyGate = new();
 
-    // Orders each request's queueing against the stop: a request is either queued before Dispose drains the queues, or refused.
+    // Orders each request's queueing against the stop: a request is either queued before the stop (run, or failed once the workers stopped) or refused.
     private readonly Lock _answerGate = new();
     private long _lastExport;
     private long _nextPrune;
@@ -50,11 +50,8 @@ public sealed class ForwardingEngine : IDisposable
     private CancellationTokenSource? _stop;
     private Thread[] _threads = [];
 
-    // Set under _answerGate once Dispose has stopped the workers: a request queued from then on fails at once (Enqueue).
+    // Set under _answerGate when Dispose begins: a request queued from then on fails at once (Enqueue); a second Dispose does nothing.
     private bool _stopped;
-
-    // 1 once Dispose has begun: a second Dispose does nothing.
-    private int _disposing;
 
     /// <summary>A router node with one worker over <paramref name="ports"/> (it sleeps in <see cref="RouterOptions.IdleWait"/>).</summary>
     public ForwardingEngine(string name, IReadOnlyList<IPacketPort> ports, RouterOptions? options = null, TimeProvider? time = null)
@@ -89,7 +86,7 @@ public sealed class ForwardingEngine : IDisposable
         _running = new ForwardingSnapshot?[count];
         _inForce = () => Volatile.Read(ref _snapshot)!;
         _requests = new ConcurrentQueue<WorkerRequest>[count];
-        _scans = new List<SessionScanRequest>[count];
+        _scans = new List<WorkerRequest>[count];
         var owners = count > 1 ? new Pipeline.Workers.OwnerDirectory(options.SessionCapacity, Seed) : null;
         var neighbors = count > 1 ? new Neighbors.NeighborTable(Neighbors.NeighborTable.DefaultCapacity, _time.TimestampFrequency, Seed, shared: true) : null;
         var shardCapacity = (options.SessionCapacity + count - 1) / count;
@@ -581,7 +578,7 @@ public sealed class ForwardingEngine : IDisposable
         var scans = _scans[index];
         for (var i = scans.Count - 1; i >= 0; i--)
         {
-            if (scans[i].Step(worker, running, now))
+            if (scans[i].Run(worker, running, now))
             {
                 scans.RemoveAt(i);
             }
@@ -589,17 +586,11 @@ public sealed class ForwardingEngine : IDisposable
 
         while (_requests[index].TryDequeue(out var request))
         {
-            if (request is SessionScanRequest scan)
+            if (!request.Run(worker, running, now))
             {
-                if (!scan.Step(worker, running, now))
-                {
-                    scans.Add(scan);
-                }
-
-                continue;
+                // A session query that spans rounds goes on in the next.
+                scans.Add(request);
             }
-
-            request.Run(worker, running, now);
         }
 
         // Before the first configuration there is nothing to run: frames wait in the ports.
@@ -699,7 +690,7 @@ public sealed class ForwardingEngine : IDisposable
     {
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now) => Completion.TrySetResult();
+        public override bool Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now) => Completion.TrySetResult();
 
         public override void Abandon() => Completion.TrySetResult();
     }
@@ -716,8 +707,8 @@ public sealed class ForwardingEngine : IDisposable
     }
 
     /// <summary>
-    /// Queues <paramref name="request"/> for worker <paramref name="index"/> and wakes it. Once the engine is disposed no
-    /// worker runs: the request fails at once with <see cref="ObjectDisposedException"/>, as <see cref="Dispose"/> fails
+    /// Queues <paramref name="request"/> for worker <paramref name="index"/> and wakes it. Once the engine's stop has begun
+    /// no worker takes it: the request fails at once with <see cref="ObjectDisposedException"/>, as <see cref="Dispose"/> fails
     /// what it finds queued, so a caller racing the engine's stop is never left waiting.
     /// </summary>
     private void Enqueue(int index, WorkerRequest request)
@@ -742,7 +733,8 @@ public sealed class ForwardingEngine : IDisposable
     /// </summary>
     private abstract class WorkerRequest
     {
-        public abstract void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now);
+        /// <summary>Runs the request, or one round of it; true once it is answered, false when it goes on in the next round.</summary>
+        public abstract bool Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now);
 
         /// <summary>Fails the request: the engine stopped before a worker ran it.</summary>
         public abstract void Abandon();
@@ -755,7 +747,7 @@ public sealed class ForwardingEngine : IDisposable
     {
         public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now)
+        public override bool Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now)
         {
             try
             {
@@ -765,6 +757,8 @@ public sealed class ForwardingEngine : IDisposable
             {
                 Completion.SetException(e);
             }
+
+            return true;
         }
 
         public override void Abandon() => Completion.TrySetException(Stopped());
@@ -776,7 +770,7 @@ public sealed class ForwardingEngine : IDisposable
         public TaskCompletionSource<Sessions.SessionPage> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>One round of the scan; true once it is answered (or failed).</summary>
-        public bool Step(PacketWorker worker, ForwardingSnapshot? snapshot, long now)
+        public override bool Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now)
         {
             try
             {
@@ -794,9 +788,6 @@ public sealed class ForwardingEngine : IDisposable
                 return true;
             }
         }
-
-        /// <summary>Not used: a worker runs a scan round by round with <see cref="Step"/>, keeping it while it is not answered.</summary>
-        public override void Run(PacketWorker worker, ForwardingSnapshot? snapshot, long now) => throw new System.Diagnostics.UnreachableException("a session scan runs by Step");
 
         public override void Abandon() => Completion.TrySetException(Stopped());
     }
@@ -910,16 +901,18 @@ public sealed class ForwardingEngine : IDisposable
     /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposing, 1) != 0)
-        {
-            return;
-        }
-
-        StopWorkers();
         lock (_answerGate)
         {
+            if (_stopped)
+            {
+                return;
+            }
+
             _stopped = true;
         }
+
+        // What was queued before is run by a worker before it stops, or failed below once every worker has stopped.
+        StopWorkers();
 
         for (var i = 0; i < _workers.Length; i++)
         {

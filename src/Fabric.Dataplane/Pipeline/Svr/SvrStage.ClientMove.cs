@@ -174,10 +174,14 @@ public static partial class SvrStage
 
         var entry = snapshot.Services[service];
         var path = PathToSameHost(snapshot, entry, record.Reverse.Source, record.Reverse.IsIpv6);
-        var slot = path is null ? -1 : entry.SlotOf(path);
+        int slot;
         if (path is null)
         {
             path = PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys, out slot);
+        }
+        else
+        {
+            slot = entry.SlotOf(path);
         }
 
         var sessions = worker.Sessions;

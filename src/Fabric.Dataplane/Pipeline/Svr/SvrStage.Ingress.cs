@@ -120,12 +120,16 @@ public static partial class SvrStage
             return path is not null && MoveTo(resources, handle, ref state, path, snapshot, slot) == DropReason.None;
         }
 
-        // A new host behind a transit is named by its slot, so the forward metadata names it as the destination through the
-        // transit (AddDestinationRouter); one the path leads to directly is the path's own slot (MoveTo's −1).
-        var chosenSlot = -1;
-        var next = newHost ?? PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys, out chosenSlot);
-        var throughTransit = newHost is not null && newHost.PeerRouter != entry.PeerRouters[newHostSlot];
-        return next is not null && MoveTo(resources, handle, ref state, next, snapshot, newHost is null ? SlotToGive(entry, next, chosenSlot) : throughTransit ? newHostSlot : -1) == DropReason.None;
+        if (newHost is not null)
+        {
+            // A new host behind a transit is named by its slot, so the forward metadata names it as the destination through
+            // the transit (AddDestinationRouter); one the path leads to directly is the path's own slot (MoveTo's −1).
+            var throughTransit = newHost.PeerRouter != entry.PeerRouters[newHostSlot];
+            return MoveTo(resources, handle, ref state, newHost, snapshot, throughTransit ? newHostSlot : -1) == DropReason.None;
+        }
+
+        var next = PeerPathChoice.ForNewSession(entry, slot: -1, now, snapshot.Runtimes.PeerKeys, out var chosenSlot);
+        return next is not null && MoveTo(resources, handle, ref state, next, snapshot, SlotToGive(entry, next, chosenSlot)) == DropReason.None;
     }
 
     /// <summary>
