@@ -43,6 +43,32 @@ public sealed class LeanRouterTests : IDisposable
     }
 
     [Fact]
+    public void PublishedInTheSameSecondAsTheBuild_IsTheRouterProgram()
+    {
+        Publish(_built);
+
+        Assert.NotNull(FabricExecutable.LeanRouter(_build));
+    }
+
+    [Fact]
+    public void TheBuildsFabricDllNewerThanThePublish_RoutersRunTheBuildItself()
+    {
+        Publish(_built.AddSeconds(30));
+        File.SetLastWriteTimeUtc(Path.Combine(_build, "fabric.dll"), _built.AddMinutes(5));
+
+        Assert.Null(FabricExecutable.LeanRouter(_build));
+    }
+
+    [Fact]
+    public void PublishWithoutItsFabricDll_RoutersRunTheBuildItself()
+    {
+        Publish(_built.AddSeconds(30));
+        File.Delete(Path.Combine(_build, FabricExecutable.LeanRouterFolder, "fabric.dll"));
+
+        Assert.Null(FabricExecutable.LeanRouter(_build));
+    }
+
+    [Fact]
     public void PublishWithoutItsProgram_RoutersRunTheBuildItself()
     {
         Publish(_built.AddSeconds(30));
