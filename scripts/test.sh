@@ -41,6 +41,16 @@ if ! grep -qE '^\s*0 Error\(s\)' "$log"; then
   exit 1
 fi
 
+# The router's lean publish beside the privileged tests' fabric.dll: their labs start routers from it, as ./fabric's lab
+# does (FabricExecutable.LeanRouter).
+echo "== the router's lean publish"
+if ! scripts/publish-router.sh tests/Fabric.Tests.Privileged/bin/Release/net10.0/router >"$log" 2>&1; then
+  cat "$log"
+  echo "the router's publish failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 # The unit tests (any user), then the tests that need root (namespaces, veths, AF_PACKET, real processes and labs).
 # Each project's run prints its own summary; the last line adds them up.
 projects=(tests/Fabric.Tests tests/Fabric.Tests.Privileged)

@@ -3,7 +3,8 @@ namespace Fabric.Router;
 /// <summary>
 /// How to start this same <c>fabric</c> command as another process (a router node inside a namespace):
 /// the .NET host running the <c>fabric.dll</c> beside this assembly, so the child runs exactly the build that
-/// started it (the launcher's <c>artifacts/cli</c>, the image's <c>/app</c>, or a test's output folder).
+/// started it (the launcher's <c>artifacts/cli</c>, the image's <c>/app</c>, or a test's output folder); a router node
+/// runs that build's lean publish when it has one (<see cref="LeanRouter()"/>).
 /// </summary>
 public static class FabricExecutable
 {
@@ -22,15 +23,43 @@ public static class FabricExecutable
     /// </summary>
     public static readonly IReadOnlyList<string> RouterRuntime = ["DOTNET_GCgen0size=0x400000", "DOTNET_GCRegionSize=0x100000", "MALLOC_ARENA_MAX=2"];
 
-    /// <summary>The program and leading arguments to start a router node: <see cref="RouterRuntime"/>, then <see cref="CommandLine"/>.</summary>
-    public static IReadOnlyList<string> RouterCommandLine() => ["env", .. RouterRuntime, .. CommandLine()];
+    /// <summary>
+    /// The program and leading arguments to start a router node: <see cref="RouterRuntime"/>, then the router's lean
+    /// publish (<see cref="LeanRouter()"/>) when there is one of this build, else <see cref="CommandLine"/>.
+    /// </summary>
+    public static IReadOnlyList<string> RouterCommandLine() => ["env", .. RouterRuntime, .. LeanRouter() is { } lean ? [lean] : CommandLine()];
 
     /// <summary>The program and leading arguments; append the verb and its options.</summary>
-    public static IReadOnlyList<string> CommandLine()
+    public static IReadOnlyList<string> CommandLine() => [DotnetHost(), FabricDll()];
+
+    /// <summary>The folder beside <c>fabric.dll</c> that holds the router's lean publish (<c>scripts/publish-router.sh</c>).</summary>
+    public const string LeanRouterFolder = "router";
+
+    /// <summary>
+    /// The router's lean publish beside this build's <c>fabric.dll</c> (<see cref="LeanRouterFolder"/><c>/fabric</c>: the same
+    /// command, self-contained, its .NET runtime trimmed; docs/deploy.md "The router's lean publish"), or null when it is
+    /// missing or older than any of this build's Fabric assemblies (published before the last build, so it would run older
+    /// code).
+    /// </summary>
+    public static string? LeanRouter() => LeanRouter(Path.GetDirectoryName(FabricDll())!);
+
+    /// <summary>The lean publish of the build in <paramref name="build"/> (the folder holding its <c>fabric.dll</c>), as <see cref="LeanRouter()"/>.</summary>
+    public static string? LeanRouter(string build)
     {
-        var dll = Path.Combine(Path.GetDirectoryName(typeof(FabricExecutable).Assembly.Location)!, "fabric.dll");
-        return [DotnetHost(), dll];
+        ArgumentNullException.ThrowIfNull(build);
+        var folder = Path.Combine(build, LeanRouterFolder);
+        var program = Path.Combine(folder, "fabric");
+        var published = Path.Combine(folder, "fabric.dll");
+        if (!File.Exists(program) || !File.Exists(published))
+        {
+            return null;
+        }
+
+        var built = Directory.EnumerateFiles(build, "Fabric.*.dll").Append(Path.Combine(build, "fabric.dll")).Max(File.GetLastWriteTimeUtc);
+        return File.GetLastWriteTimeUtc(published) >= built ? program : null;
     }
+
+    private static string FabricDll() => Path.Combine(Path.GetDirectoryName(typeof(FabricExecutable).Assembly.Location)!, "fabric.dll");
 
     private static string DotnetHost()
     {
