@@ -41,7 +41,7 @@ public static class FabricExecutable
     /// missing or older than any of this build's Fabric assemblies (published before the last build, so it would run older
     /// code).
     /// </summary>
-    public static string? LeanRouter() => LeanRouter(Path.GetDirectoryName(FabricDll())!);
+    public static string? LeanRouter() => LeanRouter(BuildFolder());
 
     /// <summary>The lean publish of the build in <paramref name="build"/> (the folder holding its <c>fabric.dll</c>), as <see cref="LeanRouter()"/>.</summary>
     public static string? LeanRouter(string build)
@@ -59,7 +59,10 @@ public static class FabricExecutable
         return File.GetLastWriteTimeUtc(published) >= built ? program : null;
     }
 
-    private static string FabricDll() => Path.Combine(Path.GetDirectoryName(typeof(FabricExecutable).Assembly.Location)!, "fabric.dll");
+    private static string FabricDll() => Path.Combine(BuildFolder(), "fabric.dll");
+
+    /// <summary>The folder of this build: this assembly's, where its <c>fabric.dll</c> is.</summary>
+    private static string BuildFolder() => Path.GetDirectoryName(typeof(FabricExecutable).Assembly.Location)!;
 
     private static string DotnetHost()
     {
