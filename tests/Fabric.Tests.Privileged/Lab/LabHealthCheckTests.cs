@@ -57,7 +57,9 @@ public sealed class LabHealthCheckTests(DefaultLab lab) : IClassFixture<DefaultL
     /// <summary>What <paramref name="count"/> curls of web from <paramref name="client"/>, one after another, were answered with ("failed" for a curl that failed).</summary>
     private List<string> Answers(string client, int count)
     {
-        var loop = _run.Exec(client, "bash", "-c", $"for i in $(seq {count}); do curl -s -m 5 http://10.200.0.80/ || echo failed; done");
+        // Each from a source port of its own (CurlSourcePorts): a reused one would continue a closed session to a stopped web1.
+        var first = CurlSourcePorts.Take(count);
+        var loop = _run.Exec(client, "bash", "-c", $"for p in $(seq {first} {first + count - 1}); do curl -s -m 5 --local-port $p http://10.200.0.80/ || echo failed; done");
         Assert.True(loop.Succeeded, loop.ToString());
         return [.. loop.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim())];
     }

@@ -101,21 +101,13 @@ public sealed class LabTwoWanTests(TwoWanLab lab, ITestOutputHelper output) : IC
         Assert.Equal(1, Delta(before, back, "mpls", "sessions_moved_out"));
     }
 
-    /// <summary>
-    /// The source port of the next curl: below Linux's ephemeral range and new for every curl of the class's lab. A port
-    /// the kernel picks may be one an earlier curl used moments ago (Linux reuses a source port at once when the server
-    /// closed first): that connection's session still lingers at br1, and the new one continues it (SvrTupleReuseTests)
-    /// instead of opening a session of its own, which these tests count.
-    /// </summary>
-    private static int _nextSourcePort = 20000;
-
-    /// <summary>curls web from eng1 <paramref name="times"/> times, each from a source port of its own: each a new session, each must succeed; the ports, in order.</summary>
+    /// <summary>curls web from eng1 <paramref name="times"/> times, each from a source port of its own (<see cref="CurlSourcePorts"/>): each a new session, each must succeed; the ports, in order.</summary>
     private List<string> Curl(int times)
     {
         var ports = new List<string>();
         for (var i = 0; i < times; i++)
         {
-            var port = Interlocked.Increment(ref _nextSourcePort).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var port = CurlSourcePorts.Take(1).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var curl = _run.Exec("eng1", "curl", "-s", "-o", "/dev/null", "--local-port", port, "-m", "5", "http://10.200.0.80/");
             Assert.True(curl.Succeeded, curl.ToString());
             ports.Add(port);
